@@ -1,0 +1,312 @@
+//! The few raw Node-API calls the binding makes outside napi-rs's conversions,
+//! gathered in one place so every `unsafe` sits next to its reason.
+//!
+//! Everything here runs on the JS thread of `env`, which is the one rule
+//! Node-API asks of these calls.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, ValidateNapiValue};
+use napi::{sys, Result, Status, ValueType};
+
+/// A JS value passed through untouched, so the binding can check it with its
+/// own rules and error messages (napi-rs's conversions would throw
+/// `GenericFailure` or accept values Python's API rejects).
+#[derive(Clone, Copy)]
+pub struct JsValue {
+    pub env: sys::napi_env,
+    pub raw: sys::napi_value,
+}
+
+impl FromNapiValue for JsValue {
+    unsafe fn from_napi_value(env: sys::napi_env, raw: sys::napi_value) -> Result<Self> {
+        Ok(Self { env, raw })
+    }
+}
+
+impl ToNapiValue for JsValue {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        Ok(val.raw)
+    }
+}
+
+impl TypeName for JsValue {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for JsValue {}
+
+/// A `u64` returned to JS as a `bigint`, made with one
+/// `napi_create_bigint_uint64` call (napi-rs's `BigInt` allocates a `Vec`).
+pub struct BigU64(pub u64);
+
+impl ToNapiValue for BigU64 {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: env is the live env of this call (napi-rs's caller contract);
+        // out is a valid out-pointer.
+        check(unsafe { sys::napi_create_bigint_uint64(env, val.0, &mut out) })?;
+        Ok(out)
+    }
+}
+
+impl TypeName for BigU64 {
+    fn type_name() -> &'static str {
+        "bigint"
+    }
+    fn value_type() -> ValueType {
+        ValueType::BigInt
+    }
+}
+
+/// Turns a Node-API status into a `Result`. A pending exception (a getter that
+/// threw, say) stays pending and is what JS sees.
+#[inline]
+pub fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(Status::from(status), "Node-API call failed"))
+    }
+}
+
+impl JsValue {
+    /// `typeof` of the value.
+    pub fn type_of(&self) -> Result<ValueType> {
+        let mut t = 0;
+        // SAFETY: env/raw came from Node for this call; t is a valid out-pointer.
+        check(unsafe { sys::napi_typeof(self.env, self.raw, &mut t) })?;
+        Ok(ValueType::from(t))
+    }
+
+    /// The value as an f64 if it is a number; `None` for anything else.
+    #[inline]
+    pub fn as_f64(&self) -> Option<f64> {
+        let mut d = 0.0;
+        // SAFETY: env/raw came from Node for this call; a non-number gives
+        // napi_number_expected and leaves d untouched.
+        let st = unsafe { sys::napi_get_value_double(self.env, self.raw, &mut d) };
+        (st == sys::Status::napi_ok).then_some(d)
+    }
+
+    /// The value as a u64 if it is a bigint: `(value, lossless)`.
+    #[inline]
+    pub fn as_bigint_u64(&self) -> Option<(u64, bool)> {
+        let mut v = 0u64;
+        let mut lossless = false;
+        // SAFETY: env/raw came from Node for this call; a non-bigint gives
+        // napi_bigint_expected and leaves the out-values untouched.
+        let st = unsafe { sys::napi_get_value_bigint_uint64(self.env, self.raw, &mut v, &mut lossless) };
+        (st == sys::Status::napi_ok).then_some((v, lossless))
+    }
+
+    /// The value as an i64 if it is a bigint: `(value, lossless)`.
+    pub fn as_bigint_i64(&self) -> Option<(i64, bool)> {
+        let mut v = 0i64;
+        let mut lossless = false;
+        // SAFETY: as in as_bigint_u64.
+        let st = unsafe { sys::napi_get_value_bigint_int64(self.env, self.raw, &mut v, &mut lossless) };
+        (st == sys::Status::napi_ok).then_some((v, lossless))
+    }
+
+    /// The value as a bool if it is a boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        let mut b = false;
+        // SAFETY: env/raw came from Node for this call.
+        let st = unsafe { sys::napi_get_value_bool(self.env, self.raw, &mut b) };
+        (st == sys::Status::napi_ok).then_some(b)
+    }
+
+    /// `undefined` (a missing argument is `undefined` too).
+    pub fn is_undefined(&self) -> bool {
+        matches!(self.type_of(), Ok(ValueType::Undefined))
+    }
+
+    /// `undefined` or `null`.
+    pub fn is_nullish(&self) -> bool {
+        matches!(self.type_of(), Ok(ValueType::Undefined | ValueType::Null))
+    }
+
+    /// `obj[name]`. A throwing getter leaves its exception pending and gives
+    /// `Err(PendingException)`.
+    pub fn get(&self, name: &std::ffi::CStr) -> Result<JsValue> {
+        let mut out = ptr::null_mut();
+        // SAFETY: env/raw came from Node for this call; name is NUL-terminated.
+        check(unsafe { sys::napi_get_named_property(self.env, self.raw, name.as_ptr(), &mut out) })?;
+        Ok(JsValue {
+            env: self.env,
+            raw: out,
+        })
+    }
+
+    /// The value's UTF-8 string, if it is a string.
+    pub fn as_string(&self) -> Option<String> {
+        let mut len = 0usize;
+        // SAFETY: a null buffer asks only for the length; non-strings give
+        // napi_string_expected.
+        let st = unsafe { sys::napi_get_value_string_utf8(self.env, self.raw, ptr::null_mut(), 0, &mut len) };
+        if st != sys::Status::napi_ok {
+            return None;
+        }
+        let mut buf = vec![0u8; len + 1];
+        let mut written = 0usize;
+        // SAFETY: buf has len + 1 bytes, room for the string and its NUL.
+        let st = unsafe {
+            sys::napi_get_value_string_utf8(
+                self.env,
+                self.raw,
+                buf.as_mut_ptr().cast::<c_char>(),
+                buf.len(),
+                &mut written,
+            )
+        };
+        if st != sys::Status::napi_ok {
+            return None;
+        }
+        buf.truncate(written);
+        String::from_utf8(buf).ok()
+    }
+
+    /// The bytes of a TypedArray, DataView or ArrayBuffer: `(ptr, len)`.
+    /// A detached buffer gives length 0.
+    pub fn as_bytes(&self) -> Option<(*mut u8, usize)> {
+        let mut is = false;
+        // SAFETY: env/raw came from Node for this call.
+        unsafe { sys::napi_is_typedarray(self.env, self.raw, &mut is) };
+        if is {
+            let mut t = 0;
+            let mut len = 0usize;
+            let mut data = ptr::null_mut();
+            let mut ab = ptr::null_mut();
+            let mut off = 0usize;
+            // SAFETY: raw is a TypedArray (checked just above).
+            let st = unsafe {
+                sys::napi_get_typedarray_info(
+                    self.env, self.raw, &mut t, &mut len, &mut data, &mut ab, &mut off,
+                )
+            };
+            if st != sys::Status::napi_ok {
+                return None;
+            }
+            let elem = match t {
+                sys::TypedarrayType::int16_array | sys::TypedarrayType::uint16_array => 2,
+                sys::TypedarrayType::int32_array
+                | sys::TypedarrayType::uint32_array
+                | sys::TypedarrayType::float32_array => 4,
+                sys::TypedarrayType::float64_array
+                | sys::TypedarrayType::bigint64_array
+                | sys::TypedarrayType::biguint64_array => 8,
+                _ => 1,
+            };
+            return Some((data.cast(), len * elem));
+        }
+        // SAFETY: as above.
+        unsafe { sys::napi_is_dataview(self.env, self.raw, &mut is) };
+        if is {
+            let mut len = 0usize;
+            let mut data = ptr::null_mut();
+            let mut ab = ptr::null_mut();
+            let mut off = 0usize;
+            // SAFETY: raw is a DataView (checked just above).
+            let st = unsafe {
+                sys::napi_get_dataview_info(self.env, self.raw, &mut len, &mut data, &mut ab, &mut off)
+            };
+            return (st == sys::Status::napi_ok).then_some((data.cast(), len));
+        }
+        // SAFETY: as above.
+        unsafe { sys::napi_is_arraybuffer(self.env, self.raw, &mut is) };
+        if is {
+            let mut len = 0usize;
+            let mut data = ptr::null_mut();
+            // SAFETY: raw is an ArrayBuffer (checked just above).
+            let st = unsafe { sys::napi_get_arraybuffer_info(self.env, self.raw, &mut data, &mut len) };
+            return (st == sys::Status::napi_ok).then_some((data.cast(), len));
+        }
+        None
+    }
+
+    /// A short description of the value for error messages, in the style of
+    /// Node's `ERR_INVALID_ARG_TYPE` ("Received type string ('x')").
+    pub fn describe(&self) -> String {
+        match self.type_of() {
+            Ok(ValueType::Undefined) => "Received undefined".into(),
+            Ok(ValueType::Null) => "Received null".into(),
+            Ok(ValueType::Number) => format!(
+                "Received type number ({})",
+                fmt_num(self.as_f64().unwrap_or(f64::NAN))
+            ),
+            Ok(ValueType::BigInt) => match self.as_bigint_i64() {
+                Some((v, true)) => format!("Received type bigint ({v}n)"),
+                _ => "Received type bigint".into(),
+            },
+            Ok(ValueType::Boolean) => format!("Received type boolean ({})", self.as_bool().unwrap_or(false)),
+            Ok(ValueType::String) => {
+                let s = self.as_string().unwrap_or_default();
+                let s: String = s.chars().take(25).collect();
+                format!("Received type string ('{s}')")
+            }
+            Ok(ValueType::Symbol) => "Received type symbol".into(),
+            Ok(ValueType::Function) => "Received function".into(),
+            Ok(ValueType::Object) => "Received an instance of Object".into(),
+            _ => "Received an unknown value".into(),
+        }
+    }
+}
+
+/// Formats a number the way JS prints it for integers and the common specials.
+pub fn fmt_num(d: f64) -> String {
+    if d.is_nan() {
+        "NaN".into()
+    } else if d.is_infinite() {
+        if d > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
+    } else if d == d.trunc() && d.abs() < 1e21 {
+        format!("{}", d as i128)
+    } else {
+        format!("{d}")
+    }
+}
+
+/// Creates a JS string.
+pub fn string(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: s is valid UTF-8 of s.len() bytes; env is live.
+    check(unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out) })?;
+    Ok(out)
+}
+
+/// Creates a JS number.
+pub fn number(env: sys::napi_env, d: f64) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; out is a valid out-pointer.
+    check(unsafe { sys::napi_create_double(env, d, &mut out) })?;
+    Ok(out)
+}
+
+/// Sets `obj[name] = value`.
+pub fn set(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    name: &std::ffi::CStr,
+    value: sys::napi_value,
+) -> Result<()> {
+    // SAFETY: env is live, obj is an object value, name is NUL-terminated.
+    check(unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), value) })
+}
+
+/// Throws `value` and returns the `PendingException` error napi-rs then leaves
+/// alone, so the JS caller sees exactly `value`.
+pub fn throw(env: sys::napi_env, value: sys::napi_value) -> napi::Error {
+    // SAFETY: env is live and value is a JS value of this env.
+    unsafe { sys::napi_throw(env, value) };
+    napi::Error::new(Status::PendingException, "")
+}
