@@ -43,7 +43,7 @@ fn fd_slow(v: JsValue) -> Result<RawFd> {
 
 #[inline]
 fn fd_number(env: sys::napi_env, d: f64) -> Result<RawFd> {
-    if d >= 0.0 && d <= i32::MAX as f64 && d == d.trunc() {
+    if (0.0..=i32::MAX as f64).contains(&d) && d == d.trunc() {
         Ok(d as RawFd)
     } else {
         Err(error::out_of_range(
@@ -89,7 +89,7 @@ pub fn int(v: JsValue, name: &str, min: i64, max: i64, default: Option<i64>) -> 
 #[inline]
 pub fn u64_in(v: JsValue, name: &str, max: u64) -> Result<u64> {
     if let Some(d) = v.as_f64() {
-        if d >= 0.0 && d <= MAX_SAFE_INTEGER && d == d.trunc() && (d as u64) <= max {
+        if (0.0..=MAX_SAFE_INTEGER).contains(&d) && d == d.trunc() && (d as u64) <= max {
             return Ok(d as u64);
         }
         return Err(u64_range(v.env, name, max, &fmt_num(d)));
