@@ -9,6 +9,182 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * An eventfd counter that awaits on Node's own event loop.
+ *
+ * `add()` adds to the counter; `take()` waits until it is non-zero and takes
+ * all of it. Any process or thread holding the fd can add or take, so it is a
+ * cheap cross-process and cross-thread wake-up: pass `counter.fd` in
+ * `child_process.spawn`'s `stdio` array, or post it to a worker, and call
+ * `EventCounter.fromFd(fd)` there.
+ *
+ * Waiting uses a `uv_poll` on this environment's loop: no thread is blocked
+ * and libuv's threadpool is not used. Pending `take()`s in one environment are
+ * served first come, first served. The fd is close-on-exec and non-blocking.
+ * An object that is garbage-collected without `close()` closes its fd.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ */
+export declare class EventCounter {
+  /** The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`). */
+  get fd(): number
+  /** Whether `close()` has been called. */
+  get closed(): boolean
+  /** How many waits are pending in this environment. */
+  get pending(): number
+  /**
+   * Closes the fd. Pending waits reject with `ERR_CLOSED` (async
+   * iterators end instead). Idempotent: a second call does nothing.
+   * Later method calls throw `ERR_CLOSED`.
+   */
+  close(): void
+  /** Same as `close()`, so `using x = new ...` closes at scope exit. */
+  [globalThis.Symbol.dispose](): void
+  /** Lets a pending wait keep the process alive (the default). Returns `this`. */
+  ref(): this
+  /** Lets the process exit even while a wait is pending. Returns `this`. */
+  unref(): this
+  /** Whether a pending wait keeps the process alive. */
+  hasRef(): boolean
+  /**
+   * Creates a counter starting at `initial` (0 … 2^32-1, default 0).
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
+   * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
+   */
+  constructor(initial?: number)
+  /**
+   * Wraps an existing eventfd (made without `EFD_SEMAPHORE`), e.g. one
+   * inherited from a parent process. By default the fd is duplicated with
+   * `F_DUPFD_CLOEXEC`, so the object owns its own copy and the caller still
+   * owns `fd`; with `{ adopt: true }` the object takes ownership of `fd`
+   * itself. The open file description is made non-blocking.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   */
+  static fromFd(fd: number | { fd: number }, options?: { adopt?: boolean }): EventCounter
+  /**
+   * Adds `value` (default 1) to the counter and wakes waiters in every
+   * process and thread. Never blocks: if the counter would pass 2^64-2 it
+   * throws `EAGAIN` instead.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
+   * @throws {Error} `EAGAIN` on overflow; `ERR_CLOSED` after `close()`.
+   */
+  add(value?: number | bigint): void
+  /**
+   * Takes the whole counter and resets it to 0, or returns `null` if it is 0.
+   * @throws {Error} `ERR_CLOSED` after `close()`.
+   */
+  tryTake(): bigint | null
+  /**
+   * Waits until the counter is non-zero, then takes all of it.
+   *
+   * Cancel safety: an aborted `take()` rejects with an `AbortError` and
+   * takes nothing. `close()` rejects pending takes with `ERR_CLOSED`.
+   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_CLOSED`, or an errno error.
+   */
+  take(options?: { signal?: AbortSignal }): Promise<bigint>
+  /**
+   * Blocks the calling thread until the counter is non-zero, then takes all
+   * of it. For workers and scripts; never call it on a thread whose event
+   * loop must keep running. Waits with `poll(2)`, since the fd is non-blocking.
+   * @throws {Error} `ERR_CLOSED` after `close()`.
+   */
+  takeSync(): bigint
+  /**
+   * Successive `take()`s, for `for await (const n of counter)`. The loop
+   * ends when the counter is closed.
+   */
+  [globalThis.Symbol.asyncIterator](): AsyncIterableIterator<bigint>
+}
+
+/**
+ * A counting semaphore on an eventfd with `EFD_SEMAPHORE`, shared across
+ * processes and threads, that awaits on Node's own event loop.
+ *
+ * `release(n)` adds n permits; `acquire()` waits for one. Waiters in one
+ * environment are served first come, first served; across processes the
+ * kernel picks. No permit is ever lost or doubled: an aborted `acquire()`
+ * never consumes one, and `close()` rejects pending acquires without taking any.
+ * Pass `sem.fd` to a child in `spawn`'s `stdio` array and call
+ * `Semaphore.fromFd(3)` there, or post it to a worker.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ */
+export declare class Semaphore {
+  /** The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`). */
+  get fd(): number
+  /** Whether `close()` has been called. */
+  get closed(): boolean
+  /** How many waits are pending in this environment. */
+  get pending(): number
+  /**
+   * Closes the fd. Pending waits reject with `ERR_CLOSED` (async
+   * iterators end instead). Idempotent: a second call does nothing.
+   * Later method calls throw `ERR_CLOSED`.
+   */
+  close(): void
+  /** Same as `close()`, so `using x = new ...` closes at scope exit. */
+  [globalThis.Symbol.dispose](): void
+  /** Lets a pending wait keep the process alive (the default). Returns `this`. */
+  ref(): this
+  /** Lets the process exit even while a wait is pending. Returns `this`. */
+  unref(): this
+  /** Whether a pending wait keeps the process alive. */
+  hasRef(): boolean
+  /**
+   * Creates a semaphore with `initial` permits (0 … 2^32-1, default 0).
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
+   */
+  constructor(initial?: number)
+  /**
+   * Wraps an existing `EFD_SEMAPHORE` eventfd; see `EventCounter.fromFd`
+   * for `adopt` and duplication.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   */
+  static fromFd(fd: number | { fd: number }, options?: { adopt?: boolean }): Semaphore
+  /**
+   * Adds `count` permits (default 1), waking waiters everywhere. Never blocks.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
+   * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_CLOSED`.
+   */
+  release(count?: number | bigint): void
+  /**
+   * Takes a permit if one is free; never waits.
+   * @throws {Error} `ERR_CLOSED` after `close()`.
+   */
+  tryAcquire(): boolean
+  /**
+   * Waits for a permit and takes it.
+   *
+   * Cancel safety: an aborted `acquire()` rejects with an `AbortError` and
+   * never consumes a permit; `close()` rejects pending acquires with `ERR_CLOSED`.
+   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_CLOSED`, or an errno error.
+   */
+  acquire(options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Blocks the calling thread until a permit is free, then takes it. For
+   * workers and scripts.
+   * @throws {Error} `ERR_CLOSED` after `close()`.
+   */
+  acquireSync(): void
+}
+
+/**
+ * The async iterator of an `EventCounter` or `Timer`: each `next()` waits for
+ * the next value. It ends (`done: true`) when the object is closed or when
+ * `return()` is called (a `break` out of `for await`), without closing the object.
+ */
+export declare class WaitIterator {
+  /**
+   * Waits for the next value: `{ value, done: false }`, or `{ done: true }`
+   * once the object is closed or the iterator returned.
+   */
+  next(): Promise<IteratorResult<bigint, undefined>>
+  /** Ends the iteration (called by `break` in `for await`). The object stays open. */
+  return(): Promise<IteratorResult<bigint, undefined>>
+  /** Returns the iterator itself. */
+  [globalThis.Symbol.asyncIterator](): this
+}
+
 /** Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`). Set by default. */
 export declare const EFD_CLOEXEC: number
 

@@ -835,6 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.EventCounter = nativeBinding.EventCounter
+module.exports.Semaphore = nativeBinding.Semaphore
+module.exports.WaitIterator = nativeBinding.WaitIterator
 module.exports.EFD_CLOEXEC = nativeBinding.EFD_CLOEXEC
 module.exports.EFD_NONBLOCK = nativeBinding.EFD_NONBLOCK
 module.exports.EFD_SEMAPHORE = nativeBinding.EFD_SEMAPHORE

@@ -58,8 +58,8 @@ pub fn eventfd_write(fd: BorrowedFd<'_>, value: u64) -> Result<()> {
     short_io(n, "eventfd_write")
 }
 
-/// Reads one native-endian u64, the unit of eventfd and timerfd reads.
-pub(crate) fn read_u64(fd: BorrowedFd<'_>, syscall: &'static str) -> Result<u64> {
+/// Reads one native-endian u64 (eventfd and timerfd reads), naming `syscall` in errors.
+pub fn read_u64(fd: BorrowedFd<'_>, syscall: &'static str) -> Result<u64> {
     let mut buf = [0u8; 8];
     let n = nix::unistd::read(fd, &mut buf).syscall(syscall)?;
     short_io(n, syscall)?;

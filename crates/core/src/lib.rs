@@ -11,6 +11,7 @@
 pub mod error;
 pub mod eventfd;
 pub mod fcntl;
+pub mod fd;
 pub mod lock;
 pub mod memfd;
 pub mod poll;

@@ -1,12 +1,19 @@
 //! eventfd: Python's `os.eventfd`, `os.eventfd_read` and `os.eventfd_write`.
 
+use std::cell::RefCell;
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+
 use linux_fd_core::eventfd::{self as core, EfdFlags, EVENTFD_MAX};
-use napi::Result;
+use linux_fd_core::{poll, Errno};
+use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::args;
 use crate::error;
 use crate::js::{BigU64, JsValue};
+use crate::wait::{Inner, Kind, Mode};
+use crate::waitable::{take_fd, waitable_common, WaitIterator};
 
 /// Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`). Set by default.
 #[napi]
@@ -78,4 +85,235 @@ pub fn eventfd_write(fd: JsValue, value: JsValue) -> Result<()> {
     let raw = args::fd(fd)?;
     let value = args::u64_in(value, "value", EVENTFD_MAX)?;
     core::eventfd_write(args::borrow(raw), value).map_err(|e| error::sys(fd.env, e))
+}
+
+fn new_eventfd(env: napi::sys::napi_env, initial: JsValue, semaphore: bool) -> Result<OwnedFd> {
+    let initial = args::int(initial, "initial", 0, u32::MAX as i64, Some(0))? as u32;
+    let mut flags = EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK;
+    if semaphore {
+        flags |= EfdFlags::EFD_SEMAPHORE;
+    }
+    core::eventfd(initial, flags).map_err(|e| error::sys(env, e))
+}
+
+/// An eventfd counter that awaits on Node's own event loop.
+///
+/// `add()` adds to the counter; `take()` waits until it is non-zero and takes
+/// all of it. Any process or thread holding the fd can add or take, so it is a
+/// cheap cross-process and cross-thread wake-up: pass `counter.fd` in
+/// `child_process.spawn`'s `stdio` array, or post it to a worker, and call
+/// `EventCounter.fromFd(fd)` there.
+///
+/// Waiting uses a `uv_poll` on this environment's loop: no thread is blocked
+/// and libuv's threadpool is not used. Pending `take()`s in one environment are
+/// served first come, first served. The fd is close-on-exec and non-blocking.
+/// An object that is garbage-collected without `close()` closes its fd.
+/// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+#[napi]
+pub struct EventCounter {
+    inner: Rc<RefCell<Inner>>,
+}
+
+waitable_common!(EventCounter);
+
+#[napi]
+impl EventCounter {
+    /// Creates a counter starting at `initial` (0 … 2^32-1, default 0).
+    /// @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
+    /// @throws {Error} `EMFILE`/`ENFILE` when out of fds.
+    #[napi(constructor, ts_args_type = "initial?: number")]
+    pub fn new(env: Env, initial: JsValue) -> Result<Self> {
+        let fd = new_eventfd(env.raw(), initial, false)?;
+        Ok(Self {
+            inner: Inner::new(Kind::Counter, fd),
+        })
+    }
+
+    /// Wraps an existing eventfd (made without `EFD_SEMAPHORE`), e.g. one
+    /// inherited from a parent process. By default the fd is duplicated with
+    /// `F_DUPFD_CLOEXEC`, so the object owns its own copy and the caller still
+    /// owns `fd`; with `{ adopt: true }` the object takes ownership of `fd`
+    /// itself. The open file description is made non-blocking.
+    /// @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
+    /// @throws {Error} `EBADF` if `fd` is not open.
+    #[napi(
+        factory,
+        ts_args_type = "fd: number | { fd: number }, options?: { adopt?: boolean }"
+    )]
+    pub fn from_fd(fd: JsValue, options: JsValue) -> Result<Self> {
+        let owned = take_fd(fd, options, Kind::Counter)?;
+        Ok(Self {
+            inner: Inner::new(Kind::Counter, owned),
+        })
+    }
+
+    /// Adds `value` (default 1) to the counter and wakes waiters in every
+    /// process and thread. Never blocks: if the counter would pass 2^64-2 it
+    /// throws `EAGAIN` instead.
+    /// @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
+    /// @throws {Error} `EAGAIN` on overflow; `ERR_CLOSED` after `close()`.
+    #[napi(ts_args_type = "value?: number | bigint")]
+    pub fn add(&self, env: Env, value: JsValue) -> Result<()> {
+        let value = if value.is_undefined() {
+            1
+        } else {
+            args::u64_in(value, "value", EVENTFD_MAX)?
+        };
+        let me = self.inner.borrow();
+        core::eventfd_write(me.fd(env.raw())?.as_fd(), value).map_err(|e| error::sys(env.raw(), e))
+    }
+
+    /// Takes the whole counter and resets it to 0, or returns `null` if it is 0.
+    /// @throws {Error} `ERR_CLOSED` after `close()`.
+    #[napi(ts_return_type = "bigint | null")]
+    pub fn try_take(&self, env: Env) -> Result<Option<BigU64>> {
+        let me = self.inner.borrow();
+        match core::eventfd_read(me.fd(env.raw())?.as_fd()) {
+            Ok(v) => Ok(Some(BigU64(v))),
+            Err(e) if e.errno == Errno::EAGAIN => Ok(None),
+            Err(e) => Err(error::sys(env.raw(), e)),
+        }
+    }
+
+    /// Waits until the counter is non-zero, then takes all of it.
+    ///
+    /// Cancel safety: an aborted `take()` rejects with an `AbortError` and
+    /// takes nothing. `close()` rejects pending takes with `ERR_CLOSED`.
+    /// @throws {Error} (rejects) `ABORT_ERR`, `ERR_CLOSED`, or an errno error.
+    #[napi(
+        ts_args_type = "options?: { signal?: AbortSignal }",
+        ts_return_type = "Promise<bigint>"
+    )]
+    pub fn take(&self, env: Env, options: JsValue) -> Result<JsValue> {
+        let raw = Inner::wait(&self.inner, env.raw(), options, Mode::Plain)?;
+        Ok(JsValue { env: env.raw(), raw })
+    }
+
+    /// Blocks the calling thread until the counter is non-zero, then takes all
+    /// of it. For workers and scripts; never call it on a thread whose event
+    /// loop must keep running. Waits with `poll(2)`, since the fd is non-blocking.
+    /// @throws {Error} `ERR_CLOSED` after `close()`.
+    #[napi(ts_return_type = "bigint")]
+    pub fn take_sync(&self, env: Env) -> Result<BigU64> {
+        let me = self.inner.borrow();
+        let fd = me.fd(env.raw())?.as_fd();
+        poll::blocking(fd, || core::eventfd_read(fd))
+            .map(BigU64)
+            .map_err(|e| error::sys(env.raw(), e))
+    }
+
+    /// Successive `take()`s, for `for await (const n of counter)`. The loop
+    /// ends when the counter is closed.
+    #[napi(
+        well_known_symbol = "asyncIterator",
+        ts_return_type = "AsyncIterableIterator<bigint>"
+    )]
+    pub fn iterate(&self) -> WaitIterator {
+        WaitIterator::new(self.inner.clone())
+    }
+}
+
+/// A counting semaphore on an eventfd with `EFD_SEMAPHORE`, shared across
+/// processes and threads, that awaits on Node's own event loop.
+///
+/// `release(n)` adds n permits; `acquire()` waits for one. Waiters in one
+/// environment are served first come, first served; across processes the
+/// kernel picks. No permit is ever lost or doubled: an aborted `acquire()`
+/// never consumes one, and `close()` rejects pending acquires without taking any.
+/// Pass `sem.fd` to a child in `spawn`'s `stdio` array and call
+/// `Semaphore.fromFd(3)` there, or post it to a worker.
+/// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+#[napi]
+pub struct Semaphore {
+    inner: Rc<RefCell<Inner>>,
+}
+
+waitable_common!(Semaphore);
+
+#[napi]
+impl Semaphore {
+    /// Creates a semaphore with `initial` permits (0 … 2^32-1, default 0).
+    /// @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
+    #[napi(constructor, ts_args_type = "initial?: number")]
+    pub fn new(env: Env, initial: JsValue) -> Result<Self> {
+        let fd = new_eventfd(env.raw(), initial, true)?;
+        Ok(Self {
+            inner: Inner::new(Kind::Semaphore, fd),
+        })
+    }
+
+    /// Wraps an existing `EFD_SEMAPHORE` eventfd; see `EventCounter.fromFd`
+    /// for `adopt` and duplication.
+    /// @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
+    /// @throws {Error} `EBADF` if `fd` is not open.
+    #[napi(
+        factory,
+        ts_args_type = "fd: number | { fd: number }, options?: { adopt?: boolean }"
+    )]
+    pub fn from_fd(fd: JsValue, options: JsValue) -> Result<Self> {
+        let owned = take_fd(fd, options, Kind::Semaphore)?;
+        Ok(Self {
+            inner: Inner::new(Kind::Semaphore, owned),
+        })
+    }
+
+    /// Adds `count` permits (default 1), waking waiters everywhere. Never blocks.
+    /// @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
+    /// @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_CLOSED`.
+    #[napi(ts_args_type = "count?: number | bigint")]
+    pub fn release(&self, env: Env, count: JsValue) -> Result<()> {
+        let count = if count.is_undefined() {
+            1
+        } else {
+            args::u64_in(count, "count", EVENTFD_MAX)?
+        };
+        if count == 0 {
+            return Err(error::out_of_range(
+                env.raw(),
+                "count",
+                ">= 1 && <= 18446744073709551614",
+                "0",
+            ));
+        }
+        let me = self.inner.borrow();
+        core::eventfd_write(me.fd(env.raw())?.as_fd(), count).map_err(|e| error::sys(env.raw(), e))
+    }
+
+    /// Takes a permit if one is free; never waits.
+    /// @throws {Error} `ERR_CLOSED` after `close()`.
+    #[napi]
+    pub fn try_acquire(&self, env: Env) -> Result<bool> {
+        let me = self.inner.borrow();
+        match core::eventfd_read(me.fd(env.raw())?.as_fd()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.errno == Errno::EAGAIN => Ok(false),
+            Err(e) => Err(error::sys(env.raw(), e)),
+        }
+    }
+
+    /// Waits for a permit and takes it.
+    ///
+    /// Cancel safety: an aborted `acquire()` rejects with an `AbortError` and
+    /// never consumes a permit; `close()` rejects pending acquires with `ERR_CLOSED`.
+    /// @throws {Error} (rejects) `ABORT_ERR`, `ERR_CLOSED`, or an errno error.
+    #[napi(
+        ts_args_type = "options?: { signal?: AbortSignal }",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn acquire(&self, env: Env, options: JsValue) -> Result<JsValue> {
+        let raw = Inner::wait(&self.inner, env.raw(), options, Mode::Plain)?;
+        Ok(JsValue { env: env.raw(), raw })
+    }
+
+    /// Blocks the calling thread until a permit is free, then takes it. For
+    /// workers and scripts.
+    /// @throws {Error} `ERR_CLOSED` after `close()`.
+    #[napi]
+    pub fn acquire_sync(&self, env: Env) -> Result<()> {
+        let me = self.inner.borrow();
+        let fd = me.fd(env.raw())?.as_fd();
+        poll::blocking(fd, || core::eventfd_read(fd))
+            .map(|_| ())
+            .map_err(|e| error::sys(env.raw(), e))
+    }
 }

@@ -310,3 +310,107 @@ pub fn throw(env: sys::napi_env, value: sys::napi_value) -> napi::Error {
     unsafe { sys::napi_throw(env, value) };
     napi::Error::new(Status::PendingException, "")
 }
+
+/// `undefined`.
+pub fn undefined(env: sys::napi_env) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; out is a valid out-pointer.
+    check(unsafe { sys::napi_get_undefined(env, &mut out) })?;
+    Ok(out)
+}
+
+/// A bigint from a u64.
+pub fn bigint(env: sys::napi_env, v: u64) -> Result<sys::napi_value> {
+    // SAFETY: env is live (callers are on its thread, inside a handle scope).
+    unsafe { BigU64::to_napi_value(env, BigU64(v)) }
+}
+
+/// A boolean.
+pub fn boolean(env: sys::napi_env, b: bool) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; out is a valid out-pointer.
+    check(unsafe { sys::napi_get_boolean(env, b, &mut out) })?;
+    Ok(out)
+}
+
+/// A new empty object.
+pub fn object(env: sys::napi_env) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; out is a valid out-pointer.
+    check(unsafe { sys::napi_create_object(env, &mut out) })?;
+    Ok(out)
+}
+
+/// A new promise and its deferred.
+pub fn promise(env: sys::napi_env) -> Result<(sys::napi_deferred, sys::napi_value)> {
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: env is live; both out-pointers are valid.
+    check(unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) })?;
+    Ok((deferred, promise))
+}
+
+/// Settles a deferred (which Node frees once settled).
+pub fn settle(env: sys::napi_env, deferred: sys::napi_deferred, ok: bool, value: sys::napi_value) {
+    // SAFETY: deferred came from napi_create_promise on this env and is
+    // settled exactly once (each Waiter is consumed by value).
+    unsafe {
+        if ok {
+            sys::napi_resolve_deferred(env, deferred, value);
+        } else {
+            sys::napi_reject_deferred(env, deferred, value);
+        }
+    }
+}
+
+/// A strong reference that keeps `value` alive across calls.
+pub fn reference(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_ref> {
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live and value belongs to it.
+    check(unsafe { sys::napi_create_reference(env, value, 1, &mut out) })?;
+    Ok(out)
+}
+
+/// The value behind a reference.
+pub fn deref(env: sys::napi_env, r: sys::napi_ref) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: r is a live reference created on this env.
+    check(unsafe { sys::napi_get_reference_value(env, r, &mut out) })?;
+    Ok(out)
+}
+
+/// Deletes a reference.
+pub fn unreference(env: sys::napi_env, r: sys::napi_ref) {
+    // SAFETY: r is a live reference created on this env, deleted once.
+    unsafe { sys::napi_delete_reference(env, r) };
+}
+
+/// Calls `obj[method](...args)`.
+pub fn call_method(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    method: &std::ffi::CStr,
+    args: &[sys::napi_value],
+) -> Result<sys::napi_value> {
+    let f = JsValue { env, raw: obj }.get(method)?;
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; args points to args.len() values of this env.
+    check(unsafe { sys::napi_call_function(env, obj, f.raw, args.len(), args.as_ptr(), &mut out) })?;
+    Ok(out)
+}
+
+/// The global object's property `name`.
+pub fn global(env: sys::napi_env, name: &std::ffi::CStr) -> Result<JsValue> {
+    let mut g = ptr::null_mut();
+    // SAFETY: env is live.
+    check(unsafe { sys::napi_get_global(env, &mut g) })?;
+    JsValue { env, raw: g }.get(name)
+}
+
+/// `value instanceof ctor`.
+pub fn instance_of(value: JsValue, ctor: JsValue) -> bool {
+    let mut out = false;
+    // SAFETY: both values belong to the live env; a non-function ctor gives an error status.
+    let st = unsafe { sys::napi_instanceof(value.env, value.raw, ctor.raw, &mut out) };
+    st == sys::Status::napi_ok && out
+}

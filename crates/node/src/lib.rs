@@ -11,6 +11,10 @@
 #![allow(dead_code)]
 
 mod args;
+mod env;
 mod error;
 mod eventfd;
 mod js;
+mod uv;
+mod wait;
+mod waitable;

@@ -1,0 +1,707 @@
+//! Waiting for an eventfd or timerfd on Node's own event loop.
+//!
+//! Each waitable object (`EventCounter`, `Semaphore`, `Timer`) owns an
+//! [`Inner`]: its fd, a FIFO queue of pending promises, and at most one
+//! `uv_poll_t` on its environment's loop. The rules, from DESIGN.md:
+//! - One poll per (env, fd), created on the first wait, started only while
+//!   someone waits and stopped as soon as nobody does (uv_poll is
+//!   level-triggered: a poll left on a non-zero semaphore busy-loops).
+//! - Reads happen only on the JS thread, in the poll callback: non-blocking
+//!   reads until `EAGAIN` or until no waiter is left. Another process or
+//!   thread may win a semaphore read; the loser gets `EAGAIN` and stays armed.
+//! - An aborted waiter is removed on the JS thread before any read is made for
+//!   it, so an abort can never take a permit for nobody.
+//! - Promises are settled inside a callback scope, so user code only runs as
+//!   promise continuations after the callback, never inside it.
+//! - Closing: `uv_poll_stop` (which also drops the fd from epoll), then close
+//!   the fd, then `uv_close`; the handle's memory is freed in the close callback.
+//! - While anyone waits, the `Inner` pins itself (an `Rc` cycle broken when the
+//!   queue empties), so a promise still settles if its object was dropped.
+//!
+//! Cancel safety: a waiter is settled exactly once, by a read, a close, an
+//! abort or an error. A permit read for a waiter is handed to that waiter's
+//! promise in the same callback, with no JS in between.
+
+use std::alloc::{self, Layout};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::ffi::{c_int, c_void};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::rc::{Rc, Weak};
+
+use linux_fd_core::{Errno, Error as SysError};
+use napi::{sys, ValueType};
+
+use crate::env::{Backend, EnvState};
+use crate::error;
+use crate::js::{self, check, JsValue};
+use crate::uv;
+
+/// What the fd is, which decides how a read is made and what a waiter gets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// eventfd: a read takes the whole counter; waiters get a bigint.
+    Counter,
+    /// eventfd with `EFD_SEMAPHORE`: a read takes 1; waiters get `undefined`.
+    Semaphore,
+    /// timerfd: a read takes the expiration count; waiters get a bigint.
+    Timer,
+}
+
+impl Kind {
+    /// The class name, for `ERR_CLOSED` messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Counter => "EventCounter",
+            Kind::Semaphore => "Semaphore",
+            Kind::Timer => "Timer",
+        }
+    }
+}
+
+/// How a waiter's promise is fulfilled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// With the value itself; rejected with `ERR_CLOSED` on close.
+    Plain,
+    /// With an iterator result `{ value, done }`; `{ done: true }` on close.
+    Iter,
+}
+
+struct AbortHook {
+    signal: sys::napi_ref,
+    listener: sys::napi_ref,
+}
+
+struct Waiter {
+    id: u64,
+    deferred: sys::napi_deferred,
+    mode: Mode,
+    abort: Option<AbortHook>,
+}
+
+enum Outcome {
+    Value(u64),
+    Failed(SysError),
+    Closed,
+    Aborted,
+}
+
+/// The state behind one waitable JS object.
+pub struct Inner {
+    kind: Kind,
+    fd: Option<OwnedFd>,
+    state: Option<Rc<EnvState>>,
+    handle: *mut uv::Handle,
+    reg_id: u64,
+    active: bool,
+    refed: bool,
+    waiters: VecDeque<Waiter>,
+    next_waiter: u64,
+    pin: Option<Rc<RefCell<Inner>>>,
+}
+
+/// What a poll handle's `data` points to; freed in the close callback.
+struct HandleData {
+    state: Rc<EnvState>,
+    inner: Weak<RefCell<Inner>>,
+}
+
+type Shared = Rc<RefCell<Inner>>;
+
+impl Inner {
+    /// Wraps an owned, non-blocking fd of `kind`.
+    pub fn new(kind: Kind, fd: OwnedFd) -> Shared {
+        Rc::new(RefCell::new(Inner {
+            kind,
+            fd: Some(fd),
+            state: None,
+            handle: ptr::null_mut(),
+            reg_id: 0,
+            active: false,
+            refed: true,
+            waiters: VecDeque::new(),
+            next_waiter: 1,
+            pin: None,
+        }))
+    }
+
+    /// The fd number, or `None` after close.
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// The owned fd, or `ERR_CLOSED`.
+    pub fn fd(&self, env: sys::napi_env) -> napi::Result<&OwnedFd> {
+        match &self.fd {
+            Some(fd) => Ok(fd),
+            None => Err(error::closed(env, self.kind.name())),
+        }
+    }
+
+    /// Whether `close()` was called (or teardown closed it).
+    pub fn is_closed(&self) -> bool {
+        self.fd.is_none()
+    }
+
+    /// The number of pending waits.
+    pub fn pending(&self) -> usize {
+        self.waiters.len()
+    }
+
+    fn read(&self) -> Result<u64, SysError> {
+        let fd = match &self.fd {
+            Some(fd) => fd.as_fd(),
+            None => return Err(SysError::new(Errno::EBADF, "read")),
+        };
+        match self.kind {
+            Kind::Counter | Kind::Semaphore => linux_fd_core::eventfd::eventfd_read(fd),
+            Kind::Timer => linux_fd_core::eventfd::read_u64(fd, "timerfd_read"),
+        }
+    }
+
+    /// `ref()`/`unref()`: whether a pending wait keeps the process alive.
+    pub fn set_ref(&mut self, refed: bool) {
+        self.refed = refed;
+        if let (false, Some(Backend::Uv { uv, .. })) = (self.handle.is_null(), self.backend()) {
+            // SAFETY: handle is a live, initialised, not-closing poll handle
+            // (handle is nulled before uv_close).
+            unsafe {
+                if refed {
+                    (uv.ref_)(self.handle)
+                } else {
+                    (uv.unref)(self.handle)
+                }
+            }
+        }
+    }
+
+    /// Whether a pending wait keeps the process alive.
+    pub fn has_ref(&self) -> bool {
+        self.refed
+    }
+
+    fn backend(&self) -> Option<&Backend> {
+        self.state.as_ref().map(|s| &s.backend)
+    }
+
+    /// Starts a wait and returns its promise.
+    ///
+    /// `options` is `undefined` or `{ signal?: AbortSignal }`.
+    pub fn wait(
+        this: &Shared,
+        env: sys::napi_env,
+        options: JsValue,
+        mode: Mode,
+    ) -> napi::Result<sys::napi_value> {
+        let signal = parse_signal(options)?;
+        let kind = {
+            let me = this.borrow();
+            me.fd(env)?;
+            me.kind
+        };
+        let (deferred, promise) = js::promise(env)?;
+        if let Some(sig) = signal {
+            if sig.get(c"aborted")?.as_bool() == Some(true) {
+                settle(
+                    env,
+                    kind,
+                    Waiter {
+                        id: 0,
+                        deferred,
+                        mode,
+                        abort: None,
+                    },
+                    Outcome::Aborted,
+                    Some(sig),
+                );
+                return Ok(promise);
+            }
+        }
+        // Fast path: nobody queued ahead, so a ready fd can be read right away
+        // without breaking FIFO order.
+        let early = {
+            let me = this.borrow();
+            if me.waiters.is_empty() {
+                match me.read() {
+                    Ok(v) => Some(Outcome::Value(v)),
+                    Err(e) if e.errno == Errno::EAGAIN => None,
+                    Err(e) => Some(Outcome::Failed(e)),
+                }
+            } else {
+                None
+            }
+        };
+        if let Some(outcome) = early {
+            settle(
+                env,
+                kind,
+                Waiter {
+                    id: 0,
+                    deferred,
+                    mode,
+                    abort: None,
+                },
+                outcome,
+                None,
+            );
+            return Ok(promise);
+        }
+        let id = {
+            let mut me = this.borrow_mut();
+            let id = me.next_waiter;
+            me.next_waiter += 1;
+            id
+        };
+        let abort = match signal {
+            Some(sig) => Some(add_abort_listener(env, this, id, sig)?),
+            None => None,
+        };
+        let started = Inner::ensure_polling(this, env);
+        let mut me = this.borrow_mut();
+        me.waiters.push_back(Waiter {
+            id,
+            deferred,
+            mode,
+            abort,
+        });
+        if me.pin.is_none() {
+            me.pin = Some(this.clone());
+        }
+        if let Err(e) = started {
+            let waiter = me.waiters.pop_back().expect("just pushed");
+            let pin = me.stop_if_idle();
+            drop(me);
+            settle(env, kind, waiter, Outcome::Failed(e), None);
+            drop(pin);
+        }
+        Ok(promise)
+    }
+
+    /// Creates the poll handle if needed and starts it.
+    fn ensure_polling(this: &Shared, env: sys::napi_env) -> Result<(), SysError> {
+        let mut me = this.borrow_mut();
+        if me.active {
+            return Ok(());
+        }
+        if me.state.is_none() {
+            let state =
+                EnvState::get(env).map_err(|_| SysError::new(Errno::ENOMEM, "napi_get_instance_data"))?;
+            me.state = Some(state);
+        }
+        let state = me.state.clone().expect("set above");
+        let (uv, loop_) = match state.backend {
+            Backend::Uv { uv, loop_ } => (uv, loop_),
+            Backend::Unsupported => return Err(SysError::new(Errno::ENOSYS, "uv_poll_start")),
+        };
+        if me.handle.is_null() {
+            let fd = me.raw_fd().ok_or(SysError::new(Errno::EBADF, "uv_poll_init"))?;
+            let layout = handle_layout(uv);
+            // SAFETY: layout has a non-zero size (uv_handle_size of a real type).
+            let h = unsafe { alloc::alloc_zeroed(layout) } as *mut uv::Handle;
+            if h.is_null() {
+                return Err(SysError::new(Errno::ENOMEM, "uv_poll_init"));
+            }
+            // SAFETY: h is zeroed memory of uv_handle_size(UV_POLL) bytes;
+            // loop_ is this env's loop; fd is open and owned by `me`.
+            let rc = unsafe { (uv.poll_init)(loop_, h, fd) };
+            if rc != 0 {
+                // SAFETY: uv_poll_init failed, so libuv holds no reference to h.
+                unsafe { alloc::dealloc(h.cast(), layout) };
+                return Err(SysError::new(Errno::from_raw(-rc), "uv_poll_init"));
+            }
+            let data = Box::into_raw(Box::new(HandleData {
+                state: state.clone(),
+                inner: Rc::downgrade(this),
+            }));
+            // SAFETY: h is an initialised handle; data is freed in on_close.
+            unsafe { (uv.set_data)(h, data.cast()) };
+            if !me.refed {
+                // SAFETY: h is initialised and not closing.
+                unsafe { (uv.unref)(h) };
+            }
+            me.handle = h;
+            me.reg_id = state.register(Rc::downgrade(this));
+        }
+        // SAFETY: handle is initialised and not closing; on_poll matches uv_poll_cb.
+        let rc = unsafe { (uv.poll_start)(me.handle, uv::UV_READABLE, on_poll) };
+        if rc != 0 {
+            return Err(SysError::new(Errno::from_raw(-rc), "uv_poll_start"));
+        }
+        me.active = true;
+        Ok(())
+    }
+
+    /// Stops the poll and unpins once nobody waits. The returned pin must be
+    /// dropped after the `RefCell` borrow ends.
+    #[must_use]
+    fn stop_if_idle(&mut self) -> Option<Shared> {
+        if !self.waiters.is_empty() {
+            return None;
+        }
+        if self.active {
+            if let Some(Backend::Uv { uv, .. }) = self.backend() {
+                // SAFETY: handle is live and active (active implies started).
+                unsafe { (uv.poll_stop)(self.handle) };
+            }
+            self.active = false;
+        }
+        self.pin.take()
+    }
+
+    /// Stops polling, closes the fd, and starts `uv_close`, in that order.
+    fn release_fd_and_handle(&mut self) {
+        let handle = std::mem::replace(&mut self.handle, ptr::null_mut());
+        if handle.is_null() {
+            self.fd = None;
+            return;
+        }
+        let state = self.state.clone().expect("a handle implies a state");
+        if let Backend::Uv { uv, .. } = state.backend {
+            // SAFETY: handle is live and not closing. uv_poll_stop also removes
+            // the fd from epoll while it is still open, so closing it next is safe.
+            unsafe { (uv.poll_stop)(handle) };
+            self.active = false;
+            self.fd = None;
+            state.unregister(self.reg_id);
+            state.close_started();
+            // SAFETY: handle is not closing (this is its only uv_close); its
+            // memory and data are freed in on_close.
+            unsafe { (uv.close)(handle, Some(on_close)) };
+        }
+    }
+
+    /// `close()`: rejects pending waits with `ERR_CLOSED` (iterators end),
+    /// closes the fd and the poll handle. Idempotent.
+    pub fn close(this: &Shared, env: sys::napi_env) {
+        let (waiters, pin, kind) = {
+            let mut me = this.borrow_mut();
+            let waiters = std::mem::take(&mut me.waiters);
+            me.release_fd_and_handle();
+            let pin = me.pin.take();
+            (waiters, pin, me.kind)
+        };
+        for w in waiters {
+            settle(env, kind, w, Outcome::Closed, None);
+        }
+        drop(pin);
+    }
+
+    /// Environment teardown: JS can no longer run, so pending promises are
+    /// dropped unsettled; the handle is closed and the fd released.
+    pub fn teardown(this: &Shared) -> Option<Shared> {
+        let mut me = this.borrow_mut();
+        // Deferreds and references belong to the dying env; Node frees them with it.
+        me.waiters.clear();
+        me.release_fd_and_handle();
+        me.pin.take()
+    }
+
+    /// Runs in the poll callback: reads while waiters remain.
+    fn drain(&mut self, status: c_int) -> (Vec<(Waiter, Outcome)>, Option<Shared>) {
+        let mut done = Vec::new();
+        if status < 0 {
+            let err = SysError::new(Errno::from_raw(-status), "uv_poll");
+            done.extend(self.waiters.drain(..).map(|w| (w, Outcome::Failed(err))));
+        }
+        while !self.waiters.is_empty() {
+            match self.read() {
+                Ok(v) => {
+                    let w = self.waiters.pop_front().expect("non-empty");
+                    done.push((w, Outcome::Value(v)));
+                }
+                Err(e) if e.errno == Errno::EAGAIN => break,
+                Err(e) => {
+                    // ECANCELED (a clock jump under cancelOnSet) concerns every
+                    // waiter; any other error means the fd itself is broken.
+                    done.extend(self.waiters.drain(..).map(|w| (w, Outcome::Failed(e))));
+                }
+            }
+        }
+        let pin = self.stop_if_idle();
+        (done, pin)
+    }
+
+    fn remove_waiter(&mut self, id: u64) -> (Option<Waiter>, Option<Shared>) {
+        let pos = self.waiters.iter().position(|w| w.id == id);
+        let w = pos.and_then(|p| self.waiters.remove(p));
+        let pin = if w.is_some() { self.stop_if_idle() } else { None };
+        (w, pin)
+    }
+
+    /// The kind of this waitable.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Reached when the JS object is collected with no waits pending (a
+        // pending wait pins the Inner), or after teardown (then a no-op).
+        self.release_fd_and_handle();
+    }
+}
+
+fn handle_layout(uv: &uv::Uv) -> Layout {
+    // SAFETY: uv_handle_size is a pure lookup in libuv's size table.
+    let size = unsafe { (uv.handle_size)(uv::UV_POLL) };
+    Layout::from_size_align(size.max(1), 16).expect("valid layout")
+}
+
+unsafe extern "C" fn on_close(handle: *mut uv::Handle) {
+    let state = {
+        let backend_uv = uv::get().expect("on_close is only registered when libuv was found");
+        // SAFETY: data was set to a Box<HandleData> right after uv_poll_init
+        // and is reclaimed only here, once.
+        let data = unsafe { Box::from_raw((backend_uv.get_data)(handle) as *mut HandleData) };
+        // SAFETY: libuv is done with the handle once its close callback runs;
+        // it was allocated with this same layout.
+        unsafe { alloc::dealloc(handle.cast(), handle_layout(backend_uv)) };
+        data.state.clone()
+    };
+    state.close_finished();
+}
+
+unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, _events: c_int) {
+    let Some(uv) = uv::get() else { return };
+    // SAFETY: data is the HandleData set at init; it is freed only in on_close,
+    // which libuv runs after the last poll callback.
+    let data = unsafe { &*((uv.get_data)(handle) as *const HandleData) };
+    let Some(inner) = data.inner.upgrade() else { return };
+    let state = data.state.clone();
+    let env = state.env;
+    let (done, pin, kind) = {
+        let mut me = inner.borrow_mut();
+        let (done, pin) = me.drain(status);
+        (done, pin, me.kind)
+    };
+    if !done.is_empty() {
+        with_callback_scope(&state, |env| {
+            for (w, outcome) in done {
+                settle(env, kind, w, outcome, None);
+            }
+        });
+    }
+    drop(pin);
+    drop(inner);
+    let _ = env;
+}
+
+/// Runs `f` inside a handle scope and a callback scope, so that promise
+/// continuations run (as microtasks) when the scope closes, as they do after
+/// any other Node callback.
+fn with_callback_scope(state: &EnvState, f: impl FnOnce(sys::napi_env)) {
+    let env = state.env;
+    let mut hs = ptr::null_mut();
+    // SAFETY: called from a loop callback on env's own thread.
+    if unsafe { sys::napi_open_handle_scope(env, &mut hs) } != sys::Status::napi_ok {
+        return;
+    }
+    let mut cs = ptr::null_mut();
+    let opened = match js::object(env) {
+        Ok(resource) => {
+            // SAFETY: resource is an object of env; async_ctx came from napi_async_init on env.
+            let st = unsafe { sys::napi_open_callback_scope(env, resource, state.async_ctx(), &mut cs) };
+            st == sys::Status::napi_ok
+        }
+        Err(_) => false,
+    };
+    f(env);
+    if opened {
+        // SAFETY: cs was opened just above on this env and is closed once.
+        unsafe { sys::napi_close_callback_scope(env, cs) };
+    }
+    // SAFETY: hs was opened just above and is closed once.
+    unsafe { sys::napi_close_handle_scope(env, hs) };
+}
+
+/// Settles one waiter's promise and removes its abort listener.
+fn settle(env: sys::napi_env, kind: Kind, w: Waiter, outcome: Outcome, signal: Option<JsValue>) {
+    let mut reason_signal = signal.map(|s| s.raw);
+    if let Some(hook) = &w.abort {
+        if let (Ok(sig), Ok(listener)) = (js::deref(env, hook.signal), js::deref(env, hook.listener)) {
+            if reason_signal.is_none() {
+                reason_signal = Some(sig);
+            }
+            if let Ok(ev) = js::string(env, "abort") {
+                let _ = js::call_method(env, sig, c"removeEventListener", &[ev, listener]);
+            }
+        }
+        js::unreference(env, hook.signal);
+        js::unreference(env, hook.listener);
+    }
+    let result: napi::Result<(bool, sys::napi_value)> = (|| {
+        Ok(match outcome {
+            Outcome::Value(v) => {
+                let value = match kind {
+                    Kind::Semaphore => js::undefined(env)?,
+                    Kind::Counter | Kind::Timer => js::bigint(env, v)?,
+                };
+                (true, wrap_iter(env, w.mode, value, false)?)
+            }
+            Outcome::Closed if w.mode == Mode::Iter => {
+                (true, wrap_iter(env, w.mode, js::undefined(env)?, true)?)
+            }
+            Outcome::Closed => (false, error::closed_value(env, kind.name())?),
+            Outcome::Failed(e) => (false, error::sys_value(env, e)?),
+            Outcome::Aborted => (false, abort_error(env, reason_signal)?),
+        })
+    })();
+    match result {
+        Ok((ok, value)) => js::settle(env, w.deferred, ok, value),
+        Err(_) => {
+            // Creating the value failed (an exception is pending, or the env
+            // is going away): reject with whatever is pending, if anything.
+            let mut exc = ptr::null_mut();
+            // SAFETY: env is live on this thread.
+            unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) };
+            if !exc.is_null() {
+                js::settle(env, w.deferred, false, exc);
+            }
+        }
+    }
+}
+
+fn wrap_iter(
+    env: sys::napi_env,
+    mode: Mode,
+    value: sys::napi_value,
+    done: bool,
+) -> napi::Result<sys::napi_value> {
+    if mode == Mode::Plain {
+        return Ok(value);
+    }
+    let obj = js::object(env)?;
+    js::set(env, obj, c"value", value)?;
+    js::set(env, obj, c"done", js::boolean(env, done)?)?;
+    Ok(obj)
+}
+
+/// `AbortError` as Node's own APIs make it: `name: 'AbortError'`,
+/// `code: 'ABORT_ERR'`, and the signal's `reason` as `cause`.
+fn abort_error(env: sys::napi_env, signal: Option<sys::napi_value>) -> napi::Result<sys::napi_value> {
+    let err = error::make(env, error::Kind::Error, "ABORT_ERR", "The operation was aborted")?;
+    js::set(env, err, c"name", js::string(env, "AbortError")?)?;
+    if let Some(sig) = signal {
+        if let Ok(reason) = (JsValue { env, raw: sig }).get(c"reason") {
+            js::set(env, err, c"cause", reason.raw)?;
+        }
+    }
+    Ok(err)
+}
+
+/// Reads `options.signal`: `None`, or an `AbortSignal`.
+fn parse_signal(options: JsValue) -> napi::Result<Option<JsValue>> {
+    let env = options.env;
+    let Some(opts) = crate::args::options(options, "options")? else {
+        return Ok(None);
+    };
+    let signal = opts.get(c"signal")?;
+    match signal.type_of()? {
+        ValueType::Undefined => Ok(None),
+        ValueType::Object => {
+            let ctor = js::global(env, c"AbortSignal")?;
+            if ctor.type_of()? != ValueType::Function || js::instance_of(signal, ctor) {
+                Ok(Some(signal))
+            } else {
+                Err(error::invalid_type(
+                    env,
+                    "options.signal",
+                    "an instance of AbortSignal",
+                    &signal,
+                ))
+            }
+        }
+        _ => Err(error::invalid_type(
+            env,
+            "options.signal",
+            "an instance of AbortSignal",
+            &signal,
+        )),
+    }
+}
+
+struct AbortData {
+    inner: Weak<RefCell<Inner>>,
+    id: u64,
+}
+
+fn add_abort_listener(
+    env: sys::napi_env,
+    this: &Shared,
+    id: u64,
+    signal: JsValue,
+) -> napi::Result<AbortHook> {
+    let data = Box::into_raw(Box::new(AbortData {
+        inner: Rc::downgrade(this),
+        id,
+    }));
+    let mut f = ptr::null_mut();
+    // SAFETY: env is live; data outlives the function (freed by its finalizer).
+    let st = unsafe {
+        sys::napi_create_function(env, c"onabort".as_ptr(), 7, Some(on_abort), data.cast(), &mut f)
+    };
+    if st != sys::Status::napi_ok {
+        // SAFETY: the function was not created, so nothing else owns data.
+        drop(unsafe { Box::from_raw(data) });
+        check(st)?;
+    }
+    // SAFETY: f is a live function object; free_abort_data frees data once, when f is collected.
+    let st = unsafe {
+        sys::napi_add_finalizer(
+            env,
+            f,
+            data.cast(),
+            Some(free_abort_data),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    if st != sys::Status::napi_ok {
+        // SAFETY: no finalizer was attached, so data is still ours; the
+        // function is never handed to JS, so its callback never runs.
+        drop(unsafe { Box::from_raw(data) });
+        check(st)?;
+    }
+    let opts = js::object(env)?;
+    js::set(env, opts, c"once", js::boolean(env, true)?)?;
+    js::call_method(
+        env,
+        signal.raw,
+        c"addEventListener",
+        &[js::string(env, "abort")?, f, opts],
+    )?;
+    Ok(AbortHook {
+        signal: js::reference(env, signal.raw)?,
+        listener: js::reference(env, f)?,
+    })
+}
+
+unsafe extern "C" fn free_abort_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: data is the Box<AbortData> attached in add_abort_listener.
+    drop(unsafe { Box::from_raw(data as *mut AbortData) });
+}
+
+unsafe extern "C" fn on_abort(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let mut data = ptr::null_mut();
+    let mut argc = 0usize;
+    // SAFETY: called by Node with a valid env and info; no arguments are copied.
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, ptr::null_mut(), ptr::null_mut(), &mut data) };
+    // SAFETY: data is the AbortData this function was created with; the
+    // function's finalizer, which frees it, cannot have run while it is called.
+    let data = unsafe { &*(data as *const AbortData) };
+    if let Some(inner) = data.inner.upgrade() {
+        let (w, pin, kind) = {
+            let mut me = inner.borrow_mut();
+            let (w, pin) = me.remove_waiter(data.id);
+            (w, pin, me.kind)
+        };
+        if let Some(w) = w {
+            settle(env, kind, w, Outcome::Aborted, None);
+        }
+        drop(pin);
+    }
+    js::undefined(env).unwrap_or(ptr::null_mut())
+}
