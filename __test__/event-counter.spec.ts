@@ -1,0 +1,145 @@
+import test from 'ava'
+
+// Serial: these tests count fds, spawn workers and children, and measure the
+// event loop, which concurrent tests on 2 cores would disturb.
+
+import { EFD_SEMAPHORE, eventfd, EventCounter } from '../index.js'
+import { fdCount, runNode, sleep } from './helpers/child.js'
+
+test.serial('take waits until the counter is non-zero and takes all of it', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  setTimeout(() => {
+    c.add(2)
+    c.add(40n)
+  }, 10)
+  t.is(await c.take(), 42n)
+  t.is(c.tryTake(), null)
+})
+
+test.serial('initial value, add, tryTake and takeSync', (t) => {
+  const c = new EventCounter(7)
+  t.teardown(() => c.close())
+  t.is(c.takeSync(), 7n)
+  c.add()
+  c.add(2n ** 64n - 3n)
+  t.is(c.tryTake(), 2n ** 64n - 2n)
+  t.is(c.tryTake(), null)
+})
+
+test.serial('add past 2^64-2 throws EAGAIN instead of blocking', (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  c.add(2n ** 64n - 2n)
+  const err = t.throws(() => c.add(1), { code: 'EAGAIN' }) as NodeJS.ErrnoException
+  t.is(err.syscall, 'eventfd_write')
+  t.throws(() => c.add(2n ** 64n - 1n), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test.serial('many takers are served in order, one value each', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const results = Array.from({ length: 5 }, () => c.take())
+  for (let i = 1; i <= 5; i++) {
+    c.add(i)
+    await sleep(5)
+  }
+  t.deepEqual(await Promise.all(results), [1n, 2n, 3n, 4n, 5n])
+})
+
+test.serial('for await yields successive takes and ends on close', async (t) => {
+  const c = new EventCounter()
+  const seen: bigint[] = []
+  setTimeout(() => c.add(1), 5)
+  for await (const v of c) {
+    seen.push(v)
+    if (seen.length < 3) setTimeout(() => c.add(seen.length + 1), 5)
+    else setTimeout(() => c.close(), 5)
+  }
+  t.deepEqual(seen, [1n, 2n, 3n])
+})
+
+test.serial('break out of for await leaves the counter open', async (t) => {
+  const c = new EventCounter(5)
+  t.teardown(() => c.close())
+  for await (const v of c) {
+    t.is(v, 5n)
+    break
+  }
+  t.false(c.closed)
+  c.add(1)
+  t.is(c.tryTake(), 1n)
+})
+
+test.serial('abort and close while waiting', async (t) => {
+  const c = new EventCounter()
+  const ac = new AbortController()
+  const aborted = c.take({ signal: ac.signal })
+  const closed = c.take()
+  ac.abort()
+  await t.throwsAsync(aborted, { name: 'AbortError', code: 'ABORT_ERR' })
+  c.close()
+  await t.throwsAsync(closed, { code: 'ERR_CLOSED', message: 'EventCounter is closed' })
+})
+
+test.serial('fromFd rejects a semaphore eventfd, and a closed fd is EBADF', (t) => {
+  const s = eventfd(0, EFD_SEMAPHORE)
+  t.throws(() => EventCounter.fromFd(s), { code: 'ERR_INVALID_ARG_VALUE' })
+  const c = EventCounter.fromFd(eventfd(0), { adopt: true })
+  const fd = c.fd
+  c.close()
+  t.throws(() => EventCounter.fromFd(fd), { code: 'EBADF' })
+  t.throws(() => EventCounter.fromFd(s, { adopt: 'yes' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test.serial('a counter passed to a child wakes the parent (cross-process round trip)', async (t) => {
+  const ping = new EventCounter()
+  const pong = new EventCounter()
+  t.teardown(() => {
+    ping.close()
+    pong.close()
+  })
+  const child = runNode(
+    `const ping = lfd.EventCounter.fromFd(3), pong = lfd.EventCounter.fromFd(4)
+     ;(async () => { for (let i = 0; i < 100; i++) { await ping.take(); pong.add(1) } ping.close(); pong.close() })()`,
+    { extraFds: [ping.fd, pong.fd] },
+  )
+  for (let i = 0; i < 100; i++) {
+    ping.add(1)
+    t.is(await pong.take(), 1n)
+  }
+  const r = await child
+  t.is(r.code, 0, r.stderr)
+})
+
+test.serial('an object dropped without close() closes its fd when collected', async (t) => {
+  const r = await runNode(
+    `const n = () => require('fs').readdirSync('/proc/self/fd').length
+     const before = n()
+     for (let i = 0; i < 1000; i++) new lfd.EventCounter()
+     const mid = n()
+     ;(async () => {
+       for (let i = 0; i < 10 && n() > before; i++) { globalThis.gc(); await new Promise(r => setImmediate(r)) }
+       console.log(JSON.stringify({ before, mid, after: n() }))
+     })()`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.code, 0, r.stderr)
+  const { before, mid, after } = JSON.parse(r.stdout)
+  t.true(mid > before, 'the objects held fds before collection')
+  t.is(after, before)
+})
+
+test.serial('a pending take keeps its promise alive even if the counter object is dropped', async (t) => {
+  // If the dropped object's fd were closed, eventfdWrite on its number would throw EBADF.
+  const r = await runNode(
+    `let c = new lfd.EventCounter()
+     const p = c.take(); const n = c.fd; c = null
+     globalThis.gc()
+     setTimeout(() => { globalThis.gc(); lfd.eventfdWrite(n, 9) }, 20)
+     p.then((v) => console.log(String(v)))`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), '9')
+})

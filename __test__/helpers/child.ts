@@ -1,0 +1,48 @@
+// Helpers for tests that need real child processes and worker threads.
+import { spawn, type StdioOptions } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Absolute path of the package entry, for children to `require`. */
+export const PKG = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'index.js')
+
+export interface ChildResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs `code` in a fresh `node -e` process with `lfd` bound to the package.
+ * `extraFds` are passed as fds 3, 4, … of the child.
+ */
+export function runNode(
+  code: string,
+  opts: { extraFds?: number[]; args?: string[]; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+): Promise<ChildResult> {
+  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])]
+  const prelude = `const lfd = require(${JSON.stringify(PKG)});\n`
+  const child = spawn(process.execPath, [...(opts.args ?? []), '-e', prelude + code], { stdio })
+  opts.onSpawn?.(child.pid!)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+/** Number of open fds of this process. */
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

@@ -1,0 +1,252 @@
+import test from 'ava'
+
+// Serial: these tests count fds, spawn workers and children, and measure the
+// event loop, which concurrent tests on 2 cores would disturb.
+import { closeSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
+
+import { EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, Semaphore } from '../index.js'
+import { fdCount, PKG, runNode, sleep } from './helpers/child.js'
+
+test.serial('acquire resolves at once when a permit is free, and tryAcquire counts permits', async (t) => {
+  const sem = new Semaphore(2)
+  t.teardown(() => sem.close())
+  await sem.acquire()
+  t.true(sem.tryAcquire())
+  t.false(sem.tryAcquire())
+  sem.release(3)
+  t.true(sem.tryAcquire())
+  t.true(sem.tryAcquire())
+  t.true(sem.tryAcquire())
+  t.false(sem.tryAcquire())
+})
+
+test.serial('waiters in one process are served first come, first served', async (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const order: number[] = []
+  const all = Array.from({ length: 20 }, (_, i) => sem.acquire().then(() => order.push(i)))
+  t.is(sem.pending, 20)
+  sem.release(5)
+  await sleep(30)
+  t.deepEqual(order, [0, 1, 2, 3, 4])
+  sem.release(15)
+  await Promise.all(all)
+  t.deepEqual(order, Array.from({ length: 20 }, (_, i) => i))
+  t.is(sem.pending, 0)
+  t.false(sem.tryAcquire(), 'no permit left over')
+})
+
+test.serial('the event loop keeps running while acquire waits', async (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  let ticks = 0
+  const iv = setInterval(() => ticks++, 1)
+  const p = sem.acquire()
+  await sleep(50)
+  clearInterval(iv)
+  t.true(ticks >= 5, `timers ran ${ticks} times during the wait`)
+  sem.release()
+  await p
+  t.pass()
+})
+
+test.serial('an aborted acquire rejects with AbortError and never consumes a permit', async (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const ac = new AbortController()
+  const first = sem.acquire({ signal: ac.signal })
+  const second = sem.acquire()
+  const reason = new Error('no longer needed')
+  ac.abort(reason)
+  const err = await t.throwsAsync(first, { name: 'AbortError', code: 'ABORT_ERR' })
+  t.is(err?.cause, reason)
+  t.is(sem.pending, 1)
+  sem.release(1)
+  await second
+  t.false(sem.tryAcquire(), 'the one permit went to the live waiter')
+})
+
+test.serial('an already-aborted signal rejects without taking a free permit', async (t) => {
+  const sem = new Semaphore(1)
+  t.teardown(() => sem.close())
+  await t.throwsAsync(sem.acquire({ signal: AbortSignal.abort() }), { name: 'AbortError' })
+  t.true(sem.tryAcquire())
+})
+
+test.serial('close rejects pending acquires with ERR_CLOSED, and later calls throw ERR_CLOSED', async (t) => {
+  const sem = new Semaphore(0)
+  const waits = [sem.acquire(), sem.acquire()]
+  sem.close()
+  for (const w of waits) await t.throwsAsync(w, { code: 'ERR_CLOSED' })
+  t.true(sem.closed)
+  t.is(sem.fd, -1)
+  sem.close() // idempotent
+  t.throws(() => sem.release(), { code: 'ERR_CLOSED' })
+  t.throws(() => sem.tryAcquire(), { code: 'ERR_CLOSED' })
+  t.throws(() => sem.acquireSync(), { code: 'ERR_CLOSED' })
+  t.throws(() => sem.acquire(), { code: 'ERR_CLOSED' })
+})
+
+test.serial('Symbol.dispose closes the semaphore', (t) => {
+  const sem = new Semaphore(0)
+  sem[Symbol.dispose]()
+  t.true(sem.closed)
+})
+
+test.serial('release validates its count', (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  t.throws(() => sem.release(0), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => sem.release(-1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => sem.release('2' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => new Semaphore(-1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => sem.acquire({ signal: {} as AbortSignal }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => sem.acquire(5 as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test.serial('fromFd duplicates by default and adopts on request', (t) => {
+  const raw = eventfd(0, EFD_SEMAPHORE)
+  const dup = Semaphore.fromFd(raw)
+  t.not(dup.fd, raw)
+  dup.release(1)
+  dup.close()
+  // The caller's fd is still open and shares the counter.
+  const again = Semaphore.fromFd(raw, { adopt: true })
+  t.is(again.fd, raw)
+  t.true(again.tryAcquire())
+  again.close()
+  t.throws(() => Semaphore.fromFd(raw), { code: 'EBADF' })
+})
+
+test.serial('fromFd refuses an eventfd without EFD_SEMAPHORE and other files', (t) => {
+  const plain = eventfd(0, EFD_NONBLOCK)
+  t.teardown(() => closeSync(plain))
+  t.throws(() => Semaphore.fromFd(plain), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => Semaphore.fromFd(0), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => Semaphore.fromFd('3' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test.serial('acquireSync blocks a worker thread until the main thread releases', async (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const w = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+     const s = require(${JSON.stringify(PKG)}).Semaphore.fromFd(workerData)
+     parentPort.postMessage('blocking')
+     s.acquireSync()
+     parentPort.postMessage('acquired')
+     s.close()`,
+    { eval: true, workerData: sem.fd },
+  )
+  const messages: string[] = []
+  w.on('message', (m) => messages.push(m))
+  await sleep(100)
+  t.deepEqual(messages, ['blocking'])
+  sem.release()
+  await new Promise((r) => w.once('exit', r))
+  t.deepEqual(messages, ['blocking', 'acquired'])
+})
+
+test.serial('waiters in several worker threads share one semaphore and no permit is lost or doubled', async (t) => {
+  const sem = new Semaphore(0)
+  const done = new Semaphore(0)
+  t.teardown(() => {
+    sem.close()
+    done.close()
+  })
+  const N = 4
+  const PER = 50
+  const exits = Array.from(
+    { length: N },
+    () =>
+      new Worker(
+        `const { workerData } = require('node:worker_threads')
+         const lfd = require(${JSON.stringify(PKG)})
+         const s = lfd.Semaphore.fromFd(workerData.sem)
+         const d = lfd.Semaphore.fromFd(workerData.done)
+         ;(async () => {
+           for (let i = 0; i < ${PER}; i++) { await s.acquire(); d.release() }
+           s.close(); d.close()
+         })()`,
+        { eval: true, workerData: { sem: sem.fd, done: done.fd } },
+      ),
+  ).map((w) => new Promise((r) => w.once('exit', r)))
+  for (let i = 0; i < N * PER; i++) sem.release()
+  for (let i = 0; i < N * PER; i++) await done.acquire()
+  await Promise.all(exits)
+  t.false(sem.tryAcquire(), 'every permit was taken exactly once')
+  t.false(done.tryAcquire())
+})
+
+test.serial('waiters in several processes share one semaphore passed as an inherited fd', async (t) => {
+  const sem = new Semaphore(0)
+  const done = new EventCounterLike()
+  t.teardown(() => {
+    sem.close()
+    done.close()
+  })
+  const children = Array.from({ length: 3 }, () =>
+    runNode(
+      `const s = lfd.Semaphore.fromFd(3); const d = lfd.EventCounter.fromFd(4)
+       ;(async () => { for (let i = 0; i < 20; i++) { await s.acquire(); d.add(1) } s.close(); d.close() })()`,
+      { extraFds: [sem.fd, done.fd] },
+    ),
+  )
+  await sleep(50)
+  sem.release(60)
+  let got = 0n
+  while (got < 60n) got += await done.inner.take()
+  const results = await Promise.all(children)
+  for (const r of results) t.is(r.code, 0, r.stderr)
+  t.is(got, 60n)
+  t.false(sem.tryAcquire())
+})
+
+test.serial('a worker terminated while it waits, 200 times: no crash, no leaked fd, no lost permit', async (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const before = fdCount()
+  for (let i = 0; i < 200; i++) {
+    const w = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads')
+       const lfd = require(${JSON.stringify(PKG)})
+       const s = lfd.Semaphore.fromFd(workerData)
+       s.acquire(); s.acquire({ signal: new AbortController().signal })
+       new lfd.EventCounter().take()
+       parentPort.postMessage('waiting')`,
+      { eval: true, workerData: sem.fd },
+    )
+    await new Promise((r) => w.once('message', r))
+    await w.terminate()
+  }
+  t.is(fdCount(), before)
+  sem.release(2)
+  t.true(sem.tryAcquire())
+  t.true(sem.tryAcquire())
+  t.false(sem.tryAcquire())
+})
+
+test.serial('unref lets the process exit while an acquire is pending', async (t) => {
+  const r = await runNode(`const s = new lfd.Semaphore(0); s.unref(); s.acquire().then(() => console.log('acquired'))
+    setTimeout(() => console.log('timer'), 20)`)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), 'timer')
+  const refed = await runNode(
+    `const s = new lfd.Semaphore(0); s.unref().ref(); s.acquire().then(() => { console.log('acquired'); s.close() })
+     setTimeout(() => lfd.eventfdWrite(s.fd, 1), 50)`,
+  )
+  t.is(refed.stdout.trim(), 'acquired', refed.stderr)
+})
+
+// Small adapter so the cross-process test reads naturally.
+import { EventCounter } from '../index.js'
+class EventCounterLike {
+  inner = new EventCounter()
+  get fd() {
+    return this.inner.fd
+  }
+  close() {
+    this.inner.close()
+  }
+}
