@@ -3,9 +3,11 @@
 //! Each waitable object (`EventCounter`, `Semaphore`, `Timer`) owns an
 //! [`Inner`]: its fd, a FIFO queue of pending promises, and at most one
 //! `uv_poll_t` on its environment's loop. The rules, from DESIGN.md:
-//! - One poll per (env, fd), created on the first wait, started only while
-//!   someone waits and stopped as soon as nobody does (uv_poll is
-//!   level-triggered: a poll left on a non-zero semaphore busy-loops).
+//! - One poll per (env, fd), created on the first wait. It is ref'ed only
+//!   while someone waits. When the queue empties it stays started but idle
+//!   (no `epoll_ctl` per wait); uv_poll is level-triggered, so the first
+//!   callback that finds nobody waiting stops it, and a non-zero semaphore
+//!   nobody waits for cannot busy-loop the process.
 //! - Reads happen only on the JS thread, in the poll callback: non-blocking
 //!   reads until `EAGAIN` or until no waiter is left. Another process or
 //!   thread may win a semaphore read; the loser gets `EAGAIN` and stays armed.
@@ -95,8 +97,12 @@ pub struct Inner {
     state: Option<Rc<EnvState>>,
     handle: *mut uv::Handle,
     reg_id: u64,
+    /// The poll is started (it may be idle: started, but nobody waits).
     active: bool,
+    /// What the user asked with `ref()`/`unref()`.
     refed: bool,
+    /// Whether the handle is currently ref'ed in libuv: `refed` and someone waits.
+    handle_refed: bool,
     waiters: VecDeque<Waiter>,
     next_waiter: u64,
     pin: Option<Rc<RefCell<Inner>>>,
@@ -121,6 +127,7 @@ impl Inner {
             reg_id: 0,
             active: false,
             refed: true,
+            handle_refed: true,
             waiters: VecDeque::new(),
             next_waiter: 1,
             pin: None,
@@ -164,17 +171,28 @@ impl Inner {
     /// `ref()`/`unref()`: whether a pending wait keeps the process alive.
     pub fn set_ref(&mut self, refed: bool) {
         self.refed = refed;
-        if let (false, Some(Backend::Uv { uv, .. })) = (self.handle.is_null(), self.backend()) {
+        self.sync_ref();
+    }
+
+    /// A handle keeps the loop alive only while someone waits and the user
+    /// has not unref'ed it; an idle but still started poll must not.
+    fn sync_ref(&mut self) {
+        let want = self.refed && !self.waiters.is_empty();
+        if want == self.handle_refed || self.handle.is_null() {
+            return;
+        }
+        if let Some(Backend::Uv { uv, .. }) = self.backend() {
             // SAFETY: handle is a live, initialised, not-closing poll handle
             // (handle is nulled before uv_close).
             unsafe {
-                if refed {
+                if want {
                     (uv.ref_)(self.handle)
                 } else {
                     (uv.unref)(self.handle)
                 }
             }
         }
+        self.handle_refed = want;
     }
 
     /// Whether a pending wait keeps the process alive.
@@ -269,9 +287,10 @@ impl Inner {
         if me.pin.is_none() {
             me.pin = Some(this.clone());
         }
+        me.sync_ref();
         if let Err(e) = started {
             let waiter = me.waiters.pop_back().expect("just pushed");
-            let pin = me.stop_if_idle();
+            let pin = me.idle();
             drop(me);
             settle(env, kind, waiter, Outcome::Failed(e), None);
             drop(pin);
@@ -317,11 +336,9 @@ impl Inner {
             }));
             // SAFETY: h is an initialised handle; data is freed in on_close.
             unsafe { (uv.set_data)(h, data.cast()) };
-            if !me.refed {
-                // SAFETY: h is initialised and not closing.
-                unsafe { (uv.unref)(h) };
-            }
+            // A new handle is ref'ed; sync_ref adjusts it once the waiter is queued.
             me.handle = h;
+            me.handle_refed = true;
             me.reg_id = state.register(Rc::downgrade(this));
         }
         // SAFETY: handle is initialised and not closing; on_poll matches uv_poll_cb.
@@ -333,13 +350,24 @@ impl Inner {
         Ok(())
     }
 
-    /// Stops the poll and unpins once nobody waits. The returned pin must be
-    /// dropped after the `RefCell` borrow ends.
+    /// Once nobody waits: unref the handle and unpin, but leave the poll
+    /// started. Restarting it for the next wait would cost an `epoll_ctl` DEL
+    /// and ADD per wait; an idle started poll costs nothing until the fd
+    /// becomes readable, and then the first callback with nobody waiting stops
+    /// it (`stop`), so a non-zero semaphore that nobody waits for cannot
+    /// busy-loop the process. The returned pin must be dropped after the
+    /// `RefCell` borrow ends.
     #[must_use]
-    fn stop_if_idle(&mut self) -> Option<Shared> {
+    fn idle(&mut self) -> Option<Shared> {
         if !self.waiters.is_empty() {
             return None;
         }
+        self.sync_ref();
+        self.pin.take()
+    }
+
+    /// Stops the poll (nobody waits and the fd is readable).
+    fn stop(&mut self) {
         if self.active {
             if let Some(Backend::Uv { uv, .. }) = self.backend() {
                 // SAFETY: handle is live and active (active implies started).
@@ -347,7 +375,6 @@ impl Inner {
             }
             self.active = false;
         }
-        self.pin.take()
     }
 
     /// Stops polling, closes the fd, and starts `uv_close`, in that order.
@@ -401,6 +428,12 @@ impl Inner {
     /// Runs in the poll callback: reads while waiters remain.
     fn drain(&mut self, status: c_int) -> (Vec<(Waiter, Outcome)>, Option<Shared>) {
         let mut done = Vec::new();
+        if self.waiters.is_empty() {
+            // Readable with nobody waiting: stop, or level-triggered polling
+            // would call back on every loop iteration.
+            self.stop();
+            return (done, None);
+        }
         if status < 0 {
             let err = SysError::new(Errno::from_raw(-status), "uv_poll");
             done.extend(self.waiters.drain(..).map(|w| (w, Outcome::Failed(err))));
@@ -419,14 +452,14 @@ impl Inner {
                 }
             }
         }
-        let pin = self.stop_if_idle();
+        let pin = self.idle();
         (done, pin)
     }
 
     fn remove_waiter(&mut self, id: u64) -> (Option<Waiter>, Option<Shared>) {
         let pos = self.waiters.iter().position(|w| w.id == id);
         let w = pos.and_then(|p| self.waiters.remove(p));
-        let pin = if w.is_some() { self.stop_if_idle() } else { None };
+        let pin = if w.is_some() { self.idle() } else { None };
         (w, pin)
     }
 
