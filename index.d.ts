@@ -235,3 +235,11 @@ export declare function eventfdRead(fd: number | { fd: number }): bigint
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare function eventfdWrite(fd: number | { fd: number }, value: number | bigint): void
+
+/**
+ * Which mechanism async waits use in this environment: `'uv_poll'` (Node:
+ * a `uv_poll_t` on this environment's own event loop) or `'thread'` (runtimes
+ * whose libuv functions must not be called, such as Bun: a helper thread per
+ * waited fd that wakes the JS thread through a threadsafe function).
+ */
+export declare function waitBackend(): 'uv_poll' | 'thread'

@@ -844,3 +844,4 @@ module.exports.EFD_SEMAPHORE = nativeBinding.EFD_SEMAPHORE
 module.exports.eventfd = nativeBinding.eventfd
 module.exports.eventfdRead = nativeBinding.eventfdRead
 module.exports.eventfdWrite = nativeBinding.eventfdWrite
+module.exports.waitBackend = nativeBinding.waitBackend

@@ -29,8 +29,9 @@ use crate::wait::Inner;
 pub enum Backend {
     /// Node: a `uv_poll_t` on the environment's own loop.
     Uv { uv: &'static Uv, loop_: *mut uv::Loop },
-    /// Runtimes whose `uv_*` functions must not be called (Bun).
-    Unsupported,
+    /// Runtimes whose `uv_*` functions must not be called (Bun): a helper
+    /// thread per waited fd and a threadsafe function (`helper.rs`).
+    Thread,
 }
 
 /// State of one Node environment. Only touched on that environment's thread.
@@ -78,7 +79,7 @@ impl EnvState {
 
     fn create(env: sys::napi_env) -> napi::Result<Self> {
         let backend = if is_bun(env)? {
-            Backend::Unsupported
+            Backend::Thread
         } else {
             match uv::get() {
                 Some(uv) => {
@@ -91,7 +92,7 @@ impl EnvState {
                         loop_: loop_.cast(),
                     }
                 }
-                None => Backend::Unsupported,
+                None => Backend::Thread,
             }
         };
         let mut resource = ptr::null_mut();

@@ -14,6 +14,7 @@ mod args;
 mod env;
 mod error;
 mod eventfd;
+mod helper;
 mod js;
 mod uv;
 mod wait;

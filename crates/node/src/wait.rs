@@ -37,6 +37,7 @@ use napi::{sys, ValueType};
 
 use crate::env::{Backend, EnvState};
 use crate::error;
+use crate::helper::Helper;
 use crate::js::{self, check, JsValue};
 use crate::uv;
 
@@ -106,6 +107,8 @@ pub struct Inner {
     waiters: VecDeque<Waiter>,
     next_waiter: u64,
     pin: Option<Rc<RefCell<Inner>>>,
+    /// The fallback waiter (Bun), instead of a poll handle.
+    helper: Option<Helper>,
 }
 
 /// What a poll handle's `data` points to; freed in the close callback.
@@ -131,6 +134,7 @@ impl Inner {
             waiters: VecDeque::new(),
             next_waiter: 1,
             pin: None,
+            helper: None,
         }))
     }
 
@@ -178,6 +182,10 @@ impl Inner {
     /// has not unref'ed it; an idle but still started poll must not.
     fn sync_ref(&mut self) {
         let want = self.refed && !self.waiters.is_empty();
+        if let (Some(helper), Some(state)) = (self.helper.as_mut(), self.state.as_ref()) {
+            helper.set_ref(state.env, want);
+            return;
+        }
         if want == self.handle_refed || self.handle.is_null() {
             return;
         }
@@ -312,7 +320,18 @@ impl Inner {
         let state = me.state.clone().expect("set above");
         let (uv, loop_) = match state.backend {
             Backend::Uv { uv, loop_ } => (uv, loop_),
-            Backend::Unsupported => return Err(SysError::new(Errno::ENOSYS, "uv_poll_start")),
+            Backend::Thread => {
+                match me.helper.as_mut() {
+                    Some(helper) => helper.rearm(),
+                    None => {
+                        let fd = me.fd.as_ref().ok_or(SysError::new(Errno::EBADF, "poll"))?;
+                        let helper = Helper::start(env, fd.as_fd(), Rc::downgrade(this))?;
+                        me.helper = Some(helper);
+                    }
+                }
+                me.active = true;
+                return Ok(());
+            }
         };
         if me.handle.is_null() {
             let fd = me.raw_fd().ok_or(SysError::new(Errno::EBADF, "uv_poll_init"))?;
@@ -379,6 +398,10 @@ impl Inner {
 
     /// Stops polling, closes the fd, and starts `uv_close`, in that order.
     fn release_fd_and_handle(&mut self) {
+        if let Some(helper) = self.helper.take() {
+            helper.stop();
+            self.active = false;
+        }
         let handle = std::mem::replace(&mut self.handle, ptr::null_mut());
         if handle.is_null() {
             self.fd = None;
@@ -520,6 +543,29 @@ unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, _events: c_
     drop(pin);
     drop(inner);
     let _ = env;
+}
+
+/// The helper thread (Bun fallback) saw the fd readable and parked itself.
+/// Node-API runs this threadsafe-function callback with a handle scope and a
+/// callback scope already open.
+pub fn on_ready(inner: &Shared, env: sys::napi_env) {
+    let (done, pin, kind) = {
+        let mut me = inner.borrow_mut();
+        if let Some(h) = me.helper.as_mut() {
+            h.parked();
+        }
+        let (done, pin) = me.drain(0);
+        if me.waiters.is_empty() {
+            me.active = false;
+        } else if let Some(h) = me.helper.as_mut() {
+            h.rearm();
+        }
+        (done, pin, me.kind)
+    };
+    for (w, outcome) in done {
+        settle(env, kind, w, outcome, None);
+    }
+    drop(pin);
 }
 
 /// Runs `f` inside a handle scope and a callback scope, so that promise

@@ -184,3 +184,16 @@ impl WaitIterator {
         this.object
     }
 }
+
+/// Which mechanism async waits use in this environment: `'uv_poll'` (Node:
+/// a `uv_poll_t` on this environment's own event loop) or `'thread'` (runtimes
+/// whose libuv functions must not be called, such as Bun: a helper thread per
+/// waited fd that wakes the JS thread through a threadsafe function).
+#[napi(ts_return_type = "'uv_poll' | 'thread'")]
+pub fn wait_backend(env: napi::Env) -> Result<&'static str> {
+    let state = crate::env::EnvState::get(env.raw())?;
+    Ok(match state.backend {
+        crate::env::Backend::Uv { .. } => "uv_poll",
+        crate::env::Backend::Thread => "thread",
+    })
+}
