@@ -13,6 +13,7 @@ pub mod eventfd;
 pub mod fcntl;
 pub mod fd;
 pub mod lock;
+pub mod lockwait;
 pub mod memfd;
 pub mod poll;
 pub mod timerfd;

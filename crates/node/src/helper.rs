@@ -9,9 +9,11 @@
 //! polled fd out from under it.
 //!
 //! Teardown: `close()` sets `stop` and wakes the helper, which releases the
-//! threadsafe function and exits. If the environment goes away first, the
-//! threadsafe function's finalizer marks it `finalized` and wakes the helper,
-//! which then exits without touching the (destroyed) function.
+//! threadsafe function and exits. If the environment goes away first, Node
+//! destroys the threadsafe function even though the helper still holds it;
+//! the finalizer closes the [`Gate`] (under its mutex, which the helper holds
+//! around every use of the function) and wakes the helper, which then exits
+//! without touching it.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
@@ -26,13 +28,14 @@ use linux_fd_core::{fd as core_fd, Errno, Error as SysError};
 use napi::sys;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use crate::job::Gate;
 use crate::wait::Inner;
 
 struct Shared {
     fd: OwnedFd,
-    ctl: OwnedFd,
+    ctl: Arc<OwnedFd>,
     stop: AtomicBool,
-    finalized: AtomicBool,
+    gate: Arc<Gate>,
 }
 
 impl Shared {
@@ -62,16 +65,16 @@ impl Helper {
     ) -> Result<Self, SysError> {
         let dup = core_fd::dup_cloexec(fd)?;
         let ctl = efd::eventfd(0, EfdFlags::EFD_CLOEXEC)?;
-        let shared = Arc::new(Shared {
-            fd: dup,
-            ctl,
-            stop: AtomicBool::new(false),
-            finalized: AtomicBool::new(false),
+        let ctl = Arc::new(ctl);
+        let wake_ctl = ctl.clone();
+        let gate = Gate::new(move || {
+            let _ = efd::eventfd_write(wake_ctl.as_fd(), 1);
         });
+        let shared = Arc::new(Shared { fd: dup, ctl, stop: AtomicBool::new(false), gate: gate.clone() });
         let name = crate::js::string(env, "linux-fd:helper")
             .map_err(|_| SysError::new(Errno::ENOMEM, "napi_create_threadsafe_function"))?;
         let context = Box::into_raw(Box::new(inner));
-        let finalize_data = Arc::into_raw(shared.clone());
+        let finalize_data = Arc::into_raw(gate);
         let mut tsfn = ptr::null_mut();
         // SAFETY: env is live; context and finalize_data are freed in
         // on_finalize, which Node-API calls exactly once when the function is
@@ -172,9 +175,6 @@ fn drain_ctl(shared: &Shared) {
 fn run(shared: &Shared, tsfn: sys::napi_threadsafe_function) {
     let mut armed = true;
     loop {
-        if shared.finalized.load(Ordering::SeqCst) {
-            return;
-        }
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
@@ -187,11 +187,7 @@ fn run(shared: &Shared, tsfn: sys::napi_threadsafe_function) {
             Err(_) => break,
         }
         let ctl_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let fd_ready = armed
-            && fds
-                .get(1)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty());
+        let fd_ready = armed && fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
         drop(fds);
         if ctl_ready {
             drain_ctl(shared);
@@ -199,25 +195,27 @@ fn run(shared: &Shared, tsfn: sys::napi_threadsafe_function) {
             continue;
         }
         if fd_ready {
-            // SAFETY: tsfn is live: this thread holds its one count until it
-            // releases it below, and `finalized` was checked above.
-            let st = unsafe {
-                sys::napi_call_threadsafe_function(
-                    tsfn,
-                    ptr::null_mut(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                )
-            };
-            if st == sys::Status::napi_closing {
-                return;
+            let called = shared.gate.with_open(|| {
+                // SAFETY: the gate is open, so the function exists while this
+                // runs; this thread holds one count of it.
+                unsafe {
+                    sys::napi_call_threadsafe_function(
+                        tsfn,
+                        ptr::null_mut(),
+                        sys::ThreadsafeFunctionCallMode::nonblocking,
+                    )
+                }
+            });
+            if called != Some(sys::Status::napi_ok) {
+                return; // torn down: the gate is closed, or Node said napi_closing
             }
             armed = false;
         }
     }
-    if !shared.finalized.load(Ordering::SeqCst) {
-        // SAFETY: this thread's count, released once on the stop path.
+    shared.gate.with_open(|| {
+        // SAFETY: the gate is open; this is this thread's one count, released once.
         unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
-    }
+    });
 }
 
 unsafe extern "C" fn on_ready(
@@ -237,11 +235,10 @@ unsafe extern "C" fn on_ready(
 }
 
 unsafe extern "C" fn on_finalize(_env: sys::napi_env, data: *mut c_void, context: *mut c_void) {
-    // SAFETY: data is the Arc<Shared> and context the Box<Weak<..>> from start(),
+    // SAFETY: data is the Arc<Gate> and context the Box<Weak<..>> from start(),
     // each reclaimed once, here.
-    let shared = unsafe { Arc::from_raw(data as *const Shared) };
-    shared.finalized.store(true, Ordering::SeqCst);
-    shared.wake();
+    let gate = unsafe { Arc::from_raw(data as *const Gate) };
+    gate.close();
     // SAFETY: see above.
     drop(unsafe { Box::from_raw(context as *mut Weak<RefCell<Inner>>) });
 }

@@ -10,11 +10,13 @@
 // this back to `cfg_attr(test, allow(dead_code))` once they land.
 #![allow(dead_code)]
 
+mod abort;
 mod args;
 mod env;
 mod error;
 mod eventfd;
 mod helper;
+mod job;
 mod js;
 mod uv;
 mod wait;

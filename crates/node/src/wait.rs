@@ -27,18 +27,19 @@
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::rc::{Rc, Weak};
 
 use linux_fd_core::{Errno, Error as SysError};
-use napi::{sys, ValueType};
+use napi::sys;
 
+use crate::abort;
 use crate::env::{Backend, EnvState};
 use crate::error;
 use crate::helper::Helper;
-use crate::js::{self, check, JsValue};
+use crate::js::{self, JsValue};
 use crate::uv;
 
 /// What the fd is, which decides how a read is made and what a waiter gets.
@@ -72,16 +73,11 @@ pub enum Mode {
     Iter,
 }
 
-struct AbortHook {
-    signal: sys::napi_ref,
-    listener: sys::napi_ref,
-}
-
 struct Waiter {
     id: u64,
     deferred: sys::napi_deferred,
     mode: Mode,
-    abort: Option<AbortHook>,
+    abort: Option<abort::Hook>,
 }
 
 enum Outcome {
@@ -221,7 +217,7 @@ impl Inner {
         options: JsValue,
         mode: Mode,
     ) -> napi::Result<sys::napi_value> {
-        let signal = parse_signal(options)?;
+        let signal = abort::parse_signal(options)?;
         let kind = {
             let me = this.borrow();
             me.fd(env)?;
@@ -229,7 +225,7 @@ impl Inner {
         };
         let (deferred, promise) = js::promise(env)?;
         if let Some(sig) = signal {
-            if sig.get(c"aborted")?.as_bool() == Some(true) {
+            if abort::is_aborted(sig)? {
                 settle(
                     env,
                     kind,
@@ -281,7 +277,10 @@ impl Inner {
             id
         };
         let abort = match signal {
-            Some(sig) => Some(add_abort_listener(env, this, id, sig)?),
+            Some(sig) => {
+                let weak = Rc::downgrade(this);
+                Some(abort::listen(env, sig, move |env| abort_waiter(env, &weak, id))?)
+            }
             None => None,
         };
         let started = Inner::ensure_polling(this, env);
@@ -599,17 +598,11 @@ fn with_callback_scope(state: &EnvState, f: impl FnOnce(sys::napi_env)) {
 /// Settles one waiter's promise and removes its abort listener.
 fn settle(env: sys::napi_env, kind: Kind, w: Waiter, outcome: Outcome, signal: Option<JsValue>) {
     let mut reason_signal = signal.map(|s| s.raw);
-    if let Some(hook) = &w.abort {
-        if let (Ok(sig), Ok(listener)) = (js::deref(env, hook.signal), js::deref(env, hook.listener)) {
-            if reason_signal.is_none() {
-                reason_signal = Some(sig);
-            }
-            if let Ok(ev) = js::string(env, "abort") {
-                let _ = js::call_method(env, sig, c"removeEventListener", &[ev, listener]);
-            }
+    if let Some(hook) = w.abort {
+        let sig = hook.remove(env);
+        if reason_signal.is_none() {
+            reason_signal = sig;
         }
-        js::unreference(env, hook.signal);
-        js::unreference(env, hook.listener);
     }
     let result: napi::Result<(bool, sys::napi_value)> = (|| {
         Ok(match outcome {
@@ -625,7 +618,7 @@ fn settle(env: sys::napi_env, kind: Kind, w: Waiter, outcome: Outcome, signal: O
             }
             Outcome::Closed => (false, error::closed_value(env, kind.name())?),
             Outcome::Failed(e) => (false, error::sys_value(env, e)?),
-            Outcome::Aborted => (false, abort_error(env, reason_signal)?),
+            Outcome::Aborted => (false, abort::error(env, reason_signal)?),
         })
     })();
     match result {
@@ -658,123 +651,12 @@ fn wrap_iter(
     Ok(obj)
 }
 
-/// `AbortError` as Node's own APIs make it: `name: 'AbortError'`,
-/// `code: 'ABORT_ERR'`, and the signal's `reason` as `cause`.
-fn abort_error(env: sys::napi_env, signal: Option<sys::napi_value>) -> napi::Result<sys::napi_value> {
-    let err = error::make(env, error::Kind::Error, "ABORT_ERR", "The operation was aborted")?;
-    js::set(env, err, c"name", js::string(env, "AbortError")?)?;
-    if let Some(sig) = signal {
-        if let Ok(reason) = (JsValue { env, raw: sig }).get(c"reason") {
-            js::set(env, err, c"cause", reason.raw)?;
-        }
-    }
-    Ok(err)
-}
-
-/// Reads `options.signal`: `None`, or an `AbortSignal`.
-fn parse_signal(options: JsValue) -> napi::Result<Option<JsValue>> {
-    let env = options.env;
-    let Some(opts) = crate::args::options(options, "options")? else {
-        return Ok(None);
-    };
-    let signal = opts.get(c"signal")?;
-    match signal.type_of()? {
-        ValueType::Undefined => Ok(None),
-        ValueType::Object => {
-            let ctor = js::global(env, c"AbortSignal")?;
-            if ctor.type_of()? != ValueType::Function || js::instance_of(signal, ctor) {
-                Ok(Some(signal))
-            } else {
-                Err(error::invalid_type(
-                    env,
-                    "options.signal",
-                    "an instance of AbortSignal",
-                    &signal,
-                ))
-            }
-        }
-        _ => Err(error::invalid_type(
-            env,
-            "options.signal",
-            "an instance of AbortSignal",
-            &signal,
-        )),
-    }
-}
-
-struct AbortData {
-    inner: Weak<RefCell<Inner>>,
-    id: u64,
-}
-
-fn add_abort_listener(
-    env: sys::napi_env,
-    this: &Shared,
-    id: u64,
-    signal: JsValue,
-) -> napi::Result<AbortHook> {
-    let data = Box::into_raw(Box::new(AbortData {
-        inner: Rc::downgrade(this),
-        id,
-    }));
-    let mut f = ptr::null_mut();
-    // SAFETY: env is live; data outlives the function (freed by its finalizer).
-    let st = unsafe {
-        sys::napi_create_function(env, c"onabort".as_ptr(), 7, Some(on_abort), data.cast(), &mut f)
-    };
-    if st != sys::Status::napi_ok {
-        // SAFETY: the function was not created, so nothing else owns data.
-        drop(unsafe { Box::from_raw(data) });
-        check(st)?;
-    }
-    // SAFETY: f is a live function object; free_abort_data frees data once, when f is collected.
-    let st = unsafe {
-        sys::napi_add_finalizer(
-            env,
-            f,
-            data.cast(),
-            Some(free_abort_data),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    if st != sys::Status::napi_ok {
-        // SAFETY: no finalizer was attached, so data is still ours; the
-        // function is never handed to JS, so its callback never runs.
-        drop(unsafe { Box::from_raw(data) });
-        check(st)?;
-    }
-    let opts = js::object(env)?;
-    js::set(env, opts, c"once", js::boolean(env, true)?)?;
-    js::call_method(
-        env,
-        signal.raw,
-        c"addEventListener",
-        &[js::string(env, "abort")?, f, opts],
-    )?;
-    Ok(AbortHook {
-        signal: js::reference(env, signal.raw)?,
-        listener: js::reference(env, f)?,
-    })
-}
-
-unsafe extern "C" fn free_abort_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: data is the Box<AbortData> attached in add_abort_listener.
-    drop(unsafe { Box::from_raw(data as *mut AbortData) });
-}
-
-unsafe extern "C" fn on_abort(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let mut data = ptr::null_mut();
-    let mut argc = 0usize;
-    // SAFETY: called by Node with a valid env and info; no arguments are copied.
-    unsafe { sys::napi_get_cb_info(env, info, &mut argc, ptr::null_mut(), ptr::null_mut(), &mut data) };
-    // SAFETY: data is the AbortData this function was created with; the
-    // function's finalizer, which frees it, cannot have run while it is called.
-    let data = unsafe { &*(data as *const AbortData) };
-    if let Some(inner) = data.inner.upgrade() {
+/// Removes the waiter `id` after its signal fired, and rejects it.
+fn abort_waiter(env: sys::napi_env, inner: &Weak<RefCell<Inner>>, id: u64) {
+    if let Some(inner) = inner.upgrade() {
         let (w, pin, kind) = {
             let mut me = inner.borrow_mut();
-            let (w, pin) = me.remove_waiter(data.id);
+            let (w, pin) = me.remove_waiter(id);
             (w, pin, me.kind)
         };
         if let Some(w) = w {
@@ -782,5 +664,4 @@ unsafe extern "C" fn on_abort(env: sys::napi_env, info: sys::napi_callback_info)
         }
         drop(pin);
     }
-    js::undefined(env).unwrap_or(ptr::null_mut())
 }

@@ -1,0 +1,99 @@
+//! Lock waits: conflicts between open file descriptions, cancellation, and
+//! hand-off after release, with real files and threads.
+
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use linux_fd_core::lockwait::{lock_until, open_for_lock, try_lock, unlock, Cancel, LockKind, LockSpec, Waited};
+
+fn temp_path(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("linux-fd-lockwait-{tag}-{}", std::process::id()))
+}
+
+fn spec(kind: LockKind, shared: bool) -> LockSpec {
+    LockSpec { kind, shared, start: 0, len: 0 }
+}
+
+#[test]
+fn ofd_locks_conflict_between_two_descriptions_of_one_file_in_one_process() {
+    let path = temp_path("ofd");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    assert!(try_lock(a.as_fd(), &spec(LockKind::Ofd, false)).unwrap());
+    assert!(!try_lock(b.as_fd(), &spec(LockKind::Ofd, false)).unwrap());
+    assert!(!try_lock(b.as_fd(), &spec(LockKind::Ofd, true)).unwrap());
+    unlock(a.as_fd(), &spec(LockKind::Ofd, false)).unwrap();
+    assert!(try_lock(b.as_fd(), &spec(LockKind::Ofd, true)).unwrap());
+    // Shared locks coexist.
+    assert!(try_lock(a.as_fd(), &spec(LockKind::Ofd, true)).unwrap());
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn ofd_ranges_that_do_not_overlap_do_not_conflict() {
+    let path = temp_path("range");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    let first = LockSpec { kind: LockKind::Ofd, shared: false, start: 0, len: 10 };
+    let second = LockSpec { kind: LockKind::Ofd, shared: false, start: 10, len: 10 };
+    let overlapping = LockSpec { kind: LockKind::Ofd, shared: false, start: 5, len: 10 };
+    assert!(try_lock(a.as_fd(), &first).unwrap());
+    assert!(try_lock(b.as_fd(), &second).unwrap());
+    assert!(!try_lock(b.as_fd(), &overlapping).unwrap());
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn flock_conflicts_and_closing_the_holder_releases() {
+    let path = temp_path("flock");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    assert!(try_lock(a.as_fd(), &spec(LockKind::Flock, false)).unwrap());
+    assert!(!try_lock(b.as_fd(), &spec(LockKind::Flock, true)).unwrap());
+    drop(a);
+    assert!(try_lock(b.as_fd(), &spec(LockKind::Flock, false)).unwrap());
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_waiting_lock_is_taken_soon_after_the_holder_releases() {
+    let path = temp_path("handoff");
+    let holder = open_for_lock(&path).unwrap();
+    let waiter = open_for_lock(&path).unwrap();
+    let s = spec(LockKind::Ofd, false);
+    assert!(try_lock(holder.as_fd(), &s).unwrap());
+    let cancel = Arc::new(Cancel::new().unwrap());
+    let c2 = cancel.clone();
+    let t = std::thread::spawn(move || {
+        let r = lock_until(waiter.as_fd(), &s, &c2).unwrap();
+        (r, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let released = Instant::now();
+    unlock(holder.as_fd(), &s).unwrap();
+    let (r, got) = t.join().unwrap();
+    assert_eq!(r, Waited::Acquired);
+    assert!(got >= released, "acquired only after release");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn cancel_ends_a_wait_promptly_and_takes_nothing() {
+    let path = temp_path("cancel");
+    let holder = open_for_lock(&path).unwrap();
+    let waiter = open_for_lock(&path).unwrap();
+    let s = spec(LockKind::Flock, false);
+    assert!(try_lock(holder.as_fd(), &s).unwrap());
+    let cancel = Arc::new(Cancel::new().unwrap());
+    let c2 = cancel.clone();
+    let t = std::thread::spawn(move || lock_until(waiter.as_fd(), &s, &c2).unwrap());
+    std::thread::sleep(Duration::from_millis(30));
+    cancel.cancel();
+    assert_eq!(t.join().unwrap(), Waited::Cancelled);
+    assert!(cancel.is_cancelled());
+    // The holder still holds it: nothing was taken by the cancelled waiter.
+    let other = open_for_lock(&path).unwrap();
+    assert!(!try_lock(other.as_fd(), &s).unwrap());
+    std::fs::remove_file(path).unwrap();
+}
