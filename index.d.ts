@@ -97,6 +97,46 @@ export declare class EventCounter {
 }
 
 /**
+ * A held file lock. `release()` unlocks it and closes the package's fd of
+ * the file; so does garbage collection, but do not rely on that: release
+ * explicitly, or use `using` / `await using`.
+ *
+ * - `kind: 'ofd'`: an open-file-description lock (`F_OFD_SETLK`, Linux
+ *   3.15+), on a byte range; it belongs to this lock's own open file
+ *   description, so closing *other* fds of the file does not drop it (unlike
+ *   classic POSIX `F_SETLK` locks, which any `close()` of the file drops).
+ * - `kind: 'flock'`: a whole-file `flock(2)` lock.
+ *
+ * Both are released by the kernel when the process dies.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ */
+export declare class FileLock {
+  /** Whether this is a shared (read) lock rather than an exclusive one. */
+  get shared(): boolean
+  /** `'ofd'` or `'flock'`. */
+  get kind(): 'ofd' | 'flock'
+  /**
+   * The locked byte range (`length` 0 = to end of file, however it grows);
+   * `null` for `flock` locks, which cover the whole file.
+   */
+  get range(): { start: number, length: number } | null
+  /** The package's own fd of the locked file, or -1 after `release()`. */
+  get fd(): number
+  /** Whether `release()` was called. */
+  get released(): boolean
+  /**
+   * Unlocks and closes the lock's fd. Idempotent.
+   * @throws {Error} an errno error if the unlock itself fails (the fd is closed anyway).
+   */
+  release(): void
+  /** Same as `release()`, for `using`. */
+  [globalThis.Symbol.dispose](): void
+  /** Same as `release()`, for `await using`. */
+  [globalThis.Symbol.asyncDispose](): Promise<void>
+}
+
+/**
  * A counting semaphore on an eventfd with `EFD_SEMAPHORE`, shared across
  * processes and threads, that awaits on Node's own event loop.
  *
@@ -235,6 +275,37 @@ export declare function eventfdRead(fd: number | { fd: number }): bigint
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare function eventfdWrite(fd: number | { fd: number }, value: number | bigint): void
+
+/**
+ * `lockFile(fileOrPath, options?)`—Takes a lock, waiting for it if another
+ * holder (in any process) conflicts.
+ *
+ * The wait occupies neither the event loop nor libuv's threadpool: a
+ * contended lock is waited for on a dedicated thread that retries with
+ * exponential backoff (1 ms up to 8 ms), so a released lock is taken within
+ * one backoff step. `signal` aborts the wait at once (rejecting with an
+ * `AbortError`), and nothing stays locked afterwards.
+ *
+ * Options: `shared` (default false), `wait` (default true; with false, a
+ * conflict rejects with `EAGAIN`), `signal`, `range: { start, length }`
+ * (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default
+ * `'ofd'`). Classic POSIX record locks are not offered here: closing *any*
+ * fd of the file drops them, and Node opens and closes fds internally.
+ * @throws {Error} (rejects) `EAGAIN` with `wait: false`, `ABORT_ERR`, or an errno error.
+ */
+export declare function lockFile(fileOrPath: string | number | { fd: number }, options?: { shared?: boolean, wait?: boolean, signal?: AbortSignal, range?: { start?: number, length?: number }, kind?: 'ofd' | 'flock' }): Promise<FileLock>
+
+/**
+ * `tryLockFile(fileOrPath, options?)`—Takes a lock if it is free right now;
+ * returns `null` if another holder conflicts. Never waits.
+ *
+ * `fileOrPath` is a path (opened with `O_RDWR | O_CREAT | O_CLOEXEC` and
+ * held until release), an fd number, or a `FileHandle` (both duplicated, so
+ * the lock lives on that fd's open file description).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments.
+ * @throws {Error} `ENOENT`, `EACCES`, `EBADF`, … from opening or locking.
+ */
+export declare function tryLockFile(fileOrPath: string | number | { fd: number }, options?: { shared?: boolean, range?: { start?: number, length?: number }, kind?: 'ofd' | 'flock' }): FileLock | null
 
 /**
  * Which mechanism async waits use in this environment: `'uv_poll'` (Node:

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.EventCounter = nativeBinding.EventCounter
+module.exports.FileLock = nativeBinding.FileLock
 module.exports.Semaphore = nativeBinding.Semaphore
 module.exports.WaitIterator = nativeBinding.WaitIterator
 module.exports.EFD_CLOEXEC = nativeBinding.EFD_CLOEXEC
@@ -844,4 +845,6 @@ module.exports.EFD_SEMAPHORE = nativeBinding.EFD_SEMAPHORE
 module.exports.eventfd = nativeBinding.eventfd
 module.exports.eventfdRead = nativeBinding.eventfdRead
 module.exports.eventfdWrite = nativeBinding.eventfdWrite
+module.exports.lockFile = nativeBinding.lockFile
+module.exports.tryLockFile = nativeBinding.tryLockFile
 module.exports.waitBackend = nativeBinding.waitBackend

@@ -81,7 +81,9 @@ pub fn try_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<bool> {
         LockKind::Flock => {
             let op = if spec.shared { libc::LOCK_SH } else { libc::LOCK_EX } | libc::LOCK_NB;
             // SAFETY: flock only reads its two integer arguments.
-            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), op) }).map(|_| ()).syscall("flock")
+            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), op) })
+                .map(|_| ())
+                .syscall("flock")
         }
     };
     match res {
@@ -100,7 +102,9 @@ pub fn unlock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<()> {
         }
         LockKind::Flock => {
             // SAFETY: flock only reads its two integer arguments.
-            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) }).map(|_| ()).syscall("flock")
+            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) })
+                .map(|_| ())
+                .syscall("flock")
         }
     }
 }

@@ -5,14 +5,21 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use linux_fd_core::lockwait::{lock_until, open_for_lock, try_lock, unlock, Cancel, LockKind, LockSpec, Waited};
+use linux_fd_core::lockwait::{
+    lock_until, open_for_lock, try_lock, unlock, Cancel, LockKind, LockSpec, Waited,
+};
 
 fn temp_path(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("linux-fd-lockwait-{tag}-{}", std::process::id()))
 }
 
 fn spec(kind: LockKind, shared: bool) -> LockSpec {
-    LockSpec { kind, shared, start: 0, len: 0 }
+    LockSpec {
+        kind,
+        shared,
+        start: 0,
+        len: 0,
+    }
 }
 
 #[test]
@@ -35,9 +42,24 @@ fn ofd_ranges_that_do_not_overlap_do_not_conflict() {
     let path = temp_path("range");
     let a = open_for_lock(&path).unwrap();
     let b = open_for_lock(&path).unwrap();
-    let first = LockSpec { kind: LockKind::Ofd, shared: false, start: 0, len: 10 };
-    let second = LockSpec { kind: LockKind::Ofd, shared: false, start: 10, len: 10 };
-    let overlapping = LockSpec { kind: LockKind::Ofd, shared: false, start: 5, len: 10 };
+    let first = LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start: 0,
+        len: 10,
+    };
+    let second = LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start: 10,
+        len: 10,
+    };
+    let overlapping = LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start: 5,
+        len: 10,
+    };
     assert!(try_lock(a.as_fd(), &first).unwrap());
     assert!(try_lock(b.as_fd(), &second).unwrap());
     assert!(!try_lock(b.as_fd(), &overlapping).unwrap());

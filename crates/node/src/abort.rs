@@ -32,7 +32,12 @@ pub fn parse_signal(options: JsValue) -> napi::Result<Option<JsValue>> {
     if ok {
         Ok(Some(signal))
     } else {
-        Err(error::invalid_type(env, "options.signal", "an instance of AbortSignal", &signal))
+        Err(error::invalid_type(
+            env,
+            "options.signal",
+            "an instance of AbortSignal",
+            &signal,
+        ))
     }
 }
 
@@ -77,21 +82,43 @@ impl Hook {
     }
 }
 
-type OnAbort = Box<dyn FnMut(sys::napi_env)>;
+type OnAbort = Box<dyn FnMut(sys::napi_env, sys::napi_value)>;
 
-/// Calls `f` on the JS thread when `signal` fires (at most once).
-pub fn listen(env: sys::napi_env, signal: JsValue, f: impl FnMut(sys::napi_env) + 'static) -> napi::Result<Hook> {
+/// Calls `f(env, signal)` on the JS thread when `signal` fires (at most once).
+pub fn listen(
+    env: sys::napi_env,
+    signal: JsValue,
+    f: impl FnMut(sys::napi_env, sys::napi_value) + 'static,
+) -> napi::Result<Hook> {
     let data: *mut OnAbort = Box::into_raw(Box::new(Box::new(f)));
     let mut func = ptr::null_mut();
     // SAFETY: env is live; data outlives the function (freed by its finalizer).
-    let st = unsafe { sys::napi_create_function(env, c"onabort".as_ptr(), 7, Some(on_abort), data.cast(), &mut func) };
+    let st = unsafe {
+        sys::napi_create_function(
+            env,
+            c"onabort".as_ptr(),
+            7,
+            Some(on_abort),
+            data.cast(),
+            &mut func,
+        )
+    };
     if st != sys::Status::napi_ok {
         // SAFETY: the function was not created, so nothing else owns data.
         drop(unsafe { Box::from_raw(data) });
         check(st)?;
     }
     // SAFETY: func is a live function; free_data frees data once, when func is collected.
-    let st = unsafe { sys::napi_add_finalizer(env, func, data.cast(), Some(free_data), ptr::null_mut(), ptr::null_mut()) };
+    let st = unsafe {
+        sys::napi_add_finalizer(
+            env,
+            func,
+            data.cast(),
+            Some(free_data),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
     if st != sys::Status::napi_ok {
         // SAFETY: no finalizer was attached, so data is still ours; the
         // function was never handed to JS, so its callback never runs.
@@ -100,8 +127,16 @@ pub fn listen(env: sys::napi_env, signal: JsValue, f: impl FnMut(sys::napi_env) 
     }
     let opts = js::object(env)?;
     js::set(env, opts, c"once", js::boolean(env, true)?)?;
-    js::call_method(env, signal.raw, c"addEventListener", &[js::string(env, "abort")?, func, opts])?;
-    Ok(Hook { signal: js::reference(env, signal.raw)?, listener: js::reference(env, func)? })
+    js::call_method(
+        env,
+        signal.raw,
+        c"addEventListener",
+        &[js::string(env, "abort")?, func, opts],
+    )?;
+    Ok(Hook {
+        signal: js::reference(env, signal.raw)?,
+        listener: js::reference(env, func)?,
+    })
 }
 
 unsafe extern "C" fn free_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
@@ -111,12 +146,14 @@ unsafe extern "C" fn free_data(_env: sys::napi_env, data: *mut c_void, _hint: *m
 
 unsafe extern "C" fn on_abort(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut data = ptr::null_mut();
+    let mut this = ptr::null_mut();
     let mut argc = 0usize;
-    // SAFETY: called by Node with a valid env and info; no arguments are copied.
-    unsafe { sys::napi_get_cb_info(env, info, &mut argc, ptr::null_mut(), ptr::null_mut(), &mut data) };
+    // SAFETY: called by Node with a valid env and info; no arguments are
+    // copied. `this` is the signal (the EventTarget dispatching the event).
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, ptr::null_mut(), &mut this, &mut data) };
     // SAFETY: data is the OnAbort this function was created with; its
     // finalizer cannot have run while the function is being called.
     let f = unsafe { &mut *(data as *mut OnAbort) };
-    f(env);
+    f(env, this);
     js::undefined(env).unwrap_or(ptr::null_mut())
 }

@@ -70,7 +70,12 @@ impl Helper {
         let gate = Gate::new(move || {
             let _ = efd::eventfd_write(wake_ctl.as_fd(), 1);
         });
-        let shared = Arc::new(Shared { fd: dup, ctl, stop: AtomicBool::new(false), gate: gate.clone() });
+        let shared = Arc::new(Shared {
+            fd: dup,
+            ctl,
+            stop: AtomicBool::new(false),
+            gate: gate.clone(),
+        });
         let name = crate::js::string(env, "linux-fd:helper")
             .map_err(|_| SysError::new(Errno::ENOMEM, "napi_create_threadsafe_function"))?;
         let context = Box::into_raw(Box::new(inner));
@@ -187,7 +192,11 @@ fn run(shared: &Shared, tsfn: sys::napi_threadsafe_function) {
             Err(_) => break,
         }
         let ctl_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let fd_ready = armed && fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let fd_ready = armed
+            && fds
+                .get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty());
         drop(fds);
         if ctl_ready {
             drain_ctl(shared);

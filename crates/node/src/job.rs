@@ -26,7 +26,10 @@ impl Gate {
     /// A gate that runs `on_close` (e.g. cancel the job) when the environment
     /// tears the threadsafe function down.
     pub fn new(on_close: impl Fn() + Send + Sync + 'static) -> Arc<Self> {
-        Arc::new(Self { closed: Mutex::new(false), on_close: Box::new(on_close) })
+        Arc::new(Self {
+            closed: Mutex::new(false),
+            on_close: Box::new(on_close),
+        })
     }
 
     /// Marks the threadsafe function destroyed (from its finalizer) and runs `on_close`.
@@ -69,7 +72,10 @@ where
     D: FnOnce(sys::napi_env, T) + 'static,
 {
     let name = crate::js::string(env, "linux-fd:job")?;
-    let context = Box::into_raw(Box::new(Context::<T, D> { done: Some(done), _t: std::marker::PhantomData }));
+    let context = Box::into_raw(Box::new(Context::<T, D> {
+        done: Some(done),
+        _t: std::marker::PhantomData,
+    }));
     let finalize_data = Arc::into_raw(gate.clone());
     let mut tsfn = ptr::null_mut();
     // SAFETY: env is live; context and finalize_data are reclaimed exactly once
@@ -98,28 +104,42 @@ where
         return crate::js::check(st);
     }
     let handle = SendTsfn(tsfn);
-    let spawned = std::thread::Builder::new().name("linux-fd-job".into()).spawn(move || {
-        let handle = handle;
-        let result = Box::into_raw(Box::new(work()));
-        let delivered = gate.with_open(|| {
-            // SAFETY: the gate is open, so the function exists until we return;
-            // this thread holds its one count.
-            let st = unsafe {
-                sys::napi_call_threadsafe_function(handle.0, result.cast(), sys::ThreadsafeFunctionCallMode::blocking)
-            };
-            // SAFETY: as above; releasing this thread's count once.
-            unsafe { sys::napi_release_threadsafe_function(handle.0, sys::ThreadsafeFunctionReleaseMode::release) };
-            st == sys::Status::napi_ok
+    let spawned = std::thread::Builder::new()
+        .name("linux-fd-job".into())
+        .spawn(move || {
+            let handle = handle;
+            let result = Box::into_raw(Box::new(work()));
+            let delivered = gate.with_open(|| {
+                // SAFETY: the gate is open, so the function exists until we return;
+                // this thread holds its one count.
+                let st = unsafe {
+                    sys::napi_call_threadsafe_function(
+                        handle.0,
+                        result.cast(),
+                        sys::ThreadsafeFunctionCallMode::blocking,
+                    )
+                };
+                // SAFETY: as above; releasing this thread's count once.
+                unsafe {
+                    sys::napi_release_threadsafe_function(
+                        handle.0,
+                        sys::ThreadsafeFunctionReleaseMode::release,
+                    )
+                };
+                st == sys::Status::napi_ok
+            });
+            if delivered != Some(true) {
+                // SAFETY: the call did not take the result; it is still ours.
+                drop(unsafe { Box::from_raw(result) });
+            }
         });
-        if delivered != Some(true) {
-            // SAFETY: the call did not take the result; it is still ours.
-            drop(unsafe { Box::from_raw(result) });
-        }
-    });
     if spawned.is_err() {
         // SAFETY: no thread holds tsfn; releasing its one count destroys it.
         unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
-        return Err(napi::Error::new(napi::Status::GenericFailure, "could not start a thread"));
+        return Err(napi::Error::new(
+            napi::Status::GenericFailure,
+            "could not start a thread",
+        ));
     }
     Ok(())
 }

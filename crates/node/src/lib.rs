@@ -18,6 +18,7 @@ mod eventfd;
 mod helper;
 mod job;
 mod js;
+mod lock;
 mod uv;
 mod wait;
 mod waitable;

@@ -279,7 +279,9 @@ impl Inner {
         let abort = match signal {
             Some(sig) => {
                 let weak = Rc::downgrade(this);
-                Some(abort::listen(env, sig, move |env| abort_waiter(env, &weak, id))?)
+                Some(abort::listen(env, sig, move |env, _| {
+                    abort_waiter(env, &weak, id)
+                })?)
             }
             None => None,
         };
