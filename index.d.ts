@@ -209,6 +209,91 @@ export declare class Semaphore {
 }
 
 /**
+ * A timer on a timerfd that awaits on Node's own event loop.
+ *
+ * `wait()` resolves with the number of expirations since the last read, so a
+ * late reader sees missed ticks counted instead of losing them, and a
+ * periodic timer does not drift: its schedule is the kernel's, not the sum
+ * of callback delays. The fd is close-on-exec and non-blocking.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare class Timer {
+  /** The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`). */
+  get fd(): number
+  /** Whether `close()` has been called. */
+  get closed(): boolean
+  /** How many waits are pending in this environment. */
+  get pending(): number
+  /**
+   * Closes the fd. Pending waits reject with `ERR_CLOSED` (async
+   * iterators end instead). Idempotent: a second call does nothing.
+   * Later method calls throw `ERR_CLOSED`.
+   */
+  close(): void
+  /** Same as `close()`, so `using x = new ...` closes at scope exit. */
+  [globalThis.Symbol.dispose](): void
+  /** Lets a pending wait keep the process alive (the default). Returns `this`. */
+  ref(): this
+  /** Lets the process exit even while a wait is pending. Returns `this`. */
+  unref(): this
+  /** Whether a pending wait keeps the process alive. */
+  hasRef(): boolean
+  /**
+   * Creates a disarmed timer on `clock` (default `'monotonic'`).
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for an unknown clock.
+   * @throws {Error} `EPERM` for an `*-alarm` clock without `CAP_WAKE_ALARM`.
+   */
+  constructor(clock?: 'monotonic' | 'realtime' | 'boottime' | 'realtime-alarm' | 'boottime-alarm')
+  /**
+   * Wraps an existing timerfd; see `EventCounter.fromFd` for `adopt`.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd.
+   */
+  static fromFd(fd: number | { fd: number }, options?: { adopt?: boolean }): Timer
+  /** The clock: `'monotonic'`, `'realtime'`, `'boottime'`, `'realtime-alarm'` or `'boottime-alarm'`. */
+  get clock(): 'monotonic' | 'realtime' | 'boottime' | 'realtime-alarm' | 'boottime-alarm'
+  /**
+   * Arms the timer: first expiry after `initialMs` milliseconds (or, with
+   * `absolute`, at that clock value in ms), then every `intervalMs` (0:
+   * one-shot). `initialMs` 0 disarms. With `cancelOnSet` (absolute realtime
+   * timers only), a clock jump rejects waits with `ECANCELED`.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for negative or non-finite times.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for `cancelOnSet` on another timer.
+   */
+  set(initialMs: number, intervalMs?: number, options?: { absolute?: boolean, cancelOnSet?: boolean }): void
+  /** `set()` in nanoseconds (bigints or safe integers). */
+  setNs(initialNs: bigint | number, intervalNs?: bigint | number, options?: { absolute?: boolean, cancelOnSet?: boolean }): void
+  /** Disarms the timer. Pending waits keep waiting. */
+  disarm(): void
+  /**
+   * The time to the next expiration and the interval, in milliseconds
+   * (`remaining` 0: disarmed).
+   */
+  get(): { remaining: number, interval: number }
+  /** `get()` in nanoseconds, as bigints. */
+  getNs(): { remaining: bigint, interval: bigint }
+  /**
+   * Waits for the next expiration; resolves with the number of expirations
+   * since the last read (≥ 1n; more if ticks were missed).
+   * Cancel safety: an aborted wait reads nothing.
+   * @throws {Error} (rejects) `ECANCELED` after a clock jump under `cancelOnSet`,
+   * `ABORT_ERR`, `ERR_CLOSED`.
+   */
+  wait(options?: { signal?: AbortSignal }): Promise<bigint>
+  /**
+   * The expirations since the last read, or `null` if none; never waits.
+   * @throws {Error} `ECANCELED`, `ERR_CLOSED`.
+   */
+  tryWait(): bigint | null
+  /**
+   * Blocks the calling thread until the next expiration (for workers and scripts).
+   * @throws {Error} `ECANCELED`, `ERR_CLOSED`.
+   */
+  waitSync(): bigint
+  /** Successive `wait()`s, for `for await (const ticks of timer)`; ends on close. */
+  [globalThis.Symbol.asyncIterator](): AsyncIterableIterator<bigint>
+}
+
+/**
  * The async iterator of an `EventCounter` or `Timer`: each `next()` waits for
  * the next value. It ends (`done: true`) when the object is closed or when
  * `return()` is called (a `break` out of `for await`), without closing the object.
@@ -224,6 +309,21 @@ export declare class WaitIterator {
   /** Returns the iterator itself. */
   [globalThis.Symbol.asyncIterator](): this
 }
+
+/** `CLOCK_BOOTTIME`: like `CLOCK_MONOTONIC` but counts suspend. */
+export declare const CLOCK_BOOTTIME: number
+
+/** `CLOCK_BOOTTIME_ALARM`: wakes a suspended system; needs `CAP_WAKE_ALARM`. */
+export declare const CLOCK_BOOTTIME_ALARM: number
+
+/** `CLOCK_MONOTONIC`: never jumps; stops while the system is suspended. */
+export declare const CLOCK_MONOTONIC: number
+
+/** `CLOCK_REALTIME`: wall-clock time, which can jump. */
+export declare const CLOCK_REALTIME: number
+
+/** `CLOCK_REALTIME_ALARM`: wakes a suspended system; needs `CAP_WAKE_ALARM`. */
+export declare const CLOCK_REALTIME_ALARM: number
 
 /** Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`). Set by default. */
 export declare const EFD_CLOEXEC: number
@@ -294,6 +394,78 @@ export declare function eventfdWrite(fd: number | { fd: number }, value: number 
  * @throws {Error} (rejects) `EAGAIN` with `wait: false`, `ABORT_ERR`, or an errno error.
  */
 export declare function lockFile(fileOrPath: string | number | { fd: number }, options?: { shared?: boolean, wait?: boolean, signal?: AbortSignal, range?: { start?: number, length?: number }, kind?: 'ofd' | 'flock' }): Promise<FileLock>
+
+/** Close-on-exec flag for `timerfdCreate` (`TFD_CLOEXEC`); always added, as Python does. */
+export declare const TFD_CLOEXEC: number
+
+/** Non-blocking flag for `timerfdCreate` (`TFD_NONBLOCK`). */
+export declare const TFD_NONBLOCK: number
+
+/** `timerfdSettime` flag (`TFD_TIMER_ABSTIME`): `initial` is an absolute clock value. */
+export declare const TFD_TIMER_ABSTIME: number
+
+/**
+ * `timerfdSettime` flag (`TFD_TIMER_CANCEL_ON_SET`): with an absolute
+ * `CLOCK_REALTIME` timer, a discontinuous clock change makes reads fail with
+ * `ECANCELED`. The kernel silently ignores it for any other timer.
+ */
+export declare const TFD_TIMER_CANCEL_ON_SET: number
+
+/**
+ * `timerfd_create(clockid, flags)`—Creates a timer and returns its fd, as
+ * Python's `os.timerfd_create`. `TFD_CLOEXEC` is always added.
+ * @param clockid - `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME`, or an `*_ALARM` clock.
+ * @param flags - `TFD_NONBLOCK` (and `TFD_CLOEXEC`, implied); default 0.
+ * @throws {Error} `EINVAL` (unknown clock or flags), `EPERM` (`*_ALARM` without `CAP_WAKE_ALARM`).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdCreate(clockid: number, flags?: number): number
+
+/**
+ * `timerfd_gettime(fd)`—`[next_expiration, interval]` in seconds, as
+ * Python's `os.timerfd_gettime`. The expiration is always relative.
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettime(fd: number | { fd: number }): [number, number]
+
+/**
+ * `timerfd_gettime(fd)` in nanoseconds, as Python's `os.timerfd_gettime_ns`.
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettimeNs(fd: number | { fd: number }): [bigint, bigint]
+
+/**
+ * `read(fd, &u64, 8)` on a timerfd—The number of expirations since the last
+ * read (what Python gets with `int.from_bytes(os.read(fd, 8))`). Blocks on a
+ * blocking fd until the timer expires.
+ * @throws {Error} `EAGAIN` (non-blocking, not expired), `ECANCELED`, `EBADF`, `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdRead(fd: number | { fd: number }): bigint
+
+/**
+ * `timerfd_settime(fd, flags, new)`—Arms the timer, as Python's
+ * `os.timerfd_settime`: `initial` seconds until the first expiration (0
+ * disarms), then every `interval` seconds (0: one-shot). Returns the previous
+ * `[next_expiration, interval]` in seconds.
+ * @param options.flags - `TFD_TIMER_ABSTIME`, `TFD_TIMER_CANCEL_ON_SET`.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for negative or non-finite times.
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd, bad flags).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettime(fd: number | { fd: number }, options?: { initial?: number, interval?: number, flags?: number }): [number, number]
+
+/**
+ * `timerfd_settime` in nanoseconds, as Python's `os.timerfd_settime_ns`:
+ * `initial` and `interval` are safe integers or bigints; returns the previous
+ * `[next_expiration, interval]` as bigints.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for negative times.
+ * @throws {Error} `EBADF`, `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettimeNs(fd: number | { fd: number }, options?: { initial?: number | bigint, interval?: number | bigint, flags?: number }): [bigint, bigint]
 
 /**
  * `tryLockFile(fileOrPath, options?)`—Takes a lock if it is free right now;

@@ -1,1 +1,136 @@
-//! TODO(issue 2): timerfd
+//! `timerfd_create(2)`: timers delivered through a file descriptor.
+//!
+//! A read returns the number of expirations since the last read as a `u64`
+//! (so missed ticks are counted, never lost); it fails with `EAGAIN` on a
+//! non-blocking fd that has not expired, and with `ECANCELED` after a
+//! discontinuous change of `CLOCK_REALTIME` if the timer was set with
+//! `TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET`. The `*_ALARM` clocks need
+//! `CAP_WAKE_ALARM` (`EPERM`). `timerfd_gettime` is always relative.
+//!
+//! # References
+//! - [`timerfd_create(2)`](https://man7.org/linux/man-pages/man2/timerfd_create.2.html)
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use crate::error::{Errno, Error, Result};
+
+/// Nanoseconds per second.
+pub const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// A timer setting: time to the next expiration and the period, in nanoseconds.
+/// `value_ns` 0 means disarmed; `interval_ns` 0 means one-shot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimerSpec {
+    /// Time until (or, with `TFD_TIMER_ABSTIME`, the clock value of) the next expiration.
+    pub value_ns: u64,
+    /// The period after the first expiration.
+    pub interval_ns: u64,
+}
+
+fn to_timespec(ns: u64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: (ns / NSEC_PER_SEC) as libc::time_t,
+        // Always < 1e9, as the kernel requires.
+        tv_nsec: (ns % NSEC_PER_SEC) as _,
+    }
+}
+
+fn from_timespec(ts: &libc::timespec) -> u64 {
+    (ts.tv_sec.max(0) as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(ts.tv_nsec.max(0) as u64)
+}
+
+impl TimerSpec {
+    fn to_c(self) -> libc::itimerspec {
+        libc::itimerspec {
+            it_value: to_timespec(self.value_ns),
+            it_interval: to_timespec(self.interval_ns),
+        }
+    }
+    fn from_c(c: &libc::itimerspec) -> Self {
+        Self {
+            value_ns: from_timespec(&c.it_value),
+            interval_ns: from_timespec(&c.it_interval),
+        }
+    }
+}
+
+/// `timerfd_create(clockid, flags)`—Creates a timer on `clockid`
+/// (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME`, or an `*_ALARM` clock).
+///
+/// # Errors
+/// `EINVAL` (unknown clock or flags), `EPERM` (`*_ALARM` without `CAP_WAKE_ALARM`), `EMFILE`.
+pub fn timerfd_create(clockid: i32, flags: i32) -> Result<OwnedFd> {
+    // SAFETY: timerfd_create takes two integers and returns a new fd or -1.
+    let fd = unsafe { libc::timerfd_create(clockid as libc::clockid_t, flags) };
+    if fd < 0 {
+        return Err(Error::new(Errno::last(), "timerfd_create"));
+    }
+    // SAFETY: fd was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `timerfd_settime(fd, flags, new, old)`—Arms (or, with `value_ns` 0,
+/// disarms) the timer and returns the previous setting (relative).
+///
+/// # Errors
+/// `EBADF`, `EINVAL` (not a timerfd, bad flags, or `TFD_TIMER_CANCEL_ON_SET`
+/// without an absolute realtime timer), `ECANCELED`.
+pub fn timerfd_settime(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec) -> Result<TimerSpec> {
+    let c = new.to_c();
+    // SAFETY: itimerspec is a plain C struct; all-zero is valid.
+    let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; fd is only passed to the kernel.
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &c, &mut old) };
+    if rc < 0 {
+        return Err(Error::new(Errno::last(), "timerfd_settime"));
+    }
+    Ok(TimerSpec::from_c(&old))
+}
+
+/// `timerfd_gettime(fd)`—The time to the next expiration (always relative)
+/// and the interval.
+///
+/// # Errors
+/// `EBADF`, `EINVAL` (not a timerfd).
+pub fn timerfd_gettime(fd: BorrowedFd<'_>) -> Result<TimerSpec> {
+    // SAFETY: itimerspec is a plain C struct; all-zero is valid.
+    let mut cur: libc::itimerspec = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call; fd is only passed to the kernel.
+    let rc = unsafe { libc::timerfd_gettime(fd.as_raw_fd(), &mut cur) };
+    if rc < 0 {
+        return Err(Error::new(Errno::last(), "timerfd_gettime"));
+    }
+    Ok(TimerSpec::from_c(&cur))
+}
+
+/// `read(fd, &u64, 8)`—The number of expirations since the last read.
+///
+/// # Errors
+/// `EAGAIN` (non-blocking, not expired), `ECANCELED` (clock jump under
+/// `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
+pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
+    crate::eventfd::read_u64(fd, "timerfd_read")
+}
+
+/// Seconds as an `f64` to nanoseconds, rounding to the nearest nanosecond.
+/// `None` for negative, non-finite or too large values.
+pub fn secs_to_ns(secs: f64) -> Option<u64> {
+    if !secs.is_finite() || secs < 0.0 || secs >= (u64::MAX / NSEC_PER_SEC) as f64 {
+        return None;
+    }
+    let whole = secs.trunc();
+    let mut ns = ((secs - whole) * 1e9).round() as u64;
+    let mut s = whole as u64;
+    if ns >= NSEC_PER_SEC {
+        s += 1;
+        ns -= NSEC_PER_SEC;
+    }
+    s.checked_mul(NSEC_PER_SEC)?.checked_add(ns)
+}
+
+/// Nanoseconds to seconds as an `f64`.
+pub fn ns_to_secs(ns: u64) -> f64 {
+    (ns / NSEC_PER_SEC) as f64 + (ns % NSEC_PER_SEC) as f64 / 1e9
+}

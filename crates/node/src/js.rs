@@ -414,3 +414,15 @@ pub fn instance_of(value: JsValue, ctor: JsValue) -> bool {
     let st = unsafe { sys::napi_instanceof(value.env, value.raw, ctor.raw, &mut out) };
     st == sys::Status::napi_ok && out
 }
+
+/// A JS array of `values`.
+pub fn array(env: sys::napi_env, values: &[sys::napi_value]) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; out is a valid out-pointer.
+    check(unsafe { sys::napi_create_array_with_length(env, values.len(), &mut out) })?;
+    for (i, v) in values.iter().enumerate() {
+        // SAFETY: out is an array of this env and v a value of it.
+        check(unsafe { sys::napi_set_element(env, out, i as u32, *v) })?;
+    }
+    Ok(out)
+}

@@ -19,6 +19,7 @@ mod helper;
 mod job;
 mod js;
 mod lock;
+mod timerfd;
 mod uv;
 mod wait;
 mod waitable;

@@ -164,7 +164,7 @@ impl Inner {
         };
         match self.kind {
             Kind::Counter | Kind::Semaphore => linux_fd_core::eventfd::eventfd_read(fd),
-            Kind::Timer => linux_fd_core::eventfd::read_u64(fd, "timerfd_read"),
+            Kind::Timer => linux_fd_core::timerfd::timerfd_read(fd),
         }
     }
 
