@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs linux-fd as a user does and uses it (issue 5, "Installing as a user
 // would"):
-//   1. copy the release .node into npm/linux-x64-gnu and `npm pack` it;
+//   1. copy the release .node into npm/<platform> (PACK_TEST_PLATFORM, default
+//      linux-x64-gnu) and `npm pack` it;
 //   2. `npm pack` the root as `napi prepublish` would publish it (with its
 //      optionalDependencies);
 //   3. in a fresh project outside the repo, `npm install --offline` both
@@ -32,7 +33,10 @@ function run(cmd, args, opts = {}) {
 }
 
 const root = rootPackageJson()
-const gnu = platformPackages(root).find((p) => p.dir === 'linux-x64-gnu')
+// The platform to pack and install; CI sets it per target (default: this machine's).
+const platformDir = process.env.PACK_TEST_PLATFORM || 'linux-x64-gnu'
+const gnu = platformPackages(root).find((p) => p.dir === platformDir)
+if (!gnu) throw new Error(`PACK_TEST_PLATFORM=${platformDir} is not a napi target`)
 const builtNode = join(repoRoot, gnu.nodeFile)
 const work = mkdtempSync(join(tmpdir(), 'linux-fd-pack-'))
 const tarballs = join(work, 'tarballs')

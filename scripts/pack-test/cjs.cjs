@@ -1,14 +1,16 @@
 // CommonJS consumer: require('linux-fd') must load the .node from the
-// linux-fd-linux-x64-gnu package, since the root package ships none.
+// platform package (linux-fd-linux-x64-gnu here), since the root ships none.
 'use strict'
 const assert = require('node:assert/strict')
 const lib = require('linux-fd')
 const { smoke } = require('./smoke.cjs')
 
+const platform = process.env.PACK_TEST_PLATFORM || 'linux-x64-gnu'
+
 const nodeFiles = Object.keys(require.cache).filter((k) => k.endsWith('.node'))
 assert.deepEqual(
   nodeFiles.map((f) => f.split('/node_modules/').pop()),
-  ['linux-fd-linux-x64-gnu/linux-fd.linux-x64-gnu.node'],
+  [`linux-fd-${platform}/linux-fd.${platform}.node`],
   'the addon came from the platform package',
 )
 assert.equal(lib.__napiBindingTarget, 'native')
