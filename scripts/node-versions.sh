@@ -33,5 +33,5 @@ for version in "${VERSIONS[@]}"; do
   PATH="$PWD/$bin:$PATH" npx ava
   echo "=== pack-and-install test on node $got"
   PATH="$PWD/$bin:$PATH" node scripts/pack-test.mjs
-  echo "=== ava on node $got passed ($((SECONDS - t0))s)"
+  echo "=== node $got: ava and pack test passed ($((SECONDS - t0))s)"
 done
