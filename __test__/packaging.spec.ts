@@ -1,0 +1,81 @@
+// The published shape of the package: npm/<platform> dirs that match
+// `napi.targets`, and a root tarball that holds only the loader, the typings
+// and the README. The install-as-a-user test is scripts/pack-test.mjs.
+import test from 'ava'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import {
+  ROOT_TARBALL_FILES,
+  expectedOptionalDependencies,
+  platformPackages,
+  repoRoot,
+  rootPackageJson,
+} from '../scripts/release-manifest.mjs'
+
+const root = rootPackageJson()
+const npmDir = join(repoRoot, 'npm')
+
+function readJson(path: string) {
+  return JSON.parse(readFileSync(path, 'utf8'))
+}
+
+test('npm/ holds exactly one package dir per napi target', (t) => {
+  const dirs = readdirSync(npmDir).sort()
+  t.deepEqual(dirs, platformPackages().map((p) => p.dir).sort())
+})
+
+for (const p of platformPackages()) {
+  test(`npm/${p.dir}/package.json matches its target ${p.triple}`, (t) => {
+    const sub = readJson(join(npmDir, p.dir, 'package.json'))
+    t.is(sub.name, p.name)
+    t.is(sub.version, root.version, 'same version as the root package')
+    t.deepEqual(sub.os, [p.os])
+    t.deepEqual(sub.cpu, [p.cpu])
+    t.deepEqual(sub.libc, [p.libc])
+    t.is(sub.main, p.nodeFile)
+    t.deepEqual(sub.files, [p.nodeFile])
+    t.is(sub.license, root.license)
+    t.deepEqual(sub.engines, root.engines)
+    t.true(existsSync(join(npmDir, p.dir, 'README.md')), 'has a README')
+  })
+}
+
+test('the loader names every platform package and its .node file', (t) => {
+  const loader = readFileSync(join(repoRoot, 'index.js'), 'utf8')
+  for (const p of platformPackages()) {
+    t.true(loader.includes(`require('${p.name}')`), p.name)
+    t.true(loader.includes(`require('./${p.nodeFile}')`), p.nodeFile)
+  }
+})
+
+test('root optionalDependencies are left to `napi prepublish`, or match the targets exactly', (t) => {
+  // npm ci rejects a lock file that cannot record an optional dependency, and
+  // an unpublished one cannot be recorded, so before the first release the
+  // committed package.json leaves them out and `prepublishOnly` adds them.
+  if (root.optionalDependencies !== undefined) {
+    t.deepEqual(root.optionalDependencies, expectedOptionalDependencies())
+  } else {
+    t.pass()
+  }
+  t.regex(root.scripts.prepublishOnly, /napi prepublish -t npm/)
+  t.regex(root.scripts.version, /napi version/)
+})
+
+test('the root tarball lists only the loader, the typings, the README and package.json', (t) => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  const [pack] = JSON.parse(out)
+  const files: string[] = pack.files.map((f: { path: string }) => f.path).sort()
+  const allowed = new Set([...ROOT_TARBALL_FILES, 'LICENSE', 'LICENSE.md'])
+  t.deepEqual(
+    files.filter((f) => !allowed.has(f)),
+    [],
+    'no tests, Rust sources, .node files or build output',
+  )
+  for (const f of ROOT_TARBALL_FILES) t.true(files.includes(f), f)
+})

@@ -1,0 +1,20 @@
+// CommonJS consumer: require('linux-fd') must load the .node from the
+// platform package (linux-fd-linux-x64-gnu here), since the root ships none.
+'use strict'
+const assert = require('node:assert/strict')
+const lib = require('linux-fd')
+const { smoke } = require('./smoke.cjs')
+
+const platform = process.env.PACK_TEST_PLATFORM || 'linux-x64-gnu'
+
+const nodeFiles = Object.keys(require.cache).filter((k) => k.endsWith('.node'))
+assert.deepEqual(
+  nodeFiles.map((f) => f.split('/node_modules/').pop()),
+  [`linux-fd-${platform}/linux-fd.${platform}.node`],
+  'the addon came from the platform package',
+)
+assert.equal(lib.__napiBindingTarget, 'native')
+smoke(lib, 'cjs').catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
