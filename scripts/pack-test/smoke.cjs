@@ -77,7 +77,30 @@ const CHECKS = {
       fs.rmSync(path.dirname(file), { recursive: true, force: true })
     }
   },
-  // TODO(Timer): add a Timer check (construct, arm, await one expiry, close).
+  async Timer(lib) {
+    const t = new lib.Timer('monotonic')
+    try {
+      t.set(5)
+      assert.ok((await t.wait()) >= 1n)
+      assert.equal(t.tryWait(), null)
+    } finally {
+      t.close()
+    }
+  },
+  async lockFile(lib) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-pack-'))
+    const file = path.join(dir, 'lock')
+    try {
+      const held = await lib.lockFile(file)
+      assert.equal(lib.tryLockFile(file), null)
+      held.release()
+      const again = lib.tryLockFile(file, { kind: 'flock' })
+      assert.ok(again)
+      again.release()
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  },
 }
 
 /** Runs every check whose export exists; returns { ran, skipped }. */

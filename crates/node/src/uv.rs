@@ -84,7 +84,16 @@ fn load() -> Option<Uv> {
 
 /// libuv's functions, or `None` if this process does not export them all.
 /// Call only after the runtime check says this is Node.
+///
+/// Every `uv_*` call goes through here, so the test suite can prove none
+/// happens under Bun: with `LINUX_FD_FORBID_UV` set, reaching this aborts.
+/// (An `LD_PRELOAD` trap cannot do it: symbols of the main executable come
+/// before preloaded ones in the global lookup scope.)
 pub fn get() -> Option<&'static Uv> {
+    if std::env::var_os("LINUX_FD_FORBID_UV").is_some() {
+        eprintln!("linux-fd: a uv_* function was reached with LINUX_FD_FORBID_UV set");
+        std::process::abort();
+    }
     static UV: OnceLock<Option<Uv>> = OnceLock::new();
     UV.get_or_init(load).as_ref()
 }
