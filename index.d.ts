@@ -376,6 +376,171 @@ export declare function eventfdRead(fd: number | { fd: number }): bigint
  */
 export declare function eventfdWrite(fd: number | { fd: number }, value: number | bigint): void
 
+/** r" `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`. */
+export declare const F_ADD_SEALS: number
+
+/** r" `fcntl` command: duplicate to the lowest fd ≥ arg. */
+export declare const F_DUPFD: number
+
+/** r" `fcntl` command: like `F_DUPFD`, with close-on-exec set atomically. */
+export declare const F_DUPFD_CLOEXEC: number
+
+/** r" `fcntl` command: get a memfd's seals. */
+export declare const F_GET_SEALS: number
+
+/** r" `fcntl` command: get the fd flags (`FD_CLOEXEC`). */
+export declare const F_GETFD: number
+
+/** r" `fcntl` command: get the file status flags (`O_*`). */
+export declare const F_GETFL: number
+
+/** r" `fcntl` command (struct flock buffer): test for a POSIX record lock. */
+export declare const F_GETLK: number
+
+/** r" `fcntl` command: a pipe's capacity in bytes. */
+export declare const F_GETPIPE_SZ: number
+
+/** r" `fcntl` command (struct flock buffer, `l_pid` 0): test for an OFD lock. */
+export declare const F_OFD_GETLK: number
+
+/** r" `fcntl` command (struct flock buffer, `l_pid` 0): set an OFD lock, non-blocking. */
+export declare const F_OFD_SETLK: number
+
+/** r" `fcntl` command (struct flock buffer, `l_pid` 0): set an OFD lock, blocking the thread. */
+export declare const F_OFD_SETLKW: number
+
+/** r" Lock type: read (shared). */
+export declare const F_RDLCK: number
+
+/** r" Seal: the exec bits cannot change (Linux 6.3). */
+export declare const F_SEAL_EXEC: number
+
+/** r" Seal: no new writes, existing writable mappings keep working (Linux 5.1). */
+export declare const F_SEAL_FUTURE_WRITE: number
+
+/** r" Seal: the file cannot grow. */
+export declare const F_SEAL_GROW: number
+
+/** r" Seal: no more seals can be added. */
+export declare const F_SEAL_SEAL: number
+
+/** r" Seal: the file cannot shrink. */
+export declare const F_SEAL_SHRINK: number
+
+/** r" Seal: no writes (fails with `EBUSY` while a writable shared mapping exists). */
+export declare const F_SEAL_WRITE: number
+
+/** r" `fcntl` command: set the fd flags (`FD_CLOEXEC`). */
+export declare const F_SETFD: number
+
+/** r" `fcntl` command: set the status flags `O_APPEND`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME`, `O_NONBLOCK` (replaces them; cannot set close-on-exec). */
+export declare const F_SETFL: number
+
+/** r" `fcntl` command (struct flock buffer): set a POSIX record lock, non-blocking. */
+export declare const F_SETLK: number
+
+/** r" `fcntl` command (struct flock buffer): set a POSIX record lock, blocking the thread. */
+export declare const F_SETLKW: number
+
+/** r" `fcntl` command: set a pipe's capacity (rounded up to a power of two; `EPERM` above `/proc/sys/fs/pipe-max-size`, `EBUSY` below the buffered data). */
+export declare const F_SETPIPE_SZ: number
+
+/** r" Lock type: unlock. */
+export declare const F_UNLCK: number
+
+/** r" Lock type: write (exclusive). */
+export declare const F_WRLCK: number
+
+/**
+ * `fcntl(fd, cmd, arg)`—Python's `fcntl.fcntl`.
+ *
+ * - `arg` a number (default 0): the call is made with that integer and its
+ *   integer result is returned.
+ * - `arg` a `Uint8Array`/`Buffer`/`ArrayBuffer` or a string: its bytes (at
+ *   most 1024) are copied into a 1024-byte buffer, the call is made with a
+ *   pointer to it, and a `Buffer` of the argument's length holding the
+ *   buffer's contents afterwards is returned. Pass a buffer for every command
+ *   that takes a pointer (`F_GETLK`, `F_SETLK`, `F_OFD_*` take a `struct flock`).
+ *
+ * Blocking commands (`F_SETLKW`, `F_OFD_SETLKW`) block the calling thread;
+ * use `lockFile` to wait without blocking.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a buffer over 1024 bytes.
+ * @throws {Error} the command's errno: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, …
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function fcntl(fd: number | { fd: number }, cmd: number, arg?: number | Uint8Array | ArrayBuffer | string): number | Buffer
+
+/** r" fd flag: close on exec. */
+export declare const FD_CLOEXEC: number
+
+/** r" `ioctl` request: share a whole file's extents with another (reflink; same filesystem only). */
+export declare const FICLONE: number
+
+/** r" `ioctl` request (struct file_clone_range buffer): reflink a range. */
+export declare const FICLONERANGE: number
+
+/**
+ * `flock(fd, operation)`—Python's `fcntl.flock`: `LOCK_SH`, `LOCK_EX` or
+ * `LOCK_UN`, optionally `| LOCK_NB`.
+ *
+ * Without `LOCK_NB` this **blocks the calling thread** until the lock is
+ * free; use `lockFile(path, { kind: 'flock' })` to wait without blocking.
+ * @throws {Error} `EAGAIN` (conflict with `LOCK_NB`), `EBADF`, `EINVAL`, `ENOLCK`.
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ */
+export declare function flock(fd: number | { fd: number }, operation: number): void
+
+/**
+ * `fcntl(fd, F_GETPIPE_SZ)`—A pipe's capacity in bytes (convenience).
+ * @throws {Error} `EBADF`, `EINVAL` (not a pipe).
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function getPipeSize(fd: number | { fd: number }): number
+
+/**
+ * `ioctl(fd, request, arg, mutateFlag)`—Python's `fcntl.ioctl`.
+ *
+ * - `arg` a number (default 0): passed as an integer; the result is returned.
+ * - `arg` a `Uint8Array`/`ArrayBuffer` and `mutateFlag` true (the default):
+ *   the call reads and writes the caller's bytes (through a 1024-byte copy
+ *   when they fit, directly otherwise) and the integer result is returned.
+ * - `arg` a string, or `mutateFlag` false: as `fcntl`: a copy in a 1024-byte
+ *   buffer, and a `Buffer` of the argument's length is returned.
+ *
+ * The buffer must be at least as large as what the request reads or writes.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a copied buffer over 1024 bytes.
+ * @throws {Error} the request's errno: `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT`, …
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export declare function ioctl(fd: number | { fd: number }, request: number, arg?: number | Uint8Array | ArrayBuffer | string, mutateFlag?: boolean): number | Buffer
+
+/** r" `flock`/`lockf` operation: exclusive lock. */
+export declare const LOCK_EX: number
+
+/** r" `flock`/`lockf` flag: fail with `EAGAIN` instead of blocking. */
+export declare const LOCK_NB: number
+
+/** r" `flock`/`lockf` operation: shared lock. */
+export declare const LOCK_SH: number
+
+/** r" `flock`/`lockf` operation: unlock. */
+export declare const LOCK_UN: number
+
+/**
+ * `lockf(fd, cmd, len, start, whence)`—Python's `fcntl.lockf`: a POSIX
+ * record lock over `len` bytes (0: to end of file) from `start` relative to
+ * `whence` (`SEEK_SET` 0, `SEEK_CUR` 1, `SEEK_END` 2). `cmd` is `LOCK_UN`,
+ * or `LOCK_SH`/`LOCK_EX` optionally `| LOCK_NB`.
+ *
+ * These locks belong to the process and are dropped when it closes *any* fd
+ * of the file (Node may do that internally); prefer `lockFile`. Without
+ * `LOCK_NB` this **blocks the calling thread**.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for an unrecognized `cmd` (Python's ValueError).
+ * @throws {Error} `EACCES`/`EAGAIN` (conflict with `LOCK_NB`), `EDEADLK`, `EBADF`, `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man3/lockf.3.html
+ */
+export declare function lockf(fd: number | { fd: number }, cmd: number, len?: number, start?: number, whence?: number): void
+
 /**
  * `lockFile(fileOrPath, options?)`—Takes a lock, waiting for it if another
  * holder (in any process) conflicts.
@@ -394,6 +559,50 @@ export declare function eventfdWrite(fd: number | { fd: number }, value: number 
  * @throws {Error} (rejects) `EAGAIN` with `wait: false`, `ABORT_ERR`, or an errno error.
  */
 export declare function lockFile(fileOrPath: string | number | { fd: number }, options?: { shared?: boolean, wait?: boolean, signal?: AbortSignal, range?: { start?: number, length?: number }, kind?: 'ofd' | 'flock' }): Promise<FileLock>
+
+/** r" Mask of the access mode bits in `F_GETFL`'s result. */
+export declare const O_ACCMODE: number
+
+/** r" Status flag: append mode. */
+export declare const O_APPEND: number
+
+/** r" Status flag: signal-driven I/O. */
+export declare const O_ASYNC: number
+
+/** r" Status flag: bypass the page cache. */
+export declare const O_DIRECT: number
+
+/** r" Status flag: synchronized I/O data integrity. */
+export declare const O_DSYNC: number
+
+/** r" Status flag: do not update the access time. */
+export declare const O_NOATIME: number
+
+/** r" Status flag: non-blocking I/O. */
+export declare const O_NONBLOCK: number
+
+/** r" Status flag: an `O_PATH` fd (location only, no I/O). */
+export declare const O_PATH: number
+
+/** r" Access mode: read only. */
+export declare const O_RDONLY: number
+
+/** r" Access mode: read and write. */
+export declare const O_RDWR: number
+
+/** r" Status flag: synchronized I/O file integrity. */
+export declare const O_SYNC: number
+
+/** r" Access mode: write only. */
+export declare const O_WRONLY: number
+
+/**
+ * `fcntl(fd, F_SETPIPE_SZ, size)`—Sets a pipe's capacity; returns the
+ * capacity the kernel chose (a power of two ≥ `size`).
+ * @throws {Error} `EPERM` (above `/proc/sys/fs/pipe-max-size`), `EBUSY` (below the buffered data), `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function setPipeSize(fd: number | { fd: number }, size: number): number
 
 /** Close-on-exec flag for `timerfdCreate` (`TFD_CLOEXEC`); always added, as Python does. */
 export declare const TFD_CLOEXEC: number

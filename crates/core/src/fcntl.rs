@@ -1,1 +1,99 @@
-//! TODO(issue 2): fcntl
+//! The generic `fcntl(2)` and `ioctl(2)` calls, as Python's `fcntl.fcntl` and
+//! `fcntl.ioctl` make them: an integer argument, or a pointer to a buffer.
+//!
+//! Typed wrappers for the commands this package uses itself live next to
+//! their users (`fd.rs`, `lockwait.rs`, `memfd.rs`); these two are the escape
+//! hatch for every other command.
+//!
+//! # References
+//! - [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+//! - [`ioctl(2)`](https://man7.org/linux/man-pages/man2/ioctl.2.html)
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::error::{Errno, Error, Result};
+
+/// The size of the buffer Python's `fcntl`/`ioctl` copy a buffer argument into.
+pub const ARG_BUF_SIZE: usize = 1024;
+
+/// `fcntl(fd, cmd, arg)` with an integer argument; returns the call's result.
+///
+/// # Safety contract
+/// Only integer-argument commands are safe here. A command that takes a
+/// pointer would read or write whatever address `arg` names; the binding
+/// passes only what Python's `fcntl.fcntl` passes for an integer.
+///
+/// # Errors
+/// Whatever the command reports: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` for
+/// lock conflicts, `EBUSY`, `EPERM`, …
+pub fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
+    // SAFETY: the integer is passed through to the kernel. For the
+    // integer-argument commands this is plain data. A pointer-taking command
+    // given an integer treats it as an address, exactly as C and Python's
+    // fcntl.fcntl do; the JS documentation tells callers to pass a buffer for
+    // those commands, and an invalid address gives EFAULT.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) };
+    if rc < 0 {
+        Err(Error::new(Errno::last(), "fcntl"))
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `fcntl(fd, cmd, buf)`: the command reads and/or writes `buf`.
+///
+/// `buf` must be large enough for the command's structure; Python and this
+/// package always pass a [`ARG_BUF_SIZE`]-byte buffer.
+pub fn fcntl_buf(fd: BorrowedFd<'_>, cmd: i32, buf: &mut [u8; ARG_BUF_SIZE]) -> Result<i32> {
+    // SAFETY: buf is valid for ARG_BUF_SIZE bytes of reads and writes for the
+    // duration of the call, larger than any fcntl argument structure.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, buf.as_mut_ptr()) };
+    if rc < 0 {
+        Err(Error::new(Errno::last(), "fcntl"))
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `ioctl(fd, request, arg)` with an integer argument.
+///
+/// The same contract as [`fcntl_int`]: only integer-argument requests.
+pub fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c_ulong) -> Result<i32> {
+    // SAFETY: as in fcntl_int: the integer goes to the kernel as is. The
+    // request type differs between glibc (c_ulong) and musl (c_int).
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
+    if rc < 0 {
+        Err(Error::new(Errno::last(), "ioctl"))
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `ioctl(fd, request, buf)`: the request reads and/or writes `buf`.
+///
+/// # Safety
+/// `buf` must be at least as large as the structure `request` reads or
+/// writes; the kernel trusts the request's encoded size, not the slice.
+pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u8]) -> Result<i32> {
+    // SAFETY: the caller guarantees buf covers what the request touches.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) };
+    if rc < 0 {
+        Err(Error::new(Errno::last(), "ioctl"))
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `fcntl(fd, F_GETPIPE_SZ)`—The capacity of a pipe, in bytes.
+pub fn pipe_size(fd: BorrowedFd<'_>) -> Result<usize> {
+    fcntl_int(fd, libc::F_GETPIPE_SZ, 0).map(|n| n as usize)
+}
+
+/// `fcntl(fd, F_SETPIPE_SZ, size)`—Sets a pipe's capacity; the kernel rounds
+/// up to a power of two and returns the result. `EPERM` above
+/// `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `EBUSY` below the
+/// data already buffered.
+pub fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> Result<usize> {
+    let size = libc::c_int::try_from(size).map_err(|_| Error::new(Errno::EINVAL, "fcntl"))?;
+    fcntl_int(fd, libc::F_SETPIPE_SZ, size).map(|n| n as usize)
+}

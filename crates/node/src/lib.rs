@@ -15,6 +15,7 @@ mod args;
 mod env;
 mod error;
 mod eventfd;
+mod fcntl;
 mod helper;
 mod job;
 mod js;

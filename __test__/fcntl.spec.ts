@@ -1,0 +1,228 @@
+// Ported from CPython's Lib/test/test_fcntl.py (fcntl, flock, lockf and pipe
+// size cases), with lock conflicts tested from real child processes.
+import test from 'ava'
+import { execFileSync } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import {
+  F_GETFD,
+  F_GETFL,
+  F_GETLK,
+  F_GETPIPE_SZ,
+  F_SETFD,
+  F_SETFL,
+  F_SETLKW,
+  F_SETPIPE_SZ,
+  F_UNLCK,
+  F_WRLCK,
+  FD_CLOEXEC,
+  fcntl,
+  flock,
+  getPipeSize,
+  ioctl,
+  LOCK_EX,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  lockf,
+  O_NONBLOCK,
+  setPipeSize,
+} from '../index.js'
+import { runNode } from './helpers/child.js'
+
+// FIONREAD on x86_64 and aarch64 (asm-generic/ioctls.h).
+const FIONREAD = 0x541b
+
+const dir = mkdtempSync(join(tmpdir(), 'linux-fd-fcntl-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
+let n = 0
+function tempFile(t: { teardown(fn: () => void): void }): { path: string; fd: number } {
+  const path = join(dir, `f${n++}`)
+  const fd = openSync(path, 'w+')
+  t.teardown(() => closeSync(fd))
+  return { path, fd }
+}
+function fifo(t: { teardown(fn: () => void): void }): number {
+  const path = join(dir, `p${n++}`)
+  execFileSync('mkfifo', [path])
+  // O_RDWR on a FIFO gives a pipe fd that never blocks on open (Linux).
+  const fd = openSync(path, 'r+')
+  t.teardown(() => closeSync(fd))
+  return fd
+}
+
+/** struct flock on 64-bit Linux: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid. */
+function packFlock(type: number, start = 0, len = 0): Buffer {
+  const b = Buffer.alloc(32)
+  b.writeInt16LE(type, 0)
+  b.writeInt16LE(0, 2)
+  b.writeBigInt64LE(BigInt(start), 8)
+  b.writeBigInt64LE(BigInt(len), 16)
+  return b
+}
+
+test('F_GETFD/F_SETFD round-trip FD_CLOEXEC', (t) => {
+  const { fd } = tempFile(t)
+  // Node opens files with O_CLOEXEC.
+  t.is(fcntl(fd, F_GETFD) as number & FD_CLOEXEC, FD_CLOEXEC)
+  t.is(fcntl(fd, F_SETFD, 0), 0)
+  t.is(fcntl(fd, F_GETFD), 0)
+  fcntl(fd, F_SETFD, FD_CLOEXEC)
+  t.is(fcntl(fd, F_GETFD), FD_CLOEXEC)
+})
+
+test('F_SETFL sets O_NONBLOCK and F_GETFL shows it (test_fcntl_fileno)', (t) => {
+  const { fd } = tempFile(t)
+  t.is(fcntl(fd, F_SETFL, O_NONBLOCK), 0)
+  t.is((fcntl(fd, F_GETFL) as number) & O_NONBLOCK, O_NONBLOCK)
+  t.is(fcntl({ fd }, F_GETFL), fcntl(fd, F_GETFL), 'a FileHandle-like object works too')
+})
+
+test('a struct flock buffer sets and tests a record lock (test_fcntl_file_descriptor)', (t) => {
+  const { fd } = tempFile(t)
+  const out = fcntl(fd, F_SETLKW, packFlock(F_WRLCK))
+  t.true(Buffer.isBuffer(out))
+  t.is((out as Buffer).length, 32)
+  // Our own lock never conflicts with us: F_GETLK reports F_UNLCK.
+  const probe = fcntl(fd, F_GETLK, packFlock(F_WRLCK)) as Buffer
+  t.is(probe.readInt16LE(0), F_UNLCK)
+})
+
+test('a buffer argument returns a Buffer of its length; over 1024 bytes is a RangeError', (t) => {
+  const { fd } = tempFile(t)
+  const small = fcntl(fd, F_GETFD, new Uint8Array(3)) as Buffer
+  t.is(small.length, 3)
+  t.is((fcntl(fd, F_GETFD, 'abc') as Buffer).toString(), 'abc')
+  t.throws(() => fcntl(fd, F_GETFD, Buffer.alloc(1025)), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.notThrows(() => fcntl(fd, F_GETFD, Buffer.alloc(1024)))
+})
+
+test('an integer argument above 2^31 wraps as C int does (test_fcntl_64_bit)', (t) => {
+  const fd = openSync(dir, 'r')
+  t.teardown(() => closeSync(fd))
+  const F_NOTIFY = 1026
+  const DN_MULTISHOT = 0x80000000
+  const DN_ACCESS = 1
+  try {
+    t.is(fcntl(fd, F_NOTIFY, DN_MULTISHOT | DN_ACCESS), 0)
+  } catch (e) {
+    // dnotify can be compiled out; then the kernel says EINVAL.
+    t.is((e as NodeJS.ErrnoException).code, 'EINVAL', 'dnotify not available')
+  }
+  t.throws(() => fcntl(fd, F_GETFD, 2 ** 32), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test('ioctl FIONREAD with an int buffer, mutated in place or copied', (t) => {
+  const fd = fifo(t)
+  writeSync(fd, 'hello')
+  const arr = new Int32Array(1)
+  t.is(ioctl(fd, FIONREAD, arr), 0)
+  t.is(arr[0], 5)
+  const copy = new Int32Array(1)
+  const out = ioctl(fd, FIONREAD, copy, false) as Buffer
+  t.is(copy[0], 0, 'mutateFlag false leaves the argument alone')
+  t.is(out.readInt32LE(0), 5)
+  t.is(ioctl(fd, FIONREAD, Buffer.alloc(4)), 0)
+  // Over 1024 bytes with mutateFlag, the call works on the buffer directly.
+  const big = new Int32Array(512)
+  t.is(ioctl(fd, FIONREAD, big), 0)
+  t.is(big[0], 5)
+})
+
+test('ioctl on the wrong kind of file is ENOTTY; a bad address is EFAULT, not a crash', (t) => {
+  const { fd } = tempFile(t)
+  const TIOCGWINSZ = 0x5413
+  const err = t.throws(() => ioctl(fd, TIOCGWINSZ, Buffer.alloc(8)), { code: 'ENOTTY' }) as NodeJS.ErrnoException
+  t.is(err.syscall, 'ioctl')
+  // An integer given to a pointer-taking request is an address, as in C and Python.
+  t.throws(() => ioctl(fd, FIONREAD, 0xffff_f000), { code: 'EFAULT' })
+})
+
+test('flock shared, exclusive and unlock (test_flock)', (t) => {
+  const { fd } = tempFile(t)
+  flock(fd, LOCK_SH)
+  flock(fd, LOCK_UN)
+  flock(fd, LOCK_EX | LOCK_NB)
+  flock({ fd }, LOCK_UN)
+  t.throws(() => flock(fd, 'x' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => flock(-1, LOCK_SH), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => flock(fd, 0), { code: 'EINVAL' })
+})
+
+test.serial('flock conflicts with another process, which gets EAGAIN', async (t) => {
+  const { path, fd } = tempFile(t)
+  flock(fd, LOCK_EX)
+  const r = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r')
+    try { lfd.flock(fd, lfd.LOCK_SH | lfd.LOCK_NB); console.log('locked') } catch (e) { console.log(e.code) }`)
+  t.is(r.stdout.trim(), 'EAGAIN', r.stderr)
+  flock(fd, LOCK_UN)
+  const r2 = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r')
+    lfd.flock(fd, lfd.LOCK_SH | lfd.LOCK_NB); console.log('locked')`)
+  t.is(r2.stdout.trim(), 'locked', r2.stderr)
+})
+
+test.serial('lockf exclusive blocks another process (test_lockf_exclusive)', async (t) => {
+  const { path, fd } = tempFile(t)
+  lockf(fd, LOCK_EX | LOCK_NB)
+  const r = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r+')
+    try { lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB); console.log('locked') } catch (e) { console.log(e.code) }`)
+  t.true(['EAGAIN', 'EACCES'].includes(r.stdout.trim()), r.stdout + r.stderr)
+  lockf(fd, LOCK_UN)
+  const r2 = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r+')
+    lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB); console.log('locked')`)
+  t.is(r2.stdout.trim(), 'locked', r2.stderr)
+})
+
+test.serial('lockf shared locks coexist across processes (test_lockf_share)', async (t) => {
+  const { path, fd } = tempFile(t)
+  lockf(fd, LOCK_SH | LOCK_NB)
+  const r = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r')
+    lfd.lockf(fd, lfd.LOCK_SH | lfd.LOCK_NB); console.log('shared')`)
+  t.is(r.stdout.trim(), 'shared', r.stderr)
+  lockf(fd, LOCK_UN)
+})
+
+test.serial('lockf byte ranges: disjoint ranges do not conflict across processes', async (t) => {
+  const { path, fd } = tempFile(t)
+  lockf(fd, LOCK_EX | LOCK_NB, 10, 0)
+  const r = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r+')
+    const out = []
+    try { lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB, 10, 10); out.push('disjoint ok') } catch (e) { out.push(e.code) }
+    try { lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB, 10, 5); out.push('overlap locked') } catch (e) { out.push('overlap ' + e.code) }
+    console.log(out.join(','))`)
+  t.regex(r.stdout.trim(), /^disjoint ok,overlap (EAGAIN|EACCES)$/, r.stderr)
+})
+
+test('lockf rejects unrecognized commands as Python does', (t) => {
+  const { fd } = tempFile(t)
+  t.throws(() => lockf(fd, 0), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => lockf(fd, LOCK_UN | LOCK_NB), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => lockf(fd, LOCK_SH, 0, 0, 3), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test('pipe size: get, set (rounded up to a power of two), and the convenience calls (test_fcntl_f_pipesize)', (t) => {
+  const fd = fifo(t)
+  const initial = fcntl(fd, F_GETPIPE_SZ) as number
+  t.is(getPipeSize(fd), initial)
+  const want = initial / 2 + 1
+  const got = fcntl(fd, F_SETPIPE_SZ, want) as number
+  t.true(got >= want && (got & (got - 1)) === 0, `${want} rounded to ${got}`)
+  t.is(getPipeSize(fd), got)
+  t.is(setPipeSize(fd, 4096), 4096)
+  const { fd: file } = tempFile(t)
+  t.throws(() => getPipeSize(file), { code: 'EBADF' })
+})
+
+test('closed fds are EBADF and wrong types are TypeErrors', (t) => {
+  const path = join(dir, `c${n++}`)
+  const fd = openSync(path, 'w')
+  closeSync(fd)
+  t.throws(() => fcntl(fd, F_GETFD), { code: 'EBADF' })
+  t.throws(() => flock(fd, LOCK_SH), { code: 'EBADF' })
+  t.throws(() => lockf(fd, LOCK_SH | LOCK_NB), { code: 'EBADF' })
+  t.throws(() => fcntl('1' as never, F_GETFD), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => fcntl(0, F_GETFD, {} as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => ioctl(0, FIONREAD, 0, 'yes' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
