@@ -468,7 +468,7 @@ export declare const F_WRLCK: number
  * @throws {Error} the command's errno: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, …
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
-export declare function fcntl(fd: number | { fd: number }, cmd: number, arg?: number | Uint8Array | ArrayBuffer | string): number | Buffer
+export declare function fcntl(fd: number | { fd: number }, cmd: number, arg?: number | ArrayBufferView | ArrayBuffer | string): number | Buffer
 
 /** r" fd flag: close on exec. */
 export declare const FD_CLOEXEC: number
@@ -512,7 +512,7 @@ export declare function getPipeSize(fd: number | { fd: number }): number
  * @throws {Error} the request's errno: `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
-export declare function ioctl(fd: number | { fd: number }, request: number, arg?: number | Uint8Array | ArrayBuffer | string, mutateFlag?: boolean): number | Buffer
+export declare function ioctl(fd: number | { fd: number }, request: number, arg?: number | ArrayBufferView | ArrayBuffer | string, mutateFlag?: boolean): number | Buffer
 
 /** r" `flock`/`lockf` operation: exclusive lock. */
 export declare const LOCK_EX: number

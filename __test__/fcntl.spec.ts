@@ -66,7 +66,7 @@ function packFlock(type: number, start = 0, len = 0): Buffer {
 test('F_GETFD/F_SETFD round-trip FD_CLOEXEC', (t) => {
   const { fd } = tempFile(t)
   // Node opens files with O_CLOEXEC.
-  t.is(fcntl(fd, F_GETFD) as number & FD_CLOEXEC, FD_CLOEXEC)
+  t.is((fcntl(fd, F_GETFD) as number) & FD_CLOEXEC, FD_CLOEXEC)
   t.is(fcntl(fd, F_SETFD, 0), 0)
   t.is(fcntl(fd, F_GETFD), 0)
   fcntl(fd, F_SETFD, FD_CLOEXEC)

@@ -169,7 +169,7 @@ fn free_string_bytes(ptr: *mut u8, len: usize, writable: bool) {
 /// @throws {Error} the command's errno: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, …
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi(
-    ts_args_type = "fd: number | { fd: number }, cmd: number, arg?: number | Uint8Array | ArrayBuffer | string",
+    ts_args_type = "fd: number | { fd: number }, cmd: number, arg?: number | ArrayBufferView | ArrayBuffer | string",
     ts_return_type = "number | Buffer"
 )]
 pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Buffer>> {
@@ -215,7 +215,7 @@ pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Buff
 /// @throws {Error} the request's errno: `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT`, …
 /// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
 #[napi(
-    ts_args_type = "fd: number | { fd: number }, request: number, arg?: number | Uint8Array | ArrayBuffer | string, mutateFlag?: boolean",
+    ts_args_type = "fd: number | { fd: number }, request: number, arg?: number | ArrayBufferView | ArrayBuffer | string, mutateFlag?: boolean",
     ts_return_type = "number | Buffer"
 )]
 pub fn ioctl(
