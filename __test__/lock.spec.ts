@@ -1,0 +1,190 @@
+// lockFile / tryLockFile / FileLock: OFD and flock locks, with conflicts
+// tested from real child processes, and waits that block neither the event
+// loop nor libuv's threadpool.
+import test from 'ava'
+import { closeSync, mkdtempSync, openSync, promises as fsp, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { Worker } from 'node:worker_threads'
+
+import { LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
+import { fdCount, PKG, runNode, sleep } from './helpers/child.js'
+
+// Serial: these tests hold locks, spawn processes and time the event loop.
+const dir = mkdtempSync(join(tmpdir(), 'linux-fd-lock-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
+let n = 0
+const file = () => join(dir, `lock${n++}`)
+
+/** Asks a child whether it can take the lock right now. */
+async function childTry(path: string, options: object): Promise<string> {
+  const r = await runNode(
+    `const l = lfd.tryLockFile(${JSON.stringify(path)}, ${JSON.stringify(options)}); console.log(l ? 'locked' : 'busy')`,
+  )
+  if (r.code !== 0) throw new Error(r.stderr)
+  return r.stdout.trim()
+}
+
+test.serial('lockFile takes a free lock at once and describes it', async (t) => {
+  const path = file()
+  const lock = await lockFile(path)
+  t.is(lock.kind, 'ofd')
+  t.false(lock.shared)
+  t.deepEqual(lock.range, { start: 0, length: 0 })
+  t.true(lock.fd >= 0)
+  t.false(lock.released)
+  lock.release()
+  t.true(lock.released)
+  t.is(lock.fd, -1)
+  t.notThrows(() => lock.release(), 'release is idempotent')
+  const f = await lockFile(path, { kind: 'flock', shared: true })
+  t.is(f.range, null)
+  f[Symbol.dispose]()
+  t.true(f.released)
+})
+
+test.serial('exclusive and shared locks conflict across processes; shared ones coexist', async (t) => {
+  for (const kind of ['ofd', 'flock'] as const) {
+    const path = file()
+    const ex = await lockFile(path, { kind })
+    t.is(await childTry(path, { kind, shared: true }), 'busy', `${kind}: shared vs exclusive`)
+    ex.release()
+    const sh = await lockFile(path, { kind, shared: true })
+    t.is(await childTry(path, { kind, shared: true }), 'locked', `${kind}: shared vs shared`)
+    t.is(await childTry(path, { kind }), 'busy', `${kind}: exclusive vs shared`)
+    sh.release()
+    t.is(await childTry(path, { kind }), 'locked', `${kind}: free after release`)
+  }
+})
+
+test.serial('OFD byte ranges: overlapping ranges conflict, disjoint ones do not', async (t) => {
+  const path = file()
+  const lock = await lockFile(path, { range: { start: 0, length: 100 } })
+  t.deepEqual(lock.range, { start: 0, length: 100 })
+  t.is(await childTry(path, { range: { start: 100, length: 50 } }), 'locked')
+  t.is(await childTry(path, { range: { start: 50, length: 100 } }), 'busy')
+  t.is(await childTry(path, {}), 'busy', 'a whole-file lock overlaps')
+  lock.release()
+})
+
+test.serial('an OFD lock survives closing another fd of the file; a POSIX lockf lock does not', async (t) => {
+  const path = file()
+  const ofd = await lockFile(path)
+  closeSync(openSync(path, 'r'))
+  t.is(await childTry(path, {}), 'busy', 'the OFD lock is still held')
+  ofd.release()
+
+  const fd = openSync(path, 'r+')
+  lockf(fd, LOCK_EX | LOCK_NB)
+  t.is(await childTry(path, {}), 'busy', 'the POSIX lock is held')
+  closeSync(openSync(path, 'r')) // any close of the file drops POSIX locks
+  t.is(await childTry(path, {}), 'locked', 'the POSIX lock was silently dropped')
+  closeSync(fd)
+})
+
+test.serial('a lock held by a process is released when it is killed, and the waiter gets it', async (t) => {
+  const path = file()
+  const child = spawn(
+    process.execPath,
+    ['-e', `require(${JSON.stringify(PKG)}).lockFile(${JSON.stringify(path)}).then(() => { console.log('held'); setInterval(() => {}, 1000) })`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  await new Promise<void>((r) => child.stdout!.once('data', () => r()))
+  t.is(tryLockFile(path), null)
+  const waiting = lockFile(path)
+  await sleep(30)
+  child.kill('SIGKILL')
+  const lock = await waiting
+  t.false(lock.released)
+  lock.release()
+})
+
+test.serial('8 contended waits block neither the event loop nor the threadpool', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  let ticks = 0
+  const iv = setInterval(() => ticks++, 1)
+  const waits = Array.from({ length: 8 }, () => lockFile(path, { shared: true }))
+  await sleep(20)
+  // fs.promises.readFile runs on libuv's 4-thread pool: it must not queue
+  // behind the lock waits.
+  const start = performance.now()
+  for (let i = 0; i < 8; i++) await fsp.readFile(PKG)
+  const readMs = performance.now() - start
+  await sleep(50)
+  clearInterval(iv)
+  t.true(readMs < 1000, `8 readFile calls took ${readMs.toFixed(1)} ms while 8 lock waits were pending`)
+  t.true(ticks >= 20, `a 1 ms interval ran ${ticks} times during the waits`)
+  holder.release()
+  const locks = await Promise.all(waits)
+  t.is(locks.length, 8)
+  t.true(locks.every((l) => l.shared && !l.released))
+  for (const l of locks) l.release()
+})
+
+test.serial('an aborted wait rejects with AbortError and nothing stays locked', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  const ac = new AbortController()
+  const waiting = lockFile(path, { signal: ac.signal })
+  await sleep(20)
+  const reason = new Error('gave up')
+  ac.abort(reason)
+  const err = await t.throwsAsync(waiting, { name: 'AbortError', code: 'ABORT_ERR' })
+  t.is(err?.cause, reason)
+  holder.release()
+  await sleep(30)
+  t.is(await childTry(path, {}), 'locked', 'the aborted waiter took nothing')
+  await t.throwsAsync(lockFile(path, { signal: AbortSignal.abort() }), { name: 'AbortError' })
+})
+
+test.serial('wait: false rejects with EAGAIN; tryLockFile returns null', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  const err = (await t.throwsAsync(lockFile(path, { wait: false }), { code: 'EAGAIN' })) as NodeJS.ErrnoException
+  t.is(err.syscall, 'fcntl')
+  t.is(tryLockFile(path), null)
+  holder.release()
+})
+
+test.serial('a FileHandle or fd locks that open file description', async (t) => {
+  const path = file()
+  const fh = await fsp.open(path, 'w+')
+  const lock = await lockFile(fh)
+  t.not(lock.fd, fh.fd, 'the lock owns a dup')
+  t.is(await childTry(path, {}), 'busy')
+  lock.release()
+  t.is(await childTry(path, {}), 'locked', 'release unlocks even though the caller still holds the description')
+  await fh.close()
+})
+
+test.serial('bad arguments give documented errors', async (t) => {
+  const path = file()
+  t.throws(() => tryLockFile(5n as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => tryLockFile(path, { kind: 'posix' as never }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => tryLockFile(path, { kind: 'flock', range: { start: 1 } }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => tryLockFile(path, { range: { start: -1 } }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => tryLockFile(path, { shared: 'yes' as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => tryLockFile(join(dir, 'missing-dir', 'x')), { code: 'ENOENT' })
+})
+
+test.serial('a worker terminated during a lock wait: no crash, no leaked fd, nothing left locked', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  const before = fdCount()
+  for (let i = 0; i < 20; i++) {
+    const w = new Worker(
+      `const { parentPort } = require('node:worker_threads')
+       require(${JSON.stringify(PKG)}).lockFile(${JSON.stringify(path)}).then(() => {})
+       parentPort.postMessage('waiting')`,
+      { eval: true },
+    )
+    await new Promise((r) => w.once('message', r))
+    await w.terminate()
+  }
+  await sleep(50)
+  t.is(fdCount(), before)
+  holder.release()
+  t.is(await childTry(path, {}), 'locked')
+})
