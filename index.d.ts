@@ -137,6 +137,122 @@ export declare class FileLock {
 }
 
 /**
+ * An anonymous file in memory (`memfd_create`), with seals and shared
+ * mappings: share memory with child processes and workers without copying.
+ *
+ * Pass `mf.fd` in `spawn`'s `stdio` array (or post it to a worker) and call
+ * `MemFile.fromFd(fd)` there; both sides can `map()` the same memory. The fd
+ * also works with Node's own `fs` calls. Close-on-exec; closing the fd does
+ * not invalidate existing mappings.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export declare class MemFile {
+  /**
+   * Creates a memfd named `name` (shown as `memfd:<name>` in `/proc`).
+   *
+   * Options: `sealable` (default true: `MFD_ALLOW_SEALING`; false adds
+   * `F_SEAL_SEAL` at once), `hugePages` (a size such as `'2MB'` or `'1GB'`:
+   * `MFD_HUGETLB` with that page size; sizes must then be multiples of it,
+   * and `write()` is unsupported, use a mapping), `executable` (default
+   * false: `MFD_NOEXEC_SEAL` on Linux 6.3+, plain on older kernels; true:
+   * `MFD_EXEC` where supported). Always close-on-exec.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a NUL in `name` or an unknown `hugePages`.
+   * @throws {Error} `EINVAL` (name too long, huge page size unsupported), `EMFILE`, `ENOMEM`, `EPERM`.
+   */
+  static create(name: string, options?: { sealable?: boolean, hugePages?: '64KB' | '512KB' | '1MB' | '2MB' | '8MB' | '16MB' | '32MB' | '256MB' | '512MB' | '1GB' | '2GB' | '16GB', executable?: boolean }): MemFile
+  /**
+   * Wraps an existing memfd (e.g. inherited from a parent). By default the
+   * fd is duplicated with `F_DUPFD_CLOEXEC`; `{ adopt: true }` takes it.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a memfd.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   */
+  static fromFd(fd: number | { fd: number }, options?: { adopt?: boolean }): MemFile
+  /** The fd, or -1 after `close()`. */
+  get fd(): number
+  /** The name given at creation. */
+  get name(): string
+  /** `/proc/self/fd/<fd>`: a path other programs of this process can open. */
+  get path(): string
+  /** Whether `close()` was called. */
+  get closed(): boolean
+  /**
+   * The size in bytes (`fstat`).
+   * @throws {Error} `ERR_CLOSED`.
+   */
+  get size(): number
+  /**
+   * Sets the size (`ftruncate`); new bytes read as zero.
+   * @throws {Error} `EPERM` against `shrink`/`grow` seals, `EINVAL` for a
+   * hugetlb size that is not a multiple of the huge page size, `ERR_CLOSED`.
+   */
+  truncate(size: number): void
+  /**
+   * Writes all of `data` at `position` (`pwrite`); returns the bytes written.
+   * @throws {Error} `EPERM` (write seals), `EINVAL` (hugetlb: use a mapping), `ERR_CLOSED`.
+   */
+  write(data: string | ArrayBufferView | ArrayBuffer, position?: number): number
+  /**
+   * Reads up to `length` bytes at `position` (`pread`); shorter at end of file.
+   * @throws {Error} `ERR_CLOSED`.
+   */
+  read(length: number, position?: number): Buffer
+  /**
+   * Reads into `buffer` at `position`; returns the bytes read.
+   * @throws {Error} `ERR_CLOSED`.
+   */
+  readInto(buffer: ArrayBufferView | ArrayBuffer, position?: number): number
+  /**
+   * The seals in force: `{ seal, shrink, grow, write, futureWrite, exec }`.
+   * @throws {Error} `ERR_CLOSED`.
+   */
+  get seals(): { seal: boolean, shrink: boolean, grow: boolean, write: boolean, futureWrite: boolean, exec: boolean }
+  /**
+   * Adds seals (`F_ADD_SEALS`); they can never be removed. `shrink` makes
+   * mappings safe from SIGBUS; `write` fails with `EBUSY` while a writable
+   * mapping exists (`unmap` it first); `futureWrite` (Linux 5.1) blocks new
+   * writes but keeps existing writable mappings working.
+   * @throws {Error} `EPERM` (not sealable, or `seal` already set), `EBUSY`, `EINVAL` (seal unknown to this kernel), `ERR_CLOSED`.
+   */
+  addSeals(seals: { seal?: boolean, shrink?: boolean, grow?: boolean, write?: boolean, futureWrite?: boolean, exec?: boolean }): void
+  /**
+   * Maps the file into memory, shared (`mmap(MAP_SHARED)`), and returns the
+   * memory as an `ArrayBuffer` without copying: writes through it are seen
+   * by every process and thread that maps the same memfd.
+   *
+   * **SIGBUS.** If the file shrinks under a mapping, touching the lost part
+   * kills the process with SIGBUS, and no JavaScript can catch that. So
+   * `map()` refuses (`ERR_UNSAFE_MAPPING`) unless the file carries the
+   * `shrink` seal (`addSeals({ shrink: true })`), or you pass
+   * `unsafeAllowShrink: true` and guarantee yourself that no process
+   * shrinks it.
+   *
+   * `offset` must be a multiple of the page size (the huge page size for
+   * `hugePages` files); `offset + length` must not pass the current size;
+   * `length` defaults to the rest of the file and must be > 0.
+   * Free a mapping with `unmap(buffer)`; garbage collection also frees it.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset or length.
+   * @throws {Error} `ERR_UNSAFE_MAPPING`; `EPERM` (writable mapping of a write-sealed file), `ENOMEM` (no huge pages), `ERR_CLOSED`.
+   */
+  map(options?: { writable?: boolean, offset?: number, length?: number, unsafeAllowShrink?: boolean }): ArrayBuffer
+  /**
+   * Unmaps a buffer returned by `map()`: the ArrayBuffer is detached (any
+   * view of it then has length 0, instead of reaching freed memory) and
+   * the memory is unmapped at once. Needed before `addSeals({ write: true })`.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `buffer` is not a live mapping of this MemFile.
+   */
+  unmap(buffer: ArrayBuffer | ArrayBufferView): void
+  /** How many mappings made by `map()` are still mapped. */
+  get mappings(): number
+  /**
+   * Closes the fd. Existing mappings stay valid until unmapped or collected.
+   * Idempotent.
+   */
+  close(): void
+  /** Same as `close()`, for `using`. */
+  [globalThis.Symbol.dispose](): void
+}
+
+/**
  * A counting semaphore on an eventfd with `EFD_SEMAPHORE`, shared across
  * processes and threads, that awaits on Node's own event loop.
  *
@@ -559,6 +675,76 @@ export declare function lockf(fd: number | { fd: number }, cmd: number, len?: nu
  * @throws {Error} (rejects) `EAGAIN` with `wait: false`, `ABORT_ERR`, or an errno error.
  */
 export declare function lockFile(fileOrPath: string | number | { fd: number }, options?: { shared?: boolean, wait?: boolean, signal?: AbortSignal, range?: { start?: number, length?: number }, kind?: 'ofd' | 'flock' }): Promise<FileLock>
+
+/**
+ * `memfd_create(name, flags)`—Creates an anonymous file in memory and
+ * returns its fd, as Python's `os.memfd_create`. Use it with Node's own `fs`
+ * calls (`fs.writeSync(fd, …)`, `fs.readSync`, `fs.fstatSync`), or wrap it
+ * with `MemFile.fromFd`.
+ * @param name - shown in `/proc/self/fd` as `memfd:<name>`; at most 249 bytes, no NUL.
+ * @param flags - `MFD_CLOEXEC` (default), `MFD_ALLOW_SEALING`, `MFD_HUGETLB | MFD_HUGE_*`, `MFD_NOEXEC_SEAL`, `MFD_EXEC`.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a name with a NUL byte.
+ * @throws {Error} `EINVAL` (unknown flags, long name, unsupported huge page size), `EMFILE`, `EPERM`.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export declare function memfdCreate(name: string, flags?: number): number
+
+/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`. */
+export declare const MFD_ALLOW_SEALING: number
+
+/** r" `memfdCreate` flag: close-on-exec (the default). */
+export declare const MFD_CLOEXEC: number
+
+/** r" `memfdCreate` flag (Linux 6.3): executable. */
+export declare const MFD_EXEC: number
+
+/** r" Huge page size 16 GiB. */
+export declare const MFD_HUGE_16GB: number
+
+/** r" Huge page size 16 MiB. */
+export declare const MFD_HUGE_16MB: number
+
+/** r" Huge page size 1 GiB. */
+export declare const MFD_HUGE_1GB: number
+
+/** r" Huge page size 1 MiB. */
+export declare const MFD_HUGE_1MB: number
+
+/** r" Huge page size 256 MiB. */
+export declare const MFD_HUGE_256MB: number
+
+/** r" Huge page size 2 GiB. */
+export declare const MFD_HUGE_2GB: number
+
+/** r" Huge page size 2 MiB. */
+export declare const MFD_HUGE_2MB: number
+
+/** r" Huge page size 32 MiB. */
+export declare const MFD_HUGE_32MB: number
+
+/** r" Huge page size 512 KiB. */
+export declare const MFD_HUGE_512KB: number
+
+/** r" Huge page size 512 MiB. */
+export declare const MFD_HUGE_512MB: number
+
+/** r" Huge page size 64 KiB. */
+export declare const MFD_HUGE_64KB: number
+
+/** r" Huge page size 8 MiB. */
+export declare const MFD_HUGE_8MB: number
+
+/** r" Mask of the huge page size's log2 (after the shift). */
+export declare const MFD_HUGE_MASK: number
+
+/** r" Shift of the huge page size's log2 in the flags. */
+export declare const MFD_HUGE_SHIFT: number
+
+/** r" `memfdCreate` flag: back the file with huge pages (size with `MFD_HUGE_*`). */
+export declare const MFD_HUGETLB: number
+
+/** r" `memfdCreate` flag (Linux 6.3): not executable, sealed so (`F_SEAL_EXEC`); implies `MFD_ALLOW_SEALING`. */
+export declare const MFD_NOEXEC_SEAL: number
 
 /** r" Mask of the access mode bits in `F_GETFL`'s result. */
 export declare const O_ACCMODE: number

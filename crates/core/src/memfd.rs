@@ -1,1 +1,231 @@
-//! TODO(issue 2): memfd
+//! `memfd_create(2)`: anonymous files in memory, their seals, positional I/O,
+//! and shared mappings.
+//!
+//! Kernel rules a careful caller must know (DESIGN.md, "memfd", "SIGBUS"):
+//! - Without `MFD_ALLOW_SEALING` the initial seal is `F_SEAL_SEAL`: no seal can
+//!   ever be added. Seals can never be removed.
+//! - `F_SEAL_WRITE` fails with `EBUSY` while any writable shared mapping exists.
+//! - Touching a mapping beyond EOF (after someone shrank the file) raises
+//!   SIGBUS, which no runtime can recover from; `F_SEAL_SHRINK` prevents it.
+//! - `MFD_NOEXEC_SEAL`/`MFD_EXEC` exist since Linux 6.3; older kernels say
+//!   `EINVAL`, so [`memfd_create_compat`] retries without them.
+//! - hugetlb memfds: sizes are multiples of the huge page size, `write(2)` is
+//!   unsupported (`EINVAL`; use a mapping), and a shared mapping reserves its
+//!   huge pages at `mmap` time, so a shortage is `ENOMEM` there, not SIGBUS later.
+//!
+//! # References
+//! - [`memfd_create(2)`](https://man7.org/linux/man-pages/man2/memfd_create.2.html)
+//! - [`fcntl(2)`, "File sealing"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+//! - [`mmap(2)`](https://man7.org/linux/man-pages/man2/mmap.2.html)
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+
+use crate::error::{Errno, Error, Result};
+
+/// `memfd_create(name, flags)`—Creates an anonymous memory file.
+///
+/// `flags` are passed through, so every `MFD_HUGE_*` size works.
+///
+/// # Errors
+/// `EINVAL` (unknown flags, a name over 249 bytes, huge pages this kernel
+/// does not support), `EMFILE`, `ENOMEM`, `EPERM` (`vm.memfd_noexec` policy).
+pub fn memfd_create(name: &CStr, flags: u32) -> Result<OwnedFd> {
+    // SAFETY: name is NUL-terminated; the call returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(Error::new(Errno::last(), "memfd_create"));
+    }
+    // SAFETY: fd was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// [`memfd_create`], retried without `MFD_NOEXEC_SEAL`/`MFD_EXEC` when a
+/// pre-6.3 kernel rejects them with `EINVAL`. Returns the fd and whether the
+/// exec flags were applied.
+pub fn memfd_create_compat(name: &CStr, flags: u32) -> Result<(OwnedFd, bool)> {
+    let exec_bits = libc::MFD_NOEXEC_SEAL | libc::MFD_EXEC;
+    match memfd_create(name, flags) {
+        Ok(fd) => Ok((fd, flags & exec_bits != 0)),
+        Err(e) if e.errno == Errno::EINVAL && flags & exec_bits != 0 => {
+            memfd_create(name, flags & !exec_bits).map(|fd| (fd, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The huge page size `MFD_HUGE_*` bits in `flags` ask for, or `None` for the
+/// system default huge page size (bits 0).
+pub fn huge_page_size(flags: u32) -> Option<u64> {
+    let log2 = (flags >> libc::MFD_HUGE_SHIFT) & libc::MFD_HUGE_MASK;
+    (log2 != 0).then(|| 1u64 << log2)
+}
+
+/// The system's default huge page size, from `/proc/meminfo` (`Hugepagesize`).
+pub fn default_huge_page_size() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Hugepagesize:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The base page size.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a constant.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
+
+/// `fstat(fd).st_size`.
+pub fn size(fd: BorrowedFd<'_>) -> Result<u64> {
+    nix::sys::stat::fstat(fd)
+        .map(|st| st.st_size as u64)
+        .map_err(|e| Error::new(e, "fstat"))
+}
+
+/// `ftruncate(fd, size)`. `EPERM` against `F_SEAL_SHRINK`/`F_SEAL_GROW`;
+/// `EINVAL` for a hugetlb size that is not a multiple of the page size.
+pub fn truncate(fd: BorrowedFd<'_>, size: u64) -> Result<()> {
+    let size = libc::off_t::try_from(size).map_err(|_| Error::new(Errno::EFBIG, "ftruncate"))?;
+    nix::unistd::ftruncate(fd, size).map_err(|e| Error::new(e, "ftruncate"))
+}
+
+/// `fcntl(fd, F_ADD_SEALS, seals)`.
+///
+/// # Errors
+/// `EPERM` (the file has `F_SEAL_SEAL`, or was made without
+/// `MFD_ALLOW_SEALING`), `EBUSY` (`F_SEAL_WRITE` while a writable shared
+/// mapping exists), `EINVAL` (unknown seal, or not a memfd/shmem file).
+pub fn add_seals(fd: BorrowedFd<'_>, seals: i32) -> Result<()> {
+    crate::fcntl::fcntl_int(fd, libc::F_ADD_SEALS, seals).map(|_| ())
+}
+
+/// `fcntl(fd, F_GET_SEALS)`.
+pub fn get_seals(fd: BorrowedFd<'_>) -> Result<i32> {
+    crate::fcntl::fcntl_int(fd, libc::F_GET_SEALS, 0)
+}
+
+/// `pwrite(fd, data, offset)`, repeated until all of `data` is written.
+pub fn pwrite_all(fd: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result<usize> {
+    let total = data.len();
+    while !data.is_empty() {
+        let off = libc::off_t::try_from(offset).map_err(|_| Error::new(Errno::EFBIG, "pwrite"))?;
+        match nix::sys::uio::pwrite(fd, data, off) {
+            Ok(0) => return Err(Error::new(Errno::EIO, "pwrite")),
+            Ok(n) => {
+                data = &data[n..];
+                offset += n as u64;
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::new(e, "pwrite")),
+        }
+    }
+    Ok(total)
+}
+
+/// `pread(fd, buf, offset)`, repeated until `buf` is full or EOF; returns the
+/// number of bytes read.
+pub fn pread_full(fd: BorrowedFd<'_>, buf: &mut [u8], mut offset: u64) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let off = libc::off_t::try_from(offset).map_err(|_| Error::new(Errno::EFBIG, "pread"))?;
+        match nix::sys::uio::pread(fd, &mut buf[done..], off) {
+            Ok(0) => break,
+            Ok(n) => {
+                done += n;
+                offset += n as u64;
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::new(e, "pread")),
+        }
+    }
+    Ok(done)
+}
+
+/// A `MAP_SHARED` mapping, unmapped on drop unless [`Mapping::into_raw`] took it.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl Mapping {
+    /// `mmap(NULL, len, PROT_READ[|PROT_WRITE], MAP_SHARED, fd, offset)`.
+    ///
+    /// The caller is responsible for the SIGBUS rule: only map what the file
+    /// backs, and only files that cannot shrink (or whose shrinking it controls).
+    ///
+    /// # Errors
+    /// `EINVAL` (zero length, unaligned offset), `EACCES` (a writable mapping
+    /// of a read-only fd), `EPERM` (a writable mapping of an `F_SEAL_WRITE`
+    /// file), `ENOMEM` (no huge pages to reserve, or out of address space).
+    pub fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> Result<Self> {
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        let off = libc::off_t::try_from(offset).map_err(|_| Error::new(Errno::EINVAL, "mmap"))?;
+        // SAFETY: a fresh MAP_SHARED mapping at an address the kernel picks;
+        // no existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                off,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::new(Errno::last(), "mmap"));
+        }
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or(Error::new(Errno::ENOMEM, "mmap"))?;
+        Ok(Self { ptr, len })
+    }
+
+    /// The start address.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the mapping is empty (never: `mmap` refuses length 0).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Gives up ownership: the caller must [`unmap_raw`] it exactly once.
+    pub fn into_raw(self) -> (*mut u8, usize) {
+        let out = (self.ptr.as_ptr(), self.len);
+        std::mem::forget(self);
+        out
+    }
+}
+
+/// `munmap(ptr, len)` of a mapping taken with [`Mapping::into_raw`].
+///
+/// # Safety
+/// `(ptr, len)` must come from `into_raw`, be unmapped only once, and nothing
+/// may access the memory afterwards.
+pub unsafe fn unmap_raw(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { libc::munmap(ptr.cast(), len) };
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: this mapping is owned and unmapped only here.
+        unsafe { unmap_raw(self.ptr.as_ptr(), self.len) };
+    }
+}

@@ -20,6 +20,7 @@ mod helper;
 mod job;
 mod js;
 mod lock;
+mod memfd;
 mod timerfd;
 mod uv;
 mod wait;

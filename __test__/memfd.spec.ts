@@ -1,0 +1,238 @@
+// Ported from CPython's Lib/test/test_os.py MemfdCreateTests, plus the
+// MemFile class: seals, positional I/O, shared mappings across processes,
+// and the SIGBUS guard.
+import test from 'ava'
+import { closeSync, fstatSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+
+import {
+  MemFile,
+  memfdCreate,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_HUGE_2MB,
+  MFD_HUGE_MASK,
+  MFD_HUGE_SHIFT,
+  MFD_HUGETLB,
+} from '../index.js'
+import { runNode } from './helpers/child.js'
+
+const inheritedByChild = (fd: number) =>
+  spawnSync('sh', ['-c', `test -e /proc/self/fd/${fd} && echo open || echo closed`]).stdout.toString().trim()
+
+test('memfd_create gives a file Node fs calls can write and read (test_memfd_create)', (t) => {
+  const fd = memfdCreate('Hi', MFD_CLOEXEC)
+  t.teardown(() => closeSync(fd))
+  t.true(fd >= 0)
+  t.is(inheritedByChild(fd), 'closed', 'MFD_CLOEXEC is the default behaviour')
+  t.is(writeSync(fd, 'memfd'), 5)
+  t.is(fstatSync(fd).size, 5)
+  const buf = Buffer.alloc(5)
+  t.is(readSync(fd, buf, 0, 5, 0), 5)
+  t.is(buf.toString(), 'memfd')
+  t.is(readFileSync(`/proc/self/fd/${fd}`, 'utf8'), 'memfd')
+})
+
+test('without MFD_CLOEXEC the fd is inherited by children', (t) => {
+  const fd = memfdCreate('Hi', 0)
+  t.teardown(() => closeSync(fd))
+  t.is(inheritedByChild(fd), 'open')
+})
+
+test('the huge page constants encode log2 sizes', (t) => {
+  t.is((MFD_HUGE_2MB >> MFD_HUGE_SHIFT) & MFD_HUGE_MASK, 21)
+})
+
+test('MFD_HUGETLB works or fails with an errno, never a crash', (t) => {
+  try {
+    const fd = memfdCreate('huge', MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB)
+    closeSync(fd)
+    t.pass('hugetlb memfds are available here')
+  } catch (e) {
+    t.true(['EINVAL', 'ENOENT', 'EPERM'].includes((e as NodeJS.ErrnoException).code!), String(e))
+  }
+})
+
+test('bad names and flags give documented errors', (t) => {
+  t.throws(() => memfdCreate('a\0b'), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => memfdCreate(5 as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => memfdCreate('x'.repeat(300)), { code: 'EINVAL' })
+  t.throws(() => memfdCreate('x', 0x40000000), { code: 'EINVAL' })
+  t.throws(() => memfdCreate('x', -1), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test('MemFile: name, path, size, positional write/read/readInto', (t) => {
+  const mf = MemFile.create('things')
+  t.teardown(() => mf.close())
+  t.is(mf.name, 'things')
+  t.is(mf.path, `/proc/self/fd/${mf.fd}`)
+  t.is(mf.size, 0)
+  t.is(mf.write('hello', 3), 5)
+  t.is(mf.size, 8)
+  t.is(mf.read(5, 3).toString(), 'hello')
+  t.is(mf.read(100, 0).length, 8, 'short read at EOF')
+  const into = Buffer.alloc(4)
+  t.is(mf.readInto(into, 4), 4)
+  t.is(into.toString(), 'ello')
+  mf.truncate(2)
+  t.is(mf.size, 2)
+  t.is(fstatSync(mf.fd).size, 2, 'the fd works with fs calls')
+})
+
+test('MemFile seals: shrink/grow/write, and EPERM on a non-sealable file', (t) => {
+  const mf = MemFile.create('sealed')
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  mf.addSeals({ shrink: true, grow: true })
+  t.like(mf.seals, { shrink: true, grow: true, write: false, seal: false })
+  t.throws(() => mf.truncate(100), { code: 'EPERM' })
+  t.throws(() => mf.truncate(8192), { code: 'EPERM' })
+  mf.addSeals({ write: true, seal: true })
+  t.throws(() => mf.write('x', 0), { code: 'EPERM' })
+  t.throws(() => mf.addSeals({ futureWrite: true }), { code: 'EPERM' }, 'F_SEAL_SEAL forbids more seals')
+  const plain = MemFile.create('plain', { sealable: false })
+  t.teardown(() => plain.close())
+  t.true(plain.seals.seal)
+  t.throws(() => plain.addSeals({ shrink: true }), { code: 'EPERM' })
+  t.throws(() => mf.addSeals('shrink' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test('MemFile defaults to MFD_NOEXEC_SEAL where the kernel has it', (t) => {
+  const mf = MemFile.create('noexec')
+  t.teardown(() => mf.close())
+  const release = readFileSync('/proc/sys/kernel/osrelease', 'utf8')
+  const [major, minor] = release.split('.').map(Number)
+  if (major > 6 || (major === 6 && minor >= 3)) t.true(mf.seals.exec, `kernel ${release.trim()}`)
+  else t.false(mf.seals.exec, 'fell back on a pre-6.3 kernel')
+})
+
+test('map() refuses a file that can shrink, unless asked to allow it', (t) => {
+  const mf = MemFile.create('guard')
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  const err = t.throws(() => mf.map(), { code: 'ERR_UNSAFE_MAPPING' })
+  t.regex(err!.message, /SIGBUS/)
+  const ab = mf.map({ unsafeAllowShrink: true })
+  t.is(ab.byteLength, 4096)
+  mf.unmap(ab)
+})
+
+test('a writable mapping is shared with fs reads and other mappings, without copies', (t) => {
+  const mf = MemFile.create('shared')
+  t.teardown(() => mf.close())
+  mf.truncate(8192)
+  mf.addSeals({ shrink: true })
+  const a = new Uint8Array(mf.map({ writable: true }))
+  const b = new Uint8Array(mf.map({ offset: 4096 }))
+  a[4096 + 1] = 7
+  t.is(b[1], 7)
+  mf.write(Buffer.from([9]), 4096 + 2)
+  t.is(b[2], 9)
+  t.is(mf.read(1, 4097)[0], 7)
+  t.is(mf.mappings, 2)
+})
+
+test('F_SEAL_WRITE is EBUSY while a writable mapping exists; unmap detaches and frees', (t) => {
+  const mf = MemFile.create('busy')
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  mf.addSeals({ shrink: true })
+  const ab = mf.map({ writable: true })
+  const view = new Uint8Array(ab)
+  t.throws(() => mf.addSeals({ write: true }), { code: 'EBUSY' })
+  mf.unmap(view)
+  t.is(ab.byteLength, 0, 'detached: later access sees length 0')
+  t.is(view.length, 0)
+  t.is(mf.mappings, 0)
+  t.notThrows(() => mf.addSeals({ write: true }))
+  t.throws(() => mf.unmap(ab), { code: 'ERR_INVALID_ARG_VALUE' }, 'unmapping twice is refused')
+  t.throws(() => mf.unmap(new ArrayBuffer(8)), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => mf.map({ writable: true }), { code: 'EPERM' })
+})
+
+test('map() checks offset and length', (t) => {
+  const mf = MemFile.create('bounds')
+  t.teardown(() => mf.close())
+  mf.addSeals({ shrink: true })
+  t.throws(() => mf.map(), { code: 'ERR_OUT_OF_RANGE' }, 'empty file')
+  mf.truncate(8192)
+  t.throws(() => mf.map({ offset: 100 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => mf.map({ length: 8193 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => mf.map({ offset: 4096, length: 4097 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => mf.map({ length: 0 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.is(mf.map({ offset: 4096 }).byteLength, 4096)
+})
+
+test.serial('mappings dropped without unmap are freed by garbage collection', async (t) => {
+  const r = await runNode(
+    `const mf = lfd.MemFile.create('gc'); mf.truncate(1 << 20); mf.addSeals({ shrink: true })
+     for (let i = 0; i < 200; i++) mf.map()
+     const before = mf.mappings
+     ;(async () => {
+       for (let i = 0; i < 10 && mf.mappings > 0; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)) }
+       const maps = require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('memfd:gc')).length
+       console.log(JSON.stringify({ before, after: mf.mappings, maps }))
+     })()`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.code, 0, r.stderr)
+  const { before, after, maps } = JSON.parse(r.stdout)
+  t.is(before, 200)
+  t.is(after, 0)
+  t.is(maps, 0, 'nothing of the memfd is left in /proc/self/maps')
+})
+
+test.serial('writes through one process mapping are seen by another process mapping', async (t) => {
+  const mf = MemFile.create('xproc')
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  mf.addSeals({ shrink: true })
+  const view = new Uint8Array(mf.map({ writable: true }))
+  view.set([1, 2, 3], 0)
+  const r = await runNode(
+    `const mf = lfd.MemFile.fromFd(3); const v = new Uint8Array(mf.map({ writable: true }))
+     console.log(Array.from(v.subarray(0, 3)).join(','), mf.name, mf.seals.shrink)
+     v[100] = 42`,
+    { extraFds: [mf.fd] },
+  )
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), '1,2,3 xproc true')
+  t.is(view[100], 42)
+})
+
+test('MemFile.fromFd duplicates or adopts, and refuses other files', (t) => {
+  const fd = memfdCreate('raw', MFD_CLOEXEC | MFD_ALLOW_SEALING)
+  const dup = MemFile.fromFd(fd)
+  t.not(dup.fd, fd)
+  t.is(dup.name, 'raw')
+  dup.close()
+  t.true(dup.closed)
+  t.throws(() => dup.size, { code: 'ERR_CLOSED' })
+  const adopted = MemFile.fromFd(fd, { adopt: true })
+  t.is(adopted.fd, fd)
+  adopted[Symbol.dispose]()
+  t.throws(() => MemFile.fromFd(fd), { code: 'EBADF' })
+  t.throws(() => MemFile.fromFd(0), { code: 'ERR_INVALID_ARG_VALUE' })
+})
+
+test('huge pages: sizes must be multiples, and no reserved pages is an errno, not a crash', (t) => {
+  let mf: MemFile
+  try {
+    mf = MemFile.create('huge', { hugePages: '2MB' })
+  } catch (e) {
+    t.log(`skip: MFD_HUGETLB refused here (${(e as Error).message})`)
+    t.true(['EINVAL', 'ENOENT', 'EPERM'].includes((e as NodeJS.ErrnoException).code!))
+    return
+  }
+  t.teardown(() => mf.close())
+  t.throws(() => mf.truncate(4096), { code: 'EINVAL' })
+  mf.truncate(2 << 20)
+  mf.addSeals({ shrink: true })
+  const reserved = Number(readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'))
+  if (reserved === 0) {
+    t.throws(() => mf.map({ writable: true }), { code: 'ENOMEM' })
+  } else {
+    t.is(mf.map({ writable: true }).byteLength, 2 << 20)
+  }
+  t.throws(() => MemFile.create('x', { hugePages: '3MB' as never }), { code: 'ERR_INVALID_ARG_VALUE' })
+})

@@ -1,0 +1,118 @@
+//! memfd with real syscalls: creation flags, seals, positional I/O, and
+//! shared mappings that see each other's writes.
+
+use std::ffi::CString;
+use std::os::fd::AsFd;
+
+use linux_fd_core::memfd::*;
+use linux_fd_core::Errno;
+
+fn name(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+#[test]
+fn write_and_read_back_at_positions() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC).unwrap();
+    assert_eq!(pwrite_all(fd.as_fd(), b"hello world", 3).unwrap(), 11);
+    assert_eq!(size(fd.as_fd()).unwrap(), 14);
+    let mut buf = [0u8; 32];
+    let n = pread_full(fd.as_fd(), &mut buf, 0).unwrap();
+    assert_eq!(&buf[..n], b"\0\0\0hello world");
+}
+
+#[test]
+fn without_allow_sealing_the_initial_seal_is_f_seal_seal() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC).unwrap();
+    assert_eq!(
+        get_seals(fd.as_fd()).unwrap() & libc::F_SEAL_SEAL,
+        libc::F_SEAL_SEAL
+    );
+    assert_eq!(
+        add_seals(fd.as_fd(), libc::F_SEAL_SHRINK).unwrap_err().errno,
+        Errno::EPERM
+    );
+}
+
+#[test]
+fn seals_stop_shrinking_growing_and_writing() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING).unwrap();
+    truncate(fd.as_fd(), 4096).unwrap();
+    add_seals(fd.as_fd(), libc::F_SEAL_SHRINK | libc::F_SEAL_GROW).unwrap();
+    assert_eq!(truncate(fd.as_fd(), 100).unwrap_err().errno, Errno::EPERM);
+    assert_eq!(truncate(fd.as_fd(), 8192).unwrap_err().errno, Errno::EPERM);
+    add_seals(fd.as_fd(), libc::F_SEAL_WRITE).unwrap();
+    assert_eq!(pwrite_all(fd.as_fd(), b"x", 0).unwrap_err().errno, Errno::EPERM);
+}
+
+#[test]
+fn f_seal_write_is_ebusy_while_a_writable_shared_mapping_exists() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING).unwrap();
+    truncate(fd.as_fd(), 4096).unwrap();
+    let map = Mapping::new(fd.as_fd(), 0, 4096, true).unwrap();
+    assert_eq!(
+        add_seals(fd.as_fd(), libc::F_SEAL_WRITE).unwrap_err().errno,
+        Errno::EBUSY
+    );
+    drop(map);
+    add_seals(fd.as_fd(), libc::F_SEAL_WRITE).unwrap();
+}
+
+#[test]
+fn two_mappings_of_one_memfd_share_memory() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC).unwrap();
+    truncate(fd.as_fd(), 8192).unwrap();
+    let a = Mapping::new(fd.as_fd(), 0, 8192, true).unwrap();
+    let b = Mapping::new(fd.as_fd(), 4096, 4096, false).unwrap();
+    // SAFETY: both mappings are live, 8192 and 4096 bytes long.
+    unsafe {
+        *a.as_ptr().add(4096 + 7) = 42;
+        assert_eq!(*b.as_ptr().add(7), 42);
+    }
+    let mut byte = [0u8];
+    pread_full(fd.as_fd(), &mut byte, 4096 + 7).unwrap();
+    assert_eq!(byte[0], 42);
+}
+
+#[test]
+fn noexec_seal_falls_back_or_applies() {
+    let (fd, applied) = memfd_create_compat(&name("t"), libc::MFD_CLOEXEC | libc::MFD_NOEXEC_SEAL).unwrap();
+    if applied {
+        assert_eq!(
+            get_seals(fd.as_fd()).unwrap() & libc::F_SEAL_EXEC,
+            libc::F_SEAL_EXEC
+        );
+    } else {
+        eprintln!("kernel without MFD_NOEXEC_SEAL: fell back");
+    }
+}
+
+#[test]
+fn huge_page_bits_decode_to_sizes() {
+    assert_eq!(huge_page_size(libc::MFD_HUGE_2MB), Some(2 << 20));
+    assert_eq!(huge_page_size(libc::MFD_HUGE_1GB), Some(1 << 30));
+    assert_eq!(huge_page_size(libc::MFD_HUGE_16GB), Some(16 << 30));
+    assert_eq!(huge_page_size(0), None);
+}
+
+#[test]
+fn hugetlb_without_reserved_pages_fails_cleanly() {
+    let fd = match memfd_create(&name("t"), libc::MFD_CLOEXEC | libc::MFD_HUGETLB) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("skip: MFD_HUGETLB refused here ({e})");
+            return;
+        }
+    };
+    let huge = default_huge_page_size().unwrap_or(2 << 20);
+    assert_eq!(
+        truncate(fd.as_fd(), 4096).unwrap_err().errno,
+        Errno::EINVAL,
+        "not a huge page multiple"
+    );
+    truncate(fd.as_fd(), huge).unwrap();
+    match Mapping::new(fd.as_fd(), 0, huge as usize, true) {
+        Ok(_) => eprintln!("huge pages are reserved here; the mapping worked"),
+        Err(e) => assert_eq!(e.errno, Errno::ENOMEM, "{e}"),
+    }
+}
