@@ -483,7 +483,7 @@ impl MemFile {
                     .filter(|b| *b > core::page_size())
             })
             .unwrap_or_else(core::page_size);
-        if offset % page != 0 {
+        if !offset.is_multiple_of(page) {
             return Err(error::out_of_range(
                 raw,
                 "options.offset",
