@@ -134,11 +134,6 @@ impl EnvState {
         Ok(())
     }
 
-    /// Whether the environment is being torn down (JS can no longer run).
-    pub fn tearing_down(&self) -> bool {
-        self.tearing_down.get()
-    }
-
     /// The async context used for the callback scope of loop callbacks.
     pub fn async_ctx(&self) -> sys::napi_async_context {
         self.async_ctx

@@ -144,11 +144,6 @@ impl Helper {
         self.armed = false;
     }
 
-    /// Whether the helper is polling.
-    pub fn is_armed(&self) -> bool {
-        self.armed
-    }
-
     /// Refs or unrefs the threadsafe function (whether it keeps the loop alive).
     pub fn set_ref(&mut self, env: sys::napi_env, want: bool) {
         if want == self.refed {

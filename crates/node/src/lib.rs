@@ -6,9 +6,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 // napi-derive compiles `#[napi]` items out of `cfg(test)` builds, which would
 // leave every helper they call looking dead to clippy --all-targets.
-// TEMP(foundation): helpers used by the modules still being written; narrow
-// this back to `cfg_attr(test, allow(dead_code))` once they land.
-#![allow(dead_code)]
+#![cfg_attr(test, allow(dead_code))]
 
 mod abort;
 mod args;
