@@ -27,11 +27,10 @@ pub const ARG_BUF_SIZE: usize = 1024;
 /// Whatever the command reports: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` for
 /// lock conflicts, `EBUSY`, `EPERM`, …
 pub fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
-    // SAFETY: the integer is passed through to the kernel. For the
-    // integer-argument commands this is plain data. A pointer-taking command
-    // given an integer treats it as an address, exactly as C and Python's
-    // fcntl.fcntl do; the JS documentation tells callers to pass a buffer for
-    // those commands, and an invalid address gives EFAULT.
+    // A pointer-taking command given an integer treats it as an address,
+    // exactly as C and Python's fcntl.fcntl do; the JS docs say to pass a
+    // buffer for those commands, and an invalid address gives EFAULT.
+    // SAFETY: the integer goes to the kernel as plain data; no Rust memory is touched.
     let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) };
     if rc < 0 {
         Err(Error::new(Errno::last(), "fcntl"))

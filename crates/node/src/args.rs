@@ -61,10 +61,10 @@ fn fd_number(env: sys::napi_env, d: f64) -> Result<RawFd> {
 /// open; nothing here reads or writes through it as Rust memory.
 #[inline]
 pub fn borrow(fd: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: fd >= 0 (checked by `fd`). BorrowedFd's contract is that the fd
-    // stays open while borrowed; if the caller passes a closed or recycled
-    // number the only effect is the kernel's own EBADF or acting on that fd,
-    // which is exactly what the same call from C or Python does.
+    // BorrowedFd's contract is that the fd stays open while borrowed; a closed
+    // or recycled number only gets the kernel's own EBADF, or acts on that fd,
+    // exactly as the same call from C or Python does.
+    // SAFETY: fd >= 0 (checked by `fd`), and it only ever reaches syscalls.
     unsafe { BorrowedFd::borrow_raw(fd) }
 }
 

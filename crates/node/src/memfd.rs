@@ -133,10 +133,9 @@ struct MapRecord {
 impl MapRecord {
     fn unmap(&self) {
         if !self.unmapped.replace(true) {
-            // SAFETY: ptr/len came from Mapping::into_raw, and the `unmapped`
-            // flag makes this the only munmap. Callers detach the ArrayBuffer
-            // (unmap()) or run after it was collected (finalizer), so no JS
-            // can reach the memory afterwards.
+            // Callers detach the ArrayBuffer (unmap()) or run after it was
+            // collected (finalizer), so no JS can reach the memory afterwards.
+            // SAFETY: ptr/len came from Mapping::into_raw; `unmapped` makes this the only munmap.
             unsafe { core::unmap_raw(self.ptr, self.len) };
         }
         if let Some(reg) = self.registry.upgrade() {
