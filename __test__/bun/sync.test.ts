@@ -130,6 +130,26 @@ describe('async waits under Bun (helper thread + threadsafe function, never libu
     }
   })
 
+  test('MemFile: a shared mapping sees positional writes, and unmap detaches it', () => {
+    const mf = lib.MemFile.create('bun')
+    try {
+      mf.truncate(4096)
+      mf.addSeals({ shrink: true })
+      const ab = mf.map({ writable: true })
+      const view = new Uint8Array(ab)
+      mf.write('hi', 10)
+      expect(String.fromCharCode(view[10], view[11])).toBe('hi')
+      view[0] = 42
+      expect(mf.read(1, 0)[0]).toBe(42)
+      const second = new Uint8Array(mf.map())
+      expect(second[0]).toBe(42)
+      mf.unmap(ab)
+      expect(ab.byteLength).toBe(0)
+    } finally {
+      mf.close()
+    }
+  })
+
   test('lockFile waits on its own thread and gets the lock after release', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs')
     const { join } = await import('node:path')

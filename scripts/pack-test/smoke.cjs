@@ -49,7 +49,6 @@ const CHECKS = {
       s.close()
     }
   },
-  // TODO(memfd): adjust to the final signature once memfd lands.
   memfdCreate(lib) {
     const fd = lib.memfdCreate('pack-test')
     try {
@@ -59,13 +58,11 @@ const CHECKS = {
       fs.closeSync(fd)
     }
   },
-  // TODO(timerfd): adjust to the final signature once timerfd lands.
   timerfdCreate(lib) {
     const fd = lib.timerfdCreate(lib.CLOCK_MONOTONIC ?? 1)
     assert.ok(Number.isInteger(fd) && fd >= 0)
     fs.closeSync(fd)
   },
-  // TODO(fcntl): adjust to the final signature once flock lands.
   flock(lib) {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-pack-')), 'lock')
     const fd = fs.openSync(file, 'w')
