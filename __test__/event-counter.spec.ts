@@ -4,7 +4,7 @@ import test from 'ava'
 // event loop, which concurrent tests on 2 cores would disturb.
 
 import { EFD_SEMAPHORE, eventfd, EventCounter } from '../index.js'
-import { fdCount, runNode, sleep } from './helpers/child.js'
+import { runNode, sleep, until } from './helpers/child.js'
 
 test.serial('take waits until the counter is non-zero and takes all of it', async (t) => {
   const c = new EventCounter()
@@ -39,12 +39,21 @@ test.serial('add past 2^64-2 throws EAGAIN instead of blocking', (t) => {
 test.serial('many takers are served in order, one value each', async (t) => {
   const c = new EventCounter()
   t.teardown(() => c.close())
-  const results = Array.from({ length: 5 }, () => c.take())
+  const got: Array<[number, bigint]> = []
+  const takes = Array.from({ length: 5 }, (_, k) => c.take().then((v) => got.push([k, v])))
+  // One add at a time, each waiting for its taker, so adds cannot merge.
   for (let i = 1; i <= 5; i++) {
     c.add(i)
-    await sleep(5)
+    await until(() => got.length === i)
   }
-  t.deepEqual(await Promise.all(results), [1n, 2n, 3n, 4n, 5n])
+  await Promise.all(takes)
+  t.deepEqual(got, [
+    [0, 1n],
+    [1, 2n],
+    [2, 3n],
+    [3, 4n],
+    [4, 5n],
+  ])
 })
 
 test.serial('for await yields successive takes and ends on close', async (t) => {

@@ -6,7 +6,7 @@ import { closeSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 
 import { EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, Semaphore } from '../index.js'
-import { fdCount, PKG, runNode, sleep } from './helpers/child.js'
+import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
 
 test.serial('acquire resolves at once when a permit is free, and tryAcquire counts permits', async (t) => {
   const sem = new Semaphore(2)
@@ -28,8 +28,9 @@ test.serial('waiters in one process are served first come, first served', async 
   const all = Array.from({ length: 20 }, (_, i) => sem.acquire().then(() => order.push(i)))
   t.is(sem.pending, 20)
   sem.release(5)
-  await sleep(30)
-  t.deepEqual(order, [0, 1, 2, 3, 4])
+  await until(() => order.length === 5)
+  await sleep(10)
+  t.deepEqual(order, [0, 1, 2, 3, 4], 'five permits went to the first five waiters, in order')
   sem.release(15)
   await Promise.all(all)
   t.deepEqual(order, Array.from({ length: 20 }, (_, i) => i))

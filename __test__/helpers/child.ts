@@ -46,3 +46,15 @@ export function fdCount(): number {
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/**
+ * Waits until `cond()` holds, giving the event loop turns in between; throws
+ * after `ms` so a lost wake-up fails the test instead of hanging it.
+ */
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`)
+    await sleep(1)
+  }
+}

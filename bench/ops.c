@@ -1,0 +1,93 @@
+/* The physical limit for bench/ops.js: the same operations as raw syscalls.
+ * Built by the bench with the machine's cc. Usage: ops <op> <iterations>
+ * Prints nanoseconds per operation. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  const char *op = argv[1];
+  long n = atol(argv[2]);
+  const char *path = argc > 3 ? argv[3] : "/tmp/linux-fd-bench.lock";
+  double t0, t1;
+  if (!strcmp(op, "eventfd_rw")) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    uint64_t v = 1;
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      if (write(fd, &v, 8) != 8 || read(fd, &v, 8) != 8) return 1;
+    }
+    t1 = now_ns();
+  } else if (!strcmp(op, "sem_rw")) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+    uint64_t v = 1;
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      v = 1;
+      if (write(fd, &v, 8) != 8 || read(fd, &v, 8) != 8) return 1;
+    }
+    t1 = now_ns();
+  } else if (!strcmp(op, "eventfd_create")) {
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) close(eventfd(0, EFD_CLOEXEC));
+    t1 = now_ns();
+  } else if (!strcmp(op, "memfd_create")) {
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) close(memfd_create("bench", MFD_CLOEXEC));
+    t1 = now_ns();
+  } else if (!strcmp(op, "flock")) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      if (flock(fd, LOCK_EX) || flock(fd, LOCK_UN)) return 1;
+    }
+    t1 = now_ns();
+  } else if (!strcmp(op, "ofd")) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    struct flock fl = {0};
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      fl.l_type = F_WRLCK;
+      if (fcntl(fd, F_OFD_SETLK, &fl)) return 1;
+      fl.l_type = F_UNLCK;
+      if (fcntl(fd, F_OFD_SETLK, &fl)) return 1;
+    }
+    t1 = now_ns();
+  } else if (!strcmp(op, "map64")) {
+    /* n = rounds of: memfd 64 MiB, truncate, mmap, fill, read back, unmap */
+    size_t len = 64u << 20;
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      int fd = memfd_create("bench", MFD_CLOEXEC);
+      if (ftruncate(fd, len)) return 1;
+      uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (p == MAP_FAILED) return 1;
+      memset(p, 7, len);
+      uint64_t sum = 0;
+      for (size_t j = 0; j < len; j += 4096) sum += p[j];
+      if (sum != 7 * (len / 4096)) return 1;
+      munmap(p, len);
+      close(fd);
+    }
+    t1 = now_ns();
+  } else {
+    return 2;
+  }
+  printf("%.1f\n", (t1 - t0) / n);
+  return 0;
+}

@@ -1,0 +1,33 @@
+"""CPython's os/fcntl for bench/ops.js. Usage: python3 ops.py <op> <n> [path]; prints ns/op."""
+import fcntl, os, struct, sys, time
+
+op, n = sys.argv[1], int(sys.argv[2])
+path = sys.argv[3] if len(sys.argv) > 3 else "/tmp/linux-fd-bench.lock"
+t0 = time.perf_counter_ns()
+if op == "eventfd_rw":
+    fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        os.eventfd_write(fd, 1)
+        os.eventfd_read(fd)
+elif op == "sem_rw":
+    fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK | os.EFD_SEMAPHORE)
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        os.eventfd_write(fd, 1)
+        os.eventfd_read(fd)
+elif op == "eventfd_create":
+    for _ in range(n):
+        os.close(os.eventfd(0, os.EFD_CLOEXEC))
+elif op == "memfd_create":
+    for _ in range(n):
+        os.close(os.memfd_create("bench", os.MFD_CLOEXEC))
+elif op == "flock":
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+else:
+    sys.exit(2)
+print((time.perf_counter_ns() - t0) / n)
