@@ -146,3 +146,23 @@ pub fn options(v: JsValue, name: &str) -> Result<Option<JsValue>> {
         _ => Err(error::invalid_type(v.env, name, "of type object", &v)),
     }
 }
+
+/// Reads `{ adopt = false }` of a `fromFd(fd, options)` call.
+pub fn adopt_flag(opts: JsValue) -> Result<bool> {
+    match options(opts, "options")? {
+        Some(o) => bool_or(o.get(c"adopt")?, "options.adopt", false),
+        None => Ok(false),
+    }
+}
+
+/// Takes `raw` for a new object: adopts it (`adopt`), or duplicates it with
+/// `F_DUPFD_CLOEXEC` so the caller keeps its own. The caller has checked that
+/// `raw` is open and of the right kind.
+pub fn own_fd(env: sys::napi_env, raw: RawFd, adopt: bool) -> Result<std::os::fd::OwnedFd> {
+    if adopt {
+        // SAFETY: the caller hands over this open fd; only the new object closes it.
+        Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+    } else {
+        linux_fd_core::fd::dup_cloexec(borrow(raw)).map_err(|e| error::sys(env, e))
+    }
+}

@@ -252,10 +252,7 @@ impl MemFile {
     pub fn from_fd(fd: JsValue, options: JsValue) -> Result<Self> {
         let env = fd.env;
         let raw = args::fd(fd)?;
-        let adopt = match args::options(options, "options")? {
-            Some(o) => args::bool_or(o.get(c"adopt")?, "options.adopt", false)?,
-            None => false,
-        };
+        let adopt = args::adopt_flag(options)?;
         let borrowed = args::borrow(raw);
         core_fd::is_cloexec(borrowed).map_err(|e| error::sys(env, e))?;
         let link =
@@ -274,12 +271,7 @@ impl MemFile {
             }
             Err(_) => String::new(),
         };
-        let owned = if adopt {
-            // SAFETY: the caller hands over this open fd (checked just above).
-            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) }
-        } else {
-            core_fd::dup_cloexec(borrowed).map_err(|e| error::sys(env, e))?
-        };
+        let owned = args::own_fd(env, raw, adopt)?;
         Ok(Self::wrap(owned, name, None))
     }
 

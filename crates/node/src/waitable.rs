@@ -3,7 +3,7 @@
 //! iterator object. The waiting itself lives in `wait.rs`.
 
 use std::cell::RefCell;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 use linux_fd_core::fd::{self as core_fd, FdKind};
@@ -21,10 +21,7 @@ use crate::wait::{Inner, Kind, Mode};
 pub fn take_fd(fd: JsValue, options: JsValue, kind: Kind) -> Result<OwnedFd> {
     let env = fd.env;
     let raw = args::fd(fd)?;
-    let adopt = match args::options(options, "options")? {
-        Some(o) => args::bool_or(o.get(c"adopt")?, "options.adopt", false)?,
-        None => false,
-    };
+    let adopt = args::adopt_flag(options)?;
     let borrowed = args::borrow(raw);
     let found = core_fd::kind(borrowed).map_err(|e| error::sys(env, e))?;
     let ok = match (kind, found) {
@@ -46,13 +43,7 @@ pub fn take_fd(fd: JsValue, options: JsValue, kind: Kind) -> Result<OwnedFd> {
             &format!("must be {want}. Received fd {raw}"),
         ));
     }
-    let owned = if adopt {
-        // SAFETY: the caller hands over ownership of this open fd (checked by
-        // F_GETFD in core_fd::kind); from here on only the new object closes it.
-        unsafe { OwnedFd::from_raw_fd(raw) }
-    } else {
-        core_fd::dup_cloexec(borrowed).map_err(|e| error::sys(env, e))?
-    };
+    let owned = args::own_fd(env, raw, adopt)?;
     core_fd::set_nonblocking(owned.as_fd()).map_err(|e| error::sys(env, e))?;
     Ok(owned)
 }
