@@ -117,6 +117,20 @@ fn c_int_arg(v: JsValue, name: &str) -> Result<i32> {
     Ok(args::int(v, name, i32::MIN as i64, u32::MAX as i64, Some(0))? as u32 as i32)
 }
 
+/// The integer form of `arg` (default 0), once buffers have been ruled out.
+fn int_arg(arg: JsValue) -> Result<i32> {
+    match arg.as_f64() {
+        Some(_) => c_int_arg(arg, "arg"),
+        None if arg.is_undefined() => Ok(0),
+        None => Err(error::invalid_type(
+            arg.env,
+            "arg",
+            "of type number, string, ArrayBufferView or ArrayBuffer",
+            &arg,
+        )),
+    }
+}
+
 /// A buffer argument: its bytes, and whether it can be written back (a
 /// TypedArray / ArrayBuffer) or not (a string).
 fn buffer_arg(v: JsValue) -> Option<(*mut u8, usize, bool)> {
@@ -184,18 +198,7 @@ pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Buff
         core::fcntl_buf(file, cmd, &mut buf).map_err(|e| error::sys(env, e))?;
         return Ok(Either::B(buf[..len].to_vec().into()));
     }
-    let int = match arg.as_f64() {
-        Some(_) => c_int_arg(arg, "arg")?,
-        None if arg.is_undefined() => 0,
-        None => {
-            return Err(error::invalid_type(
-                env,
-                "arg",
-                "of type number, string, Uint8Array or ArrayBuffer",
-                &arg,
-            ))
-        }
-    };
+    let int = int_arg(arg)?;
     core::fcntl_int(file, cmd, int)
         .map(Either::A)
         .map_err(|e| error::sys(env, e))
@@ -255,18 +258,7 @@ pub fn ioctl(
         unsafe { core::ioctl_buf(file, request, &mut buf) }.map_err(|e| error::sys(env, e))?;
         return Ok(Either::B(buf[..len].to_vec().into()));
     }
-    let int = match arg.as_f64() {
-        Some(_) => c_int_arg(arg, "arg")? as u32 as libc::c_ulong,
-        None if arg.is_undefined() => 0,
-        None => {
-            return Err(error::invalid_type(
-                env,
-                "arg",
-                "of type number, string, Uint8Array or ArrayBuffer",
-                &arg,
-            ))
-        }
-    };
+    let int = int_arg(arg)? as u32 as libc::c_ulong;
     core::ioctl_int(file, request, int)
         .map(Either::A)
         .map_err(|e| error::sys(env, e))
