@@ -13,6 +13,7 @@ mod args;
 mod env;
 mod error;
 mod eventfd;
+mod fast;
 mod fcntl;
 mod helper;
 mod job;
