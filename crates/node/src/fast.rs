@@ -17,6 +17,7 @@ use napi_derive::napi;
 
 use crate::args;
 use crate::error;
+use crate::eventfd::{EventCounter, Semaphore};
 use crate::js::{BigU64, JsValue};
 
 /// Reads up to N arguments; missing ones are `undefined`.
@@ -96,6 +97,78 @@ unsafe extern "C" fn flock(env: sys::napi_env, info: sys::napi_callback_info) ->
     }
 }
 
+/// A raw method on a class prototype that calls the class's own `#[napi]`
+/// method, skipping napi-rs's per-call machinery but not its safety: the
+/// receiver must carry the class's napi-rs type tag (so a spoofed
+/// `Semaphore.prototype.release.call(otherObject)` is a TypeError, never a
+/// type-confused pointer), and the methods take `&self` and never call into
+/// JS, so no napi-rs borrow can conflict.
+const NULL_VALUE: sys::napi_value = ptr::null_mut();
+
+macro_rules! fast_method {
+    ($name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
+        unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            let mut argc = $n;
+            let mut raw: [sys::napi_value; $n] = [NULL_VALUE; $n];
+            let mut this = ptr::null_mut();
+            // SAFETY: called by Node with this callback's env and info; raw has room for $n values.
+            unsafe {
+                sys::napi_get_cb_info(
+                    env,
+                    info,
+                    &mut argc,
+                    raw.as_mut_ptr(),
+                    &mut this,
+                    ptr::null_mut(),
+                )
+            };
+            let tag = <$class as napi::bindgen_prelude::TypeTag>::type_tag();
+            let mut tagged = false;
+            // SAFETY: env/this are live; a non-object gives an error status and tagged stays false.
+            unsafe { sys::napi_check_object_type_tag(env, this, &tag, &mut tagged) };
+            let mut wrapped = ptr::null_mut();
+            // SAFETY: as above; napi_unwrap fails on an object that wraps nothing.
+            let unwrapped =
+                tagged && unsafe { sys::napi_unwrap(env, this, &mut wrapped) } == sys::Status::napi_ok;
+            if !unwrapped || wrapped.is_null() {
+                error::throw_new(
+                    env,
+                    error::Kind::TypeError,
+                    "ERR_INVALID_THIS",
+                    concat!("Value of \"this\" must be of type ", stringify!($class)),
+                );
+                return ptr::null_mut();
+            }
+            // SAFETY: the type tag proves napi-rs wrapped a Box<$class> here,
+            // alive while `this` is; only shared (&self) access happens.
+            let $this: &$class = unsafe { &*(wrapped as *const $class) };
+            let $env = napi::Env::from_raw(env);
+            let $args = raw.map(|r| JsValue { env, raw: r });
+            match $body {
+                // SAFETY: env is live on this thread.
+                Ok(v) => unsafe { ToNapiValue::to_napi_value(env, v) }.unwrap_or(ptr::null_mut()),
+                Err(e) => {
+                    // SAFETY: env is live; a PendingException error leaves the thrown value alone.
+                    unsafe { napi::JsError::from(e).throw_into(env) };
+                    ptr::null_mut()
+                }
+            }
+        }
+    };
+}
+
+fast_method!(counter_add, EventCounter, 1, |c, env, a| c.add(env, a[0]));
+fast_method!(counter_try_take, EventCounter, 0, |c, env, _a| c.try_take(env));
+fast_method!(sem_release, Semaphore, 1, |s, env, a| s.release(env, a[0]));
+fast_method!(sem_try_acquire, Semaphore, 0, |s, env, _a| s.try_acquire(env));
+
+const METHODS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
+    (c"EventCounter", c"add", counter_add),
+    (c"EventCounter", c"tryTake", counter_try_take),
+    (c"Semaphore", c"release", sem_release),
+    (c"Semaphore", c"tryAcquire", sem_try_acquire),
+];
+
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
 
 const FAST: &[(&std::ffi::CStr, Callback)] = &[
@@ -123,6 +196,23 @@ pub fn install(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::
             )
         })?;
         crate::js::set(env, exports, name, f)?;
+    }
+    let exports_v = JsValue { env, raw: exports };
+    for (class, method, cb) in METHODS {
+        let proto = exports_v.get(class)?.get(c"prototype")?;
+        let mut f = ptr::null_mut();
+        // SAFETY: as above.
+        crate::js::check(unsafe {
+            sys::napi_create_function(
+                env,
+                method.as_ptr(),
+                method.to_bytes().len() as isize,
+                Some(*cb),
+                ptr::null_mut(),
+                &mut f,
+            )
+        })?;
+        crate::js::set(env, proto.raw, method, f)?;
     }
     Ok(())
 }
