@@ -251,3 +251,18 @@ class EventCounterLike {
     this.inner.close()
   }
 }
+
+test.serial('fast-path methods refuse a receiver of another class instead of misreading it', (t) => {
+  const c = new EventCounter()
+  const s = new Semaphore(1)
+  t.teardown(() => {
+    c.close()
+    s.close()
+  })
+  t.throws(() => Semaphore.prototype.release.call(c as never), { instanceOf: TypeError, code: 'ERR_INVALID_THIS' })
+  t.throws(() => Semaphore.prototype.tryAcquire.call({} as never), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => EventCounter.prototype.add.call(s as never, 1), { code: 'ERR_INVALID_THIS' })
+  const disguised = Object.setPrototypeOf(new EventCounter(), Semaphore.prototype) as Semaphore
+  t.throws(() => disguised.tryAcquire(), { code: 'ERR_INVALID_THIS' })
+  t.true(s.tryAcquire(), 'the real semaphore is untouched')
+})
