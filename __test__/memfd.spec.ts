@@ -10,6 +10,7 @@ import {
   memfdCreate,
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
+  MFD_HUGE_16GB,
   MFD_HUGE_2MB,
   MFD_HUGE_MASK,
   MFD_HUGE_SHIFT,
@@ -39,8 +40,18 @@ test('without MFD_CLOEXEC the fd is inherited by children', (t) => {
   t.is(inheritedByChild(fd), 'open')
 })
 
-test('the huge page constants encode log2 sizes', (t) => {
+test('the huge page constants encode log2 sizes, and flags made negative by | are accepted', (t) => {
   t.is((MFD_HUGE_2MB >> MFD_HUGE_SHIFT) & MFD_HUGE_MASK, 21)
+  t.is((MFD_HUGE_16GB >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK, 34)
+  const flags = MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_16GB
+  t.true(flags < 0, 'JS bitwise OR gives an int32')
+  try {
+    closeSync(memfdCreate('huge16', flags))
+    t.pass('16 GB huge pages are supported here')
+  } catch (e) {
+    // The kernel, not the argument check, decides: no 16 GB pages on this machine.
+    t.true(['EINVAL', 'ENODEV', 'ENOENT'].includes((e as NodeJS.ErrnoException).code!), String(e))
+  }
 })
 
 test('MFD_HUGETLB works or fails with an errno, never a crash', (t) => {
@@ -58,7 +69,8 @@ test('bad names and flags give documented errors', (t) => {
   t.throws(() => memfdCreate(5 as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => memfdCreate('x'.repeat(300)), { code: 'EINVAL' })
   t.throws(() => memfdCreate('x', 0x40000000), { code: 'EINVAL' })
-  t.throws(() => memfdCreate('x', -1), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => memfdCreate('x', 2 ** 32), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => memfdCreate('x', 1.5), { code: 'ERR_OUT_OF_RANGE' })
 })
 
 test('MemFile: name, path, size, positional write/read/readInto', (t) => {

@@ -90,7 +90,15 @@ fn c_name(v: JsValue) -> Result<(String, CString)> {
 pub fn memfd_create(name: JsValue, flags: JsValue) -> Result<i32> {
     let env = name.env;
     let (_, c) = c_name(name)?;
-    let flags = args::int(flags, "flags", 0, u32::MAX as i64, Some(libc::MFD_CLOEXEC as i64))? as u32;
+    // JS's `|` makes large flag sets negative (`MFD_HUGETLB | MFD_HUGE_16GB`
+    // is -2013265916), so take -2^31 … 2^32-1 and keep the low 32 bits.
+    let flags = args::int(
+        flags,
+        "flags",
+        i32::MIN as i64,
+        u32::MAX as i64,
+        Some(libc::MFD_CLOEXEC as i64),
+    )? as u32;
     core::memfd_create(&c, flags)
         .map(|fd| fd.into_raw_fd())
         .map_err(|e| error::sys(env, e))
