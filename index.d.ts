@@ -215,9 +215,20 @@ export declare class MemFile {
    */
   addSeals(seals: { seal?: boolean, shrink?: boolean, grow?: boolean, write?: boolean, futureWrite?: boolean, exec?: boolean }): void
   /**
-   * Maps the file into memory, shared (`mmap(MAP_SHARED)`), and returns the
-   * memory as an `ArrayBuffer` without copying: writes through it are seen
-   * by every process and thread that maps the same memfd.
+   * Maps the file into memory and returns the memory as an `ArrayBuffer`
+   * without copying.
+   *
+   * - `writable: true`: a shared mapping (`mmap(MAP_SHARED)`); writes
+   *   through it are seen by every process and thread that maps the same
+   *   memfd, and by `read()`.
+   * - `writable: false` (the default): a read-only *view*
+   *   (`mmap(MAP_PRIVATE)`) that shows the file's current contents,
+   *   including later writes by others. JavaScript cannot make an
+   *   `ArrayBuffer` read-only, so writing into the view is allowed but
+   *   stays private: the written page becomes this mapping's own copy
+   *   and stops following the file. (A `PROT_READ` mapping would instead
+   *   kill the process with SIGSEGV on the first write.) Views work on
+   *   write-sealed files and do not block `addSeals({ write: true })`.
    *
    * **SIGBUS.** If the file shrinks under a mapping, touching the lost part
    * kills the process with SIGBUS, and no JavaScript can catch that. So

@@ -144,6 +144,27 @@ test('a writable mapping is shared with fs reads and other mappings, without cop
   t.is(mf.mappings, 2)
 })
 
+test('a read-only view follows the file; writing into it stays private and does not crash', async (t) => {
+  // Run in a child: before the fix, the write below was a SIGSEGV (a
+  // PROT_READ mapping behind an ArrayBuffer) that killed the process.
+  const r = await runNode(`
+    const mf = lfd.MemFile.create('view', { sealable: true })
+    mf.truncate(8192)
+    mf.addSeals({ shrink: true })
+    const view = new Uint8Array(mf.map())
+    const before = view[5]
+    mf.write(Buffer.from([3]), 5)
+    const followed = view[5]
+    view[4096] = 9
+    mf.addSeals({ write: true })
+    const sealedView = new Uint8Array(mf.map())
+    console.log(JSON.stringify({ before, followed, own: view[4096], file: mf.read(1, 4096)[0], sealed: sealedView[5] }))
+  `)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { before: 0, followed: 3, own: 9, file: 0, sealed: 3 })
+})
+
 test('F_SEAL_WRITE is EBUSY while a writable mapping exists; unmap detaches and frees', (t) => {
   const mf = MemFile.create('busy')
   t.teardown(() => mf.close())

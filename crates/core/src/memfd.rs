@@ -147,7 +147,7 @@ pub fn pread_full(fd: BorrowedFd<'_>, buf: &mut [u8], mut offset: u64) -> Result
     Ok(done)
 }
 
-/// A `MAP_SHARED` mapping, unmapped on drop unless [`Mapping::into_raw`] took it.
+/// A file mapping, unmapped on drop unless [`Mapping::into_raw`] took it.
 #[derive(Debug)]
 pub struct Mapping {
     ptr: NonNull<u8>,
@@ -155,7 +155,19 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    /// `mmap(NULL, len, PROT_READ[|PROT_WRITE], MAP_SHARED, fd, offset)`.
+    /// `mmap(NULL, len, PROT_READ | PROT_WRITE, writable ? MAP_SHARED :
+    /// MAP_PRIVATE, fd, offset)`.
+    ///
+    /// A read-only view is a *private* mapping that is still writable, not a
+    /// `PROT_READ` one: memory handed to JavaScript as an `ArrayBuffer` can
+    /// always be written (V8 has no read-only buffers), and a write into a
+    /// `PROT_READ` page is a SIGSEGV that kills the process. With
+    /// `MAP_PRIVATE`, pages nobody wrote through this mapping stay the file's
+    /// own page-cache pages, so they show other processes' writes; a page
+    /// written through it becomes a private copy (and stops following the
+    /// file). Private mappings are allowed on read-only fds and on
+    /// `F_SEAL_WRITE`/`F_SEAL_FUTURE_WRITE` files, and do not block
+    /// `F_SEAL_WRITE` (the kernel only counts shared writable mappings).
     ///
     /// The caller is responsible for the SIGBUS rule: only map what the file
     /// backs, and only files that cannot shrink (or whose shrinking it controls).
@@ -165,20 +177,20 @@ impl Mapping {
     /// of a read-only fd), `EPERM` (a writable mapping of an `F_SEAL_WRITE`
     /// file), `ENOMEM` (no huge pages to reserve, or out of address space).
     pub fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> Result<Self> {
-        let prot = if writable {
-            libc::PROT_READ | libc::PROT_WRITE
+        let flags = if writable {
+            libc::MAP_SHARED
         } else {
-            libc::PROT_READ
+            libc::MAP_PRIVATE
         };
         let off = libc::off_t::try_from(offset).map_err(|_| Error::new(Errno::EINVAL, "mmap"))?;
-        // SAFETY: a fresh MAP_SHARED mapping at an address the kernel picks;
-        // no existing memory is affected.
+        // SAFETY: a fresh mapping at an address the kernel picks (no
+        // MAP_FIXED), so no existing memory is affected.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
-                prot,
-                libc::MAP_SHARED,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
                 fd.as_raw_fd(),
                 off,
             )

@@ -116,3 +116,39 @@ fn hugetlb_without_reserved_pages_fails_cleanly() {
         Err(e) => assert_eq!(e.errno, Errno::ENOMEM, "{e}"),
     }
 }
+
+#[test]
+fn a_read_only_view_follows_the_file_and_writes_into_it_stay_private() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING).unwrap();
+    truncate(fd.as_fd(), 8192).unwrap();
+    let view = Mapping::new(fd.as_fd(), 0, 8192, false).unwrap();
+    let shared = Mapping::new(fd.as_fd(), 0, 8192, true).unwrap();
+    // SAFETY: both mappings are live and 8192 bytes long; the view is
+    // PROT_READ|PROT_WRITE (private), so writing it is allowed.
+    unsafe {
+        // Read first, so the view's page is the file's page, then write through the file.
+        assert_eq!(*view.as_ptr().add(10), 0);
+        *shared.as_ptr().add(10) = 7;
+        assert_eq!(
+            *view.as_ptr().add(10),
+            7,
+            "untouched pages show the file's contents"
+        );
+        // A write through the view (what JS may do to any ArrayBuffer) neither
+        // crashes nor reaches the file.
+        *view.as_ptr().add(4096) = 9;
+        assert_eq!(*shared.as_ptr().add(4096), 0);
+    }
+    let mut byte = [1u8];
+    pread_full(fd.as_fd(), &mut byte, 4096).unwrap();
+    assert_eq!(byte[0], 0);
+    drop(shared);
+    // Only shared writable mappings block F_SEAL_WRITE; the view does not.
+    add_seals(fd.as_fd(), libc::F_SEAL_WRITE).unwrap();
+    let after = Mapping::new(fd.as_fd(), 0, 4096, false).unwrap();
+    assert_eq!(
+        Mapping::new(fd.as_fd(), 0, 4096, true).unwrap_err().errno,
+        Errno::EPERM
+    );
+    drop((view, after));
+}
