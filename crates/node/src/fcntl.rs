@@ -3,12 +3,12 @@
 
 use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
 use linux_fd_core::lock;
-use napi::{bindgen_prelude::Buffer, Either, Result};
+use napi::{Either, Result};
 use napi_derive::napi;
 
 use crate::args;
 use crate::error;
-use crate::js::JsValue;
+use crate::js::{CopiedBuffer, JsValue};
 
 macro_rules! consts {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
@@ -186,7 +186,7 @@ fn free_string_bytes(ptr: *mut u8, len: usize, writable: bool) {
     ts_args_type = "fd: number | { fd: number }, cmd: number, arg?: number | ArrayBufferView | ArrayBuffer | string",
     ts_return_type = "number | Buffer"
 )]
-pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Buffer>> {
+pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, CopiedBuffer>> {
     let env = fd.env;
     let raw = args::fd(fd)?;
     let cmd = args::int(cmd, "cmd", i32::MIN as i64, i32::MAX as i64, None)? as i32;
@@ -196,7 +196,7 @@ pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Buff
         free_string_bytes(ptr, len, writable);
         let mut buf = staged?;
         core::fcntl_buf(file, cmd, &mut buf).map_err(|e| error::sys(env, e))?;
-        return Ok(Either::B(buf[..len].to_vec().into()));
+        return Ok(Either::B(CopiedBuffer(buf[..len].to_vec())));
     }
     let int = int_arg(arg)?;
     core::fcntl_int(file, cmd, int)
@@ -226,7 +226,7 @@ pub fn ioctl(
     request: JsValue,
     arg: JsValue,
     mutate_flag: JsValue,
-) -> Result<Either<i32, Buffer>> {
+) -> Result<Either<i32, CopiedBuffer>> {
     let env = fd.env;
     let raw = args::fd(fd)?;
     let request =
@@ -256,7 +256,7 @@ pub fn ioctl(
         let mut buf = staged?;
         // SAFETY: buf is 1024 bytes, as in Python.
         unsafe { core::ioctl_buf(file, request, &mut buf) }.map_err(|e| error::sys(env, e))?;
-        return Ok(Either::B(buf[..len].to_vec().into()));
+        return Ok(Either::B(CopiedBuffer(buf[..len].to_vec())));
     }
     let int = int_arg(arg)? as u32 as libc::c_ulong;
     core::ioctl_int(file, request, int)

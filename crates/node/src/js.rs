@@ -426,3 +426,46 @@ pub fn array(env: sys::napi_env, values: &[sys::napi_value]) -> Result<sys::napi
     }
     Ok(out)
 }
+
+/// Bytes returned to JS as a `Buffer` whose memory V8 owns
+/// (`napi_create_buffer_copy`).
+///
+/// napi-rs's `Buffer::from(Vec<u8>)` makes an *external* buffer, freed by a
+/// finalizer that Node runs from the event loop after a GC. A synchronous
+/// loop of calls therefore holds every result until it yields: the memory
+/// stress case measured about 290 bytes kept per 16-byte `MemFile.read()`
+/// (60 MB over 200,000 calls, all returned once the loop yielded).
+pub struct CopiedBuffer(pub Vec<u8>);
+
+impl ToNapiValue for CopiedBuffer {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: the source is val.0's initialized bytes, read during the
+        // call only; env is the live env of this call; out is a valid
+        // out-pointer and the data out-pointer may be null.
+        check(unsafe {
+            sys::napi_create_buffer_copy(env, val.0.len(), val.0.as_ptr().cast(), ptr::null_mut(), &mut out)
+        })?;
+        Ok(out)
+    }
+}
+
+impl TypeName for CopiedBuffer {
+    fn type_name() -> &'static str {
+        "Buffer"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+/// Creates a zero-filled JS `Buffer` of `len` bytes that V8 owns, and returns
+/// it with a pointer to its bytes (valid while the buffer is reachable, which
+/// the caller ensures by holding the value on this call's stack).
+pub fn new_buffer(env: sys::napi_env, len: usize) -> Result<(sys::napi_value, *mut u8)> {
+    let mut out = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    // SAFETY: env is live; out and data are valid out-pointers.
+    check(unsafe { sys::napi_create_buffer(env, len, &mut data, &mut out) })?;
+    Ok((out, data.cast()))
+}

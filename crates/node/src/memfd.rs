@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 
 use linux_fd_core::fd as core_fd;
 use linux_fd_core::memfd::{self as core, Mapping};
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::ToNapiValue;
 use napi::{sys, Env, Result, ValueType};
 use napi_derive::napi;
 
@@ -352,15 +352,31 @@ impl MemFile {
 
     /// Reads up to `length` bytes at `position` (`pread`); shorter at end of file.
     /// @throws {Error} `ERR_CLOSED`.
-    #[napi(ts_args_type = "length: number, position?: number")]
-    pub fn read(&self, env: Env, length: JsValue, position_: JsValue) -> Result<Buffer> {
+    #[napi(ts_args_type = "length: number, position?: number", ts_return_type = "Buffer")]
+    pub fn read(&self, env: Env, length: JsValue, position_: JsValue) -> Result<JsValue> {
+        let raw = env.raw();
         let len = args::int(length, "length", 0, i32::MAX as i64, None)? as usize;
         let pos = position(position_, "position")?;
-        let fd = self.file(env.raw())?;
-        let mut buf = vec![0u8; len];
-        let n = core::pread_full(fd.as_fd(), &mut buf, pos).map_err(|e| error::sys(env.raw(), e))?;
-        buf.truncate(n);
-        Ok(buf.into())
+        let fd = self.file(raw)?;
+        // Read straight into a V8-owned Buffer (see js::CopiedBuffer for why
+        // not an external one); only a short read (past the end) copies.
+        let (buf, data) = js::new_buffer(raw, len)?;
+        let slice: &mut [u8] = if len == 0 {
+            &mut []
+        } else {
+            // SAFETY: data points to the len bytes of `buf`, which stays
+            // reachable on this stack until we return, and nothing else
+            // touches them during this synchronous call.
+            unsafe { std::slice::from_raw_parts_mut(data, len) }
+        };
+        let n = core::pread_full(fd.as_fd(), slice, pos).map_err(|e| error::sys(raw, e))?;
+        if n == len {
+            return Ok(JsValue { env: raw, raw: buf });
+        }
+        let short = js::CopiedBuffer(slice[..n].to_vec());
+        // SAFETY: raw is this call's live env.
+        let out = unsafe { js::CopiedBuffer::to_napi_value(raw, short) }?;
+        Ok(JsValue { env: raw, raw: out })
     }
 
     /// Reads into `buffer` at `position`; returns the bytes read.
