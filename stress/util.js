@@ -57,12 +57,13 @@ async function until(cond, ms = 10_000, what = 'condition') {
 
 /**
  * Spawns `node -e code` with `lfd` bound to the package; extra fds become
- * 3, 4, … in the child. Resolves { code, signal, stdout, stderr } on exit.
+ * 3, 4, … in the child; `args` go to node, `scriptArgs` to the script
+ * (process.argv.slice(1) under -e). Resolves { code, signal, stdout, stderr } on exit.
  * `child` is the ChildProcess, for kill().
  */
-function runNode(code, { extraFds = [], args = [], timeoutMs = 60_000 } = {}) {
+function runNode(code, { extraFds = [], args = [], scriptArgs = [], timeoutMs = 60_000 } = {}) {
   const prelude = `const lfd = require(${JSON.stringify(PKG)});\n`
-  const child = spawn(process.execPath, [...args, '-e', prelude + code], { stdio: ['ignore', 'pipe', 'pipe', ...extraFds] })
+  const child = spawn(process.execPath, [...args, '-e', prelude + code, ...scriptArgs.map(String)], { stdio: ['ignore', 'pipe', 'pipe', ...extraFds] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
