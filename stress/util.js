@@ -58,7 +58,8 @@ async function until(cond, ms = 10_000, what = 'condition') {
 /**
  * Spawns `node -e code` with `lfd` bound to the package; extra fds become
  * 3, 4, … in the child; `args` go to node, `scriptArgs` to the script
- * (process.argv.slice(1) under -e). Resolves { code, signal, stdout, stderr } on exit.
+ * (process.argv.slice(1) under -e). `firstLine` resolves with the first
+ * line the child prints (null if it exits first): its "ready" signal. Resolves { code, signal, stdout, stderr } on exit.
  * `child` is the ChildProcess, for kill().
  */
 function runNode(code, { extraFds = [], args = [], scriptArgs = [], timeoutMs = 60_000 } = {}) {
@@ -66,16 +67,22 @@ function runNode(code, { extraFds = [], args = [], scriptArgs = [], timeoutMs = 
   const child = spawn(process.execPath, [...args, '-e', prelude + code, ...scriptArgs.map(String)], { stdio: ['ignore', 'pipe', 'pipe', ...extraFds] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
+  let gotLine
+  const firstLine = new Promise((resolve) => (gotLine = resolve))
+  child.stdout.on('data', (d) => {
+    stdout += d
+    if (stdout.includes('\n')) gotLine(stdout.split('\n')[0])
+  })
   child.stderr.on('data', (d) => (stderr += d))
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   const done = new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      gotLine(null)
       resolve({ code, signal, stdout, stderr })
     })
   })
-  return { child, done }
+  return { child, done, firstLine }
 }
 
 function machineInfo() {
