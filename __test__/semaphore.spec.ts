@@ -142,10 +142,17 @@ test.serial('acquireSync blocks a worker thread until the main thread releases',
   )
   const messages: string[] = []
   w.on('message', (m) => messages.push(m))
-  await sleep(100)
-  t.deepEqual(messages, ['blocking'])
-  sem.release()
-  await new Promise((r) => w.once('exit', r))
+  const exited = new Promise((r) => w.once('exit', r))
+  try {
+    // Wait for the worker to start (slow on a loaded machine), then give it
+    // time to get past acquireSync() if it wrongly could.
+    await until(() => messages.length > 0, 30_000)
+    await sleep(100)
+    t.deepEqual(messages, ['blocking'])
+  } finally {
+    sem.release() // even on failure, so the worker never blocks the run
+  }
+  await exited
   t.deepEqual(messages, ['blocking', 'acquired'])
 })
 

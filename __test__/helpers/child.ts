@@ -1,6 +1,6 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -57,4 +57,21 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`)
     await sleep(1)
   }
+}
+
+/** Capability numbers from linux/capability.h that some tests depend on. */
+export const CAP_SYS_TIME = 25
+export const CAP_WAKE_ALARM = 35
+
+/**
+ * Whether this process holds capability `cap` in its effective set (read
+ * from `/proc/self/status`), so a test can expect success with it and a
+ * precise errno without it, instead of accepting either.
+ */
+export function hasCap(cap: number): boolean {
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'))
+  if (!line) return false
+  return ((BigInt('0x' + line.split(/\s+/)[1]) >> BigInt(cap)) & 1n) === 1n
 }
