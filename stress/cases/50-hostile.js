@@ -800,7 +800,9 @@ async function runOne(t, spec, sentinels) {
   }
   const fdIdx = f ? f.args.map((a) => a === A.fd || a === A.path || a === ptrSafeArg) : []
   const args = spec.args.slice(0, spec.args.length - spec.drop).map((a, i) => mat(a, ctx, !!fdIdx[i]))
-  const extra = spec.extra.map((a) => mat(a, ctx))
+  // Extra arguments go past the declared ones only: after a dropped argument
+  // they would land in its place (an fd position) unfiltered.
+  const extra = spec.drop ? [] : spec.extra.map((a) => mat(a, ctx, true))
   if (!ctx.recv) ctx.recv = args.find((a) => a !== null && typeof a === 'object')
   for (const n of world.usedFdNumbers) {
     if (Object.values(sentinels.fds).includes(n)) throw new Error(`harness: sentinel fd ${n} is in the world`)
