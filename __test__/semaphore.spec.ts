@@ -248,7 +248,7 @@ test.serial('unref lets the process exit while an acquire is pending', async (t)
 })
 
 // Small adapter so the cross-process test reads naturally.
-import { EventCounter } from '../index.js'
+import { EventCounter, FileLock, MemFile, Timer } from '../index.js'
 class EventCounterLike {
   inner = new EventCounter()
   get fd() {
@@ -272,4 +272,35 @@ test.serial('fast-path methods refuse a receiver of another class instead of mis
   const disguised = Object.setPrototypeOf(new EventCounter(), Semaphore.prototype) as Semaphore
   t.throws(() => disguised.tryAcquire(), { code: 'ERR_INVALID_THIS' })
   t.true(s.tryAcquire(), 'the real semaphore is untouched')
+})
+
+// Found by the hostile-input stress case: napi-rs's getters had no receiver
+// check of V8's and threw `Error` with `code: 'InvalidArg'` (not a TypeError,
+// not an ERR_ code) when called on anything but an instance.
+test.serial('getters refuse a receiver of another class with ERR_INVALID_THIS, and still work on their own', (t) => {
+  const c = new EventCounter(3)
+  const s = new Semaphore(1)
+  const timer = new Timer()
+  const mf = MemFile.create('getters')
+  t.teardown(() => {
+    c.close()
+    s.close()
+    timer.close()
+    mf.close()
+  })
+  const getter = (cls: { prototype: object }, key: string) => Object.getOwnPropertyDescriptor(cls.prototype, key)!.get!
+  const bad = { instanceOf: TypeError, code: 'ERR_INVALID_THIS' }
+  t.throws(() => getter(Timer, 'fd').call(c), bad)
+  t.throws(() => getter(EventCounter, 'fd').call(s), bad)
+  t.throws(() => getter(MemFile, 'size').call({}), bad)
+  t.throws(() => getter(FileLock, 'range').call(mf), bad)
+  t.throws(() => getter(Semaphore, 'pending').call(undefined), bad)
+  t.throws(() => (Object.create(MemFile.prototype) as MemFile).name, bad)
+  t.throws(() => (Object.setPrototypeOf(new EventCounter(), Timer.prototype) as Timer).clock, bad)
+  t.is(typeof c.fd, 'number')
+  t.false(s.closed)
+  t.is(timer.clock, 'monotonic')
+  t.is(mf.name, 'getters')
+  t.is(mf.size, 0)
+  t.is(c.pending, 0)
 })

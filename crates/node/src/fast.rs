@@ -171,6 +171,86 @@ const METHODS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
 
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
 
+/// A getter on `T`'s prototype that checks the receiver's type tag, then
+/// calls napi-rs's own getter (held by a reference in `data`).
+///
+/// napi-rs defines accessors without a receiver check of V8's, and its own
+/// check throws `Error` with `code: 'InvalidArg'`, outside the package's error
+/// conventions; methods get V8's `TypeError` instead. With this guard, a getter
+/// called on anything but a `T` (`Object.getOwnPropertyDescriptor(
+/// Timer.prototype, 'fd').get.call({})`, or `Object.create(Timer.prototype).fd`)
+/// throws `TypeError [ERR_INVALID_THIS]`, as the fast-path methods do.
+unsafe extern "C" fn guarded_getter<T: napi::bindgen_prelude::TypeTag>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 0;
+    let mut this = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    // SAFETY: called by Node with this callback's env and info; argc 0 writes no arguments.
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, ptr::null_mut(), &mut this, &mut data) };
+    let tag = T::type_tag();
+    let mut tagged = false;
+    // SAFETY: env/this are live; a non-object gives an error status and tagged stays false.
+    unsafe { sys::napi_check_object_type_tag(env, this, &tag, &mut tagged) };
+    if !tagged {
+        let class = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
+        error::throw_new(
+            env,
+            error::Kind::TypeError,
+            "ERR_INVALID_THIS",
+            &format!("Value of \"this\" must be of type {class}"),
+        );
+        return ptr::null_mut();
+    }
+    let Ok(original) = crate::js::deref(env, data.cast()) else {
+        return ptr::null_mut();
+    };
+    let mut out = ptr::null_mut();
+    // SAFETY: env is live; `original` is napi-rs's getter function; a throw leaves the exception pending.
+    unsafe { sys::napi_call_function(env, this, original, 0, ptr::null(), &mut out) };
+    out
+}
+
+/// Puts `guarded_getter::<T>` in front of every getter on `class`'s prototype.
+fn guard_getters<T: napi::bindgen_prelude::TypeTag>(
+    env: sys::napi_env,
+    exports: JsValue,
+    class: &std::ffi::CStr,
+) -> napi::Result<()> {
+    let proto = exports.get(class)?.get(c"prototype")?;
+    let object = crate::js::global(env, c"Object")?;
+    let names = crate::js::call_method(env, object.raw, c"getOwnPropertyNames", &[proto.raw])?;
+    let mut len = 0u32;
+    // SAFETY: env is live; names is the array getOwnPropertyNames returned.
+    crate::js::check(unsafe { sys::napi_get_array_length(env, names, &mut len) })?;
+    for i in 0..len {
+        let mut name = ptr::null_mut();
+        // SAFETY: as above; i < len.
+        crate::js::check(unsafe { sys::napi_get_element(env, names, i, &mut name) })?;
+        let desc = crate::js::call_method(env, object.raw, c"getOwnPropertyDescriptor", &[proto.raw, name])?;
+        let getter = JsValue { env, raw: desc }.get(c"get")?;
+        if getter.type_of()? != napi::ValueType::Function {
+            continue;
+        }
+        // One reference per getter per environment, held as long as the prototype is.
+        let data = crate::js::reference(env, getter.raw)?;
+        let prop = sys::napi_property_descriptor {
+            utf8name: ptr::null(),
+            name,
+            method: None,
+            getter: Some(guarded_getter::<T>),
+            setter: None,
+            value: ptr::null_mut(),
+            attributes: sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
+            data: data.cast(),
+        };
+        // SAFETY: env is live; prop is one valid descriptor whose data outlives the prototype.
+        crate::js::check(unsafe { sys::napi_define_properties(env, proto.raw, 1, &prop) })?;
+    }
+    Ok(())
+}
+
 const FAST: &[(&std::ffi::CStr, Callback)] = &[
     (c"eventfdRead", eventfd_read),
     (c"eventfdWrite", eventfd_write),
@@ -214,5 +294,10 @@ pub fn install(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::
         })?;
         crate::js::set(env, proto.raw, method, f)?;
     }
+    guard_getters::<EventCounter>(env, exports_v, c"EventCounter")?;
+    guard_getters::<Semaphore>(env, exports_v, c"Semaphore")?;
+    guard_getters::<crate::timerfd::Timer>(env, exports_v, c"Timer")?;
+    guard_getters::<crate::memfd::MemFile>(env, exports_v, c"MemFile")?;
+    guard_getters::<crate::lock::FileLock>(env, exports_v, c"FileLock")?;
     Ok(())
 }
