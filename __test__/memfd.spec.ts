@@ -91,6 +91,17 @@ test('MemFile: name, path, size, positional write/read/readInto', (t) => {
   t.is(fstatSync(mf.fd).size, 2, 'the fd works with fs calls')
 })
 
+test('read() of a huge length stops at the end of the file without allocating for it', (t) => {
+  const mf = MemFile.create('short')
+  t.teardown(() => mf.close())
+  mf.write('hello', 0)
+  t.is(mf.read(2 ** 31 - 1).toString(), 'hello')
+  t.is(mf.read(2 ** 31 - 1, 3).toString(), 'lo')
+  t.is(mf.read(2 ** 31 - 1, 100).length, 0)
+  t.is(mf.readInto(new Uint8Array(0), 0), 0, 'an empty buffer reads nothing')
+  t.is(mf.write(new Uint8Array(0), 0), 0)
+})
+
 test('MemFile seals: shrink/grow/write, and EPERM on a non-sealable file', (t) => {
   const mf = MemFile.create('sealed')
   t.teardown(() => mf.close())

@@ -174,8 +174,21 @@ impl JsValue {
     }
 
     /// The bytes of a TypedArray, DataView or ArrayBuffer: `(ptr, len)`.
-    /// A detached buffer gives length 0.
+    /// A detached buffer gives length 0. The pointer is never null: Node
+    /// reports empty and detached buffers with a null data pointer, and
+    /// `slice::from_raw_parts` requires a non-null one even for length 0, so
+    /// those become a dangling (non-null, aligned) pointer with length 0.
     pub fn as_bytes(&self) -> Option<(*mut u8, usize)> {
+        self.raw_bytes().map(|(p, len)| {
+            if p.is_null() || len == 0 {
+                (ptr::NonNull::<u8>::dangling().as_ptr(), 0)
+            } else {
+                (p, len)
+            }
+        })
+    }
+
+    fn raw_bytes(&self) -> Option<(*mut u8, usize)> {
         let mut is = false;
         // SAFETY: env/raw came from Node for this call.
         unsafe { sys::napi_is_typedarray(self.env, self.raw, &mut is) };

@@ -355,9 +355,16 @@ impl MemFile {
     #[napi(ts_args_type = "length: number, position?: number", ts_return_type = "Buffer")]
     pub fn read(&self, env: Env, length: JsValue, position_: JsValue) -> Result<JsValue> {
         let raw = env.raw();
-        let len = args::int(length, "length", 0, i32::MAX as i64, None)? as usize;
+        let mut len = args::int(length, "length", 0, i32::MAX as i64, None)? as usize;
         let pos = position(position_, "position")?;
         let fd = self.file(raw)?;
+        if len > 64 * 1024 {
+            // Don't allocate (up to 2 GiB) for bytes past the end of the file:
+            // one fstat to size the buffer. The read still stops at the end
+            // if the file shrinks in between.
+            let size = core::size(fd.as_fd()).map_err(|e| error::sys(raw, e))?;
+            len = len.min(size.saturating_sub(pos) as usize);
+        }
         // Read straight into a V8-owned Buffer (see js::CopiedBuffer for why
         // not an external one); only a short read (past the end) copies.
         let (buf, data) = js::new_buffer(raw, len)?;
