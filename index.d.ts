@@ -112,6 +112,11 @@ export declare class EventCounter {
  * @see https://man7.org/linux/man-pages/man2/flock.2.html
  */
 export declare class FileLock {
+  /**
+   * Not for `new`: locks come from `lockFile()` and `tryLockFile()`.
+   * @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, always.
+   */
+  constructor()
   /** Whether this is a shared (read) lock rather than an exclusive one. */
   get shared(): boolean
   /** `'ofd'` or `'flock'`. */
@@ -147,6 +152,11 @@ export declare class FileLock {
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
 export declare class MemFile {
+  /**
+   * Not for `new`: use `MemFile.create()` or `MemFile.fromFd()`.
+   * @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, always.
+   */
+  constructor()
   /**
    * Creates a memfd named `name` (shown as `memfd:<name>` in `/proc`).
    *
@@ -426,6 +436,12 @@ export declare class Timer {
  * `return()` is called (a `break` out of `for await`), without closing the object.
  */
 export declare class WaitIterator {
+  /**
+   * Not for `new`: iterators come from `for await` over an `EventCounter`
+   * or a `Timer` (their `[Symbol.asyncIterator]()`).
+   * @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, always.
+   */
+  constructor()
   /**
    * Waits for the next value: `{ value, done: false }`, or `{ done: true }`
    * once the object is closed or the iterator returned.

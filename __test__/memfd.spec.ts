@@ -6,6 +6,7 @@ import { closeSync, fstatSync, readFileSync, readSync, writeSync } from 'node:fs
 import { spawnSync } from 'node:child_process'
 
 import {
+  FileLock,
   MemFile,
   memfdCreate,
   MFD_ALLOW_SEALING,
@@ -15,6 +16,7 @@ import {
   MFD_HUGE_MASK,
   MFD_HUGE_SHIFT,
   MFD_HUGETLB,
+  WaitIterator,
 } from '../index.js'
 import { runNode } from './helpers/child.js'
 
@@ -279,4 +281,13 @@ test('huge pages: sizes must be multiples, and no reserved pages is an errno, no
     t.is(mf.map({ writable: true }).byteLength, 2 << 20)
   }
   t.throws(() => MemFile.create('x', { hugePages: '3MB' as never }), { code: 'ERR_INVALID_ARG_VALUE' })
+})
+
+test('classes made only by factories refuse new with TypeError ERR_ILLEGAL_CONSTRUCTOR', (t) => {
+  for (const C of [MemFile, FileLock, WaitIterator]) {
+    t.throws(() => new (C as unknown as new () => unknown)(), { instanceOf: TypeError, code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  }
+  const mf = MemFile.create('factory')
+  t.true(mf instanceof MemFile, 'the factories still make instances')
+  mf.close()
 })

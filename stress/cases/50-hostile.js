@@ -698,14 +698,7 @@ function caseArbitrary(t) {
 const stats = { cases: 0, outcomes: new Map() }
 const bump = (m, k) => m.set(k, (m.get(k) ?? 0) + 1)
 
-// `new FileLock()`, `new MemFile()`, `new WaitIterator()`: napi-rs's own
-// constructor for classes without one throws a plain Error with no code
-// (napi-rs 3.16, bindgen_runtime `noop`), before any code of the package runs.
-// Counted separately rather than failed; see docs/notes-fds.md.
-const NO_CTOR = 'Class contains no `constructor`, can not new it!'
-
 function classify(e, ctx, t) {
-  if (t.kind === 'ctor' && e instanceof Error && e.code === undefined && e.message === NO_CTOR) return 'napi-rs no-constructor Error'
   if (e instanceof HostileError) {
     if (ctx.threw || ctx.reasons.has(e) || e.message === 'hostile abort at cleanup') return 'propagated'
     return null

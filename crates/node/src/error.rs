@@ -105,3 +105,15 @@ pub fn throw_new(env: sys::napi_env, kind: Kind, code: &str, message: &str) -> n
         Err(e) => e,
     }
 }
+
+/// `TypeError [ERR_ILLEGAL_CONSTRUCTOR]` for `new` on a class whose objects
+/// only come from factories (napi-rs's own error for a class without a
+/// constructor is a plain `Error` with no `code`).
+pub fn illegal_constructor(env: sys::napi_env, class: &str, instead: &str) -> napi::Error {
+    throw_new(
+        env,
+        Kind::TypeError,
+        "ERR_ILLEGAL_CONSTRUCTOR",
+        &format!("Illegal constructor: {class} objects come from {instead}"),
+    )
+}

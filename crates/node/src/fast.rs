@@ -19,6 +19,9 @@ use crate::args;
 use crate::error;
 use crate::eventfd::{EventCounter, Semaphore};
 use crate::js::{BigU64, JsValue};
+use crate::lock::FileLock;
+use crate::memfd::MemFile;
+use crate::timerfd::Timer;
 
 /// Reads up to N arguments; missing ones are `undefined`.
 ///
@@ -171,85 +174,92 @@ const METHODS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
 
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
 
-/// A getter on `T`'s prototype that checks the receiver's type tag, then
-/// calls napi-rs's own getter (held by a reference in `data`).
-///
-/// napi-rs defines accessors without a receiver check of V8's, and its own
-/// check throws `Error` with `code: 'InvalidArg'`, outside the package's error
-/// conventions; methods get V8's `TypeError` instead. With this guard, a getter
-/// called on anything but a `T` (`Object.getOwnPropertyDescriptor(
-/// Timer.prototype, 'fd').get.call({})`, or `Object.create(Timer.prototype).fd`)
-/// throws `TypeError [ERR_INVALID_THIS]`, as the fast-path methods do.
-unsafe extern "C" fn guarded_getter<T: napi::bindgen_prelude::TypeTag>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    let mut argc = 0;
-    let mut this = ptr::null_mut();
-    let mut data = ptr::null_mut();
-    // SAFETY: called by Node with this callback's env and info; argc 0 writes no arguments.
-    unsafe { sys::napi_get_cb_info(env, info, &mut argc, ptr::null_mut(), &mut this, &mut data) };
-    let tag = T::type_tag();
-    let mut tagged = false;
-    // SAFETY: env/this are live; a non-object gives an error status and tagged stays false.
-    unsafe { sys::napi_check_object_type_tag(env, this, &tag, &mut tagged) };
-    if !tagged {
-        let class = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
-        error::throw_new(
-            env,
-            error::Kind::TypeError,
-            "ERR_INVALID_THIS",
-            &format!("Value of \"this\" must be of type {class}"),
-        );
-        return ptr::null_mut();
-    }
-    let Ok(original) = crate::js::deref(env, data.cast()) else {
-        return ptr::null_mut();
-    };
-    let mut out = ptr::null_mut();
-    // SAFETY: env is live; `original` is napi-rs's getter function; a throw leaves the exception pending.
-    unsafe { sys::napi_call_function(env, this, original, 0, ptr::null(), &mut out) };
-    out
-}
+// Getters. napi-rs defines accessors without a receiver check of V8's, and
+// its own unwrap failure throws `Error` with `code: 'InvalidArg'`, outside the
+// package's error conventions (found by the hostile-input stress case:
+// `Object.create(MemFile.prototype).size`). Each getter is replaced by a raw
+// one that checks the type tag like the methods above and calls the same Rust
+// getter directly, so a foreign receiver is `TypeError [ERR_INVALID_THIS]`
+// and a real one costs less than napi-rs's own accessor.
+fast_method!(counter_fd, EventCounter, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.fd()
+));
+fast_method!(
+    counter_closed,
+    EventCounter,
+    0,
+    |c, _env, _a| Ok::<_, napi::Error>(c.closed())
+);
+fast_method!(
+    counter_pending,
+    EventCounter,
+    0,
+    |c, _env, _a| Ok::<_, napi::Error>(c.pending())
+);
+fast_method!(sem_fd, Semaphore, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
+fast_method!(sem_closed, Semaphore, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.closed()
+));
+fast_method!(sem_pending, Semaphore, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.pending()
+));
+fast_method!(timer_fd, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
+fast_method!(timer_closed, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.closed()
+));
+fast_method!(timer_pending, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.pending()
+));
+fast_method!(timer_clock, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.clock()
+));
+fast_method!(mem_fd, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
+fast_method!(mem_name, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(c.name()));
+fast_method!(mem_path, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(c.path()));
+fast_method!(mem_closed, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.closed()
+));
+fast_method!(mem_size, MemFile, 0, |c, env, _a| c.size(env));
+fast_method!(mem_seals, MemFile, 0, |c, env, _a| c.seals(env));
+fast_method!(mem_mappings, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.mappings()
+));
+fast_method!(lock_shared, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.shared()
+));
+fast_method!(lock_kind, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.kind()
+));
+fast_method!(lock_range, FileLock, 0, |c, env, _a| c.range(env));
+fast_method!(lock_fd, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
+fast_method!(lock_released, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(
+    c.released()
+));
 
-/// Puts `guarded_getter::<T>` in front of every getter on `class`'s prototype.
-fn guard_getters<T: napi::bindgen_prelude::TypeTag>(
-    env: sys::napi_env,
-    exports: JsValue,
-    class: &std::ffi::CStr,
-) -> napi::Result<()> {
-    let proto = exports.get(class)?.get(c"prototype")?;
-    let object = crate::js::global(env, c"Object")?;
-    let names = crate::js::call_method(env, object.raw, c"getOwnPropertyNames", &[proto.raw])?;
-    let mut len = 0u32;
-    // SAFETY: env is live; names is the array getOwnPropertyNames returned.
-    crate::js::check(unsafe { sys::napi_get_array_length(env, names, &mut len) })?;
-    for i in 0..len {
-        let mut name = ptr::null_mut();
-        // SAFETY: as above; i < len.
-        crate::js::check(unsafe { sys::napi_get_element(env, names, i, &mut name) })?;
-        let desc = crate::js::call_method(env, object.raw, c"getOwnPropertyDescriptor", &[proto.raw, name])?;
-        let getter = JsValue { env, raw: desc }.get(c"get")?;
-        if getter.type_of()? != napi::ValueType::Function {
-            continue;
-        }
-        // One reference per getter per environment, held as long as the prototype is.
-        let data = crate::js::reference(env, getter.raw)?;
-        let prop = sys::napi_property_descriptor {
-            utf8name: ptr::null(),
-            name,
-            method: None,
-            getter: Some(guarded_getter::<T>),
-            setter: None,
-            value: ptr::null_mut(),
-            attributes: sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
-            data: data.cast(),
-        };
-        // SAFETY: env is live; prop is one valid descriptor whose data outlives the prototype.
-        crate::js::check(unsafe { sys::napi_define_properties(env, proto.raw, 1, &prop) })?;
-    }
-    Ok(())
-}
+const GETTERS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
+    (c"EventCounter", c"fd", counter_fd),
+    (c"EventCounter", c"closed", counter_closed),
+    (c"EventCounter", c"pending", counter_pending),
+    (c"Semaphore", c"fd", sem_fd),
+    (c"Semaphore", c"closed", sem_closed),
+    (c"Semaphore", c"pending", sem_pending),
+    (c"Timer", c"fd", timer_fd),
+    (c"Timer", c"closed", timer_closed),
+    (c"Timer", c"pending", timer_pending),
+    (c"Timer", c"clock", timer_clock),
+    (c"MemFile", c"fd", mem_fd),
+    (c"MemFile", c"name", mem_name),
+    (c"MemFile", c"path", mem_path),
+    (c"MemFile", c"closed", mem_closed),
+    (c"MemFile", c"size", mem_size),
+    (c"MemFile", c"seals", mem_seals),
+    (c"MemFile", c"mappings", mem_mappings),
+    (c"FileLock", c"shared", lock_shared),
+    (c"FileLock", c"kind", lock_kind),
+    (c"FileLock", c"range", lock_range),
+    (c"FileLock", c"fd", lock_fd),
+    (c"FileLock", c"released", lock_released),
+];
 
 const FAST: &[(&std::ffi::CStr, Callback)] = &[
     (c"eventfdRead", eventfd_read),
@@ -294,10 +304,33 @@ pub fn install(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::
         })?;
         crate::js::set(env, proto.raw, method, f)?;
     }
-    guard_getters::<EventCounter>(env, exports_v, c"EventCounter")?;
-    guard_getters::<Semaphore>(env, exports_v, c"Semaphore")?;
-    guard_getters::<crate::timerfd::Timer>(env, exports_v, c"Timer")?;
-    guard_getters::<crate::memfd::MemFile>(env, exports_v, c"MemFile")?;
-    guard_getters::<crate::lock::FileLock>(env, exports_v, c"FileLock")?;
+    for (class, name, cb) in GETTERS {
+        let proto = exports_v.get(class)?.get(c"prototype")?;
+        // A getter napi-rs did not define would mean the table is stale.
+        let had = crate::js::call_method(
+            env,
+            proto.raw,
+            c"hasOwnProperty",
+            &[crate::js::string(env, name.to_str().unwrap_or(""))?],
+        )?;
+        let had = JsValue { env, raw: had };
+        if had.as_bool() != Some(true) {
+            return Err(napi::Error::from_reason(format!(
+                "fast.rs: {class:?} has no getter {name:?}"
+            )));
+        }
+        let prop = sys::napi_property_descriptor {
+            utf8name: name.as_ptr(),
+            name: ptr::null_mut(),
+            method: None,
+            getter: Some(*cb),
+            setter: None,
+            value: ptr::null_mut(),
+            attributes: sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
+            data: ptr::null_mut(),
+        };
+        // SAFETY: env is live; prop is one valid descriptor with a static name.
+        crate::js::check(unsafe { sys::napi_define_properties(env, proto.raw, 1, &prop) })?;
+    }
     Ok(())
 }

@@ -61,6 +61,17 @@ impl Drop for FileLock {
 
 #[napi]
 impl FileLock {
+    /// Not for `new`: locks come from `lockFile()` and `tryLockFile()`.
+    /// @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, always.
+    #[napi(constructor)]
+    pub fn illegal_constructor(env: napi::Env) -> Result<Self> {
+        Err(crate::error::illegal_constructor(
+            env.raw(),
+            "FileLock",
+            "lockFile() or tryLockFile()",
+        ))
+    }
+
     /// Whether this is a shared (read) lock rather than an exclusive one.
     #[napi(getter)]
     pub fn shared(&self) -> bool {

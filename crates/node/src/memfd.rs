@@ -197,6 +197,17 @@ fn position(v: JsValue, name: &str) -> Result<u64> {
 
 #[napi]
 impl MemFile {
+    /// Not for `new`: use `MemFile.create()` or `MemFile.fromFd()`.
+    /// @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, always.
+    #[napi(constructor)]
+    pub fn illegal_constructor(env: Env) -> Result<Self> {
+        Err(error::illegal_constructor(
+            env.raw(),
+            "MemFile",
+            "MemFile.create() or MemFile.fromFd()",
+        ))
+    }
+
     /// Creates a memfd named `name` (shown as `memfd:<name>` in `/proc`).
     ///
     /// Options: `sealable` (default true: `MFD_ALLOW_SEALING`; false adds

@@ -139,6 +139,18 @@ fn done_result(env: sys::napi_env) -> Result<JsValue> {
 
 #[napi]
 impl WaitIterator {
+    /// Not for `new`: iterators come from `for await` over an `EventCounter`
+    /// or a `Timer` (their `[Symbol.asyncIterator]()`).
+    /// @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, always.
+    #[napi(constructor)]
+    pub fn illegal_constructor(env: napi::Env) -> Result<Self> {
+        Err(error::illegal_constructor(
+            env.raw(),
+            "WaitIterator",
+            "[Symbol.asyncIterator]()",
+        ))
+    }
+
     /// Waits for the next value: `{ value, done: false }`, or `{ done: true }`
     /// once the object is closed or the iterator returned.
     #[napi(ts_return_type = "Promise<IteratorResult<bigint, undefined>>")]
