@@ -239,7 +239,8 @@ impl GuardedFd {
         }
     }
 
-    /// Call after a syscall on the fd failed with `EBADF`. Returns `true` if
+    /// Call after a syscall on the fd failed with `EBADF` (or with an error
+    /// such as `EINVAL` that a reused number of another kind gives). Returns `true` if
     /// the fd is gone (closed, or closed and reused): it is then forgotten,
     /// never closed. Returns `false` if it is still open and the same file
     /// (the `EBADF` meant something else, such as a write on a read-only fd).
