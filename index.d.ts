@@ -22,19 +22,34 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * and libuv's threadpool is not used. Pending `take()`s in one environment are
  * served first come, first served. The fd is close-on-exec and non-blocking.
  * An object that is garbage-collected without `close()` closes its fd.
+ * If JS closes `counter.fd` itself, the next call throws `EBADF` and the
+ * object gives the number up without ever closing it (see `close()`).
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare class EventCounter {
-  /** The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`). */
+  /**
+   * The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`),
+   * and -1 once the fd was found closed outside the package.
+   */
   get fd(): number
-  /** Whether `close()` has been called. */
+  /**
+   * Whether `close()` has been called, or the fd was found closed
+   * outside the package (calls then throw `EBADF`).
+   */
   get closed(): boolean
   /** How many waits are pending in this environment. */
   get pending(): number
   /**
    * Closes the fd. Pending waits reject with `ERR_CLOSED` (async
    * iterators end instead). Idempotent: a second call does nothing.
-   * Later method calls throw `ERR_CLOSED`.
+   * Later method calls throw `ERR_CLOSED`. Never throws.
+   *
+   * If the fd was closed outside the package (`fs.closeSync(obj.fd)`),
+   * its number may now belong to another file: `close()` (and
+   * garbage collection) then forgets the number instead of closing
+   * it, checked with one `fstat` (device, inode and type). That
+   * check cannot tell an eventfd or timerfd from another eventfd,
+   * timerfd or epoll fd: they all share one inode.
    */
   close(): void
   /** Same as `close()`, so `using x = new ...` closes at scope exit. */
@@ -108,6 +123,11 @@ export declare class EventCounter {
  * - `kind: 'flock'`: a whole-file `flock(2)` lock.
  *
  * Both are released by the kernel when the process dies.
+ *
+ * If JS closes `lock.fd` itself (`fs.closeSync(lock.fd)`), `release()`
+ * throws `EBADF` and never unlocks or closes whatever file now has that
+ * number; the lock itself is then gone only if no other fd shares the
+ * lock's open file description.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @see https://man7.org/linux/man-pages/man2/flock.2.html
  */
@@ -128,11 +148,18 @@ export declare class FileLock {
   get range(): { start: number, length: number } | null
   /** The package's own fd of the locked file, or -1 after `release()`. */
   get fd(): number
-  /** Whether `release()` was called. */
+  /** Whether `release()` was called (or found the fd closed outside the package). */
   get released(): boolean
   /**
    * Unlocks and closes the lock's fd. Idempotent.
-   * @throws {Error} an errno error if the unlock itself fails (the fd is closed anyway).
+   *
+   * First checks with one `fstat` (device, inode, type) that `fd` is still
+   * the locked file. If JS closed it (`fs.closeSync(lock.fd)`), the number
+   * may belong to another file now: the lock forgets it without unlocking
+   * or closing anything, and this and every later `release()` throw
+   * `EBADF`. A reopen of the same file onto that number passes the check.
+   * @throws {Error} an errno error if the unlock itself fails (the fd is
+   * closed anyway); `EBADF` if the fd was closed outside the package.
    */
   release(): void
   /** Same as `release()`, for `using`. */
@@ -148,7 +175,9 @@ export declare class FileLock {
  * Pass `mf.fd` in `spawn`'s `stdio` array (or post it to a worker) and call
  * `MemFile.fromFd(fd)` there; both sides can `map()` the same memory. The fd
  * also works with Node's own `fs` calls. Close-on-exec; closing the fd does
- * not invalidate existing mappings.
+ * not invalidate existing mappings. If JS closes `mf.fd` itself, the next
+ * call throws `EBADF` and the object gives the number up without closing it
+ * (see `close()`).
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
 export declare class MemFile {
@@ -177,13 +206,16 @@ export declare class MemFile {
    * @throws {Error} `EBADF` if `fd` is not open.
    */
   static fromFd(fd: number | { fd: number }, options?: { adopt?: boolean }): MemFile
-  /** The fd, or -1 after `close()`. */
+  /** The fd, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number
   /** The name given at creation. */
   get name(): string
   /** `/proc/self/fd/<fd>`: a path other programs of this process can open. */
   get path(): string
-  /** Whether `close()` was called. */
+  /**
+   * Whether `close()` was called, or the fd was found closed outside the
+   * package (calls then throw `EBADF`).
+   */
   get closed(): boolean
   /**
    * The size in bytes (`fstat`).
@@ -266,7 +298,14 @@ export declare class MemFile {
   get mappings(): number
   /**
    * Closes the fd. Existing mappings stay valid until unmapped or collected.
-   * Idempotent.
+   * Idempotent, never throws.
+   *
+   * If the fd was closed outside the package (`fs.closeSync(mf.fd)`), its
+   * number may now belong to another file: `close()` (and garbage
+   * collection) checks with one `fstat` that the number is still this
+   * memfd (device and inode) and otherwise forgets it instead of closing
+   * it. Reopening this same memfd (e.g. through `/proc/self/fd/N`) onto
+   * that number passes the check.
    */
   close(): void
   /** Same as `close()`, for `using`. */
@@ -286,16 +325,29 @@ export declare class MemFile {
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare class Semaphore {
-  /** The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`). */
+  /**
+   * The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`),
+   * and -1 once the fd was found closed outside the package.
+   */
   get fd(): number
-  /** Whether `close()` has been called. */
+  /**
+   * Whether `close()` has been called, or the fd was found closed
+   * outside the package (calls then throw `EBADF`).
+   */
   get closed(): boolean
   /** How many waits are pending in this environment. */
   get pending(): number
   /**
    * Closes the fd. Pending waits reject with `ERR_CLOSED` (async
    * iterators end instead). Idempotent: a second call does nothing.
-   * Later method calls throw `ERR_CLOSED`.
+   * Later method calls throw `ERR_CLOSED`. Never throws.
+   *
+   * If the fd was closed outside the package (`fs.closeSync(obj.fd)`),
+   * its number may now belong to another file: `close()` (and
+   * garbage collection) then forgets the number instead of closing
+   * it, checked with one `fstat` (device, inode and type). That
+   * check cannot tell an eventfd or timerfd from another eventfd,
+   * timerfd or epoll fd: they all share one inode.
    */
   close(): void
   /** Same as `close()`, so `using x = new ...` closes at scope exit. */
@@ -355,16 +407,29 @@ export declare class Semaphore {
  * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
  */
 export declare class Timer {
-  /** The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`). */
+  /**
+   * The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`),
+   * and -1 once the fd was found closed outside the package.
+   */
   get fd(): number
-  /** Whether `close()` has been called. */
+  /**
+   * Whether `close()` has been called, or the fd was found closed
+   * outside the package (calls then throw `EBADF`).
+   */
   get closed(): boolean
   /** How many waits are pending in this environment. */
   get pending(): number
   /**
    * Closes the fd. Pending waits reject with `ERR_CLOSED` (async
    * iterators end instead). Idempotent: a second call does nothing.
-   * Later method calls throw `ERR_CLOSED`.
+   * Later method calls throw `ERR_CLOSED`. Never throws.
+   *
+   * If the fd was closed outside the package (`fs.closeSync(obj.fd)`),
+   * its number may now belong to another file: `close()` (and
+   * garbage collection) then forgets the number instead of closing
+   * it, checked with one `fstat` (device, inode and type). That
+   * check cannot tell an eventfd or timerfd from another eventfd,
+   * timerfd or epoll fd: they all share one inode.
    */
   close(): void
   /** Same as `close()`, so `using x = new ...` closes at scope exit. */

@@ -117,3 +117,31 @@ pub fn illegal_constructor(env: sys::napi_env, class: &str, instead: &str) -> na
         &format!("Illegal constructor: {class} objects come from {instead}"),
     )
 }
+
+/// The value of the `EBADF` error of an object whose fd `fd` was closed
+/// outside the package (e.g. `fs.closeSync(obj.fd)`); `syscall` is the call
+/// that found out. The object has given the number up without closing it.
+pub fn fd_lost_value(
+    env: sys::napi_env,
+    what: &str,
+    fd: std::os::fd::RawFd,
+    syscall: &str,
+) -> napi::Result<sys::napi_value> {
+    let msg = format!(
+        "EBADF: bad file descriptor, {syscall}: fd {fd} of this {what} was closed outside linux-fd \
+         (e.g. by fs.closeSync(obj.fd)); the {what} gave the number up without closing it and is unusable"
+    );
+    let err = make(env, Kind::Error, "EBADF", &msg)?;
+    js::set(env, err, c"errno", js::number(env, -libc::EBADF as f64)?)?;
+    js::set(env, err, c"syscall", js::string(env, syscall)?)?;
+    Ok(err)
+}
+
+/// Throws the `EBADF` error of [`fd_lost_value`].
+#[cold]
+pub fn fd_lost(env: sys::napi_env, what: &str, fd: std::os::fd::RawFd, syscall: &str) -> napi::Error {
+    match fd_lost_value(env, what, fd, syscall) {
+        Ok(v) => js::throw(env, v),
+        Err(e) => e,
+    }
+}

@@ -108,6 +108,8 @@ fn new_eventfd(env: napi::sys::napi_env, initial: JsValue, semaphore: bool) -> R
 /// and libuv's threadpool is not used. Pending `take()`s in one environment are
 /// served first come, first served. The fd is close-on-exec and non-blocking.
 /// An object that is garbage-collected without `close()` closes its fd.
+/// If JS closes `counter.fd` itself, the next call throws `EBADF` and the
+/// object gives the number up without ever closing it (see `close()`).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 #[napi]
 pub struct EventCounter {
@@ -159,19 +161,19 @@ impl EventCounter {
         } else {
             args::u64_in(value, "value", EVENTFD_MAX)?
         };
-        let me = self.inner.borrow();
-        core::eventfd_write(me.fd(env.raw())?.as_fd(), value).map_err(|e| error::sys(env.raw(), e))
+        let r = core::eventfd_write(self.inner.borrow().fd(env.raw())?.as_fd(), value);
+        r.map_err(|e| Inner::fail(&self.inner, env.raw(), e))
     }
 
     /// Takes the whole counter and resets it to 0, or returns `null` if it is 0.
     /// @throws {Error} `ERR_CLOSED` after `close()`.
     #[napi(ts_return_type = "bigint | null")]
     pub fn try_take(&self, env: Env) -> Result<Option<BigU64>> {
-        let me = self.inner.borrow();
-        match core::eventfd_read(me.fd(env.raw())?.as_fd()) {
+        let r = core::eventfd_read(self.inner.borrow().fd(env.raw())?.as_fd());
+        match r {
             Ok(v) => Ok(Some(BigU64(v))),
             Err(e) if e.errno == Errno::EAGAIN => Ok(None),
-            Err(e) => Err(error::sys(env.raw(), e)),
+            Err(e) => Err(Inner::fail(&self.inner, env.raw(), e)),
         }
     }
 
@@ -195,11 +197,12 @@ impl EventCounter {
     /// @throws {Error} `ERR_CLOSED` after `close()`.
     #[napi(ts_return_type = "bigint")]
     pub fn take_sync(&self, env: Env) -> Result<BigU64> {
-        let me = self.inner.borrow();
-        let fd = me.fd(env.raw())?.as_fd();
-        poll::blocking(fd, || core::eventfd_read(fd))
-            .map(BigU64)
-            .map_err(|e| error::sys(env.raw(), e))
+        let r = {
+            let me = self.inner.borrow();
+            let fd = me.fd(env.raw())?.as_fd();
+            poll::blocking(fd, || core::eventfd_read(fd))
+        };
+        r.map(BigU64).map_err(|e| Inner::fail(&self.inner, env.raw(), e))
     }
 
     /// Successive `take()`s, for `for await (const n of counter)`. The loop
@@ -275,19 +278,19 @@ impl Semaphore {
                 "0",
             ));
         }
-        let me = self.inner.borrow();
-        core::eventfd_write(me.fd(env.raw())?.as_fd(), count).map_err(|e| error::sys(env.raw(), e))
+        let r = core::eventfd_write(self.inner.borrow().fd(env.raw())?.as_fd(), count);
+        r.map_err(|e| Inner::fail(&self.inner, env.raw(), e))
     }
 
     /// Takes a permit if one is free; never waits.
     /// @throws {Error} `ERR_CLOSED` after `close()`.
     #[napi]
     pub fn try_acquire(&self, env: Env) -> Result<bool> {
-        let me = self.inner.borrow();
-        match core::eventfd_read(me.fd(env.raw())?.as_fd()) {
+        let r = core::eventfd_read(self.inner.borrow().fd(env.raw())?.as_fd());
+        match r {
             Ok(_) => Ok(true),
             Err(e) if e.errno == Errno::EAGAIN => Ok(false),
-            Err(e) => Err(error::sys(env.raw(), e)),
+            Err(e) => Err(Inner::fail(&self.inner, env.raw(), e)),
         }
     }
 
@@ -310,10 +313,11 @@ impl Semaphore {
     /// @throws {Error} `ERR_CLOSED` after `close()`.
     #[napi]
     pub fn acquire_sync(&self, env: Env) -> Result<()> {
-        let me = self.inner.borrow();
-        let fd = me.fd(env.raw())?.as_fd();
-        poll::blocking(fd, || core::eventfd_read(fd))
-            .map(|_| ())
-            .map_err(|e| error::sys(env.raw(), e))
+        let r = {
+            let me = self.inner.borrow();
+            let fd = me.fd(env.raw())?.as_fd();
+            poll::blocking(fd, || core::eventfd_read(fd))
+        };
+        r.map(|_| ()).map_err(|e| Inner::fail(&self.inner, env.raw(), e))
     }
 }

@@ -104,8 +104,11 @@ unsafe extern "C" fn flock(env: sys::napi_env, info: sys::napi_callback_info) ->
 /// method, skipping napi-rs's per-call machinery but not its safety: the
 /// receiver must carry the class's napi-rs type tag (so a spoofed
 /// `Semaphore.prototype.release.call(otherObject)` is a TypeError, never a
-/// type-confused pointer), and the methods take `&self` and never call into
-/// JS, so no napi-rs borrow can conflict.
+/// type-confused pointer), and the methods take `&self`. They call into JS
+/// only on the cold path where the object finds its fd closed outside the
+/// package (`Inner::lose` settles pending waits and removes their abort
+/// listeners, as `close()` does); the `Inner` is a `RefCell` whose borrows
+/// end before that, and `this` keeps the object alive meanwhile.
 const NULL_VALUE: sys::napi_value = ptr::null_mut();
 
 macro_rules! fast_method {

@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use linux_fd_core::fd as core_fd;
+use linux_fd_core::fd::{self as core_fd, GuardedFd, Taken};
 use linux_fd_core::lockwait::{self, Cancel, LockKind, LockSpec, Waited};
 use linux_fd_core::{Errno, Error as SysError};
 use napi::{sys, Env, Result, ValueType};
@@ -34,21 +34,52 @@ use crate::js::{self, JsValue};
 /// - `kind: 'flock'`: a whole-file `flock(2)` lock.
 ///
 /// Both are released by the kernel when the process dies.
+///
+/// If JS closes `lock.fd` itself (`fs.closeSync(lock.fd)`), `release()`
+/// throws `EBADF` and never unlocks or closes whatever file now has that
+/// number; the lock itself is then gone only if no other fd shares the
+/// lock's open file description.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 /// @see https://man7.org/linux/man-pages/man2/flock.2.html
 #[napi]
 pub struct FileLock {
-    fd: Option<OwnedFd>,
+    fd: GuardedFd,
     spec: LockSpec,
 }
 
+/// Why `release()` did not unlock.
+enum Unreleased {
+    /// The unlock failed (the fd is closed anyway).
+    Failed(SysError),
+    /// The fd (this number) was closed outside the package.
+    Lost(std::os::fd::RawFd),
+}
+
 impl FileLock {
-    fn unlock_and_close(&mut self) -> std::result::Result<(), SysError> {
+    fn new(fd: OwnedFd, spec: LockSpec) -> Self {
+        Self {
+            fd: GuardedFd::new(fd),
+            spec,
+        }
+    }
+
+    /// Unlocks and closes the fd if it is still ours. The identity check
+    /// (one `fstat`) comes before the unlock: unlocking a reused number would
+    /// drop somebody else's lock.
+    fn unlock_and_close(&mut self) -> std::result::Result<(), Unreleased> {
         match self.fd.take() {
             // The fd may share its open file description with a caller's fd,
             // so closing ours alone would not drop the lock: unlock first.
-            Some(fd) => lockwait::unlock(fd.as_fd(), &self.spec),
-            None => Ok(()),
+            Taken::Ours(fd) => lockwait::unlock(fd.as_fd(), &self.spec).map_err(Unreleased::Failed),
+            Taken::Lost(raw) => Err(Unreleased::Lost(raw)),
+            Taken::Closed => Ok(()),
+        }
+    }
+
+    fn error_value(env: sys::napi_env, e: Unreleased) -> Result<sys::napi_value> {
+        match e {
+            Unreleased::Failed(e) => error::sys_value(env, e),
+            Unreleased::Lost(raw) => error::fd_lost_value(env, "FileLock", raw, "release"),
         }
     }
 }
@@ -107,21 +138,34 @@ impl FileLock {
     /// The package's own fd of the locked file, or -1 after `release()`.
     #[napi(getter)]
     pub fn fd(&self) -> i32 {
-        use std::os::fd::AsRawFd;
-        self.fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+        self.fd.raw().unwrap_or(-1)
     }
 
-    /// Whether `release()` was called.
+    /// Whether `release()` was called (or found the fd closed outside the package).
     #[napi(getter)]
     pub fn released(&self) -> bool {
-        self.fd.is_none()
+        self.fd.get().is_none()
     }
 
     /// Unlocks and closes the lock's fd. Idempotent.
-    /// @throws {Error} an errno error if the unlock itself fails (the fd is closed anyway).
+    ///
+    /// First checks with one `fstat` (device, inode, type) that `fd` is still
+    /// the locked file. If JS closed it (`fs.closeSync(lock.fd)`), the number
+    /// may belong to another file now: the lock forgets it without unlocking
+    /// or closing anything, and this and every later `release()` throw
+    /// `EBADF`. A reopen of the same file onto that number passes the check.
+    /// @throws {Error} an errno error if the unlock itself fails (the fd is
+    /// closed anyway); `EBADF` if the fd was closed outside the package.
     #[napi]
     pub fn release(&mut self, env: Env) -> Result<()> {
-        self.unlock_and_close().map_err(|e| error::sys(env.raw(), e))
+        let env = env.raw();
+        match self.unlock_and_close() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match FileLock::error_value(env, e) {
+                Ok(v) => js::throw(env, v),
+                Err(e) => e,
+            }),
+        }
     }
 
     /// Same as `release()`, for `using`.
@@ -137,7 +181,7 @@ impl FileLock {
         let (deferred, promise) = js::promise(raw)?;
         match self.unlock_and_close() {
             Ok(()) => js::settle(raw, deferred, true, js::undefined(raw)?),
-            Err(e) => js::settle(raw, deferred, false, error::sys_value(raw, e)?),
+            Err(e) => js::settle(raw, deferred, false, FileLock::error_value(raw, e)?),
         }
         Ok(JsValue {
             env: raw,
@@ -257,10 +301,7 @@ pub fn try_lock_file(target: JsValue, options: JsValue) -> Result<Option<FileLoc
     let env = target.env;
     let req = request(target, options)?;
     match lockwait::try_lock(req.fd.as_fd(), &req.spec) {
-        Ok(true) => Ok(Some(FileLock {
-            fd: Some(req.fd),
-            spec: req.spec,
-        })),
+        Ok(true) => Ok(Some(FileLock::new(req.fd, req.spec))),
         Ok(false) => Ok(None),
         Err(e) => Err(error::sys(env, e)),
     }
@@ -298,13 +339,7 @@ pub fn lock_file(target: JsValue, options: JsValue) -> Result<JsValue> {
     }
     match lockwait::try_lock(req.fd.as_fd(), &req.spec) {
         Ok(true) => {
-            let lock = lock_value(
-                env,
-                FileLock {
-                    fd: Some(req.fd),
-                    spec: req.spec,
-                },
-            )?;
+            let lock = lock_value(env, FileLock::new(req.fd, req.spec))?;
             js::settle(env, deferred, true, lock);
             return Ok(out);
         }
@@ -361,7 +396,7 @@ pub fn lock_file(target: JsValue, options: JsValue) -> Result<JsValue> {
                 return;
             };
             let outcome = match r {
-                Ok(Waited::Acquired) => lock_value(env, FileLock { fd: Some(fd), spec }).map(|v| (true, v)),
+                Ok(Waited::Acquired) => lock_value(env, FileLock::new(fd, spec)).map(|v| (true, v)),
                 Ok(Waited::Cancelled) => abort::error(env, None).map(|v| (false, v)),
                 Err(e) => error::sys_value(env, e).map(|v| (false, v)),
             };

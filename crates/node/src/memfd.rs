@@ -4,11 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::rc::{Rc, Weak};
 
-use linux_fd_core::fd as core_fd;
+use linux_fd_core::fd::{self as core_fd, GuardedFd};
 use linux_fd_core::memfd::{self as core, Mapping};
+use linux_fd_core::{Errno, Error as SysError};
 use napi::bindgen_prelude::ToNapiValue;
 use napi::{sys, Env, Result, ValueType};
 use napi_derive::napi;
@@ -166,24 +167,74 @@ unsafe extern "C" fn finalize_mapping(_env: sys::napi_env, _data: *mut c_void, h
 /// Pass `mf.fd` in `spawn`'s `stdio` array (or post it to a worker) and call
 /// `MemFile.fromFd(fd)` there; both sides can `map()` the same memory. The fd
 /// also works with Node's own `fs` calls. Close-on-exec; closing the fd does
-/// not invalidate existing mappings.
+/// not invalidate existing mappings. If JS closes `mf.fd` itself, the next
+/// call throws `EBADF` and the object gives the number up without closing it
+/// (see `close()`).
 /// @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
 #[napi]
 pub struct MemFile {
-    fd: Option<OwnedFd>,
+    fd: RefCell<GuardedFd>,
+    /// Which call found the fd closed outside the package ("" while it is not).
+    lost_by: Cell<&'static str>,
     name: String,
     huge_page: Option<u64>,
     maps: Rc<RefCell<HashMap<usize, Rc<MapRecord>>>>,
 }
 
 impl MemFile {
-    fn file(&self, env: sys::napi_env) -> Result<&OwnedFd> {
-        self.fd.as_ref().ok_or_else(|| error::closed(env, "MemFile"))
+    /// `ERR_CLOSED` after `close()`, `EBADF` once the fd was lost.
+    fn check_open(&self, env: sys::napi_env) -> Result<()> {
+        match self.fd.borrow().get() {
+            Some(_) => Ok(()),
+            None => Err(self.unusable(env)),
+        }
+    }
+
+    #[cold]
+    fn unusable(&self, env: sys::napi_env) -> napi::Error {
+        match self.fd.borrow().lost() {
+            Some(raw) => error::fd_lost(env, "MemFile", raw, self.lost_by.get()),
+            None => error::closed(env, "MemFile"),
+        }
+    }
+
+    /// Runs one syscall on the fd. An `EBADF` or `EINVAL` whose fd `fstat`
+    /// confirms gone (closed, or now another file) gives the number up
+    /// without closing it (a write on a read-only memfd also fails with
+    /// `EBADF`, and keeps its fd).
+    fn with_fd<T>(
+        &self,
+        env: sys::napi_env,
+        f: impl FnOnce(BorrowedFd<'_>) -> std::result::Result<T, SysError>,
+    ) -> Result<T> {
+        let r = {
+            let g = self.fd.borrow();
+            match g.get() {
+                Some(fd) => f(fd.as_fd()),
+                None => {
+                    drop(g);
+                    return Err(self.unusable(env));
+                }
+            }
+        };
+        r.map_err(|e| self.fail(env, e))
+    }
+
+    #[cold]
+    fn fail(&self, env: sys::napi_env, e: SysError) -> napi::Error {
+        if matches!(e.errno, Errno::EBADF | Errno::EINVAL) && self.fd.borrow_mut().confirm_lost() {
+            if self.lost_by.get().is_empty() {
+                self.lost_by.set(e.syscall);
+            }
+            return self.unusable(env);
+        }
+        error::sys(env, e)
     }
 
     fn wrap(fd: OwnedFd, name: String, huge_page: Option<u64>) -> Self {
         Self {
-            fd: Some(fd),
+            fd: RefCell::new(GuardedFd::new(fd)),
+            lost_by: Cell::new(""),
             name,
             huge_page,
             maps: Rc::new(RefCell::new(HashMap::new())),
@@ -294,10 +345,10 @@ impl MemFile {
         Ok(Self::wrap(owned, name, None))
     }
 
-    /// The fd, or -1 after `close()`.
+    /// The fd, or -1 after `close()` or once it was found closed outside the package.
     #[napi(getter)]
     pub fn fd(&self) -> i32 {
-        self.fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+        self.fd.borrow().raw().unwrap_or(-1)
     }
 
     /// The name given at creation.
@@ -312,20 +363,18 @@ impl MemFile {
         format!("/proc/self/fd/{}", self.fd())
     }
 
-    /// Whether `close()` was called.
+    /// Whether `close()` was called, or the fd was found closed outside the
+    /// package (calls then throw `EBADF`).
     #[napi(getter)]
     pub fn closed(&self) -> bool {
-        self.fd.is_none()
+        self.fd.borrow().get().is_none()
     }
 
     /// The size in bytes (`fstat`).
     /// @throws {Error} `ERR_CLOSED`.
     #[napi(getter)]
     pub fn size(&self, env: Env) -> Result<f64> {
-        let fd = self.file(env.raw())?;
-        core::size(fd.as_fd())
-            .map(|n| n as f64)
-            .map_err(|e| error::sys(env.raw(), e))
+        self.with_fd(env.raw(), core::size).map(|n| n as f64)
     }
 
     /// Sets the size (`ftruncate`); new bytes read as zero.
@@ -334,8 +383,7 @@ impl MemFile {
     #[napi(ts_args_type = "size: number")]
     pub fn truncate(&self, env: Env, size: JsValue) -> Result<()> {
         let size = position(size, "size")?;
-        let fd = self.file(env.raw())?;
-        core::truncate(fd.as_fd(), size).map_err(|e| error::sys(env.raw(), e))
+        self.with_fd(env.raw(), |fd| core::truncate(fd, size))
     }
 
     /// Writes all of `data` at `position` (`pwrite`); returns the bytes written.
@@ -343,13 +391,13 @@ impl MemFile {
     #[napi(ts_args_type = "data: string | ArrayBufferView | ArrayBuffer, position?: number")]
     pub fn write(&self, env: Env, data: JsValue, position_: JsValue) -> Result<f64> {
         let pos = position(position_, "position")?;
-        let fd = self.file(env.raw())?;
+        self.check_open(env.raw())?;
         let res = if let Some((ptr, len)) = data.as_bytes() {
             // SAFETY: ptr/len describe a live JS buffer for this synchronous call.
             let bytes = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
-            core::pwrite_all(fd.as_fd(), bytes, pos)
+            self.with_fd(env.raw(), |fd| core::pwrite_all(fd, bytes, pos))
         } else if let Some(s) = data.as_string() {
-            core::pwrite_all(fd.as_fd(), s.as_bytes(), pos)
+            self.with_fd(env.raw(), |fd| core::pwrite_all(fd, s.as_bytes(), pos))
         } else {
             return Err(error::invalid_type(
                 env.raw(),
@@ -358,7 +406,7 @@ impl MemFile {
                 &data,
             ));
         };
-        res.map(|n| n as f64).map_err(|e| error::sys(env.raw(), e))
+        res.map(|n| n as f64)
     }
 
     /// Reads up to `length` bytes at `position` (`pread`); shorter at end of file.
@@ -368,12 +416,12 @@ impl MemFile {
         let raw = env.raw();
         let mut len = args::int(length, "length", 0, i32::MAX as i64, None)? as usize;
         let pos = position(position_, "position")?;
-        let fd = self.file(raw)?;
+        self.check_open(raw)?;
         if len > 64 * 1024 {
             // Don't allocate (up to 2 GiB) for bytes past the end of the file:
             // one fstat to size the buffer. The read still stops at the end
             // if the file shrinks in between.
-            let size = core::size(fd.as_fd()).map_err(|e| error::sys(raw, e))?;
+            let size = self.with_fd(raw, core::size)?;
             len = len.min(size.saturating_sub(pos) as usize);
         }
         // Read straight into a V8-owned Buffer (see js::CopiedBuffer for why
@@ -387,7 +435,7 @@ impl MemFile {
             // touches them during this synchronous call.
             unsafe { std::slice::from_raw_parts_mut(data, len) }
         };
-        let n = core::pread_full(fd.as_fd(), slice, pos).map_err(|e| error::sys(raw, e))?;
+        let n = self.with_fd(raw, |fd| core::pread_full(fd, slice, pos))?;
         if n == len {
             return Ok(JsValue { env: raw, raw: buf });
         }
@@ -410,12 +458,11 @@ impl MemFile {
                 &buffer,
             ));
         };
-        let fd = self.file(env.raw())?;
+        self.check_open(env.raw())?;
         // SAFETY: ptr/len describe a live, writable JS buffer for this synchronous call.
         let slice = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
-        core::pread_full(fd.as_fd(), slice, pos)
+        self.with_fd(env.raw(), |fd| core::pread_full(fd, slice, pos))
             .map(|n| n as f64)
-            .map_err(|e| error::sys(env.raw(), e))
     }
 
     /// The seals in force: `{ seal, shrink, grow, write, futureWrite, exec }`.
@@ -426,8 +473,7 @@ impl MemFile {
     )]
     pub fn seals(&self, env: Env) -> Result<JsValue> {
         let raw = env.raw();
-        let fd = self.file(raw)?;
-        let bits = core::get_seals(fd.as_fd()).map_err(|e| error::sys(raw, e))?;
+        let bits = self.with_fd(raw, core::get_seals)?;
         let obj = js::object(raw)?;
         for (name, bit) in SEALS {
             js::set(raw, obj, name, js::boolean(raw, bits & bit != 0)?)?;
@@ -455,8 +501,7 @@ impl MemFile {
                 bits |= bit;
             }
         }
-        let fd = self.file(raw)?;
-        core::add_seals(fd.as_fd(), bits).map_err(|e| error::sys(raw, e))
+        self.with_fd(raw, |fd| core::add_seals(fd, bits))
     }
 
     /// Maps the file into memory and returns the memory as an `ArrayBuffer`
@@ -506,8 +551,7 @@ impl MemFile {
                 length = Some(args::int(l, "options.length", 1, (1i64 << 53) - 1, None)? as u64);
             }
         }
-        let fd = self.file(raw)?;
-        let seals = core::get_seals(fd.as_fd()).map_err(|e| error::sys(raw, e))?;
+        let seals = self.with_fd(raw, core::get_seals)?;
         if seals & libc::F_SEAL_SHRINK == 0 && !allow_shrink {
             return Err(error::throw_new(
                 raw,
@@ -516,13 +560,15 @@ impl MemFile {
                 "Refusing to map a MemFile that can shrink: touching a mapping after another process shrank the file raises SIGBUS, which kills the process. Call addSeals({ shrink: true }) first, or pass { unsafeAllowShrink: true } if you control every process that can truncate it.",
             ));
         }
-        let size = core::size(fd.as_fd()).map_err(|e| error::sys(raw, e))?;
+        let size = self.with_fd(raw, core::size)?;
         let page = self
             .huge_page
             .or_else(|| {
                 // A hugetlb file opened with fromFd: its st_blksize is the huge page size.
-                nix::sys::stat::fstat(fd.as_fd())
-                    .ok()
+                self.fd
+                    .borrow()
+                    .get()
+                    .and_then(|fd| nix::sys::stat::fstat(fd.as_fd()).ok())
                     .map(|s| s.st_blksize as u64)
                     .filter(|b| *b > core::page_size())
             })
@@ -557,7 +603,7 @@ impl MemFile {
         }
         let len = usize::try_from(length)
             .map_err(|_| error::out_of_range(raw, "options.length", "addressable", &length.to_string()))?;
-        let mapping = Mapping::new(fd.as_fd(), offset, len, writable).map_err(|e| error::sys(raw, e))?;
+        let mapping = self.with_fd(raw, |fd| Mapping::new(fd, offset, len, writable))?;
         let (ptr, len) = mapping.into_raw();
         let rec = Rc::new(MapRecord {
             ptr,
@@ -646,15 +692,22 @@ impl MemFile {
     }
 
     /// Closes the fd. Existing mappings stay valid until unmapped or collected.
-    /// Idempotent.
+    /// Idempotent, never throws.
+    ///
+    /// If the fd was closed outside the package (`fs.closeSync(mf.fd)`), its
+    /// number may now belong to another file: `close()` (and garbage
+    /// collection) checks with one `fstat` that the number is still this
+    /// memfd (device and inode) and otherwise forgets it instead of closing
+    /// it. Reopening this same memfd (e.g. through `/proc/self/fd/N`) onto
+    /// that number passes the check.
     #[napi]
-    pub fn close(&mut self) {
-        self.fd = None;
+    pub fn close(&self) {
+        self.fd.borrow_mut().close();
     }
 
     /// Same as `close()`, for `using`.
     #[napi(well_known_symbol = "dispose")]
-    pub fn dispose(&mut self) {
-        self.fd = None;
+    pub fn dispose(&self) {
+        self.close();
     }
 }

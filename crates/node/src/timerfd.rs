@@ -333,10 +333,8 @@ impl Timer {
                 flags |= libc::TFD_TIMER_CANCEL_ON_SET;
             }
         }
-        let me = self.inner.borrow();
-        core::timerfd_settime(me.fd(env)?.as_fd(), flags, spec)
-            .map(|_| ())
-            .map_err(|e| error::sys(env, e))
+        let r = core::timerfd_settime(self.inner.borrow().fd(env)?.as_fd(), flags, spec);
+        r.map(|_| ()).map_err(|e| Inner::fail(&self.inner, env, e))
     }
 
     /// Arms the timer: first expiry after `initialMs` milliseconds (or, with
@@ -387,10 +385,12 @@ impl Timer {
     /// Disarms the timer. Pending waits keep waiting.
     #[napi]
     pub fn disarm(&self, env: Env) -> Result<()> {
-        let me = self.inner.borrow();
-        core::timerfd_settime(me.fd(env.raw())?.as_fd(), 0, TimerSpec::default())
-            .map(|_| ())
-            .map_err(|e| error::sys(env.raw(), e))
+        let r = core::timerfd_settime(
+            self.inner.borrow().fd(env.raw())?.as_fd(),
+            0,
+            TimerSpec::default(),
+        );
+        r.map(|_| ()).map_err(|e| Inner::fail(&self.inner, env.raw(), e))
     }
 
     /// The time to the next expiration and the interval, in milliseconds
@@ -398,10 +398,8 @@ impl Timer {
     #[napi(ts_return_type = "{ remaining: number, interval: number }")]
     pub fn get(&self, env: Env) -> Result<JsValue> {
         let raw = env.raw();
-        let cur = {
-            let me = self.inner.borrow();
-            core::timerfd_gettime(me.fd(raw)?.as_fd()).map_err(|e| error::sys(raw, e))?
-        };
+        let cur = core::timerfd_gettime(self.inner.borrow().fd(raw)?.as_fd());
+        let cur = cur.map_err(|e| Inner::fail(&self.inner, raw, e))?;
         let obj = js::object(raw)?;
         js::set(
             raw,
@@ -422,10 +420,8 @@ impl Timer {
     #[napi(ts_return_type = "{ remaining: bigint, interval: bigint }")]
     pub fn get_ns(&self, env: Env) -> Result<JsValue> {
         let raw = env.raw();
-        let cur = {
-            let me = self.inner.borrow();
-            core::timerfd_gettime(me.fd(raw)?.as_fd()).map_err(|e| error::sys(raw, e))?
-        };
+        let cur = core::timerfd_gettime(self.inner.borrow().fd(raw)?.as_fd());
+        let cur = cur.map_err(|e| Inner::fail(&self.inner, raw, e))?;
         let obj = js::object(raw)?;
         js::set(raw, obj, c"remaining", js::bigint(raw, cur.value_ns)?)?;
         js::set(raw, obj, c"interval", js::bigint(raw, cur.interval_ns)?)?;
@@ -450,11 +446,11 @@ impl Timer {
     /// @throws {Error} `ECANCELED`, `ERR_CLOSED`.
     #[napi(ts_return_type = "bigint | null")]
     pub fn try_wait(&self, env: Env) -> Result<Option<BigU64>> {
-        let me = self.inner.borrow();
-        match core::timerfd_read(me.fd(env.raw())?.as_fd()) {
+        let r = core::timerfd_read(self.inner.borrow().fd(env.raw())?.as_fd());
+        match r {
             Ok(v) => Ok(Some(BigU64(v))),
             Err(e) if e.errno == Errno::EAGAIN => Ok(None),
-            Err(e) => Err(error::sys(env.raw(), e)),
+            Err(e) => Err(Inner::fail(&self.inner, env.raw(), e)),
         }
     }
 
@@ -462,11 +458,12 @@ impl Timer {
     /// @throws {Error} `ECANCELED`, `ERR_CLOSED`.
     #[napi(ts_return_type = "bigint")]
     pub fn wait_sync(&self, env: Env) -> Result<BigU64> {
-        let me = self.inner.borrow();
-        let fd = me.fd(env.raw())?.as_fd();
-        poll::blocking(fd, || core::timerfd_read(fd))
-            .map(BigU64)
-            .map_err(|e| error::sys(env.raw(), e))
+        let r = {
+            let me = self.inner.borrow();
+            let fd = me.fd(env.raw())?.as_fd();
+            poll::blocking(fd, || core::timerfd_read(fd))
+        };
+        r.map(BigU64).map_err(|e| Inner::fail(&self.inner, env.raw(), e))
     }
 
     /// Successive `wait()`s, for `for await (const ticks of timer)`; ends on close.

@@ -17,6 +17,25 @@
 //!   promise continuations after the callback, never inside it.
 //! - Closing: `uv_poll_stop` (which also drops the fd from epoll), then close
 //!   the fd, then `uv_close`; the handle's memory is freed in the close callback.
+//! - The poll watches (and its callback reads) a private `dup` of the
+//!   object's fd, made on the first wait, never the number JS sees as
+//!   `obj.fd`. JS can close `obj.fd` behind our back (`fs.closeSync`) and the
+//!   number can then be reused by any file, including a socket libuv itself
+//!   watches: a poll left on that number would get the socket's events (libuv
+//!   finds watchers by fd number) and read from it, and `uv_poll_stop` would
+//!   `EPOLL_CTL_DEL` the socket's registration. The dup costs one fd per
+//!   object that has ever waited.
+//! - An fd closed behind our back: the first call that gets `EBADF` on it
+//!   checks with `fstat` that it is really gone (`GuardedFd::confirm_lost`),
+//!   then forgets the number without closing it, rejects pending waits with
+//!   that `EBADF` error and closes the poll (its dup is ours). Every later
+//!   call throws `EBADF` without a syscall. `close()` and the finalizer check
+//!   the fd's identity (one `fstat`) and forget instead of closing a number
+//!   that is no longer this object's file (see `linux_fd_core::fd::FdIdentity`
+//!   for what that check cannot tell apart). A pending wait is not settled by
+//!   the close itself: nothing reports it (the poll is on the dup, which keeps
+//!   the file alive and working), so it settles with a value if someone adds,
+//!   or with `EBADF` at the object's next call.
 //! - While anyone waits, the `Inner` pins itself (an `Rc` cycle broken when the
 //!   queue empties), so a promise still settles if its object was dropped.
 //!
@@ -28,10 +47,11 @@ use std::alloc::{self, Layout};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ffi::c_int;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr;
 use std::rc::{Rc, Weak};
 
+use linux_fd_core::fd::{self as core_fd, GuardedFd};
 use linux_fd_core::{Errno, Error as SysError};
 use napi::sys;
 
@@ -80,17 +100,25 @@ struct Waiter {
     abort: Option<abort::Hook>,
 }
 
+#[derive(Clone)]
 enum Outcome {
     Value(u64),
     Failed(SysError),
     Closed,
+    /// The fd (this number) was closed outside the package; found by this syscall.
+    Lost(RawFd, &'static str),
     Aborted,
 }
 
 /// The state behind one waitable JS object.
 pub struct Inner {
     kind: Kind,
-    fd: Option<OwnedFd>,
+    /// The fd JS sees as `obj.fd`.
+    fd: GuardedFd,
+    /// Which call found `fd` closed outside the package ("" while it is not).
+    lost_by: &'static str,
+    /// The private dup of `fd` that the poll handle watches (uv backend).
+    poll_fd: Option<OwnedFd>,
     state: Option<Rc<EnvState>>,
     handle: *mut uv::Handle,
     reg_id: u64,
@@ -120,7 +148,9 @@ impl Inner {
     pub fn new(kind: Kind, fd: OwnedFd) -> Shared {
         Rc::new(RefCell::new(Inner {
             kind,
-            fd: Some(fd),
+            fd: GuardedFd::new(fd),
+            lost_by: "",
+            poll_fd: None,
             state: None,
             handle: ptr::null_mut(),
             reg_id: 0,
@@ -134,22 +164,77 @@ impl Inner {
         }))
     }
 
-    /// The fd number, or `None` after close.
+    /// The fd number, or `None` after close (or once it was lost).
     pub fn raw_fd(&self) -> Option<RawFd> {
-        self.fd.as_ref().map(|f| f.as_raw_fd())
+        self.fd.raw()
     }
 
-    /// The owned fd, or `ERR_CLOSED`.
+    /// The owned fd, or `ERR_CLOSED` after `close()`, or `EBADF` once the fd
+    /// was found closed outside the package.
+    #[inline]
     pub fn fd(&self, env: sys::napi_env) -> napi::Result<&OwnedFd> {
-        match &self.fd {
+        match self.fd.get() {
             Some(fd) => Ok(fd),
-            None => Err(error::closed(env, self.kind.name())),
+            None => Err(self.unusable(env)),
         }
     }
 
-    /// Whether `close()` was called (or teardown closed it).
+    #[cold]
+    fn unusable(&self, env: sys::napi_env) -> napi::Error {
+        match self.fd.lost() {
+            Some(raw) => error::fd_lost(env, self.kind.name(), raw, self.lost_by),
+            None => error::closed(env, self.kind.name()),
+        }
+    }
+
+    /// Whether `close()` was called (or teardown closed it, or the fd was lost).
     pub fn is_closed(&self) -> bool {
-        self.fd.is_none()
+        self.fd.get().is_none()
+    }
+
+    /// Whether the fd was found closed outside the package.
+    pub fn is_lost(&self) -> bool {
+        self.fd.lost().is_some()
+    }
+
+    /// Maps the error of a call on this object's fd to a JS error. An
+    /// `EBADF` (closed) or `EINVAL` (the number now names a file of another
+    /// kind) whose fd turns out to be gone gives the fd up (see
+    /// [`Inner::lose`]) and becomes the "closed outside linux-fd" `EBADF`
+    /// error. Only error branches come here, so the success path pays nothing.
+    #[cold]
+    pub fn fail(this: &Shared, env: sys::napi_env, e: SysError) -> napi::Error {
+        if matches!(e.errno, Errno::EBADF | Errno::EINVAL) && Inner::lose(this, env, e.syscall) {
+            return this.borrow().unusable(env);
+        }
+        error::sys(env, e)
+    }
+
+    /// After a call on the fd failed with `EBADF`: if `fstat` confirms the
+    /// fd is gone, forgets the number (never closing it), rejects pending
+    /// waits with `EBADF`, and closes the poll handle and its private dup.
+    /// Returns whether the fd is gone.
+    #[cold]
+    pub fn lose(this: &Shared, env: sys::napi_env, syscall: &'static str) -> bool {
+        let (waiters, pin, kind, raw, by) = {
+            let mut me = this.borrow_mut();
+            if !me.fd.confirm_lost() {
+                return false;
+            }
+            if me.lost_by.is_empty() {
+                me.lost_by = syscall;
+            }
+            let waiters = std::mem::take(&mut me.waiters);
+            me.release_handle();
+            let pin = me.pin.take();
+            let raw = me.fd.lost().unwrap_or(-1);
+            (waiters, pin, me.kind, raw, me.lost_by)
+        };
+        for w in waiters {
+            settle(env, kind, w, Outcome::Lost(raw, by), None);
+        }
+        drop(pin);
+        true
     }
 
     /// The number of pending waits.
@@ -157,11 +242,23 @@ impl Inner {
         self.waiters.len()
     }
 
+    /// Reads the public fd (an explicit call: `EBADF` there means it may be lost).
     fn read(&self) -> Result<u64, SysError> {
-        let fd = match &self.fd {
-            Some(fd) => fd.as_fd(),
-            None => return Err(SysError::new(Errno::EBADF, "read")),
-        };
+        match self.fd.get() {
+            Some(fd) => self.read_from(fd.as_fd()),
+            None => Err(SysError::new(Errno::EBADF, "read")),
+        }
+    }
+
+    /// Reads where the poll watches: the private dup if there is one.
+    fn poll_read(&self) -> Result<u64, SysError> {
+        match &self.poll_fd {
+            Some(fd) => self.read_from(fd.as_fd()),
+            None => self.read(),
+        }
+    }
+
+    fn read_from(&self, fd: BorrowedFd<'_>) -> Result<u64, SysError> {
         match self.kind {
             Kind::Counter | Kind::Semaphore => linux_fd_core::eventfd::eventfd_read(fd),
             Kind::Timer => linux_fd_core::timerfd::timerfd_read(fd),
@@ -255,6 +352,13 @@ impl Inner {
                 None
             }
         };
+        let early = match early {
+            Some(Outcome::Failed(e)) if e.errno == Errno::EBADF && Inner::lose(this, env, e.syscall) => {
+                let me = this.borrow();
+                Some(Outcome::Lost(me.fd.lost().unwrap_or(-1), me.lost_by))
+            }
+            other => other,
+        };
         if let Some(outcome) = early {
             settle(
                 env,
@@ -301,7 +405,13 @@ impl Inner {
             let waiter = me.waiters.pop_back().expect("just pushed");
             let pin = me.idle();
             drop(me);
-            settle(env, kind, waiter, Outcome::Failed(e), None);
+            let outcome = if e.errno == Errno::EBADF && Inner::lose(this, env, e.syscall) {
+                let me = this.borrow();
+                Outcome::Lost(me.fd.lost().unwrap_or(-1), me.lost_by)
+            } else {
+                Outcome::Failed(e)
+            };
+            settle(env, kind, waiter, outcome, None);
             drop(pin);
         }
         Ok(promise)
@@ -325,7 +435,7 @@ impl Inner {
                 match me.helper.as_mut() {
                     Some(helper) => helper.rearm(),
                     None => {
-                        let fd = me.fd.as_ref().ok_or(SysError::new(Errno::EBADF, "poll"))?;
+                        let fd = me.fd.get().ok_or(SysError::new(Errno::EBADF, "poll"))?;
                         let helper = Helper::start(env, fd.as_fd(), Rc::downgrade(this))?;
                         me.helper = Some(helper);
                     }
@@ -335,7 +445,10 @@ impl Inner {
             }
         };
         if me.handle.is_null() {
-            let fd = me.raw_fd().ok_or(SysError::new(Errno::EBADF, "uv_poll_init"))?;
+            let public = me.fd.get().ok_or(SysError::new(Errno::EBADF, "fcntl"))?;
+            // Poll a private dup, never the number JS can close (module docs).
+            let dup = core_fd::dup_cloexec(public.as_fd())?;
+            let fd = dup.as_raw_fd();
             let layout = handle_layout(uv);
             // SAFETY: layout has a non-zero size (uv_handle_size of a real type).
             let h = unsafe { alloc::alloc_zeroed(layout) } as *mut uv::Handle;
@@ -343,7 +456,8 @@ impl Inner {
                 return Err(SysError::new(Errno::ENOMEM, "uv_poll_init"));
             }
             // SAFETY: h is zeroed memory of uv_handle_size(UV_POLL) bytes;
-            // loop_ is this env's loop; fd is open and owned by `me`.
+            // loop_ is this env's loop; fd is `dup`, open and kept in
+            // `me.poll_fd` until the handle is stopped.
             let rc = unsafe { (uv.poll_init)(loop_, h, fd) };
             if rc != 0 {
                 // SAFETY: uv_poll_init failed, so libuv holds no reference to h.
@@ -357,6 +471,7 @@ impl Inner {
             // SAFETY: h is an initialised handle; data is freed in on_close.
             unsafe { (uv.set_data)(h, data.cast()) };
             // A new handle is ref'ed; sync_ref adjusts it once the waiter is queued.
+            me.poll_fd = Some(dup);
             me.handle = h;
             me.handle_refed = true;
             me.reg_id = state.register(Rc::downgrade(this));
@@ -397,24 +512,25 @@ impl Inner {
         }
     }
 
-    /// Stops polling, closes the fd, and starts `uv_close`, in that order.
-    fn release_fd_and_handle(&mut self) {
+    /// Stops polling, closes the poll's private dup, and starts `uv_close`,
+    /// in that order. Leaves the public fd alone.
+    fn release_handle(&mut self) {
         if let Some(helper) = self.helper.take() {
             helper.stop();
             self.active = false;
         }
         let handle = std::mem::replace(&mut self.handle, ptr::null_mut());
         if handle.is_null() {
-            self.fd = None;
+            self.poll_fd = None;
             return;
         }
         let state = self.state.clone().expect("a handle implies a state");
         if let Backend::Uv { uv, .. } = state.backend {
             // SAFETY: handle is live and not closing. uv_poll_stop also removes
-            // the fd from epoll while it is still open, so closing it next is safe.
+            // the dup from epoll while it is still open, so closing it next is safe.
             unsafe { (uv.poll_stop)(handle) };
             self.active = false;
-            self.fd = None;
+            self.poll_fd = None;
             state.unregister(self.reg_id);
             state.close_started();
             // SAFETY: handle is not closing (this is its only uv_close); its
@@ -424,17 +540,29 @@ impl Inner {
     }
 
     /// `close()`: rejects pending waits with `ERR_CLOSED` (iterators end),
-    /// closes the fd and the poll handle. Idempotent.
+    /// closes the poll handle and the fd. Idempotent, never throws. If the fd
+    /// turns out to have been closed outside the package (its `fstat`
+    /// identity is gone), the number is forgotten instead of closed and
+    /// pending waits reject with `EBADF`.
     pub fn close(this: &Shared, env: sys::napi_env) {
-        let (waiters, pin, kind) = {
+        let (waiters, pin, kind, outcome) = {
             let mut me = this.borrow_mut();
             let waiters = std::mem::take(&mut me.waiters);
-            me.release_fd_and_handle();
+            me.release_handle();
+            let outcome = match me.fd.close() {
+                Some(raw) => {
+                    if me.lost_by.is_empty() {
+                        me.lost_by = "close";
+                    }
+                    Outcome::Lost(raw, me.lost_by)
+                }
+                None => Outcome::Closed,
+            };
             let pin = me.pin.take();
-            (waiters, pin, me.kind)
+            (waiters, pin, me.kind, outcome)
         };
         for w in waiters {
-            settle(env, kind, w, Outcome::Closed, None);
+            settle(env, kind, w, outcome.clone(), None);
         }
         drop(pin);
     }
@@ -445,30 +573,40 @@ impl Inner {
         let mut me = this.borrow_mut();
         // Deferreds and references belong to the dying env; Node frees them with it.
         me.waiters.clear();
-        me.release_fd_and_handle();
+        me.release_handle();
+        me.fd.close();
         me.pin.take()
     }
 
-    /// Runs in the poll callback: reads while waiters remain.
-    fn drain(&mut self, status: c_int) -> (Vec<(Waiter, Outcome)>, Option<Shared>) {
+    /// Runs in the poll callback: reads while waiters remain. An `EBADF`
+    /// (from the poll status, or a read of the public fd on the helper
+    /// backend) is handed back unsettled, for [`Inner::lose`] to check.
+    fn drain(&mut self, status: c_int) -> Drained {
         let mut done = Vec::new();
         if self.waiters.is_empty() {
             // Readable with nobody waiting: stop, or level-triggered polling
             // would call back on every loop iteration.
             self.stop();
-            return (done, None);
+            return (done, None, None);
         }
         if status < 0 {
             let err = SysError::new(Errno::from_raw(-status), "uv_poll");
+            if err.errno == Errno::EBADF {
+                return (done, None, Some(err));
+            }
             done.extend(self.waiters.drain(..).map(|w| (w, Outcome::Failed(err))));
         }
         while !self.waiters.is_empty() {
-            match self.read() {
+            match self.poll_read() {
                 Ok(v) => {
                     let w = self.waiters.pop_front().expect("non-empty");
                     done.push((w, Outcome::Value(v)));
                 }
                 Err(e) if e.errno == Errno::EAGAIN => break,
+                Err(e) if e.errno == Errno::EBADF => {
+                    let pin = self.idle();
+                    return (done, pin, Some(e));
+                }
                 Err(e) => {
                     // ECANCELED (a clock jump under cancelOnSet) concerns every
                     // waiter; any other error means the fd itself is broken.
@@ -477,7 +615,25 @@ impl Inner {
             }
         }
         let pin = self.idle();
-        (done, pin)
+        (done, pin, None)
+    }
+
+    /// An `EBADF` from the poll: gives the fd up if it is gone, and otherwise
+    /// rejects every pending wait with the error.
+    fn poll_failed(this: &Shared, env: sys::napi_env, e: SysError) {
+        if Inner::lose(this, env, e.syscall) {
+            return;
+        }
+        let (waiters, pin, kind) = {
+            let mut me = this.borrow_mut();
+            let waiters = std::mem::take(&mut me.waiters);
+            let pin = me.idle();
+            (waiters, pin, me.kind)
+        };
+        for w in waiters {
+            settle(env, kind, w, Outcome::Failed(e), None);
+        }
+        drop(pin);
     }
 
     fn remove_waiter(&mut self, id: u64) -> (Option<Waiter>, Option<Shared>) {
@@ -493,11 +649,16 @@ impl Inner {
     }
 }
 
+/// What one poll callback settles, the pin to drop after the borrow ends,
+/// and an `EBADF` still to be checked.
+type Drained = (Vec<(Waiter, Outcome)>, Option<Shared>, Option<SysError>);
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Reached when the JS object is collected with no waits pending (a
         // pending wait pins the Inner), or after teardown (then a no-op).
-        self.release_fd_and_handle();
+        // The public fd closes as `self.fd` drops, after an identity check.
+        self.release_handle();
     }
 }
 
@@ -529,15 +690,18 @@ unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, _events: c_
     let Some(inner) = data.inner.upgrade() else { return };
     let state = data.state.clone();
     let env = state.env;
-    let (done, pin, kind) = {
+    let (done, pin, kind, ebadf) = {
         let mut me = inner.borrow_mut();
-        let (done, pin) = me.drain(status);
-        (done, pin, me.kind)
+        let (done, pin, ebadf) = me.drain(status);
+        (done, pin, me.kind, ebadf)
     };
-    if !done.is_empty() {
+    if !done.is_empty() || ebadf.is_some() {
         with_callback_scope(&state, |env| {
             for (w, outcome) in done {
                 settle(env, kind, w, outcome, None);
+            }
+            if let Some(e) = ebadf {
+                Inner::poll_failed(&inner, env, e);
             }
         });
     }
@@ -550,21 +714,24 @@ unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, _events: c_
 /// Node-API runs this threadsafe-function callback with a handle scope and a
 /// callback scope already open.
 pub fn on_ready(inner: &Shared, env: sys::napi_env) {
-    let (done, pin, kind) = {
+    let (done, pin, kind, ebadf) = {
         let mut me = inner.borrow_mut();
         if let Some(h) = me.helper.as_mut() {
             h.parked();
         }
-        let (done, pin) = me.drain(0);
-        if me.waiters.is_empty() {
+        let (done, pin, ebadf) = me.drain(0);
+        if me.waiters.is_empty() || ebadf.is_some() {
             me.active = false;
         } else if let Some(h) = me.helper.as_mut() {
             h.rearm();
         }
-        (done, pin, me.kind)
+        (done, pin, me.kind, ebadf)
     };
     for (w, outcome) in done {
         settle(env, kind, w, outcome, None);
+    }
+    if let Some(e) = ebadf {
+        Inner::poll_failed(inner, env, e);
     }
     drop(pin);
 }
@@ -620,6 +787,7 @@ fn settle(env: sys::napi_env, kind: Kind, w: Waiter, outcome: Outcome, signal: O
             }
             Outcome::Closed => (false, error::closed_value(env, kind.name())?),
             Outcome::Failed(e) => (false, error::sys_value(env, e)?),
+            Outcome::Lost(raw, syscall) => (false, error::fd_lost_value(env, kind.name(), raw, syscall)?),
             Outcome::Aborted => (false, abort::error(env, reason_signal)?),
         })
     })();

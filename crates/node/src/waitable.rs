@@ -54,13 +54,15 @@ macro_rules! waitable_common {
     ($class:ident) => {
         #[napi]
         impl $class {
-            /// The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`).
+            /// The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`),
+            /// and -1 once the fd was found closed outside the package.
             #[napi(getter)]
             pub fn fd(&self) -> i32 {
                 self.inner.borrow().raw_fd().unwrap_or(-1)
             }
 
-            /// Whether `close()` has been called.
+            /// Whether `close()` has been called, or the fd was found closed
+            /// outside the package (calls then throw `EBADF`).
             #[napi(getter)]
             pub fn closed(&self) -> bool {
                 self.inner.borrow().is_closed()
@@ -74,7 +76,14 @@ macro_rules! waitable_common {
 
             /// Closes the fd. Pending waits reject with `ERR_CLOSED` (async
             /// iterators end instead). Idempotent: a second call does nothing.
-            /// Later method calls throw `ERR_CLOSED`.
+            /// Later method calls throw `ERR_CLOSED`. Never throws.
+            ///
+            /// If the fd was closed outside the package (`fs.closeSync(obj.fd)`),
+            /// its number may now belong to another file: `close()` (and
+            /// garbage collection) then forgets the number instead of closing
+            /// it, checked with one `fstat` (device, inode and type). That
+            /// check cannot tell an eventfd or timerfd from another eventfd,
+            /// timerfd or epoll fd: they all share one inode.
             #[napi]
             pub fn close(&self, env: napi::Env) {
                 Inner::close(&self.inner, env.raw());
@@ -156,7 +165,11 @@ impl WaitIterator {
     #[napi(ts_return_type = "Promise<IteratorResult<bigint, undefined>>")]
     pub fn next(&self, env: napi::Env) -> Result<JsValue> {
         let env = env.raw();
-        if self.finished || self.inner.borrow().is_closed() {
+        let ended = {
+            let me = self.inner.borrow();
+            me.is_closed() && !me.is_lost()
+        };
+        if self.finished || ended {
             return done_result(env);
         }
         let undefined = JsValue {

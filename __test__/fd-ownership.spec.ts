@@ -1,0 +1,343 @@
+// An fd closed behind the package's back (`fs.closeSync(obj.fd)`): the next
+// call throws EBADF, and from then on the object never touches that number
+// again, even once it belongs to another file (the "victim"): no write into
+// it, no close of it, neither by close() nor by the garbage collector.
+//
+// Serial: fd numbers are allocated lowest-first, and these tests rely on the
+// victim getting exactly the number that was closed.
+import test from 'ava'
+import type { ExecutionContext } from 'ava'
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { EventCounter, MemFile, Semaphore, Timer, tryLockFile } from '../index.js'
+import { runNode, sleep } from './helpers/child.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'linux-fd-own-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
+
+const CONTENT = 'victim: must stay exactly like this\n'
+let victims = 0
+
+interface Victim {
+  fd: number
+  path: string
+  /** Asserts the victim is still open and its contents unchanged. */
+  check(t: ExecutionContext): void
+  close(): void
+}
+
+/**
+ * Opens a victim file that gets the number `n`. Numbers are handed out
+ * lowest-first, so it normally gets `n` at once; lower free numbers are
+ * filled (and freed afterwards). Returns null if `n` went to someone else.
+ */
+function victimAt(n: number): Victim | null {
+  const path = join(dir, `victim-${victims++}`)
+  writeFileSync(path, CONTENT)
+  const fillers: number[] = []
+  let fd = openSync(path, 'r+')
+  while (fd < n && fillers.length < 64) {
+    fillers.push(fd)
+    fd = openSync(path, 'r+')
+  }
+  for (const f of fillers) closeSync(f)
+  if (fd !== n) {
+    closeSync(fd)
+    return null
+  }
+  // Where the victim's file position should be: 0 until check() reads to the end.
+  let pos = 0
+  return {
+    fd,
+    path,
+    check(t) {
+      t.notThrows(() => fstatSync(fd), 'the victim fd was closed')
+      t.is(readFileSync(path, 'utf8'), CONTENT, 'the victim file was written to')
+      // Its file position was not moved by a read either.
+      const buf = Buffer.alloc(CONTENT.length + 8)
+      t.is(readSync(fd, buf, 0, buf.length, null), CONTENT.length - pos, 'the victim fd was read from')
+      pos = CONTENT.length
+    },
+    close() {
+      closeSync(fd)
+    },
+  }
+}
+
+interface Obj {
+  fd: number
+  closed?: boolean
+  released?: boolean
+}
+
+interface Case {
+  name: string
+  make(): Obj
+  /** The first call after the fd was closed behind the object's back. */
+  first(o: Obj): unknown
+  /** Every other call: each must throw EBADF without touching the victim. */
+  others: Array<[string, (o: Obj) => unknown]>
+  close(o: Obj): void
+  isClosed(o: Obj): boolean
+}
+
+const ec = (o: Obj) => o as unknown as EventCounter
+const sem = (o: Obj) => o as unknown as Semaphore
+const tm = (o: Obj) => o as unknown as Timer
+const mf = (o: Obj) => o as unknown as MemFile
+const lk = (o: Obj) => o as unknown as NonNullable<ReturnType<typeof tryLockFile>>
+
+const cases: Case[] = [
+  {
+    name: 'EventCounter',
+    make: () => new EventCounter(3),
+    first: (o) => ec(o).add(1),
+    others: [
+      ['add', (o) => ec(o).add(1)],
+      ['tryTake', (o) => ec(o).tryTake()],
+      ['takeSync', (o) => ec(o).takeSync()],
+      ['take', (o) => ec(o).take()],
+      ['iterator next', (o) => ec(o)[Symbol.asyncIterator]().next()],
+    ],
+    close: (o) => ec(o).close(),
+    isClosed: (o) => ec(o).closed,
+  },
+  {
+    name: 'Semaphore',
+    make: () => new Semaphore(3),
+    first: (o) => sem(o).tryAcquire(),
+    others: [
+      ['release', (o) => sem(o).release(1)],
+      ['tryAcquire', (o) => sem(o).tryAcquire()],
+      ['acquireSync', (o) => sem(o).acquireSync()],
+      ['acquire', (o) => sem(o).acquire()],
+    ],
+    close: (o) => sem(o).close(),
+    isClosed: (o) => sem(o).closed,
+  },
+  {
+    name: 'Timer',
+    make: () => new Timer(),
+    first: (o) => tm(o).set(1000),
+    others: [
+      ['set', (o) => tm(o).set(1)],
+      ['get', (o) => tm(o).get()],
+      ['tryWait', (o) => tm(o).tryWait()],
+      ['disarm', (o) => tm(o).disarm()],
+      ['wait', (o) => tm(o).wait()],
+    ],
+    close: (o) => tm(o).close(),
+    isClosed: (o) => tm(o).closed,
+  },
+  {
+    name: 'MemFile',
+    make: () => {
+      const m = MemFile.create('own')
+      m.write('memfd data')
+      return m
+    },
+    first: (o) => mf(o).write('x'),
+    others: [
+      ['write', (o) => mf(o).write('overwritten', 0)],
+      ['read', (o) => mf(o).read(8, 0)],
+      ['truncate', (o) => mf(o).truncate(0)],
+      ['size', (o) => mf(o).size],
+      ['seals', (o) => mf(o).seals],
+      ['addSeals', (o) => mf(o).addSeals({ grow: true })],
+      ['map', (o) => mf(o).map({ unsafeAllowShrink: true })],
+    ],
+    close: (o) => mf(o).close(),
+    isClosed: (o) => mf(o).closed,
+  },
+  {
+    name: 'FileLock',
+    make: () => tryLockFile(join(dir, `lock-${victims++}`))!,
+    first: (o) => lk(o).release(),
+    others: [['release', (o) => lk(o).release()]],
+    close: (o) => {
+      try {
+        lk(o).release()
+      } catch {
+        // release() keeps reporting EBADF; what matters is the victim.
+      }
+    },
+    isClosed: (o) => lk(o).released,
+  },
+]
+
+function throwsEbadf(t: ExecutionContext, f: () => unknown, what: string) {
+  const err = t.throws(f, undefined, `${what} did not throw`) as NodeJS.ErrnoException | undefined
+  t.is(err?.code, 'EBADF', what)
+  t.is(err?.errno, -9, what)
+}
+
+for (const c of cases) {
+  test.serial(`${c.name}: fd closed behind its back, then reused by another file`, (t) => {
+    const o = c.make()
+    const n = o.fd
+    closeSync(n)
+    throwsEbadf(t, () => c.first(o), 'first call')
+    t.true(c.isClosed(o))
+    t.is(o.fd, -1)
+    const victim = victimAt(n)
+    if (!victim) return t.log(`skipped: fd ${n} was taken by something else`), t.pass()
+    for (const [what, f] of c.others) throwsEbadf(t, () => f(o), what)
+    c.close(o)
+    c.close(o)
+    victim.check(t)
+    victim.close()
+  })
+
+  test.serial(`${c.name}: close() right after the number was reused does not close the victim`, (t) => {
+    const o = c.make()
+    const n = o.fd
+    closeSync(n)
+    const victim = victimAt(n)
+    if (!victim) return t.log(`skipped: fd ${n} was taken by something else`), t.pass()
+    // No call in between: only the fstat identity check at close can tell.
+    c.close(o)
+    t.true(c.isClosed(o))
+    t.is(o.fd, -1)
+    victim.check(t)
+    victim.close()
+  })
+}
+
+test.serial('the error says what happened', (t) => {
+  const c = new EventCounter()
+  const n = c.fd
+  closeSync(n)
+  const err = t.throws(() => c.add(1)) as NodeJS.ErrnoException
+  t.is(err.syscall, 'eventfd_write')
+  t.regex(err.message, new RegExp(`^EBADF: bad file descriptor, eventfd_write: fd ${n} of this EventCounter was closed outside linux-fd`))
+  // Later calls say the same, without a syscall of their own.
+  const again = t.throws(() => c.tryTake()) as NodeJS.ErrnoException
+  t.is(again.message, err.message)
+})
+
+test.serial('FileLock.release() reports EBADF on every call once the fd was closed behind its back', (t) => {
+  const lock = tryLockFile(join(dir, 'lock-report'))!
+  closeSync(lock.fd)
+  for (let i = 0; i < 2; i++) {
+    const err = t.throws(() => lock.release()) as NodeJS.ErrnoException
+    t.is(err.code, 'EBADF')
+    t.is(err.syscall, 'release')
+  }
+  t.true(lock.released)
+})
+
+test.serial('a MemFile keeps its fd when EBADF means a read-only fd, not a closed one', (t) => {
+  const m = MemFile.create('ro')
+  m.write('abc')
+  const ro = MemFile.fromFd(openSync(`/proc/self/fd/${m.fd}`, 'r'), { adopt: true })
+  const err = t.throws(() => ro.write('x')) as NodeJS.ErrnoException
+  t.is(err.code, 'EBADF')
+  t.is(err.syscall, 'pwrite')
+  t.false(ro.closed)
+  t.is(ro.read(3, 0).toString(), 'abc')
+  ro.close()
+  m.close()
+})
+
+test.serial('a pending take() rejects with EBADF at the next call once the fd was closed behind its back', async (t) => {
+  const c = new EventCounter()
+  const p = c.take()
+  const it = c[Symbol.asyncIterator]().next()
+  await sleep(10)
+  closeSync(c.fd)
+  throwsEbadf(t, () => c.add(1), 'add')
+  for (const pending of [p, it]) {
+    const err = (await t.throwsAsync(pending)) as NodeJS.ErrnoException
+    t.is(err.code, 'EBADF')
+  }
+  t.is(c.pending, 0)
+})
+
+test.serial('a pending acquire() rejects with EBADF when close() finds the fd reused', async (t) => {
+  const s = new Semaphore()
+  const p = s.acquire()
+  await sleep(10)
+  const n = s.fd
+  closeSync(n)
+  const victim = victimAt(n)
+  if (!victim) return t.log(`skipped: fd ${n} was taken by something else`), t.pass()
+  s.close()
+  const err = (await t.throwsAsync(p)) as NodeJS.ErrnoException
+  t.is(err.code, 'EBADF')
+  t.is(err.syscall, 'close')
+  victim.check(t)
+  victim.close()
+})
+
+test.serial('a pending take() still gets a value added through another fd, and never reads the victim', async (t) => {
+  // The poll watches a private dup, not obj.fd: after fs.closeSync(obj.fd)
+  // the counter is still alive (the dup, and `other`, hold it), so a wait
+  // is served as before and nothing is read from the number's new owner.
+  const c = new EventCounter()
+  const other = EventCounter.fromFd(c.fd)
+  const p = c.take()
+  await sleep(10)
+  const n = c.fd
+  closeSync(n)
+  const victim = victimAt(n)
+  if (!victim) return t.log(`skipped: fd ${n} was taken by something else`), t.pass()
+  other.add(5)
+  t.is(await p, 5n)
+  victim.check(t)
+  // close() finds out with its fstat identity check, and leaves the victim be.
+  // (An explicit call such as tryTake() would not: it would read from the
+  // number as it is, victim or not; see docs/notes-fds.md.)
+  other.close()
+  victim.check(t)
+  victim.close()
+})
+
+test.serial('the garbage collector does not close a number that was reused', async (t) => {
+  const r = await runNode(
+    `
+    const fs = require('fs')
+    const path = require('path')
+    const dir = ${JSON.stringify(dir)}
+    const victims = []
+    function victimAt(n, i) {
+      const p = path.join(dir, 'gc-victim-' + i)
+      fs.writeFileSync(p, 'gc victim')
+      const fd = fs.openSync(p, 'r+')
+      if (fd !== n) throw new Error('victim got fd ' + fd + ', wanted ' + n)
+      victims.push({ fd, p })
+    }
+    ;(() => {
+      const objs = [
+        () => new lfd.EventCounter(),
+        () => new lfd.Semaphore(),
+        () => new lfd.Timer(),
+        () => lfd.MemFile.create('gc'),
+        () => lfd.tryLockFile(path.join(dir, 'gc-lock')),
+      ]
+      objs.forEach((make, i) => {
+        const o = make()
+        const n = o.fd
+        fs.closeSync(n)
+        victimAt(n, i)
+      })
+    })()
+    ;(async () => {
+      for (let i = 0; i < 10; i++) {
+        globalThis.gc()
+        await new Promise((r) => setImmediate(r))
+      }
+      for (const v of victims) {
+        fs.fstatSync(v.fd)
+        if (fs.readFileSync(v.p, 'utf8') !== 'gc victim') throw new Error('victim written')
+      }
+      console.log('ok ' + victims.length)
+    })().catch((e) => { console.error(e); process.exit(1) })
+    `,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.stderr, '')
+  t.is(r.stdout.trim(), 'ok 5')
+  t.is(r.code, 0)
+})

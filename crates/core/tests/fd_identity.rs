@@ -1,0 +1,179 @@
+//! `FdIdentity` and `GuardedFd`: an fd closed behind its owner's back, or
+//! closed and reused for another file, is forgotten instead of closed.
+//!
+//! Each test puts its fds at its own high numbers (`F_DUPFD_CLOEXEC` from a
+//! base), because the test threads allocate the lowest free numbers and a
+//! closed low number could be reused by another test in between.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use linux_fd_core::eventfd::{eventfd, EfdFlags};
+use linux_fd_core::fd::{Check, FdIdentity, GuardedFd, Taken};
+use linux_fd_core::memfd::memfd_create;
+use linux_fd_core::timerfd::timerfd_create;
+
+fn memfd(name: &str) -> OwnedFd {
+    memfd_create(&CString::new(name).unwrap(), libc::MFD_CLOEXEC).unwrap()
+}
+
+/// Moves `fd` to the lowest free number >= `base`.
+fn at(fd: OwnedFd, base: RawFd) -> OwnedFd {
+    // SAFETY: F_DUPFD_CLOEXEC on an open fd returns a new fd nothing else owns.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, base) };
+    assert!(raw >= base, "F_DUPFD_CLOEXEC failed");
+    // SAFETY: raw was just created and is owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+fn is_open(raw: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the fd flags; a closed number gives EBADF.
+    unsafe { libc::fcntl(raw, libc::F_GETFD) >= 0 }
+}
+
+/// Closes `raw` behind its owner's back, as `fs.closeSync(obj.fd)` does.
+fn close_behind(raw: RawFd) {
+    // SAFETY: the test owns the object that owns raw and never lets it close raw itself.
+    assert_eq!(unsafe { libc::close(raw) }, 0);
+}
+
+/// Replaces the file at `raw` with `victim`'s, atomically: "closed behind
+/// the back and the number reused", without a window for other threads.
+/// Returns the victim's copy at `raw`, which the test owns.
+fn reuse(raw: RawFd, victim: &OwnedFd) -> OwnedFd {
+    // SAFETY: dup2 onto raw closes the file there (owned by the object under
+    // test, which is the point) and makes raw a copy of victim.
+    assert_eq!(unsafe { libc::dup2(victim.as_raw_fd(), raw) }, raw);
+    // SAFETY: raw is now a new fd that only this test owns.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+#[test]
+fn a_dup_has_the_same_identity_and_another_memfd_does_not() {
+    let a = memfd("a");
+    let b = memfd("b");
+    let a2 = a.try_clone().unwrap();
+    let ia = FdIdentity::of(a.as_fd()).unwrap();
+    assert_eq!(ia, FdIdentity::of(a2.as_fd()).unwrap());
+    assert_ne!(ia, FdIdentity::of(b.as_fd()).unwrap());
+    assert_eq!(ia.check(a2.as_raw_fd()), Check::Same);
+    assert_eq!(ia.check(b.as_raw_fd()), Check::Different);
+}
+
+#[test]
+fn anonymous_inodes_cannot_be_told_apart() {
+    // The documented limit: every eventfd and timerfd is the same inode.
+    let e1 = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    let e2 = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    let t = timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC).unwrap();
+    let i1 = FdIdentity::of(e1.as_fd()).unwrap();
+    assert_eq!(i1, FdIdentity::of(e2.as_fd()).unwrap());
+    assert_eq!(i1, FdIdentity::of(t.as_fd()).unwrap());
+    // But a regular file (here a memfd) is told apart from them.
+    assert_ne!(i1, FdIdentity::of(memfd("m").as_fd()).unwrap());
+}
+
+#[test]
+fn the_file_type_is_part_of_the_identity() {
+    let reg = FdIdentity::from_parts(1, 2, libc::S_IFREG | 0o644);
+    assert_eq!(reg, FdIdentity::from_parts(1, 2, libc::S_IFREG | 0o600));
+    assert_ne!(reg, FdIdentity::from_parts(1, 2, libc::S_IFIFO | 0o644));
+    assert_ne!(reg, FdIdentity::from_parts(1, 3, libc::S_IFREG | 0o644));
+    assert_ne!(reg, FdIdentity::from_parts(4, 2, libc::S_IFREG | 0o644));
+}
+
+#[test]
+fn check_sees_a_closed_number() {
+    let fd = at(memfd("c"), 600);
+    let id = FdIdentity::of(fd.as_fd()).unwrap();
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    close_behind(raw);
+    assert_eq!(id.check(raw), Check::Closed);
+}
+
+#[test]
+fn a_guard_closes_its_own_fd() {
+    let g = GuardedFd::new(at(memfd("own"), 620));
+    let raw = g.raw().unwrap();
+    let mut g = g;
+    assert_eq!(g.close(), None);
+    assert!(!is_open(raw));
+    assert_eq!(g.raw(), None);
+    assert_eq!(g.lost(), None);
+    assert!(matches!(g.take(), Taken::Closed));
+}
+
+#[test]
+fn close_forgets_a_number_reused_by_another_file() {
+    let mut g = GuardedFd::new(at(memfd("mine"), 640));
+    let raw = g.raw().unwrap();
+    let victim = reuse(raw, &memfd("victim"));
+    assert_eq!(g.close(), Some(raw));
+    assert!(is_open(raw), "the victim's fd was closed");
+    assert_eq!(g.lost(), Some(raw));
+    assert!(matches!(g.take(), Taken::Lost(n) if n == raw));
+    drop(victim);
+}
+
+#[test]
+fn drop_forgets_a_number_reused_by_another_file() {
+    let g = GuardedFd::new(at(memfd("mine"), 660));
+    let raw = g.raw().unwrap();
+    let victim = reuse(raw, &memfd("victim"));
+    drop(g);
+    assert!(is_open(raw), "the victim's fd was closed");
+    drop(victim);
+}
+
+#[test]
+fn drop_of_an_eventfd_guard_forgets_a_number_reused_by_a_regular_file() {
+    let g = GuardedFd::new(at(eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap(), 680));
+    let raw = g.raw().unwrap();
+    let victim = reuse(raw, &memfd("victim"));
+    drop(g);
+    assert!(is_open(raw), "the victim's fd was closed");
+    drop(victim);
+}
+
+#[test]
+fn drop_of_an_eventfd_guard_cannot_tell_another_eventfd() {
+    // The documented limit, pinned down: the other eventfd gets closed.
+    let g = GuardedFd::new(at(eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap(), 700));
+    let raw = g.raw().unwrap();
+    let victim = reuse(raw, &eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap());
+    drop(g);
+    assert!(!is_open(raw));
+    std::mem::forget(victim); // already closed by the guard
+}
+
+#[test]
+fn confirm_lost_forgets_a_closed_fd_and_keeps_an_open_one() {
+    let mut g = GuardedFd::new(at(memfd("kept"), 720));
+    let raw = g.raw().unwrap();
+    // Still open and the same file: an EBADF from a call meant something else.
+    assert!(!g.confirm_lost());
+    assert_eq!(g.raw(), Some(raw));
+
+    close_behind(raw);
+    assert!(g.confirm_lost());
+    assert_eq!(g.raw(), None);
+    assert_eq!(g.lost(), Some(raw));
+    // Reuse after the loss: closing and dropping never touch the number.
+    let victim = reuse(raw, &memfd("victim"));
+    assert!(g.confirm_lost());
+    assert_eq!(g.close(), Some(raw));
+    drop(g);
+    assert!(is_open(raw), "the victim's fd was closed");
+    drop(victim);
+}
+
+#[test]
+fn take_hands_over_an_fd_that_is_still_ours() {
+    let mut g = GuardedFd::new(at(memfd("t"), 740));
+    let raw = g.raw().unwrap();
+    match g.take() {
+        Taken::Ours(fd) => assert_eq!(fd.as_raw_fd(), raw),
+        other => panic!("expected Ours, got {other:?}"),
+    }
+    assert!(!is_open(raw));
+}
