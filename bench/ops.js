@@ -291,7 +291,8 @@ const SYNC_FORM = {
 const C_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'ofd_dup', 'flock_dup', 'map64']
 const PY_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock']
 // Iterations per round where N would take too long.
-const nOf = (op) => (op === 'map64' ? MAP_N : op.startsWith('plf') ? N_PLF : op === 'fsext_flock_async' ? N / 4 : N)
+const nOf = (op) =>
+  op === 'map64' ? MAP_N : op.startsWith('plf') ? N_PLF : /^(trylock_|lockfile_|fsext_flock_async)/.test(op) ? N / 4 : N
 
 // Moving 64 MiB to a child: the child must see every byte and answer with a checksum.
 async function moveToChild(rounds) {
