@@ -68,6 +68,26 @@ int main(int argc, char **argv) {
       if (fcntl(fd, F_OFD_SETLK, &fl)) return 1;
     }
     t1 = now_ns();
+  } else if (!strcmp(op, "ofd_dup") || !strcmp(op, "flock_dup")) {
+    /* what tryLockFile(fd) + release() does: dup, lock, unlock, close */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    int ofd = !strcmp(op, "ofd_dup");
+    struct flock fl = {0};
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (d < 0) return 1;
+      if (ofd) {
+        fl.l_type = F_WRLCK;
+        if (fcntl(d, F_OFD_SETLK, &fl)) return 1;
+        fl.l_type = F_UNLCK;
+        if (fcntl(d, F_OFD_SETLK, &fl)) return 1;
+      } else if (flock(d, LOCK_EX | LOCK_NB) || flock(d, LOCK_UN)) {
+        return 1;
+      }
+      close(d);
+    }
+    t1 = now_ns();
   } else if (!strcmp(op, "map64")) {
     /* n = rounds of: memfd 64 MiB, truncate, mmap, fill, read back, unmap */
     size_t len = 64u << 20;

@@ -4,6 +4,12 @@
 // plus moving 64 MiB to a child process. Everything runs in one session,
 // rounds interleaved, so the ratios are fair on a noisy machine.
 //
+// Also: the async forms on their fast path (`await take()` with a value
+// pending, `await acquire()` with a permit free, `await lockFile()` on a free
+// lock) against their sync forms, and, uncontended, the lock packages people
+// use instead: fs-ext's flock and proper-lockfile (from bench/node_modules;
+// their rows are left out if bench/package.json is not installed).
+//
 // Usage: node bench/ops.js [--quick] [--json]
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -17,6 +23,8 @@ const N = quick ? 20_000 : 200_000
 const MAP_N = quick ? 2 : 5
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-bench-'))
 const lockPath = path.join(dir, 'lock')
+const plfPath = path.join(dir, 'plf')
+const N_PLF = quick ? 100 : 500 // proper-lockfile: mkdir, utimes, stat, rmdir per lock
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 function buildC() {
@@ -31,9 +39,13 @@ function buildC() {
   }
 }
 
+// CPython's version and its executable (called directly: a version manager's
+// python3 shim can take longer to start than the rows it runs).
 function pythonOk() {
-  const r = spawnSync('python3', ['-c', 'import os,sys; os.eventfd; os.memfd_create; print(sys.version.split()[0])'], { encoding: 'utf8' })
-  return r.status === 0 ? r.stdout.trim() : null
+  const r = spawnSync('python3', ['-c', 'import os,sys; os.eventfd; os.memfd_create; print(sys.version.split()[0], sys.executable)'], { encoding: 'utf8' })
+  if (r.status !== 0) return null
+  const [version, exe] = r.stdout.trim().split(' ')
+  return { version, exe: exe || 'python3' }
 }
 
 function timeNs(n, fn) {
@@ -41,6 +53,23 @@ function timeNs(n, fn) {
   fn(n)
   return Number(process.hrtime.bigint() - t0) / n
 }
+
+async function timeNsAsync(n, fn) {
+  const t0 = process.hrtime.bigint()
+  await fn(n)
+  return Number(process.hrtime.bigint() - t0) / n
+}
+
+// Comparison packages from bench/package.json (bench/node_modules); null if not installed.
+function dep(name) {
+  try {
+    return require(require.resolve(name, { paths: [__dirname] }))
+  } catch {
+    return null
+  }
+}
+const plf = dep('proper-lockfile')
+const fsext = dep('fs-ext')
 
 const flockBuf = (type) => {
   const b = Buffer.alloc(32)
@@ -66,6 +95,40 @@ const nodeOps = {
       for (let i = 0; i < k; i++) {
         s.release()
         s.tryAcquire()
+      }
+    })
+    s.close()
+    return ns
+  },
+  counter_rw: (n) => {
+    const c = new lfd.EventCounter(0)
+    const ns = timeNs(n, (k) => {
+      for (let i = 0; i < k; i++) {
+        c.add(1)
+        c.tryTake()
+      }
+    })
+    c.close()
+    return ns
+  },
+  // Async forms on their fast path: the value is already there when awaited.
+  counter_take_async: async (n) => {
+    const c = new lfd.EventCounter(0)
+    const ns = await timeNsAsync(n, async (k) => {
+      for (let i = 0; i < k; i++) {
+        c.add(1)
+        await c.take()
+      }
+    })
+    c.close()
+    return ns
+  },
+  sem_acquire_async: async (n) => {
+    const s = new lfd.Semaphore(0)
+    const ns = await timeNsAsync(n, async (k) => {
+      for (let i = 0; i < k; i++) {
+        s.release()
+        await s.acquire()
       }
     })
     s.close()
@@ -97,6 +160,52 @@ const nodeOps = {
     fs.closeSync(fd)
     return ns
   },
+  // tryLockFile / lockFile on an fd: dup, lock, and release() unlocks and closes the dup.
+  trylock_ofd: (n) => tryLockN(n, 'ofd'),
+  lockfile_ofd_async: (n) => lockFileN(n, 'ofd'),
+  trylock_flock: (n) => tryLockN(n, 'flock'),
+  lockfile_flock_async: (n) => lockFileN(n, 'flock'),
+  ...(fsext && {
+    fsext_flock: (n) => {
+      const fd = fs.openSync(lockPath, 'r+')
+      const ns = timeNs(n, (k) => {
+        for (let i = 0; i < k; i++) {
+          fsext.flockSync(fd, 'ex')
+          fsext.flockSync(fd, 'un')
+        }
+      })
+      fs.closeSync(fd)
+      return ns
+    },
+    fsext_flock_async: async (n) => {
+      const fd = fs.openSync(lockPath, 'r+')
+      const ex = () => new Promise((resolve, reject) => fsext.flock(fd, 'ex', (e) => (e ? reject(e) : resolve())))
+      const ns = await timeNsAsync(n, async (k) => {
+        for (let i = 0; i < k; i++) {
+          await ex()
+          fsext.flockSync(fd, 'un')
+        }
+      })
+      fs.closeSync(fd)
+      return ns
+    },
+  }),
+  ...(plf && {
+    plf_sync: (n) =>
+      timeNs(n, (k) => {
+        for (let i = 0; i < k; i++) {
+          plf.lockSync(plfPath, { realpath: false })
+          plf.unlockSync(plfPath, { realpath: false })
+        }
+      }),
+    plf_async: (n) =>
+      timeNsAsync(n, async (k) => {
+        for (let i = 0; i < k; i++) {
+          const release = await plf.lock(plfPath, { realpath: false })
+          await release()
+        }
+      }),
+  }),
   map64: (n) =>
     timeNs(n, (k) => {
       const len = 64 << 20
@@ -116,15 +225,74 @@ const nodeOps = {
     }),
 }
 
+function tryLockN(n, kind) {
+  const fd = fs.openSync(lockPath, 'r+')
+  const ns = timeNs(n, (k) => {
+    for (let i = 0; i < k; i++) lfd.tryLockFile(fd, { kind }).release()
+  })
+  fs.closeSync(fd)
+  return ns
+}
+
+async function lockFileN(n, kind) {
+  const fd = fs.openSync(lockPath, 'r+')
+  const ns = await timeNsAsync(n, async (k) => {
+    for (let i = 0; i < k; i++) (await lfd.lockFile(fd, { kind })).release()
+  })
+  fs.closeSync(fd)
+  return ns
+}
+
 const LABELS = {
   eventfd_rw: 'eventfd write+read (one thread)',
   sem_rw: 'semaphore release+tryAcquire',
+  counter_rw: 'EventCounter add+tryTake',
+  counter_take_async: 'EventCounter add+await take()',
+  sem_acquire_async: 'Semaphore release+await acquire()',
   eventfd_create: 'eventfd create+close',
   memfd_create: 'memfd_create+close',
   flock: 'flock LOCK_EX+LOCK_UN',
   ofd: 'OFD lock+unlock (fcntl)',
+  trylock_ofd: 'tryLockFile(fd)+release (ofd)',
+  lockfile_ofd_async: 'await lockFile(fd)+release (ofd)',
+  trylock_flock: 'tryLockFile(fd)+release (flock)',
+  lockfile_flock_async: 'await lockFile(fd)+release (flock)',
+  fsext_flock: 'fs-ext flockSync ex+un',
+  fsext_flock_async: 'fs-ext await flock ex+flockSync un',
+  plf_sync: 'proper-lockfile lockSync+unlockSync',
+  plf_async: 'proper-lockfile await lock+release',
   map64: '64 MiB memfd map+fill+read back',
 }
+
+// Rows whose C / CPython column is another op's (the same syscalls), not run again.
+const SAME_AS = {
+  counter_rw: 'eventfd_rw',
+  counter_take_async: 'eventfd_rw',
+  sem_acquire_async: 'sem_rw',
+  trylock_ofd: 'ofd_dup',
+  lockfile_ofd_async: 'ofd_dup',
+  trylock_flock: 'flock_dup',
+  lockfile_flock_async: 'flock_dup',
+  fsext_flock: 'flock',
+  fsext_flock_async: 'flock',
+  plf_sync: 'flock',
+  plf_async: 'flock',
+}
+// The sync form an async row is compared with.
+const SYNC_FORM = {
+  counter_take_async: 'counter_rw',
+  sem_acquire_async: 'sem_rw',
+  lockfile_ofd_async: 'trylock_ofd',
+  lockfile_flock_async: 'trylock_flock',
+  fsext_flock_async: 'fsext_flock',
+  plf_async: 'plf_sync',
+}
+// Ops with a C (bench/ops.c) / CPython (bench/ops.py) implementation.
+const C_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'ofd_dup', 'flock_dup', 'map64']
+const PY_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock']
+// Iterations per round where N would take too long.
+const nOf = (op) =>
+  op === 'map64' ? MAP_N : op.startsWith('plf') ? N_PLF : /^(trylock_|lockfile_|fsext_flock_async)/.test(op) ? N / 4 : N
 
 // Moving 64 MiB to a child: the child must see every byte and answer with a checksum.
 async function moveToChild(rounds) {
@@ -183,37 +351,47 @@ async function main() {
   const py = pythonOk()
   fs.writeFileSync(lockPath, '')
   const samples = {}
-  for (const op of Object.keys(nodeOps)) samples[op] = { node: [], c: [], python: [] }
+  const cSamples = Object.fromEntries(C_OPS.map((op) => [op, []]))
+  const pySamples = Object.fromEntries(PY_OPS.map((op) => [op, []]))
+  for (const op of Object.keys(nodeOps)) samples[op] = []
   for (let r = 0; r < ROUNDS; r++) {
-    for (const op of Object.keys(nodeOps)) {
-      const n = op === 'map64' ? MAP_N : N
-      samples[op].node.push(nodeOps[op](n))
-      if (cBin) samples[op].c.push(Number(execFileSync(cBin, [op, String(n), lockPath]).toString()))
-      if (py && !['ofd', 'map64'].includes(op)) {
-        samples[op].python.push(Number(execFileSync('python3', [path.join(__dirname, 'ops.py'), op, String(n), lockPath]).toString()))
+    for (const op of new Set([...Object.keys(nodeOps), ...C_OPS])) {
+      const n = nOf(op)
+      if (nodeOps[op]) samples[op].push(await nodeOps[op](n))
+      if (cBin && C_OPS.includes(op)) cSamples[op].push(Number(execFileSync(cBin, [op, String(n), lockPath]).toString()))
+      if (py && PY_OPS.includes(op)) {
+        pySamples[op].push(Number(execFileSync(py.exe, [path.join(__dirname, 'ops.py'), op, String(n), lockPath]).toString()))
       }
     }
   }
   const move = await moveToChild(quick ? 2 : 5)
   fs.rmSync(dir, { recursive: true, force: true })
+  const med = (xs) => (xs && xs.length ? median(xs) : null)
   const rows = Object.entries(samples).map(([op, s]) => {
-    const node = median(s.node)
-    const c = s.c.length ? median(s.c) : null
-    const python = s.python.length ? median(s.python) : null
+    const node = median(s)
+    const c = med(cSamples[SAME_AS[op] || op])
+    const python = med(pySamples[SAME_AS[op] || op])
+    const sync = SYNC_FORM[op] && samples[SYNC_FORM[op]] ? median(samples[SYNC_FORM[op]]) : null
     return {
       op,
       label: LABELS[op],
       nodeNs: node,
-      nodeMinNs: Math.min(...s.node),
-      nodeMaxNs: Math.max(...s.node),
+      nodeMinNs: Math.min(...s),
+      nodeMaxNs: Math.max(...s),
       cNs: c,
+      cOp: c ? SAME_AS[op] || op : null,
       pythonNs: python,
       vsC: c ? node / c : null,
       vsPython: python ? node / python : null,
+      syncOp: sync ? SYNC_FORM[op] : null,
+      vsSync: sync ? node / sync : null,
     }
   })
   const moveRows = Object.entries(move).map(([how, xs]) => ({ how, medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) }))
-  return { rows, move: moveRows, python: py, c: !!cBin }
+  const notes = []
+  if (!fsext) notes.push('fs-ext rows skipped: not installed or did not build in bench/node_modules')
+  if (!plf) notes.push('proper-lockfile rows skipped: not installed in bench/node_modules')
+  return { rounds: ROUNDS, rows, move: moveRows, python: py && py.version, c: !!cBin, notes }
 }
 
 function fmtNs(ns) {
@@ -222,13 +400,16 @@ function fmtNs(ns) {
 }
 
 function print(res) {
-  console.log(`per-operation cost, median of ${ROUNDS} interleaved rounds (ratio = linux-fd / other)`)
-  console.log(`  ${'operation'.padEnd(34)} ${'linux-fd'.padStart(10)} ${'C'.padStart(10)} ${'CPython'.padStart(10)}   vs C   vs CPython`)
+  console.log(`per-operation cost, median of ${res.rounds} interleaved rounds (ratio = Node row / other; C and CPython make the same syscalls;`)
+  console.log(`  proper-lockfile's C column is flock(2), what it stands in for; vs sync = async form / its sync form)`)
+  console.log(`  ${'operation'.padEnd(36)} ${'Node'.padStart(10)} ${'C'.padStart(10)} ${'CPython'.padStart(10)}    vs C  vs CPython  vs sync`)
+  const x = (v) => (v ? `${v.toFixed(2)}x` : '-')
   for (const r of res.rows) {
     console.log(
-      `  ${r.label.padEnd(34)} ${fmtNs(r.nodeNs).padStart(10)} ${fmtNs(r.cNs).padStart(10)} ${fmtNs(r.pythonNs).padStart(10)}  ${r.vsC ? r.vsC.toFixed(2) + 'x' : '  -  '}   ${r.vsPython ? r.vsPython.toFixed(2) + 'x' : '-'}`,
+      `  ${r.label.padEnd(36)} ${fmtNs(r.nodeNs).padStart(10)} ${fmtNs(r.cNs).padStart(10)} ${fmtNs(r.pythonNs).padStart(10)} ${x(r.vsC).padStart(7)} ${x(r.vsPython).padStart(11)} ${x(r.vsSync).padStart(8)}`,
     )
   }
+  for (const n of res.notes) console.log(`  note: ${n}`)
   const memfile = res.move.find((m) => m.how === 'memfile').medianMs
   console.log('moving 64 MiB to a child (child checks every page), median:')
   for (const m of res.move) console.log(`  ${m.how.padEnd(10)} ${m.medianMs.toFixed(2).padStart(8)} ms  (${m.minMs.toFixed(1)}-${m.maxMs.toFixed(1)})  MemFile is ${(m.medianMs / memfile).toFixed(1)}x faster`)

@@ -2,7 +2,9 @@
 // Cross-process wake-up round trips, all measured in one run so the ratios
 // are fair on a noisy machine: two Node processes ping-pong through
 // (a) two EventCounters, (b) two Semaphores, (c) a pipe (child stdio),
-// (d) child_process IPC. Both sides await; nobody spins.
+// (d) child_process IPC. Both sides await; nobody spins. For reference, the
+// sync forms: (e, f) the same eventfds with both sides blocking in
+// takeSync() / acquireSync(), as a worker or a script may.
 //
 // Usage: node bench/roundtrip.js [--quick] [--json]
 const { spawn } = require('node:child_process')
@@ -19,20 +21,25 @@ function child(code, stdio) {
   return spawn(process.execPath, ['-e', `const lfd = require(${JSON.stringify(PKG)});\n${code}`], { stdio })
 }
 
-async function eventfdPair(Kind) {
+async function eventfdPair(Kind, sync = false) {
   const ping = new Kind(0)
   const pong = new Kind(0)
-  const wait = Kind === lfd.Semaphore ? 'acquire' : 'take'
+  const wait = (Kind === lfd.Semaphore ? 'acquire' : 'take') + (sync ? 'Sync' : '')
   const signal = Kind === lfd.Semaphore ? 'release' : 'add'
   const c = child(
     `const ping = lfd.${Kind.name}.fromFd(3), pong = lfd.${Kind.name}.fromFd(4)
-     ;(async () => { for (;;) { await ping.${wait}(); pong.${signal}(1) } })()`,
+     ;(async () => { for (;;) { ${sync ? '' : 'await '}ping.${wait}(); pong.${signal}(1) } })()`,
     ['ignore', 'inherit', 'inherit', ping.fd, pong.fd],
   )
-  const once = async () => {
-    ping[signal](1)
-    await pong[wait]()
-  }
+  const once = sync
+    ? () => {
+        ping[signal](1)
+        pong[wait]()
+      }
+    : async () => {
+        ping[signal](1)
+        await pong[wait]()
+      }
   return { once, close: () => { c.kill(); ping.close(); pong.close() } }
 }
 
@@ -63,10 +70,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main() {
   const cases = {
-    'EventCounter (eventfd, uv_poll)': () => eventfdPair(lfd.EventCounter),
-    'Semaphore (eventfd, uv_poll)': () => eventfdPair(lfd.Semaphore),
+    'EventCounter await take() / add()': () => eventfdPair(lfd.EventCounter),
+    'Semaphore await acquire() / release()': () => eventfdPair(lfd.Semaphore),
     'pipe (child stdio)': pipePair,
     'child_process IPC': ipcPair,
+    'EventCounter takeSync() both sides': () => eventfdPair(lfd.EventCounter, true),
+    'Semaphore acquireSync() both sides': () => eventfdPair(lfd.Semaphore, true),
   }
   const pairs = {}
   for (const [name, make] of Object.entries(cases)) pairs[name] = await make()
@@ -82,14 +91,21 @@ async function main() {
     maxUs: +Math.max(...xs).toFixed(2),
     vsPipe: +(median(xs) / pipe).toFixed(3),
   }))
-  if (process.argv.includes('--json')) {
-    process.stdout.write(JSON.stringify(rows) + '\n')
-    return
-  }
-  console.log(`cross-process round trip, ${ROUNDS} rounds x ${N} (median, min-max), node ${process.version}`)
-  for (const r of rows) {
-    console.log(`  ${r.name.padEnd(34)} ${r.medianUs.toFixed(1).padStart(7)} µs  (${r.minUs.toFixed(1)}-${r.maxUs.toFixed(1)})  ${r.vsPipe.toFixed(2)}x pipe`)
+  return { rounds: ROUNDS, n: N, rows }
+}
+
+function print(res) {
+  console.log(`cross-process round trip, ${res.rounds} rounds x ${res.n} (median, min-max); the first four await on both sides`)
+  for (const r of res.rows) {
+    console.log(`  ${r.name.padEnd(40)} ${r.medianUs.toFixed(1).padStart(7)} µs  (${r.minUs.toFixed(1)}-${r.maxUs.toFixed(1)})  ${r.vsPipe.toFixed(2)}x pipe`)
   }
 }
 
-main().then(() => process.exit(0))
+module.exports = { main, print }
+if (require.main === module) {
+  main().then((res) => {
+    if (process.argv.includes('--json')) console.log(JSON.stringify(res))
+    else print(res)
+    process.exit(0)
+  })
+}
