@@ -755,7 +755,7 @@ export declare function lockf(fd: number | { fd: number }, cmd: number, len?: nu
  *
  * The wait occupies neither the event loop nor libuv's threadpool: a
  * contended lock is waited for on a dedicated thread that retries with
- * exponential backoff (1 ms up to 8 ms), so a released lock is taken within
+ * exponential backoff (50 µs up to 8 ms), so a released lock is taken within
  * one backoff step. `signal` aborts the wait at once (rejecting with an
  * `AbortError`), and nothing stays locked afterwards.
  *

@@ -312,7 +312,7 @@ pub fn try_lock_file(target: JsValue, options: JsValue) -> Result<Option<FileLoc
 ///
 /// The wait occupies neither the event loop nor libuv's threadpool: a
 /// contended lock is waited for on a dedicated thread that retries with
-/// exponential backoff (1 ms up to 8 ms), so a released lock is taken within
+/// exponential backoff (50 µs up to 8 ms), so a released lock is taken within
 /// one backoff step. `signal` aborts the wait at once (rejecting with an
 /// `AbortError`), and nothing stays locked afterwards.
 ///
