@@ -210,6 +210,20 @@ impl GuardedFd {
         }
     }
 
+    /// As [`GuardedFd::new`], for an eventfd or timerfd this process has just
+    /// created: these all share the anonymous inode's identity, so it is read
+    /// with `fstat` once per process and reused, saving one syscall per
+    /// object. Only for fds known to be eventfds/timerfds.
+    pub fn new_anon(fd: OwnedFd) -> Self {
+        static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
+        let identity = *ANON.get_or_init(|| FdIdentity::of(fd.as_fd()).ok());
+        Self {
+            fd: Some(fd),
+            identity,
+            lost: None,
+        }
+    }
+
     /// The fd while it is open and ours.
     #[inline]
     pub fn get(&self) -> Option<&OwnedFd> {

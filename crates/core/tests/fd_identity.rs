@@ -177,3 +177,14 @@ fn take_hands_over_an_fd_that_is_still_ours() {
     }
     assert!(!is_open(raw));
 }
+
+#[test]
+fn new_anon_records_the_same_identity_as_an_fstat_would() {
+    let a = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    let b = timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC).unwrap();
+    let want_a = FdIdentity::of(a.as_fd()).unwrap();
+    let want_b = FdIdentity::of(b.as_fd()).unwrap();
+    assert_eq!(GuardedFd::new_anon(a).identity(), Some(want_a));
+    assert_eq!(GuardedFd::new_anon(b).identity(), Some(want_b));
+    assert_eq!(want_a, want_b, "eventfds and timerfds share the anonymous inode");
+}

@@ -127,7 +127,7 @@ impl EventCounter {
     pub fn new(env: Env, initial: JsValue) -> Result<Self> {
         let fd = new_eventfd(env.raw(), initial, false)?;
         Ok(Self {
-            inner: Inner::new(Kind::Counter, fd),
+            inner: Inner::new_created(Kind::Counter, fd),
         })
     }
 
@@ -241,7 +241,7 @@ impl Semaphore {
     pub fn new(env: Env, initial: JsValue) -> Result<Self> {
         let fd = new_eventfd(env.raw(), initial, true)?;
         Ok(Self {
-            inner: Inner::new(Kind::Semaphore, fd),
+            inner: Inner::new_created(Kind::Semaphore, fd),
         })
     }
 

@@ -268,7 +268,7 @@ impl Timer {
         let fd = core::timerfd_create(clock, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
             .map_err(|e| error::sys(env.raw(), e))?;
         Ok(Self {
-            inner: Inner::new(Kind::Timer, fd),
+            inner: Inner::new_created(Kind::Timer, fd),
             clock,
         })
     }

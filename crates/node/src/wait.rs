@@ -146,9 +146,19 @@ type Shared = Rc<RefCell<Inner>>;
 impl Inner {
     /// Wraps an owned, non-blocking fd of `kind`.
     pub fn new(kind: Kind, fd: OwnedFd) -> Shared {
+        Self::with_guard(kind, GuardedFd::new(fd))
+    }
+
+    /// As [`Inner::new`] for an eventfd/timerfd the constructor just created:
+    /// its identity is the shared anonymous inode's, read once per process.
+    pub fn new_created(kind: Kind, fd: OwnedFd) -> Shared {
+        Self::with_guard(kind, GuardedFd::new_anon(fd))
+    }
+
+    fn with_guard(kind: Kind, fd: GuardedFd) -> Shared {
         Rc::new(RefCell::new(Inner {
             kind,
-            fd: GuardedFd::new(fd),
+            fd,
             lost_by: "",
             poll_fd: None,
             state: None,
