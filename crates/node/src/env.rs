@@ -45,6 +45,9 @@ pub struct EnvState {
     tearing_down: Cell<bool>,
     hook: Cell<sys::napi_async_cleanup_hook_handle>,
     hook_arg: Cell<*const EnvState>,
+    /// `Buffer.allocUnsafe` of this environment, taken on first use (see
+    /// `js::CopiedBuffer`).
+    alloc_unsafe: Cell<sys::napi_ref>,
 }
 
 impl EnvState {
@@ -112,6 +115,7 @@ impl EnvState {
             tearing_down: Cell::new(false),
             hook: Cell::new(ptr::null_mut()),
             hook_arg: Cell::new(ptr::null()),
+            alloc_unsafe: Cell::new(ptr::null_mut()),
         })
     }
 
@@ -132,6 +136,21 @@ impl EnvState {
         self.hook.set(handle);
         self.hook_arg.set(arg);
         Ok(())
+    }
+
+    /// `Buffer.allocUnsafe`, looked up once per environment and held by a
+    /// reference (freed with the environment).
+    pub fn alloc_unsafe(&self) -> napi::Result<sys::napi_value> {
+        let r = self.alloc_unsafe.get();
+        if !r.is_null() {
+            return crate::js::deref(self.env, r);
+        }
+        let f = crate::js::global(self.env, c"Buffer")?.get(c"allocUnsafe")?;
+        if f.type_of()? != napi::ValueType::Function {
+            return Err(napi::Error::from_reason("Buffer.allocUnsafe is not a function"));
+        }
+        self.alloc_unsafe.set(crate::js::reference(self.env, f.raw)?);
+        Ok(f.raw)
     }
 
     /// The async context used for the callback scope of loop callbacks.

@@ -264,7 +264,33 @@ const GETTERS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
     (c"FileLock", c"released", lock_released),
 ];
 
+/// A raw export that calls a `#[napi]` function of the binding with the
+/// same arguments, skipping napi-rs's generated wrapper (its argument
+/// conversions and `Either` handling): the function does its own checks.
+macro_rules! fast_fn {
+    ($name:ident, $n:literal, |$args:ident| $body:expr) => {
+        unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            // SAFETY: called by Node with this callback's env and info.
+            let $args = unsafe { argv::<$n>(env, info) };
+            match $body {
+                // SAFETY: env is live on this thread.
+                Ok(v) => unsafe { ToNapiValue::to_napi_value(env, v) }.unwrap_or(ptr::null_mut()),
+                Err(e) => {
+                    // SAFETY: env is live; a PendingException error leaves the thrown value alone.
+                    unsafe { napi::JsError::from(e).throw_into(env) };
+                    ptr::null_mut()
+                }
+            }
+        }
+    };
+}
+
+fast_fn!(fcntl, 3, |a| crate::fcntl::fcntl(a[0], a[1], a[2]));
+fast_fn!(ioctl, 4, |a| crate::fcntl::ioctl(a[0], a[1], a[2], a[3]));
+
 const FAST: &[(&std::ffi::CStr, Callback)] = &[
+    (c"fcntl", fcntl),
+    (c"ioctl", ioctl),
     (c"eventfdRead", eventfd_read),
     (c"eventfdWrite", eventfd_write),
     (c"flock", flock),
