@@ -304,3 +304,37 @@ test.serial('getters refuse a receiver of another class with ERR_INVALID_THIS, a
   t.is(mf.size, 0)
   t.is(c.pending, 0)
 })
+
+test.serial('the receiver cache of the fast paths never lets an object pass as another class', (t) => {
+  // Warm the cache with real receivers (more than its 8 entries), then
+  // disguise a cached Semaphore as an EventCounter: the EventCounter method
+  // must still refuse it, and every real object must keep working.
+  const sems = Array.from({ length: 12 }, () => new Semaphore(0))
+  for (const s of sems) {
+    s.release()
+    t.true(s.tryAcquire())
+  }
+  const cached = sems[11]
+  cached.release()
+  t.throws(() => EventCounter.prototype.tryTake.call(cached as never), { code: 'ERR_INVALID_THIS' })
+  Object.setPrototypeOf(cached, EventCounter.prototype)
+  t.throws(() => (cached as unknown as EventCounter).add(1), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => (cached as unknown as EventCounter).fd, { code: 'ERR_INVALID_THIS' })
+  Object.setPrototypeOf(cached, Semaphore.prototype)
+  t.true(cached.tryAcquire(), 'still its own Semaphore')
+  // Alternating two receivers of one class, and a fresh object after others
+  // were closed, both hit or miss the cache correctly.
+  const [a, b] = [new EventCounter(0), new EventCounter(0)]
+  for (let i = 0; i < 100; i++) {
+    a.add(1)
+    b.add(2)
+  }
+  t.is(a.tryTake(), 100n)
+  t.is(b.tryTake(), 200n)
+  for (const s of sems) s.close()
+  a.close()
+  b.close()
+  const fresh = new Semaphore(1)
+  t.true(fresh.tryAcquire())
+  fresh.close()
+})

@@ -129,14 +129,26 @@ macro_rules! fast_method {
                 )
             };
             let tag = <$class as napi::bindgen_prelude::TypeTag>::type_tag();
-            let mut tagged = false;
-            // SAFETY: env/this are live; a non-object gives an error status and tagged stays false.
-            unsafe { sys::napi_check_object_type_tag(env, this, &tag, &mut tagged) };
-            let mut wrapped = ptr::null_mut();
-            // SAFETY: as above; napi_unwrap fails on an object that wraps nothing.
-            let unwrapped =
-                tagged && unsafe { sys::napi_unwrap(env, this, &mut wrapped) } == sys::Status::napi_ok;
-            if !unwrapped || wrapped.is_null() {
+            let state = crate::env::EnvState::get(env).ok();
+            let mut wrapped = state
+                .as_ref()
+                .and_then(|s| s.cached_wrap(&tag, this))
+                .unwrap_or(ptr::null_mut());
+            if wrapped.is_null() {
+                let mut tagged = false;
+                // SAFETY: env/this are live; a non-object gives an error status and tagged stays false.
+                unsafe { sys::napi_check_object_type_tag(env, this, &tag, &mut tagged) };
+                // SAFETY: as above; napi_unwrap fails on an object that wraps nothing.
+                let unwrapped =
+                    tagged && unsafe { sys::napi_unwrap(env, this, &mut wrapped) } == sys::Status::napi_ok;
+                if !unwrapped {
+                    wrapped = ptr::null_mut();
+                }
+                if let (Some(s), false) = (&state, wrapped.is_null()) {
+                    s.remember_wrap(&tag, this, wrapped);
+                }
+            }
+            if wrapped.is_null() {
                 error::throw_new(
                     env,
                     error::Kind::TypeError,
@@ -145,8 +157,9 @@ macro_rules! fast_method {
                 );
                 return ptr::null_mut();
             }
-            // SAFETY: the type tag proves napi-rs wrapped a Box<$class> here,
-            // alive while `this` is; only shared (&self) access happens.
+            // SAFETY: the type tag (checked now, or when this very object was
+            // cached) proves napi-rs wrapped a Box<$class> here, alive while
+            // `this` is; only shared (&self) access happens.
             let $this: &$class = unsafe { &*(wrapped as *const $class) };
             let $env = napi::Env::from_raw(env);
             let $args = raw.map(|r| JsValue { env, raw: r });
