@@ -113,6 +113,14 @@ const NULL_VALUE: sys::napi_value = ptr::null_mut();
 
 macro_rules! fast_method {
     ($name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
+        fast_method!(@cache true, $name, $class, $n, |$this, $env, $args| $body);
+    };
+    // For methods called once per object (close): a cache entry would only
+    // cost a reference created and deleted.
+    (once $name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
+        fast_method!(@cache false, $name, $class, $n, |$this, $env, $args| $body);
+    };
+    (@cache $cache:literal, $name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
         unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
             let mut argc = $n;
             let mut raw: [sys::napi_value; $n] = [NULL_VALUE; $n];
@@ -129,7 +137,7 @@ macro_rules! fast_method {
                 )
             };
             let tag = <$class as napi::bindgen_prelude::TypeTag>::type_tag();
-            let state = crate::env::EnvState::get(env).ok();
+            let state = if $cache { crate::env::EnvState::get(env).ok() } else { None };
             let mut wrapped = state
                 .as_ref()
                 .and_then(|s| s.cached_wrap(&tag, this))
@@ -180,12 +188,27 @@ fast_method!(counter_add, EventCounter, 1, |c, env, a| c.add(env, a[0]));
 fast_method!(counter_try_take, EventCounter, 0, |c, env, _a| c.try_take(env));
 fast_method!(sem_release, Semaphore, 1, |s, env, a| s.release(env, a[0]));
 fast_method!(sem_try_acquire, Semaphore, 0, |s, env, _a| s.try_acquire(env));
+fast_method!(once counter_close, EventCounter, 0, |c, env, _a| {
+    c.close(env);
+    Ok::<_, napi::Error>(())
+});
+fast_method!(once sem_close, Semaphore, 0, |c, env, _a| {
+    c.close(env);
+    Ok::<_, napi::Error>(())
+});
+fast_method!(once timer_close, Timer, 0, |c, env, _a| {
+    c.close(env);
+    Ok::<_, napi::Error>(())
+});
 
 const METHODS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
     (c"EventCounter", c"add", counter_add),
     (c"EventCounter", c"tryTake", counter_try_take),
     (c"Semaphore", c"release", sem_release),
     (c"Semaphore", c"tryAcquire", sem_try_acquire),
+    (c"EventCounter", c"close", counter_close),
+    (c"Semaphore", c"close", sem_close),
+    (c"Timer", c"close", timer_close),
 ];
 
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
