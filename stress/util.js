@@ -11,6 +11,25 @@ const PKG = path.join(__dirname, '..', 'index.js')
 /** Number of entries in /proc/self/fd. */
 const fdCount = () => fs.readdirSync('/proc/self/fd').length
 
+/** What each open fd is (readlink of /proc/self/fd/N), for failure messages. */
+function fdTable() {
+  const out = {}
+  for (const n of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out[n] = fs.readlinkSync(`/proc/self/fd/${n}`)
+    } catch {}
+  }
+  return out
+}
+
+/** The fds that differ between two fdTable() snapshots, as a string. */
+function fdDiff(before, after) {
+  const lines = []
+  for (const [n, what] of Object.entries(after)) if (before[n] !== what) lines.push(`+${n} ${what}`)
+  for (const [n, what] of Object.entries(before)) if (after[n] !== what) lines.push(`-${n} ${what}`)
+  return lines.join(', ')
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -100,4 +119,4 @@ function machine() {
   return `${m.date}, ${m.cpu} x${m.cores}, Linux ${m.kernel}, Node ${m.node}`
 }
 
-module.exports = { PKG, fdCount, rssAfterGc, memAfterGc, sleep, check, until, runNode, machine, machineInfo }
+module.exports = { PKG, fdCount, fdTable, fdDiff, rssAfterGc, memAfterGc, sleep, check, until, runNode, machine, machineInfo }

@@ -30,6 +30,7 @@ module.exports = {
     const N = quick ? 100_000 : 1_000_000
     const WAITS = quick ? 10_000 : 100_000
     const fds0 = fdCount()
+    const table0 = util.fdTable()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-stress-'))
     const lockPath = path.join(dir, 'lock')
     fs.writeFileSync(lockPath, '')
@@ -207,7 +208,7 @@ module.exports = {
     for (const o of [ec, sem, timer, mf]) o.close()
     for (const fd of [rawEfd, tfd, lockFd, pr, pw]) fs.closeSync(fd)
     fs.rmSync(dir, { recursive: true })
-    check(fdCount() === fds0, `fds ${fds0} at start, ${fdCount()} at end`)
+    check(fdCount() === fds0, `fds ${fds0} at start, ${fdCount()} at end: ${util.fdDiff(table0, util.fdTable())}`)
     const worst = (k) => rows.reduce((a, b) => (b[k] > a[k] ? b : a))
     return {
       held: [

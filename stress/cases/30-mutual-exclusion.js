@@ -69,9 +69,10 @@ module.exports = {
   name: 'mutual-exclusion',
   title: `${PROCS} processes x acquire/critical section/release on one Semaphore (1 and 3 permits)`,
   async run({ quick, log, util }) {
-    const { runNode, check, fdCount } = util
+    const { runNode, check, fdCount, fdTable, fdDiff } = util
     const ITERS = quick ? 1_000 : 10_000
     const fds0 = fdCount()
+    const table0 = fdTable()
     const held = []
     const figures = {}
     for (const [permits, semPermits] of [[1, 1], [3, 3], [1, PROCS]]) {
@@ -120,7 +121,7 @@ module.exports = {
       mf.close()
       sem.close()
     }
-    check(fdCount() === fds0, `fds ${fds0} at start, ${fdCount()} at end`)
+    check(fdCount() === fds0, `fds ${fds0} at start, ${fdCount()} at end: ${fdDiff(table0, fdTable())}`)
     return { held, figures }
   },
 }

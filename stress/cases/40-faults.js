@@ -20,6 +20,7 @@ module.exports = {
     const figures = {}
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-stress-'))
     const fds0 = fdCount()
+    const table0 = util.fdTable()
 
     // 1. A lock holder dies: the kernel drops its lock; our waiter gets it.
     {
@@ -187,7 +188,7 @@ module.exports = {
     }
 
     fs.rmSync(dir, { recursive: true })
-    check(fdCount() === fds0, `fds ${fds0} at start, ${fdCount()} at end`)
+    check(fdCount() === fds0, `fds ${fds0} at start, ${fdCount()} at end: ${util.fdDiff(table0, util.fdTable())}`)
     return { held, figures }
   },
 }

@@ -77,7 +77,7 @@ const READY = new Set(['counter', 'counterClosed', 'sem', 'semClosed', 'timer', 
   'memfile', 'memfileRaw', 'memfileClosed', 'filelock', 'filelockReleased', 'iter'])
 const CLASS_OF = (w) => ({
   counter: 'EventCounter', sem: 'Semaphore', timer: 'Timer', memfile: 'MemFile', filelock: 'FileLock', iter: 'WaitIterator',
-})[w.replace(/(0|Closed|Idle|Raw|Released)$/, '')]
+})[w.replace(/(0|Closed|Idle|Raw|Released|Disguised)$/, '')]
 
 function fstatId(fd) {
   try {
@@ -149,6 +149,21 @@ class World {
   obj(name) {
     let o = this.objs.get(name)
     if (o) return o
+    if (name.endsWith('Disguised')) {
+      // Its own instance, since the caller changes its prototype: the
+      // world's shared one must keep its class for the rest of the case.
+      o = this.make(name.slice(0, -'Disguised'.length))
+    } else {
+      o = this.make(name)
+    }
+    this.objs.set(name, o)
+    if (typeof o.fd === 'number' && o.fd >= 0) this.usedFdNumbers.add(o.fd)
+    return o
+  }
+
+  /** A new object of world kind `name` (not registered). */
+  make(name) {
+    let o
     switch (name) {
       case 'counter': o = new lfd.EventCounter(1); break
       case 'counter0': o = new lfd.EventCounter(0); break
@@ -184,8 +199,6 @@ class World {
       case 'iter0': o = this.obj('counter0')[Symbol.asyncIterator](); break
       default: throw new Error(`no world object ${name}`)
     }
-    this.objs.set(name, o)
-    if (typeof o.fd === 'number' && o.fd >= 0) this.usedFdNumbers.add(o.fd)
     return o
   }
 
@@ -784,7 +797,7 @@ async function runOne(t, spec, sentinels) {
     if (spec.recv.t === 'disguised') {
       // A real instance of another class wearing this class's prototype.
       const other = CLASSES.filter((c) => c !== t.cls && c !== 'FileLock' && c !== 'WaitIterator')[ctx.rnd(3)]
-      recv = Object.setPrototypeOf(world.obj({ EventCounter: 'counter', Semaphore: 'sem', Timer: 'timer', MemFile: 'memfile' }[other]), lfd[t.cls].prototype)
+      recv = Object.setPrototypeOf(world.obj(`${{ EventCounter: 'counter', Semaphore: 'sem', Timer: 'timer', MemFile: 'memfile' }[other]}Disguised`), lfd[t.cls].prototype)
     } else {
       recv = mat(spec.recv, ctx)
       genuine = [...world.objs].some(([name, o]) => o === recv && CLASS_OF(name) === t.cls)
