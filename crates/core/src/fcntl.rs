@@ -18,19 +18,18 @@ pub const ARG_BUF_SIZE: usize = 1024;
 
 /// `fcntl(fd, cmd, arg)` with an integer argument; returns the call's result.
 ///
-/// # Safety contract
-/// Only integer-argument commands are safe here. A command that takes a
-/// pointer would read or write whatever address `arg` names; the binding
-/// passes only what Python's `fcntl.fcntl` passes for an integer.
+/// # Safety
+/// `cmd` must take an integer argument or none. A command that takes a
+/// pointer makes the kernel read or write whatever address `arg` names, as
+/// in C and Python's `fcntl.fcntl` (an unmapped address gives `EFAULT`, a
+/// mapped one is read or written).
 ///
 /// # Errors
 /// Whatever the command reports: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` for
 /// lock conflicts, `EBUSY`, `EPERM`, …
-pub fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
-    // A pointer-taking command given an integer treats it as an address,
-    // exactly as C and Python's fcntl.fcntl do; the JS docs say to pass a
-    // buffer for those commands, and an invalid address gives EFAULT.
-    // SAFETY: the integer goes to the kernel as plain data; no Rust memory is touched.
+pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
+    // SAFETY: the caller guarantees cmd takes an integer or nothing, so the
+    // kernel reads arg as plain data and touches no memory of this process.
     let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) };
     if rc < 0 {
         Err(Error::new(Errno::last(), "fcntl"))
@@ -56,10 +55,13 @@ pub fn fcntl_buf(fd: BorrowedFd<'_>, cmd: i32, buf: &mut [u8; ARG_BUF_SIZE]) -> 
 
 /// `ioctl(fd, request, arg)` with an integer argument.
 ///
-/// The same contract as [`fcntl_int`]: only integer-argument requests.
-pub fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c_ulong) -> Result<i32> {
-    // SAFETY: as in fcntl_int: the integer goes to the kernel as is. The
-    // request type differs between glibc (c_ulong) and musl (c_int).
+/// # Safety
+/// As for [`fcntl_int`]: `request` must take an integer argument or none;
+/// a pointer-taking request would use `arg` as an address.
+pub unsafe fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c_ulong) -> Result<i32> {
+    // SAFETY: the caller guarantees request takes an integer or nothing, so
+    // arg reaches the kernel as plain data. (The request type differs between
+    // glibc (c_ulong) and musl (c_int).)
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
     if rc < 0 {
         Err(Error::new(Errno::last(), "ioctl"))
@@ -74,7 +76,9 @@ pub fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c_ulong)
 /// `buf` must be at least as large as the structure `request` reads or
 /// writes; the kernel trusts the request's encoded size, not the slice.
 pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u8]) -> Result<i32> {
-    // SAFETY: the caller guarantees buf covers what the request touches.
+    // SAFETY: the caller guarantees buf covers the size the request reads or
+    // writes, so the kernel stays inside buf, which is live and exclusively
+    // borrowed for the call.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) };
     if rc < 0 {
         Err(Error::new(Errno::last(), "ioctl"))
@@ -85,7 +89,8 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
 
 /// `fcntl(fd, F_GETPIPE_SZ)`—The capacity of a pipe, in bytes.
 pub fn pipe_size(fd: BorrowedFd<'_>) -> Result<usize> {
-    fcntl_int(fd, libc::F_GETPIPE_SZ, 0).map(|n| n as usize)
+    // SAFETY: F_GETPIPE_SZ takes no argument.
+    unsafe { fcntl_int(fd, libc::F_GETPIPE_SZ, 0) }.map(|n| n as usize)
 }
 
 /// `fcntl(fd, F_SETPIPE_SZ, size)`—Sets a pipe's capacity; the kernel rounds
@@ -94,5 +99,6 @@ pub fn pipe_size(fd: BorrowedFd<'_>) -> Result<usize> {
 /// data already buffered.
 pub fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> Result<usize> {
     let size = libc::c_int::try_from(size).map_err(|_| Error::new(Errno::EINVAL, "fcntl"))?;
-    fcntl_int(fd, libc::F_SETPIPE_SZ, size).map(|n| n as usize)
+    // SAFETY: F_SETPIPE_SZ takes an int (the size).
+    unsafe { fcntl_int(fd, libc::F_SETPIPE_SZ, size) }.map(|n| n as usize)
 }

@@ -102,12 +102,14 @@ pub fn truncate(fd: BorrowedFd<'_>, size: u64) -> Result<()> {
 /// `MFD_ALLOW_SEALING`), `EBUSY` (`F_SEAL_WRITE` while a writable shared
 /// mapping exists), `EINVAL` (unknown seal, or not a memfd/shmem file).
 pub fn add_seals(fd: BorrowedFd<'_>, seals: i32) -> Result<()> {
-    crate::fcntl::fcntl_int(fd, libc::F_ADD_SEALS, seals).map(|_| ())
+    // SAFETY: F_ADD_SEALS takes an int (the seal bits).
+    unsafe { crate::fcntl::fcntl_int(fd, libc::F_ADD_SEALS, seals) }.map(|_| ())
 }
 
 /// `fcntl(fd, F_GET_SEALS)`.
 pub fn get_seals(fd: BorrowedFd<'_>) -> Result<i32> {
-    crate::fcntl::fcntl_int(fd, libc::F_GET_SEALS, 0)
+    // SAFETY: F_GET_SEALS takes no argument.
+    unsafe { crate::fcntl::fcntl_int(fd, libc::F_GET_SEALS, 0) }
 }
 
 /// `pwrite(fd, data, offset)`, repeated until all of `data` is written.
@@ -231,7 +233,9 @@ impl Mapping {
 /// `(ptr, len)` must come from `into_raw`, be unmapped only once, and nothing
 /// may access the memory afterwards.
 pub unsafe fn unmap_raw(ptr: *mut u8, len: usize) {
-    // SAFETY: the caller's contract.
+    // SAFETY: the caller guarantees (ptr, len) is a live mapping from
+    // into_raw, unmapped only here and never touched again, so no reference
+    // points into the pages munmap releases.
     unsafe { libc::munmap(ptr.cast(), len) };
 }
 

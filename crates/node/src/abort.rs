@@ -139,11 +139,23 @@ pub fn listen(
     })
 }
 
+/// Finalizer of the abort listener function made in `listen()`.
+///
+/// # Safety
+/// Only Node calls it, once, as that function's `napi_finalize`, with the
+/// `data` it was created with.
 unsafe extern "C" fn free_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: data is the Box<OnAbort> attached in listen().
+    // SAFETY: data is the Box<OnAbort> attached in listen(); Node runs a
+    // function's finalizer once, after its last call, so nothing else frees
+    // it or reads it afterwards.
     drop(unsafe { Box::from_raw(data as *mut OnAbort) });
 }
 
+/// The abort listener's body (a `napi_callback`).
+///
+/// # Safety
+/// Only Node calls it, as the callback of the function made in `listen()`,
+/// with that call's `env` and `info`.
 unsafe extern "C" fn on_abort(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut data = ptr::null_mut();
     let mut this = ptr::null_mut();

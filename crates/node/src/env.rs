@@ -284,11 +284,22 @@ impl EnvState {
     }
 }
 
+/// Finalizer of the env's instance data.
+///
+/// # Safety
+/// Only Node calls it, once, when the env is torn down, with the pointer
+/// given to `napi_set_instance_data`.
 unsafe extern "C" fn drop_instance_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: data is the Box<Rc<EnvState>> set in EnvState::get.
+    // SAFETY: data is the Box<Rc<EnvState>> set in EnvState::get, and Node
+    // calls this finalizer once, after which it hands the pointer out no more.
     drop(unsafe { Box::from_raw(data as *mut Rc<EnvState>) });
 }
 
+/// The env's async cleanup hook.
+///
+/// # Safety
+/// Only Node calls it, once, with the `arg` given to
+/// `napi_add_async_cleanup_hook` in `add_cleanup_hook`.
 unsafe extern "C" fn on_teardown(handle: sys::napi_async_cleanup_hook_handle, arg: *mut c_void) {
     // SAFETY: arg is the hook's own strong count (add_cleanup_hook); it is
     // released only in maybe_finish_teardown, so it is valid here. Take a
@@ -312,7 +323,8 @@ unsafe extern "C" fn on_teardown(handle: sys::napi_async_cleanup_hook_handle, ar
 /// Bun sets `process.versions.bun`. Its `uv_*` exports abort, so it gets no uv waiter.
 fn is_bun(env: sys::napi_env) -> napi::Result<bool> {
     let mut global = ptr::null_mut();
-    // SAFETY: env is live.
+    // SAFETY: env is the live env of the call that got here, on its own
+    // thread; global is a valid out-pointer.
     check(unsafe { sys::napi_get_global(env, &mut global) })?;
     let global = JsValue { env, raw: global };
     let Ok(process) = global.get(c"process") else {

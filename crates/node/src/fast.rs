@@ -48,6 +48,9 @@ fn undefined(env: sys::napi_env) -> sys::napi_value {
     crate::js::undefined(env).unwrap_or(ptr::null_mut())
 }
 
+/// # Safety
+/// Only Node calls it, as the `napi_callback` installed by `install`, with
+/// that call's `env` and `info`.
 unsafe extern "C" fn eventfd_read(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node with this callback's env and info.
     let [fd] = unsafe { argv::<1>(env, info) };
@@ -64,6 +67,9 @@ unsafe extern "C" fn eventfd_read(env: sys::napi_env, info: sys::napi_callback_i
     }
 }
 
+/// # Safety
+/// Only Node calls it, as the `napi_callback` installed by `install`, with
+/// that call's `env` and `info`.
 unsafe extern "C" fn eventfd_write(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node with this callback's env and info.
     let [fd, value] = unsafe { argv::<2>(env, info) };
@@ -82,6 +88,9 @@ unsafe extern "C" fn eventfd_write(env: sys::napi_env, info: sys::napi_callback_
     }
 }
 
+/// # Safety
+/// Only Node calls it, as the `napi_callback` installed by `install`, with
+/// that call's `env` and `info`.
 unsafe extern "C" fn flock(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node with this callback's env and info.
     let [fd, op] = unsafe { argv::<2>(env, info) };
@@ -121,6 +130,9 @@ macro_rules! fast_method {
         fast_method!(@cache false, $name, $class, $n, |$this, $env, $args| $body);
     };
     (@cache $cache:literal, $name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
+        /// # Safety
+        /// Only Node calls it, as the `napi_callback` installed on the class
+        /// prototype by `install`, with that call's `env` and `info`.
         unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
             let mut argc = $n;
             let mut raw: [sys::napi_value; $n] = [NULL_VALUE; $n];
@@ -146,9 +158,12 @@ macro_rules! fast_method {
                 let mut tagged = false;
                 // SAFETY: env/this are live; a non-object gives an error status and tagged stays false.
                 unsafe { sys::napi_check_object_type_tag(env, this, &tag, &mut tagged) };
-                // SAFETY: as above; napi_unwrap fails on an object that wraps nothing.
-                let unwrapped =
-                    tagged && unsafe { sys::napi_unwrap(env, this, &mut wrapped) } == sys::Status::napi_ok;
+                let unwrapped = tagged && {
+                    // SAFETY: env/this are live (Node's, for this call) and wrapped is a
+                    // valid out-pointer; napi_unwrap fails on an object that wraps nothing.
+                    let st = unsafe { sys::napi_unwrap(env, this, &mut wrapped) };
+                    st == sys::Status::napi_ok
+                };
                 if !unwrapped {
                     wrapped = ptr::null_mut();
                 }
@@ -305,6 +320,9 @@ const GETTERS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
 /// conversions and `Either` handling): the function does its own checks.
 macro_rules! fast_fn {
     ($name:ident, $n:literal, |$args:ident| $body:expr) => {
+        /// # Safety
+        /// Only Node calls it, as the `napi_callback` of the export made by
+        /// `install`, with that call's `env` and `info`.
         unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
             // SAFETY: called by Node with this callback's env and info.
             let $args = unsafe { argv::<$n>(env, info) };
@@ -356,7 +374,8 @@ pub fn install(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::
     for (class, method, cb) in METHODS {
         let proto = exports_v.get(class)?.get(c"prototype")?;
         let mut f = ptr::null_mut();
-        // SAFETY: as above.
+        // SAFETY: as above: env is live; method is NUL-terminated; cb has the
+        // napi_callback ABI.
         crate::js::check(unsafe {
             sys::napi_create_function(
                 env,

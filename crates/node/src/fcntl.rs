@@ -199,7 +199,12 @@ pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Copi
         return Ok(Either::B(CopiedBuffer(buf[..len].to_vec())));
     }
     let int = int_arg(arg)?;
-    core::fcntl_int(file, cmd, int)
+    // SAFETY: not checkable here, by design: this is Python's fcntl.fcntl, and
+    // JS picks cmd. For an integer-argument command (the documented use of a
+    // number arg) the kernel reads it as plain data. A pointer-taking command
+    // given a number uses it as an address, as in C and Python; the JS docs
+    // say to pass a buffer for those, and an unmapped address gives EFAULT.
+    unsafe { core::fcntl_int(file, cmd, int) }
         .map(Either::A)
         .map_err(|e| error::sys(env, e))
 }
@@ -237,29 +242,39 @@ pub fn ioctl(
         if writable && mutate {
             if len <= ARG_BUF_SIZE {
                 let mut buf = staged(env, ptr, len, "arg")?;
-                // SAFETY: buf is 1024 bytes, as in Python; the caller sized it for the request.
+                // SAFETY: not checkable here, by design (Python's fcntl.ioctl):
+                // the kernel trusts the size encoded in the JS-chosen request.
+                // buf is a live 1024-byte array, as in Python, and the JS docs
+                // require the argument to cover what the request touches.
                 let rc =
                     unsafe { core::ioctl_buf(file, request, &mut buf) }.map_err(|e| error::sys(env, e))?;
-                // SAFETY: ptr is the caller's live buffer of len bytes.
+                // SAFETY: ptr is the caller's writable JS buffer of len bytes
+                // (as_bytes), alive for this synchronous call; buf holds ≥ len.
                 unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), ptr, len) };
                 return Ok(Either::A(rc));
             }
             // SAFETY: ptr/len describe the caller's live, writable JS buffer,
             // which stays alive for this synchronous call.
             let slice = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
-            // SAFETY: the caller sized the buffer for the request (documented).
+            // SAFETY: as above, not checkable: the kernel trusts the request's
+            // encoded size; slice is the caller's live buffer, which the JS docs
+            // require to cover what the request reads or writes.
             let rc = unsafe { core::ioctl_buf(file, request, slice) }.map_err(|e| error::sys(env, e))?;
             return Ok(Either::A(rc));
         }
         let staged = staged(env, ptr, len, "arg");
         free_string_bytes(ptr, len, writable);
         let mut buf = staged?;
-        // SAFETY: buf is 1024 bytes, as in Python.
+        // SAFETY: as above, not checkable: buf is a live 1024-byte copy, as in
+        // Python, and the JS docs require the argument to cover the request.
         unsafe { core::ioctl_buf(file, request, &mut buf) }.map_err(|e| error::sys(env, e))?;
         return Ok(Either::B(CopiedBuffer(buf[..len].to_vec())));
     }
     let int = int_arg(arg)? as u32 as libc::c_ulong;
-    core::ioctl_int(file, request, int)
+    // SAFETY: not checkable here, by design, as for fcntl above: JS picks the
+    // request; a number arg is plain data for an integer-argument request,
+    // and an address (as in C and Python) for a pointer-taking one.
+    unsafe { core::ioctl_int(file, request, int) }
         .map(Either::A)
         .map_err(|e| error::sys(env, e))
 }

@@ -222,6 +222,12 @@ fn run(shared: &Shared, tsfn: sys::napi_threadsafe_function) {
     });
 }
 
+/// The helper's threadsafe-function `call_js`.
+///
+/// # Safety
+/// Only Node calls it, with the `context` given to
+/// `napi_create_threadsafe_function` in `start()`, and a null env when the
+/// env is going away.
 unsafe extern "C" fn on_ready(
     env: sys::napi_env,
     _js_cb: sys::napi_value,
@@ -238,11 +244,16 @@ unsafe extern "C" fn on_ready(
     }
 }
 
+/// The helper's threadsafe-function finalizer.
+///
+/// # Safety
+/// Only Node calls it, once, with the `data` and `context` given in `start()`.
 unsafe extern "C" fn on_finalize(_env: sys::napi_env, data: *mut c_void, context: *mut c_void) {
     // SAFETY: data is the Arc<Gate> and context the Box<Weak<..>> from start(),
     // each reclaimed once, here.
     let gate = unsafe { Arc::from_raw(data as *const Gate) };
     gate.close();
-    // SAFETY: see above.
+    // SAFETY: context is the Box<Weak<..>> from start(); Node calls no
+    // on_ready after the finalizer, so this is its last use.
     drop(unsafe { Box::from_raw(context as *mut Weak<RefCell<Inner>>) });
 }

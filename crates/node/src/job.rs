@@ -144,13 +144,22 @@ where
     Ok(())
 }
 
+/// The job's threadsafe-function `call_js`.
+///
+/// # Safety
+/// Only Node calls it, once per item queued with
+/// `napi_call_threadsafe_function`, with the `context` given in `spawn`, and
+/// a null env when the env is going away.
 unsafe extern "C" fn call_js<T, D: FnOnce(sys::napi_env, T)>(
     env: sys::napi_env,
     _js_cb: sys::napi_value,
     context: *mut c_void,
     data: *mut c_void,
 ) {
-    // SAFETY: data is the Box<T> the job thread passed to napi_call_threadsafe_function.
+    // SAFETY: data is the Box<T> the job thread passed to a successful
+    // napi_call_threadsafe_function; Node hands each queued item to call_js
+    // exactly once (with a null env if the env is going away), so it is
+    // reclaimed once.
     let result = unsafe { Box::from_raw(data as *mut T) };
     if env.is_null() {
         return; // the environment is going away: just drop the result
@@ -162,11 +171,16 @@ unsafe extern "C" fn call_js<T, D: FnOnce(sys::napi_env, T)>(
     }
 }
 
+/// The job's threadsafe-function finalizer.
+///
+/// # Safety
+/// Only Node calls it, once, with the `data` and `context` given in `spawn`.
 unsafe extern "C" fn finalize<T, D>(_env: sys::napi_env, data: *mut c_void, context: *mut c_void) {
     // SAFETY: data is the Arc<Gate> and context the Box<Context> from spawn,
     // each reclaimed once, here.
     let gate = unsafe { Arc::from_raw(data as *const Gate) };
     gate.close();
-    // SAFETY: see above.
+    // SAFETY: context is the Box<Context> from spawn; Node calls no call_js
+    // after the finalizer, so this is its last use.
     drop(unsafe { Box::from_raw(context as *mut Context<T, D>) });
 }

@@ -20,12 +20,16 @@ pub struct JsValue {
 }
 
 impl FromNapiValue for JsValue {
+    // SAFETY: no unsafe operation: the pair is stored as is. The trait's
+    // contract (env live, raw a value of it) is what makes later uses sound.
     unsafe fn from_napi_value(env: sys::napi_env, raw: sys::napi_value) -> Result<Self> {
         Ok(Self { env, raw })
     }
 }
 
 impl ToNapiValue for JsValue {
+    // SAFETY: no unsafe operation: returns the value it holds, which belongs
+    // to the env napi-rs passes (the trait's contract).
     unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         Ok(val.raw)
     }
@@ -47,6 +51,8 @@ impl ValidateNapiValue for JsValue {}
 pub struct BigU64(pub u64);
 
 impl ToNapiValue for BigU64 {
+    // SAFETY: the trait's contract: napi-rs calls this with the live env of
+    // the current call, on its thread; see the block below.
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let mut out = ptr::null_mut();
         // SAFETY: env is the live env of this call (napi-rs's caller contract);
@@ -219,7 +225,7 @@ impl JsValue {
             };
             return Some((data.cast(), len * elem));
         }
-        // SAFETY: as above.
+        // SAFETY: env/raw came from Node for this call; is is a valid out-pointer.
         unsafe { sys::napi_is_dataview(self.env, self.raw, &mut is) };
         if is {
             let mut len = 0usize;
@@ -232,7 +238,7 @@ impl JsValue {
             };
             return (st == sys::Status::napi_ok).then_some((data.cast(), len));
         }
-        // SAFETY: as above.
+        // SAFETY: env/raw came from Node for this call; is is a valid out-pointer.
         unsafe { sys::napi_is_arraybuffer(self.env, self.raw, &mut is) };
         if is {
             let mut len = 0usize;
@@ -415,7 +421,8 @@ pub fn call_method(
 /// The global object's property `name`.
 pub fn global(env: sys::napi_env, name: &std::ffi::CStr) -> Result<JsValue> {
     let mut g = ptr::null_mut();
-    // SAFETY: env is live.
+    // SAFETY: env is the live env of the current call, on its thread; g is a
+    // valid out-pointer.
     check(unsafe { sys::napi_get_global(env, &mut g) })?;
     JsValue { env, raw: g }.get(name)
 }
@@ -488,6 +495,8 @@ impl CopiedBuffer {
 }
 
 impl ToNapiValue for CopiedBuffer {
+    // SAFETY: the trait's contract: napi-rs (or our fast paths) call this with
+    // the live env of the current call, on its thread.
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         if val.0.len() <= POOLED_MAX {
             if let Ok(v) = Self::pooled(env, &val.0) {

@@ -155,6 +155,11 @@ impl MapRecord {
     }
 }
 
+/// Finalizer of a mapping's external ArrayBuffer.
+///
+/// # Safety
+/// Only Node calls it, once, when the ArrayBuffer made in `map()` is
+/// collected, with the `hint` given there.
 unsafe extern "C" fn finalize_mapping(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
     // SAFETY: hint is the Rc::into_raw made in map(); this finalizer runs once.
     let rec = unsafe { Rc::from_raw(hint as *const MapRecord) };

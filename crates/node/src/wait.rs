@@ -678,6 +678,11 @@ fn handle_layout(uv: &uv::Uv) -> Layout {
     Layout::from_size_align(size.max(1), 16).expect("valid layout")
 }
 
+/// The poll handle's `uv_close_cb`.
+///
+/// # Safety
+/// Only libuv calls it, once, after `uv_close` on a handle made by
+/// `ensure_polling`.
 unsafe extern "C" fn on_close(handle: *mut uv::Handle) {
     let state = {
         let backend_uv = uv::get().expect("on_close is only registered when libuv was found");
@@ -692,6 +697,11 @@ unsafe extern "C" fn on_close(handle: *mut uv::Handle) {
     state.close_finished();
 }
 
+/// The poll handle's `uv_poll_cb`.
+///
+/// # Safety
+/// Only libuv calls it, for a started handle made by `ensure_polling`, before that
+/// handle's close callback.
 unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, _events: c_int) {
     let Some(uv) = uv::get() else { return };
     // SAFETY: data is the HandleData set at init; it is freed only in on_close,
