@@ -7,7 +7,6 @@
 // and throws when an invariant breaks. `ctx` is { quick, log, util } (see
 // ./util.js). The runner prints what each case did and what held, the
 // figures, and exits non-zero if any case threw.
-const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const util = require('./util.js')
@@ -22,13 +21,11 @@ async function main() {
     console.error('stress: run with node --expose-gc (npm run stress does)')
     process.exit(2)
   }
-  // Node keeps a /dev/null fd open from the first child spawned with an
-  // 'ignore' stdio on (seen here: fd 18, for life). Spawn one now, so no
-  // case sees that fd appear as a leak of its own.
-  await new Promise((resolve) => {
-    spawn(process.execPath, ['-e', ''], { stdio: ['ignore', 'ignore', 'ignore'] }).on('close', resolve)
-  })
-  spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  // Node keeps a /dev/null fd open for life from the first child spawned
+  // with stdio ['ignore', 'pipe', ...] (seen here; an all-'ignore' spawn does
+  // not do it). Spawn one the way the cases do, so no case sees that fd
+  // appear as a leak of its own.
+  await util.runNode('').done
   const dir = path.join(__dirname, 'cases')
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort()
   const t0 = Date.now()
