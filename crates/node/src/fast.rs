@@ -124,6 +124,10 @@ macro_rules! fast_method {
     ($name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
         fast_method!(@cache true, $name, $class, $n, |$this, $env, $args| $body);
     };
+    // A getter that cannot fail: `Ok(this.method())`.
+    (get $name:ident, $class:ty, $method:ident) => {
+        fast_method!($name, $class, 0, |c, _env, _a| Ok::<_, napi::Error>(c.$method()));
+    };
     // For methods called once per object (close): a cache entry would only
     // cost a reference created and deleted.
     (once $name:ident, $class:ty, $n:literal, |$this:ident, $env:ident, $args:ident| $body:expr) => {
@@ -235,60 +239,28 @@ type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> 
 // one that checks the type tag like the methods above and calls the same Rust
 // getter directly, so a foreign receiver is `TypeError [ERR_INVALID_THIS]`
 // and a real one costs less than napi-rs's own accessor.
-fast_method!(counter_fd, EventCounter, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.fd()
-));
-fast_method!(
-    counter_closed,
-    EventCounter,
-    0,
-    |c, _env, _a| Ok::<_, napi::Error>(c.closed())
-);
-fast_method!(
-    counter_pending,
-    EventCounter,
-    0,
-    |c, _env, _a| Ok::<_, napi::Error>(c.pending())
-);
-fast_method!(sem_fd, Semaphore, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
-fast_method!(sem_closed, Semaphore, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.closed()
-));
-fast_method!(sem_pending, Semaphore, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.pending()
-));
-fast_method!(timer_fd, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
-fast_method!(timer_closed, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.closed()
-));
-fast_method!(timer_pending, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.pending()
-));
-fast_method!(timer_clock, Timer, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.clock()
-));
-fast_method!(mem_fd, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
-fast_method!(mem_name, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(c.name()));
-fast_method!(mem_path, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(c.path()));
-fast_method!(mem_closed, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.closed()
-));
+fast_method!(get counter_fd, EventCounter, fd);
+fast_method!(get counter_closed, EventCounter, closed);
+fast_method!(get counter_pending, EventCounter, pending);
+fast_method!(get sem_fd, Semaphore, fd);
+fast_method!(get sem_closed, Semaphore, closed);
+fast_method!(get sem_pending, Semaphore, pending);
+fast_method!(get timer_fd, Timer, fd);
+fast_method!(get timer_closed, Timer, closed);
+fast_method!(get timer_pending, Timer, pending);
+fast_method!(get timer_clock, Timer, clock);
+fast_method!(get mem_fd, MemFile, fd);
+fast_method!(get mem_name, MemFile, name);
+fast_method!(get mem_path, MemFile, path);
+fast_method!(get mem_closed, MemFile, closed);
 fast_method!(mem_size, MemFile, 0, |c, env, _a| c.size(env));
 fast_method!(mem_seals, MemFile, 0, |c, env, _a| c.seals(env));
-fast_method!(mem_mappings, MemFile, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.mappings()
-));
-fast_method!(lock_shared, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.shared()
-));
-fast_method!(lock_kind, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.kind()
-));
+fast_method!(get mem_mappings, MemFile, mappings);
+fast_method!(get lock_shared, FileLock, shared);
+fast_method!(get lock_kind, FileLock, kind);
 fast_method!(lock_range, FileLock, 0, |c, env, _a| c.range(env));
-fast_method!(lock_fd, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(c.fd()));
-fast_method!(lock_released, FileLock, 0, |c, _env, _a| Ok::<_, napi::Error>(
-    c.released()
-));
+fast_method!(get lock_fd, FileLock, fd);
+fast_method!(get lock_released, FileLock, released);
 
 const GETTERS: &[(&std::ffi::CStr, &std::ffi::CStr, Callback)] = &[
     (c"EventCounter", c"fd", counter_fd),
@@ -350,43 +322,36 @@ const FAST: &[(&std::ffi::CStr, Callback)] = &[
     (c"flock", flock),
 ];
 
+/// A JS function named `name` that runs `cb`.
+fn new_function(env: sys::napi_env, name: &std::ffi::CStr, cb: Callback) -> napi::Result<sys::napi_value> {
+    let mut f = ptr::null_mut();
+    // SAFETY: env is live (module init); name is NUL-terminated and its
+    // length given; cb has the napi_callback ABI; f is a valid out-pointer.
+    crate::js::check(unsafe {
+        sys::napi_create_function(
+            env,
+            name.as_ptr(),
+            name.to_bytes().len() as isize,
+            Some(cb),
+            ptr::null_mut(),
+            &mut f,
+        )
+    })?;
+    Ok(f)
+}
+
 #[napi(module_exports)]
 pub fn install(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
     let env = env.raw();
     // SAFETY: Object's raw value is the exports object of this env.
     let exports = unsafe { napi::bindgen_prelude::Object::to_napi_value(env, exports) }?;
     for (name, cb) in FAST {
-        let mut f = ptr::null_mut();
-        // SAFETY: env is live; name is NUL-terminated; cb has the napi_callback ABI.
-        crate::js::check(unsafe {
-            sys::napi_create_function(
-                env,
-                name.as_ptr(),
-                name.to_bytes().len() as isize,
-                Some(*cb),
-                ptr::null_mut(),
-                &mut f,
-            )
-        })?;
-        crate::js::set(env, exports, name, f)?;
+        crate::js::set(env, exports, name, new_function(env, name, *cb)?)?;
     }
     let exports_v = JsValue { env, raw: exports };
     for (class, method, cb) in METHODS {
         let proto = exports_v.get(class)?.get(c"prototype")?;
-        let mut f = ptr::null_mut();
-        // SAFETY: as above: env is live; method is NUL-terminated; cb has the
-        // napi_callback ABI.
-        crate::js::check(unsafe {
-            sys::napi_create_function(
-                env,
-                method.as_ptr(),
-                method.to_bytes().len() as isize,
-                Some(*cb),
-                ptr::null_mut(),
-                &mut f,
-            )
-        })?;
-        crate::js::set(env, proto.raw, method, f)?;
+        crate::js::set(env, proto.raw, method, new_function(env, method, *cb)?)?;
     }
     for (class, name, cb) in GETTERS {
         let proto = exports_v.get(class)?.get(c"prototype")?;
