@@ -92,8 +92,16 @@ try {
     for (const f of ['smoke.cjs', 'cjs.cjs', 'esm.mjs', 'typecheck.ts', 'tsconfig.json']) {
       cpSync(join(repoRoot, 'scripts', 'pack-test', f), join(app, f))
     }
-    const typesNode = lockedVersion('@types/node')
-    run('npm', ['install', '--offline', '--no-audit', '--no-fund', rootTgz, gnuTgz, `@types/node@${typesNode}`], { cwd: app, env: installEnv })
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', rootTgz, gnuTgz], { cwd: app, env: installEnv })
+    // The TS check needs Node's typings. They are copied from the repo's own
+    // node_modules: `npm install --offline @types/node@x` needs the registry's
+    // metadata for it in npm's cache, which `npm ci` never fetches (it failed
+    // on a fresh machine).
+    for (const dep of ['@types/node', 'undici-types']) {
+      if (existsSync(join(repoRoot, 'node_modules', dep))) {
+        cpSync(join(repoRoot, 'node_modules', dep), join(app, 'node_modules', dep), { recursive: true })
+      }
+    }
     const installed = JSON.parse(readFileSync(join(app, 'node_modules', 'linux-fd', 'package.json'), 'utf8'))
     if (installed.version !== root.version) throw new Error(`installed linux-fd ${installed.version}`)
     if (!existsSync(join(app, 'node_modules', gnu.name, gnu.nodeFile))) throw new Error(`${gnu.name} has no ${gnu.nodeFile}`)
@@ -123,9 +131,4 @@ function isExecutable(p) {
   } catch {
     return false
   }
-}
-
-function lockedVersion(name) {
-  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8'))
-  return lock.packages[`node_modules/${name}`].version
 }
