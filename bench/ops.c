@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,14 @@ int main(int argc, char **argv) {
       if (fcntl(fd, F_OFD_SETLK, &fl)) return 1;
       fl.l_type = F_UNLCK;
       if (fcntl(fd, F_OFD_SETLK, &fl)) return 1;
+    }
+    t1 = now_ns();
+  } else if (!strcmp(op, "timerfd")) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec set = {{0, 0}, {1000, 0}}, cur;
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+      if (timerfd_settime(fd, 0, &set, NULL) || timerfd_gettime(fd, &cur)) return 1;
     }
     t1 = now_ns();
   } else if (!strcmp(op, "ofd_dup") || !strcmp(op, "flock_dup")) {

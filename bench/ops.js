@@ -42,10 +42,10 @@ function buildC() {
 // CPython's version and its executable (called directly: a version manager's
 // python3 shim can take longer to start than the rows it runs).
 function pythonOk() {
-  const r = spawnSync('python3', ['-c', 'import os,sys; os.eventfd; os.memfd_create; print(sys.version.split()[0], sys.executable)'], { encoding: 'utf8' })
+  const r = spawnSync('python3', ['-c', 'import os,sys; os.eventfd; os.memfd_create; print(sys.version.split()[0], int(hasattr(os, "timerfd_create")), sys.executable)'], { encoding: 'utf8' })
   if (r.status !== 0) return null
-  const [version, exe] = r.stdout.trim().split(' ')
-  return { version, exe: exe || 'python3' }
+  const [version, timerfd, exe] = r.stdout.trim().split(' ')
+  return { version, timerfd: timerfd === '1', exe: exe || 'python3' }
 }
 
 function timeNs(n, fn) {
@@ -160,6 +160,29 @@ const nodeOps = {
     fs.closeSync(fd)
     return ns
   },
+  timerfd: (n) => {
+    const fd = lfd.timerfdCreate(lfd.CLOCK_MONOTONIC, lfd.TFD_NONBLOCK)
+    const opts = { initial: 10n ** 12n }
+    const ns = timeNs(n, (k) => {
+      for (let i = 0; i < k; i++) {
+        lfd.timerfdSettimeNs(fd, opts)
+        lfd.timerfdGettimeNs(fd)
+      }
+    })
+    fs.closeSync(fd)
+    return ns
+  },
+  timer_class: (n) => {
+    const t = new lfd.Timer()
+    const ns = timeNs(n, (k) => {
+      for (let i = 0; i < k; i++) {
+        t.setNs(10n ** 12n)
+        t.getNs()
+      }
+    })
+    t.close()
+    return ns
+  },
   // tryLockFile / lockFile on an fd: dup, lock, and release() unlocks and closes the dup.
   trylock_ofd: (n) => tryLockN(n, 'ofd'),
   lockfile_ofd_async: (n) => lockFileN(n, 'ofd'),
@@ -253,6 +276,8 @@ const LABELS = {
   memfd_create: 'memfd_create+close',
   flock: 'flock LOCK_EX+LOCK_UN',
   ofd: 'OFD lock+unlock (fcntl)',
+  timerfd: 'timerfd settime+gettime (ns)',
+  timer_class: 'Timer setNs+getNs',
   trylock_ofd: 'tryLockFile(fd)+release (ofd)',
   lockfile_ofd_async: 'await lockFile(fd)+release (ofd)',
   trylock_flock: 'tryLockFile(fd)+release (flock)',
@@ -266,6 +291,7 @@ const LABELS = {
 
 // Rows whose C / CPython column is another op's (the same syscalls), not run again.
 const SAME_AS = {
+  timer_class: 'timerfd',
   counter_rw: 'eventfd_rw',
   counter_take_async: 'eventfd_rw',
   sem_acquire_async: 'sem_rw',
@@ -288,8 +314,9 @@ const SYNC_FORM = {
   plf_async: 'plf_sync',
 }
 // Ops with a C (bench/ops.c) / CPython (bench/ops.py) implementation.
-const C_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'ofd_dup', 'flock_dup', 'map64']
-const PY_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock']
+const C_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'timerfd', 'ofd_dup', 'flock_dup', 'map64']
+// timerfd is added when CPython has it (3.13+); see pythonOk().
+const PY_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd']
 // Iterations per round where N would take too long.
 const nOf = (op) =>
   op === 'map64' ? MAP_N : op.startsWith('plf') ? N_PLF : /^(trylock_|lockfile_|fsext_flock_async)/.test(op) ? N / 4 : N
@@ -349,6 +376,7 @@ async function moveToChild(rounds) {
 async function main() {
   const cBin = buildC()
   const py = pythonOk()
+  if (py && py.timerfd) PY_OPS.push('timerfd')
   fs.writeFileSync(lockPath, '')
   const samples = {}
   const cSamples = Object.fromEntries(C_OPS.map((op) => [op, []]))
@@ -391,6 +419,8 @@ async function main() {
   const notes = []
   if (!fsext) notes.push('fs-ext rows skipped: not installed or did not build in bench/node_modules')
   if (!plf) notes.push('proper-lockfile rows skipped: not installed in bench/node_modules')
+  if (!py) notes.push('CPython column skipped: no python3 with os.eventfd and os.memfd_create (3.10+)')
+  else if (!py.timerfd) notes.push(`CPython timerfd skipped: os.timerfd_* needs Python 3.13 (found ${py.version})`)
   return { rounds: ROUNDS, rows, move: moveRows, python: py && py.version, c: !!cBin, notes }
 }
 

@@ -28,6 +28,23 @@ elif op == "flock":
     for _ in range(n):
         fcntl.flock(fd, fcntl.LOCK_EX)
         fcntl.flock(fd, fcntl.LOCK_UN)
+elif op == "ofd":
+    # struct flock on x86_64/aarch64: short l_type, l_whence; off_t l_start, l_len; pid_t l_pid
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    wr = struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, 0, 0, 0, 0)
+    un = struct.pack("hhxxxxqqixxxx", fcntl.F_UNLCK, 0, 0, 0, 0)
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, wr)
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, un)
+elif op == "timerfd":
+    if not hasattr(os, "timerfd_create"):
+        sys.exit(3)  # Python < 3.13
+    fd = os.timerfd_create(time.CLOCK_MONOTONIC, os.TFD_CLOEXEC | os.TFD_NONBLOCK)
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        os.timerfd_settime_ns(fd, initial=10**12)
+        os.timerfd_gettime_ns(fd)
 else:
     sys.exit(2)
 print((time.perf_counter_ns() - t0) / n)

@@ -313,10 +313,42 @@ macro_rules! fast_fn {
 
 fast_fn!(fcntl, 3, |a| crate::fcntl::fcntl(a[0], a[1], a[2]));
 fast_fn!(ioctl, 4, |a| crate::fcntl::ioctl(a[0], a[1], a[2], a[3]));
+fast_fn!(lockf, 5, |a| crate::fcntl::lockf(a[0], a[1], a[2], a[3], a[4]));
+fast_fn!(get_pipe_size, 1, |a| crate::fcntl::get_pipe_size(a[0]));
+fast_fn!(set_pipe_size, 2, |a| crate::fcntl::set_pipe_size(a[0], a[1]));
+fast_fn!(eventfd, 2, |a| crate::eventfd::eventfd(a[0], a[1]));
+fast_fn!(memfd_create, 2, |a| crate::memfd::memfd_create(a[0], a[1]));
+fast_fn!(timerfd_create, 2, |a| crate::timerfd::timerfd_create(a[0], a[1]));
+fast_fn!(timerfd_settime, 2, |a| crate::timerfd::timerfd_settime(
+    a[0], a[1]
+));
+fast_fn!(timerfd_settime_ns, 2, |a| crate::timerfd::timerfd_settime_ns(
+    a[0], a[1]
+));
+fast_fn!(timerfd_gettime, 1, |a| crate::timerfd::timerfd_gettime(a[0]));
+fast_fn!(timerfd_gettime_ns, 1, |a| crate::timerfd::timerfd_gettime_ns(
+    a[0]
+));
+fast_fn!(timerfd_read, 1, |a| crate::timerfd::timerfd_read(a[0]));
+fast_fn!(try_lock_file, 2, |a| crate::lock::try_lock_file(a[0], a[1]));
+fast_fn!(lock_file, 2, |a| crate::lock::lock_file(a[0], a[1]));
 
 const FAST: &[(&std::ffi::CStr, Callback)] = &[
     (c"fcntl", fcntl),
     (c"ioctl", ioctl),
+    (c"lockf", lockf),
+    (c"getPipeSize", get_pipe_size),
+    (c"setPipeSize", set_pipe_size),
+    (c"eventfd", eventfd),
+    (c"memfdCreate", memfd_create),
+    (c"timerfdCreate", timerfd_create),
+    (c"timerfdSettime", timerfd_settime),
+    (c"timerfdSettimeNs", timerfd_settime_ns),
+    (c"timerfdGettime", timerfd_gettime),
+    (c"timerfdGettimeNs", timerfd_gettime_ns),
+    (c"timerfdRead", timerfd_read),
+    (c"tryLockFile", try_lock_file),
+    (c"lockFile", lock_file),
     (c"eventfdRead", eventfd_read),
     (c"eventfdWrite", eventfd_write),
     (c"flock", flock),
@@ -346,6 +378,14 @@ pub fn install(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::
     // SAFETY: Object's raw value is the exports object of this env.
     let exports = unsafe { napi::bindgen_prelude::Object::to_napi_value(env, exports) }?;
     for (name, cb) in FAST {
+        // Each replaces a napi-rs export of the same name; a missing one
+        // would mean the table is stale (a typo would add a new export).
+        let existing = JsValue { env, raw: exports }.get(name)?;
+        if existing.type_of()? != napi::ValueType::Function {
+            return Err(napi::Error::from_reason(format!(
+                "fast.rs: no export {name:?} to replace"
+            )));
+        }
         crate::js::set(env, exports, name, new_function(env, name, *cb)?)?;
     }
     let exports_v = JsValue { env, raw: exports };
