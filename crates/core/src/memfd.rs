@@ -149,6 +149,20 @@ pub fn pread_full(fd: BorrowedFd<'_>, buf: &mut [u8], mut offset: u64) -> Result
     Ok(done)
 }
 
+/// Whether `fd` is a file of hugetlbfs (a `MFD_HUGETLB` memfd). `false` if
+/// `fstatfs` fails.
+pub fn is_hugetlbfs(fd: BorrowedFd<'_>) -> bool {
+    const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs only writes the statfs buffer, which is valid for writes.
+    let rc = unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) };
+    // f_type is an i64 on glibc but an unsigned long on musl.
+    #[allow(clippy::unnecessary_cast)]
+    // SAFETY: fstatfs returned 0, so it filled the buffer.
+    let ok = rc == 0 && unsafe { st.assume_init() }.f_type as i64 == HUGETLBFS_MAGIC;
+    ok
+}
+
 /// A file mapping, unmapped on drop unless [`Mapping::into_raw`] took it.
 #[derive(Debug)]
 pub struct Mapping {
@@ -158,7 +172,7 @@ pub struct Mapping {
 
 impl Mapping {
     /// `mmap(NULL, len, PROT_READ | PROT_WRITE, writable ? MAP_SHARED :
-    /// MAP_PRIVATE, fd, offset)`.
+    /// MAP_PRIVATE (| MAP_NORESERVE unless hugetlbfs), fd, offset)`.
     ///
     /// A read-only view is a *private* mapping that is still writable, not a
     /// `PROT_READ` one: memory handed to JavaScript as an `ArrayBuffer` can
@@ -181,8 +195,18 @@ impl Mapping {
     pub fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> Result<Self> {
         let flags = if writable {
             libc::MAP_SHARED
-        } else {
+        } else if is_hugetlbfs(fd) {
+            // A private hugetlb mapping reserves huge pages for its whole
+            // length; without that reservation (MAP_NORESERVE) even a *read*
+            // of a page the file has not allocated yet raises SIGBUS when the
+            // pool is empty. So keep the reservation: `ENOMEM` up front.
             libc::MAP_PRIVATE
+        } else {
+            // Without MAP_NORESERVE a private writable mapping is charged in
+            // full against the commit limit (a 40 GiB view of a sparse file
+            // failed with ENOMEM on a 23 GiB machine); pages are only
+            // allocated if JS writes into the view.
+            libc::MAP_PRIVATE | libc::MAP_NORESERVE
         };
         let off = libc::off_t::try_from(offset).map_err(|_| Error::new(Errno::EINVAL, "mmap"))?;
         // SAFETY: a fresh mapping at an address the kernel picks (no

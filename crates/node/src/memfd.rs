@@ -155,6 +155,23 @@ impl MapRecord {
     }
 }
 
+/// The largest ArrayBuffer this runtime makes (`buffer.constants.MAX_LENGTH`):
+/// 2^32 bytes up to Node 21, 2^53 - 1 from Node 22 on 64-bit hosts (and for
+/// other runtimes). Asking Node 20 for more fails (and see `map()` for what
+/// that failure does to the finalizer).
+fn max_array_buffer(env: sys::napi_env) -> u64 {
+    let major = js::global(env, c"process")
+        .and_then(|p| p.get(c"versions"))
+        .and_then(|v| v.get(c"node"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .and_then(|s| s.split('.').next().and_then(|m| m.parse::<u32>().ok()));
+    match major {
+        Some(m) if m < 22 => 1 << 32,
+        _ => (1 << 53) - 1,
+    }
+}
+
 /// Finalizer of a mapping's external ArrayBuffer.
 ///
 /// # Safety
@@ -523,6 +540,12 @@ impl MemFile {
     ///   and stops following the file. (A `PROT_READ` mapping would instead
     ///   kill the process with SIGSEGV on the first write.) Views work on
     ///   write-sealed files and do not block `addSeals({ write: true })`.
+    ///   A view of a `hugePages` file reserves huge pages for its whole
+    ///   length (`ENOMEM` if the pool cannot), since reading an unreserved
+    ///   one could SIGBUS; other views reserve nothing.
+    ///
+    /// `length` is at most the runtime's largest ArrayBuffer (4 GiB on Node
+    /// 20 and 21): map a larger file in pieces with `offset`.
     ///
     /// **SIGBUS.** If the file shrinks under a mapping, touching the lost part
     /// kills the process with SIGBUS, and no JavaScript can catch that. So
@@ -608,6 +631,17 @@ impl MemFile {
         }
         let len = usize::try_from(length)
             .map_err(|_| error::out_of_range(raw, "options.length", "addressable", &length.to_string()))?;
+        let max = max_array_buffer(raw);
+        if length > max {
+            return Err(error::out_of_range(
+                raw,
+                "options.length",
+                &format!(
+                    "<= {max} (the largest ArrayBuffer of this runtime); map the file in pieces with offset"
+                ),
+                &length.to_string(),
+            ));
+        }
         let mapping = self.with_fd(raw, |fd| Mapping::new(fd, offset, len, writable))?;
         let (ptr, len) = mapping.into_raw();
         let rec = Rc::new(MapRecord {
@@ -631,8 +665,15 @@ impl MemFile {
             )
         };
         if st != sys::Status::napi_ok {
-            // SAFETY: Node did not take the finalizer, so hint is still ours.
-            drop(unsafe { Rc::from_raw(hint) });
+            // Who owns `hint` now? Node 20 runs the finalizer at once when it
+            // refuses the buffer (over its 4 GiB limit): then the finalizer
+            // has taken `hint` (and unmapped), and dropping it again was a
+            // double free that corrupted the heap. Our `rec` and `hint` are
+            // the only strong counts, so the count tells.
+            if Rc::strong_count(&rec) > 1 {
+                // SAFETY: the finalizer did not run, so hint is still ours.
+                drop(unsafe { Rc::from_raw(hint) });
+            }
             rec.unmap();
             if st == sys::Status::napi_no_external_buffers_allowed {
                 return Err(error::throw_new(
