@@ -341,3 +341,24 @@ test.serial('the garbage collector does not close a number that was reused', asy
   t.is(r.stdout.trim(), 'ok 5')
   t.is(r.code, 0)
 })
+
+test.serial('a setter on Object.prototype cannot re-enter an object while the binding builds an error', async (t) => {
+  // Before: napi_create_error *set* `code`, running this setter, whose
+  // close() then hit a RefCell borrow and aborted the process. In a child,
+  // since the old failure was an abort.
+  const r = await runNode(`
+    let victim
+    Object.defineProperty(Object.prototype, 'code', { configurable: true, set(v) { victim.close() } })
+    Object.defineProperty(Object.prototype, 'errno', { configurable: true, set(v) { victim.close() } })
+    const out = []
+    for (const make of [() => lfd.MemFile.create('x'), () => new lfd.EventCounter(0), () => new lfd.Semaphore(0), () => new lfd.Timer()]) {
+      victim = make()
+      victim.close()
+      try { victim.fd >= 0 && victim.close(); victim instanceof lfd.MemFile ? victim.size : victim.hasRef() && victim.tryAcquire?.() ; victim.add?.(1); victim.tryAcquire?.(); victim.get?.() } catch (e) { out.push(e.code) }
+    }
+    console.log(JSON.stringify(out))
+  `)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), ['ERR_CLOSED', 'ERR_CLOSED', 'ERR_CLOSED', 'ERR_CLOSED'])
+})

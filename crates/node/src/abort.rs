@@ -50,10 +50,10 @@ pub fn is_aborted(signal: JsValue) -> napi::Result<bool> {
 /// `code: 'ABORT_ERR'`, and the signal's `reason` as `cause`.
 pub fn error(env: sys::napi_env, signal: Option<sys::napi_value>) -> napi::Result<sys::napi_value> {
     let err = error::make(env, error::Kind::Error, "ABORT_ERR", "The operation was aborted")?;
-    js::set(env, err, c"name", js::string(env, "AbortError")?)?;
+    js::define(env, err, c"name", js::string(env, "AbortError")?)?;
     if let Some(sig) = signal {
         if let Ok(reason) = (JsValue { env, raw: sig }).get(c"reason") {
-            js::set(env, err, c"cause", reason.raw)?;
+            js::define(env, err, c"cause", reason.raw)?;
         }
     }
     Ok(err)
@@ -126,7 +126,7 @@ pub fn listen(
         check(st)?;
     }
     let opts = js::object(env)?;
-    js::set(env, opts, c"once", js::boolean(env, true)?)?;
+    js::define(env, opts, c"once", js::boolean(env, true)?)?;
     js::call_method(
         env,
         signal.raw,

@@ -26,27 +26,33 @@ pub enum Kind {
 }
 
 /// Creates an error object of `kind` with `code` and `message`.
+///
+/// `code` is defined as an own property (`js::define`), not passed to
+/// `napi_create_error`, which would *set* it and so run any `code` setter on
+/// `Object.prototype`: user JS in the middle of a call, which could re-enter
+/// the object (a `close()` from there aborted the process on a `RefCell`
+/// borrow, found by review).
 pub fn make(env: sys::napi_env, kind: Kind, code: &str, message: &str) -> napi::Result<sys::napi_value> {
-    let code_v = js::string(env, code)?;
     let msg_v = js::string(env, message)?;
     let mut out = ptr::null_mut();
-    // SAFETY: env is live; code_v and msg_v are JS strings of this env.
+    // SAFETY: env is live; msg_v is a JS string of this env; a null code is allowed.
     let st = unsafe {
         match kind {
-            Kind::Error => sys::napi_create_error(env, code_v, msg_v, &mut out),
-            Kind::TypeError => sys::napi_create_type_error(env, code_v, msg_v, &mut out),
-            Kind::RangeError => sys::napi_create_range_error(env, code_v, msg_v, &mut out),
+            Kind::Error => sys::napi_create_error(env, ptr::null_mut(), msg_v, &mut out),
+            Kind::TypeError => sys::napi_create_type_error(env, ptr::null_mut(), msg_v, &mut out),
+            Kind::RangeError => sys::napi_create_range_error(env, ptr::null_mut(), msg_v, &mut out),
         }
     };
     check(st)?;
+    js::define(env, out, c"code", js::string(env, code)?)?;
     Ok(out)
 }
 
 /// The JS value of an OS error (for promise rejections).
 pub fn sys_value(env: sys::napi_env, e: SysError) -> napi::Result<sys::napi_value> {
     let err = make(env, Kind::Error, &e.code(), &e.message())?;
-    js::set(env, err, c"errno", js::number(env, -(e.errno as i32) as f64)?)?;
-    js::set(env, err, c"syscall", js::string(env, e.syscall)?)?;
+    js::define(env, err, c"errno", js::number(env, -(e.errno as i32) as f64)?)?;
+    js::define(env, err, c"syscall", js::string(env, e.syscall)?)?;
     Ok(err)
 }
 
@@ -132,8 +138,8 @@ pub fn fd_lost_value(
          (e.g. by fs.closeSync(obj.fd)); the {what} gave the number up without closing it and is unusable"
     );
     let err = make(env, Kind::Error, "EBADF", &msg)?;
-    js::set(env, err, c"errno", js::number(env, -libc::EBADF as f64)?)?;
-    js::set(env, err, c"syscall", js::string(env, syscall)?)?;
+    js::define(env, err, c"errno", js::number(env, -libc::EBADF as f64)?)?;
+    js::define(env, err, c"syscall", js::string(env, syscall)?)?;
     Ok(err)
 }
 

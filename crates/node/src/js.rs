@@ -322,6 +322,34 @@ pub fn set(
     check(unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), value) })
 }
 
+/// Defines `obj[name] = value` as an own data property (writable,
+/// enumerable, configurable), as an object literal would: unlike
+/// [`set`], it runs no setter, so a setter someone put on
+/// `Object.prototype` cannot call back into the binding while it builds a
+/// result or an error (and hold a `RefCell` borrow across that call).
+pub fn define(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    name: &std::ffi::CStr,
+    value: sys::napi_value,
+) -> Result<()> {
+    let prop = sys::napi_property_descriptor {
+        utf8name: name.as_ptr(),
+        name: ptr::null_mut(),
+        method: None,
+        getter: None,
+        setter: None,
+        value,
+        attributes: sys::PropertyAttributes::writable
+            | sys::PropertyAttributes::enumerable
+            | sys::PropertyAttributes::configurable,
+        data: ptr::null_mut(),
+    };
+    // SAFETY: env is live, obj is an object value, prop is one valid
+    // descriptor whose name is NUL-terminated and outlives the call.
+    check(unsafe { sys::napi_define_properties(env, obj, 1, &prop) })
+}
+
 /// Throws `value` and returns the `PendingException` error napi-rs then leaves
 /// alone, so the JS caller sees exactly `value`.
 pub fn throw(env: sys::napi_env, value: sys::napi_value) -> napi::Error {

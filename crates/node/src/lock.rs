@@ -130,8 +130,8 @@ impl FileLock {
             return Ok(JsValue { env, raw: null });
         }
         let obj = js::object(env)?;
-        js::set(env, obj, c"start", js::number(env, self.spec.start as f64)?)?;
-        js::set(env, obj, c"length", js::number(env, self.spec.len as f64)?)?;
+        js::define(env, obj, c"start", js::number(env, self.spec.start as f64)?)?;
+        js::define(env, obj, c"length", js::number(env, self.spec.len as f64)?)?;
         Ok(JsValue { env, raw: obj })
     }
 

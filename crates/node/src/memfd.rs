@@ -498,7 +498,7 @@ impl MemFile {
         let bits = self.with_fd(raw, core::get_seals)?;
         let obj = js::object(raw)?;
         for (name, bit) in SEALS {
-            js::set(raw, obj, name, js::boolean(raw, bits & bit != 0)?)?;
+            js::define(raw, obj, name, js::boolean(raw, bits & bit != 0)?)?;
         }
         Ok(JsValue { env: raw, raw: obj })
     }

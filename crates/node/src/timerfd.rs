@@ -401,13 +401,13 @@ impl Timer {
         let cur = core::timerfd_gettime(self.inner.borrow().fd(raw)?.as_fd());
         let cur = cur.map_err(|e| Inner::fail(&self.inner, raw, e))?;
         let obj = js::object(raw)?;
-        js::set(
+        js::define(
             raw,
             obj,
             c"remaining",
             js::number(raw, cur.value_ns as f64 / 1e6)?,
         )?;
-        js::set(
+        js::define(
             raw,
             obj,
             c"interval",
@@ -423,8 +423,8 @@ impl Timer {
         let cur = core::timerfd_gettime(self.inner.borrow().fd(raw)?.as_fd());
         let cur = cur.map_err(|e| Inner::fail(&self.inner, raw, e))?;
         let obj = js::object(raw)?;
-        js::set(raw, obj, c"remaining", js::bigint(raw, cur.value_ns)?)?;
-        js::set(raw, obj, c"interval", js::bigint(raw, cur.interval_ns)?)?;
+        js::define(raw, obj, c"remaining", js::bigint(raw, cur.value_ns)?)?;
+        js::define(raw, obj, c"interval", js::bigint(raw, cur.interval_ns)?)?;
         Ok(JsValue { env: raw, raw: obj })
     }
 

@@ -836,8 +836,8 @@ fn wrap_iter(
         return Ok(value);
     }
     let obj = js::object(env)?;
-    js::set(env, obj, c"value", value)?;
-    js::set(env, obj, c"done", js::boolean(env, done)?)?;
+    js::define(env, obj, c"value", value)?;
+    js::define(env, obj, c"done", js::boolean(env, done)?)?;
     Ok(obj)
 }
 

@@ -140,8 +140,8 @@ impl WaitIterator {
 fn done_result(env: sys::napi_env) -> Result<JsValue> {
     let (deferred, promise) = js::promise(env)?;
     let obj = js::object(env)?;
-    js::set(env, obj, c"value", js::undefined(env)?)?;
-    js::set(env, obj, c"done", js::boolean(env, true)?)?;
+    js::define(env, obj, c"value", js::undefined(env)?)?;
+    js::define(env, obj, c"done", js::boolean(env, true)?)?;
     js::settle(env, deferred, true, obj);
     Ok(JsValue { env, raw: promise })
 }
