@@ -226,3 +226,18 @@ test('closed fds are EBADF and wrong types are TypeErrors', (t) => {
   t.throws(() => fcntl(0, F_GETFD, {} as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => ioctl(0, FIONREAD, 0, 'yes' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
 })
+
+test('buffer results are Buffers even if Buffer.allocUnsafe was replaced or throws', async (t) => {
+  const r = await runNode(`
+    const fs = require('node:fs')
+    const fd = fs.openSync(process.execPath, 'r')
+    const kinds = []
+    Buffer.allocUnsafe = (n) => new Float64Array(n)
+    kinds.push(lfd.fcntl(fd, lfd.F_OFD_GETLK, Buffer.alloc(32)))
+    Buffer.allocUnsafe = () => { throw new Error('replaced') }
+    kinds.push(lfd.fcntl(fd, lfd.F_OFD_GETLK, Buffer.alloc(32)))
+    console.log(JSON.stringify(kinds.map((b) => [Buffer.isBuffer(b), b.constructor.name, b.length])))
+  `)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), [[true, 'Buffer', 32], [true, 'Buffer', 32]])
+})

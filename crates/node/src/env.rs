@@ -48,6 +48,8 @@ pub struct EnvState {
     /// `Buffer.allocUnsafe` of this environment, taken on first use (see
     /// `js::CopiedBuffer`).
     alloc_unsafe: Cell<sys::napi_ref>,
+    /// `Buffer.prototype`, taken with `alloc_unsafe`.
+    buffer_proto: Cell<sys::napi_ref>,
     /// Receivers the fast-path methods verified recently (see `cached_wrap`).
     recv_cache: Cell<[RecvEntry; RECV_CACHE]>,
     recv_next: Cell<usize>,
@@ -136,6 +138,7 @@ impl EnvState {
             hook: Cell::new(ptr::null_mut()),
             hook_arg: Cell::new(ptr::null()),
             alloc_unsafe: Cell::new(ptr::null_mut()),
+            buffer_proto: Cell::new(ptr::null_mut()),
             recv_cache: Cell::new([NO_ENTRY; RECV_CACHE]),
             recv_next: Cell::new(0),
         })
@@ -160,21 +163,24 @@ impl EnvState {
         Ok(())
     }
 
-    /// `Buffer.allocUnsafe`, looked up once per environment and held by a
-    /// reference (freed with the environment).
-    pub fn alloc_unsafe(&self) -> napi::Result<sys::napi_value> {
-        let r = self.alloc_unsafe.get();
-        if !r.is_null() {
-            return crate::js::deref(self.env, r);
+    /// `Buffer.allocUnsafe` and `Buffer.prototype`, looked up once per
+    /// environment and held by references (freed at teardown).
+    pub fn alloc_unsafe(&self) -> napi::Result<(sys::napi_value, sys::napi_value)> {
+        let (f, p) = (self.alloc_unsafe.get(), self.buffer_proto.get());
+        if !f.is_null() && !p.is_null() {
+            return Ok((crate::js::deref(self.env, f)?, crate::js::deref(self.env, p)?));
         }
-        let f = crate::js::global(self.env, c"Buffer")?.get(c"allocUnsafe")?;
-        if f.type_of()? != napi::ValueType::Function {
+        let buffer = crate::js::global(self.env, c"Buffer")?;
+        let f = buffer.get(c"allocUnsafe")?;
+        let p = buffer.get(c"prototype")?;
+        if f.type_of()? != napi::ValueType::Function || p.type_of()? != napi::ValueType::Object {
             return Err(napi::Error::from_reason("Buffer.allocUnsafe is not a function"));
         }
         if !self.tearing_down.get() {
             self.alloc_unsafe.set(crate::js::reference(self.env, f.raw)?);
+            self.buffer_proto.set(crate::js::reference(self.env, p.raw)?);
         }
-        Ok(f.raw)
+        Ok((f.raw, p.raw))
     }
 
     /// The pointer napi-rs wrapped in `this`, if `this` is one of the last
@@ -292,10 +298,14 @@ impl EnvState {
                 unsafe { sys::napi_delete_reference(self.env, e.r) };
             }
         }
-        let f = self.alloc_unsafe.replace(ptr::null_mut());
-        if !f.is_null() {
-            // SAFETY: f is a reference of this env, deleted once (nulled just above).
-            unsafe { sys::napi_delete_reference(self.env, f) };
+        for f in [
+            self.alloc_unsafe.replace(ptr::null_mut()),
+            self.buffer_proto.replace(ptr::null_mut()),
+        ] {
+            if !f.is_null() {
+                // SAFETY: f is a reference of this env, deleted once (nulled just above).
+                unsafe { sys::napi_delete_reference(self.env, f) };
+            }
         }
         let ctx = self.async_ctx.replace(ptr::null_mut());
         if !ctx.is_null() {

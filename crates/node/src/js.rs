@@ -496,7 +496,7 @@ impl CopiedBuffer {
     /// 2.5 µs of an `fcntl(fd, F_OFD_SETLK, buffer)` call.
     fn pooled(env: sys::napi_env, bytes: &[u8]) -> Result<sys::napi_value> {
         let state = crate::env::EnvState::get(env)?;
-        let f = state.alloc_unsafe()?;
+        let (f, proto) = state.alloc_unsafe()?;
         let mut recv = ptr::null_mut();
         // SAFETY: env is live; out-pointer valid.
         check(unsafe { sys::napi_get_global(env, &mut recv) })?;
@@ -504,17 +504,36 @@ impl CopiedBuffer {
         let mut out = ptr::null_mut();
         // SAFETY: env is live; f is a function of this env; one argument.
         check(unsafe { sys::napi_call_function(env, recv, f, 1, &n, &mut out) })?;
-        let mut data = ptr::null_mut();
-        let mut len = 0usize;
-        // SAFETY: env is live; out-pointers are valid; a non-buffer gives an error status.
-        check(unsafe { sys::napi_get_buffer_info(env, out, &mut data, &mut len) })?;
-        if len != bytes.len() {
+        // Someone may have replaced Buffer.allocUnsafe before we took it:
+        // accept only a Uint8Array of the right length with Buffer's
+        // prototype, and write only into its own bytes.
+        let mut is_ta = false;
+        // SAFETY: env is live; out is a value of it.
+        check(unsafe { sys::napi_is_typedarray(env, out, &mut is_ta) })?;
+        if !is_ta {
             return Err(napi::Error::from_reason(
-                "Buffer.allocUnsafe returned the wrong length",
+                "Buffer.allocUnsafe returned no typed array",
+            ));
+        }
+        let (mut ty, mut len, mut data) = (sys::TypedarrayType::int8_array, 0usize, ptr::null_mut());
+        let (mut ab, mut off) = (ptr::null_mut(), 0usize);
+        // SAFETY: out is a typed array (checked above); out-pointers are valid.
+        check(unsafe {
+            sys::napi_get_typedarray_info(env, out, &mut ty, &mut len, &mut data, &mut ab, &mut off)
+        })?;
+        let mut p = ptr::null_mut();
+        // SAFETY: env is live; out is an object of it.
+        check(unsafe { sys::napi_get_prototype(env, out, &mut p) })?;
+        let mut same = false;
+        // SAFETY: env is live; both values belong to it.
+        check(unsafe { sys::napi_strict_equals(env, p, proto, &mut same) })?;
+        if ty != sys::TypedarrayType::uint8_array || len != bytes.len() || !same {
+            return Err(napi::Error::from_reason(
+                "Buffer.allocUnsafe returned something else",
             ));
         }
         if len > 0 {
-            // SAFETY: data points to len writable bytes of the new Buffer,
+            // SAFETY: data points to the len bytes of this new Uint8Array,
             // which nothing else has seen yet; bytes is len bytes long.
             unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), data.cast::<u8>(), len) };
         }
@@ -530,8 +549,17 @@ impl ToNapiValue for CopiedBuffer {
             if let Ok(v) = Self::pooled(env, &val.0) {
                 return Ok(v);
             }
-            // A pending exception (allocUnsafe patched to throw, say) would
-            // make the fallback fail too; it stays pending for JS to see.
+            // A replaced allocUnsafe that threw must not fail this call:
+            // clear its exception and make the Buffer the slow way.
+            let mut pending = false;
+            // SAFETY: env is live; out-pointers are valid.
+            unsafe {
+                sys::napi_is_exception_pending(env, &mut pending);
+                if pending {
+                    let mut e = ptr::null_mut();
+                    sys::napi_get_and_clear_last_exception(env, &mut e);
+                }
+            }
         }
         let mut out = ptr::null_mut();
         // SAFETY: the source is val.0's initialized bytes, read during the
