@@ -214,13 +214,25 @@ impl GuardedFd {
     /// created: these all share the anonymous inode's identity, so it is read
     /// with `fstat` once per process and reused, saving one syscall per
     /// object. Only for fds known to be eventfds/timerfds.
+    ///
+    /// The sharing is checked once, against a second, fresh eventfd: on a
+    /// kernel that gives each such file its own inode, every object gets
+    /// its own `fstat` instead (sharing a wrong identity would make every
+    /// `close()` forget the fd instead of closing it).
     pub fn new_anon(fd: OwnedFd) -> Self {
         static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
-        let identity = *ANON.get_or_init(|| FdIdentity::of(fd.as_fd()).ok());
-        Self {
-            fd: Some(fd),
-            identity,
-            lost: None,
+        let shared = *ANON.get_or_init(|| {
+            let first = FdIdentity::of(fd.as_fd()).ok()?;
+            let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
+            (FdIdentity::of(probe.as_fd()).ok()? == first).then_some(first)
+        });
+        match shared {
+            Some(identity) => Self {
+                fd: Some(fd),
+                identity: Some(identity),
+                lost: None,
+            },
+            None => Self::new(fd),
         }
     }
 
