@@ -13,10 +13,11 @@
 // blocking flock(2) and F_OFD_SETLKW (the physical limit).
 //
 // Usage: node bench/locks.js [--quick] [--json]
-const { execFileSync, spawn } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { median, buildC, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 7
@@ -24,7 +25,6 @@ const ROUNDS = quick ? 3 : 7
 // proper-lockfile) take ~1 ms per hand-off; blocking ones ~10 µs.
 const N_POLL = quick ? 45 : 150
 const N_BLOCK = quick ? 999 : 4998
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 function has(name) {
   try {
@@ -35,16 +35,6 @@ function has(name) {
   }
 }
 
-function buildC() {
-  const out = path.join(__dirname, 'build', 'locks')
-  fs.mkdirSync(path.dirname(out), { recursive: true })
-  try {
-    execFileSync('cc', ['-O2', '-o', out, path.join(__dirname, 'locks.c')], { stdio: 'pipe' })
-    return out
-  } catch (e) {
-    return null
-  }
-}
 
 // name -> { label, cmd(role, n, dir) -> [file, args], n, c (C variant to compare with) }
 function variants(notes) {
@@ -58,7 +48,7 @@ function variants(notes) {
   else notes.push('proper-lockfile row skipped: not installed in bench/node_modules')
   if (has('fs-ext')) v['fs-ext'] = { label: 'fs-ext async flock (threadpool)', cmd: node('fs-ext'), n: N_BLOCK, c: 'c-flock' }
   else notes.push('fs-ext row skipped: not installed or did not build in bench/node_modules')
-  const cBin = buildC()
+  const cBin = buildC('locks')
   if (cBin) {
     v['c-flock'] = { label: 'C flock(2), blocking', cmd: (role, n, dir) => [cBin, ['flock', role, String(n), dir]], n: N_BLOCK }
     v['c-ofd'] = { label: 'C F_OFD_SETLKW, blocking', cmd: (role, n, dir) => [cBin, ['ofd', role, String(n), dir]], n: N_BLOCK }
@@ -156,10 +146,4 @@ function print(res) {
 }
 
 module.exports = { main, print }
-if (require.main === module) {
-  main().then((res) => {
-    if (process.argv.includes('--json')) console.log(JSON.stringify(res))
-    else print(res)
-    process.exit(0)
-  })
-}
+runAsScript(module, main, print)

@@ -16,6 +16,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const lfd = require('..')
+const { median, buildC, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 7
@@ -25,19 +26,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-bench-'))
 const lockPath = path.join(dir, 'lock')
 const plfPath = path.join(dir, 'plf')
 const N_PLF = quick ? 100 : 500 // proper-lockfile: mkdir, utimes, stat, rmdir per lock
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-function buildC() {
-  const out = path.join(__dirname, 'build', 'ops')
-  fs.mkdirSync(path.dirname(out), { recursive: true })
-  try {
-    execFileSync('cc', ['-O2', '-o', out, path.join(__dirname, 'ops.c')], { stdio: 'pipe' })
-    return out
-  } catch (e) {
-    console.error(`C baseline skipped: cc failed (${e.message.split('\n')[0]})`)
-    return null
-  }
-}
 
 // CPython's version and its executable (called directly: a version manager's
 // python3 shim can take longer to start than the rows it runs).
@@ -374,7 +363,7 @@ async function moveToChild(rounds) {
 }
 
 async function main() {
-  const cBin = buildC()
+  const cBin = buildC('ops')
   const py = pythonOk()
   if (py && py.timerfd) PY_OPS.push('timerfd')
   fs.writeFileSync(lockPath, '')
@@ -446,10 +435,4 @@ function print(res) {
 }
 
 module.exports = { main, print }
-if (require.main === module) {
-  main().then((res) => {
-    if (process.argv.includes('--json')) console.log(JSON.stringify(res))
-    else print(res)
-    process.exit(0)
-  })
-}
+runAsScript(module, main, print)

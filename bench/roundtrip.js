@@ -10,6 +10,7 @@
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const lfd = require('..')
+const { median, runAsScript } = require('./common.js')
 
 const PKG = path.join(__dirname, '..', 'index.js')
 const quick = process.argv.includes('--quick')
@@ -66,7 +67,6 @@ async function measure(pair) {
   return Number(process.hrtime.bigint() - t0) / N / 1000 // µs per round trip
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main() {
   const cases = {
@@ -102,10 +102,4 @@ function print(res) {
 }
 
 module.exports = { main, print }
-if (require.main === module) {
-  main().then((res) => {
-    if (process.argv.includes('--json')) console.log(JSON.stringify(res))
-    else print(res)
-    process.exit(0)
-  })
-}
+runAsScript(module, main, print)

@@ -11,21 +11,14 @@
 const { execFileSync, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
+const { machineInfo } = require('./common.js')
 
 const started = performance.now()
 const quick = process.argv.includes('--quick')
 
 function machine() {
-  return {
-    date: new Date().toISOString(),
-    cpu: os.cpus()[0]?.model,
-    cores: os.cpus().length,
-    kernel: os.release(),
-    node: process.version,
-    quick,
-  }
+  return { ...machineInfo(), quick }
 }
 
 // `npm ci` in bench/ from the committed bench/package-lock.json, skipped when

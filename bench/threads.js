@@ -10,13 +10,13 @@
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 const lfd = require('..')
+const { median, runAsScript } = require('./common.js')
 
 const PKG = path.join(__dirname, '..', 'index.js')
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 7
 const N = quick ? 1000 : 5000
 const WARMUP = quick ? 200 : 1000
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 function worker(code, workerData) {
   const w = new Worker(`const lfd = require(${JSON.stringify(PKG)}); const { parentPort, workerData } = require('node:worker_threads');\n${code}`, { eval: true, workerData })
@@ -128,10 +128,4 @@ function print(res) {
 }
 
 module.exports = { main, print }
-if (require.main === module) {
-  main().then((res) => {
-    if (process.argv.includes('--json')) console.log(JSON.stringify(res))
-    else print(res)
-    process.exit(0)
-  })
-}
+runAsScript(module, main, print)

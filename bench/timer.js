@@ -16,12 +16,12 @@
 //
 // Usage: node bench/timer.js [--quick] [--json]
 const lfd = require('..')
+const { median, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 5
 const DURATION = quick ? 1000 : 2000 // ms per variant and round
 const PERIOD = 1 // ms
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
 
 function stats(t0, wakes, ticks) {
@@ -113,10 +113,4 @@ function print(res) {
 }
 
 module.exports = { main, print }
-if (require.main === module) {
-  main().then((res) => {
-    if (process.argv.includes('--json')) console.log(JSON.stringify(res))
-    else print(res)
-    process.exit(0)
-  })
-}
+runAsScript(module, main, print)

@@ -2,8 +2,8 @@
 // Shared helpers for the stress cases: fd counts, RSS, child processes.
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
+const { machineInfo } = require('../bench/common.js')
 
 /** Absolute path of the package entry, for children to `require`. */
 const PKG = path.join(__dirname, '..', 'index.js')
@@ -104,15 +104,6 @@ function runNode(code, { extraFds = [], args = [], scriptArgs = [], timeoutMs = 
   return { child, done, firstLine }
 }
 
-function machineInfo() {
-  return {
-    date: new Date().toISOString(),
-    cpu: os.cpus()[0]?.model,
-    cores: os.cpus().length,
-    kernel: os.release(),
-    node: process.version,
-  }
-}
 
 function machine() {
   const m = machineInfo()
