@@ -3,9 +3,10 @@
 //   unsafe { … }, unsafe impl   need a `// SAFETY:` comment,
 //   unsafe fn (any ABI)         needs a `// SAFETY:` comment or a `# Safety`
 //                               section in its `///` doc comment,
-// within the 3 lines of code above it (comment lines and attributes count as
-// lines of code only if they are not comments: a long comment block directly
-// above is read whole). A blank line ends the search.
+// The `// SAFETY:` line must be one of the 3 lines just above (the project's
+// rule: a longer explanation goes above it, the SAFETY line next to the
+// code). A `# Safety` doc section may be further up its doc comment. A blank
+// line ends the search.
 //
 //   node scripts/check-safety.mjs [dir…]     (default: crates)
 //
@@ -76,15 +77,13 @@ for (const root of roots) {
 function justified(lines, i, acceptDoc) {
   // A comment on the same line, before the keyword, also counts.
   if (/\/\/\s*SAFETY:/.test(lines[i].split(/\bunsafe\b/)[0])) return true
-  let codeLines = 0
   for (let j = i - 1; j >= 0; j--) {
     const l = lines[j]
     if (l.trim() === '') return false
-    if (/^\s*\/\/\s*SAFETY:\s*\S/.test(l)) return true
+    const near = i - j <= 3
+    if (near && /\/\/\s*SAFETY:\s*\S/.test(l)) return true // own line, or trailing
     if (acceptDoc && /^\s*\/\/\/\s*#\s*Safety\b/.test(l)) return true
-    if (isComment(l)) continue
-    if (/\/\/\s*SAFETY:\s*\S/.test(l)) return true // trailing comment on the line above
-    if (++codeLines >= 3) return false
+    if (!near && !(acceptDoc && /^\s*(\/\/\/|#\[)/.test(l))) return false
   }
   return false
 }

@@ -199,11 +199,11 @@ pub fn fcntl(fd: JsValue, cmd: JsValue, arg: JsValue) -> Result<Either<i32, Copi
         return Ok(Either::B(CopiedBuffer(buf[..len].to_vec())));
     }
     let int = int_arg(arg)?;
-    // SAFETY: not checkable here, by design: this is Python's fcntl.fcntl, and
-    // JS picks cmd. For an integer-argument command (the documented use of a
-    // number arg) the kernel reads it as plain data. A pointer-taking command
-    // given a number uses it as an address, as in C and Python; the JS docs
-    // say to pass a buffer for those, and an unmapped address gives EFAULT.
+    // This is Python's fcntl.fcntl, and JS picks cmd. A pointer-taking
+    // command given a number uses it as an address, as in C and Python; the
+    // JS docs say to pass a buffer for those.
+    // SAFETY: not checkable here, by design; for an integer-argument command
+    // the kernel reads the number as plain data, and a bad address is EFAULT.
     unsafe { core::fcntl_int(file, cmd, int) }
         .map(Either::A)
         .map_err(|e| error::sys(env, e))
@@ -242,10 +242,10 @@ pub fn ioctl(
         if writable && mutate {
             if len <= ARG_BUF_SIZE {
                 let mut buf = staged(env, ptr, len, "arg")?;
-                // SAFETY: not checkable here, by design (Python's fcntl.ioctl):
-                // the kernel trusts the size encoded in the JS-chosen request.
-                // buf is a live 1024-byte array, as in Python, and the JS docs
-                // require the argument to cover what the request touches.
+                // Not checkable here, by design (Python's fcntl.ioctl): the
+                // kernel trusts the size encoded in the JS-chosen request.
+                // SAFETY: buf is a live 1024-byte array, as in Python, and the
+                // JS docs require the argument to cover what the request touches.
                 let rc =
                     unsafe { core::ioctl_buf(file, request, &mut buf) }.map_err(|e| error::sys(env, e))?;
                 // SAFETY: ptr is the caller's writable JS buffer of len bytes

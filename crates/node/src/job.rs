@@ -156,10 +156,10 @@ unsafe extern "C" fn call_js<T, D: FnOnce(sys::napi_env, T)>(
     context: *mut c_void,
     data: *mut c_void,
 ) {
+    // Node hands each queued item to call_js exactly once (with a null env
+    // if the env is going away).
     // SAFETY: data is the Box<T> the job thread passed to a successful
-    // napi_call_threadsafe_function; Node hands each queued item to call_js
-    // exactly once (with a null env if the env is going away), so it is
-    // reclaimed once.
+    // napi_call_threadsafe_function, so it is reclaimed once, here.
     let result = unsafe { Box::from_raw(data as *mut T) };
     if env.is_null() {
         return; // the environment is going away: just drop the result
