@@ -214,10 +214,22 @@ impl Inner {
     /// error. Only error branches come here, so the success path pays nothing.
     #[cold]
     pub fn fail(this: &Shared, env: sys::napi_env, e: SysError) -> napi::Error {
-        if matches!(e.errno, Errno::EBADF | Errno::EINVAL) && Inner::lose(this, env, e.syscall) {
-            return this.borrow().unusable(env);
+        match Inner::outcome_of(this, env, e) {
+            Outcome::Lost(..) => this.borrow().unusable(env),
+            _ => error::sys(env, e),
         }
-        error::sys(env, e)
+    }
+
+    /// What a failed call on the fd means for a waiter: `Lost` if the error
+    /// could mean the fd is gone and `fstat` confirms it (then the fd was
+    /// given up, see [`Inner::lose`]), else the error itself.
+    #[cold]
+    fn outcome_of(this: &Shared, env: sys::napi_env, e: SysError) -> Outcome {
+        if matches!(e.errno, Errno::EBADF | Errno::EINVAL) && Inner::lose(this, env, e.syscall) {
+            let me = this.borrow();
+            return Outcome::Lost(me.fd.lost().unwrap_or(-1), me.lost_by);
+        }
+        Outcome::Failed(e)
     }
 
     /// After a call on the fd failed with `EBADF`: if `fstat` confirms the
@@ -363,10 +375,7 @@ impl Inner {
             }
         };
         let early = match early {
-            Some(Outcome::Failed(e)) if e.errno == Errno::EBADF && Inner::lose(this, env, e.syscall) => {
-                let me = this.borrow();
-                Some(Outcome::Lost(me.fd.lost().unwrap_or(-1), me.lost_by))
-            }
+            Some(Outcome::Failed(e)) => Some(Inner::outcome_of(this, env, e)),
             other => other,
         };
         if let Some(outcome) = early {
@@ -415,13 +424,7 @@ impl Inner {
             let waiter = me.waiters.pop_back().expect("just pushed");
             let pin = me.idle();
             drop(me);
-            let outcome = if e.errno == Errno::EBADF && Inner::lose(this, env, e.syscall) {
-                let me = this.borrow();
-                Outcome::Lost(me.fd.lost().unwrap_or(-1), me.lost_by)
-            } else {
-                Outcome::Failed(e)
-            };
-            settle(env, kind, waiter, outcome, None);
+            settle(env, kind, waiter, Inner::outcome_of(this, env, e), None);
             drop(pin);
         }
         Ok(promise)
