@@ -51,8 +51,18 @@ pub fn make(env: sys::napi_env, kind: Kind, code: &str, message: &str) -> napi::
 /// The JS value of an OS error (for promise rejections).
 pub fn sys_value(env: sys::napi_env, e: SysError) -> napi::Result<sys::napi_value> {
     let err = make(env, Kind::Error, &e.code(), &e.message())?;
-    js::define(env, err, c"errno", js::number(env, -(e.errno as i32) as f64)?)?;
-    js::define(env, err, c"syscall", js::string(env, e.syscall)?)?;
+    add_errno(env, err, e.errno as i32, e.syscall)
+}
+
+/// Defines Node's `errno` (negative) and `syscall` on an error object.
+fn add_errno(
+    env: sys::napi_env,
+    err: sys::napi_value,
+    errno: i32,
+    syscall: &str,
+) -> napi::Result<sys::napi_value> {
+    js::define(env, err, c"errno", js::number(env, -errno as f64)?)?;
+    js::define(env, err, c"syscall", js::string(env, syscall)?)?;
     Ok(err)
 }
 
@@ -138,9 +148,7 @@ pub fn fd_lost_value(
          (e.g. by fs.closeSync(obj.fd)); the {what} gave the number up without closing it and is unusable"
     );
     let err = make(env, Kind::Error, "EBADF", &msg)?;
-    js::define(env, err, c"errno", js::number(env, -libc::EBADF as f64)?)?;
-    js::define(env, err, c"syscall", js::string(env, syscall)?)?;
-    Ok(err)
+    add_errno(env, err, libc::EBADF, syscall)
 }
 
 /// Throws the `EBADF` error of [`fd_lost_value`].
