@@ -112,3 +112,27 @@ impl AsFd for EventFd {
         self.0.as_fd()
     }
 }
+
+/// The counter's current value, without consuming it: the kernel prints it
+/// (in hex) as `eventfd-count:` in `/proc/self/fdinfo/<fd>`.
+///
+/// # Errors
+/// `EBADF` if `fd` is not open; `EINVAL` if it is not an eventfd; `ENOENT` if
+/// `/proc` is not mounted.
+///
+/// # References
+/// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
+pub fn count(fd: BorrowedFd<'_>) -> Result<u64> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let errno = crate::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        // A missing fdinfo entry means the fd is not open.
+        let errno = if errno == crate::Errno::ENOENT { crate::Errno::EBADF } else { errno };
+        crate::Error::new(errno, "read")
+    })?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("eventfd-count:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .ok_or(crate::Error::new(crate::Errno::EINVAL, "read"))
+}

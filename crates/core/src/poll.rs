@@ -36,6 +36,32 @@ pub fn wait_readable(fd: BorrowedFd<'_>) -> Result<()> {
     }
 }
 
+/// Waits up to `timeout_ms` milliseconds (-1: forever) until `fd` is
+/// readable (or reports an error/hangup); `Ok(false)` on timeout. Retries on
+/// `EINTR` with the same timeout (a signal storm can only lengthen the wait).
+pub fn wait_readable_for(fd: BorrowedFd<'_>, timeout_ms: i32) -> Result<bool> {
+    let timeout = if timeout_ms < 0 {
+        PollTimeout::NONE
+    } else {
+        PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::MAX)
+    };
+    loop {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(0) => return Ok(false),
+            Ok(_) => {
+                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+                if revents.contains(PollFlags::POLLNVAL) {
+                    return Err(Error::new(Errno::EBADF, "poll"));
+                }
+                return Ok(true);
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::new(e, "poll")),
+        }
+    }
+}
+
 /// Runs the non-blocking `op` until it stops failing with `EAGAIN`, waiting
 /// for readability with `poll(2)` in between.
 pub fn blocking<T>(fd: BorrowedFd<'_>, mut op: impl FnMut() -> Result<T>) -> Result<T> {

@@ -71,7 +71,7 @@ where
     W: FnOnce() -> T + Send + 'static,
     D: FnOnce(sys::napi_env, T) + 'static,
 {
-    let name = crate::js::string(env, "linux-fd:job")?;
+    let name = super::env::string(env, "linux-fd:job")?;
     let context = Box::into_raw(Box::new(Context::<T, D> {
         done: Some(done),
         _t: std::marker::PhantomData,
@@ -101,7 +101,7 @@ where
             drop(Box::from_raw(context));
             drop(Arc::from_raw(finalize_data));
         }
-        return crate::js::check(st);
+        return super::env::check(st);
     }
     let handle = SendTsfn(tsfn);
     let spawned = std::thread::Builder::new()

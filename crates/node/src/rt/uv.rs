@@ -11,7 +11,7 @@
 //!
 //! Handles are allocated with `uv_handle_size(UV_POLL)` bytes at run time, so
 //! nothing depends on libuv's struct layout. libuv keeps its ABI stable across
-//! 1.x. See DESIGN.md, "Waiting on the event loop".
+//! 1.x. See docs/design.md, "Waiting on the event loop".
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::OnceLock;

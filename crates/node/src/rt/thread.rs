@@ -1,4 +1,4 @@
-//! The fallback waiter for runtimes whose `uv_*` functions must not be called
+//! The fallback watch backend for runtimes whose `uv_*` functions must not be called
 //! (Bun aborts on most of them): one helper thread per waited fd, which
 //! `poll(2)`s it and wakes the JS thread through a threadsafe function.
 //!
@@ -28,8 +28,8 @@ use linux_fd_core::{fd as core_fd, Errno, Error as SysError};
 use napi::sys;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::job::Gate;
-use crate::wait::Inner;
+use super::job::Gate;
+use super::watch::WatchInner;
 
 struct Shared {
     fd: OwnedFd,
@@ -61,7 +61,7 @@ impl Helper {
     pub fn start(
         env: sys::napi_env,
         fd: std::os::fd::BorrowedFd<'_>,
-        inner: Weak<RefCell<Inner>>,
+        inner: Weak<RefCell<WatchInner>>,
     ) -> Result<Self, SysError> {
         let dup = core_fd::dup_cloexec(fd)?;
         let ctl = efd::eventfd(0, EfdFlags::EFD_CLOEXEC)?;
@@ -76,7 +76,7 @@ impl Helper {
             stop: AtomicBool::new(false),
             gate: gate.clone(),
         });
-        let name = crate::js::string(env, "linux-fd:helper")
+        let name = super::env::string(env, "linux-fd:helper")
             .map_err(|_| SysError::new(Errno::ENOMEM, "napi_create_threadsafe_function"))?;
         let context = Box::into_raw(Box::new(inner));
         let finalize_data = Arc::into_raw(gate);
@@ -238,9 +238,11 @@ unsafe extern "C" fn on_ready(
         return; // the environment is going away
     }
     // SAFETY: context is the Box<Weak<..>> made in start(); freed only in on_finalize.
-    let weak = unsafe { &*(context as *const Weak<RefCell<Inner>>) };
+    let weak = unsafe { &*(context as *const Weak<RefCell<WatchInner>>) };
     if let Some(inner) = weak.upgrade() {
-        crate::wait::on_ready(&inner, env);
+        WatchInner::parked(&inner);
+        WatchInner::fire(&inner, env, 0, true);
+        WatchInner::rearm_if_active(&inner);
     }
 }
 
@@ -255,5 +257,5 @@ unsafe extern "C" fn on_finalize(_env: sys::napi_env, data: *mut c_void, context
     gate.close();
     // SAFETY: context is the Box<Weak<..>> from start(); Node calls no
     // on_ready after the finalizer, so this is its last use.
-    drop(unsafe { Box::from_raw(context as *mut Weak<RefCell<Inner>>) });
+    drop(unsafe { Box::from_raw(context as *mut Weak<RefCell<WatchInner>>) });
 }

@@ -1,0 +1,169 @@
+//! The fd handle every class owns, and the binding's two conventions
+//! (docs/design.md, "Binding conventions"):
+//!
+//! - **Errors**: a native function reports an OS failure by returning a
+//!   negative errno (a JS number) in place of its result, as libuv does; the
+//!   TypeScript layer builds the Node-style error. Nothing is thrown for an
+//!   OS error, so no exception crosses the boundary on a hot path.
+//! - **Ownership**: an object that owns an fd holds an `External<FdHandle>`.
+//!   Dropping it (garbage collection, or the environment's teardown) closes
+//!   the fd, after checking that the number still names the same file
+//!   (`GuardedFd`); `fdClose` does the same early.
+//!
+//! Every function here trusts no caller for memory safety: a bad fd number
+//! is `EBADF`, a foreign `External` is a thrown `InvalidArg`.
+
+use std::cell::RefCell;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use linux_fd_core::fd::GuardedFd;
+use linux_fd_core::Error as SysError;
+use napi::bindgen_prelude::External;
+use napi_derive::napi;
+
+/// An fd owned by a JS object.
+pub struct FdHandle(RefCell<GuardedFd>);
+
+impl FdHandle {
+    /// Wraps `fd`, recording its identity (`fstat`) for the close-time check.
+    /// `anon`: eventfds and timerfds share one inode, checked once per process.
+    pub fn new(fd: OwnedFd, anon: bool) -> External<FdHandle> {
+        let g = if anon {
+            GuardedFd::new_anon(fd)
+        } else {
+            GuardedFd::new(fd)
+        };
+        External::new(FdHandle(RefCell::new(g)))
+    }
+
+    /// The raw fd, or -1 once closed or lost.
+    pub fn raw(&self) -> i32 {
+        self.0.borrow().raw().unwrap_or(-1)
+    }
+
+    /// Runs `f` on the fd, or returns `-EBADF` once closed.
+    pub fn with<T>(&self, f: impl FnOnce(BorrowedFd<'_>) -> T) -> Result<T, i32> {
+        let g = self.0.borrow();
+        match g.get() {
+            Some(fd) => Ok(f(std::os::fd::AsFd::as_fd(fd))),
+            None => Err(-libc::EBADF),
+        }
+    }
+}
+
+/// A borrowed fd for a number JS passed, or `Err(())` for a negative one
+/// (which `BorrowedFd` may not hold). A closed or foreign number is the
+/// kernel's to refuse with `EBADF`.
+pub fn borrow_fd<'a>(fd: i32) -> Result<BorrowedFd<'a>, ()> {
+    if fd < 0 {
+        return Err(());
+    }
+    // SAFETY: fd is non-negative, so not the -1 niche BorrowedFd forbids. The
+    // borrow lives only for the duration of one native call; if the number is
+    // not open the syscall fails with EBADF, which is memory-safe.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// The negative errno of a core error (the binding's error convention).
+pub fn errno(e: &SysError) -> i32 {
+    -(e.errno as i32)
+}
+
+/// Maps a core result of a number to the number, or a negative errno.
+pub fn num<T: Into<f64>>(r: linux_fd_core::Result<T>) -> f64 {
+    match r {
+        Ok(v) => v.into(),
+        Err(e) => errno(&e) as f64,
+    }
+}
+
+/// The handle's fd number, or -1 once closed or lost.
+#[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
+pub fn fd_handle_fd(handle: &External<FdHandle>) -> i32 {
+    handle.raw()
+}
+
+/// Closes the handle's fd (idempotent). Returns 0, or `-EBADF` if the number
+/// no longer names the file it was (JS closed it, and it may have been
+/// reused): the number is then forgotten, never closed.
+#[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
+pub fn fd_handle_close(handle: &External<FdHandle>) -> i32 {
+    match handle.0.borrow_mut().close() {
+        None => 0,
+        Some(_) => -libc::EBADF,
+    }
+}
+
+/// After a call on the handle's fd failed with `EBADF`: checks (one `fstat`)
+/// whether the number still names the same file. If not, the handle forgets
+/// the number without closing it and this returns true.
+#[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
+pub fn fd_handle_lost(handle: &External<FdHandle>) -> bool {
+    handle.0.borrow_mut().confirm_lost()
+}
+
+/// `F_DUPFD_CLOEXEC`: a close-on-exec duplicate of `fd`, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi]
+pub fn dup_cloexec(fd: i32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    match linux_fd_core::fd::dup_cloexec(fd) {
+        Ok(owned) => std::os::fd::IntoRawFd::into_raw_fd(owned),
+        Err(e) => errno(&e),
+    }
+}
+
+/// What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
+/// `'eventfd-semaphore'`, `'timerfd'`, `'other'`, or `'unknown'` (no `/proc`,
+/// or a kernel too old to say); or a negative errno (`EBADF`: not open).
+/// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+#[napi(ts_return_type = "'eventfd' | 'eventfd-semaphore' | 'timerfd' | 'other' | 'unknown' | number")]
+pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
+    use linux_fd_core::fd::FdKind;
+    use napi::bindgen_prelude::Either;
+    let Ok(b) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    match linux_fd_core::fd::kind(b) {
+        Ok(FdKind::EventFd { semaphore: Some(true) }) => Either::A("eventfd-semaphore"),
+        Ok(FdKind::EventFd { semaphore: Some(false) }) => Either::A("eventfd"),
+        Ok(FdKind::EventFd { semaphore: None }) | Ok(FdKind::Unknown) => Either::A("unknown"),
+        Ok(FdKind::TimerFd) => Either::A("timerfd"),
+        Ok(FdKind::Other) => Either::A("other"),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
+/// with `nonblock`, the open file description is made non-blocking. `anon`:
+/// an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
+/// adopted fd is then left open, still the caller's.
+#[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
+pub fn fd_handle_from(fd: i32, adopt: bool, anon: bool, nonblock: bool) -> napi::bindgen_prelude::Either<External<FdHandle>, i32> {
+    use napi::bindgen_prelude::Either;
+    let Ok(b) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    if nonblock {
+        if let Err(e) = linux_fd_core::fd::set_nonblocking(b) {
+            return Either::B(errno(&e));
+        }
+    }
+    let owned = if adopt {
+        // fcntl(F_GETFD) first, so a closed number is EBADF, not adopted.
+        if let Err(e) = linux_fd_core::fd::is_cloexec(b) {
+            return Either::B(errno(&e));
+        }
+        // SAFETY: the caller hands over this open fd (checked just above);
+        // from now on only the handle closes it.
+        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+    } else {
+        match linux_fd_core::fd::dup_cloexec(b) {
+            Ok(o) => o,
+            Err(e) => return Either::B(errno(&e)),
+        }
+    };
+    Either::A(FdHandle::new(owned, anon))
+}

@@ -1,0 +1,99 @@
+//! The runtime layer: everything that needs raw Node-API or libuv because
+//! napi-rs has no equivalent. It sits at the bottom of the crate: the
+//! primitive modules use it, it uses none of them (docs/design.md, "Layers").
+//!
+//! - `env`: per-environment state and the async cleanup hook (worker teardown);
+//! - `uv`: the few libuv functions, found with `dlsym` at run time;
+//! - `watch`: "call this JS function when this fd is readable" (`uv_poll`);
+//! - `thread`: the same on a helper thread, for runtimes without libuv (Bun);
+//! - `job`: a blocking job on its own thread, its result delivered on the JS
+//!   thread through a threadsafe function (lock waits).
+
+pub mod env;
+pub mod job;
+mod thread;
+mod uv;
+pub mod watch;
+
+use std::os::fd::BorrowedFd;
+
+use napi::bindgen_prelude::{Either, External, Function, Unknown};
+use napi::{Env, JsValue};
+use napi_derive::napi;
+
+use crate::handle::{borrow_fd, errno};
+use watch::Watch;
+
+/// Watches `fd` for readability on this environment's event loop and calls
+/// `callback()` whenever it is readable while the watch is started
+/// (level-triggered: read until `EAGAIN`, or stop the watch), or
+/// `callback(-errno)` once if polling failed. The watch polls a private
+/// `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
+/// @see https://man7.org/linux/man-pages/man2/poll.2.html
+#[napi(ts_args_type = "fd: number, callback: (errno?: number) => void", ts_return_type = "ExternalObject<'Watch'> | number")]
+pub fn watch_open(env: Env, fd: i32, callback: Function<'_, Unknown<'_>, Unknown<'_>>) -> Either<External<Watch>, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    match Watch::new(env.raw(), fd, callback.raw()) {
+        Ok(w) => Either::A(External::new(w)),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// Starts a watch (idempotent). Returns 0 or a negative errno.
+#[napi(ts_args_type = "watch: ExternalObject<'Watch'>")]
+pub fn watch_start(watch: &External<Watch>) -> i32 {
+    match watch.start() {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Stops a watch (idempotent); its callback is not called while stopped.
+#[napi(ts_args_type = "watch: ExternalObject<'Watch'>")]
+pub fn watch_stop(watch: &External<Watch>) {
+    watch.stop();
+}
+
+/// Whether a started watch keeps the event loop alive (`uv_ref`/`uv_unref`).
+#[napi(ts_args_type = "watch: ExternalObject<'Watch'>, refed: boolean")]
+pub fn watch_ref(watch: &External<Watch>, refed: bool) {
+    watch.set_ref(refed);
+}
+
+/// Closes a watch for good (idempotent): its callback is never called again.
+#[napi(ts_args_type = "watch: ExternalObject<'Watch'>")]
+pub fn watch_close(watch: &External<Watch>) {
+    watch.close();
+}
+
+/// Which mechanism watches use in this environment: `'uv_poll'` (a
+/// `uv_poll_t` on this environment's own loop) or `'thread'` (runtimes whose
+/// libuv functions must not be called, such as Bun: a helper thread per
+/// watched fd that wakes the JS thread through a threadsafe function).
+#[napi(ts_return_type = "'uv_poll' | 'thread'")]
+pub fn wait_backend(env: Env) -> napi::Result<&'static str> {
+    let state = env::EnvState::get(env.raw())?;
+    Ok(match state.backend {
+        env::Backend::Uv { .. } => "uv_poll",
+        env::Backend::Thread => "thread",
+    })
+}
+
+/// `poll(fd, POLLIN, timeoutMs)`—Blocks the calling thread until `fd` is
+/// readable or `timeoutMs` passed (retrying on `EINTR`). Returns 1
+/// (readable, or an error/hang-up condition a read will report), 0 (timed
+/// out) or a negative errno (`EBADF` for a closed fd).
+/// @see https://man7.org/linux/man-pages/man2/poll.2.html
+#[napi]
+pub fn poll_readable(fd: i32, timeout_ms: i32) -> i32 {
+    let Ok(fd): Result<BorrowedFd<'_>, _> = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    match linux_fd_core::poll::wait_readable_for(fd, timeout_ms.max(-1)) {
+        Ok(true) => 1,
+        Ok(false) => 0,
+        Err(e) => errno(&e),
+    }
+}

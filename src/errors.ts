@@ -1,0 +1,131 @@
+/**
+ * Every error the package throws is built here, in the shapes Node's own APIs
+ * use (docs/design.md, "Errors"):
+ * - OS errors: `code` (`'EAGAIN'`), negative `errno`, `syscall`, and the
+ *   message `EAGAIN: resource temporarily unavailable, eventfd_read`, the
+ *   text coming from `util.getSystemErrorMap()` (libuv's table);
+ * - argument errors: `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`,
+ *   `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_THIS`, with Node's messages;
+ * - `ERR_USE_AFTER_CLOSE` ("… was closed"), `ABORT_ERR` (`AbortError`).
+ * @internal
+ * @module
+ */
+import * as util from 'node:util'
+import { constants } from 'node:os'
+
+/** An OS error, shaped as Node's fs errors. */
+export interface ErrnoError extends Error {
+  /** The errno's C name, e.g. `'EAGAIN'`. */
+  code: string
+  /** The errno, negative as in Node (`-11`). */
+  errno: number
+  /** The system call that failed, e.g. `'eventfd_read'`. */
+  syscall: string
+}
+
+let systemErrors: Map<number, [string, string]> | undefined
+
+function describeErrno(errno: number): [string, string] {
+  if (systemErrors === undefined) {
+    // Node ≥ 16.0 and Bun have it; anything else falls back to os.constants.
+    const get = (util as { getSystemErrorMap?: () => Map<number, [string, string]> }).getSystemErrorMap
+    systemErrors = typeof get === 'function' ? get() : new Map()
+  }
+  const known = systemErrors.get(errno)
+  if (known !== undefined) return known
+  for (const [name, value] of Object.entries(constants.errno)) {
+    if (value === -errno) return [name, 'unknown error']
+  }
+  return [`Unknown system error ${errno}`, 'unknown error']
+}
+
+function define(err: Error, props: Record<string, unknown>): void {
+  // Defined, never assigned: a setter on Object.prototype cannot run here.
+  for (const [key, value] of Object.entries(props)) {
+    Object.defineProperty(err, key, { value, writable: true, enumerable: true, configurable: true })
+  }
+}
+
+/**
+ * The error of a failed system call. `errno` is the negative errno a native
+ * function returned.
+ */
+export function errnoError(errno: number, syscall: string): ErrnoError {
+  const [code, description] = describeErrno(errno)
+  const err = new Error(`${code}: ${description}, ${syscall}`) as ErrnoError
+  define(err, { errno, code, syscall })
+  Error.captureStackTrace?.(err, errnoError)
+  return err
+}
+
+function received(value: unknown): string {
+  if (value == null) return ` Received ${value}`
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name
+    return name ? ` Received an instance of ${name}` : ` Received ${util.inspect(value, { depth: -1 })}`
+  }
+  let shown = util.inspect(value, { colors: false })
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
+  return ` Received type ${typeof value} (${shown})`
+}
+
+function codedError<E extends Error>(Base: new (message: string) => E, code: string, message: string, at: Function): E {
+  const err = new Base(message)
+  define(err, { code })
+  Error.captureStackTrace?.(err, at)
+  return err
+}
+
+function argLabel(name: string): string {
+  return name.includes('.') ? `"${name}" property` : `"${name}" argument`
+}
+
+/** `ERR_INVALID_ARG_TYPE`: `The "fd" argument must be of type number. Received …`. */
+export function invalidArgType(name: string, expected: string, value: unknown): TypeError {
+  return codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `The ${argLabel(name)} must be ${expected}.${received(value)}`, invalidArgType)
+}
+
+/** `ERR_OUT_OF_RANGE`: `The value of "initial" is out of range. It must be … Received …`. */
+export function outOfRange(name: string, range: string, value: unknown): RangeError {
+  const shown = typeof value === 'bigint' ? `${value}n` : String(value)
+  return codedError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`, outOfRange)
+}
+
+/** `ERR_INVALID_ARG_VALUE`: `The argument 'fd' must be a timerfd. Received 5`. */
+export function invalidArgValue(name: string, value: unknown, reason = 'is invalid'): TypeError {
+  const kind = name.includes('.') ? 'property' : 'argument'
+  const shown = util.inspect(value, { depth: 0, breakLength: Infinity })
+  return codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${kind} '${name}' ${reason}. Received ${shown}`, invalidArgValue)
+}
+
+/** `ERR_INVALID_THIS`: a method called on something that is not its class. */
+export function invalidThis(type: string): TypeError {
+  return codedError(TypeError, 'ERR_INVALID_THIS', `Value of "this" must be of type ${type}`, invalidThis)
+}
+
+/** `ERR_USE_AFTER_CLOSE`: `Semaphore was closed`, Node's code for the same situation. */
+export function useAfterClose(what: string): Error {
+  return codedError(Error, 'ERR_USE_AFTER_CLOSE', `${what} was closed`, useAfterClose)
+}
+
+/** `ERR_ILLEGAL_CONSTRUCTOR`, for `new` on a factory-only class. */
+export function illegalConstructor(): TypeError {
+  return codedError(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', 'Illegal constructor', illegalConstructor)
+}
+
+/** `ERR_UNSAFE_MAPPING`, for `MemFile.map()` of a file that could shrink. */
+export function unsafeMapping(message: string): Error {
+  return codedError(Error, 'ERR_UNSAFE_MAPPING', message, unsafeMapping)
+}
+
+/** The error Node's own APIs reject with on abort: `name` `'AbortError'`, `code` `'ABORT_ERR'`, the signal's reason as `cause`. */
+export class AbortError extends Error {
+  /** Always `'ABORT_ERR'`. */
+  readonly code = 'ABORT_ERR'
+  /** @param cause - the signal's `reason`. */
+  constructor(cause?: unknown) {
+    super('The operation was aborted', cause === undefined ? undefined : { cause })
+    this.name = 'AbortError'
+  }
+}

@@ -1,0 +1,2 @@
+/** Placeholder: being ported (issue 11). @module */
+export {}

@@ -1,0 +1,100 @@
+/**
+ * Argument checks, with Node's codes and messages (see errors.ts). Every
+ * public function checks its arguments here before its one native call, so
+ * the binding receives only valid primitives.
+ * @internal
+ * @module
+ */
+import { invalidArgType, invalidArgValue, outOfRange } from './errors'
+
+/** Largest value an eventfd counter holds (2^64-2). */
+export const EVENTFD_MAX = 2n ** 64n - 2n
+/** 2^64-1, the largest u64 (what the kernel itself may refuse). */
+export const U64_MAX = 2n ** 64n - 1n
+
+/** Something with an fd: an fd number, or an object with a numeric `fd` (a `FileHandle`, one of our classes). */
+export type FdLike = number | { readonly fd: number }
+
+/** A non-negative int32 fd from a number or an object's `fd` property. */
+export function toFd(value: unknown, name = 'fd'): number {
+  let fd = value
+  if (typeof value === 'object' && value !== null) fd = (value as { fd?: unknown }).fd
+  if (typeof fd !== 'number') {
+    throw invalidArgType(name, 'of type number or an object with a numeric fd property', value)
+  }
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+    throw outOfRange(name, '>= 0 && <= 2147483647', fd)
+  }
+  return fd
+}
+
+/** An integer number in `min … max` (inclusive), or `dflt` when undefined. */
+export function toInt(value: unknown, name: string, min: number, max: number, dflt?: number): number {
+  if (value === undefined && dflt !== undefined) return dflt
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, Number.isInteger(value) ? `>= ${min} && <= ${max}` : 'an integer', value)
+  }
+  return value
+}
+
+/** An int32 (C `int`), as flags and commands are. */
+export function toInt32(value: unknown, name: string, dflt?: number): number {
+  return toInt(value, name, -0x80000000, 0x7fffffff, dflt)
+}
+
+/** A safe integer or a bigint in `min … max`, as a bigint. */
+export function toBigInt(value: unknown, name: string, min: bigint, max: bigint): bigint {
+  let v: bigint
+  if (typeof value === 'bigint') v = value
+  else if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw outOfRange(name, 'a safe integer or a bigint', value)
+    v = BigInt(value)
+  } else throw invalidArgType(name, 'of type number or bigint', value)
+  if (v < min || v > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value)
+  return v
+}
+
+/** A boolean, or `dflt` when undefined. */
+export function toBool(value: unknown, name: string, dflt: boolean): boolean {
+  if (value === undefined) return dflt
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value)
+  return value
+}
+
+/** A string. */
+export function toStr(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value)
+  return value
+}
+
+/**
+ * An options object (or `{}` for undefined), whose keys must all be in
+ * `allowed`: a typo such as `{ timeout: 100 }` is `ERR_INVALID_ARG_VALUE`
+ * naming the key, never silently ignored.
+ */
+export function toOptions<K extends string>(value: unknown, name: string, allowed: readonly K[]): Partial<Record<K, unknown>> {
+  if (value === undefined || value === null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'of type object', value)
+  for (const key of Object.keys(value)) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      throw invalidArgValue(`${name}.${key}`, (value as Record<string, unknown>)[key], `is not a known option (known: ${allowed.join(', ')})`)
+    }
+  }
+  return value as Partial<Record<K, unknown>>
+}
+
+/** An `AbortSignal`, or undefined. */
+export function toSignal(value: unknown, name = 'options.signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || !('aborted' in value) || typeof (value as AbortSignal).addEventListener !== 'function') {
+    throw invalidArgType(name, 'an instance of AbortSignal', value)
+  }
+  return value as AbortSignal
+}
+
+/** `{ adopt }` of the `fromFd` factories. */
+export function toAdopt(options: unknown): boolean {
+  const o = toOptions(options, 'options', ['adopt'])
+  return toBool(o.adopt, 'options.adopt', false)
+}
