@@ -1,0 +1,344 @@
+/**
+ * The fd-owning core shared by `EventCounter`, `Semaphore` and `Timer`: the
+ * native handle, the cached fd number, the FIFO queue of waiters over one
+ * native watch, abort, close, `ref()`/`unref()`, the async iterator, and the
+ * sync wait (docs/design.md, "Waiting on the event loop").
+ *
+ * Rules it keeps:
+ * - A value is read from the fd only for a waiter that is at the head of the
+ *   queue at that moment, in the watch's callback or in the first call: an
+ *   aborted or returned waiter is removed first, so it never consumes a token.
+ * - Every waiter settles exactly once: with a value, an `AbortError`, the
+ *   use-after-close error, or the OS error of a failed read.
+ * - The watch is started only while someone waits (the native side then pins
+ *   the callback, and so this object), and stopped when the queue empties.
+ * @internal
+ * @module
+ */
+import { native } from './binding'
+import { AbortError, errnoError, useAfterClose } from './errors'
+
+/** The native fd handle (an `External`). */
+export type Handle = ReturnType<typeof native.fdHandleFrom> & object
+type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
+
+/** A non-blocking read: a value, `undefined` for "nothing yet" (`EAGAIN`); throws on error. */
+export type Read<T> = () => T | undefined
+
+interface Waiter<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  /** The iterator this waiter belongs to, if any. */
+  iter: object | undefined
+}
+
+/** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
+const SYNC_SLICE_MS = 50
+
+/**
+ * The shared core. Not exported from the package: each public class holds
+ * one in a `#private` field.
+ */
+export class FdCore<T> {
+  /** The fd number, or -1 once closed or lost. */
+  fd: number
+  /** Whether the fd was found closed behind the object's back. */
+  lost = false
+  #h: Handle | undefined
+  readonly #owner: string
+  #read: Read<T>
+  #queue: Waiter<T>[] = []
+  #watch: Watch | undefined
+  #started = false
+  #refed = true
+  readonly #onFire: (errno?: number) => void
+
+  /**
+   * @param h - the handle that owns the fd.
+   * @param owner - the class name, for errors (`"Semaphore was closed"`).
+   * @param read - the non-blocking read a waiter is settled with.
+   */
+  constructor(h: Handle, owner: string, read: Read<T>) {
+    this.#h = h
+    this.fd = native.fdHandleFd(h)
+    this.#owner = owner
+    this.#read = read
+    this.#onFire = (errno) => this.#fire(errno)
+  }
+
+  /** Whether `close()` ran or the fd was lost. */
+  get closed(): boolean {
+    return this.fd < 0
+  }
+
+  /** Waits pending in this environment. */
+  get pending(): number {
+    return this.#queue.length
+  }
+
+  /** The error for a call on a closed object: `ERR_USE_AFTER_CLOSE`, or `EBADF` once lost. */
+  unusable(syscall: string): Error {
+    return this.lost ? errnoError(-9, syscall) : useAfterClose(this.#owner)
+  }
+
+  /**
+   * The error for a native call that returned `errno`. On `EBADF`, checks
+   * whether the fd was closed behind our back; if so the object gives the
+   * number up (never closing it) and pending waits reject with `EBADF`.
+   */
+  fail(errno: number, syscall: string): Error {
+    const err = errnoError(errno, syscall)
+    if (errno === -9 && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+      this.lost = true
+      this.#shutdown(err)
+    }
+    return err
+  }
+
+  /** Waits for a value; see the class docs of the owners for cancel safety. */
+  wait(signal: AbortSignal | undefined, iter?: object): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.fd < 0) return reject(this.unusable('read'))
+      // Reading `aborted` may run user code (a getter) that closes us.
+      const aborted = signal?.aborted === true
+      if (this.fd < 0) return reject(this.unusable('read'))
+      if (aborted) return reject(new AbortError(signal?.reason))
+      if (this.#queue.length === 0) {
+        let value: T | undefined
+        try {
+          value = this.#read()
+        } catch (e) {
+          return reject(e)
+        }
+        if (value !== undefined) return resolve(value)
+      }
+      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
+      this.#queue.push(w)
+      const err = this.#startWatch()
+      if (err !== undefined) {
+        this.#remove(w)
+        return reject(err)
+      }
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          if (this.#remove(w)) w.reject(new AbortError(signal.reason))
+        }
+        w.onAbort = onAbort
+        signal.addEventListener('abort', onAbort, { once: true })
+        // The listener may have been added too late (aborted synchronously
+        // by addEventListener itself), or the object closed meanwhile.
+        if (signal.aborted) onAbort()
+      }
+    })
+  }
+
+  /**
+   * Blocks the thread until a value can be read. Sleeps in `poll(2)` in
+   * slices, returning to JS between them, so `worker.terminate()` and
+   * `process.exit()` end the wait within one slice without taking anything.
+   */
+  waitSync(): T {
+    for (;;) {
+      if (this.fd < 0) throw this.unusable('read')
+      const value = this.#read()
+      if (value !== undefined) return value
+      const r = native.pollReadable(this.fd, SYNC_SLICE_MS)
+      if (r < 0) throw this.fail(r, 'poll')
+    }
+  }
+
+  /** An async iterator of successive waits; it ends on close or `return()`. */
+  iterate(): AsyncIterableIterator<T> {
+    return new WaitIterator(this)
+  }
+
+  /** Settles the waiters of one iterator with `{ done: true }`, consuming nothing. */
+  endIterator(iter: object, done: (w: Waiter<T>) => void): void {
+    for (const w of [...this.#queue]) {
+      if (w.iter === iter && this.#remove(w)) done(w)
+    }
+  }
+
+  /** Lets a pending wait keep the process alive, or not. */
+  setRef(refed: boolean): void {
+    this.#refed = refed
+    if (this.#watch !== undefined) native.watchRef(this.#watch, refed)
+  }
+
+  /** Whether a pending wait keeps the process alive. */
+  get refed(): boolean {
+    return this.#refed
+  }
+
+  /** The native handle, for owners that need it (undefined once closed). */
+  get handle(): Handle | undefined {
+    return this.#h
+  }
+
+  /**
+   * Closes the fd (idempotent, never throws). Pending waits reject with the
+   * use-after-close error; iterators end.
+   */
+  close(): void {
+    const h = this.#h
+    if (h === undefined) return
+    this.#shutdown(useAfterClose(this.#owner))
+    this.#h = undefined
+    this.fd = -1
+    native.fdHandleClose(h)
+  }
+
+  #shutdown(err: Error): void {
+    this.fd = -1
+    if (this.#watch !== undefined) {
+      native.watchClose(this.#watch)
+      this.#watch = undefined
+      this.#started = false
+    }
+    const queue = this.#queue
+    this.#queue = []
+    for (const w of queue) {
+      this.#unlisten(w)
+      w.reject(err)
+    }
+  }
+
+  #startWatch(): Error | undefined {
+    if (this.#started) return undefined
+    if (this.#watch === undefined) {
+      const w = native.watchOpen(this.fd, this.#onFire)
+      if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
+      this.#watch = w
+      if (!this.#refed) native.watchRef(w, false)
+    }
+    const r = native.watchStart(this.#watch)
+    if (r < 0) return this.fail(r, 'uv_poll_start')
+    this.#started = true
+    return undefined
+  }
+
+  #stopWatch(): void {
+    if (this.#started && this.#watch !== undefined) native.watchStop(this.#watch)
+    this.#started = false
+  }
+
+  #remove(w: Waiter<T>): boolean {
+    const i = this.#queue.indexOf(w)
+    if (i < 0) return false
+    this.#queue.splice(i, 1)
+    this.#unlisten(w)
+    if (this.#queue.length === 0) this.#stopWatch()
+    return true
+  }
+
+  #unlisten(w: Waiter<T>): void {
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+    w.onAbort = undefined
+  }
+
+  /** The watch saw the fd readable (or failed with `errno`). */
+  #fire(errno?: number): void {
+    if (errno !== undefined) {
+      this.#failAll(this.fail(errno, 'poll'))
+      return
+    }
+    while (this.#queue.length > 0 && this.fd >= 0) {
+      let value: T | undefined
+      try {
+        value = this.#read()
+      } catch (e) {
+        this.#failAll(e)
+        return
+      }
+      if (value === undefined) return
+      const w = this.#queue.shift()!
+      this.#unlisten(w)
+      w.resolve(value)
+    }
+    if (this.#queue.length === 0) this.#stopWatch()
+  }
+
+  #failAll(err: unknown): void {
+    const queue = this.#queue
+    this.#queue = []
+    this.#stopWatch()
+    for (const w of queue) {
+      this.#unlisten(w)
+      w.reject(err)
+    }
+  }
+}
+
+/**
+ * The async iterator of an `EventCounter` or a `Timer`: each `next()` waits
+ * for the next value. It ends (`done: true`) when the object is closed, or
+ * when `return()` or `throw()` is called (a `break` out of `for await`),
+ * without closing the object. `return()` and `throw()` also settle every
+ * pending `next()` with `{ done: true }`, and those consume nothing.
+ */
+class WaitIterator<T> implements AsyncIterableIterator<T> {
+  #core: FdCore<T>
+  #done = false
+  #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
+
+  constructor(core: FdCore<T>) {
+    this.#core = core
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#done || this.#core.closed) return Promise.resolve({ value: undefined, done: true })
+    return new Promise((resolve, reject) => {
+      this.#pending.add(resolve)
+      this.#core.wait(undefined, this).then(
+        (value) => {
+          this.#pending.delete(resolve)
+          resolve({ value, done: false })
+        },
+        (err: { code?: unknown }) => {
+          this.#pending.delete(resolve)
+          if (err?.code === 'ERR_USE_AFTER_CLOSE') {
+            this.#done = true
+            resolve({ value: undefined, done: true })
+          } else reject(err)
+        },
+      )
+    })
+  }
+
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#finish()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T, undefined>> {
+    this.#finish()
+    return Promise.reject(err)
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  #finish(): void {
+    this.#done = true
+    // Remove this iterator's waiters from the queue first (they consume
+    // nothing), then settle their next() promises.
+    this.#core.endIterator(this, () => {})
+    for (const resolve of this.#pending) resolve({ value: undefined, done: true })
+    this.#pending.clear()
+  }
+}
+
+/**
+ * Which mechanism async waits use in this environment: `'uv_poll'` (Node and
+ * Deno: a `uv_poll_t` on this environment's own event loop) or `'thread'`
+ * (runtimes whose libuv functions must not be called, such as Bun: a helper
+ * thread per waited fd that wakes the JS thread through a threadsafe
+ * function).
+ * @see https://docs.libuv.org/en/v1.x/poll.html
+ */
+export function waitBackend(): 'uv_poll' | 'thread' {
+  return native.waitBackend()
+}
