@@ -78,10 +78,10 @@ export declare function eventfdWriteBig(fd: number, value: bigint): number
  * no longer names the file it was (JS closed it, and it may have been
  * reused): the number is then forgotten, never closed.
  */
-export declare function fdHandleClose(handle: ExternalObject<FdHandle>): number
+export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
 
 /** The handle's fd number, or -1 once closed or lost. */
-export declare function fdHandleFd(handle: ExternalObject<FdHandle>): number
+export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
 
 /**
  * A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
@@ -96,7 +96,7 @@ export declare function fdHandleFrom(fd: number, adopt: boolean, anon: boolean, 
  * whether the number still names the same file. If not, the handle forgets
  * the number without closing it and this returns true.
  */
-export declare function fdHandleLost(handle: ExternalObject<FdHandle>): boolean
+export declare function fdHandleLost(handle: ExternalObject<'FdHandle'>): boolean
 
 /**
  * What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
@@ -131,7 +131,7 @@ export declare function semaphoreTryAcquire(fd: number): number
 export declare function waitBackend(): 'uv_poll' | 'thread'
 
 /** Closes a watch for good (idempotent): its callback is never called again. */
-export declare function watchClose(watch: ExternalObject<Watch>): void
+export declare function watchClose(watch: ExternalObject<'Watch'>): void
 
 /**
  * Watches `fd` for readability on this environment's event loop and calls
@@ -141,13 +141,13 @@ export declare function watchClose(watch: ExternalObject<Watch>): void
  * `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
  * @see https://man7.org/linux/man-pages/man2/poll.2.html
  */
-export declare function watchOpen(fd: number, callback: (arg: unknown) => unknown): ExternalObject<'Watch'> | number
+export declare function watchOpen(fd: number, callback: (errno?: number) => void): ExternalObject<'Watch'> | number
 
 /** Whether a started watch keeps the event loop alive (`uv_ref`/`uv_unref`). */
-export declare function watchRef(watch: ExternalObject<Watch>, refed: boolean): void
+export declare function watchRef(watch: ExternalObject<'Watch'>, refed: boolean): void
 
 /** Starts a watch (idempotent). Returns 0 or a negative errno. */
-export declare function watchStart(watch: ExternalObject<Watch>): number
+export declare function watchStart(watch: ExternalObject<'Watch'>): number
 
 /** Stops a watch (idempotent); its callback is not called while stopped. */
-export declare function watchStop(watch: ExternalObject<Watch>): void
+export declare function watchStop(watch: ExternalObject<'Watch'>): void

@@ -88,7 +88,7 @@ test.serial('abort and close while waiting', async (t) => {
   ac.abort()
   await t.throwsAsync(aborted, { name: 'AbortError', code: 'ABORT_ERR' })
   c.close()
-  await t.throwsAsync(closed, { code: 'ERR_CLOSED', message: 'EventCounter is closed' })
+  await t.throwsAsync(closed, { code: 'ERR_USE_AFTER_CLOSE', message: 'EventCounter was closed' })
 })
 
 test.serial('fromFd rejects a semaphore eventfd, and a closed fd is EBADF', (t) => {

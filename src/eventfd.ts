@@ -1,0 +1,570 @@
+/**
+ * eventfd: Python's `os.eventfd`, `os.eventfd_read` and `os.eventfd_write`,
+ * and the typed classes over it, {@link EventCounter} and {@link Semaphore}.
+ * @module
+ */
+import { inspect } from 'node:util'
+import { native } from './binding'
+import { errnoError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
+import { FdCore, type Handle } from './waiter'
+import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
+
+/** Close-on-exec flag for {@link eventfd} (`EFD_CLOEXEC`). Set by default. */
+export const EFD_CLOEXEC: number = native.EFD_CLOEXEC
+/**
+ * Non-blocking flag for {@link eventfd} (`EFD_NONBLOCK`): a read at zero or a
+ * write past the maximum fails with `EAGAIN` instead of blocking.
+ */
+export const EFD_NONBLOCK: number = native.EFD_NONBLOCK
+/** Semaphore flag for {@link eventfd} (`EFD_SEMAPHORE`): each read takes 1. */
+export const EFD_SEMAPHORE: number = native.EFD_SEMAPHORE
+
+/**
+ * `eventfd(initval, flags)`—Creates an eventfd counter and returns its fd, as
+ * Python's `os.eventfd`. The caller owns the fd and closes it with
+ * `fs.closeSync`.
+ * @param initval - initial counter value, 0 … 2^32-1.
+ * @param flags - `EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE`; defaults to `EFD_CLOEXEC`.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` if `initval` is not in 0 … 2^32-1.
+ * @throws {Error} `EINVAL` for unknown flags, `EMFILE`/`ENFILE` when out of fds.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ * @example
+ * ```ts
+ * const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+ * eventfdWrite(fd, 3)
+ * eventfdRead(fd) // 3n
+ * ```
+ */
+export function eventfd(initval: number, flags?: number): number {
+  const init = toInt(initval, 'initval', 0, 0xffffffff)
+  const f = toInt32(flags, 'flags', EFD_CLOEXEC)
+  const fd = native.eventfd(init, f)
+  if (fd < 0) throw errnoError(fd, 'eventfd')
+  return fd
+}
+
+/**
+ * `eventfd_read(fd)`—Reads the counter and returns it as a bigint, as
+ * Python's `os.eventfd_read`: the whole value (resetting it to 0), or 1 with
+ * `EFD_SEMAPHORE`. Blocks the calling thread while the counter is 0, unless
+ * the fd is non-blocking. To wait without blocking, use {@link EventCounter}
+ * or {@link Semaphore}.
+ * @param fd - an fd number, or an object with a numeric `fd` property.
+ * @throws {Error} `EAGAIN` on a non-blocking fd at 0, `EBADF` on a closed fd,
+ * `EINVAL` if `fd` is not an eventfd.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ */
+export function eventfdRead(fd: FdLike): bigint {
+  const r = native.eventfdRead(toFd(fd))
+  if (typeof r === 'number') throw errnoError(r, 'eventfd_read')
+  return r
+}
+
+/**
+ * `eventfd_write(fd, value)`—Adds `value` to the counter, as Python's
+ * `os.eventfd_write`. Blocks the calling thread if the sum would pass
+ * 2^64-2, unless the fd is non-blocking. Any value that fits a u64 reaches
+ * the kernel, which refuses 2^64-1 with `EINVAL`, as Python's does.
+ * @param fd - an fd number, or an object with a numeric `fd` property.
+ * @param value - a safe integer or a bigint in 0 … 2^64-1.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` if `value` is outside 0 … 2^64-1.
+ * @throws {Error} `EAGAIN` on a non-blocking fd that would overflow, `EINVAL`
+ * for 2^64-1 or a fd that is not an eventfd, `EBADF`.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ */
+export function eventfdWrite(fd: FdLike, value: number | bigint): void {
+  const n = toFd(fd)
+  const r =
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+      ? native.eventfdWrite(n, value)
+      : native.eventfdWriteBig(n, toBigInt(value, 'value', 0n, U64_MAX))
+  if (r < 0) throw errnoError(r, 'eventfd_write')
+}
+
+const token = Symbol('linux-fd.internal')
+
+/** `fromFd` shared by both classes: checks the fd's kind, then dups or adopts it. */
+function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle {
+  const n = toFd(fd)
+  const adopt = toAdopt(options)
+  const kind = native.fdKind(n)
+  if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
+  const want = semaphore ? 'eventfd-semaphore' : 'eventfd'
+  if (kind !== want && kind !== 'unknown') {
+    throw invalidArgValue('fd', n, `must be an eventfd ${semaphore ? 'with' : 'without'} EFD_SEMAPHORE`)
+  }
+  const h = native.fdHandleFrom(n, adopt, true, true)
+  if (typeof h === 'number') throw errnoError(h, 'fcntl')
+  return h
+}
+
+function open(initial: unknown, semaphore: boolean): Handle {
+  const init = toInt(initial, 'initial', 0, 0xffffffff, 0)
+  const h = native.eventfdOpen(init, semaphore)
+  if (typeof h === 'number') throw errnoError(h, 'eventfd')
+  return h
+}
+
+function count(core: FdCore<unknown>): bigint {
+  if (core.fd < 0) throw core.unusable('read')
+  const r = native.eventfdCount(core.fd)
+  if (typeof r === 'number') throw core.fail(r, 'read')
+  return r
+}
+
+function show(name: string, core: FdCore<unknown>, depth: number, options: object): string {
+  const state: Record<string, unknown> = { fd: core.fd, closed: core.closed, pending: core.pending }
+  if (!core.closed) {
+    try {
+      state.count = count(core)
+    } catch {}
+  }
+  if (depth < 0) return `${name} { fd: ${core.fd} }`
+  return `${name} ${inspect(state, { ...options, depth: 0 })}`
+}
+
+/**
+ * An eventfd counter that awaits on Node's own event loop.
+ *
+ * `add()` adds to the counter; `take()` waits until it is non-zero and takes
+ * all of it. Any process or thread holding the fd can add or take, so it is a
+ * cheap cross-process and cross-thread wake-up: pass `counter.fd` in
+ * `child_process.spawn`'s `stdio` array, or post it to a worker, and call
+ * `EventCounter.fromFd(fd)` there.
+ *
+ * Waiting uses a `uv_poll` on this environment's loop: no thread is blocked
+ * and libuv's threadpool is not used. Pending `take()`s in one environment
+ * are served first come, first served. The fd is close-on-exec and
+ * non-blocking. An object that is garbage-collected without `close()` closes
+ * its fd. If JS closes `counter.fd` itself, the next call throws `EBADF` and
+ * the object gives the number up without ever closing it.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ * @example
+ * ```ts
+ * using counter = new EventCounter()
+ * setTimeout(() => counter.add(2), 10)
+ * console.log(await counter.take()) // 2n
+ * ```
+ */
+export class EventCounter implements Disposable, AsyncIterable<bigint> {
+  readonly #core: FdCore<bigint>
+
+  /**
+   * Creates a counter starting at `initial`.
+   * @param initial - 0 … 2^32-1, default 0.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
+   * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
+   */
+  constructor(initial?: number)
+  /** @internal */
+  constructor(initial: typeof token, handle: Handle)
+  constructor(initial?: number | typeof token, handle?: Handle) {
+    const h = initial === token && handle !== undefined ? handle : open(initial, false)
+    const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', () => {
+      const r = native.eventfdRead(core.fd)
+      if (typeof r !== 'number') return r
+      if (r === -11) return undefined
+      throw core.fail(r, 'eventfd_read')
+    })
+    this.#core = core
+  }
+
+  /**
+   * Wraps an existing eventfd made without `EFD_SEMAPHORE`, e.g. one inherited
+   * from a parent process. By default the fd is duplicated with
+   * `F_DUPFD_CLOEXEC`, so the object owns its own copy and the caller still
+   * owns `fd`; with `{ adopt: true }` the object takes `fd` itself. The open
+   * file description is made non-blocking.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   */
+  static fromFd(fd: FdLike, options?: { adopt?: boolean }): EventCounter {
+    return new EventCounter(token, handleFromFd(fd, options, false))
+  }
+
+  /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
+  get fd(): number {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return this.#core.fd
+  }
+
+  /** Whether `close()` was called, or the fd was found closed outside the package. */
+  get closed(): boolean {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return this.#core.closed
+  }
+
+  /** How many waits are pending in this environment. */
+  get pending(): number {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return this.#core.pending
+  }
+
+  /**
+   * The counter's current value, read without consuming it (the kernel's
+   * `eventfd-count` in `/proc/self/fdinfo`). For observing only: another
+   * process may change it at any moment.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+   */
+  get count(): bigint {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return count(this.#core)
+  }
+
+  /**
+   * Adds `value` (default 1) to the counter and wakes waiters in every
+   * process and thread. Never blocks: if the counter would pass 2^64-2 it
+   * throws `EAGAIN` instead.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
+   * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`.
+   */
+  add(value: number | bigint = 1): void {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    const core = this.#core
+    const fd = core.fd
+    if (fd < 0) throw core.unusable('eventfd_write')
+    const r =
+      typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+        ? native.eventfdWrite(fd, value)
+        : native.eventfdWriteBig(fd, toBigInt(value, 'value', 0n, EVENTFD_MAX))
+    if (r < 0) throw core.fail(r, 'eventfd_write')
+  }
+
+  /**
+   * Takes the whole counter and resets it to 0, or returns `null` if it is 0.
+   * Never waits.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   */
+  tryTake(): bigint | null {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    const core = this.#core
+    if (core.fd < 0) throw core.unusable('eventfd_read')
+    const r = native.eventfdRead(core.fd)
+    if (typeof r !== 'number') return r
+    if (r === -11) return null
+    throw core.fail(r, 'eventfd_read')
+  }
+
+  /**
+   * Waits until the counter is non-zero, then takes all of it.
+   *
+   * Cancel safety: an aborted `take()` rejects with an `AbortError` and takes
+   * nothing. `close()` rejects pending takes with `ERR_USE_AFTER_CLOSE`.
+   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or an errno error.
+   */
+  take(options?: { signal?: AbortSignal }): Promise<bigint> {
+    try {
+      if (!(#core in this)) throw invalidThis('EventCounter')
+      const o = toOptions(options, 'options', ['signal'])
+      return this.#core.wait(toSignal(o.signal))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  /**
+   * Blocks the calling thread until the counter is non-zero, then takes all
+   * of it. For workers and scripts; never call it on a thread whose event
+   * loop must keep running. It sleeps in `poll(2)` in 50 ms slices, so
+   * `worker.terminate()` and `process.exit()` end it within one slice,
+   * taking nothing; signals and `close()` from another thread do not.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   */
+  takeSync(): bigint {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return this.#core.waitSync()
+  }
+
+  /**
+   * Successive `take()`s, for `for await (const n of counter)`. The loop ends
+   * when the counter is closed; `break` ends it without closing the counter,
+   * and settles any pending `next()` with `done`, taking nothing.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<bigint> {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return this.#core.iterate()
+  }
+
+  /**
+   * Closes the fd. Pending waits reject with `ERR_USE_AFTER_CLOSE` (async
+   * iterators end instead). Idempotent; never throws. If the fd was closed
+   * outside the package, its number may now belong to another file: `close()`
+   * (and garbage collection) then forgets the number instead of closing it,
+   * checked with one `fstat` (device, inode and type). That check cannot tell
+   * an eventfd from another eventfd, timerfd or epoll fd: they share one inode.
+   */
+  close(): void {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    this.#core.close()
+  }
+
+  /** Same as `close()`, so `using counter = new EventCounter()` closes at scope exit. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Lets a pending wait keep the process alive (the default). Returns `this`. */
+  ref(): this {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    this.#core.setRef(true)
+    return this
+  }
+
+  /** Lets the process exit even while a wait is pending. Returns `this`. */
+  unref(): this {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    this.#core.setRef(false)
+    return this
+  }
+
+  /** Whether a pending wait keeps the process alive. */
+  hasRef(): boolean {
+    if (!(#core in this)) throw invalidThis('EventCounter')
+    return this.#core.refed
+  }
+
+  /** `EventCounter { fd: 5, closed: false, pending: 0, count: 0n }`. */
+  [inspect.custom](depth: number, options: object): string {
+    return show('EventCounter', this.#core, depth, options)
+  }
+}
+
+/**
+ * A permit taken from a {@link Semaphore} by `acquire()` or `acquireSync()`.
+ * `release()` (or leaving a `using` scope) gives it back; releasing it twice
+ * is a no-op, never an extra permit.
+ * @example
+ * ```ts
+ * {
+ *   using permit = await sem.acquire()
+ *   await work()
+ * } // released here, even if work() threw
+ * ```
+ */
+export class Permit implements Disposable {
+  #sem: Semaphore | undefined
+
+  /** @internal */
+  constructor(key: typeof token, sem: Semaphore) {
+    if (key !== token) throw illegalConstructor()
+    this.#sem = sem
+  }
+
+  /** Whether this permit was given back (or its semaphore closed). */
+  get released(): boolean {
+    if (!(#sem in this)) throw invalidThis('Permit')
+    return this.#sem === undefined || this.#sem.closed
+  }
+
+  /**
+   * Gives the permit back to its semaphore (`release(1)`). Idempotent. A
+   * permit of a semaphore that was closed meanwhile has nowhere to go: then
+   * this does nothing.
+   * @throws {Error} `EAGAIN` if the semaphore's count would pass 2^64-2.
+   */
+  release(): void {
+    if (!(#sem in this)) throw invalidThis('Permit')
+    const sem = this.#sem
+    if (sem === undefined) return
+    this.#sem = undefined
+    if (!sem.closed) sem.release(1)
+  }
+
+  /** Same as `release()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.release()
+  }
+
+  /** `Permit { released: false }`. */
+  [inspect.custom](): string {
+    return `Permit { released: ${this.released} }`
+  }
+}
+
+/**
+ * A counting semaphore on an eventfd with `EFD_SEMAPHORE`, shared across
+ * processes and threads, that awaits on Node's own event loop.
+ *
+ * `release(n)` adds n permits; `acquire()` waits for one and returns a
+ * {@link Permit} that gives it back once (`using permit = await sem.acquire()`).
+ * Waiters in one environment are served first come, first served; across
+ * processes the kernel picks. No permit is ever lost or doubled: an aborted
+ * `acquire()` never consumes one, and `close()` rejects pending acquires
+ * without taking any. Pass `sem.fd` to a child in `spawn`'s `stdio` array and
+ * call `Semaphore.fromFd(3)` there, or post it to a worker.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ * @example
+ * ```ts
+ * const sem = new Semaphore(2)       // two jobs at a time
+ * await Promise.all(jobs.map(async (job) => {
+ *   using _ = await sem.acquire()
+ *   await job()
+ * }))
+ * ```
+ */
+export class Semaphore implements Disposable {
+  readonly #core: FdCore<true>
+
+  /**
+   * Creates a semaphore with `initial` permits.
+   * @param initial - 0 … 2^32-1, default 0.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
+   * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
+   */
+  constructor(initial?: number)
+  /** @internal */
+  constructor(initial: typeof token, handle: Handle)
+  constructor(initial?: number | typeof token, handle?: Handle) {
+    const h = initial === token && handle !== undefined ? handle : open(initial, true)
+    const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', () => {
+      const r = native.semaphoreTryAcquire(core.fd)
+      if (r === 1) return true
+      if (r === 0) return undefined
+      throw core.fail(r, 'eventfd_read')
+    })
+    this.#core = core
+  }
+
+  /**
+   * Wraps an existing `EFD_SEMAPHORE` eventfd; see {@link EventCounter.fromFd}
+   * for `adopt` and duplication.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   */
+  static fromFd(fd: FdLike, options?: { adopt?: boolean }): Semaphore {
+    return new Semaphore(token, handleFromFd(fd, options, true))
+  }
+
+  /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
+  get fd(): number {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    return this.#core.fd
+  }
+
+  /** Whether `close()` was called, or the fd was found closed outside the package. */
+  get closed(): boolean {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    return this.#core.closed
+  }
+
+  /** How many acquires are pending in this environment. */
+  get pending(): number {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    return this.#core.pending
+  }
+
+  /**
+   * The permits free right now, read without taking any (the kernel's
+   * `eventfd-count` in `/proc/self/fdinfo`). For observing only.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+   */
+  get count(): bigint {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    return count(this.#core)
+  }
+
+  /**
+   * Adds `count` permits (default 1), waking waiters everywhere. Never blocks.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
+   * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`.
+   */
+  release(count: number | bigint = 1): void {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    const core = this.#core
+    const fd = core.fd
+    if (fd < 0) throw core.unusable('eventfd_write')
+    const r =
+      typeof count === 'number' && Number.isSafeInteger(count) && count >= 1
+        ? native.eventfdWrite(fd, count)
+        : native.eventfdWriteBig(fd, toBigInt(count, 'count', 1n, EVENTFD_MAX))
+    if (r < 0) throw core.fail(r, 'eventfd_write')
+  }
+
+  /**
+   * Takes a permit if one is free; never waits. The permit is returned with
+   * `release()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   */
+  tryAcquire(): boolean {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    const core = this.#core
+    if (core.fd < 0) throw core.unusable('eventfd_read')
+    const r = native.semaphoreTryAcquire(core.fd)
+    if (r >= 0) return r === 1
+    throw core.fail(r, 'eventfd_read')
+  }
+
+  /**
+   * Waits for a permit and takes it; resolves with a {@link Permit} that gives
+   * it back once.
+   *
+   * Cancel safety: an aborted `acquire()` rejects with an `AbortError` and
+   * never consumes a permit; `close()` rejects pending acquires with
+   * `ERR_USE_AFTER_CLOSE`.
+   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or an errno error.
+   */
+  acquire(options?: { signal?: AbortSignal }): Promise<Permit> {
+    try {
+      if (!(#core in this)) throw invalidThis('Semaphore')
+      const o = toOptions(options, 'options', ['signal'])
+      return this.#core.wait(toSignal(o.signal)).then(() => new Permit(token, this))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  /**
+   * Blocks the calling thread until a permit is free, takes it, and returns
+   * its {@link Permit}. For workers and scripts. It sleeps in `poll(2)` in
+   * 50 ms slices, so `worker.terminate()` and `process.exit()` end it within
+   * one slice, taking nothing.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   */
+  acquireSync(): Permit {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    this.#core.waitSync()
+    return new Permit(token, this)
+  }
+
+  /**
+   * Closes the fd. Pending acquires reject with `ERR_USE_AFTER_CLOSE`.
+   * Idempotent; never throws. See {@link EventCounter.close} for an fd closed
+   * outside the package.
+   */
+  close(): void {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    this.#core.close()
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Lets a pending acquire keep the process alive (the default). Returns `this`. */
+  ref(): this {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    this.#core.setRef(true)
+    return this
+  }
+
+  /** Lets the process exit even while an acquire is pending. Returns `this`. */
+  unref(): this {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    this.#core.setRef(false)
+    return this
+  }
+
+  /** Whether a pending acquire keeps the process alive. */
+  hasRef(): boolean {
+    if (!(#core in this)) throw invalidThis('Semaphore')
+    return this.#core.refed
+  }
+
+  /** `Semaphore { fd: 5, closed: false, pending: 0, count: 2n }`. */
+  [inspect.custom](depth: number, options: object): string {
+    return show('Semaphore', this.#core, depth, options)
+  }
+}
