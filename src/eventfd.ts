@@ -266,7 +266,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /**
    * Blocks the calling thread until the counter is non-zero, then takes all
    * of it. For workers and scripts; never call it on a thread whose event
-   * loop must keep running. It sleeps in `poll(2)` in 50 ms slices, so
+   * loop must keep running. It sleeps in `poll(2)` in 20 ms slices, so
    * `worker.terminate()` and `process.exit()` end it within one slice,
    * taking nothing; signals and `close()` from another thread do not.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.

@@ -35,7 +35,7 @@ interface Waiter<T> {
 }
 
 /** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
-const SYNC_SLICE_MS = 50
+const SYNC_SLICE_MS = 20
 
 /**
  * The shared core. Not exported from the package: each public class holds

@@ -1,0 +1,209 @@
+// The TypeScript API's own guarantees (issue 11 item 4, and the iterator,
+// re-entrancy and sync-wait items of issue 13): permits, count, inspect,
+// option typos, rejections instead of throws, iterator return, signals that
+// re-enter, and sync waits that worker.terminate() ends.
+import test from 'ava'
+import { inspect } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import { readdirSync, readFileSync } from 'node:fs'
+import { EventCounter, Permit, Semaphore } from '../index.js'
+import { PKG } from './helpers/child.js'
+
+const threads = (): number => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
+const fds = (): number => readdirSync('/proc/self/fd').length
+
+test.serial('a permit from acquire() is released once, by release() or by using', async (t) => {
+  const sem = new Semaphore(1)
+  t.teardown(() => sem.close())
+  {
+    using permit = await sem.acquire()
+    t.true(permit instanceof Permit)
+    t.is(sem.count, 0n)
+    t.false(permit.released)
+  }
+  t.is(sem.count, 1n, 'leaving the scope gave the permit back')
+  const p = sem.acquireSync()
+  p.release()
+  p.release() // a second release is a no-op, never an extra permit
+  p[Symbol.dispose]()
+  t.is(sem.count, 1n)
+  t.true(p.released)
+  t.throws(() => new (Permit as unknown as new () => Permit)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+})
+
+test.serial('a permit of a closed semaphore has nowhere to go: release() does nothing', async (t) => {
+  const sem = new Semaphore(1)
+  const p = await sem.acquire()
+  sem.close()
+  t.notThrows(() => p.release())
+  t.true(p.released)
+})
+
+test.serial('count reads the counter without consuming it', (t) => {
+  const c = new EventCounter(5)
+  const s = new Semaphore(3)
+  t.teardown(() => (c.close(), s.close()))
+  t.is(c.count, 5n)
+  t.is(c.count, 5n)
+  t.is(c.tryTake(), 5n)
+  t.is(c.count, 0n)
+  t.is(s.count, 3n)
+  t.true(s.tryAcquire())
+  t.is(s.count, 2n)
+  c.close()
+  t.throws(() => c.count, { code: 'ERR_USE_AFTER_CLOSE', message: 'EventCounter was closed' })
+})
+
+test.serial('util.inspect shows fd, closed, pending and count', async (t) => {
+  const s = new Semaphore(2)
+  const text = inspect(s)
+  t.regex(text, new RegExp(`^Semaphore \\{ fd: ${s.fd}, closed: false, pending: 0, count: 2n \\}$`))
+  s.tryAcquire()
+  s.tryAcquire()
+  const w = s.acquire()
+  t.regex(inspect(s), /pending: 1, count: 0n/)
+  s.close()
+  await t.throwsAsync(w, { code: 'ERR_USE_AFTER_CLOSE' })
+  t.is(inspect(s), 'Semaphore { fd: -1, closed: true, pending: 0 }')
+})
+
+test.serial('an unknown option key is ERR_INVALID_ARG_VALUE naming it, as a rejection', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const p = c.take({ timeout: 10 } as never)
+  t.true(p instanceof Promise, 'promise-returning methods never throw synchronously')
+  await t.throwsAsync(p, { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.timeout'/ })
+  t.throws(() => EventCounter.fromFd(c.fd, { adpot: true } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.adpot/ })
+})
+
+test.serial('return() on an iterator settles every pending next() with done and consumes nothing', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const it = c[Symbol.asyncIterator]()
+  const a = it.next()
+  const b = it.next()
+  t.deepEqual(await it.return!(), { value: undefined, done: true })
+  t.deepEqual(await a, { value: undefined, done: true })
+  t.deepEqual(await b, { value: undefined, done: true })
+  t.is(c.pending, 0)
+  c.add(7)
+  await new Promise((r) => setTimeout(r, 20))
+  t.is(c.tryTake(), 7n, 'no orphaned next() took the value')
+  t.deepEqual(await it.next(), { value: undefined, done: true }, 'a returned iterator stays done')
+})
+
+test.serial('throw() on an iterator also settles pending next() calls, and rejects with the error', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const it = c[Symbol.asyncIterator]()
+  const a = it.next()
+  await t.throwsAsync(it.throw!(new Error('stop')), { message: 'stop' })
+  t.deepEqual(await a, { value: undefined, done: true })
+  c.add(1)
+  t.is(c.tryTake(), 1n)
+})
+
+test.serial('a signal whose aborted getter closes the object rejects with the closed error, not EBADF', async (t) => {
+  const c = new EventCounter()
+  const signal = new AbortController().signal
+  Object.defineProperty(signal, 'aborted', {
+    get() {
+      c.close()
+      return false
+    },
+  })
+  await t.throwsAsync(c.take({ signal }), { code: 'ERR_USE_AFTER_CLOSE' })
+})
+
+test.serial('a signal whose addEventListener closes the object or aborts settles the wait', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const ac = new AbortController()
+  const signal = ac.signal
+  const add = signal.addEventListener.bind(signal)
+  signal.addEventListener = ((type: string, fn: () => void, o: unknown) => {
+    add(type, fn, o as never)
+    ac.abort() // aborts synchronously, inside addEventListener
+  }) as never
+  await t.throwsAsync(c.take({ signal }), { name: 'AbortError' })
+  t.is(c.pending, 0)
+
+  const d = new EventCounter()
+  const s2 = new AbortController().signal
+  s2.addEventListener = (() => d.close()) as never
+  await t.throwsAsync(d.take({ signal: s2 }), { code: 'ERR_USE_AFTER_CLOSE' })
+})
+
+test.serial('an abort with a permit ready and a second waiter gives the permit to the second waiter', async (t) => {
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const ac = new AbortController()
+  const a = sem.acquire({ signal: ac.signal })
+  const b = sem.acquire()
+  sem.release(1)
+  ac.abort() // same turn as the release: A must not swallow the permit
+  await t.throwsAsync(a, { name: 'AbortError' })
+  const permit = await b
+  t.true(permit instanceof Permit)
+  t.is(sem.count, 0n, 'exactly one permit was taken, by B')
+  permit.release()
+  t.is(sem.count, 1n)
+})
+
+for (const form of ['acquireSync', 'takeSync'] as const) {
+  test.serial(`worker.terminate() ends a worker blocked in ${form}() within 100 ms, taking nothing`, async (t) => {
+    const sem = new Semaphore(0)
+    const c = new EventCounter(0)
+    t.teardown(() => (sem.close(), c.close()))
+    const fdsBefore = fds()
+    const code = `
+      const { workerData, parentPort } = require('node:worker_threads')
+      const lfd = require(${JSON.stringify(PKG)})
+      const o = ${form === 'acquireSync' ? 'lfd.Semaphore' : 'lfd.EventCounter'}.fromFd(workerData)
+      parentPort.postMessage('waiting')
+      o.${form}()
+      parentPort.postMessage('woke')`
+    const w = new Worker(code, { eval: true, workerData: form === 'acquireSync' ? sem.fd : c.fd })
+    await new Promise<void>((resolve) => w.once('message', () => resolve()))
+    await new Promise((r) => setTimeout(r, 100)) // let it block
+    const t0 = performance.now()
+    await w.terminate()
+    const ms = performance.now() - t0
+    t.log(`terminate took ${ms.toFixed(1)} ms`)
+    t.true(ms < 100, `terminate took ${ms} ms`)
+    // Nothing was taken: a permit or token added now is still there.
+    if (form === 'acquireSync') {
+      sem.release(1)
+      t.is(sem.count, 1n)
+    } else {
+      c.add(1)
+      t.is(c.count, 1n)
+    }
+    t.is(fds(), fdsBefore, 'the worker left no fd behind')
+  })
+}
+
+test.serial('process.exit() in the main thread is not held up by a worker in a sync wait', async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const code = `
+    const { Worker } = require('node:worker_threads')
+    const lfd = require(${JSON.stringify(PKG)})
+    const sem = new lfd.Semaphore(0)
+    const w = new Worker("const l = require(" + JSON.stringify(${JSON.stringify(PKG)}) + "); l.Semaphore.fromFd(require('node:worker_threads').workerData).acquireSync()", { eval: true, workerData: sem.fd })
+    w.on('online', () => setTimeout(() => { const t0 = Date.now(); process.on('exit', () => console.log('exit after', Date.now() - t0)); process.exit(0) }, 200))`
+  const t0 = Date.now()
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 10_000 })
+  t.is(r.status, 0, r.stderr)
+  t.true(Date.now() - t0 < 5000)
+  t.regex(r.stdout, /exit after \d+/)
+})
+
+test.serial('threads: waits use no thread per waiter', async (t) => {
+  const before = threads()
+  const cs = Array.from({ length: 200 }, () => new EventCounter())
+  const waits = cs.map((c) => c.take())
+  t.true(threads() - before <= 1, `threads grew by ${threads() - before}`)
+  for (const c of cs) c.add(1)
+  t.deepEqual(new Set(await Promise.all(waits)), new Set([1n]))
+  for (const c of cs) c.close()
+})
