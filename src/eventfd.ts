@@ -518,7 +518,7 @@ export class Semaphore implements Disposable {
   /**
    * Blocks the calling thread until a permit is free, takes it, and returns
    * its {@link Permit}. For workers and scripts. It sleeps in `poll(2)` in
-   * 50 ms slices, so `worker.terminate()` and `process.exit()` end it within
+   * 20 ms slices, so `worker.terminate()` and `process.exit()` end it within
    * one slice, taking nothing.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
