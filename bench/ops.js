@@ -10,12 +10,24 @@
 // use instead: fs-ext's flock and proper-lockfile (from bench/node_modules;
 // their rows are left out if bench/package.json is not installed).
 //
-// Usage: node bench/ops.js [--quick] [--json]
+// The "floor" column: the same syscalls through bench/floor.c, a minimal
+// Node-API addon with no checks that the bench compiles against this Node's
+// headers (see floor.js); a row's "vs floor" is what linux-fd's layers add
+// to the least a Node-API function can cost. Issue 11's goal: every sync row
+// within 1.10x of the floor.
+//
+// With --compare <dir> (or LINUX_FD_BENCH_COMPARE=<dir>), the rows also run
+// against the linux-fd package built in <dir>, e.g. a worktree of an older
+// commit, in the same rounds: "vs old" is new / old. Rows whose exports a
+// build lacks are skipped for that build, with a note saying which.
+//
+// Usage: node bench/ops.js [--quick] [--json] [--compare <dir>]
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const lfd = require('..')
+const { loadFloor, floorOps, FLOOR_SAME_AS } = require('./floor.js')
 const { median, buildC, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
@@ -60,123 +72,8 @@ function dep(name) {
 const plf = dep('proper-lockfile')
 const fsext = dep('fs-ext')
 
-const flockBuf = (type) => {
-  const b = Buffer.alloc(32)
-  b.writeInt16LE(type, 0)
-  return b
-}
-
-const nodeOps = {
-  eventfd_rw: (n) => {
-    const fd = lfd.eventfd(0, lfd.EFD_NONBLOCK)
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        lfd.eventfdWrite(fd, 1)
-        lfd.eventfdRead(fd)
-      }
-    })
-    fs.closeSync(fd)
-    return ns
-  },
-  sem_rw: (n) => {
-    const s = new lfd.Semaphore(0)
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        s.release()
-        s.tryAcquire()
-      }
-    })
-    s.close()
-    return ns
-  },
-  counter_rw: (n) => {
-    const c = new lfd.EventCounter(0)
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        c.add(1)
-        c.tryTake()
-      }
-    })
-    c.close()
-    return ns
-  },
-  // Async forms on their fast path: the value is already there when awaited.
-  counter_take_async: async (n) => {
-    const c = new lfd.EventCounter(0)
-    const ns = await timeNsAsync(n, async (k) => {
-      for (let i = 0; i < k; i++) {
-        c.add(1)
-        await c.take()
-      }
-    })
-    c.close()
-    return ns
-  },
-  sem_acquire_async: async (n) => {
-    const s = new lfd.Semaphore(0)
-    const ns = await timeNsAsync(n, async (k) => {
-      for (let i = 0; i < k; i++) {
-        s.release()
-        await s.acquire()
-      }
-    })
-    s.close()
-    return ns
-  },
-  eventfd_create: (n) => timeNs(n, (k) => { for (let i = 0; i < k; i++) new lfd.EventCounter().close() }),
-  memfd_create: (n) => timeNs(n, (k) => { for (let i = 0; i < k; i++) fs.closeSync(lfd.memfdCreate('bench')) }),
-  flock: (n) => {
-    const fd = fs.openSync(lockPath, 'a+')
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        lfd.flock(fd, lfd.LOCK_EX)
-        lfd.flock(fd, lfd.LOCK_UN)
-      }
-    })
-    fs.closeSync(fd)
-    return ns
-  },
-  ofd: (n) => {
-    const fd = fs.openSync(lockPath, 'r+')
-    const wr = flockBuf(lfd.F_WRLCK)
-    const un = flockBuf(lfd.F_UNLCK)
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        lfd.fcntl(fd, lfd.F_OFD_SETLK, wr)
-        lfd.fcntl(fd, lfd.F_OFD_SETLK, un)
-      }
-    })
-    fs.closeSync(fd)
-    return ns
-  },
-  timerfd: (n) => {
-    const fd = lfd.timerfdCreate(lfd.CLOCK_MONOTONIC, lfd.TFD_NONBLOCK)
-    const opts = { initial: 10n ** 12n }
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        lfd.timerfdSettimeNs(fd, opts)
-        lfd.timerfdGettimeNs(fd)
-      }
-    })
-    fs.closeSync(fd)
-    return ns
-  },
-  timer_class: (n) => {
-    const t = new lfd.Timer()
-    const ns = timeNs(n, (k) => {
-      for (let i = 0; i < k; i++) {
-        t.setNs(10n ** 12n)
-        t.getNs()
-      }
-    })
-    t.close()
-    return ns
-  },
-  // tryLockFile / lockFile on an fd: dup, lock, and release() unlocks and closes the dup.
-  trylock_ofd: (n) => tryLockN(n, 'ofd'),
-  lockfile_ofd_async: (n) => lockFileN(n, 'ofd'),
-  trylock_flock: (n) => tryLockN(n, 'flock'),
-  lockfile_flock_async: (n) => lockFileN(n, 'flock'),
+// Rows of other packages, run once (they do not depend on the linux-fd build).
+const otherOps = {
   ...(fsext && {
     fsext_flock: (n) => {
       const fd = fs.openSync(lockPath, 'r+')
@@ -218,43 +115,34 @@ const nodeOps = {
         }
       }),
   }),
-  map64: (n) =>
-    timeNs(n, (k) => {
-      const len = 64 << 20
-      for (let i = 0; i < k; i++) {
-        const mf = lfd.MemFile.create('bench', { sealable: true })
-        mf.truncate(len)
-        mf.addSeals({ shrink: true })
-        const ab = mf.map({ writable: true })
-        const u8 = new Uint8Array(ab)
-        u8.fill(7)
-        let sum = 0
-        for (let j = 0; j < len; j += 4096) sum += u8[j]
-        if (sum !== 7 * (len / 4096)) throw new Error('bad sum')
-        mf.unmap(ab)
-        mf.close()
-      }
-    }),
 }
 
-function tryLockN(n, kind) {
-  const fd = fs.openSync(lockPath, 'r+')
-  const ns = timeNs(n, (k) => {
-    for (let i = 0; i < k; i++) lfd.tryLockFile(fd, { kind }).release()
-  })
-  fs.closeSync(fd)
-  return ns
+// The packages under test: this checkout (`..`) and, with --compare <dir> or
+// LINUX_FD_BENCH_COMPARE=<dir>, another build of linux-fd (e.g. a worktree
+// of an older commit, built there), measured in the same rounds.
+const ctx = { lockPath, timeNs, timeNsAsync }
+function rowsFor(pkg) {
+  const file = require.resolve('./rows.js')
+  delete require.cache[file] // a fresh copy: see rows.js
+  return require(file)(pkg, ctx)
 }
-
-async function lockFileN(n, kind) {
-  const fd = fs.openSync(lockPath, 'r+')
-  const ns = await timeNsAsync(n, async (k) => {
-    for (let i = 0; i < k; i++) (await lfd.lockFile(fd, { kind })).release()
-  })
-  fs.closeSync(fd)
-  return ns
+function compareDir() {
+  const i = process.argv.indexOf('--compare')
+  const dirArg = i >= 0 ? process.argv[i + 1] : process.env.LINUX_FD_BENCH_COMPARE
+  return dirArg ? path.resolve(dirArg) : null
 }
-
+// Which build a directory holds, without its path: package version and git commit.
+function describe(pkgDir) {
+  let version = '?'
+  let commit = null
+  try {
+    version = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).version
+  } catch {}
+  const r = spawnSync('git', ['-C', pkgDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' })
+  if (r.status === 0) commit = r.stdout.trim()
+  const dirty = spawnSync('git', ['-C', pkgDir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' })
+  return { version, commit, dirty: dirty.status === 0 ? dirty.stdout.trim() !== '' : null }
+}
 const LABELS = {
   eventfd_rw: 'eventfd write+read (one thread)',
   sem_rw: 'semaphore release+tryAcquire',
@@ -362,55 +250,121 @@ async function moveToChild(rounds) {
   return results
 }
 
+// Sync rows of linux-fd: the ones the floor goal (within 1.10x) applies to.
+const SYNC_ROWS = ['eventfd_rw', 'sem_rw', 'counter_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'timerfd', 'timer_class', 'trylock_ofd', 'trylock_flock', 'map64']
+
 async function main() {
   const cBin = buildC('ops')
   const py = pythonOk()
   if (py && py.timerfd) PY_OPS.push('timerfd')
   fs.writeFileSync(lockPath, '')
-  const samples = {}
+  const notes = []
+  const { floor, reason: floorReason } = loadFloor()
+  if (!floor) notes.push(`Node-API floor column skipped: ${floorReason}`)
+  const fOps = floor ? floorOps(floor, ctx) : {}
+  // The builds under test; `rows` first so its ops define the row order.
+  const builds = [{ key: 'node', name: 'linux-fd', ...rowsFor(lfd) }]
+  const oldDir = compareDir()
+  let compare = null
+  if (oldDir) {
+    let oldPkg = null
+    try {
+      oldPkg = require(oldDir)
+    } catch (e) {
+      notes.push(`--compare: could not load the package there (${e.message.split('\n')[0]}); old column skipped`)
+    }
+    if (oldPkg) {
+      compare = describe(oldDir)
+      builds.push({ key: 'old', name: 'old', ...rowsFor(oldPkg) })
+    }
+  }
+  const linuxFdOps = Object.keys(builds[0].ops)
+  // What each build lacks, said once.
+  for (const b of builds) {
+    for (const op of linuxFdOps) {
+      const m = b.missing(op)
+      if (m.length) notes.push(`${LABELS[op]}: not run on ${b.name === 'old' ? 'the old build' : 'this build'}: it does not export ${m.join(', ')}`)
+    }
+  }
+  const canRun = (b, op) => b.ops[op] && !b.missing(op).length
+  const samples = Object.fromEntries(builds.map((b) => [b.key, {}]))
+  const floorSamples = {}
   const cSamples = Object.fromEntries(C_OPS.map((op) => [op, []]))
   const pySamples = Object.fromEntries(PY_OPS.map((op) => [op, []]))
-  for (const op of Object.keys(nodeOps)) samples[op] = []
+  const nopSamples = []
+  const push = (obj, op, v) => (obj[op] || (obj[op] = [])).push(v)
   for (let r = 0; r < ROUNDS; r++) {
-    for (const op of new Set([...Object.keys(nodeOps), ...C_OPS])) {
+    if (floor) nopSamples.push(fOps.nop(N))
+    for (const op of new Set([...linuxFdOps, ...Object.keys(otherOps), ...C_OPS])) {
       const n = nOf(op)
-      if (nodeOps[op]) samples[op].push(await nodeOps[op](n))
+      // The JS variants of one row back to back, their order rotated each
+      // round so that none always runs first (or right after C).
+      const runs = []
+      for (const b of builds) if (canRun(b, op)) runs.push(async () => push(samples[b.key], op, await b.ops[op](n)))
+      if (otherOps[op]) runs.push(async () => push(samples.node, op, await otherOps[op](n)))
+      if (fOps[op] && op !== 'nop') runs.push(async () => push(floorSamples, op, fOps[op](n)))
+      for (let i = 0; i < runs.length; i++) await runs[(i + r) % runs.length]()
       if (cBin && C_OPS.includes(op)) cSamples[op].push(Number(execFileSync(cBin, [op, String(n), lockPath]).toString()))
       if (py && PY_OPS.includes(op)) {
         pySamples[op].push(Number(execFileSync(py.exe, [path.join(__dirname, 'ops.py'), op, String(n), lockPath]).toString()))
       }
     }
   }
-  const move = await moveToChild(quick ? 2 : 5)
+  const move = lfd.MemFile && lfd.EventCounter ? await moveToChild(quick ? 2 : 5) : null
+  if (!move) notes.push('moving 64 MiB to a child: skipped, this build does not export MemFile')
   fs.rmSync(dir, { recursive: true, force: true })
   const med = (xs) => (xs && xs.length ? median(xs) : null)
-  const rows = Object.entries(samples).map(([op, s]) => {
-    const node = median(s)
+  const ratio = (a, b) => (a != null && b ? a / b : null)
+  const ops = [...linuxFdOps, ...Object.keys(otherOps)]
+  const rows = ops.map((op) => {
+    const s = samples.node[op]
+    const node = med(s)
     const c = med(cSamples[SAME_AS[op] || op])
     const python = med(pySamples[SAME_AS[op] || op])
-    const sync = SYNC_FORM[op] && samples[SYNC_FORM[op]] ? median(samples[SYNC_FORM[op]]) : null
+    const fl = otherOps[op] ? null : med(floorSamples[FLOOR_SAME_AS[op] || op])
+    const old = samples.old ? med(samples.old[op]) : null
+    const syncOp = SYNC_FORM[op]
+    const sync = syncOp ? med(samples.node[syncOp]) : null
     return {
       op,
       label: LABELS[op],
+      sync: SYNC_ROWS.includes(op),
       nodeNs: node,
-      nodeMinNs: Math.min(...s),
-      nodeMaxNs: Math.max(...s),
+      nodeMinNs: s ? Math.min(...s) : null,
+      nodeMaxNs: s ? Math.max(...s) : null,
+      oldNs: old,
+      floorNs: fl,
+      floorOp: fl ? FLOOR_SAME_AS[op] || op : null,
       cNs: c,
       cOp: c ? SAME_AS[op] || op : null,
       pythonNs: python,
-      vsC: c ? node / c : null,
-      vsPython: python ? node / python : null,
-      syncOp: sync ? SYNC_FORM[op] : null,
-      vsSync: sync ? node / sync : null,
+      vsFloor: ratio(node, fl),
+      vsOld: ratio(node, old),
+      oldVsFloor: ratio(old, fl),
+      floorVsPython: ratio(fl, python),
+      vsC: ratio(node, c),
+      vsPython: ratio(node, python),
+      syncOp: sync ? syncOp : null,
+      vsSync: ratio(node, sync),
     }
   })
-  const moveRows = Object.entries(move).map(([how, xs]) => ({ how, medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) }))
-  const notes = []
+  const moveRows = move ? Object.entries(move).map(([how, xs]) => ({ how, medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) })) : []
   if (!fsext) notes.push('fs-ext rows skipped: not installed or did not build in bench/node_modules')
   if (!plf) notes.push('proper-lockfile rows skipped: not installed in bench/node_modules')
   if (!py) notes.push('CPython column skipped: no python3 with os.eventfd and os.memfd_create (3.10+)')
   else if (!py.timerfd) notes.push(`CPython timerfd skipped: os.timerfd_* needs Python 3.13 (found ${py.version})`)
-  return { rounds: ROUNDS, rows, move: moveRows, python: py && py.version, c: !!cBin, notes }
+  if (floor) notes.push('no floor for the async rows, the other packages and the 64 MiB map (page faults, see vs C)')
+  return {
+    rounds: ROUNDS,
+    rows,
+    move: moveRows,
+    python: py && py.version,
+    c: !!cBin,
+    floor: !!floor,
+    floorNopNs: floor ? median(nopSamples) : null,
+    compare,
+    notes,
+  }
 }
 
 function fmtNs(ns) {
@@ -418,17 +372,44 @@ function fmtNs(ns) {
   return ns >= 1e6 ? `${(ns / 1e6).toFixed(1)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`
 }
 
+// The floor goal of issue 11: every sync row within 1.10x of the floor, none slower than the old build.
+const FLOOR_GOAL = 1.1
+
 function print(res) {
-  console.log(`per-operation cost, median of ${res.rounds} interleaved rounds (ratio = Node row / other; C and CPython make the same syscalls;`)
-  console.log(`  proper-lockfile's C column is flock(2), what it stands in for; vs sync = async form / its sync form)`)
-  console.log(`  ${'operation'.padEnd(36)} ${'Node'.padStart(10)} ${'C'.padStart(10)} ${'CPython'.padStart(10)}    vs C  vs CPython  vs sync`)
+  const old = !!res.compare
+  console.log(`per-operation cost, median of ${res.rounds} interleaved rounds. C and CPython make the same syscalls; floor = the`)
+  console.log(`  same syscalls through a minimal Node-API addon (bench/floor.c: no checks, no classes)${res.floorNopNs ? `, where an empty call costs ${fmtNs(res.floorNopNs)}` : ''};`)
+  if (old) console.log(`  old = the build compared with (${res.compare.commit || `version ${res.compare.version}`}${res.compare.dirty ? ', with local changes' : ''}), in the same rounds;`)
+  console.log(`  ratios: Node / floor${old ? ', Node / old' : ''}, Node / C, Node / CPython; vs sync = async form / its sync form.`)
+  console.log(`  proper-lockfile's C column is flock(2), what it stands in for.`)
+  const cols = [
+    ['Node', (r) => fmtNs(r.nodeNs), 10],
+    ...(old ? [['old', (r) => fmtNs(r.oldNs), 10]] : []),
+    ['floor', (r) => fmtNs(r.floorNs), 10],
+    ['C', (r) => fmtNs(r.cNs), 10],
+    ['CPython', (r) => fmtNs(r.pythonNs), 10],
+    ['vs floor', (r) => x(r.vsFloor), 9],
+    ...(old ? [['vs old', (r) => x(r.vsOld), 7]] : []),
+    ['vs C', (r) => x(r.vsC), 7],
+    ['vs CPy', (r) => x(r.vsPython), 7],
+    ['vs sync', (r) => x(r.vsSync), 8],
+  ]
   const x = (v) => (v ? `${v.toFixed(2)}x` : '-')
-  for (const r of res.rows) {
-    console.log(
-      `  ${r.label.padEnd(36)} ${fmtNs(r.nodeNs).padStart(10)} ${fmtNs(r.cNs).padStart(10)} ${fmtNs(r.pythonNs).padStart(10)} ${x(r.vsC).padStart(7)} ${x(r.vsPython).padStart(11)} ${x(r.vsSync).padStart(8)}`,
-    )
+  console.log(`  ${'operation'.padEnd(36)}${cols.map(([h, , w]) => ` ${h.padStart(w)}`).join('')}`)
+  for (const r of res.rows) console.log(`  ${r.label.padEnd(36)}${cols.map(([, f, w]) => ` ${f(r).padStart(w)}`).join('')}`)
+  const sync = res.rows.filter((r) => r.sync && r.vsFloor)
+  if (sync.length) {
+    const over = sync.filter((r) => r.vsFloor > FLOOR_GOAL)
+    console.log(`  within ${FLOOR_GOAL.toFixed(2)}x of the floor: ${sync.length - over.length} of ${sync.length} sync rows${over.length ? `; over: ${over.map((r) => `${r.label} ${x(r.vsFloor)}`).join(', ')}` : ''}`)
   }
+  if (old) {
+    const slower = res.rows.filter((r) => r.vsOld && r.vsOld > 1)
+    console.log(`  slower than the old build: ${slower.length ? slower.map((r) => `${r.label} ${x(r.vsOld)}`).join(', ') : 'none'}`)
+  }
+  const floorSlow = res.rows.filter((r) => r.floorVsPython && r.floorVsPython > 1)
+  if (floorSlow.length) console.log(`  even the floor is slower than CPython: ${floorSlow.map((r) => `${r.label} ${x(r.floorVsPython)}`).join(', ')}`)
   for (const n of res.notes) console.log(`  note: ${n}`)
+  if (!res.move.length) return
   const memfile = res.move.find((m) => m.how === 'memfile').medianMs
   console.log('moving 64 MiB to a child (child checks every page), median:')
   for (const m of res.move) console.log(`  ${m.how.padEnd(10)} ${m.medianMs.toFixed(2).padStart(8)} ms  (${m.minMs.toFixed(1)}-${m.maxMs.toFixed(1)})  MemFile is ${(m.medianMs / memfile).toFixed(1)}x faster`)
