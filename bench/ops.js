@@ -314,17 +314,25 @@ async function main() {
   if (!move) notes.push('moving 64 MiB to a child: skipped, this build does not export MemFile')
   fs.rmSync(dir, { recursive: true, force: true })
   const med = (xs) => (xs && xs.length ? median(xs) : null)
-  const ratio = (a, b) => (a != null && b ? a / b : null)
+  // A ratio is the median of the per-round ratios of two variants that ran
+  // back to back in the same round (paired), which cancels most of what a
+  // busy machine does to one round; unpaired medians if the counts differ.
+  const ratio = (a, b) => {
+    if (!a || !b || !a.length || !b.length) return null
+    if (a.length !== b.length) return median(a) / median(b)
+    return median(a.map((x, i) => x / b[i]))
+  }
   const ops = [...linuxFdOps, ...Object.keys(otherOps)]
   const rows = ops.map((op) => {
     const s = samples.node[op]
-    const node = med(s)
-    const c = med(cSamples[SAME_AS[op] || op])
-    const python = med(pySamples[SAME_AS[op] || op])
-    const fl = otherOps[op] ? null : med(floorSamples[FLOOR_SAME_AS[op] || op])
-    const old = samples.old ? med(samples.old[op]) : null
+    const cS = cSamples[SAME_AS[op] || op]
+    const pyS = pySamples[SAME_AS[op] || op]
+    const flS = otherOps[op] ? null : floorSamples[FLOOR_SAME_AS[op] || op]
+    const oldS = samples.old ? samples.old[op] : null
     const syncOp = SYNC_FORM[op]
-    const sync = syncOp ? med(samples.node[syncOp]) : null
+    const syncS = syncOp ? samples.node[syncOp] : null
+    const node = med(s)
+    const [c, python, fl, old, sync] = [cS, pyS, flS, oldS, syncS].map(med)
     return {
       op,
       label: LABELS[op],
@@ -334,18 +342,20 @@ async function main() {
       nodeMaxNs: s ? Math.max(...s) : null,
       oldNs: old,
       floorNs: fl,
+      oldMinNs: oldS && oldS.length ? Math.min(...oldS) : null,
       floorOp: fl ? FLOOR_SAME_AS[op] || op : null,
+      floorMinNs: flS && flS.length ? Math.min(...flS) : null,
       cNs: c,
       cOp: c ? SAME_AS[op] || op : null,
       pythonNs: python,
-      vsFloor: ratio(node, fl),
-      vsOld: ratio(node, old),
-      oldVsFloor: ratio(old, fl),
-      floorVsPython: ratio(fl, python),
-      vsC: ratio(node, c),
-      vsPython: ratio(node, python),
+      vsFloor: ratio(s, flS),
+      vsOld: ratio(s, oldS),
+      oldVsFloor: ratio(oldS, flS),
+      floorVsPython: ratio(flS, pyS),
+      vsC: ratio(s, cS),
+      vsPython: ratio(s, pyS),
       syncOp: sync ? syncOp : null,
-      vsSync: ratio(node, sync),
+      vsSync: ratio(s, syncS),
     }
   })
   const moveRows = move ? Object.entries(move).map(([how, xs]) => ({ how, medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) })) : []
@@ -380,7 +390,8 @@ function print(res) {
   console.log(`per-operation cost, median of ${res.rounds} interleaved rounds. C and CPython make the same syscalls; floor = the`)
   console.log(`  same syscalls through a minimal Node-API addon (bench/floor.c: no checks, no classes)${res.floorNopNs ? `, where an empty call costs ${fmtNs(res.floorNopNs)}` : ''};`)
   if (old) console.log(`  old = the build compared with (${res.compare.commit || `version ${res.compare.version}`}${res.compare.dirty ? ', with local changes' : ''}), in the same rounds;`)
-  console.log(`  ratios: Node / floor${old ? ', Node / old' : ''}, Node / C, Node / CPython; vs sync = async form / its sync form.`)
+  console.log(`  ratios (median of the per-round ratios): Node / floor${old ? ', Node / old' : ''}, Node / C, Node / CPython;`)
+  console.log(`  vs sync = async form / its sync form.`)
   console.log(`  proper-lockfile's C column is flock(2), what it stands in for.`)
   const cols = [
     ['Node', (r) => fmtNs(r.nodeNs), 10],

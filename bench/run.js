@@ -1,9 +1,10 @@
 'use strict'
-// npm run bench [-- --quick]: runs bench/ops.js here and bench/roundtrip.js,
+// npm run bench [-- --quick] [--compare <dir>]: runs bench/ops.js here and bench/roundtrip.js,
 // threads.js, locks.js and timer.js each in a fresh Node process, prints
 // their tables, and writes bench/results/<date>.json, latest.json and a bar
 // chart of the ratios (bench/results/latest.svg, and latest.png when an SVG
-// renderer is installed).
+// renderer is installed). --compare <dir> (or LINUX_FD_BENCH_COMPARE) also
+// runs ops.js's rows against the linux-fd build in <dir> (see ops.js).
 //
 // The comparison packages (proper-lockfile, fs-ext) come from
 // bench/package.json and are installed into bench/node_modules first, never
@@ -54,15 +55,18 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;')
 function svg(result) {
   const { ops: o, roundtrip: rt, threads: th, locks: lk, timer: tm } = result
   const ratio = (label, v) => ({ label, v, text: `${v >= 100 ? v.toFixed(0) : v.toFixed(2)}x` })
+  const rowsOf = (r) => (r && r.rows) || []
   const panels = [
+    { title: 'per sync operation, relative to the Node-API floor (bench/floor.c)', ref: 1, bars: o.rows.filter((r) => r.sync && r.vsFloor).map((r) => ratio(r.label, r.vsFloor)) },
+    { title: 'per operation, this build relative to the old build (--compare), same run', ref: 1, bars: o.rows.filter((r) => r.vsOld).map((r) => ratio(r.label, r.vsOld)) },
     { title: 'per operation, relative to C making the same syscalls', ref: 1, bars: o.rows.filter((r) => r.vsC).map((r) => ratio(r.label, r.vsC)) },
-    { title: 'cross-process round trip, relative to a pipe', ref: 1, bars: rt.rows.map((r) => ratio(r.name, r.vsPipe)) },
-    { title: 'cross-thread round trip (main <-> worker), relative to MessagePort', ref: 1, bars: th.rows.map((r) => ratio(r.name, r.vsMessagePort)) },
-    { title: 'contended lock, 2 processes alternating, per acquire relative to C', ref: 1, bars: lk.rows.filter((r) => r.vsC).map((r) => ratio(r.label, r.vsC)) },
+    { title: 'cross-process round trip, relative to a pipe', ref: 1, bars: rowsOf(rt).map((r) => ratio(r.name, r.vsPipe)) },
+    { title: 'cross-thread round trip (main <-> worker), relative to MessagePort', ref: 1, bars: rowsOf(th).map((r) => ratio(r.name, r.vsMessagePort)) },
+    { title: 'contended lock, 2 processes alternating, per acquire relative to C', ref: 1, bars: rowsOf(lk).filter((r) => r.vsC).map((r) => ratio(r.label, r.vsC)) },
     {
-      title: `${tm.periodMs} ms periodic timer: p99 jitter per wake (ms) and drift after ${tm.durationMs / 1000} s (ms)`,
+      title: tm && tm.rows ? `${tm.periodMs} ms periodic timer: p99 jitter per wake (ms) and drift after ${tm.durationMs / 1000} s (ms)` : '',
       ref: null,
-      bars: tm.rows.flatMap((r) => [
+      bars: rowsOf(tm).flatMap((r) => [
         { label: `${r.name}: p99 jitter`, v: r.jitterP99Ms, text: `${r.jitterP99Ms.toFixed(3)} ms` },
         { label: `${r.name}: drift`, v: Math.max(r.driftMs, 0.001), text: `${r.driftMs.toFixed(2)} ms` },
       ]),
@@ -129,6 +133,14 @@ function toPng(svgPath, pngPath) {
   return null
 }
 
+// The exports each child bench needs; without them it is skipped, with a note.
+const NEEDS = {
+  roundtrip: ['EventCounter', 'Semaphore'],
+  threads: ['EventCounter', 'Semaphore'],
+  locks: ['lockFile', 'flock', 'LOCK_EX', 'LOCK_UN'],
+  timer: ['Timer'],
+}
+
 async function main() {
   installDeps()
   const ops = require('./ops.js') // after installDeps: it loads the comparison packages
@@ -144,8 +156,15 @@ async function main() {
   ops.print(opsRes)
   elapsed.ops = +done()
   const result = { machine: info, ops: opsRes }
+  const lfd = require('..')
   for (const [key, file] of [['roundtrip', 'roundtrip.js'], ['threads', 'threads.js'], ['locks', 'locks.js'], ['timer', 'timer.js']]) {
     console.log()
+    const missing = NEEDS[key].filter((name) => lfd[name] === undefined)
+    if (missing.length) {
+      console.log(`${file} skipped: this build does not export ${missing.join(', ')}`)
+      result[key] = { skipped: `this build does not export ${missing.join(', ')}` }
+      continue
+    }
     done = section()
     result[key] = runChild(file)
     require(`./${file}`).print(result[key])
