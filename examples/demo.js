@@ -1,9 +1,20 @@
 'use strict'
-// npm run demo: a short tour of the low-level API, then a real cross-process
-// job: a parent and 4 children share one sealed MemFile mapped in every
-// process, bound their concurrency with one Semaphore, signal completion with
-// an EventCounter, and guard a log file with lockFile. It verifies the shared
-// result and exits 0 only if it is right.
+// npm run demo: the package's main job, told as a short story.
+//
+// 1. A tour of the low-level calls (Python os/fcntl semantics).
+// 2. Four child processes share one Semaphore with 2 permits. Each takes a
+//    permit many times and holds it across an `await`, counting itself in and
+//    out in a sealed MemFile that every process maps. The parent checks that
+//    2 children were inside at once, and never 3. Each child writes one log
+//    line under lockFile and says it is done through an EventCounter.
+// 3. Control: the same job with 1 permit must see exactly 1 inside. It shows
+//    that the "2 at once" above came from the semaphore, and that the check
+//    can tell the difference.
+// It exits 0 only if every check holds.
+//
+// `--break=unbounded` (the semaphore gets 4 permits while the job expects 2)
+// and `--break=serial` (1 permit while it expects 2) make the check fail on
+// purpose: the tests run both to prove that it can.
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -11,40 +22,39 @@ const path = require('node:path')
 const lfd = require('..')
 
 const CHILDREN = 4
-const SLOTS = 2 // at most this many children in the critical section at once
-const ROUNDS = 200
+const ROUNDS = 20
+const HOLD_MS = 10 // how long a child keeps its permit, across an await
 
 async function tour() {
-  console.log('--- low-level tour (Python os/fcntl semantics) ---')
+  console.log('1. The low-level calls behave like Python\'s os and fcntl modules')
   const efd = lfd.eventfd(0, lfd.EFD_NONBLOCK)
   lfd.eventfdWrite(efd, 2)
   lfd.eventfdWrite(efd, 40n)
-  console.log('eventfd counter: write 2, write 40n, read ->', lfd.eventfdRead(efd))
+  console.log('   eventfd: write 2, write 40n, read ->', lfd.eventfdRead(efd))
   try {
     lfd.eventfdRead(efd)
   } catch (e) {
-    console.log(`eventfd read at 0, non-blocking -> ${e.code} (${e.message})`)
+    console.log(`   eventfd read at 0, non-blocking -> ${e.code} (${e.message})`)
   }
   fs.closeSync(efd)
 
   const sfd = lfd.eventfd(3, lfd.EFD_SEMAPHORE | lfd.EFD_NONBLOCK)
   const reads = [lfd.eventfdRead(sfd), lfd.eventfdRead(sfd), lfd.eventfdRead(sfd)]
-  console.log('EFD_SEMAPHORE with 3: three reads ->', reads.join(', '), '; a fourth ->', tryCode(() => lfd.eventfdRead(sfd)))
+  console.log(`   EFD_SEMAPHORE with 3: three reads -> ${reads.join(', ')}; a fourth -> ${tryCode(() => lfd.eventfdRead(sfd))}`)
   fs.closeSync(sfd)
 
   const mfd = lfd.memfdCreate('demo', lfd.MFD_CLOEXEC)
   fs.writeSync(mfd, 'written with fs.writeSync on a memfd')
   const back = Buffer.alloc(fs.fstatSync(mfd).size)
   fs.readSync(mfd, back, 0, back.length, 0)
-  console.log('memfd read back with fs.readSync ->', JSON.stringify(back.toString()))
+  console.log('   memfd read back with fs.readSync ->', JSON.stringify(back.toString()))
   fs.closeSync(mfd)
 
-  const tfd = lfd.timerfdCreate(lfd.CLOCK_MONOTONIC, lfd.TFD_NONBLOCK)
-  lfd.timerfdSettime(tfd, { initial: 0.01 })
-  const timer = lfd.Timer.fromFd(tfd, { adopt: true })
+  const timer = new lfd.Timer()
+  timer.set(10)
   const t0 = process.hrtime.bigint()
   const ticks = await timer.wait()
-  console.log(`timerfd: ${ticks} tick after ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms (awaited on the event loop)`)
+  console.log(`   timerfd: ${ticks} tick after ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms, awaited on the event loop`)
   timer.close()
 }
 
@@ -57,81 +67,110 @@ function tryCode(fn) {
   }
 }
 
-// Layout of the shared memory: [0] total increments, [1] children inside now,
-// [2] the most ever inside at once, [3 + i] increments by child i.
+// Shared memory, as Int32 words: [0] rounds done by all children, [1] children
+// inside now, [2] the most ever inside at once, [3 + i] rounds done by child i.
 function childMain() {
   const [, , , idx, logPath] = process.argv
   const i = Number(idx)
   const mem = lfd.MemFile.fromFd(3)
-  const slots = lfd.Semaphore.fromFd(4)
+  const sem = lfd.Semaphore.fromFd(4)
   const done = lfd.EventCounter.fromFd(5)
   const words = new Int32Array(mem.map({ writable: true }))
   ;(async () => {
     for (let r = 0; r < ROUNDS; r++) {
-      await slots.acquire()
+      await sem.acquire()
       try {
         const inside = Atomics.add(words, 1, 1) + 1
-        let max = Atomics.load(words, 2)
-        while (inside > max && Atomics.compareExchange(words, 2, max, inside) !== max) max = Atomics.load(words, 2)
+        let most = Atomics.load(words, 2)
+        while (inside > most && Atomics.compareExchange(words, 2, most, inside) !== most) most = Atomics.load(words, 2)
+        await new Promise((resolve) => setTimeout(resolve, HOLD_MS)) // others may enter meanwhile, if permits allow
         Atomics.add(words, 0, 1)
         words[3 + i]++
         Atomics.sub(words, 1, 1)
       } finally {
-        slots.release()
+        sem.release()
       }
     }
     const lock = await lfd.lockFile(logPath)
     try {
-      fs.appendFileSync(logPath, `child ${i} (pid ${process.pid}) did ${words[3 + i]} rounds\n`)
+      fs.appendFileSync(logPath, `   child ${i} (pid ${process.pid}) did ${words[3 + i]} rounds\n`)
     } finally {
       lock.release()
     }
     done.add(1)
-    for (const o of [mem, slots, done]) o.close()
+    mem.unmap(words.buffer)
+    for (const o of [mem, sem, done]) o.close()
   })().catch((e) => {
     console.error(e)
     process.exit(1)
   })
 }
 
-async function parentMain() {
-  await tour()
-  console.log(`\n--- cross-process job: ${CHILDREN} children, ${SLOTS} slots, ${ROUNDS} rounds each ---`)
+// Runs the job with a semaphore of `permits`; returns its checks, which
+// expect the most inside at once to be exactly `expect`.
+async function runJob(permits, expect) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-demo-'))
   const logPath = path.join(dir, 'log.txt')
   const mem = lfd.MemFile.create('demo-shared')
   mem.truncate(4096)
   mem.addSeals({ shrink: true }) // no process can shrink it: mappings are SIGBUS-safe
   const words = new Int32Array(mem.map({ writable: true }))
-  const slots = new lfd.Semaphore(SLOTS)
+  const sem = new lfd.Semaphore(permits)
   const done = new lfd.EventCounter()
   const exits = []
   for (let i = 0; i < CHILDREN; i++) {
     const child = spawn(process.execPath, [__filename, 'child', String(i), logPath], {
-      stdio: ['ignore', 'inherit', 'inherit', mem.fd, slots.fd, done.fd],
+      stdio: ['ignore', 'inherit', 'inherit', mem.fd, sem.fd, done.fd],
     })
     exits.push(new Promise((resolve) => child.on('exit', (code) => resolve(code))))
   }
   let finished = 0n
-  while (finished < BigInt(CHILDREN)) finished += await done.take()
+  while (finished < BigInt(CHILDREN)) finished += await done.take() // woken by each child's add(1)
   const codes = await Promise.all(exits)
   const log = fs.readFileSync(logPath, 'utf8')
   process.stdout.write(log)
-  const total = words[0]
-  const perChild = Array.from({ length: CHILDREN }, (_, i) => words[3 + i])
+  const most = words[2]
+  let back = 0
+  while (sem.tryAcquire()) back++
   const checks = [
-    [`total increments ${total} = ${CHILDREN * ROUNDS}`, total === CHILDREN * ROUNDS],
-    [`each child did ${ROUNDS}: [${perChild.join(', ')}]`, perChild.every((n) => n === ROUNDS)],
-    [`at most ${SLOTS} inside at once (saw ${words[2]})`, words[2] >= 1 && words[2] <= SLOTS],
-    [`${CHILDREN} log lines written under the lock`, log.trim().split('\n').length === CHILDREN],
+    [
+      `the most children inside at once was ${most} (expected ${expect})`,
+      most === expect,
+      most > expect ? `the semaphore let ${most} in with ${expect} expected` : `${expect} permits never overlapped`,
+    ],
+    [`${words[0]} rounds counted in shared memory = ${CHILDREN} x ${ROUNDS}`, words[0] === CHILDREN * ROUNDS],
+    [`${CHILDREN} log lines written under lockFile`, log.trim().split('\n').length === CHILDREN],
     [`all children exited 0 (${codes.join(', ')})`, codes.every((c) => c === 0)],
-    ['every permit is back', slots.tryAcquire() && slots.tryAcquire() && !slots.tryAcquire()],
+    [`every permit is back (${back} of ${permits})`, back === permits],
   ]
-  for (const [what, ok] of checks) console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`)
   mem.unmap(words.buffer)
-  for (const o of [mem, slots, done]) o.close()
+  for (const o of [mem, sem, done]) o.close()
   fs.rmSync(dir, { recursive: true, force: true })
-  const allOk = checks.every(([, ok]) => ok)
+  return checks
+}
+
+function report(checks) {
+  for (const [what, ok, why] of checks) console.log(`   ${ok ? 'ok  ' : 'FAIL'} ${what}${ok || !why ? '' : `: ${why}`}`)
+  return checks.every(([, ok]) => ok)
+}
+
+async function parentMain() {
+  const broken = (process.argv.find((a) => a.startsWith('--break=')) ?? '').slice('--break='.length)
+  const permits = { unbounded: CHILDREN, serial: 1 }[broken] ?? 2
+  if (broken) console.log(`(--break=${broken}: the job expects 2 at once but its semaphore has ${permits} permit${permits === 1 ? '' : 's'})\n`)
+  await tour()
+
+  console.log(`\n2. ${CHILDREN} child processes share one Semaphore with 2 permits`)
+  console.log(`   Each child takes a permit ${ROUNDS} times and holds it across a ${HOLD_MS} ms await,`)
+  console.log('   counting itself in and out in a MemFile that every process maps.')
+  const job = report(await runJob(permits, 2))
+
+  console.log('\n3. Control: the same job with 1 permit')
+  console.log('   With one permit nobody can overlap, so this run must see exactly 1 inside.')
+  console.log('   If it does, the 2 seen above were let in by the semaphore, and the check can tell.')
+  const control = report(await runJob(1, 1))
+
+  const allOk = job && control
   console.log(allOk ? '\ndemo: shared result verified' : '\ndemo: shared result WRONG')
   process.exit(allOk ? 0 : 1)
 }
