@@ -1,4 +1,3 @@
-'use strict'
 // npm run demo: the package's main job, told as a short story.
 //
 // 1. A tour of the low-level calls (Python os/fcntl semantics).
@@ -12,20 +11,22 @@
 //    can tell the difference.
 // It exits 0 only if every check holds.
 //
+//   node --import=tsx examples/demo.ts
+//
 // `--break=unbounded` (the semaphore gets 4 permits while the job expects 2)
 // and `--break=serial` (1 permit while it expects 2) make the check fail on
 // purpose: the tests run both to prove that it can.
-const { spawn } = require('node:child_process')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
-const lfd = require('..')
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import * as lfd from '../index.js'
 
 const CHILDREN = 4
 const ROUNDS = 20
 const HOLD_MS = 10 // how long a child keeps its permit, across an await
 
-async function tour() {
+async function tour(): Promise<void> {
   console.log('1. The low-level calls behave like Python\'s os and fcntl modules')
   const efd = lfd.eventfd(0, lfd.EFD_NONBLOCK)
   lfd.eventfdWrite(efd, 2)
@@ -34,7 +35,8 @@ async function tour() {
   try {
     lfd.eventfdRead(efd)
   } catch (e) {
-    console.log(`   eventfd read at 0, non-blocking -> ${e.code} (${e.message})`)
+    const err = e as NodeJS.ErrnoException
+    console.log(`   eventfd read at 0, non-blocking -> ${err.code} (${err.message})`)
   }
   fs.closeSync(efd)
 
@@ -58,68 +60,57 @@ async function tour() {
   timer.close()
 }
 
-function tryCode(fn) {
+function tryCode(fn: () => unknown): string | undefined {
   try {
     fn()
     return 'ok'
   } catch (e) {
-    return e.code
+    return (e as NodeJS.ErrnoException).code
   }
 }
 
 // Shared memory, as Int32 words: [0] rounds done by all children, [1] children
 // inside now, [2] the most ever inside at once, [3 + i] rounds done by child i.
-function childMain() {
-  const [, , , idx, logPath] = process.argv
-  const i = Number(idx)
-  const mem = lfd.MemFile.fromFd(3)
-  const sem = lfd.Semaphore.fromFd(4)
-  const done = lfd.EventCounter.fromFd(5)
+async function childMain(i: number, logPath: string): Promise<void> {
+  using mem = lfd.MemFile.fromFd(3)
+  using sem = lfd.Semaphore.fromFd(4)
+  using done = lfd.EventCounter.fromFd(5)
   const words = new Int32Array(mem.map({ writable: true }))
-  ;(async () => {
-    for (let r = 0; r < ROUNDS; r++) {
-      await sem.acquire()
-      try {
-        const inside = Atomics.add(words, 1, 1) + 1
-        let most = Atomics.load(words, 2)
-        while (inside > most && Atomics.compareExchange(words, 2, most, inside) !== most) most = Atomics.load(words, 2)
-        await new Promise((resolve) => setTimeout(resolve, HOLD_MS)) // others may enter meanwhile, if permits allow
-        Atomics.add(words, 0, 1)
-        words[3 + i]++
-        Atomics.sub(words, 1, 1)
-      } finally {
-        sem.release()
-      }
-    }
-    const lock = await lfd.lockFile(logPath)
-    try {
-      fs.appendFileSync(logPath, `   child ${i} (pid ${process.pid}) did ${words[3 + i]} rounds\n`)
-    } finally {
-      lock.release()
-    }
-    done.add(1)
-    mem.unmap(words.buffer)
-    for (const o of [mem, sem, done]) o.close()
-  })().catch((e) => {
-    console.error(e)
-    process.exit(1)
-  })
+  for (let r = 0; r < ROUNDS; r++) {
+    using permit = await sem.acquire() // given back at the end of each round
+    const inside = Atomics.add(words, 1, 1) + 1
+    let most = Atomics.load(words, 2)
+    while (inside > most && Atomics.compareExchange(words, 2, most, inside) !== most) most = Atomics.load(words, 2)
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS)) // others may enter meanwhile, if permits allow
+    Atomics.add(words, 0, 1)
+    words[3 + i]!++
+    Atomics.sub(words, 1, 1)
+  }
+  {
+    using lock = await lfd.lockFile(logPath)
+    fs.appendFileSync(logPath, `   child ${i} (pid ${process.pid}) did ${words[3 + i]} rounds\n`)
+  }
+  done.add(1)
+  mem.unmap(words.buffer)
 }
 
 // Runs the job with a semaphore of `permits`; returns its checks, which
 // expect the most inside at once to be exactly `expect`.
-async function runJob(permits, expect) {
+type Check = [what: string, ok: boolean, why?: string]
+
+async function runJob(permits: number, expect: number): Promise<Check[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-demo-'))
   const logPath = path.join(dir, 'log.txt')
-  const mem = lfd.MemFile.create('demo-shared')
+  using mem = lfd.MemFile.create('demo-shared')
   mem.truncate(4096)
   mem.addSeals({ shrink: true }) // no process can shrink it: mappings are SIGBUS-safe
   const words = new Int32Array(mem.map({ writable: true }))
-  const sem = new lfd.Semaphore(permits)
-  const done = new lfd.EventCounter()
-  const exits = []
+  using sem = new lfd.Semaphore(permits)
+  using done = new lfd.EventCounter()
+  const exits: Promise<number | null>[] = []
   for (let i = 0; i < CHILDREN; i++) {
-    const child = spawn(process.execPath, [__filename, 'child', String(i), logPath], {
+    // This same file in child mode, with the same node flags (--import=tsx).
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'child', String(i), logPath], {
       stdio: ['ignore', 'inherit', 'inherit', mem.fd, sem.fd, done.fd],
     })
     exits.push(new Promise((resolve) => child.on('exit', (code) => resolve(code))))
@@ -129,10 +120,10 @@ async function runJob(permits, expect) {
   const codes = await Promise.all(exits)
   const log = fs.readFileSync(logPath, 'utf8')
   process.stdout.write(log)
-  const most = words[2]
+  const most = words[2]!
   let back = 0
   while (sem.tryAcquire()) back++
-  const checks = [
+  const checks: Check[] = [
     [
       `the most children inside at once was ${most} (expected ${expect})`,
       most === expect,
@@ -144,19 +135,18 @@ async function runJob(permits, expect) {
     [`every permit is back (${back} of ${permits})`, back === permits],
   ]
   mem.unmap(words.buffer)
-  for (const o of [mem, sem, done]) o.close()
   fs.rmSync(dir, { recursive: true, force: true })
   return checks
 }
 
-function report(checks) {
+function report(checks: Check[]): boolean {
   for (const [what, ok, why] of checks) console.log(`   ${ok ? 'ok  ' : 'FAIL'} ${what}${ok || !why ? '' : `: ${why}`}`)
   return checks.every(([, ok]) => ok)
 }
 
-async function parentMain() {
+async function parentMain(): Promise<void> {
   const broken = (process.argv.find((a) => a.startsWith('--break=')) ?? '').slice('--break='.length)
-  const permits = { unbounded: CHILDREN, serial: 1 }[broken] ?? 2
+  const permits = ({ unbounded: CHILDREN, serial: 1 } as Record<string, number>)[broken] ?? 2
   if (broken) console.log(`(--break=${broken}: the job expects 2 at once but its semaphore has ${permits} permit${permits === 1 ? '' : 's'})\n`)
   await tour()
 
@@ -175,5 +165,8 @@ async function parentMain() {
   process.exit(allOk ? 0 : 1)
 }
 
-if (process.argv[2] === 'child') childMain()
-else parentMain()
+const main = process.argv[2] === 'child' ? childMain(Number(process.argv[3]), process.argv[4]!) : parentMain()
+main.catch((e: unknown) => {
+  console.error(e)
+  process.exit(1)
+})
