@@ -4,16 +4,12 @@ import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { permitShimArgs } from './helpers/permit-shim.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-// The demo uses the Permit of issue 11; see helpers/permit-shim.ts.
-const shim = permitShimArgs()
-test.after.always(() => shim.cleanup())
 
 // As `npm run demo` runs it.
 const demo = (...args: string[]) =>
-  spawnSync(process.execPath, [...shim.args, '--import=tsx', join('examples', 'demo.ts'), ...args], {
+  spawnSync(process.execPath, ['--import=tsx', join('examples', 'demo.ts'), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 60_000,

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { oldPermitApi, permitShimArgs } from './helpers/permit-shim.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const docs = ['README.md', 'CONTRIBUTING.md', 'docs/performance.md', 'docs/reliability.md'].filter((f) =>
@@ -36,11 +35,8 @@ const dir = mkdtempSync(join(tmpdir(), 'linux-fd-readme-'))
 mkdirSync(join(dir, 'node_modules'))
 symlinkSync(root, join(dir, 'node_modules', 'linux-fd'))
 symlinkSync(join(root, 'node_modules', 'tsx'), join(dir, 'node_modules', 'tsx'))
-// The snippets use the Permit of issue 11; see helpers/permit-shim.ts.
-const shim = permitShimArgs()
 test.after.always(() => {
   rmSync(dir, { recursive: true, force: true })
-  shim.cleanup()
 })
 
 test('the README is about 300 lines, with the quick start on its first screen', (t) => {
@@ -82,7 +78,6 @@ test.serial('the TypeScript examples type-check with --strict', (t) => {
   const r = spawnSync(process.execPath, [tsc, '-p', tsDir], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
   let errors = r.stdout.split('\n').filter((l) => /error TS\d+/.test(l))
   // Before issue 11, `acquire()` resolves with nothing, which `using` rejects.
-  if (oldPermitApi) errors = errors.filter((l) => !l.includes('error TS2850'))
   t.deepEqual(errors, [], r.stdout + r.stderr)
 })
 
@@ -103,10 +98,9 @@ blocks.forEach((b, i) => {
   test.serial(`${b.doc} example ${i + 1} runs: ${firstLine.slice(0, 60)}`, (t) => {
     const file = join(dir, `example-${i + 1}.${b.lang === 'ts' ? 'mts' : 'cjs'}`)
     writeFileSync(file, b.code)
-    const args = b.lang === 'ts' ? [...shim.args, '--import=tsx', file] : [file]
+    const args = b.lang === 'ts' ? ['--import=tsx', file] : [file]
     const r = spawnSync(process.execPath, args, { cwd: dir, timeout: 20_000, encoding: 'utf8' })
     t.is(r.status, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
-    if (oldPermitApi && b.code.includes('acquire(')) t.log('pre-issue-11 API: acquire() given a Permit by a preload')
     t.log(r.stdout.trim())
   })
 })
