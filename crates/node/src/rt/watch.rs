@@ -297,9 +297,11 @@ impl WatchInner {
             let mut recv = ptr::null_mut();
             let mut arg = ptr::null_mut();
             let mut result = ptr::null_mut();
-            // SAFETY: env is live; out-pointers valid.
+            // SAFETY: env is live; out-pointers valid. The receiver is the
+            // global object: napi_make_callback converts it to an object
+            // (CHECK_TO_OBJECT), so `undefined` fails with a TypeError.
             unsafe {
-                sys::napi_get_undefined(env, &mut recv);
+                sys::napi_get_global(env, &mut recv);
                 sys::napi_create_int32(env, status, &mut arg);
             }
             let argc = usize::from(status != 0);
