@@ -16,6 +16,21 @@ export declare class ExternalObject<T> {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** `CLOCK_BOOTTIME`. */
+export declare const CLOCK_BOOTTIME: number
+
+/** `CLOCK_BOOTTIME_ALARM`. */
+export declare const CLOCK_BOOTTIME_ALARM: number
+
+/** `CLOCK_MONOTONIC`. */
+export declare const CLOCK_MONOTONIC: number
+
+/** `CLOCK_REALTIME`. */
+export declare const CLOCK_REALTIME: number
+
+/** `CLOCK_REALTIME_ALARM`. */
+export declare const CLOCK_REALTIME_ALARM: number
+
 /**
  * `F_DUPFD_CLOEXEC`: a close-on-exec duplicate of `fd`, or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
@@ -78,10 +93,10 @@ export declare function eventfdWriteBig(fd: number, value: bigint): number
  * no longer names the file it was (JS closed it, and it may have been
  * reused): the number is then forgotten, never closed.
  */
-export declare function fdHandleClose(handle: ExternalObject<FdHandle>): number
+export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
 
 /** The handle's fd number, or -1 once closed or lost. */
-export declare function fdHandleFd(handle: ExternalObject<FdHandle>): number
+export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
 
 /**
  * A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
@@ -96,7 +111,7 @@ export declare function fdHandleFrom(fd: number, adopt: boolean, anon: boolean, 
  * whether the number still names the same file. If not, the handle forgets
  * the number without closing it and this returns true.
  */
-export declare function fdHandleLost(handle: ExternalObject<FdHandle>): boolean
+export declare function fdHandleLost(handle: ExternalObject<'FdHandle'>): boolean
 
 /**
  * What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
@@ -122,6 +137,94 @@ export declare function pollReadable(fd: number, timeoutMs: number): number
  */
 export declare function semaphoreTryAcquire(fd: number): number
 
+/** Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`). */
+export declare const TFD_CLOEXEC: number
+
+/** Non-blocking flag for `timerfd_create()` (`TFD_NONBLOCK`). */
+export declare const TFD_NONBLOCK: number
+
+/** `timerfd_settime()` flag (`TFD_TIMER_ABSTIME`): the time is an absolute clock value. */
+export declare const TFD_TIMER_ABSTIME: number
+
+/** `timerfd_settime()` flag (`TFD_TIMER_CANCEL_ON_SET`). */
+export declare const TFD_TIMER_CANCEL_ON_SET: number
+
+/**
+ * The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
+ * where that cannot be read (no `/proc`, Linux < 3.17, not open).
+ * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+ */
+export declare function timerfdClockId(fd: number): number | null
+
+/**
+ * `timerfd_create(clockid, flags | TFD_CLOEXEC)`: a new fd (the caller owns
+ * it), or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdCreate(clockid: number, flags: number): number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in milliseconds, or
+ * a negative errno. `Timer.get()`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGetMs(fd: number): [number, number] | number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in seconds, or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettime(fd: number): [number, number] | number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
+ * bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
+
+/**
+ * A new close-on-exec, non-blocking timerfd on `clockid`, owned by the
+ * returned handle; or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdOpen(clockid: number): ExternalObject<'FdHandle'> | number
+
+/**
+ * `read(fd, &u64, 8)` on a timerfd: the expirations since the last read (a
+ * bigint, never 0), or a negative errno (`EAGAIN`: none yet, on a
+ * non-blocking fd; `ECANCELED`: the clock jumped under
+ * `TFD_TIMER_CANCEL_ON_SET`).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdRead(fd: number): bigint | number
+
+/**
+ * `timerfd_settime` with times in milliseconds, as `timerfdSettime` rounds
+ * them: 0 or a negative errno (the previous setting is not returned).
+ * `Timer.set()` and `Timer.disarm()`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSetMs(fd: number, flags: number, initial: number, interval: number): number
+
+/**
+ * `timerfd_settime(fd, flags, { initial, interval })` with times in seconds
+ * (a positive time below 1 ns is 1 ns; one beyond `KTIME_MAX` is
+ * `KTIME_MAX`, as the kernel treats it): the previous
+ * `[next_expiration, interval]` in seconds, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettime(fd: number, flags: number, initial: number, interval: number): [number, number] | number
+
+/**
+ * `timerfd_settime` with times in nanoseconds (the low 64 bits of each
+ * bigint; the caller checks 0 … 2^63-1): the previous
+ * `[next_expiration, interval]` as bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettimeNs(fd: number, flags: number, initial: bigint, interval: bigint): [bigint, bigint] | number
+
 /**
  * Which mechanism watches use in this environment: `'uv_poll'` (a
  * `uv_poll_t` on this environment's own loop) or `'thread'` (runtimes whose
@@ -131,7 +234,7 @@ export declare function semaphoreTryAcquire(fd: number): number
 export declare function waitBackend(): 'uv_poll' | 'thread'
 
 /** Closes a watch for good (idempotent): its callback is never called again. */
-export declare function watchClose(watch: ExternalObject<Watch>): void
+export declare function watchClose(watch: ExternalObject<'Watch'>): void
 
 /**
  * Watches `fd` for readability on this environment's event loop and calls
@@ -141,13 +244,13 @@ export declare function watchClose(watch: ExternalObject<Watch>): void
  * `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
  * @see https://man7.org/linux/man-pages/man2/poll.2.html
  */
-export declare function watchOpen(fd: number, callback: (arg: unknown) => unknown): ExternalObject<'Watch'> | number
+export declare function watchOpen(fd: number, callback: (errno?: number) => void): ExternalObject<'Watch'> | number
 
 /** Whether a started watch keeps the event loop alive (`uv_ref`/`uv_unref`). */
-export declare function watchRef(watch: ExternalObject<Watch>, refed: boolean): void
+export declare function watchRef(watch: ExternalObject<'Watch'>, refed: boolean): void
 
 /** Starts a watch (idempotent). Returns 0 or a negative errno. */
-export declare function watchStart(watch: ExternalObject<Watch>): number
+export declare function watchStart(watch: ExternalObject<'Watch'>): number
 
 /** Stops a watch (idempotent); its callback is not called while stopped. */
-export declare function watchStop(watch: ExternalObject<Watch>): void
+export declare function watchStop(watch: ExternalObject<'Watch'>): void
