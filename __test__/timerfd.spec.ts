@@ -22,7 +22,7 @@ import {
   timerfdSettime,
   timerfdSettimeNs,
 } from '../index.js'
-import { CAP_SYS_TIME, CAP_WAKE_ALARM, hasCap, runNode, sleep } from './helpers/child.js'
+import { CAP_SYS_TIME, CAP_WAKE_ALARM, hasCap, PKG, runNode, sleep } from './helpers/child.js'
 
 function timerfd(t: { teardown(fn: () => void): void }, flags = TFD_NONBLOCK): number {
   const fd = timerfdCreate(CLOCK_REALTIME, flags)
@@ -463,4 +463,67 @@ test('Timer.fromFd reads each clock, dups by default and accepts { fd } objects'
   const closed = timerfdCreate(CLOCK_MONOTONIC)
   closeSync(closed)
   t.throws(() => Timer.fromFd(closed), { code: 'EBADF' })
+})
+
+test('close() and garbage collection release the fd, and the watch of a wait', async (t) => {
+  const r = await runNode(
+    `
+    const fs = require('fs')
+    const count = () => fs.readdirSync('/proc/self/fd').length
+    const settle = async () => { for (let i = 0; i < 10; i++) { gc(); await new Promise((r) => setImmediate(r)) } }
+    ;(async () => {
+      const base = count()
+      for (let i = 0; i < 50; i++) new lfd.Timer().close()
+      const closed = count()
+      for (let i = 0; i < 50; i++) {
+        const timer = new lfd.Timer()
+        timer.set(60_000)
+        const p = timer.wait().catch((e) => e.code)
+        timer.close()
+        if ((await p) !== 'ERR_USE_AFTER_CLOSE') throw new Error('wait settled with ' + (await p))
+      }
+      await settle()
+      const waited = count()
+      ;(() => { for (let i = 0; i < 50; i++) new lfd.Timer().set(60_000) })()
+      const live = count()
+      await settle()
+      console.log(JSON.stringify({ base, closed, waited, live, collected: count() }))
+    })().catch((e) => { console.error(e); process.exit(1) })
+    `,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.stderr, '')
+  const { base, closed, waited, live, collected } = JSON.parse(r.stdout)
+  t.is(closed, base, 'close() closes the fd')
+  t.is(waited, base, 'close() with a pending wait closes the fd and the watch')
+  t.is(live, base + 50, 'each live Timer holds one fd')
+  t.is(collected, base, 'garbage collection closes the fds of Timers never closed')
+})
+
+test('a Timer in a worker: wait() on its own loop, and terminate() ends a waitSync() at once', async (t) => {
+  const r = await runNode(`
+    const { Worker } = require('worker_threads')
+    const w = new Worker(${JSON.stringify(`
+      const lfd = require(${JSON.stringify(PKG)})
+      const { parentPort } = require('worker_threads')
+      const timer = new lfd.Timer()
+      timer.set(5)
+      timer.wait().then((n) => {
+        parentPort.postMessage('ticks ' + n)
+        timer.disarm()
+        timer.waitSync() // never expires: only terminate() ends it
+        parentPort.postMessage('waitSync returned')
+      })
+    `)}, { eval: true })
+    w.on('message', async (m) => {
+      console.log(m)
+      await new Promise((r) => setTimeout(r, 100))
+      const t0 = Date.now()
+      await w.terminate()
+      console.log('terminated in ' + (Date.now() - t0 < 1000 ? 'under 1 s' : (Date.now() - t0) + ' ms'))
+    })
+  `)
+  t.is(r.stderr, '')
+  t.is(r.stdout.trim(), 'ticks 1\nterminated in under 1 s')
+  t.is(r.code, 0)
 })
