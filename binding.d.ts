@@ -237,6 +237,12 @@ export declare function waitBackend(): 'uv_poll' | 'thread'
 export declare function watchClose(watch: ExternalObject<'Watch'>): void
 
 /**
+ * The watch's private dup of the fd (-1 once closed): what to read when
+ * the watch fires.
+ */
+export declare function watchFd(watch: ExternalObject<'Watch'>): number
+
+/**
  * Watches `fd` for readability on this environment's event loop and calls
  * `callback()` whenever it is readable while the watch is started
  * (level-triggered: read until `EAGAIN`, or stop the watch), or

@@ -873,6 +873,7 @@ module.exports.timerfdSettime = nativeBinding.timerfdSettime
 module.exports.timerfdSettimeNs = nativeBinding.timerfdSettimeNs
 module.exports.waitBackend = nativeBinding.waitBackend
 module.exports.watchClose = nativeBinding.watchClose
+module.exports.watchFd = nativeBinding.watchFd
 module.exports.watchOpen = nativeBinding.watchOpen
 module.exports.watchRef = nativeBinding.watchRef
 module.exports.watchStart = nativeBinding.watchStart
