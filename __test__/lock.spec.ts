@@ -319,3 +319,33 @@ test.serial('an abort stops the lock wait: its thread ends and its fds close (is
   t.is(threadCount(), threads)
   lock.release()
 })
+
+test.serial('a signal that aborts or throws inside addEventListener still ends the wait (issue 13 item 6)', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  const threads = threadCount()
+  const ac = new AbortController()
+  const signal = ac.signal
+  const add = signal.addEventListener.bind(signal)
+  // Aborts before the listener is added: a listener added to an aborted signal never fires.
+  Object.defineProperty(signal, 'addEventListener', {
+    value: (...args: Parameters<AbortSignal['addEventListener']>) => {
+      ac.abort(new Error('early'))
+      add(...args)
+    },
+  })
+  const err = await t.throwsAsync(within(lockFile(path, { signal }), 2000, 'abort inside addEventListener'), { name: 'AbortError' })
+  t.is((err!.cause as Error).message, 'early')
+  const boom = new Error('addEventListener failed')
+  const bad = new AbortController().signal
+  Object.defineProperty(bad, 'addEventListener', {
+    value: () => {
+      throw boom
+    },
+  })
+  t.is(await t.throwsAsync(within(lockFile(path, { signal: bad }), 2000, 'throwing addEventListener')), boom)
+  await until(() => threadCount() <= threads, 2000).catch(() => {})
+  t.is(threadCount(), threads, 'both waits ended their threads')
+  holder.release()
+  t.is(await childTry(path, {}), 'locked', 'neither wait took the lock')
+})
