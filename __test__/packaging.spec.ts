@@ -7,6 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import {
+  publishedRootPackageJson,
+  ROOT_TARBALL_DIST,
   ROOT_TARBALL_FILES,
   expectedOptionalDependencies,
   platformPackages,
@@ -43,7 +45,7 @@ for (const p of platformPackages()) {
 }
 
 test('the loader names every platform package and its .node file', (t) => {
-  const loader = readFileSync(join(repoRoot, 'index.js'), 'utf8')
+  const loader = readFileSync(join(repoRoot, 'binding.js'), 'utf8')
   for (const p of platformPackages()) {
     t.true(loader.includes(`require('${p.name}')`), p.name)
     t.true(loader.includes(`require('./${p.nodeFile}')`), p.nodeFile)
@@ -56,14 +58,14 @@ test('root optionalDependencies are left to `napi prepublish`, or match the targ
   // committed package.json leaves them out and `prepublishOnly` adds them.
   if (root.optionalDependencies !== undefined) {
     t.deepEqual(root.optionalDependencies, expectedOptionalDependencies())
-  } else {
-    t.pass()
   }
+  // Either way, the published package.json carries exactly the targets.
+  t.deepEqual(publishedRootPackageJson(root).optionalDependencies, expectedOptionalDependencies())
   t.regex(root.scripts.prepublishOnly, /napi prepublish -t npm/)
   t.regex(root.scripts.version, /napi version/)
 })
 
-test('the root tarball lists only the loader, the typings, the README and package.json', (t) => {
+test('the root tarball lists only the entries, the compiled API, the binding loader, the typings, README, LICENSE and package.json', (t) => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: repoRoot,
     encoding: 'utf8',
@@ -71,11 +73,14 @@ test('the root tarball lists only the loader, the typings, the README and packag
   })
   const [pack] = JSON.parse(out)
   const files: string[] = pack.files.map((f: { path: string }) => f.path).sort()
-  const allowed = new Set([...ROOT_TARBALL_FILES, 'LICENSE', 'LICENSE.md'])
+  const allowed = new Set(ROOT_TARBALL_FILES)
   t.deepEqual(
-    files.filter((f) => !allowed.has(f)),
+    files.filter((f) => !allowed.has(f) && !ROOT_TARBALL_DIST.test(f)),
     [],
     'no tests, Rust sources, .node files or build output',
   )
   for (const f of ROOT_TARBALL_FILES) t.true(files.includes(f), f)
+  for (const m of ['index', 'eventfd', 'memfd', 'timerfd', 'fcntl', 'lock', 'waiter', 'errors']) {
+    t.true(files.includes(`dist/${m}.js`) && files.includes(`dist/${m}.d.ts`), `dist/${m}`)
+  }
 })

@@ -14,3 +14,4 @@ export declare function platformPackages(pkg?: any): PlatformPackage[]
 export declare function expectedOptionalDependencies(pkg?: any): Record<string, string>
 export declare function publishedRootPackageJson(pkg?: any): any
 export declare const ROOT_TARBALL_FILES: string[]
+export declare const ROOT_TARBALL_DIST: RegExp

@@ -44,5 +44,8 @@ export function publishedRootPackageJson(pkg = rootPackageJson()) {
   return { ...pkg, optionalDependencies: expectedOptionalDependencies(pkg) }
 }
 
-/** The files the root tarball may contain, besides package.json. */
-export const ROOT_TARBALL_FILES = ['README.md', 'index.d.ts', 'index.js', 'package.json']
+/** The files the root tarball must contain (besides the compiled `dist/`). */
+export const ROOT_TARBALL_FILES = ['LICENSE', 'README.md', 'binding.d.ts', 'binding.js', 'index.d.ts', 'index.js', 'index.mjs', 'package.json']
+
+/** The compiled TypeScript API the root tarball carries: `dist/*.js` and `dist/*.d.ts`. */
+export const ROOT_TARBALL_DIST = /^dist\/[a-z-]+\.(js|d\.ts)$/

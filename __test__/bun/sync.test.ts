@@ -115,7 +115,7 @@ describe('async waits under Bun (helper thread + threadsafe function, never libu
     c.close()
     let code = ''
     await pending.catch((e: { code: string }) => (code = e.code))
-    expect(code).toBe('ERR_CLOSED')
+    expect(code).toBe('ERR_USE_AFTER_CLOSE')
   })
 
   test('Timer: wait resolves after a one-shot expiry (lower bound only)', async () => {
