@@ -16,6 +16,111 @@ export declare class ExternalObject<T> {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Most fds one message carries (the kernel's `SCM_MAX_FD`). */
+export declare const CHANNEL_MAX_FDS: number
+
+/** Largest message, in bytes, that is sent or received. */
+export declare const CHANNEL_MAX_MESSAGE: number
+
+/**
+ * `accept4`: the next pending connection, owned by a handle; or a negative
+ * errno (`-EAGAIN`: none pending).
+ * @see https://man7.org/linux/man-pages/man2/accept4.2.html
+ */
+export declare function channelAccept(fd: number): ExternalObject<'FdHandle'> | number
+
+/**
+ * A socket connected to `name` (see `channelListen`), owned by a handle; or
+ * a negative errno (`-EAGAIN`: the listener's backlog is full).
+ * @see https://man7.org/linux/man-pages/man2/connect.2.html
+ */
+export declare function channelConnect(name: string, abstractNs: boolean): ExternalObject<'FdHandle'> | number
+
+/**
+ * Closes every fd the list still owns (idempotent). Returns how many were
+ * closed.
+ */
+export declare function channelFdsClose(list: ExternalObject<'FdList'>): number
+
+/** How many fds the list was made with (taken ones included). */
+export declare function channelFdsCount(list: ExternalObject<'FdList'>): number
+
+/**
+ * Close-on-exec duplicates of `fds`, owned by a new list; or a negative
+ * errno (`-EBADF`: one is not open), with every duplicate made so far
+ * closed.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function channelFdsDup(fds: Int32Array): ExternalObject<'FdList'> | number
+
+/**
+ * The number of fd `i`, still owned by the list; or `-EBADF` if it was
+ * taken, closed, or found closed behind the list's back (or `i` is out of
+ * range).
+ */
+export declare function channelFdsPeek(list: ExternalObject<'FdList'>, i: number): number
+
+/**
+ * Hands fd `i` over: the caller owns the returned number from now on. Or
+ * `-EBADF` if it was already taken, closed, or found closed behind the
+ * list's back (then nothing is closed), or `i` is out of range.
+ */
+export declare function channelFdsTake(list: ExternalObject<'FdList'>, i: number): number
+
+/**
+ * A listening socket at `name` (a path, created with mode 0600, or with
+ * `abstract_ns` a name in the abstract namespace), owned by a handle; or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export declare function channelListen(name: string, abstractNs: boolean, backlog: number): ExternalObject<'FdHandle'> | number
+
+/** A received message: its bytes and the fds it carried (`null`: none). */
+export interface ChannelMessage {
+  data: Buffer
+  fds?: ExternalObject<'FdList'> | null
+}
+
+/**
+ * `socketpair(AF_UNIX, SOCK_SEQPACKET)`: two connected, non-blocking,
+ * close-on-exec ends, each owned by a handle; or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/socketpair.2.html
+ */
+export declare function channelPair(): [ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number
+
+/**
+ * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export declare function channelPeer(fd: number): [number, number, number] | number
+
+/**
+ * `recvmsg` of one message (`MSG_CMSG_CLOEXEC`): `{ data, fds }`, `0` when
+ * the peer has gone (end of stream), or a negative errno (`-EAGAIN`:
+ * nothing yet; `-EMSGSIZE`: longer than `CHANNEL_MAX_MESSAGE`; `-ENOBUFS`:
+ * control data cut short; in both the message's fds were closed).
+ * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
+ */
+export declare function channelRecv(fd: number): ChannelMessage | number
+
+/**
+ * `sendmsg` of one message: `data` and, with `SCM_RIGHTS`, duplicates of
+ * `fds` (the caller keeps its own). Returns the bytes sent or a negative
+ * errno (`-EAGAIN`: the peer's queue is full; `-EPIPE`: the peer is gone).
+ * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
+ */
+export declare function channelSend(fd: number, data: Uint8Array, fds: Int32Array): number
+
+/** As `channelSend`, with the fds held by `list` (from `channelFdsDup`). */
+export declare function channelSendList(fd: number, data: Uint8Array, list: ExternalObject<'FdList'>): number
+
+/**
+ * `shutdown(SHUT_RDWR)`: the peer sees the end even while other processes
+ * hold duplicates of this socket. 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
+ */
+export declare function channelShutdown(fd: number): number
+
 /**
  * `F_DUPFD_CLOEXEC`: a close-on-exec duplicate of `fd`, or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html

@@ -835,6 +835,22 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.CHANNEL_MAX_FDS = nativeBinding.CHANNEL_MAX_FDS
+module.exports.CHANNEL_MAX_MESSAGE = nativeBinding.CHANNEL_MAX_MESSAGE
+module.exports.channelAccept = nativeBinding.channelAccept
+module.exports.channelConnect = nativeBinding.channelConnect
+module.exports.channelFdsClose = nativeBinding.channelFdsClose
+module.exports.channelFdsCount = nativeBinding.channelFdsCount
+module.exports.channelFdsDup = nativeBinding.channelFdsDup
+module.exports.channelFdsPeek = nativeBinding.channelFdsPeek
+module.exports.channelFdsTake = nativeBinding.channelFdsTake
+module.exports.channelListen = nativeBinding.channelListen
+module.exports.channelPair = nativeBinding.channelPair
+module.exports.channelPeer = nativeBinding.channelPeer
+module.exports.channelRecv = nativeBinding.channelRecv
+module.exports.channelSend = nativeBinding.channelSend
+module.exports.channelSendList = nativeBinding.channelSendList
+module.exports.channelShutdown = nativeBinding.channelShutdown
 module.exports.dupCloexec = nativeBinding.dupCloexec
 module.exports.EFD_CLOEXEC = nativeBinding.EFD_CLOEXEC
 module.exports.EFD_NONBLOCK = nativeBinding.EFD_NONBLOCK
