@@ -35,6 +35,16 @@ function codeOf(line) {
       // skip to the closing quote (escapes honoured); raw strings are rare here
       for (i++; i < line.length && line[i] !== '"'; i++) if (line[i] === '\\') i++
       out += '""'
+    } else if (c === "'") {
+      // A char literal ('"', '\'', '\u{22}') is skipped whole, so its quote
+      // cannot open a fake string; a lifetime ('a) is kept as it is.
+      const lit = /^'(\\(u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^\\'])'/.exec(line.slice(i))
+      if (lit) {
+        out += "''"
+        i += lit[0].length - 1
+      } else {
+        out += c
+      }
     } else if (c === '/' && line[i + 1] === '/') {
       break
     } else {
