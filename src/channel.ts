@@ -177,16 +177,14 @@ class Pump<T> {
 
   #fire(errno?: number): void {
     if (errno !== undefined) {
-      const err = this.#owner.fail(errno, 'poll')
-      const queue = this.#queue
-      this.#queue = []
-      this.#stopWatch()
-      for (const w of queue) {
-        this.#unlisten(w)
-        w.reject(err)
-      }
+      this.#onError(errno)
       return
     }
+    this.#drain()
+  }
+
+  /** Settles waiters while values can be read; stops the watch once none wait. */
+  #drain(): void {
     while (this.#queue.length > 0 && this.#owner.fdNumber >= 0) {
       let value: T | undefined
       let error: unknown
@@ -204,6 +202,49 @@ class Pump<T> {
       else w.resolve(value as T)
     }
     if (this.#queue.length === 0) this.#stopWatch()
+  }
+
+  /**
+   * The watch reported an error. libuv reports `POLLERR` as `UV_EBADF`, and
+   * a socket has `POLLERR` while an error is pending on it (`ECONNRESET`
+   * when the peer went leaving data unread), so unless the fd really was
+   * lost, this reads: the read reports the socket's own error (and clears
+   * it). The native side stops the watch after an error callback, so it is
+   * restarted on the next turn if someone still waits. If the reads settled
+   * nobody, the error is persistent: every waiter gets it.
+   */
+  #onError(errno: number): void {
+    this.#started = false
+    const err = this.#owner.fail(errno, 'poll')
+    if (this.#owner.fdNumber < 0) return
+    const before = this.#queue.length
+    this.#drain()
+    const left = this.#queue.length
+    if (left === 0) return
+    if (left === before) {
+      const queue = this.#queue
+      this.#queue = []
+      for (const w of queue) {
+        this.#unlisten(w)
+        w.reject(err)
+      }
+      return
+    }
+    setImmediate(() => {
+      const w = this.#watch
+      if (w === undefined || this.#queue.length === 0 || this.#owner.fdNumber < 0) return
+      native.watchStop(w)
+      this.#started = false
+      const e = this.#startWatch()
+      if (e !== undefined) {
+        const queue = this.#queue
+        this.#queue = []
+        for (const q of queue) {
+          this.#unlisten(q)
+          q.reject(e)
+        }
+      }
+    })
   }
 }
 
@@ -736,9 +777,16 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     }
   }
 
-  #scheduleSend(): void {
+  /**
+   * Schedules the next try of the queued sends: on the next turn of the
+   * event loop after a try that sent something (the peer is draining its
+   * queue), else after a pause that doubles up to 16 ms (it is not reading).
+   * There is no writability watch: the native watch is readable-only.
+   */
+  #scheduleSend(progress = false): void {
     if (this.#sendTimer !== undefined) return
-    const t = setTimeout(() => this.#flush(), this.#sendDelay)
+    if (progress) this.#sendDelay = 0
+    const t = this.#sendDelay === 0 ? setTimeout(() => this.#flush(), 0) : setTimeout(() => this.#flush(), this.#sendDelay)
     if (!this.#refed) t.unref()
     this.#sendTimer = t
     this.#sendDelay = Math.min(Math.max(1, this.#sendDelay * 2), SEND_RETRY_MAX_MS)
@@ -746,13 +794,15 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   #flush(): void {
     this.#sendTimer = undefined
+    let sent = 0
     while (this.#sends.length > 0 && this.#fd >= 0) {
       const s = this.#sends[0]!
       const r = s.list === undefined ? native.channelSend(this.#fd, s.data, NO_FDS) : native.channelSendList(this.#fd, s.data, s.list)
       if (r === EAGAIN) {
-        this.#scheduleSend()
+        this.#scheduleSend(sent > 0)
         return
       }
+      sent++
       this.#sends.shift()
       if (s.list !== undefined) native.channelFdsClose(s.list)
       if (r < 0) s.reject(this.#fail(r, 'sendmsg'))
