@@ -1,4 +1,5 @@
-// The README's main job (`npm run demo`) must run and verify its shared result.
+// The README's main job (`npm run demo`) must run, verify its shared result,
+// and have a concurrency check that can fail.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
@@ -6,11 +7,40 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
+// As `npm run demo` runs it.
+const demo = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import=tsx', join('examples', 'demo.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+
 test('npm run demo verifies its cross-process result and exits 0', (t) => {
-  const r = spawnSync(process.execPath, [join(root, 'examples', 'demo.js')], { encoding: 'utf8', timeout: 60_000 })
+  const r = demo()
   t.is(r.status, 0, r.stdout + r.stderr)
   t.regex(r.stdout, /demo: shared result verified/)
   t.notRegex(r.stdout, /FAIL/)
   t.regex(r.stdout, /eventfd read at 0, non-blocking -> EAGAIN/)
   t.regex(r.stdout, /memfd read back with fs.readSync -> "written with fs.writeSync on a memfd"/)
+})
+
+test('the demo sees 2 children inside at once with 2 permits, and exactly 1 in its 1-permit control', (t) => {
+  const r = demo()
+  t.is(r.status, 0, r.stdout + r.stderr)
+  const [job, control] = r.stdout.split(/^3\. Control/m)
+  t.regex(job!, /ok {3}the most children inside at once was 2 \(expected 2\)/)
+  t.regex(control!, /ok {3}the most children inside at once was 1 \(expected 1\)/)
+})
+
+test('the demo fails when its semaphore does not bound the children (4 permits, 2 expected)', (t) => {
+  const r = demo('--break=unbounded')
+  t.is(r.status, 1, r.stdout + r.stderr)
+  t.regex(r.stdout, /FAIL the most children inside at once was [34] \(expected 2\): the semaphore let/)
+  t.regex(r.stdout, /demo: shared result WRONG/)
+})
+
+test('the demo fails when 2 permits never overlap (1 permit, 2 expected)', (t) => {
+  const r = demo('--break=serial')
+  t.is(r.status, 1, r.stdout + r.stderr)
+  t.regex(r.stdout, /FAIL the most children inside at once was 1 \(expected 2\): 2 permits never overlapped/)
 })

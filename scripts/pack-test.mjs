@@ -12,7 +12,7 @@
 // Needs a release build (`npm run build`); builds one if the .node is missing.
 // KEEP=1 keeps the temp dir for inspection.
 import { execFileSync } from 'node:child_process'
-import { accessSync, constants, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join, relative } from 'node:path'
 
@@ -74,11 +74,23 @@ try {
   })
 
   // No cargo or rustc on PATH, and no registry: an install that tried to
-  // build from source or download a binary fails here.
-  const noRustPath = process.env.PATH.split(delimiter)
-    .filter((d) => !/cargo|rustup/.test(d))
-    .filter((d) => !['cargo', 'rustc'].some((b) => isExecutable(join(d, b))))
-    .join(delimiter)
+  // build from source or download a binary fails here. Directories that hold
+  // cargo or rustc are dropped; a system directory that also holds node and
+  // npm (Debian's /usr/bin once its Rust packages are installed, as the
+  // cross-build setup does) is replaced by a temp dir linking just the tools
+  // an install needs.
+  const tools = join(work, 'bin')
+  mkdirSync(tools)
+  for (const b of ['node', 'npm', 'npx', 'sh']) {
+    const from = process.env.PATH.split(delimiter).map((d) => join(d, b)).find(isExecutable)
+    if (from) symlinkSync(from, join(tools, b))
+  }
+  const noRustPath = [
+    tools,
+    ...process.env.PATH.split(delimiter)
+      .filter((d) => !/cargo|rustup/.test(d))
+      .filter((d) => !['cargo', 'rustc'].some((b) => isExecutable(join(d, b)))),
+  ].join(delimiter)
   const installEnv = { ...process.env, PATH: noRustPath, npm_config_offline: 'true' }
   for (const k of ['CARGO', 'CARGO_HOME', 'RUSTUP_HOME', 'RUSTC', 'RUSTUP_TOOLCHAIN']) delete installEnv[k]
 

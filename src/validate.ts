@@ -12,8 +12,14 @@ export const EVENTFD_MAX = 2n ** 64n - 2n
 /** 2^64-1, the largest u64 (what the kernel itself may refuse). */
 export const U64_MAX = 2n ** 64n - 1n
 
-/** Something with an fd: an fd number, or an object with a numeric `fd` (a `FileHandle`, one of our classes). */
-export type FdLike = number | { readonly fd: number }
+/** An object that carries an fd: a `fs.promises.FileHandle`, or one of this package's objects. */
+export interface HasFd {
+  /** The fd number. */
+  readonly fd: number
+}
+
+/** Something with an fd: an fd number, or an object with a numeric `fd` property. */
+export type FdLike = number | HasFd
 
 /** A non-negative int32 fd from a number or an object's `fd` property. */
 export function toFd(value: unknown, name = 'fd'): number {
