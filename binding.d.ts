@@ -121,6 +121,21 @@ export declare function channelSendList(fd: number, data: Uint8Array, list: Exte
  */
 export declare function channelShutdown(fd: number): number
 
+/** `CLOCK_BOOTTIME`. */
+export declare const CLOCK_BOOTTIME: number
+
+/** `CLOCK_BOOTTIME_ALARM`. */
+export declare const CLOCK_BOOTTIME_ALARM: number
+
+/** `CLOCK_MONOTONIC`. */
+export declare const CLOCK_MONOTONIC: number
+
+/** `CLOCK_REALTIME`. */
+export declare const CLOCK_REALTIME: number
+
+/** `CLOCK_REALTIME_ALARM`. */
+export declare const CLOCK_REALTIME_ALARM: number
+
 /**
  * `F_DUPFD_CLOEXEC`: a close-on-exec duplicate of `fd`, or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
@@ -226,6 +241,94 @@ export declare function pollReadable(fd: number, timeoutMs: number): number
  * `Semaphore.tryAcquire()` fast path: no bigint is made.
  */
 export declare function semaphoreTryAcquire(fd: number): number
+
+/** Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`). */
+export declare const TFD_CLOEXEC: number
+
+/** Non-blocking flag for `timerfd_create()` (`TFD_NONBLOCK`). */
+export declare const TFD_NONBLOCK: number
+
+/** `timerfd_settime()` flag (`TFD_TIMER_ABSTIME`): the time is an absolute clock value. */
+export declare const TFD_TIMER_ABSTIME: number
+
+/** `timerfd_settime()` flag (`TFD_TIMER_CANCEL_ON_SET`). */
+export declare const TFD_TIMER_CANCEL_ON_SET: number
+
+/**
+ * The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
+ * where that cannot be read (no `/proc`, Linux < 3.17, not open).
+ * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+ */
+export declare function timerfdClockId(fd: number): number | null
+
+/**
+ * `timerfd_create(clockid, flags | TFD_CLOEXEC)`: a new fd (the caller owns
+ * it), or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdCreate(clockid: number, flags: number): number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in milliseconds, or
+ * a negative errno. `Timer.get()`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGetMs(fd: number): [number, number] | number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in seconds, or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettime(fd: number): [number, number] | number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
+ * bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
+
+/**
+ * A new close-on-exec, non-blocking timerfd on `clockid`, owned by the
+ * returned handle; or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdOpen(clockid: number): ExternalObject<'FdHandle'> | number
+
+/**
+ * `read(fd, &u64, 8)` on a timerfd: the expirations since the last read (a
+ * bigint, never 0), or a negative errno (`EAGAIN`: none yet, on a
+ * non-blocking fd; `ECANCELED`: the clock jumped under
+ * `TFD_TIMER_CANCEL_ON_SET`).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdRead(fd: number): bigint | number
+
+/**
+ * `timerfd_settime` with times in milliseconds, as `timerfdSettime` rounds
+ * them: 0 or a negative errno (the previous setting is not returned).
+ * `Timer.set()` and `Timer.disarm()`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSetMs(fd: number, flags: number, initial: number, interval: number): number
+
+/**
+ * `timerfd_settime(fd, flags, { initial, interval })` with times in seconds
+ * (a positive time below 1 ns is 1 ns; one beyond `KTIME_MAX` is
+ * `KTIME_MAX`, as the kernel treats it): the previous
+ * `[next_expiration, interval]` in seconds, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettime(fd: number, flags: number, initial: number, interval: number): [number, number] | number
+
+/**
+ * `timerfd_settime` with times in nanoseconds (the low 64 bits of each
+ * bigint; the caller checks 0 … 2^63-1): the previous
+ * `[next_expiration, interval]` as bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettimeNs(fd: number, flags: number, initial: bigint, interval: bigint): [bigint, bigint] | number
 
 /**
  * Which mechanism watches use in this environment: `'uv_poll'` (a

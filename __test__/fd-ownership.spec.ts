@@ -126,7 +126,10 @@ const cases: Case[] = [
       ['get', (o) => tm(o).get()],
       ['tryWait', (o) => tm(o).tryWait()],
       ['disarm', (o) => tm(o).disarm()],
-      ['wait', (o) => tm(o).wait()],
+      // wait() and the iterator reject (never throw): see the Timer test below.
+      ['waitSync', (o) => tm(o).waitSync()],
+      ['setNs', (o) => tm(o).setNs(1n)],
+      ['getNs', (o) => tm(o).getNs()],
     ],
     close: (o) => tm(o).close(),
     isClosed: (o) => tm(o).closed,
@@ -255,6 +258,23 @@ test.serial('a pending take() rejects with EBADF at the next call once the fd wa
   t.is(c.pending, 0)
 })
 
+test.serial('Timer: once the fd was closed behind its back, pending and later wait()s reject with EBADF', async (t) => {
+  const timer = new Timer()
+  const pending = timer.wait()
+  await sleep(10)
+  closeSync(timer.fd)
+  throwsEbadf(t, () => timer.get(), 'get')
+  // The pending wait learns it too, and later ones reject (never throw).
+  for (const p of [pending, timer.wait()]) {
+    const err = (await t.throwsAsync(p)) as NodeJS.ErrnoException
+    t.is(err.code, 'EBADF')
+    t.is(err.errno, -9)
+  }
+  t.is(timer.pending, 0)
+  t.true(timer.closed)
+  timer.close()
+})
+
 test.serial('a pending acquire() rejects with EBADF when close() finds the fd reused', async (t) => {
   const s = new Semaphore()
   const p = s.acquire()
@@ -360,5 +380,5 @@ test.serial('a setter on Object.prototype cannot re-enter an object while the bi
   `)
   t.is(r.signal, null, r.stderr)
   t.is(r.code, 0, r.stderr)
-  t.deepEqual(JSON.parse(r.stdout), ['ERR_CLOSED', 'ERR_CLOSED', 'ERR_CLOSED', 'ERR_CLOSED'])
+  t.deepEqual(JSON.parse(r.stdout), ['ERR_CLOSED', 'ERR_CLOSED', 'ERR_CLOSED', 'ERR_USE_AFTER_CLOSE'])
 })

@@ -1,2 +1,549 @@
-/** Placeholder: being ported (issue 11). @module */
-export {}
+/**
+ * timerfd: the `Timer` class, and Python 3.13's low-level `os.timerfd_*`
+ * functions with their constants.
+ *
+ * Times: the low-level functions take seconds as numbers (the `Ns` forms
+ * nanoseconds as bigints), as Python does; `Timer` takes milliseconds (`Ns`:
+ * nanoseconds). Two rules hold for every form:
+ * - a positive time below 1 ns is 1 ns, never 0: 0 would disarm the timer
+ *   (or make a periodic timer a one-shot one);
+ * - the kernel takes any time a `time_t` holds (2^63-1 seconds), and treats
+ *   every time beyond `KTIME_MAX` (2^63-1 ns, about 292 years) as exactly
+ *   that: the timer never expires. Larger seconds are a `RangeError` stating
+ *   that bound.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ * @module
+ */
+import * as util from 'node:util'
+
+import { native } from './binding'
+import { errnoError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { FdCore, type Handle } from './waiter'
+import { type FdLike, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
+
+/** Close-on-exec flag for {@link timerfdCreate} (`TFD_CLOEXEC`); always added, as Python does. */
+export const TFD_CLOEXEC: number = native.TFD_CLOEXEC
+/** Non-blocking flag for {@link timerfdCreate} (`TFD_NONBLOCK`): a read before the first expiration fails with `EAGAIN`. */
+export const TFD_NONBLOCK: number = native.TFD_NONBLOCK
+/** {@link timerfdSettime} flag (`TFD_TIMER_ABSTIME`): `initial` is an absolute value of the timer's clock. */
+export const TFD_TIMER_ABSTIME: number = native.TFD_TIMER_ABSTIME
+/**
+ * {@link timerfdSettime} flag (`TFD_TIMER_CANCEL_ON_SET`): with an absolute
+ * `CLOCK_REALTIME` (or `CLOCK_REALTIME_ALARM`) timer, a discontinuous change
+ * of the clock makes the next read fail with `ECANCELED`. The kernel silently
+ * ignores it for any other timer.
+ */
+export const TFD_TIMER_CANCEL_ON_SET: number = native.TFD_TIMER_CANCEL_ON_SET
+/** `CLOCK_REALTIME`: wall-clock time, which can jump (`settimeofday`, NTP steps). */
+export const CLOCK_REALTIME: number = native.CLOCK_REALTIME
+/** `CLOCK_MONOTONIC`: never jumps; stops while the system is suspended. */
+export const CLOCK_MONOTONIC: number = native.CLOCK_MONOTONIC
+/** `CLOCK_BOOTTIME`: like `CLOCK_MONOTONIC`, but counts the time the system is suspended. */
+export const CLOCK_BOOTTIME: number = native.CLOCK_BOOTTIME
+/** `CLOCK_REALTIME_ALARM`: `CLOCK_REALTIME` that wakes a suspended system; needs `CAP_WAKE_ALARM` (else `EPERM`). */
+export const CLOCK_REALTIME_ALARM: number = native.CLOCK_REALTIME_ALARM
+/** `CLOCK_BOOTTIME_ALARM`: `CLOCK_BOOTTIME` that wakes a suspended system; needs `CAP_WAKE_ALARM` (else `EPERM`). */
+export const CLOCK_BOOTTIME_ALARM: number = native.CLOCK_BOOTTIME_ALARM
+
+const EAGAIN = -11
+/** 2^63-1: `KTIME_MAX` in nanoseconds, the longest time the kernel keeps. */
+const KTIME_MAX = 2n ** 63n - 1n
+/** 2^63: no time_t holds this many seconds. */
+const TIME_T_LIMIT = 2 ** 63
+const SECONDS_RANGE = '>= 0 and < 2 ** 63 (seconds, the range of the kernel\'s time_t)'
+const MS_RANGE = '>= 0 and < 9223372036854775808000 (milliseconds: 2 ** 63 seconds, the range of the kernel\'s time_t)'
+
+/** A time in seconds (or, with `ms`, milliseconds): a number from 0 up to what a time_t holds. */
+function toTime(value: unknown, name: string, ms: boolean, dflt?: number): number {
+  if (value === undefined && dflt !== undefined) return dflt
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
+  // NaN and ±Infinity fail these comparisons too.
+  if (!(value >= 0 && value < (ms ? TIME_T_LIMIT * 1000 : TIME_T_LIMIT))) {
+    throw outOfRange(name, ms ? MS_RANGE : SECONDS_RANGE, value)
+  }
+  return value
+}
+
+/** A time in nanoseconds: a safe integer or a bigint, 0 … 2^63-1. */
+function toNs(value: unknown, name: string, dflt?: bigint): bigint {
+  if (value === undefined && dflt !== undefined) return dflt
+  return toBigInt(value, name, 0n, KTIME_MAX)
+}
+
+function pair<T>(r: [T, T] | number, syscall: string): [T, T] {
+  if (typeof r === 'number') throw errnoError(r, syscall)
+  return r
+}
+
+/**
+ * `timerfd_create(clockid, flags)`: creates a disarmed timer and returns its
+ * fd, as Python's `os.timerfd_create`. `TFD_CLOEXEC` is always added. The
+ * caller owns the fd (close it with `fs.closeSync`), or hands it to
+ * {@link Timer.fromFd} with `{ adopt: true }`.
+ * @param clockid - `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME`, or an `*_ALARM` clock.
+ * @param flags - `TFD_NONBLOCK` (`TFD_CLOEXEC` is implied); default 0.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number argument.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a non-int32 argument.
+ * @throws {Error} `EINVAL` (unknown clock or flags), `EPERM` (an `*_ALARM`
+ * clock without `CAP_WAKE_ALARM`), `EMFILE`/`ENFILE`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ * @example
+ * ```ts
+ * const fd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK)
+ * timerfdSettime(fd, { initial: 0.5, interval: 0.5 })
+ * ```
+ */
+export function timerfdCreate(clockid: number, flags: number = 0): number {
+  const clock = toInt32(clockid, 'clockid')
+  const f = toInt32(flags, 'flags', 0)
+  const r = native.timerfdCreate(clock, f)
+  if (r < 0) throw errnoError(r, 'timerfd_create')
+  return r
+}
+
+/** The options of {@link timerfdSettime}. */
+export interface TimerfdSettimeOptions {
+  /** Seconds until the first expiration (with `TFD_TIMER_ABSTIME`: the clock value of it); 0, the default, disarms. */
+  initial?: number
+  /** Seconds between expirations after the first; 0, the default, is a one-shot timer. */
+  interval?: number
+  /** `TFD_TIMER_ABSTIME`, `TFD_TIMER_CANCEL_ON_SET`; default 0. */
+  flags?: number
+}
+
+/** The options of {@link timerfdSettimeNs}: times in nanoseconds. */
+export interface TimerfdSettimeNsOptions {
+  /** Nanoseconds until the first expiration (or its clock value); 0, the default, disarms. */
+  initial?: number | bigint
+  /** Nanoseconds between expirations; 0, the default, is a one-shot timer. */
+  interval?: number | bigint
+  /** `TFD_TIMER_ABSTIME`, `TFD_TIMER_CANCEL_ON_SET`; default 0. */
+  flags?: number
+}
+
+/**
+ * `timerfd_settime(fd, flags, new, old)`: arms the timer, as Python's
+ * `os.timerfd_settime`: `initial` seconds until the first expiration (0
+ * disarms), then every `interval` seconds (0: one-shot). Times are rounded
+ * to the nearest nanosecond, but a positive time is at least 1 ns. Returns
+ * the previous `[next_expiration, interval]` in seconds (relative).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a bad fd, options or time
+ * type; `ERR_INVALID_ARG_VALUE` for an unknown option.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite time,
+ * or one of 2^63 seconds or more (beyond the kernel's `time_t`).
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd, bad flags), `ECANCELED`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export function timerfdSettime(fd: FdLike, options?: TimerfdSettimeOptions): [number, number] {
+  const n = toFd(fd)
+  const o = toOptions(options, 'options', ['initial', 'interval', 'flags'])
+  const flags = toInt32(o.flags, 'options.flags', 0)
+  const initial = toTime(o.initial, 'options.initial', false, 0)
+  const interval = toTime(o.interval, 'options.interval', false, 0)
+  return pair(native.timerfdSettime(n, flags, initial, interval), 'timerfd_settime')
+}
+
+/**
+ * `timerfd_settime` in nanoseconds, as Python's `os.timerfd_settime_ns`:
+ * `initial` and `interval` are safe integers or bigints up to 2^63-1
+ * (`KTIME_MAX`, the longest time the kernel keeps). Returns the previous
+ * `[next_expiration, interval]` as bigints.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` (unknown option).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a time outside 0 … 2^63-1 or an unsafe integer.
+ * @throws {Error} `EBADF`, `EINVAL`, `ECANCELED`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export function timerfdSettimeNs(fd: FdLike, options?: TimerfdSettimeNsOptions): [bigint, bigint] {
+  const n = toFd(fd)
+  const o = toOptions(options, 'options', ['initial', 'interval', 'flags'])
+  const flags = toInt32(o.flags, 'options.flags', 0)
+  const initial = toNs(o.initial, 'options.initial', 0n)
+  const interval = toNs(o.interval, 'options.interval', 0n)
+  return pair(native.timerfdSettimeNs(n, flags, initial, interval), 'timerfd_settime')
+}
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in seconds, as
+ * Python's `os.timerfd_gettime`. The expiration is always relative, even for
+ * a timer set with `TFD_TIMER_ABSTIME`; `[0, 0]` is a disarmed timer.
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export function timerfdGettime(fd: FdLike): [number, number] {
+  return pair(native.timerfdGettime(toFd(fd)), 'timerfd_gettime')
+}
+
+/**
+ * `timerfd_gettime(fd)` in nanoseconds, as Python's `os.timerfd_gettime_ns`.
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export function timerfdGettimeNs(fd: FdLike): [bigint, bigint] {
+  return pair(native.timerfdGettimeNs(toFd(fd)), 'timerfd_gettime')
+}
+
+/**
+ * `read(fd, &u64, 8)` on a timerfd: the number of expirations since the last
+ * read (what Python gets with `int.from_bytes(os.read(fd, 8), 'little')`).
+ * On a blocking fd it blocks the thread until the timer expires.
+ * @throws {Error} `EAGAIN` (non-blocking, not expired yet), `ECANCELED` (the
+ * clock jumped under `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export function timerfdRead(fd: FdLike): bigint {
+  const r = native.timerfdRead(toFd(fd))
+  if (typeof r === 'number') throw errnoError(r, 'timerfd_read')
+  return r
+}
+
+/** A clock of a {@link Timer}. */
+export type TimerClock = 'monotonic' | 'realtime' | 'boottime' | 'realtime-alarm' | 'boottime-alarm'
+
+const CLOCK_IDS: Record<TimerClock, number> = {
+  monotonic: native.CLOCK_MONOTONIC,
+  realtime: native.CLOCK_REALTIME,
+  boottime: native.CLOCK_BOOTTIME,
+  'realtime-alarm': native.CLOCK_REALTIME_ALARM,
+  'boottime-alarm': native.CLOCK_BOOTTIME_ALARM,
+}
+
+function clockName(id: number | null): TimerClock {
+  for (const [name, value] of Object.entries(CLOCK_IDS)) if (value === id) return name as TimerClock
+  // Where /proc cannot tell (see fromFd).
+  return 'monotonic'
+}
+
+/** The options of {@link Timer.set} and {@link Timer.setNs}. */
+export interface TimerSetOptions {
+  /** `initial` is an absolute value of the timer's clock (`TFD_TIMER_ABSTIME`), not a delay. Default false. */
+  absolute?: boolean
+  /**
+   * With `absolute` on a `'realtime'` or `'realtime-alarm'` clock: a
+   * discontinuous change of the clock rejects pending waits (and fails the
+   * next read) with `ECANCELED` (`TFD_TIMER_CANCEL_ON_SET`). Default false.
+   */
+  cancelOnSet?: boolean
+}
+
+/** A handle passed from {@link Timer.fromFd} to the constructor. */
+let adopting: { h: Handle; clock: TimerClock } | undefined
+
+/**
+ * A timer on a timerfd that awaits on Node's own event loop.
+ *
+ * `wait()` resolves with the number of expirations since the last read, so a
+ * late reader sees missed ticks counted instead of losing them, and a
+ * periodic timer does not drift: its schedule is the kernel's, not the sum
+ * of callback delays. Times are in milliseconds (`setNs`/`getNs`:
+ * nanoseconds). The fd is close-on-exec and non-blocking; pending waits in
+ * one environment are served first come, first served. An object that is
+ * garbage-collected without `close()` closes its fd.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ * @example
+ * ```ts
+ * using timer = new Timer()
+ * timer.set(100, 100) // first tick after 100 ms, then every 100 ms
+ * for await (const ticks of timer) {
+ *   console.log(`${ticks} tick(s)`) // more than 1n if the loop fell behind
+ * }
+ * ```
+ */
+export class Timer {
+  readonly #core: FdCore<bigint>
+  readonly #clock: TimerClock
+
+  /**
+   * Creates a disarmed timer on `clock` (default `'monotonic'`).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-string clock,
+   * `ERR_INVALID_ARG_VALUE` for an unknown one.
+   * @throws {Error} `EPERM` for an `*-alarm` clock without `CAP_WAKE_ALARM`;
+   * `EMFILE`/`ENFILE` when out of fds.
+   */
+  constructor(clock?: TimerClock) {
+    let h: Handle
+    const adopted = adopting
+    adopting = undefined
+    if (adopted !== undefined) {
+      h = adopted.h
+      this.#clock = adopted.clock
+    } else {
+      const name = clock === undefined ? 'monotonic' : toStr(clock, 'clock')
+      if (!Object.hasOwn(CLOCK_IDS, name)) {
+        throw invalidArgValue('clock', clock, `must be one of ${Object.keys(CLOCK_IDS).map((c) => `'${c}'`).join(', ')}`)
+      }
+      this.#clock = name as TimerClock
+      const r = native.timerfdOpen(CLOCK_IDS[this.#clock])
+      if (typeof r === 'number') throw errnoError(r, 'timerfd_create')
+      h = r
+    }
+    const read = (): bigint | undefined => {
+      const r = native.timerfdRead(core.fd)
+      if (typeof r === 'bigint') return r
+      if (r === EAGAIN) return undefined
+      throw core.fail(r, 'timerfd_read')
+    }
+    const core: FdCore<bigint> = new FdCore(h, 'Timer', read)
+    this.#core = core
+  }
+
+  /**
+   * Wraps an existing timerfd, e.g. one inherited from a parent process. By
+   * default the fd is duplicated with `F_DUPFD_CLOEXEC`, so the object owns
+   * its own copy and the caller still owns `fd`; with `{ adopt: true }` the
+   * object takes ownership of `fd` itself. The open file description is made
+   * non-blocking. The clock is read from `/proc/self/fdinfo` (`'monotonic'`
+   * where the kernel does not say).
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd (or
+   * for an unknown option); `ERR_INVALID_ARG_TYPE`.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+   */
+  static fromFd(fd: FdLike, options?: { adopt?: boolean }): Timer {
+    const n = toFd(fd)
+    const adopt = toAdopt(options)
+    const kind = native.fdKind(n)
+    if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
+    if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', fd, 'must be a timerfd')
+    const h = native.fdHandleFrom(n, adopt, true, true)
+    if (typeof h === 'number') throw errnoError(h, 'fcntl')
+    adopting = { h, clock: clockName(native.timerfdClockId(native.fdHandleFd(h))) }
+    try {
+      return new Timer()
+    } finally {
+      adopting = undefined
+    }
+  }
+
+  /** The core of `t`, after the brand check (a private method would fail its own, less clearly). */
+  static #of(t: Timer): FdCore<bigint> {
+    if (typeof t !== 'object' || t === null || !(#core in t)) throw invalidThis('Timer')
+    return t.#core
+  }
+
+  /**
+   * The fd number, or -1 after `close()` (as `fs.promises.FileHandle.fd`),
+   * and -1 once the fd was found closed outside the package.
+   */
+  get fd(): number {
+    return Timer.#of(this).fd
+  }
+
+  /**
+   * Whether `close()` has been called, or the fd was found closed outside
+   * the package (calls then throw `EBADF`).
+   */
+  get closed(): boolean {
+    return Timer.#of(this).closed
+  }
+
+  /** How many waits are pending in this environment. */
+  get pending(): number {
+    return Timer.#of(this).pending
+  }
+
+  /** The clock: `'monotonic'`, `'realtime'`, `'boottime'`, `'realtime-alarm'` or `'boottime-alarm'`. */
+  get clock(): TimerClock {
+    Timer.#of(this)
+    return this.#clock
+  }
+
+  #flags(options: unknown): number {
+    const o = toOptions(options, 'options', ['absolute', 'cancelOnSet'])
+    const absolute = toBool(o.absolute, 'options.absolute', false)
+    const cancel = toBool(o.cancelOnSet, 'options.cancelOnSet', false)
+    let flags = absolute ? native.TFD_TIMER_ABSTIME : 0
+    if (cancel) {
+      // The kernel silently ignores the flag otherwise; say so instead.
+      if (!absolute || !this.#clock.startsWith('realtime')) {
+        throw invalidArgValue('options.cancelOnSet', cancel, "needs absolute: true and a 'realtime' or 'realtime-alarm' clock")
+      }
+      flags |= native.TFD_TIMER_CANCEL_ON_SET
+    }
+    return flags
+  }
+
+  /**
+   * Arms the timer: the first expiration after `initialMs` milliseconds (or,
+   * with `absolute`, at that value of the clock in ms), then every
+   * `intervalMs` (0, the default: one-shot). `initialMs` 0 disarms. A
+   * positive time is at least 1 ns, never 0. Times up to 2^63 seconds (the
+   * kernel's `time_t`) are taken; beyond about 292 years (`KTIME_MAX`) the
+   * kernel treats them all as "never". Re-arming does not settle pending
+   * waits: they wait for the new schedule.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for
+   * `cancelOnSet` where the kernel would ignore it, or an unknown option.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite
+   * time, or one of 2^63 seconds or more.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` once the
+   * fd was closed outside the package.
+   * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+   */
+  set(initialMs: number, intervalMs: number = 0, options?: TimerSetOptions): void {
+    const core = Timer.#of(this)
+    const initial = toTime(initialMs, 'initialMs', true)
+    const interval = toTime(intervalMs, 'intervalMs', true, 0)
+    const flags = this.#flags(options)
+    if (core.fd < 0) throw core.unusable('timerfd_settime')
+    const r = native.timerfdSetMs(core.fd, flags, initial, interval)
+    if (r < 0) throw core.fail(r, 'timerfd_settime')
+  }
+
+  /**
+   * `set()` in nanoseconds: safe integers or bigints, 0 … 2^63-1.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` (as `set()`).
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` outside 0 … 2^63-1 (`KTIME_MAX`).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
+   * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+   */
+  setNs(initialNs: bigint | number, intervalNs: bigint | number = 0n, options?: TimerSetOptions): void {
+    const core = Timer.#of(this)
+    const initial = toNs(initialNs, 'initialNs')
+    const interval = toNs(intervalNs, 'intervalNs', 0n)
+    const flags = this.#flags(options)
+    if (core.fd < 0) throw core.unusable('timerfd_settime')
+    const r = native.timerfdSettimeNs(core.fd, flags, initial, interval)
+    if (typeof r === 'number') throw core.fail(r, 'timerfd_settime')
+  }
+
+  /**
+   * Disarms the timer. Pending waits keep waiting (for a later `set()`).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
+   * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+   */
+  disarm(): void {
+    const core = Timer.#of(this)
+    if (core.fd < 0) throw core.unusable('timerfd_settime')
+    const r = native.timerfdSetMs(core.fd, 0, 0, 0)
+    if (r < 0) throw core.fail(r, 'timerfd_settime')
+  }
+
+  /**
+   * The time to the next expiration and the interval, in milliseconds
+   * (`remaining` 0: disarmed). `remaining` is relative even for an absolute
+   * timer.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
+   * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+   */
+  get(): { remaining: number; interval: number } {
+    const core = Timer.#of(this)
+    if (core.fd < 0) throw core.unusable('timerfd_gettime')
+    const r = native.timerfdGetMs(core.fd)
+    if (typeof r === 'number') throw core.fail(r, 'timerfd_gettime')
+    return { remaining: r[0], interval: r[1] }
+  }
+
+  /**
+   * `get()` in nanoseconds, as bigints.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
+   * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+   */
+  getNs(): { remaining: bigint; interval: bigint } {
+    const core = Timer.#of(this)
+    if (core.fd < 0) throw core.unusable('timerfd_gettime')
+    const r = native.timerfdGettimeNs(core.fd)
+    if (typeof r === 'number') throw core.fail(r, 'timerfd_gettime')
+    return { remaining: r[0], interval: r[1] }
+  }
+
+  /**
+   * Waits for the next expiration; resolves with the number of expirations
+   * since the last read (≥ 1n; more if ticks were missed).
+   *
+   * Cancel safety: an aborted wait rejects with an `AbortError` and reads
+   * nothing, so its ticks go to the next wait. Never throws synchronously:
+   * every failure, argument errors included, is a rejection.
+   * @throws {Error} (rejects) `ECANCELED` after a clock jump under
+   * `cancelOnSet` (every pending wait), `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`
+   * (pending waits when `close()` is called), `EBADF`; `ERR_INVALID_ARG_TYPE`,
+   * `ERR_INVALID_ARG_VALUE` for bad options.
+   * @example
+   * ```ts
+   * timer.set(1000)
+   * await timer.wait({ signal: AbortSignal.timeout(5000) })
+   * ```
+   */
+  async wait(options?: { signal?: AbortSignal }): Promise<bigint> {
+    const core = Timer.#of(this)
+    const o = toOptions(options, 'options', ['signal'])
+    return core.wait(toSignal(o.signal))
+  }
+
+  /**
+   * The expirations since the last read, or `null` if none; never waits.
+   * @throws {Error} `ECANCELED`, `ERR_USE_AFTER_CLOSE`, `EBADF`.
+   */
+  tryWait(): bigint | null {
+    const core = Timer.#of(this)
+    if (core.fd < 0) throw core.unusable('timerfd_read')
+    const r = native.timerfdRead(core.fd)
+    if (typeof r === 'bigint') return r
+    if (r === EAGAIN) return null
+    throw core.fail(r, 'timerfd_read')
+  }
+
+  /**
+   * Blocks the calling thread until the next expiration, and returns the
+   * expirations since the last read. For workers and scripts; never call it
+   * on a thread whose event loop must keep running. It sleeps in `poll(2)` in
+   * short slices, so `worker.terminate()` and `process.exit()` end it.
+   * @throws {Error} `ECANCELED`, `ERR_USE_AFTER_CLOSE`, `EBADF`.
+   */
+  waitSync(): bigint {
+    return Timer.#of(this).waitSync()
+  }
+
+  /**
+   * Successive `wait()`s, for `for await (const ticks of timer)`. The loop
+   * ends when the timer is closed; a `break` ends it without closing it.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<bigint> {
+    return Timer.#of(this).iterate()
+  }
+
+  /**
+   * Closes the fd. Pending waits reject with `ERR_USE_AFTER_CLOSE` (async
+   * iterators end instead). Idempotent, and never throws (but for a foreign
+   * `this`). Later calls throw `ERR_USE_AFTER_CLOSE`.
+   *
+   * If the fd was closed outside the package (`fs.closeSync(timer.fd)`), its
+   * number may now belong to another file: `close()` (and garbage
+   * collection) then forgets the number instead of closing it, checked with
+   * one `fstat` (device, inode and type). That check cannot tell a timerfd
+   * from another timerfd, eventfd or epoll fd: they all share one inode.
+   */
+  close(): void {
+    Timer.#of(this).close()
+  }
+
+  /** Same as `close()`, so `using timer = new Timer()` closes at scope exit. */
+  [Symbol.dispose](): void {
+    Timer.#of(this).close()
+  }
+
+  /** Lets a pending wait keep the process alive (the default). Returns `this`. */
+  ref(): this {
+    Timer.#of(this).setRef(true)
+    return this
+  }
+
+  /** Lets the process exit even while a wait is pending. Returns `this`. */
+  unref(): this {
+    Timer.#of(this).setRef(false)
+    return this
+  }
+
+  /** Whether a pending wait keeps the process alive. */
+  hasRef(): boolean {
+    return Timer.#of(this).refed
+  }
+
+  /** `Timer { fd: 12, clock: 'monotonic', pending: 0, ref: true }`, or `Timer { closed, … }`. @internal */
+  [util.inspect.custom](_depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
+    if (!(#core in this)) return 'Timer {}'
+    const core = this.#core
+    const state = core.closed
+      ? { fd: -1, closed: true, ...(core.lost ? { lost: true } : {}), clock: this.#clock }
+      : { fd: core.fd, clock: this.#clock, pending: core.pending, ref: core.refed }
+    return `Timer ${inspect(state, options)}`
+  }
+}

@@ -114,23 +114,76 @@ pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
     crate::eventfd::read_u64(fd, "timerfd_read")
 }
 
-/// Seconds as an `f64` to nanoseconds, rounding to the nearest nanosecond.
-/// `None` for negative, non-finite or too large values.
-pub fn secs_to_ns(secs: f64) -> Option<u64> {
-    if !secs.is_finite() || secs < 0.0 || secs >= (u64::MAX / NSEC_PER_SEC) as f64 {
+/// The longest time the kernel keeps: `KTIME_MAX`, 2^63-1 ns (about 292
+/// years). The kernel takes any non-negative `time_t` seconds, but treats a
+/// time at or beyond this as exactly this (`timespec64_to_ktime` saturates),
+/// so a longer time can be passed as `KTIME_MAX_NS` with the same effect.
+pub const KTIME_MAX_NS: u64 = i64::MAX as u64;
+
+/// Nanoseconds per millisecond.
+pub const NSEC_PER_MSEC: u64 = 1_000_000;
+
+/// `value` in units of `unit` nanoseconds to nanoseconds, rounding to the
+/// nearest nanosecond, with two rules:
+/// - a positive value is at least 1 ns, never 0 (0 would disarm the timer,
+///   or make a periodic timer a one-shot one);
+/// - a value at or beyond `KTIME_MAX_NS` is `KTIME_MAX_NS`, as the kernel
+///   itself would treat it.
+///
+/// `None` for negative, NaN or infinite values (-0.0 is 0).
+fn to_ns(value: f64, unit: u64) -> Option<u64> {
+    if !value.is_finite() || value < 0.0 {
         return None;
     }
-    let whole = secs.trunc();
-    let mut ns = ((secs - whole) * 1e9).round() as u64;
-    let mut s = whole as u64;
-    if ns >= NSEC_PER_SEC {
-        s += 1;
-        ns -= NSEC_PER_SEC;
+    if value == 0.0 {
+        return Some(0);
     }
-    s.checked_mul(NSEC_PER_SEC)?.checked_add(ns)
+    let whole = value.trunc();
+    let max_whole = KTIME_MAX_NS / unit;
+    if whole >= max_whole as f64 {
+        return Some(KTIME_MAX_NS);
+    }
+    // whole < max_whole and frac <= unit, so this is at most
+    // max_whole * unit <= KTIME_MAX_NS: no overflow.
+    let frac = ((value - whole) * unit as f64).round() as u64;
+    Some((whole as u64 * unit + frac).max(1))
+}
+
+/// Seconds as an `f64` to nanoseconds (see `to_ns` for the rounding, the
+/// 1 ns floor of positive values and the `KTIME_MAX_NS` ceiling). `None` for
+/// negative or non-finite values.
+pub fn secs_to_ns(secs: f64) -> Option<u64> {
+    to_ns(secs, NSEC_PER_SEC)
+}
+
+/// Milliseconds as an `f64` to nanoseconds, as `secs_to_ns`.
+pub fn ms_to_ns(ms: f64) -> Option<u64> {
+    to_ns(ms, NSEC_PER_MSEC)
 }
 
 /// Nanoseconds to seconds as an `f64`.
 pub fn ns_to_secs(ns: u64) -> f64 {
     (ns / NSEC_PER_SEC) as f64 + (ns % NSEC_PER_SEC) as f64 / 1e9
+}
+
+/// Nanoseconds to milliseconds as an `f64`.
+pub fn ns_to_ms(ns: u64) -> f64 {
+    (ns / NSEC_PER_MSEC) as f64 + (ns % NSEC_PER_MSEC) as f64 / 1e6
+}
+
+/// The clock of a timerfd, from the `clockid:` line of
+/// `/proc/self/fdinfo/<fd>` (Linux 3.17+). `None` where the kernel or a
+/// missing `/proc` cannot tell.
+///
+/// # Errors
+/// `EBADF` (not open).
+pub fn clock_id(fd: BorrowedFd<'_>) -> Result<Option<i32>> {
+    // Fails with EBADF for a closed fd, before /proc is consulted.
+    crate::fd::is_cloexec(fd)?;
+    let Ok(text) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
+        return Ok(None);
+    };
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("clockid:").and_then(|v| v.trim().parse().ok())))
 }

@@ -1,1 +1,193 @@
-//! Placeholder: being ported (issue 11).
+//! timerfd: Python 3.13's `os.timerfd_*` functions, and the native calls
+//! behind `Timer` (src/timerfd.ts). Errors are negative errnos (see
+//! `handle.rs`); times are checked by the caller (non-negative, finite, in
+//! range), and anything else is still memory-safe: a bad time is `-EINVAL`.
+
+use std::os::fd::IntoRawFd;
+
+use linux_fd_core::timerfd::{self as core, TimerSpec};
+use napi::bindgen_prelude::{BigInt, Either, External};
+use napi_derive::napi;
+
+use crate::handle::{borrow_fd, errno, FdHandle};
+
+/// Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`).
+#[napi]
+pub const TFD_CLOEXEC: i32 = libc::TFD_CLOEXEC;
+/// Non-blocking flag for `timerfd_create()` (`TFD_NONBLOCK`).
+#[napi]
+pub const TFD_NONBLOCK: i32 = libc::TFD_NONBLOCK;
+/// `timerfd_settime()` flag (`TFD_TIMER_ABSTIME`): the time is an absolute clock value.
+#[napi]
+pub const TFD_TIMER_ABSTIME: i32 = libc::TFD_TIMER_ABSTIME;
+/// `timerfd_settime()` flag (`TFD_TIMER_CANCEL_ON_SET`).
+#[napi]
+pub const TFD_TIMER_CANCEL_ON_SET: i32 = libc::TFD_TIMER_CANCEL_ON_SET;
+/// `CLOCK_REALTIME`.
+#[napi]
+pub const CLOCK_REALTIME: i32 = libc::CLOCK_REALTIME;
+/// `CLOCK_MONOTONIC`.
+#[napi]
+pub const CLOCK_MONOTONIC: i32 = libc::CLOCK_MONOTONIC;
+/// `CLOCK_BOOTTIME`.
+#[napi]
+pub const CLOCK_BOOTTIME: i32 = libc::CLOCK_BOOTTIME;
+/// `CLOCK_REALTIME_ALARM`.
+#[napi]
+pub const CLOCK_REALTIME_ALARM: i32 = libc::CLOCK_REALTIME_ALARM;
+/// `CLOCK_BOOTTIME_ALARM`.
+#[napi]
+pub const CLOCK_BOOTTIME_ALARM: i32 = libc::CLOCK_BOOTTIME_ALARM;
+
+/// `timerfd_create(clockid, flags | TFD_CLOEXEC)`: a new fd (the caller owns
+/// it), or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+#[napi]
+pub fn timerfd_create(clockid: i32, flags: i32) -> i32 {
+    match core::timerfd_create(clockid, flags | libc::TFD_CLOEXEC) {
+        Ok(fd) => fd.into_raw_fd(),
+        Err(e) => errno(&e),
+    }
+}
+
+/// A new close-on-exec, non-blocking timerfd on `clockid`, owned by the
+/// returned handle; or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+#[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
+pub fn timerfd_open(clockid: i32) -> Either<External<FdHandle>, i32> {
+    match core::timerfd_create(clockid, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) {
+        // Timerfds share the anonymous inode (see FdHandle::new).
+        Ok(fd) => Either::A(FdHandle::new(fd, true)),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+fn settime(fd: i32, flags: i32, new: Option<TimerSpec>) -> Result<TimerSpec, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Err(-libc::EBADF);
+    };
+    let Some(new) = new else {
+        return Err(-libc::EINVAL);
+    };
+    core::timerfd_settime(fd, flags, new).map_err(|e| errno(&e))
+}
+
+fn gettime(fd: i32) -> Result<TimerSpec, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Err(-libc::EBADF);
+    };
+    core::timerfd_gettime(fd).map_err(|e| errno(&e))
+}
+
+fn spec(initial: Option<u64>, interval: Option<u64>) -> Option<TimerSpec> {
+    Some(TimerSpec {
+        value_ns: initial?,
+        interval_ns: interval?,
+    })
+}
+
+/// `timerfd_settime(fd, flags, { initial, interval })` with times in seconds
+/// (a positive time below 1 ns is 1 ns; one beyond `KTIME_MAX` is
+/// `KTIME_MAX`, as the kernel treats it): the previous
+/// `[next_expiration, interval]` in seconds, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+#[napi(ts_return_type = "[number, number] | number")]
+pub fn timerfd_settime(fd: i32, flags: i32, initial: f64, interval: f64) -> Either<Vec<f64>, i32> {
+    let new = spec(core::secs_to_ns(initial), core::secs_to_ns(interval));
+    match settime(fd, flags, new) {
+        Ok(old) => Either::A(vec![
+            core::ns_to_secs(old.value_ns),
+            core::ns_to_secs(old.interval_ns),
+        ]),
+        Err(e) => Either::B(e),
+    }
+}
+
+/// `timerfd_settime` with times in nanoseconds (the low 64 bits of each
+/// bigint; the caller checks 0 … 2^63-1): the previous
+/// `[next_expiration, interval]` as bigints, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+#[napi(ts_return_type = "[bigint, bigint] | number")]
+pub fn timerfd_settime_ns(fd: i32, flags: i32, initial: BigInt, interval: BigInt) -> Either<Vec<u64>, i32> {
+    let new = spec(Some(initial.get_u64().1), Some(interval.get_u64().1));
+    match settime(fd, flags, new) {
+        Ok(old) => Either::A(vec![old.value_ns, old.interval_ns]),
+        Err(e) => Either::B(e),
+    }
+}
+
+/// `timerfd_settime` with times in milliseconds, as `timerfdSettime` rounds
+/// them: 0 or a negative errno (the previous setting is not returned).
+/// `Timer.set()` and `Timer.disarm()`.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+#[napi]
+pub fn timerfd_set_ms(fd: i32, flags: i32, initial: f64, interval: f64) -> i32 {
+    match settime(fd, flags, spec(core::ms_to_ns(initial), core::ms_to_ns(interval))) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+/// `timerfd_gettime(fd)`: `[next_expiration, interval]` in seconds, or a
+/// negative errno.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+#[napi(ts_return_type = "[number, number] | number")]
+pub fn timerfd_gettime(fd: i32) -> Either<Vec<f64>, i32> {
+    match gettime(fd) {
+        Ok(cur) => Either::A(vec![
+            core::ns_to_secs(cur.value_ns),
+            core::ns_to_secs(cur.interval_ns),
+        ]),
+        Err(e) => Either::B(e),
+    }
+}
+
+/// `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
+/// bigints, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+#[napi(ts_return_type = "[bigint, bigint] | number")]
+pub fn timerfd_gettime_ns(fd: i32) -> Either<Vec<u64>, i32> {
+    match gettime(fd) {
+        Ok(cur) => Either::A(vec![cur.value_ns, cur.interval_ns]),
+        Err(e) => Either::B(e),
+    }
+}
+
+/// `timerfd_gettime(fd)`: `[next_expiration, interval]` in milliseconds, or
+/// a negative errno. `Timer.get()`.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+#[napi(ts_return_type = "[number, number] | number")]
+pub fn timerfd_get_ms(fd: i32) -> Either<Vec<f64>, i32> {
+    match gettime(fd) {
+        Ok(cur) => Either::A(vec![
+            core::ns_to_ms(cur.value_ns),
+            core::ns_to_ms(cur.interval_ns),
+        ]),
+        Err(e) => Either::B(e),
+    }
+}
+
+/// `read(fd, &u64, 8)` on a timerfd: the expirations since the last read (a
+/// bigint, never 0), or a negative errno (`EAGAIN`: none yet, on a
+/// non-blocking fd; `ECANCELED`: the clock jumped under
+/// `TFD_TIMER_CANCEL_ON_SET`).
+/// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+#[napi(ts_return_type = "bigint | number")]
+pub fn timerfd_read(fd: i32) -> Either<u64, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    match core::timerfd_read(fd) {
+        Ok(v) => Either::A(v),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
+/// where that cannot be read (no `/proc`, Linux < 3.17, not open).
+/// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+#[napi]
+pub fn timerfd_clock_id(fd: i32) -> Option<i32> {
+    let fd = borrow_fd(fd).ok()?;
+    core::clock_id(fd).ok().flatten()
+}
