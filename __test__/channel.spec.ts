@@ -2,13 +2,13 @@ import test, { type ExecutionContext } from 'ava'
 
 // Serial: these tests count fds and spawn children, which concurrent tests on
 // 2 cores would disturb.
-import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, promises as fsp, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 
-import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, ReceivedFds, Semaphore } from '../index.js'
+import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, ReceivedFds, Semaphore, Timer } from '../index.js'
 import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-channel-'))
@@ -78,6 +78,25 @@ test.serial('a pair carries data and working duplicates of fds; the sender keeps
   t.is(empty.fds.length, 0)
   await b.send(new Float64Array([1.5]))
   t.is((await a.receive()).data.readDoubleLE(0), 1.5)
+})
+
+test.serial('a Timer and a FileHandle travel too', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  const fh = await fsp.open(THIS_FILE, 'r')
+  await a.send('timer+file', [timer, fh])
+  await fh.close()
+  const { fds } = await b.receive()
+  using _ = fds
+  const remote = Timer.fromFd(fds.take(0), { adopt: true })
+  t.teardown(() => remote.close())
+  timer.set(5)
+  t.true((await remote.wait()) >= 1, 'the duplicate sees the expirations of the timer set on the original')
+  const buf = Buffer.alloc(6)
+  readSync(fds.peek(1), buf, 0, 6, 0)
+  t.is(buf.toString(), 'import', 'the file arrived, readable')
 })
 
 test.serial('received fds are close-on-exec', async (t) => {
