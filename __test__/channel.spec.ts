@@ -208,6 +208,31 @@ test.serial('limits: 253 fds and 64 KiB pass; more is ERR_OUT_OF_RANGE, as a rej
   await t.throwsAsync(a.receive({ timeout: 1 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
 })
 
+const prlimit = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p))
+;(prlimit ? test.serial : test.skip)(`out of fd numbers (RLIMIT_NOFILE): ENOBUFS, every fd that arrived is closed, the channel stays usable${prlimit ? '' : ' (skipped: needs prlimit from util-linux)'}`, async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const code = `const lfd = require(${JSON.stringify(PKG)})
+    const n = () => require('fs').readdirSync('/proc/self/fd').length
+    ;(async () => {
+      const [a, b] = lfd.FdChannel.pair()
+      const sem = new lfd.Semaphore(0)
+      await a.send('', [sem]); (await b.receive()).fds.close()   // warm up the watch
+      await a.send('many', Array(200).fill(sem))
+      await a.send('after')
+      const before = n()
+      const err = await b.receive().then(() => 'received', (e) => e.code + ' ' + e.syscall)
+      const after = n()
+      const next = (await b.receive()).data.toString()
+      console.log(JSON.stringify({ err, before, after, next }))
+    })().catch((e) => { console.error(e); process.exit(1) })`
+  const r = spawnSync(prlimit!, ['--nofile=64:64', process.execPath, '-e', code], { encoding: 'utf8', timeout: 20_000 })
+  t.is(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.err, 'ENOBUFS recvmsg')
+  t.is(out.after, out.before, 'the fds that fit were closed')
+  t.is(out.next, 'after')
+})
+
 test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => {
   const [a, b] = FdChannel.pair()
   t.teardown(() => (a.close(), b.close()))
@@ -459,6 +484,46 @@ test.serial('the accept iterator yields connections and ends on close; abort sig
   const aborted = FdChannel.listen(sockPath())
   t.teardown(() => aborted.close())
   await t.throwsAsync(aborted.accept({ signal: AbortSignal.timeout(10) }), { code: 'ABORT_ERR' })
+})
+
+test.serial('connect retries while the backlog is full, until accepted or aborted', async (t) => {
+  const path = sockPath()
+  const server = FdChannel.listen(path, { backlog: 0 })
+  t.teardown(() => server.close())
+  const first: FdChannel[] = []
+  // Fill the backlog (backlog 0 still queues one or two).
+  for (;;) {
+    const ac = new AbortController()
+    const p = FdChannel.connect(path, { signal: ac.signal })
+    const r = await Promise.race([p, sleep(30).then(() => null)])
+    if (r === null) {
+      ac.abort()
+      await rejects(t, p, 'ABORT_ERR')
+      break
+    }
+    first.push(r)
+    t.true(first.length < 20, 'the backlog never filled')
+  }
+  const waiting = FdChannel.connect(path)
+  await sleep(30)
+  const accepted = [await server.accept(), await server.accept()]
+  const late = await waiting
+  t.is(late.peer.pid, process.pid)
+  for (const c of [...first, ...accepted, late]) c.close()
+})
+
+test.serial('unref() lets the process exit with a receive pending; ref() keeps it alive', async (t) => {
+  const code = (unref: boolean) => `
+    const [a, b] = lfd.FdChannel.pair()
+    b.receive().then(() => console.log('received'), (e) => console.log(e.code))
+    ${unref ? 'b.unref()' : ''}
+    process.on('exit', () => console.log('exit', b.hasRef()))`
+  const r1 = await runNode(code(true), { timeoutMs: 5000 })
+  t.is(r1.code, 0, r1.stderr)
+  t.is(r1.stdout.trim(), 'exit false')
+  const r2 = await runNode(code(false), { timeoutMs: 1000 })
+  t.is(r2.signal, 'SIGKILL', 'still waiting when killed after 1 s')
+  t.is(r2.stdout, '')
 })
 
 test.serial('listen options are checked', (t) => {
