@@ -77,6 +77,10 @@ export declare function channelListen(name: string, abstractNs: boolean, backlog
 
 /** A received message: its bytes and the fds it carried (`null`: none). */
 export interface ChannelMessage {
+  /**
+   * A copy into memory V8 owns (`napi_create_buffer_copy`): no finalizer
+   * per message, unlike an external buffer over a `Vec`.
+   */
   data: Buffer
   fds?: ExternalObject<'FdList'> | null
 }

@@ -20,7 +20,8 @@ use std::path::Path;
 
 use linux_fd_core::channel::{self as core, Address, Recv};
 use linux_fd_core::fd::{GuardedFd, Taken};
-use napi::bindgen_prelude::{Buffer, Either, External};
+use napi::bindgen_prelude::{BufferSlice, Either, External};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno, FdHandle};
@@ -128,8 +129,10 @@ pub fn channel_send_list(fd: i32, data: &[u8], list: &External<FdList>) -> i32 {
 
 /// A received message: its bytes and the fds it carried (`null`: none).
 #[napi(object, object_from_js = false)]
-pub struct ChannelMessage {
-    pub data: Buffer,
+pub struct ChannelMessage<'env> {
+    /// A copy into memory V8 owns (`napi_create_buffer_copy`): no finalizer
+    /// per message, unlike an external buffer over a `Vec`.
+    pub data: BufferSlice<'env>,
     #[napi(ts_type = "ExternalObject<'FdList'> | null")]
     pub fds: Option<External<FdList>>,
 }
@@ -145,19 +148,21 @@ thread_local! {
 /// control data cut short; in both the message's fds were closed).
 /// @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
 #[napi(ts_return_type = "ChannelMessage | number")]
-pub fn channel_recv(fd: i32) -> Either<ChannelMessage, i32> {
+pub fn channel_recv(env: &Env, fd: i32) -> napi::Result<Either<ChannelMessage<'_>, i32>> {
     let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
+        return Ok(Either::B(-libc::EBADF));
     };
     RECV_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         match core::recv(fd, &mut buf) {
-            Ok(Recv::Message { len, fds }) => Either::A(ChannelMessage {
-                data: Buffer::from(buf[..len].to_vec()),
-                fds: (!fds.is_empty()).then(|| FdList::new(fds)),
-            }),
-            Ok(Recv::End) => Either::B(0),
-            Err(e) => Either::B(errno(&e)),
+            Ok(Recv::Message { len, fds }) => {
+                // The fds are owned (by the list) before anything can fail.
+                let fds = (!fds.is_empty()).then(|| FdList::new(fds));
+                let data = BufferSlice::copy_from(env, &buf[..len])?;
+                Ok(Either::A(ChannelMessage { data, fds }))
+            }
+            Ok(Recv::End) => Ok(Either::B(0)),
+            Err(e) => Ok(Either::B(errno(&e))),
         }
     })
 }
