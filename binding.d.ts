@@ -197,6 +197,78 @@ export declare function eventfdWrite(fd: number, value: number): number
  */
 export declare function eventfdWriteBig(fd: number, value: bigint): number
 
+export declare const F_ADD_SEALS: number
+
+export declare const F_DUPFD: number
+
+export declare const F_DUPFD_CLOEXEC: number
+
+export declare const F_GET_SEALS: number
+
+export declare const F_GETFD: number
+
+export declare const F_GETFL: number
+
+export declare const F_GETLK: number
+
+export declare const F_GETPIPE_SZ: number
+
+export declare const F_OFD_GETLK: number
+
+export declare const F_OFD_SETLK: number
+
+export declare const F_OFD_SETLKW: number
+
+export declare const F_RDLCK: number
+
+export declare const F_SEAL_EXEC: number
+
+export declare const F_SEAL_FUTURE_WRITE: number
+
+export declare const F_SEAL_GROW: number
+
+export declare const F_SEAL_SEAL: number
+
+export declare const F_SEAL_SHRINK: number
+
+export declare const F_SEAL_WRITE: number
+
+export declare const F_SETFD: number
+
+export declare const F_SETFL: number
+
+export declare const F_SETLK: number
+
+export declare const F_SETLKW: number
+
+export declare const F_SETPIPE_SZ: number
+
+export declare const F_UNLCK: number
+
+export declare const F_WRLCK: number
+
+/**
+ * `fcntl(fd, cmd, buf)` with `arg`'s bytes (at most 1024) copied into a
+ * 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
+ * contents afterwards, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function fcntlBuf(fd: number, cmd: number, arg: Uint8Array): Buffer | number
+
+/**
+ * `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
+ * negative errno. (A result below -4095 cannot be told from an errno only
+ * for `F_GETOWN` of a process group, as in the kernel ABI itself.)
+ *
+ * A pointer-taking `cmd` uses `arg` as an address, as in C and Python's
+ * `fcntl.fcntl`: an unmapped one is `EFAULT`; the TypeScript docs say to
+ * pass a buffer for those commands.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function fcntlInt(fd: number, cmd: number, arg: number): number
+
+export declare const FD_CLOEXEC: number
+
 /**
  * Closes the handle's fd (idempotent). Returns 0, or `-EBADF` if the number
  * no longer names the file it was (JS closed it, and it may have been
@@ -230,6 +302,143 @@ export declare function fdHandleLost(handle: ExternalObject<'FdHandle'>): boolea
  */
 export declare function fdKind(fd: number): 'eventfd' | 'eventfd-semaphore' | 'timerfd' | 'other' | 'unknown' | number
 
+export declare const FICLONE: number
+
+export declare const FICLONERANGE: number
+
+/**
+ * `flock(fd, operation)`: 0, or a negative errno. Blocks the calling thread
+ * without `LOCK_NB` (retrying on `EINTR`). The `flock()` hot path: one call,
+ * no allocation.
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ */
+export declare function flock(fd: number, operation: number): number
+
+/**
+ * `fcntl(fd, F_GETPIPE_SZ)`: a pipe's capacity in bytes, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function getPipeSize(fd: number): number
+
+/**
+ * `ioctl(fd, request, buf)` with `arg`'s bytes (at most 1024) copied into a
+ * 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
+ * contents afterwards, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export declare function ioctlBuf(fd: number, request: number, arg: Uint8Array): Buffer | number
+
+/**
+ * `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
+ * `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
+ * directly otherwise. The call's result, or a negative errno.
+ *
+ * The kernel trusts the size the request encodes, not `arg`'s length, as
+ * in C and Python: `arg` must cover what the request reads or writes.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export declare function ioctlInPlace(fd: number, request: number, arg: Uint8Array): number
+
+/**
+ * `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
+ * call's result, or a negative errno. As for `fcntlInt`, a pointer-taking
+ * request uses `arg` as an address.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export declare function ioctlInt(fd: number, request: number, arg: number): number
+
+export declare const LOCK_EX: number
+
+export declare const LOCK_NB: number
+
+export declare const LOCK_SH: number
+
+export declare const LOCK_UN: number
+
+/**
+ * As `lockOpen`, on a close-on-exec dup of `fd` (same open file
+ * description, so the lock lives on the caller's description but the
+ * handle owns and closes its own fd); or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function lockDup(fd: number, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
+
+/**
+ * Python's `fcntl.lockf(fd, cmd, len, start, whence)`: a POSIX record lock
+ * (`F_SETLK` with `LOCK_NB`, else the blocking `F_SETLKW`); 0, or a
+ * negative errno (`EINVAL` for an unrecognised `cmd`).
+ * @see https://man7.org/linux/man-pages/man3/lockf.3.html
+ */
+export declare function lockf(fd: number, cmd: number, len: number, start: number, whence: number): number
+
+/** The handle's fd number, or -1 once released or lost. */
+export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
+
+/**
+ * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
+ * the umask) into a handle that will lock it as described (`flock`: a
+ * whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
+ * 0 = to the end of the file); or a negative errno (`ENOENT`, `EACCES`, …).
+ * Nothing is locked yet: see `lockTry`.
+ * @see https://man7.org/linux/man-pages/man2/open.2.html
+ */
+export declare function lockOpen(path: string, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
+
+/**
+ * Unlocks (if the handle holds the lock) and closes the handle's fd;
+ * idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
+ * `-EBADF` if the fd was found closed behind the handle's back (the number
+ * is then forgotten: neither unlocked nor closed).
+ */
+export declare function lockRelease(handle: ExternalObject<'LockHandle'>): number
+
+/**
+ * One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
+ * (another holder conflicts) or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
+
+/**
+ * Waits for the lock on a dedicated thread and calls `callback(result)` on
+ * the JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled
+ * by `lockWaitCancel`; nothing is held) or a negative errno. By then the
+ * wait's fds (its dup of the file, its cancel eventfd) are closed and its
+ * thread is ending. Returns the wait, or a negative errno (`EMFILE`,
+ * `EAGAIN` if no thread could be started).
+ */
+export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback: (result: number) => void): ExternalObject<'LockWait'> | number
+
+/**
+ * Cancels a pending wait (idempotent; nothing once it has reported): its
+ * callback then gets 0 promptly, and nothing stays locked.
+ */
+export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
+
+export declare const O_ACCMODE: number
+
+export declare const O_APPEND: number
+
+export declare const O_ASYNC: number
+
+export declare const O_DIRECT: number
+
+export declare const O_DSYNC: number
+
+export declare const O_NOATIME: number
+
+export declare const O_NONBLOCK: number
+
+export declare const O_PATH: number
+
+export declare const O_RDONLY: number
+
+export declare const O_RDWR: number
+
+export declare const O_SYNC: number
+
+export declare const O_WRONLY: number
+
 /**
  * `poll(fd, POLLIN, timeoutMs)`—Blocks the calling thread until `fd` is
  * readable or `timeoutMs` passed (retrying on `EINTR`). Returns 1
@@ -245,6 +454,13 @@ export declare function pollReadable(fd: number, timeoutMs: number): number
  * `Semaphore.tryAcquire()` fast path: no bigint is made.
  */
 export declare function semaphoreTryAcquire(fd: number): number
+
+/**
+ * `fcntl(fd, F_SETPIPE_SZ, size)`: the capacity the kernel chose, or a
+ * negative errno. `size` is the kernel's `unsigned int`, passed unchanged.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function setPipeSize(fd: number, size: number): number
 
 /** Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`). */
 export declare const TFD_CLOEXEC: number
@@ -344,6 +560,12 @@ export declare function waitBackend(): 'uv_poll' | 'thread'
 
 /** Closes a watch for good (idempotent): its callback is never called again. */
 export declare function watchClose(watch: ExternalObject<'Watch'>): void
+
+/**
+ * The watch's private dup of the fd (-1 once closed): what to read when
+ * the watch fires.
+ */
+export declare function watchFd(watch: ExternalObject<'Watch'>): number
 
 /**
  * Watches `fd` for readability on this environment's event loop and calls

@@ -30,6 +30,7 @@ import {
   O_NONBLOCK,
   setPipeSize,
 } from '../index.js'
+import * as lfdAll from '../index.js'
 import { runNode } from './helpers/child.js'
 
 // FIONREAD on x86_64 and aarch64 (asm-generic/ioctls.h).
@@ -213,6 +214,42 @@ test('pipe size: get, set (rounded up to a power of two), and the convenience ca
   t.is(setPipeSize(fd, 4096), 4096)
   const { fd: file } = tempFile(t)
   t.throws(() => getPipeSize(file), { code: 'EBADF' })
+})
+
+test('pipe sizes that fit the kernel\'s unsigned int reach the kernel, which answers (issue 13 item 8)', (t) => {
+  const fd = fifo(t)
+  const before = getPipeSize(fd)
+  // Python's fcntl.fcntl(fd, F_SETPIPE_SZ, 2**31 + 1) gives EINVAL from the kernel.
+  for (const size of [2 ** 31 + 1, 2 ** 32 - 1]) {
+    const err = t.throws(() => setPipeSize(fd, size), { code: 'EINVAL' }) as NodeJS.ErrnoException
+    t.is(err.syscall, 'fcntl')
+    t.is(err.errno, -22)
+  }
+  t.throws(() => fcntl(fd, F_SETPIPE_SZ, 2 ** 31 + 1), { code: 'EINVAL' })
+  t.is(getPipeSize(fd), before, 'nothing changed')
+  // Beyond the C type, and not an integer: refused before the call.
+  t.throws(() => setPipeSize(fd, 2 ** 32), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => setPipeSize(fd, -1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => setPipeSize(fd, 4096.5), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => setPipeSize(fd, '4096' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test('every constant of the fcntl module is exported, with the C library\'s value', (t) => {
+  // x86_64 and aarch64 share these values (asm-generic).
+  const expected: Record<string, number> = {
+    LOCK_SH: 1, LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8,
+    F_DUPFD: 0, F_DUPFD_CLOEXEC: 1030, F_GETFD: 1, F_SETFD: 2, FD_CLOEXEC: 1, F_GETFL: 3, F_SETFL: 4,
+    F_GETLK: 5, F_SETLK: 6, F_SETLKW: 7, F_OFD_GETLK: 36, F_OFD_SETLK: 37, F_OFD_SETLKW: 38,
+    F_RDLCK: 0, F_WRLCK: 1, F_UNLCK: 2, F_ADD_SEALS: 1033, F_GET_SEALS: 1034,
+    F_SEAL_SEAL: 1, F_SEAL_SHRINK: 2, F_SEAL_GROW: 4, F_SEAL_WRITE: 8, F_SEAL_FUTURE_WRITE: 16, F_SEAL_EXEC: 32,
+    F_GETPIPE_SZ: 1032, F_SETPIPE_SZ: 1031, FICLONE: 0x40049409, FICLONERANGE: 0x4020940d,
+    O_APPEND: 0o2000, O_ASYNC: 0o20000, O_NOATIME: 0o1000000, O_NONBLOCK: 0o4000,
+    O_DSYNC: 0o10000, O_SYNC: 0o4010000, O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_ACCMODE: 3, O_PATH: 0o10000000,
+  }
+  const all = lfdAll as unknown as Record<string, unknown>
+  for (const [name, value] of Object.entries(expected)) t.is(all[name], value, name)
+  // O_DIRECT differs by architecture (x86_64 0o40000, aarch64 0o200000).
+  t.true(all.O_DIRECT === 0o40000 || all.O_DIRECT === 0o200000, 'O_DIRECT')
 })
 
 test('closed fds are EBADF and wrong types are TypeErrors', (t) => {

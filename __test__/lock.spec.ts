@@ -2,13 +2,14 @@
 // tested from real child processes, and waits that block neither the event
 // loop nor libuv's threadpool.
 import test from 'ava'
-import { closeSync, mkdtempSync, openSync, promises as fsp, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, promises as fsp, readFileSync, rmSync } from 'node:fs'
+import { inspect } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 
-import { LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
+import { FileLock, LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
 import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
 
 // Serial: these tests hold locks, spawn processes and time the event loop.
@@ -188,4 +189,163 @@ test.serial('a worker terminated during a lock wait: no crash, no leaked fd, not
   t.is(fdCount(), before)
   holder.release()
   t.is(await childTry(path, {}), 'locked')
+})
+
+/** Threads of this process (`Threads:` in /proc/self/status). */
+function threadCount(): number {
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Threads:'))
+  return Number(line!.split(/\s+/)[1])
+}
+
+/** Rejects after `ms` with `what`, so a wait that never settles fails the test instead of hanging it. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+test.serial('lockFile never throws synchronously: a missing directory rejects with ENOENT (issue 11)', async (t) => {
+  let p: Promise<unknown> | undefined
+  t.notThrows(() => {
+    p = lockFile(join(dir, 'missing-dir', 'x'))
+  })
+  const err = (await t.throwsAsync(p!, { code: 'ENOENT' })) as NodeJS.ErrnoException
+  t.is(err.syscall, 'open')
+  t.is(err.errno, -2)
+  // Argument errors are rejections too.
+  for (const [args, code] of [
+    [[5n], 'ERR_INVALID_ARG_TYPE'],
+    [[file(), { kind: 'posix' }], 'ERR_INVALID_ARG_VALUE'],
+    [[file(), { range: { start: -1 } }], 'ERR_OUT_OF_RANGE'],
+    [[file(), { signal: {} }], 'ERR_INVALID_ARG_TYPE'],
+    [[file(), 'shared'], 'ERR_INVALID_ARG_TYPE'],
+  ] as Array<[unknown[], string]>) {
+    let q: Promise<unknown> | undefined
+    t.notThrows(() => {
+      q = (lockFile as (...a: unknown[]) => Promise<unknown>)(...args)
+    }, code)
+    await t.throwsAsync(q!, { code }, code)
+  }
+})
+
+test.serial('an unknown option key rejects with ERR_INVALID_ARG_VALUE naming it (issue 11)', async (t) => {
+  const path = file()
+  const err = await t.throwsAsync(lockFile(path, { timeout: 100 } as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' })
+  t.regex(err!.message, /options\.timeout/)
+  t.throws(() => tryLockFile(path, { timeout: 100 } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.timeout/ })
+  t.throws(() => tryLockFile(path, { wait: false } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.wait/ }, 'tryLockFile never waits')
+  t.throws(() => tryLockFile(path, { range: { begin: 1 } } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.range\.begin/ })
+  t.is(await childTry(path, {}), 'locked', 'nothing was locked by the refused calls')
+})
+
+test.serial('FileLock has no public constructor, brand-checks its receiver, and inspects as fd and state', async (t) => {
+  const Ctor = FileLock as unknown as new (...a: unknown[]) => unknown
+  t.throws(() => new Ctor(), { instanceOf: TypeError, code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  t.throws(() => new Ctor(Symbol('FileLock'), {}, {}), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  const lock = (await lockFile(file(), { range: { start: 4, length: 8 } })) as FileLock
+  t.true(lock instanceof FileLock)
+  for (const name of ['fd', 'shared', 'kind', 'range', 'released'] as const) {
+    const get = Object.getOwnPropertyDescriptor(FileLock.prototype, name)!.get!
+    t.throws(() => get.call({}), { instanceOf: TypeError, code: 'ERR_INVALID_THIS' }, name)
+  }
+  t.throws(() => FileLock.prototype.release.call({}), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => FileLock.prototype[Symbol.dispose].call({} as FileLock), { code: 'ERR_INVALID_THIS' })
+  await t.throwsAsync(FileLock.prototype[Symbol.asyncDispose].call({} as FileLock), { code: 'ERR_INVALID_THIS' })
+  const shown = inspect(lock, { breakLength: Infinity })
+  t.regex(shown, new RegExp(`^FileLock \\{ fd: ${lock.fd}, kind: 'ofd', shared: false, range: \\{ start: 4, length: 8 \\}, released: false \\}$`))
+  await lock[Symbol.asyncDispose]()
+  t.true(lock.released)
+  t.regex(inspect(lock), /fd: -1,.*released: true/s)
+  const f = tryLockFile(file(), { kind: 'flock', shared: true })!
+  t.regex(inspect(f, { breakLength: Infinity }), /^FileLock \{ fd: \d+, kind: 'flock', shared: true, released: false \}$/)
+  f.release()
+})
+
+test.serial('2,000 aborted waits on a held lock: fds back at baseline as each settles, threads soon after (issue 13 item 2)', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  const fds = fdCount()
+  const threads = threadCount()
+  for (let i = 0; i < 2000; i++) {
+    // Compared per wait: fds of earlier tests' children may still be closing.
+    const before = fdCount()
+    const ac = new AbortController()
+    const waiting = lockFile(path, { signal: ac.signal })
+    // Half abort in the same turn, half once the wait thread has had time to start polling.
+    if (i % 2 === 1) await new Promise((r) => setImmediate(r))
+    ac.abort()
+    await t.throwsAsync(within(waiting, 5000, `wait ${i}`), { name: 'AbortError' })
+    const now = fdCount()
+    if (now > before) return t.fail(`after aborted wait ${i}: ${now} fds open, ${before} before it`)
+  }
+  await until(() => threadCount() <= threads, 5000).catch(() => {})
+  t.is(threadCount(), threads, 'every wait thread has ended')
+  t.true(fdCount() <= fds, `${fdCount()} fds open, ${fds} before the waits`)
+  holder.release()
+  t.is(await childTry(path, {}), 'locked', 'no aborted waiter took the lock')
+})
+
+test.serial('an abort stops the lock wait: its thread ends and its fds close (issue 16)', async (t) => {
+  const path = file()
+  const holder = await lockFile(path, { kind: 'flock' })
+  await sleep(50) // let fds of earlier tests finish closing
+  const fds = fdCount()
+  const threads = threadCount()
+  const ac = new AbortController()
+  const waiting = lockFile(path, { kind: 'flock', signal: ac.signal })
+  // The wait has its own thread, its dup of the file and its cancel eventfd (plus the lock's own fd).
+  await until(() => threadCount() > threads, 5000)
+  t.is(fdCount(), fds + 3)
+  await sleep(20)
+  ac.abort(new Error('enough'))
+  const err = await t.throwsAsync(within(waiting, 2000, 'the aborted wait'), { name: 'AbortError' })
+  t.is((err!.cause as Error).message, 'enough')
+  t.is(fdCount(), fds, 'the wait closed its fds before it settled')
+  await until(() => threadCount() === threads, 2000).catch(() => {})
+  t.is(threadCount(), threads, 'the wait thread stopped polling and ended')
+  // A granted wait also lets go of everything but the lock's own fd.
+  const next = lockFile(path, { kind: 'flock' })
+  await until(() => threadCount() > threads, 5000)
+  holder.release()
+  const lock = await within(next, 2000, 'the granted wait')
+  t.is(fdCount(), fds, 'only the lock fd is left (the holder released its own)')
+  await until(() => threadCount() === threads, 2000).catch(() => {})
+  t.is(threadCount(), threads)
+  lock.release()
+})
+
+test.serial('a signal that aborts or throws inside addEventListener still ends the wait (issue 13 item 6)', async (t) => {
+  const path = file()
+  const holder = await lockFile(path)
+  const threads = threadCount()
+  const ac = new AbortController()
+  const signal = ac.signal
+  const add = signal.addEventListener.bind(signal)
+  // Aborts before the listener is added: a listener added to an aborted signal never fires.
+  Object.defineProperty(signal, 'addEventListener', {
+    value: (...args: Parameters<AbortSignal['addEventListener']>) => {
+      ac.abort(new Error('early'))
+      add(...args)
+    },
+  })
+  const err = await t.throwsAsync(within(lockFile(path, { signal }), 2000, 'abort inside addEventListener'), { name: 'AbortError' })
+  t.is((err!.cause as Error).message, 'early')
+  const boom = new Error('addEventListener failed')
+  const bad = new AbortController().signal
+  Object.defineProperty(bad, 'addEventListener', {
+    value: () => {
+      throw boom
+    },
+  })
+  t.is(await t.throwsAsync(within(lockFile(path, { signal: bad }), 2000, 'throwing addEventListener')), boom)
+  await until(() => threadCount() <= threads, 2000).catch(() => {})
+  t.is(threadCount(), threads, 'both waits ended their threads')
+  holder.release()
+  t.is(await childTry(path, {}), 'locked', 'neither wait took the lock')
 })

@@ -160,8 +160,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   constructor(initial: typeof token, handle: Handle)
   constructor(initial?: number | typeof token, handle?: Handle) {
     const h = initial === token && handle !== undefined ? handle : open(initial, false)
-    const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', () => {
-      const r = native.eventfdRead(core.fd)
+    const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
+      const r = native.eventfdRead(fd)
       if (typeof r !== 'number') return r
       if (r === -11) return undefined
       throw core.fail(r, 'eventfd_read')
@@ -417,8 +417,8 @@ export class Semaphore implements Disposable {
   constructor(initial: typeof token, handle: Handle)
   constructor(initial?: number | typeof token, handle?: Handle) {
     const h = initial === token && handle !== undefined ? handle : open(initial, true)
-    const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', () => {
-      const r = native.semaphoreTryAcquire(core.fd)
+    const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', (fd) => {
+      const r = native.semaphoreTryAcquire(fd)
       if (r === 1) return true
       if (r === 0) return undefined
       throw core.fail(r, 'eventfd_read')

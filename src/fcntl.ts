@@ -1,2 +1,346 @@
-/** Placeholder: being ported (issue 11). @module */
-export {}
+/**
+ * Python's `fcntl` module for Node.js: {@link fcntl}, {@link ioctl},
+ * {@link flock}, {@link lockf}, the pipe-size calls, and the constants they
+ * take. Each function checks its arguments, makes one native call, and
+ * throws Node-style errors (`code`, negative `errno`, `syscall`).
+ * @module
+ */
+import { errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
+import { native } from './binding'
+import { type FdLike, toBool, toFd, toInt, toInt32 } from './validate'
+
+/** `flock`/`lockf` operation: shared lock. */
+export const LOCK_SH: number = native.LOCK_SH
+/** `flock`/`lockf` operation: exclusive lock. */
+export const LOCK_EX: number = native.LOCK_EX
+/** `flock`/`lockf` flag: fail with `EAGAIN` (or `EACCES` for `lockf`) instead of blocking. */
+export const LOCK_NB: number = native.LOCK_NB
+/** `flock`/`lockf` operation: unlock. */
+export const LOCK_UN: number = native.LOCK_UN
+/** `fcntl` command: duplicate to the lowest free fd ≥ `arg`. */
+export const F_DUPFD: number = native.F_DUPFD
+/** `fcntl` command: like `F_DUPFD`, with close-on-exec set atomically. */
+export const F_DUPFD_CLOEXEC: number = native.F_DUPFD_CLOEXEC
+/** `fcntl` command: get the fd flags (`FD_CLOEXEC`). */
+export const F_GETFD: number = native.F_GETFD
+/** `fcntl` command: set the fd flags (`FD_CLOEXEC`). */
+export const F_SETFD: number = native.F_SETFD
+/** fd flag (`F_GETFD`/`F_SETFD`): close on exec. */
+export const FD_CLOEXEC: number = native.FD_CLOEXEC
+/** `fcntl` command: get the file status flags and access mode (`O_*`). */
+export const F_GETFL: number = native.F_GETFL
+/**
+ * `fcntl` command: set the status flags `O_APPEND`, `O_ASYNC`, `O_DIRECT`,
+ * `O_NOATIME`, `O_NONBLOCK` (replacing them; it cannot set close-on-exec).
+ */
+export const F_SETFL: number = native.F_SETFL
+/** `fcntl` command (`struct flock` buffer): test for a POSIX record lock. */
+export const F_GETLK: number = native.F_GETLK
+/** `fcntl` command (`struct flock` buffer): set a POSIX record lock, non-blocking. */
+export const F_SETLK: number = native.F_SETLK
+/** `fcntl` command (`struct flock` buffer): set a POSIX record lock, blocking the thread. */
+export const F_SETLKW: number = native.F_SETLKW
+/** `fcntl` command (`struct flock` buffer, `l_pid` 0): test for an OFD lock. */
+export const F_OFD_GETLK: number = native.F_OFD_GETLK
+/** `fcntl` command (`struct flock` buffer, `l_pid` 0): set an OFD lock, non-blocking. */
+export const F_OFD_SETLK: number = native.F_OFD_SETLK
+/** `fcntl` command (`struct flock` buffer, `l_pid` 0): set an OFD lock, blocking the thread. */
+export const F_OFD_SETLKW: number = native.F_OFD_SETLKW
+/** Lock type (`l_type` of a `struct flock`): read (shared). */
+export const F_RDLCK: number = native.F_RDLCK
+/** Lock type (`l_type` of a `struct flock`): write (exclusive). */
+export const F_WRLCK: number = native.F_WRLCK
+/** Lock type (`l_type` of a `struct flock`): unlock; also `F_GETLK`'s "no conflict". */
+export const F_UNLCK: number = native.F_UNLCK
+/** `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`. */
+export const F_ADD_SEALS: number = native.F_ADD_SEALS
+/** `fcntl` command: get a memfd's seals. */
+export const F_GET_SEALS: number = native.F_GET_SEALS
+/** Seal: no more seals can be added. */
+export const F_SEAL_SEAL: number = native.F_SEAL_SEAL
+/** Seal: the file cannot shrink. */
+export const F_SEAL_SHRINK: number = native.F_SEAL_SHRINK
+/** Seal: the file cannot grow. */
+export const F_SEAL_GROW: number = native.F_SEAL_GROW
+/** Seal: no writes (adding it fails with `EBUSY` while a writable shared mapping exists). */
+export const F_SEAL_WRITE: number = native.F_SEAL_WRITE
+/** Seal: no new writes; existing writable mappings keep working (Linux 5.1). */
+export const F_SEAL_FUTURE_WRITE: number = native.F_SEAL_FUTURE_WRITE
+/** Seal: the exec bits cannot change (Linux 6.3). */
+export const F_SEAL_EXEC: number = native.F_SEAL_EXEC
+/** `fcntl` command: a pipe's capacity in bytes (see {@link getPipeSize}). */
+export const F_GETPIPE_SZ: number = native.F_GETPIPE_SZ
+/**
+ * `fcntl` command: set a pipe's capacity, rounded up to a power of two
+ * (`EPERM` above `/proc/sys/fs/pipe-max-size`, `EBUSY` below the buffered
+ * data; see {@link setPipeSize}).
+ */
+export const F_SETPIPE_SZ: number = native.F_SETPIPE_SZ
+/** `ioctl` request: share a whole file's extents with another (reflink; same filesystem only). */
+export const FICLONE: number = native.FICLONE
+/** `ioctl` request (`struct file_clone_range` buffer): reflink a range. */
+export const FICLONERANGE: number = native.FICLONERANGE
+/** Status flag: append mode. */
+export const O_APPEND: number = native.O_APPEND
+/** Status flag: signal-driven I/O. */
+export const O_ASYNC: number = native.O_ASYNC
+/** Status flag: bypass the page cache. */
+export const O_DIRECT: number = native.O_DIRECT
+/** Status flag: do not update the access time. */
+export const O_NOATIME: number = native.O_NOATIME
+/** Status flag: non-blocking I/O. */
+export const O_NONBLOCK: number = native.O_NONBLOCK
+/** Status flag: synchronized I/O data integrity. */
+export const O_DSYNC: number = native.O_DSYNC
+/** Status flag: synchronized I/O file integrity. */
+export const O_SYNC: number = native.O_SYNC
+/** Access mode: read only. */
+export const O_RDONLY: number = native.O_RDONLY
+/** Access mode: write only. */
+export const O_WRONLY: number = native.O_WRONLY
+/** Access mode: read and write. */
+export const O_RDWR: number = native.O_RDWR
+/** Mask of the access-mode bits in `F_GETFL`'s result. */
+export const O_ACCMODE: number = native.O_ACCMODE
+/** Status flag: an `O_PATH` fd (a location only, no I/O). */
+export const O_PATH: number = native.O_PATH
+
+/** The size of the buffer a buffer argument is copied into (Python's). */
+const ARG_BUF_SIZE = 1024
+const INT_MIN = -0x80000000
+const UINT_MAX = 0xffffffff
+// Taken once: user code replacing globals cannot change how arguments are read.
+const encoder = new TextEncoder()
+const isView = ArrayBuffer.isView
+
+/** The argument types of {@link fcntl} and {@link ioctl}. */
+export type FcntlArg = number | ArrayBufferView | ArrayBuffer | string
+
+/**
+ * A C `int` argument as Python's `fcntl` reads it: -2^31 … 2^32-1, wrapped
+ * to 32 bits (so `0x80000000` is the bit pattern of `INT_MIN`).
+ */
+function cInt(value: unknown, name: string): number {
+  return toInt(value, name, INT_MIN, UINT_MAX) | 0
+}
+
+/** The bytes of a buffer or string argument, or undefined for a number or `undefined`. */
+function bytesOf(arg: unknown): { bytes: Uint8Array; writable: boolean } | undefined {
+  if (arg === undefined || typeof arg === 'number') return undefined
+  let bytes: Uint8Array
+  let writable = true
+  if (typeof arg === 'string') {
+    bytes = encoder.encode(arg)
+    writable = false
+  } else if (isView(arg)) {
+    bytes = new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength)
+  } else if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && arg instanceof SharedArrayBuffer)) {
+    bytes = new Uint8Array(arg)
+  } else {
+    throw invalidArgType('arg', 'of type number, string, ArrayBufferView or ArrayBuffer', arg)
+  }
+  return { bytes, writable }
+}
+
+function checkCopied(bytes: Uint8Array): void {
+  if (bytes.length > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, bytes.length)
+}
+
+/**
+ * `fcntl(fd, cmd, arg)`—Python's `fcntl.fcntl`.
+ *
+ * - `arg` a number (default 0): the call is made with that integer
+ *   (-2^31 … 2^32-1, wrapped to a C `int`), and its integer result is
+ *   returned.
+ * - `arg` a `Buffer`, any `ArrayBufferView`, an `ArrayBuffer` or a string
+ *   (UTF-8): its bytes (at most 1024) are copied into a 1024-byte buffer, the
+ *   call is made with a pointer to it, and a `Buffer` of the argument's
+ *   length holding the buffer's contents afterwards is returned; the
+ *   argument itself is not changed. Pass a buffer for every command that
+ *   takes a pointer (`F_GETLK`, `F_SETLK`, `F_OFD_*` take a `struct flock`):
+ *   a number is then used as an address, as in C and Python (an unmapped
+ *   one gives `EFAULT`).
+ *
+ * Blocking commands (`F_SETLKW`, `F_OFD_SETLKW`) block the calling thread;
+ * use {@link lockFile} to wait without blocking. A result of `F_GETOWN` for
+ * a process group whose id is below 4096 looks like an error (fcntl(2), BUGS).
+ * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param cmd - the command, such as {@link F_GETFL}.
+ * @param arg - an integer, or a buffer or string for pointer-taking commands.
+ * @returns the call's integer result, or a `Buffer` for a buffer argument.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes.
+ * @throws {Error} the command's errno (`syscall` `'fcntl'`): `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, `EFAULT`, …
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @example
+ * ```ts
+ * const flags = fcntl(fd, F_GETFL) as number
+ * fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+ * ```
+ */
+export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer {
+  const n = toFd(fd)
+  const c = toInt32(cmd, 'cmd')
+  const buf = bytesOf(arg)
+  if (buf !== undefined) {
+    checkCopied(buf.bytes)
+    const r = native.fcntlBuf(n, c, buf.bytes)
+    if (typeof r === 'number') throw errnoError(r, 'fcntl')
+    return r
+  }
+  const r = native.fcntlInt(n, c, arg === undefined ? 0 : cInt(arg, 'arg'))
+  if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
+  return r
+}
+
+/**
+ * `ioctl(fd, request, arg, mutateFlag)`—Python's `fcntl.ioctl`.
+ *
+ * - `arg` a number (default 0): passed as an integer (-2^31 … 2^32-1); the
+ *   call's integer result is returned.
+ * - `arg` a `Buffer`, `ArrayBufferView` or `ArrayBuffer` and `mutateFlag`
+ *   true (the default): the call reads and writes the argument's own bytes
+ *   (through a 1024-byte copy when they fit, directly otherwise), and the
+ *   integer result is returned.
+ * - `arg` a string, or `mutateFlag` false: as {@link fcntl}: a copy in a
+ *   1024-byte buffer, and a `Buffer` of the argument's length is returned.
+ *
+ * The kernel trusts the size the request encodes, not the argument's: the
+ * buffer must be at least as large as what the request reads or writes.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
+ * @param arg - an integer, a buffer, or a string.
+ * @param mutateFlag - whether a writable buffer is updated in place (default true).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer out of range, or a copied buffer over 1024 bytes.
+ * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT`, …
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ * @example
+ * ```ts
+ * const FIONREAD = 0x541b
+ * const n = new Int32Array(1)
+ * ioctl(pipeFd, FIONREAD, n) // n[0]: bytes ready to read
+ * ```
+ */
+export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: boolean): number | Buffer {
+  const n = toFd(fd)
+  const req = cInt(request, 'request') >>> 0
+  const buf = bytesOf(arg)
+  const mutate = toBool(mutateFlag, 'mutateFlag', true)
+  if (buf !== undefined) {
+    if (buf.writable && mutate) {
+      const r = native.ioctlInPlace(n, req, buf.bytes)
+      if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+      return r
+    }
+    checkCopied(buf.bytes)
+    const r = native.ioctlBuf(n, req, buf.bytes)
+    if (typeof r === 'number') throw errnoError(r, 'ioctl')
+    return r
+  }
+  const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
+  if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+  return r
+}
+
+/**
+ * `flock(fd, operation)`—Python's `fcntl.flock`: {@link LOCK_SH},
+ * {@link LOCK_EX} or {@link LOCK_UN}, optionally `| LOCK_NB`.
+ *
+ * Without `LOCK_NB` this **blocks the calling thread** until the lock is
+ * free; use `lockFile(path, { kind: 'flock' })` to wait without blocking.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param operation - `LOCK_SH`, `LOCK_EX` or `LOCK_UN`, optionally `| LOCK_NB`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative fd or an operation outside int32.
+ * @throws {Error} (`syscall` `'flock'`) `EAGAIN` (a conflict with `LOCK_NB`), `EBADF`, `EINVAL`, `ENOLCK`.
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ * @example
+ * ```ts
+ * flock(fd, LOCK_EX | LOCK_NB) // throws EAGAIN if another description holds it
+ * flock(fd, LOCK_UN)
+ * ```
+ */
+export function flock(fd: FdLike, operation: number): void {
+  const r = native.flock(toFd(fd), toInt32(operation, 'operation'))
+  if (r !== 0) throw errnoError(r, 'flock')
+}
+
+/** Python's decoding of a `lockf` command: `LOCK_UN` exactly, or anything with `LOCK_SH` or `LOCK_EX`. */
+function isLockfCmd(cmd: number): boolean {
+  return cmd === LOCK_UN || (cmd & LOCK_SH) !== 0 || (cmd & LOCK_EX) !== 0
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+
+/**
+ * `lockf(fd, cmd, len, start, whence)`—Python's `fcntl.lockf`: a POSIX
+ * record lock over `len` bytes (0: to the end of the file, however it grows)
+ * from `start` relative to `whence` (`SEEK_SET` 0, `SEEK_CUR` 1, `SEEK_END`
+ * 2). `cmd` is {@link LOCK_UN}, or {@link LOCK_SH}/{@link LOCK_EX},
+ * optionally `| LOCK_NB`, decoded as CPython does (`LOCK_SH` becomes
+ * `F_RDLCK`, `LOCK_EX` `F_WRLCK`; `F_SETLK` with `LOCK_NB`, else `F_SETLKW`).
+ *
+ * These locks belong to the process and are dropped when it closes *any* fd
+ * of the file (Node may do that internally): prefer {@link lockFile}.
+ * Without `LOCK_NB` this **blocks the calling thread**.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param cmd - `LOCK_UN`, or `LOCK_SH`/`LOCK_EX` with optional `LOCK_NB`.
+ * @param len - bytes to lock (default 0: to the end of the file), ±(2^53-1).
+ * @param start - offset from `whence` (default 0), ±(2^53-1).
+ * @param whence - 0 (`SEEK_SET`, the default), 1 (`SEEK_CUR`) or 2 (`SEEK_END`).
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for an unrecognized `cmd` (Python's `ValueError`); `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `whence` outside 0 … 2 and other out-of-range integers.
+ * @throws {Error} (`syscall` `'fcntl'`) `EACCES`/`EAGAIN` (a conflict with `LOCK_NB`), `EDEADLK`, `EBADF` (the fd's access mode does not allow the lock type), `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man3/lockf.3.html
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export function lockf(fd: FdLike, cmd: number, len?: number, start?: number, whence?: number): void {
+  const n = toFd(fd)
+  const c = toInt32(cmd, 'cmd')
+  const l = toInt(len, 'len', -MAX_SAFE, MAX_SAFE, 0)
+  const s = toInt(start, 'start', -MAX_SAFE, MAX_SAFE, 0)
+  const w = toInt(whence, 'whence', 0, 2, 0)
+  if (!isLockfCmd(c)) {
+    throw invalidArgValue('cmd', cmd, 'is not a recognized lockf command (LOCK_UN, or LOCK_SH/LOCK_EX with optional LOCK_NB)')
+  }
+  const r = native.lockf(n, c, l, s, w)
+  if (r !== 0) throw errnoError(r, 'fcntl')
+}
+
+/**
+ * `fcntl(fd, F_GETPIPE_SZ)`—A pipe's capacity in bytes.
+ * @param fd - a pipe's fd number, or an object with a numeric `fd`.
+ * @throws {Error} (`syscall` `'fcntl'`) `EBADF` (also for a file that is not a pipe), `EINVAL`.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export function getPipeSize(fd: FdLike): number {
+  const r = native.getPipeSize(toFd(fd))
+  if (r < 0) throw errnoError(r, 'fcntl')
+  return r
+}
+
+/**
+ * `fcntl(fd, F_SETPIPE_SZ, size)`—Sets a pipe's capacity; returns the
+ * capacity the kernel chose (a power of two ≥ `size`, at least a page).
+ *
+ * Every `size` that fits the kernel's `unsigned int` reaches the kernel,
+ * which answers, as for Python's `fcntl.fcntl`: sizes above 2^31 are
+ * `EINVAL`.
+ * @param fd - a pipe's fd number, or an object with a numeric `fd`.
+ * @param size - the wanted capacity in bytes, 0 … 2^32-1.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a `size` outside 0 … 2^32-1 or not an integer.
+ * @throws {Error} (`syscall` `'fcntl'`) `EPERM` (above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`), `EBUSY` (below the buffered data), `EINVAL` (above 2^31), `EBADF` (also for a file that is not a pipe).
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @example
+ * ```ts
+ * setPipeSize(fd, 1 << 20) // 1 MiB, if /proc/sys/fs/pipe-max-size allows
+ * ```
+ */
+export function setPipeSize(fd: FdLike, size: number): number {
+  const n = toFd(fd)
+  const s = toInt(size, 'size', 0, UINT_MAX)
+  const r = native.setPipeSize(n, s)
+  if (r < 0) throw errnoError(r, 'fcntl')
+  return r
+}

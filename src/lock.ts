@@ -1,2 +1,376 @@
-/** Placeholder: being ported (issue 11). @module */
-export {}
+/**
+ * File locks that can be awaited: {@link lockFile}, {@link tryLockFile} and
+ * the {@link FileLock} they give. Open-file-description (`F_OFD_SETLK`)
+ * byte-range locks or whole-file `flock(2)` locks, whose waits block neither
+ * the event loop nor libuv's threadpool, and end at once on an
+ * `AbortSignal`.
+ * @module
+ */
+import * as util from 'node:util'
+
+import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
+import { native } from './binding'
+import { toBool, toFd, toInt, toOptions, toSignal } from './validate'
+
+type LockHandle = Exclude<ReturnType<typeof native.lockOpen>, number>
+type LockWait = Exclude<ReturnType<typeof native.lockWait>, number>
+
+/** Which lock family: `'ofd'` (`F_OFD_SETLK` byte-range locks) or `'flock'` (whole-file `flock(2)` locks). */
+export type LockKind = 'ofd' | 'flock'
+
+/** A byte range of an OFD lock: `length` 0 means "to the end of the file, however it grows". */
+export interface LockRange {
+  /** First byte (default 0). */
+  start?: number
+  /** Number of bytes (default 0: to the end of the file). */
+  length?: number
+}
+
+/** Options of {@link tryLockFile}. */
+export interface TryLockOptions {
+  /** A shared (read) lock instead of an exclusive (write) one. Default false. */
+  shared?: boolean
+  /** The byte range (OFD locks only). Default: the whole file. */
+  range?: LockRange
+  /** `'ofd'` (default) or `'flock'`. */
+  kind?: LockKind
+}
+
+/** Options of {@link lockFile}. */
+export interface LockOptions extends TryLockOptions {
+  /** Wait for a conflicting holder to release (default true); with false, a conflict rejects with `EAGAIN`. */
+  wait?: boolean
+  /** Aborts the wait: the promise rejects with an `AbortError`, and nothing stays locked. */
+  signal?: AbortSignal
+}
+
+const EBADF = -9
+const EAGAIN = -11
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+
+interface Spec {
+  kind: LockKind
+  shared: boolean
+  start: number
+  length: number
+}
+
+/** Checks `(fileOrPath, options)` completely before anything is opened. */
+function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: string | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined } {
+  let target: string | number
+  if (typeof fileOrPath === 'string') {
+    if (fileOrPath.includes('\u0000')) {
+      throw invalidArgValue('fileOrPath', fileOrPath, 'must be a string without null bytes')
+    }
+    target = fileOrPath
+  } else if (typeof fileOrPath === 'number' || (typeof fileOrPath === 'object' && fileOrPath !== null)) {
+    target = toFd(fileOrPath, 'fileOrPath')
+  } else {
+    throw invalidArgType('fileOrPath', 'of type string or number, or a FileHandle', fileOrPath)
+  }
+  const keys = waitable ? (['shared', 'wait', 'signal', 'range', 'kind'] as const) : (['shared', 'range', 'kind'] as const)
+  const o = toOptions(options, 'options', keys) as Partial<Record<'shared' | 'wait' | 'signal' | 'range' | 'kind', unknown>>
+  const shared = toBool(o.shared, 'options.shared', false)
+  const wait = toBool(o.wait, 'options.wait', true)
+  const signal = toSignal(o.signal)
+  let kind: LockKind = 'ofd'
+  if (o.kind !== undefined) {
+    if (typeof o.kind !== 'string') throw invalidArgType('options.kind', 'of type string', o.kind)
+    if (o.kind !== 'ofd' && o.kind !== 'flock') throw invalidArgValue('options.kind', o.kind, "must be 'ofd' or 'flock'")
+    kind = o.kind
+  }
+  let start = 0
+  let length = 0
+  if (o.range !== undefined && o.range !== null) {
+    if (kind === 'flock') {
+      throw invalidArgValue('options.range', o.range, 'is not supported by flock locks (they cover the whole file)')
+    }
+    if (typeof o.range !== 'object') throw invalidArgType('options.range', 'of type object', o.range)
+    const r = toOptions(o.range, 'options.range', ['start', 'length'] as const)
+    start = toInt(r.start, 'options.range.start', 0, MAX_SAFE, 0)
+    length = toInt(r.length, 'options.range.length', 0, MAX_SAFE, 0)
+  }
+  return { target, spec: { kind, shared, start, length }, wait, signal }
+}
+
+/** The handle for `target`: its own fd, opened from a path or duplicated. Throws the OS error. */
+function open(target: string | number, spec: Spec): LockHandle {
+  const flock = spec.kind === 'flock'
+  const h =
+    typeof target === 'string'
+      ? native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
+      : native.lockDup(target, flock, spec.shared, spec.start, spec.length)
+  if (typeof h === 'number') throw errnoError(h, typeof target === 'string' ? 'open' : 'fcntl')
+  return h
+}
+
+const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fcntl')
+
+// Only this module can make a FileLock (see the constructor).
+const TOKEN: unique symbol = Symbol('FileLock')
+let makeLock: (h: LockHandle, spec: Spec) => FileLock
+
+/**
+ * A held file lock, from {@link lockFile} or {@link tryLockFile}.
+ * `release()` unlocks it and closes the package's fd of the file; so does
+ * garbage collection, but do not rely on that: release explicitly, or use
+ * `using` / `await using`.
+ *
+ * - `kind: 'ofd'`: an open-file-description lock (`F_OFD_SETLK`, Linux
+ *   3.15+) on a byte range. It belongs to the lock's own open file
+ *   description, so closing *other* fds of the file does not drop it
+ *   (unlike classic POSIX `F_SETLK` locks, which any `close()` of the file
+ *   drops).
+ * - `kind: 'flock'`: a whole-file `flock(2)` lock.
+ *
+ * Both are released by the kernel when the process dies.
+ *
+ * If JS closes `lock.fd` itself (`fs.closeSync(lock.fd)`), `release()`
+ * throws `EBADF` and never unlocks or closes whatever file now has that
+ * number; the lock itself is then gone only if no other fd shares the
+ * lock's open file description.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ * @example
+ * ```ts
+ * {
+ *   using lock = await lockFile('/tmp/app.lock')
+ *   // … only one process at a time runs this …
+ * } // released here
+ * ```
+ */
+export class FileLock {
+  #h: LockHandle | null
+  #fd: number
+  #lostFd = -1
+  readonly #spec: Spec
+
+  static {
+    makeLock = (h, spec) => new FileLock(TOKEN, h, spec)
+  }
+
+  /** Not for `new`: locks come from {@link lockFile} and {@link tryLockFile}. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
+  private constructor(token: typeof TOKEN, h: LockHandle, spec: Spec) {
+    if (token !== TOKEN) throw illegalConstructor()
+    this.#h = h
+    this.#spec = spec
+    this.#fd = native.lockFd(h)
+  }
+
+  /** Whether this is a shared (read) lock rather than an exclusive (write) one. */
+  get shared(): boolean {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    return this.#spec.shared
+  }
+
+  /** `'ofd'` or `'flock'`. */
+  get kind(): LockKind {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    return this.#spec.kind
+  }
+
+  /**
+   * The locked byte range (`length` 0 = to the end of the file, however it
+   * grows), a new object each time; `null` for `flock` locks, which cover the
+   * whole file.
+   */
+  get range(): { start: number; length: number } | null {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
+  }
+
+  /** The package's own fd of the locked file, or -1 once released. */
+  get fd(): number {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    return this.#fd
+  }
+
+  /** Whether `release()` was called (or found the fd closed outside the package). */
+  get released(): boolean {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    return this.#h === null
+  }
+
+  #lostError(): ErrnoError {
+    const err = errnoError(EBADF, 'release')
+    const message =
+      `${err.message}: fd ${this.#lostFd} of this FileLock was closed outside linux-fd (e.g. by fs.closeSync(lock.fd)); ` +
+      'the FileLock gave the number up without unlocking or closing it'
+    Object.defineProperty(err, 'message', { value: message, writable: true, enumerable: false, configurable: true })
+    if (typeof err.stack === 'string') {
+      Object.defineProperty(err, 'stack', { value: err.stack.replace(/^.*$/m, `Error: ${message}`), writable: true, enumerable: false, configurable: true })
+    }
+    return err
+  }
+
+  /**
+   * Unlocks and closes the lock's fd. Idempotent.
+   *
+   * First checks with one `fstat` (device, inode, type) that `fd` is still
+   * the locked file. If JS closed it (`fs.closeSync(lock.fd)`), the number
+   * may belong to another file now: the lock forgets it without unlocking or
+   * closing anything, and this and every later `release()` throw `EBADF`
+   * (`syscall` `'release'`). A reopen of the same file onto that number
+   * passes the check.
+   * @throws {Error} the unlock's errno (`syscall` `'fcntl'` or `'flock'`; the fd is closed anyway); `EBADF` if the fd was closed outside the package.
+   * @throws {TypeError} `ERR_INVALID_THIS` when called on something that is not a FileLock.
+   */
+  release(): void {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    const h = this.#h
+    if (h === null) {
+      if (this.#lostFd >= 0) throw this.#lostError()
+      return
+    }
+    const fd = this.#fd
+    this.#h = null
+    this.#fd = -1
+    const r = native.lockRelease(h)
+    if (r === EBADF) {
+      this.#lostFd = fd
+      throw this.#lostError()
+    }
+    if (r < 0) throw errnoError(r, syscallOf(this.#spec))
+  }
+
+  /** Same as `release()`, for `using`. */
+  [Symbol.dispose](): void {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    this.release()
+  }
+
+  /** Same as `release()`, for `await using`; rejects instead of throwing. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!(#h in this)) throw invalidThis('FileLock')
+    this.release()
+  }
+
+  /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
+  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
+    if (!(#h in this)) return 'FileLock {}'
+    const shown: Record<string, unknown> = { fd: this.#fd, kind: this.#spec.kind, shared: this.#spec.shared }
+    if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }
+    shown.released = this.#h === null
+    if (depth < 0) return options.stylize('[FileLock]', 'special')
+    return `FileLock ${inspect(shown, { ...options, depth: options.depth === null ? null : (options.depth ?? 2) - 1 })}`
+  }
+}
+
+/**
+ * `tryLockFile(fileOrPath, options?)`—Takes a lock if it is free right now;
+ * returns `null` if another holder conflicts. Never waits.
+ *
+ * `fileOrPath` is a path (opened with `O_RDWR | O_CREAT | O_CLOEXEC`, mode
+ * 0666 less the umask, and held until release), an fd number, or a
+ * `FileHandle` (both duplicated, so the lock lives on that fd's open file
+ * description, and the lock owns and closes its own dup).
+ * @param fileOrPath - a path, an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param options - `shared` (default false), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
+ * @returns the lock, or `null` on a conflict.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (an unknown option key included).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
+ * @throws {Error} `ENOENT`, `EACCES`, `EISDIR` (`syscall` `'open'`), `EBADF`, … from opening or locking.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ * @example
+ * ```ts
+ * const lock = tryLockFile('/tmp/app.lock')
+ * if (lock === null) console.log('busy')
+ * else lock.release()
+ * ```
+ */
+export function tryLockFile(fileOrPath: string | number | { fd: number }, options?: TryLockOptions): FileLock | null {
+  const req = request(fileOrPath, options, false)
+  const h = open(req.target, req.spec)
+  const r = native.lockTry(h)
+  if (r === 1) return makeLock(h, req.spec)
+  native.lockRelease(h)
+  if (r === 0) return null
+  throw errnoError(r, syscallOf(req.spec))
+}
+
+/**
+ * `lockFile(fileOrPath, options?)`—Takes a lock, waiting for it if another
+ * holder (in any process) conflicts.
+ *
+ * The wait occupies neither the event loop nor libuv's threadpool: a
+ * contended lock is waited for on a dedicated thread that retries with
+ * exponential backoff (50 µs up to 8 ms), so a released lock is taken within
+ * one backoff step. `signal` ends the wait at once: the promise rejects with
+ * an `AbortError` (the signal's reason as `cause`), and nothing stays
+ * locked. When the promise settles, whatever the outcome, the wait's fds and
+ * thread are released.
+ *
+ * `fileOrPath` is as for {@link tryLockFile}. Classic POSIX record locks are
+ * not offered here: closing *any* fd of the file drops them, and Node opens
+ * and closes fds internally (see {@link lockf}).
+ *
+ * Never throws: every failure, argument errors included, is a rejection.
+ * @param fileOrPath - a path, an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
+ * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false`; an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`) or locking.
+ * @throws {TypeError} (rejects) `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments, an unknown option key included (`{ timeout: 100 }`).
+ * @throws {RangeError} (rejects) `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ * @example
+ * ```ts
+ * await using lock = await lockFile('/tmp/app.lock', { signal: AbortSignal.timeout(5000) })
+ * ```
+ */
+export async function lockFile(fileOrPath: string | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
+  const req = request(fileOrPath, options, true)
+  const signal = req.signal
+  if (signal?.aborted) throw new AbortError(signal.reason)
+  const h = open(req.target, req.spec)
+  const r = native.lockTry(h)
+  if (r === 1) return makeLock(h, req.spec)
+  if (r < 0 || !req.wait) {
+    native.lockRelease(h)
+    throw errnoError(r < 0 ? r : EAGAIN, syscallOf(req.spec))
+  }
+  return wait(h, req.spec, signal)
+}
+
+/** Waits on the native thread; settles only once the wait has reported (and released its fds). */
+function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promise<FileLock> {
+  return new Promise<FileLock>((resolve, reject) => {
+    let cancelled = false
+    let failure: { error: unknown } | undefined
+    let w: LockWait | undefined
+    const cancel = (): void => {
+      if (cancelled) return
+      cancelled = true
+      if (w !== undefined) native.lockWaitCancel(w)
+    }
+    const onAbort = (): void => {
+      if (failure === undefined) failure = { error: new AbortError(signal?.reason) }
+      cancel()
+    }
+    const r = native.lockWait(h, (result: number) => {
+      try {
+        signal?.removeEventListener('abort', onAbort)
+      } catch {}
+      if (result === 1) return resolve(makeLock(h, spec))
+      native.lockRelease(h)
+      if (result === 0) reject(failure !== undefined ? failure.error : new AbortError())
+      else reject(errnoError(result, syscallOf(spec)))
+    })
+    if (typeof r === 'number') {
+      native.lockRelease(h)
+      return reject(errnoError(r, syscallOf(spec)))
+    }
+    w = r
+    if (signal === undefined) return
+    try {
+      signal.addEventListener('abort', onAbort, { once: true })
+      // A listener added to an already-aborted signal never fires (it may
+      // have been aborted by the addEventListener call itself).
+      if (signal.aborted) onAbort()
+    } catch (error) {
+      // Settled by the wait's report, once the thread has let go.
+      if (failure === undefined) failure = { error }
+      cancel()
+    }
+  })
+}

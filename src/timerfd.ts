@@ -276,8 +276,8 @@ export class Timer {
       if (typeof r === 'number') throw errnoError(r, 'timerfd_create')
       h = r
     }
-    const read = (): bigint | undefined => {
-      const r = native.timerfdRead(core.fd)
+    const read = (fd: number): bigint | undefined => {
+      const r = native.timerfdRead(fd)
       if (typeof r === 'bigint') return r
       if (r === EAGAIN) return undefined
       throw core.fail(r, 'timerfd_read')

@@ -16,14 +16,18 @@
  * @module
  */
 import { native } from './binding'
-import { AbortError, errnoError, useAfterClose } from './errors'
+import { AbortError, errnoError, useAfterClose, type ErrnoError } from './errors'
 
 /** The native fd handle (an `External`). */
 export type Handle = ReturnType<typeof native.fdHandleFrom> & object
 type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
 
-/** A non-blocking read: a value, `undefined` for "nothing yet" (`EAGAIN`); throws on error. */
-export type Read<T> = () => T | undefined
+/**
+ * A non-blocking read of `fd`: a value, `undefined` for "nothing yet"
+ * (`EAGAIN`); throws on error. `fd` is the public number for a direct call,
+ * and the watch's private dup when the watch fired.
+ */
+export type Read<T> = (fd: number) => T | undefined
 
 interface Waiter<T> {
   resolve(value: T): void
@@ -47,10 +51,13 @@ export class FdCore<T> {
   /** Whether the fd was found closed behind the object's back. */
   lost = false
   #h: Handle | undefined
+  #lostError: ErrnoError | undefined
   readonly #owner: string
   #read: Read<T>
   #queue: Waiter<T>[] = []
   #watch: Watch | undefined
+  /** The watch's private dup, read when the watch fires. */
+  #watchFd = -1
   #started = false
   #refed = true
   readonly #onFire: (errno?: number) => void
@@ -78,9 +85,16 @@ export class FdCore<T> {
     return this.#queue.length
   }
 
-  /** The error for a call on a closed object: `ERR_USE_AFTER_CLOSE`, or `EBADF` once lost. */
-  unusable(syscall: string): Error {
-    return this.lost ? errnoError(-9, syscall) : useAfterClose(this.#owner)
+  /**
+   * The error for a call on a closed object: `ERR_USE_AFTER_CLOSE`, or, once
+   * the fd was lost, the `EBADF` that found it out, again.
+   */
+  unusable(_syscall: string): Error {
+    const lost = this.#lostError
+    if (lost === undefined) return useAfterClose(this.#owner)
+    const err = errnoError(-9, lost.syscall)
+    err.message = lost.message
+    return err
   }
 
   /**
@@ -91,7 +105,9 @@ export class FdCore<T> {
   fail(errno: number, syscall: string): Error {
     const err = errnoError(errno, syscall)
     if (errno === -9 && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+      err.message += `: fd ${this.fd} of this ${this.#owner} was closed outside linux-fd`
       this.lost = true
+      this.#lostError = err
       this.#shutdown(err)
     }
     return err
@@ -108,7 +124,7 @@ export class FdCore<T> {
       if (this.#queue.length === 0) {
         let value: T | undefined
         try {
-          value = this.#read()
+          value = this.#read(this.fd)
         } catch (e) {
           return reject(e)
         }
@@ -142,7 +158,7 @@ export class FdCore<T> {
   waitSync(): T {
     for (;;) {
       if (this.fd < 0) throw this.unusable('read')
-      const value = this.#read()
+      const value = this.#read(this.fd)
       if (value !== undefined) return value
       const r = native.pollReadable(this.fd, SYNC_SLICE_MS)
       if (r < 0) throw this.fail(r, 'poll')
@@ -184,10 +200,18 @@ export class FdCore<T> {
   close(): void {
     const h = this.#h
     if (h === undefined) return
-    this.#shutdown(useAfterClose(this.#owner))
     this.#h = undefined
-    this.fd = -1
-    native.fdHandleClose(h)
+    let err: Error = useAfterClose(this.#owner)
+    if (native.fdHandleClose(h) < 0) {
+      // The number no longer names our file (JS closed it, and it may have
+      // been reused): it was forgotten, not closed. Pending waits learn why.
+      const lost = errnoError(-9, 'close')
+      lost.message += `: fd ${this.fd} of this ${this.#owner} was closed outside linux-fd`
+      this.lost = true
+      this.#lostError = lost
+      err = lost
+    }
+    this.#shutdown(err)
   }
 
   #shutdown(err: Error): void {
@@ -195,6 +219,7 @@ export class FdCore<T> {
     if (this.#watch !== undefined) {
       native.watchClose(this.#watch)
       this.#watch = undefined
+      this.#watchFd = -1
       this.#started = false
     }
     const queue = this.#queue
@@ -211,6 +236,7 @@ export class FdCore<T> {
       const w = native.watchOpen(this.fd, this.#onFire)
       if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
       this.#watch = w
+      this.#watchFd = native.watchFd(w)
       if (!this.#refed) native.watchRef(w, false)
     }
     const r = native.watchStart(this.#watch)
@@ -247,7 +273,7 @@ export class FdCore<T> {
     while (this.#queue.length > 0 && this.fd >= 0) {
       let value: T | undefined
       try {
-        value = this.#read()
+        value = this.#read(this.#watchFd)
       } catch (e) {
         this.#failAll(e)
         return
@@ -288,7 +314,11 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#done || this.#core.closed) return Promise.resolve({ value: undefined, done: true })
+    if (this.#done) return Promise.resolve({ value: undefined, done: true })
+    // A lost fd (closed behind the object's back) is an error, not an end.
+    if (this.#core.closed) {
+      return this.#core.lost ? Promise.reject(this.#core.unusable('read')) : Promise.resolve({ value: undefined, done: true })
+    }
     return new Promise((resolve, reject) => {
       this.#pending.add(resolve)
       this.#core.wait(undefined, this).then(

@@ -94,11 +94,14 @@ pub fn pipe_size(fd: BorrowedFd<'_>) -> Result<usize> {
 }
 
 /// `fcntl(fd, F_SETPIPE_SZ, size)`—Sets a pipe's capacity; the kernel rounds
-/// up to a power of two and returns the result. `EPERM` above
-/// `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `EBUSY` below the
+/// up to a power of two and returns the result. `size` is the kernel's
+/// `unsigned int` and reaches it unchanged, so the kernel answers for every
+/// value, as for Python's `fcntl.fcntl`: `EINVAL` above 2^31, `EPERM` above
+/// `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`, `EBUSY` below the
 /// data already buffered.
-pub fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> Result<usize> {
-    let size = libc::c_int::try_from(size).map_err(|_| Error::new(Errno::EINVAL, "fcntl"))?;
-    // SAFETY: F_SETPIPE_SZ takes an int (the size).
-    unsafe { fcntl_int(fd, libc::F_SETPIPE_SZ, size) }.map(|n| n as usize)
+pub fn set_pipe_size(fd: BorrowedFd<'_>, size: u32) -> Result<usize> {
+    // The kernel reads the argument as an unsigned int (pipe_fcntl), so the
+    // bit pattern of `size` is what it sees, whatever C `int` makes of it.
+    // SAFETY: F_SETPIPE_SZ takes an integer (the size), never an address.
+    unsafe { fcntl_int(fd, libc::F_SETPIPE_SZ, size as libc::c_int) }.map(|n| n as usize)
 }

@@ -1,1 +1,213 @@
-//! Placeholder: being ported (issue 11).
+//! Python's `fcntl` module (`fcntl`, `ioctl`, `flock`, `lockf`, the pipe-size
+//! calls) and the constants they take, as thin native calls behind
+//! `src/fcntl.ts`. Arguments arrive checked by the TypeScript layer; OS
+//! errors are returned as negative errnos (see `handle.rs`).
+//!
+//! The buffer forms follow Python: the argument's bytes are copied into a
+//! 1024-byte buffer ([`ARG_BUF_SIZE`]), the call gets a pointer to it, and a
+//! `Buffer` of the argument's length holding the result is returned.
+
+use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
+use linux_fd_core::lock;
+use napi::bindgen_prelude::{Buffer, Either, Uint8ArraySlice};
+use napi_derive::napi;
+
+use crate::handle::{borrow_fd, errno};
+
+// The constants of `fcntl`, `ioctl`, `flock` and `lockf`, as the C library
+// defines them; their documentation is in src/fcntl.ts. (Doc comments
+// passed through a macro reach binding.d.ts as `r"…"` literals.)
+macro_rules! consts {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[napi]
+            pub const $name: i32 = libc::$name as i32;
+        )*
+    };
+}
+
+consts! {
+    LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, FD_CLOEXEC,
+    F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
+    F_RDLCK, F_WRLCK, F_UNLCK, F_ADD_SEALS, F_GET_SEALS, F_SEAL_SEAL, F_SEAL_SHRINK,
+    F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC, F_GETPIPE_SZ, F_SETPIPE_SZ,
+    FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK, O_DSYNC, O_SYNC,
+    O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_PATH,
+}
+
+/// The result of a call that returns a number: the number, or a negative errno.
+fn int_result(r: linux_fd_core::Result<i32>) -> i32 {
+    match r {
+        Ok(n) => n,
+        Err(e) => errno(&e),
+    }
+}
+
+/// `data` copied into a zeroed [`ARG_BUF_SIZE`]-byte buffer, or `EINVAL` if
+/// it does not fit (the TypeScript layer refuses that first).
+fn staged(data: &[u8]) -> Result<[u8; ARG_BUF_SIZE], i32> {
+    let mut buf = [0u8; ARG_BUF_SIZE];
+    buf.get_mut(..data.len())
+        .ok_or(-libc::EINVAL)?
+        .copy_from_slice(data);
+    Ok(buf)
+}
+
+/// `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
+/// negative errno. (A result below -4095 cannot be told from an errno only
+/// for `F_GETOWN` of a process group, as in the kernel ABI itself.)
+///
+/// A pointer-taking `cmd` uses `arg` as an address, as in C and Python's
+/// `fcntl.fcntl`: an unmapped one is `EFAULT`; the TypeScript docs say to
+/// pass a buffer for those commands.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi]
+pub fn fcntl_int(fd: i32, cmd: i32, arg: i32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    // Python's fcntl.fcntl, by design: JS picks cmd, so whether arg is data
+    // or an address is not checkable here.
+    // SAFETY: for an integer-argument command the kernel reads arg as plain
+    // data; for a pointer-taking one an unmapped address is EFAULT.
+    int_result(unsafe { core::fcntl_int(fd, cmd, arg) })
+}
+
+/// `fcntl(fd, cmd, buf)` with `arg`'s bytes (at most 1024) copied into a
+/// 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
+/// contents afterwards, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi(ts_return_type = "Buffer | number")]
+pub fn fcntl_buf(fd: i32, cmd: i32, arg: &[u8]) -> Either<Buffer, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    let mut buf = match staged(arg) {
+        Ok(b) => b,
+        Err(e) => return Either::B(e),
+    };
+    match core::fcntl_buf(fd, cmd, &mut buf) {
+        Ok(_) => Either::A(Buffer::from(buf[..arg.len()].to_vec())),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
+/// call's result, or a negative errno. As for `fcntlInt`, a pointer-taking
+/// request uses `arg` as an address.
+/// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+#[napi]
+pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    // Python's fcntl.ioctl, by design: JS picks the request.
+    // SAFETY: for an integer-argument request arg is plain data; for a
+    // pointer-taking one an unmapped address is EFAULT.
+    int_result(unsafe { core::ioctl_int(fd, request as libc::c_ulong, arg as libc::c_ulong) })
+}
+
+/// `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
+/// `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
+/// directly otherwise. The call's result, or a negative errno.
+///
+/// The kernel trusts the size the request encodes, not `arg`'s length, as
+/// in C and Python: `arg` must cover what the request reads or writes.
+/// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+#[napi]
+pub fn ioctl_in_place(fd: i32, request: u32, mut arg: Uint8ArraySlice<'_>) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    // SAFETY: the typed array's memory is live for this synchronous call, and
+    // no JS runs while it is borrowed (the call never re-enters JS).
+    let arg = unsafe { arg.as_mut() };
+    let request = request as libc::c_ulong;
+    if let Ok(mut buf) = staged(arg) {
+        // Python's fcntl.ioctl, by design: JS picks the request and its size.
+        // SAFETY: buf is a live 1024-byte array (as in Python) for the call.
+        let r = unsafe { core::ioctl_buf(fd, request, &mut buf) };
+        if r.is_ok() {
+            let n = arg.len();
+            arg.copy_from_slice(&buf[..n]);
+        }
+        return int_result(r);
+    }
+    // Python's fcntl.ioctl, by design: over 1024 bytes the buffer is used
+    // directly, and the request's encoded size is not checkable here.
+    // SAFETY: arg is the caller's live, writable typed array, borrowed for
+    // this synchronous call; the docs require it to cover the request.
+    int_result(unsafe { core::ioctl_buf(fd, request, arg) })
+}
+
+/// `ioctl(fd, request, buf)` with `arg`'s bytes (at most 1024) copied into a
+/// 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
+/// contents afterwards, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+#[napi(ts_return_type = "Buffer | number")]
+pub fn ioctl_buf(fd: i32, request: u32, arg: &[u8]) -> Either<Buffer, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    let mut buf = match staged(arg) {
+        Ok(b) => b,
+        Err(e) => return Either::B(e),
+    };
+    // Python's fcntl.ioctl, by design: JS picks the request and its size.
+    // SAFETY: buf is a live 1024-byte array (as in Python) for the call.
+    match unsafe { core::ioctl_buf(fd, request as libc::c_ulong, &mut buf) } {
+        Ok(_) => Either::A(Buffer::from(buf[..arg.len()].to_vec())),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// `flock(fd, operation)`: 0, or a negative errno. Blocks the calling thread
+/// without `LOCK_NB` (retrying on `EINTR`). The `flock()` hot path: one call,
+/// no allocation.
+/// @see https://man7.org/linux/man-pages/man2/flock.2.html
+#[napi]
+pub fn flock(fd: i32, operation: i32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    match lock::flock(fd, operation) {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Python's `fcntl.lockf(fd, cmd, len, start, whence)`: a POSIX record lock
+/// (`F_SETLK` with `LOCK_NB`, else the blocking `F_SETLKW`); 0, or a
+/// negative errno (`EINVAL` for an unrecognised `cmd`).
+/// @see https://man7.org/linux/man-pages/man3/lockf.3.html
+#[napi]
+pub fn lockf(fd: i32, cmd: i32, len: i64, start: i64, whence: i32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    match lock::lockf(fd, cmd, len, start, whence) {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// `fcntl(fd, F_GETPIPE_SZ)`: a pipe's capacity in bytes, or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi]
+pub fn get_pipe_size(fd: i32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    int_result(core::pipe_size(fd).map(|n| n as i32))
+}
+
+/// `fcntl(fd, F_SETPIPE_SZ, size)`: the capacity the kernel chose, or a
+/// negative errno. `size` is the kernel's `unsigned int`, passed unchanged.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi]
+pub fn set_pipe_size(fd: i32, size: u32) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    int_result(core::set_pipe_size(fd, size).map(|n| n as i32))
+}

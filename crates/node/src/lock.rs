@@ -1,1 +1,267 @@
-//! Placeholder: being ported (issue 11).
+//! The native side of `lockFile` / `tryLockFile` / `FileLock`
+//! (`src/lock.ts`): OFD and flock locks whose waits block neither the event
+//! loop nor libuv's threadpool.
+//!
+//! - A [`LockHandle`] owns the lock's own fd of the file (opened from a path,
+//!   or a dup of the caller's fd, which shares its open file description,
+//!   where OFD and flock locks live) and what to lock. Dropping it (garbage
+//!   collection, env teardown) unlocks if it holds the lock, then closes the
+//!   fd after the identity check of `GuardedFd`.
+//! - A contended wait ([`lock_wait`]) runs on a dedicated thread
+//!   (`rt::job`) that retries with backoff through its own dup of the fd and
+//!   sleeps on a cancel eventfd (`linux_fd_core::lockwait`). The thread
+//!   closes its dup and drops its share of the eventfd before it reports, and
+//!   the report on the JS thread drops the rest, so a settled wait (granted,
+//!   cancelled or failed) holds no fd and no thread: nothing waits for GC.
+//! - A cancel that races a successful acquisition undoes it on the JS thread
+//!   before reporting "cancelled": nothing stays locked.
+//!
+//! Errors are negative errnos (see `handle.rs`).
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+
+use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
+use linux_fd_core::lockwait::{self, Cancel, LockKind, LockSpec, Waited};
+use napi::bindgen_prelude::{Either, External, Function};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::handle::{borrow_fd, errno};
+use crate::rt::job;
+
+/// The lock's fd and what it locks, shared by the JS object's handle and a
+/// pending wait's report.
+pub struct LockInner {
+    fd: RefCell<GuardedFd>,
+    spec: LockSpec,
+    held: Cell<bool>,
+}
+
+/// What `FileLock` owns: see the module docs.
+pub struct LockHandle(Rc<LockInner>);
+
+impl LockInner {
+    /// Unlocks (if held) and closes the fd if it is still ours. The identity
+    /// check (one `fstat`) comes first: unlocking a reused number would drop
+    /// somebody else's lock. 0, the unlock's negative errno (the fd is closed
+    /// anyway), or `-EBADF` if the fd was closed behind our back.
+    fn release(&self) -> i32 {
+        let taken = self.fd.borrow_mut().take();
+        let held = self.held.replace(false);
+        match taken {
+            // The fd may share its open file description with a caller's fd,
+            // so closing ours alone would not drop the lock: unlock first.
+            Taken::Ours(fd) if held => match lockwait::unlock(fd.as_fd(), &self.spec) {
+                Ok(()) => 0,
+                Err(e) => errno(&e),
+            },
+            Taken::Ours(_) | Taken::Closed => 0,
+            Taken::Lost(_) => -libc::EBADF,
+        }
+    }
+}
+
+impl Drop for LockInner {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}
+
+fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
+    LockSpec {
+        kind: if flock { LockKind::Flock } else { LockKind::Ofd },
+        shared,
+        start,
+        len: length,
+    }
+}
+
+fn handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> External<LockHandle> {
+    External::new(LockHandle(Rc::new(LockInner {
+        fd: RefCell::new(GuardedFd::new(fd)),
+        spec,
+        held: Cell::new(false),
+    })))
+}
+
+/// Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
+/// the umask) into a handle that will lock it as described (`flock`: a
+/// whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
+/// 0 = to the end of the file); or a negative errno (`ENOENT`, `EACCES`, …).
+/// Nothing is locked yet: see `lockTry`.
+/// @see https://man7.org/linux/man-pages/man2/open.2.html
+#[napi(ts_return_type = "ExternalObject<'LockHandle'> | number")]
+pub fn lock_open(
+    path: String,
+    flock: bool,
+    shared: bool,
+    start: i64,
+    length: i64,
+) -> Either<External<LockHandle>, i32> {
+    match lockwait::open_for_lock(std::path::Path::new(&path)) {
+        Ok(fd) => Either::A(handle(fd, spec(flock, shared, start, length))),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// As `lockOpen`, on a close-on-exec dup of `fd` (same open file
+/// description, so the lock lives on the caller's description but the
+/// handle owns and closes its own fd); or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi(ts_return_type = "ExternalObject<'LockHandle'> | number")]
+pub fn lock_dup(
+    fd: i32,
+    flock: bool,
+    shared: bool,
+    start: i64,
+    length: i64,
+) -> Either<External<LockHandle>, i32> {
+    let Ok(b) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    match dup_cloexec(b) {
+        Ok(fd) => Either::A(handle(fd, spec(flock, shared, start, length))),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// The handle's fd number, or -1 once released or lost.
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_fd(handle: &External<LockHandle>) -> i32 {
+    handle.0.fd.borrow().raw().unwrap_or(-1)
+}
+
+/// One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
+/// (another holder conflicts) or a negative errno.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_try(handle: &External<LockHandle>) -> i32 {
+    let inner = &handle.0;
+    let g = inner.fd.borrow();
+    let Some(fd) = g.get() else {
+        return -libc::EBADF;
+    };
+    match lockwait::try_lock(fd.as_fd(), &inner.spec) {
+        Ok(true) => {
+            inner.held.set(true);
+            1
+        }
+        Ok(false) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Unlocks (if the handle holds the lock) and closes the handle's fd;
+/// idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
+/// `-EBADF` if the fd was found closed behind the handle's back (the number
+/// is then forgotten: neither unlocked nor closed).
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_release(handle: &External<LockHandle>) -> i32 {
+    handle.0.release()
+}
+
+/// A pending wait: its cancel, until the wait reports.
+pub struct LockWait(Rc<WaitState>);
+
+struct WaitState {
+    cancel: RefCell<Option<Arc<Cancel>>>,
+    cancelled: Cell<bool>,
+}
+
+/// Waits for the lock on a dedicated thread and calls `callback(result)` on
+/// the JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled
+/// by `lockWaitCancel`; nothing is held) or a negative errno. By then the
+/// wait's fds (its dup of the file, its cancel eventfd) are closed and its
+/// thread is ending. Returns the wait, or a negative errno (`EMFILE`,
+/// `EAGAIN` if no thread could be started).
+#[napi(
+    ts_args_type = "handle: ExternalObject<'LockHandle'>, callback: (result: number) => void",
+    ts_return_type = "ExternalObject<'LockWait'> | number"
+)]
+pub fn lock_wait(
+    env: Env,
+    handle: &External<LockHandle>,
+    callback: Function<'_, i32, ()>,
+) -> Either<External<LockWait>, i32> {
+    let inner = handle.0.clone();
+    // The thread locks through its own dup (same open file description), so
+    // nothing the JS side does to the handle's fd meanwhile can make it use
+    // a closed or reused number.
+    let dup = match inner.fd.borrow().get().map(|fd| dup_cloexec(fd.as_fd())) {
+        Some(Ok(fd)) => fd,
+        Some(Err(e)) => return Either::B(errno(&e)),
+        None => return Either::B(-libc::EBADF),
+    };
+    let cancel = match Cancel::new() {
+        Ok(c) => Arc::new(c),
+        Err(e) => return Either::B(errno(&e)),
+    };
+    let Ok(callback) = callback.create_ref() else {
+        return Either::B(-libc::ENOMEM);
+    };
+    let state = Rc::new(WaitState {
+        cancel: RefCell::new(Some(cancel.clone())),
+        cancelled: Cell::new(false),
+    });
+    // The env's teardown cancels the wait. Weak: the gate outlives the
+    // report, and must not keep the eventfd open after it.
+    let weak: Weak<Cancel> = Arc::downgrade(&cancel);
+    let gate = job::Gate::new(move || {
+        if let Some(c) = weak.upgrade() {
+            c.cancel();
+        }
+    });
+    let spec = inner.spec;
+    let report = state.clone();
+    let spawned = job::spawn(
+        env.raw(),
+        gate,
+        // The closure owns the dup and its share of the cancel: both are
+        // dropped when it returns, before the result is delivered.
+        move || lockwait::lock_until(dup.as_fd(), &spec, &cancel),
+        move |env, r| {
+            report.cancel.borrow_mut().take();
+            let cancelled = report.cancelled.get();
+            let result = match r {
+                Ok(Waited::Acquired) if cancelled => {
+                    // The lock came in after the cancel: undo it.
+                    if let Some(fd) = inner.fd.borrow().get() {
+                        let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
+                    }
+                    0
+                }
+                Ok(Waited::Acquired) => {
+                    inner.held.set(true);
+                    1
+                }
+                Ok(Waited::Cancelled) => 0,
+                Err(e) => errno(&e),
+            };
+            drop(inner);
+            let env = Env::from_raw(env);
+            if let Ok(f) = callback.borrow_back(&env) {
+                // src/lock.ts's callback does not throw; were it to, the
+                // exception is reported by napi-rs and dropped here.
+                let _ = f.call(result);
+            }
+        },
+    );
+    match spawned {
+        Ok(()) => Either::A(External::new(LockWait(state))),
+        Err(_) => Either::B(-libc::EAGAIN),
+    }
+}
+
+/// Cancels a pending wait (idempotent; nothing once it has reported): its
+/// callback then gets 0 promptly, and nothing stays locked.
+#[napi(ts_args_type = "wait: ExternalObject<'LockWait'>")]
+pub fn lock_wait_cancel(wait: &External<LockWait>) {
+    let state = &wait.0;
+    if let Some(c) = state.cancel.borrow().as_ref() {
+        state.cancelled.set(true);
+        c.cancel();
+    }
+}

@@ -50,6 +50,13 @@ pub fn watch_start(watch: &External<Watch>) -> i32 {
     }
 }
 
+/// The watch's private dup of the fd (-1 once closed): what to read when
+/// the watch fires.
+#[napi(ts_args_type = "watch: ExternalObject<'Watch'>")]
+pub fn watch_fd(watch: &External<Watch>) -> i32 {
+    watch.fd()
+}
+
 /// Stops a watch (idempotent); its callback is not called while stopped.
 #[napi(ts_args_type = "watch: ExternalObject<'Watch'>")]
 pub fn watch_stop(watch: &External<Watch>) {

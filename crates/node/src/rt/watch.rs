@@ -148,6 +148,13 @@ impl Watch {
         Ok(())
     }
 
+    /// The private dup that is polled, or -1 once closed. JS reads through
+    /// it when the watch fires, so a public number that JS closed and that
+    /// now names another file is never read.
+    pub fn fd(&self) -> i32 {
+        self.0.borrow().poll_fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)
+    }
+
     /// Stops polling (idempotent).
     pub fn stop(&self) {
         self.0.borrow_mut().stop();

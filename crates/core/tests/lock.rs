@@ -1,0 +1,54 @@
+//! `flock` and Python's `lockf` mapping, between two open file descriptions
+//! of one file in one process (flock locks conflict between descriptions;
+//! POSIX record locks belong to the process, so only the decoding and the
+//! calls themselves are checked here).
+
+use std::os::fd::AsFd;
+
+use linux_fd_core::lock::{flock, lockf, lockf_op, LockfOp};
+use linux_fd_core::lockwait::open_for_lock;
+use linux_fd_core::Errno;
+
+fn temp_path(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("linux-fd-lock-{tag}-{}", std::process::id()))
+}
+
+#[test]
+fn lockf_commands_decode_as_cpython() {
+    assert_eq!(lockf_op(libc::LOCK_UN), Some(LockfOp::Unlock));
+    assert_eq!(lockf_op(libc::LOCK_SH), Some(LockfOp::Shared));
+    assert_eq!(lockf_op(libc::LOCK_SH | libc::LOCK_NB), Some(LockfOp::Shared));
+    assert_eq!(lockf_op(libc::LOCK_EX | libc::LOCK_NB), Some(LockfOp::Exclusive));
+    // CPython tests LOCK_SH first.
+    assert_eq!(lockf_op(libc::LOCK_SH | libc::LOCK_EX), Some(LockfOp::Shared));
+    assert_eq!(lockf_op(0), None);
+    assert_eq!(lockf_op(libc::LOCK_UN | libc::LOCK_NB), None);
+    assert_eq!(lockf_op(libc::LOCK_NB), None);
+}
+
+#[test]
+fn lockf_takes_and_drops_a_record_lock_and_refuses_unknown_commands() {
+    let path = temp_path("lockf");
+    let fd = open_for_lock(&path).unwrap();
+    lockf(fd.as_fd(), libc::LOCK_EX | libc::LOCK_NB, 10, 0, libc::SEEK_SET).unwrap();
+    lockf(fd.as_fd(), libc::LOCK_UN, 10, 0, libc::SEEK_SET).unwrap();
+    let e = lockf(fd.as_fd(), 0, 0, 0, libc::SEEK_SET).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "fcntl"));
+    let e = lockf(fd.as_fd(), libc::LOCK_SH, 0, 0, 7).unwrap_err();
+    assert_eq!(e.errno, Errno::EINVAL, "a bad whence is the kernel's EINVAL");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn flock_conflicts_between_descriptions_and_lock_nb_is_eagain() {
+    let path = temp_path("flock");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    flock(a.as_fd(), libc::LOCK_EX).unwrap();
+    let e = flock(b.as_fd(), libc::LOCK_SH | libc::LOCK_NB).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EAGAIN, "flock"));
+    flock(a.as_fd(), libc::LOCK_UN).unwrap();
+    flock(b.as_fd(), libc::LOCK_SH | libc::LOCK_NB).unwrap();
+    assert_eq!(flock(a.as_fd(), 0).unwrap_err().errno, Errno::EINVAL);
+    std::fs::remove_file(path).unwrap();
+}
