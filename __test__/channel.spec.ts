@@ -184,6 +184,32 @@ test.serial('a received fd closed behind the list’s back is forgotten, never c
   closeSync(reuse)
 })
 
+test.serial('a channel whose fd was closed outside linux-fd: EBADF for pending and later calls; the reused number is never closed', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  const pending = b.receive()
+  const n = b.fd
+  closeSync(n)
+  const victim = openSync(THIS_FILE, 'r')
+  if (victim !== n) {
+    closeSync(victim)
+    b.close()
+    await pending.catch(() => {})
+    t.log(`skipped: fd ${n} was taken by something else`)
+    t.pass()
+    return
+  }
+  b.close()
+  const err = (await t.throwsAsync(pending)) as { code?: string; message: string }
+  t.is(err.code, 'EBADF')
+  t.regex(err.message, new RegExp(`fd ${n} of this FdChannel was closed outside linux-fd`))
+  t.true(isOpen(victim), 'the reused number was not closed')
+  await rejects(t, b.receive(), 'EBADF')
+  await rejects(t, b[Symbol.asyncIterator]().next(), 'EBADF', undefined, 'a lost fd is an error for the iterator, not an end')
+  t.true(b.closed)
+  closeSync(victim)
+})
+
 test.serial('limits: 253 fds and 64 KiB pass; more is ERR_OUT_OF_RANGE, as a rejection', async (t) => {
   t.is(FD_CHANNEL_MAX_FDS, 253)
   t.is(FD_CHANNEL_MAX_MESSAGE, 65536)

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, useAfterClose } from './errors'
+import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, useAfterClose, type ErrnoError } from './errors'
 import type { Handle } from './waiter'
 import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike } from './validate'
 
@@ -43,12 +43,77 @@ interface Waiter<T> {
 
 /** What a {@link Pump} needs of the object that owns the fd. */
 interface PumpOwner {
-  /** The fd number, or -1 once closed. */
-  readonly fdNumber: number
+  /** The fd number, or -1 once closed or lost. */
+  readonly fd: number
+  /** Whether the fd was found closed behind the object's back. */
+  readonly lost: boolean
   /** The error for a wait on a closed object. */
   unusable(): Error
   /** The error for a failed native call (checks for a lost fd on `EBADF`). */
   fail(errno: number, syscall: string): Error
+}
+
+/**
+ * The socket an `FdChannel` or `FdChannelServer` owns: its handle, its
+ * number, and whether it was lost (closed behind the object's back, as
+ * `FdCore` tells it: docs/design.md, "Ownership").
+ */
+class Owned implements PumpOwner {
+  fd: number
+  lost = false
+  #h: Handle | undefined
+  #lostError: ErrnoError | undefined
+  readonly #name: string
+  /** Called once when the fd is found lost, to settle everything pending. */
+  onLost: (err: Error) => void = () => {}
+
+  constructor(h: Handle, name: string) {
+    this.#h = h
+    this.fd = native.fdHandleFd(h)
+    this.#name = name
+  }
+
+  unusable(): Error {
+    const lost = this.#lostError
+    if (lost === undefined) return useAfterClose(this.#name)
+    const err = errnoError(EBADF, lost.syscall)
+    err.message = lost.message
+    return err
+  }
+
+  fail(errno: number, syscall: string): Error {
+    const err = errnoError(errno, syscall)
+    if (errno === EBADF && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+      this.#markLost(err)
+      this.onLost(err)
+    }
+    return err
+  }
+
+  #markLost(err: ErrnoError): void {
+    err.message += `: fd ${this.fd} of this ${this.#name} was closed outside linux-fd`
+    this.lost = true
+    this.#lostError = err
+    this.fd = -1
+  }
+
+  /**
+   * Closes the fd; returns the error pending operations get (use after
+   * close, or `EBADF` if the number no longer named our socket, which is
+   * then forgotten, never closed), or undefined if already closed.
+   */
+  close(): Error | undefined {
+    const h = this.#h
+    if (h === undefined) return undefined
+    this.#h = undefined
+    if (native.fdHandleClose(h) < 0) {
+      const err = errnoError(EBADF, 'close')
+      this.#markLost(err)
+      return err
+    }
+    this.fd = -1
+    return useAfterClose(this.#name)
+  }
 }
 
 /**
@@ -62,13 +127,15 @@ interface PumpOwner {
 class Pump<T> {
   #queue: Waiter<T>[] = []
   #watch: Watch | undefined
+  /** The watch's private dup, read when the watch fires (a reused public number is never read). */
+  #watchFd = -1
   #started = false
   #refed = true
   readonly #owner: PumpOwner
-  readonly #read: () => T | undefined
+  readonly #read: (fd: number) => T | undefined
   readonly #onFire: (errno?: number) => void
 
-  constructor(owner: PumpOwner, read: () => T | undefined) {
+  constructor(owner: PumpOwner, read: (fd: number) => T | undefined) {
     this.#owner = owner
     this.#read = read
     this.#onFire = (errno) => this.#fire(errno)
@@ -84,14 +151,14 @@ class Pump<T> {
 
   wait(signal: AbortSignal | undefined, iter?: object): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.#owner.fdNumber < 0) return reject(this.#owner.unusable())
+      if (this.#owner.fd < 0) return reject(this.#owner.unusable())
       const aborted = signal?.aborted === true
-      if (this.#owner.fdNumber < 0) return reject(this.#owner.unusable())
+      if (this.#owner.fd < 0) return reject(this.#owner.unusable())
       if (aborted) return reject(new AbortError(signal?.reason))
       if (this.#queue.length === 0) {
         let value: T | undefined
         try {
-          value = this.#read()
+          value = this.#read(this.#owner.fd)
         } catch (e) {
           return reject(e)
         }
@@ -132,6 +199,7 @@ class Pump<T> {
     if (this.#watch !== undefined) {
       native.watchClose(this.#watch)
       this.#watch = undefined
+      this.#watchFd = -1
       this.#started = false
     }
     const queue = this.#queue
@@ -145,9 +213,10 @@ class Pump<T> {
   #startWatch(): Error | undefined {
     if (this.#started) return undefined
     if (this.#watch === undefined) {
-      const w = native.watchOpen(this.#owner.fdNumber, this.#onFire)
+      const w = native.watchOpen(this.#owner.fd, this.#onFire)
       if (typeof w === 'number') return this.#owner.fail(w, 'uv_poll_init')
       this.#watch = w
+      this.#watchFd = native.watchFd(w)
       if (!this.#refed) native.watchRef(w, false)
     }
     const r = native.watchStart(this.#watch)
@@ -185,12 +254,12 @@ class Pump<T> {
 
   /** Settles waiters while values can be read; stops the watch once none wait. */
   #drain(): void {
-    while (this.#queue.length > 0 && this.#owner.fdNumber >= 0) {
+    while (this.#queue.length > 0 && this.#owner.fd >= 0) {
       let value: T | undefined
       let error: unknown
       let failed = false
       try {
-        value = this.#read()
+        value = this.#read(this.#watchFd)
       } catch (e) {
         error = e
         failed = true
@@ -216,7 +285,7 @@ class Pump<T> {
   #onError(errno: number): void {
     this.#started = false
     const err = this.#owner.fail(errno, 'poll')
-    if (this.#owner.fdNumber < 0) return
+    if (this.#owner.fd < 0) return
     const before = this.#queue.length
     this.#drain()
     const left = this.#queue.length
@@ -232,7 +301,7 @@ class Pump<T> {
     }
     setImmediate(() => {
       const w = this.#watch
-      if (w === undefined || this.#queue.length === 0 || this.#owner.fdNumber < 0) return
+      if (w === undefined || this.#queue.length === 0 || this.#owner.fd < 0) return
       native.watchStop(w)
       this.#started = false
       const e = this.#startWatch()
@@ -250,23 +319,27 @@ class Pump<T> {
 
 /**
  * The async iterator of a channel (messages) or a server (connections). It
- * ends when its object is closed, when the peer is gone (`EPIPE`,
+ * ends when its object is closed (a lost fd is an error), when the peer is gone (`EPIPE`,
  * `ECONNRESET`), or on `return()`/`throw()` (a `break`), which also settle
  * pending `next()` calls with `done` without consuming anything.
  */
 class PumpIterator<T> implements AsyncIterableIterator<T> {
   #pump: Pump<T>
-  #closed: () => boolean
+  #owner: PumpOwner
   #done = false
   #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
 
-  constructor(pump: Pump<T>, closed: () => boolean) {
+  constructor(pump: Pump<T>, owner: PumpOwner) {
     this.#pump = pump
-    this.#closed = closed
+    this.#owner = owner
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#done || this.#closed()) return Promise.resolve({ value: undefined, done: true })
+    if (this.#done) return Promise.resolve({ value: undefined, done: true })
+    // A lost fd (closed behind the object's back) is an error, not an end.
+    if (this.#owner.fd < 0) {
+      return this.#owner.lost ? Promise.reject(this.#owner.unusable()) : Promise.resolve({ value: undefined, done: true })
+    }
     return new Promise((resolve, reject) => {
       this.#pending.add(resolve)
       this.#pump.wait(undefined, this).then(
@@ -559,9 +632,7 @@ const SEND_RETRY_MAX_MS = 16
  * ```
  */
 export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
-  #h: Handle | undefined
-  #fd: number
-  #lost = false
+  readonly #o: Owned
   #peer: PeerCredentials | undefined
   readonly #pump: Pump<FdMessage>
   #sends: PendingSend[] = []
@@ -572,23 +643,16 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   /** @internal */
   constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
     if (key !== token) throw illegalConstructor()
-    this.#h = h
-    this.#fd = native.fdHandleFd(h)
+    const o = new Owned(h, 'FdChannel')
+    this.#o = o
     this.#peer = peer
-    const self = this
-    const owner: PumpOwner = {
-      get fdNumber(): number {
-        return self.#fd
-      },
-      unusable: (): Error => this.#unusable('recvmsg'),
-      fail: (errno: number, syscall: string): Error => this.#fail(errno, syscall),
-    }
-    this.#pump = new Pump<FdMessage>(owner, () => {
-      const r = native.channelRecv(this.#fd)
+    o.onLost = (err) => this.#shutdown(err)
+    this.#pump = new Pump<FdMessage>(o, (fd) => {
+      const r = native.channelRecv(fd)
       if (typeof r !== 'number') return { data: r.data, fds: new ReceivedFds(token, r.fds ?? undefined) }
       if (r === EAGAIN) return undefined
       if (r === 0) throw errnoError(EPIPE, 'recvmsg')
-      throw this.#fail(r, 'recvmsg')
+      throw o.fail(r, 'recvmsg')
     })
   }
 
@@ -693,25 +757,25 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** The socket's fd number, or -1 after `close()`. */
   get fd(): number {
-    if (!(#h in this)) throw invalidThis('FdChannel')
-    return this.#fd
+    if (!(#o in this)) throw invalidThis('FdChannel')
+    return this.#o.fd
   }
 
   /** Whether `close()` was called (or the fd was found closed outside the package). */
   get closed(): boolean {
-    if (!(#h in this)) throw invalidThis('FdChannel')
-    return this.#fd < 0
+    if (!(#o in this)) throw invalidThis('FdChannel')
+    return this.#o.fd < 0
   }
 
   /** How many `receive()` calls are pending in this environment. */
   get pending(): number {
-    if (!(#h in this)) throw invalidThis('FdChannel')
+    if (!(#o in this)) throw invalidThis('FdChannel')
     return this.#pump.pending
   }
 
   /** How many sends wait for room in the peer's queue. */
   get queuedSends(): number {
-    if (!(#h in this)) throw invalidThis('FdChannel')
+    if (!(#o in this)) throw invalidThis('FdChannel')
     return this.#sends.length
   }
 
@@ -723,11 +787,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
   get peer(): PeerCredentials {
-    if (!(#h in this)) throw invalidThis('FdChannel')
+    if (!(#o in this)) throw invalidThis('FdChannel')
     if (this.#peer !== undefined) return this.#peer
-    if (this.#fd < 0) throw this.#unusable('getsockopt')
-    const r = native.channelPeer(this.#fd)
-    if (typeof r === 'number') throw this.#fail(r, 'getsockopt')
+    if (this.#o.fd < 0) throw this.#o.unusable()
+    const r = native.channelPeer(this.#o.fd)
+    if (typeof r === 'number') throw this.#o.fail(r, 'getsockopt')
     this.#peer = Object.freeze({ pid: r[0], uid: r[1], gid: r[2] })
     return this.#peer
   }
@@ -751,14 +815,14 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   send(data: string | ArrayBufferView | ArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
     try {
-      if (!(#h in this)) throw invalidThis('FdChannel')
+      if (!(#o in this)) throw invalidThis('FdChannel')
       const bytes = toData(data)
       const numbers = toFdArray(fds)
-      if (this.#fd < 0) throw this.#unusable('sendmsg')
+      if (this.#o.fd < 0) throw this.#o.unusable()
       if (this.#sends.length === 0) {
-        const r = native.channelSend(this.#fd, bytes, numbers)
+        const r = native.channelSend(this.#o.fd, bytes, numbers)
         if (r >= 0) return Promise.resolve()
-        if (r !== EAGAIN) throw this.#fail(r, 'sendmsg')
+        if (r !== EAGAIN) throw this.#o.fail(r, 'sendmsg')
       }
       // Queue a snapshot: a copy of the bytes and duplicates of the fds.
       let list: FdList | undefined
@@ -795,9 +859,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   #flush(): void {
     this.#sendTimer = undefined
     let sent = 0
-    while (this.#sends.length > 0 && this.#fd >= 0) {
+    while (this.#sends.length > 0 && this.#o.fd >= 0) {
       const s = this.#sends[0]!
-      const r = s.list === undefined ? native.channelSend(this.#fd, s.data, NO_FDS) : native.channelSendList(this.#fd, s.data, s.list)
+      const r = s.list === undefined ? native.channelSend(this.#o.fd, s.data, NO_FDS) : native.channelSendList(this.#o.fd, s.data, s.list)
       if (r === EAGAIN) {
         this.#scheduleSend(sent > 0)
         return
@@ -805,7 +869,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       sent++
       this.#sends.shift()
       if (s.list !== undefined) native.channelFdsClose(s.list)
-      if (r < 0) s.reject(this.#fail(r, 'sendmsg'))
+      if (r < 0) s.reject(this.#o.fail(r, 'sendmsg'))
       else s.resolve()
     }
     this.#sendDelay = 0
@@ -829,7 +893,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   receive(options?: { signal?: AbortSignal }): Promise<FdMessage> {
     try {
-      if (!(#h in this)) throw invalidThis('FdChannel')
+      if (!(#o in this)) throw invalidThis('FdChannel')
       const o = toOptions(options, 'options', ['signal'])
       return this.#pump.wait(toSignal(o.signal))
     } catch (e) {
@@ -843,8 +907,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * ends it without closing the channel.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
-    if (!(#h in this)) throw invalidThis('FdChannel')
-    return new PumpIterator(this.#pump, () => this.#fd < 0)
+    if (!(#o in this)) throw invalidThis('FdChannel')
+    return new PumpIterator(this.#pump, this.#o)
   }
 
   /**
@@ -854,10 +918,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
    */
   end(): void {
-    if (!(#h in this)) throw invalidThis('FdChannel')
-    if (this.#fd < 0) throw this.#unusable('shutdown')
-    const r = native.channelShutdown(this.#fd)
-    if (r < 0) throw this.#fail(r, 'shutdown')
+    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (this.#o.fd < 0) throw this.#o.unusable()
+    const r = native.channelShutdown(this.#o.fd)
+    if (r < 0) throw this.#o.fail(r, 'shutdown')
   }
 
   /**
@@ -866,12 +930,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * received stay with their {@link ReceivedFds}. Idempotent; never throws.
    */
   close(): void {
-    if (!(#h in this)) throw invalidThis('FdChannel')
-    const h = this.#h
-    if (h === undefined) return
-    this.#shutdown(useAfterClose('FdChannel'))
-    this.#h = undefined
-    native.fdHandleClose(h)
+    if (!(#o in this)) throw invalidThis('FdChannel')
+    const err = this.#o.close()
+    if (err !== undefined) this.#shutdown(err)
   }
 
   /** Same as `close()`, for `using`. */
@@ -881,7 +942,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Lets a pending receive or queued send keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (!(#h in this)) throw invalidThis('FdChannel')
+    if (!(#o in this)) throw invalidThis('FdChannel')
     this.#refed = true
     this.#pump.setRef(true)
     this.#sendTimer?.ref()
@@ -890,7 +951,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Lets the process exit even while a receive is pending or a send queued. Returns `this`. */
   unref(): this {
-    if (!(#h in this)) throw invalidThis('FdChannel')
+    if (!(#o in this)) throw invalidThis('FdChannel')
     this.#refed = false
     this.#pump.setRef(false)
     this.#sendTimer?.unref()
@@ -899,36 +960,22 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Whether a pending receive keeps the process alive. */
   hasRef(): boolean {
-    if (!(#h in this)) throw invalidThis('FdChannel')
+    if (!(#o in this)) throw invalidThis('FdChannel')
     return this.#refed
   }
 
   /** `FdChannel { fd: 5, closed: false, pending: 0, peer: { pid: 12, uid: 1000, gid: 1000 } }`. */
   [inspect.custom](depth: number, options: object): string {
-    if (!(#h in this)) return 'FdChannel {}'
+    if (!(#o in this)) return 'FdChannel {}'
     let peer: PeerCredentials | string = 'unknown'
     try {
-      if (this.#fd >= 0 || this.#peer !== undefined) peer = this.peer
+      if (this.#o.fd >= 0 || this.#peer !== undefined) peer = this.peer
     } catch {}
-    const body = { fd: this.#fd, closed: this.#fd < 0, pending: this.#pump.pending, peer }
+    const body = { fd: this.#o.fd, closed: this.#o.fd < 0, pending: this.#pump.pending, peer }
     return `FdChannel ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
   }
 
-  #unusable(syscall: string): Error {
-    return this.#lost ? errnoError(EBADF, syscall) : useAfterClose('FdChannel')
-  }
-
-  #fail(errno: number, syscall: string): Error {
-    const err = errnoError(errno, syscall)
-    if (errno === EBADF && this.#h !== undefined && native.fdHandleLost(this.#h)) {
-      this.#lost = true
-      this.#shutdown(err)
-    }
-    return err
-  }
-
   #shutdown(err: Error): void {
-    this.#fd = -1
     this.#pump.shutdown(err)
     if (this.#sendTimer !== undefined) clearTimeout(this.#sendTimer)
     this.#sendTimer = undefined
@@ -953,9 +1000,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
  * @see https://man7.org/linux/man-pages/man2/accept4.2.html
  */
 export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
-  #h: Handle | undefined
-  #fd: number
-  #lost = false
+  readonly #o: Owned
   readonly #path: string
   readonly #abstract: boolean
   readonly #uids: Set<number> | null
@@ -969,8 +1014,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   /** @internal */
   constructor(key: typeof token, h: Handle, path: string, abstract: boolean, uids: Set<number> | null, signal: AbortSignal | undefined) {
     if (key !== token) throw illegalConstructor()
-    this.#h = h
-    this.#fd = native.fdHandleFd(h)
+    const o = new Owned(h, 'FdChannelServer')
+    this.#o = o
+    o.onLost = (err) => this.#shutdown(err)
     this.#path = path
     this.#abstract = abstract
     this.#uids = uids
@@ -980,24 +1026,15 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
         this.#ident = { dev: st.dev, ino: st.ino }
       } catch {}
     }
-    const self = this
-    const owner: PumpOwner = {
-      get fdNumber(): number {
-        return self.#fd
-      },
-      unusable: (): Error => this.#unusable('accept4'),
-      fail: (errno: number, syscall: string): Error => this.#fail(errno, syscall),
-    }
-    this.#pump = new Pump<FdChannel>(owner, () => {
+    this.#pump = new Pump<FdChannel>(o, (fd) => {
       for (;;) {
-        const c = native.channelAccept(this.#fd)
+        const c = native.channelAccept(fd)
         if (typeof c === 'number') {
           if (c === EAGAIN) return undefined
           if (c === ECONNABORTED) continue
-          throw this.#fail(c, 'accept4')
+          throw o.fail(c, 'accept4')
         }
-        const fd = native.fdHandleFd(c)
-        const p = native.channelPeer(fd)
+        const p = native.channelPeer(native.fdHandleFd(c))
         if (typeof p === 'number' || (this.#uids !== null && !this.#uids.has(p[1]))) {
           native.fdHandleClose(c)
           this.#rejected++
@@ -1015,37 +1052,37 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** The listening socket's fd number, or -1 after `close()`. */
   get fd(): number {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
-    return this.#fd
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#o.fd
   }
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
-    return this.#fd < 0
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#o.fd < 0
   }
 
   /** The path (or abstract name) it listens at. */
   get path(): string {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     return this.#path
   }
 
   /** Whether `path` is a name in the abstract namespace. */
   get abstract(): boolean {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     return this.#abstract
   }
 
   /** How many connections were closed unread because their uid is not allowed. */
   get rejected(): number {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     return this.#rejected
   }
 
   /** How many `accept()` calls are pending in this environment. */
   get pending(): number {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     return this.#pump.pending
   }
 
@@ -1058,7 +1095,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    */
   accept(options?: { signal?: AbortSignal }): Promise<FdChannel> {
     try {
-      if (!(#h in this)) throw invalidThis('FdChannelServer')
+      if (!(#o in this)) throw invalidThis('FdChannelServer')
       const o = toOptions(options, 'options', ['signal'])
       return this.#pump.wait(toSignal(o.signal))
     } catch (e) {
@@ -1068,8 +1105,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Successive `accept()`s; the loop ends when the server is closed. */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdChannel> {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
-    return new PumpIterator(this.#pump, () => this.#fd < 0)
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    return new PumpIterator(this.#pump, this.#o)
   }
 
   /**
@@ -1079,12 +1116,10 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * open. Idempotent; never throws.
    */
   close(): void {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
-    const h = this.#h
-    if (h === undefined) return
-    this.#shutdown(useAfterClose('FdChannelServer'))
-    this.#h = undefined
-    native.fdHandleClose(h)
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    const err = this.#o.close()
+    if (err === undefined) return
+    this.#shutdown(err)
     if (this.#ident !== undefined) {
       try {
         const st = fs.lstatSync(this.#path, { bigint: true })
@@ -1101,32 +1136,32 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Lets a pending accept keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     this.#pump.setRef(true)
     return this
   }
 
   /** Lets the process exit even while an accept is pending. Returns `this`. */
   unref(): this {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     this.#pump.setRef(false)
     return this
   }
 
   /** Whether a pending accept keeps the process alive. */
   hasRef(): boolean {
-    if (!(#h in this)) throw invalidThis('FdChannelServer')
+    if (!(#o in this)) throw invalidThis('FdChannelServer')
     return this.#pump.refed
   }
 
   /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0 }`. */
   [inspect.custom](depth: number, options: object): string {
-    if (!(#h in this)) return 'FdChannelServer {}'
+    if (!(#o in this)) return 'FdChannelServer {}'
     const body = {
-      fd: this.#fd,
+      fd: this.#o.fd,
       path: this.#path,
       abstract: this.#abstract,
-      closed: this.#fd < 0,
+      closed: this.#o.fd < 0,
       pending: this.#pump.pending,
       rejected: this.#rejected,
       uids: this.#uids === null ? 'any' : [...this.#uids],
@@ -1134,21 +1169,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     return `FdChannelServer ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
   }
 
-  #unusable(syscall: string): Error {
-    return this.#lost ? errnoError(EBADF, syscall) : useAfterClose('FdChannelServer')
-  }
-
-  #fail(errno: number, syscall: string): Error {
-    const err = errnoError(errno, syscall)
-    if (errno === EBADF && this.#h !== undefined && native.fdHandleLost(this.#h)) {
-      this.#lost = true
-      this.#shutdown(err)
-    }
-    return err
-  }
-
   #shutdown(err: Error): void {
-    this.#fd = -1
     this.#pump.shutdown(err)
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#onAbort = undefined
