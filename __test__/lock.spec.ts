@@ -414,3 +414,28 @@ test.serial('a waiting lock sleeps in the kernel: its thread makes no attempts w
   holder.release()
   ;(await within(waiting, 2000, 'the wait')).release()
 })
+
+test.serial('10,000 sequential aborted waits succeed under ulimit -n 256 (issue 13 item 2)', async (t) => {
+  const path = file()
+  const { spawnSync } = await import('node:child_process')
+  const code = `
+    const lfd = require(${JSON.stringify(PKG)})
+    const n = () => require('fs').readdirSync('/proc/self/fd').length
+    ;(async () => {
+      const holder = await lfd.lockFile(${JSON.stringify(path)})
+      const base = n()
+      for (let i = 0; i < 10000; i++) {
+        const ac = new AbortController()
+        const p = lfd.lockFile(${JSON.stringify(path)}, { signal: ac.signal })
+        if (i % 2) await new Promise((r) => setImmediate(r))
+        ac.abort()
+        await p.then(() => { throw new Error('granted') }, (e) => { if (e.name !== 'AbortError') throw e })
+        if (n() > base) throw new Error('wait ' + i + ': ' + n() + ' fds, ' + base + ' before')
+      }
+      holder.release()
+      console.log('ok')
+    })().catch((e) => { console.error(e); process.exit(1) })`
+  const r = spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout: 120_000 })
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'ok')
+})
