@@ -6,6 +6,7 @@
  * `AbortSignal`.
  * @module
  */
+import * as fs from 'node:fs'
 import * as util from 'node:util'
 
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
@@ -329,7 +330,112 @@ export async function lockFile(fileOrPath: string | number | { fd: number }, opt
     native.lockRelease(h)
     throw errnoError(r < 0 ? r : EAGAIN, syscallOf(req.spec))
   }
-  return wait(h, req.spec, signal)
+  return queued(h, req.spec, signal)
+}
+
+/**
+ * Waiters in this environment for the same lock (same file, kind, mode and
+ * range) queue here, first come first served, and only the head waits in the
+ * kernel, on one thread. So 1,000 waiters for one held lock cost one thread
+ * and one blocked call, not 1,000; a waiter aborted while queued needs no
+ * thread at all. Across processes (and across worker threads, which have
+ * queues of their own) the kernel decides. See docs/design.md, "Lock waits".
+ */
+const queues = new Map<string, Waiter[]>()
+
+interface Waiter {
+  h: LockHandle
+  spec: Spec
+  signal: AbortSignal | undefined
+  resolve(lock: FileLock): void
+  reject(error: unknown): void
+  onAbort: (() => void) | undefined
+}
+
+function queueKey(h: LockHandle, spec: Spec): string {
+  const st = fs.fstatSync(native.lockFd(h), { bigint: true })
+  return `${st.dev}:${st.ino}:${spec.kind}:${spec.shared ? 'sh' : 'ex'}:${spec.start}:${spec.length}`
+}
+
+function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promise<FileLock> {
+  return new Promise<FileLock>((resolve, reject) => {
+    const key = queueKey(h, spec)
+    const w: Waiter = { h, spec, signal, resolve, reject, onAbort: undefined }
+    let queue = queues.get(key)
+    if (queue === undefined) {
+      queue = []
+      queues.set(key, queue)
+    }
+    queue.push(w)
+    if (queue.length === 1) return runHead(key, queue)
+    if (signal !== undefined) {
+      // Aborted while queued: leave the queue; no thread was ever involved.
+      const q = queue
+      w.onAbort = () => {
+        const i = q.indexOf(w)
+        if (i <= 0) return // the head is cancelled by its own wait
+        q.splice(i, 1)
+        native.lockRelease(h)
+        reject(new AbortError(signal.reason))
+      }
+      try {
+        signal.addEventListener('abort', w.onAbort, { once: true })
+        if (signal.aborted) w.onAbort()
+      } catch (error) {
+        const i = q.indexOf(w)
+        if (i > 0) {
+          q.splice(i, 1)
+          native.lockRelease(h)
+          reject(error)
+        }
+      }
+    }
+  })
+}
+
+/** Runs the queue's head: a try first (the lock may be free by now), then the kernel wait; then the next. */
+function runHead(key: string, queue: Waiter[]): void {
+  for (;;) {
+    const w = queue[0]
+    if (w === undefined) {
+      queues.delete(key)
+      return
+    }
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+    if (w.signal?.aborted) {
+      queue.shift()
+      native.lockRelease(w.h)
+      w.reject(new AbortError(w.signal.reason))
+      continue
+    }
+    const r = native.lockTry(w.h)
+    if (r === 1) {
+      queue.shift()
+      w.resolve(makeLock(w.h, w.spec))
+      continue
+    }
+    if (r < 0) {
+      queue.shift()
+      native.lockRelease(w.h)
+      w.reject(errnoError(r, syscallOf(w.spec)))
+      continue
+    }
+    const next = (): void => {
+      queue.shift()
+      runHead(key, queue)
+    }
+    wait(w.h, w.spec, w.signal).then(
+      (lock) => {
+        w.resolve(lock)
+        next()
+      },
+      (error: unknown) => {
+        w.reject(error)
+        next()
+      },
+    )
+    return
+  }
 }
 
 /** Waits on the native thread; settles only once the wait has reported (and released its fds). */

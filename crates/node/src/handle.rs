@@ -127,8 +127,12 @@ pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
         return Either::B(-libc::EBADF);
     };
     match linux_fd_core::fd::kind(b) {
-        Ok(FdKind::EventFd { semaphore: Some(true) }) => Either::A("eventfd-semaphore"),
-        Ok(FdKind::EventFd { semaphore: Some(false) }) => Either::A("eventfd"),
+        Ok(FdKind::EventFd {
+            semaphore: Some(true),
+        }) => Either::A("eventfd-semaphore"),
+        Ok(FdKind::EventFd {
+            semaphore: Some(false),
+        }) => Either::A("eventfd"),
         Ok(FdKind::EventFd { semaphore: None }) | Ok(FdKind::Unknown) => Either::A("unknown"),
         Ok(FdKind::TimerFd) => Either::A("timerfd"),
         Ok(FdKind::Other) => Either::A("other"),
@@ -141,7 +145,12 @@ pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
 /// an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
 /// adopted fd is then left open, still the caller's.
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
-pub fn fd_handle_from(fd: i32, adopt: bool, anon: bool, nonblock: bool) -> napi::bindgen_prelude::Either<External<FdHandle>, i32> {
+pub fn fd_handle_from(
+    fd: i32,
+    adopt: bool,
+    anon: bool,
+    nonblock: bool,
+) -> napi::bindgen_prelude::Either<External<FdHandle>, i32> {
     use napi::bindgen_prelude::Either;
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);

@@ -30,8 +30,15 @@ use watch::Watch;
 /// `callback(-errno)` once if polling failed. The watch polls a private
 /// `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
 /// @see https://man7.org/linux/man-pages/man2/poll.2.html
-#[napi(ts_args_type = "fd: number, callback: (errno?: number) => void", ts_return_type = "ExternalObject<'Watch'> | number")]
-pub fn watch_open(env: Env, fd: i32, callback: Function<'_, Unknown<'_>, Unknown<'_>>) -> Either<External<Watch>, i32> {
+#[napi(
+    ts_args_type = "fd: number, callback: (errno?: number) => void",
+    ts_return_type = "ExternalObject<'Watch'> | number"
+)]
+pub fn watch_open(
+    env: Env,
+    fd: i32,
+    callback: Function<'_, Unknown<'_>, Unknown<'_>>,
+) -> Either<External<Watch>, i32> {
     let Ok(fd) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
