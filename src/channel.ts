@@ -15,9 +15,17 @@ import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike } from './
 type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
 
-/** Most fds one message carries: the kernel's `SCM_MAX_FD` (253). */
+/**
+ * Most fds one message carries: the kernel's `SCM_MAX_FD` (253).
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
 export const FD_CHANNEL_MAX_FDS: number = native.CHANNEL_MAX_FDS
-/** Largest message, in bytes, that {@link FdChannel} sends or receives (65536). */
+/**
+ * Largest message, in bytes, that {@link FdChannel} sends or receives
+ * (65536): a `SOCK_SEQPACKET` message must fit the socket's send buffer
+ * whole, and 64 KiB fits the default one with room to spare.
+ * @see https://man7.org/linux/man-pages/man7/socket.7.html
+ */
 export const FD_CHANNEL_MAX_MESSAGE: number = native.CHANNEL_MAX_MESSAGE
 
 const token = Symbol('linux-fd.channel')
@@ -398,6 +406,8 @@ class PumpIterator<T> implements AsyncIterableIterator<T> {
  * using _ = fds                                  // closes what is not taken
  * const sem = Semaphore.fromFd(fds.take(0), { adopt: true })
  * ```
+ * @see https://man7.org/linux/man-pages/man3/cmsg.3.html
+ * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
  */
 export class ReceivedFds implements Disposable, Iterable<number> {
   #list: FdList | undefined
@@ -515,7 +525,11 @@ export interface FdMessage {
   fds: ReceivedFds
 }
 
-/** Credentials of the process on the other end of a channel (`SO_PEERCRED`). */
+/**
+ * Credentials of the process on the other end of a channel (`SO_PEERCRED`),
+ * as the kernel recorded them when the connection was made.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
 export interface PeerCredentials {
   /** Its process id (when it connected, or created the pair). */
   readonly pid: number
@@ -1091,6 +1105,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    *
    * Cancel safety: an aborted `accept()` rejects with an `AbortError` and
    * accepts nothing.
+   * @see https://man7.org/linux/man-pages/man2/accept4.2.html
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, `EMFILE`.
    */
   accept(options?: { signal?: AbortSignal }): Promise<FdChannel> {
@@ -1111,7 +1126,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /**
    * Stops listening and removes the socket file if it is still the one this
-   * server created (same device and inode). Pending accepts reject with
+   * server created (same device and inode).
+   * @see https://man7.org/linux/man-pages/man2/unlink.2.html Pending accepts reject with
    * `ERR_USE_AFTER_CLOSE` (iterators end); channels already accepted stay
    * open. Idempotent; never throws.
    */
