@@ -73,15 +73,39 @@ export declare function eventfdWrite(fd: number, value: number): number
  */
 export declare function eventfdWriteBig(fd: number, value: bigint): number
 
+/** r" `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`. */
+export declare const F_ADD_SEALS: number
+
+/** r" `fcntl` command: get a memfd's seals. */
+export declare const F_GET_SEALS: number
+
+/** r" Seal: the exec bits cannot change (Linux 6.3). */
+export declare const F_SEAL_EXEC: number
+
+/** r" Seal: no new writes, existing writable mappings keep working (Linux 5.1). */
+export declare const F_SEAL_FUTURE_WRITE: number
+
+/** r" Seal: the file cannot grow. */
+export declare const F_SEAL_GROW: number
+
+/** r" Seal: no more seals can be added. */
+export declare const F_SEAL_SEAL: number
+
+/** r" Seal: the file cannot shrink. */
+export declare const F_SEAL_SHRINK: number
+
+/** r" Seal: no writes (fails with `EBUSY` while a writable shared mapping exists). */
+export declare const F_SEAL_WRITE: number
+
 /**
  * Closes the handle's fd (idempotent). Returns 0, or `-EBADF` if the number
  * no longer names the file it was (JS closed it, and it may have been
  * reused): the number is then forgotten, never closed.
  */
-export declare function fdHandleClose(handle: ExternalObject<FdHandle>): number
+export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
 
 /** The handle's fd number, or -1 once closed or lost. */
-export declare function fdHandleFd(handle: ExternalObject<FdHandle>): number
+export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
 
 /**
  * A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
@@ -96,7 +120,7 @@ export declare function fdHandleFrom(fd: number, adopt: boolean, anon: boolean, 
  * whether the number still names the same file. If not, the handle forgets
  * the number without closing it and this returns true.
  */
-export declare function fdHandleLost(handle: ExternalObject<FdHandle>): boolean
+export declare function fdHandleLost(handle: ExternalObject<'FdHandle'>): boolean
 
 /**
  * What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
@@ -105,6 +129,152 @@ export declare function fdHandleLost(handle: ExternalObject<FdHandle>): boolean
  * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
  */
 export declare function fdKind(fd: number): 'eventfd' | 'eventfd-semaphore' | 'timerfd' | 'other' | 'unknown' | number
+
+/**
+ * `fcntl(fd, F_ADD_SEALS, seals)`: 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function memfdAddSeals(fd: number, seals: number): number
+
+/**
+ * `memfd_create(name, flags)`: a new fd (the caller owns it), or a negative
+ * errno (`EINVAL` for a name with a NUL byte, which the caller checks first).
+ * `flags` are passed as they are.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export declare function memfdCreate(name: string, flags: number): number
+
+/**
+ * `fcntl(fd, F_GET_SEALS)`: the seal bits (never negative), or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function memfdGetSeals(fd: number): number
+
+/**
+ * Maps `length` bytes of `fd` at `offset` (`MAP_SHARED` if `writable`,
+ * else a private copy-on-write view, see `Mapping::new`) and returns them as
+ * an `ArrayBuffer` without copying, registered in `maps`. Or a negative
+ * errno: the mmap's, `EINVAL` for a length of 0 or a range past the end of
+ * the file, `EPERM` for a file without the `shrink` seal unless
+ * `allowShrink`, `ENOTSUP` when the runtime forbids external buffers. A
+ * buffer the runtime refuses otherwise (over its largest length) is a
+ * thrown error, and the mapping is freed.
+ * @see https://man7.org/linux/man-pages/man2/mmap.2.html
+ */
+export declare function memfdMap(maps: ExternalObject<'Mappings'>, fd: number, offset: number, length: number, writable: boolean, allowShrink: boolean): ArrayBuffer | number
+
+/** How many mappings of this registry are still mapped. */
+export declare function memfdMappingCount(maps: ExternalObject<'Mappings'>): number
+
+/** A new, empty registry of mappings, for one `MemFile`. */
+export declare function memfdMappingsNew(): ExternalObject<'Mappings'>
+
+/**
+ * `memfd_create(name, flags)` owned by the returned handle, retried without
+ * `MFD_NOEXEC_SEAL`/`MFD_EXEC` when a kernel before 6.3 refuses them
+ * (`EINVAL`); or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export declare function memfdOpen(name: string, flags: number): ExternalObject<'FdHandle'> | number
+
+/**
+ * The page size mappings of `fd` must align to: the huge page size of a
+ * hugetlbfs file (its `st_blksize`), else the base page size; or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man2/mmap.2.html
+ */
+export declare function memfdPageSize(fd: number): number
+
+/**
+ * `pread` into `buffer` at `position` until it is full or the file ends:
+ * the bytes read, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/pread.2.html
+ */
+export declare function memfdReadInto(fd: number, buffer: Uint8Array, position: number): number
+
+/**
+ * The file's size in bytes (`fstat`), or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fstat.2.html
+ */
+export declare function memfdSize(fd: number): number
+
+/**
+ * `ftruncate(fd, size)`: 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
+ */
+export declare function memfdTruncate(fd: number, size: number): number
+
+/**
+ * Unmaps a buffer made by [`memfd_map`] with this registry: detaches it
+ * (its views then have length 0 instead of reaching freed memory) and
+ * unmaps the memory at once. Returns 0, or `-EINVAL` if `buffer` is not a
+ * live mapping of this registry.
+ * @see https://man7.org/linux/man-pages/man2/munmap.2.html
+ */
+export declare function memfdUnmap(maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer): number
+
+/**
+ * `pwrite` of all of `data` at `position`: the bytes written, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
+ */
+export declare function memfdWrite(fd: number, data: Uint8Array, position: number): number
+
+/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`. */
+export declare const MFD_ALLOW_SEALING: number
+
+/** r" `memfdCreate` flag: close-on-exec (the default). */
+export declare const MFD_CLOEXEC: number
+
+/** r" `memfdCreate` flag (Linux 6.3): executable. */
+export declare const MFD_EXEC: number
+
+/** r" Huge page size 16 GiB (above 2^31: positive here, negative once `|`ed in JS). */
+export declare const MFD_HUGE_16GB: number
+
+/** r" Huge page size 16 MiB. */
+export declare const MFD_HUGE_16MB: number
+
+/** r" Huge page size 1 GiB. */
+export declare const MFD_HUGE_1GB: number
+
+/** r" Huge page size 1 MiB. */
+export declare const MFD_HUGE_1MB: number
+
+/** r" Huge page size 256 MiB. */
+export declare const MFD_HUGE_256MB: number
+
+/** r" Huge page size 2 GiB. */
+export declare const MFD_HUGE_2GB: number
+
+/** r" Huge page size 2 MiB. */
+export declare const MFD_HUGE_2MB: number
+
+/** r" Huge page size 32 MiB. */
+export declare const MFD_HUGE_32MB: number
+
+/** r" Huge page size 512 KiB. */
+export declare const MFD_HUGE_512KB: number
+
+/** r" Huge page size 512 MiB. */
+export declare const MFD_HUGE_512MB: number
+
+/** r" Huge page size 64 KiB. */
+export declare const MFD_HUGE_64KB: number
+
+/** r" Huge page size 8 MiB. */
+export declare const MFD_HUGE_8MB: number
+
+/** r" Mask of the huge page size's log2 (after the shift). */
+export declare const MFD_HUGE_MASK: number
+
+/** r" Shift of the huge page size's log2 in the flags. */
+export declare const MFD_HUGE_SHIFT: number
+
+/** r" `memfdCreate` flag: back the file with huge pages (size with `MFD_HUGE_*`). */
+export declare const MFD_HUGETLB: number
+
+/** r" `memfdCreate` flag (Linux 6.3): not executable, sealed so (`F_SEAL_EXEC`); implies `MFD_ALLOW_SEALING`. */
+export declare const MFD_NOEXEC_SEAL: number
 
 /**
  * `poll(fd, POLLIN, timeoutMs)`—Blocks the calling thread until `fd` is
@@ -131,7 +301,7 @@ export declare function semaphoreTryAcquire(fd: number): number
 export declare function waitBackend(): 'uv_poll' | 'thread'
 
 /** Closes a watch for good (idempotent): its callback is never called again. */
-export declare function watchClose(watch: ExternalObject<Watch>): void
+export declare function watchClose(watch: ExternalObject<'Watch'>): void
 
 /**
  * Watches `fd` for readability on this environment's event loop and calls
@@ -141,13 +311,13 @@ export declare function watchClose(watch: ExternalObject<Watch>): void
  * `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
  * @see https://man7.org/linux/man-pages/man2/poll.2.html
  */
-export declare function watchOpen(fd: number, callback: (arg: unknown) => unknown): ExternalObject<'Watch'> | number
+export declare function watchOpen(fd: number, callback: (errno?: number) => void): ExternalObject<'Watch'> | number
 
 /** Whether a started watch keeps the event loop alive (`uv_ref`/`uv_unref`). */
-export declare function watchRef(watch: ExternalObject<Watch>, refed: boolean): void
+export declare function watchRef(watch: ExternalObject<'Watch'>, refed: boolean): void
 
 /** Starts a watch (idempotent). Returns 0 or a negative errno. */
-export declare function watchStart(watch: ExternalObject<Watch>): number
+export declare function watchStart(watch: ExternalObject<'Watch'>): number
 
 /** Stops a watch (idempotent); its callback is not called while stopped. */
-export declare function watchStop(watch: ExternalObject<Watch>): void
+export declare function watchStop(watch: ExternalObject<'Watch'>): void
