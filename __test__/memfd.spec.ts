@@ -2,7 +2,7 @@
 // MemFile class: seals, positional I/O, shared mappings across processes,
 // and the SIGBUS guard.
 import test from 'ava'
-import { closeSync, fstatSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
@@ -67,6 +67,23 @@ test('MFD_HUGETLB works or fails with an errno, never a crash', (t) => {
   } catch (e) {
     t.true(['EINVAL', 'ENOENT', 'EPERM'].includes((e as NodeJS.ErrnoException).code!), String(e))
   }
+})
+
+// A huge page size this machine lacks (no /sys/kernel/mm/hugepages entry):
+// the kernel says ENODEV (not EINVAL, as the docs once said).
+const missingHugeSize = (() => {
+  let have: string[]
+  try {
+    have = readdirSync('/sys/kernel/mm/hugepages')
+  } catch {
+    return undefined
+  }
+  const sizes: Array<[string, number]> = [['64KB', 64], ['512KB', 512], ['1MB', 1024], ['2MB', 2048], ['8MB', 8192], ['16MB', 16384], ['32MB', 32768], ['256MB', 262144], ['512MB', 524288], ['1GB', 1048576], ['2GB', 2097152], ['16GB', 16777216]]
+  return sizes.find(([, kb]) => !have.includes(`hugepages-${kb}kB`))?.[0]
+})()
+;(missingHugeSize === undefined ? test.skip : test)(`a huge page size this machine lacks is ENODEV (${missingHugeSize ?? 'no /sys/kernel/mm/hugepages, or every size present'})`, (t) => {
+  const err = t.throws(() => MemFile.create('nohuge', { hugePages: missingHugeSize as never }), { code: 'ENODEV' })
+  t.is((err as NodeJS.ErrnoException).syscall, 'memfd_create')
 })
 
 test('bad names and flags give documented errors', (t) => {
