@@ -193,7 +193,7 @@ export interface MemFileSeals {
 }
 
 /** Options of {@link MemFile.map}. */
-export interface MapOptions {
+export interface MemFileMapOptions {
   /** `true`: a shared, writable mapping (`MAP_SHARED`). Default `false`: a view (see {@link MemFile.map}). */
   writable?: boolean
   /** Where the mapping starts in the file, a multiple of the page size. Default 0. */
@@ -646,7 +646,7 @@ export class MemFile {
    * ```
    * @see https://man7.org/linux/man-pages/man2/mmap.2.html
    */
-  map(options?: MapOptions): ArrayBuffer {
+  map(options?: MemFileMapOptions): ArrayBuffer {
     const self = MemFile.#of(this)
     const o = toOptions(options, 'options', ['writable', 'offset', 'length', 'unsafeAllowShrink'])
     const writable = toBool(o.writable, 'options.writable', false)
