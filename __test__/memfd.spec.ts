@@ -19,7 +19,7 @@ import {
   MFD_HUGE_SHIFT,
   MFD_HUGETLB,
 } from '../index.js'
-import { runNode } from './helpers/child.js'
+import { PKG, runNode } from './helpers/child.js'
 
 const require = createRequire(import.meta.url)
 
@@ -499,4 +499,38 @@ test('mappings outlive close(), and unmap() still works after it', (t) => {
   mf.unmap(view)
   t.is(view.length, 0)
   t.is(mf.mappings, 0)
+})
+
+test.serial('workers terminated with live mappings exit cleanly: teardown unmaps them and closes their memfds', async (t) => {
+  // The mappings' finalizers run at each worker's teardown (munmap only, no
+  // JS); afterwards nothing of those memfds is left mapped or open.
+  const r = await runNode(`
+    const { Worker } = require('node:worker_threads')
+    const fs = require('node:fs')
+    const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('memfd:w-')).length
+    const open = () => fs.readdirSync('/proc/self/fd').filter((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f).startsWith('/memfd:w-') } catch { return false } }).length
+    const code = \`
+      const { parentPort } = require('node:worker_threads')
+      const lfd = require(\${JSON.stringify(require.resolve(${JSON.stringify(PKG)}))})
+      const mf = lfd.MemFile.create('w-' + Math.random(), { sealable: true }); mf.truncate(8192); mf.addSeals({ shrink: true })
+      const a = new Uint8Array(mf.map({ writable: true })); a[0] = 1
+      globalThis.keep = [mf, a, mf.map({ offset: 4096 })]
+      setInterval(() => {}, 1 << 30) // stay alive until terminated
+      parentPort.postMessage('mapped')
+    \`
+    ;(async () => {
+      const seen = []
+      for (let b = 0; b < 3; b++) {
+        const ws = Array.from({ length: 5 }, () => new Worker(code, { eval: true }))
+        await Promise.all(ws.map((w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej) })))
+        seen.push([mapped(), open()])
+        await Promise.all(ws.map((w) => w.terminate()))
+      }
+      console.log(JSON.stringify({ seen, mapped: mapped(), open: open() }))
+    })()
+  `)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  const ten = [10, 5]
+  t.deepEqual(JSON.parse(r.stdout), { seen: [ten, ten, ten], mapped: 0, open: 0 }, 'each batch of 5 workers had 10 mappings of 5 memfds, none left after')
 })
