@@ -248,9 +248,17 @@ function maxArrayBuffer(): number {
 const EMPTY = new Uint8Array(0)
 function bytesOf(value: unknown): Uint8Array | undefined {
   if (ArrayBuffer.isView(value)) {
-    // A detached or empty view has no bytes, and a detached buffer cannot be viewed.
-    if (value.byteLength === 0) return EMPTY
-    return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    // A view of a detached buffer (or out of bounds of a shrunk resizable
+    // one) has no bytes: a DataView's byteLength even throws then, and such
+    // a buffer cannot be viewed again.
+    let length: number
+    try {
+      length = value.byteLength
+    } catch {
+      return EMPTY
+    }
+    if (length === 0) return EMPTY
+    return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, length)
   }
   if (types.isArrayBuffer(value)) return value.byteLength === 0 ? EMPTY : new Uint8Array(value)
   return undefined
