@@ -580,3 +580,20 @@ test.serial('workers terminated with live mappings exit cleanly: teardown unmaps
   const ten = [10, 5]
   t.deepEqual(JSON.parse(r.stdout), { seen: [ten, ten, ten], mapped: 0, open: 0 }, 'each batch of 5 workers had 10 mappings of 5 memfds, none left after')
 })
+
+test.serial('a MemFile whose fd was closed behind its back says so, in every later call and in inspect', (t) => {
+  const mf = MemFile.create('lost')
+  const n = mf.fd
+  closeSync(n)
+  const err = t.throws(() => mf.size, { code: 'EBADF' }) as NodeJS.ErrnoException
+  t.is(err.errno, -9)
+  t.is(err.syscall, 'fstat')
+  t.regex(err.message, new RegExp(`^EBADF: bad file descriptor, fstat: fd ${n} of this MemFile was closed outside linux-fd`))
+  const again = t.throws(() => mf.seals) as NodeJS.ErrnoException
+  t.is(again.message, err.message, 'later calls name the call that found out')
+  t.true(mf.closed)
+  t.is(mf.fd, -1)
+  t.is(inspect(mf), "MemFile { fd: -1, name: 'lost', closed: true, lost: true, mappings: 0 }")
+  mf.close()
+  t.throws(() => mf.size, { code: 'EBADF' }, 'still EBADF after close(), not ERR_USE_AFTER_CLOSE')
+})

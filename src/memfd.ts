@@ -244,8 +244,9 @@ function maxArrayBuffer(): number {
   return major < 22 ? 2 ** 32 : Number.MAX_SAFE_INTEGER
 }
 
-/** Bytes of a string, an ArrayBufferView or an ArrayBuffer, as a Uint8Array (no copy, except for strings). */
 const EMPTY = new Uint8Array(0)
+
+/** The bytes of an ArrayBufferView or an ArrayBuffer as a Uint8Array (no copy), or undefined for anything else. */
 function bytesOf(value: unknown): Uint8Array | undefined {
   if (ArrayBuffer.isView(value)) {
     // A view of a detached buffer (or out of bounds of a shrunk resizable
@@ -742,6 +743,7 @@ export class MemFile {
   /** Shows the fd, name, state and live mappings (and the size while open). */
   [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
     const self = MemFile.#of(this)
+    if (depth < 0) return options.stylize('[MemFile]', 'special')
     const state: Record<string, unknown> = { fd: self.#fd, name: self.#name, closed: self.#fd < 0 }
     if (self.#lostFd >= 0) state.lost = true
     if (self.#fd >= 0) {
@@ -749,7 +751,6 @@ export class MemFile {
       if (size >= 0) state.size = size
     }
     state.mappings = self.#maps === undefined ? 0 : native.memfdMappingCount(self.#maps)
-    if (depth < 0) return options.stylize('[MemFile]', 'special')
     return `MemFile ${show(state, { ...options, depth: options.depth === null ? null : depth - 1 })}`
   }
 }
