@@ -52,22 +52,6 @@ export const F_RDLCK: number = native.F_RDLCK
 export const F_WRLCK: number = native.F_WRLCK
 /** Lock type (`l_type` of a `struct flock`): unlock; also `F_GETLK`'s "no conflict". */
 export const F_UNLCK: number = native.F_UNLCK
-/** `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`. */
-export const F_ADD_SEALS: number = native.F_ADD_SEALS
-/** `fcntl` command: get a memfd's seals. */
-export const F_GET_SEALS: number = native.F_GET_SEALS
-/** Seal: no more seals can be added. */
-export const F_SEAL_SEAL: number = native.F_SEAL_SEAL
-/** Seal: the file cannot shrink. */
-export const F_SEAL_SHRINK: number = native.F_SEAL_SHRINK
-/** Seal: the file cannot grow. */
-export const F_SEAL_GROW: number = native.F_SEAL_GROW
-/** Seal: no writes (adding it fails with `EBUSY` while a writable shared mapping exists). */
-export const F_SEAL_WRITE: number = native.F_SEAL_WRITE
-/** Seal: no new writes; existing writable mappings keep working (Linux 5.1). */
-export const F_SEAL_FUTURE_WRITE: number = native.F_SEAL_FUTURE_WRITE
-/** Seal: the exec bits cannot change (Linux 6.3). */
-export const F_SEAL_EXEC: number = native.F_SEAL_EXEC
 /** `fcntl` command: a pipe's capacity in bytes (see {@link getPipeSize}). */
 export const F_GETPIPE_SZ: number = native.F_GETPIPE_SZ
 /**

@@ -160,13 +160,13 @@ export class FileLock {
 
   /** Whether this is a shared (read) lock rather than an exclusive (write) one. */
   get shared(): boolean {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.shared
   }
 
   /** `'ofd'` or `'flock'`. */
   get kind(): LockKind {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind
   }
 
@@ -176,19 +176,19 @@ export class FileLock {
    * whole file.
    */
   get range(): { start: number; length: number } | null {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
   }
 
   /** The package's own fd of the locked file, or -1 once released. */
   get fd(): number {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#fd
   }
 
   /** Whether `release()` was called (or found the fd closed outside the package). */
   get released(): boolean {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#h === null
   }
 
@@ -217,7 +217,7 @@ export class FileLock {
    * @throws {TypeError} `ERR_INVALID_THIS` when called on something that is not a FileLock.
    */
   release(): void {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     const h = this.#h
     if (h === null) {
       if (this.#lostFd >= 0) throw this.#lostError()
@@ -236,19 +236,19 @@ export class FileLock {
 
   /** Same as `release()`, for `using`. */
   [Symbol.dispose](): void {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     this.release()
   }
 
   /** Same as `release()`, for `await using`; rejects instead of throwing. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     this.release()
   }
 
   /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
   [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
-    if (!(#h in this)) return 'FileLock {}'
+    if (typeof this !== 'object' || this === null || !(#h in this)) return 'FileLock {}'
     const shown: Record<string, unknown> = { fd: this.#fd, kind: this.#spec.kind, shared: this.#spec.shared }
     if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }
     shown.released = this.#h === null

@@ -7,9 +7,12 @@
 //! - `watch`: "call this JS function when this fd is readable" (`uv_poll`);
 //! - `thread`: the same on a helper thread, for runtimes without libuv (Bun);
 //! - `job`: a blocking job on its own thread, its result delivered on the JS
-//!   thread through a threadsafe function (lock waits).
+//!   thread through a threadsafe function (lock waits);
+//! - `extbuf`: an external `ArrayBuffer` over memory the caller owns, freed
+//!   exactly once (`MemFile` mappings).
 
 pub mod env;
+pub mod extbuf;
 pub mod job;
 mod thread;
 mod uv;
