@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 
-import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, ReceivedFds, Semaphore, Timer } from '../index.js'
+import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, MemFile, ReceivedFds, Semaphore, Timer } from '../index.js'
 import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-channel-'))
@@ -80,13 +80,16 @@ test.serial('a pair carries data and working duplicates of fds; the sender keeps
   t.is((await a.receive()).data.readDoubleLE(0), 1.5)
 })
 
-test.serial('a Timer and a FileHandle travel too', async (t) => {
+test.serial('a MemFile, a Timer and a FileHandle travel too', async (t) => {
   const [a, b] = FdChannel.pair()
   t.teardown(() => (a.close(), b.close()))
   const timer = new Timer()
   t.teardown(() => timer.close())
+  const mf = MemFile.create('channel')
+  t.teardown(() => mf.close())
+  mf.write('shared memory')
   const fh = await fsp.open(THIS_FILE, 'r')
-  await a.send('timer+file', [timer, fh])
+  await a.send('timer+file+memfile', [timer, fh, mf])
   await fh.close()
   const { fds } = await b.receive()
   using _ = fds
@@ -97,6 +100,11 @@ test.serial('a Timer and a FileHandle travel too', async (t) => {
   const buf = Buffer.alloc(6)
   readSync(fds.peek(1), buf, 0, 6, 0)
   t.is(buf.toString(), 'import', 'the file arrived, readable')
+  const mf2 = MemFile.fromFd(fds.take(2), { adopt: true })
+  t.teardown(() => mf2.close())
+  t.is(mf2.read(13, 0).toString(), 'shared memory')
+  mf2.write('SHARED', 0)
+  t.is(mf.read(6, 0).toString(), 'SHARED', 'one file, two owners')
 })
 
 test.serial('received fds are close-on-exec', async (t) => {
@@ -397,6 +405,9 @@ test.serial('foreign receivers and constructors', (t) => {
   const fake = Object.create(FdChannel.prototype)
   t.throws(() => fake.fd, { code: 'ERR_INVALID_THIS' })
   t.throws(() => FdChannel.prototype.close.call({}), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => FdChannel.prototype.close.call(undefined), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => Reflect.get(FdChannelServer.prototype, 'path', null), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => ReceivedFds.prototype.takeAll.call(undefined), { code: 'ERR_INVALID_THIS' })
   return t.throwsAsync(FdChannel.prototype.receive.call({}), { code: 'ERR_INVALID_THIS' })
 })
 
@@ -603,21 +614,24 @@ test.serial('uids not in the allow-list are closed before any message is read', 
   s2.close()
 })
 
-// --- Two unrelated processes share a Semaphore and a file ---------------------
+// --- Two unrelated processes share a Semaphore and a MemFile ------------------
 
-/** Code of one side: `ch` carries [semaphore, shared file]; runs K increments under the semaphore. */
+/**
+ * Code of one side: K increments of a non-atomic counter in a shared mapping
+ * (`view[0]`: read, yield to the event loop, write back) under the
+ * semaphore. `view[1]` holds the pid inside the critical section; finding
+ * another pid there on the way out counts an overlap.
+ */
 const LOOP = `
-const fs = require('fs')
-async function loop(sem, fd, K) {
+async function loop(sem, view, K) {
   let overlaps = 0
-  const b = Buffer.alloc(8)
   for (let i = 0; i < K; i++) {
     const p = await sem.acquire()
-    b.writeDoubleLE(process.pid); fs.writeSync(fd, b, 0, 8, 8)
-    fs.readSync(fd, b, 0, 8, 0); const v = b.readDoubleLE(0)
+    view[1] = process.pid
+    const v = view[0]
     await new Promise((r) => setImmediate(r))
-    b.writeDoubleLE(v + 1); fs.writeSync(fd, b, 0, 8, 0)
-    fs.readSync(fd, b, 0, 8, 8); if (b.readDoubleLE(0) !== process.pid) overlaps++
+    view[0] = v + 1
+    if (view[1] !== process.pid) overlaps++
     p.release()
   }
   return overlaps
@@ -626,23 +640,21 @@ async function loop(sem, fd, K) {
 
 async function sharedCounter(permits: number, K: number) {
   const path = sockPath()
-  const file = join(dir, `counter-${seq++}`)
-  writeFileSync(file, Buffer.alloc(16))
   const server = runNode(
     `${LOOP}
      ;(async () => {
        const sem = new lfd.Semaphore(${permits})
-       const fh = await fs.promises.open(${JSON.stringify(file)}, 'r+')
+       const mf = lfd.MemFile.create('counter')
+       mf.truncate(4096)
+       mf.addSeals({ shrink: true })
+       const view = new Float64Array(mf.map({ writable: true }))
        const server = lfd.FdChannel.listen(${JSON.stringify(path)})
        const ch = await server.accept()
        server.close()
-       await ch.send('shared', [sem, fh])
-       await fh.close()          // the client got its own duplicate
-       const fd = fs.openSync(${JSON.stringify(file)}, 'r+')
-       const overlaps = await loop(sem, fd, ${K})
+       await ch.send('shared', [sem, mf])
+       const overlaps = await loop(sem, view, ${K})
        const done = await ch.receive()
-       const b = Buffer.alloc(8); fs.readSync(fd, b, 0, 8, 0)
-       console.log(JSON.stringify({ overlaps, count: b.readDoubleLE(0), client: JSON.parse(done.data), peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
+       console.log(JSON.stringify({ overlaps, count: view[0], client: JSON.parse(done.data), peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        ch.close()
      })().catch((e) => { console.error(e); process.exit(1) })`,
   )
@@ -657,8 +669,9 @@ async function sharedCounter(permits: number, K: number) {
        const { data, fds } = await ch.receive()
        if (data.toString() !== 'shared' || fds.length !== 2) throw new Error('bad message')
        const sem = lfd.Semaphore.fromFd(fds.take(0), { adopt: true })
-       const fd = fds.take(1)
-       const overlaps = await loop(sem, fd, ${K})
+       const mf = lfd.MemFile.fromFd(fds.take(1), { adopt: true })
+       const view = new Float64Array(mf.map({ writable: true }))
+       const overlaps = await loop(sem, view, ${K})
        await ch.send(JSON.stringify({ overlaps, peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        await ch.receive().catch((e) => { if (e.code !== 'EPIPE') throw e })
      })().catch((e) => { console.error(e); process.exit(1) })`,
@@ -667,7 +680,7 @@ async function sharedCounter(permits: number, K: number) {
   return { s, c }
 }
 
-test.serial('two processes that are not parent and child share a Semaphore and a file: mutual exclusion holds', async (t) => {
+test.serial('two processes that are not parent and child share a Semaphore and a MemFile: mutual exclusion holds', async (t) => {
   const K = 1500
   const { s, c } = await sharedCounter(1, K)
   t.is(s.code, 0, s.stderr)

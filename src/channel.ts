@@ -422,13 +422,13 @@ export class ReceivedFds implements Disposable, Iterable<number> {
 
   /** How many fds the message carried (taken ones included). */
   get length(): number {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     return this.#length
   }
 
   /** How many fds are still owned here (neither taken nor closed). */
   get remaining(): number {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     const list = this.#list
     if (list === undefined) return 0
     let n = 0
@@ -446,7 +446,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if fd `i` was taken or closed.
    */
   peek(i: number): number {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     if (this.#length === 0) throw outOfRange('index', 'an index of a received fd (none were received)', i)
     const n = this.#index(i)
     const fd = this.#list === undefined ? EBADF : native.channelFdsPeek(this.#list, n)
@@ -461,7 +461,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if fd `i` was taken or closed.
    */
   take(i: number): number {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     if (this.#length === 0) throw outOfRange('index', 'an index of a received fd (none were received)', i)
     const n = this.#index(i)
     const fd = this.#list === undefined ? EBADF : native.channelFdsTake(this.#list, n)
@@ -471,7 +471,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
 
   /** Takes every fd still owned here, in order; the caller owns them all. */
   takeAll(): number[] {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     const out: number[] = []
     const list = this.#list
     if (list === undefined) return out
@@ -484,7 +484,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
 
   /** The numbers of the fds still owned here (peeked, not taken). */
   [Symbol.iterator](): Iterator<number> {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     const list = this.#list
     const out: number[] = []
     if (list !== undefined) {
@@ -502,7 +502,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
    * forgotten, never closed: checked with one `fstat` each.
    */
   close(): void {
-    if (!(#list in this)) throw invalidThis('ReceivedFds')
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     if (this.#list !== undefined) native.channelFdsClose(this.#list)
   }
 
@@ -771,25 +771,25 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** The socket's fd number, or -1 after `close()`. */
   get fd(): number {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     return this.#o.fd
   }
 
   /** Whether `close()` was called (or the fd was found closed outside the package). */
   get closed(): boolean {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     return this.#o.fd < 0
   }
 
   /** How many `receive()` calls are pending in this environment. */
   get pending(): number {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     return this.#pump.pending
   }
 
   /** How many sends wait for room in the peer's queue. */
   get queuedSends(): number {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     return this.#sends.length
   }
 
@@ -801,7 +801,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
   get peer(): PeerCredentials {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     if (this.#peer !== undefined) return this.#peer
     if (this.#o.fd < 0) throw this.#o.unusable()
     const r = native.channelPeer(this.#o.fd)
@@ -829,7 +829,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   send(data: string | ArrayBufferView | ArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
     try {
-      if (!(#o in this)) throw invalidThis('FdChannel')
+      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
       const bytes = toData(data)
       const numbers = toFdArray(fds)
       if (this.#o.fd < 0) throw this.#o.unusable()
@@ -907,7 +907,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   receive(options?: { signal?: AbortSignal }): Promise<FdMessage> {
     try {
-      if (!(#o in this)) throw invalidThis('FdChannel')
+      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
       const o = toOptions(options, 'options', ['signal'])
       return this.#pump.wait(toSignal(o.signal))
     } catch (e) {
@@ -921,7 +921,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * ends it without closing the channel.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     return new PumpIterator(this.#pump, this.#o)
   }
 
@@ -932,7 +932,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
    */
   end(): void {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     if (this.#o.fd < 0) throw this.#o.unusable()
     const r = native.channelShutdown(this.#o.fd)
     if (r < 0) throw this.#o.fail(r, 'shutdown')
@@ -944,7 +944,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * received stay with their {@link ReceivedFds}. Idempotent; never throws.
    */
   close(): void {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     const err = this.#o.close()
     if (err !== undefined) this.#shutdown(err)
   }
@@ -956,7 +956,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Lets a pending receive or queued send keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     this.#refed = true
     this.#pump.setRef(true)
     this.#sendTimer?.ref()
@@ -965,7 +965,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Lets the process exit even while a receive is pending or a send queued. Returns `this`. */
   unref(): this {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     this.#refed = false
     this.#pump.setRef(false)
     this.#sendTimer?.unref()
@@ -974,13 +974,13 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Whether a pending receive keeps the process alive. */
   hasRef(): boolean {
-    if (!(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
     return this.#refed
   }
 
   /** `FdChannel { fd: 5, closed: false, pending: 0, peer: { pid: 12, uid: 1000, gid: 1000 } }`. */
   [inspect.custom](depth: number, options: object): string {
-    if (!(#o in this)) return 'FdChannel {}'
+    if (typeof this !== 'object' || this === null || !(#o in this)) return 'FdChannel {}'
     let peer: PeerCredentials | string = 'unknown'
     try {
       if (this.#o.fd >= 0 || this.#peer !== undefined) peer = this.peer
@@ -1066,37 +1066,37 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** The listening socket's fd number, or -1 after `close()`. */
   get fd(): number {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#o.fd
   }
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#o.fd < 0
   }
 
   /** The path (or abstract name) it listens at. */
   get path(): string {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#path
   }
 
   /** Whether `path` is a name in the abstract namespace. */
   get abstract(): boolean {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#abstract
   }
 
   /** How many connections were closed unread because their uid is not allowed. */
   get rejected(): number {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#rejected
   }
 
   /** How many `accept()` calls are pending in this environment. */
   get pending(): number {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#pump.pending
   }
 
@@ -1110,7 +1110,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    */
   accept(options?: { signal?: AbortSignal }): Promise<FdChannel> {
     try {
-      if (!(#o in this)) throw invalidThis('FdChannelServer')
+      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
       const o = toOptions(options, 'options', ['signal'])
       return this.#pump.wait(toSignal(o.signal))
     } catch (e) {
@@ -1120,7 +1120,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Successive `accept()`s; the loop ends when the server is closed. */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdChannel> {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return new PumpIterator(this.#pump, this.#o)
   }
 
@@ -1132,7 +1132,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * open. Idempotent; never throws.
    */
   close(): void {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     const err = this.#o.close()
     if (err === undefined) return
     this.#shutdown(err)
@@ -1152,27 +1152,27 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Lets a pending accept keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     this.#pump.setRef(true)
     return this
   }
 
   /** Lets the process exit even while an accept is pending. Returns `this`. */
   unref(): this {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     this.#pump.setRef(false)
     return this
   }
 
   /** Whether a pending accept keeps the process alive. */
   hasRef(): boolean {
-    if (!(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
     return this.#pump.refed
   }
 
   /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0 }`. */
   [inspect.custom](depth: number, options: object): string {
-    if (!(#o in this)) return 'FdChannelServer {}'
+    if (typeof this !== 'object' || this === null || !(#o in this)) return 'FdChannelServer {}'
     const body = {
       fd: this.#o.fd,
       path: this.#path,
