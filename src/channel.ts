@@ -637,7 +637,10 @@ const SEND_RETRY_MAX_MS = 16
  * // server
  * const sem = new Semaphore(1)
  * using server = FdChannel.listen('/run/user/1000/app.sock')
- * for await (const ch of server) await ch.send('semaphore', [sem])
+ * for await (const ch of server) {
+ *   await ch.send('semaphore', [sem])   // the client gets its own duplicate
+ *   ch.close()
+ * }
  *
  * // any other process of the same user
  * using ch = await FdChannel.connect('/run/user/1000/app.sock')
@@ -688,7 +691,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * a {@link FdChannel.pair} inherited from a parent. By default the fd is
    * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
    * `{ adopt: true }` the channel takes `fd` itself. The open file
-   * description is made non-blocking.
+   * description is made non-blocking. A Unix socket of another type
+   * (`SOCK_STREAM`) is not detected: its message boundaries would be lost.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a socket.
    * @throws {Error} `EBADF` if `fd` is not open.
    */
