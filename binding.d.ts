@@ -256,12 +256,15 @@ export declare const F_UNLCK: number
 export declare const F_WRLCK: number
 
 /**
- * `fcntl(fd, cmd, buf)` with `arg`'s bytes (at most 1024) copied into a
- * 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
- * contents afterwards, or a negative errno.
+ * `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
+ * 1024-byte buffer, as Python does, and the buffer's first `io.length`
+ * bytes copied back into `io` afterwards: the call's result, or a negative
+ * errno (`EINVAL` for more than 1024 bytes). The TypeScript layer passes a
+ * fresh copy of the argument and returns it, so the result is a pooled
+ * `Buffer` that no loop turn is needed to free.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
-export declare function fcntlBuf(fd: number, cmd: number, arg: Uint8Array): Buffer | number
+export declare function fcntlBuf(fd: number, cmd: number, io: Uint8Array): number
 
 /**
  * `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
@@ -327,14 +330,6 @@ export declare function flock(fd: number, operation: number): number
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function getPipeSize(fd: number): number
-
-/**
- * `ioctl(fd, request, buf)` with `arg`'s bytes (at most 1024) copied into a
- * 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
- * contents afterwards, or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
- */
-export declare function ioctlBuf(fd: number, request: number, arg: Uint8Array): Buffer | number
 
 /**
  * `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's

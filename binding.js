@@ -903,7 +903,6 @@ module.exports.FICLONE = nativeBinding.FICLONE
 module.exports.FICLONERANGE = nativeBinding.FICLONERANGE
 module.exports.flock = nativeBinding.flock
 module.exports.getPipeSize = nativeBinding.getPipeSize
-module.exports.ioctlBuf = nativeBinding.ioctlBuf
 module.exports.ioctlInPlace = nativeBinding.ioctlInPlace
 module.exports.ioctlInt = nativeBinding.ioctlInt
 module.exports.LOCK_EX = nativeBinding.LOCK_EX

@@ -597,3 +597,48 @@ test.serial('a MemFile whose fd was closed behind its back says so, in every lat
   mf.close()
   t.throws(() => mf.size, { code: 'EBADF' }, 'still EBADF after close(), not ERR_USE_AFTER_CLOSE')
 })
+
+// Issue 13 item 9: a mapping's ArrayBuffer cannot really move to another
+// thread (the memory is ours, not V8's). What each Node version does with it,
+// pinned so a change is noticed (docs/design.md, "Mappings and transfer"):
+// - Node 20 copies it without a word: the "transferred" buffer is a private
+//   copy (writes do not reach the file) and the original stays attached;
+// - Node 22 and later refuse to transfer it (a DataCloneError).
+// A plain structuredClone (no transfer list) is a copy on every version.
+test('a mapping in a postMessage transfer list or structuredClone: what each Node version does', async (t) => {
+  const { MessageChannel, receiveMessageOnPort } = await import('node:worker_threads')
+  const major = Number(process.versions.node.split('.')[0])
+  const mf = MemFile.create('transfer')
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  mf.addSeals({ shrink: true })
+  const outcome = (move: (ab: ArrayBuffer) => ArrayBuffer, at: number): string => {
+    const ab = mf.map({ writable: true })
+    let moved: ArrayBuffer
+    try {
+      moved = move(ab)
+    } catch (e) {
+      t.is(ab.byteLength, 4096, 'a refused transfer leaves the mapping attached')
+      return `refused (${(e as Error).name})`
+    }
+    new Uint8Array(moved)[at] = 42
+    const shared = mf.read(1, at)[0] === 42
+    return `${shared ? 'shared' : 'copied'}, original ${ab.byteLength === 0 ? 'detached' : 'attached'}`
+  }
+  const { port1, port2 } = new MessageChannel()
+  const viaPort = outcome((ab) => {
+    port1.postMessage(ab, [ab])
+    return receiveMessageOnPort(port2)!.message as ArrayBuffer
+  }, 0)
+  port1.close()
+  const viaClone = outcome((ab) => structuredClone(ab, { transfer: [ab] }), 1)
+  const plainClone = outcome((ab) => structuredClone(ab), 2)
+  if (major === 20 || major === 21) {
+    t.is(viaPort, 'copied, original attached')
+    t.is(viaClone, 'copied, original attached')
+  } else {
+    t.is(viaPort, 'refused (DataCloneError)')
+    t.is(viaClone, 'refused (DataCloneError)')
+  }
+  t.is(plainClone, 'copied, original attached')
+})

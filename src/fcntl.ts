@@ -126,8 +126,19 @@ function bytesOf(arg: unknown): { bytes: Uint8Array; writable: boolean } | undef
   return { bytes, writable }
 }
 
-function checkCopied(bytes: Uint8Array): void {
+// Taken at load, so later changes to Buffer cannot change what fcntl returns.
+const allocUnsafe = Buffer.allocUnsafe
+
+/**
+ * A copy of `bytes` (at most 1024) for the call to fill in and to return: a
+ * pooled `Buffer`, freed by the garbage collector like any other, so a
+ * synchronous loop of calls holds nothing until the event loop turns.
+ */
+function copied(bytes: Uint8Array): Buffer {
   if (bytes.length > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, bytes.length)
+  const io = allocUnsafe(bytes.length)
+  io.set(bytes)
+  return io
 }
 
 /**
@@ -167,10 +178,10 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   const c = toInt32(cmd, 'cmd')
   const buf = bytesOf(arg)
   if (buf !== undefined) {
-    checkCopied(buf.bytes)
-    const r = native.fcntlBuf(n, c, buf.bytes)
-    if (typeof r === 'number') throw errnoError(r, 'fcntl')
-    return r
+    const io = copied(buf.bytes)
+    const r = native.fcntlBuf(n, c, io)
+    if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
+    return io
   }
   const r = native.fcntlInt(n, c, arg === undefined ? 0 : cInt(arg, 'arg'))
   if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
@@ -217,10 +228,10 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
       if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
       return r
     }
-    checkCopied(buf.bytes)
-    const r = native.ioctlBuf(n, req, buf.bytes)
-    if (typeof r === 'number') throw errnoError(r, 'ioctl')
-    return r
+    const io = copied(buf.bytes)
+    const r = native.ioctlInPlace(n, req, io)
+    if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+    return io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
   if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')

@@ -638,6 +638,13 @@ export class MemFile {
    * mapping with {@link MemFile.unmap | unmap(buffer)}; garbage collection
    * of the buffer also frees it. Closing the `MemFile` does not.
    *
+   * **Workers.** The buffer cannot move to another thread: Node 20 and 21
+   * silently *copy* it when it is in a `postMessage` transfer list or
+   * `structuredClone`'s `transfer` (writes to the copy never reach the file,
+   * and the original stays attached); Node 22 and later refuse with a
+   * `DataCloneError`. To share the memory with a worker, post `mf.fd` and
+   * call `MemFile.fromFd(fd).map()` there.
+   *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for an unknown option.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset or length.
    * @throws {Error} `ERR_UNSAFE_MAPPING`; `EPERM` (a writable mapping of a
