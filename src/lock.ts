@@ -175,7 +175,7 @@ export class FileLock {
    * grows), a new object each time; `null` for `flock` locks, which cover the
    * whole file.
    */
-  get range(): { start: number; length: number } | null {
+  get range(): Required<LockRange> | null {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
   }
