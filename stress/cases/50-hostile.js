@@ -1217,8 +1217,10 @@ async function runOne(t, spec, sentinels) {
     if (code === 'EBADF' && !fdIdx.some(Boolean)) throw new Error(`invariant broken: ${t.id} on the world's ${recvName} failed with EBADF (${describe(error)}); its fd was never closed behind its back, and the method takes no fd argument`)
     if (recvName.endsWith('Closed') && NEED_OPEN.has(t.id)) {
       if (!threw) throw new Error(`invariant broken: ${t.id} succeeded on a closed ${t.cls} (returned ${describe(result)})`)
-      // Argument errors may come first: ours (coded), or the engine's reading a revoked proxy (code-less TypeError).
-      if (!(code === 'ERR_USE_AFTER_CLOSE' || ARG_CODES.has(code) || codeless(error) || outcome === 'propagated' || outcome === 'abort-reason' || code === 'ABORT_ERR')) {
+      // Argument errors may come first: ours (coded), the engine's reading a revoked proxy (code-less TypeError),
+      // or another class's brand check run by reading `.fd` of an argument (Object.create(Timer.prototype)).
+      const otherBrand = code === 'ERR_INVALID_THIS' && !String(error.message).endsWith(`type ${t.cls}`)
+      if (!(code === 'ERR_USE_AFTER_CLOSE' || ARG_CODES.has(code) || codeless(error) || otherBrand || outcome === 'propagated' || outcome === 'abort-reason' || code === 'ABORT_ERR')) {
         throw new Error(`invariant broken: ${t.id} on a closed ${t.cls} failed with ${describe(error)}, not ERR_USE_AFTER_CLOSE`)
       }
     }
