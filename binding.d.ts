@@ -16,6 +16,115 @@ export declare class ExternalObject<T> {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Most fds one message carries (the kernel's `SCM_MAX_FD`). */
+export declare const CHANNEL_MAX_FDS: number
+
+/** Largest message, in bytes, that is sent or received. */
+export declare const CHANNEL_MAX_MESSAGE: number
+
+/**
+ * `accept4`: the next pending connection, owned by a handle; or a negative
+ * errno (`-EAGAIN`: none pending).
+ * @see https://man7.org/linux/man-pages/man2/accept4.2.html
+ */
+export declare function channelAccept(fd: number): ExternalObject<'FdHandle'> | number
+
+/**
+ * A socket connected to `name` (see `channelListen`), owned by a handle; or
+ * a negative errno (`-EAGAIN`: the listener's backlog is full).
+ * @see https://man7.org/linux/man-pages/man2/connect.2.html
+ */
+export declare function channelConnect(name: string, abstractNs: boolean): ExternalObject<'FdHandle'> | number
+
+/**
+ * Closes every fd the list still owns (idempotent). Returns how many were
+ * closed.
+ */
+export declare function channelFdsClose(list: ExternalObject<'FdList'>): number
+
+/** How many fds the list was made with (taken ones included). */
+export declare function channelFdsCount(list: ExternalObject<'FdList'>): number
+
+/**
+ * Close-on-exec duplicates of `fds`, owned by a new list; or a negative
+ * errno (`-EBADF`: one is not open), with every duplicate made so far
+ * closed.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function channelFdsDup(fds: Int32Array): ExternalObject<'FdList'> | number
+
+/**
+ * The number of fd `i`, still owned by the list; or `-EBADF` if it was
+ * taken, closed, or found closed behind the list's back (or `i` is out of
+ * range).
+ */
+export declare function channelFdsPeek(list: ExternalObject<'FdList'>, i: number): number
+
+/**
+ * Hands fd `i` over: the caller owns the returned number from now on. Or
+ * `-EBADF` if it was already taken, closed, or found closed behind the
+ * list's back (then nothing is closed), or `i` is out of range.
+ */
+export declare function channelFdsTake(list: ExternalObject<'FdList'>, i: number): number
+
+/**
+ * A listening socket at `name` (a path, created with mode 0600, or with
+ * `abstract_ns` a name in the abstract namespace), owned by a handle; or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export declare function channelListen(name: string, abstractNs: boolean, backlog: number): ExternalObject<'FdHandle'> | number
+
+/** A received message: its bytes and the fds it carried (`null`: none). */
+export interface ChannelMessage {
+  /**
+   * A copy into memory V8 owns (`napi_create_buffer_copy`): no finalizer
+   * per message, unlike an external buffer over a `Vec`.
+   */
+  data: Buffer
+  fds?: ExternalObject<'FdList'> | null
+}
+
+/**
+ * `socketpair(AF_UNIX, SOCK_SEQPACKET)`: two connected, non-blocking,
+ * close-on-exec ends, each owned by a handle; or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/socketpair.2.html
+ */
+export declare function channelPair(): [ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number
+
+/**
+ * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export declare function channelPeer(fd: number): [number, number, number] | number
+
+/**
+ * `recvmsg` of one message (`MSG_CMSG_CLOEXEC`): `{ data, fds }`, `0` when
+ * the peer has gone (end of stream), or a negative errno (`-EAGAIN`:
+ * nothing yet; `-EMSGSIZE`: longer than `CHANNEL_MAX_MESSAGE`; `-ENOBUFS`:
+ * control data cut short; in both the message's fds were closed).
+ * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
+ */
+export declare function channelRecv(fd: number): ChannelMessage | number
+
+/**
+ * `sendmsg` of one message: `data` and, with `SCM_RIGHTS`, duplicates of
+ * `fds` (the caller keeps its own). Returns the bytes sent or a negative
+ * errno (`-EAGAIN`: the peer's queue is full; `-EPIPE`: the peer is gone).
+ * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
+ */
+export declare function channelSend(fd: number, data: Uint8Array, fds: Int32Array): number
+
+/** As `channelSend`, with the fds held by `list` (from `channelFdsDup`). */
+export declare function channelSendList(fd: number, data: Uint8Array, list: ExternalObject<'FdList'>): number
+
+/**
+ * `shutdown(SHUT_RDWR)`: the peer sees the end even while other processes
+ * hold duplicates of this socket. 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
+ */
+export declare function channelShutdown(fd: number): number
+
 /** `CLOCK_BOOTTIME`. */
 export declare const CLOCK_BOOTTIME: number
 
@@ -88,12 +197,14 @@ export declare function eventfdWrite(fd: number, value: number): number
  */
 export declare function eventfdWriteBig(fd: number, value: bigint): number
 
+/** r" `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`. */
 export declare const F_ADD_SEALS: number
 
 export declare const F_DUPFD: number
 
 export declare const F_DUPFD_CLOEXEC: number
 
+/** r" `fcntl` command: get a memfd's seals. */
 export declare const F_GET_SEALS: number
 
 export declare const F_GETFD: number
@@ -112,16 +223,22 @@ export declare const F_OFD_SETLKW: number
 
 export declare const F_RDLCK: number
 
+/** r" Seal: the exec bits cannot change (Linux 6.3). */
 export declare const F_SEAL_EXEC: number
 
+/** r" Seal: no new writes, existing writable mappings keep working (Linux 5.1). */
 export declare const F_SEAL_FUTURE_WRITE: number
 
+/** r" Seal: the file cannot grow. */
 export declare const F_SEAL_GROW: number
 
+/** r" Seal: no more seals can be added. */
 export declare const F_SEAL_SEAL: number
 
+/** r" Seal: the file cannot shrink. */
 export declare const F_SEAL_SHRINK: number
 
+/** r" Seal: no writes (fails with `EBUSY` while a writable shared mapping exists). */
 export declare const F_SEAL_WRITE: number
 
 export declare const F_SETFD: number
@@ -139,12 +256,15 @@ export declare const F_UNLCK: number
 export declare const F_WRLCK: number
 
 /**
- * `fcntl(fd, cmd, buf)` with `arg`'s bytes (at most 1024) copied into a
- * 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
- * contents afterwards, or a negative errno.
+ * `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
+ * 1024-byte buffer, as Python does, and the buffer's first `io.length`
+ * bytes copied back into `io` afterwards: the call's result, or a negative
+ * errno (`EINVAL` for more than 1024 bytes). The TypeScript layer passes a
+ * fresh copy of the argument and returns it, so the result is a pooled
+ * `Buffer` that no loop turn is needed to free.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
-export declare function fcntlBuf(fd: number, cmd: number, arg: Uint8Array): Buffer | number
+export declare function fcntlBuf(fd: number, cmd: number, io: Uint8Array): number
 
 /**
  * `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
@@ -210,14 +330,6 @@ export declare function flock(fd: number, operation: number): number
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function getPipeSize(fd: number): number
-
-/**
- * `ioctl(fd, request, buf)` with `arg`'s bytes (at most 1024) copied into a
- * 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
- * contents afterwards, or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
- */
-export declare function ioctlBuf(fd: number, request: number, arg: Uint8Array): Buffer | number
 
 /**
  * `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
@@ -305,6 +417,152 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
  * callback then gets 0 promptly, and nothing stays locked.
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
+
+/**
+ * `fcntl(fd, F_ADD_SEALS, seals)`: 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function memfdAddSeals(fd: number, seals: number): number
+
+/**
+ * `memfd_create(name, flags)`: a new fd (the caller owns it), or a negative
+ * errno (`EINVAL` for a name with a NUL byte, which the caller checks first).
+ * `flags` are passed as they are.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export declare function memfdCreate(name: string, flags: number): number
+
+/**
+ * `fcntl(fd, F_GET_SEALS)`: the seal bits (never negative), or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function memfdGetSeals(fd: number): number
+
+/**
+ * Maps `length` bytes of `fd` at `offset` (`MAP_SHARED` if `writable`,
+ * else a private copy-on-write view, see `Mapping::new`) and returns them as
+ * an `ArrayBuffer` without copying, registered in `maps`. Or a negative
+ * errno: the mmap's, `EINVAL` for a length of 0 or a range past the end of
+ * the file, `EPERM` for a file without the `shrink` seal unless
+ * `allowShrink`, `ENOTSUP` when the runtime forbids external buffers. A
+ * buffer the runtime refuses otherwise (over its largest length) is a
+ * thrown error, and the mapping is freed.
+ * @see https://man7.org/linux/man-pages/man2/mmap.2.html
+ */
+export declare function memfdMap(maps: ExternalObject<'Mappings'>, fd: number, offset: number, length: number, writable: boolean, allowShrink: boolean): ArrayBuffer | number
+
+/** How many mappings of this registry are still mapped. */
+export declare function memfdMappingCount(maps: ExternalObject<'Mappings'>): number
+
+/** A new, empty registry of mappings, for one `MemFile`. */
+export declare function memfdMappingsNew(): ExternalObject<'Mappings'>
+
+/**
+ * `memfd_create(name, flags)` owned by the returned handle, retried without
+ * `MFD_NOEXEC_SEAL`/`MFD_EXEC` when a kernel before 6.3 refuses them
+ * (`EINVAL`); or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export declare function memfdOpen(name: string, flags: number): ExternalObject<'FdHandle'> | number
+
+/**
+ * The page size mappings of `fd` must align to: the huge page size of a
+ * hugetlbfs file (its `st_blksize`), else the base page size; or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man2/mmap.2.html
+ */
+export declare function memfdPageSize(fd: number): number
+
+/**
+ * `pread` into `buffer` at `position` until it is full or the file ends:
+ * the bytes read, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/pread.2.html
+ */
+export declare function memfdReadInto(fd: number, buffer: Uint8Array, position: number): number
+
+/**
+ * The file's size in bytes (`fstat`), or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fstat.2.html
+ */
+export declare function memfdSize(fd: number): number
+
+/**
+ * `ftruncate(fd, size)`: 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
+ */
+export declare function memfdTruncate(fd: number, size: number): number
+
+/**
+ * Unmaps a buffer made by [`memfd_map`] with this registry: detaches it
+ * (its views then have length 0 instead of reaching freed memory) and
+ * unmaps the memory at once. Returns 0, or `-EINVAL` if `buffer` is not a
+ * live mapping of this registry.
+ * @see https://man7.org/linux/man-pages/man2/munmap.2.html
+ */
+export declare function memfdUnmap(maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer): number
+
+/**
+ * `pwrite` of all of `data` at `position`: the bytes written, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
+ */
+export declare function memfdWrite(fd: number, data: Uint8Array, position: number): number
+
+/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`. */
+export declare const MFD_ALLOW_SEALING: number
+
+/** r" `memfdCreate` flag: close-on-exec (the default). */
+export declare const MFD_CLOEXEC: number
+
+/** r" `memfdCreate` flag (Linux 6.3): executable. */
+export declare const MFD_EXEC: number
+
+/** r" Huge page size 16 GiB (above 2^31: positive here, negative once `|`ed in JS). */
+export declare const MFD_HUGE_16GB: number
+
+/** r" Huge page size 16 MiB. */
+export declare const MFD_HUGE_16MB: number
+
+/** r" Huge page size 1 GiB. */
+export declare const MFD_HUGE_1GB: number
+
+/** r" Huge page size 1 MiB. */
+export declare const MFD_HUGE_1MB: number
+
+/** r" Huge page size 256 MiB. */
+export declare const MFD_HUGE_256MB: number
+
+/** r" Huge page size 2 GiB. */
+export declare const MFD_HUGE_2GB: number
+
+/** r" Huge page size 2 MiB. */
+export declare const MFD_HUGE_2MB: number
+
+/** r" Huge page size 32 MiB. */
+export declare const MFD_HUGE_32MB: number
+
+/** r" Huge page size 512 KiB. */
+export declare const MFD_HUGE_512KB: number
+
+/** r" Huge page size 512 MiB. */
+export declare const MFD_HUGE_512MB: number
+
+/** r" Huge page size 64 KiB. */
+export declare const MFD_HUGE_64KB: number
+
+/** r" Huge page size 8 MiB. */
+export declare const MFD_HUGE_8MB: number
+
+/** r" Mask of the huge page size's log2 (after the shift). */
+export declare const MFD_HUGE_MASK: number
+
+/** r" Shift of the huge page size's log2 in the flags. */
+export declare const MFD_HUGE_SHIFT: number
+
+/** r" `memfdCreate` flag: back the file with huge pages (size with `MFD_HUGE_*`). */
+export declare const MFD_HUGETLB: number
+
+/** r" `memfdCreate` flag (Linux 6.3): not executable, sealed so (`F_SEAL_EXEC`); implies `MFD_ALLOW_SEALING`. */
+export declare const MFD_NOEXEC_SEAL: number
 
 export declare const O_ACCMODE: number
 

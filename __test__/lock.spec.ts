@@ -299,9 +299,11 @@ test.serial('an abort stops the lock wait: its thread ends and its fds close (is
   const threads = threadCount()
   const ac = new AbortController()
   const waiting = lockFile(path, { kind: 'flock', signal: ac.signal })
-  // The wait has its own thread, its dup of the file and its cancel eventfd (plus the lock's own fd).
+  // The wait has its own thread blocked in the kernel and its dup of the
+  // file (plus the lock's own fd). A cancel signal needs no fd; the one
+  // process-wide kicker thread that sends it was started by earlier tests.
   await until(() => threadCount() > threads, 5000)
-  t.is(fdCount(), fds + 3)
+  t.is(fdCount(), fds + 2)
   await sleep(20)
   ac.abort(new Error('enough'))
   const err = await t.throwsAsync(within(waiting, 2000, 'the aborted wait'), { name: 'AbortError' })
@@ -348,4 +350,96 @@ test.serial('a signal that aborts or throws inside addEventListener still ends t
   t.is(threadCount(), threads, 'both waits ended their threads')
   holder.release()
   t.is(await childTry(path, {}), 'locked', 'neither wait took the lock')
+})
+
+test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no event-loop stall, served in order (issue 13 item 3)', async (t) => {
+  const { monitorEventLoopDelay } = await import('node:perf_hooks')
+  const path = file()
+  const holder = await lockFile(path)
+  await sleep(50)
+  const threads = threadCount()
+  const t0 = performance.now()
+  const order: number[] = []
+  const waits = Array.from({ length: 1000 }, (_, i) =>
+    lockFile(path).then((lock) => {
+      order.push(i)
+      lock.release()
+    }),
+  )
+  const started = performance.now() - t0
+  // From here on the loop must stay responsive while the waits are pending
+  // and through the 1,000 hand-offs. (Starting them is the caller's own
+  // synchronous loop of 1,000 calls, bounded by \`started\`.)
+  const delay = monitorEventLoopDelay({ resolution: 5 })
+  delay.enable()
+  await sleep(100)
+  const cpu0 = process.cpuUsage()
+  await sleep(1000)
+  const cpu = process.cpuUsage(cpu0)
+  const cpuMs = (cpu.user + cpu.system) / 1000
+  t.true(started < 5000, `1,000 waits took ${started} ms to start`)
+  t.log(`1,000 waits started in ${started.toFixed(0)} ms; ${threadCount() - threads} more threads; ${cpuMs.toFixed(1)} ms CPU in 1 s idle`)
+  t.true(threadCount() - threads <= 2, `threads grew by ${threadCount() - threads}`)
+  t.true(cpuMs < 50, `idle waiting used ${cpuMs} ms of CPU in 1 s (5% of a core is 50 ms)`)
+  holder.release()
+  await within(Promise.all(waits), 20_000, 'the 1,000 waits')
+  delay.disable()
+  const maxMs = delay.max / 1e6
+  t.log(`event-loop delay max ${maxMs.toFixed(1)} ms`)
+  t.true(maxMs < 50, `the event loop stalled for ${maxMs} ms`)
+  t.deepEqual(order, Array.from({ length: 1000 }, (_, i) => i), 'first come, first served')
+  await until(() => threadCount() <= threads, 5000).catch(() => {})
+  t.is(threadCount(), threads, 'no wait thread is left')
+})
+
+test.serial('a waiting lock sleeps in the kernel: its thread makes no attempts while it waits (no polling)', async (t) => {
+  // A polling waiter wakes every 50 µs to 8 ms (hundreds of context switches
+  // a second); a waiter blocked in F_OFD_SETLKW is woken only by the release.
+  const path = file()
+  const holder = await lockFile(path)
+  const waiting = lockFile(path)
+  const { readdirSync } = await import('node:fs')
+  const switches = (): number | undefined => {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'linux-fd-job') continue
+        return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1])
+      } catch {}
+    }
+    return undefined
+  }
+  await until(() => switches() !== undefined, 5000)
+  await sleep(50)
+  const before = switches()!
+  await sleep(500)
+  const after = switches()!
+  t.log(`the wait thread switched ${after - before} times in 500 ms`)
+  t.true(after - before <= 2, `${after - before} wake-ups in 500 ms`)
+  holder.release()
+  ;(await within(waiting, 2000, 'the wait')).release()
+})
+
+test.serial('10,000 sequential aborted waits succeed under ulimit -n 256 (issue 13 item 2)', async (t) => {
+  const path = file()
+  const { spawnSync } = await import('node:child_process')
+  const code = `
+    const lfd = require(${JSON.stringify(PKG)})
+    const n = () => require('fs').readdirSync('/proc/self/fd').length
+    ;(async () => {
+      const holder = await lfd.lockFile(${JSON.stringify(path)})
+      const base = n()
+      for (let i = 0; i < 10000; i++) {
+        const ac = new AbortController()
+        const p = lfd.lockFile(${JSON.stringify(path)}, { signal: ac.signal })
+        if (i % 2) await new Promise((r) => setImmediate(r))
+        ac.abort()
+        await p.then(() => { throw new Error('granted') }, (e) => { if (e.name !== 'AbortError') throw e })
+        if (n() > base) throw new Error('wait ' + i + ': ' + n() + ' fds, ' + base + ' before')
+      }
+      holder.release()
+      console.log('ok')
+    })().catch((e) => { console.error(e); process.exit(1) })`
+  const r = spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout: 120_000 })
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'ok')
 })

@@ -44,9 +44,14 @@ test.serial('the event loop keeps running while acquire waits', async (t) => {
   let ticks = 0
   const iv = setInterval(() => ticks++, 1)
   const p = sem.acquire()
-  await sleep(50)
+  p.catch(() => {}) // settled below; a failed check must not leave it unhandled
+  // Timers keep firing while the acquire is pending (a blocked loop would
+  // fire none). Waiting for 5 ticks, not counting them in a fixed window,
+  // keeps this true on a loaded machine too.
+  await until(() => ticks >= 5, 10_000).catch(() => {})
   clearInterval(iv)
   t.true(ticks >= 5, `timers ran ${ticks} times during the wait`)
+  t.is(sem.pending, 1, 'the acquire was still waiting all along')
   sem.release()
   t.is(typeof (await p).release, 'function', 'the wait ended with a permit')
 })

@@ -2,7 +2,7 @@
  * Loads the native binding (`binding.js`, the loader `napi build` writes,
  * and the platform's `.node` file). When the platform package is missing, the
  * error leads with its name and the one command that installs it.
- * @internal
+ * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
 import * as fs from 'node:fs'

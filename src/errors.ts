@@ -7,7 +7,7 @@
  * - argument errors: `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`,
  *   `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_THIS`, with Node's messages;
  * - `ERR_USE_AFTER_CLOSE` ("… was closed"), `ABORT_ERR` (`AbortError`).
- * @internal
+ * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
 import * as util from 'node:util'

@@ -184,19 +184,19 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.fd
   }
 
   /** Whether `close()` was called, or the fd was found closed outside the package. */
   get closed(): boolean {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.closed
   }
 
   /** How many waits are pending in this environment. */
   get pending(): number {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.pending
   }
 
@@ -208,7 +208,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
   get count(): bigint {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return count(this.#core)
   }
 
@@ -220,7 +220,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   add(value: number | bigint = 1): void {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     const core = this.#core
     const fd = core.fd
     if (fd < 0) throw core.unusable('eventfd_write')
@@ -237,7 +237,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   tryTake(): bigint | null {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     const core = this.#core
     if (core.fd < 0) throw core.unusable('eventfd_read')
     const r = native.eventfdRead(core.fd)
@@ -255,7 +255,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    */
   take(options?: { signal?: AbortSignal }): Promise<bigint> {
     try {
-      if (!(#core in this)) throw invalidThis('EventCounter')
+      if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
       const o = toOptions(options, 'options', ['signal'])
       return this.#core.wait(toSignal(o.signal))
     } catch (e) {
@@ -272,7 +272,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   takeSync(): bigint {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.waitSync()
   }
 
@@ -282,7 +282,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * and settles any pending `next()` with `done`, taking nothing.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<bigint> {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.iterate()
   }
 
@@ -295,7 +295,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * an eventfd from another eventfd, timerfd or epoll fd: they share one inode.
    */
   close(): void {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     this.#core.close()
   }
 
@@ -306,21 +306,21 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 
   /** Lets a pending wait keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     this.#core.setRef(true)
     return this
   }
 
   /** Lets the process exit even while a wait is pending. Returns `this`. */
   unref(): this {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     this.#core.setRef(false)
     return this
   }
 
   /** Whether a pending wait keeps the process alive. */
   hasRef(): boolean {
-    if (!(#core in this)) throw invalidThis('EventCounter')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.refed
   }
 
@@ -353,7 +353,7 @@ export class Permit implements Disposable {
 
   /** Whether this permit was given back (or its semaphore closed). */
   get released(): boolean {
-    if (!(#sem in this)) throw invalidThis('Permit')
+    if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
     return this.#sem === undefined || this.#sem.closed
   }
 
@@ -364,7 +364,7 @@ export class Permit implements Disposable {
    * @throws {Error} `EAGAIN` if the semaphore's count would pass 2^64-2.
    */
   release(): void {
-    if (!(#sem in this)) throw invalidThis('Permit')
+    if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
     const sem = this.#sem
     if (sem === undefined) return
     this.#sem = undefined
@@ -438,19 +438,19 @@ export class Semaphore implements Disposable {
 
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     return this.#core.fd
   }
 
   /** Whether `close()` was called, or the fd was found closed outside the package. */
   get closed(): boolean {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     return this.#core.closed
   }
 
   /** How many acquires are pending in this environment. */
   get pending(): number {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     return this.#core.pending
   }
 
@@ -461,7 +461,7 @@ export class Semaphore implements Disposable {
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
   get count(): bigint {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     return count(this.#core)
   }
 
@@ -471,7 +471,7 @@ export class Semaphore implements Disposable {
    * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`.
    */
   release(count: number | bigint = 1): void {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     const core = this.#core
     const fd = core.fd
     if (fd < 0) throw core.unusable('eventfd_write')
@@ -488,7 +488,7 @@ export class Semaphore implements Disposable {
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   tryAcquire(): boolean {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     const core = this.#core
     if (core.fd < 0) throw core.unusable('eventfd_read')
     const r = native.semaphoreTryAcquire(core.fd)
@@ -507,7 +507,7 @@ export class Semaphore implements Disposable {
    */
   acquire(options?: { signal?: AbortSignal }): Promise<Permit> {
     try {
-      if (!(#core in this)) throw invalidThis('Semaphore')
+      if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
       const o = toOptions(options, 'options', ['signal'])
       return this.#core.wait(toSignal(o.signal)).then(() => new Permit(token, this))
     } catch (e) {
@@ -523,7 +523,7 @@ export class Semaphore implements Disposable {
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   acquireSync(): Permit {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     this.#core.waitSync()
     return new Permit(token, this)
   }
@@ -534,7 +534,7 @@ export class Semaphore implements Disposable {
    * outside the package.
    */
   close(): void {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     this.#core.close()
   }
 
@@ -545,21 +545,21 @@ export class Semaphore implements Disposable {
 
   /** Lets a pending acquire keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     this.#core.setRef(true)
     return this
   }
 
   /** Lets the process exit even while an acquire is pending. Returns `this`. */
   unref(): this {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     this.#core.setRef(false)
     return this
   }
 
   /** Whether a pending acquire keeps the process alive. */
   hasRef(): boolean {
-    if (!(#core in this)) throw invalidThis('Semaphore')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     return this.#core.refed
   }
 

@@ -52,22 +52,6 @@ export const F_RDLCK: number = native.F_RDLCK
 export const F_WRLCK: number = native.F_WRLCK
 /** Lock type (`l_type` of a `struct flock`): unlock; also `F_GETLK`'s "no conflict". */
 export const F_UNLCK: number = native.F_UNLCK
-/** `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`. */
-export const F_ADD_SEALS: number = native.F_ADD_SEALS
-/** `fcntl` command: get a memfd's seals. */
-export const F_GET_SEALS: number = native.F_GET_SEALS
-/** Seal: no more seals can be added. */
-export const F_SEAL_SEAL: number = native.F_SEAL_SEAL
-/** Seal: the file cannot shrink. */
-export const F_SEAL_SHRINK: number = native.F_SEAL_SHRINK
-/** Seal: the file cannot grow. */
-export const F_SEAL_GROW: number = native.F_SEAL_GROW
-/** Seal: no writes (adding it fails with `EBUSY` while a writable shared mapping exists). */
-export const F_SEAL_WRITE: number = native.F_SEAL_WRITE
-/** Seal: no new writes; existing writable mappings keep working (Linux 5.1). */
-export const F_SEAL_FUTURE_WRITE: number = native.F_SEAL_FUTURE_WRITE
-/** Seal: the exec bits cannot change (Linux 6.3). */
-export const F_SEAL_EXEC: number = native.F_SEAL_EXEC
 /** `fcntl` command: a pipe's capacity in bytes (see {@link getPipeSize}). */
 export const F_GETPIPE_SZ: number = native.F_GETPIPE_SZ
 /**
@@ -142,8 +126,19 @@ function bytesOf(arg: unknown): { bytes: Uint8Array; writable: boolean } | undef
   return { bytes, writable }
 }
 
-function checkCopied(bytes: Uint8Array): void {
+// Taken at load, so later changes to Buffer cannot change what fcntl returns.
+const allocUnsafe = Buffer.allocUnsafe
+
+/**
+ * A copy of `bytes` (at most 1024) for the call to fill in and to return: a
+ * pooled `Buffer`, freed by the garbage collector like any other, so a
+ * synchronous loop of calls holds nothing until the event loop turns.
+ */
+function copied(bytes: Uint8Array): Buffer {
   if (bytes.length > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, bytes.length)
+  const io = allocUnsafe(bytes.length)
+  io.set(bytes)
+  return io
 }
 
 /**
@@ -183,10 +178,10 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   const c = toInt32(cmd, 'cmd')
   const buf = bytesOf(arg)
   if (buf !== undefined) {
-    checkCopied(buf.bytes)
-    const r = native.fcntlBuf(n, c, buf.bytes)
-    if (typeof r === 'number') throw errnoError(r, 'fcntl')
-    return r
+    const io = copied(buf.bytes)
+    const r = native.fcntlBuf(n, c, io)
+    if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
+    return io
   }
   const r = native.fcntlInt(n, c, arg === undefined ? 0 : cInt(arg, 'arg'))
   if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
@@ -233,10 +228,10 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
       if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
       return r
     }
-    checkCopied(buf.bytes)
-    const r = native.ioctlBuf(n, req, buf.bytes)
-    if (typeof r === 'number') throw errnoError(r, 'ioctl')
-    return r
+    const io = copied(buf.bytes)
+    const r = native.ioctlInPlace(n, req, io)
+    if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+    return io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
   if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')

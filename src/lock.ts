@@ -6,6 +6,7 @@
  * `AbortSignal`.
  * @module
  */
+import * as fs from 'node:fs'
 import * as util from 'node:util'
 
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
@@ -159,13 +160,13 @@ export class FileLock {
 
   /** Whether this is a shared (read) lock rather than an exclusive (write) one. */
   get shared(): boolean {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.shared
   }
 
   /** `'ofd'` or `'flock'`. */
   get kind(): LockKind {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind
   }
 
@@ -174,20 +175,20 @@ export class FileLock {
    * grows), a new object each time; `null` for `flock` locks, which cover the
    * whole file.
    */
-  get range(): { start: number; length: number } | null {
-    if (!(#h in this)) throw invalidThis('FileLock')
+  get range(): Required<LockRange> | null {
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
   }
 
   /** The package's own fd of the locked file, or -1 once released. */
   get fd(): number {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#fd
   }
 
   /** Whether `release()` was called (or found the fd closed outside the package). */
   get released(): boolean {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#h === null
   }
 
@@ -216,7 +217,7 @@ export class FileLock {
    * @throws {TypeError} `ERR_INVALID_THIS` when called on something that is not a FileLock.
    */
   release(): void {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     const h = this.#h
     if (h === null) {
       if (this.#lostFd >= 0) throw this.#lostError()
@@ -235,19 +236,19 @@ export class FileLock {
 
   /** Same as `release()`, for `using`. */
   [Symbol.dispose](): void {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     this.release()
   }
 
   /** Same as `release()`, for `await using`; rejects instead of throwing. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!(#h in this)) throw invalidThis('FileLock')
+    if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     this.release()
   }
 
   /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
   [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
-    if (!(#h in this)) return 'FileLock {}'
+    if (typeof this !== 'object' || this === null || !(#h in this)) return 'FileLock {}'
     const shown: Record<string, unknown> = { fd: this.#fd, kind: this.#spec.kind, shared: this.#spec.shared }
     if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }
     shown.released = this.#h === null
@@ -329,7 +330,112 @@ export async function lockFile(fileOrPath: string | number | { fd: number }, opt
     native.lockRelease(h)
     throw errnoError(r < 0 ? r : EAGAIN, syscallOf(req.spec))
   }
-  return wait(h, req.spec, signal)
+  return queued(h, req.spec, signal)
+}
+
+/**
+ * Waiters in this environment for the same lock (same file, kind, mode and
+ * range) queue here, first come first served, and only the head waits in the
+ * kernel, on one thread. So 1,000 waiters for one held lock cost one thread
+ * and one blocked call, not 1,000; a waiter aborted while queued needs no
+ * thread at all. Across processes (and across worker threads, which have
+ * queues of their own) the kernel decides. See docs/design.md, "Lock waits".
+ */
+const queues = new Map<string, Waiter[]>()
+
+interface Waiter {
+  h: LockHandle
+  spec: Spec
+  signal: AbortSignal | undefined
+  resolve(lock: FileLock): void
+  reject(error: unknown): void
+  onAbort: (() => void) | undefined
+}
+
+function queueKey(h: LockHandle, spec: Spec): string {
+  const st = fs.fstatSync(native.lockFd(h), { bigint: true })
+  return `${st.dev}:${st.ino}:${spec.kind}:${spec.shared ? 'sh' : 'ex'}:${spec.start}:${spec.length}`
+}
+
+function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promise<FileLock> {
+  return new Promise<FileLock>((resolve, reject) => {
+    const key = queueKey(h, spec)
+    const w: Waiter = { h, spec, signal, resolve, reject, onAbort: undefined }
+    let queue = queues.get(key)
+    if (queue === undefined) {
+      queue = []
+      queues.set(key, queue)
+    }
+    queue.push(w)
+    if (queue.length === 1) return runHead(key, queue)
+    if (signal !== undefined) {
+      // Aborted while queued: leave the queue; no thread was ever involved.
+      const q = queue
+      w.onAbort = () => {
+        const i = q.indexOf(w)
+        if (i <= 0) return // the head is cancelled by its own wait
+        q.splice(i, 1)
+        native.lockRelease(h)
+        reject(new AbortError(signal.reason))
+      }
+      try {
+        signal.addEventListener('abort', w.onAbort, { once: true })
+        if (signal.aborted) w.onAbort()
+      } catch (error) {
+        const i = q.indexOf(w)
+        if (i > 0) {
+          q.splice(i, 1)
+          native.lockRelease(h)
+          reject(error)
+        }
+      }
+    }
+  })
+}
+
+/** Runs the queue's head: a try first (the lock may be free by now), then the kernel wait; then the next. */
+function runHead(key: string, queue: Waiter[]): void {
+  for (;;) {
+    const w = queue[0]
+    if (w === undefined) {
+      queues.delete(key)
+      return
+    }
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+    if (w.signal?.aborted) {
+      queue.shift()
+      native.lockRelease(w.h)
+      w.reject(new AbortError(w.signal.reason))
+      continue
+    }
+    const r = native.lockTry(w.h)
+    if (r === 1) {
+      queue.shift()
+      w.resolve(makeLock(w.h, w.spec))
+      continue
+    }
+    if (r < 0) {
+      queue.shift()
+      native.lockRelease(w.h)
+      w.reject(errnoError(r, syscallOf(w.spec)))
+      continue
+    }
+    const next = (): void => {
+      queue.shift()
+      runHead(key, queue)
+    }
+    wait(w.h, w.spec, w.signal).then(
+      (lock) => {
+        w.resolve(lock)
+        next()
+      },
+      (error: unknown) => {
+        w.reject(error)
+        next()
+      },
+    )
+    return
+  }
 }
 
 /** Waits on the native thread; settles only once the wait has reported (and released its fds). */

@@ -1,2 +1,763 @@
-/** Placeholder: being ported (issue 11). @module */
-export {}
+/**
+ * memfd: anonymous files in memory. {@link memfdCreate} is Python's
+ * `os.memfd_create`; {@link MemFile} adds seals, positional I/O and shared
+ * mappings exposed as `ArrayBuffer`s without copying.
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ * @module
+ */
+import { readlinkSync } from 'node:fs'
+import { constants } from 'node:os'
+import { inspect, types, type InspectOptionsStylized } from 'node:util'
+
+import { native } from './binding'
+import {
+  errnoError,
+  illegalConstructor,
+  invalidArgType,
+  invalidArgValue,
+  invalidThis,
+  outOfRange,
+  unsafeMapping,
+  useAfterClose,
+  type ErrnoError,
+} from './errors'
+import { toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
+
+/** `memfdCreate` flag: close-on-exec (the default). */
+export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
+/** `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`. */
+export const MFD_ALLOW_SEALING: number = native.MFD_ALLOW_SEALING
+/** `memfdCreate` flag: back the file with huge pages, of the size given by one `MFD_HUGE_*` (or the system's default). */
+export const MFD_HUGETLB: number = native.MFD_HUGETLB
+/** Shift of the huge page size's log2 in the flags: `(flags >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK` is the log2. */
+export const MFD_HUGE_SHIFT: number = native.MFD_HUGE_SHIFT
+/** Mask of the huge page size's log2 (after the shift). */
+export const MFD_HUGE_MASK: number = native.MFD_HUGE_MASK
+/** Huge page size 64 KiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_64KB: number = native.MFD_HUGE_64KB
+/** Huge page size 512 KiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_512KB: number = native.MFD_HUGE_512KB
+/** Huge page size 1 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_1MB: number = native.MFD_HUGE_1MB
+/** Huge page size 2 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_2MB: number = native.MFD_HUGE_2MB
+/** Huge page size 8 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_8MB: number = native.MFD_HUGE_8MB
+/** Huge page size 16 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_16MB: number = native.MFD_HUGE_16MB
+/** Huge page size 32 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_32MB: number = native.MFD_HUGE_32MB
+/** Huge page size 256 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_256MB: number = native.MFD_HUGE_256MB
+/** Huge page size 512 MiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_512MB: number = native.MFD_HUGE_512MB
+/** Huge page size 1 GiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_1GB: number = native.MFD_HUGE_1GB
+/** Huge page size 2 GiB (with `MFD_HUGETLB`). */
+export const MFD_HUGE_2GB: number = native.MFD_HUGE_2GB
+/**
+ * Huge page size 16 GiB (with `MFD_HUGETLB`). Its bit 31 is set, so
+ * `MFD_HUGETLB | MFD_HUGE_16GB` is a negative number in JavaScript;
+ * {@link memfdCreate} accepts it as it is.
+ */
+export const MFD_HUGE_16GB: number = native.MFD_HUGE_16GB
+/** `memfdCreate` flag (Linux 6.3): not executable, and sealed so (`F_SEAL_EXEC`); implies `MFD_ALLOW_SEALING`. */
+export const MFD_NOEXEC_SEAL: number = native.MFD_NOEXEC_SEAL
+/** `memfdCreate` flag (Linux 6.3): executable. */
+export const MFD_EXEC: number = native.MFD_EXEC
+
+/**
+ * `fcntl` command: add seals (`F_SEAL_*`) to a memfd made with `MFD_ALLOW_SEALING`.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export const F_ADD_SEALS: number = native.F_ADD_SEALS
+/**
+ * `fcntl` command: get a memfd's seals.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export const F_GET_SEALS: number = native.F_GET_SEALS
+/** Seal: no more seals can be added. */
+export const F_SEAL_SEAL: number = native.F_SEAL_SEAL
+/** Seal: the file cannot shrink (what makes mappings safe from SIGBUS). */
+export const F_SEAL_SHRINK: number = native.F_SEAL_SHRINK
+/** Seal: the file cannot grow. */
+export const F_SEAL_GROW: number = native.F_SEAL_GROW
+/** Seal: no writes (adding it fails with `EBUSY` while a writable shared mapping exists). */
+export const F_SEAL_WRITE: number = native.F_SEAL_WRITE
+/** Seal: no new writes; existing writable mappings keep working (Linux 5.1). */
+export const F_SEAL_FUTURE_WRITE: number = native.F_SEAL_FUTURE_WRITE
+/** Seal: the exec bits cannot change (Linux 6.3). */
+export const F_SEAL_EXEC: number = native.F_SEAL_EXEC
+
+const EBADF = constants.errno.EBADF
+const EINVAL = constants.errno.EINVAL
+const ENOTSUP = constants.errno.ENOTSUP
+
+function checkName(name: unknown): string {
+  const s = toStr(name, 'name')
+  if (s.includes('\0')) throw invalidArgValue('name', s, 'must not contain NUL bytes')
+  return s
+}
+
+/**
+ * `memfd_create(name, flags)`: creates an anonymous file in memory and
+ * returns its fd, as Python's `os.memfd_create`. The caller owns the fd.
+ * Use it with Node's own `fs` calls (`fs.writeSync(fd, …)`, `fs.readSync`,
+ * `fs.fstatSync`, `fs.closeSync`), or wrap it with {@link MemFile.fromFd}.
+ *
+ * @param name - shown in `/proc/self/fd` as `memfd:<name>`; at most 249 bytes, no NUL.
+ * @param flags - `MFD_CLOEXEC` (the default), `MFD_ALLOW_SEALING`,
+ *   `MFD_HUGETLB | MFD_HUGE_*`, `MFD_NOEXEC_SEAL`, `MFD_EXEC`, or'ed
+ *   together. Any 32-bit value is passed as it is, including the negative
+ *   numbers that `|` makes of `MFD_HUGE_16GB`.
+ * @returns the new fd.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `name` that is not a string,
+ *   `ERR_INVALID_ARG_VALUE` for a name with a NUL byte.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `flags` that are not an
+ *   integer in -2^31 … 2^32-1.
+ * @throws {Error} `EINVAL` (unknown flags, a name over 249 bytes),
+ *   `ENODEV` (`MFD_HUGETLB` with a huge page size this machine does not
+ *   have), `ENOENT` (no hugetlbfs mount for that size), `EMFILE`, `ENFILE`,
+ *   `ENOMEM`, `EPERM` (the `vm.memfd_noexec` policy).
+ * @example
+ * ```ts
+ * const fd = memfdCreate('scratch')
+ * fs.writeSync(fd, 'hello')
+ * fs.closeSync(fd)
+ * ```
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export function memfdCreate(name: string, flags?: number): number {
+  const n = checkName(name)
+  const f = toInt(flags, 'flags', -0x80000000, 0xffffffff, MFD_CLOEXEC) >>> 0
+  const fd = native.memfdCreate(n, f)
+  if (fd < 0) throw errnoError(fd, 'memfd_create')
+  return fd
+}
+
+/** A huge page size for {@link MemFileOptions.hugePages}. */
+export type HugePageSize = '64KB' | '512KB' | '1MB' | '2MB' | '8MB' | '16MB' | '32MB' | '256MB' | '512MB' | '1GB' | '2GB' | '16GB'
+
+const HUGE_SIZES: ReadonlyMap<string, number> = new Map([
+  ['64KB', MFD_HUGE_64KB],
+  ['512KB', MFD_HUGE_512KB],
+  ['1MB', MFD_HUGE_1MB],
+  ['2MB', MFD_HUGE_2MB],
+  ['8MB', MFD_HUGE_8MB],
+  ['16MB', MFD_HUGE_16MB],
+  ['32MB', MFD_HUGE_32MB],
+  ['256MB', MFD_HUGE_256MB],
+  ['512MB', MFD_HUGE_512MB],
+  ['1GB', MFD_HUGE_1GB],
+  ['2GB', MFD_HUGE_2GB],
+  ['16GB', MFD_HUGE_16GB],
+])
+
+/** Options of {@link MemFile.create}. */
+export interface MemFileOptions {
+  /**
+   * Whether seals can be added (`MFD_ALLOW_SEALING`). Default `true`.
+   * `false` seals the file with `F_SEAL_SEAL` at once: no seal can ever be
+   * added, so {@link MemFile.map} then needs `unsafeAllowShrink`.
+   */
+  sealable?: boolean
+  /**
+   * Back the file with huge pages of this size (`MFD_HUGETLB`). Sizes
+   * passed to `truncate()` must then be multiples of it, `write()` is
+   * unsupported (`EINVAL`: use a mapping), and pages come from the
+   * system's reserved pool (`vm.nr_hugepages`).
+   */
+  hugePages?: HugePageSize
+  /**
+   * Default `false`: `MFD_NOEXEC_SEAL` (not executable, sealed so) on
+   * Linux 6.3 and later, a plain file on older kernels. `true`: `MFD_EXEC`
+   * where the kernel has it.
+   */
+  executable?: boolean
+}
+
+/** The seals of a memfd, as {@link MemFile.seals} reports them and {@link MemFile.addSeals} takes them. */
+export interface MemFileSeals {
+  /** `F_SEAL_SEAL`: no more seals can be added. */
+  seal: boolean
+  /** `F_SEAL_SHRINK`: the file cannot shrink; mappings are safe from SIGBUS. */
+  shrink: boolean
+  /** `F_SEAL_GROW`: the file cannot grow. */
+  grow: boolean
+  /** `F_SEAL_WRITE`: no writes at all. */
+  write: boolean
+  /** `F_SEAL_FUTURE_WRITE` (Linux 5.1): no new writes; existing writable mappings keep working. */
+  futureWrite: boolean
+  /** `F_SEAL_EXEC` (Linux 6.3): the exec bits cannot change. */
+  exec: boolean
+}
+
+/** Options of {@link MemFile.map}. */
+export interface MemFileMapOptions {
+  /** `true`: a shared, writable mapping (`MAP_SHARED`). Default `false`: a view (see {@link MemFile.map}). */
+  writable?: boolean
+  /** Where the mapping starts in the file, a multiple of the page size. Default 0. */
+  offset?: number
+  /** How many bytes to map, > 0. Default: the rest of the file. */
+  length?: number
+  /**
+   * Map even though the file has no `shrink` seal. You then guarantee that
+   * no process shrinks the file while it is mapped: touching a page past
+   * the new end kills the process with SIGBUS. Default `false`.
+   */
+  unsafeAllowShrink?: boolean
+}
+
+const SEAL_BITS: ReadonlyArray<readonly [keyof MemFileSeals, number]> = [
+  ['seal', F_SEAL_SEAL],
+  ['shrink', F_SEAL_SHRINK],
+  ['grow', F_SEAL_GROW],
+  ['write', F_SEAL_WRITE],
+  ['futureWrite', F_SEAL_FUTURE_WRITE],
+  ['exec', F_SEAL_EXEC],
+]
+const SEAL_NAMES = SEAL_BITS.map(([name]) => name)
+
+const UNSAFE_MAPPING =
+  'Refusing to map a MemFile that can shrink: touching a mapping after another process shrank the file raises SIGBUS, which kills the process. ' +
+  'Call addSeals({ shrink: true }) first, or pass { unsafeAllowShrink: true } if you control every process that can truncate it.'
+
+const NO_EXTERNAL_BUFFERS =
+  "This runtime forbids external ArrayBuffers (e.g. Electron's sandbox), so a shared mapping cannot be exposed; " +
+  'MemFile.map() does not fall back to a copy that would not be shared.'
+
+/** `ERR_NOT_SUPPORTED`, for a runtime without external ArrayBuffers. */
+function notSupported(message: string): Error {
+  const err = new Error(message)
+  Object.defineProperty(err, 'code', { value: 'ERR_NOT_SUPPORTED', writable: true, enumerable: true, configurable: true })
+  Error.captureStackTrace?.(err, notSupported)
+  return err
+}
+
+/**
+ * The largest ArrayBuffer this runtime makes: 2^32 bytes up to Node 21,
+ * 2^53 - 1 from Node 22 on (and on runtimes that do not say). Node 20
+ * refuses a larger external buffer.
+ */
+function maxArrayBuffer(): number {
+  const major = Number(process.versions.node?.split('.')[0])
+  return major < 22 ? 2 ** 32 : Number.MAX_SAFE_INTEGER
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** The bytes of an ArrayBufferView or an ArrayBuffer as a Uint8Array (no copy), or undefined for anything else. */
+function bytesOf(value: unknown): Uint8Array | undefined {
+  if (ArrayBuffer.isView(value)) {
+    // A view of a detached buffer (or out of bounds of a shrunk resizable
+    // one) has no bytes: a DataView's byteLength even throws then, and such
+    // a buffer cannot be viewed again.
+    let length: number
+    try {
+      length = value.byteLength
+    } catch {
+      return EMPTY
+    }
+    if (length === 0) return EMPTY
+    return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, length)
+  }
+  if (types.isArrayBuffer(value)) return value.byteLength === 0 ? EMPTY : new Uint8Array(value)
+  return undefined
+}
+
+type Handle = Exclude<ReturnType<typeof native.memfdOpen>, number>
+type Mappings = ReturnType<typeof native.memfdMappingsNew>
+
+const token = Symbol('MemFile')
+
+/**
+ * An anonymous file in memory (`memfd_create`), with seals and shared
+ * mappings: share memory with child processes and workers without copying.
+ *
+ * Make one with {@link MemFile.create}, or wrap an inherited fd with
+ * {@link MemFile.fromFd}. Pass `mf.fd` in `spawn`'s `stdio` array (or post
+ * it to a worker) and call `MemFile.fromFd(fd)` there; both sides can
+ * {@link MemFile.map | map()} the same memory. The fd also works with
+ * Node's own `fs` calls. It is close-on-exec; closing it does not
+ * invalidate existing mappings. If JS closes `mf.fd` itself, the next call
+ * throws `EBADF` and the object gives the number up without closing it
+ * (see {@link MemFile.close | close()}).
+ *
+ * @example
+ * ```ts
+ * using mf = MemFile.create('counters')
+ * mf.truncate(4096)
+ * mf.addSeals({ shrink: true })         // mappings are now safe from SIGBUS
+ * const shared = new Int32Array(mf.map({ writable: true }))
+ * const child = spawn(process.execPath, ['child.js'], { stdio: ['inherit', 'inherit', 'inherit', mf.fd] })
+ * // child.js: new Int32Array(MemFile.fromFd(3).map({ writable: true })) is the same memory
+ * ```
+ * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+ */
+export class MemFile {
+  #h: Handle
+  /** The fd while open; -1 once closed or lost. */
+  #fd: number
+  readonly #name: string
+  /** The huge page size of a `hugePages` file made here, else 0 (then asked of the kernel). */
+  readonly #hugePage: number
+  #maps: Mappings | undefined
+  /** The number the fd had when it was found closed behind our back, else -1. */
+  #lostFd = -1
+  /** The call that found the fd lost. */
+  #lostBy = ''
+
+  /**
+   * Not for `new`: use {@link MemFile.create} or {@link MemFile.fromFd}.
+   * @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`, without the package's private key.
+   */
+  private constructor(key: symbol, handle: Handle, name: string, hugePage: number) {
+    if (key !== token) throw illegalConstructor()
+    this.#h = handle
+    this.#fd = native.fdHandleFd(handle)
+    this.#name = name
+    this.#hugePage = hugePage
+  }
+
+  /**
+   * Creates a memfd named `name` (shown as `memfd:<name>` in
+   * `/proc/self/fd`). It is always close-on-exec.
+   *
+   * @param name - at most 249 bytes, no NUL.
+   * @param options - `sealable` (default `true`), `hugePages`, `executable`
+   *   (default `false`); see {@link MemFileOptions}.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for a
+   *   NUL in `name`, an unknown `hugePages` size or an unknown option.
+   * @throws {Error} `EINVAL` (name too long), `ENODEV` (a `hugePages` size
+   *   this machine does not have), `ENOENT` (no hugetlbfs mount for it),
+   *   `EMFILE`, `ENFILE`, `ENOMEM`, `EPERM` (the `vm.memfd_noexec` policy).
+   * @example
+   * ```ts
+   * const mf = MemFile.create('frames', { hugePages: '2MB' })
+   * ```
+   * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
+   */
+  static create(name: string, options?: MemFileOptions): MemFile {
+    const n = checkName(name)
+    const o = toOptions(options, 'options', ['sealable', 'hugePages', 'executable'])
+    const sealable = toBool(o.sealable, 'options.sealable', true)
+    const executable = toBool(o.executable, 'options.executable', false)
+    let flags = MFD_CLOEXEC
+    let hugePage = 0
+    if (o.hugePages !== undefined) {
+      if (typeof o.hugePages !== 'string') throw invalidArgType('options.hugePages', 'of type string', o.hugePages)
+      const bits = HUGE_SIZES.get(o.hugePages)
+      if (bits === undefined) {
+        throw invalidArgValue('options.hugePages', o.hugePages, `must be one of ${[...HUGE_SIZES.keys()].map((k) => `'${k}'`).join(', ')}`)
+      }
+      flags |= MFD_HUGETLB | bits
+      hugePage = 2 ** ((bits >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK)
+    }
+    if (sealable) flags |= MFD_ALLOW_SEALING
+    flags |= executable ? MFD_EXEC : MFD_NOEXEC_SEAL
+    const h = native.memfdOpen(n, flags >>> 0)
+    if (typeof h === 'number') throw errnoError(h, 'memfd_create')
+    // MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING; honour sealable: false.
+    if (!sealable) native.memfdAddSeals(native.fdHandleFd(h), F_SEAL_SEAL)
+    return new MemFile(token, h, n, hugePage)
+  }
+
+  /**
+   * Wraps an existing memfd, e.g. one inherited from a parent process. By
+   * default the fd is duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps
+   * its own; `{ adopt: true }` takes the fd itself, which the `MemFile`
+   * then closes.
+   *
+   * @param fd - an fd number, or an object with a numeric `fd` (another `MemFile`, a `FileHandle`).
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a memfd.
+   * @throws {Error} `EBADF` if `fd` is not open, `EMFILE`.
+   * @example
+   * ```ts
+   * // in a child spawned with the memfd as fd 3
+   * const mf = MemFile.fromFd(3, { adopt: true })
+   * ```
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
+  static fromFd(fd: FdLike, options?: { adopt?: boolean }): MemFile {
+    const raw = toFd(fd)
+    const adopt = toAdopt(options)
+    let name = ''
+    let link: string | undefined
+    try {
+      link = readlinkSync(`/proc/self/fd/${raw}`)
+    } catch {
+      // Not open (EBADF below), or no /proc: nothing to check or name.
+    }
+    if (link !== undefined) {
+      if (!link.startsWith('/memfd:')) throw invalidArgValue('fd', raw, 'must be a memfd')
+      name = link.slice('/memfd:'.length)
+      if (name.endsWith(' (deleted)')) name = name.slice(0, -' (deleted)'.length)
+    }
+    const h = native.fdHandleFrom(raw, adopt, false, false)
+    if (typeof h === 'number') throw errnoError(h, 'fcntl')
+    return new MemFile(token, h, name, 0)
+  }
+
+  static #of(self: unknown): MemFile {
+    if (typeof self === 'object' && self !== null && #h in self) return self as MemFile
+    throw invalidThis('MemFile')
+  }
+
+  /** The fd, or throws: `ERR_USE_AFTER_CLOSE` after `close()`, `EBADF` once the fd was lost. */
+  #open(): number {
+    if (this.#fd >= 0) return this.#fd
+    throw this.#unusable()
+  }
+
+  #unusable(): Error {
+    if (this.#lostFd < 0) return useAfterClose('MemFile')
+    const err = errnoError(-EBADF, this.#lostBy)
+    const message =
+      `${err.message}: fd ${this.#lostFd} of this MemFile was closed outside linux-fd (e.g. by fs.closeSync(obj.fd)); ` +
+      'the MemFile gave the number up without closing it and is unusable'
+    Object.defineProperty(err, 'message', { value: message, writable: true, enumerable: false, configurable: true })
+    return err
+  }
+
+  /**
+   * The error of a failed call. An `EBADF` or `EINVAL` whose fd one `fstat`
+   * shows gone (closed, or now another file) makes the object give the
+   * number up without closing it; a write on a read-only fd also fails with
+   * `EBADF` and keeps its fd.
+   */
+  #fail(errno: number, syscall: string): ErrnoError | Error {
+    if ((errno === -EBADF || errno === -EINVAL) && this.#fd >= 0 && native.fdHandleLost(this.#h)) {
+      this.#lostFd = this.#fd
+      this.#lostBy = syscall
+      this.#fd = -1
+      return this.#unusable()
+    }
+    return errnoError(errno, syscall)
+  }
+
+  /** The fd, or -1 after `close()` or once it was found closed outside the package. */
+  get fd(): number {
+    return MemFile.#of(this).#fd
+  }
+
+  /** The name given at creation (for {@link MemFile.fromFd}, the one in `/proc/self/fd`). */
+  get name(): string {
+    return MemFile.#of(this).#name
+  }
+
+  /** `/proc/self/fd/<fd>`: a path this process can open (other programs it runs, too, if they inherit the fd). */
+  get path(): string {
+    return `/proc/self/fd/${MemFile.#of(this).#fd}`
+  }
+
+  /**
+   * Whether `close()` was called, or the fd was found closed outside the
+   * package (calls then throw `EBADF`).
+   */
+  get closed(): boolean {
+    return MemFile.#of(this).#fd < 0
+  }
+
+  /**
+   * The size in bytes (`fstat`).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` if the fd was closed outside the package.
+   * @see https://man7.org/linux/man-pages/man2/fstat.2.html
+   */
+  get size(): number {
+    const self = MemFile.#of(this)
+    const n = native.memfdSize(self.#open())
+    if (n < 0) throw self.#fail(n, 'fstat')
+    return n
+  }
+
+  /**
+   * Sets the size (`ftruncate`); new bytes read as zero.
+   * @param size - bytes, 0 … 2^53-1.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE`.
+   * @throws {Error} `EPERM` against the `shrink`/`grow` seals, `EINVAL` for a
+   *   `hugePages` size that is not a multiple of the huge page size,
+   *   `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
+   */
+  truncate(size: number): void {
+    const self = MemFile.#of(this)
+    const n = toInt(size, 'size', 0, Number.MAX_SAFE_INTEGER, 0)
+    const r = native.memfdTruncate(self.#open(), n)
+    if (r < 0) throw self.#fail(r, 'ftruncate')
+  }
+
+  /**
+   * Writes all of `data` at `position` (`pwrite`), growing the file as
+   * needed; a string is written as UTF-8.
+   * @param position - default 0 (not the end: a `MemFile` has no file position of its own).
+   * @returns the bytes written (all of them).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`.
+   * @throws {Error} `EPERM` (the `write`, `futureWrite` or `grow` seal),
+   *   `EINVAL` (a `hugePages` file: use a mapping), `EBADF` (an fd opened
+   *   read-only), `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
+   */
+  write(data: string | ArrayBufferView | ArrayBuffer, position?: number): number {
+    const self = MemFile.#of(this)
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bytesOf(data)
+    if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView or ArrayBuffer', data)
+    const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
+    const n = native.memfdWrite(self.#open(), bytes, pos)
+    if (n < 0) throw self.#fail(n, 'pwrite')
+    return n
+  }
+
+  /**
+   * Reads up to `length` bytes at `position` (`pread`) into a new Buffer;
+   * shorter at the end of the file. A large `length` past the end costs
+   * nothing: the Buffer is sized to what the file holds.
+   * @param length - 0 … 2^31-1.
+   * @param position - default 0.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/pread.2.html
+   */
+  read(length: number, position?: number): Buffer {
+    const self = MemFile.#of(this)
+    let len = toInt(length, 'length', 0, 0x7fffffff)
+    const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
+    const fd = self.#open()
+    if (len > 64 * 1024) {
+      // Don't allocate (up to 2 GiB) for bytes past the end of the file: one
+      // fstat sizes the buffer. The read still stops at the end if the file
+      // shrinks in between.
+      const size = native.memfdSize(fd)
+      if (size < 0) throw self.#fail(size, 'fstat')
+      len = Math.min(len, Math.max(0, size - pos))
+    }
+    const buf = Buffer.allocUnsafe(len)
+    const n = native.memfdReadInto(fd, buf, pos)
+    if (n < 0) throw self.#fail(n, 'pread')
+    // A short read (past the end) copies, so no unread bytes are handed out.
+    return n === len ? buf : Buffer.from(buf.subarray(0, n))
+  }
+
+  /**
+   * Reads into `buffer` at `position` (`pread`) until it is full or the
+   * file ends.
+   * @param position - default 0.
+   * @returns the bytes read.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/pread.2.html
+   */
+  readInto(buffer: ArrayBufferView | ArrayBuffer, position?: number): number {
+    const self = MemFile.#of(this)
+    const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
+    const bytes = bytesOf(buffer)
+    if (bytes === undefined) throw invalidArgType('buffer', 'an ArrayBufferView or ArrayBuffer', buffer)
+    const n = native.memfdReadInto(self.#open(), bytes, pos)
+    if (n < 0) throw self.#fail(n, 'pread')
+    return n
+  }
+
+  /**
+   * The seals in force (`F_GET_SEALS`).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
+  get seals(): MemFileSeals {
+    const self = MemFile.#of(this)
+    const bits = native.memfdGetSeals(self.#open())
+    if (bits < 0) throw self.#fail(bits, 'fcntl')
+    const out = {} as MemFileSeals
+    for (const [name, bit] of SEAL_BITS) {
+      Object.defineProperty(out, name, { value: (bits & bit) !== 0, writable: true, enumerable: true, configurable: true })
+    }
+    return out
+  }
+
+  /**
+   * Adds seals (`F_ADD_SEALS`); they can never be removed. `shrink` makes
+   * mappings safe from SIGBUS; `write` fails with `EBUSY` while a writable
+   * mapping exists (`unmap()` it first); `futureWrite` (Linux 5.1) blocks new
+   * writes but keeps existing writable mappings working.
+   * @param seals - the seals to add, as `true`; see {@link MemFileSeals}.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for an unknown seal name.
+   * @throws {Error} `EPERM` (not sealable, or the `seal` seal is set),
+   *   `EBUSY` (`write` with a writable mapping), `EINVAL` (a seal this
+   *   kernel does not know), `ERR_USE_AFTER_CLOSE`.
+   * @example
+   * ```ts
+   * mf.addSeals({ shrink: true, grow: true })
+   * ```
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
+  addSeals(seals: Partial<MemFileSeals>): void {
+    const self = MemFile.#of(this)
+    if (typeof seals !== 'object' || seals === null) throw invalidArgType('seals', 'of type object', seals)
+    const o = toOptions(seals, 'seals', SEAL_NAMES)
+    let bits = 0
+    for (const [name, bit] of SEAL_BITS) {
+      if (toBool(o[name], `seals.${name}`, false)) bits |= bit
+    }
+    const r = native.memfdAddSeals(self.#open(), bits)
+    if (r < 0) throw self.#fail(r, 'fcntl')
+  }
+
+  /**
+   * Maps the file into memory and returns the memory as an `ArrayBuffer`,
+   * without copying.
+   *
+   * - `writable: true`: a shared mapping (`mmap(MAP_SHARED)`); writes
+   *   through it are seen by every process and thread that maps the same
+   *   memfd, and by `read()`.
+   * - `writable: false` (the default): a read-only *view*
+   *   (`mmap(MAP_PRIVATE)`) that shows the file's current contents,
+   *   including later writes by others. JavaScript cannot make an
+   *   `ArrayBuffer` read-only, so writing into the view is allowed but
+   *   stays private: the written page becomes this mapping's own copy
+   *   and stops following the file. (A `PROT_READ` mapping would instead
+   *   kill the process with SIGSEGV on the first write.) Views work on
+   *   write-sealed files and do not block `addSeals({ write: true })`.
+   *   A view of a `hugePages` file reserves huge pages for its whole
+   *   length (`ENOMEM` if the pool cannot), since reading an unreserved
+   *   one could SIGBUS; other views reserve nothing (`MAP_NORESERVE`).
+   *
+   * `length` is at most the runtime's largest ArrayBuffer (4 GiB on Node
+   * 20 and 21): map a larger file in pieces with `offset`.
+   *
+   * **SIGBUS.** If the file shrinks under a mapping, touching the lost part
+   * kills the process with SIGBUS, and no JavaScript can catch that. So
+   * `map()` refuses (`ERR_UNSAFE_MAPPING`) unless the file carries the
+   * `shrink` seal (`addSeals({ shrink: true })`), or you pass
+   * `unsafeAllowShrink: true` and guarantee yourself that no process
+   * shrinks it. The `grow` seal alone is not enough, and a file made with
+   * `sealable: false` can never get the `shrink` seal.
+   *
+   * `offset` must be a multiple of the page size (the huge page size for
+   * `hugePages` files); `offset + length` must not pass the current size;
+   * `length` defaults to the rest of the file and must be > 0. Free a
+   * mapping with {@link MemFile.unmap | unmap(buffer)}; garbage collection
+   * of the buffer also frees it. Closing the `MemFile` does not.
+   *
+   * **Workers.** The buffer cannot move to another thread: Node 20 and 21
+   * silently *copy* it when it is in a `postMessage` transfer list or
+   * `structuredClone`'s `transfer` (writes to the copy never reach the file,
+   * and the original stays attached); Node 22 and later refuse with a
+   * `DataCloneError`. To share the memory with a worker, post `mf.fd` and
+   * call `MemFile.fromFd(fd).map()` there.
+   *
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for an unknown option.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset or length.
+   * @throws {Error} `ERR_UNSAFE_MAPPING`; `EPERM` (a writable mapping of a
+   *   write-sealed file), `EACCES` (a writable mapping of an fd opened
+   *   read-only), `ENOMEM` (no huge pages, or no address space),
+   *   `ERR_NOT_SUPPORTED` (a runtime without external ArrayBuffers),
+   *   `ERR_USE_AFTER_CLOSE`.
+   * @example
+   * ```ts
+   * mf.truncate(1 << 20)
+   * mf.addSeals({ shrink: true })
+   * const bytes = new Uint8Array(mf.map({ writable: true }))
+   * bytes[0] = 1                 // seen at once by every process mapping mf
+   * mf.unmap(bytes)              // bytes.length is 0 from now on
+   * ```
+   * @see https://man7.org/linux/man-pages/man2/mmap.2.html
+   */
+  map(options?: MemFileMapOptions): ArrayBuffer {
+    const self = MemFile.#of(this)
+    const o = toOptions(options, 'options', ['writable', 'offset', 'length', 'unsafeAllowShrink'])
+    const writable = toBool(o.writable, 'options.writable', false)
+    const allowShrink = toBool(o.unsafeAllowShrink, 'options.unsafeAllowShrink', false)
+    const offset = toInt(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER, 0)
+    let length = o.length === undefined ? undefined : toInt(o.length, 'options.length', 1, Number.MAX_SAFE_INTEGER)
+    const fd = self.#open()
+    const seals = native.memfdGetSeals(fd)
+    if (seals < 0) throw self.#fail(seals, 'fcntl')
+    if ((seals & F_SEAL_SHRINK) === 0 && !allowShrink) throw unsafeMapping(UNSAFE_MAPPING)
+    const size = native.memfdSize(fd)
+    if (size < 0) throw self.#fail(size, 'fstat')
+    const page = self.#hugePage || native.memfdPageSize(fd)
+    if (page < 0) throw self.#fail(page, 'fstat')
+    if (offset % page !== 0) throw outOfRange('options.offset', `a multiple of the page size (${page})`, offset)
+    if (length === undefined) {
+      if (size <= offset) throw outOfRange('options.length', '> 0 (the file is empty past offset; truncate it first)', 0)
+      length = size - offset
+    }
+    if (offset + length > size) throw outOfRange('options.length', `<= size - offset (${Math.max(0, size - offset)})`, length)
+    const max = maxArrayBuffer()
+    if (length > max) {
+      throw outOfRange('options.length', `<= ${max} (the largest ArrayBuffer of this runtime); map the file in pieces with offset`, length)
+    }
+    self.#maps ??= native.memfdMappingsNew()
+    const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
+    if (typeof ab !== 'number') return ab
+    if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
+    throw self.#fail(ab, 'mmap')
+  }
+
+  /**
+   * Unmaps a buffer returned by {@link MemFile.map | map()}: the
+   * `ArrayBuffer` is detached (it and every view of it then have length 0,
+   * instead of reaching freed memory) and the memory is unmapped at once.
+   * Needed before `addSeals({ write: true })` while the mapping is writable.
+   * Works after `close()` too.
+   * @param buffer - the `ArrayBuffer`, or any view of it.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` if
+   *   `buffer` is not a live mapping of this `MemFile` (e.g. unmapped already).
+   * @see https://man7.org/linux/man-pages/man2/munmap.2.html
+   */
+  unmap(buffer: ArrayBuffer | ArrayBufferView): void {
+    const self = MemFile.#of(this)
+    if (typeof buffer !== 'object' || buffer === null) throw invalidArgType('buffer', 'an ArrayBuffer or ArrayBufferView', buffer)
+    const ab: unknown = types.isArrayBuffer(buffer) ? buffer : (buffer as { buffer?: unknown }).buffer
+    if (self.#maps === undefined || !types.isArrayBuffer(ab) || native.memfdUnmap(self.#maps, ab) !== 0) {
+      throw invalidArgValue('buffer', buffer, 'is not a live mapping of this MemFile')
+    }
+  }
+
+  /** How many mappings made by {@link MemFile.map | map()} are still mapped (neither unmapped nor collected). */
+  get mappings(): number {
+    const self = MemFile.#of(this)
+    return self.#maps === undefined ? 0 : native.memfdMappingCount(self.#maps)
+  }
+
+  /**
+   * Closes the fd. Existing mappings stay valid until unmapped or
+   * collected. Idempotent; never throws (except `ERR_INVALID_THIS`).
+   *
+   * If the fd was closed outside the package (`fs.closeSync(mf.fd)`), its
+   * number may now belong to another file: `close()` (and garbage
+   * collection) checks with one `fstat` that the number is still this
+   * memfd (device and inode) and otherwise forgets it instead of closing
+   * it; later calls then throw `EBADF`. Reopening this same memfd (e.g.
+   * through `/proc/self/fd/N`) onto that number passes the check.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
+   */
+  close(): void {
+    const self = MemFile.#of(this)
+    if (self.#fd < 0) return
+    if (native.fdHandleClose(self.#h) < 0) {
+      self.#lostFd = self.#fd
+      self.#lostBy = 'close'
+    }
+    self.#fd = -1
+  }
+
+  /** Same as {@link MemFile.close | close()}, for `using`. */
+  [Symbol.dispose](): void {
+    MemFile.#of(this).close()
+  }
+
+  /** Shows the fd, name, state and live mappings (and the size while open). */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    const self = MemFile.#of(this)
+    if (depth < 0) return options.stylize('[MemFile]', 'special')
+    const state: Record<string, unknown> = { fd: self.#fd, name: self.#name, closed: self.#fd < 0 }
+    if (self.#lostFd >= 0) state.lost = true
+    if (self.#fd >= 0) {
+      const size = native.memfdSize(self.#fd)
+      if (size >= 0) state.size = size
+    }
+    state.mappings = self.#maps === undefined ? 0 : native.memfdMappingCount(self.#maps)
+    return `MemFile ${show(state, { ...options, depth: options.depth === null ? null : depth - 1 })}`
+  }
+}

@@ -228,6 +228,14 @@ export interface TimerSetOptions {
 /** A handle passed from {@link Timer.fromFd} to the constructor. */
 let adopting: { h: Handle; clock: TimerClock } | undefined
 
+/** A timer's setting, as {@link Timer.get} (milliseconds) and {@link Timer.getNs} (nanoseconds) report it. */
+export interface TimerSetting<T extends number | bigint> {
+  /** Time to the next expiration (0: disarmed). */
+  remaining: T
+  /** The period (0: a one-shot timer). */
+  interval: T
+}
+
 /**
  * A timer on a timerfd that awaits on Node's own event loop.
  *
@@ -424,7 +432,7 @@ export class Timer {
    * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
    * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
    */
-  get(): { remaining: number; interval: number } {
+  get(): TimerSetting<number> {
     const core = Timer.#of(this)
     if (core.fd < 0) throw core.unusable('timerfd_gettime')
     const r = native.timerfdGetMs(core.fd)
@@ -437,7 +445,7 @@ export class Timer {
    * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
    * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
    */
-  getNs(): { remaining: bigint; interval: bigint } {
+  getNs(): TimerSetting<bigint> {
     const core = Timer.#of(this)
     if (core.fd < 0) throw core.unusable('timerfd_gettime')
     const r = native.timerfdGettimeNs(core.fd)

@@ -2,7 +2,7 @@
  * Argument checks, with Node's codes and messages (see errors.ts). Every
  * public function checks its arguments here before its one native call, so
  * the binding receives only valid primitives.
- * @internal
+ * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
 import { invalidArgType, invalidArgValue, outOfRange } from './errors'

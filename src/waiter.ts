@@ -12,7 +12,7 @@
  *   use-after-close error, or the OS error of a failed read.
  * - The watch is started only while someone waits (the native side then pins
  *   the callback, and so this object), and stopped when the queue empties.
- * @internal
+ * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
 import { native } from './binding'

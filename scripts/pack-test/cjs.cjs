@@ -13,7 +13,7 @@ assert.deepEqual(
   [`linux-fd-${platform}/linux-fd.${platform}.node`],
   'the addon came from the platform package',
 )
-assert.equal(lib.__napiBindingTarget, 'native')
+assert.equal(require('linux-fd/binding.js').__napiBindingTarget, 'native')
 smoke(lib, 'cjs').catch((e) => {
   console.error(e)
   process.exit(1)

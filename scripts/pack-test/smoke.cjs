@@ -100,6 +100,25 @@ const CHECKS = {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   },
+  async FdChannel(lib) {
+    const [a, b] = lib.FdChannel.pair()
+    const s = new lib.Semaphore(0)
+    try {
+      await a.send('sem', [s])
+      const { data, fds } = await b.receive()
+      assert.equal(data.toString(), 'sem')
+      const dup = lib.Semaphore.fromFd(fds.take(0), { adopt: true })
+      dup.release(2)
+      dup.close()
+      assert.equal(s.count, 2n)
+      a.close()
+      await assert.rejects(b.receive(), { code: 'EPIPE' })
+    } finally {
+      a.close()
+      b.close()
+      s.close()
+    }
+  },
 }
 
 /** Runs every check; a missing export fails. Returns the names that ran. */

@@ -128,7 +128,11 @@ pub fn count(fd: BorrowedFd<'_>) -> Result<u64> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let errno = crate::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
         // A missing fdinfo entry means the fd is not open.
-        let errno = if errno == crate::Errno::ENOENT { crate::Errno::EBADF } else { errno };
+        let errno = if errno == crate::Errno::ENOENT {
+            crate::Errno::EBADF
+        } else {
+            errno
+        };
         crate::Error::new(errno, "read")
     })?;
     text.lines()

@@ -8,6 +8,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod channel;
 pub mod error;
 pub mod eventfd;
 pub mod fcntl;

@@ -8,35 +8,46 @@
 //!   with `l_pid = 0` as the kernel requires.
 //! - [`LockKind::Flock`]: `flock(2)` whole-file locks.
 //!
-//! Locks have no readiness notification, so [`lock_until`] retries a
-//! non-blocking attempt every [`MIN_BACKOFF`] for [`FAST_PHASE`], then with
-//! exponential backoff (doubling to [`MAX_BACKOFF`]), sleeping in `ppoll(2)` on a cancel eventfd: a cancel wakes
-//! it at once, and a released lock is noticed within one backoff step. The
-//! first step used to be 1 ms (with `poll(2)`'s millisecond timeout): a lock
-//! handed back and forth between two processes then cost about 1 ms per
-//! hand-off (bench/locks.js), as slow as proper-lockfile's polling; starting
-//! the doubling at 50 µs only halved that, since by the time the lock comes
-//! back the step has grown to the time already waited. Polling at 50 µs for
-//! the first 2 ms costs at most 40 `fcntl` attempts per wait (about 1 µs
-//! each) and nothing after. We
-//! chose this over a blocking `F_OFD_SETLKW` because a blocked `fcntl` can
-//! only be interrupted by a signal, and delivering one without a lost-wakeup
-//! race needs signal handlers in a process (Node's) that owns its signals.
-//! The cost: a waiter is not queued by the kernel, so under heavy contention
-//! a blocking waiter in another process may win first.
+//! # Waiting: blocked in the kernel, cancelled by a signal
+//! Locks have no readiness notification. [`lock_until`] therefore blocks in
+//! the kernel (`F_OFD_SETLKW`, or `flock` without `LOCK_NB`), which wakes the
+//! waiter the moment the holder lets go; polling could only notice within
+//! its next step (a hand-off between two processes cost 124 µs polling every
+//! 50 µs, against 54.6 µs for fs-ext's blocking `flock`).
+//!
+//! A blocked call can only be interrupted by a signal. [`Cancel::cancel`]
+//! sets a flag and hands the waiter to one process-wide "kicker" thread,
+//! which sends [`cancel_signal()`] to the waiting thread every millisecond
+//! until the waiter has left [`lock_until`]. The handler does nothing and is
+//! installed without `SA_RESTART`, so the blocked call returns `EINTR`, and
+//! the waiter sees the flag and returns [`Waited::Cancelled`]. Repeating the
+//! signal closes the race of a signal that lands just *before* the waiter
+//! enters the call (it would be lost, and the call block for good); checking
+//! the flag before each call closes the other side.
+//!
+//! The signal is `SIGRTMAX - 3`: real-time signals are not used by Node,
+//! libuv or V8 (V8's profiler uses `SIGPROF`; glibc keeps the first two or
+//! three real-time signals below `SIGRTMIN` for itself), and users reach for
+//! `SIGRTMIN + n` first. It is installed once, only if nobody else has a
+//! handler for it; otherwise [`lock_until`] falls back to polling with
+//! backoff (`MIN_BACKOFF` to `MAX_BACKOFF`), checking the flag between
+//! attempts. The signal is only ever sent with `pthread_kill` to our own
+//! waiting threads, which unblock it; every other thread keeps its mask.
 //!
 //! # References
 //! - [`fcntl(2)`, "Open file description locks"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 //! - [`flock(2)`](https://man7.org/linux/man-pages/man2/flock.2.html)
+//! - [`pthread_kill(3)`](https://man7.org/linux/man-pages/man3/pthread_kill.3.html),
+//!   [`sigaction(2)`](https://man7.org/linux/man-pages/man2/sigaction.2.html) (`SA_RESTART`)
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::error::{Context, Errno, Result};
-use crate::eventfd::{self, EfdFlags};
 
 /// The first sleep between two attempts of a waiting lock.
 pub const MIN_BACKOFF: Duration = Duration::from_micros(50);
@@ -122,45 +133,134 @@ pub fn unlock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<()> {
     }
 }
 
-/// A cancel signal shared between the thread that waits and the one that may
-/// give up: an eventfd, so the waiting thread can sleep in `poll(2)` on it.
-#[derive(Debug)]
-pub struct Cancel(OwnedFd);
+/// The signal that interrupts a blocked lock wait: `SIGRTMAX - 3` (see the
+/// module docs for why).
+pub fn cancel_signal() -> libc::c_int {
+    libc::SIGRTMAX() - 3
+}
+
+extern "C" fn on_cancel_signal(_: libc::c_int) {}
+
+/// Installs the do-nothing handler for [`cancel_signal()`] once, without
+/// `SA_RESTART`. False when the signal already has a disposition that is not
+/// the default (someone else uses it): waits then poll.
+pub fn blocking_waits_available() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let sig = cancel_signal();
+        // SAFETY: all-zero is a valid sigaction; a null new action only
+        // reads the current disposition into `old`.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `old` is a valid out-pointer.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0
+            || old.sa_sigaction != libc::SIG_DFL
+        {
+            return false;
+        }
+        // SAFETY: all-zero is a valid sigaction, filled in below.
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        act.sa_sigaction = on_cancel_signal as *const () as usize;
+        act.sa_flags = 0; // no SA_RESTART: the blocked call returns EINTR
+                          // SAFETY: act.sa_mask is a valid sigset_t to initialise; `act` is
+                          // complete and its handler is async-signal-safe (it does nothing).
+        unsafe {
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut()) == 0
+        }
+    })
+}
+
+/// Shared between the thread that waits and whoever may give up the wait.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    cancelled: AtomicBool,
+    /// The waiting thread while it is inside [`lock_until`], else `None`.
+    /// The kicker signals it only under this mutex, and the waiter clears it
+    /// under the same mutex before it leaves, so no signal ever targets a
+    /// thread that has exited.
+    waiter: Mutex<Option<libc::pthread_t>>,
+}
 
 impl Cancel {
     /// A new, not yet cancelled token.
-    pub fn new() -> Result<Self> {
-        eventfd::eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map(Self)
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Cancels: the waiting thread returns [`Waited::Cancelled`] promptly.
-    pub fn cancel(&self) {
-        // The counter only needs to be non-zero; EAGAIN at 2^64-2 still leaves it so.
-        let _ = eventfd::eventfd_write(self.0.as_fd(), 1);
+    /// Cancels: the waiting thread returns [`Waited::Cancelled`] promptly
+    /// (or [`Waited::Acquired`], if the lock came first).
+    pub fn cancel(self: &Arc<Self>) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        if blocking_waits_available() {
+            kicker().push(self.clone());
+        }
     }
 
     /// Whether [`Cancel::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
-        let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
-        matches!(nix::poll::poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        self.cancelled.load(Ordering::SeqCst)
     }
 
-    /// Sleeps up to `d` (microsecond resolution, with `ppoll`); returns true
-    /// if cancelled meanwhile. An `EINTR` counts as a short sleep.
-    fn sleep(&self, d: Duration) -> bool {
-        let ts = libc::timespec {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
-        };
-        let mut pfd = libc::pollfd {
-            fd: self.0.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one valid pollfd on an fd we own; ts is a valid
-        // timespec; a null sigmask leaves the thread's signal mask alone.
-        let n = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-        n > 0
+    /// Signals the waiter if it is inside the wait; false once it has left.
+    fn kick(&self) -> bool {
+        let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
+        match *waiter {
+            Some(t) => {
+                // SAFETY: t is a live thread: it clears `waiter` under this
+                // mutex before leaving lock_until, and we hold the mutex.
+                unsafe { libc::pthread_kill(t, cancel_signal()) };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The process-wide thread that re-sends the cancel signal every millisecond
+/// to each cancelled waiter still inside its wait.
+struct Kicker {
+    pending: Mutex<Vec<Arc<Cancel>>>,
+    wake: Condvar,
+}
+
+fn kicker() -> &'static Kicker {
+    static KICKER: OnceLock<&'static Kicker> = OnceLock::new();
+    KICKER.get_or_init(|| {
+        let k: &'static Kicker = Box::leak(Box::new(Kicker {
+            pending: Mutex::new(Vec::new()),
+            wake: Condvar::new(),
+        }));
+        // If no thread can be started, cancels are still seen by a waiter
+        // between attempts; a waiter blocked in the kernel would wait for
+        // the lock. Nothing better is possible without a thread.
+        let _ = std::thread::Builder::new()
+            .name("linux-fd-lock-kick".into())
+            .spawn(move || k.run());
+        k
+    })
+}
+
+impl Kicker {
+    fn push(&self, c: Arc<Cancel>) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+        self.wake.notify_one();
+    }
+
+    fn run(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            // Cancels whose waiter is not (or no longer) inside a wait are
+            // done: it checks the flag before every call.
+            pending.retain(|c| c.kick());
+            pending = if pending.is_empty() {
+                self.wake.wait(pending).unwrap_or_else(|e| e.into_inner())
+            } else {
+                self.wake
+                    .wait_timeout(pending, Duration::from_millis(1))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            };
+        }
     }
 }
 
@@ -173,22 +273,63 @@ pub enum Waited {
     Cancelled,
 }
 
-/// Waits until the lock is taken or `cancel` fires, retrying with backoff.
-/// Runs on a dedicated thread; never on a thread with an event loop.
+/// One blocking attempt: `F_OFD_SETLKW` or `flock` without `LOCK_NB`.
+fn lock_blocking(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<()> {
+    match spec.kind {
+        LockKind::Ofd => {
+            let fl = ofd(spec, if spec.shared { libc::F_RDLCK } else { libc::F_WRLCK });
+            fcntl(fd, FcntlArg::F_OFD_SETLKW(&fl))
+                .map(|_| ())
+                .syscall("fcntl")
+        }
+        LockKind::Flock => {
+            let op = if spec.shared { libc::LOCK_SH } else { libc::LOCK_EX };
+            // SAFETY: flock only reads its two integer arguments.
+            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), op) })
+                .map(|_| ())
+                .syscall("flock")
+        }
+    }
+}
+
+/// Waits until the lock is taken or `cancel` fires. Runs on a dedicated
+/// thread, never on one with an event loop: it blocks in the kernel (see the
+/// module docs), or polls when the cancel signal is not ours to use.
 ///
 /// # Errors
-/// Any error of [`try_lock`] other than a conflict.
+/// Any error of the lock call other than a conflict or `EINTR`: `EBADF`,
+/// `EINVAL`, `ENOLCK`, `EDEADLK`.
 pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Waited> {
-    // Poll every MIN_BACKOFF for the first FAST_PHASE (a lock handed over
-    // quickly is the common case under contention), then back off
-    // exponentially: after the fast phase the attempts add up to about one
-    // per MAX_BACKOFF, however long the wait.
-    // The default timer slack (50 µs) would double every short sleep. This
-    // thread does nothing but wait for the lock, so tighten it (a per-thread
-    // setting; failure is harmless and ignored).
-    // SAFETY: PR_SET_TIMERSLACK takes one unsigned long and touches only the
-    // calling thread's timer slack.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong) };
+    if !blocking_waits_available() {
+        return poll_until(fd, spec, cancel);
+    }
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
+    // change affects only this thread, which exists to wait for this lock.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, cancel_signal());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+    // SAFETY: pthread_self has no preconditions.
+    *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsafe { libc::pthread_self() });
+    let result = loop {
+        if cancel.is_cancelled() {
+            break Ok(Waited::Cancelled);
+        }
+        match lock_blocking(fd, spec) {
+            Ok(()) => break Ok(Waited::Acquired),
+            Err(e) if e.errno == Errno::EINTR => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    result
+}
+
+/// The fallback: non-blocking attempts with backoff, the flag checked
+/// between them (a cancel is seen within one step, at most `MAX_BACKOFF`).
+fn poll_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Waited> {
     let start = std::time::Instant::now();
     let mut backoff = MIN_BACKOFF;
     loop {
@@ -201,9 +342,7 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
             Err(e) if e.errno == Errno::EINTR => continue,
             Err(e) => return Err(e),
         }
-        if cancel.sleep(backoff) {
-            return Ok(Waited::Cancelled);
-        }
+        std::thread::sleep(backoff);
         if start.elapsed() >= FAST_PHASE {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }

@@ -29,8 +29,10 @@ use crate::error::{Errno, Error, Result};
 /// `flags` are passed through, so every `MFD_HUGE_*` size works.
 ///
 /// # Errors
-/// `EINVAL` (unknown flags, a name over 249 bytes, huge pages this kernel
-/// does not support), `EMFILE`, `ENOMEM`, `EPERM` (`vm.memfd_noexec` policy).
+/// `EINVAL` (unknown flags, a name over 249 bytes), `ENODEV` (`MFD_HUGETLB`
+/// with a huge page size this machine does not have), `ENOENT` (no
+/// hugetlbfs mount for that size), `EMFILE`, `ENOMEM`, `EPERM`
+/// (`vm.memfd_noexec` policy).
 pub fn memfd_create(name: &CStr, flags: u32) -> Result<OwnedFd> {
     // SAFETY: name is NUL-terminated; the call returns a new fd or -1.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };

@@ -85,7 +85,7 @@ fn a_waiting_lock_is_taken_soon_after_the_holder_releases() {
     let waiter = open_for_lock(&path).unwrap();
     let s = spec(LockKind::Ofd, false);
     assert!(try_lock(holder.as_fd(), &s).unwrap());
-    let cancel = Arc::new(Cancel::new().unwrap());
+    let cancel = Arc::new(Cancel::new());
     let c2 = cancel.clone();
     let t = std::thread::spawn(move || {
         let r = lock_until(waiter.as_fd(), &s, &c2).unwrap();
@@ -107,7 +107,7 @@ fn cancel_ends_a_wait_promptly_and_takes_nothing() {
     let waiter = open_for_lock(&path).unwrap();
     let s = spec(LockKind::Flock, false);
     assert!(try_lock(holder.as_fd(), &s).unwrap());
-    let cancel = Arc::new(Cancel::new().unwrap());
+    let cancel = Arc::new(Cancel::new());
     let c2 = cancel.clone();
     let t = std::thread::spawn(move || lock_until(waiter.as_fd(), &s, &c2).unwrap());
     std::thread::sleep(Duration::from_millis(30));
@@ -118,4 +118,36 @@ fn cancel_ends_a_wait_promptly_and_takes_nothing() {
     let other = open_for_lock(&path).unwrap();
     assert!(!try_lock(other.as_fd(), &s).unwrap());
     std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_cancel_right_after_the_wait_starts_is_never_lost() {
+    // The cancel may land before the waiter enters the blocking call, inside
+    // it, or after it: each must end the wait (the kicker repeats the signal
+    // until the waiter has left). A lost cancel would hang this test.
+    let path = temp_path("cancel-race");
+    let holder = open_for_lock(&path).unwrap();
+    let s = spec(LockKind::Ofd, false);
+    assert!(try_lock(holder.as_fd(), &s).unwrap());
+    for i in 0..300 {
+        let waiter = open_for_lock(&path).unwrap();
+        let cancel = Arc::new(Cancel::new());
+        let c2 = cancel.clone();
+        let t = std::thread::spawn(move || lock_until(waiter.as_fd(), &s, &c2).unwrap());
+        if i % 3 == 1 {
+            std::thread::yield_now();
+        } else if i % 3 == 2 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        cancel.cancel();
+        assert_eq!(t.join().unwrap(), Waited::Cancelled);
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn blocking_waits_use_the_cancel_signal_when_it_is_free() {
+    // Nothing else in this test process installs SIGRTMAX-3.
+    assert!(linux_fd_core::lockwait::blocking_waits_available());
+    assert_eq!(linux_fd_core::lockwait::cancel_signal(), libc::SIGRTMAX() - 3);
 }

@@ -9,7 +9,7 @@
 
 use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
 use linux_fd_core::lock;
-use napi::bindgen_prelude::{Buffer, Either, Uint8ArraySlice};
+use napi::bindgen_prelude::Uint8ArraySlice;
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno};
@@ -26,11 +26,11 @@ macro_rules! consts {
     };
 }
 
+// The seal commands and seals (F_ADD_SEALS, F_SEAL_*) live with memfd (memfd.rs).
 consts! {
     LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, FD_CLOEXEC,
     F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
-    F_RDLCK, F_WRLCK, F_UNLCK, F_ADD_SEALS, F_GET_SEALS, F_SEAL_SEAL, F_SEAL_SHRINK,
-    F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC, F_GETPIPE_SZ, F_SETPIPE_SZ,
+    F_RDLCK, F_WRLCK, F_UNLCK, F_GETPIPE_SZ, F_SETPIPE_SZ,
     FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK, O_DSYNC, O_SYNC,
     O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_PATH,
 }
@@ -73,23 +73,31 @@ pub fn fcntl_int(fd: i32, cmd: i32, arg: i32) -> i32 {
     int_result(unsafe { core::fcntl_int(fd, cmd, arg) })
 }
 
-/// `fcntl(fd, cmd, buf)` with `arg`'s bytes (at most 1024) copied into a
-/// 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
-/// contents afterwards, or a negative errno.
+/// `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
+/// 1024-byte buffer, as Python does, and the buffer's first `io.length`
+/// bytes copied back into `io` afterwards: the call's result, or a negative
+/// errno (`EINVAL` for more than 1024 bytes). The TypeScript layer passes a
+/// fresh copy of the argument and returns it, so the result is a pooled
+/// `Buffer` that no loop turn is needed to free.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-#[napi(ts_return_type = "Buffer | number")]
-pub fn fcntl_buf(fd: i32, cmd: i32, arg: &[u8]) -> Either<Buffer, i32> {
+#[napi]
+pub fn fcntl_buf(fd: i32, cmd: i32, mut io: Uint8ArraySlice<'_>) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
+        return -libc::EBADF;
     };
-    let mut buf = match staged(arg) {
+    // SAFETY: the typed array's memory is live for this synchronous call, and
+    // no JS runs while it is borrowed (the call never re-enters JS).
+    let io = unsafe { io.as_mut() };
+    let mut buf = match staged(io) {
         Ok(b) => b,
-        Err(e) => return Either::B(e),
+        Err(e) => return e,
     };
-    match core::fcntl_buf(fd, cmd, &mut buf) {
-        Ok(_) => Either::A(Buffer::from(buf[..arg.len()].to_vec())),
-        Err(e) => Either::B(errno(&e)),
+    let r = core::fcntl_buf(fd, cmd, &mut buf);
+    if r.is_ok() {
+        let n = io.len();
+        io.copy_from_slice(&buf[..n]);
     }
+    int_result(r)
 }
 
 /// `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
@@ -138,27 +146,6 @@ pub fn ioctl_in_place(fd: i32, request: u32, mut arg: Uint8ArraySlice<'_>) -> i3
     // SAFETY: arg is the caller's live, writable typed array, borrowed for
     // this synchronous call; the docs require it to cover the request.
     int_result(unsafe { core::ioctl_buf(fd, request, arg) })
-}
-
-/// `ioctl(fd, request, buf)` with `arg`'s bytes (at most 1024) copied into a
-/// 1024-byte buffer: a `Buffer` of `arg`'s length holding the buffer's
-/// contents afterwards, or a negative errno.
-/// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
-#[napi(ts_return_type = "Buffer | number")]
-pub fn ioctl_buf(fd: i32, request: u32, arg: &[u8]) -> Either<Buffer, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    let mut buf = match staged(arg) {
-        Ok(b) => b,
-        Err(e) => return Either::B(e),
-    };
-    // Python's fcntl.ioctl, by design: JS picks the request and its size.
-    // SAFETY: buf is a live 1024-byte array (as in Python) for the call.
-    match unsafe { core::ioctl_buf(fd, request as libc::c_ulong, &mut buf) } {
-        Ok(_) => Either::A(Buffer::from(buf[..arg.len()].to_vec())),
-        Err(e) => Either::B(errno(&e)),
-    }
 }
 
 /// `flock(fd, operation)`: 0, or a negative errno. Blocks the calling thread

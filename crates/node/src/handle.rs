@@ -40,15 +40,6 @@ impl FdHandle {
     pub fn raw(&self) -> i32 {
         self.0.borrow().raw().unwrap_or(-1)
     }
-
-    /// Runs `f` on the fd, or returns `-EBADF` once closed.
-    pub fn with<T>(&self, f: impl FnOnce(BorrowedFd<'_>) -> T) -> Result<T, i32> {
-        let g = self.0.borrow();
-        match g.get() {
-            Some(fd) => Ok(f(std::os::fd::AsFd::as_fd(fd))),
-            None => Err(-libc::EBADF),
-        }
-    }
 }
 
 /// A borrowed fd for a number JS passed, or `Err(())` for a negative one
@@ -67,14 +58,6 @@ pub fn borrow_fd<'a>(fd: i32) -> Result<BorrowedFd<'a>, ()> {
 /// The negative errno of a core error (the binding's error convention).
 pub fn errno(e: &SysError) -> i32 {
     -(e.errno as i32)
-}
-
-/// Maps a core result of a number to the number, or a negative errno.
-pub fn num<T: Into<f64>>(r: linux_fd_core::Result<T>) -> f64 {
-    match r {
-        Ok(v) => v.into(),
-        Err(e) => errno(&e) as f64,
-    }
 }
 
 /// The handle's fd number, or -1 once closed or lost.
@@ -127,8 +110,12 @@ pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
         return Either::B(-libc::EBADF);
     };
     match linux_fd_core::fd::kind(b) {
-        Ok(FdKind::EventFd { semaphore: Some(true) }) => Either::A("eventfd-semaphore"),
-        Ok(FdKind::EventFd { semaphore: Some(false) }) => Either::A("eventfd"),
+        Ok(FdKind::EventFd {
+            semaphore: Some(true),
+        }) => Either::A("eventfd-semaphore"),
+        Ok(FdKind::EventFd {
+            semaphore: Some(false),
+        }) => Either::A("eventfd"),
         Ok(FdKind::EventFd { semaphore: None }) | Ok(FdKind::Unknown) => Either::A("unknown"),
         Ok(FdKind::TimerFd) => Either::A("timerfd"),
         Ok(FdKind::Other) => Either::A("other"),
@@ -141,7 +128,12 @@ pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
 /// an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
 /// adopted fd is then left open, still the caller's.
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
-pub fn fd_handle_from(fd: i32, adopt: bool, anon: bool, nonblock: bool) -> napi::bindgen_prelude::Either<External<FdHandle>, i32> {
+pub fn fd_handle_from(
+    fd: i32,
+    adopt: bool,
+    anon: bool,
+    nonblock: bool,
+) -> napi::bindgen_prelude::Either<External<FdHandle>, i32> {
     use napi::bindgen_prelude::Either;
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);

@@ -6,7 +6,7 @@
 //! leaves user-facing argument errors to that layer. The layers and their
 //! rules are in docs/design.md.
 //!
-//! Modules: one per primitive (`eventfd`, `memfd`, `timerfd`, `fcntl`,
+//! Modules: one per primitive (`channel`, `eventfd`, `memfd`, `timerfd`, `fcntl`,
 //! `lock`), `handle` (the fd handle and the error convention), and `rt` at the
 //! bottom (raw Node-API and libuv: watches, env teardown, threads).
 
@@ -15,6 +15,7 @@
 // leave every helper they call looking dead to clippy --all-targets.
 #![cfg_attr(test, allow(dead_code))]
 
+mod channel;
 mod eventfd;
 mod fcntl;
 mod handle;

@@ -195,10 +195,7 @@ pub fn lock_wait(
         Some(Err(e)) => return Either::B(errno(&e)),
         None => return Either::B(-libc::EBADF),
     };
-    let cancel = match Cancel::new() {
-        Ok(c) => Arc::new(c),
-        Err(e) => return Either::B(errno(&e)),
-    };
+    let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
     };

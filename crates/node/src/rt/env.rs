@@ -29,10 +29,7 @@ pub fn check(st: sys::napi_status) -> napi::Result<()> {
     if st == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::new(
-            napi::Status::from(st),
-            "Node-API call failed",
-        ))
+        Err(napi::Error::new(napi::Status::from(st), "Node-API call failed"))
     }
 }
 
@@ -82,7 +79,9 @@ impl EnvState {
         let boxed = Box::into_raw(Box::new(state.clone()));
         // SAFETY: boxed is a valid heap pointer, freed exactly once by
         // drop_instance_data when Node finalizes the env's instance data.
-        let st = unsafe { sys::napi_set_instance_data(env, boxed.cast(), Some(drop_instance_data), ptr::null_mut()) };
+        let st = unsafe {
+            sys::napi_set_instance_data(env, boxed.cast(), Some(drop_instance_data), ptr::null_mut())
+        };
         if st != sys::Status::napi_ok {
             // SAFETY: Node did not take ownership; reclaim the box.
             drop(unsafe { Box::from_raw(boxed) });
@@ -138,7 +137,9 @@ impl EnvState {
         let mut handle = ptr::null_mut();
         // SAFETY: env is live; arg stays valid until on_teardown's removal
         // path releases it.
-        let st = unsafe { sys::napi_add_async_cleanup_hook(self.env, Some(on_teardown), arg as *mut c_void, &mut handle) };
+        let st = unsafe {
+            sys::napi_add_async_cleanup_hook(self.env, Some(on_teardown), arg as *mut c_void, &mut handle)
+        };
         if st != sys::Status::napi_ok {
             // SAFETY: arg came from Rc::into_raw just above and was not taken.
             drop(unsafe { Rc::from_raw(arg) });
@@ -262,7 +263,9 @@ fn global_path(env: sys::napi_env, path: &[&CStr]) -> Option<sys::napi_value> {
     for key in path {
         let mut t = 0;
         // SAFETY: v is a value of env.
-        if unsafe { sys::napi_typeof(env, v, &mut t) } != sys::Status::napi_ok || t != sys::ValueType::napi_object {
+        if unsafe { sys::napi_typeof(env, v, &mut t) } != sys::Status::napi_ok
+            || t != sys::ValueType::napi_object
+        {
             return None;
         }
         let mut next = ptr::null_mut();

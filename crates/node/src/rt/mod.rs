@@ -7,9 +7,12 @@
 //! - `watch`: "call this JS function when this fd is readable" (`uv_poll`);
 //! - `thread`: the same on a helper thread, for runtimes without libuv (Bun);
 //! - `job`: a blocking job on its own thread, its result delivered on the JS
-//!   thread through a threadsafe function (lock waits).
+//!   thread through a threadsafe function (lock waits);
+//! - `extbuf`: an external `ArrayBuffer` over memory the caller owns, freed
+//!   exactly once (`MemFile` mappings).
 
 pub mod env;
+pub mod extbuf;
 pub mod job;
 mod thread;
 mod uv;
@@ -30,8 +33,15 @@ use watch::Watch;
 /// `callback(-errno)` once if polling failed. The watch polls a private
 /// `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
 /// @see https://man7.org/linux/man-pages/man2/poll.2.html
-#[napi(ts_args_type = "fd: number, callback: (errno?: number) => void", ts_return_type = "ExternalObject<'Watch'> | number")]
-pub fn watch_open(env: Env, fd: i32, callback: Function<'_, Unknown<'_>, Unknown<'_>>) -> Either<External<Watch>, i32> {
+#[napi(
+    ts_args_type = "fd: number, callback: (errno?: number) => void",
+    ts_return_type = "ExternalObject<'Watch'> | number"
+)]
+pub fn watch_open(
+    env: Env,
+    fd: i32,
+    callback: Function<'_, Unknown<'_>, Unknown<'_>>,
+) -> Either<External<Watch>, i32> {
     let Ok(fd) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };

@@ -83,7 +83,12 @@ impl Watch {
             closed: false,
         }));
         if let Backend::Uv { uv, loop_ } = state.backend {
-            let raw = inner.borrow().poll_fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+            let raw = inner
+                .borrow()
+                .poll_fd
+                .as_ref()
+                .map(|f| f.as_raw_fd())
+                .unwrap_or(-1);
             let layout = handle_layout(uv);
             // SAFETY: layout has a non-zero size (uv_handle_size of a real type).
             let h = unsafe { alloc::alloc_zeroed(layout) } as *mut uv::Handle;
@@ -152,7 +157,12 @@ impl Watch {
     /// it when the watch fires, so a public number that JS closed and that
     /// now names another file is never read.
     pub fn fd(&self) -> i32 {
-        self.0.borrow().poll_fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)
+        self.0
+            .borrow()
+            .poll_fd
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .unwrap_or(-1)
     }
 
     /// Stops polling (idempotent).
@@ -299,7 +309,8 @@ impl WatchInner {
         }
         let mut func = ptr::null_mut();
         // SAFETY: cb is a live reference of env.
-        let got = unsafe { sys::napi_get_reference_value(env, cb, &mut func) } == sys::Status::napi_ok && !func.is_null();
+        let got = unsafe { sys::napi_get_reference_value(env, cb, &mut func) } == sys::Status::napi_ok
+            && !func.is_null();
         if got {
             let mut recv = ptr::null_mut();
             let mut arg = ptr::null_mut();

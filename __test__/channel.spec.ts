@@ -1,0 +1,868 @@
+import test, { type ExecutionContext } from 'ava'
+
+// Serial: these tests count fds and spawn children, which concurrent tests on
+// 2 cores would disturb.
+import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, promises as fsp, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { inspect } from 'node:util'
+
+import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, MemFile, ReceivedFds, Semaphore, Timer } from '../index.js'
+import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'linux-fd-channel-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
+let seq = 0
+const sockPath = () => join(dir, `s${seq++}.sock`)
+const abstractName = () => `linux-fd-test-${process.pid}-${seq++}`
+const isRoot = process.getuid?.() === 0
+const BINDING = JSON.stringify(join(PKG, '..', 'binding.js'))
+const THIS_FILE = fileURLToPath(import.meta.url)
+
+/** Asserts that `p` rejects with an error of `code` (a string or a pattern) and, if given, `syscall`. */
+async function rejects(t: ExecutionContext, p: Promise<unknown>, code: string | RegExp, syscall?: string, message?: string) {
+  const err = (await t.throwsAsync(p, undefined, message)) as { code?: string; syscall?: string } | undefined
+  if (typeof code === 'string') t.is(err?.code, code, message)
+  else t.regex(String(err?.code), code, message)
+  if (syscall !== undefined) t.is(err?.syscall, syscall)
+}
+
+/** As `rejects`, for a function that throws. */
+function throwsErr(t: ExecutionContext, f: () => unknown, code: string, syscall?: string, message?: string) {
+  const err = t.throws(f, undefined, message) as { code?: string; syscall?: string } | undefined
+  t.is(err?.code, code, message)
+  if (syscall !== undefined) t.is(err?.syscall, syscall)
+}
+
+/** Whether `fd` is open in this process. */
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
+
+test.serial('a pair carries data and working duplicates of fds; the sender keeps its own', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sem = new Semaphore(0)
+  const counter = new EventCounter(0)
+  t.teardown(() => (sem.close(), counter.close()))
+  await a.send('hello', [sem, counter.fd])
+  const { data, fds } = await b.receive()
+  t.true(Buffer.isBuffer(data))
+  t.is(data.toString(), 'hello')
+  t.true(fds instanceof ReceivedFds)
+  t.is(fds.length, 2)
+  t.not(fds.peek(0), sem.fd)
+  const sem2 = Semaphore.fromFd(fds.take(0), { adopt: true })
+  const counter2 = EventCounter.fromFd(fds.peek(1))
+  fds.close()
+  sem2.release(2)
+  t.true(sem.tryAcquire(), 'a permit released on the duplicate is seen on the original')
+  counter.add(5)
+  t.is(counter2.tryTake(), 5n)
+  sem2.close()
+  counter2.close()
+  t.false(sem.closed)
+  t.true(isOpen(sem.fd), 'the sender still owns its fd')
+  // Bytes, empty data, the other direction.
+  await b.send(new Uint8Array([0, 255, 1]))
+  t.deepEqual([...(await a.receive()).data], [0, 255, 1])
+  await b.send('')
+  const empty = await a.receive()
+  t.is(empty.data.length, 0)
+  t.is(empty.fds.length, 0)
+  await b.send(new Float64Array([1.5]))
+  t.is((await a.receive()).data.readDoubleLE(0), 1.5)
+})
+
+test.serial('a MemFile, a Timer and a FileHandle travel too', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  const mf = MemFile.create('channel')
+  t.teardown(() => mf.close())
+  mf.write('shared memory')
+  const fh = await fsp.open(THIS_FILE, 'r')
+  await a.send('timer+file+memfile', [timer, fh, mf])
+  await fh.close()
+  const { fds } = await b.receive()
+  using _ = fds
+  const remote = Timer.fromFd(fds.take(0), { adopt: true })
+  t.teardown(() => remote.close())
+  timer.set(5)
+  t.true((await remote.wait()) >= 1, 'the duplicate sees the expirations of the timer set on the original')
+  const buf = Buffer.alloc(6)
+  readSync(fds.peek(1), buf, 0, 6, 0)
+  t.is(buf.toString(), 'import', 'the file arrived, readable')
+  const mf2 = MemFile.fromFd(fds.take(2), { adopt: true })
+  t.teardown(() => mf2.close())
+  t.is(mf2.read(13, 0).toString(), 'shared memory')
+  mf2.write('SHARED', 0)
+  t.is(mf.read(6, 0).toString(), 'SHARED', 'one file, two owners')
+})
+
+test.serial('received fds are close-on-exec', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  await a.send('x', [sem])
+  const { fds } = await b.receive()
+  const fd = fds.take(0)
+  // fdinfo's flags are octal; O_CLOEXEC is 02000000.
+  const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!
+  t.true((parseInt(flags, 8) & 0o2000000) !== 0, `flags ${flags}`)
+  closeSync(fd)
+})
+
+test.serial('peer is this process for a pair, and inspect shows the state', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.deepEqual({ ...a.peer }, { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() })
+  t.regex(inspect(a), /FdChannel \{[^]*fd: \d+,[^]*closed: false,[^]*pending: 0,[^]*pid: \d+/)
+  a.close()
+  b.close()
+  t.regex(inspect(a), /fd: -1,[^]*closed: true/)
+  t.is(a.peer.pid, process.pid, 'the peer seen before close is kept')
+})
+
+test.serial('ReceivedFds: take, peek, takeAll, close, dispose, errors', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  await a.send('', [sem, sem, sem])
+  const m = await b.receive()
+  t.is(m.fds.length, 3)
+  t.is(m.fds.remaining, 3)
+  const p1 = m.fds.peek(1)
+  const mine = m.fds.take(1)
+  t.is(mine, p1)
+  t.is(m.fds.remaining, 2)
+  t.throws(() => m.fds.take(1), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => m.fds.peek(1), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => m.fds.take(3), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => m.fds.take(-1), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => m.fds.take('0' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  const others = [...m.fds]
+  t.is(others.length, 2)
+  t.regex(inspect(m.fds), /ReceivedFds \{ length: 3, fds: \[ \d+, \d+ \] \}/)
+  {
+    using fds = m.fds
+    t.is(fds.remaining, 2)
+  }
+  t.false(others.some(isOpen), 'dispose closed what was not taken')
+  t.true(isOpen(mine), 'a taken fd is the caller’s')
+  t.deepEqual(m.fds.takeAll(), [])
+  closeSync(mine)
+
+  await a.send('', [sem, sem])
+  const m2 = await b.receive()
+  const all = m2.fds.takeAll()
+  t.is(all.length, 2)
+  m2.fds.close()
+  t.true(all.every(isOpen))
+  all.forEach((fd) => closeSync(fd))
+
+  await a.send('none')
+  const m3 = await b.receive()
+  t.is(m3.fds.length, 0)
+  t.throws(() => m3.fds.take(0), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => new (ReceivedFds as any)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+})
+
+test.serial('a received fd closed behind the list’s back is forgotten, never closed again', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  await a.send('', [sem])
+  const m = await b.receive()
+  const n = m.fds.peek(0)
+  closeSync(n)
+  const reuse = openSync(THIS_FILE, 'r')
+  t.is(reuse, n, 'the number was reused')
+  m.fds.close()
+  t.true(isOpen(reuse), 'the reused number was not closed')
+  closeSync(reuse)
+})
+
+test.serial('a channel whose fd was closed outside linux-fd: EBADF for pending and later calls; the reused number is never closed', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  const pending = b.receive()
+  const n = b.fd
+  closeSync(n)
+  const victim = openSync(THIS_FILE, 'r')
+  if (victim !== n) {
+    closeSync(victim)
+    b.close()
+    await pending.catch(() => {})
+    t.log(`skipped: fd ${n} was taken by something else`)
+    t.pass()
+    return
+  }
+  b.close()
+  const err = (await t.throwsAsync(pending)) as { code?: string; message: string }
+  t.is(err.code, 'EBADF')
+  t.regex(err.message, new RegExp(`fd ${n} of this FdChannel was closed outside linux-fd`))
+  t.true(isOpen(victim), 'the reused number was not closed')
+  await rejects(t, b.receive(), 'EBADF')
+  await rejects(t, b[Symbol.asyncIterator]().next(), 'EBADF', undefined, 'a lost fd is an error for the iterator, not an end')
+  t.true(b.closed)
+  closeSync(victim)
+})
+
+test.serial('limits: 253 fds and 64 KiB pass; more is ERR_OUT_OF_RANGE, as a rejection', async (t) => {
+  t.is(FD_CHANNEL_MAX_FDS, 253)
+  t.is(FD_CHANNEL_MAX_MESSAGE, 65536)
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const big = Buffer.alloc(FD_CHANNEL_MAX_MESSAGE, 7)
+  await a.send(big, Array(253).fill(sem))
+  const m = await b.receive()
+  t.is(m.fds.length, 253)
+  t.true(m.data.equals(big))
+  m.fds.close()
+  const p = a.send('', Array(254).fill(sem))
+  t.true(p instanceof Promise)
+  await t.throwsAsync(p, { code: 'ERR_OUT_OF_RANGE', message: /fds\.length/ })
+  await t.throwsAsync(a.send(Buffer.alloc(FD_CHANNEL_MAX_MESSAGE + 1)), { code: 'ERR_OUT_OF_RANGE' })
+  await t.throwsAsync(a.send(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  await t.throwsAsync(a.send('x', [-1]), { code: 'ERR_OUT_OF_RANGE' })
+  await t.throwsAsync(a.send('x', ['3' as never]), { code: 'ERR_INVALID_ARG_TYPE' })
+  await t.throwsAsync(a.send('x', 3 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  await t.throwsAsync(a.receive({ timeout: 1 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+})
+
+const prlimit = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p))
+;(prlimit ? test.serial : test.skip)(`out of fd numbers (RLIMIT_NOFILE): ENOBUFS, every fd that arrived is closed, the channel stays usable${prlimit ? '' : ' (skipped: needs prlimit from util-linux)'}`, async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const code = `const lfd = require(${JSON.stringify(PKG)})
+    const n = () => require('fs').readdirSync('/proc/self/fd').length
+    ;(async () => {
+      const [a, b] = lfd.FdChannel.pair()
+      const sem = new lfd.Semaphore(0)
+      await a.send('', [sem]); (await b.receive()).fds.close()   // warm up the watch
+      await a.send('many', Array(200).fill(sem))
+      await a.send('after')
+      const before = n()
+      const err = await b.receive().then(() => 'received', (e) => e.code + ' ' + e.syscall)
+      const after = n()
+      const next = (await b.receive()).data.toString()
+      console.log(JSON.stringify({ err, before, after, next }))
+    })().catch((e) => { console.error(e); process.exit(1) })`
+  const r = spawnSync(prlimit!, ['--nofile=64:64', process.execPath, '-e', code], { encoding: 'utf8', timeout: 20_000 })
+  t.is(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.err, 'ENOBUFS recvmsg')
+  t.is(out.after, out.before, 'the fds that fit were closed')
+  t.is(out.next, 'after')
+})
+
+test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const fd = openSync(THIS_FILE, 'r')
+  closeSync(fd)
+  await rejects(t, a.send('x', [fd]), 'EBADF', 'sendmsg')
+  await a.send('after')
+  t.is((await b.receive()).data.toString(), 'after')
+})
+
+test.serial('an aborted receive consumes no message; concurrent receives are served in order', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const ac = new AbortController()
+  const p1 = b.receive({ signal: ac.signal })
+  const p2 = b.receive()
+  const p3 = b.receive()
+  t.is(b.pending, 3)
+  ac.abort('stop')
+  await t.throwsAsync(p1, { name: 'AbortError', code: 'ABORT_ERR' })
+  await a.send('one')
+  await a.send('two')
+  t.is((await p2).data.toString(), 'one')
+  t.is((await p3).data.toString(), 'two')
+  await t.throwsAsync(b.receive({ signal: AbortSignal.abort() }), { code: 'ABORT_ERR' })
+})
+
+test.serial('the peer going away rejects a pending receive with EPIPE and ends iterators; send rejects', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => b.close())
+  const pending = b.receive()
+  await a.send('last')
+  a.close()
+  t.is((await pending).data.toString(), 'last')
+  await rejects(t, b.receive(), 'EPIPE', 'recvmsg')
+  await t.throwsAsync(b.receive(), { code: 'EPIPE' }, 'and every later one')
+  await rejects(t, b.send('x'), 'EPIPE', 'sendmsg')
+
+  const [c, d] = FdChannel.pair()
+  t.teardown(() => d.close())
+  const seen: string[] = []
+  const loop = (async () => {
+    for await (const m of d) seen.push(m.data.toString())
+  })()
+  await c.send('1')
+  await c.send('2')
+  await until(() => seen.length === 2)
+  c.close()
+  await loop
+  t.deepEqual(seen, ['1', '2'])
+
+  // end(): the peer sees the end even though this side stays open.
+  const [e, f] = FdChannel.pair()
+  t.teardown(() => (e.close(), f.close()))
+  const p = f.receive()
+  e.end()
+  await t.throwsAsync(p, { code: 'EPIPE' })
+})
+
+test.serial('a peer that leaves our messages unread: ECONNRESET, then EPIPE', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  await a.send('never read')
+  b.close()
+  await t.throwsAsync(a.receive(), { code: 'ECONNRESET' })
+  await t.throwsAsync(a.receive(), { code: 'EPIPE' })
+})
+
+test.serial('close() rejects pending receives and queued sends with ERR_USE_AFTER_CLOSE; iterators end', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  const p = b.receive()
+  const it = b[Symbol.asyncIterator]()
+  const n = it.next()
+  b.close()
+  b.close()
+  await t.throwsAsync(p, { code: 'ERR_USE_AFTER_CLOSE', message: 'FdChannel was closed' })
+  t.deepEqual(await n, { value: undefined, done: true })
+  await t.throwsAsync(b.receive(), { code: 'ERR_USE_AFTER_CLOSE' })
+  await t.throwsAsync(b.send('x'), { code: 'ERR_USE_AFTER_CLOSE' })
+  t.throws(() => b.end(), { code: 'ERR_USE_AFTER_CLOSE' })
+  t.is(b.fd, -1)
+  t.true(b.closed)
+
+  // Sends queued because the peer does not read.
+  const [c, d] = FdChannel.pair()
+  t.teardown(() => d.close())
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const before = fdCount()
+  const sends: Promise<void>[] = []
+  while (c.queuedSends === 0) sends.push(c.send('fill', [sem]))
+  for (let i = 0; i < 10; i++) sends.push(c.send('more', [sem]))
+  t.true(fdCount() > before, 'queued sends hold duplicates of their fds')
+  c.close()
+  const results = await Promise.allSettled(sends)
+  const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
+  t.is(rejected.length, 11)
+  t.true(rejected.every((r) => r.reason.code === 'ERR_USE_AFTER_CLOSE'))
+  d.close()
+  t.is(fdCount(), before - 2, 'the queued duplicates were closed with the channel')
+})
+
+test.serial('a full peer queue: sends are queued in order, with snapshots of their fds, and all arrive', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sends: Promise<void>[] = []
+  let i = 0
+  while (a.queuedSends === 0) sends.push(a.send(String(i++)))
+  // Queued: its fd is duplicated at once, so closing ours changes nothing.
+  const fd = openSync(THIS_FILE, 'r')
+  const queued = i
+  sends.push(a.send(String(i++), [fd]))
+  closeSync(fd)
+  for (let k = 0; k < 50; k++) sends.push(a.send(String(i++)))
+  t.is(a.queuedSends, 52)
+  for (let k = 0; k < i; k++) {
+    const m = await b.receive()
+    t.is(m.data.toString(), String(k))
+    if (k === queued) {
+      t.is(m.fds.length, 1)
+      const st = fstatSync(m.fds.peek(0))
+      t.is(st.size, statSync(THIS_FILE).size, 'the snapshot is the file that was passed')
+      m.fds.close()
+    }
+  }
+  await Promise.all(sends)
+  t.is(a.queuedSends, 0)
+})
+
+test.serial('foreign receivers and constructors', (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  t.throws(() => new (FdChannel as any)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  t.throws(() => new (FdChannelServer as any)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  const fake = Object.create(FdChannel.prototype)
+  t.throws(() => fake.fd, { code: 'ERR_INVALID_THIS' })
+  t.throws(() => FdChannel.prototype.close.call({}), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => FdChannel.prototype.close.call(undefined), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => Reflect.get(FdChannelServer.prototype, 'path', null), { code: 'ERR_INVALID_THIS' })
+  t.throws(() => ReceivedFds.prototype.takeAll.call(undefined), { code: 'ERR_INVALID_THIS' })
+  return t.throwsAsync(FdChannel.prototype.receive.call({}), { code: 'ERR_INVALID_THIS' })
+})
+
+test.serial('fromFd: one end of a pair handed to a child through stdio', async (t) => {
+  const [mine, theirs] = FdChannel.pair()
+  t.teardown(() => mine.close())
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const child = runNode(
+    `;(async () => {
+       const ch = lfd.FdChannel.fromFd(3)
+       const { data, fds } = await ch.receive()
+       const s = lfd.Semaphore.fromFd(fds.take(0), { adopt: true })
+       s.release(3)
+       await ch.send('done ' + data.toString() + ' ' + ch.peer.pid)
+       ch.close()
+     })().catch((e) => { console.error(e); process.exit(1) })`,
+    { extraFds: [theirs.fd] },
+  )
+  theirs.close()
+  await mine.send('hi', [sem])
+  const reply = await mine.receive()
+  t.is(reply.data.toString(), `done hi ${process.pid}`)
+  t.is(sem.count, 3n)
+  const r = await child
+  t.is(r.code, 0, r.stderr)
+  await t.throwsAsync(mine.receive(), { code: 'EPIPE' })
+  t.throws(() => FdChannel.fromFd(sem.fd), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => FdChannel.fromFd(-1), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test.serial('listen/connect on a path: 0600 whatever the umask, peers, close removes the file', async (t) => {
+  const path = sockPath()
+  const r = await runNode(
+    `process.umask(0)
+     const s = lfd.FdChannel.listen(${JSON.stringify(path)})
+     console.log((require('fs').statSync(${JSON.stringify(path)}).mode & 0o7777).toString(8))
+     s.close()
+     console.log(require('fs').existsSync(${JSON.stringify(path)}))`,
+  )
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(r.stdout.trim().split('\n'), ['600', 'false'])
+
+  const server = FdChannel.listen(path)
+  t.teardown(() => server.close())
+  t.true(lstatSync(path).isSocket())
+  t.is(lstatSync(path).mode & 0o777, 0o600)
+  t.is(server.path, path)
+  t.false(server.abstract)
+  const accepted = server.accept()
+  t.is(server.pending, 1)
+  const client = await FdChannel.connect(path)
+  const ch = await accepted
+  t.teardown(() => (client.close(), ch.close()))
+  t.is(ch.peer.pid, process.pid)
+  t.is(client.peer.uid, process.getuid!())
+  await client.send('ping', [client])
+  const m = await ch.receive()
+  t.is(m.data.toString(), 'ping')
+  m.fds.close()
+  t.regex(inspect(server), /FdChannelServer \{[^]*rejected: 0/)
+  throwsErr(t, () => FdChannel.listen(path), 'EADDRINUSE', 'listen')
+  server.close()
+  t.false(existsSync(path), 'close() removed the socket file')
+  await t.throwsAsync(server.accept(), { code: 'ERR_USE_AFTER_CLOSE', message: 'FdChannelServer was closed' })
+  await rejects(t, FdChannel.connect(path), 'ENOENT', 'connect')
+  // A channel accepted earlier outlives its server.
+  await ch.send('still here')
+  t.is((await client.receive()).data.toString(), 'still here')
+})
+
+test.serial('close() leaves a file it did not create; listen never replaces a file', async (t) => {
+  const path = sockPath()
+  const server = FdChannel.listen(path)
+  rmSync(path)
+  writeFileSync(path, 'not a socket')
+  server.close()
+  t.true(existsSync(path), 'another file at the path is left alone')
+  t.throws(() => FdChannel.listen(path), { code: 'EADDRINUSE' })
+  t.is(String(await fsp.readFile(path)), 'not a socket')
+  // A stale socket file: its server exited without close().
+  const stale = sockPath()
+  const r = await runNode(`lfd.FdChannel.listen(${JSON.stringify(stale)}); process.exit(0)`)
+  t.is(r.code, 0, r.stderr)
+  t.true(lstatSync(stale).isSocket())
+  await rejects(t, FdChannel.connect(stale), 'ECONNREFUSED', 'connect')
+  t.throws(() => FdChannel.listen(stale), { code: 'EADDRINUSE' }, 'a stale socket is not removed for you')
+})
+
+test.serial('the accept iterator yields connections and ends on close; abort signal closes the server', async (t) => {
+  const path = sockPath()
+  const ac = new AbortController()
+  const server = FdChannel.listen(path, { signal: ac.signal, backlog: 4 })
+  const got: number[] = []
+  const loop = (async () => {
+    for await (const ch of server) {
+      got.push(ch.peer.pid)
+      ch.close()
+    }
+  })()
+  const c1 = await FdChannel.connect(path)
+  const c2 = await FdChannel.connect(path)
+  await until(() => got.length === 2)
+  ac.abort()
+  await loop
+  t.true(server.closed)
+  t.false(existsSync(path))
+  c1.close()
+  c2.close()
+  t.throws(() => FdChannel.listen(sockPath(), { signal: AbortSignal.abort() }), { code: 'ABORT_ERR' })
+  const aborted = FdChannel.listen(sockPath())
+  t.teardown(() => aborted.close())
+  await t.throwsAsync(aborted.accept({ signal: AbortSignal.timeout(10) }), { code: 'ABORT_ERR' })
+})
+
+test.serial('connect retries while the backlog is full, until accepted or aborted', async (t) => {
+  const path = sockPath()
+  const server = FdChannel.listen(path, { backlog: 0 })
+  t.teardown(() => server.close())
+  const first: FdChannel[] = []
+  // Fill the backlog (backlog 0 still queues one or two).
+  for (;;) {
+    const ac = new AbortController()
+    const p = FdChannel.connect(path, { signal: ac.signal })
+    const r = await Promise.race([p, sleep(30).then(() => null)])
+    if (r === null) {
+      ac.abort()
+      await rejects(t, p, 'ABORT_ERR')
+      break
+    }
+    first.push(r)
+    t.true(first.length < 20, 'the backlog never filled')
+  }
+  const waiting = FdChannel.connect(path)
+  await sleep(30)
+  const accepted = [await server.accept(), await server.accept()]
+  const late = await waiting
+  t.is(late.peer.pid, process.pid)
+  for (const c of [...first, ...accepted, late]) c.close()
+})
+
+test.serial('unref() lets the process exit with a receive pending; ref() keeps it alive', async (t) => {
+  const code = (unref: boolean) => `
+    const [a, b] = lfd.FdChannel.pair()
+    b.receive().then(() => console.log('received'), (e) => console.log(e.code))
+    ${unref ? 'b.unref()' : ''}
+    process.on('exit', () => console.log('exit', b.hasRef()))`
+  const r1 = await runNode(code(true), { timeoutMs: 5000 })
+  t.is(r1.code, 0, r1.stderr)
+  t.is(r1.stdout.trim(), 'exit false')
+  const r2 = await runNode(code(false), { timeoutMs: 1000 })
+  t.is(r2.signal, 'SIGKILL', 'still waiting when killed after 1 s')
+  t.is(r2.stdout, '')
+})
+
+test.serial('listen options are checked', (t) => {
+  t.throws(() => FdChannel.listen(sockPath(), { uid: [1] } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.uid/ })
+  t.throws(() => FdChannel.listen(sockPath(), { uids: 5 } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => FdChannel.listen(sockPath(), { uids: [-1] }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => FdChannel.listen(sockPath(), { backlog: -5 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => FdChannel.listen(''), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => FdChannel.listen('x'.repeat(108)), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => FdChannel.listen(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => FdChannel.listen(join(dir, 'no', 'such', 'dir.sock')), { code: 'ENOENT' })
+  return t.throwsAsync(FdChannel.connect(sockPath(), { abstract: 'yes' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test.serial('abstract namespace: no file; the uid check is on by default', async (t) => {
+  const name = abstractName()
+  const server = FdChannel.listen(name, { abstract: true })
+  t.teardown(() => server.close())
+  t.false(existsSync(name))
+  t.true(server.abstract)
+  t.regex(inspect(server), new RegExp(`uids: \\[ ${process.getuid!()} \\]`))
+  const [client, ch] = await Promise.all([FdChannel.connect(name, { abstract: true }), server.accept()])
+  t.teardown(() => (client.close(), ch.close()))
+  await ch.send('abstract')
+  t.is((await client.receive()).data.toString(), 'abstract')
+  server.close()
+  await t.throwsAsync(FdChannel.connect(name, { abstract: true }), { code: 'ECONNREFUSED' })
+})
+
+test.serial('uids not in the allow-list are closed before any message is read', async (t) => {
+  const name = abstractName()
+  const other = process.getuid!() + 1
+  const server = FdChannel.listen(name, { abstract: true, uids: [other] })
+  t.teardown(() => server.close())
+  const client = await FdChannel.connect(name, { abstract: true })
+  t.teardown(() => client.close())
+  await client.send('let me in')
+  const acc = server.accept()
+  await until(() => server.rejected === 1)
+  await rejects(t, client.receive(), /^(EPIPE|ECONNRESET)$/)
+  t.is(server.pending, 1, 'the accept is still waiting')
+  server.close()
+  await t.throwsAsync(acc, { code: 'ERR_USE_AFTER_CLOSE' })
+  // 'any' turns the check off.
+  const open = FdChannel.listen(abstractName(), { abstract: true, uids: 'any' })
+  t.teardown(() => open.close())
+  const c2 = await FdChannel.connect(open.path, { abstract: true })
+  const s2 = await open.accept()
+  t.is(s2.peer.pid, process.pid)
+  c2.close()
+  s2.close()
+})
+
+// --- Two unrelated processes share a Semaphore and a MemFile ------------------
+
+/**
+ * Code of one side: K increments of a non-atomic counter in a shared mapping
+ * (`view[0]`: read, yield to the event loop, write back) under the
+ * semaphore. `view[1]` holds the pid inside the critical section; finding
+ * another pid there on the way out counts an overlap.
+ */
+const LOOP = `
+async function loop(sem, view, K) {
+  let overlaps = 0
+  for (let i = 0; i < K; i++) {
+    const p = await sem.acquire()
+    view[1] = process.pid
+    const v = view[0]
+    await new Promise((r) => setImmediate(r))
+    view[0] = v + 1
+    if (view[1] !== process.pid) overlaps++
+    p.release()
+  }
+  return overlaps
+}
+`
+
+async function sharedCounter(permits: number, K: number) {
+  const path = sockPath()
+  const server = runNode(
+    `${LOOP}
+     ;(async () => {
+       const sem = new lfd.Semaphore(${permits})
+       const mf = lfd.MemFile.create('counter')
+       mf.truncate(4096)
+       mf.addSeals({ shrink: true })
+       const view = new Float64Array(mf.map({ writable: true }))
+       const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+       const ch = await server.accept()
+       server.close()
+       await ch.send('shared', [sem, mf])
+       const overlaps = await loop(sem, view, ${K})
+       const done = await ch.receive()
+       console.log(JSON.stringify({ overlaps, count: view[0], client: JSON.parse(done.data), peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
+       ch.close()
+     })().catch((e) => { console.error(e); process.exit(1) })`,
+  )
+  const client = runNode(
+    `${LOOP}
+     ;(async () => {
+       let ch
+       for (let i = 0; ; i++) {
+         try { ch = await lfd.FdChannel.connect(${JSON.stringify(path)}); break }
+         catch (e) { if (i > 500 || !['ENOENT', 'ECONNREFUSED'].includes(e.code)) throw e; await new Promise((r) => setTimeout(r, 10)) }
+       }
+       const { data, fds } = await ch.receive()
+       if (data.toString() !== 'shared' || fds.length !== 2) throw new Error('bad message')
+       const sem = lfd.Semaphore.fromFd(fds.take(0), { adopt: true })
+       const mf = lfd.MemFile.fromFd(fds.take(1), { adopt: true })
+       const view = new Float64Array(mf.map({ writable: true }))
+       const overlaps = await loop(sem, view, ${K})
+       await ch.send(JSON.stringify({ overlaps, peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
+       await ch.receive().catch((e) => { if (e.code !== 'EPIPE') throw e })
+     })().catch((e) => { console.error(e); process.exit(1) })`,
+  )
+  const [s, c] = await Promise.all([server, client])
+  return { s, c }
+}
+
+test.serial('two processes that are not parent and child share a Semaphore and a MemFile: mutual exclusion holds', async (t) => {
+  const K = 1500
+  const { s, c } = await sharedCounter(1, K)
+  t.is(s.code, 0, s.stderr)
+  t.is(c.code, 0, c.stderr)
+  const r = JSON.parse(s.stdout)
+  t.is(r.count, 2 * K, 'no increment was lost')
+  t.is(r.overlaps + r.client.overlaps, 0, 'no two critical sections overlapped')
+  t.is(r.ppid, process.pid)
+  t.is(r.client.ppid, process.pid, 'both are children of the test, neither of the other')
+  t.is(r.peerPid, r.client.pid, 'the server saw the client as its peer')
+  t.is(r.client.peerPid, r.pid, 'the client saw the server as its peer')
+})
+
+test.serial('control: with 2 permits the same check sees the invariant break', async (t) => {
+  const K = 500
+  const { s, c } = await sharedCounter(2, K)
+  t.is(s.code, 0, s.stderr)
+  t.is(c.code, 0, c.stderr)
+  const r = JSON.parse(s.stdout)
+  t.true(r.overlaps + r.client.overlaps > 0 || r.count < 2 * K, `count ${r.count}, overlaps ${r.overlaps}+${r.client.overlaps}`)
+})
+
+// --- Hostile peers --------------------------------------------------------------
+
+test.serial('hostile peer: garbage bytes and an oversized message; the channel stays usable', async (t) => {
+  const path = sockPath()
+  const server = FdChannel.listen(path)
+  t.teardown(() => server.close())
+  const accepted = server.accept()
+  const child = runNode(
+    `const n = require(${BINDING})
+     const h = n.channelConnect(${JSON.stringify(path)}, false)
+     const fd = n.fdHandleFd(h)
+     const crypto = require('crypto')
+     const out = []
+     out.push(n.channelSend(fd, crypto.randomBytes(1000), new Int32Array(0)))
+     out.push(n.channelSend(fd, crypto.randomBytes(100000), new Int32Array(0)))   // over 64 KiB
+     out.push(n.channelSend(fd, Buffer.from([0xff, 0xfe, 0, 0xc3]), new Int32Array(0)))
+     out.push(n.channelSend(fd, Buffer.alloc(0), Int32Array.from({ length: 254 }, () => fd)))  // 254 fds
+     out.push(n.channelSend(fd, Buffer.from('last'), Int32Array.from({ length: 253 }, () => fd)))
+     console.log(JSON.stringify(out))`,
+  )
+  const ch = await accepted
+  t.teardown(() => ch.close())
+  const r = await child
+  t.is(r.code, 0, r.stderr)
+  const sent = JSON.parse(r.stdout)
+  t.is(sent[0], 1000)
+  t.is(sent[1], 100000, 'the kernel took the oversized message')
+  t.is(sent[3], -22, 'the sender’s kernel refuses 254 fds (EINVAL): more cannot reach us')
+  const before = fdCount()
+  t.is((await ch.receive()).data.length, 1000)
+  await rejects(t, ch.receive(), 'EMSGSIZE', 'recvmsg')
+  t.deepEqual([...(await ch.receive()).data], [0xff, 0xfe, 0, 0xc3])
+  const last = await ch.receive()
+  t.is(last.data.toString(), 'last')
+  t.is(last.fds.length, 253)
+  last.fds.close()
+  t.is(fdCount(), before)
+  await t.throwsAsync(ch.receive(), { code: 'EPIPE' }, 'the peer exited')
+})
+
+test.serial('hostile peer: killed mid-stream; pending receives and sends never hang', async (t) => {
+  const path = sockPath()
+  const server = FdChannel.listen(path)
+  t.teardown(() => server.close())
+  const accepted = server.accept()
+  let pid = 0
+  const child = runNode(
+    `;(async () => {
+       const ch = await lfd.FdChannel.connect(${JSON.stringify(path)})
+       const sem = new lfd.Semaphore(0)
+       for (let i = 0; i < 5; i++) await ch.send('m' + i, [sem])
+       await new Promise(() => setInterval(() => {}, 1000))   // wait to be killed
+     })()`,
+    { onSpawn: (p) => (pid = p) },
+  )
+  const ch = await accepted
+  t.teardown(() => ch.close())
+  for (let i = 0; i < 5; i++) {
+    const m = await ch.receive()
+    t.is(m.data.toString(), `m${i}`)
+    m.fds.close()
+  }
+  const pending = [ch.receive(), ch.receive()]
+  // Fill its queue so that sends are queued too.
+  const sends: Promise<void>[] = []
+  while (ch.queuedSends === 0) sends.push(ch.send('x'))
+  process.kill(pid, 'SIGKILL')
+  await child
+  for (const p of pending) await rejects(t, p, /^(EPIPE|ECONNRESET)$/)
+  const settled = await Promise.allSettled(sends)
+  const failures = settled.filter((s) => s.status === 'rejected') as PromiseRejectedResult[]
+  t.true(failures.length >= 1)
+  t.true(failures.every((f) => ['EPIPE', 'ECONNRESET'].includes(f.reason.code)))
+})
+
+// Needs root to run a child as another uid; skipped (with the reason in its
+// title) otherwise.
+const asRoot = isRoot ? test.serial : test.skip
+asRoot(`hostile peer: another uid (nobody) is refused on a path socket and rejected unread on an abstract one${isRoot ? '' : ' (skipped: needs root to run a child as nobody)'}`, async (t) => {
+  const nobodyDir = mkdtempSync(join(tmpdir(), 'linux-fd-nobody-'))
+  t.teardown(() => rmSync(nobodyDir, { recursive: true, force: true }))
+  chmodSync(nobodyDir, 0o755)
+  const path = join(nobodyDir, 's.sock')
+  const server = FdChannel.listen(path)
+  t.teardown(() => server.close())
+  const name = abstractName()
+  const abs = FdChannel.listen(name, { abstract: true })
+  t.teardown(() => abs.close())
+  const accepts = [server.accept(), abs.accept()]
+  const r = await runNode(
+    `process.setgid(65534); process.setuid(65534)
+     ;(async () => {
+       const out = { uid: process.getuid() }
+       try { await lfd.FdChannel.connect(${JSON.stringify(path)}); out.path = 'connected' } catch (e) { out.path = e.code }
+       const ch = await lfd.FdChannel.connect(${JSON.stringify(name)}, { abstract: true })
+       out.sent = await ch.send('hello from nobody').then(() => 'ok', (e) => e.code)
+       out.receive = await ch.receive().then(() => 'message', (e) => e.code)
+       console.log(JSON.stringify(out))
+     })().catch((e) => { console.error(e); process.exit(1) })`,
+  )
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.uid, 65534)
+  t.is(out.path, 'EACCES', 'the 0600 socket file keeps another uid out')
+  // Queued by the kernel, or refused (EPIPE) if the server had already
+  // accepted and closed the connection: either way nothing was read.
+  t.true(['ok', 'EPIPE', 'ECONNRESET'].includes(out.sent), out.sent)
+  t.true(['EPIPE', 'ECONNRESET'].includes(out.receive), out.receive)
+  t.is(abs.rejected, 1)
+  t.is(abs.pending, 1, 'the rejected connection was never handed out')
+  // A connection of our own uid gets through.
+  const mine = await FdChannel.connect(name, { abstract: true })
+  const got = await accepts[1]!
+  t.is(got.peer.uid, 0)
+  mine.close()
+  got.close()
+  server.close()
+  await t.throwsAsync(accepts[0]!, { code: 'ERR_USE_AFTER_CLOSE' })
+})
+
+test.serial('20,000 messages with fds: the fd count returns to baseline, including fds never taken', async (t) => {
+  const r = await runNode(
+    `const fs = require('fs')
+     const n = () => fs.readdirSync('/proc/self/fd').length
+     ;(async () => {
+       const sem = new lfd.Semaphore(0)
+       const counter = new lfd.EventCounter(0)
+       { const [a, b] = lfd.FdChannel.pair(); await a.send('', [sem]); (await b.receive()).fds.close(); a.close(); b.close() } // warm up
+       const before = n()
+       const mid = await (async () => {
+         let mid = 0
+         const [a, b] = lfd.FdChannel.pair()
+         const N = 20000
+         for (let i = 0; i < N; i += 100) {
+           const sends = []
+           for (let k = 0; k < 100; k++) sends.push(a.send('m', [sem, counter]))
+           for (let k = 0; k < 100; k++) {
+             const m = await b.receive()
+             const j = i + k
+             if (j % 4 === 0) fs.closeSync(m.fds.take(0))      // one taken and closed, one left
+             else if (j % 4 === 1) m.fds.close()
+             else if (j % 4 === 2) m.fds.takeAll().forEach((fd) => fs.closeSync(fd))
+             // j % 4 === 3: never taken, left to garbage collection
+           }
+           await Promise.all(sends)
+           if (i % 2000 === 1900) { mid = Math.max(mid, n()); globalThis.gc(); await new Promise((r) => setTimeout(r, 0)) }  // bounds what waits for collection
+         }
+         // Pairs dropped without close(), with fds in flight, for GC too.
+         for (let i = 0; i < 50; i++) { const [x, y] = lfd.FdChannel.pair(); await x.send('', [sem]); y.receive() }
+         a.close(); b.close()
+         return mid
+       })()
+       for (let i = 0; i < 40 && n() > before; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 5)) }
+       console.log(JSON.stringify({ before, mid, after: n() }))
+       sem.close(); counter.close()
+     })().catch((e) => { console.error(e); process.exit(1) })`,
+    { args: ['--expose-gc'], timeoutMs: 110_000 },
+  )
+  t.is(r.code, 0, r.stderr)
+  const { before, mid, after } = JSON.parse(r.stdout)
+  t.true(mid > before, `fds not taken were held until collection (${mid - before})`)
+  t.is(after, before, `${after - before} fds still open`)
+})

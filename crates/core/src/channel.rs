@@ -1,0 +1,368 @@
+//! fd passing over `AF_UNIX` `SOCK_SEQPACKET` sockets (`SCM_RIGHTS`): the
+//! syscall layer behind `FdChannel` (docs/fdchannel.md).
+//!
+//! Every socket is made `SOCK_CLOEXEC | SOCK_NONBLOCK`; waiting is the
+//! caller's business (the binding polls on the event loop). `SOCK_SEQPACKET`
+//! keeps message boundaries and is connection-oriented, so a peer that goes
+//! away is seen (end of stream), unlike `SOCK_DGRAM`.
+//!
+//! Kernel rules a careful caller must know:
+//! - At most [`MAX_FDS`] (253, the kernel's `SCM_MAX_FD`) fds per message:
+//!   the sender's kernel refuses more with `EINVAL`, so a peer cannot make
+//!   us receive more in one message.
+//! - Fds that arrive are installed in this process by `recvmsg` itself, even
+//!   when the message is then found truncated (`MSG_TRUNC`, `MSG_CTRUNC`), so
+//!   [`recv`] parses the control data it got in every case and closes the
+//!   fds of a message it reports as an error. `MSG_CTRUNC` with our buffer
+//!   (room for 253 fds) means this process ran out of fd numbers
+//!   (`RLIMIT_NOFILE`): the kernel installs what it can and drops the rest.
+//! - Received fds are close-on-exec (`MSG_CMSG_CLOEXEC`).
+//! - A zero-length read is either an empty message or the end of the stream.
+//!   [`recv`] tells them apart by `poll(POLLRDHUP)`: without a hang-up it is
+//!   an empty message. With one, it is reported as the end, so an empty
+//!   message with no fds sent just before the peer closed reads as the end.
+//! - `send` uses `MSG_NOSIGNAL`: a peer gone is `EPIPE`, never `SIGPIPE`.
+//! - A path socket is created with mode 0600: `fchmod` on the unbound socket
+//!   sets the mode its inode is created with (Linux's `unix_bind` creates it
+//!   with the socket inode's mode masked by the umask), so there is no window
+//!   in which the path has a wider mode. After `bind`, the path is checked and
+//!   set to exactly 0600 if the umask took more bits away (e.g. umask 0277
+//!   would leave the owner without the write permission `connect` needs).
+//!
+//! # References
+//! - [`unix(7)`](https://man7.org/linux/man-pages/man7/unix.7.html)
+//! - [`sendmsg(2)`](https://man7.org/linux/man-pages/man2/sendmsg.2.html),
+//!   [`recvmsg(2)`](https://man7.org/linux/man-pages/man2/recvmsg.2.html),
+//!   [`cmsg(3)`](https://man7.org/linux/man-pages/man3/cmsg.3.html)
+//! - [`socket(7)`](https://man7.org/linux/man-pages/man7/socket.7.html) (`SO_PEERCRED`)
+
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+
+use nix::sys::socket::{
+    self as sock, sockopt, AddressFamily, Backlog, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+
+use crate::error::{Context, Errno, Error, Result};
+
+/// Most fds one message carries: the kernel's `SCM_MAX_FD`.
+pub const MAX_FDS: usize = 253;
+
+/// The largest message (data bytes) the package sends or accepts: 64 KiB.
+/// A `SOCK_SEQPACKET` message must fit the socket's send buffer whole, and
+/// 64 KiB fits the default one (`net.core.wmem_default`) with room to spare.
+pub const MAX_MESSAGE: usize = 65536;
+
+/// The mode of a listening socket's path.
+pub const SOCKET_MODE: u32 = 0o600;
+
+const SOCK_FLAGS: SockFlag = SockFlag::SOCK_CLOEXEC.union(SockFlag::SOCK_NONBLOCK);
+
+/// Where a socket listens or connects.
+#[derive(Debug, Clone, Copy)]
+pub enum Address<'a> {
+    /// A filesystem path (at most 107 bytes).
+    Path(&'a Path),
+    /// A name in the abstract namespace (no file; any process of the same
+    /// network namespace can connect), without the leading NUL.
+    Abstract(&'a [u8]),
+}
+
+impl Address<'_> {
+    fn to_unix(self) -> nix::Result<UnixAddr> {
+        match self {
+            Address::Path(p) => UnixAddr::new(p),
+            Address::Abstract(name) => UnixAddr::new_abstract(name),
+        }
+    }
+}
+
+fn seqpacket() -> Result<OwnedFd> {
+    sock::socket(AddressFamily::Unix, SockType::SeqPacket, SOCK_FLAGS, None).syscall("socket")
+}
+
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)`: two
+/// connected ends.
+pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
+    sock::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SOCK_FLAGS).syscall("socketpair")
+}
+
+/// A listening socket at `addr`, with `backlog` (clamped by the kernel to
+/// `net.core.somaxconn`). A path is created with mode 0600 (see the module
+/// docs); an existing path is `EADDRINUSE` (a stale socket file is not
+/// removed).
+///
+/// # Errors
+/// `EADDRINUSE`, `EACCES`, `ENOENT` (no such directory), `ENAMETOOLONG`
+/// (a path of 108 bytes or more), `EINVAL` (backlog below -1), `EMFILE`.
+pub fn listen(addr: Address<'_>, backlog: i32) -> Result<OwnedFd> {
+    let backlog = Backlog::new(backlog).syscall("listen")?;
+    let ua = addr.to_unix().syscall("bind")?;
+    let fd = seqpacket()?;
+    if let Address::Path(path) = addr {
+        // The mode the socket inode is created with (see the module docs).
+        nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(SOCKET_MODE))
+            .syscall("fchmod")?;
+        sock::bind(fd.as_raw_fd(), &ua).syscall("bind")?;
+        if let Err(e) = fix_mode(path).and_then(|()| sock::listen(&fd, backlog).syscall("listen")) {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+    } else {
+        sock::bind(fd.as_raw_fd(), &ua).syscall("bind")?;
+        sock::listen(&fd, backlog).syscall("listen")?;
+    }
+    Ok(fd)
+}
+
+/// After `bind`: makes the socket file's mode exactly 0600 if the umask took
+/// bits away (it never adds any, so the mode was at most 0600 all along).
+fn fix_mode(path: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::new(io_errno(&e), "stat"))?;
+    if meta.file_type().is_socket() && meta.permissions().mode() & 0o7777 != SOCKET_MODE {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
+            .map_err(|e| Error::new(io_errno(&e), "chmod"))?;
+    }
+    Ok(())
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// `accept4(SOCK_CLOEXEC | SOCK_NONBLOCK)`: the next pending connection.
+///
+/// # Errors
+/// `EAGAIN` when none is pending; `ECONNABORTED` (retry), `EMFILE`, `EBADF`,
+/// `EINVAL` (not listening).
+pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let raw = sock::accept4(listener.as_raw_fd(), SOCK_FLAGS).syscall("accept4")?;
+    // SAFETY: accept4 returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// A non-blocking socket connected to `addr`.
+///
+/// # Errors
+/// `ENOENT` (no such path), `ECONNREFUSED` (nobody listens), `EACCES` (no
+/// write permission on the path), `EAGAIN` (the listener's backlog is full;
+/// retry later), `ENAMETOOLONG`, `EMFILE`.
+pub fn connect(addr: Address<'_>) -> Result<OwnedFd> {
+    let ua = addr.to_unix().syscall("connect")?;
+    let fd = seqpacket()?;
+    loop {
+        match sock::connect(fd.as_raw_fd(), &ua) {
+            Ok(()) => return Ok(fd),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::new(e, "connect")),
+        }
+    }
+}
+
+/// Sends one message: `data` (possibly empty) and duplicates of `fds` (at
+/// most [`MAX_FDS`]), with `MSG_NOSIGNAL`. Returns the bytes sent (all of
+/// `data`: a `SOCK_SEQPACKET` message is sent whole or not at all).
+///
+/// # Errors
+/// `EAGAIN` (the peer's queue is full), `EPIPE`/`ECONNRESET` (the peer is
+/// gone), `EMSGSIZE` (`data` larger than the send buffer), `EINVAL` (more
+/// than [`MAX_FDS`] fds), `EBADF` (an fd is not open), `ETOOMANYREFS` (too
+/// many fds in flight for this user, `RLIMIT_NOFILE`).
+pub fn send(fd: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result<usize> {
+    if fds.len() > MAX_FDS {
+        return Err(Error::new(Errno::EINVAL, "sendmsg"));
+    }
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let iov = [IoSlice::new(data)];
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &cmsg };
+    loop {
+        match sock::sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(n) => return Ok(n),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::new(e, "sendmsg")),
+        }
+    }
+}
+
+/// What [`recv`] read.
+#[derive(Debug)]
+pub enum Recv {
+    /// One message: its first `len` bytes are in the buffer, and the fds it
+    /// carried are now owned here (close-on-exec).
+    Message { len: usize, fds: Vec<OwnedFd> },
+    /// The peer closed (or shut down) its end: no message will come.
+    End,
+}
+
+/// Room for [`MAX_FDS`] fds in one `SCM_RIGHTS` header, plus one more
+/// header's worth for any other control message (credentials, a pidfd) a
+/// socket option could add, so such a message is not truncated.
+const CMSG_BUF: usize = cmsg_space(MAX_FDS * 4) + cmsg_space(64);
+
+const fn cmsg_space(len: usize) -> usize {
+    let align = std::mem::size_of::<usize>();
+    let hdr = std::mem::size_of::<libc::cmsghdr>();
+    ((hdr + align - 1) & !(align - 1)) + ((len + align - 1) & !(align - 1))
+}
+
+/// Receives one message into `buf` with `MSG_CMSG_CLOEXEC`.
+///
+/// A message longer than `buf` (`MSG_TRUNC`: the rest is discarded, as
+/// `SOCK_SEQPACKET` does) is `EMSGSIZE`; control data cut short
+/// (`MSG_CTRUNC`) is `ENOBUFS`. In both cases every fd that did arrive is
+/// closed and the message is gone; the socket stays usable.
+///
+/// # Errors
+/// `EAGAIN` (no message yet), `ECONNRESET` (the peer closed with data of
+/// ours unread), `EMSGSIZE`, `ENOBUFS`, `EBADF`, `ENOTSOCK`.
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
+    #[repr(C)]
+    struct Control {
+        _align: [libc::cmsghdr; 0],
+        bytes: [u8; CMSG_BUF],
+    }
+    let mut control = Control {
+        _align: [],
+        bytes: [0; CMSG_BUF],
+    };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid (empty) value.
+    let mut mhdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    mhdr.msg_iov = &mut iov;
+    mhdr.msg_iovlen = 1;
+    mhdr.msg_control = control.bytes.as_mut_ptr().cast();
+    mhdr.msg_controllen = CMSG_BUF as _;
+    let n = loop {
+        // SAFETY: mhdr points at iov (valid for buf.len() bytes of writes)
+        // and at control (CMSG_BUF bytes, cmsghdr-aligned); both outlive the
+        // call, and the kernel writes only within the given lengths.
+        let r = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut mhdr, libc::MSG_CMSG_CLOEXEC) };
+        if r >= 0 {
+            break r as usize;
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(Error::new(e, "recvmsg")),
+        }
+    };
+    // SAFETY: recvmsg succeeded, so msg_controllen (within our buffer) bytes
+    // of control data were written by the kernel.
+    let fds = unsafe { parse_rights(&mhdr) };
+    if mhdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        drop(fds);
+        return Err(Error::new(Errno::ENOBUFS, "recvmsg"));
+    }
+    if mhdr.msg_flags & libc::MSG_TRUNC != 0 {
+        drop(fds);
+        return Err(Error::new(Errno::EMSGSIZE, "recvmsg"));
+    }
+    if n == 0 && fds.is_empty() && hung_up(fd)? {
+        return Ok(Recv::End);
+    }
+    Ok(Recv::Message { len: n, fds })
+}
+
+/// The fds of every `SCM_RIGHTS` header in the control data `recvmsg` wrote,
+/// now owned (so dropping them closes them).
+///
+/// # Safety
+/// `mhdr` must be the header of a successful `recvmsg`, its control buffer
+/// still alive and cmsghdr-aligned.
+// msg_controllen and cmsg_len are size_t on glibc, socklen_t on musl.
+#[allow(clippy::unnecessary_cast)]
+unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut fds = Vec::new();
+    let start = mhdr.msg_control as usize;
+    let end = start + mhdr.msg_controllen as usize;
+    // SAFETY: per this function's contract; CMSG_FIRSTHDR checks that a
+    // whole header fits in msg_controllen, or returns null.
+    let mut hdr = unsafe { libc::CMSG_FIRSTHDR(mhdr) };
+    while !hdr.is_null() {
+        // SAFETY: hdr is non-null and points at a whole cmsghdr within the
+        // buffer (CMSG_FIRSTHDR/CMSG_NXTHDR guarantee it).
+        let h = unsafe { std::ptr::read_unaligned(hdr) };
+        // SAFETY: hdr is a header within the buffer; CMSG_DATA only adds the
+        // aligned header size.
+        let data = unsafe { libc::CMSG_DATA(hdr) } as usize;
+        let stated = hdr as usize + h.cmsg_len as usize;
+        // The kernel writes a cmsg_len that fits the buffer (it truncates
+        // it with MSG_CTRUNC); clamp anyway.
+        let stop = stated.min(end);
+        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS && stop > data {
+            let count = (stop - data) / std::mem::size_of::<RawFd>();
+            for i in 0..count {
+                // SAFETY: data + 4*i + 4 <= stop <= end: within the buffer.
+                let raw = unsafe { std::ptr::read_unaligned((data as *const RawFd).add(i)) };
+                if raw >= 0 {
+                    // SAFETY: the kernel installed this fd for us in this
+                    // recvmsg; nothing else knows its number yet.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+        }
+        if (h.cmsg_len as usize) < std::mem::size_of::<libc::cmsghdr>() {
+            break;
+        }
+        // SAFETY: mhdr and hdr are as above; CMSG_NXTHDR returns null when
+        // the next header would not fit in msg_controllen.
+        hdr = unsafe { libc::CMSG_NXTHDR(mhdr, hdr) };
+    }
+    fds
+}
+
+/// Whether the peer has shut down its sending side (`POLLRDHUP`/`POLLHUP`).
+/// Plain `libc::poll`: nix's `PollFlags` drops the revents it has no
+/// constant for, and it has none for `POLLRDHUP`.
+fn hung_up(fd: BorrowedFd<'_>) -> Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one pollfd, valid for reads and writes; timeout 0.
+        let r = unsafe { libc::poll(&mut p, 1, 0) };
+        if r >= 0 {
+            return Ok(p.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(Error::new(e, "poll")),
+        }
+    }
+}
+
+/// Credentials of a socket's peer (`SO_PEERCRED`): for a connection, the
+/// peer's process at `connect`/`listen` time; for a `socketpair`, the
+/// process that created the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `getsockopt(SO_PEERCRED)`.
+///
+/// # Errors
+/// `ENOTCONN`, `ENOTSOCK`, `EBADF`.
+pub fn peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
+    let c = sock::getsockopt(&fd, sockopt::PeerCredentials).syscall("getsockopt")?;
+    Ok(PeerCred {
+        pid: c.pid(),
+        uid: c.uid(),
+        gid: c.gid(),
+    })
+}
+
+/// `shutdown(SHUT_RDWR)`: the peer sees the end at once, even while other
+/// processes still hold duplicates of this socket.
+pub fn shutdown(fd: BorrowedFd<'_>) -> Result<()> {
+    sock::shutdown(fd.as_raw_fd(), sock::Shutdown::Both).syscall("shutdown")
+}

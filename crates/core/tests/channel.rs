@@ -1,0 +1,336 @@
+//! fd passing over `SOCK_SEQPACKET` Unix sockets with real syscalls: pairs,
+//! path and abstract listeners, fds that arrive as working duplicates, the
+//! limits, truncation (every fd that arrived is closed), the end of stream
+//! and peer credentials.
+//!
+//! Whether a received fd was closed is observed through a pipe: the test
+//! sends duplicates of a pipe's write end, closes its own, and the read end
+//! reports end-of-file only once every duplicate is closed.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::path::PathBuf;
+
+use linux_fd_core::channel::*;
+use linux_fd_core::eventfd::{eventfd, eventfd_read, eventfd_write, EfdFlags};
+use linux_fd_core::fd::is_cloexec;
+use linux_fd_core::Errno;
+
+/// A fresh 0700 directory under the temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("lfd-ch-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn uid() -> u32 {
+    // SAFETY: getuid cannot fail and touches no memory of ours.
+    unsafe { libc::getuid() }
+}
+
+fn gid() -> u32 {
+    // SAFETY: getgid cannot fail and touches no memory of ours.
+    unsafe { libc::getgid() }
+}
+
+fn recv_msg(fd: &OwnedFd) -> (Vec<u8>, Vec<OwnedFd>) {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    match recv(fd.as_fd(), &mut buf).unwrap() {
+        Recv::Message { len, fds } => (buf[..len].to_vec(), fds),
+        Recv::End => panic!("unexpected end of stream"),
+    }
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).unwrap()
+}
+
+/// Whether every write end of the pipe is closed (read gives 0, not EAGAIN).
+fn writers_gone(r: &OwnedFd) -> bool {
+    let mut b = [0u8; 1];
+    match nix::unistd::read(r, &mut b) {
+        Ok(0) => true,
+        Err(Errno::EAGAIN) => false,
+        other => panic!("unexpected read result {other:?}"),
+    }
+}
+
+#[test]
+fn pair_carries_data_and_working_duplicates() {
+    let (a, b) = pair().unwrap();
+    let efd = eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap();
+    assert_eq!(send(a.as_fd(), b"hello", &[efd.as_fd()]).unwrap(), 5);
+    let (data, fds) = recv_msg(&b);
+    assert_eq!(data, b"hello");
+    assert_eq!(fds.len(), 1);
+    assert_ne!(fds[0].as_raw_fd(), efd.as_raw_fd());
+    assert!(is_cloexec(fds[0].as_fd()).unwrap(), "MSG_CMSG_CLOEXEC");
+    eventfd_write(fds[0].as_fd(), 7).unwrap();
+    assert_eq!(eventfd_read(efd.as_fd()).unwrap(), 7);
+    // Both directions work.
+    send(b.as_fd(), b"back", &[]).unwrap();
+    let (data, fds) = recv_msg(&a);
+    assert_eq!((data.as_slice(), fds.len()), (&b"back"[..], 0));
+}
+
+#[test]
+fn nothing_to_read_is_eagain() {
+    let (_a, b) = pair().unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(recv(b.as_fd(), &mut buf).unwrap_err().errno, Errno::EAGAIN);
+}
+
+#[test]
+fn empty_message_is_not_the_end() {
+    let (a, b) = pair().unwrap();
+    send(a.as_fd(), b"", &[]).unwrap();
+    let (data, fds) = recv_msg(&b);
+    assert!(data.is_empty() && fds.is_empty());
+    // Empty data with fds.
+    let (_r, w) = pipe();
+    send(a.as_fd(), b"", &[w.as_fd(), w.as_fd()]).unwrap();
+    let (data, fds) = recv_msg(&b);
+    assert!(data.is_empty());
+    assert_eq!(fds.len(), 2);
+}
+
+#[test]
+fn peer_close_is_the_end_and_send_is_epipe() {
+    let (a, b) = pair().unwrap();
+    send(a.as_fd(), b"last", &[]).unwrap();
+    drop(a);
+    let (data, _) = recv_msg(&b);
+    assert_eq!(data, b"last");
+    let mut buf = [0u8; 16];
+    assert!(matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::End));
+    assert!(
+        matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::End),
+        "the end stays the end"
+    );
+    assert_eq!(send(b.as_fd(), b"x", &[]).unwrap_err().errno, Errno::EPIPE);
+}
+
+#[test]
+fn peer_closing_with_unread_data_is_econnreset_then_end() {
+    let (a, b) = pair().unwrap();
+    send(a.as_fd(), b"never read", &[]).unwrap();
+    drop(b);
+    let mut buf = [0u8; 16];
+    let e = recv(a.as_fd(), &mut buf).unwrap_err();
+    assert_eq!(e.errno, Errno::ECONNRESET);
+    assert!(matches!(recv(a.as_fd(), &mut buf).unwrap(), Recv::End));
+}
+
+#[test]
+fn shutdown_ends_the_peer_even_with_duplicates_open() {
+    let (a, b) = pair().unwrap();
+    let dup = linux_fd_core::fd::dup_cloexec(a.as_fd()).unwrap();
+    shutdown(a.as_fd()).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::End));
+    drop(dup);
+}
+
+#[test]
+fn at_most_253_fds() {
+    let (a, b) = pair().unwrap();
+    let (_r, w) = pipe();
+    let many: Vec<_> = (0..MAX_FDS).map(|_| w.as_fd()).collect();
+    send(a.as_fd(), b"max", &many).unwrap();
+    let (_, fds) = recv_msg(&b);
+    assert_eq!(fds.len(), MAX_FDS);
+    let too_many: Vec<_> = (0..=MAX_FDS).map(|_| w.as_fd()).collect();
+    assert_eq!(send(a.as_fd(), b"", &too_many).unwrap_err().errno, Errno::EINVAL);
+}
+
+#[test]
+fn a_closed_fd_is_ebadf() {
+    let (a, _b) = pair().unwrap();
+    let (r, w) = pipe();
+    let raw = w.as_raw_fd();
+    drop(w);
+    drop(r);
+    // SAFETY: the number is closed; sendmsg only reads it and fails with EBADF.
+    let bad = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    // Another test thread may reuse the number at once; only check no success of a closed fd if EBADF.
+    if let Err(e) = send(a.as_fd(), b"", &[bad]) {
+        assert_eq!(e.errno, Errno::EBADF);
+    }
+}
+
+#[test]
+fn truncated_data_is_emsgsize_and_closes_the_fds_that_arrived() {
+    let (a, b) = pair().unwrap();
+    let (r, w) = pipe();
+    send(a.as_fd(), &[7u8; 100], &[w.as_fd(), w.as_fd(), w.as_fd()]).unwrap();
+    drop(w);
+    let mut small = [0u8; 10];
+    let e = recv(b.as_fd(), &mut small).unwrap_err();
+    assert_eq!(e.errno, Errno::EMSGSIZE);
+    assert!(writers_gone(&r), "the fds of a truncated message are closed");
+    // The message is gone; the channel still works.
+    send(a.as_fd(), b"next", &[]).unwrap();
+    assert_eq!(recv_msg(&b).0, b"next");
+}
+
+#[test]
+fn the_largest_message_fits() {
+    let (a, b) = pair().unwrap();
+    let big = vec![0xabu8; MAX_MESSAGE];
+    assert_eq!(send(a.as_fd(), &big, &[]).unwrap(), MAX_MESSAGE);
+    assert_eq!(recv_msg(&b).0, big);
+}
+
+#[test]
+fn dropping_received_fds_closes_them() {
+    let (a, b) = pair().unwrap();
+    let (r, w) = pipe();
+    send(a.as_fd(), b"", &[w.as_fd()]).unwrap();
+    drop(w);
+    let (_, fds) = recv_msg(&b);
+    assert!(!writers_gone(&r));
+    drop(fds);
+    assert!(writers_gone(&r));
+}
+
+#[test]
+fn peer_cred_of_a_pair_is_this_process() {
+    let (a, _b) = pair().unwrap();
+    let c = peer_cred(a.as_fd()).unwrap();
+    assert_eq!(c.pid, std::process::id() as i32);
+    assert_eq!(c.uid, uid());
+    assert_eq!(c.gid, gid());
+}
+
+#[test]
+fn path_listener_accepts_and_is_mode_0600() {
+    let dir = TempDir::new("path");
+    let p = dir.path("s.sock");
+    let l = listen(Address::Path(&p), 16).unwrap();
+    let meta = std::fs::symlink_metadata(&p).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+    assert_eq!(accept(l.as_fd()).unwrap_err().errno, Errno::EAGAIN);
+    let c = connect(Address::Path(&p)).unwrap();
+    let s = accept(l.as_fd()).unwrap();
+    let cred = peer_cred(s.as_fd()).unwrap();
+    assert_eq!(cred.pid, std::process::id() as i32);
+    let cred = peer_cred(c.as_fd()).unwrap();
+    assert_eq!(cred.uid, uid());
+    let efd = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    send(c.as_fd(), b"hi", &[efd.as_fd()]).unwrap();
+    let (data, fds) = recv_msg(&s);
+    assert_eq!((data.as_slice(), fds.len()), (&b"hi"[..], 1));
+    // The accepted socket is non-blocking and close-on-exec.
+    assert!(is_cloexec(s.as_fd()).unwrap());
+    let mut buf = [0u8; 4];
+    assert_eq!(recv(s.as_fd(), &mut buf).unwrap_err().errno, Errno::EAGAIN);
+}
+
+#[test]
+fn an_existing_path_is_eaddrinuse() {
+    let dir = TempDir::new("inuse");
+    let p = dir.path("s.sock");
+    let _l = listen(Address::Path(&p), 4).unwrap();
+    assert_eq!(listen(Address::Path(&p), 4).unwrap_err().errno, Errno::EADDRINUSE);
+    std::fs::write(dir.path("file"), b"x").unwrap();
+    assert_eq!(
+        listen(Address::Path(&dir.path("file")), 4).unwrap_err().errno,
+        Errno::EADDRINUSE
+    );
+    assert_eq!(
+        std::fs::read(dir.path("file")).unwrap(),
+        b"x",
+        "an existing file is left alone"
+    );
+}
+
+#[test]
+fn connect_errors() {
+    let dir = TempDir::new("conn");
+    assert_eq!(
+        connect(Address::Path(&dir.path("none"))).unwrap_err().errno,
+        Errno::ENOENT
+    );
+    let long = dir.path(&"x".repeat(120));
+    assert_eq!(
+        connect(Address::Path(&long)).unwrap_err().errno,
+        Errno::ENAMETOOLONG
+    );
+    assert_eq!(
+        listen(Address::Path(&long), 1).unwrap_err().errno,
+        Errno::ENAMETOOLONG
+    );
+    // A socket file nobody listens on any more.
+    let p = dir.path("stale.sock");
+    drop(listen(Address::Path(&p), 1).unwrap());
+    assert_eq!(connect(Address::Path(&p)).unwrap_err().errno, Errno::ECONNREFUSED);
+}
+
+#[test]
+fn a_full_backlog_is_eagain() {
+    let dir = TempDir::new("backlog");
+    let p = dir.path("s.sock");
+    let l = listen(Address::Path(&p), 0).unwrap();
+    let mut held = Vec::new();
+    let err = loop {
+        match connect(Address::Path(&p)) {
+            Ok(c) => held.push(c),
+            Err(e) => break e,
+        }
+        assert!(held.len() < 64, "backlog 0 never filled");
+    };
+    assert_eq!(err.errno, Errno::EAGAIN);
+    // Accepting makes room again.
+    let _s = accept(l.as_fd()).unwrap();
+    held.push(connect(Address::Path(&p)).unwrap());
+}
+
+#[test]
+fn abstract_listener_has_no_file() {
+    let name = format!(
+        "linux-fd-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    );
+    let l = listen(Address::Abstract(name.as_bytes()), 4).unwrap();
+    assert_eq!(
+        listen(Address::Abstract(name.as_bytes()), 4).unwrap_err().errno,
+        Errno::EADDRINUSE
+    );
+    let c = connect(Address::Abstract(name.as_bytes())).unwrap();
+    let s = accept(l.as_fd()).unwrap();
+    send(s.as_fd(), b"abs", &[]).unwrap();
+    assert_eq!(recv_msg(&c).0, b"abs");
+    drop(l);
+    assert_eq!(
+        connect(Address::Abstract(name.as_bytes())).unwrap_err().errno,
+        Errno::ECONNREFUSED,
+        "the name is freed with the socket"
+    );
+}
+
+#[test]
+fn recv_on_a_listener_or_non_socket_fails() {
+    let efd = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(recv(efd.as_fd(), &mut buf).unwrap_err().errno, Errno::ENOTSOCK);
+    assert_eq!(peer_cred(efd.as_fd()).unwrap_err().errno, Errno::ENOTSOCK);
+}

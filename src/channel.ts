@@ -1,0 +1,1198 @@
+/**
+ * fd passing between any processes of one host: {@link FdChannel} over
+ * `AF_UNIX` `SOCK_SEQPACKET` sockets with `SCM_RIGHTS`, and
+ * {@link FdChannelServer}, its listening side. Design and security defaults:
+ * docs/fdchannel.md.
+ * @module
+ */
+import * as fs from 'node:fs'
+import { inspect } from 'node:util'
+import { native } from './binding'
+import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, useAfterClose, type ErrnoError } from './errors'
+import type { Handle } from './waiter'
+import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike } from './validate'
+
+type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
+type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
+
+/**
+ * Most fds one message carries: the kernel's `SCM_MAX_FD` (253).
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export const FD_CHANNEL_MAX_FDS: number = native.CHANNEL_MAX_FDS
+/**
+ * Largest message, in bytes, that {@link FdChannel} sends or receives
+ * (65536): a `SOCK_SEQPACKET` message must fit the socket's send buffer
+ * whole, and 64 KiB fits the default one with room to spare.
+ * @see https://man7.org/linux/man-pages/man7/socket.7.html
+ */
+export const FD_CHANNEL_MAX_MESSAGE: number = native.CHANNEL_MAX_MESSAGE
+
+const token = Symbol('linux-fd.channel')
+const NO_FDS = new Int32Array(0)
+const EAGAIN = -11
+const EBADF = -9
+const EPIPE = -32
+const ECONNABORTED = -103
+const ENOTSOCK = -88
+/** Errors that mean the peer is gone: they end an iterator instead of throwing. */
+const PEER_GONE = new Set(['EPIPE', 'ECONNRESET'])
+
+// ---------------------------------------------------------------------------
+// The waiting core: a FIFO queue of waiters over one native watch.
+
+interface Waiter<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  iter: object | undefined
+}
+
+/** What a {@link Pump} needs of the object that owns the fd. */
+interface PumpOwner {
+  /** The fd number, or -1 once closed or lost. */
+  readonly fd: number
+  /** Whether the fd was found closed behind the object's back. */
+  readonly lost: boolean
+  /** The error for a wait on a closed object. */
+  unusable(): Error
+  /** The error for a failed native call (checks for a lost fd on `EBADF`). */
+  fail(errno: number, syscall: string): Error
+}
+
+/**
+ * The socket an `FdChannel` or `FdChannelServer` owns: its handle, its
+ * number, and whether it was lost (closed behind the object's back, as
+ * `FdCore` tells it: docs/design.md, "Ownership").
+ */
+class Owned implements PumpOwner {
+  fd: number
+  lost = false
+  #h: Handle | undefined
+  #lostError: ErrnoError | undefined
+  readonly #name: string
+  /** Called once when the fd is found lost, to settle everything pending. */
+  onLost: (err: Error) => void = () => {}
+
+  constructor(h: Handle, name: string) {
+    this.#h = h
+    this.fd = native.fdHandleFd(h)
+    this.#name = name
+  }
+
+  unusable(): Error {
+    const lost = this.#lostError
+    if (lost === undefined) return useAfterClose(this.#name)
+    const err = errnoError(EBADF, lost.syscall)
+    err.message = lost.message
+    return err
+  }
+
+  fail(errno: number, syscall: string): Error {
+    const err = errnoError(errno, syscall)
+    if (errno === EBADF && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+      this.#markLost(err)
+      this.onLost(err)
+    }
+    return err
+  }
+
+  #markLost(err: ErrnoError): void {
+    err.message += `: fd ${this.fd} of this ${this.#name} was closed outside linux-fd`
+    this.lost = true
+    this.#lostError = err
+    this.fd = -1
+  }
+
+  /**
+   * Closes the fd; returns the error pending operations get (use after
+   * close, or `EBADF` if the number no longer named our socket, which is
+   * then forgotten, never closed), or undefined if already closed.
+   */
+  close(): Error | undefined {
+    const h = this.#h
+    if (h === undefined) return undefined
+    this.#h = undefined
+    if (native.fdHandleClose(h) < 0) {
+      const err = errnoError(EBADF, 'close')
+      this.#markLost(err)
+      return err
+    }
+    this.fd = -1
+    return useAfterClose(this.#name)
+  }
+}
+
+/**
+ * Waiters for values read from one fd (messages from a socket, connections
+ * from a listener), served first come, first served over one native watch
+ * (docs/design.md, "Waiting on the event loop"). Unlike `FdCore`, a read
+ * error settles only the waiter at the head of the queue: a truncated
+ * message is one bad message, and the socket stays usable. An error that
+ * persists (the end of the stream) is met by each waiter in turn.
+ */
+class Pump<T> {
+  #queue: Waiter<T>[] = []
+  #watch: Watch | undefined
+  /** The watch's private dup, read when the watch fires (a reused public number is never read). */
+  #watchFd = -1
+  #started = false
+  #refed = true
+  readonly #owner: PumpOwner
+  readonly #read: (fd: number) => T | undefined
+  readonly #onFire: (errno?: number) => void
+
+  constructor(owner: PumpOwner, read: (fd: number) => T | undefined) {
+    this.#owner = owner
+    this.#read = read
+    this.#onFire = (errno) => this.#fire(errno)
+  }
+
+  get pending(): number {
+    return this.#queue.length
+  }
+
+  get refed(): boolean {
+    return this.#refed
+  }
+
+  wait(signal: AbortSignal | undefined, iter?: object): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#owner.fd < 0) return reject(this.#owner.unusable())
+      const aborted = signal?.aborted === true
+      if (this.#owner.fd < 0) return reject(this.#owner.unusable())
+      if (aborted) return reject(new AbortError(signal?.reason))
+      if (this.#queue.length === 0) {
+        let value: T | undefined
+        try {
+          value = this.#read(this.#owner.fd)
+        } catch (e) {
+          return reject(e)
+        }
+        if (value !== undefined) return resolve(value)
+      }
+      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
+      this.#queue.push(w)
+      const err = this.#startWatch()
+      if (err !== undefined) {
+        this.#remove(w)
+        return reject(err)
+      }
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          if (this.#remove(w)) w.reject(new AbortError(signal.reason))
+        }
+        w.onAbort = onAbort
+        signal.addEventListener('abort', onAbort, { once: true })
+        if (signal.aborted) onAbort()
+      }
+    })
+  }
+
+  /** Removes the waiters of one iterator (they consume nothing) and settles them with `done`. */
+  endIterator(iter: object, done: (w: Waiter<T>) => void): void {
+    for (const w of [...this.#queue]) {
+      if (w.iter === iter && this.#remove(w)) done(w)
+    }
+  }
+
+  setRef(refed: boolean): void {
+    this.#refed = refed
+    if (this.#watch !== undefined) native.watchRef(this.#watch, refed)
+  }
+
+  /** Closes the watch and rejects every waiter with `err`. */
+  shutdown(err: Error): void {
+    if (this.#watch !== undefined) {
+      native.watchClose(this.#watch)
+      this.#watch = undefined
+      this.#watchFd = -1
+      this.#started = false
+    }
+    const queue = this.#queue
+    this.#queue = []
+    for (const w of queue) {
+      this.#unlisten(w)
+      w.reject(err)
+    }
+  }
+
+  #startWatch(): Error | undefined {
+    if (this.#started) return undefined
+    if (this.#watch === undefined) {
+      const w = native.watchOpen(this.#owner.fd, this.#onFire)
+      if (typeof w === 'number') return this.#owner.fail(w, 'uv_poll_init')
+      this.#watch = w
+      this.#watchFd = native.watchFd(w)
+      if (!this.#refed) native.watchRef(w, false)
+    }
+    const r = native.watchStart(this.#watch)
+    if (r < 0) return this.#owner.fail(r, 'uv_poll_start')
+    this.#started = true
+    return undefined
+  }
+
+  #stopWatch(): void {
+    if (this.#started && this.#watch !== undefined) native.watchStop(this.#watch)
+    this.#started = false
+  }
+
+  #remove(w: Waiter<T>): boolean {
+    const i = this.#queue.indexOf(w)
+    if (i < 0) return false
+    this.#queue.splice(i, 1)
+    this.#unlisten(w)
+    if (this.#queue.length === 0) this.#stopWatch()
+    return true
+  }
+
+  #unlisten(w: Waiter<T>): void {
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+    w.onAbort = undefined
+  }
+
+  #fire(errno?: number): void {
+    if (errno !== undefined) {
+      this.#onError(errno)
+      return
+    }
+    this.#drain()
+  }
+
+  /** Settles waiters while values can be read; stops the watch once none wait. */
+  #drain(): void {
+    while (this.#queue.length > 0 && this.#owner.fd >= 0) {
+      let value: T | undefined
+      let error: unknown
+      let failed = false
+      try {
+        value = this.#read(this.#watchFd)
+      } catch (e) {
+        error = e
+        failed = true
+      }
+      if (!failed && value === undefined) return
+      const w = this.#queue.shift()!
+      this.#unlisten(w)
+      if (failed) w.reject(error)
+      else w.resolve(value as T)
+    }
+    if (this.#queue.length === 0) this.#stopWatch()
+  }
+
+  /**
+   * The watch reported an error. libuv reports `POLLERR` as `UV_EBADF`, and
+   * a socket has `POLLERR` while an error is pending on it (`ECONNRESET`
+   * when the peer went leaving data unread), so unless the fd really was
+   * lost, this reads: the read reports the socket's own error (and clears
+   * it). The native side stops the watch after an error callback, so it is
+   * restarted on the next turn if someone still waits. If the reads settled
+   * nobody, the error is persistent: every waiter gets it.
+   */
+  #onError(errno: number): void {
+    this.#started = false
+    const err = this.#owner.fail(errno, 'poll')
+    if (this.#owner.fd < 0) return
+    const before = this.#queue.length
+    this.#drain()
+    const left = this.#queue.length
+    if (left === 0) return
+    if (left === before) {
+      const queue = this.#queue
+      this.#queue = []
+      for (const w of queue) {
+        this.#unlisten(w)
+        w.reject(err)
+      }
+      return
+    }
+    setImmediate(() => {
+      const w = this.#watch
+      if (w === undefined || this.#queue.length === 0 || this.#owner.fd < 0) return
+      native.watchStop(w)
+      this.#started = false
+      const e = this.#startWatch()
+      if (e !== undefined) {
+        const queue = this.#queue
+        this.#queue = []
+        for (const q of queue) {
+          this.#unlisten(q)
+          q.reject(e)
+        }
+      }
+    })
+  }
+}
+
+/**
+ * The async iterator of a channel (messages) or a server (connections). It
+ * ends when its object is closed (a lost fd is an error), when the peer is gone (`EPIPE`,
+ * `ECONNRESET`), or on `return()`/`throw()` (a `break`), which also settle
+ * pending `next()` calls with `done` without consuming anything.
+ */
+class PumpIterator<T> implements AsyncIterableIterator<T> {
+  #pump: Pump<T>
+  #owner: PumpOwner
+  #done = false
+  #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
+
+  constructor(pump: Pump<T>, owner: PumpOwner) {
+    this.#pump = pump
+    this.#owner = owner
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#done) return Promise.resolve({ value: undefined, done: true })
+    // A lost fd (closed behind the object's back) is an error, not an end.
+    if (this.#owner.fd < 0) {
+      return this.#owner.lost ? Promise.reject(this.#owner.unusable()) : Promise.resolve({ value: undefined, done: true })
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.add(resolve)
+      this.#pump.wait(undefined, this).then(
+        (value) => {
+          this.#pending.delete(resolve)
+          resolve({ value, done: false })
+        },
+        (err: { code?: unknown }) => {
+          this.#pending.delete(resolve)
+          if (err?.code === 'ERR_USE_AFTER_CLOSE' || PEER_GONE.has(err?.code as string)) {
+            this.#done = true
+            resolve({ value: undefined, done: true })
+          } else reject(err)
+        },
+      )
+    })
+  }
+
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#finish()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T, undefined>> {
+    this.#finish()
+    return Promise.reject(err)
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  #finish(): void {
+    this.#done = true
+    this.#pump.endIterator(this, () => {})
+    for (const resolve of this.#pending) resolve({ value: undefined, done: true })
+    this.#pending.clear()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Received fds
+
+/**
+ * The fds that arrived with one message. They are owned here: they are
+ * closed by `close()`, by `using` at scope exit, or when this object is
+ * garbage-collected, unless you take them first. They arrive close-on-exec.
+ *
+ * - `take(i)` hands fd `i` to you: the number is then yours to close (or to
+ *   adopt: `Semaphore.fromFd(fds.take(0), { adopt: true })`).
+ * - `peek(i)` shows its number while it stays owned here, e.g. for
+ *   `Semaphore.fromFd(fds.peek(0))`, which duplicates it.
+ * @example
+ * ```ts
+ * const { data, fds } = await channel.receive()
+ * using _ = fds                                  // closes what is not taken
+ * const sem = Semaphore.fromFd(fds.take(0), { adopt: true })
+ * ```
+ * @see https://man7.org/linux/man-pages/man3/cmsg.3.html
+ * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
+ */
+export class ReceivedFds implements Disposable, Iterable<number> {
+  #list: FdList | undefined
+  readonly #length: number
+
+  /** @internal */
+  constructor(key: typeof token, list: FdList | undefined) {
+    if (key !== token) throw illegalConstructor()
+    this.#list = list
+    this.#length = list === undefined ? 0 : native.channelFdsCount(list)
+  }
+
+  /** How many fds the message carried (taken ones included). */
+  get length(): number {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    return this.#length
+  }
+
+  /** How many fds are still owned here (neither taken nor closed). */
+  get remaining(): number {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    const list = this.#list
+    if (list === undefined) return 0
+    let n = 0
+    for (let i = 0; i < this.#length; i++) if (native.channelFdsPeek(list, i) >= 0) n++
+    return n
+  }
+
+  #index(i: unknown): number {
+    return toInt(i, 'index', 0, Math.max(0, this.#length - 1))
+  }
+
+  /**
+   * The number of fd `i`, which stays owned here (closed with this object).
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad index.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if fd `i` was taken or closed.
+   */
+  peek(i: number): number {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    if (this.#length === 0) throw outOfRange('index', 'an index of a received fd (none were received)', i)
+    const n = this.#index(i)
+    const fd = this.#list === undefined ? EBADF : native.channelFdsPeek(this.#list, n)
+    if (fd < 0) throw invalidArgValue('index', i, 'names an fd that was taken or closed')
+    return fd
+  }
+
+  /**
+   * Takes fd `i`: from now on the caller owns the number and closes it
+   * (`fs.closeSync`), or hands it to a class with `{ adopt: true }`.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad index.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if fd `i` was taken or closed.
+   */
+  take(i: number): number {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    if (this.#length === 0) throw outOfRange('index', 'an index of a received fd (none were received)', i)
+    const n = this.#index(i)
+    const fd = this.#list === undefined ? EBADF : native.channelFdsTake(this.#list, n)
+    if (fd < 0) throw invalidArgValue('index', i, 'names an fd that was taken or closed')
+    return fd
+  }
+
+  /** Takes every fd still owned here, in order; the caller owns them all. */
+  takeAll(): number[] {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    const out: number[] = []
+    const list = this.#list
+    if (list === undefined) return out
+    for (let i = 0; i < this.#length; i++) {
+      const fd = native.channelFdsTake(list, i)
+      if (fd >= 0) out.push(fd)
+    }
+    return out
+  }
+
+  /** The numbers of the fds still owned here (peeked, not taken). */
+  [Symbol.iterator](): Iterator<number> {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    const list = this.#list
+    const out: number[] = []
+    if (list !== undefined) {
+      for (let i = 0; i < this.#length; i++) {
+        const fd = native.channelFdsPeek(list, i)
+        if (fd >= 0) out.push(fd)
+      }
+    }
+    return out[Symbol.iterator]()
+  }
+
+  /**
+   * Closes every fd not taken. Idempotent; never throws. An fd closed
+   * behind this object's back (whose number may have been reused) is
+   * forgotten, never closed: checked with one `fstat` each.
+   */
+  close(): void {
+    if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
+    if (this.#list !== undefined) native.channelFdsClose(this.#list)
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** `ReceivedFds { length: 2, fds: [ 21, 22 ] }` (the numbers still owned). */
+  [inspect.custom](): string {
+    return `ReceivedFds { length: ${this.#length}, fds: ${inspect([...this])} }`
+  }
+}
+
+/** One message received by {@link FdChannel.receive}. */
+export interface FdMessage {
+  /** The bytes sent (possibly empty). Decode text with `data.toString()`. */
+  data: Buffer
+  /** The fds sent with it, owned until taken (see {@link ReceivedFds}). */
+  fds: ReceivedFds
+}
+
+/**
+ * Credentials of the process on the other end of a channel (`SO_PEERCRED`),
+ * as the kernel recorded them when the connection was made.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export interface PeerCredentials {
+  /** Its process id (when it connected, or created the pair). */
+  readonly pid: number
+  /** Its effective user id at that time. */
+  readonly uid: number
+  /** Its effective group id at that time. */
+  readonly gid: number
+}
+
+// ---------------------------------------------------------------------------
+// Argument checks
+
+function toName(path: unknown, abstract: boolean): string {
+  const p = toStr(path, 'path')
+  const bytes = Buffer.byteLength(p)
+  if (bytes === 0) throw invalidArgValue('path', path, 'must not be empty')
+  if (!abstract && p.includes('\0')) throw invalidArgValue('path', path, 'must not contain null bytes')
+  // sun_path is 108 bytes: a path needs its NUL terminator, an abstract
+  // name its leading NUL.
+  if (bytes > 107) throw outOfRange('path', 'at most 107 bytes long (sockaddr_un)', `${bytes} bytes`)
+  return p
+}
+
+function toData(data: unknown): Uint8Array {
+  let bytes: Uint8Array
+  if (typeof data === 'string') bytes = Buffer.from(data, 'utf8')
+  else if (data instanceof Uint8Array) bytes = data
+  else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data)
+  else throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer', data)
+  if (bytes.byteLength > FD_CHANNEL_MAX_MESSAGE) {
+    throw outOfRange('data.byteLength', `<= ${FD_CHANNEL_MAX_MESSAGE}`, bytes.byteLength)
+  }
+  return bytes
+}
+
+function toFdArray(fds: unknown): Int32Array {
+  if (fds === undefined) return NO_FDS
+  if (!Array.isArray(fds)) throw invalidArgType('fds', 'an instance of Array', fds)
+  if (fds.length > FD_CHANNEL_MAX_FDS) throw outOfRange('fds.length', `<= ${FD_CHANNEL_MAX_FDS}`, fds.length)
+  const out = new Int32Array(fds.length)
+  for (let i = 0; i < fds.length; i++) out[i] = toFd(fds[i], `fds[${i}]`)
+  return out
+}
+
+function toUids(uids: unknown): Set<number> | null {
+  if (uids === undefined) return new Set([process.getuid?.() ?? 0])
+  if (uids === 'any') return null
+  if (typeof uids !== 'object' || uids === null || typeof (uids as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw invalidArgType('options.uids', "an iterable of uids or 'any'", uids)
+  }
+  const set = new Set<number>()
+  for (const u of uids as Iterable<unknown>) set.add(toInt(u, 'options.uids[]', 0, 0xffffffff))
+  return set
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(t)
+      reject(new AbortError(signal?.reason))
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+// ---------------------------------------------------------------------------
+// FdChannel
+
+interface PendingSend {
+  data: Uint8Array
+  list: FdList | undefined
+  resolve(): void
+  reject(err: unknown): void
+}
+
+/** Longest pause between two tries of a send that found the peer's queue full (ms). */
+const SEND_RETRY_MAX_MS = 16
+
+/**
+ * One end of a connection that carries messages with fds between processes
+ * of one host: a `SOCK_SEQPACKET` Unix socket, so each `send()` arrives as
+ * one message, and `SCM_RIGHTS`, so the fds sent arrive as working
+ * duplicates in the receiving process. This shares a {@link Semaphore}, an
+ * {@link EventCounter}, a `MemFile`, a `Timer`, a `FileHandle` or any fd
+ * with processes that are not your children: cluster or PM2 workers, a
+ * sidecar, a CLI attaching to a server, systemd services.
+ *
+ * Make one with {@link FdChannel.pair} (hand one end to a child in `spawn`'s
+ * `stdio`, and `FdChannel.fromFd(3)` there), {@link FdChannel.listen} and
+ * {@link FdChannel.connect} (a socket path or an abstract name), or
+ * {@link FdChannel.fromFd}.
+ *
+ * Receiving waits on Node's own event loop; a peer that goes away rejects a
+ * pending `receive()` with `EPIPE` (or `ECONNRESET` if it left messages of
+ * ours unread) and ends `for await` loops: nothing hangs.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ * @see https://man7.org/linux/man-pages/man3/cmsg.3.html
+ * @example
+ * ```ts
+ * // server
+ * const sem = new Semaphore(1)
+ * using server = FdChannel.listen('/run/user/1000/app.sock')
+ * for await (const ch of server) {
+ *   await ch.send('semaphore', [sem])   // the client gets its own duplicate
+ *   ch.close()
+ * }
+ *
+ * // any other process of the same user
+ * using ch = await FdChannel.connect('/run/user/1000/app.sock')
+ * const { fds } = await ch.receive()
+ * const sem = Semaphore.fromFd(fds.take(0), { adopt: true })
+ * ```
+ */
+export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
+  readonly #o: Owned
+  #peer: PeerCredentials | undefined
+  readonly #pump: Pump<FdMessage>
+  #sends: PendingSend[] = []
+  #sendTimer: NodeJS.Timeout | undefined
+  #sendDelay = 0
+  #refed = true
+
+  /** @internal */
+  constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
+    if (key !== token) throw illegalConstructor()
+    const o = new Owned(h, 'FdChannel')
+    this.#o = o
+    this.#peer = peer
+    o.onLost = (err) => this.#shutdown(err)
+    this.#pump = new Pump<FdMessage>(o, (fd) => {
+      const r = native.channelRecv(fd)
+      if (typeof r !== 'number') return { data: r.data, fds: new ReceivedFds(token, r.fds ?? undefined) }
+      if (r === EAGAIN) return undefined
+      if (r === 0) throw errnoError(EPIPE, 'recvmsg')
+      throw o.fail(r, 'recvmsg')
+    })
+  }
+
+  /**
+   * `socketpair(AF_UNIX, SOCK_SEQPACKET)`: two connected channels. Keep one
+   * and give the other's `fd` to a child process (`spawn`'s `stdio` array;
+   * the child calls `FdChannel.fromFd(3)`), then close your copy of it.
+   * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
+   * @see https://man7.org/linux/man-pages/man2/socketpair.2.html
+   */
+  static pair(): [FdChannel, FdChannel] {
+    const r = native.channelPair()
+    if (typeof r === 'number') throw errnoError(r, 'socketpair')
+    return [new FdChannel(token, r[0]), new FdChannel(token, r[1])]
+  }
+
+  /**
+   * Wraps an existing connected `SOCK_SEQPACKET` Unix socket, e.g. one end of
+   * a {@link FdChannel.pair} inherited from a parent. By default the fd is
+   * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
+   * `{ adopt: true }` the channel takes `fd` itself. The open file
+   * description is made non-blocking. A Unix socket of another type
+   * (`SOCK_STREAM`) is not detected: its message boundaries would be lost.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a socket.
+   * @throws {Error} `EBADF` if `fd` is not open.
+   */
+  static fromFd(fd: FdLike, options?: { adopt?: boolean }): FdChannel {
+    const n = toFd(fd)
+    const o = toOptions(options, 'options', ['adopt'])
+    const adopt = toBool(o.adopt, 'options.adopt', false)
+    const peer = native.channelPeer(n)
+    if (peer === ENOTSOCK) throw invalidArgValue('fd', n, 'must be a Unix socket')
+    if (typeof peer === 'number') throw errnoError(peer, 'getsockopt')
+    const h = native.fdHandleFrom(n, adopt, false, true)
+    if (typeof h === 'number') throw errnoError(h, 'fcntl')
+    return new FdChannel(token, h)
+  }
+
+  /**
+   * Listens at a socket path (or, with `abstract: true`, a name in Linux's
+   * abstract namespace) for {@link FdChannel.connect}. See
+   * {@link FdChannelServer} for accepting.
+   *
+   * Security defaults:
+   * - The socket file is created with mode `0600` whatever the umask (only
+   *   its owner, and root, can connect), with no window of a wider mode.
+   * - Only connections from the uids in `uids` are accepted; others are
+   *   closed before any message is read. The default is this process's own
+   *   uid; `'any'` turns the check off. An abstract name has no file
+   *   permissions at all (any process of the network namespace can connect),
+   *   so there this check is the only gate.
+   * - An existing file at `path` is an `EADDRINUSE` error, never replaced:
+   *   remove a stale socket yourself. `close()` removes the socket file if
+   *   it is still the one this server created.
+   * @param path - a filesystem path (at most 107 bytes), or the abstract name.
+   * @param options.uids - the uids allowed to connect, or `'any'` (default: own uid).
+   * @param options.abstract - use the abstract namespace (default false).
+   * @param options.backlog - pending connections the kernel queues (default 128).
+   * @param options.signal - closes the server when aborted.
+   * @throws {Error} `EADDRINUSE`, `EACCES`, `ENOENT` (no such directory).
+   * @see https://man7.org/linux/man-pages/man7/unix.7.html
+   * @see https://man7.org/linux/man-pages/man2/listen.2.html
+   */
+  static listen(
+    path: string,
+    options?: { uids?: Iterable<number> | 'any'; abstract?: boolean; backlog?: number; signal?: AbortSignal },
+  ): FdChannelServer {
+    const o = toOptions(options, 'options', ['uids', 'abstract', 'backlog', 'signal'])
+    const abstract = toBool(o.abstract, 'options.abstract', false)
+    const name = toName(path, abstract)
+    const uids = toUids(o.uids)
+    const backlog = toInt(o.backlog, 'options.backlog', 0, 0x7fffffff, 128)
+    const signal = toSignal(o.signal)
+    if (signal?.aborted) throw new AbortError(signal.reason)
+    const h = native.channelListen(name, abstract, backlog)
+    if (typeof h === 'number') throw errnoError(h, 'listen')
+    return new FdChannelServer(token, h, name, abstract, uids, signal)
+  }
+
+  /**
+   * Connects to a server made by {@link FdChannel.listen}. If the server's
+   * backlog is full (`EAGAIN`), it retries with growing pauses (up to 100 ms)
+   * until it connects or `signal` aborts.
+   * @param options.abstract - `path` is an abstract name (default false).
+   * @param options.signal - aborts the retries.
+   * @throws {Error} (rejects) `ENOENT` (no such path), `ECONNREFUSED` (nobody
+   * listens), `EACCES` (the socket is another user's), `ABORT_ERR`.
+   * @see https://man7.org/linux/man-pages/man2/connect.2.html
+   */
+  static async connect(path: string, options?: { abstract?: boolean; signal?: AbortSignal }): Promise<FdChannel> {
+    const o = toOptions(options, 'options', ['abstract', 'signal'])
+    const abstract = toBool(o.abstract, 'options.abstract', false)
+    const name = toName(path, abstract)
+    const signal = toSignal(o.signal)
+    for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
+      if (signal?.aborted) throw new AbortError(signal.reason)
+      const h = native.channelConnect(name, abstract)
+      if (typeof h !== 'number') return new FdChannel(token, h)
+      if (h !== EAGAIN) throw errnoError(h, 'connect')
+      await sleep(delay, signal)
+    }
+  }
+
+  /** The socket's fd number, or -1 after `close()`. */
+  get fd(): number {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    return this.#o.fd
+  }
+
+  /** Whether `close()` was called (or the fd was found closed outside the package). */
+  get closed(): boolean {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    return this.#o.fd < 0
+  }
+
+  /** How many `receive()` calls are pending in this environment. */
+  get pending(): number {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    return this.#pump.pending
+  }
+
+  /** How many sends wait for room in the peer's queue. */
+  get queuedSends(): number {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    return this.#sends.length
+  }
+
+  /**
+   * The process on the other end (`SO_PEERCRED`), as it was when it
+   * connected (or listened, seen from a client; or created the pair). The
+   * kernel vouches for it: a peer cannot forge it.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man7/unix.7.html
+   */
+  get peer(): PeerCredentials {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (this.#peer !== undefined) return this.#peer
+    if (this.#o.fd < 0) throw this.#o.unusable()
+    const r = native.channelPeer(this.#o.fd)
+    if (typeof r === 'number') throw this.#o.fail(r, 'getsockopt')
+    this.#peer = Object.freeze({ pid: r[0], uid: r[1], gid: r[2] })
+    return this.#peer
+  }
+
+  /**
+   * Sends one message: `data` (a string, as UTF-8, or bytes; possibly empty;
+   * at most {@link FD_CHANNEL_MAX_MESSAGE} bytes) and duplicates of `fds` (at
+   * most {@link FD_CHANNEL_MAX_FDS}): fd numbers or objects with an `fd`,
+   * such as a `Semaphore`, `EventCounter`, `MemFile`, `Timer` or
+   * `FileHandle`. You keep your own fds; the receiver gets new ones. The
+   * message is sent at once when the peer's queue has room (the promise is
+   * then already resolved); otherwise the fds are duplicated right away
+   * (closing yours meanwhile changes nothing) and the message is retried
+   * with pauses of up to 16 ms, in order behind earlier sends.
+   * @throws {TypeError|RangeError} (rejects) for bad arguments.
+   * @throws {Error} (rejects) `EPIPE`/`ECONNRESET` when the peer is gone,
+   * `EBADF` for an fd that is not open, `ETOOMANYREFS` when too many fds are
+   * in flight, `ERR_USE_AFTER_CLOSE` after `close()` (also for sends still
+   * queued then).
+   * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
+   */
+  send(data: string | ArrayBufferView | ArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
+    try {
+      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+      const bytes = toData(data)
+      const numbers = toFdArray(fds)
+      if (this.#o.fd < 0) throw this.#o.unusable()
+      if (this.#sends.length === 0) {
+        const r = native.channelSend(this.#o.fd, bytes, numbers)
+        if (r >= 0) return Promise.resolve()
+        if (r !== EAGAIN) throw this.#o.fail(r, 'sendmsg')
+      }
+      // Queue a snapshot: a copy of the bytes and duplicates of the fds.
+      let list: FdList | undefined
+      if (numbers.length > 0) {
+        const l = native.channelFdsDup(numbers)
+        if (typeof l === 'number') throw errnoError(l, 'fcntl')
+        list = l
+      }
+      const copy = Uint8Array.prototype.slice.call(bytes)
+      return new Promise<void>((resolve, reject) => {
+        this.#sends.push({ data: copy, list, resolve, reject })
+        this.#scheduleSend()
+      })
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  /**
+   * Schedules the next try of the queued sends: on the next turn of the
+   * event loop after a try that sent something (the peer is draining its
+   * queue), else after a pause that doubles up to 16 ms (it is not reading).
+   * There is no writability watch: the native watch is readable-only.
+   */
+  #scheduleSend(progress = false): void {
+    if (this.#sendTimer !== undefined) return
+    if (progress) this.#sendDelay = 0
+    const t = this.#sendDelay === 0 ? setTimeout(() => this.#flush(), 0) : setTimeout(() => this.#flush(), this.#sendDelay)
+    if (!this.#refed) t.unref()
+    this.#sendTimer = t
+    this.#sendDelay = Math.min(Math.max(1, this.#sendDelay * 2), SEND_RETRY_MAX_MS)
+  }
+
+  #flush(): void {
+    this.#sendTimer = undefined
+    let sent = 0
+    while (this.#sends.length > 0 && this.#o.fd >= 0) {
+      const s = this.#sends[0]!
+      const r = s.list === undefined ? native.channelSend(this.#o.fd, s.data, NO_FDS) : native.channelSendList(this.#o.fd, s.data, s.list)
+      if (r === EAGAIN) {
+        this.#scheduleSend(sent > 0)
+        return
+      }
+      sent++
+      this.#sends.shift()
+      if (s.list !== undefined) native.channelFdsClose(s.list)
+      if (r < 0) s.reject(this.#o.fail(r, 'sendmsg'))
+      else s.resolve()
+    }
+    this.#sendDelay = 0
+  }
+
+  /**
+   * Waits for the next message and resolves with its `data` and `fds`.
+   * Messages are delivered whole and in order; concurrent calls are served
+   * first come, first served.
+   *
+   * Cancel safety: an aborted `receive()` rejects with an `AbortError` and
+   * consumes no message.
+   * @throws {Error} (rejects) `EPIPE` when the peer has gone (every later
+   * call too), `ECONNRESET` when it went leaving our messages unread,
+   * `EMSGSIZE` for a message over {@link FD_CHANNEL_MAX_MESSAGE} bytes and
+   * `ENOBUFS` when its fds did not all fit (this process is out of fds,
+   * `RLIMIT_NOFILE`): for these two the message is dropped, every fd of it
+   * that arrived is closed, and the channel stays usable.
+   * `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
+   */
+  receive(options?: { signal?: AbortSignal }): Promise<FdMessage> {
+    try {
+      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+      const o = toOptions(options, 'options', ['signal'])
+      return this.#pump.wait(toSignal(o.signal))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  /**
+   * Successive `receive()`s, for `for await (const { data, fds } of channel)`.
+   * The loop ends when the peer goes away or the channel is closed; `break`
+   * ends it without closing the channel.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    return new PumpIterator(this.#pump, this.#o)
+  }
+
+  /**
+   * `shutdown(SHUT_RDWR)`: the peer sees the end at once (its `receive()`
+   * rejects with `EPIPE`) even while other processes hold duplicates of this
+   * socket. The channel stays open until `close()`.
+   * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
+   */
+  end(): void {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (this.#o.fd < 0) throw this.#o.unusable()
+    const r = native.channelShutdown(this.#o.fd)
+    if (r < 0) throw this.#o.fail(r, 'shutdown')
+  }
+
+  /**
+   * Closes the socket: the peer sees the end. Pending receives and queued
+   * sends reject with `ERR_USE_AFTER_CLOSE` (iterators end). Fds already
+   * received stay with their {@link ReceivedFds}. Idempotent; never throws.
+   */
+  close(): void {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    const err = this.#o.close()
+    if (err !== undefined) this.#shutdown(err)
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Lets a pending receive or queued send keep the process alive (the default). Returns `this`. */
+  ref(): this {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    this.#refed = true
+    this.#pump.setRef(true)
+    this.#sendTimer?.ref()
+    return this
+  }
+
+  /** Lets the process exit even while a receive is pending or a send queued. Returns `this`. */
+  unref(): this {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    this.#refed = false
+    this.#pump.setRef(false)
+    this.#sendTimer?.unref()
+    return this
+  }
+
+  /** Whether a pending receive keeps the process alive. */
+  hasRef(): boolean {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    return this.#refed
+  }
+
+  /** `FdChannel { fd: 5, closed: false, pending: 0, peer: { pid: 12, uid: 1000, gid: 1000 } }`. */
+  [inspect.custom](depth: number, options: object): string {
+    if (typeof this !== 'object' || this === null || !(#o in this)) return 'FdChannel {}'
+    let peer: PeerCredentials | string = 'unknown'
+    try {
+      if (this.#o.fd >= 0 || this.#peer !== undefined) peer = this.peer
+    } catch {}
+    const body = { fd: this.#o.fd, closed: this.#o.fd < 0, pending: this.#pump.pending, peer }
+    return `FdChannel ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
+  }
+
+  #shutdown(err: Error): void {
+    this.#pump.shutdown(err)
+    if (this.#sendTimer !== undefined) clearTimeout(this.#sendTimer)
+    this.#sendTimer = undefined
+    const sends = this.#sends
+    this.#sends = []
+    for (const s of sends) {
+      if (s.list !== undefined) native.channelFdsClose(s.list)
+      s.reject(err)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// FdChannelServer
+
+/**
+ * The listening side made by {@link FdChannel.listen}: `await accept()` or
+ * `for await (const channel of server)` gives one {@link FdChannel} per
+ * client whose uid is allowed. Connections from other uids are closed as
+ * soon as they are accepted, before any message is read, and counted in
+ * `rejected`.
+ * @see https://man7.org/linux/man-pages/man2/accept4.2.html
+ */
+export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
+  readonly #o: Owned
+  readonly #path: string
+  readonly #abstract: boolean
+  readonly #uids: Set<number> | null
+  readonly #pump: Pump<FdChannel>
+  #rejected = 0
+  /** The socket file's identity, to remove only our own file at close. */
+  #ident: { dev: bigint; ino: bigint } | undefined
+  #signal: AbortSignal | undefined
+  #onAbort: (() => void) | undefined
+
+  /** @internal */
+  constructor(key: typeof token, h: Handle, path: string, abstract: boolean, uids: Set<number> | null, signal: AbortSignal | undefined) {
+    if (key !== token) throw illegalConstructor()
+    const o = new Owned(h, 'FdChannelServer')
+    this.#o = o
+    o.onLost = (err) => this.#shutdown(err)
+    this.#path = path
+    this.#abstract = abstract
+    this.#uids = uids
+    if (!abstract) {
+      try {
+        const st = fs.lstatSync(path, { bigint: true })
+        this.#ident = { dev: st.dev, ino: st.ino }
+      } catch {}
+    }
+    this.#pump = new Pump<FdChannel>(o, (fd) => {
+      for (;;) {
+        const c = native.channelAccept(fd)
+        if (typeof c === 'number') {
+          if (c === EAGAIN) return undefined
+          if (c === ECONNABORTED) continue
+          throw o.fail(c, 'accept4')
+        }
+        const p = native.channelPeer(native.fdHandleFd(c))
+        if (typeof p === 'number' || (this.#uids !== null && !this.#uids.has(p[1]))) {
+          native.fdHandleClose(c)
+          this.#rejected++
+          continue
+        }
+        return new FdChannel(token, c, Object.freeze({ pid: p[0], uid: p[1], gid: p[2] }))
+      }
+    })
+    if (signal !== undefined) {
+      this.#signal = signal
+      this.#onAbort = () => this.close()
+      signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+  }
+
+  /** The listening socket's fd number, or -1 after `close()`. */
+  get fd(): number {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#o.fd
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#o.fd < 0
+  }
+
+  /** The path (or abstract name) it listens at. */
+  get path(): string {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#path
+  }
+
+  /** Whether `path` is a name in the abstract namespace. */
+  get abstract(): boolean {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#abstract
+  }
+
+  /** How many connections were closed unread because their uid is not allowed. */
+  get rejected(): number {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#rejected
+  }
+
+  /** How many `accept()` calls are pending in this environment. */
+  get pending(): number {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#pump.pending
+  }
+
+  /**
+   * Waits for the next allowed connection.
+   *
+   * Cancel safety: an aborted `accept()` rejects with an `AbortError` and
+   * accepts nothing.
+   * @see https://man7.org/linux/man-pages/man2/accept4.2.html
+   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, `EMFILE`.
+   */
+  accept(options?: { signal?: AbortSignal }): Promise<FdChannel> {
+    try {
+      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+      const o = toOptions(options, 'options', ['signal'])
+      return this.#pump.wait(toSignal(o.signal))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  /** Successive `accept()`s; the loop ends when the server is closed. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<FdChannel> {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return new PumpIterator(this.#pump, this.#o)
+  }
+
+  /**
+   * Stops listening and removes the socket file if it is still the one this
+   * server created (same device and inode).
+   * @see https://man7.org/linux/man-pages/man2/unlink.2.html Pending accepts reject with
+   * `ERR_USE_AFTER_CLOSE` (iterators end); channels already accepted stay
+   * open. Idempotent; never throws.
+   */
+  close(): void {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    const err = this.#o.close()
+    if (err === undefined) return
+    this.#shutdown(err)
+    if (this.#ident !== undefined) {
+      try {
+        const st = fs.lstatSync(this.#path, { bigint: true })
+        if (st.isSocket() && st.dev === this.#ident.dev && st.ino === this.#ident.ino) fs.unlinkSync(this.#path)
+      } catch {}
+      this.#ident = undefined
+    }
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Lets a pending accept keep the process alive (the default). Returns `this`. */
+  ref(): this {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    this.#pump.setRef(true)
+    return this
+  }
+
+  /** Lets the process exit even while an accept is pending. Returns `this`. */
+  unref(): this {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    this.#pump.setRef(false)
+    return this
+  }
+
+  /** Whether a pending accept keeps the process alive. */
+  hasRef(): boolean {
+    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    return this.#pump.refed
+  }
+
+  /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0 }`. */
+  [inspect.custom](depth: number, options: object): string {
+    if (typeof this !== 'object' || this === null || !(#o in this)) return 'FdChannelServer {}'
+    const body = {
+      fd: this.#o.fd,
+      path: this.#path,
+      abstract: this.#abstract,
+      closed: this.#o.fd < 0,
+      pending: this.#pump.pending,
+      rejected: this.#rejected,
+      uids: this.#uids === null ? 'any' : [...this.#uids],
+    }
+    return `FdChannelServer ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
+  }
+
+  #shutdown(err: Error): void {
+    this.#pump.shutdown(err)
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#onAbort = undefined
+    this.#signal = undefined
+  }
+}
