@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -200,6 +201,70 @@ static napi_value f_lock_release(napi_env env, napi_callback_info info) {
   return r ? num(env, -e) : num(env, 0);
 }
 
+/* The same, for rows whose API returns an object that owns its fd
+ * (`new EventCounter()`, `tryLockFile(fd)`): the least Node-API needs for
+ * that is an External whose finalizer closes the fd if JS never does. */
+static void close_finalizer(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  int *fd = data;
+  if (*fd >= 0) close(*fd);
+  free(fd);
+}
+
+static napi_value owning(napi_env env, int fd) {
+  int *box = malloc(sizeof *box);
+  *box = fd;
+  napi_value r;
+  napi_create_external(env, box, close_finalizer, NULL, &r);
+  return r;
+}
+
+/* eventfdOpen(initval, flags) -> External owning a new eventfd | -errno */
+static napi_value f_eventfd_open(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd = eventfd((unsigned)i32(env, argv[0]), i32(env, argv[1]));
+  return fd < 0 ? neg_errno(env) : owning(env, fd);
+}
+
+/* handleFd(handle) -> the fd it owns, or -1 once closed */
+static napi_value f_handle_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int *fd;
+  napi_get_value_external(env, argv[0], (void **)&fd);
+  return num(env, *fd);
+}
+
+/* handleClose(handle) -> 0 | -errno: closes the fd now; the finalizer then has nothing to do. */
+static napi_value f_handle_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int *fd;
+  napi_get_value_external(env, argv[0], (void **)&fd);
+  int r = *fd >= 0 ? close(*fd) : 0;
+  *fd = -1;
+  return r ? neg_errno(env) : num(env, 0);
+}
+
+/* lockTryOwned(fd, ofd: 1 | 0) -> External owning the locked dup | -errno */
+static napi_value f_lock_try_owned(napi_env env, napi_callback_info info) {
+  napi_value r = f_lock_try(env, info);
+  int32_t d = i32(env, r);
+  return d < 0 ? r : owning(env, d);
+}
+
+/* lockReleaseOwned(handle, ofd: 1 | 0) -> 0 | -errno: unlock and close the handle's fd. */
+static napi_value f_lock_release_owned(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int *fd;
+  napi_get_value_external(env, argv[0], (void **)&fd);
+  struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+  int r = i32(env, argv[1]) ? fcntl(*fd, F_OFD_SETLK, &fl) : flock(*fd, LOCK_UN);
+  int e = errno;
+  close(*fd);
+  *fd = -1;
+  return r ? num(env, -e) : num(env, 0);
+}
+
 NAPI_MODULE_INIT() {
   static const struct {
     const char *name;
@@ -220,6 +285,11 @@ NAPI_MODULE_INIT() {
       {"timerfdGettimeNs", f_timerfd_gettime_ns},
       {"lockTry", f_lock_try},
       {"lockRelease", f_lock_release},
+      {"eventfdOpen", f_eventfd_open},
+      {"handleFd", f_handle_fd},
+      {"handleClose", f_handle_close},
+      {"lockTryOwned", f_lock_try_owned},
+      {"lockReleaseOwned", f_lock_release_owned},
   };
   static const struct {
     const char *name;

@@ -144,7 +144,38 @@ function floorOps(f, { lockPath, timeNs }) {
   }
 }
 
+/**
+ * The floor of the rows whose API returns an object that owns its fd
+ * (`new EventCounter()`, `tryLockFile(fd)`): the same syscalls, plus the
+ * least Node-API needs for ownership, an External whose finalizer closes
+ * the fd if JS never does. Create+close makes the three calls linux-fd's
+ * design makes (open, read the fd number to cache it, close).
+ */
+function floorObjOps(f, { lockPath, timeNs }) {
+  if (!f.eventfdOpen) return {}
+  const tryLockN = (n, kind) => {
+    const fd = fs.openSync(lockPath, 'r+')
+    const ns = timeNs(n, (k) => {
+      for (let i = 0; i < k; i++) f.lockReleaseOwned(f.lockTryOwned(fd, kind), kind)
+    })
+    fs.closeSync(fd)
+    return ns
+  }
+  return {
+    eventfd_create: (n) =>
+      timeNs(n, (k) => {
+        for (let i = 0; i < k; i++) {
+          const h = f.eventfdOpen(0, f.EFD_CLOEXEC | f.EFD_NONBLOCK)
+          f.handleFd(h)
+          f.handleClose(h)
+        }
+      }),
+    trylock_ofd: (n) => tryLockN(n, 1),
+    trylock_flock: (n) => tryLockN(n, 0),
+  }
+}
+
 // Rows whose floor is another row's floor (the same calls).
 const FLOOR_SAME_AS = { counter_rw: 'eventfd_rw' }
 
-module.exports = { loadFloor, floorOps, FLOOR_SAME_AS }
+module.exports = { loadFloor, floorOps, floorObjOps, FLOOR_SAME_AS }

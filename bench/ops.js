@@ -27,7 +27,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const lfd = require('..')
-const { loadFloor, floorOps, FLOOR_SAME_AS } = require('./floor.js')
+const { loadFloor, floorOps, floorObjOps, FLOOR_SAME_AS } = require('./floor.js')
 const { median, buildC, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
@@ -262,6 +262,7 @@ async function main() {
   const { floor, reason: floorReason } = loadFloor()
   if (!floor) notes.push(`Node-API floor column skipped: ${floorReason}`)
   const fOps = floor ? floorOps(floor, ctx) : {}
+  const fObjOps = floor ? floorObjOps(floor, ctx) : {}
   // The builds under test; `rows` first so its ops define the row order.
   const builds = [{ key: 'node', name: 'linux-fd', ...rowsFor(lfd) }]
   const oldDir = compareDir()
@@ -289,6 +290,7 @@ async function main() {
   const canRun = (b, op) => b.ops[op] && !b.missing(op).length
   const samples = Object.fromEntries(builds.map((b) => [b.key, {}]))
   const floorSamples = {}
+  const floorObjSamples = {}
   const cSamples = Object.fromEntries(C_OPS.map((op) => [op, []]))
   const pySamples = Object.fromEntries(PY_OPS.map((op) => [op, []]))
   const nopSamples = []
@@ -303,6 +305,7 @@ async function main() {
       for (const b of builds) if (canRun(b, op)) runs.push(async () => push(samples[b.key], op, await b.ops[op](n)))
       if (otherOps[op]) runs.push(async () => push(samples.node, op, await otherOps[op](n)))
       if (fOps[op] && op !== 'nop') runs.push(async () => push(floorSamples, op, fOps[op](n)))
+      if (fObjOps[op]) runs.push(async () => push(floorObjSamples, op, fObjOps[op](n)))
       for (let i = 0; i < runs.length; i++) await runs[(i + r) % runs.length]()
       if (cBin && C_OPS.includes(op)) cSamples[op].push(Number(execFileSync(cBin, [op, String(n), lockPath]).toString()))
       if (py && PY_OPS.includes(op)) {
@@ -322,12 +325,19 @@ async function main() {
     if (a.length !== b.length) return median(a) / median(b)
     return median(a.map((x, i) => x / b[i]))
   }
+  // The lowest and highest per-round ratio: how far one round can move it.
+  const range = (a, b) => {
+    if (!a || !b || !a.length || a.length !== b.length) return null
+    const rs = a.map((x, i) => x / b[i])
+    return [Math.min(...rs), Math.max(...rs)]
+  }
   const ops = [...linuxFdOps, ...Object.keys(otherOps)]
   const rows = ops.map((op) => {
     const s = samples.node[op]
     const cS = cSamples[SAME_AS[op] || op]
     const pyS = pySamples[SAME_AS[op] || op]
     const flS = otherOps[op] ? null : floorSamples[FLOOR_SAME_AS[op] || op]
+    const flObjS = floorObjSamples[op]
     const oldS = samples.old ? samples.old[op] : null
     const syncOp = SYNC_FORM[op]
     const syncS = syncOp ? samples.node[syncOp] : null
@@ -345,13 +355,20 @@ async function main() {
       oldMinNs: oldS && oldS.length ? Math.min(...oldS) : null,
       floorOp: fl ? FLOOR_SAME_AS[op] || op : null,
       floorMinNs: flS && flS.length ? Math.min(...flS) : null,
+      floorObjNs: med(flObjS),
+      vsFloorObj: ratio(s, flObjS),
+      vsFloorObjRange: range(s, flObjS),
+      oldVsFloorObj: ratio(oldS, flObjS),
       cNs: c,
       cOp: c ? SAME_AS[op] || op : null,
       pythonNs: python,
       vsFloor: ratio(s, flS),
+      vsFloorRange: range(s, flS),
       vsOld: ratio(s, oldS),
+      vsOldRange: range(s, oldS),
       oldVsFloor: ratio(oldS, flS),
       floorVsPython: ratio(flS, pyS),
+      floorVsPythonRange: range(flS, pyS),
       vsC: ratio(s, cS),
       vsPython: ratio(s, pyS),
       syncOp: sync ? syncOp : null,
@@ -406,19 +423,34 @@ function print(res) {
     ['vs sync', (r) => x(r.vsSync), 8],
   ]
   const x = (v) => (v ? `${v.toFixed(2)}x` : '-')
+  const xr = (v, rg) => `${x(v)}${rg ? ` (${rg[0].toFixed(2)}-${rg[1].toFixed(2)})` : ''}`
   console.log(`  ${'operation'.padEnd(36)}${cols.map(([h, , w]) => ` ${h.padStart(w)}`).join('')}`)
   for (const r of res.rows) console.log(`  ${r.label.padEnd(36)}${cols.map(([, f, w]) => ` ${f(r).padStart(w)}`).join('')}`)
   const sync = res.rows.filter((r) => r.sync && r.vsFloor)
   if (sync.length) {
     const over = sync.filter((r) => r.vsFloor > FLOOR_GOAL)
-    console.log(`  within ${FLOOR_GOAL.toFixed(2)}x of the floor: ${sync.length - over.length} of ${sync.length} sync rows${over.length ? `; over: ${over.map((r) => `${r.label} ${x(r.vsFloor)}`).join(', ')}` : ''}`)
+    console.log(`  within ${FLOOR_GOAL.toFixed(2)}x of the floor: ${sync.length - over.length} of ${sync.length} sync rows${over.length ? `; over (per-round range):` : ''}`)
+    for (const r of over) console.log(`    ${r.label} ${xr(r.vsFloor, r.vsFloorRange)}`)
   }
   if (old) {
     const slower = res.rows.filter((r) => r.vsOld && r.vsOld > 1)
-    console.log(`  slower than the old build: ${slower.length ? slower.map((r) => `${r.label} ${x(r.vsOld)}`).join(', ') : 'none'}`)
+    console.log(`  slower than the old build: ${slower.length ? '(per-round range)' : 'none'}`)
+    for (const r of slower) console.log(`    ${r.label} ${xr(r.vsOld, r.vsOldRange)}`)
   }
-  const floorSlow = res.rows.filter((r) => r.floorVsPython && r.floorVsPython > 1)
-  if (floorSlow.length) console.log(`  even the floor is slower than CPython: ${floorSlow.map((r) => `${r.label} ${x(r.floorVsPython)}`).join(', ')}`)
+  const objRows = res.rows.filter((r) => r.floorObjNs)
+  if (objRows.length) {
+    console.log('  rows returning an object that owns its fd, against a floor that also returns one (an External whose')
+    console.log('  finalizer closes the fd; bench/floor.c) (per-round range):')
+    for (const r of objRows) {
+      console.log(`    ${r.label.padEnd(34)} floor+External ${fmtNs(r.floorObjNs).padStart(9)}  Node ${xr(r.vsFloorObj, r.vsFloorObjRange)}${old ? `, old ${x(r.oldVsFloorObj)}` : ''}`)
+    }
+  }
+  // Each floor once (counter_rw shares eventfd_rw's).
+  const floorSlow = res.rows.filter((r) => r.floorOp === r.op && r.floorVsPython && r.floorVsPython > 1)
+  if (floorSlow.length) {
+    console.log('  even the floor is slower than CPython (per-round range):')
+    for (const r of floorSlow) console.log(`    ${r.label} ${xr(r.floorVsPython, r.floorVsPythonRange)}`)
+  }
   for (const n of res.notes) console.log(`  note: ${n}`)
   if (!res.move.length) return
   const memfile = res.move.find((m) => m.how === 'memfile').medianMs
