@@ -3,8 +3,9 @@
  * checks, no error objects (a failed syscall returns -errno, as linux-fd's
  * binding does), no receiver, no handles. Each function reads its arguments
  * with one napi_get_cb_info into a stack array and returns the same kind of
- * value linux-fd returns (a bigint for an eventfd read, a new Buffer for
- * fcntl with a buffer, [bigint, bigint] for the timerfd times), so a row's
+ * value linux-fd returns (a bigint for an eventfd read, [bigint, bigint]
+ * for the timerfd times; fcntl with a buffer copies the struct back into a
+ * Buffer the JS side made, as linux-fd does, or makes a new one), so a row's
  * ratio to this floor is what linux-fd's layers cost on top of Node-API.
  *
  * Built by bench/floor.js with `cc -O2 -shared -fPIC` against the headers of
@@ -137,6 +138,21 @@ static napi_value f_fcntl_buf(napi_env env, napi_callback_info info) {
   napi_value r;
   napi_create_buffer_copy(env, len, tmp, NULL, &r);
   return r;
+}
+
+/* fcntlInPlace(fd, cmd, buf) -> 0 | -errno: the same, with the struct copied
+ * back into `buf` (the caller makes the result Buffer in JS, from Node's pool). */
+static napi_value f_fcntl_in_place(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  char tmp[1024];
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (len > sizeof tmp) len = sizeof tmp;
+  memcpy(tmp, data, len);
+  if (fcntl(i32(env, argv[0]), i32(env, argv[1]), tmp) < 0) return neg_errno(env);
+  memcpy(data, tmp, len);
+  return num(env, 0);
 }
 
 /* timerfdCreate(clockid, flags) -> fd | -errno */
@@ -279,6 +295,7 @@ NAPI_MODULE_INIT() {
       {"memfdCreate", f_memfd_create},
       {"flock", f_flock},
       {"fcntlBuf", f_fcntl_buf},
+      {"fcntlInPlace", f_fcntl_in_place},
       {"timerfdCreate", f_timerfd_create},
       {"timerfdSettimeNs", f_timerfd_settime_ns},
       {"timerfdSet", f_timerfd_set},

@@ -105,9 +105,16 @@ function floorOps(f, { lockPath, timeNs }) {
       const wr = flockBuf(f.F_WRLCK)
       const un = flockBuf(f.F_UNLCK)
       const ns = timeNs(n, (k) => {
+        // The result Buffer is made in JS from Node's pool (cheaper than any
+        // way C has to make one, napi_create_buffer_copy included) and the
+        // call copies the struct back into it.
         for (let i = 0; i < k; i++) {
-          f.fcntlBuf(fd, f.F_OFD_SETLK, wr)
-          f.fcntlBuf(fd, f.F_OFD_SETLK, un)
+          const a = Buffer.allocUnsafe(wr.length)
+          a.set(wr)
+          f.fcntlInPlace(fd, f.F_OFD_SETLK, a)
+          const b = Buffer.allocUnsafe(un.length)
+          b.set(un)
+          f.fcntlInPlace(fd, f.F_OFD_SETLK, b)
         }
       })
       fs.closeSync(fd)
