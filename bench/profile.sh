@@ -5,7 +5,9 @@
 # kernel and libc are what C pays too; node (V8 + Node-API), the JIT'ed JS
 # and the addon are the overhead of calling from JavaScript.
 #
-# Usage: bash bench/profile.sh [op ...]   ops: eventfd, semaphore, flock, memfd
+# Usage: bash bench/profile.sh [op ...]   ops: eventfd, semaphore, counter, flock, memfd, create
+# (create: new EventCounter().close()). For per-instruction detail, see
+# bench/instructions.js (callgrind).
 # Needs perf (Debian: linux-perf); prints a note and exits 0 without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,13 +22,16 @@ cat >"$tmp/loop.js" <<'JS'
 const lfd = require(process.argv[2])
 const fs = require('node:fs')
 const op = process.argv[3]
-const N = 1_500_000
+const N = op === 'create' ? 150_000 : 1_500_000
 const efd = lfd.eventfd(0, lfd.EFD_NONBLOCK)
 const sem = new lfd.Semaphore(0)
+const ctr = new lfd.EventCounter(0)
 const lockFd = fs.openSync(process.argv[4], 'w')
 const bodies = {
   eventfd: () => { lfd.eventfdWrite(efd, 1); lfd.eventfdRead(efd) },
   semaphore: () => { sem.release(); sem.tryAcquire() },
+  counter: () => { ctr.add(1); ctr.tryTake() },
+  create: () => new lfd.EventCounter().close(),
   flock: () => { lfd.flock(lockFd, lfd.LOCK_EX); lfd.flock(lockFd, lfd.LOCK_UN) },
   memfd: () => fs.closeSync(lfd.memfdCreate('p')),
 }
