@@ -149,7 +149,8 @@ impl Cancel {
     /// if cancelled meanwhile. An `EINTR` counts as a short sleep.
     fn sleep(&self, d: Duration) -> bool {
         let ts = libc::timespec {
-            tv_sec: d.as_secs() as libc::time_t,
+            // `as _`, not `as libc::time_t`: that alias is deprecated on musl.
+            tv_sec: d.as_secs() as _,
             tv_nsec: d.subsec_nanos() as libc::c_long,
         };
         let mut pfd = libc::pollfd {
