@@ -73,6 +73,12 @@ build_one() {
   esac
 }
 
+failed=()
 for t in "${targets[@]}"; do
-  timed "build $t" build_one "$t"
+  timed "build $t" build_one "$t" || failed+=("$t")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "build-all: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "build-all: ${#targets[@]} targets built into ${ARTIFACTS#"$ROOT"/}/"

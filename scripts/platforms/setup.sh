@@ -21,7 +21,7 @@ say() { echo "setup: $*"; }
 # rustc-web moves with Debian's security updates: rust-web-src is installed in
 # the same call, unpinned, so the two stay at one version.
 APT_PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy musl-tools libunwind-14-dev
-  qemu-user qemu-user-binfmt gcc-aarch64-linux-gnu binutils file
+  qemu-user qemu-user-binfmt gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils file
   libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 libstd-rust-web-dev:arm64)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
