@@ -34,14 +34,22 @@ build_one() {
   local target=$1
   case $target in
     x86_64-unknown-linux-gnu)
-      # The developer's toolchain (rustup stable), as `npm run build` uses.
-      napi_build "$target"
+      # The developer's rustc (rustup stable), linked by napi-rs's cross gcc
+      # against a glibc 2.17 sysroot (as the workflow's --use-napi-cross), so
+      # the binary does not need this machine's glibc 2.36.
+      (
+        export CARGO_TARGET_DIR=$ROOT/target/platforms
+        export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=$PLAT/napi-cross/$target/bin/$target-gcc
+        napi_build "$target"
+      )
       ;;
     aarch64-unknown-linux-gnu)
-      # Debian's prebuilt aarch64 std (libstd-rust-web-dev:arm64) + aarch64 gcc.
+      # Debian's prebuilt aarch64 std (libstd-rust-web-dev:arm64), linked by
+      # napi-rs's aarch64 cross gcc against its glibc 2.17 sysroot.
+      # (Debian's gcc-aarch64-linux-gnu links too, but needs glibc 2.34.)
       (
         use_debian_rust
-        export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+        export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=$PLAT/napi-cross/$target/bin/$target-gcc
         napi_build "$target"
       )
       ;;

@@ -3,8 +3,13 @@
 // from scripts/platforms/build-all.sh) and prints a table:
 //   - the machine is the target's (x86-64 / AArch64);
 //   - musl: no GLIBC_ symbol version at all;
-//   - gnu: the newest GLIBC_ version it needs is at most MAX_GLIBC[target],
-//     the number docs/platforms.md states (checked too: the two must agree);
+//   - gnu: the newest glibc it needs is at most MAX_GLIBC[target], the number
+//     docs/platforms.md states (checked too: the two must agree). "Needs" is
+//     the newest GLIBC_ symbol version AND the glibc that introduced each
+//     unversioned strong libc symbol: a sysroot older than a function links
+//     it without a version (memfd_create against glibc 2.17), and the loader
+//     then fails on any glibc that lacks it. An unversioned symbol not in
+//     UNVERSIONED below fails the check, so a new one gets looked at;
 //   - its NEEDED libraries are exactly the expected set.
 // Uses binutils' readelf. Exit 1 on any failure.
 //   node scripts/platforms/check-elf.mjs [dir]    (default .cache/artifacts)
@@ -19,12 +24,13 @@ const TARGETS = {
   'x86_64-unknown-linux-gnu': {
     abi: 'linux-x64-gnu',
     machine: 'Advanced Micro Devices X86-64',
-    needed: ['libc.so.6', 'libgcc_s.so.1', 'ld-linux-x86-64.so.2'],
+    // glibc 2.17 still had libdl/librt/libpthread apart from libc
+    needed: ['libc.so.6', 'libdl.so.2', 'libgcc_s.so.1', 'libpthread.so.0', 'librt.so.1', 'ld-linux-x86-64.so.2'],
   },
   'aarch64-unknown-linux-gnu': {
     abi: 'linux-arm64-gnu',
     machine: 'AArch64',
-    needed: ['libc.so.6', 'libgcc_s.so.1', 'ld-linux-aarch64.so.1'],
+    needed: ['libc.so.6', 'libdl.so.2', 'libgcc_s.so.1', 'libpthread.so.0', 'librt.so.1', 'ld-linux-aarch64.so.1'],
   },
   'x86_64-unknown-linux-musl': {
     abi: 'linux-x64-musl',
@@ -40,8 +46,13 @@ const TARGETS = {
 // The newest glibc each gnu build may need. docs/platforms.md states these
 // numbers ("needs glibc X.Y or newer" in the target's row); keep them equal.
 const MAX_GLIBC = {
-  'x86_64-unknown-linux-gnu': '2.28',
-  'aarch64-unknown-linux-gnu': '2.34',
+  'x86_64-unknown-linux-gnu': '2.27',
+  'aarch64-unknown-linux-gnu': '2.27',
+}
+// Strong, unversioned, undefined symbols a gnu build may have, with the glibc
+// release that added each (weak ones are optional: std looks them up).
+const UNVERSIONED = {
+  memfd_create: '2.27',
 }
 
 const readelf = (...args) => execFileSync('readelf', ['-W', ...args], { encoding: 'utf8' })
@@ -74,8 +85,24 @@ for (const [target, want] of Object.entries(TARGETS)) {
       if (versions.length) problems.push(`musl build needs GLIBC_ versions: ${versions.join(' ')}`)
     } else {
       const max = MAX_GLIBC[target]
-      row.glibc = newest ? `${newest} (max ${max})` : 'none'
-      if (newest && cmpVer(newest, max) > 0) problems.push(`needs glibc ${newest} > ${max}`)
+      let need = newest ?? '0'
+      const why = []
+      const und = readelf('--dyn-syms', file)
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f[4] === 'GLOBAL' && f[6] === 'UND' && f[7] && !f[7].includes('@'))
+        .map((f) => f[7])
+      for (const sym of und) {
+        const since = UNVERSIONED[sym]
+        if (!since) {
+          problems.push(`unversioned undefined symbol ${sym}: add it to UNVERSIONED with the glibc that introduced it`)
+        } else {
+          why.push(`${sym} ${since}`)
+          if (cmpVer(since, need) > 0) need = since
+        }
+      }
+      row.glibc = `${need} (versions <= ${newest}${why.length ? ', unversioned ' + why.join(' ') : ''}; max ${max})`
+      if (cmpVer(need, max) > 0) problems.push(`needs glibc ${need} > ${max}`)
       const stated = new RegExp(`${target}[^\\n]*needs glibc ${max.replace('.', '\\.')} or newer`)
       if (!stated.test(doc)) problems.push(`docs/platforms.md does not state "${target} ... needs glibc ${max} or newer"`)
     }

