@@ -30,7 +30,8 @@ const TARGETS = {
   'aarch64-unknown-linux-gnu': {
     abi: 'linux-arm64-gnu',
     machine: 'AArch64',
-    needed: ['libc.so.6', 'libdl.so.2', 'libgcc_s.so.1', 'libpthread.so.0', 'librt.so.1', 'ld-linux-aarch64.so.1'],
+    // Debian's aarch64 std links no librt
+    needed: ['libc.so.6', 'libdl.so.2', 'libgcc_s.so.1', 'libpthread.so.0', 'ld-linux-aarch64.so.1'],
   },
   'x86_64-unknown-linux-musl': {
     abi: 'linux-x64-musl',
