@@ -34,11 +34,12 @@ build_one() {
   local target=$1
   case $target in
     x86_64-unknown-linux-gnu)
-      # The developer's rustc (rustup stable), linked by napi-rs's cross gcc
-      # against a glibc 2.17 sysroot (as the workflow's --use-napi-cross), so
-      # the binary does not need this machine's glibc 2.36.
+      # Debian's rustc-web (one toolchain for all four release builds, and no
+      # rustup needed in the workflow's debian:12 container), linked by
+      # napi-rs's cross gcc against a glibc 2.17 sysroot, so the binary does
+      # not need this machine's glibc 2.36.
       (
-        export CARGO_TARGET_DIR=$ROOT/target/platforms
+        use_debian_rust
         export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=$PLAT/napi-cross/$target/bin/$target-gcc
         napi_build "$target"
       )

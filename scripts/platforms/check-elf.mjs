@@ -12,13 +12,17 @@
 //     UNVERSIONED below fails the check, so a new one gets looked at;
 //   - its NEEDED libraries are exactly the expected set.
 // Uses binutils' readelf. Exit 1 on any failure.
-//   node scripts/platforms/check-elf.mjs [dir]    (default .cache/artifacts)
+//   node scripts/platforms/check-elf.mjs [--target <triple>]... [dir]
+//   (default: all four, in .cache/artifacts)
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '../..')
-const dir = resolve(process.argv[2] ?? join(root, '.cache/artifacts'))
+const args = process.argv.slice(2)
+const only = []
+while (args[0] === '--target') only.push(args.splice(0, 2)[1])
+const dir = resolve(args[0] ?? join(root, '.cache/artifacts'))
 
 const TARGETS = {
   'x86_64-unknown-linux-gnu': {
@@ -69,6 +73,7 @@ const doc = existsSync(join(root, 'docs/platforms.md')) ? readFileSync(join(root
 const rows = []
 let failed = false
 for (const [target, want] of Object.entries(TARGETS)) {
+  if (only.length && !only.includes(target)) continue
   const file = join(dir, target, `linux-fd.${want.abi}.node`)
   const row = { target, machine: '-', glibc: '-', needed: '-', result: 'ok' }
   const problems = []

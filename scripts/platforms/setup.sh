@@ -21,7 +21,7 @@ say() { echo "setup: $*"; }
 # rustc-web moves with Debian's security updates: rust-web-src is installed in
 # the same call, unpinned, so the two stay at one version.
 APT_PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy musl-tools libunwind-14-dev
-  qemu-user qemu-user-binfmt gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils file
+  qemu-user qemu-user-binfmt gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils file xz-utils python3-venv
   libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 libstd-rust-web-dev:arm64)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
@@ -46,8 +46,14 @@ fi
 [ -d /usr/lib/rustlib/src/rust/library/std ] || { say "rust-web-src has no library/std"; exit 1; }
 
 # --- binfmt -----------------------------------------------------------------
-ensure_binfmt
-say "binfmt: qemu-aarch64 $(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64)"
+# Needs a privileged machine or container; builds do not need it, so a build
+# job (the workflow's debian:12 container) sets PLATFORMS_NO_BINFMT=1.
+if [ "${PLATFORMS_NO_BINFMT:-}" = 1 ]; then
+  say "binfmt: skipped (PLATFORMS_NO_BINFMT=1)"
+else
+  ensure_binfmt
+  say "binfmt: qemu-aarch64 $(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64)"
+fi
 
 # --- musl link helpers (x86_64 musl) ----------------------------------------
 # Static test binaries need a libunwind.a; Debian's is built against glibc with
@@ -80,7 +86,7 @@ if ! "$PYENV_DIR/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG
   [ "$("$PYENV_DIR/bin/cargo-zigbuild" --version 2>/dev/null)" != "cargo-zigbuild $CARGO_ZIGBUILD_VERSION" ]; then
   t0=$SECONDS
   rm -rf "$PYENV_DIR"
-  python3 -m venv "$PYENV_DIR"
+  /usr/bin/python3 -m venv "$PYENV_DIR"   # Debian's python3, not one earlier on PATH
   "$PYENV_DIR/bin/pip" install -q --disable-pip-version-check \
     "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
   say "pypi: ziglang + cargo-zigbuild in $((SECONDS - t0))s"
