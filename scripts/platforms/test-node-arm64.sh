@@ -21,6 +21,8 @@ art=$ARTIFACTS/aarch64-unknown-linux-gnu/$node_file
 # and another name than the developer's x64 build); removed afterwards.
 cp "$art" "$node_file"
 trap 'rm -f "$node_file"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # tsx (ava's loader) needs an esbuild binary for the host it thinks it is on:
 # the x64 one runs natively and is what an emulated arm64 Node spawns.
@@ -34,7 +36,9 @@ for major in "${majors[@]}"; do
   echo "=== arm64 Node: $got (qemu-user, binfmt)"
   for stage in $STAGES; do
     case $stage in
-      ava) timed "arm64 node $major: npx ava" env PATH="$bin:$PATH" npx ava ;;
+      # ava's 2 min inactivity timeout is for native speed: under qemu, the
+      # 200 worker terminations of one semaphore case alone took longer.
+      ava) timed "arm64 node $major: npx ava" env PATH="$bin:$PATH" npx ava --timeout=10m ;;
       stress) timed "arm64 node $major: stress --quick" env PATH="$bin:$PATH" node --expose-gc stress/run.js --quick ;;
       pack) timed "arm64 node $major: pack-and-install" env PATH="$bin:$PATH" PACK_TEST_PLATFORM=linux-arm64-gnu node scripts/pack-test.mjs ;;
       *) echo "test-node-arm64: unknown stage $stage" >&2; exit 1 ;;
