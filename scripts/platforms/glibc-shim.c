@@ -10,11 +10,15 @@
 #include <locale.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/random.h>
 #include <time.h>
 
 /* libstdc++ reads it to skip atomics; 0 = "maybe threaded", always safe. */
 char __libc_single_threaded = 0;
+
+/* aarch64 libstdc++ reads the hwcaps through glibc's internal alias. */
+unsigned long __getauxval(unsigned long type) { return getauxval(type); }
 
 uint32_t arc4random(void) {
   uint32_t out = 0;

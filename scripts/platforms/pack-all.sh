@@ -9,8 +9,7 @@
 #   linux-x64-musl   musl Bun through the compatibility layer (bun-musl.sh), in
 #                    a private mount namespace where /usr/bin/ldd is a musl
 #                    one, which is what the loader reads to pick musl
-#   linux-arm64-musl installed and its ELF checked; NOT run: no arm64 musl
-#                    runtime is available here
+#   linux-arm64-musl the same with arm64 musl Bun, under qemu-user
 # The two musl packages are installed with --force: npm on this glibc host
 # refuses a package whose "libc" is musl when it is named directly (--libc=musl
 # only filters optional dependencies); --force skips that platform check only.
@@ -91,21 +90,26 @@ app=$(PATH="$arm_bin:$PATH" install_app linux-arm64-gnu) &&
   (cd "$app" && PATH="$arm_bin:$PATH" PACK_TEST_PLATFORM=linux-arm64-gnu node -e 'console.log("pack-all: running on " + process.arch + " " + process.version); require("./cjs.cjs")') || rc=$?
 result "linux-arm64-gnu: installed offline by npm on arm64 Node, loaded under qemu-user ($((SECONDS - t0))s)" $rc
 
-t0=$SECONDS
-rc=0
-printf '#!/bin/sh\nexec /lib/ld-musl-x86_64.so.1 --list "$@"\n' >"$work/musl-ldd"
-app=$(install_app linux-x64-musl --force) &&
+# A musl user's /usr/bin/ldd (Alpine's), which the loader reads to pick musl.
+musl_run() { # <arch> <abi> <app> <ld-musl name>
+  printf '#!/bin/sh\nexec /lib/%s --list "$@"\n' "$4" >"$work/musl-ldd"
   unshare --mount --propagation private sh -ec '
     mount --bind "$1" /usr/bin/ldd
     cd "$2"
-    PACK_TEST_PLATFORM=linux-x64-musl "$3" cjs.cjs' sh "$work/musl-ldd" "$app" "$ROOT/scripts/platforms/bun-musl.sh" || rc=$?
+    BUN_MUSL_ARCH=$3 PACK_TEST_PLATFORM=$4 "$5" cjs.cjs' sh "$work/musl-ldd" "$3" "$1" "$2" "$ROOT/scripts/platforms/bun-musl.sh"
+}
+
+t0=$SECONDS
+rc=0
+app=$(install_app linux-x64-musl --force) && musl_run x64 linux-x64-musl "$app" ld-musl-x86_64.so.1 || rc=$?
 result "linux-x64-musl: installed offline (--force), loaded by musl Bun through the compatibility layer, /usr/bin/ldd a musl one ($((SECONDS - t0))s)" $rc
 
 t0=$SECONDS
 rc=0
 app=$(install_app linux-arm64-musl --force) &&
-  readelf -h "$app/node_modules/linux-fd-linux-arm64-musl/linux-fd.linux-arm64-musl.node" | grep -q 'Machine:.*AArch64' || rc=$?
-result "linux-arm64-musl: installed offline (--force), AArch64 ELF; not run here ($((SECONDS - t0))s)" $rc
+  readelf -h "$app/node_modules/linux-fd-linux-arm64-musl/linux-fd.linux-arm64-musl.node" | grep -q 'Machine:.*AArch64' &&
+  musl_run arm64 linux-arm64-musl "$app" ld-musl-aarch64.so.1 || rc=$?
+result "linux-arm64-musl: installed offline (--force), loaded by arm64 musl Bun under qemu-user through the compatibility layer, /usr/bin/ldd a musl one ($((SECONDS - t0))s)" $rc
 
 echo "pack-all: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -22,7 +22,7 @@ say() { echo "setup: $*"; }
 # the same call, unpinned, so the two stay at one version.
 APT_PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy musl-tools libunwind-14-dev
   qemu-user qemu-user-binfmt gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils file xz-utils python3-venv
-  libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 libstd-rust-web-dev:arm64)
+  libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 libstd-rust-web-dev:arm64 musl:arm64)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
   rm -f "$PLAT/apt-updated"
@@ -147,23 +147,34 @@ for v in $NODE_ARM64_VERSIONS; do
   fi
 done
 npm_tool "$PLAT/bun-musl" @oven/bun-linux-x64-musl "$BUN_MUSL_VERSION" bin/bun
+npm_tool "$PLAT/bun-musl-arm64" @oven/bun-linux-aarch64-musl "$BUN_MUSL_VERSION" bin/bun
 npm_tool "$PLAT/deno" @deno/linux-x64-glibc "$DENO_VERSION" deno
 say "deno: $("$PLAT/deno/package/deno" --version | head -1)"
 
 # --- the Bun-musl compatibility layer -----------------------------------------
 # No musl Node exists on the registries; musl Bun from npm runs here through
 # musl's own loader, with Debian's (glibc-built) libstdc++/libgcc_s and a shim
-# for the few glibc-only symbols those two need. It is not Alpine.
+# for the few glibc-only symbols those need (glibc-shim.c). It is not Alpine.
+# x64: Debian's musl; arm64: Debian's musl:arm64 (multiarch) under qemu-user,
+# the shim compiled by zig for aarch64 musl.
+musl_root() { # <dir> <musl libc.so> <gnu lib dir> <loader names...>
+  local dir=$1 libc=$2 gnu=$3
+  shift 3
+  mkdir -p "$dir"
+  for n in "$@" libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1; do ln -sfn "$libc" "$dir/$n"; done
+  ln -sfn "$gnu/libstdc++.so.6" "$dir/libstdc++.so.6"
+  ln -sfn "$gnu/libgcc_s.so.1" "$dir/libgcc_s.so.1"
+}
 if [ ! -f "$MUSL_ROOT/libglibc-shim.so" ] || [ scripts/platforms/glibc-shim.c -nt "$MUSL_ROOT/libglibc-shim.so" ]; then
-  mkdir -p "$MUSL_ROOT"
-  M=/usr/lib/x86_64-linux-musl/libc.so
-  for n in libc.musl-x86_64.so.1 libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1 ld-linux-x86-64.so.2; do
-    ln -sfn "$M" "$MUSL_ROOT/$n"
-  done
-  ln -sfn /usr/lib/x86_64-linux-gnu/libstdc++.so.6 "$MUSL_ROOT/libstdc++.so.6"
-  ln -sfn /lib/x86_64-linux-gnu/libgcc_s.so.1 "$MUSL_ROOT/libgcc_s.so.1"
+  musl_root "$MUSL_ROOT" /usr/lib/x86_64-linux-musl/libc.so /usr/lib/x86_64-linux-gnu libc.musl-x86_64.so.1 ld-linux-x86-64.so.2
   musl-gcc -O2 -shared -fPIC -o "$MUSL_ROOT/libglibc-shim.so" scripts/platforms/glibc-shim.c
 fi
-say "bun-musl: $(scripts/platforms/bun-musl.sh --version)"
+MUSL_ROOT_ARM64=$PLAT/musl-root-arm64/lib
+if [ ! -f "$MUSL_ROOT_ARM64/libglibc-shim.so" ] || [ scripts/platforms/glibc-shim.c -nt "$MUSL_ROOT_ARM64/libglibc-shim.so" ]; then
+  musl_root "$MUSL_ROOT_ARM64" /lib/aarch64-linux-musl/libc.so /usr/lib/aarch64-linux-gnu libc.musl-aarch64.so.1 ld-linux-aarch64.so.1
+  "$PYENV_DIR/bin/python" -m ziglang cc -target aarch64-linux-musl -O2 -shared -fPIC \
+    -o "$MUSL_ROOT_ARM64/libglibc-shim.so" scripts/platforms/glibc-shim.c
+fi
+say "bun-musl: x64 $(scripts/platforms/bun-musl.sh --version), arm64 $(BUN_MUSL_ARCH=arm64 scripts/platforms/bun-musl.sh --version) (qemu-user)"
 
 say "done in $((SECONDS - t_all))s"
