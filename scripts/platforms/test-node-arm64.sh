@@ -28,6 +28,7 @@ trap 'exit 143' TERM
 # the x64 one runs natively and is what an emulated arm64 Node spawns.
 export ESBUILD_BINARY_PATH=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild
 
+failed=0
 for major in "${majors[@]}"; do
   bin=$PLAT/node-arm64-$major/package/bin
   [ -x "$bin/node" ] || { echo "test-node-arm64: no arm64 Node $major; run setup.sh" >&2; exit 1; }
@@ -38,10 +39,12 @@ for major in "${majors[@]}"; do
     case $stage in
       # ava's 2 min inactivity timeout is for native speed: under qemu, the
       # 200 worker terminations of one semaphore case alone took longer.
-      ava) timed "arm64 node $major: npx ava" env PATH="$bin:$PATH" npx ava --timeout=10m ;;
-      stress) timed "arm64 node $major: stress --quick" env PATH="$bin:$PATH" node --expose-gc stress/run.js --quick ;;
-      pack) timed "arm64 node $major: pack-and-install" env PATH="$bin:$PATH" PACK_TEST_PLATFORM=linux-arm64-gnu node scripts/pack-test.mjs ;;
+      ava) timed "arm64 node $major: npx ava" env PATH="$bin:$PATH" npx ava --timeout=10m || failed=$((failed + 1)) ;;
+      stress) timed "arm64 node $major: stress --quick" env PATH="$bin:$PATH" node --expose-gc stress/run.js --quick || failed=$((failed + 1)) ;;
+      pack) timed "arm64 node $major: pack-and-install" env PATH="$bin:$PATH" PACK_TEST_PLATFORM=linux-arm64-gnu node scripts/pack-test.mjs || failed=$((failed + 1)) ;;
       *) echo "test-node-arm64: unknown stage $stage" >&2; exit 1 ;;
     esac
   done
 done
+# every stage runs; the exit status says whether any failed
+[ "$failed" -eq 0 ] || { echo "test-node-arm64: $failed stage(s) failed" >&2; exit 1; }
