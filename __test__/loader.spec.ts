@@ -38,11 +38,13 @@ test.before(() => {
 })
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
+// The simulated arch is x64 unless a case says otherwise: the cases name the
+// x64 packages and must pass on any host, arm64 under emulation included.
 function load(mock: Mock): Outcome {
   const out = execFileSync(
     process.execPath,
     ['--require', join(fixtures, 'loader-mocks.cjs'), join(fixtures, 'load-and-report.cjs'), join(dir, 'index.js')],
-    { env: { ...process.env, LOADER_MOCK: JSON.stringify({ lddCmd: null, ...mock }) }, encoding: 'utf8' },
+    { env: { ...process.env, LOADER_MOCK: JSON.stringify({ lddCmd: null, arch: 'x64', ...mock }) }, encoding: 'utf8' },
   )
   return JSON.parse(out)
 }
