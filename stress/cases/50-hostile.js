@@ -1182,7 +1182,7 @@ async function runOne(t, spec, sentinels) {
   if (promiseTarget && threw) outcome = violation(`${t.id} returns a Promise but threw synchronously: ${describe(error)} (${error?.stack?.split('\n')[1]?.trim()})`, fact)
   if (promiseTarget && !threw && !(types.isPromise(result))) throw new Error(`invariant broken: ${t.id} returned ${describe(result)}, not a Promise`)
   // (an iterator's [Symbol.asyncIterator]() returns its receiver, which may be a Promise: not awaited)
-  if (!threw && types.isPromise(result) && !(result === recv && t.key === Symbol.asyncIterator)) {
+  if (!threw && types.isPromise(result) && !(Object.is(result, recv) && t.key === Symbol.asyncIterator)) {
     if (!promiseTarget && isCall) throw new Error(`invariant broken: ${t.id} returned a Promise but is not listed in PROMISE_TARGETS (so its sync throws are not checked)`)
     const s = await settle(result, ctx)
     if (s.state === 'rejected') {
@@ -1286,7 +1286,7 @@ function isDupCmd(cmd) {
 // does), and Timer's and FileLock's inspect show a foreign object as `Timer {}`
 // (deliberate in src/: util.inspect(Timer.prototype) works).
 function isSameInstanceAlias(recv, t, result) {
-  if (t.id === 'WaitIterator#[Symbol.asyncIterator]' || t.id === 'PumpIterator#[Symbol.asyncIterator]') return result === recv
+  if (t.id === 'WaitIterator#[Symbol.asyncIterator]' || t.id === 'PumpIterator#[Symbol.asyncIterator]') return Object.is(result, recv)
   if (['Timer', 'FileLock', 'FdChannel', 'FdChannelServer'].includes(t.cls) && t.key === util.inspect.custom) return result === `${t.cls} {}`
   return false
 }
