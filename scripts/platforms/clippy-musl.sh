@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/platforms/env.sh
 use_debian_rust
+# Its own target dir: other RUSTFLAGS or another linker in the release builds'
+# dir would make each of them rebuild everything (std included) every time.
+export CARGO_TARGET_DIR=$ROOT/target/platforms-test
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C link-self-contained=no -L native=$MUSL_EXTRA"
 cargo clippy -Zbuild-std=std,panic_unwind --target x86_64-unknown-linux-musl \

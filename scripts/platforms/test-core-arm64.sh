@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/platforms/env.sh
 use_debian_rust
+# Its own target dir: other RUSTFLAGS or another linker in the release builds'
+# dir would make each of them rebuild everything (std included) every time.
+export CARGO_TARGET_DIR=$ROOT/target/platforms-test
 ensure_binfmt
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 t=aarch64-unknown-linux-gnu
