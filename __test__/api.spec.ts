@@ -207,3 +207,23 @@ test.serial('threads: waits use no thread per waiter', async (t) => {
   t.deepEqual(new Set(await Promise.all(waits)), new Set([1n]))
   for (const c of cs) c.close()
 })
+
+// Found by the hostile stress case: each was a real bug of the first TS layer.
+test.serial('dispose, iterator and inspect members check their receiver (hostile stress findings)', async (t) => {
+  const sem = new Semaphore(0)
+  const c = new EventCounter()
+  t.teardown(() => (sem.close(), c.close()))
+  // Permit's dispose on a Semaphore used to call sem.release(): a permit from nothing.
+  t.throws(() => Permit.prototype[Symbol.dispose].call(sem as never), { code: 'ERR_INVALID_THIS' })
+  t.is(sem.count, 0n)
+  // EventCounter's dispose on a Semaphore used to close it.
+  t.throws(() => EventCounter.prototype[Symbol.dispose].call(sem as never), { code: 'ERR_INVALID_THIS' })
+  t.false(sem.closed)
+  const It = Object.getPrototypeOf(c[Symbol.asyncIterator]()).constructor as new (...a: unknown[]) => AsyncIterator<bigint>
+  t.throws(() => new It({ closed: false, wait: () => Promise.resolve(1n) }), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  const next = It.prototype.next.call({})
+  t.true(next instanceof Promise, 'a foreign receiver rejects, never throws synchronously')
+  await t.throwsAsync(next, { code: 'ERR_INVALID_THIS' })
+  t.is(inspect(Object.create(Semaphore.prototype)), 'Semaphore {}')
+  t.is(Permit.prototype[inspect.custom].call({ released: 'yes' } as never), 'Permit {}')
+})
