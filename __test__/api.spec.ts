@@ -5,12 +5,20 @@
 import test from 'ava'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { EventCounter, Permit, Semaphore } from '../index.js'
 import { PKG } from './helpers/child.js'
 
 const threads = (): number => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
 const fds = (): number => readdirSync('/proc/self/fd').length
+const fdList = (): string[] =>
+  readdirSync('/proc/self/fd').map((n) => {
+    try {
+      return `${n} ${readlinkSync(`/proc/self/fd/${n}`)}`
+    } catch {
+      return n
+    }
+  })
 
 test.serial('a permit from acquire() is released once, by release() or by using', async (t) => {
   const sem = new Semaphore(1)
@@ -159,6 +167,7 @@ for (const form of ['acquireSync', 'takeSync'] as const) {
     // that stay for the process's life: start one before counting.
     await new Worker('0', { eval: true }).terminate()
     const fdsBefore = fds()
+    const listBefore = fdList()
     const code = `
       const { workerData, parentPort } = require('node:worker_threads')
       const lfd = require(${JSON.stringify(PKG)})
@@ -192,7 +201,7 @@ for (const form of ['acquireSync', 'takeSync'] as const) {
     // which may end just after terminate() resolves.
     const end = Date.now() + 2000
     while (fds() > fdsBefore && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
-    t.is(fds(), fdsBefore, 'the workers left no fd behind')
+    t.is(fds(), fdsBefore, `the workers left no fd behind: ${fdList().filter((f) => !listBefore.includes(f)).join(', ')}`)
   })
 }
 
