@@ -5,6 +5,8 @@
 # Prints each stage's time and a summary; exits non-zero if any stage failed
 # (every stage still runs, so one failure does not hide another).
 #   ARM64_NODE_FULL="22 24"  arm64 Node lines that run ava + stress + pack (default both)
+#   ARM64_FULL_STAGES / ARM64_LIGHT_STAGES  the stages of each kind of line
+#                            (defaults "ava stress pack" and "stress pack")
 #   ARM64_NODE_LIGHT=""      arm64 Node lines that run stress + pack only (no ava),
 #                            e.g. ARM64_NODE_FULL=22 ARM64_NODE_LIGHT=24 to save
 #                            one emulated ava run (docs/platforms.md, "Measured")
@@ -34,11 +36,13 @@ stage "check-elf (machine, glibc, NEEDED)" node scripts/platforms/check-elf.mjs
 stage "core tests, x86_64 musl (static, native)" bash scripts/platforms/test-core-musl.sh
 stage "core tests, aarch64 gnu (qemu-user)" bash scripts/platforms/test-core-arm64.sh
 stage "Bun suite, musl Bun x64 + arm64 (compat layer)" bash scripts/platforms/test-bun-musl.sh
+full_stages=${ARM64_FULL_STAGES:-ava stress pack}
+light_stages=${ARM64_LIGHT_STAGES:-stress pack}
 for major in ${ARM64_NODE_FULL-$(for v in $NODE_ARM64_VERSIONS; do printf '%s ' "${v%%.*}"; done)}; do
-  stage "arm64 Node $major: ava, stress, pack (qemu-user)" bash scripts/platforms/test-node-arm64.sh "$major"
+  stage "arm64 Node $major: $full_stages (qemu-user)" env STAGES="$full_stages" bash scripts/platforms/test-node-arm64.sh "$major"
 done
 for major in ${ARM64_NODE_LIGHT:-}; do
-  stage "arm64 Node $major: stress, pack (qemu-user)" env STAGES="stress pack" bash scripts/platforms/test-node-arm64.sh "$major"
+  stage "arm64 Node $major: $light_stages (qemu-user)" env STAGES="$light_stages" bash scripts/platforms/test-node-arm64.sh "$major"
 done
 stage "pack all four, install offline, load" bash scripts/platforms/pack-all.sh
 if [ ! -f linux-fd.linux-x64-gnu.node ]; then
