@@ -1,7 +1,7 @@
 // The generated loader's musl detection, by simulation: no musl system is
 // reachable here. A child process preloads __test__/fixtures/loader-mocks.cjs,
 // which stubs /usr/bin/ldd, process.report and `ldd --version`, then requires
-// a copy of index.js from a temp dir (so neither the local .node nor a
+// a copy of the generated loader, binding.js, from a temp dir (so neither the local .node nor a
 // platform package can be found) and reports what the loader tried.
 import test, { type ExecutionContext } from 'ava'
 import { execFileSync } from 'node:child_process'
@@ -34,15 +34,17 @@ interface Outcome {
 let dir: string
 test.before(() => {
   dir = mkdtempSync(join(tmpdir(), 'linux-fd-loader-'))
-  copyFileSync(join(process.cwd(), 'index.js'), join(dir, 'index.js'))
+  copyFileSync(join(process.cwd(), 'binding.js'), join(dir, 'binding.js'))
 })
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
+// The simulated arch is x64 unless a case says otherwise: the cases name the
+// x64 packages and must pass on any host, arm64 under emulation included.
 function load(mock: Mock): Outcome {
   const out = execFileSync(
     process.execPath,
-    ['--require', join(fixtures, 'loader-mocks.cjs'), join(fixtures, 'load-and-report.cjs'), join(dir, 'index.js')],
-    { env: { ...process.env, LOADER_MOCK: JSON.stringify({ lddCmd: null, ...mock }) }, encoding: 'utf8' },
+    ['--require', join(fixtures, 'loader-mocks.cjs'), join(fixtures, 'load-and-report.cjs'), join(dir, 'binding.js')],
+    { env: { ...process.env, LOADER_MOCK: JSON.stringify({ lddCmd: null, arch: 'x64', ...mock }) }, encoding: 'utf8' },
   )
   return JSON.parse(out)
 }

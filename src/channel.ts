@@ -325,6 +325,9 @@ class Pump<T> {
   }
 }
 
+/** Only this module makes pump iterators (`ERR_ILLEGAL_CONSTRUCTOR` otherwise). */
+const pumpToken = Symbol('PumpIterator')
+
 /**
  * The async iterator of a channel (messages) or a server (connections). It
  * ends when its object is closed (a lost fd is an error), when the peer is gone (`EPIPE`,
@@ -337,12 +340,19 @@ class PumpIterator<T> implements AsyncIterableIterator<T> {
   #done = false
   #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
 
-  constructor(pump: Pump<T>, owner: PumpOwner) {
+  constructor(key: typeof pumpToken, pump: Pump<T>, owner: PumpOwner) {
+    if (key !== pumpToken) throw illegalConstructor()
     this.#pump = pump
     this.#owner = owner
   }
 
+  /** Whether `o` is a real iterator (a foreign receiver rejects with `ERR_INVALID_THIS`). */
+  static #mine(o: unknown): boolean {
+    return typeof o === 'object' && o !== null && #pump in o
+  }
+
   next(): Promise<IteratorResult<T, undefined>> {
+    if (!PumpIterator.#mine(this)) return Promise.reject(invalidThis('PumpIterator'))
     if (this.#done) return Promise.resolve({ value: undefined, done: true })
     // A lost fd (closed behind the object's back) is an error, not an end.
     if (this.#owner.fd < 0) {
@@ -367,11 +377,13 @@ class PumpIterator<T> implements AsyncIterableIterator<T> {
   }
 
   return(): Promise<IteratorResult<T, undefined>> {
+    if (!PumpIterator.#mine(this)) return Promise.reject(invalidThis('PumpIterator'))
     this.#finish()
     return Promise.resolve({ value: undefined, done: true })
   }
 
   throw(err?: unknown): Promise<IteratorResult<T, undefined>> {
+    if (!PumpIterator.#mine(this)) return Promise.reject(invalidThis('PumpIterator'))
     this.#finish()
     return Promise.reject(err)
   }
@@ -508,11 +520,12 @@ export class ReceivedFds implements Disposable, Iterable<number> {
 
   /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
-    this.close()
+    ReceivedFds.prototype.close.call(this)
   }
 
-  /** `ReceivedFds { length: 2, fds: [ 21, 22 ] }` (the numbers still owned). */
+  /** `ReceivedFds { length: 2, fds: [ 21, 22 ] }` (the numbers still owned; `ReceivedFds {}` for a foreign receiver). */
   [inspect.custom](): string {
+    if (typeof this !== 'object' || this === null || !(#list in this)) return 'ReceivedFds {}'
     return `ReceivedFds { length: ${this.#length}, fds: ${inspect([...this])} }`
   }
 }
@@ -926,7 +939,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
     if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    return new PumpIterator(this.#pump, this.#o)
+    return new PumpIterator(pumpToken, this.#pump, this.#o)
   }
 
   /**
@@ -955,7 +968,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
-    this.close()
+    FdChannel.prototype.close.call(this)
   }
 
   /** Lets a pending receive or queued send keep the process alive (the default). Returns `this`. */
@@ -1125,7 +1138,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   /** Successive `accept()`s; the loop ends when the server is closed. */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdChannel> {
     if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    return new PumpIterator(this.#pump, this.#o)
+    return new PumpIterator(pumpToken, this.#pump, this.#o)
   }
 
   /**
@@ -1151,7 +1164,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
-    this.close()
+    FdChannelServer.prototype.close.call(this)
   }
 
   /** Lets a pending accept keep the process alive (the default). Returns `this`. */

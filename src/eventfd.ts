@@ -301,7 +301,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 
   /** Same as `close()`, so `using counter = new EventCounter()` closes at scope exit. */
   [Symbol.dispose](): void {
-    this.close()
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
+    this.#core.close()
   }
 
   /** Lets a pending wait keep the process alive (the default). Returns `this`. */
@@ -324,8 +325,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
     return this.#core.refed
   }
 
-  /** `EventCounter { fd: 5, closed: false, pending: 0, count: 0n }`. */
+  /** `EventCounter { fd: 5, closed: false, pending: 0, count: 0n }` (`EventCounter {}` for a foreign receiver). */
   [inspect.custom](depth: number, options: object): string {
+    if (typeof this !== 'object' || this === null || !(#core in this)) return 'EventCounter {}'
     return show('EventCounter', this.#core, depth, options)
   }
 }
@@ -373,12 +375,14 @@ export class Permit implements Disposable {
 
   /** Same as `release()`, for `using`. */
   [Symbol.dispose](): void {
-    this.release()
+    if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
+    Permit.prototype.release.call(this)
   }
 
-  /** `Permit { released: false }`. */
+  /** `Permit { released: false }` (`Permit {}` for a foreign receiver). */
   [inspect.custom](): string {
-    return `Permit { released: ${this.released} }`
+    if (typeof this !== 'object' || this === null || !(#sem in this)) return 'Permit {}'
+    return `Permit { released: ${this.#sem === undefined || this.#sem.closed} }`
   }
 }
 
@@ -540,7 +544,8 @@ export class Semaphore implements Disposable {
 
   /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
-    this.close()
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
+    this.#core.close()
   }
 
   /** Lets a pending acquire keep the process alive (the default). Returns `this`. */
@@ -563,8 +568,9 @@ export class Semaphore implements Disposable {
     return this.#core.refed
   }
 
-  /** `Semaphore { fd: 5, closed: false, pending: 0, count: 2n }`. */
+  /** `Semaphore { fd: 5, closed: false, pending: 0, count: 2n }` (`Semaphore {}` for a foreign receiver). */
   [inspect.custom](depth: number, options: object): string {
+    if (typeof this !== 'object' || this === null || !(#core in this)) return 'Semaphore {}'
     return show('Semaphore', this.#core, depth, options)
   }
 }

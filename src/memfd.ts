@@ -749,6 +749,9 @@ export class MemFile {
 
   /** Shows the fd, name, state and live mappings (and the size while open). */
   [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    // A foreign receiver (an object made from the prototype) shows as an
+    // empty MemFile, as the other classes do: inspecting must not throw.
+    if (typeof this !== 'object' || this === null || !(#h in this)) return 'MemFile {}'
     const self = MemFile.#of(this)
     if (depth < 0) return options.stylize('[MemFile]', 'special')
     const state: Record<string, unknown> = { fd: self.#fd, name: self.#name, closed: self.#fd < 0 }

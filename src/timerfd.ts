@@ -547,7 +547,7 @@ export class Timer {
 
   /** `Timer { fd: 12, clock: 'monotonic', pending: 0, ref: true }`, or `Timer { closed, … }`. @internal */
   [util.inspect.custom](_depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
-    if (!(#core in this)) return 'Timer {}'
+    if (typeof this !== 'object' || this === null || !(#core in this)) return 'Timer {}'
     const core = this.#core
     const state = core.closed
       ? { fd: -1, closed: true, ...(core.lost ? { lost: true } : {}), clock: this.#clock }

@@ -16,7 +16,7 @@
  * @module
  */
 import { native } from './binding'
-import { AbortError, errnoError, useAfterClose, type ErrnoError } from './errors'
+import { AbortError, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
 
 /** The native fd handle (an `External`). */
 export type Handle = ReturnType<typeof native.fdHandleFrom> & object
@@ -37,6 +37,9 @@ interface Waiter<T> {
   /** The iterator this waiter belongs to, if any. */
   iter: object | undefined
 }
+
+/** Only this module makes iterators: `new` on their class from outside throws `ERR_ILLEGAL_CONSTRUCTOR`. */
+const iteratorToken = Symbol('WaitIterator')
 
 /** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
 const SYNC_SLICE_MS = 20
@@ -167,7 +170,7 @@ export class FdCore<T> {
 
   /** An async iterator of successive waits; it ends on close or `return()`. */
   iterate(): AsyncIterableIterator<T> {
-    return new WaitIterator(this)
+    return new WaitIterator(iteratorToken, this)
   }
 
   /** Settles the waiters of one iterator with `{ done: true }`, consuming nothing. */
@@ -309,11 +312,18 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
   #done = false
   #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
 
-  constructor(core: FdCore<T>) {
+  constructor(key: typeof iteratorToken, core: FdCore<T>) {
+    if (key !== iteratorToken) throw illegalConstructor()
     this.#core = core
   }
 
+  /** Whether `o` is a real iterator (a foreign receiver rejects with `ERR_INVALID_THIS`). */
+  static #mine(o: unknown): boolean {
+    return typeof o === 'object' && o !== null && #core in o
+  }
+
   next(): Promise<IteratorResult<T, undefined>> {
+    if (!WaitIterator.#mine(this)) return Promise.reject(invalidThis('WaitIterator'))
     if (this.#done) return Promise.resolve({ value: undefined, done: true })
     // A lost fd (closed behind the object's back) is an error, not an end.
     if (this.#core.closed) {
@@ -338,11 +348,13 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
   }
 
   return(): Promise<IteratorResult<T, undefined>> {
+    if (!WaitIterator.#mine(this)) return Promise.reject(invalidThis('WaitIterator'))
     this.#finish()
     return Promise.resolve({ value: undefined, done: true })
   }
 
   throw(err?: unknown): Promise<IteratorResult<T, undefined>> {
+    if (!WaitIterator.#mine(this)) return Promise.reject(invalidThis('WaitIterator'))
     this.#finish()
     return Promise.reject(err)
   }

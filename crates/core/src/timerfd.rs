@@ -29,7 +29,8 @@ pub struct TimerSpec {
 
 fn to_timespec(ns: u64) -> libc::timespec {
     libc::timespec {
-        tv_sec: (ns / NSEC_PER_SEC) as libc::time_t,
+        // `as _`, not `as libc::time_t`: that alias is deprecated on musl.
+        tv_sec: (ns / NSEC_PER_SEC) as _,
         // Always < 1e9, as the kernel requires.
         tv_nsec: (ns % NSEC_PER_SEC) as _,
     }

@@ -54,13 +54,15 @@ pub enum Backend {
 pub struct EnvState {
     pub env: sys::napi_env,
     pub backend: Backend,
-    async_ctx: Cell<sys::napi_async_context>,
     live: RefCell<HashMap<u64, Weak<RefCell<WatchInner>>>>,
     next_id: Cell<u64>,
     pending_closes: Cell<usize>,
     tearing_down: Cell<bool>,
     hook: Cell<sys::napi_async_cleanup_hook_handle>,
     hook_arg: Cell<*const EnvState>,
+    /// Deno, whose Node-API frees an async cleanup hook's handle itself once
+    /// the hook has run (see `maybe_finish_teardown`).
+    deno: bool,
 }
 
 impl EnvState {
@@ -94,7 +96,8 @@ impl EnvState {
     }
 
     fn create(env: sys::napi_env) -> napi::Result<Self> {
-        let backend = if is_bun(env) {
+        // Bun's `uv_*` exports abort, so it gets no uv waiter.
+        let backend = if runtime_is(env, c"bun") {
             Backend::Thread
         } else {
             match uv::get() {
@@ -111,23 +114,16 @@ impl EnvState {
                 None => Backend::Thread,
             }
         };
-        let mut resource = ptr::null_mut();
-        // SAFETY: env is live; out-pointer valid.
-        check(unsafe { sys::napi_create_object(env, &mut resource) })?;
-        let name = string(env, "linux-fd:wait")?;
-        let mut async_ctx = ptr::null_mut();
-        // SAFETY: env is live, resource is an object and name a string of this env.
-        check(unsafe { sys::napi_async_init(env, resource, name, &mut async_ctx) })?;
         Ok(Self {
             env,
             backend,
-            async_ctx: Cell::new(async_ctx),
             live: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             pending_closes: Cell::new(0),
             tearing_down: Cell::new(false),
             hook: Cell::new(ptr::null_mut()),
             hook_arg: Cell::new(ptr::null()),
+            deno: runtime_is(env, c"deno"),
         })
     }
 
@@ -148,12 +144,6 @@ impl EnvState {
         self.hook.set(handle);
         self.hook_arg.set(arg);
         Ok(())
-    }
-
-    /// The async context for the callback scope of loop callbacks. Null once
-    /// the environment's teardown has finished.
-    pub fn async_ctx(&self) -> sys::napi_async_context {
-        self.async_ctx.get()
     }
 
     /// Whether the environment is being torn down (no JS may run).
@@ -197,18 +187,16 @@ impl EnvState {
             return;
         }
         // Every poll handle is closed and no callback of ours can run any
-        // more: free the async context (valgrind found each environment's 40
-        // bytes never freed without this). The env is still alive until the
-        // hook is removed, just below.
-        let ctx = self.async_ctx.replace(ptr::null_mut());
-        if !ctx.is_null() {
-            // SAFETY: ctx came from napi_async_init on this env and is
-            // destroyed once (replaced by null just above).
-            unsafe { sys::napi_async_destroy(self.env, ctx) };
+        // more. The env is still alive until the hook is removed, just below.
+        // Node requires the hook to remove itself to say it is done. Deno
+        // (2.x, measured) frees the handle itself once the hook returns, and
+        // removing it from inside the hook freed it twice ("double free or
+        // corruption" at exit): there, leave it (docs/platforms.md, "Deno").
+        if !self.deno {
+            // SAFETY: handle is the one Node gave for our hook and is removed
+            // once (replaced by null just above).
+            unsafe { sys::napi_remove_async_cleanup_hook(handle) };
         }
-        // SAFETY: handle is the one Node gave for our hook and is removed once
-        // (replaced by null just above).
-        unsafe { sys::napi_remove_async_cleanup_hook(handle) };
         let arg = self.hook_arg.replace(ptr::null());
         if !arg.is_null() {
             // SAFETY: arg is the Rc::into_raw of add_cleanup_hook. Other
@@ -278,9 +266,9 @@ fn global_path(env: sys::napi_env, path: &[&CStr]) -> Option<sys::napi_value> {
     Some(v)
 }
 
-/// Bun sets `process.versions.bun`. Its `uv_*` exports abort, so it gets no uv waiter.
-fn is_bun(env: sys::napi_env) -> bool {
-    let Some(v) = global_path(env, &[c"process", c"versions", c"bun"]) else {
+/// Whether `process.versions[name]` is a string: Bun sets `bun`, Deno `deno`.
+fn runtime_is(env: sys::napi_env, name: &CStr) -> bool {
+    let Some(v) = global_path(env, &[c"process", c"versions", name]) else {
         return false;
     };
     let mut t = 0;

@@ -1,0 +1,155 @@
+// A runtime-neutral smoke test of the public API: plain ESM, node:* modules
+// only, no test framework, so Deno, Node and Bun all run it as it is
+//   deno run -A __test__/deno/smoke.test.mjs      (scripts/deno-test.sh)
+//   node __test__/deno/smoke.test.mjs
+// It loads the package by its own name through package.json ("main"), so it
+// follows whatever the checkout's entry point is. The runner's contract is the
+// exit code: 0 only if every case passed AND the runtime exited cleanly, which
+// is the point under Deno (the crash it guards against happens after the last
+// line of JS has run). It prints "N passed, N failed" last.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const require = createRequire(import.meta.url)
+const lib = require('../../')
+const runtime = globalThis.Deno ? `deno ${Deno.version.deno}` : process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.version}`
+
+const cases = []
+const test = (name, fn) => cases.push({ name, fn })
+// Rejects if `p` has not settled in `ms`: a lost wake-up fails, not hangs.
+const within = (p, ms, what) => {
+  let timer
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not settled in ${ms} ms`)), ms)
+    }),
+  ])
+}
+
+test('eventfd, eventfdWrite, eventfdRead (sync low-level API)', () => {
+  const fd = lib.eventfd(0, lib.EFD_CLOEXEC | lib.EFD_NONBLOCK)
+  try {
+    lib.eventfdWrite(fd, 2)
+    lib.eventfdWrite(fd, 5n)
+    assert.equal(lib.eventfdRead(fd), 7n)
+    assert.throws(() => lib.eventfdRead(fd), { code: 'EAGAIN' })
+  } finally {
+    // Through the package, not fs.closeSync: Deno's node:fs refuses to close
+    // an fd number it did not open itself (EBADF).
+    lib.EventCounter.fromFd(fd, { adopt: true }).close()
+  }
+})
+
+test('EventCounter add / tryTake and Semaphore release / tryAcquire (sync)', () => {
+  const c = new lib.EventCounter(3)
+  c.add(4n)
+  assert.equal(c.tryTake(), 7n)
+  assert.equal(c.tryTake(), null)
+  c.close()
+  const s = new lib.Semaphore(1)
+  assert.equal(s.tryAcquire(), true)
+  assert.equal(s.tryAcquire(), false)
+  s.release()
+  assert.equal(s.tryAcquire(), true)
+  s.close()
+})
+
+test('memfdCreate gives an fd that MemFile.fromFd adopts', () => {
+  // The fd goes through the package, not node:fs: Deno's node:fs refuses fd
+  // numbers it did not open itself (EBADF from writeSync / closeSync).
+  const fd = lib.memfdCreate('deno-smoke')
+  const m = lib.MemFile.fromFd(fd, { adopt: true })
+  try {
+    assert.equal(m.fd, fd)
+    assert.equal(m.write('hello'), 5)
+    assert.equal(m.size, 5)
+  } finally {
+    m.close()
+  }
+})
+
+test('await Semaphore.acquire() woken by a release from a timer', async () => {
+  const s = new lib.Semaphore(0)
+  try {
+    setTimeout(() => s.release(), 20)
+    await within(s.acquire(), 5000, 'acquire')
+    assert.equal(s.tryAcquire(), false)
+  } finally {
+    s.close()
+  }
+})
+
+test('await EventCounter.take() woken by add()', async () => {
+  const c = new lib.EventCounter(0)
+  try {
+    setTimeout(() => c.add(5), 20)
+    assert.equal(await within(c.take(), 5000, 'take'), 5n)
+  } finally {
+    c.close()
+  }
+})
+
+test('await Timer.wait() for a one-shot 30 ms timer', async () => {
+  const t = new lib.Timer('monotonic')
+  try {
+    const t0 = performance.now()
+    t.set(30)
+    assert.equal(await within(t.wait(), 5000, 'wait'), 1n)
+    assert.ok(performance.now() - t0 >= 25, 'fired too early')
+  } finally {
+    t.close()
+  }
+})
+
+test('MemFile: write, map, read through the mapping, unmap', () => {
+  const m = lib.MemFile.create('deno-smoke-map', { sealable: true })
+  try {
+    m.truncate(4096)
+    m.addSeals({ shrink: true })
+    m.write('shared bytes', 0)
+    const ab = m.map({ writable: true })
+    const view = new Uint8Array(ab)
+    assert.equal(new TextDecoder().decode(view.subarray(0, 12)), 'shared bytes')
+    view[0] = 'S'.charCodeAt(0)
+    assert.equal(m.read(6, 0).toString(), 'Shared')
+    m.unmap(ab)
+  } finally {
+    m.close()
+  }
+})
+
+test('lockFile / tryLockFile: an exclusive lock excludes a second one until released', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-smoke-'))
+  try {
+    const path = join(dir, 'lock')
+    const lock = await within(lib.lockFile(path), 5000, 'lockFile')
+    assert.equal(lock.shared, false)
+    assert.equal(lib.tryLockFile(path), null)
+    lock.release()
+    const again = lib.tryLockFile(path)
+    assert.ok(again, 'free after release')
+    again.release()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+let passed = 0
+let failed = 0
+for (const { name, fn } of cases) {
+  try {
+    await fn()
+    passed++
+    console.log(`ok - ${name}`)
+  } catch (e) {
+    failed++
+    console.log(`not ok - ${name}\n  ${String(e?.stack ?? e).replace(/\n/g, '\n  ')}`)
+  }
+}
+console.log(`# ${runtime}, wait backend ${lib.waitBackend?.() ?? '?'}`)
+console.log(`${passed} passed, ${failed} failed`)
+if (failed) process.exitCode = 1
