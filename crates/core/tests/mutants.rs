@@ -20,7 +20,11 @@ fn status_flags(fd: std::os::fd::BorrowedFd<'_>) -> i32 {
 #[test]
 fn set_nonblocking_adds_the_flag_and_keeps_the_others() {
     let dir = std::env::temp_dir().join(format!("linux-fd-mutants-{}", std::process::id()));
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&dir).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&dir)
+        .unwrap();
     std::fs::remove_file(&dir).unwrap();
     let before = status_flags(file.as_fd());
     assert_eq!(before & libc::O_NONBLOCK, 0);
@@ -46,8 +50,18 @@ fn kind_tells_a_semaphore_eventfd_from_a_counter() {
             eprintln!("[skip] kind: this kernel does not report eventfd-semaphore in fdinfo")
         }
         (s, c) => {
-            assert_eq!(s, FdKind::EventFd { semaphore: Some(true) });
-            assert_eq!(c, FdKind::EventFd { semaphore: Some(false) });
+            assert_eq!(
+                s,
+                FdKind::EventFd {
+                    semaphore: Some(true)
+                }
+            );
+            assert_eq!(
+                c,
+                FdKind::EventFd {
+                    semaphore: Some(false)
+                }
+            );
         }
     }
 }
@@ -62,4 +76,27 @@ fn guarded_get_returns_the_held_fd() {
     assert_eq!(g.get().map(|f| f.as_raw_fd()), Some(raw));
     assert_eq!(g.close(), None);
     assert!(g.get().is_none());
+}
+
+/// A failure that is not a conflict stays an error: an exclusive OFD lock
+/// on a read-only description is EBADF, never "held by another"
+/// (lockwait.rs `try_lock`: the guard `EAGAIN || EACCES` made `true`, and
+/// `== EACCES` made `!=`).
+#[test]
+fn try_lock_reports_errors_that_are_not_conflicts() {
+    use linux_fd_core::lockwait::{try_lock, LockKind, LockSpec};
+    let path = std::env::temp_dir().join(format!("linux-fd-mutants-lock-{}", std::process::id()));
+    std::fs::write(&path, b"").unwrap();
+    let ro = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let spec = LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start: 0,
+        len: 0,
+    };
+    let err = try_lock(ro.as_fd(), &spec).expect_err("a write lock on a read-only fd");
+    assert_eq!(err.errno, linux_fd_core::Errno::EBADF);
+    // The shared form is allowed on it, and granted.
+    assert!(try_lock(ro.as_fd(), &LockSpec { shared: true, ..spec }).unwrap());
 }
