@@ -100,3 +100,88 @@ fn try_lock_reports_errors_that_are_not_conflicts() {
     // The shared form is allowed on it, and granted.
     assert!(try_lock(ro.as_fd(), &LockSpec { shared: true, ..spec }).unwrap());
 }
+
+/// Voluntary context switches of thread `tid` of this process.
+fn voluntary_switches(tid: i64) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// With the cancel signal free, a lock wait sleeps in the kernel: its thread
+/// does not wake while the lock stays held (the polling fallback wakes every
+/// few ms). lockwait.rs `lock_until`: `delete !` on
+/// `!blocking_waits_available()` made every wait poll.
+#[test]
+fn a_lock_wait_sleeps_in_the_kernel_while_the_holder_holds() {
+    use linux_fd_core::lockwait::{lock_until, open_for_lock, try_lock, Cancel, LockKind, LockSpec, Waited};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+    let path = std::env::temp_dir().join(format!("linux-fd-mutants-kernel-{}", std::process::id()));
+    let holder = open_for_lock(&path).unwrap();
+    let waiter = open_for_lock(&path).unwrap();
+    let s = LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start: 0,
+        len: 0,
+    };
+    assert!(try_lock(holder.as_fd(), &s).unwrap());
+    let cancel = Arc::new(Cancel::new());
+    let c2 = cancel.clone();
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
+        lock_until(waiter.as_fd(), &s, &c2).unwrap()
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = voluntary_switches(tid);
+    std::thread::sleep(Duration::from_millis(300));
+    let woke = voluntary_switches(tid) - before;
+    cancel.cancel();
+    assert_eq!(t.join().unwrap(), Waited::Cancelled);
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        woke <= 3,
+        "the waiting thread woke {woke} times in 300 ms while the lock was held"
+    );
+}
+
+/// An error of the blocking lock call other than EINTR ends the wait with
+/// that error, at once (lockwait.rs `lock_until`: the `EINTR` guard made
+/// `true` retried it for ever).
+#[test]
+fn a_lock_wait_returns_an_error_that_is_not_eintr() {
+    use linux_fd_core::lockwait::{lock_until, Cancel, LockKind, LockSpec};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+    let path = std::env::temp_dir().join(format!("linux-fd-mutants-eintr-{}", std::process::id()));
+    std::fs::write(&path, b"").unwrap();
+    let ro = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let cancel = Arc::new(Cancel::new());
+    let c2 = cancel.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let s = LockSpec {
+            kind: LockKind::Ofd,
+            shared: false,
+            start: 0,
+            len: 0,
+        };
+        tx.send(lock_until(ro.as_fd(), &s, &c2).map(|_| ()).map_err(|e| e.errno))
+            .unwrap();
+    });
+    let got = rx.recv_timeout(Duration::from_secs(5));
+    if got.is_err() {
+        cancel.cancel();
+    }
+    assert_eq!(got, Ok(Err(linux_fd_core::Errno::EBADF)));
+}
