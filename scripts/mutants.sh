@@ -78,7 +78,9 @@ run_node() { # $@: files, or none for the whole crate
   local args=() dir=$OUT/node
   for f in "$@"; do args+=(--file "$f"); done
   mkdir -p "$dir"
-  "$BIN" mutants --list --json --diff --package linux-fd-node "${args[@]}" >"$dir/mutants.json"
+  # NODE_EXTRA: more cargo-mutants options for the listing (e.g. --re fd_handle_close).
+  # shellcheck disable=SC2086
+  "$BIN" mutants --list --json --diff --package linux-fd-node "${args[@]}" ${NODE_EXTRA:-} >"$dir/mutants.json"
   : >"$dir/caught.txt"; : >"$dir/missed.txt"; : >"$dir/unviable.txt"
   npm run build:ts --silent
   local n i name file
