@@ -3,14 +3,22 @@
 // operation and 100,000 awaited waits (--quick: 100,000 and 10,000).
 //
 // Each operation runs a warm-up (JIT, heap sizing, allocator pools), then
-// the measured calls in blocks with the event loop turning in between (as a
-// server's would, and because Node frees external memory from the loop).
-// Two figures are bounded, both read after full GCs:
-// - native = RSS - V8 heapTotal: what Rust, libuv and malloc hold. Bound
-//   12 MB, so a leak of 12 bytes per call over 1M calls (120 bytes per wait
-//   over 100k) fails; run-to-run noise of this figure was up to 8 MB here.
+// the measured calls in two halves, in blocks with the event loop turning in
+// between (as a server's would, and because Node frees external memory from
+// the loop). Three figures are bounded, all read after full GCs:
+// - malloc arena (util.arenaBytes: the [heap] mapping, where the JS thread's
+//   small mallocs go), over the second half only: a slope, 8 bytes a call
+//   (at least 64 kB). A leak of 16 bytes per call fails the quick form (a
+//   planted one in eventfdWrite grew it 1.56 MB over 50k calls, 32 bytes
+//   a call with glibc's chunk header; bound 391 kB). In 7 clean runs the
+//   second half moved it by at most 20 kB (docs/testing.md). The fcntl
+//   buffer form turns the loop every 1,000 calls (see externalResults).
+// - native = RSS - V8 heapTotal: what Rust, libuv and malloc hold, anywhere
+//   (other threads' arenas, mmap). Bound 12 MB over both halves, so a leak
+//   of 12 bytes per call over 1M calls fails; its run-to-run noise was up to
+//   8 MB here, which is why the arena slope is the quick form's check.
 // - heapUsed: the live JS heap (retained promises, closures). Bound 2 MB.
-// RSS itself is printed too; it can grow while both stay flat, when V8
+// RSS itself is printed too; it can grow while all stay flat, when V8
 // keeps empty heap pages committed (see util.memAfterGc).
 const fs = require('node:fs')
 const os = require('node:os')
@@ -20,6 +28,11 @@ const lfd = require('../..')
 const MB = 1024 * 1024
 const NATIVE_BOUND = 12 * MB
 const HEAP_BOUND = 2 * MB
+// Main malloc arena (util.arenaBytes), over the second half of the calls:
+// 8 bytes a call, at least ARENA_FLOOR (docs/testing.md has the noise).
+const ARENA_PER_CALL = 8
+const ARENA_FLOOR = 64 * 1024
+const arenaBoundFor = (calls) => Math.max(ARENA_PER_CALL * calls, ARENA_FLOOR)
 const mb = (x) => `${x >= 0 ? '+' : ''}${(x / MB).toFixed(2)}`
 
 module.exports = {
@@ -118,33 +131,58 @@ module.exports = {
     }
 
     const rows = []
-    const measure = async (name, n, kind, body) => {
-      const before = await memAfterGc()
-      const t0 = process.hrtime.bigint()
-      await body()
-      const ns = Number(process.hrtime.bigint() - t0) / n
-      const after = await memAfterGc()
+    // `half(k)` runs k calls (or awaits) with the loop turning. Two halves
+    // after the warm-up: native and heapUsed are bounded over both (the
+    // absolute bounds above), the arena over the second only: a slope, so a
+    // pool or a high-water mark that the first half fills is not a leak,
+    // and a leak of 16 bytes per call (a 32-byte glibc chunk) grows it by
+    // at least 16 B x n/2, twice the bound.
+    const measure = async (name, n, kind, half) => {
+      const m0 = await memAfterGc()
+      let t = process.hrtime.bigint()
+      await half(n / 2)
+      let ns = process.hrtime.bigint() - t
+      const m1 = await memAfterGc()
+      t = process.hrtime.bigint()
+      await half(n / 2)
+      ns = Number(ns + process.hrtime.bigint() - t) / n
+      const m2 = await memAfterGc()
       const row = {
         name,
         n,
         ns: Math.round(ns),
-        rssMB: +((after.rss - before.rss) / MB).toFixed(2),
-        nativeMB: +((after.native - before.native) / MB).toFixed(2),
-        heapUsedMB: +((after.heapUsed - before.heapUsed) / MB).toFixed(2),
+        rssMB: +((m2.rss - m0.rss) / MB).toFixed(2),
+        nativeMB: +((m2.native - m0.native) / MB).toFixed(2),
+        heapUsedMB: +((m2.heapUsed - m0.heapUsed) / MB).toFixed(2),
+      }
+      const arenaBound = arenaBoundFor(n / 2)
+      if (m2.arena !== null && m1.arena !== null) {
+        row.arenaFirstKB = Math.round((m1.arena - m0.arena) / 1024)
+        row.arenaKB = Math.round((m2.arena - m1.arena) / 1024)
       }
       rows.push(row)
       log(
-        `${name.padEnd(46)} ${n} ${kind}: native ${mb(after.native - before.native)} MB, heapUsed ${mb(after.heapUsed - before.heapUsed)} MB, RSS ${(before.rss / MB).toFixed(0)} -> ${(after.rss / MB).toFixed(0)} MB; ${ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${Math.round(ns)} ns`} each`,
+        `${name.padEnd(46)} ${n} ${kind}: native ${mb(m2.native - m0.native)} MB, heapUsed ${mb(m2.heapUsed - m0.heapUsed)} MB, malloc arena ${row.arenaFirstKB ?? '?'} then ${row.arenaKB ?? '?'} kB (bound ${Math.round(arenaBound / 1024)}), RSS ${(m0.rss / MB).toFixed(0)} -> ${(m2.rss / MB).toFixed(0)} MB; ${ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${Math.round(ns)} ns`} each`,
       )
-      check(after.native - before.native < NATIVE_BOUND, `${name}: native memory grew ${mb(after.native - before.native)} MB over ${n} ${kind}`)
-      check(after.heapUsed - before.heapUsed < HEAP_BOUND, `${name}: live JS heap grew ${mb(after.heapUsed - before.heapUsed)} MB over ${n} ${kind}`)
+      check(m2.native - m0.native < NATIVE_BOUND, `${name}: native memory grew ${mb(m2.native - m0.native)} MB over ${n} ${kind}`)
+      check(m2.heapUsed - m0.heapUsed < HEAP_BOUND, `${name}: live JS heap grew ${mb(m2.heapUsed - m0.heapUsed)} MB over ${n} ${kind}`)
+      if (row.arenaKB !== undefined) {
+        check(m2.arena - m1.arena < arenaBound, `${name}: malloc arena grew ${row.arenaKB} kB over the last ${n / 2} ${kind} (${((m2.arena - m1.arena) / (n / 2)).toFixed(1)} bytes each; bound ${Math.round(arenaBound / 1024)} kB)`)
+      }
     }
     const BLOCK = N / 10
+    // Results that are external buffers (napi-rs Buffer::from(Vec), freed
+    // only from the loop after a GC) pile up within a block: 10k of them
+    // fragment the arena so its slope moved by -1.7 to +1.3 MB in clean
+    // runs. Their loop turns every 1,000 calls, which keeps the pile small
+    // (the pile itself is the no-yield check's business, below).
+    const externalResults = new Set(['fcntl(F_GETFL) + fcntl OFD lock/unlock buffer'])
     for (const [name, fn] of Object.entries(ops)) {
+      const block = externalResults.has(name) ? 1000 : BLOCK
       for (let i = 0; i < BLOCK; i++) fn()
-      await measure(name, N, 'calls', async () => {
-        for (let b = 0; b < 10; b++) {
-          for (let i = 0; i < BLOCK; i++) fn()
+      await measure(name, N, 'calls', async (k) => {
+        for (let b = 0; b < k / block; b++) {
+          for (let i = 0; i < block; i++) fn()
           await sleep(0)
         }
       })
@@ -199,8 +237,8 @@ module.exports = {
     }
     for (const [name, fn] of Object.entries(waits)) {
       for (let i = 0; i < WAITS / 10; i++) await fn()
-      await measure(name, WAITS, 'awaits', async () => {
-        for (let i = 0; i < WAITS; i++) await fn()
+      await measure(name, WAITS, 'awaits', async (k) => {
+        for (let i = 0; i < k; i++) await fn()
       })
     }
     check(ec.pending === 0 && sem.pending === 0 && timer.pending === 0, 'no wait left pending')
@@ -213,11 +251,12 @@ module.exports = {
     return {
       held: [
         `${Object.keys(ops).length} sync operations x ${N} calls and ${Object.keys(waits).length} wait kinds x ${WAITS} awaits, each after a warm-up:`,
+        `  malloc arena grew under ${ARENA_PER_CALL} bytes a call over the second half (at least ${ARENA_FLOOR / 1024} kB; largest ${worst('arenaKB').arenaKB ?? '?'} kB, ${worst('arenaKB').name})`,
         `  native memory (RSS - V8 heap) grew under ${NATIVE_BOUND / MB} MB each (largest ${worst('nativeMB').nativeMB} MB, ${worst('nativeMB').name})`,
         `  live JS heap grew under ${HEAP_BOUND / MB} MB each (largest ${worst('heapUsedMB').heapUsedMB} MB, ${worst('heapUsedMB').name})`,
         `  RSS growth largest ${worst('rssMB').rssMB} MB (${worst('rssMB').name})`,
       ],
-      figures: { nativeBoundMB: NATIVE_BOUND / MB, heapBoundMB: HEAP_BOUND / MB, rows },
+      figures: { arenaBytesPerCall: ARENA_PER_CALL, arenaFloorKB: ARENA_FLOOR / 1024, nativeBoundMB: NATIVE_BOUND / MB, heapBoundMB: HEAP_BOUND / MB, rows },
     }
   },
 }
