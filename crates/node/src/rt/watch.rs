@@ -323,13 +323,13 @@ impl WatchInner {
                 sys::napi_create_int32(env, status, &mut arg);
             }
             let argc = usize::from(status != 0);
-            // SAFETY: func is a function value of env (checked at creation).
             // make_callback runs the microtask queue afterwards, as after any
             // Node callback. Its async context is null, which Node-API allows
             // (an empty context): promise continuations keep the context
             // they were created in, and no napi_async_init means no
             // napi_async_destroy at teardown, which Deno cannot run there
             // (docs/platforms.md, "Deno").
+            // SAFETY: func is a function value of env (checked at creation).
             let st = unsafe {
                 if in_scope {
                     sys::napi_call_function(env, recv, func, argc, &arg, &mut result)
