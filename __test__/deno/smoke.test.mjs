@@ -138,6 +138,28 @@ test('lockFile / tryLockFile: an exclusive lock excludes a second one until rele
   }
 })
 
+test('FdChannel: a Semaphore handed over a socket pair arrives as a working duplicate', async () => {
+  const [a, b] = lib.FdChannel.pair()
+  const sem = new lib.Semaphore(0)
+  try {
+    await a.send('sem', [sem])
+    const { data, fds } = await within(b.receive(), 2000, 'receive')
+    assert.equal(String(data), 'sem')
+    const other = lib.Semaphore.fromFd(fds.take(0), { adopt: true })
+    try {
+      other.release(2)
+      assert.equal(sem.count, 2n)
+      assert.equal(sem.tryAcquire(), true)
+    } finally {
+      other.close()
+    }
+  } finally {
+    sem.close()
+    a.close()
+    b.close()
+  }
+})
+
 let passed = 0
 let failed = 0
 for (const { name, fn } of cases) {
