@@ -1,6 +1,6 @@
 'use strict'
 // npm run bench [-- --quick] [--compare <dir>]: runs bench/ops.js here and bench/roundtrip.js,
-// threads.js, locks.js and timer.js each in a fresh Node process, prints
+// threads.js, locks.js, timer.js and channel.js each in a fresh Node process, prints
 // their tables, and writes bench/results/<date>.json, latest.json and a bar
 // chart of the ratios (bench/results/latest.svg, and latest.png when an SVG
 // renderer is installed). --compare <dir> (or LINUX_FD_BENCH_COMPARE) also
@@ -139,6 +139,7 @@ const NEEDS = {
   threads: ['EventCounter', 'Semaphore'],
   locks: ['lockFile', 'flock', 'LOCK_EX', 'LOCK_UN'],
   timer: ['Timer'],
+  channel: ['FdChannel', 'Semaphore'],
 }
 
 async function main() {
@@ -157,7 +158,7 @@ async function main() {
   elapsed.ops = +done()
   const result = { machine: info, ops: opsRes }
   const lfd = require('..')
-  for (const [key, file] of [['roundtrip', 'roundtrip.js'], ['threads', 'threads.js'], ['locks', 'locks.js'], ['timer', 'timer.js']]) {
+  for (const [key, file] of [['roundtrip', 'roundtrip.js'], ['threads', 'threads.js'], ['locks', 'locks.js'], ['timer', 'timer.js'], ['channel', 'channel.js']]) {
     console.log()
     const missing = NEEDS[key].filter((name) => lfd[name] === undefined)
     if (missing.length) {
