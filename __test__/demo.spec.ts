@@ -19,6 +19,9 @@ test('npm run demo verifies its cross-process result and exits 0', (t) => {
   const r = demo()
   t.is(r.status, 0, r.stdout + r.stderr)
   t.regex(r.stdout, /demo: shared result verified/)
+  // Step 4: a process that is not the demo's child joined through a socket path.
+  t.regex(r.stdout, /ok {3}process \d+ joined through .*job\.sock; its parent is \d+, not us/)
+  t.regex(r.stdout, /ok {3}it said "done" after adding 1 under the semaphore: counter = 1/)
   t.notRegex(r.stdout, /FAIL/)
   t.regex(r.stdout, /eventfd read at 0, non-blocking -> EAGAIN/)
   t.regex(r.stdout, /memfd read back with fs.readSync -> "written with fs.writeSync on a memfd"/)

@@ -9,6 +9,10 @@
 // 3. Control: the same job with 1 permit must see exactly 1 inside. It shows
 //    that the "2 at once" above came from the semaphore, and that the check
 //    can tell the difference.
+// 4. A stranger joins: a process that is not our child (its parent exits at
+//    once) connects to a socket file, receives the Semaphore and the MemFile
+//    over it (FdChannel, SCM_RIGHTS), and adds 1 to the shared counter under
+//    the semaphore.
 // It exits 0 only if every check holds.
 //
 //   node --import=tsx examples/demo.ts
@@ -17,6 +21,7 @@
 // and `--break=serial` (1 permit while it expects 2) make the check fail on
 // purpose: the tests run both to prove that it can.
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -139,6 +144,50 @@ async function runJob(permits: number, expect: number): Promise<Check[]> {
   return checks
 }
 
+// Step 4's stranger: connects, takes what it is sent, does one guarded
+// increment, and says so.
+async function strangerMain(sock: string): Promise<void> {
+  using ch = await lfd.FdChannel.connect(sock)
+  const { fds } = await ch.receive({ signal: AbortSignal.timeout(10_000) })
+  using sem = lfd.Semaphore.fromFd(fds.take(0), { adopt: true })
+  using mem = lfd.MemFile.fromFd(fds.take(1), { adopt: true })
+  const counter = new Int32Array(mem.map({ writable: true }))
+  {
+    using _permit = await sem.acquire()
+    counter[0] = counter[0]! + 1
+  }
+  await ch.send('done')
+}
+
+async function stranger(): Promise<Check[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-demo-'))
+  const sock = path.join(dir, 'job.sock')
+  using sem = new lfd.Semaphore(1)
+  using mem = lfd.MemFile.create('stranger')
+  mem.truncate(4096)
+  mem.addSeals({ shrink: true })
+  const counter = new Int32Array(mem.map({ writable: true }))
+  using server = lfd.FdChannel.listen(sock) // mode 0600, and only this uid may connect
+  // A launcher starts the stranger detached and exits at once, so the
+  // stranger's parent is not us: it finds the job by the socket path alone.
+  const argv = [...process.execArgv, process.argv[1]!, 'stranger', sock]
+  const launcher = spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, ${JSON.stringify(argv)}, { detached: true, stdio: 'inherit' }).unref()`], {
+    stdio: 'inherit',
+  })
+  await once(launcher, 'exit')
+  using ch = await server.accept({ signal: AbortSignal.timeout(10_000) })
+  const { pid } = ch.peer
+  const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])
+  await ch.send('job', [sem, mem])
+  const reply = await ch.receive({ signal: AbortSignal.timeout(10_000) })
+  fs.rmSync(dir, { recursive: true, force: true })
+  return [
+    [`process ${pid} joined through ${sock}; its parent is ${ppid}, not us (${process.pid})`, ppid !== process.pid],
+    [`it said ${JSON.stringify(String(reply.data))} after adding 1 under the semaphore: counter = ${counter[0]}`, counter[0] === 1 && String(reply.data) === 'done'],
+    [`its permit is back (${sem.count} of 1)`, sem.count === 1n],
+  ]
+}
+
 function report(checks: Check[]): boolean {
   for (const [what, ok, why] of checks) console.log(`   ${ok ? 'ok  ' : 'FAIL'} ${what}${ok || !why ? '' : `: ${why}`}`)
   return checks.every(([, ok]) => ok)
@@ -160,12 +209,23 @@ async function parentMain(): Promise<void> {
   console.log('   If it does, the 2 seen above were let in by the semaphore, and the check can tell.')
   const control = report(await runJob(1, 1))
 
-  const allOk = job && control
+  console.log('\n4. A stranger joins through a socket path')
+  console.log('   A process that is not our child connects to a socket file (FdChannel),')
+  console.log('   receives the Semaphore and a MemFile over it, and adds 1 to a shared')
+  console.log('   counter under the semaphore.')
+  const joined = report(await stranger())
+
+  const allOk = job && control && joined
   console.log(allOk ? '\ndemo: shared result verified' : '\ndemo: shared result WRONG')
   process.exit(allOk ? 0 : 1)
 }
 
-const main = process.argv[2] === 'child' ? childMain(Number(process.argv[3]), process.argv[4]!) : parentMain()
+const main =
+  process.argv[2] === 'child'
+    ? childMain(Number(process.argv[3]), process.argv[4]!)
+    : process.argv[2] === 'stranger'
+      ? strangerMain(process.argv[3]!)
+      : parentMain()
 main.catch((e: unknown) => {
   console.error(e)
   process.exit(1)
