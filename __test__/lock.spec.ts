@@ -88,11 +88,16 @@ test.serial('a lock held by a process is released when it is killed, and the wai
   const path = file()
   const child = spawn(
     process.execPath,
-    ['-e', `require(${JSON.stringify(PKG)}).lockFile(${JSON.stringify(path)}).then(() => { console.log('held'); setInterval(() => {}, 1000) })`],
+    // The child keeps its FileLock referenced: a collected FileLock releases
+    // its lock (as a collected fd closes), and a young one can go in the first
+    // scavenge (it did, once, in .ci/run's unprivileged run).
+    ['-e', `require(${JSON.stringify(PKG)}).lockFile(${JSON.stringify(path)}).then((l) => { globalThis.held = l; console.log('held'); setInterval(() => {}, 1000) })`],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   await new Promise<void>((r) => child.stdout!.once('data', () => r()))
-  t.is(tryLockFile(path), null)
+  const probe = tryLockFile(path)
+  t.is(probe, null)
+  probe?.release() // so a failure here cannot leave the wait below blocked on our own lock
   const waiting = lockFile(path)
   await sleep(30)
   child.kill('SIGKILL')
