@@ -177,8 +177,9 @@ pub struct Cancel {
     /// The waiting thread while it is inside [`lock_until`], else `None`.
     /// The kicker signals it only under this mutex, and the waiter clears it
     /// under the same mutex before it leaves, so no signal ever targets a
-    /// thread that has exited.
-    waiter: Mutex<Option<libc::pthread_t>>,
+    /// thread that has exited. Kept as a `usize`: `pthread_t` is an integer
+    /// on glibc but a pointer on musl, which is neither `Send` nor `Sync`.
+    waiter: Mutex<Option<usize>>,
 }
 
 impl Cancel {
@@ -208,7 +209,7 @@ impl Cancel {
             Some(t) => {
                 // SAFETY: t is a live thread: it clears `waiter` under this
                 // mutex before leaving lock_until, and we hold the mutex.
-                unsafe { libc::pthread_kill(t, cancel_signal()) };
+                unsafe { libc::pthread_kill(t as libc::pthread_t, cancel_signal()) };
                 true
             }
             None => false,
@@ -312,7 +313,7 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
     // SAFETY: pthread_self has no preconditions.
-    *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsafe { libc::pthread_self() });
+    *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsafe { libc::pthread_self() } as usize);
     let result = loop {
         if cancel.is_cancelled() {
             break Ok(Waited::Cancelled);
