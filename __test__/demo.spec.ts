@@ -47,3 +47,12 @@ test('the demo fails when 2 permits never overlap (1 permit, 2 expected)', (t) =
   t.is(r.status, 1, r.stdout + r.stderr)
   t.regex(r.stdout, /FAIL the most children inside at once was 1 \(expected 2\): 2 permits never overlapped/)
 })
+
+// CI once saw at most 2 inside with 4 permits: children start seconds apart
+// on a loaded machine and never ran at the same time. The demo's start gate
+// lines them up; --stagger delays child i by i*400 ms to show it does.
+test('children that start far apart are lined up by the start gate: 4 permits still let 4 in', (t) => {
+  const r = demo('--break=unbounded', '--stagger=400')
+  t.is(r.status, 1, r.stdout + r.stderr)
+  t.regex(r.stdout, /FAIL the most children inside at once was 4 \(expected 2\): the semaphore let/)
+})

@@ -19,7 +19,9 @@
 //
 // `--break=unbounded` (the semaphore gets 4 permits while the job expects 2)
 // and `--break=serial` (1 permit while it expects 2) make the check fail on
-// purpose: the tests run both to prove that it can.
+// purpose: the tests run both to prove that it can. `--stagger=MS` delays
+// child i by i*MS before it starts, as a loaded machine does: the start gate
+// must still line them up (a test runs it with --break=unbounded).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
@@ -76,11 +78,20 @@ function tryCode(fn: () => unknown): string | undefined {
 
 // Shared memory, as Int32 words: [0] rounds done by all children, [1] children
 // inside now, [2] the most ever inside at once, [3 + i] rounds done by child i.
-async function childMain(i: number, logPath: string): Promise<void> {
+async function childMain(i: number, logPath: string, staggerMs: number): Promise<void> {
+  if (staggerMs > 0) await new Promise((resolve) => setTimeout(resolve, i * staggerMs))
   using mem = lfd.MemFile.fromFd(3)
   using sem = lfd.Semaphore.fromFd(4)
   using done = lfd.EventCounter.fromFd(5)
+  using ready = lfd.EventCounter.fromFd(6)
+  using go = lfd.Semaphore.fromFd(7)
   const words = new Int32Array(mem.map({ writable: true }))
+  // A start gate: children start seconds apart on a loaded machine (each
+  // loads node and tsx), and ones that never run at the same time could not
+  // show what the semaphore allows. Each says it is ready, then passes a
+  // turnstile the parent opens once all are: they all start together.
+  ready.add(1)
+  ;(await go.acquire()).release()
   for (let r = 0; r < ROUNDS; r++) {
     using permit = await sem.acquire() // given back at the end of each round
     const inside = Atomics.add(words, 1, 1) + 1
@@ -103,7 +114,7 @@ async function childMain(i: number, logPath: string): Promise<void> {
 // expect the most inside at once to be exactly `expect`.
 type Check = [what: string, ok: boolean, why?: string]
 
-async function runJob(permits: number, expect: number): Promise<Check[]> {
+async function runJob(permits: number, expect: number, staggerMs: number): Promise<Check[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-fd-demo-'))
   const logPath = path.join(dir, 'log.txt')
   using mem = lfd.MemFile.create('demo-shared')
@@ -112,16 +123,29 @@ async function runJob(permits: number, expect: number): Promise<Check[]> {
   const words = new Int32Array(mem.map({ writable: true }))
   using sem = new lfd.Semaphore(permits)
   using done = new lfd.EventCounter()
+  using ready = new lfd.EventCounter()
+  using go = new lfd.Semaphore(0)
   const exits: Promise<number | null>[] = []
+  const failed = new AbortController() // a child that fails ends the waits below, not hangs them
   for (let i = 0; i < CHILDREN; i++) {
     // This same file in child mode, with the same node flags (--import=tsx).
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'child', String(i), logPath], {
-      stdio: ['ignore', 'inherit', 'inherit', mem.fd, sem.fd, done.fd],
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'child', String(i), logPath, String(staggerMs)], {
+      stdio: ['ignore', 'inherit', 'inherit', mem.fd, sem.fd, done.fd, ready.fd, go.fd],
     })
-    exits.push(new Promise((resolve) => child.on('exit', (code) => resolve(code))))
+    exits.push(
+      new Promise((resolve) =>
+        child.on('exit', (code) => {
+          if (code !== 0) failed.abort(new Error(`child ${i} exited with ${code}`))
+          resolve(code)
+        }),
+      ),
+    )
   }
+  let started = 0n
+  while (started < BigInt(CHILDREN)) started += await ready.take({ signal: failed.signal }) // each child's ready.add(1)
+  go.release(1) // the turnstile: each child passes it on to the next
   let finished = 0n
-  while (finished < BigInt(CHILDREN)) finished += await done.take() // woken by each child's add(1)
+  while (finished < BigInt(CHILDREN)) finished += await done.take({ signal: failed.signal }) // woken by each child's add(1)
   const codes = await Promise.all(exits)
   const log = fs.readFileSync(logPath, 'utf8')
   process.stdout.write(log)
@@ -196,18 +220,19 @@ function report(checks: Check[]): boolean {
 async function parentMain(): Promise<void> {
   const broken = (process.argv.find((a) => a.startsWith('--break=')) ?? '').slice('--break='.length)
   const permits = ({ unbounded: CHILDREN, serial: 1 } as Record<string, number>)[broken] ?? 2
+  const staggerMs = Number((process.argv.find((a) => a.startsWith('--stagger=')) ?? '=0').split('=')[1])
   if (broken) console.log(`(--break=${broken}: the job expects 2 at once but its semaphore has ${permits} permit${permits === 1 ? '' : 's'})\n`)
   await tour()
 
   console.log(`\n2. ${CHILDREN} child processes share one Semaphore with 2 permits`)
   console.log(`   Each child takes a permit ${ROUNDS} times and holds it across a ${HOLD_MS} ms await,`)
   console.log('   counting itself in and out in a MemFile that every process maps.')
-  const job = report(await runJob(permits, 2))
+  const job = report(await runJob(permits, 2, staggerMs))
 
   console.log('\n3. Control: the same job with 1 permit')
   console.log('   With one permit nobody can overlap, so this run must see exactly 1 inside.')
   console.log('   If it does, the 2 seen above were let in by the semaphore, and the check can tell.')
-  const control = report(await runJob(1, 1))
+  const control = report(await runJob(1, 1, staggerMs))
 
   console.log('\n4. A stranger joins through a socket path')
   console.log('   A process that is not our child connects to a socket file (FdChannel),')
@@ -222,7 +247,7 @@ async function parentMain(): Promise<void> {
 
 const main =
   process.argv[2] === 'child'
-    ? childMain(Number(process.argv[3]), process.argv[4]!)
+    ? childMain(Number(process.argv[3]), process.argv[4]!, Number(process.argv[5]))
     : process.argv[2] === 'stranger'
       ? strangerMain(process.argv[3]!)
       : parentMain()
