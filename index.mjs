@@ -1,3 +1,3 @@
 // The package's ES module entry: the same exports as the CommonJS entry
 // (Node finds the names statically in dist/, compiled from src/ by tsc).
-export * from './index.js'
+export * from './dist/index.js'

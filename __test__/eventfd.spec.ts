@@ -3,6 +3,8 @@
 import test from 'ava'
 import { closeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
 
 import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, eventfdRead, eventfdWrite } from '../index.js'
 
@@ -109,4 +111,65 @@ test('a closed fd is EBADF and an fd of the wrong kind is EINVAL', (t) => {
   const err = t.throws(() => eventfdRead(fd), { code: 'EBADF' }) as NodeJS.ErrnoException
   t.is(err.errno, -9)
   t.throws(() => eventfd(0, 0x7fffffff), { code: 'EINVAL' })
+})
+
+// The hot paths are raw Node-API functions (crates/node/src/rt/rawfn.rs): no
+// napi-rs conversion stands between a caller of binding.js and the fd, so the
+// trampolines themselves must refuse what is not a number, in every
+// environment the module loads in.
+test('the raw hot-path functions refuse wrong argument types with -EINVAL, in the main thread and in a worker', async (t) => {
+  const script = `
+    const native = require(${JSON.stringify(require.resolve('../binding.js'))})
+    const fd = native.eventfd(0, ${EFD_NONBLOCK})
+    const sem = native.eventfd(0, ${EFD_NONBLOCK | EFD_SEMAPHORE})
+    const out = {
+      names: ['eventfdRead', 'eventfdWrite', 'semaphoreTryAcquire', 'flock'].map((k) => typeof native[k] + ' ' + native[k].name),
+      write: native.eventfdWrite(fd, 5),
+      read: native.eventfdRead(fd),
+      empty: native.eventfdRead(fd),
+      writeStr: native.eventfdWrite(fd, '5'),
+      writeNoValue: native.eventfdWrite(fd),
+      readObj: native.eventfdRead({ fd }),
+      readNone: native.eventfdRead(),
+      negative: native.eventfdRead(-1),
+      huge: native.eventfdWrite(fd, Infinity),
+      tryNone: native.semaphoreTryAcquire(sem),
+      release: native.eventfdWrite(sem, 2),
+      tryOne: native.semaphoreTryAcquire(sem),
+      trySym: native.semaphoreTryAcquire(Symbol('x')),
+      flockBad: native.flock(fd, 'x'),
+      flockEventfd: native.flock(fd, 2),
+      after: String(native.eventfdRead(fd)),
+    }
+    out.read = String(out.read)
+    return [out, fd, sem]
+  `
+  const expected = {
+    names: ['function eventfdRead', 'function eventfdWrite', 'function semaphoreTryAcquire', 'function flock'],
+    write: 0,
+    read: '5',
+    empty: -11, // EAGAIN
+    writeStr: -22,
+    writeNoValue: -22,
+    readObj: -22,
+    readNone: -22,
+    negative: -9, // EBADF, never a BorrowedFd of -1
+    huge: -22, // saturates to 2^64-1, which the kernel refuses
+    tryNone: 0,
+    release: 0,
+    tryOne: 1,
+    trySym: -22,
+    flockBad: -22,
+    flockEventfd: 0, // flock works on any open file
+    after: '-11',
+  }
+  const check = ([out, ...fds]: [unknown, ...number[]]) => {
+    for (const fd of fds) closeSync(fd)
+    return out
+  }
+  // eslint-disable-next-line no-new-func
+  t.deepEqual(check(new Function('require', script)(require)), expected)
+  const w = new Worker(`require('node:worker_threads').parentPort.postMessage((() => {${script}})())`, { eval: true })
+  const [fromWorker] = await once(w, 'message')
+  t.deepEqual(check(fromWorker), expected)
 })

@@ -28,25 +28,22 @@ pub fn eventfd(initval: u32, flags: i32) -> i32 {
     }
 }
 
-/// `eventfd_read(fd)`: the value read (a bigint, never 0), or a negative errno.
+/// `eventfd_read(fd)`: the value read (never 0), or a negative errno.
+/// Registered raw as `eventfdRead` (`rt/rawfn.rs`; a bigint or a number).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
-#[napi(ts_return_type = "bigint | number")]
-pub fn eventfd_read(fd: i32) -> Either<u64, i32> {
+pub fn read(fd: i32) -> Result<u64, i32> {
     let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
+        return Err(-libc::EBADF);
     };
-    match core::eventfd_read(fd) {
-        Ok(v) => Either::A(v),
-        Err(e) => Either::B(errno(&e)),
-    }
+    core::eventfd_read(fd).map_err(|e| errno(&e))
 }
 
 /// `eventfd_write(fd, value)` for a safe integer `value` (0 … 2^53-1, checked
-/// by the caller; anything else is truncated, which is memory-safe): 0 or a
-/// negative errno.
+/// by the caller; anything else saturates into 0 … 2^64-1, which is
+/// memory-safe): 0 or a negative errno. Registered raw as `eventfdWrite`
+/// (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
-#[napi]
-pub fn eventfd_write(fd: i32, value: f64) -> i32 {
+pub fn write_number(fd: i32, value: f64) -> i32 {
     write(fd, value as u64)
 }
 
@@ -70,13 +67,13 @@ fn write(fd: i32, value: u64) -> i32 {
 
 /// One non-blocking read of an `EFD_SEMAPHORE` eventfd, as a number: 1 (a
 /// permit was taken), 0 (`EAGAIN`: none free) or a negative errno. The
-/// `Semaphore.tryAcquire()` fast path: no bigint is made.
-#[napi]
-pub fn semaphore_try_acquire(fd: i32) -> i32 {
-    match eventfd_read(fd) {
-        Either::A(_) => 1,
-        Either::B(e) if e == -libc::EAGAIN => 0,
-        Either::B(e) => e,
+/// `Semaphore.tryAcquire()` fast path: no bigint is made. Registered raw as
+/// `semaphoreTryAcquire` (`rt/rawfn.rs`).
+pub fn try_acquire(fd: i32) -> i32 {
+    match read(fd) {
+        Ok(_) => 1,
+        Err(e) if e == -libc::EAGAIN => 0,
+        Err(e) => e,
     }
 }
 

@@ -150,9 +150,8 @@ pub fn ioctl_in_place(fd: i32, request: u32, mut arg: Uint8ArraySlice<'_>) -> i3
 
 /// `flock(fd, operation)`: 0, or a negative errno. Blocks the calling thread
 /// without `LOCK_NB` (retrying on `EINTR`). The `flock()` hot path: one call,
-/// no allocation.
+/// no allocation. Registered raw as `flock` (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/flock.2.html
-#[napi]
 pub fn flock(fd: i32, operation: i32) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;

@@ -15,6 +15,11 @@
 // leave every helper they call looking dead to clippy --all-targets.
 #![cfg_attr(test, allow(dead_code))]
 
+use napi::bindgen_prelude::Object;
+use napi::{Env, JsValue};
+use napi_derive::napi;
+use rt::rawfn::{Body, RawFn};
+
 mod channel;
 mod eventfd;
 mod fcntl;
@@ -23,3 +28,31 @@ mod lock;
 mod memfd;
 mod rt;
 mod timerfd;
+
+/// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
+/// module loads in each environment. Typings: `crates/node/raw.d.ts`.
+const RAW_FUNCTIONS: &[RawFn] = &[
+    RawFn {
+        name: "eventfdRead",
+        body: Body::I32ToU64(eventfd::read),
+    },
+    RawFn {
+        name: "eventfdWrite",
+        body: Body::I32F64(eventfd::write_number),
+    },
+    RawFn {
+        name: "semaphoreTryAcquire",
+        body: Body::I32(eventfd::try_acquire),
+    },
+    RawFn {
+        name: "flock",
+        body: Body::I32I32(fcntl::flock),
+    },
+];
+
+#[napi(module_exports)]
+pub fn register_raw_functions(exports: Object<'_>, env: Env) -> napi::Result<()> {
+    // SAFETY: napi-rs calls this once per environment at module load, on its
+    // JS thread, with that environment's exports object.
+    unsafe { rt::rawfn::register(env.raw(), exports.raw(), RAW_FUNCTIONS) }
+}

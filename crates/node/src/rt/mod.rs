@@ -9,11 +9,14 @@
 //! - `job`: a blocking job on its own thread, its result delivered on the JS
 //!   thread through a threadsafe function (lock waits);
 //! - `extbuf`: an external `ArrayBuffer` over memory the caller owns, freed
-//!   exactly once (`MemFile` mappings).
+//!   exactly once (`MemFile` mappings);
+//! - `rawfn`: raw Node-API functions for the measured hot paths, which skip
+//!   the generated wrapper's per-call borrow scope.
 
 pub mod env;
 pub mod extbuf;
 pub mod job;
+pub mod rawfn;
 mod thread;
 mod uv;
 pub mod watch;

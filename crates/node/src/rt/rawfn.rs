@@ -1,0 +1,249 @@
+//! Raw Node-API functions for the few measured hot paths (issue 11, item 2;
+//! docs/design.md, "Hot paths").
+//!
+//! napi-rs's generated wrapper opens a "native borrow scope" on every call of
+//! a function that takes arguments, even when every argument is an `i32` or
+//! an `f64`: an `Arc<Mutex<…>>` allocation, a `Vec` push and TLS lookups,
+//! about 625 user-space instructions a call (napi 3.16, measured with
+//! callgrind; `docs/bench-floor.md`). On a call whose syscall costs ~500 ns
+//! that is the largest cost above the kernel. The functions registered here
+//! skip it: one `napi_get_cb_info` into a stack array, the argument reads, the
+//! Rust function, and the result value.
+//!
+//! Each hot function is written once, as a plain Rust function in its own
+//! module (`eventfd::read`, `fcntl::flock`, …), and `lib.rs` registers it
+//! here under its JS name when the module loads. A trampoline per signature
+//! gets that function's pointer back as the callback's `data`, so there is
+//! no generated twin, nothing re-registered over a generated export, and no
+//! name table to keep in sync. Their typings are hand-written in
+//! `crates/node/raw.d.ts`, which `napi build` puts at the head of
+//! `binding.d.ts`.
+//!
+//! Like every binding function, these trust no caller for memory safety: an
+//! argument of the wrong type (or a missing one) makes the call return
+//! `-EINVAL` without touching the fd; the TypeScript layer checks arguments
+//! and builds the user-facing errors before it calls.
+
+use std::ffi::{c_void, CString};
+use std::ptr;
+
+use napi::sys;
+
+/// One raw function to register: its JS name and its body.
+pub struct RawFn {
+    /// The export name (camelCase, as napi-rs would have generated it).
+    pub name: &'static str,
+    /// The Rust function behind it.
+    pub body: Body,
+}
+
+/// The signatures the trampolines know. Errors are negative errnos (the
+/// binding's convention, `handle.rs`).
+#[derive(Clone, Copy)]
+pub enum Body {
+    /// `(fd: number) => number`
+    I32(fn(i32) -> i32),
+    /// `(fd: number, arg: number) => number`, with `arg` an int32.
+    I32I32(fn(i32, i32) -> i32),
+    /// `(fd: number, value: number) => number`, with `value` any number.
+    I32F64(fn(i32, f64) -> i32),
+    /// `(fd: number) => bigint | number`: `Ok` becomes a bigint, `Err` a
+    /// number (a negative errno).
+    I32ToU64(fn(i32) -> Result<u64, i32>),
+}
+
+/// Defines each function of `fns` as a property of `exports`. Called once
+/// per environment, at module load.
+///
+/// # Safety
+/// `env` and `exports` must be the live environment and exports object of
+/// the module being loaded, on its JS thread.
+pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value, fns: &[RawFn]) -> napi::Result<()> {
+    for f in fns {
+        let (cb, data): (sys::napi_callback, *mut c_void) = match f.body {
+            Body::I32(g) => (Some(tramp_i32), g as *mut c_void),
+            Body::I32I32(g) => (Some(tramp_i32_i32), g as *mut c_void),
+            Body::I32F64(g) => (Some(tramp_i32_f64), g as *mut c_void),
+            Body::I32ToU64(g) => (Some(tramp_i32_to_u64), g as *mut c_void),
+        };
+        let name =
+            CString::new(f.name).map_err(|_| napi::Error::from_reason("raw function name has a NUL"))?;
+        let mut func = ptr::null_mut();
+        // SAFETY: env is live (the caller's contract); name is a valid C
+        // string for the call; `data` is a `fn` pointer of the signature
+        // `cb` reads it back as, and fn pointers live forever.
+        check(unsafe {
+            sys::napi_create_function(env, name.as_ptr(), f.name.len() as isize, cb, data, &mut func)
+        })?;
+        // SAFETY: exports and func are live values of this env.
+        check(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), func) })?;
+    }
+    Ok(())
+}
+
+fn check(status: sys::napi_status) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_reason(format!(
+            "Node-API status {status} while registering a raw function"
+        )))
+    }
+}
+
+/// The call's first `N` arguments (missing ones are `undefined`, which
+/// Node-API fills in) and its `data` pointer; `None` if the call failed.
+///
+/// # Safety
+/// `env` and `info` must be the ones the callback was called with.
+unsafe fn args<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Option<([sys::napi_value; N], *mut c_void)> {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
+    let mut data = ptr::null_mut();
+    // SAFETY: argv has room for argc values; the other out-pointers are
+    // valid locals; env/info come from the callback (caller's contract).
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            &mut data,
+        )
+    };
+    (status == sys::Status::napi_ok && !data.is_null()).then_some((argv, data))
+}
+
+/// `value` as an int32 (JS `ToInt32` for numbers), or `None` for a
+/// non-number.
+///
+/// # Safety
+/// `value` must be a live value of `env`, on its JS thread.
+unsafe fn int32(env: sys::napi_env, value: sys::napi_value) -> Option<i32> {
+    let mut out = 0;
+    // SAFETY: out is a valid local; the caller vouches for env and value.
+    (unsafe { sys::napi_get_value_int32(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
+}
+
+/// `value` as a double, or `None` for a non-number.
+///
+/// # Safety
+/// As for [`int32`].
+unsafe fn double(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
+    let mut out = 0.0;
+    // SAFETY: out is a valid local; the caller vouches for env and value.
+    (unsafe { sys::napi_get_value_double(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
+}
+
+/// A JS number for `n` (null, which Node-API returns as `undefined`, if that
+/// failed: only with an exception pending).
+///
+/// # Safety
+/// `env` must be live, on its JS thread.
+unsafe fn number(env: sys::napi_env, n: i32) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: out is a valid local; env is live (caller's contract).
+    unsafe { sys::napi_create_int32(env, n, &mut out) };
+    out
+}
+
+/// A JS bigint for `n` (as [`number`] on failure).
+///
+/// # Safety
+/// As for [`number`].
+unsafe fn bigint(env: sys::napi_env, n: u64) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: out is a valid local; env is live (caller's contract).
+    unsafe { sys::napi_create_bigint_uint64(env, n, &mut out) };
+    out
+}
+
+const BAD_ARG: i32 = -libc::EINVAL;
+
+/// The Node-API callback for a `fn(i32) -> i32`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32) -> i32` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> i32>(data) };
+    // SAFETY: a is an argument of this call, live on this thread.
+    let r = match unsafe { int32(env, a) } {
+        Some(a) => f(a),
+        None => BAD_ARG,
+    };
+    // SAFETY: env is this call's.
+    unsafe { number(env, r) }
+}
+
+/// The Node-API callback for a `fn(i32, i32) -> i32`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a, b], data)) = (unsafe { args::<2>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32, i32) -> i32` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32) -> i32>(data) };
+    // SAFETY: a and b are arguments of this call, live on this thread.
+    let r = match unsafe { (int32(env, a), int32(env, b)) } {
+        (Some(a), Some(b)) => f(a, b),
+        _ => BAD_ARG,
+    };
+    // SAFETY: env is this call's.
+    unsafe { number(env, r) }
+}
+
+/// The Node-API callback for a `fn(i32, f64) -> i32`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_f64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a, b], data)) = (unsafe { args::<2>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32, f64) -> i32` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, f64) -> i32>(data) };
+    // SAFETY: a and b are arguments of this call, live on this thread.
+    let r = match unsafe { (int32(env, a), double(env, b)) } {
+        (Some(a), Some(b)) => f(a, b),
+        _ => BAD_ARG,
+    };
+    // SAFETY: env is this call's.
+    unsafe { number(env, r) }
+}
+
+/// The Node-API callback for a `fn(i32) -> Result<u64, i32>`: a bigint or a number.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_to_u64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32) -> Result<u64, i32>` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> Result<u64, i32>>(data) };
+    // SAFETY: a is an argument of this call, live on this thread.
+    match unsafe { int32(env, a) }.map_or(Err(BAD_ARG), f) {
+        // SAFETY: env is this call's.
+        Ok(v) => unsafe { bigint(env, v) },
+        // SAFETY: env is this call's.
+        Err(e) => unsafe { number(env, e) },
+    }
+}
