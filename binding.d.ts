@@ -36,6 +36,49 @@ export declare function semaphoreTryAcquire(fd: number): number
  */
 export declare function flock(fd: number, operation: number): number
 
+/**
+ * `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
+ * 1024-byte buffer, as Python does, and the buffer's first `io.length` bytes
+ * copied back into `io` afterwards: the call's result, or a negative errno
+ * (`EINVAL` for more than 1024 bytes, or for `io` not a `Uint8Array`).
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function fcntlBuf(fd: number, cmd: number, io: Uint8Array): number
+
+/**
+ * `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
+ * `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
+ * directly otherwise. The call's result, or a negative errno. `request` is
+ * read as the 32 bits of an int32 (0 … 2^32-1 or its negative twin).
+ *
+ * The kernel trusts the size the request encodes, not `arg`'s length, as in
+ * C and Python: `arg` must cover what the request reads or writes.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export declare function ioctlInPlace(fd: number, request: number, arg: Uint8Array): number
+
+/**
+ * `timerfd_settime` with times in nanoseconds (the low 64 bits of each
+ * bigint; the caller checks 0 … 2^63-1): the previous
+ * `[next_expiration, interval]` as bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettimeNs(fd: number, flags: number, initial: bigint, interval: bigint): [bigint, bigint] | number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
+ * bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
+
+/**
+ * `timerfd_settime` with times in nanoseconds, as `timerfdSettimeNs`: 0 or a
+ * negative errno (the previous setting is not returned). `Timer.setNs()`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSetNs(fd: number, flags: number, initial: bigint, interval: bigint): number
+
 export declare class ExternalObject<T> {
   readonly '': {
     readonly '': unique symbol
@@ -277,17 +320,6 @@ export declare const F_UNLCK: number
 export declare const F_WRLCK: number
 
 /**
- * `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
- * 1024-byte buffer, as Python does, and the buffer's first `io.length`
- * bytes copied back into `io` afterwards: the call's result, or a negative
- * errno (`EINVAL` for more than 1024 bytes). The TypeScript layer passes a
- * fresh copy of the argument and returns it, so the result is a pooled
- * `Buffer` that no loop turn is needed to free.
- * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
- */
-export declare function fcntlBuf(fd: number, cmd: number, io: Uint8Array): number
-
-/**
  * `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
  * negative errno. (A result below -4095 cannot be told from an errno only
  * for `F_GETOWN` of a process group, as in the kernel ABI itself.)
@@ -343,17 +375,6 @@ export declare const FICLONERANGE: number
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function getPipeSize(fd: number): number
-
-/**
- * `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
- * `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
- * directly otherwise. The call's result, or a negative errno.
- *
- * The kernel trusts the size the request encodes, not `arg`'s length, as
- * in C and Python: `arg` must cover what the request reads or writes.
- * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
- */
-export declare function ioctlInPlace(fd: number, request: number, arg: Uint8Array): number
 
 /**
  * `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
@@ -658,13 +679,6 @@ export declare function timerfdGetMs(fd: number): [number, number] | number
 export declare function timerfdGettime(fd: number): [number, number] | number
 
 /**
- * `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
- * bigints, or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
- */
-export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
-
-/**
  * A new close-on-exec, non-blocking timerfd on `clockid`, owned by the
  * returned handle; or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
@@ -696,14 +710,6 @@ export declare function timerfdSetMs(fd: number, flags: number, initial: number,
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */
 export declare function timerfdSettime(fd: number, flags: number, initial: number, interval: number): [number, number] | number
-
-/**
- * `timerfd_settime` with times in nanoseconds (the low 64 bits of each
- * bigint; the caller checks 0 … 2^63-1): the previous
- * `[next_expiration, interval]` as bigints, or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
- */
-export declare function timerfdSettimeNs(fd: number, flags: number, initial: bigint, interval: bigint): [bigint, bigint] | number
 
 /**
  * Which mechanism watches use in this environment: `'uv_poll'` (a

@@ -123,7 +123,18 @@ test('the raw hot-path functions refuse wrong argument types with -EINVAL, in th
     const fd = native.eventfd(0, ${EFD_NONBLOCK})
     const sem = native.eventfd(0, ${EFD_NONBLOCK | EFD_SEMAPHORE})
     const out = {
-      names: ['eventfdRead', 'eventfdWrite', 'semaphoreTryAcquire', 'flock'].map((k) => typeof native[k] + ' ' + native[k].name),
+      names: ['eventfdRead', 'eventfdWrite', 'semaphoreTryAcquire', 'flock', 'fcntlBuf', 'ioctlInPlace', 'timerfdSettimeNs', 'timerfdSetNs', 'timerfdGettimeNs'].map((k) => typeof native[k] + ' ' + native[k].name),
+      fcntlInt16: native.fcntlBuf(fd, 1, new Int16Array(4)),
+      fcntlArray: native.fcntlBuf(fd, 1, [0, 0]),
+      fcntlView: native.fcntlBuf(fd, 1, new DataView(new ArrayBuffer(8))),
+      fcntlTooBig: native.fcntlBuf(fd, 1, Buffer.alloc(1025)),
+      fcntlGetfd: native.fcntlBuf(fd, 1, Buffer.alloc(8)), // F_GETFD: FD_CLOEXEC is clear here
+      ioctlNone: native.ioctlInPlace(fd, 0x541b),
+      setNumbers: native.timerfdSettimeNs(fd, 0, 1, 1),
+      setNsNumbers: native.timerfdSetNs(fd, 0, 1, 1),
+      setNsEventfd: native.timerfdSetNs(fd, 0, 1n, 0n),
+      getString: native.timerfdGettimeNs('x'),
+      getEventfd: native.timerfdGettimeNs(fd), // EINVAL: not a timerfd
       write: native.eventfdWrite(fd, 5),
       read: native.eventfdRead(fd),
       empty: native.eventfdRead(fd),
@@ -145,7 +156,18 @@ test('the raw hot-path functions refuse wrong argument types with -EINVAL, in th
     return [out, fd, sem]
   `
   const expected = {
-    names: ['function eventfdRead', 'function eventfdWrite', 'function semaphoreTryAcquire', 'function flock'],
+    names: ['eventfdRead', 'eventfdWrite', 'semaphoreTryAcquire', 'flock', 'fcntlBuf', 'ioctlInPlace', 'timerfdSettimeNs', 'timerfdSetNs', 'timerfdGettimeNs'].map((k) => 'function ' + k),
+    fcntlInt16: -22,
+    fcntlArray: -22,
+    fcntlView: -22,
+    fcntlTooBig: -22,
+    fcntlGetfd: 0,
+    ioctlNone: -22,
+    setNumbers: -22,
+    setNsNumbers: -22,
+    setNsEventfd: -22,
+    getString: -22,
+    getEventfd: -22,
     write: 0,
     read: '5',
     empty: -11, // EAGAIN

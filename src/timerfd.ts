@@ -356,6 +356,7 @@ export class Timer {
   }
 
   #flags(options: unknown): number {
+    if (options === undefined) return 0
     const o = toOptions(options, 'options', ['absolute', 'cancelOnSet'])
     const absolute = toBool(o.absolute, 'options.absolute', false)
     const cancel = toBool(o.cancelOnSet, 'options.cancelOnSet', false)
@@ -409,8 +410,8 @@ export class Timer {
     const interval = toNs(intervalNs, 'intervalNs', 0n)
     const flags = this.#flags(options)
     if (core.fd < 0) throw core.unusable('timerfd_settime')
-    const r = native.timerfdSettimeNs(core.fd, flags, initial, interval)
-    if (typeof r === 'number') throw core.fail(r, 'timerfd_settime')
+    const r = native.timerfdSetNs(core.fd, flags, initial, interval)
+    if (r < 0) throw core.fail(r, 'timerfd_settime')
   }
 
   /**

@@ -80,7 +80,7 @@ export function toStr(value: unknown, name: string): string {
  * naming the key, never silently ignored.
  */
 export function toOptions<K extends string>(value: unknown, name: string, allowed: readonly K[]): Partial<Record<K, unknown>> {
-  if (value === undefined || value === null) return {}
+  if (value === undefined || value === null) return NO_OPTIONS as Partial<Record<K, unknown>>
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'of type object', value)
   for (const key of Object.keys(value)) {
     if (!(allowed as readonly string[]).includes(key)) {
@@ -89,6 +89,9 @@ export function toOptions<K extends string>(value: unknown, name: string, allowe
   }
   return value as Partial<Record<K, unknown>>
 }
+
+/** What `toOptions` returns for no options: one frozen object, not a new one per call. */
+const NO_OPTIONS: Readonly<Record<string, undefined>> = Object.freeze({})
 
 /** An `AbortSignal`, or undefined. */
 export function toSignal(value: unknown, name = 'options.signal'): AbortSignal | undefined {

@@ -35,3 +35,46 @@ export declare function semaphoreTryAcquire(fd: number): number
  * @see https://man7.org/linux/man-pages/man2/flock.2.html
  */
 export declare function flock(fd: number, operation: number): number
+
+/**
+ * `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
+ * 1024-byte buffer, as Python does, and the buffer's first `io.length` bytes
+ * copied back into `io` afterwards: the call's result, or a negative errno
+ * (`EINVAL` for more than 1024 bytes, or for `io` not a `Uint8Array`).
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function fcntlBuf(fd: number, cmd: number, io: Uint8Array): number
+
+/**
+ * `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
+ * `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
+ * directly otherwise. The call's result, or a negative errno. `request` is
+ * read as the 32 bits of an int32 (0 … 2^32-1 or its negative twin).
+ *
+ * The kernel trusts the size the request encodes, not `arg`'s length, as in
+ * C and Python: `arg` must cover what the request reads or writes.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export declare function ioctlInPlace(fd: number, request: number, arg: Uint8Array): number
+
+/**
+ * `timerfd_settime` with times in nanoseconds (the low 64 bits of each
+ * bigint; the caller checks 0 … 2^63-1): the previous
+ * `[next_expiration, interval]` as bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSettimeNs(fd: number, flags: number, initial: bigint, interval: bigint): [bigint, bigint] | number
+
+/**
+ * `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
+ * bigints, or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
+ */
+export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
+
+/**
+ * `timerfd_settime` with times in nanoseconds, as `timerfdSettimeNs`: 0 or a
+ * negative errno (the previous setting is not returned). `Timer.setNs()`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+ */
+export declare function timerfdSetNs(fd: number, flags: number, initial: bigint, interval: bigint): number

@@ -9,7 +9,6 @@
 
 use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
 use linux_fd_core::lock;
-use napi::bindgen_prelude::Uint8ArraySlice;
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno};
@@ -78,16 +77,13 @@ pub fn fcntl_int(fd: i32, cmd: i32, arg: i32) -> i32 {
 /// bytes copied back into `io` afterwards: the call's result, or a negative
 /// errno (`EINVAL` for more than 1024 bytes). The TypeScript layer passes a
 /// fresh copy of the argument and returns it, so the result is a pooled
-/// `Buffer` that no loop turn is needed to free.
+/// `Buffer` that no loop turn is needed to free. Registered raw as
+/// `fcntlBuf` (`rt/rawfn.rs`), which borrows `io` from the typed array.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-#[napi]
-pub fn fcntl_buf(fd: i32, cmd: i32, mut io: Uint8ArraySlice<'_>) -> i32 {
+pub fn fcntl_buf(fd: i32, cmd: i32, io: &mut [u8]) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;
     };
-    // SAFETY: the typed array's memory is live for this synchronous call, and
-    // no JS runs while it is borrowed (the call never re-enters JS).
-    let io = unsafe { io.as_mut() };
     let mut buf = match staged(io) {
         Ok(b) => b,
         Err(e) => return e,
@@ -121,16 +117,15 @@ pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
 ///
 /// The kernel trusts the size the request encodes, not `arg`'s length, as
 /// in C and Python: `arg` must cover what the request reads or writes.
+/// Registered raw as `ioctlInPlace` (`rt/rawfn.rs`), which borrows `arg`
+/// from the typed array; `request` comes as an int32 and is read as its u32
+/// bits.
 /// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
-#[napi]
-pub fn ioctl_in_place(fd: i32, request: u32, mut arg: Uint8ArraySlice<'_>) -> i32 {
+pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;
     };
-    // SAFETY: the typed array's memory is live for this synchronous call, and
-    // no JS runs while it is borrowed (the call never re-enters JS).
-    let arg = unsafe { arg.as_mut() };
-    let request = request as libc::c_ulong;
+    let request = request as u32 as libc::c_ulong;
     if let Ok(mut buf) = staged(arg) {
         // Python's fcntl.ioctl, by design: JS picks the request and its size.
         // SAFETY: buf is a live 1024-byte array (as in Python) for the call.

@@ -18,7 +18,7 @@
 use napi::bindgen_prelude::Object;
 use napi::{Env, JsValue};
 use napi_derive::napi;
-use rt::rawfn::{Body, RawFn};
+use rt::rawfn::Body;
 
 mod channel;
 mod eventfd;
@@ -31,23 +31,16 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-const RAW_FUNCTIONS: &[RawFn] = &[
-    RawFn {
-        name: "eventfdRead",
-        body: Body::I32ToU64(eventfd::read),
-    },
-    RawFn {
-        name: "eventfdWrite",
-        body: Body::I32F64(eventfd::write_number),
-    },
-    RawFn {
-        name: "semaphoreTryAcquire",
-        body: Body::I32(eventfd::try_acquire),
-    },
-    RawFn {
-        name: "flock",
-        body: Body::I32I32(fcntl::flock),
-    },
+const RAW_FUNCTIONS: &[(&str, Body)] = &[
+    ("eventfdRead", Body::I32ToU64(eventfd::read)),
+    ("eventfdWrite", Body::I32F64(eventfd::write_number)),
+    ("semaphoreTryAcquire", Body::I32(eventfd::try_acquire)),
+    ("flock", Body::I32I32(fcntl::flock)),
+    ("fcntlBuf", Body::I32I32Bytes(fcntl::fcntl_buf)),
+    ("ioctlInPlace", Body::I32I32Bytes(fcntl::ioctl_in_place)),
+    ("timerfdSettimeNs", Body::I32I32U64U64ToPair(timerfd::settime_ns)),
+    ("timerfdSetNs", Body::I32I32U64U64(timerfd::set_ns)),
+    ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
 ];
 
 #[napi(module_exports)]

@@ -6,7 +6,7 @@
 use std::os::fd::IntoRawFd;
 
 use linux_fd_core::timerfd::{self as core, TimerSpec};
-use napi::bindgen_prelude::{BigInt, Either, External};
+use napi::bindgen_prelude::{Either, External};
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno, FdHandle};
@@ -106,14 +106,18 @@ pub fn timerfd_settime(fd: i32, flags: i32, initial: f64, interval: f64) -> Eith
 /// `timerfd_settime` with times in nanoseconds (the low 64 bits of each
 /// bigint; the caller checks 0 … 2^63-1): the previous
 /// `[next_expiration, interval]` as bigints, or a negative errno.
+/// Registered raw as `timerfdSettimeNs` (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
-#[napi(ts_return_type = "[bigint, bigint] | number")]
-pub fn timerfd_settime_ns(fd: i32, flags: i32, initial: BigInt, interval: BigInt) -> Either<Vec<u64>, i32> {
-    let new = spec(Some(initial.get_u64().1), Some(interval.get_u64().1));
-    match settime(fd, flags, new) {
-        Ok(old) => Either::A(vec![old.value_ns, old.interval_ns]),
-        Err(e) => Either::B(e),
-    }
+pub fn settime_ns(fd: i32, flags: i32, initial: u64, interval: u64) -> Result<(u64, u64), i32> {
+    settime(fd, flags, spec(Some(initial), Some(interval))).map(|old| (old.value_ns, old.interval_ns))
+}
+
+/// `timerfd_settime` with times in nanoseconds, as `settime_ns`: 0 or a
+/// negative errno (the previous setting is not returned). `Timer.setNs()`.
+/// Registered raw as `timerfdSetNs` (`rt/rawfn.rs`).
+/// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
+pub fn set_ns(fd: i32, flags: i32, initial: u64, interval: u64) -> i32 {
+    settime_ns(fd, flags, initial, interval).map_or_else(|e| e, |_| 0)
 }
 
 /// `timerfd_settime` with times in milliseconds, as `timerfdSettime` rounds
@@ -143,14 +147,11 @@ pub fn timerfd_gettime(fd: i32) -> Either<Vec<f64>, i32> {
 }
 
 /// `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
-/// bigints, or a negative errno.
+/// bigints, or a negative errno. Registered raw as `timerfdGettimeNs`
+/// (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
-#[napi(ts_return_type = "[bigint, bigint] | number")]
-pub fn timerfd_gettime_ns(fd: i32) -> Either<Vec<u64>, i32> {
-    match gettime(fd) {
-        Ok(cur) => Either::A(vec![cur.value_ns, cur.interval_ns]),
-        Err(e) => Either::B(e),
-    }
+pub fn gettime_ns(fd: i32) -> Result<(u64, u64), i32> {
+    gettime(fd).map(|cur| (cur.value_ns, cur.interval_ns))
 }
 
 /// `timerfd_gettime(fd)`: `[next_expiration, interval]` in milliseconds, or

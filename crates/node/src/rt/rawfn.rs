@@ -29,14 +29,6 @@ use std::ptr;
 
 use napi::sys;
 
-/// One raw function to register: its JS name and its body.
-pub struct RawFn {
-    /// The export name (camelCase, as napi-rs would have generated it).
-    pub name: &'static str,
-    /// The Rust function behind it.
-    pub body: Body,
-}
-
 /// The signatures the trampolines know. Errors are negative errnos (the
 /// binding's convention, `handle.rs`).
 #[derive(Clone, Copy)]
@@ -50,30 +42,50 @@ pub enum Body {
     /// `(fd: number) => bigint | number`: `Ok` becomes a bigint, `Err` a
     /// number (a negative errno).
     I32ToU64(fn(i32) -> Result<u64, i32>),
+    /// `(fd: number, arg: number, bytes: Uint8Array) => number`: the bytes
+    /// of a `Uint8Array` (a `Buffer`), borrowed for the call.
+    I32I32Bytes(fn(i32, i32, &mut [u8]) -> i32),
+    /// `(fd: number) => [bigint, bigint] | number`.
+    I32ToPair(fn(i32) -> Result<(u64, u64), i32>),
+    /// `(fd: number, arg: number, a: bigint, b: bigint) => number`, each
+    /// bigint taken as its low 64 bits.
+    I32I32U64U64(fn(i32, i32, u64, u64) -> i32),
+    /// `(fd: number, arg: number, a: bigint, b: bigint) => [bigint, bigint] | number`,
+    /// each bigint taken as its low 64 bits.
+    I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>),
 }
 
-/// Defines each function of `fns` as a property of `exports`. Called once
-/// per environment, at module load.
+/// Defines each `(name, body)` of `fns` as a property of `exports`, `name`
+/// being the export name (camelCase, as napi-rs would have generated it).
+/// Called once per environment, at module load.
 ///
 /// # Safety
 /// `env` and `exports` must be the live environment and exports object of
 /// the module being loaded, on its JS thread.
-pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value, fns: &[RawFn]) -> napi::Result<()> {
-    for f in fns {
-        let (cb, data): (sys::napi_callback, *mut c_void) = match f.body {
+pub unsafe fn register(
+    env: sys::napi_env,
+    exports: sys::napi_value,
+    fns: &[(&str, Body)],
+) -> napi::Result<()> {
+    for &(js_name, body) in fns {
+        let (cb, data): (sys::napi_callback, *mut c_void) = match body {
             Body::I32(g) => (Some(tramp_i32), g as *mut c_void),
             Body::I32I32(g) => (Some(tramp_i32_i32), g as *mut c_void),
             Body::I32F64(g) => (Some(tramp_i32_f64), g as *mut c_void),
             Body::I32ToU64(g) => (Some(tramp_i32_to_u64), g as *mut c_void),
+            Body::I32I32Bytes(g) => (Some(tramp_i32_i32_bytes), g as *mut c_void),
+            Body::I32ToPair(g) => (Some(tramp_i32_to_pair), g as *mut c_void),
+            Body::I32I32U64U64(g) => (Some(tramp_i32_i32_u64_u64), g as *mut c_void),
+            Body::I32I32U64U64ToPair(g) => (Some(tramp_i32_i32_u64_u64_to_pair), g as *mut c_void),
         };
         let name =
-            CString::new(f.name).map_err(|_| napi::Error::from_reason("raw function name has a NUL"))?;
+            CString::new(js_name).map_err(|_| napi::Error::from_reason("raw function name has a NUL"))?;
         let mut func = ptr::null_mut();
         // SAFETY: env is live (the caller's contract); name is a valid C
         // string for the call; `data` is a `fn` pointer of the signature
         // `cb` reads it back as, and fn pointers live forever.
         check(unsafe {
-            sys::napi_create_function(env, name.as_ptr(), f.name.len() as isize, cb, data, &mut func)
+            sys::napi_create_function(env, name.as_ptr(), js_name.len() as isize, cb, data, &mut func)
         })?;
         // SAFETY: exports and func are live values of this env.
         check(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), func) })?;
@@ -137,6 +149,72 @@ unsafe fn double(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
     let mut out = 0.0;
     // SAFETY: out is a valid local; the caller vouches for env and value.
     (unsafe { sys::napi_get_value_double(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
+}
+
+/// `value`'s low 64 bits, or `None` for a non-bigint.
+///
+/// # Safety
+/// As for [`int32`].
+unsafe fn u64_of_bigint(env: sys::napi_env, value: sys::napi_value) -> Option<u64> {
+    let mut out = 0;
+    let mut lossless = false;
+    // SAFETY: out and lossless are valid locals; the caller vouches for env and value.
+    (unsafe { sys::napi_get_value_bigint_uint64(env, value, &mut out, &mut lossless) }
+        == sys::Status::napi_ok)
+        .then_some(out)
+}
+
+/// The bytes of a `Uint8Array` (or `Uint8ClampedArray`), or `None` for any
+/// other value. A detached or empty array is an empty slice.
+///
+/// # Safety
+/// As for [`int32`]; the slice may be used only until the callback returns,
+/// and no JS may run meanwhile (a synchronous syscall runs none).
+unsafe fn bytes<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a mut [u8]> {
+    let mut kind = 0;
+    let mut len = 0usize;
+    let mut data = ptr::null_mut();
+    // SAFETY: the out-pointers are valid locals (the two left null are
+    // optional); the caller vouches for env and value.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            value,
+            &mut kind,
+            &mut len,
+            &mut data,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    if status != sys::Status::napi_ok
+        || (kind != sys::TypedarrayType::uint8_array && kind != sys::TypedarrayType::uint8_clamped_array)
+    {
+        return None;
+    }
+    if data.is_null() || len == 0 {
+        return Some(&mut []);
+    }
+    // SAFETY: Node-API reports `len` bytes (1-byte elements) at `data`, the
+    // live backing store of the array, which nothing frees or moves while
+    // this callback runs (no JS runs in it).
+    Some(unsafe { std::slice::from_raw_parts_mut(data.cast::<u8>(), len) })
+}
+
+/// A JS `[bigint, bigint]` for `pair`.
+///
+/// # Safety
+/// As for [`number`].
+unsafe fn bigint_pair(env: sys::napi_env, pair: (u64, u64)) -> sys::napi_value {
+    let mut arr = ptr::null_mut();
+    // SAFETY: arr is a valid local; env is live (caller's contract).
+    unsafe { sys::napi_create_array_with_length(env, 2, &mut arr) };
+    for (i, v) in [pair.0, pair.1].into_iter().enumerate() {
+        // SAFETY: arr was made above in this env (a null arr makes the call
+        // fail, harmlessly); env is live.
+        unsafe { sys::napi_set_element(env, arr, i as u32, bigint(env, v)) };
+    }
+    arr
 }
 
 /// A JS number for `n` (null, which Node-API returns as `undefined`, if that
@@ -246,4 +324,118 @@ unsafe extern "C" fn tramp_i32_to_u64(env: sys::napi_env, info: sys::napi_callba
         // SAFETY: env is this call's.
         Err(e) => unsafe { number(env, e) },
     }
+}
+
+/// The Node-API callback for a `fn(i32, i32, &mut [u8]) -> i32`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_i32_bytes(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a, b, c], data)) = (unsafe { args::<3>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32, i32, &mut [u8]) -> i32` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32, &mut [u8]) -> i32>(data) };
+    // SAFETY: a, b and c are arguments of this call, live on this thread; the
+    // slice is used only inside `f`, a synchronous call that runs no JS.
+    let r = match unsafe { (int32(env, a), int32(env, b), bytes(env, c)) } {
+        (Some(a), Some(b), Some(c)) => f(a, b, c),
+        _ => BAD_ARG,
+    };
+    // SAFETY: env is this call's.
+    unsafe { number(env, r) }
+}
+
+/// The Node-API callback for a `fn(i32) -> Result<(u64, u64), i32>`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_to_pair(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32) -> Result<(u64, u64), i32>` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> Result<(u64, u64), i32>>(data) };
+    // SAFETY: a is an argument of this call, live on this thread.
+    match unsafe { int32(env, a) }.map_or(Err(BAD_ARG), f) {
+        // SAFETY: env is this call's.
+        Ok(p) => unsafe { bigint_pair(env, p) },
+        // SAFETY: env is this call's.
+        Err(e) => unsafe { number(env, e) },
+    }
+}
+
+/// The Node-API callback for a `fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_i32_u64_u64_to_pair(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a, b, c, d], data)) = (unsafe { args::<4>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>` as this function's data.
+    let f = unsafe {
+        std::mem::transmute::<*mut c_void, fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>>(data)
+    };
+    // SAFETY: a, b, c and d are arguments of this call, live on this thread.
+    let r = match unsafe {
+        (
+            int32(env, a),
+            int32(env, b),
+            u64_of_bigint(env, c),
+            u64_of_bigint(env, d),
+        )
+    } {
+        (Some(a), Some(b), Some(c), Some(d)) => f(a, b, c, d),
+        _ => Err(BAD_ARG),
+    };
+    match r {
+        // SAFETY: env is this call's.
+        Ok(p) => unsafe { bigint_pair(env, p) },
+        // SAFETY: env is this call's.
+        Err(e) => unsafe { number(env, e) },
+    }
+}
+
+/// The Node-API callback for a `fn(i32, i32, u64, u64) -> i32`.
+///
+/// # Safety
+/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+/// for a function `register` created with a matching `data`.
+unsafe extern "C" fn tramp_i32_i32_u64_u64(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: Node-API calls this with its own env and info.
+    let Some(([a, b, c, d], data)) = (unsafe { args::<4>(env, info) }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `register` stored a `fn(i32, i32, u64, u64) -> i32` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32, u64, u64) -> i32>(data) };
+    // SAFETY: a, b, c and d are arguments of this call, live on this thread.
+    let r = match unsafe {
+        (
+            int32(env, a),
+            int32(env, b),
+            u64_of_bigint(env, c),
+            u64_of_bigint(env, d),
+        )
+    } {
+        (Some(a), Some(b), Some(c), Some(d)) => f(a, b, c, d),
+        _ => BAD_ARG,
+    };
+    // SAFETY: env is this call's.
+    unsafe { number(env, r) }
 }
