@@ -29,6 +29,9 @@ use std::ptr;
 
 use napi::sys;
 
+/// A result of two u64s (a `[bigint, bigint]` in JS) or a negative errno.
+pub type PairResult = Result<(u64, u64), i32>;
+
 /// The signatures the trampolines know. Errors are negative errnos (the
 /// binding's convention, `handle.rs`).
 #[derive(Clone, Copy)]
@@ -46,13 +49,13 @@ pub enum Body {
     /// of a `Uint8Array` (a `Buffer`), borrowed for the call.
     I32I32Bytes(fn(i32, i32, &mut [u8]) -> i32),
     /// `(fd: number) => [bigint, bigint] | number`.
-    I32ToPair(fn(i32) -> Result<(u64, u64), i32>),
+    I32ToPair(fn(i32) -> PairResult),
     /// `(fd: number, arg: number, a: bigint, b: bigint) => number`, each
     /// bigint taken as its low 64 bits.
     I32I32U64U64(fn(i32, i32, u64, u64) -> i32),
     /// `(fd: number, arg: number, a: bigint, b: bigint) => [bigint, bigint] | number`,
     /// each bigint taken as its low 64 bits.
-    I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>),
+    I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> PairResult),
 }
 
 /// Defines each `(name, body)` of `fns` as a property of `exports`, `name`
@@ -351,7 +354,7 @@ unsafe extern "C" fn tramp_i32_i32_bytes(
     unsafe { number(env, r) }
 }
 
-/// The Node-API callback for a `fn(i32) -> Result<(u64, u64), i32>`.
+/// The Node-API callback for a `fn(i32) -> PairResult`.
 ///
 /// # Safety
 /// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
@@ -361,8 +364,8 @@ unsafe extern "C" fn tramp_i32_to_pair(env: sys::napi_env, info: sys::napi_callb
     let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
         return ptr::null_mut();
     };
-    // SAFETY: `register` stored a `fn(i32) -> Result<(u64, u64), i32>` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> Result<(u64, u64), i32>>(data) };
+    // SAFETY: `register` stored a `fn(i32) -> PairResult` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> PairResult>(data) };
     // SAFETY: a is an argument of this call, live on this thread.
     match unsafe { int32(env, a) }.map_or(Err(BAD_ARG), f) {
         // SAFETY: env is this call's.
@@ -372,7 +375,7 @@ unsafe extern "C" fn tramp_i32_to_pair(env: sys::napi_env, info: sys::napi_callb
     }
 }
 
-/// The Node-API callback for a `fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>`.
+/// The Node-API callback for a `fn(i32, i32, u64, u64) -> PairResult`.
 ///
 /// # Safety
 /// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
@@ -385,10 +388,8 @@ unsafe extern "C" fn tramp_i32_i32_u64_u64_to_pair(
     let Some(([a, b, c, d], data)) = (unsafe { args::<4>(env, info) }) else {
         return ptr::null_mut();
     };
-    // SAFETY: `register` stored a `fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>` as this function's data.
-    let f = unsafe {
-        std::mem::transmute::<*mut c_void, fn(i32, i32, u64, u64) -> Result<(u64, u64), i32>>(data)
-    };
+    // SAFETY: `register` stored a `fn(i32, i32, u64, u64) -> PairResult` as this function's data.
+    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32, u64, u64) -> PairResult>(data) };
     // SAFETY: a, b, c and d are arguments of this call, live on this thread.
     let r = match unsafe {
         (
