@@ -418,6 +418,17 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
 
+/** What the lock-wait pool holds right now; for tests and diagnostics. */
+export declare function lockWaitThreads(): LockWaitThreads
+
+/** The threads of the lock-wait pool (shared by the whole process). */
+export interface LockWaitThreads {
+  /** Threads waiting for a wait to run (each exits after 1 s unused). */
+  idle: number
+  /** Thread ids (`/proc/self/task/<tid>`) of the threads running a wait. */
+  busy: Array<number>
+}
+
 /**
  * `fcntl(fd, F_ADD_SEALS, seals)`: 0 or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html

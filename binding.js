@@ -917,6 +917,7 @@ module.exports.lockRelease = nativeBinding.lockRelease
 module.exports.lockTry = nativeBinding.lockTry
 module.exports.lockWait = nativeBinding.lockWait
 module.exports.lockWaitCancel = nativeBinding.lockWaitCancel
+module.exports.lockWaitThreads = nativeBinding.lockWaitThreads
 module.exports.memfdAddSeals = nativeBinding.memfdAddSeals
 module.exports.memfdCreate = nativeBinding.memfdCreate
 module.exports.memfdGetSeals = nativeBinding.memfdGetSeals

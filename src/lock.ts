@@ -295,12 +295,14 @@ export function tryLockFile(fileOrPath: string | number | { fd: number }, option
  * holder (in any process) conflicts.
  *
  * The wait occupies neither the event loop nor libuv's threadpool: a
- * contended lock is waited for on a dedicated thread that retries with
- * exponential backoff (50 µs up to 8 ms), so a released lock is taken within
- * one backoff step. `signal` ends the wait at once: the promise rejects with
- * an `AbortError` (the signal's reason as `cause`), and nothing stays
- * locked. When the promise settles, whatever the outcome, the wait's fds and
- * thread are released.
+ * contended lock is waited for on a thread of the package's own pool,
+ * blocked in the kernel (`F_OFD_SETLKW`, or `flock` without `LOCK_NB`), which
+ * wakes it the moment the holder lets go. Waiters in one thread for the same
+ * lock queue first come, first served, and only the first waits in the
+ * kernel. `signal` ends the wait at once: the promise rejects with an
+ * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
+ * When the promise settles, whatever the outcome, the wait's fds are closed
+ * and its thread is back in the pool (idle pool threads end after 1 s).
  *
  * `fileOrPath` is as for {@link tryLockFile}. Classic POSIX record locks are
  * not offered here: closing *any* fd of the file drops them, and Node opens
