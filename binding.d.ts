@@ -403,12 +403,12 @@ export declare function lockRelease(handle: ExternalObject<'LockHandle'>): numbe
 export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
 
 /**
- * Waits for the lock on a dedicated thread and calls `callback(result)` on
- * the JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled
- * by `lockWaitCancel`; nothing is held) or a negative errno. By then the
- * wait's fds (its dup of the file, its cancel eventfd) are closed and its
- * thread is ending. Returns the wait, or a negative errno (`EMFILE`,
- * `EAGAIN` if no thread could be started).
+ * Waits for the lock on a pool thread and calls `callback(result)` on the
+ * JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
+ * `lockWaitCancel`; nothing is held) or a negative errno. By then the
+ * wait's dup of the file is closed and its thread is going back to the
+ * pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
+ * thread could be started).
  */
 export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback: (result: number) => void): ExternalObject<'LockWait'> | number
 
