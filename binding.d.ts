@@ -378,6 +378,14 @@ export declare function lockf(fd: number, cmd: number, len: number, start: numbe
 export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
 
 /**
+ * The queue key of a handle (`src/lock.ts` queues waiters for the same
+ * lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
+ * names, from one `fstat`; or a negative errno (`EBADF` once released).
+ * @see https://man7.org/linux/man-pages/man2/fstat.2.html
+ */
+export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | number
+
+/**
  * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
  * the umask) into a handle that will lock it as described (`flock`: a
  * whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length

@@ -912,6 +912,7 @@ module.exports.LOCK_UN = nativeBinding.LOCK_UN
 module.exports.lockDup = nativeBinding.lockDup
 module.exports.lockf = nativeBinding.lockf
 module.exports.lockFd = nativeBinding.lockFd
+module.exports.lockKey = nativeBinding.lockKey
 module.exports.lockOpen = nativeBinding.lockOpen
 module.exports.lockRelease = nativeBinding.lockRelease
 module.exports.lockTry = nativeBinding.lockTry

@@ -6,7 +6,6 @@
  * `AbortSignal`.
  * @module
  */
-import * as fs from 'node:fs'
 import * as util from 'node:util'
 
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
@@ -354,14 +353,15 @@ interface Waiter {
   onAbort: (() => void) | undefined
 }
 
-function queueKey(h: LockHandle, spec: Spec): string {
-  const st = fs.fstatSync(native.lockFd(h), { bigint: true })
-  return `${st.dev}:${st.ino}:${spec.kind}:${spec.shared ? 'sh' : 'ex'}:${spec.start}:${spec.length}`
-}
-
 function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promise<FileLock> {
   return new Promise<FileLock>((resolve, reject) => {
-    const key = queueKey(h, spec)
+    // The file's device and inode, kind, mode and range, from one fstat in
+    // the binding (no BigIntStats object as with fs.fstatSync).
+    const key = native.lockKey(h)
+    if (typeof key === 'number') {
+      native.lockRelease(h)
+      return reject(errnoError(key, 'fstat'))
+    }
     const w: Waiter = { h, spec, signal, resolve, reject, onAbort: undefined }
     let queue = queues.get(key)
     if (queue === undefined) {
@@ -369,7 +369,8 @@ function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Pro
       queues.set(key, queue)
     }
     queue.push(w)
-    if (queue.length === 1) return runHead(key, queue)
+    // A new head was tried by lockFile a moment ago: straight to the wait.
+    if (queue.length === 1) return runHead(key, queue, true)
     if (signal !== undefined) {
       // Aborted while queued: leave the queue; no thread was ever involved.
       const q = queue
@@ -395,9 +396,13 @@ function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Pro
   })
 }
 
-/** Runs the queue's head: a try first (the lock may be free by now), then the kernel wait; then the next. */
-function runHead(key: string, queue: Waiter[]): void {
-  for (;;) {
+/**
+ * Runs the queue's head: a try first (the lock may be free by now; skipped
+ * for a head that `lockFile` has just tried), then the kernel wait; then
+ * the next.
+ */
+function runHead(key: string, queue: Waiter[], tried = false): void {
+  for (;; tried = false) {
     const w = queue[0]
     if (w === undefined) {
       queues.delete(key)
@@ -410,7 +415,7 @@ function runHead(key: string, queue: Waiter[]): void {
       w.reject(new AbortError(w.signal.reason))
       continue
     }
-    const r = native.lockTry(w.h)
+    const r = tried ? 0 : native.lockTry(w.h)
     if (r === 1) {
       queue.shift()
       w.resolve(makeLock(w.h, w.spec))

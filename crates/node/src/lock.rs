@@ -135,6 +135,37 @@ pub fn lock_fd(handle: &External<LockHandle>) -> i32 {
     handle.0.fd.borrow().raw().unwrap_or(-1)
 }
 
+/// The queue key of a handle (`src/lock.ts` queues waiters for the same
+/// lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
+/// names, from one `fstat`; or a negative errno (`EBADF` once released).
+/// @see https://man7.org/linux/man-pages/man2/fstat.2.html
+#[napi(
+    ts_args_type = "handle: ExternalObject<'LockHandle'>",
+    ts_return_type = "string | number"
+)]
+pub fn lock_key(handle: &External<LockHandle>) -> Either<String, i32> {
+    let inner = &handle.0;
+    let g = inner.fd.borrow();
+    let Some(fd) = g.get() else {
+        return Either::B(-libc::EBADF);
+    };
+    match nix::sys::stat::fstat(fd.as_fd()) {
+        Ok(st) => {
+            let s = &inner.spec;
+            let kind = match s.kind {
+                LockKind::Ofd => "ofd",
+                LockKind::Flock => "flock",
+            };
+            let mode = if s.shared { "sh" } else { "ex" };
+            Either::A(format!(
+                "{}:{}:{kind}:{mode}:{}:{}",
+                st.st_dev, st.st_ino, s.start, s.len
+            ))
+        }
+        Err(e) => Either::B(-(e as i32)),
+    }
+}
+
 /// One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
 /// (another holder conflicts) or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
