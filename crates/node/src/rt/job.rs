@@ -155,8 +155,10 @@ fn block_signals() {
 
 fn pool_thread(pool: &'static Pool, first: Task) {
     block_signals();
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
+    // The raw syscall: glibc's gettid() wrapper is 2.30, newer than the
+    // oldest glibc the gnu builds support (docs/platforms.md).
+    // SAFETY: SYS_gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
     let mut task = first;
     loop {
         lock(&pool.state).busy.push(tid);
