@@ -91,7 +91,11 @@ pub const MAX_IDLE: usize = 4;
 /// result; nothing deep runs on it.
 const STACK_SIZE: usize = 256 * 1024;
 
-type Task = Box<dyn FnOnce() + Send>;
+/// A job: it calls the function it is given once its blocking part is done
+/// and only its report is left, so that the thread counts as available
+/// from then on (the JS thread may hand it the next job before the report
+/// has even returned).
+type Task = Box<dyn FnOnce(&mut dyn FnMut()) + Send>;
 
 struct Pool {
     state: Mutex<PoolState>,
@@ -100,12 +104,16 @@ struct Pool {
 
 #[derive(Default)]
 struct PoolState {
-    /// Jobs handed to idle threads, not yet picked up. Never longer than
-    /// `idle`: a job that finds no idle thread gets a new one.
+    /// Jobs handed to idle or finishing threads, not yet picked up. Never
+    /// longer than `idle + finishing`: a job that finds no such thread gets
+    /// a new one.
     queue: VecDeque<Task>,
     /// Threads waiting for a job.
     idle: usize,
-    /// Thread ids of the threads running a job.
+    /// Threads whose job is reporting: each takes a queued job, if any,
+    /// before it may go idle or exit.
+    finishing: usize,
+    /// Thread ids of the threads in the blocking part of a job.
     busy: Vec<i32>,
 }
 
@@ -118,7 +126,7 @@ fn pool() -> &'static Pool {
 }
 
 /// What the pool holds right now: idle threads, and the thread ids of the
-/// busy ones.
+/// threads in the blocking part of a job.
 pub fn pool_threads() -> (usize, Vec<i32>) {
     let st = lock(&pool().state);
     (st.idle, st.busy.clone())
@@ -127,7 +135,7 @@ pub fn pool_threads() -> (usize, Vec<i32>) {
 fn submit(task: Task) -> std::io::Result<()> {
     let pool = pool();
     let mut st = lock(&pool.state);
-    if st.queue.len() < st.idle {
+    if st.queue.len() < st.idle + st.finishing {
         st.queue.push_back(task);
         drop(st);
         pool.work.notify_one();
@@ -162,12 +170,27 @@ fn pool_thread(pool: &'static Pool, first: Task) {
     let mut task = first;
     loop {
         lock(&pool.state).busy.push(tid);
+        let mut finished = false;
+        let mut finish = || {
+            if !finished {
+                finished = true;
+                let mut st = lock(&pool.state);
+                if let Some(i) = st.busy.iter().position(|&t| t == tid) {
+                    st.busy.swap_remove(i);
+                }
+                st.finishing += 1;
+            }
+        };
         // A panicking job (none is known to) must not take the pool's
         // bookkeeping with it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut finish)));
+        finish();
         let mut st = lock(&pool.state);
-        if let Some(i) = st.busy.iter().position(|&t| t == tid) {
-            st.busy.swap_remove(i);
+        st.finishing -= 1;
+        // A job queued while this thread was finishing may count on it.
+        if let Some(t) = st.queue.pop_front() {
+            task = t;
+            continue;
         }
         if st.idle >= MAX_IDLE {
             return;
@@ -383,8 +406,9 @@ where
     mb.next_id.set(id + 1);
     lock(&mb.outbox.state).on_close.insert(id, Box::new(on_close));
     let outbox = mb.outbox.clone();
-    let task: Task = Box::new(move || {
+    let task: Task = Box::new(move |finished| {
         let result: Box<dyn Any + Send> = Box::new(work());
+        finished();
         outbox.deliver(id, result);
     });
     if let Err(e) = submit(task) {
