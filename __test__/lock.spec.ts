@@ -197,6 +197,10 @@ test.serial('a worker terminated during a lock wait: no crash, no leaked fd, not
   // Teardown closes the workers' fds; give a loaded machine time for it.
   await until(() => fdCount() === before, 5000).catch(() => {})
   t.is(fdCount(), before)
+  // Teardown also cancelled each worker's kernel wait: no pool thread is
+  // still blocked, though the lock is still held.
+  await until(noWaitThread, 5000).catch(() => {})
+  t.deepEqual(native.lockWaitThreads().busy, [], 'no pool thread left in a wait')
   holder.release()
   t.is(await childTry(path, {}), 'locked')
 })
@@ -557,4 +561,34 @@ test.serial('workers that wait, are granted and exit by themselves, concurrently
   t.deepEqual(await within(Promise.all(exited), 5000, 'the workers’ exits'), [0, 0, 0, 0])
   await until(() => fdCount() <= before, 5000).catch(() => {})
   t.true(fdCount() <= before)
+})
+
+test.serial('a chain of hand-offs yields to the event loop between hand-offs (one mailbox must not starve the loop)', async (t) => {
+  // Each granted waiter releases to the next. All reports come through one
+  // threadsafe function; settled from inside its dispatch, up to 1,000 of
+  // them ran in one loop turn (583 measured).
+  const path = file()
+  const holder = await lockFile(path)
+  let since = 0
+  let most = 0
+  let on = true
+  const tick = (): void => {
+    most = Math.max(most, since)
+    since = 0
+    if (on) setImmediate(tick)
+  }
+  setImmediate(tick)
+  const waits = Array.from({ length: 300 }, () =>
+    lockFile(path).then((l) => {
+      since++
+      l.release()
+    }),
+  )
+  await sleep(50)
+  holder.release()
+  await within(Promise.all(waits), 20_000, 'the 300 waits')
+  on = false
+  most = Math.max(most, since)
+  t.log(`at most ${most} hand-offs in one loop turn`)
+  t.true(most <= 2, `${most} hand-offs in one loop turn`)
 })
