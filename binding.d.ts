@@ -412,6 +412,14 @@ export declare function lockf(fd: number, cmd: number, len: number, start: numbe
 export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
 
 /**
+ * The queue key of a handle (`src/lock.ts` queues waiters for the same
+ * lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
+ * names, from one `fstat`; or a negative errno (`EBADF` once released).
+ * @see https://man7.org/linux/man-pages/man2/fstat.2.html
+ */
+export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | number
+
+/**
  * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
  * the umask) into a handle that will lock it as described (`flock`: a
  * whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
@@ -437,12 +445,12 @@ export declare function lockRelease(handle: ExternalObject<'LockHandle'>): numbe
 export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
 
 /**
- * Waits for the lock on a dedicated thread and calls `callback(result)` on
- * the JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled
- * by `lockWaitCancel`; nothing is held) or a negative errno. By then the
- * wait's fds (its dup of the file, its cancel eventfd) are closed and its
- * thread is ending. Returns the wait, or a negative errno (`EMFILE`,
- * `EAGAIN` if no thread could be started).
+ * Waits for the lock on a pool thread and calls `callback(result)` on the
+ * JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
+ * `lockWaitCancel`; nothing is held) or a negative errno. By then the
+ * wait's dup of the file is closed and its thread is going back to the
+ * pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
+ * thread could be started).
  */
 export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback: (result: number) => void): ExternalObject<'LockWait'> | number
 
@@ -451,6 +459,17 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
  * callback then gets 0 promptly, and nothing stays locked.
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
+
+/** What the lock-wait pool holds right now; for tests and diagnostics. */
+export declare function lockWaitThreads(): LockWaitThreads
+
+/** The threads of the lock-wait pool (shared by the whole process). */
+export interface LockWaitThreads {
+  /** Threads waiting for a wait to run (each exits after 1 s unused). */
+  idle: number
+  /** Thread ids (`/proc/self/task/<tid>`) of the threads running a wait. */
+  busy: Array<number>
+}
 
 /**
  * `fcntl(fd, F_ADD_SEALS, seals)`: 0 or a negative errno.

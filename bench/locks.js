@@ -21,8 +21,9 @@ const { median, buildC, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 7
-// Steps per side and round, multiples of 3. Waiters that poll (lockFile,
-// proper-lockfile) take ~1 ms per hand-off; blocking ones ~10 µs.
+// Steps per side and round, multiples of 3. Waiters that poll
+// (proper-lockfile) take ~1 ms per hand-off; blocking ones (lockFile, whose
+// pool thread blocks in the kernel, fs-ext, C) 3-60 µs.
 const N_POLL = quick ? 45 : 150
 const N_BLOCK = quick ? 999 : 4998
 
@@ -40,8 +41,8 @@ function has(name) {
 function variants(notes) {
   const node = (v) => (role, n, dir) => [process.execPath, [path.join(__dirname, 'lock-side.js'), v, role, String(n), dir]]
   const v = {
-    'lockfile-ofd': { label: "linux-fd await lockFile() (ofd)", cmd: node('lockfile-ofd'), n: N_POLL, c: 'c-ofd' },
-    'lockfile-flock': { label: "linux-fd await lockFile({kind:'flock'})", cmd: node('lockfile-flock'), n: N_POLL, c: 'c-flock' },
+    'lockfile-ofd': { label: "linux-fd await lockFile() (ofd)", cmd: node('lockfile-ofd'), n: N_BLOCK, c: 'c-ofd' },
+    'lockfile-flock': { label: "linux-fd await lockFile({kind:'flock'})", cmd: node('lockfile-flock'), n: N_BLOCK, c: 'c-flock' },
     'flock-sync': { label: 'linux-fd flock() sync (blocks thread)', cmd: node('flock-sync'), n: N_BLOCK, c: 'c-flock' },
   }
   if (has('proper-lockfile')) v['proper-lockfile'] = { label: 'proper-lockfile (polls every 1 ms)', cmd: node('proper-lockfile'), n: N_POLL, c: 'c-flock' }
@@ -128,18 +129,20 @@ async function main() {
     maxUs: +(Math.max(...samples[name]) / 1e3).toFixed(2),
     vsC: v.c && med[v.c] ? +(med[name] / med[v.c]).toPrecision(3) : null,
     vsLockFile: +(med[name] / med['lockfile-ofd']).toPrecision(3),
+    // Issue 13's bar: a lockFile() hand-off no slower than fs-ext's.
+    vsFsExt: med['fs-ext'] ? +(med[name] / med['fs-ext']).toPrecision(3) : null,
   }))
   return { rounds: ROUNDS, rows, notes }
 }
 
 function print(res) {
   console.log(`contended exclusive lock, 2 processes strictly alternating, per acquire (median of ${res.rounds} rounds, min-max)`)
-  console.log(`  ${'variant'.padEnd(40)} ${'per acquire'.padStart(11)}  ${'(min-max)'.padEnd(21)}    vs C  vs lockFile`)
+  console.log(`  ${'variant'.padEnd(40)} ${'per acquire'.padStart(11)}  ${'(min-max)'.padEnd(21)}    vs C  vs lockFile  vs fs-ext`)
   const us = (x) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(1)} µs`)
   const ratio = (x) => (x == null ? '-' : `${x >= 10 ? x.toFixed(0) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2)}x`)
   for (const r of res.rows) {
     console.log(
-      `  ${r.label.padEnd(40)} ${us(r.medianUs).padStart(11)}  ${`(${us(r.minUs)}-${us(r.maxUs)})`.padEnd(21)} ${ratio(r.vsC).padStart(7)}  ${ratio(r.vsLockFile).padStart(11)}`,
+      `  ${r.label.padEnd(40)} ${us(r.medianUs).padStart(11)}  ${`(${us(r.minUs)}-${us(r.maxUs)})`.padEnd(21)} ${ratio(r.vsC).padStart(7)}  ${ratio(r.vsLockFile).padStart(11)} ${ratio(r.vsFsExt).padStart(10)}`,
     )
   }
   for (const n of res.notes) console.log(`  note: ${n}`)

@@ -293,6 +293,25 @@ fn lock_blocking(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<()> {
     }
 }
 
+/// Unblocks [`cancel_signal()`] in the calling thread, once per thread (a
+/// thread that waits again, as a pool thread does, keeps it unblocked).
+fn unblock_cancel_signal() {
+    thread_local! {
+        static UNBLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if UNBLOCKED.with(|u| u.replace(true)) {
+        return;
+    }
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
+    // change affects only this thread, which exists to wait for locks.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, cancel_signal());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Waits until the lock is taken or `cancel` fires. Runs on a dedicated
 /// thread, never on one with an event loop: it blocks in the kernel (see the
 /// module docs), or polls when the cancel signal is not ours to use.
@@ -304,14 +323,7 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
     if !blocking_waits_available() {
         return poll_until(fd, spec, cancel);
     }
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
-    // change affects only this thread, which exists to wait for this lock.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, cancel_signal());
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-    }
+    unblock_cancel_signal();
     // SAFETY: pthread_self has no preconditions.
     *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsafe { libc::pthread_self() } as usize);
     let result = loop {

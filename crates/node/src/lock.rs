@@ -7,12 +7,13 @@
 //!   where OFD and flock locks live) and what to lock. Dropping it (garbage
 //!   collection, env teardown) unlocks if it holds the lock, then closes the
 //!   fd after the identity check of `GuardedFd`.
-//! - A contended wait ([`lock_wait`]) runs on a dedicated thread
-//!   (`rt::job`) that retries with backoff through its own dup of the fd and
-//!   sleeps on a cancel eventfd (`linux_fd_core::lockwait`). The thread
-//!   closes its dup and drops its share of the eventfd before it reports, and
+//! - A contended wait ([`lock_wait`]) runs on a pool thread (`rt::job`),
+//!   blocked in the kernel through its own dup of the fd until the lock comes
+//!   or a cancel signal interrupts it (`linux_fd_core::lockwait`). The job
+//!   closes its dup and drops its share of the cancel before it reports, and
 //!   the report on the JS thread drops the rest, so a settled wait (granted,
-//!   cancelled or failed) holds no fd and no thread: nothing waits for GC.
+//!   cancelled or failed) holds no fd and no kernel wait, and its thread is
+//!   back in the pool: nothing waits for GC.
 //! - A cancel that races a successful acquisition undoes it on the JS thread
 //!   before reporting "cancelled": nothing stays locked.
 //!
@@ -134,6 +135,37 @@ pub fn lock_fd(handle: &External<LockHandle>) -> i32 {
     handle.0.fd.borrow().raw().unwrap_or(-1)
 }
 
+/// The queue key of a handle (`src/lock.ts` queues waiters for the same
+/// lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
+/// names, from one `fstat`; or a negative errno (`EBADF` once released).
+/// @see https://man7.org/linux/man-pages/man2/fstat.2.html
+#[napi(
+    ts_args_type = "handle: ExternalObject<'LockHandle'>",
+    ts_return_type = "string | number"
+)]
+pub fn lock_key(handle: &External<LockHandle>) -> Either<String, i32> {
+    let inner = &handle.0;
+    let g = inner.fd.borrow();
+    let Some(fd) = g.get() else {
+        return Either::B(-libc::EBADF);
+    };
+    match nix::sys::stat::fstat(fd.as_fd()) {
+        Ok(st) => {
+            let s = &inner.spec;
+            let kind = match s.kind {
+                LockKind::Ofd => "ofd",
+                LockKind::Flock => "flock",
+            };
+            let mode = if s.shared { "sh" } else { "ex" };
+            Either::A(format!(
+                "{}:{}:{kind}:{mode}:{}:{}",
+                st.st_dev, st.st_ino, s.start, s.len
+            ))
+        }
+        Err(e) => Either::B(-(e as i32)),
+    }
+}
+
 /// One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
 /// (another holder conflicts) or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
@@ -171,12 +203,12 @@ struct WaitState {
     cancelled: Cell<bool>,
 }
 
-/// Waits for the lock on a dedicated thread and calls `callback(result)` on
-/// the JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled
-/// by `lockWaitCancel`; nothing is held) or a negative errno. By then the
-/// wait's fds (its dup of the file, its cancel eventfd) are closed and its
-/// thread is ending. Returns the wait, or a negative errno (`EMFILE`,
-/// `EAGAIN` if no thread could be started).
+/// Waits for the lock on a pool thread and calls `callback(result)` on the
+/// JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
+/// `lockWaitCancel`; nothing is held) or a negative errno. By then the
+/// wait's dup of the file is closed and its thread is going back to the
+/// pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
+/// thread could be started).
 #[napi(
     ts_args_type = "handle: ExternalObject<'LockHandle'>, callback: (result: number) => void",
     ts_return_type = "ExternalObject<'LockWait'> | number"
@@ -203,19 +235,19 @@ pub fn lock_wait(
         cancel: RefCell::new(Some(cancel.clone())),
         cancelled: Cell::new(false),
     });
-    // The env's teardown cancels the wait. Weak: the gate outlives the
-    // report, and must not keep the eventfd open after it.
+    // The env's teardown cancels the wait. Weak: the hook may outlive the
+    // report, and must not keep the cancel alive after it.
     let weak: Weak<Cancel> = Arc::downgrade(&cancel);
-    let gate = job::Gate::new(move || {
+    let on_close = move || {
         if let Some(c) = weak.upgrade() {
             c.cancel();
         }
-    });
+    };
     let spec = inner.spec;
     let report = state.clone();
     let spawned = job::spawn(
         env.raw(),
-        gate,
+        on_close,
         // The closure owns the dup and its share of the cancel: both are
         // dropped when it returns, before the result is delivered.
         move || lockwait::lock_until(dup.as_fd(), &spec, &cancel),
@@ -260,5 +292,24 @@ pub fn lock_wait_cancel(wait: &External<LockWait>) {
     if let Some(c) = state.cancel.borrow().as_ref() {
         state.cancelled.set(true);
         c.cancel();
+    }
+}
+
+/// The threads of the lock-wait pool (shared by the whole process).
+#[napi(object)]
+pub struct LockWaitThreads {
+    /// Threads waiting for a wait to run (each exits after 1 s unused).
+    pub idle: u32,
+    /// Thread ids (`/proc/self/task/<tid>`) of the threads running a wait.
+    pub busy: Vec<i32>,
+}
+
+/// What the lock-wait pool holds right now; for tests and diagnostics.
+#[napi]
+pub fn lock_wait_threads() -> LockWaitThreads {
+    let (idle, busy) = job::pool_threads();
+    LockWaitThreads {
+        idle: idle as u32,
+        busy,
     }
 }

@@ -1,30 +1,53 @@
-//! Run one blocking job on a dedicated thread and deliver its result on the JS
-//! thread, through a Node-API threadsafe function. Used for lock waits, which
-//! have no readiness notification and must occupy neither the event loop nor
-//! libuv's threadpool (4 threads shared by every worker).
+//! Blocking jobs off the JS thread, their results delivered on it. Used for
+//! lock waits, which have no readiness notification and must occupy neither
+//! the event loop nor libuv's threadpool (4 threads shared by every worker).
+//!
+//! Two persistent pieces, so that a job costs a hand-over to a waiting thread,
+//! the job itself and one async callback (docs/design.md, "Lock waits"):
+//! - **The pool**: process-wide threads that run jobs. A job goes to an idle
+//!   thread if there is one, else to a new thread; a thread that finishes
+//!   waits for the next job, and exits after [`IDLE_TIMEOUT`] without one,
+//!   or at once if [`MAX_IDLE`] threads are idle already. A job that blocks
+//!   holds its thread, so concurrent jobs each have one (as before the pool).
+//!   Pool threads block every signal but the lock-wait cancel signal, as
+//!   libuv's threadpool blocks them all.
+//! - **The mailbox**: one threadsafe function per environment, made on its
+//!   first job and kept until the environment's teardown. It keeps the event
+//!   loop alive only while some job of the environment has not reported
+//!   (`napi_ref_threadsafe_function` / `napi_unref_threadsafe_function`).
 //!
 //! Lifetime rule (Node-API): when the environment is torn down, Node destroys
 //! a threadsafe function even while threads still hold it, so a thread must
-//! never touch it afterwards. The [`Gate`] makes that race-free: the
-//! finalizer marks the gate closed *under its mutex*, and the thread holds the
-//! same mutex across its `napi_call_threadsafe_function` and
-//! `napi_release_threadsafe_function`.
+//! never touch it afterwards. The [`Outbox`] makes that race-free: the
+//! finalizer takes the function out *under its mutex*, and a pool thread
+//! holds the same mutex across its `napi_call_threadsafe_function`. The
+//! finalizer then runs each pending job's `on_close` (which cancels it); the
+//! results of those jobs are dropped on their pool threads.
+//!
+//! [`Gate`] is the same rule for a threadsafe function of its own (the Bun
+//! watch helper, `thread.rs`).
 
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::{Arc, Mutex};
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use napi::sys;
 
-/// Shared between a worker thread and the threadsafe function's finalizer.
+/// Shared between a helper thread and its threadsafe function's finalizer
+/// (`thread.rs`).
 pub struct Gate {
     closed: Mutex<bool>,
     on_close: Box<dyn Fn() + Send + Sync>,
 }
 
 impl Gate {
-    /// A gate that runs `on_close` (e.g. cancel the job) when the environment
-    /// tears the threadsafe function down.
+    /// A gate that runs `on_close` (e.g. wake the helper) when the
+    /// environment tears the threadsafe function down.
     pub fn new(on_close: impl Fn() + Send + Sync + 'static) -> Arc<Self> {
         Arc::new(Self {
             closed: Mutex::new(false),
@@ -50,137 +73,419 @@ impl Gate {
     }
 }
 
-struct Context<T, D> {
-    done: Option<D>,
-    _t: std::marker::PhantomData<T>,
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// The pool
+
+/// How long a pool thread waits for its next job before it exits.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// At most this many pool threads wait for jobs; one more that finishes a
+/// job exits at once.
+pub const MAX_IDLE: usize = 4;
+
+/// A pool thread's stack: a job blocks in a system call and then posts its
+/// result; nothing deep runs on it.
+const STACK_SIZE: usize = 256 * 1024;
+
+/// A job: it calls the function it is given once its blocking part is done
+/// and only its report is left, so that the thread counts as available
+/// from then on (the JS thread may hand it the next job before the report
+/// has even returned).
+type Task = Box<dyn FnOnce(&mut dyn FnMut()) + Send>;
+
+struct Pool {
+    state: Mutex<PoolState>,
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    /// Jobs handed to idle or finishing threads, not yet picked up. Never
+    /// longer than `idle + finishing`: a job that finds no such thread gets
+    /// a new one.
+    queue: VecDeque<Task>,
+    /// Threads waiting for a job.
+    idle: usize,
+    /// Threads whose job is reporting: each takes a queued job, if any,
+    /// before it may go idle or exit.
+    finishing: usize,
+    /// Thread ids of the threads in the blocking part of a job.
+    busy: Vec<i32>,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        state: Mutex::new(PoolState::default()),
+        work: Condvar::new(),
+    })
+}
+
+/// What the pool holds right now: idle threads, and the thread ids of the
+/// threads in the blocking part of a job.
+pub fn pool_threads() -> (usize, Vec<i32>) {
+    let st = lock(&pool().state);
+    (st.idle, st.busy.clone())
+}
+
+fn submit(task: Task) -> std::io::Result<()> {
+    let pool = pool();
+    let mut st = lock(&pool.state);
+    if st.queue.len() < st.idle + st.finishing {
+        st.queue.push_back(task);
+        drop(st);
+        pool.work.notify_one();
+        return Ok(());
+    }
+    drop(st);
+    std::thread::Builder::new()
+        .name("linux-fd-job".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || pool_thread(pool, task))
+        .map(drop)
+}
+
+fn block_signals() {
+    // SAFETY: sigset_t is plain data, filled by sigfillset; the mask change
+    // affects only this pool thread. The cancel signal stays deliverable
+    // (lockwait::lock_until unblocks it too).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::sigdelset(&mut set, linux_fd_core::lockwait::cancel_signal());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, ptr::null_mut());
+    }
+}
+
+fn pool_thread(pool: &'static Pool, first: Task) {
+    block_signals();
+    // The raw syscall: glibc's gettid() wrapper is 2.30, newer than the
+    // oldest glibc the gnu builds support (docs/platforms.md).
+    // SAFETY: SYS_gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
+    let mut task = first;
+    loop {
+        lock(&pool.state).busy.push(tid);
+        let mut finished = false;
+        let mut finish = || {
+            if !finished {
+                finished = true;
+                let mut st = lock(&pool.state);
+                if let Some(i) = st.busy.iter().position(|&t| t == tid) {
+                    st.busy.swap_remove(i);
+                }
+                st.finishing += 1;
+            }
+        };
+        // A panicking job (none is known to) must not take the pool's
+        // bookkeeping with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut finish)));
+        finish();
+        let mut st = lock(&pool.state);
+        st.finishing -= 1;
+        // A job queued while this thread was finishing may count on it.
+        if let Some(t) = st.queue.pop_front() {
+            task = t;
+            continue;
+        }
+        if st.idle >= MAX_IDLE {
+            return;
+        }
+        st.idle += 1;
+        let next = loop {
+            if let Some(t) = st.queue.pop_front() {
+                break Some(t);
+            }
+            let (guard, timeout) = pool
+                .work
+                .wait_timeout(st, IDLE_TIMEOUT)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            if timeout.timed_out() && st.queue.is_empty() {
+                break None;
+            }
+        };
+        st.idle -= 1;
+        match next {
+            Some(t) => task = t,
+            None => return,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The mailbox
+
+/// The thread-side half of an environment's mailbox.
+struct Outbox {
+    state: Mutex<OutboxState>,
+}
+
+struct OutboxState {
+    /// The threadsafe function, until the environment's teardown takes it.
+    tsfn: Option<SendTsfn>,
+    /// What to do with each pending job if the environment goes away.
+    on_close: HashMap<u64, Box<dyn FnOnce() + Send>>,
 }
 
 struct SendTsfn(sys::napi_threadsafe_function);
 // SAFETY: a threadsafe function is designed to be called from any thread; the
-// Gate serialises every use against its destruction.
+// Outbox serialises every use against its destruction.
 unsafe impl Send for SendTsfn {}
 
-/// Runs `work` on a new thread, then `done(env, result)` on the JS thread.
+/// One finished job on its way to the JS thread.
+struct Item {
+    id: u64,
+    result: Box<dyn Any + Send>,
+}
+
+impl Outbox {
+    /// Posts a job's result to the JS thread, or drops it here if the
+    /// environment is gone.
+    fn deliver(&self, id: u64, result: Box<dyn Any + Send>) {
+        let mut st = lock(&self.state);
+        let hook = st.on_close.remove(&id);
+        let mut item = Some(Box::new(Item { id, result }));
+        if let Some(tsfn) = &st.tsfn {
+            let raw = Box::into_raw(item.take().unwrap_or_else(|| unreachable!()));
+            // SAFETY: the function exists while we hold the mutex (the
+            // finalizer takes it out under the same mutex). With an unbounded
+            // queue a nonblocking call fails only while the function closes.
+            let status = unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn.0,
+                    raw.cast(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+            if status != sys::Status::napi_ok {
+                // SAFETY: the call did not take the item; it is still ours.
+                item = Some(unsafe { Box::from_raw(raw) });
+            }
+        }
+        drop(st);
+        drop(hook);
+        drop(item);
+    }
+
+    /// From the finalizer: no call after this one; cancel what is pending.
+    fn close(&self) {
+        let hooks: Vec<_> = {
+            let mut st = lock(&self.state);
+            st.tsfn = None;
+            st.on_close.drain().map(|(_, f)| f).collect()
+        };
+        for f in hooks {
+            f();
+        }
+    }
+}
+
+type Done = Box<dyn FnOnce(sys::napi_env, Box<dyn Any + Send>)>;
+
+/// The JS-thread half: one per environment, owned by its threadsafe function.
+struct Mailbox {
+    env: sys::napi_env,
+    tsfn: Cell<sys::napi_threadsafe_function>,
+    outbox: Arc<Outbox>,
+    pending: RefCell<HashMap<u64, Done>>,
+    next_id: Cell<u64>,
+    /// Jobs that have not reported; the function is ref'd while non-zero.
+    active: Cell<usize>,
+}
+
+thread_local! {
+    /// This thread's environments' mailboxes. Weak: each is owned by its
+    /// threadsafe function, whose finalizer removes it from here. Nothing is
+    /// released through this list at thread exit.
+    static MAILBOXES: RefCell<Vec<(usize, Weak<Mailbox>)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Mailbox {
+    fn get(env: sys::napi_env) -> napi::Result<Rc<Mailbox>> {
+        let found = MAILBOXES.with(|m| {
+            m.borrow()
+                .iter()
+                .find(|(e, _)| *e == env as usize)
+                .and_then(|(_, w)| w.upgrade())
+        });
+        if let Some(mb) = found {
+            return Ok(mb);
+        }
+        let name = super::env::string(env, "linux-fd:job")?;
+        let outbox = Arc::new(Outbox {
+            state: Mutex::new(OutboxState {
+                tsfn: None,
+                on_close: HashMap::new(),
+            }),
+        });
+        let mb = Rc::new(Mailbox {
+            env,
+            tsfn: Cell::new(ptr::null_mut()),
+            outbox: outbox.clone(),
+            pending: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+            active: Cell::new(0),
+        });
+        let context = Rc::into_raw(mb.clone());
+        let finalize_data = Arc::into_raw(outbox.clone());
+        let mut tsfn = ptr::null_mut();
+        // SAFETY: env is live; context and finalize_data are reclaimed exactly
+        // once, in finalize. The one thread count is never released: the
+        // function lives until the environment's teardown destroys it.
+        let st = unsafe {
+            sys::napi_create_threadsafe_function(
+                env,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                name,
+                0,
+                1,
+                finalize_data as *mut c_void,
+                Some(finalize),
+                context as *mut c_void,
+                Some(call_js),
+                &mut tsfn,
+            )
+        };
+        if st != sys::Status::napi_ok {
+            // SAFETY: creation failed; nothing else owns them.
+            unsafe {
+                drop(Rc::from_raw(context));
+                drop(Arc::from_raw(finalize_data));
+            }
+            super::env::check(st)?;
+        }
+        mb.tsfn.set(tsfn);
+        lock(&outbox.state).tsfn = Some(SendTsfn(tsfn));
+        MAILBOXES.with(|m| m.borrow_mut().push((env as usize, Rc::downgrade(&mb))));
+        // Idle, it must not keep the loop alive.
+        mb.set_ref(false);
+        Ok(mb)
+    }
+
+    /// Whether the function keeps the loop alive: while a job is pending.
+    fn set_ref(&self, refed: bool) {
+        let tsfn = self.tsfn.get();
+        // SAFETY: called on the JS thread while the function exists (the
+        // mailbox is only reachable before its finalizer has run).
+        unsafe {
+            if refed {
+                sys::napi_ref_threadsafe_function(self.env, tsfn);
+            } else {
+                sys::napi_unref_threadsafe_function(self.env, tsfn);
+            }
+        }
+    }
+}
+
+/// Runs `work` on a pool thread, then `done(env, result)` on the JS thread.
 ///
-/// While the job runs, the threadsafe function keeps the event loop alive
-/// (like a pending fs call). If the environment goes away first, `gate`'s
-/// `on_close` runs, and the result is dropped on the worker thread.
-pub fn spawn<T, W, D>(env: sys::napi_env, gate: Arc<Gate>, work: W, done: D) -> napi::Result<()>
+/// `work` is dropped (with everything it owns) before the result is posted.
+/// While the job is pending, the environment's event loop stays alive (like a
+/// pending fs call). If the environment goes away first, `on_close` runs (it
+/// should make `work` return soon), `done` is dropped unrun on the JS thread,
+/// and the result on the pool thread.
+pub fn spawn<T, W, D>(
+    env: sys::napi_env,
+    on_close: impl FnOnce() + Send + 'static,
+    work: W,
+    done: D,
+) -> napi::Result<()>
 where
     T: Send + 'static,
     W: FnOnce() -> T + Send + 'static,
     D: FnOnce(sys::napi_env, T) + 'static,
 {
-    let name = super::env::string(env, "linux-fd:job")?;
-    let context = Box::into_raw(Box::new(Context::<T, D> {
-        done: Some(done),
-        _t: std::marker::PhantomData,
-    }));
-    let finalize_data = Arc::into_raw(gate.clone());
-    let mut tsfn = ptr::null_mut();
-    // SAFETY: env is live; context and finalize_data are reclaimed exactly once
-    // in finalize::<T, D>. One thread (the job's) holds the function.
-    let st = unsafe {
-        sys::napi_create_threadsafe_function(
-            env,
-            ptr::null_mut(),
-            ptr::null_mut(),
-            name,
-            0,
-            1,
-            finalize_data as *mut c_void,
-            Some(finalize::<T, D>),
-            context.cast(),
-            Some(call_js::<T, D>),
-            &mut tsfn,
-        )
-    };
-    if st != sys::Status::napi_ok {
-        // SAFETY: creation failed; nothing else owns them.
-        unsafe {
-            drop(Box::from_raw(context));
-            drop(Arc::from_raw(finalize_data));
-        }
-        return super::env::check(st);
-    }
-    let handle = SendTsfn(tsfn);
-    let spawned = std::thread::Builder::new()
-        .name("linux-fd-job".into())
-        .spawn(move || {
-            let handle = handle;
-            let result = Box::into_raw(Box::new(work()));
-            let delivered = gate.with_open(|| {
-                // SAFETY: the gate is open, so the function exists until we return;
-                // this thread holds its one count.
-                let st = unsafe {
-                    sys::napi_call_threadsafe_function(
-                        handle.0,
-                        result.cast(),
-                        sys::ThreadsafeFunctionCallMode::blocking,
-                    )
-                };
-                // SAFETY: as above; releasing this thread's count once.
-                unsafe {
-                    sys::napi_release_threadsafe_function(
-                        handle.0,
-                        sys::ThreadsafeFunctionReleaseMode::release,
-                    )
-                };
-                st == sys::Status::napi_ok
-            });
-            if delivered != Some(true) {
-                // SAFETY: the call did not take the result; it is still ours.
-                drop(unsafe { Box::from_raw(result) });
-            }
-        });
-    if spawned.is_err() {
-        // SAFETY: no thread holds tsfn; releasing its one count destroys it.
-        unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
+    let mb = Mailbox::get(env)?;
+    let id = mb.next_id.get();
+    mb.next_id.set(id + 1);
+    lock(&mb.outbox.state).on_close.insert(id, Box::new(on_close));
+    let outbox = mb.outbox.clone();
+    let task: Task = Box::new(move |finished| {
+        let result: Box<dyn Any + Send> = Box::new(work());
+        finished();
+        outbox.deliver(id, result);
+    });
+    if let Err(e) = submit(task) {
+        lock(&mb.outbox.state).on_close.remove(&id);
         return Err(napi::Error::new(
             napi::Status::GenericFailure,
-            "could not start a thread",
+            format!("could not start a thread: {e}"),
         ));
     }
+    let done: Done = Box::new(move |env, result| {
+        if let Ok(t) = result.downcast::<T>() {
+            done(env, *t);
+        }
+    });
+    mb.pending.borrow_mut().insert(id, done);
+    if mb.active.get() == 0 {
+        mb.set_ref(true);
+    }
+    mb.active.set(mb.active.get() + 1);
     Ok(())
 }
 
-/// The job's threadsafe-function `call_js`.
+/// The mailbox's threadsafe-function `call_js`.
 ///
 /// # Safety
 /// Only Node calls it, once per item queued with
-/// `napi_call_threadsafe_function`, with the `context` given in `spawn`, and
-/// a null env when the env is going away.
-unsafe extern "C" fn call_js<T, D: FnOnce(sys::napi_env, T)>(
+/// `napi_call_threadsafe_function`, with the `context` given at creation;
+/// with a null env when the function is being destroyed (possibly after
+/// `finalize`, so `context` is then not touched).
+unsafe extern "C" fn call_js(
     env: sys::napi_env,
     _js_cb: sys::napi_value,
     context: *mut c_void,
     data: *mut c_void,
 ) {
-    // Node hands each queued item to call_js exactly once (with a null env
-    // if the env is going away).
-    // SAFETY: data is the Box<T> the job thread passed to a successful
+    // SAFETY: data is the Box<Item> a pool thread passed to a successful
     // napi_call_threadsafe_function, so it is reclaimed once, here.
-    let result = unsafe { Box::from_raw(data as *mut T) };
+    let item = unsafe { Box::from_raw(data as *mut Item) };
     if env.is_null() {
         return; // the environment is going away: just drop the result
     }
-    // SAFETY: context is the Box<Context> made in spawn, alive until finalize.
-    let ctx = unsafe { &mut *(context as *mut Context<T, D>) };
-    if let Some(done) = ctx.done.take() {
-        done(env, *result);
+    // SAFETY: with a live env, call_js runs before finalize, which is what
+    // releases the mailbox that context points to.
+    let mb = unsafe { &*(context as *const Mailbox) };
+    let done = mb.pending.borrow_mut().remove(&item.id);
+    if let Some(done) = done {
+        done(env, item.result);
+    }
+    // Counted down after `done`: a job it starts keeps the count above 0,
+    // so the function is not unref'd and ref'd again in between.
+    let active = mb.active.get().saturating_sub(1);
+    mb.active.set(active);
+    if active == 0 {
+        mb.set_ref(false);
     }
 }
 
-/// The job's threadsafe-function finalizer.
+/// The mailbox's threadsafe-function finalizer: the environment is going away.
 ///
 /// # Safety
-/// Only Node calls it, once, with the `data` and `context` given in `spawn`.
-unsafe extern "C" fn finalize<T, D>(_env: sys::napi_env, data: *mut c_void, context: *mut c_void) {
-    // SAFETY: data is the Arc<Gate> and context the Box<Context> from spawn,
-    // each reclaimed once, here.
-    let gate = unsafe { Arc::from_raw(data as *const Gate) };
-    gate.close();
-    // SAFETY: context is the Box<Context> from spawn; Node calls no call_js
-    // after the finalizer, so this is its last use.
-    drop(unsafe { Box::from_raw(context as *mut Context<T, D>) });
+/// Only Node calls it, once, on the JS thread, with the `data` and `context`
+/// given at creation.
+unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, context: *mut c_void) {
+    // SAFETY: data is the Arc<Outbox> and context the Rc<Mailbox> made in
+    // Mailbox::get, each reclaimed once, here.
+    let (outbox, mb) = unsafe {
+        (
+            Arc::from_raw(data as *const Outbox),
+            Rc::from_raw(context as *const Mailbox),
+        )
+    };
+    outbox.close();
+    let env = mb.env as usize;
+    MAILBOXES.with(|m| m.borrow_mut().retain(|(e, _)| *e != env));
+    // The pending `done`s (and what they hold) are dropped here, on the JS
+    // thread; their results, on the pool threads.
+    let pending: Vec<_> = mb.pending.borrow_mut().drain().collect();
+    drop(pending);
+    drop(mb);
 }
