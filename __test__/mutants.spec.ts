@@ -6,7 +6,7 @@ import test from 'ava'
 // equivalent). Serial: they count listeners and fds.
 import { getEventListeners } from 'node:events'
 
-import { Semaphore } from '../index.js'
+import { EventCounter, Semaphore } from '../index.js'
 import { runNode } from './helpers/child.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
@@ -69,4 +69,67 @@ test.serial('aborting the last waiter lets the process exit', async (t) => {
   t.is(r.signal, null, 'exited by itself, not killed after 10 s')
   t.is(r.code, 0)
   t.is(r.stdout.trim(), 'AbortError')
+})
+
+// The lost race (issue 16: "a lost wake-up race that grants anyway"; only
+// stress case 30, 8 processes on one semaphore, caught it). Two objects
+// on one eventfd each have a waiter; one permit makes both watches readable
+// in the same poll, the first read takes it, and the second read finds
+// nothing (EAGAIN). That waiter must stay queued, not be granted anyway
+// (waiter.ts #fire: `if (value === undefined) return`). No timing: a wrong
+// grant is settled in the same poll phase as the right one, before the
+// setImmediate turns below.
+const turns = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r))
+}
+
+test.serial('the lost race: a wake-up that finds the permit taken grants nothing', async (t) => {
+  const a = new Semaphore(0)
+  const b = Semaphore.fromFd(a.fd) // a duplicate: the same semaphore, its own watch
+  t.teardown(() => {
+    a.close()
+    b.close()
+  })
+  for (let round = 0; round < 20; round++) {
+    const granted: string[] = []
+    const pa = a.acquire().then((p) => (granted.push('a'), p))
+    const pb = b.acquire().then((p) => (granted.push('b'), p))
+    await turns(2) // both watches started
+    a.release()
+    await Promise.race([pa, pb])
+    await turns(5)
+    t.is(granted.length, 1, `round ${round}: one permit, one grant (granted: ${granted.join(', ')})`)
+    t.is(a.count, 0n, `round ${round}: the permit is taken, none made up`)
+    t.is(a.pending + b.pending, 1, `round ${round}: the other waiter is still queued`)
+    a.release()
+    const [x, y] = await Promise.all([pa, pb])
+    t.is(a.count, 0n)
+    x.release()
+    y.release()
+    t.true(a.tryAcquire() && b.tryAcquire() && !a.tryAcquire(), `round ${round}: two permits back, no more`)
+  }
+})
+
+test.serial('the lost race: a counter wake-up that finds the count taken resolves nothing', async (t) => {
+  const a = new EventCounter(0)
+  const b = EventCounter.fromFd(a.fd)
+  t.teardown(() => {
+    a.close()
+    b.close()
+  })
+  for (let round = 0; round < 20; round++) {
+    const got: Array<[string, bigint]> = []
+    const pa = a.take().then((v) => (got.push(['a', v]), v))
+    const pb = b.take().then((v) => (got.push(['b', v]), v))
+    await turns(2)
+    a.add(3)
+    await Promise.race([pa, pb])
+    await turns(5)
+    t.deepEqual(got.length, 1, `round ${round}: one take settled (${JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? String(v) : v))})`)
+    t.is(got[0]?.[1], 3n, `round ${round}: it took the whole count`)
+    t.is(a.count, 0n)
+    a.add(1)
+    const [x, y] = await Promise.all([pa, pb])
+    t.is(x + y, 4n, `round ${round}: 3 + 1 taken, nothing made up`)
+  }
 })
