@@ -12,6 +12,9 @@
 const specs =
   process.env.MUTANTS_SPECS ??
   '__test__/semaphore.spec.ts __test__/event-counter.spec.ts __test__/eventfd.spec.ts __test__/mutants.spec.ts'
+// MUTANTS_REPORT (default .cache/mutants/ts) is where the reports go, so
+// that two runs can go on side by side.
+const report = process.env.MUTANTS_REPORT ?? '.cache/mutants/ts'
 const match = process.env.MUTANTS_MATCH ? ` --match ${JSON.stringify(process.env.MUTANTS_MATCH)}` : ''
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -28,8 +31,8 @@ export default {
   tempDirName: '.cache/stryker-tmp',
   cleanTempDir: true,
   reporters: ['clear-text', 'progress', 'json', 'html'],
-  jsonReporter: { fileName: '.cache/mutants/ts/mutation.json' },
-  htmlReporter: { fileName: '.cache/mutants/ts/mutation.html' },
+  jsonReporter: { fileName: `${report}/mutation.json` },
+  htmlReporter: { fileName: `${report}/mutation.html` },
   // The addon is git-ignored but must be in the sandbox.
   ignorePatterns: ['/target', '/.cache', '/bench/build', '/docs/api', '/dist'],
 }
