@@ -21,13 +21,15 @@ const match = process.env.MUTANTS_MATCH ? ` --match ${JSON.stringify(process.env
 export default {
   testRunner: 'command',
   commandRunner: { command: `npx esbuild src/*.ts --outdir=dist --format=cjs --platform=node --target=es2022 --log-level=warning && npx ava --fail-fast ${specs}${match}` },
-  mutate: ['src/waiter.ts', 'src/eventfd.ts'],
+  mutate: ['src/waiter.ts', 'src/eventfd.ts', 'src/memfd.ts', 'src/lock.ts'],
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.build.json',
   coverageAnalysis: 'off',
   // 2 cores shared: one mutant at a time.
   concurrency: 1,
-  timeoutMS: 120_000,
+  // MUTANTS_TIMEOUT_MS: the quick form's single spec runs in seconds, so a
+  // hang is cut sooner there.
+  timeoutMS: Number(process.env.MUTANTS_TIMEOUT_MS ?? 120_000),
   tempDirName: '.cache/stryker-tmp',
   cleanTempDir: true,
   reporters: ['clear-text', 'progress', 'json', 'html'],

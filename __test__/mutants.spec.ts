@@ -218,3 +218,11 @@ test.serial('a granted last waiter lets the process exit', async (t) => {
   t.is(r.code, 0)
   t.is(r.stdout.trim(), 'granted')
 })
+
+// eventfd.ts tryAcquire: a closed Semaphore throws the use-after-close error,
+// not the EBADF of a read of fd -1 (`if (core.fd < 0)` made `false`).
+test.serial('tryAcquire after close throws ERR_USE_AFTER_CLOSE', (t) => {
+  const sem = new Semaphore(1)
+  sem.close()
+  t.throws(() => sem.tryAcquire(), { code: 'ERR_USE_AFTER_CLOSE', message: 'Semaphore was closed' })
+})
