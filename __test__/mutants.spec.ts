@@ -5,10 +5,12 @@ import test from 'ava'
 // fds (issue 16; docs/testing.md lists each one, and why any left are
 // equivalent). Serial: they count listeners and fds.
 import { getEventListeners } from 'node:events'
-import { closeSync } from 'node:fs'
+import { closeSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 
-import { EventCounter, MemFile, Semaphore } from '../index.js'
+import { EventCounter, lockFile, MemFile, Semaphore, tryLockFile } from '../index.js'
 import { runNode } from './helpers/child.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
@@ -225,4 +227,26 @@ test.serial('tryAcquire after close throws ERR_USE_AFTER_CLOSE', (t) => {
   const sem = new Semaphore(1)
   sem.close()
   t.throws(() => sem.tryAcquire(), { code: 'ERR_USE_AFTER_CLOSE', message: 'Semaphore was closed' })
+})
+
+// lock.ts runHead: a waiter queued behind another with a signal, granted
+// later, leaves no abort listener on its signal (`removeEventListener('abort')`
+// made `('')` kept the queued-phase listener, one closure per wait).
+test.serial('a queued lock waiter that is granted removes its abort listener', async (t) => {
+  const path = join(tmpdir(), `linux-fd-mutants-lock-${process.pid}`)
+  writeFileSync(path, '')
+  t.teardown(() => rmSync(path, { force: true }))
+  const holder = tryLockFile(path)
+  if (holder === null) return t.fail('the file is locked by someone else')
+  const first = lockFile(path) // the head: waits in the kernel
+  const ac = new AbortController()
+  const second = lockFile(path, { signal: ac.signal }) // queued behind it
+  await turns(5)
+  t.is(listeners(ac.signal), 1, 'the queued waiter listens')
+  holder.release()
+  const a = await first
+  a.release()
+  const b = await second
+  t.is(listeners(ac.signal), 0, 'granted: no listener left')
+  b.release()
 })
