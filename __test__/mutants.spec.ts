@@ -5,8 +5,12 @@ import test from 'ava'
 // fds (issue 16; docs/testing.md lists each one, and why any left are
 // equivalent). Serial: they count listeners and fds.
 import { getEventListeners } from 'node:events'
+import { closeSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
 
-import { Semaphore } from '../index.js'
+import { EventCounter, lockFile, MemFile, Semaphore, tryLockFile } from '../index.js'
 import { runNode } from './helpers/child.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
@@ -69,4 +73,180 @@ test.serial('aborting the last waiter lets the process exit', async (t) => {
   t.is(r.signal, null, 'exited by itself, not killed after 10 s')
   t.is(r.code, 0)
   t.is(r.stdout.trim(), 'AbortError')
+})
+
+// The lost race (issue 16: "a lost wake-up race that grants anyway"; only
+// stress case 30, 8 processes on one semaphore, caught it). Two objects
+// on one eventfd each have a waiter; one permit makes both watches readable
+// in the same poll, the first read takes it, and the second read finds
+// nothing (EAGAIN). That waiter must stay queued, not be granted anyway
+// (waiter.ts #fire: `if (value === undefined) return`). No timing: a wrong
+// grant is settled in the same poll phase as the right one, before the
+// setImmediate turns below.
+const turns = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r))
+}
+
+test.serial('the lost race: a wake-up that finds the permit taken grants nothing', async (t) => {
+  const a = new Semaphore(0)
+  const b = Semaphore.fromFd(a.fd) // a duplicate: the same semaphore, its own watch
+  t.teardown(() => {
+    a.close()
+    b.close()
+  })
+  for (let round = 0; round < 20; round++) {
+    const granted: string[] = []
+    const pa = a.acquire().then((p) => (granted.push('a'), p))
+    const pb = b.acquire().then((p) => (granted.push('b'), p))
+    await turns(2) // both watches started
+    a.release()
+    await Promise.race([pa, pb])
+    await turns(5)
+    t.is(granted.length, 1, `round ${round}: one permit, one grant (granted: ${granted.join(', ')})`)
+    t.is(a.count, 0n, `round ${round}: the permit is taken, none made up`)
+    t.is(a.pending + b.pending, 1, `round ${round}: the other waiter is still queued`)
+    a.release()
+    const [x, y] = await Promise.all([pa, pb])
+    t.is(a.count, 0n)
+    x.release()
+    y.release()
+    t.true(a.tryAcquire() && b.tryAcquire() && !a.tryAcquire(), `round ${round}: two permits back, no more`)
+  }
+})
+
+test.serial('the lost race: a counter wake-up that finds the count taken resolves nothing', async (t) => {
+  const a = new EventCounter(0)
+  const b = EventCounter.fromFd(a.fd)
+  t.teardown(() => {
+    a.close()
+    b.close()
+  })
+  for (let round = 0; round < 20; round++) {
+    const got: Array<[string, bigint]> = []
+    const pa = a.take().then((v) => (got.push(['a', v]), v))
+    const pb = b.take().then((v) => (got.push(['b', v]), v))
+    await turns(2)
+    a.add(3)
+    await Promise.race([pa, pb])
+    await turns(5)
+    t.deepEqual(got.length, 1, `round ${round}: one take settled (${JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? String(v) : v))})`)
+    t.is(got[0]?.[1], 3n, `round ${round}: it took the whole count`)
+    t.is(a.count, 0n)
+    a.add(1)
+    const [x, y] = await Promise.all([pa, pb])
+    t.is(x + y, 4n, `round ${round}: 3 + 1 taken, nothing made up`)
+  }
+})
+
+// memfd.ts map(): the SIGBUS guard, for the CI quick form's sample (which
+// runs this spec only; memfd.spec.ts has the fuller tests): only the shrink
+// seal, or the caller's unsafeAllowShrink, lets a file be mapped.
+test.serial('map() needs the shrink seal or unsafeAllowShrink', (t) => {
+  const mf = MemFile.create('mutants-seal')
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  t.throws(() => mf.map(), { code: 'ERR_UNSAFE_MAPPING' })
+  mf.addSeals({ grow: true })
+  t.throws(() => mf.map({ writable: true }), { code: 'ERR_UNSAFE_MAPPING' })
+  t.is(mf.map({ unsafeAllowShrink: true }).byteLength, 4096)
+  mf.addSeals({ shrink: true })
+  t.is(mf.map().byteLength, 4096)
+  t.is(mf.map({ writable: true }).byteLength, 4096)
+})
+
+// handle.rs, the binding's contract for a closed handle (the classes cache
+// the number at creation, so only a direct call sees it): fdHandleFd is -1
+// once closed, and a second close is a no-op (`FdHandle::raw`: `delete -`
+// made it 1; fd_handle_close returning -1).
+test.serial('binding: a closed handle reports fd -1, and closes once', (t) => {
+  const native = createRequire(import.meta.url)('../binding.js') as typeof import('../binding.js')
+  const h = native.eventfdOpen(0, true)
+  if (typeof h === 'number') return t.fail(`eventfdOpen: ${h}`)
+  const fd = native.fdHandleFd(h)
+  t.true(fd >= 0)
+  t.is(native.fdHandleClose(h), 0)
+  t.is(native.fdHandleFd(h), -1)
+  t.is(native.fdHandleClose(h), 0, 'idempotent')
+})
+
+// Survivors of the CI quick form's StrykerJS sample with mutants.spec.ts
+// alone (docs/testing.md, "The CI quick form"): errors of the calls that
+// take a permit or map a file, on an fd closed outside linux-fd, keep their
+// code and syscall (eventfd.ts Semaphore's read: `if (r === 0)` made `true`
+// swallowed them and the wait failed later in uv_poll_init; tryAcquire's
+// `if (r >= 0)` made `true` returned false; memfd.ts map(): the F_GET_SEALS
+// failure check made `false` failed later in fstat), and the owner's name.
+test.serial('a Semaphore whose fd was closed outside: acquire and tryAcquire fail with EBADF from eventfd_read', async (t) => {
+  const a = new Semaphore(1)
+  closeSync(a.fd)
+  const e1 = t.throws(() => a.tryAcquire(), { code: 'EBADF', message: /of this Semaphore was closed outside linux-fd/ }) as NodeJS.ErrnoException
+  t.is(e1.syscall, 'eventfd_read')
+  t.true(a.closed)
+  const b = new Semaphore(0)
+  closeSync(b.fd)
+  const e2 = (await t.throwsAsync(b.acquire(), { code: 'EBADF', message: /of this Semaphore was closed outside linux-fd/ })) as NodeJS.ErrnoException
+  t.is(e2.syscall, 'eventfd_read')
+  t.is(b.pending, 0)
+})
+
+test.serial('map() of a MemFile whose fd was closed outside fails with EBADF from fcntl', (t) => {
+  const mf = MemFile.create('mutants-lost')
+  mf.truncate(4096)
+  closeSync(mf.fd)
+  const e = t.throws(() => mf.map({ unsafeAllowShrink: true }), { code: 'EBADF' }) as NodeJS.ErrnoException
+  t.is(e.syscall, 'fcntl')
+  mf.close()
+})
+
+test.serial('map() with unsafeAllowShrink maps a file that has no seal at all', (t) => {
+  const mf = MemFile.create('mutants-noseal', { executable: true })
+  t.teardown(() => mf.close())
+  mf.truncate(4096)
+  t.deepEqual(Object.values(mf.seals), [false, false, false, false, false, false], 'precondition: no seal')
+  t.is(mf.map({ unsafeAllowShrink: true }).byteLength, 4096)
+})
+
+// waiter.ts #fire: the watch stops once the last waiter is granted, so a
+// process with nothing else to do exits (`if (this.#queue.length === 0)`
+// made `false` left a started, ref'd poll handle behind).
+test.serial('a granted last waiter lets the process exit', async (t) => {
+  const r = await runNode(
+    `const sem = new lfd.Semaphore(0)
+     sem.acquire().then(() => console.log('granted'))
+     setTimeout(() => sem.release(), 10)`,
+    { timeoutMs: 10_000 },
+  )
+  t.is(r.signal, null, 'exited by itself, not killed after 10 s')
+  t.is(r.code, 0)
+  t.is(r.stdout.trim(), 'granted')
+})
+
+// eventfd.ts tryAcquire: a closed Semaphore throws the use-after-close error,
+// not the EBADF of a read of fd -1 (`if (core.fd < 0)` made `false`).
+test.serial('tryAcquire after close throws ERR_USE_AFTER_CLOSE', (t) => {
+  const sem = new Semaphore(1)
+  sem.close()
+  t.throws(() => sem.tryAcquire(), { code: 'ERR_USE_AFTER_CLOSE', message: 'Semaphore was closed' })
+})
+
+// lock.ts runHead: a waiter queued behind another with a signal, granted
+// later, leaves no abort listener on its signal (`removeEventListener('abort')`
+// made `('')` kept the queued-phase listener, one closure per wait).
+test.serial('a queued lock waiter that is granted removes its abort listener', async (t) => {
+  const path = join(tmpdir(), `linux-fd-mutants-lock-${process.pid}`)
+  writeFileSync(path, '')
+  t.teardown(() => rmSync(path, { force: true }))
+  const holder = tryLockFile(path)
+  if (holder === null) return t.fail('the file is locked by someone else')
+  const first = lockFile(path) // the head: waits in the kernel
+  const ac = new AbortController()
+  const second = lockFile(path, { signal: ac.signal }) // queued behind it
+  await turns(5)
+  t.is(listeners(ac.signal), 1, 'the queued waiter listens')
+  holder.release()
+  const a = await first
+  a.release()
+  const b = await second
+  t.is(listeners(ac.signal), 0, 'granted: no listener left')
+  b.release()
 })

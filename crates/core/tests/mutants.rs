@@ -185,3 +185,89 @@ fn a_lock_wait_returns_an_error_that_is_not_eintr() {
     }
     assert_eq!(got, Ok(Err(linux_fd_core::Errno::EBADF)));
 }
+
+/// eventfd.rs: the counter's limit is 2^64-2, and a write up to it is taken
+/// whole (`EVENTFD_MAX`: `-` made `+` or `/`; `eventfd_write` returning
+/// `Ok(())` at once).
+#[test]
+fn eventfd_write_reaches_the_limit_and_no_further() {
+    use linux_fd_core::eventfd::{eventfd_read, eventfd_write, EVENTFD_MAX};
+    assert_eq!(EVENTFD_MAX, u64::MAX - 1);
+    let fd = eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap();
+    eventfd_write(fd.as_fd(), EVENTFD_MAX).unwrap();
+    let full = eventfd_write(fd.as_fd(), 1).expect_err("past the limit");
+    assert_eq!(full.errno, linux_fd_core::Errno::EAGAIN);
+    assert_eq!(eventfd_read(fd.as_fd()).unwrap(), EVENTFD_MAX);
+}
+
+/// eventfd.rs: a read takes the whole count, or 1 with EFD_SEMAPHORE, and
+/// an empty non-blocking eventfd is EAGAIN (`eventfd_read`, `read_u64`
+/// returning `Ok(0)` or `Ok(1)`; the `EventFd` wrapper's `read` and `write`).
+#[test]
+fn eventfd_reads_take_what_was_written() {
+    use linux_fd_core::eventfd::{eventfd_read, eventfd_write, read_u64, EventFd};
+    let counter = eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap();
+    eventfd_write(counter.as_fd(), 7).unwrap();
+    eventfd_write(counter.as_fd(), 5).unwrap();
+    assert_eq!(eventfd_read(counter.as_fd()).unwrap(), 12);
+    let empty = eventfd_read(counter.as_fd()).expect_err("empty");
+    assert_eq!(empty.errno, linux_fd_core::Errno::EAGAIN);
+    eventfd_write(counter.as_fd(), 9).unwrap();
+    assert_eq!(read_u64(counter.as_fd(), "read").unwrap(), 9);
+
+    let sem = EventFd::new(
+        3,
+        EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_SEMAPHORE,
+    )
+    .unwrap();
+    sem.write(2).unwrap();
+    let taken: Vec<u64> = (0..5).map(|_| sem.read().unwrap()).collect();
+    assert_eq!(taken, [1, 1, 1, 1, 1]);
+    assert_eq!(
+        sem.read().expect_err("5 taken").errno,
+        linux_fd_core::Errno::EAGAIN
+    );
+    // as_fd and into_inner hand out the same open eventfd.
+    let raw = sem.as_fd().as_raw_fd();
+    eventfd_write(sem.as_fd(), 1).unwrap();
+    let owned = sem.into_inner();
+    assert_eq!(owned.as_raw_fd(), raw);
+    assert_eq!(eventfd_read(owned.as_fd()).unwrap(), 1);
+    let wrapped = EventFd::from_owned(owned);
+    wrapped.write(4).unwrap();
+    assert_eq!(wrapped.read().unwrap(), 1, "still a semaphore");
+}
+
+/// eventfd.rs `short_io`: a read of a file that does not give 8 bytes is
+/// EINVAL, not a value (`short_io` returning `Ok(())`, `==` made `!=`).
+#[test]
+fn a_short_read_is_einval() {
+    use linux_fd_core::eventfd::read_u64;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    nix::unistd::write(&w, b"abc").unwrap();
+    let err = read_u64(r.as_fd(), "read").expect_err("3 bytes");
+    assert_eq!(err.errno, linux_fd_core::Errno::EINVAL);
+    nix::unistd::write(&w, &42u64.to_ne_bytes()).unwrap();
+    assert_eq!(read_u64(r.as_fd(), "read").unwrap(), 42);
+}
+
+/// eventfd.rs `count`: fdinfo's count, without consuming it; a closed number
+/// is EBADF and a file that is not an eventfd EINVAL (`count` returning
+/// `Ok(0)`/`Ok(1)`; the ENOENT to EBADF mapping's `==` made `!=`).
+#[test]
+fn eventfd_count_reads_without_taking() {
+    use linux_fd_core::eventfd::{count, eventfd_read, eventfd_write};
+    let fd = eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap();
+    assert_eq!(count(fd.as_fd()).unwrap(), 0);
+    eventfd_write(fd.as_fd(), 300).unwrap();
+    assert_eq!(count(fd.as_fd()).unwrap(), 300);
+    assert_eq!(count(fd.as_fd()).unwrap(), 300, "not consumed");
+    assert_eq!(eventfd_read(fd.as_fd()).unwrap(), 300);
+    let (r, _w) = nix::unistd::pipe().unwrap();
+    assert_eq!(count(r.as_fd()).unwrap_err().errno, linux_fd_core::Errno::EINVAL);
+    // A number no process has open: fdinfo has no entry (ENOENT), reported as EBADF.
+    // SAFETY: the number is only formatted into a /proc path; nothing is read
+    // or closed through it.
+    let closed = unsafe { std::os::fd::BorrowedFd::borrow_raw(i32::MAX - 1) };
+    assert_eq!(count(closed).unwrap_err().errno, linux_fd_core::Errno::EBADF);
+}
