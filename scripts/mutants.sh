@@ -48,30 +48,36 @@ CRITICAL_TS=(src/waiter.ts src/eventfd.ts src/memfd.ts src/lock.ts)
 #   __test__/mutants.spec.ts alone (a few seconds a mutant; the full specs
 #   made the sample take 21 min).
 QUICK_CORE_RE='GuardedFd::(close|take|confirm_lost)|FdIdentity::check|eventfd_read|eventfd_write|read_u64|short_io|try_lock'
+# Each entry: file|anchor (an extended regex naming the first line)|offset
+# from the anchor|line count. Anchors, not line numbers, so that an edit
+# elsewhere in the file does not move the sample (resolve_ts below).
 QUICK_TS=(
-  src/waiter.ts:275-304  # #fire, #failAll: a token read per waiter at the head, settles waits
-  src/eventfd.ts:424-428 # Semaphore's read: takes one permit, or nothing
-  src/eventfd.ts:497-500 # tryAcquire
-  src/memfd.ts:673-675   # map(): the shrink-seal check
+  'src/waiter.ts|^  #fire\(errno|0|30'                      # #fire, #failAll: a token read per waiter at the head, settles waits
+  "src/eventfd.ts|new FdCore<true>\\(h, 'Semaphore'|0|5"   # Semaphore's read: takes one permit, or nothing
+  'src/eventfd.ts|^  tryAcquire\(\): boolean|3|4'           # tryAcquire
+  'src/memfd.ts|native\.memfdGetSeals\(fd\)|0|3'           # map(): the shrink-seal check
 )
 QUICK_TS_SPECS='__test__/mutants.spec.ts'
 # Survivors of the TypeScript sample known to be equivalent or out of reach
-# of a test (docs/testing.md says why, one by one): "file:line mutator
-# replacement", as the check below prints a survivor. Any other survivor
+# of a test (docs/testing.md says why, one by one): "file mutator
+# replacement @ the mutated line's text", as the check below prints a
+# survivor (the line's text, not its number, so the list survives edits
+# elsewhere in the file). Any other survivor
 # fails the quick form. A line number that moves makes its entry stale, and
 # the survivor then fails the run until it is checked again.
-TS_KNOWN='
-src/eventfd.ts:497 EqualityOperator core.fd <= 0
-src/eventfd.ts:497 StringLiteral ""
-src/waiter.ts:276 BlockStatement {}
-src/waiter.ts:277 StringLiteral ""
-src/waiter.ts:280 ConditionalExpression true
-src/waiter.ts:280 EqualityOperator this.fd > 0
-src/waiter.ts:284 BlockStatement {}
-src/waiter.ts:293 ConditionalExpression true
-src/waiter.ts:296 BlockStatement {}
-src/waiter.ts:300 BlockStatement {}
-'
+TS_KNOWN=$(cat <<'KNOWN'
+src/eventfd.ts EqualityOperator core.fd <= 0 @ if (core.fd < 0) throw core.unusable('eventfd_read')
+src/eventfd.ts StringLiteral "" @ if (core.fd < 0) throw core.unusable('eventfd_read')
+src/waiter.ts BlockStatement {} @ if (errno !== undefined) {
+src/waiter.ts StringLiteral "" @ this.#failAll(this.fail(errno, 'poll'))
+src/waiter.ts ConditionalExpression true @ while (this.#queue.length > 0 && this.fd >= 0) {
+src/waiter.ts EqualityOperator this.fd > 0 @ while (this.#queue.length > 0 && this.fd >= 0) {
+src/waiter.ts BlockStatement {} @ } catch (e) {
+src/waiter.ts ConditionalExpression true @ if (this.#queue.length === 0) this.#stopWatch()
+src/waiter.ts BlockStatement {} @ #failAll(err: unknown): void {
+src/waiter.ts BlockStatement {} @ for (const w of queue) {
+KNOWN
+)
 
 quick=false
 part=all
@@ -177,6 +183,19 @@ run_node() { # $@: files, or none for the whole crate
   [ ! -s "$dir/missed.txt" ]
 }
 
+# "file|anchor|offset|count" -> "file:start-end" (StrykerJS's --mutate
+# range). Fails, naming the entry, if the anchor is not found exactly once.
+resolve_ts() {
+  local file anchor offset count lines
+  IFS='|' read -r file anchor offset count <<<"$1"
+  lines=$(grep -nE -- "$anchor" "$file" | cut -d: -f1)
+  if [ "$(printf '%s\n' "$lines" | grep -c .)" != 1 ]; then
+    echo "mutants: the anchor /$anchor/ matches $(printf '%s\n' "$lines" | grep -c .) lines of $file, not 1: fix QUICK_TS" >&2
+    return 1
+  fi
+  echo "$file:$((lines + offset))-$((lines + offset + count - 1))"
+}
+
 run_ts() { # $@: files or file:lines ranges, or none for stryker.config.mjs' list
   local mutate=()
   if [ $# -gt 0 ]; then mutate=(--mutate "$(IFS=,; echo "$*")"); fi
@@ -198,10 +217,11 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
   for (const m of mutants) {
     counts[m.status] = (counts[m.status] ?? 0) + 1
     if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue
-    const key = norm(`${file}:${m.location.start.line} ${m.mutatorName} ${m.replacement ?? ''}`)
+    const line = (report.files[file].source ?? '').split('\n')[m.location.start.line - 1] ?? ''
+    const key = norm(`${file} ${m.mutatorName} ${m.replacement ?? ''} @ ${line}`)
     const isKnown = known.has(key)
     if (!isKnown) fresh++
-    console.log(`${isKnown ? 'known   ' : 'SURVIVED'} ${key.slice(0, 160)}`)
+    console.log(`${isKnown ? 'known   ' : 'SURVIVED'} ${file}:${m.location.start.line} ${key.slice(file.length + 1, 200)}`)
   }
 }
 console.log(`src: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}; ${fresh} new survivor(s)`)
@@ -227,7 +247,7 @@ if $quick; then
   fi
   sample=()
   for r in "${QUICK_TS[@]}"; do
-    for f in "${ts[@]}"; do if [ "${r%%:*}" = "$f" ]; then sample+=("$r"); fi; done
+    for f in "${ts[@]}"; do if [ "${r%%|*}" = "$f" ]; then sample+=("$(resolve_ts "$r")") || exit 1; fi; done
   done
   if [ ${#sample[@]} -gt 0 ] && [ "${MUTANTS_QUICK_TS:-1}" != 0 ]; then
     t0=$SECONDS
