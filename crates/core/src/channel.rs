@@ -162,7 +162,7 @@ pub fn connect(addr: Address<'_>) -> Result<OwnedFd> {
 /// most [`MAX_FDS`]), with `MSG_NOSIGNAL`. Returns the bytes sent (all of
 /// `data`: a `SOCK_SEQPACKET` message is sent whole or not at all).
 ///
-/// On musl the `sendmsg` system call is made directly (see [`sys_sendmsg`]):
+/// On musl the `sendmsg` system call is made directly (see `sys_sendmsg`):
 /// musl releases up to at least 1.2.3 refuse more than 1024 bytes of control
 /// data in their `sendmsg` wrapper (`ENOMEM`, without calling the kernel),
 /// which is 252 fds on a 64-bit target, not the kernel's 253.
