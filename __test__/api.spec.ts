@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { EventCounter, Permit, Semaphore } from '../index.js'
 import { PKG } from './helpers/child.js'
+import { scaled } from './helpers/emulation.js'
 
 const threads = (): number => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
 const fds = (): number => readdirSync('/proc/self/fd').length
@@ -199,7 +200,7 @@ for (const form of ['acquireSync', 'takeSync'] as const) {
     }
     // A terminated worker's objects are finalized during its teardown,
     // which may end just after terminate() resolves.
-    const end = Date.now() + 2000
+    const end = Date.now() + scaled(2000, t.log, 'fd release after terminate')
     while (fds() > fdsBefore && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
     t.is(fds(), fdsBefore, `the workers left no fd behind: ${fdList().filter((f) => !listBefore.includes(f)).join(', ')}`)
   })
@@ -214,9 +215,9 @@ test.serial('process.exit() in the main thread is not held up by a worker in a s
     const w = new Worker("const l = require(" + JSON.stringify(${JSON.stringify(PKG)}) + "); l.Semaphore.fromFd(require('node:worker_threads').workerData).acquireSync()", { eval: true, workerData: sem.fd })
     w.on('online', () => setTimeout(() => { const t0 = Date.now(); process.on('exit', () => console.log('exit after', Date.now() - t0)); process.exit(0) }, 200))`
   const t0 = Date.now()
-  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 10_000 })
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: scaled(10_000, t.log, 'child kill') })
   t.is(r.status, 0, r.stderr)
-  t.true(Date.now() - t0 < 5000)
+  t.true(Date.now() - t0 < scaled(5000, t.log, 'child run'))
   t.regex(r.stdout, /exit after \d+/)
 })
 

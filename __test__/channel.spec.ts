@@ -10,6 +10,7 @@ import { inspect } from 'node:util'
 
 import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, MemFile, ReceivedFds, Semaphore, Timer } from '../index.js'
 import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
+import { scaled } from './helpers/emulation.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-channel-'))
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -554,7 +555,7 @@ test.serial('unref() lets the process exit with a receive pending; ref() keeps i
     b.receive().then(() => console.log('received'), (e) => console.log(e.code))
     ${unref ? 'b.unref()' : ''}
     process.on('exit', () => console.log('exit', b.hasRef()))`
-  const r1 = await runNode(code(true), { timeoutMs: 5000 })
+  const r1 = await runNode(code(true), { timeoutMs: scaled(5000, t.log, 'unref child exit') })
   t.is(r1.code, 0, r1.stderr)
   t.is(r1.stdout.trim(), 'exit false')
   const r2 = await runNode(code(false), { timeoutMs: 1000 })

@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { SLOWDOWN } from './helpers/emulation.js'
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 // As `npm run demo` runs it.
@@ -12,7 +14,7 @@ const demo = (...args: string[]) =>
   spawnSync(process.execPath, ['--import=tsx', join('examples', 'demo.ts'), ...args], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 60_000 * SLOWDOWN, // x10 under qemu-user (helpers/emulation.ts)
   })
 
 test('npm run demo verifies its cross-process result and exits 0', (t) => {

@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { SLOWDOWN } from './helpers/emulation.js'
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 const recipes: [file: string, result: RegExp][] = [
@@ -18,7 +20,7 @@ for (const [file, result] of recipes) {
     const r = spawnSync(process.execPath, ['--import=tsx', join('examples', file)], {
       cwd: root,
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 60_000 * SLOWDOWN, // x10 under qemu-user (helpers/emulation.ts)
     })
     t.is(r.status, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
     t.regex(r.stdout, result)

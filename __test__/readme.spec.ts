@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { SLOWDOWN } from './helpers/emulation.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const docs = ['README.md', 'CONTRIBUTING.md', 'docs/performance.md', 'docs/reliability.md'].filter((f) =>
@@ -75,7 +76,7 @@ test.serial('the TypeScript examples type-check with --strict', (t) => {
   }
   writeFileSync(join(tsDir, 'tsconfig.json'), JSON.stringify(tsconfig))
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  const r = spawnSync(process.execPath, [tsc, '-p', tsDir], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, [tsc, '-p', tsDir], { cwd: dir, encoding: 'utf8', timeout: 60_000 * SLOWDOWN })
   let errors = r.stdout.split('\n').filter((l) => /error TS\d+/.test(l))
   // Before issue 11, `acquire()` resolves with nothing, which `using` rejects.
   t.deepEqual(errors, [], r.stdout + r.stderr)
@@ -99,7 +100,8 @@ blocks.forEach((b, i) => {
     const file = join(dir, `example-${i + 1}.${b.lang === 'ts' ? 'mts' : 'cjs'}`)
     writeFileSync(file, b.code)
     const args = b.lang === 'ts' ? ['--import=tsx', file] : [file]
-    const r = spawnSync(process.execPath, args, { cwd: dir, timeout: 20_000, encoding: 'utf8' })
+    // x10 under qemu-user (helpers/emulation.ts): a hang guard, not a bound
+    const r = spawnSync(process.execPath, args, { cwd: dir, timeout: 20_000 * SLOWDOWN, encoding: 'utf8' })
     t.is(r.status, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
     t.log(r.stdout.trim())
   })

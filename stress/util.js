@@ -64,6 +64,16 @@ function arenaBytes() {
 }
 
 /**
+ * Whether this process is emulated by qemu-user: qemu-user passes the host's
+ * /proc/cpuinfo through, so non-x64 code that reads an x86 one (vendor_id)
+ * is emulated. There RSS reads 0 (qemu's emulated /proc/self/stat) and
+ * /proc/self/smaps is qemu's own, so native memory cannot be measured.
+ */
+function underQemuUser() {
+  return process.arch !== 'x64' && /^vendor_id\s*:/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))
+}
+
+/**
  * Memory after full GCs (as rssAfterGc), split so a leak can be told from
  * V8's heap sizing: `heapUsed` is the live JS heap (retained objects,
  * promises, closures); `native` is RSS minus the V8 heap's committed size
@@ -129,4 +139,4 @@ function machine() {
   return `${m.date}, ${m.cpu} x${m.cores}, Linux ${m.kernel}, Node ${m.node}`
 }
 
-module.exports = { PKG, fdCount, fdTable, fdDiff, rssAfterGc, memAfterGc, arenaBytes, sleep, check, until, runNode, machine, machineInfo }
+module.exports = { PKG, underQemuUser, fdCount, fdTable, fdDiff, rssAfterGc, memAfterGc, arenaBytes, sleep, check, until, runNode, machine, machineInfo }

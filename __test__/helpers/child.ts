@@ -3,6 +3,7 @@ import { spawn, type StdioOptions } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SLOWDOWN } from './emulation.js'
 
 /** Absolute path of the package entry, for children to `require`. */
 export const PKG = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'index.js')
@@ -16,7 +17,8 @@ export interface ChildResult {
 
 /**
  * Runs `code` in a fresh `node -e` process with `lfd` bound to the package.
- * `extraFds` are passed as fds 3, 4, … of the child.
+ * `extraFds` are passed as fds 3, 4, … of the child. Killed (SIGKILL) after
+ * `timeoutMs`, by default 30 s (300 s under qemu-user, helpers/emulation.ts).
  */
 export function runNode(
   code: string,
@@ -30,7 +32,8 @@ export function runNode(
   let stderr = ''
   child.stdout!.on('data', (d) => (stdout += d))
   child.stderr!.on('data', (d) => (stderr += d))
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
+  // The default is a hang guard, not a bound a test checks: x10 under qemu-user.
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000 * SLOWDOWN)
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer)

@@ -6,7 +6,9 @@
 # (every stage still runs, so one failure does not hide another).
 #   ARM64_NODE_FULL="22 24"  arm64 Node lines that run ava + stress + pack (default both)
 #   ARM64_FULL_STAGES / ARM64_LIGHT_STAGES  the stages of each kind of line
-#                            (defaults "ava stress pack" and "stress pack")
+#                            (defaults "ava stress pack" and "stress pack"; the
+#                            stages are test-node-arm64.sh's: ava, ava-arch,
+#                            stress, pack). .ci/run sets all four variables.
 #   ARM64_NODE_LIGHT=""      arm64 Node lines that run stress + pack only (no ava),
 #                            e.g. ARM64_NODE_FULL=22 ARM64_NODE_LIGHT=24 to save
 #                            one emulated ava run (docs/platforms.md, "Measured")

@@ -24,10 +24,7 @@ for b in $bins; do
     *) echo "test-core-musl: ${b##*/} is not static: $desc" >&2; exit 1 ;;
   esac
 done
-# One known musl failure, not yet understood, is skipped with its reason:
-# sendmsg of 253 fds (SCM_MAX_FD) fails with ENOMEM in the static musl test
-# binary, while the glibc build sends them (the Bun suite's FdChannel cases,
-# with few fds, pass on musl). Reported in the session note; issue 12 is open.
-known=at_most_253_fds
-cargo test -Zbuild-std=std,panic_unwind -p linux-fd-core --target $t --no-fail-fast -- --skip $known
-echo "test-core-musl: SKIPPED $known: on musl, sendmsg of 253 fds gives ENOMEM (glibc: sent); cause not found yet"
+# Nothing is skipped: at_most_253_fds failed here with ENOMEM from musl's
+# sendmsg wrapper (docs/platforms.md, "musl: sendmsg of 253 fds") until the
+# core made the system call itself on musl.
+cargo test -Zbuild-std=std,panic_unwind -p linux-fd-core --target $t --no-fail-fast

@@ -47,6 +47,13 @@ module.exports = {
   title: 'no memory growth per call: 1M sync calls of each operation, 100k awaited waits',
   async run({ quick, log, util }) {
     const { memAfterGc, check, fdCount, sleep } = util
+    if (util.underQemuUser()) {
+      // Not a pass: nothing is measured. The arm64 build's memory is checked
+      // on real arm64 (the workflow); the same code is checked natively on x64.
+      const why = 'SKIPPED under qemu-user: RSS reads 0 and /proc/self/smaps is qemu\'s own, so native memory cannot be measured'
+      log(why)
+      return { held: [why] }
+    }
     const N = quick ? 100_000 : 1_000_000
     const WAITS = quick ? 10_000 : 100_000
     const fds0 = fdCount()

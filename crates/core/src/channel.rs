@@ -36,14 +36,11 @@
 //!   [`cmsg(3)`](https://man7.org/linux/man-pages/man3/cmsg.3.html)
 //! - [`socket(7)`](https://man7.org/linux/man-pages/man7/socket.7.html) (`SO_PEERCRED`)
 
-use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
-use nix::sys::socket::{
-    self as sock, sockopt, AddressFamily, Backlog, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
-};
+use nix::sys::socket::{self as sock, sockopt, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 
 use crate::error::{Context, Errno, Error, Result};
 
@@ -165,26 +162,94 @@ pub fn connect(addr: Address<'_>) -> Result<OwnedFd> {
 /// most [`MAX_FDS`]), with `MSG_NOSIGNAL`. Returns the bytes sent (all of
 /// `data`: a `SOCK_SEQPACKET` message is sent whole or not at all).
 ///
+/// On musl the `sendmsg` system call is made directly (see `sys_sendmsg`):
+/// musl releases up to at least 1.2.3 refuse more than 1024 bytes of control
+/// data in their `sendmsg` wrapper (`ENOMEM`, without calling the kernel),
+/// which is 252 fds on a 64-bit target, not the kernel's 253.
+///
 /// # Errors
 /// `EAGAIN` (the peer's queue is full), `EPIPE`/`ECONNRESET` (the peer is
 /// gone), `EMSGSIZE` (`data` larger than the send buffer), `EINVAL` (more
 /// than [`MAX_FDS`] fds), `EBADF` (an fd is not open), `ETOOMANYREFS` (too
 /// many fds in flight for this user, `RLIMIT_NOFILE`).
+// msg_iovlen, msg_controllen and cmsg_len are size_t on glibc, socklen_t or
+// int on musl: `as _` converts to whichever it is.
+#[allow(clippy::unnecessary_cast)]
 pub fn send(fd: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result<usize> {
     if fds.len() > MAX_FDS {
         return Err(Error::new(Errno::EINVAL, "sendmsg"));
     }
-    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    let iov = [IoSlice::new(data)];
-    let cmsg = [ControlMessage::ScmRights(&raw)];
-    let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &cmsg };
-    loop {
-        match sock::sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
-            Ok(n) => return Ok(n),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(Error::new(e, "sendmsg")),
+    let payload = std::mem::size_of_val(fds);
+    let space = if fds.is_empty() { 0 } else { cmsg_space(payload) };
+    // Zeroed, so every padding field of the headers is 0 (the kernel reads
+    // msg_iovlen, msg_controllen and cmsg_len as size_t; musl declares them
+    // 32 bits wide with a pad beside them). usize elements: cmsghdr-aligned.
+    let mut control = vec![0usize; space.div_ceil(std::mem::size_of::<usize>())];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid (empty) value.
+    let mut mhdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    mhdr.msg_iov = &mut iov;
+    mhdr.msg_iovlen = 1;
+    if space > 0 {
+        mhdr.msg_control = control.as_mut_ptr().cast();
+        mhdr.msg_controllen = space as _;
+        // SAFETY: msg_control points at `space` zeroed, cmsghdr-aligned
+        // bytes, room for one header (CMSG_FIRSTHDR is non-null because
+        // space >= the header) and `payload` bytes after CMSG_DATA.
+        unsafe {
+            let hdr = libc::CMSG_FIRSTHDR(&mhdr);
+            (*hdr).cmsg_level = libc::SOL_SOCKET;
+            (*hdr).cmsg_type = libc::SCM_RIGHTS;
+            (*hdr).cmsg_len = libc::CMSG_LEN(payload as _) as _;
+            let dst = libc::CMSG_DATA(hdr).cast::<RawFd>();
+            for (i, f) in fds.iter().enumerate() {
+                std::ptr::write_unaligned(dst.add(i), f.as_raw_fd());
+            }
         }
     }
+    loop {
+        // SAFETY: mhdr points at iov (data, only read) and at control, both
+        // alive for the call; the lengths are theirs.
+        let r = unsafe { sys_sendmsg(fd.as_raw_fd(), &mhdr, libc::MSG_NOSIGNAL) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(Error::new(e, "sendmsg")),
+        }
+    }
+}
+
+/// `sendmsg(2)`: libc's wrapper.
+///
+/// # Safety
+/// As `sendmsg(2)`: `mhdr` and what it points at are valid for the call.
+#[cfg(not(target_env = "musl"))]
+unsafe fn sys_sendmsg(fd: RawFd, mhdr: &libc::msghdr, flags: libc::c_int) -> isize {
+    // SAFETY: per this function's contract.
+    unsafe { libc::sendmsg(fd, mhdr, flags) }
+}
+
+/// `sendmsg(2)` as a direct system call. musl's wrapper exists to zero the
+/// padding beside its 32-bit msg_iovlen, msg_controllen and cmsg_len (the
+/// kernel reads them as size_t); to do so it copies the control data to a
+/// buffer on its stack, which in musl 1.2.3 (Debian 12's) holds 1024 bytes
+/// and fails with `ENOMEM` beyond, so 253 fds (1032 bytes) were refused.
+/// Later musl sizes that buffer for 255 fds. [`send`] zeroes the padding
+/// itself, so the wrapper has nothing left to do.
+///
+/// # Safety
+/// As `sendmsg(2)`: `mhdr` and what it points at are valid for the call, and
+/// every padding field in `mhdr` and its control headers is zero.
+#[cfg(target_env = "musl")]
+unsafe fn sys_sendmsg(fd: RawFd, mhdr: &libc::msghdr, flags: libc::c_int) -> isize {
+    // SAFETY: per this function's contract; musl's syscall() returns -1 and
+    // sets errno on failure, as the wrapper would.
+    unsafe { libc::syscall(libc::SYS_sendmsg, fd, mhdr as *const libc::msghdr, flags) as isize }
 }
 
 /// What [`recv`] read.

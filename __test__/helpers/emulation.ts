@@ -1,0 +1,24 @@
+// Emulation: the arm64 suites also run under qemu-user on an x86_64 machine
+// (scripts/platforms/test-node-arm64.sh), where Node runs several times
+// slower than on hardware and a child Node takes seconds to start.
+import { readFileSync } from 'node:fs'
+
+/**
+ * Whether this process is emulated by qemu-user: qemu-user passes the host's
+ * /proc/cpuinfo through, so non-x64 code that reads an x86 one (vendor_id)
+ * is emulated.
+ */
+export const underQemu = process.arch !== 'x64' && /^vendor_id\s*:/m.test(readFileSync('/proc/cpuinfo', 'utf8'))
+
+/**
+ * What a wall-clock bound written for native speed is multiplied by: 1
+ * natively, 10 under qemu-user. A test that scales a bound says so with
+ * `t.log` (see `scaled`), so a pass under emulation is never a silent one.
+ */
+export const SLOWDOWN = underQemu ? 10 : 1
+
+/** `ms` times SLOWDOWN, logged through `log` (a test's t.log) when scaled. */
+export function scaled(ms: number, log: (m: string) => void, what: string): number {
+  if (SLOWDOWN !== 1) log(`under qemu-user: ${what} bound ${ms} ms scaled x${SLOWDOWN} to ${ms * SLOWDOWN} ms`)
+  return ms * SLOWDOWN
+}
