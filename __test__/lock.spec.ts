@@ -395,43 +395,61 @@ test.serial('a signal that aborts or throws inside addEventListener still ends t
 
 test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no event-loop stall, served in order (issue 13 item 3)', async (t) => {
   const { monitorEventLoopDelay } = await import('node:perf_hooks')
-  const path = file()
-  const holder = await lockFile(path)
-  await sleep(50)
-  await poolEmpty()
-  const threads = threadCount()
-  const t0 = performance.now()
-  const order: number[] = []
-  const waits = Array.from({ length: 1000 }, (_, i) =>
-    lockFile(path).then((lock) => {
-      order.push(i)
-      lock.release()
-    }),
-  )
-  const started = performance.now() - t0
-  // From here on the loop must stay responsive while the waits are pending
-  // and through the 1,000 hand-offs. (Starting them is the caller's own
-  // synchronous loop of 1,000 calls, bounded by \`started\`.)
-  const delay = monitorEventLoopDelay({ resolution: 5 })
-  delay.enable()
-  await sleep(100)
-  const cpu0 = process.cpuUsage()
-  await sleep(1000)
-  const cpu = process.cpuUsage(cpu0)
-  const cpuMs = (cpu.user + cpu.system) / 1000
-  t.true(started < 5000, `1,000 waits took ${started} ms to start`)
-  t.log(`1,000 waits started in ${started.toFixed(0)} ms; ${threadCount() - threads} more threads; ${cpuMs.toFixed(1)} ms CPU in 1 s idle`)
-  t.true(threadCount() - threads <= 2, `threads grew by ${threadCount() - threads}`)
-  t.true(cpuMs < 50, `idle waiting used ${cpuMs} ms of CPU in 1 s (5% of a core is 50 ms)`)
-  holder.release()
-  await within(Promise.all(waits), 20_000, 'the 1,000 waits')
-  delay.disable()
-  const maxMs = delay.max / 1e6
-  t.log(`event-loop delay max ${maxMs.toFixed(1)} ms`)
-  t.true(maxMs < 50, `the event loop stalled for ${maxMs} ms`)
-  t.deepEqual(order, Array.from({ length: 1000 }, (_, i) => i), 'first come, first served')
-  await until(() => threadCount() <= threads, 5000).catch(() => {})
-  t.is(threadCount(), threads, 'no wait thread is left')
+  // One round: 1,000 waits queue on a held lock, idle for 1 s, then are
+  // handed the lock one after another. Returns the event loop's longest
+  // delay over the idle second and the hand-offs.
+  const round = async (check: boolean): Promise<number> => {
+    const path = file()
+    const holder = await lockFile(path)
+    await sleep(50)
+    await poolEmpty()
+    const threads = threadCount()
+    const t0 = performance.now()
+    const order: number[] = []
+    const waits = Array.from({ length: 1000 }, (_, i) =>
+      lockFile(path).then((lock) => {
+        order.push(i)
+        lock.release()
+      }),
+    )
+    const started = performance.now() - t0
+    // From here on the loop must stay responsive while the waits are pending
+    // and through the 1,000 hand-offs. (Starting them is the caller's own
+    // synchronous loop of 1,000 calls, bounded by \`started\`.)
+    const delay = monitorEventLoopDelay({ resolution: 5 })
+    delay.enable()
+    await sleep(100)
+    const cpu0 = process.cpuUsage()
+    await sleep(1000)
+    const cpu = process.cpuUsage(cpu0)
+    const cpuMs = (cpu.user + cpu.system) / 1000
+    if (check) {
+      t.true(started < 5000, `1,000 waits took ${started} ms to start`)
+      t.log(`1,000 waits started in ${started.toFixed(0)} ms; ${threadCount() - threads} more threads; ${cpuMs.toFixed(1)} ms CPU in 1 s idle`)
+      t.true(threadCount() - threads <= 2, `threads grew by ${threadCount() - threads}`)
+      t.true(cpuMs < 50, `idle waiting used ${cpuMs} ms of CPU in 1 s (5% of a core is 50 ms)`)
+    }
+    holder.release()
+    await within(Promise.all(waits), 20_000, 'the 1,000 waits')
+    delay.disable()
+    if (check) {
+      t.deepEqual(order, Array.from({ length: 1000 }, (_, i) => i), 'first come, first served')
+      await until(() => threadCount() <= threads, 5000).catch(() => {})
+      t.is(threadCount(), threads, 'no wait thread is left')
+    }
+    return delay.max / 1e6
+  }
+  // A stall caused by the package (say, all 1,000 hand-offs settled in one
+  // loop turn) happens in every round. A loaded machine can deschedule the
+  // process for 50 ms once (helpers saw it, with the build before the pool
+  // too), so a stall counts only if 3 rounds in a row all show one.
+  const maxes: number[] = []
+  for (let r = 0; r < 3; r++) {
+    maxes.push(await round(r === 0))
+    if (maxes[r]! < 50) break
+  }
+  t.log(`event-loop delay max per round: ${maxes.map((m) => m.toFixed(1)).join(', ')} ms`)
+  t.true(Math.min(...maxes) < 50, `the event loop stalled in every round: ${maxes.join(', ')} ms`)
 })
 
 test.serial('a waiting lock sleeps in the kernel: its thread makes no attempts while it waits (no polling)', async (t) => {
