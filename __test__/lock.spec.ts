@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads'
 
 import { FileLock, LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
 import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
+import { scaled, SLOWDOWN } from './helpers/emulation.js'
 
 // The binding's view of the lock-wait thread pool: idle threads, and the
 // thread ids of those running a wait.
@@ -424,13 +425,13 @@ test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no ev
     const cpu = process.cpuUsage(cpu0)
     const cpuMs = (cpu.user + cpu.system) / 1000
     if (check) {
-      t.true(started < 5000, `1,000 waits took ${started} ms to start`)
+      t.true(started < scaled(5000, t.log, '1,000 waits to start'), `1,000 waits took ${started} ms to start`)
       t.log(`1,000 waits started in ${started.toFixed(0)} ms; ${threadCount() - threads} more threads; ${cpuMs.toFixed(1)} ms CPU in 1 s idle`)
       t.true(threadCount() - threads <= 2, `threads grew by ${threadCount() - threads}`)
-      t.true(cpuMs < 50, `idle waiting used ${cpuMs} ms of CPU in 1 s (5% of a core is 50 ms)`)
+      t.true(cpuMs < scaled(50, t.log, 'idle CPU in 1 s'), `idle waiting used ${cpuMs} ms of CPU in 1 s (5% of a core is 50 ms)`)
     }
     holder.release()
-    await within(Promise.all(waits), 20_000, 'the 1,000 waits')
+    await within(Promise.all(waits), scaled(20_000, t.log, 'the 1,000 hand-offs'), 'the 1,000 waits')
     delay.disable()
     if (check) {
       t.deepEqual(order, Array.from({ length: 1000 }, (_, i) => i), 'first come, first served')
@@ -446,10 +447,11 @@ test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no ev
   const maxes: number[] = []
   for (let r = 0; r < 3; r++) {
     maxes.push(await round(r === 0))
-    if (maxes[r]! < 50) break
+    if (maxes[r]! < 50 * SLOWDOWN) break
   }
   t.log(`event-loop delay max per round: ${maxes.map((m) => m.toFixed(1)).join(', ')} ms`)
-  t.true(Math.min(...maxes) < 50, `the event loop stalled in every round: ${maxes.join(', ')} ms`)
+  const stall = scaled(50, t.log, 'event-loop stall')
+  t.true(Math.min(...maxes) < stall, `the event loop stalled in every round: ${maxes.join(', ')} ms`)
 })
 
 test.serial('a waiting lock sleeps in the kernel: its thread makes no attempts while it waits (no polling)', async (t) => {
@@ -492,7 +494,8 @@ test.serial('10,000 sequential aborted waits succeed under ulimit -n 256 (issue 
       holder.release()
       console.log('ok')
     })().catch((e) => { console.error(e); process.exit(1) })`
-  const r = spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout: 120_000 })
+  const timeout = scaled(120_000, t.log, 'the child of 10,000 waits')
+  const r = spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout })
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.trim(), 'ok')
 })
