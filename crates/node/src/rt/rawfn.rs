@@ -245,198 +245,208 @@ unsafe fn bigint(env: sys::napi_env, n: u64) -> sys::napi_value {
 
 const BAD_ARG: i32 = -libc::EINVAL;
 
-/// The Node-API callback for a `fn(i32) -> i32`.
+/// The call's first `N` arguments and its body `F`, the `fn` pointer that
+/// `register` stored as the function's data; `None` if the call failed.
 ///
 /// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
-unsafe extern "C" fn tramp_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32) -> i32` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> i32>(data) };
-    // SAFETY: a is an argument of this call, live on this thread.
-    let r = match unsafe { int32(env, a) } {
-        Some(a) => f(a),
-        None => BAD_ARG,
-    };
-    // SAFETY: env is this call's.
-    unsafe { number(env, r) }
+/// `env` and `info` must be the ones the callback was called with, and the
+/// function must have been registered with a body of type `F`.
+unsafe fn unpack<const N: usize, F: Copy>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Option<([sys::napi_value; N], F)> {
+    const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*mut c_void>()) };
+    // SAFETY: env and info are the callback's (caller's contract).
+    let (argv, data) = unsafe { args::<N>(env, info) }?;
+    // SAFETY: `register` stored an `F`, a pointer-sized `fn` pointer, as
+    // this function's data (caller's contract).
+    Some((argv, unsafe { std::mem::transmute_copy::<*mut c_void, F>(&data) }))
 }
 
-/// The Node-API callback for a `fn(i32, i32) -> i32`.
+/// The JS value of a body's result: `ok(v)`, or the negative errno as a
+/// number.
 ///
 /// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
-unsafe extern "C" fn tramp_i32_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a, b], data)) = (unsafe { args::<2>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32, i32) -> i32` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32) -> i32>(data) };
-    // SAFETY: a and b are arguments of this call, live on this thread.
-    let r = match unsafe { (int32(env, a), int32(env, b)) } {
-        (Some(a), Some(b)) => f(a, b),
-        _ => BAD_ARG,
-    };
-    // SAFETY: env is this call's.
-    unsafe { number(env, r) }
-}
-
-/// The Node-API callback for a `fn(i32, f64) -> i32`.
-///
-/// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
-unsafe extern "C" fn tramp_i32_f64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a, b], data)) = (unsafe { args::<2>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32, f64) -> i32` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, f64) -> i32>(data) };
-    // SAFETY: a and b are arguments of this call, live on this thread.
-    let r = match unsafe { (int32(env, a), double(env, b)) } {
-        (Some(a), Some(b)) => f(a, b),
-        _ => BAD_ARG,
-    };
-    // SAFETY: env is this call's.
-    unsafe { number(env, r) }
-}
-
-/// The Node-API callback for a `fn(i32) -> Result<u64, i32>`: a bigint or a number.
-///
-/// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
-unsafe extern "C" fn tramp_i32_to_u64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32) -> Result<u64, i32>` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> Result<u64, i32>>(data) };
-    // SAFETY: a is an argument of this call, live on this thread.
-    match unsafe { int32(env, a) }.map_or(Err(BAD_ARG), f) {
-        // SAFETY: env is this call's.
-        Ok(v) => unsafe { bigint(env, v) },
-        // SAFETY: env is this call's.
+/// As for [`number`].
+unsafe fn result<T>(
+    env: sys::napi_env,
+    r: Result<T, i32>,
+    ok: unsafe fn(sys::napi_env, T) -> sys::napi_value,
+) -> sys::napi_value {
+    match r {
+        // SAFETY: env is live (caller's contract).
+        Ok(v) => unsafe { ok(env, v) },
+        // SAFETY: env is live (caller's contract).
         Err(e) => unsafe { number(env, e) },
     }
 }
 
-/// The Node-API callback for a `fn(i32, i32, &mut [u8]) -> i32`.
+// The Node-API callbacks, one per `Body` signature.
+//
+// # Safety (each)
+// Only Node-API calls them, with its own `env` and `info`, on the JS thread,
+// for a function `register` created with the matching `Body`'s `data`; the
+// arguments read are live values of this call, and a borrowed byte slice is
+// used only inside the body, a synchronous call that runs no JS.
+
+/// The callback for [`Body::I32`].
 ///
 /// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
+/// See above.
+unsafe extern "C" fn tramp_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a], f)) = unpack::<1, fn(i32) -> i32>(env, info) else {
+            return ptr::null_mut();
+        };
+        number(env, int32(env, a).map_or(BAD_ARG, f))
+    }
+}
+
+/// The callback for [`Body::I32I32`].
+///
+/// # Safety
+/// See above.
+unsafe extern "C" fn tramp_i32_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a, b], f)) = unpack::<2, fn(i32, i32) -> i32>(env, info) else {
+            return ptr::null_mut();
+        };
+        number(
+            env,
+            match (int32(env, a), int32(env, b)) {
+                (Some(a), Some(b)) => f(a, b),
+                _ => BAD_ARG,
+            },
+        )
+    }
+}
+
+/// The callback for [`Body::I32F64`].
+///
+/// # Safety
+/// See above.
+unsafe extern "C" fn tramp_i32_f64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a, b], f)) = unpack::<2, fn(i32, f64) -> i32>(env, info) else {
+            return ptr::null_mut();
+        };
+        number(
+            env,
+            match (int32(env, a), double(env, b)) {
+                (Some(a), Some(b)) => f(a, b),
+                _ => BAD_ARG,
+            },
+        )
+    }
+}
+
+/// The callback for [`Body::I32ToU64`].
+///
+/// # Safety
+/// See above.
+unsafe extern "C" fn tramp_i32_to_u64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a], f)) = unpack::<1, fn(i32) -> Result<u64, i32>>(env, info) else {
+            return ptr::null_mut();
+        };
+        result(env, int32(env, a).map_or(Err(BAD_ARG), f), bigint)
+    }
+}
+
+/// The callback for [`Body::I32I32Bytes`].
+///
+/// # Safety
+/// See above.
 unsafe extern "C" fn tramp_i32_i32_bytes(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a, b, c], data)) = (unsafe { args::<3>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32, i32, &mut [u8]) -> i32` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32, &mut [u8]) -> i32>(data) };
-    // SAFETY: a, b and c are arguments of this call, live on this thread; the
-    // slice is used only inside `f`, a synchronous call that runs no JS.
-    let r = match unsafe { (int32(env, a), int32(env, b), bytes(env, c)) } {
-        (Some(a), Some(b), Some(c)) => f(a, b, c),
-        _ => BAD_ARG,
-    };
-    // SAFETY: env is this call's.
-    unsafe { number(env, r) }
-}
-
-/// The Node-API callback for a `fn(i32) -> PairResult`.
-///
-/// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
-unsafe extern "C" fn tramp_i32_to_pair(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a], data)) = (unsafe { args::<1>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32) -> PairResult` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32) -> PairResult>(data) };
-    // SAFETY: a is an argument of this call, live on this thread.
-    match unsafe { int32(env, a) }.map_or(Err(BAD_ARG), f) {
-        // SAFETY: env is this call's.
-        Ok(p) => unsafe { bigint_pair(env, p) },
-        // SAFETY: env is this call's.
-        Err(e) => unsafe { number(env, e) },
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a, b, c], f)) = unpack::<3, fn(i32, i32, &mut [u8]) -> i32>(env, info) else {
+            return ptr::null_mut();
+        };
+        number(
+            env,
+            match (int32(env, a), int32(env, b), bytes(env, c)) {
+                (Some(a), Some(b), Some(c)) => f(a, b, c),
+                _ => BAD_ARG,
+            },
+        )
     }
 }
 
-/// The Node-API callback for a `fn(i32, i32, u64, u64) -> PairResult`.
+/// The callback for [`Body::I32ToPair`].
 ///
 /// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
+/// See above.
+unsafe extern "C" fn tramp_i32_to_pair(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a], f)) = unpack::<1, fn(i32) -> PairResult>(env, info) else {
+            return ptr::null_mut();
+        };
+        result(env, int32(env, a).map_or(Err(BAD_ARG), f), bigint_pair)
+    }
+}
+
+/// The `(fd, flags, a, b)` arguments of the two `I32I32U64U64` bodies.
+///
+/// # Safety
+/// As for [`int32`].
+unsafe fn i32_i32_u64_u64(
+    env: sys::napi_env,
+    [a, b, c, d]: [sys::napi_value; 4],
+) -> Option<(i32, i32, u64, u64)> {
+    // SAFETY: the caller vouches for env and the values.
+    unsafe {
+        Some((
+            int32(env, a)?,
+            int32(env, b)?,
+            u64_of_bigint(env, c)?,
+            u64_of_bigint(env, d)?,
+        ))
+    }
+}
+
+/// The callback for [`Body::I32I32U64U64ToPair`].
+///
+/// # Safety
+/// See above.
 unsafe extern "C" fn tramp_i32_i32_u64_u64_to_pair(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a, b, c, d], data)) = (unsafe { args::<4>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32, i32, u64, u64) -> PairResult` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32, u64, u64) -> PairResult>(data) };
-    // SAFETY: a, b, c and d are arguments of this call, live on this thread.
-    let r = match unsafe {
-        (
-            int32(env, a),
-            int32(env, b),
-            u64_of_bigint(env, c),
-            u64_of_bigint(env, d),
-        )
-    } {
-        (Some(a), Some(b), Some(c), Some(d)) => f(a, b, c, d),
-        _ => Err(BAD_ARG),
-    };
-    match r {
-        // SAFETY: env is this call's.
-        Ok(p) => unsafe { bigint_pair(env, p) },
-        // SAFETY: env is this call's.
-        Err(e) => unsafe { number(env, e) },
+    // SAFETY: see above.
+    unsafe {
+        let Some((argv, f)) = unpack::<4, fn(i32, i32, u64, u64) -> PairResult>(env, info) else {
+            return ptr::null_mut();
+        };
+        let r = i32_i32_u64_u64(env, argv).map_or(Err(BAD_ARG), |(a, b, c, d)| f(a, b, c, d));
+        result(env, r, bigint_pair)
     }
 }
 
-/// The Node-API callback for a `fn(i32, i32, u64, u64) -> i32`.
+/// The callback for [`Body::I32I32U64U64`].
 ///
 /// # Safety
-/// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
-/// for a function `register` created with a matching `data`.
+/// See above.
 unsafe extern "C" fn tramp_i32_i32_u64_u64(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: Node-API calls this with its own env and info.
-    let Some(([a, b, c, d], data)) = (unsafe { args::<4>(env, info) }) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `register` stored a `fn(i32, i32, u64, u64) -> i32` as this function's data.
-    let f = unsafe { std::mem::transmute::<*mut c_void, fn(i32, i32, u64, u64) -> i32>(data) };
-    // SAFETY: a, b, c and d are arguments of this call, live on this thread.
-    let r = match unsafe {
-        (
-            int32(env, a),
-            int32(env, b),
-            u64_of_bigint(env, c),
-            u64_of_bigint(env, d),
+    // SAFETY: see above.
+    unsafe {
+        let Some((argv, f)) = unpack::<4, fn(i32, i32, u64, u64) -> i32>(env, info) else {
+            return ptr::null_mut();
+        };
+        number(
+            env,
+            i32_i32_u64_u64(env, argv).map_or(BAD_ARG, |(a, b, c, d)| f(a, b, c, d)),
         )
-    } {
-        (Some(a), Some(b), Some(c), Some(d)) => f(a, b, c, d),
-        _ => BAD_ARG,
-    };
-    // SAFETY: env is this call's.
-    unsafe { number(env, r) }
+    }
 }
