@@ -7,12 +7,13 @@
 //! EINTR guard and backoff of `poll_until`.
 
 use std::os::fd::AsFd;
+
+mod common;
 use std::sync::{mpsc, Arc, Once};
 use std::time::Duration;
 
 use linux_fd_core::lockwait::{
     blocking_waits_available, cancel_signal, lock_until, open_for_lock, try_lock, Cancel, LockKind, LockSpec,
-    Waited,
 };
 
 extern "C" fn theirs(_: libc::c_int) {}
@@ -81,18 +82,6 @@ fn a_polling_wait_returns_an_error() {
     assert_eq!(got, Ok(Err(linux_fd_core::Errno::EBADF)));
 }
 
-/// Voluntary context switches of thread `tid` of this process.
-fn voluntary_switches(tid: i64) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// After its fast phase (2 ms) a polling wait backs off to one attempt
 /// every 8 ms: about 40 wake-ups in 300 ms, not thousands.
 #[test]
@@ -103,21 +92,7 @@ fn a_polling_wait_backs_off() {
     let waiter = open_for_lock(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert!(try_lock(holder.as_fd(), &EXCLUSIVE).unwrap());
-    let cancel = Arc::new(Cancel::new());
-    let c2 = cancel.clone();
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        // SAFETY: gettid has no preconditions.
-        tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
-        lock_until(waiter.as_fd(), &EXCLUSIVE, &c2).unwrap()
-    });
-    let tid = rx.recv().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let before = voluntary_switches(tid);
-    std::thread::sleep(Duration::from_millis(300));
-    let woke = voluntary_switches(tid) - before;
-    cancel.cancel();
-    assert_eq!(t.join().unwrap(), Waited::Cancelled);
+    let woke = common::wakeups_in_300ms_of_waiting(waiter, EXCLUSIVE, 100);
     assert!(
         (5..=120).contains(&woke),
         "the polling thread woke {woke} times in 300 ms (backoff of 8 ms: about 38)"

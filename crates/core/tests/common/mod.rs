@@ -1,0 +1,43 @@
+//! Helpers shared by the core's integration tests (a module, not a test
+//! binary of its own).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use linux_fd_core::lockwait::{lock_until, Cancel, LockSpec, Waited};
+
+/// Voluntary context switches of thread `tid` of this process.
+fn voluntary_switches(tid: i64) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Starts `lock_until(waiter, spec)` on a thread while another fd holds the
+/// lock, lets it settle for `settle_ms`, counts the thread's wake-ups
+/// (voluntary context switches) over the next 300 ms, then cancels the wait
+/// and checks that it ended cancelled. Returns the wake-ups.
+pub fn wakeups_in_300ms_of_waiting(waiter: OwnedFd, spec: LockSpec, settle_ms: u64) -> u64 {
+    let cancel = Arc::new(Cancel::new());
+    let c2 = cancel.clone();
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
+        lock_until(waiter.as_fd(), &spec, &c2).unwrap()
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(settle_ms));
+    let before = voluntary_switches(tid);
+    std::thread::sleep(Duration::from_millis(300));
+    let woke = voluntary_switches(tid) - before;
+    cancel.cancel();
+    assert_eq!(t.join().unwrap(), Waited::Cancelled);
+    woke
+}
