@@ -623,7 +623,22 @@ test.serial('uids not in the allow-list are closed before any message is read', 
  * another pid there on the way out counts an overlap.
  */
 const LOOP = `
+// The start gate: each process counts itself in at offset 64 of the shared
+// mapping and starts only when both have, so the two loops run at the same
+// time however late one process starts (on a loaded machine a child can start
+// seconds after the other, and a control run whose loops never overlap in time
+// cannot see the invariant break).
+async function gate(buf) {
+  const g = new Int32Array(buf, 64, 1)
+  Atomics.add(g, 0, 1)
+  const end = Date.now() + 60000
+  while (Atomics.load(g, 0) < 2) {
+    if (Date.now() > end) throw new Error('the peer never reached the start gate')
+    await new Promise((r) => setTimeout(r, 1))
+  }
+}
 async function loop(sem, view, K) {
+  await gate(view.buffer)
   let overlaps = 0
   for (let i = 0; i < K; i++) {
     const p = await sem.acquire()
@@ -638,7 +653,7 @@ async function loop(sem, view, K) {
 }
 `
 
-async function sharedCounter(permits: number, K: number) {
+async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
   const path = sockPath()
   const server = runNode(
     `${LOOP}
@@ -671,6 +686,7 @@ async function sharedCounter(permits: number, K: number) {
        const sem = lfd.Semaphore.fromFd(fds.take(0), { adopt: true })
        const mf = lfd.MemFile.fromFd(fds.take(1), { adopt: true })
        const view = new Float64Array(mf.map({ writable: true }))
+       await new Promise((r) => setTimeout(r, ${clientDelayMs}))
        const overlaps = await loop(sem, view, ${K})
        await ch.send(JSON.stringify({ overlaps, peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        await ch.receive().catch((e) => { if (e.code !== 'EPIPE') throw e })
@@ -694,14 +710,19 @@ test.serial('two processes that are not parent and child share a Semaphore and a
   t.is(r.client.peerPid, r.pid, 'the client saw the server as its peer')
 })
 
-test.serial('control: with 2 permits the same check sees the invariant break', async (t) => {
-  const K = 500
-  const { s, c } = await sharedCounter(2, K)
-  t.is(s.code, 0, s.stderr)
-  t.is(c.code, 0, c.stderr)
-  const r = JSON.parse(s.stdout)
-  t.true(r.overlaps + r.client.overlaps > 0 || r.count < 2 * K, `count ${r.count}, overlaps ${r.overlaps}+${r.client.overlaps}`)
-})
+for (const delay of [0, 500]) {
+  // The 500 ms case is a loaded machine's late start made certain: without
+  // the start gate in LOOP the server's loop ended before the client's began
+  // (count 1000, overlaps 0+0, as one CI run saw under load).
+  test.serial(`control: with 2 permits the same check sees the invariant break${delay ? `, the client ${delay} ms late` : ''}`, async (t) => {
+    const K = 500
+    const { s, c } = await sharedCounter(2, K, delay)
+    t.is(s.code, 0, s.stderr)
+    t.is(c.code, 0, c.stderr)
+    const r = JSON.parse(s.stdout)
+    t.true(r.overlaps + r.client.overlaps > 0 || r.count < 2 * K, `count ${r.count}, overlaps ${r.overlaps}+${r.client.overlaps}`)
+  })
+}
 
 // --- Hostile peers --------------------------------------------------------------
 
