@@ -2,9 +2,10 @@
 // size cases), with lock conflicts tested from real child processes.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 
 import {
   F_GETFD,
@@ -31,7 +32,8 @@ import {
   setPipeSize,
 } from '../index.js'
 import * as lfdAll from '../index.js'
-import { runNode } from './helpers/child.js'
+import { PKG, runNode, sleep } from './helpers/child.js'
+import { underQemu } from './helpers/emulation.js'
 
 // FIONREAD on x86_64 and aarch64 (asm-generic/ioctls.h).
 const FIONREAD = 0x541b
@@ -277,4 +279,45 @@ test('buffer results are Buffers even if Buffer.allocUnsafe was replaced or thro
   `)
   t.is(r.code, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout), [[true, 'Buffer', 32], [true, 'Buffer', 32]])
+})
+
+test('a blocking low-level flock() in a worker holds up worker.terminate() until the kernel returns (what the README says)', async (t) => {
+  // The low-level calls are Python's: without LOCK_NB they block the thread
+  // in the kernel, where V8's termination cannot reach. Unlike the sync forms
+  // of the classes (20 ms slices), terminate() waits for the syscall. Pinned
+  // here so the README's sentence stays true; lockFile() is the form to use.
+  const { path, fd } = tempFile(t)
+  flock(fd, LOCK_EX)
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads')
+     const lfd = require(${JSON.stringify(PKG)})
+     const fd = require('node:fs').openSync(${JSON.stringify(path)}, 'r+')
+     parentPort.postMessage('blocking')
+     lfd.flock(fd, lfd.LOCK_EX)`,
+    { eval: true },
+  )
+  await new Promise((r) => w.once('message', r))
+  // Until a thread of this process sits in flock(2) (its number in
+  // /proc/self/task/*/syscall: 73 on x86_64, 32 on arm64; under qemu-user
+  // the file shows the host's call), so terminate() cannot land before it.
+  const nr = process.arch === 'arm64' && !underQemu ? '32' : '73'
+  const inFlock = () =>
+    readdirSync('/proc/self/task').some((tid) => {
+      try {
+        return readFileSync(`/proc/self/task/${tid}/syscall`, 'utf8').split(' ')[0] === nr
+      } catch {
+        return false
+      }
+    })
+  for (const end = Date.now() + 10_000; !inFlock(); await sleep(5)) {
+    if (Date.now() > end) throw new Error('the worker never entered flock(2)')
+  }
+  const t0 = Date.now()
+  let ended = -1
+  const terminated = w.terminate().then(() => (ended = Date.now() - t0))
+  await sleep(500)
+  t.is(ended, -1, 'terminate() has not finished while flock() blocks')
+  flock(fd, LOCK_UN) // the kernel returns; the worker's next JS ends it
+  await terminated
+  t.true(ended >= 500, `terminate() took ${ended} ms`)
 })
