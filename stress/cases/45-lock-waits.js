@@ -48,7 +48,7 @@ module.exports = {
       const cpu = process.cpuUsage(cpu0)
       const cpuMs = (cpu.user + cpu.system) / 1000
       const extra = threads() - th0
-      log(`${N} waits started in ${startMs.toFixed(0)} ms; +${extra} threads; ${cpuMs.toFixed(1)} ms CPU in 1 s of waiting`)
+      log(`${N} waits started in ${startMs.toFixed(0)} ms; ${extra >= 0 ? "+" : ""}${extra} threads; ${cpuMs.toFixed(1)} ms CPU in 1 s of waiting`)
       if (startMs > 5000 * slow) throw new Error(`${N} waits took ${startMs} ms to start`)
       if (extra > 2) throw new Error(`${extra} more threads for ${N} waiters`)
       if (cpuMs > 50) throw new Error(`idle waiting used ${cpuMs} ms of CPU in 1 s`)
@@ -59,7 +59,7 @@ module.exports = {
       log(`all served; event-loop delay max ${maxMs.toFixed(1)} ms`)
       if (maxMs > 50 * slow) throw new Error(`the event loop stalled for ${maxMs} ms`)
       for (let i = 0; i < N; i++) if (order[i] !== i) throw new Error(`waiter ${order[i]} was served ${i}th`)
-      held.push(`${N} waiters: started in ${startMs.toFixed(0)} ms, +${extra} threads, ${cpuMs.toFixed(1)} ms CPU/s idle, max loop delay ${maxMs.toFixed(1)} ms, served in order`)
+      held.push(`${N} waiters: started in ${startMs.toFixed(0)} ms, ${extra >= 0 ? "+" : ""}${extra} threads, ${cpuMs.toFixed(1)} ms CPU/s idle, max loop delay ${maxMs.toFixed(1)} ms, served in order`)
 
       const again = await lfd.lockFile(file)
       const fds0 = util.fdCount()
