@@ -184,8 +184,15 @@ class Pump<T> {
           if (this.#remove(w)) w.reject(new AbortError(signal.reason))
         }
         w.onAbort = onAbort
-        signal.addEventListener('abort', onAbort, { once: true })
-        if (signal.aborted) onAbort()
+        // A signal whose addEventListener or `aborted` getter throws must
+        // not leave this waiter queued: its promise would reject while the
+        // started watch kept the process alive for good (issue 13 item 7).
+        try {
+          signal.addEventListener('abort', onAbort, { once: true })
+          if (signal.aborted) onAbort()
+        } catch (error) {
+          if (this.#remove(w)) reject(error)
+        }
       }
     })
   }
@@ -242,8 +249,10 @@ class Pump<T> {
     const i = this.#queue.indexOf(w)
     if (i < 0) return false
     this.#queue.splice(i, 1)
-    this.#unlisten(w)
+    // Stopped before unlistening: a throwing removeEventListener must not
+    // leave the watch started with nobody waiting.
     if (this.#queue.length === 0) this.#stopWatch()
+    this.#unlisten(w)
     return true
   }
 

@@ -145,10 +145,17 @@ export class FdCore<T> {
           if (this.#remove(w)) w.reject(new AbortError(signal.reason))
         }
         w.onAbort = onAbort
-        signal.addEventListener('abort', onAbort, { once: true })
-        // The listener may have been added too late (aborted synchronously
-        // by addEventListener itself), or the object closed meanwhile.
-        if (signal.aborted) onAbort()
+        // A signal whose addEventListener or `aborted` getter throws must
+        // not leave this waiter queued: its promise would reject while the
+        // started watch kept the process alive for good (issue 13 item 7).
+        try {
+          signal.addEventListener('abort', onAbort, { once: true })
+          // The listener may have been added too late (aborted synchronously
+          // by addEventListener itself), or the object closed meanwhile.
+          if (signal.aborted) onAbort()
+        } catch (error) {
+          if (this.#remove(w)) reject(error)
+        }
       }
     })
   }
@@ -261,8 +268,10 @@ export class FdCore<T> {
     const i = this.#queue.indexOf(w)
     if (i < 0) return false
     this.#queue.splice(i, 1)
-    this.#unlisten(w)
+    // Stopped before unlistening: a throwing removeEventListener must not
+    // leave the watch started with nobody waiting.
     if (this.#queue.length === 0) this.#stopWatch()
+    this.#unlisten(w)
     return true
   }
 
