@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads'
 
 import { FileLock, LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
 import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
-import { scaled, SLOWDOWN } from './helpers/emulation.js'
+import { scaled } from './helpers/emulation.js'
 
 // The binding's view of the lock-wait thread pool: idle threads, and the
 // thread ids of those running a wait.
@@ -398,8 +398,9 @@ test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no ev
   const { monitorEventLoopDelay } = await import('node:perf_hooks')
   // One round: 1,000 waits queue on a held lock, idle for 1 s, then are
   // handed the lock one after another. Returns the event loop's longest
-  // delay over the idle second and the hand-offs.
-  const round = async (check: boolean): Promise<number> => {
+  // delay over the idle second and the hand-offs, and the CPU the process
+  // used in the idle second.
+  const round = async (check: boolean): Promise<{ delayMs: number; cpuMs: number }> => {
     const path = file()
     const holder = await lockFile(path)
     await sleep(50)
@@ -428,7 +429,6 @@ test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no ev
       t.true(started < scaled(5000, t.log, '1,000 waits to start'), `1,000 waits took ${started} ms to start`)
       t.log(`1,000 waits started in ${started.toFixed(0)} ms; ${threadCount() - threads} more threads; ${cpuMs.toFixed(1)} ms CPU in 1 s idle`)
       t.true(threadCount() - threads <= 2, `threads grew by ${threadCount() - threads}`)
-      t.true(cpuMs < scaled(50, t.log, 'idle CPU in 1 s'), `idle waiting used ${cpuMs} ms of CPU in 1 s (5% of a core is 50 ms)`)
     }
     holder.release()
     await within(Promise.all(waits), scaled(20_000, t.log, 'the 1,000 hand-offs'), 'the 1,000 waits')
@@ -438,20 +438,28 @@ test.serial('1,000 waiters on one held lock: one wait thread, an idle CPU, no ev
       await until(() => threadCount() <= threads, 5000).catch(() => {})
       t.is(threadCount(), threads, 'no wait thread is left')
     }
-    return delay.max / 1e6
+    return { delayMs: delay.max / 1e6, cpuMs }
   }
   // A stall caused by the package (say, all 1,000 hand-offs settled in one
-  // loop turn) happens in every round. A loaded machine can deschedule the
-  // process for 50 ms once (helpers saw it, with the build before the pool
-  // too), so a stall counts only if 3 rounds in a row all show one.
-  const maxes: number[] = []
-  for (let r = 0; r < 3; r++) {
-    maxes.push(await round(r === 0))
-    if (maxes[r]! < 50 * SLOWDOWN) break
-  }
-  t.log(`event-loop delay max per round: ${maxes.map((m) => m.toFixed(1)).join(', ')} ms`)
+  // loop turn) happens in every round, and so does CPU burnt by waiters that
+  // poll. A loaded machine can deschedule the process for 50 ms once
+  // (helpers saw it, with the build before the pool too), and V8's
+  // background GC and compiler threads, busy after 1,000 promises were made,
+  // once took this process to 50.5 ms of CPU in the idle second (a CI run on
+  // a loaded machine; 20 ms for 10,000 waiters in the stress run). So each
+  // bound fails only if 3 rounds in a row all break it.
   const stall = scaled(50, t.log, 'event-loop stall')
+  const idleCpu = scaled(50, t.log, 'idle CPU in 1 s')
+  const rounds: Array<{ delayMs: number; cpuMs: number }> = []
+  for (let r = 0; r < 3; r++) {
+    rounds.push(await round(r === 0))
+    if (rounds[r]!.delayMs < stall && rounds[r]!.cpuMs < idleCpu) break
+  }
+  const maxes = rounds.map((x) => x.delayMs)
+  const cpus = rounds.map((x) => x.cpuMs)
+  t.log(`per round: event-loop delay max ${maxes.map((m) => m.toFixed(1)).join(', ')} ms; idle CPU ${cpus.map((c) => c.toFixed(1)).join(', ')} ms in 1 s`)
   t.true(Math.min(...maxes) < stall, `the event loop stalled in every round: ${maxes.join(', ')} ms`)
+  t.true(Math.min(...cpus) < idleCpu, `idle waiting used ${cpus.join(', ')} ms of CPU in 1 s in every round (5% of a core is 50 ms)`)
 })
 
 test.serial('a waiting lock sleeps in the kernel: its thread makes no attempts while it waits (no polling)', async (t) => {
