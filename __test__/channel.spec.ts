@@ -624,10 +624,12 @@ test.serial('uids not in the allow-list are closed before any message is read', 
  */
 const LOOP = `
 // The start gate: each process counts itself in at offset 64 of the shared
-// mapping and starts only when both have, so the two loops run at the same
-// time however late one process starts (on a loaded machine a child can start
-// seconds after the other, and a control run whose loops never overlap in time
-// cannot see the invariant break).
+// mapping and starts only when both have. And neither stops before both have
+// done K sections (each publishes its count at offset 128): a loop of 500
+// sections takes a few ms, so under load the process that passes the gate
+// first could otherwise finish before the other wakes from its 1 ms poll,
+// and a control run whose loops never overlap in time cannot see the
+// invariant break (one CI run and a run beside 4 busy loops saw exactly that).
 async function gate(buf) {
   const g = new Int32Array(buf, 64, 1)
   Atomics.add(g, 0, 1)
@@ -637,10 +639,12 @@ async function gate(buf) {
     await new Promise((r) => setTimeout(r, 1))
   }
 }
-async function loop(sem, view, K) {
+async function loop(sem, view, K, me) {
   await gate(view.buffer)
+  const done = new Int32Array(view.buffer, 128, 2)
   let overlaps = 0
-  for (let i = 0; i < K; i++) {
+  let sections = 0
+  while (sections < K || Atomics.load(done, 1 - me) < K) {
     const p = await sem.acquire()
     view[1] = process.pid
     const v = view[0]
@@ -648,8 +652,9 @@ async function loop(sem, view, K) {
     view[0] = v + 1
     if (view[1] !== process.pid) overlaps++
     p.release()
+    Atomics.store(done, me, ++sections)
   }
-  return overlaps
+  return { overlaps, sections }
 }
 `
 
@@ -667,9 +672,9 @@ async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
        const ch = await server.accept()
        server.close()
        await ch.send('shared', [sem, mf])
-       const overlaps = await loop(sem, view, ${K})
+       const { overlaps, sections } = await loop(sem, view, ${K}, 0)
        const done = await ch.receive()
-       console.log(JSON.stringify({ overlaps, count: view[0], client: JSON.parse(done.data), peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
+       console.log(JSON.stringify({ overlaps, sections, count: view[0], client: JSON.parse(done.data), peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        ch.close()
      })().catch((e) => { console.error(e); process.exit(1) })`,
   )
@@ -687,8 +692,8 @@ async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
        const mf = lfd.MemFile.fromFd(fds.take(1), { adopt: true })
        const view = new Float64Array(mf.map({ writable: true }))
        await new Promise((r) => setTimeout(r, ${clientDelayMs}))
-       const overlaps = await loop(sem, view, ${K})
-       await ch.send(JSON.stringify({ overlaps, peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
+       const { overlaps, sections } = await loop(sem, view, ${K}, 1)
+       await ch.send(JSON.stringify({ overlaps, sections, peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        await ch.receive().catch((e) => { if (e.code !== 'EPIPE') throw e })
      })().catch((e) => { console.error(e); process.exit(1) })`,
   )
@@ -702,7 +707,8 @@ test.serial('two processes that are not parent and child share a Semaphore and a
   t.is(s.code, 0, s.stderr)
   t.is(c.code, 0, c.stderr)
   const r = JSON.parse(s.stdout)
-  t.is(r.count, 2 * K, 'no increment was lost')
+  t.true(r.sections >= K && r.client.sections >= K, `sections: ${r.sections} + ${r.client.sections}`)
+  t.is(r.count, r.sections + r.client.sections, 'no increment was lost')
   t.is(r.overlaps + r.client.overlaps, 0, 'no two critical sections overlapped')
   t.is(r.ppid, process.pid)
   t.is(r.client.ppid, process.pid, 'both are children of the test, neither of the other')
@@ -712,15 +718,16 @@ test.serial('two processes that are not parent and child share a Semaphore and a
 
 for (const delay of [0, 500]) {
   // The 500 ms case is a loaded machine's late start made certain: without
-  // the start gate in LOOP the server's loop ended before the client's began
-  // (count 1000, overlaps 0+0, as one CI run saw under load).
+  // the gate and the shared stop condition in LOOP one loop ended before the
+  // other began (count 1000, overlaps 0+0: two CI runs under load).
   test.serial(`control: with 2 permits the same check sees the invariant break${delay ? `, the client ${delay} ms late` : ''}`, async (t) => {
     const K = 500
     const { s, c } = await sharedCounter(2, K, delay)
     t.is(s.code, 0, s.stderr)
     t.is(c.code, 0, c.stderr)
     const r = JSON.parse(s.stdout)
-    t.true(r.overlaps + r.client.overlaps > 0 || r.count < 2 * K, `count ${r.count}, overlaps ${r.overlaps}+${r.client.overlaps}`)
+    const sections = r.sections + r.client.sections
+    t.true(r.overlaps + r.client.overlaps > 0 || r.count < sections, `count ${r.count} of ${sections}, overlaps ${r.overlaps}+${r.client.overlaps}`)
   })
 }
 
