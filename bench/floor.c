@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,6 +282,113 @@ static napi_value f_lock_release_owned(napi_env env, napi_callback_info info) {
   return r ? num(env, -e) : num(env, 0);
 }
 
+/* The same three owning floors, making every syscall linux-fd makes: its
+ * handles check the fd's identity (dev, inode, file type) before they close
+ * or unlock it, so that a number closed and reused behind their back is
+ * forgotten instead of closed (docs/design.md). That costs one fstat before
+ * each close, and one when a handle for a file with its own inode is made
+ * (eventfds share one inode, read once per process, so they need none).
+ * strace of linux-fd, per iteration: eventfd2, newfstatat, close for
+ * create+close; dup, newfstatat, lock, newfstatat, unlock, close for
+ * tryLockFile(fd)+release. These floors make the same calls, the fstat
+ * results compared as linux-fd compares them. */
+struct ident {
+  int fd;
+  dev_t dev;
+  ino_t ino;
+  mode_t type;
+};
+
+/* Whether id's fd still names the file it did (the eventfd case compares
+ * against the shared anonymous inode, read by the first call). */
+static int ident_same(struct ident *id) {
+  struct stat st;
+  if (fstat(id->fd, &st) != 0) return 0;
+  if (id->type == 0 && id->ino == 0) {
+    static dev_t anon_dev;
+    static ino_t anon_ino;
+    static int known;
+    if (!known) anon_dev = st.st_dev, anon_ino = st.st_ino, known = 1;
+    return st.st_dev == anon_dev && st.st_ino == anon_ino;
+  }
+  return st.st_dev == id->dev && st.st_ino == id->ino && (st.st_mode & S_IFMT) == id->type;
+}
+
+static void ident_finalizer(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  struct ident *id = data;
+  if (id->fd >= 0 && ident_same(id)) close(id->fd);
+  free(id);
+}
+
+static napi_value owning_ident(napi_env env, int fd, const struct stat *st) {
+  struct ident *id = malloc(sizeof *id);
+  id->fd = fd;
+  id->dev = st ? st->st_dev : 0;
+  id->ino = st ? st->st_ino : 0;
+  id->type = st ? (st->st_mode & S_IFMT) : 0;
+  napi_value r;
+  napi_create_external(env, id, ident_finalizer, NULL, &r);
+  return r;
+}
+
+/* eventfdOpenChecked(initval, flags) -> External owning a new eventfd | -errno */
+static napi_value f_eventfd_open_checked(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd = eventfd((unsigned)i32(env, argv[0]), i32(env, argv[1]));
+  return fd < 0 ? neg_errno(env) : owning_ident(env, fd, NULL);
+}
+
+/* handleFdChecked(handle) -> the fd it owns, or -1 once closed */
+static napi_value f_handle_fd_checked(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  struct ident *id;
+  napi_get_value_external(env, argv[0], (void **)&id);
+  return num(env, id->fd);
+}
+
+/* handleCloseChecked(handle) -> 0 | -EBADF: fstat, then close if it is the same file. */
+static napi_value f_handle_close_checked(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  struct ident *id;
+  napi_get_value_external(env, argv[0], (void **)&id);
+  if (id->fd < 0) return num(env, 0);
+  int r = ident_same(id) ? close(id->fd) : (errno = EBADF, -1);
+  id->fd = -1;
+  return r ? neg_errno(env) : num(env, 0);
+}
+
+/* lockTryOwnedChecked(fd, ofd: 1 | 0) -> External owning the locked dup | -errno:
+ * dup, fstat (the dup's identity), lock. */
+static napi_value f_lock_try_owned_checked(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int d = fcntl(i32(env, argv[0]), F_DUPFD_CLOEXEC, 0);
+  if (d < 0) return neg_errno(env);
+  struct stat st;
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fstat(d, &st) || (i32(env, argv[1]) ? fcntl(d, F_OFD_SETLK, &fl) : flock(d, LOCK_EX | LOCK_NB))) {
+    int e = errno;
+    close(d);
+    return num(env, -e);
+  }
+  return owning_ident(env, d, &st);
+}
+
+/* lockReleaseOwnedChecked(handle, ofd: 1 | 0) -> 0 | -errno: fstat, unlock, close. */
+static napi_value f_lock_release_owned_checked(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  struct ident *id;
+  napi_get_value_external(env, argv[0], (void **)&id);
+  if (id->fd < 0 || !ident_same(id)) return num(env, -EBADF);
+  struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+  int r = i32(env, argv[1]) ? fcntl(id->fd, F_OFD_SETLK, &fl) : flock(id->fd, LOCK_UN);
+  int e = errno;
+  close(id->fd);
+  id->fd = -1;
+  return r ? num(env, -e) : num(env, 0);
+}
+
 NAPI_MODULE_INIT() {
   static const struct {
     const char *name;
@@ -306,6 +414,11 @@ NAPI_MODULE_INIT() {
       {"handleFd", f_handle_fd},
       {"handleClose", f_handle_close},
       {"lockTryOwned", f_lock_try_owned},
+      {"eventfdOpenChecked", f_eventfd_open_checked},
+      {"handleFdChecked", f_handle_fd_checked},
+      {"handleCloseChecked", f_handle_close_checked},
+      {"lockTryOwnedChecked", f_lock_try_owned_checked},
+      {"lockReleaseOwnedChecked", f_lock_release_owned_checked},
       {"lockReleaseOwned", f_lock_release_owned},
   };
   static const struct {

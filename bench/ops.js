@@ -27,7 +27,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const lfd = require('..')
-const { loadFloor, floorOps, floorObjOps, FLOOR_SAME_AS } = require('./floor.js')
+const { loadFloor, floorOps, floorObjOps, floorSameOps, FLOOR_SAME_AS } = require('./floor.js')
 const { median, buildC, runAsScript } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
@@ -263,6 +263,7 @@ async function main() {
   if (!floor) notes.push(`Node-API floor column skipped: ${floorReason}`)
   const fOps = floor ? floorOps(floor, ctx) : {}
   const fObjOps = floor ? floorObjOps(floor, ctx) : {}
+  const fSameOps = floor ? floorSameOps(floor, ctx) : {}
   // The builds under test; `rows` first so its ops define the row order.
   const builds = [{ key: 'node', name: 'linux-fd', ...rowsFor(lfd) }]
   const oldDir = compareDir()
@@ -291,6 +292,7 @@ async function main() {
   const samples = Object.fromEntries(builds.map((b) => [b.key, {}]))
   const floorSamples = {}
   const floorObjSamples = {}
+  const floorSameSamples = {}
   const cSamples = Object.fromEntries(C_OPS.map((op) => [op, []]))
   const pySamples = Object.fromEntries(PY_OPS.map((op) => [op, []]))
   const nopSamples = []
@@ -306,6 +308,7 @@ async function main() {
       if (otherOps[op]) runs.push(async () => push(samples.node, op, await otherOps[op](n)))
       if (fOps[op] && op !== 'nop') runs.push(async () => push(floorSamples, op, fOps[op](n)))
       if (fObjOps[op]) runs.push(async () => push(floorObjSamples, op, fObjOps[op](n)))
+      if (fSameOps[op]) runs.push(async () => push(floorSameSamples, op, fSameOps[op](n)))
       for (let i = 0; i < runs.length; i++) await runs[(i + r) % runs.length]()
       if (cBin && C_OPS.includes(op)) cSamples[op].push(Number(execFileSync(cBin, [op, String(n), lockPath]).toString()))
       if (py && PY_OPS.includes(op)) {
@@ -338,6 +341,7 @@ async function main() {
     const pyS = pySamples[SAME_AS[op] || op]
     const flS = otherOps[op] ? null : floorSamples[FLOOR_SAME_AS[op] || op]
     const flObjS = floorObjSamples[op]
+    const flSameS = floorSameSamples[op]
     const oldS = samples.old ? samples.old[op] : null
     const syncOp = SYNC_FORM[op]
     const syncS = syncOp ? samples.node[syncOp] : null
@@ -359,6 +363,10 @@ async function main() {
       vsFloorObj: ratio(s, flObjS),
       vsFloorObjRange: range(s, flObjS),
       oldVsFloorObj: ratio(oldS, flObjS),
+      floorSameNs: med(flSameS),
+      vsFloorSame: ratio(s, flSameS),
+      vsFloorSameRange: range(s, flSameS),
+      oldVsFloorSame: ratio(oldS, flSameS),
       cNs: c,
       cOp: c ? SAME_AS[op] || op : null,
       pythonNs: python,
@@ -443,6 +451,14 @@ function print(res) {
     console.log('  finalizer closes the fd; bench/floor.c) (per-round range):')
     for (const r of objRows) {
       console.log(`    ${r.label.padEnd(34)} floor+External ${fmtNs(r.floorObjNs).padStart(9)}  Node ${xr(r.vsFloorObj, r.vsFloorObjRange)}${old ? `, old ${x(r.oldVsFloorObj)}` : ''}`)
+    }
+    const sameRows = res.rows.filter((r) => r.floorSameNs)
+    if (sameRows.length) {
+      console.log('  the same, against the floor that also makes the identity fstat before each close or unlock, as linux-fd')
+      console.log(`  does (the same syscalls; bench/floor.c) (per-round range; goal ${FLOOR_GOAL.toFixed(2)}x):`)
+      for (const r of sameRows) {
+        console.log(`    ${r.label.padEnd(34)} same syscalls ${fmtNs(r.floorSameNs).padStart(9)}  Node ${xr(r.vsFloorSame, r.vsFloorSameRange)}${old ? `, old ${x(r.oldVsFloorSame)}` : ''}`)
+      }
     }
   }
   // Each floor once (counter_rw shares eventfd_rw's).
