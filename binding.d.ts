@@ -715,7 +715,8 @@ export declare function timerfdRead(fd: number): bigint | number
 
 /**
  * `timerfd_settime` with times in milliseconds, as `timerfdSettime` rounds
- * them: 0 or a negative errno (the previous setting is not returned).
+ * them: 0 or a negative errno (the previous setting is neither asked of the
+ * kernel nor returned).
  * `Timer.set()` and `Timer.disarm()`.
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */

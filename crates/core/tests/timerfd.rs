@@ -70,6 +70,37 @@ fn settime_returns_the_previous_setting() {
 }
 
 #[test]
+fn set_arms_and_disarms_like_settime_and_fails_the_same_way() {
+    let fd = timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC).unwrap();
+    timerfd_set(
+        fd.as_fd(),
+        0,
+        TimerSpec {
+            value_ns: 10 * NSEC_PER_SEC,
+            interval_ns: 3,
+        },
+    )
+    .unwrap();
+    let cur = timerfd_gettime(fd.as_fd()).unwrap();
+    assert!(cur.value_ns > 9 * NSEC_PER_SEC && cur.value_ns <= 10 * NSEC_PER_SEC);
+    assert_eq!(cur.interval_ns, 3);
+    timerfd_set(fd.as_fd(), 0, TimerSpec::default()).unwrap();
+    assert_eq!(timerfd_gettime(fd.as_fd()).unwrap(), TimerSpec::default());
+    // Bad flags, and an fd that is not a timerfd, are EINVAL as for settime.
+    let armed = TimerSpec {
+        value_ns: 1,
+        interval_ns: 0,
+    };
+    let e = timerfd_set(fd.as_fd(), 0x4000_0000, armed).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "timerfd_settime"));
+    let efd = linux_fd_core::eventfd::eventfd(0, linux_fd_core::eventfd::EfdFlags::EFD_CLOEXEC).unwrap();
+    assert_eq!(
+        timerfd_set(efd.as_fd(), 0, armed).unwrap_err().errno,
+        Errno::EINVAL
+    );
+}
+
+#[test]
 fn bad_clocks_and_fds_are_errors() {
     assert_eq!(timerfd_create(12345, 0).unwrap_err().errno, Errno::EINVAL);
     let efd = linux_fd_core::eventfd::eventfd(0, linux_fd_core::eventfd::EfdFlags::EFD_CLOEXEC).unwrap();

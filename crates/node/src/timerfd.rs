@@ -72,6 +72,18 @@ fn settime(fd: i32, flags: i32, new: Option<TimerSpec>) -> Result<TimerSpec, i32
     core::timerfd_settime(fd, flags, new).map_err(|e| errno(&e))
 }
 
+/// `settime` without the previous setting (a null `old_value`: the kernel
+/// does less), for the forms that return none.
+fn set(fd: i32, flags: i32, new: Option<TimerSpec>) -> i32 {
+    let Ok(fd) = borrow_fd(fd) else {
+        return -libc::EBADF;
+    };
+    let Some(new) = new else {
+        return -libc::EINVAL;
+    };
+    core::timerfd_set(fd, flags, new).map_or_else(|e| errno(&e), |()| 0)
+}
+
 fn gettime(fd: i32) -> Result<TimerSpec, i32> {
     let Ok(fd) = borrow_fd(fd) else {
         return Err(-libc::EBADF);
@@ -113,23 +125,22 @@ pub fn settime_ns(fd: i32, flags: i32, initial: u64, interval: u64) -> Result<(u
 }
 
 /// `timerfd_settime` with times in nanoseconds, as `settime_ns`: 0 or a
-/// negative errno (the previous setting is not returned). `Timer.setNs()`.
+/// negative errno. The previous setting is neither asked of the kernel nor
+/// returned (a null `old_value`). `Timer.setNs()`.
 /// Registered raw as `timerfdSetNs` (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
 pub fn set_ns(fd: i32, flags: i32, initial: u64, interval: u64) -> i32 {
-    settime_ns(fd, flags, initial, interval).map_or_else(|e| e, |_| 0)
+    set(fd, flags, spec(Some(initial), Some(interval)))
 }
 
 /// `timerfd_settime` with times in milliseconds, as `timerfdSettime` rounds
-/// them: 0 or a negative errno (the previous setting is not returned).
+/// them: 0 or a negative errno (the previous setting is neither asked of the
+/// kernel nor returned).
 /// `Timer.set()` and `Timer.disarm()`.
 /// @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
 #[napi]
 pub fn timerfd_set_ms(fd: i32, flags: i32, initial: f64, interval: f64) -> i32 {
-    match settime(fd, flags, spec(core::ms_to_ns(initial), core::ms_to_ns(interval))) {
-        Ok(_) => 0,
-        Err(e) => e,
-    }
+    set(fd, flags, spec(core::ms_to_ns(initial), core::ms_to_ns(interval)))
 }
 
 /// `timerfd_gettime(fd)`: `[next_expiration, interval]` in seconds, or a
