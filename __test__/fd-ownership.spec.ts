@@ -8,6 +8,7 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -392,4 +393,99 @@ test.serial('a setter on Object.prototype cannot re-enter an object while the bi
   t.is(r.signal, null, r.stderr)
   t.is(r.code, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout), ['ERR_USE_AFTER_CLOSE', 'ERR_USE_AFTER_CLOSE', 'ERR_USE_AFTER_CLOSE', 'ERR_USE_AFTER_CLOSE'])
+})
+
+// rt/ext.rs: the fd and lock handles are externals whose data is a token
+// checked against the thread's own slab, not napi-rs's registry. Any other
+// value, an external of the other handle kind or of napi-rs's (a watch), or
+// a handle of this binding made in another thread, is an InvalidArg error,
+// never a misread.
+test.serial('binding: a handle argument of the wrong kind is InvalidArg, in the main thread and in a worker', async (t) => {
+  const code = `
+    const native = require(${JSON.stringify(join(import.meta.dirname, '..', 'binding.js'))})
+    const fs = require('node:fs')
+    const out = []
+    const fdH = native.eventfdOpen(0, false)
+    const p = require('node:path').join(require('node:os').tmpdir(), 'lfd-ext-' + process.pid + '-' + Math.random())
+    fs.writeFileSync(p, '')
+    const lockH = native.lockOpen(p, false, false, 0, 0)
+    const watch = native.watchOpen(native.fdHandleFd(fdH), () => {})
+    const tryIt = (name, f) => { try { out.push([name, 'returned', f()]) } catch (e) { out.push([name, 'threw', e.code, e.message]) } }
+    tryIt('fdHandleFd(lock handle)', () => native.fdHandleFd(lockH))
+    tryIt('lockFd(fd handle)', () => native.lockFd(fdH))
+    tryIt('fdHandleFd(watch)', () => native.fdHandleFd(watch))
+    tryIt('fdHandleClose(number)', () => native.fdHandleClose(3))
+    tryIt('lockTry({})', () => native.lockTry({}))
+    tryIt('fdHandleFd(own)', () => native.fdHandleFd(fdH) >= 0)
+    tryIt('lockFd(own)', () => native.lockFd(lockH) >= 0)
+    native.watchClose(watch)
+    native.fdHandleClose(fdH)
+    native.lockRelease(lockH)
+    fs.rmSync(p)
+    return out
+  `
+  const expected = [
+    ['fdHandleFd(lock handle)', 'threw', 'InvalidArg'],
+    ['lockFd(fd handle)', 'threw', 'InvalidArg'],
+    ['fdHandleFd(watch)', 'threw', 'InvalidArg'],
+    ['fdHandleClose(number)', 'threw', 'InvalidArg'],
+    ['lockTry({})', 'threw', 'InvalidArg'],
+    ['fdHandleFd(own)', 'returned', true],
+    ['lockFd(own)', 'returned', true],
+  ]
+  const strip = (rows: unknown[][]) => rows.map((r) => r.slice(0, 3))
+  const main = new Function('require', code)(createRequire(import.meta.url)) as unknown[][]
+  t.deepEqual(strip(main), expected)
+  const { Worker } = await import('node:worker_threads')
+  const fromWorker = await new Promise<unknown[][]>((resolve, reject) => {
+    const w = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.postMessage((() => { ${code} })())`, { eval: true })
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  t.deepEqual(strip(fromWorker), expected)
+  // A handle made in the worker, passed back: the main thread's slab does not
+  // know its token.
+  const foreign = await new Promise<unknown>((resolve, reject) => {
+    const w = new Worker(
+      `const { parentPort } = require('node:worker_threads')
+       const native = require(${JSON.stringify(join(import.meta.dirname, '..', 'binding.js'))})
+       const h = native.eventfdOpen(0, false)
+       try { parentPort.postMessage(h) } catch (e) { parentPort.postMessage({ cloneError: e.name }) }
+       native.fdHandleClose(h)`,
+      { eval: true },
+    )
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  // Node refuses to clone an external at all, so no token crosses threads.
+  t.deepEqual(foreign, { cloneError: 'DataCloneError' })
+})
+
+test.serial('binding: handles dropped without close are closed when collected, and new ones work after', async (t) => {
+  const r = await runNode(
+    `const native = require(${JSON.stringify(join(import.meta.dirname, '..', 'binding.js'))})
+     const fs = require('node:fs')
+     const n = () => fs.readdirSync('/proc/self/fd').length
+     const base = n()
+     let hs = []
+     for (let i = 0; i < 1000; i++) hs.push(native.eventfdOpen(0, false))
+     const held = n()
+     hs = null
+     ;(async () => {
+       for (let i = 0; i < 10 && n() > base; i++) { gc(); await new Promise((r) => setImmediate(r)) }
+       const after = n()
+       const again = []
+       for (let i = 0; i < 1000; i++) again.push(native.eventfdOpen(0, false))
+       const fds = again.map((h) => native.fdHandleFd(h))
+       for (const h of again) native.fdHandleClose(h)
+       console.log(JSON.stringify({ base, held, after, distinct: new Set(fds).size, end: n() }))
+     })()`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.code, 0, r.stderr)
+  const o = JSON.parse(r.stdout) as { base: number; held: number; after: number; distinct: number; end: number }
+  t.is(o.held, o.base + 1000)
+  t.is(o.after, o.base, 'the collected handles closed their fds')
+  t.is(o.distinct, 1000)
+  t.is(o.end, o.base)
 })

@@ -113,8 +113,8 @@ run_core() { # $@: files (relative to the repo), or none for the whole crate
   "$BIN" mutants --package linux-fd-core "${args[@]}" --output "$OUT/core" --no-shuffle -j 1 ${CORE_EXTRA:-}
 }
 
-# cargo-mutants has no custom test command, and the binding has no Rust
-# tests: its mutants are killed by the ava specs. So cargo-mutants only lists
+# cargo-mutants has no custom test command, and the binding's only Rust
+# tests are rt/ext.rs's token checks: its mutants are killed by the ava specs. So cargo-mutants only lists
 # them (with their diffs), and this loop applies each one in place, builds
 # the addon (debug), runs the specs with --fail-fast, and puts the file back
 # (also on Ctrl-C). A mutant that does not build is "unviable".

@@ -4,7 +4,7 @@
 //!
 //! **Ownership: no fd this module creates is ever a bare number in JS.**
 //! - Every socket (`channelPair`, `channelListen`, `channelAccept`,
-//!   `channelConnect`) is returned inside an `External<FdHandle>`, created in
+//!   `channelConnect`) is returned inside an fd handle (`Owned<FdHandle>`), created in
 //!   the same native call that made the fd, so garbage collection closes it
 //!   even if the TypeScript side dropped it on an exception.
 //! - The fds a message carries (`channelRecv`) and the snapshots of fds a
@@ -18,6 +18,7 @@ use std::cell::RefCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+use crate::rt::ext::Owned;
 use linux_fd_core::channel::{self as core, Address, Recv};
 use linux_fd_core::fd::{GuardedFd, Taken};
 use napi::bindgen_prelude::{BufferSlice, Either, External};
@@ -33,7 +34,7 @@ pub const CHANNEL_MAX_FDS: u32 = core::MAX_FDS as u32;
 #[napi]
 pub const CHANNEL_MAX_MESSAGE: u32 = core::MAX_MESSAGE as u32;
 
-type HandleOrErrno = Either<External<FdHandle>, i32>;
+type HandleOrErrno = Either<Owned<FdHandle>, i32>;
 
 fn owned(r: linux_fd_core::Result<OwnedFd>) -> HandleOrErrno {
     match r {
@@ -54,7 +55,7 @@ fn address<'a>(name: &'a str, abstract_ns: bool) -> Address<'a> {
 /// close-on-exec ends, each owned by a handle; or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/socketpair.2.html
 #[napi(ts_return_type = "[ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number")]
-pub fn channel_pair() -> Either<Vec<External<FdHandle>>, i32> {
+pub fn channel_pair() -> Either<Vec<Owned<FdHandle>>, i32> {
     match core::pair() {
         Ok((a, b)) => Either::A(vec![FdHandle::new(a, false), FdHandle::new(b, false)]),
         Err(e) => Either::B(errno(&e)),

@@ -2,8 +2,9 @@
 //! and the native calls behind `EventCounter` and `Semaphore` (src/eventfd.ts).
 //! Errors are negative errnos (see `handle.rs`).
 
+use crate::rt::ext::Owned;
 use linux_fd_core::eventfd::{self as core, EfdFlags};
-use napi::bindgen_prelude::{BigInt, Either, External};
+use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno, FdHandle};
@@ -82,7 +83,7 @@ pub fn try_acquire(fd: i32) -> i32 {
 /// negative errno.
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
-pub fn eventfd_open(initial: u32, semaphore: bool) -> Either<External<FdHandle>, i32> {
+pub fn eventfd_open(initial: u32, semaphore: bool) -> Either<Owned<FdHandle>, i32> {
     let mut flags = EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK;
     if semaphore {
         flags |= EfdFlags::EFD_SEMAPHORE;

@@ -5,7 +5,8 @@
 //!   negative errno (a JS number) in place of its result, as libuv does; the
 //!   TypeScript layer builds the Node-style error. Nothing is thrown for an
 //!   OS error, so no exception crosses the boundary on a hot path.
-//! - **Ownership**: an object that owns an fd holds an `External<FdHandle>`.
+//! - **Ownership**: an object that owns an fd holds an external made by
+//!   `Owned<FdHandle>` (`rt/ext.rs`).
 //!   Dropping it (garbage collection, or the environment's teardown) closes
 //!   the fd, after checking that the number still names the same file
 //!   (`GuardedFd`); `fdClose` does the same early.
@@ -14,11 +15,13 @@
 //! is `EBADF`, a foreign `External` is a thrown `InvalidArg`.
 
 use std::cell::RefCell;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
+use crate::rt::ext::{Handle, Owned};
+// The fd-number and errno conventions live at the bottom (rt), which
+// imports nothing of the crate; every module reaches them through here.
+pub use crate::rt::{borrow_fd, errno};
 use linux_fd_core::fd::GuardedFd;
-use linux_fd_core::Error as SysError;
-use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
 /// An fd owned by a JS object.
@@ -27,13 +30,13 @@ pub struct FdHandle(RefCell<GuardedFd>);
 impl FdHandle {
     /// Wraps `fd`, recording its identity (`fstat`) for the close-time check.
     /// `anon`: eventfds and timerfds share one inode, checked once per process.
-    pub fn new(fd: OwnedFd, anon: bool) -> External<FdHandle> {
+    pub fn new(fd: OwnedFd, anon: bool) -> Owned<FdHandle> {
         let g = if anon {
             GuardedFd::new_anon(fd)
         } else {
             GuardedFd::new(fd)
         };
-        External::new(FdHandle(RefCell::new(g)))
+        Owned(FdHandle(RefCell::new(g)))
     }
 
     /// The raw fd, or -1 once closed or lost.
@@ -42,27 +45,9 @@ impl FdHandle {
     }
 }
 
-/// A borrowed fd for a number JS passed, or `Err(())` for a negative one
-/// (which `BorrowedFd` may not hold). A closed or foreign number is the
-/// kernel's to refuse with `EBADF`.
-pub fn borrow_fd<'a>(fd: i32) -> Result<BorrowedFd<'a>, ()> {
-    if fd < 0 {
-        return Err(());
-    }
-    // SAFETY: fd is non-negative, so not the -1 niche BorrowedFd forbids. The
-    // borrow lives only for the duration of one native call; if the number is
-    // not open the syscall fails with EBADF, which is memory-safe.
-    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
-}
-
-/// The negative errno of a core error (the binding's error convention).
-pub fn errno(e: &SysError) -> i32 {
-    -(e.errno as i32)
-}
-
 /// The handle's fd number, or -1 once closed or lost.
 #[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
-pub fn fd_handle_fd(handle: &External<FdHandle>) -> i32 {
+pub fn fd_handle_fd(handle: Handle<FdHandle>) -> i32 {
     handle.raw()
 }
 
@@ -70,7 +55,7 @@ pub fn fd_handle_fd(handle: &External<FdHandle>) -> i32 {
 /// no longer names the file it was (JS closed it, and it may have been
 /// reused): the number is then forgotten, never closed.
 #[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
-pub fn fd_handle_close(handle: &External<FdHandle>) -> i32 {
+pub fn fd_handle_close(handle: Handle<FdHandle>) -> i32 {
     match handle.0.borrow_mut().close() {
         None => 0,
         Some(_) => -libc::EBADF,
@@ -81,7 +66,7 @@ pub fn fd_handle_close(handle: &External<FdHandle>) -> i32 {
 /// whether the number still names the same file. If not, the handle forgets
 /// the number without closing it and this returns true.
 #[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
-pub fn fd_handle_lost(handle: &External<FdHandle>) -> bool {
+pub fn fd_handle_lost(handle: Handle<FdHandle>) -> bool {
     handle.0.borrow_mut().confirm_lost()
 }
 
@@ -133,7 +118,7 @@ pub fn fd_handle_from(
     adopt: bool,
     anon: bool,
     nonblock: bool,
-) -> napi::bindgen_prelude::Either<External<FdHandle>, i32> {
+) -> napi::bindgen_prelude::Either<Owned<FdHandle>, i32> {
     use napi::bindgen_prelude::Either;
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);

@@ -24,6 +24,7 @@ use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
+use crate::rt::ext::{Handle, Owned};
 use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
 use linux_fd_core::lockwait::{self, Cancel, LockKind, LockSpec, Waited};
 use napi::bindgen_prelude::{Either, External, Function};
@@ -80,8 +81,8 @@ fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
     }
 }
 
-fn handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> External<LockHandle> {
-    External::new(LockHandle(Rc::new(LockInner {
+fn handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> Owned<LockHandle> {
+    Owned(LockHandle(Rc::new(LockInner {
         fd: RefCell::new(GuardedFd::new(fd)),
         spec,
         held: Cell::new(false),
@@ -101,7 +102,7 @@ pub fn lock_open(
     shared: bool,
     start: i64,
     length: i64,
-) -> Either<External<LockHandle>, i32> {
+) -> Either<Owned<LockHandle>, i32> {
     match lockwait::open_for_lock(std::path::Path::new(&path)) {
         Ok(fd) => Either::A(handle(fd, spec(flock, shared, start, length))),
         Err(e) => Either::B(errno(&e)),
@@ -119,7 +120,7 @@ pub fn lock_dup(
     shared: bool,
     start: i64,
     length: i64,
-) -> Either<External<LockHandle>, i32> {
+) -> Either<Owned<LockHandle>, i32> {
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
@@ -131,7 +132,7 @@ pub fn lock_dup(
 
 /// The handle's fd number, or -1 once released or lost.
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
-pub fn lock_fd(handle: &External<LockHandle>) -> i32 {
+pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
     handle.0.fd.borrow().raw().unwrap_or(-1)
 }
 
@@ -143,7 +144,7 @@ pub fn lock_fd(handle: &External<LockHandle>) -> i32 {
     ts_args_type = "handle: ExternalObject<'LockHandle'>",
     ts_return_type = "string | number"
 )]
-pub fn lock_key(handle: &External<LockHandle>) -> Either<String, i32> {
+pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
     let inner = &handle.0;
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
@@ -170,7 +171,7 @@ pub fn lock_key(handle: &External<LockHandle>) -> Either<String, i32> {
 /// (another holder conflicts) or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
-pub fn lock_try(handle: &External<LockHandle>) -> i32 {
+pub fn lock_try(handle: Handle<LockHandle>) -> i32 {
     let inner = &handle.0;
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
@@ -191,7 +192,7 @@ pub fn lock_try(handle: &External<LockHandle>) -> i32 {
 /// `-EBADF` if the fd was found closed behind the handle's back (the number
 /// is then forgotten: neither unlocked nor closed).
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
-pub fn lock_release(handle: &External<LockHandle>) -> i32 {
+pub fn lock_release(handle: Handle<LockHandle>) -> i32 {
     handle.0.release()
 }
 
@@ -215,7 +216,7 @@ struct WaitState {
 )]
 pub fn lock_wait(
     env: Env,
-    handle: &External<LockHandle>,
+    handle: Handle<LockHandle>,
     callback: Function<'_, i32, ()>,
 ) -> Either<External<LockWait>, i32> {
     let inner = handle.0.clone();

@@ -21,6 +21,7 @@ use std::ffi::CString;
 use std::os::fd::IntoRawFd;
 use std::rc::{Rc, Weak};
 
+use crate::rt::ext::Owned;
 use linux_fd_core::memfd::{self as core, Mapping};
 use napi::bindgen_prelude::{ArrayBuffer, Either, External, FromNapiValue, Uint8ArraySlice};
 use napi::Env;
@@ -129,7 +130,7 @@ pub fn memfd_create(name: String, flags: u32) -> i32 {
 /// (`EINVAL`); or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
-pub fn memfd_open(name: String, flags: u32) -> Either<External<FdHandle>, i32> {
+pub fn memfd_open(name: String, flags: u32) -> Either<Owned<FdHandle>, i32> {
     let Ok(c) = CString::new(name) else {
         return Either::B(-libc::EINVAL);
     };

@@ -5,8 +5,9 @@
 
 use std::os::fd::IntoRawFd;
 
+use crate::rt::ext::Owned;
 use linux_fd_core::timerfd::{self as core, TimerSpec};
-use napi::bindgen_prelude::{Either, External};
+use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno, FdHandle};
@@ -54,7 +55,7 @@ pub fn timerfd_create(clockid: i32, flags: i32) -> i32 {
 /// returned handle; or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
-pub fn timerfd_open(clockid: i32) -> Either<External<FdHandle>, i32> {
+pub fn timerfd_open(clockid: i32) -> Either<Owned<FdHandle>, i32> {
     match core::timerfd_create(clockid, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) {
         // Timerfds share the anonymous inode (see FdHandle::new).
         Ok(fd) => Either::A(FdHandle::new(fd, true)),

@@ -8,12 +8,15 @@
 //! - `thread`: the same on a helper thread, for runtimes without libuv (Bun);
 //! - `job`: a blocking job on its own thread, its result delivered on the JS
 //!   thread through a threadsafe function (lock waits);
+//! - `ext`: externals that own native state (`Owned<T>`, `Handle<T>`), checked
+//!   without napi-rs's process-wide registry (the fd and lock handles);
 //! - `extbuf`: an external `ArrayBuffer` over memory the caller owns, freed
 //!   exactly once (`MemFile` mappings);
 //! - `rawfn`: raw Node-API functions for the measured hot paths, which skip
 //!   the generated wrapper's per-call borrow scope.
 
 pub mod env;
+pub mod ext;
 pub mod extbuf;
 pub mod job;
 pub mod rawfn;
@@ -23,12 +26,32 @@ pub mod watch;
 
 use std::os::fd::BorrowedFd;
 
+use linux_fd_core::Error as SysError;
+
 use napi::bindgen_prelude::{Either, External, Function, Unknown};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno};
 use watch::Watch;
+
+/// A borrowed fd for a number JS passed, or `Err(())` for a negative one
+/// (which `BorrowedFd` may not hold). A closed or foreign number is the
+/// kernel's to refuse with `EBADF`.
+pub fn borrow_fd<'a>(fd: i32) -> Result<BorrowedFd<'a>, ()> {
+    if fd < 0 {
+        return Err(());
+    }
+    // SAFETY: fd is non-negative, so not the -1 niche BorrowedFd forbids. The
+    // borrow lives only for the duration of one native call; if the number is
+    // not open the syscall fails with EBADF, which is memory-safe.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// The negative errno of a core error (the binding's error convention,
+/// `handle.rs`).
+pub fn errno(e: &SysError) -> i32 {
+    -(e.errno as i32)
+}
 
 /// Watches `fd` for readability on this environment's event loop and calls
 /// `callback()` whenever it is readable while the watch is started
