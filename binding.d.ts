@@ -74,10 +74,43 @@ export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
 
 /**
  * `timerfd_settime` with times in nanoseconds, as `timerfdSettimeNs`: 0 or a
- * negative errno (the previous setting is not returned). `Timer.setNs()`.
+ * negative errno (the previous setting is neither asked of the kernel nor
+ * returned). `Timer.setNs()`.
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */
 export declare function timerfdSetNs(fd: number, flags: number, initial: bigint, interval: bigint): number
+
+// The handle functions called once per object (crates/node/src/rt/ext.rs
+// handles): a value that is not a live handle of the named kind, made in this
+// thread, is -EINVAL (-22).
+
+/** The handle's fd number, or -1 once closed or lost. */
+export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
+
+/**
+ * Closes the handle's fd (idempotent). Returns 0, or `-EBADF` if the number
+ * no longer names the file it was (JS closed it, and it may have been
+ * reused): the number is then forgotten, never closed.
+ */
+export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
+
+/** The lock handle's fd number, or -1 once released or lost. */
+export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
+
+/**
+ * One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
+ * (another holder conflicts) or a negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
+
+/**
+ * Unlocks (if the handle holds the lock) and closes the handle's fd;
+ * idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
+ * `-EBADF` if the fd was found closed behind the handle's back (the number
+ * is then forgotten: neither unlocked nor closed).
+ */
+export declare function lockRelease(handle: ExternalObject<'LockHandle'>): number
 
 export declare class ExternalObject<T> {
   readonly '': {
@@ -334,16 +367,6 @@ export declare function fcntlInt(fd: number, cmd: number, arg: number): number
 export declare const FD_CLOEXEC: number
 
 /**
- * Closes the handle's fd (idempotent). Returns 0, or `-EBADF` if the number
- * no longer names the file it was (JS closed it, and it may have been
- * reused): the number is then forgotten, never closed.
- */
-export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
-
-/** The handle's fd number, or -1 once closed or lost. */
-export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
-
-/**
  * A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
  * with `nonblock`, the open file description is made non-blocking. `anon`:
  * an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
@@ -408,9 +431,6 @@ export declare function lockDup(fd: number, flock: boolean, shared: boolean, sta
  */
 export declare function lockf(fd: number, cmd: number, len: number, start: number, whence: number): number
 
-/** The handle's fd number, or -1 once released or lost. */
-export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
-
 /**
  * The queue key of a handle (`src/lock.ts` queues waiters for the same
  * lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
@@ -428,21 +448,6 @@ export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | 
  * @see https://man7.org/linux/man-pages/man2/open.2.html
  */
 export declare function lockOpen(path: string, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
-
-/**
- * Unlocks (if the handle holds the lock) and closes the handle's fd;
- * idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
- * `-EBADF` if the fd was found closed behind the handle's back (the number
- * is then forgotten: neither unlocked nor closed).
- */
-export declare function lockRelease(handle: ExternalObject<'LockHandle'>): number
-
-/**
- * One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
- * (another holder conflicts) or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
- */
-export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
 
 /**
  * Waits for the lock on a pool thread and calls `callback(result)` on the

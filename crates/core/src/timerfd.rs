@@ -94,8 +94,8 @@ pub fn timerfd_settime(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec) -> Result
 /// [`timerfd_settime`] does, without asking for the previous setting. The
 /// kernel then skips reading the old expiry and copying it out. In
 /// `bench/floor.c`, whose two timerfd rows differ only in this and in
-/// returning the old value, the null form is 0.5–0.6 µs less per call on
-/// the project's 2-vCPU bench VM (`docs/bench-floor.md`). Until 2026-12-02
+/// returning the old value, the null form was 0.49–0.59 µs less per call in
+/// each of four runs on the project's 2-vCPU bench VM (`docs/bench-floor.md`). Until 2026-12-02
 /// `Timer.set()`/`setNs()`/`disarm()` asked for the old value and dropped
 /// it.
 ///

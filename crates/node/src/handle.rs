@@ -45,17 +45,17 @@ impl FdHandle {
     }
 }
 
-/// The handle's fd number, or -1 once closed or lost.
-#[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
-pub fn fd_handle_fd(handle: Handle<FdHandle>) -> i32 {
+/// The handle's fd number, or -1 once closed or lost. Registered raw as
+/// `fdHandleFd` (`rt/rawfn.rs`): one call per object made.
+pub fn fd_handle_fd(handle: &FdHandle) -> i32 {
     handle.raw()
 }
 
 /// Closes the handle's fd (idempotent). Returns 0, or `-EBADF` if the number
 /// no longer names the file it was (JS closed it, and it may have been
 /// reused): the number is then forgotten, never closed.
-#[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
-pub fn fd_handle_close(handle: Handle<FdHandle>) -> i32 {
+/// Registered raw as `fdHandleClose` (`rt/rawfn.rs`): one call per object.
+pub fn fd_handle_close(handle: &FdHandle) -> i32 {
     match handle.0.borrow_mut().close() {
         None => 0,
         Some(_) => -libc::EBADF,

@@ -31,21 +31,29 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-const RAW_FUNCTIONS: &[(&str, Body)] = &[
-    ("eventfdRead", Body::I32ToU64(eventfd::read)),
-    ("eventfdWrite", Body::I32F64(eventfd::write_number)),
-    ("semaphoreTryAcquire", Body::I32(eventfd::try_acquire)),
-    ("flock", Body::I32I32(fcntl::flock)),
-    ("fcntlBuf", Body::I32I32Bytes(fcntl::fcntl_buf)),
-    ("ioctlInPlace", Body::I32I32Bytes(fcntl::ioctl_in_place)),
-    ("timerfdSettimeNs", Body::I32I32U64U64ToPair(timerfd::settime_ns)),
-    ("timerfdSetNs", Body::I32I32U64U64(timerfd::set_ns)),
-    ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
-];
+fn raw_functions() -> [(&'static str, Body); 14] {
+    use rt::rawfn::handle_to_i32;
+    [
+        ("eventfdRead", Body::I32ToU64(eventfd::read)),
+        ("eventfdWrite", Body::I32F64(eventfd::write_number)),
+        ("semaphoreTryAcquire", Body::I32(eventfd::try_acquire)),
+        ("flock", Body::I32I32(fcntl::flock)),
+        ("fcntlBuf", Body::I32I32Bytes(fcntl::fcntl_buf)),
+        ("ioctlInPlace", Body::I32I32Bytes(fcntl::ioctl_in_place)),
+        ("timerfdSettimeNs", Body::I32I32U64U64ToPair(timerfd::settime_ns)),
+        ("timerfdSetNs", Body::I32I32U64U64(timerfd::set_ns)),
+        ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
+        ("fdHandleFd", handle_to_i32(handle::fd_handle_fd)),
+        ("fdHandleClose", handle_to_i32(handle::fd_handle_close)),
+        ("lockFd", handle_to_i32(lock::lock_fd)),
+        ("lockTry", handle_to_i32(lock::lock_try)),
+        ("lockRelease", handle_to_i32(lock::lock_release)),
+    ]
+}
 
 #[napi(module_exports)]
 pub fn register_raw_functions(exports: Object<'_>, env: Env) -> napi::Result<()> {
     // SAFETY: napi-rs calls this once per environment at module load, on its
     // JS thread, with that environment's exports object.
-    unsafe { rt::rawfn::register(env.raw(), exports.raw(), RAW_FUNCTIONS) }
+    unsafe { rt::rawfn::register(env.raw(), exports.raw(), &raw_functions()) }
 }

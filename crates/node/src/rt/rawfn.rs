@@ -56,6 +56,16 @@ pub enum Body {
     /// `(fd: number, arg: number, a: bigint, b: bigint) => [bigint, bigint] | number`,
     /// each bigint taken as its low 64 bits.
     I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> PairResult),
+    /// `(handle: ExternalObject<…>) => number` for a handle of one type
+    /// (`rt/ext.rs`): made by [`handle_to_i32`], which picks the trampoline
+    /// for that type. A value that is not a live handle of that type, made
+    /// in this thread, is `-EINVAL`.
+    Handle(sys::napi_callback, *mut c_void),
+}
+
+/// The [`Body`] of `f`, a function of one handle argument of type `T`.
+pub fn handle_to_i32<T: 'static>(f: fn(&T) -> i32) -> Body {
+    Body::Handle(Some(tramp_handle_to_i32::<T>), f as *mut c_void)
 }
 
 /// Defines each `(name, body)` of `fns` as a property of `exports`, `name`
@@ -80,6 +90,7 @@ pub unsafe fn register(
             Body::I32ToPair(g) => (Some(tramp_i32_to_pair), g as *mut c_void),
             Body::I32I32U64U64(g) => (Some(tramp_i32_i32_u64_u64), g as *mut c_void),
             Body::I32I32U64U64ToPair(g) => (Some(tramp_i32_i32_u64_u64_to_pair), g as *mut c_void),
+            Body::Handle(cb, g) => (cb, g),
         };
         let name =
             CString::new(js_name).map_err(|_| napi::Error::from_reason("raw function name has a NUL"))?;
@@ -448,5 +459,30 @@ unsafe extern "C" fn tramp_i32_i32_u64_u64(
             env,
             i32_i32_u64_u64(env, argv).map_or(BAD_ARG, |(a, b, c, d)| f(a, b, c, d)),
         )
+    }
+}
+
+/// The callback for [`Body::Handle`] with a handle of type `T`.
+///
+/// # Safety
+/// See above; the function was registered by [`handle_to_i32::<T>`], so its
+/// data is a `fn(&T) -> i32`.
+unsafe extern "C" fn tramp_handle_to_i32<T: 'static>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    use napi::bindgen_prelude::FromNapiValue;
+    // SAFETY: see above; `Handle::from_napi_value` checks the value is a live
+    // handle of type T of this thread before anything reads it, and the
+    // argument keeps it alive for the call.
+    unsafe {
+        let Some(([a], f)) = unpack::<1, fn(&T) -> i32>(env, info) else {
+            return ptr::null_mut();
+        };
+        let r = match super::ext::Handle::<T>::from_napi_value(env, a) {
+            Ok(h) => f(&h),
+            Err(_) => BAD_ARG,
+        };
+        number(env, r)
     }
 }
