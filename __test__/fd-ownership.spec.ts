@@ -398,7 +398,7 @@ test.serial('a setter on Object.prototype cannot re-enter an object while the bi
 // rt/ext.rs: the fd and lock handles are externals whose data is a token
 // checked against the thread's own slab, not napi-rs's registry. Any other
 // value, an external of the other handle kind or of napi-rs's (a watch), is
-// refused, never misread: -EINVAL from the raw handle functions
+// refused, never misread: -EINVAL from the raw fd-handle functions
 // (rt/rawfn.rs), napi-rs's InvalidArg throw from the generated ones.
 test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL raw, InvalidArg generated), in the main thread and in a worker', async (t) => {
   const code = `
@@ -432,12 +432,12 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
   `
   const expected = [
     ['fdHandleFd(lock handle)', 'returned', -22],
-    ['lockFd(fd handle)', 'returned', -22],
+    ['lockFd(fd handle)', 'threw', 'InvalidArg'],
     ['fdHandleFd(watch)', 'returned', -22],
     ['fdHandleClose(number)', 'returned', -22],
     ['fdHandleClose()', 'returned', -22],
-    ['lockTry({})', 'returned', -22],
-    ['lockRelease(fd handle)', 'returned', -22],
+    ['lockTry({})', 'threw', 'InvalidArg'],
+    ['lockRelease(fd handle)', 'threw', 'InvalidArg'],
     ['fdHandleLost(lock handle)', 'threw', 'InvalidArg'],
     ['lockKey(fd handle)', 'threw', 'InvalidArg'],
     ['lockKey(watch)', 'threw', 'InvalidArg'],

@@ -80,9 +80,9 @@ export declare function timerfdGettimeNs(fd: number): [bigint, bigint] | number
  */
 export declare function timerfdSetNs(fd: number, flags: number, initial: bigint, interval: bigint): number
 
-// The handle functions called once per object (crates/node/src/rt/ext.rs
-// handles): a value that is not a live handle of the named kind, made in this
-// thread, is -EINVAL (-22).
+// The fd-handle functions called once per object (crates/node/src/rt/ext.rs
+// handles; measured: create+close 0.95x the generated form, docs/bench-floor.md):
+// a value that is not a live fd handle made in this thread is -EINVAL (-22).
 
 /** The handle's fd number, or -1 once closed or lost. */
 export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
@@ -93,21 +93,3 @@ export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
  * reused): the number is then forgotten, never closed.
  */
 export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
-
-/** The lock handle's fd number, or -1 once released or lost. */
-export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
-
-/**
- * One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
- * (another holder conflicts) or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
- */
-export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
-
-/**
- * Unlocks (if the handle holds the lock) and closes the handle's fd;
- * idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
- * `-EBADF` if the fd was found closed behind the handle's back (the number
- * is then forgotten: neither unlocked nor closed).
- */
-export declare function lockRelease(handle: ExternalObject<'LockHandle'>): number

@@ -31,7 +31,7 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-fn raw_functions() -> [(&'static str, Body); 14] {
+fn raw_functions() -> [(&'static str, Body); 11] {
     use rt::rawfn::handle_to_i32;
     [
         ("eventfdRead", Body::I32ToU64(eventfd::read)),
@@ -45,9 +45,6 @@ fn raw_functions() -> [(&'static str, Body); 14] {
         ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
         ("fdHandleFd", handle_to_i32(handle::fd_handle_fd)),
         ("fdHandleClose", handle_to_i32(handle::fd_handle_close)),
-        ("lockFd", handle_to_i32(lock::lock_fd)),
-        ("lockTry", handle_to_i32(lock::lock_try)),
-        ("lockRelease", handle_to_i32(lock::lock_release)),
     ]
 }
 

@@ -131,8 +131,8 @@ pub fn lock_dup(
 }
 
 /// The handle's fd number, or -1 once released or lost.
-/// Registered raw as `lockFd` (`rt/rawfn.rs`): one call per lock taken.
-pub fn lock_fd(handle: &LockHandle) -> i32 {
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
     handle.0.fd.borrow().raw().unwrap_or(-1)
 }
 
@@ -170,8 +170,8 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 /// One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
 /// (another holder conflicts) or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-/// Registered raw as `lockTry` (`rt/rawfn.rs`): one call per lock taken.
-pub fn lock_try(handle: &LockHandle) -> i32 {
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_try(handle: Handle<LockHandle>) -> i32 {
     let inner = &handle.0;
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
@@ -191,8 +191,8 @@ pub fn lock_try(handle: &LockHandle) -> i32 {
 /// idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
 /// `-EBADF` if the fd was found closed behind the handle's back (the number
 /// is then forgotten: neither unlocked nor closed).
-/// Registered raw as `lockRelease` (`rt/rawfn.rs`): one call per lock taken.
-pub fn lock_release(handle: &LockHandle) -> i32 {
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_release(handle: Handle<LockHandle>) -> i32 {
     handle.0.release()
 }
 
