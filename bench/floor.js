@@ -187,6 +187,13 @@ function floorObjOps(f, { lockPath, timeNs }) {
  * rows: the identity `fstat` before each close or unlock, and one when a
  * lock's handle is made (see bench/floor.c). This is the floor of "the
  * same syscalls" (issue 11, item 5) for the rows that own an fd.
+ *
+ * Written out rather than shared with floorObjOps on purpose: closures made
+ * by one shared function share V8's type feedback, so each loop's native
+ * call site would see both floors' functions (polymorphic) and both floors
+ * would be measured slower than they are (rows.js says the same of the
+ * linux-fd rows). The C functions are separate for the same reason: a floor
+ * is each row's own least code.
  */
 function floorSameOps(f, { lockPath, timeNs }) {
   if (!f.eventfdOpenChecked) return {}
