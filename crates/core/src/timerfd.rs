@@ -79,14 +79,9 @@ pub fn timerfd_create(clockid: i32, flags: i32) -> Result<OwnedFd> {
 /// `EBADF`, `EINVAL` (not a timerfd, bad flags, or `TFD_TIMER_CANCEL_ON_SET`
 /// without an absolute realtime timer), `ECANCELED`.
 pub fn timerfd_settime(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec) -> Result<TimerSpec> {
-    let c = new.to_c();
     // SAFETY: itimerspec is a plain C struct; all-zero is valid.
     let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call; fd is only passed to the kernel.
-    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &c, &mut old) };
-    if rc < 0 {
-        return Err(Error::new(Errno::last(), "timerfd_settime"));
-    }
+    settime_c(fd, flags, new, &mut old)?;
     Ok(TimerSpec::from_c(&old))
 }
 
@@ -95,17 +90,23 @@ pub fn timerfd_settime(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec) -> Result
 /// kernel then skips reading the old expiry and copying it out. In
 /// `bench/floor.c`, whose two timerfd rows differ only in this and in
 /// returning the old value, the null form was 0.49–0.59 µs less per call in
-/// each of four runs on the project's 2-vCPU bench VM (`docs/bench-floor.md`). Until 2026-12-02
-/// `Timer.set()`/`setNs()`/`disarm()` asked for the old value and dropped
-/// it.
+/// each of four runs on the project's 2-vCPU bench VM
+/// (`docs/bench-floor.md`). Until 2026-12-02 `Timer.set()`/`setNs()`/
+/// `disarm()` asked for the old value and dropped it.
 ///
 /// # Errors
 /// As [`timerfd_settime`].
 pub fn timerfd_set(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec) -> Result<()> {
+    settime_c(fd, flags, new, std::ptr::null_mut())
+}
+
+/// The one `timerfd_settime(2)` call of both forms; `old` may be null.
+fn settime_c(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec, old: *mut libc::itimerspec) -> Result<()> {
     let c = new.to_c();
-    // SAFETY: `c` is valid for the call, and a null old_value is allowed
-    // (timerfd_settime(2)); fd is only passed to the kernel.
-    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &c, std::ptr::null_mut()) };
+    // SAFETY: `c` is valid for the call; `old` is either null (allowed by
+    // timerfd_settime(2)) or a valid itimerspec of the caller; fd is only
+    // passed to the kernel.
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &c, old) };
     if rc < 0 {
         return Err(Error::new(Errno::last(), "timerfd_settime"));
     }

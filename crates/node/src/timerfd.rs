@@ -3,7 +3,7 @@
 //! `handle.rs`); times are checked by the caller (non-negative, finite, in
 //! range), and anything else is still memory-safe: a bad time is `-EINVAL`.
 
-use std::os::fd::IntoRawFd;
+use std::os::fd::{BorrowedFd, IntoRawFd};
 
 use crate::rt::ext::Owned;
 use linux_fd_core::timerfd::{self as core, TimerSpec};
@@ -63,26 +63,24 @@ pub fn timerfd_open(clockid: i32) -> Either<Owned<FdHandle>, i32> {
     }
 }
 
+/// The fd and new setting of a settime call, or the negative errno to return.
+fn set_args<'a>(fd: i32, new: Option<TimerSpec>) -> Result<(BorrowedFd<'a>, TimerSpec), i32> {
+    let fd = borrow_fd(fd).map_err(|()| -libc::EBADF)?;
+    Ok((fd, new.ok_or(-libc::EINVAL)?))
+}
+
 fn settime(fd: i32, flags: i32, new: Option<TimerSpec>) -> Result<TimerSpec, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Err(-libc::EBADF);
-    };
-    let Some(new) = new else {
-        return Err(-libc::EINVAL);
-    };
+    let (fd, new) = set_args(fd, new)?;
     core::timerfd_settime(fd, flags, new).map_err(|e| errno(&e))
 }
 
 /// `settime` without the previous setting (a null `old_value`: the kernel
 /// does less), for the forms that return none.
 fn set(fd: i32, flags: i32, new: Option<TimerSpec>) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    let Some(new) = new else {
-        return -libc::EINVAL;
-    };
-    core::timerfd_set(fd, flags, new).map_or_else(|e| errno(&e), |()| 0)
+    match set_args(fd, new) {
+        Ok((fd, new)) => core::timerfd_set(fd, flags, new).map_or_else(|e| errno(&e), |()| 0),
+        Err(e) => e,
+    }
 }
 
 fn gettime(fd: i32) -> Result<TimerSpec, i32> {
