@@ -485,27 +485,60 @@ test.serial('a waiting lock sleeps in the kernel: its thread makes no attempts w
 test.serial('10,000 sequential aborted waits succeed under ulimit -n 256 (issue 13 item 2)', async (t) => {
   const path = file()
   const { spawnSync } = await import('node:child_process')
+  // After each aborted wait, no fd of the lock file but the holder's may be
+  // open: the wait's own open and the pool thread's dup are closed before
+  // the promise rejects. A count above the baseline is examined: an extra
+  // fd naming the lock file fails at once; any other extra fd must be gone
+  // within 1 s. One CI run on Node 24 counted more than 23 fds at wait 9,373 where
+  // the recount in the error message was back at 23; what the fd was is not
+  // known (strace of clean runs shows no open during the loop but the test's
+  // own /proc/self/fd listing). Other threads of the process can open a file
+  // for a moment (glibc's malloc, for one, reads
+  // /proc/sys/vm/overcommit_memory the first time it shrinks a thread's
+  // heap), and that is neither a leak nor ours. Such fds are printed, so
+  // a run that sees one says what it was.
   const code = `
     const lfd = require(${JSON.stringify(PKG)})
-    const n = () => require('fs').readdirSync('/proc/self/fd').length
+    const fs = require('fs')
+    const named = () => new Map(fs.readdirSync('/proc/self/fd').map((f) => {
+      try { return [f, fs.readlinkSync('/proc/self/fd/' + f)] } catch { return [f, '(gone)'] }
+    }))
+    const n = () => fs.readdirSync('/proc/self/fd').length
     ;(async () => {
       const holder = await lfd.lockFile(${JSON.stringify(path)})
+      const lockPath = fs.realpathSync(${JSON.stringify(path)})
       const base = n()
+      const baseFds = named()
+      // Printed after the loop: the first write to a piped stdout makes
+      // libuv open /dev/null for good (its reserve fd for EMFILE).
+      const transient = []
       for (let i = 0; i < 10000; i++) {
         const ac = new AbortController()
         const p = lfd.lockFile(${JSON.stringify(path)}, { signal: ac.signal })
         if (i % 2) await new Promise((r) => setImmediate(r))
         ac.abort()
         await p.then(() => { throw new Error('granted') }, (e) => { if (e.name !== 'AbortError') throw e })
-        if (n() > base) throw new Error('wait ' + i + ': ' + n() + ' fds, ' + base + ' before')
+        if (n() <= base) continue
+        const extra = [...named()].filter(([f, to]) => baseFds.get(f) !== to)
+        const ours = extra.filter(([, to]) => to === lockPath)
+        if (ours.length > 0) throw new Error('wait ' + i + ': the lock file is still open as fd ' + ours.map(([f]) => f).join(', '))
+        const seen = extra.filter(([, to]) => to !== '(gone)').map(([f, to]) => f + ' -> ' + to).join(', ')
+        const t0 = Date.now()
+        while (n() > base && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 10))
+        if (n() > base) throw new Error('wait ' + i + ': ' + n() + ' fds, ' + base + ' before, for 1 s: ' + seen)
+        transient.push('transient fd after wait ' + i + ': ' + (seen || '(closed before it could be named)'))
       }
       holder.release()
+      for (const line of transient) console.log(line)
       console.log('ok')
     })().catch((e) => { console.error(e); process.exit(1) })`
   const timeout = scaled(120_000, t.log, 'the child of 10,000 waits')
   const r = spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout })
   t.is(r.status, 0, r.stderr)
-  t.is(r.stdout.trim(), 'ok')
+  const lines = r.stdout.trim().split('\n')
+  for (const line of lines.slice(0, -1)) t.log(line)
+  t.is(lines.at(-1), 'ok')
+  t.true(lines.length <= 4, `${lines.length - 1} transient fds in 10,000 waits`)
 })
 
 test.serial('the wait pool: one thread serves sequential waits, concurrent ones get a thread each, at most 4 stay idle, idle ones end after 1 s', async (t) => {
