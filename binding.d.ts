@@ -443,8 +443,13 @@ export declare function lockOpen(path: string, flock: boolean, shared: boolean, 
 export declare function lockRelease(handle: ExternalObject<'LockHandle'>): number
 
 /**
- * One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
- * (another holder conflicts) or a negative errno.
+ * One non-blocking attempt: the handle's fd number (0 or more: locked; the
+ * handle now holds the lock), `-EAGAIN` (another holder conflicts: the
+ * kernel's own answer, `EAGAIN`/`EWOULDBLOCK`, or `EACCES` from
+ * `F_OFD_SETLK`, reported as `EAGAIN`) or another negative errno. The fd
+ * comes back so that `FileLock` needs no `lockFd` call on this path: as a
+ * separate generated call it was one of four per `tryLockFile`
+ * (docs/bench-floor.md).
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function lockTry(handle: ExternalObject<'LockHandle'>): number

@@ -108,7 +108,7 @@ const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fc
 
 // Only this module can make a FileLock (see the constructor).
 const TOKEN: unique symbol = Symbol('FileLock')
-let makeLock: (h: LockHandle, spec: Spec) => FileLock
+let makeLock: (h: LockHandle, spec: Spec, fd: number) => FileLock
 
 /**
  * A held file lock, from {@link lockFile} or {@link tryLockFile}.
@@ -146,15 +146,15 @@ export class FileLock {
   readonly #spec: Spec
 
   static {
-    makeLock = (h, spec) => new FileLock(TOKEN, h, spec)
+    makeLock = (h, spec, fd) => new FileLock(TOKEN, h, spec, fd)
   }
 
   /** Not for `new`: locks come from {@link lockFile} and {@link tryLockFile}. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
-  private constructor(token: typeof TOKEN, h: LockHandle, spec: Spec) {
+  private constructor(token: typeof TOKEN, h: LockHandle, spec: Spec, fd: number) {
     if (token !== TOKEN) throw illegalConstructor()
     this.#h = h
     this.#spec = spec
-    this.#fd = native.lockFd(h)
+    this.#fd = fd
   }
 
   /** Whether this is a shared (read) lock rather than an exclusive (write) one. */
@@ -282,10 +282,11 @@ export class FileLock {
 export function tryLockFile(fileOrPath: string | number | { fd: number }, options?: TryLockOptions): FileLock | null {
   const req = request(fileOrPath, options, false)
   const h = open(req.target, req.spec)
+  // The fd number if locked, -EAGAIN on a conflict, else -errno.
   const r = native.lockTry(h)
-  if (r === 1) return makeLock(h, req.spec)
+  if (r >= 0) return makeLock(h, req.spec, r)
   native.lockRelease(h)
-  if (r === 0) return null
+  if (r === EAGAIN) return null
   throw errnoError(r, syscallOf(req.spec))
 }
 
@@ -326,10 +327,10 @@ export async function lockFile(fileOrPath: string | number | { fd: number }, opt
   if (signal?.aborted) throw new AbortError(signal.reason)
   const h = open(req.target, req.spec)
   const r = native.lockTry(h)
-  if (r === 1) return makeLock(h, req.spec)
-  if (r < 0 || !req.wait) {
+  if (r >= 0) return makeLock(h, req.spec, r)
+  if (r !== EAGAIN || !req.wait) {
     native.lockRelease(h)
-    throw errnoError(r < 0 ? r : EAGAIN, syscallOf(req.spec))
+    throw errnoError(r, syscallOf(req.spec))
   }
   return queued(h, req.spec, signal)
 }
@@ -415,13 +416,13 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
       w.reject(new AbortError(w.signal.reason))
       continue
     }
-    const r = tried ? 0 : native.lockTry(w.h)
-    if (r === 1) {
+    const r = tried ? EAGAIN : native.lockTry(w.h)
+    if (r >= 0) {
       queue.shift()
-      w.resolve(makeLock(w.h, w.spec))
+      w.resolve(makeLock(w.h, w.spec, r))
       continue
     }
-    if (r < 0) {
+    if (r !== EAGAIN) {
       queue.shift()
       native.lockRelease(w.h)
       w.reject(errnoError(r, syscallOf(w.spec)))
@@ -461,7 +462,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promi
       cancel()
     }
     const settle = (result: number): void => {
-      if (result === 1) return resolve(makeLock(h, spec))
+      if (result === 1) return resolve(makeLock(h, spec, native.lockFd(h)))
       native.lockRelease(h)
       if (result === 0) reject(failure !== undefined ? failure.error : new AbortError())
       else reject(errnoError(result, syscallOf(spec)))

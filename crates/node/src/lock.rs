@@ -20,7 +20,7 @@
 //! Errors are negative errnos (see `handle.rs`).
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
@@ -167,8 +167,13 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
     }
 }
 
-/// One non-blocking attempt: 1 (locked; the handle now holds the lock), 0
-/// (another holder conflicts) or a negative errno.
+/// One non-blocking attempt: the handle's fd number (0 or more: locked; the
+/// handle now holds the lock), `-EAGAIN` (another holder conflicts: the
+/// kernel's own answer, `EAGAIN`/`EWOULDBLOCK`, or `EACCES` from
+/// `F_OFD_SETLK`, reported as `EAGAIN`) or another negative errno. The fd
+/// comes back so that `FileLock` needs no `lockFd` call on this path: as a
+/// separate generated call it was one of four per `tryLockFile`
+/// (docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
 pub fn lock_try(handle: Handle<LockHandle>) -> i32 {
@@ -180,9 +185,9 @@ pub fn lock_try(handle: Handle<LockHandle>) -> i32 {
     match lockwait::try_lock(fd.as_fd(), &inner.spec) {
         Ok(true) => {
             inner.held.set(true);
-            1
+            fd.as_raw_fd()
         }
-        Ok(false) => 0,
+        Ok(false) => -libc::EAGAIN,
         Err(e) => errno(&e),
     }
 }
