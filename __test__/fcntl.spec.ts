@@ -28,6 +28,7 @@ import {
   LOCK_SH,
   LOCK_UN,
   lockf,
+  eventfdWrite,
   O_NONBLOCK,
   setPipeSize,
 } from '../index.js'
@@ -320,4 +321,102 @@ test('a blocking low-level flock() in a worker holds up worker.terminate() until
   flock(fd, LOCK_UN) // the kernel returns; the worker's next JS ends it
   await terminated
   t.true(ended >= 500, `terminate() took ${ended} ms`)
+})
+
+/**
+ * Starts `body` in a worker (it has `lfd`, `fs`, `parentPort`; it posts the
+ * fd it will block on, then blocks), waits until a thread of this process
+ * sits in that syscall on that fd (`/proc/self/task/<tid>/syscall`: the
+ * number, then the first argument in hex), and checks that
+ * `worker.terminate()` has not finished 500 ms later; then `release()` lets
+ * the kernel return, and terminate() finishes. Returns the fd, which the
+ * worker's end does not close (fds belong to the process).
+ */
+async function terminateWaitsForKernel(
+  t: { is(a: unknown, b: unknown, m?: string): void; true(v: boolean, m?: string): void },
+  body: string,
+  nr: { x64: string; arm64: string },
+  release: (fd: number) => void,
+): Promise<number> {
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads')
+     const fs = require('node:fs')
+     const lfd = require(${JSON.stringify(PKG)})
+     ${body}`,
+    { eval: true },
+  )
+  const fd = (await new Promise((r) => w.once('message', r))) as number
+  // Under qemu-user the file is the host's (x86_64) view, so either number.
+  const nrs = underQemu ? [nr.x64, nr.arm64] : process.arch === 'arm64' ? [nr.arm64] : [nr.x64]
+  const arg = `0x${fd.toString(16)}`
+  const blocked = () =>
+    readdirSync('/proc/self/task').some((tid) => {
+      try {
+        const f = readFileSync(`/proc/self/task/${tid}/syscall`, 'utf8').split(' ')
+        return nrs.includes(f[0]!) && f[1] === arg
+      } catch {
+        return false
+      }
+    })
+  for (const end = Date.now() + 10_000; !blocked(); await sleep(5)) {
+    if (Date.now() > end) throw new Error(`the worker never blocked in syscall ${nrs.join('/')} on fd ${fd}`)
+  }
+  const t0 = Date.now()
+  let ended = -1
+  const terminated = w.terminate().then(() => (ended = Date.now() - t0))
+  await sleep(500)
+  t.is(ended, -1, 'terminate() has not finished while the syscall blocks')
+  release(fd)
+  await terminated
+  t.true(ended >= 500, `terminate() took ${ended} ms`)
+  return fd
+}
+
+test('a blocking lockf() (F_SETLKW) in a worker holds up worker.terminate() until the kernel returns (design.md, "Sync waits")', async (t) => {
+  // POSIX locks belong to the process, so the holder is another process;
+  // its death drops the lock and the worker's fcntl(F_SETLKW) returns.
+  // fcntl(fd, F_SETLKW, …) is the same syscall, so this covers it too.
+  const { path } = tempFile(t)
+  const { spawn } = await import('node:child_process')
+  const holder = spawn(process.execPath, ['-e', `
+    const lfd = require(${JSON.stringify(PKG)})
+    const fd = require('node:fs').openSync(${JSON.stringify(path)}, 'r+')
+    lfd.lockf(fd, lfd.LOCK_EX)
+    console.log('held')
+    setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => holder.kill('SIGKILL'))
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once('data', () => resolve())
+    holder.once('exit', (code) => reject(new Error(`the holder exited (${code})`)))
+  })
+  await terminateWaitsForKernel(
+    t,
+    `const fd = fs.openSync(${JSON.stringify(path)}, 'r+')
+     parentPort.postMessage(fd)
+     lfd.lockf(fd, lfd.LOCK_EX)`,
+    { x64: '72', arm64: '25' },
+    () => holder.kill('SIGKILL'),
+  )
+  // Not closed here: Node closed it when the worker ended (an fd from
+  // fs.openSync in a worker is tracked, the Worker option
+  // trackUnmanagedFds, default true); closing the number again could hit a
+  // reused one (this file's tests run concurrently).
+})
+
+test('a blocking eventfdRead() in a worker holds up worker.terminate() until the kernel returns (design.md, "Sync waits")', async (t) => {
+  // A blocking eventfd (no EFD_NONBLOCK): read(2) sleeps until the counter
+  // is non-zero. The main thread writes to the worker's fd (fds belong to
+  // the process) to let it return.
+  const fd = await terminateWaitsForKernel(
+    t,
+    `const fd = lfd.eventfd(0)
+     parentPort.postMessage(fd)
+     lfd.eventfdRead(fd)`,
+    { x64: '0', arm64: '63' },
+    (fd) => eventfdWrite(fd, 1),
+  )
+  // Still open: Node tracks the fds its own fs calls open in a worker
+  // (trackUnmanagedFds), not those from lfd.eventfd(), which are the
+  // caller's to close, as os.eventfd()'s are in Python.
+  closeSync(fd)
 })
