@@ -457,7 +457,8 @@ export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
 /**
  * Waits for the lock on a pool thread and calls `callback(result)` on the
  * JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
- * `lockWaitCancel`; nothing is held) or a negative errno. By then the
+ * `lockWaitCancel`; nothing is held) or a negative errno (`-EIO` if the
+ * wait's thread panicked, a bug: see `rt::job::spawn`). By then the
  * wait's dup of the file is closed and its thread is going back to the
  * pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
  * thread could be started).

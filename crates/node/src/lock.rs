@@ -211,7 +211,8 @@ struct WaitState {
 
 /// Waits for the lock on a pool thread and calls `callback(result)` on the
 /// JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
-/// `lockWaitCancel`; nothing is held) or a negative errno. By then the
+/// `lockWaitCancel`; nothing is held) or a negative errno (`-EIO` if the
+/// wait's thread panicked, a bug: see `rt::job::spawn`). By then the
 /// wait's dup of the file is closed and its thread is going back to the
 /// pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
 /// thread could be started).
@@ -261,19 +262,23 @@ pub fn lock_wait(
             report.cancel.borrow_mut().take();
             let cancelled = report.cancelled.get();
             let result = match r {
-                Ok(Waited::Acquired) if cancelled => {
+                // The wait's thread panicked (a bug; none is known): the
+                // lock is not ours, and the handle is released by the
+                // caller on any result but 1.
+                None => -libc::EIO,
+                Some(Ok(Waited::Acquired)) if cancelled => {
                     // The lock came in after the cancel: undo it.
                     if let Some(fd) = inner.fd.borrow().get() {
                         let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
                     }
                     0
                 }
-                Ok(Waited::Acquired) => {
+                Some(Ok(Waited::Acquired)) => {
                     inner.held.set(true);
                     1
                 }
-                Ok(Waited::Cancelled) => 0,
-                Err(e) => errno(&e),
+                Some(Ok(Waited::Cancelled)) => 0,
+                Some(Err(e)) => errno(&e),
             };
             drop(inner);
             let env = Env::from_raw(env);

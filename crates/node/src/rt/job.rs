@@ -383,9 +383,14 @@ impl Mailbox {
     }
 }
 
-/// Runs `work` on a pool thread, then `done(env, result)` on the JS thread.
+/// Runs `work` on a pool thread, then `done(env, result)` on the JS thread:
+/// `Some` of what `work` returned, or `None` if it panicked.
 ///
 /// `work` is dropped (with everything it owns) before the result is posted.
+/// A panic is caught on the pool thread and reported as `None`, so the job
+/// still settles and stops keeping the event loop alive (uncaught, it left
+/// the job pending for good: its caller's promise never settled and the
+/// process could not exit).
 /// While the job is pending, the environment's event loop stays alive (like a
 /// pending fs call). If the environment goes away first, `on_close` runs (it
 /// should make `work` return soon), `done` is dropped unrun on the JS thread,
@@ -399,7 +404,7 @@ pub fn spawn<T, W, D>(
 where
     T: Send + 'static,
     W: FnOnce() -> T + Send + 'static,
-    D: FnOnce(sys::napi_env, T) + 'static,
+    D: FnOnce(sys::napi_env, Option<T>) + 'static,
 {
     let mb = Mailbox::get(env)?;
     let id = mb.next_id.get();
@@ -407,7 +412,7 @@ where
     lock(&mb.outbox.state).on_close.insert(id, Box::new(on_close));
     let outbox = mb.outbox.clone();
     let task: Task = Box::new(move |finished| {
-        let result: Box<dyn Any + Send> = Box::new(work());
+        let result: Box<dyn Any + Send> = Box::new(run_caught(work));
         finished();
         outbox.deliver(id, result);
     });
@@ -419,7 +424,7 @@ where
         ));
     }
     let done: Done = Box::new(move |env, result| {
-        if let Ok(t) = result.downcast::<T>() {
+        if let Ok(t) = result.downcast::<Option<T>>() {
             done(env, *t);
         }
     });
@@ -429,6 +434,12 @@ where
     }
     mb.active.set(mb.active.get() + 1);
     Ok(())
+}
+
+/// Runs a job's blocking part: `None` if it panicked (the panic message has
+/// gone to stderr through the panic hook, as for any Rust panic).
+fn run_caught<T>(work: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok()
 }
 
 /// The mailbox's threadsafe-function `call_js`.
@@ -488,4 +499,28 @@ unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, context: *
     let pending: Vec<_> = mb.pending.borrow_mut().drain().collect();
     drop(pending);
     drop(mb);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_job_reports_none_and_drops_what_it_owns() {
+        struct Flag(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let owned = Flag(dropped.clone());
+        let r: Option<i32> = run_caught(move || {
+            let _keep = &owned;
+            panic!("a job that panics (expected in this test)")
+        });
+        assert_eq!(r, None);
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(run_caught(|| 7), Some(7));
+    }
 }
