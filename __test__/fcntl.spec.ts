@@ -329,8 +329,9 @@ test('a blocking low-level flock() in a worker holds up worker.terminate() until
  * sits in that syscall on that fd (`/proc/self/task/<tid>/syscall`: the
  * number, then the first argument in hex), and checks that
  * `worker.terminate()` has not finished 500 ms later; then `release()` lets
- * the kernel return, and terminate() finishes. Returns the fd, which the
- * worker's end does not close (fds belong to the process).
+ * the kernel return, and terminate() finishes. Returns the fd: Node closes
+ * it at the worker's end only if the worker's own `fs` opened it
+ * (`trackUnmanagedFds`); one from `lfd` stays open for the caller to close.
  */
 async function terminateWaitsForKernel(
   t: { is(a: unknown, b: unknown, m?: string): void; true(v: boolean, m?: string): void },

@@ -493,9 +493,9 @@ test.serial('10,000 sequential aborted waits succeed under ulimit -n 256 (issue 
   // the recount in the error message was back at 23; what the fd was is not
   // known (strace of clean runs shows no open during the loop but the test's
   // own /proc/self/fd listing). Other threads of the process can open a file
-  // for a moment (glibc's malloc, for one, reads
+  // for a moment (glibc's malloc source, for one, reads
   // /proc/sys/vm/overcommit_memory the first time it shrinks a thread's
-  // heap), and that is neither a leak nor ours. Such fds are printed, so
+  // heap; not observed here), and that is neither a leak nor ours. Such fds are printed, so
   // a run that sees one says what it was.
   const code = `
     const lfd = require(${JSON.stringify(PKG)})
