@@ -103,6 +103,34 @@ test('a buffer argument returns a Buffer of its length; over 1024 bytes is a Ran
   t.notThrows(() => fcntl(fd, F_GETFD, Buffer.alloc(1024)))
 })
 
+test('fcntl copies a view by its bytes, whatever its element type, offset or prototype', (t) => {
+  const { fd } = tempFile(t)
+  // F_GETLK on a file nobody locks answers l_type F_UNLCK (struct flock: 32 bytes, l_type first).
+  const wide = new Int16Array(16)
+  wide[0] = F_WRLCK
+  const fromWide = fcntl(fd, F_GETLK, wide) as Buffer
+  t.is(fromWide.length, 32)
+  t.is(fromWide.readInt16LE(0), F_UNLCK)
+  t.is(wide[0], F_WRLCK, 'the argument itself is not changed')
+  const backing = Buffer.alloc(40, 0xff)
+  const sliced = backing.subarray(8)
+  sliced.fill(0)
+  sliced.writeInt16LE(F_WRLCK, 0)
+  const fromSlice = fcntl(fd, F_GETLK, sliced) as Buffer
+  t.is(fromSlice.length, 32)
+  t.is(fromSlice.readInt16LE(0), F_UNLCK)
+  t.is(backing.readUInt32LE(0), 0xffffffff, 'bytes before the view are not read into the call or written')
+  // A view whose prototype user code swapped is still read as what it is:
+  // 16 int16 elements are 32 bytes, not 16 (fcntl.ts reads the kind from
+  // the internal slot, not from instanceof).
+  const disguised = new Int16Array(16)
+  disguised[0] = F_WRLCK
+  Object.setPrototypeOf(disguised, Uint8Array.prototype)
+  const fromDisguised = fcntl(fd, F_GETLK, disguised) as Buffer
+  t.is(fromDisguised.length, 32)
+  t.is(fromDisguised.readInt16LE(0), F_UNLCK)
+})
+
 test('an integer argument above 2^31 wraps as C int does (test_fcntl_64_bit)', (t) => {
   const fd = openSync(dir, 'r')
   t.teardown(() => closeSync(fd))

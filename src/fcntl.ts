@@ -108,22 +108,28 @@ function cInt(value: unknown, name: string): number {
   return toInt(value, name, INT_MIN, UINT_MAX) | 0
 }
 
-/** The bytes of a buffer or string argument, or undefined for a number or `undefined`. */
-function bytesOf(arg: unknown): { bytes: Uint8Array; writable: boolean } | undefined {
+// %TypedArray%.prototype[Symbol.toStringTag]'s getter reads the view's own
+// kind from its internal slot (a prototype swapped by user code cannot fool
+// it), and V8 inlines it: a `Uint8Array` or `Buffer` needs no new view.
+const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
+  .get as (this: unknown) => string | undefined
+
+/**
+ * The bytes of a buffer or string argument, or undefined for a number or
+ * `undefined`. A `Uint8Array` (or `Buffer`) is returned as it is, with no
+ * wrapper: this is on the `fcntl(fd, F_OFD_SETLK, buf)` path.
+ */
+function bytesOf(arg: unknown): Uint8Array | undefined {
   if (arg === undefined || typeof arg === 'number') return undefined
-  let bytes: Uint8Array
-  let writable = true
-  if (typeof arg === 'string') {
-    bytes = encoder.encode(arg)
-    writable = false
-  } else if (isView(arg)) {
-    bytes = new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength)
-  } else if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && arg instanceof SharedArrayBuffer)) {
-    bytes = new Uint8Array(arg)
-  } else {
-    throw invalidArgType('arg', 'of type number, string, ArrayBufferView or ArrayBuffer', arg)
+  if (typeof arg === 'string') return encoder.encode(arg)
+  if (isView(arg)) {
+    if (typedArrayKind.call(arg) === 'Uint8Array') return arg as Uint8Array
+    return new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength)
   }
-  return { bytes, writable }
+  if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && arg instanceof SharedArrayBuffer)) {
+    return new Uint8Array(arg)
+  }
+  throw invalidArgType('arg', 'of type number, string, ArrayBufferView or ArrayBuffer', arg)
 }
 
 // Taken at load, so later changes to Buffer cannot change what fcntl returns.
@@ -176,9 +182,9 @@ function copied(bytes: Uint8Array): Buffer {
 export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer {
   const n = toFd(fd)
   const c = toInt32(cmd, 'cmd')
-  const buf = bytesOf(arg)
-  if (buf !== undefined) {
-    const io = copied(buf.bytes)
+  const bytes = bytesOf(arg)
+  if (bytes !== undefined) {
+    const io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
     return io
@@ -220,15 +226,16 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
 export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: boolean): number | Buffer {
   const n = toFd(fd)
   const req = cInt(request, 'request') >>> 0
-  const buf = bytesOf(arg)
+  const bytes = bytesOf(arg)
   const mutate = toBool(mutateFlag, 'mutateFlag', true)
-  if (buf !== undefined) {
-    if (buf.writable && mutate) {
-      const r = native.ioctlInPlace(n, req, buf.bytes)
+  if (bytes !== undefined) {
+    // A string's bytes are a copy of it: never written in place.
+    if (mutate && typeof arg !== 'string') {
+      const r = native.ioctlInPlace(n, req, bytes)
       if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
       return r
     }
-    const io = copied(buf.bytes)
+    const io = copied(bytes)
     const r = native.ioctlInPlace(n, req, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
     return io
