@@ -138,9 +138,12 @@ module.exports = function linuxFdRows(lfd, { lockPath, timeNs, timeNsAsync }) {
     },
     timer_class: (n) => {
       const t = new lfd.Timer()
+      // Made once, as the floor's loop does: V8 does not fold a bigint `**`,
+      // and computing it each iteration cost ~180 ns (~6 % of the row).
+      const initial = 10n ** 12n
       const ns = timeNs(n, (k) => {
         for (let i = 0; i < k; i++) {
-          t.setNs(10n ** 12n)
+          t.setNs(initial)
           t.getNs()
         }
       })
