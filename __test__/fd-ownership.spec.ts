@@ -398,8 +398,8 @@ test.serial('a setter on Object.prototype cannot re-enter an object while the bi
 // rt/ext.rs: the fd and lock handles are externals whose data is a token
 // checked against the thread's own slab, not napi-rs's registry. Any other
 // value, an external of the other handle kind or of napi-rs's (a watch), is
-// refused, never misread: -EINVAL from the raw fd-handle functions
-// (rt/rawfn.rs), napi-rs's InvalidArg throw from the generated ones.
+// refused, never misread: -EINVAL from the raw handle functions
+// (rt/rawfn.rs: the fd handle's, lockDup, lockTry, lockRelease), napi-rs's InvalidArg throw from the generated ones.
 test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL raw, InvalidArg generated), in the main thread and in a worker', async (t) => {
   const code = `
     const native = require(${JSON.stringify(join(import.meta.dirname, '..', 'binding.js'))})
@@ -418,6 +418,10 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     tryIt('fdHandleClose()', () => native.fdHandleClose())
     tryIt('lockTry({})', () => native.lockTry({}))
     tryIt('lockRelease(fd handle)', () => native.lockRelease(fdH))
+    tryIt('lockDup(string fd)', () => native.lockDup('3', false, false, 0, 0))
+    tryIt('lockDup(number for a boolean)', () => native.lockDup(native.lockFd(lockH), 1, false, 0, 0))
+    tryIt('lockDup(missing range)', () => native.lockDup(native.lockFd(lockH), false, false))
+    tryIt('lockDup(-1)', () => native.lockDup(-1, false, false, 0, 0))
     tryIt('fdHandleLost(lock handle)', () => native.fdHandleLost(lockH))
     tryIt('lockKey(fd handle)', () => native.lockKey(fdH))
     tryIt('lockKey(watch)', () => native.lockKey(watch))
@@ -436,8 +440,12 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     ['fdHandleFd(watch)', 'returned', -22],
     ['fdHandleClose(number)', 'returned', -22],
     ['fdHandleClose()', 'returned', -22],
-    ['lockTry({})', 'threw', 'InvalidArg'],
-    ['lockRelease(fd handle)', 'threw', 'InvalidArg'],
+    ['lockTry({})', 'returned', -22],
+    ['lockRelease(fd handle)', 'returned', -22],
+    ['lockDup(string fd)', 'returned', -22],
+    ['lockDup(number for a boolean)', 'returned', -22],
+    ['lockDup(missing range)', 'returned', -22],
+    ['lockDup(-1)', 'returned', -9],
     ['fdHandleLost(lock handle)', 'threw', 'InvalidArg'],
     ['lockKey(fd handle)', 'threw', 'InvalidArg'],
     ['lockKey(watch)', 'threw', 'InvalidArg'],

@@ -93,3 +93,37 @@ export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
  * reused): the number is then forgotten, never closed.
  */
 export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
+
+// The three calls of every `tryLockFile(fd)` (crates/node/src/lock.rs `dup`,
+// `try_lock`, `release`): as generated functions the loop made 10 mallocs an
+// iteration against the floor's 3 (docs/bench-floor.md). A value that is not
+// a live lock handle made in this thread is -EINVAL (-22).
+
+/**
+ * As `lockOpen`, on a close-on-exec dup of `fd` (`F_DUPFD_CLOEXEC`: the same
+ * open file description, so the lock lives on the caller's description, but
+ * the handle owns and closes its own fd): a handle that will lock it as
+ * described (`flock`: a whole-file `flock(2)` lock, else an OFD lock on
+ * `start`, `length`; length 0 = to the end of the file), or a negative errno
+ * (`EBADF`, `EMFILE`, …; `EINVAL` for an argument of the wrong type). Nothing
+ * is locked yet: see `lockTry`.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function lockDup(fd: number, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
+
+/**
+ * One non-blocking attempt: the handle's fd number (0 or more: locked; the
+ * handle now holds the lock), `-EAGAIN` (another holder conflicts) or another
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ */
+export declare function lockTry(handle: ExternalObject<'LockHandle'>): number
+
+/**
+ * Unlocks (if the handle holds the lock) and closes the handle's fd;
+ * idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
+ * `-EBADF` if the fd was found closed behind the handle's back (the number
+ * is then forgotten: neither unlocked nor closed).
+ */
+export declare function lockRelease(handle: ExternalObject<'LockHandle'>): number

@@ -31,8 +31,8 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-fn raw_functions() -> [(&'static str, Body); 11] {
-    use rt::rawfn::handle_to_i32;
+fn raw_functions() -> [(&'static str, Body); 14] {
+    use rt::rawfn::{handle_to_i32, i32_bool_bool_i64_i64_to_handle};
     [
         ("eventfdRead", Body::I32ToU64(eventfd::read)),
         ("eventfdWrite", Body::I32F64(eventfd::write_number)),
@@ -45,6 +45,9 @@ fn raw_functions() -> [(&'static str, Body); 11] {
         ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
         ("fdHandleFd", handle_to_i32(handle::fd_handle_fd)),
         ("fdHandleClose", handle_to_i32(handle::fd_handle_close)),
+        ("lockDup", i32_bool_bool_i64_i64_to_handle(lock::dup)),
+        ("lockTry", handle_to_i32(lock::try_lock)),
+        ("lockRelease", handle_to_i32(lock::release)),
     ]
 }
 

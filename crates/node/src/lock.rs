@@ -81,12 +81,12 @@ fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
     }
 }
 
-fn handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> Owned<LockHandle> {
-    Owned(LockHandle(Rc::new(LockInner {
+fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> LockHandle {
+    LockHandle(Rc::new(LockInner {
         fd: RefCell::new(GuardedFd::new(fd)),
         spec,
         held: Cell::new(false),
-    })))
+    }))
 }
 
 /// Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
@@ -104,7 +104,7 @@ pub fn lock_open(
     length: i64,
 ) -> Either<Owned<LockHandle>, i32> {
     match lockwait::open_for_lock(std::path::Path::new(&path)) {
-        Ok(fd) => Either::A(handle(fd, spec(flock, shared, start, length))),
+        Ok(fd) => Either::A(Owned(new_handle(fd, spec(flock, shared, start, length)))),
         Err(e) => Either::B(errno(&e)),
     }
 }
@@ -112,22 +112,17 @@ pub fn lock_open(
 /// As `lockOpen`, on a close-on-exec dup of `fd` (same open file
 /// description, so the lock lives on the caller's description but the
 /// handle owns and closes its own fd); or a negative errno.
+///
+/// Registered raw as `lockDup` (`rt/rawfn.rs`), as are [`try_lock`] and
+/// [`release`]: the three calls of every `tryLockFile(fd)`. Generated, each
+/// opened napi-rs's borrow scope, and the loop made 10 mallocs an iteration
+/// against the floor's 3 (counted with a uprobe on `malloc`;
+/// docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-#[napi(ts_return_type = "ExternalObject<'LockHandle'> | number")]
-pub fn lock_dup(
-    fd: i32,
-    flock: bool,
-    shared: bool,
-    start: i64,
-    length: i64,
-) -> Either<Owned<LockHandle>, i32> {
-    let Ok(b) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    match dup_cloexec(b) {
-        Ok(fd) => Either::A(handle(fd, spec(flock, shared, start, length))),
-        Err(e) => Either::B(errno(&e)),
-    }
+pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Result<LockHandle, i32> {
+    let b = borrow_fd(fd).map_err(|_| -libc::EBADF)?;
+    let fd = dup_cloexec(b).map_err(|e| errno(&e))?;
+    Ok(new_handle(fd, spec(flock, shared, start, length)))
 }
 
 /// The handle's fd number, or -1 once released or lost.
@@ -173,10 +168,9 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 /// `F_OFD_SETLK`, reported as `EAGAIN`) or another negative errno. The fd
 /// comes back so that `FileLock` needs no `lockFd` call on this path: as a
 /// separate generated call it was one of four per `tryLockFile`
-/// (docs/bench-floor.md).
+/// (docs/bench-floor.md). Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
-pub fn lock_try(handle: Handle<LockHandle>) -> i32 {
+pub fn try_lock(handle: &LockHandle) -> i32 {
     let inner = &handle.0;
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
@@ -195,9 +189,9 @@ pub fn lock_try(handle: Handle<LockHandle>) -> i32 {
 /// Unlocks (if the handle holds the lock) and closes the handle's fd;
 /// idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
 /// `-EBADF` if the fd was found closed behind the handle's back (the number
-/// is then forgotten: neither unlocked nor closed).
-#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
-pub fn lock_release(handle: Handle<LockHandle>) -> i32 {
+/// is then forgotten: neither unlocked nor closed). Registered raw as
+/// `lockRelease` (see [`dup`]).
+pub fn release(handle: &LockHandle) -> i32 {
     handle.0.release()
 }
 

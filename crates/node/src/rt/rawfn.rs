@@ -56,16 +56,28 @@ pub enum Body {
     /// `(fd: number, arg: number, a: bigint, b: bigint) => [bigint, bigint] | number`,
     /// each bigint taken as its low 64 bits.
     I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> PairResult),
-    /// `(handle: ExternalObject<…>) => number` for a handle of one type
-    /// (`rt/ext.rs`): made by [`handle_to_i32`], which picks the trampoline
-    /// for that type. A value that is not a live handle of that type, made
-    /// in this thread, is `-EINVAL`.
+    /// A function that takes or makes a handle of one type (`rt/ext.rs`),
+    /// with the trampoline made for that type: see [`handle_to_i32`] and
+    /// [`i32_bool_bool_i64_i64_to_handle`].
     Handle(sys::napi_callback, *mut c_void),
 }
 
-/// The [`Body`] of `f`, a function of one handle argument of type `T`.
+/// The [`Body`] of `f`, a function of one handle argument of type `T`:
+/// `(handle: ExternalObject<…>) => number`. A value that is not a live
+/// handle of that type, made in this thread, is `-EINVAL`.
 pub fn handle_to_i32<T: 'static>(f: fn(&T) -> i32) -> Body {
     Body::Handle(Some(tramp_handle_to_i32::<T>), f as *mut c_void)
+}
+
+/// The [`Body`] of `f`, which makes a handle of type `T`:
+/// `(fd: number, a: boolean, b: boolean, x: number, y: number) => ExternalObject<…> | number`,
+/// with `x` and `y` read as int64 (`napi_get_value_int64`: truncated, NaN
+/// and ±Infinity as 0, clamped to the int64 range). `Err` is a negative
+/// errno; a wrong argument type is `-EINVAL`.
+pub fn i32_bool_bool_i64_i64_to_handle<T: 'static>(
+    f: fn(i32, bool, bool, i64, i64) -> Result<T, i32>,
+) -> Body {
+    Body::Handle(Some(tramp_i32_bool_bool_i64_i64_to_handle::<T>), f as *mut c_void)
 }
 
 /// Defines each `(name, body)` of `fns` as a property of `exports`, `name`
@@ -163,6 +175,27 @@ unsafe fn double(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
     let mut out = 0.0;
     // SAFETY: out is a valid local; the caller vouches for env and value.
     (unsafe { sys::napi_get_value_double(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
+}
+
+/// `value` as an int64 (see [`i32_bool_bool_i64_i64_to_handle`]), or `None`
+/// for a non-number.
+///
+/// # Safety
+/// As for [`int32`].
+unsafe fn int64(env: sys::napi_env, value: sys::napi_value) -> Option<i64> {
+    let mut out = 0;
+    // SAFETY: out is a valid local; the caller vouches for env and value.
+    (unsafe { sys::napi_get_value_int64(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
+}
+
+/// `value` as a bool, or `None` for a non-boolean.
+///
+/// # Safety
+/// As for [`int32`].
+unsafe fn boolean(env: sys::napi_env, value: sys::napi_value) -> Option<bool> {
+    let mut out = false;
+    // SAFETY: out is a valid local; the caller vouches for env and value.
+    (unsafe { sys::napi_get_value_bool(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
 }
 
 /// `value`'s low 64 bits, or `None` for a non-bigint.
@@ -484,5 +517,53 @@ unsafe extern "C" fn tramp_handle_to_i32<T: 'static>(
             Err(_) => BAD_ARG,
         };
         number(env, r)
+    }
+}
+
+/// The arguments of an [`i32_bool_bool_i64_i64_to_handle`] body.
+///
+/// # Safety
+/// As for [`int32`].
+unsafe fn i32_bool_bool_i64_i64(
+    env: sys::napi_env,
+    [a, b, c, d, e]: [sys::napi_value; 5],
+) -> Option<(i32, bool, bool, i64, i64)> {
+    // SAFETY: the caller vouches for env and the values.
+    unsafe {
+        Some((
+            int32(env, a)?,
+            boolean(env, b)?,
+            boolean(env, c)?,
+            int64(env, d)?,
+            int64(env, e)?,
+        ))
+    }
+}
+
+/// The callback for a body made by [`i32_bool_bool_i64_i64_to_handle::<T>`].
+///
+/// # Safety
+/// See above; the function was registered by
+/// [`i32_bool_bool_i64_i64_to_handle::<T>`], so its data is a
+/// `fn(i32, bool, bool, i64, i64) -> Result<T, i32>`.
+unsafe extern "C" fn tramp_i32_bool_bool_i64_i64_to_handle<T: 'static>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    use napi::bindgen_prelude::ToNapiValue;
+    // SAFETY: see above; `Owned::to_napi_value` runs on the JS thread of this
+    // live env, as it requires.
+    unsafe {
+        let Some((argv, f)) = unpack::<5, fn(i32, bool, bool, i64, i64) -> Result<T, i32>>(env, info) else {
+            return ptr::null_mut();
+        };
+        let r = i32_bool_bool_i64_i64(env, argv).map_or(Err(BAD_ARG), |(a, b, c, d, e)| f(a, b, c, d, e));
+        match r.map(|v| super::ext::Owned::to_napi_value(env, super::ext::Owned(v))) {
+            Ok(Ok(handle)) => handle,
+            // Making the external failed (only with an exception pending): it
+            // dropped the payload, which closed its fd. Report it as ENOMEM.
+            Ok(Err(_)) => number(env, -libc::ENOMEM),
+            Err(e) => number(env, e),
+        }
     }
 }
