@@ -84,6 +84,15 @@ export declare function timerfdSetNs(fd: number, flags: number, initial: bigint,
 // handles; measured: create+close 0.95x the generated form, docs/bench-floor.md):
 // a value that is not a live fd handle made in this thread is -EINVAL (-22).
 
+/**
+ * A new close-on-exec, non-blocking eventfd (`EFD_SEMAPHORE` if `semaphore`)
+ * starting at `initial` (0 … 2^32-1, else `-EINVAL`), owned by the returned
+ * handle; or a negative errno (`EMFILE`, …; `EINVAL` for an argument of the
+ * wrong type). Every `new EventCounter()`/`new Semaphore()` calls it.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ */
+export declare function eventfdOpen(initial: number, semaphore: boolean): ExternalObject<'FdHandle'> | number
+
 /** The handle's fd number, or -1 once closed or lost. */
 export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
 
@@ -294,14 +303,6 @@ export declare function eventfd(initval: number, flags: number): number
  * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
  */
 export declare function eventfdCount(fd: number): bigint | number
-
-/**
- * A new close-on-exec, non-blocking eventfd (`EFD_SEMAPHORE` if
- * `semaphore`) starting at `initial`, owned by the returned handle; or a
- * negative errno.
- * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
- */
-export declare function eventfdOpen(initial: number, semaphore: boolean): ExternalObject<'FdHandle'> | number
 
 /**
  * `eventfd_write(fd, value)` for a bigint `value` (its low 64 bits; the

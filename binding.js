@@ -862,7 +862,6 @@ module.exports.EFD_NONBLOCK = nativeBinding.EFD_NONBLOCK
 module.exports.EFD_SEMAPHORE = nativeBinding.EFD_SEMAPHORE
 module.exports.eventfd = nativeBinding.eventfd
 module.exports.eventfdCount = nativeBinding.eventfdCount
-module.exports.eventfdOpen = nativeBinding.eventfdOpen
 module.exports.eventfdWriteBig = nativeBinding.eventfdWriteBig
 module.exports.F_ADD_SEALS = nativeBinding.F_ADD_SEALS
 module.exports.F_DUPFD = nativeBinding.F_DUPFD

@@ -399,7 +399,7 @@ test.serial('a setter on Object.prototype cannot re-enter an object while the bi
 // checked against the thread's own slab, not napi-rs's registry. Any other
 // value, an external of the other handle kind or of napi-rs's (a watch), is
 // refused, never misread: -EINVAL from the raw handle functions
-// (rt/rawfn.rs: the fd handle's, lockDup, lockTry, lockRelease), napi-rs's InvalidArg throw from the generated ones.
+// (rt/rawfn.rs: eventfdOpen, the fd handle's, lockDup, lockTry, lockRelease), napi-rs's InvalidArg throw from the generated ones.
 test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL raw, InvalidArg generated), in the main thread and in a worker', async (t) => {
   const code = `
     const native = require(${JSON.stringify(join(import.meta.dirname, '..', 'binding.js'))})
@@ -422,6 +422,9 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     tryIt('lockDup(number for a boolean)', () => native.lockDup(native.lockFd(lockH), 1, false, 0, 0))
     tryIt('lockDup(missing range)', () => native.lockDup(native.lockFd(lockH), false, false))
     tryIt('lockDup(-1)', () => native.lockDup(-1, false, false, 0, 0))
+    tryIt('eventfdOpen(-1)', () => native.eventfdOpen(-1, false))
+    tryIt('eventfdOpen(2 ** 32)', () => native.eventfdOpen(2 ** 32, false))
+    tryIt('eventfdOpen(number for a boolean)', () => native.eventfdOpen(0, 0))
     tryIt('fdHandleLost(lock handle)', () => native.fdHandleLost(lockH))
     tryIt('lockKey(fd handle)', () => native.lockKey(fdH))
     tryIt('lockKey(watch)', () => native.lockKey(watch))
@@ -446,6 +449,9 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     ['lockDup(number for a boolean)', 'returned', -22],
     ['lockDup(missing range)', 'returned', -22],
     ['lockDup(-1)', 'returned', -9],
+    ['eventfdOpen(-1)', 'returned', -22],
+    ['eventfdOpen(2 ** 32)', 'returned', -22],
+    ['eventfdOpen(number for a boolean)', 'returned', -22],
     ['fdHandleLost(lock handle)', 'threw', 'InvalidArg'],
     ['lockKey(fd handle)', 'threw', 'InvalidArg'],
     ['lockKey(watch)', 'threw', 'InvalidArg'],

@@ -2,7 +2,6 @@
 //! and the native calls behind `EventCounter` and `Semaphore` (src/eventfd.ts).
 //! Errors are negative errnos (see `handle.rs`).
 
-use crate::rt::ext::Owned;
 use linux_fd_core::eventfd::{self as core, EfdFlags};
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
@@ -79,18 +78,24 @@ pub fn try_acquire(fd: i32) -> i32 {
 }
 
 /// A new close-on-exec, non-blocking eventfd (`EFD_SEMAPHORE` if
-/// `semaphore`) starting at `initial`, owned by the returned handle; or a
-/// negative errno.
+/// `semaphore`) starting at `initial` (0 … 2^32-1, else `-EINVAL`), owned by
+/// the returned handle; or a negative errno.
+///
+/// Registered raw as `eventfdOpen` (`rt/rawfn.rs`; typings in
+/// `crates/node/raw.d.ts`): every `new EventCounter()`/`new Semaphore()`
+/// calls it. Generated, napi-rs's borrow scope made create+close 5 mallocs
+/// an iteration against the same-syscalls floor's 3 (uprobe count; raw: 4;
+/// docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
-#[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
-pub fn eventfd_open(initial: u32, semaphore: bool) -> Either<Owned<FdHandle>, i32> {
+pub fn open(initial: i64, semaphore: bool) -> Result<FdHandle, i32> {
+    let initial = u32::try_from(initial).map_err(|_| -libc::EINVAL)?;
     let mut flags = EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK;
     if semaphore {
         flags |= EfdFlags::EFD_SEMAPHORE;
     }
     match core::eventfd(initial, flags) {
-        Ok(fd) => Either::A(FdHandle::new(fd, true)),
-        Err(e) => Either::B(errno(&e)),
+        Ok(fd) => Ok(FdHandle::new(fd, true).0),
+        Err(e) => Err(errno(&e)),
     }
 }
 

@@ -31,8 +31,8 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-fn raw_functions() -> [(&'static str, Body); 14] {
-    use rt::rawfn::{handle_to_i32, i32_bool_bool_i64_i64_to_handle};
+fn raw_functions() -> [(&'static str, Body); 15] {
+    use rt::rawfn::{handle_to_i32, i32_bool_bool_i64_i64_to_handle, i64_bool_to_handle};
     [
         ("eventfdRead", Body::I32ToU64(eventfd::read)),
         ("eventfdWrite", Body::I32F64(eventfd::write_number)),
@@ -43,6 +43,7 @@ fn raw_functions() -> [(&'static str, Body); 14] {
         ("timerfdSettimeNs", Body::I32I32U64U64ToPair(timerfd::settime_ns)),
         ("timerfdSetNs", Body::I32I32U64U64(timerfd::set_ns)),
         ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
+        ("eventfdOpen", i64_bool_to_handle(eventfd::open)),
         ("fdHandleFd", handle_to_i32(handle::fd_handle_fd)),
         ("fdHandleClose", handle_to_i32(handle::fd_handle_close)),
         ("lockDup", i32_bool_bool_i64_i64_to_handle(lock::dup)),

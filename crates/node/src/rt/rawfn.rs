@@ -70,6 +70,14 @@ pub fn handle_to_i32<T: 'static>(f: fn(&T) -> i32) -> Body {
 }
 
 /// The [`Body`] of `f`, which makes a handle of type `T`:
+/// `(x: number, b: boolean) => ExternalObject<…> | number`, with `x` read
+/// as int64 (as below). `Err` is a negative errno; a wrong argument type is
+/// `-EINVAL`.
+pub fn i64_bool_to_handle<T: 'static>(f: fn(i64, bool) -> Result<T, i32>) -> Body {
+    Body::Handle(Some(tramp_i64_bool_to_handle::<T>), f as *mut c_void)
+}
+
+/// The [`Body`] of `f`, which makes a handle of type `T`:
 /// `(fd: number, a: boolean, b: boolean, x: number, y: number) => ExternalObject<…> | number`,
 /// with `x` and `y` read as int64 (`napi_get_value_int64`: truncated, NaN
 /// and ±Infinity as 0, clamped to the int64 range). `Err` is a negative
@@ -520,6 +528,48 @@ unsafe extern "C" fn tramp_handle_to_i32<T: 'static>(
     }
 }
 
+/// The JS value of a body's handle result: the external, or the negative
+/// errno as a number.
+///
+/// # Safety
+/// As for [`number`].
+unsafe fn handle_result<T: 'static>(env: sys::napi_env, r: Result<T, i32>) -> sys::napi_value {
+    use napi::bindgen_prelude::ToNapiValue;
+    // SAFETY: env is live, on its JS thread (caller's contract), as
+    // `Owned::to_napi_value` requires.
+    match r.map(|v| unsafe { super::ext::Owned::to_napi_value(env, super::ext::Owned(v)) }) {
+        Ok(Ok(handle)) => handle,
+        // Making the external failed (only with an exception pending): it
+        // dropped the payload, which closed its fd. Report it as ENOMEM.
+        // SAFETY: as above.
+        Ok(Err(_)) => unsafe { number(env, -libc::ENOMEM) },
+        // SAFETY: as above.
+        Err(e) => unsafe { number(env, e) },
+    }
+}
+
+/// The callback for a body made by [`i64_bool_to_handle::<T>`].
+///
+/// # Safety
+/// See above; the function was registered by [`i64_bool_to_handle::<T>`], so
+/// its data is a `fn(i64, bool) -> Result<T, i32>`.
+unsafe extern "C" fn tramp_i64_bool_to_handle<T: 'static>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: see above.
+    unsafe {
+        let Some(([a, b], f)) = unpack::<2, fn(i64, bool) -> Result<T, i32>>(env, info) else {
+            return ptr::null_mut();
+        };
+        let r = match (int64(env, a), boolean(env, b)) {
+            (Some(a), Some(b)) => f(a, b),
+            _ => Err(BAD_ARG),
+        };
+        handle_result(env, r)
+    }
+}
+
 /// The arguments of an [`i32_bool_bool_i64_i64_to_handle`] body.
 ///
 /// # Safety
@@ -550,20 +600,12 @@ unsafe extern "C" fn tramp_i32_bool_bool_i64_i64_to_handle<T: 'static>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    use napi::bindgen_prelude::ToNapiValue;
-    // SAFETY: see above; `Owned::to_napi_value` runs on the JS thread of this
-    // live env, as it requires.
+    // SAFETY: see above.
     unsafe {
         let Some((argv, f)) = unpack::<5, fn(i32, bool, bool, i64, i64) -> Result<T, i32>>(env, info) else {
             return ptr::null_mut();
         };
         let r = i32_bool_bool_i64_i64(env, argv).map_or(Err(BAD_ARG), |(a, b, c, d, e)| f(a, b, c, d, e));
-        match r.map(|v| super::ext::Owned::to_napi_value(env, super::ext::Owned(v))) {
-            Ok(Ok(handle)) => handle,
-            // Making the external failed (only with an exception pending): it
-            // dropped the payload, which closed its fd. Report it as ENOMEM.
-            Ok(Err(_)) => number(env, -libc::ENOMEM),
-            Err(e) => number(env, e),
-        }
+        handle_result(env, r)
     }
 }
