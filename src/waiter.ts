@@ -63,7 +63,6 @@ export class FdCore<T> {
   #watchFd = -1
   #started = false
   #refed = true
-  readonly #onFire: (errno?: number) => void
 
   /**
    * @param h - the handle that owns the fd.
@@ -75,7 +74,6 @@ export class FdCore<T> {
     this.fd = native.fdHandleFd(h)
     this.#owner = owner
     this.#read = read
-    this.#onFire = (errno) => this.#fire(errno)
   }
 
   /** Whether `close()` ran or the fd was lost. */
@@ -247,7 +245,9 @@ export class FdCore<T> {
   #startWatch(): Error | undefined {
     if (this.#started) return undefined
     if (this.#watch === undefined) {
-      const w = native.watchOpen(this.fd, this.#onFire)
+      // The callback is made here, once per object that ever waits, not in
+      // the constructor: most objects never wait (create+close).
+      const w = native.watchOpen(this.fd, (errno?: number) => this.#fire(errno))
       if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
       this.#watch = w
       this.#watchFd = native.watchFd(w)
