@@ -63,6 +63,7 @@ export class FdCore<T> {
   #watchFd = -1
   #started = false
   #refed = true
+  readonly #onFire: (errno?: number) => void
 
   /**
    * @param h - the handle that owns the fd.
@@ -74,6 +75,7 @@ export class FdCore<T> {
     this.fd = native.fdHandleFd(h)
     this.#owner = owner
     this.#read = read
+    this.#onFire = (errno) => this.#fire(errno)
   }
 
   /** Whether `close()` ran or the fd was lost. */
@@ -245,9 +247,7 @@ export class FdCore<T> {
   #startWatch(): Error | undefined {
     if (this.#started) return undefined
     if (this.#watch === undefined) {
-      // The callback is made here, once per object that ever waits, not in
-      // the constructor: most objects never wait (create+close).
-      const w = native.watchOpen(this.fd, (errno?: number) => this.#fire(errno))
+      const w = native.watchOpen(this.fd, this.#onFire)
       if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
       this.#watch = w
       this.#watchFd = native.watchFd(w)
