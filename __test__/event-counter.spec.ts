@@ -139,6 +139,45 @@ test.serial('an object dropped without close() closes its fd when collected', as
   t.is(after, before)
 })
 
+test.serial('a wait after the watch stopped and a collection still wakes (EventCounter, Semaphore, Timer)', async (t) => {
+  // A stopped watch holds its JS callback weakly (rt/watch.rs); the object
+  // must hold it. A version that made the callback only when opening the
+  // watch let a GC between two waits collect it: the second wait then never
+  // woke (found by the bench's 64 MiB transfer, which hung).
+  const r = await runNode(
+    `const tick = () => new Promise((r) => setImmediate(r))
+     const gcs = async () => { for (let i = 0; i < 4; i++) { globalThis.gc(); await tick() } }
+     const guard = (p, what) => Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(what + ' never woke')), 10_000).unref())])
+     ;(async () => {
+       const out = []
+       const c = new lfd.EventCounter()
+       for (let i = 1; i <= 3; i++) {
+         const p = c.take(); setTimeout(() => c.add(i), 10)
+         out.push(String(await guard(p, 'EventCounter take ' + i)))
+         await gcs()
+       }
+       const s = new lfd.Semaphore(0)
+       for (let i = 1; i <= 3; i++) {
+         const p = s.acquire(); setTimeout(() => s.release(), 10)
+         const permit = await guard(p, 'Semaphore acquire ' + i); permit.release(); s.tryAcquire()
+         out.push('permit')
+         await gcs()
+       }
+       const tm = new lfd.Timer()
+       for (let i = 1; i <= 3; i++) {
+         tm.set(10)
+         out.push(String(await guard(tm.wait(), 'Timer wait ' + i)))
+         await gcs()
+       }
+       c.close(); s.close(); tm.close()
+       console.log(JSON.stringify(out))
+     })().catch((e) => { console.error(e.message); process.exit(3) })`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), ['1', '2', '3', 'permit', 'permit', 'permit', '1', '1', '1'])
+})
+
 test.serial('a pending take keeps its promise alive even if the counter object is dropped', async (t) => {
   // If the dropped object's fd were closed, eventfdWrite on its number would throw EBADF.
   const r = await runNode(

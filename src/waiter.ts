@@ -63,6 +63,11 @@ export class FdCore<T> {
   #watchFd = -1
   #started = false
   #refed = true
+  /**
+   * The watch's callback, held here on purpose: a stopped watch holds it
+   * only weakly (rt/watch.rs), so without this field a GC between two waits
+   * collects it and the next wait never wakes (event-counter.spec pins it).
+   */
   readonly #onFire: (errno?: number) => void
 
   /**
