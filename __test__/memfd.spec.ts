@@ -441,6 +441,23 @@ test('the binding itself refuses unsafe mappings: a caller of binding.js cannot 
   t.is(native.memfdWrite(mf.fd, detached, 0), 0)
 })
 
+test('write and readInto take a view by its bytes even if its prototype was swapped', (t) => {
+  // validate.ts viewBytes: the view's kind comes from its internal slot. With
+  // an instanceof check an Int16Array posing as a Uint8Array reached the
+  // binding as is and threw napi-rs's "InvalidArg Expected $name, got 3".
+  const mf = MemFile.create('disguised')
+  t.teardown(() => mf.close())
+  const out = new Int16Array([1, 2, 3, 4])
+  Object.setPrototypeOf(out, Uint8Array.prototype)
+  t.is(mf.write(out, 0), 8)
+  t.deepEqual([...mf.read(8)], [1, 0, 2, 0, 3, 0, 4, 0])
+  const back = new Int16Array(4)
+  Object.setPrototypeOf(back, Uint8Array.prototype)
+  t.is(mf.readInto(back, 0), 8)
+  Object.setPrototypeOf(back, Int16Array.prototype)
+  t.deepEqual([...back], [1, 2, 3, 4])
+})
+
 test('detached and empty buffers read and write nothing', (t) => {
   const mf = MemFile.create('detached')
   t.teardown(() => mf.close())

@@ -10,7 +10,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, useAfterClose, type ErrnoError } from './errors'
 import type { Handle } from './waiter'
-import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike } from './validate'
+import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, viewBytes } from './validate'
 
 type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
@@ -578,8 +578,7 @@ function toName(path: unknown, abstract: boolean): string {
 function toData(data: unknown): Uint8Array {
   let bytes: Uint8Array
   if (typeof data === 'string') bytes = Buffer.from(data, 'utf8')
-  else if (data instanceof Uint8Array) bytes = data
-  else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  else if (ArrayBuffer.isView(data)) bytes = viewBytes(data)
   else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data)
   else throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer', data)
   if (bytes.byteLength > FD_CHANNEL_MAX_MESSAGE) {

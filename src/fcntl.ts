@@ -7,7 +7,7 @@
  */
 import { errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
 import { native } from './binding'
-import { type FdLike, toBool, toFd, toInt, toInt32 } from './validate'
+import { type FdLike, toBool, toFd, toInt, toInt32, viewBytes } from './validate'
 
 /** `flock`/`lockf` operation: shared lock. */
 export const LOCK_SH: number = native.LOCK_SH
@@ -108,12 +108,6 @@ function cInt(value: unknown, name: string): number {
   return toInt(value, name, INT_MIN, UINT_MAX) | 0
 }
 
-// %TypedArray%.prototype[Symbol.toStringTag]'s getter reads the view's own
-// kind from its internal slot (a prototype swapped by user code cannot fool
-// it), and V8 inlines it: a `Uint8Array` or `Buffer` needs no new view.
-const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
-  .get as (this: unknown) => string | undefined
-
 /**
  * The bytes of a buffer or string argument, or undefined for a number or
  * `undefined`. A `Uint8Array` (or `Buffer`) is returned as it is, with no
@@ -122,10 +116,7 @@ const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uin
 function bytesOf(arg: unknown): Uint8Array | undefined {
   if (arg === undefined || typeof arg === 'number') return undefined
   if (typeof arg === 'string') return encoder.encode(arg)
-  if (isView(arg)) {
-    if (typedArrayKind.call(arg) === 'Uint8Array') return arg as Uint8Array
-    return new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength)
-  }
+  if (isView(arg)) return viewBytes(arg)
   if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && arg instanceof SharedArrayBuffer)) {
     return new Uint8Array(arg)
   }

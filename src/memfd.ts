@@ -21,7 +21,7 @@ import {
   useAfterClose,
   type ErrnoError,
 } from './errors'
-import { toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
+import { toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike, viewBytes } from './validate'
 
 /** `memfdCreate` flag: close-on-exec (the default). */
 export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
@@ -259,7 +259,7 @@ function bytesOf(value: unknown): Uint8Array | undefined {
       return EMPTY
     }
     if (length === 0) return EMPTY
-    return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, length)
+    return viewBytes(value)
   }
   if (types.isArrayBuffer(value)) return value.byteLength === 0 ? EMPTY : new Uint8Array(value)
   return undefined

@@ -68,6 +68,22 @@ export function toBool(value: unknown, name: string, dflt: boolean): boolean {
   return value
 }
 
+// %TypedArray%.prototype[Symbol.toStringTag]'s getter reads a view's own
+// kind from its internal slot (a prototype swapped by user code cannot fool
+// it, as it fools `instanceof`), and V8 inlines it.
+const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
+  .get as (this: unknown) => string | undefined
+
+/**
+ * The bytes of a view, without a copy: a `Uint8Array` (or `Buffer`) as it
+ * is, any other view as a new `Uint8Array` over the same bytes. An
+ * `Int16Array` whose prototype was set to `Uint8Array.prototype` is still
+ * read as its 2-byte elements' bytes.
+ */
+export function viewBytes(view: ArrayBufferView): Uint8Array {
+  return typedArrayKind.call(view) === 'Uint8Array' ? (view as Uint8Array) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+}
+
 /** A string. */
 export function toStr(value: unknown, name: string): string {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value)
