@@ -83,9 +83,9 @@ pub fn try_acquire(fd: i32) -> i32 {
 ///
 /// Registered raw as `eventfdOpen` (`rt/rawfn.rs`; typings in
 /// `crates/node/raw.d.ts`): every `new EventCounter()`/`new Semaphore()`
-/// calls it. Generated, napi-rs's borrow scope made create+close 5 mallocs
-/// an iteration against the same-syscalls floor's 3 (uprobe count; raw: 4;
-/// docs/bench-floor.md).
+/// calls it. Generated, napi-rs's borrow scope made create+close's binding
+/// calls 5 mallocs an iteration against the same-syscalls floor's 3; raw,
+/// 3 (uprobe count; docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 pub fn open(initial: i64, semaphore: bool) -> Result<FdHandle, i32> {
     let initial = u32::try_from(initial).map_err(|_| -libc::EINVAL)?;

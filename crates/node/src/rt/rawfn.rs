@@ -57,8 +57,8 @@ pub enum Body {
     /// each bigint taken as its low 64 bits.
     I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> PairResult),
     /// A function that takes or makes a handle of one type (`rt/ext.rs`),
-    /// with the trampoline made for that type: see [`handle_to_i32`] and
-    /// [`i32_bool_bool_i64_i64_to_handle`].
+    /// with the trampoline made for that type: see [`handle_to_i32`],
+    /// [`i64_bool_to_handle`] and [`i32_bool_bool_i64_i64_to_handle`].
     Handle(sys::napi_callback, *mut c_void),
 }
 
