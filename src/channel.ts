@@ -8,11 +8,10 @@
 import * as fs from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, useAfterClose, type ErrnoError } from './errors'
-import type { Handle } from './waiter'
+import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { FdCore, type Handle } from './waiter'
 import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, viewBytes } from './validate'
 
-type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
 
 /**
@@ -37,377 +36,6 @@ const ECONNABORTED = -103
 const ENOTSOCK = -88
 /** Errors that mean the peer is gone: they end an iterator instead of throwing. */
 const PEER_GONE = new Set(['EPIPE', 'ECONNRESET'])
-
-// ---------------------------------------------------------------------------
-// The waiting core: a FIFO queue of waiters over one native watch.
-
-interface Waiter<T> {
-  resolve(value: T): void
-  reject(error: unknown): void
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-  iter: object | undefined
-}
-
-/** What a {@link Pump} needs of the object that owns the fd. */
-interface PumpOwner {
-  /** The fd number, or -1 once closed or lost. */
-  readonly fd: number
-  /** Whether the fd was found closed behind the object's back. */
-  readonly lost: boolean
-  /** The error for a wait on a closed object. */
-  unusable(): Error
-  /** The error for a failed native call (checks for a lost fd on `EBADF`). */
-  fail(errno: number, syscall: string): Error
-}
-
-/**
- * The socket an `FdChannel` or `FdChannelServer` owns: its handle, its
- * number, and whether it was lost (closed behind the object's back, as
- * `FdCore` tells it: docs/design.md, "Ownership").
- */
-class Owned implements PumpOwner {
-  fd: number
-  lost = false
-  #h: Handle | undefined
-  #lostError: ErrnoError | undefined
-  readonly #name: string
-  /** Called once when the fd is found lost, to settle everything pending. */
-  onLost: (err: Error) => void = () => {}
-
-  constructor(h: Handle, name: string) {
-    this.#h = h
-    this.fd = native.fdHandleFd(h)
-    this.#name = name
-  }
-
-  unusable(): Error {
-    const lost = this.#lostError
-    if (lost === undefined) return useAfterClose(this.#name)
-    const err = errnoError(EBADF, lost.syscall)
-    err.message = lost.message
-    return err
-  }
-
-  fail(errno: number, syscall: string): Error {
-    const err = errnoError(errno, syscall)
-    if (errno === EBADF && this.#h !== undefined && native.fdHandleLost(this.#h)) {
-      this.#markLost(err)
-      this.onLost(err)
-    }
-    return err
-  }
-
-  #markLost(err: ErrnoError): void {
-    err.message += `: fd ${this.fd} of this ${this.#name} was closed outside linux-fd`
-    this.lost = true
-    this.#lostError = err
-    this.fd = -1
-  }
-
-  /**
-   * Closes the fd; returns the error pending operations get (use after
-   * close, or `EBADF` if the number no longer named our socket, which is
-   * then forgotten, never closed), or undefined if already closed.
-   */
-  close(): Error | undefined {
-    const h = this.#h
-    if (h === undefined) return undefined
-    this.#h = undefined
-    if (native.fdHandleClose(h) < 0) {
-      const err = errnoError(EBADF, 'close')
-      this.#markLost(err)
-      return err
-    }
-    this.fd = -1
-    return useAfterClose(this.#name)
-  }
-}
-
-/**
- * Waiters for values read from one fd (messages from a socket, connections
- * from a listener), served first come, first served over one native watch
- * (docs/design.md, "Waiting on the event loop"). Unlike `FdCore`, a read
- * error settles only the waiter at the head of the queue: a truncated
- * message is one bad message, and the socket stays usable. An error that
- * persists (the end of the stream) is met by each waiter in turn.
- */
-class Pump<T> {
-  #queue: Waiter<T>[] = []
-  #watch: Watch | undefined
-  /** The watch's private dup, read when the watch fires (a reused public number is never read). */
-  #watchFd = -1
-  #started = false
-  #refed = true
-  readonly #owner: PumpOwner
-  readonly #read: (fd: number) => T | undefined
-  readonly #onFire: (errno?: number) => void
-
-  constructor(owner: PumpOwner, read: (fd: number) => T | undefined) {
-    this.#owner = owner
-    this.#read = read
-    this.#onFire = (errno) => this.#fire(errno)
-  }
-
-  get pending(): number {
-    return this.#queue.length
-  }
-
-  get refed(): boolean {
-    return this.#refed
-  }
-
-  wait(signal: AbortSignal | undefined, iter?: object): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.#owner.fd < 0) return reject(this.#owner.unusable())
-      const aborted = signal?.aborted === true
-      if (this.#owner.fd < 0) return reject(this.#owner.unusable())
-      if (aborted) return reject(new AbortError(signal?.reason))
-      if (this.#queue.length === 0) {
-        let value: T | undefined
-        try {
-          value = this.#read(this.#owner.fd)
-        } catch (e) {
-          return reject(e)
-        }
-        if (value !== undefined) return resolve(value)
-      }
-      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
-      this.#queue.push(w)
-      const err = this.#startWatch()
-      if (err !== undefined) {
-        this.#remove(w)
-        return reject(err)
-      }
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          if (this.#remove(w)) w.reject(new AbortError(signal.reason))
-        }
-        w.onAbort = onAbort
-        // A signal whose addEventListener or `aborted` getter throws must
-        // not leave this waiter queued: its promise would reject while the
-        // started watch kept the process alive for good (issue 13 item 7).
-        try {
-          signal.addEventListener('abort', onAbort, { once: true })
-          if (signal.aborted) onAbort()
-        } catch (error) {
-          if (this.#remove(w)) reject(error)
-        }
-      }
-    })
-  }
-
-  /** Removes the waiters of one iterator (they consume nothing) and settles them with `done`. */
-  endIterator(iter: object, done: (w: Waiter<T>) => void): void {
-    for (const w of [...this.#queue]) {
-      if (w.iter === iter && this.#remove(w)) done(w)
-    }
-  }
-
-  setRef(refed: boolean): void {
-    this.#refed = refed
-    if (this.#watch !== undefined) native.watchRef(this.#watch, refed)
-  }
-
-  /** Closes the watch and rejects every waiter with `err`. */
-  shutdown(err: Error): void {
-    if (this.#watch !== undefined) {
-      native.watchClose(this.#watch)
-      this.#watch = undefined
-      this.#watchFd = -1
-      this.#started = false
-    }
-    const queue = this.#queue
-    this.#queue = []
-    for (const w of queue) {
-      this.#unlisten(w)
-      w.reject(err)
-    }
-  }
-
-  #startWatch(): Error | undefined {
-    if (this.#started) return undefined
-    if (this.#watch === undefined) {
-      const w = native.watchOpen(this.#owner.fd, this.#onFire)
-      if (typeof w === 'number') return this.#owner.fail(w, 'uv_poll_init')
-      this.#watch = w
-      this.#watchFd = native.watchFd(w)
-      if (!this.#refed) native.watchRef(w, false)
-    }
-    const r = native.watchStart(this.#watch)
-    if (r < 0) return this.#owner.fail(r, 'uv_poll_start')
-    this.#started = true
-    return undefined
-  }
-
-  #stopWatch(): void {
-    if (this.#started && this.#watch !== undefined) native.watchStop(this.#watch)
-    this.#started = false
-  }
-
-  #remove(w: Waiter<T>): boolean {
-    const i = this.#queue.indexOf(w)
-    if (i < 0) return false
-    this.#queue.splice(i, 1)
-    // Stopped before unlistening: a throwing removeEventListener must not
-    // leave the watch started with nobody waiting.
-    if (this.#queue.length === 0) this.#stopWatch()
-    this.#unlisten(w)
-    return true
-  }
-
-  #unlisten(w: Waiter<T>): void {
-    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
-    w.onAbort = undefined
-  }
-
-  #fire(errno?: number): void {
-    if (errno !== undefined) {
-      this.#onError(errno)
-      return
-    }
-    this.#drain()
-  }
-
-  /** Settles waiters while values can be read; stops the watch once none wait. */
-  #drain(): void {
-    while (this.#queue.length > 0 && this.#owner.fd >= 0) {
-      let value: T | undefined
-      let error: unknown
-      let failed = false
-      try {
-        value = this.#read(this.#watchFd)
-      } catch (e) {
-        error = e
-        failed = true
-      }
-      if (!failed && value === undefined) return
-      const w = this.#queue.shift()!
-      this.#unlisten(w)
-      if (failed) w.reject(error)
-      else w.resolve(value as T)
-    }
-    if (this.#queue.length === 0) this.#stopWatch()
-  }
-
-  /**
-   * The watch reported an error. libuv reports `POLLERR` as `UV_EBADF`, and
-   * a socket has `POLLERR` while an error is pending on it (`ECONNRESET`
-   * when the peer went leaving data unread), so unless the fd really was
-   * lost, this reads: the read reports the socket's own error (and clears
-   * it). The native side stops the watch after an error callback, so it is
-   * restarted on the next turn if someone still waits. If the reads settled
-   * nobody, the error is persistent: every waiter gets it.
-   */
-  #onError(errno: number): void {
-    this.#started = false
-    const err = this.#owner.fail(errno, 'poll')
-    if (this.#owner.fd < 0) return
-    const before = this.#queue.length
-    this.#drain()
-    const left = this.#queue.length
-    if (left === 0) return
-    if (left === before) {
-      const queue = this.#queue
-      this.#queue = []
-      for (const w of queue) {
-        this.#unlisten(w)
-        w.reject(err)
-      }
-      return
-    }
-    setImmediate(() => {
-      const w = this.#watch
-      if (w === undefined || this.#queue.length === 0 || this.#owner.fd < 0) return
-      native.watchStop(w)
-      this.#started = false
-      const e = this.#startWatch()
-      if (e !== undefined) {
-        const queue = this.#queue
-        this.#queue = []
-        for (const q of queue) {
-          this.#unlisten(q)
-          q.reject(e)
-        }
-      }
-    })
-  }
-}
-
-/** Only this module makes pump iterators (`ERR_ILLEGAL_CONSTRUCTOR` otherwise). */
-const pumpToken = Symbol('PumpIterator')
-
-/**
- * The async iterator of a channel (messages) or a server (connections). It
- * ends when its object is closed (a lost fd is an error), when the peer is gone (`EPIPE`,
- * `ECONNRESET`), or on `return()`/`throw()` (a `break`), which also settle
- * pending `next()` calls with `done` without consuming anything.
- */
-class PumpIterator<T> implements AsyncIterableIterator<T> {
-  #pump: Pump<T>
-  #owner: PumpOwner
-  #done = false
-  #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
-
-  constructor(key: typeof pumpToken, pump: Pump<T>, owner: PumpOwner) {
-    if (key !== pumpToken) throw illegalConstructor()
-    this.#pump = pump
-    this.#owner = owner
-  }
-
-  /** Whether `o` is a real iterator (a foreign receiver rejects with `ERR_INVALID_THIS`). */
-  static #mine(o: unknown): boolean {
-    return typeof o === 'object' && o !== null && #pump in o
-  }
-
-  next(): Promise<IteratorResult<T, undefined>> {
-    if (!PumpIterator.#mine(this)) return Promise.reject(invalidThis('PumpIterator'))
-    if (this.#done) return Promise.resolve({ value: undefined, done: true })
-    // A lost fd (closed behind the object's back) is an error, not an end.
-    if (this.#owner.fd < 0) {
-      return this.#owner.lost ? Promise.reject(this.#owner.unusable()) : Promise.resolve({ value: undefined, done: true })
-    }
-    return new Promise((resolve, reject) => {
-      this.#pending.add(resolve)
-      this.#pump.wait(undefined, this).then(
-        (value) => {
-          this.#pending.delete(resolve)
-          resolve({ value, done: false })
-        },
-        (err: { code?: unknown }) => {
-          this.#pending.delete(resolve)
-          if (err?.code === 'ERR_USE_AFTER_CLOSE' || PEER_GONE.has(err?.code as string)) {
-            this.#done = true
-            resolve({ value: undefined, done: true })
-          } else reject(err)
-        },
-      )
-    })
-  }
-
-  return(): Promise<IteratorResult<T, undefined>> {
-    if (!PumpIterator.#mine(this)) return Promise.reject(invalidThis('PumpIterator'))
-    this.#finish()
-    return Promise.resolve({ value: undefined, done: true })
-  }
-
-  throw(err?: unknown): Promise<IteratorResult<T, undefined>> {
-    if (!PumpIterator.#mine(this)) return Promise.reject(invalidThis('PumpIterator'))
-    this.#finish()
-    return Promise.reject(err)
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this
-  }
-
-  #finish(): void {
-    this.#done = true
-    this.#pump.endIterator(this, () => {})
-    for (const resolve of this.#pending) resolve({ value: undefined, done: true })
-    this.#pending.clear()
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Received fds
@@ -670,9 +298,8 @@ const SEND_RETRY_MAX_MS = 16
  * ```
  */
 export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
-  readonly #o: Owned
+  readonly #core: FdCore<FdMessage>
   #peer: PeerCredentials | undefined
-  readonly #pump: Pump<FdMessage>
   #sends: PendingSend[] = []
   #sendTimer: NodeJS.Timeout | undefined
   #sendDelay = 0
@@ -681,17 +308,20 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   /** @internal */
   constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
     if (key !== token) throw illegalConstructor()
-    const o = new Owned(h, 'FdChannel')
-    this.#o = o
     this.#peer = peer
-    o.onLost = (err) => this.#shutdown(err)
-    this.#pump = new Pump<FdMessage>(o, (fd) => {
-      const r = native.channelRecv(fd)
-      if (typeof r !== 'number') return { data: r.data, fds: new ReceivedFds(token, r.fds ?? undefined) }
-      if (r === EAGAIN) return undefined
-      if (r === 0) throw errnoError(EPIPE, 'recvmsg')
-      throw o.fail(r, 'recvmsg')
-    })
+    const core: FdCore<FdMessage> = new FdCore(
+      h,
+      'FdChannel',
+      (fd) => {
+        const r = native.channelRecv(fd)
+        if (typeof r !== 'number') return { data: r.data, fds: new ReceivedFds(token, r.fds ?? undefined) }
+        if (r === EAGAIN) return undefined
+        if (r === 0) throw errnoError(EPIPE, 'recvmsg')
+        throw core.fail(r, 'recvmsg')
+      },
+      { endCodes: PEER_GONE, onShutdown: (err) => this.#shutdown(err) },
+    )
+    this.#core = core
   }
 
   /**
@@ -796,25 +426,25 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** The socket's fd number, or -1 after `close()`. */
   get fd(): number {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    return this.#o.fd
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    return this.#core.fd
   }
 
   /** Whether `close()` was called (or the fd was found closed outside the package). */
   get closed(): boolean {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    return this.#o.fd < 0
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    return this.#core.fd < 0
   }
 
   /** How many `receive()` calls are pending in this environment. */
   get pending(): number {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    return this.#pump.pending
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    return this.#core.pending
   }
 
   /** How many sends wait for room in the peer's queue. */
   get queuedSends(): number {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     return this.#sends.length
   }
 
@@ -826,11 +456,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
   get peer(): PeerCredentials {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     if (this.#peer !== undefined) return this.#peer
-    if (this.#o.fd < 0) throw this.#o.unusable()
-    const r = native.channelPeer(this.#o.fd)
-    if (typeof r === 'number') throw this.#o.fail(r, 'getsockopt')
+    if (this.#core.fd < 0) throw this.#core.unusable()
+    const r = native.channelPeer(this.#core.fd)
+    if (typeof r === 'number') throw this.#core.fail(r, 'getsockopt')
     this.#peer = Object.freeze({ pid: r[0], uid: r[1], gid: r[2] })
     return this.#peer
   }
@@ -854,14 +484,14 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   send(data: string | ArrayBufferView | ArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
     try {
-      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+      if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
       const bytes = toData(data)
       const numbers = toFdArray(fds)
-      if (this.#o.fd < 0) throw this.#o.unusable()
+      if (this.#core.fd < 0) throw this.#core.unusable()
       if (this.#sends.length === 0) {
-        const r = native.channelSend(this.#o.fd, bytes, numbers)
+        const r = native.channelSend(this.#core.fd, bytes, numbers)
         if (r >= 0) return Promise.resolve()
-        if (r !== EAGAIN) throw this.#o.fail(r, 'sendmsg')
+        if (r !== EAGAIN) throw this.#core.fail(r, 'sendmsg')
       }
       // Queue a snapshot: a copy of the bytes and duplicates of the fds.
       let list: FdList | undefined
@@ -898,9 +528,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   #flush(): void {
     this.#sendTimer = undefined
     let sent = 0
-    while (this.#sends.length > 0 && this.#o.fd >= 0) {
+    while (this.#sends.length > 0 && this.#core.fd >= 0) {
       const s = this.#sends[0]!
-      const r = s.list === undefined ? native.channelSend(this.#o.fd, s.data, NO_FDS) : native.channelSendList(this.#o.fd, s.data, s.list)
+      const r = s.list === undefined ? native.channelSend(this.#core.fd, s.data, NO_FDS) : native.channelSendList(this.#core.fd, s.data, s.list)
       if (r === EAGAIN) {
         this.#scheduleSend(sent > 0)
         return
@@ -908,7 +538,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       sent++
       this.#sends.shift()
       if (s.list !== undefined) native.channelFdsClose(s.list)
-      if (r < 0) s.reject(this.#o.fail(r, 'sendmsg'))
+      if (r < 0) s.reject(this.#core.fail(r, 'sendmsg'))
       else s.resolve()
     }
     this.#sendDelay = 0
@@ -932,9 +562,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   receive(options?: { signal?: AbortSignal }): Promise<FdMessage> {
     try {
-      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+      if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
       const o = toOptions(options, 'options', ['signal'])
-      return this.#pump.wait(toSignal(o.signal))
+      return this.#core.wait(toSignal(o.signal))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -946,8 +576,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * ends it without closing the channel.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    return new PumpIterator(pumpToken, this.#pump, this.#o)
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    return this.#core.iterate()
   }
 
   /**
@@ -957,10 +587,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
    */
   end(): void {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    if (this.#o.fd < 0) throw this.#o.unusable()
-    const r = native.channelShutdown(this.#o.fd)
-    if (r < 0) throw this.#o.fail(r, 'shutdown')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    if (this.#core.fd < 0) throw this.#core.unusable()
+    const r = native.channelShutdown(this.#core.fd)
+    if (r < 0) throw this.#core.fail(r, 'shutdown')
   }
 
   /**
@@ -969,9 +599,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * received stay with their {@link ReceivedFds}. Idempotent; never throws.
    */
   close(): void {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
-    const err = this.#o.close()
-    if (err !== undefined) this.#shutdown(err)
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    this.#core.close()
   }
 
   /** Same as `close()`, for `using`. */
@@ -981,41 +610,41 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** Lets a pending receive or queued send keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     this.#refed = true
-    this.#pump.setRef(true)
+    this.#core.setRef(true)
     this.#sendTimer?.ref()
     return this
   }
 
   /** Lets the process exit even while a receive is pending or a send queued. Returns `this`. */
   unref(): this {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     this.#refed = false
-    this.#pump.setRef(false)
+    this.#core.setRef(false)
     this.#sendTimer?.unref()
     return this
   }
 
   /** Whether a pending receive keeps the process alive. */
   hasRef(): boolean {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannel')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     return this.#refed
   }
 
   /** `FdChannel { fd: 5, closed: false, pending: 0, peer: { pid: 12, uid: 1000, gid: 1000 } }`. */
   [inspect.custom](depth: number, options: object): string {
-    if (typeof this !== 'object' || this === null || !(#o in this)) return 'FdChannel {}'
+    if (typeof this !== 'object' || this === null || !(#core in this)) return 'FdChannel {}'
     let peer: PeerCredentials | string = 'unknown'
     try {
-      if (this.#o.fd >= 0 || this.#peer !== undefined) peer = this.peer
+      if (this.#core.fd >= 0 || this.#peer !== undefined) peer = this.peer
     } catch {}
-    const body = { fd: this.#o.fd, closed: this.#o.fd < 0, pending: this.#pump.pending, peer }
+    const body = { fd: this.#core.fd, closed: this.#core.fd < 0, pending: this.#core.pending, peer }
     return `FdChannel ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
   }
 
+  /** The core's `onShutdown`: after the waiters, the rest gets the same error. */
   #shutdown(err: Error): void {
-    this.#pump.shutdown(err)
     if (this.#sendTimer !== undefined) clearTimeout(this.#sendTimer)
     this.#sendTimer = undefined
     const sends = this.#sends
@@ -1039,11 +668,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
  * @see https://man7.org/linux/man-pages/man2/accept4.2.html
  */
 export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
-  readonly #o: Owned
+  readonly #core: FdCore<FdChannel>
   readonly #path: string
   readonly #abstract: boolean
   readonly #uids: Set<number> | null
-  readonly #pump: Pump<FdChannel>
   #rejected = 0
   /** The socket file's identity, to remove only our own file at close. */
   #ident: { dev: bigint; ino: bigint } | undefined
@@ -1053,9 +681,6 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   /** @internal */
   constructor(key: typeof token, h: Handle, path: string, abstract: boolean, uids: Set<number> | null, signal: AbortSignal | undefined) {
     if (key !== token) throw illegalConstructor()
-    const o = new Owned(h, 'FdChannelServer')
-    this.#o = o
-    o.onLost = (err) => this.#shutdown(err)
     this.#path = path
     this.#abstract = abstract
     this.#uids = uids
@@ -1065,23 +690,29 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
         this.#ident = { dev: st.dev, ino: st.ino }
       } catch {}
     }
-    this.#pump = new Pump<FdChannel>(o, (fd) => {
-      for (;;) {
-        const c = native.channelAccept(fd)
-        if (typeof c === 'number') {
-          if (c === EAGAIN) return undefined
-          if (c === ECONNABORTED) continue
-          throw o.fail(c, 'accept4')
+    const core: FdCore<FdChannel> = new FdCore(
+      h,
+      'FdChannelServer',
+      (fd) => {
+        for (;;) {
+          const c = native.channelAccept(fd)
+          if (typeof c === 'number') {
+            if (c === EAGAIN) return undefined
+            if (c === ECONNABORTED) continue
+            throw core.fail(c, 'accept4')
+          }
+          const p = native.channelPeer(native.fdHandleFd(c))
+          if (typeof p === 'number' || (this.#uids !== null && !this.#uids.has(p[1]))) {
+            native.fdHandleClose(c)
+            this.#rejected++
+            continue
+          }
+          return new FdChannel(token, c, Object.freeze({ pid: p[0], uid: p[1], gid: p[2] }))
         }
-        const p = native.channelPeer(native.fdHandleFd(c))
-        if (typeof p === 'number' || (this.#uids !== null && !this.#uids.has(p[1]))) {
-          native.fdHandleClose(c)
-          this.#rejected++
-          continue
-        }
-        return new FdChannel(token, c, Object.freeze({ pid: p[0], uid: p[1], gid: p[2] }))
-      }
-    })
+      },
+      { endCodes: PEER_GONE, onShutdown: () => this.#shutdown() },
+    )
+    this.#core = core
     if (signal !== undefined) {
       this.#signal = signal
       this.#onAbort = () => this.close()
@@ -1091,38 +722,38 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** The listening socket's fd number, or -1 after `close()`. */
   get fd(): number {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    return this.#o.fd
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    return this.#core.fd
   }
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    return this.#o.fd < 0
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    return this.#core.fd < 0
   }
 
   /** The path (or abstract name) it listens at. */
   get path(): string {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#path
   }
 
   /** Whether `path` is a name in the abstract namespace. */
   get abstract(): boolean {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#abstract
   }
 
   /** How many connections were closed unread because their uid is not allowed. */
   get rejected(): number {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#rejected
   }
 
   /** How many `accept()` calls are pending in this environment. */
   get pending(): number {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    return this.#pump.pending
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    return this.#core.pending
   }
 
   /**
@@ -1135,9 +766,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    */
   accept(options?: { signal?: AbortSignal }): Promise<FdChannel> {
     try {
-      if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
+      if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
       const o = toOptions(options, 'options', ['signal'])
-      return this.#pump.wait(toSignal(o.signal))
+      return this.#core.wait(toSignal(o.signal))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -1145,8 +776,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Successive `accept()`s; the loop ends when the server is closed. */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdChannel> {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    return new PumpIterator(pumpToken, this.#pump, this.#o)
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    return this.#core.iterate()
   }
 
   /**
@@ -1157,10 +788,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * open. Idempotent; never throws.
    */
   close(): void {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    const err = this.#o.close()
-    if (err === undefined) return
-    this.#shutdown(err)
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    if (!this.#core.close()) return
     if (this.#ident !== undefined) {
       try {
         const st = fs.lstatSync(this.#path, { bigint: true })
@@ -1177,41 +806,41 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** Lets a pending accept keep the process alive (the default). Returns `this`. */
   ref(): this {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    this.#pump.setRef(true)
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    this.#core.setRef(true)
     return this
   }
 
   /** Lets the process exit even while an accept is pending. Returns `this`. */
   unref(): this {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    this.#pump.setRef(false)
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    this.#core.setRef(false)
     return this
   }
 
   /** Whether a pending accept keeps the process alive. */
   hasRef(): boolean {
-    if (typeof this !== 'object' || this === null || !(#o in this)) throw invalidThis('FdChannelServer')
-    return this.#pump.refed
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    return this.#core.refed
   }
 
   /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0 }`. */
   [inspect.custom](depth: number, options: object): string {
-    if (typeof this !== 'object' || this === null || !(#o in this)) return 'FdChannelServer {}'
+    if (typeof this !== 'object' || this === null || !(#core in this)) return 'FdChannelServer {}'
     const body = {
-      fd: this.#o.fd,
+      fd: this.#core.fd,
       path: this.#path,
       abstract: this.#abstract,
-      closed: this.#o.fd < 0,
-      pending: this.#pump.pending,
+      closed: this.#core.fd < 0,
+      pending: this.#core.pending,
       rejected: this.#rejected,
       uids: this.#uids === null ? 'any' : [...this.#uids],
     }
     return `FdChannelServer ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
   }
 
-  #shutdown(err: Error): void {
-    this.#pump.shutdown(err)
+  /** The core's `onShutdown` (closed or lost): the abort signal lets go of this server. */
+  #shutdown(): void {
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#onAbort = undefined
     this.#signal = undefined

@@ -1,5 +1,6 @@
 /**
- * The fd-owning core shared by `EventCounter`, `Semaphore` and `Timer`: the
+ * The fd-owning core shared by `EventCounter`, `Semaphore`, `Timer`,
+ * `FdChannel` and `FdChannelServer`: the
  * native handle, the cached fd number, the FIFO queue of waiters over one
  * native watch, abort, close, `ref()`/`unref()`, the async iterator, and the
  * sync wait (docs/design.md, "Waiting on the event loop").
@@ -9,7 +10,8 @@
  *   queue at that moment, in the watch's callback or in the first call: an
  *   aborted or returned waiter is removed first, so it never consumes a token.
  * - Every waiter settles exactly once: with a value, an `AbortError`, the
- *   use-after-close error, or the OS error of a failed read.
+ *   use-after-close error, or the OS error of a failed read (a socket's
+ *   read error settles only the waiter at the head: `SocketPolicy`).
  * - The watch is started only while someone waits (the native side then pins
  *   the callback, and so this object), and stopped when the queue empties.
  * Not part of the public API (only what src/index.ts re-exports is).
@@ -29,6 +31,21 @@ type Watch = Exclude<ReturnType<typeof native.watchOpen>, number>
  */
 export type Read<T> = (fd: number) => T | undefined
 
+/**
+ * What a socket (`FdChannel`, `FdChannelServer`) changes in its `FdCore`:
+ * - a read error settles only the waiter at the head of the queue (one bad
+ *   message or connection; the socket stays usable), and a watch error is
+ *   read through first (`#onError`), where a counter's fails every waiter;
+ * - its iterators also end, rather than throw, on `endCodes` (the peer is
+ *   gone);
+ * - `onShutdown` runs on close or loss, after the waiters were rejected,
+ *   with the error they got (the owner's other pending work gets it too).
+ */
+export interface SocketPolicy {
+  readonly endCodes: ReadonlySet<string>
+  readonly onShutdown: (err: Error) => void
+}
+
 interface Waiter<T> {
   resolve(value: T): void
   reject(error: unknown): void
@@ -47,6 +64,7 @@ const SYNC_SLICE_MS = 20
 /**
  * The shared core. Not exported from the package: each public class holds
  * one in a `#private` field.
+ * @param socket - undefined for a counter or timer; see {@link SocketPolicy}.
  */
 export class FdCore<T> {
   /** The fd number, or -1 once closed or lost. */
@@ -69,18 +87,21 @@ export class FdCore<T> {
    * collects it and the next wait never wakes (event-counter.spec pins it).
    */
   readonly #onFire: (errno?: number) => void
+  readonly #socket: SocketPolicy | undefined
 
   /**
    * @param h - the handle that owns the fd.
    * @param owner - the class name, for errors (`"Semaphore was closed"`).
    * @param read - the non-blocking read a waiter is settled with.
+   * @param socket - a socket's policy ({@link SocketPolicy}); none for a counter.
    */
-  constructor(h: Handle, owner: string, read: Read<T>) {
+  constructor(h: Handle, owner: string, read: Read<T>, socket?: SocketPolicy) {
     this.#h = h
     this.fd = native.fdHandleFd(h)
     this.#owner = owner
     this.#read = read
     this.#onFire = (errno) => this.#fire(errno)
+    this.#socket = socket
   }
 
   /** Whether `close()` ran or the fd was lost. */
@@ -97,7 +118,7 @@ export class FdCore<T> {
    * The error for a call on a closed object: `ERR_USE_AFTER_CLOSE`, or, once
    * the fd was lost, the `EBADF` that found it out, again.
    */
-  unusable(_syscall: string): Error {
+  unusable(_syscall?: string): Error {
     const lost = this.#lostError
     if (lost === undefined) return useAfterClose(this.#owner)
     const err = errnoError(-9, lost.syscall)
@@ -185,6 +206,12 @@ export class FdCore<T> {
     return new WaitIterator(iteratorToken, this)
   }
 
+  /** Whether a wait's rejection ends an iterator (`done`) rather than failing it. */
+  endsIterator(err: unknown): boolean {
+    const code = (err as { code?: unknown } | null | undefined)?.code
+    return code === 'ERR_USE_AFTER_CLOSE' || this.#socket?.endCodes.has(code as string) === true
+  }
+
   /** Settles the waiters of one iterator with `{ done: true }`, consuming nothing. */
   endIterator(iter: object, done: (w: Waiter<T>) => void): void {
     for (const w of [...this.#queue]) {
@@ -210,11 +237,11 @@ export class FdCore<T> {
 
   /**
    * Closes the fd (idempotent, never throws). Pending waits reject with the
-   * use-after-close error; iterators end.
+   * use-after-close error; iterators end. True if this call closed it.
    */
-  close(): void {
+  close(): boolean {
     const h = this.#h
-    if (h === undefined) return
+    if (h === undefined) return false
     this.#h = undefined
     // Built only when someone waits: an Error captures a stack, which made
     // create+close 3.5x slower than the old build (bench/instructions.js).
@@ -229,6 +256,7 @@ export class FdCore<T> {
       err = lost
     }
     this.#shutdown(err)
+    return true
   }
 
   #shutdown(err: Error | undefined): void {
@@ -241,12 +269,14 @@ export class FdCore<T> {
     }
     const queue = this.#queue
     this.#queue = []
-    if (queue.length === 0) return
+    const socket = this.#socket
+    if (queue.length === 0 && socket === undefined) return
     const error = err ?? useAfterClose(this.#owner)
     for (const w of queue) {
       this.#unlisten(w)
       w.reject(error)
     }
+    socket?.onShutdown(error)
   }
 
   #startWatch(): Error | undefined {
@@ -287,24 +317,62 @@ export class FdCore<T> {
 
   /** The watch saw the fd readable (or failed with `errno`). */
   #fire(errno?: number): void {
-    if (errno !== undefined) {
-      this.#failAll(this.fail(errno, 'poll'))
-      return
-    }
+    if (errno === undefined) this.#drain()
+    else if (this.#socket !== undefined) this.#onError(errno)
+    else this.#failAll(this.fail(errno, 'poll'))
+  }
+
+  /** Settles waiters while values can be read; stops the watch once none wait. */
+  #drain(): void {
     while (this.#queue.length > 0 && this.fd >= 0) {
       let value: T | undefined
       try {
         value = this.#read(this.#watchFd)
       } catch (e) {
-        this.#failAll(e)
-        return
+        // A counter's read error is the fd's: every waiter gets it. A
+        // socket's is one message's: only the head does.
+        if (this.#socket === undefined) return this.#failAll(e)
+        this.#shift().reject(e)
+        continue
       }
       if (value === undefined) return
-      const w = this.#queue.shift()!
-      this.#unlisten(w)
-      w.resolve(value)
+      this.#shift().resolve(value)
     }
     if (this.#queue.length === 0) this.#stopWatch()
+  }
+
+  #shift(): Waiter<T> {
+    const w = this.#queue.shift()!
+    this.#unlisten(w)
+    return w
+  }
+
+  /**
+   * A socket's watch reported an error. libuv reports `POLLERR` as
+   * `UV_EBADF`, and a socket has `POLLERR` while an error is pending on it
+   * (`ECONNRESET` when the peer went leaving data unread), so unless the fd
+   * really was lost, this reads: the read reports the socket's own error
+   * (and clears it). The native side stops the watch after an error
+   * callback, so it is restarted on the next turn if someone still waits.
+   * If the reads settled nobody, the error is persistent: every waiter gets it.
+   */
+  #onError(errno: number): void {
+    this.#started = false
+    const err = this.fail(errno, 'poll')
+    if (this.fd < 0) return
+    const before = this.#queue.length
+    this.#drain()
+    const left = this.#queue.length
+    if (left === 0) return
+    if (left === before) return this.#failAll(err)
+    setImmediate(() => {
+      const w = this.#watch
+      if (w === undefined || this.#queue.length === 0 || this.fd < 0) return
+      native.watchStop(w)
+      this.#started = false
+      const e = this.#startWatch()
+      if (e !== undefined) this.#failAll(e)
+    })
   }
 
   #failAll(err: unknown): void {
@@ -319,8 +387,10 @@ export class FdCore<T> {
 }
 
 /**
- * The async iterator of an `EventCounter` or a `Timer`: each `next()` waits
- * for the next value. It ends (`done: true`) when the object is closed, or
+ * The async iterator of an `EventCounter`, a `Timer`, an `FdChannel`
+ * (messages) or an `FdChannelServer` (connections): each `next()` waits for
+ * the next value. It ends (`done: true`) when the object is closed (a lost
+ * fd is an error), when a socket's peer is gone (`EPIPE`, `ECONNRESET`), or
  * when `return()` or `throw()` is called (a `break` out of `for await`),
  * without closing the object. `return()` and `throw()` also settle every
  * pending `next()` with `{ done: true }`, and those consume nothing.
@@ -354,9 +424,9 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
           this.#pending.delete(resolve)
           resolve({ value, done: false })
         },
-        (err: { code?: unknown }) => {
+        (err: unknown) => {
           this.#pending.delete(resolve)
-          if (err?.code === 'ERR_USE_AFTER_CLOSE') {
+          if (this.#core.endsIterator(err)) {
             this.#done = true
             resolve({ value: undefined, done: true })
           } else reject(err)

@@ -88,7 +88,8 @@ class HostileError extends Error {
   }
 }
 
-// The async iterator's class is no export any more: reached through an instance.
+// The async iterator's class is no export any more: reached through an
+// instance. FdChannel and FdChannelServer iterate with the same class.
 const WaitIterator = (() => {
   const c = new lfd.EventCounter(0)
   try {
@@ -98,23 +99,13 @@ const WaitIterator = (() => {
   }
 })()
 /** Target classes that are not exports, by the name the harness gives them. */
-// The channel's iterator class (FdChannel and FdChannelServer), reached the same way.
-const PumpIterator = (() => {
-  const [a, b] = lfd.FdChannel.pair()
-  try {
-    return Object.getPrototypeOf(a[Symbol.asyncIterator]()).constructor
-  } finally {
-    a.close()
-    b.close()
-  }
-})()
-const HIDDEN = { WaitIterator, PumpIterator }
+const HIDDEN = { WaitIterator }
 /** A target class by name: an export, or a hidden one. */
 const cls = (name) => (Object.hasOwn(HIDDEN, name) ? HIDDEN[name] : lfd[name])
 const CLASSES = ['EventCounter', 'Semaphore', 'Timer', 'MemFile', 'FileLock', 'Permit', 'WaitIterator',
-  'FdChannel', 'FdChannelServer', 'ReceivedFds', 'PumpIterator']
+  'FdChannel', 'FdChannelServer', 'ReceivedFds']
 // Classes made only by factories: `new` must throw ERR_ILLEGAL_CONSTRUCTOR.
-const FACTORY_ONLY = new Set(['MemFile', 'FileLock', 'Permit', 'WaitIterator', 'FdChannel', 'FdChannelServer', 'ReceivedFds', 'PumpIterator'])
+const FACTORY_ONLY = new Set(['MemFile', 'FileLock', 'Permit', 'WaitIterator', 'FdChannel', 'FdChannelServer', 'ReceivedFds'])
 const ERRNO = /^E[A-Z0-9]+$/
 const NODE_CODE = /^(ERR_[A-Z0-9_]+|ABORT_ERR)$/
 
@@ -144,7 +135,7 @@ const READY = new Set(['counter', 'counterClosed', 'sem', 'semClosed', 'timer', 
 const ASYNC_OBJS = ['received', 'receivedEmpty', 'receivedClosed']
 const CLASS_OF = (w) => ({
   counter: 'EventCounter', sem: 'Semaphore', timer: 'Timer', memfile: 'MemFile', filelock: 'FileLock', permit: 'Permit', iter: 'WaitIterator',
-  chan: 'FdChannel', chanPeer: 'FdChannel', recvPair: 'FdChannel', server: 'FdChannelServer', received: 'ReceivedFds', chanIter: 'PumpIterator', serverIter: 'PumpIterator',
+  chan: 'FdChannel', chanPeer: 'FdChannel', recvPair: 'FdChannel', server: 'FdChannelServer', received: 'ReceivedFds', chanIter: 'WaitIterator', serverIter: 'WaitIterator',
 })[w.replace(/(0|Closed|Idle|Raw|Released|Disguised|Orphan|Timer|ForPermit|Empty|A|B)$/, '')]
 
 function fstatId(fd) {
@@ -373,12 +364,12 @@ class World {
 
 /** Closes a world object through its own class (a call may have changed its prototype). */
 function closeQuietly(o, className) {
-  const C = className ? cls(className) : [lfd.FileLock, WaitIterator, PumpIterator, lfd.Permit, lfd.EventCounter, lfd.Semaphore, lfd.Timer, lfd.MemFile,
+  const C = className ? cls(className) : [lfd.FileLock, WaitIterator, lfd.Permit, lfd.EventCounter, lfd.Semaphore, lfd.Timer, lfd.MemFile,
     lfd.FdChannel, lfd.FdChannelServer, lfd.ReceivedFds].find((k) => o instanceof k)
   if (!C) return
   try {
     if (C === lfd.FileLock || C === lfd.Permit) C.prototype.release.call(o)
-    else if (C === WaitIterator || C === PumpIterator) C.prototype.return.call(o).catch(() => {})
+    else if (C === WaitIterator) C.prototype.return.call(o).catch(() => {})
     else C.prototype.close.call(o)
   } catch {}
 }
@@ -781,7 +772,6 @@ const FUNCTIONS = {
   'FdChannel.constructor': F('FdChannel.constructor', [any, any, any], { ctor: 'FdChannel' }),
   'FdChannelServer.constructor': F('FdChannelServer.constructor', [any, any, any], { ctor: 'FdChannelServer' }),
   'ReceivedFds.constructor': F('ReceivedFds.constructor', [any, any], { ctor: 'ReceivedFds' }),
-  'PumpIterator.constructor': F('PumpIterator.constructor', [any, any], { ctor: 'PumpIterator' }),
   'FdChannel.pair': F('FdChannel.pair', []),
   'FdChannel.fromFd': F('FdChannel.fromFd', [fc.oneof({ weight: 1, arbitrary: fc.constant({ t: 'chanFd' }) }, { weight: 3, arbitrary: A.fd }), optsFromFd], { fromFd: true }),
   // Paths are relative to the temp dir; abstract names are the host's (netns) namespace, closed at once.
@@ -818,9 +808,6 @@ const METHOD_ARGS = {
   ...commonMembers('WaitIterator', ['next', '[Symbol.asyncIterator]']),
   'WaitIterator#return': [any],
   'WaitIterator#throw': [any],
-  ...commonMembers('PumpIterator', ['next', '[Symbol.asyncIterator]']),
-  'PumpIterator#return': [any],
-  'PumpIterator#throw': [any],
   ...commonMembers('FdChannel', ['fd', 'closed', 'pending', 'queuedSends', 'peer', 'end', 'close', 'ref', 'unref', 'hasRef', '[Symbol.asyncIterator]', '[Symbol.dispose]']),
   'FdChannel#send': [channelData, fdList],
   'FdChannel#receive': [waitOpts],
@@ -918,7 +905,7 @@ const STRICT = process.env.LINUX_FD_HOSTILE_STRICT === '1'
 // Targets that return a Promise: they must never throw synchronously.
 const PROMISE_TARGETS = new Set(['lockFile', 'EventCounter#take', 'Semaphore#acquire', 'Timer#wait', 'FileLock#[Symbol.asyncDispose]',
   'WaitIterator#next', 'WaitIterator#return', 'WaitIterator#throw', 'FdChannel.connect', 'FdChannel#send', 'FdChannel#receive',
-  'FdChannelServer#accept', 'PumpIterator#next', 'PumpIterator#return', 'PumpIterator#throw'])
+  'FdChannelServer#accept'])
 // Operations that must fail on a closed object (ERR_USE_AFTER_CLOSE, or an argument error found first).
 const NEED_OPEN = new Set([
   'EventCounter#count[get]', 'EventCounter#add', 'EventCounter#tryTake', 'EventCounter#take', 'EventCounter#takeSync',
@@ -987,7 +974,7 @@ function violation(msg, fact) {
 }
 
 function classify(e, ctx, t, args) {
-  if ((t.id === 'WaitIterator#throw' || t.id === 'PumpIterator#throw') && Object.is(e, args[0])) return 'rethrown-arg' // throw(v) rejects with v
+  if (t.id === 'WaitIterator#throw' && Object.is(e, args[0])) return 'rethrown-arg' // throw(v) rejects with v
   if (types.isProxy(e)) return null
   if (e instanceof HostileError) {
     if (ctx.threw || ctx.reasons.has(e) || e.message === 'hostile abort at cleanup') return 'propagated'
@@ -1048,9 +1035,9 @@ function disposeResult(v, t, args, world) {
   if (v instanceof lfd.FileLock || v instanceof lfd.Permit) v.release()
   else if (v instanceof lfd.EventCounter || v instanceof lfd.Semaphore || v instanceof lfd.Timer || v instanceof lfd.MemFile ||
     v instanceof lfd.FdChannel || v instanceof lfd.FdChannelServer || v instanceof lfd.ReceivedFds) v.close()
-  else if (v instanceof WaitIterator || v instanceof PumpIterator) v.return().catch(() => {})
+  else if (v instanceof WaitIterator) v.return().catch(() => {})
   else if (Array.isArray(v) && (t.name === 'FdChannel.pair' || t.name === 'ReceivedFds#takeAll')) for (const x of v) disposeResult(x, t, args, world)
-  else if (t.name === 'FdChannel#receive' || t.name === 'PumpIterator#next') disposeResult(v.fds ?? v.value, t, args, world)
+  else if (t.name === 'FdChannel#receive' || t.name === 'WaitIterator#next') disposeResult(v.fds ?? v.value, t, args, world)
   else if (v instanceof ArrayBuffer && v.byteLength && args.recv instanceof lfd.MemFile) args.recv.unmap(v)
   else if (typeof v === 'number' && (t.returnsFd || t.name === 'ReceivedFds#take' || t.name === 'ReceivedFds#takeAll')) {
     if (world.usedFdNumbers.has(v)) throw new Error(`invariant broken: ${t.name} returned fd ${v}, which is already one of ours`)
@@ -1070,8 +1057,8 @@ const RESULT_TYPES = {
   'Timer#[Symbol.asyncIterator]': (r) => r instanceof WaitIterator,
   'WaitIterator#next': (r) => r !== null && typeof r === 'object' && typeof r.done === 'boolean',
   'WaitIterator#return': (r) => r !== null && typeof r === 'object' && r.done === true && r.value === undefined,
-  'FdChannel#[Symbol.asyncIterator]': (r) => r instanceof PumpIterator,
-  'FdChannelServer#[Symbol.asyncIterator]': (r) => r instanceof PumpIterator,
+  'FdChannel#[Symbol.asyncIterator]': (r) => r instanceof WaitIterator,
+  'FdChannelServer#[Symbol.asyncIterator]': (r) => r instanceof WaitIterator,
   'FdChannelServer#accept': (r) => r instanceof lfd.FdChannel,
   'FdChannel#receive': (r) => r !== null && typeof r === 'object' && r.fds instanceof lfd.ReceivedFds,
   'FdChannel#send': (r) => r === undefined,
@@ -1265,7 +1252,7 @@ function isDupCmd(cmd) {
 // does), and Timer's and FileLock's inspect show a foreign object as `Timer {}`
 // (deliberate in src/: util.inspect(Timer.prototype) works).
 function isSameInstanceAlias(recv, t, result) {
-  if (t.id === 'WaitIterator#[Symbol.asyncIterator]' || t.id === 'PumpIterator#[Symbol.asyncIterator]') return Object.is(result, recv)
+  if (t.id === 'WaitIterator#[Symbol.asyncIterator]') return Object.is(result, recv)
   if (['EventCounter', 'Semaphore', 'Timer', 'MemFile', 'FileLock', 'Permit', 'FdChannel', 'FdChannelServer', 'ReceivedFds'].includes(t.cls) && t.key === util.inspect.custom) return result === `${t.cls} {}`
   return false
 }
