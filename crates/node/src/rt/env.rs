@@ -41,6 +41,45 @@ pub fn string(env: sys::napi_env, s: &str) -> napi::Result<sys::napi_value> {
     Ok(v)
 }
 
+/// `napi_create_threadsafe_function` named `name`, with no JS function, an
+/// unbounded queue and one thread count: `call_js` runs on the JS thread
+/// with `context`, and `finalize` once, when Node-API destroys the function,
+/// with `finalize_data`. On an error the caller still owns both pointers.
+/// Used by the job mailbox (`job.rs`) and the helper threads (`thread.rs`).
+///
+/// # Safety
+/// `env` must be live, on its JS thread; `call_js` and `finalize` must
+/// accept the pointers given with them.
+pub unsafe fn threadsafe_function(
+    env: sys::napi_env,
+    name: &str,
+    context: *mut c_void,
+    finalize_data: *mut c_void,
+    finalize: sys::napi_finalize,
+    call_js: sys::napi_threadsafe_function_call_js,
+) -> napi::Result<sys::napi_threadsafe_function> {
+    let name = string(env, name)?;
+    let mut tsfn = ptr::null_mut();
+    // SAFETY: env is live (caller's contract); Node-API hands context and
+    // finalize_data only to call_js and finalize, which accept them.
+    check(unsafe {
+        sys::napi_create_threadsafe_function(
+            env,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            finalize_data,
+            finalize,
+            context,
+            call_js,
+            &mut tsfn,
+        )
+    })?;
+    Ok(tsfn)
+}
+
 /// How waits are driven in this environment.
 pub enum Backend {
     /// Node (and Deno): a `uv_poll_t` on the environment's own loop.

@@ -316,7 +316,6 @@ impl Mailbox {
         if let Some(mb) = found {
             return Ok(mb);
         }
-        let name = super::env::string(env, "linux-fd:job")?;
         let outbox = Arc::new(Outbox {
             state: Mutex::new(OutboxState {
                 tsfn: None,
@@ -333,33 +332,30 @@ impl Mailbox {
         });
         let context = Rc::into_raw(mb.clone());
         let finalize_data = Arc::into_raw(outbox.clone());
-        let mut tsfn = ptr::null_mut();
         // SAFETY: env is live; context and finalize_data are reclaimed exactly
         // once, in finalize. The one thread count is never released: the
         // function lives until the environment's teardown destroys it.
-        let st = unsafe {
-            sys::napi_create_threadsafe_function(
+        let made = unsafe {
+            super::env::threadsafe_function(
                 env,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                name,
-                0,
-                1,
+                "linux-fd:job",
+                context as *mut c_void,
                 finalize_data as *mut c_void,
                 Some(finalize),
-                context as *mut c_void,
                 Some(call_js),
-                &mut tsfn,
             )
         };
-        if st != sys::Status::napi_ok {
-            // SAFETY: creation failed; nothing else owns them.
-            unsafe {
-                drop(Rc::from_raw(context));
-                drop(Arc::from_raw(finalize_data));
+        let tsfn = match made {
+            Ok(tsfn) => tsfn,
+            Err(e) => {
+                // SAFETY: creation failed; nothing else owns them.
+                unsafe {
+                    drop(Rc::from_raw(context));
+                    drop(Arc::from_raw(finalize_data));
+                }
+                return Err(e);
             }
-            super::env::check(st)?;
-        }
+        };
         mb.tsfn.set(tsfn);
         lock(&outbox.state).tsfn = Some(SendTsfn(tsfn));
         MAILBOXES.with(|m| m.borrow_mut().push((env as usize, Rc::downgrade(&mb))));

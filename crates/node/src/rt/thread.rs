@@ -76,37 +76,29 @@ impl Helper {
             stop: AtomicBool::new(false),
             gate: gate.clone(),
         });
-        let name = super::env::string(env, "linux-fd:helper")
-            .map_err(|_| SysError::new(Errno::ENOMEM, "napi_create_threadsafe_function"))?;
         let context = Box::into_raw(Box::new(inner));
         let finalize_data = Arc::into_raw(gate);
-        let mut tsfn = ptr::null_mut();
         // SAFETY: env is live; context and finalize_data are freed in
         // on_finalize, which Node-API calls exactly once when the function is
         // destroyed. One thread (the helper) holds it (initial_thread_count 1).
-        let st = unsafe {
-            sys::napi_create_threadsafe_function(
+        let made = unsafe {
+            super::env::threadsafe_function(
                 env,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                name,
-                0,
-                1,
+                "linux-fd:helper",
+                context.cast(),
                 finalize_data as *mut c_void,
                 Some(on_finalize),
-                context.cast(),
                 Some(on_ready),
-                &mut tsfn,
             )
         };
-        if st != sys::Status::napi_ok {
+        let Ok(tsfn) = made else {
             // SAFETY: creation failed, so nothing else owns these.
             unsafe {
                 drop(Box::from_raw(context));
                 drop(Arc::from_raw(finalize_data));
             }
             return Err(SysError::new(Errno::ENOMEM, "napi_create_threadsafe_function"));
-        }
+        };
         let thread_shared = shared.clone();
         let tsfn_addr = SendPtr(tsfn as usize);
         let spawned = std::thread::Builder::new()
