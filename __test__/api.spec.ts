@@ -85,6 +85,18 @@ test.serial('an unknown option key is ERR_INVALID_ARG_VALUE naming it, as a reje
   t.throws(() => EventCounter.fromFd(c.fd, { adpot: true } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.adpot/ })
 })
 
+test.serial('options are checked by their own keys: an inherited one is not an option, an own one after known ones is caught', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  // Only own enumerable keys count, as Object.keys() gives them (the check
+  // walks for-in, which also visits inherited ones).
+  const inherited = Object.create({ timeout: 10 }) as { signal?: AbortSignal }
+  c.add(1)
+  t.is(await c.take(inherited), 1n)
+  const own = Object.assign(Object.create({ timeout: 10 }), { signal: undefined, timeuot: 5 }) as never
+  await t.throwsAsync(c.take(own), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.timeuot'/ })
+})
+
 test.serial('return() on an iterator settles every pending next() with done and consumes nothing', async (t) => {
   const c = new EventCounter()
   t.teardown(() => c.close())

@@ -98,8 +98,11 @@ export function toStr(value: unknown, name: string): string {
 export function toOptions<K extends string>(value: unknown, name: string, allowed: readonly K[]): Partial<Record<K, unknown>> {
   if (value === undefined || value === null) return NO_OPTIONS as Partial<Record<K, unknown>>
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'of type object', value)
-  for (const key of Object.keys(value)) {
-    if (!(allowed as readonly string[]).includes(key)) {
+  // for-in, not Object.keys(): no array made per call (about 10 ns of a
+  // 2.5 µs timerfd pair). It also visits inherited enumerable keys, so only
+  // own ones are reported, the keys Object.keys() would give.
+  for (const key in value) {
+    if (!(allowed as readonly string[]).includes(key) && Object.hasOwn(value, key)) {
       throw invalidArgValue(`${name}.${key}`, (value as Record<string, unknown>)[key], `is not a known option (known: ${allowed.join(', ')})`)
     }
   }
