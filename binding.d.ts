@@ -440,9 +440,6 @@ export declare const LOCK_UN: number
  */
 export declare function lockf(fd: number, cmd: number, len: number, start: number, whence: number): number
 
-/** The handle's fd number, or -1 once released or lost. */
-export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
-
 /**
  * The queue key of a handle (`src/lock.ts` queues waiters for the same
  * lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
@@ -463,8 +460,9 @@ export declare function lockOpen(path: string, flock: boolean, shared: boolean, 
 
 /**
  * Waits for the lock on a pool thread and calls `callback(result)` on the
- * JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
- * `lockWaitCancel`; nothing is held) or a negative errno (`-EIO` if the
+ * JS thread once: the handle's fd number (0 or more: locked; the handle
+ * holds the lock, as [`try_lock`] reports it), `-ECANCELED` (cancelled by
+ * `lockWaitCancel`; nothing is held) or another negative errno (`-EIO` if the
  * wait's thread panicked, a bug: see `rt::job::spawn`). By then the
  * wait's dup of the file is closed and its thread is going back to the
  * pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no

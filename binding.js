@@ -902,7 +902,6 @@ module.exports.LOCK_NB = nativeBinding.LOCK_NB
 module.exports.LOCK_SH = nativeBinding.LOCK_SH
 module.exports.LOCK_UN = nativeBinding.LOCK_UN
 module.exports.lockf = nativeBinding.lockf
-module.exports.lockFd = nativeBinding.lockFd
 module.exports.lockKey = nativeBinding.lockKey
 module.exports.lockOpen = nativeBinding.lockOpen
 module.exports.lockWait = nativeBinding.lockWait

@@ -46,6 +46,7 @@ export interface LockOptions extends TryLockOptions {
 
 const EBADF = -9
 const EAGAIN = -11
+const ECANCELED = -125
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
 interface Spec {
@@ -462,9 +463,9 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promi
       cancel()
     }
     const settle = (result: number): void => {
-      if (result === 1) return resolve(makeLock(h, spec, native.lockFd(h)))
+      if (result >= 0) return resolve(makeLock(h, spec, result))
       native.lockRelease(h)
-      if (result === 0) reject(failure !== undefined ? failure.error : new AbortError())
+      if (result === ECANCELED) reject(failure !== undefined ? failure.error : new AbortError())
       else reject(errnoError(result, syscallOf(spec)))
     }
     const r = native.lockWait(h, (result: number) => {

@@ -125,12 +125,6 @@ pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Resul
     Ok(new_handle(fd, spec(flock, shared, start, length)))
 }
 
-/// The handle's fd number, or -1 once released or lost.
-#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
-pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
-    handle.0.fd.borrow().raw().unwrap_or(-1)
-}
-
 /// The queue key of a handle (`src/lock.ts` queues waiters for the same
 /// lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
 /// names, from one `fstat`; or a negative errno (`EBADF` once released).
@@ -166,9 +160,9 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 /// handle now holds the lock), `-EAGAIN` (another holder conflicts: the
 /// kernel's own answer, `EAGAIN`/`EWOULDBLOCK`, or `EACCES` from
 /// `F_OFD_SETLK`, reported as `EAGAIN`) or another negative errno. The fd
-/// comes back so that `FileLock` needs no `lockFd` call on this path: as a
-/// separate generated call it was one of four per `tryLockFile`
-/// (docs/bench-floor.md). Registered raw as `lockTry` (see [`dup`]).
+/// comes back so that `FileLock` needs no separate call for it: as a
+/// generated `lockFd` call it was one of four per `tryLockFile`
+/// (docs/bench-floor.md); `lockWait` reports it the same way. Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn try_lock(handle: &LockHandle) -> i32 {
     let inner = &handle.0;
@@ -204,8 +198,9 @@ struct WaitState {
 }
 
 /// Waits for the lock on a pool thread and calls `callback(result)` on the
-/// JS thread once: 1 (locked; the handle holds the lock), 0 (cancelled by
-/// `lockWaitCancel`; nothing is held) or a negative errno (`-EIO` if the
+/// JS thread once: the handle's fd number (0 or more: locked; the handle
+/// holds the lock, as [`try_lock`] reports it), `-ECANCELED` (cancelled by
+/// `lockWaitCancel`; nothing is held) or another negative errno (`-EIO` if the
 /// wait's thread panicked, a bug: see `rt::job::spawn`). By then the
 /// wait's dup of the file is closed and its thread is going back to the
 /// pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
@@ -258,20 +253,25 @@ pub fn lock_wait(
             let result = match r {
                 // The wait's thread panicked (a bug; none is known): the
                 // lock is not ours, and the handle is released by the
-                // caller on any result but 1.
+                // caller on any result but a locked one.
                 None => -libc::EIO,
                 Some(Ok(Waited::Acquired)) if cancelled => {
                     // The lock came in after the cancel: undo it.
                     if let Some(fd) = inner.fd.borrow().get() {
                         let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
                     }
-                    0
+                    -libc::ECANCELED
                 }
-                Some(Ok(Waited::Acquired)) => {
-                    inner.held.set(true);
-                    1
-                }
-                Some(Ok(Waited::Cancelled)) => 0,
+                Some(Ok(Waited::Acquired)) => match inner.fd.borrow().raw() {
+                    Some(fd) => {
+                        inner.held.set(true);
+                        fd
+                    }
+                    // Released while the wait ran (only a direct caller of
+                    // the binding can): the lock went with the description.
+                    None => -libc::EBADF,
+                },
+                Some(Ok(Waited::Cancelled)) => -libc::ECANCELED,
                 Some(Err(e)) => errno(&e),
             };
             drop(inner);
