@@ -7,6 +7,7 @@ use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno, FdHandle};
+use crate::rt::ext::Owned;
 
 /// Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`).
 #[napi]
@@ -87,14 +88,14 @@ pub fn try_acquire(fd: i32) -> i32 {
 /// calls 5 mallocs an iteration against the same-syscalls floor's 3; raw,
 /// 3 (uprobe count; docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
-pub fn open(initial: i64, semaphore: bool) -> Result<FdHandle, i32> {
+pub fn open(initial: i64, semaphore: bool) -> Result<Owned<FdHandle>, i32> {
     let initial = u32::try_from(initial).map_err(|_| -libc::EINVAL)?;
     let mut flags = EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK;
     if semaphore {
         flags |= EfdFlags::EFD_SEMAPHORE;
     }
     match core::eventfd(initial, flags) {
-        Ok(fd) => Ok(FdHandle::new(fd, true).0),
+        Ok(fd) => Ok(FdHandle::new(fd, true)),
         Err(e) => Err(errno(&e)),
     }
 }

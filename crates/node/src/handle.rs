@@ -49,7 +49,7 @@ impl FdHandle {
 /// `fdHandleFd` (`rt/rawfn.rs`): one call per object made; with
 /// `fdHandleClose` raw too, `new EventCounter().close()` measured 0.95x the
 /// generated forms in one run (docs/bench-floor.md).
-pub fn fd_handle_fd(handle: &FdHandle) -> i32 {
+pub fn fd_handle_fd(handle: Handle<FdHandle>) -> i32 {
     handle.raw()
 }
 
@@ -57,7 +57,7 @@ pub fn fd_handle_fd(handle: &FdHandle) -> i32 {
 /// no longer names the file it was (JS closed it, and it may have been
 /// reused): the number is then forgotten, never closed.
 /// Registered raw as `fdHandleClose` (`rt/rawfn.rs`): one call per object.
-pub fn fd_handle_close(handle: &FdHandle) -> i32 {
+pub fn fd_handle_close(handle: Handle<FdHandle>) -> i32 {
     match handle.0.borrow_mut().close() {
         None => 0,
         Some(_) => -libc::EBADF,

@@ -32,23 +32,23 @@ mod timerfd;
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
 fn raw_functions() -> [(&'static str, Body); 15] {
-    use rt::rawfn::{handle_to_i32, i32_bool_bool_i64_i64_to_handle, i64_bool_to_handle};
+    use rt::rawfn::{body1, body2, body4, body5};
     [
-        ("eventfdRead", Body::I32ToU64(eventfd::read)),
-        ("eventfdWrite", Body::I32F64(eventfd::write_number)),
-        ("semaphoreTryAcquire", Body::I32(eventfd::try_acquire)),
-        ("flock", Body::I32I32(fcntl::flock)),
-        ("fcntlBuf", Body::I32I32Bytes(fcntl::fcntl_buf)),
-        ("ioctlInPlace", Body::I32I32Bytes(fcntl::ioctl_in_place)),
-        ("timerfdSettimeNs", Body::I32I32U64U64ToPair(timerfd::settime_ns)),
-        ("timerfdSetNs", Body::I32I32U64U64(timerfd::set_ns)),
-        ("timerfdGettimeNs", Body::I32ToPair(timerfd::gettime_ns)),
-        ("eventfdOpen", i64_bool_to_handle(eventfd::open)),
-        ("fdHandleFd", handle_to_i32(handle::fd_handle_fd)),
-        ("fdHandleClose", handle_to_i32(handle::fd_handle_close)),
-        ("lockDup", i32_bool_bool_i64_i64_to_handle(lock::dup)),
-        ("lockTry", handle_to_i32(lock::try_lock)),
-        ("lockRelease", handle_to_i32(lock::release)),
+        ("eventfdRead", body1(eventfd::read)),
+        ("eventfdWrite", body2(eventfd::write_number)),
+        ("semaphoreTryAcquire", body1(eventfd::try_acquire)),
+        ("flock", body2(fcntl::flock)),
+        ("fcntlBuf", rt::rawfn::body3(fcntl::fcntl_buf)),
+        ("ioctlInPlace", rt::rawfn::body3(fcntl::ioctl_in_place)),
+        ("timerfdSettimeNs", body4(timerfd::settime_ns)),
+        ("timerfdSetNs", body4(timerfd::set_ns)),
+        ("timerfdGettimeNs", body1(timerfd::gettime_ns)),
+        ("eventfdOpen", body2(eventfd::open)),
+        ("fdHandleFd", body1(handle::fd_handle_fd)),
+        ("fdHandleClose", body1(handle::fd_handle_close)),
+        ("lockDup", body5(lock::dup)),
+        ("lockTry", body1(lock::try_lock)),
+        ("lockRelease", body1(lock::release)),
     ]
 }
 

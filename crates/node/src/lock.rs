@@ -119,10 +119,10 @@ pub fn lock_open(
 /// against the floor's 3 (counted with a uprobe on `malloc`;
 /// docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Result<LockHandle, i32> {
+pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Result<Owned<LockHandle>, i32> {
     let b = borrow_fd(fd).map_err(|_| -libc::EBADF)?;
     let fd = dup_cloexec(b).map_err(|e| errno(&e))?;
-    Ok(new_handle(fd, spec(flock, shared, start, length)))
+    Ok(Owned(new_handle(fd, spec(flock, shared, start, length))))
 }
 
 /// The queue key of a handle (`src/lock.ts` queues waiters for the same
@@ -164,7 +164,7 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 /// generated `lockFd` call it was one of four per `tryLockFile`
 /// (docs/bench-floor.md); `lockWait` reports it the same way. Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-pub fn try_lock(handle: &LockHandle) -> i32 {
+pub fn try_lock(handle: Handle<LockHandle>) -> i32 {
     let inner = &handle.0;
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
@@ -185,7 +185,7 @@ pub fn try_lock(handle: &LockHandle) -> i32 {
 /// `-EBADF` if the fd was found closed behind the handle's back (the number
 /// is then forgotten: neither unlocked nor closed). Registered raw as
 /// `lockRelease` (see [`dup`]).
-pub fn release(handle: &LockHandle) -> i32 {
+pub fn release(handle: Handle<LockHandle>) -> i32 {
     handle.0.release()
 }
 

@@ -12,10 +12,12 @@
 //!
 //! Each hot function is written once, as a plain Rust function in its own
 //! module (`eventfd::read`, `fcntl::flock`, …), and `lib.rs` registers it
-//! here under its JS name when the module loads. A trampoline per signature
-//! gets that function's pointer back as the callback's `data`, so there is
-//! no generated twin, nothing re-registered over a generated export, and no
-//! name table to keep in sync. Their typings are hand-written in
+//! here under its JS name when the module loads. One generic trampoline per
+//! arity (`body1` … `body5`) reads each argument by its Rust type ([`Arg`]),
+//! makes the JS result from the return type ([`Ret`]), and gets the
+//! function's pointer back as the callback's `data`, so there is no
+//! generated twin, nothing re-registered over a generated export, no name
+//! table to keep in sync, and a new signature needs no new trampoline. Their typings are hand-written in
 //! `crates/node/raw.d.ts`, which `napi build` puts at the head of
 //! `binding.d.ts`.
 //!
@@ -27,65 +29,185 @@
 use std::ffi::{c_void, CString};
 use std::ptr;
 
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue};
 use napi::sys;
 
-/// A result of two u64s (a `[bigint, bigint]` in JS) or a negative errno.
-pub type PairResult = Result<(u64, u64), i32>;
+use super::ext::{Handle, Owned};
 
-/// The signatures the trampolines know. Errors are negative errnos (the
-/// binding's convention, `handle.rs`).
+/// A raw function ready to register: its trampoline, and the body's `fn`
+/// pointer, which the trampoline gets back as the callback's data. Made
+/// only by `body1` … `body5`, so the two always agree on the `fn` type.
 #[derive(Clone, Copy)]
-pub enum Body {
-    /// `(fd: number) => number`
-    I32(fn(i32) -> i32),
-    /// `(fd: number, arg: number) => number`, with `arg` an int32.
-    I32I32(fn(i32, i32) -> i32),
-    /// `(fd: number, value: number) => number`, with `value` any number.
-    I32F64(fn(i32, f64) -> i32),
-    /// `(fd: number) => bigint | number`: `Ok` becomes a bigint, `Err` a
-    /// number (a negative errno).
-    I32ToU64(fn(i32) -> Result<u64, i32>),
-    /// `(fd: number, arg: number, bytes: Uint8Array) => number`: the bytes
-    /// of a `Uint8Array` (a `Buffer`), borrowed for the call.
-    I32I32Bytes(fn(i32, i32, &mut [u8]) -> i32),
-    /// `(fd: number) => [bigint, bigint] | number`.
-    I32ToPair(fn(i32) -> PairResult),
-    /// `(fd: number, arg: number, a: bigint, b: bigint) => number`, each
-    /// bigint taken as its low 64 bits.
-    I32I32U64U64(fn(i32, i32, u64, u64) -> i32),
-    /// `(fd: number, arg: number, a: bigint, b: bigint) => [bigint, bigint] | number`,
-    /// each bigint taken as its low 64 bits.
-    I32I32U64U64ToPair(fn(i32, i32, u64, u64) -> PairResult),
-    /// A function that takes or makes a handle of one type (`rt/ext.rs`),
-    /// with the trampoline made for that type: see [`handle_to_i32`],
-    /// [`i64_bool_to_handle`] and [`i32_bool_bool_i64_i64_to_handle`].
-    Handle(sys::napi_callback, *mut c_void),
+pub struct Body(sys::napi_callback, *mut c_void);
+
+/// An argument type of a body, and how its JS value is read. `None` (a
+/// value of the wrong type) makes the call return `-EINVAL` without calling
+/// the body.
+pub trait Arg: Sized {
+    /// # Safety
+    /// `value` must be a live value of `env`, on its JS thread. What is
+    /// returned may borrow from `value` (a byte slice): it is used only by
+    /// the body, a synchronous call that runs no JS.
+    unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self>;
 }
 
-/// The [`Body`] of `f`, a function of one handle argument of type `T`:
-/// `(handle: ExternalObject<…>) => number`. A value that is not a live
-/// handle of that type, made in this thread, is `-EINVAL`.
-pub fn handle_to_i32<T: 'static>(f: fn(&T) -> i32) -> Body {
-    Body::Handle(Some(tramp_handle_to_i32::<T>), f as *mut c_void)
+macro_rules! arg {
+    ($($t:ty => $read:ident, $doc:literal;)+) => {$(
+        #[doc = $doc]
+        impl Arg for $t {
+            unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
+                // SAFETY: the caller vouches for env and value.
+                unsafe { $read(env, value) }
+            }
+        }
+    )+};
 }
 
-/// The [`Body`] of `f`, which makes a handle of type `T`:
-/// `(x: number, b: boolean) => ExternalObject<…> | number`, with `x` read
-/// as int64 (as below). `Err` is a negative errno; a wrong argument type is
-/// `-EINVAL`.
-pub fn i64_bool_to_handle<T: 'static>(f: fn(i64, bool) -> Result<T, i32>) -> Body {
-    Body::Handle(Some(tramp_i64_bool_to_handle::<T>), f as *mut c_void)
+arg! {
+    i32 => int32, "A number, as JS `ToInt32`.";
+    f64 => double, "Any number.";
+    i64 => int64, "A number as int64 (`napi_get_value_int64`: truncated, NaN and ±Infinity as 0, clamped to the int64 range).";
+    bool => boolean, "A boolean.";
+    u64 => u64_of_bigint, "A bigint, as its low 64 bits.";
 }
 
-/// The [`Body`] of `f`, which makes a handle of type `T`:
-/// `(fd: number, a: boolean, b: boolean, x: number, y: number) => ExternalObject<…> | number`,
-/// with `x` and `y` read as int64 (`napi_get_value_int64`: truncated, NaN
-/// and ±Infinity as 0, clamped to the int64 range). `Err` is a negative
-/// errno; a wrong argument type is `-EINVAL`.
-pub fn i32_bool_bool_i64_i64_to_handle<T: 'static>(
-    f: fn(i32, bool, bool, i64, i64) -> Result<T, i32>,
-) -> Body {
-    Body::Handle(Some(tramp_i32_bool_bool_i64_i64_to_handle::<T>), f as *mut c_void)
+/// The bytes of a `Uint8Array` (a `Buffer`), borrowed for the call.
+impl Arg for &mut [u8] {
+    unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
+        // SAFETY: the caller vouches for env and value, and uses the slice
+        // only while the callback runs (the trait's contract).
+        unsafe { bytes(env, value) }
+    }
+}
+
+/// A live handle of type `T` made in this thread (`rt/ext.rs`); any other
+/// value, another kind of handle included, is a wrong type.
+impl<T: 'static> Arg for Handle<T> {
+    unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
+        // SAFETY: the caller vouches for env and value; `from_napi_value`
+        // checks the value is a live handle of type T of this thread before
+        // anything reads it, and the argument keeps it alive for the call.
+        unsafe { Handle::<T>::from_napi_value(env, value) }.ok()
+    }
+}
+
+/// A body's return type, and its JS value. Errors are negative errnos (the
+/// binding's convention, `handle.rs`), returned as numbers.
+pub trait Ret {
+    /// The result of a call with an argument of the wrong type: `-EINVAL`.
+    fn bad_arg() -> Self;
+    /// # Safety
+    /// `env` must be live, on its JS thread.
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value;
+}
+
+/// A number (0 or more: a result; below 0: a negative errno).
+impl Ret for i32 {
+    fn bad_arg() -> Self {
+        -libc::EINVAL
+    }
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
+        // SAFETY: env is live (the trait's contract).
+        unsafe { number(env, self) }
+    }
+}
+
+/// A value on success, or the negative errno as a number.
+impl<T: Value> Ret for Result<T, i32> {
+    fn bad_arg() -> Self {
+        Err(-libc::EINVAL)
+    }
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
+        // SAFETY: env is live (the trait's contract).
+        unsafe {
+            match self {
+                Ok(v) => v.into_js(env),
+                Err(e) => number(env, e),
+            }
+        }
+    }
+}
+
+/// The success value of a `Result` body.
+pub trait Value {
+    /// # Safety
+    /// `env` must be live, on its JS thread.
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value;
+}
+
+/// A bigint.
+impl Value for u64 {
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
+        // SAFETY: env is live (the trait's contract).
+        unsafe { bigint(env, self) }
+    }
+}
+
+/// A `[bigint, bigint]`.
+impl Value for (u64, u64) {
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
+        // SAFETY: env is live (the trait's contract).
+        unsafe { bigint_pair(env, self) }
+    }
+}
+
+/// A new handle (`rt/ext.rs`) that owns `T`. If making the external fails
+/// (only with an exception pending), it has dropped `T`, which closed its
+/// fd: reported as `-ENOMEM`.
+impl<T: 'static> Value for Owned<T> {
+    unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
+        // SAFETY: env is live, on its JS thread (the trait's contract), as
+        // `to_napi_value` requires.
+        unsafe { Owned::to_napi_value(env, self).unwrap_or_else(|_| number(env, -libc::ENOMEM)) }
+    }
+}
+
+// The bodies and their callbacks, one pair per arity.
+//
+// # Safety (each callback)
+// Only Node-API calls it, with its own `env` and `info`, on the JS thread,
+// for a function `register` created from the `Body` its `bodyN` made, so
+// the data is a `fn` of the callback's type parameters; the arguments read
+// are live values of this call, and what they borrow is used only inside
+// the body, a synchronous call that runs no JS.
+macro_rules! bodies {
+    ($($body:ident $tramp:ident $n:literal [$($A:ident $a:ident),+];)+) => {$(
+        /// The [`Body`] of `f`: each argument read as its [`Arg`] type (a
+        /// wrong type is `-EINVAL`, and `f` is not called), the result made
+        /// by its [`Ret`] type.
+        pub fn $body<$($A: Arg,)+ R: Ret>(f: fn($($A),+) -> R) -> Body {
+            Body(Some($tramp::<$($A,)+ R>), f as *mut c_void)
+        }
+
+        /// The callback of a body of this arity.
+        ///
+        /// # Safety
+        /// See above.
+        unsafe extern "C" fn $tramp<$($A: Arg,)+ R: Ret>(
+            env: sys::napi_env,
+            info: sys::napi_callback_info,
+        ) -> sys::napi_value {
+            // SAFETY: see above.
+            unsafe {
+                let Some(([$($a),+], f)) = unpack::<$n, fn($($A),+) -> R>(env, info) else {
+                    return ptr::null_mut();
+                };
+                match ($($A::read(env, $a),)+) {
+                    ($(Some($a),)+) => f($($a),+),
+                    _ => R::bad_arg(),
+                }
+                .into_js(env)
+            }
+        }
+    )+};
+}
+
+bodies! {
+    body1 tramp1 1 [A a];
+    body2 tramp2 2 [A a, B b];
+    body3 tramp3 3 [A a, B b, C c];
+    body4 tramp4 4 [A a, B b, C c, D d];
+    body5 tramp5 5 [A a, B b, C c, D d, E e];
 }
 
 /// Defines each `(name, body)` of `fns` as a property of `exports`, `name`
@@ -100,18 +222,7 @@ pub unsafe fn register(
     exports: sys::napi_value,
     fns: &[(&str, Body)],
 ) -> napi::Result<()> {
-    for &(js_name, body) in fns {
-        let (cb, data): (sys::napi_callback, *mut c_void) = match body {
-            Body::I32(g) => (Some(tramp_i32), g as *mut c_void),
-            Body::I32I32(g) => (Some(tramp_i32_i32), g as *mut c_void),
-            Body::I32F64(g) => (Some(tramp_i32_f64), g as *mut c_void),
-            Body::I32ToU64(g) => (Some(tramp_i32_to_u64), g as *mut c_void),
-            Body::I32I32Bytes(g) => (Some(tramp_i32_i32_bytes), g as *mut c_void),
-            Body::I32ToPair(g) => (Some(tramp_i32_to_pair), g as *mut c_void),
-            Body::I32I32U64U64(g) => (Some(tramp_i32_i32_u64_u64), g as *mut c_void),
-            Body::I32I32U64U64ToPair(g) => (Some(tramp_i32_i32_u64_u64_to_pair), g as *mut c_void),
-            Body::Handle(cb, g) => (cb, g),
-        };
+    for &(js_name, Body(cb, data)) in fns {
         let name =
             CString::new(js_name).map_err(|_| napi::Error::from_reason("raw function name has a NUL"))?;
         let mut func = ptr::null_mut();
@@ -185,7 +296,7 @@ unsafe fn double(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
     (unsafe { sys::napi_get_value_double(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
 }
 
-/// `value` as an int64 (see [`i32_bool_bool_i64_i64_to_handle`]), or `None`
+/// `value` as an int64 (see the [`Arg`] impl for `i64`), or `None`
 /// for a non-number.
 ///
 /// # Safety
@@ -295,8 +406,6 @@ unsafe fn bigint(env: sys::napi_env, n: u64) -> sys::napi_value {
     out
 }
 
-const BAD_ARG: i32 = -libc::EINVAL;
-
 /// The call's first `N` arguments and its body `F`, the `fn` pointer that
 /// `register` stored as the function's data; `None` if the call failed.
 ///
@@ -313,299 +422,4 @@ unsafe fn unpack<const N: usize, F: Copy>(
     // SAFETY: `register` stored an `F`, a pointer-sized `fn` pointer, as
     // this function's data (caller's contract).
     Some((argv, unsafe { std::mem::transmute_copy::<*mut c_void, F>(&data) }))
-}
-
-/// The JS value of a body's result: `ok(v)`, or the negative errno as a
-/// number.
-///
-/// # Safety
-/// As for [`number`].
-unsafe fn result<T>(
-    env: sys::napi_env,
-    r: Result<T, i32>,
-    ok: unsafe fn(sys::napi_env, T) -> sys::napi_value,
-) -> sys::napi_value {
-    match r {
-        // SAFETY: env is live (caller's contract).
-        Ok(v) => unsafe { ok(env, v) },
-        // SAFETY: env is live (caller's contract).
-        Err(e) => unsafe { number(env, e) },
-    }
-}
-
-// The Node-API callbacks, one per `Body` signature.
-//
-// # Safety (each)
-// Only Node-API calls them, with its own `env` and `info`, on the JS thread,
-// for a function `register` created with the matching `Body`'s `data`; the
-// arguments read are live values of this call, and a borrowed byte slice is
-// used only inside the body, a synchronous call that runs no JS.
-
-/// The callback for [`Body::I32`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a], f)) = unpack::<1, fn(i32) -> i32>(env, info) else {
-            return ptr::null_mut();
-        };
-        number(env, int32(env, a).map_or(BAD_ARG, f))
-    }
-}
-
-/// The callback for [`Body::I32I32`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_i32(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a, b], f)) = unpack::<2, fn(i32, i32) -> i32>(env, info) else {
-            return ptr::null_mut();
-        };
-        number(
-            env,
-            match (int32(env, a), int32(env, b)) {
-                (Some(a), Some(b)) => f(a, b),
-                _ => BAD_ARG,
-            },
-        )
-    }
-}
-
-/// The callback for [`Body::I32F64`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_f64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a, b], f)) = unpack::<2, fn(i32, f64) -> i32>(env, info) else {
-            return ptr::null_mut();
-        };
-        number(
-            env,
-            match (int32(env, a), double(env, b)) {
-                (Some(a), Some(b)) => f(a, b),
-                _ => BAD_ARG,
-            },
-        )
-    }
-}
-
-/// The callback for [`Body::I32ToU64`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_to_u64(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a], f)) = unpack::<1, fn(i32) -> Result<u64, i32>>(env, info) else {
-            return ptr::null_mut();
-        };
-        result(env, int32(env, a).map_or(Err(BAD_ARG), f), bigint)
-    }
-}
-
-/// The callback for [`Body::I32I32Bytes`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_i32_bytes(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a, b, c], f)) = unpack::<3, fn(i32, i32, &mut [u8]) -> i32>(env, info) else {
-            return ptr::null_mut();
-        };
-        number(
-            env,
-            match (int32(env, a), int32(env, b), bytes(env, c)) {
-                (Some(a), Some(b), Some(c)) => f(a, b, c),
-                _ => BAD_ARG,
-            },
-        )
-    }
-}
-
-/// The callback for [`Body::I32ToPair`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_to_pair(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a], f)) = unpack::<1, fn(i32) -> PairResult>(env, info) else {
-            return ptr::null_mut();
-        };
-        result(env, int32(env, a).map_or(Err(BAD_ARG), f), bigint_pair)
-    }
-}
-
-/// The `(fd, flags, a, b)` arguments of the two `I32I32U64U64` bodies.
-///
-/// # Safety
-/// As for [`int32`].
-unsafe fn i32_i32_u64_u64(
-    env: sys::napi_env,
-    [a, b, c, d]: [sys::napi_value; 4],
-) -> Option<(i32, i32, u64, u64)> {
-    // SAFETY: the caller vouches for env and the values.
-    unsafe {
-        Some((
-            int32(env, a)?,
-            int32(env, b)?,
-            u64_of_bigint(env, c)?,
-            u64_of_bigint(env, d)?,
-        ))
-    }
-}
-
-/// The callback for [`Body::I32I32U64U64ToPair`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_i32_u64_u64_to_pair(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some((argv, f)) = unpack::<4, fn(i32, i32, u64, u64) -> PairResult>(env, info) else {
-            return ptr::null_mut();
-        };
-        let r = i32_i32_u64_u64(env, argv).map_or(Err(BAD_ARG), |(a, b, c, d)| f(a, b, c, d));
-        result(env, r, bigint_pair)
-    }
-}
-
-/// The callback for [`Body::I32I32U64U64`].
-///
-/// # Safety
-/// See above.
-unsafe extern "C" fn tramp_i32_i32_u64_u64(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some((argv, f)) = unpack::<4, fn(i32, i32, u64, u64) -> i32>(env, info) else {
-            return ptr::null_mut();
-        };
-        number(
-            env,
-            i32_i32_u64_u64(env, argv).map_or(BAD_ARG, |(a, b, c, d)| f(a, b, c, d)),
-        )
-    }
-}
-
-/// The callback for [`Body::Handle`] with a handle of type `T`.
-///
-/// # Safety
-/// See above; the function was registered by [`handle_to_i32::<T>`], so its
-/// data is a `fn(&T) -> i32`.
-unsafe extern "C" fn tramp_handle_to_i32<T: 'static>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    use napi::bindgen_prelude::FromNapiValue;
-    // SAFETY: see above; `Handle::from_napi_value` checks the value is a live
-    // handle of type T of this thread before anything reads it, and the
-    // argument keeps it alive for the call.
-    unsafe {
-        let Some(([a], f)) = unpack::<1, fn(&T) -> i32>(env, info) else {
-            return ptr::null_mut();
-        };
-        let r = match super::ext::Handle::<T>::from_napi_value(env, a) {
-            Ok(h) => f(&h),
-            Err(_) => BAD_ARG,
-        };
-        number(env, r)
-    }
-}
-
-/// The JS value of a body's handle result: the external, or the negative
-/// errno as a number.
-///
-/// # Safety
-/// As for [`number`].
-unsafe fn handle_result<T: 'static>(env: sys::napi_env, r: Result<T, i32>) -> sys::napi_value {
-    use napi::bindgen_prelude::ToNapiValue;
-    // SAFETY: env is live, on its JS thread (caller's contract), as
-    // `Owned::to_napi_value` requires.
-    match r.map(|v| unsafe { super::ext::Owned::to_napi_value(env, super::ext::Owned(v)) }) {
-        Ok(Ok(handle)) => handle,
-        // Making the external failed (only with an exception pending): it
-        // dropped the payload, which closed its fd. Report it as ENOMEM.
-        // SAFETY: as above.
-        Ok(Err(_)) => unsafe { number(env, -libc::ENOMEM) },
-        // SAFETY: as above.
-        Err(e) => unsafe { number(env, e) },
-    }
-}
-
-/// The callback for a body made by [`i64_bool_to_handle::<T>`].
-///
-/// # Safety
-/// See above; the function was registered by [`i64_bool_to_handle::<T>`], so
-/// its data is a `fn(i64, bool) -> Result<T, i32>`.
-unsafe extern "C" fn tramp_i64_bool_to_handle<T: 'static>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some(([a, b], f)) = unpack::<2, fn(i64, bool) -> Result<T, i32>>(env, info) else {
-            return ptr::null_mut();
-        };
-        let r = match (int64(env, a), boolean(env, b)) {
-            (Some(a), Some(b)) => f(a, b),
-            _ => Err(BAD_ARG),
-        };
-        handle_result(env, r)
-    }
-}
-
-/// The arguments of an [`i32_bool_bool_i64_i64_to_handle`] body.
-///
-/// # Safety
-/// As for [`int32`].
-unsafe fn i32_bool_bool_i64_i64(
-    env: sys::napi_env,
-    [a, b, c, d, e]: [sys::napi_value; 5],
-) -> Option<(i32, bool, bool, i64, i64)> {
-    // SAFETY: the caller vouches for env and the values.
-    unsafe {
-        Some((
-            int32(env, a)?,
-            boolean(env, b)?,
-            boolean(env, c)?,
-            int64(env, d)?,
-            int64(env, e)?,
-        ))
-    }
-}
-
-/// The callback for a body made by [`i32_bool_bool_i64_i64_to_handle::<T>`].
-///
-/// # Safety
-/// See above; the function was registered by
-/// [`i32_bool_bool_i64_i64_to_handle::<T>`], so its data is a
-/// `fn(i32, bool, bool, i64, i64) -> Result<T, i32>`.
-unsafe extern "C" fn tramp_i32_bool_bool_i64_i64_to_handle<T: 'static>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    // SAFETY: see above.
-    unsafe {
-        let Some((argv, f)) = unpack::<5, fn(i32, bool, bool, i64, i64) -> Result<T, i32>>(env, info) else {
-            return ptr::null_mut();
-        };
-        let r = i32_bool_bool_i64_i64(env, argv).map_or(Err(BAD_ARG), |(a, b, c, d, e)| f(a, b, c, d, e));
-        handle_result(env, r)
-    }
 }
