@@ -32,24 +32,29 @@ mod timerfd;
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
 fn raw_functions() -> [(&'static str, Body); 15] {
-    use rt::rawfn::{body1, body2, body4, body5};
-    [
-        ("eventfdRead", body1(eventfd::read)),
-        ("eventfdWrite", body2(eventfd::write_number)),
-        ("semaphoreTryAcquire", body1(eventfd::try_acquire)),
-        ("flock", body2(fcntl::flock)),
-        ("fcntlBuf", rt::rawfn::body3(fcntl::fcntl_buf)),
-        ("ioctlInPlace", rt::rawfn::body3(fcntl::ioctl_in_place)),
-        ("timerfdSettimeNs", body4(timerfd::settime_ns)),
-        ("timerfdSetNs", body4(timerfd::set_ns)),
-        ("timerfdGettimeNs", body1(timerfd::gettime_ns)),
-        ("eventfdOpen", body2(eventfd::open)),
-        ("fdHandleFd", body1(handle::fd_handle_fd)),
-        ("fdHandleClose", body1(handle::fd_handle_close)),
-        ("lockDup", body5(lock::dup)),
-        ("lockTry", body1(lock::try_lock)),
-        ("lockRelease", body1(lock::release)),
-    ]
+    use rt::rawfn::{body1, body2, body3, body4, body5};
+    // SAFETY: each function keeps no argument past its return, and the two
+    // that take bytes (`fcntl_buf`, `ioctl_in_place`) take one slice each
+    // (the contract of `body1` … `body5`).
+    unsafe {
+        [
+            ("eventfdRead", body1(eventfd::read)),
+            ("eventfdWrite", body2(eventfd::write_number)),
+            ("semaphoreTryAcquire", body1(eventfd::try_acquire)),
+            ("flock", body2(fcntl::flock)),
+            ("fcntlBuf", body3(fcntl::fcntl_buf)),
+            ("ioctlInPlace", body3(fcntl::ioctl_in_place)),
+            ("timerfdSettimeNs", body4(timerfd::settime_ns)),
+            ("timerfdSetNs", body4(timerfd::set_ns)),
+            ("timerfdGettimeNs", body1(timerfd::gettime_ns)),
+            ("eventfdOpen", body2(eventfd::open)),
+            ("fdHandleFd", body1(handle::fd_handle_fd)),
+            ("fdHandleClose", body1(handle::fd_handle_close)),
+            ("lockDup", body5(lock::dup)),
+            ("lockTry", body1(lock::try_lock)),
+            ("lockRelease", body1(lock::release)),
+        ]
+    }
 }
 
 #[napi(module_exports)]

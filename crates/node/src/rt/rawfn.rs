@@ -55,6 +55,7 @@ macro_rules! arg {
     ($($t:ty => $read:ident, $doc:literal;)+) => {$(
         #[doc = $doc]
         impl Arg for $t {
+            // SAFETY: the caller keeps the contract of `Arg::read` (the trait's `# Safety`).
             unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
                 // SAFETY: the caller vouches for env and value.
                 unsafe { $read(env, value) }
@@ -73,6 +74,7 @@ arg! {
 
 /// The bytes of a `Uint8Array` (a `Buffer`), borrowed for the call.
 impl Arg for &mut [u8] {
+    // SAFETY: the caller keeps the contract of `Arg::read` (the trait's `# Safety`).
     unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
         // SAFETY: the caller vouches for env and value, and uses the slice
         // only while the callback runs (the trait's contract).
@@ -83,6 +85,7 @@ impl Arg for &mut [u8] {
 /// A live handle of type `T` made in this thread (`rt/ext.rs`); any other
 /// value, another kind of handle included, is a wrong type.
 impl<T: 'static> Arg for Handle<T> {
+    // SAFETY: the caller keeps the contract of `Arg::read` (the trait's `# Safety`).
     unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
         // SAFETY: the caller vouches for env and value; `from_napi_value`
         // checks the value is a live handle of type T of this thread before
@@ -106,6 +109,7 @@ impl Ret for i32 {
     fn bad_arg() -> Self {
         -libc::EINVAL
     }
+    // SAFETY: the caller keeps the contract of `Ret::into_js` (the trait's `# Safety`).
     unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
         // SAFETY: env is live (the trait's contract).
         unsafe { number(env, self) }
@@ -117,6 +121,7 @@ impl<T: Value> Ret for Result<T, i32> {
     fn bad_arg() -> Self {
         Err(-libc::EINVAL)
     }
+    // SAFETY: the caller keeps the contract of `Ret::into_js` (the trait's `# Safety`).
     unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
         // SAFETY: env is live (the trait's contract).
         unsafe {
@@ -137,6 +142,7 @@ pub trait Value {
 
 /// A bigint.
 impl Value for u64 {
+    // SAFETY: the caller keeps the contract of `Value::into_js` (the trait's `# Safety`).
     unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
         // SAFETY: env is live (the trait's contract).
         unsafe { bigint(env, self) }
@@ -145,6 +151,7 @@ impl Value for u64 {
 
 /// A `[bigint, bigint]`.
 impl Value for (u64, u64) {
+    // SAFETY: the caller keeps the contract of `Value::into_js` (the trait's `# Safety`).
     unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
         // SAFETY: env is live (the trait's contract).
         unsafe { bigint_pair(env, self) }
@@ -155,6 +162,7 @@ impl Value for (u64, u64) {
 /// (only with an exception pending), it has dropped `T`, which closed its
 /// fd: reported as `-ENOMEM`.
 impl<T: 'static> Value for Owned<T> {
+    // SAFETY: the caller keeps the contract of `Value::into_js` (the trait's `# Safety`).
     unsafe fn into_js(self, env: sys::napi_env) -> sys::napi_value {
         // SAFETY: env is live, on its JS thread (the trait's contract), as
         // `to_napi_value` requires.
@@ -175,7 +183,14 @@ macro_rules! bodies {
         /// The [`Body`] of `f`: each argument read as its [`Arg`] type (a
         /// wrong type is `-EINVAL`, and `f` is not called), the result made
         /// by its [`Ret`] type.
-        pub fn $body<$($A: Arg,)+ R: Ret>(f: fn($($A),+) -> R) -> Body {
+        ///
+        /// # Safety
+        /// `f` must keep no argument past its return (a byte slice borrows
+        /// a JS buffer, and a `Handle` a payload that a collection frees),
+        /// and take at most one `&mut [u8]` (JS may pass one buffer twice).
+        /// The type system does not say so: `Arg` is implemented for every
+        /// lifetime, so `f`'s must be checked where it is registered.
+        pub unsafe fn $body<$($A: Arg,)+ R: Ret>(f: fn($($A),+) -> R) -> Body {
             Body(Some($tramp::<$($A,)+ R>), f as *mut c_void)
         }
 
