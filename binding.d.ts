@@ -472,7 +472,7 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
 
 /**
  * Cancels a pending wait (idempotent; nothing once it has reported): its
- * callback then gets 0 promptly, and nothing stays locked.
+ * callback then gets `-ECANCELED` promptly, and nothing stays locked.
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
 

@@ -514,25 +514,31 @@ test.serial('binding: handles dropped without close are closed when collected, a
 
 // lock.rs lock_wait: the report is the handle's fd number once locked. A
 // direct caller of the binding may release the handle while its wait runs;
-// the wait then reports -EBADF (there is no fd to give), and the lock it got
-// on its own dup goes with that dup: nothing stays locked.
-test.serial('binding: a lock wait whose handle was released meanwhile reports -EBADF and leaves nothing locked', async (t) => {
-  const native = createRequire(import.meta.url)('../binding.js')
-  const dir = mkdtempSync(join(tmpdir(), 'lfd-wait-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const p = join(dir, 'lock')
-  writeFileSync(p, '')
-  const holder = native.lockOpen(p, false, false, 0, 0)
-  t.true(native.lockTry(holder) >= 0)
-  const h = native.lockOpen(p, false, false, 0, 0)
-  const reported = new Promise<number>((resolve) => {
-    t.is(typeof native.lockWait(h, resolve), 'object')
+// the wait then reports -EBADF (there is no fd to give) and unlocks through
+// its own dup, so nothing stays locked. That matters for a lockDup handle,
+// which shares the caller's open file description: closing the dup alone
+// left the caller's description locked.
+for (const how of ['lockOpen', 'lockDup'] as const) {
+  test.serial(`binding: a lock wait whose ${how} handle was released meanwhile reports -EBADF and leaves nothing locked`, async (t) => {
+    const native = createRequire(import.meta.url)('../binding.js')
+    const dir = mkdtempSync(join(tmpdir(), 'lfd-wait-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const p = join(dir, 'lock')
+    writeFileSync(p, '')
+    const holder = native.lockOpen(p, false, false, 0, 0)
+    t.true(native.lockTry(holder) >= 0)
+    const callerFd = openSync(p, 'r+')
+    t.teardown(() => closeSync(callerFd))
+    const h = how === 'lockOpen' ? native.lockOpen(p, false, false, 0, 0) : native.lockDup(callerFd, false, false, 0, 0)
+    const reported = new Promise<number>((resolve) => {
+      t.is(typeof native.lockWait(h, resolve), 'object')
+    })
+    await sleep(50)
+    native.lockRelease(h)
+    native.lockRelease(holder)
+    t.is(await reported, -9)
+    const third = native.lockOpen(p, false, false, 0, 0)
+    t.true(native.lockTry(third) >= 0, 'the lock the released wait got was undone')
+    native.lockRelease(third)
   })
-  await sleep(50)
-  native.lockRelease(h)
-  native.lockRelease(holder)
-  t.is(await reported, -9)
-  const third = native.lockOpen(p, false, false, 0, 0)
-  t.true(native.lockTry(third) >= 0, 'the lock the released wait got went with its dup')
-  native.lockRelease(third)
-})
+}

@@ -244,9 +244,10 @@ pub fn lock_wait(
     let spawned = job::spawn(
         env.raw(),
         on_close,
-        // The closure owns the dup and its share of the cancel: both are
-        // dropped when it returns, before the result is delivered.
-        move || lockwait::lock_until(dup.as_fd(), &spec, &cancel),
+        // The closure owns its share of the cancel, dropped when it returns;
+        // the dup comes back with the result (dropped with it on the pool
+        // thread if the environment went away first).
+        move || (lockwait::lock_until(dup.as_fd(), &spec, &cancel), dup),
         move |env, r| {
             report.cancel.borrow_mut().take();
             let cancelled = report.cancelled.get();
@@ -255,24 +256,31 @@ pub fn lock_wait(
                 // lock is not ours, and the handle is released by the
                 // caller on any result but a locked one.
                 None => -libc::EIO,
-                Some(Ok(Waited::Acquired)) if cancelled => {
-                    // The lock came in after the cancel: undo it.
-                    if let Some(fd) = inner.fd.borrow().get() {
-                        let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
-                    }
-                    -libc::ECANCELED
-                }
-                Some(Ok(Waited::Acquired)) => match inner.fd.borrow().raw() {
-                    Some(fd) => {
+                Some((Ok(Waited::Acquired), dup)) => match inner.fd.borrow().raw() {
+                    Some(fd) if !cancelled => {
                         inner.held.set(true);
                         fd
                     }
-                    // Released while the wait ran (only a direct caller of
-                    // the binding can): the lock went with the description.
-                    None => -libc::EBADF,
+                    // Cancelled after the lock came in, or the handle was
+                    // released meanwhile (only a direct caller of the
+                    // binding can): undo the lock through the wait's own
+                    // dup, which names the locked description whatever
+                    // became of the handle's number (a `lockDup` handle
+                    // shares the caller's description, so closing the dup
+                    // alone would leave it locked).
+                    _ => {
+                        let _ = lockwait::unlock(dup.as_fd(), &inner.spec);
+                        if cancelled {
+                            -libc::ECANCELED
+                        } else {
+                            -libc::EBADF
+                        }
+                    }
                 },
-                Some(Ok(Waited::Cancelled)) => -libc::ECANCELED,
-                Some(Err(e)) => errno(&e),
+                // `_dup`, not `_`: binding it moves the dup into the arm, so
+                // it is closed here, before the callback runs.
+                Some((Ok(Waited::Cancelled), _dup)) => -libc::ECANCELED,
+                Some((Err(e), _dup)) => errno(&e),
             };
             drop(inner);
             let env = Env::from_raw(env);
@@ -290,7 +298,7 @@ pub fn lock_wait(
 }
 
 /// Cancels a pending wait (idempotent; nothing once it has reported): its
-/// callback then gets 0 promptly, and nothing stays locked.
+/// callback then gets `-ECANCELED` promptly, and nothing stays locked.
 #[napi(ts_args_type = "wait: ExternalObject<'LockWait'>")]
 pub fn lock_wait_cancel(wait: &External<LockWait>) {
     let state = &wait.0;
