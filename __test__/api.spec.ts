@@ -5,8 +5,10 @@
 import test from 'ava'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { EventCounter, Permit, Semaphore } from '../index.js'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EventCounter, Permit, Semaphore, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -122,6 +124,36 @@ test.serial('throw() on an iterator also settles pending next() calls, and rejec
   t.deepEqual(await a, { value: undefined, done: true })
   c.add(1)
   t.is(c.tryTake(), 1n)
+})
+
+test.serial('a signal needs removeEventListener, and one that throws loses no value and no waiter', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  await t.throwsAsync(c.take({ signal: { aborted: false, addEventListener() {} } as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  // The waiter is settled from the watch's callback, after its value was
+  // read: a throw there lost the value and left the promise pending.
+  const signal = {
+    aborted: false,
+    addEventListener() {},
+    removeEventListener() {
+      throw new Error('hostile removeEventListener')
+    },
+  } as unknown as AbortSignal
+  const p = c.take({ signal })
+  c.add(5)
+  t.is(await p, 5n, 'the waiter got the value that its read took')
+  t.is(c.pending, 0)
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-signal-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'lock')
+  writeFileSync(path, '')
+  const holder = tryLockFile(path)!
+  const waiting = lockFile(path, { signal })
+  await new Promise((r) => setTimeout(r, 50))
+  holder.release()
+  const lock = await waiting
+  t.false(lock.released)
+  lock.release()
 })
 
 test.serial('a signal whose aborted getter closes the object rejects with the closed error, not EBADF', async (t) => {

@@ -10,7 +10,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
-import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, viewBytes } from './validate'
+import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten, viewBytes } from './validate'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
 
@@ -242,7 +242,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       reject(new AbortError(signal?.reason))
     }
     const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
+      unlisten(signal, onAbort)
       resolve()
     }, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -841,7 +841,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /** The core's `onShutdown` (closed or lost): the abort signal lets go of this server. */
   #shutdown(): void {
-    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (this.#onAbort !== undefined) unlisten(this.#signal, this.#onAbort)
     this.#onAbort = undefined
     this.#signal = undefined
   }

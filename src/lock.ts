@@ -10,7 +10,7 @@ import * as util from 'node:util'
 
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
 import { native } from './binding'
-import { toBool, toFd, toInt, toOptions, toSignal } from './validate'
+import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 
 type LockHandle = Exclude<ReturnType<typeof native.lockOpen>, number>
 type LockWait = Exclude<ReturnType<typeof native.lockWait>, number>
@@ -410,7 +410,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
       queues.delete(key)
       return
     }
-    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+    if (w.onAbort !== undefined) unlisten(w.signal, w.onAbort)
     if (w.signal?.aborted) {
       queue.shift()
       native.lockRelease(w.h)
@@ -469,9 +469,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promi
       else reject(errnoError(result, syscallOf(spec)))
     }
     const r = native.lockWait(h, (result: number) => {
-      try {
-        signal?.removeEventListener('abort', onAbort)
-      } catch {}
+      unlisten(signal, onAbort)
       // Settled from the check phase, not from inside the report: the
       // reports of all waits come through one threadsafe function, and
       // Node dispatches a report posted while the previous one's callback

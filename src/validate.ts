@@ -112,13 +112,31 @@ export function toOptions<K extends string>(value: unknown, name: string, allowe
 /** What `toOptions` returns for no options: one frozen object, not a new one per call. */
 const NO_OPTIONS: Readonly<Record<string, undefined>> = Object.freeze({})
 
-/** An `AbortSignal`, or undefined. */
+/** An `AbortSignal` (or an object with its `aborted` and listener methods), or undefined. */
 export function toSignal(value: unknown, name = 'options.signal'): AbortSignal | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'object' || value === null || !('aborted' in value) || typeof (value as AbortSignal).addEventListener !== 'function') {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    !('aborted' in value) ||
+    typeof (value as AbortSignal).addEventListener !== 'function' ||
+    typeof (value as AbortSignal).removeEventListener !== 'function'
+  ) {
     throw invalidArgType(name, 'an instance of AbortSignal', value)
   }
   return value as AbortSignal
+}
+
+/**
+ * Removes an abort listener; never throws. The signal may be any object
+ * that passed {@link toSignal}, whose `removeEventListener` may throw: the
+ * callers run where a throw would leave a waiter unsettled after its value
+ * was read (a watch callback) or a queue half-served.
+ */
+export function unlisten(signal: AbortSignal | undefined, onAbort: () => void): void {
+  try {
+    signal?.removeEventListener('abort', onAbort)
+  } catch {}
 }
 
 /** `{ adopt }` of the `fromFd` factories. */

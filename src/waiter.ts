@@ -19,6 +19,7 @@
  */
 import { native } from './binding'
 import { AbortError, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
+import { unlisten } from './validate'
 
 /** The native fd handle (an `External`). */
 export type Handle = ReturnType<typeof native.fdHandleFrom> & object
@@ -303,15 +304,14 @@ export class FdCore<T> {
     const i = this.#queue.indexOf(w)
     if (i < 0) return false
     this.#queue.splice(i, 1)
-    // Stopped before unlistening: a throwing removeEventListener must not
-    // leave the watch started with nobody waiting.
+    // Stopped first: the watch never stays started with nobody waiting.
     if (this.#queue.length === 0) this.#stopWatch()
     this.#unlisten(w)
     return true
   }
 
   #unlisten(w: Waiter<T>): void {
-    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+    if (w.onAbort !== undefined) unlisten(w.signal, w.onAbort)
     w.onAbort = undefined
   }
 
