@@ -330,8 +330,9 @@ export class FdCore<T> {
         value = this.#read(this.#watchFd)
       } catch (e) {
         // A counter's read error is the fd's: every waiter gets it. A
-        // socket's is one message's: only the head does.
-        if (this.#socket === undefined) return this.#failAll(e)
+        // socket's is one message's: only the head does, unless the read
+        // found the fd lost (the shutdown then settled everyone).
+        if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
         this.#shift().reject(e)
         continue
       }
