@@ -52,7 +52,8 @@ QUICK_CORE_RE='GuardedFd::(close|take|confirm_lost)|FdIdentity::check|eventfd_re
 # from the anchor|line count. Anchors, not line numbers, so that an edit
 # elsewhere in the file does not move the sample (resolve_ts below).
 QUICK_TS=(
-  'src/waiter.ts|^  #fire\(errno|0|30'                      # #fire, #failAll: a token read per waiter at the head, settles waits
+  'src/waiter.ts|^  #fire\(errno|0|29'                      # #fire, #drain, #shift: a token read per waiter at the head, settles waits
+  'src/waiter.ts|^  #failAll\(err|0|9'                      # #failAll
   "src/eventfd.ts|new FdCore<true>\\(h, 'Semaphore'|0|5"   # Semaphore's read: takes one permit, or nothing
   'src/eventfd.ts|^  tryAcquire\(\): boolean|3|4'           # tryAcquire
   'src/memfd.ts|native\.memfdGetSeals\(fd\)|0|3'           # map(): the shrink-seal check
@@ -68,8 +69,14 @@ QUICK_TS_SPECS='__test__/mutants.spec.ts'
 TS_KNOWN=$(cat <<'KNOWN'
 src/eventfd.ts EqualityOperator core.fd <= 0 @ if (core.fd < 0) throw core.unusable('eventfd_read')
 src/eventfd.ts StringLiteral "" @ if (core.fd < 0) throw core.unusable('eventfd_read')
-src/waiter.ts BlockStatement {} @ if (errno !== undefined) {
-src/waiter.ts StringLiteral "" @ this.#failAll(this.fail(errno, 'poll'))
+src/waiter.ts EqualityOperator this.#socket === undefined @ else if (this.#socket !== undefined) this.#onError(errno)
+src/waiter.ts StringLiteral "" @ else this.#failAll(this.fail(errno, 'poll'))
+src/waiter.ts ConditionalExpression true @ if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
+src/waiter.ts ConditionalExpression false @ if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
+src/waiter.ts LogicalOperator this.#socket === undefined && this.fd < 0 @ if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
+src/waiter.ts EqualityOperator this.#socket !== undefined @ if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
+src/waiter.ts EqualityOperator this.fd >= 0 @ if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
+src/waiter.ts EqualityOperator this.fd <= 0 @ if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
 src/waiter.ts ConditionalExpression true @ while (this.#queue.length > 0 && this.fd >= 0) {
 src/waiter.ts EqualityOperator this.fd > 0 @ while (this.#queue.length > 0 && this.fd >= 0) {
 src/waiter.ts BlockStatement {} @ } catch (e) {
