@@ -346,7 +346,7 @@ test.serial('an abort stops the lock wait: its thread leaves the kernel wait and
   t.is((err!.cause as Error).message, 'enough')
   t.is(fdCount(), fds, 'the wait closed its fds before it settled')
   // The thread leaves `busy` before it posts the report and counts itself
-  // idle just after (rt/job.rs), so the report can arrive inside that
+  // idle just after (crates/core/src/pool.rs), so the report can arrive inside that
   // window: wait for the idle count, not only for an empty `busy`. (A CI
   // run on Node 24 read { idle: 0, busy: [] } here.)
   const backInPool = (): boolean => {

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod lockwait;
 pub mod memfd;
 pub mod poll;
+pub mod pool;
 pub mod timerfd;
 
 pub use error::{Errno, Error, Result};

@@ -7,7 +7,7 @@
 //!   where OFD and flock locks live) and what to lock. Dropping it (garbage
 //!   collection, env teardown) unlocks if it holds the lock, then closes the
 //!   fd after the identity check of `GuardedFd`.
-//! - A contended wait ([`lock_wait`]) runs on a pool thread (`rt::job`),
+//! - A contended wait ([`lock_wait`]) runs on a pool thread (`rt::job`, over `linux_fd_core::pool`),
 //!   blocked in the kernel through its own dup of the fd until the lock comes
 //!   or a cancel signal interrupts it (`linux_fd_core::lockwait`). The job
 //!   closes its dup and drops its share of the cancel before it reports, and

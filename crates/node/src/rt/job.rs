@@ -4,13 +4,7 @@
 //!
 //! Two persistent pieces, so that a job costs a hand-over to a waiting thread,
 //! the job itself and one async callback (docs/design.md, "Lock waits"):
-//! - **The pool**: process-wide threads that run jobs. A job goes to an idle
-//!   thread if there is one, else to a new thread; a thread that finishes
-//!   waits for the next job, and exits after [`IDLE_TIMEOUT`] without one,
-//!   or at once if [`MAX_IDLE`] threads are idle already. A job that blocks
-//!   holds its thread, so concurrent jobs each have one (as before the pool).
-//!   Pool threads block every signal but the lock-wait cancel signal, as
-//!   libuv's threadpool blocks them all.
+//! - **The pool**: process-wide threads, `linux_fd_core::pool`.
 //! - **The mailbox**: one threadsafe function per environment, made on its
 //!   first job and kept until the environment's teardown. It keeps the event
 //!   loop alive only while some job of the environment has not reported
@@ -29,13 +23,13 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 use std::rc::{Rc, Weak};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use linux_fd_core::pool;
 use napi::sys;
 
 /// Shared between a helper thread and its threadsafe function's finalizer
@@ -77,144 +71,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-// ---------------------------------------------------------------------------
-// The pool
-
-/// How long a pool thread waits for its next job before it exits.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// At most this many pool threads wait for jobs; one more that finishes a
-/// job exits at once.
-pub const MAX_IDLE: usize = 4;
-
-/// A pool thread's stack: a job blocks in a system call and then posts its
-/// result; nothing deep runs on it.
-const STACK_SIZE: usize = 256 * 1024;
-
-/// A job: it calls the function it is given once its blocking part is done
-/// and only its report is left, so that the thread counts as available
-/// from then on (the JS thread may hand it the next job before the report
-/// has even returned).
-type Task = Box<dyn FnOnce(&mut dyn FnMut()) + Send>;
-
-struct Pool {
-    state: Mutex<PoolState>,
-    work: Condvar,
-}
-
-#[derive(Default)]
-struct PoolState {
-    /// Jobs handed to idle or finishing threads, not yet picked up. Never
-    /// longer than `idle + finishing`: a job that finds no such thread gets
-    /// a new one.
-    queue: VecDeque<Task>,
-    /// Threads waiting for a job.
-    idle: usize,
-    /// Threads whose job is reporting: each takes a queued job, if any,
-    /// before it may go idle or exit.
-    finishing: usize,
-    /// Thread ids of the threads in the blocking part of a job.
-    busy: Vec<i32>,
-}
-
-fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool {
-        state: Mutex::new(PoolState::default()),
-        work: Condvar::new(),
-    })
-}
-
-/// What the pool holds right now: idle threads, and the thread ids of the
-/// threads in the blocking part of a job.
+/// What the pool holds right now (`linux_fd_core::pool::threads`).
 pub fn pool_threads() -> (usize, Vec<i32>) {
-    let st = lock(&pool().state);
-    (st.idle, st.busy.clone())
-}
-
-fn submit(task: Task) -> std::io::Result<()> {
-    let pool = pool();
-    let mut st = lock(&pool.state);
-    if st.queue.len() < st.idle + st.finishing {
-        st.queue.push_back(task);
-        drop(st);
-        pool.work.notify_one();
-        return Ok(());
-    }
-    drop(st);
-    std::thread::Builder::new()
-        .name("linux-fd-job".into())
-        .stack_size(STACK_SIZE)
-        .spawn(move || pool_thread(pool, task))
-        .map(drop)
-}
-
-fn block_signals() {
-    // SAFETY: sigset_t is plain data, filled by sigfillset; the mask change
-    // affects only this pool thread. The cancel signal stays deliverable
-    // (lockwait::lock_until unblocks it too).
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::sigdelset(&mut set, linux_fd_core::lockwait::cancel_signal());
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, ptr::null_mut());
-    }
-}
-
-fn pool_thread(pool: &'static Pool, first: Task) {
-    block_signals();
-    // The raw syscall: glibc's gettid() wrapper is 2.30, newer than the
-    // oldest glibc the gnu builds support (docs/platforms.md).
-    // SAFETY: SYS_gettid takes no arguments and cannot fail.
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
-    let mut task = first;
-    loop {
-        lock(&pool.state).busy.push(tid);
-        let mut finished = false;
-        let mut finish = || {
-            if !finished {
-                finished = true;
-                let mut st = lock(&pool.state);
-                if let Some(i) = st.busy.iter().position(|&t| t == tid) {
-                    st.busy.swap_remove(i);
-                }
-                st.finishing += 1;
-            }
-        };
-        // A panicking job (none is known to) must not take the pool's
-        // bookkeeping with it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut finish)));
-        finish();
-        let mut st = lock(&pool.state);
-        st.finishing -= 1;
-        // A job queued while this thread was finishing may count on it.
-        if let Some(t) = st.queue.pop_front() {
-            task = t;
-            continue;
-        }
-        if st.idle >= MAX_IDLE {
-            return;
-        }
-        st.idle += 1;
-        let next = loop {
-            if let Some(t) = st.queue.pop_front() {
-                break Some(t);
-            }
-            let (guard, timeout) = pool
-                .work
-                .wait_timeout(st, IDLE_TIMEOUT)
-                .unwrap_or_else(|e| e.into_inner());
-            st = guard;
-            if timeout.timed_out() && st.queue.is_empty() {
-                break None;
-            }
-        };
-        st.idle -= 1;
-        match next {
-            Some(t) => task = t,
-            None => return,
-        }
-    }
+    pool::threads()
 }
 
 // ---------------------------------------------------------------------------
@@ -407,12 +266,12 @@ where
     mb.next_id.set(id + 1);
     lock(&mb.outbox.state).on_close.insert(id, Box::new(on_close));
     let outbox = mb.outbox.clone();
-    let task: Task = Box::new(move |finished| {
+    let submitted = pool::submit(move |finished| {
         let result: Box<dyn Any + Send> = Box::new(run_caught(work));
         finished();
         outbox.deliver(id, result);
     });
-    if let Err(e) = submit(task) {
+    if let Err(e) = submitted {
         lock(&mb.outbox.state).on_close.remove(&id);
         return Err(napi::Error::new(
             napi::Status::GenericFailure,
