@@ -6,14 +6,21 @@
 //! for readiness with `poll(2)`, then make a non-blocking call, and loop on
 //! `EAGAIN` (another waiter may have won the race).
 //!
+//! [`ReadyThread`] waits on a thread of its own, for callers that cannot
+//! register the fd with their event loop (the Node binding's fallback for
+//! runtimes whose `uv_*` functions must not be called).
+//!
 //! # References
 //! - [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html)
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::error::{Errno, Error, Result};
+use crate::eventfd::{self as efd, EfdFlags};
 
 /// Waits until `fd` is readable (or reports an error/hangup), retrying on `EINTR`.
 ///
@@ -70,5 +77,207 @@ pub fn blocking<T>(fd: BorrowedFd<'_>, mut op: impl FnMut() -> Result<T>) -> Res
             Err(e) if e.errno == Errno::EAGAIN => wait_readable(fd)?,
             other => return other,
         }
+    }
+}
+
+/// A thread that `poll(2)`s its own dup of an fd and calls `notify` each time
+/// the fd is readable (or reports an error or hangup).
+///
+/// Handshake, so that level-triggered readiness cannot spin the thread:
+/// after each `notify` the thread parks on its control eventfd until
+/// [`ReadyThread::rearm`] (the caller has read what it could) or
+/// [`ReadyThread::stop`]. Polling a dup means that closing the caller's fd
+/// never pulls a polled fd out from under the thread.
+pub struct ReadyThread {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    fd: OwnedFd,
+    ctl: OwnedFd,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn wake(&self) {
+        // The control eventfd only counts tokens; a failed write (it cannot
+        // overflow at 1 per call in practice) would at worst delay a wake.
+        let _ = efd::eventfd_write(self.ctl.as_fd(), 1);
+    }
+}
+
+impl ReadyThread {
+    /// Dups `fd` and makes the control eventfd; no thread yet (see
+    /// [`ReadyThread::start`]), so that the caller can hand out
+    /// [`ReadyThread::waker`] first.
+    pub fn new(fd: BorrowedFd<'_>) -> Result<Self> {
+        let fd = crate::fd::dup_cloexec(fd)?;
+        let ctl = efd::eventfd(0, EfdFlags::EFD_CLOEXEC)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                fd,
+                ctl,
+                stop: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// A function that wakes the thread as [`ReadyThread::rearm`] does, for
+    /// another owner (e.g. a teardown that must make a parked thread look at
+    /// its state again).
+    pub fn waker(&self) -> impl Fn() + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.wake()
+    }
+
+    /// Starts the thread. It calls `notify` on each readiness; if `notify`
+    /// returns false it exits at once. After [`ReadyThread::stop`], or if
+    /// `poll` fails, it runs `on_exit` and exits.
+    pub fn start(
+        &self,
+        name: &str,
+        notify: impl FnMut() -> bool + Send + 'static,
+        on_exit: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        let shared = self.shared.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                if run(&shared, notify) {
+                    on_exit();
+                }
+            })
+            .map(drop)
+    }
+
+    /// Lets the thread poll the fd again after a `notify`.
+    pub fn rearm(&self) {
+        self.shared.wake();
+    }
+
+    /// Makes the thread run `on_exit` and exit.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake();
+    }
+}
+
+/// The thread's loop: true if it ended by `stop` or a `poll` error, false if
+/// `notify` said to end.
+fn run(shared: &Shared, mut notify: impl FnMut() -> bool) -> bool {
+    let mut armed = true;
+    while !shared.stop.load(Ordering::SeqCst) {
+        let mut fds = vec![PollFd::new(shared.ctl.as_fd(), PollFlags::POLLIN)];
+        if armed {
+            fds.push(PollFd::new(shared.fd.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (ctl_ready, fd_ready) = (ready(0), armed && ready(1));
+        drop(fds);
+        if ctl_ready {
+            let _ = efd::eventfd_read(shared.ctl.as_fd());
+            armed = true;
+        } else if fd_ready {
+            if !notify() {
+                return false;
+            }
+            armed = false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+    use std::time::Duration;
+
+    const LONG: Duration = Duration::from_secs(10);
+    const QUIET: Duration = Duration::from_millis(100);
+
+    fn readable_eventfd() -> OwnedFd {
+        let fd = efd::eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+        efd::eventfd_write(fd.as_fd(), 1).unwrap();
+        fd
+    }
+
+    fn started(fd: BorrowedFd<'_>, keep_going: bool) -> (ReadyThread, Receiver<()>, Receiver<()>) {
+        let t = ReadyThread::new(fd).unwrap();
+        let (ready_tx, ready) = channel();
+        let (exit_tx, exited) = channel();
+        t.start(
+            "ready-test",
+            move || ready_tx.send(()).is_ok() && keep_going,
+            move || {
+                let _ = exit_tx.send(());
+            },
+        )
+        .unwrap();
+        (t, ready, exited)
+    }
+
+    #[test]
+    fn notifies_once_per_rearm_while_the_fd_stays_readable() {
+        let fd = readable_eventfd();
+        let (t, ready, exited) = started(fd.as_fd(), true);
+        ready.recv_timeout(LONG).unwrap();
+        // Still readable, but parked until rearmed: no spin.
+        assert_eq!(ready.recv_timeout(QUIET), Err(RecvTimeoutError::Timeout));
+        t.rearm();
+        ready.recv_timeout(LONG).unwrap();
+        // Once drained and rearmed, it waits for the next write.
+        efd::eventfd_read(fd.as_fd()).unwrap();
+        t.rearm();
+        assert_eq!(ready.recv_timeout(QUIET), Err(RecvTimeoutError::Timeout));
+        efd::eventfd_write(fd.as_fd(), 1).unwrap();
+        ready.recv_timeout(LONG).unwrap();
+        assert_eq!(exited.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty));
+        t.stop();
+        exited.recv_timeout(LONG).unwrap();
+    }
+
+    #[test]
+    fn polls_its_own_dup_so_closing_the_callers_fd_does_not_end_it() {
+        let fd = efd::eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+        let writer = crate::fd::dup_cloexec(fd.as_fd()).unwrap();
+        let (t, ready, exited) = started(fd.as_fd(), true);
+        drop(fd);
+        assert_eq!(ready.recv_timeout(QUIET), Err(RecvTimeoutError::Timeout));
+        efd::eventfd_write(writer.as_fd(), 1).unwrap();
+        ready.recv_timeout(LONG).unwrap();
+        t.stop();
+        exited.recv_timeout(LONG).unwrap();
+    }
+
+    #[test]
+    fn a_notify_that_returns_false_ends_the_thread_without_on_exit() {
+        let fd = readable_eventfd();
+        let (t, ready, exited) = started(fd.as_fd(), false);
+        ready.recv_timeout(LONG).unwrap();
+        // The thread is gone: on_exit was dropped unrun, so its sender closed.
+        assert_eq!(exited.recv_timeout(LONG), Err(RecvTimeoutError::Disconnected));
+        t.rearm();
+        assert_eq!(ready.recv_timeout(QUIET), Err(RecvTimeoutError::Disconnected));
+    }
+
+    #[test]
+    fn the_waker_wakes_a_parked_thread_like_rearm() {
+        let fd = readable_eventfd();
+        let (t, ready, exited) = started(fd.as_fd(), true);
+        ready.recv_timeout(LONG).unwrap();
+        let wake = t.waker();
+        wake();
+        ready.recv_timeout(LONG).unwrap();
+        t.stop();
+        exited.recv_timeout(LONG).unwrap();
     }
 }

@@ -17,9 +17,6 @@
 //! holds the same mutex across its `napi_call_threadsafe_function`. The
 //! finalizer then runs each pending job's `on_close` (which cancels it); the
 //! results of those jobs are dropped on their pool threads.
-//!
-//! [`Gate`] is the same rule for a threadsafe function of its own (the Bun
-//! watch helper, `thread.rs`).
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -31,41 +28,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use linux_fd_core::pool;
 use napi::sys;
-
-/// Shared between a helper thread and its threadsafe function's finalizer
-/// (`thread.rs`).
-pub struct Gate {
-    closed: Mutex<bool>,
-    on_close: Box<dyn Fn() + Send + Sync>,
-}
-
-impl Gate {
-    /// A gate that runs `on_close` (e.g. wake the helper) when the
-    /// environment tears the threadsafe function down.
-    pub fn new(on_close: impl Fn() + Send + Sync + 'static) -> Arc<Self> {
-        Arc::new(Self {
-            closed: Mutex::new(false),
-            on_close: Box::new(on_close),
-        })
-    }
-
-    /// Marks the threadsafe function destroyed (from its finalizer) and runs `on_close`.
-    pub fn close(&self) {
-        *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        (self.on_close)();
-    }
-
-    /// Runs `f` only if the threadsafe function still exists, with the guarantee
-    /// that it is not destroyed while `f` runs.
-    pub fn with_open<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
-        let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
-        if *closed {
-            None
-        } else {
-            Some(f())
-        }
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())

@@ -1,83 +1,89 @@
 //! The fallback watch backend for runtimes whose `uv_*` functions must not be called
-//! (Bun aborts on most of them): one helper thread per waited fd, which
-//! `poll(2)`s it and wakes the JS thread through a threadsafe function.
+//! (Bun aborts on most of them): one helper thread per waited fd
+//! (`linux_fd_core::poll::ReadyThread`, which polls its own dup of the fd and
+//! parks after each signal until re-armed), waking the JS thread through a
+//! threadsafe function.
 //!
-//! Handshake, so level-triggered readiness cannot spin the helper: after it
-//! signals the JS thread, the helper parks on its control eventfd until the
-//! JS thread, having read what it could, re-arms it (or stops it). The helper
-//! polls its own `dup` of the fd, so closing the object's fd never pulls a
-//! polled fd out from under it.
-//!
-//! Teardown: `close()` sets `stop` and wakes the helper, which releases the
-//! threadsafe function and exits. If the environment goes away first, Node
-//! destroys the threadsafe function even though the helper still holds it;
-//! the finalizer closes the [`Gate`] (under its mutex, which the helper holds
-//! around every use of the function) and wakes the helper, which then exits
-//! without touching it.
+//! Teardown: `stop()` makes the helper release the threadsafe function and
+//! exit. If the environment goes away first, Node destroys the threadsafe
+//! function even though the helper still holds it; the finalizer closes the
+//! [`Gate`] (under its mutex, which the helper holds around every use of the
+//! function) and wakes the helper, which then exits without touching it.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::ptr;
 use std::rc::Weak;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use linux_fd_core::eventfd::{self as efd, EfdFlags};
-use linux_fd_core::{fd as core_fd, Errno, Error as SysError};
+use linux_fd_core::poll::ReadyThread;
+use linux_fd_core::{Errno, Error as SysError};
 use napi::sys;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use super::job::Gate;
 use super::watch::WatchInner;
 
-struct Shared {
-    fd: OwnedFd,
-    ctl: Arc<OwnedFd>,
-    stop: AtomicBool,
-    gate: Arc<Gate>,
+/// Shared between a helper thread and its threadsafe function's finalizer:
+/// the helper touches the function only through [`Gate::with_open`].
+pub struct Gate {
+    closed: Mutex<bool>,
+    on_close: Box<dyn Fn() + Send + Sync>,
 }
 
-impl Shared {
-    fn wake(&self) {
-        // The control eventfd only counts tokens; a failed write (it cannot
-        // overflow at 1 per call in practice) would at worst delay a wake.
-        let _ = efd::eventfd_write(self.ctl.as_fd(), 1);
+impl Gate {
+    /// A gate that runs `on_close` (wake the helper) when the environment
+    /// tears the threadsafe function down.
+    fn new(on_close: impl Fn() + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            closed: Mutex::new(false),
+            on_close: Box::new(on_close),
+        })
+    }
+
+    /// Marks the threadsafe function destroyed (from its finalizer) and runs `on_close`.
+    fn close(&self) {
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        (self.on_close)();
+    }
+
+    /// Runs `f` only if the threadsafe function still exists, with the guarantee
+    /// that it is not destroyed while `f` runs.
+    fn with_open<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if *closed {
+            None
+        } else {
+            Some(f())
+        }
     }
 }
 
 /// The JS-thread side of one helper thread.
 pub struct Helper {
     tsfn: sys::napi_threadsafe_function,
-    shared: Arc<Shared>,
+    ready: ReadyThread,
     armed: bool,
     refed: bool,
 }
 
-struct SendPtr(usize);
+/// The threadsafe function, moved to the helper thread.
+#[derive(Clone, Copy)]
+struct SendTsfn(sys::napi_threadsafe_function);
+// SAFETY: a threadsafe function is designed to be called from any thread; the
+// helper uses it only inside Gate::with_open, serialised against its destruction.
+unsafe impl Send for SendTsfn {}
 
 impl Helper {
     /// Starts a helper polling a dup of `fd` for `inner`.
     pub fn start(
         env: sys::napi_env,
-        fd: std::os::fd::BorrowedFd<'_>,
+        fd: BorrowedFd<'_>,
         inner: Weak<RefCell<WatchInner>>,
     ) -> Result<Self, SysError> {
-        let dup = core_fd::dup_cloexec(fd)?;
-        let ctl = efd::eventfd(0, EfdFlags::EFD_CLOEXEC)?;
-        let ctl = Arc::new(ctl);
-        let wake_ctl = ctl.clone();
-        let gate = Gate::new(move || {
-            let _ = efd::eventfd_write(wake_ctl.as_fd(), 1);
-        });
-        let shared = Arc::new(Shared {
-            fd: dup,
-            ctl,
-            stop: AtomicBool::new(false),
-            gate: gate.clone(),
-        });
+        let ready = ReadyThread::new(fd)?;
+        let gate = Gate::new(ready.waker());
         let context = Box::into_raw(Box::new(inner));
-        let finalize_data = Arc::into_raw(gate);
+        let finalize_data = Arc::into_raw(gate.clone());
         // SAFETY: env is live; context and finalize_data are freed in
         // on_finalize, which Node-API calls exactly once when the function is
         // destroyed. One thread (the helper) holds it (initial_thread_count 1).
@@ -99,15 +105,35 @@ impl Helper {
             }
             return Err(SysError::new(Errno::ENOMEM, "napi_create_threadsafe_function"));
         };
-        let thread_shared = shared.clone();
-        let tsfn_addr = SendPtr(tsfn as usize);
-        let spawned = std::thread::Builder::new()
-            .name("linux-fd-wait".into())
-            .spawn(move || {
-                let tsfn_addr = tsfn_addr;
-                run(&thread_shared, tsfn_addr.0 as sys::napi_threadsafe_function)
+        let send = SendTsfn(tsfn);
+        let exit_gate = gate.clone();
+        let notify = move || {
+            let send = send;
+            let called = gate.with_open(|| {
+                // SAFETY: the gate is open, so the function exists while this
+                // runs; this thread holds one count of it.
+                unsafe {
+                    sys::napi_call_threadsafe_function(
+                        send.0,
+                        ptr::null_mut(),
+                        sys::ThreadsafeFunctionCallMode::nonblocking,
+                    )
+                }
             });
-        if spawned.is_err() {
+            // Torn down (the gate is closed, or Node said napi_closing): end
+            // without touching the function again.
+            called == Some(sys::Status::napi_ok)
+        };
+        let on_exit = move || {
+            let send = send;
+            exit_gate.with_open(|| {
+                // SAFETY: the gate is open; this is this thread's one count, released once.
+                unsafe {
+                    sys::napi_release_threadsafe_function(send.0, sys::ThreadsafeFunctionReleaseMode::release)
+                };
+            });
+        };
+        if ready.start("linux-fd-wait", notify, on_exit).is_err() {
             // SAFETY: no thread uses tsfn; releasing the only count destroys it
             // and runs on_finalize, which frees context and finalize_data.
             unsafe {
@@ -117,7 +143,7 @@ impl Helper {
         }
         Ok(Self {
             tsfn,
-            shared,
+            ready,
             armed: true,
             refed: true,
         })
@@ -127,7 +153,7 @@ impl Helper {
     pub fn rearm(&mut self) {
         if !self.armed {
             self.armed = true;
-            self.shared.wake();
+            self.ready.rearm();
         }
     }
 
@@ -155,63 +181,8 @@ impl Helper {
 
     /// Stops the helper; it releases the threadsafe function and exits.
     pub fn stop(self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.wake();
+        self.ready.stop();
     }
-}
-
-fn drain_ctl(shared: &Shared) {
-    let _ = efd::eventfd_read(shared.ctl.as_fd());
-}
-
-fn run(shared: &Shared, tsfn: sys::napi_threadsafe_function) {
-    let mut armed = true;
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let mut fds = vec![PollFd::new(shared.ctl.as_fd(), PollFlags::POLLIN)];
-        if armed {
-            fds.push(PollFd::new(shared.fd.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => break,
-        }
-        let ctl_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let fd_ready = armed
-            && fds
-                .get(1)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty());
-        drop(fds);
-        if ctl_ready {
-            drain_ctl(shared);
-            armed = true;
-            continue;
-        }
-        if fd_ready {
-            let called = shared.gate.with_open(|| {
-                // SAFETY: the gate is open, so the function exists while this
-                // runs; this thread holds one count of it.
-                unsafe {
-                    sys::napi_call_threadsafe_function(
-                        tsfn,
-                        ptr::null_mut(),
-                        sys::ThreadsafeFunctionCallMode::nonblocking,
-                    )
-                }
-            });
-            if called != Some(sys::Status::napi_ok) {
-                return; // torn down: the gate is closed, or Node said napi_closing
-            }
-            armed = false;
-        }
-    }
-    shared.gate.with_open(|| {
-        // SAFETY: the gate is open; this is this thread's one count, released once.
-        unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
-    });
 }
 
 /// The helper's threadsafe-function `call_js`.
