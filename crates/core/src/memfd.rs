@@ -230,6 +230,42 @@ impl Mapping {
         Ok(Self { ptr, len })
     }
 
+    /// [`Mapping::new`] with the SIGBUS rule checked first: `length` bytes
+    /// at `offset` must lie inside the file, and the file must carry
+    /// `F_SEAL_SHRINK` unless `allow_shrink` (the caller then answers for
+    /// never shrinking it under the mapping: a file that shrinks turns the
+    /// next access into a SIGBUS).
+    ///
+    /// # Errors
+    /// `EINVAL` for a length of 0 or a range past the end of the file,
+    /// `EPERM` for a file without `F_SEAL_SHRINK` unless `allow_shrink`,
+    /// `ENOMEM` for a length over the address space; `F_GET_SEALS`'s,
+    /// `fstat`'s and [`Mapping::new`]'s errors (syscall `"mmap"` for the
+    /// checks' own).
+    pub fn checked(
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        length: u64,
+        writable: bool,
+        allow_shrink: bool,
+    ) -> Result<Self> {
+        let refuse = |errno| Err(Error::new(errno, "mmap"));
+        if length == 0 {
+            return refuse(Errno::EINVAL);
+        }
+        let Ok(len) = usize::try_from(length) else {
+            return refuse(Errno::ENOMEM);
+        };
+        if !allow_shrink && get_seals(fd)? & libc::F_SEAL_SHRINK == 0 {
+            return refuse(Errno::EPERM);
+        }
+        let file_size = size(fd)?;
+        if offset.checked_add(length).is_none_or(|end| end > file_size) {
+            return refuse(Errno::EINVAL);
+        }
+        Self::new(fd, offset, len, writable)
+    }
+
     /// The start address.
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()

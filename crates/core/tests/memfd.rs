@@ -164,3 +164,46 @@ fn a_read_only_view_follows_the_file_and_writes_into_it_stay_private() {
     );
     drop((view, after));
 }
+
+#[test]
+fn a_checked_mapping_keeps_to_the_file_and_needs_the_shrink_seal() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING).unwrap();
+    truncate(fd.as_fd(), 8192).unwrap();
+    let errno = |r: linux_fd_core::Result<Mapping>| r.unwrap_err().errno;
+    // Without F_SEAL_SHRINK the file could shrink under the mapping.
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), 0, 4096, true, false)),
+        Errno::EPERM
+    );
+    let m = Mapping::checked(fd.as_fd(), 0, 8192, true, true).unwrap();
+    assert_eq!(m.len(), 8192);
+    add_seals(fd.as_fd(), libc::F_SEAL_SHRINK).unwrap();
+    assert_eq!(
+        Mapping::checked(fd.as_fd(), 4096, 4096, false, false)
+            .unwrap()
+            .len(),
+        4096
+    );
+    // Past the end of the file (by one byte, by offset, by overflow), and empty.
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), 0, 8193, true, false)),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), 8192, 4096, true, false)),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), u64::MAX, 4096, true, false)),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), 0, 0, true, false)),
+        Errno::EINVAL
+    );
+    // An unaligned offset inside the file: mmap's own EINVAL.
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), 100, 4096, true, false)),
+        Errno::EINVAL
+    );
+}

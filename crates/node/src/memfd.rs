@@ -9,11 +9,11 @@
 //! so no JS can reach the memory again) or by the buffer's finalizer after
 //! garbage collection, whichever comes first.
 //!
-//! Memory safety trusts no caller: `memfdMap` itself refuses a mapping past
-//! the end of the file, and one of a file without the `shrink` seal unless
-//! `allowShrink` (a file that shrinks under a mapping turns the next access
-//! into a SIGBUS). The TypeScript layer checks all of that first, with
-//! Node's error codes.
+//! Memory safety trusts no caller: `memfdMap` maps through
+//! `Mapping::checked`, which refuses a mapping past the end of the file, and
+//! one of a file without the `shrink` seal unless `allowShrink` (a file that
+//! shrinks under a mapping turns the next access into a SIGBUS). The
+//! TypeScript layer checks all of that first, with Node's error codes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -332,23 +332,7 @@ pub fn memfd_map<'env>(
     if !(offset >= 0.0 && length >= 1.0) {
         return Ok(Either::B(-libc::EINVAL));
     }
-    let (offset, length) = (offset as u64, length as u64);
-    let Ok(len) = usize::try_from(length) else {
-        return Ok(Either::B(-libc::ENOMEM));
-    };
-    if !allow_shrink {
-        match core::get_seals(b) {
-            Ok(seals) if seals & libc::F_SEAL_SHRINK != 0 => {}
-            Ok(_) => return Ok(Either::B(-libc::EPERM)),
-            Err(e) => return Ok(Either::B(errno(&e))),
-        }
-    }
-    match core::size(b) {
-        Ok(size) if offset.checked_add(length).is_some_and(|end| end <= size) => {}
-        Ok(_) => return Ok(Either::B(-libc::EINVAL)),
-        Err(e) => return Ok(Either::B(errno(&e))),
-    }
-    let mapping = match Mapping::new(b, offset, len, writable) {
+    let mapping = match Mapping::checked(b, offset as u64, length as u64, writable, allow_shrink) {
         Ok(m) => m,
         Err(e) => return Ok(Either::B(errno(&e))),
     };
