@@ -276,12 +276,6 @@ export declare const CLOCK_REALTIME: number
 /** `CLOCK_REALTIME_ALARM`. */
 export declare const CLOCK_REALTIME_ALARM: number
 
-/**
- * `F_DUPFD_CLOEXEC`: a close-on-exec duplicate of `fd`, or a negative errno.
- * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
- */
-export declare function dupCloexec(fd: number): number
-
 /** Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`). */
 export declare const EFD_CLOEXEC: number
 

@@ -856,7 +856,6 @@ module.exports.CLOCK_BOOTTIME_ALARM = nativeBinding.CLOCK_BOOTTIME_ALARM
 module.exports.CLOCK_MONOTONIC = nativeBinding.CLOCK_MONOTONIC
 module.exports.CLOCK_REALTIME = nativeBinding.CLOCK_REALTIME
 module.exports.CLOCK_REALTIME_ALARM = nativeBinding.CLOCK_REALTIME_ALARM
-module.exports.dupCloexec = nativeBinding.dupCloexec
 module.exports.EFD_CLOEXEC = nativeBinding.EFD_CLOEXEC
 module.exports.EFD_NONBLOCK = nativeBinding.EFD_NONBLOCK
 module.exports.EFD_SEMAPHORE = nativeBinding.EFD_SEMAPHORE

@@ -72,19 +72,6 @@ pub fn fd_handle_lost(handle: Handle<FdHandle>) -> bool {
     handle.0.borrow_mut().confirm_lost()
 }
 
-/// `F_DUPFD_CLOEXEC`: a close-on-exec duplicate of `fd`, or a negative errno.
-/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-#[napi]
-pub fn dup_cloexec(fd: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    match linux_fd_core::fd::dup_cloexec(fd) {
-        Ok(owned) => std::os::fd::IntoRawFd::into_raw_fd(owned),
-        Err(e) => errno(&e),
-    }
-}
-
 /// What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
 /// `'eventfd-semaphore'`, `'timerfd'`, `'other'`, or `'unknown'` (no `/proc`,
 /// or a kernel too old to say); or a negative errno (`EBADF`: not open).
