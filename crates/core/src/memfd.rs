@@ -238,8 +238,9 @@ impl Mapping {
     ///
     /// # Errors
     /// `EINVAL` for a length of 0 or a range past the end of the file,
-    /// `EPERM` for a file without `F_SEAL_SHRINK` unless `allow_shrink`,
-    /// `ENOMEM` for a length over the address space; `F_GET_SEALS`'s,
+    /// `EPERM` for a file without `F_SEAL_SHRINK` unless `allow_shrink`
+    /// (checked before the range), `ENOMEM` for a length that does not fit
+    /// a `usize` (only where that is narrower than 64 bits); `F_GET_SEALS`'s,
     /// `fstat`'s and [`Mapping::new`]'s errors (syscall `"mmap"` for the
     /// checks' own).
     pub fn checked(

@@ -88,22 +88,25 @@ pub fn blocking<T>(fd: BorrowedFd<'_>, mut op: impl FnMut() -> Result<T>) -> Res
 /// [`ReadyThread::rearm`] (the caller has read what it could) or
 /// [`ReadyThread::stop`]. Polling a dup means that closing the caller's fd
 /// never pulls a polled fd out from under the thread.
+///
+/// Dropping it stops the thread, as [`ReadyThread::stop`] does.
 pub struct ReadyThread {
     shared: Arc<Shared>,
+    started: bool,
 }
 
 struct Shared {
     fd: OwnedFd,
-    ctl: OwnedFd,
+    /// Shared with [`ReadyThread::waker`], which must not keep `fd` open.
+    ctl: Arc<OwnedFd>,
     stop: AtomicBool,
 }
 
-impl Shared {
-    fn wake(&self) {
-        // The control eventfd only counts tokens; a failed write (it cannot
-        // overflow at 1 per call in practice) would at worst delay a wake.
-        let _ = efd::eventfd_write(self.ctl.as_fd(), 1);
-    }
+/// Wakes the thread through its control eventfd. The eventfd only counts
+/// tokens; a failed write (it cannot overflow at 1 per call in practice)
+/// would at worst delay a wake.
+fn wake(ctl: &OwnedFd) {
+    let _ = efd::eventfd_write(ctl.as_fd(), 1);
 }
 
 impl ReadyThread {
@@ -116,30 +119,37 @@ impl ReadyThread {
         Ok(Self {
             shared: Arc::new(Shared {
                 fd,
-                ctl,
+                ctl: Arc::new(ctl),
                 stop: AtomicBool::new(false),
             }),
+            started: false,
         })
     }
 
     /// A function that wakes the thread as [`ReadyThread::rearm`] does, for
     /// another owner (e.g. a teardown that must make a parked thread look at
-    /// its state again).
+    /// its state again). It keeps only the control eventfd open, not the
+    /// polled dup.
     pub fn waker(&self) -> impl Fn() + Send + Sync + 'static {
-        let shared = self.shared.clone();
-        move || shared.wake()
+        let ctl = self.shared.ctl.clone();
+        move || wake(&ctl)
     }
 
-    /// Starts the thread. It calls `notify` on each readiness; if `notify`
-    /// returns false it exits at once. After [`ReadyThread::stop`], or if
-    /// `poll` fails, it runs `on_exit` and exits.
+    /// Starts the thread (once: a second call is `AlreadyExists`). It calls
+    /// `notify` on each readiness; if `notify` returns false it exits at
+    /// once. After [`ReadyThread::stop`], or if `poll` fails, it runs
+    /// `on_exit` and exits.
     pub fn start(
-        &self,
+        &mut self,
         name: &str,
         notify: impl FnMut() -> bool + Send + 'static,
         on_exit: impl FnOnce() + Send + 'static,
     ) -> std::io::Result<()> {
+        if self.started {
+            return Err(std::io::ErrorKind::AlreadyExists.into());
+        }
         let shared = self.shared.clone();
+        self.started = true;
         std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
@@ -148,17 +158,24 @@ impl ReadyThread {
                 }
             })
             .map(drop)
+            .inspect_err(|_| self.started = false)
     }
 
     /// Lets the thread poll the fd again after a `notify`.
     pub fn rearm(&self) {
-        self.shared.wake();
+        wake(&self.shared.ctl);
     }
 
     /// Makes the thread run `on_exit` and exit.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.wake();
+        wake(&self.shared.ctl);
+    }
+}
+
+impl Drop for ReadyThread {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -211,7 +228,7 @@ mod tests {
     }
 
     fn started(fd: BorrowedFd<'_>, keep_going: bool) -> (ReadyThread, Receiver<()>, Receiver<()>) {
-        let t = ReadyThread::new(fd).unwrap();
+        let mut t = ReadyThread::new(fd).unwrap();
         let (ready_tx, ready) = channel();
         let (exit_tx, exited) = channel();
         t.start(
@@ -251,6 +268,9 @@ mod tests {
         let writer = crate::fd::dup_cloexec(fd.as_fd()).unwrap();
         let (t, ready, exited) = started(fd.as_fd(), true);
         drop(fd);
+        // The wake makes the thread poll again after the close: had it
+        // polled the caller's number, that poll would now report POLLNVAL.
+        t.rearm();
         assert_eq!(ready.recv_timeout(QUIET), Err(RecvTimeoutError::Timeout));
         efd::eventfd_write(writer.as_fd(), 1).unwrap();
         ready.recv_timeout(LONG).unwrap();
@@ -267,6 +287,38 @@ mod tests {
         assert_eq!(exited.recv_timeout(LONG), Err(RecvTimeoutError::Disconnected));
         t.rearm();
         assert_eq!(ready.recv_timeout(QUIET), Err(RecvTimeoutError::Disconnected));
+    }
+
+    #[test]
+    fn dropping_it_stops_the_thread_and_the_waker_keeps_no_polled_fd_open() {
+        let fd = readable_eventfd();
+        let count = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+        let before = count();
+        let (t, ready, exited) = started(fd.as_fd(), true);
+        ready.recv_timeout(LONG).unwrap();
+        let wake = t.waker();
+        // Only the polled dup closes with the thread's end; the waker's
+        // control eventfd stays until the waker goes.
+        let mut again = ReadyThread::new(fd.as_fd()).unwrap();
+        assert_eq!(
+            again.start("ready-test", || true, || {}).map_err(|e| e.kind()),
+            Ok(())
+        );
+        assert_eq!(
+            again.start("ready-test", || true, || {}).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::AlreadyExists)
+        );
+        drop(again);
+        drop(t);
+        exited.recv_timeout(LONG).unwrap();
+        // The exiting thread drops its share of the dup just after on_exit.
+        let end = std::time::Instant::now() + LONG;
+        while count() != before + 1 && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(count(), before + 1, "only the waker's control eventfd is left");
+        drop(wake);
+        assert_eq!(count(), before);
     }
 
     #[test]

@@ -21,7 +21,12 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// How long a pool thread waits for its next job before it exits.
+#[cfg(not(test))]
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longer in the unit tests, so that a stalled test thread on a loaded
+/// machine does not see an idle thread leave before it hands it a job.
+#[cfg(test)]
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// At most this many pool threads wait for jobs; one more that finishes a
 /// job exits at once.

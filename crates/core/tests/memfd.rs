@@ -175,6 +175,11 @@ fn a_checked_mapping_keeps_to_the_file_and_needs_the_shrink_seal() {
         errno(Mapping::checked(fd.as_fd(), 0, 4096, true, false)),
         Errno::EPERM
     );
+    // The seal is checked first: past the end, but unsealed, is EPERM.
+    assert_eq!(
+        errno(Mapping::checked(fd.as_fd(), 0, 16384, true, false)),
+        Errno::EPERM
+    );
     let m = Mapping::checked(fd.as_fd(), 0, 8192, true, true).unwrap();
     assert_eq!(m.len(), 8192);
     add_seals(fd.as_fd(), libc::F_SEAL_SHRINK).unwrap();

@@ -4,11 +4,14 @@
 //! parks after each signal until re-armed), waking the JS thread through a
 //! threadsafe function.
 //!
-//! Teardown: `stop()` makes the helper release the threadsafe function and
-//! exit. If the environment goes away first, Node destroys the threadsafe
-//! function even though the helper still holds it; the finalizer closes the
-//! [`Gate`] (under its mutex, which the helper holds around every use of the
-//! function) and wakes the helper, which then exits without touching it.
+//! Teardown: `stop()` (or dropping the [`Helper`]) makes the helper release
+//! the threadsafe function and exit. If the environment goes away first, Node
+//! destroys the threadsafe function even though the helper still holds it;
+//! the finalizer closes the [`Gate`] (under its mutex, which the helper holds
+//! around every use of the function) and wakes the helper. From then on the
+//! helper never touches the function: its next signal finds the gate closed
+//! and ends the thread, and so does the stop that the watch's own teardown
+//! sends.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
@@ -61,6 +64,8 @@ impl Gate {
 /// The JS-thread side of one helper thread.
 pub struct Helper {
     tsfn: sys::napi_threadsafe_function,
+    /// Closed by the function's finalizer: `set_ref` must not touch it then.
+    gate: Arc<Gate>,
     ready: ReadyThread,
     armed: bool,
     refed: bool,
@@ -80,7 +85,7 @@ impl Helper {
         fd: BorrowedFd<'_>,
         inner: Weak<RefCell<WatchInner>>,
     ) -> Result<Self, SysError> {
-        let ready = ReadyThread::new(fd)?;
+        let mut ready = ReadyThread::new(fd)?;
         let gate = Gate::new(ready.waker());
         let context = Box::into_raw(Box::new(inner));
         let finalize_data = Arc::into_raw(gate.clone());
@@ -107,6 +112,7 @@ impl Helper {
         };
         let send = SendTsfn(tsfn);
         let exit_gate = gate.clone();
+        let own_gate = gate.clone();
         let notify = move || {
             let send = send;
             let called = gate.with_open(|| {
@@ -143,6 +149,7 @@ impl Helper {
         }
         Ok(Self {
             tsfn,
+            gate: own_gate,
             ready,
             armed: true,
             refed: true,
@@ -167,15 +174,20 @@ impl Helper {
         if want == self.refed {
             return;
         }
-        // SAFETY: tsfn is live until stop() (the helper releases it only after
-        // `stop` is set, which happens only in stop()).
-        unsafe {
-            if want {
-                sys::napi_ref_threadsafe_function(env, self.tsfn);
-            } else {
-                sys::napi_unref_threadsafe_function(env, self.tsfn);
+        let tsfn = self.tsfn;
+        // The helper may have released its count already (after a poll
+        // error), but the function is freed only after its finalizer, which
+        // closes the gate on this same JS thread: open, it still exists.
+        self.gate.with_open(|| {
+            // SAFETY: on the JS thread, before the finalizer (see above).
+            unsafe {
+                if want {
+                    sys::napi_ref_threadsafe_function(env, tsfn);
+                } else {
+                    sys::napi_unref_threadsafe_function(env, tsfn);
+                }
             }
-        }
+        });
         self.refed = want;
     }
 
