@@ -184,21 +184,18 @@ impl Drop for ReadyThread {
 fn run(shared: &Shared, mut notify: impl FnMut() -> bool) -> bool {
     let mut armed = true;
     while !shared.stop.load(Ordering::SeqCst) {
-        let mut fds = vec![PollFd::new(shared.ctl.as_fd(), PollFlags::POLLIN)];
-        if armed {
-            fds.push(PollFd::new(shared.fd.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+        let mut fds = [
+            PollFd::new(shared.ctl.as_fd(), PollFlags::POLLIN),
+            PollFd::new(shared.fd.as_fd(), PollFlags::POLLIN),
+        ];
+        // Parked (not armed): only the control eventfd.
+        let polled = if armed { 2 } else { 1 };
+        match nix::poll::poll(&mut fds[..polled], PollTimeout::NONE) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,
         }
-        let ready = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        let (ctl_ready, fd_ready) = (ready(0), armed && ready(1));
-        drop(fds);
+        let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+        let (ctl_ready, fd_ready) = (ready(&fds[0]), armed && ready(&fds[1]));
         if ctl_ready {
             let _ = efd::eventfd_read(shared.ctl.as_fd());
             armed = true;

@@ -320,7 +320,7 @@ pub struct LockWaitThreads {
 /// What the lock-wait pool holds right now; for tests and diagnostics.
 #[napi]
 pub fn lock_wait_threads() -> LockWaitThreads {
-    let (idle, busy) = job::pool_threads();
+    let (idle, busy) = linux_fd_core::pool::threads();
     LockWaitThreads {
         idle: idle as u32,
         busy,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use linux_fd_core::lockwait::{lock_until, Cancel, LockSpec, Waited};
 
 /// Voluntary context switches of thread `tid` of this process.
-fn voluntary_switches(tid: i64) -> u64 {
+fn voluntary_switches(tid: i32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
     status
         .lines()
@@ -28,8 +28,7 @@ pub fn wakeups_in_300ms_of_waiting(waiter: OwnedFd, spec: LockSpec, settle_ms: u
     let c2 = cancel.clone();
     let (tx, rx) = mpsc::channel();
     let t = std::thread::spawn(move || {
-        // SAFETY: gettid has no preconditions.
-        tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
+        tx.send(linux_fd_core::pool::gettid()).unwrap();
         lock_until(waiter.as_fd(), &spec, &c2).unwrap()
     });
     let tid = rx.recv().unwrap();

@@ -33,11 +33,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What the pool holds right now (`linux_fd_core::pool::threads`).
-pub fn pool_threads() -> (usize, Vec<i32>) {
-    pool::threads()
-}
-
 // ---------------------------------------------------------------------------
 // The mailbox
 

@@ -191,9 +191,10 @@ impl Helper {
         self.refed = want;
     }
 
-    /// Stops the helper; it releases the threadsafe function and exits.
+    /// Stops the helper; it releases the threadsafe function and exits
+    /// (dropping the `ReadyThread` stops it).
     pub fn stop(self) {
-        self.ready.stop();
+        drop(self);
     }
 }
 
