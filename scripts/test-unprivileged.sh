@@ -32,8 +32,11 @@ if ! as_user test -r "$PWD/package.json" -a -x "$PWD/node_modules"; then
   copy=$(mktemp -d)
   chmod 755 "$copy"
   echo "$user cannot read $(basename "$PWD"); running from a copy in $copy"
+  # The tracked files, plus the git-ignored build outputs the suite loads:
+  # node_modules, the addon and dist/ (tsc's output, which index.js requires;
+  # without it every spec failed on a fresh clone under a mode-700 directory).
   git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$copy"
-  cp -a node_modules ./*.node "$copy"/
+  cp -a node_modules dist ./*.node "$copy"/
   cd "$copy"
 fi
 echo "running the ava suite as $user ($uid:$gid), no capabilities"
