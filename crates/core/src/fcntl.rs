@@ -13,6 +13,25 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::{Errno, Error, Result};
 
+/// Makes `call` again while it fails with `EINTR`, as Python's `fcntl.fcntl`
+/// and `fcntl.ioctl` do (PEP 475): a blocking command (`F_SETLKW`,
+/// `F_OFD_SETLKW`, a blocking ioctl) must not fail because a handler without
+/// `SA_RESTART` ran on this thread, such as the package's own lock-wait
+/// cancel signal (`lockwait.rs`). Returns the call's result and, if it
+/// failed, its errno.
+fn retry_eintr(mut call: impl FnMut() -> libc::c_int) -> std::result::Result<i32, Errno> {
+    loop {
+        let rc = call();
+        if rc >= 0 {
+            return Ok(rc);
+        }
+        let e = Errno::last();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
 /// The size of the buffer Python's `fcntl`/`ioctl` copy a buffer argument into.
 pub const ARG_BUF_SIZE: usize = 1024;
 
@@ -30,12 +49,7 @@ pub const ARG_BUF_SIZE: usize = 1024;
 pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
     // SAFETY: the caller guarantees cmd takes an integer or nothing, so the
     // kernel reads arg as plain data and touches no memory of this process.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) };
-    if rc < 0 {
-        Err(Error::new(Errno::last(), "fcntl"))
-    } else {
-        Ok(rc)
-    }
+    retry_eintr(|| unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) }).map_err(|e| Error::new(e, "fcntl"))
 }
 
 /// `fcntl(fd, cmd, buf)`: the command reads and/or writes `buf`.
@@ -45,12 +59,8 @@ pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Resul
 pub fn fcntl_buf(fd: BorrowedFd<'_>, cmd: i32, buf: &mut [u8; ARG_BUF_SIZE]) -> Result<i32> {
     // SAFETY: buf is valid for ARG_BUF_SIZE bytes of reads and writes for the
     // duration of the call, larger than any fcntl argument structure.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, buf.as_mut_ptr()) };
-    if rc < 0 {
-        Err(Error::new(Errno::last(), "fcntl"))
-    } else {
-        Ok(rc)
-    }
+    retry_eintr(|| unsafe { libc::fcntl(fd.as_raw_fd(), cmd, buf.as_mut_ptr()) })
+        .map_err(|e| Error::new(e, "fcntl"))
 }
 
 /// `ioctl(fd, request, arg)` with an integer argument.
@@ -62,12 +72,8 @@ pub unsafe fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c
     // SAFETY: the caller guarantees request takes an integer or nothing, so
     // arg reaches the kernel as plain data. (The request type differs between
     // glibc (c_ulong) and musl (c_int).)
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
-    if rc < 0 {
-        Err(Error::new(Errno::last(), "ioctl"))
-    } else {
-        Ok(rc)
-    }
+    retry_eintr(|| unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) })
+        .map_err(|e| Error::new(e, "ioctl"))
 }
 
 /// `ioctl(fd, request, buf)`: the request reads and/or writes `buf`.
@@ -79,12 +85,8 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
     // SAFETY: the caller guarantees buf covers the size the request reads or
     // writes, so the kernel stays inside buf, which is live and exclusively
     // borrowed for the call.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) };
-    if rc < 0 {
-        Err(Error::new(Errno::last(), "ioctl"))
-    } else {
-        Ok(rc)
-    }
+    retry_eintr(|| unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) })
+        .map_err(|e| Error::new(e, "ioctl"))
 }
 
 /// `fcntl(fd, F_GETPIPE_SZ)`—The capacity of a pipe, in bytes.
