@@ -378,7 +378,8 @@ export declare function fcntlInt(fd: number, cmd: number, arg: number): number
 export declare const FD_CLOEXEC: number
 
 /**
- * A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
+ * A handle owning `fd` itself (`adopt`, which sets its `FD_CLOEXEC`) or a
+ * close-on-exec duplicate of it;
  * with `nonblock`, the open file description is made non-blocking. `anon`:
  * an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
  * adopted fd is then left open, still the caller's.

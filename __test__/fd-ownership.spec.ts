@@ -12,7 +12,22 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { EventCounter, MemFile, Semaphore, Timer, tryLockFile } from '../index.js'
+import {
+  CLOCK_MONOTONIC,
+  EFD_SEMAPHORE,
+  EventCounter,
+  eventfd,
+  F_GETFD,
+  F_SETFD,
+  FD_CLOEXEC,
+  fcntl,
+  MemFile,
+  memfdCreate,
+  Semaphore,
+  Timer,
+  timerfdCreate,
+  tryLockFile,
+} from '../index.js'
 import { runNode, sleep } from './helpers/child.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-own-'))
@@ -542,3 +557,24 @@ for (const how of ['lockOpen', 'lockDup'] as const) {
     native.lockRelease(third)
   })
 }
+
+// The classes' fds are always close-on-exec (the rsyscall rule), adopted ones
+// too: before, `{ adopt: true }` kept an inheritable fd inheritable, so every
+// child the process spawned got it.
+test.serial('an adopted fd is made close-on-exec', (t) => {
+  const makers: Array<[string, () => number, (fd: number) => { fd: number; close(): void }]> = [
+    ['EventCounter', () => eventfd(0, 0), (fd) => EventCounter.fromFd(fd, { adopt: true })],
+    ['Semaphore', () => eventfd(0, EFD_SEMAPHORE), (fd) => Semaphore.fromFd(fd, { adopt: true })],
+    ['Timer', () => timerfdCreate(CLOCK_MONOTONIC), (fd) => Timer.fromFd(fd, { adopt: true })],
+    ['MemFile', () => memfdCreate('adopted', 0), (fd) => MemFile.fromFd(fd, { adopt: true })],
+  ]
+  for (const [name, make, adopt] of makers) {
+    const fd = make()
+    fcntl(fd, F_SETFD, 0)
+    t.is(fcntl(fd, F_GETFD), 0, `${name}: inheritable before`)
+    const obj = adopt(fd)
+    t.is(obj.fd, fd, name)
+    t.is((fcntl(fd, F_GETFD) as number) & FD_CLOEXEC, FD_CLOEXEC, `${name}: close-on-exec once adopted`)
+    obj.close()
+  }
+})

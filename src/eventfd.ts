@@ -173,7 +173,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * Wraps an existing eventfd made without `EFD_SEMAPHORE`, e.g. one inherited
    * from a parent process. By default the fd is duplicated with
    * `F_DUPFD_CLOEXEC`, so the object owns its own copy and the caller still
-   * owns `fd`; with `{ adopt: true }` the object takes `fd` itself. The open
+   * owns `fd`; with `{ adopt: true }` the object takes `fd` itself and sets
+   * its `FD_CLOEXEC`, so a child process no longer inherits it. The open
    * file description is made non-blocking.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.

@@ -366,7 +366,7 @@ export class MemFile {
    * Wraps an existing memfd, e.g. one inherited from a parent process. By
    * default the fd is duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps
    * its own; `{ adopt: true }` takes the fd itself, which the `MemFile`
-   * then closes.
+   * then closes, and sets its `FD_CLOEXEC`.
    *
    * @param fd - an fd number, or an object with a numeric `fd` (another `MemFile`, a `FileHandle`).
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a memfd.

@@ -43,6 +43,17 @@ pub fn is_cloexec(fd: BorrowedFd<'_>) -> Result<bool> {
     Ok(FdFlag::from_bits_retain(flags).contains(FdFlag::FD_CLOEXEC))
 }
 
+/// Sets `FD_CLOEXEC` on `fd` (one `F_GETFD`, and an `F_SETFD` only if the
+/// flag is missing). `EBADF` for a number that is not open.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+pub fn set_cloexec(fd: BorrowedFd<'_>) -> Result<()> {
+    let flags = FdFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFD).syscall("fcntl")?);
+    if !flags.contains(FdFlag::FD_CLOEXEC) {
+        fcntl(fd, FcntlArg::F_SETFD(flags | FdFlag::FD_CLOEXEC)).syscall("fcntl")?;
+    }
+    Ok(())
+}
+
 /// What `/proc/self/fdinfo/<fd>` says an fd is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FdKind {

@@ -6,7 +6,7 @@
 //! closed low number could be reused by another test in between.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use linux_fd_core::eventfd::{eventfd, EfdFlags};
 use linux_fd_core::fd::{Check, FdIdentity, GuardedFd, Taken};
@@ -187,4 +187,23 @@ fn new_anon_records_the_same_identity_as_an_fstat_would() {
     assert_eq!(GuardedFd::new_anon(a).identity(), Some(want_a));
     assert_eq!(GuardedFd::new_anon(b).identity(), Some(want_b));
     assert_eq!(want_a, want_b, "eventfds and timerfds share the anonymous inode");
+}
+
+#[test]
+fn set_cloexec_sets_the_flag_and_a_closed_number_is_ebadf() {
+    use linux_fd_core::fd::{is_cloexec, set_cloexec};
+    let fd = memfd_create(&CString::new("inheritable").unwrap(), 0).unwrap();
+    assert!(!is_cloexec(fd.as_fd()).unwrap());
+    set_cloexec(fd.as_fd()).unwrap();
+    assert!(is_cloexec(fd.as_fd()).unwrap());
+    set_cloexec(fd.as_fd()).unwrap();
+    assert!(is_cloexec(fd.as_fd()).unwrap());
+    let raw = at(memfd("closed"), 900).into_raw_fd();
+    close_behind(raw);
+    // SAFETY: only the number is used; the kernel answers EBADF for it.
+    let closed = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    assert_eq!(
+        set_cloexec(closed).unwrap_err().errno,
+        linux_fd_core::Errno::EBADF
+    );
 }

@@ -97,7 +97,8 @@ pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
     }
 }
 
-/// A handle owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
+/// A handle owning `fd` itself (`adopt`, which sets its `FD_CLOEXEC`) or a
+/// close-on-exec duplicate of it;
 /// with `nonblock`, the open file description is made non-blocking. `anon`:
 /// an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
 /// adopted fd is then left open, still the caller's.
@@ -118,8 +119,10 @@ pub fn fd_handle_from(
         }
     }
     let owned = if adopt {
-        // fcntl(F_GETFD) first, so a closed number is EBADF, not adopted.
-        if let Err(e) = linux_fd_core::fd::is_cloexec(b) {
+        // An adopted fd is made close-on-exec like every fd the package
+        // owns (an inheritable one reached every child). F_GETFD comes
+        // first, so a closed number is EBADF, not adopted.
+        if let Err(e) = linux_fd_core::fd::set_cloexec(b) {
             return Either::B(errno(&e));
         }
         // SAFETY: the caller hands over this open fd (checked just above);
