@@ -55,3 +55,19 @@ for (const [name, setup] of Object.entries(WAITS)) {
     })
   }
 }
+
+// LINUX_FD_FORBID_UV (the Bun test's trap: any uv_* lookup aborts) is read
+// once when the addon loads. Read on every lookup, setting it from JS while a
+// wait was pending aborted the process at the wait's next event.
+test('setting LINUX_FD_FORBID_UV from JS after load does not abort a pending wait', async (t) => {
+  const r = await runNode(`
+    const s = new lfd.Semaphore(0)
+    const p = s.acquire()
+    process.env.LINUX_FD_FORBID_UV = '1'
+    setTimeout(() => s.release(), 50)
+    p.then(() => { console.log('acquired'); s.close() })
+  `)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout, 'acquired\n')
+})

@@ -59,6 +59,7 @@ fn raw_functions() -> [(&'static str, Body); 15] {
 
 #[napi(module_exports)]
 pub fn register_raw_functions(exports: Object<'_>, env: Env) -> napi::Result<()> {
+    rt::read_forbid();
     // SAFETY: napi-rs calls this once per environment at module load, on its
     // JS thread, with that environment's exports object.
     unsafe { rt::rawfn::register(env.raw(), exports.raw(), &raw_functions()) }

@@ -22,6 +22,8 @@ pub mod job;
 pub mod rawfn;
 mod thread;
 mod uv;
+
+pub use uv::read_forbid;
 pub mod watch;
 
 use std::os::fd::BorrowedFd;

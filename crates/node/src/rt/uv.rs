@@ -88,12 +88,27 @@ fn load() -> Option<Uv> {
 /// Every `uv_*` call goes through here, so the test suite can prove none
 /// happens under Bun: with `LINUX_FD_FORBID_UV` set, reaching this aborts.
 /// (An `LD_PRELOAD` trap cannot do it: symbols of the main executable come
-/// before preloaded ones in the global lookup scope.)
+/// before preloaded ones in the global lookup scope.) The variable is read
+/// once, when the addon loads ([`read_forbid`]): read on every call, a
+/// `process.env.LINUX_FD_FORBID_UV = '1'` while a watch ran aborted the
+/// process at its next event.
 pub fn get() -> Option<&'static Uv> {
-    if std::env::var_os("LINUX_FD_FORBID_UV").is_some() {
+    if *FORBID.get_or_init(forbid_from_env) {
         eprintln!("linux-fd: a uv_* function was reached with LINUX_FD_FORBID_UV set");
         std::process::abort();
     }
     static UV: OnceLock<Option<Uv>> = OnceLock::new();
     UV.get_or_init(load).as_ref()
+}
+
+static FORBID: OnceLock<bool> = OnceLock::new();
+
+fn forbid_from_env() -> bool {
+    std::env::var_os("LINUX_FD_FORBID_UV").is_some()
+}
+
+/// Reads `LINUX_FD_FORBID_UV` for [`get`], once per process: called when the
+/// addon loads, before any JS can change the environment.
+pub fn read_forbid() {
+    FORBID.get_or_init(forbid_from_env);
 }
