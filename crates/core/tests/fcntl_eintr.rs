@@ -46,7 +46,7 @@ fn a_blocking_fcntl_interrupted_by_a_signal_is_retried() {
         act.sa_sigaction = on_signal as *const () as usize;
         assert_eq!(libc::sigaction(libc::SIGURG, &act, std::ptr::null_mut()), 0);
     }
-    let file: OwnedFd = std::fs::File::from(tempfile()).into();
+    let file = tempfile();
     let holder = reopen(&file);
     let waiter = reopen(&file);
     let mut arg = ofd_lock_arg(libc::F_WRLCK as libc::c_short);
@@ -58,10 +58,8 @@ fn a_blocking_fcntl_interrupted_by_a_signal_is_retried() {
         std::thread::sleep(Duration::from_millis(100));
         // SAFETY: `me` is the test thread, alive: it is blocked in fcntl until
         // this thread unlocks below.
-        assert_eq!(
-            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGURG) },
-            0
-        );
+        let sent = unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGURG) };
+        assert_eq!(sent, 0);
         std::thread::sleep(Duration::from_millis(200));
         let mut un = ofd_lock_arg(libc::F_UNLCK as libc::c_short);
         fcntl_buf(holder.as_fd(), libc::F_OFD_SETLK, &mut un).unwrap();
@@ -80,8 +78,7 @@ fn a_blocking_fcntl_interrupted_by_a_signal_is_retried() {
 }
 
 /// A memfd to lock (OFD locks work on it as on any regular file).
-fn tempfile() -> std::fs::File {
+fn tempfile() -> OwnedFd {
     let c = std::ffi::CString::new("fcntl-eintr").unwrap();
-    let fd = linux_fd_core::memfd::memfd_create(&c, libc::MFD_CLOEXEC).unwrap();
-    std::fs::File::from(fd)
+    linux_fd_core::memfd::memfd_create(&c, libc::MFD_CLOEXEC).unwrap()
 }
