@@ -40,6 +40,10 @@ test.serial('a permit from acquire() is released once, by release() or by using'
   t.is(sem.count, 1n)
   t.true(p.released)
   t.throws(() => new (Permit as unknown as new () => Permit)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  // The typings have no public constructor either (tsc checks the specs;
+  // with the old typings, which had none declared, `new X()` type-checked).
+  // @ts-expect-error: the constructor is private
+  t.throws(() => new Permit(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
 })
 
 test.serial('a permit of a closed semaphore has nowhere to go: release() does nothing', async (t) => {

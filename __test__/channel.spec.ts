@@ -175,6 +175,8 @@ test.serial('ReceivedFds: take, peek, takeAll, close, dispose, errors', async (t
   t.is(m3.fds.length, 0)
   t.throws(() => m3.fds.take(0), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => new (ReceivedFds as any)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  // @ts-expect-error: the constructor is private (tsc checks the specs)
+  t.throws(() => new ReceivedFds(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
 })
 
 test.serial('a received fd closed behind the list’s back is forgotten, never closed again', async (t) => {
@@ -402,6 +404,11 @@ test.serial('foreign receivers and constructors', (t) => {
   t.teardown(() => (a.close(), b.close()))
   t.throws(() => new (FdChannel as any)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
   t.throws(() => new (FdChannelServer as any)(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  // The typings have no public constructors either (tsc checks the specs).
+  // @ts-expect-error: the constructor is private
+  t.throws(() => new FdChannel(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
+  // @ts-expect-error: the constructor is private
+  t.throws(() => new FdChannelServer(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' })
   const fake = Object.create(FdChannel.prototype)
   t.throws(() => fake.fd, { code: 'ERR_INVALID_THIS' })
   t.throws(() => FdChannel.prototype.close.call({}), { code: 'ERR_INVALID_THIS' })

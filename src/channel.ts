@@ -40,6 +40,9 @@ const PEER_GONE = new Set(['EPIPE', 'ECONNRESET'])
 // ---------------------------------------------------------------------------
 // Received fds
 
+// Only this module makes a ReceivedFds (see its private constructor).
+let makeReceivedFds: (list: FdList | undefined) => ReceivedFds
+
 /**
  * The fds that arrived with one message. They are owned here: they are
  * closed by `close()`, by `using` at scope exit, or when this object is
@@ -62,8 +65,12 @@ export class ReceivedFds implements Disposable, Iterable<number> {
   #list: FdList | undefined
   readonly #length: number
 
-  /** @internal */
-  constructor(key: typeof token, list: FdList | undefined) {
+  static {
+    makeReceivedFds = (list) => new ReceivedFds(token, list)
+  }
+
+  /** Not for `new`: a message's fds come from {@link FdChannel.receive} and its iterator. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
+  private constructor(key: typeof token, list: FdList | undefined) {
     if (key !== token) throw illegalConstructor()
     this.#list = list
     this.#length = list === undefined ? 0 : native.channelFdsCount(list)
@@ -262,6 +269,9 @@ interface PendingSend {
 /** Longest pause between two tries of a send that found the peer's queue full (ms). */
 const SEND_RETRY_MAX_MS = 16
 
+// Only this module makes a FdChannel (see its private constructor).
+let makeFdChannel: (h: Handle, peer?: PeerCredentials) => FdChannel
+
 /**
  * One end of a connection that carries messages with fds between processes
  * of one host: a `SOCK_SEQPACKET` Unix socket, so each `send()` arrives as
@@ -305,8 +315,12 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   #sendDelay = 0
   #refed = true
 
-  /** @internal */
-  constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
+  static {
+    makeFdChannel = (h, peer) => new FdChannel(token, h, peer)
+  }
+
+  /** Not for `new`: channels come from {@link FdChannel.pair}, {@link FdChannel.connect}, {@link FdChannel.fromFd} and a server. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
+  private constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
     if (key !== token) throw illegalConstructor()
     this.#peer = peer
     const core: FdCore<FdMessage> = new FdCore(
@@ -314,7 +328,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       'FdChannel',
       (fd) => {
         const r = native.channelRecv(fd)
-        if (typeof r !== 'number') return { data: r.data, fds: new ReceivedFds(token, r.fds ?? undefined) }
+        if (typeof r !== 'number') return { data: r.data, fds: makeReceivedFds(r.fds ?? undefined) }
         if (r === EAGAIN) return undefined
         if (r === 0) throw errnoError(EPIPE, 'recvmsg')
         throw core.fail(r, 'recvmsg')
@@ -397,7 +411,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     if (signal?.aborted) throw new AbortError(signal.reason)
     const h = native.channelListen(name, abstract, backlog)
     if (typeof h === 'number') throw errnoError(h, 'listen')
-    return new FdChannelServer(token, h, name, abstract, uids, signal)
+    return makeFdChannelServer(h, name, abstract, uids, signal)
   }
 
   /**
@@ -659,6 +673,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 // ---------------------------------------------------------------------------
 // FdChannelServer
 
+// Only this module makes a FdChannelServer (see its private constructor).
+let makeFdChannelServer: (h: Handle, path: string, abstract: boolean, uids: Set<number> | null, signal: AbortSignal | undefined) => FdChannelServer
+
 /**
  * The listening side made by {@link FdChannel.listen}: `await accept()` or
  * `for await (const channel of server)` gives one {@link FdChannel} per
@@ -678,8 +695,12 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
 
-  /** @internal */
-  constructor(key: typeof token, h: Handle, path: string, abstract: boolean, uids: Set<number> | null, signal: AbortSignal | undefined) {
+  static {
+    makeFdChannelServer = (h, path, abstract, uids, signal) => new FdChannelServer(token, h, path, abstract, uids, signal)
+  }
+
+  /** Not for `new`: servers come from {@link FdChannel.listen}. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
+  private constructor(key: typeof token, h: Handle, path: string, abstract: boolean, uids: Set<number> | null, signal: AbortSignal | undefined) {
     if (key !== token) throw illegalConstructor()
     this.#path = path
     this.#abstract = abstract
@@ -707,7 +728,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
             this.#rejected++
             continue
           }
-          return new FdChannel(token, c, Object.freeze({ pid: p[0], uid: p[1], gid: p[2] }))
+          return makeFdChannel(c, Object.freeze({ pid: p[0], uid: p[1], gid: p[2] }))
         }
       },
       { endCodes: PEER_GONE, onShutdown: () => this.#shutdown() },

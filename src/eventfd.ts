@@ -333,6 +333,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   }
 }
 
+// Only this module makes a Permit (see its private constructor).
+let makePermit: (sem: Semaphore) => Permit
+
 /**
  * A permit taken from a {@link Semaphore} by `acquire()` or `acquireSync()`.
  * `release()` (or leaving a `using` scope) gives it back; releasing it twice
@@ -348,8 +351,12 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 export class Permit implements Disposable {
   #sem: Semaphore | undefined
 
-  /** @internal */
-  constructor(key: typeof token, sem: Semaphore) {
+  static {
+    makePermit = (sem) => new Permit(token, sem)
+  }
+
+  /** Not for `new`: permits come from {@link Semaphore.acquire} and {@link Semaphore.acquireSync}. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
+  private constructor(key: typeof token, sem: Semaphore) {
     if (key !== token) throw illegalConstructor()
     this.#sem = sem
   }
@@ -514,7 +521,7 @@ export class Semaphore implements Disposable {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
       const o = toOptions(options, 'options', ['signal'])
-      return this.#core.wait(toSignal(o.signal)).then(() => new Permit(token, this))
+      return this.#core.wait(toSignal(o.signal)).then(() => makePermit(this))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -530,7 +537,7 @@ export class Semaphore implements Disposable {
   acquireSync(): Permit {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     this.#core.waitSync()
-    return new Permit(token, this)
+    return makePermit(this)
   }
 
   /**
