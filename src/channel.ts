@@ -356,8 +356,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * a {@link FdChannel.pair} inherited from a parent. By default the fd is
    * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
    * `{ adopt: true }` the channel takes `fd` itself and sets its
-   * `FD_CLOEXEC`. The open file description is made non-blocking. A Unix socket of another type
-   * (`SOCK_STREAM`) is not detected: its message boundaries would be lost.
+   * `FD_CLOEXEC`. The open file description is made non-blocking. A Unix
+   * socket of another type (`SOCK_STREAM`) is not detected: its message
+   * boundaries would be lost.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a socket.
    * @throws {Error} `EBADF` if `fd` is not open.
    */

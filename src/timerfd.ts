@@ -298,9 +298,9 @@ export class Timer {
    * Wraps an existing timerfd, e.g. one inherited from a parent process. By
    * default the fd is duplicated with `F_DUPFD_CLOEXEC`, so the object owns
    * its own copy and the caller still owns `fd`; with `{ adopt: true }` the
-   * object takes ownership of `fd` itself and sets its `FD_CLOEXEC`. The open file description is made
-   * non-blocking. The clock is read from `/proc/self/fdinfo` (`'monotonic'`
-   * where the kernel does not say).
+   * object takes ownership of `fd` itself and sets its `FD_CLOEXEC`. The
+   * open file description is made non-blocking. The clock is read from
+   * `/proc/self/fdinfo` (`'monotonic'` where the kernel does not say).
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd (or
    * for an unknown option); `ERR_INVALID_ARG_TYPE`.
    * @throws {Error} `EBADF` if `fd` is not open.

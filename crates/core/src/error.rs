@@ -127,6 +127,22 @@ pub fn errno_description(errno: Errno) -> String {
     }
 }
 
+/// Makes `call` again while it fails with `EINTR`, as CPython does for
+/// `fcntl`, `ioctl`, `flock` and `lockf` (PEP 475): a blocking call must not
+/// fail because a handler without `SA_RESTART` ran on this thread, such as
+/// the package's own lock-wait cancel signal (`lockwait.rs`). Wrap a raw
+/// `libc` call with `Errno::result`.
+pub(crate) fn retry_eintr<T>(
+    mut call: impl FnMut() -> std::result::Result<T, Errno>,
+) -> std::result::Result<T, Errno> {
+    loop {
+        match call() {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

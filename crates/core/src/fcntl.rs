@@ -11,26 +11,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::error::{Errno, Error, Result};
-
-/// Makes `call` again while it fails with `EINTR`, as Python's `fcntl.fcntl`
-/// and `fcntl.ioctl` do (PEP 475): a blocking command (`F_SETLKW`,
-/// `F_OFD_SETLKW`, a blocking ioctl) must not fail because a handler without
-/// `SA_RESTART` ran on this thread, such as the package's own lock-wait
-/// cancel signal (`lockwait.rs`). Returns the call's result and, if it
-/// failed, its errno.
-fn retry_eintr(mut call: impl FnMut() -> libc::c_int) -> std::result::Result<i32, Errno> {
-    loop {
-        let rc = call();
-        if rc >= 0 {
-            return Ok(rc);
-        }
-        let e = Errno::last();
-        if e != Errno::EINTR {
-            return Err(e);
-        }
-    }
-}
+use crate::error::{retry_eintr, Errno, Error, Result};
 
 /// The size of the buffer Python's `fcntl`/`ioctl` copy a buffer argument into.
 pub const ARG_BUF_SIZE: usize = 1024;
@@ -49,7 +30,8 @@ pub const ARG_BUF_SIZE: usize = 1024;
 pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
     // SAFETY: the caller guarantees cmd takes an integer or nothing, so the
     // kernel reads arg as plain data and touches no memory of this process.
-    retry_eintr(|| unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) }).map_err(|e| Error::new(e, "fcntl"))
+    retry_eintr(|| Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) }))
+        .map_err(|e| Error::new(e, "fcntl"))
 }
 
 /// `fcntl(fd, cmd, buf)`: the command reads and/or writes `buf`.
@@ -59,7 +41,7 @@ pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Resul
 pub fn fcntl_buf(fd: BorrowedFd<'_>, cmd: i32, buf: &mut [u8; ARG_BUF_SIZE]) -> Result<i32> {
     // SAFETY: buf is valid for ARG_BUF_SIZE bytes of reads and writes for the
     // duration of the call, larger than any fcntl argument structure.
-    retry_eintr(|| unsafe { libc::fcntl(fd.as_raw_fd(), cmd, buf.as_mut_ptr()) })
+    retry_eintr(|| Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, buf.as_mut_ptr()) }))
         .map_err(|e| Error::new(e, "fcntl"))
 }
 
@@ -72,7 +54,7 @@ pub unsafe fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c
     // SAFETY: the caller guarantees request takes an integer or nothing, so
     // arg reaches the kernel as plain data. (The request type differs between
     // glibc (c_ulong) and musl (c_int).)
-    retry_eintr(|| unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) })
+    retry_eintr(|| Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) }))
         .map_err(|e| Error::new(e, "ioctl"))
 }
 
@@ -85,7 +67,7 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
     // SAFETY: the caller guarantees buf covers the size the request reads or
     // writes, so the kernel stays inside buf, which is live and exclusively
     // borrowed for the call.
-    retry_eintr(|| unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) })
+    retry_eintr(|| Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) }))
         .map_err(|e| Error::new(e, "ioctl"))
 }
 

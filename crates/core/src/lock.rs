@@ -15,24 +15,16 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::fcntl::{fcntl, FcntlArg};
 
-use crate::error::{Context, Errno, Error, Result};
+use crate::error::{retry_eintr, Context, Errno, Error, Result};
 
 /// `flock(fd, operation)`—`LOCK_SH`, `LOCK_EX` or `LOCK_UN`, optionally `|
 /// LOCK_NB`. Blocks without `LOCK_NB`; a conflict with it is `EWOULDBLOCK`
 /// (= `EAGAIN`).
 pub fn flock(fd: BorrowedFd<'_>, operation: i32) -> Result<()> {
-    loop {
-        // SAFETY: flock only reads its two integer arguments.
-        let rc = unsafe { libc::flock(fd.as_raw_fd(), operation) };
-        if rc == 0 {
-            return Ok(());
-        }
-        match Errno::last() {
-            // A signal handler interrupted a blocking wait; Python retries too (PEP 475).
-            Errno::EINTR => continue,
-            e => return Err(Error::new(e, "flock")),
-        }
-    }
+    // SAFETY: flock only reads its two integer arguments.
+    retry_eintr(|| Errno::result(unsafe { libc::flock(fd.as_raw_fd(), operation) }))
+        .map(drop)
+        .syscall("flock")
 }
 
 /// What [`lockf`] was asked for, decoded as CPython's `fcntl_lockf_impl` does.
@@ -79,15 +71,13 @@ pub fn lockf(fd: BorrowedFd<'_>, cmd: i32, len: i64, start: i64, whence: i32) ->
     fl.l_whence = whence as libc::c_short;
     fl.l_start = start as libc::off_t;
     fl.l_len = len as libc::off_t;
-    loop {
-        let r = if cmd & libc::LOCK_NB != 0 {
+    retry_eintr(|| {
+        if cmd & libc::LOCK_NB != 0 {
             fcntl(fd, FcntlArg::F_SETLK(&fl))
         } else {
             fcntl(fd, FcntlArg::F_SETLKW(&fl))
-        };
-        match r {
-            Err(Errno::EINTR) => continue,
-            other => return other.map(|_| ()).syscall("fcntl"),
         }
-    }
+    })
+    .map(drop)
+    .syscall("fcntl")
 }

@@ -22,9 +22,9 @@ pub mod job;
 pub mod rawfn;
 mod thread;
 mod uv;
+pub mod watch;
 
 pub use uv::read_forbid;
-pub mod watch;
 
 use std::os::fd::BorrowedFd;
 
