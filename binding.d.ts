@@ -557,10 +557,16 @@ export declare function memfdSize(fd: number): number
 export declare function memfdTruncate(fd: number, size: number): number
 
 /**
- * Unmaps a buffer made by [`memfd_map`] with this registry: detaches it
- * (its views then have length 0 instead of reaching freed memory) and
- * unmaps the memory at once. Returns 0, or `-EINVAL` if `buffer` is not a
- * live mapping of this registry.
+ * Unmaps a buffer made by [`memfd_map`] with this registry: the file's
+ * pages are replaced at once by an anonymous placeholder (so the file is no
+ * longer mapped, and `F_SEAL_WRITE` can be added), the buffer is detached
+ * (its views then have length 0), and the placeholder's address range is
+ * freed when the buffer object is collected: a threadpool job that was
+ * given the buffer before (`crypto.randomFill`, `fs.read`) may still write
+ * into it until then, and its writes must land in memory of ours rather
+ * than fault, or reach a later mapping at the same address. Returns 0,
+ * `-EINVAL` if `buffer` is not a live mapping of this registry, or the
+ * placeholder mmap's errno (`-ENOMEM`, nothing changed).
  * @see https://man7.org/linux/man-pages/man2/munmap.2.html
  */
 export declare function memfdUnmap(maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer): number

@@ -216,6 +216,45 @@ test('F_SEAL_WRITE is EBUSY while a writable mapping exists; unmap detaches and 
   t.throws(() => mf.map({ writable: true }), { code: 'EPERM' })
 })
 
+test.serial('unmap() while a threadpool job writes into the mapping: no crash, no write elsewhere, range freed on collection', async (t) => {
+  // crypto.randomFill keeps writing into the mapping from a libuv thread
+  // after unmap() detached the buffer. A plain munmap made that a SIGSEGV,
+  // and a memfd mapped right after at the same address got the writes.
+  const r = await runNode(
+    `const crypto = require('crypto')
+     const maps = () => require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n')
+     const N = 64 << 20
+     const make = (name) => { const m = lfd.MemFile.create(name); m.truncate(N); m.addSeals({ shrink: true }); return m }
+     const mf = make('job'), other = make('other')
+     let bytes = new Uint8Array(mf.map({ writable: true }))
+     const parse = (l) => { const [r, perms, , , , path] = l.split(/\\s+/); const [lo, hi] = r.split('-').map((x) => BigInt('0x' + x)); return { lo, hi, perms, path } }
+     const job = parse(maps().find((l) => l.includes('/memfd:job')))
+     // An anonymous read-write mapping covering the job's whole range (the
+     // placeholder may merge with a neighbour of the same kind).
+     const reserved = () => maps().filter(Boolean).map(parse).some((m) => m.lo <= job.lo && m.hi >= job.hi && m.perms === 'rw-p' && !m.path)
+     crypto.randomFill(bytes, (err) => {
+       const out = {
+         err: String(err), length: bytes.length, mappings: mf.mappings,
+         otherClean: !later.some((x) => x !== 0),
+         placeholder: reserved(),
+       }
+       bytes = null
+       setTimeout(async () => {
+         for (let i = 0; i < 50 && reserved(); i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)) }
+         out.freed = !reserved()
+         console.log(JSON.stringify(out))
+       }, 0)
+     })
+     mf.unmap(bytes)
+     mf.addSeals({ write: true })
+     const later = new Uint8Array(other.map({ writable: true }))`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { err: 'null', length: 0, mappings: 0, otherClean: true, placeholder: true, freed: true })
+})
+
 test('map() checks offset and length', (t) => {
   const mf = MemFile.create('bounds')
   t.teardown(() => mf.close())

@@ -696,10 +696,17 @@ export class MemFile {
 
   /**
    * Unmaps a buffer returned by {@link MemFile.map | map()}: the
-   * `ArrayBuffer` is detached (it and every view of it then have length 0,
-   * instead of reaching freed memory) and the memory is unmapped at once.
-   * Needed before `addSeals({ write: true })` while the mapping is writable.
-   * Works after `close()` too.
+   * `ArrayBuffer` is detached (it and every view of it then have length 0)
+   * and the file is no longer mapped, at once. Needed before
+   * `addSeals({ write: true })` while the mapping is writable. Works after
+   * `close()` too.
+   *
+   * An operation that was already given the buffer and runs on another
+   * thread (`crypto.randomFill`, `fs.read` into it) may still write into its
+   * memory after this. So the address range is not freed at once: it is
+   * swapped for private zeroed memory, where such late writes land
+   * harmlessly (they reach neither the file nor a later mapping), and freed
+   * when the buffer object is garbage-collected.
    * @param buffer - the `ArrayBuffer`, or any view of it.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` if
    *   `buffer` is not a live mapping of this `MemFile` (e.g. unmapped already).

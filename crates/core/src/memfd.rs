@@ -290,11 +290,65 @@ impl Mapping {
     }
 }
 
-/// `munmap(ptr, len)` of a mapping taken with [`Mapping::into_raw`].
+/// The granule the kernel maps `fd` in: the huge page size of a hugetlbfs
+/// file (its `st_blksize`), else the base page size. A mapping's offset must
+/// be a multiple of it, and the kernel rounds its length up to one.
+///
+/// # Errors
+/// `fstat`'s.
+pub fn map_granule(fd: BorrowedFd<'_>) -> Result<u64> {
+    nix::sys::stat::fstat(fd)
+        .map(|st| (st.st_blksize as u64).max(page_size()))
+        .map_err(|e| Error::new(e, "fstat"))
+}
+
+/// Replaces a mapping taken with [`Mapping::into_raw`] by private anonymous
+/// memory at the same address (`mmap(MAP_FIXED | MAP_PRIVATE |
+/// MAP_ANONYMOUS | MAP_NORESERVE)`), in one step: the range is never free.
+///
+/// This is how a mapping is given up while somebody may still hold a raw
+/// pointer into it (a Node threadpool job writing into the `ArrayBuffer`
+/// over it). After this the file is no longer mapped here (its pages are
+/// released, and `F_SEAL_WRITE` no longer counts this mapping), but the
+/// address stays reserved: a late write lands in zeroed private pages,
+/// instead of a SIGSEGV or, worse, in another mapping that reused the
+/// address. The caller frees the range with [`unmap_raw`] once nobody can
+/// hold the pointer any more.
+///
+/// # Errors
+/// `mmap`'s (`ENOMEM`); the mapping is then unchanged.
 ///
 /// # Safety
-/// `(ptr, len)` must come from `into_raw`, be unmapped only once, and nothing
-/// may access the memory afterwards.
+/// `(ptr, span)` must be a whole mapping from `into_raw` that is still
+/// mapped, with `span` its length rounded up to [`map_granule`]; no Rust
+/// reference may point into it.
+pub unsafe fn retire_raw(ptr: *mut u8, span: usize) -> Result<()> {
+    // SAFETY: the caller guarantees (ptr, span) is exactly a live mapping of
+    // ours that no reference points into, so MAP_FIXED replaces only memory
+    // we own; raw pointers others hold stay valid, now to zeroed pages.
+    let p = unsafe {
+        libc::mmap(
+            ptr.cast(),
+            span,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(Error::new(Errno::last(), "mmap"));
+    }
+    Ok(())
+}
+
+/// `munmap(ptr, len)` of a mapping taken with [`Mapping::into_raw`], or of
+/// one [`retire_raw`] replaced.
+///
+/// # Safety
+/// `(ptr, len)` must come from `into_raw` (a `len` rounded up to
+/// [`map_granule`] also does), be unmapped only once, and nothing may access
+/// the memory afterwards.
 pub unsafe fn unmap_raw(ptr: *mut u8, len: usize) {
     // SAFETY: the caller guarantees (ptr, len) is a live mapping from
     // into_raw, unmapped only here and never touched again, so no reference

@@ -212,3 +212,35 @@ fn a_checked_mapping_keeps_to_the_file_and_needs_the_shrink_seal() {
         Errno::EINVAL
     );
 }
+
+#[test]
+fn retire_raw_keeps_the_address_but_lets_the_file_go() {
+    let fd = memfd_create(&name("t"), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING).unwrap();
+    truncate(fd.as_fd(), 8192).unwrap();
+    let (ptr, len) = Mapping::new(fd.as_fd(), 0, 6000, true).unwrap().into_raw();
+    let span = len.next_multiple_of(map_granule(fd.as_fd()).unwrap() as usize);
+    assert_eq!(span, 8192);
+    // SAFETY: ptr..ptr+len is our live shared mapping.
+    unsafe { ptr.write_volatile(7) };
+    assert_eq!(
+        add_seals(fd.as_fd(), libc::F_SEAL_WRITE).unwrap_err().errno,
+        Errno::EBUSY
+    );
+    // SAFETY: (ptr, span) is the whole mapping from into_raw; no reference into it.
+    unsafe { retire_raw(ptr, span) }.unwrap();
+    // The file no longer counts as mapped writable, and kept what was written.
+    add_seals(fd.as_fd(), libc::F_SEAL_WRITE).unwrap();
+    let mut b = [0u8; 1];
+    pread_full(fd.as_fd(), &mut b, 0).unwrap();
+    assert_eq!(b[0], 7);
+    // The range is still ours: zeroed, writable, and writes reach no file.
+    // SAFETY: retire_raw left ptr..ptr+span mapped read-write.
+    unsafe {
+        assert_eq!(ptr.read_volatile(), 0);
+        ptr.add(span - 1).write_volatile(9);
+    }
+    pread_full(fd.as_fd(), &mut b, 8191).unwrap();
+    assert_eq!(b[0], 0);
+    // SAFETY: (ptr, span) was retired and is unmapped once, here.
+    unsafe { unmap_raw(ptr, span) };
+}

@@ -5,9 +5,11 @@
 //! Mappings: each `MemFile` that maps keeps a [`Mappings`] registry (an
 //! `External`) of its live mappings, so that `unmap()` can find the mapping
 //! behind an `ArrayBuffer` and `mappings` can count them. Each mapping is
-//! unmapped exactly once: by `memfdUnmap` (which first detaches the buffer,
-//! so no JS can reach the memory again) or by the buffer's finalizer after
-//! garbage collection, whichever comes first.
+//! unmapped exactly once (`MapState`): by the buffer's release after garbage
+//! collection, or, after `memfdUnmap` swapped the file's pages for an
+//! anonymous placeholder and detached the buffer, by a finalizer on the
+//! buffer object. Not at `memfdUnmap` itself: a threadpool job may still
+//! hold the data pointer (docs/reliability.md, "Unmapping under a job").
 //!
 //! Memory safety trusts no caller: `memfdMap` maps through
 //! `Mapping::checked`, which refuses a mapping past the end of the file, and
@@ -23,7 +25,7 @@ use std::rc::{Rc, Weak};
 
 use crate::rt::ext::Owned;
 use linux_fd_core::memfd::{self as core, Mapping};
-use napi::bindgen_prelude::{ArrayBuffer, Either, External, FromNapiValue, Uint8ArraySlice};
+use napi::bindgen_prelude::{ArrayBuffer, Either, External, FromNapiValue, JsObjectValue, Uint8ArraySlice};
 use napi::Env;
 use napi_derive::napi;
 
@@ -245,35 +247,77 @@ pub fn memfd_page_size(fd: i32) -> f64 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF as f64;
     };
-    match nix::sys::stat::fstat(fd) {
-        Ok(st) => (st.st_blksize as u64).max(core::page_size()) as f64,
-        Err(e) => -(e as i32) as f64,
-    }
+    num64(core::map_granule(fd))
 }
 
 /// The live mappings of one `MemFile`, by start address.
 type Registry = RefCell<HashMap<usize, Rc<MapRecord>>>;
 
-/// One mapping made by [`memfd_map`]. Shared by its registry and its
-/// buffer's finalizer, so that `munmap` happens exactly once.
+/// One mapping made by [`memfd_map`]. Shared by its registry, its buffer's
+/// release function and (once retired) a finalizer on the buffer object.
 struct MapRecord {
     ptr: *mut u8,
+    /// The buffer's length.
     len: usize,
-    unmapped: Cell<bool>,
+    /// The length the kernel mapped: `len` rounded up to the file's granule
+    /// (a huge page for hugetlbfs). What `munmap` and the placeholder cover.
+    span: usize,
+    state: Cell<MapState>,
     registry: Weak<Registry>,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MapState {
+    /// The file is mapped and the buffer (or its backing store) is live.
+    Mapped,
+    /// `memfd_unmap` replaced the file's pages by an anonymous placeholder
+    /// (`retire_raw`) and detached the buffer. A threadpool job that took
+    /// the data pointer before may still write; Node keeps the buffer
+    /// *object* alive while such a job runs (as it must for any buffer), so
+    /// the placeholder is freed by a finalizer on that object.
+    Retired,
+    /// Unmapped.
+    Freed,
+}
+
 impl MapRecord {
-    /// Unmaps (once) and leaves the registry. Only called after the buffer
-    /// was detached (`memfd_unmap`) or collected (its finalizer), or before
-    /// it was made, so no JS can reach the memory afterwards.
-    fn unmap(self: &Rc<Self>) {
-        if self.unmapped.replace(true) {
+    /// Unmaps, once, from either live state, and leaves the registry.
+    fn free(self: &Rc<Self>) {
+        if self.state.replace(MapState::Freed) == MapState::Freed {
             return;
         }
-        // SAFETY: ptr/len came from Mapping::into_raw; `unmapped` makes this
-        // the only munmap, and the buffer over it is detached or gone.
-        unsafe { core::unmap_raw(self.ptr, self.len) };
+        // Callers only get here when no JS or job can reach the memory (see
+        // the MapState variants).
+        // SAFETY: ptr/span came from Mapping::into_raw (span rounded up to
+        // the granule); the state makes this the only munmap.
+        unsafe { core::unmap_raw(self.ptr, self.span) };
+        self.leave_registry();
+    }
+
+    /// The buffer's backing store was released: the buffer was collected,
+    /// or the environment torn down, or the buffer was never made. Frees a
+    /// mapping still mapped; a retired one waits for its object finalizer
+    /// (detaching releases the backing store while a job may still write).
+    fn on_release(self: &Rc<Self>) {
+        if self.state.get() == MapState::Mapped {
+            self.free();
+        }
+    }
+
+    /// Gives the file's pages back but keeps the address reserved
+    /// (`retire_raw`), then leaves the registry. Or the mmap's errno, with
+    /// nothing changed.
+    fn retire(self: &Rc<Self>) -> Result<(), i32> {
+        // SAFETY: the state is Mapped (checked by the caller), so ptr/span
+        // is our live mapping; JS reaches it only through the buffer, and no
+        // Rust reference points into it.
+        unsafe { core::retire_raw(self.ptr, self.span) }.map_err(|e| errno(&e))?;
+        self.state.set(MapState::Retired);
+        self.leave_registry();
+        Ok(())
+    }
+
+    fn leave_registry(self: &Rc<Self>) {
         if let Some(reg) = self.registry.upgrade() {
             if let Ok(mut reg) = reg.try_borrow_mut() {
                 // Only this record: a later mapping may reuse the address.
@@ -336,18 +380,23 @@ pub fn memfd_map<'env>(
         Ok(m) => m,
         Err(e) => return Ok(Either::B(errno(&e))),
     };
+    let granule = match core::map_granule(b) {
+        Ok(g) => g as usize,
+        Err(e) => return Ok(Either::B(errno(&e))),
+    };
     let (ptr, len) = mapping.into_raw();
     let rec = Rc::new(MapRecord {
         ptr,
         len,
-        unmapped: Cell::new(false),
+        span: len.next_multiple_of(granule),
+        state: Cell::new(MapState::Mapped),
         registry: Rc::downgrade(&maps.0),
     });
     let on_free = rec.clone();
-    // The mapping is unmapped only by MapRecord::unmap: by this release
-    // function (after the buffer is collected, or at once if it was not
-    // made), or by memfd_unmap after it detached the buffer.
-    let release: Box<dyn FnOnce()> = Box::new(move || on_free.unmap());
+    // Unmapped only through MapRecord (see MapState): by this release
+    // function (the buffer collected, or not made), or, after memfd_unmap
+    // retired it, by the finalizer of the buffer object.
+    let release: Box<dyn FnOnce()> = Box::new(move || on_free.on_release());
     // SAFETY: ptr/len is a live mapping owned by `rec`, freed only as above.
     let ab = match unsafe { extbuf::create(env.raw(), ptr, len, release) } {
         Ok(ab) => ab,
@@ -360,20 +409,32 @@ pub fn memfd_map<'env>(
     Ok(Either::A(ab))
 }
 
-/// Unmaps a buffer made by [`memfd_map`] with this registry: detaches it
-/// (its views then have length 0 instead of reaching freed memory) and
-/// unmaps the memory at once. Returns 0, or `-EINVAL` if `buffer` is not a
-/// live mapping of this registry.
+/// Unmaps a buffer made by [`memfd_map`] with this registry: the file's
+/// pages are replaced at once by an anonymous placeholder (so the file is no
+/// longer mapped, and `F_SEAL_WRITE` can be added), the buffer is detached
+/// (its views then have length 0), and the placeholder's address range is
+/// freed when the buffer object is collected: a threadpool job that was
+/// given the buffer before (`crypto.randomFill`, `fs.read`) may still write
+/// into it until then, and its writes must land in memory of ours rather
+/// than fault, or reach a later mapping at the same address. Returns 0,
+/// `-EINVAL` if `buffer` is not a live mapping of this registry, or the
+/// placeholder mmap's errno (`-ENOMEM`, nothing changed).
 /// @see https://man7.org/linux/man-pages/man2/munmap.2.html
 #[napi(ts_args_type = "maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer")]
-pub fn memfd_unmap(maps: &External<Mappings>, buffer: ArrayBuffer<'_>) -> napi::Result<i32> {
+pub fn memfd_unmap(maps: &External<Mappings>, mut buffer: ArrayBuffer<'_>) -> napi::Result<i32> {
     // A detached or empty buffer has no data (an empty slice): never a mapping.
     let (ptr, len) = (buffer.as_ptr() as usize, buffer.len());
     let rec = maps.0.borrow().get(&ptr).cloned();
-    let Some(rec) = rec.filter(|r| r.len == len && len > 0 && !r.unmapped.get()) else {
+    let Some(rec) = rec.filter(|r| r.len == len && len > 0 && r.state.get() == MapState::Mapped) else {
         return Ok(-libc::EINVAL);
     };
+    if let Err(e) = rec.retire() {
+        return Ok(e);
+    }
+    // If the finalizer cannot be added, the placeholder stays reserved for
+    // the life of the process: a leak of address space, never a fault.
+    let on_collect = rec.clone();
+    buffer.add_finalizer((), (), move |_| on_collect.free())?;
     buffer.detach()?;
-    rec.unmap();
     Ok(0)
 }
