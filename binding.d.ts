@@ -448,10 +448,11 @@ export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | 
  * the umask) into a handle that will lock it as described (`flock`: a
  * whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
  * 0 = to the end of the file); or a negative errno (`ENOENT`, `EACCES`, …).
- * Nothing is locked yet: see `lockTry`.
+ * Nothing is locked yet: see `lockTry`. `path` is a string or its bytes
+ * (a `Buffer` path need not be UTF-8); a NUL in it is `EINVAL`.
  * @see https://man7.org/linux/man-pages/man2/open.2.html
  */
-export declare function lockOpen(path: string, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
+export declare function lockOpen(path: string | Uint8Array, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
 
 /**
  * Waits for the lock on a pool thread and calls `callback(result)` on the

@@ -2,10 +2,11 @@
 // tested from real child processes, and waits that block neither the event
 // loop nor libuv's threadpool.
 import test from 'ava'
-import { closeSync, mkdtempSync, openSync, promises as fsp, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
@@ -179,6 +180,30 @@ test.serial('bad arguments give documented errors', async (t) => {
   t.throws(() => tryLockFile(path, { range: { start: -1 } }), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => tryLockFile(path, { shared: 'yes' as never }), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => tryLockFile(join(dir, 'missing-dir', 'x')), { code: 'ENOENT' })
+})
+
+test.serial('a path may be a Buffer, a Uint8Array (not UTF-8) or a file: URL, as node:fs takes', async (t) => {
+  const path = file()
+  const a = tryLockFile(Buffer.from(path))
+  t.truthy(a)
+  t.is(await childTry(path, {}), 'busy', 'the Buffer path named the same file')
+  a!.release()
+  const b = tryLockFile(pathToFileURL(path))
+  t.truthy(b)
+  t.is(await childTry(path, {}), 'busy', 'the URL named the same file')
+  b!.release()
+  // Linux names are bytes: 0xff is no UTF-8, and a string could not name it.
+  const raw = Buffer.concat([Buffer.from(join(dir, 'raw-')), Buffer.from([0xff, 0x41])])
+  const c = await lockFile(new Uint8Array(raw))
+  t.true(readdirSync(Buffer.from(dir), { encoding: 'buffer' }).some((e) => e.equals(Buffer.from([0x72, 0x61, 0x77, 0x2d, 0xff, 0x41]))))
+  c.release()
+  t.throws(() => tryLockFile(Buffer.from(`${path}\0x`)), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => tryLockFile(new URL('http://example.com/x')), { code: 'ERR_INVALID_URL_SCHEME' })
+  await t.throwsAsync(lockFile(new URL('file://remote-host/x')), { code: 'ERR_INVALID_FILE_URL_HOST' })
+  t.throws(() => tryLockFile(Symbol('x') as never), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle/,
+  })
 })
 
 test.serial('a worker terminated during a lock wait: no crash, no leaked fd, nothing left locked', async (t) => {

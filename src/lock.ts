@@ -6,6 +6,7 @@
  * `AbortSignal`.
  * @module
  */
+import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
 import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
@@ -49,6 +50,9 @@ const EAGAIN = -11
 const ECANCELED = -125
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
+/** A path as `node:fs` takes one, after a `file:` URL is turned into a string. */
+type LockPath = string | Uint8Array
+
 interface Spec {
   kind: LockKind
   shared: boolean
@@ -57,17 +61,20 @@ interface Spec {
 }
 
 /** Checks `(fileOrPath, options)` completely before anything is opened. */
-function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: string | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined } {
-  let target: string | number
-  if (typeof fileOrPath === 'string') {
-    if (fileOrPath.includes('\u0000')) {
-      throw invalidArgValue('fileOrPath', fileOrPath, 'must be a string without null bytes')
+function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined } {
+  let target: LockPath | number
+  // A path as Node's fs takes one: a string, its bytes, or a file: URL.
+  if (typeof fileOrPath === 'string' || fileOrPath instanceof Uint8Array || fileOrPath instanceof URL) {
+    // fileURLToPath throws Node's own ERR_INVALID_URL_SCHEME, ERR_INVALID_FILE_URL_HOST, … codes.
+    const path = fileOrPath instanceof URL ? fileURLToPath(fileOrPath) : fileOrPath
+    if (typeof path === 'string' ? path.includes('\u0000') : path.includes(0)) {
+      throw invalidArgValue('fileOrPath', fileOrPath, 'must be a string, Uint8Array, or URL without null bytes')
     }
-    target = fileOrPath
+    target = path
   } else if (typeof fileOrPath === 'number' || (typeof fileOrPath === 'object' && fileOrPath !== null)) {
     target = toFd(fileOrPath, 'fileOrPath')
   } else {
-    throw invalidArgType('fileOrPath', 'of type string or number, or a FileHandle', fileOrPath)
+    throw invalidArgType('fileOrPath', 'of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle', fileOrPath)
   }
   const keys = waitable ? (['shared', 'wait', 'signal', 'range', 'kind'] as const) : (['shared', 'range', 'kind'] as const)
   const o = toOptions(options, 'options', keys) as Partial<Record<'shared' | 'wait' | 'signal' | 'range' | 'kind', unknown>>
@@ -95,13 +102,13 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
 }
 
 /** The handle for `target`: its own fd, opened from a path or duplicated. Throws the OS error. */
-function open(target: string | number, spec: Spec): LockHandle {
+function open(target: LockPath | number, spec: Spec): LockHandle {
   const flock = spec.kind === 'flock'
   const h =
-    typeof target === 'string'
-      ? native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
-      : native.lockDup(target, flock, spec.shared, spec.start, spec.length)
-  if (typeof h === 'number') throw errnoError(h, typeof target === 'string' ? 'open' : 'fcntl')
+    typeof target === 'number'
+      ? native.lockDup(target, flock, spec.shared, spec.start, spec.length)
+      : native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
+  if (typeof h === 'number') throw errnoError(h, typeof target === 'number' ? 'fcntl' : 'open')
   return h
 }
 
@@ -265,7 +272,7 @@ export class FileLock {
  * 0666 less the umask, and held until release), an fd number, or a
  * `FileHandle` (both duplicated, so the lock lives on that fd's open file
  * description, and the lock owns and closes its own dup).
- * @param fileOrPath - a path, an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
  * @returns the lock, or `null` on a conflict.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (an unknown option key included).
@@ -280,7 +287,7 @@ export class FileLock {
  * else lock.release()
  * ```
  */
-export function tryLockFile(fileOrPath: string | number | { fd: number }, options?: TryLockOptions): FileLock | null {
+export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TryLockOptions): FileLock | null {
   const req = request(fileOrPath, options, false)
   const h = open(req.target, req.spec)
   // The fd number if locked, -EAGAIN on a conflict, else -errno.
@@ -310,7 +317,7 @@ export function tryLockFile(fileOrPath: string | number | { fd: number }, option
  * and closes fds internally (see {@link lockf}).
  *
  * Never throws: every failure, argument errors included, is a rejection.
- * @param fileOrPath - a path, an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
  * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false`; an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`) or locking.
  * @throws {TypeError} (rejects) `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments, an unknown option key included (`{ timeout: 100 }`).
@@ -322,7 +329,7 @@ export function tryLockFile(fileOrPath: string | number | { fd: number }, option
  * await using lock = await lockFile('/tmp/app.lock', { signal: AbortSignal.timeout(5000) })
  * ```
  */
-export async function lockFile(fileOrPath: string | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
+export async function lockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
   const req = request(fileOrPath, options, true)
   const signal = req.signal
   if (signal?.aborted) throw new AbortError(signal.reason)

@@ -27,7 +27,7 @@ use std::sync::{Arc, Weak};
 use crate::rt::ext::{Handle, Owned};
 use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
 use linux_fd_core::lockwait::{self, Cancel, LockKind, LockSpec, Waited};
-use napi::bindgen_prelude::{Either, External, Function};
+use napi::bindgen_prelude::{Either, External, Function, Uint8ArraySlice};
 use napi::Env;
 use napi_derive::napi;
 
@@ -93,17 +93,23 @@ fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> LockHandle {
 /// the umask) into a handle that will lock it as described (`flock`: a
 /// whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
 /// 0 = to the end of the file); or a negative errno (`ENOENT`, `EACCES`, …).
-/// Nothing is locked yet: see `lockTry`.
+/// Nothing is locked yet: see `lockTry`. `path` is a string or its bytes
+/// (a `Buffer` path need not be UTF-8); a NUL in it is `EINVAL`.
 /// @see https://man7.org/linux/man-pages/man2/open.2.html
 #[napi(ts_return_type = "ExternalObject<'LockHandle'> | number")]
 pub fn lock_open(
-    path: String,
+    path: Either<String, Uint8ArraySlice<'_>>,
     flock: bool,
     shared: bool,
     start: i64,
     length: i64,
 ) -> Either<Owned<LockHandle>, i32> {
-    match lockwait::open_for_lock(std::path::Path::new(&path)) {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes: &[u8] = match &path {
+        Either::A(s) => s.as_bytes(),
+        Either::B(b) => b,
+    };
+    match lockwait::open_for_lock(std::path::Path::new(std::ffi::OsStr::from_bytes(bytes))) {
         Ok(fd) => Either::A(Owned(new_handle(fd, spec(flock, shared, start, length)))),
         Err(e) => Either::B(errno(&e)),
     }
