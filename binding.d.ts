@@ -276,6 +276,20 @@ export declare const CLOCK_REALTIME: number
 /** `CLOCK_REALTIME_ALARM`. */
 export declare const CLOCK_REALTIME_ALARM: number
 
+export declare const DN_ACCESS: number
+
+export declare const DN_ATTRIB: number
+
+export declare const DN_CREATE: number
+
+export declare const DN_DELETE: number
+
+export declare const DN_MODIFY: number
+
+export declare const DN_MULTISHOT: number
+
+export declare const DN_RENAME: number
+
 /** Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`). */
 export declare const EFD_CLOEXEC: number
 
@@ -312,6 +326,12 @@ export declare const F_DUPFD: number
 
 export declare const F_DUPFD_CLOEXEC: number
 
+export declare const F_EXLCK: number
+
+export declare const F_GET_FILE_RW_HINT: number
+
+export declare const F_GET_RW_HINT: number
+
 /** r" `fcntl` command: get a memfd's seals. */
 export declare const F_GET_SEALS: number
 
@@ -319,15 +339,33 @@ export declare const F_GETFD: number
 
 export declare const F_GETFL: number
 
+export declare const F_GETLEASE: number
+
 export declare const F_GETLK: number
 
+export declare const F_GETLK64: number
+
+export declare const F_GETOWN: number
+
+export declare const F_GETOWN_EX: number
+
 export declare const F_GETPIPE_SZ: number
+
+export declare const F_GETSIG: number
+
+export declare const F_NOTIFY: number
 
 export declare const F_OFD_GETLK: number
 
 export declare const F_OFD_SETLK: number
 
 export declare const F_OFD_SETLKW: number
+
+export declare const F_OWNER_PGRP: number
+
+export declare const F_OWNER_PID: number
+
+export declare const F_OWNER_TID: number
 
 export declare const F_RDLCK: number
 
@@ -349,19 +387,39 @@ export declare const F_SEAL_SHRINK: number
 /** r" Seal: no writes (fails with `EBUSY` while a writable shared mapping exists). */
 export declare const F_SEAL_WRITE: number
 
+export declare const F_SET_FILE_RW_HINT: number
+
+export declare const F_SET_RW_HINT: number
+
 export declare const F_SETFD: number
 
 export declare const F_SETFL: number
 
+export declare const F_SETLEASE: number
+
 export declare const F_SETLK: number
+
+export declare const F_SETLK64: number
 
 export declare const F_SETLKW: number
 
+export declare const F_SETLKW64: number
+
+export declare const F_SETOWN: number
+
+export declare const F_SETOWN_EX: number
+
 export declare const F_SETPIPE_SZ: number
+
+export declare const F_SETSIG: number
+
+export declare const F_SHLCK: number
 
 export declare const F_UNLCK: number
 
 export declare const F_WRLCK: number
+
+export declare const FASYNC: number
 
 /**
  * `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
@@ -421,11 +479,19 @@ export declare function ioctlInt(fd: number, request: number, arg: number): numb
 
 export declare const LOCK_EX: number
 
+export declare const LOCK_MAND: number
+
 export declare const LOCK_NB: number
+
+export declare const LOCK_READ: number
+
+export declare const LOCK_RW: number
 
 export declare const LOCK_SH: number
 
 export declare const LOCK_UN: number
+
+export declare const LOCK_WRITE: number
 
 /**
  * Python's `fcntl.lockf(fd, cmd, len, start, whence)`: a POSIX record lock
@@ -667,6 +733,18 @@ export declare const O_WRONLY: number
  * @see https://man7.org/linux/man-pages/man2/poll.2.html
  */
 export declare function pollReadable(fd: number, timeoutMs: number): number
+
+export declare const RWH_WRITE_LIFE_EXTREME: number
+
+export declare const RWH_WRITE_LIFE_LONG: number
+
+export declare const RWH_WRITE_LIFE_MEDIUM: number
+
+export declare const RWH_WRITE_LIFE_NONE: number
+
+export declare const RWH_WRITE_LIFE_NOT_SET: number
+
+export declare const RWH_WRITE_LIFE_SHORT: number
 
 /**
  * `fcntl(fd, F_SETPIPE_SZ, size)`: the capacity the kernel chose, or a

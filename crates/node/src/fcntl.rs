@@ -32,7 +32,85 @@ consts! {
     F_RDLCK, F_WRLCK, F_UNLCK, F_GETPIPE_SZ, F_SETPIPE_SZ,
     FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK, O_DSYNC, O_SYNC,
     O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_PATH,
+    // fcntl(2): "Managing signals" (F_GETOWN, F_SETOWN) and "Leases",
+    // "File and directory change notification (dnotify)".
+    F_GETOWN, F_SETOWN, F_GETLEASE, F_SETLEASE, F_NOTIFY,
 }
+
+// The rest of Python's `fcntl` constants for Linux, which libc 0.2 (0.2.191
+// in Cargo.lock) does not define for Linux on x86_64 and aarch64. The values
+// are the kernel's, from its uapi headers; both architectures take them from
+// asm-generic (arm64's asm/fcntl.h overrides only O_* flags), and glibc and
+// musl, where they define them, use the same numbers.
+macro_rules! uapi_consts {
+    ($($name:ident = $value:expr),* $(,)?) => {
+        $(
+            #[napi]
+            pub const $name: i32 = $value;
+        )*
+    };
+}
+
+uapi_consts! {
+    // fcntl(2), "Managing signals": include/uapi/asm-generic/fcntl.h.
+    F_SETSIG = 10,
+    F_GETSIG = 11,
+    F_SETOWN_EX = 15,
+    F_GETOWN_EX = 16,
+    // The `type` of a struct f_owner_ex (asm-generic/fcntl.h).
+    F_OWNER_TID = 0,
+    F_OWNER_PID = 1,
+    F_OWNER_PGRP = 2,
+    // fcntl(2), "File read/write hints": include/uapi/linux/fcntl.h
+    // (F_LINUX_SPECIFIC_BASE + 11 … 14, and the RWH_* hint values).
+    F_GET_RW_HINT = 1035,
+    F_SET_RW_HINT = 1036,
+    F_GET_FILE_RW_HINT = 1037,
+    F_SET_FILE_RW_HINT = 1038,
+    RWH_WRITE_LIFE_NOT_SET = 0,
+    RWH_WRITE_LIFE_NONE = 1,
+    RWH_WRITE_LIFE_SHORT = 2,
+    RWH_WRITE_LIFE_MEDIUM = 3,
+    RWH_WRITE_LIFE_LONG = 4,
+    RWH_WRITE_LIFE_EXTREME = 5,
+    // fcntl(2), "File and directory change notification (dnotify)":
+    // include/uapi/linux/fcntl.h. DN_MULTISHOT is below, unsigned.
+    DN_ACCESS = 0x1,
+    DN_MODIFY = 0x2,
+    DN_CREATE = 0x4,
+    DN_DELETE = 0x8,
+    DN_RENAME = 0x10,
+    DN_ATTRIB = 0x20,
+    // The old BSD flock() lock types, asm-generic/fcntl.h ("for old
+    // implementation of bsd flock ()"); Linux refuses them as a struct
+    // flock's l_type (EINVAL).
+    F_EXLCK = 4,
+    F_SHLCK = 8,
+    // LOCK_MAND and its modes (flock(2) operations), asm-generic/fcntl.h,
+    // which says the kernel no longer supports them: flock() with LOCK_MAND
+    // returns 0 and locks nothing (measured on Linux 6.18).
+    LOCK_MAND = 32,
+    LOCK_READ = 64,
+    LOCK_WRITE = 128,
+    LOCK_RW = 192,
+    // The 64-bit-offset lock commands. On 64-bit targets they are the plain
+    // ones (glibc's bits/fcntl.h for x86_64 and aarch64: 5, 6, 7; musl:
+    // `#define F_GETLK64 F_GETLK`); the uapi header's 12, 13, 14 are for
+    // 32-bit processes (`#if __BITS_PER_LONG == 32`), and a 64-bit kernel
+    // refuses them from a 64-bit process (EINVAL).
+    F_GETLK64 = libc::F_GETLK,
+    F_SETLK64 = libc::F_SETLK,
+    F_SETLKW64 = libc::F_SETLKW,
+    // The BSD name of O_ASYNC, the F_SETFL flag of fcntl(2) (glibc and musl:
+    // `#define FASYNC O_ASYNC`; asm-generic/fcntl.h: 00020000).
+    FASYNC = libc::O_ASYNC,
+}
+
+// fcntl(2), dnotify: `0x80000000`, an unsigned int in
+// include/uapi/linux/fcntl.h. 2147483648 here, as in Python; negative once
+// `|`ed in JS, which `fcntl` takes as the same C `int`.
+#[napi]
+pub const DN_MULTISHOT: u32 = 0x8000_0000;
 
 /// The result of a call that returns a number: the number, or a negative errno.
 fn int_result(r: linux_fd_core::Result<i32>) -> i32 {
