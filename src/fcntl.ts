@@ -17,6 +17,18 @@ export const LOCK_EX: number = native.LOCK_EX
 export const LOCK_NB: number = native.LOCK_NB
 /** `flock`/`lockf` operation: unlock. */
 export const LOCK_UN: number = native.LOCK_UN
+/**
+ * `flock` flag of a feature Linux removed (mandatory shared-mode locks, with
+ * {@link LOCK_READ}/{@link LOCK_WRITE}): `flock` now returns without
+ * locking anything. For Python compatibility.
+ */
+export const LOCK_MAND: number = native.LOCK_MAND
+/** `LOCK_MAND` mode: others may read (see {@link LOCK_MAND}; no effect on Linux). */
+export const LOCK_READ: number = native.LOCK_READ
+/** `LOCK_MAND` mode: others may write (see {@link LOCK_MAND}; no effect on Linux). */
+export const LOCK_WRITE: number = native.LOCK_WRITE
+/** `LOCK_MAND` mode: `LOCK_READ | LOCK_WRITE` (see {@link LOCK_MAND}; no effect on Linux). */
+export const LOCK_RW: number = native.LOCK_RW
 /** `fcntl` command: duplicate to the lowest free fd ≥ `arg`. */
 export const F_DUPFD: number = native.F_DUPFD
 /** `fcntl` command: like `F_DUPFD`, with close-on-exec set atomically. */
@@ -40,6 +52,12 @@ export const F_GETLK: number = native.F_GETLK
 export const F_SETLK: number = native.F_SETLK
 /** `fcntl` command (`struct flock` buffer): set a POSIX record lock, blocking the thread. */
 export const F_SETLKW: number = native.F_SETLKW
+/** `fcntl` command: on 64-bit Linux the same as {@link F_GETLK} (`struct flock` has 64-bit offsets). */
+export const F_GETLK64: number = native.F_GETLK64
+/** `fcntl` command: on 64-bit Linux the same as {@link F_SETLK}. */
+export const F_SETLK64: number = native.F_SETLK64
+/** `fcntl` command: on 64-bit Linux the same as {@link F_SETLKW}. */
+export const F_SETLKW64: number = native.F_SETLKW64
 /** `fcntl` command (`struct flock` buffer, `l_pid` 0): test for an OFD lock. */
 export const F_OFD_GETLK: number = native.F_OFD_GETLK
 /** `fcntl` command (`struct flock` buffer, `l_pid` 0): set an OFD lock, non-blocking. */
@@ -52,6 +70,10 @@ export const F_RDLCK: number = native.F_RDLCK
 export const F_WRLCK: number = native.F_WRLCK
 /** Lock type (`l_type` of a `struct flock`): unlock; also `F_GETLK`'s "no conflict". */
 export const F_UNLCK: number = native.F_UNLCK
+/** Old BSD lock type, for Python compatibility: Linux refuses it as an `l_type` (`EINVAL`); use {@link F_WRLCK}. */
+export const F_EXLCK: number = native.F_EXLCK
+/** Old BSD lock type, for Python compatibility: Linux refuses it as an `l_type` (`EINVAL`); use {@link F_RDLCK}. */
+export const F_SHLCK: number = native.F_SHLCK
 /** `fcntl` command: a pipe's capacity in bytes (see {@link getPipeSize}). */
 export const F_GETPIPE_SZ: number = native.F_GETPIPE_SZ
 /**
@@ -60,6 +82,92 @@ export const F_GETPIPE_SZ: number = native.F_GETPIPE_SZ
  * data; see {@link setPipeSize}).
  */
 export const F_SETPIPE_SZ: number = native.F_SETPIPE_SZ
+/**
+ * `fcntl` command: the process (positive) or process group (negative) that
+ * gets `SIGIO` and `SIGURG` for the fd, 0 for none. A process group whose id
+ * is below 4096 looks like an error (see {@link fcntl}); {@link F_GETOWN_EX}
+ * has no such limit.
+ */
+export const F_GETOWN: number = native.F_GETOWN
+/** `fcntl` command: set that owner (`arg`: a pid, or minus a process group id). */
+export const F_SETOWN: number = native.F_SETOWN
+/**
+ * `fcntl` command (8-byte `struct f_owner_ex` buffer: `int type`, `pid_t
+ * pid`): get the owner and its kind ({@link F_OWNER_TID},
+ * {@link F_OWNER_PID}, {@link F_OWNER_PGRP}).
+ */
+export const F_GETOWN_EX: number = native.F_GETOWN_EX
+/** `fcntl` command (8-byte `struct f_owner_ex` buffer): set the owner and its kind, e.g. a single thread. */
+export const F_SETOWN_EX: number = native.F_SETOWN_EX
+/** `struct f_owner_ex` type: a thread. */
+export const F_OWNER_TID: number = native.F_OWNER_TID
+/** `struct f_owner_ex` type: a process. */
+export const F_OWNER_PID: number = native.F_OWNER_PID
+/** `struct f_owner_ex` type: a process group. */
+export const F_OWNER_PGRP: number = native.F_OWNER_PGRP
+/** `fcntl` command: the signal sent when I/O is possible (0: `SIGIO`). */
+export const F_GETSIG: number = native.F_GETSIG
+/** `fcntl` command: set that signal (0: `SIGIO`). */
+export const F_SETSIG: number = native.F_SETSIG
+/**
+ * `fcntl` command: take ({@link F_RDLCK}, {@link F_WRLCK}) or drop
+ * ({@link F_UNLCK}) a lease on a regular file. When another process opens
+ * the file (for writing, against a read lease) or truncates it, the kernel
+ * signals the holder (`SIGIO` unless {@link F_SETSIG}), and `SIGIO`'s
+ * default action ends the process.
+ */
+export const F_SETLEASE: number = native.F_SETLEASE
+/** `fcntl` command: the lease held on the file: {@link F_RDLCK}, {@link F_WRLCK} or {@link F_UNLCK}. */
+export const F_GETLEASE: number = native.F_GETLEASE
+/**
+ * `fcntl` command (dnotify, on a directory's fd): signal changes in the
+ * directory (`arg`: `DN_*` bits). The signal is `SIGIO` unless
+ * {@link F_SETSIG}, and `SIGIO`'s default action ends the process; inotify
+ * supersedes this.
+ */
+export const F_NOTIFY: number = native.F_NOTIFY
+/** `F_NOTIFY` event: a file was read. */
+export const DN_ACCESS: number = native.DN_ACCESS
+/** `F_NOTIFY` event: a file was written. */
+export const DN_MODIFY: number = native.DN_MODIFY
+/** `F_NOTIFY` event: a file was created. */
+export const DN_CREATE: number = native.DN_CREATE
+/** `F_NOTIFY` event: a file was unlinked. */
+export const DN_DELETE: number = native.DN_DELETE
+/** `F_NOTIFY` event: a file was renamed. */
+export const DN_RENAME: number = native.DN_RENAME
+/** `F_NOTIFY` event: a file's attributes changed. */
+export const DN_ATTRIB: number = native.DN_ATTRIB
+/**
+ * `F_NOTIFY` flag: keep notifying (without it, the first notification ends
+ * it). 2^31, as in Python: negative once `|`ed, which {@link fcntl} takes as
+ * the same C `int`.
+ */
+export const DN_MULTISHOT: number = native.DN_MULTISHOT
+/** `fcntl` command (8-byte `uint64_t` buffer): the inode's write-lifetime hint (`RWH_WRITE_LIFE_*`). */
+export const F_GET_RW_HINT: number = native.F_GET_RW_HINT
+/** `fcntl` command (8-byte `uint64_t` buffer): set the inode's write-lifetime hint (`EINVAL` for an unknown one). */
+export const F_SET_RW_HINT: number = native.F_SET_RW_HINT
+/**
+ * `fcntl` command (8-byte `uint64_t` buffer): the open file description's
+ * write-lifetime hint. Recent kernels keep none and answer `EINVAL`
+ * (measured on Linux 6.18).
+ */
+export const F_GET_FILE_RW_HINT: number = native.F_GET_FILE_RW_HINT
+/** `fcntl` command (8-byte `uint64_t` buffer): set the open file description's hint; `EINVAL` as for {@link F_GET_FILE_RW_HINT}. */
+export const F_SET_FILE_RW_HINT: number = native.F_SET_FILE_RW_HINT
+/** Write-lifetime hint: none set. */
+export const RWH_WRITE_LIFE_NOT_SET: number = native.RWH_WRITE_LIFE_NOT_SET
+/** Write-lifetime hint: no particular lifetime. */
+export const RWH_WRITE_LIFE_NONE: number = native.RWH_WRITE_LIFE_NONE
+/** Write-lifetime hint: short (the hints are relative to each other). */
+export const RWH_WRITE_LIFE_SHORT: number = native.RWH_WRITE_LIFE_SHORT
+/** Write-lifetime hint: medium. */
+export const RWH_WRITE_LIFE_MEDIUM: number = native.RWH_WRITE_LIFE_MEDIUM
+/** Write-lifetime hint: long. */
+export const RWH_WRITE_LIFE_LONG: number = native.RWH_WRITE_LIFE_LONG
+/** Write-lifetime hint: extremely long. */
+export const RWH_WRITE_LIFE_EXTREME: number = native.RWH_WRITE_LIFE_EXTREME
 /** `ioctl` request: share a whole file's extents with another (reflink; same filesystem only). */
 export const FICLONE: number = native.FICLONE
 /** `ioctl` request (`struct file_clone_range` buffer): reflink a range. */
@@ -68,6 +176,8 @@ export const FICLONERANGE: number = native.FICLONERANGE
 export const O_APPEND: number = native.O_APPEND
 /** Status flag: signal-driven I/O. */
 export const O_ASYNC: number = native.O_ASYNC
+/** Status flag: the BSD name of {@link O_ASYNC} (the same value). */
+export const FASYNC: number = native.FASYNC
 /** Status flag: bypass the page cache. */
 export const O_DIRECT: number = native.O_DIRECT
 /** Status flag: do not update the access time. */
