@@ -8,14 +8,33 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 
 import {
+  DN_ACCESS,
+  DN_MULTISHOT,
+  F_EXLCK,
+  F_GET_RW_HINT,
   F_GETFD,
   F_GETFL,
+  F_GETLEASE,
   F_GETLK,
+  F_GETLK64,
+  F_GETOWN,
+  F_GETOWN_EX,
   F_GETPIPE_SZ,
+  F_GETSIG,
+  F_NOTIFY,
+  F_OWNER_PID,
+  F_OWNER_TID,
+  F_RDLCK,
+  F_SET_RW_HINT,
   F_SETFD,
   F_SETFL,
+  F_SETLEASE,
+  F_SETLK,
   F_SETLKW,
+  F_SETOWN,
+  F_SETOWN_EX,
   F_SETPIPE_SZ,
+  F_SETSIG,
   F_UNLCK,
   F_WRLCK,
   FD_CLOEXEC,
@@ -24,12 +43,16 @@ import {
   getPipeSize,
   ioctl,
   LOCK_EX,
+  LOCK_MAND,
   LOCK_NB,
+  LOCK_READ,
   LOCK_SH,
   LOCK_UN,
   lockf,
   eventfdWrite,
   O_NONBLOCK,
+  RWH_WRITE_LIFE_NOT_SET,
+  RWH_WRITE_LIFE_SHORT,
   setPipeSize,
 } from '../index.js'
 import * as lfdAll from '../index.js'
@@ -134,9 +157,6 @@ test('fcntl copies a view by its bytes, whatever its element type, offset or pro
 test('an integer argument above 2^31 wraps as C int does (test_fcntl_64_bit)', (t) => {
   const fd = openSync(dir, 'r')
   t.teardown(() => closeSync(fd))
-  const F_NOTIFY = 1026
-  const DN_MULTISHOT = 0x80000000
-  const DN_ACCESS = 1
   try {
     t.is(fcntl(fd, F_NOTIFY, DN_MULTISHOT | DN_ACCESS), 0)
   } catch (e) {
@@ -281,6 +301,115 @@ test('every constant of the fcntl module is exported, with the C library\'s valu
   for (const [name, value] of Object.entries(expected)) t.is(all[name], value, name)
   // O_DIRECT differs by architecture (x86_64 0o40000, aarch64 0o200000).
   t.true(all.O_DIRECT === 0o40000 || all.O_DIRECT === 0o200000, 'O_DIRECT')
+})
+
+// The constants added for CPython 3.13's fcntl module, with the values of
+// the kernel's uapi headers (include/uapi/asm-generic/fcntl.h,
+// include/uapi/linux/fcntl.h), which x86_64 and aarch64 share.
+const PYTHON_313_ADDED: Record<string, number> = {
+  F_SETOWN: 8, F_GETOWN: 9, F_SETSIG: 10, F_GETSIG: 11, F_SETOWN_EX: 15, F_GETOWN_EX: 16,
+  F_OWNER_TID: 0, F_OWNER_PID: 1, F_OWNER_PGRP: 2,
+  F_SETLEASE: 1024, F_GETLEASE: 1025, F_NOTIFY: 1026,
+  DN_ACCESS: 0x1, DN_MODIFY: 0x2, DN_CREATE: 0x4, DN_DELETE: 0x8, DN_RENAME: 0x10, DN_ATTRIB: 0x20,
+  DN_MULTISHOT: 0x80000000,
+  F_GET_RW_HINT: 1035, F_SET_RW_HINT: 1036, F_GET_FILE_RW_HINT: 1037, F_SET_FILE_RW_HINT: 1038,
+  RWH_WRITE_LIFE_NOT_SET: 0, RWH_WRITE_LIFE_NONE: 1, RWH_WRITE_LIFE_SHORT: 2,
+  RWH_WRITE_LIFE_MEDIUM: 3, RWH_WRITE_LIFE_LONG: 4, RWH_WRITE_LIFE_EXTREME: 5,
+  F_EXLCK: 4, F_SHLCK: 8, LOCK_MAND: 32, LOCK_READ: 64, LOCK_WRITE: 128, LOCK_RW: 192,
+  FASYNC: 0o20000,
+  // Not the uapi's 12, 13, 14 (32-bit only): glibc's bits/fcntl.h on
+  // x86_64 and aarch64, and musl's F_GETLK64 = F_GETLK.
+  F_GETLK64: 5, F_SETLK64: 6, F_SETLKW64: 7,
+}
+
+/** The upper-case names of `python3`'s fcntl module and their values, or why there are none. */
+function pythonFcntl(): { version: string; consts: Record<string, number> } | { error: string } {
+  const code = 'import fcntl, json, sys\n' +
+    'print(json.dumps({"version": sys.version.split()[0], "consts": {n: getattr(fcntl, n) for n in dir(fcntl) if n.isupper()}}))'
+  try {
+    return JSON.parse(execFileSync('python3', ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 }))
+  } catch (e) {
+    return { error: String((e as Error).message).split('\n')[0]! }
+  }
+}
+
+test('the constants CPython 3.13 added have the kernel\'s values, and every constant of python3\'s fcntl is exported with its value', (t) => {
+  const all = lfdAll as unknown as Record<string, unknown>
+  t.is(Object.keys(PYTHON_313_ADDED).length, 39)
+  for (const [name, value] of Object.entries(PYTHON_313_ADDED)) t.is(all[name], value, name)
+  // Python builds these from the C library's headers: a second, independent source.
+  const py = pythonFcntl()
+  if ('error' in py) {
+    t.log(`no python3 with fcntl (${py.error}): checked against the uapi values only`)
+    return
+  }
+  const names = Object.keys(py.consts)
+  t.true(names.includes('F_GETFD'), `python3 ${py.version} answered: ${names.join(' ')}`)
+  for (const name of names) t.is(all[name], py.consts[name], `${name} (python3 ${py.version})`)
+})
+
+test('signal and owner commands round-trip on a pipe (F_SETSIG, F_SETOWN, F_SETOWN_EX)', (t) => {
+  const fd = fifo(t)
+  // Without O_ASYNC the fd sends no signal, whatever its owner and signal.
+  t.is(fcntl(fd, F_GETOWN), 0, 'no owner yet')
+  t.is(fcntl(fd, F_GETSIG), 0, '0: SIGIO')
+  t.is(fcntl(fd, F_SETSIG, 10), 0)
+  t.is(fcntl(fd, F_GETSIG), 10)
+  t.is(fcntl(fd, F_SETSIG, 0), 0)
+  t.is(fcntl(fd, F_GETSIG), 0)
+  t.is(fcntl(fd, F_SETOWN, process.pid), 0)
+  t.is(fcntl(fd, F_GETOWN), process.pid)
+  // struct f_owner_ex { int type; pid_t pid; }
+  const ex = fcntl(fd, F_GETOWN_EX, Buffer.alloc(8)) as Buffer
+  t.deepEqual([ex.readInt32LE(0), ex.readInt32LE(4)], [F_OWNER_PID, process.pid])
+  const thread = Buffer.alloc(8)
+  thread.writeInt32LE(F_OWNER_TID, 0)
+  thread.writeInt32LE(process.pid, 4) // the main thread's id is the pid
+  fcntl(fd, F_SETOWN_EX, thread)
+  const ex2 = fcntl(fd, F_GETOWN_EX, Buffer.alloc(8)) as Buffer
+  t.deepEqual([ex2.readInt32LE(0), ex2.readInt32LE(4)], [F_OWNER_TID, process.pid])
+  t.is(fcntl(fd, F_SETOWN, 0), 0)
+  t.is(fcntl(fd, F_GETOWN), 0)
+})
+
+test('a read lease on a file no one has open for writing (F_SETLEASE, F_GETLEASE)', (t) => {
+  // While the lease is held, an open for writing would signal this process
+  // (SIGIO, which ends it): the file is this test's own, and nothing else
+  // opens it.
+  const path = join(dir, `l${n++}`)
+  closeSync(openSync(path, 'w'))
+  const fd = openSync(path, 'r')
+  t.teardown(() => closeSync(fd))
+  t.is(fcntl(fd, F_GETLEASE), F_UNLCK)
+  t.is(fcntl(fd, F_SETLEASE, F_RDLCK), 0)
+  t.is(fcntl(fd, F_GETLEASE), F_RDLCK)
+  t.is(fcntl(fd, F_SETLEASE, F_UNLCK), 0)
+  t.is(fcntl(fd, F_GETLEASE), F_UNLCK)
+})
+
+test('write-lifetime hints round-trip through an 8-byte buffer (F_SET_RW_HINT, F_GET_RW_HINT)', (t) => {
+  const { fd } = tempFile(t)
+  const u64 = (v: number) => {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64LE(BigInt(v))
+    return b
+  }
+  const get = () => Number((fcntl(fd, F_GET_RW_HINT, Buffer.alloc(8)) as Buffer).readBigUInt64LE(0))
+  t.is(get(), RWH_WRITE_LIFE_NOT_SET, 'a new file has none')
+  fcntl(fd, F_SET_RW_HINT, u64(RWH_WRITE_LIFE_SHORT))
+  t.is(get(), RWH_WRITE_LIFE_SHORT)
+  t.throws(() => fcntl(fd, F_SET_RW_HINT, u64(6)), { code: 'EINVAL' }, 'no hint above RWH_WRITE_LIFE_EXTREME')
+  t.is(get(), RWH_WRITE_LIFE_SHORT)
+})
+
+test('the Python-compatibility lock constants behave as their docs say (F_GETLK64, F_EXLCK, LOCK_MAND)', (t) => {
+  const { path, fd } = tempFile(t)
+  t.is((fcntl(fd, F_GETLK64, packFlock(F_WRLCK)) as Buffer).readInt16LE(0), F_UNLCK, 'F_GETLK64 works as F_GETLK')
+  t.throws(() => fcntl(fd, F_SETLK, packFlock(F_EXLCK)), { code: 'EINVAL' }, 'F_EXLCK is no l_type for Linux')
+  flock(fd, LOCK_MAND | LOCK_READ)
+  const other = openSync(path, 'r')
+  t.teardown(() => closeSync(other))
+  t.notThrows(() => flock(other, LOCK_EX | LOCK_NB), 'LOCK_MAND locked nothing')
 })
 
 test('closed fds are EBADF and wrong types are TypeErrors', (t) => {
