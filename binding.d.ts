@@ -326,6 +326,8 @@ export declare const F_DUPFD: number
 
 export declare const F_DUPFD_CLOEXEC: number
 
+export declare const F_DUPFD_QUERY: number
+
 export declare const F_EXLCK: number
 
 export declare const F_GET_FILE_RW_HINT: number

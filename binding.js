@@ -872,6 +872,7 @@ module.exports.eventfdWriteBig = nativeBinding.eventfdWriteBig
 module.exports.F_ADD_SEALS = nativeBinding.F_ADD_SEALS
 module.exports.F_DUPFD = nativeBinding.F_DUPFD
 module.exports.F_DUPFD_CLOEXEC = nativeBinding.F_DUPFD_CLOEXEC
+module.exports.F_DUPFD_QUERY = nativeBinding.F_DUPFD_QUERY
 module.exports.F_EXLCK = nativeBinding.F_EXLCK
 module.exports.F_GET_FILE_RW_HINT = nativeBinding.F_GET_FILE_RW_HINT
 module.exports.F_GET_RW_HINT = nativeBinding.F_GET_RW_HINT

@@ -10,6 +10,8 @@ import { Worker } from 'node:worker_threads'
 import {
   DN_ACCESS,
   DN_MULTISHOT,
+  F_DUPFD_CLOEXEC,
+  F_DUPFD_QUERY,
   F_EXLCK,
   F_GET_RW_HINT,
   F_GETFD,
@@ -337,6 +339,7 @@ test('the constants CPython 3.13 added have the kernel\'s values, and every cons
   const all = lfdAll as unknown as Record<string, unknown>
   t.is(Object.keys(PYTHON_313_ADDED).length, 39)
   for (const [name, value] of Object.entries(PYTHON_313_ADDED)) t.is(all[name], value, name)
+  t.is(all.F_DUPFD_QUERY, 1027, 'F_DUPFD_QUERY (CPython 3.14; include/uapi/linux/fcntl.h)')
   // Python builds these from the C library's headers: a second, independent source.
   const py = pythonFcntl()
   if ('error' in py) {
@@ -370,6 +373,24 @@ test('signal and owner commands round-trip on a pipe (F_SETSIG, F_SETOWN, F_SETO
   t.deepEqual([ex2.readInt32LE(0), ex2.readInt32LE(4)], [F_OWNER_TID, process.pid])
   t.is(fcntl(fd, F_SETOWN, 0), 0)
   t.is(fcntl(fd, F_GETOWN), 0)
+})
+
+test('F_DUPFD_QUERY tells a dup from another open of the same file (Linux 6.10)', (t) => {
+  const { path, fd } = tempFile(t)
+  const dup = fcntl(fd, F_DUPFD_CLOEXEC, 0) as number
+  t.teardown(() => closeSync(dup))
+  const other = openSync(path, 'r')
+  t.teardown(() => closeSync(other))
+  let same: number
+  try {
+    same = fcntl(fd, F_DUPFD_QUERY, dup) as number
+  } catch (e) {
+    t.is((e as NodeJS.ErrnoException).code, 'EINVAL', 'a kernel before 6.10 does not know the command')
+    t.log('F_DUPFD_QUERY: EINVAL (a kernel before Linux 6.10)')
+    return
+  }
+  t.is(same, 1)
+  t.is(fcntl(fd, F_DUPFD_QUERY, other), 0)
 })
 
 test('a read lease on a file no one has open for writing (F_SETLEASE, F_GETLEASE)', (t) => {

@@ -33,6 +33,12 @@ export const LOCK_RW: number = native.LOCK_RW
 export const F_DUPFD: number = native.F_DUPFD
 /** `fcntl` command: like `F_DUPFD`, with close-on-exec set atomically. */
 export const F_DUPFD_CLOEXEC: number = native.F_DUPFD_CLOEXEC
+/**
+ * `fcntl` command (Linux 6.10; CPython 3.14): 1 if the fd `arg` refers to the
+ * same open file description as `fd` (a dup of it), else 0; `EINVAL` on
+ * older kernels.
+ */
+export const F_DUPFD_QUERY: number = native.F_DUPFD_QUERY
 /** `fcntl` command: get the fd flags (`FD_CLOEXEC`). */
 export const F_GETFD: number = native.F_GETFD
 /** `fcntl` command: set the fd flags (`FD_CLOEXEC`). */

@@ -101,6 +101,9 @@ uapi_consts! {
     F_GETLK64 = libc::F_GETLK,
     F_SETLK64 = libc::F_SETLK,
     F_SETLKW64 = libc::F_SETLKW,
+    // fcntl(2) (Linux 6.10): include/uapi/linux/fcntl.h, F_LINUX_SPECIFIC_BASE
+    // + 3. CPython has it since 3.14.
+    F_DUPFD_QUERY = 1027,
     // The BSD name of O_ASYNC, the F_SETFL flag of fcntl(2) (glibc and musl:
     // `#define FASYNC O_ASYNC`; asm-generic/fcntl.h: 00020000).
     FASYNC = libc::O_ASYNC,
