@@ -582,6 +582,7 @@ test('use after close is ERR_USE_AFTER_CLOSE for every call; close() is idempote
   const calls: Array<[string, () => unknown]> = [
     ['size', () => mf.size],
     ['seals', () => mf.seals],
+    ['path', () => mf.path],
     ['truncate', () => mf.truncate(1)],
     ['write', () => mf.write('x')],
     ['read', () => mf.read(1)],

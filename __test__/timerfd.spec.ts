@@ -389,10 +389,10 @@ test('calls after close() throw ERR_USE_AFTER_CLOSE; close() is idempotent', (t)
 test('util.inspect shows the fd and the state', (t) => {
   const timer = new Timer('boottime')
   const fd = timer.fd
-  t.is(inspect(timer), `Timer { fd: ${fd}, clock: 'boottime', pending: 0, ref: true }`)
+  t.is(inspect(timer), `Timer { fd: ${fd}, closed: false, clock: 'boottime', pending: 0, ref: true }`)
   timer.unref()
   void timer.wait().catch(() => {})
-  t.is(inspect(timer), `Timer { fd: ${fd}, clock: 'boottime', pending: 1, ref: false }`)
+  t.is(inspect(timer), `Timer { fd: ${fd}, closed: false, clock: 'boottime', pending: 1, ref: false }`)
   timer.close()
   t.is(inspect(timer), `Timer { fd: -1, closed: true, clock: 'boottime' }`)
 })

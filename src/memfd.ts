@@ -445,9 +445,13 @@ export class MemFile {
     return MemFile.#of(this).#name
   }
 
-  /** `/proc/self/fd/<fd>`: a path this process can open (other programs it runs, too, if they inherit the fd). */
+  /**
+   * `/proc/self/fd/<fd>`: a path this process can open (other programs it
+   * runs, too, if they inherit the fd).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()` (there is no fd to name).
+   */
   get path(): string {
-    return `/proc/self/fd/${MemFile.#of(this).#fd}`
+    return `/proc/self/fd/${MemFile.#of(this).#open()}`
   }
 
   /**

@@ -552,7 +552,7 @@ export class Timer {
     const core = this.#core
     const state = core.closed
       ? { fd: -1, closed: true, ...(core.lost ? { lost: true } : {}), clock: this.#clock }
-      : { fd: core.fd, clock: this.#clock, pending: core.pending, ref: core.refed }
+      : { fd: core.fd, closed: false, clock: this.#clock, pending: core.pending, ref: core.refed }
     return `Timer ${inspect(state, options)}`
   }
 }
