@@ -65,7 +65,7 @@ test('root optionalDependencies are left to `napi prepublish`, or match the targ
   t.regex(root.scripts.version, /napi version/)
 })
 
-test('the root tarball lists only the entries, the compiled API, the binding loader, the typings, README, LICENSE and package.json', (t) => {
+test('the root tarball lists only the entries, the compiled API, the binding loader, the typings, README, LICENSE, package.json and what the README links to', (t) => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: repoRoot,
     encoding: 'utf8',
@@ -83,4 +83,10 @@ test('the root tarball lists only the entries, the compiled API, the binding loa
   for (const m of ['index', 'eventfd', 'memfd', 'timerfd', 'fcntl', 'lock', 'waiter', 'errors']) {
     t.true(files.includes(`dist/${m}.js`) && files.includes(`dist/${m}.d.ts`), `dist/${m}`)
   }
+  // npm shows the README: a relative link in it must name a file the tarball has.
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  const links = [...readme.matchAll(/\]\((?!https?:|#)([^)#\s]+)/g)].map((m) => m[1]!)
+  t.true(links.length > 0)
+  const shipped = (l: string): boolean => (l.endsWith('/') ? files.some((f) => f.startsWith(l)) : files.includes(l))
+  t.deepEqual([...new Set(links)].filter((l) => !shipped(l)), [], 'README links to files not in the tarball')
 })

@@ -45,7 +45,27 @@ export function publishedRootPackageJson(pkg = rootPackageJson()) {
 }
 
 /** The files the root tarball must contain (besides the compiled `dist/`). */
-export const ROOT_TARBALL_FILES = ['LICENSE', 'README.md', 'binding.d.ts', 'binding.js', 'index.d.ts', 'index.js', 'index.mjs', 'package.json']
+export const ROOT_TARBALL_FILES = [
+  'LICENSE',
+  'README.md',
+  'binding.d.ts',
+  'binding.js',
+  'index.d.ts',
+  'index.js',
+  'index.mjs',
+  'package.json',
+  // What the README links to: npm shows the README, and the package names no
+  // repository to resolve its relative links against.
+  'CONTRIBUTING.md',
+  'docs/design.md',
+  'docs/fdchannel.md',
+  'docs/performance.md',
+  'docs/platforms.md',
+  'docs/reliability.md',
+  'examples/lock-and-memory.ts',
+  'examples/semaphore-pool.ts',
+  'examples/worker-wake.ts',
+]
 
 /** The compiled TypeScript API the root tarball carries: `dist/*.js` and `dist/*.d.ts`. */
 export const ROOT_TARBALL_DIST = /^dist\/[a-z-]+\.(js|d\.ts)$/
