@@ -340,6 +340,12 @@ let makePermit: (sem: Semaphore) => Permit
  * A permit taken from a {@link Semaphore} by `acquire()` or `acquireSync()`.
  * `release()` (or leaving a `using` scope) gives it back; releasing it twice
  * is a no-op, never an extra permit.
+ *
+ * Garbage collection does **not** give a permit back: one that is dropped
+ * unreleased is gone, as with a raw `tryAcquire()` never followed by
+ * `release()`. The count lives in the kernel and is shared with other
+ * threads and processes, which must not depend on when this process
+ * collects. Hold permits with `using`.
  * @example
  * ```ts
  * {
