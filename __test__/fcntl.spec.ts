@@ -576,3 +576,27 @@ test('a blocking eventfdRead() in a worker holds up worker.terminate() until the
   // caller's to close, as os.eventfd()'s are in Python.
   closeSync(fd)
 })
+
+test('fcntl and ioctl overloads: the result type follows the argument, no cast needed', (t) => {
+  const FIONREAD = 0x541b
+  const fd = openSync(join(dir, 'overloads'), 'w+')
+  t.teardown(() => closeSync(fd))
+  writeSync(fd, 'hello')
+  // Each annotation is checked by tsc (.ci/run): with one `number | Buffer`
+  // signature, none of these assignments compiled without a cast.
+  const flags: number = fcntl(fd, F_GETFL)
+  const lock: Buffer = fcntl(fd, F_GETLK, Buffer.alloc(32))
+  const n = new Int32Array(1)
+  const ok: number = ioctl(fd, FIONREAD, n)
+  const copy: Buffer = ioctl(fd, FIONREAD, new Int32Array(1), false)
+  const fromString: Buffer = ioctl(fd, FIONREAD, 'abcd')
+  // @ts-expect-error the integer form returns a number, never a Buffer
+  const wrong: Buffer = fcntl(fd, F_GETFL)
+  t.is(typeof flags, 'number')
+  t.is(typeof wrong, 'number')
+  t.true(Buffer.isBuffer(lock) && lock.length === 32)
+  t.is(ok, 0)
+  t.is(n[0], 0, 'at the end of the file after the write: nothing left to read')
+  t.true(Buffer.isBuffer(copy) && copy.length === 4)
+  t.true(Buffer.isBuffer(fromString) && fromString.length === 4)
+})

@@ -282,10 +282,28 @@ function copied(bytes: Uint8Array): Buffer {
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
  * ```ts
- * const flags = fcntl(fd, F_GETFL) as number
+ * const flags = fcntl(fd, F_GETFL) // a number: the integer form
  * fcntl(fd, F_SETFL, flags | O_NONBLOCK)
  * ```
  */
+export function fcntl(fd: FdLike, cmd: number, arg?: number): number
+/**
+ * `fcntl(fd, cmd, buffer)`: the buffer form of {@link fcntl}; returns a
+ * `Buffer` of the argument's length with the contents after the call.
+ * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param cmd - a pointer-taking command, such as {@link F_OFD_GETLK}.
+ * @param arg - a buffer or string, at most 1024 bytes, copied.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export function fcntl(fd: FdLike, cmd: number, arg: ArrayBufferView | ArrayBuffer | string): Buffer
+/**
+ * {@link fcntl} with an argument whose form is known only at run time.
+ * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param cmd - the command.
+ * @param arg - an integer, or a buffer or string.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer
 export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer {
   const n = toFd(fd)
   const c = toInt32(cmd, 'cmd')
@@ -317,8 +335,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
  * buffer must be at least as large as what the request reads or writes.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
- * @param arg - an integer, a buffer, or a string.
- * @param mutateFlag - whether a writable buffer is updated in place (default true).
+ * @param arg - an integer (this signature), a buffer, or a string (the ones below).
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer out of range, or a copied buffer over 1024 bytes.
  * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT`, …
@@ -330,6 +347,38 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
  * ioctl(pipeFd, FIONREAD, n) // n[0]: bytes ready to read
  * ```
  */
+export function ioctl(fd: FdLike, request: number, arg?: number): number
+/**
+ * `ioctl(fd, request, buffer)`: {@link ioctl} updating a buffer in place;
+ * returns the call's integer result.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param request - the request (-2^31 … 2^32-1).
+ * @param arg - the buffer the call reads and writes.
+ * @param mutateFlag - true or omitted.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer, mutateFlag?: true): number
+/**
+ * `ioctl(fd, request, string)` or `ioctl(fd, request, buffer, false)`:
+ * {@link ioctl} on a 1024-byte copy; returns a `Buffer` of the argument's
+ * length with the contents after the call.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param request - the request (-2^31 … 2^32-1).
+ * @param arg - a string, or a buffer (then `mutateFlag` is false).
+ * @param mutateFlag - false for a buffer; ignored for a string.
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export function ioctl(fd: FdLike, request: number, arg: string, mutateFlag?: boolean): Buffer
+export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer, mutateFlag: false): Buffer
+/**
+ * {@link ioctl} with arguments whose form is known only at run time.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param request - the request (-2^31 … 2^32-1).
+ * @param arg - an integer, a buffer, or a string.
+ * @param mutateFlag - whether a writable buffer is updated in place (default true).
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
+export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: boolean): number | Buffer
 export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: boolean): number | Buffer {
   const n = toFd(fd)
   const req = cInt(request, 'request') >>> 0
