@@ -333,6 +333,9 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
  *
  * The kernel trusts the size the request encodes, not the argument's: the
  * buffer must be at least as large as what the request reads or writes.
+ * For `FS_IOC_FIEMAP` and `FIDEDUPERANGE`, whose output is an array of the
+ * length their header names, a buffer too short for that array is `EINVAL`
+ * before the call; no other request can be checked.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).

@@ -58,12 +58,50 @@ pub unsafe fn ioctl_int(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c
         .map_err(|e| Error::new(e, "ioctl"))
 }
 
+/// `FS_IOC_FIEMAP`: `_IOWR('f', 11, struct fiemap)` (linux/fs.h).
+pub const FS_IOC_FIEMAP: libc::c_ulong = 0xc020_660b;
+/// `FIDEDUPERANGE`: `_IOWR(0x94, 54, struct file_dedupe_range)` (linux/fs.h).
+pub const FIDEDUPERANGE: libc::c_ulong = 0xc018_9436;
+
+/// The bytes a VFS request whose output size comes from its argument's
+/// *contents* writes into `buf`, or `None` for any other request. The
+/// request's encoded size covers only the header; the kernel then writes
+/// an array whose length the header names:
+/// - `FS_IOC_FIEMAP`: a 32-byte `struct fiemap`, then `fm_extent_count`
+///   (a `u32` at offset 24) `struct fiemap_extent`s of 56 bytes;
+/// - `FIDEDUPERANGE`: a 24-byte `struct file_dedupe_range`, then
+///   `dest_count` (a `u16` at offset 16) `struct file_dedupe_range_info`s of
+///   32 bytes.
+///
+/// A `buf` too short for the header gives the header's size (the kernel
+/// reads that much first).
+pub fn content_sized(request: libc::c_ulong, buf: &[u8]) -> Option<u64> {
+    // The fields are in the machine's byte order, as the kernel reads them.
+    let u32_at = |at: usize| {
+        buf.get(at..at + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u16_at = |at: usize| buf.get(at..at + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    match request {
+        FS_IOC_FIEMAP => Some(u32_at(24).map_or(32, |n| 32 + u64::from(n) * 56)),
+        FIDEDUPERANGE => Some(u16_at(16).map_or(24, |n| 24 + u64::from(n) * 32)),
+        _ => None,
+    }
+}
+
 /// `ioctl(fd, request, buf)`: the request reads and/or writes `buf`.
+///
+/// For the VFS requests whose output size depends on the argument's
+/// contents ([`content_sized`]), a `buf` shorter than that size is `EINVAL`
+/// before any call: the kernel would write past it.
 ///
 /// # Safety
 /// `buf` must be at least as large as the structure `request` reads or
 /// writes; the kernel trusts the request's encoded size, not the slice.
 pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u8]) -> Result<i32> {
+    if content_sized(request, buf).is_some_and(|need| need > buf.len() as u64) {
+        return Err(Error::new(Errno::EINVAL, "ioctl"));
+    }
     // SAFETY: the caller guarantees buf covers the size the request reads or
     // writes, so the kernel stays inside buf, which is live and exclusively
     // borrowed for the call.

@@ -2,7 +2,10 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use linux_fd_core::fcntl::{fcntl_buf, fcntl_int, ioctl_buf, pipe_size, set_pipe_size, ARG_BUF_SIZE};
+use linux_fd_core::fcntl::{
+    content_sized, fcntl_buf, fcntl_int, ioctl_buf, pipe_size, set_pipe_size, ARG_BUF_SIZE, FIDEDUPERANGE,
+    FS_IOC_FIEMAP,
+};
 use linux_fd_core::Errno;
 
 fn pipe() -> (OwnedFd, OwnedFd) {
@@ -68,4 +71,57 @@ fn ioctl_buf_reads_fionread_into_the_buffer() {
     let rc = unsafe { ioctl_buf(r.as_fd(), libc::FIONREAD as libc::c_ulong, &mut buf) }.unwrap();
     assert_eq!(rc, 0);
     assert_eq!(i32::from_ne_bytes(buf), 5);
+}
+
+#[test]
+fn content_sized_requests_need_a_buffer_for_the_array_the_header_names() {
+    let mut fiemap = [0u8; 32];
+    fiemap[24..28].copy_from_slice(&200u32.to_ne_bytes());
+    assert_eq!(content_sized(FS_IOC_FIEMAP, &fiemap), Some(32 + 200 * 56));
+    assert_eq!(
+        content_sized(FS_IOC_FIEMAP, &[0u8; 8]),
+        Some(32),
+        "a short header: its own size"
+    );
+    let mut dedupe = [0u8; 24];
+    dedupe[16..18].copy_from_slice(&3u16.to_ne_bytes());
+    assert_eq!(content_sized(FIDEDUPERANGE, &dedupe), Some(24 + 3 * 32));
+    assert_eq!(content_sized(libc::FIONREAD as libc::c_ulong, &fiemap), None);
+}
+
+#[test]
+fn fiemap_with_more_extents_than_the_buffer_holds_is_einval_before_the_call() {
+    // A file with 200 extents: 4 KiB of data every 8 KiB, flushed so that the
+    // file system has allocated them. Asking for 200 extents in a 32-byte
+    // buffer made the kernel write 11 KiB past it.
+    let dir = std::env::temp_dir().join(format!("linux-fd-fiemap-{}", std::process::id()));
+    let f = std::fs::File::create(&dir).unwrap();
+    std::fs::remove_file(&dir).unwrap();
+    let block = [0xaau8; 4096];
+    for i in 0..200u64 {
+        nix::sys::uio::pwrite(&f, &block, (i * 8192) as i64).unwrap();
+    }
+    f.sync_all().unwrap();
+    let header = |buf: &mut [u8]| {
+        buf[8..16].copy_from_slice(&u64::MAX.to_ne_bytes()); // fm_length
+        buf[24..28].copy_from_slice(&200u32.to_ne_bytes()); // fm_extent_count
+    };
+    let mut small = [0u8; 32];
+    header(&mut small);
+    // SAFETY: the point of the test: content_sized refuses before the call.
+    let e = unsafe { ioctl_buf(f.as_fd(), FS_IOC_FIEMAP, &mut small) }.unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "ioctl"));
+    assert_eq!(
+        small[32 - 12..32 - 8],
+        [0; 4],
+        "nothing written: fm_mapped_extents still 0"
+    );
+    let mut big = vec![0u8; 32 + 200 * 56];
+    header(&mut big);
+    // SAFETY: big holds the header and the 200 extents it asks for.
+    match unsafe { ioctl_buf(f.as_fd(), FS_IOC_FIEMAP, &mut big) } {
+        Ok(_) => assert!(u32::from_ne_bytes(big[20..24].try_into().unwrap()) > 0),
+        // A temp dir on a file system without FIEMAP (tmpfs before 6.x).
+        Err(e) => assert_eq!(e.errno, Errno::EOPNOTSUPP),
+    }
 }
