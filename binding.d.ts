@@ -428,9 +428,9 @@ export declare const FASYNC: number
  * negative errno. (A result below -4095 cannot be told from an errno only
  * for `F_GETOWN` of a process group, as in the kernel ABI itself.)
  *
- * A pointer-taking `cmd` uses `arg` as an address, as in C and Python's
- * `fcntl.fcntl`: an unmapped one is `EFAULT`; the TypeScript docs say to
- * pass a buffer for those commands.
+ * A pointer-taking `cmd` is `-EFAULT` without a call (core
+ * `takes_pointer`), where C and Python's `fcntl.fcntl` use `arg` as an
+ * address; the TypeScript docs say to pass a buffer for those commands.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function fcntlInt(fd: number, cmd: number, arg: number): number

@@ -627,3 +627,25 @@ test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVA
   // A file system without FIEMAP (tmpfs before 6.x) refuses the large one too.
   t.true(out.mapped === true || out.mapped === 'EOPNOTSUPP', String(out.mapped))
 })
+
+test('fcntl with an integer for a pointer-taking command is EFAULT without a call, even for a live address', async (t) => {
+  // node is not position-independent: its data lies below 4 GiB, where a
+  // 32-bit integer can name it. The kernel used to read or write there
+  // (F_GETOWN_EX over glibc's environ emptied process.env).
+  const r = await runNode(
+    `const fs = require('fs')
+     const low = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/))
+       .find(([range, perms]) => perms === 'rw-p' && parseInt(range.split('-')[0], 16) < 2 ** 32 - 4096)
+     const addr = low ? parseInt(low[0].split('-')[0], 16) : 4096
+     const fd = fs.openSync(${JSON.stringify(join(dir, 'ptr'))}, 'w+')
+     const codes = {}
+     for (const name of ['F_GETLK', 'F_SETLK', 'F_SETLKW', 'F_OFD_GETLK', 'F_OFD_SETLK', 'F_OFD_SETLKW', 'F_GETOWN_EX', 'F_SETOWN_EX', 'F_GET_RW_HINT', 'F_SET_RW_HINT', 'F_GET_FILE_RW_HINT', 'F_SET_FILE_RW_HINT']) {
+       try { codes[name] = lfd.fcntl(fd, lfd[name], addr) } catch (e) { codes[name] = e.code }
+     }
+     console.log(JSON.stringify({ live: Boolean(low), codes }))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  const out = JSON.parse(r.stdout)
+  if (!out.live) t.log('no writable mapping below 4 GiB here (a PIE node): only an unmapped address was tried')
+  for (const [name, code] of Object.entries(out.codes)) t.is(code, 'EFAULT', name)
+})

@@ -265,9 +265,10 @@ function copied(bytes: Uint8Array): Buffer {
  *   call is made with a pointer to it, and a `Buffer` of the argument's
  *   length holding the buffer's contents afterwards is returned; the
  *   argument itself is not changed. Pass a buffer for every command that
- *   takes a pointer (`F_GETLK`, `F_SETLK`, `F_OFD_*` take a `struct flock`):
- *   a number is then used as an address, as in C and Python (an unmapped
- *   one gives `EFAULT`).
+ *   takes a pointer (`F_GETLK`, `F_SETLK`, `F_OFD_*` take a `struct flock`;
+ *   `F_GETOWN_EX`/`F_SETOWN_EX`, the `*_RW_HINT` ones): with a number they
+ *   throw `EFAULT` without a call, where C and Python would use the number
+ *   as an address and read or write whatever lies there.
  *
  * Blocking commands (`F_SETLKW`, `F_OFD_SETLKW`) block the calling thread;
  * use {@link lockFile} to wait without blocking. A result of `F_GETOWN` for

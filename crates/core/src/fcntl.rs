@@ -16,18 +16,50 @@ use crate::error::{retry_eintr, Errno, Error, Result};
 /// The size of the buffer Python's `fcntl`/`ioctl` copy a buffer argument into.
 pub const ARG_BUF_SIZE: usize = 1024;
 
+/// Whether `cmd` is one of Linux's fcntl commands whose argument is a
+/// pointer: the record locks (`F_GETLK`, `F_SETLK`, `F_SETLKW` and the
+/// `F_OFD_*` ones, a `struct flock`), `F_GETOWN_EX`/`F_SETOWN_EX` (a
+/// `struct f_owner_ex`) and the write-life hints (`F_GET_RW_HINT` …
+/// `F_SET_FILE_RW_HINT`, a `u64`). Every other command of fcntl(2) takes an
+/// integer or nothing. (On 64-bit Linux `F_GETLK64` … are the same numbers
+/// as `F_GETLK` ….)
+pub fn takes_pointer(cmd: i32) -> bool {
+    // F_SETOWN_EX, F_GETOWN_EX (asm-generic/fcntl.h); F_GET_RW_HINT ..
+    // F_SET_FILE_RW_HINT, F_LINUX_SPECIFIC_BASE + 11 .. 14 (linux/fcntl.h).
+    const OWN_EX: [i32; 2] = [15, 16];
+    const RW_HINTS: std::ops::RangeInclusive<i32> = 1035..=1038;
+    matches!(
+        cmd,
+        libc::F_GETLK
+            | libc::F_SETLK
+            | libc::F_SETLKW
+            | libc::F_OFD_GETLK
+            | libc::F_OFD_SETLK
+            | libc::F_OFD_SETLKW
+    ) || OWN_EX.contains(&cmd)
+        || RW_HINTS.contains(&cmd)
+}
+
 /// `fcntl(fd, cmd, arg)` with an integer argument; returns the call's result.
 ///
+/// A command that [`takes_pointer`] is `EFAULT` without a call: the integer
+/// would be used as an address, and a mapped one read or written (C and
+/// Python's `fcntl.fcntl` do make that call; an unmapped address is
+/// `EFAULT` there too).
+///
 /// # Safety
-/// `cmd` must take an integer argument or none. A command that takes a
-/// pointer makes the kernel read or write whatever address `arg` names, as
-/// in C and Python's `fcntl.fcntl` (an unmapped address gives `EFAULT`, a
-/// mapped one is read or written).
+/// `cmd` must take an integer argument or none, or be one of those
+/// [`takes_pointer`] knows. A command it does not know that takes a pointer
+/// (one added to the kernel later) makes the kernel read or write whatever
+/// address `arg` names.
 ///
 /// # Errors
-/// Whatever the command reports: `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` for
-/// lock conflicts, `EBUSY`, `EPERM`, …
+/// `EFAULT` for a pointer-taking command; whatever the command reports:
+/// `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` for lock conflicts, `EBUSY`, `EPERM`, …
 pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Result<i32> {
+    if takes_pointer(cmd) {
+        return Err(Error::new(Errno::EFAULT, "fcntl"));
+    }
     // SAFETY: the caller guarantees cmd takes an integer or nothing, so the
     // kernel reads arg as plain data and touches no memory of this process.
     retry_eintr(|| Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) }))

@@ -3,8 +3,8 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use linux_fd_core::fcntl::{
-    content_sized, fcntl_buf, fcntl_int, ioctl_buf, pipe_size, set_pipe_size, ARG_BUF_SIZE, FIDEDUPERANGE,
-    FS_IOC_FIEMAP,
+    content_sized, fcntl_buf, fcntl_int, ioctl_buf, pipe_size, set_pipe_size, takes_pointer, ARG_BUF_SIZE,
+    FIDEDUPERANGE, FS_IOC_FIEMAP,
 };
 use linux_fd_core::Errno;
 
@@ -123,5 +123,42 @@ fn fiemap_with_more_extents_than_the_buffer_holds_is_einval_before_the_call() {
         Ok(_) => assert!(u32::from_ne_bytes(big[20..24].try_into().unwrap()) > 0),
         // A temp dir on a file system without FIEMAP (tmpfs before 6.x).
         Err(e) => assert_eq!(e.errno, Errno::EOPNOTSUPP),
+    }
+}
+
+#[test]
+fn pointer_taking_commands_with_an_integer_are_efault_without_a_call() {
+    let (r, _w) = pipe();
+    let pointer_cmds = [
+        libc::F_GETLK,
+        libc::F_SETLK,
+        libc::F_SETLKW,
+        libc::F_OFD_GETLK,
+        libc::F_OFD_SETLK,
+        libc::F_OFD_SETLKW,
+        15,   // F_SETOWN_EX
+        16,   // F_GETOWN_EX
+        1035, // F_GET_RW_HINT
+        1036, // F_SET_RW_HINT
+        1037, // F_GET_FILE_RW_HINT
+        1038, // F_SET_FILE_RW_HINT
+    ];
+    // Any integer: it never reaches the kernel (see fcntl.spec for a live
+    // address, which the kernel did read).
+    let addr = 4096;
+    for cmd in pointer_cmds {
+        assert!(takes_pointer(cmd), "{cmd}");
+        // SAFETY: the point of the test: fcntl_int refuses these before the call.
+        let e = unsafe { fcntl_int(r.as_fd(), cmd, addr) }.unwrap_err();
+        assert_eq!((e.errno, e.syscall), (Errno::EFAULT, "fcntl"), "{cmd}");
+    }
+    for cmd in [
+        libc::F_GETFD,
+        libc::F_GETFL,
+        libc::F_SETPIPE_SZ,
+        libc::F_ADD_SEALS,
+        libc::F_DUPFD_CLOEXEC,
+    ] {
+        assert!(!takes_pointer(cmd), "{cmd}");
     }
 }

@@ -137,19 +137,19 @@ fn staged(data: &[u8]) -> Result<[u8; ARG_BUF_SIZE], i32> {
 /// negative errno. (A result below -4095 cannot be told from an errno only
 /// for `F_GETOWN` of a process group, as in the kernel ABI itself.)
 ///
-/// A pointer-taking `cmd` uses `arg` as an address, as in C and Python's
-/// `fcntl.fcntl`: an unmapped one is `EFAULT`; the TypeScript docs say to
-/// pass a buffer for those commands.
+/// A pointer-taking `cmd` is `-EFAULT` without a call (core
+/// `takes_pointer`), where C and Python's `fcntl.fcntl` use `arg` as an
+/// address; the TypeScript docs say to pass a buffer for those commands.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi]
 pub fn fcntl_int(fd: i32, cmd: i32, arg: i32) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;
     };
-    // Python's fcntl.fcntl, by design: JS picks cmd, so whether arg is data
-    // or an address is not checkable here.
+    // JS picks cmd: core::fcntl_int refuses the commands known to take a
+    // pointer; one the kernel adds later would use arg as an address.
     // SAFETY: for an integer-argument command the kernel reads arg as plain
-    // data; for a pointer-taking one an unmapped address is EFAULT.
+    // data; the known pointer-taking ones are refused before the call.
     int_result(unsafe { core::fcntl_int(fd, cmd, arg) })
 }
 
