@@ -7,11 +7,12 @@
 //! # References
 //! - [`eventfd(2)`](https://man7.org/linux/man-pages/man2/eventfd.2.html)
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use nix::sys::eventfd::EfdFlags;
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Errno, Result};
 
 /// The largest value the counter can hold: 2^64-2.
 pub const EVENTFD_MAX: u64 = u64::MAX - 1;
@@ -33,7 +34,9 @@ pub fn eventfd(initval: u32, flags: EfdFlags) -> Result<OwnedFd> {
 /// with `EFD_SEMAPHORE`.
 ///
 /// Blocks at zero unless the fd is non-blocking, in which case it fails with
-/// `EAGAIN`.
+/// `EAGAIN`: Python's `os.eventfd_read`. For a read that never waits,
+/// whatever another holder of the fd did to `O_NONBLOCK`, see
+/// [`eventfd_try_read`].
 ///
 /// # Errors
 /// `EAGAIN` (non-blocking, counter zero), `EBADF`, `EINVAL` if `fd` is not an
@@ -42,13 +45,28 @@ pub fn eventfd(initval: u32, flags: EfdFlags) -> Result<OwnedFd> {
 /// # References
 /// - [`eventfd(2)`](https://man7.org/linux/man-pages/man2/eventfd.2.html)
 pub fn eventfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    read_u64(fd, "eventfd_read")
+    read_u64(fd, "eventfd_read", Wait::AsFd)
+}
+
+/// Reads the counter as [`eventfd_read`] does, but fails with `EAGAIN` at
+/// zero instead of waiting, even if the open file description is blocking:
+/// `O_NONBLOCK` belongs to the description, which every process holding the
+/// fd shares, and any of them may clear it. See [`Wait::Never`] for how,
+/// and for the kernels where this is only as good as [`eventfd_read`].
+///
+/// # Errors
+/// As [`eventfd_read`].
+pub fn eventfd_try_read(fd: BorrowedFd<'_>) -> Result<u64> {
+    read_u64(fd, "eventfd_read", Wait::Never(&EVENTFD_NOWAIT))
 }
 
 /// `write(fd, &value, 8)`—Adds `value` to the counter.
 ///
 /// Blocks if the sum would pass 2^64-2, unless the fd is non-blocking
-/// (`EAGAIN`). `value` = 2^64-1 is `EINVAL`.
+/// (`EAGAIN`). `value` = 2^64-1 is `EINVAL`. There is no never-waiting
+/// form: eventfd's write is a plain `.write` in the kernel (6.18 included),
+/// so `pwritev2(RWF_NOWAIT)` fails with `EOPNOTSUPP`; only a write that
+/// would pass the maximum can block.
 ///
 /// # References
 /// - [`eventfd(2)`](https://man7.org/linux/man-pages/man2/eventfd.2.html)
@@ -58,12 +76,123 @@ pub fn eventfd_write(fd: BorrowedFd<'_>, value: u64) -> Result<()> {
     short_io(n, "eventfd_write")
 }
 
-/// Reads one native-endian u64 (eventfd and timerfd reads), naming `syscall` in errors.
-pub fn read_u64(fd: BorrowedFd<'_>, syscall: &'static str) -> Result<u64> {
+/// Whether a read of an empty counter or an unexpired timer may wait.
+#[derive(Clone, Copy, Debug)]
+pub enum Wait {
+    /// As the open file description says: `read(2)`, which blocks unless
+    /// `O_NONBLOCK` is set. What Python's `os.eventfd_read` does.
+    AsFd,
+    /// Never: `preadv2(fd, …, -1, RWF_NOWAIT)`, which fails with `EAGAIN`
+    /// whatever `O_NONBLOCK` says. The kernel honours `RWF_NOWAIT` on an
+    /// eventfd since Linux 5.8 and on a timerfd since Linux 6.10 (their
+    /// reads became `read_iter` and the files `FMODE_NOWAIT`). Where it does
+    /// not (an older kernel, or a sandbox that refuses `preadv2`), this is a
+    /// plain `read(2)`, as [`Wait::AsFd`]: the [`Nowait`] asks once per
+    /// process. A file of another kind that refuses `RWF_NOWAIT`
+    /// (`EOPNOTSUPP`) is read with `read(2)` too.
+    Never(&'static Nowait),
+}
+
+/// Whether this kernel honours `RWF_NOWAIT` on reads of one kind of file,
+/// asked once per process: [`EVENTFD_NOWAIT`], and
+/// [`crate::timerfd::TIMERFD_NOWAIT`].
+#[derive(Debug)]
+pub struct Nowait {
+    /// `UNKNOWN`, `YES` or `NO`.
+    state: AtomicU8,
+    /// Makes a new empty non-blocking file of the kind, for the probe.
+    probe_file: fn() -> Result<OwnedFd>,
+}
+
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
+
+impl Nowait {
+    /// The support of the kind of file that `probe_file` makes (empty, so
+    /// that a read has nothing to return, and non-blocking, so that the
+    /// probe itself can never block).
+    pub const fn new(probe_file: fn() -> Result<OwnedFd>) -> Self {
+        Self {
+            state: AtomicU8::new(UNKNOWN),
+            probe_file,
+        }
+    }
+
+    /// Whether `preadv2(RWF_NOWAIT)` works on this kind of file. The first
+    /// call makes a probe file and reads it that way: `EAGAIN` means yes;
+    /// `EOPNOTSUPP` (the file lacks `FMODE_NOWAIT`, or the kernel predates
+    /// `RWF_NOWAIT`), `ENOSYS` (no `preadv2`: before Linux 4.6), `EINVAL`,
+    /// `EPERM` (a seccomp filter) or anything else means no. If the probe
+    /// file cannot be made (out of fds), the answer is no for this call and
+    /// asked again by the next.
+    pub fn supported(&self) -> bool {
+        match self.state.load(Ordering::Relaxed) {
+            YES => true,
+            NO => false,
+            _ => {
+                let Ok(file) = (self.probe_file)() else {
+                    return false;
+                };
+                let yes = read_nowait(file.as_fd(), &mut [0; 8]) == Err(Errno::EAGAIN);
+                self.state.store(if yes { YES } else { NO }, Ordering::Relaxed);
+                yes
+            }
+        }
+    }
+}
+
+/// [`Nowait`] for eventfds (Linux 5.8: `eventfd: convert to
+/// f_op->read_iter()`, commit 12aceb89b0bc).
+pub static EVENTFD_NOWAIT: Nowait =
+    Nowait::new(|| eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK));
+
+/// Reads one native-endian u64 (eventfd and timerfd reads), naming `syscall`
+/// in errors. The one read of every eventfd and timerfd in the package.
+pub fn read_u64(fd: BorrowedFd<'_>, syscall: &'static str, wait: Wait) -> Result<u64> {
     let mut buf = [0u8; 8];
-    let n = nix::unistd::read(fd, &mut buf).syscall(syscall)?;
+    let n = match wait {
+        Wait::Never(nowait) if nowait.supported() => match read_nowait(fd, &mut buf) {
+            Err(Errno::EOPNOTSUPP) => nix::unistd::read(fd, &mut buf),
+            r => r,
+        },
+        _ => nix::unistd::read(fd, &mut buf),
+    }
+    .syscall(syscall)?;
     short_io(n, syscall)?;
     Ok(u64::from_ne_bytes(buf))
+}
+
+/// `preadv2(fd, [buf], 1, -1, RWF_NOWAIT)`: offset -1 is the file's own
+/// position, as `read(2)` uses (eventfds and timerfds ignore it). Made
+/// through `syscall(2)`: the gnu release builds link against a glibc 2.17
+/// sysroot, which has no `preadv2` (glibc 2.26 added it), and glibc's
+/// wrapper would only add a cancellation point.
+fn read_nowait(fd: BorrowedFd<'_>, buf: &mut [u8; 8]) -> nix::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let offset: i64 = -1;
+    // The kernel takes the offset as two longs, low then high (glibc's
+    // LO_HI_LONG); on a 64-bit target the low one holds all of it.
+    let (lo, hi) = (offset as libc::c_long, ((offset as u64) >> 32) as libc::c_long);
+    // The kernel writes at most `iov_len` bytes at `iov_base`.
+    // SAFETY: `iov` (one element) and `buf`, the 8 writable bytes it points
+    // at, are locals that outlive the call; `fd` is only passed to the
+    // kernel; the other arguments are plain integers.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_preadv2,
+            fd.as_raw_fd() as libc::c_long,
+            &iov as *const libc::iovec,
+            1 as libc::c_long,
+            lo,
+            hi,
+            libc::RWF_NOWAIT as libc::c_long,
+        )
+    };
+    Errno::result(n).map(|n| n as usize)
 }
 
 fn short_io(n: usize, syscall: &'static str) -> Result<()> {
@@ -123,7 +252,6 @@ impl AsFd for EventFd {
 /// # References
 /// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
 pub fn count(fd: BorrowedFd<'_>) -> Result<u64> {
-    use std::os::fd::AsRawFd;
     let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
     let text = std::fs::read_to_string(path).map_err(|e| {
         let errno = crate::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));

@@ -13,6 +13,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::error::{Errno, Error, Result};
+use crate::eventfd::{read_u64, Nowait, Wait};
 
 /// Nanoseconds per second.
 pub const NSEC_PER_SEC: u64 = 1_000_000_000;
@@ -130,13 +131,31 @@ pub fn timerfd_gettime(fd: BorrowedFd<'_>) -> Result<TimerSpec> {
 }
 
 /// `read(fd, &u64, 8)`—The number of expirations since the last read.
+/// Blocks until the next expiration unless the fd is non-blocking; for a
+/// read that never waits, see [`timerfd_try_read`].
 ///
 /// # Errors
 /// `EAGAIN` (non-blocking, not expired), `ECANCELED` (clock jump under
 /// `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
 pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    crate::eventfd::read_u64(fd, "timerfd_read")
+    read_u64(fd, "timerfd_read", Wait::AsFd)
 }
+
+/// Reads the expirations as [`timerfd_read`] does, but fails with `EAGAIN`
+/// if there are none instead of waiting, even if another holder of the fd
+/// made its open file description blocking. Linux 6.10 or newer; see
+/// [`Wait::Never`].
+///
+/// # Errors
+/// As [`timerfd_read`].
+pub fn timerfd_try_read(fd: BorrowedFd<'_>) -> Result<u64> {
+    read_u64(fd, "timerfd_read", Wait::Never(&TIMERFD_NOWAIT))
+}
+
+/// [`Nowait`] for timerfds (Linux 6.10: `timerfd: convert to
+/// ->read_iter()`, which also made the file `FMODE_NOWAIT`).
+pub static TIMERFD_NOWAIT: Nowait =
+    Nowait::new(|| timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK));
 
 /// The longest time the kernel keeps: `KTIME_MAX`, 2^63-1 ns (about 292
 /// years). The kernel takes any non-negative `time_t` seconds, but treats a

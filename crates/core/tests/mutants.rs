@@ -179,7 +179,7 @@ fn eventfd_write_reaches_the_limit_and_no_further() {
 /// returning `Ok(0)` or `Ok(1)`; the `EventFd` wrapper's `read` and `write`).
 #[test]
 fn eventfd_reads_take_what_was_written() {
-    use linux_fd_core::eventfd::{eventfd_read, eventfd_write, read_u64, EventFd};
+    use linux_fd_core::eventfd::{eventfd_read, eventfd_write, read_u64, EventFd, Wait};
     let counter = eventfd(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap();
     eventfd_write(counter.as_fd(), 7).unwrap();
     eventfd_write(counter.as_fd(), 5).unwrap();
@@ -187,7 +187,7 @@ fn eventfd_reads_take_what_was_written() {
     let empty = eventfd_read(counter.as_fd()).expect_err("empty");
     assert_eq!(empty.errno, linux_fd_core::Errno::EAGAIN);
     eventfd_write(counter.as_fd(), 9).unwrap();
-    assert_eq!(read_u64(counter.as_fd(), "read").unwrap(), 9);
+    assert_eq!(read_u64(counter.as_fd(), "read", Wait::AsFd).unwrap(), 9);
 
     let sem = EventFd::new(
         3,
@@ -216,13 +216,13 @@ fn eventfd_reads_take_what_was_written() {
 /// EINVAL, not a value (`short_io` returning `Ok(())`, `==` made `!=`).
 #[test]
 fn a_short_read_is_einval() {
-    use linux_fd_core::eventfd::read_u64;
+    use linux_fd_core::eventfd::{read_u64, Wait};
     let (r, w) = nix::unistd::pipe().unwrap();
     nix::unistd::write(&w, b"abc").unwrap();
-    let err = read_u64(r.as_fd(), "read").expect_err("3 bytes");
+    let err = read_u64(r.as_fd(), "read", Wait::AsFd).expect_err("3 bytes");
     assert_eq!(err.errno, linux_fd_core::Errno::EINVAL);
     nix::unistd::write(&w, &42u64.to_ne_bytes()).unwrap();
-    assert_eq!(read_u64(r.as_fd(), "read").unwrap(), 42);
+    assert_eq!(read_u64(r.as_fd(), "read", Wait::AsFd).unwrap(), 42);
 }
 
 /// eventfd.rs `count`: fdinfo's count, without consuming it; a closed number
