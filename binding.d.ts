@@ -14,6 +14,15 @@
 export declare function eventfdRead(fd: number): bigint | number
 
 /**
+ * `eventfd_read(fd)` that never waits: the value read (a bigint, never 0), or
+ * a negative errno; -EAGAIN (-11) at zero even if another holder of the fd
+ * cleared `O_NONBLOCK` on its open file description (`preadv2(RWF_NOWAIT)`,
+ * Linux 5.8; a plain read before). The read of `EventCounter`.
+ * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+ */
+export declare function eventfdTryRead(fd: number): bigint | number
+
+/**
  * `eventfd_write(fd, value)` for a safe integer `value` (0 … 2^53-1, checked by
  * the caller; anything else saturates into 0 … 2^64-1, which is memory-safe):
  * 0 or a negative errno.
@@ -22,9 +31,9 @@ export declare function eventfdRead(fd: number): bigint | number
 export declare function eventfdWrite(fd: number, value: number): number
 
 /**
- * One non-blocking read of an `EFD_SEMAPHORE` eventfd, as a number: 1 (a permit
- * was taken), 0 (`EAGAIN`: none free) or a negative errno. The
- * `Semaphore.tryAcquire()` fast path: no bigint is made.
+ * One read of an `EFD_SEMAPHORE` eventfd that never waits (as `eventfdTryRead`),
+ * as a number: 1 (a permit was taken), 0 (`EAGAIN`: none free) or a negative
+ * errno. The `Semaphore.tryAcquire()` fast path: no bigint is made.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare function semaphoreTryAcquire(fd: number): number
@@ -828,6 +837,15 @@ export declare function timerfdSetMs(fd: number, flags: number, initial: number,
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */
 export declare function timerfdSettime(fd: number, flags: number, initial: number, interval: number): [number, number] | number
+
+/**
+ * `timerfd_read(fd)` that never waits: `-EAGAIN` if the timer has not
+ * expired even if another holder of the fd made its open file description
+ * blocking (`core::timerfd_try_read`: `preadv2(RWF_NOWAIT)`, Linux 6.10;
+ * a plain read before). The read of `Timer`.
+ * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+ */
+export declare function timerfdTryRead(fd: number): bigint | number
 
 /**
  * Which mechanism watches use in this environment: `'uv_poll'` (a

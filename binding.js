@@ -1004,6 +1004,7 @@ module.exports.timerfdOpen = nativeBinding.timerfdOpen
 module.exports.timerfdRead = nativeBinding.timerfdRead
 module.exports.timerfdSetMs = nativeBinding.timerfdSetMs
 module.exports.timerfdSettime = nativeBinding.timerfdSettime
+module.exports.timerfdTryRead = nativeBinding.timerfdTryRead
 module.exports.waitBackend = nativeBinding.waitBackend
 module.exports.watchClose = nativeBinding.watchClose
 module.exports.watchFd = nativeBinding.watchFd

@@ -2,6 +2,8 @@
 //! and the native calls behind `EventCounter` and `Semaphore` (src/eventfd.ts).
 //! Errors are negative errnos (see `handle.rs`).
 
+use std::os::fd::BorrowedFd;
+
 use linux_fd_core::eventfd::{self as core, EfdFlags};
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
@@ -30,13 +32,28 @@ pub fn eventfd(initval: u32, flags: i32) -> i32 {
 }
 
 /// `eventfd_read(fd)`: the value read (never 0), or a negative errno.
+/// Blocks on a blocking fd, as Python's `os.eventfd_read`.
 /// Registered raw as `eventfdRead` (`rt/rawfn.rs`; a bigint or a number).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 pub fn read(fd: i32) -> Result<u64, i32> {
+    read_by(fd, core::eventfd_read)
+}
+
+/// `eventfd_read(fd)` that never waits: `-EAGAIN` at zero even if another
+/// holder of the fd made its open file description blocking
+/// (`core::eventfd_try_read`: `preadv2(RWF_NOWAIT)`, Linux 5.8). The read of
+/// `EventCounter` (`tryTake()`, and every read after a wake-up or a sync
+/// wait's slice). Registered raw as `eventfdTryRead` (`rt/rawfn.rs`).
+/// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+pub fn try_read(fd: i32) -> Result<u64, i32> {
+    read_by(fd, core::eventfd_try_read)
+}
+
+fn read_by(fd: i32, read: fn(BorrowedFd<'_>) -> linux_fd_core::Result<u64>) -> Result<u64, i32> {
     let Ok(fd) = borrow_fd(fd) else {
         return Err(-libc::EBADF);
     };
-    core::eventfd_read(fd).map_err(|e| errno(&e))
+    read(fd).map_err(|e| errno(&e))
 }
 
 /// `eventfd_write(fd, value)` for a safe integer `value` (0 … 2^53-1, checked
@@ -66,12 +83,13 @@ fn write(fd: i32, value: u64) -> i32 {
     }
 }
 
-/// One non-blocking read of an `EFD_SEMAPHORE` eventfd, as a number: 1 (a
-/// permit was taken), 0 (`EAGAIN`: none free) or a negative errno. The
+/// One read of an `EFD_SEMAPHORE` eventfd that never waits (as
+/// [`try_read`], whatever `O_NONBLOCK` says), as a number: 1 (a permit was
+/// taken), 0 (`EAGAIN`: none free) or a negative errno. The
 /// `Semaphore.tryAcquire()` fast path: no bigint is made. Registered raw as
 /// `semaphoreTryAcquire` (`rt/rawfn.rs`).
 pub fn try_acquire(fd: i32) -> i32 {
-    match read(fd) {
+    match try_read(fd) {
         Ok(_) => 1,
         Err(e) if e == -libc::EAGAIN => 0,
         Err(e) => e,

@@ -31,7 +31,7 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-fn raw_functions() -> [(&'static str, Body); 15] {
+fn raw_functions() -> [(&'static str, Body); 16] {
     use rt::rawfn::{body1, body2, body3, body4, body5};
     // SAFETY: each function keeps no argument past its return, and the two
     // that take bytes (`fcntl_buf`, `ioctl_in_place`) take one slice each
@@ -39,6 +39,7 @@ fn raw_functions() -> [(&'static str, Body); 15] {
     unsafe {
         [
             ("eventfdRead", body1(eventfd::read)),
+            ("eventfdTryRead", body1(eventfd::try_read)),
             ("eventfdWrite", body2(eventfd::write_number)),
             ("semaphoreTryAcquire", body1(eventfd::try_acquire)),
             ("flock", body2(fcntl::flock)),

@@ -185,10 +185,24 @@ pub fn timerfd_get_ms(fd: i32) -> Either<Vec<f64>, i32> {
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn timerfd_read(fd: i32) -> Either<u64, i32> {
+    read_by(fd, core::timerfd_read)
+}
+
+/// `timerfd_read(fd)` that never waits: `-EAGAIN` if the timer has not
+/// expired even if another holder of the fd made its open file description
+/// blocking (`core::timerfd_try_read`: `preadv2(RWF_NOWAIT)`, Linux 6.10;
+/// a plain read before). The read of `Timer`.
+/// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+#[napi(ts_return_type = "bigint | number")]
+pub fn timerfd_try_read(fd: i32) -> Either<u64, i32> {
+    read_by(fd, core::timerfd_try_read)
+}
+
+fn read_by(fd: i32, read: fn(BorrowedFd<'_>) -> linux_fd_core::Result<u64>) -> Either<u64, i32> {
     let Ok(fd) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
-    match core::timerfd_read(fd) {
+    match read(fd) {
         Ok(v) => Either::A(v),
         Err(e) => Either::B(errno(&e)),
     }
