@@ -161,7 +161,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   constructor(initial?: number | typeof token, handle?: Handle) {
     const h = initial === token && handle !== undefined ? handle : open(initial, false)
     const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
-      const r = native.eventfdRead(fd)
+      const r = native.eventfdTryRead(fd)
       if (typeof r !== 'number') return r
       if (r === -11) return undefined
       throw core.fail(r, 'eventfd_read')
@@ -241,7 +241,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     const core = this.#core
     if (core.fd < 0) throw core.unusable('eventfd_read')
-    const r = native.eventfdRead(core.fd)
+    const r = native.eventfdTryRead(core.fd)
     if (typeof r !== 'number') return r
     if (r === -11) return null
     throw core.fail(r, 'eventfd_read')

@@ -285,7 +285,7 @@ export class Timer {
       h = r
     }
     const read = (fd: number): bigint | undefined => {
-      const r = native.timerfdRead(fd)
+      const r = native.timerfdTryRead(fd)
       if (typeof r === 'bigint') return r
       if (r === EAGAIN) return undefined
       throw core.fail(r, 'timerfd_read')
@@ -484,7 +484,7 @@ export class Timer {
   tryWait(): bigint | null {
     const core = Timer.#of(this)
     if (core.fd < 0) throw core.unusable('timerfd_read')
-    const r = native.timerfdRead(core.fd)
+    const r = native.timerfdTryRead(core.fd)
     if (typeof r === 'bigint') return r
     if (r === EAGAIN) return null
     throw core.fail(r, 'timerfd_read')
