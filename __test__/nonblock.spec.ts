@@ -19,6 +19,7 @@ import { SLOWDOWN } from './helpers/emulation.js'
 const DEADLINE_MS = 20_000 * SLOWDOWN
 
 const prelude = `
+const PKG = ${JSON.stringify(PKG)}
 const { spawnSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const peerCode = ${JSON.stringify(
@@ -177,7 +178,7 @@ test('worker.terminate() still ends an acquireSync() after a peer cleared O_NONB
      peerClears(sem.fd)
      const w = new Worker(
        'const { workerData, parentPort } = require("node:worker_threads");' +
-       'const lfd = require(' + JSON.stringify(${JSON.stringify(PKG)}) + ');' +
+       'const lfd = require(' + JSON.stringify(PKG) + ');' +
        'const s = lfd.Semaphore.fromFd(workerData);' +
        'parentPort.postMessage("waiting"); s.acquireSync()',
        { eval: true, workerData: sem.fd },
