@@ -216,7 +216,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /**
    * Adds `value` (default 1) to the counter and wakes waiters in every
    * process and thread. Never blocks: if the counter would pass 2^64-2 it
-   * throws `EAGAIN` instead.
+   * throws `EAGAIN` instead. (One exception: if another holder of the fd
+   * cleared `O_NONBLOCK` on its open file description, such a write waits
+   * for room; the kernel has no never-waiting eventfd write.)
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
    * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`.
    */
@@ -234,7 +236,10 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Takes the whole counter and resets it to 0, or returns `null` if it is 0.
-   * Never waits.
+   * Never waits, even if another holder of the fd cleared `O_NONBLOCK` on
+   * its open file description (with `preadv2(RWF_NOWAIT)`: Linux 5.8 or
+   * newer; on older kernels such a peer makes it wait for a value). The same
+   * holds for the reads of `take()` and `takeSync()`.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   tryTake(): bigint | null {
@@ -484,7 +489,8 @@ export class Semaphore implements Disposable {
   }
 
   /**
-   * Adds `count` permits (default 1), waking waiters everywhere. Never blocks.
+   * Adds `count` permits (default 1), waking waiters everywhere. Never blocks
+   * (but see {@link EventCounter.add} for a peer that clears `O_NONBLOCK`).
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
    * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`.
    */
@@ -501,7 +507,9 @@ export class Semaphore implements Disposable {
   }
 
   /**
-   * Takes a permit if one is free; never waits. The permit is returned with
+   * Takes a permit if one is free; never waits, even if another holder of
+   * the fd cleared `O_NONBLOCK` on its open file description (Linux 5.8 or
+   * newer; see {@link EventCounter.tryTake}). The permit is returned with
    * `release()`.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */

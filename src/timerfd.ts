@@ -478,7 +478,11 @@ export class Timer {
   }
 
   /**
-   * The expirations since the last read, or `null` if none; never waits.
+   * The expirations since the last read, or `null` if none; never waits,
+   * even if another holder of the fd cleared `O_NONBLOCK` on its open file
+   * description (with `preadv2(RWF_NOWAIT)`: Linux 6.10 or newer; on older
+   * kernels such a peer makes it wait for the next expiration). The same
+   * holds for the reads of `wait()` and `waitSync()`.
    * @throws {Error} `ECANCELED`, `ERR_USE_AFTER_CLOSE`, `EBADF`.
    */
   tryWait(): bigint | null {
