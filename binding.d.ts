@@ -17,7 +17,8 @@ export declare function eventfdRead(fd: number): bigint | number
  * `eventfd_read(fd)` that never waits: the value read (a bigint, never 0), or
  * a negative errno; -EAGAIN (-11) at zero even if another holder of the fd
  * cleared `O_NONBLOCK` on its open file description (`preadv2(RWF_NOWAIT)`,
- * Linux 5.8; a plain read before). The read of `EventCounter`.
+ * Linux 5.8; a plain read before). The read of an `EventCounter` or
+ * `Semaphore` whose fd may have left the process.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare function eventfdTryRead(fd: number): bigint | number
@@ -31,9 +32,9 @@ export declare function eventfdTryRead(fd: number): bigint | number
 export declare function eventfdWrite(fd: number, value: number): number
 
 /**
- * One read of an `EFD_SEMAPHORE` eventfd that never waits (as `eventfdTryRead`),
- * as a number: 1 (a permit was taken), 0 (`EAGAIN`: none free) or a negative
- * errno. The `Semaphore.tryAcquire()` fast path: no bigint is made.
+ * One read(2) of a non-blocking `EFD_SEMAPHORE` eventfd, as a number: 1 (a
+ * permit was taken), 0 (`EAGAIN`: none free) or a negative errno. The
+ * `Semaphore.tryAcquire()` fast path: no bigint is made.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export declare function semaphoreTryAcquire(fd: number): number

@@ -196,3 +196,22 @@ test('worker.terminate() still ends an acquireSync() after a peer cleared O_NONB
   t.false(out.permits, 'the terminated wait took no permit')
   t.true((out.terminateMs as number) < 2000 * SLOWDOWN, `terminate() took ${String(out.terminateMs)} ms`)
 })
+
+test('an object from fromFd reads without waiting even if its own fd getter was never read', async (t) => {
+  // fromFd marks the object's fd as shared: the description came from
+  // outside and any holder of it can make it blocking.
+  const out = await inChild(
+    t,
+    `const a = new lfd.Semaphore(0)
+     const fd = a.fd
+     const sem = lfd.Semaphore.fromFd(fd)
+     const c0 = new lfd.EventCounter(0)
+     const counter = lfd.EventCounter.fromFd(c0.fd)
+     peerClears(fd)
+     peerClears(c0.fd)
+     out.sem = sem.tryAcquire()
+     out.counter = counter.tryTake()
+     a.close(); sem.close(); c0.close(); counter.close()`,
+  )
+  t.deepEqual(out, { sem: false, counter: null })
+})

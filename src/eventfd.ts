@@ -159,13 +159,15 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /** @internal */
   constructor(initial: typeof token, handle: Handle)
   constructor(initial?: number | typeof token, handle?: Handle) {
-    const h = initial === token && handle !== undefined ? handle : open(initial, false)
+    const adopted = initial === token && handle !== undefined
+    const h = adopted ? handle : open(initial, false)
     const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
-      const r = native.eventfdTryRead(fd)
+      const r = core.shared ? native.eventfdTryRead(fd) : native.eventfdRead(fd)
       if (typeof r !== 'number') return r
       if (r === -11) return undefined
       throw core.fail(r, 'eventfd_read')
     })
+    core.shared = adopted
     this.#core = core
   }
 
@@ -186,6 +188,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
+    // The number may now reach another process (FdCore.shared).
+    this.#core.shared = true
     return this.#core.fd
   }
 
@@ -236,17 +240,21 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Takes the whole counter and resets it to 0, or returns `null` if it is 0.
-   * Never waits, even if another holder of the fd cleared `O_NONBLOCK` on
-   * its open file description (with `preadv2(RWF_NOWAIT)`: Linux 5.8 or
-   * newer; on older kernels such a peer makes it wait for a value). The same
-   * holds for the reads of `take()` and `takeSync()`.
+   * Never waits, even if another process that holds the fd cleared
+   * `O_NONBLOCK` on the shared open file description (as
+   * `os.set_blocking(fd, True)` in Python does): once the `fd` getter was
+   * read, or the object came from `fromFd`, reads use
+   * `preadv2(RWF_NOWAIT)` (Linux 5.8 or newer; on older kernels such a peer
+   * makes it wait for a value), which costs about 15 % more than the plain
+   * `read(2)` an fd that never left the process keeps. The same holds for
+   * the reads of `take()` and `takeSync()`.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    */
   tryTake(): bigint | null {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     const core = this.#core
     if (core.fd < 0) throw core.unusable('eventfd_read')
-    const r = native.eventfdTryRead(core.fd)
+    const r = core.shared ? native.eventfdTryRead(core.fd) : native.eventfdRead(core.fd)
     if (typeof r !== 'number') return r
     if (r === -11) return null
     throw core.fail(r, 'eventfd_read')
@@ -336,6 +344,16 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'EventCounter {}'
     return show('EventCounter', this.#core, depth, options)
   }
+}
+
+/**
+ * `semaphoreTryAcquire`'s answer (1 taken, 0 none free, or a negative errno)
+ * from a read that never waits, for an fd that may have left the process
+ * (`FdCore.shared`).
+ */
+function tryAcquireShared(fd: number): number {
+  const r = native.eventfdTryRead(fd)
+  return typeof r !== 'number' ? 1 : r === -11 ? 0 : r
 }
 
 // Only this module makes a Permit (see its private constructor).
@@ -439,13 +457,15 @@ export class Semaphore implements Disposable {
   /** @internal */
   constructor(initial: typeof token, handle: Handle)
   constructor(initial?: number | typeof token, handle?: Handle) {
-    const h = initial === token && handle !== undefined ? handle : open(initial, true)
+    const adopted = initial === token && handle !== undefined
+    const h = adopted ? handle : open(initial, true)
     const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', (fd) => {
-      const r = native.semaphoreTryAcquire(fd)
+      const r = core.shared ? tryAcquireShared(fd) : native.semaphoreTryAcquire(fd)
       if (r === 1) return true
       if (r === 0) return undefined
       throw core.fail(r, 'eventfd_read')
     })
+    core.shared = adopted
     this.#core = core
   }
 
@@ -462,6 +482,8 @@ export class Semaphore implements Disposable {
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
+    // The number may now reach another process (FdCore.shared).
+    this.#core.shared = true
     return this.#core.fd
   }
 
@@ -517,7 +539,7 @@ export class Semaphore implements Disposable {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     const core = this.#core
     if (core.fd < 0) throw core.unusable('eventfd_read')
-    const r = native.semaphoreTryAcquire(core.fd)
+    const r = core.shared ? tryAcquireShared(core.fd) : native.semaphoreTryAcquire(core.fd)
     if (r >= 0) return r === 1
     throw core.fail(r, 'eventfd_read')
   }

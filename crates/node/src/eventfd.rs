@@ -42,8 +42,9 @@ pub fn read(fd: i32) -> Result<u64, i32> {
 /// `eventfd_read(fd)` that never waits: `-EAGAIN` at zero even if another
 /// holder of the fd made its open file description blocking
 /// (`core::eventfd_try_read`: `preadv2(RWF_NOWAIT)`, Linux 5.8). The read of
-/// `EventCounter` (`tryTake()`, and every read after a wake-up or a sync
-/// wait's slice). Registered raw as `eventfdTryRead` (`rt/rawfn.rs`).
+/// an `EventCounter` or `Semaphore` whose fd may have left the process
+/// (`FdCore.shared` in src/waiter.ts). Registered raw as `eventfdTryRead`
+/// (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 pub fn try_read(fd: i32) -> Result<u64, i32> {
     read_by(fd, core::eventfd_try_read)
@@ -83,13 +84,14 @@ fn write(fd: i32, value: u64) -> i32 {
     }
 }
 
-/// One read of an `EFD_SEMAPHORE` eventfd that never waits (as
-/// [`try_read`], whatever `O_NONBLOCK` says), as a number: 1 (a permit was
-/// taken), 0 (`EAGAIN`: none free) or a negative errno. The
-/// `Semaphore.tryAcquire()` fast path: no bigint is made. Registered raw as
+/// One read of a non-blocking `EFD_SEMAPHORE` eventfd, as a number: 1 (a
+/// permit was taken), 0 (`EAGAIN`: none free) or a negative errno. The
+/// `Semaphore.tryAcquire()` fast path for an fd that never left the process:
+/// no bigint is made, and `read(2)` (a shared fd takes [`try_read`], which
+/// costs about 15 % more; src/eventfd.ts). Registered raw as
 /// `semaphoreTryAcquire` (`rt/rawfn.rs`).
 pub fn try_acquire(fd: i32) -> i32 {
-    match try_read(fd) {
+    match read(fd) {
         Ok(_) => 1,
         Err(e) if e == -libc::EAGAIN => 0,
         Err(e) => e,
