@@ -250,3 +250,28 @@ test.serial('a queued lock waiter that is granted removes its abort listener', a
   t.is(listeners(ac.signal), 0, 'granted: no listener left')
   b.release()
 })
+
+// eventfd.ts: a Semaphore whose fd number was read (so a peer may hold the
+// description) reads without waiting even if O_NONBLOCK was cleared; here
+// the same process clears it, on the very description. Made `false`, the
+// `core.shared` checks of tryAcquire and of the wake-up read hang.
+test.serial('a Semaphore whose fd was read: tryAcquire and a lost wake-up race never block on a blocking description', async (t) => {
+  const r = await runNode(
+    `const sem = new lfd.Semaphore(0)
+     const fd = sem.fd
+     lfd.fcntl(fd, lfd.F_SETFL, lfd.fcntl(fd, lfd.F_GETFL) & ~lfd.O_NONBLOCK)
+     const out = { empty: sem.tryAcquire() }
+     ;(async () => {
+       const a = sem.acquire(), b = sem.acquire()
+       sem.release()
+       await a
+       out.second = await Promise.race([b.then(() => 'granted'), new Promise((r) => setTimeout(() => r('waiting'), 50))])
+       sem.close()
+       await b.catch(() => {})
+       console.log(JSON.stringify(out))
+     })()`,
+    { timeoutMs: 10_000 },
+  )
+  t.is(r.signal, null, 'the child hung in a blocking read')
+  t.deepEqual(JSON.parse(r.stdout), { empty: false, second: 'waiting' })
+})
