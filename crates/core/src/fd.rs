@@ -1,7 +1,8 @@
 //! Generic fd plumbing shared by every primitive: duplicating with
 //! close-on-exec, switching to non-blocking, asking the kernel what an fd is,
 //! and noticing an fd that was closed behind its owner's back
-//! ([`FdIdentity`], [`GuardedFd`]).
+//! ([`FdIdentity`], [`GuardedFd`], and the process-wide record of which
+//! `GuardedFd` owns each number, `owners`).
 //!
 //! # References
 //! - [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)
@@ -177,15 +178,227 @@ pub fn forget(fd: OwnedFd) -> RawFd {
     fd.into_raw_fd()
 }
 
+/// Which [`GuardedFd`] owns each fd number: a process-wide map from number
+/// to owner (a `u64` drawn once per guard; 0 = none). The fd table is per
+/// process and every thread (so every worker) shares it, so this is one
+/// static, not per thread or per environment.
+///
+/// It tells what `fstat` cannot: every eventfd and timerfd has the same
+/// identity, so a guard whose number was closed behind its back and reused
+/// by another eventfd saw "the same file". Now:
+/// - a guard over an fd the kernel has just made ([`GuardedFd::new`])
+///   *overwrites* the entry: the kernel hands out only free numbers, so
+///   whoever was recorded there before is stale;
+/// - a guard closes (or hands over) its fd only while the entry is still its
+///   own, and clears it only if so (compare-and-clear);
+/// - adopting a number someone else made ([`GuardedFd::adopt`]) claims the
+///   entry only if it is empty (compare-and-swap from 0), so one number never
+///   has two live owners.
+///
+/// Numbers below `CHUNK * CHUNKS` (2^20, Linux's default `fs.nr_open`) live
+/// in an array of atomics, allocated a chunk of 1024 (8 KiB) at a time and
+/// never freed, no lock: a new guard costs one atomic add (its id) and one
+/// store, a close one load and one compare-and-swap, about 50 user-space
+/// instructions per create+close in all (docs/reliability.md). Larger
+/// numbers (only where `fs.nr_open` was raised) go to a map behind a mutex.
+///
+/// Limits: fds that no guard holds are not in it. A number closed behind a
+/// guard's back and reopened by something that is not a guard (a plain
+/// `open`, an eventfd made without one) still names the stale guard until
+/// that guard closes, so adopting the number is refused meanwhile, and the
+/// stale guard's close relies on `fstat` alone. Two copies of the library in
+/// one process (two addons) have two registries.
+mod owners {
+    use std::collections::BTreeMap;
+    use std::os::fd::RawFd;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, OnceLock};
+
+    const CHUNK: usize = 1024;
+    const CHUNKS: usize = 1024;
+    type Chunk = [AtomicU64; CHUNK];
+
+    static TABLE: [OnceLock<Box<Chunk>>; CHUNKS] = [const { OnceLock::new() }; CHUNKS];
+    static LARGE: Mutex<BTreeMap<RawFd, u64>> = Mutex::new(BTreeMap::new());
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    /// A new owner id, never 0 and never handed out twice (2^64 of them).
+    #[inline]
+    pub(super) fn next() -> u64 {
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Where the owner of one number is kept, found once per guard (an fd
+    /// keeps its number): its atomic in the array, or (`None`) `LARGE`.
+    /// The operations take the number too, for `LARGE`.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct Entry {
+        slot: Option<&'static AtomicU64>,
+    }
+
+    /// The entry of `raw`, allocating its chunk of the array if needed.
+    #[inline]
+    pub(super) fn entry(raw: RawFd) -> Entry {
+        let i = raw as u32 as usize; // a negative number: past the array
+        let slot = match TABLE.get(i / CHUNK) {
+            Some(chunk) => {
+                let chunk = match chunk.get() {
+                    Some(c) => c,
+                    None => alloc(chunk),
+                };
+                Some(&chunk[i % CHUNK])
+            }
+            None => None,
+        };
+        Entry { slot }
+    }
+
+    /// Once per 1024 numbers.
+    #[cold]
+    fn alloc(chunk: &'static OnceLock<Box<Chunk>>) -> &'static Chunk {
+        chunk.get_or_init(|| Box::new([const { AtomicU64::new(0) }; CHUNK]))
+    }
+
+    fn large() -> std::sync::MutexGuard<'static, BTreeMap<RawFd, u64>> {
+        // A panic while holding it cannot leave the map half-updated.
+        LARGE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // The map's side of each operation, out of line: the array's side is a
+    // single atomic operation, inlined into the guard's code.
+    #[cold]
+    fn large_set(raw: RawFd, owner: u64) {
+        large().insert(raw, owner);
+    }
+
+    #[cold]
+    fn large_claim(raw: RawFd, owner: u64) -> bool {
+        match large().entry(raw) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(owner);
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    #[cold]
+    fn large_holds(raw: RawFd, owner: u64) -> bool {
+        large().get(&raw) == Some(&owner)
+    }
+
+    #[cold]
+    fn large_clear(raw: RawFd, owner: u64) {
+        let mut map = large();
+        if map.get(&raw) == Some(&owner) {
+            map.remove(&raw);
+        }
+    }
+
+    impl Entry {
+        /// Records `owner`, whoever was recorded before.
+        #[inline]
+        pub(super) fn set(self, raw: RawFd, owner: u64) {
+            match self.slot {
+                Some(s) => s.store(owner, Ordering::Release),
+                None => large_set(raw, owner),
+            }
+        }
+
+        /// Records `owner` only if nobody is recorded; whether it did.
+        #[inline]
+        pub(super) fn claim(self, raw: RawFd, owner: u64) -> bool {
+            match self.slot {
+                Some(s) => s
+                    .compare_exchange(0, owner, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok(),
+                None => large_claim(raw, owner),
+            }
+        }
+
+        /// Whether `owner` is the one recorded.
+        #[inline]
+        pub(super) fn holds(self, raw: RawFd, owner: u64) -> bool {
+            match self.slot {
+                Some(s) => s.load(Ordering::Acquire) == owner,
+                None => large_holds(raw, owner),
+            }
+        }
+
+        /// Clears the entry if `owner` is the one recorded.
+        #[inline]
+        pub(super) fn clear(self, raw: RawFd, owner: u64) {
+            match self.slot {
+                Some(s) => {
+                    let _ = s.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+                }
+                None => large_clear(raw, owner),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        // Numbers no test process opens (the array's last chunk and the
+        // map), so these run beside the tests that make real fds.
+        const ARRAY: RawFd = (CHUNK * CHUNKS) as RawFd - 10;
+        const MAP: RawFd = i32::MAX - 10;
+
+        #[test]
+        fn set_claim_holds_clear_in_the_array_and_in_the_map() {
+            for raw in [ARRAY, MAP] {
+                let e = entry(raw);
+                assert_eq!(e.slot.is_some(), raw == ARRAY);
+                let (a, b) = (next(), next());
+                assert_ne!(a, b);
+                assert_ne!(a, 0);
+                assert!(!e.holds(raw, a));
+                assert!(e.claim(raw, a), "{raw}: an empty entry is claimed");
+                assert!(entry(raw).holds(raw, a), "{raw}: the same entry found again");
+                assert!(!e.claim(raw, b), "{raw}: a held entry is not");
+                assert!(e.holds(raw, a));
+                e.clear(raw, b);
+                assert!(e.holds(raw, a), "{raw}: only the owner clears");
+                e.set(raw, b);
+                assert!(e.holds(raw, b), "{raw}: set overwrites");
+                assert!(!e.holds(raw, a));
+                e.clear(raw, a);
+                assert!(e.holds(raw, b), "{raw}: a stale owner does not clear");
+                e.clear(raw, b);
+                assert!(!e.holds(raw, b));
+                assert!(e.claim(raw, a), "{raw}: cleared, so free again");
+                e.clear(raw, a);
+            }
+        }
+
+        #[test]
+        fn the_array_ends_where_the_map_begins() {
+            let last = (CHUNK * CHUNKS) as RawFd - 1;
+            assert!(entry(last).slot.is_some());
+            assert!(entry(last + 1).slot.is_none());
+            assert!(entry(-1).slot.is_none());
+            assert!(entry(i32::MIN).slot.is_none());
+        }
+    }
+}
+
 /// An owned fd that survives being closed behind its owner's back.
 ///
-/// It records the fd's [`FdIdentity`] when it is created (one `fstat`) and:
+/// It records the fd's [`FdIdentity`] when it is created (one `fstat`), and
+/// itself as the number's owner in a process-wide registry (`owners`, a
+/// private module: one atomic store). Then:
 /// - [`GuardedFd::confirm_lost`], called after a syscall on the fd failed
 ///   with `EBADF`, checks (one `fstat`) whether the fd really is gone; if so
 ///   it forgets the number without closing it and remembers that it was lost.
-/// - [`GuardedFd::take`] / [`GuardedFd::close`] / `Drop` check the identity
-///   (one `fstat`) and close the fd only if it is still the recorded file;
-///   otherwise they forget the number, which now belongs to someone else.
+/// - [`GuardedFd::take`] / [`GuardedFd::close`] / `Drop` close the fd (or
+///   hand it over) only if the registry still names this guard as the
+///   number's owner and the identity check (one `fstat`) finds the recorded
+///   file; otherwise they forget the number, which now belongs to someone
+///   else. The registry is what tells one eventfd (or timerfd) from
+///   another, which `fstat` cannot; `fstat` is what tells a number reopened
+///   by something that is not a guard.
 ///
 /// Nothing is checked on ordinary calls: a number closed *and reused* before
 /// any call failed is used as it is, except at close. See [`FdIdentity`] for
@@ -195,6 +408,10 @@ pub struct GuardedFd {
     fd: Option<OwnedFd>,
     identity: Option<FdIdentity>,
     lost: Option<RawFd>,
+    /// This guard's id in the `owners` registry.
+    owner: u64,
+    /// Where the registry keeps the owner of this guard's number.
+    entry: owners::Entry,
 }
 
 /// What [`GuardedFd::take`] found.
@@ -208,17 +425,64 @@ pub enum Taken {
     Closed,
 }
 
+/// The identity every eventfd and timerfd shares, read with `fstat` once
+/// per process; `None` on a kernel that gives each its own inode.
+///
+/// The sharing is checked once, against a second, fresh eventfd: sharing a
+/// wrong identity would make every `close()` forget the fd instead of
+/// closing it.
+fn shared_anon_identity(fd: BorrowedFd<'_>) -> Option<FdIdentity> {
+    static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
+    *ANON.get_or_init(|| {
+        let first = FdIdentity::of(fd).ok()?;
+        let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
+        (FdIdentity::of(probe.as_fd()).ok()? == first).then_some(first)
+    })
+}
+
 impl GuardedFd {
-    /// Takes ownership of `fd` and records its identity. If `fstat` fails
-    /// (it practically cannot on an open fd), nothing is recorded and
-    /// closing falls back to an unchecked `close`.
-    pub fn new(fd: OwnedFd) -> Self {
-        let identity = FdIdentity::of(fd.as_fd()).ok();
+    fn with(fd: OwnedFd, owner: u64, entry: owners::Entry, anon: bool) -> Self {
+        let identity = match anon {
+            true => shared_anon_identity(fd.as_fd()).or_else(|| FdIdentity::of(fd.as_fd()).ok()),
+            false => FdIdentity::of(fd.as_fd()).ok(),
+        };
         Self {
             fd: Some(fd),
             identity,
             lost: None,
+            owner,
+            entry,
         }
+    }
+
+    fn fresh(fd: OwnedFd, anon: bool) -> Self {
+        let owner = owners::next();
+        let entry = owners::entry(fd.as_raw_fd());
+        entry.set(fd.as_raw_fd(), owner);
+        Self::with(fd, owner, entry, anon)
+    }
+
+    fn adopted(fd: OwnedFd, anon: bool) -> std::result::Result<Self, OwnedFd> {
+        let owner = owners::next();
+        let entry = owners::entry(fd.as_raw_fd());
+        if !entry.claim(fd.as_raw_fd(), owner) {
+            return Err(fd);
+        }
+        Ok(Self::with(fd, owner, entry, anon))
+    }
+
+    /// Takes ownership of `fd`, which the kernel has just made for this
+    /// process (eventfd, memfd, timerfd, open, dup, received over
+    /// `SCM_RIGHTS`, …), and records its identity. It becomes the number's
+    /// owner in the registry: any guard recorded there before is stale (the
+    /// kernel does not hand out a number that is still open) and will forget
+    /// the number instead of closing it. For an fd that was already open
+    /// (handed over by a caller), use [`GuardedFd::adopt`].
+    ///
+    /// If `fstat` fails (it practically cannot on an open fd), no identity
+    /// is recorded and the close-time check relies on the registry alone.
+    pub fn new(fd: OwnedFd) -> Self {
+        Self::fresh(fd, false)
     }
 
     /// As [`GuardedFd::new`], for an eventfd or timerfd this process has just
@@ -226,25 +490,30 @@ impl GuardedFd {
     /// with `fstat` once per process and reused, saving one syscall per
     /// object. Only for fds known to be eventfds/timerfds.
     ///
-    /// The sharing is checked once, against a second, fresh eventfd: on a
-    /// kernel that gives each such file its own inode, every object gets
-    /// its own `fstat` instead (sharing a wrong identity would make every
-    /// `close()` forget the fd instead of closing it).
+    /// On a kernel that gives each such file its own inode, every object gets
+    /// its own `fstat` instead.
     pub fn new_anon(fd: OwnedFd) -> Self {
-        static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
-        let shared = *ANON.get_or_init(|| {
-            let first = FdIdentity::of(fd.as_fd()).ok()?;
-            let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
-            (FdIdentity::of(probe.as_fd()).ok()? == first).then_some(first)
-        });
-        match shared {
-            Some(identity) => Self {
-                fd: Some(fd),
-                identity: Some(identity),
-                lost: None,
-            },
-            None => Self::new(fd),
-        }
+        Self::fresh(fd, true)
+    }
+
+    /// Takes ownership of `fd`, a number that was already open (a caller
+    /// hands it over), if no live guard owns it: the number is claimed in the
+    /// registry only if nobody is recorded there. Otherwise gives `fd` back
+    /// untouched (nothing closed, nothing recorded): the number has an
+    /// owner, and a second one would close it under the first, or close
+    /// whatever reuses the number once the first closes it.
+    ///
+    /// Refused also for a number that was closed behind a live guard's back
+    /// and reopened by something that is not a guard, until that guard
+    /// closes (or finds the fd lost).
+    pub fn adopt(fd: OwnedFd) -> std::result::Result<Self, OwnedFd> {
+        Self::adopted(fd, false)
+    }
+
+    /// [`GuardedFd::adopt`] for an eventfd or timerfd (the shared identity
+    /// of [`GuardedFd::new_anon`]).
+    pub fn adopt_anon(fd: OwnedFd) -> std::result::Result<Self, OwnedFd> {
+        Self::adopted(fd, true)
     }
 
     /// The fd while it is open and ours.
@@ -269,34 +538,46 @@ impl GuardedFd {
         self.identity
     }
 
-    fn check(&self, raw: RawFd) -> Check {
-        match &self.identity {
-            Some(id) => id.check(raw),
-            None => Check::Same,
-        }
+    /// Whether `raw` is still ours: the registry names this guard, and the
+    /// identity (one `fstat`) is still the recorded file.
+    fn ours(&self, raw: RawFd) -> bool {
+        self.entry.holds(raw, self.owner)
+            && match &self.identity {
+                Some(id) => id.check(raw) == Check::Same,
+                None => true,
+            }
+    }
+
+    /// Forgets the number (never closing it) and remembers it was lost.
+    fn lose(&mut self, fd: OwnedFd) -> RawFd {
+        let raw = forget(fd);
+        self.entry.clear(raw, self.owner);
+        self.lost = Some(raw);
+        raw
     }
 
     /// Call after a syscall on the fd failed with `EBADF` (or with an error
-    /// such as `EINVAL` that a reused number of another kind gives). Returns `true` if
-    /// the fd is gone (closed, or closed and reused): it is then forgotten,
-    /// never closed. Returns `false` if it is still open and the same file
-    /// (the `EBADF` meant something else, such as a write on a read-only fd).
+    /// such as `EINVAL` that a reused number of another kind gives). Returns
+    /// `true` if the fd is gone (closed, or closed and reused, or now another
+    /// guard's): it is then forgotten, never closed. Returns `false` if it is
+    /// still ours and the same file (the `EBADF` meant something else, such as
+    /// a write on a read-only fd).
     pub fn confirm_lost(&mut self) -> bool {
         let Some(raw) = self.raw() else {
             return self.lost.is_some();
         };
-        if self.check(raw) == Check::Same {
+        if self.ours(raw) {
             return false;
         }
         if let Some(fd) = self.fd.take() {
-            forget(fd);
+            self.lose(fd);
         }
-        self.lost = Some(raw);
         true
     }
 
-    /// Hands the fd over if it is still ours (after one identity check);
-    /// forgets it if it was closed behind our back.
+    /// Hands the fd over if it is still ours (after the registry and
+    /// identity checks), and clears the registry entry, so that whoever
+    /// gets it may adopt it; forgets it if it was closed behind our back.
     pub fn take(&mut self) -> Taken {
         let Some(fd) = self.fd.take() else {
             return match self.lost {
@@ -305,31 +586,37 @@ impl GuardedFd {
             };
         };
         let raw = fd.as_raw_fd();
-        if self.check(raw) == Check::Same {
+        if self.ours(raw) {
+            self.entry.clear(raw, self.owner);
             return Taken::Ours(fd);
         }
-        forget(fd);
-        self.lost = Some(raw);
-        Taken::Lost(raw)
+        Taken::Lost(self.lose(fd))
     }
 
     /// Closes the fd if it is still ours; see [`GuardedFd::take`]. Returns
     /// the number if the fd was found closed behind our back (now or
     /// earlier), in which case nothing was closed.
+    ///
+    /// The registry entry is cleared after the `close`, not before: in
+    /// between, a new guard that gets the number overwrites it (and this
+    /// clear, finding another owner, leaves it), and an adoption of the
+    /// number is refused rather than let through for a number being closed.
     pub fn close(&mut self) -> Option<RawFd> {
-        match self.take() {
-            Taken::Ours(fd) => {
-                drop(fd);
-                None
-            }
-            Taken::Lost(raw) => Some(raw),
-            Taken::Closed => None,
+        let Some(fd) = self.fd.take() else {
+            return self.lost;
+        };
+        let raw = fd.as_raw_fd();
+        if self.ours(raw) {
+            drop(fd);
+            self.entry.clear(raw, self.owner);
+            return None;
         }
+        Some(self.lose(fd))
     }
 }
 
 impl Drop for GuardedFd {
     fn drop(&mut self) {
-        let _ = self.take();
+        let _ = self.close();
     }
 }

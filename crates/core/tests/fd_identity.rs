@@ -137,7 +137,10 @@ fn drop_of_an_eventfd_guard_forgets_a_number_reused_by_a_regular_file() {
 
 #[test]
 fn drop_of_an_eventfd_guard_cannot_tell_another_eventfd() {
-    // The documented limit, pinned down: the other eventfd gets closed.
+    // The limit that remains, pinned down: an eventfd that no guard holds
+    // (here a plain OwnedFd) is unknown to the owner registry, and fstat
+    // cannot tell it from the guard's, so it gets closed. An eventfd that a
+    // guard holds is safe: see fd_owners.rs.
     let g = GuardedFd::new(at(eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap(), 700));
     let raw = g.raw().unwrap();
     let victim = reuse(raw, &eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap());
