@@ -452,7 +452,9 @@ export declare const FD_CLOEXEC: number
  * close-on-exec duplicate of it;
  * with `nonblock`, the open file description is made non-blocking. `anon`:
  * an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
- * adopted fd is then left open, still the caller's.
+ * adopted fd is then left open, still the caller's: `-EBUSY` if another
+ * live handle owns the number (`GuardedFd::adopt`), in which case neither
+ * its flags nor its file description were touched.
  */
 export declare function fdHandleFrom(fd: number, adopt: boolean, anon: boolean, nonblock: boolean): ExternalObject<'FdHandle'> | number
 

@@ -8,14 +8,16 @@
 //! - **Ownership**: an object that owns an fd holds an external made by
 //!   `Owned<FdHandle>` (`rt/ext.rs`).
 //!   Dropping it (garbage collection, or the environment's teardown) closes
-//!   the fd, after checking that the number still names the same file
-//!   (`GuardedFd`); `fdClose` does the same early.
+//!   the fd, after checking that the number is still this handle's in the
+//!   process-wide owner registry and still names the same file
+//!   (`GuardedFd`); `fdClose` does the same early. Adopting a number another
+//!   handle owns is refused (`-EBUSY`).
 //!
 //! Every function here trusts no caller for memory safety: a bad fd number
 //! is `EBADF`, a foreign `External` is a thrown `InvalidArg`.
 
 use std::cell::RefCell;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::rt::ext::{Handle, Owned};
 // The fd-number and errno conventions live at the bottom (rt), which
@@ -28,7 +30,9 @@ use napi_derive::napi;
 pub struct FdHandle(RefCell<GuardedFd>);
 
 impl FdHandle {
-    /// Wraps `fd`, recording its identity (`fstat`) for the close-time check.
+    /// Wraps `fd`, which the kernel has just made (so any previous owner of
+    /// the number is stale), recording its identity (`fstat`) for the
+    /// close-time check and the handle as the number's owner.
     /// `anon`: eventfds and timerfds share one inode, checked once per process.
     pub fn new(fd: OwnedFd, anon: bool) -> Owned<FdHandle> {
         let g = if anon {
@@ -101,7 +105,9 @@ pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
 /// close-on-exec duplicate of it;
 /// with `nonblock`, the open file description is made non-blocking. `anon`:
 /// an eventfd or timerfd (see `FdHandle::new`). Or a negative errno; an
-/// adopted fd is then left open, still the caller's.
+/// adopted fd is then left open, still the caller's: `-EBUSY` if another
+/// live handle owns the number (`GuardedFd::adopt`), in which case neither
+/// its flags nor its file description were touched.
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
 pub fn fd_handle_from(
     fd: i32,
@@ -113,26 +119,61 @@ pub fn fd_handle_from(
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
+    if adopt {
+        return match adopt_fd(b, anon, nonblock) {
+            Ok(g) => Either::A(Owned(FdHandle(RefCell::new(g)))),
+            Err(e) => Either::B(e),
+        };
+    }
     if nonblock {
         if let Err(e) = linux_fd_core::fd::set_nonblocking(b) {
             return Either::B(errno(&e));
         }
     }
-    let owned = if adopt {
-        // An adopted fd is made close-on-exec like every fd the package
-        // owns (an inheritable one reached every child). F_GETFD comes
-        // first, so a closed number is EBADF, not adopted.
-        if let Err(e) = linux_fd_core::fd::set_cloexec(b) {
-            return Either::B(errno(&e));
-        }
-        // SAFETY: the caller hands over this open fd (checked just above);
-        // from now on only the handle closes it.
-        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+    match linux_fd_core::fd::dup_cloexec(b) {
+        Ok(o) => Either::A(FdHandle::new(o, anon)),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// `fd_handle_from`'s adopt path: claims `fd` (refused with `-EBUSY` if a
+/// live handle owns it), then makes it close-on-exec like every fd the
+/// package owns (an inheritable one reached every child) and, with
+/// `nonblock`, non-blocking. On any failure the number is given back
+/// unclosed.
+fn adopt_fd(b: BorrowedFd<'_>, anon: bool, nonblock: bool) -> Result<GuardedFd, i32> {
+    use linux_fd_core::fd::{forget, is_cloexec, set_cloexec, set_nonblocking, Taken};
+    // F_GETFD first, so a closed number is EBADF, not claimed.
+    let cloexec = is_cloexec(b).map_err(|e| errno(&e))?;
+    // If another guard owns the number the claim is refused and the
+    // OwnedFd given back is forgotten, never closed; once claimed, only the
+    // guard closes it, and the failures below give it back unclosed.
+    // SAFETY: the caller hands over this open fd (checked just above).
+    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(b.as_raw_fd()) };
+    let claimed = if anon {
+        GuardedFd::adopt_anon(owned)
     } else {
-        match linux_fd_core::fd::dup_cloexec(b) {
-            Ok(o) => o,
-            Err(e) => return Either::B(errno(&e)),
-        }
+        GuardedFd::adopt(owned)
     };
-    Either::A(FdHandle::new(owned, anon))
+    let mut g = claimed.map_err(|owned| {
+        forget(owned);
+        -libc::EBUSY
+    })?;
+    let set = (if cloexec { Ok(()) } else { set_cloexec(b) }).and_then(|()| {
+        if nonblock {
+            set_nonblocking(b)
+        } else {
+            Ok(())
+        }
+    });
+    match set {
+        Ok(()) => Ok(g),
+        Err(e) => {
+            // Give the number back, unclosed, and out of the registry.
+            if let Taken::Ours(owned) = g.take() {
+                forget(owned);
+            }
+            Err(errno(&e))
+        }
+    }
 }
