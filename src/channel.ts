@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { AbortError, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten, viewBytes } from './validate'
 
@@ -361,6 +361,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * boundaries would be lost.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a socket.
    * @throws {Error} `EBADF` if `fd` is not open.
+   * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean }): FdChannel {
     const n = toFd(fd)
@@ -370,7 +371,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     if (peer === ENOTSOCK) throw invalidArgValue('fd', n, 'must be a Unix socket')
     if (typeof peer === 'number') throw errnoError(peer, 'getsockopt')
     const h = native.fdHandleFrom(n, adopt, false, true)
-    if (typeof h === 'number') throw errnoError(h, 'fcntl')
+    if (typeof h === 'number') throw fromFdError(h, n)
     return new FdChannel(token, h)
   }
 

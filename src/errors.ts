@@ -58,6 +58,25 @@ export function errnoError(errno: number, syscall: string): ErrnoError {
   return err
 }
 
+/**
+ * The error of a `fromFd` whose native call returned `errno`. `EBUSY` is the
+ * binding refusing `{ adopt: true }` of a number another linux-fd object
+ * still owns (two owners would each close it, the second one closing
+ * whatever file got the number in between); the fd was left untouched, still
+ * the caller's. Anything else is the `fcntl` that failed.
+ */
+export function fromFdError(errno: number, fd: number): ErrnoError {
+  if (errno !== -constants.errno.EBUSY) return errnoError(errno, 'fcntl')
+  const [code, description] = describeErrno(errno)
+  const err = new Error(
+    `${code}: ${description}, adopt: fd ${fd} is already owned by another linux-fd object; ` +
+      'adopt only an fd nothing else owns, or leave adopt out to wrap a duplicate',
+  ) as ErrnoError
+  define(err, { errno, code, syscall: 'adopt' })
+  Error.captureStackTrace?.(err, fromFdError)
+  return err
+}
+
 function received(value: unknown): string {
   if (value == null) return ` Received ${value}`
   if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`

@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { errnoError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
+import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
@@ -94,7 +94,7 @@ function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle
     throw invalidArgValue('fd', n, `must be an eventfd ${semaphore ? 'with' : 'without'} EFD_SEMAPHORE`)
   }
   const h = native.fdHandleFrom(n, adopt, true, true)
-  if (typeof h === 'number') throw errnoError(h, 'fcntl')
+  if (typeof h === 'number') throw fromFdError(h, n)
   return h
 }
 
@@ -180,6 +180,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * file description is made non-blocking.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.
+   * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean }): EventCounter {
     return new EventCounter(token, handleFromFd(fd, options, false))
@@ -474,6 +475,7 @@ export class Semaphore implements Disposable {
    * for `adopt` and duplication.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.
+   * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean }): Semaphore {
     return new Semaphore(token, handleFromFd(fd, options, true))

@@ -12,6 +12,7 @@ import { inspect, types, type InspectOptionsStylized } from 'node:util'
 import { native } from './binding'
 import {
   errnoError,
+  fromFdError,
   illegalConstructor,
   invalidArgType,
   invalidArgValue,
@@ -371,6 +372,7 @@ export class MemFile {
    * @param fd - an fd number, or an object with a numeric `fd` (another `MemFile`, a `FileHandle`).
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a memfd.
    * @throws {Error} `EBADF` if `fd` is not open, `EMFILE`.
+   * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @example
    * ```ts
    * // in a child spawned with the memfd as fd 3
@@ -394,7 +396,7 @@ export class MemFile {
       if (name.endsWith(' (deleted)')) name = name.slice(0, -' (deleted)'.length)
     }
     const h = native.fdHandleFrom(raw, adopt, false, false)
-    if (typeof h === 'number') throw errnoError(h, 'fcntl')
+    if (typeof h === 'number') throw fromFdError(h, raw)
     return new MemFile(token, h, name, 0)
   }
 

@@ -17,7 +17,7 @@
 import * as util from 'node:util'
 
 import { native } from './binding'
-import { errnoError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { errnoError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { type FdLike, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
 
@@ -304,6 +304,7 @@ export class Timer {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd (or
    * for an unknown option); `ERR_INVALID_ARG_TYPE`.
    * @throws {Error} `EBADF` if `fd` is not open.
+   * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean }): Timer {
@@ -313,7 +314,7 @@ export class Timer {
     if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
     if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', fd, 'must be a timerfd')
     const h = native.fdHandleFrom(n, adopt, true, true)
-    if (typeof h === 'number') throw errnoError(h, 'fcntl')
+    if (typeof h === 'number') throw fromFdError(h, n)
     adopting = { h, clock: clockName(native.timerfdClockId(native.fdHandleFd(h))) }
     try {
       return new Timer()
