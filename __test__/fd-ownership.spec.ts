@@ -20,6 +20,7 @@ import {
   F_GETFD,
   F_SETFD,
   FD_CLOEXEC,
+  FdChannel,
   fcntl,
   MemFile,
   memfdCreate,
@@ -577,4 +578,164 @@ test.serial('an adopted fd is made close-on-exec', (t) => {
     t.is((fcntl(fd, F_GETFD) as number) & FD_CLOEXEC, FD_CLOEXEC, `${name}: close-on-exec once adopted`)
     obj.close()
   }
+})
+
+// Two owners of one number: every eventfd and timerfd has the same fstat
+// identity, so the close-time check alone could not tell one from another.
+// Each object's fd is recorded, process-wide, with the object that owns it:
+// `{ adopt: true }` of a number another object owns is refused (EBUSY, the
+// fd left alone), and an object whose number another object got since (it
+// was closed behind its back) gives it up without closing it.
+
+/**
+ * Runs `make` so that the object it opens gets fd `n`: lower free numbers
+ * are filled first (and freed after). Numbers are handed out lowest-first.
+ */
+function makeAt<T extends { fd: number }>(n: number, make: () => T): T {
+  const fillers: number[] = []
+  let f = openSync('/dev/null', 'r')
+  while (f < n && fillers.length < 64) {
+    fillers.push(f)
+    f = openSync('/dev/null', 'r')
+  }
+  if (f === n) closeSync(f)
+  else fillers.push(f)
+  try {
+    return make()
+  } finally {
+    for (const x of fillers) closeSync(x)
+  }
+}
+
+type Owner = { fd: number; close(): void }
+const owners: Array<[string, () => Owner, (fd: number) => Owner]> = [
+  ['EventCounter', () => new EventCounter(), (fd) => EventCounter.fromFd(fd, { adopt: true })],
+  ['Semaphore', () => new Semaphore(), (fd) => Semaphore.fromFd(fd, { adopt: true })],
+  ['Timer', () => new Timer(), (fd) => Timer.fromFd(fd, { adopt: true })],
+  ['MemFile', () => MemFile.create('owned'), (fd) => MemFile.fromFd(fd, { adopt: true })],
+  ['FdChannel', () => FdChannel.pair()[0], (fd) => FdChannel.fromFd(fd, { adopt: true })],
+]
+
+test.serial('fromFd(fd, { adopt: true }) of an fd another object owns throws EBUSY and leaves the fd to its owner', (t) => {
+  for (const [name, make, adopt] of owners) {
+    const owner = make()
+    const fd = owner.fd
+    const err = t.throws(() => adopt(fd), undefined, `${name}: a second owner was accepted`) as NodeJS.ErrnoException
+    t.is(err?.code, 'EBUSY', name)
+    t.is(err?.errno, -16, name)
+    t.is(err?.syscall, 'adopt', name)
+    t.regex(err?.message ?? '', new RegExp(`^EBUSY: resource busy or locked, adopt: fd ${fd} is already owned by another linux-fd object`), name)
+    t.notThrows(() => fstatSync(fd), `${name}: the refused adoption closed the fd`)
+    owner.close()
+    t.throws(() => fstatSync(fd), { code: 'EBADF' }, `${name}: the owner still closes its fd`)
+  }
+})
+
+test.serial('a refused second owner cannot close the fd of a later object that got the number', (t) => {
+  // The repro: adopt a live counter's fd, close the counter, a new counter
+  // gets the number, then close the "twin": it closed the new counter's fd.
+  const a = new EventCounter()
+  const fd = a.fd
+  let twin: EventCounter | undefined
+  const err = t.throws(() => (twin = EventCounter.fromFd(fd, { adopt: true }))) as NodeJS.ErrnoException
+  t.is(err?.code, 'EBUSY')
+  a.close()
+  const c = makeAt(fd, () => new EventCounter(7))
+  t.is(c.fd, fd, 'the new counter did not get the freed number: the check could not run')
+  twin?.close()
+  t.is(c.tryTake(), 7n, "the twin closed the new counter's fd")
+  c.close()
+})
+
+test.serial('binding: fdHandleFrom(fd, adopt) of an fd a live handle owns is -EBUSY, and the fd is untouched', (t) => {
+  const native = createRequire(import.meta.url)('../binding.js')
+  const a = native.eventfdOpen(0, false)
+  const fd = native.fdHandleFd(a)
+  t.is(native.fdHandleFrom(fd, true, true, false), -16)
+  t.is(native.fdHandleFrom(fd, true, true, true), -16, 'nonblock or not')
+  native.fdHandleClose(a)
+  const c = makeAt(fd, () => ({ h: native.eventfdOpen(7, false), get fd() { return native.fdHandleFd(this.h) as number } }))
+  t.is(c.fd, fd)
+  t.is(native.eventfdRead(fd), 7n)
+  // Not owned by anyone now (the number is the caller's): adopting works.
+  const raw = eventfd(0, 0)
+  const h = native.fdHandleFrom(raw, true, true, false)
+  t.is(typeof h, 'object')
+  t.is(native.fdHandleFd(h), raw)
+  native.fdHandleClose(h)
+  native.fdHandleClose(c.h)
+})
+
+test.serial('the owners are process-wide: a worker cannot adopt an fd the main thread owns', async (t) => {
+  const { Worker } = await import('node:worker_threads')
+  const c = new EventCounter(4)
+  const got = await new Promise<unknown>((resolve, reject) => {
+    const w = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads')
+       const lfd = require(${JSON.stringify(join(import.meta.dirname, '..', 'index.js'))})
+       try { lfd.EventCounter.fromFd(workerData, { adopt: true }); parentPort.postMessage('adopted') }
+       catch (e) { parentPort.postMessage(e.code) }`,
+      { eval: true, workerData: c.fd },
+    )
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  t.is(got, 'EBUSY')
+  t.is(c.tryTake(), 4n, "the worker's refused adoption touched the counter")
+  c.close()
+})
+
+for (const [staleName, makeStale] of owners.slice(0, 3)) {
+  test.serial(`${staleName}: closed behind its back and the number reused by a new EventCounter, its close() leaves the new one alone`, (t) => {
+    const stale = makeStale()
+    const n = stale.fd
+    closeSync(n)
+    const fresh = makeAt(n, () => new EventCounter(5))
+    t.is(fresh.fd, n, 'the new counter did not get the number: the check could not run')
+    // Only the owner registry can tell: both are the anonymous inode.
+    stale.close()
+    t.is(stale.fd, -1)
+    t.is(fresh.tryTake(), 5n, "the stale object closed the new counter's fd")
+    fresh.close()
+    t.throws(() => fstatSync(n), { code: 'EBADF' })
+  })
+}
+
+test.serial('the garbage collector does not close a new EventCounter that got a collected object\'s number', async (t) => {
+  const r = await runNode(
+    `
+    const fs = require('fs')
+    const fresh = []
+    let collected = 0
+    const reg = new FinalizationRegistry(() => collected++)
+    ;(() => {
+      const makers = [() => new lfd.EventCounter(), () => new lfd.Semaphore(), () => new lfd.Timer()]
+      for (const make of makers) {
+        const stale = make()
+        reg.register(stale, 0)
+        const n = stale.fd
+        fs.closeSync(n)
+        const c = new lfd.EventCounter(7)
+        if (c.fd !== n) throw new Error('the new counter got fd ' + c.fd + ', wanted ' + n)
+        fresh.push(c)
+      }
+    })()
+    ;(async () => {
+      for (let i = 0; i < 20 && collected < fresh.length; i++) {
+        globalThis.gc()
+        await new Promise((r) => setImmediate(r))
+      }
+      if (collected !== fresh.length) throw new Error('only ' + collected + ' collected')
+      for (const c of fresh) {
+        const v = c.tryTake()
+        if (v !== 7n) throw new Error('fd ' + c.fd + ' read ' + v)
+      }
+      console.log('ok ' + fresh.length)
+    })().catch((e) => { console.error(String(e)); process.exit(1) })
+    `,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.stderr, '')
+  t.is(r.stdout.trim(), 'ok 3')
+  t.is(r.code, 0)
 })
