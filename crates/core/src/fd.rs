@@ -178,6 +178,17 @@ pub fn forget(fd: OwnedFd) -> RawFd {
     fd.into_raw_fd()
 }
 
+/// Hands an fd the kernel has just made to a caller who will own the bare
+/// number (Python's `os.eventfd` and its kin return an `int`). Any guard
+/// still recorded as the number's owner is stale (the kernel hands out only
+/// free numbers): its entry is cleared, so that guard forgets the number
+/// instead of closing it, and the caller may adopt the number.
+pub fn hand_out(fd: OwnedFd) -> RawFd {
+    let raw = fd.into_raw_fd();
+    owners::entry(raw).reset(raw);
+    raw
+}
+
 /// Which [`GuardedFd`] owns each fd number: a process-wide map from number
 /// to owner (a `u64` drawn once per guard; 0 = none). The fd table is per
 /// process and every thread (so every worker) shares it, so this is one
@@ -202,11 +213,12 @@ pub fn forget(fd: OwnedFd) -> RawFd {
 /// instructions per create+close in all (docs/reliability.md). Larger
 /// numbers (only where `fs.nr_open` was raised) go to a map behind a mutex.
 ///
-/// Limits: fds that no guard holds are not in it. A number closed behind a
-/// guard's back and reopened by something that is not a guard (a plain
-/// `open`, an eventfd made without one) still names the stale guard until
-/// that guard closes, so adopting the number is refused meanwhile, and the
-/// stale guard's close relies on `fstat` alone. Two copies of the library in
+/// Limits: fds that no guard holds are not in it. The package's own raw
+/// constructors clear the entry of the number they return ([`hand_out`]),
+/// but a number closed behind a guard's back and reopened by anything else
+/// (a plain `open`, `fs.openSync`) still names the stale guard until that
+/// guard closes, so adopting the number is refused meanwhile, and the stale
+/// guard's close relies on `fstat` alone. Two copies of the library in
 /// one process (two addons) have two registries.
 mod owners {
     use std::collections::BTreeMap;
@@ -288,6 +300,11 @@ mod owners {
     }
 
     #[cold]
+    fn large_reset(raw: RawFd) {
+        large().remove(&raw);
+    }
+
+    #[cold]
     fn large_clear(raw: RawFd, owner: u64) {
         let mut map = large();
         if map.get(&raw) == Some(&owner) {
@@ -322,6 +339,15 @@ mod owners {
             match self.slot {
                 Some(s) => s.load(Ordering::Acquire) == owner,
                 None => large_holds(raw, owner),
+            }
+        }
+
+        /// Clears the entry, whoever is recorded.
+        #[inline]
+        pub(super) fn reset(self, raw: RawFd) {
+            match self.slot {
+                Some(s) => s.store(0, Ordering::Release),
+                None => large_reset(raw),
             }
         }
 
@@ -369,7 +395,10 @@ mod owners {
                 e.clear(raw, b);
                 assert!(!e.holds(raw, b));
                 assert!(e.claim(raw, a), "{raw}: cleared, so free again");
-                e.clear(raw, a);
+                e.reset(raw);
+                assert!(!e.holds(raw, a), "{raw}: reset clears whoever holds it");
+                assert!(e.claim(raw, b), "{raw}: reset, so free again");
+                e.clear(raw, b);
             }
         }
 

@@ -201,3 +201,22 @@ fn guards_on_other_threads_see_the_same_registry() {
     drop(fresh);
     assert!(!is_open(raw));
 }
+
+#[test]
+fn a_number_handed_out_raw_clears_a_stale_owner_so_it_is_not_closed_and_can_be_adopted() {
+    // Python-style constructors (os.eventfd) return a bare number that the
+    // caller owns. If a stale guard was still recorded for it, adopting the
+    // number was refused and the stale guard's drop (fstat cannot tell two
+    // eventfds apart) closed the caller's eventfd.
+    let stale = GuardedFd::new(at(efd(0), 1200));
+    let raw = stale.raw().unwrap();
+    close_behind(raw);
+    let handed = linux_fd_core::fd::hand_out(at(efd(5), raw));
+    assert_eq!(handed, raw, "the handed-out eventfd got another number");
+    drop(stale);
+    assert!(is_open(raw), "the stale guard closed the handed-out eventfd");
+    let adopted = adopt(raw).expect("the handed-out number could not be adopted");
+    assert_eq!(count(raw), 5);
+    drop(adopted);
+    assert!(!is_open(raw));
+}

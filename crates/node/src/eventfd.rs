@@ -26,7 +26,7 @@ pub const EFD_SEMAPHORE: i32 = libc::EFD_SEMAPHORE;
 #[napi]
 pub fn eventfd(initval: u32, flags: i32) -> i32 {
     match core::eventfd(initval, EfdFlags::from_bits_retain(flags)) {
-        Ok(fd) => std::os::fd::IntoRawFd::into_raw_fd(fd),
+        Ok(fd) => linux_fd_core::fd::hand_out(fd),
         Err(e) => errno(&e),
     }
 }

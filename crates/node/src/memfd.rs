@@ -20,7 +20,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::IntoRawFd;
 use std::rc::{Rc, Weak};
 
 use crate::rt::ext::Owned;
@@ -122,7 +121,7 @@ pub fn memfd_create(name: String, flags: u32) -> i32 {
         return -libc::EINVAL;
     };
     match core::memfd_create(&c, flags) {
-        Ok(fd) => fd.into_raw_fd(),
+        Ok(fd) => linux_fd_core::fd::hand_out(fd),
         Err(e) => errno(&e),
     }
 }

@@ -3,7 +3,7 @@
 //! `handle.rs`); times are checked by the caller (non-negative, finite, in
 //! range), and anything else is still memory-safe: a bad time is `-EINVAL`.
 
-use std::os::fd::{BorrowedFd, IntoRawFd};
+use std::os::fd::BorrowedFd;
 
 use crate::rt::ext::Owned;
 use linux_fd_core::timerfd::{self as core, TimerSpec};
@@ -46,7 +46,7 @@ pub const CLOCK_BOOTTIME_ALARM: i32 = libc::CLOCK_BOOTTIME_ALARM;
 #[napi]
 pub fn timerfd_create(clockid: i32, flags: i32) -> i32 {
     match core::timerfd_create(clockid, flags | libc::TFD_CLOEXEC) {
-        Ok(fd) => fd.into_raw_fd(),
+        Ok(fd) => linux_fd_core::fd::hand_out(fd),
         Err(e) => errno(&e),
     }
 }
