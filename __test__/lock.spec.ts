@@ -7,6 +7,7 @@ import { inspect } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { runInNewContext } from 'node:vm'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
@@ -197,6 +198,17 @@ test.serial('a path may be a Buffer, a Uint8Array (not UTF-8) or a file: URL, as
   const c = await lockFile(new Uint8Array(raw))
   t.true(readdirSync(Buffer.from(dir), { encoding: 'buffer' }).some((e) => e.equals(Buffer.from([0x72, 0x61, 0x77, 0x2d, 0xff, 0x41]))))
   c.release()
+  // Bytes from another realm (a vm context) and a URL-like object, as node:fs takes them.
+  const foreign = runInNewContext(`new Uint8Array(${JSON.stringify([...Buffer.from(path)])})`) as Uint8Array
+  t.false(foreign instanceof Uint8Array)
+  const d = tryLockFile(foreign)
+  t.truthy(d)
+  t.is(await childTry(path, {}), 'busy', 'the foreign bytes named the same file')
+  d!.release()
+  const u = pathToFileURL(path)
+  const e = tryLockFile({ href: u.href, protocol: u.protocol, hostname: u.hostname, pathname: u.pathname } as unknown as URL)
+  t.truthy(e)
+  e!.release()
   t.throws(() => tryLockFile(Buffer.from(`${path}\0x`)), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => tryLockFile(new URL('http://example.com/x')), { code: 'ERR_INVALID_URL_SCHEME' })
   await t.throwsAsync(lockFile(new URL('file://remote-host/x')), { code: 'ERR_INVALID_FILE_URL_HOST' })

@@ -259,10 +259,14 @@ test.serial('a Semaphore whose fd was read: tryAcquire and a lost wake-up race n
   const r = await runNode(
     `const sem = new lfd.Semaphore(0)
      const fd = sem.fd
-     lfd.fcntl(fd, lfd.F_SETFL, lfd.fcntl(fd, lfd.F_GETFL) & ~lfd.O_NONBLOCK)
+     const makeBlocking = () => lfd.fcntl(fd, lfd.F_SETFL, lfd.fcntl(fd, lfd.F_GETFL) & ~lfd.O_NONBLOCK)
+     makeBlocking()
      const out = { empty: sem.tryAcquire() }
      ;(async () => {
        const a = sem.acquire(), b = sem.acquire()
+       // Starting the watch (uv_poll_init) set O_NONBLOCK again: clear it.
+       makeBlocking()
+       out.blocking = (lfd.fcntl(fd, lfd.F_GETFL) & lfd.O_NONBLOCK) === 0
        sem.release()
        await a
        out.second = await Promise.race([b.then(() => 'granted'), new Promise((r) => setTimeout(() => r('waiting'), 50))])
@@ -273,5 +277,5 @@ test.serial('a Semaphore whose fd was read: tryAcquire and a lost wake-up race n
     { timeoutMs: 10_000 },
   )
   t.is(r.signal, null, 'the child hung in a blocking read')
-  t.deepEqual(JSON.parse(r.stdout), { empty: false, second: 'waiting' })
+  t.deepEqual(JSON.parse(r.stdout), { empty: false, blocking: true, second: 'waiting' })
 })

@@ -266,9 +266,11 @@ function copied(bytes: Uint8Array): Buffer {
  *   length holding the buffer's contents afterwards is returned; the
  *   argument itself is not changed. Pass a buffer for every command that
  *   takes a pointer (`F_GETLK`, `F_SETLK`, `F_OFD_*` take a `struct flock`;
- *   `F_GETOWN_EX`/`F_SETOWN_EX`, the `*_RW_HINT` ones): with a number they
- *   throw `EFAULT` without a call, where C and Python would use the number
- *   as an address and read or write whatever lies there.
+ *   `F_GETOWN_EX`/`F_SETOWN_EX`, `F_GETOWNER_UIDS`, the `*_RW_HINT` ones,
+ *   `F_GETDELEG`/`F_SETDELEG`): with a number these throw `EFAULT` without
+ *   a call, where C and Python would use the number as an address and read
+ *   or write whatever lies there (a command the kernel adds later is not
+ *   known, and still is).
  *
  * Blocking commands (`F_SETLKW`, `F_OFD_SETLKW`) block the calling thread;
  * use {@link lockFile} to wait without blocking. A result of `F_GETOWN` for

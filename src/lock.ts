@@ -60,13 +60,25 @@ interface Spec {
   length: number
 }
 
+/**
+ * A WHATWG `URL`, from this realm or another (a worker's, a `vm` context's):
+ * what `node:fs` takes as a path, found as Node finds it (an `href` and a
+ * `protocol`, and none of the legacy `url.parse` object's `auth`/`path`).
+ */
+function isURL(value: unknown): value is URL {
+  if (value instanceof URL) return true
+  if (typeof value !== 'object' || value === null) return false
+  const u = value as { href?: unknown; protocol?: unknown; auth?: unknown; path?: unknown }
+  return typeof u.href === 'string' && typeof u.protocol === 'string' && u.auth === undefined && u.path === undefined
+}
+
 /** Checks `(fileOrPath, options)` completely before anything is opened. */
 function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined } {
   let target: LockPath | number
   // A path as Node's fs takes one: a string, its bytes, or a file: URL.
-  if (typeof fileOrPath === 'string' || fileOrPath instanceof Uint8Array || fileOrPath instanceof URL) {
+  if (typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) || isURL(fileOrPath)) {
     // fileURLToPath throws Node's own ERR_INVALID_URL_SCHEME, ERR_INVALID_FILE_URL_HOST, … codes.
-    const path = fileOrPath instanceof URL ? fileURLToPath(fileOrPath) : fileOrPath
+    const path = typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) ? fileOrPath : fileURLToPath(fileOrPath)
     if (typeof path === 'string' ? path.includes('\u0000') : path.includes(0)) {
       throw invalidArgValue('fileOrPath', fileOrPath, 'must be a string, Uint8Array, or URL without null bytes')
     }

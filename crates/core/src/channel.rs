@@ -22,6 +22,9 @@
 //!   an empty message. With one, it is reported as the end, so an empty
 //!   message with no fds sent just before the peer closed reads as the end.
 //! - `send` uses `MSG_NOSIGNAL`: a peer gone is `EPIPE`, never `SIGPIPE`.
+//! - Both use `MSG_DONTWAIT`: they never wait, even on a socket whose shared
+//!   open file description a peer made blocking (docs/reliability.md, "A
+//!   peer that clears O_NONBLOCK").
 //! - A path socket is created with mode 0600: `fchmod` on the unbound socket
 //!   sets the mode its inode is created with (Linux's `unix_bind` creates it
 //!   with the socket inode's mode masked by the umask), so there is no window
@@ -213,7 +216,7 @@ pub fn send(fd: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result<u
     loop {
         // SAFETY: mhdr points at iov (data, only read) and at control, both
         // alive for the call; the lengths are theirs.
-        let r = unsafe { sys_sendmsg(fd.as_raw_fd(), &mhdr, libc::MSG_NOSIGNAL) };
+        let r = unsafe { sys_sendmsg(fd.as_raw_fd(), &mhdr, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
         if r >= 0 {
             return Ok(r as usize);
         }
@@ -307,7 +310,13 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
         // SAFETY: mhdr points at iov (valid for buf.len() bytes of writes)
         // and at control (CMSG_BUF bytes, cmsghdr-aligned); both outlive the
         // call, and the kernel writes only within the given lengths.
-        let r = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut mhdr, libc::MSG_CMSG_CLOEXEC) };
+        let r = unsafe {
+            libc::recvmsg(
+                fd.as_raw_fd(),
+                &mut mhdr,
+                libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT,
+            )
+        };
         if r >= 0 {
             break r as usize;
         }

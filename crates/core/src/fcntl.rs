@@ -19,15 +19,18 @@ pub const ARG_BUF_SIZE: usize = 1024;
 /// Whether `cmd` is one of Linux's fcntl commands whose argument is a
 /// pointer: the record locks (`F_GETLK`, `F_SETLK`, `F_SETLKW` and the
 /// `F_OFD_*` ones, a `struct flock`), `F_GETOWN_EX`/`F_SETOWN_EX` (a
-/// `struct f_owner_ex`) and the write-life hints (`F_GET_RW_HINT` …
-/// `F_SET_FILE_RW_HINT`, a `u64`). Every other command of fcntl(2) takes an
-/// integer or nothing. (On 64-bit Linux `F_GETLK64` … are the same numbers
-/// as `F_GETLK` ….)
+/// `struct f_owner_ex`), `F_GETOWNER_UIDS` (two `uid_t`), the write-life
+/// hints (`F_GET_RW_HINT` … `F_SET_FILE_RW_HINT`, a `u64`) and the
+/// delegations (`F_GETDELEG`/`F_SETDELEG`, a `struct delegation`, new in
+/// 2026). Every other command of fcntl(2) takes an integer or nothing. (On
+/// 64-bit Linux `F_GETLK64` … are the same numbers as `F_GETLK` ….) A
+/// command added to the kernel later is not known here.
 pub fn takes_pointer(cmd: i32) -> bool {
-    // F_SETOWN_EX, F_GETOWN_EX (asm-generic/fcntl.h); F_GET_RW_HINT ..
-    // F_SET_FILE_RW_HINT, F_LINUX_SPECIFIC_BASE + 11 .. 14 (linux/fcntl.h).
-    const OWN_EX: [i32; 2] = [15, 16];
-    const RW_HINTS: std::ops::RangeInclusive<i32> = 1035..=1038;
+    // F_SETOWN_EX, F_GETOWN_EX, F_GETOWNER_UIDS (asm-generic/fcntl.h);
+    // F_GET_RW_HINT .. F_SET_FILE_RW_HINT, F_LINUX_SPECIFIC_BASE + 11 .. 14,
+    // and F_GETDELEG, F_SETDELEG, + 15 and 16 (linux/fcntl.h).
+    const OWN_EX: [i32; 3] = [15, 16, 17];
+    const RW_HINTS: std::ops::RangeInclusive<i32> = 1035..=1040;
     matches!(
         cmd,
         libc::F_GETLK
@@ -62,8 +65,12 @@ pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Resul
     }
     // SAFETY: the caller guarantees cmd takes an integer or nothing, so the
     // kernel reads arg as plain data and touches no memory of this process.
-    retry_eintr(|| Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) }))
-        .map_err(|e| Error::new(e, "fcntl"))
+    let r = retry_eintr(|| Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) }));
+    if let (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC, Ok(n)) = (cmd, r) {
+        // A new number, the caller's: no stale guard may claim it (fd.rs).
+        crate::fd::disown(n);
+    }
+    r.map_err(|e| Error::new(e, "fcntl"))
 }
 
 /// `fcntl(fd, cmd, buf)`: the command reads and/or writes `buf`.

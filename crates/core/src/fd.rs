@@ -185,8 +185,15 @@ pub fn forget(fd: OwnedFd) -> RawFd {
 /// instead of closing it, and the caller may adopt the number.
 pub fn hand_out(fd: OwnedFd) -> RawFd {
     let raw = fd.into_raw_fd();
-    owners::entry(raw).reset(raw);
+    disown(raw);
     raw
+}
+
+/// [`hand_out`] for a number the kernel has just returned outside an
+/// `OwnedFd` (`fcntl(F_DUPFD)` made for the caller): clears any stale
+/// guard's claim on it.
+pub fn disown(raw: RawFd) {
+    owners::entry(raw).reset(raw);
 }
 
 /// Which [`GuardedFd`] owns each fd number: a process-wide map from number

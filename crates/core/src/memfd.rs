@@ -346,9 +346,10 @@ pub unsafe fn retire_raw(ptr: *mut u8, span: usize) -> Result<()> {
 /// one [`retire_raw`] replaced.
 ///
 /// # Safety
-/// `(ptr, len)` must come from `into_raw` (a `len` rounded up to
-/// [`map_granule`] also does), be unmapped only once, and nothing may access
-/// the memory afterwards.
+/// `(ptr, len)` must come from `into_raw`, with `len` rounded up to
+/// [`map_granule`] (the kernel maps whole huge pages of a hugetlbfs file,
+/// and refuses to unmap part of one), be unmapped only once, and nothing may
+/// access the memory afterwards.
 pub unsafe fn unmap_raw(ptr: *mut u8, len: usize) {
     // SAFETY: the caller guarantees (ptr, len) is a live mapping from
     // into_raw, unmapped only here and never touched again, so no reference

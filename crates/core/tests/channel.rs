@@ -334,3 +334,29 @@ fn recv_on_a_listener_or_non_socket_fails() {
     assert_eq!(recv(efd.as_fd(), &mut buf).unwrap_err().errno, Errno::ENOTSOCK);
     assert_eq!(peer_cred(efd.as_fd()).unwrap_err().errno, Errno::ENOTSOCK);
 }
+
+#[test]
+fn recv_and_send_never_wait_even_on_a_blocking_socket() {
+    // A peer that shares the open file description can clear O_NONBLOCK;
+    // the read-until-EAGAIN loop of FdChannel must not then block the thread.
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap(); // blocking
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        let r = recv(a.as_fd(), &mut buf).err().map(|e| e.errno);
+        // Fill the peer's queue: send must stop with EAGAIN, not wait.
+        let chunk = [0u8; 65536];
+        let full = loop {
+            match send(b.as_fd(), &chunk, &[]) {
+                Ok(_) => continue,
+                Err(e) => break e.errno,
+            }
+        };
+        tx.send((r, full)).unwrap();
+        drop(a);
+    });
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("recv or send blocked");
+    assert_eq!(got, (Some(Errno::EAGAIN), Errno::EAGAIN));
+}

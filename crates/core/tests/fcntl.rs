@@ -142,6 +142,9 @@ fn pointer_taking_commands_with_an_integer_are_efault_without_a_call() {
         1036, // F_SET_RW_HINT
         1037, // F_GET_FILE_RW_HINT
         1038, // F_SET_FILE_RW_HINT
+        17,   // F_GETOWNER_UIDS
+        1039, // F_GETDELEG
+        1040, // F_SETDELEG
     ];
     // Any integer: it never reaches the kernel (see fcntl.spec for a live
     // address, which the kernel did read).

@@ -9,7 +9,7 @@
 //! closed low number could be reused by another test in between.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use linux_fd_core::eventfd::{eventfd, eventfd_read, eventfd_write, EfdFlags};
 use linux_fd_core::fd::{GuardedFd, Taken};
@@ -219,4 +219,20 @@ fn a_number_handed_out_raw_clears_a_stale_owner_so_it_is_not_closed_and_can_be_a
     assert_eq!(count(raw), 5);
     drop(adopted);
     assert!(!is_open(raw));
+}
+
+#[test]
+fn a_number_made_by_fcntl_dupfd_for_the_caller_is_not_claimed_by_a_stale_guard() {
+    let stale = GuardedFd::new(at(efd(0), 1300));
+    let raw = stale.raw().unwrap();
+    close_behind(raw);
+    let src = efd(3);
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer, the lowest number to use.
+    let dup = unsafe { linux_fd_core::fcntl::fcntl_int(src.as_fd(), libc::F_DUPFD_CLOEXEC, raw) }.unwrap();
+    assert_eq!(dup, raw, "the dup got another number");
+    drop(stale);
+    assert!(is_open(raw), "the stale guard closed the caller's dup");
+    let adopted = adopt(raw).expect("the dup could not be adopted");
+    assert_eq!(count(raw), 3);
+    drop(adopted);
 }

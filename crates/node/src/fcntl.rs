@@ -207,6 +207,11 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
         return -libc::EBADF;
     };
     let request = request as u32 as libc::c_ulong;
+    // The array a FIEMAP/FIDEDUPERANGE header names must fit the caller's
+    // buffer, not just the 1024-byte copy (else the answer is cut short).
+    if core::content_sized(request, arg).is_some_and(|need| need > arg.len() as u64) {
+        return -libc::EINVAL;
+    }
     if let Ok(mut buf) = staged(arg) {
         // Python's fcntl.ioctl, by design: JS picks the request and its size.
         // SAFETY: buf is a live 1024-byte array (as in Python) for the call.

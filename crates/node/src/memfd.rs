@@ -375,12 +375,14 @@ pub fn memfd_map<'env>(
     if !(offset >= 0.0 && length >= 1.0) {
         return Ok(Either::B(-libc::EINVAL));
     }
-    let mapping = match Mapping::checked(b, offset as u64, length as u64, writable, allow_shrink) {
-        Ok(m) => m,
-        Err(e) => return Ok(Either::B(errno(&e))),
-    };
+    // Before the mapping exists, so that no error path drops a Mapping
+    // (whose munmap knows only the unrounded length).
     let granule = match core::map_granule(b) {
         Ok(g) => g as usize,
+        Err(e) => return Ok(Either::B(errno(&e))),
+    };
+    let mapping = match Mapping::checked(b, offset as u64, length as u64, writable, allow_shrink) {
+        Ok(m) => m,
         Err(e) => return Ok(Either::B(errno(&e))),
     };
     let (ptr, len) = mapping.into_raw();
@@ -433,7 +435,7 @@ pub fn memfd_unmap(maps: &External<Mappings>, mut buffer: ArrayBuffer<'_>) -> na
     // If the finalizer cannot be added, the placeholder stays reserved for
     // the life of the process: a leak of address space, never a fault.
     let on_collect = rec.clone();
-    buffer.add_finalizer((), (), move |_| on_collect.free())?;
+    let _ = buffer.add_finalizer((), (), move |_| on_collect.free());
     buffer.detach()?;
     Ok(0)
 }
