@@ -416,6 +416,13 @@ test('write-lifetime hints round-trip through an 8-byte buffer (F_SET_RW_HINT, F
     return b
   }
   const get = () => Number((fcntl(fd, F_GET_RW_HINT, Buffer.alloc(8)) as Buffer).readBigUInt64LE(0))
+  if (underQemu) {
+    // qemu-user (7.2 in .ci/run) translates each fcntl command it knows and
+    // answers EINVAL for the others, these among them.
+    t.log('under qemu-user: F_GET_RW_HINT is EINVAL from the emulator; the round trip runs natively')
+    t.throws(get, { code: 'EINVAL' })
+    return
+  }
   t.is(get(), RWH_WRITE_LIFE_NOT_SET, 'a new file has none')
   fcntl(fd, F_SET_RW_HINT, u64(RWH_WRITE_LIFE_SHORT))
   t.is(get(), RWH_WRITE_LIFE_SHORT)

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module'
 
 import { EventCounter, lockFile, MemFile, Semaphore, tryLockFile } from '../index.js'
 import { runNode } from './helpers/child.js'
+import { underQemu } from './helpers/emulation.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
 
@@ -255,7 +256,12 @@ test.serial('a queued lock waiter that is granted removes its abort listener', a
 // description) reads without waiting even if O_NONBLOCK was cleared; here
 // the same process clears it, on the very description. Made `false`, the
 // `core.shared` checks of tryAcquire and of the wake-up read hang.
-test.serial('a Semaphore whose fd was read: tryAcquire and a lost wake-up race never block on a blocking description', async (t) => {
+// Skipped under qemu-user (7.2 in .ci/run), where this child hung in a
+// blocking read in a CI run of 2026-12-03: the emulator does not give
+// preadv2's never-waiting read, so the package falls back to read(2) there,
+// as on a kernel without it (docs/reliability.md). Natively it runs.
+const nativeOnly = underQemu ? test.serial.skip : test.serial
+nativeOnly('a Semaphore whose fd was read: tryAcquire and a lost wake-up race never block on a blocking description', async (t) => {
   const r = await runNode(
     `const sem = new lfd.Semaphore(0)
      const fd = sem.fd
