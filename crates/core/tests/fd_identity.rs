@@ -13,29 +13,8 @@ use linux_fd_core::fd::{Check, FdIdentity, GuardedFd, Taken};
 use linux_fd_core::memfd::memfd_create;
 use linux_fd_core::timerfd::timerfd_create;
 
-fn memfd(name: &str) -> OwnedFd {
-    memfd_create(&CString::new(name).unwrap(), libc::MFD_CLOEXEC).unwrap()
-}
-
-/// Moves `fd` to the lowest free number >= `base`.
-fn at(fd: OwnedFd, base: RawFd) -> OwnedFd {
-    // SAFETY: F_DUPFD_CLOEXEC on an open fd returns a new fd nothing else owns.
-    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, base) };
-    assert!(raw >= base, "F_DUPFD_CLOEXEC failed");
-    // SAFETY: raw was just created and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(raw) }
-}
-
-fn is_open(raw: RawFd) -> bool {
-    // SAFETY: F_GETFD only reads the fd flags; a closed number gives EBADF.
-    unsafe { libc::fcntl(raw, libc::F_GETFD) >= 0 }
-}
-
-/// Closes `raw` behind its owner's back, as `fs.closeSync(obj.fd)` does.
-fn close_behind(raw: RawFd) {
-    // SAFETY: the test owns the object that owns raw and never lets it close raw itself.
-    assert_eq!(unsafe { libc::close(raw) }, 0);
-}
+mod fdutil;
+use fdutil::{at, close_behind, is_open, memfd};
 
 /// Replaces the file at `raw` with `victim`'s, atomically: "closed behind
 /// the back and the number reused", without a window for other threads.

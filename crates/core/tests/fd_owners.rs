@@ -8,41 +8,17 @@
 //! base), because the test threads allocate the lowest free numbers and a
 //! closed low number could be reused by another test in between.
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use linux_fd_core::eventfd::{eventfd, eventfd_read, eventfd_write, EfdFlags};
 use linux_fd_core::fd::{GuardedFd, Taken};
-use linux_fd_core::memfd::memfd_create;
 use linux_fd_core::timerfd::timerfd_create;
+
+mod fdutil;
+use fdutil::{at, close_behind, is_open, memfd};
 
 fn efd(initial: u32) -> OwnedFd {
     eventfd(initial, EfdFlags::EFD_CLOEXEC).unwrap()
-}
-
-fn memfd(name: &str) -> OwnedFd {
-    memfd_create(&CString::new(name).unwrap(), libc::MFD_CLOEXEC).unwrap()
-}
-
-/// Moves `fd` to the lowest free number >= `base`.
-fn at(fd: OwnedFd, base: RawFd) -> OwnedFd {
-    // SAFETY: F_DUPFD_CLOEXEC on an open fd returns a new fd nothing else owns.
-    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, base) };
-    assert!(raw >= base, "F_DUPFD_CLOEXEC failed");
-    // SAFETY: raw was just created and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(raw) }
-}
-
-fn is_open(raw: RawFd) -> bool {
-    // SAFETY: F_GETFD only reads the fd flags; a closed number gives EBADF.
-    unsafe { libc::fcntl(raw, libc::F_GETFD) >= 0 }
-}
-
-/// Closes `raw` behind its owner's back, as `fs.closeSync(obj.fd)` does.
-fn close_behind(raw: RawFd) {
-    // SAFETY: the test owns the guard that owns raw and wants it closed
-    // behind that guard's back.
-    assert_eq!(unsafe { libc::close(raw) }, 0);
 }
 
 /// Claims `raw` for a second owner, as `fromFd(raw, { adopt: true })` does.
