@@ -510,10 +510,12 @@ export declare const LOCK_WRITE: number
 /**
  * Python's `fcntl.lockf(fd, cmd, len, start, whence)`: a POSIX record lock
  * (`F_SETLK` with `LOCK_NB`, else the blocking `F_SETLKW`); 0, or a
- * negative errno (`EINVAL` for an unrecognised `cmd`).
+ * negative errno (`EINVAL` for an unrecognised `cmd`, `EOVERFLOW` for a
+ * `len` or `start` outside `off_t`). Offsets are `BigInt`s, as Python takes
+ * any `off_t`: a JS number stops at 2^53.
  * @see https://man7.org/linux/man-pages/man3/lockf.3.html
  */
-export declare function lockf(fd: number, cmd: number, len: number, start: number, whence: number): number
+export declare function lockf(fd: number, cmd: number, len: bigint, start: bigint, whence: number): number
 
 /**
  * The queue key of a handle (`src/lock.ts` queues waiters for the same

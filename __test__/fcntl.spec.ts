@@ -249,6 +249,27 @@ test.serial('lockf byte ranges: disjoint ranges do not conflict across processes
   t.regex(r.stdout.trim(), /^disjoint ok,overlap (EAGAIN|EACCES)$/, r.stderr)
 })
 
+test.serial('lockf takes offsets beyond 2^53 as bigints, as Python takes any off_t', async (t) => {
+  const { path, fd } = tempFile(t)
+  const far = 2n ** 62n
+  lockf(fd, LOCK_EX | LOCK_NB, 16n, far)
+  const r = await runNode(`const fd = require('fs').openSync(${JSON.stringify(path)}, 'r+')
+    const out = []
+    for (const [len, start] of [[1n, ${far}n + 15n], [1n, ${far}n + 16n], [16, 0]]) {
+      try { lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB, len, start); out.push('ok'); lfd.lockf(fd, lfd.LOCK_UN, len, start) } catch (e) { out.push(e.code) }
+    }
+    console.log(out.join(','))`)
+  t.regex(r.stdout.trim(), /^(EAGAIN|EACCES),ok,ok$/, r.stderr)
+  lockf(fd, LOCK_UN, 16n, far)
+  const max = 2n ** 63n - 1n
+  lockf(fd, LOCK_SH | LOCK_NB, 0n, max) // the last byte of the off_t range, to the end
+  lockf(fd, LOCK_UN, 0, max)
+  t.throws(() => lockf(fd, LOCK_SH, 0n, max + 1n), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => lockf(fd, LOCK_SH, -(2n ** 63n) - 1n), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => lockf(fd, LOCK_SH, 2 ** 53), { code: 'ERR_OUT_OF_RANGE' }) // an unsafe number: pass a bigint
+  t.throws(() => lockf(fd, LOCK_SH, '1' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
 test('lockf rejects unrecognized commands as Python does', (t) => {
   const { fd } = tempFile(t)
   t.throws(() => lockf(fd, 0), { code: 'ERR_INVALID_ARG_VALUE' })

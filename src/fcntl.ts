@@ -7,7 +7,7 @@
  */
 import { errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
 import { native } from './binding'
-import { type FdLike, toBool, toFd, toInt, toInt32, viewBytes } from './validate'
+import { type FdLike, toBigInt, toBool, toFd, toInt, toInt32, viewBytes } from './validate'
 
 /** `flock`/`lockf` operation: shared lock. */
 export const LOCK_SH: number = native.LOCK_SH
@@ -435,7 +435,9 @@ function isLockfCmd(cmd: number): boolean {
   return cmd === LOCK_UN || (cmd & LOCK_SH) !== 0 || (cmd & LOCK_EX) !== 0
 }
 
-const MAX_SAFE = Number.MAX_SAFE_INTEGER
+/** The range of `off_t`, a signed 64-bit integer on every Linux target. */
+const OFF_MIN = -(2n ** 63n)
+const OFF_MAX = 2n ** 63n - 1n
 
 /**
  * `lockf(fd, cmd, len, start, whence)`—Python's `fcntl.lockf`: a POSIX
@@ -450,20 +452,20 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER
  * Without `LOCK_NB` this **blocks the calling thread**.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param cmd - `LOCK_UN`, or `LOCK_SH`/`LOCK_EX` with optional `LOCK_NB`.
- * @param len - bytes to lock (default 0: to the end of the file), ±(2^53-1).
- * @param start - offset from `whence` (default 0), ±(2^53-1).
+ * @param len - bytes to lock (default 0: to the end of the file); a safe integer, or a `bigint` for the rest of `off_t`'s range (±2^63). Negative: the `-len` bytes before `start`.
+ * @param start - offset from `whence` (default 0); a safe integer or a `bigint`, as `len`.
  * @param whence - 0 (`SEEK_SET`, the default), 1 (`SEEK_CUR`) or 2 (`SEEK_END`).
  * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for an unrecognized `cmd` (Python's `ValueError`); `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for `whence` outside 0 … 2 and other out-of-range integers.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `whence` outside 0 … 2, a `len`/`start` outside `off_t` or a number that is not a safe integer, and other out-of-range integers.
  * @throws {Error} (`syscall` `'fcntl'`) `EACCES`/`EAGAIN` (a conflict with `LOCK_NB`), `EDEADLK`, `EBADF` (the fd's access mode does not allow the lock type), `EINVAL`.
  * @see https://man7.org/linux/man-pages/man3/lockf.3.html
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
-export function lockf(fd: FdLike, cmd: number, len?: number, start?: number, whence?: number): void {
+export function lockf(fd: FdLike, cmd: number, len?: number | bigint, start?: number | bigint, whence?: number): void {
   const n = toFd(fd)
   const c = toInt32(cmd, 'cmd')
-  const l = toInt(len, 'len', -MAX_SAFE, MAX_SAFE, 0)
-  const s = toInt(start, 'start', -MAX_SAFE, MAX_SAFE, 0)
+  const l = toBigInt(len === undefined ? 0 : len, 'len', OFF_MIN, OFF_MAX)
+  const s = toBigInt(start === undefined ? 0 : start, 'start', OFF_MIN, OFF_MAX)
   const w = toInt(whence, 'whence', 0, 2, 0)
   if (!isLockfCmd(c)) {
     throw invalidArgValue('cmd', cmd, 'is not a recognized lockf command (LOCK_UN, or LOCK_SH/LOCK_EX with optional LOCK_NB)')

@@ -9,6 +9,7 @@
 
 use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
 use linux_fd_core::lock;
+use napi::bindgen_prelude::BigInt;
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno};
@@ -245,12 +246,18 @@ pub fn flock(fd: i32, operation: i32) -> i32 {
 
 /// Python's `fcntl.lockf(fd, cmd, len, start, whence)`: a POSIX record lock
 /// (`F_SETLK` with `LOCK_NB`, else the blocking `F_SETLKW`); 0, or a
-/// negative errno (`EINVAL` for an unrecognised `cmd`).
+/// negative errno (`EINVAL` for an unrecognised `cmd`, `EOVERFLOW` for a
+/// `len` or `start` outside `off_t`). Offsets are `BigInt`s, as Python takes
+/// any `off_t`: a JS number stops at 2^53.
 /// @see https://man7.org/linux/man-pages/man3/lockf.3.html
 #[napi]
-pub fn lockf(fd: i32, cmd: i32, len: i64, start: i64, whence: i32) -> i32 {
+pub fn lockf(fd: i32, cmd: i32, len: BigInt, start: BigInt, whence: i32) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;
+    };
+    let (len, start) = match (len.get_i64(), start.get_i64()) {
+        ((len, true), (start, true)) => (len, start),
+        _ => return -libc::EOVERFLOW,
     };
     match lock::lockf(fd, cmd, len, start, whence) {
         Ok(()) => 0,
