@@ -663,6 +663,40 @@ test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVA
   t.true(out.mapped === true || out.mapped === 'EOPNOTSUPP', String(out.mapped))
 })
 
+test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the extent count after the check cannot overflow', async (t) => {
+  // The size check read fm_extent_count, then the kernel read it again from
+  // the same shared memory (arguments over 1024 bytes were used in place): a
+  // worker flipping it between 20 and 400 made the kernel write 400 extents
+  // into room for 20 (a heap overflow; glibc aborted).
+  const path = join(dir, 'fiemap-shared')
+  const r = await runNode(
+    `const fs = require('fs')
+     const { Worker } = require('worker_threads')
+     const fd = fs.openSync(${JSON.stringify(path)}, 'w+')
+     for (let i = 0; i < 400; i++) fs.writeSync(fd, Buffer.alloc(4096, 0xaa), 0, 4096, i * 8192)
+     fs.fsyncSync(fd)
+     const sab = new SharedArrayBuffer(32 + 20 * 56)
+     const arg = new Uint8Array(sab)
+     const v = new DataView(sab)
+     v.setBigUint64(8, 0xffffffffffffffffn, true)
+     v.setUint32(24, 20, true) // fm_extent_count (0 would ask only for the number of extents)
+     const w = new Worker('const c = new Int32Array(require("worker_threads").workerData, 24, 1); for (;;) { Atomics.store(c, 0, 20); Atomics.store(c, 0, 400) }', { eval: true, workerData: sab })
+     let calls = 0, over = 0, refused = 0
+     for (const end = Date.now() + 1500; Date.now() < end && over === 0; calls++) {
+       v.setUint32(16, 0, true) // fm_flags
+       v.setUint32(20, 0, true) // fm_mapped_extents
+       try { lfd.ioctl(fd, 0xc020660b, arg); if (v.getUint32(20, true) > 20) over++ } catch (e) { if (e.code !== 'EINVAL') throw e; refused++ }
+     }
+     w.terminate()
+     console.log(JSON.stringify({ calls, over, refused }))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.log(out)
+  t.is(out.over, 0, 'the kernel wrote more extents than the buffer holds')
+  t.true(out.calls > out.refused, 'some calls got through the check')
+})
+
 test('fcntl with an integer for a pointer-taking command is EFAULT without a call, even for a live address', async (t) => {
   // node is not position-independent: its data lies below 4 GiB, where a
   // 32-bit integer can name it. The kernel used to read or write there

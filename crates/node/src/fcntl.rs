@@ -195,7 +195,9 @@ pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
 
 /// `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
 /// `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
-/// directly otherwise. The call's result, or a negative errno.
+/// directly otherwise; always through a copy of `arg`'s length for the
+/// requests whose answer a count in the header sizes (FIEMAP,
+/// FIDEDUPERANGE). The call's result, or a negative errno.
 ///
 /// The kernel trusts the size the request encodes, not `arg`'s length, as
 /// in C and Python: `arg` must cover what the request reads or writes.
@@ -208,10 +210,23 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
         return -libc::EBADF;
     };
     let request = request as u32 as libc::c_ulong;
-    // The array a FIEMAP/FIDEDUPERANGE header names must fit the caller's
-    // buffer, not just the 1024-byte copy (else the answer is cut short).
-    if core::content_sized(request, arg).is_some_and(|need| need > arg.len() as u64) {
-        return -libc::EINVAL;
+    // FIEMAP/FIDEDUPERANGE: the kernel sizes its answer by a count in the
+    // header, which core::ioctl_buf checks against the buffer it is given.
+    // That buffer is a private copy of exactly the caller's length: the
+    // 1024-byte staging copy would pass a count the caller's buffer cannot
+    // hold (the answer cut short), and the caller's own memory may be a
+    // SharedArrayBuffer that another thread changes between the check and
+    // the kernel's read of the count (a heap overflow, fcntl.spec).
+    if core::content_sized(request, arg).is_some() {
+        let mut own = arg.to_vec();
+        // SAFETY: `own` is ours alone for the call, and ioctl_buf refuses it
+        // if it is shorter than the header or than the array the header's
+        // count names, which is all these requests read or write.
+        let r = unsafe { core::ioctl_buf(fd, request, &mut own) };
+        if r.is_ok() {
+            arg.copy_from_slice(&own);
+        }
+        return int_result(r);
     }
     if let Ok(mut buf) = staged(arg) {
         // Python's fcntl.ioctl, by design: JS picks the request and its size.
