@@ -29,7 +29,7 @@ import {
   timerfdCreate,
   tryLockFile,
 } from '../index.js'
-import { runNode, sleep } from './helpers/child.js'
+import { PKG, runNode, sleep } from './helpers/child.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-own-'))
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -629,6 +629,60 @@ test.serial('fromFd(fd, { adopt: true }) of an fd another object owns throws EBU
     owner.close()
     t.throws(() => fstatSync(fd), { code: 'EBADF' }, `${name}: the owner still closes its fd`)
   }
+})
+
+test.serial("fromFd(fd, { adopt: true }) of the package's private dups (a wait's poll dup, a lock wait's dup) is EBUSY", async (t) => {
+  // A pending wait polls a private dup of the object's fd, and a lock wait
+  // locks through one. They were not recorded as owned: adopted and closed,
+  // the counter's next wait aborted the process inside libuv (epoll_ctl on a
+  // closed fd), and the lock wait's report closed whatever got its number.
+  // In a child: the lowest free number is where each dup lands.
+  const r = await runNode(
+    `const fs = require('fs')
+     const native = require(require('path').join(${JSON.stringify(PKG)}, '..', 'binding.js'))
+     // The binding's adoption, which takes any kind of fd (fromFd checks the kind first).
+     const adopt = (n) => { const h = native.fdHandleFrom(n, true, false, false); return typeof h === 'number' ? (h === -16 ? 'EBUSY' : h) : 'adopted' }
+     const link = (n) => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+     ;(async () => {
+       const out = {}
+       const a = new lfd.EventCounter()
+       const probe = lfd.eventfd(0, 0); fs.closeSync(probe)
+       const p = a.take()
+       out.watchDup = link(probe)
+       out.watch = adopt(probe)
+       a.add(1)
+       out.took = String(await p)
+       setTimeout(() => a.add(2), 20)
+       out.again = String(await a.take())
+       a.close()
+       const path = ${JSON.stringify(join(dir, 'private-dup.lock'))}
+       const holder = await lfd.tryLockFile(path)
+       const nums = [lfd.eventfd(0, 0), lfd.eventfd(0, 0)].sort((x, y) => x - y)
+       nums.forEach((n) => fs.closeSync(n))
+       const waiting = lfd.lockFile(path) // its own fd takes the lower number, its wait's dup the higher
+       out.lockDup = link(nums[1]) === fs.readlinkSync('/proc/self/fd/' + holder.fd)
+       out.lock = adopt(nums[1])
+       const victim = new lfd.EventCounter(5)
+       holder.release()
+       const got = await waiting
+       out.locked = !got.released
+       got.release()
+       out.victim = String(victim.tryTake())
+       victim.close()
+       console.log(JSON.stringify(out))
+     })()`,
+  )
+  t.is(r.signal, null, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.log(out)
+  t.is(out.watchDup, 'anon_inode:[eventfd]', 'the dup did not land on the probed number')
+  t.is(out.watch, 'EBUSY', "a wait's poll dup was adopted")
+  t.is(out.took, '1')
+  t.is(out.again, '2')
+  t.true(out.lockDup, 'the lock wait\'s dup did not land on the probed number')
+  t.is(out.lock, 'EBUSY', "a lock wait's dup was adopted")
+  t.true(out.locked)
+  t.is(out.victim, '5')
 })
 
 test.serial('a refused second owner cannot close the fd of a later object that got the number', (t) => {

@@ -13,7 +13,7 @@
 //! # References
 //! - [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html)
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::error::{Errno, Error, Result};
 use crate::eventfd::{self as efd, EfdFlags};
+use crate::fd::GuardedFd;
 
 /// Waits until `fd` is readable (or reports an error/hangup), retrying on `EINTR`.
 ///
@@ -95,18 +96,23 @@ pub struct ReadyThread {
     started: bool,
 }
 
+/// Both fds are `GuardedFd`s: the process's owner registry then knows their
+/// numbers (an adoption of one is refused), and their close never closes a
+/// number that someone else reused after closing them behind our back.
 struct Shared {
-    fd: OwnedFd,
+    fd: GuardedFd,
     /// Shared with [`ReadyThread::waker`], which must not keep `fd` open.
-    ctl: Arc<OwnedFd>,
+    ctl: Arc<GuardedFd>,
     stop: AtomicBool,
 }
 
 /// Wakes the thread through its control eventfd. The eventfd only counts
 /// tokens; a failed write (it cannot overflow at 1 per call in practice)
 /// would at worst delay a wake.
-fn wake(ctl: &OwnedFd) {
-    let _ = efd::eventfd_write(ctl.as_fd(), 1);
+fn wake(ctl: &GuardedFd) {
+    if let Some(ctl) = ctl.get() {
+        let _ = efd::eventfd_write(ctl.as_fd(), 1);
+    }
 }
 
 impl ReadyThread {
@@ -114,8 +120,8 @@ impl ReadyThread {
     /// [`ReadyThread::start`]), so that the caller can hand out
     /// [`ReadyThread::waker`] first.
     pub fn new(fd: BorrowedFd<'_>) -> Result<Self> {
-        let fd = crate::fd::dup_cloexec(fd)?;
-        let ctl = efd::eventfd(0, EfdFlags::EFD_CLOEXEC)?;
+        let fd = GuardedFd::new(crate::fd::dup_cloexec(fd)?);
+        let ctl = GuardedFd::new_anon(efd::eventfd(0, EfdFlags::EFD_CLOEXEC)?);
         Ok(Self {
             shared: Arc::new(Shared {
                 fd,
@@ -182,11 +188,15 @@ impl Drop for ReadyThread {
 /// The thread's loop: true if it ended by `stop` or a `poll` error, false if
 /// `notify` said to end.
 fn run(shared: &Shared, mut notify: impl FnMut() -> bool) -> bool {
+    // Both stay open until `shared` is dropped, after this returns.
+    let (Some(ctl), Some(fd)) = (shared.ctl.get(), shared.fd.get()) else {
+        return true;
+    };
     let mut armed = true;
     while !shared.stop.load(Ordering::SeqCst) {
         let mut fds = [
-            PollFd::new(shared.ctl.as_fd(), PollFlags::POLLIN),
-            PollFd::new(shared.fd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(ctl.as_fd(), PollFlags::POLLIN),
+            PollFd::new(fd.as_fd(), PollFlags::POLLIN),
         ];
         // Parked (not armed): only the control eventfd.
         let polled = if armed { 2 } else { 1 };
@@ -197,7 +207,7 @@ fn run(shared: &Shared, mut notify: impl FnMut() -> bool) -> bool {
         let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
         let (ctl_ready, fd_ready) = (ready(&fds[0]), armed && ready(&fds[1]));
         if ctl_ready {
-            let _ = efd::eventfd_read(shared.ctl.as_fd());
+            let _ = efd::eventfd_read(ctl.as_fd());
             armed = true;
         } else if fd_ready {
             if !notify() {
@@ -212,6 +222,7 @@ fn run(shared: &Shared, mut notify: impl FnMut() -> bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::OwnedFd;
     use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
     use std::time::Duration;
 
@@ -328,6 +339,36 @@ mod tests {
         assert_eq!(count(), before + 1, "only the waker's control eventfd is left");
         drop(wake);
         assert_eq!(count(), before);
+    }
+
+    fn raw_of(f: &GuardedFd) -> std::os::fd::RawFd {
+        f.raw().unwrap()
+    }
+
+    #[test]
+    fn its_dup_and_control_eventfd_are_recorded_owned_so_an_adoption_is_refused() {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let _serial = serial();
+        let fd = readable_eventfd();
+        let t = ReadyThread::new(fd.as_fd()).unwrap();
+        let raws = [raw_of(&t.shared.fd), raw_of(&t.shared.ctl)];
+        for raw in raws {
+            // SAFETY: a live number; a refused adoption gives it back, and it
+            // is forgotten below either way, never closed here.
+            let claim = crate::fd::GuardedFd::adopt(unsafe { OwnedFd::from_raw_fd(raw) });
+            let refused = match claim {
+                Err(fd) => crate::fd::forget(fd) == raw,
+                Ok(mut g) => {
+                    if let crate::fd::Taken::Ours(fd) = g.take() {
+                        crate::fd::forget(fd);
+                    }
+                    false
+                }
+            };
+            assert!(refused, "fd {raw} of a ReadyThread was adopted");
+        }
+        drop(t);
+        assert!(raws.iter().all(|&r| r != fd.as_raw_fd()));
     }
 
     #[test]

@@ -224,8 +224,10 @@ pub fn lock_wait(
     // The thread locks through its own dup (same open file description), so
     // nothing the JS side does to the handle's fd meanwhile can make it use
     // a closed or reused number.
+    // Guarded, so that the owner registry knows the number (an adoption of
+    // it is EBUSY) and its close never closes a number someone reused.
     let dup = match inner.fd.borrow().get().map(|fd| dup_cloexec(fd.as_fd())) {
-        Some(Ok(fd)) => fd,
+        Some(Ok(fd)) => GuardedFd::new(fd),
         Some(Err(e)) => return Either::B(errno(&e)),
         None => return Either::B(-libc::EBADF),
     };
@@ -253,7 +255,13 @@ pub fn lock_wait(
         // The closure owns its share of the cancel, dropped when it returns;
         // the dup comes back with the result (dropped with it on the pool
         // thread if the environment went away first).
-        move || (lockwait::lock_until(dup.as_fd(), &spec, &cancel), dup),
+        move || {
+            let r = match dup.get() {
+                Some(fd) => lockwait::lock_until(fd.as_fd(), &spec, &cancel),
+                None => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EBADF, "fcntl")),
+            };
+            (r, dup)
+        },
         move |env, r| {
             report.cancel.borrow_mut().take();
             let cancelled = report.cancelled.get();
@@ -275,7 +283,9 @@ pub fn lock_wait(
                     // shares the caller's description, so closing the dup
                     // alone would leave it locked).
                     _ => {
-                        let _ = lockwait::unlock(dup.as_fd(), &inner.spec);
+                        if let Some(fd) = dup.get() {
+                            let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
+                        }
                         if cancelled {
                             -libc::ECANCELED
                         } else {

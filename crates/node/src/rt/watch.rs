@@ -20,11 +20,11 @@
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
 use std::ffi::c_int;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr;
 use std::rc::{Rc, Weak};
 
-use linux_fd_core::fd as core_fd;
+use linux_fd_core::fd::{self as core_fd, GuardedFd};
 use linux_fd_core::{Errno, Error as SysError};
 use napi::sys;
 
@@ -35,8 +35,10 @@ use super::uv;
 /// The native side of one watch. Only touched on its environment's thread.
 pub struct WatchInner {
     state: Rc<EnvState>,
-    /// The private dup that is polled.
-    poll_fd: Option<OwnedFd>,
+    /// The private dup that is polled. A `GuardedFd`, so that the process's
+    /// owner registry knows the number (an adoption of it is `EBUSY`), and
+    /// so that closing it never closes a number someone else reused.
+    poll_fd: GuardedFd,
     /// `uv_poll_t` (uv backend), or null.
     handle: *mut uv::Handle,
     /// The helper thread (thread backend), made on first start.
@@ -72,7 +74,7 @@ impl Watch {
         }
         let inner = Rc::new(RefCell::new(WatchInner {
             state: state.clone(),
-            poll_fd: Some(dup),
+            poll_fd: GuardedFd::new(dup),
             handle: ptr::null_mut(),
             helper: None,
             callback: cb_ref,
@@ -83,12 +85,7 @@ impl Watch {
             closed: false,
         }));
         if let Backend::Uv { uv, loop_ } = state.backend {
-            let raw = inner
-                .borrow()
-                .poll_fd
-                .as_ref()
-                .map(|f| f.as_raw_fd())
-                .unwrap_or(-1);
+            let raw = inner.borrow().poll_fd.raw().unwrap_or(-1);
             let layout = handle_layout(uv);
             // SAFETY: layout has a non-zero size (uv_handle_size of a real type).
             let h = unsafe { alloc::alloc_zeroed(layout) } as *mut uv::Handle;
@@ -141,7 +138,7 @@ impl Watch {
                 Some(h) => h.rearm(),
                 None => {
                     let env = me.state.env;
-                    let fd = me.poll_fd.as_ref().ok_or(SysError::new(Errno::EBADF, "poll"))?;
+                    let fd = me.poll_fd.get().ok_or(SysError::new(Errno::EBADF, "poll"))?;
                     let mut helper = Helper::start(env, fd.as_fd(), Rc::downgrade(inner))?;
                     helper.set_ref(env, me.refed);
                     me.helper = Some(helper);
@@ -157,12 +154,7 @@ impl Watch {
     /// it when the watch fires, so a public number that JS closed and that
     /// now names another file is never read.
     pub fn fd(&self) -> i32 {
-        self.0
-            .borrow()
-            .poll_fd
-            .as_ref()
-            .map(|f| f.as_raw_fd())
-            .unwrap_or(-1)
+        self.0.borrow().poll_fd.raw().unwrap_or(-1)
     }
 
     /// Stops polling (idempotent).
@@ -269,14 +261,14 @@ impl WatchInner {
             // SAFETY: handle is live and not closing. uv_poll_stop also removes
             // the dup from epoll while it is still open, so closing it next is safe.
             unsafe { (uv.poll_stop)(handle) };
-            me.poll_fd = None;
+            let _ = me.poll_fd.close();
             state.unregister(me.reg_id);
             state.close_started();
             // SAFETY: handle is not closing (this is its only uv_close); its
             // memory and data are freed in on_close.
             unsafe { (uv.close)(handle, Some(on_close)) };
         }
-        me.poll_fd = None;
+        let _ = me.poll_fd.close();
         me.active = false;
         let cb = std::mem::replace(&mut me.callback, ptr::null_mut());
         if delete_ref && !tearing_down && !cb.is_null() {
