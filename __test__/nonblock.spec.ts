@@ -78,6 +78,26 @@ eventfdTest('Semaphore.tryAcquire() returns at once after a peer cleared O_NONBL
   t.deepEqual(out, { empty: false, one: true, two: true, none: false, stillBlocking: true })
 })
 
+// util.inspect (and so console.log) shows the fd number: it can leave the
+// process from there without the `fd` getter ever being read. The number is
+// read from the inspect output here, as a user's log line would carry it.
+eventfdTest('tryAcquire()/tryTake() return at once when the fd number was only seen through util.inspect', async (t) => {
+  const out = await inChild(
+    t,
+    `const { inspect } = require('node:util')
+     const fdOf = (o) => Number(/fd: (\\d+)/.exec(inspect(o))[1])
+     const sem = new lfd.Semaphore(0)
+     peerClears(fdOf(sem))
+     out.sem = sem.tryAcquire()
+     const c = new lfd.EventCounter(0)
+     peerClears(fdOf(c))
+     out.counter = c.tryTake()
+     sem.close()
+     c.close()`,
+  )
+  t.deepEqual(out, { sem: false, counter: null })
+})
+
 eventfdTest('EventCounter.tryTake() returns at once after a peer cleared O_NONBLOCK', async (t) => {
   const out = await inChild(
     t,

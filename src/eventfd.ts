@@ -113,6 +113,9 @@ function count(core: FdCore<unknown>): bigint {
 }
 
 function show(name: string, core: FdCore<unknown>, depth: number, options: object): string {
+  // The number is printed (console.log, a log line): it may leave the
+  // process from here as well as through the `fd` getter (FdCore.shared).
+  core.shared = true
   const state: Record<string, unknown> = { fd: core.fd, closed: core.closed, pending: core.pending }
   if (!core.closed) {
     try {

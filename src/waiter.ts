@@ -74,8 +74,8 @@ export class FdCore<T> {
   lost = false
   /**
    * Whether the fd may have reached another process: its number was read
-   * (the `fd` getter, which every way of passing it goes through) or the
-   * object came from `fromFd`. Such an fd is read with a read that never
+   * (the `fd` getter, which every way of passing it goes through, or
+   * `util.inspect`, which prints it) or the object came from `fromFd`. Such an fd is read with a read that never
    * waits (`preadv2(RWF_NOWAIT)`), because a peer sharing the open file
    * description can clear its `O_NONBLOCK`; an fd that never left the
    * process keeps the cheaper `read(2)` (docs/reliability.md, "A peer that
