@@ -54,6 +54,31 @@ test.serial('a permit of a closed semaphore has nowhere to go: release() does no
   t.true(p.released)
 })
 
+test.serial('a permit of a closed semaphore whose fd was shared cannot go back: release() says so instead of dropping it', async (t) => {
+  // The count outlives this object in the other holders of the fd (here a
+  // second object on a dup; in practice another process), so the permit is
+  // lost to them: release() used to do nothing and report released: true.
+  const sem = new Semaphore(1)
+  t.teardown(() => sem.close())
+  const peer = Semaphore.fromFd(sem.fd)
+  const p = await peer.acquire()
+  peer.close()
+  t.throws(() => p.release(), { code: 'ERR_USE_AFTER_CLOSE', message: /^Semaphore was closed before this permit was released/ })
+  t.throws(() => p[Symbol.dispose](), { code: 'ERR_USE_AFTER_CLOSE' })
+  t.false(p.released, 'the permit was not given back')
+  t.is(inspect(p), 'Permit { released: false }')
+  t.is(sem.count, 0n, 'the other holders still miss it')
+  sem.release(1) // what the owner of the lost permit must do by hand
+  // Released in time, it is back for everyone, once.
+  const peer2 = Semaphore.fromFd(sem.fd)
+  const q = await peer2.acquire()
+  q.release()
+  peer2.close()
+  t.notThrows(() => q.release())
+  t.true(q.released)
+  t.is(sem.count, 1n)
+})
+
 test.serial('count reads the counter without consuming it', (t) => {
   const c = new EventCounter(5)
   const s = new Semaphore(3)

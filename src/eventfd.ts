@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
+import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis, useAfterClose } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
@@ -362,6 +362,13 @@ function tryAcquireShared(fd: number): number {
 
 // Only this module makes a Permit (see its private constructor).
 let makePermit: (sem: Semaphore) => Permit
+// Whether a semaphore's fd may be held outside this object (FdCore.shared).
+let sharedOf: (sem: Semaphore) => boolean
+
+/** Whether a permit of `sem` was given back, or has nothing left to go back to. */
+function gone(sem: Semaphore | undefined): boolean {
+  return sem === undefined || (sem.closed && !sharedOf(sem))
+}
 
 /**
  * A permit taken from a {@link Semaphore} by `acquire()` or `acquireSync()`.
@@ -373,6 +380,13 @@ let makePermit: (sem: Semaphore) => Permit
  * `release()`. The count lives in the kernel and is shared with other
  * threads and processes, which must not depend on when this process
  * collects. Hold permits with `using`.
+ *
+ * Release permits before closing their semaphore. If the semaphore was
+ * closed first and its fd never left this object, the count went with the
+ * fd and `release()` does nothing. If the fd may be held elsewhere (its
+ * `fd` was read, or it came from `fromFd`), the permit can no longer reach
+ * those holders: `release()` throws `ERR_USE_AFTER_CLOSE` and `released`
+ * stays false, so the loss is not silent.
  * @example
  * ```ts
  * {
@@ -394,24 +408,32 @@ export class Permit implements Disposable {
     this.#sem = sem
   }
 
-  /** Whether this permit was given back (or its semaphore closed). */
+  /**
+   * Whether this permit was given back, or its semaphore was closed while
+   * its fd never left it (the count is gone). False for a permit that a
+   * closed semaphore could not take back from other holders of its fd.
+   */
   get released(): boolean {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
-    return this.#sem === undefined || this.#sem.closed
+    return gone(this.#sem)
   }
 
   /**
-   * Gives the permit back to its semaphore (`release(1)`). Idempotent. A
-   * permit of a semaphore that was closed meanwhile has nowhere to go: then
-   * this does nothing.
-   * @throws {Error} `EAGAIN` if the semaphore's count would pass 2^64-2.
+   * Gives the permit back to its semaphore (`release(1)`). Idempotent.
+   * After the semaphore was closed, see the class notes: nothing to do, or
+   * `ERR_USE_AFTER_CLOSE`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` if the semaphore was closed and its fd may be held elsewhere; `EAGAIN` if the semaphore's count would pass 2^64-2.
    */
   release(): void {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
     const sem = this.#sem
     if (sem === undefined) return
+    if (sem.closed) {
+      if (gone(sem)) return void (this.#sem = undefined)
+      throw useAfterClose('Semaphore', ' before this permit was released: the other holders of its fd are one permit short')
+    }
     this.#sem = undefined
-    if (!sem.closed) sem.release(1)
+    sem.release(1)
   }
 
   /** Same as `release()`, for `using`. */
@@ -423,7 +445,7 @@ export class Permit implements Disposable {
   /** `Permit { released: false }` (`Permit {}` for a foreign receiver). */
   [inspect.custom](): string {
     if (typeof this !== 'object' || this === null || !(#sem in this)) return 'Permit {}'
-    return `Permit { released: ${this.#sem === undefined || this.#sem.closed} }`
+    return `Permit { released: ${gone(this.#sem)} }`
   }
 }
 
@@ -450,6 +472,10 @@ export class Permit implements Disposable {
  */
 export class Semaphore implements Disposable {
   readonly #core: FdCore<true>
+
+  static {
+    sharedOf = (sem) => sem.#core.shared
+  }
 
   /**
    * Creates a semaphore with `initial` permits.
