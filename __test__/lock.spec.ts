@@ -2,7 +2,7 @@
 // tested from real child processes, and waits that block neither the event
 // loop nor libuv's threadpool.
 import test from 'ava'
-import { closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -173,11 +173,54 @@ test.serial('a FileHandle or fd locks that open file description', async (t) => 
   await fh.close()
 })
 
+test.serial('a lock that needs no write access opens a read-only file or a directory read-only', async (t) => {
+  // flock locks and shared OFD locks need only a readable fd; the path was
+  // always opened O_RDWR, so they failed with EACCES on a file the user can
+  // only read, and with EISDIR on a directory (the usual way to lock one).
+  // In a child as nobody (or as the unprivileged user the suite runs as),
+  // where file permissions apply.
+  const ro = mkdtempSync(join(tmpdir(), 'linux-fd-ro-'))
+  t.teardown(() => rmSync(ro, { recursive: true, force: true }))
+  chmodSync(ro, 0o755)
+  const file = join(ro, 'read-only')
+  writeFileSync(file, 'x')
+  chmodSync(file, 0o444)
+  const r = await runNode(
+    `if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534) }
+     const out = {}
+     const attempt = (name, target, options) => {
+       try { const l = lfd.tryLockFile(target, options); out[name] = l === null ? 'busy' : l.kind + (l.shared ? ':sh' : ':ex'); l?.release() } catch (e) { out[name] = e.code + ' ' + e.syscall }
+     }
+     attempt('fileShared', ${JSON.stringify(file)}, { shared: true })
+     attempt('fileFlock', ${JSON.stringify(file)}, { kind: 'flock' })
+     attempt('fileExclusive', ${JSON.stringify(file)})
+     attempt('dirFlock', ${JSON.stringify(ro)}, { kind: 'flock' })
+     attempt('dirShared', ${JSON.stringify(ro)}, { shared: true })
+     attempt('dirExclusive', ${JSON.stringify(ro)})
+     attempt('missing', ${JSON.stringify(join(ro, 'missing'))}, { shared: true })
+     console.log(JSON.stringify(out))`,
+  )
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), {
+    fileShared: 'ofd:sh',
+    fileFlock: 'flock:ex',
+    fileExclusive: 'EACCES open',
+    dirFlock: 'flock:ex',
+    dirShared: 'ofd:sh',
+    dirExclusive: 'EISDIR open',
+    missing: 'EACCES open', // the open that would create it, not ENOENT from the read-only retry
+  })
+})
+
 test.serial('bad arguments give documented errors', async (t) => {
   const path = file()
   t.throws(() => tryLockFile(5n as never), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => tryLockFile(path, { kind: 'posix' as never }), { code: 'ERR_INVALID_ARG_VALUE' })
+  // The typings refuse it too (tsc checks the specs): flock locks have no range.
+  // @ts-expect-error: a range with kind 'flock'
   t.throws(() => tryLockFile(path, { kind: 'flock', range: { start: 1 } }), { code: 'ERR_INVALID_ARG_VALUE' })
+  // @ts-expect-error: the same for lockFile
+  await t.throwsAsync(lockFile(path, { kind: 'flock', range: { start: 1 }, wait: false }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => tryLockFile(path, { range: { start: -1 } }), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => tryLockFile(path, { shared: 'yes' as never }), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => tryLockFile(join(dir, 'missing-dir', 'x')), { code: 'ENOENT' })

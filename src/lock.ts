@@ -27,23 +27,39 @@ export interface LockRange {
   length?: number
 }
 
-/** Options of {@link tryLockFile}. */
-export interface TryLockOptions {
+/** Options of {@link tryLockFile} for an OFD lock, the default kind. */
+export interface OfdLockOptions {
   /** A shared (read) lock instead of an exclusive (write) one. Default false. */
   shared?: boolean
-  /** The byte range (OFD locks only). Default: the whole file. */
-  range?: LockRange
-  /** `'ofd'` (default) or `'flock'`. */
-  kind?: LockKind
+  /** The byte range. Default: the whole file. */
+  range?: LockRange | null
+  /** `'ofd'`, the default. */
+  kind?: 'ofd'
 }
 
-/** Options of {@link lockFile}. */
-export interface LockOptions extends TryLockOptions {
+/** Options of {@link tryLockFile} for a `flock(2)` lock: always the whole file, so no `range`. */
+export interface FlockLockOptions {
+  /** A shared lock instead of an exclusive one. Default false. */
+  shared?: boolean
+  /** Not for `flock` locks (`ERR_INVALID_ARG_VALUE`). */
+  range?: null
+  /** `'flock'`. */
+  kind: 'flock'
+}
+
+/** Options of {@link tryLockFile}: `range` only with the `'ofd'` kind. */
+export type TryLockOptions = OfdLockOptions | FlockLockOptions
+
+/** What {@link lockFile} takes besides {@link TryLockOptions}. */
+export interface LockWaitOptions {
   /** Wait for a conflicting holder to release (default true); with false, a conflict rejects with `EAGAIN`. */
   wait?: boolean
   /** Aborts the wait: the promise rejects with an `AbortError`, and nothing stays locked. */
   signal?: AbortSignal
 }
+
+/** Options of {@link lockFile}. */
+export type LockOptions = TryLockOptions & LockWaitOptions
 
 const EBADF = -9
 const EAGAIN = -11
@@ -143,7 +159,16 @@ let makeLock: (h: LockHandle, spec: Spec, fd: number) => FileLock
  *   drops).
  * - `kind: 'flock'`: a whole-file `flock(2)` lock.
  *
- * Both are released by the kernel when the process dies.
+ * The two kinds do not exclude each other (Linux keeps `flock` locks apart
+ * from `fcntl` record locks): use the kind the other programs use.
+ * `flock(1)` and Python's `fcntl.flock` take `'flock'` locks; `'ofd'` locks
+ * conflict with classic POSIX record locks (`fcntl(F_SETLK)`, `lockf`,
+ * Python's `fcntl.lockf`) as well as with each other.
+ *
+ * Both are released by the kernel when the process dies, and by garbage
+ * collection of a `FileLock` nothing references: keep the lock referenced
+ * for as long as it must hold (a lock taken only for its side effect, as in
+ * "only one instance runs", is released at the next collection).
  *
  * If JS closes `lock.fd` itself (`fs.closeSync(lock.fd)`), `release()`
  * throws `EBADF` and never unlocks or closes whatever file now has that
@@ -281,9 +306,18 @@ export class FileLock {
  * returns `null` if another holder conflicts. Never waits.
  *
  * `fileOrPath` is a path (opened with `O_RDWR | O_CREAT | O_CLOEXEC`, mode
- * 0666 less the umask, and held until release), an fd number, or a
- * `FileHandle` (both duplicated, so the lock lives on that fd's open file
- * description, and the lock owns and closes its own dup).
+ * 0666 less the umask, and held until release; a lock that needs no write
+ * access, `kind: 'flock'` or `shared`, falls back to a read-only open of a
+ * file the user may only read, of a directory or on a read-only mount), an
+ * fd number, or a `FileHandle` (both duplicated, so the lock lives on that
+ * fd's open file description, and the lock owns and closes its own dup).
+ *
+ * Locks taken through the same fd share its open file description, and the
+ * kernel sees one owner: a second lock through it is not a conflict, and
+ * releasing either drops both. Take one lock per description, or lock by
+ * path (each path lock opens its own). An exclusive `'ofd'` lock through an
+ * fd needs it open for writing, a shared one for reading (`EBADF`
+ * otherwise).
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
  * @returns the lock, or `null` on a conflict.

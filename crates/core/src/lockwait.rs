@@ -362,8 +362,13 @@ fn poll_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Wa
     }
 }
 
-/// Opens `path` for locking: `O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 (less umask).
+/// Opens `path` for locking: `O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 (less
+/// umask), so that a missing lock file is created.
 pub fn open_for_lock(path: &std::path::Path) -> Result<OwnedFd> {
+    open_rw(path).syscall("open")
+}
+
+fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
     use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
     nix::fcntl::open(
@@ -371,5 +376,25 @@ pub fn open_for_lock(path: &std::path::Path) -> Result<OwnedFd> {
         OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o666),
     )
+}
+
+/// [`open_for_lock`] for the lock `spec` describes. One that needs no write
+/// access (a `flock` lock, or a shared OFD lock: the kernel wants only a
+/// readable fd for those) falls back to `O_RDONLY | O_CLOEXEC` when the
+/// read-write open fails with `EACCES`, `EISDIR` or `EROFS`: a file the user
+/// may only read, a directory (the usual way to lock one), a read-only
+/// mount. If the fallback fails too, the first error is returned (`EACCES`
+/// for a file that could not be created says more than the fallback's
+/// `ENOENT`).
+pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    let read_only = spec.kind == LockKind::Flock || spec.shared;
+    match open_rw(path) {
+        Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS)) if read_only => {
+            nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|_| e)
+        }
+        r => r,
+    }
     .syscall("open")
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use linux_fd_core::lockwait::{
-    lock_until, open_for_lock, try_lock, unlock, Cancel, LockKind, LockSpec, Waited,
+    lock_until, open_for_lock, open_for_spec, try_lock, unlock, Cancel, LockKind, LockSpec, Waited,
 };
 
 fn temp_path(tag: &str) -> std::path::PathBuf {
@@ -150,4 +150,29 @@ fn blocking_waits_use_the_cancel_signal_when_it_is_free() {
     // Nothing else in this test process installs SIGRTMAX-3.
     assert!(linux_fd_core::lockwait::blocking_waits_available());
     assert_eq!(linux_fd_core::lockwait::cancel_signal(), libc::SIGRTMAX() - 3);
+}
+
+#[test]
+fn open_for_spec_opens_a_directory_read_only_for_the_locks_that_need_no_write_access() {
+    // A directory cannot be opened O_RDWR (EISDIR): flock and shared OFD
+    // locks get a read-only fd, an exclusive OFD lock (which needs a
+    // writable fd) keeps the error.
+    let dir = temp_path("dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (kind, shared) in [
+        (LockKind::Flock, false),
+        (LockKind::Flock, true),
+        (LockKind::Ofd, true),
+    ] {
+        let s = spec(kind, shared);
+        let fd = open_for_spec(&dir, &s).unwrap();
+        assert!(try_lock(fd.as_fd(), &s).unwrap(), "{kind:?} shared={shared}");
+    }
+    let err = open_for_spec(&dir, &spec(LockKind::Ofd, false)).unwrap_err();
+    assert_eq!((err.errno, err.syscall), (linux_fd_core::Errno::EISDIR, "open"));
+    // A missing file in a missing directory: the read-write open's error.
+    let missing = dir.join("no/such");
+    let err = open_for_spec(&missing, &spec(LockKind::Flock, false)).unwrap_err();
+    assert_eq!(err.errno, linux_fd_core::Errno::ENOENT);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -90,7 +90,8 @@ fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> LockHandle {
 }
 
 /// Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
-/// the umask) into a handle that will lock it as described (`flock`: a
+/// the umask; read-only for a lock that needs no write access where that
+/// open is refused, see core `open_for_spec`) into a handle that will lock it as described (`flock`: a
 /// whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
 /// 0 = to the end of the file); or a negative errno (`ENOENT`, `EACCES`, …).
 /// Nothing is locked yet: see `lockTry`. `path` is a string or its bytes
@@ -109,8 +110,9 @@ pub fn lock_open(
         Either::A(s) => s.as_bytes(),
         Either::B(b) => b,
     };
-    match lockwait::open_for_lock(std::path::Path::new(std::ffi::OsStr::from_bytes(bytes))) {
-        Ok(fd) => Either::A(Owned(new_handle(fd, spec(flock, shared, start, length)))),
+    let spec = spec(flock, shared, start, length);
+    match lockwait::open_for_spec(std::path::Path::new(std::ffi::OsStr::from_bytes(bytes)), &spec) {
+        Ok(fd) => Either::A(Owned(new_handle(fd, spec))),
         Err(e) => Either::B(errno(&e)),
     }
 }
