@@ -527,7 +527,8 @@ export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | 
 
 /**
  * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
- * the umask) into a handle that will lock it as described (`flock`: a
+ * the umask; read-only for a lock that needs no write access where that
+ * open is refused, see core `open_for_spec`) into a handle that will lock it as described (`flock`: a
  * whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length
  * 0 = to the end of the file); or a negative errno (`ENOENT`, `EACCES`, …).
  * Nothing is locked yet: see `lockTry`. `path` is a string or its bytes
