@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads'
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EventCounter, Permit, Semaphore, lockFile, tryLockFile } from '../index.js'
+import { open } from 'node:fs/promises'
+import { EventCounter, F_GETFD, Permit, Semaphore, eventfdRead, fcntl, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -77,6 +78,21 @@ test.serial('a permit of a closed semaphore whose fd was shared cannot go back: 
   t.notThrows(() => q.release())
   t.true(q.released)
   t.is(sem.count, 1n)
+})
+
+test.serial('a closed object passed where an fd is taken is ERR_USE_AFTER_CLOSE naming it, not a range error about -1', async (t) => {
+  const sem = new Semaphore(1)
+  sem.close()
+  const fh = await open(join(tmpdir(), `linux-fd-closed-fh-${process.pid}`), 'w')
+  await fh.close()
+  t.teardown(() => rmSync(join(tmpdir(), `linux-fd-closed-fh-${process.pid}`), { force: true }))
+  t.throws(() => eventfdRead(sem), { code: 'ERR_USE_AFTER_CLOSE', message: 'Semaphore was closed' })
+  t.throws(() => fcntl(sem, F_GETFD), { code: 'ERR_USE_AFTER_CLOSE', message: 'Semaphore was closed' })
+  t.throws(() => tryLockFile(fh), { code: 'ERR_USE_AFTER_CLOSE', message: 'FileHandle was closed' })
+  await t.throwsAsync(lockFile(fh), { code: 'ERR_USE_AFTER_CLOSE' })
+  // A plain -1, or an object that is not closed but says -1, is still out of range.
+  t.throws(() => fcntl(-1, F_GETFD), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => fcntl({ fd: -2 }, F_GETFD), { code: 'ERR_OUT_OF_RANGE' })
 })
 
 test.serial('count reads the counter without consuming it', (t) => {

@@ -5,7 +5,7 @@
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
-import { invalidArgType, invalidArgValue, outOfRange } from './errors'
+import { invalidArgType, invalidArgValue, outOfRange, useAfterClose } from './errors'
 
 /** Largest value an eventfd counter holds (2^64-2). */
 export const EVENTFD_MAX = 2n ** 64n - 2n
@@ -29,9 +29,21 @@ export function toFd(value: unknown, name = 'fd'): number {
     throw invalidArgType(name, 'of type number or an object with a numeric fd property', value)
   }
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+    // A closed linux-fd object or FileHandle says -1: name it, as its own methods would.
+    if (fd === -1 && value !== fd) throw useAfterClose(closedName(value as object))
     throw outOfRange(name, '>= 0 && <= 2147483647', fd)
   }
   return fd
+}
+
+/** The class name of a closed fd-carrying object (`Semaphore`, `FileHandle`), for the error. */
+function closedName(value: object): string {
+  try {
+    const name: unknown = value.constructor?.name
+    return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'The object'
+  } catch {
+    return 'The object'
+  }
 }
 
 /** An integer number in `min … max` (inclusive), or `dflt` when undefined. */
