@@ -222,6 +222,10 @@ const SEAL_NAMES = SEAL_BITS.map(([name]) => name)
 const UNSAFE_MAPPING =
   'Refusing to map a MemFile that can shrink: touching a mapping after another process shrank the file raises SIGBUS, which kills the process. ' +
   'Call addSeals({ shrink: true }) first, or pass { unsafeAllowShrink: true } if you control every process that can truncate it.'
+const UNSAFE_MAPPING_UNSEALABLE =
+  'Refusing to map a MemFile that can shrink: touching a mapping after another process shrank the file raises SIGBUS, which kills the process. ' +
+  'This file cannot get the shrink seal (it was created with { sealable: false }, or sealed with seal: true): create it sealable, ' +
+  'or pass { unsafeAllowShrink: true } if you control every process that can truncate it.'
 
 const NO_EXTERNAL_BUFFERS =
   "This runtime forbids external ArrayBuffers (e.g. Electron's sandbox), so a shared mapping cannot be exposed; " +
@@ -678,7 +682,9 @@ export class MemFile {
     const fd = self.#open()
     const seals = native.memfdGetSeals(fd)
     if (seals < 0) throw self.#fail(seals, 'fcntl')
-    if ((seals & F_SEAL_SHRINK) === 0 && !allowShrink) throw unsafeMapping(UNSAFE_MAPPING)
+    if ((seals & F_SEAL_SHRINK) === 0 && !allowShrink) {
+      throw unsafeMapping((seals & F_SEAL_SEAL) === 0 ? UNSAFE_MAPPING : UNSAFE_MAPPING_UNSEALABLE)
+    }
     const size = native.memfdSize(fd)
     if (size < 0) throw self.#fail(size, 'fstat')
     const page = self.#hugePage || native.memfdPageSize(fd)
