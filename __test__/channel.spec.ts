@@ -486,6 +486,23 @@ test.serial('listen/connect on a path: 0600 whatever the umask, peers, close rem
   t.is((await client.receive()).data.toString(), 'still here')
 })
 
+test.serial('close() removes the socket file of a relative path after the process changed directory', async (t) => {
+  // The path was resolved at close(), against the new cwd: the file stayed,
+  // and the next listen() at it failed with EADDRINUSE.
+  const home = mkdtempSync(join(tmpdir(), 'linux-fd-rel-'))
+  t.teardown(() => rmSync(home, { recursive: true, force: true }))
+  const r = await runNode(
+    `process.chdir(${JSON.stringify(home)})
+     const server = lfd.FdChannel.listen('rel.sock')
+     const shown = server.path
+     process.chdir('/')
+     server.close()
+     console.log(JSON.stringify({ shown, left: require('fs').existsSync(${JSON.stringify(join(home, 'rel.sock'))}) }))`,
+  )
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { shown: 'rel.sock', left: false })
+})
+
 test.serial('close() leaves a file it did not create; listen never replaces a file', async (t) => {
   const path = sockPath()
   const server = FdChannel.listen(path)

@@ -6,6 +6,7 @@
  * @module
  */
 import * as fs from 'node:fs'
+import { resolve as resolvePath } from 'node:path'
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { AbortError, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
@@ -692,8 +693,12 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   readonly #abstract: boolean
   readonly #uids: Set<number> | null
   #rejected = 0
-  /** The socket file's identity, to remove only our own file at close. */
-  #ident: { dev: bigint; ino: bigint } | undefined
+  /**
+   * The socket file's identity, to remove only our own file at close, and
+   * its absolute path (a relative one is resolved at listen, so that a
+   * later `process.chdir()` does not leave the file behind).
+   */
+  #ident: { dev: bigint; ino: bigint; file: string } | undefined
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
 
@@ -709,8 +714,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     this.#uids = uids
     if (!abstract) {
       try {
-        const st = fs.lstatSync(path, { bigint: true })
-        this.#ident = { dev: st.dev, ino: st.ino }
+        const file = resolvePath(path)
+        const st = fs.lstatSync(file, { bigint: true })
+        this.#ident = { dev: st.dev, ino: st.ino, file }
       } catch {}
     }
     const core: FdCore<FdChannel> = new FdCore(
@@ -815,8 +821,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     if (!this.#core.close()) return
     if (this.#ident !== undefined) {
       try {
-        const st = fs.lstatSync(this.#path, { bigint: true })
-        if (st.isSocket() && st.dev === this.#ident.dev && st.ino === this.#ident.ino) fs.unlinkSync(this.#path)
+        const { dev, ino, file } = this.#ident
+        const st = fs.lstatSync(file, { bigint: true })
+        if (st.isSocket() && st.dev === dev && st.ino === ino) fs.unlinkSync(file)
       } catch {}
       this.#ident = undefined
     }
