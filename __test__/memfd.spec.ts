@@ -539,6 +539,15 @@ test.serial('a collected, already unmapped buffer does not drop a later mapping 
   t.deepEqual(JSON.parse(r.stdout), { before: 1, unmapped: true, after: 0, length: 0 })
 })
 
+test('write() refuses a position whose end passes 2^53-1, so size stays a safe integer', (t) => {
+  const mf = MemFile.create('far')
+  t.teardown(() => mf.close())
+  t.throws(() => mf.write('ab', Number.MAX_SAFE_INTEGER - 1), { code: 'ERR_OUT_OF_RANGE' })
+  t.is(mf.size, 0, 'nothing written')
+  t.is(mf.write('a', Number.MAX_SAFE_INTEGER - 1), 1) // a sparse file ending at 2^53-1
+  t.is(mf.size, Number.MAX_SAFE_INTEGER)
+})
+
 test('unknown option keys are refused, naming the key', (t) => {
   t.throws(() => MemFile.create('x', { sealabel: false } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.sealabel/ })
   const mf = MemFile.create('opts')

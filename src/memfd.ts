@@ -502,7 +502,7 @@ export class MemFile {
    * @param position - default 0 (not the end: a `MemFile` has no file position of its own).
    * @returns the bytes written (all of them).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`.
-   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`, or one where the data would end past 2^53-1.
    * @throws {Error} `EPERM` (the `write`, `futureWrite` or `grow` seal),
    *   `EINVAL` (a `hugePages` file: use a mapping), `EBADF` (an fd opened
    *   read-only), `ERR_USE_AFTER_CLOSE`.
@@ -512,7 +512,8 @@ export class MemFile {
     const self = MemFile.#of(this)
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bytesOf(data)
     if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView or ArrayBuffer', data)
-    const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
+    // The end must stay a safe integer, or `size` could not say it exactly.
+    const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - bytes.length), 0)
     const n = native.memfdWrite(self.#open(), bytes, pos)
     if (n < 0) throw self.#fail(n, 'pwrite')
     return n
