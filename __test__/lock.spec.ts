@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { runInNewContext } from 'node:vm'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
@@ -185,6 +185,13 @@ test.serial('a lock that needs no write access opens a read-only file or a direc
   const file = join(ro, 'read-only')
   writeFileSync(file, 'x')
   chmodSync(file, 0o444)
+  // A FIFO: a read-only open of one waits for a writer unless O_NONBLOCK.
+  const fifo = join(ro, 'fifo')
+  execFileSync('mkfifo', ['-m', '444', fifo])
+  // Read-only, so that nobody (or the suite's own unprivileged user, whose
+  // directory it is) cannot create the missing file either.
+  chmodSync(ro, 0o555)
+  t.teardown(() => chmodSync(ro, 0o755))
   const r = await runNode(
     `if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534) }
      const out = {}
@@ -198,6 +205,7 @@ test.serial('a lock that needs no write access opens a read-only file or a direc
      attempt('dirShared', ${JSON.stringify(ro)}, { shared: true })
      attempt('dirExclusive', ${JSON.stringify(ro)})
      attempt('missing', ${JSON.stringify(join(ro, 'missing'))}, { shared: true })
+     attempt('fifo', ${JSON.stringify(fifo)}, { kind: 'flock' })
      console.log(JSON.stringify(out))`,
   )
   t.is(r.code, 0, r.stderr)
@@ -209,6 +217,7 @@ test.serial('a lock that needs no write access opens a read-only file or a direc
     dirShared: 'ofd:sh',
     dirExclusive: 'EISDIR open',
     missing: 'EACCES open', // the open that would create it, not ENOENT from the read-only retry
+    fifo: 'flock:ex', // without waiting for a writer
   })
 })
 

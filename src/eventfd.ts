@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis, useAfterClose } from './errors'
+import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
@@ -115,7 +115,9 @@ function count(core: FdCore<unknown>): bigint {
 function show(name: string, core: FdCore<unknown>, depth: number, options: object): string {
   // The number is printed (console.log, a log line): it may leave the
   // process from here as well as through the `fd` getter (FdCore.shared).
-  core.shared = true
+  // Not once closed: -1 reaches nobody, and `shared` then stays what it
+  // was at close (a Permit of a closed semaphore reads it).
+  if (!core.closed) core.shared = true
   const state: Record<string, unknown> = { fd: core.fd, closed: core.closed, pending: core.pending }
   if (!core.closed) {
     try {
@@ -192,8 +194,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
-    // The number may now reach another process (FdCore.shared).
-    this.#core.shared = true
+    // The number may now reach another process (FdCore.shared); -1 cannot.
+    if (!this.#core.closed) this.#core.shared = true
     return this.#core.fd
   }
 
@@ -365,9 +367,9 @@ let makePermit: (sem: Semaphore) => Permit
 // Whether a semaphore's fd may be held outside this object (FdCore.shared).
 let sharedOf: (sem: Semaphore) => boolean
 
-/** Whether a permit of `sem` was given back, or has nothing left to go back to. */
-function gone(sem: Semaphore | undefined): boolean {
-  return sem === undefined || (sem.closed && !sharedOf(sem))
+/** Whether an unreleased permit of `sem` has nothing left to go back to: the count went with the closed fd. */
+function gone(sem: Semaphore): boolean {
+  return sem.closed && !sharedOf(sem)
 }
 
 /**
@@ -384,9 +386,13 @@ function gone(sem: Semaphore | undefined): boolean {
  * Release permits before closing their semaphore. If the semaphore was
  * closed first and its fd never left this object, the count went with the
  * fd and `release()` does nothing. If the fd may be held elsewhere (its
- * `fd` was read, or it came from `fromFd`), the permit can no longer reach
- * those holders: `release()` throws `ERR_USE_AFTER_CLOSE` and `released`
- * stays false, so the loss is not silent.
+ * `fd` was read or printed by `util.inspect` while open, or it came from
+ * `fromFd`), the permit can no longer reach those holders: `release()`
+ * emits a process warning (code `LINUX_FD_PERMIT_LOST`) once and
+ * `released` stays false, so the loss is not silent. A warning rather than
+ * an exception, as Node warns for a `FileHandle` closed by garbage
+ * collection: a throw from a `using` scope's exit would wrap the body's own
+ * error, and nothing at that point can give the permit back.
  * @example
  * ```ts
  * {
@@ -397,6 +403,8 @@ function gone(sem: Semaphore | undefined): boolean {
  */
 export class Permit implements Disposable {
   #sem: Semaphore | undefined
+  /** Released after its semaphore was closed with its fd held elsewhere: lost. */
+  #lost = false
 
   static {
     makePermit = (sem) => new Permit(token, sem)
@@ -415,25 +423,28 @@ export class Permit implements Disposable {
    */
   get released(): boolean {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
-    return gone(this.#sem)
+    const sem = this.#sem
+    return sem === undefined ? !this.#lost : gone(sem)
   }
 
   /**
    * Gives the permit back to its semaphore (`release(1)`). Idempotent.
    * After the semaphore was closed, see the class notes: nothing to do, or
-   * `ERR_USE_AFTER_CLOSE`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` if the semaphore was closed and its fd may be held elsewhere; `EAGAIN` if the semaphore's count would pass 2^64-2.
+   * a `LINUX_FD_PERMIT_LOST` warning.
+   * @throws {Error} `EAGAIN` if the semaphore's count would pass 2^64-2.
    */
   release(): void {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
     const sem = this.#sem
     if (sem === undefined) return
-    if (sem.closed) {
-      if (gone(sem)) return void (this.#sem = undefined)
-      throw useAfterClose('Semaphore', ' before this permit was released: the other holders of its fd are one permit short')
-    }
     this.#sem = undefined
-    sem.release(1)
+    if (!sem.closed) return sem.release(1)
+    if (gone(sem)) return
+    this.#lost = true
+    process.emitWarning(
+      'A Permit was released after its Semaphore was closed; the fd was shared, so its other holders are one permit short',
+      { code: 'LINUX_FD_PERMIT_LOST', detail: 'Release permits before closing the Semaphore (with `using`, declare the Semaphore first).' },
+    )
   }
 
   /** Same as `release()`, for `using`. */
@@ -445,7 +456,7 @@ export class Permit implements Disposable {
   /** `Permit { released: false }` (`Permit {}` for a foreign receiver). */
   [inspect.custom](): string {
     if (typeof this !== 'object' || this === null || !(#sem in this)) return 'Permit {}'
-    return `Permit { released: ${gone(this.#sem)} }`
+    return `Permit { released: ${this.released} }`
   }
 }
 
@@ -513,8 +524,8 @@ export class Semaphore implements Disposable {
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
-    // The number may now reach another process (FdCore.shared).
-    this.#core.shared = true
+    // The number may now reach another process (FdCore.shared); -1 cannot.
+    if (!this.#core.closed) this.#core.shared = true
     return this.#core.fd
   }
 

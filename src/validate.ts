@@ -18,7 +18,12 @@ export interface HasFd {
   readonly fd: number
 }
 
-/** Something with an fd: an fd number, or an object with a numeric `fd` property. */
+/**
+ * Something with an fd: an fd number, or an object with a numeric `fd`
+ * property. A closed object of a class (a linux-fd object, a `FileHandle`:
+ * `fd` -1) is `ERR_USE_AFTER_CLOSE` naming the class, as its own methods
+ * throw; a negative number is `ERR_OUT_OF_RANGE`.
+ */
 export type FdLike = number | HasFd
 
 /** A non-negative int32 fd from a number or an object's `fd` property. */
@@ -29,20 +34,22 @@ export function toFd(value: unknown, name = 'fd'): number {
     throw invalidArgType(name, 'of type number or an object with a numeric fd property', value)
   }
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    // A closed linux-fd object or FileHandle says -1: name it, as its own methods would.
-    if (fd === -1 && value !== fd) throw useAfterClose(closedName(value as object))
+    // A closed linux-fd object or FileHandle says -1: name it, as its own
+    // methods would. A plain `{ fd: -1 }` is just a bad number.
+    const closed = fd === -1 && value !== fd ? className(value as object) : undefined
+    if (closed !== undefined) throw useAfterClose(closed)
     throw outOfRange(name, '>= 0 && <= 2147483647', fd)
   }
   return fd
 }
 
-/** The class name of a closed fd-carrying object (`Semaphore`, `FileHandle`), for the error. */
-function closedName(value: object): string {
+/** The class name of an object of a class (`Semaphore`, `FileHandle`); undefined for a plain object. */
+function className(value: object): string | undefined {
   try {
     const name: unknown = value.constructor?.name
-    return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'The object'
+    return typeof name === 'string' && name !== '' && name !== 'Object' ? name : undefined
   } catch {
-    return 'The object'
+    return undefined
   }
 }
 

@@ -380,19 +380,21 @@ fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
 
 /// [`open_for_lock`] for the lock `spec` describes. One that needs no write
 /// access (a `flock` lock, or a shared OFD lock: the kernel wants only a
-/// readable fd for those) falls back to `O_RDONLY | O_CLOEXEC` when the
-/// read-write open fails with `EACCES`, `EISDIR` or `EROFS`: a file the user
-/// may only read, a directory (the usual way to lock one), a read-only
-/// mount. If the fallback fails too, the first error is returned (`EACCES`
-/// for a file that could not be created says more than the fallback's
-/// `ENOENT`).
+/// readable fd for those) falls back to `O_RDONLY | O_NONBLOCK | O_CLOEXEC`
+/// when the read-write open fails with `EACCES`, `EISDIR` or `EROFS`: a file
+/// the user may only read, a directory (the usual way to lock one), a
+/// read-only mount. `O_NONBLOCK` because a read-only open of a FIFO waits
+/// for a writer (a read-write one never did); it does not affect locking.
+/// If the fallback fails too, the first error is returned (`EACCES` for a
+/// file that could not be created says more than the fallback's `ENOENT`).
 pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
     let read_only = spec.kind == LockKind::Flock || spec.shared;
     match open_rw(path) {
         Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS)) if read_only => {
-            nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|_| e)
+            let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+            nix::fcntl::open(path, flags, Mode::empty()).map_err(|_| e)
         }
         r => r,
     }
