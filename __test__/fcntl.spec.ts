@@ -685,7 +685,11 @@ test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the e
      for (const end = Date.now() + 1500; Date.now() < end && over === 0; calls++) {
        v.setUint32(16, 0, true) // fm_flags
        v.setUint32(20, 0, true) // fm_mapped_extents
-       try { lfd.ioctl(fd, 0xc020660b, arg); if (v.getUint32(20, true) > 20) over++ } catch (e) { if (e.code !== 'EINVAL') throw e; refused++ }
+       try { lfd.ioctl(fd, 0xc020660b, arg); if (v.getUint32(20, true) > 20) over++ } catch (e) {
+         if (e.code === 'EOPNOTSUPP') break // a file system without FIEMAP (tmpfs before 6.x)
+         if (e.code !== 'EINVAL') throw e
+         refused++
+       }
      }
      w.terminate()
      console.log(JSON.stringify({ calls, over, refused }))`,
@@ -693,6 +697,7 @@ test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the e
   t.is(r.signal, null, r.stderr)
   const out = JSON.parse(r.stdout)
   t.log(out)
+  if (out.calls === 0 && out.refused === 0) return t.log(`skipped: ${dir} has no FIEMAP (EOPNOTSUPP)`) // the sibling test above checks that answer
   t.is(out.over, 0, 'the kernel wrote more extents than the buffer holds')
   t.true(out.calls > out.refused, 'some calls got through the check')
 })

@@ -329,7 +329,10 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
  *   call's integer result is returned.
  * - `arg` a `Buffer`, `ArrayBufferView` or `ArrayBuffer` and `mutateFlag`
  *   true (the default): the call reads and writes the argument's own bytes
- *   (through a 1024-byte copy when they fit, directly otherwise), and the
+ *   (through a 1024-byte copy when they fit, directly otherwise; always
+ *   through a private copy of the argument's length for `FS_IOC_FIEMAP` and
+ *   `FIDEDUPERANGE`, so another thread writing a `SharedArrayBuffer` cannot
+ *   change their count between the check below and the call), and the
  *   integer result is returned.
  * - `arg` a string, or `mutateFlag` false: as {@link fcntl}: a copy in a
  *   1024-byte buffer, and a `Buffer` of the argument's length is returned.

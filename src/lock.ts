@@ -160,7 +160,8 @@ let makeLock: (h: LockHandle, spec: Spec, fd: number) => FileLock
  * - `kind: 'flock'`: a whole-file `flock(2)` lock.
  *
  * The two kinds do not exclude each other (Linux keeps `flock` locks apart
- * from `fcntl` record locks): use the kind the other programs use.
+ * from `fcntl` record locks, except on NFS, where `flock` is emulated with
+ * byte-range locks): use the kind the other programs use.
  * `flock(1)` and Python's `fcntl.flock` take `'flock'` locks; `'ofd'` locks
  * conflict with classic POSIX record locks (`fcntl(F_SETLK)`, `lockf`,
  * Python's `fcntl.lockf`) as well as with each other.
