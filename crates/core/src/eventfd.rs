@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use nix::sys::eventfd::EfdFlags;
 
-use crate::error::{Context, Errno, Result};
+use crate::error::{retry_eintr, Context, Errno, Result};
 
 /// The largest value the counter can hold: 2^64-2.
 pub const EVENTFD_MAX: u64 = u64::MAX - 1;
@@ -72,7 +72,8 @@ pub fn eventfd_try_read(fd: BorrowedFd<'_>) -> Result<u64> {
 /// - [`eventfd(2)`](https://man7.org/linux/man-pages/man2/eventfd.2.html)
 pub fn eventfd_write(fd: BorrowedFd<'_>, value: u64) -> Result<()> {
     let bytes = value.to_ne_bytes();
-    let n = nix::unistd::write(fd, &bytes).syscall("eventfd_write")?;
+    // EINTR retried, as in read_u64.
+    let n = retry_eintr(|| nix::unistd::write(fd, &bytes)).syscall("eventfd_write")?;
     short_io(n, "eventfd_write")
 }
 
@@ -151,13 +152,16 @@ pub static EVENTFD_NOWAIT: Nowait =
 /// in errors. The one read of every eventfd and timerfd in the package.
 pub fn read_u64(fd: BorrowedFd<'_>, syscall: &'static str, wait: Wait) -> Result<u64> {
     let mut buf = [0u8; 8];
-    let n = match wait {
+    // EINTR: a handler without SA_RESTART ran on this thread while the read
+    // waited (the lock-wait cancel's, once installed, if its signal is sent
+    // to the process). Retried, as CPython's os.read and libuv's reads do.
+    let n = retry_eintr(|| match wait {
         Wait::Never(nowait) if nowait.supported() => match read_nowait(fd, &mut buf) {
             Err(Errno::EOPNOTSUPP) => nix::unistd::read(fd, &mut buf),
             r => r,
         },
         _ => nix::unistd::read(fd, &mut buf),
-    }
+    })
     .syscall(syscall)?;
     short_io(n, syscall)?;
     Ok(u64::from_ne_bytes(buf))

@@ -160,9 +160,12 @@ pub fn blocking_waits_available() -> bool {
         // SAFETY: all-zero is a valid sigaction, filled in below.
         let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
         act.sa_sigaction = on_cancel_signal as *const () as usize;
-        act.sa_flags = 0; // no SA_RESTART: the blocked call returns EINTR
-                          // SAFETY: act.sa_mask is a valid sigset_t to initialise; `act` is
-                          // complete and its handler is async-signal-safe (it does nothing).
+        // No SA_RESTART: the blocked lock call returns EINTR. Any other
+        // blocking call on a thread the signal reaches does too, so the
+        // package's own blocking calls retry EINTR (tests/eintr.rs).
+        act.sa_flags = 0;
+        // SAFETY: act.sa_mask is a valid sigset_t to initialise; `act` is
+        // complete and its handler is async-signal-safe (it does nothing).
         unsafe {
             libc::sigemptyset(&mut act.sa_mask);
             libc::sigaction(sig, &act, std::ptr::null_mut()) == 0
