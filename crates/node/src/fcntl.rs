@@ -239,13 +239,13 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
         return int_result(r);
     }
     // Python's fcntl.ioctl, by design: over 1024 bytes the buffer is used
-    // directly, and the request's encoded size is not checkable here.
+    // directly, and the request's encoded size is not checkable here. Over a
+    // SharedArrayBuffer another thread may write it meanwhile, as during any
+    // Node-API call that borrows one: the kernel then sees torn bytes inside
+    // the buffer, never reaches outside it (the requests whose reach depends
+    // on the contents took the private copy above).
     // SAFETY: arg is the caller's live, writable typed array, borrowed for
-    // this synchronous call; the docs require it to cover the request. Over
-    // a SharedArrayBuffer another thread may write it meanwhile, as it may
-    // during any Node-API call that borrows one: the kernel then reads and
-    // writes torn bytes inside the buffer, never outside it (the requests
-    // whose reach depends on the contents take the private copy above).
+    // this synchronous call; the docs require it to cover the request.
     int_result(unsafe { core::ioctl_buf(fd, request, arg) })
 }
 
