@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_GETFD, Permit, Semaphore, eventfdRead, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_GETFD, Permit, Semaphore, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -66,19 +66,23 @@ test.serial('a permit of a closed semaphore whose fd was shared cannot go back: 
   process.on('warning', onWarning)
   t.teardown(() => process.off('warning', onWarning))
   const peer = Semaphore.fromFd(sem.fd)
+  sem.release(1)
   const p = await peer.acquire()
+  const p2 = peer.acquireSync()
   peer.close()
   t.false(p.released)
   t.notThrows(() => p.release())
   t.notThrows(() => p[Symbol.dispose]()) // a second call does nothing, and warns no more
+  t.notThrows(() => p2.release()) // another permit of the same semaphore: lost too, no second warning
+  t.false(p2.released)
   await new Promise((r) => setImmediate(r)) // warnings are emitted on the next tick
   t.is(warnings.length, 1)
   t.is((warnings[0] as NodeJS.ErrnoException).code, 'LINUX_FD_PERMIT_LOST')
   t.regex(warnings[0]!.message, /released after its Semaphore was closed/)
   t.false(p.released, 'the permit was not given back')
   t.is(inspect(p), 'Permit { released: false }')
-  t.is(sem.count, 0n, 'the other holders still miss it')
-  sem.release(1) // what the owner of the lost permit must do by hand
+  t.is(sem.count, 0n, 'the other holders still miss them')
+  sem.release(1) // what the owner of the lost permits must do by hand
   // Released in time, it is back for everyone, once.
   const peer2 = Semaphore.fromFd(sem.fd)
   const q = await peer2.acquire()
@@ -98,6 +102,17 @@ test.serial('a permit of a closed semaphore whose fd was shared cannot go back: 
   r.release()
   await new Promise((r) => setImmediate(r))
   t.is(warnings.length, 1, 'no warning for a semaphore whose fd never left it')
+  // A release that fails (the counter full: EAGAIN) keeps the permit held, so it can be retried.
+  const full = new Semaphore(1)
+  const f = full.acquireSync()
+  full.release(2 ** 32 - 1)
+  eventfdWrite(full.fd, 2n ** 64n - 2n - 2n ** 32n + 1n) // the counter at 2^64-2
+  t.throws(() => f.release(), { code: 'EAGAIN' })
+  t.false(f.released, 'a release that failed did not give the permit back')
+  t.is(full.tryAcquire(), true) // make room
+  f.release()
+  t.true(f.released)
+  full.close()
 })
 
 test.serial('a closed object passed where an fd is taken is ERR_USE_AFTER_CLOSE naming it, not a range error about -1', async (t) => {

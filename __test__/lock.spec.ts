@@ -206,6 +206,7 @@ test.serial('a lock that needs no write access opens a read-only file or a direc
      attempt('dirExclusive', ${JSON.stringify(ro)})
      attempt('missing', ${JSON.stringify(join(ro, 'missing'))}, { shared: true })
      attempt('fifo', ${JSON.stringify(fifo)}, { kind: 'flock' })
+     { const l = lfd.tryLockFile(${JSON.stringify(fifo)}, { kind: 'flock' }); out.fifoBlocking = (lfd.fcntl(l.fd, lfd.F_GETFL) & lfd.O_NONBLOCK) === 0; l.release() }
      console.log(JSON.stringify(out))`,
   )
   t.is(r.code, 0, r.stderr)
@@ -218,6 +219,7 @@ test.serial('a lock that needs no write access opens a read-only file or a direc
     dirExclusive: 'EISDIR open',
     missing: 'EACCES open', // the open that would create it, not ENOENT from the read-only retry
     fifo: 'flock:ex', // without waiting for a writer
+    fifoBlocking: true, // O_NONBLOCK was only for the open
   })
 })
 

@@ -367,6 +367,9 @@ let makePermit: (sem: Semaphore) => Permit
 // Whether a semaphore's fd may be held outside this object (FdCore.shared).
 let sharedOf: (sem: Semaphore) => boolean
 
+/** Semaphores that already warned of a lost permit (one warning each, however many permits). */
+const warned = new WeakSet<Semaphore>()
+
 /** Whether an unreleased permit of `sem` has nothing left to go back to: the count went with the closed fd. */
 function gone(sem: Semaphore): boolean {
   return sem.closed && !sharedOf(sem)
@@ -388,8 +391,8 @@ function gone(sem: Semaphore): boolean {
  * fd and `release()` does nothing. If the fd may be held elsewhere (its
  * `fd` was read or printed by `util.inspect` while open, or it came from
  * `fromFd`), the permit can no longer reach those holders: `release()`
- * emits a process warning (code `LINUX_FD_PERMIT_LOST`) once and
- * `released` stays false, so the loss is not silent. A warning rather than
+ * emits a process warning (code `LINUX_FD_PERMIT_LOST`, once per
+ * semaphore) and `released` stays false, so the loss is not silent. A warning rather than
  * an exception, as Node warns for a `FileHandle` closed by garbage
  * collection: a throw from a `using` scope's exit would wrap the body's own
  * error, and nothing at that point can give the permit back.
@@ -437,12 +440,18 @@ export class Permit implements Disposable {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
     const sem = this.#sem
     if (sem === undefined) return
+    if (!sem.closed) {
+      sem.release(1) // if it throws (EAGAIN, EBADF), the permit is still held: a later call may retry
+      this.#sem = undefined
+      return
+    }
     this.#sem = undefined
-    if (!sem.closed) return sem.release(1)
     if (gone(sem)) return
     this.#lost = true
+    if (warned.has(sem)) return
+    warned.add(sem)
     process.emitWarning(
-      'A Permit was released after its Semaphore was closed; the fd was shared, so its other holders are one permit short',
+      'A Permit was released after its Semaphore was closed; its fd may be held elsewhere, which is then a permit short',
       { code: 'LINUX_FD_PERMIT_LOST', detail: 'Release permits before closing the Semaphore (with `using`, declare the Semaphore first).' },
     )
   }

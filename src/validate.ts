@@ -22,7 +22,9 @@ export interface HasFd {
  * Something with an fd: an fd number, or an object with a numeric `fd`
  * property. A closed object of a class (a linux-fd object, a `FileHandle`:
  * `fd` -1) is `ERR_USE_AFTER_CLOSE` naming the class, as its own methods
- * throw; a negative number is `ERR_OUT_OF_RANGE`.
+ * throw after `close()` (also for a linux-fd object whose fd was found
+ * closed outside the package, whose own methods say `EBADF`); a negative
+ * number, or a plain object's, is `ERR_OUT_OF_RANGE`.
  */
 export type FdLike = number | HasFd
 

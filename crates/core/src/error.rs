@@ -128,7 +128,8 @@ pub fn errno_description(errno: Errno) -> String {
 }
 
 /// Makes `call` again while it fails with `EINTR`, as CPython does for
-/// `fcntl`, `ioctl`, `flock` and `lockf` (PEP 475): a blocking call must not
+/// `fcntl`, `flock` and `lockf` (PEP 475; the package does it for `ioctl`
+/// and the eventfd/timerfd reads and writes too): a blocking call must not
 /// fail because a handler without `SA_RESTART` ran on this thread, such as
 /// the package's own lock-wait cancel signal (`lockwait.rs`). Wrap a raw
 /// `libc` call with `Errno::result`.

@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg};
 
-use crate::error::{Context, Errno, Result};
+use crate::error::{retry_eintr, Context, Errno, Result};
 
 /// The first sleep between two attempts of a waiting lock.
 pub const MIN_BACKOFF: Duration = Duration::from_micros(50);
@@ -371,14 +371,17 @@ pub fn open_for_lock(path: &std::path::Path) -> Result<OwnedFd> {
     open_rw(path).syscall("open")
 }
 
+/// `open` can wait (a FIFO, FUSE, NFS), so `EINTR` is retried.
 fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
     use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
-    nix::fcntl::open(
-        path,
-        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o666),
-    )
+    retry_eintr(|| {
+        nix::fcntl::open(
+            path,
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o666),
+        )
+    })
 }
 
 /// [`open_for_lock`] for the lock `spec` describes. One that needs no write
@@ -387,7 +390,8 @@ fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
 /// when the read-write open fails with `EACCES`, `EISDIR` or `EROFS`: a file
 /// the user may only read, a directory (the usual way to lock one), a
 /// read-only mount. `O_NONBLOCK` because a read-only open of a FIFO waits
-/// for a writer (a read-write one never did); it does not affect locking.
+/// for a writer (a read-write one never did); it is cleared again once the
+/// file is open, so that the lock's fd reads as one opened read-write does.
 /// If the fallback fails too, the first error is returned (`EACCES` for a
 /// file that could not be created says more than the fallback's `ENOENT`).
 pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd> {
@@ -397,7 +401,14 @@ pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd>
     match open_rw(path) {
         Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS)) if read_only => {
             let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-            nix::fcntl::open(path, flags, Mode::empty()).map_err(|_| e)
+            let open = || -> nix::Result<OwnedFd> {
+                let fd = retry_eintr(|| nix::fcntl::open(path, flags, Mode::empty())).map_err(|_| e)?;
+                let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
+                let blocking = OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK;
+                nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(blocking))?;
+                Ok(fd)
+            };
+            open()
         }
         r => r,
     }
