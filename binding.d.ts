@@ -575,10 +575,11 @@ export declare function memfdAddSeals(fd: number, seals: number): number
 /**
  * `memfd_create(name, flags)`: a new fd (the caller owns it), or a negative
  * errno (`EINVAL` for a name with a NUL byte, which the caller checks first).
- * `flags` are passed as they are.
+ * `name` is a string or its bytes (as Python takes `bytes`; they need not
+ * be UTF-8). `flags` are passed as they are.
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-export declare function memfdCreate(name: string, flags: number): number
+export declare function memfdCreate(name: string | Uint8Array, flags: number): number
 
 /**
  * `fcntl(fd, F_GET_SEALS)`: the seal bits (never negative), or a negative errno.

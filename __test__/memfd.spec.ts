@@ -2,7 +2,7 @@
 // MemFile class: seals, positional I/O, shared mappings across processes,
 // and the SIGBUS guard.
 import test from 'ava'
-import { closeSync, fstatSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
@@ -37,6 +37,19 @@ test('memfd_create gives a file Node fs calls can write and read (test_memfd_cre
   t.is(readSync(fd, buf, 0, 5, 0), 5)
   t.is(buf.toString(), 'memfd')
   t.is(readFileSync(`/proc/self/fd/${fd}`, 'utf8'), 'memfd')
+})
+
+test('memfdCreate takes a name as bytes, as Python takes bytes (non-UTF-8 included)', (t) => {
+  const name = Buffer.from([0x61, 0xff, 0x62]) // 'a', a byte that is not UTF-8, 'b'
+  const fd = memfdCreate(name)
+  t.teardown(() => closeSync(fd))
+  t.deepEqual(readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' }), Buffer.concat([Buffer.from('/memfd:'), name, Buffer.from(' (deleted)')]))
+  const plain = memfdCreate(new Uint8Array([0x78]))
+  t.is(readlinkSync(`/proc/self/fd/${plain}`), '/memfd:x (deleted)')
+  closeSync(plain)
+  t.throws(() => memfdCreate(Buffer.from('a\0b')), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => memfdCreate(new Uint16Array(2) as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => memfdCreate(Buffer.alloc(250, 0x61)), { code: 'EINVAL' }) // over 249 bytes, as for a string
 })
 
 test('without MFD_CLOEXEC the fd is inherited by children', (t) => {

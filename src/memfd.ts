@@ -100,19 +100,27 @@ function checkName(name: unknown): string {
   return s
 }
 
+/** A `memfdCreate` name: a string as {@link checkName} takes it, or its bytes. */
+function checkNameOrBytes(name: unknown): string | Uint8Array {
+  if (typeof name === 'string') return checkName(name)
+  if (!types.isUint8Array(name)) throw invalidArgType('name', 'of type string or an instance of Uint8Array', name)
+  if (name.includes(0)) throw invalidArgValue('name', name, 'must not contain NUL bytes')
+  return name
+}
+
 /**
  * `memfd_create(name, flags)`: creates an anonymous file in memory and
  * returns its fd, as Python's `os.memfd_create`. The caller owns the fd.
  * Use it with Node's own `fs` calls (`fs.writeSync(fd, …)`, `fs.readSync`,
  * `fs.fstatSync`, `fs.closeSync`), or wrap it with {@link MemFile.fromFd}.
  *
- * @param name - shown in `/proc/self/fd` as `memfd:<name>`; at most 249 bytes, no NUL.
+ * @param name - shown in `/proc/self/fd` as `memfd:<name>`; at most 249 bytes, no NUL. A string (as UTF-8) or, as Python takes `bytes`, a `Buffer`/`Uint8Array` (any bytes).
  * @param flags - `MFD_CLOEXEC` (the default), `MFD_ALLOW_SEALING`,
  *   `MFD_HUGETLB | MFD_HUGE_*`, `MFD_NOEXEC_SEAL`, `MFD_EXEC`, or'ed
  *   together. Any 32-bit value is passed as it is, including the negative
  *   numbers that `|` makes of `MFD_HUGE_16GB`.
  * @returns the new fd.
- * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `name` that is not a string,
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `name` that is not a string or a `Uint8Array`,
  *   `ERR_INVALID_ARG_VALUE` for a name with a NUL byte.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for `flags` that are not an
  *   integer in -2^31 … 2^32-1.
@@ -128,8 +136,8 @@ function checkName(name: unknown): string {
  * ```
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-export function memfdCreate(name: string, flags?: number): number {
-  const n = checkName(name)
+export function memfdCreate(name: string | Uint8Array, flags?: number): number {
+  const n = checkNameOrBytes(name)
   const f = toInt(flags, 'flags', -0x80000000, 0xffffffff, MFD_CLOEXEC) >>> 0
   const fd = native.memfdCreate(n, f)
   if (fd < 0) throw errnoError(fd, 'memfd_create')

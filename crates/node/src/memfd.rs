@@ -113,11 +113,16 @@ fcntl_consts! {
 
 /// `memfd_create(name, flags)`: a new fd (the caller owns it), or a negative
 /// errno (`EINVAL` for a name with a NUL byte, which the caller checks first).
-/// `flags` are passed as they are.
+/// `name` is a string or its bytes (as Python takes `bytes`; they need not
+/// be UTF-8). `flags` are passed as they are.
 /// @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
 #[napi]
-pub fn memfd_create(name: String, flags: u32) -> i32 {
-    let Ok(c) = CString::new(name) else {
+pub fn memfd_create(name: Either<String, Uint8ArraySlice<'_>>, flags: u32) -> i32 {
+    let bytes: &[u8] = match &name {
+        Either::A(s) => s.as_bytes(),
+        Either::B(b) => b,
+    };
+    let Ok(c) = CString::new(bytes) else {
         return -libc::EINVAL;
     };
     match core::memfd_create(&c, flags) {
