@@ -336,7 +336,7 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
         drop(fds);
         return Err(Error::new(Errno::EMSGSIZE, "recvmsg"));
     }
-    if n == 0 && fds.is_empty() && hung_up(fd)? {
+    if n == 0 && fds.is_empty() && hung_up(fd)? && queued_bytes(fd)? == 0 {
         return Ok(Recv::End);
     }
     Ok(Recv::Message { len: n, fds })
@@ -388,6 +388,20 @@ unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
         hdr = unsafe { libc::CMSG_NXTHDR(mhdr, hdr) };
     }
     fds
+}
+
+/// The data bytes of every message still queued (`FIONREAD`: for a
+/// `SOCK_SEQPACKET` Unix socket the kernel sums the whole receive queue, not
+/// only the next message). Above 0 after a 0-byte read with the peer gone,
+/// the read was an empty message with more behind it, not the end.
+fn queued_bytes(fd: BorrowedFd<'_>) -> Result<libc::c_int> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the valid pointer it is given.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 {
+        return Err(Error::new(Errno::last(), "ioctl"));
+    }
+    Ok(n)
 }
 
 /// Whether the peer has shut down its sending side (`POLLRDHUP`/`POLLHUP`).

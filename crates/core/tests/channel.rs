@@ -128,6 +128,24 @@ fn peer_close_is_the_end_and_send_is_epipe() {
 }
 
 #[test]
+fn an_empty_message_before_the_peer_closed_is_not_the_end_while_messages_follow_it() {
+    // "Send a last few messages, then exit": the empty one read as the end
+    // after the hang-up, and the messages queued behind it were lost.
+    let (a, b) = pair().unwrap();
+    send(a.as_fd(), b"", &[]).unwrap();
+    send(a.as_fd(), b"hello", &[]).unwrap();
+    send(a.as_fd(), b"", &[]).unwrap();
+    send(a.as_fd(), b"world", &[]).unwrap();
+    drop(a);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    while let Recv::Message { len, .. } = recv(b.as_fd(), &mut buf).unwrap() {
+        got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    assert_eq!(got, ["", "hello", "", "world"]);
+}
+
+#[test]
 fn peer_closing_with_unread_data_is_econnreset_then_end() {
     let (a, b) = pair().unwrap();
     send(a.as_fd(), b"never read", &[]).unwrap();
