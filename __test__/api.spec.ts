@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_GETFD, Permit, Semaphore, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_GETFD, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -129,6 +129,39 @@ test.serial('a closed object passed where an fd is taken is ERR_USE_AFTER_CLOSE 
   t.throws(() => fcntl(-1, F_GETFD), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => fcntl({ fd: -2 }, F_GETFD), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => fcntl({ fd: -1 }, F_GETFD), { code: 'ERR_OUT_OF_RANGE' }) // a plain object: just a bad number
+})
+
+test.serial('awaits that find a value at once still give the event loop a turn now and then', async (t) => {
+  // A ready value resolves without a trip through the event loop. A loop of
+  // such awaits (a semaphore with permits to spare, a timer whose body runs
+  // longer than its interval, a channel a peer floods) ran in one turn:
+  // timers, I/O and other channels waited for as long as the loop ran.
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  let turns = 0
+  let ticking = true
+  const tick = (): void => void (turns++, ticking && setImmediate(tick))
+  setImmediate(tick)
+  let n = 0
+  for (const end = Date.now() + 200; Date.now() < end; n++) {
+    sem.release()
+    await sem.acquire()
+  }
+  ticking = false
+  t.true(turns >= 5, `the event loop turned ${turns} times during 200 ms of ready acquires (${n})`)
+  // A periodic timer whose body is slower than its interval, in for await.
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  timer.set(1, 1)
+  let fired = false
+  setTimeout(() => (fired = true), 5)
+  n = 0
+  const busy = (ms: number): void => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as unknown as void
+  for await (const _ of timer) {
+    busy(2)
+    if (fired || ++n >= 500) break
+  }
+  t.true(fired, `a 5 ms timeout did not fire during ${n} iterations of 2 ms`)
 })
 
 test.serial('count reads the counter without consuming it', (t) => {
