@@ -73,6 +73,10 @@ const FAST_RUN_MS = 10
 let fastRun = 0
 let fastSince = 0
 const newTurn = (): void => void (fastRun = 0)
+// Taken at load: fake timers installed later (Jest's, Sinon's) replace the
+// globals, and a deferred value must not wait for a test to advance them.
+const later = setImmediate
+const clock = Date.now
 
 /** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
 const SYNC_SLICE_MS = 20
@@ -185,12 +189,12 @@ export class FdCore<T> {
         }
         if (value !== undefined) {
           if (fastRun++ === 0) {
-            setImmediate(newTurn)
-            fastSince = Date.now()
+            later(newTurn)
+            fastSince = clock()
           }
-          if ((fastRun & 7) !== 0 || Date.now() - fastSince < FAST_RUN_MS) return resolve(value)
+          if ((fastRun & 7) !== 0 || clock() - fastSince < FAST_RUN_MS) return resolve(value)
           // The value is taken: deliver it, one turn later.
-          return void setImmediate(resolve, value)
+          return void later(resolve, value)
         }
       }
       const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
