@@ -124,8 +124,8 @@ export function invalidThis(type: string): TypeError {
 }
 
 /** `ERR_USE_AFTER_CLOSE`: `Semaphore was closed`, Node's code for the same situation. */
-export function useAfterClose(what: string, detail = ''): Error {
-  return codedError(Error, 'ERR_USE_AFTER_CLOSE', `${what} was closed${detail}`, useAfterClose)
+export function useAfterClose(what: string): Error {
+  return codedError(Error, 'ERR_USE_AFTER_CLOSE', `${what} was closed`, useAfterClose)
 }
 
 /** `ERR_ILLEGAL_CONSTRUCTOR`, for `new` on a factory-only class. */

@@ -395,22 +395,24 @@ fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
 /// If the fallback fails too, the first error is returned (`EACCES` for a
 /// file that could not be created says more than the fallback's `ENOENT`).
 pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd> {
-    use nix::fcntl::OFlag;
-    use nix::sys::stat::Mode;
     let read_only = spec.kind == LockKind::Flock || spec.shared;
     match open_rw(path) {
-        Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS)) if read_only => {
-            let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-            let open = || -> nix::Result<OwnedFd> {
-                let fd = retry_eintr(|| nix::fcntl::open(path, flags, Mode::empty())).map_err(|_| e)?;
-                let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
-                let blocking = OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK;
-                nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(blocking))?;
-                Ok(fd)
-            };
-            open()
-        }
+        Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS)) if read_only => open_ro(path).map_err(|_| e),
         r => r,
     }
     .syscall("open")
+}
+
+/// `O_RDONLY | O_NONBLOCK | O_CLOEXEC`, then `O_NONBLOCK` cleared: see
+/// [`open_for_spec`].
+fn open_ro(path: &std::path::Path) -> nix::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = retry_eintr(|| nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()))?;
+    let fl = fcntl(&fd, FcntlArg::F_GETFL)?;
+    fcntl(
+        &fd,
+        FcntlArg::F_SETFL(OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK),
+    )?;
+    Ok(fd)
 }

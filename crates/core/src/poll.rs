@@ -341,17 +341,13 @@ mod tests {
         assert_eq!(count(), before);
     }
 
-    fn raw_of(f: &GuardedFd) -> std::os::fd::RawFd {
-        f.raw().unwrap()
-    }
-
     #[test]
     fn its_dup_and_control_eventfd_are_recorded_owned_so_an_adoption_is_refused() {
         use std::os::fd::{AsRawFd, FromRawFd};
         let _serial = serial();
         let fd = readable_eventfd();
         let t = ReadyThread::new(fd.as_fd()).unwrap();
-        let raws = [raw_of(&t.shared.fd), raw_of(&t.shared.ctl)];
+        let raws = [t.shared.fd.raw().unwrap(), t.shared.ctl.raw().unwrap()];
         for raw in raws {
             // SAFETY: a live number; a refused adoption gives it back, and it
             // is forgotten below either way, never closed here.

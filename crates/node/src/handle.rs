@@ -24,7 +24,18 @@ use crate::rt::ext::{Handle, Owned};
 // imports nothing of the crate; every module reaches them through here.
 pub use crate::rt::{borrow_fd, errno};
 use linux_fd_core::fd::GuardedFd;
+use napi::bindgen_prelude::{Either, Uint8ArraySlice};
 use napi_derive::napi;
+
+/// The bytes of a path or a name as JS passes it: a string's UTF-8, or the
+/// view's own bytes (a `Buffer` need not be UTF-8). Signatures spell the
+/// type out: napi-derive writes an alias's name into `binding.d.ts`.
+pub fn bytes_of<'a>(v: &'a Either<String, Uint8ArraySlice<'_>>) -> &'a [u8] {
+    match v {
+        Either::A(s) => s.as_bytes(),
+        Either::B(b) => b,
+    }
+}
 
 /// An fd owned by a JS object.
 pub struct FdHandle(RefCell<GuardedFd>);

@@ -31,7 +31,7 @@ use napi::bindgen_prelude::{Either, External, Function, Uint8ArraySlice};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno};
+use crate::handle::{borrow_fd, bytes_of, errno};
 use crate::rt::job;
 
 /// The lock's fd and what it locks, shared by the JS object's handle and a
@@ -106,12 +106,9 @@ pub fn lock_open(
     length: i64,
 ) -> Either<Owned<LockHandle>, i32> {
     use std::os::unix::ffi::OsStrExt;
-    let bytes: &[u8] = match &path {
-        Either::A(s) => s.as_bytes(),
-        Either::B(b) => b,
-    };
     let spec = spec(flock, shared, start, length);
-    match lockwait::open_for_spec(std::path::Path::new(std::ffi::OsStr::from_bytes(bytes)), &spec) {
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
+    match lockwait::open_for_spec(path, &spec) {
         Ok(fd) => Either::A(Owned(new_handle(fd, spec))),
         Err(e) => Either::B(errno(&e)),
     }

@@ -28,7 +28,7 @@ use napi::bindgen_prelude::{ArrayBuffer, Either, External, FromNapiValue, JsObje
 use napi::Env;
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno, FdHandle};
+use crate::handle::{borrow_fd, bytes_of, errno, FdHandle};
 use crate::rt::extbuf::{self, ExtBufError};
 
 macro_rules! mfd_consts {
@@ -118,11 +118,7 @@ fcntl_consts! {
 /// @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
 #[napi]
 pub fn memfd_create(name: Either<String, Uint8ArraySlice<'_>>, flags: u32) -> i32 {
-    let bytes: &[u8] = match &name {
-        Either::A(s) => s.as_bytes(),
-        Either::B(b) => b,
-    };
-    let Ok(c) = CString::new(bytes) else {
+    let Ok(c) = CString::new(bytes_of(&name)) else {
         return -libc::EINVAL;
     };
     match core::memfd_create(&c, flags) {
