@@ -629,16 +629,20 @@ test('fcntl and ioctl overloads: the result type follows the argument, no cast n
   t.true(Buffer.isBuffer(fromString) && fromString.length === 4)
 })
 
+/** Child code that opens `path` as `fd`, a file of `extents` separate 4 KiB extents (holes between), synced so FIEMAP sees them. */
+const fragmentedFile = (path: string, extents: number): string =>
+  `const fs = require('fs')
+   const fd = fs.openSync(${JSON.stringify(path)}, 'w+')
+   for (let i = 0; i < ${extents}; i++) fs.writeSync(fd, Buffer.alloc(4096, 0xaa), 0, 4096, i * 8192)
+   fs.fsyncSync(fd)`
+
 test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVAL, not a write past it', async (t) => {
   // The request encodes 32 bytes (struct fiemap); the kernel then writes
   // fm_extent_count extents of 56 bytes after it. 200 of them overflowed the
   // 1024-byte staging copy on the stack: SIGSEGV before the check.
   const path = join(dir, 'fiemap')
   const r = await runNode(
-    `const fs = require('fs')
-     const fd = fs.openSync(${JSON.stringify(path)}, 'w+')
-     for (let i = 0; i < 200; i++) fs.writeSync(fd, Buffer.alloc(4096, 0xaa), 0, 4096, i * 8192)
-     fs.fsyncSync(fd)
+    `${fragmentedFile(path, 200)}
      const FS_IOC_FIEMAP = 0xc020660b
      const ask = (size) => { const a = new Uint8Array(size); const v = new DataView(a.buffer); v.setBigUint64(8, ~0n & 0xffffffffffffffffn, true); v.setUint32(24, 200, true); return [a, v] }
      const [small] = ask(32)
@@ -670,11 +674,8 @@ test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the e
   // into room for 20 (a heap overflow; glibc aborted).
   const path = join(dir, 'fiemap-shared')
   const r = await runNode(
-    `const fs = require('fs')
+    `${fragmentedFile(path, 400)}
      const { Worker } = require('worker_threads')
-     const fd = fs.openSync(${JSON.stringify(path)}, 'w+')
-     for (let i = 0; i < 400; i++) fs.writeSync(fd, Buffer.alloc(4096, 0xaa), 0, 4096, i * 8192)
-     fs.fsyncSync(fd)
      const sab = new SharedArrayBuffer(32 + 20 * 56)
      const arg = new Uint8Array(sab)
      const v = new DataView(sab)
