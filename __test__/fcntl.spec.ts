@@ -24,6 +24,7 @@ import {
   F_GETPIPE_SZ,
   F_GETSIG,
   F_NOTIFY,
+  F_OWNER_PGRP,
   F_OWNER_PID,
   F_OWNER_TID,
   F_RDLCK,
@@ -394,6 +395,40 @@ test('signal and owner commands round-trip on a pipe (F_SETSIG, F_SETOWN, F_SETO
   t.deepEqual([ex2.readInt32LE(0), ex2.readInt32LE(4)], [F_OWNER_TID, process.pid])
   t.is(fcntl(fd, F_SETOWN, 0), 0)
   t.is(fcntl(fd, F_GETOWN), 0)
+})
+
+test('F_GETOWN returns a process group as its negative id, even below 4096 (glibc\'s F_GETOWN_EX route)', (t) => {
+  const fd = fifo(t)
+  // Our own process group, and the smallest group visible in this pid
+  // namespace: in containers group ids are small, and a raw F_GETOWN of -pgid
+  // above -4096 is indistinguishable from an errno (fcntl(2), BUGS).
+  const pgidOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+  const groups = new Set<number>([pgidOf(readFileSync('/proc/self/stat', 'utf8'))])
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const g = pgidOf(readFileSync(`/proc/${name}/stat`, 'utf8'))
+      if (g > 0) groups.add(g)
+    } catch {} // the process ended meanwhile
+  }
+  for (const g of [...groups].sort((a, b) => a - b).slice(0, 2)) {
+    try {
+      fcntl(fd, F_SETOWN, -g)
+    } catch (e) {
+      t.is((e as NodeJS.ErrnoException).code, 'ESRCH', `group ${g} ended meanwhile`)
+      continue
+    }
+    const ex = fcntl(fd, F_GETOWN_EX, Buffer.alloc(8))
+    t.is(ex.readInt32LE(0), F_OWNER_PGRP, `group ${g}`)
+    t.is(fcntl(fd, F_GETOWN), -ex.readInt32LE(4), `group ${g} (as this namespace sees it)`)
+  }
+  t.is(fcntl(fd, F_SETOWN, process.pid), 0)
+  t.is(fcntl(fd, F_GETOWN), process.pid)
+  t.is(fcntl(fd, F_SETOWN, 0), 0)
+  t.is(fcntl(fd, F_GETOWN), 0)
+  const dead = openSync('/dev/null', 'r')
+  closeSync(dead) // nothing else runs before the call below: this test is synchronous
+  t.throws(() => fcntl(dead, F_GETOWN), { code: 'EBADF', message: /fcntl/ })
 })
 
 test('F_DUPFD_QUERY tells a dup from another open of the same file (Linux 6.10)', (t) => {

@@ -90,9 +90,9 @@ export const F_GETPIPE_SZ: number = native.F_GETPIPE_SZ
 export const F_SETPIPE_SZ: number = native.F_SETPIPE_SZ
 /**
  * `fcntl` command: the process (positive) or process group (negative) that
- * gets `SIGIO` and `SIGURG` for the fd, 0 for none. A process group whose id
- * is below 4096 looks like an error (see {@link fcntl}); {@link F_GETOWN_EX}
- * has no such limit.
+ * gets `SIGIO` and `SIGURG` for the fd, 0 for none. {@link fcntl} makes it
+ * through {@link F_GETOWN_EX}, as glibc does, so a group of any id is
+ * returned as its negative id.
  */
 export const F_GETOWN: number = native.F_GETOWN
 /** `fcntl` command: set that owner (`arg`: a pid, or minus a process group id). */
@@ -273,8 +273,10 @@ function copied(bytes: Uint8Array): Buffer {
  *   known, and still is).
  *
  * Blocking commands (`F_SETLKW`, `F_OFD_SETLKW`) block the calling thread;
- * use {@link lockFile} to wait without blocking. A result of `F_GETOWN` for
- * a process group whose id is below 4096 looks like an error (fcntl(2), BUGS).
+ * use {@link lockFile} to wait without blocking. `F_GETOWN` is made through
+ * `F_GETOWN_EX`, as glibc does, so a process group of any id comes back as
+ * its negative id (the raw call's result for a group below 4096 looks like
+ * an error: fcntl(2), BUGS).
  * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param cmd - the command, such as {@link F_GETFL}.
  * @param arg - an integer, or a buffer or string for pointer-taking commands.
@@ -317,9 +319,26 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
     return io
   }
-  const r = native.fcntlInt(n, c, arg === undefined ? 0 : cInt(arg, 'arg'))
+  const a = arg === undefined ? 0 : cInt(arg, 'arg')
+  if (c === F_GETOWN) return getOwner(n)
+  const r = native.fcntlInt(n, c, a)
   if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
   return r
+}
+
+/**
+ * `F_GETOWN` as glibc and musl make it: through `F_GETOWN_EX`, whose
+ * `struct f_owner_ex` says a process group by its type, not by a negative
+ * result. The raw `F_GETOWN` returns minus the group's id, which for a group
+ * below 4096 reads as an errno (fcntl(2), BUGS); in a container, group ids
+ * are that small. (CPython passes glibc's negative result on as a failure.)
+ */
+function getOwner(fd: number): number {
+  const ex = allocUnsafe(8).fill(0) // struct f_owner_ex { int type; pid_t pid; }
+  const r = native.fcntlBuf(fd, F_GETOWN_EX, ex)
+  if (r < 0) throw errnoError(r, 'fcntl')
+  const pid = ex.readInt32LE(4)
+  return ex.readInt32LE(0) === F_OWNER_PGRP ? -pid : pid
 }
 
 /**
