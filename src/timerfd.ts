@@ -213,17 +213,28 @@ function clockName(id: number | null): TimerClock {
   return 'monotonic'
 }
 
-/** The options of {@link Timer.set} and {@link Timer.setNs}. */
-export interface TimerSetOptions {
-  /** `initial` is an absolute value of the timer's clock (`TFD_TIMER_ABSTIME`), not a delay. Default false. */
-  absolute?: boolean
-  /**
-   * With `absolute` on a `'realtime'` or `'realtime-alarm'` clock: a
-   * discontinuous change of the clock rejects pending waits (and fails the
-   * next read) with `ECANCELED` (`TFD_TIMER_CANCEL_ON_SET`). Default false.
-   */
-  cancelOnSet?: boolean
-}
+/**
+ * The options of {@link Timer.set} and {@link Timer.setNs}: `cancelOnSet`
+ * only with `absolute: true` (the kernel ignores it on a relative timer, so
+ * the types and the run-time check both refuse it there).
+ */
+export type TimerSetOptions =
+  | {
+      /** `initial` is an absolute value of the timer's clock (`TFD_TIMER_ABSTIME`), not a delay. Default false. */
+      absolute?: boolean
+      /** Only with `absolute: true`. */
+      cancelOnSet?: false
+    }
+  | {
+      /** `initial` is an absolute value of the timer's clock (`TFD_TIMER_ABSTIME`). */
+      absolute: true
+      /**
+       * On a `'realtime'` or `'realtime-alarm'` clock: a discontinuous change
+       * of the clock rejects pending waits (and fails the next read) with
+       * `ECANCELED` (`TFD_TIMER_CANCEL_ON_SET`). Default false.
+       */
+      cancelOnSet?: boolean
+    }
 
 /** A handle passed from {@link Timer.fromFd} to the constructor. */
 let adopting: { h: Handle; clock: TimerClock } | undefined
