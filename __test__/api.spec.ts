@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_GETFD, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_GETFD, FdChannel, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -227,6 +227,39 @@ test.serial('return() on an iterator settles every pending next() with done and 
   await new Promise((r) => setTimeout(r, 20))
   t.is(c.tryTake(), 7n, 'no orphaned next() took the value')
   t.deepEqual(await it.next(), { value: undefined, done: true }, 'a returned iterator stays done')
+})
+
+test.serial('return() right after a next() that already took a value delivers that value, not done (no value lost)', async (t) => {
+  // The value is there, so next() takes it at once; its promise settles a
+  // microtask later. return() in between used to resolve it with done and
+  // drop the value: a counter's count, a channel's message and its fds.
+  const c = new EventCounter(4)
+  t.teardown(() => c.close())
+  const it = c[Symbol.asyncIterator]()
+  const a = it.next()
+  const b = it.next() // nothing left: queued, so return() ends it
+  t.deepEqual(await it.return!(), { value: undefined, done: true })
+  t.deepEqual(await a, { value: 4n, done: false }, 'the taken value is delivered')
+  t.deepEqual(await b, { value: undefined, done: true })
+  t.is(c.pending, 0)
+  t.deepEqual(await it.next(), { value: undefined, done: true }, 'then the iterator is done')
+
+  const [x, y] = FdChannel.pair()
+  t.teardown(() => {
+    x.close()
+    y.close()
+  })
+  await x.send('precious', [x.fd])
+  const ch = y[Symbol.asyncIterator]()
+  const m = ch.next()
+  await ch.throw!(new Error('stop')).catch(() => {})
+  const r = await m
+  t.false(r.done, 'the message that next() read is delivered')
+  if (!r.done) {
+    t.is(r.value.data.toString(), 'precious')
+    t.is(r.value.fds.length, 1)
+    r.value.fds.close()
+  }
 })
 
 test.serial('throw() on an iterator also settles pending next() calls, and rejects with the error', async (t) => {

@@ -52,7 +52,7 @@ interface Waiter<T> {
   reject(error: unknown): void
   signal: AbortSignal | undefined
   onAbort: (() => void) | undefined
-  /** The iterator this waiter belongs to, if any. */
+  /** The token of the iterator's `next()` call this waiter serves, if any. */
   iter: object | undefined
 }
 
@@ -250,10 +250,14 @@ export class FdCore<T> {
     return code === 'ERR_USE_AFTER_CLOSE' || this.#socket?.endCodes.has(code as string) === true
   }
 
-  /** Settles the waiters of one iterator with `{ done: true }`, consuming nothing. */
-  endIterator(iter: object, done: (w: Waiter<T>) => void): void {
+  /**
+   * Removes the queued waiters of the given `next()` calls (their tokens),
+   * so they consume nothing, and calls `done` with each removed token. A
+   * call not in the queue has already taken its value, which it delivers.
+   */
+  endIterator(tokens: ReadonlyMap<object, unknown>, done: (token: object) => void): void {
     for (const w of [...this.#queue]) {
-      if (w.iter === iter && this.#remove(w)) done(w)
+      if (w.iter !== undefined && tokens.has(w.iter) && this.#remove(w)) done(w.iter)
     }
   }
 
@@ -430,13 +434,17 @@ export class FdCore<T> {
  * the next value. It ends (`done: true`) when the object is closed (a lost
  * fd is an error), when a socket's peer is gone (`EPIPE`, `ECONNRESET`), or
  * when `return()` or `throw()` is called (a `break` out of `for await`),
- * without closing the object. `return()` and `throw()` also settle every
- * pending `next()` with `{ done: true }`, and those consume nothing.
+ * without closing the object. `return()` and `throw()` also settle the
+ * pending `next()` calls that are still waiting with `{ done: true }`, and
+ * those consume nothing; a `next()` that has already taken its value (its
+ * promise settles a microtask later) still delivers it, so no count,
+ * message or fd is lost.
  */
 class WaitIterator<T> implements AsyncIterableIterator<T> {
   #core: FdCore<T>
   #done = false
-  #pending = new Set<(r: IteratorResult<T, undefined>) => void>()
+  /** The pending `next()` calls: a token per call (its waiter's `iter`), and its resolve. */
+  #pending = new Map<object, (r: IteratorResult<T, undefined>) => void>()
 
   constructor(key: typeof iteratorToken, core: FdCore<T>) {
     if (key !== iteratorToken) throw illegalConstructor()
@@ -456,14 +464,15 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
       return this.#core.lost ? Promise.reject(this.#core.unusable('read')) : Promise.resolve({ value: undefined, done: true })
     }
     return new Promise((resolve, reject) => {
-      this.#pending.add(resolve)
-      this.#core.wait(undefined, this).then(
+      const token = {}
+      this.#pending.set(token, resolve)
+      this.#core.wait(undefined, token).then(
         (value) => {
-          this.#pending.delete(resolve)
+          this.#pending.delete(token)
           resolve({ value, done: false })
         },
         (err: unknown) => {
-          this.#pending.delete(resolve)
+          this.#pending.delete(token)
           if (this.#core.endsIterator(err)) {
             this.#done = true
             resolve({ value: undefined, done: true })
@@ -491,11 +500,15 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
 
   #finish(): void {
     this.#done = true
-    // Remove this iterator's waiters from the queue first (they consume
-    // nothing), then settle their next() promises.
-    this.#core.endIterator(this, () => {})
-    for (const resolve of this.#pending) resolve({ value: undefined, done: true })
-    this.#pending.clear()
+    // Only the next() calls whose waiters were still queued end here; one
+    // whose read already took a value (settled, or deferred a turn by the
+    // fairness rule) is no longer queued, and its then() delivers the value.
+    const pending = this.#pending
+    this.#core.endIterator(pending, (token) => {
+      const resolve = pending.get(token)
+      pending.delete(token)
+      resolve?.({ value: undefined, done: true })
+    })
   }
 }
 
