@@ -283,10 +283,31 @@ const fn cmsg_space(len: usize) -> usize {
 /// (`MSG_CTRUNC`) is `ENOBUFS`. In both cases every fd that did arrive is
 /// closed and the message is gone; the socket stays usable.
 ///
+/// A peer that closed with messages of ours unread leaves `ECONNRESET`
+/// pending on the socket, which Linux reports on the next read *before* the
+/// messages the peer sent and that are still queued (the read clears it).
+/// So on `ECONNRESET` this reads once more: a message (or a message's own
+/// error) found there is returned, and the reset, which only says the peer
+/// is gone, shows as the end on a later call; with nothing queued, the
+/// reset is returned.
+///
 /// # Errors
 /// `EAGAIN` (no message yet), `ECONNRESET` (the peer closed with data of
-/// ours unread), `EMSGSIZE`, `ENOBUFS`, `EBADF`, `ENOTSOCK`.
+/// ours unread, and sent nothing more), `EMSGSIZE`, `ENOBUFS`, `EBADF`,
+/// `ENOTSOCK`.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
+    match recv_once(fd, buf) {
+        Err(e) if e.errno == Errno::ECONNRESET => match recv_once(fd, buf) {
+            Ok(Recv::End) => Err(e),
+            Err(again) if again.errno == Errno::EAGAIN => Err(e),
+            other => other,
+        },
+        other => other,
+    }
+}
+
+/// One `recvmsg` of [`recv`], without its `ECONNRESET` rule.
+fn recv_once(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
     #[repr(C)]
     struct Control {
         _align: [libc::cmsghdr; 0],
@@ -342,8 +363,16 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
     Ok(Recv::Message { len: n, fds })
 }
 
+/// `SCM_PIDFD` (include/uapi/linux/socket.h, Linux 6.5; not in libc 0.2 for
+/// every target): a pidfd of the sender, which the kernel installs in the
+/// receiver with every message once the socket has `SO_PASSPIDFD`.
+const SCM_PIDFD: libc::c_int = 4;
+
 /// The fds of every `SCM_RIGHTS` header in the control data `recvmsg` wrote,
-/// now owned (so dropping them closes them).
+/// now owned (so dropping them closes them). Any other fd the kernel
+/// installed (an `SCM_PIDFD` pidfd, from a socket option set outside
+/// linux-fd) is closed here: it is not part of the message, and nobody else
+/// knows its number.
 ///
 /// # Safety
 /// `mhdr` must be the header of a successful `recvmsg`, its control buffer
@@ -368,7 +397,8 @@ unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
         // The kernel writes a cmsg_len that fits the buffer (it truncates
         // it with MSG_CTRUNC); clamp anyway.
         let stop = stated.min(end);
-        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS && stop > data {
+        let rights = h.cmsg_type == libc::SCM_RIGHTS;
+        if h.cmsg_level == libc::SOL_SOCKET && (rights || h.cmsg_type == SCM_PIDFD) && stop > data {
             let count = (stop - data) / std::mem::size_of::<RawFd>();
             for i in 0..count {
                 // SAFETY: data + 4*i + 4 <= stop <= end: within the buffer.
@@ -376,7 +406,10 @@ unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
                 if raw >= 0 {
                     // SAFETY: the kernel installed this fd for us in this
                     // recvmsg; nothing else knows its number yet.
-                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+                    if rights {
+                        fds.push(fd);
+                    } // else: a pidfd, closed here
                 }
             }
         }

@@ -157,6 +157,24 @@ fn peer_closing_with_unread_data_is_econnreset_then_end() {
 }
 
 #[test]
+fn a_reset_does_not_hide_the_messages_the_peer_sent_before_it_closed() {
+    // The peer answers, then closes with a message of ours unread: Linux
+    // reports ECONNRESET on the next read, before the answer that is still
+    // queued (and readable after it). Reported first, the reset ended
+    // iterators and the answer and its fd were never seen.
+    let (a, b) = pair().unwrap();
+    let (_r, w) = pipe();
+    send(a.as_fd(), b"never read", &[]).unwrap();
+    send(b.as_fd(), b"last answer", &[w.as_fd()]).unwrap();
+    drop(b);
+    let (data, fds) = recv_msg(&a);
+    assert_eq!(data, b"last answer");
+    assert_eq!(fds.len(), 1);
+    let mut buf = [0u8; 16];
+    assert!(matches!(recv(a.as_fd(), &mut buf).unwrap(), Recv::End));
+}
+
+#[test]
 fn shutdown_ends_the_peer_even_with_duplicates_open() {
     let (a, b) = pair().unwrap();
     let dup = linux_fd_core::fd::dup_cloexec(a.as_fd()).unwrap();
