@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 
 // Serial: these tests count fds and spawn children, which concurrent tests on
 // 2 cores would disturb.
+import { execFileSync } from 'node:child_process'
 import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, promises as fsp, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -337,6 +338,67 @@ test.serial('a peer that leaves our messages unread: ECONNRESET, then EPIPE', as
   await t.throwsAsync(a.receive(), { code: 'EPIPE' })
 })
 
+test.serial('a peer that answers, then closes leaving ours unread: the answer and its fd reach a for-await loop before the end', async (t) => {
+  // Linux reports the reset before the answer still queued; reported first,
+  // it ended the loop and the answer was only seen by a later receive().
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  await a.send('never read')
+  // Not b.fd: its own socket in flight would keep b's end open.
+  const nul = openSync('/dev/null', 'r')
+  await b.send('last answer', [nul])
+  closeSync(nul)
+  b.close()
+  const seen: string[] = []
+  for await (const m of a) {
+    seen.push(`${m.data} (+${m.fds.length} fd)`)
+    m.fds.close()
+  }
+  t.deepEqual(seen, ['last answer (+1 fd)'])
+  await t.throwsAsync(a.receive(), { code: 'EPIPE' })
+})
+
+test.serial('the end is final: a message with fds but no bytes behind an empty one is not read after EPIPE', async (t) => {
+  // An empty message with the peer gone and nothing behind it (by bytes)
+  // reads as the end; a message of fds only then still sat in the queue and
+  // the next receive() returned it: a message after "EPIPE for every later
+  // call". Its fds close with the socket.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => b.close())
+  await a.send('')
+  const nul = openSync('/dev/null', 'r')
+  await a.send('', [nul])
+  closeSync(nul)
+  a.close()
+  await rejects(t, b.receive(), 'EPIPE', 'recvmsg')
+  await rejects(t, b.receive(), 'EPIPE', 'recvmsg', 'the end stays the end')
+})
+
+test.serial('detached buffers have no bytes, as for MemFile.write: send() sends an empty message, never an uncoded TypeError', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  // Views are made first: none can be made of a detached buffer.
+  const detach = <T extends ArrayBuffer | ArrayBufferView>(data: T): T => {
+    const ab = ArrayBuffer.isView(data) ? data.buffer : data
+    structuredClone(ab, { transfer: [ab as ArrayBuffer] })
+    return data
+  }
+  const all = [new Uint8Array(8), new DataView(new ArrayBuffer(8)), new ArrayBuffer(8), new Int16Array(4)].map(detach)
+  for (const data of all) {
+    await a.send(data)
+    t.is((await b.receive()).data.length, 0, Object.prototype.toString.call(data))
+  }
+})
+
+test.serial('peer after close(): what was read before is kept; never read, it is ERR_USE_AFTER_CLOSE (as its TSDoc says)', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.is(a.peer.pid, process.pid)
+  a.close()
+  b.close()
+  t.is(a.peer.pid, process.pid)
+  t.throws(() => b.peer, { code: 'ERR_USE_AFTER_CLOSE' })
+})
+
 test.serial('close() rejects pending receives and queued sends with ERR_USE_AFTER_CLOSE; iterators end', async (t) => {
   const [a, b] = FdChannel.pair()
   t.teardown(() => a.close())
@@ -612,6 +674,49 @@ test.serial('abstract namespace: no file; the uid check is on by default', async
   t.is((await client.receive()).data.toString(), 'abstract')
   server.close()
   await t.throwsAsync(FdChannel.connect(name, { abstract: true }), { code: 'ECONNREFUSED' })
+})
+
+test.serial('the default allow-list is the effective uid, which SO_PEERCRED reports (root only: seteuid)', async (t) => {
+  if (process.getuid!() !== 0) return t.pass('needs root to change the effective uid')
+  const r = await runNode(`
+    const name = 'lfd-euid-' + process.pid
+    process.seteuid(65534) // real uid 0, effective 65534, for the server and the client alike
+    const server = lfd.FdChannel.listen(name, { abstract: true })
+    Promise.all([lfd.FdChannel.connect(name, { abstract: true }), server.accept()]).then(([c, ch]) => {
+      console.log(JSON.stringify({ uid: ch.peer.uid, rejected: server.rejected }))
+      c.close(); ch.close(); server.close()
+    })
+    setTimeout(() => { console.log(JSON.stringify({ rejected: server.rejected })); process.exit(1) }, 5000).unref()
+  `)
+  t.is(r.code, 0, r.stdout + r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { uid: 65534, rejected: 0 })
+})
+
+test.serial('a flood of refused connections is handled 64 a turn, never in one blocking loop', async (t) => {
+  // Connections from uids not allowed are closed as they are accepted. The
+  // accept read looped until the backlog was empty, so a local user who
+  // connects and closes in a loop kept the server in one JS turn for as
+  // long as it went on. Here 300 connections are queued while this
+  // process's loop is blocked (execFileSync), then counted per turn.
+  const path = join(dir, 'flood.sock')
+  const server = FdChannel.listen(path, { uids: [process.getuid!() + 12345], backlog: 512 })
+  t.teardown(() => server.close())
+  const child = `const lfd = require(${JSON.stringify(PKG)}); const p = process.argv[1]
+    ;(async () => { for (let i = 0; i < 300; i++) (await lfd.FdChannel.connect(p)).close() })()`
+  execFileSync(process.execPath, ['-e', child, path])
+  const accepted = server.accept()
+  accepted.catch(() => {}) // rejected by close() at the end
+  const perTurn: number[] = []
+  let seen = 0
+  while (seen < 300) {
+    await new Promise((r) => setImmediate(r))
+    perTurn.push(server.rejected - seen)
+    seen = server.rejected
+    t.true(perTurn.length < 1000, `stuck at ${seen} refused`)
+    if (perTurn.length >= 1000) break
+  }
+  t.is(seen, 300)
+  t.true(Math.max(...perTurn) <= 64, `refused per turn: ${perTurn.join(' ')}`)
 })
 
 test.serial('uids not in the allow-list are closed before any message is read', async (t) => {

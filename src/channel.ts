@@ -11,7 +11,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { AbortError, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
-import { toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten, viewBytes } from './validate'
+import { bufferBytes, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
 
@@ -35,6 +35,8 @@ const EBADF = -9
 const EPIPE = -32
 const ECONNABORTED = -103
 const ENOTSOCK = -88
+/** Connections a server refuses (or finds aborted) in one read before it lets the event loop turn. */
+const REFUSED_PER_READ = 64
 /** Errors that mean the peer is gone: they end an iterator instead of throwing. */
 const PEER_GONE = new Set(['EPIPE', 'ECONNRESET'])
 
@@ -212,11 +214,11 @@ function toName(path: unknown, abstract: boolean): string {
 }
 
 function toData(data: unknown): Uint8Array {
-  let bytes: Uint8Array
-  if (typeof data === 'string') bytes = Buffer.from(data, 'utf8')
-  else if (ArrayBuffer.isView(data)) bytes = viewBytes(data)
-  else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data)
-  else throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer', data)
+  // A detached buffer has no bytes (validate.ts, bufferBytes).
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bufferBytes(data)
+  if (bytes === undefined) {
+    throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer', data)
+  }
   if (bytes.byteLength > FD_CHANNEL_MAX_MESSAGE) {
     throw outOfRange('data.byteLength', `<= ${FD_CHANNEL_MAX_MESSAGE}`, bytes.byteLength)
   }
@@ -233,7 +235,8 @@ function toFdArray(fds: unknown): Int32Array {
 }
 
 function toUids(uids: unknown): Set<number> | null {
-  if (uids === undefined) return new Set([process.getuid?.() ?? 0])
+  // The effective uid: SO_PEERCRED reports the peer's effective uid too.
+  if (uids === undefined) return new Set([process.geteuid?.() ?? 0])
   if (uids === 'any') return null
   if (typeof uids !== 'object' || uids === null || typeof (uids as Iterable<unknown>)[Symbol.iterator] !== 'function') {
     throw invalidArgType('options.uids', "an iterable of uids or 'any'", uids)
@@ -305,12 +308,14 @@ let makeFdChannel: (h: Handle, peer?: PeerCredentials) => FdChannel
  * // any other process of the same user
  * using ch = await FdChannel.connect('/run/user/1000/app.sock')
  * const { fds } = await ch.receive()
- * const sem = Semaphore.fromFd(fds.take(0), { adopt: true })
+ * const shared = Semaphore.fromFd(fds.take(0), { adopt: true })
  * ```
  */
 export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   readonly #core: FdCore<FdMessage>
   #peer: PeerCredentials | undefined
+  /** Whether a receive saw the end (the peer gone): every later one is `EPIPE`. */
+  #ended = false
   #sends: PendingSend[] = []
   #sendTimer: NodeJS.Timeout | undefined
   #sendDelay = 0
@@ -328,10 +333,17 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       h,
       'FdChannel',
       (fd) => {
+        // The end is final: after an empty message read as the end, a
+        // message of fds only (no bytes) may still be queued; it is left to
+        // close with the socket rather than read after EPIPE.
+        if (this.#ended) throw errnoError(EPIPE, 'recvmsg')
         const r = native.channelRecv(fd)
         if (typeof r !== 'number') return { data: r.data, fds: makeReceivedFds(r.fds ?? undefined) }
         if (r === EAGAIN) return undefined
-        if (r === 0) throw errnoError(EPIPE, 'recvmsg')
+        if (r === 0) {
+          this.#ended = true
+          throw errnoError(EPIPE, 'recvmsg')
+        }
         throw core.fail(r, 'recvmsg')
       },
       { endCodes: PEER_GONE, onShutdown: (err) => this.#shutdown(err) },
@@ -393,7 +405,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    *   remove a stale socket yourself. `close()` removes the socket file if
    *   it is still the one this server created.
    * @param path - a filesystem path (at most 107 bytes), or the abstract name.
-   * @param options.uids - the uids allowed to connect, or `'any'` (default: own uid).
+   * @param options.uids - the uids allowed to connect, or `'any'` (default: this process's effective uid, as `SO_PEERCRED` reports a peer's).
    * @param options.abstract - use the abstract namespace (default false).
    * @param options.backlog - pending connections the kernel queues (default 128).
    * @param options.signal - closes the server when aborted.
@@ -468,8 +480,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   /**
    * The process on the other end (`SO_PEERCRED`), as it was when it
    * connected (or listened, seen from a client; or created the pair). The
-   * kernel vouches for it: a peer cannot forge it.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * kernel vouches for it: a peer cannot forge it. Read once, it is kept,
+   * so it can still be read after `close()` (a server's channels read it
+   * when they connect).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`, if it was never read before.
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
   get peer(): PeerCredentials {
@@ -590,7 +604,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   /**
    * Successive `receive()`s, for `for await (const { data, fds } of channel)`.
    * The loop ends when the peer goes away or the channel is closed; `break`
-   * ends it without closing the channel.
+   * ends it without closing the channel. An error of one message
+   * (`EMSGSIZE`, `ENOBUFS`) throws out of the loop, and the channel stays
+   * usable: catch it and loop again to survive a hostile peer.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
@@ -652,9 +668,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   /** `FdChannel { fd: 5, closed: false, pending: 0, peer: { pid: 12, uid: 1000, gid: 1000 } }`. */
   [inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'FdChannel {}'
-    let peer: PeerCredentials | string = 'unknown'
+    let peer: PeerCredentials | string = this.#peer ?? 'unknown'
     try {
-      if (this.#core.fd >= 0 || this.#peer !== undefined) peer = this.peer
+      if (this.#peer === undefined && this.#core.fd >= 0) peer = this.peer
     } catch {}
     const body = { fd: this.#core.fd, closed: this.#core.fd < 0, pending: this.#core.pending, peer }
     return `FdChannel ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
@@ -723,7 +739,12 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
       h,
       'FdChannelServer',
       (fd) => {
-        for (;;) {
+        // At most REFUSED_PER_READ connections are refused (or found
+        // aborted) per read; then it reports "nothing yet", and the watch,
+        // level-triggered, calls again on the next loop turn. Without the
+        // bound, another local user who connects and closes in a loop kept
+        // this read, and the event loop, busy for as long as it went on.
+        for (let refused = 0; refused < REFUSED_PER_READ; refused++) {
           const c = native.channelAccept(fd)
           if (typeof c === 'number') {
             if (c === EAGAIN) return undefined
@@ -738,6 +759,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
           }
           return makeFdChannel(c, Object.freeze({ pid: p[0], uid: p[1], gid: p[2] }))
         }
+        return undefined
       },
       { endCodes: PEER_GONE, onShutdown: () => this.#shutdown() },
     )

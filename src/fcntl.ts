@@ -7,7 +7,7 @@
  */
 import { errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
 import { native } from './binding'
-import { type FdLike, toBigInt, toBool, toFd, toInt, toInt32, viewBytes } from './validate'
+import { bufferBytes, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
 
 /** `flock`/`lockf` operation: shared lock. */
 export const LOCK_SH: number = native.LOCK_SH
@@ -211,7 +211,6 @@ const INT_MIN = -0x80000000
 const UINT_MAX = 0xffffffff
 // Taken once: user code replacing globals cannot change how arguments are read.
 const encoder = new TextEncoder()
-const isView = ArrayBuffer.isView
 
 /** The argument types of {@link fcntl} and {@link ioctl}. */
 export type FcntlArg = number | ArrayBufferView | ArrayBuffer | string
@@ -232,10 +231,8 @@ function cInt(value: unknown, name: string): number {
 function bytesOf(arg: unknown): Uint8Array | undefined {
   if (arg === undefined || typeof arg === 'number') return undefined
   if (typeof arg === 'string') return encoder.encode(arg)
-  if (isView(arg)) return viewBytes(arg)
-  if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && arg instanceof SharedArrayBuffer)) {
-    return new Uint8Array(arg)
-  }
+  const bytes = bufferBytes(arg)
+  if (bytes !== undefined) return bytes
   throw invalidArgType('arg', 'of type number, string, ArrayBufferView or ArrayBuffer', arg)
 }
 

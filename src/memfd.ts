@@ -22,7 +22,7 @@ import {
   useAfterClose,
   type ErrnoError,
 } from './errors'
-import { toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike, viewBytes } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
 
 /** `memfdCreate` flag: close-on-exec (the default). */
 export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
@@ -255,27 +255,6 @@ function notSupported(message: string): Error {
 function maxArrayBuffer(): number {
   const major = Number(process.versions.node?.split('.')[0])
   return major < 22 ? 2 ** 32 : Number.MAX_SAFE_INTEGER
-}
-
-const EMPTY = new Uint8Array(0)
-
-/** The bytes of an ArrayBufferView or an ArrayBuffer as a Uint8Array (no copy), or undefined for anything else. */
-function bytesOf(value: unknown): Uint8Array | undefined {
-  if (ArrayBuffer.isView(value)) {
-    // A view of a detached buffer (or out of bounds of a shrunk resizable
-    // one) has no bytes: a DataView's byteLength even throws then, and such
-    // a buffer cannot be viewed again.
-    let length: number
-    try {
-      length = value.byteLength
-    } catch {
-      return EMPTY
-    }
-    if (length === 0) return EMPTY
-    return viewBytes(value)
-  }
-  if (types.isArrayBuffer(value)) return value.byteLength === 0 ? EMPTY : new Uint8Array(value)
-  return undefined
 }
 
 type Handle = Exclude<ReturnType<typeof native.memfdOpen>, number>
@@ -518,7 +497,7 @@ export class MemFile {
    */
   write(data: string | ArrayBufferView | ArrayBuffer, position?: number): number {
     const self = MemFile.#of(this)
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bytesOf(data)
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bufferBytes(data)
     if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView or ArrayBuffer', data)
     // The end must stay a safe integer, or `size` could not say it exactly.
     const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - bytes.length), 0)
@@ -570,7 +549,7 @@ export class MemFile {
   readInto(buffer: ArrayBufferView | ArrayBuffer, position?: number): number {
     const self = MemFile.#of(this)
     const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
-    const bytes = bytesOf(buffer)
+    const bytes = bufferBytes(buffer)
     if (bytes === undefined) throw invalidArgType('buffer', 'an ArrayBufferView or ArrayBuffer', buffer)
     const n = native.memfdReadInto(self.#open(), bytes, pos)
     if (n < 0) throw self.#fail(n, 'pread')

@@ -5,6 +5,8 @@
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
+import { types } from 'node:util'
+
 import { invalidArgType, invalidArgValue, outOfRange, useAfterClose } from './errors'
 
 /** Largest value an eventfd counter holds (2^64-2). */
@@ -95,14 +97,35 @@ export function toBool(value: unknown, name: string, dflt: boolean): boolean {
 const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
   .get as (this: unknown) => string | undefined
 
+const NO_BYTES = new Uint8Array(0)
+
 /**
- * The bytes of a view, without a copy: a `Uint8Array` (or `Buffer`) as it
- * is, any other view as a new `Uint8Array` over the same bytes. An
- * `Int16Array` whose prototype was set to `Uint8Array.prototype` is still
- * read as its 2-byte elements' bytes.
+ * The bytes of an `ArrayBufferView`, `ArrayBuffer` or `SharedArrayBuffer`,
+ * without a copy, or undefined for anything else: a `Uint8Array` (or
+ * `Buffer`) as it is, any other view as a new `Uint8Array` over the same
+ * bytes. An `Int16Array` whose prototype was set to `Uint8Array.prototype`
+ * is still read as its 2-byte elements' bytes.
+ *
+ * One rule for every argument that takes bytes (`fcntl`, `ioctl`,
+ * `MemFile`, `FdChannel.send`): a detached buffer, a view of one, or a view
+ * out of bounds of a shrunk resizable buffer has no bytes. A `Uint8Array`
+ * of one already has length 0; a `DataView`'s `byteLength` throws, and such
+ * a buffer cannot be viewed again, which used to surface as a `TypeError`
+ * with no `code`.
  */
-export function viewBytes(view: ArrayBufferView): Uint8Array {
-  return typedArrayKind.call(view) === 'Uint8Array' ? (view as Uint8Array) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+export function bufferBytes(value: unknown): Uint8Array | undefined {
+  if (ArrayBuffer.isView(value)) {
+    if (typedArrayKind.call(value) === 'Uint8Array') return value as Uint8Array
+    try {
+      return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    } catch {
+      return NO_BYTES
+    }
+  }
+  if (types.isArrayBuffer(value) || types.isSharedArrayBuffer(value)) {
+    return value.byteLength === 0 ? NO_BYTES : new Uint8Array(value)
+  }
+  return undefined
 }
 
 /** A string. */
