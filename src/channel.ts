@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { AbortError, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { bufferBytes, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 
@@ -250,7 +250,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(t)
-      reject(new AbortError(signal?.reason))
+      reject(abortErrorOf(signal))
     }
     const t = setTimeout(() => {
       unlisten(signal, onAbort)
@@ -423,7 +423,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const uids = toUids(o.uids)
     const backlog = toInt(o.backlog, 'options.backlog', 0, 0x7fffffff, 128)
     const signal = toSignal(o.signal)
-    if (signal?.aborted) throw new AbortError(signal.reason)
+    if (signal?.aborted) throw abortErrorOf(signal)
     const h = native.channelListen(name, abstract, backlog)
     if (typeof h === 'number') throw errnoError(h, 'listen')
     return makeFdChannelServer(h, name, abstract, uids, signal)
@@ -445,7 +445,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const name = toName(path, abstract)
     const signal = toSignal(o.signal)
     for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
-      if (signal?.aborted) throw new AbortError(signal.reason)
+      if (signal?.aborted) throw abortErrorOf(signal)
       const h = native.channelConnect(name, abstract)
       if (typeof h !== 'number') return new FdChannel(token, h)
       if (h !== EAGAIN) throw errnoError(h, 'connect')

@@ -148,3 +148,20 @@ export class AbortError extends Error {
     this.name = 'AbortError'
   }
 }
+
+/**
+ * The {@link AbortError} for an aborted `signal`, its `reason` as the cause.
+ * A `reason` getter that throws gives its error as the cause instead: the
+ * error is built while a wait is being settled, and a throw there left the
+ * wait removed from its queue but never settled (or a lock wait never
+ * cancelled).
+ */
+export function abortErrorOf(signal: AbortSignal | undefined): AbortError {
+  let reason: unknown
+  try {
+    reason = signal?.reason
+  } catch (error) {
+    reason = error
+  }
+  return new AbortError(reason)
+}

@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
-import { AbortError, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
+import { AbortError, abortErrorOf, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
 import { native } from './binding'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 
@@ -379,7 +379,7 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
 export async function lockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
   const req = request(fileOrPath, options, true)
   const signal = req.signal
-  if (signal?.aborted) throw new AbortError(signal.reason)
+  if (signal?.aborted) throw abortErrorOf(signal)
   const h = open(req.target, req.spec)
   const r = native.lockTry(h)
   if (r >= 0) return makeLock(h, req.spec, r)
@@ -435,7 +435,7 @@ function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Pro
         if (i <= 0) return // the head is cancelled by its own wait
         q.splice(i, 1)
         native.lockRelease(h)
-        reject(new AbortError(signal.reason))
+        reject(abortErrorOf(signal))
       }
       try {
         signal.addEventListener('abort', w.onAbort, { once: true })
@@ -465,10 +465,22 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
       return
     }
     if (w.onAbort !== undefined) unlisten(w.signal, w.onAbort)
-    if (w.signal?.aborted) {
+    // A hostile `aborted` getter may throw: that waiter fails, the queue goes
+    // on (a throw here left it at the head for good, or, from the previous
+    // head's settlement, was an uncaught exception).
+    let aborted: boolean
+    try {
+      aborted = w.signal?.aborted === true
+    } catch (error) {
       queue.shift()
       native.lockRelease(w.h)
-      w.reject(new AbortError(w.signal.reason))
+      w.reject(error)
+      continue
+    }
+    if (aborted) {
+      queue.shift()
+      native.lockRelease(w.h)
+      w.reject(abortErrorOf(w.signal))
       continue
     }
     const r = tried ? EAGAIN : native.lockTry(w.h)
@@ -513,7 +525,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promi
       if (w !== undefined) native.lockWaitCancel(w)
     }
     const onAbort = (): void => {
-      if (failure === undefined) failure = { error: new AbortError(signal?.reason) }
+      if (failure === undefined) failure = { error: abortErrorOf(signal) }
       cancel()
     }
     const settle = (result: number): void => {

@@ -18,7 +18,7 @@
  * @module
  */
 import { native } from './binding'
-import { AbortError, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
+import { abortErrorOf, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
 
 /** The native fd handle (an `External`). */
@@ -179,7 +179,7 @@ export class FdCore<T> {
       // Reading `aborted` may run user code (a getter) that closes us.
       const aborted = signal?.aborted === true
       if (this.fd < 0) return reject(this.unusable('read'))
-      if (aborted) return reject(new AbortError(signal?.reason))
+      if (aborted) return reject(abortErrorOf(signal))
       if (this.#queue.length === 0) {
         let value: T | undefined
         try {
@@ -206,7 +206,7 @@ export class FdCore<T> {
       }
       if (signal !== undefined) {
         const onAbort = (): void => {
-          if (this.#remove(w)) w.reject(new AbortError(signal.reason))
+          if (this.#remove(w)) w.reject(abortErrorOf(signal))
         }
         w.onAbort = onAbort
         // A signal whose addEventListener or `aborted` getter throws must
