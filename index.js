@@ -10,6 +10,7 @@
 // keys one by one (the first version of this file) left it in dictionary
 // mode, where `lfd.x` is a LoadIC stub call rather than an inlined load.
 const api = require('./dist/index.js')
-const out = Object.fromEntries(Object.entries(api))
-Object.defineProperty(out, '__esModule', { value: true })
-module.exports = out
+// No `__esModule` marker: TypeScript's CommonJS output of `import lfd from
+// 'linux-fd'` trusts it and reads `.default`, which does not exist, so the
+// import type-checked and was `undefined` (scripts/pack-test/default.cts).
+module.exports = Object.fromEntries(Object.entries(api))

@@ -8,7 +8,8 @@
 //   3. in a fresh project outside the repo, `npm install --offline` both
 //      tarballs with no Rust toolchain on PATH;
 //   4. require() from CommonJS, import from ESM, run a few calls of each
-//      primitive (pack-test/smoke.cjs), and `tsc --strict` a TS file.
+//      primitive (pack-test/smoke.cjs), `tsc --strict` a TS file, and compile
+//      a default import to CommonJS and run it (pack-test/default.cts).
 // Needs a release build (`npm run build`); builds one if the .node is missing.
 // KEEP=1 keeps the temp dir for inspection.
 import { execFileSync } from 'node:child_process'
@@ -101,7 +102,7 @@ try {
     }
     mkdirSync(app)
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'linux-fd-pack-test-app', version: '1.0.0', private: true }, null, 2))
-    for (const f of ['smoke.cjs', 'cjs.cjs', 'esm.mjs', 'typecheck.ts', 'tsconfig.json']) {
+    for (const f of ['smoke.cjs', 'cjs.cjs', 'esm.mjs', 'typecheck.ts', 'tsconfig.json', 'default.cts', 'tsconfig.cts.json']) {
       cpSync(join(repoRoot, 'scripts', 'pack-test', f), join(app, f))
     }
     run('npm', ['install', '--offline', '--no-audit', '--no-fund', rootTgz, gnuTgz], { cwd: app, env: installEnv })
@@ -128,6 +129,15 @@ try {
     } catch (e) {
       throw new Error(`tsc failed:\n${e.stdout}${e.stderr}`)
     }
+  })
+  step('a default import from TypeScript compiled to CommonJS works', () => {
+    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+    try {
+      run(process.execPath, [tsc, '-p', 'tsconfig.cts.json'], { cwd: app, env: installEnv })
+    } catch (e) {
+      throw new Error(`tsc failed:\n${e.stdout}${e.stderr}`)
+    }
+    run(process.execPath, [join('out', 'default.cjs')], { cwd: app, env: installEnv, stdio: 'inherit' })
   })
 } finally {
   rmSync(join(repoRoot, 'npm', gnu.dir, gnu.nodeFile), { force: true })
