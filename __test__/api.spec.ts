@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_GETFD, FdChannel, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_GETFD, FdChannel, type LockOptions, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -260,6 +260,29 @@ test.serial('return() right after a next() that already took a value delivers th
     t.is(r.value.fds.length, 1)
     r.value.fds.close()
   }
+})
+
+test.serial('types: options take an explicit undefined (exactOptionalPropertyTypes, on in tsconfig.json), and tryLockFile refuses LockOptions', async (t) => {
+  // Checked by tsc over the specs: a value that may be undefined passes
+  // through, as the run time treats undefined as "not given".
+  const maybeSignal = undefined as AbortSignal | undefined
+  const maybeBool = undefined as boolean | undefined
+  const c = new EventCounter(1)
+  t.teardown(() => c.close())
+  t.is(await c.take({ signal: maybeSignal }), 1n)
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  Semaphore.fromFd(sem, { adopt: maybeBool }).close()
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-types-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const lock = tryLockFile(join(dir, 'l'), { shared: maybeBool, range: undefined })
+  t.truthy(lock)
+  lock?.release()
+  // A LockOptions with a signal is not a TryLockOptions: tryLockFile never
+  // waits, and the run time refuses the key.
+  const opts: LockOptions = { signal: new AbortController().signal }
+  // @ts-expect-error: tryLockFile takes no signal
+  t.throws(() => tryLockFile(join(dir, 'l'), opts), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.signal/ })
 })
 
 test.serial('throw() on an iterator also settles pending next() calls, and rejects with the error', async (t) => {

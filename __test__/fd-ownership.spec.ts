@@ -631,6 +631,36 @@ test.serial('fromFd(fd, { adopt: true }) of an fd another object owns throws EBU
   }
 })
 
+test.serial('fromFd(object, { adopt: true }) is ERR_INVALID_ARG_TYPE: an object with an fd (a FileHandle) keeps owning it', (t) => {
+  // Adopting a FileHandle's number left two owners of one fd: its close()
+  // closed the number under the adopting object.
+  const makers: Array<[string, () => number, (fd: object) => Owner]> = [
+    ['EventCounter', () => eventfd(0, 0), (o) => EventCounter.fromFd(o as never, { adopt: true })],
+    ['Semaphore', () => eventfd(0, EFD_SEMAPHORE), (o) => Semaphore.fromFd(o as never, { adopt: true })],
+    ['Timer', () => timerfdCreate(CLOCK_MONOTONIC), (o) => Timer.fromFd(o as never, { adopt: true })],
+    ['MemFile', () => memfdCreate('adopted', 0), (o) => MemFile.fromFd(o as never, { adopt: true })],
+  ]
+  for (const [name, make, adopt] of makers) {
+    const fd = make()
+    const handleLike = { fd }
+    t.throws(() => adopt(handleLike), { code: 'ERR_INVALID_ARG_TYPE', message: /adopt/ }, name)
+    t.notThrows(() => fstatSync(fd), `${name}: the fd is left alone`)
+    closeSync(fd)
+  }
+  const [a, b] = FdChannel.pair()
+  t.throws(() => FdChannel.fromFd(a, { adopt: true }), { code: 'ERR_INVALID_ARG_TYPE', message: /adopt/ })
+  t.false(a.closed)
+  a.close()
+  b.close()
+  // Without adopt, an object is fine: its fd is duplicated.
+  const [c, d] = FdChannel.pair()
+  const twin = FdChannel.fromFd(c)
+  t.not(twin.fd, c.fd)
+  twin.close()
+  c.close()
+  d.close()
+})
+
 test.serial("fromFd(fd, { adopt: true }) of the package's private dups (a wait's poll dup, a lock wait's dup) is EBUSY", async (t) => {
   // A pending wait polls a private dup of the object's fd, and a lock wait
   // locks through one. They were not recorded as owned: adopted and closed,

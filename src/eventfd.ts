@@ -86,7 +86,7 @@ const token = Symbol('linux-fd.internal')
 /** `fromFd` shared by both classes: checks the fd's kind, then dups or adopts it. */
 function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle {
   const n = toFd(fd)
-  const adopt = toAdopt(options)
+  const adopt = toAdopt(options, fd)
   const kind = native.fdKind(n)
   if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
   const want = semaphore ? 'eventfd-semaphore' : 'eventfd'
@@ -186,8 +186,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean }): EventCounter {
+  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
     return new EventCounter(token, handleFromFd(fd, options, false))
   }
 
@@ -273,7 +274,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * nothing. `close()` rejects pending takes with `ERR_USE_AFTER_CLOSE`.
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or an errno error.
    */
-  take(options?: { signal?: AbortSignal }): Promise<bigint> {
+  take(options?: { signal?: AbortSignal | undefined }): Promise<bigint> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
       const o = toOptions(options, 'options', ['signal'])
@@ -525,8 +526,9 @@ export class Semaphore implements Disposable {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean }): Semaphore {
+  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
     return new Semaphore(token, handleFromFd(fd, options, true))
   }
 
@@ -604,7 +606,7 @@ export class Semaphore implements Disposable {
    * `ERR_USE_AFTER_CLOSE`.
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or an errno error.
    */
-  acquire(options?: { signal?: AbortSignal }): Promise<Permit> {
+  acquire(options?: { signal?: AbortSignal | undefined }): Promise<Permit> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
       const o = toOptions(options, 'options', ['signal'])

@@ -22,44 +22,54 @@ export type LockKind = 'ofd' | 'flock'
 /** A byte range of an OFD lock: `length` 0 means "to the end of the file, however it grows". */
 export interface LockRange {
   /** First byte (default 0). */
-  start?: number
+  start?: number | undefined
   /** Number of bytes (default 0: to the end of the file). */
-  length?: number
+  length?: number | undefined
 }
 
 /** Options of {@link tryLockFile} for an OFD lock, the default kind. */
 export interface OfdLockOptions {
   /** A shared (read) lock instead of an exclusive (write) one. Default false. */
-  shared?: boolean
+  shared?: boolean | undefined
   /** The byte range. Default: the whole file. */
-  range?: LockRange | null
+  range?: LockRange | null | undefined
   /** `'ofd'`, the default. */
-  kind?: 'ofd'
+  kind?: 'ofd' | undefined
 }
 
 /** Options of {@link tryLockFile} for a `flock(2)` lock: always the whole file, so no `range`. */
 export interface FlockLockOptions {
   /** A shared lock instead of an exclusive one. Default false. */
-  shared?: boolean
+  shared?: boolean | undefined
   /** Not for `flock` locks (`ERR_INVALID_ARG_VALUE`). */
-  range?: null
+  range?: null | undefined
   /** `'flock'`. */
   kind: 'flock'
 }
 
-/** Options of {@link tryLockFile}: `range` only with the `'ofd'` kind. */
-export type TryLockOptions = OfdLockOptions | FlockLockOptions
+/**
+ * Options of {@link tryLockFile}: `range` only with the `'ofd'` kind. It
+ * never waits, so it takes no `wait` or `signal`: a {@link LockOptions}
+ * that has them is refused by the types, as by the run time
+ * (`ERR_INVALID_ARG_VALUE`).
+ */
+export type TryLockOptions = (OfdLockOptions | FlockLockOptions) & {
+  /** Not taken: {@link tryLockFile} never waits. */
+  wait?: never
+  /** Not taken: {@link tryLockFile} never waits. */
+  signal?: never
+}
 
 /** What {@link lockFile} takes besides {@link TryLockOptions}. */
 export interface LockWaitOptions {
   /** Wait for a conflicting holder to release (default true); with false, a conflict rejects with `EAGAIN`. */
-  wait?: boolean
+  wait?: boolean | undefined
   /** Aborts the wait: the promise rejects with an `AbortError`, and nothing stays locked. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** Options of {@link lockFile}. */
-export type LockOptions = TryLockOptions & LockWaitOptions
+export type LockOptions = (OfdLockOptions | FlockLockOptions) & LockWaitOptions
 
 const EBADF = -9
 const EAGAIN = -11

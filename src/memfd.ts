@@ -169,20 +169,20 @@ export interface MemFileOptions {
    * `false` seals the file with `F_SEAL_SEAL` at once: no seal can ever be
    * added, so {@link MemFile.map} then needs `unsafeAllowShrink`.
    */
-  sealable?: boolean
+  sealable?: boolean | undefined
   /**
    * Back the file with huge pages of this size (`MFD_HUGETLB`). Sizes
    * passed to `truncate()` must then be multiples of it, `write()` is
    * unsupported (`EINVAL`: use a mapping), and pages come from the
    * system's reserved pool (`vm.nr_hugepages`).
    */
-  hugePages?: HugePageSize
+  hugePages?: HugePageSize | undefined
   /**
    * Default `false`: `MFD_NOEXEC_SEAL` (not executable, sealed so) on
    * Linux 6.3 and later, a plain file on older kernels. `true`: `MFD_EXEC`
    * where the kernel has it.
    */
-  executable?: boolean
+  executable?: boolean | undefined
 }
 
 /** The seals of a memfd, as {@link MemFile.seals} reports them and {@link MemFile.addSeals} takes them. */
@@ -204,17 +204,17 @@ export interface MemFileSeals {
 /** Options of {@link MemFile.map}. */
 export interface MemFileMapOptions {
   /** `true`: a shared, writable mapping (`MAP_SHARED`). Default `false`: a view (see {@link MemFile.map}). */
-  writable?: boolean
+  writable?: boolean | undefined
   /** Where the mapping starts in the file, a multiple of the page size. Default 0. */
-  offset?: number
+  offset?: number | undefined
   /** How many bytes to map, > 0. Default: the rest of the file. */
-  length?: number
+  length?: number | undefined
   /**
    * Map even though the file has no `shrink` seal. You then guarantee that
    * no process shrinks the file while it is mapped: touching a page past
    * the new end kills the process with SIGBUS. Default `false`.
    */
-  unsafeAllowShrink?: boolean
+  unsafeAllowShrink?: boolean | undefined
 }
 
 const SEAL_BITS: ReadonlyArray<readonly [keyof MemFileSeals, number]> = [
@@ -364,6 +364,7 @@ export class MemFile {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a memfd.
    * @throws {Error} `EBADF` if `fd` is not open, `EMFILE`.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @example
    * ```ts
    * // in a child spawned with the memfd as fd 3
@@ -371,9 +372,9 @@ export class MemFile {
    * ```
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean }): MemFile {
+  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): MemFile {
     const raw = toFd(fd)
-    const adopt = toAdopt(options)
+    const adopt = toAdopt(options, fd)
     let name = ''
     let link: string | undefined
     try {

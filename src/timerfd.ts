@@ -104,21 +104,21 @@ export function timerfdCreate(clockid: number, flags: number = 0): number {
 /** The options of {@link timerfdSettime}. */
 export interface TimerfdSettimeOptions {
   /** Seconds until the first expiration (with `TFD_TIMER_ABSTIME`: the clock value of it); 0, the default, disarms. */
-  initial?: number
+  initial?: number | undefined
   /** Seconds between expirations after the first; 0, the default, is a one-shot timer. */
-  interval?: number
+  interval?: number | undefined
   /** `TFD_TIMER_ABSTIME`, `TFD_TIMER_CANCEL_ON_SET`; default 0. */
-  flags?: number
+  flags?: number | undefined
 }
 
 /** The options of {@link timerfdSettimeNs}: times in nanoseconds. */
 export interface TimerfdSettimeNsOptions {
   /** Nanoseconds until the first expiration (or its clock value); 0, the default, disarms. */
-  initial?: number | bigint
+  initial?: number | bigint | undefined
   /** Nanoseconds between expirations; 0, the default, is a one-shot timer. */
-  interval?: number | bigint
+  interval?: number | bigint | undefined
   /** `TFD_TIMER_ABSTIME`, `TFD_TIMER_CANCEL_ON_SET`; default 0. */
-  flags?: number
+  flags?: number | undefined
 }
 
 /**
@@ -221,9 +221,9 @@ function clockName(id: number | null): TimerClock {
 export type TimerSetOptions =
   | {
       /** `initial` is an absolute value of the timer's clock (`TFD_TIMER_ABSTIME`), not a delay. Default false. */
-      absolute?: boolean
+      absolute?: boolean | undefined
       /** Only with `absolute: true`. */
-      cancelOnSet?: false
+      cancelOnSet?: false | undefined
     }
   | {
       /** `initial` is an absolute value of the timer's clock (`TFD_TIMER_ABSTIME`). */
@@ -233,7 +233,7 @@ export type TimerSetOptions =
        * of the clock rejects pending waits (and fails the next read) with
        * `ECANCELED` (`TFD_TIMER_CANCEL_ON_SET`). Default false.
        */
-      cancelOnSet?: boolean
+      cancelOnSet?: boolean | undefined
     }
 
 /** A handle passed from {@link Timer.fromFd} to the constructor. */
@@ -316,11 +316,12 @@ export class Timer {
    * for an unknown option); `ERR_INVALID_ARG_TYPE`.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean }): Timer {
+  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): Timer {
     const n = toFd(fd)
-    const adopt = toAdopt(options)
+    const adopt = toAdopt(options, fd)
     const kind = native.fdKind(n)
     if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
     if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', fd, 'must be a timerfd')
@@ -483,7 +484,7 @@ export class Timer {
    * await timer.wait({ signal: AbortSignal.timeout(5000) })
    * ```
    */
-  async wait(options?: { signal?: AbortSignal }): Promise<bigint> {
+  async wait(options?: { signal?: AbortSignal | undefined }): Promise<bigint> {
     const core = Timer.#of(this)
     const o = toOptions(options, 'options', ['signal'])
     return core.wait(toSignal(o.signal))

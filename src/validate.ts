@@ -183,8 +183,18 @@ export function unlisten(signal: AbortSignal | undefined, onAbort: () => void): 
   } catch {}
 }
 
-/** `{ adopt }` of the `fromFd` factories. */
-export function toAdopt(options: unknown): boolean {
+/**
+ * `{ adopt }` of the `fromFd` factories, given their `fd` argument. Adopting
+ * takes a plain fd number: an object with an `fd` (a `FileHandle`, a
+ * linux-fd object) goes on owning it, so adopting its number would leave
+ * two owners of one fd (the `FileHandle`'s `close()` closed it under the
+ * adopting object).
+ */
+export function toAdopt(options: unknown, fd: unknown): boolean {
   const o = toOptions(options, 'options', ['adopt'])
-  return toBool(o.adopt, 'options.adopt', false)
+  const adopt = toBool(o.adopt, 'options.adopt', false)
+  if (adopt && typeof fd !== 'number') {
+    throw invalidArgType('fd', 'of type number with { adopt: true } (an object with an fd keeps owning it: leave adopt out to duplicate it)', fd)
+  }
+  return adopt
 }
