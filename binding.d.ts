@@ -216,7 +216,8 @@ export declare function channelFdsTake(list: ExternalObject<'FdList'>, i: number
 /**
  * A listening socket at `name` (a path, created with mode 0600, or with
  * `abstract_ns` a name in the abstract namespace), owned by a handle; or a
- * negative errno.
+ * negative errno. A path's socket file is removed if the handle is dropped
+ * unclosed (`FdHandle::listener`).
  * @see https://man7.org/linux/man-pages/man7/unix.7.html
  */
 export declare function channelListen(name: string, abstractNs: boolean, backlog: number): ExternalObject<'FdHandle'> | number

@@ -548,6 +548,50 @@ test.serial('listen/connect on a path: 0600 whatever the umask, peers, close rem
   t.is((await client.receive()).data.toString(), 'still here')
 })
 
+test.serial('a server never closed removes its socket file when its worker ends or it is collected, but not a file that replaced it', async (t) => {
+  // Only close() removed the file: a terminated worker's, or a dropped
+  // server's, stayed, and the next listen() on the path was EADDRINUSE.
+  // (node:net's server, through libuv, leaves none in the worker case.)
+  const paths = [sockPath(), sockPath(), sockPath(), sockPath()]
+  const r = await runNode(
+    `const { Worker } = require('node:worker_threads')
+     const fs = require('node:fs')
+     const [terminated, exited, collected, replaced] = ${JSON.stringify(paths)}
+     const inWorker = (path, how) => new Promise((resolve) => {
+       const w = new Worker(\`const lfd = require(\${JSON.stringify(${JSON.stringify(PKG)})})
+         const s = lfd.FdChannel.listen(\${JSON.stringify(path)})
+         require('node:worker_threads').parentPort.postMessage('listening')
+         if (\${JSON.stringify(how)} === 'exit') process.exit(0)\`, { eval: true })
+       w.once('message', () => { if (how === 'terminate') w.terminate() })
+       w.once('exit', resolve)
+     })
+     ;(async () => {
+       const out = {}
+       await inWorker(terminated, 'terminate')
+       await inWorker(exited, 'exit')
+       out.terminated = fs.existsSync(terminated)
+       out.exited = fs.existsSync(exited)
+       ;(() => { lfd.FdChannel.listen(collected) })()
+       // Another server's socket now at the path of one that will be collected.
+       ;(() => { lfd.FdChannel.listen(replaced) })()
+       fs.unlinkSync(replaced)
+       const other = lfd.FdChannel.listen(replaced)
+       for (let i = 0; i < 10 && fs.existsSync(collected); i++) { gc(); await new Promise((r) => setTimeout(r, 20)) }
+       out.collected = fs.existsSync(collected)
+       out.replacedKept = fs.existsSync(replaced)
+       const again = lfd.FdChannel.listen(terminated)
+       again.close()
+       other.close()
+       out.otherRemovedByClose = !fs.existsSync(replaced)
+       console.log(JSON.stringify(out))
+     })().catch((e) => { console.error(e); process.exit(1) })`,
+    { args: ['--expose-gc'] },
+  )
+  for (const p of paths) rmSync(p, { force: true })
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { terminated: false, exited: false, collected: false, replacedKept: true, otherRemovedByClose: true })
+})
+
 test.serial('close() removes the socket file of a relative path after the process changed directory', async (t) => {
   // The path was resolved at close(), against the new cwd: the file stayed,
   // and the next listen() at it failed with EADDRINUSE.
@@ -647,6 +691,16 @@ test.serial('unref() lets the process exit with a receive pending; ref() keeps i
   const r2 = await runNode(code(false), { timeoutMs: 1000 })
   t.is(r2.signal, 'SIGKILL', 'still waiting when killed after 1 s')
   t.is(r2.stdout, '')
+})
+
+test.serial('listen() whose signal refuses a listener throws, leaving no socket file and no fd', (t) => {
+  const path = sockPath()
+  const signal = new AbortController().signal
+  Object.defineProperty(signal, 'addEventListener', { value: () => { throw new Error('refused') } })
+  const before = fdCount()
+  t.throws(() => FdChannel.listen(path, { signal }), { message: 'refused' })
+  t.false(existsSync(path), 'the bound socket file was removed')
+  t.is(fdCount(), before, 'the listening socket was closed, not left to the GC')
 })
 
 test.serial('listen options are checked', (t) => {

@@ -5,13 +5,11 @@
  * docs/fdchannel.md.
  * @module
  */
-import * as fs from 'node:fs'
-import { resolve as resolvePath } from 'node:path'
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
-import { bufferBytes, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
 
@@ -375,11 +373,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a socket.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean }): FdChannel {
+  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): FdChannel {
     const n = toFd(fd)
-    const o = toOptions(options, 'options', ['adopt'])
-    const adopt = toBool(o.adopt, 'options.adopt', false)
+    const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n)
     if (peer === ENOTSOCK) throw invalidArgValue('fd', n, 'must be a Unix socket')
     if (typeof peer === 'number') throw errnoError(peer, 'getsockopt')
@@ -403,7 +401,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    *   so there this check is the only gate.
    * - An existing file at `path` is an `EADDRINUSE` error, never replaced:
    *   remove a stale socket yourself. `close()` removes the socket file if
-   *   it is still the one this server created.
+   *   it is still the one this server created, and so does a server that is
+   *   garbage-collected unclosed or whose worker ends (not one whose process
+   *   calls `process.exit()`, is killed or crashes).
    * @param path - a filesystem path (at most 107 bytes), or the abstract name.
    * @param options.uids - the uids allowed to connect, or `'any'` (default: this process's effective uid, as `SO_PEERCRED` reports a peer's).
    * @param options.abstract - use the abstract namespace (default false).
@@ -415,7 +415,12 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   static listen(
     path: string,
-    options?: { uids?: Iterable<number> | 'any'; abstract?: boolean; backlog?: number; signal?: AbortSignal },
+    options?: {
+      uids?: Iterable<number> | 'any' | undefined
+      abstract?: boolean | undefined
+      backlog?: number | undefined
+      signal?: AbortSignal | undefined
+    },
   ): FdChannelServer {
     const o = toOptions(options, 'options', ['uids', 'abstract', 'backlog', 'signal'])
     const abstract = toBool(o.abstract, 'options.abstract', false)
@@ -439,7 +444,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * listens), `EACCES` (the socket is another user's), `ABORT_ERR`.
    * @see https://man7.org/linux/man-pages/man2/connect.2.html
    */
-  static async connect(path: string, options?: { abstract?: boolean; signal?: AbortSignal }): Promise<FdChannel> {
+  static async connect(path: string, options?: { abstract?: boolean | undefined; signal?: AbortSignal | undefined }): Promise<FdChannel> {
     const o = toOptions(options, 'options', ['abstract', 'signal'])
     const abstract = toBool(o.abstract, 'options.abstract', false)
     const name = toName(path, abstract)
@@ -591,7 +596,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
    */
-  receive(options?: { signal?: AbortSignal }): Promise<FdMessage> {
+  receive(options?: { signal?: AbortSignal | undefined }): Promise<FdMessage> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
       const o = toOptions(options, 'options', ['signal'])
@@ -709,12 +714,6 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   readonly #abstract: boolean
   readonly #uids: Set<number> | null
   #rejected = 0
-  /**
-   * The socket file's identity, to remove only our own file at close, and
-   * its absolute path (a relative one is resolved at listen, so that a
-   * later `process.chdir()` does not leave the file behind).
-   */
-  #ident: { dev: bigint; ino: bigint; file: string } | undefined
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
 
@@ -728,13 +727,6 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     this.#path = path
     this.#abstract = abstract
     this.#uids = uids
-    if (!abstract) {
-      try {
-        const file = resolvePath(path)
-        const st = fs.lstatSync(file, { bigint: true })
-        this.#ident = { dev: st.dev, ino: st.ino, file }
-      } catch {}
-    }
     const core: FdCore<FdChannel> = new FdCore(
       h,
       'FdChannelServer',
@@ -767,7 +759,14 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     if (signal !== undefined) {
       this.#signal = signal
       this.#onAbort = () => this.close()
-      signal.addEventListener('abort', this.#onAbort, { once: true })
+      try {
+        signal.addEventListener('abort', this.#onAbort, { once: true })
+      } catch (error) {
+        // Bound already: close the socket and remove its file now, rather
+        // than leave both to the garbage collector.
+        this.close()
+        throw error
+      }
     }
   }
 
@@ -815,7 +814,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * @see https://man7.org/linux/man-pages/man2/accept4.2.html
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, `EMFILE`.
    */
-  accept(options?: { signal?: AbortSignal }): Promise<FdChannel> {
+  accept(options?: { signal?: AbortSignal | undefined }): Promise<FdChannel> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
       const o = toOptions(options, 'options', ['signal'])
@@ -840,15 +839,10 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
-    if (!this.#core.close()) return
-    if (this.#ident !== undefined) {
-      try {
-        const { dev, ino, file } = this.#ident
-        const st = fs.lstatSync(file, { bigint: true })
-        if (st.isSocket() && st.dev === dev && st.ino === ino) fs.unlinkSync(file)
-      } catch {}
-      this.#ident = undefined
-    }
+    // Closing the handle removes the socket file too, if the path still
+    // names the socket it bound (crates/node handle.rs, FdHandle): the same
+    // happens when a never-closed server is collected or its worker ends.
+    this.#core.close()
   }
 
   /** Same as `close()`, for `using`. */

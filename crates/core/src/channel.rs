@@ -117,6 +117,53 @@ pub fn listen(addr: Address<'_>, backlog: i32) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The socket file a path listener bound, recorded so that it can be removed
+/// later only if the path still names that very socket (device and inode):
+/// a file that replaced it, such as another server's socket at the same
+/// path, is left alone.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    /// Records the socket at `path` (made absolute against the current
+    /// directory now, so a later `chdir` does not change which file it
+    /// names): one `lstat`.
+    ///
+    /// # Errors
+    /// `lstat`'s (`ENOENT` if it is gone), `EINVAL` if it is not a socket.
+    pub fn record(path: &Path) -> Result<SocketFile> {
+        let path = std::path::absolute(path).map_err(|e| Error::new(io_errno(&e), "getcwd"))?;
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::new(io_errno(&e), "stat"))?;
+        if !meta.file_type().is_socket() {
+            return Err(Error::new(Errno::EINVAL, "stat"));
+        }
+        use std::os::unix::fs::MetadataExt;
+        Ok(SocketFile {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            path,
+        })
+    }
+
+    /// Removes the file if the path still names the recorded socket; true if
+    /// it did. Between the `lstat` and the `unlink` another process could
+    /// replace the file, as for any unlink by path; the window is two
+    /// syscalls long.
+    pub fn remove(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.file_type().is_socket() && m.dev() == self.dev && m.ino() == self.ino => {
+                std::fs::remove_file(&self.path).is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
 /// After `bind`: makes the socket file's mode exactly 0600 if the umask took
 /// bits away (it never adds any, so the mode was at most 0600 all along).
 fn fix_mode(path: &Path) -> Result<()> {

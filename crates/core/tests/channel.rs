@@ -175,6 +175,28 @@ fn a_reset_does_not_hide_the_messages_the_peer_sent_before_it_closed() {
 }
 
 #[test]
+fn a_recorded_socket_file_is_removed_only_while_the_path_still_names_it() {
+    let dir = TempDir::new("sockfile");
+    let path = dir.path("s.sock");
+    let first = listen(Address::Path(&path), 4).unwrap();
+    let file = SocketFile::record(&path).unwrap();
+    // Replaced by another server's socket at the same path: left alone.
+    std::fs::remove_file(&path).unwrap();
+    let second = listen(Address::Path(&path), 4).unwrap();
+    assert!(!file.remove());
+    assert!(path.exists());
+    // Its own socket: removed, once.
+    let own = SocketFile::record(&path).unwrap();
+    assert!(own.remove());
+    assert!(!path.exists());
+    assert!(!own.remove());
+    // Not a socket: nothing to record.
+    std::fs::write(&path, b"x").unwrap();
+    assert_eq!(SocketFile::record(&path).unwrap_err().errno, Errno::EINVAL);
+    drop((first, second));
+}
+
+#[test]
 fn shutdown_ends_the_peer_even_with_duplicates_open() {
     let (a, b) = pair().unwrap();
     let dup = linux_fd_core::fd::dup_cloexec(a.as_fd()).unwrap();

@@ -64,11 +64,22 @@ pub fn channel_pair() -> Either<Vec<Owned<FdHandle>>, i32> {
 
 /// A listening socket at `name` (a path, created with mode 0600, or with
 /// `abstract_ns` a name in the abstract namespace), owned by a handle; or a
-/// negative errno.
+/// negative errno. A path's socket file is removed if the handle is dropped
+/// unclosed (`FdHandle::listener`).
 /// @see https://man7.org/linux/man-pages/man7/unix.7.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
 pub fn channel_listen(name: String, abstract_ns: bool, backlog: i32) -> HandleOrErrno {
-    owned(core::listen(address(&name, abstract_ns), backlog))
+    match core::listen(address(&name, abstract_ns), backlog) {
+        Ok(fd) => {
+            // Recorded right after bind; if the lstat fails (the file was
+            // removed already), there is nothing to remove later.
+            let file = (!abstract_ns)
+                .then(|| core::SocketFile::record(Path::new(&name)).ok())
+                .flatten();
+            Either::A(FdHandle::listener(fd, file))
+        }
+        Err(e) => Either::B(errno(&e)),
+    }
 }
 
 /// `accept4`: the next pending connection, owned by a handle; or a negative

@@ -16,13 +16,14 @@
 //! Every function here trusts no caller for memory safety: a bad fd number
 //! is `EBADF`, a foreign `External` is a thrown `InvalidArg`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::rt::ext::{Handle, Owned};
 // The fd-number and errno conventions live at the bottom (rt), which
 // imports nothing of the crate; every module reaches them through here.
 pub use crate::rt::{borrow_fd, errno};
+use linux_fd_core::channel::SocketFile;
 use linux_fd_core::fd::GuardedFd;
 use napi::bindgen_prelude::{Either, Uint8ArraySlice};
 use napi_derive::napi;
@@ -38,9 +39,41 @@ pub fn bytes_of<'a>(v: &'a Either<String, Uint8ArraySlice<'_>>) -> &'a [u8] {
 }
 
 /// An fd owned by a JS object.
-pub struct FdHandle(RefCell<GuardedFd>);
+pub struct FdHandle {
+    fd: RefCell<GuardedFd>,
+    /// A path listener's socket file (`channelListen`), removed (if the
+    /// path still names it) when the fd is closed: by `fdHandleClose`, or
+    /// when the handle is dropped unclosed (garbage collection, or the
+    /// environment's teardown when a worker ends), as libuv does for a
+    /// `uv_pipe_t`. Only `close()` removed it once: a terminated worker's
+    /// socket file stayed, and the next `listen` on it was `EADDRINUSE`.
+    socket_file: Cell<Option<Box<SocketFile>>>,
+}
+
+impl Drop for FdHandle {
+    fn drop(&mut self) {
+        if let Some(file) = self.socket_file.take() {
+            file.remove();
+        }
+    }
+}
 
 impl FdHandle {
+    fn of(g: GuardedFd) -> Owned<FdHandle> {
+        Owned(FdHandle {
+            fd: RefCell::new(g),
+            socket_file: Cell::new(None),
+        })
+    }
+
+    /// A listening socket's handle, which removes `file` when it closes.
+    pub fn listener(fd: OwnedFd, file: Option<SocketFile>) -> Owned<FdHandle> {
+        Owned(FdHandle {
+            fd: RefCell::new(GuardedFd::new(fd)),
+            socket_file: Cell::new(file.map(Box::new)),
+        })
+    }
+
     /// Wraps `fd`, which the kernel has just made (so any previous owner of
     /// the number is stale), recording its identity (`fstat`) for the
     /// close-time check and the handle as the number's owner.
@@ -51,12 +84,12 @@ impl FdHandle {
         } else {
             GuardedFd::new(fd)
         };
-        Owned(FdHandle(RefCell::new(g)))
+        FdHandle::of(g)
     }
 
     /// The raw fd, or -1 once closed or lost.
     pub fn raw(&self) -> i32 {
-        self.0.borrow().raw().unwrap_or(-1)
+        self.fd.borrow().raw().unwrap_or(-1)
     }
 }
 
@@ -73,7 +106,10 @@ pub fn fd_handle_fd(handle: Handle<FdHandle>) -> i32 {
 /// reused): the number is then forgotten, never closed.
 /// Registered raw as `fdHandleClose` (`rt/rawfn.rs`): one call per object.
 pub fn fd_handle_close(handle: Handle<FdHandle>) -> i32 {
-    match handle.0.borrow_mut().close() {
+    if let Some(file) = handle.socket_file.take() {
+        file.remove();
+    }
+    match handle.fd.borrow_mut().close() {
         None => 0,
         Some(_) => -libc::EBADF,
     }
@@ -84,7 +120,7 @@ pub fn fd_handle_close(handle: Handle<FdHandle>) -> i32 {
 /// the number without closing it and this returns true.
 #[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
 pub fn fd_handle_lost(handle: Handle<FdHandle>) -> bool {
-    handle.0.borrow_mut().confirm_lost()
+    handle.fd.borrow_mut().confirm_lost()
 }
 
 /// What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
@@ -132,7 +168,7 @@ pub fn fd_handle_from(
     };
     if adopt {
         return match adopt_fd(b, anon, nonblock) {
-            Ok(g) => Either::A(Owned(FdHandle(RefCell::new(g)))),
+            Ok(g) => Either::A(FdHandle::of(g)),
             Err(e) => Either::B(e),
         };
     }
