@@ -26,6 +26,38 @@ const require = createRequire(import.meta.url)
 const inheritedByChild = (fd: number) =>
   spawnSync('sh', ['-c', `test -e /proc/self/fd/${fd} && echo open || echo closed`]).stdout.toString().trim()
 
+test.serial('a shmem file with transparent huge pages maps in base pages: unmap() no longer clobbers the memory after it (root: a private tmpfs mount)', async (t) => {
+  // With shmem THP on (shmem_enabled=always, or a tmpfs mounted huge=always)
+  // a plain shmem file reports st_blksize 2 MiB, but the kernel maps it in
+  // 4 KiB pages. The granule came from st_blksize, so a 4 KiB mapping was
+  // recorded as 2 MiB: unmap() put zero pages over the 2 MiB after it
+  // (libraries, V8's heap: SIGSEGV) and collection munmapped them. Only a
+  // hugetlbfs file maps in huge pages. A private tmpfs stands for the
+  // global switch, which other processes would see.
+  if (process.getuid!() !== 0) return t.pass('needs root for a private mount')
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'lfd-thp-'))
+  const child = `
+    const fs = require('fs'), B = require(${JSON.stringify(require('node:path').join(PKG, '..', 'binding.js'))})
+    const fd = fs.openSync(process.argv[1] + '/f', 'w+'); fs.ftruncateSync(fd, 3 << 20)
+    const blksize = fs.fstatSync(fd).blksize
+    const granule = B.memfdPageSize(fd)
+    const base = B.memfdPageSize(require(${JSON.stringify(PKG)}).memfdCreate('base', 0))
+    const maps = B.memfdMappingsNew()
+    const ab = B.memfdMap(maps, fd, 4096, 4096, true, true) // offset 4096: a 2 MiB granule refused it
+    const ok = typeof ab !== 'number' && B.memfdUnmap(maps, ab) === 0
+    globalThis.gc?.()
+    console.log(JSON.stringify({ blksize, granule, base, ok }))`
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+    'mount -t tmpfs -o huge=always,size=16m none "$0" && exec "$1" --expose-gc -e "$2" "$0"', dir, process.execPath, child], { encoding: 'utf8', timeout: 30_000 })
+  require('node:fs').rmSync(dir, { recursive: true, force: true })
+  if (r.status !== 0 && /mount|unshare|Operation not permitted/.test(r.stderr) && r.stdout === '') return t.pass(`no private tmpfs here: ${r.stderr.trim()}`)
+  t.is(r.status, 0, `${r.signal ?? ''} ${r.stderr}`)
+  const out = JSON.parse(r.stdout)
+  if (out.blksize <= 4096) return t.pass('this kernel gives a huge=always tmpfs file a base-page st_blksize')
+  t.deepEqual(out, { blksize: out.blksize, granule: out.base, base: out.base, ok: true })
+  t.true(out.base < out.blksize)
+})
+
 test('memfd_create gives a file Node fs calls can write and read (test_memfd_create)', (t) => {
   const fd = memfdCreate('Hi', MFD_CLOEXEC)
   t.teardown(() => closeSync(fd))

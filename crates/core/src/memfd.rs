@@ -294,12 +294,20 @@ impl Mapping {
 /// file (its `st_blksize`), else the base page size. A mapping's offset must
 /// be a multiple of it, and the kernel rounds its length up to one.
 ///
+/// Only hugetlbfs: a shmem file with transparent huge pages
+/// (`shmem_enabled` `always` or `within_size`, or a tmpfs mounted
+/// `huge=always`) also reports a 2 MiB `st_blksize`, but is mapped in base
+/// pages. Taken from `st_blksize`, a 4 KiB mapping's span was 2 MiB, and
+/// retiring or unmapping it clobbered the memory after it (SIGSEGV).
+///
 /// # Errors
-/// `fstat`'s.
+/// `fstat`'s (`EBADF`).
 pub fn map_granule(fd: BorrowedFd<'_>) -> Result<u64> {
-    nix::sys::stat::fstat(fd)
-        .map(|st| (st.st_blksize as u64).max(page_size()))
-        .map_err(|e| Error::new(e, "fstat"))
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::new(e, "fstat"))?;
+    if !is_hugetlbfs(fd) {
+        return Ok(page_size());
+    }
+    Ok((st.st_blksize as u64).max(page_size()))
 }
 
 /// Replaces a mapping taken with [`Mapping::into_raw`] by private anonymous
