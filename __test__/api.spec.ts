@@ -283,6 +283,8 @@ test.serial('types: options take an explicit undefined (exactOptionalPropertyTyp
   const opts: LockOptions = { signal: new AbortController().signal }
   // @ts-expect-error: tryLockFile takes no signal
   t.throws(() => tryLockFile(join(dir, 'l'), opts), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.signal/ })
+  // An explicit undefined is "not given", there too, as the types allow it.
+  tryLockFile(join(dir, 'l'), { signal: undefined, wait: undefined })?.release()
 })
 
 test.serial('throw() on an iterator also settles pending next() calls, and rejects with the error', async (t) => {

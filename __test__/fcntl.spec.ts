@@ -431,6 +431,20 @@ test('F_GETOWN returns a process group as its negative id, even below 4096 (glib
   t.throws(() => fcntl(dead, F_GETOWN), { code: 'EBADF', message: /fcntl/ })
 })
 
+test('F_GETOWN of a process group whose members have all exited is 0, as in C, not -0', async (t) => {
+  // F_GETOWN_EX then says type PGRP, pid 0; minus that is -0 in JS.
+  const fd = fifo(t)
+  const { spawn } = await import('node:child_process')
+  const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' }) // its own group
+  const exited = new Promise((r) => child.once('exit', r))
+  fcntl(fd, F_SETOWN, -child.pid!)
+  t.is(fcntl(fd, F_GETOWN), -child.pid!)
+  child.kill()
+  await exited
+  const owner = fcntl(fd, F_GETOWN)
+  t.true(Object.is(owner, 0) || owner === -child.pid!, `F_GETOWN gave ${Object.is(owner, -0) ? '-0' : owner}`)
+})
+
 test('F_DUPFD_QUERY tells a dup from another open of the same file (Linux 6.10)', (t) => {
   const { path, fd } = tempFile(t)
   const dup = fcntl(fd, F_DUPFD_CLOEXEC, 0) as number
@@ -508,7 +522,7 @@ test('closed fds are EBADF and wrong types are TypeErrors', (t) => {
   t.throws(() => ioctl(0, FIONREAD, 0, 'yes' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
 })
 
-test('buffer results are Buffers even if Buffer.allocUnsafe was replaced or throws', async (t) => {
+test('buffer results are Buffers even if Buffer.allocUnsafe was replaced or throws, and replaced type checks change nothing', async (t) => {
   const r = await runNode(`
     const fs = require('node:fs')
     const fd = fs.openSync(process.execPath, 'r')
@@ -517,10 +531,15 @@ test('buffer results are Buffers even if Buffer.allocUnsafe was replaced or thro
     kinds.push(lfd.fcntl(fd, lfd.F_OFD_GETLK, Buffer.alloc(32)))
     Buffer.allocUnsafe = () => { throw new Error('replaced') }
     kinds.push(lfd.fcntl(fd, lfd.F_OFD_GETLK, Buffer.alloc(32)))
+    // Nor do replaced type checks change how an argument is read.
+    ArrayBuffer.isView = () => false
+    require('node:util').types.isArrayBuffer = () => false
+    kinds.push(lfd.fcntl(fd, lfd.F_OFD_GETLK, Buffer.alloc(32)))
+    kinds.push(lfd.fcntl(fd, lfd.F_OFD_GETLK, new ArrayBuffer(32)))
     console.log(JSON.stringify(kinds.map((b) => [Buffer.isBuffer(b), b.constructor.name, b.length])))
   `)
   t.is(r.code, 0, r.stderr)
-  t.deepEqual(JSON.parse(r.stdout), [[true, 'Buffer', 32], [true, 'Buffer', 32]])
+  t.deepEqual(JSON.parse(r.stdout), [[true, 'Buffer', 32], [true, 'Buffer', 32], [true, 'Buffer', 32], [true, 'Buffer', 32]])
 })
 
 test('a blocking low-level flock() in a worker holds up worker.terminate() until the kernel returns (what the README says)', async (t) => {

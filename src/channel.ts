@@ -32,6 +32,7 @@ const EAGAIN = -11
 const EBADF = -9
 const EPIPE = -32
 const ECONNABORTED = -103
+const ECONNRESET = -104
 const ENOTSOCK = -88
 /** Connections a server refuses (or finds aborted) in one read before it lets the event loop turn. */
 const REFUSED_PER_READ = 64
@@ -338,9 +339,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
         const r = native.channelRecv(fd)
         if (typeof r !== 'number') return { data: r.data, fds: makeReceivedFds(r.fds ?? undefined) }
         if (r === EAGAIN) return undefined
-        if (r === 0) {
+        // A reset is as final as the end: the core reports it only once
+        // nothing readable is left before the end (crates/core channel.rs).
+        if (r === 0 || r === ECONNRESET) {
           this.#ended = true
-          throw errnoError(EPIPE, 'recvmsg')
+          throw errnoError(r === 0 ? EPIPE : r, 'recvmsg')
         }
         throw core.fail(r, 'recvmsg')
       },

@@ -335,7 +335,8 @@ function getOwner(fd: number): number {
   const r = native.fcntlBuf(fd, F_GETOWN_EX, ex)
   if (r < 0) throw errnoError(r, 'fcntl')
   const pid = ex.readInt32LE(4)
-  return ex.readInt32LE(0) === F_OWNER_PGRP ? -pid : pid
+  // A group with no member left reads as pid 0: 0, as in C, never -0.
+  return ex.readInt32LE(0) === F_OWNER_PGRP && pid !== 0 ? -pid : pid
 }
 
 /**

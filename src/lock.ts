@@ -49,15 +49,15 @@ export interface FlockLockOptions {
 
 /**
  * Options of {@link tryLockFile}: `range` only with the `'ofd'` kind. It
- * never waits, so it takes no `wait` or `signal`: a {@link LockOptions}
- * that has them is refused by the types, as by the run time
- * (`ERR_INVALID_ARG_VALUE`).
+ * never waits, so it takes no `wait` or `signal` (the run time refuses one
+ * that is not undefined with `ERR_INVALID_ARG_VALUE`); the types refuse a
+ * {@link LockOptions} object, which may have them.
  */
 export type TryLockOptions = (OfdLockOptions | FlockLockOptions) & {
-  /** Not taken: {@link tryLockFile} never waits. */
-  wait?: never
-  /** Not taken: {@link tryLockFile} never waits. */
-  signal?: never
+  /** Not taken: {@link tryLockFile} never waits (undefined means not given). */
+  wait?: undefined
+  /** Not taken: {@link tryLockFile} never waits (undefined means not given). */
+  signal?: undefined
 }
 
 /** What {@link lockFile} takes besides {@link TryLockOptions}. */
@@ -114,8 +114,14 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
   } else {
     throw invalidArgType('fileOrPath', 'of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle', fileOrPath)
   }
-  const keys = waitable ? (['shared', 'wait', 'signal', 'range', 'kind'] as const) : (['shared', 'range', 'kind'] as const)
-  const o = toOptions(options, 'options', keys) as Partial<Record<'shared' | 'wait' | 'signal' | 'range' | 'kind', unknown>>
+  const o = toOptions(options, 'options', ['shared', 'wait', 'signal', 'range', 'kind'] as const)
+  // tryLockFile never waits: `wait` and `signal` are refused unless
+  // undefined, which everywhere means "not given" (so `{ signal: undefined }`,
+  // which its typings allow, is fine).
+  if (!waitable) {
+    if (o.wait !== undefined) throw invalidArgValue('options.wait', o.wait, 'is not taken by tryLockFile, which never waits')
+    if (o.signal !== undefined) throw invalidArgValue('options.signal', o.signal, 'is not taken by tryLockFile, which never waits')
+  }
   const shared = toBool(o.shared, 'options.shared', false)
   const wait = toBool(o.wait, 'options.wait', true)
   const signal = toSignal(o.signal)

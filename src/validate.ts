@@ -98,6 +98,10 @@ const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uin
   .get as (this: unknown) => string | undefined
 
 const NO_BYTES = new Uint8Array(0)
+// Taken at load: user code replacing these globals later cannot change how
+// arguments are read.
+const isView = ArrayBuffer.isView
+const { isArrayBuffer, isSharedArrayBuffer } = types
 
 /**
  * The bytes of an `ArrayBufferView`, `ArrayBuffer` or `SharedArrayBuffer`,
@@ -114,7 +118,7 @@ const NO_BYTES = new Uint8Array(0)
  * with no `code`.
  */
 export function bufferBytes(value: unknown): Uint8Array | undefined {
-  if (ArrayBuffer.isView(value)) {
+  if (isView(value)) {
     if (typedArrayKind.call(value) === 'Uint8Array') return value as Uint8Array
     try {
       return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
@@ -122,7 +126,7 @@ export function bufferBytes(value: unknown): Uint8Array | undefined {
       return NO_BYTES
     }
   }
-  if (types.isArrayBuffer(value) || types.isSharedArrayBuffer(value)) {
+  if (isArrayBuffer(value) || isSharedArrayBuffer(value)) {
     return value.byteLength === 0 ? NO_BYTES : new Uint8Array(value)
   }
   return undefined

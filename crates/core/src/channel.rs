@@ -335,8 +335,10 @@ const fn cmsg_space(len: usize) -> usize {
 /// messages the peer sent and that are still queued (the read clears it).
 /// So on `ECONNRESET` this reads once more: a message (or a message's own
 /// error) found there is returned, and the reset, which only says the peer
-/// is gone, shows as the end on a later call; with nothing queued, the
-/// reset is returned.
+/// is gone, shows as the end on a later call; with nothing readable before
+/// the end (nothing queued, or an empty message that reads as the end), the
+/// reset is returned, and it is as final as the end: `src/channel.ts` reads
+/// nothing after it.
 ///
 /// # Errors
 /// `EAGAIN` (no message yet), `ECONNRESET` (the peer closed with data of
