@@ -58,6 +58,21 @@ test.serial('a shmem file with transparent huge pages maps in base pages: unmap(
   t.true(out.base < out.blksize)
 })
 
+test('a write that an error stops part way returns what it wrote, as write(2) does, instead of throwing over written bytes', (t) => {
+  // With the grow seal, an 8 KiB write onto a 4106-byte file writes the
+  // first page, then fails (EPERM). It threw, and the caller took the file
+  // for unchanged.
+  const mf = MemFile.create('partial')
+  t.teardown(() => mf.close())
+  mf.truncate(4096 + 10)
+  mf.addSeals({ grow: true })
+  const n = mf.write(Buffer.alloc(8192, 0x41), 0)
+  t.true(n > 0 && n < 8192, `wrote ${n}`)
+  t.is(mf.read(n, 0).filter((b) => b === 0x41).length, n, 'exactly the bytes it reports')
+  t.is(mf.size, 4096 + 10)
+  t.throws(() => mf.write(Buffer.alloc(8192, 0x42), n), { code: 'EPERM', message: /pwrite/ }, 'a write that can write nothing throws')
+})
+
 test('memfd_create gives a file Node fs calls can write and read (test_memfd_create)', (t) => {
   const fd = memfdCreate('Hi', MFD_CLOEXEC)
   t.teardown(() => closeSync(fd))
@@ -310,6 +325,8 @@ test('map() checks offset and length', (t) => {
   t.throws(() => mf.map({ length: 8193 }), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => mf.map({ offset: 4096, length: 4097 }), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => mf.map({ length: 0 }), { code: 'ERR_OUT_OF_RANGE' })
+  // No length given: the offset is what is out of range, and the message says so.
+  t.throws(() => mf.map({ offset: 8192 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.offset".*ends at 8192/ })
   t.is(mf.map({ offset: 4096 }).byteLength, 4096)
 })
 

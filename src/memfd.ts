@@ -127,7 +127,8 @@ function checkNameOrBytes(name: unknown): string | Uint8Array {
  * @throws {Error} `EINVAL` (unknown flags, a name over 249 bytes),
  *   `ENODEV` (`MFD_HUGETLB` with a huge page size this machine does not
  *   have), `ENOENT` (no hugetlbfs mount for that size), `EMFILE`, `ENFILE`,
- *   `ENOMEM`, `EPERM` (the `vm.memfd_noexec` policy).
+ *   `ENOMEM`, `EACCES` (an executable file refused by the `vm.memfd_noexec`
+ *   policy, 2: measured on Linux 6.18).
  * @example
  * ```ts
  * const fd = memfdCreate('scratch')
@@ -174,7 +175,10 @@ export interface MemFileOptions {
    * Back the file with huge pages of this size (`MFD_HUGETLB`). Sizes
    * passed to `truncate()` must then be multiples of it, `write()` is
    * unsupported (`EINVAL`: use a mapping), and pages come from the
-   * system's reserved pool (`vm.nr_hugepages`).
+   * system's reserved pool (`vm.nr_hugepages`). A writer that punches a
+   * hole in such a file (`fallocate`; the `shrink` seal allows it, `write`
+   * does not) drops its pages, and touching a mapping of it is SIGBUS when
+   * the pool has no free page left (docs/design.md, "SIGBUS").
    */
   hugePages?: HugePageSize | undefined
   /**
@@ -322,7 +326,8 @@ export class MemFile {
    *   NUL in `name`, an unknown `hugePages` size or an unknown option.
    * @throws {Error} `EINVAL` (name too long), `ENODEV` (a `hugePages` size
    *   this machine does not have), `ENOENT` (no hugetlbfs mount for it),
-   *   `EMFILE`, `ENFILE`, `ENOMEM`, `EPERM` (the `vm.memfd_noexec` policy).
+   *   `EMFILE`, `ENFILE`, `ENOMEM`, `EACCES` (`executable: true` refused by
+   *   the `vm.memfd_noexec` policy, 2).
    * @example
    * ```ts
    * const mf = MemFile.create('frames', { hugePages: '2MB' })
@@ -473,7 +478,8 @@ export class MemFile {
    * @param size - bytes, 0 … 2^53-1.
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
    * @throws {Error} `EPERM` against the `shrink`/`grow` seals, `EINVAL` for a
-   *   `hugePages` size that is not a multiple of the huge page size,
+   *   `hugePages` size that is not a multiple of the huge page size, or on
+   *   an fd opened read-only (`ftruncate`'s own answer there, not `EBADF`),
    *   `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
    */
@@ -486,9 +492,12 @@ export class MemFile {
 
   /**
    * Writes all of `data` at `position` (`pwrite`), growing the file as
-   * needed; a string is written as UTF-8.
+   * needed; a string is written as UTF-8. An error that stops the write
+   * part way (a `grow` seal, at the page that would grow the file) is
+   * reported as `write(2)` does: the bytes written so far are returned, and
+   * the next call meets the error.
    * @param position - default 0 (not the end: a `MemFile` has no file position of its own).
-   * @returns the bytes written (all of them).
+   * @returns the bytes written: all of `data`, or fewer if an error stopped it after some were written.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`, or one where the data would end past 2^53-1.
    * @throws {Error} `EPERM` (the `write`, `futureWrite` or `grow` seal),
@@ -680,7 +689,10 @@ export class MemFile {
     if (page < 0) throw self.#fail(page, 'fstat')
     if (offset % page !== 0) throw outOfRange('options.offset', `a multiple of the page size (${page})`, offset)
     if (length === undefined) {
-      if (size <= offset) throw outOfRange('options.length', '> 0 (the file is empty past offset; truncate it first)', 0)
+      if (size <= offset) {
+        const what = offset === 0 ? 'the file is empty; truncate it first' : `the file ends at ${size}; truncate it first`
+        throw outOfRange('options.offset', `< size (${what})`, offset)
+      }
       length = size - offset
     }
     if (offset + length > size) throw outOfRange('options.length', `<= size - offset (${Math.max(0, size - offset)})`, length)

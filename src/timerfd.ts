@@ -165,7 +165,9 @@ export function timerfdSettimeNs(fd: FdLike, options?: TimerfdSettimeNsOptions):
 /**
  * `timerfd_gettime(fd)`: `[next_expiration, interval]` in seconds, as
  * Python's `os.timerfd_gettime`. The expiration is always relative, even for
- * a timer set with `TFD_TIMER_ABSTIME`; `[0, 0]` is a disarmed timer.
+ * a timer set with `TFD_TIMER_ABSTIME`; a next expiration of 0 is a
+ * disarmed timer (the interval may still read as set: disarming with
+ * `initial` 0 keeps the interval given with it).
  * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
  * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
  */
@@ -253,7 +255,9 @@ export interface TimerSetting<T extends number | bigint> {
  * `wait()` resolves with the number of expirations since the last read, so a
  * late reader sees missed ticks counted instead of losing them, and a
  * periodic timer does not drift: its schedule is the kernel's, not the sum
- * of callback delays. Times are in milliseconds (`setNs`/`getNs`:
+ * of callback delays. (One exception, the kernel's: with `cancelOnSet`, a
+ * clock change fails the next read with `ECANCELED` and the ticks counted
+ * until then are dropped with it.) Times are in milliseconds (`setNs`/`getNs`:
  * nanoseconds). The fd is close-on-exec and non-blocking; pending waits in
  * one environment are served first come, first served. An object that is
  * garbage-collected without `close()` closes its fd.

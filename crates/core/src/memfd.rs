@@ -31,8 +31,8 @@ use crate::error::{Errno, Error, Result};
 /// # Errors
 /// `EINVAL` (unknown flags, a name over 249 bytes), `ENODEV` (`MFD_HUGETLB`
 /// with a huge page size this machine does not have), `ENOENT` (no
-/// hugetlbfs mount for that size), `EMFILE`, `ENOMEM`, `EPERM`
-/// (`vm.memfd_noexec` policy).
+/// hugetlbfs mount for that size), `EMFILE`, `ENOMEM`, `EACCES`
+/// (`MFD_EXEC` under the `vm.memfd_noexec` policy 2).
 pub fn memfd_create(name: &CStr, flags: u32) -> Result<OwnedFd> {
     // SAFETY: name is NUL-terminated; the call returns a new fd or -1.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
@@ -114,19 +114,32 @@ pub fn get_seals(fd: BorrowedFd<'_>) -> Result<i32> {
     unsafe { crate::fcntl::fcntl_int(fd, libc::F_GET_SEALS, 0) }
 }
 
-/// `pwrite(fd, data, offset)`, repeated until all of `data` is written.
+/// `pwrite(fd, data, offset)`, repeated until all of `data` is written, or
+/// an error stops it: then the bytes written before it, if any, as
+/// `write(2)` reports a short count (a seal can stop a write part way: with
+/// `F_SEAL_GROW`, at the page that would grow the file). The error itself
+/// is returned only when nothing was written; the next call meets it.
 pub fn pwrite_all(fd: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result<usize> {
     let total = data.len();
+    let stopped = |e: Errno, left: usize| {
+        if left < total {
+            Ok(total - left)
+        } else {
+            Err(Error::new(e, "pwrite"))
+        }
+    };
     while !data.is_empty() {
-        let off = libc::off_t::try_from(offset).map_err(|_| Error::new(Errno::EFBIG, "pwrite"))?;
+        let Ok(off) = libc::off_t::try_from(offset) else {
+            return stopped(Errno::EFBIG, data.len());
+        };
         match nix::sys::uio::pwrite(fd, data, off) {
-            Ok(0) => return Err(Error::new(Errno::EIO, "pwrite")),
+            Ok(0) => return stopped(Errno::EIO, data.len()),
             Ok(n) => {
                 data = &data[n..];
                 offset += n as u64;
             }
             Err(Errno::EINTR) => {}
-            Err(e) => return Err(Error::new(e, "pwrite")),
+            Err(e) => return stopped(e, data.len()),
         }
     }
     Ok(total)

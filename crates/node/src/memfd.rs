@@ -184,7 +184,8 @@ pub fn memfd_truncate(fd: i32, size: f64) -> i32 {
     unit(core::truncate(fd, offset(size)))
 }
 
-/// `pwrite` of all of `data` at `position`: the bytes written, or a negative errno.
+/// `pwrite` of all of `data` at `position`: the bytes written (fewer if an
+/// error stopped it part way, core `pwrite_all`), or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/pwrite.2.html
 #[napi]
 pub fn memfd_write(fd: i32, data: &[u8], position: f64) -> f64 {
