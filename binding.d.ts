@@ -658,7 +658,8 @@ export declare function memfdTruncate(fd: number, size: number): number
 export declare function memfdUnmap(maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer): number
 
 /**
- * `pwrite` of all of `data` at `position`: the bytes written, or a negative errno.
+ * `pwrite` of all of `data` at `position`: the bytes written (fewer if an
+ * error stopped it part way, core `pwrite_all`), or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
  */
 export declare function memfdWrite(fd: number, data: Uint8Array, position: number): number
