@@ -403,9 +403,11 @@ test('F_GETOWN returns a process group as its negative id, even below 4096 (glib
   // namespace: in containers group ids are small, and a raw F_GETOWN of -pgid
   // above -4096 is indistinguishable from an errno (fcntl(2), BUGS).
   const pgidOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
-  const groups = new Set<number>([pgidOf(readFileSync('/proc/self/stat', 'utf8'))])
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
+  // (Under qemu-user, /proc/self/stat is the emulator's, with 0 for the
+  // group: only groups above 0 are taken.)
+  const groups = new Set<number>()
+  for (const name of ['self', ...readdirSync('/proc')]) {
+    if (name !== 'self' && !/^\d+$/.test(name)) continue
     try {
       const g = pgidOf(readFileSync(`/proc/${name}/stat`, 'utf8'))
       if (g > 0) groups.add(g)
