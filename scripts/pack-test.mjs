@@ -122,21 +122,18 @@ try {
 
   step('require() from CommonJS and call each primitive', () => run(process.execPath, ['cjs.cjs'], { cwd: app, env: installEnv, stdio: 'inherit' }))
   step('import from ESM and call each primitive', () => run(process.execPath, ['esm.mjs'], { cwd: app, env: installEnv, stdio: 'inherit' }))
-  step('tsc --strict a TS file against the installed typings', () => {
-    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+  // The repo's own TypeScript compiles a project in the app, its output
+  // shown if it fails.
+  const tsc = (project) => {
     try {
-      run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app, env: installEnv })
+      run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: app, env: installEnv })
     } catch (e) {
-      throw new Error(`tsc failed:\n${e.stdout}${e.stderr}`)
+      throw new Error(`tsc -p ${project} failed:\n${e.stdout}${e.stderr}`)
     }
-  })
+  }
+  step('tsc --strict a TS file against the installed typings', () => tsc('tsconfig.json'))
   step('a default import from TypeScript compiled to CommonJS works', () => {
-    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
-    try {
-      run(process.execPath, [tsc, '-p', 'tsconfig.cts.json'], { cwd: app, env: installEnv })
-    } catch (e) {
-      throw new Error(`tsc failed:\n${e.stdout}${e.stderr}`)
-    }
+    tsc('tsconfig.cts.json')
     run(process.execPath, [join('out', 'default.cjs')], { cwd: app, env: installEnv, stdio: 'inherit' })
   })
 } finally {
