@@ -38,6 +38,16 @@ function throwsErr(t: ExecutionContext, f: () => unknown, code: string, syscall?
 }
 
 /** Whether `fd` is open in this process. */
+/** Sends `data` with one fd of `/dev/null` (not the sender's own socket: one in flight keeps its end open), closing ours after. */
+async function sendWithFd(ch: FdChannel, data: string) {
+  const nul = openSync('/dev/null', 'r')
+  try {
+    await ch.send(data, [nul])
+  } finally {
+    closeSync(nul)
+  }
+}
+
 function isOpen(fd: number): boolean {
   try {
     fstatSync(fd)
@@ -344,10 +354,7 @@ test.serial('a peer that answers, then closes leaving ours unread: the answer an
   const [a, b] = FdChannel.pair()
   t.teardown(() => a.close())
   await a.send('never read')
-  // Not b.fd: its own socket in flight would keep b's end open.
-  const nul = openSync('/dev/null', 'r')
-  await b.send('last answer', [nul])
-  closeSync(nul)
+  await sendWithFd(b, 'last answer')
   b.close()
   const seen: string[] = []
   for await (const m of a) {
@@ -366,9 +373,7 @@ test.serial('the end is final: a message with fds but no bytes behind an empty o
   const [a, b] = FdChannel.pair()
   t.teardown(() => b.close())
   await a.send('')
-  const nul = openSync('/dev/null', 'r')
-  await a.send('', [nul])
-  closeSync(nul)
+  await sendWithFd(a, '')
   a.close()
   await rejects(t, b.receive(), 'EPIPE', 'recvmsg')
   await rejects(t, b.receive(), 'EPIPE', 'recvmsg', 'the end stays the end')
@@ -379,9 +384,7 @@ test.serial('the end is final: a message with fds but no bytes behind an empty o
   t.teardown(() => c.close())
   await c.send('never read')
   await d.send('')
-  const nul2 = openSync('/dev/null', 'r')
-  await d.send('', [nul2])
-  closeSync(nul2)
+  await sendWithFd(d, '')
   d.close()
   await rejects(t, c.receive(), 'ECONNRESET', 'recvmsg')
   await rejects(t, c.receive(), 'EPIPE', 'recvmsg', 'nothing after the reset')
