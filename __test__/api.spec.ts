@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_GETFD, FdChannel, type LockOptions, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_GETFD, F_GETOWN_EX, FdChannel, type LockOptions, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -486,4 +486,31 @@ test('the export object and the internal binding object have V8 fast properties 
   )
   t.is(r.code, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout), [true, true, true])
+})
+
+test('a SharedArrayBuffer is bytes wherever bytes are taken, in the typings as at run time', async (t) => {
+  // The run time took one since bufferBytes; the typings said ArrayBuffer
+  // only, which a SharedArrayBuffer does not satisfy, so this did not compile.
+  const sab = new SharedArrayBuffer(8)
+  new Uint8Array(sab).set([1, 2, 3, 4, 5, 6, 7, 8])
+  const mf = MemFile.create('sab')
+  t.teardown(() => mf.close())
+  t.is(mf.write(sab, 0), 8)
+  const back = new SharedArrayBuffer(8)
+  t.is(mf.readInto(back, 0), 8)
+  t.deepEqual([...new Uint8Array(back)], [1, 2, 3, 4, 5, 6, 7, 8])
+  // F_GETOWN_EX writes its 8-byte struct into a copy of the argument.
+  t.is(fcntl(mf, F_GETOWN_EX, new SharedArrayBuffer(8)).length, 8)
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  await a.send(sab)
+  t.deepEqual([...(await b.receive()).data], [1, 2, 3, 4, 5, 6, 7, 8])
+  // And a wrong argument's message names it among the accepted types.
+  // @ts-expect-error: a number is not bytes
+  t.throws(() => mf.write(1), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
+  // @ts-expect-error: a number is not bytes
+  t.throws(() => mf.readInto(1), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
+  // @ts-expect-error: a boolean is not bytes
+  await t.throwsAsync(a.send(true), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
+  t.throws(() => fcntl(mf, F_GETOWN_EX, {} as unknown as number), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
 })

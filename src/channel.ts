@@ -216,7 +216,7 @@ function toData(data: unknown): Uint8Array {
   // A detached buffer has no bytes (validate.ts, bufferBytes).
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bufferBytes(data)
   if (bytes === undefined) {
-    throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer', data)
+    throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer', data)
   }
   if (bytes.byteLength > FD_CHANNEL_MAX_MESSAGE) {
     throw outOfRange('data.byteLength', `<= ${FD_CHANNEL_MAX_MESSAGE}`, bytes.byteLength)
@@ -521,7 +521,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * queued then).
    * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
    */
-  send(data: string | ArrayBufferView | ArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
+  send(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
       const bytes = toData(data)

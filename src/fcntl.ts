@@ -213,7 +213,7 @@ const UINT_MAX = 0xffffffff
 const encoder = new TextEncoder()
 
 /** The argument types of {@link fcntl} and {@link ioctl}. */
-export type FcntlArg = number | ArrayBufferView | ArrayBuffer | string
+export type FcntlArg = number | ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string
 
 /**
  * A C `int` argument as Python's `fcntl` reads it: -2^31 … 2^32-1, wrapped
@@ -233,7 +233,7 @@ function bytesOf(arg: unknown): Uint8Array | undefined {
   if (typeof arg === 'string') return encoder.encode(arg)
   const bytes = bufferBytes(arg)
   if (bytes !== undefined) return bytes
-  throw invalidArgType('arg', 'of type number, string, ArrayBufferView or ArrayBuffer', arg)
+  throw invalidArgType('arg', 'of type number, string, ArrayBufferView, ArrayBuffer or SharedArrayBuffer', arg)
 }
 
 // Taken at load, so later changes to Buffer cannot change what fcntl returns.
@@ -257,7 +257,7 @@ function copied(bytes: Uint8Array): Buffer {
  * - `arg` a number (default 0): the call is made with that integer
  *   (-2^31 … 2^32-1, wrapped to a C `int`), and its integer result is
  *   returned.
- * - `arg` a `Buffer`, any `ArrayBufferView`, an `ArrayBuffer` or a string
+ * - `arg` a `Buffer`, any `ArrayBufferView`, an `ArrayBuffer`, a `SharedArrayBuffer` or a string
  *   (UTF-8): its bytes (at most 1024) are copied into a 1024-byte buffer, the
  *   call is made with a pointer to it, and a `Buffer` of the argument's
  *   length holding the buffer's contents afterwards is returned; the
@@ -297,7 +297,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: number): number
  * @param arg - a buffer or string, at most 1024 bytes, copied.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
-export function fcntl(fd: FdLike, cmd: number, arg: ArrayBufferView | ArrayBuffer | string): Buffer
+export function fcntl(fd: FdLike, cmd: number, arg: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string): Buffer
 /**
  * {@link fcntl} with an argument whose form is known only at run time.
  * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
@@ -344,7 +344,7 @@ function getOwner(fd: number): number {
  *
  * - `arg` a number (default 0): passed as an integer (-2^31 … 2^32-1); the
  *   call's integer result is returned.
- * - `arg` a `Buffer`, `ArrayBufferView` or `ArrayBuffer` and `mutateFlag`
+ * - `arg` a `Buffer`, `ArrayBufferView`, `ArrayBuffer` or `SharedArrayBuffer` and `mutateFlag`
  *   true (the default): the call reads and writes the argument's own bytes
  *   (through a 1024-byte copy when they fit, directly otherwise; always
  *   through a private copy of the argument's length for `FS_IOC_FIEMAP` and
@@ -383,7 +383,7 @@ export function ioctl(fd: FdLike, request: number, arg?: number): number
  * @param mutateFlag - true or omitted.
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
-export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer, mutateFlag?: true): number
+export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, mutateFlag?: true): number
 /**
  * `ioctl(fd, request, string)` or `ioctl(fd, request, buffer, false)`:
  * {@link ioctl} on a 1024-byte copy; returns a `Buffer` of the argument's
@@ -395,7 +395,7 @@ export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayB
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
 export function ioctl(fd: FdLike, request: number, arg: string, mutateFlag?: boolean): Buffer
-export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer, mutateFlag: false): Buffer
+export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, mutateFlag: false): Buffer
 /**
  * {@link ioctl} with arguments whose form is known only at run time.
  * @param fd - an fd number, or an object with a numeric `fd`.

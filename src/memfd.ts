@@ -505,10 +505,10 @@ export class MemFile {
    *   read-only), `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
    */
-  write(data: string | ArrayBufferView | ArrayBuffer, position?: number): number {
+  write(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, position?: number): number {
     const self = MemFile.#of(this)
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bufferBytes(data)
-    if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView or ArrayBuffer', data)
+    if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView, ArrayBuffer or SharedArrayBuffer', data)
     // The end must stay a safe integer, or `size` could not say it exactly.
     const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - bytes.length), 0)
     const n = native.memfdWrite(self.#open(), bytes, pos)
@@ -556,11 +556,11 @@ export class MemFile {
    * @throws {Error} `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
-  readInto(buffer: ArrayBufferView | ArrayBuffer, position?: number): number {
+  readInto(buffer: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, position?: number): number {
     const self = MemFile.#of(this)
     const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
     const bytes = bufferBytes(buffer)
-    if (bytes === undefined) throw invalidArgType('buffer', 'an ArrayBufferView or ArrayBuffer', buffer)
+    if (bytes === undefined) throw invalidArgType('buffer', 'an ArrayBufferView, ArrayBuffer or SharedArrayBuffer', buffer)
     const n = native.memfdReadInto(self.#open(), bytes, pos)
     if (n < 0) throw self.#fail(n, 'pread')
     return n
