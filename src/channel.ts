@@ -158,6 +158,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
    * Closes every fd not taken. Idempotent; never throws. An fd closed
    * behind this object's back (whose number may have been reused) is
    * forgotten, never closed: checked with one `fstat` each.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
@@ -377,6 +378,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): FdChannel {
     const n = toFd(fd)
@@ -412,6 +415,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @param options.abstract - use the abstract namespace (default false).
    * @param options.backlog - pending connections the kernel queues (default 128).
    * @param options.signal - closes the server when aborted.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad options.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a path over 107 bytes (the size of `sockaddr_un`'s path) or a bad `backlog`.
    * @throws {Error} `EADDRINUSE`, `EACCES`, `ENOENT` (no such directory).
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    * @see https://man7.org/linux/man-pages/man2/listen.2.html
@@ -638,6 +643,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * Closes the socket: the peer sees the end. Pending receives and queued
    * sends reject with `ERR_USE_AFTER_CLOSE` (iterators end). Fds already
    * received stay with their {@link ReceivedFds}. Idempotent; never throws.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
@@ -835,10 +841,11 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /**
    * Stops listening and removes the socket file if it is still the one this
-   * server created (same device and inode).
-   * @see https://man7.org/linux/man-pages/man2/unlink.2.html Pending accepts reject with
+   * server created (same device and inode). Pending accepts reject with
    * `ERR_USE_AFTER_CLOSE` (iterators end); channels already accepted stay
    * open. Idempotent; never throws.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
+   * @see https://man7.org/linux/man-pages/man2/unlink.2.html
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')

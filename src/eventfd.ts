@@ -51,7 +51,9 @@ export function eventfd(initval: number, flags?: number): number {
  * or {@link Semaphore}.
  * @param fd - an fd number, or an object with a numeric `fd` property.
  * @throws {Error} `EAGAIN` on a non-blocking fd at 0, `EBADF` on a closed fd,
- * `EINVAL` if `fd` is not an eventfd.
+ * `EINVAL` when fewer than 8 bytes are read. The fd is not checked to be an
+ * eventfd (nor is it by Python): any file that gives 8 bytes is read as a
+ * native-endian u64.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export function eventfdRead(fd: FdLike): bigint {
@@ -69,7 +71,9 @@ export function eventfdRead(fd: FdLike): bigint {
  * @param value - a safe integer or a bigint in 0 … 2^64-1.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` if `value` is outside 0 … 2^64-1.
  * @throws {Error} `EAGAIN` on a non-blocking fd that would overflow, `EINVAL`
- * for 2^64-1 or a fd that is not an eventfd, `EBADF`.
+ * for 2^64-1 or when fewer than 8 bytes are written, `EBADF`. The fd is not
+ * checked to be an eventfd (nor is it by Python): any file that takes 8
+ * bytes is written.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */
 export function eventfdWrite(fd: FdLike, value: number | bigint): void {
@@ -187,6 +191,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
     return new EventCounter(token, handleFromFd(fd, options, false))
@@ -232,6 +238,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * for room; the kernel has no never-waiting eventfd write.)
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
    * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man2/write.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   add(value: number | bigint = 1): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
@@ -256,6 +264,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * `read(2)` an fd that never left the process keeps. The same holds for
    * the reads of `take()` and `takeSync()`.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   tryTake(): bigint | null {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
@@ -273,6 +283,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * Cancel safety: an aborted `take()` rejects with an `AbortError` and takes
    * nothing. `close()` rejects pending takes with `ERR_USE_AFTER_CLOSE`.
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or an errno error.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   take(options?: { signal?: AbortSignal | undefined }): Promise<bigint> {
     try {
@@ -291,6 +303,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * `worker.terminate()` and `process.exit()` end it within one slice,
    * taking nothing; signals and `close()` from another thread do not.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   takeSync(): bigint {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
@@ -314,6 +328,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * (and garbage collection) then forgets the number instead of closing it,
    * checked with one `fstat` (device, inode and type). That check cannot tell
    * an eventfd from another eventfd, timerfd or epoll fd: they share one inode.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
@@ -436,6 +451,8 @@ export class Permit implements Disposable {
    * After the semaphore was closed, see the class notes: nothing to do, or
    * a `LINUX_FD_PERMIT_LOST` warning.
    * @throws {Error} `EAGAIN` if the semaphore's count would pass 2^64-2.
+   * @see https://man7.org/linux/man-pages/man2/write.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   release(): void {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
@@ -527,6 +544,8 @@ export class Semaphore implements Disposable {
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
     return new Semaphore(token, handleFromFd(fd, options, true))
@@ -568,6 +587,8 @@ export class Semaphore implements Disposable {
    * (but see {@link EventCounter.add} for a peer that clears `O_NONBLOCK`).
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
    * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`.
+   * @see https://man7.org/linux/man-pages/man2/write.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   release(count: number | bigint = 1): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
@@ -587,6 +608,8 @@ export class Semaphore implements Disposable {
    * newer; see {@link EventCounter.tryTake}). The permit is returned with
    * `release()`.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   tryAcquire(): boolean {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
@@ -605,6 +628,8 @@ export class Semaphore implements Disposable {
    * never consumes a permit; `close()` rejects pending acquires with
    * `ERR_USE_AFTER_CLOSE`.
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or an errno error.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   acquire(options?: { signal?: AbortSignal | undefined }): Promise<Permit> {
     try {
@@ -622,6 +647,8 @@ export class Semaphore implements Disposable {
    * 20 ms slices, so `worker.terminate()` and `process.exit()` end it within
    * one slice, taking nothing.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   acquireSync(): Permit {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
@@ -633,6 +660,7 @@ export class Semaphore implements Disposable {
    * Closes the fd. Pending acquires reject with `ERR_USE_AFTER_CLOSE`.
    * Idempotent; never throws. See {@link EventCounter.close} for an fd closed
    * outside the package.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')

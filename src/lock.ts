@@ -276,6 +276,8 @@ export class FileLock {
    * passes the check.
    * @throws {Error} the unlock's errno (`syscall` `'fcntl'` or `'flock'`; the fd is closed anyway); `EBADF` if the fd was closed outside the package.
    * @throws {TypeError} `ERR_INVALID_THIS` when called on something that is not a FileLock.
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html (`F_OFD_SETLK` with `F_UNLCK`)
+   * @see https://man7.org/linux/man-pages/man2/flock.2.html (`LOCK_UN`)
    */
   release(): void {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')

@@ -487,6 +487,8 @@ export class Timer {
    * timer.set(1000)
    * await timer.wait({ signal: AbortSignal.timeout(5000) })
    * ```
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
    */
   async wait(options?: { signal?: AbortSignal | undefined }): Promise<bigint> {
     const core = Timer.#of(this)
@@ -501,6 +503,8 @@ export class Timer {
    * kernels such a peer makes it wait for the next expiration). The same
    * holds for the reads of `wait()` and `waitSync()`.
    * @throws {Error} `ECANCELED`, `ERR_USE_AFTER_CLOSE`, `EBADF`.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
    */
   tryWait(): bigint | null {
     const core = Timer.#of(this)
@@ -517,6 +521,8 @@ export class Timer {
    * on a thread whose event loop must keep running. It sleeps in `poll(2)` in
    * short slices, so `worker.terminate()` and `process.exit()` end it.
    * @throws {Error} `ECANCELED`, `ERR_USE_AFTER_CLOSE`, `EBADF`.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
    */
   waitSync(): bigint {
     return Timer.#of(this).waitSync()
@@ -540,6 +546,7 @@ export class Timer {
    * collection) then forgets the number instead of closing it, checked with
    * one `fstat` (device, inode and type). That check cannot tell a timerfd
    * from another timerfd, eventfd or epoll fd: they all share one inode.
+   * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
     Timer.#of(this).close()
