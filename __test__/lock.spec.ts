@@ -753,3 +753,24 @@ test.serial('a chain of hand-offs yields to the event loop between hand-offs (on
   t.log(`at most ${most} hand-offs in one loop turn`)
   t.true(most <= 2, `${most} hand-offs in one loop turn`)
 })
+
+test.serial('fake timers installed after load (Jest, Sinon) do not strand a granted lockFile: it settles through the setImmediate taken at load', async (t) => {
+  // The wait's report settled through the global setImmediate, looked up at
+  // report time: faked, the promise stayed pending while the kernel lock was
+  // already taken, with no FileLock anyone could release.
+  const file = join(dir, 'fake-timers')
+  const r = await runNode(
+    `const file = ${JSON.stringify(file)}
+     const held = lfd.tryLockFile(file)
+     const realTimeout = setTimeout
+     const parked = []
+     globalThis.setImmediate = (fn, ...args) => { parked.push(fn); return { ref() {}, unref() {}, hasRef() { return true } } }
+     globalThis.setTimeout = (fn, ms, ...args) => { parked.push(fn); return { ref() {}, unref() {}, hasRef() { return true } } }
+     const waiting = lfd.lockFile(file)
+     realTimeout(() => held.release(), 20)
+     const guard = realTimeout(() => { console.log(JSON.stringify({ settled: false, parked: parked.length })); process.exit(0) }, ${scaled(5000, t.log, "the settle guard")})
+     waiting.then((l) => { clearTimeout(guard); l.release(); console.log(JSON.stringify({ settled: true, parked: parked.length })) })`,
+  )
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { settled: true, parked: 0 })
+})

@@ -10,6 +10,7 @@ import { native } from './binding'
 import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
+import { after, cancelAfter } from './timers'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
 
@@ -249,10 +250,10 @@ function toUids(uids: unknown): Set<number> | null {
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
-      clearTimeout(t)
+      cancelAfter(t)
       reject(abortErrorOf(signal))
     }
-    const t = setTimeout(() => {
+    const t = after(() => {
       unlisten(signal, onAbort)
       resolve()
     }, ms)
@@ -563,7 +564,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   #scheduleSend(progress = false): void {
     if (this.#sendTimer !== undefined) return
     if (progress) this.#sendDelay = 0
-    const t = this.#sendDelay === 0 ? setTimeout(() => this.#flush(), 0) : setTimeout(() => this.#flush(), this.#sendDelay)
+    const t = after(() => this.#flush(), this.#sendDelay)
     if (!this.#refed) t.unref()
     this.#sendTimer = t
     this.#sendDelay = Math.min(Math.max(1, this.#sendDelay * 2), SEND_RETRY_MAX_MS)
@@ -692,7 +693,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** The core's `onShutdown`: after the waiters, the rest gets the same error. */
   #shutdown(err: Error): void {
-    if (this.#sendTimer !== undefined) clearTimeout(this.#sendTimer)
+    if (this.#sendTimer !== undefined) cancelAfter(this.#sendTimer)
     this.#sendTimer = undefined
     const sends = this.#sends
     this.#sends = []

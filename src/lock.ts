@@ -12,6 +12,7 @@ import * as util from 'node:util'
 import { AbortError, abortErrorOf, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
 import { native } from './binding'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
+import { later } from './timers'
 
 type LockHandle = Exclude<ReturnType<typeof native.lockOpen>, number>
 type LockWait = Exclude<ReturnType<typeof native.lockWait>, number>
@@ -562,7 +563,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promi
       // to 1,000 deep without a loop turn (583 measured, 60 ms), starving
       // timers and I/O. Deferred, the next release happens after the
       // dispatch, and each hand-off costs a loop turn, as a pending fs call.
-      setImmediate(settle, result)
+      later(settle, result)
     })
     if (typeof r === 'number') {
       native.lockRelease(h)

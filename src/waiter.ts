@@ -20,6 +20,7 @@
 import { native } from './binding'
 import { abortErrorOf, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
+import { later } from './timers'
 
 /** The native fd handle (an `External`). */
 export type Handle = ReturnType<typeof native.fdHandleFrom> & object
@@ -73,9 +74,6 @@ const FAST_RUN_MS = 10
 let fastRun = 0
 let fastSince = 0
 const newTurn = (): void => void (fastRun = 0)
-// Taken at load: fake timers installed later (Jest's, Sinon's) replace the
-// globals, and a deferred value must not wait for a test to advance them.
-const later = setImmediate
 const clock = Date.now
 
 /** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
@@ -407,7 +405,7 @@ export class FdCore<T> {
     const left = this.#queue.length
     if (left === 0) return
     if (left === before) return this.#failAll(err)
-    setImmediate(() => {
+    later(() => {
       const w = this.#watch
       if (w === undefined || this.#queue.length === 0 || this.fd < 0) return
       native.watchStop(w)
