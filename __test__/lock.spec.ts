@@ -774,3 +774,43 @@ test.serial('fake timers installed after load (Jest, Sinon) do not strand a gran
   t.is(r.code, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout), { settled: true, parked: 0 })
 })
+
+test.serial('flock and shared locks on a running program and on an append-only file: opened read-only, as flock(1) and Python lock them', (t) => {
+  // Opening them read-write fails (ETXTBSY for a running program, EPERM for
+  // chattr +a/+i), and only EACCES, EISDIR and EROFS fell back to a
+  // read-only open: these locks failed with ETXTBSY/EPERM, syscall 'open'.
+  for (const options of [{ kind: 'flock' as const }, { shared: true }, { kind: 'flock' as const, shared: true }]) {
+    const l = tryLockFile(process.execPath, options)
+    t.truthy(l, JSON.stringify(options))
+    l?.release()
+  }
+  // An exclusive OFD lock needs a writable fd: the open's error stays. (The
+  // error depends on who runs and how: under qemu-user the program is not
+  // the kernel's exec'd file, and a read-write open may succeed.)
+  let rwError: string | undefined
+  try {
+    closeSync(openSync(process.execPath, 'r+'))
+  } catch (error) {
+    rwError = (error as NodeJS.ErrnoException).code
+  }
+  if (rwError === undefined) {
+    t.log('this Node binary opens read-write here: the exclusive case is not checked')
+  } else {
+    t.throws(() => tryLockFile(process.execPath), { code: rwError })
+  }
+  const appendOnly = join(dir, 'append-only')
+  writeFileSync(appendOnly, '')
+  let chattr = false
+  try {
+    execFileSync('chattr', ['+a', appendOnly], { stdio: 'ignore' })
+    chattr = true
+  } catch {
+    t.log('chattr +a not possible here (not root, or a file system without it): that half is not checked')
+  }
+  if (chattr) {
+    t.teardown(() => execFileSync('chattr', ['-a', appendOnly]))
+    const l = tryLockFile(appendOnly, { kind: 'flock' })
+    t.truthy(l)
+    l?.release()
+  }
+})

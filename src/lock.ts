@@ -328,7 +328,8 @@ export class FileLock {
  * `fileOrPath` is a path (opened with `O_RDWR | O_CREAT | O_CLOEXEC`, mode
  * 0666 less the umask, and held until release; a lock that needs no write
  * access, `kind: 'flock'` or `shared`, falls back to a read-only open of a
- * file the user may only read, of a directory or on a read-only mount), an
+ * file the user may only read, of a directory, on a read-only mount, of a
+ * running program or of an append-only or immutable file), an
  * fd number, or a `FileHandle` (both duplicated, so the lock lives on that
  * fd's open file description, and the lock owns and closes its own dup).
  *

@@ -387,9 +387,11 @@ fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
 /// [`open_for_lock`] for the lock `spec` describes. One that needs no write
 /// access (a `flock` lock, or a shared OFD lock: the kernel wants only a
 /// readable fd for those) falls back to `O_RDONLY | O_NONBLOCK | O_CLOEXEC`
-/// when the read-write open fails with `EACCES`, `EISDIR` or `EROFS`: a file
-/// the user may only read, a directory (the usual way to lock one), a
-/// read-only mount. `O_NONBLOCK` because a read-only open of a FIFO waits
+/// when the read-write open fails with `EACCES`, `EISDIR`, `EROFS`,
+/// `ETXTBSY` or `EPERM`: a file the user may only read, a directory (the
+/// usual way to lock one), a read-only mount, a running program, an
+/// append-only or immutable file (`chattr +a`/`+i`). `flock -n` and
+/// Python's `fcntl.flock` lock all of those. `O_NONBLOCK` because a read-only open of a FIFO waits
 /// for a writer (a read-write one never did); it is cleared again once the
 /// file is open, so that the lock's fd reads as one opened read-write does.
 /// If the fallback fails too, the first error is returned (`EACCES` for a
@@ -397,7 +399,11 @@ fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
 pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd> {
     let read_only = spec.kind == LockKind::Flock || spec.shared;
     match open_rw(path) {
-        Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS)) if read_only => open_ro(path).map_err(|_| e),
+        Err(e @ (Errno::EACCES | Errno::EISDIR | Errno::EROFS | Errno::ETXTBSY | Errno::EPERM))
+            if read_only =>
+        {
+            open_ro(path).map_err(|_| e)
+        }
         r => r,
     }
     .syscall("open")

@@ -153,6 +153,31 @@ fn blocking_waits_use_the_cancel_signal_when_it_is_free() {
 }
 
 #[test]
+fn open_for_spec_opens_a_running_executable_read_only_for_the_locks_that_need_no_write_access() {
+    // A running program cannot be opened O_RDWR: ETXTBSY for root (EACCES
+    // for others, unless they own it). `flock -n` and Python's fcntl.flock
+    // lock it; a flock or shared OFD lock here failed with ETXTBSY.
+    let exe = std::env::current_exe().unwrap();
+    for (kind, shared) in [
+        (LockKind::Flock, false),
+        (LockKind::Flock, true),
+        (LockKind::Ofd, true),
+    ] {
+        let s = spec(kind, shared);
+        let fd = open_for_spec(&exe, &s).unwrap_or_else(|e| panic!("{kind:?} shared={shared}: {e:?}"));
+        assert!(try_lock(fd.as_fd(), &s).unwrap(), "{kind:?} shared={shared}");
+    }
+    let err = open_for_spec(&exe, &spec(LockKind::Ofd, false)).unwrap_err();
+    assert!(
+        matches!(
+            err.errno,
+            linux_fd_core::Errno::ETXTBSY | linux_fd_core::Errno::EACCES
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn open_for_spec_opens_a_directory_read_only_for_the_locks_that_need_no_write_access() {
     // A directory cannot be opened O_RDWR (EISDIR): flock and shared OFD
     // locks get a read-only fd, an exclusive OFD lock (which needs a
