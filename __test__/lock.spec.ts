@@ -814,3 +814,13 @@ test.serial('flock and shared locks on a running program and on an append-only f
     l?.release()
   }
 })
+
+test('a path that cannot be opened: the error names it, as Node fs errors do (message and path)', async (t) => {
+  // The error ended at "open", with no path property.
+  const missing = join(dir, 'no-such-dir', 'app.lock')
+  for (const target of [missing, Buffer.from(missing), pathToFileURL(missing)]) {
+    const e = t.throws(() => tryLockFile(target)) as NodeJS.ErrnoException
+    t.like(e, { code: 'ENOENT', syscall: 'open', path: missing, message: `ENOENT: no such file or directory, open '${missing}'` })
+    await t.throwsAsync(lockFile(target), { code: 'ENOENT', message: `ENOENT: no such file or directory, open '${missing}'` })
+  }
+})

@@ -21,6 +21,8 @@ export interface ErrnoError extends Error {
   errno: number
   /** The system call that failed, e.g. `'eventfd_read'`. */
   syscall: string
+  /** The path of a failed `open`, as in Node's fs errors. */
+  path?: string
 }
 
 let systemErrors: Map<number, [string, string]> | undefined
@@ -48,12 +50,14 @@ function define(err: Error, props: Record<string, unknown>): void {
 
 /**
  * The error of a failed system call. `errno` is the negative errno a native
- * function returned.
+ * function returned; `path`, for a call on a path (a lock's `open`), goes
+ * into the message and a `path` property, as in Node's fs errors.
  */
-export function errnoError(errno: number, syscall: string): ErrnoError {
+export function errnoError(errno: number, syscall: string, path?: string): ErrnoError {
   const [code, description] = describeErrno(errno)
-  const err = new Error(`${code}: ${description}, ${syscall}`) as ErrnoError
-  define(err, { errno, code, syscall })
+  // With a path, as Node's fs errors: `ENOENT: …, open '/x'` and `path`.
+  const err = new Error(`${code}: ${description}, ${syscall}${path === undefined ? '' : ` '${path}'`}`) as ErrnoError
+  define(err, path === undefined ? { errno, code, syscall } : { errno, code, syscall, path })
   Error.captureStackTrace?.(err, errnoError)
   return err
 }

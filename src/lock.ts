@@ -153,7 +153,10 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
     typeof target === 'number'
       ? native.lockDup(target, flock, spec.shared, spec.start, spec.length)
       : native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
-  if (typeof h === 'number') throw errnoError(h, typeof target === 'number' ? 'fcntl' : 'open')
+  if (typeof h === 'number') {
+    if (typeof target === 'number') throw errnoError(h, 'fcntl')
+    throw errnoError(h, 'open', typeof target === 'string' ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength).toString())
+  }
   return h
 }
 
