@@ -824,3 +824,18 @@ test('a path that cannot be opened: the error names it, as Node fs errors do (me
     await t.throwsAsync(lockFile(target), { code: 'ENOENT', message: `ENOENT: no such file or directory, open '${missing}'` })
   }
 })
+
+test('each option is read once: a getter cannot pass the checks with one value and lock with another', (t) => {
+  // `kind` was read up to four times: 'ofd' to the checks, 'bogus' last,
+  // made a FileLock whose kind was 'bogus'.
+  let reads = 0
+  const options = {
+    get kind() {
+      return reads++ < 2 ? 'ofd' : 'bogus'
+    },
+  } as unknown as { kind: 'ofd' }
+  const l = tryLockFile(join(dir, 'getter'), options)
+  t.teardown(() => l?.release())
+  t.is(l?.kind, 'ofd')
+  t.is(reads, 1)
+})

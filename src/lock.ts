@@ -116,32 +116,36 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
     throw invalidArgType('fileOrPath', 'of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle', fileOrPath)
   }
   const o = toOptions(options, 'options', ['shared', 'wait', 'signal', 'range', 'kind'] as const)
+  // Each option is read once: a getter cannot answer the checks one way
+  // and the lock another (a `kind` getter made a FileLock of kind 'bogus').
+  const { shared: oShared, wait: oWait, signal: oSignal, range: oRange, kind: oKind } = o
   // tryLockFile never waits: `wait` and `signal` are refused unless
   // undefined, which everywhere means "not given" (so `{ signal: undefined }`,
   // which its typings allow, is fine).
   if (!waitable) {
-    if (o.wait !== undefined) throw invalidArgValue('options.wait', o.wait, 'is not taken by tryLockFile, which never waits')
-    if (o.signal !== undefined) throw invalidArgValue('options.signal', o.signal, 'is not taken by tryLockFile, which never waits')
+    if (oWait !== undefined) throw invalidArgValue('options.wait', oWait, 'is not taken by tryLockFile, which never waits')
+    if (oSignal !== undefined) throw invalidArgValue('options.signal', oSignal, 'is not taken by tryLockFile, which never waits')
   }
-  const shared = toBool(o.shared, 'options.shared', false)
-  const wait = toBool(o.wait, 'options.wait', true)
-  const signal = toSignal(o.signal)
+  const shared = toBool(oShared, 'options.shared', false)
+  const wait = toBool(oWait, 'options.wait', true)
+  const signal = toSignal(oSignal)
   let kind: LockKind = 'ofd'
-  if (o.kind !== undefined) {
-    if (typeof o.kind !== 'string') throw invalidArgType('options.kind', 'of type string', o.kind)
-    if (o.kind !== 'ofd' && o.kind !== 'flock') throw invalidArgValue('options.kind', o.kind, "must be 'ofd' or 'flock'")
-    kind = o.kind
+  if (oKind !== undefined) {
+    if (typeof oKind !== 'string') throw invalidArgType('options.kind', 'of type string', oKind)
+    if (oKind !== 'ofd' && oKind !== 'flock') throw invalidArgValue('options.kind', oKind, "must be 'ofd' or 'flock'")
+    kind = oKind
   }
   let start = 0
   let length = 0
-  if (o.range !== undefined && o.range !== null) {
+  if (oRange !== undefined && oRange !== null) {
     if (kind === 'flock') {
-      throw invalidArgValue('options.range', o.range, 'is not supported by flock locks (they cover the whole file)')
+      throw invalidArgValue('options.range', oRange, 'is not supported by flock locks (they cover the whole file)')
     }
-    if (typeof o.range !== 'object') throw invalidArgType('options.range', 'of type object', o.range)
-    const r = toOptions(o.range, 'options.range', ['start', 'length'] as const)
-    start = toInt(r.start, 'options.range.start', 0, MAX_SAFE, 0)
-    length = toInt(r.length, 'options.range.length', 0, MAX_SAFE, 0)
+    if (typeof oRange !== 'object') throw invalidArgType('options.range', 'of type object', oRange)
+    const r = toOptions(oRange, 'options.range', ['start', 'length'] as const)
+    const { start: rStart, length: rLength } = r
+    start = toInt(rStart, 'options.range.start', 0, MAX_SAFE, 0)
+    length = toInt(rLength, 'options.range.length', 0, MAX_SAFE, 0)
   }
   return { target, spec: { kind, shared, start, length }, wait, signal }
 }
