@@ -839,3 +839,29 @@ test('each option is read once: a getter cannot pass the checks with one value a
   t.is(l?.kind, 'ofd')
   t.is(reads, 1)
 })
+
+test.serial('a wait through an fd is not queued behind a path waiter that waits for that fd\'s own lock: granted when its real conflict goes', async (t) => {
+  // The in-process queue keyed waiters by file, kind, mode and range, not by
+  // open file description: B (through fd X, whose description holds 0..9)
+  // queued behind A (its own description, blocked by X's 0..9 and by P's
+  // 20..29), and stayed there after P, its only conflict, was released.
+  const f = join(dir, 'same-description')
+  const fd = openSync(f, 'w+')
+  t.teardown(() => closeSync(fd))
+  const whole = { range: { start: 0, length: 100 } }
+  const L = tryLockFile(fd, { range: { start: 0, length: 10 } })!
+  const P = tryLockFile(f, { range: { start: 20, length: 10 } })!
+  const ac = new AbortController()
+  const A = lockFile(f, { ...whole, signal: ac.signal })
+  await sleep(20)
+  const B = lockFile(fd, whole)
+  await sleep(20)
+  P.release()
+  const got = await Promise.race([B.then(() => 'granted'), sleep(scaled(3000, t.log, 'the grant')).then(() => 'still waiting')])
+  t.is(got, 'granted')
+  // B's lock and L's are one owner's: releasing B drops L's range too.
+  ;(await B).release()
+  L.release()
+  ac.abort()
+  await t.throwsAsync(A.then((l) => l.release()), { name: 'AbortError' })
+})

@@ -381,7 +381,9 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
  * blocked in the kernel (`F_OFD_SETLKW`, or `flock` without `LOCK_NB`), which
  * wakes it the moment the holder lets go. Waiters in one thread for the same
  * lock queue first come, first served, and only the first waits in the
- * kernel. `signal` ends the wait at once: the promise rejects with an
+ * kernel (waits through an fd or `FileHandle` do not queue: each waits in
+ * the kernel, as its description's own locks decide what it conflicts
+ * with). `signal` ends the wait at once: the promise rejects with an
  * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
  * When the promise settles, whatever the outcome, the wait's fds are closed
  * and its thread is back in the pool (idle pool threads end after 1 s).
@@ -414,6 +416,12 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
     native.lockRelease(h)
     throw errnoError(r, syscallOf(req.spec))
   }
+  // A wait through an fd is judged by the kernel together with the locks
+  // its open file description already holds, which a queue keyed by file,
+  // kind, mode and range cannot see: queued behind a waiter that waits for
+  // that description's own lock, it would never be tried again. So it waits
+  // in the kernel at once, on its own thread.
+  if (typeof req.target === 'number') return wait(h, req.spec, signal)
   return queued(h, req.spec, signal)
 }
 
