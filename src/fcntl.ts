@@ -468,7 +468,11 @@ const OFF_MAX = 2n ** 63n - 1n
  * `F_RDLCK`, `LOCK_EX` `F_WRLCK`; `F_SETLK` with `LOCK_NB`, else `F_SETLKW`).
  *
  * These locks belong to the process and are dropped when it closes *any* fd
- * of the file (Node may do that internally): prefer {@link lockFile}.
+ * of the file (Node may do that internally): prefer {@link lockFile}. That
+ * includes this package: `tryLockFile(path)` and `lockFile(path)` open the
+ * file and close their fd when done or refused, so a probe by path of a
+ * file this process holds a `lockf` lock on drops that lock (it also finds
+ * it "held": OFD and POSIX locks of one process conflict).
  * Without `LOCK_NB` this **blocks the calling thread**.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param cmd - `LOCK_UN`, or `LOCK_SH`/`LOCK_EX` with optional `LOCK_NB`.

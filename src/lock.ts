@@ -343,7 +343,13 @@ export class FileLock {
  * Locks taken through the same fd share its open file description, and the
  * kernel sees one owner: a second lock through it is not a conflict, and
  * releasing either drops both. Take one lock per description, or lock by
- * path (each path lock opens its own). An exclusive `'ofd'` lock through an
+ * path (each path lock opens its own). Changing a `'flock'` lock's mode
+ * through the same description is not atomic (flock(2)): an exclusive
+ * `tryLockFile(fd, { kind: 'flock' })` over a shared one that returns
+ * `null`, or a `lockFile` upgrade that is aborted, has already dropped the
+ * shared lock, although its `FileLock` still says `released: false`.
+ * A path is opened and its fd closed when the lock is released or refused,
+ * which drops any {@link lockf} lock this process holds on the file. An exclusive `'ofd'` lock through an
  * fd needs it open for writing, a shared one for reading (`EBADF`
  * otherwise).
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
