@@ -71,3 +71,48 @@ for (const [name, make] of Object.entries(makers)) {
     t.is(after, before, `${after - before} fds still open after collection`)
   })
 }
+
+for (const uring of ['0', '1']) {
+  test(`closing a waited object inside a loop callback leaves no epoll registration behind (UV_USE_IO_URING=${uring})`, async (t) => {
+    // With libuv's io_uring mode, uv_poll_stop inside a loop callback only
+    // queues the EPOLL_CTL_DEL; the watch's dup was closed at once, so the
+    // DEL failed with EBADF and the registration stayed for as long as the
+    // eventfd was open elsewhere: the loop then spun whenever it was
+    // readable. (Under UV_USE_IO_URING=1 on a kernel or sandbox without
+    // io_uring, libuv falls back to epoll, and this checks that path again.)
+    const r = await runNode(
+      `const fs = require('fs')
+       const open = (n) => { try { fs.fstatSync(n); return true } catch { return false } }
+       const registered = () => {
+         const out = []
+         for (const f of fs.readdirSync('/proc/self/fd')) {
+           let l; try { l = fs.readlinkSync('/proc/self/fd/' + f) } catch { continue }
+           if (l !== 'anon_inode:[eventpoll]') continue
+           for (const m of fs.readFileSync('/proc/self/fdinfo/' + f, 'utf8').matchAll(/tfd:\\s+(\\d+)/g)) out.push(Number(m[1]))
+         }
+         return out
+       }
+       ;(async () => {
+         const a = new lfd.EventCounter()
+         const b = lfd.EventCounter.fromFd(a.fd)
+         const c = new lfd.EventCounter()
+         const pb = b.take().catch((e) => e.code)
+         setTimeout(() => c.add(1), 20)
+         await c.take() // this continuation runs inside c's poll callback
+         b.close()
+         const settled = await pb
+         await new Promise((r) => setTimeout(r, 50))
+         const stale = registered().filter((n) => !open(n))
+         a.add(5) // a keeps the eventfd open, and now readable
+         const t0 = process.cpuUsage()
+         await new Promise((r) => setTimeout(r, 300))
+         const cpu = process.cpuUsage(t0)
+         console.log(JSON.stringify({ settled, stale, spinning: (cpu.user + cpu.system) / 1000 > 150 }))
+         a.close(); c.close()
+       })()`,
+      { env: { ...process.env, UV_USE_IO_URING: uring } },
+    )
+    t.is(r.code, 0, r.stderr)
+    t.deepEqual(JSON.parse(r.stdout), { settled: 'ERR_USE_AFTER_CLOSE', stale: [], spinning: false })
+  })
+}

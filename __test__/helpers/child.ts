@@ -17,16 +17,17 @@ export interface ChildResult {
 
 /**
  * Runs `code` in a fresh `node -e` process with `lfd` bound to the package.
- * `extraFds` are passed as fds 3, 4, … of the child. Killed (SIGKILL) after
+ * `extraFds` are passed as fds 3, 4, … of the child, `env` replaces its
+ * environment. Killed (SIGKILL) after
  * `timeoutMs`, by default 30 s (300 s under qemu-user, helpers/emulation.ts).
  */
 export function runNode(
   code: string,
-  opts: { extraFds?: number[]; args?: string[]; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+  opts: { extraFds?: number[]; args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
 ): Promise<ChildResult> {
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])]
   const prelude = `const lfd = require(${JSON.stringify(PKG)});\n`
-  const child = spawn(process.execPath, [...(opts.args ?? []), '-e', prelude + code], { stdio })
+  const child = spawn(process.execPath, [...(opts.args ?? []), '-e', prelude + code], { stdio, env: opts.env ?? process.env })
   opts.onSpawn?.(child.pid!)
   let stdout = ''
   let stderr = ''
