@@ -42,8 +42,10 @@ export ESBUILD_BINARY_PATH=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild
 # Left out: specs of JS text, tooling and packaging (check-safety, packaging,
 # readme, install-error) and whole-program runs (demo, examples) that go
 # through the same calls as the specs above; natively they run in npm test,
-# on real arm64 in the workflow.
-ARCH_SPECS=(api channel event-counter eventfd exclusion fcntl fd-ownership leaks loader lock memfd mutants semaphore timerfd)
+# on real arm64 in the workflow. Also left out: nonblock, whose cases skip
+# under qemu-user (7.2 has no preadv2, so the never-waiting read falls back
+# to read(2) as on a kernel before 5.8, whatever the host runs).
+ARCH_SPECS=(api channel event-counter eventfd exclusion exit fcntl fd-ownership leaks loader lock memfd mutants semaphore timerfd)
 arch_spec_files=()
 for n in "${ARCH_SPECS[@]}"; do arch_spec_files+=("__test__/$n.spec.ts"); done
 
