@@ -155,19 +155,23 @@ export class FdCore<T> {
   }
 
   /**
-   * The error for a native call that returned `errno`. On `EBADF`, checks
-   * whether the fd was closed behind our back; if so the object gives the
-   * number up (never closing it) and pending waits reject with `EBADF`.
+   * The error for a native call that returned `errno`. On `EBADF`, or on
+   * `EINVAL` (what an 8-byte read or write gives on a reused number whose
+   * file is short, or that cannot be read or written), checks whether the
+   * fd was closed behind our back; if so the object gives the number up
+   * (never closing it), the error is `EBADF`, and pending waits reject with
+   * it. The check is one `fstat`, on error paths only.
    */
   fail(errno: number, syscall: string): Error {
-    const err = errnoError(errno, syscall)
-    if (errno === -9 && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+    if ((errno === -9 || errno === -22) && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+      const err = errnoError(-9, syscall)
       err.message += `: fd ${this.fd} of this ${this.#owner} was closed outside linux-fd`
       this.lost = true
       this.#lostError = err
       this.#shutdown(err)
+      return err
     }
-    return err
+    return errnoError(errno, syscall)
   }
 
   /** Waits for a value; see the class docs of the owners for cancel safety. */
