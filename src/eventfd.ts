@@ -222,7 +222,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * The counter's current value, read without consuming it (the kernel's
    * `eventfd-count` in `/proc/self/fdinfo`). For observing only: another
    * process may change it at any moment.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd
+   * was closed outside the package (or `/proc` is not mounted).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
   get count(): bigint {
@@ -574,7 +575,8 @@ export class Semaphore implements Disposable {
   /**
    * The permits free right now, read without taking any (the kernel's
    * `eventfd-count` in `/proc/self/fdinfo`). For observing only.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd
+   * was closed outside the package (or `/proc` is not mounted).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
   get count(): bigint {

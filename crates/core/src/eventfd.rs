@@ -250,8 +250,8 @@ impl AsFd for EventFd {
 /// (in hex) as `eventfd-count:` in `/proc/self/fdinfo/<fd>`.
 ///
 /// # Errors
-/// `EBADF` if `fd` is not open; `EINVAL` if it is not an eventfd; `ENOENT` if
-/// `/proc` is not mounted.
+/// `EBADF` if `fd` is not open, and also if `/proc` is not mounted (the
+/// fdinfo entry is missing either way); `EINVAL` if it is not an eventfd.
 ///
 /// # References
 /// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
