@@ -77,8 +77,10 @@ pub fn timerfd_create(clockid: i32, flags: i32) -> Result<OwnedFd> {
 /// disarms) the timer and returns the previous setting (relative).
 ///
 /// # Errors
-/// `EBADF`, `EINVAL` (not a timerfd, bad flags, or `TFD_TIMER_CANCEL_ON_SET`
-/// without an absolute realtime timer), `ECANCELED`.
+/// `EBADF`, `EINVAL` (not a timerfd, or unknown flags), `ECANCELED`. The
+/// kernel ignores `TFD_TIMER_CANCEL_ON_SET` without `TFD_TIMER_ABSTIME` or
+/// on a clock other than a realtime one, with no error (the TypeScript
+/// `Timer` refuses that combination).
 pub fn timerfd_settime(fd: BorrowedFd<'_>, flags: i32, new: TimerSpec) -> Result<TimerSpec> {
     // SAFETY: itimerspec is a plain C struct; all-zero is valid.
     let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
