@@ -865,3 +865,21 @@ test.serial('a wait through an fd is not queued behind a path waiter that waits 
   ac.abort()
   await t.throwsAsync(A.then((l) => l.release()), { name: 'AbortError' })
 })
+
+test('a lock wait callback that throws is an uncaught exception, as any Node callback that throws (a direct caller of binding.js)', async (t) => {
+  // napi-rs's call returned the exception as an Err, which was dropped: the
+  // process went on with exit status 0 and nothing reported.
+  const file = join(dir, 'throwing-callback')
+  const binding = JSON.stringify(join(PKG, '..', 'binding.js'))
+  const r = await runNode(
+    `const native = require(${binding})
+     const held = lfd.tryLockFile(${JSON.stringify(file)})
+     const h = native.lockOpen(${JSON.stringify(file)}, false, false, 0, 0)
+     process.on('uncaughtException', (e) => { console.log('uncaught: ' + e.message); process.exit(0) })
+     native.lockWait(h, (result) => { throw new Error('from the callback, result ' + (result >= 0 ? 'fd' : result)) })
+     setTimeout(() => held.release(), 20)
+     setTimeout(() => { console.log('nothing reported'); process.exit(0) }, ${scaled(5000, t.log, 'the report')})`,
+  )
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), 'uncaught: from the callback, result fd')
+})

@@ -300,9 +300,12 @@ pub fn lock_wait(
             drop(inner);
             let env = Env::from_raw(env);
             if let Ok(f) = callback.borrow_back(&env) {
-                // src/lock.ts's callback does not throw; were it to, the
-                // exception is reported by napi-rs and dropped here.
-                let _ = f.call(result);
+                // A callback that throws is an uncaught exception, as for
+                // any Node callback (napi-rs hands it back as an Err, which
+                // was dropped). src/lock.ts's callback does not throw.
+                if let Err(e) = f.call(result) {
+                    env.fatal_exception(e);
+                }
             }
         },
     );
