@@ -394,6 +394,11 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
  * When the promise settles, whatever the outcome, the wait's fds are closed
  * and its thread is back in the pool (idle pool threads end after 1 s).
  *
+ * The path is opened, and a free lock taken, on the calling thread before
+ * the promise is returned, as `fs.openSync` and `tryLockFile` do: a file
+ * system that hangs in `open` (an unreachable NFS server) blocks the event
+ * loop there. Only the wait for a held lock is moved off the thread.
+ *
  * `fileOrPath` is as for {@link tryLockFile}. Classic POSIX record locks are
  * not offered here: closing *any* fd of the file drops them, and Node opens
  * and closes fds internally (see {@link lockf}).
