@@ -1085,3 +1085,32 @@ test.serial('20,000 messages with fds: the fd count returns to baseline, includi
   t.true(mid > before, `fds not taken were held until collection (${mid - before})`)
   t.is(after, before, `${after - before} fds still open`)
 })
+
+test.serial('a watch restarted from its own error callback polls again (binding.js): the error stops it before the callback, not after', async (t) => {
+  // libuv stops a poll handle before reporting POLLERR (a socket whose peer
+  // left our message unread has ECONNRESET pending). The watch was marked
+  // stopped only after the callback: a watchStart() made inside it found
+  // the watch still "active", did nothing, and was then undone, so the
+  // socket's end (readable at once) was never reported.
+  const r = await runNode(
+    `const native = require(${BINDING})
+     const [a, b] = native.channelPair()
+     const fa = native.fdHandleFd(a)
+     native.channelSend(fa, Buffer.from('unread'), new Int32Array(0))
+     native.fdHandleClose(b)
+     const calls = []
+     const w = native.watchOpen(fa, (errno) => {
+       calls.push(errno === undefined ? 'readable' : errno)
+       if (calls.length === 1) {
+         const m = native.channelRecv(native.watchFd(w))
+         calls.push(typeof m === 'number' ? m : 'a message')
+         calls.push(native.watchStart(w))
+       } else native.watchStop(w)
+     })
+     native.watchStart(w)
+     setTimeout(() => { console.log(JSON.stringify(calls)); native.watchClose(w); native.fdHandleClose(a) }, ${scaled(300, t.log, 'the second report')})`,
+  )
+  t.is(r.code, 0, r.stderr)
+  // UV_EBADF (-9) for POLLERR; the read takes ECONNRESET (-104); the restart; then the end.
+  t.deepEqual(JSON.parse(r.stdout), [-9, -104, 0, 'readable'])
+})

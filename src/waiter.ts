@@ -396,8 +396,9 @@ export class FdCore<T> {
    * `UV_EBADF`, and a socket has `POLLERR` while an error is pending on it
    * (`ECONNRESET` when the peer went leaving data unread), so unless the fd
    * really was lost, this reads: the read reports the socket's own error
-   * (and clears it). The native side stops the watch after an error
-   * callback, so it is restarted on the next turn if someone still waits.
+   * (and clears it). The native side stops the watch before an error
+   * callback (libuv has stopped its handle), so it is restarted, on the
+   * next turn, if someone still waits.
    * If the reads settled nobody, the error is persistent: every waiter gets it.
    */
   #onError(errno: number): void {

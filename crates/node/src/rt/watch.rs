@@ -316,7 +316,9 @@ impl WatchInner {
     pub fn fire(this: &Rc<RefCell<WatchInner>>, env: sys::napi_env, status: c_int, in_scope: bool) {
         let (cb, state) = {
             let me = this.borrow();
-            if me.closed || !me.active || me.callback.is_null() {
+            // An error is delivered by a watch that on_poll has just
+            // stopped for it.
+            if me.closed || (status == 0 && !me.active) || me.callback.is_null() {
                 return;
             }
             (me.callback, me.state.clone())
@@ -431,13 +433,17 @@ unsafe extern "C" fn on_poll(handle: *mut uv::Handle, status: c_int, _events: c_
     let Some(inner) = data.inner.upgrade() else { return };
     let env = data.state.env;
     if status < 0 {
-        // A poll error (EBADF and the like): stop, so it cannot repeat, and
-        // tell JS once.
-        let started = inner.borrow().active;
-        WatchInner::fire(&inner, env, status, false);
-        if started {
-            inner.borrow_mut().stop();
+        // A poll error (POLLERR, which libuv reports as UV_EBADF, and the
+        // like): libuv has already stopped the handle. Stopped here too
+        // before JS runs, so that a wait JS starts from the callback (or
+        // its microtasks) really starts it again; stopped after the
+        // callback, such a restart was a no-op and then undone, and the
+        // wait hung. Told to JS once.
+        if !inner.borrow().active {
+            return;
         }
+        inner.borrow_mut().stop();
+        WatchInner::fire(&inner, env, status, false);
         return;
     }
     WatchInner::fire(&inner, env, 0, false);
