@@ -1114,3 +1114,21 @@ test.serial('a watch restarted from its own error callback polls again (binding.
   // UV_EBADF (-9) for POLLERR; the read takes ECONNRESET (-104); the restart; then the end.
   t.deepEqual(JSON.parse(r.stdout), [-9, -104, 0, 'readable'])
 })
+
+test.serial('a server that waited in accept() frees its abstract name at close(): an immediate re-listen works, an immediate connect is refused', async (t) => {
+  // Pins the socket's release at close(): keeping the watch's dup open
+  // until libuv's close callback (tried on 2026-12-03 for the io_uring
+  // epoll fix) kept the name bound until the loop's close phase.
+  const name = abstractName()
+  const s1 = FdChannel.listen(name, { abstract: true })
+  const pending = s1.accept().catch((e: NodeJS.ErrnoException) => e.code)
+  await new Promise((r) => setImmediate(r))
+  s1.close()
+  const connecting = FdChannel.connect(name, { abstract: true }).then(
+    (c) => (c.close(), 'connected'),
+    (e: NodeJS.ErrnoException) => e.code,
+  )
+  t.notThrows(() => FdChannel.listen(name, { abstract: true }).close())
+  t.is(await connecting, 'ECONNREFUSED')
+  t.is(await pending, 'ERR_USE_AFTER_CLOSE')
+})

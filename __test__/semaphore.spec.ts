@@ -222,10 +222,6 @@ test.serial('waiters in several processes share one semaphore passed as an inher
 test.serial('a worker terminated while it waits, 200 times: no crash, no leaked fd, no lost permit', async (t) => {
   const sem = new Semaphore(0)
   t.teardown(() => sem.close())
-  // A closed object's watch dup is closed by its libuv close callback, in
-  // the loop's close phase after close() (docs/design.md): let the last
-  // test's run first (a timer runs after that phase; setImmediate before).
-  await sleep(10)
   const before = fdCount()
   for (let i = 0; i < 200; i++) {
     const w = new Worker(

@@ -13,7 +13,7 @@
 //! # References
 //! - [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html)
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -22,6 +22,36 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use crate::error::{Errno, Error, Result};
 use crate::eventfd::{self as efd, EfdFlags};
 use crate::fd::GuardedFd;
+
+/// `epoll_ctl(epfd, EPOLL_CTL_DEL, fd)`: takes `fd` out of an epoll set
+/// now. The Node binding calls it on libuv's own epoll fd (`uv_backend_fd`)
+/// for a watch's private dup, right before closing the dup: in libuv's
+/// io_uring mode, `uv_poll_stop` made inside a loop callback only queues its
+/// DEL, which then runs after the close and fails with `EBADF`, so the
+/// registration of a file still open elsewhere stayed in the set and woke
+/// the loop in a spin whenever the file was readable. `ENOENT` (libuv
+/// already removed it, the usual case) is `Ok(false)`.
+///
+/// # Errors
+/// `EBADF` or `EINVAL` for a number that is not an epoll fd or an fd.
+///
+/// # References
+/// - [`epoll_ctl(2)`](https://man7.org/linux/man-pages/man2/epoll_ctl.2.html)
+pub fn epoll_forget(epfd: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<bool> {
+    // Old kernels (before 2.6.9) wanted an event even for a DEL; libuv
+    // passes a zeroed one too.
+    let mut dummy = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: a plain syscall on two borrowed fds with a valid pointer to
+    // an initialised epoll_event; the kernel checks both fds.
+    let rc = unsafe { libc::epoll_ctl(epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), &mut dummy) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    match Errno::last() {
+        Errno::ENOENT => Ok(false),
+        e => Err(Error::new(e, "epoll_ctl")),
+    }
+}
 
 /// Waits until `fd` is readable (or reports an error/hangup), retrying on `EINTR`.
 ///

@@ -38,6 +38,7 @@ type HandleVoid = unsafe extern "C" fn(*mut Handle);
 type HandleSize = unsafe extern "C" fn(c_int) -> usize;
 type GetData = unsafe extern "C" fn(*const Handle) -> *mut c_void;
 type SetData = unsafe extern "C" fn(*mut Handle, *mut c_void);
+type BackendFd = unsafe extern "C" fn(*const Loop) -> c_int;
 
 /// Function pointers into the running process's libuv.
 pub struct Uv {
@@ -50,6 +51,9 @@ pub struct Uv {
     pub handle_size: HandleSize,
     pub get_data: GetData,
     pub set_data: SetData,
+    /// `uv_backend_fd`: the loop's epoll fd. Optional (Deno's Node-API
+    /// layer need not export it); see `watch.rs`, `release`.
+    pub backend_fd: Option<BackendFd>,
 }
 
 fn sym(name: &CStr) -> Option<*mut c_void> {
@@ -79,6 +83,11 @@ fn load() -> Option<Uv> {
         handle_size: load!(c"uv_handle_size", HandleSize),
         get_data: load!(c"uv_handle_get_data", GetData),
         set_data: load!(c"uv_handle_set_data", SetData),
+        backend_fd: sym(c"uv_backend_fd").map(|p| {
+            // SAFETY: libuv's exported uv_backend_fd; BackendFd is its
+            // prototype from uv.h (libuv 1.x ABI).
+            unsafe { std::mem::transmute::<*mut c_void, BackendFd>(p) }
+        }),
     })
 }
 

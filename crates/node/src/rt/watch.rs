@@ -14,16 +14,24 @@
 //! object a pending wait belongs to cannot be collected); a stopped one holds
 //! it weakly, and the JS object keeps the callback alive itself.
 //!
-//! Closing (libuv's rules): `uv_poll_stop`, `uv_close(handle, cb)`, and close
-//! the dup and free the handle only in `cb`. Not the dup at once: inside a
-//! loop callback, libuv's io_uring mode (`UV_USE_IO_URING=1`) only queues the
-//! `EPOLL_CTL_DEL` of `uv_poll_stop`; with the dup already closed it failed
-//! with `EBADF`, and the registration stayed in the loop's epoll set for as
-//! long as the file was open elsewhere, waking the loop in a spin whenever it
-//! was readable (leaks.spec, "epoll registration").
+//! Closing (libuv's rules): `uv_poll_stop`, then close the dup, then
+//! `uv_close(handle, cb)`, and free the handle only in `cb`. Closing the dup
+//! at once is safe because the dup has left libuv's epoll set by then: in
+//! libuv's io_uring mode (`UV_USE_IO_URING=1`), `uv_poll_stop` made inside a
+//! loop callback (where the continuation of an `await x.take()` runs) only
+//! queues its `EPOLL_CTL_DEL`, which ran after the close, failed with
+//! `EBADF`, and left the registration of a file still open elsewhere in the
+//! set, waking the loop in a spin whenever it was readable (leaks.spec,
+//! "epoll registration"). So `release` also removes it itself, from
+//! `uv_backend_fd`'s set, before the close. The queued DEL then finds
+//! nothing (`ENOENT`): a number reused meanwhile is not in the set yet,
+//! since libuv adds new watchers at the start of its next poll, after the
+//! queue is flushed. (Keeping the dup open until the close callback instead
+//! kept a socket bound, and a peer connected, until the loop's close
+//! phase.)
 
 use std::alloc::{self, Layout};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ffi::c_int;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr;
@@ -40,12 +48,10 @@ use super::uv;
 /// The native side of one watch. Only touched on its environment's thread.
 pub struct WatchInner {
     state: Rc<EnvState>,
-    /// The private dup that is polled, until `release` (then the handle's
-    /// close callback closes it, see the module comment). A `GuardedFd`, so
-    /// that the process's owner registry knows the number (an adoption of
-    /// it is `EBUSY`), and so that closing it never closes a number someone
-    /// else reused.
-    poll_fd: Option<GuardedFd>,
+    /// The private dup that is polled. A `GuardedFd`, so that the process's
+    /// owner registry knows the number (an adoption of it is `EBUSY`), and
+    /// so that closing it never closes a number someone else reused.
+    poll_fd: GuardedFd,
     /// `uv_poll_t` (uv backend), or null.
     handle: *mut uv::Handle,
     /// The helper thread (thread backend), made on first start.
@@ -65,9 +71,6 @@ pub struct Watch(Rc<RefCell<WatchInner>>);
 struct HandleData {
     state: Rc<EnvState>,
     inner: Weak<RefCell<WatchInner>>,
-    /// The polled dup once `release` gave it up: closed when this is freed,
-    /// in `on_close`.
-    closing_fd: Cell<Option<GuardedFd>>,
 }
 
 impl Watch {
@@ -84,7 +87,7 @@ impl Watch {
         }
         let inner = Rc::new(RefCell::new(WatchInner {
             state: state.clone(),
-            poll_fd: Some(GuardedFd::new(dup)),
+            poll_fd: GuardedFd::new(dup),
             handle: ptr::null_mut(),
             helper: None,
             callback: cb_ref,
@@ -95,12 +98,7 @@ impl Watch {
             closed: false,
         }));
         if let Backend::Uv { uv, loop_ } = state.backend {
-            let raw = inner
-                .borrow()
-                .poll_fd
-                .as_ref()
-                .and_then(GuardedFd::raw)
-                .unwrap_or(-1);
+            let raw = inner.borrow().poll_fd.raw().unwrap_or(-1);
             let layout = handle_layout(uv);
             // SAFETY: layout has a non-zero size (uv_handle_size of a real type).
             let h = unsafe { alloc::alloc_zeroed(layout) } as *mut uv::Handle;
@@ -109,7 +107,7 @@ impl Watch {
                 return Err(SysError::new(Errno::ENOMEM, "uv_poll_init"));
             }
             // SAFETY: h is zeroed memory of uv_handle_size(UV_POLL) bytes;
-            // loop_ is this env's loop; raw is the dup, open until on_close.
+            // loop_ is this env's loop; raw is the dup, open until release().
             let rc = unsafe { (uv.poll_init)(loop_, h, raw) };
             if rc != 0 {
                 // SAFETY: uv_poll_init failed, so libuv holds no reference to h.
@@ -120,7 +118,6 @@ impl Watch {
             let data = Box::into_raw(Box::new(HandleData {
                 state: state.clone(),
                 inner: Rc::downgrade(&inner),
-                closing_fd: Cell::new(None),
             }));
             // SAFETY: h is an initialised handle; data is freed in on_close.
             unsafe { (uv.set_data)(h, data.cast()) };
@@ -154,8 +151,7 @@ impl Watch {
                 Some(h) => h.rearm(),
                 None => {
                     let env = me.state.env;
-                    let fd = me.poll_fd.as_ref().and_then(GuardedFd::get);
-                    let fd = fd.ok_or(SysError::new(Errno::EBADF, "poll"))?;
+                    let fd = me.poll_fd.get().ok_or(SysError::new(Errno::EBADF, "poll"))?;
                     let mut helper = Helper::start(env, fd.as_fd(), Rc::downgrade(inner))?;
                     helper.set_ref(env, me.refed);
                     me.helper = Some(helper);
@@ -171,12 +167,7 @@ impl Watch {
     /// it when the watch fires, so a public number that JS closed and that
     /// now names another file is never read.
     pub fn fd(&self) -> i32 {
-        self.0
-            .borrow()
-            .poll_fd
-            .as_ref()
-            .and_then(GuardedFd::raw)
-            .unwrap_or(-1)
+        self.0.borrow().poll_fd.raw().unwrap_or(-1)
     }
 
     /// Stops polling (idempotent).
@@ -279,26 +270,31 @@ impl WatchInner {
         }
         let handle = std::mem::replace(&mut me.handle, ptr::null_mut());
         let state = me.state.clone();
-        if let (Backend::Uv { uv, .. }, false) = (&state.backend, handle.is_null()) {
+        if let (Backend::Uv { uv, loop_ }, false) = (&state.backend, handle.is_null()) {
             // SAFETY: handle is live and not closing.
             unsafe { (uv.poll_stop)(handle) };
-            // The dup stays open until on_close (module comment): the
-            // handle's data takes it.
-            // SAFETY: data is the HandleData set at init, freed only in
-            // on_close, which has not run (the handle is not closing yet).
-            let data = unsafe { &*((uv.get_data)(handle) as *const HandleData) };
-            data.closing_fd.set(me.poll_fd.take());
+            // uv_poll_stop removes the dup from epoll while it is still open,
+            // except inside a loop callback in io_uring mode, where it only
+            // queues the DEL (module comment): so it is removed here too,
+            // before the close. Usually it is gone already (ENOENT).
+            if let (Some(backend_fd), Some(dup)) = (uv.backend_fd, me.poll_fd.get()) {
+                // SAFETY: loop_ is this env's live loop.
+                let epfd = unsafe { backend_fd(*loop_) };
+                if epfd >= 0 {
+                    // SAFETY: libuv's epoll fd, open for the loop's life;
+                    // borrowed only for this call.
+                    let epfd = unsafe { BorrowedFd::borrow_raw(epfd) };
+                    let _ = linux_fd_core::poll::epoll_forget(epfd, dup.as_fd());
+                }
+            }
+            let _ = me.poll_fd.close();
             state.unregister(me.reg_id);
             state.close_started();
             // SAFETY: handle is not closing (this is its only uv_close); its
             // memory and data are freed in on_close.
             unsafe { (uv.close)(handle, Some(on_close)) };
         }
-        // The thread backend's dup (the helper polls one of its own), or a
-        // uv one whose handle was never made.
-        if let Some(mut fd) = me.poll_fd.take() {
-            let _ = fd.close();
-        }
+        let _ = me.poll_fd.close();
         me.active = false;
         let cb = std::mem::replace(&mut me.callback, ptr::null_mut());
         if delete_ref && !tearing_down && !cb.is_null() {
