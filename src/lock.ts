@@ -344,10 +344,12 @@ export class FileLock {
  * kernel sees one owner: a second lock through it is not a conflict, and
  * releasing either drops both. Take one lock per description, or lock by
  * path (each path lock opens its own). Changing a `'flock'` lock's mode
- * through the same description is not atomic (flock(2)): an exclusive
- * `tryLockFile(fd, { kind: 'flock' })` over a shared one that returns
- * `null`, or a `lockFile` upgrade that is aborted, has already dropped the
- * shared lock, although its `FileLock` still says `released: false`.
+ * through the same description is not atomic (flock(2)): an upgrade that
+ * does not succeed at once (a `tryLockFile` that returns `null`, a
+ * `lockFile` that has to wait, with `wait: false` too, whether it is later
+ * granted, aborted or not) has dropped the shared lock at its first try,
+ * and other processes may take the file meanwhile; the shared lock's
+ * `FileLock` still says `released: false`.
  * A path is opened and its fd closed when the lock is released or refused,
  * which drops any {@link lockf} lock this process holds on the file. An exclusive `'ofd'` lock through an
  * fd needs it open for writing, a shared one for reading (`EBADF`
