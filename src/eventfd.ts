@@ -97,7 +97,11 @@ function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle
   if (kind !== want && kind !== 'unknown') {
     throw invalidArgValue('fd', n, `must be an eventfd ${semaphore ? 'with' : 'without'} EFD_SEMAPHORE`)
   }
-  const h = native.fdHandleFrom(n, adopt, true, true)
+  // Without /proc the kind is 'unknown' and the fd may be any file: its
+  // identity is then read with its own fstat, not taken to be the shared
+  // one of eventfds (a regular file's short read, EINVAL, was then taken
+  // for a lost fd, and the dup forgotten instead of closed).
+  const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
   if (typeof h === 'number') throw fromFdError(h, n)
   return h
 }

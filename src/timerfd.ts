@@ -329,7 +329,8 @@ export class Timer {
     const kind = native.fdKind(n)
     if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
     if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', fd, 'must be a timerfd')
-    const h = native.fdHandleFrom(n, adopt, true, true)
+    // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
+    const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
     adopting = { h, clock: clockName(native.timerfdClockId(native.fdHandleFd(h))) }
     try {
