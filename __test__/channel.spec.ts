@@ -37,7 +37,6 @@ function throwsErr(t: ExecutionContext, f: () => unknown, code: string, syscall?
   if (syscall !== undefined) t.is(err?.syscall, syscall)
 }
 
-/** Whether `fd` is open in this process. */
 /** Sends `data` with one fd of `/dev/null` (not the sender's own socket: one in flight keeps its end open), closing ours after. */
 async function sendWithFd(ch: FdChannel, data: string) {
   const nul = openSync('/dev/null', 'r')
@@ -48,6 +47,7 @@ async function sendWithFd(ch: FdChannel, data: string) {
   }
 }
 
+/** Whether `fd` is open in this process. */
 function isOpen(fd: number): boolean {
   try {
     fstatSync(fd)
