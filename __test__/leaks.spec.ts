@@ -74,7 +74,7 @@ for (const [name, make] of Object.entries(makers)) {
 
 for (const uring of ['0', '1']) {
   test(`closing a waited object inside a loop callback leaves no epoll registration behind (UV_USE_IO_URING=${uring})`, async (t) => {
-    // With libuv's io_uring mode, uv_poll_stop inside a loop callback only
+    // With libuv 1.45-1.48's io_uring ring, uv_poll_stop during I/O dispatch only
     // queues the EPOLL_CTL_DEL; the watch's dup was closed at once, so the
     // DEL failed with EBADF and the registration stayed for as long as the
     // eventfd was open elsewhere: the loop then spun whenever it was

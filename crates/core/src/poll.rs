@@ -25,8 +25,8 @@ use crate::fd::GuardedFd;
 
 /// `epoll_ctl(epfd, EPOLL_CTL_DEL, fd)`: takes `fd` out of an epoll set
 /// now. The Node binding calls it on libuv's own epoll fd (`uv_backend_fd`)
-/// for a watch's private dup, right before closing the dup: in libuv's
-/// io_uring mode, `uv_poll_stop` made inside a loop callback only queues its
+/// for a watch's private dup, right before closing the dup: in libuv
+/// 1.45–1.48 with its io_uring ring, `uv_poll_stop` made during I/O dispatch only queues its
 /// DEL, which then runs after the close and fails with `EBADF`, so the
 /// registration of a file still open elsewhere stayed in the set and woke
 /// the loop in a spin whenever the file was readable. `ENOENT` (libuv

@@ -17,9 +17,10 @@
 //! Closing (libuv's rules): `uv_poll_stop`, then close the dup, then
 //! `uv_close(handle, cb)`, and free the handle only in `cb`. Closing the dup
 //! at once is safe because the dup has left libuv's epoll set by then: in
-//! libuv's io_uring mode (`UV_USE_IO_URING=1`), `uv_poll_stop` made inside a
-//! loop callback (where the continuation of an `await x.take()` runs) only
-//! queues its `EPOLL_CTL_DEL`, which ran after the close, failed with
+//! libuv 1.45–1.48 with its io_uring batching ring (`UV_USE_IO_URING=1` on
+//! Node 20 and 22), `uv_poll_stop` made while libuv dispatches I/O events
+//! (where the continuation of an `await x.take()` runs) only queues its
+//! `EPOLL_CTL_DEL` (direct again from libuv 1.49), which ran after the close, failed with
 //! `EBADF`, and left the registration of a file still open elsewhere in the
 //! set, waking the loop in a spin whenever it was readable (leaks.spec,
 //! "epoll registration"). So `release` also removes it itself, from
@@ -274,7 +275,7 @@ impl WatchInner {
             // SAFETY: handle is live and not closing.
             unsafe { (uv.poll_stop)(handle) };
             // uv_poll_stop removes the dup from epoll while it is still open,
-            // except inside a loop callback in io_uring mode, where it only
+            // except during I/O dispatch on libuv 1.45–1.48's io_uring ring, where it only
             // queues the DEL (module comment): so it is removed here too,
             // before the close. Usually it is gone already (ENOENT).
             if let (Some(backend_fd), Some(dup)) = (uv.backend_fd, me.poll_fd.get()) {
