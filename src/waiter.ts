@@ -397,9 +397,9 @@ export class FdCore<T> {
    * (`ECONNRESET` when the peer went leaving data unread), so unless the fd
    * really was lost, this reads: the read reports the socket's own error
    * (and clears it). The native side stops the watch before an error
-   * callback (libuv has stopped its handle), so it is restarted, on the
-   * next turn, if someone still waits.
-   * If the reads settled nobody, the error is persistent: every waiter gets it.
+   * callback (libuv has stopped its handle), so it is restarted here if
+   * someone still waits. If the reads settled nobody, the error is
+   * persistent: every waiter gets it.
    */
   #onError(errno: number): void {
     this.#started = false
@@ -410,14 +410,8 @@ export class FdCore<T> {
     const left = this.#queue.length
     if (left === 0) return
     if (left === before) return this.#failAll(err)
-    later(() => {
-      const w = this.#watch
-      if (w === undefined || this.#queue.length === 0 || this.fd < 0) return
-      native.watchStop(w)
-      this.#started = false
-      const e = this.#startWatch()
-      if (e !== undefined) this.#failAll(e)
-    })
+    const e = this.#startWatch()
+    if (e !== undefined) this.#failAll(e)
   }
 
   #failAll(err: unknown): void {
