@@ -488,6 +488,27 @@ test('the export object and the internal binding object have V8 fast properties 
   t.deepEqual(JSON.parse(r.stdout), [true, true, true])
 })
 
+test('the ES module entry has the CommonJS keys as its named exports, and nothing else but default', async (t) => {
+  // index.mjs lists the names. It used \`export * from './dist/index.js'\`,
+  // and Node's static export finder took tsc's \`__esModule\` marker there for
+  // a named export, so the namespace showed one. This also fails when an
+  // export is added to src/ but not to index.mjs.
+  const r = await runNode(
+    `const mjs = require('node:url').pathToFileURL(require('node:path').join(require('node:path').dirname(${JSON.stringify(PKG)}), 'index.mjs'))
+     import(mjs.href).then((ns) => console.log(JSON.stringify([
+       Object.keys(ns).filter((k) => k !== 'default').sort(), Object.keys(lfd).sort(),
+       'default' in ns && ns.default === lfd, Object.keys(lfd).every((k) => ns[k] === lfd[k]),
+     ])))`,
+  )
+  t.is(r.code, 0, r.stderr)
+  const [esm, cjs, sameDefault, sameValues] = JSON.parse(r.stdout) as [string[], string[], boolean, boolean]
+  t.false(esm.includes('__esModule'))
+  t.deepEqual(esm, cjs)
+  t.true(cjs.length > 100)
+  t.true(sameDefault)
+  t.true(sameValues)
+})
+
 test('a SharedArrayBuffer is bytes wherever bytes are taken, in the typings as at run time', async (t) => {
   // The run time took one since bufferBytes; the typings said ArrayBuffer
   // only, which a SharedArrayBuffer does not satisfy, so this did not compile.

@@ -147,7 +147,8 @@ function show(name: string, core: FdCore<unknown>, depth: number, options: objec
  *
  * Waiting uses a `uv_poll` on this environment's loop: no thread is blocked
  * and libuv's threadpool is not used. Pending `take()`s in one environment
- * are served first come, first served. The fd is close-on-exec and
+ * are served first come, first served; `tryTake()` and `takeSync()` do not
+ * queue, and take a non-zero count even while `take()`s are pending. The fd is close-on-exec and
  * non-blocking. An object that is garbage-collected without `close()` closes
  * its fd. If JS closes `counter.fd` itself, the next call throws `EBADF` and
  * the object gives the number up without ever closing it.
@@ -499,7 +500,8 @@ export class Permit implements Disposable {
  * `release(n)` adds n permits; `acquire()` waits for one and returns a
  * {@link Permit} that gives it back once (`using permit = await sem.acquire()`).
  * Waiters in one environment are served first come, first served; across
- * processes the kernel picks. No permit is ever lost or doubled: an aborted
+ * processes the kernel picks. `tryAcquire()` and `acquireSync()` do not
+ * queue: they take a free permit even while `acquire()`s are pending. No permit is ever lost or doubled: an aborted
  * `acquire()` never consumes one, and `close()` rejects pending acquires
  * without taking any. Pass `sem.fd` to a child in `spawn`'s `stdio` array and
  * call `Semaphore.fromFd(3)` there, or post it to a worker.
