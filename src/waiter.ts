@@ -510,11 +510,10 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
 }
 
 /**
- * Which mechanism async waits use in this environment: `'uv_poll'` (Node and
- * Deno: a `uv_poll_t` on this environment's own event loop) or `'thread'`
- * (runtimes whose libuv functions must not be called, such as Bun: a helper
- * thread per waited fd that wakes the JS thread through a threadsafe
- * function).
+ * Which mechanism async waits use in this environment: `'uv_poll'` (Node: a
+ * `uv_poll_t` on this environment's own event loop) or `'thread'` (Bun and
+ * Deno, whose `uv_*` functions are not libuv's to call: a helper thread per
+ * waited fd that wakes the JS thread through a threadsafe function).
  * @see https://docs.libuv.org/en/v1.x/poll.html
  */
 export function waitBackend(): 'uv_poll' | 'thread' {

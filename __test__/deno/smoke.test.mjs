@@ -160,6 +160,72 @@ test('FdChannel: a Semaphore handed over a socket pair arrives as a working dupl
   }
 })
 
+test('two acquires, two releases one turn apart: the second waiter wakes too', async () => {
+  // Deno's uv_poll_start reports one event per start (its poll thread ends
+  // after it), so a watch left started after the first wake-up never fired
+  // again and the second acquire hung under the uv_poll backend.
+  const s = new lib.Semaphore(0)
+  try {
+    const first = s.acquire()
+    const second = s.acquire()
+    s.release()
+    ;(await within(first, 5000, 'first acquire')).release()
+    assert.equal(s.tryAcquire(), true) // the first permit, given back
+    setTimeout(() => s.release(), 20)
+    ;(await within(second, 5000, 'second acquire')).release()
+  } finally {
+    s.close()
+  }
+})
+
+test('closing an object from the wake-up of another, both readable at once, 300 times', async () => {
+  // Deno's uv_close runs the close callback at once, which freed the poll
+  // handle while Deno still had the second object's poll event queued: its
+  // delivery read freed memory (a segfault within a few hundred rounds).
+  for (let i = 0; i < 300; i++) {
+    const a = new lib.EventCounter()
+    const b = new lib.EventCounter()
+    const tookB = b.take().then(
+      (v) => v,
+      (e) => e.code,
+    )
+    const tookA = a.take().then(() => b.close())
+    a.add(1)
+    b.add(1)
+    await within(tookA, 5000, 'take a')
+    const rb = await within(tookB, 5000, 'take b')
+    assert.ok(rb === 1n || rb === 'ERR_USE_AFTER_CLOSE', String(rb))
+    a.close()
+    for (let j = 0; j < 8; j++) new lib.EventCounter().close()
+  }
+})
+
+test('a worker with pending waits is terminated, and one with an unref-ed wait ends by itself', async () => {
+  // Under Deno, waits use the thread backend; its helper threads and
+  // threadsafe functions must survive the worker's teardown.
+  const { Worker } = await import('node:worker_threads')
+  const pkg = JSON.stringify(require.resolve('../../'))
+  for (let i = 0; i < 3; i++) {
+    const w = new Worker(
+      `const lib = require(${pkg})
+       new lib.EventCounter().take()
+       new lib.Semaphore(0).acquire()
+       require('node:worker_threads').parentPort.postMessage(lib.waitBackend())`,
+      { eval: true },
+    )
+    assert.equal(await within(new Promise((r) => w.once('message', r)), 10000, 'worker ready'), lib.waitBackend())
+    await within(w.terminate(), 10000, 'terminate')
+  }
+  const w = new Worker(
+    `const lib = require(${pkg})
+     const c = new lib.EventCounter()
+     c.unref()
+     c.take()`,
+    { eval: true },
+  )
+  assert.equal(await within(new Promise((r) => w.once('exit', r)), 10000, 'worker exit'), 0)
+})
+
 let passed = 0
 let failed = 0
 for (const { name, fn } of cases) {

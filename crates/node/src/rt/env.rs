@@ -82,9 +82,9 @@ pub unsafe fn threadsafe_function(
 
 /// How waits are driven in this environment.
 pub enum Backend {
-    /// Node (and Deno): a `uv_poll_t` on the environment's own loop.
+    /// Node: a `uv_poll_t` on the environment's own loop.
     Uv { uv: &'static Uv, loop_: *mut uv::Loop },
-    /// Runtimes whose `uv_*` functions must not be called (Bun): a helper
+    /// Runtimes whose `uv_*` functions must not be called (Bun, Deno): a helper
     /// thread per watched fd and a threadsafe function (`thread.rs`).
     Thread,
 }
@@ -99,9 +99,6 @@ pub struct EnvState {
     tearing_down: Cell<bool>,
     hook: Cell<sys::napi_async_cleanup_hook_handle>,
     hook_arg: Cell<*const EnvState>,
-    /// Deno, whose Node-API frees an async cleanup hook's handle itself once
-    /// the hook has run (see `maybe_finish_teardown`).
-    deno: bool,
 }
 
 impl EnvState {
@@ -135,8 +132,11 @@ impl EnvState {
     }
 
     fn create(env: sys::napi_env) -> napi::Result<Self> {
-        // Bun's `uv_*` exports abort, so it gets no uv waiter.
-        let backend = if runtime_is(env, c"bun") {
+        // Bun's `uv_*` exports abort, and Deno's (2.9) are not libuv's: its
+        // poll reports one event per start and its `uv_close` frees the
+        // handle while an event for it may still be queued (docs/platforms.md,
+        // "Deno"). Neither gets a uv waiter.
+        let backend = if runtime_is(env, c"bun") || runtime_is(env, c"deno") {
             Backend::Thread
         } else {
             match uv::get() {
@@ -162,7 +162,6 @@ impl EnvState {
             tearing_down: Cell::new(false),
             hook: Cell::new(ptr::null_mut()),
             hook_arg: Cell::new(ptr::null()),
-            deno: runtime_is(env, c"deno"),
         })
     }
 
@@ -226,16 +225,13 @@ impl EnvState {
             return;
         }
         // Every poll handle is closed and no callback of ours can run any
-        // more. The env is still alive until the hook is removed, just below.
-        // Node requires the hook to remove itself to say it is done. Deno
-        // (2.x, measured) frees the handle itself once the hook returns, and
-        // removing it from inside the hook freed it twice ("double free or
-        // corruption" at exit): there, leave it (docs/platforms.md, "Deno").
-        if !self.deno {
-            // SAFETY: handle is the one Node gave for our hook and is removed
-            // once (replaced by null just above).
-            unsafe { sys::napi_remove_async_cleanup_hook(handle) };
-        }
+        // more. The env is still alive until the hook is removed, just below:
+        // Node requires the hook to remove itself to say it is done. (Deno
+        // frees the handle itself once the hook returns, so removing it there
+        // was a double free; Deno now gets the thread backend, and no hook.)
+        // SAFETY: handle is the one Node gave for our hook and is removed
+        // once (replaced by null just above).
+        unsafe { sys::napi_remove_async_cleanup_hook(handle) };
         let arg = self.hook_arg.replace(ptr::null());
         if !arg.is_null() {
             // SAFETY: arg is the Rc::into_raw of add_cleanup_hook. Other

@@ -1,5 +1,5 @@
 //! The fallback watch backend for runtimes whose `uv_*` functions must not be called
-//! (Bun aborts on most of them): one helper thread per waited fd
+//! (Bun aborts on most of them; Deno's are a shim, see `env.rs`): one helper thread per waited fd
 //! (`linux_fd_core::poll::ReadyThread`, which polls its own dup of the fd and
 //! parks after each signal until re-armed), waking the JS thread through a
 //! threadsafe function.

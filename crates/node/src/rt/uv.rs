@@ -51,8 +51,8 @@ pub struct Uv {
     pub handle_size: HandleSize,
     pub get_data: GetData,
     pub set_data: SetData,
-    /// `uv_backend_fd`: the loop's epoll fd. Optional (Deno's Node-API
-    /// layer need not export it); see `watch.rs`, `release`.
+    /// `uv_backend_fd`: the loop's epoll fd. Optional (a Node-API host
+    /// other than Node need not export it); see `watch.rs`, `release`.
     pub backend_fd: Option<BackendFd>,
 }
 

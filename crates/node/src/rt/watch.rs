@@ -3,10 +3,11 @@
 //! offers; the TypeScript layer keeps the waiter queues, reads the fd and
 //! settles its promises (docs/design.md, "Waiting on the event loop").
 //!
-//! - Node and Deno: one `uv_poll_t` per watch, on `napi_get_uv_event_loop`'s
+//! - Node: one `uv_poll_t` per watch, on `napi_get_uv_event_loop`'s
 //!   loop, polling a private `dup` of the fd, so JS closing the public number
 //!   never pulls a polled fd out from under libuv.
-//! - Bun (its `uv_*` exports abort): a helper thread per watch (`thread.rs`).
+//! - Bun (its `uv_*` exports abort) and Deno (its `uv_*` are not libuv's,
+//!   see `rt/env.rs`): a helper thread per watch (`thread.rs`).
 //!
 //! Level-triggered: the callback runs for as long as the fd is readable and
 //! the watch is started, so the JS side must read until `EAGAIN` or stop the
@@ -348,8 +349,8 @@ impl WatchInner {
             // Node callback. Its async context is null, which Node-API allows
             // (an empty context): promise continuations keep the context
             // they were created in, and no napi_async_init means no
-            // napi_async_destroy at teardown, which Deno cannot run there
-            // (docs/platforms.md, "Deno").
+            // napi_async_destroy at teardown, which Deno could not run there
+            // (docs/platforms.md, "Deno"; Deno now takes the thread backend).
             // SAFETY: func is a function value of env (checked at creation).
             let st = unsafe {
                 if in_scope {
