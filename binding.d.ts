@@ -162,6 +162,17 @@ export declare class ExternalObject<T> {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * What a buffer-form call returns when it succeeded but the kernel wrote
+ * past the argument's length, into the zeroed rest of the staging copy
+ * (the argument then holds its first bytes of the answer): the argument was
+ * too short for the command or request. Below every errno and every
+ * result these calls return; `src/fcntl.ts` throws
+ * `ERR_BUFFER_OUT_OF_BOUNDS` for it. (CPython 3.14 raises `SystemError`
+ * here, from guard bytes; earlier versions cut the answer short silently.)
+ */
+export declare const ARG_OVERFLOW: number
+
 /** Most fds one message carries (the kernel's `SCM_MAX_FD`). */
 export declare const CHANNEL_MAX_FDS: number
 
@@ -486,8 +497,10 @@ export declare function getPipeSize(fd: number): number
 
 /**
  * `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
- * call's result, or a negative errno. As for `fcntlInt`, a pointer-taking
- * request uses `arg` as an address.
+ * call's result, or a negative errno. A request that writes through its
+ * argument (`_IOR`/`_IOWR`, sockets, the common old ones: core
+ * `writes_through_arg`) is `-EFAULT` without a call; any other
+ * pointer-taking request uses `arg` as an address, as in C and Python.
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
 export declare function ioctlInt(fd: number, request: number, arg: number): number

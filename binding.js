@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.ARG_OVERFLOW = nativeBinding.ARG_OVERFLOW
 module.exports.CHANNEL_MAX_FDS = nativeBinding.CHANNEL_MAX_FDS
 module.exports.CHANNEL_MAX_MESSAGE = nativeBinding.CHANNEL_MAX_MESSAGE
 module.exports.channelAccept = nativeBinding.channelAccept

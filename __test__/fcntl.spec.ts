@@ -191,7 +191,8 @@ test('ioctl on the wrong kind of file is ENOTTY; a bad address is EFAULT, not a 
   const TIOCGWINSZ = 0x5413
   const err = t.throws(() => ioctl(fd, TIOCGWINSZ, Buffer.alloc(8)), { code: 'ENOTTY' }) as NodeJS.ErrnoException
   t.is(err.syscall, 'ioctl')
-  // An integer given to a pointer-taking request is an address, as in C and Python.
+  // An integer given to a request that writes through its argument is
+  // refused before the call (the next tests); an unmapped address is EFAULT too.
   t.throws(() => ioctl(fd, FIONREAD, 0xffff_f000), { code: 'EFAULT' })
 })
 
@@ -783,4 +784,97 @@ test('fcntl with an integer for a pointer-taking command is EFAULT without a cal
   const out = JSON.parse(r.stdout)
   if (!out.live) t.log('no writable mapping below 4 GiB here (a PIE node): only an unmapped address was tried')
   for (const [name, code] of Object.entries(out.codes)) t.is(code, 'EFAULT', name)
+})
+
+test('ioctl with an integer for a request that writes through its argument is EFAULT without a call, even for a live address', async (t) => {
+  // As for fcntl above: an integer given to FIONREAD was an address, and
+  // with node's data below 4 GiB the kernel wrote there (the review's repro
+  // zeroed node's data segment, then crashed). The requests encoded _IOR or
+  // _IOWR, every socket request and the common old readers are refused; an
+  // _IOW request still takes its integer (FICLONE's fd).
+  const r = await runNode(
+    `const fs = require('fs')
+     const low = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/))
+       .find(([range, perms]) => perms === 'rw-p' && parseInt(range.split('-')[0], 16) < 2 ** 32 - 4096)
+     const addr = low ? parseInt(low[0].split('-')[0], 16) : 4096
+     const fd = fs.openSync(${JSON.stringify(join(dir, 'ioctl-ptr'))}, 'w+')
+     const fds = require('node:fs').openSync('/dev/null', 'r')
+     const codes = {}
+     for (const [name, req] of [['FIONREAD', 0x541b], ['TIOCGWINSZ', 0x5413], ['FS_IOC_GETFLAGS', 0x80086601], ['SIOCGIFINDEX', 0x8933], ['FIGETBSZ', 2]]) {
+       try { codes[name] = lfd.ioctl(fd, req, addr) } catch (e) { codes[name] = e.code }
+     }
+     let ficlone
+     try { ficlone = lfd.ioctl(fd, 0x40049409, fds) } catch (e) { ficlone = e.code }
+     console.log(JSON.stringify({ live: Boolean(low), codes, ficlone }))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  const out = JSON.parse(r.stdout)
+  if (!out.live) t.log('no writable mapping below 4 GiB here (a PIE node): only an unmapped address was tried')
+  for (const [name, code] of Object.entries(out.codes)) t.is(code, 'EFAULT', name)
+  t.not(out.ficlone, 'EFAULT', 'an _IOW request gets its integer: the kernel answers for /dev/null')
+})
+
+test('ioctl FS_IOC_GETFSMAP and EXT4_IOC_GET_ES_CACHE asking for more records than the buffer holds are EINVAL before the call', async (t) => {
+  // Both size their answer by a count in the header, as FIEMAP does, and
+  // were unknown to the check: on ext4 the kernel wrote 4000 64-byte
+  // records past a 192-byte header (a segfault, for any user), and the
+  // extent cache's entries past a 32-byte fiemap.
+  const path = join(dir, 'fsmap')
+  const r = await runNode(
+    `${fragmentedFile(path, 50)}
+     const head = Buffer.alloc(192)
+     head.writeUInt32LE(4000, 8)
+     head.fill(0xff, 136, 168)
+     head.writeUInt32LE(0xffffffff, 128)
+     head.writeUInt32LE(0xffffffff, 132)
+     let fsmap
+     try { lfd.ioctl(fd, 0xc0c0583b, head); fsmap = 'accepted' } catch (e) { fsmap = e.code }
+     const fiemap = Buffer.alloc(32)
+     fiemap.writeBigUInt64LE(0xffffffffffffffffn, 8)
+     fiemap.writeUInt32LE(1000, 24)
+     let es
+     try { lfd.ioctl(fd, 0xc020662a, fiemap); es = 'accepted' } catch (e) { es = e.code }
+     const room = Buffer.alloc(192 + 4 * 64)
+     head.copy(room)
+     room.writeUInt32LE(4, 8)
+     let fits
+     try { lfd.ioctl(fd, 0xc0c0583b, room); fits = room.readUInt32LE(12) } catch (e) { fits = e.code }
+     console.log(JSON.stringify({ fsmap, es, fits }))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.fsmap, 'EINVAL')
+  t.is(out.es, 'EINVAL')
+  // Room for 4: the kernel answers (ext4, xfs), or the file system has no GETFSMAP.
+  t.true(typeof out.fits === 'number' ? out.fits <= 4 : ['ENOTTY', 'EOPNOTSUPP', 'EPERM'].includes(out.fits), String(out.fits))
+})
+
+test('a buffer shorter than what fcntl or ioctl writes is ERR_BUFFER_OUT_OF_BOUNDS, not an answer cut short', (t) => {
+  // The staging copy is zeroed past the argument; a byte there that the call
+  // changed is an answer the argument could not hold (CPython 3.14 raises
+  // SystemError). F_GETOWN_EX writes 8 bytes: a type, then the pid.
+  const fd = fifo(t)
+  fcntl(fd, F_SETOWN, process.pid)
+  const err = t.throws(() => fcntl(fd, F_GETOWN_EX, Buffer.alloc(4)), { code: 'ERR_BUFFER_OUT_OF_BOUNDS', instanceOf: RangeError })
+  t.regex(err!.message, /4-byte "arg"/)
+  const ex = fcntl(fd, F_GETOWN_EX, Buffer.alloc(8))
+  t.deepEqual([ex.readInt32LE(0), ex.readInt32LE(4)], [F_OWNER_PID, process.pid])
+  // FIONREAD writes an int: 70000 bytes queued need its third byte.
+  t.true(setPipeSize(fd, 1 << 17) >= 1 << 17)
+  writeSync(fd, Buffer.alloc(70000))
+  const two = new Uint8Array(2)
+  t.throws(() => ioctl(fd, FIONREAD, two), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  t.deepEqual([...two], [70000 & 0xff, (70000 >> 8) & 0xff], 'the bytes that fit are written back')
+  t.throws(() => ioctl(fd, FIONREAD, Buffer.alloc(2), false), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  const four = new Int32Array(1)
+  t.is(ioctl(fd, FIONREAD, four), 0)
+  t.is(four[0], 70000)
+  // FS_IOC_GETFLAGS is encoded as a long and copies an int: 4 bytes are enough.
+  const { fd: file } = tempFile(t)
+  const flags = new Int32Array(1)
+  try {
+    t.is(ioctl(file, 0x80086601, flags), 0)
+  } catch (e) {
+    t.is((e as NodeJS.ErrnoException).code, 'ENOTTY', 'a file system without file flags')
+  }
 })

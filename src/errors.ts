@@ -137,6 +137,20 @@ export function illegalConstructor(): TypeError {
   return codedError(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', 'Illegal constructor', illegalConstructor)
 }
 
+/**
+ * `ERR_BUFFER_OUT_OF_BOUNDS`: an `fcntl`/`ioctl` call that succeeded but
+ * wrote past its buffer argument's length, into the package's zeroed
+ * staging copy (the binding's `ARG_OVERFLOW`).
+ */
+export function argOverflow(syscall: string, length: number): RangeError {
+  return codedError(
+    RangeError,
+    'ERR_BUFFER_OUT_OF_BOUNDS',
+    `${syscall}: the call wrote past the end of the ${length}-byte "arg": pass a buffer as large as the ${syscall === 'ioctl' ? 'request' : 'command'}'s structure (the call was made, and a buffer argument holds only its first ${length} bytes)`,
+    argOverflow,
+  )
+}
+
 /** `ERR_UNSAFE_MAPPING`, for `MemFile.map()` of a file that could shrink. */
 export function unsafeMapping(message: string): Error {
   return codedError(Error, 'ERR_UNSAFE_MAPPING', message, unsafeMapping)

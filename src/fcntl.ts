@@ -5,7 +5,7 @@
  * throws Node-style errors (`code`, negative `errno`, `syscall`).
  * @module
  */
-import { errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
+import { argOverflow, errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
 import { native } from './binding'
 import { bufferBytes, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
 
@@ -223,6 +223,9 @@ function cInt(value: unknown, name: string): number {
   return toInt(value, name, INT_MIN, UINT_MAX) | 0
 }
 
+/** The binding's result for a call that wrote past its buffer argument (`ERR_BUFFER_OUT_OF_BOUNDS`). */
+const ARG_OVERFLOW: number = native.ARG_OVERFLOW
+
 /**
  * The bytes of a buffer or string argument, or undefined for a number or
  * `undefined`. A `Uint8Array` (or `Buffer`) is returned as it is, with no
@@ -279,7 +282,7 @@ function copied(bytes: Uint8Array): Buffer {
  * @param arg - an integer, or a buffer or string for pointer-taking commands.
  * @returns the call's integer result, or a `Buffer` for a buffer argument.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the command wrote past the buffer (the call was made; the returned `Buffer` holds the bytes that fit).
  * @throws {Error} the command's errno (`syscall` `'fcntl'`): `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
@@ -314,6 +317,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
     const io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
+    if (r === ARG_OVERFLOW) throw argOverflow('fcntl', io.length)
     return io
   }
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
@@ -343,28 +347,40 @@ function getOwner(fd: number): number {
  * `ioctl(fd, request, arg, mutateFlag)`—Python's `fcntl.ioctl`.
  *
  * - `arg` a number (default 0): passed as an integer (-2^31 … 2^32-1); the
- *   call's integer result is returned.
+ *   call's integer result is returned. A request that writes through its
+ *   argument is `EFAULT` without a call: those encoded `_IOR`/`_IOWR`,
+ *   every socket request (`0x89xx`), and the common old ones (`FIONREAD`,
+ *   `TIOCGWINSZ`, `TCGETS`, `BLKGETSIZE`, …). Give such requests a buffer:
+ *   for an old request not on that list, an integer is an address, as in C
+ *   and Python, and node's own data lies at addresses a 32-bit integer
+ *   names.
  * - `arg` a `Buffer`, `ArrayBufferView`, `ArrayBuffer` or `SharedArrayBuffer` and `mutateFlag`
  *   true (the default): the call reads and writes the argument's own bytes
- *   (through a 1024-byte copy when they fit, directly otherwise; always
- *   through a private copy of the argument's length for `FS_IOC_FIEMAP` and
- *   `FIDEDUPERANGE`, so another thread writing a `SharedArrayBuffer` cannot
- *   change their count between the check below and the call), and the
+ *   (through a zeroed copy of at least 1024 bytes and of the size the
+ *   request encodes when either is larger than the argument, directly
+ *   otherwise; always through a private copy of the argument's length for
+ *   the requests below, so another thread writing a `SharedArrayBuffer`
+ *   cannot change their count between the check and the call), and the
  *   integer result is returned.
  * - `arg` a string, or `mutateFlag` false: as {@link fcntl}: a copy in a
  *   1024-byte buffer, and a `Buffer` of the argument's length is returned.
  *
- * The kernel trusts the size the request encodes, not the argument's: the
- * buffer must be at least as large as what the request reads or writes.
- * For `FS_IOC_FIEMAP` and `FIDEDUPERANGE`, whose output is an array of the
- * length their header names, a buffer too short for that array is `EINVAL`
- * before the call; no other request can be checked.
+ * The kernel trusts the size the request encodes (or, for an old request,
+ * its own idea of it), not the argument's. When the call writes past the
+ * argument's length into the copy, it throws `ERR_BUFFER_OUT_OF_BOUNDS`
+ * after the call (CPython 3.14 raises `SystemError`): pass a buffer as
+ * large as the request's structure. For `FS_IOC_FIEMAP`,
+ * `EXT4_IOC_GET_ES_CACHE`, `FS_IOC_GETFSMAP` and `FIDEDUPERANGE`, whose
+ * output is an array of the length their header names, a buffer too short
+ * for that array is `EINVAL` before the call. Other requests that size
+ * their answer by the argument's contents (in btrfs, xfs, drivers) are not
+ * known, and write past a buffer too short for them, as in C and Python.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer out of range, or a copied buffer over 1024 bytes.
- * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT`, …
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer out of range, or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made: a buffer argument holds the bytes that fit).
+ * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT` (also an integer for a request that writes through it), …
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  * @example
  * ```ts
@@ -415,11 +431,13 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
     if (mutate && typeof arg !== 'string') {
       const r = native.ioctlInPlace(n, req, bytes)
       if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+      if (r === ARG_OVERFLOW) throw argOverflow('ioctl', bytes.length)
       return r
     }
     const io = copied(bytes)
     const r = native.ioctlInPlace(n, req, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+    if (r === ARG_OVERFLOW) throw argOverflow('ioctl', io.length)
     return io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)

@@ -3,8 +3,9 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use linux_fd_core::fcntl::{
-    content_sized, fcntl_buf, fcntl_int, ioctl_buf, pipe_size, set_pipe_size, takes_pointer, ARG_BUF_SIZE,
-    FIDEDUPERANGE, FS_IOC_FIEMAP,
+    content_sized, fcntl_buf, fcntl_int, ioc_size, ioctl_buf, ioctl_int, pipe_size, set_pipe_size,
+    takes_pointer, writes_through_arg, ARG_BUF_SIZE, EXT4_IOC_GET_ES_CACHE, FIDEDUPERANGE, FS_IOC_FIEMAP,
+    FS_IOC_GETFSMAP,
 };
 use linux_fd_core::Errno;
 
@@ -87,6 +88,55 @@ fn content_sized_requests_need_a_buffer_for_the_array_the_header_names() {
     dedupe[16..18].copy_from_slice(&3u16.to_ne_bytes());
     assert_eq!(content_sized(FIDEDUPERANGE, &dedupe), Some(24 + 3 * 32));
     assert_eq!(content_sized(libc::FIONREAD as libc::c_ulong, &fiemap), None);
+    // The same layout as FIEMAP under ext4's number; GETFSMAP's count is at 8.
+    assert_eq!(content_sized(EXT4_IOC_GET_ES_CACHE, &fiemap), Some(32 + 200 * 56));
+    let mut fsmap = [0u8; 192];
+    fsmap[8..12].copy_from_slice(&4000u32.to_ne_bytes());
+    assert_eq!(content_sized(FS_IOC_GETFSMAP, &fsmap), Some(192 + 4000 * 64));
+    assert_eq!(content_sized(FS_IOC_GETFSMAP, &[0u8; 12][..4]), Some(192));
+}
+
+#[test]
+fn ioc_size_and_the_requests_that_write_through_an_integer() {
+    assert_eq!(ioc_size(FS_IOC_FIEMAP), 32);
+    assert_eq!(ioc_size(FS_IOC_GETFSMAP), 192);
+    assert_eq!(ioc_size(libc::FIONREAD as libc::c_ulong), 0, "unencoded");
+    assert_eq!(ioc_size(0x4004_54ca), 4, "TUNSETIFF-like _IOW");
+    for req in [
+        FS_IOC_FIEMAP,
+        0x8008_6601, /* FS_IOC_GETFLAGS, _IOR */
+        0x541b,
+        0x5413,
+        0x8927,
+        2,
+    ] {
+        assert!(writes_through_arg(req), "{req:#x}");
+    }
+    // _IOW requests (TUNSETPERSIST takes the integer itself), _IO, and
+    // unencoded ones that take an integer (TCSBRK, TIOCSCTTY).
+    for req in [
+        0x4004_54cb,
+        0x4004_9409, /* FICLONE: _IOW(0x94, 9, int), an fd */
+        0x5409,
+        0x540e,
+    ] {
+        assert!(!writes_through_arg(req), "{req:#x}");
+    }
+}
+
+#[test]
+fn a_reading_request_with_an_integer_is_efault_without_a_call() {
+    // FIONREAD writes an int at its argument: an integer would be an address
+    // (the kernel wrote Node's own heap in the review's repro).
+    let (r, w) = pipe();
+    nix::unistd::write(&w, b"abc").unwrap();
+    let mut canary = [0x55u8; 8];
+    let addr = canary.as_mut_ptr() as libc::c_ulong;
+    // SAFETY: the point of the test: ioctl_int refuses FIONREAD before the
+    // call; had it not, the kernel would write inside `canary`.
+    let e = unsafe { ioctl_int(r.as_fd(), libc::FIONREAD as libc::c_ulong, addr) }.unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EFAULT, "ioctl"));
+    assert_eq!(canary, [0x55; 8], "nothing written");
 }
 
 #[test]

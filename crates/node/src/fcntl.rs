@@ -124,14 +124,47 @@ fn int_result(r: linux_fd_core::Result<i32>) -> i32 {
     }
 }
 
-/// `data` copied into a zeroed [`ARG_BUF_SIZE`]-byte buffer, or `EINVAL` if
-/// it does not fit (the TypeScript layer refuses that first).
-fn staged(data: &[u8]) -> Result<[u8; ARG_BUF_SIZE], i32> {
-    let mut buf = [0u8; ARG_BUF_SIZE];
-    buf.get_mut(..data.len())
-        .ok_or(-libc::EINVAL)?
-        .copy_from_slice(data);
-    Ok(buf)
+/// What a buffer-form call returns when it succeeded but the kernel wrote
+/// past the argument's length, into the zeroed rest of the staging copy
+/// (the argument then holds its first bytes of the answer): the argument was
+/// too short for the command or request. Below every errno and every
+/// result these calls return; `src/fcntl.ts` throws
+/// `ERR_BUFFER_OUT_OF_BOUNDS` for it. (CPython 3.14 raises `SystemError`
+/// here, from guard bytes; earlier versions cut the answer short silently.)
+#[napi]
+pub const ARG_OVERFLOW: i32 = i32::MIN;
+
+/// Runs `call` on a zeroed copy of `arg` of at least [`ARG_BUF_SIZE`]
+/// (Python's size) and `reach` bytes, on the stack when that is enough, and
+/// copies the first `arg.len()` bytes back after a success: the call's
+/// result, a negative errno, or [`ARG_OVERFLOW`] if a byte past `arg`
+/// changed.
+fn through_copy(
+    arg: &mut [u8],
+    reach: usize,
+    call: impl FnOnce(&mut [u8]) -> linux_fd_core::Result<i32>,
+) -> i32 {
+    let n = arg.len();
+    let mut stack = [0u8; ARG_BUF_SIZE];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if n.max(reach) <= ARG_BUF_SIZE {
+        &mut stack
+    } else {
+        heap.resize(n.max(reach), 0);
+        &mut heap
+    };
+    buf[..n].copy_from_slice(arg);
+    let r = call(buf);
+    if r.is_ok() {
+        arg.copy_from_slice(&buf[..n]);
+        // An OR over the whole tail, not `any()`: without the early exit it
+        // compiles to a vector loop (`any` went byte by byte: +1.1 µs on
+        // every OFD lock+unlock pair through `fcntl`).
+        if buf[n..].iter().fold(0, |acc, &b| acc | b) != 0 {
+            return ARG_OVERFLOW;
+        }
+    }
+    int_result(r)
 }
 
 /// `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
@@ -156,8 +189,9 @@ pub fn fcntl_int(fd: i32, cmd: i32, arg: i32) -> i32 {
 
 /// `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
 /// 1024-byte buffer, as Python does, and the buffer's first `io.length`
-/// bytes copied back into `io` afterwards: the call's result, or a negative
-/// errno (`EINVAL` for more than 1024 bytes). The TypeScript layer passes a
+/// bytes copied back into `io` afterwards: the call's result, a negative
+/// errno (`EINVAL` for more than 1024 bytes), or [`ARG_OVERFLOW`] if the
+/// command wrote past `io`'s length. The TypeScript layer passes a
 /// fresh copy of the argument and returns it, so the result is a pooled
 /// `Buffer` that no loop turn is needed to free. Registered raw as
 /// `fcntlBuf` (`rt/rawfn.rs`), which borrows `io` from the typed array.
@@ -166,41 +200,50 @@ pub fn fcntl_buf(fd: i32, cmd: i32, io: &mut [u8]) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;
     };
-    let mut buf = match staged(io) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let r = core::fcntl_buf(fd, cmd, &mut buf);
-    if r.is_ok() {
-        let n = io.len();
-        io.copy_from_slice(&buf[..n]);
+    if io.len() > ARG_BUF_SIZE {
+        return -libc::EINVAL;
     }
-    int_result(r)
+    through_copy(io, 0, |buf| match <&mut [u8; ARG_BUF_SIZE]>::try_from(buf) {
+        Ok(buf) => core::fcntl_buf(fd, cmd, buf),
+        Err(_) => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EINVAL, "fcntl")),
+    })
 }
 
 /// `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
-/// call's result, or a negative errno. As for `fcntlInt`, a pointer-taking
-/// request uses `arg` as an address.
+/// call's result, or a negative errno. A request that writes through its
+/// argument (`_IOR`/`_IOWR`, sockets, the common old ones: core
+/// `writes_through_arg`) is `-EFAULT` without a call; any other
+/// pointer-taking request uses `arg` as an address, as in C and Python.
 /// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
 #[napi]
 pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
     let Ok(fd) = borrow_fd(fd) else {
         return -libc::EBADF;
     };
-    // Python's fcntl.ioctl, by design: JS picks the request.
-    // SAFETY: for an integer-argument request arg is plain data; for a
-    // pointer-taking one an unmapped address is EFAULT.
+    // Python's fcntl.ioctl, by design: JS picks the request. An old request
+    // that writes through a pointer and is not in core's list can write
+    // where arg points: Node's data and heap are mapped below 4 GiB, so that
+    // is not always EFAULT (the TypeScript docs say to pass a buffer).
+    // SAFETY: requests known to write through arg are refused by
+    // core::ioctl_int before the call; for the rest arg is plain data.
     int_result(unsafe { core::ioctl_int(fd, request as libc::c_ulong, arg as libc::c_ulong) })
 }
 
 /// `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
-/// `mutate_flag`): through a 1024-byte copy, copied back, when `arg` fits,
-/// directly otherwise; always through a copy of `arg`'s length for the
-/// requests whose answer a count in the header sizes (FIEMAP,
-/// FIDEDUPERANGE). The call's result, or a negative errno.
+/// `mutate_flag`): through a zeroed copy of at least 1024 bytes and of the
+/// size the request encodes, copied back, when either is larger than `arg`;
+/// directly when `arg` is larger than both; always through a copy of `arg`'s length for the
+/// requests whose answer a count in the header sizes (FIEMAP, GETFSMAP,
+/// ext4's extent cache, FIDEDUPERANGE). The call's result, a negative
+/// errno, or [`ARG_OVERFLOW`] if the kernel wrote past `arg`'s length in
+/// the copy.
 ///
-/// The kernel trusts the size the request encodes, not `arg`'s length, as
-/// in C and Python: `arg` must cover what the request reads or writes.
+/// The kernel trusts the size the request encodes, or for an old unencoded
+/// request its own idea of it, not `arg`'s length, as in C and Python. The
+/// copy holds whatever the encoded size reaches; only an unencoded request
+/// answering more than 1024 bytes, or a request that sizes its answer by
+/// the argument's contents and is not known to core `content_sized`,
+/// writes past it.
 /// Registered raw as `ioctlInPlace` (`rt/rawfn.rs`), which borrows `arg`
 /// from the typed array; `request` comes as an int32 and is read as its u32
 /// bits.
@@ -228,18 +271,15 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
         }
         return int_result(r);
     }
-    if let Ok(mut buf) = staged(arg) {
+    let reach = core::ioc_size(request);
+    if arg.len() <= ARG_BUF_SIZE || reach > arg.len() {
         // Python's fcntl.ioctl, by design: JS picks the request and its size.
-        // SAFETY: buf is a live 1024-byte array (as in Python) for the call.
-        let r = unsafe { core::ioctl_buf(fd, request, &mut buf) };
-        if r.is_ok() {
-            let n = arg.len();
-            arg.copy_from_slice(&buf[..n]);
-        }
-        return int_result(r);
+        // SAFETY: buf is a live, zeroed copy of at least 1024 bytes (as in
+        // Python) and of the size the request encodes, for the call.
+        return through_copy(arg, reach, |buf| unsafe { core::ioctl_buf(fd, request, buf) });
     }
-    // Python's fcntl.ioctl, by design: over 1024 bytes the buffer is used
-    // directly, and the request's encoded size is not checkable here. Over a
+    // Python's fcntl.ioctl, by design: over 1024 bytes and over the size the
+    // request encodes, the buffer is used directly. Over a
     // SharedArrayBuffer another thread may write it meanwhile, as during any
     // Node-API call that borrows one: the kernel then sees torn bytes inside
     // the buffer, never reaches outside it (the requests whose reach depends
