@@ -3,7 +3,9 @@
 // file covers what must work there. tsconfig.json leaves this dir out, as
 // `bun:test` has no types installed.
 import { describe, expect, test } from 'bun:test'
+import { spawnSync } from 'node:child_process'
 import { closeSync } from 'node:fs'
+import { join } from 'node:path'
 
 import * as lib from '../../index.js'
 import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, eventfdRead, eventfdWrite } from '../../index.js'
@@ -82,6 +84,25 @@ describe('eventfd (sync low-level API)', () => {
 })
 
 describe('async waits under Bun (helper thread + threadsafe function, never libuv)', () => {
+  test('objects waited on and left open do not keep Bun alive; a pending wait does', () => {
+    // The helper's threadsafe function stayed ref'd after its wait settled,
+    // so the process never exited at its natural end (a stopped uv_poll
+    // lets Node exit).
+    const pkg = JSON.stringify(join(import.meta.dir, '..', '..', 'index.js'))
+    const run = (code: string) =>
+      spawnSync(process.execPath, ['-e', `const lib = require(${pkg})\n${code}`], { timeout: 4_000, env: process.env, encoding: 'utf8' })
+    const settled = run(`;(async () => {
+        const c = new lib.EventCounter(); setTimeout(() => c.add(1), 5); await c.take()
+        const s = new lib.Semaphore(0); setTimeout(() => s.release(), 5); await s.acquire()
+        const ac = new AbortController(); const p = new lib.EventCounter().take({ signal: ac.signal }); ac.abort(); await p.catch(() => {})
+        console.log('end')
+      })()`)
+    expect([settled.status, settled.signal, settled.stdout.trim()]).toEqual([0, null, 'end'])
+    const pending = run(`const c = new lib.EventCounter(); c.take().then(() => { console.log('woke'); c.close() })
+      setTimeout(() => c.add(1), 300).unref()`)
+    expect([pending.status, pending.stdout.trim()]).toEqual([0, 'woke'])
+  })
+
   test('waitBackend() reports the thread fallback', () => {
     expect(lib.waitBackend()).toBe('thread')
   })

@@ -226,6 +226,79 @@ test('a worker with pending waits is terminated, and one with an unref-ed wait e
   assert.equal(await within(new Promise((r) => w.once('exit', r)), 10000, 'worker exit'), 0)
 })
 
+test('objects waited on and left open do not keep the runtime alive; a pending wait does', async () => {
+  // Under the thread backend (Bun, Deno) the helper's threadsafe function
+  // stayed ref'd after its wait settled: the process never exited at its
+  // natural end, where Node (a stopped uv_poll) does.
+  const { spawnSync } = await import('node:child_process')
+  const { writeFileSync } = await import('node:fs')
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-smoke-'))
+  try {
+    const pkg = JSON.stringify(require.resolve('../../'))
+    const run = (name, code) => {
+      const file = join(dir, name)
+      writeFileSync(file, `import { createRequire } from 'node:module'\nconst lib = createRequire(import.meta.url)(${pkg})\n${code}`)
+      const args = globalThis.Deno ? ['run', '-A', file] : [file]
+      return spawnSync(process.execPath, args, { timeout: 10000, encoding: 'utf8' })
+    }
+    const settled = run('settled.mjs', `const c = new lib.EventCounter(); setTimeout(() => c.add(1), 5); await c.take()
+      const s = new lib.Semaphore(0); setTimeout(() => s.release(), 5); await s.acquire()
+      const t = new lib.Timer(); t.set(0.005); await t.wait()
+      const ac = new AbortController(); const p = new lib.EventCounter().take({ signal: ac.signal }); ac.abort(); await p.catch(() => {})
+      console.log('end')`)
+    assert.deepEqual([settled.status, settled.signal, settled.stdout.trim()], [0, null, 'end'], settled.stderr)
+    const pending = run('pending.mjs', `const c = new lib.EventCounter(); c.take().then(() => { console.log('woke'); c.close() })
+      setTimeout(() => c.add(1), 300).unref()`)
+    assert.deepEqual([pending.status, pending.stdout.trim()], [0, 'woke'], pending.stderr)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('workers terminated during waits and a lock wait leave no thread behind, and no lock taken later', async () => {
+  // Under Deno, which never finalizes a threadsafe function left at a
+  // worker's teardown, each pending wait kept its helper thread and fds,
+  // and a lockFile() wait's job took the lock once it was free and held it
+  // for good. The thread backend now stops both from a cleanup hook.
+  const { Worker } = await import('node:worker_threads')
+  const { readFileSync } = await import('node:fs')
+  const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1])
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-smoke-'))
+  const path = join(dir, 'lock')
+  const pkg = JSON.stringify(require.resolve('../../'))
+  const run = async () => {
+    const w = new Worker(
+      `const lib = require(${pkg})
+       const { parentPort } = require('node:worker_threads')
+       for (let i = 0; i < 3; i++) new lib.EventCounter().take().catch(() => {})
+       lib.lockFile(${JSON.stringify(path)}).catch(() => {})
+       setTimeout(() => parentPort.postMessage('ready'), 50)`,
+      { eval: true },
+    )
+    await within(new Promise((r) => w.once('message', r)), 10000, 'worker ready')
+    await within(w.terminate(), 10000, 'terminate')
+  }
+  const held = await within(lib.lockFile(path), 5000, 'lockFile')
+  try {
+    // Once first: the runtime's own threads for workers, and the lock-wait
+    // pool's thread, which stays for the process's next wait.
+    await run()
+    const before = threads()
+    for (let i = 0; i < 3; i++) await run()
+    const end = Date.now() + 3000
+    while (threads() > before && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    assert.ok(threads() <= before, `threads: ${threads()} after, ${before} before`)
+    held.release()
+    await new Promise((r) => setTimeout(r, 300))
+    const again = lib.tryLockFile(path)
+    assert.ok(again !== null, 'a terminated worker\'s lock wait took the lock')
+    again.release()
+  } finally {
+    held.release()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 let passed = 0
 let failed = 0
 for (const { name, fn } of cases) {

@@ -131,7 +131,7 @@ pub struct ReadyThread {
 /// number that someone else reused after closing them behind our back.
 struct Shared {
     fd: GuardedFd,
-    /// Shared with [`ReadyThread::waker`], which must not keep `fd` open.
+    /// Shared (weakly) with [`ReadyThread::waker`], which keeps no fd open.
     ctl: Arc<GuardedFd>,
     stop: AtomicBool,
 }
@@ -164,11 +164,18 @@ impl ReadyThread {
 
     /// A function that wakes the thread as [`ReadyThread::rearm`] does, for
     /// another owner (e.g. a teardown that must make a parked thread look at
-    /// its state again). It keeps only the control eventfd open, not the
-    /// polled dup.
+    /// its state again). It keeps no fd open: once the thread has ended and
+    /// this `ReadyThread` is dropped, it does nothing. (It held the control
+    /// eventfd open, and under Deno, which never frees a threadsafe function
+    /// left at a worker's teardown, the waker in that function's data kept
+    /// one eventfd a wait open for good.)
     pub fn waker(&self) -> impl Fn() + Send + Sync + 'static {
-        let ctl = self.shared.ctl.clone();
-        move || wake(&ctl)
+        let ctl = Arc::downgrade(&self.shared.ctl);
+        move || {
+            if let Some(ctl) = ctl.upgrade() {
+                wake(&ctl);
+            }
+        }
     }
 
     /// Starts the thread (once: a second call is `AlreadyExists`). It calls
@@ -339,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn dropping_it_stops_the_thread_and_the_waker_keeps_no_polled_fd_open() {
+    fn dropping_it_stops_the_thread_and_the_waker_keeps_no_fd_open() {
         let _serial = serial();
         let fd = readable_eventfd();
         let count = || std::fs::read_dir("/proc/self/fd").unwrap().count();
@@ -347,8 +354,7 @@ mod tests {
         let (t, ready, exited) = started(fd.as_fd(), true);
         ready.recv_timeout(LONG).unwrap();
         let wake = t.waker();
-        // Only the polled dup closes with the thread's end; the waker's
-        // control eventfd stays until the waker goes.
+        // Both fds close with the thread's end; the waker keeps none open.
         let mut again = ReadyThread::new(fd.as_fd()).unwrap();
         assert_eq!(
             again.start("ready-test", || true, || {}).map_err(|e| e.kind()),
@@ -363,10 +369,11 @@ mod tests {
         exited.recv_timeout(LONG).unwrap();
         // The exiting thread drops its share of the dup just after on_exit.
         let end = std::time::Instant::now() + LONG;
-        while count() != before + 1 && std::time::Instant::now() < end {
+        while count() != before && std::time::Instant::now() < end {
             std::thread::sleep(Duration::from_millis(2));
         }
-        assert_eq!(count(), before + 1, "only the waker's control eventfd is left");
+        assert_eq!(count(), before, "the waker keeps no fd open");
+        wake(); // a no-op now
         drop(wake);
         assert_eq!(count(), before);
     }

@@ -125,8 +125,9 @@ impl EnvState {
             drop(unsafe { Box::from_raw(boxed) });
             check(st)?;
         }
-        if let Backend::Uv { .. } = state.backend {
-            state.add_cleanup_hook()?;
+        match state.backend {
+            Backend::Uv { .. } => state.add_cleanup_hook()?,
+            Backend::Thread => state.add_sync_cleanup_hook()?,
         }
         Ok(state)
     }
@@ -181,6 +182,26 @@ impl EnvState {
         }
         self.hook.set(handle);
         self.hook_arg.set(arg);
+        Ok(())
+    }
+
+    /// The thread backend's teardown: a sync cleanup hook that stops every
+    /// live watch's helper thread, making no Node-API call (Deno cannot run
+    /// one there, and never finalizes the threadsafe functions the helpers
+    /// rely on otherwise: a terminated worker left a thread and 4 fds per
+    /// pending wait). The hook owns one strong count, released when it runs.
+    /// (`rt/job.rs` has its own hook for lock jobs.)
+    fn add_sync_cleanup_hook(self: &Rc<Self>) -> napi::Result<()> {
+        let arg = Rc::into_raw(self.clone());
+        // SAFETY: env is live; arg stays valid until on_sync_teardown
+        // reclaims it, once.
+        let st =
+            unsafe { sys::napi_add_env_cleanup_hook(self.env, Some(on_sync_teardown), arg as *mut c_void) };
+        if st != sys::Status::napi_ok {
+            // SAFETY: arg came from Rc::into_raw just above and was not taken.
+            drop(unsafe { Rc::from_raw(arg) });
+            return check(st);
+        }
         Ok(())
     }
 
@@ -274,6 +295,23 @@ unsafe extern "C" fn on_teardown(handle: sys::napi_async_cleanup_hook_handle, ar
         }
     }
     state.maybe_finish_teardown();
+}
+
+/// The thread backend's sync env cleanup hook (`add_sync_cleanup_hook`).
+///
+/// # Safety
+/// Only the runtime calls it, once, with the `arg` given to
+/// `napi_add_env_cleanup_hook`.
+unsafe extern "C" fn on_sync_teardown(arg: *mut c_void) {
+    // SAFETY: arg is the hook's own strong count, reclaimed once, here.
+    let state = unsafe { Rc::from_raw(arg as *const EnvState) };
+    state.tearing_down.set(true);
+    let live: Vec<_> = state.live.borrow_mut().drain().map(|(_, w)| w).collect();
+    for weak in live {
+        if let Some(inner) = weak.upgrade() {
+            WatchInner::release(&inner, false);
+        }
+    }
 }
 
 /// Looks up `global[a][b]…`, or `None` when any step is missing.

@@ -175,6 +175,11 @@ impl Mailbox {
         mb.tsfn.set(tsfn);
         lock(&outbox.state).tsfn = Some(SendTsfn(tsfn));
         MAILBOXES.with(|m| m.borrow_mut().push((env as usize, Rc::downgrade(&mb))));
+        // One per environment (a mailbox is made once per environment):
+        // Node refuses a second hook with the same function and argument.
+        // SAFETY: env is live; the hook only reads its argument as the env's
+        // key in MAILBOXES.
+        let _ = unsafe { sys::napi_add_env_cleanup_hook(env, Some(on_env_teardown), env.cast()) };
         // Idle, it must not keep the loop alive.
         mb.set_ref(false);
         Ok(mb)
@@ -286,6 +291,28 @@ unsafe extern "C" fn call_js(
     mb.active.set(active);
     if active == 0 {
         mb.set_ref(false);
+    }
+}
+
+/// The environment's cleanup hook (no Node-API call): cancels its pending
+/// jobs and stops all delivery, as the finalizer below does. For runtimes
+/// that never finalize a live threadsafe function when an environment goes
+/// away (Deno, measured: a worker terminated during a `lockFile` wait left
+/// its job to take the lock once free and hold it for good). Idempotent:
+/// the finalizer, if it comes, finds nothing left to cancel.
+///
+/// # Safety
+/// Only the runtime calls it, with the env given at registration.
+unsafe extern "C" fn on_env_teardown(arg: *mut c_void) {
+    let env = arg as usize;
+    let mb = MAILBOXES.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|(e, _)| *e == env)
+            .and_then(|(_, w)| w.upgrade())
+    });
+    if let Some(mb) = mb {
+        mb.outbox.close();
     }
 }
 

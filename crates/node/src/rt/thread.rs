@@ -196,6 +196,14 @@ impl Helper {
     pub fn stop(self) {
         drop(self);
     }
+
+    /// At the environment's teardown: closes the gate first, so the helper
+    /// exits without touching the threadsafe function (the runtime may be
+    /// destroying it, or, as Deno does, never finalize it), then stops it.
+    pub fn abandon(self) {
+        self.gate.close();
+        drop(self);
+    }
 }
 
 /// The helper's threadsafe-function `call_js`.

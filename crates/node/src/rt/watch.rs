@@ -123,10 +123,11 @@ impl Watch {
             }));
             // SAFETY: h is an initialised handle; data is freed in on_close.
             unsafe { (uv.set_data)(h, data.cast()) };
-            let mut me = inner.borrow_mut();
-            me.handle = h;
-            me.reg_id = state.register(Rc::downgrade(&inner));
+            inner.borrow_mut().handle = h;
         }
+        // Both backends: the environment's teardown releases what is live.
+        let id = state.register(Rc::downgrade(&inner));
+        inner.borrow_mut().reg_id = id;
         Ok(Watch(inner))
     }
 
@@ -149,16 +150,21 @@ impl Watch {
                     return Err(SysError::new(Errno::from_raw(-rc), "uv_poll_start"));
                 }
             }
-            Backend::Thread => match me.helper.as_mut() {
-                Some(h) => h.rearm(),
-                None => {
-                    let env = me.state.env;
-                    let fd = me.poll_fd.get().ok_or(SysError::new(Errno::EBADF, "poll"))?;
-                    let mut helper = Helper::start(env, fd.as_fd(), Rc::downgrade(inner))?;
-                    helper.set_ref(env, me.refed);
-                    me.helper = Some(helper);
+            Backend::Thread => {
+                let (env, refed) = (me.state.env, me.refed);
+                match me.helper.as_mut() {
+                    Some(h) => {
+                        h.rearm();
+                        h.set_ref(env, refed); // unref'd by stop()
+                    }
+                    None => {
+                        let fd = me.poll_fd.get().ok_or(SysError::new(Errno::EBADF, "poll"))?;
+                        let mut helper = Helper::start(env, fd.as_fd(), Rc::downgrade(inner))?;
+                        helper.set_ref(env, refed);
+                        me.helper = Some(helper);
+                    }
                 }
-            },
+            }
         }
         me.active = true;
         me.set_strong(true);
@@ -197,9 +203,11 @@ impl Watch {
                 }
             }
             Backend::Thread => {
-                let env = me.state.env;
+                // Only a started watch keeps the loop alive, as a stopped
+                // uv_poll does not (see `WatchInner::stop`).
+                let (env, active) = (me.state.env, me.active);
                 if let Some(h) = me.helper.as_mut() {
-                    h.set_ref(env, refed);
+                    h.set_ref(env, refed && active);
                 }
             }
         }
@@ -247,7 +255,16 @@ impl WatchInner {
             unsafe { (uv.poll_stop)(self.handle) };
         }
         // The thread backend parks after each signal and is re-armed only by
-        // start(), so clearing `active` is enough.
+        // start(), so clearing `active` stops it; its threadsafe function is
+        // unref'd too, as libuv's stopped poll no longer keeps the loop
+        // alive (else Bun and Deno never exited after a wait on an object
+        // left open; start() refs it again).
+        if !self.state.tearing_down() {
+            let env = self.state.env;
+            if let Some(h) = self.helper.as_mut() {
+                h.set_ref(env, false);
+            }
+        }
         self.set_strong(false);
     }
 
@@ -268,7 +285,11 @@ impl WatchInner {
             me.stop();
         }
         if let Some(h) = me.helper.take() {
-            h.stop();
+            if tearing_down {
+                h.abandon();
+            } else {
+                h.stop();
+            }
         }
         let handle = std::mem::replace(&mut me.handle, ptr::null_mut());
         let state = me.state.clone();
@@ -290,13 +311,13 @@ impl WatchInner {
                 }
             }
             let _ = me.poll_fd.close();
-            state.unregister(me.reg_id);
             state.close_started();
             // SAFETY: handle is not closing (this is its only uv_close); its
             // memory and data are freed in on_close.
             unsafe { (uv.close)(handle, Some(on_close)) };
         }
         let _ = me.poll_fd.close();
+        state.unregister(me.reg_id);
         me.active = false;
         let cb = std::mem::replace(&mut me.callback, ptr::null_mut());
         if delete_ref && !tearing_down && !cb.is_null() {
