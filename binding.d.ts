@@ -322,6 +322,16 @@ export declare const EFD_NONBLOCK: number
 export declare const EFD_SEMAPHORE: number
 
 /**
+ * The C name and the description of `errno` (positive), for the errnos
+ * libuv's table (`util.getSystemErrorMap()`) lacks, such as `EDEADLK`,
+ * `ENOLCK` or `EBADFD`: `["EDEADLK", "resource deadlock avoided"]`. An
+ * errno the C library does not name is `"E<number>"`. Only error paths
+ * call it (`src/errors.ts`).
+ * @see https://man7.org/linux/man-pages/man3/errno.3.html
+ */
+export declare function errnoText(errno: number): Array<string>
+
+/**
  * `eventfd(initval, flags)`: a new fd (the caller owns it), or a negative errno.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  */

@@ -867,6 +867,7 @@ module.exports.DN_RENAME = nativeBinding.DN_RENAME
 module.exports.EFD_CLOEXEC = nativeBinding.EFD_CLOEXEC
 module.exports.EFD_NONBLOCK = nativeBinding.EFD_NONBLOCK
 module.exports.EFD_SEMAPHORE = nativeBinding.EFD_SEMAPHORE
+module.exports.errnoText = nativeBinding.errnoText
 module.exports.eventfd = nativeBinding.eventfd
 module.exports.eventfdCount = nativeBinding.eventfdCount
 module.exports.eventfdWriteBig = nativeBinding.eventfdWriteBig

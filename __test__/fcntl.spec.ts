@@ -272,6 +272,41 @@ test.serial('lockf takes offsets beyond 2^53 as bigints, as Python takes any off
   t.throws(() => lockf(fd, LOCK_SH, '1' as never), { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
+test.serial('lockf deadlock between two processes is EDEADLK with the C library\'s text, not "unknown error"', async (t) => {
+  // libuv's error table (util.getSystemErrorMap) has no EDEADLK, ENOLCK or
+  // EBADFD: the message said "unknown error", and an errno it lacks
+  // altogether got the code "Unknown system error -77".
+  const { path } = tempFile(t)
+  const r = await runNode(
+    `const { spawn } = require('node:child_process')
+     const fd = require('fs').openSync(${JSON.stringify(path)}, 'r+')
+     lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB, 1, 0)
+     const child = spawn(process.execPath, ['-e', \`
+       const lfd = require(\${JSON.stringify(${JSON.stringify(PKG)})})
+       const fd = require('fs').openSync(\${JSON.stringify(${JSON.stringify(path)})}, 'r+')
+       lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB, 1, 1)
+       console.log('ready')
+       try { lfd.lockf(fd, lfd.LOCK_EX, 1, 0); console.log(JSON.stringify(['locked'])) } catch (e) { console.log(JSON.stringify([e.code, e.message, e.errno])) }
+     \`], { stdio: ['ignore', 'pipe', 'inherit'] })
+     let out = ''
+     child.stdout.on('data', (d) => {
+       out += d
+       if (!out.startsWith('ready\\n') || out.length > 6) return
+       setTimeout(() => {
+         let mine
+         try { lfd.lockf(fd, lfd.LOCK_EX, 1, 1); mine = ['locked'] } catch (e) { mine = [e.code, e.message, e.errno] }
+         lfd.lockf(fd, lfd.LOCK_UN, 1, 0)
+         child.on('exit', () => console.log(JSON.stringify([mine, JSON.parse(out.split('\\n')[1])])))
+       }, 200)
+     })`,
+  )
+  t.is(r.code, 0, r.stderr)
+  const [parent, child] = JSON.parse(r.stdout) as [string[], string[]]
+  // The kernel tells the one whose request closes the cycle.
+  const deadlocked = parent[0] === 'EDEADLK' ? parent : child
+  t.deepEqual(deadlocked, ['EDEADLK', 'EDEADLK: resource deadlock would occur, fcntl', -35])
+})
+
 test('lockf rejects unrecognized commands as Python does', (t) => {
   const { fd } = tempFile(t)
   t.throws(() => lockf(fd, 0), { code: 'ERR_INVALID_ARG_VALUE' })

@@ -3,7 +3,9 @@
  * use (docs/design.md, "Errors"):
  * - OS errors: `code` (`'EAGAIN'`), negative `errno`, `syscall`, and the
  *   message `EAGAIN: resource temporarily unavailable, eventfd_read`, the
- *   text coming from `util.getSystemErrorMap()` (libuv's table);
+ *   text coming from `util.getSystemErrorMap()` (libuv's table), or for an
+ *   errno that table lacks (`EDEADLK`, `ENOLCK`, `EBADFD`) from the C
+ *   library's (the binding's `errnoText`);
  * - argument errors: `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`,
  *   `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_THIS`, with Node's messages;
  * - `ERR_USE_AFTER_CLOSE` ("… was closed"), `ABORT_ERR` (`AbortError`).
@@ -12,6 +14,7 @@
  */
 import * as util from 'node:util'
 import { constants } from 'node:os'
+import { native } from './binding'
 
 /** An OS error, shaped as Node's fs errors. */
 export interface ErrnoError extends Error {
@@ -35,10 +38,11 @@ function describeErrno(errno: number): [string, string] {
   }
   const known = systemErrors.get(errno)
   if (known !== undefined) return known
-  for (const [name, value] of Object.entries(constants.errno)) {
-    if (value === -errno) return [name, 'unknown error']
-  }
-  return [`Unknown system error ${errno}`, 'unknown error']
+  // libuv's table lacks some that Linux calls can return (EDEADLK from
+  // lockf, ENOLCK, EBADFD from a driver's ioctl): the C library's name and
+  // description, from the binding.
+  const [name, description] = native.errnoText(-errno)
+  return [name ?? `E${-errno}`, description ?? 'unknown error']
 }
 
 function define(err: Error, props: Record<string, unknown>): void {
