@@ -821,6 +821,19 @@ test('fcntl with an integer for a pointer-taking command is EFAULT without a cal
   for (const [name, code] of Object.entries(out.codes)) t.is(code, 'EFAULT', name)
 })
 
+test('a buffer for a command that uses an integer is ERR_INVALID_ARG_TYPE, not its address as the integer', (t) => {
+  // C and Python pass the buffer's address: F_SETFL set flags from a stack
+  // address, F_DUPFD_CLOEXEC made an fd at or above it.
+  const { fd } = tempFile(t)
+  const flags = fcntl(fd, F_GETFL)
+  const open = readdirSync('/proc/self/fd').length
+  for (const cmd of [F_SETFL, F_SETFD, F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_SETOWN]) {
+    t.throws(() => fcntl(fd, cmd, Buffer.alloc(4)), { code: 'ERR_INVALID_ARG_TYPE' }, String(cmd))
+  }
+  t.is(fcntl(fd, F_GETFL), flags, 'nothing changed')
+  t.is(readdirSync('/proc/self/fd').length, open, 'F_DUPFD_CLOEXEC made no fd')
+})
+
 test('ioctl with an integer for a request that writes through its argument is EFAULT without a call, even for a live address', async (t) => {
   // As for fcntl above: an integer given to FIONREAD was an address, and
   // with node's data below 4 GiB the kernel wrote there (the review's repro

@@ -223,6 +223,19 @@ function cInt(value: unknown, name: string): number {
   return toInt(value, name, INT_MIN, UINT_MAX) | 0
 }
 
+/**
+ * The commands that use an integer argument. Given a buffer, C and Python
+ * pass its address as that integer: `F_SETFL` set flags from a stack
+ * address (`O_APPEND|O_DIRECT|O_NOATIME` in a review's run), `F_DUPFD` made
+ * an fd at or above it. Refused as a type error. (The `F_GET…` commands
+ * ignore their argument, so a buffer there comes back unchanged, as in
+ * Python, whose tests do that.)
+ */
+const INTEGER_COMMANDS: ReadonlySet<number> = new Set([
+  native.F_DUPFD, native.F_DUPFD_CLOEXEC, native.F_DUPFD_QUERY, native.F_SETFD, native.F_SETFL,
+  native.F_SETOWN, native.F_SETSIG, native.F_SETLEASE, native.F_NOTIFY, native.F_SETPIPE_SZ, native.F_ADD_SEALS,
+])
+
 /** The binding's result for a call that wrote past its buffer argument (`ERR_BUFFER_OUT_OF_BOUNDS`). */
 const ARG_OVERFLOW: number = native.ARG_OVERFLOW
 
@@ -281,7 +294,7 @@ function copied(bytes: Uint8Array): Buffer {
  * @param cmd - the command, such as {@link F_GETFL}.
  * @param arg - an integer, or a buffer or string for pointer-taking commands.
  * @returns the call's integer result, or a `Buffer` for a buffer argument.
- * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type, and for a buffer given to a command that uses an integer (`F_SETFL`, `F_DUPFD`, …), which C and Python would pass as its address.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the command wrote past the buffer (the call was made; the returned `Buffer` holds the bytes that fit).
  * @throws {Error} the command's errno (`syscall` `'fcntl'`): `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
@@ -314,6 +327,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   const c = toInt32(cmd, 'cmd')
   const bytes = bytesOf(arg)
   if (bytes !== undefined) {
+    if (INTEGER_COMMANDS.has(c)) throw invalidArgType('arg', `of type number for command ${c}, which takes an integer`, arg)
     const io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
