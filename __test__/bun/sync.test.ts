@@ -90,7 +90,7 @@ describe('async waits under Bun (helper thread + threadsafe function, never libu
     // lets Node exit).
     const pkg = JSON.stringify(join(import.meta.dir, '..', '..', 'index.js'))
     const run = (code: string) =>
-      spawnSync(process.execPath, ['-e', `const lib = require(${pkg})\n${code}`], { timeout: 4_000, env: process.env, encoding: 'utf8' })
+      spawnSync(process.execPath, ['-e', `const lib = require(${pkg})\n${code}`], { timeout: 15_000, env: process.env, encoding: 'utf8' })
     const settled = run(`;(async () => {
         const c = new lib.EventCounter(); setTimeout(() => c.add(1), 5); await c.take()
         const s = new lib.Semaphore(0); setTimeout(() => s.release(), 5); await s.acquire()
@@ -101,7 +101,7 @@ describe('async waits under Bun (helper thread + threadsafe function, never libu
     const pending = run(`const c = new lib.EventCounter(); c.take().then(() => { console.log('woke'); c.close() })
       setTimeout(() => c.add(1), 300).unref()`)
     expect([pending.status, pending.stdout.trim()]).toEqual([0, 'woke'])
-  })
+  }, 40_000) // two child processes: seconds under qemu-user (the arm64 musl stage)
 
   test('waitBackend() reports the thread fallback', () => {
     expect(lib.waitBackend()).toBe('thread')
