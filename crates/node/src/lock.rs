@@ -197,6 +197,29 @@ pub fn release(handle: Handle<LockHandle>) -> i32 {
 /// A pending wait: its cancel, until the wait reports.
 pub struct LockWait(Rc<WaitState>);
 
+/// What a wait's pool thread hands back: the result and the wait's own dup.
+/// If it is dropped undelivered holding the lock (the environment went away
+/// between the grant and the report; Deno resolves `worker.terminate()`
+/// before the worker's cleanup hooks run, and never closes the handle's fd),
+/// it unlocks through the dup, so no one is left holding a lock that no
+/// object owns.
+struct Outcome {
+    r: linux_fd_core::Result<Waited>,
+    dup: GuardedFd,
+    spec: LockSpec,
+    delivered: bool,
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
+            if let Some(fd) = self.dup.get() {
+                let _ = lockwait::unlock(fd.as_fd(), &self.spec);
+            }
+        }
+    }
+}
+
 struct WaitState {
     cancel: RefCell<Option<Arc<Cancel>>>,
     cancelled: Cell<bool>,
@@ -259,17 +282,26 @@ pub fn lock_wait(
                 Some(fd) => lockwait::lock_until(fd.as_fd(), &spec, &cancel),
                 None => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EBADF, "fcntl")),
             };
-            (r, dup)
+            Outcome {
+                r,
+                dup,
+                spec,
+                delivered: false,
+            }
         },
-        move |env, r| {
+        move |env, outcome| {
             report.cancel.borrow_mut().take();
             let cancelled = report.cancelled.get();
-            let result = match r {
+            let result = match outcome.map(|mut o| {
+                o.delivered = true;
+                let r = std::mem::replace(&mut o.r, Ok(Waited::Cancelled));
+                (r, o)
+            }) {
                 // The wait's thread panicked (a bug; none is known): the
                 // lock is not ours, and the handle is released by the
                 // caller on any result but a locked one.
                 None => -libc::EIO,
-                Some((Ok(Waited::Acquired), dup)) => match inner.fd.borrow().raw() {
+                Some((Ok(Waited::Acquired), o)) => match inner.fd.borrow().raw() {
                     Some(fd) if !cancelled => {
                         inner.held.set(true);
                         fd
@@ -282,7 +314,7 @@ pub fn lock_wait(
                     // shares the caller's description, so closing the dup
                     // alone would leave it locked).
                     _ => {
-                        if let Some(fd) = dup.get() {
+                        if let Some(fd) = o.dup.get() {
                             let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
                         }
                         if cancelled {
@@ -292,10 +324,10 @@ pub fn lock_wait(
                         }
                     }
                 },
-                // `_dup`, not `_`: binding it moves the dup into the arm, so
+                // `_o`, not `_`: binding it moves the dup into the arm, so
                 // it is closed here, before the callback runs.
-                Some((Ok(Waited::Cancelled), _dup)) => -libc::ECANCELED,
-                Some((Err(e), _dup)) => errno(&e),
+                Some((Ok(Waited::Cancelled), _o)) => -libc::ECANCELED,
+                Some((Err(e), _o)) => errno(&e),
             };
             drop(inner);
             let env = Env::from_raw(env);

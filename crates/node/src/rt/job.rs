@@ -46,6 +46,11 @@ struct OutboxState {
     tsfn: Option<SendTsfn>,
     /// What to do with each pending job if the environment goes away.
     on_close: HashMap<u64, Box<dyn FnOnce() + Send>>,
+    /// Results posted to the JS thread and not yet taken there. They stay
+    /// here, not in the runtime's queue, so that a teardown drops them (a
+    /// result's `Drop` undoes what no one will own, e.g. a granted lock):
+    /// Deno never runs or frees what is left in a dead worker's queue.
+    ready: HashMap<u64, Box<dyn Any + Send>>,
 }
 
 struct SendTsfn(sys::napi_threadsafe_function);
@@ -53,51 +58,58 @@ struct SendTsfn(sys::napi_threadsafe_function);
 // Outbox serialises every use against its destruction.
 unsafe impl Send for SendTsfn {}
 
-/// One finished job on its way to the JS thread.
-struct Item {
-    id: u64,
-    result: Box<dyn Any + Send>,
-}
-
 impl Outbox {
     /// Posts a job's result to the JS thread, or drops it here if the
     /// environment is gone.
     fn deliver(&self, id: u64, result: Box<dyn Any + Send>) {
         let mut st = lock(&self.state);
         let hook = st.on_close.remove(&id);
-        let mut item = Some(Box::new(Item { id, result }));
-        if let Some(tsfn) = &st.tsfn {
-            let raw = Box::into_raw(item.take().unwrap_or_else(|| unreachable!()));
+        let mut unsent = Some(result);
+        if let Some(tsfn) = st.tsfn.as_ref().map(|t| t.0) {
+            st.ready
+                .insert(id, unsent.take().unwrap_or_else(|| unreachable!()));
+            let raw = Box::into_raw(Box::new(id));
             // SAFETY: the function exists while we hold the mutex (the
             // finalizer takes it out under the same mutex). With an unbounded
             // queue a nonblocking call fails only while the function closes.
             let status = unsafe {
                 sys::napi_call_threadsafe_function(
-                    tsfn.0,
+                    tsfn,
                     raw.cast(),
                     sys::ThreadsafeFunctionCallMode::nonblocking,
                 )
             };
             if status != sys::Status::napi_ok {
-                // SAFETY: the call did not take the item; it is still ours.
-                item = Some(unsafe { Box::from_raw(raw) });
+                // SAFETY: the call did not take the id box; it is still ours.
+                drop(unsafe { Box::from_raw(raw) });
+                unsent = st.ready.remove(&id);
             }
         }
         drop(st);
         drop(hook);
-        drop(item);
+        drop(unsent);
     }
 
-    /// From the finalizer: no call after this one; cancel what is pending.
+    /// The result of job `id`, once, on the JS thread.
+    fn take(&self, id: u64) -> Option<Box<dyn Any + Send>> {
+        lock(&self.state).ready.remove(&id)
+    }
+
+    /// From the finalizer or the cleanup hook: no call after this one;
+    /// cancel what is pending, and drop the results never taken.
     fn close(&self) {
-        let hooks: Vec<_> = {
+        let (hooks, results): (Vec<_>, Vec<_>) = {
             let mut st = lock(&self.state);
             st.tsfn = None;
-            st.on_close.drain().map(|(_, f)| f).collect()
+            (
+                st.on_close.drain().map(|(_, f)| f).collect(),
+                st.ready.drain().map(|(_, r)| r).collect(),
+            )
         };
         for f in hooks {
             f();
         }
+        drop(results);
     }
 }
 
@@ -136,6 +148,7 @@ impl Mailbox {
             state: Mutex::new(OutboxState {
                 tsfn: None,
                 on_close: HashMap::new(),
+                ready: HashMap::new(),
             }),
         });
         let mb = Rc::new(Mailbox {
@@ -175,11 +188,18 @@ impl Mailbox {
         mb.tsfn.set(tsfn);
         lock(&outbox.state).tsfn = Some(SendTsfn(tsfn));
         MAILBOXES.with(|m| m.borrow_mut().push((env as usize, Rc::downgrade(&mb))));
-        // One per environment (a mailbox is made once per environment):
-        // Node refuses a second hook with the same function and argument.
-        // SAFETY: env is live; the hook only reads its argument as the env's
-        // key in MAILBOXES.
-        let _ = unsafe { sys::napi_add_env_cleanup_hook(env, Some(on_env_teardown), env.cast()) };
+        // The hook owns a share of the outbox: its address, the hook's
+        // argument, cannot be reused while the hook is registered (Node
+        // refuses a second hook with the same function and argument).
+        let hook_arg = Arc::into_raw(outbox.clone());
+        // SAFETY: env is live; hook_arg is reclaimed once, by the hook, or
+        // here if the hook was not registered.
+        if unsafe { sys::napi_add_env_cleanup_hook(env, Some(on_env_teardown), hook_arg as *mut c_void) }
+            != sys::Status::napi_ok
+        {
+            // SAFETY: not registered, so still ours.
+            drop(unsafe { Arc::from_raw(hook_arg) });
+        }
         // Idle, it must not keep the loop alive.
         mb.set_ref(false);
         Ok(mb)
@@ -272,18 +292,18 @@ unsafe extern "C" fn call_js(
     context: *mut c_void,
     data: *mut c_void,
 ) {
-    // SAFETY: data is the Box<Item> a pool thread passed to a successful
-    // napi_call_threadsafe_function, so it is reclaimed once, here.
-    let item = unsafe { Box::from_raw(data as *mut Item) };
+    // SAFETY: data is the Box<u64> (the job's id) a pool thread passed to a
+    // successful napi_call_threadsafe_function, so it is reclaimed once, here.
+    let id = *unsafe { Box::from_raw(data as *mut u64) };
     if env.is_null() {
-        return; // the environment is going away: just drop the result
+        return; // the environment is going away: close() drops the result
     }
     // SAFETY: with a live env, call_js runs before finalize, which is what
     // releases the mailbox that context points to.
     let mb = unsafe { &*(context as *const Mailbox) };
-    let done = mb.pending.borrow_mut().remove(&item.id);
-    if let Some(done) = done {
-        done(env, item.result);
+    let done = mb.pending.borrow_mut().remove(&id);
+    if let (Some(done), Some(result)) = (done, mb.outbox.take(id)) {
+        done(env, result);
     }
     // Counted down after `done`: a job it starts keeps the count above 0,
     // so the function is not unref'd and ref'd again in between.
@@ -302,18 +322,12 @@ unsafe extern "C" fn call_js(
 /// the finalizer, if it comes, finds nothing left to cancel.
 ///
 /// # Safety
-/// Only the runtime calls it, with the env given at registration.
+/// Only the runtime calls it, once, with the `Arc<Outbox>` share given at
+/// registration.
 unsafe extern "C" fn on_env_teardown(arg: *mut c_void) {
-    let env = arg as usize;
-    let mb = MAILBOXES.with(|m| {
-        m.borrow()
-            .iter()
-            .find(|(e, _)| *e == env)
-            .and_then(|(_, w)| w.upgrade())
-    });
-    if let Some(mb) = mb {
-        mb.outbox.close();
-    }
+    // SAFETY: arg is the hook's own Arc<Outbox> (Mailbox::get), reclaimed once, here.
+    let outbox = unsafe { Arc::from_raw(arg as *const Outbox) };
+    outbox.close();
 }
 
 /// The mailbox's threadsafe-function finalizer: the environment is going away.
