@@ -164,9 +164,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * What a buffer-form call returns when it succeeded but the kernel wrote
- * past the argument's length, into the zeroed rest of the staging copy
- * (the argument then holds its first bytes of the answer): the argument was
- * too short for the command or request. Below every errno and every
+ * past the argument's length, over the guard bytes after it in the staging
+ * copy (an argument updated in place then holds the first bytes of the
+ * answer): the argument was too short for the command or request. Below every errno and every
  * result these calls return; `src/fcntl.ts` throws
  * `ERR_BUFFER_OUT_OF_BOUNDS` for it. (CPython 3.14 raises `SystemError`
  * here, from guard bytes; earlier versions cut the answer short silently.)
@@ -322,11 +322,12 @@ export declare const EFD_NONBLOCK: number
 export declare const EFD_SEMAPHORE: number
 
 /**
- * The C name and the description of `errno` (positive), for the errnos
+ * The C name and a description of `errno` (positive), for the errnos
  * libuv's table (`util.getSystemErrorMap()`) lacks, such as `EDEADLK`,
- * `ENOLCK` or `EBADFD`: `["EDEADLK", "resource deadlock avoided"]`. An
- * errno the C library does not name is `"E<number>"`. Only error paths
- * call it (`src/errors.ts`).
+ * `ENOLCK` or `EBADFD`: `["EDEADLK", "resource deadlock would occur"]`
+ * (the descriptions are the nix crate's, lower-cased). An errno Linux does
+ * not name (the kernel-internal 515, say) is `[]`. Only error paths call
+ * it (`src/errors.ts`).
  * @see https://man7.org/linux/man-pages/man3/errno.3.html
  */
 export declare function errnoText(errno: number): Array<string>

@@ -296,7 +296,8 @@ test.serial('lockf deadlock between two processes is EDEADLK with the C library\
          let mine
          try { lfd.lockf(fd, lfd.LOCK_EX, 1, 1); mine = ['locked'] } catch (e) { mine = [e.code, e.message, e.errno] }
          lfd.lockf(fd, lfd.LOCK_UN, 1, 0)
-         child.on('exit', () => console.log(JSON.stringify([mine, JSON.parse(out.split('\\n')[1])])))
+         // 'close', not 'exit': the child's stdout may still be open at 'exit'.
+         child.on('close', () => console.log(JSON.stringify([mine, JSON.parse(out.split('\\n')[1])])))
        }, 200)
      })`,
   )
@@ -917,6 +918,18 @@ test('a buffer shorter than what fcntl or ioctl writes is ERR_BUFFER_OUT_OF_BOUN
   const four = new Int32Array(1)
   t.is(ioctl(fd, FIONREAD, four), 0)
   t.is(four[0], 70000)
+  // Whatever the answer's bytes: TIOCGWINSZ writes 8 bytes, and into 4 it
+  // threw only once the terminal reported a pixel size (zeros past the
+  // argument went unseen before the guard bytes).
+  const pty = openSync('/dev/ptmx', 'r+')
+  t.teardown(() => closeSync(pty))
+  const ws = Buffer.alloc(8)
+  ws.writeUInt16LE(24, 0)
+  ws.writeUInt16LE(80, 2)
+  ioctl(pty, 0x5414, ws) // TIOCSWINSZ, pixels 0x0
+  t.throws(() => ioctl(pty, 0x5413, '1234'), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  const got = ioctl(pty, 0x5413, Buffer.alloc(8), false)
+  t.deepEqual([got.readUInt16LE(0), got.readUInt16LE(2)], [24, 80])
   // FS_IOC_GETFLAGS is encoded as a long and copies an int: 4 bytes are enough.
   const { fd: file } = tempFile(t)
   const flags = new Int32Array(1)

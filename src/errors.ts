@@ -4,8 +4,8 @@
  * - OS errors: `code` (`'EAGAIN'`), negative `errno`, `syscall`, and the
  *   message `EAGAIN: resource temporarily unavailable, eventfd_read`, the
  *   text coming from `util.getSystemErrorMap()` (libuv's table), or for an
- *   errno that table lacks (`EDEADLK`, `ENOLCK`, `EBADFD`) from the C
- *   library's (the binding's `errnoText`);
+ *   errno that table lacks (`EDEADLK`, `ENOLCK`, `EBADFD`) their C name
+ *   and a description from the binding's `errnoText`;
  * - argument errors: `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`,
  *   `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_THIS`, with Node's messages;
  * - `ERR_USE_AFTER_CLOSE` ("… was closed"), `ABORT_ERR` (`AbortError`).
@@ -39,10 +39,10 @@ function describeErrno(errno: number): [string, string] {
   const known = systemErrors.get(errno)
   if (known !== undefined) return known
   // libuv's table lacks some that Linux calls can return (EDEADLK from
-  // lockf, ENOLCK, EBADFD from a driver's ioctl): the C library's name and
-  // description, from the binding.
+  // lockf, ENOLCK, EBADFD from a driver's ioctl): their C name and a
+  // description from the binding; nothing for a number Linux does not name.
   const [name, description] = native.errnoText(-errno)
-  return [name ?? `E${-errno}`, description ?? 'unknown error']
+  return [name ?? `Unknown system error ${errno}`, description ?? 'unknown error']
 }
 
 function define(err: Error, props: Record<string, unknown>): void {
@@ -143,14 +143,14 @@ export function illegalConstructor(): TypeError {
 
 /**
  * `ERR_BUFFER_OUT_OF_BOUNDS`: an `fcntl`/`ioctl` call that succeeded but
- * wrote past its buffer argument's length, into the package's zeroed
- * staging copy (the binding's `ARG_OVERFLOW`).
+ * wrote past its buffer argument's length, over the guard bytes after it in
+ * the package's staging copy (the binding's `ARG_OVERFLOW`).
  */
 export function argOverflow(syscall: string, length: number): RangeError {
   return codedError(
     RangeError,
     'ERR_BUFFER_OUT_OF_BOUNDS',
-    `${syscall}: the call wrote past the end of the ${length}-byte "arg": pass a buffer as large as the ${syscall === 'ioctl' ? 'request' : 'command'}'s structure (the call was made, and a buffer argument holds only its first ${length} bytes)`,
+    `${syscall}: the call wrote past the end of the ${length}-byte "arg": pass a buffer as large as the ${syscall === 'ioctl' ? 'request' : 'command'}'s structure (the call was made, and its result is lost; a buffer ioctl updates in place holds the first ${length} bytes of the answer)`,
     argOverflow,
   )
 }

@@ -295,7 +295,7 @@ function copied(bytes: Uint8Array): Buffer {
  * @param arg - an integer, or a buffer or string for pointer-taking commands.
  * @returns the call's integer result, or a `Buffer` for a buffer argument.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type, and for a buffer given to a command that uses an integer (`F_SETFL`, `F_DUPFD`, …), which C and Python would pass as its address.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the command wrote past the buffer (the call was made; the returned `Buffer` holds the bytes that fit).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the command wrote past the buffer (the call was made; nothing is returned).
  * @throws {Error} the command's errno (`syscall` `'fcntl'`): `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
@@ -380,10 +380,11 @@ function getOwner(fd: number): number {
  *   1024-byte buffer, and a `Buffer` of the argument's length is returned.
  *
  * The kernel trusts the size the request encodes (or, for an old request,
- * its own idea of it), not the argument's. When the call writes past the
- * argument's length into the copy, it throws `ERR_BUFFER_OUT_OF_BOUNDS`
- * after the call (CPython 3.14 raises `SystemError`): pass a buffer as
- * large as the request's structure. For `FS_IOC_FIEMAP`,
+ * its own idea of it), not the argument's. The copy has guard bytes right
+ * after the argument (a NUL, then fixed bytes), which a request reading
+ * more than the argument sees; when the call writes over them, it throws
+ * `ERR_BUFFER_OUT_OF_BOUNDS` after the call (CPython 3.14 raises
+ * `SystemError`): pass a buffer as large as the request's structure. For `FS_IOC_FIEMAP`,
  * `EXT4_IOC_GET_ES_CACHE`, `FS_IOC_GETFSMAP` and `FIDEDUPERANGE`, whose
  * output is an array of the length their header names, a buffer too short
  * for that array is `EINVAL` before the call. Other requests that size
@@ -393,7 +394,7 @@ function getOwner(fd: number): number {
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer out of range, or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made: a buffer argument holds the bytes that fit).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer out of range, or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made and its result is lost; a buffer updated in place holds the bytes that fit, a copied one is not returned).
  * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY` (not for this kind of file), `EBADF`, `EINVAL`, `EFAULT` (also an integer for a request that writes through it), …
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  * @example

@@ -112,6 +112,14 @@ pub const EXT4_IOC_GET_ES_CACHE: libc::c_ulong = 0xc020_662a;
 pub const FS_IOC_GETFSMAP: libc::c_ulong = 0xc0c0_583b;
 /// `FIDEDUPERANGE`: `_IOWR(0x94, 54, struct file_dedupe_range)` (linux/fs.h).
 pub const FIDEDUPERANGE: libc::c_ulong = 0xc018_9436;
+/// `XFS_IOC_GETBMAP` and `XFS_IOC_GETBMAPA`: `_IOWR('X', 38 / 44, struct
+/// getbmap)`, and `XFS_IOC_GETBMAPX`: `_IOWR('X', 56, struct getbmapx)`
+/// (xfs_fs.h); any user may call them on XFS.
+pub const XFS_IOC_GETBMAP: libc::c_ulong = 0xc020_5826;
+/// See [`XFS_IOC_GETBMAP`].
+pub const XFS_IOC_GETBMAPA: libc::c_ulong = 0xc020_582c;
+/// See [`XFS_IOC_GETBMAP`].
+pub const XFS_IOC_GETBMAPX: libc::c_ulong = 0xc030_5838;
 
 /// The size a request's number encodes (`_IOC_SIZE`), for a request with a
 /// direction (`_IOR`, `_IOW`, `_IOWR`); 0 for the old unencoded requests.
@@ -134,20 +142,34 @@ pub fn ioc_size(request: libc::c_ulong) -> usize {
 /// still uses an integer as an address, as in C and Python.
 pub fn writes_through_arg(request: libc::c_ulong) -> bool {
     const IOC_READ: libc::c_ulong = 2;
+    // nsfs's NS_GET_PID_FROM_PIDNS, NS_GET_TGID_FROM_PIDNS,
+    // NS_GET_PID_IN_PIDNS and NS_GET_TGID_IN_PIDNS (Linux 6.11) are encoded
+    // `_IOR(0xb7, 6..9, int)` but take the pid itself as their argument.
+    if (0x8004_b706..=0x8004_b709).contains(&request) {
+        return false;
+    }
     if (request >> 30) & IOC_READ != 0 {
         return true;
     }
     matches!(
         request,
-        // FIBMAP, FIGETBSZ (linux/fs.h)
-        1 | 2
-        // BLKROGET, BLKGETSIZE, BLKRAGET, BLKFRAGET, BLKSECTGET, BLKSSZGET
+        // FIBMAP, FIGETBSZ (linux/fs.h); HDIO_GETGEO
+        1 | 2 | 0x0301
+        // BLKROGET, BLKGETSIZE, BLKRAGET, BLKFRAGET, BLKSECTGET, BLKSSZGET,
+        // BLKIOMIN, BLKIOOPT, BLKALIGNOFF, BLKPBSZGET, BLKDISCARDZEROES,
+        // BLKROTATIONAL
         | 0x125e | 0x1260 | 0x1263 | 0x1265 | 0x1267 | 0x1268
+        | 0x1278 | 0x1279 | 0x127a | 0x127b | 0x127c | 0x127e
+        // LOOP_GET_STATUS, LOOP_GET_STATUS64; KDGKBTYPE, KDGETMODE,
+        // KDGKBMODE; VT_GETMODE, VT_GETSTATE
+        | 0x4c03 | 0x4c05 | 0x4b33 | 0x4b3b | 0x4b44 | 0x5601 | 0x5603
         // TCGETS, TCGETA, TIOCGPGRP, TIOCOUTQ, TIOCGWINSZ, TIOCMGET,
         // TIOCGSOFTCAR, FIONREAD (TIOCINQ), TIOCLINUX, TIOCGSERIAL,
-        // TIOCGETD, TIOCGSID, TIOCGLCKTRMIOS, TIOCSERGETLSR, TIOCGICOUNT
+        // TIOCGETD, TIOCGSID, TIOCGRS485, TIOCGLCKTRMIOS, TIOCSERGETLSR,
+        // TIOCGICOUNT, FIOQSIZE (any file: the generic VFS answers it)
         | 0x5401 | 0x5405 | 0x540f | 0x5411 | 0x5413 | 0x5415 | 0x5419 | 0x541b
-        | 0x541c | 0x541e | 0x5424 | 0x5429 | 0x5456 | 0x5459 | 0x545d
+        | 0x541c | 0x541e | 0x5424 | 0x5429 | 0x542e | 0x5456 | 0x5459 | 0x545d
+        | 0x5460
         | 0x8900..=0x89ff
     )
 }
@@ -163,10 +185,13 @@ pub fn writes_through_arg(request: libc::c_ulong) -> bool {
 ///   `u32` at offset 8) `struct fsmap`s of 64 bytes;
 /// - `FIDEDUPERANGE`: a 24-byte `struct file_dedupe_range`, then
 ///   `dest_count` (a `u16` at offset 16) `struct file_dedupe_range_info`s of
-///   32 bytes.
+///   32 bytes;
+/// - XFS's `GETBMAP`, `GETBMAPA` (32-byte records) and `GETBMAPX` (48): an
+///   array of `bmv_count` (an `s32` at offset 24) records, the header being
+///   the first.
 ///
-/// Other requests of this kind exist (in btrfs, xfs and drivers); they are
-/// not known here, and the kernel writes past a buffer too short for them.
+/// Other requests of this kind exist (in btrfs and drivers); they are not
+/// known here, and the kernel writes past a buffer too short for them.
 ///
 /// A `buf` too short for the header gives the header's size (the kernel
 /// reads that much first).
@@ -181,6 +206,11 @@ pub fn content_sized(request: libc::c_ulong, buf: &[u8]) -> Option<u64> {
         FS_IOC_FIEMAP | EXT4_IOC_GET_ES_CACHE => Some(u32_at(24).map_or(32, |n| 32 + u64::from(n) * 56)),
         FS_IOC_GETFSMAP => Some(u32_at(8).map_or(192, |n| 192 + u64::from(n) * 64)),
         FIDEDUPERANGE => Some(u16_at(16).map_or(24, |n| 24 + u64::from(n) * 32)),
+        XFS_IOC_GETBMAP | XFS_IOC_GETBMAPA | XFS_IOC_GETBMAPX => {
+            let size = if request == XFS_IOC_GETBMAPX { 48 } else { 32 };
+            // A count below 1 is the kernel's EINVAL: the header alone.
+            Some(u32_at(24).map_or(size, |n| size * u64::from((n as i32).max(1) as u32)))
+        }
         _ => None,
     }
 }

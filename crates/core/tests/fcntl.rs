@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use linux_fd_core::fcntl::{
     content_sized, fcntl_buf, fcntl_int, ioc_size, ioctl_buf, ioctl_int, pipe_size, set_pipe_size,
     takes_pointer, writes_through_arg, ARG_BUF_SIZE, EXT4_IOC_GET_ES_CACHE, FIDEDUPERANGE, FS_IOC_FIEMAP,
-    FS_IOC_GETFSMAP,
+    FS_IOC_GETFSMAP, XFS_IOC_GETBMAPX,
 };
 use linux_fd_core::Errno;
 
@@ -94,6 +94,15 @@ fn content_sized_requests_need_a_buffer_for_the_array_the_header_names() {
     fsmap[8..12].copy_from_slice(&4000u32.to_ne_bytes());
     assert_eq!(content_sized(FS_IOC_GETFSMAP, &fsmap), Some(192 + 4000 * 64));
     assert_eq!(content_sized(FS_IOC_GETFSMAP, &[0u8; 12][..4]), Some(192));
+    let mut bmapx = [0u8; 48];
+    bmapx[24..28].copy_from_slice(&100i32.to_ne_bytes());
+    assert_eq!(content_sized(XFS_IOC_GETBMAPX, &bmapx), Some(48 * 100));
+    bmapx[24..28].copy_from_slice(&(-5i32).to_ne_bytes());
+    assert_eq!(
+        content_sized(XFS_IOC_GETBMAPX, &bmapx),
+        Some(48),
+        "a negative count: the header"
+    );
 }
 
 #[test]
@@ -108,6 +117,7 @@ fn ioc_size_and_the_requests_that_write_through_an_integer() {
         0x541b,
         0x5413,
         0x8927,
+        0x5460, // FIOQSIZE
         2,
     ] {
         assert!(writes_through_arg(req), "{req:#x}");
@@ -119,6 +129,8 @@ fn ioc_size_and_the_requests_that_write_through_an_integer() {
         0x4004_9409, /* FICLONE: _IOW(0x94, 9, int), an fd */
         0x5409,
         0x540e,
+        0x8004_b706, // nsfs NS_GET_PID_FROM_PIDNS: _IOR, but the pid is the argument
+        0x8004_b709,
     ] {
         assert!(!writes_through_arg(req), "{req:#x}");
     }

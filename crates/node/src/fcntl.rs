@@ -125,42 +125,53 @@ fn int_result(r: linux_fd_core::Result<i32>) -> i32 {
 }
 
 /// What a buffer-form call returns when it succeeded but the kernel wrote
-/// past the argument's length, into the zeroed rest of the staging copy
-/// (the argument then holds its first bytes of the answer): the argument was
-/// too short for the command or request. Below every errno and every
+/// past the argument's length, over the guard bytes after it in the staging
+/// copy (an argument updated in place then holds the first bytes of the
+/// answer): the argument was too short for the command or request. Below every errno and every
 /// result these calls return; `src/fcntl.ts` throws
 /// `ERR_BUFFER_OUT_OF_BOUNDS` for it. (CPython 3.14 raises `SystemError`
 /// here, from guard bytes; earlier versions cut the answer short silently.)
 #[napi]
 pub const ARG_OVERFLOW: i32 = i32::MIN;
 
-/// Runs `call` on a zeroed copy of `arg` of at least [`ARG_BUF_SIZE`]
-/// (Python's size) and `reach` bytes, on the stack when that is enough, and
-/// copies the first `arg.len()` bytes back after a success: the call's
-/// result, a negative errno, or [`ARG_OVERFLOW`] if a byte past `arg`
-/// changed.
+/// Guard bytes written right after the argument in its staging copy: a NUL
+/// (a string argument stays terminated), then bytes no answer is likely to
+/// repeat, so that a call writing past the argument is caught whatever it
+/// writes. Zeros alone let it depend on the data: `TIOCGWINSZ` into 4 bytes
+/// passed while the terminal's pixel size was 0x0 and failed on one that
+/// reports it. (CPython 3.14 guards the same way.)
+const GUARD: [u8; 8] = [0x00, 0x9d, 0x3e, 0xb1, 0x5c, 0xe7, 0x42, 0x8a];
+
+/// Runs `call` on a copy of `arg` followed by [`GUARD`] and zeros, at least
+/// [`ARG_BUF_SIZE`] (Python's size) plus the guard and `reach` bytes long,
+/// on the stack when that is enough, and copies the first `arg.len()` bytes
+/// back after a success: the call's result, a negative errno, or
+/// [`ARG_OVERFLOW`] if the call changed the guard or a byte after it.
 fn through_copy(
     arg: &mut [u8],
     reach: usize,
     call: impl FnOnce(&mut [u8]) -> linux_fd_core::Result<i32>,
 ) -> i32 {
     let n = arg.len();
-    let mut stack = [0u8; ARG_BUF_SIZE];
+    let size = (n + GUARD.len()).max(reach);
+    let mut stack = [0u8; ARG_BUF_SIZE + GUARD.len()];
     let mut heap = Vec::new();
-    let buf: &mut [u8] = if n.max(reach) <= ARG_BUF_SIZE {
+    let buf: &mut [u8] = if size <= stack.len() {
         &mut stack
     } else {
-        heap.resize(n.max(reach), 0);
+        heap.resize(size, 0);
         &mut heap
     };
     buf[..n].copy_from_slice(arg);
+    buf[n..n + GUARD.len()].copy_from_slice(&GUARD);
     let r = call(buf);
     if r.is_ok() {
         arg.copy_from_slice(&buf[..n]);
         // An OR over the whole tail, not `any()`: without the early exit it
         // compiles to a vector loop (`any` went byte by byte: +1.1 µs on
         // every OFD lock+unlock pair through `fcntl`).
-        if buf[n..].iter().fold(0, |acc, &b| acc | b) != 0 {
+        let (guard, rest) = buf[n..].split_at(GUARD.len());
+        if guard != GUARD || rest.iter().fold(0, |acc, &b| acc | b) != 0 {
             return ARG_OVERFLOW;
         }
     }
@@ -203,9 +214,13 @@ pub fn fcntl_buf(fd: i32, cmd: i32, io: &mut [u8]) -> i32 {
     if io.len() > ARG_BUF_SIZE {
         return -libc::EINVAL;
     }
-    through_copy(io, 0, |buf| match <&mut [u8; ARG_BUF_SIZE]>::try_from(buf) {
-        Ok(buf) => core::fcntl_buf(fd, cmd, buf),
-        Err(_) => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EINVAL, "fcntl")),
+    // The first 1024 bytes of the copy: fcntl structures are far smaller, and
+    // the pointer the kernel gets is the same.
+    through_copy(io, 0, |buf| {
+        match <&mut [u8; ARG_BUF_SIZE]>::try_from(&mut buf[..ARG_BUF_SIZE]) {
+            Ok(buf) => core::fcntl_buf(fd, cmd, buf),
+            Err(_) => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EINVAL, "fcntl")),
+        }
     })
 }
 

@@ -225,15 +225,19 @@ fn adopt_fd(b: BorrowedFd<'_>, anon: bool, nonblock: bool) -> Result<GuardedFd, 
     }
 }
 
-/// The C name and the description of `errno` (positive), for the errnos
+/// The C name and a description of `errno` (positive), for the errnos
 /// libuv's table (`util.getSystemErrorMap()`) lacks, such as `EDEADLK`,
-/// `ENOLCK` or `EBADFD`: `["EDEADLK", "resource deadlock avoided"]`. An
-/// errno the C library does not name is `"E<number>"`. Only error paths
-/// call it (`src/errors.ts`).
+/// `ENOLCK` or `EBADFD`: `["EDEADLK", "resource deadlock would occur"]`
+/// (the descriptions are the nix crate's, lower-cased). An errno Linux does
+/// not name (the kernel-internal 515, say) is `[]`. Only error paths call
+/// it (`src/errors.ts`).
 /// @see https://man7.org/linux/man-pages/man3/errno.3.html
 #[napi]
 pub fn errno_text(errno: i32) -> Vec<String> {
     let e = linux_fd_core::Errno::from_raw(errno);
+    if e == linux_fd_core::Errno::UnknownErrno {
+        return Vec::new();
+    }
     vec![
         linux_fd_core::error::errno_name(e),
         linux_fd_core::error::errno_description(e),
