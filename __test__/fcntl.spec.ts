@@ -863,6 +863,19 @@ test('ioctl with an integer for a request that writes through its argument is EF
   t.not(out.ficlone, 'EFAULT', 'an _IOW request gets its integer: the kernel answers for /dev/null')
 })
 
+test('nsfs NS_GET_PID_FROM_PIDNS, encoded _IOR, still takes the pid as its integer (Linux 6.11)', (t) => {
+  // The direction bits say "writes through the argument", but this one
+  // reads the pid from it: refusing every _IOR request broke it.
+  const ns = openSync('/proc/self/ns/pid', 'r')
+  t.teardown(() => closeSync(ns))
+  try {
+    t.is(ioctl(ns, 0x8004b706, process.pid), process.pid)
+  } catch (e) {
+    // Before Linux 6.11 (or an emulator that does not know it).
+    t.true(['ENOTTY', 'EINVAL'].includes((e as NodeJS.ErrnoException).code!), String(e))
+  }
+})
+
 test('ioctl FS_IOC_GETFSMAP and EXT4_IOC_GET_ES_CACHE asking for more records than the buffer holds are EINVAL before the call', async (t) => {
   // Both size their answer by a count in the header, as FIEMAP does, and
   // were unknown to the check: on ext4 the kernel wrote 4000 64-byte
