@@ -934,15 +934,27 @@ test('a buffer shorter than what fcntl or ioctl writes is ERR_BUFFER_OUT_OF_BOUN
   // Whatever the answer's bytes: TIOCGWINSZ writes 8 bytes, and into 4 it
   // threw only once the terminal reported a pixel size (zeros past the
   // argument went unseen before the guard bytes).
-  const pty = openSync('/dev/ptmx', 'r+')
-  t.teardown(() => closeSync(pty))
-  const ws = Buffer.alloc(8)
-  ws.writeUInt16LE(24, 0)
-  ws.writeUInt16LE(80, 2)
-  ioctl(pty, 0x5414, ws) // TIOCSWINSZ, pixels 0x0
-  t.throws(() => ioctl(pty, 0x5413, '1234'), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
-  const got = ioctl(pty, 0x5413, Buffer.alloc(8), false)
-  t.deepEqual([got.readUInt16LE(0), got.readUInt16LE(2)], [24, 80])
+  let pty = -1
+  try {
+    pty = openSync('/dev/ptmx', 'r+')
+  } catch (e) {
+    t.log(`no pty here (${(e as NodeJS.ErrnoException).code}): the TIOCGWINSZ cases are skipped`)
+  }
+  if (pty >= 0) {
+    t.teardown(() => closeSync(pty))
+    const ws = Buffer.alloc(8)
+    ws.fill(0xff)
+    ioctl(pty, 0x5414, ws) // TIOCSWINSZ: every field 65535
+    // A request that only reads gets zeros after a short argument, not the
+    // guard bytes: TIOCSWINSZ from 4 bytes (Python's "hh") sets no pixels.
+    const rc = Buffer.alloc(4)
+    rc.writeUInt16LE(24, 0)
+    rc.writeUInt16LE(80, 2)
+    ioctl(pty, 0x5414, rc)
+    t.throws(() => ioctl(pty, 0x5413, '1234'), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+    const got = ioctl(pty, 0x5413, Buffer.alloc(8), false)
+    t.deepEqual([got.readUInt16LE(0), got.readUInt16LE(2), got.readUInt16LE(4), got.readUInt16LE(6)], [24, 80, 0, 0])
+  }
   // FS_IOC_GETFLAGS is encoded as a long and copies an int: 4 bytes are enough.
   const { fd: file } = tempFile(t)
   const flags = new Int32Array(1)

@@ -370,7 +370,7 @@ function getOwner(fd: number): number {
  *   names.
  * - `arg` a `Buffer`, `ArrayBufferView`, `ArrayBuffer` or `SharedArrayBuffer` and `mutateFlag`
  *   true (the default): the call reads and writes the argument's own bytes
- *   (through a zeroed copy of at least 1024 bytes and of the size the
+ *   (through a copy of at least 1024 bytes and of the size the
  *   request encodes when either is larger than the argument, directly
  *   otherwise; always through a private copy of the argument's length for
  *   the requests below, so another thread writing a `SharedArrayBuffer`
@@ -380,16 +380,20 @@ function getOwner(fd: number): number {
  *   1024-byte buffer, and a `Buffer` of the argument's length is returned.
  *
  * The kernel trusts the size the request encodes (or, for an old request,
- * its own idea of it), not the argument's. The copy has guard bytes right
- * after the argument (a NUL, then fixed bytes), which a request reading
- * more than the argument sees; when the call writes over them, it throws
- * `ERR_BUFFER_OUT_OF_BOUNDS` after the call (CPython 3.14 raises
- * `SystemError`): pass a buffer as large as the request's structure. For `FS_IOC_FIEMAP`,
- * `EXT4_IOC_GET_ES_CACHE`, `FS_IOC_GETFSMAP` and `FIDEDUPERANGE`, whose
- * output is an array of the length their header names, a buffer too short
- * for that array is `EINVAL` before the call. Other requests that size
- * their answer by the argument's contents (in btrfs, xfs, drivers) are not
- * known, and write past a buffer too short for them, as in C and Python.
+ * its own idea of it), not the argument's. For a request known to write
+ * its answer into the argument (those refused an integer above), the copy
+ * has guard bytes right after the argument (a NUL, then fixed bytes); for
+ * any other, zeros, as Python before 3.14 gave (so `TIOCSWINSZ` from 4
+ * bytes sets a pixel size of 0). When the call changes a byte after the
+ * argument, it throws `ERR_BUFFER_OUT_OF_BOUNDS` after the call (CPython
+ * 3.14 raises `SystemError`): pass a buffer as large as the request's
+ * structure. For `FS_IOC_FIEMAP`, `EXT4_IOC_GET_ES_CACHE`,
+ * `FS_IOC_GETFSMAP`, `FIDEDUPERANGE` and XFS's `GETBMAP`, `GETBMAPA` and
+ * `GETBMAPX`, whose output is an array of the length their header names, a
+ * buffer too short for that array is `EINVAL` before the call. Other
+ * requests that size their answer by the argument's contents (in btrfs,
+ * drivers) are not known, and write past a buffer too short for them, as in
+ * C and Python.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).

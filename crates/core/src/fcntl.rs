@@ -73,6 +73,17 @@ pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Resul
     r.map_err(|e| Error::new(e, "fcntl"))
 }
 
+/// Whether the pointer-taking fcntl command `cmd` writes its answer into
+/// the argument (`F_GETLK`, `F_OFD_GETLK`, `F_GETOWN_EX`, `F_GETOWNER_UIDS`,
+/// `F_GET_RW_HINT`, `F_GET_FILE_RW_HINT`, `F_GETDELEG`); the others only
+/// read it.
+pub fn fcntl_writes_arg(cmd: i32) -> bool {
+    matches!(
+        cmd,
+        libc::F_GETLK | libc::F_OFD_GETLK | 16 | 17 | 1035 | 1037 | 1039
+    )
+}
+
 /// `fcntl(fd, cmd, buf)`: the command reads and/or writes `buf`.
 ///
 /// `buf` must be large enough for the command's structure; Python and this

@@ -134,22 +134,27 @@ fn int_result(r: linux_fd_core::Result<i32>) -> i32 {
 #[napi]
 pub const ARG_OVERFLOW: i32 = i32::MIN;
 
-/// Guard bytes written right after the argument in its staging copy: a NUL
-/// (a string argument stays terminated), then bytes no answer is likely to
-/// repeat, so that a call writing past the argument is caught whatever it
-/// writes. Zeros alone let it depend on the data: `TIOCGWINSZ` into 4 bytes
-/// passed while the terminal's pixel size was 0x0 and failed on one that
-/// reports it. (CPython 3.14 guards the same way.)
+/// Guard bytes written right after the argument in its staging copy, for
+/// a call known to write its answer there: a NUL (a string argument stays
+/// terminated), then bytes no answer is likely to repeat, so that a call
+/// writing past the argument is caught whatever it writes. Zeros alone let
+/// that depend on the data: `TIOCGWINSZ` into 4 bytes passed while the
+/// terminal's pixel size was 0x0 and failed on one that reports it. A call
+/// that only reads its argument gets zeros after it, as in Python before
+/// 3.14: with the guard, `TIOCSWINSZ` from 4 bytes set the tty's pixel size
+/// to the guard's bytes. (CPython 3.14 guards every call.)
 const GUARD: [u8; 8] = [0x00, 0x9d, 0x3e, 0xb1, 0x5c, 0xe7, 0x42, 0x8a];
 
-/// Runs `call` on a copy of `arg` followed by [`GUARD`] and zeros, at least
-/// [`ARG_BUF_SIZE`] (Python's size) plus the guard and `reach` bytes long,
-/// on the stack when that is enough, and copies the first `arg.len()` bytes
-/// back after a success: the call's result, a negative errno, or
-/// [`ARG_OVERFLOW`] if the call changed the guard or a byte after it.
+/// Runs `call` on a copy of `arg` followed by [`GUARD`] (if `guard`, else
+/// zeros) and zeros, at least [`ARG_BUF_SIZE`] (Python's size) plus the
+/// guard and `reach` bytes long, on the stack when that is enough, and
+/// copies the first `arg.len()` bytes back after a success: the call's
+/// result, a negative errno, or [`ARG_OVERFLOW`] if the call changed a byte
+/// after `arg`.
 fn through_copy(
     arg: &mut [u8],
     reach: usize,
+    guard: bool,
     call: impl FnOnce(&mut [u8]) -> linux_fd_core::Result<i32>,
 ) -> i32 {
     let n = arg.len();
@@ -163,15 +168,16 @@ fn through_copy(
         &mut heap
     };
     buf[..n].copy_from_slice(arg);
-    buf[n..n + GUARD.len()].copy_from_slice(&GUARD);
+    let after: [u8; 8] = if guard { GUARD } else { [0; 8] };
+    buf[n..n + GUARD.len()].copy_from_slice(&after);
     let r = call(buf);
     if r.is_ok() {
         arg.copy_from_slice(&buf[..n]);
         // An OR over the whole tail, not `any()`: without the early exit it
         // compiles to a vector loop (`any` went byte by byte: +1.1 µs on
         // every OFD lock+unlock pair through `fcntl`).
-        let (guard, rest) = buf[n..].split_at(GUARD.len());
-        if guard != GUARD || rest.iter().fold(0, |acc, &b| acc | b) != 0 {
+        let (guard_now, rest) = buf[n..].split_at(GUARD.len());
+        if guard_now != after || rest.iter().fold(0, |acc, &b| acc | b) != 0 {
             return ARG_OVERFLOW;
         }
     }
@@ -216,12 +222,15 @@ pub fn fcntl_buf(fd: i32, cmd: i32, io: &mut [u8]) -> i32 {
     }
     // The first 1024 bytes of the copy: fcntl structures are far smaller, and
     // the pointer the kernel gets is the same.
-    through_copy(io, 0, |buf| {
-        match <&mut [u8; ARG_BUF_SIZE]>::try_from(&mut buf[..ARG_BUF_SIZE]) {
+    through_copy(
+        io,
+        0,
+        core::fcntl_writes_arg(cmd),
+        |buf| match <&mut [u8; ARG_BUF_SIZE]>::try_from(&mut buf[..ARG_BUF_SIZE]) {
             Ok(buf) => core::fcntl_buf(fd, cmd, buf),
             Err(_) => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EINVAL, "fcntl")),
-        }
-    })
+        },
+    )
 }
 
 /// `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
@@ -245,7 +254,7 @@ pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
 }
 
 /// `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
-/// `mutate_flag`): through a zeroed copy of at least 1024 bytes and of the
+/// `mutate_flag`): through a copy (with guard bytes, see [`GUARD`]) of at least 1024 bytes and of the
 /// size the request encodes, copied back, when either is larger than `arg`;
 /// directly when `arg` is larger than both; always through a copy of `arg`'s length for the
 /// requests whose answer a count in the header sizes (FIEMAP, GETFSMAP,
@@ -289,9 +298,13 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
     let reach = core::ioc_size(request);
     if arg.len() <= ARG_BUF_SIZE || reach > arg.len() {
         // Python's fcntl.ioctl, by design: JS picks the request and its size.
-        // SAFETY: buf is a live, zeroed copy of at least 1024 bytes (as in
-        // Python) and of the size the request encodes, for the call.
-        return through_copy(arg, reach, |buf| unsafe { core::ioctl_buf(fd, request, buf) });
+        // Guard bytes after the argument only for a request known to write.
+        let guard = core::writes_through_arg(request);
+        return through_copy(arg, reach, guard, |buf| {
+            // SAFETY: buf is a live copy of at least 1024 bytes (as in
+            // Python) and of the size the request encodes, for the call.
+            unsafe { core::ioctl_buf(fd, request, buf) }
+        });
     }
     // Python's fcntl.ioctl, by design: over 1024 bytes and over the size the
     // request encodes, the buffer is used directly. Over a

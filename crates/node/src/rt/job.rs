@@ -15,8 +15,10 @@
 //! never touch it afterwards. The [`Outbox`] makes that race-free: the
 //! finalizer takes the function out *under its mutex*, and a pool thread
 //! holds the same mutex across its `napi_call_threadsafe_function`. The
-//! finalizer then runs each pending job's `on_close` (which cancels it); the
-//! results of those jobs are dropped on their pool threads.
+//! finalizer (or the env cleanup hook, which Deno needs) then runs each
+//! pending job's `on_close` (which cancels it); the results of those jobs
+//! are dropped on their pool threads, and results posted but not yet taken
+//! on the JS thread are dropped by that `close()`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -231,7 +233,8 @@ impl Mailbox {
 /// While the job is pending, the environment's event loop stays alive (like a
 /// pending fs call). If the environment goes away first, `on_close` runs (it
 /// should make `work` return soon), `done` is dropped unrun on the JS thread,
-/// and the result on the pool thread.
+/// and the result on the pool thread (or where the teardown runs, if it was
+/// already posted).
 pub fn spawn<T, W, D>(
     env: sys::napi_env,
     on_close: impl FnOnce() + Send + 'static,
@@ -348,7 +351,7 @@ unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, context: *
     let env = mb.env as usize;
     MAILBOXES.with(|m| m.borrow_mut().retain(|(e, _)| *e != env));
     // The pending `done`s (and what they hold) are dropped here, on the JS
-    // thread; their results, on the pool threads.
+    // thread; their results, on the pool threads or in `close()` above.
     let pending: Vec<_> = mb.pending.borrow_mut().drain().collect();
     drop(pending);
     drop(mb);
