@@ -796,15 +796,22 @@ test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the e
   t.true(out.calls > out.refused, 'some calls got through the check')
 })
 
+/**
+ * Child-script lines (after `const fs = require('fs')`) that set `low`, a
+ * writable mapping of node's below 4 GiB if there is one, and `addr`, its
+ * start (else 4096, unmapped).
+ */
+const LIVE_ADDRESS = `const low = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/))
+       .find(([range, perms]) => perms === 'rw-p' && parseInt(range.split('-')[0], 16) < 2 ** 32 - 4096)
+     const addr = low ? parseInt(low[0].split('-')[0], 16) : 4096`
+
 test('fcntl with an integer for a pointer-taking command is EFAULT without a call, even for a live address', async (t) => {
   // node is not position-independent: its data lies below 4 GiB, where a
   // 32-bit integer can name it. The kernel used to read or write there
   // (F_GETOWN_EX over glibc's environ emptied process.env).
   const r = await runNode(
     `const fs = require('fs')
-     const low = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/))
-       .find(([range, perms]) => perms === 'rw-p' && parseInt(range.split('-')[0], 16) < 2 ** 32 - 4096)
-     const addr = low ? parseInt(low[0].split('-')[0], 16) : 4096
+     ${LIVE_ADDRESS}
      const fd = fs.openSync(${JSON.stringify(join(dir, 'ptr'))}, 'w+')
      const codes = {}
      for (const name of ['F_GETLK', 'F_SETLK', 'F_SETLKW', 'F_OFD_GETLK', 'F_OFD_SETLK', 'F_OFD_SETLKW', 'F_GETOWN_EX', 'F_SETOWN_EX', 'F_GET_RW_HINT', 'F_SET_RW_HINT', 'F_GET_FILE_RW_HINT', 'F_SET_FILE_RW_HINT']) {
@@ -843,17 +850,15 @@ test('ioctl with an integer for a request that writes through its argument is EF
   // _IOW request still takes its integer (FICLONE's fd).
   const r = await runNode(
     `const fs = require('fs')
-     const low = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/))
-       .find(([range, perms]) => perms === 'rw-p' && parseInt(range.split('-')[0], 16) < 2 ** 32 - 4096)
-     const addr = low ? parseInt(low[0].split('-')[0], 16) : 4096
+     ${LIVE_ADDRESS}
      const fd = fs.openSync(${JSON.stringify(join(dir, 'ioctl-ptr'))}, 'w+')
-     const fds = require('node:fs').openSync('/dev/null', 'r')
+     const devNull = fs.openSync('/dev/null', 'r')
      const codes = {}
      for (const [name, req] of [['FIONREAD', 0x541b], ['TIOCGWINSZ', 0x5413], ['FS_IOC_GETFLAGS', 0x80086601], ['SIOCGIFINDEX', 0x8933], ['FIGETBSZ', 2]]) {
        try { codes[name] = lfd.ioctl(fd, req, addr) } catch (e) { codes[name] = e.code }
      }
      let ficlone
-     try { ficlone = lfd.ioctl(fd, 0x40049409, fds) } catch (e) { ficlone = e.code }
+     try { ficlone = lfd.ioctl(fd, 0x40049409, devNull) } catch (e) { ficlone = e.code }
      console.log(JSON.stringify({ live: Boolean(low), codes, ficlone }))`,
   )
   t.is(r.signal, null, r.stderr)

@@ -292,42 +292,45 @@ pub fn lock_wait(
         move |env, outcome| {
             report.cancel.borrow_mut().take();
             let cancelled = report.cancelled.get();
-            let result = match outcome.map(|mut o| {
-                o.delivered = true;
-                let r = std::mem::replace(&mut o.r, Ok(Waited::Cancelled));
-                (r, o)
-            }) {
+            let result = match outcome {
                 // The wait's thread panicked (a bug; none is known): the
                 // lock is not ours, and the handle is released by the
                 // caller on any result but a locked one.
                 None => -libc::EIO,
-                Some((Ok(Waited::Acquired), o)) => match inner.fd.borrow().raw() {
-                    Some(fd) if !cancelled => {
-                        inner.held.set(true);
-                        fd
-                    }
-                    // Cancelled after the lock came in, or the handle was
-                    // released meanwhile (only a direct caller of the
-                    // binding can): undo the lock through the wait's own
-                    // dup, which names the locked description whatever
-                    // became of the handle's number (a `lockDup` handle
-                    // shares the caller's description, so closing the dup
-                    // alone would leave it locked).
-                    _ => {
-                        if let Some(fd) = o.dup.get() {
-                            let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
-                        }
-                        if cancelled {
-                            -libc::ECANCELED
-                        } else {
-                            -libc::EBADF
-                        }
-                    }
-                },
-                // `_o`, not `_`: binding it moves the dup into the arm, so
-                // it is closed here, before the callback runs.
-                Some((Ok(Waited::Cancelled), _o)) => -libc::ECANCELED,
-                Some((Err(e), _o)) => errno(&e),
+                Some(mut o) => {
+                    o.delivered = true;
+                    let result = match &o.r {
+                        Ok(Waited::Acquired) => match inner.fd.borrow().raw() {
+                            Some(fd) if !cancelled => {
+                                inner.held.set(true);
+                                fd
+                            }
+                            // Cancelled after the lock came in, or the handle
+                            // was released meanwhile (only a direct caller of
+                            // the binding can): undo the lock through the
+                            // wait's own dup, which names the locked
+                            // description whatever became of the handle's
+                            // number (a `lockDup` handle shares the caller's
+                            // description, so closing the dup alone would
+                            // leave it locked).
+                            _ => {
+                                if let Some(fd) = o.dup.get() {
+                                    let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
+                                }
+                                if cancelled {
+                                    -libc::ECANCELED
+                                } else {
+                                    -libc::EBADF
+                                }
+                            }
+                        },
+                        Ok(Waited::Cancelled) => -libc::ECANCELED,
+                        Err(e) => errno(e),
+                    };
+                    // The dup is closed here, before the callback runs.
+                    drop(o);
+                    result
+                }
             };
             drop(inner);
             let env = Env::from_raw(env);

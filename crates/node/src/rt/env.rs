@@ -205,6 +205,18 @@ impl EnvState {
         Ok(())
     }
 
+    /// At teardown (either backend's hook): marks it, and releases every
+    /// live watch without a Node-API call.
+    fn release_all(&self) {
+        self.tearing_down.set(true);
+        let live: Vec<_> = self.live.borrow_mut().drain().map(|(_, w)| w).collect();
+        for weak in live {
+            if let Some(inner) = weak.upgrade() {
+                WatchInner::release(&inner, false);
+            }
+        }
+    }
+
     /// Whether the environment is being torn down (no JS may run).
     pub fn tearing_down(&self) -> bool {
         self.tearing_down.get()
@@ -287,13 +299,7 @@ unsafe extern "C" fn on_teardown(handle: sys::napi_async_cleanup_hook_handle, ar
         Rc::from_raw(arg as *const EnvState)
     };
     state.hook.set(handle);
-    state.tearing_down.set(true);
-    let live: Vec<_> = state.live.borrow_mut().drain().map(|(_, w)| w).collect();
-    for weak in live {
-        if let Some(inner) = weak.upgrade() {
-            WatchInner::release(&inner, false);
-        }
-    }
+    state.release_all();
     state.maybe_finish_teardown();
 }
 
@@ -305,13 +311,7 @@ unsafe extern "C" fn on_teardown(handle: sys::napi_async_cleanup_hook_handle, ar
 unsafe extern "C" fn on_sync_teardown(arg: *mut c_void) {
     // SAFETY: arg is the hook's own strong count, reclaimed once, here.
     let state = unsafe { Rc::from_raw(arg as *const EnvState) };
-    state.tearing_down.set(true);
-    let live: Vec<_> = state.live.borrow_mut().drain().map(|(_, w)| w).collect();
-    for weak in live {
-        if let Some(inner) = weak.upgrade() {
-            WatchInner::release(&inner, false);
-        }
-    }
+    state.release_all();
 }
 
 /// Looks up `global[a][b]…`, or `None` when any step is missing.

@@ -66,27 +66,31 @@ impl Outbox {
     fn deliver(&self, id: u64, result: Box<dyn Any + Send>) {
         let mut st = lock(&self.state);
         let hook = st.on_close.remove(&id);
-        let mut unsent = Some(result);
-        if let Some(tsfn) = st.tsfn.as_ref().map(|t| t.0) {
-            st.ready
-                .insert(id, unsent.take().unwrap_or_else(|| unreachable!()));
-            let raw = Box::into_raw(Box::new(id));
-            // SAFETY: the function exists while we hold the mutex (the
-            // finalizer takes it out under the same mutex). With an unbounded
-            // queue a nonblocking call fails only while the function closes.
-            let status = unsafe {
-                sys::napi_call_threadsafe_function(
-                    tsfn,
-                    raw.cast(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                )
-            };
-            if status != sys::Status::napi_ok {
-                // SAFETY: the call did not take the id box; it is still ours.
-                drop(unsafe { Box::from_raw(raw) });
-                unsent = st.ready.remove(&id);
+        let unsent = match st.tsfn.as_ref().map(|t| t.0) {
+            None => Some(result),
+            Some(tsfn) => {
+                st.ready.insert(id, result);
+                let raw = Box::into_raw(Box::new(id));
+                // With an unbounded queue a nonblocking call fails only
+                // while the function closes.
+                // SAFETY: the function exists while we hold the mutex (the
+                // finalizer takes it out under the same mutex).
+                let status = unsafe {
+                    sys::napi_call_threadsafe_function(
+                        tsfn,
+                        raw.cast(),
+                        sys::ThreadsafeFunctionCallMode::nonblocking,
+                    )
+                };
+                if status == sys::Status::napi_ok {
+                    None
+                } else {
+                    // SAFETY: the call did not take the id box; it is still ours.
+                    drop(unsafe { Box::from_raw(raw) });
+                    st.ready.remove(&id)
+                }
             }
-        }
+        };
         drop(st);
         drop(hook);
         drop(unsent);
