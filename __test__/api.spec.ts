@@ -5,28 +5,15 @@
 import test from 'ava'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
 import { EventCounter, F_GETFD, F_GETOWN_EX, FdChannel, type LockOptions, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
-import { PKG, runNode } from './helpers/child.js'
+import { fdCount, fdList, fdsAdded, PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
 const threads = (): number => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
-const fds = (): number => readdirSync('/proc/self/fd').length
-// An entry whose readlink fails was closed before it could be named, so it
-// is not open: most often readdirSync's own directory fd, whose number
-// changes whenever a lower fd closes between two listings. Listing it as a
-// bare number failed the terminate test once in CI ("added: ['33']").
-const fdList = (): string[] =>
-  readdirSync('/proc/self/fd').flatMap((n) => {
-    try {
-      return [`${n} ${readlinkSync(`/proc/self/fd/${n}`)}`]
-    } catch {
-      return []
-    }
-  })
 
 test.serial('a permit from acquire() is released once, by release() or by using', async (t) => {
   const sem = new Semaphore(1)
@@ -387,7 +374,7 @@ for (const form of ['acquireSync', 'takeSync'] as const) {
     // The first worker of a process (and ava's tsx loader in it) opens fds
     // that stay for the process's life: start one before counting.
     await new Worker('0', { eval: true }).terminate()
-    const fdsBefore = fds()
+    const fdsBefore = fdCount()
     const listBefore = fdList()
     const code = `
       const { workerData, parentPort } = require('node:worker_threads')
@@ -424,11 +411,11 @@ for (const form of ['acquireSync', 'takeSync'] as const) {
     // finalized meanwhile and close its fd (this failed once with no new fd
     // number, under load and under qemu). A leak is an fd that was not open
     // before, or more fds than before.
-    const added = () => fdList().filter((f) => !listBefore.includes(f))
+    const added = () => fdsAdded(listBefore)
     const end = Date.now() + scaled(2000, t.log, 'fd release after terminate')
-    while ((fds() > fdsBefore || added().length > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
+    while ((fdCount() > fdsBefore || added().length > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
     t.deepEqual(added(), [], 'the workers left no fd behind')
-    t.true(fds() <= fdsBefore, `no more fds than before: ${fds()} > ${fdsBefore}`)
+    t.true(fdCount() <= fdsBefore, `no more fds than before: ${fdCount()} > ${fdsBefore}`)
   })
 }
 

@@ -1,6 +1,6 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SLOWDOWN } from './emulation.js'
@@ -46,6 +46,34 @@ export function runNode(
 /** Number of open fds of this process. */
 export function fdCount(): number {
   return readdirSync('/proc/self/fd').length
+}
+
+/**
+ * The open fds of this process, each as `"N target"` (the readlink of
+ * `/proc/self/fd/N`). An entry whose readlink fails closed before it could
+ * be named, so it is not open, and is left out. Most often that entry is
+ * readdirSync's own directory fd: its number changes whenever a lower fd
+ * closes between two listings, and listed as a bare number it once counted
+ * as a leaked fd in CI (`['33']`).
+ */
+export function fdList(): string[] {
+  return readdirSync('/proc/self/fd').flatMap((n) => {
+    try {
+      return [`${n} ${readlinkSync(`/proc/self/fd/${n}`)}`]
+    } catch {
+      return []
+    }
+  })
+}
+
+/**
+ * The fds open now that were not open, as the same file, in `before` (an
+ * {@link fdList} result). Fewer fds than before is no leak: an earlier
+ * test's object may be finalized meanwhile and close its fd, so leak checks
+ * that span awaits compare lists, not counts.
+ */
+export function fdsAdded(before: readonly string[]): string[] {
+  return fdList().filter((f) => !before.includes(f))
 }
 
 /** Resolves after `ms` milliseconds. */
