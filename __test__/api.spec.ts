@@ -155,6 +155,40 @@ test.serial('awaits that find a value at once still give the event loop a turn n
   t.true(fired, `a 5 ms timeout did not fire during ${n} iterations of 2 ms`)
 })
 
+test.serial('a wall-clock step back during a run of ready awaits does not stop the event loop turns', async (t) => {
+  // The fairness check measured the run with Date.now. A step back of the
+  // wall clock (an NTP step, settimeofday) in the middle of a run made the
+  // run last as long as the step: here 10 s without one loop turn. The
+  // child replaces Date.now before it loads the package, as the step.
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-clock-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const preload = join(dir, 'clock.js')
+  writeFileSync(preload, 'const real = Date.now; globalThis.clockStep = 0; Date.now = () => real() - globalThis.clockStep\n')
+  const r = await runNode(
+    `const perf = require('node:perf_hooks').performance
+     ;(async () => {
+       const sem = new lfd.Semaphore(0)
+       let turns = 0, ticking = true, atStep = -1
+       const tick = () => { turns++; if (ticking) setImmediate(tick) }
+       setImmediate(tick)
+       for (const t0 = perf.now(); perf.now() - t0 < 300; ) {
+         if (atStep < 0 && perf.now() - t0 > 50) { globalThis.clockStep = 10_000; atStep = turns }
+         sem.release()
+         await sem.acquire()
+       }
+       ticking = false
+       sem.close()
+       console.log(JSON.stringify({ before: atStep, after: turns - atStep }))
+     })()`,
+    { args: ['-r', preload] },
+  )
+  t.is(r.code, 0, r.stderr)
+  const { before, after } = JSON.parse(r.stdout) as { before: number; after: number }
+  t.log(`loop turns: ${before} in the 50 ms before the step, ${after} in the 250 ms after`)
+  t.true(before >= 2, 'the run gave the loop turns before the step')
+  t.true(after >= 5, `the loop turned ${after} times in the 250 ms after the wall clock stepped back 10 s`)
+})
+
 test.serial('count reads the counter without consuming it', (t) => {
   const c = new EventCounter(5)
   const s = new Semaphore(3)

@@ -17,6 +17,7 @@
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
+import { performance } from 'node:perf_hooks'
 import { native } from './binding'
 import { abortErrorOf, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
@@ -68,13 +69,17 @@ const iteratorToken = Symbol('WaitIterator')
  * resolutions have gone on for {@link FAST_RUN_MS} in one turn, the next is
  * deferred to `setImmediate`, which lets the loop turn. The clock is read
  * once a turn and then every 8th such resolution, so the fast path pays
- * about nothing (docs/design.md, "Waiting on the event loop").
+ * about nothing (docs/design.md, "Waiting on the event loop"). The clock is
+ * monotonic: with `Date.now`, a step back of the wall clock (NTP,
+ * `settimeofday`) in the middle of a run kept the loop from turning for as
+ * long as the step. Taken at load, so fake timers installed later do not
+ * replace it.
  */
 const FAST_RUN_MS = 10
 let fastRun = 0
 let fastSince = 0
 const newTurn = (): void => void (fastRun = 0)
-const clock = Date.now
+const clock: () => number = performance.now.bind(performance)
 
 /** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
 const SYNC_SLICE_MS = 20
