@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads'
 
 import { EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, Semaphore } from '../index.js'
 import { fdCount, fdList, fdsAdded, PKG, runNode, sleep, until } from './helpers/child.js'
+import { scaled } from './helpers/emulation.js'
 
 test.serial('acquire resolves at once when a permit is free, and tryAcquire counts permits', async (t) => {
   const sem = new Semaphore(2)
@@ -238,7 +239,7 @@ test.serial('a worker terminated while it waits, 200 times: no crash, no leaked 
     await w.terminate()
   }
   // A terminated worker's teardown may end just after terminate() resolves.
-  await until(() => fdCount() <= before && fdsAdded(listBefore).length === 0, 5000).catch(() => {})
+  await until(() => fdCount() <= before && fdsAdded(listBefore).length === 0, scaled(5000, t.log, 'fd release after terminate')).catch(() => {})
   t.deepEqual(fdsAdded(listBefore), [], 'the workers left no fd behind')
   t.true(fdCount() <= before, `no more fds than before: ${fdCount()} > ${before}`)
   sem.release(2)

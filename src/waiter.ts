@@ -72,8 +72,10 @@ const iteratorToken = Symbol('WaitIterator')
  * about nothing (docs/design.md, "Waiting on the event loop"). The clock is
  * monotonic: with `Date.now`, a step back of the wall clock (NTP,
  * `settimeofday`) in the middle of a run kept the loop from turning for as
- * long as the step. Taken at load, so fake timers installed later do not
- * replace it.
+ * long as the step. Taken at load from `node:perf_hooks`: under Node, fake
+ * timers (Sinon, Jest, Vitest) replace the global `performance` object, not
+ * this function, before or after load. Bun's `jest.useFakeTimers()` freezes
+ * this clock as well (and `Date.now`): runs are then not cut, as before.
  */
 const FAST_RUN_MS = 10
 let fastRun = 0
