@@ -16,6 +16,29 @@ use crate::error::{retry_eintr, Errno, Error, Result};
 /// The size of the buffer Python's `fcntl`/`ioctl` copy a buffer argument into.
 pub const ARG_BUF_SIZE: usize = 1024;
 
+// Linux fcntl commands that take a pointer and that libc 0.2 does not
+// define for Linux: the kernel's numbers, from asm-generic/fcntl.h (15 … 17)
+// and linux/fcntl.h (F_LINUX_SPECIFIC_BASE, 1024, + 11 … 16). The binding
+// exports the ones Python's fcntl module has.
+/// `F_SETOWN_EX`: sets the owner from a `struct f_owner_ex`.
+pub const F_SETOWN_EX: i32 = 15;
+/// `F_GETOWN_EX`: writes the owner into a `struct f_owner_ex`.
+pub const F_GETOWN_EX: i32 = 16;
+/// `F_GETOWNER_UIDS`: writes two `uid_t` (a file's owner, for a tty).
+pub const F_GETOWNER_UIDS: i32 = 17;
+/// `F_GET_RW_HINT`: writes the inode's write-life hint into a `u64`.
+pub const F_GET_RW_HINT: i32 = 1035;
+/// `F_SET_RW_HINT`: sets the inode's write-life hint from a `u64`.
+pub const F_SET_RW_HINT: i32 = 1036;
+/// `F_GET_FILE_RW_HINT`: writes the open file's write-life hint into a `u64`.
+pub const F_GET_FILE_RW_HINT: i32 = 1037;
+/// `F_SET_FILE_RW_HINT`: sets the open file's write-life hint from a `u64`.
+pub const F_SET_FILE_RW_HINT: i32 = 1038;
+/// `F_GETDELEG`: writes the delegation into a `struct delegation`.
+pub const F_GETDELEG: i32 = 1039;
+/// `F_SETDELEG`: sets a delegation from a `struct delegation`.
+pub const F_SETDELEG: i32 = 1040;
+
 /// Whether `cmd` is one of Linux's fcntl commands whose argument is a
 /// pointer: the record locks (`F_GETLK`, `F_SETLK`, `F_SETLKW` and the
 /// `F_OFD_*` ones, a `struct flock`), `F_GETOWN_EX`/`F_SETOWN_EX` (a
@@ -26,11 +49,6 @@ pub const ARG_BUF_SIZE: usize = 1024;
 /// 64-bit Linux `F_GETLK64` … are the same numbers as `F_GETLK` ….) A
 /// command added to the kernel later is not known here.
 pub fn takes_pointer(cmd: i32) -> bool {
-    // F_SETOWN_EX, F_GETOWN_EX, F_GETOWNER_UIDS (asm-generic/fcntl.h);
-    // F_GET_RW_HINT .. F_SET_FILE_RW_HINT, F_LINUX_SPECIFIC_BASE + 11 .. 14,
-    // and F_GETDELEG, F_SETDELEG, + 15 and 16 (linux/fcntl.h).
-    const OWN_EX: [i32; 3] = [15, 16, 17];
-    const RW_HINTS: std::ops::RangeInclusive<i32> = 1035..=1040;
     matches!(
         cmd,
         libc::F_GETLK
@@ -39,8 +57,11 @@ pub fn takes_pointer(cmd: i32) -> bool {
             | libc::F_OFD_GETLK
             | libc::F_OFD_SETLK
             | libc::F_OFD_SETLKW
-    ) || OWN_EX.contains(&cmd)
-        || RW_HINTS.contains(&cmd)
+            | F_SETOWN_EX
+            | F_GETOWN_EX
+            | F_GETOWNER_UIDS
+            | F_GET_RW_HINT..=F_SETDELEG
+    )
 }
 
 /// `fcntl(fd, cmd, arg)` with an integer argument; returns the call's result.
@@ -80,7 +101,13 @@ pub unsafe fn fcntl_int(fd: BorrowedFd<'_>, cmd: i32, arg: libc::c_int) -> Resul
 pub fn fcntl_writes_arg(cmd: i32) -> bool {
     matches!(
         cmd,
-        libc::F_GETLK | libc::F_OFD_GETLK | 16 | 17 | 1035 | 1037 | 1039
+        libc::F_GETLK
+            | libc::F_OFD_GETLK
+            | F_GETOWN_EX
+            | F_GETOWNER_UIDS
+            | F_GET_RW_HINT
+            | F_GET_FILE_RW_HINT
+            | F_GETDELEG
     )
 }
 

@@ -56,18 +56,18 @@ uapi_consts! {
     // fcntl(2), "Managing signals": include/uapi/asm-generic/fcntl.h.
     F_SETSIG = 10,
     F_GETSIG = 11,
-    F_SETOWN_EX = 15,
-    F_GETOWN_EX = 16,
+    F_SETOWN_EX = core::F_SETOWN_EX,
+    F_GETOWN_EX = core::F_GETOWN_EX,
     // The `type` of a struct f_owner_ex (asm-generic/fcntl.h).
     F_OWNER_TID = 0,
     F_OWNER_PID = 1,
     F_OWNER_PGRP = 2,
     // fcntl(2), "File read/write hints": include/uapi/linux/fcntl.h
     // (F_LINUX_SPECIFIC_BASE + 11 … 14, and the RWH_* hint values).
-    F_GET_RW_HINT = 1035,
-    F_SET_RW_HINT = 1036,
-    F_GET_FILE_RW_HINT = 1037,
-    F_SET_FILE_RW_HINT = 1038,
+    F_GET_RW_HINT = core::F_GET_RW_HINT,
+    F_SET_RW_HINT = core::F_SET_RW_HINT,
+    F_GET_FILE_RW_HINT = core::F_GET_FILE_RW_HINT,
+    F_SET_FILE_RW_HINT = core::F_SET_FILE_RW_HINT,
     RWH_WRITE_LIFE_NOT_SET = 0,
     RWH_WRITE_LIFE_NONE = 1,
     RWH_WRITE_LIFE_SHORT = 2,
