@@ -570,7 +570,10 @@ export declare function lockOpen(path: string | Uint8Array, flock: boolean, shar
  * wait's thread panicked, a bug: see `rt::job::spawn`). By then the
  * wait's dup of the file is closed and its thread is going back to the
  * pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
- * thread could be started).
+ * thread could be started, `EINVAL` if `callback` is not a function: checked
+ * first, before a dup or a thread is taken; napi-rs's `Function` argument
+ * takes any value, and a primitive then failed as `ENOMEM` while a
+ * non-callable object began a wait whose report threw).
  */
 export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback: (result: number) => void): ExternalObject<'LockWait'> | number
 

@@ -4,7 +4,7 @@
 import test from 'ava'
 import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { inspect } from 'node:util'
-import { tmpdir } from 'node:os'
+import { constants as osConstants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { runInNewContext } from 'node:vm'
@@ -934,4 +934,33 @@ test('a lock wait callback that throws is an uncaught exception, as any Node cal
   )
   t.is(r.code, 0, r.stderr)
   t.is(r.stdout.trim(), 'uncaught: from the callback, result fd')
+})
+
+test('lockWait refuses a callback that is not a function with -EINVAL, before it takes a thread or an fd (a direct caller of binding.js)', async (t) => {
+  // It returned -ENOMEM for a primitive (napi_create_reference refuses one),
+  // and took a non-callable object or a symbol: the wait began, and its
+  // report was an uncaught "Call Function failed" once the lock came free.
+  const file = join(dir, 'non-function-callback')
+  const binding = JSON.stringify(join(PKG, '..', 'binding.js'))
+  const r = await runNode(
+    `const native = require(${binding})
+     const held = lfd.tryLockFile(${JSON.stringify(file)})
+     process.on('uncaughtException', (e) => { console.log('uncaught: ' + e.message) })
+     const out = []
+     for (const cb of [5, undefined, null, 'x', {}, Symbol('s'), Object.create(Function.prototype)]) {
+       const h = native.lockOpen(${JSON.stringify(file)}, false, false, 0, 0)
+       const before = require('fs').readdirSync('/proc/self/fd').length
+       const w = native.lockWait(h, cb)
+       out.push(typeof w === 'number' ? w : 'a wait')
+       if (typeof w !== 'number') native.lockWaitCancel(w)
+       const after = require('fs').readdirSync('/proc/self/fd').length
+       if (after !== before) out.push('fds ' + before + ' -> ' + after)
+       native.lockRelease(h)
+     }
+     held.release()
+     setTimeout(() => console.log(JSON.stringify(out)), 100)`,
+  )
+  t.is(r.code, 0, r.stderr)
+  const einval = -osConstants.errno.EINVAL
+  t.is(r.stdout.trim(), JSON.stringify(Array(7).fill(einval)))
 })

@@ -27,8 +27,8 @@ use std::sync::{Arc, Weak};
 use crate::rt::ext::{Handle, Owned};
 use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
 use linux_fd_core::lockwait::{self, Cancel, LockKind, LockSpec, Waited};
-use napi::bindgen_prelude::{Either, External, Function, Uint8ArraySlice};
-use napi::Env;
+use napi::bindgen_prelude::{Either, External, FromNapiValue, Function, Uint8ArraySlice, Unknown};
+use napi::{Env, ValueType};
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, bytes_of, errno};
@@ -232,7 +232,10 @@ struct WaitState {
 /// wait's thread panicked, a bug: see `rt::job::spawn`). By then the
 /// wait's dup of the file is closed and its thread is going back to the
 /// pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
-/// thread could be started).
+/// thread could be started, `EINVAL` if `callback` is not a function: checked
+/// first, before a dup or a thread is taken; napi-rs's `Function` argument
+/// takes any value, and a primitive then failed as `ENOMEM` while a
+/// non-callable object began a wait whose report threw).
 #[napi(
     ts_args_type = "handle: ExternalObject<'LockHandle'>, callback: (result: number) => void",
     ts_return_type = "ExternalObject<'LockWait'> | number"
@@ -240,8 +243,14 @@ struct WaitState {
 pub fn lock_wait(
     env: Env,
     handle: Handle<LockHandle>,
-    callback: Function<'_, i32, ()>,
+    callback: Unknown<'_>,
 ) -> Either<External<LockWait>, i32> {
+    if !matches!(callback.get_type(), Ok(ValueType::Function)) {
+        return Either::B(-libc::EINVAL);
+    }
+    let Ok(callback) = Function::<'_, i32, ()>::from_unknown(callback) else {
+        return Either::B(-libc::EINVAL);
+    };
     let inner = handle.0.clone();
     // The thread locks through its own dup (same open file description), so
     // nothing the JS side does to the handle's fd meanwhile can make it use
