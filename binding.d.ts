@@ -905,7 +905,9 @@ export declare function watchFd(watch: ExternalObject<'Watch'>): number
  * `callback()` whenever it is readable while the watch is started
  * (level-triggered: read until `EAGAIN`, or stop the watch), or
  * `callback(-errno)` once if polling failed. The watch polls a private
- * `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
+ * `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`,
+ * `EINVAL` if `callback` is not a function: napi-rs's `Function` argument
+ * takes any value, and a primitive failed as `ENOMEM`, as `lockWait`'s did).
  * @see https://man7.org/linux/man-pages/man2/poll.2.html
  */
 export declare function watchOpen(fd: number, callback: (errno?: number) => void): ExternalObject<'Watch'> | number

@@ -9,7 +9,7 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { constants as osConstants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import {
@@ -29,7 +29,7 @@ import {
   timerfdCreate,
   tryLockFile,
 } from '../index.js'
-import { PKG, runNode, sleep } from './helpers/child.js'
+import { fdList, fdsAdded, PKG, runNode, sleep } from './helpers/child.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-own-'))
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -847,4 +847,20 @@ test.serial('the number reused by a file too short for 8 bytes: the EINVAL of th
       closeSync(f)
     }
   }
+})
+
+test.serial('binding: watchOpen refuses a callback that is not a function with -EINVAL and opens nothing', (t) => {
+  // napi-rs's Function argument takes any value: a primitive failed as
+  // -ENOMEM, and a non-callable object or a symbol gave a watch whose
+  // callback could never run (a readable fd then woke the loop for nothing).
+  const native = createRequire(import.meta.url)('../binding.js') as {
+    eventfd(v: number, f: number): number
+    watchOpen(fd: number, cb: unknown): unknown
+  }
+  const fd = native.eventfd(1, 0)
+  t.teardown(() => closeSync(fd))
+  const before = fdList()
+  const got = [5, undefined, null, 'x', {}, Symbol('s'), Object.create(Function.prototype)].map((cb) => native.watchOpen(fd, cb))
+  t.deepEqual(got, Array(7).fill(-osConstants.errno.EINVAL))
+  t.deepEqual(fdsAdded(before), [])
 })

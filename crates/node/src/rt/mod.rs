@@ -30,8 +30,8 @@ use std::os::fd::BorrowedFd;
 
 use linux_fd_core::Error as SysError;
 
-use napi::bindgen_prelude::{Either, External, Function, Unknown};
-use napi::{Env, JsValue};
+use napi::bindgen_prelude::{Either, External, Unknown};
+use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
 
 use watch::Watch;
@@ -59,17 +59,18 @@ pub fn errno(e: &SysError) -> i32 {
 /// `callback()` whenever it is readable while the watch is started
 /// (level-triggered: read until `EAGAIN`, or stop the watch), or
 /// `callback(-errno)` once if polling failed. The watch polls a private
-/// `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`).
+/// `dup` of `fd`. Returns the watch, or a negative errno (`EBADF`, `EMFILE`,
+/// `EINVAL` if `callback` is not a function: napi-rs's `Function` argument
+/// takes any value, and a primitive failed as `ENOMEM`, as `lockWait`'s did).
 /// @see https://man7.org/linux/man-pages/man2/poll.2.html
 #[napi(
     ts_args_type = "fd: number, callback: (errno?: number) => void",
     ts_return_type = "ExternalObject<'Watch'> | number"
 )]
-pub fn watch_open(
-    env: Env,
-    fd: i32,
-    callback: Function<'_, Unknown<'_>, Unknown<'_>>,
-) -> Either<External<Watch>, i32> {
+pub fn watch_open(env: Env, fd: i32, callback: Unknown<'_>) -> Either<External<Watch>, i32> {
+    if !matches!(callback.get_type(), Ok(ValueType::Function)) {
+        return Either::B(-libc::EINVAL);
+    }
     let Ok(fd) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
