@@ -272,7 +272,7 @@ const prlimit = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p))
       const next = (await b.receive()).data.toString()
       console.log(JSON.stringify({ err, before, after, next }))
     })().catch((e) => { console.error(e); process.exit(1) })`
-  const r = spawnSync(prlimit!, ['--nofile=64:64', process.execPath, '-e', code], { encoding: 'utf8', timeout: 20_000 })
+  const r = spawnSync(prlimit!, ['--nofile=64:64', process.execPath, '-e', code], { encoding: 'utf8', timeout: 20_000 * SLOWDOWN })
   t.is(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   t.is(out.err, 'ENOBUFS recvmsg')
@@ -873,9 +873,11 @@ async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
     `${LOOP}
      ;(async () => {
        let ch
-       for (let i = 0; ; i++) {
+       // Until the server child listens: a deadline, not 500 tries of
+       // 10 ms, since both children start at once (seconds under qemu-user).
+       for (const end = Date.now() + ${20_000 * SLOWDOWN}; ; ) {
          try { ch = await lfd.FdChannel.connect(${JSON.stringify(path)}); break }
-         catch (e) { if (i > 500 || !['ENOENT', 'ECONNREFUSED'].includes(e.code)) throw e; await new Promise((r) => setTimeout(r, 10)) }
+         catch (e) { if (Date.now() > end || !['ENOENT', 'ECONNREFUSED'].includes(e.code)) throw e; await new Promise((r) => setTimeout(r, 10)) }
        }
        const { data, fds } = await ch.receive()
        if (data.toString() !== 'shared' || fds.length !== 2) throw new Error('bad message')
@@ -1078,7 +1080,7 @@ test.serial('20,000 messages with fds: the fd count returns to baseline, includi
        console.log(JSON.stringify({ before, mid, after: n() }))
        sem.close(); counter.close()
      })().catch((e) => { console.error(e); process.exit(1) })`,
-    { args: ['--expose-gc'], timeoutMs: 110_000 },
+    { args: ['--expose-gc'], timeoutMs: 110_000 * SLOWDOWN },
   )
   t.is(r.code, 0, r.stderr)
   const { before, mid, after } = JSON.parse(r.stdout)

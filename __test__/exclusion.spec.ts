@@ -14,6 +14,7 @@ import test from 'ava'
 // Serial: children on 2 cores; concurrent tests would only slow them.
 import { MemFile, Semaphore } from '../index.js'
 import { runNode } from './helpers/child.js'
+import { SLOWDOWN } from './helpers/emulation.js'
 
 const CHILDREN = 6
 const ITERS = 60
@@ -63,7 +64,7 @@ async function run(semPermits: number): Promise<Seen> {
     // map() needs the file sealed against shrinking (its SIGBUS guard)
     mf.addSeals({ shrink: true })
     const results = await Promise.all(
-      Array.from({ length: CHILDREN }, () => runNode(CHILD, { extraFds: [sem.fd, mf.fd], timeoutMs: 60_000 })),
+      Array.from({ length: CHILDREN }, () => runNode(CHILD, { extraFds: [sem.fd, mf.fd], timeoutMs: 60_000 * SLOWDOWN })),
     )
     for (const r of results) {
       if (r.code !== 0) throw new Error(`child exited ${r.code ?? r.signal}: ${r.stderr}`)

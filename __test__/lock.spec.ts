@@ -126,9 +126,11 @@ test.serial('8 contended waits block neither the event loop nor the threadpool',
   const start = performance.now()
   for (let i = 0; i < 8; i++) await fsp.readFile(PKG)
   const readMs = performance.now() - start
-  await sleep(50)
+  // Ticks until 10, while the 8 waits are still pending, not for a fixed
+  // 50 ms: a slow (emulated) loop ticks less often; a blocked one never.
+  await until(() => ticks >= 10, scaled(2000, t.log, 'ten 1 ms ticks')).catch(() => {})
   clearInterval(iv)
-  t.true(readMs < 1000, `8 readFile calls took ${readMs.toFixed(1)} ms while 8 lock waits were pending`)
+  t.true(readMs < scaled(1000, t.log, '8 readFile calls'), `8 readFile calls took ${readMs.toFixed(1)} ms while 8 lock waits were pending`)
   t.true(ticks >= 10, `a 1 ms interval ran ${ticks} times during the waits`)
   holder.release()
   const locks = await Promise.all(waits)
@@ -710,9 +712,12 @@ test.serial('the wait pool: one thread serves sequential waits, concurrent ones 
   for (const l of await within(Promise.all(waits), 2000, 'the 6 waits')) l.release()
   // A thread leaves `busy` before it counts itself idle (as in the abort
   // test); then give the other two time to count themselves in, were the
-  // cap broken (50 ms, well under the 1 s idle timeout).
+  // cap broken. Up to 500 ms for the two surplus threads to end, not a
+  // fixed 50 ms (their exit is slower under qemu-user), and not scaled: it
+  // must stay under the 1 s idle timeout, after which a broken cap's extra
+  // idle threads would end too and pass.
   await until(() => noWaitThread() && native.lockWaitThreads().idle >= 4, 2000).catch(() => {})
-  await sleep(50)
+  await until(() => threadCount() <= threads + 4, 500).catch(() => {})
   t.deepEqual(native.lockWaitThreads(), { idle: 4, busy: [] }, 'at most 4 threads stay idle')
   t.is(threadCount(), threads + 4, 'the other two threads ended')
   await until(() => threadCount() <= threads, 4000).catch(() => {})
@@ -728,14 +733,15 @@ test.serial('a pending wait keeps the process alive; once it settles, nothing do
   let pid = 0
   const started = performance.now()
   const child = runNode(
-    `const t0 = Date.now()
+    `const { performance } = require('node:perf_hooks')
+     const t0 = performance.now()
      lfd.lockFile(${JSON.stringify(path)}).then((l) => {
        l.release()
-       console.log('granted after', Date.now() - t0, 'ms')
-       process.on('exit', () => console.log('exit after', Date.now() - t0, 'ms'))
+       console.log('granted after', Math.round(performance.now() - t0), 'ms')
+       process.on('exit', () => console.log('exit after', Math.round(performance.now() - t0), 'ms'))
      })
      console.log('waiting')`,
-    { onSpawn: (p) => (pid = p), timeoutMs: 20_000 },
+    { onSpawn: (p) => (pid = p), timeoutMs: scaled(20_000, t.log, 'the child') },
   )
   await sleep(800)
   t.not(pid, 0)
@@ -744,7 +750,10 @@ test.serial('a pending wait keeps the process alive; once it settles, nothing do
   t.is(r.code, 0, r.stderr)
   const [, granted, exited] = /granted after (\d+) ms\nexit after (\d+) ms/.exec(r.stdout) ?? []
   t.truthy(granted, r.stdout)
-  t.true(Number(exited) - Number(granted) < 500, `the child took ${Number(exited) - Number(granted)} ms to exit after its wait settled`)
+  // Scaled, but kept under the 1 s that an idle pool thread holding the
+  // process would show as (the regression this looks for).
+  const exitMs = Math.min(scaled(500, t.log, 'exit after the grant'), 900)
+  t.true(Number(exited) - Number(granted) < exitMs, `the child took ${Number(exited) - Number(granted)} ms to exit after its wait settled`)
   t.log(`child ran ${(performance.now() - started).toFixed(0)} ms; ${r.stdout.trim().replace(/\n/g, '; ')}`)
 })
 
@@ -763,13 +772,16 @@ test.serial('workers that wait, are granted and exit by themselves, concurrently
         { eval: true },
       ),
   )
+  const waiting = workers.map((w) => new Promise((r) => w.on('message', (m) => m === 'waiting' && r(m))))
   const granted = workers.map((w) => new Promise((r) => w.on('message', (m) => m === 'granted' && r(m))))
   const exited = workers.map((w) => new Promise((r) => w.once('exit', r)))
+  // The workers start first (seconds for four under qemu-user), then wait.
+  await within(Promise.all(waiting), scaled(5000, t.log, 'the workers’ start'), 'the workers’ start')
   await sleep(200)
   holder.release()
-  await within(Promise.all(granted), 5000, 'the workers’ waits')
-  t.deepEqual(await within(Promise.all(exited), 5000, 'the workers’ exits'), [0, 0, 0, 0])
-  await until(() => fdCount() <= before, 5000).catch(() => {})
+  await within(Promise.all(granted), scaled(5000, t.log, 'the grants'), 'the workers’ waits')
+  t.deepEqual(await within(Promise.all(exited), scaled(5000, t.log, 'the exits'), 'the workers’ exits'), [0, 0, 0, 0])
+  await until(() => fdCount() <= before, scaled(5000, t.log, 'the fds')).catch(() => {})
   t.true(fdCount() <= before)
 })
 

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module'
 
 import { EventCounter, lockFile, MemFile, Semaphore, tryLockFile } from '../index.js'
 import { runNode } from './helpers/child.js'
-import { underQemu } from './helpers/emulation.js'
+import { SLOWDOWN, underQemu } from './helpers/emulation.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
 
@@ -69,9 +69,9 @@ test.serial('aborting the last waiter lets the process exit', async (t) => {
      const ac = new AbortController()
      sem.acquire({ signal: ac.signal }).catch((e) => console.log(e.name))
      setTimeout(() => ac.abort(), 10)`,
-    { timeoutMs: 10_000 },
+    { timeoutMs: 10_000 * SLOWDOWN },
   )
-  t.is(r.signal, null, 'exited by itself, not killed after 10 s')
+  t.is(r.signal, null, `exited by itself, not killed after ${10 * SLOWDOWN} s`)
   t.is(r.code, 0)
   t.is(r.stdout.trim(), 'AbortError')
 })
@@ -215,9 +215,9 @@ test.serial('a granted last waiter lets the process exit', async (t) => {
     `const sem = new lfd.Semaphore(0)
      sem.acquire().then(() => console.log('granted'))
      setTimeout(() => sem.release(), 10)`,
-    { timeoutMs: 10_000 },
+    { timeoutMs: 10_000 * SLOWDOWN },
   )
-  t.is(r.signal, null, 'exited by itself, not killed after 10 s')
+  t.is(r.signal, null, `exited by itself, not killed after ${10 * SLOWDOWN} s`)
   t.is(r.code, 0)
   t.is(r.stdout.trim(), 'granted')
 })

@@ -81,12 +81,14 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /**
  * Waits until `cond()` holds, giving the event loop turns in between; throws
- * after `ms` so a lost wake-up fails the test instead of hanging it.
+ * after `ms` so a lost wake-up fails the test instead of hanging it. The
+ * default, a hang guard, is x10 under qemu-user as runNode's is; an explicit
+ * `ms` is taken as it is (some must stay below a 1 s idle timeout).
  */
-export async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
+export async function until(cond: () => boolean, ms = 5000 * SLOWDOWN): Promise<void> {
+  const end = performance.now() + ms
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`)
+    if (performance.now() > end) throw new Error(`condition not met within ${ms} ms`)
     await sleep(1)
   }
 }

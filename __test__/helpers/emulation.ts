@@ -3,12 +3,25 @@
 // slower than on hardware and a child Node takes seconds to start.
 import { readFileSync } from 'node:fs'
 
+const read = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
 /**
- * Whether this process is emulated by qemu-user: qemu-user passes the host's
- * /proc/cpuinfo through, so non-x64 code that reads an x86 one (vendor_id)
- * is emulated.
+ * Whether this process is emulated by qemu-user on an x86 host: non-x64 code
+ * that sees an x86 CPU. qemu-user 7.2 passes the host's /proc/cpuinfo
+ * through (vendor_id); newer qemu-user makes up an arm64 one for an aarch64
+ * guest, but sysfs is still the host's (/sys/devices/system/cpu/modalias
+ * reads `cpu:type:x86,…`), so either one tells. Without this, every
+ * scaled() bound would silently turn back to native speed.
  */
-export const underQemu = process.arch !== 'x64' && /^vendor_id\s*:/m.test(readFileSync('/proc/cpuinfo', 'utf8'))
+export const underQemu =
+  process.arch !== 'x64' &&
+  (/^vendor_id\s*:/m.test(read('/proc/cpuinfo')) || read('/sys/devices/system/cpu/modalias').startsWith('cpu:type:x86'))
 
 /**
  * What a wall-clock bound written for native speed is multiplied by: 1
