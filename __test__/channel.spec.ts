@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 
 import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, MemFile, ReceivedFds, Semaphore, Timer } from '../index.js'
-import { fdCount, PKG, runNode, sleep, until } from './helpers/child.js'
+import { fdCount, othersTmpdir, PKG, runNode, sleep, until } from './helpers/child.js'
 import { scaled, SLOWDOWN } from './helpers/emulation.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-channel-'))
@@ -1003,7 +1003,9 @@ test.serial('hostile peer: killed mid-stream; pending receives and sends never h
 // title) otherwise.
 const asRoot = isRoot ? test.serial : test.skip
 asRoot(`hostile peer: another uid (nobody) is refused on a path socket and rejected unread on an abstract one${isRoot ? '' : ' (skipped: needs root to run a child as nobody)'}`, async (t) => {
-  const nobodyDir = mkdtempSync(join(tmpdir(), 'linux-fd-nobody-'))
+  // Where nobody can reach the socket file, whatever TMPDIR is: under a
+  // private one, EACCES came from the directory, not the 0600 socket.
+  const nobodyDir = mkdtempSync(join(othersTmpdir(), 'linux-fd-nobody-'))
   t.teardown(() => rmSync(nobodyDir, { recursive: true, force: true }))
   chmodSync(nobodyDir, 0o755)
   const path = join(nobodyDir, 's.sock')

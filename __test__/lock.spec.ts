@@ -13,7 +13,7 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
 import { FileLock, LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
-import { fdCount, fdList, fdsAdded, PKG, runNode, sleep, until } from './helpers/child.js'
+import { fdCount, fdList, fdsAdded, othersTmpdir, PKG, runNode, sleep, until } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
 // The binding's view of the lock-wait thread pool: idle threads, and the
@@ -181,7 +181,8 @@ test.serial('a lock that needs no write access opens a read-only file or a direc
   // only read, and with EISDIR on a directory (the usual way to lock one).
   // In a child as nobody (or as the unprivileged user the suite runs as),
   // where file permissions apply.
-  const ro = mkdtempSync(join(tmpdir(), 'linux-fd-ro-'))
+  // Where nobody can reach it, whatever TMPDIR is (helpers/child.ts).
+  const ro = mkdtempSync(join(othersTmpdir(), 'linux-fd-ro-'))
   t.teardown(() => rmSync(ro, { recursive: true, force: true }))
   chmodSync(ro, 0o755)
   const file = join(ro, 'read-only')

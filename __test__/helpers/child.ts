@@ -1,7 +1,8 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { SLOWDOWN } from './emulation.js'
 
@@ -108,4 +109,27 @@ export function hasCap(cap: number): boolean {
     .find((l) => l.startsWith('CapEff:'))
   if (!line) return false
   return ((BigInt('0x' + line.split(/\s+/)[1]) >> BigInt(cap)) & 1n) === 1n
+}
+
+/**
+ * A directory under which a child running as another user (nobody) can
+ * reach a file: `os.tmpdir()` if every directory on its path is searchable
+ * by others, else `/tmp`, else `/dev/shm`. A private TMPDIR (mode 0700, as
+ * `mktemp -d` makes) failed such tests with EACCES on the way to the file,
+ * or let them pass for that reason rather than the one they check.
+ */
+export function othersTmpdir(): string {
+  const searchable = (dir: string): boolean => {
+    for (let p = resolve(dir); ; p = dirname(p)) {
+      try {
+        if ((statSync(p).mode & 0o001) === 0) return false
+      } catch {
+        return false
+      }
+      if (p === '/') return true
+    }
+  }
+  const found = [tmpdir(), '/tmp', '/dev/shm'].find(searchable)
+  if (found === undefined) throw new Error('no directory that other users can reach: tmpdir(), /tmp and /dev/shm are all private')
+  return found
 }
