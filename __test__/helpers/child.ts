@@ -51,7 +51,8 @@ export function fdCount(): number {
 
 /**
  * The open fds of this process, each as `"N target"` (the readlink of
- * `/proc/self/fd/N`). An entry whose readlink fails closed before it could
+ * `/proc/self/fd/N`) and what identifies the object behind it (see
+ * `identity`). An entry whose readlink fails closed before it could
  * be named, so it is not open, and is left out. Most often that entry is
  * readdirSync's own directory fd: its number changes whenever a lower fd
  * closes between two listings, and listed as a bare number it once counted
@@ -60,11 +61,25 @@ export function fdCount(): number {
 export function fdList(): string[] {
   return readdirSync('/proc/self/fd').flatMap((n) => {
     try {
-      return [`${n} ${readlinkSync(`/proc/self/fd/${n}`)}`]
+      return [`${n} ${readlinkSync(`/proc/self/fd/${n}`)}${identity(n)}`]
     } catch {
       return []
     }
   })
+}
+
+/**
+ * What tells two files of one name apart: every memfd of a name reads as
+ * `/memfd:name (deleted)`, so a leaked one could hide behind a finalized one
+ * that had the same number; fdinfo's `ino:` is the memfd's own inode (a
+ * socket's or pipe's is in the name already). Eventfds and timerfds share
+ * one anonymous inode and cannot be told apart so: `eventfd-id:` (Linux 6.0
+ * and later) is reused as soon as the eventfd closes (an eventfd closed and
+ * a new one made gave the same number and the same id, checked on 6.18).
+ */
+function identity(n: string): string {
+  const ino = /^ino:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))?.[1]
+  return ino === undefined ? '' : ` ino ${ino}`
 }
 
 /**
