@@ -731,7 +731,9 @@ test.serial('a pending wait keeps the process alive; once it settles, nothing do
   const holder = await lockFile(path)
   // The child's wait is its only pending work: it must not exit before the
   // lock comes. Afterwards it must exit by itself at once.
+  t.teardown(() => holder.release()) // a no-op once released
   let pid = 0
+  let released: NodeJS.Timeout | undefined
   const started = performance.now()
   const child = runNode(
     `const { performance } = require('node:perf_hooks')
@@ -742,12 +744,17 @@ test.serial('a pending wait keeps the process alive; once it settles, nothing do
        process.on('exit', () => console.log('exit after', Math.round(performance.now() - t0), 'ms'))
      })
      console.log('waiting')`,
-    { onSpawn: (p) => (pid = p), timeoutMs: scaled(20_000, t.log, 'the child') },
+    {
+      onSpawn: (p) => (pid = p),
+      timeoutMs: scaled(20_000, t.log, 'the child'),
+      // Released 800 ms after the child's wait began, not after its spawn:
+      // under qemu-user it may not have called lockFile by then.
+      onStdout: (all) => void (all.includes('waiting') && !released && (released = setTimeout(() => holder.release(), 800))),
+    },
   )
-  await sleep(800)
-  t.not(pid, 0)
-  holder.release()
   const r = await child
+  t.not(pid, 0)
+  t.truthy(released, 'the child said it was waiting')
   t.is(r.code, 0, r.stderr)
   const [, granted, exited] = /granted after (\d+) ms\nexit after (\d+) ms/.exec(r.stdout) ?? []
   t.truthy(granted, r.stdout)

@@ -24,7 +24,15 @@ export interface ChildResult {
  */
 export function runNode(
   code: string,
-  opts: { extraFds?: number[]; args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+  opts: {
+    extraFds?: number[]
+    args?: string[]
+    env?: NodeJS.ProcessEnv
+    timeoutMs?: number
+    onSpawn?: (pid: number) => void
+    /** Called with the child's stdout so far, each time more arrives. */
+    onStdout?: (all: string) => void
+  } = {},
 ): Promise<ChildResult> {
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])]
   const prelude = `const lfd = require(${JSON.stringify(PKG)});\n`
@@ -32,7 +40,10 @@ export function runNode(
   opts.onSpawn?.(child.pid!)
   let stdout = ''
   let stderr = ''
-  child.stdout!.on('data', (d) => (stdout += d))
+  child.stdout!.on('data', (d) => {
+    stdout += d
+    opts.onStdout?.(stdout)
+  })
   child.stderr!.on('data', (d) => (stderr += d))
   // The default is a hang guard, not a bound a test checks: x10 under qemu-user.
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000 * SLOWDOWN)
