@@ -60,7 +60,7 @@ import {
 } from '../index.js'
 import * as lfdAll from '../index.js'
 import { PKG, runNode, sleep } from './helpers/child.js'
-import { SLOWDOWN, underQemu } from './helpers/emulation.js'
+import { scaled, SLOWDOWN, underQemu } from './helpers/emulation.js'
 
 // FIONREAD on x86_64 and aarch64 (asm-generic/ioctls.h).
 const FIONREAD = 0x541b
@@ -781,7 +781,7 @@ test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the e
      // seconds under qemu-user, and the race was barely run), and is scaled.
      const count = new Int32Array(sab, 24, 1)
      for (const end = Date.now() + ${10_000 * SLOWDOWN}; Atomics.load(count, 0) !== 400 && Date.now() < end; );
-     for (const end = Date.now() + ${1500 * SLOWDOWN}; Date.now() < end && over === 0; calls++) {
+     for (const end = Date.now() + ${scaled(1500, t.log, 'the race window')}; Date.now() < end && over === 0; calls++) {
        v.setUint32(16, 0, true) // fm_flags
        v.setUint32(20, 0, true) // fm_mapped_extents
        try { lfd.ioctl(fd, 0xc020660b, arg); if (v.getUint32(20, true) > 20) over++ } catch (e) {

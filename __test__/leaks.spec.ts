@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runNode } from './helpers/child.js'
-import { SLOWDOWN } from './helpers/emulation.js'
+import { scaled } from './helpers/emulation.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-leaks-'))
 
@@ -109,7 +109,7 @@ for (const uring of ['0', '1']) {
          // spinning child on a loaded machine gets only part of a core, and
          // under qemu-user the window is x10 (V8's own threads cost more).
          const t0 = process.cpuUsage(), w0 = performance.now()
-         await new Promise((r) => setTimeout(r, ${300 * SLOWDOWN}))
+         await new Promise((r) => setTimeout(r, ${scaled(300, t.log, 'the CPU window')}))
          const cpu = process.cpuUsage(t0), wall = performance.now() - w0
          const uring = fs.readdirSync('/proc/self/fd').some((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f) === 'anon_inode:[io_uring]' } catch { return false } })
          console.log(JSON.stringify({ settled, stale, spinning: (cpu.user + cpu.system) / 1000 > 0.3 * wall, uring }))

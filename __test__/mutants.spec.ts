@@ -280,7 +280,7 @@ nativeOnly('a Semaphore whose fd was read: tryAcquire and a lost wake-up race ne
        await b.catch(() => {})
        console.log(JSON.stringify(out))
      })()`,
-    { timeoutMs: 10_000 },
+    { timeoutMs: 10_000 * SLOWDOWN },
   )
   t.is(r.signal, null, 'the child hung in a blocking read')
   t.deepEqual(JSON.parse(r.stdout), { empty: false, blocking: true, second: 'waiting' })

@@ -1,7 +1,7 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { SLOWDOWN } from './emulation.js'
@@ -84,9 +84,9 @@ export function fdList(): string[] {
  * `/memfd:name (deleted)`, so a leaked one could hide behind a finalized one
  * that had the same number; fdinfo's `ino:` is the memfd's own inode (a
  * socket's or pipe's is in the name already). Eventfds and timerfds share
- * one anonymous inode and cannot be told apart so: `eventfd-id:` (Linux 6.0
- * and later) is reused as soon as the eventfd closes (an eventfd closed and
- * a new one made gave the same number and the same id, checked on 6.18).
+ * one anonymous inode and cannot be told apart so: fdinfo's `eventfd-id:`
+ * is reused as soon as the eventfd closes (an eventfd closed and a new one
+ * made gave the same number and the same id, checked on 6.18).
  */
 function identity(n: string): string {
   const ino = /^ino:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))?.[1]
@@ -146,7 +146,13 @@ export function hasCap(cap: number): boolean {
  */
 export function othersTmpdir(): string {
   const searchable = (dir: string): boolean => {
-    for (let p = resolve(dir); ; p = dirname(p)) {
+    let real: string
+    try {
+      real = realpathSync(dir) // a symlinked TMPDIR: the directories of its target count
+    } catch {
+      return false
+    }
+    for (let p = real; ; p = dirname(p)) {
       try {
         if ((statSync(p).mode & 0o001) === 0) return false
       } catch {
