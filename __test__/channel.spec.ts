@@ -850,7 +850,12 @@ const LOOP = `
 // invariant break (one CI run and a run beside 4 busy loops saw exactly
 // that). This alone makes the loops overlap, whichever starts first: the
 // control with a client 500 ms late checks it.
-async function loop(sem, view, K, me) {
+// holdMs > 0 (the controls) sleeps that long inside each section instead of
+// one loop turn: off the CPU there, so the other process runs and enters with
+// its second permit. With a turn only, on a loaded machine each process could
+// run its sections while the other was descheduled, and a control saw no
+// overlap in 1,357 sections (the unprivileged run of a fresh-clone CI).
+async function loop(sem, view, K, me, holdMs) {
   const done = new Int32Array(view.buffer, 128, 2)
   let overlaps = 0
   let sections = 0
@@ -858,7 +863,7 @@ async function loop(sem, view, K, me) {
     const p = await sem.acquire()
     view[1] = process.pid
     const v = view[0]
-    await new Promise((r) => setImmediate(r))
+    await new Promise((r) => (holdMs > 0 ? setTimeout(r, holdMs) : setImmediate(r)))
     view[0] = v + 1
     if (view[1] !== process.pid) overlaps++
     p.release()
@@ -868,7 +873,7 @@ async function loop(sem, view, K, me) {
 }
 `
 
-async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
+async function sharedCounter(permits: number, K: number, clientDelayMs = 0, holdMs = 0) {
   const path = sockPath()
   const server = runNode(
     `${LOOP}
@@ -882,7 +887,7 @@ async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
        const ch = await server.accept()
        server.close()
        await ch.send('shared', [sem, mf])
-       const { overlaps, sections } = await loop(sem, view, ${K}, 0)
+       const { overlaps, sections } = await loop(sem, view, ${K}, 0, ${holdMs})
        const done = await ch.receive()
        console.log(JSON.stringify({ overlaps, sections, count: view[0], client: JSON.parse(done.data), peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        ch.close()
@@ -904,7 +909,7 @@ async function sharedCounter(permits: number, K: number, clientDelayMs = 0) {
        const mf = lfd.MemFile.fromFd(fds.take(1), { adopt: true })
        const view = new Float64Array(mf.map({ writable: true }))
        await new Promise((r) => setTimeout(r, ${clientDelayMs}))
-       const { overlaps, sections } = await loop(sem, view, ${K}, 1)
+       const { overlaps, sections } = await loop(sem, view, ${K}, 1, ${holdMs})
        await ch.send(JSON.stringify({ overlaps, sections, peerPid: ch.peer.pid, ppid: process.ppid, pid: process.pid }))
        await ch.receive().catch((e) => { if (e.code !== 'EPIPE') throw e })
      })().catch((e) => { console.error(e); process.exit(1) })`,
@@ -934,7 +939,7 @@ for (const delay of [0, 500]) {
   // (count 1000, overlaps 0+0: two CI runs under load).
   test.serial(`control: with 2 permits the same check sees the invariant break${delay ? `, the client ${delay} ms late` : ''}`, async (t) => {
     const K = 500
-    const { s, c } = await sharedCounter(2, K, delay)
+    const { s, c } = await sharedCounter(2, K, delay, 1)
     t.is(s.code, 0, s.stderr)
     t.is(c.code, 0, c.stderr)
     const r = JSON.parse(s.stdout)
