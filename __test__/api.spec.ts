@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_GETFD, F_GETOWN_EX, FdChannel, type LockOptions, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_DUPFD_CLOEXEC, F_GETFD, F_GETOWN_EX, FdChannel, type LockOptions, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { fdCount, fdList, fdsAdded, PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -584,4 +584,123 @@ test('a SharedArrayBuffer is bytes wherever bytes are taken, in the typings as a
   // @ts-expect-error: a boolean is not bytes
   await t.throwsAsync(a.send(true), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
   t.throws(() => fcntl(mf, F_GETOWN_EX, {} as unknown as number), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
+})
+
+// fromFd called on a subclass returns an instance of it (as Array.from does),
+// so a user's `class Jobs extends Semaphore` can wrap an inherited fd. Its
+// constructor runs with no arguments; what it passes super() is ignored.
+for (const [name, make, Base] of [
+  ['EventCounter', () => new EventCounter(3), EventCounter],
+  ['Semaphore', () => new Semaphore(3), Semaphore],
+  ['Timer', () => new Timer('boottime'), Timer],
+] as const) {
+  test.serial(`${name}.fromFd on a subclass returns the subclass, wrapping that fd`, (t) => {
+    const original = make()
+    t.teardown(() => original.close())
+    // An instance field, a method, and constructor arguments that must be ignored.
+    class Sub extends (Base as typeof EventCounter) {
+      readonly tag = 'sub'
+      constructor(readonly label?: string) {
+        super(9)
+      }
+      hello(): string {
+        return `${this.tag}:${this.label}`
+      }
+    }
+    const before = fdList()
+    const sub = (Sub as typeof Sub).fromFd(original.fd)
+    t.true(sub instanceof Sub)
+    t.true(sub instanceof Base)
+    t.is(sub.hello(), 'sub:undefined')
+    t.not(sub.fd, original.fd, 'a dup')
+    t.deepEqual(fdsAdded(before).length, 1)
+    if (original instanceof Timer) {
+      t.is((sub as unknown as Timer).clock, 'boottime', "the fd's clock, not the constructor's")
+    } else {
+      t.is((sub as unknown as { count: bigint }).count, 3n, "the fd's count, not super(9)'s")
+    }
+    sub.close()
+    t.deepEqual(fdsAdded(before), [])
+    // The base class itself, and an unbound call, still make the base class.
+    const base = Reflect.apply(Base.fromFd, undefined, [original.fd]) as { close(): void }
+    t.is(Object.getPrototypeOf(base), Base.prototype)
+    base.close()
+    t.deepEqual(fdsAdded(before), [])
+  })
+}
+
+test.serial('fromFd on a subclass whose constructor throws, or returns another object, closes what it wrapped', (t) => {
+  const original = new EventCounter(1)
+  t.teardown(() => original.close())
+  class Throws extends EventCounter {
+    constructor() {
+      throw new Error('no')
+      super()
+    }
+  }
+  class Other extends EventCounter {
+    constructor(skip = true) {
+      if (skip) return Object.create(EventCounter.prototype) as Other
+      super()
+    }
+  }
+  const before = fdList()
+  t.throws(() => Throws.fromFd(original.fd), { message: 'no' })
+  t.deepEqual(fdsAdded(before), [], 'the dup was closed')
+  t.throws(() => Other.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: /"Other" constructor/ })
+  t.deepEqual(fdsAdded(before), [])
+  // With adopt, the fd itself was handed over: it is closed.
+  const adopted = original.fd === -1 ? -1 : eventfdOf(original)
+  t.throws(() => Throws.fromFd(adopted, { adopt: true }), { message: 'no' })
+  t.throws(() => fcntl(adopted, F_GETFD), { code: 'EBADF' })
+  t.deepEqual(fdsAdded(before), [])
+})
+
+test.serial('fromFd on a subclass whose constructor makes another object of the class first still wraps the fd', (t) => {
+  const original = new Semaphore(2)
+  t.teardown(() => original.close())
+  let inner: Semaphore | undefined
+  class Outer extends Semaphore {
+    constructor() {
+      const made = new Semaphore(5)
+      super()
+      inner = made
+    }
+  }
+  const outer = Outer.fromFd(original.fd)
+  t.teardown(() => outer.close())
+  t.teardown(() => inner?.close())
+  t.is(outer.count, 2n, 'the outer object wraps the fd')
+  t.is(inner?.count, 5n, 'the inner one is a new semaphore')
+})
+
+/** A new fd of the same eventfd as `c` (a dup the caller owns). */
+function eventfdOf(c: EventCounter): number {
+  return fcntl(c.fd, F_DUPFD_CLOEXEC, 0)
+}
+
+test.serial("a Permit gives back exactly one permit, whatever a subclass's release() and closed do", async (t) => {
+  const calls: unknown[] = []
+  class Doubling extends Semaphore {
+    override release(count: number | bigint = 1): void {
+      calls.push(count)
+      super.release(2)
+    }
+    override get closed(): boolean {
+      calls.push('closed')
+      return false
+    }
+  }
+  const sem = new Doubling(1)
+  t.teardown(() => Semaphore.prototype.close.call(sem))
+  const p = sem.acquireSync()
+  t.is(sem.count, 0n)
+  p.release()
+  t.is(sem.count, 1n, 'one permit back, not two')
+  t.true(p.released)
+  {
+    using _ = await sem.acquire()
+  }
+  t.is(sem.count, 1n)
+  t.deepEqual(calls, [], 'neither member was called')
 })

@@ -131,6 +131,14 @@ export function invalidThis(type: string): TypeError {
   return codedError(TypeError, 'ERR_INVALID_THIS', `Value of "this" must be of type ${type}`, invalidThis)
 }
 
+/**
+ * `ERR_INVALID_RETURN_VALUE`: a subclass constructor, run by `fromFd`, that
+ * returned some other object instead of the one its `super()` made.
+ */
+export function invalidReturn(base: string, name: string): TypeError {
+  return codedError(TypeError, 'ERR_INVALID_RETURN_VALUE', `Expected an instance of ${base} to be returned from the "${name}" constructor`, invalidReturn)
+}
+
 /** `ERR_USE_AFTER_CLOSE`: `Semaphore was closed`, Node's code for the same situation. */
 export function useAfterClose(what: string): Error {
   return codedError(Error, 'ERR_USE_AFTER_CLOSE', `${what} was closed`, useAfterClose)

@@ -6,7 +6,7 @@
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
-import { FdCore, type Handle } from './waiter'
+import { Adoption, FdCore, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
 /** Close-on-exec flag for {@link eventfd} (`EFD_CLOEXEC`). Set by default. */
@@ -106,6 +106,13 @@ function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle
   return h
 }
 
+/** The handle a `fromFd` leaves for the constructor (`Adoption`, src/waiter.ts). */
+const adoption = new Adoption<Handle>()
+
+function discard(h: Handle): void {
+  native.fdHandleClose(h)
+}
+
 function open(initial: unknown, semaphore: boolean): Handle {
   const init = toInt(initial, 'initial', 0, 0xffffffff, 0)
   const h = native.eventfdOpen(init, semaphore)
@@ -169,19 +176,16 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    */
-  constructor(initial?: number)
-  /** @internal */
-  constructor(initial: typeof token, handle: Handle)
-  constructor(initial?: number | typeof token, handle?: Handle) {
-    const adopted = initial === token && handle !== undefined
-    const h = adopted ? handle : open(initial, false)
+  constructor(initial?: number) {
+    const adopted = adoption.take(new.target)
+    const h = adopted ?? open(initial, false)
     const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
       const r = core.shared ? native.eventfdTryRead(fd) : native.eventfdRead(fd)
       if (typeof r !== 'number') return r
       if (r === -11) return undefined
       throw core.fail(r, 'eventfd_read')
     })
-    core.shared = adopted
+    core.shared = adopted !== undefined
     this.#core = core
   }
 
@@ -192,6 +196,12 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * owns `fd`; with `{ adopt: true }` the object takes `fd` itself and sets
    * its `FD_CLOEXEC`, so a child process no longer inherits it. The open
    * file description is made non-blocking.
+   *
+   * Called on a subclass (`MyCounter.fromFd(fd)`), it returns an instance of
+   * that subclass: its constructor runs with no arguments and must call
+   * `super()`, whose arguments are then ignored (the object wraps `fd`). If
+   * that constructor throws before `super()`, the wrapped fd (the dup, or
+   * with `adopt` the fd itself) is closed.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
@@ -199,8 +209,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
-    return new EventCounter(token, handleFromFd(fd, options, false))
+  static fromFd<T extends EventCounter>(this: new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T {
+    return adoption.construct(EventCounter, this, handleFromFd(fd, options, false), discard) as T
   }
 
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
@@ -386,15 +396,17 @@ function tryAcquireShared(fd: number): number {
 
 // Only this module makes a Permit (see its private constructor).
 let makePermit: (sem: Semaphore) => Permit
-// Whether a semaphore's fd may be held outside this object (FdCore.shared).
-let sharedOf: (sem: Semaphore) => boolean
+// A semaphore's core: a Permit reads and writes through it, not through
+// the semaphore's own members, which a subclass may override.
+let coreOf: (sem: Semaphore) => FdCore<true>
 
 /** Semaphores that already warned of a lost permit (one warning each, however many permits). */
 const warned = new WeakSet<Semaphore>()
 
 /** Whether an unreleased permit of `sem` has nothing left to go back to: the count went with the closed fd. */
 function gone(sem: Semaphore): boolean {
-  return sem.closed && !sharedOf(sem)
+  const core = coreOf(sem)
+  return core.closed && !core.shared
 }
 
 /**
@@ -464,8 +476,12 @@ export class Permit implements Disposable {
     if (typeof this !== 'object' || this === null || !(#sem in this)) throw invalidThis('Permit')
     const sem = this.#sem
     if (sem === undefined) return
-    if (!sem.closed) {
-      sem.release(1) // if it throws (EAGAIN, EBADF), the permit is still held: a later call may retry
+    const core = coreOf(sem)
+    if (!core.closed) {
+      // `release(1)`'s write, not the method: a subclass's override of it
+      // must not change what a permit gives back.
+      const r = native.eventfdWrite(core.fd, 1)
+      if (r < 0) throw core.fail(r, 'eventfd_write') // EAGAIN, EBADF: the permit is still held, a later call may retry
       this.#sem = undefined
       return
     }
@@ -519,7 +535,7 @@ export class Semaphore implements Disposable {
   readonly #core: FdCore<true>
 
   static {
-    sharedOf = (sem) => sem.#core.shared
+    coreOf = (sem) => sem.#core
   }
 
   /**
@@ -528,25 +544,22 @@ export class Semaphore implements Disposable {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    */
-  constructor(initial?: number)
-  /** @internal */
-  constructor(initial: typeof token, handle: Handle)
-  constructor(initial?: number | typeof token, handle?: Handle) {
-    const adopted = initial === token && handle !== undefined
-    const h = adopted ? handle : open(initial, true)
+  constructor(initial?: number) {
+    const adopted = adoption.take(new.target)
+    const h = adopted ?? open(initial, true)
     const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', (fd) => {
       const r = core.shared ? tryAcquireShared(fd) : native.semaphoreTryAcquire(fd)
       if (r === 1) return true
       if (r === 0) return undefined
       throw core.fail(r, 'eventfd_read')
     })
-    core.shared = adopted
+    core.shared = adopted !== undefined
     this.#core = core
   }
 
   /**
    * Wraps an existing `EFD_SEMAPHORE` eventfd; see {@link EventCounter.fromFd}
-   * for `adopt` and duplication.
+   * for `adopt`, duplication and subclasses.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
@@ -554,8 +567,8 @@ export class Semaphore implements Disposable {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
-    return new Semaphore(token, handleFromFd(fd, options, true))
+  static fromFd<T extends Semaphore>(this: new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T {
+    return adoption.construct(Semaphore, this, handleFromFd(fd, options, true), discard) as T
   }
 
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */

@@ -18,7 +18,7 @@ import * as util from 'node:util'
 
 import { native } from './binding'
 import { errnoError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
-import { FdCore, type Handle } from './waiter'
+import { Adoption, FdCore, type Handle } from './waiter'
 import { type FdLike, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
 
 /** Close-on-exec flag for {@link timerfdCreate} (`TFD_CLOEXEC`); always added, as Python does. */
@@ -238,8 +238,8 @@ export type TimerSetOptions =
       cancelOnSet?: boolean | undefined
     }
 
-/** A handle passed from {@link Timer.fromFd} to the constructor. */
-let adopting: { h: Handle; clock: TimerClock } | undefined
+/** A handle (and its clock) passed from {@link Timer.fromFd} to the constructor (`Adoption`, src/waiter.ts). */
+const adoption = new Adoption<{ h: Handle; clock: TimerClock }>()
 
 /** A timer's setting, as {@link Timer.get} (milliseconds) and {@link Timer.getNs} (nanoseconds) report it. */
 export interface TimerSetting<T extends number | bigint> {
@@ -284,8 +284,7 @@ export class Timer {
    */
   constructor(clock?: TimerClock) {
     let h: Handle
-    const adopted = adopting
-    adopting = undefined
+    const adopted = adoption.take(new.target)
     if (adopted !== undefined) {
       h = adopted.h
       this.#clock = adopted.clock
@@ -316,6 +315,8 @@ export class Timer {
    * object takes ownership of `fd` itself and sets its `FD_CLOEXEC`. The
    * open file description is made non-blocking. The clock is read from
    * `/proc/self/fdinfo` (`'monotonic'` where the kernel does not say).
+   * Called on a subclass, it returns an instance of that subclass, as
+   * {@link EventCounter.fromFd} says.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd (or
    * for an unknown option); `ERR_INVALID_ARG_TYPE`.
    * @throws {Error} `EBADF` if `fd` is not open.
@@ -323,7 +324,7 @@ export class Timer {
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
-  static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): Timer {
+  static fromFd<T extends Timer>(this: new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const kind = native.fdKind(n)
@@ -332,12 +333,8 @@ export class Timer {
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
-    adopting = { h, clock: clockName(native.timerfdClockId(native.fdHandleFd(h))) }
-    try {
-      return new Timer()
-    } finally {
-      adopting = undefined
-    }
+    const clock = clockName(native.timerfdClockId(native.fdHandleFd(h)))
+    return adoption.construct(Timer, this, { h, clock }, (v) => native.fdHandleClose(v.h)) as T
   }
 
   /** The core of `t`, after the brand check (a private method would fail its own, less clearly). */

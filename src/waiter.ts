@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { native } from './binding'
-import { abortErrorOf, errnoError, illegalConstructor, invalidThis, useAfterClose, type ErrnoError } from './errors'
+import { abortErrorOf, errnoError, illegalConstructor, invalidReturn, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
 import { later } from './timers'
 
@@ -513,6 +513,50 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
       pending.delete(token)
       resolve?.({ value: undefined, done: true })
     })
+  }
+}
+
+/**
+ * How a static `fromFd` makes an instance of the class it was called on, a
+ * subclass included (as `Array.from` does): it leaves what it wrapped here,
+ * keyed by the class, and runs `new C()`; the base constructor, seeing that
+ * class as its `new.target`, takes it instead of making a new fd. Whatever
+ * the subclass constructor passes `super()` is then ignored. A constructor
+ * that throws, or returns another object, before `super()` took the value
+ * has it discarded (its fd closed), so nothing leaks.
+ */
+export class Adoption<V> {
+  #pending: { target: unknown; value: V } | undefined
+
+  /** In the base constructor: the value `construct` left for `target` (its `new.target`), taken once. */
+  take(target: unknown): V | undefined {
+    const p = this.#pending
+    if (p === undefined || p.target !== target) return undefined
+    this.#pending = undefined
+    return p.value
+  }
+
+  /**
+   * `new C()`, where `C` is `self` if it is `base` or a subclass of it (else
+   * `base`: an unbound call), with `value` waiting for `base`'s constructor.
+   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if `C`'s constructor returned another object.
+   */
+  construct<T extends object>(base: new () => T, self: unknown, value: V, discard: (value: V) => void): T {
+    const C = typeof self === 'function' && (self === base || Object.prototype.isPrototypeOf.call(base, self)) ? (self as new () => T) : base
+    const outer = this.#pending
+    const mine = { target: C, value }
+    this.#pending = mine
+    let untaken = true
+    let obj: T
+    try {
+      obj = new C()
+    } finally {
+      untaken = this.#pending === mine
+      this.#pending = outer
+      if (untaken) discard(value)
+    }
+    if (untaken) throw invalidReturn(base.name, C.name)
+    return obj
   }
 }
 
