@@ -864,3 +864,18 @@ test.serial('binding: watchOpen refuses a callback that is not a function with -
   t.deepEqual(got, Array(7).fill(-osConstants.errno.EINVAL))
   t.deepEqual(fdsAdded(before), [])
 })
+
+test.serial('helpers: fdsAdded sees a new eventfd or timerfd that got the number of a listed one', (t) => {
+  for (const make of [() => new EventCounter(), () => new Timer()]) {
+    const old = make()
+    const n = old.fd
+    const before = fdList()
+    old.close()
+    const reused = make()
+    t.teardown(() => reused.close())
+    t.is(reused.fd, n, 'the lowest free number')
+    t.deepEqual(fdsAdded(before).map((e) => e.split(' ')[0]), [String(n)], 'same number, same name, same inode, yet a new file')
+    reused.close()
+    t.deepEqual(fdsAdded(before), [])
+  }
+})

@@ -1,6 +1,7 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -70,9 +71,15 @@ export function fdCount(): number {
  * as a leaked fd in CI (`['33']`).
  */
 export function fdList(): string[] {
+  return list(true)
+}
+
+function list(mark: boolean): string[] {
   return readdirSync('/proc/self/fd').flatMap((n) => {
     try {
-      return [`${n} ${readlinkSync(`/proc/self/fd/${n}`)}${identity(n)}`]
+      const target = readlinkSync(`/proc/self/fd/${n}`)
+      if (mark && target.startsWith('anon_inode:')) markListed(Number(n))
+      return [`${n} ${target}${identity(n)}`]
     } catch {
       return []
     }
@@ -84,23 +91,57 @@ export function fdList(): string[] {
  * `/memfd:name (deleted)`, so a leaked one could hide behind a finalized one
  * that had the same number; fdinfo's `ino:` is the memfd's own inode (a
  * socket's or pipe's is in the name already). Eventfds and timerfds share
- * one anonymous inode and cannot be told apart so: fdinfo's `eventfd-id:`
+ * one anonymous inode, and fdinfo's `eventfd-id:` is no identity either: it
  * is reused as soon as the eventfd closes (an eventfd closed and a new one
- * made gave the same number and the same id, checked on 6.18).
+ * made gave the same number and the same id, checked on 6.18). Those are
+ * told apart by `markListed` instead.
  */
 function identity(n: string): string {
   const ino = /^ino:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))?.[1]
   return ino === undefined ? '' : ` ino ${ino}`
 }
 
+type Fcntl = { fcntl(fd: number, cmd: number, arg?: number): number; F_GETOWN: number; F_SETOWN: number }
+let pkg: Fcntl | undefined
+const lfd = (): Fcntl => (pkg ??= createRequire(import.meta.url)(PKG) as Fcntl)
+
+/**
+ * Marks the open file description of an anonymous-inode fd (eventfd,
+ * timerfd) that {@link fdList} listed, by making this process its owner
+ * (`F_SETOWN`, which only matters to a description with `O_ASYNC`, which
+ * nothing here sets). A new eventfd that got the number of a finalized one
+ * has no owner, so `fdsAdded` sees it as added, where its name and inode
+ * alone are the same as the listed one's. (A dup of a marked description
+ * shares the mark.)
+ */
+function markListed(fd: number): void {
+  try {
+    const { fcntl, F_GETOWN, F_SETOWN } = lfd()
+    if (fcntl(fd, F_GETOWN) === 0) fcntl(fd, F_SETOWN, process.pid)
+  } catch {} // closed meanwhile
+}
+
+/** Whether `entry` (a {@link fdList} line) names an anonymous-inode fd whose description no listing marked. */
+function unmarked(entry: string): boolean {
+  const [n, target] = entry.split(' ', 2)
+  if (!target!.startsWith('anon_inode:')) return false
+  try {
+    return lfd().fcntl(Number(n), lfd().F_GETOWN) === 0
+  } catch {
+    return false // closed meanwhile: not open, so not added
+  }
+}
+
 /**
  * The fds open now that were not open, as the same file, in `before` (an
- * {@link fdList} result). Fewer fds than before is no leak: an earlier
- * test's object may be finalized meanwhile and close its fd, so leak checks
- * that span awaits compare lists, not counts.
+ * {@link fdList} result): a new name or inode, or an eventfd or timerfd
+ * that no listing marked (a new one on a listed number). Fewer fds than
+ * before is no leak: an earlier test's object may be finalized meanwhile
+ * and close its fd, so leak checks that span awaits compare lists, not
+ * counts. Marks nothing, so it can be polled.
  */
 export function fdsAdded(before: readonly string[]): string[] {
-  return fdList().filter((f) => !before.includes(f))
+  return list(false).filter((f) => !before.includes(f) || unmarked(f))
 }
 
 /** Resolves after `ms` milliseconds. */
