@@ -251,10 +251,12 @@ export interface ChannelMessage {
 export declare function channelPair(): [ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number
 
 /**
- * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno.
+ * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno. With
+ * `check` (an fd from outside), `-EPROTOTYPE` unless it is a Unix
+ * `SOCK_SEQPACKET` socket that is not listening (core `checked_peer_cred`).
  * @see https://man7.org/linux/man-pages/man7/unix.7.html
  */
-export declare function channelPeer(fd: number): [number, number, number] | number
+export declare function channelPeer(fd: number, check: boolean): [number, number, number] | number
 
 /**
  * `recvmsg` of one message (`MSG_CMSG_CLOEXEC`): `{ data, fds }`, `0` when

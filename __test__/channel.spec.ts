@@ -555,10 +555,17 @@ test.serial('listen/connect on a path: 0600 whatever the umask, peers, close rem
   m.fds.close()
   t.regex(inspect(server), /FdChannelServer \{[^]*rejected: 0/)
   throwsErr(t, () => FdChannel.listen(path), 'EADDRINUSE', 'listen')
+  // The path is named, as in a lock's open error and Node's fs errors.
+  t.like(t.throws(() => FdChannel.listen(path)), { path, message: `EADDRINUSE: address already in use, listen '${path}'` })
   server.close()
   t.false(existsSync(path), 'close() removed the socket file')
   await t.throwsAsync(server.accept(), { code: 'ERR_USE_AFTER_CLOSE', message: 'FdChannelServer was closed' })
   await rejects(t, FdChannel.connect(path), 'ENOENT', 'connect')
+  t.like(await t.throwsAsync(FdChannel.connect(path)), { path, message: `ENOENT: no such file or directory, connect '${path}'` })
+  // An abstract name is no path: none is added.
+  const name = abstractName()
+  const err = await t.throwsAsync(FdChannel.connect(name, { abstract: true }), { code: 'ECONNREFUSED', message: 'ECONNREFUSED: connection refused, connect' })
+  t.false('path' in err!)
   // A channel accepted earlier outlives its server.
   await ch.send('still here')
   t.is((await client.receive()).data.toString(), 'still here')
@@ -1159,4 +1166,42 @@ test.serial('a server that waited in accept() frees its abstract name at close()
   t.notThrows(() => FdChannel.listen(name, { abstract: true }).close())
   t.is(await connecting, 'ECONNREFUSED')
   t.is(await pending, 'ERR_USE_AFTER_CLOSE')
+})
+
+test.serial('fromFd refuses a socket that is not a connected Unix SOCK_SEQPACKET one: stream, TCP, listening', async (t) => {
+  const { createServer, connect } = await import('node:net')
+  const fdOf = (o: object) => (o as { _handle: { fd: number } })._handle.fd
+  const refused = (fd: number, what: string) =>
+    t.throws(() => FdChannel.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: /connected SOCK_SEQPACKET Unix socket/ }, what)
+  const before = fdCount()
+  // A Unix stream socket: before, fromFd took it, and two sends came back as one message.
+  const path = sockPath()
+  const server = createServer().listen(path)
+  await new Promise((r) => server.once('listening', r))
+  const accepted = new Promise<import('node:net').Socket>((r) => server.once('connection', r))
+  const client = connect(path)
+  await new Promise((r) => client.once('connect', r))
+  const peer = await accepted
+  refused(fdOf(client), 'a Unix stream socket')
+  refused(fdOf(peer), 'an accepted Unix stream socket')
+  refused(fdOf(server), 'a listening Unix stream socket')
+  // TCP: SO_PEERCRED alone took it, with pid 0 and uid 2^32-1. (UDP and the
+  // other types are in crates/core/tests/channel.rs.)
+  const tcp = createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => tcp.once('listening', r))
+  refused(fdOf(tcp), 'a TCP listener')
+  // A listening channel server.
+  const channels = FdChannel.listen(sockPath())
+  refused(channels.fd, 'a listening FdChannel server')
+  client.destroy(); peer.destroy(); channels.close()
+  await new Promise((r) => server.close(r))
+  await new Promise((r) => tcp.close(r))
+  // What it does take: either end of a pair.
+  const [a, b] = FdChannel.pair()
+  const c = FdChannel.fromFd(a.fd)
+  await c.send('through the dup')
+  t.is((await b.receive()).data.toString(), 'through the dup')
+  a.close(); b.close(); c.close()
+  await until(() => fdCount() <= before, 2000).catch(() => {})
+  t.true(fdCount() <= before, 'no fd left behind')
 })

@@ -35,6 +35,7 @@ const EPIPE = -32
 const ECONNABORTED = -103
 const ECONNRESET = -104
 const ENOTSOCK = -88
+const EPROTOTYPE = -91
 /** Connections a server refuses (or finds aborted) in one read before it lets the event loop turn. */
 const REFUSED_PER_READ = 64
 /** Errors that mean the peer is gone: they end an iterator instead of throwing. */
@@ -372,10 +373,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * a {@link FdChannel.pair} inherited from a parent. By default the fd is
    * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
    * `{ adopt: true }` the channel takes `fd` itself and sets its
-   * `FD_CLOEXEC`. The open file description is made non-blocking. A Unix
-   * socket of another type (`SOCK_STREAM`) is not detected: its message
-   * boundaries would be lost.
-   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a socket.
+   * `FD_CLOEXEC`. The open file description is made non-blocking.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a Unix
+   * `SOCK_SEQPACKET` socket, or is a listening one: a `SOCK_STREAM` socket
+   * (a `net` socket's, say) would run messages together, a TCP or UDP one
+   * has no fds to pass.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
@@ -385,8 +387,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   static fromFd(fd: FdLike, options?: { adopt?: boolean | undefined }): FdChannel {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
-    const peer = native.channelPeer(n)
-    if (peer === ENOTSOCK) throw invalidArgValue('fd', n, 'must be a Unix socket')
+    const peer = native.channelPeer(n, true)
+    if (peer === ENOTSOCK || peer === EPROTOTYPE) throw invalidArgValue('fd', n, 'must be a connected SOCK_SEQPACKET Unix socket')
     if (typeof peer === 'number') throw errnoError(peer, 'getsockopt')
     const h = native.fdHandleFrom(n, adopt, false, true)
     if (typeof h === 'number') throw fromFdError(h, n)
@@ -439,7 +441,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const signal = toSignal(o.signal)
     if (signal?.aborted) throw abortErrorOf(signal)
     const h = native.channelListen(name, abstract, backlog)
-    if (typeof h === 'number') throw errnoError(h, 'listen')
+    // A socket path goes into the message and `path`, as a lock's `open` does (an abstract name is no path).
+    if (typeof h === 'number') throw errnoError(h, 'listen', abstract ? undefined : name)
     return makeFdChannelServer(h, name, abstract, uids, signal)
   }
 
@@ -462,7 +465,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       if (signal?.aborted) throw abortErrorOf(signal)
       const h = native.channelConnect(name, abstract)
       if (typeof h !== 'number') return new FdChannel(token, h)
-      if (h !== EAGAIN) throw errnoError(h, 'connect')
+      if (h !== EAGAIN) throw errnoError(h, 'connect', abstract ? undefined : name)
       await sleep(delay, signal)
     }
   }
@@ -504,7 +507,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     if (this.#peer !== undefined) return this.#peer
     if (this.#core.fd < 0) throw this.#core.unusable()
-    const r = native.channelPeer(this.#core.fd)
+    const r = native.channelPeer(this.#core.fd, false)
     if (typeof r === 'number') throw this.#core.fail(r, 'getsockopt')
     this.#peer = Object.freeze({ pid: r[0], uid: r[1], gid: r[2] })
     return this.#peer
@@ -753,7 +756,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
             if (c === ECONNABORTED) continue
             throw core.fail(c, 'accept4')
           }
-          const p = native.channelPeer(native.fdHandleFd(c))
+          const p = native.channelPeer(native.fdHandleFd(c), false)
           if (typeof p === 'number' || (this.#uids !== null && !this.#uids.has(p[1]))) {
             native.fdHandleClose(c)
             this.#rejected++

@@ -329,7 +329,7 @@ export class Timer {
     const adopt = toAdopt(options, fd)
     const kind = native.fdKind(n)
     if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
-    if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', fd, 'must be a timerfd')
+    if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', n, 'must be a timerfd')
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)

@@ -531,6 +531,36 @@ pub fn peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
     })
 }
 
+/// [`peer_cred`] of a socket handed over from outside (`FdChannel.fromFd`),
+/// after checking that it is what a channel needs: a Unix `SOCK_SEQPACKET`
+/// socket that is not listening. `SO_PEERCRED` alone fails only for a
+/// non-socket: a Unix stream socket passed, and its messages then ran
+/// together (two sends read as one), and a TCP socket passed with a made-up
+/// peer (pid 0, uid and gid 2^32-1).
+///
+/// # Errors
+/// `ENOTSOCK` (not a socket), `EPROTOTYPE` (a socket of another type or
+/// family, or a listening one), `EBADF`.
+/// @see <https://man7.org/linux/man-pages/man7/socket.7.html>
+pub fn checked_peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
+    let wrong = || Error::new(Errno::EPROTOTYPE, "getsockopt");
+    match sock::getsockopt(&fd, sockopt::SockType) {
+        Ok(SockType::SeqPacket) => {}
+        // nix reads a type it has no name for (SOCK_PACKET) as EINVAL.
+        Ok(_) | Err(Errno::EINVAL) => return Err(wrong()),
+        Err(e) => return Err(Error::new(e, "getsockopt")),
+    }
+    if sock::getsockopt(&fd, sockopt::AcceptConn).syscall("getsockopt")? {
+        return Err(wrong());
+    }
+    use sock::SockaddrLike as _;
+    let name = sock::getsockname::<sock::SockaddrStorage>(fd.as_raw_fd()).syscall("getsockname")?;
+    if name.family() != Some(AddressFamily::Unix) {
+        return Err(wrong());
+    }
+    peer_cred(fd)
+}
+
 /// `shutdown(SHUT_RDWR)`: the peer sees the end at once, even while other
 /// processes still hold duplicates of this socket.
 pub fn shutdown(fd: BorrowedFd<'_>) -> Result<()> {

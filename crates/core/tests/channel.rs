@@ -278,6 +278,48 @@ fn peer_cred_of_a_pair_is_this_process() {
 }
 
 #[test]
+fn checked_peer_cred_takes_only_a_connected_unix_seqpacket_socket() {
+    use nix::sys::socket::{socket, socketpair, AddressFamily, SockFlag, SockType};
+    let (a, _b) = pair().unwrap();
+    assert_eq!(
+        checked_peer_cred(a.as_fd()).unwrap().pid,
+        std::process::id() as i32
+    );
+    let wrong = |fd: &OwnedFd| checked_peer_cred(fd.as_fd()).unwrap_err().errno;
+    // A stream pair: its messages would run together.
+    let (s, _t) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    assert!(peer_cred(s.as_fd()).is_ok(), "SO_PEERCRED alone takes it");
+    assert_eq!(wrong(&s), Errno::EPROTOTYPE);
+    let (d, _e) = socketpair(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    assert_eq!(wrong(&d), Errno::EPROTOTYPE);
+    // Not Unix: TCP and UDP.
+    for ty in [SockType::Stream, SockType::Datagram] {
+        let inet = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        assert_eq!(wrong(&inet), Errno::EPROTOTYPE);
+    }
+    // A listening Unix seqpacket socket (abstract name: no file to clean up).
+    let name = format!("linux-fd-core-checked-{}", std::process::id());
+    let l = listen(Address::Abstract(name.as_bytes()), 4).unwrap();
+    assert_eq!(wrong(&l), Errno::EPROTOTYPE);
+    let c = connect(Address::Abstract(name.as_bytes())).unwrap();
+    assert!(checked_peer_cred(c.as_fd()).is_ok());
+    let efd = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    assert_eq!(wrong(&efd), Errno::ENOTSOCK);
+}
+
+#[test]
 fn path_listener_accepts_and_is_mode_0600() {
     let dir = TempDir::new("path");
     let p = dir.path("s.sock");

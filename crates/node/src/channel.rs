@@ -179,14 +179,21 @@ pub fn channel_recv(env: &Env, fd: i32) -> napi::Result<Either<ChannelMessage<'_
     })
 }
 
-/// `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno.
+/// `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno. With
+/// `check` (an fd from outside), `-EPROTOTYPE` unless it is a Unix
+/// `SOCK_SEQPACKET` socket that is not listening (core `checked_peer_cred`).
 /// @see https://man7.org/linux/man-pages/man7/unix.7.html
 #[napi(ts_return_type = "[number, number, number] | number")]
-pub fn channel_peer(fd: i32) -> Either<Vec<u32>, i32> {
+pub fn channel_peer(fd: i32, check: bool) -> Either<Vec<u32>, i32> {
     let Ok(fd) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
-    match core::peer_cred(fd) {
+    let cred = if check {
+        core::checked_peer_cred(fd)
+    } else {
+        core::peer_cred(fd)
+    };
+    match cred {
         Ok(c) => Either::A(vec![c.pid as u32, c.uid, c.gid]),
         Err(e) => Either::B(errno(&e)),
     }
