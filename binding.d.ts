@@ -252,8 +252,9 @@ export declare function channelPair(): [ExternalObject<'FdHandle'>, ExternalObje
 
 /**
  * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno. With
- * `check` (an fd from outside), `-EPROTOTYPE` unless it is a Unix
- * `SOCK_SEQPACKET` socket that is not listening (core `checked_peer_cred`).
+ * `check` (an fd from outside), first that it is a connected Unix
+ * `SOCK_SEQPACKET` socket, one errno per reason (core `checked_peer_cred`:
+ * `ENOTSOCK`, `EPROTOTYPE`, `EAFNOSUPPORT`, `EINVAL`, `ENOTCONN`).
  * @see https://man7.org/linux/man-pages/man7/unix.7.html
  */
 export declare function channelPeer(fd: number, check: boolean): [number, number, number] | number

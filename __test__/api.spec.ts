@@ -629,7 +629,7 @@ for (const [name, make, Base] of [
   })
 }
 
-test.serial('fromFd on a subclass whose constructor throws, or returns another object, closes what it wrapped', (t) => {
+test.serial('fromFd on a subclass whose constructor throws, or returns another object, closes what it wrapped at once', (t) => {
   const original = new EventCounter(1)
   t.teardown(() => original.close())
   class Throws extends EventCounter {
@@ -638,40 +638,96 @@ test.serial('fromFd on a subclass whose constructor throws, or returns another o
       super()
     }
   }
+  class ThrowsAfter extends EventCounter {
+    constructor() {
+      super()
+      throw new Error('after')
+    }
+  }
   class Other extends EventCounter {
     constructor(skip = true) {
       if (skip) return Object.create(EventCounter.prototype) as Other
       super()
     }
   }
+  class OtherAfter extends EventCounter {
+    constructor() {
+      super()
+      return { not: 'a counter' } as unknown as OtherAfter
+    }
+  }
   const before = fdList()
   t.throws(() => Throws.fromFd(original.fd), { message: 'no' })
   t.deepEqual(fdsAdded(before), [], 'the dup was closed')
-  t.throws(() => Other.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: /"Other" constructor/ })
-  t.deepEqual(fdsAdded(before), [])
-  // With adopt, the fd itself was handed over: it is closed.
-  const adopted = original.fd === -1 ? -1 : eventfdOf(original)
-  t.throws(() => Throws.fromFd(adopted, { adopt: true }), { message: 'no' })
-  t.throws(() => fcntl(adopted, F_GETFD), { code: 'EBADF' })
+  t.throws(() => ThrowsAfter.fromFd(original.fd), { message: 'after' })
+  t.deepEqual(fdsAdded(before), [], 'the dup was closed, not left to the garbage collector')
+  for (const C of [Other, OtherAfter]) {
+    t.throws(() => C.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: new RegExp(`"${C.name}" constructor`) })
+    t.deepEqual(fdsAdded(before), [], C.name)
+  }
+  // With adopt, the fd itself was handed over: it is closed, at once.
+  for (const C of [Throws, ThrowsAfter]) {
+    const adopted = eventfdOf(original)
+    t.throws(() => C.fromFd(adopted, { adopt: true }))
+    t.throws(() => fcntl(adopted, F_GETFD), { code: 'EBADF' }, C.name)
+  }
   t.deepEqual(fdsAdded(before), [])
 })
 
-test.serial('fromFd on a subclass whose constructor makes another object of the class first still wraps the fd', (t) => {
+test.serial('fromFd on a subclass that makes another object of its own class before super() throws, and nothing keeps the fd', (t) => {
   const original = new Semaphore(2)
   t.teardown(() => original.close())
   let inner: Semaphore | undefined
   class Outer extends Semaphore {
+    constructor(nested = false) {
+      if (!nested) inner = new Outer(true) // takes the fd: its new.target is Outer too
+      super(7)
+    }
+  }
+  const before = fdList()
+  t.throws(() => Outer.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: /"Outer" constructor/ })
+  t.true(inner?.closed, 'the object that took the fd was closed')
+  t.deepEqual(fdsAdded(before), [], 'and the one on a fresh fd too')
+  t.is(original.count, 2n)
+})
+
+test.serial('fromFd on a subclass whose constructor first makes an object of the base class, or of the other eventfd class, still wraps the fd', (t) => {
+  const original = new Semaphore(2)
+  t.teardown(() => original.close())
+  let base: Semaphore | undefined
+  let counter: EventCounter | undefined
+  class Outer extends Semaphore {
     constructor() {
-      const made = new Semaphore(5)
+      base = new Semaphore(5)
+      // new.target Outer, but EventCounter's constructor: the semaphore's fd is not its to take.
+      counter = Reflect.construct(EventCounter, [6], Outer) as EventCounter
       super()
-      inner = made
     }
   }
   const outer = Outer.fromFd(original.fd)
-  t.teardown(() => outer.close())
-  t.teardown(() => inner?.close())
+  t.teardown(() => {
+    outer.close()
+    base?.close()
+    if (counter !== undefined) EventCounter.prototype.close.call(counter)
+  })
+  t.true(outer instanceof Outer)
   t.is(outer.count, 2n, 'the outer object wraps the fd')
-  t.is(inner?.count, 5n, 'the inner one is a new semaphore')
+  original.release(1)
+  t.is(outer.count, 3n, 'the same semaphore')
+  t.is(base?.count, 5n, 'the inner one is a new semaphore')
+})
+
+test.serial('fromFd called on a bound subclass, which has no prototype, makes the base class', (t) => {
+  const original = new EventCounter(4)
+  t.teardown(() => original.close())
+  class Sub extends EventCounter {}
+  const bound = Sub.bind(null)
+  const before = fdList()
+  const c = Reflect.apply(EventCounter.fromFd, bound, [original.fd]) as EventCounter
+  t.is(Object.getPrototypeOf(c), EventCounter.prototype)
+  t.is(c.count, 4n)
+  c.close()
+  t.deepEqual(fdsAdded(before), [])
 })
 
 /** A new fd of the same eventfd as `c` (a dup the caller owns). */
@@ -704,3 +760,23 @@ test.serial("a Permit gives back exactly one permit, whatever a subclass's relea
   t.is(sem.count, 1n)
   t.deepEqual(calls, [], 'neither member was called')
 })
+
+// Typings only (tsc over the specs checks them; never called): fromFd's
+// overloads take an unbound call, a call off an object, an abstract subclass
+// (typed as it) and a subclass with a private constructor (the base class).
+export function fromFdTypings(): void {
+  const from = EventCounter.fromFd
+  const factories = { sem: Semaphore.fromFd }
+  abstract class Job extends Semaphore {
+    abstract run(): void
+  }
+  class Only extends Timer {
+    private constructor() {
+      super()
+    }
+  }
+  const typed: [EventCounter, Semaphore, Job, Timer] = [from(3), factories.sem(3), Job.fromFd(3), Only.fromFd(3)]
+  // @ts-expect-error the base class's fromFd makes no Job
+  const wrong: Job = Semaphore.fromFd(3)
+  void [typed, wrong]
+}

@@ -1171,8 +1171,8 @@ test.serial('a server that waited in accept() frees its abstract name at close()
 test.serial('fromFd refuses a socket that is not a connected Unix SOCK_SEQPACKET one: stream, TCP, listening', async (t) => {
   const { createServer, connect } = await import('node:net')
   const fdOf = (o: object) => (o as { _handle: { fd: number } })._handle.fd
-  const refused = (fd: number, what: string) =>
-    t.throws(() => FdChannel.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: /connected SOCK_SEQPACKET Unix socket/ }, what)
+  const refused = (fd: number, what: string, why: string) =>
+    t.throws(() => FdChannel.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: `The argument 'fd' must be a connected SOCK_SEQPACKET Unix socket (${why}). Received ${fd}` }, what)
   const before = fdCount()
   // A Unix stream socket: before, fromFd took it, and two sends came back as one message.
   const path = sockPath()
@@ -1182,20 +1182,23 @@ test.serial('fromFd refuses a socket that is not a connected Unix SOCK_SEQPACKET
   const client = connect(path)
   await new Promise((r) => client.once('connect', r))
   const peer = await accepted
-  refused(fdOf(client), 'a Unix stream socket')
-  refused(fdOf(peer), 'an accepted Unix stream socket')
-  refused(fdOf(server), 'a listening Unix stream socket')
-  // TCP: SO_PEERCRED alone took it, with pid 0 and uid 2^32-1. (UDP and the
-  // other types are in crates/core/tests/channel.rs.)
+  refused(fdOf(client), 'a Unix stream socket', 'a socket of another type')
+  refused(fdOf(peer), 'an accepted Unix stream socket', 'a socket of another type')
+  refused(fdOf(server), 'a listening Unix stream socket', 'a socket of another type')
+  // TCP: SO_PEERCRED alone took it. (UDP, another family, and unconnected
+  // sockets, which Node cannot make, are in crates/core/tests/channel.rs.)
   const tcp = createServer().listen(0, '127.0.0.1')
   await new Promise((r) => tcp.once('listening', r))
-  refused(fdOf(tcp), 'a TCP listener')
+  refused(fdOf(tcp), 'a TCP listener', 'a socket of another type')
   // A listening channel server.
   const channels = FdChannel.listen(sockPath())
-  refused(channels.fd, 'a listening FdChannel server')
+  refused(channels.fd, 'a listening FdChannel server', 'a listening socket')
   client.destroy(); peer.destroy(); channels.close()
   await new Promise((r) => server.close(r))
   await new Promise((r) => tcp.close(r))
+  const file = openSync(THIS_FILE, 'r')
+  refused(file, 'a file', 'not a socket')
+  closeSync(file)
   // What it does take: either end of a pair.
   const [a, b] = FdChannel.pair()
   const c = FdChannel.fromFd(a.fd)

@@ -35,7 +35,14 @@ const EPIPE = -32
 const ECONNABORTED = -103
 const ECONNRESET = -104
 const ENOTSOCK = -88
-const EPROTOTYPE = -91
+/** Why `channelPeer(fd, true)` refused an fd for `fromFd`, by its errno (crates/core channel.rs, `checked_peer_cred`). */
+const NOT_A_CHANNEL = new Map([
+  [ENOTSOCK, 'not a socket'],
+  [-91, 'a socket of another type'], // EPROTOTYPE: SOCK_STREAM would run messages together
+  [-97, 'not a Unix socket'], // EAFNOSUPPORT
+  [-22, 'a listening socket'], // EINVAL
+  [-107, 'not connected'], // ENOTCONN
+])
 /** Connections a server refuses (or finds aborted) in one read before it lets the event loop turn. */
 const REFUSED_PER_READ = 64
 /** Errors that mean the peer is gone: they end an iterator instead of throwing. */
@@ -374,10 +381,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
    * `{ adopt: true }` the channel takes `fd` itself and sets its
    * `FD_CLOEXEC`. The open file description is made non-blocking.
-   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a Unix
-   * `SOCK_SEQPACKET` socket, or is a listening one: a `SOCK_STREAM` socket
-   * (a `net` socket's, say) would run messages together, a TCP or UDP one
-   * has no fds to pass.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` unless `fd` is a connected
+   * Unix `SOCK_SEQPACKET` socket (the message says which it is not): a
+   * `SOCK_STREAM` socket (a `net` socket's, say) would run messages
+   * together, a TCP or UDP one passes no fds, and a listening or
+   * unconnected one has no peer.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
@@ -388,7 +396,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n, true)
-    if (peer === ENOTSOCK || peer === EPROTOTYPE) throw invalidArgValue('fd', n, 'must be a connected SOCK_SEQPACKET Unix socket')
+    const wrong = typeof peer === 'number' ? NOT_A_CHANNEL.get(peer) : undefined
+    if (wrong !== undefined) throw invalidArgValue('fd', n, `must be a connected SOCK_SEQPACKET Unix socket (${wrong})`)
     if (typeof peer === 'number') throw errnoError(peer, 'getsockopt')
     const h = native.fdHandleFrom(n, adopt, false, true)
     if (typeof h === 'number') throw fromFdError(h, n)

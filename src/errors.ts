@@ -24,7 +24,7 @@ export interface ErrnoError extends Error {
   errno: number
   /** The system call that failed, e.g. `'eventfd_read'`. */
   syscall: string
-  /** The path of a failed `open`, as in Node's fs errors. */
+  /** The path of a failed call on a path (a lock's `open`, a channel's `listen` or `connect`), as in Node's fs errors. */
   path?: string
 }
 
@@ -54,7 +54,8 @@ function define(err: Error, props: Record<string, unknown>): void {
 
 /**
  * The error of a failed system call. `errno` is the negative errno a native
- * function returned; `path`, for a call on a path (a lock's `open`), goes
+ * function returned; `path`, for a call on a path (a lock's `open`, a
+ * channel's `listen` or `connect`), goes
  * into the message and a `path` property, as in Node's fs errors.
  */
 export function errnoError(errno: number, syscall: string, path?: string): ErrnoError {
@@ -133,10 +134,17 @@ export function invalidThis(type: string): TypeError {
 
 /**
  * `ERR_INVALID_RETURN_VALUE`: a subclass constructor, run by `fromFd`, that
- * returned some other object instead of the one its `super()` made.
+ * did not return the object its own `super()` made around the fd (it threw
+ * no error, but returned another object, or made another object of its
+ * class before its `super()`).
  */
 export function invalidReturn(base: string, name: string): TypeError {
-  return codedError(TypeError, 'ERR_INVALID_RETURN_VALUE', `Expected an instance of ${base} to be returned from the "${name}" constructor`, invalidReturn)
+  return codedError(
+    TypeError,
+    'ERR_INVALID_RETURN_VALUE',
+    `Expected the ${base} that wraps the fd to be returned from the "${name}" constructor (its super() must come before any other ${base} it makes)`,
+    invalidReturn,
+  )
 }
 
 /** `ERR_USE_AFTER_CLOSE`: `Semaphore was closed`, Node's code for the same situation. */

@@ -106,12 +106,14 @@ function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle
   return h
 }
 
-/** The handle a `fromFd` leaves for the constructor (`Adoption`, src/waiter.ts). */
-const adoption = new Adoption<Handle>()
-
 function discard(h: Handle): void {
   native.fdHandleClose(h)
 }
+
+// The handle a `fromFd` leaves for the constructor (`Adoption`, src/waiter.ts),
+// one per class; closing a stray object uses the class's own close().
+const counters = new Adoption<Handle, EventCounter>(discard, (c) => EventCounter.prototype.close.call(c))
+const semaphores = new Adoption<Handle, Semaphore>(discard, (s) => Semaphore.prototype.close.call(s))
 
 function open(initial: unknown, semaphore: boolean): Handle {
   const init = toInt(initial, 'initial', 0, 0xffffffff, 0)
@@ -177,7 +179,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    */
   constructor(initial?: number) {
-    const adopted = adoption.take(new.target)
+    const adopted = counters.take(new.target, this)
     const h = adopted ?? open(initial, false)
     const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
       const r = core.shared ? native.eventfdTryRead(fd) : native.eventfdRead(fd)
@@ -198,19 +200,25 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * file description is made non-blocking.
    *
    * Called on a subclass (`MyCounter.fromFd(fd)`), it returns an instance of
-   * that subclass: its constructor runs with no arguments and must call
-   * `super()`, whose arguments are then ignored (the object wraps `fd`). If
-   * that constructor throws before `super()`, the wrapped fd (the dup, or
-   * with `adopt` the fd itself) is closed.
+   * that subclass: its constructor runs with no arguments, and what it
+   * passes `super()` is ignored (the object wraps `fd`). If that constructor
+   * throws, the wrapped fd (the dup, or with `adopt` the fd itself) is
+   * closed at once.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
+   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if a subclass constructor
+   * returned another object, or made another object of its class before its
+   * own `super()` (the wrapped fd is closed).
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends EventCounter>(this: new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T {
-    return adoption.construct(EventCounter, this, handleFromFd(fd, options, false), discard) as T
+  static fromFd<T extends EventCounter>(this: abstract new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T
+  /** {@link EventCounter.fromFd} called unbound (or on a class whose constructor is private): an `EventCounter`. */
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
+    return counters.construct(EventCounter, this, handleFromFd(fd, options, false))
   }
 
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */
@@ -545,7 +553,7 @@ export class Semaphore implements Disposable {
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    */
   constructor(initial?: number) {
-    const adopted = adoption.take(new.target)
+    const adopted = semaphores.take(new.target, this)
     const h = adopted ?? open(initial, true)
     const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', (fd) => {
       const r = core.shared ? tryAcquireShared(fd) : native.semaphoreTryAcquire(fd)
@@ -561,14 +569,18 @@ export class Semaphore implements Disposable {
    * Wraps an existing `EFD_SEMAPHORE` eventfd; see {@link EventCounter.fromFd}
    * for `adopt`, duplication and subclasses.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a semaphore eventfd.
+   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE`: see {@link EventCounter.fromFd}.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends Semaphore>(this: new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T {
-    return adoption.construct(Semaphore, this, handleFromFd(fd, options, true), discard) as T
+  static fromFd<T extends Semaphore>(this: abstract new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T
+  /** {@link Semaphore.fromFd} called unbound (or on a class whose constructor is private): a `Semaphore`. */
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
+    return semaphores.construct(Semaphore, this, handleFromFd(fd, options, true))
   }
 
   /** The fd number, or -1 after `close()` or once it was found closed outside the package. */

@@ -238,8 +238,12 @@ export type TimerSetOptions =
       cancelOnSet?: boolean | undefined
     }
 
-/** A handle (and its clock) passed from {@link Timer.fromFd} to the constructor (`Adoption`, src/waiter.ts). */
-const adoption = new Adoption<{ h: Handle; clock: TimerClock }>()
+// A handle (and its clock) passed from Timer.fromFd to the constructor
+// (`Adoption`, src/waiter.ts); closing a stray object uses Timer's own close().
+const timers = new Adoption<{ h: Handle; clock: TimerClock }, Timer>(
+  (v) => native.fdHandleClose(v.h),
+  (t) => Timer.prototype.close.call(t),
+)
 
 /** A timer's setting, as {@link Timer.get} (milliseconds) and {@link Timer.getNs} (nanoseconds) report it. */
 export interface TimerSetting<T extends number | bigint> {
@@ -284,7 +288,7 @@ export class Timer {
    */
   constructor(clock?: TimerClock) {
     let h: Handle
-    const adopted = adoption.take(new.target)
+    const adopted = timers.take(new.target, this)
     if (adopted !== undefined) {
       h = adopted.h
       this.#clock = adopted.clock
@@ -317,6 +321,7 @@ export class Timer {
    * `/proc/self/fdinfo` (`'monotonic'` where the kernel does not say).
    * Called on a subclass, it returns an instance of that subclass, as
    * {@link EventCounter.fromFd} says.
+   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE`: see {@link EventCounter.fromFd}.
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd (or
    * for an unknown option); `ERR_INVALID_ARG_TYPE`.
    * @throws {Error} `EBADF` if `fd` is not open.
@@ -324,7 +329,10 @@ export class Timer {
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
-  static fromFd<T extends Timer>(this: new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T {
+  static fromFd<T extends Timer>(this: abstract new (...args: never[]) => T, fd: FdLike, options?: { adopt?: boolean | undefined }): T
+  /** {@link Timer.fromFd} called unbound (or on a class whose constructor is private): a `Timer`. */
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Timer
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Timer {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const kind = native.fdKind(n)
@@ -334,7 +342,7 @@ export class Timer {
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
     const clock = clockName(native.timerfdClockId(native.fdHandleFd(h)))
-    return adoption.construct(Timer, this, { h, clock }, (v) => native.fdHandleClose(v.h)) as T
+    return timers.construct(Timer, this, { h, clock })
   }
 
   /** The core of `t`, after the brand check (a private method would fail its own, less clearly). */

@@ -518,46 +518,78 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
 
 /**
  * How a static `fromFd` makes an instance of the class it was called on, a
- * subclass included (as `Array.from` does): it leaves what it wrapped here,
- * keyed by the class, and runs `new C()`; the base constructor, seeing that
- * class as its `new.target`, takes it instead of making a new fd. Whatever
- * the subclass constructor passes `super()` is then ignored. A constructor
- * that throws, or returns another object, before `super()` took the value
- * has it discarded (its fd closed), so nothing leaks.
+ * subclass included (as `Array.from` does); one per base class. `construct`
+ * leaves what `fromFd` wrapped here, keyed by the class, and runs `new C()`.
+ * The first base constructor that runs with that class as its `new.target`
+ * takes the value instead of making a new fd, and is recorded as its taker.
+ * Whatever the subclass constructor passes `super()` is ignored.
+ *
+ * The object `new C()` returns must be the taker. Otherwise (the constructor
+ * threw, returned another object, or made another object of its own class
+ * before its `super()`, which then took the value) what was wrapped is
+ * closed at once (the untaken value, or the taker), as is any object the
+ * constructor returned, and `construct` throws: no fd waits for the
+ * garbage collector, and `fromFd` never returns an object on a fresh fd in
+ * place of the caller's.
  */
-export class Adoption<V> {
-  #pending: { target: unknown; value: V } | undefined
+export class Adoption<V, T extends object> {
+  #pending: { target: unknown; value: V; taker: T | undefined } | undefined
+  readonly #discard: (value: V) => void
+  readonly #close: (obj: T) => void
 
-  /** In the base constructor: the value `construct` left for `target` (its `new.target`), taken once. */
-  take(target: unknown): V | undefined {
+  /**
+   * @param discard - closes a value no constructor took.
+   * @param close - closes an object of the base class (the base's own `close`, not an override).
+   */
+  constructor(discard: (value: V) => void, close: (obj: T) => void) {
+    this.#discard = discard
+    this.#close = close
+  }
+
+  /** In the base constructor: the value `construct` left for `target` (its `new.target`), taken once, by `taker` (its `this`). */
+  take(target: unknown, taker: T): V | undefined {
     const p = this.#pending
-    if (p === undefined || p.target !== target) return undefined
-    this.#pending = undefined
+    if (p === undefined || p.target !== target || p.taker !== undefined) return undefined
+    p.taker = taker
     return p.value
   }
 
   /**
    * `new C()`, where `C` is `self` if it is `base` or a subclass of it (else
-   * `base`: an unbound call), with `value` waiting for `base`'s constructor.
-   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if `C`'s constructor returned another object.
+   * `base`: an unbound call, or a bound function, which has no prototype),
+   * with `value` waiting for `base`'s constructor.
+   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if the object returned is not the one that took `value`.
    */
-  construct<T extends object>(base: new () => T, self: unknown, value: V, discard: (value: V) => void): T {
-    const C = typeof self === 'function' && (self === base || Object.prototype.isPrototypeOf.call(base, self)) ? (self as new () => T) : base
+  construct(base: new () => T, self: unknown, value: V): T {
+    const C = self === base || isSubclass(base, self) ? (self as new () => T) : base
     const outer = this.#pending
-    const mine = { target: C, value }
+    const mine: { target: unknown; value: V; taker: T | undefined } = { target: C, value, taker: undefined }
     this.#pending = mine
-    let untaken = true
-    let obj: T
+    let obj: T | undefined
     try {
       obj = new C()
     } finally {
-      untaken = this.#pending === mine
       this.#pending = outer
-      if (untaken) discard(value)
+      if (obj === undefined || obj !== mine.taker) {
+        // Best effort on a path that throws anyway: the constructor's own
+        // error, or the one below, is what the caller sees.
+        try {
+          if (mine.taker === undefined) this.#discard(value)
+          else this.#close(mine.taker)
+          if (obj !== undefined) this.#close(obj)
+        } catch {}
+      }
     }
-    if (untaken) throw invalidReturn(base.name, C.name)
+    if (obj !== mine.taker) throw invalidReturn(base.name, C.name)
     return obj
   }
+}
+
+/** Whether `self` is a class whose instances inherit from `base`'s prototype. */
+function isSubclass(base: new () => object, self: unknown): boolean {
+  if (typeof self !== 'function') return false
+  const proto: unknown = (self as { prototype?: unknown }).prototype
+  return typeof proto === 'object' && proto !== null && Object.prototype.isPrototypeOf.call(base.prototype, proto)
 }
 
 /**

@@ -43,7 +43,9 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
-use nix::sys::socket::{self as sock, sockopt, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    self as sock, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike as _, UnixAddr,
+};
 
 use crate::error::{Context, Errno, Error, Result};
 
@@ -532,32 +534,35 @@ pub fn peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
 }
 
 /// [`peer_cred`] of a socket handed over from outside (`FdChannel.fromFd`),
-/// after checking that it is what a channel needs: a Unix `SOCK_SEQPACKET`
-/// socket that is not listening. `SO_PEERCRED` alone fails only for a
-/// non-socket: a Unix stream socket passed, and its messages then ran
-/// together (two sends read as one), and a TCP socket passed with a made-up
-/// peer (pid 0, uid and gid 2^32-1).
+/// after checking that it is what a channel needs: a connected Unix
+/// `SOCK_SEQPACKET` socket. `SO_PEERCRED` alone fails only for a non-socket:
+/// a Unix stream socket passed, and its messages then ran together (two
+/// sends read as one), and a TCP socket, an unconnected or a listening one
+/// passed with a made-up peer (pid 0, uid and gid 2^32-1).
 ///
 /// # Errors
-/// `ENOTSOCK` (not a socket), `EPROTOTYPE` (a socket of another type or
-/// family, or a listening one), `EBADF`.
+/// One errno per reason, in this order, so that the caller can say which:
+/// `ENOTSOCK` (not a socket), `EPROTOTYPE` (not `SOCK_SEQPACKET`),
+/// `EAFNOSUPPORT` (not `AF_UNIX`), `EINVAL` (listening), `ENOTCONN` (not
+/// connected; a connected socket whose peer has gone still counts), `EBADF`.
 /// @see <https://man7.org/linux/man-pages/man7/socket.7.html>
+/// @see <https://man7.org/linux/man-pages/man2/getpeername.2.html>
 pub fn checked_peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
-    let wrong = || Error::new(Errno::EPROTOTYPE, "getsockopt");
+    let refuse = |errno| Err(Error::new(errno, "getsockopt"));
     match sock::getsockopt(&fd, sockopt::SockType) {
         Ok(SockType::SeqPacket) => {}
         // nix reads a type it has no name for (SOCK_PACKET) as EINVAL.
-        Ok(_) | Err(Errno::EINVAL) => return Err(wrong()),
-        Err(e) => return Err(Error::new(e, "getsockopt")),
+        Ok(_) | Err(Errno::EINVAL) => return refuse(Errno::EPROTOTYPE),
+        Err(e) => return refuse(e),
     }
-    if sock::getsockopt(&fd, sockopt::AcceptConn).syscall("getsockopt")? {
-        return Err(wrong());
-    }
-    use sock::SockaddrLike as _;
     let name = sock::getsockname::<sock::SockaddrStorage>(fd.as_raw_fd()).syscall("getsockname")?;
     if name.family() != Some(AddressFamily::Unix) {
-        return Err(wrong());
+        return refuse(Errno::EAFNOSUPPORT);
     }
+    if sock::getsockopt(&fd, sockopt::AcceptConn).syscall("getsockopt")? {
+        return refuse(Errno::EINVAL);
+    }
+    sock::getpeername::<sock::SockaddrStorage>(fd.as_raw_fd()).syscall("getpeername")?;
     peer_cred(fd)
 }
 

@@ -279,44 +279,51 @@ fn peer_cred_of_a_pair_is_this_process() {
 
 #[test]
 fn checked_peer_cred_takes_only_a_connected_unix_seqpacket_socket() {
-    use nix::sys::socket::{socket, socketpair, AddressFamily, SockFlag, SockType};
-    let (a, _b) = pair().unwrap();
+    use nix::sys::socket::{bind, socket, socketpair, AddressFamily, SockFlag, SockType, UnixAddr};
+    let flags = SockFlag::SOCK_CLOEXEC;
+    let (a, b) = pair().unwrap();
     assert_eq!(
         checked_peer_cred(a.as_fd()).unwrap().pid,
         std::process::id() as i32
     );
-    let wrong = |fd: &OwnedFd| checked_peer_cred(fd.as_fd()).unwrap_err().errno;
+    let errno = |fd: &OwnedFd| checked_peer_cred(fd.as_fd()).unwrap_err().errno;
     // A stream pair: its messages would run together.
-    let (s, _t) = socketpair(
-        AddressFamily::Unix,
-        SockType::Stream,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .unwrap();
+    let (s, _t) = socketpair(AddressFamily::Unix, SockType::Stream, None, flags).unwrap();
     assert!(peer_cred(s.as_fd()).is_ok(), "SO_PEERCRED alone takes it");
-    assert_eq!(wrong(&s), Errno::EPROTOTYPE);
-    let (d, _e) = socketpair(
-        AddressFamily::Unix,
-        SockType::Datagram,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .unwrap();
-    assert_eq!(wrong(&d), Errno::EPROTOTYPE);
-    // Not Unix: TCP and UDP.
+    assert_eq!(errno(&s), Errno::EPROTOTYPE);
+    let (d, _e) = socketpair(AddressFamily::Unix, SockType::Datagram, None, flags).unwrap();
+    assert_eq!(errno(&d), Errno::EPROTOTYPE);
+    // TCP and UDP.
     for ty in [SockType::Stream, SockType::Datagram] {
-        let inet = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, None).unwrap();
-        assert_eq!(wrong(&inet), Errno::EPROTOTYPE);
+        let inet = socket(AddressFamily::Inet, ty, flags, None).unwrap();
+        assert_eq!(errno(&inet), Errno::EPROTOTYPE);
+    }
+    // SOCK_SEQPACKET of another family: AF_VSOCK, where the kernel has it.
+    if let Ok(v) = socket(AddressFamily::Vsock, SockType::SeqPacket, flags, None) {
+        assert_eq!(errno(&v), Errno::EAFNOSUPPORT);
     }
     // A listening Unix seqpacket socket (abstract name: no file to clean up).
     let name = format!("linux-fd-core-checked-{}", std::process::id());
     let l = listen(Address::Abstract(name.as_bytes()), 4).unwrap();
-    assert_eq!(wrong(&l), Errno::EPROTOTYPE);
+    assert_eq!(errno(&l), Errno::EINVAL);
     let c = connect(Address::Abstract(name.as_bytes())).unwrap();
     assert!(checked_peer_cred(c.as_fd()).is_ok());
+    // Unconnected: never connected, or bound only.
+    let fresh = socket(AddressFamily::Unix, SockType::SeqPacket, flags, None).unwrap();
+    assert!(peer_cred(fresh.as_fd()).is_ok(), "SO_PEERCRED alone takes it");
+    assert_eq!(errno(&fresh), Errno::ENOTCONN);
+    let bound = socket(AddressFamily::Unix, SockType::SeqPacket, flags, None).unwrap();
+    bind(
+        bound.as_raw_fd(),
+        &UnixAddr::new_abstract(format!("{name}-bound").as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(errno(&bound), Errno::ENOTCONN);
+    // A pair end whose peer has gone is still connected: its receive reports the end.
+    drop(b);
+    assert!(checked_peer_cred(a.as_fd()).is_ok());
     let efd = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
-    assert_eq!(wrong(&efd), Errno::ENOTSOCK);
+    assert_eq!(errno(&efd), Errno::ENOTSOCK);
 }
 
 #[test]

@@ -180,8 +180,9 @@ pub fn channel_recv(env: &Env, fd: i32) -> napi::Result<Either<ChannelMessage<'_
 }
 
 /// `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno. With
-/// `check` (an fd from outside), `-EPROTOTYPE` unless it is a Unix
-/// `SOCK_SEQPACKET` socket that is not listening (core `checked_peer_cred`).
+/// `check` (an fd from outside), first that it is a connected Unix
+/// `SOCK_SEQPACKET` socket, one errno per reason (core `checked_peer_cred`:
+/// `ENOTSOCK`, `EPROTOTYPE`, `EAFNOSUPPORT`, `EINVAL`, `ENOTCONN`).
 /// @see https://man7.org/linux/man-pages/man7/unix.7.html
 #[napi(ts_return_type = "[number, number, number] | number")]
 pub fn channel_peer(fd: i32, check: bool) -> Either<Vec<u32>, i32> {
