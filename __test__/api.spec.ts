@@ -717,17 +717,88 @@ test.serial('fromFd on a subclass whose constructor first makes an object of the
   t.is(base?.count, 5n, 'the inner one is a new semaphore')
 })
 
-test.serial('fromFd called on a bound subclass, which has no prototype, makes the base class', (t) => {
+test.serial('fromFd called on a bound subclass, typed as the subclass but with no prototype to say so, is ERR_INVALID_THIS and keeps nothing', (t) => {
   const original = new EventCounter(4)
   t.teardown(() => original.close())
   class Sub extends EventCounter {}
   const bound = Sub.bind(null)
   const before = fdList()
-  const c = Reflect.apply(EventCounter.fromFd, bound, [original.fd]) as EventCounter
+  t.throws(() => bound.fromFd(original.fd), { code: 'ERR_INVALID_THIS' })
+  t.deepEqual(fdsAdded(before), [])
+  // A bound base class (which inherits no fromFd: called on it) makes the base class.
+  const c = Reflect.apply(EventCounter.fromFd, EventCounter.bind(null), [original.fd]) as EventCounter
   t.is(Object.getPrototypeOf(c), EventCounter.prototype)
   t.is(c.count, 4n)
   c.close()
   t.deepEqual(fdsAdded(before), [])
+})
+
+test.serial("fromFd on a subclass whose constructor returns an instance the program holds (a singleton, a pool's) leaves that instance open", (t) => {
+  const original = new EventCounter(1)
+  t.teardown(() => original.close())
+  class Bus extends EventCounter {
+    static instance: Bus | undefined
+    constructor() {
+      if (Bus.instance !== undefined) return Bus.instance
+      super()
+      Bus.instance = this
+    }
+  }
+  const pool: Pooled[] = []
+  class Pooled extends EventCounter {
+    constructor() {
+      super()
+      if (pool.length > 0) return pool[0]!
+      pool.push(this)
+    }
+  }
+  const bus = new Bus()
+  const pooled = new Pooled()
+  t.teardown(() => {
+    bus.close()
+    pooled.close()
+  })
+  const before = fdList()
+  for (const [C, held] of [[Bus, bus], [Pooled, pooled]] as const) {
+    t.throws(() => C.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE' })
+    t.false(held.closed, `${C.name}'s instance is still the program's`)
+    held.add(1)
+    t.deepEqual(fdsAdded(before), [], 'what fromFd wrapped was closed')
+  }
+})
+
+test.serial('a fromFd nested in a subclass constructor, whose own constructor returns the outer object, leaves that object to the outer fromFd', (t) => {
+  const helper = new Timer()
+  const mine = new Timer()
+  t.teardown(() => {
+    helper.close()
+    mine.close()
+  })
+  mine.set(60_000)
+  let current: Timer | undefined
+  class Inner extends Timer {
+    constructor(give = true) {
+      if (give) return current!
+      super()
+    }
+  }
+  let innerError: unknown
+  class Outer extends Timer {
+    constructor() {
+      super()
+      current = this
+      try {
+        Inner.fromFd(helper.fd)
+      } catch (e) {
+        innerError = e
+      }
+    }
+  }
+  const outer = Outer.fromFd(mine.fd)
+  t.teardown(() => outer.close())
+  t.is((innerError as { code?: string }).code, 'ERR_INVALID_RETURN_VALUE')
+  t.false(outer.closed, 'the inner fromFd did not close the outer object')
+  t.true(outer.get().remaining > 0, "it wraps mine's fd")
 })
 
 /** A new fd of the same eventfd as `c` (a dup the caller owns). */

@@ -142,7 +142,7 @@ export function invalidReturn(base: string, name: string): TypeError {
   return codedError(
     TypeError,
     'ERR_INVALID_RETURN_VALUE',
-    `Expected the ${base} that wraps the fd to be returned from the "${name}" constructor (its super() must come before any other ${base} it makes)`,
+    `Expected the ${base} that its super() made around the fd to be returned from the "${name}" constructor (it returned another object, or another ${base} made before its super() took the fd)`,
     invalidReturn,
   )
 }

@@ -207,7 +207,10 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not such an eventfd.
    * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if a subclass constructor
    * returned another object, or made another object of its class before its
-   * own `super()` (the wrapped fd is closed).
+   * own `super()` (the wrapped fd is closed; an object the program already
+   * held, such as a singleton, is left open).
+   * @throws {TypeError} `ERR_INVALID_THIS` when called on a bound subclass,
+   * which has no prototype to say which class it makes.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).

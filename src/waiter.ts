@@ -527,13 +527,14 @@ class WaitIterator<T> implements AsyncIterableIterator<T> {
  * The object `new C()` returns must be the taker. Otherwise (the constructor
  * threw, returned another object, or made another object of its own class
  * before its `super()`, which then took the value) what was wrapped is
- * closed at once (the untaken value, or the taker), as is any object the
- * constructor returned, and `construct` throws: no fd waits for the
- * garbage collector, and `fromFd` never returns an object on a fresh fd in
- * place of the caller's.
+ * closed at once (the untaken value, or the taker), as is the object
+ * returned if it was made here (not one the program already held, such as a
+ * singleton), and `construct` throws: no fd waits for the garbage
+ * collector, and `fromFd` never returns an object on a fresh fd in place of
+ * the caller's.
  */
 export class Adoption<V, T extends object> {
-  #pending: { target: unknown; value: V; taker: T | undefined } | undefined
+  #pending: Pending<V, T> | undefined
   readonly #discard: (value: V) => void
   readonly #close: (obj: T) => void
 
@@ -546,24 +547,36 @@ export class Adoption<V, T extends object> {
     this.#close = close
   }
 
-  /** In the base constructor: the value `construct` left for `target` (its `new.target`), taken once, by `taker` (its `this`). */
+  /**
+   * In the base constructor, for every object it makes (`taker`, its
+   * `this`): the value `construct` left for `target` (its `new.target`),
+   * taken once; or undefined.
+   */
   take(target: unknown, taker: T): V | undefined {
     const p = this.#pending
-    if (p === undefined || p.target !== target || p.taker !== undefined) return undefined
+    if (p === undefined) return undefined
+    p.made.add(taker)
+    if (p.target !== target || p.taker !== undefined) return undefined
     p.taker = taker
     return p.value
   }
 
   /**
    * `new C()`, where `C` is `self` if it is `base` or a subclass of it (else
-   * `base`: an unbound call, or a bound function, which has no prototype),
-   * with `value` waiting for `base`'s constructor.
-   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if the object returned is not the one that took `value`.
+   * `base`: an unbound call), with `value` waiting for `base`'s constructor.
+   * @throws {TypeError} `ERR_INVALID_RETURN_VALUE` if the object returned is
+   * not the one that took `value`; `ERR_INVALID_THIS` for a bound subclass.
    */
   construct(base: new () => T, self: unknown, value: V): T {
-    const C = self === base || isSubclass(base, self) ? (self as new () => T) : base
+    let C: new () => T
+    try {
+      C = classFor(base, self)
+    } catch (e) {
+      this.#discard(value)
+      throw e
+    }
     const outer = this.#pending
-    const mine: { target: unknown; value: V; taker: T | undefined } = { target: C, value, taker: undefined }
+    const mine: Pending<V, T> = { target: C, value, taker: undefined, made: new Set() }
     this.#pending = mine
     let obj: T | undefined
     try {
@@ -576,7 +589,9 @@ export class Adoption<V, T extends object> {
         try {
           if (mine.taker === undefined) this.#discard(value)
           else this.#close(mine.taker)
-          if (obj !== undefined) this.#close(obj)
+          // Only an object made here: a constructor may return one that the
+          // program holds (a singleton, a pool's).
+          if (obj !== undefined && obj !== mine.taker && mine.made.has(obj)) this.#close(obj)
         } catch {}
       }
     }
@@ -585,11 +600,30 @@ export class Adoption<V, T extends object> {
   }
 }
 
-/** Whether `self` is a class whose instances inherit from `base`'s prototype. */
-function isSubclass(base: new () => object, self: unknown): boolean {
-  if (typeof self !== 'function') return false
-  const proto: unknown = (self as { prototype?: unknown }).prototype
-  return typeof proto === 'object' && proto !== null && Object.prototype.isPrototypeOf.call(base.prototype, proto)
+interface Pending<V, T> {
+  /** The class `fromFd` was called on. */
+  target: unknown
+  value: V
+  /** The object whose base constructor took `value`. */
+  taker: T | undefined
+  /** Every object of the base class made while this was pending. */
+  made: Set<T>
+}
+
+/**
+ * The class `fromFd` makes for a call on `self`: `self` if it is `base` or a
+ * class whose instances inherit from `base`'s prototype, else `base` (an
+ * unbound call). A bound subclass has no prototype to say which class it
+ * makes, yet its type says the subclass's: refused.
+ */
+function classFor<T extends object>(base: new () => T, self: unknown): new () => T {
+  if (self === base) return base
+  if (typeof self !== 'function') return base
+  // Own: a bound function has none, and would read its target's parent's.
+  const proto: unknown = Object.hasOwn(self, 'prototype') ? (self as { prototype: unknown }).prototype : undefined
+  if (typeof proto === 'object' && proto !== null && Object.prototype.isPrototypeOf.call(base.prototype, proto)) return self as new () => T
+  if (proto === undefined && Object.prototype.isPrototypeOf.call(base, self)) throw invalidThis(`${base.name} or a class extending it (not a bound function)`)
+  return base
 }
 
 /**
