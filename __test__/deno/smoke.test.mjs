@@ -311,6 +311,46 @@ test('workers terminated during waits and a lock wait leave no thread behind, an
   }
 })
 
+test('a terminated worker\'s objects are freed: the lock it held, and its fds', async () => {
+  // Deno never collects a dead worker's objects, so before a cleanup hook
+  // freed them, a lock the worker held stayed held for good and each of its
+  // objects kept its fd (docs/platforms.md, "Deno").
+  const { Worker } = await import('node:worker_threads')
+  const { readdirSync, readlinkSync } = await import('node:fs')
+  const links = () => readdirSync('/proc/self/fd').map((f) => {
+    try { return readlinkSync(`/proc/self/fd/${f}`) } catch { return '' }
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-smoke-'))
+  const path = join(dir, 'lock')
+  const name = `linux-fd-smoke-${process.pid}-${Date.now()}`
+  const pkg = JSON.stringify(require.resolve('../../'))
+  try {
+    const w = new Worker(
+      `const lib = require(${pkg})
+       const { parentPort } = require('node:worker_threads')
+       globalThis.kept = [lib.tryLockFile(${JSON.stringify(path)}), lib.MemFile.create(${JSON.stringify(name)}),
+         new lib.Timer(), new lib.EventCounter(), new lib.Semaphore(1)]
+       parentPort.postMessage(kept[0] !== null)
+       setInterval(() => {}, 1000)`,
+      { eval: true },
+    )
+    assert.equal(await within(new Promise((r) => w.once('message', r)), 10000, 'worker ready'), true)
+    const timers = links().filter((l) => l === 'anon_inode:[timerfd]').length
+    assert.equal(lib.tryLockFile(path), null, 'the worker holds the lock')
+    assert.ok(links().some((l) => l.includes(name)), 'the worker\'s memfd is open')
+    await within(w.terminate(), 10000, 'terminate')
+    const end = Date.now() + 3000
+    let free = null
+    while ((free = lib.tryLockFile(path)) === null && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    assert.ok(free !== null, 'the lock a terminated worker held is still held')
+    free.release()
+    assert.ok(!links().some((l) => l.includes(name)), 'the terminated worker\'s memfd is still open')
+    assert.equal(links().filter((l) => l === 'anon_inode:[timerfd]').length, timers - 1, 'its timerfd is still open')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 let passed = 0
 let failed = 0
 for (const { name, fn } of cases) {

@@ -61,6 +61,7 @@ fn raw_functions() -> [(&'static str, Body); 16] {
 #[napi(module_exports)]
 pub fn register_raw_functions(exports: Object<'_>, env: Env) -> napi::Result<()> {
     rt::read_forbid();
+    rt::env::drop_handles_at_teardown(env.raw())?;
     // SAFETY: napi-rs calls this once per environment at module load, on its
     // JS thread, with that environment's exports object.
     unsafe { rt::rawfn::register(env.raw(), exports.raw(), &raw_functions()) }

@@ -314,6 +314,39 @@ unsafe extern "C" fn on_sync_teardown(arg: *mut c_void) {
     state.release_all();
 }
 
+/// Under Bun and Deno, registers a sync env cleanup hook that drops the
+/// handles `env` made and has not freed (`ext::drop_env`): Deno never
+/// finalizes a dead worker's externals, so a lock that a terminated worker
+/// held stayed held, and each of its objects kept its fd. Node finalizes
+/// them at teardown itself. Called once per module load; each registration
+/// has its own argument, so a second load in one environment is not a
+/// duplicate hook (which Node refuses).
+pub fn drop_handles_at_teardown(env: sys::napi_env) -> napi::Result<()> {
+    if !(runtime_is(env, c"bun") || runtime_is(env, c"deno")) {
+        return Ok(());
+    }
+    let arg = Box::into_raw(Box::new(env as usize));
+    // SAFETY: env is live; arg is reclaimed once, by the hook, or below if
+    // it was not registered.
+    let st = unsafe { sys::napi_add_env_cleanup_hook(env, Some(on_handles_teardown), arg.cast()) };
+    if st != sys::Status::napi_ok {
+        // SAFETY: not registered, so still ours.
+        drop(unsafe { Box::from_raw(arg) });
+    }
+    check(st)
+}
+
+/// The hook of `drop_handles_at_teardown` (no Node-API call).
+///
+/// # Safety
+/// Only the runtime calls it, once, with the `Box<usize>` given at
+/// registration.
+unsafe extern "C" fn on_handles_teardown(arg: *mut c_void) {
+    // SAFETY: arg is the hook's own box, reclaimed once, here.
+    let env = *unsafe { Box::from_raw(arg.cast::<usize>()) };
+    super::ext::drop_env(env as sys::napi_env);
+}
+
 /// Looks up `global[a][b]…`, or `None` when any step is missing.
 fn global_path(env: sys::napi_env, path: &[&CStr]) -> Option<sys::napi_value> {
     let mut v = ptr::null_mut();

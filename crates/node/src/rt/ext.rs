@@ -58,6 +58,8 @@ struct Slot {
     /// The boxed payload, or null when the slot is free.
     payload: *mut c_void,
     drop: unsafe fn(*mut c_void),
+    /// The environment that made it (`drop_env`).
+    env: usize,
 }
 
 struct Slab {
@@ -110,7 +112,13 @@ impl Slab {
         (!slot.payload.is_null() && slot.generation == generation).then_some(index)
     }
 
-    fn insert(&mut self, ty: TypeId, payload: *mut c_void, drop: unsafe fn(*mut c_void)) -> usize {
+    fn insert(
+        &mut self,
+        ty: TypeId,
+        payload: *mut c_void,
+        drop: unsafe fn(*mut c_void),
+        env: usize,
+    ) -> usize {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -119,6 +127,7 @@ impl Slab {
                     ty,
                     payload: ptr::null_mut(),
                     drop,
+                    env,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -128,6 +137,7 @@ impl Slab {
         slot.ty = ty;
         slot.payload = payload;
         slot.drop = drop;
+        slot.env = env;
         let generation = slot.generation;
         self.encode(index, generation)
     }
@@ -135,11 +145,47 @@ impl Slab {
     /// Frees the slot `data` names and hands back its payload and drop.
     fn remove(&mut self, data: usize) -> Option<Taken> {
         let index = self.decode(data)?;
+        Some(self.take(index))
+    }
+
+    /// Frees live slot `index` and hands back its payload and drop.
+    fn take(&mut self, index: usize) -> Taken {
         let slot = &mut self.slots[index];
         let out = (slot.payload, slot.drop);
         slot.payload = ptr::null_mut();
         self.free.push(index as u32);
-        Some(out)
+        out
+    }
+
+    /// Frees every live slot that `env` made and hands back their payloads.
+    fn take_env(&mut self, env: usize) -> Vec<Taken> {
+        let live: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| !self.slots[i].payload.is_null() && self.slots[i].env == env)
+            .collect();
+        live.into_iter().map(|i| self.take(i)).collect()
+    }
+}
+
+/// Drops every payload that `env` made on this thread and that is still
+/// live, as if each external had been collected: fds closed, locks
+/// released. For runtimes that never finalize a dead worker's externals
+/// (Deno: a lock a terminated worker held stayed held, and each of its
+/// objects kept its fd), called from the environment's cleanup hook
+/// (`rt/env.rs`). An external whose slot is gone is refused if it is ever
+/// passed again, and its finalizer, if the runtime runs it after all, finds
+/// nothing to free.
+pub fn drop_env(env: sys::napi_env) {
+    let taken = SLAB
+        .try_with(|s| {
+            s.try_borrow_mut()
+                .map(|mut s| s.take_env(env as usize))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    for (payload, drop) in taken {
+        // SAFETY: each slot held this payload with its matching drop;
+        // freeing the slot made this the only free.
+        unsafe { drop(payload) };
     }
 }
 
@@ -165,7 +211,10 @@ impl<T: 'static> ToNapiValue for Owned<T> {
     // SAFETY: napi-rs calls this with the live env of the running native call.
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let payload = Box::into_raw(Box::new(val.0)).cast::<c_void>();
-        let data = SLAB.with(|s| s.borrow_mut().insert(TypeId::of::<T>(), payload, drop_box::<T>));
+        let data = SLAB.with(|s| {
+            s.borrow_mut()
+                .insert(TypeId::of::<T>(), payload, drop_box::<T>, env as usize)
+        });
         let mut out = ptr::null_mut();
         // SAFETY: env is the live environment of this call; `finalize` frees
         // the slot named by `data` when V8 collects the external.
@@ -252,7 +301,7 @@ mod tests {
             key: 0x0123_4567_89ab_cdef & TOKEN_BITS,
         };
         let p = Box::into_raw(Box::new(7u32)).cast::<c_void>();
-        let a = s.insert(TypeId::of::<u32>(), p, drop_box::<u32>);
+        let a = s.insert(TypeId::of::<u32>(), p, drop_box::<u32>, 1);
         assert_eq!(s.decode(a), Some(0));
         assert_eq!(s.decode(a ^ 1), None, "low bits are checked");
         assert_eq!(s.decode(a ^ (1 << 40)), None, "a wrong generation");
@@ -264,12 +313,46 @@ mod tests {
         assert_eq!(s.decode(a), None, "a freed slot");
         assert!(s.remove(a).is_none(), "freed twice");
         let p2 = Box::into_raw(Box::new(8u32)).cast::<c_void>();
-        let b = s.insert(TypeId::of::<u32>(), p2, drop_box::<u32>);
+        let b = s.insert(TypeId::of::<u32>(), p2, drop_box::<u32>, 1);
         assert_ne!(a, b, "the reused slot has a new generation");
         assert_eq!(s.decode(a), None, "the old token does not name the new payload");
         assert_eq!(s.decode(b), Some(0));
         let (q2, drop2) = s.remove(b).unwrap();
         // SAFETY: as above.
         unsafe { drop2(q2) };
+    }
+
+    #[test]
+    fn an_environment_s_teardown_takes_only_its_own_live_payloads() {
+        let mut s = Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            key: 0x0fed_cba9_8765_4321 & TOKEN_BITS,
+        };
+        let mut made = Vec::new();
+        for (v, env) in [(1u32, 10), (2, 20), (3, 10), (4, 10)] {
+            let p = Box::into_raw(Box::new(v)).cast::<c_void>();
+            made.push(s.insert(TypeId::of::<u32>(), p, drop_box::<u32>, env));
+        }
+        let (gone, drop) = s.remove(made[2]).unwrap();
+        // SAFETY: from Box::<u32>::into_raw, freed once, here.
+        unsafe { drop(gone) };
+        let taken = s.take_env(10);
+        // SAFETY: each came from Box::<u32>::into_raw and is read once, then freed once.
+        let values: Vec<u32> = taken
+            .into_iter()
+            .map(|(p, drop)| unsafe {
+                let v = *p.cast::<u32>();
+                drop(p);
+                v
+            })
+            .collect();
+        assert_eq!(values, [1, 4], "env 10's live payloads, not the freed one");
+        assert_eq!(s.decode(made[0]), None, "a taken slot's token is refused");
+        assert_eq!(s.decode(made[1]), Some(1), "env 20's is untouched");
+        assert!(s.take_env(10).is_empty(), "taken once");
+        let (q, drop) = s.remove(made[1]).unwrap();
+        // SAFETY: as above.
+        unsafe { drop(q) };
     }
 }
