@@ -656,13 +656,25 @@ test.serial('fromFd on a subclass whose constructor throws, or returns another o
       return { not: 'a counter' } as unknown as OtherAfter
     }
   }
+  class ProxyAfter extends EventCounter {
+    constructor() {
+      super()
+      const trap = () => {
+        throw new Error('trap')
+      }
+      return new Proxy({}, { get: trap, getPrototypeOf: trap }) as unknown as ProxyAfter
+    }
+  }
   const before = fdList()
   t.throws(() => Throws.fromFd(original.fd), { message: 'no' })
   t.deepEqual(fdsAdded(before), [], 'the dup was closed')
   t.throws(() => ThrowsAfter.fromFd(original.fd), { message: 'after' })
   t.deepEqual(fdsAdded(before), [], 'the dup was closed, not left to the garbage collector')
-  for (const C of [Other, OtherAfter]) {
-    t.throws(() => C.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: new RegExp(`"${C.name}" constructor`) })
+  for (const [C, got] of [[Other, 'instance of EventCounter'], [OtherAfter, 'instance of Object'], [ProxyAfter, 'type object']] as const) {
+    t.throws(() => C.fromFd(original.fd), {
+      code: 'ERR_INVALID_RETURN_VALUE',
+      message: `Expected the EventCounter whose super() took the fd to be returned from the "${C.name}" constructor but got ${got}`,
+    })
     t.deepEqual(fdsAdded(before), [], C.name)
   }
   // With adopt, the fd itself was handed over: it is closed, at once.
@@ -685,7 +697,10 @@ test.serial('fromFd on a subclass that makes another object of its own class bef
     }
   }
   const before = fdList()
-  t.throws(() => Outer.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: /"Outer" constructor/ })
+  t.throws(() => Outer.fromFd(original.fd), {
+    code: 'ERR_INVALID_RETURN_VALUE',
+    message: /"Outer" constructor but got another Outer \(the fd went to one its constructor made\)$/,
+  })
   t.true(inner?.closed, 'the object that took the fd was closed')
   t.deepEqual(fdsAdded(before), [], 'and the one on a fresh fd too')
   t.is(original.count, 2n)
@@ -760,7 +775,7 @@ test.serial("fromFd on a subclass whose constructor returns an instance the prog
   })
   const before = fdList()
   for (const [C, held] of [[Bus, bus], [Pooled, pooled]] as const) {
-    t.throws(() => C.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE' })
+    t.throws(() => C.fromFd(original.fd), { code: 'ERR_INVALID_RETURN_VALUE', message: new RegExp(`but got instance of ${C.name}$`) })
     t.false(held.closed, `${C.name}'s instance is still the program's`)
     held.add(1)
     t.deepEqual(fdsAdded(before), [], 'what fromFd wrapped was closed')

@@ -138,13 +138,24 @@ export function invalidThis(type: string): TypeError {
  * no error, but returned another object, or made another object of its
  * class before its `super()`).
  */
-export function invalidReturn(base: string, name: string): TypeError {
+export function invalidReturn(base: string, name: string, got: string): TypeError {
   return codedError(
     TypeError,
     'ERR_INVALID_RETURN_VALUE',
-    `Expected the ${base} that its super() made around the fd to be returned from the "${name}" constructor (it returned another object, or another ${base} made before its super() took the fd)`,
+    `Expected the ${base} whose super() took the fd to be returned from the "${name}" constructor but got ${got}`,
     invalidReturn,
   )
+}
+
+/** Node's wording for what a function returned instead: `instance of Foo` or `type number`. */
+export function describeReturned(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    try {
+      const ctor = (value as { constructor?: { name?: unknown } }).constructor
+      if (typeof ctor?.name === 'string' && ctor.name !== '') return `instance of ${ctor.name}`
+    } catch {} // a throwing getter or Proxy trap: say only its type
+  }
+  return `type ${value === null ? 'null' : typeof value}`
 }
 
 /** `ERR_USE_AFTER_CLOSE`: `Semaphore was closed`, Node's code for the same situation. */

@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { native } from './binding'
-import { abortErrorOf, errnoError, illegalConstructor, invalidReturn, invalidThis, useAfterClose, type ErrnoError } from './errors'
+import { abortErrorOf, describeReturned, errnoError, illegalConstructor, invalidReturn, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
 import { later } from './timers'
 
@@ -595,7 +595,11 @@ export class Adoption<V, T extends object> {
         } catch {}
       }
     }
-    if (obj !== mine.taker) throw invalidReturn(base.name, C.name)
+    if (obj !== mine.taker) {
+      // Made here: its constructor made another of its class first, whose super() took the fd.
+      const got = mine.made.has(obj) ? `another ${C.name} (the fd went to one its constructor made)` : describeReturned(obj)
+      throw invalidReturn(base.name, C.name, got)
+    }
     return obj
   }
 }
