@@ -351,6 +351,40 @@ test('a terminated worker\'s objects are freed: the lock it held, and its fds', 
   }
 })
 
+test('a program that deletes process.versions.deno before loading still gets the thread backend under Deno', async () => {
+  // Deno was known only by process.versions.deno: without it, the uv_poll
+  // backend ran on Deno's uv_* shim, and closing an object from another's
+  // wake-up crashed the process (exit code 139). Its shim lacks
+  // uv_backend_fd, which the uv_poll backend now requires.
+  const { spawnSync } = await import('node:child_process')
+  const { writeFileSync } = await import('node:fs')
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-smoke-'))
+  try {
+    const file = join(dir, 'hidden.mjs')
+    writeFileSync(file, `delete process.versions.deno
+      const { createRequire } = await import('node:module')
+      const lib = createRequire(import.meta.url)(${JSON.stringify(require.resolve('../../'))})
+      for (let i = 0; i < 300; i++) {
+        const a = new lib.EventCounter()
+        const b = new lib.EventCounter()
+        const tookB = b.take().then((v) => v, (e) => e.code)
+        const tookA = a.take().then(() => b.close())
+        a.add(1)
+        b.add(1)
+        await tookA
+        await tookB
+        a.close()
+        for (let j = 0; j < 8; j++) new lib.EventCounter().close()
+      }
+      console.log(lib.waitBackend(), 'deno' in process.versions)`)
+    const args = globalThis.Deno ? ['run', '-A', file] : [file]
+    const r = spawnSync(process.execPath, args, { timeout: 20000, encoding: 'utf8' })
+    assert.deepEqual([r.status, r.signal, r.stdout.trim()], [0, null, `${lib.waitBackend()} false`], r.stderr)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 let passed = 0
 let failed = 0
 for (const { name, fn } of cases) {

@@ -133,26 +133,18 @@ impl EnvState {
     }
 
     fn create(env: sys::napi_env) -> napi::Result<Self> {
-        // Bun's `uv_*` exports abort, and Deno's (2.9) are not libuv's: its
-        // poll reports one event per start and its `uv_close` frees the
-        // handle while an event for it may still be queued (docs/platforms.md,
-        // "Deno"). Neither gets a uv waiter.
-        let backend = if runtime_is(env, c"bun") || runtime_is(env, c"deno") {
-            Backend::Thread
-        } else {
-            match uv::get() {
-                Some(uv) => {
-                    let mut loop_ = ptr::null_mut();
-                    // SAFETY: env is live; this is *this* environment's loop
-                    // (never uv_default_loop, which is the main thread's).
-                    check(unsafe { sys::napi_get_uv_event_loop(env, &mut loop_) })?;
-                    Backend::Uv {
-                        uv,
-                        loop_: loop_.cast(),
-                    }
+        let backend = match real_libuv(env) {
+            Some(uv) => {
+                let mut loop_ = ptr::null_mut();
+                // SAFETY: env is live; this is *this* environment's loop
+                // (never uv_default_loop, which is the main thread's).
+                check(unsafe { sys::napi_get_uv_event_loop(env, &mut loop_) })?;
+                Backend::Uv {
+                    uv,
+                    loop_: loop_.cast(),
                 }
-                None => Backend::Thread,
             }
+            None => Backend::Thread,
         };
         Ok(Self {
             env,
@@ -314,7 +306,7 @@ unsafe extern "C" fn on_sync_teardown(arg: *mut c_void) {
     state.release_all();
 }
 
-/// Under Bun and Deno, registers a sync env cleanup hook that drops the
+/// Under the thread backend (Bun, Deno), registers a sync env cleanup hook that drops the
 /// handles `env` made and has not freed (`ext::drop_env`): Deno never
 /// finalizes a dead worker's externals, so a lock that a terminated worker
 /// held stayed held, and each of its objects kept its fd. Node finalizes
@@ -322,7 +314,7 @@ unsafe extern "C" fn on_sync_teardown(arg: *mut c_void) {
 /// has its own argument, so a second load in one environment is not a
 /// duplicate hook (which Node refuses).
 pub fn drop_handles_at_teardown(env: sys::napi_env) -> napi::Result<()> {
-    if !(runtime_is(env, c"bun") || runtime_is(env, c"deno")) {
+    if real_libuv(env).is_some() {
         return Ok(());
     }
     let arg = Box::into_raw(Box::new(env as usize));
@@ -370,6 +362,20 @@ fn global_path(env: sys::napi_env, path: &[&CStr]) -> Option<sys::napi_value> {
         v = next;
     }
     Some(v)
+}
+
+/// Node's libuv, or `None` in a runtime whose `uv_*` functions must not be
+/// called: Bun's abort, and Deno's (2.9) are not libuv's (its poll reports
+/// one event per start, and its `uv_close` frees the handle while an event
+/// for it may still be queued: docs/platforms.md, "Deno"). Both are known by
+/// `process.versions`, which a program can change, so Deno is also known
+/// by its shim's missing `uv_backend_fd` (`uv::get` returns `None`): with
+/// `process.versions.deno` deleted, the shim's polls crashed the process.
+fn real_libuv(env: sys::napi_env) -> Option<&'static uv::Uv> {
+    if runtime_is(env, c"bun") || runtime_is(env, c"deno") {
+        return None;
+    }
+    uv::get()
 }
 
 /// Whether `process.versions[name]` is a string: Bun sets `bun`, Deno `deno`.

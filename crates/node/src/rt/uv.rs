@@ -51,9 +51,11 @@ pub struct Uv {
     pub handle_size: HandleSize,
     pub get_data: GetData,
     pub set_data: SetData,
-    /// `uv_backend_fd`: the loop's epoll fd. Optional (a Node-API host
-    /// other than Node need not export it); see `watch.rs`, `release`.
-    pub backend_fd: Option<BackendFd>,
+    /// `uv_backend_fd`: the loop's epoll fd (`watch.rs`, `release`).
+    /// Required: Deno's `uv_*` shim lacks it, so a Deno whose
+    /// `process.versions.deno` was deleted is still known (its shim's polls
+    /// crashed the process), and so is any host without a real libuv.
+    pub backend_fd: BackendFd,
 }
 
 fn sym(name: &CStr) -> Option<*mut c_void> {
@@ -83,11 +85,7 @@ fn load() -> Option<Uv> {
         handle_size: load!(c"uv_handle_size", HandleSize),
         get_data: load!(c"uv_handle_get_data", GetData),
         set_data: load!(c"uv_handle_set_data", SetData),
-        backend_fd: sym(c"uv_backend_fd").map(|p| {
-            // SAFETY: libuv's exported uv_backend_fd; BackendFd is its
-            // prototype from uv.h (libuv 1.x ABI).
-            unsafe { std::mem::transmute::<*mut c_void, BackendFd>(p) }
-        }),
+        backend_fd: load!(c"uv_backend_fd", BackendFd),
     })
 }
 

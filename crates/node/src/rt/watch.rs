@@ -300,9 +300,9 @@ impl WatchInner {
             // except during I/O dispatch on libuv 1.45–1.48's io_uring ring, where it only
             // queues the DEL (module comment): so it is removed here too,
             // before the close. Usually it is gone already (ENOENT).
-            if let (Some(backend_fd), Some(dup)) = (uv.backend_fd, me.poll_fd.get()) {
+            if let Some(dup) = me.poll_fd.get() {
                 // SAFETY: loop_ is this env's live loop.
-                let epfd = unsafe { backend_fd(*loop_) };
+                let epfd = unsafe { (uv.backend_fd)(*loop_) };
                 if epfd >= 0 {
                     // SAFETY: libuv's epoll fd, open for the loop's life;
                     // borrowed only for this call.
