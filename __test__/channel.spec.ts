@@ -676,6 +676,29 @@ test.serial('the accept iterator yields connections and ends on close; abort sig
   await t.throwsAsync(aborted.accept({ signal: AbortSignal.timeout(10) }), { code: 'ABORT_ERR' })
 })
 
+test.serial("the documented accept loop (README, docs/fdchannel.md) serves on after a peer that left before the send", async (t) => {
+  // The docs' loop was `for await (const ch of server) await ch.send(...).finally(() => ch.close())`:
+  // a peer that connected and left at once made send() reject with EPIPE,
+  // which ended the loop (and, in the README's `void (async () => ...)()`,
+  // the process, as an unhandled rejection). Found by a user's-eye review.
+  const path = sockPath()
+  using sem = new Semaphore(1)
+  using server = FdChannel.listen(path)
+  const loop = (async () => {
+    for await (const ch of server) // the README's loop, as written there
+      ch.send('jobs', [sem]).catch(() => {}).finally(() => ch.close())
+  })()
+  for (let i = 0; i < 3; i++) (await FdChannel.connect(path)).close()
+  using ch = await FdChannel.connect(path)
+  const { data, fds } = await ch.receive({ signal: AbortSignal.timeout(5000 * SLOWDOWN) })
+  using shared = Semaphore.fromFd(fds.take(0), { adopt: true })
+  t.is(String(data), 'jobs')
+  t.true(shared.tryAcquire())
+  t.is(sem.count, 0n, 'one kernel semaphore')
+  server.close()
+  await loop
+})
+
 test.serial('connect retries while the backlog is full, until accepted or aborted', async (t) => {
   const path = sockPath()
   const server = FdChannel.listen(path, { backlog: 0 })

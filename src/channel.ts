@@ -310,8 +310,9 @@ let makeFdChannel: (h: Handle, peer?: PeerCredentials) => FdChannel
  * const sem = new Semaphore(1)
  * using server = FdChannel.listen('/run/user/1000/app.sock')
  * for await (const ch of server) {
- *   await ch.send('semaphore', [sem])   // the client gets its own duplicate
- *   ch.close()
+ *   // The client gets its own duplicate. Caught: a client may leave before
+ *   // the send (EPIPE), and an error thrown here would end the loop.
+ *   ch.send('semaphore', [sem]).catch(() => {}).finally(() => ch.close())
  * }
  *
  * // any other process of the same user
