@@ -301,6 +301,14 @@ export declare const CLOCK_REALTIME: number
 /** `CLOCK_REALTIME_ALARM`. */
 export declare const CLOCK_REALTIME_ALARM: number
 
+/**
+ * `clock_gettime(clockid)`: the clock's value in nanoseconds (a bigint), or
+ * a negative errno (`EINVAL`: an unknown clock, or an alarm clock on a
+ * machine without a real-time clock device).
+ * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+ */
+export declare function clockGettimeNs(clockid: number): bigint | number
+
 export declare const DN_ACCESS: number
 
 export declare const DN_ATTRIB: number

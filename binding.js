@@ -857,6 +857,7 @@ module.exports.CLOCK_BOOTTIME_ALARM = nativeBinding.CLOCK_BOOTTIME_ALARM
 module.exports.CLOCK_MONOTONIC = nativeBinding.CLOCK_MONOTONIC
 module.exports.CLOCK_REALTIME = nativeBinding.CLOCK_REALTIME
 module.exports.CLOCK_REALTIME_ALARM = nativeBinding.CLOCK_REALTIME_ALARM
+module.exports.clockGettimeNs = nativeBinding.clockGettimeNs
 module.exports.DN_ACCESS = nativeBinding.DN_ACCESS
 module.exports.DN_ATTRIB = nativeBinding.DN_ATTRIB
 module.exports.DN_CREATE = nativeBinding.DN_CREATE

@@ -11,6 +11,8 @@ import {
   CLOCK_MONOTONIC,
   CLOCK_REALTIME,
   CLOCK_REALTIME_ALARM,
+  clockGettime,
+  clockGettimeNs,
   eventfd,
   Timer,
   TFD_NONBLOCK,
@@ -346,6 +348,49 @@ test('wait() never throws synchronously: bad arguments, closed timer and foreign
   await t.throwsAsync(open.wait({ signal: ac.signal }), { name: 'AbortError', code: 'ABORT_ERR' })
 })
 
+test('clockGettimeNs reads the clock timers are set on: CLOCK_MONOTONIC is process.hrtime\'s', (t) => {
+  // Sandwiched between two reads of the same clock by libuv (uv_hrtime).
+  const h1 = process.hrtime.bigint()
+  const c = clockGettimeNs(CLOCK_MONOTONIC)
+  const h2 = process.hrtime.bigint()
+  t.true(h1 <= c && c <= h2, `${h1} <= ${c} <= ${h2}`)
+  t.true(clockGettimeNs(CLOCK_BOOTTIME) >= c, 'boottime also counts suspend')
+  const wall = Date.now()
+  t.true(Math.abs(clockGettime(CLOCK_REALTIME) * 1000 - wall) < 1000)
+  const s1 = process.hrtime.bigint()
+  const secs = clockGettime(CLOCK_MONOTONIC)
+  const s2 = process.hrtime.bigint()
+  t.true(Number(s1) / 1e9 - 1e-6 <= secs && secs <= Number(s2) / 1e9 + 1e-6, 'seconds, as Python\'s time.clock_gettime')
+  const e = t.throws(() => clockGettimeNs(12345), { code: 'EINVAL', message: 'EINVAL: invalid argument, clock_gettime' }) as NodeJS.ErrnoException
+  t.deepEqual([e.syscall, e.errno], ['clock_gettime', -22])
+  t.throws(() => clockGettimeNs('1' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => clockGettime(1.5), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test('Timer.now() is its clock in ms, the scale of an absolute set(); performance.now() is not', async (t) => {
+  using timer = new Timer()
+  const h1 = process.hrtime.bigint()
+  const ns = timer.nowNs()
+  const ms = timer.now()
+  const h2 = process.hrtime.bigint()
+  t.true(h1 <= ns && ns <= h2)
+  t.true(Number(h1) / 1e6 - 1e-3 <= ms && ms <= Number(h2) / 1e6 + 1e-3, `${ms}`)
+  // An absolute expiry 60 ms ahead of now() fires after about 60 ms, not at once.
+  const start = performance.now()
+  timer.set(timer.now() + 60, 0, { absolute: true })
+  t.is(await timer.wait(), 1n)
+  t.true(performance.now() - start >= 55, `fired after ${performance.now() - start} ms`)
+  using boot = new Timer('boottime')
+  const mono = clockGettimeNs(CLOCK_MONOTONIC)
+  t.true(boot.nowNs() >= mono, 'read after it, boottime is not behind monotonic')
+  boot.setNs(boot.nowNs() + 1_000_000n, 0n, { absolute: true })
+  t.is(await boot.wait(), 1n)
+  using wall = new Timer('realtime')
+  t.true(Math.abs(wall.now() - Date.now()) < 1000)
+  timer.close()
+  t.true(timer.now() > 0, 'the clock, not the fd: works after close()')
+})
+
 test('methods on a foreign receiver throw ERR_INVALID_THIS', (t) => {
   const fake = Object.create(Timer.prototype) as Timer
   for (const call of [
@@ -366,6 +411,8 @@ test('methods on a foreign receiver throw ERR_INVALID_THIS', (t) => {
     () => fake.closed,
     () => fake.pending,
     () => fake.clock,
+    () => fake.now(),
+    () => fake.nowNs(),
   ]) {
     t.throws(call, { instanceOf: TypeError, code: 'ERR_INVALID_THIS', message: 'Value of "this" must be of type Timer' })
   }

@@ -185,6 +185,46 @@ export function timerfdGettimeNs(fd: FdLike): [bigint, bigint] {
 }
 
 /**
+ * `clock_gettime(clockid)` in nanoseconds, as Python's
+ * `time.clock_gettime_ns`: the clock's current value, on the scale of an
+ * absolute (`TFD_TIMER_ABSTIME`) setting. `CLOCK_MONOTONIC` is
+ * `process.hrtime.bigint()`'s clock; the boottime clocks have no other
+ * reader in Node.
+ * @param clockid - `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME`, an `*_ALARM` clock, or any other clock id.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a non-integer or one outside -2^31 … 2^31-1.
+ * @throws {Error} `EINVAL` (`syscall` `'clock_gettime'`): an unknown clock,
+ * or an alarm clock on a machine with no real-time clock device to wake it.
+ * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+ * @example
+ * ```ts
+ * const fd = timerfdCreate(CLOCK_BOOTTIME)
+ * const in5s = clockGettimeNs(CLOCK_BOOTTIME) + 5_000_000_000n
+ * timerfdSettimeNs(fd, { flags: TFD_TIMER_ABSTIME, initial: in5s })
+ * ```
+ */
+export function clockGettimeNs(clockid: number): bigint {
+  return clockNow(toInt32(clockid, 'clockid'))
+}
+
+/**
+ * `clock_gettime(clockid)` in seconds, as Python's `time.clock_gettime`
+ * (see {@link clockGettimeNs}, which keeps every nanosecond).
+ * @throws As {@link clockGettimeNs}.
+ * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+ */
+export function clockGettime(clockid: number): number {
+  const ns = clockGettimeNs(clockid)
+  return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9
+}
+
+function clockNow(id: number): bigint {
+  const r = native.clockGettimeNs(id)
+  if (typeof r === 'number') throw errnoError(r, 'clock_gettime')
+  return r
+}
+
+/**
  * `read(fd, &u64, 8)` on a timerfd: the number of expirations since the last
  * read (what Python gets with `int.from_bytes(os.read(fd, 8), 'little')`).
  * On a blocking fd it blocks the thread until the timer expires.
@@ -392,6 +432,34 @@ export class Timer {
       flags |= native.TFD_TIMER_CANCEL_ON_SET
     }
     return flags
+  }
+
+  /**
+   * The current value of the timer's clock in milliseconds (fractional), on
+   * the scale of `set(initialMs, …, { absolute: true })`: the monotonic
+   * clock is not `performance.now()`, whose zero is this process's start.
+   * Reads the clock, not the fd, so it works after `close()` too.
+   * @throws {Error} `EINVAL` for an alarm clock on a machine with no
+   * real-time clock device.
+   * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+   * @example
+   * ```ts
+   * timer.set(timer.now() + 5000, 0, { absolute: true }) // in 5 s
+   * ```
+   */
+  now(): number {
+    const ns = this.nowNs()
+    return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6
+  }
+
+  /**
+   * `now()` in nanoseconds, as a bigint: the scale of `setNs(…, { absolute: true })`.
+   * @throws As {@link Timer.now}.
+   * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+   */
+  nowNs(): bigint {
+    Timer.#of(this)
+    return clockNow(CLOCK_IDS[this.#clock])
   }
 
   /**

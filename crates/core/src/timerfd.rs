@@ -132,6 +132,27 @@ pub fn timerfd_gettime(fd: BorrowedFd<'_>) -> Result<TimerSpec> {
     Ok(TimerSpec::from_c(&cur))
 }
 
+/// `clock_gettime(clockid)`—The clock's current value in nanoseconds: the
+/// scale of a `TFD_TIMER_ABSTIME` setting, which Node has no other way to
+/// read for the boottime clocks (`process.hrtime` is `CLOCK_MONOTONIC`).
+///
+/// # Errors
+/// `EINVAL` (unknown clock), `EOVERFLOW` (a value before 1970 or past
+/// 2^64-1 ns, which no timer takes).
+pub fn clock_now_ns(clockid: i32) -> Result<u64> {
+    // SAFETY: timespec is a plain C struct; all-zero is valid.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call; an unknown clock is EINVAL.
+    if unsafe { libc::clock_gettime(clockid as libc::clockid_t, &mut ts) } < 0 {
+        return Err(Error::new(Errno::last(), "clock_gettime"));
+    }
+    u64::try_from(ts.tv_sec)
+        .ok()
+        .and_then(|s| s.checked_mul(NSEC_PER_SEC))
+        .and_then(|ns| ns.checked_add(ts.tv_nsec as u64))
+        .ok_or(Error::new(Errno::EOVERFLOW, "clock_gettime"))
+}
+
 /// `read(fd, &u64, 8)`—The number of expirations since the last read.
 /// Blocks until the next expiration unless the fd is non-blocking; for a
 /// read that never waits, see [`timerfd_try_read`].

@@ -268,3 +268,46 @@ fn alarm_clocks_need_cap_wake_alarm() {
         }
     }
 }
+
+#[test]
+fn clock_now_reads_each_timer_clock_and_refuses_an_unknown_one() {
+    use linux_fd_core::timerfd::clock_now_ns;
+    // The monotonic clock against std's Instant (also CLOCK_MONOTONIC here).
+    let before = std::time::Instant::now();
+    let a = clock_now_ns(libc::CLOCK_MONOTONIC).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let b = clock_now_ns(libc::CLOCK_MONOTONIC).unwrap();
+    let elapsed = before.elapsed().as_nanos() as u64;
+    assert!(
+        b - a >= 20_000_000 && b - a <= elapsed,
+        "{a} → {b} in {elapsed} ns"
+    );
+    // Realtime against SystemTime, within a second.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let rt = clock_now_ns(libc::CLOCK_REALTIME).unwrap();
+    assert!(rt.abs_diff(wall) < 1_000_000_000, "{rt} vs {wall}");
+    // Boottime counts suspend too, so it is never behind monotonic.
+    let mono = clock_now_ns(libc::CLOCK_MONOTONIC).unwrap();
+    assert!(clock_now_ns(libc::CLOCK_BOOTTIME).unwrap() >= mono);
+    // The alarm clocks read like their plain ones where the machine has a
+    // real-time clock device to wake it; without one (this VM: no
+    // /sys/class/rtc) the kernel's alarmtimer refuses them with EINVAL.
+    let rtc = std::fs::read_dir("/sys/class/rtc").is_ok_and(|mut d| d.next().is_some());
+    for (alarm, plain) in [
+        (libc::CLOCK_REALTIME_ALARM, libc::CLOCK_REALTIME),
+        (libc::CLOCK_BOOTTIME_ALARM, libc::CLOCK_BOOTTIME),
+    ] {
+        match clock_now_ns(alarm) {
+            Ok(v) => assert!(
+                rtc && v.abs_diff(clock_now_ns(plain).unwrap()) < 1_000_000_000,
+                "{v}"
+            ),
+            Err(e) => assert!(!rtc && e.errno == Errno::EINVAL, "{e:?} with an rtc: {rtc}"),
+        }
+    }
+    assert_eq!(clock_now_ns(12345).unwrap_err().errno, Errno::EINVAL);
+    assert_eq!(clock_now_ns(-1).unwrap_err().syscall, "clock_gettime");
+}

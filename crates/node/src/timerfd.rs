@@ -208,6 +208,18 @@ fn read_by(fd: i32, read: fn(BorrowedFd<'_>) -> linux_fd_core::Result<u64>) -> E
     }
 }
 
+/// `clock_gettime(clockid)`: the clock's value in nanoseconds (a bigint), or
+/// a negative errno (`EINVAL`: an unknown clock, or an alarm clock on a
+/// machine without a real-time clock device).
+/// @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+#[napi(ts_return_type = "bigint | number")]
+pub fn clock_gettime_ns(clockid: i32) -> Either<u64, i32> {
+    match core::clock_now_ns(clockid) {
+        Ok(v) => Either::A(v),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
 /// The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
 /// where that cannot be read (no `/proc`, Linux < 3.17, not open).
 /// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
