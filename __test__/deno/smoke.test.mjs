@@ -322,15 +322,25 @@ test('a terminated worker\'s objects are freed: the lock it held, and its fds', 
   })
   const dir = mkdtempSync(join(tmpdir(), 'linux-fd-smoke-'))
   const path = join(dir, 'lock')
+  const waited = join(dir, 'waited')
   const name = `linux-fd-smoke-${process.pid}-${Date.now()}`
   const pkg = JSON.stringify(require.resolve('../../'))
+  const mine = lib.tryLockFile(waited)
   try {
+    // It holds a lock, waits for another (ours), and received an fd over a
+    // channel that it never took.
     const w = new Worker(
       `const lib = require(${pkg})
        const { parentPort } = require('node:worker_threads')
        globalThis.kept = [lib.tryLockFile(${JSON.stringify(path)}), lib.MemFile.create(${JSON.stringify(name)}),
-         new lib.Timer(), new lib.EventCounter(), new lib.Semaphore(1)]
-       parentPort.postMessage(kept[0] !== null)
+         new lib.Timer(), new lib.EventCounter(), new lib.Semaphore(1), lib.lockFile(${JSON.stringify(waited)})]
+       const [a, b] = lib.FdChannel.pair()
+       const sent = lib.MemFile.create(${JSON.stringify(name + '-sent')})
+       a.send('fd', [sent]).then(() => b.receive()).then((msg) => {
+         sent.close()
+         kept.push(a, b, msg)
+         parentPort.postMessage(kept[0] !== null && msg.fds.remaining === 1)
+       })
        setInterval(() => {}, 1000)`,
       { eval: true },
     )
@@ -338,15 +348,19 @@ test('a terminated worker\'s objects are freed: the lock it held, and its fds', 
     const timers = links().filter((l) => l === 'anon_inode:[timerfd]').length
     assert.equal(lib.tryLockFile(path), null, 'the worker holds the lock')
     assert.ok(links().some((l) => l.includes(name)), 'the worker\'s memfd is open')
+    assert.ok(links().some((l) => l.includes(`${name}-sent`)), 'the fd it received is open')
+    assert.ok(links().filter((l) => l === waited).length >= 2, 'its lock wait has the file open')
     await within(w.terminate(), 10000, 'terminate')
     const end = Date.now() + 3000
     let free = null
     while ((free = lib.tryLockFile(path)) === null && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
     assert.ok(free !== null, 'the lock a terminated worker held is still held')
     free.release()
-    assert.ok(!links().some((l) => l.includes(name)), 'the terminated worker\'s memfd is still open')
+    assert.ok(!links().some((l) => l.includes(name)), 'the terminated worker\'s memfd, or one it received, is still open')
     assert.equal(links().filter((l) => l === 'anon_inode:[timerfd]').length, timers - 1, 'its timerfd is still open')
+    assert.equal(links().filter((l) => l === waited).length, 1, 'its lock wait left the file open (ours is the one left)')
   } finally {
+    mine.release()
     rmSync(dir, { recursive: true, force: true })
   }
 })

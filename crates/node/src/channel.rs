@@ -8,8 +8,9 @@
 //!   the same native call that made the fd, so garbage collection closes it
 //!   even if the TypeScript side dropped it on an exception.
 //! - The fds a message carries (`channelRecv`) and the snapshots of fds a
-//!   queued send keeps (`channelFdsDup`) are held in an `External<FdList>`,
-//!   made in the same call; dropping it closes every fd not taken. Only
+//!   queued send keeps (`channelFdsDup`) are held in an `Owned<FdList>`
+//!   handle, made in the same call; dropping it (garbage collection, or the
+//!   environment's teardown, `ext::drop_env`) closes every fd not taken. Only
 //!   `channelFdsTake` hands a number to JS, and from then on the caller owns
 //!   it. `channelFdsPeek` shows a number that stays the list's.
 //! - An fd of a truncated message never reaches JS: the core closes it.
@@ -18,10 +19,10 @@ use std::cell::RefCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use crate::rt::ext::Owned;
+use crate::rt::ext::{Handle, Owned};
 use linux_fd_core::channel::{self as core, Address, Recv};
 use linux_fd_core::fd::{GuardedFd, Taken};
-use napi::bindgen_prelude::{BufferSlice, Either, External};
+use napi::bindgen_prelude::{BufferSlice, Either};
 use napi::Env;
 use napi_derive::napi;
 
@@ -129,7 +130,7 @@ pub fn channel_send(fd: i32, data: &[u8], fds: &[i32]) -> i32 {
 
 /// As `channelSend`, with the fds held by `list` (from `channelFdsDup`).
 #[napi(ts_args_type = "fd: number, data: Uint8Array, list: ExternalObject<'FdList'>")]
-pub fn channel_send_list(fd: i32, data: &[u8], list: &External<FdList>) -> i32 {
+pub fn channel_send_list(fd: i32, data: &[u8], list: Handle<FdList>) -> i32 {
     let raws: Vec<i32> = list
         .0
         .borrow()
@@ -146,7 +147,7 @@ pub struct ChannelMessage<'env> {
     /// per message, unlike an external buffer over a `Vec`.
     pub data: BufferSlice<'env>,
     #[napi(ts_type = "ExternalObject<'FdList'> | null")]
-    pub fds: Option<External<FdList>>,
+    pub fds: Option<Owned<FdList>>,
 }
 
 thread_local! {
@@ -220,8 +221,8 @@ pub fn channel_shutdown(fd: i32) -> i32 {
 pub struct FdList(RefCell<Vec<Option<GuardedFd>>>);
 
 impl FdList {
-    fn new(fds: Vec<OwnedFd>) -> External<FdList> {
-        External::new(FdList(RefCell::new(
+    fn new(fds: Vec<OwnedFd>) -> Owned<FdList> {
+        Owned(FdList(RefCell::new(
             fds.into_iter().map(|f| Some(GuardedFd::new(f))).collect(),
         )))
     }
@@ -235,7 +236,7 @@ impl FdList {
     ts_args_type = "fds: Int32Array",
     ts_return_type = "ExternalObject<'FdList'> | number"
 )]
-pub fn channel_fds_dup(fds: &[i32]) -> Either<External<FdList>, i32> {
+pub fn channel_fds_dup(fds: &[i32]) -> Either<Owned<FdList>, i32> {
     let mut out = Vec::with_capacity(fds.len());
     for &f in fds {
         let Ok(b) = borrow_fd(f) else {
@@ -251,7 +252,7 @@ pub fn channel_fds_dup(fds: &[i32]) -> Either<External<FdList>, i32> {
 
 /// How many fds the list was made with (taken ones included).
 #[napi(ts_args_type = "list: ExternalObject<'FdList'>")]
-pub fn channel_fds_count(list: &External<FdList>) -> u32 {
+pub fn channel_fds_count(list: Handle<FdList>) -> u32 {
     list.0.borrow().len() as u32
 }
 
@@ -259,7 +260,7 @@ pub fn channel_fds_count(list: &External<FdList>) -> u32 {
 /// taken, closed, or found closed behind the list's back (or `i` is out of
 /// range).
 #[napi(ts_args_type = "list: ExternalObject<'FdList'>, i: number")]
-pub fn channel_fds_peek(list: &External<FdList>, i: u32) -> i32 {
+pub fn channel_fds_peek(list: Handle<FdList>, i: u32) -> i32 {
     list.0
         .borrow()
         .get(i as usize)
@@ -271,7 +272,7 @@ pub fn channel_fds_peek(list: &External<FdList>, i: u32) -> i32 {
 /// `-EBADF` if it was already taken, closed, or found closed behind the
 /// list's back (then nothing is closed), or `i` is out of range.
 #[napi(ts_args_type = "list: ExternalObject<'FdList'>, i: number")]
-pub fn channel_fds_take(list: &External<FdList>, i: u32) -> i32 {
+pub fn channel_fds_take(list: Handle<FdList>, i: u32) -> i32 {
     let mut v = list.0.borrow_mut();
     let Some(slot) = v.get_mut(i as usize) else {
         return -libc::EBADF;
@@ -288,7 +289,7 @@ pub fn channel_fds_take(list: &External<FdList>, i: u32) -> i32 {
 /// Closes every fd the list still owns (idempotent). Returns how many were
 /// closed.
 #[napi(ts_args_type = "list: ExternalObject<'FdList'>")]
-pub fn channel_fds_close(list: &External<FdList>) -> u32 {
+pub fn channel_fds_close(list: Handle<FdList>) -> u32 {
     let taken: Vec<Option<GuardedFd>> = list.0.borrow_mut().iter_mut().map(Option::take).collect();
     let mut closed = 0;
     for mut g in taken.into_iter().flatten() {

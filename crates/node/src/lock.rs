@@ -280,6 +280,12 @@ pub fn lock_wait(
     };
     let spec = inner.spec;
     let report = state.clone();
+    // The report holds the handle weakly: a runtime that never finalizes a
+    // dead environment's pending report (Deno) kept the handle, and its fd,
+    // open after the environment's teardown dropped it (`ext::drop_env`).
+    // While the wait is pending, JS holds the handle (src/lock.ts).
+    let weak_inner = Rc::downgrade(&inner);
+    drop(inner);
     let spawned = job::spawn(
         env.raw(),
         on_close,
@@ -309,30 +315,36 @@ pub fn lock_wait(
                 Some(mut o) => {
                     o.delivered = true;
                     let result = match &o.r {
-                        Ok(Waited::Acquired) => match inner.fd.borrow().raw() {
-                            Some(fd) if !cancelled => {
-                                inner.held.set(true);
-                                fd
-                            }
-                            // Cancelled after the lock came in, or the handle
-                            // was released meanwhile (only a direct caller of
-                            // the binding can): undo the lock through the
-                            // wait's own dup, which names the locked
-                            // description whatever became of the handle's
-                            // number (a `lockDup` handle shares the caller's
-                            // description, so closing the dup alone would
-                            // leave it locked).
-                            _ => {
-                                if let Some(fd) = o.dup.get() {
-                                    let _ = lockwait::unlock(fd.as_fd(), &inner.spec);
+                        Ok(Waited::Acquired) => {
+                            match weak_inner.upgrade().filter(|_| !cancelled).and_then(|inner| {
+                                let fd = inner.fd.borrow().raw();
+                                fd.map(|fd| (inner, fd))
+                            }) {
+                                Some((inner, fd)) => {
+                                    inner.held.set(true);
+                                    fd
                                 }
-                                if cancelled {
-                                    -libc::ECANCELED
-                                } else {
-                                    -libc::EBADF
+                                // Cancelled after the lock came in, or the handle
+                                // was released (only a direct caller of the
+                                // binding can) or dropped meanwhile (only at the
+                                // environment's teardown): undo the lock through the
+                                // wait's own dup, which names the locked
+                                // description whatever became of the handle's
+                                // number (a `lockDup` handle shares the caller's
+                                // description, so closing the dup alone would
+                                // leave it locked).
+                                _ => {
+                                    if let Some(fd) = o.dup.get() {
+                                        let _ = lockwait::unlock(fd.as_fd(), &spec);
+                                    }
+                                    if cancelled {
+                                        -libc::ECANCELED
+                                    } else {
+                                        -libc::EBADF
+                                    }
                                 }
                             }
-                        },
+                        }
                         Ok(Waited::Cancelled) => -libc::ECANCELED,
                         Err(e) => errno(e),
                     };
@@ -341,7 +353,6 @@ pub fn lock_wait(
                     result
                 }
             };
-            drop(inner);
             let env = Env::from_raw(env);
             if let Ok(f) = callback.borrow_back(&env) {
                 // A callback that throws is an uncaught exception, as for
