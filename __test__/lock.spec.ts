@@ -994,3 +994,34 @@ test('lockWait refuses a callback that is not a function with -EINVAL, before it
   const einval = -osConstants.errno.EINVAL
   t.is(r.stdout.trim(), JSON.stringify(Array(7).fill(einval)))
 })
+
+test('a held FileLock that garbage collection releases emits a LINUX_FD_LOCK_COLLECTED warning; a kept or released one does not', async (t) => {
+  // `await lockFile(path)` with the result dropped ("only one instance
+  // runs") lost the lock at the next collection, silently (user34 M1).
+  const dropped = join(dir, 'gc-dropped')
+  const kept = join(dir, 'gc-kept')
+  const released = join(dir, 'gc-released')
+  const r = await runNode(
+    `process.on('warning', (w) => console.log(w.code, w.message))
+    ;(async () => {
+      await lfd.lockFile(${JSON.stringify(dropped)})
+      const keep = await lfd.lockFile(${JSON.stringify(kept)})
+      lfd.tryLockFile(${JSON.stringify(released)}).release()
+      const fd = require('node:fs').openSync(${JSON.stringify(released)}, 'r+')
+      for (let i = 0; i < 100; i++) lfd.tryLockFile(fd, { range: { start: i, length: 1 } }) // 100 dropped, held
+      for (let i = 0; i < 300; i++) lfd.tryLockFile(fd).release() // dropped, released
+      for (let i = 0; i < 10; i++) { gc(); await new Promise((r) => setTimeout(r, 10)) }
+      console.log('kept released:', keep.released)
+    })()`,
+    { args: ['--expose-gc'] },
+  )
+  t.is(r.code, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n')
+  t.is(lines.at(-1), 'kept released: false')
+  const warnings = lines.filter((l) => l.startsWith('LINUX_FD_LOCK_COLLECTED'))
+  t.deepEqual(
+    warnings.filter((l) => !l.includes('(ofd, fd ')),
+    [`LINUX_FD_LOCK_COLLECTED A FileLock (ofd, ${dropped}) was released by garbage collection: nothing referenced it`],
+  )
+  t.is(warnings.length, 101, 'the dropped path lock, and the 100 ranges still held; none for the 300 released')
+})

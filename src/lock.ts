@@ -168,7 +168,22 @@ const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fc
 
 // Only this module can make a FileLock (see the constructor).
 const TOKEN: unique symbol = Symbol('FileLock')
-let makeLock: (h: LockHandle, spec: Spec, fd: number) => FileLock
+let makeLock: (h: LockHandle, spec: Spec, fd: number, target: LockPath | number) => FileLock
+
+/**
+ * Says when garbage collection released a held lock (the handle's finalizer
+ * unlocks and closes its fd; this only tells). A lock taken for its side
+ * effect ("only one instance runs") and not kept referenced is otherwise
+ * lost at a moment no one sees. A warning, as Node's for a `FileHandle`
+ * closed by garbage collection.
+ */
+const collected = new FinalizationRegistry<{ target: LockPath | number; kind: LockKind }>(({ target, kind }) => {
+  const what = typeof target === 'number' ? `fd ${target}` : typeof target === 'string' ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength).toString()
+  process.emitWarning(`A FileLock (${kind}, ${what}) was released by garbage collection: nothing referenced it`, {
+    code: 'LINUX_FD_LOCK_COLLECTED',
+    detail: 'Keep the FileLock referenced for as long as the lock must hold, and release() it (or use `using`).',
+  })
+})
 
 /**
  * A held file lock, from {@link lockFile} or {@link tryLockFile}.
@@ -193,7 +208,10 @@ let makeLock: (h: LockHandle, spec: Spec, fd: number) => FileLock
  * Both are released by the kernel when the process dies, and by garbage
  * collection of a `FileLock` nothing references: keep the lock referenced
  * for as long as it must hold (a lock taken only for its side effect, as in
- * "only one instance runs", is released at the next collection).
+ * "only one instance runs", is released at the next collection). A lock
+ * released that way emits a process warning (code
+ * `LINUX_FD_LOCK_COLLECTED`, naming the path or fd), as Node warns for a
+ * `FileHandle` that garbage collection closes.
  *
  * If JS closes `lock.fd` itself (`fs.closeSync(lock.fd)`), `release()`
  * throws `EBADF` and never unlocks or closes whatever file now has that
@@ -214,9 +232,38 @@ export class FileLock {
   #fd: number
   #lostFd = -1
   readonly #spec: Spec
+  /** Whether `collected` watches it. */
+  #watched = false
 
   static {
-    makeLock = (h, spec, fd) => new FileLock(TOKEN, h, spec, fd)
+    // Registered with `collected` late, at the end of the current job or
+    // once 64 are waiting, and only if still held then: a registration costs
+    // about 0.3 µs (a tenth of `tryLockFile(fd).release()`), and most locks
+    // of a busy loop are released by then.
+    const unseen: FileLock[] = []
+    const targets: (LockPath | number)[] = []
+    let scheduled = false
+    const flush = (): void => {
+      scheduled = false
+      for (let i = 0; i < unseen.length; i++) {
+        const lock = unseen[i]!
+        if (lock.#h === null) continue
+        lock.#watched = true
+        collected.register(lock, { target: targets[i]!, kind: lock.#spec.kind }, lock)
+      }
+      unseen.length = 0
+      targets.length = 0
+    }
+    makeLock = (h, spec, fd, target) => {
+      const lock = new FileLock(TOKEN, h, spec, fd)
+      targets.push(target)
+      if (unseen.push(lock) >= 64) flush()
+      else if (!scheduled) {
+        scheduled = true
+        queueMicrotask(flush)
+      }
+      return lock
+    }
   }
 
   /** Not for `new`: locks come from {@link lockFile} and {@link tryLockFile}. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
@@ -297,6 +344,7 @@ export class FileLock {
     const fd = this.#fd
     this.#h = null
     this.#fd = -1
+    if (this.#watched) collected.unregister(this)
     const r = native.lockRelease(h)
     if (r === EBADF) {
       this.#lostFd = fd
@@ -374,7 +422,7 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
   const h = open(req.target, req.spec)
   // The fd number if locked, -EAGAIN on a conflict, else -errno.
   const r = native.lockTry(h)
-  if (r >= 0) return makeLock(h, req.spec, r)
+  if (r >= 0) return makeLock(h, req.spec, r, req.target)
   native.lockRelease(h)
   if (r === EAGAIN) return null
   throw errnoError(r, syscallOf(req.spec))
@@ -424,7 +472,7 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
   if (signal?.aborted) throw abortErrorOf(signal)
   const h = open(req.target, req.spec)
   const r = native.lockTry(h)
-  if (r >= 0) return makeLock(h, req.spec, r)
+  if (r >= 0) return makeLock(h, req.spec, r, req.target)
   if (r !== EAGAIN || !req.wait) {
     native.lockRelease(h)
     throw errnoError(r, syscallOf(req.spec))
@@ -434,8 +482,8 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
   // kind, mode and range cannot see: queued behind a waiter that waits for
   // that description's own lock, it would never be tried again. So it waits
   // in the kernel at once, on its own thread.
-  if (typeof req.target === 'number') return wait(h, req.spec, signal)
-  return queued(h, req.spec, signal)
+  if (typeof req.target === 'number') return wait(h, req.spec, signal, req.target)
+  return queued(h, req.spec, signal, req.target)
 }
 
 /**
@@ -451,13 +499,15 @@ const queues = new Map<string, Waiter[]>()
 interface Waiter {
   h: LockHandle
   spec: Spec
+  /** What was locked, for the garbage-collection warning. */
+  target: LockPath
   signal: AbortSignal | undefined
   resolve(lock: FileLock): void
   reject(error: unknown): void
   onAbort: (() => void) | undefined
 }
 
-function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promise<FileLock> {
+function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, target: LockPath): Promise<FileLock> {
   return new Promise<FileLock>((resolve, reject) => {
     // The file's device and inode, kind, mode and range, from one fstat in
     // the binding (no BigIntStats object as with fs.fstatSync).
@@ -466,7 +516,7 @@ function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Pro
       native.lockRelease(h)
       return reject(errnoError(key, 'fstat'))
     }
-    const w: Waiter = { h, spec, signal, resolve, reject, onAbort: undefined }
+    const w: Waiter = { h, spec, target, signal, resolve, reject, onAbort: undefined }
     let queue = queues.get(key)
     if (queue === undefined) {
       queue = []
@@ -534,7 +584,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
     const r = tried ? EAGAIN : native.lockTry(w.h)
     if (r >= 0) {
       queue.shift()
-      w.resolve(makeLock(w.h, w.spec, r))
+      w.resolve(makeLock(w.h, w.spec, r, w.target))
       continue
     }
     if (r !== EAGAIN) {
@@ -547,7 +597,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
       queue.shift()
       runHead(key, queue)
     }
-    wait(w.h, w.spec, w.signal).then(
+    wait(w.h, w.spec, w.signal, w.target).then(
       (lock) => {
         w.resolve(lock)
         next()
@@ -562,7 +612,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
 }
 
 /** Waits on the native thread; settles only once the wait has reported (and released its fds). */
-function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promise<FileLock> {
+function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, target: LockPath | number): Promise<FileLock> {
   return new Promise<FileLock>((resolve, reject) => {
     let cancelled = false
     let failure: { error: unknown } | undefined
@@ -577,7 +627,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined): Promi
       cancel()
     }
     const settle = (result: number): void => {
-      if (result >= 0) return resolve(makeLock(h, spec, result))
+      if (result >= 0) return resolve(makeLock(h, spec, result, target))
       native.lockRelease(h)
       if (result === ECANCELED) reject(failure !== undefined ? failure.error : new AbortError())
       else reject(errnoError(result, syscallOf(spec)))
