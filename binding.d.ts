@@ -468,6 +468,13 @@ export declare const F_WRLCK: number
 export declare const FASYNC: number
 
 /**
+ * `[cmd, size, cmd, size, …]`: the structure size of each pointer-taking
+ * `fcntl` command whose size the ABI fixes (core `fcntl_arg_sizes`), read
+ * once by the TypeScript layer, which refuses a shorter buffer.
+ */
+export declare function fcntlArgSizes(): Array<number>
+
+/**
  * `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
  * negative errno. (A result below -4095 cannot be told from an errno only
  * for `F_GETOWN` of a process group, as in the kernel ABI itself.)

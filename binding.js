@@ -920,6 +920,7 @@ module.exports.F_SHLCK = nativeBinding.F_SHLCK
 module.exports.F_UNLCK = nativeBinding.F_UNLCK
 module.exports.F_WRLCK = nativeBinding.F_WRLCK
 module.exports.FASYNC = nativeBinding.FASYNC
+module.exports.fcntlArgSizes = nativeBinding.fcntlArgSizes
 module.exports.fcntlInt = nativeBinding.fcntlInt
 module.exports.FD_CLOEXEC = nativeBinding.FD_CLOEXEC
 module.exports.fdHandleFrom = nativeBinding.fdHandleFrom

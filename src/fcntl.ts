@@ -236,6 +236,19 @@ const INTEGER_COMMANDS: ReadonlySet<number> = new Set([
   native.F_SETOWN, native.F_SETSIG, native.F_SETLEASE, native.F_NOTIFY, native.F_SETPIPE_SZ, native.F_ADD_SEALS,
 ])
 
+/**
+ * The size of the structure each pointer-taking command with a fixed one
+ * reads or writes (`struct flock` for the lock commands, …): a shorter
+ * buffer is refused before the call. Given 4 bytes, `F_GETLK` read the
+ * staging copy's guard bytes as the range and answered "no conflict" for a
+ * lock another process held (found by a user's-eye review, user34 L1).
+ */
+const ARG_SIZES: ReadonlyMap<number, number> = ((flat: number[]) => {
+  const m = new Map<number, number>()
+  for (let i = 0; i < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!)
+  return m
+})(native.fcntlArgSizes())
+
 /** The binding's result for a call that wrote past its buffer argument (`ERR_BUFFER_OUT_OF_BOUNDS`). */
 const ARG_OVERFLOW: number = native.ARG_OVERFLOW
 
@@ -295,7 +308,7 @@ function copied(bytes: Uint8Array): Buffer {
  * @param arg - an integer, or a buffer or string for pointer-taking commands.
  * @returns the call's integer result, or a `Buffer` for a buffer argument.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type, and for a buffer given to a command that uses an integer (`F_SETFL`, `F_DUPFD`, …), which C and Python would pass as its address.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, or a buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the command wrote past the buffer (the call was made; nothing is returned).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, a buffer over 1024 bytes, or one shorter than the command's structure (before the call: 32 bytes, a `struct flock`, for the lock commands; 8 for `F_GETOWN_EX`/`F_SETOWN_EX`, `F_GETOWNER_UIDS` and the `*_RW_HINT` ones); `ERR_BUFFER_OUT_OF_BOUNDS` if a command of no known size wrote past the buffer (the call was made; nothing is returned).
  * @throws {Error} the command's errno (`syscall` `'fcntl'`): `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
@@ -328,6 +341,10 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   const bytes = bytesOf(arg)
   if (bytes !== undefined) {
     if (INTEGER_COMMANDS.has(c)) throw invalidArgType('arg', `of type number for command ${c}, which takes an integer`, arg)
+    const size = ARG_SIZES.get(c)
+    if (size !== undefined && bytes.length < size) {
+      throw outOfRange('arg', `at least ${size} bytes long for command ${c} (the size of its structure)`, bytes.length)
+    }
     const io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')

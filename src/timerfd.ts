@@ -448,7 +448,8 @@ export class Timer {
    * ```
    */
   now(): number {
-    const ns = this.nowNs()
+    Timer.#of(this)
+    const ns = clockNow(CLOCK_IDS[this.#clock])
     return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6
   }
 

@@ -747,6 +747,8 @@ const FUNCTIONS = {
   timerfdGettime: F('timerfdGettime', [A.fd]),
   timerfdGettimeNs: F('timerfdGettimeNs', [A.fd]),
   timerfdRead: F('timerfdRead', [A.fd]),
+  clockGettime: F('clockGettime', [fc.oneof(A.constant(['CLOCK_MONOTONIC', 'CLOCK_REALTIME', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM']), A.num)]),
+  clockGettimeNs: F('clockGettimeNs', [fc.oneof(A.constant(['CLOCK_MONOTONIC', 'CLOCK_REALTIME', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM']), A.num)]),
   fcntl: F('fcntl', [A.fd, fc.oneof(A.constant(fdConsts), fc.integer().map((v) => ({ t: 'v', v }))), ptrSafeArg], { fcntl: true }),
   ioctl: F('ioctl', [A.fd, ioctlRequest, ptrSafeArg, bool]),
   flock: F('flock', [A.fd, A.constant(['LOCK_SH', 'LOCK_EX', 'LOCK_UN', 'LOCK_NB'])]),
@@ -801,7 +803,7 @@ const commonMembers = (c, names) => Object.fromEntries(names.map((n) => [`${c}#$
 const METHOD_ARGS = {
   ...commonMembers('EventCounter', ['fd', 'closed', 'pending', 'count', 'tryTake', 'takeSync', '[Symbol.asyncIterator]', 'close', '[Symbol.dispose]', 'ref', 'unref', 'hasRef']),
   ...commonMembers('Semaphore', ['fd', 'closed', 'pending', 'count', 'tryAcquire', 'acquireSync', 'close', '[Symbol.dispose]', 'ref', 'unref', 'hasRef']),
-  ...commonMembers('Timer', ['fd', 'closed', 'pending', 'clock', 'disarm', 'get', 'getNs', 'tryWait', 'waitSync', '[Symbol.asyncIterator]', 'close', '[Symbol.dispose]', 'ref', 'unref', 'hasRef']),
+  ...commonMembers('Timer', ['fd', 'closed', 'pending', 'clock', 'now', 'nowNs', 'disarm', 'get', 'getNs', 'tryWait', 'waitSync', '[Symbol.asyncIterator]', 'close', '[Symbol.dispose]', 'ref', 'unref', 'hasRef']),
   ...commonMembers('MemFile', ['fd', 'name', 'path', 'closed', 'size', 'seals', 'mappings', 'close', '[Symbol.dispose]']),
   ...commonMembers('FileLock', ['shared', 'kind', 'range', 'fd', 'released', 'release', '[Symbol.dispose]', '[Symbol.asyncDispose]']),
   ...commonMembers('Permit', ['released', 'release', '[Symbol.dispose]']),
@@ -920,7 +922,8 @@ const OPTIONS_AT = {
   timerfdSettime: [1, ['initial', 'interval', 'flags']],
   timerfdSettimeNs: [1, ['initial', 'interval', 'flags']],
   lockFile: [1, ['shared', 'wait', 'signal', 'range', 'kind']],
-  tryLockFile: [1, ['shared', 'range', 'kind']],
+  // `wait` and `signal` only as undefined ("not given"; lock.spec checks the refusal of any other value).
+  tryLockFile: [1, ['shared', 'range', 'kind'], ['wait', 'signal']],
   'EventCounter.fromFd': [1, ['adopt']],
   'Semaphore.fromFd': [1, ['adopt']],
   'Timer.fromFd': [1, ['adopt']],
@@ -941,10 +944,18 @@ const OPTIONS_AT = {
 }
 
 /** The unknown own enumerable keys of an options argument (none for a proxy: its traps may throw). */
-function unknownKeys(v, allowed) {
+// The keys of options `v` that the target does not know. `ifUndefined`: keys
+// taken only as undefined; one counts unless its value is undefined, or a
+// getter (whose value is known only once the target has read it).
+function unknownKeys(v, allowed, ifUndefined = []) {
   if (v === null || typeof v !== 'object' || types.isProxy(v) || Array.isArray(v)) return []
   try {
-    return Object.keys(v).filter((k) => !allowed.includes(k))
+    return Object.keys(v).filter((k) => {
+      if (allowed.includes(k)) return false
+      if (!ifUndefined.includes(k)) return true
+      const d = Object.getOwnPropertyDescriptor(v, k)
+      return d !== undefined && !('get' in d) && d.value !== undefined
+    })
   } catch {
     return []
   }
@@ -1117,7 +1128,7 @@ async function runOne(t, spec, sentinels) {
     if (Object.values(sentinels.fds).includes(n)) throw new Error(`harness: sentinel fd ${n} is in the world`)
   }
   const opt = OPTIONS_AT[t.id.replace(/\[get\]$/, '')]
-  const unknown = opt && opt[0] < args.length ? unknownKeys(args[opt[0]], opt[1]) : []
+  const unknown = opt && opt[0] < args.length ? unknownKeys(args[opt[0]], opt[1], opt[2]) : []
   const isCall = t.kind !== 'ctor' && spec.mode !== 'new'
 
   let outcome

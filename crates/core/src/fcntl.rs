@@ -111,6 +111,34 @@ pub fn fcntl_writes_arg(cmd: i32) -> bool {
     )
 }
 
+/// The pointer-taking `fcntl` commands whose structure size the ABI fixes,
+/// with that size: a shorter argument would have the kernel read (and, for
+/// the `F_GET…` ones, write) past it, into whatever follows (in the
+/// binding's staging copy, guard bytes, which `F_GETLK` then read as
+/// `l_start`/`l_len` and answered "no conflict" for a lock another process
+/// held). `F_GETDELEG`/`F_SETDELEG` are not listed: their structure is newer
+/// than this table.
+pub fn fcntl_arg_sizes() -> [(i32, usize); 13] {
+    let flock = std::mem::size_of::<libc::flock>();
+    // struct f_owner_ex: an int type and a pid_t.
+    let owner = std::mem::size_of::<libc::c_int>() + std::mem::size_of::<libc::pid_t>();
+    [
+        (libc::F_GETLK, flock),
+        (libc::F_SETLK, flock),
+        (libc::F_SETLKW, flock),
+        (libc::F_OFD_GETLK, flock),
+        (libc::F_OFD_SETLK, flock),
+        (libc::F_OFD_SETLKW, flock),
+        (F_GETOWN_EX, owner),
+        (F_SETOWN_EX, owner),
+        (F_GETOWNER_UIDS, 2 * std::mem::size_of::<libc::uid_t>()),
+        (F_GET_RW_HINT, 8),
+        (F_SET_RW_HINT, 8),
+        (F_GET_FILE_RW_HINT, 8),
+        (F_SET_FILE_RW_HINT, 8),
+    ]
+}
+
 /// `fcntl(fd, cmd, buf)`: the command reads and/or writes `buf`.
 ///
 /// `buf` must be large enough for the command's structure; Python and this

@@ -233,6 +233,17 @@ pub fn fcntl_buf(fd: i32, cmd: i32, io: &mut [u8]) -> i32 {
     )
 }
 
+/// `[cmd, size, cmd, size, …]`: the structure size of each pointer-taking
+/// `fcntl` command whose size the ABI fixes (core `fcntl_arg_sizes`), read
+/// once by the TypeScript layer, which refuses a shorter buffer.
+#[napi]
+pub fn fcntl_arg_sizes() -> Vec<i32> {
+    core::fcntl_arg_sizes()
+        .iter()
+        .flat_map(|&(cmd, size)| [cmd, size as i32])
+        .collect()
+}
+
 /// `ioctl(fd, request, arg)` with an integer `arg` (zero-extended): the
 /// call's result, or a negative errno. A request that writes through its
 /// argument (`_IOR`/`_IOWR`, sockets, the common old ones: core
