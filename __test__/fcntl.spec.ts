@@ -935,7 +935,9 @@ test('a buffer shorter than the structure of a command that takes one is ERR_OUT
   const holder = spawn(process.execPath, ['-e', `const l = require(${JSON.stringify(PKG)}).tryLockFile(${JSON.stringify(path)}, { range: { start: 0, length: 10 } })
     console.log(l === null ? 'busy' : 'held'); setTimeout(() => {}, 60000)`], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => holder.kill('SIGKILL'))
-  const [line] = (await once(holder.stdout!, 'data')) as [Buffer]
+  // A holder that dies before it says so fails the test at once, not at ava's timeout.
+  const died = once(holder, 'exit').then(([code]) => `the holder exited (${String(code)})`)
+  const [line] = (await Promise.race([once(holder.stdout!, 'data'), died.then((m) => [m])])) as [Buffer | string]
   t.is(String(line).trim(), 'held')
   const sizes: [number, string, number][] = [
     [F_GETLK, 'F_GETLK', 32], [F_SETLK, 'F_SETLK', 32], [F_SETLKW, 'F_SETLKW', 32],

@@ -177,12 +177,13 @@ let makeLock: (h: LockHandle, spec: Spec, fd: number, target: LockPath | number)
  * lost at a moment no one sees. A warning, as Node's for a `FileHandle`
  * closed by garbage collection.
  */
-const collected = new FinalizationRegistry<{ target: LockPath | number; kind: LockKind }>(({ target, kind }) => {
-  const what = typeof target === 'number' ? `fd ${target}` : typeof target === 'string' ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength).toString()
-  process.emitWarning(`A FileLock (${kind}, ${what}) was released by garbage collection: nothing referenced it`, {
-    code: 'LINUX_FD_LOCK_COLLECTED',
-    detail: 'Keep the FileLock referenced for as long as the lock must hold, and release() it (or use `using`).',
-  })
+const collected = new FinalizationRegistry<{ what: string; kind: LockKind }>(({ what, kind }) => {
+  try {
+    process.emitWarning(`A FileLock (${kind}, ${what}) was released by garbage collection: nothing referenced it`, {
+      code: 'LINUX_FD_LOCK_COLLECTED',
+      detail: 'Keep the FileLock referenced for as long as the lock must hold, and release() it (or use `using`).',
+    })
+  } catch {} // a replaced process.emitWarning: the lock is gone either way, and this runs at a moment no caller chose
 })
 
 /**
@@ -236,10 +237,13 @@ export class FileLock {
   #watched = false
 
   static {
-    // Registered with `collected` late, at the end of the current job or
-    // once 64 are waiting, and only if still held then: a registration costs
-    // about 0.3 µs (a tenth of `tryLockFile(fd).release()`), and most locks
-    // of a busy loop are released by then.
+    // Registered with `collected` late, once the event loop turns (the check
+    // phase) or once 64 are waiting, and only if still held then: a
+    // registration and its removal cost about 0.5 µs (a tenth of
+    // `tryLockFile(fd).release()`), and most locks of a busy loop, or of
+    // `await lockFile(…)` followed by work and `release()` in the same turn,
+    // are released by then. A buffer path is read into a string at once:
+    // the caller may reuse or transfer its buffer before the warning.
     const unseen: FileLock[] = []
     const targets: (LockPath | number)[] = []
     let scheduled = false
@@ -249,18 +253,20 @@ export class FileLock {
         const lock = unseen[i]!
         if (lock.#h === null) continue
         lock.#watched = true
-        collected.register(lock, { target: targets[i]!, kind: lock.#spec.kind }, lock)
+        const target = targets[i]!
+        const what = typeof target === 'number' ? `taken through fd ${target}` : (target as string)
+        collected.register(lock, { what, kind: lock.#spec.kind }, lock)
       }
       unseen.length = 0
       targets.length = 0
     }
     makeLock = (h, spec, fd, target) => {
       const lock = new FileLock(TOKEN, h, spec, fd)
-      targets.push(target)
+      targets.push(typeof target === 'object' ? Buffer.from(target.buffer, target.byteOffset, target.byteLength).toString() : target)
       if (unseen.push(lock) >= 64) flush()
       else if (!scheduled) {
         scheduled = true
-        queueMicrotask(flush)
+        later(flush)
       }
       return lock
     }
