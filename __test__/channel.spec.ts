@@ -556,7 +556,7 @@ test.serial('listen/connect on a path: 0600 whatever the umask, peers, close rem
   t.regex(inspect(server), /FdChannelServer \{[^]*rejected: 0/)
   throwsErr(t, () => FdChannel.listen(path), 'EADDRINUSE', 'listen')
   // The path is named, as in a lock's open error and Node's fs errors.
-  t.like(t.throws(() => FdChannel.listen(path)), { path, message: `EADDRINUSE: address already in use, listen '${path}'` })
+  t.like(t.throws(() => FdChannel.listen(path)), { path, message: `EADDRINUSE: address already in use, listen '${path}' (a file is at the path: if it is the socket of a server that exited without close(), remove it)` })
   server.close()
   t.false(existsSync(path), 'close() removed the socket file')
   await t.throwsAsync(server.accept(), { code: 'ERR_USE_AFTER_CLOSE', message: 'FdChannelServer was closed' })
@@ -647,7 +647,11 @@ test.serial('close() leaves a file it did not create; listen never replaces a fi
   t.is(r.code, 0, r.stderr)
   t.true(lstatSync(stale).isSocket())
   await rejects(t, FdChannel.connect(stale), 'ECONNREFUSED', 'connect')
-  t.throws(() => FdChannel.listen(stale), { code: 'EADDRINUSE' }, 'a stale socket is not removed for you')
+  t.throws(() => FdChannel.listen(stale), {
+    code: 'EADDRINUSE',
+    // The message says what to do (user34 L4).
+    message: `EADDRINUSE: address already in use, listen '${stale}' (a file is at the path: if it is the socket of a server that exited without close(), remove it)`,
+  }, 'a stale socket is not removed for you')
 })
 
 test.serial('the accept iterator yields connections and ends on close; abort signal closes the server', async (t) => {

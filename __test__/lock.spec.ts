@@ -1031,3 +1031,26 @@ test('a held FileLock that garbage collection releases emits a LINUX_FD_LOCK_COL
   )
   t.is(warnings.length, 102, 'the two dropped path locks, and the 100 ranges still held; none for the 300 released')
 })
+
+test('an OFD lock through an fd opened without the access it needs says so; flock needs none', async (t) => {
+  // It said only "EBADF: bad file descriptor, fcntl" of an fd that is open (user34 L3).
+  const path = join(dir, 'access-hint')
+  writeFileSync(path, 'x')
+  const ro = openSync(path, 'r')
+  t.teardown(() => closeSync(ro))
+  const hint = `EBADF: bad file descriptor, fcntl (fd ${ro}: an exclusive lock needs an fd open for writing: take a shared one, or lock by path)`
+  t.throws(() => tryLockFile(ro), { code: 'EBADF', message: hint })
+  await t.throwsAsync(lockFile(ro), { code: 'EBADF', message: hint })
+  const shared = tryLockFile(ro, { shared: true })
+  t.not(shared, null)
+  shared?.release()
+  const wo = openSync(path, 'w')
+  t.teardown(() => closeSync(wo))
+  t.throws(() => tryLockFile(wo, { shared: true }), {
+    code: 'EBADF',
+    message: `EBADF: bad file descriptor, fcntl (fd ${wo}: a shared lock needs an fd open for reading)`,
+  })
+  const fl = tryLockFile(ro, { kind: 'flock' })
+  t.not(fl, null, 'flock takes any fd')
+  fl?.release()
+})

@@ -7,7 +7,7 @@
  */
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { abortErrorOf, errnoError, errnoErrorWithHint, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
@@ -32,6 +32,7 @@ const NO_FDS = new Int32Array(0)
 const EAGAIN = -11
 const EBADF = -9
 const EPIPE = -32
+const EADDRINUSE = -98
 const ECONNABORTED = -103
 const ECONNRESET = -104
 const ENOTSOCK = -88
@@ -452,7 +453,15 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     if (signal?.aborted) throw abortErrorOf(signal)
     const h = native.channelListen(name, abstract, backlog)
     // A socket path goes into the message and `path`, as a lock's `open` does (an abstract name is no path).
-    if (typeof h === 'number') throw errnoError(h, 'listen', abstract ? undefined : name)
+    if (typeof h === 'number') {
+      if (abstract) throw errnoError(h, 'listen')
+      // A file at the path is never replaced; the usual one is the socket of
+      // a server that exited without close() (user34 L4).
+      if (h === EADDRINUSE) {
+        throw errnoErrorWithHint(h, 'listen', 'a file is at the path: if it is the socket of a server that exited without close(), remove it', name)
+      }
+      throw errnoError(h, 'listen', name)
+    }
     return makeFdChannelServer(h, name, abstract, uids, signal)
   }
 

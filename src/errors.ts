@@ -68,6 +68,19 @@ export function errnoError(errno: number, syscall: string, path?: string): Errno
 }
 
 /**
+ * `errnoError` with a hint after the message, in parentheses, for an errno
+ * whose usual text would mislead (`EBADF` for an fd that is open, but not
+ * for writing).
+ */
+export function errnoErrorWithHint(errno: number, syscall: string, hint: string, path?: string): ErrnoError {
+  const err = errnoError(errno, syscall, path)
+  const message = `${err.message} (${hint})`
+  Object.defineProperty(err, 'message', { value: message, writable: true, enumerable: false, configurable: true })
+  Error.captureStackTrace?.(err, errnoErrorWithHint)
+  return err
+}
+
+/**
  * The error of a `fromFd` whose native call returned `errno`. `EBUSY` is the
  * binding refusing `{ adopt: true }` of a number another linux-fd object
  * still owns (two owners would each close it, the second one closing

@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
-import { AbortError, abortErrorOf, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
+import { AbortError, abortErrorOf, errnoError, errnoErrorWithHint, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
 import { native } from './binding'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 import { later } from './timers'
@@ -431,7 +431,18 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
   if (r >= 0) return makeLock(h, req.spec, r, req.target)
   native.lockRelease(h)
   if (r === EAGAIN) return null
-  throw errnoError(r, syscallOf(req.spec))
+  throw lockError(r, req.spec, req.target)
+}
+
+/**
+ * The error of a first lock try. `EBADF` from an OFD lock through an fd that
+ * is open, but not for the access the lock needs, said only "bad file
+ * descriptor" (a user's-eye review, user34 L3).
+ */
+function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError {
+  if (r !== EBADF || typeof target !== 'number' || spec.kind !== 'ofd') return errnoError(r, syscallOf(spec))
+  const need = spec.shared ? 'a shared lock needs an fd open for reading' : 'an exclusive lock needs an fd open for writing: take a shared one, or lock by path'
+  return errnoErrorWithHint(r, syscallOf(spec), `fd ${target}: ${need}`)
 }
 
 /**
@@ -481,7 +492,7 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
   if (r >= 0) return makeLock(h, req.spec, r, req.target)
   if (r !== EAGAIN || !req.wait) {
     native.lockRelease(h)
-    throw errnoError(r, syscallOf(req.spec))
+    throw lockError(r, req.spec, req.target)
   }
   // A wait through an fd is judged by the kernel together with the locks
   // its open file description already holds, which a queue keyed by file,
