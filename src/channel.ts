@@ -7,7 +7,7 @@
  */
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { abortErrorOf, errnoError, errnoErrorWithHint, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
@@ -457,10 +457,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       if (abstract) throw errnoError(h, 'listen')
       // A file at the path is never replaced; the usual one is the socket of
       // a server that exited without close() (user34 L4).
-      if (h === EADDRINUSE) {
-        throw errnoErrorWithHint(h, 'listen', 'a file is at the path: if it is the socket of a server that exited without close(), remove it', name)
-      }
-      throw errnoError(h, 'listen', name)
+      const hint = h === EADDRINUSE ? 'a file is at the path: if it is the socket of a server that exited without close(), remove it' : undefined
+      throw errnoError(h, 'listen', name, hint)
     }
     return makeFdChannelServer(h, name, abstract, uids, signal)
   }

@@ -58,25 +58,15 @@ function define(err: Error, props: Record<string, unknown>): void {
  * channel's `listen` or `connect`), goes
  * into the message and a `path` property, as in Node's fs errors.
  */
-export function errnoError(errno: number, syscall: string, path?: string): ErrnoError {
+export function errnoError(errno: number, syscall: string, path?: string, hint?: string): ErrnoError {
   const [code, description] = describeErrno(errno)
-  // With a path, as Node's fs errors: `ENOENT: …, open '/x'` and `path`.
-  const err = new Error(`${code}: ${description}, ${syscall}${path === undefined ? '' : ` '${path}'`}`) as ErrnoError
+  // With a path, as Node's fs errors: `ENOENT: …, open '/x'` and `path`. A
+  // hint, in parentheses, where the errno's usual text would mislead.
+  const err = new Error(
+    `${code}: ${description}, ${syscall}${path === undefined ? '' : ` '${path}'`}${hint === undefined ? '' : ` (${hint})`}`,
+  ) as ErrnoError
   define(err, path === undefined ? { errno, code, syscall } : { errno, code, syscall, path })
   Error.captureStackTrace?.(err, errnoError)
-  return err
-}
-
-/**
- * `errnoError` with a hint after the message, in parentheses, for an errno
- * whose usual text would mislead (`EBADF` for an fd that is open, but not
- * for writing).
- */
-export function errnoErrorWithHint(errno: number, syscall: string, hint: string, path?: string): ErrnoError {
-  const err = errnoError(errno, syscall, path)
-  const message = `${err.message} (${hint})`
-  Object.defineProperty(err, 'message', { value: message, writable: true, enumerable: false, configurable: true })
-  Error.captureStackTrace?.(err, errnoErrorWithHint)
   return err
 }
 

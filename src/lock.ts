@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
-import { AbortError, abortErrorOf, errnoError, errnoErrorWithHint, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
+import { AbortError, abortErrorOf, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
 import { native } from './binding'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 import { later } from './timers'
@@ -159,10 +159,13 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
       : native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
   if (typeof h === 'number') {
     if (typeof target === 'number') throw errnoError(h, 'fcntl')
-    throw errnoError(h, 'open', typeof target === 'string' ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength).toString())
+    throw errnoError(h, 'open', pathText(target))
   }
   return h
 }
+
+/** A path as text, for messages: a buffer path's bytes as UTF-8. */
+const pathText = (p: LockPath): string => (typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString())
 
 const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fcntl')
 
@@ -245,7 +248,7 @@ export class FileLock {
     // are released by then. A buffer path is read into a string at once:
     // the caller may reuse or transfer its buffer before the warning.
     const unseen: FileLock[] = []
-    const targets: (LockPath | number)[] = []
+    const targets: (string | number)[] = []
     let scheduled = false
     const flush = (): void => {
       scheduled = false
@@ -254,7 +257,7 @@ export class FileLock {
         if (lock.#h === null) continue
         lock.#watched = true
         const target = targets[i]!
-        const what = typeof target === 'number' ? `taken through fd ${target}` : (target as string)
+        const what = typeof target === 'number' ? `taken through fd ${target}` : target
         collected.register(lock, { what, kind: lock.#spec.kind }, lock)
       }
       unseen.length = 0
@@ -262,7 +265,7 @@ export class FileLock {
     }
     makeLock = (h, spec, fd, target) => {
       const lock = new FileLock(TOKEN, h, spec, fd)
-      targets.push(typeof target === 'object' ? Buffer.from(target.buffer, target.byteOffset, target.byteLength).toString() : target)
+      targets.push(typeof target === 'number' ? target : pathText(target))
       if (unseen.push(lock) >= 64) flush()
       else if (!scheduled) {
         scheduled = true
@@ -442,7 +445,7 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
 function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError {
   if (r !== EBADF || typeof target !== 'number' || spec.kind !== 'ofd') return errnoError(r, syscallOf(spec))
   const need = spec.shared ? 'a shared lock needs an fd open for reading' : 'an exclusive lock needs an fd open for writing: take a shared one, or lock by path'
-  return errnoErrorWithHint(r, syscallOf(spec), `fd ${target}: ${need}`)
+  return errnoError(r, syscallOf(spec), undefined, `fd ${target}: ${need}`)
 }
 
 /**
