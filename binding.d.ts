@@ -591,9 +591,10 @@ export declare function lockOpen(path: string | Uint8Array, flock: boolean, shar
  * thread could be started, `EINVAL` if `callback` is not a function: checked
  * first, before a dup or a thread is taken; napi-rs's `Function` argument
  * takes any value, and a primitive then failed as `ENOMEM` while a
- * non-callable object began a wait whose report threw).
+ * non-callable object began a wait whose report threw). The pending wait
+ * keeps the event loop alive unless `refed` is false (default true).
  */
-export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback: (result: number) => void): ExternalObject<'LockWait'> | number
+export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback: (result: number) => void, refed?: boolean): ExternalObject<'LockWait'> | number
 
 /**
  * Cancels a pending wait (idempotent; nothing once it has reported): its

@@ -1054,3 +1054,70 @@ test('an OFD lock through an fd opened without the access it needs says so; floc
   t.not(fl, null, 'flock takes any fd')
   fl?.release()
 })
+
+test.serial('{ ref: false }: a lock wait does not keep the process alive; a referenced waiter for the same lock still does', async (t) => {
+  // A contended lockFile() kept the process alive with no way out but an
+  // AbortSignal, while every other waiting object has unref() (user34 L8).
+  const path = file()
+  const held = await lockFile(path)
+  t.teardown(() => held.release())
+  const fdPath = file()
+  const heldFd = await lockFile(fdPath, { kind: 'flock' })
+  t.teardown(() => heldFd.release())
+  const unref = await runNode(
+    `const fs = require('node:fs')
+     const p = ${JSON.stringify(path)}
+     const settled = []
+     const note = (name) => (x) => settled.push(name + ': ' + (x instanceof lfd.FileLock ? 'locked' : x.code))
+     // the head of a queue, one queued behind it, and a wait through an fd (which does not queue)
+     lfd.lockFile(p, { ref: false }).then(note('head'), note('head'))
+     lfd.lockFile(p, { ref: false }).then(note('queued'), note('queued'))
+     const fd = fs.openSync(${JSON.stringify(fdPath)}, 'r')
+     lfd.lockFile(fd, { ref: false, kind: 'flock' }).then(note('fd'), note('fd'))
+     process.on('exit', () => console.log(JSON.stringify(settled)))`,
+    { timeoutMs: 20_000 },
+  )
+  t.is(unref.signal, null, 'the child exited by itself (killed by the hang guard otherwise)')
+  t.is(unref.code, 0, unref.stderr)
+  t.deepEqual(JSON.parse(unref.stdout), [], 'the promises never settle')
+
+  // A referenced waiter queued behind an unreferenced one: the process lives
+  // until it has the lock (one queue would have left it waiting without a job).
+  let ready!: () => void
+  const waiting = new Promise<void>((resolve) => (ready = resolve))
+  const mixed = runNode(
+    `const p = ${JSON.stringify(path)}
+     lfd.lockFile(p, { ref: false }).then((l) => { console.log('unref granted'); l.release() })
+     lfd.lockFile(p).then((l) => { console.log('ref granted'); l.release() })
+     setTimeout(() => console.log('waiting'), 200)`,
+    { timeoutMs: 20_000, onStdout: (all) => all.includes('waiting') && ready() },
+  )
+  await waiting
+  held.release()
+  const r = await mixed
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /ref granted/)
+
+  // Wrong values, and tryLockFile, which never waits.
+  await t.throwsAsync(lockFile(path, { ref: 'no' } as never), { code: 'ERR_INVALID_ARG_TYPE', message: /options\.ref/ })
+  t.throws(() => tryLockFile(path, { ref: false } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.ref.*never waits/ })
+  t.is(tryLockFile(path, { ref: undefined })?.release(), undefined)
+})
+
+test.serial('{ ref: false }: a worker that ends with a lock wait pending leaves nothing locked and no fd open', async (t) => {
+  const path = file()
+  const held = await lockFile(path)
+  const before = fdList()
+  const w = new Worker(
+    `const lfd = require(${JSON.stringify(PKG)})
+     lfd.lockFile(${JSON.stringify(path)}, { ref: false })
+     require('node:worker_threads').parentPort.postMessage('waiting')`,
+    { eval: true },
+  )
+  const code = await new Promise<number>((resolve) => w.on('exit', resolve))
+  t.is(code, 0, 'the worker ended by itself')
+  held.release()
+  await until(() => fdsAdded(before).length === 0)
+  // Had the cancelled wait taken the lock, another process could not.
+  t.is(await childTry(path, {}), 'locked')
+})

@@ -59,6 +59,8 @@ export type TryLockOptions = (OfdLockOptions | FlockLockOptions) & {
   wait?: undefined
   /** Not taken: {@link tryLockFile} never waits (undefined means not given). */
   signal?: undefined
+  /** Not taken: {@link tryLockFile} never waits (undefined means not given). */
+  ref?: undefined
 }
 
 /** What {@link lockFile} takes besides {@link TryLockOptions}. */
@@ -67,6 +69,13 @@ export interface LockWaitOptions {
   wait?: boolean | undefined
   /** Aborts the wait: the promise rejects with an `AbortError`, and nothing stays locked. */
   signal?: AbortSignal | undefined
+  /**
+   * Whether a wait for a held lock keeps the event loop alive (default
+   * true), as `ref` of `timers/promises`' `setTimeout` does. With false, the
+   * process may exit while the lock is awaited: the promise then never
+   * settles, and nothing stays locked.
+   */
+  ref?: boolean | undefined
 }
 
 /** Options of {@link lockFile}. */
@@ -100,7 +109,7 @@ function isURL(value: unknown): value is URL {
 }
 
 /** Checks `(fileOrPath, options)` completely before anything is opened. */
-function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined } {
+function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined; ref: boolean } {
   let target: LockPath | number
   // A path as Node's fs takes one: a string, its bytes, or a file: URL.
   if (typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) || isURL(fileOrPath)) {
@@ -115,20 +124,22 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
   } else {
     throw invalidArgType('fileOrPath', 'of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle', fileOrPath)
   }
-  const o = toOptions(options, 'options', ['shared', 'wait', 'signal', 'range', 'kind'] as const)
+  const o = toOptions(options, 'options', ['shared', 'wait', 'signal', 'ref', 'range', 'kind'] as const)
   // Each option is read once: a getter cannot answer the checks one way
   // and the lock another (a `kind` getter made a FileLock of kind 'bogus').
-  const { shared: oShared, wait: oWait, signal: oSignal, range: oRange, kind: oKind } = o
-  // tryLockFile never waits: `wait` and `signal` are refused unless
+  const { shared: oShared, wait: oWait, signal: oSignal, ref: oRef, range: oRange, kind: oKind } = o
+  // tryLockFile never waits: `wait`, `signal` and `ref` are refused unless
   // undefined, which everywhere means "not given" (so `{ signal: undefined }`,
   // which its typings allow, is fine).
   if (!waitable) {
     if (oWait !== undefined) throw invalidArgValue('options.wait', oWait, 'is not taken by tryLockFile, which never waits')
     if (oSignal !== undefined) throw invalidArgValue('options.signal', oSignal, 'is not taken by tryLockFile, which never waits')
+    if (oRef !== undefined) throw invalidArgValue('options.ref', oRef, 'is not taken by tryLockFile, which never waits')
   }
   const shared = toBool(oShared, 'options.shared', false)
   const wait = toBool(oWait, 'options.wait', true)
   const signal = toSignal(oSignal)
+  const ref = toBool(oRef, 'options.ref', true)
   let kind: LockKind = 'ofd'
   if (oKind !== undefined) {
     if (typeof oKind !== 'string') throw invalidArgType('options.kind', 'of type string', oKind)
@@ -147,7 +158,7 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
     start = toInt(rStart, 'options.range.start', 0, MAX_SAFE, 0)
     length = toInt(rLength, 'options.range.length', 0, MAX_SAFE, 0)
   }
-  return { target, spec: { kind, shared, start, length }, wait, signal }
+  return { target, spec: { kind, shared, start, length }, wait, signal, ref }
 }
 
 /** The handle for `target`: its own fd, opened from a path or duplicated. Throws the OS error. */
@@ -475,7 +486,7 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  *
  * Never throws: every failure, argument errors included, is a rejection.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
- * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
+ * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `ref` (default true; with false, a wait does not keep the process alive), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
  * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false`; an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`) or locking.
  * @throws {TypeError} (rejects) `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments, an unknown option key included (`{ timeout: 100 }`).
  * @throws {RangeError} (rejects) `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
@@ -502,8 +513,8 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
   // kind, mode and range cannot see: queued behind a waiter that waits for
   // that description's own lock, it would never be tried again. So it waits
   // in the kernel at once, on its own thread.
-  if (typeof req.target === 'number') return wait(h, req.spec, signal, req.target)
-  return queued(h, req.spec, signal, req.target)
+  if (typeof req.target === 'number') return wait(h, req.spec, signal, req.ref, req.target)
+  return queued(h, req.spec, signal, req.ref, req.target)
 }
 
 /**
@@ -522,21 +533,26 @@ interface Waiter {
   /** What was locked, for the garbage-collection warning. */
   target: LockPath
   signal: AbortSignal | undefined
+  /** Whether its wait keeps the event loop alive (the same for a whole queue). */
+  ref: boolean
   resolve(lock: FileLock): void
   reject(error: unknown): void
   onAbort: (() => void) | undefined
 }
 
-function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, target: LockPath): Promise<FileLock> {
+function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath): Promise<FileLock> {
   return new Promise<FileLock>((resolve, reject) => {
     // The file's device and inode, kind, mode and range, from one fstat in
     // the binding (no BigIntStats object as with fs.fstatSync).
-    const key = native.lockKey(h)
-    if (typeof key === 'number') {
+    const k = native.lockKey(h)
+    if (typeof k === 'number') {
       native.lockRelease(h)
-      return reject(errnoError(key, 'fstat'))
+      return reject(errnoError(k, 'fstat'))
     }
-    const w: Waiter = { h, spec, target, signal, resolve, reject, onAbort: undefined }
+    // Referenced and unreferenced waiters queue apart: a referenced one
+    // behind an unreferenced head would not keep the process alive.
+    const key = ref ? k : k + ' unref'
+    const w: Waiter = { h, spec, target, signal, ref, resolve, reject, onAbort: undefined }
     let queue = queues.get(key)
     if (queue === undefined) {
       queue = []
@@ -617,7 +633,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
       queue.shift()
       runHead(key, queue)
     }
-    wait(w.h, w.spec, w.signal, w.target).then(
+    wait(w.h, w.spec, w.signal, w.ref, w.target).then(
       (lock) => {
         w.resolve(lock)
         next()
@@ -632,7 +648,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
 }
 
 /** Waits on the native thread; settles only once the wait has reported (and released its fds). */
-function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, target: LockPath | number): Promise<FileLock> {
+function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath | number): Promise<FileLock> {
   return new Promise<FileLock>((resolve, reject) => {
     let cancelled = false
     let failure: { error: unknown } | undefined
@@ -663,7 +679,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, target
       // timers and I/O. Deferred, the next release happens after the
       // dispatch, and each hand-off costs a loop turn, as a pending fs call.
       later(settle, result)
-    })
+    }, ref)
     if (typeof r === 'number') {
       native.lockRelease(h)
       return reject(errnoError(r, syscallOf(spec)))

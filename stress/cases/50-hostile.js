@@ -429,7 +429,7 @@ const NUMS = [NaN, Infinity, -Infinity, -0, 0, 1, 2, 3, -1, 0.5, -0.5, 1.5, 2 **
 const BIGS = [0n, 1n, -1n, 2n ** 64n - 2n, 2n ** 64n - 1n, 2n ** 64n, 2n ** 63n - 1n, 2n ** 63n, -(2n ** 63n), 2n ** 32n, 2n ** 53n, 2n ** 200n, -(2n ** 200n)]
 const STRS = ['', '\0', 'a\0b', '\uD800', '\uDFFF\uD800', 'x'.repeat(249), 'x'.repeat(250), 'x'.repeat(5000), '0', '3', ' 3 ', '1e3', 'NaN',
   'monotonic', 'realtime', 'boottime', 'realtime-alarm', 'boottime-alarm', 'ofd', 'flock', '2MB', '1GB', '64KB', '3MB', '__proto__', 'constructor']
-const OPTION_KEYS = ['adopt', 'signal', 'shared', 'wait', 'range', 'kind', 'start', 'length', 'offset', 'writable', 'unsafeAllowShrink',
+const OPTION_KEYS = ['adopt', 'signal', 'ref', 'shared', 'wait', 'range', 'kind', 'start', 'length', 'offset', 'writable', 'unsafeAllowShrink',
   'sealable', 'hugePages', 'executable', 'seal', 'shrink', 'grow', 'write', 'futureWrite', 'exec', 'initial', 'interval', 'flags',
   'absolute', 'cancelOnSet', 'fd', 'buffer', 'then', '__proto__']
 
@@ -696,6 +696,7 @@ const lockOpts = A.opts({
   shared: bool,
   wait: bool,
   signal: signalArg,
+  ref: bool,
   kind: fc.oneof(fc.constantFrom('ofd', 'flock', 'posix').map((v) => ({ t: 'v', v })), any),
   range: fc.oneof(A.opts({ start: A.num, length: A.num }), any),
 })
@@ -921,9 +922,9 @@ const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_INVA
 const OPTIONS_AT = {
   timerfdSettime: [1, ['initial', 'interval', 'flags']],
   timerfdSettimeNs: [1, ['initial', 'interval', 'flags']],
-  lockFile: [1, ['shared', 'wait', 'signal', 'range', 'kind']],
-  // `wait` and `signal` only as undefined ("not given"; lock.spec checks the refusal of any other value).
-  tryLockFile: [1, ['shared', 'range', 'kind'], ['wait', 'signal']],
+  lockFile: [1, ['shared', 'wait', 'signal', 'ref', 'range', 'kind']],
+  // `wait`, `signal` and `ref` only as undefined ("not given"; lock.spec checks the refusal of any other value).
+  tryLockFile: [1, ['shared', 'range', 'kind'], ['wait', 'signal', 'ref']],
   'EventCounter.fromFd': [1, ['adopt']],
   'Semaphore.fromFd': [1, ['adopt']],
   'Timer.fromFd': [1, ['adopt']],

@@ -235,15 +235,17 @@ struct WaitState {
 /// thread could be started, `EINVAL` if `callback` is not a function: checked
 /// first, before a dup or a thread is taken; napi-rs's `Function` argument
 /// takes any value, and a primitive then failed as `ENOMEM` while a
-/// non-callable object began a wait whose report threw).
+/// non-callable object began a wait whose report threw). The pending wait
+/// keeps the event loop alive unless `refed` is false (default true).
 #[napi(
-    ts_args_type = "handle: ExternalObject<'LockHandle'>, callback: (result: number) => void",
+    ts_args_type = "handle: ExternalObject<'LockHandle'>, callback: (result: number) => void, refed?: boolean",
     ts_return_type = "ExternalObject<'LockWait'> | number"
 )]
 pub fn lock_wait(
     env: Env,
     handle: Handle<LockHandle>,
     callback: Unknown<'_>,
+    refed: Option<bool>,
 ) -> Either<External<LockWait>, i32> {
     if !matches!(callback.get_type(), Ok(ValueType::Function)) {
         return Either::B(-libc::EINVAL);
@@ -288,6 +290,7 @@ pub fn lock_wait(
     drop(inner);
     let spawned = job::spawn(
         env.raw(),
+        refed.unwrap_or(true),
         on_close,
         // The closure owns its share of the cancel, dropped when it returns;
         // the dup comes back with the result (dropped with it on the pool

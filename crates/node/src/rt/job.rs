@@ -7,8 +7,9 @@
 //! - **The pool**: process-wide threads, `linux_fd_core::pool`.
 //! - **The mailbox**: one threadsafe function per environment, made on its
 //!   first job and kept until the environment's teardown. It keeps the event
-//!   loop alive only while some job of the environment has not reported
-//!   (`napi_ref_threadsafe_function` / `napi_unref_threadsafe_function`).
+//!   loop alive only while some job of the environment that was started
+//!   referenced has not reported (`napi_ref_threadsafe_function` /
+//!   `napi_unref_threadsafe_function`).
 //!
 //! Lifetime rule (Node-API): when the environment is torn down, Node destroys
 //! a threadsafe function even while threads still hold it, so a thread must
@@ -126,9 +127,11 @@ struct Mailbox {
     env: sys::napi_env,
     tsfn: Cell<sys::napi_threadsafe_function>,
     outbox: Arc<Outbox>,
-    pending: RefCell<HashMap<u64, Done>>,
+    /// Each job's `done`, and whether it was started referenced.
+    pending: RefCell<HashMap<u64, (Done, bool)>>,
     next_id: Cell<u64>,
-    /// Jobs that have not reported; the function is ref'd while non-zero.
+    /// Referenced jobs that have not reported; the function is ref'd while
+    /// non-zero.
     active: Cell<usize>,
 }
 
@@ -235,12 +238,15 @@ impl Mailbox {
 /// the job pending for good: its caller's promise never settled and the
 /// process could not exit).
 /// While the job is pending, the environment's event loop stays alive (like a
-/// pending fs call). If the environment goes away first, `on_close` runs (it
+/// pending fs call) if `refed`; unreferenced, it does not (like an unref'd
+/// timer), and the process may exit with it pending. If the environment goes
+/// away first, `on_close` runs (it
 /// should make `work` return soon), `done` is dropped unrun on the JS thread,
 /// and the result on the pool thread (or where the teardown runs, if it was
 /// already posted).
 pub fn spawn<T, W, D>(
     env: sys::napi_env,
+    refed: bool,
     on_close: impl FnOnce() + Send + 'static,
     work: W,
     done: D,
@@ -272,11 +278,13 @@ where
             done(env, *t);
         }
     });
-    mb.pending.borrow_mut().insert(id, done);
-    if mb.active.get() == 0 {
-        mb.set_ref(true);
+    mb.pending.borrow_mut().insert(id, (done, refed));
+    if refed {
+        if mb.active.get() == 0 {
+            mb.set_ref(true);
+        }
+        mb.active.set(mb.active.get() + 1);
     }
-    mb.active.set(mb.active.get() + 1);
     Ok(())
 }
 
@@ -308,16 +316,21 @@ unsafe extern "C" fn call_js(
     // SAFETY: with a live env, call_js runs before finalize, which is what
     // releases the mailbox that context points to.
     let mb = unsafe { &*(context as *const Mailbox) };
-    let done = mb.pending.borrow_mut().remove(&id);
-    if let (Some(done), Some(result)) = (done, mb.outbox.take(id)) {
+    let result = mb.outbox.take(id);
+    let Some((done, refed)) = mb.pending.borrow_mut().remove(&id) else {
+        return; // never: each job is posted once, after spawn() returned
+    };
+    if let Some(result) = result {
         done(env, result);
     }
     // Counted down after `done`: a job it starts keeps the count above 0,
     // so the function is not unref'd and ref'd again in between.
-    let active = mb.active.get().saturating_sub(1);
-    mb.active.set(active);
-    if active == 0 {
-        mb.set_ref(false);
+    if refed {
+        let active = mb.active.get().saturating_sub(1);
+        mb.active.set(active);
+        if active == 0 {
+            mb.set_ref(false);
+        }
     }
 }
 
