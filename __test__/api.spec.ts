@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_DUPFD_CLOEXEC, F_GETFD, F_GETOWN_EX, FdChannel, type LockOptions, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_DUPFD_CLOEXEC, F_GETFD, F_GETOWN_EX, FdChannel, LOCK_EX, LOCK_UN, type LockOptions, lockf, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { fdCount, fdList, fdsAdded, PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -321,7 +321,8 @@ test.serial('types: options take an explicit undefined (exactOptionalPropertyTyp
   t.is(await c.take({ signal: maybeSignal }), 1n)
   const sem = new Semaphore(0)
   t.teardown(() => sem.close())
-  Semaphore.fromFd(sem, { adopt: maybeBool }).close()
+  Semaphore.fromFd(sem.fd, { adopt: maybeBool ?? false }).close()
+  Semaphore.fromFd(sem, { adopt: undefined }).close()
   const dir = mkdtempSync(join(tmpdir(), 'lfd-types-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const lock = tryLockFile(join(dir, 'l'), { shared: maybeBool, range: undefined })
@@ -334,6 +335,51 @@ test.serial('types: options take an explicit undefined (exactOptionalPropertyTyp
   t.throws(() => tryLockFile(join(dir, 'l'), opts), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.signal/ })
   // An explicit undefined is "not given", there too, as the types allow it.
   tryLockFile(join(dir, 'l'), { signal: undefined, wait: undefined })?.release()
+})
+
+test.serial('types: only a number can be adopted; lockf takes whence 0, 1 or 2 (user34 L2)', async (t) => {
+  // Checked by tsc over the specs: each call the types refuse also fails at
+  // run time, with the code the comment gives.
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  const counter = new EventCounter()
+  t.teardown(() => counter.close())
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  const mem = MemFile.create('types')
+  t.teardown(() => mem.close())
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const refused = { code: 'ERR_INVALID_ARG_TYPE', message: /adopt/ }
+  // @ts-expect-error: an object's fd cannot be adopted
+  t.throws(() => EventCounter.fromFd(counter, { adopt: true }), refused)
+  // @ts-expect-error: an object's fd cannot be adopted
+  t.throws(() => Semaphore.fromFd(sem, { adopt: true }), refused)
+  // @ts-expect-error: an object's fd cannot be adopted
+  t.throws(() => Timer.fromFd(timer, { adopt: true }), refused)
+  // @ts-expect-error: an object's fd cannot be adopted
+  t.throws(() => MemFile.fromFd(mem, { adopt: true }), refused)
+  // @ts-expect-error: an object's fd cannot be adopted
+  t.throws(() => FdChannel.fromFd(a, { adopt: true }), refused)
+  class Sub extends EventCounter {}
+  // @ts-expect-error: an object's fd cannot be adopted, through a subclass either
+  t.throws(() => Sub.fromFd(counter, { adopt: true }), refused)
+  // What the types allow: a dup of an object's fd, or a number adopted.
+  Sub.fromFd(counter).close()
+  Sub.fromFd(counter, { adopt: false }).close()
+  const fd: number = fcntl(counter.fd, F_DUPFD_CLOEXEC, 0) as number
+  EventCounter.fromFd(fd, { adopt: true }).close()
+  // A value typed as either may still be adopted at run time (a number).
+  const either: number | { fd: number } = fcntl(sem.fd, F_DUPFD_CLOEXEC, 0) as number
+  Semaphore.fromFd(either, { adopt: true }).close()
+  const path = join(mkdtempSync(join(tmpdir(), 'lfd-types-')), 'f')
+  writeFileSync(path, '')
+  const handle = await open(path, 'r+')
+  t.teardown(() => handle.close())
+  lockf(handle, LOCK_EX, 0, 0, 0)
+  lockf(handle, LOCK_UN, 0, 0, 2)
+  // @ts-expect-error: whence is SEEK_SET, SEEK_CUR or SEEK_END
+  t.throws(() => lockf(handle, LOCK_EX, 0, 0, 3), { code: 'ERR_OUT_OF_RANGE' })
 })
 
 test.serial('throw() on an iterator also settles pending next() calls, and rejects with the error', async (t) => {

@@ -639,10 +639,10 @@ test.serial('fromFd(object, { adopt: true }) is ERR_INVALID_ARG_TYPE: an object 
   // Adopting a FileHandle's number left two owners of one fd: its close()
   // closed the number under the adopting object.
   const makers: Array<[string, () => number, (fd: object) => Owner]> = [
-    ['EventCounter', () => eventfd(0, 0), (o) => EventCounter.fromFd(o as never, { adopt: true })],
-    ['Semaphore', () => eventfd(0, EFD_SEMAPHORE), (o) => Semaphore.fromFd(o as never, { adopt: true })],
-    ['Timer', () => timerfdCreate(CLOCK_MONOTONIC), (o) => Timer.fromFd(o as never, { adopt: true })],
-    ['MemFile', () => memfdCreate('adopted', 0), (o) => MemFile.fromFd(o as never, { adopt: true })],
+    ['EventCounter', () => eventfd(0, 0), (o) => EventCounter.fromFd(o as { fd: number }, { adopt: true } as never)],
+    ['Semaphore', () => eventfd(0, EFD_SEMAPHORE), (o) => Semaphore.fromFd(o as { fd: number }, { adopt: true } as never)],
+    ['Timer', () => timerfdCreate(CLOCK_MONOTONIC), (o) => Timer.fromFd(o as { fd: number }, { adopt: true } as never)],
+    ['MemFile', () => memfdCreate('adopted', 0), (o) => MemFile.fromFd(o as { fd: number }, { adopt: true } as never)],
   ]
   for (const [name, make, adopt] of makers) {
     const fd = make()
@@ -652,7 +652,7 @@ test.serial('fromFd(object, { adopt: true }) is ERR_INVALID_ARG_TYPE: an object 
     closeSync(fd)
   }
   const [a, b] = FdChannel.pair()
-  t.throws(() => FdChannel.fromFd(a, { adopt: true }), { code: 'ERR_INVALID_ARG_TYPE', message: /adopt/ })
+  t.throws(() => FdChannel.fromFd(a, { adopt: true } as never), { code: 'ERR_INVALID_ARG_TYPE', message: /adopt/ })
   t.false(a.closed)
   a.close()
   b.close()

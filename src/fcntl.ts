@@ -539,7 +539,7 @@ const OFF_MAX = 2n ** 63n - 1n
  * @see https://man7.org/linux/man-pages/man3/lockf.3.html
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
-export function lockf(fd: FdLike, cmd: number, len?: number | bigint, start?: number | bigint, whence?: number): void {
+export function lockf(fd: FdLike, cmd: number, len?: number | bigint, start?: number | bigint, whence?: 0 | 1 | 2): void {
   const n = toFd(fd)
   const c = toInt32(cmd, 'cmd')
   const l = toBigInt(len === undefined ? 0 : len, 'len', OFF_MIN, OFF_MAX)
