@@ -107,6 +107,16 @@ test.serial('release validates its count', async (t) => {
   t.throws(() => sem.release(-1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => sem.release('2' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => new Semaphore(-1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  // A bigint as well, as count, take() and release() are bigints (user34 L6).
+  for (const C of [Semaphore, EventCounter]) {
+    const o = new C(3n)
+    t.is(o.count, 3n, C.name)
+    o.close()
+    t.is(new C(2n ** 32n - 1n).close(), undefined)
+    t.throws(() => new C(2n ** 32n), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE', message: /"initial".*<= 4294967295.*4294967296n/ })
+    t.throws(() => new C(-1n), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+    t.throws(() => new C('2' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE', message: /of type number or bigint/ })
+  }
   // A promise-returning function never throws synchronously: bad arguments reject.
   const bad = sem.acquire({ signal: {} as AbortSignal })
   t.true(bad instanceof Promise)

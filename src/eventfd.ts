@@ -116,7 +116,12 @@ const counters = new Adoption<Handle, EventCounter>(discard, (c) => EventCounter
 const semaphores = new Adoption<Handle, Semaphore>(discard, (s) => Semaphore.prototype.close.call(s))
 
 function open(initial: unknown, semaphore: boolean): Handle {
-  const init = toInt(initial, 'initial', 0, 0xffffffff, 0)
+  // A number as it is (no bigint made on this path); a bigint too, as the
+  // count, take() and release() are bigints (user34 L6).
+  const init =
+    typeof initial === 'number' || initial === undefined
+      ? toInt(initial, 'initial', 0, 0xffffffff, 0)
+      : Number(toBigInt(initial, 'initial', 0n, 0xffffffffn))
   const h = native.eventfdOpen(init, semaphore)
   if (typeof h === 'number') throw errnoError(h, 'eventfd')
   return h
@@ -174,11 +179,11 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Creates a counter starting at `initial`.
-   * @param initial - 0 … 2^32-1, default 0.
+   * @param initial - 0 … 2^32-1 (a number or a bigint), default 0.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    */
-  constructor(initial?: number) {
+  constructor(initial?: number | bigint) {
     const adopted = counters.take(new.target, this)
     const h = adopted ?? open(initial, false)
     const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
@@ -551,11 +556,11 @@ export class Semaphore implements Disposable {
 
   /**
    * Creates a semaphore with `initial` permits.
-   * @param initial - 0 … 2^32-1, default 0.
+   * @param initial - 0 … 2^32-1 (a number or a bigint), default 0.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `initial`.
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    */
-  constructor(initial?: number) {
+  constructor(initial?: number | bigint) {
     const adopted = semaphores.take(new.target, this)
     const h = adopted ?? open(initial, true)
     const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', (fd) => {
