@@ -242,7 +242,7 @@ const collected = new FinalizationRegistry<{ what: string; kind: LockKind }>(({ 
  * } // released here
  * ```
  */
-export class FileLock {
+export class FileLock implements Disposable, AsyncDisposable {
   #h: LockHandle | null
   #fd: number
   #lostFd = -1

@@ -290,7 +290,7 @@ const token = Symbol('MemFile')
  * ```
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */
-export class MemFile {
+export class MemFile implements Disposable {
   #h: Handle
   /** The fd while open; -1 once closed or lost. */
   #fd: number

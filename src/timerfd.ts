@@ -315,7 +315,7 @@ export interface TimerSetting<T extends number | bigint> {
  * }
  * ```
  */
-export class Timer {
+export class Timer implements Disposable, AsyncIterable<bigint> {
   readonly #core: FdCore<bigint>
   readonly #clock: TimerClock
 
@@ -649,7 +649,7 @@ export class Timer {
     return Timer.#of(this).refed
   }
 
-  /** `Timer { fd: 12, clock: 'monotonic', pending: 0, ref: true }`, or `Timer { closed, … }`. @internal */
+  /** `Timer { fd: 12, closed: false, clock: 'monotonic', pending: 0, ref: true }`, or `Timer { fd: -1, closed: true, clock: 'monotonic' }` (`Timer {}` for a foreign receiver). */
   [util.inspect.custom](_depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'Timer {}'
     const core = this.#core
