@@ -162,6 +162,32 @@ test.serial('awaits that find a value at once still give the event loop a turn n
   t.true(fired, `a 5 ms timeout did not fire during ${n} iterations of 2 ms`)
 })
 
+test.serial('a run of ready awaits that began in the timers phase lets a setTimeout(0) run at its first cut, not its second (user34 L7)', async (t) => {
+  // The cut deferred one value by one setImmediate: a run begun in the
+  // timers phase resumed in the same iteration's check phase, and timers
+  // came after a second 10 ms run. Counted, not timed: how many acquires
+  // resolve between a setImmediate and a setTimeout(0), both set when the
+  // run begins. The immediate runs at the first cut; the timer then must
+  // run before the run resumes (before: a whole second run, thousands).
+  const sem = new Semaphore(0xffffffff)
+  t.teardown(() => sem.close())
+  for (let round = 0; round < 3; round++) {
+    await new Promise((r) => setTimeout(r, 5)) // the run begins in the timers phase
+    let n = 0
+    let atImmediate = -1
+    let atTimeout = -1
+    setTimeout(() => (atTimeout = n), 0)
+    setImmediate(() => (atImmediate = n))
+    const end = performance.now() + scaled(2000, t.log, 'a guard: the run ends by then')
+    while (atTimeout < 0 && performance.now() < end) {
+      ;(await sem.acquire()).release()
+      n++
+    }
+    t.true(atImmediate > 0, `round ${round}: the run was cut (immediate after ${atImmediate} acquires)`)
+    t.is(atTimeout, atImmediate, `round ${round}: acquires between the first cut and setTimeout(0)`)
+  }
+})
+
 test.serial('a wall-clock step back during a run of ready awaits does not stop the event loop turns', async (t) => {
   // The fairness check measured the run with Date.now. A step back of the
   // wall clock (an NTP step, settimeofday) in the middle of a run made the

@@ -67,7 +67,8 @@ const iteratorToken = Symbol('WaitIterator')
  * to spare, a timer whose loop body outlasts its interval, a channel a peer
  * floods) would run in one turn and starve timers and I/O. Once such
  * resolutions have gone on for {@link FAST_RUN_MS} in one turn, the next is
- * deferred to `setImmediate`, which lets the loop turn. The clock is read
+ * deferred by two `setImmediate` hops, which let the loop turn, timers
+ * included. The clock is read
  * once a turn and then every 8th such resolution, so the fast path pays
  * about nothing (docs/design.md, "Waiting on the event loop"). The clock is
  * monotonic: with `Date.now`, a step back of the wall clock (NTP,
@@ -202,8 +203,13 @@ export class FdCore<T> {
             fastSince = clock()
           }
           if ((fastRun & 7) !== 0 || clock() - fastSince < FAST_RUN_MS) return resolve(value)
-          // The value is taken: deliver it, one turn later.
-          return void later(resolve, value)
+          // The value is taken: deliver it a loop iteration later. Through
+          // two setImmediate hops: a run that began in the timers or poll
+          // phase is cut before this iteration's check phase, and one hop
+          // resumed it there, so the next timers phase came only after a
+          // second 10 ms run (setTimeout(0) waited 20 ms; user34 L7). The
+          // second hop always lands after a timers phase.
+          return void later(() => later(resolve, value))
         }
       }
       const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
