@@ -54,14 +54,19 @@ export const ROOT_TARBALL_FILES = [
   'index.js',
   'index.mjs',
   'package.json',
-  // What the README links to: npm shows the README, and the package names no
-  // repository to resolve its relative links against.
+  // What the README links to, and what those docs link to: npm shows the
+  // README, and the package names no repository to resolve its relative
+  // links against.
   'CONTRIBUTING.md',
+  'docs/bench-floor.md',
   'docs/design.md',
   'docs/fdchannel.md',
+  'docs/notes-performance.md',
+  'docs/notes-reliability.md',
   'docs/performance.md',
   'docs/platforms.md',
   'docs/reliability.md',
+  'docs/testing.md',
   'examples/lock-and-memory.ts',
   'examples/semaphore-pool.ts',
   'examples/worker-wake.ts',

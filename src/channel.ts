@@ -901,7 +901,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     return this.#core.refed
   }
 
-  /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0 }`. */
+  /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0, uids: 'any' }` (`uids`: the allowed uids, or `'any'`). */
   [inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'FdChannelServer {}'
     const body = {

@@ -1,7 +1,7 @@
 //! `memfd_create(2)`: anonymous files in memory, their seals, positional I/O,
 //! and shared mappings.
 //!
-//! Kernel rules a careful caller must know (DESIGN.md, "memfd", "SIGBUS"):
+//! Kernel rules a careful caller must know (docs/design.md, "Mappings"):
 //! - Without `MFD_ALLOW_SEALING` the initial seal is `F_SEAL_SEAL`: no seal can
 //!   ever be added. Seals can never be removed.
 //! - `F_SEAL_WRITE` fails with `EBUSY` while any writable shared mapping exists.
