@@ -1121,3 +1121,16 @@ test.serial('{ ref: false }: a worker that ends with a lock wait pending leaves 
   // Had the cancelled wait taken the lock, another process could not.
   t.is(await childTry(path, {}), 'locked')
 })
+
+test('a directory: an exclusive OFD lock says how to lock it; a flock or shared lock takes it (comp35 M2)', (t) => {
+  const d = mkdtempSync(join(dir, 'd-'))
+  t.throws(() => tryLockFile(d), {
+    code: 'EISDIR',
+    message: `EISDIR: illegal operation on a directory, open '${d}' (a directory opens only for reading: take a 'flock' lock, or a shared one)`,
+  })
+  for (const options of [{ kind: 'flock' }, { shared: true }] as const) {
+    const l = tryLockFile(d, options)
+    t.not(l, null, JSON.stringify(options))
+    l?.release()
+  }
+})

@@ -82,6 +82,7 @@ export interface LockWaitOptions {
 export type LockOptions = (OfdLockOptions | FlockLockOptions) & LockWaitOptions
 
 const EBADF = -9
+const EISDIR = -21
 const EAGAIN = -11
 const ECANCELED = -125
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
@@ -170,7 +171,11 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
       : native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
   if (typeof h === 'number') {
     if (typeof target === 'number') throw errnoError(h, 'fcntl')
-    throw errnoError(h, 'open', pathText(target))
+    // An exclusive OFD lock opens its file for writing, which a directory
+    // refuses (a user coming from proper-lockfile, which locks directories;
+    // comp35 M2).
+    const hint = h === EISDIR ? "a directory opens only for reading: take a 'flock' lock, or a shared one" : undefined
+    throw errnoError(h, 'open', pathText(target), hint)
   }
   return h
 }
