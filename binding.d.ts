@@ -773,6 +773,8 @@ export declare const O_APPEND: number
 
 export declare const O_ASYNC: number
 
+export declare const O_CLOEXEC: number
+
 export declare const O_DIRECT: number
 
 export declare const O_DSYNC: number
@@ -790,6 +792,13 @@ export declare const O_RDWR: number
 export declare const O_SYNC: number
 
 export declare const O_WRONLY: number
+
+/**
+ * `pipe2(flags)`: `[read end, write end]` (the caller owns both), or a
+ * negative errno.
+ * @see https://man7.org/linux/man-pages/man2/pipe.2.html
+ */
+export declare function pipe2(flags: number): [number, number] | number
 
 /**
  * `poll(fd, POLLIN, timeoutMs)`—Blocks the calling thread until `fd` is

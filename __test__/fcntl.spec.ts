@@ -3,7 +3,8 @@
 import test from 'ava'
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -65,7 +66,7 @@ import {
   setPipeSize,
 } from '../index.js'
 import * as lfdAll from '../index.js'
-import { PKG, runNode, sleep } from './helpers/child.js'
+import { fdList, fdsAdded, PKG, runNode, sleep } from './helpers/child.js'
 import { scaled, SLOWDOWN, underQemu } from './helpers/emulation.js'
 
 // FIONREAD on x86_64 and aarch64 (asm-generic/ioctls.h).
@@ -1015,4 +1016,42 @@ test('a buffer shorter than what fcntl or ioctl writes is ERR_BUFFER_OUT_OF_BOUN
   } catch (e) {
     t.is((e as NodeJS.ErrnoException).code, 'ENOTTY', 'a file system without file flags')
   }
+})
+
+test('pipe() and pipe2(flags): Python os.pipe/os.pipe2, a real pipe that the pipe-size calls work on (comp35 M4)', async (t) => {
+  // Node has no bare pipe: child_process's 'pipe' stdio is a socket pair,
+  // which getPipeSize refuses with EBADF.
+  const { pipe, pipe2, O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_APPEND, O_ACCMODE, O_RDONLY, O_WRONLY, F_GETFL, F_GETFD, FD_CLOEXEC, setPipeSize } = lfdAll
+  const before = fdList()
+  const [r, w] = pipe()
+  t.not(r, w)
+  for (const fd of [r, w]) t.is(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC, 'close-on-exec, as Python makes them')
+  t.is(fcntl(r, F_GETFL) & O_ACCMODE, O_RDONLY)
+  t.is(fcntl(w, F_GETFL) & O_ACCMODE, O_WRONLY)
+  t.is(fcntl(r, F_GETFL) & O_NONBLOCK, 0)
+  t.true(getPipeSize(r) >= 4096)
+  t.true(setPipeSize(w, 1 << 20) >= 1 << 20)
+  // A real child writes into it, and a Node stream reads it.
+  const child = spawn(process.execPath, ['-e', 'process.stdout.write("from the child")'], { stdio: ['ignore', w, 'inherit'] })
+  closeSync(w)
+  const sock = new Socket({ fd: r, readable: true, writable: false })
+  let got = ''
+  sock.setEncoding('utf8').on('data', (d: string) => (got += d))
+  await Promise.all([once(sock, 'end'), once(child, 'exit')])
+  sock.destroy()
+  t.is(got, 'from the child')
+
+  const [nr, nw] = pipe2(O_NONBLOCK)
+  t.is(fcntl(nr, F_GETFD) & FD_CLOEXEC, 0, 'pipe2 adds no flag, as Python')
+  t.throws(() => readSync(nr, Buffer.alloc(8)), { code: 'EAGAIN' })
+  closeSync(nr), closeSync(nw)
+  const [pr, pw] = pipe2(O_DIRECT | O_CLOEXEC)
+  writeSync(pw, 'abc'), writeSync(pw, 'def')
+  t.is(readSync(pr, Buffer.alloc(64)), 3, 'packet mode: one write is one read')
+  closeSync(pr), closeSync(pw)
+  const e = t.throws(() => pipe2(O_APPEND), { code: 'EINVAL', message: 'EINVAL: invalid argument, pipe2' }) as NodeJS.ErrnoException
+  t.is(e.errno, -22)
+  t.throws(() => pipe2('0' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => pipe2(2 ** 32), { code: 'ERR_OUT_OF_RANGE' })
+  t.deepEqual(fdsAdded(before), [], 'no fd left open')
 })

@@ -184,8 +184,10 @@ export const O_APPEND: number = native.O_APPEND
 export const O_ASYNC: number = native.O_ASYNC
 /** Status flag: the BSD name of {@link O_ASYNC} (the same value). */
 export const FASYNC: number = native.FASYNC
-/** Status flag: bypass the page cache. */
+/** Status flag: bypass the page cache; for {@link pipe2}, packet mode (each write is read as one packet). */
 export const O_DIRECT: number = native.O_DIRECT
+/** {@link pipe2} flag: close-on-exec (what `open(2)` also takes; not an `F_GETFL` status flag). */
+export const O_CLOEXEC: number = native.O_CLOEXEC
 /** Status flag: do not update the access time. */
 export const O_NOATIME: number = native.O_NOATIME
 /** Status flag: non-blocking I/O. */
@@ -550,6 +552,42 @@ export function lockf(fd: FdLike, cmd: number, len?: number | bigint, start?: nu
   }
   const r = native.lockf(n, c, l, s, w)
   if (r !== 0) throw errnoError(r, 'fcntl')
+}
+
+/**
+ * `pipe()`—Python's `os.pipe`: a new pipe, `[readFd, writeFd]`, both
+ * close-on-exec, as Python's are. Node has no call for a bare pipe (the
+ * `'pipe'` stdio of `child_process` is a Unix socket pair, which
+ * {@link getPipeSize} refuses with `EBADF`). The caller owns both fds: use
+ * them with `fs.readSync`/`writeSync`, `fs.createReadStream(null, { fd })`,
+ * `new net.Socket({ fd })`, or a child's `stdio`, and close them.
+ * @throws {Error} (`syscall` `'pipe2'`) `EMFILE`/`ENFILE` when out of fds.
+ * @see https://man7.org/linux/man-pages/man2/pipe.2.html
+ * @example
+ * ```ts
+ * const [r, w] = pipe()
+ * setPipeSize(w, 1 << 20) // 1 MiB of buffer instead of 64 KiB
+ * ```
+ */
+export function pipe(): [number, number] {
+  return pipe2(O_CLOEXEC)
+}
+
+/**
+ * `pipe2(flags)`—Python's `os.pipe2`: a new pipe, `[readFd, writeFd]`, with
+ * `flags` as given (as in Python, `O_CLOEXEC` is not added: give it, or
+ * use {@link pipe}).
+ * @param flags - `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` (packet mode), or'ed; 0 for none.
+ * @throws {Error} (`syscall` `'pipe2'`) `EINVAL` for a flag the kernel does not take here; `EMFILE`/`ENFILE`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` if `flags` is not a number.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` if `flags` is not an int32.
+ * @see https://man7.org/linux/man-pages/man2/pipe.2.html
+ */
+export function pipe2(flags: number): [number, number] {
+  const f = toInt32(flags, 'flags')
+  const r = native.pipe2(f)
+  if (typeof r === 'number') throw errnoError(r, 'pipe2')
+  return r
 }
 
 /**

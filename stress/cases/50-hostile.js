@@ -755,6 +755,8 @@ const FUNCTIONS = {
   flock: F('flock', [A.fd, A.constant(['LOCK_SH', 'LOCK_EX', 'LOCK_UN', 'LOCK_NB'])]),
   lockf: F('lockf', [A.fd, A.constant(['LOCK_SH', 'LOCK_EX', 'LOCK_UN', 'LOCK_NB']), A.num, A.num, A.num]),
   getPipeSize: F('getPipeSize', [A.fd]),
+  pipe: F('pipe', [], { returnsFds: true }),
+  pipe2: F('pipe2', [fc.oneof(A.constant(['O_CLOEXEC', 'O_NONBLOCK', 'O_DIRECT', 'O_APPEND']), A.num)], { returnsFds: true }),
   // The whole u32 range reaches the kernel now (as root, sizes past pipe-max-size are honoured or ENOMEM/EINVAL).
   setPipeSize: F('setPipeSize', [A.fd, fc.oneof(
     { weight: 3, arbitrary: fc.integer({ min: -1, max: 1 << 20 }).map((v) => ({ t: 'v', v })) },
@@ -1049,6 +1051,7 @@ function disposeResult(v, t, args, world) {
     v instanceof lfd.FdChannel || v instanceof lfd.FdChannelServer || v instanceof lfd.ReceivedFds) v.close()
   else if (v instanceof WaitIterator) v.return().catch(() => {})
   else if (Array.isArray(v) && (t.name === 'FdChannel.pair' || t.name === 'ReceivedFds#takeAll')) for (const x of v) disposeResult(x, t, args, world)
+  else if (Array.isArray(v) && t.returnsFds) for (const x of v) disposeResult(x, { ...t, returnsFd: true }, args, world)
   else if (t.name === 'FdChannel#receive' || t.name === 'WaitIterator#next') disposeResult(v.fds ?? v.value, t, args, world)
   else if (v instanceof ArrayBuffer && v.byteLength && args.recv instanceof lfd.MemFile) args.recv.unmap(v)
   else if (typeof v === 'number' && (t.returnsFd || t.name === 'ReceivedFds#take' || t.name === 'ReceivedFds#takeAll')) {
@@ -1059,6 +1062,8 @@ function disposeResult(v, t, args, world) {
 
 /** What a successful call must return, by target (a message when it does not). */
 const RESULT_TYPES = {
+  pipe: (r) => Array.isArray(r) && r.length === 2 && r.every((fd) => Number.isInteger(fd) && fd >= 0),
+  pipe2: (r) => Array.isArray(r) && r.length === 2 && r.every((fd) => Number.isInteger(fd) && fd >= 0),
   'EventCounter#count[get]': (r) => typeof r === 'bigint' && r >= 0n,
   'Semaphore#count[get]': (r) => typeof r === 'bigint' && r >= 0n,
   'Permit#released[get]': (r) => typeof r === 'boolean',

@@ -9,7 +9,7 @@
 //! - [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 //! - [`ioctl(2)`](https://man7.org/linux/man-pages/man2/ioctl.2.html)
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::error::{retry_eintr, Errno, Error, Result};
 
@@ -299,6 +299,14 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
     // borrowed for the call.
     retry_eintr(|| Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) }))
         .map_err(|e| Error::new(e, "ioctl"))
+}
+
+/// `pipe2(flags)`—A new pipe: its read end and its write end. `flags`
+/// (`O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` for packet mode, `O_NOTIFICATION_PIPE`)
+/// reach the kernel as they are, which refuses others with `EINVAL`.
+/// @see https://man7.org/linux/man-pages/man2/pipe.2.html
+pub fn pipe2(flags: i32) -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::from_bits_retain(flags)).map_err(|e| Error::new(e, "pipe2"))
 }
 
 /// `fcntl(fd, F_GETPIPE_SZ)`—The capacity of a pipe, in bytes.

@@ -3,7 +3,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use linux_fd_core::fcntl::{
-    content_sized, fcntl_buf, fcntl_int, ioc_size, ioctl_buf, ioctl_int, pipe_size, set_pipe_size,
+    content_sized, fcntl_buf, fcntl_int, ioc_size, ioctl_buf, ioctl_int, pipe2, pipe_size, set_pipe_size,
     takes_pointer, writes_through_arg, ARG_BUF_SIZE, EXT4_IOC_GET_ES_CACHE, FIDEDUPERANGE, FS_IOC_FIEMAP,
     FS_IOC_GETFSMAP, XFS_IOC_GETBMAPX,
 };
@@ -11,6 +11,30 @@ use linux_fd_core::Errno;
 
 fn pipe() -> (OwnedFd, OwnedFd) {
     nix::unistd::pipe().unwrap()
+}
+
+#[test]
+fn pipe2_passes_its_flags_to_the_kernel() {
+    use nix::fcntl::{fcntl, FcntlArg};
+    let getfd = |fd: &OwnedFd| fcntl(fd, FcntlArg::F_GETFD).unwrap();
+    let getfl = |fd: &OwnedFd| fcntl(fd, FcntlArg::F_GETFL).unwrap();
+    let (r, w) = pipe2(libc::O_CLOEXEC | libc::O_NONBLOCK).unwrap();
+    for fd in [&r, &w] {
+        assert_eq!(getfd(fd) & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        assert_ne!(getfl(fd) & libc::O_NONBLOCK, 0);
+    }
+    assert_eq!(getfl(&r) & libc::O_ACCMODE, libc::O_RDONLY);
+    assert_eq!(getfl(&w) & libc::O_ACCMODE, libc::O_WRONLY);
+    // The two ends are one pipe.
+    assert_eq!(nix::unistd::write(&w, b"hi").unwrap(), 2);
+    let mut buf = [0u8; 4];
+    assert_eq!(nix::unistd::read(&r, &mut buf).unwrap(), 2);
+    assert_eq!(&buf[..2], b"hi");
+    let (r, _w) = pipe2(0).unwrap();
+    assert_eq!(getfd(&r) & libc::FD_CLOEXEC, 0);
+    assert_eq!(getfl(&r) & libc::O_NONBLOCK, 0);
+    let e = pipe2(libc::O_APPEND).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "pipe2"));
 }
 
 #[test]

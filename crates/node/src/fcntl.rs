@@ -9,7 +9,7 @@
 
 use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
 use linux_fd_core::lock;
-use napi::bindgen_prelude::BigInt;
+use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
 use crate::handle::{borrow_fd, errno};
@@ -31,7 +31,7 @@ consts! {
     LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, FD_CLOEXEC,
     F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
     F_RDLCK, F_WRLCK, F_UNLCK, F_GETPIPE_SZ, F_SETPIPE_SZ,
-    FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK, O_DSYNC, O_SYNC,
+    FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, O_CLOEXEC, O_DIRECT, O_NOATIME, O_NONBLOCK, O_DSYNC, O_SYNC,
     O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_PATH,
     // fcntl(2): "Managing signals" (F_GETOWN, F_SETOWN) and "Leases",
     // "File and directory change notification (dnotify)".
@@ -360,6 +360,20 @@ pub fn lockf(fd: i32, cmd: i32, len: BigInt, start: BigInt, whence: i32) -> i32 
     match lock::lockf(fd, cmd, len, start, whence) {
         Ok(()) => 0,
         Err(e) => errno(&e),
+    }
+}
+
+/// `pipe2(flags)`: `[read end, write end]` (the caller owns both), or a
+/// negative errno.
+/// @see https://man7.org/linux/man-pages/man2/pipe.2.html
+#[napi(ts_return_type = "[number, number] | number")]
+pub fn pipe2(flags: i32) -> Either<Vec<i32>, i32> {
+    match core::pipe2(flags) {
+        Ok((r, w)) => Either::A(vec![
+            linux_fd_core::fd::hand_out(r),
+            linux_fd_core::fd::hand_out(w),
+        ]),
+        Err(e) => Either::B(errno(&e)),
     }
 }
 
