@@ -61,6 +61,7 @@ export const ROOT_TARBALL_FILES = [
   'docs/bench-floor.md',
   'docs/design.md',
   'docs/fdchannel.md',
+  'docs/migrating.md',
   'docs/notes-performance.md',
   'docs/notes-reliability.md',
   'docs/performance.md',
