@@ -295,11 +295,23 @@ export declare const CLOCK_BOOTTIME_ALARM: number
 /** `CLOCK_MONOTONIC`. */
 export declare const CLOCK_MONOTONIC: number
 
+export declare const CLOCK_MONOTONIC_COARSE: number
+
+export declare const CLOCK_MONOTONIC_RAW: number
+
+export declare const CLOCK_PROCESS_CPUTIME_ID: number
+
 /** `CLOCK_REALTIME`. */
 export declare const CLOCK_REALTIME: number
 
 /** `CLOCK_REALTIME_ALARM`. */
 export declare const CLOCK_REALTIME_ALARM: number
+
+export declare const CLOCK_REALTIME_COARSE: number
+
+export declare const CLOCK_TAI: number
+
+export declare const CLOCK_THREAD_CPUTIME_ID: number
 
 /**
  * `clock_gettime(clockid)`: the clock's value in nanoseconds (a bigint), or

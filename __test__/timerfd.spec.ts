@@ -24,6 +24,7 @@ import {
   timerfdSettime,
   timerfdSettimeNs,
 } from '../index.js'
+import * as lfdAll from '../index.js'
 import { CAP_SYS_TIME, CAP_WAKE_ALARM, hasCap, PKG, runNode, sleep } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -365,6 +366,39 @@ test('clockGettimeNs reads the clock timers are set on: CLOCK_MONOTONIC is proce
   t.deepEqual([e.syscall, e.errno], ['clock_gettime', -22])
   t.throws(() => clockGettimeNs('1' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => clockGettime(1.5), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test('the clocks only clock_gettime reads: named as in Python\'s time module, read, and refused by timerfdCreate (comp35 L2)', (t) => {
+  const { CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID } = lfdAll
+  // The kernel's ids (include/uapi/linux/time.h), the same on every architecture.
+  t.deepEqual(
+    [CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE, CLOCK_TAI],
+    [2, 3, 4, 5, 6, 11],
+  )
+  const second = 1_000_000_000n
+  // Raw time is not slewed by NTP, so it drifts from CLOCK_MONOTONIC (by up to 500 ppm): only read here.
+  t.true(clockGettimeNs(CLOCK_MONOTONIC_RAW) > 0n)
+  // A coarse clock is its fine clock at the last tick (at most 10 ms ago):
+  // read between two fine reads, it lies between the first less a tick and the second.
+  for (const [fine, coarse] of [[CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE], [CLOCK_REALTIME, CLOCK_REALTIME_COARSE]] as const) {
+    const f1 = clockGettimeNs(fine)
+    const c = clockGettimeNs(coarse)
+    const f2 = clockGettimeNs(fine)
+    t.true(f1 - second / 10n <= c && c <= f2, `${f1} - 100 ms <= ${c} <= ${f2}`)
+  }
+  const real = clockGettimeNs(CLOCK_REALTIME)
+  t.true(clockGettimeNs(CLOCK_TAI) >= real, 'TAI is realtime plus the leap-second offset (0 if never set)')
+  // Busy until this thread's CPU time has grown by 5 ms (the guard only
+  // stops a clock that never moves; a loaded machine just takes longer).
+  const cpu0 = clockGettimeNs(CLOCK_THREAD_CPUTIME_ID)
+  const guard = performance.now() + scaled(10_000, t.log, 'a guard')
+  let cpu = cpu0
+  while (cpu - cpu0 < 5_000_000n && performance.now() < guard) cpu = clockGettimeNs(CLOCK_THREAD_CPUTIME_ID)
+  t.true(cpu - cpu0 >= 5_000_000n, 'a busy loop uses this thread\'s CPU')
+  t.true(clockGettimeNs(CLOCK_PROCESS_CPUTIME_ID) >= clockGettimeNs(CLOCK_THREAD_CPUTIME_ID))
+  for (const id of [CLOCK_MONOTONIC_RAW, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID]) {
+    t.throws(() => timerfdCreate(id), { code: 'EINVAL' })
+  }
 })
 
 test('Timer.now() is its clock in ms, the scale of an absolute set(); performance.now() is not', async (t) => {

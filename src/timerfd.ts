@@ -44,6 +44,18 @@ export const CLOCK_BOOTTIME: number = native.CLOCK_BOOTTIME
 export const CLOCK_REALTIME_ALARM: number = native.CLOCK_REALTIME_ALARM
 /** `CLOCK_BOOTTIME_ALARM`: `CLOCK_BOOTTIME` that wakes a suspended system; needs `CAP_WAKE_ALARM` (else `EPERM`). */
 export const CLOCK_BOOTTIME_ALARM: number = native.CLOCK_BOOTTIME_ALARM
+/** `CLOCK_MONOTONIC_RAW`, for {@link clockGettime}: monotonic, and not slewed by NTP (a timerfd refuses it: `EINVAL`). */
+export const CLOCK_MONOTONIC_RAW: number = native.CLOCK_MONOTONIC_RAW
+/** `CLOCK_MONOTONIC_COARSE`, for {@link clockGettime}: `CLOCK_MONOTONIC` at the last tick, cheaper to read (a timerfd refuses it). */
+export const CLOCK_MONOTONIC_COARSE: number = native.CLOCK_MONOTONIC_COARSE
+/** `CLOCK_REALTIME_COARSE`, for {@link clockGettime}: `CLOCK_REALTIME` at the last tick (a timerfd refuses it). */
+export const CLOCK_REALTIME_COARSE: number = native.CLOCK_REALTIME_COARSE
+/** `CLOCK_TAI`, for {@link clockGettime}: International Atomic Time, `CLOCK_REALTIME` plus the leap-second offset the system was given (0 if none; a timerfd refuses it). */
+export const CLOCK_TAI: number = native.CLOCK_TAI
+/** `CLOCK_PROCESS_CPUTIME_ID`, for {@link clockGettime}: CPU time used by this process, all threads (a timerfd refuses it). */
+export const CLOCK_PROCESS_CPUTIME_ID: number = native.CLOCK_PROCESS_CPUTIME_ID
+/** `CLOCK_THREAD_CPUTIME_ID`, for {@link clockGettime}: CPU time used by the calling thread (a timerfd refuses it). */
+export const CLOCK_THREAD_CPUTIME_ID: number = native.CLOCK_THREAD_CPUTIME_ID
 
 const EAGAIN = -11
 /** 2^63-1: `KTIME_MAX` in nanoseconds, the longest time the kernel keeps. */

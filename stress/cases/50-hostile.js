@@ -737,6 +737,8 @@ const fdList = fc.oneof(
 const channelData = fc.oneof({ weight: 4, arbitrary: A.buf }, { weight: 2, arbitrary: A.str },
   { weight: 1, arbitrary: fc.constantFrom(lfd.FD_CHANNEL_MAX_MESSAGE, lfd.FD_CHANNEL_MAX_MESSAGE + 1).map((len) => ({ t: 'bigBuf', len })) })
 
+const CLOCKS = ['CLOCK_MONOTONIC', 'CLOCK_REALTIME', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM', 'CLOCK_MONOTONIC_RAW',
+  'CLOCK_MONOTONIC_COARSE', 'CLOCK_REALTIME_COARSE', 'CLOCK_TAI', 'CLOCK_PROCESS_CPUTIME_ID', 'CLOCK_THREAD_CPUTIME_ID']
 const FUNCTIONS = {
   eventfd: F('eventfd', [A.num, A.constant(['EFD_NONBLOCK', 'EFD_SEMAPHORE', 'EFD_CLOEXEC'])], { returnsFd: true }),
   eventfdRead: F('eventfdRead', [A.fd]),
@@ -748,8 +750,8 @@ const FUNCTIONS = {
   timerfdGettime: F('timerfdGettime', [A.fd]),
   timerfdGettimeNs: F('timerfdGettimeNs', [A.fd]),
   timerfdRead: F('timerfdRead', [A.fd]),
-  clockGettime: F('clockGettime', [fc.oneof(A.constant(['CLOCK_MONOTONIC', 'CLOCK_REALTIME', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM']), A.num)]),
-  clockGettimeNs: F('clockGettimeNs', [fc.oneof(A.constant(['CLOCK_MONOTONIC', 'CLOCK_REALTIME', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM']), A.num)]),
+  clockGettime: F('clockGettime', [fc.oneof(A.constant(CLOCKS), A.num)]),
+  clockGettimeNs: F('clockGettimeNs', [fc.oneof(A.constant(CLOCKS), A.num)]),
   fcntl: F('fcntl', [A.fd, fc.oneof(A.constant(fdConsts), fc.integer().map((v) => ({ t: 'v', v }))), ptrSafeArg], { fcntl: true }),
   ioctl: F('ioctl', [A.fd, ioctlRequest, ptrSafeArg, bool]),
   flock: F('flock', [A.fd, A.constant(['LOCK_SH', 'LOCK_EX', 'LOCK_UN', 'LOCK_NB'])]),

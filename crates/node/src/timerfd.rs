@@ -39,6 +39,19 @@ pub const CLOCK_REALTIME_ALARM: i32 = libc::CLOCK_REALTIME_ALARM;
 /// `CLOCK_BOOTTIME_ALARM`.
 #[napi]
 pub const CLOCK_BOOTTIME_ALARM: i32 = libc::CLOCK_BOOTTIME_ALARM;
+// Clocks `clock_gettime` reads and `timerfd_create` refuses (`EINVAL`).
+#[napi]
+pub const CLOCK_MONOTONIC_RAW: i32 = libc::CLOCK_MONOTONIC_RAW;
+#[napi]
+pub const CLOCK_MONOTONIC_COARSE: i32 = libc::CLOCK_MONOTONIC_COARSE;
+#[napi]
+pub const CLOCK_REALTIME_COARSE: i32 = libc::CLOCK_REALTIME_COARSE;
+#[napi]
+pub const CLOCK_TAI: i32 = libc::CLOCK_TAI;
+#[napi]
+pub const CLOCK_PROCESS_CPUTIME_ID: i32 = libc::CLOCK_PROCESS_CPUTIME_ID;
+#[napi]
+pub const CLOCK_THREAD_CPUTIME_ID: i32 = libc::CLOCK_THREAD_CPUTIME_ID;
 
 /// `timerfd_create(clockid, flags | TFD_CLOEXEC)`: a new fd (the caller owns
 /// it), or a negative errno.
