@@ -188,6 +188,30 @@ test.serial('a run of ready awaits that began in the timers phase lets a setTime
   }
 })
 
+test.serial('ready awaits cut by the fairness rule still settle first come, first served (diff35 L4)', async (t) => {
+  // A value taken at a cut is delivered a loop iteration later; a receive()
+  // called meanwhile found its message ready and settled at once, before
+  // the earlier call (messages were still handed out in call order).
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const total = 200
+  for (let i = 0; i < total; i++) await a.send(String(i))
+  const settled: number[] = []
+  let late: Promise<unknown> | undefined
+  // Runs at the loop's first cut (the run begins in the timers phase).
+  await new Promise((r) => setTimeout(r, 1))
+  setTimeout(() => (late = b.receive().then((m) => settled.push(Number(m.data.toString())))), 0)
+  for (let k = 0; k < total - 1; k++) {
+    const m = await b.receive()
+    settled.push(Number(m.data.toString()))
+    const until = performance.now() + 0.2
+    while (performance.now() < until); // a loop body: 40 ms in all, so the run is cut
+  }
+  await late
+  t.is(settled.length, total)
+  t.deepEqual(settled, [...settled].sort((x, y) => x - y), 'settled in call order, which is message order')
+})
+
 test.serial('a wall-clock step back during a run of ready awaits does not stop the event loop turns', async (t) => {
   // The fairness check measured the run with Date.now. A step back of the
   // wall clock (an NTP step, settimeofday) in the middle of a run made the
@@ -387,6 +411,11 @@ test.serial('types: only a number can be adopted; lockf takes whence 0, 1 or 2 (
   t.throws(() => MemFile.fromFd(mem, { adopt: true }), refused)
   // @ts-expect-error: an object's fd cannot be adopted
   t.throws(() => FdChannel.fromFd(a, { adopt: true }), refused)
+  // Nor through an options value of fromFd's own options type (diff35 L1:
+  // F was inferred from it, as FdLike).
+  const opts: NonNullable<Parameters<typeof MemFile.fromFd>[1]> = { adopt: true }
+  // @ts-expect-error: an object's fd cannot be adopted
+  t.throws(() => MemFile.fromFd(mem, opts), refused)
   class Sub extends EventCounter {}
   // @ts-expect-error: an object's fd cannot be adopted, through a subclass either
   t.throws(() => Sub.fromFd(counter, { adopt: true }), refused)

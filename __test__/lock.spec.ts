@@ -1107,6 +1107,7 @@ test.serial('{ ref: false }: a lock wait does not keep the process alive; a refe
 test.serial('{ ref: false }: a worker that ends with a lock wait pending leaves nothing locked and no fd open', async (t) => {
   const path = file()
   const held = await lockFile(path)
+  t.teardown(() => held.release())
   const before = fdList()
   const w = new Worker(
     `const lfd = require(${JSON.stringify(PKG)})
@@ -1114,7 +1115,10 @@ test.serial('{ ref: false }: a worker that ends with a lock wait pending leaves 
      require('node:worker_threads').parentPort.postMessage('waiting')`,
     { eval: true },
   )
+  // A hang guard: a wait that kept the worker alive is terminated (code 1).
+  const guard = setTimeout(() => void w.terminate(), scaled(10_000, t.log, 'a hang guard'))
   const code = await new Promise<number>((resolve) => w.on('exit', resolve))
+  clearTimeout(guard)
   t.is(code, 0, 'the worker ended by itself')
   held.release()
   await until(() => fdsAdded(before).length === 0)

@@ -9,7 +9,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type Handle } from './waiter'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type FromFdOptions, unlisten } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
@@ -394,7 +394,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
-  static fromFd<F extends FdLike = FdLike>(fd: F, options?: FromFdOptions<F>): FdChannel {
+  static fromFd<F extends FdLike = FdLike>(fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): FdChannel {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n, true)

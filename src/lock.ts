@@ -524,7 +524,8 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
 
 /**
  * Waiters in this environment for the same lock (same file, kind, mode and
- * range) queue here, first come first served, and only the head waits in the
+ * range) queue here, first come first served (`{ ref: false }` waiters in a
+ * queue of their own, so between the two queues the kernel decides), and only the head waits in the
  * kernel, on one thread. So 1,000 waiters for one held lock cost one thread
  * and one blocked call, not 1,000; a waiter aborted while queued needs no
  * thread at all. Across processes (and across worker threads, which have

@@ -30,18 +30,6 @@ export interface HasFd {
  */
 export type FdLike = number | HasFd
 
-/**
- * Options of the `fromFd` functions: `adopt` (default false) takes the fd
- * itself instead of a close-on-exec dup. Only a number can be adopted (an
- * object such as a `FileHandle` goes on owning its fd), so for an object
- * the types allow no `adopt: true` (the run time refuses it with
- * `ERR_INVALID_ARG_TYPE`).
- */
-export interface FromFdOptions<F extends FdLike = FdLike> {
-  /** Take `fd` itself (a number only) rather than a dup of it. Default false. */
-  adopt?: (F extends number ? boolean : false) | undefined
-}
-
 /** A non-negative int32 fd from a number or an object's `fd` property. */
 export function toFd(value: unknown, name = 'fd'): number {
   let fd = value

@@ -124,6 +124,14 @@ export class FdCore<T> {
    */
   readonly #onFire: (errno?: number) => void
   readonly #socket: SocketPolicy | undefined
+  /**
+   * Values taken at a fairness cut and not yet delivered, in call order;
+   * undefined when none. While there are some, a ready value joins them
+   * rather than resolving at once: a later call settled before an earlier
+   * one (diff35 L4). One deferred drain delivers them all, so a stream of
+   * ready awaits never stays on the deferred path.
+   */
+  #deferred: Array<() => void> | undefined
 
   /**
    * @param h - the handle that owns the fd.
@@ -202,14 +210,8 @@ export class FdCore<T> {
             later(newTurn)
             fastSince = clock()
           }
-          if ((fastRun & 7) !== 0 || clock() - fastSince < FAST_RUN_MS) return resolve(value)
-          // The value is taken: deliver it a loop iteration later. Through
-          // two setImmediate hops: a run that began in the timers or poll
-          // phase is cut before this iteration's check phase, and one hop
-          // resumed it there, so the next timers phase came only after a
-          // second 10 ms run (setTimeout(0) waited 20 ms; user34 L7). The
-          // second hop always lands after a timers phase.
-          return void later(() => later(resolve, value))
+          if (this.#deferred === undefined && ((fastRun & 7) !== 0 || clock() - fastSince < FAST_RUN_MS)) return resolve(value)
+          return this.#defer(resolve, value)
         }
       }
       const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
@@ -252,6 +254,30 @@ export class FdCore<T> {
       const r = native.pollReadable(this.fd, SYNC_SLICE_MS)
       if (r < 0) throw this.fail(r, 'poll')
     }
+  }
+
+  /**
+   * Delivers a value taken at a fairness cut a loop iteration later, after
+   * any taken before it. Through two setImmediate hops: a run that began in
+   * the timers or poll phase is cut before this iteration's check phase, and
+   * one hop resumed it there, so the next timers phase came only after a
+   * second 10 ms run (setTimeout(0) waited 20 ms; user34 L7). The second hop
+   * always lands after a timers phase.
+   */
+  #defer(resolve: (value: T) => void, value: T): void {
+    const deliver = (): void => resolve(value)
+    if (this.#deferred !== undefined) {
+      this.#deferred.push(deliver)
+      return
+    }
+    const list = [deliver]
+    this.#deferred = list
+    later(() =>
+      later(() => {
+        this.#deferred = undefined
+        for (const d of list) d()
+      }),
+    )
   }
 
   /** An async iterator of successive waits; it ends on close or `return()`. */
