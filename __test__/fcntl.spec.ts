@@ -1018,7 +1018,7 @@ test('a buffer shorter than what fcntl or ioctl writes is ERR_BUFFER_OUT_OF_BOUN
   }
 })
 
-test('pipe() and pipe2(flags): Python os.pipe/os.pipe2, a real pipe that the pipe-size calls work on (comp35 M4)', async (t) => {
+test.serial('pipe() and pipe2(flags): Python os.pipe/os.pipe2, a real pipe that the pipe-size calls work on (comp35 M4)', async (t) => {
   // Node has no bare pipe: child_process's 'pipe' stdio is a socket pair,
   // which getPipeSize refuses with EBADF.
   const { pipe, pipe2, O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_APPEND, O_ACCMODE, O_RDONLY, O_WRONLY, F_GETFL, F_GETFD, FD_CLOEXEC, setPipeSize } = lfdAll

@@ -1137,4 +1137,10 @@ test('a directory: an exclusive OFD lock says how to lock it; a flock or shared 
     t.not(l, null, JSON.stringify(options))
     l?.release()
   }
+  // The hint is for that case only (diff35b L2): a path ending in '/' that
+  // names no directory is EISDIR for any lock, and taking another kind does not help.
+  for (const options of [{ kind: 'flock' }, { shared: true }] as const) {
+    const missing = join(d, 'missing') + '/'
+    t.throws(() => tryLockFile(missing, options), { code: 'EISDIR', message: `EISDIR: illegal operation on a directory, open '${missing}'` })
+  }
 })

@@ -368,7 +368,7 @@ test('clockGettimeNs reads the clock timers are set on: CLOCK_MONOTONIC is proce
   t.throws(() => clockGettime(1.5), { code: 'ERR_OUT_OF_RANGE' })
 })
 
-test('the clocks only clock_gettime reads: named as in Python\'s time module, read, and refused by timerfdCreate (comp35 L2)', (t) => {
+test('the clocks only clock_gettime reads: named as in the kernel\'s headers, read, and refused by timerfdCreate (comp35 L2)', (t) => {
   const { CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID } = lfdAll
   // The kernel's ids (include/uapi/linux/time.h), the same on every architecture.
   t.deepEqual(

@@ -174,7 +174,7 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
     // An exclusive OFD lock opens its file for writing, which a directory
     // refuses (a user coming from proper-lockfile, which locks directories;
     // comp35 M2).
-    const hint = h === EISDIR ? "a directory opens only for reading: take a 'flock' lock, or a shared one" : undefined
+    const hint = h === EISDIR && spec.kind === 'ofd' && !spec.shared ? "a directory opens only for reading: take a 'flock' lock, or a shared one" : undefined
     throw errnoError(h, 'open', pathText(target), hint)
   }
   return h

@@ -419,7 +419,10 @@ export class FdCore<T> {
         continue
       }
       if (value === undefined) return
-      this.#shift().resolve(value)
+      const w = this.#shift()
+      // Values taken at a fairness cut and not yet delivered go first (diff35b M1).
+      if (this.#deferred !== undefined) this.#deferred.push(() => w.resolve(value))
+      else w.resolve(value)
     }
     if (this.#queue.length === 0) this.#stopWatch()
   }
