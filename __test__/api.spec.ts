@@ -212,30 +212,6 @@ test.serial('ready awaits cut by the fairness rule still settle first come, firs
   t.deepEqual(settled, [...settled].sort((x, y) => x - y), 'settled in call order, which is message order')
 })
 
-test.serial('a wait the fd settles while cut values are still to be delivered settles after them (diff35b M1)', async (t) => {
-  // take() #17 finds nothing ready and waits on the fd; the fd turns
-  // readable (poll phase) before the values taken at the cut are delivered
-  // (check phase): it settled first.
-  const c = new EventCounter()
-  t.teardown(() => c.close())
-  const order: number[] = []
-  const busy = (ms: number): void => {
-    const end = performance.now() + ms
-    while (performance.now() < end);
-  }
-  await new Promise((r) => setTimeout(r, 1)) // the run begins in the timers phase
-  const all: Promise<unknown>[] = []
-  for (let i = 1; i <= 16; i++) {
-    c.add(1)
-    all.push(c.take().then(() => order.push(i)))
-    busy(2) // 32 ms in all: the 8th or the 16th take is cut
-  }
-  all.push(c.take().then(() => order.push(17))) // nothing ready: waits on the fd
-  c.add(1)
-  await Promise.all(all)
-  t.deepEqual(order, Array.from({ length: 17 }, (_, i) => i + 1))
-})
-
 test.serial('a wall-clock step back during a run of ready awaits does not stop the event loop turns', async (t) => {
   // The fairness check measured the run with Date.now. A step back of the
   // wall clock (an NTP step, settimeofday) in the middle of a run made the

@@ -11,8 +11,8 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 
 import { EventCounter, lockFile, MemFile, Semaphore, tryLockFile } from '../index.js'
-import { runNode } from './helpers/child.js'
-import { SLOWDOWN, underQemu } from './helpers/emulation.js'
+import { runNode, sleep } from './helpers/child.js'
+import { scaled, SLOWDOWN, underQemu } from './helpers/emulation.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
 
@@ -284,4 +284,30 @@ nativeOnly('a Semaphore whose fd was read: tryAcquire and a lost wake-up race ne
   )
   t.is(r.signal, null, 'the child hung in a blocking read')
   t.deepEqual(JSON.parse(r.stdout), { empty: false, blocking: true, second: 'waiting' })
+})
+
+test.serial('a wait the fd settles while cut values are still to be delivered settles after them (diff35b M1)', async (t) => {
+  // waiter.ts #drain (diff35b M1; its mutant `() => undefined` survived
+  // the CI's sample until this test). take() #17 finds nothing ready and waits on the fd; the fd turns
+  // readable (poll phase) before the values taken at the cut are delivered
+  // (check phase): it settled first.
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const order: number[] = []
+  const busy = (ms: number): void => {
+    const end = performance.now() + ms
+    while (performance.now() < end);
+  }
+  await new Promise((r) => setTimeout(r, 1)) // the run begins in the timers phase
+  const all: Promise<unknown>[] = []
+  for (let i = 1; i <= 16; i++) {
+    c.add(1)
+    all.push(c.take().then(() => order.push(i)))
+    busy(2) // 32 ms in all: the 8th or the 16th take is cut
+  }
+  all.push(c.take().then(() => order.push(17))) // nothing ready: waits on the fd
+  c.add(1)
+  // Bounded, so that a wait that never settles fails here rather than at ava's timeout.
+  await Promise.race([Promise.all(all), sleep(scaled(5000, t.log, 'a guard'))])
+  t.deepEqual(order, Array.from({ length: 17 }, (_, i) => i + 1))
 })
