@@ -581,6 +581,14 @@ export declare function lockf(fd: number, cmd: number, len: bigint, start: bigin
 export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | number
 
 /**
+ * Whether `path` still names the file the handle's fd is open on (core
+ * `names_file`): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
+ * starts over on the path), or a negative errno (`EBADF` once released).
+ * @see https://man7.org/linux/man-pages/man2/stat.2.html
+ */
+export declare function lockNamesPath(handle: ExternalObject<'LockHandle'>, path: string | Uint8Array): number
+
+/**
  * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
  * the umask; read-only for a lock that needs no write access where that
  * open is refused, see core `open_for_spec`) into a handle that will lock it as described (`flock`: a

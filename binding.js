@@ -946,6 +946,7 @@ module.exports.LOCK_UN = nativeBinding.LOCK_UN
 module.exports.LOCK_WRITE = nativeBinding.LOCK_WRITE
 module.exports.lockf = nativeBinding.lockf
 module.exports.lockKey = nativeBinding.lockKey
+module.exports.lockNamesPath = nativeBinding.lockNamesPath
 module.exports.lockOpen = nativeBinding.lockOpen
 module.exports.lockWait = nativeBinding.lockWait
 module.exports.lockWaitCancel = nativeBinding.lockWaitCancel

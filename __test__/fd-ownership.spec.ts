@@ -447,6 +447,9 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     tryIt('fdHandleLost(lock handle)', () => native.fdHandleLost(lockH))
     tryIt('lockKey(fd handle)', () => native.lockKey(fdH))
     tryIt('lockKey(watch)', () => native.lockKey(watch))
+    tryIt('lockNamesPath(fd handle)', () => native.lockNamesPath(fdH, p))
+    tryIt('lockNamesPath(number path)', () => native.lockNamesPath(lockH, 3))
+    tryIt('lockNamesPath(own)', () => native.lockNamesPath(lockH, p))
     tryIt('fdHandleFd(own)', () => native.fdHandleFd(fdH) >= 0)
     tryIt('lockTry(own)', () => native.lockTry(lockH) >= 0)
     native.watchClose(watch)
@@ -472,6 +475,9 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     ['fdHandleLost(lock handle)', 'threw', 'InvalidArg'],
     ['lockKey(fd handle)', 'threw', 'InvalidArg'],
     ['lockKey(watch)', 'threw', 'InvalidArg'],
+    ['lockNamesPath(fd handle)', 'threw', 'InvalidArg'],
+    ['lockNamesPath(number path)', 'threw', 'InvalidArg'],
+    ['lockNamesPath(own)', 'returned', 1],
     ['fdHandleFd(own)', 'returned', true],
     ['lockTry(own)', 'returned', true],
   ]

@@ -1144,3 +1144,54 @@ test('a directory: an exclusive OFD lock says how to lock it; a flock or shared 
     t.throws(() => tryLockFile(missing, options), { code: 'EISDIR', message: `EISDIR: illegal operation on a directory, open '${missing}'` })
   }
 })
+
+test.serial('a lock file its holder unlinks or replaces before releasing: a waiter locks the file the path names now, never the orphan', async (t) => {
+  const { renameSync, statSync, unlinkSync, fstatSync } = await import('node:fs')
+  for (const kind of ['ofd', 'flock'] as const) {
+    for (const how of ['unlink', 'rename'] as const) {
+      const path = file()
+      // In this process: a queued waiter (the head waits in the kernel on the
+      // old file's lock, the second behind it in the queue).
+      const holder = tryLockFile(path, { kind })!
+      const first = lockFile(path, { kind })
+      const second = lockFile(path, { kind })
+      await sleep(20)
+      if (how === 'unlink') unlinkSync(path)
+      else {
+        writeFileSync(path + '.new', '')
+        renameSync(path + '.new', path)
+      }
+      holder.release()
+      const a = await first
+      t.is(fstatSync(a.fd).ino, statSync(path).ino, `${kind}/${how}: the first waiter's lock is on the file the path names`)
+      t.is(tryLockFile(path, { kind }), null, `${kind}/${how}: one holder at a time`)
+      t.is(await childTry(path, { kind }), 'busy', `${kind}/${how}: another process sees the lock`)
+      a.release()
+      const b = await second
+      t.is(fstatSync(b.fd).ino, statSync(path).ino, `${kind}/${how}: so is the second's`)
+      b.release()
+    }
+  }
+})
+
+test.serial('a lock file unlinked by a holder in another process: the waiting process re-opens the path', async (t) => {
+  const path = file()
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const lfd = require(${JSON.stringify(PKG)}); const fs = require('node:fs')
+       lfd.lockFile(${JSON.stringify(path)}).then((l) => { console.log('held'); process.stdin.once('data', () => { fs.unlinkSync(${JSON.stringify(path)}); l.release(); console.log('gone') }) })`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  await new Promise<void>((r) => child.stdout!.once('data', () => r()))
+  const waiting = lockFile(path)
+  await sleep(20)
+  child.stdin!.write('x\n')
+  const lock = await waiting
+  t.is(await childTry(path, {}), 'busy', 'the path names the file this process locked')
+  lock.release()
+  child.stdin!.end()
+  await new Promise((r) => child.once('exit', r))
+})

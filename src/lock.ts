@@ -185,6 +185,32 @@ const pathText = (p: LockPath): string => (typeof p === 'string' ? p : Buffer.fr
 
 const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fcntl')
 
+/**
+ * Whether a lock just taken through a path may be kept: the path must still
+ * name the locked file. A holder that unlinks or replaces the lock file
+ * before releasing it (as proper-lockfile users do) leaves its waiters
+ * locking an orphan that excludes no one who opens the path afterwards; so
+ * a lock by path checks, and on `false` (the handle is then released)
+ * starts over on the path. An fd target is kept as it is. Throws (having
+ * released the handle) if the path cannot be checked.
+ */
+function keep(h: LockHandle, target: LockPath | number): boolean {
+  if (typeof target === 'number') return true
+  const r = native.lockNamesPath(h, target)
+  if (r === 1) return true
+  native.lockRelease(h)
+  if (r === 0) return false
+  throw errnoError(r, 'stat', pathText(target))
+}
+
+/**
+ * How many times in a row a free lock may turn out to be on a replaced file
+ * before a lock gives up (`tryLockFile`: null, `lockFile`: `EAGAIN`), so that
+ * a path replaced without pause cannot hold the event loop. Each restart
+ * that went through a wait starts the count again.
+ */
+const REPLACED_TRIES = 100
+
 // Only this module can make a FileLock (see the constructor).
 const TOKEN: unique symbol = Symbol('FileLock')
 let makeLock: (h: LockHandle, spec: Spec, fd: number, target: LockPath | number) => FileLock
@@ -427,9 +453,17 @@ export class FileLock implements Disposable, AsyncDisposable {
  * which drops any {@link lockf} lock this process holds on the file. An exclusive `'ofd'` lock through an
  * fd needs it open for writing, a shared one for reading (`EBADF`
  * otherwise).
+ *
+ * A lock by path is kept only if the path still names the locked file
+ * afterwards (a `stat`): one taken on a file that was unlinked or renamed
+ * over meanwhile is released, and the path opened and tried again. So a
+ * holder may remove the lock file while it holds the lock
+ * (`fs.unlinkSync(path); lock.release()`): no one is left locking the
+ * removed file while another locks its successor. `lockFile` waiters do
+ * the same when granted.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
- * @returns the lock, or `null` on a conflict.
+ * @returns the lock, or `null` on a conflict (or if the path was replaced as it was locked, 100 times in a row).
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (an unknown option key included).
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
  * @throws {Error} `ENOENT`, `EACCES`, `EISDIR` (`syscall` `'open'`), `EBADF`, … from opening or locking.
@@ -444,13 +478,19 @@ export class FileLock implements Disposable, AsyncDisposable {
  */
 export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TryLockOptions): FileLock | null {
   const req = request(fileOrPath, options, false)
-  const h = open(req.target, req.spec)
-  // The fd number if locked, -EAGAIN on a conflict, else -errno.
-  const r = native.lockTry(h)
-  if (r >= 0) return makeLock(h, req.spec, r, req.target)
-  native.lockRelease(h)
-  if (r === EAGAIN) return null
-  throw lockError(r, req.spec, req.target)
+  for (let tries = 1; ; tries++) {
+    const h = open(req.target, req.spec)
+    // The fd number if locked, -EAGAIN on a conflict, else -errno.
+    const r = native.lockTry(h)
+    if (r >= 0) {
+      if (keep(h, req.target)) return makeLock(h, req.spec, r, req.target)
+      if (tries === REPLACED_TRIES) return null
+      continue
+    }
+    native.lockRelease(h)
+    if (r === EAGAIN) return null
+    throw lockError(r, req.spec, req.target)
+  }
 }
 
 /**
@@ -485,6 +525,11 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * system that hangs in `open` (an unreachable NFS server) blocks the event
  * loop there. Only the wait for a held lock is moved off the thread.
  *
+ * A lock by path, granted at once or after a wait, is kept only if the path
+ * still names the locked file; one granted on a file that its holder
+ * unlinked or renamed over before releasing is released, and the wait
+ * starts over on the path (see {@link tryLockFile}).
+ *
  * `fileOrPath` is as for {@link tryLockFile}. Classic POSIX record locks are
  * not offered here: closing *any* fd of the file drops them, and Node opens
  * and closes fds internally (see {@link lockf}).
@@ -492,7 +537,7 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * Never throws: every failure, argument errors included, is a rejection.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `ref` (default true; with false, a wait does not keep the process alive), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
- * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false`; an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`) or locking.
+ * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false` (or if the path was replaced as it was locked, 100 times in a row); an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`), checking the path (`syscall` `'stat'`) or locking.
  * @throws {TypeError} (rejects) `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments, an unknown option key included (`{ timeout: 100 }`).
  * @throws {RangeError} (rejects) `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
@@ -505,21 +550,30 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
 export async function lockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
   const req = request(fileOrPath, options, true)
   const signal = req.signal
-  if (signal?.aborted) throw abortErrorOf(signal)
-  const h = open(req.target, req.spec)
-  const r = native.lockTry(h)
-  if (r >= 0) return makeLock(h, req.spec, r, req.target)
-  if (r !== EAGAIN || !req.wait) {
-    native.lockRelease(h)
-    throw lockError(r, req.spec, req.target)
+  // Each pass opens the target afresh: a lock by path that turns out to be
+  // on a file unlinked or replaced meanwhile (see `keep`) starts over.
+  for (let tries = 1; ; tries++) {
+    if (signal?.aborted) throw abortErrorOf(signal)
+    const h = open(req.target, req.spec)
+    const r = native.lockTry(h)
+    if (r >= 0) {
+      if (keep(h, req.target)) return makeLock(h, req.spec, r, req.target)
+      if (tries === REPLACED_TRIES) throw errnoError(EAGAIN, syscallOf(req.spec), undefined, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)
+      continue
+    }
+    if (r !== EAGAIN || !req.wait) {
+      native.lockRelease(h)
+      throw lockError(r, req.spec, req.target)
+    }
+    // A wait through an fd is judged by the kernel together with the locks
+    // its open file description already holds, which a queue keyed by file,
+    // kind, mode and range cannot see: queued behind a waiter that waits for
+    // that description's own lock, it would never be tried again. So it waits
+    // in the kernel at once, on its own thread (and is never `null`).
+    const lock = await (typeof req.target === 'number' ? wait(h, req.spec, signal, req.ref, req.target) : queued(h, req.spec, signal, req.ref, req.target))
+    if (lock !== null) return lock
+    tries = 0
   }
-  // A wait through an fd is judged by the kernel together with the locks
-  // its open file description already holds, which a queue keyed by file,
-  // kind, mode and range cannot see: queued behind a waiter that waits for
-  // that description's own lock, it would never be tried again. So it waits
-  // in the kernel at once, on its own thread.
-  if (typeof req.target === 'number') return wait(h, req.spec, signal, req.ref, req.target)
-  return queued(h, req.spec, signal, req.ref, req.target)
 }
 
 /**
@@ -541,13 +595,14 @@ interface Waiter {
   signal: AbortSignal | undefined
   /** Whether its wait keeps the event loop alive (the same for a whole queue). */
   ref: boolean
-  resolve(lock: FileLock): void
+  /** With null: the lock came, but on a file the path no longer names (released; `lockFile` starts over). */
+  resolve(lock: FileLock | null): void
   reject(error: unknown): void
   onAbort: (() => void) | undefined
 }
 
-function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath): Promise<FileLock> {
-  return new Promise<FileLock>((resolve, reject) => {
+function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath): Promise<FileLock | null> {
+  return new Promise<FileLock | null>((resolve, reject) => {
     // The file's device and inode, kind, mode and range, from one fstat in
     // the binding (no BigIntStats object as with fs.fstatSync).
     const k = native.lockKey(h)
@@ -626,7 +681,11 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
     const r = tried ? EAGAIN : native.lockTry(w.h)
     if (r >= 0) {
       queue.shift()
-      w.resolve(makeLock(w.h, w.spec, r, w.target))
+      try {
+        w.resolve(keep(w.h, w.target) ? makeLock(w.h, w.spec, r, w.target) : null)
+      } catch (error) {
+        w.reject(error)
+      }
       continue
     }
     if (r !== EAGAIN) {
@@ -653,9 +712,13 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
   }
 }
 
-/** Waits on the native thread; settles only once the wait has reported (and released its fds). */
-function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath | number): Promise<FileLock> {
-  return new Promise<FileLock>((resolve, reject) => {
+/**
+ * Waits on the native thread; settles only once the wait has reported (and
+ * released its fds). Null: granted on a file its path no longer names
+ * (released; see `keep`).
+ */
+function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath | number): Promise<FileLock | null> {
+  return new Promise<FileLock | null>((resolve, reject) => {
     let cancelled = false
     let failure: { error: unknown } | undefined
     let w: LockWait | undefined
@@ -669,7 +732,13 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: b
       cancel()
     }
     const settle = (result: number): void => {
-      if (result >= 0) return resolve(makeLock(h, spec, result, target))
+      if (result >= 0) {
+        try {
+          return resolve(keep(h, target) ? makeLock(h, spec, result, target) : null)
+        } catch (error) {
+          return reject(error)
+        }
+      }
       native.lockRelease(h)
       if (result === ECANCELED) reject(failure !== undefined ? failure.error : new AbortError())
       else reject(errnoError(result, syscallOf(spec)))

@@ -409,6 +409,23 @@ pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd>
     .syscall("open")
 }
 
+/// Whether `path` still names the file `fd` is open on (same device and
+/// inode; `stat` follows symlinks, as the lock's `open` did). `Ok(false)`
+/// when the path is gone (`ENOENT`, `ENOTDIR`) or names another file: a
+/// holder that unlinked or replaced the lock file before releasing it. A
+/// lock taken on such an orphan excludes no one who opens the path now, so
+/// a path lock checks this after locking and starts over on `false`.
+/// Other `stat` errors are returned (`syscall` `"stat"`).
+/// @see https://man7.org/linux/man-pages/man2/stat.2.html
+pub fn names_file(path: &std::path::Path, fd: BorrowedFd<'_>) -> Result<bool> {
+    let of_fd = nix::sys::stat::fstat(fd).syscall("fstat")?;
+    match retry_eintr(|| nix::sys::stat::stat(path)) {
+        Ok(st) => Ok(st.st_dev == of_fd.st_dev && st.st_ino == of_fd.st_ino),
+        Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
+        Err(e) => Err(e).syscall("stat"),
+    }
+}
+
 /// `O_RDONLY | O_NONBLOCK | O_CLOEXEC`, then `O_NONBLOCK` cleared: see
 /// [`open_for_spec`].
 fn open_ro(path: &std::path::Path) -> nix::Result<OwnedFd> {

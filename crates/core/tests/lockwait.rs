@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use linux_fd_core::lockwait::{
-    lock_until, open_for_lock, open_for_spec, try_lock, unlock, Cancel, LockKind, LockSpec, Waited,
+    lock_until, names_file, open_for_lock, open_for_spec, try_lock, unlock, Cancel, LockKind, LockSpec,
+    Waited,
 };
 
 fn temp_path(tag: &str) -> std::path::PathBuf {
@@ -204,5 +205,37 @@ fn open_for_spec_opens_a_directory_read_only_for_the_locks_that_need_no_write_ac
     let missing = dir.join("no/such");
     let err = open_for_spec(&missing, &spec(LockKind::Flock, false)).unwrap_err();
     assert_eq!(err.errno, linux_fd_core::Errno::ENOENT);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn names_file_is_false_once_the_path_is_unlinked_or_replaced() {
+    let dir = temp_path("names");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lock");
+    let fd = open_for_lock(&path).unwrap();
+    assert!(names_file(&path, fd.as_fd()).unwrap());
+    // Through a symlink, as open follows it.
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(names_file(&link, fd.as_fd()).unwrap());
+    // Replaced by a rename: the path names another inode.
+    std::fs::write(dir.join("new"), b"").unwrap();
+    std::fs::rename(dir.join("new"), &path).unwrap();
+    assert!(!names_file(&path, fd.as_fd()).unwrap());
+    // Unlinked: ENOENT is "not the file", not an error.
+    std::fs::remove_file(&path).unwrap();
+    assert!(!names_file(&path, fd.as_fd()).unwrap());
+    // A path through a regular file: ENOTDIR, the same.
+    let file = dir.join("file");
+    std::fs::write(&file, b"").unwrap();
+    assert!(!names_file(&file.join("x"), fd.as_fd()).unwrap());
+    // Another stat error is returned, not taken for a mismatch.
+    let long = dir.join("x".repeat(300));
+    let err = names_file(&long, fd.as_fd()).unwrap_err();
+    assert_eq!(
+        (err.errno, err.syscall),
+        (linux_fd_core::Errno::ENAMETOOLONG, "stat")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

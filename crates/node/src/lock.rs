@@ -161,6 +161,24 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
     }
 }
 
+/// Whether `path` still names the file the handle's fd is open on (core
+/// `names_file`): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
+/// starts over on the path), or a negative errno (`EBADF` once released).
+/// @see https://man7.org/linux/man-pages/man2/stat.2.html
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>, path: string | Uint8Array")]
+pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8ArraySlice<'_>>) -> i32 {
+    use std::os::unix::ffi::OsStrExt;
+    let g = handle.0.fd.borrow();
+    let Some(fd) = g.get() else {
+        return -libc::EBADF;
+    };
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
+    match lockwait::names_file(path, fd.as_fd()) {
+        Ok(same) => same as i32,
+        Err(e) => errno(&e),
+    }
+}
+
 /// One non-blocking attempt: the handle's fd number (0 or more: locked; the
 /// handle now holds the lock), `-EAGAIN` (another holder conflicts: the
 /// kernel's own answer, `EAGAIN`/`EWOULDBLOCK`, or `EACCES` from
