@@ -314,6 +314,13 @@ export declare const CLOCK_TAI: number
 export declare const CLOCK_THREAD_CPUTIME_ID: number
 
 /**
+ * `clock_getres(clockid)`: the clock's resolution in nanoseconds (a
+ * bigint), or a negative errno (`EINVAL`: an unknown clock).
+ * @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
+ */
+export declare function clockGetresNs(clockid: number): bigint | number
+
+/**
  * `clock_gettime(clockid)`: the clock's value in nanoseconds (a bigint), or
  * a negative errno (`EINVAL`: an unknown clock, or an alarm clock on a
  * machine without a real-time clock device).

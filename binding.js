@@ -863,6 +863,7 @@ module.exports.CLOCK_REALTIME_ALARM = nativeBinding.CLOCK_REALTIME_ALARM
 module.exports.CLOCK_REALTIME_COARSE = nativeBinding.CLOCK_REALTIME_COARSE
 module.exports.CLOCK_TAI = nativeBinding.CLOCK_TAI
 module.exports.CLOCK_THREAD_CPUTIME_ID = nativeBinding.CLOCK_THREAD_CPUTIME_ID
+module.exports.clockGetresNs = nativeBinding.clockGetresNs
 module.exports.clockGettimeNs = nativeBinding.clockGettimeNs
 module.exports.DN_ACCESS = nativeBinding.DN_ACCESS
 module.exports.DN_ATTRIB = nativeBinding.DN_ATTRIB

@@ -22,7 +22,7 @@ export const {
   CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE,
   CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, Timer, timerfdCreate, timerfdSettime,
   timerfdSettimeNs, timerfdGettime, timerfdGettimeNs, timerfdRead,
-  clockGettime, clockGettimeNs, LOCK_SH,
+  clockGettime, clockGettimeNs, clockGetres, clockGetresNs, LOCK_SH,
   LOCK_EX, LOCK_NB, LOCK_UN, LOCK_MAND, LOCK_READ, LOCK_WRITE, LOCK_RW,
   F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_SETFD, FD_CLOEXEC,
   F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW, F_GETLK64, F_SETLK64,

@@ -368,6 +368,33 @@ test('clockGettimeNs reads the clock timers are set on: CLOCK_MONOTONIC is proce
   t.throws(() => clockGettime(1.5), { code: 'ERR_OUT_OF_RANGE' })
 })
 
+test('clockGetres/clockGetresNs give each clock\'s resolution, as Python\'s time.clock_getres does', (t) => {
+  const { CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, clockGetres, clockGetresNs } = lfdAll
+  const ids = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID]
+  const ours = ids.map((id) => clockGetres(id))
+  // repr() round-trips a float, so Number() of it is CPython's value exactly.
+  const py = spawnSync('python3', ['-c', `import time; print(' '.join(repr(time.clock_getres(i)) for i in ${JSON.stringify(ids)}))`], { encoding: 'utf8' })
+  // CPython multiplies by 1e-9, which can be one unit in the last place off
+  // (3333333 ns, HZ=300); ours is the correctly rounded ns / 1e9.
+  if (py.status === 0) {
+    const theirs = py.stdout.trim().split(' ').map(Number)
+    t.is(theirs.length, ids.length)
+    theirs.forEach((v, i) => t.true(Math.abs(v - ours[i]!) <= v * 2 ** -52, `clock ${ids[i]}: ${ours[i]} vs CPython's ${v}`))
+  }
+  else t.log('no python3 here: compared with the kernel\'s tick only')
+  // Without Python: a high-resolution clock resolves nanoseconds, a coarse
+  // one a scheduler tick (HZ 100 to 1000), in the bigint form too.
+  t.is(clockGetresNs(CLOCK_MONOTONIC), 1n)
+  const tick = clockGetresNs(CLOCK_MONOTONIC_COARSE)
+  t.true(tick >= 1_000_000n && tick <= 10_000_000n, `${tick} ns`)
+  t.is(clockGetresNs(CLOCK_REALTIME_COARSE), tick)
+  t.is(clockGetres(CLOCK_MONOTONIC_COARSE), Number(tick) / 1e9)
+  const e = t.throws(() => clockGetresNs(12345), { code: 'EINVAL', message: 'EINVAL: invalid argument, clock_getres' }) as NodeJS.ErrnoException
+  t.deepEqual([e.syscall, e.errno], ['clock_getres', -22])
+  t.throws(() => clockGetres('1' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => clockGetresNs(2 ** 31), { code: 'ERR_OUT_OF_RANGE' })
+})
+
 test('the clocks only clock_gettime reads: named as in the kernel\'s headers, read, and refused by timerfdCreate (comp35 L2)', (t) => {
   const { CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE, CLOCK_TAI, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID } = lfdAll
   // The kernel's ids (include/uapi/linux/time.h), the same on every architecture.

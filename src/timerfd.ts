@@ -237,6 +237,37 @@ function clockNow(id: number): bigint {
 }
 
 /**
+ * `clock_getres(clockid)` in nanoseconds: the clock's resolution, the
+ * smallest step its readings (and timers on it) take. 1 for the
+ * high-resolution clocks; a scheduler tick (1–10 ms) for the `*_COARSE`
+ * ones.
+ * @param clockid - any clock id, as for {@link clockGettimeNs}.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a non-integer or one outside -2^31 … 2^31-1.
+ * @throws {Error} `EINVAL` (`syscall` `'clock_getres'`): an unknown clock.
+ * @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
+ * @example
+ * ```ts
+ * clockGetresNs(CLOCK_MONOTONIC_COARSE) // 4000000n with HZ=250
+ * ```
+ */
+export function clockGetresNs(clockid: number): bigint {
+  const r = native.clockGetresNs(toInt32(clockid, 'clockid'))
+  if (typeof r === 'number') throw errnoError(r, 'clock_getres')
+  return r
+}
+
+/**
+ * `clock_getres(clockid)` in seconds, as Python's `time.clock_getres`
+ * (see {@link clockGetresNs}).
+ * @throws As {@link clockGetresNs}.
+ * @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
+ */
+export function clockGetres(clockid: number): number {
+  return Number(clockGetresNs(clockid)) / 1e9
+}
+
+/**
  * `read(fd, &u64, 8)` on a timerfd: the number of expirations since the last
  * read (what Python gets with `int.from_bytes(os.read(fd, 8), 'little')`).
  * On a blocking fd it blocks the thread until the timer expires.

@@ -752,6 +752,8 @@ const FUNCTIONS = {
   timerfdRead: F('timerfdRead', [A.fd]),
   clockGettime: F('clockGettime', [fc.oneof(A.constant(CLOCKS), A.num)]),
   clockGettimeNs: F('clockGettimeNs', [fc.oneof(A.constant(CLOCKS), A.num)]),
+  clockGetres: F('clockGetres', [fc.oneof(A.constant(CLOCKS), A.num)]),
+  clockGetresNs: F('clockGetresNs', [fc.oneof(A.constant(CLOCKS), A.num)]),
   fcntl: F('fcntl', [A.fd, fc.oneof(A.constant(fdConsts), fc.integer().map((v) => ({ t: 'v', v }))), ptrSafeArg], { fcntl: true }),
   ioctl: F('ioctl', [A.fd, ioctlRequest, ptrSafeArg, bool]),
   flock: F('flock', [A.fd, A.constant(['LOCK_SH', 'LOCK_EX', 'LOCK_UN', 'LOCK_NB'])]),

@@ -153,6 +153,27 @@ pub fn clock_now_ns(clockid: i32) -> Result<u64> {
         .ok_or(Error::new(Errno::EOVERFLOW, "clock_gettime"))
 }
 
+/// `clock_getres(clockid)`—The clock's resolution in nanoseconds: 1 for
+/// the high-resolution clocks, a scheduler tick for the `*_COARSE` ones.
+///
+/// # Errors
+/// `EINVAL` (unknown clock).
+/// @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
+pub fn clock_res_ns(clockid: i32) -> Result<u64> {
+    // SAFETY: timespec is a plain C struct; all-zero is valid.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call; an unknown clock is EINVAL.
+    if unsafe { libc::clock_getres(clockid as libc::clockid_t, &mut ts) } < 0 {
+        return Err(Error::new(Errno::last(), "clock_getres"));
+    }
+    // A resolution is below a second; the checks keep a bogus one an error.
+    u64::try_from(ts.tv_sec)
+        .ok()
+        .and_then(|s| s.checked_mul(NSEC_PER_SEC))
+        .and_then(|ns| ns.checked_add(ts.tv_nsec as u64))
+        .ok_or(Error::new(Errno::EOVERFLOW, "clock_getres"))
+}
+
 /// `read(fd, &u64, 8)`—The number of expirations since the last read.
 /// Blocks until the next expiration unless the fd is non-blocking; for a
 /// read that never waits, see [`timerfd_try_read`].

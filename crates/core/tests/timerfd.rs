@@ -311,3 +311,13 @@ fn clock_now_reads_each_timer_clock_and_refuses_an_unknown_one() {
     assert_eq!(clock_now_ns(12345).unwrap_err().errno, Errno::EINVAL);
     assert_eq!(clock_now_ns(-1).unwrap_err().syscall, "clock_gettime");
 }
+
+#[test]
+fn clock_res_ns_is_a_nanosecond_for_the_fine_clocks_and_a_tick_for_the_coarse_ones() {
+    assert_eq!(clock_res_ns(libc::CLOCK_MONOTONIC).unwrap(), 1);
+    assert_eq!(clock_res_ns(libc::CLOCK_BOOTTIME).unwrap(), 1);
+    let tick = clock_res_ns(libc::CLOCK_MONOTONIC_COARSE).unwrap();
+    assert!((1_000_000..=10_000_000).contains(&tick), "{tick} ns");
+    let e = clock_res_ns(12345).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "clock_getres"));
+}

@@ -233,6 +233,17 @@ pub fn clock_gettime_ns(clockid: i32) -> Either<u64, i32> {
     }
 }
 
+/// `clock_getres(clockid)`: the clock's resolution in nanoseconds (a
+/// bigint), or a negative errno (`EINVAL`: an unknown clock).
+/// @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
+#[napi(ts_return_type = "bigint | number")]
+pub fn clock_getres_ns(clockid: i32) -> Either<u64, i32> {
+    match core::clock_res_ns(clockid) {
+        Ok(v) => Either::A(v),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
 /// The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
 /// where that cannot be read (no `/proc`, Linux < 3.17, not open).
 /// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
