@@ -188,6 +188,40 @@ test.serial('a run of ready awaits that began in the timers phase lets a setTime
   }
 })
 
+test.serial('the fairness cut holds across objects: once one ready run is cut, every other object\'s ready awaits wait for that loop turn too (mem36 H1)', async (t) => {
+  // The cut was per object, and the clock is read every 8th resolution: N
+  // objects with values ready went on for about 8 resolutions each after the
+  // first cut (64 timers with a 1 ms loop body held a setTimeout(0) 535 ms).
+  // Counted, not timed: N loops of ready acquires interleave round robin;
+  // when the loop turns (a setImmediate), each loop's last resolution is
+  // taken from one counter. With the cut shared, they lie within one round
+  // (at most N apart); per object, about 8 rounds.
+  const N = 16
+  const sems = Array.from({ length: N }, () => new Semaphore(0xffffffff))
+  t.teardown(() => sems.forEach((s) => s.close()))
+  for (let round = 0; round < 3; round++) {
+    await new Promise((r) => setTimeout(r, 5)) // the run begins in the timers phase
+    let n = 0
+    let stop = false
+    const last = new Array<number>(N).fill(0)
+    let atImmediate: number[] | undefined
+    setImmediate(() => ((atImmediate = [...last]), (stop = true)))
+    const end = performance.now() + scaled(2000, t.log, 'a guard: the runs end by then')
+    await Promise.all(
+      sems.map(async (sem, i) => {
+        while (!stop && performance.now() < end) {
+          ;(await sem.acquire()).release()
+          last[i] = ++n
+        }
+      }),
+    )
+    t.truthy(atImmediate, `round ${round}: the loop turned`)
+    const spread = Math.max(...atImmediate!) - Math.min(...atImmediate!)
+    t.true(Math.min(...atImmediate!) > 0, `round ${round}: every loop ran before the cut`)
+    t.true(spread <= N, `round ${round}: the loops' last resolutions before the loop turned lie ${spread} apart (at most ${N}: one round)`)
+  }
+})
+
 test.serial('ready awaits cut by the fairness rule still settle first come, first served (diff35 L4)', async (t) => {
   // A value taken at a cut is delivered a loop iteration later; a receive()
   // called meanwhile found its message ready and settled at once, before

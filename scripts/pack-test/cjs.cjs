@@ -13,7 +13,10 @@ assert.deepEqual(
   [`linux-fd-${platform}/linux-fd.${platform}.node`],
   'the addon came from the platform package',
 )
-assert.equal(require('linux-fd/binding.js').__napiBindingTarget, 'native')
+// binding.js is internal (not in the package's exports map): reached by path.
+const binding = require(require('node:path').join(require('node:path').dirname(require.resolve('linux-fd')), 'binding.js'))
+assert.equal(binding.__napiBindingTarget, 'native')
+assert.throws(() => require('linux-fd/binding.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' }, 'the raw binding is not public')
 smoke(lib, 'cjs').catch((e) => {
   console.error(e)
   process.exit(1)
