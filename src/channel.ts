@@ -151,7 +151,7 @@ export class ReceivedFds implements Disposable, Iterable<number> {
   }
 
   /** The numbers of the fds still owned here (peeked, not taken). */
-  [Symbol.iterator](): Iterator<number> {
+  [Symbol.iterator](): Iterator<number, undefined, undefined> {
     if (typeof this !== 'object' || this === null || !(#list in this)) throw invalidThis('ReceivedFds')
     const list = this.#list
     const out: number[] = []
@@ -642,7 +642,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * (`EMSGSIZE`, `ENOBUFS`) throws out of the loop, and the channel stays
    * usable: catch it and loop again to survive a hostile peer.
    */
-  [Symbol.asyncIterator](): AsyncIterableIterator<FdMessage> {
+  [Symbol.asyncIterator](): AsyncIterator<FdMessage, undefined, undefined> & AsyncIterable<FdMessage> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     return this.#core.iterate()
   }
@@ -855,7 +855,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   }
 
   /** Successive `accept()`s; the loop ends when the server is closed. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<FdChannel> {
+  [Symbol.asyncIterator](): AsyncIterator<FdChannel, undefined, undefined> & AsyncIterable<FdChannel> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#core.iterate()
   }

@@ -348,7 +348,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * when the counter is closed; `break` ends it without closing the counter,
    * and settles any pending `next()` with `done`, taking nothing.
    */
-  [Symbol.asyncIterator](): AsyncIterableIterator<bigint> {
+  [Symbol.asyncIterator](): AsyncIterator<bigint, undefined, undefined> & AsyncIterable<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.iterate()
   }

@@ -342,7 +342,7 @@ export class FileLock implements Disposable, AsyncDisposable {
    * grows), a new object each time; `null` for `flock` locks, which cover the
    * whole file.
    */
-  get range(): Required<LockRange> | null {
+  get range(): { readonly start: number; readonly length: number } | null {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
   }

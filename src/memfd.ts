@@ -598,7 +598,7 @@ export class MemFile implements Disposable {
    * ```
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    */
-  addSeals(seals: Partial<MemFileSeals>): void {
+  addSeals(seals: { [K in keyof MemFileSeals]?: boolean | undefined }): void {
     const self = MemFile.#of(this)
     if (typeof seals !== 'object' || seals === null) throw invalidArgType('seals', 'of type object', seals)
     const o = toOptions(seals, 'seals', SEAL_NAMES)

@@ -292,7 +292,7 @@ export class FdCore<T> {
   }
 
   /** An async iterator of successive waits; it ends on close or `return()`. */
-  iterate(): AsyncIterableIterator<T> {
+  iterate(): AsyncIterator<T, undefined, undefined> & AsyncIterable<T> {
     return new WaitIterator(iteratorToken, this)
   }
 
