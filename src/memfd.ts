@@ -93,6 +93,23 @@ export const F_SEAL_EXEC: number = native.F_SEAL_EXEC
 const EBADF = constants.errno.EBADF
 const EINVAL = constants.errno.EINVAL
 const ENOTSUP = constants.errno.ENOTSUP
+const ENODEV = constants.errno.ENODEV
+const EACCES = constants.errno.EACCES
+const ENOMEM = constants.errno.ENOMEM
+
+/**
+ * A hint for a `memfd_create` error whose bare errno says little (mem36 L4):
+ * a name over 249 bytes (`EINVAL`), a huge page size the machine lacks
+ * (`ENODEV`), an executable file the `vm.memfd_noexec` policy refuses
+ * (`EACCES`).
+ */
+function createHint(errno: number, name: string | Uint8Array, huge: boolean, executable: boolean): string | undefined {
+  const bytes = typeof name === 'string' ? Buffer.byteLength(name) : name.byteLength
+  if (errno === -EINVAL && bytes > 249) return `the name is ${bytes} bytes; at most 249`
+  if (errno === -ENODEV && huge) return 'this machine has no huge pages of that size: see /sys/kernel/mm/hugepages'
+  if (errno === -EACCES && executable) return 'the vm.memfd_noexec policy refuses executable memfds'
+  return undefined
+}
 
 function checkName(name: unknown): string {
   const s = toStr(name, 'name')
@@ -141,7 +158,7 @@ export function memfdCreate(name: string | Uint8Array, flags?: number): number {
   const n = checkNameOrBytes(name)
   const f = toInt(flags, 'flags', -0x80000000, 0xffffffff, MFD_CLOEXEC) >>> 0
   const fd = native.memfdCreate(n, f)
-  if (fd < 0) throw errnoError(fd, 'memfd_create')
+  if (fd < 0) throw errnoError(fd, 'memfd_create', undefined, createHint(fd, n, (f & MFD_HUGETLB) !== 0, (f & MFD_EXEC) !== 0))
   return fd
 }
 
@@ -353,7 +370,7 @@ export class MemFile implements Disposable {
     if (sealable) flags |= MFD_ALLOW_SEALING
     flags |= executable ? MFD_EXEC : MFD_NOEXEC_SEAL
     const h = native.memfdOpen(n, flags >>> 0)
-    if (typeof h === 'number') throw errnoError(h, 'memfd_create')
+    if (typeof h === 'number') throw errnoError(h, 'memfd_create', undefined, createHint(h, n, hugePage !== 0, executable))
     // MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING; honour sealable: false.
     if (!sealable) native.memfdAddSeals(native.fdHandleFd(h), F_SEAL_SEAL)
     return new MemFile(token, h, n, hugePage)
@@ -445,8 +462,12 @@ export class MemFile implements Disposable {
   }
 
   /**
-   * `/proc/self/fd/<fd>`: a path this process can open (other programs it
-   * runs, too, if they inherit the fd).
+   * `/proc/self/fd/<fd>`: a path this process can open (with `fs`, or
+   * through a library that takes a path). Not one for another program:
+   * `self` is the program reading it, and the fd is close-on-exec (`spawn`
+   * renumbers the fds it passes, so a child given it in `stdio[3]` opens
+   * `/proc/self/fd/3`). Another process of the same user may open
+   * `/proc/${process.pid}/fd/${fd}` while this one keeps the file open.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()` (there is no fd to name).
    */
   get path(): string {
@@ -487,6 +508,8 @@ export class MemFile implements Disposable {
     const self = MemFile.#of(this)
     const n = toInt(size, 'size', 0, Number.MAX_SAFE_INTEGER, 0)
     const r = native.memfdTruncate(self.#open(), n)
+    const page = self.#hugePage
+    if (r === -EINVAL && page !== 0 && n % page !== 0) throw errnoError(r, 'ftruncate', undefined, `a hugePages file's size is a multiple of its page size, ${page}`)
     if (r < 0) throw self.#fail(r, 'ftruncate')
   }
 
@@ -704,6 +727,8 @@ export class MemFile implements Disposable {
     const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
     if (typeof ab !== 'number') return ab
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
+    // A hugetlb mapping reserves its pages when it is made.
+    if (ab === -ENOMEM && self.#hugePage !== 0) throw errnoError(ab, 'mmap', undefined, 'not enough free huge pages of this size: see vm.nr_hugepages')
     throw self.#fail(ab, 'mmap')
   }
 

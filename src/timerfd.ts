@@ -294,6 +294,18 @@ const CLOCK_IDS: Record<TimerClock, number> = {
   'boottime-alarm': native.CLOCK_BOOTTIME_ALARM,
 }
 
+/**
+ * The clock `now()` reads: an alarm clock's own time is its base clock's
+ * (the kernel's alarm clocks read `CLOCK_REALTIME`/`CLOCK_BOOTTIME`), but
+ * `clock_gettime` refuses an alarm clock with `EINVAL` on a machine with no
+ * real-time clock device, where its timers still work (mem36 L5).
+ */
+const NOW_IDS: Record<TimerClock, number> = {
+  ...CLOCK_IDS,
+  'realtime-alarm': native.CLOCK_REALTIME,
+  'boottime-alarm': native.CLOCK_BOOTTIME,
+}
+
 function clockName(id: number | null): TimerClock {
   for (const [name, value] of Object.entries(CLOCK_IDS)) if (value === id) return name as TimerClock
   // Where /proc cannot tell (see fromFd).
@@ -487,9 +499,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * The current value of the timer's clock in milliseconds (fractional), on
    * the scale of `set(initialMs, …, { absolute: true })`: the monotonic
    * clock is not `performance.now()`, whose zero is this process's start.
-   * Reads the clock, not the fd, so it works after `close()` too.
-   * @throws {Error} `EINVAL` for an alarm clock on a machine with no
-   * real-time clock device.
+   * Reads the clock, not the fd, so it works after `close()` too. An alarm
+   * clock reads its base clock (`CLOCK_REALTIME`, `CLOCK_BOOTTIME`), the same
+   * time, which also works on a machine with no real-time clock device.
    * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
    * @example
    * ```ts
@@ -498,18 +510,17 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    */
   now(): number {
     Timer.#of(this)
-    const ns = clockNow(CLOCK_IDS[this.#clock])
+    const ns = clockNow(NOW_IDS[this.#clock])
     return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6
   }
 
   /**
    * `now()` in nanoseconds, as a bigint: the scale of `setNs(…, { absolute: true })`.
-   * @throws As {@link Timer.now}.
    * @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
    */
   nowNs(): bigint {
     Timer.#of(this)
-    return clockNow(CLOCK_IDS[this.#clock])
+    return clockNow(NOW_IDS[this.#clock])
   }
 
   /**
