@@ -1162,16 +1162,109 @@ test.serial('a lock file its holder unlinks or replaces before releasing: a wait
         renameSync(path + '.new', path)
       }
       holder.release()
+      // Checked without throwing, and released whatever the outcome, so that
+      // a failure cannot leave the second waiter pending.
+      const ino = (): number => statSync(path, { throwIfNoEntry: false })?.ino ?? -1
       const a = await first
-      t.is(fstatSync(a.fd).ino, statSync(path).ino, `${kind}/${how}: the first waiter's lock is on the file the path names`)
-      t.is(tryLockFile(path, { kind }), null, `${kind}/${how}: one holder at a time`)
-      t.is(await childTry(path, { kind }), 'busy', `${kind}/${how}: another process sees the lock`)
-      a.release()
+      try {
+        t.is(fstatSync(a.fd).ino, ino(), `${kind}/${how}: the first waiter's lock is on the file the path names`)
+        const probe = tryLockFile(path, { kind })
+        probe?.release()
+        t.is(probe, null, `${kind}/${how}: one holder at a time`)
+        t.is(await childTry(path, { kind }), 'busy', `${kind}/${how}: another process sees the lock`)
+      } finally {
+        a.release()
+      }
       const b = await second
-      t.is(fstatSync(b.fd).ino, statSync(path).ino, `${kind}/${how}: so is the second's`)
+      t.is(fstatSync(b.fd).ino, ino(), `${kind}/${how}: so is the second's`)
       b.release()
     }
   }
+})
+
+test.serial('a Buffer path is copied: a waiter locks the file it asked for even if the caller reuses the buffer meanwhile (diff36 H1)', async (t) => {
+  const { fstatSync, statSync } = await import('node:fs')
+  const a = join(dir, 'bufA')
+  const b = join(dir, 'bufB') // the same length
+  const holder = tryLockFile(a)!
+  const buf = Buffer.from(a)
+  const waiting = lockFile(buf)
+  await sleep(10)
+  buf.write(b) // the caller's buffer now names another file
+  holder.release()
+  const lock = await waiting
+  t.is(fstatSync(lock.fd).ino, statSync(a).ino, 'locked the file it waited for')
+  lock.release()
+  const held = tryLockFile(Buffer.from(a))!
+  const fill = Buffer.from(a)
+  const w2 = lockFile(fill)
+  await sleep(10)
+  fill.fill(0) // a NUL in the caller's buffer: not read again
+  held.release()
+  const l2 = await w2
+  t.is(fstatSync(l2.fd).ino, statSync(a).ino)
+  l2.release()
+})
+
+test.serial('a relative path is checked against the directory it was opened in: after process.chdir() the lock is kept, not moved (diff36 M2)', async (t) => {
+  const { mkdirSync } = await import('node:fs')
+  const A = join(dir, 'cwdA')
+  const B = join(dir, 'cwdB')
+  mkdirSync(A)
+  mkdirSync(B)
+  const r = await runNode(`
+    const fs = require('node:fs')
+    process.chdir(${JSON.stringify(A)})
+    const holder = lfd.tryLockFile('app.lock')
+    const waiting = lfd.lockFile('app.lock')
+    process.chdir(${JSON.stringify(B)})
+    holder.release()
+    waiting.then((l) => {
+      const ino = fs.fstatSync(l.fd).ino
+      console.log(JSON.stringify({ onA: ino === fs.statSync(${JSON.stringify(join(A, 'app.lock'))}).ino, madeInB: fs.existsSync('app.lock') }))
+      l.release()
+    })
+  `)
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { onA: true, madeInB: false })
+})
+
+test.serial('processes that lock by path, then unlink the file and release, never hold it two at a time (tryLockFile and lockFile)', async (t) => {
+  // Each child loops: take the lock (tryLockFile in one half, lockFile in
+  // the other), append "+pid" and "-pid" around a short hold to a log opened
+  // with O_APPEND, then unlink the lock file and release. Two holders at
+  // once show as a "+" after a "+" in the log (hundreds before the check).
+  const path = file()
+  const log = join(dir, `churn${n}.log`)
+  writeFileSync(log, '')
+  const child = (mode: string) =>
+    runNode(`
+      const fs = require('node:fs')
+      const log = fs.openSync(${JSON.stringify(log)}, 'a')
+      const hold = () => { const end = Date.now() + 1; while (Date.now() < end); }
+      const take = ${mode === 'try' ? `async () => { for (;;) { const l = lfd.tryLockFile(${JSON.stringify(path)}); if (l) return l; await new Promise((r) => setImmediate(r)) } }` : `() => lfd.lockFile(${JSON.stringify(path)})`}
+      ;(async () => {
+        for (let i = 0; i < 60; i++) {
+          const l = await take()
+          fs.writeSync(log, '+' + process.pid + '\\n')
+          hold()
+          fs.writeSync(log, '-' + process.pid + '\\n')
+          try { fs.unlinkSync(${JSON.stringify(path)}) } catch {}
+          l.release()
+        }
+      })()
+    `)
+  const results = await Promise.all([child('try'), child('try'), child('wait'), child('wait')])
+  for (const r of results) t.is(r.code, 0, r.stderr)
+  const lines = readFileSync(log, 'utf8').trim().split('\n')
+  t.is(lines.length, 4 * 60 * 2)
+  let overlaps = 0
+  let inside = false
+  for (const l of lines) {
+    if (l[0] === '+' && inside) overlaps++
+    inside = l[0] === '+'
+  }
+  t.is(overlaps, 0, 'a holder entered while another held the lock')
 })
 
 test.serial('a lock file unlinked by a holder in another process: the waiting process re-opens the path', async (t) => {

@@ -115,7 +115,10 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
   // A path as Node's fs takes one: a string, its bytes, or a file: URL.
   if (typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) || isURL(fileOrPath)) {
     // fileURLToPath throws Node's own ERR_INVALID_URL_SCHEME, ERR_INVALID_FILE_URL_HOST, … codes.
-    const path = typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) ? fileOrPath : fileURLToPath(fileOrPath)
+    // Bytes are copied: the path is read again when a lock is checked
+    // against it and on a restart (see `keep`), and the caller may reuse,
+    // fill or transfer its buffer meanwhile (diff36 H1).
+    const path = typeof fileOrPath === 'string' ? fileOrPath : util.types.isUint8Array(fileOrPath) ? new Uint8Array(fileOrPath) : fileURLToPath(fileOrPath)
     if (typeof path === 'string' ? path.includes('\u0000') : path.includes(0)) {
       throw invalidArgValue('fileOrPath', fileOrPath, 'must be a string, Uint8Array, or URL without null bytes')
     }
@@ -169,15 +172,34 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
     typeof target === 'number'
       ? native.lockDup(target, flock, spec.shared, spec.start, spec.length)
       : native.lockOpen(target, flock, spec.shared, spec.start, spec.length)
-  if (typeof h === 'number') {
-    if (typeof target === 'number') throw errnoError(h, 'fcntl')
-    // An exclusive OFD lock opens its file for writing, which a directory
-    // refuses (a user coming from proper-lockfile, which locks directories;
-    // comp35 M2).
-    const hint = h === EISDIR && spec.kind === 'ofd' && !spec.shared ? "a directory opens only for reading: take a 'flock' lock, or a shared one" : undefined
-    throw errnoError(h, 'open', pathText(target), hint)
+  if (typeof h !== 'number') {
+    if (typeof target !== 'number' && (typeof target === 'string' ? target[0] !== '/' : target[0] !== 0x2f)) cwds.set(h, cwd())
+    return h
   }
-  return h
+  if (typeof target === 'number') throw errnoError(h, 'fcntl')
+  // An exclusive OFD lock opens its file for writing, which a directory
+  // refuses (a user coming from proper-lockfile, which locks directories;
+  // comp35 M2).
+  const hint = h === EISDIR && spec.kind === 'ofd' && !spec.shared ? "a directory opens only for reading: take a 'flock' lock, or a shared one" : undefined
+  throw errnoError(h, 'open', pathText(target), hint)
+}
+
+/**
+ * The working directory a handle opened by a relative path was opened in.
+ * `keep` checks such a path only while the process is still there: after a
+ * `process.chdir()` the path names a file in another directory, and a
+ * restart would lock that one instead of the one the caller asked for
+ * (diff36 M2); the lock is then kept unchecked.
+ */
+const cwds = new WeakMap<LockHandle, string>()
+
+/** `process.cwd()`, or '' where it cannot be read (a removed directory). */
+function cwd(): string {
+  try {
+    return process.cwd()
+  } catch {
+    return ''
+  }
 }
 
 /** A path as text, for messages: a buffer path's bytes as UTF-8. */
@@ -196,6 +218,8 @@ const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fc
  */
 function keep(h: LockHandle, target: LockPath | number): boolean {
   if (typeof target === 'number') return true
+  const dir = cwds.get(h)
+  if (dir !== undefined && dir !== cwd()) return true
   const r = native.lockNamesPath(h, target)
   if (r === 1) return true
   native.lockRelease(h)
@@ -456,11 +480,15 @@ export class FileLock implements Disposable, AsyncDisposable {
  *
  * A lock by path is kept only if the path still names the locked file
  * afterwards (a `stat`): one taken on a file that was unlinked or renamed
- * over meanwhile is released, and the path opened and tried again. So a
- * holder may remove the lock file while it holds the lock
- * (`fs.unlinkSync(path); lock.release()`): no one is left locking the
- * removed file while another locks its successor. `lockFile` waiters do
- * the same when granted.
+ * over meanwhile is released, and the path opened and tried again.
+ * `lockFile` waiters do the same when granted. So an exclusive lock of the
+ * whole file may remove its file as its last act, right before release
+ * (`fs.unlinkSync(path); lock.release()`), and the next holder locks a new
+ * one. Not a shared or byte-range lock (another holder keeps its lock on
+ * the removed file while a newcomer locks the new one), nor a holder that
+ * goes on working after the unlink; and not on NFS, where another client's
+ * cached view of the path may not see the change. A relative path is
+ * checked only while the working directory is the one it was opened in.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
  * @returns the lock, or `null` on a conflict (or if the path was replaced as it was locked, 100 times in a row).
@@ -558,7 +586,10 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
     const r = native.lockTry(h)
     if (r >= 0) {
       if (keep(h, req.target)) return makeLock(h, req.spec, r, req.target)
-      if (tries === REPLACED_TRIES) throw errnoError(EAGAIN, syscallOf(req.spec), undefined, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)
+      if (tries === REPLACED_TRIES) {
+        const path = typeof req.target === 'number' ? undefined : pathText(req.target)
+        throw errnoError(EAGAIN, syscallOf(req.spec), path, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)
+      }
       continue
     }
     if (r !== EAGAIN || !req.wait) {

@@ -241,12 +241,13 @@ function clockNow(id: number): bigint {
 /**
  * `clock_getres(clockid)` in nanoseconds: the clock's resolution, the
  * smallest step its readings (and timers on it) take. 1 for the
- * high-resolution clocks; a scheduler tick (1–10 ms) for the `*_COARSE`
- * ones.
+ * high-resolution clocks (a tick where high-resolution timers are off,
+ * `highres=off`); a scheduler tick (1–10 ms) for the `*_COARSE` ones.
  * @param clockid - any clock id, as for {@link clockGettimeNs}.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a non-integer or one outside -2^31 … 2^31-1.
- * @throws {Error} `EINVAL` (`syscall` `'clock_getres'`): an unknown clock.
+ * @throws {Error} `EINVAL` (`syscall` `'clock_getres'`): an unknown clock,
+ * or an alarm clock on a machine with no real-time clock device.
  * @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
  * @example
  * ```ts

@@ -154,7 +154,8 @@ pub fn clock_now_ns(clockid: i32) -> Result<u64> {
 }
 
 /// `clock_getres(clockid)`—The clock's resolution in nanoseconds: 1 for
-/// the high-resolution clocks, a scheduler tick for the `*_COARSE` ones.
+/// the high-resolution clocks (a tick with `highres=off`), a scheduler tick
+/// for the `*_COARSE` ones.
 ///
 /// # Errors
 /// `EINVAL` (unknown clock).
