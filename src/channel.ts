@@ -8,7 +8,7 @@
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
-import { FdCore, type Handle } from './waiter'
+import { FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
 
@@ -642,7 +642,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * (`EMSGSIZE`, `ENOBUFS`) throws out of the loop, and the channel stays
    * usable: catch it and loop again to survive a hostile peer.
    */
-  [Symbol.asyncIterator](): AsyncIterator<FdMessage, undefined, undefined> & AsyncIterable<FdMessage> {
+  [Symbol.asyncIterator](): FdIterator<FdMessage> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     return this.#core.iterate()
   }
@@ -855,7 +855,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   }
 
   /** Successive `accept()`s; the loop ends when the server is closed. */
-  [Symbol.asyncIterator](): AsyncIterator<FdChannel, undefined, undefined> & AsyncIterable<FdChannel> {
+  [Symbol.asyncIterator](): FdIterator<FdChannel> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#core.iterate()
   }

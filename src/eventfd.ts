@@ -6,7 +6,7 @@
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
-import { Adoption, FdCore, type Handle } from './waiter'
+import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
 /** Close-on-exec flag for {@link eventfd} (`EFD_CLOEXEC`). Set by default. */
@@ -348,7 +348,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * when the counter is closed; `break` ends it without closing the counter,
    * and settles any pending `next()` with `done`, taking nothing.
    */
-  [Symbol.asyncIterator](): AsyncIterator<bigint, undefined, undefined> & AsyncIterable<bigint> {
+  [Symbol.asyncIterator](): FdIterator<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.iterate()
   }

@@ -366,7 +366,12 @@ export class FileLock implements Disposable, AsyncDisposable {
    * grows), a new object each time; `null` for `flock` locks, which cover the
    * whole file.
    */
-  get range(): { readonly start: number; readonly length: number } | null {
+  get range(): {
+    /** The first locked byte. */
+    readonly start: number
+    /** The number of bytes locked; 0: to the end of the file. */
+    readonly length: number
+  } | null {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
   }

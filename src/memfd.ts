@@ -106,7 +106,7 @@ const ENOMEM = constants.errno.ENOMEM
 function createHint(errno: number, name: string | Uint8Array, huge: boolean, executable: boolean): string | undefined {
   const bytes = typeof name === 'string' ? Buffer.byteLength(name) : name.byteLength
   if (errno === -EINVAL && bytes > 249) return `the name is ${bytes} bytes; at most 249`
-  if (errno === -ENODEV && huge) return 'this machine has no huge pages of that size: see /sys/kernel/mm/hugepages'
+  if (errno === -ENODEV && huge) return 'the kernel supports no huge pages of that size: see /sys/kernel/mm/hugepages'
   if (errno === -EACCES && executable) return 'the vm.memfd_noexec policy refuses executable memfds'
   return undefined
 }
@@ -441,14 +441,14 @@ export class MemFile implements Disposable {
    * number up without closing it; a write on a read-only fd also fails with
    * `EBADF` and keeps its fd.
    */
-  #fail(errno: number, syscall: string): ErrnoError | Error {
+  #fail(errno: number, syscall: string, hint?: string): ErrnoError | Error {
     if ((errno === -EBADF || errno === -EINVAL) && this.#fd >= 0 && native.fdHandleLost(this.#h)) {
       this.#lostFd = this.#fd
       this.#lostBy = syscall
       this.#fd = -1
       return this.#unusable()
     }
-    return errnoError(errno, syscall)
+    return errnoError(errno, syscall, undefined, hint)
   }
 
   /** The fd, or -1 after `close()` or once it was found closed outside the package. */
@@ -509,8 +509,7 @@ export class MemFile implements Disposable {
     const n = toInt(size, 'size', 0, Number.MAX_SAFE_INTEGER, 0)
     const r = native.memfdTruncate(self.#open(), n)
     const page = self.#hugePage
-    if (r === -EINVAL && page !== 0 && n % page !== 0) throw errnoError(r, 'ftruncate', undefined, `a hugePages file's size is a multiple of its page size, ${page}`)
-    if (r < 0) throw self.#fail(r, 'ftruncate')
+    if (r < 0) throw self.#fail(r, 'ftruncate', page !== 0 && n % page !== 0 ? `a hugePages file's size is a multiple of its page size, ${page}` : undefined)
   }
 
   /**
@@ -727,9 +726,10 @@ export class MemFile implements Disposable {
     const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
     if (typeof ab !== 'number') return ab
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
-    // A hugetlb mapping reserves its pages when it is made.
-    if (ab === -ENOMEM && self.#hugePage !== 0) throw errnoError(ab, 'mmap', undefined, 'not enough free huge pages of this size: see vm.nr_hugepages')
-    throw self.#fail(ab, 'mmap')
+    // A hugetlb mapping reserves its pages when it is made, from the pool of
+    // its size (vm.nr_hugepages sizes only the default size's).
+    const pool = `/sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages`
+    throw self.#fail(ab, 'mmap', ab === -ENOMEM && self.#hugePage !== 0 ? `not enough free huge pages of this size: see ${pool}` : undefined)
   }
 
   /**

@@ -18,7 +18,7 @@ import * as util from 'node:util'
 
 import { native } from './binding'
 import { errnoError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
-import { Adoption, FdCore, type Handle } from './waiter'
+import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { type FdLike, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
 
 /** Close-on-exec flag for {@link timerfdCreate} (`TFD_CLOEXEC`); always added, as Python does. */
@@ -31,9 +31,9 @@ export const TFD_TIMER_ABSTIME: number = native.TFD_TIMER_ABSTIME
  * {@link timerfdSettime} flag (`TFD_TIMER_CANCEL_ON_SET`): with an absolute
  * `CLOCK_REALTIME` (or `CLOCK_REALTIME_ALARM`) timer, a discontinuous change
  * of the clock makes the next read fail with `ECANCELED`. The kernel silently
- * ignores it for any other timer. A periodic timer with a tick unread at the
- * change stops there (the kernel re-arms a periodic timerfd when its ticks
- * are read, and that read failed): settime it again.
+ * ignores it for any other timer. A periodic timer with a tick unread when
+ * the failing read comes stops there (the kernel re-arms a periodic timerfd
+ * when its ticks are read, and that read failed): settime it again.
  */
 export const TFD_TIMER_CANCEL_ON_SET: number = native.TFD_TIMER_CANCEL_ON_SET
 /** `CLOCK_REALTIME`: wall-clock time, which can jump (`settimeofday`, NTP steps). */
@@ -333,7 +333,7 @@ export type TimerSetOptions =
        * of the clock rejects pending waits (and fails the next read) with
        * `ECANCELED` (`TFD_TIMER_CANCEL_ON_SET`). Default false. After
        * `ECANCELED`, call `set()` again: a periodic timer with a tick unread
-       * at the change has stopped (`get()` then says `remaining: 0` and the
+       * when the failing read came has stopped (`get()` then says `remaining: 0` and the
        * interval), and an absolute deadline wants recomputing anyway.
        */
       cancelOnSet?: boolean | undefined
@@ -362,8 +362,8 @@ export interface TimerSetting<T extends number | bigint> {
  * periodic timer does not drift: its schedule is the kernel's, not the sum
  * of callback delays. (One exception, the kernel's: with `cancelOnSet`, a
  * clock change fails the next read with `ECANCELED` and the ticks counted
- * until then are dropped with it; a periodic timer with a tick unread then
- * stops until the next `set()`.) Times are in milliseconds (`setNs`/`getNs`:
+ * until then are dropped with it; a periodic timer with a tick unread by
+ * then stops until the next `set()`.) Times are in milliseconds (`setNs`/`getNs`:
  * nanoseconds). The fd is close-on-exec and non-blocking; pending waits in
  * one environment are served first come, first served. An object that is
  * garbage-collected without `close()` closes its fd.
@@ -668,7 +668,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * Successive `wait()`s, for `for await (const ticks of timer)`. The loop
    * ends when the timer is closed; a `break` ends it without closing it.
    */
-  [Symbol.asyncIterator](): AsyncIterator<bigint, undefined, undefined> & AsyncIterable<bigint> {
+  [Symbol.asyncIterator](): FdIterator<bigint> {
     return Timer.#of(this).iterate()
   }
 

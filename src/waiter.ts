@@ -58,6 +58,23 @@ interface Waiter<T> {
   iter: object | undefined
 }
 
+/**
+ * The async iterator of a waiting object (`for await (const v of timer)`,
+ * `timer[Symbol.asyncIterator]()`): `next()` resolves with each value, and
+ * with `{ done: true, value: undefined }` once the object is closed or
+ * `return()` was called. Assignable to `AsyncIterableIterator<T>`.
+ */
+export interface FdIterator<T> extends AsyncIterator<T, undefined, undefined> {
+  /** The next value; `{ done: true, value: undefined }` once the object is closed or the iterator ended. */
+  next(): Promise<IteratorResult<T, undefined>>
+  /** Ends the iterator: pending `next()` calls that have not taken a value resolve done. */
+  return(): Promise<IteratorResult<T, undefined>>
+  /** Ends the iterator as `return()` does, and rejects with `err`. */
+  throw(err?: unknown): Promise<IteratorResult<T, undefined>>
+  /** The iterator itself. */
+  [Symbol.asyncIterator](): FdIterator<T>
+}
+
 /** Only this module makes iterators: `new` on their class from outside throws `ERR_ILLEGAL_CONSTRUCTOR`. */
 const iteratorToken = Symbol('WaitIterator')
 
@@ -292,7 +309,7 @@ export class FdCore<T> {
   }
 
   /** An async iterator of successive waits; it ends on close or `return()`. */
-  iterate(): AsyncIterator<T, undefined, undefined> & AsyncIterable<T> {
+  iterate(): FdIterator<T> {
     return new WaitIterator(iteratorToken, this)
   }
 
@@ -490,7 +507,7 @@ export class FdCore<T> {
  * promise settles a microtask later) still delivers it, so no count,
  * message or fd is lost.
  */
-class WaitIterator<T> implements AsyncIterableIterator<T> {
+class WaitIterator<T> implements FdIterator<T> {
   #core: FdCore<T>
   #done = false
   /** The pending `next()` calls: a token per call (its waiter's `iter`), and its resolve. */

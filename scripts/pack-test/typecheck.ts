@@ -2,7 +2,7 @@
 import { closeSync } from 'node:fs'
 
 import * as lib from 'linux-fd'
-import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdRead, eventfdWrite, EventCounter, MemFile, tryLockFile } from 'linux-fd'
+import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdRead, eventfdWrite, EventCounter, MemFile, tryLockFile, type FdIterator } from 'linux-fd'
 
 const fd: number = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
 eventfdWrite(fd, 1)
@@ -29,7 +29,11 @@ export function typed(path: string, mf: MemFile, counter: EventCounter): Promise
     console.log(start + length)
   }
   mf.addSeals({ shrink: true, grow: undefined })
-  return counter[Symbol.asyncIterator]().next().then((res) => {
+  // Still assignable where code typed it as before (diff36b H1).
+  const before: AsyncIterableIterator<bigint> = counter[Symbol.asyncIterator]()
+  const named: FdIterator<bigint> = counter[Symbol.asyncIterator]()
+  void before.return?.()
+  return named.next().then((res) => {
     if (!res.done) {
       const v: bigint = res.value
       console.log(v)
