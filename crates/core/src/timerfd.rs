@@ -140,17 +140,7 @@ pub fn timerfd_gettime(fd: BorrowedFd<'_>) -> Result<TimerSpec> {
 /// `EINVAL` (unknown clock), `EOVERFLOW` (a value before 1970 or past
 /// 2^64-1 ns, which no timer takes).
 pub fn clock_now_ns(clockid: i32) -> Result<u64> {
-    // SAFETY: timespec is a plain C struct; all-zero is valid.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: the pointer is valid for the call; an unknown clock is EINVAL.
-    if unsafe { libc::clock_gettime(clockid as libc::clockid_t, &mut ts) } < 0 {
-        return Err(Error::new(Errno::last(), "clock_gettime"));
-    }
-    u64::try_from(ts.tv_sec)
-        .ok()
-        .and_then(|s| s.checked_mul(NSEC_PER_SEC))
-        .and_then(|ns| ns.checked_add(ts.tv_nsec as u64))
-        .ok_or(Error::new(Errno::EOVERFLOW, "clock_gettime"))
+    clock_call_ns(libc::clock_gettime, clockid, "clock_gettime")
 }
 
 /// `clock_getres(clockid)`—The clock's resolution in nanoseconds: 1 for
@@ -161,18 +151,29 @@ pub fn clock_now_ns(clockid: i32) -> Result<u64> {
 /// `EINVAL` (unknown clock).
 /// @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
 pub fn clock_res_ns(clockid: i32) -> Result<u64> {
+    clock_call_ns(libc::clock_getres, clockid, "clock_getres")
+}
+
+/// `clock_gettime` or `clock_getres` (the same signature) in nanoseconds; a
+/// value that does not fit a `u64` (before 1970, or a bogus resolution) is
+/// `EOVERFLOW`.
+fn clock_call_ns(
+    call: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int,
+    clockid: i32,
+    syscall: &'static str,
+) -> Result<u64> {
     // SAFETY: timespec is a plain C struct; all-zero is valid.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: the pointer is valid for the call; an unknown clock is EINVAL.
-    if unsafe { libc::clock_getres(clockid as libc::clockid_t, &mut ts) } < 0 {
-        return Err(Error::new(Errno::last(), "clock_getres"));
+    // SAFETY: `call` is libc's clock_gettime or clock_getres, and the
+    // pointer is valid for the call; an unknown clock is EINVAL.
+    if unsafe { call(clockid as libc::clockid_t, &mut ts) } < 0 {
+        return Err(Error::new(Errno::last(), syscall));
     }
-    // A resolution is below a second; the checks keep a bogus one an error.
     u64::try_from(ts.tv_sec)
         .ok()
         .and_then(|s| s.checked_mul(NSEC_PER_SEC))
         .and_then(|ns| ns.checked_add(ts.tv_nsec as u64))
-        .ok_or(Error::new(Errno::EOVERFLOW, "clock_getres"))
+        .ok_or(Error::new(Errno::EOVERFLOW, syscall))
 }
 
 /// `read(fd, &u64, 8)`—The number of expirations since the last read.
