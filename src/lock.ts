@@ -227,6 +227,9 @@ function keep(h: LockHandle, target: LockPath | number): boolean {
   throw errnoError(r, 'stat', pathText(target))
 }
 
+/** The lock just taken through `h` (fd number `fd`), or null if `keep` released it. */
+const granted = (h: LockHandle, spec: Spec, fd: number, target: LockPath | number): FileLock | null => (keep(h, target) ? makeLock(h, spec, fd, target) : null)
+
 /**
  * How many times in a row a free lock may turn out to be on a replaced file
  * before a lock gives up (`tryLockFile`: null, `lockFile`: `EAGAIN`), so that
@@ -516,8 +519,8 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
     // The fd number if locked, -EAGAIN on a conflict, else -errno.
     const r = native.lockTry(h)
     if (r >= 0) {
-      if (keep(h, req.target)) return makeLock(h, req.spec, r, req.target)
-      if (tries === REPLACED_TRIES) return null
+      const lock = granted(h, req.spec, r, req.target)
+      if (lock !== null || tries === REPLACED_TRIES) return lock
       continue
     }
     native.lockRelease(h)
@@ -590,7 +593,8 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
     const h = open(req.target, req.spec)
     const r = native.lockTry(h)
     if (r >= 0) {
-      if (keep(h, req.target)) return makeLock(h, req.spec, r, req.target)
+      const lock = granted(h, req.spec, r, req.target)
+      if (lock !== null) return lock
       if (tries === REPLACED_TRIES) {
         const path = typeof req.target === 'number' ? undefined : pathText(req.target)
         throw errnoError(EAGAIN, syscallOf(req.spec), path, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)
@@ -718,7 +722,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
     if (r >= 0) {
       queue.shift()
       try {
-        w.resolve(keep(w.h, w.target) ? makeLock(w.h, w.spec, r, w.target) : null)
+        w.resolve(granted(w.h, w.spec, r, w.target))
       } catch (error) {
         w.reject(error)
       }
@@ -770,7 +774,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: b
     const settle = (result: number): void => {
       if (result >= 0) {
         try {
-          return resolve(keep(h, target) ? makeLock(h, spec, result, target) : null)
+          return resolve(granted(h, spec, result, target))
         } catch (error) {
           return reject(error)
         }

@@ -728,8 +728,8 @@ export class MemFile implements Disposable {
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
     // A hugetlb mapping reserves its pages when it is made, from the pool of
     // its size (vm.nr_hugepages sizes only the default size's).
-    const pool = `/sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages`
-    throw self.#fail(ab, 'mmap', ab === -ENOMEM && self.#hugePage !== 0 ? `not enough free huge pages of this size: see ${pool}` : undefined)
+    const huge = ab === -ENOMEM && self.#hugePage !== 0
+    throw self.#fail(ab, 'mmap', huge ? `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages` : undefined)
   }
 
   /**
