@@ -1,6 +1,6 @@
 // Ported from CPython's Lib/test/test_os.py TimerfdTests (3.13), plus the
 // Timer class and the package's argument and error conventions.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { closeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { inspect } from 'node:util'
@@ -215,49 +215,46 @@ test('cancelOnSet is refused where the kernel would silently ignore it', (t) => 
 // Setting CLOCK_REALTIME (to about its current value) is a discontinuous
 // change for the kernel, and needs CAP_SYS_TIME: decided here, at load time,
 // so that without it the test is reported as skipped, with the reason.
-const clockJumpTitle = 'a clock jump rejects a cancelOnSet wait with ECANCELED'
 const canSetClock = hasCap(CAP_SYS_TIME)
-;(canSetClock ? test.serial : test.skip)(
-  canSetClock ? clockJumpTitle : `${clockJumpTitle} (skipped: this process lacks CAP_SYS_TIME, so it cannot set CLOCK_REALTIME)`,
-  async (t) => {
-    const timer = new Timer('realtime')
-    t.teardown(() => timer.close())
-    timer.set(Date.now() + 60_000, 0, { absolute: true, cancelOnSet: true })
-    const wait = timer.wait()
-    const r = spawnSync('python3', ['-c', 'import time; time.clock_settime(time.CLOCK_REALTIME, time.time())'], {
-      encoding: 'utf8',
-    })
-    // CAP_SYS_TIME is held: a failure to set the clock is a real one.
-    t.is(r.error, undefined)
-    t.is(r.status, 0, r.stderr)
-    const err = (await t.throwsAsync(wait, { code: 'ECANCELED' })) as NodeJS.ErrnoException
-    t.is(err.syscall, 'timerfd_read')
-    t.is(err.errno, -125)
-    // The cancel is reported once; the timer is then disarmed-or-waiting as before.
-    t.is(timer.tryWait(), null)
-  },
-)
+/** A serial test that sets the clock, or a skipped one that says why. */
+const clockTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void =>
+  (canSetClock ? test.serial : test.skip)(canSetClock ? title : `${title} (skipped: this process lacks CAP_SYS_TIME, so it cannot set CLOCK_REALTIME)`, fn)
+/** Sets CLOCK_REALTIME to its own value: a discontinuous change all the same. */
+function jumpClock(t: ExecutionContext): void {
+  const r = spawnSync('python3', ['-c', 'import time; time.clock_settime(time.CLOCK_REALTIME, time.time())'], { encoding: 'utf8' })
+  // CAP_SYS_TIME is held: a failure to set the clock is a real one.
+  t.is(r.error, undefined)
+  t.is(r.status, 0, r.stderr)
+}
 
-const stopTitle = 'a periodic cancelOnSet timer with a tick unread at the clock change stops: set() it again (mem36 M2)'
-;(canSetClock ? test.serial : test.skip)(
-  canSetClock ? stopTitle : `${stopTitle} (skipped: this process lacks CAP_SYS_TIME, so it cannot set CLOCK_REALTIME)`,
-  async (t) => {
-    // The kernel re-arms a periodic timerfd when its ticks are read; the
-    // read that reports ECANCELED drops the pending tick without re-arming.
-    const timer = new Timer('realtime')
-    t.teardown(() => timer.close())
-    timer.set(Date.now() + 1, 5, { absolute: true, cancelOnSet: true })
-    await sleep(30) // ticks pending, unread
-    const r = spawnSync('python3', ['-c', 'import time; time.clock_settime(time.CLOCK_REALTIME, time.time())'], { encoding: 'utf8' })
-    t.is(r.status, 0, r.stderr)
-    t.throws(() => timer.tryWait(), { code: 'ECANCELED' })
-    await sleep(30) // six periods
-    t.is(timer.tryWait(), null, 'no tick after the cancel')
-    t.deepEqual(timer.get(), { remaining: 0, interval: 5 }, 'armed in name only')
-    timer.set(Date.now() + 1, 5, { absolute: true, cancelOnSet: true })
-    t.true((await timer.wait()) >= 1n, 'ticking again once set')
-  },
-)
+clockTest('a clock jump rejects a cancelOnSet wait with ECANCELED', async (t) => {
+  const timer = new Timer('realtime')
+  t.teardown(() => timer.close())
+  timer.set(Date.now() + 60_000, 0, { absolute: true, cancelOnSet: true })
+  const wait = timer.wait()
+  jumpClock(t)
+  const err = (await t.throwsAsync(wait, { code: 'ECANCELED' })) as NodeJS.ErrnoException
+  t.is(err.syscall, 'timerfd_read')
+  t.is(err.errno, -125)
+  // The cancel is reported once; the timer is then disarmed-or-waiting as before.
+  t.is(timer.tryWait(), null)
+})
+
+clockTest('a periodic cancelOnSet timer with a tick unread at the clock change stops: set() it again (mem36 M2)', async (t) => {
+  // The kernel re-arms a periodic timerfd when its ticks are read; the
+  // read that reports ECANCELED drops the pending tick without re-arming.
+  const timer = new Timer('realtime')
+  t.teardown(() => timer.close())
+  timer.set(Date.now() + 1, 5, { absolute: true, cancelOnSet: true })
+  await sleep(30) // ticks pending, unread
+  jumpClock(t)
+  t.throws(() => timer.tryWait(), { code: 'ECANCELED' })
+  await sleep(30) // six periods
+  t.is(timer.tryWait(), null, 'no tick after the cancel')
+  t.deepEqual(timer.get(), { remaining: 0, interval: 5 }, 'armed in name only')
+  timer.set(Date.now() + 1, 5, { absolute: true, cancelOnSet: true })
+  t.true((await timer.wait()) >= 1n, 'ticking again once set')
+})
 
 test('Timer.fromFd wraps a timerfd and refuses other fds', (t) => {
   const fd = timerfdCreate(CLOCK_REALTIME)
