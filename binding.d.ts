@@ -608,6 +608,15 @@ export declare function lockNamesPath(handle: ExternalObject<'LockHandle'>, path
 export declare function lockOpen(path: string | Uint8Array, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
 
 /**
+ * `F_OFD_GETLK` through `fd` (core `test_ofd`): `null` if an OFD lock
+ * (`shared` or exclusive) of `length` bytes from `start` could be placed,
+ * else the first lock in the way as `[shared (1 or 0), pid (-1 for an OFD
+ * lock), start, length]`; or a negative errno. Takes nothing.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ */
+export declare function lockTest(fd: number, shared: boolean, start: number, length: number): [number, number, number, number] | null | number
+
+/**
  * Waits for the lock on a pool thread and calls `callback(result)` on the
  * JS thread once: the handle's fd number (0 or more: locked; the handle
  * holds the lock, as [`try_lock`] reports it), `-ECANCELED` (cancelled by

@@ -37,6 +37,6 @@ export const {
   FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, FASYNC, O_DIRECT, O_CLOEXEC, O_NOATIME,
   O_NONBLOCK, O_DSYNC, O_SYNC, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_PATH,
   fcntl, ioctl, flock, lockf, pipe, pipe2, getPipeSize, setPipeSize, FileLock,
-  tryLockFile, lockFile, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE,
+  tryLockFile, lockFile, testLock, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE,
   ReceivedFds, FdChannel, FdChannelServer
 } = lfd

@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
-import { FileLock, LOCK_EX, LOCK_NB, lockf, lockFile, tryLockFile } from '../index.js'
+import { FileLock, LOCK_EX, LOCK_NB, LOCK_SH, lockf, lockFile, testLock, tryLockFile } from '../index.js'
 import { fdCount, fdList, fdsAdded, othersTmpdir, PKG, runNode, sleep, until } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -90,6 +90,93 @@ test.serial('an OFD lock survives closing another fd of the file; a POSIX lockf 
   closeSync(openSync(path, 'r')) // any close of the file drops POSIX locks
   t.is(await childTry(path, {}), 'locked', 'the POSIX lock was silently dropped')
   closeSync(fd)
+})
+
+/** A child that runs `take` (with `lfd` and `path` bound), prints its pid, and holds on until killed. */
+async function holder(path: string, take: string): Promise<{ pid: number; kill(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['-e', `const lfd = require(${JSON.stringify(PKG)}); const path = ${JSON.stringify(path)}; globalThis.held = ${take}; console.log(process.pid); setInterval(() => {}, 1000)`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())))
+    child.once('exit', (code) => reject(new Error(`the holder exited with ${code}`)))
+  })
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  return { pid, kill: () => (child.kill('SIGKILL'), exited) }
+}
+
+test.serial('testLock names the lock in the way, OFD or POSIX, in another process, and takes nothing', async (t) => {
+  const path = file()
+  t.is(testLock(path), null, 'no file: nothing can be locked there')
+  t.throws(() => readFileSync(path), { code: 'ENOENT' }, 'and testLock created none')
+  writeFileSync(path, '')
+  t.is(testLock(path), null, 'a free file')
+
+  const ofd = await holder(path, 'lfd.tryLockFile(path, { shared: true, range: { start: 10, length: 5 } })')
+  try {
+    const c = { kind: 'ofd', shared: true, pid: null, range: { start: 10, length: 5 } }
+    t.deepEqual(testLock(path), c)
+    t.deepEqual(testLock(pathToFileURL(path), { range: { start: 14, length: 1 } }), c, 'a file: URL and an overlapping range')
+    t.deepEqual(testLock(Buffer.from(path), { range: { start: 0, length: 11 } }), c, 'a Buffer path')
+    t.is(testLock(path, { range: { start: 15, length: 0 } }), null, 'a range past it')
+    t.is(testLock(path, { shared: true }), null, 'a shared lock is not in the way of a shared one')
+    // It took nothing: the exclusive lock it tested for is still free to take.
+    const mine = tryLockFile(path, { range: { start: 15, length: 0 } })
+    t.not(mine, null)
+    t.deepEqual(testLock(path, { range: { start: 20, length: 1 } }), { kind: 'ofd', shared: false, pid: null, range: { start: 15, length: 0 } }, "this process's own lock, by path")
+    t.is(testLock(mine!.fd, { range: { start: 20, length: 1 } }), null, "through the lock's own description, its own lock is not in the way")
+    mine!.release()
+  } finally {
+    await ofd.kill()
+  }
+  t.is(testLock(path), null, 'the holder died: free')
+
+  const posix = await holder(path, "(() => { const fd = require('node:fs').openSync(path, 'r+'); lfd.lockf(fd, lfd.LOCK_EX | lfd.LOCK_NB, 3, 4); return fd })()")
+  try {
+    t.deepEqual(testLock(path, { shared: true }), { kind: 'posix', shared: false, pid: posix.pid, range: { start: 4, length: 3 } })
+    const fd = openSync(path, 'r')
+    try {
+      t.deepEqual(testLock({ fd }, { range: { start: 6, length: 100 } })?.pid, posix.pid, 'through an fd')
+    } finally {
+      closeSync(fd)
+    }
+  } finally {
+    await posix.kill()
+  }
+})
+
+test.serial("testLock does not see flock locks, refuses kind 'flock' and waiting options, and leaks no fd", async (t) => {
+  const path = file()
+  const f = tryLockFile(path, { kind: 'flock' })
+  t.not(f, null)
+  t.is(testLock(path), null, 'flock(2) locks are another family')
+  f!.release()
+  t.throws(() => testLock(path, { kind: 'flock' } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.kind.*flock\(2\)/ })
+  for (const key of ['wait', 'signal', 'ref']) {
+    t.throws(() => testLock(path, { [key]: true } as never), { code: 'ERR_INVALID_ARG_VALUE', message: new RegExp(`options\\.${key}.*testLock`) })
+  }
+  t.throws(() => testLock(path, { timeout: 1 } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /timeout/ })
+  t.throws(() => testLock(path, { range: { start: -1 } }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => testLock(-1), { code: 'ERR_OUT_OF_RANGE' })
+  t.like(t.throws(() => testLock(0x7fffffff)), { code: 'EBADF', syscall: 'fcntl' })
+  t.like(t.throws(() => testLock(join(path, 'x'))), { code: 'ENOTDIR', syscall: 'open' })
+  // A FIFO opens without a writer (O_NONBLOCK), and the kernel answers for it.
+  const fifo = file()
+  execFileSync('mkfifo', [fifo])
+  const before = fdList()
+  t.is(testLock(fifo), null)
+  const held = tryLockFile(path)
+  for (let i = 0; i < 50; i++) t.not(testLock(path), null)
+  held!.release()
+  t.deepEqual(fdsAdded(before), [], 'every fd it opened is closed')
+  // The binding, called directly: errnos and napi-rs's conversion errors, no crash.
+  t.is(native.lockTest(-1, false, 0, 0), -9)
+  const fd = openSync(path, 'r')
+  t.is(native.lockTest(fd, false, -1, 0), -22)
+  closeSync(fd)
+  t.throws(() => native.lockTest('3' as never, false, 0, 0), { code: 'NumberExpected' })
 })
 
 test.serial('a lock held by a process is released when it is killed, and the waiter gets it', async (t) => {

@@ -6,6 +6,7 @@
  * `AbortSignal`.
  * @module
  */
+import * as fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
@@ -110,7 +111,7 @@ function isURL(value: unknown): value is URL {
 }
 
 /** Checks `(fileOrPath, options)` completely before anything is opened. */
-function request(fileOrPath: unknown, options: unknown, waitable: boolean): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined; ref: boolean } {
+function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tryLockFile' | 'testLock'): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined; ref: boolean } {
   let target: LockPath | number
   // A path as Node's fs takes one: a string, its bytes, or a file: URL.
   if (typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) || isURL(fileOrPath)) {
@@ -135,10 +136,10 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
   // tryLockFile never waits: `wait`, `signal` and `ref` are refused unless
   // undefined, which everywhere means "not given" (so `{ signal: undefined }`,
   // which its typings allow, is fine).
-  if (!waitable) {
-    if (oWait !== undefined) throw invalidArgValue('options.wait', oWait, 'is not taken by tryLockFile, which never waits')
-    if (oSignal !== undefined) throw invalidArgValue('options.signal', oSignal, 'is not taken by tryLockFile, which never waits')
-    if (oRef !== undefined) throw invalidArgValue('options.ref', oRef, 'is not taken by tryLockFile, which never waits')
+  if (caller !== 'lockFile') {
+    if (oWait !== undefined) throw invalidArgValue('options.wait', oWait, `is not taken by ${caller}, which never waits`)
+    if (oSignal !== undefined) throw invalidArgValue('options.signal', oSignal, `is not taken by ${caller}, which never waits`)
+    if (oRef !== undefined) throw invalidArgValue('options.ref', oRef, `is not taken by ${caller}, which never waits`)
   }
   const shared = toBool(oShared, 'options.shared', false)
   const wait = toBool(oWait, 'options.wait', true)
@@ -148,6 +149,9 @@ function request(fileOrPath: unknown, options: unknown, waitable: boolean): { ta
   if (oKind !== undefined) {
     if (typeof oKind !== 'string') throw invalidArgType('options.kind', 'of type string', oKind)
     if (oKind !== 'ofd' && oKind !== 'flock') throw invalidArgValue('options.kind', oKind, "must be 'ofd' or 'flock'")
+    if (oKind === 'flock' && caller === 'testLock') {
+      throw invalidArgValue('options.kind', oKind, "must be 'ofd': the kernel reports no flock(2) lock without taking it (use tryLockFile)")
+    }
     kind = oKind
   }
   let start = 0
@@ -513,7 +517,7 @@ export class FileLock implements Disposable, AsyncDisposable {
  * ```
  */
 export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TryLockOptions): FileLock | null {
-  const req = request(fileOrPath, options, false)
+  const req = request(fileOrPath, options, 'tryLockFile')
   for (let tries = 1; ; tries++) {
     const h = open(req.target, req.spec)
     // The fd number if locked, -EAGAIN on a conflict, else -errno.
@@ -527,6 +531,116 @@ export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { f
     if (r === EAGAIN) return null
     throw lockError(r, req.spec, req.target)
   }
+}
+
+/** Options of {@link testLock}. */
+export interface TestLockOptions {
+  /** Test for a shared (read) lock instead of an exclusive (write) one: only an exclusive lock is then in the way. Default false. */
+  shared?: boolean | undefined
+  /** The byte range to test. Default: the whole file. */
+  range?: LockRange | null | undefined
+  /** `'ofd'`, the only kind that can be tested (the kernel reports no `flock(2)` lock without taking it). */
+  kind?: 'ofd' | undefined
+  /** Not taken: {@link testLock} never waits (undefined means not given). */
+  wait?: undefined
+  /** Not taken: {@link testLock} never waits (undefined means not given). */
+  signal?: undefined
+  /** Not taken: {@link testLock} never waits (undefined means not given). */
+  ref?: undefined
+}
+
+/** A lock that {@link testLock} found in the way. */
+export interface LockConflict {
+  /**
+   * `'ofd'`: an open-file-description lock ({@link lockFile}'s default
+   * kind, `F_OFD_SETLK`), which belongs to no process; `'posix'`: a classic
+   * POSIX record lock ({@link lockf}, `F_SETLK`, Python's `fcntl.lockf`) of
+   * process {@link LockConflict.pid}.
+   */
+  readonly kind: 'ofd' | 'posix'
+  /** Whether it is a shared (read) lock; else it is exclusive (write). */
+  readonly shared: boolean
+  /** The pid of a `'posix'` lock's process (0 if that process is in another PID namespace); `null` for an `'ofd'` lock. */
+  readonly pid: number | null
+  /** The byte range it covers; `length` 0 means to the end of the file. */
+  readonly range: {
+    /** Its first byte. */
+    readonly start: number
+    /** Its length in bytes; 0 means to the end of the file. */
+    readonly length: number
+  }
+}
+
+/**
+ * `testLock(fileOrPath, options?)`—Which lock, if any, would stop an OFD
+ * lock of the file right now (`fcntl(F_OFD_GETLK)`). Takes nothing, and
+ * waits for nothing: proper-lockfile's `check()`, with the holder's range,
+ * mode and, for a POSIX record lock, its pid.
+ *
+ * It sees `'ofd'` locks ({@link lockFile} and {@link tryLockFile} by
+ * default) and POSIX record locks ({@link lockf}, `F_SETLK`), which
+ * conflict with each other, in any process and in this one; not `'flock'`
+ * locks, which are another family and which the kernel reports to no one
+ * without taking them (so `kind: 'flock'` is refused: try
+ * {@link tryLockFile} and release). The kernel names one lock in the way
+ * even where several are.
+ *
+ * A path is opened read-only for the test (no file is created) and closed
+ * before it returns; a path that names no file (`ENOENT`) gives `null`,
+ * as nothing can be locked there. An fd or `FileHandle` is tested through
+ * its own open file description, whose own locks are never in its way (and
+ * opening a path drops any {@link lockf} lock this process holds on that
+ * file, as any close of the file's fds does).
+ *
+ * The answer can be stale as soon as it is returned: to take the lock,
+ * call {@link tryLockFile} or {@link lockFile}, not `testLock` first.
+ * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
+ * @param options - `shared` (test for a shared lock: only exclusive locks are in its way; default false), `range: { start, length }` (default the whole file).
+ * @returns the lock in the way, or `null` if the lock could be taken.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (`kind: 'flock'` and an unknown option key included).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
+ * @throws {Error} `EACCES`, `ELOOP`, … (`syscall` `'open'`) from opening a path; `EBADF`, `EINVAL` (`syscall` `'fcntl'`) from the test.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @example
+ * ```ts
+ * const c = testLock('/tmp/app.lock')
+ * if (c === null) console.log('free')
+ * else console.log(`held (${c.shared ? 'shared' : 'exclusive'}) by`, c.pid ?? 'an OFD lock')
+ * ```
+ */
+export function testLock(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TestLockOptions): LockConflict | null {
+  const { target, spec } = request(fileOrPath, options, 'testLock')
+  if (typeof target === 'number') return conflict(native.lockTest(target, spec.shared, spec.start, spec.length))
+  let fd: number
+  try {
+    // O_NONBLOCK: a FIFO opens at once, without a writer. A file this user
+    // may only write is opened for writing: F_OFD_GETLK needs no access.
+    const flags = fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK
+    // (node:fs takes a Uint8Array path; its typings say Buffer.)
+    const path = typeof target === 'string' ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength)
+    try {
+      fd = fs.openSync(path, flags | fs.constants.O_RDONLY)
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'EACCES') throw e
+      fd = fs.openSync(path, flags | fs.constants.O_WRONLY)
+    }
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ENOENT') return null
+    throw e
+  }
+  try {
+    return conflict(native.lockTest(fd, spec.shared, spec.start, spec.length))
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** {@link testLock}'s answer from `lockTest`'s: `[shared, pid, start, length]`, null, or a negative errno. */
+function conflict(r: [number, number, number, number] | null | number): LockConflict | null {
+  if (r === null) return null
+  if (typeof r === 'number') throw errnoError(r, 'fcntl')
+  const [shared, pid, start, length] = r
+  return { kind: pid === -1 ? 'ofd' : 'posix', shared: shared === 1, pid: pid === -1 ? null : pid, range: { start, length } }
 }
 
 /**
@@ -584,7 +698,7 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * ```
  */
 export async function lockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
-  const req = request(fileOrPath, options, true)
+  const req = request(fileOrPath, options, 'lockFile')
   const signal = req.signal
   // Each pass opens the target afresh: a lock by path that turns out to be
   // on a file unlinked or replaced meanwhile (see `keep`) starts over.

@@ -770,6 +770,7 @@ const FUNCTIONS = {
   )]),
   lockFile: F('lockFile', [A.path, lockOpts]),
   tryLockFile: F('tryLockFile', [A.path, lockOpts]),
+  testLock: F('testLock', [fc.oneof({ weight: 3, arbitrary: A.path }, { weight: 1, arbitrary: A.fd }), lockOpts]),
   waitBackend: F('waitBackend', []),
   'EventCounter.constructor': F('EventCounter.constructor', [A.num], { ctor: 'EventCounter' }),
   'Semaphore.constructor': F('Semaphore.constructor', [A.num], { ctor: 'Semaphore' }),
@@ -931,6 +932,7 @@ const OPTIONS_AT = {
   lockFile: [1, ['shared', 'wait', 'signal', 'ref', 'range', 'kind']],
   // `wait`, `signal` and `ref` only as undefined ("not given"; lock.spec checks the refusal of any other value).
   tryLockFile: [1, ['shared', 'range', 'kind'], ['wait', 'signal', 'ref']],
+  testLock: [1, ['shared', 'range', 'kind'], ['wait', 'signal', 'ref']],
   'EventCounter.fromFd': [1, ['adopt']],
   'Semaphore.fromFd': [1, ['adopt']],
   'Timer.fromFd': [1, ['adopt']],

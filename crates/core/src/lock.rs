@@ -81,3 +81,46 @@ pub fn lockf(fd: BorrowedFd<'_>, cmd: i32, len: i64, start: i64, whence: i32) ->
     .map(drop)
     .syscall("fcntl")
 }
+
+/// A lock that [`test_ofd`] found in the way: `F_OFD_GETLK`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// A shared (read) lock; else an exclusive (write) one.
+    pub shared: bool,
+    /// The process that owns a classic POSIX record lock (0 if it is in
+    /// another PID namespace); -1 for an OFD lock, which belongs to an open
+    /// file description, not a process.
+    pub pid: i32,
+    /// Its first byte.
+    pub start: i64,
+    /// Its length; 0 = to the end of the file, however it grows.
+    pub len: i64,
+}
+
+/// `fcntl(fd, F_OFD_GETLK)`: the first lock that would stop an OFD lock
+/// (shared or exclusive) of `len` bytes from `start` (`len` 0 = to the end
+/// of the file) through `fd`'s open file description, or `None` if it could
+/// be placed. Takes nothing. The kernel reports OFD and POSIX record locks
+/// (they conflict with each other), never `flock(2)` locks (a separate
+/// family), nor locks of `fd`'s own description; `fd` may be open for any
+/// access.
+///
+/// # Errors
+/// `EINVAL` (a negative `start` or `len`, or a range past the largest
+/// offset), `EBADF`.
+pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Result<Option<Conflict>> {
+    // SAFETY: libc::flock is a plain C struct; all-zero is a valid value
+    // (and l_pid must be 0 for the OFD commands).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = if shared { libc::F_RDLCK } else { libc::F_WRLCK } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start as libc::off_t;
+    fl.l_len = len as libc::off_t;
+    retry_eintr(|| fcntl(fd, FcntlArg::F_OFD_GETLK(&mut fl))).syscall("fcntl")?;
+    Ok((fl.l_type != libc::F_UNLCK as libc::c_short).then_some(Conflict {
+        shared: fl.l_type == libc::F_RDLCK as libc::c_short,
+        pid: fl.l_pid,
+        start: fl.l_start,
+        len: fl.l_len,
+    }))
+}

@@ -52,3 +52,72 @@ fn flock_conflicts_between_descriptions_and_lock_nb_is_eagain() {
     assert_eq!(flock(a.as_fd(), 0).unwrap_err().errno, Errno::EINVAL);
     std::fs::remove_file(path).unwrap();
 }
+
+#[test]
+fn test_ofd_reports_ofd_and_posix_locks_and_takes_nothing() {
+    use linux_fd_core::lock::{test_ofd, Conflict};
+    use linux_fd_core::lockwait::{try_lock, LockKind, LockSpec};
+    let path = temp_path("test-ofd");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    assert_eq!(test_ofd(b.as_fd(), false, 0, 0).unwrap(), None, "a free file");
+    let spec = LockSpec {
+        kind: LockKind::Ofd,
+        shared: true,
+        start: 10,
+        len: 5,
+    };
+    assert!(try_lock(a.as_fd(), &spec).unwrap());
+    let ofd = Conflict {
+        shared: true,
+        pid: -1,
+        start: 10,
+        len: 5,
+    };
+    assert_eq!(test_ofd(b.as_fd(), false, 0, 0).unwrap(), Some(ofd));
+    assert_eq!(test_ofd(b.as_fd(), false, 12, 1).unwrap(), Some(ofd));
+    // Shared locks do not stop a shared one, nor does a lock outside the range,
+    // nor one of the same description.
+    assert_eq!(test_ofd(b.as_fd(), true, 0, 0).unwrap(), None);
+    assert_eq!(test_ofd(b.as_fd(), false, 15, 0).unwrap(), None);
+    assert_eq!(test_ofd(a.as_fd(), false, 0, 0).unwrap(), None);
+    // It took nothing: the lock a tested for is still free.
+    let ex = LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start: 15,
+        len: 0,
+    };
+    assert!(try_lock(b.as_fd(), &ex).unwrap());
+    assert_eq!(
+        test_ofd(a.as_fd(), true, 20, 1).unwrap(),
+        Some(Conflict {
+            shared: false,
+            pid: -1,
+            start: 15,
+            len: 0
+        })
+    );
+    drop((a, b));
+    // A POSIX record lock names its process.
+    let c = open_for_lock(&path).unwrap();
+    let d = open_for_lock(&path).unwrap();
+    lockf(c.as_fd(), libc::LOCK_EX | libc::LOCK_NB, 3, 4, libc::SEEK_SET).unwrap();
+    let pid = std::process::id() as i32;
+    assert_eq!(
+        test_ofd(d.as_fd(), true, 0, 0).unwrap(),
+        Some(Conflict {
+            shared: false,
+            pid,
+            start: 4,
+            len: 3
+        })
+    );
+    // flock(2) locks are another family: not seen.
+    lockf(c.as_fd(), libc::LOCK_UN, 3, 4, libc::SEEK_SET).unwrap();
+    flock(c.as_fd(), libc::LOCK_EX).unwrap();
+    assert_eq!(test_ofd(d.as_fd(), false, 0, 0).unwrap(), None);
+    let e = test_ofd(d.as_fd(), false, -1, 0).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "fcntl"));
+    std::fs::remove_file(path).unwrap();
+}

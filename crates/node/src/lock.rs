@@ -203,6 +203,22 @@ pub fn try_lock(handle: Handle<LockHandle>) -> i32 {
     }
 }
 
+/// `F_OFD_GETLK` through `fd` (core `test_ofd`): `null` if an OFD lock
+/// (`shared` or exclusive) of `length` bytes from `start` could be placed,
+/// else the first lock in the way as `[shared (1 or 0), pid (-1 for an OFD
+/// lock), start, length]`; or a negative errno. Takes nothing.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[napi(ts_return_type = "[number, number, number, number] | null | number")]
+pub fn lock_test(fd: i32, shared: bool, start: i64, length: i64) -> Either<Option<[i64; 4]>, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Either::B(-libc::EBADF);
+    };
+    match linux_fd_core::lock::test_ofd(fd, shared, start, length) {
+        Ok(c) => Either::A(c.map(|c| [c.shared as i64, c.pid.into(), c.start, c.len])),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
 /// Unlocks (if the handle holds the lock) and closes the handle's fd;
 /// idempotent. 0, the unlock's negative errno (the fd is closed anyway), or
 /// `-EBADF` if the fd was found closed behind the handle's back (the number
