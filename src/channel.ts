@@ -9,7 +9,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type FdIterator, type Handle } from './waiter'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, unlisten } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type FromFdOptions, type WaitOptions, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
@@ -286,6 +286,26 @@ const SEND_RETRY_MAX_MS = 16
 // Only this module makes a FdChannel (see its private constructor).
 let makeFdChannel: (h: Handle, peer?: PeerCredentials) => FdChannel
 
+/** Options of {@link FdChannel.listen}. */
+export interface ListenOptions {
+  /** The uids allowed to connect, or `'any'` (default: this process's effective uid, as `SO_PEERCRED` reports a peer's). */
+  uids?: Iterable<number> | 'any' | undefined
+  /** `path` is a name in Linux's abstract namespace, not a file (default false). */
+  abstract?: boolean | undefined
+  /** Pending connections the kernel queues (default 128). */
+  backlog?: number | undefined
+  /** Closes the server when aborted. */
+  signal?: AbortSignal | undefined
+}
+
+/** Options of {@link FdChannel.connect}. */
+export interface ConnectOptions {
+  /** `path` is an abstract name (default false). */
+  abstract?: boolean | undefined
+  /** Aborts the retries of a connect to a full backlog. */
+  signal?: AbortSignal | undefined
+}
+
 /**
  * One end of a connection that carries messages with fds between processes
  * of one host: a `SOCK_SEQPACKET` Unix socket, so each `send()` arrives as
@@ -394,7 +414,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
-  static fromFd<F extends FdLike = FdLike>(fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): FdChannel {
+  static fromFd<F extends FdLike = FdLike>(fd: F, options?: FromFdOptions<F>): FdChannel {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n, true)
@@ -437,12 +457,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   static listen(
     path: string,
-    options?: {
-      uids?: Iterable<number> | 'any' | undefined
-      abstract?: boolean | undefined
-      backlog?: number | undefined
-      signal?: AbortSignal | undefined
-    },
+    options?: ListenOptions,
   ): FdChannelServer {
     const o = toOptions(options, 'options', ['uids', 'abstract', 'backlog', 'signal'])
     const abstract = toBool(o.abstract, 'options.abstract', false)
@@ -473,7 +488,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * listens), `EACCES` (the socket is another user's), `ABORT_ERR`.
    * @see https://man7.org/linux/man-pages/man2/connect.2.html
    */
-  static async connect(path: string, options?: { abstract?: boolean | undefined; signal?: AbortSignal | undefined }): Promise<FdChannel> {
+  static async connect(path: string, options?: ConnectOptions): Promise<FdChannel> {
     const o = toOptions(options, 'options', ['abstract', 'signal'])
     const abstract = toBool(o.abstract, 'options.abstract', false)
     const name = toName(path, abstract)
@@ -625,7 +640,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
    */
-  receive(options?: { signal?: AbortSignal | undefined }): Promise<FdMessage> {
+  receive(options?: WaitOptions): Promise<FdMessage> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
       const o = toOptions(options, 'options', ['signal'])
@@ -844,7 +859,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * @see https://man7.org/linux/man-pages/man2/accept4.2.html
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, `EMFILE`.
    */
-  accept(options?: { signal?: AbortSignal | undefined }): Promise<FdChannel> {
+  accept(options?: WaitOptions): Promise<FdChannel> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
       const o = toOptions(options, 'options', ['signal'])

@@ -7,7 +7,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
-import { EVENTFD_MAX, U64_MAX, type FdLike, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
+import { EVENTFD_MAX, U64_MAX, type FdLike, type FromFdOptions, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
 /** Close-on-exec flag for {@link eventfd} (`EFD_CLOEXEC`). Set by default. */
 export const EFD_CLOEXEC: number = native.EFD_CLOEXEC
@@ -222,9 +222,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends EventCounter, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
+  static fromFd<T extends EventCounter, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: FromFdOptions<F>): T
   /** {@link EventCounter.fromFd} called unbound (or on a class whose constructor is private): an `EventCounter`. */
-  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): EventCounter
+  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: FromFdOptions<F>): EventCounter
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
     return counters.construct(EventCounter, this, handleFromFd(fd, options, false))
   }
@@ -318,7 +318,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  take(options?: { signal?: AbortSignal | undefined }): Promise<bigint> {
+  take(options?: WaitOptions): Promise<bigint> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
       const o = toOptions(options, 'options', ['signal'])
@@ -584,9 +584,9 @@ export class Semaphore implements Disposable {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends Semaphore, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
+  static fromFd<T extends Semaphore, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: FromFdOptions<F>): T
   /** {@link Semaphore.fromFd} called unbound (or on a class whose constructor is private): a `Semaphore`. */
-  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): Semaphore
+  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: FromFdOptions<F>): Semaphore
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
     return semaphores.construct(Semaphore, this, handleFromFd(fd, options, true))
   }
@@ -672,7 +672,7 @@ export class Semaphore implements Disposable {
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  acquire(options?: { signal?: AbortSignal | undefined }): Promise<Permit> {
+  acquire(options?: WaitOptions): Promise<Permit> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
       const o = toOptions(options, 'options', ['signal'])
