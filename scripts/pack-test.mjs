@@ -102,7 +102,7 @@ try {
     }
     mkdirSync(app)
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'linux-fd-pack-test-app', version: '1.0.0', private: true }, null, 2))
-    for (const f of ['smoke.cjs', 'cjs.cjs', 'esm.mjs', 'typecheck.ts', 'tsconfig.json', 'default.cts', 'tsconfig.cts.json']) {
+    for (const f of ['smoke.cjs', 'cjs.cjs', 'esm.mjs', 'typecheck.ts', 'typecheck-esm.mts', 'tsconfig.json', 'default.cts', 'tsconfig.cts.json']) {
       cpSync(join(repoRoot, 'scripts', 'pack-test', f), join(app, f))
     }
     run('npm', ['install', '--offline', '--no-audit', '--no-fund', rootTgz, gnuTgz], { cwd: app, env: installEnv })
@@ -124,14 +124,22 @@ try {
   step('import from ESM and call each primitive', () => run(process.execPath, ['esm.mjs'], { cwd: app, env: installEnv, stdio: 'inherit' }))
   // The repo's own TypeScript compiles a project in the app, its output
   // shown if it fails.
-  const tsc = (project) => {
+  const tsc = (project, ...flags) => {
     try {
-      run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: app, env: installEnv })
+      return run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, ...flags], { cwd: app, env: installEnv })
     } catch (e) {
       throw new Error(`tsc -p ${project} failed:\n${e.stdout}${e.stderr}`)
     }
   }
-  step('tsc --strict a TS file against the installed typings', () => tsc('tsconfig.json'))
+  step('tsc --strict a CommonJS and an ES module TS file against the installed typings', () => {
+    // Each entry gets its own typings: an ES module importer index.d.mts,
+    // not the CommonJS index.d.ts ("masquerading as CJS", which
+    // @arethetypeswrong/cli reported before index.d.mts existed).
+    const files = tsc('tsconfig.json', '--listFiles').split('\n').map((f) => f.trim())
+    for (const want of ['index.d.ts', 'index.d.mts']) {
+      if (!files.some((f) => f.endsWith(`/node_modules/linux-fd/${want}`))) throw new Error(`tsc did not read linux-fd/${want}:\n${files.join('\n')}`)
+    }
+  })
   step('a default import from TypeScript compiled to CommonJS works', () => {
     tsc('tsconfig.cts.json')
     run(process.execPath, [join('out', 'default.cjs')], { cwd: app, env: installEnv, stdio: 'inherit' })

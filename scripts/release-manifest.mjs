@@ -50,6 +50,7 @@ export const ROOT_TARBALL_FILES = [
   'README.md',
   'binding.d.ts',
   'binding.js',
+  'index.d.mts',
   'index.d.ts',
   'index.js',
   'index.mjs',
