@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { SLOWDOWN } from './helpers/emulation.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const docs = ['README.md', 'CONTRIBUTING.md', 'docs/performance.md', 'docs/reliability.md'].filter((f) =>
+const docs = ['README.md', 'CONTRIBUTING.md', 'docs/fdchannel.md', 'docs/migrating.md', 'docs/performance.md', 'docs/reliability.md'].filter((f) =>
   existsSync(join(root, f)),
 )
 
@@ -101,7 +101,12 @@ blocks.forEach((b, i) => {
     writeFileSync(file, b.code)
     const args = b.lang === 'ts' ? ['--import=tsx', file] : [file]
     // x10 under qemu-user (helpers/emulation.ts): a hang guard, not a bound
-    const r = spawnSync(process.execPath, args, { cwd: dir, timeout: 20_000 * SLOWDOWN, encoding: 'utf8' })
+    // Its own TMPDIR (os.tmpdir()), removed with `dir`: the examples make
+    // temp files as a user's program would, and left them in /tmp at every run.
+    const tmp = join(dir, `tmp-${i + 1}`)
+    mkdirSync(tmp)
+    const env = { ...process.env, TMPDIR: tmp }
+    const r = spawnSync(process.execPath, args, { cwd: dir, env, timeout: 20_000 * SLOWDOWN, encoding: 'utf8' })
     t.is(r.status, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
     t.log(r.stdout.trim())
   })
