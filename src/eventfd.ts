@@ -7,7 +7,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
-import { EVENTFD_MAX, U64_MAX, type FdLike, type FromFdOptions, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
+import { EVENTFD_MAX, U64_MAX, type FdLike, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
 /** Close-on-exec flag for {@link eventfd} (`EFD_CLOEXEC`). Set by default. */
 export const EFD_CLOEXEC: number = native.EFD_CLOEXEC
@@ -222,9 +222,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends EventCounter, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: FromFdOptions<F>): T
+  static fromFd<T extends EventCounter, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
   /** {@link EventCounter.fromFd} called unbound (or on a class whose constructor is private): an `EventCounter`. */
-  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: FromFdOptions<F>): EventCounter
+  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): EventCounter
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
     return counters.construct(EventCounter, this, handleFromFd(fd, options, false))
   }
@@ -584,9 +584,9 @@ export class Semaphore implements Disposable {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends Semaphore, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: FromFdOptions<F>): T
+  static fromFd<T extends Semaphore, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
   /** {@link Semaphore.fromFd} called unbound (or on a class whose constructor is private): a `Semaphore`. */
-  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: FromFdOptions<F>): Semaphore
+  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): Semaphore
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
     return semaphores.construct(Semaphore, this, handleFromFd(fd, options, true))
   }

@@ -22,7 +22,7 @@ import {
   useAfterClose,
   type ErrnoError,
 } from './errors'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike, type FromFdOptions } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
 
 /** `memfdCreate` flag: close-on-exec (the default). */
 export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
@@ -394,7 +394,7 @@ export class MemFile implements Disposable {
    * ```
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    */
-  static fromFd<F extends FdLike = FdLike>(fd: F, options?: FromFdOptions<F>): MemFile {
+  static fromFd<F extends FdLike = FdLike>(fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): MemFile {
     const raw = toFd(fd)
     const adopt = toAdopt(options, fd)
     let name = ''

@@ -19,7 +19,7 @@ import * as util from 'node:util'
 import { native } from './binding'
 import { errnoError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
-import { type FdLike, type FromFdOptions, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
+import { type FdLike, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
 
 /** Close-on-exec flag for {@link timerfdCreate} (`TFD_CLOEXEC`); always added, as Python does. */
 export const TFD_CLOEXEC: number = native.TFD_CLOEXEC
@@ -431,9 +431,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
-  static fromFd<T extends Timer, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: FromFdOptions<F>): T
+  static fromFd<T extends Timer, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
   /** {@link Timer.fromFd} called unbound (or on a class whose constructor is private): a `Timer`. */
-  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: FromFdOptions<F>): Timer
+  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): Timer
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Timer {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)

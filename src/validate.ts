@@ -30,20 +30,6 @@ export interface HasFd {
  */
 export type FdLike = number | HasFd
 
-/**
- * Options of the `fromFd` factories (`EventCounter.fromFd`, `Semaphore.fromFd`,
- * `Timer.fromFd`, `MemFile.fromFd`, `FdChannel.fromFd`).
- * @typeParam F - the type of the `fd` argument: only a number can be adopted.
- */
-export interface FromFdOptions<F extends FdLike = FdLike> {
-  /**
-   * Take `fd` itself (setting its `FD_CLOEXEC`) instead of a close-on-exec
-   * dup of it: the object then closes it. Only for a number (an object,
-   * such as a `FileHandle`, goes on owning its fd). Default false.
-   */
-  adopt?: (F extends number ? boolean : false) | undefined
-}
-
 /** Options of a wait that an `AbortSignal` can end (`take`, `acquire`, `wait`, `receive`, `accept`). */
 export interface WaitOptions {
   /** Ends the wait: the promise rejects with an `AbortError` (the signal's reason as `cause`), and nothing is taken. */

@@ -3,7 +3,7 @@ import { closeSync } from 'node:fs'
 
 import * as lib from 'linux-fd'
 import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdRead, eventfdWrite, EventCounter, FdChannel, MemFile, testLock, tryLockFile } from 'linux-fd'
-import type { ConnectOptions, FdIterator, FromFdOptions, ListenOptions, LockConflict, TestLockOptions, WaitOptions } from 'linux-fd'
+import type { ConnectOptions, FdIterator, ListenOptions, LockConflict, TestLockOptions, WaitOptions } from 'linux-fd'
 
 const fd: number = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
 eventfdWrite(fd, 1)
@@ -47,11 +47,6 @@ export function typed(path: string, mf: MemFile, counter: EventCounter): Promise
 
 // The options and results have names a caller can type its own values with.
 export function named(fd: number, signal: AbortSignal): void {
-  const adopt: FromFdOptions<number> = { adopt: true }
-  const keep: FromFdOptions<{ fd: number }> = { adopt: false }
-  // @ts-expect-error only a number can be adopted
-  const wrongAdopt: FromFdOptions<{ fd: number }> = { adopt: true }
-  void [keep, wrongAdopt]
   const wait: WaitOptions = { signal }
   const listen: ListenOptions = { uids: 'any', backlog: 4, signal }
   const connect: ConnectOptions = { abstract: false, signal }
@@ -65,7 +60,7 @@ export function named(fd: number, signal: AbortSignal): void {
     const kind: 'ofd' | 'posix' = c.kind
     console.log(pid, kind, c.range.start + c.range.length)
   }
-  const counter = EventCounter.fromFd(fd, adopt)
+  const counter = EventCounter.fromFd(fd, { adopt: true })
   void counter.take(wait)
   void FdChannel.connect('/tmp/x.sock', connect)
   FdChannel.listen('/tmp/y.sock', listen).close()
