@@ -288,6 +288,22 @@ test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => 
   await rejects(t, a.send('x', [fd]), 'EBADF', 'sendmsg')
   await a.send('after')
   t.is((await b.receive()).data.toString(), 'after')
+  // The error names the fd, and is the same with sends queued (their fds are
+  // duplicated then: it said `fcntl`, and neither named the fd; s37-chan L2).
+  const open = openSync(THIS_FILE, 'r')
+  t.teardown(() => closeSync(open))
+  // Not a number just closed: the channel's watch, started when sends queue,
+  // dups its socket into the lowest free number.
+  const gone = 2 ** 31 - 2
+  const err = (await t.throwsAsync(a.send('x', [open, gone]))) as NodeJS.ErrnoException
+  t.like(err, { code: 'EBADF', syscall: 'sendmsg' })
+  t.regex(err.message, new RegExp(`fds\\[1\\], fd ${gone}, is not open`))
+  const sends: Promise<void>[] = []
+  while (a.queuedSends === 0) sends.push(a.send('fill'))
+  const queued = (await t.throwsAsync(a.send('x', [open, gone]))) as NodeJS.ErrnoException
+  t.like(queued, { code: 'EBADF', syscall: 'sendmsg', message: err.message })
+  for (const _ of sends) await b.receive()
+  await Promise.all(sends)
 })
 
 test.serial('an aborted receive consumes no message; concurrent receives are served in order', async (t) => {

@@ -5,11 +5,12 @@
  * docs/fdchannel.md.
  * @module
  */
+import { fstatSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type FdIterator, type Handle } from './waiter'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type FromFdOptions, type WaitOptions, unlisten } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
@@ -244,6 +245,26 @@ function toFdArray(fds: unknown): Int32Array {
   return out
 }
 
+/**
+ * The error of a send that failed at once, or whose fds could not be
+ * duplicated for its queue: the same `syscall` either way (the queued path
+ * said `fcntl`), and for `EBADF`, unless the channel's own fd is the one
+ * lost, which of `fds` is not open (s37-chan L2).
+ */
+function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array): Error {
+  const err = core.fail(errno, 'sendmsg')
+  if (errno !== EBADF || core.lost) return err
+  const i = numbers.findIndex((n) => {
+    try {
+      fstatSync(n)
+      return false
+    } catch {
+      return true
+    }
+  })
+  return i < 0 ? err : errnoError(errno, 'sendmsg', undefined, `fds[${i}], fd ${numbers[i]}, is not open`)
+}
+
 function toUids(uids: unknown): Set<number> | null {
   // The effective uid: SO_PEERCRED reports the peer's effective uid too.
   if (uids === undefined) return new Set([process.geteuid?.() ?? 0])
@@ -414,7 +435,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    */
-  static fromFd<F extends FdLike = FdLike>(fd: F, options?: FromFdOptions<F>): FdChannel {
+  static fromFd<F extends FdLike = FdLike>(fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): FdChannel {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n, true)
@@ -571,13 +592,13 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       if (this.#sends.length === 0) {
         const r = native.channelSend(this.#core.fd, bytes, numbers)
         if (r >= 0) return Promise.resolve()
-        if (r !== EAGAIN) throw this.#core.fail(r, 'sendmsg')
+        if (r !== EAGAIN) throw sendError(this.#core, r, numbers)
       }
       // Queue a snapshot: a copy of the bytes and duplicates of the fds.
       let list: FdList | undefined
       if (numbers.length > 0) {
         const l = native.channelFdsDup(numbers)
-        if (typeof l === 'number') throw errnoError(l, 'fcntl')
+        if (typeof l === 'number') throw sendError(this.#core, l, numbers)
         list = l
       }
       const copy = Uint8Array.prototype.slice.call(bytes)

@@ -14,8 +14,10 @@
 //!   when the message is then found truncated (`MSG_TRUNC`, `MSG_CTRUNC`), so
 //!   [`recv`] parses the control data it got in every case and closes the
 //!   fds of a message it reports as an error. `MSG_CTRUNC` with our buffer
-//!   (room for 253 fds) means this process ran out of fd numbers
-//!   (`RLIMIT_NOFILE`): the kernel installs what it can and drops the rest.
+//!   (room for 253 fds and every other control message, `CMSG_BUF`) means
+//!   this process ran out of fd numbers (`RLIMIT_NOFILE`): the kernel
+//!   installs what it can and drops the rest. (Or, in theory, an LSM label
+//!   over about 780 bytes on a socket someone set `SO_PASSSEC` on.)
 //! - Received fds are close-on-exec (`MSG_CMSG_CLOEXEC`).
 //! - A zero-length read is either an empty message or the end of the stream.
 //!   [`recv`] tells them apart by `poll(POLLRDHUP)`: without a hang-up it is
@@ -314,10 +316,22 @@ pub enum Recv {
     End,
 }
 
-/// Room for [`MAX_FDS`] fds in one `SCM_RIGHTS` header, plus one more
-/// header's worth for any other control message (credentials, a pidfd) a
-/// socket option could add, so such a message is not truncated.
-const CMSG_BUF: usize = cmsg_space(MAX_FDS * 4) + cmsg_space(64);
+/// Room for [`MAX_FDS`] fds in one `SCM_RIGHTS` header, plus [`CMSG_OTHER`]
+/// for the other control messages that socket options make the kernel write
+/// *before* the rights. Anyone sharing the socket's open file description
+/// can set those options, and with room for only one of them a message of
+/// 253 fds came cut short (`MSG_CTRUNC`, lost as `ENOBUFS`) once three were
+/// set (s37-chan M1; `tests/channel.rs`).
+const CMSG_BUF: usize = cmsg_space(MAX_FDS * 4) + CMSG_OTHER;
+
+/// Every other control message a Unix socket can carry, on 64-bit Linux:
+/// `SCM_CREDENTIALS` (32 bytes with its header), `SCM_PIDFD` (24), one of
+/// the `SO_TIMESTAMP`/`SO_TIMESTAMPNS` kinds (32) and `SO_TIMESTAMPING`
+/// (64), the one-int ones of `SO_RXQ_OVFL`, `SO_RCVMARK` and
+/// `SO_RCVPRIORITY` (24 each): 224 bytes. The rest is for `SCM_SECURITY`'s
+/// LSM label (`SO_PASSSEC`), a string of no fixed size: an SELinux or
+/// AppArmor label of up to about 780 bytes fits.
+const CMSG_OTHER: usize = 1024;
 
 const fn cmsg_space(len: usize) -> usize {
     let align = std::mem::size_of::<usize>();

@@ -218,6 +218,48 @@ fn at_most_253_fds() {
     assert_eq!(send(a.as_fd(), b"", &too_many).unwrap_err().errno, Errno::EINVAL);
 }
 
+/// Sets an int socket option to 1 (the options a process sharing the
+/// socket could set), or returns false where the kernel lacks it.
+fn set_opt(fd: &OwnedFd, opt: libc::c_int) -> bool {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads sizeof(int) bytes of `one`, which outlives the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    r == 0
+}
+
+#[test]
+fn at_most_253_fds_arrive_whole_beside_every_other_control_message() {
+    // The kernel writes the credentials, a pidfd, timestamps and a security
+    // label before SCM_RIGHTS: sized for one extra header, the buffer cut the
+    // rights short (MSG_CTRUNC: ENOBUFS, the message lost) once three options
+    // were set (s37-chan M1).
+    const SO_PASSPIDFD: libc::c_int = 76;
+    let (a, b) = pair().unwrap();
+    assert!(set_opt(&b, libc::SO_PASSCRED));
+    assert!(set_opt(&b, libc::SO_TIMESTAMPNS));
+    let pidfd = set_opt(&b, SO_PASSPIDFD); // Linux 6.5
+    let passsec = set_opt(&b, libc::SO_PASSSEC); // a label only under an LSM that gives one
+    let (_r, w) = pipe();
+    let many: Vec<_> = (0..MAX_FDS).map(|_| w.as_fd()).collect();
+    for _ in 0..2 {
+        send(a.as_fd(), b"max", &many).unwrap();
+        let (data, fds) = recv_msg(&b);
+        assert_eq!(
+            (data.as_slice(), fds.len()),
+            (&b"max"[..], MAX_FDS),
+            "pidfd {pidfd}, passsec {passsec}"
+        );
+    }
+}
+
 #[test]
 fn a_closed_fd_is_ebadf() {
     let (a, _b) = pair().unwrap();
