@@ -617,6 +617,15 @@ export declare function lockOpen(path: string | Uint8Array, flock: boolean, shar
 export declare function lockTest(fd: number, shared: boolean, start: number, length: number): [number, number, number, number] | null | number
 
 /**
+ * As [`lock_test`], of the file at `path` (core `test_ofd_path`: opened
+ * read-only on a thread with an fd table of its own, so that its close
+ * drops none of this process's POSIX locks; `-EINVAL` for a file that is
+ * neither a regular file nor a directory, which is not opened).
+ * @see https://man7.org/linux/man-pages/man2/close_range.2.html
+ */
+export declare function lockTestPath(path: string | Uint8Array, shared: boolean, start: number, length: number): [number, number, number, number] | null | number
+
+/**
  * Waits for the lock on a pool thread and calls `callback(result)` on the
  * JS thread once: the handle's fd number (0 or more: locked; the handle
  * holds the lock, as [`try_lock`] reports it), `-ECANCELED` (cancelled by

@@ -950,6 +950,7 @@ module.exports.lockKey = nativeBinding.lockKey
 module.exports.lockNamesPath = nativeBinding.lockNamesPath
 module.exports.lockOpen = nativeBinding.lockOpen
 module.exports.lockTest = nativeBinding.lockTest
+module.exports.lockTestPath = nativeBinding.lockTestPath
 module.exports.lockWait = nativeBinding.lockWait
 module.exports.lockWaitCancel = nativeBinding.lockWaitCancel
 module.exports.lockWaitThreads = nativeBinding.lockWaitThreads

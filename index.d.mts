@@ -4,7 +4,10 @@
 // `moduleResolution: node16`/`nodenext` was given index.d.ts, a CommonJS
 // declaration, for an ES module file ("masquerading as CJS").
 /// <reference types="node" />
-import lfd from './dist/index.js'
-
 export * from './dist/index.js'
+
+// Declared, not imported as a default: a default import of the CommonJS
+// typings was `any` under `allowSyntheticDefaultImports: false` (s37-diff
+// L7). `default` is left out: the object has no such key.
+declare const lfd: Omit<typeof import('./dist/index.js'), 'default'>
 export default lfd

@@ -1,6 +1,7 @@
 // The package's ES module entry: the CommonJS entry's object as the default
-// export (the typings, a CommonJS-format index.d.ts, let `import lfd from
-// 'linux-fd'` expect one) and each of its keys as a named export, the same
+// export (the typings, index.d.mts, declare one: code written against the
+// CommonJS-format index.d.ts, which let `import lfd from 'linux-fd'` expect
+// one, keeps working) and each of its keys as a named export, the same
 // values. The names are listed, not `export *` from dist/index.js: tsc's
 // CommonJS output carries an `__esModule` marker, which Node's static export
 // finder took for a named export. api.spec checks that this list and the

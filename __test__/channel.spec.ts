@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 
 // Serial: these tests count fds and spawn children, which concurrent tests on
 // 2 cores would disturb.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, promises as fsp, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -304,6 +304,25 @@ test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => 
   t.like(queued, { code: 'EBADF', syscall: 'sendmsg', message: err.message })
   for (const _ of sends) await b.receive()
   await Promise.all(sends)
+})
+
+test.serial('a queued send that cannot duplicate its fds says fcntl, with the errno of the dup', async (t) => {
+  // In a child with few fd numbers: it fills them, so the dup of a send
+  // queued behind others fails (EMFILE, from fcntl: sendmsg never says it).
+  const code = `const lfd = require(${JSON.stringify(PKG)});
+    (async () => {
+      const [a, b] = lfd.FdChannel.pair()
+      while (a.queuedSends === 0) a.send('fill').catch(() => {})
+      const hog = []
+      try { for (;;) hog.push(require('node:fs').openSync('/dev/null', 'r')) } catch {}
+      const e = await a.send('x', [0]).then(() => null, (e) => e)
+      console.log(JSON.stringify({ code: e?.code, syscall: e?.syscall }))
+      process.exit(0)
+    })()`
+  // sh's ulimit: Node has no setrlimit.
+  const r = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout: 30_000 * SLOWDOWN })
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { code: 'EMFILE', syscall: 'fcntl' })
 })
 
 test.serial('an aborted receive consumes no message; concurrent receives are served in order', async (t) => {

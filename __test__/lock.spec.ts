@@ -147,6 +147,39 @@ test.serial('testLock names the lock in the way, OFD or POSIX, in another proces
   }
 })
 
+test.serial("testLock(path) leaves this process's POSIX locks held, and opens no FIFO", async (t) => {
+  // The test's own open and close of the path: a close of any fd of a file
+  // drops every POSIX lock the closing fd table holds on it (SQLite's, say).
+  const path = file()
+  const fd = openSync(path, 'w+')
+  t.teardown(() => closeSync(fd))
+  lockf(fd, LOCK_EX | LOCK_NB, 1, 2 ** 30)
+  for (let i = 0; i < 3; i++) {
+    t.like(testLock(path), { kind: 'posix', pid: process.pid, shared: false, range: { start: 2 ** 30, length: 1 } })
+  }
+  const other = await runNode(`console.log(lfd.testLock(${JSON.stringify(path)})?.pid)`)
+  t.is(other.stdout.trim(), String(process.pid), 'another process still sees the lock')
+
+  // A FIFO is refused before it is opened: an open for reading would let a
+  // writer waiting for its reader go on, and its data be lost.
+  const fifo = file()
+  execFileSync('mkfifo', [fifo])
+  let out = ''
+  const writer = spawn(process.execPath, ['-e', `require('node:fs').openSync(${JSON.stringify(fifo)}, 'w'); console.log('opened')`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  writer.stdout!.on('data', (d) => (out += d))
+  const exited = new Promise<void>((r) => writer.on('close', () => r()))
+  t.teardown(() => writer.kill('SIGKILL')) // if an assertion failed before its reader came
+  await sleep(100) // the writer is in open(), waiting for a reader
+  const refused = t.throws(() => testLock(fifo))
+  t.like(refused, { code: 'EINVAL', syscall: 'open', path: fifo })
+  t.regex(refused?.message ?? '', /not a regular file or a directory/)
+  await sleep(200)
+  t.is(out, '', 'the writer still waits for a reader')
+  closeSync(openSync(fifo, 'r')) // its reader: it opens and exits
+  await exited
+  t.is(out.trim(), 'opened')
+})
+
 test.serial("testLock does not see flock locks, refuses kind 'flock' and waiting options, and leaks no fd", async (t) => {
   const path = file()
   const f = tryLockFile(path, { kind: 'flock' })
@@ -162,11 +195,13 @@ test.serial("testLock does not see flock locks, refuses kind 'flock' and waiting
   t.throws(() => testLock(-1), { code: 'ERR_OUT_OF_RANGE' })
   t.like(t.throws(() => testLock(0x7fffffff)), { code: 'EBADF', syscall: 'fcntl' })
   t.like(t.throws(() => testLock(join(path, 'x'))), { code: 'ENOTDIR', syscall: 'open' })
-  // A FIFO opens without a writer (O_NONBLOCK), and the kernel answers for it.
-  const fifo = file()
-  execFileSync('mkfifo', [fifo])
+  // A file this user may only write is not opened for writing (root may read it).
+  const writeOnly = file()
+  writeFileSync(writeOnly, '')
+  chmodSync(writeOnly, 0o200)
+  if (process.getuid!() === 0) t.is(testLock(writeOnly), null)
+  else t.like(t.throws(() => testLock(writeOnly)), { code: 'EACCES', syscall: 'open', path: writeOnly })
   const before = fdList()
-  t.is(testLock(fifo), null)
   const held = tryLockFile(path)
   for (let i = 0; i < 50; i++) t.not(testLock(path), null)
   held!.release()

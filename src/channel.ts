@@ -246,13 +246,14 @@ function toFdArray(fds: unknown): Int32Array {
 }
 
 /**
- * The error of a send that failed at once, or whose fds could not be
- * duplicated for its queue: the same `syscall` either way (the queued path
- * said `fcntl`), and for `EBADF`, unless the channel's own fd is the one
- * lost, which of `fds` is not open (s37-chan L2).
+ * The error of a send that failed at once (`sendmsg`), or whose fds could
+ * not be duplicated for its queue (`syscall` `fcntl`: `EMFILE`, say). An
+ * `EBADF` says `sendmsg` either way (the queued path said `fcntl`) and,
+ * unless the channel's own fd is the one lost, which of `fds` is not open
+ * (s37-chan L2).
  */
-function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array): Error {
-  const err = core.fail(errno, 'sendmsg')
+function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array, syscall = 'sendmsg'): Error {
+  const err = core.fail(errno, errno === EBADF ? 'sendmsg' : syscall)
   if (errno !== EBADF || core.lost) return err
   const i = numbers.findIndex((n) => {
     try {
@@ -598,7 +599,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       let list: FdList | undefined
       if (numbers.length > 0) {
         const l = native.channelFdsDup(numbers)
-        if (typeof l === 'number') throw sendError(this.#core, l, numbers)
+        if (typeof l === 'number') throw sendError(this.#core, l, numbers, 'fcntl')
         list = l
       }
       const copy = Uint8Array.prototype.slice.call(bytes)

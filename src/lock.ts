@@ -6,7 +6,6 @@
  * `AbortSignal`.
  * @module
  */
-import * as fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
@@ -85,6 +84,9 @@ export type LockOptions = (OfdLockOptions | FlockLockOptions) & LockWaitOptions
 const EBADF = -9
 const EISDIR = -21
 const EAGAIN = -11
+const ENOENT = -2
+const EINVAL = -22
+const ENOSYS = -38
 const ECANCELED = -125
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
@@ -560,9 +562,14 @@ export interface LockConflict {
   readonly kind: 'ofd' | 'posix'
   /** Whether it is a shared (read) lock; else it is exclusive (write). */
   readonly shared: boolean
-  /** The pid of a `'posix'` lock's process (0 if that process is in another PID namespace); `null` for an `'ofd'` lock. */
+  /**
+   * The pid of a `'posix'` lock's process; `null` for an `'ofd'` lock. 0 if
+   * that process is in another PID namespace, 0 or less for a lock taken
+   * on another machine (NFS, CIFS, Ceph, GFS2: no pid of this machine; such
+   * a lock may also show as `'ofd'` or as `'posix'` whatever its kind).
+   */
   readonly pid: number | null
-  /** The byte range it covers; `length` 0 means to the end of the file. */
+  /** The byte range it covers; `length` 0 means to the end of the file. Offsets past 2^53 are rounded to the nearest number. */
   readonly range: {
     /** Its first byte. */
     readonly start: number
@@ -578,19 +585,31 @@ export interface LockConflict {
  * mode and, for a POSIX record lock, its pid.
  *
  * It sees `'ofd'` locks ({@link lockFile} and {@link tryLockFile} by
- * default) and POSIX record locks ({@link lockf}, `F_SETLK`), which
- * conflict with each other, in any process and in this one; not `'flock'`
- * locks, which are another family and which the kernel reports to no one
- * without taking them (so `kind: 'flock'` is refused: try
- * {@link tryLockFile} and release). The kernel names one lock in the way
- * even where several are.
+ * default) and POSIX record locks ({@link lockf}, `F_SETLK`: SQLite's,
+ * say), which conflict with each other, in any process and in this one;
+ * not `'flock'` locks, another family, which no `fcntl` call reports (only
+ * `/proc/locks` lists them), so `kind: 'flock'` is refused: try
+ * {@link tryLockFile} and release. The kernel names one lock in the way
+ * even where several are. On NFS and cluster file systems `flock` locks are
+ * POSIX locks, and a remote lock's `pid` is 0 or less (see
+ * {@link LockConflict.pid}).
  *
- * A path is opened read-only for the test (no file is created) and closed
- * before it returns; a path that names no file (`ENOENT`) gives `null`,
- * as nothing can be locked there. An fd or `FileHandle` is tested through
- * its own open file description, whose own locks are never in its way (and
- * opening a path drops any {@link lockf} lock this process holds on that
- * file, as any close of the file's fds does).
+ * A path is opened for the test alone, so that it changes nothing: on a
+ * thread of the package's with an fd table of its own (Linux 5.9's
+ * `close_range`), whose close drops none of this process's POSIX locks
+ * (closing any fd of a file in the process's table drops them all), and
+ * read-only, never for writing (`EACCES` for a file this user may only
+ * write), and only a regular file or a directory: `EINVAL` for a FIFO, a
+ * device or a socket, whose open has side effects (a FIFO writer released,
+ * a serial line reset). A read open still breaks another process's write
+ * lease (`F_SETLEASE`, as Samba takes), as any reader's does. No file is
+ * created, and a path that names no file (`ENOENT`) gives `null`, as
+ * nothing can be locked there. A directory gives `null` for an exclusive
+ * test too, though {@link lockFile} can take only a shared or `'flock'`
+ * lock of one (`EISDIR`).
+ *
+ * An fd or `FileHandle` is tested through its own open file description,
+ * whose own locks are never in its way.
  *
  * The answer can be stale as soon as it is returned: to take the lock,
  * call {@link tryLockFile} or {@link lockFile}, not `testLock` first.
@@ -599,7 +618,7 @@ export interface LockConflict {
  * @returns the lock in the way, or `null` if the lock could be taken.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (`kind: 'flock'` and an unknown option key included).
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
- * @throws {Error} `EACCES`, `ELOOP`, … (`syscall` `'open'`) from opening a path; `EBADF`, `EINVAL` (`syscall` `'fcntl'`) from the test.
+ * @throws {Error} `EACCES`, `ELOOP`, `EINVAL` (not a regular file or directory), `ENOSYS` (a kernel before 5.9), … (`syscall` `'open'`) for a path; `EBADF`, `EINVAL` (`syscall` `'fcntl'`) through an fd.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
  * ```ts
@@ -610,35 +629,24 @@ export interface LockConflict {
  */
 export function testLock(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TestLockOptions): LockConflict | null {
   const { target, spec } = request(fileOrPath, options, 'testLock')
-  if (typeof target === 'number') return conflict(native.lockTest(target, spec.shared, spec.start, spec.length))
-  let fd: number
-  try {
-    // O_NONBLOCK: a FIFO opens at once, without a writer. A file this user
-    // may only write is opened for writing: F_OFD_GETLK needs no access.
-    const flags = fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK
-    // (node:fs takes a Uint8Array path; its typings say Buffer.)
-    const path = typeof target === 'string' ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength)
-    try {
-      fd = fs.openSync(path, flags | fs.constants.O_RDONLY)
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== 'EACCES') throw e
-      fd = fs.openSync(path, flags | fs.constants.O_WRONLY)
-    }
-  } catch (e) {
-    if ((e as { code?: unknown }).code === 'ENOENT') return null
-    throw e
-  }
-  try {
-    return conflict(native.lockTest(fd, spec.shared, spec.start, spec.length))
-  } finally {
-    fs.closeSync(fd)
-  }
+  if (typeof target === 'number') return conflict(native.lockTest(target, spec.shared, spec.start, spec.length), target)
+  const r = native.lockTestPath(target, spec.shared, spec.start, spec.length)
+  return r === ENOENT ? null : conflict(r, target)
 }
 
 /** {@link testLock}'s answer from `lockTest`'s: `[shared, pid, start, length]`, null, or a negative errno. */
-function conflict(r: [number, number, number, number] | null | number): LockConflict | null {
+function conflict(r: [number, number, number, number] | null | number, target: LockPath | number): LockConflict | null {
   if (r === null) return null
-  if (typeof r === 'number') throw errnoError(r, 'fcntl')
+  if (typeof r === 'number') {
+    if (typeof target === 'number') throw errnoError(r, 'fcntl')
+    // From the open of the path, or the test (its range errors are refused
+    // before the call).
+    const hint =
+      r === EINVAL ? 'not a regular file or a directory: testLock opens no FIFO, device or socket, whose open has side effects'
+      : r === ENOSYS ? 'the kernel has no close_range (Linux 5.9): test through an fd'
+      : undefined
+    throw errnoError(r, 'open', pathText(target), hint)
+  }
   const [shared, pid, start, length] = r
   return { kind: pid === -1 ? 'ofd' : 'posix', shared: shared === 1, pid: pid === -1 ? null : pid, range: { start, length } }
 }

@@ -1,7 +1,7 @@
 // ESM consumer: named imports must work (Node finds them in the CommonJS
 // loader with cjs-module-lexer), as must the namespace import and the default
-// import, which the typings allow (a CommonJS-format index.d.ts): without a
-// default export in index.mjs, `import lfd from 'linux-fd'` type-checked and
+// import, which the typings declare (index.d.mts; before it, the
+// CommonJS-format index.d.ts allowed it): without a default export in index.mjs, `import lfd from 'linux-fd'` type-checked and
 // then failed with "does not provide an export named 'default'".
 import assert from 'node:assert/strict'
 import { closeSync } from 'node:fs'

@@ -11,7 +11,8 @@
 //! - [`fcntl(2)`, "Advisory record locking"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 //! - [`lockf(3)`](https://man7.org/linux/man-pages/man3/lockf.3.html)
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg};
 
@@ -123,4 +124,79 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
         start: fl.l_start,
         len: fl.l_len,
     }))
+}
+
+/// [`test_ofd`] of the file at `path`, which is opened for the test alone,
+/// in a way that changes nothing else:
+/// - on a thread of its own whose fd table starts empty (`close_range(0,
+///   ~0, CLOSE_RANGE_UNSHARE)`, Linux 5.9). POSIX record locks belong to an
+///   fd table, and closing any fd of a file drops all of that table's locks
+///   on it, so the close that ends the test, made in the process's own
+///   table, dropped every `lockf`/`F_SETLK` lock this process held on the
+///   file: another library's too, such as SQLite's (s37-diff M1). In the
+///   private table it drops none, and the test still sees them: they have
+///   another owner.
+/// - only a regular file or a directory is opened for reading (`O_PATH`
+///   and `fstat` first, then a reopen through `/proc/thread-self/fd`, so
+///   the path cannot change in between): opening a FIFO releases a writer
+///   waiting for its reader, a serial line resets its device. Anything else
+///   is `EINVAL`, with nothing opened but the `O_PATH` fd.
+///
+/// # Errors
+/// As `open(2)` (`ENOENT`, `EACCES`, …; a file this user may only write is
+/// `EACCES`: opening it for writing would show as a write), `EINVAL` (not a
+/// regular file or directory), `ENOSYS` (a kernel before 5.9, which has no
+/// `close_range`), `EAGAIN` (no thread could be started), and
+/// [`test_ofd`]'s.
+pub fn test_ofd_path(path: &Path, shared: bool, start: i64, len: i64) -> Result<Option<Conflict>> {
+    let path = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("linux-fd test".into())
+        .spawn(move || {
+            private_fd_table()?;
+            test_ofd_opened(&path, shared, start, len)
+        })
+        .map_err(|_| Error::new(Errno::EAGAIN, "clone"))?
+        .join()
+        .unwrap_or_else(|_| Err(Error::new(Errno::EIO, "fcntl")))
+}
+
+/// Gives the calling thread a new, empty fd table of its own.
+fn private_fd_table() -> Result<()> {
+    // SAFETY: close_range takes three integers. With CLOSE_RANGE_UNSHARE over
+    // every number it gives this thread a new table, copying none of the
+    // process's fds (so it closes none of them, and flushes none).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, libc::CLOSE_RANGE_UNSHARE) };
+    Errno::result(r).map(drop).syscall("close_range")
+}
+
+/// The open and test of [`test_ofd_path`], on its thread.
+fn test_ofd_opened(path: &Path, shared: bool, start: i64, len: i64) -> Result<Option<Conflict>> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::{fstat, Mode, SFlag};
+    let o = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).syscall("open")?;
+    let st = fstat(&o).syscall("fstat")?;
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if kind != SFlag::S_IFREG && kind != SFlag::S_IFDIR {
+        return Err(Error::new(Errno::EINVAL, "open"));
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+    let fd = match open(
+        format!("/proc/thread-self/fd/{}", o.as_raw_fd()).as_str(),
+        flags,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        // No /proc: the path again, kept only if it is still the same file.
+        Err(Errno::ENOENT) => {
+            let fd = open(path, flags, Mode::empty()).syscall("open")?;
+            let again = fstat(&fd).syscall("fstat")?;
+            if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+                return Err(Error::new(Errno::EAGAIN, "open"));
+            }
+            fd
+        }
+        Err(e) => return Err(Error::new(e, "open")),
+    };
+    test_ofd(fd.as_fd(), shared, start, len)
 }

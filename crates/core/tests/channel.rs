@@ -218,10 +218,10 @@ fn at_most_253_fds() {
     assert_eq!(send(a.as_fd(), b"", &too_many).unwrap_err().errno, Errno::EINVAL);
 }
 
-/// Sets an int socket option to 1 (the options a process sharing the
-/// socket could set), or returns false where the kernel lacks it.
-fn set_opt(fd: &OwnedFd, opt: libc::c_int) -> bool {
-    let one: libc::c_int = 1;
+/// Sets an int socket option (the options a process sharing the socket
+/// could set), or returns false where the kernel lacks it.
+fn set_opt(fd: &OwnedFd, opt: libc::c_int, value: libc::c_int) -> bool {
+    let one: libc::c_int = value;
     // SAFETY: setsockopt reads sizeof(int) bytes of `one`, which outlives the call.
     let r = unsafe {
         libc::setsockopt(
@@ -242,11 +242,19 @@ fn at_most_253_fds_arrive_whole_beside_every_other_control_message() {
     // rights short (MSG_CTRUNC: ENOBUFS, the message lost) once three options
     // were set (s37-chan M1).
     const SO_PASSPIDFD: libc::c_int = 76;
+    const SO_RCVMARK: libc::c_int = 75;
+    const SO_RCVPRIORITY: libc::c_int = 82;
     let (a, b) = pair().unwrap();
-    assert!(set_opt(&b, libc::SO_PASSCRED));
-    assert!(set_opt(&b, libc::SO_TIMESTAMPNS));
-    let pidfd = set_opt(&b, SO_PASSPIDFD); // Linux 6.5
-    let passsec = set_opt(&b, libc::SO_PASSSEC); // a label only under an LSM that gives one
+    assert!(set_opt(&b, libc::SO_PASSCRED, 1));
+    assert!(set_opt(&b, libc::SO_TIMESTAMPNS, 1));
+    // Software receive timestamps: the largest of these messages (64 bytes).
+    let stamping = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
+    assert!(set_opt(&b, libc::SO_TIMESTAMPING, stamping as libc::c_int));
+    assert!(set_opt(&b, libc::SO_RXQ_OVFL, 1));
+    // Where the kernel has them: pidfds (6.5), marks and priorities (newer),
+    // and a label only under an LSM that gives one.
+    let newer = [SO_PASSPIDFD, SO_RCVMARK, SO_RCVPRIORITY, libc::SO_PASSSEC].map(|o| set_opt(&b, o, 1));
+    let (pidfd, passsec) = (newer[0], newer[3]);
     let (_r, w) = pipe();
     let many: Vec<_> = (0..MAX_FDS).map(|_| w.as_fd()).collect();
     for _ in 0..2 {

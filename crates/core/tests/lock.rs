@@ -121,3 +121,39 @@ fn test_ofd_reports_ofd_and_posix_locks_and_takes_nothing() {
     assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "fcntl"));
     std::fs::remove_file(path).unwrap();
 }
+
+#[test]
+fn test_ofd_path_keeps_this_process_posix_locks_and_opens_only_files_and_directories() {
+    use linux_fd_core::lock::{test_ofd, test_ofd_path, Conflict};
+    let path = temp_path("test-ofd-path");
+    let c = open_for_lock(&path).unwrap();
+    let d = open_for_lock(&path).unwrap();
+    lockf(c.as_fd(), libc::LOCK_EX | libc::LOCK_NB, 3, 4, libc::SEEK_SET).unwrap();
+    let pid = std::process::id() as i32;
+    let held = Some(Conflict {
+        shared: false,
+        pid,
+        start: 4,
+        len: 3,
+    });
+    for _ in 0..3 {
+        assert_eq!(test_ofd_path(&path, true, 0, 0).unwrap(), held);
+        // The test's open and close were in a table of their own: the lock is
+        // still there (a close in ours would have dropped it, as any close of
+        // the file does).
+        assert_eq!(test_ofd(d.as_fd(), true, 0, 0).unwrap(), held);
+    }
+    lockf(c.as_fd(), libc::LOCK_UN, 3, 4, libc::SEEK_SET).unwrap();
+    assert_eq!(test_ofd_path(&path, false, 0, 0).unwrap(), None);
+    // A directory opens; a FIFO is refused before it is opened for reading.
+    let dir = std::env::temp_dir();
+    assert_eq!(test_ofd_path(&dir, false, 0, 0).unwrap(), None);
+    let fifo = temp_path("test-ofd-fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let e = test_ofd_path(&fifo, false, 0, 0).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "open"));
+    let e = test_ofd_path(&temp_path("test-ofd-none"), false, 0, 0).unwrap_err();
+    assert_eq!((e.errno, e.syscall), (Errno::ENOENT, "open"));
+    std::fs::remove_file(fifo).unwrap();
+    std::fs::remove_file(path).unwrap();
+}

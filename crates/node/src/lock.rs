@@ -214,9 +214,37 @@ pub fn lock_test(fd: i32, shared: bool, start: i64, length: i64) -> Either<Optio
         return Either::B(-libc::EBADF);
     };
     match linux_fd_core::lock::test_ofd(fd, shared, start, length) {
-        Ok(c) => Either::A(c.map(|c| [c.shared as i64, c.pid.into(), c.start, c.len])),
+        Ok(c) => Either::A(c.map(conflict)),
         Err(e) => Either::B(errno(&e)),
     }
+}
+
+/// As [`lock_test`], of the file at `path` (core `test_ofd_path`: opened
+/// read-only on a thread with an fd table of its own, so that its close
+/// drops none of this process's POSIX locks; `-EINVAL` for a file that is
+/// neither a regular file nor a directory, which is not opened).
+/// @see https://man7.org/linux/man-pages/man2/close_range.2.html
+#[napi(
+    ts_args_type = "path: string | Uint8Array, shared: boolean, start: number, length: number",
+    ts_return_type = "[number, number, number, number] | null | number"
+)]
+pub fn lock_test_path(
+    path: Either<String, Uint8ArraySlice<'_>>,
+    shared: bool,
+    start: i64,
+    length: i64,
+) -> Either<Option<[i64; 4]>, i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
+    match linux_fd_core::lock::test_ofd_path(path, shared, start, length) {
+        Ok(c) => Either::A(c.map(conflict)),
+        Err(e) => Either::B(errno(&e)),
+    }
+}
+
+/// A core `Conflict` as `lockTest` returns it.
+fn conflict(c: linux_fd_core::lock::Conflict) -> [i64; 4] {
+    [c.shared as i64, c.pid.into(), c.start, c.len]
 }
 
 /// Unlocks (if the handle holds the lock) and closes the handle's fd;
