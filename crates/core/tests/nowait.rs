@@ -5,6 +5,8 @@
 //! Every read that might hang runs on a thread of its own with a deadline,
 //! so a read that blocks fails the test instead of hanging the run.
 
+mod common;
+
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -73,16 +75,6 @@ fn kernel() -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
-/// qemu-user (the arm64 core tests run under it) answers syscalls itself
-/// and may refuse `preadv2` whatever the host kernel does; it passes the
-/// host's /proc/cpuinfo through, so non-x86 code that reads an x86 one is
-/// emulated.
-fn under_qemu() -> bool {
-    !cfg!(target_arch = "x86_64")
-        && std::fs::read_to_string("/proc/cpuinfo")
-            .is_ok_and(|s| s.lines().any(|l| l.starts_with("vendor_id")))
-}
-
 #[test]
 fn the_probe_finds_rwf_nowait_where_the_kernel_has_it() {
     let k = kernel();
@@ -93,7 +85,7 @@ fn the_probe_finds_rwf_nowait_where_the_kernel_has_it() {
         eventfd_ok,
         "asked once, the same answer"
     );
-    if under_qemu() {
+    if common::under_qemu() {
         return;
     }
     assert_eq!(

@@ -23,6 +23,7 @@ fn voluntary_switches(tid: i32) -> u64 {
 /// lock, lets it settle for `settle_ms`, counts the thread's wake-ups
 /// (voluntary context switches) over the next 300 ms, then cancels the wait
 /// and checks that it ended cancelled. Returns the wake-ups.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
 pub fn wakeups_in_300ms_of_waiting(waiter: OwnedFd, spec: LockSpec, settle_ms: u64) -> u64 {
     let cancel = Arc::new(Cancel::new());
     let c2 = cancel.clone();
@@ -39,4 +40,15 @@ pub fn wakeups_in_300ms_of_waiting(waiter: OwnedFd, spec: LockSpec, settle_ms: u
     cancel.cancel();
     assert_eq!(t.join().unwrap(), Waited::Cancelled);
     woke
+}
+
+/// qemu-user (the arm64 core tests run under it) answers syscalls itself
+/// and may refuse some (`preadv2`, `SO_TIMESTAMPNS`) whatever the host
+/// kernel does; it passes the host's /proc/cpuinfo through, so non-x86
+/// code that reads an x86 one is emulated.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn under_qemu() -> bool {
+    !cfg!(target_arch = "x86_64")
+        && std::fs::read_to_string("/proc/cpuinfo")
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("vendor_id")))
 }
