@@ -19,7 +19,7 @@ const PERMITS = 2
 const CHILDREN = 5
 
 async function child(): Promise<void> {
-  using sem = Semaphore.fromFd(3) // a dup of the inherited fd; closed at scope exit
+  using sem = Semaphore.fromFd(3, { adopt: true }) // takes the inherited fd itself, close-on-exec from now on
   {
     using permit = await sem.acquire() // waits on the event loop, no thread blocked
     console.log(`enter ${process.hrtime.bigint()}`)

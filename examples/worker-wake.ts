@@ -16,7 +16,7 @@ import { EventCounter } from '../index.js'
 const ITEMS = 20
 
 async function worker(): Promise<void> {
-  using work = EventCounter.fromFd(workerData.work)
+  using work = EventCounter.fromFd(workerData.work) // a dup: the main thread keeps its objects open until this ran
   using done = EventCounter.fromFd(workerData.done)
   let handled = 0n
   let wakes = 0

@@ -69,6 +69,7 @@ export const ROOT_TARBALL_FILES = [
   'docs/platforms.md',
   'docs/reliability.md',
   'docs/testing.md',
+  'examples/crash-safe-slots.ts',
   'examples/lock-and-memory.ts',
   'examples/semaphore-pool.ts',
   'examples/worker-wake.ts',

@@ -434,7 +434,8 @@ function gone(sem: Semaphore): boolean {
  * unreleased is gone, as with a raw `tryAcquire()` never followed by
  * `release()`. The count lives in the kernel and is shared with other
  * threads and processes, which must not depend on when this process
- * collects. Hold permits with `using`.
+ * collects. Hold permits with `using`. Nor does the death of the process
+ * or the termination of the worker that holds it (see {@link Semaphore}).
  *
  * Release permits before closing their semaphore. If the semaphore was
  * closed first and its fd never left this object, the count went with the
@@ -536,7 +537,17 @@ export class Permit implements Disposable {
  * queue: they take a free permit even while `acquire()`s are pending. No permit is ever lost or doubled: an aborted
  * `acquire()` never consumes one, and `close()` rejects pending acquires
  * without taking any. Pass `sem.fd` to a child in `spawn`'s `stdio` array and
- * call `Semaphore.fromFd(3)` there, or post it to a worker.
+ * call `Semaphore.fromFd(3, { adopt: true })` there, or post it to a worker
+ * (keep `sem` open until the worker's `fromFd` ran: a number closed before
+ * then may name another file by then).
+ *
+ * **A permit dies with its holder.** An eventfd has no undo: a process that
+ * is killed, or a worker that is terminated (its `using` scopes do not run),
+ * while it holds a permit never gives it back, and the semaphore is a
+ * permit short for good. Where holders can die, give the permits of the
+ * dead back from a supervisor (`release()`), or take N one-byte lock ranges
+ * of a file instead ({@link tryLockFile} with `range`), which the kernel
+ * frees when their holder dies (`examples/crash-safe-slots.ts`).
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  * @example
  * ```ts
