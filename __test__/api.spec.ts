@@ -1001,3 +1001,21 @@ export function fromFdTypings(): void {
   const wrong: Job = Semaphore.fromFd(3)
   void [typed, wrong]
 }
+
+test('an object posted to a worker arrives as {}: fromFd says to post its fd number', async (t) => {
+  using sem = new Semaphore(1)
+  // The structured clone of a linux-fd object keeps none of its private fields.
+  const w = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+    const lfd = require(${JSON.stringify(PKG)})
+    try { lfd.Semaphore.fromFd(workerData.sem); parentPort.postMessage(null) } catch (e) { parentPort.postMessage({ code: e.code, message: e.message }) }`,
+    { eval: true, workerData: { sem } },
+  )
+  const got = await new Promise<{ code: string; message: string } | null>((resolve) => w.once('message', resolve))
+  await w.terminate()
+  t.is(got?.code, 'ERR_INVALID_ARG_TYPE')
+  t.regex(got?.message ?? '', /an object posted to a worker arrives as \{\}: post its fd number/)
+  // Only for {}: another object without an fd gets the plain message.
+  const plain = t.throws(() => Semaphore.fromFd({ a: 1 } as never))
+  t.notRegex(plain?.message ?? '', /posted to a worker/)
+})

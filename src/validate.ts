@@ -41,7 +41,11 @@ export function toFd(value: unknown, name = 'fd'): number {
   let fd = value
   if (typeof value === 'object' && value !== null) fd = (value as { fd?: unknown }).fd
   if (typeof fd !== 'number') {
-    throw invalidArgType(name, 'of type number or an object with a numeric fd property', value)
+    const err = invalidArgType(name, 'of type number or an object with a numeric fd property', value)
+    // What a linux-fd object (or a FileHandle) becomes in `workerData` or a
+    // `postMessage`: the structured clone keeps no private field (s37-app L3).
+    if (fd === undefined && isEmptyPlainObject(value)) err.message += ' (an object posted to a worker arrives as {}: post its fd number)'
+    throw err
   }
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
     // A closed linux-fd object or FileHandle says -1: name it, as its own
@@ -51,6 +55,13 @@ export function toFd(value: unknown, name = 'fd'): number {
     throw outOfRange(name, '>= 0 && <= 2147483647', fd)
   }
   return fd
+}
+
+/** Whether `value` is `{}`: a plain object with no own keys (and no proxy). */
+function isEmptyPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || types.isProxy(value)) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  return (proto === Object.prototype || proto === null) && Reflect.ownKeys(value).length === 0
 }
 
 /** The class name of an object of a class (`Semaphore`, `FileHandle`); undefined for a plain object. */
