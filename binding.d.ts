@@ -619,11 +619,12 @@ export declare function lockTest(fd: number, shared: boolean, start: number, len
 /**
  * As [`lock_test`], of the file at `path` (core `test_ofd_path`: opened
  * read-only on a thread with an fd table of its own, so that its close
- * drops none of this process's POSIX locks; `-EINVAL` for a file that is
- * neither a regular file nor a directory, which is not opened).
+ * drops none of this process's POSIX locks; `EINVAL` for a file that is
+ * neither a regular file nor a directory, which is not opened). Its
+ * failures carry their call: see [`TestFailure`].
  * @see https://man7.org/linux/man-pages/man2/close_range.2.html
  */
-export declare function lockTestPath(path: string | Uint8Array, shared: boolean, start: number, length: number): [number, number, number, number] | null | number
+export declare function lockTestPath(path: string | Uint8Array, shared: boolean, start: number, length: number): [number, number, number, number] | null | TestFailure
 
 /**
  * Waits for the lock on a pool thread and calls `callback(result)` on the
@@ -872,6 +873,18 @@ export declare const RWH_WRITE_LIFE_SHORT: number
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function setPipeSize(fd: number, size: number): number
+
+/**
+ * A failure of [`lock_test_path`]: the errno (negative) and the call that
+ * failed (`open`, `close_range`, `clone` or `fcntl`), which the errno alone
+ * does not tell (`EAGAIN` from `clone` or from an `open` a lease refused).
+ */
+export interface TestFailure {
+  /** The negative errno. */
+  errno: number
+  /** The failing call. */
+  syscall: string
+}
 
 /** Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`). */
 export declare const TFD_CLOEXEC: number

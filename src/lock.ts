@@ -86,7 +86,7 @@ const EISDIR = -21
 const EAGAIN = -11
 const ENOENT = -2
 const EINVAL = -22
-const ENOSYS = -38
+const EOPNOTSUPP = -95
 const ECANCELED = -125
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
@@ -606,7 +606,10 @@ export interface LockConflict {
  * created, and a path that names no file (`ENOENT`) gives `null`, as
  * nothing can be locked there. A directory gives `null` for an exclusive
  * test too, though {@link lockFile} can take only a shared or `'flock'`
- * lock of one (`EISDIR`).
+ * lock of one (`EISDIR`). The thread costs some 40 µs a call; it starts
+ * with every signal blocked, so none sent to the process is lost to it. A
+ * `/proc/thread-self/...` path names that thread's own (empty) fd table:
+ * use `/proc/self/fd/N`.
  *
  * An fd or `FileHandle` is tested through its own open file description,
  * whose own locks are never in its way.
@@ -618,7 +621,7 @@ export interface LockConflict {
  * @returns the lock in the way, or `null` if the lock could be taken.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (`kind: 'flock'` and an unknown option key included).
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
- * @throws {Error} `EACCES`, `ELOOP`, `EINVAL` (not a regular file or directory), `ENOSYS` (a kernel before 5.9), … (`syscall` `'open'`) for a path; `EBADF`, `EINVAL` (`syscall` `'fcntl'`) through an fd.
+ * @throws {Error} for a path: `EACCES`, `ELOOP`, `EINVAL` (not a regular file or directory), `EOPNOTSUPP` (no `/proc`), … with `syscall` `'open'`; `ENOSYS`, `EPERM` with `syscall` `'close_range'` (a kernel before 5.9, a seccomp filter); `EAGAIN` with `syscall` `'clone'` (no thread). Through an fd: `EBADF`, `EINVAL` (`syscall` `'fcntl'`).
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
  * ```ts
@@ -629,24 +632,33 @@ export interface LockConflict {
  */
 export function testLock(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TestLockOptions): LockConflict | null {
   const { target, spec } = request(fileOrPath, options, 'testLock')
-  if (typeof target === 'number') return conflict(native.lockTest(target, spec.shared, spec.start, spec.length), target)
+  if (typeof target === 'number') {
+    const r = native.lockTest(target, spec.shared, spec.start, spec.length)
+    if (typeof r === 'number') throw errnoError(r, 'fcntl')
+    return conflict(r)
+  }
   const r = native.lockTestPath(target, spec.shared, spec.start, spec.length)
-  return r === ENOENT ? null : conflict(r, target)
+  if (r === null || Array.isArray(r)) return conflict(r)
+  const { errno, syscall } = r
+  if (errno === ENOENT && syscall === 'open') return null
+  throw errnoError(errno, syscall, syscall === 'open' ? pathText(target) : undefined, testHint(errno, syscall))
 }
 
-/** {@link testLock}'s answer from `lockTest`'s: `[shared, pid, start, length]`, null, or a negative errno. */
-function conflict(r: [number, number, number, number] | null | number, target: LockPath | number): LockConflict | null {
-  if (r === null) return null
-  if (typeof r === 'number') {
-    if (typeof target === 'number') throw errnoError(r, 'fcntl')
-    // From the open of the path, or the test (its range errors are refused
-    // before the call).
-    const hint =
-      r === EINVAL ? 'not a regular file or a directory: testLock opens no FIFO, device or socket, whose open has side effects'
-      : r === ENOSYS ? 'the kernel has no close_range (Linux 5.9): test through an fd'
-      : undefined
-    throw errnoError(r, 'open', pathText(target), hint)
+/** The hint of a {@link testLock} failure whose errno says little. */
+function testHint(errno: number, syscall: string): string | undefined {
+  if (syscall === 'close_range') {
+    return 'the kernel (before 5.9) or a seccomp filter refused close_range, which testLock needs to test a path: test through an fd you keep open, or take the lock with tryLockFile'
   }
+  if (syscall === 'clone') return 'no thread could be started for the test'
+  if (syscall !== 'open') return undefined
+  if (errno === EINVAL) return 'not a regular file or a directory: testLock opens no FIFO, device or socket, whose open has side effects'
+  if (errno === EOPNOTSUPP) return 'testLock needs /proc to reopen the file it checked'
+  return undefined
+}
+
+/** {@link testLock}'s answer from the binding's: `[shared, pid, start, length]` or null. */
+function conflict(r: [number, number, number, number] | null): LockConflict | null {
+  if (r === null) return null
   const [shared, pid, start, length] = r
   return { kind: pid === -1 ? 'ofd' : 'posix', shared: shared === 1, pid: pid === -1 ? null : pid, range: { start, length } }
 }

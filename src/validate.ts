@@ -42,8 +42,8 @@ export function toFd(value: unknown, name = 'fd'): number {
   if (typeof value === 'object' && value !== null) fd = (value as { fd?: unknown }).fd
   if (typeof fd !== 'number') {
     const err = invalidArgType(name, 'of type number or an object with a numeric fd property', value)
-    // What a linux-fd object (or a FileHandle) becomes in `workerData` or a
-    // `postMessage`: the structured clone keeps no private field (s37-app L3).
+    // What a linux-fd object becomes in `workerData` or a `postMessage`:
+    // the structured clone keeps no private field (s37-app L3).
     if (fd === undefined && isEmptyPlainObject(value)) err.message += ' (an object posted to a worker arrives as {}: post its fd number)'
     throw err
   }

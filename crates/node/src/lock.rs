@@ -219,26 +219,41 @@ pub fn lock_test(fd: i32, shared: bool, start: i64, length: i64) -> Either<Optio
     }
 }
 
+/// A failure of [`lock_test_path`]: the errno (negative) and the call that
+/// failed (`open`, `close_range`, `clone` or `fcntl`), which the errno alone
+/// does not tell (`EAGAIN` from `clone` or from an `open` a lease refused).
+#[napi(object)]
+pub struct TestFailure {
+    /// The negative errno.
+    pub errno: i32,
+    /// The failing call.
+    pub syscall: String,
+}
+
 /// As [`lock_test`], of the file at `path` (core `test_ofd_path`: opened
 /// read-only on a thread with an fd table of its own, so that its close
-/// drops none of this process's POSIX locks; `-EINVAL` for a file that is
-/// neither a regular file nor a directory, which is not opened).
+/// drops none of this process's POSIX locks; `EINVAL` for a file that is
+/// neither a regular file nor a directory, which is not opened). Its
+/// failures carry their call: see [`TestFailure`].
 /// @see https://man7.org/linux/man-pages/man2/close_range.2.html
 #[napi(
     ts_args_type = "path: string | Uint8Array, shared: boolean, start: number, length: number",
-    ts_return_type = "[number, number, number, number] | null | number"
+    ts_return_type = "[number, number, number, number] | null | TestFailure"
 )]
 pub fn lock_test_path(
     path: Either<String, Uint8ArraySlice<'_>>,
     shared: bool,
     start: i64,
     length: i64,
-) -> Either<Option<[i64; 4]>, i32> {
+) -> Either<Option<[i64; 4]>, TestFailure> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
     match linux_fd_core::lock::test_ofd_path(path, shared, start, length) {
         Ok(c) => Either::A(c.map(conflict)),
-        Err(e) => Either::B(errno(&e)),
+        Err(e) => Either::B(TestFailure {
+            errno: errno(&e),
+            syscall: e.syscall.into(),
+        }),
     }
 }
 
