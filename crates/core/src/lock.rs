@@ -17,6 +17,7 @@ use std::path::Path;
 use nix::fcntl::{fcntl, FcntlArg};
 
 use crate::error::{retry_eintr, Context, Errno, Error, Result};
+use crate::lockwait::{LockKind, LockSpec};
 
 /// `flock(fd, operation)`—`LOCK_SH`, `LOCK_EX` or `LOCK_UN`, optionally `|
 /// LOCK_NB`. Blocks without `LOCK_NB`; a conflict with it is `EWOULDBLOCK`
@@ -110,13 +111,13 @@ pub struct Conflict {
 /// `EINVAL` (a negative `start` or `len`, or a range past the largest
 /// offset), `EBADF`.
 pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Result<Option<Conflict>> {
-    // SAFETY: libc::flock is a plain C struct; all-zero is a valid value
-    // (and l_pid must be 0 for the OFD commands).
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = if shared { libc::F_RDLCK } else { libc::F_WRLCK } as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start as libc::off_t;
-    fl.l_len = len as libc::off_t;
+    let spec = LockSpec {
+        kind: LockKind::Ofd,
+        shared,
+        start,
+        len,
+    };
+    let mut fl = crate::lockwait::ofd(&spec, if shared { libc::F_RDLCK } else { libc::F_WRLCK });
     retry_eintr(|| fcntl(fd, FcntlArg::F_OFD_GETLK(&mut fl))).syscall("fcntl")?;
     Ok((fl.l_type != libc::F_UNLCK as libc::c_short).then_some(Conflict {
         shared: fl.l_type == libc::F_RDLCK as libc::c_short,

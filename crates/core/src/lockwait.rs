@@ -80,7 +80,8 @@ pub struct LockSpec {
     pub len: i64,
 }
 
-fn ofd(spec: &LockSpec, l_type: libc::c_int) -> libc::flock {
+/// The `struct flock` of an OFD lock (or test, or unlock) of `spec`'s range.
+pub(crate) fn ofd(spec: &LockSpec, l_type: libc::c_int) -> libc::flock {
     // SAFETY: libc::flock is a plain C struct; all-zero is a valid value,
     // and l_pid must be 0 for OFD locks.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
