@@ -220,30 +220,12 @@ fn at_most_253_fds() {
     assert_eq!(send(a.as_fd(), b"", &too_many).unwrap_err().errno, Errno::EINVAL);
 }
 
-/// Sets an int socket option (the options a process sharing the socket
-/// could set), or returns false where the kernel lacks it.
-fn set_opt(fd: &OwnedFd, opt: libc::c_int, value: libc::c_int) -> bool {
-    let one: libc::c_int = value;
-    // SAFETY: setsockopt reads sizeof(int) bytes of `one`, which outlives the call.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    r == 0
-}
-
 #[test]
 fn at_most_253_fds_arrive_whole_beside_every_other_control_message() {
     // The kernel writes the credentials, a pidfd, timestamps and a security
     // label before SCM_RIGHTS: sized for one extra header, the buffer cut the
     // rights short (MSG_CTRUNC: ENOBUFS, the message lost) once three options
     // were set (s37-chan M1).
-    const SO_PASSPIDFD: libc::c_int = 76;
     const SO_RCVMARK: libc::c_int = 75;
     const SO_RCVPRIORITY: libc::c_int = 82;
     let (a, b) = pair().unwrap();
@@ -257,11 +239,15 @@ fn at_most_253_fds_arrive_whole_beside_every_other_control_message() {
     ];
     for (opt, value) in every_kernel {
         // qemu-user refuses some of them itself (SO_TIMESTAMPNS); a kernel never.
-        assert!(set_opt(&b, opt, value) || common::under_qemu(), "option {opt}");
+        assert!(
+            common::set_opt(&b, opt, value).is_ok() || common::under_qemu(),
+            "option {opt}"
+        );
     }
     // Where the kernel has them: pidfds (6.5), marks and priorities (newer),
     // and a label only under an LSM that gives one.
-    let newer = [SO_PASSPIDFD, SO_RCVMARK, SO_RCVPRIORITY, libc::SO_PASSSEC].map(|o| set_opt(&b, o, 1));
+    let newer = [common::SO_PASSPIDFD, SO_RCVMARK, SO_RCVPRIORITY, libc::SO_PASSSEC]
+        .map(|o| common::set_opt(&b, o, 1).is_ok());
     let (pidfd, passsec) = (newer[0], newer[3]);
     let (_r, w) = pipe();
     let many: Vec<_> = (0..MAX_FDS).map(|_| w.as_fd()).collect();

@@ -6,13 +6,11 @@
 //! own binary: it counts the process's open fds, which another test thread
 //! would change.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
+
+mod common;
 
 use linux_fd_core::channel::*;
-
-/// `SO_PASSPIDFD` (include/uapi/asm-generic/socket.h; the same on x86_64 and
-/// arm64), which libc 0.2 does not define for every target.
-const SO_PASSPIDFD: libc::c_int = 76;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count() - 1
@@ -21,22 +19,8 @@ fn open_fds() -> usize {
 #[test]
 fn a_pidfd_that_the_socket_option_adds_is_closed_not_leaked() {
     let (a, b) = pair().unwrap();
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt reads one int from the valid pointer it is given.
-    let r = unsafe {
-        libc::setsockopt(
-            b.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_PASSPIDFD,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        eprintln!(
-            "skipped: no SO_PASSPIDFD here (Linux < 6.5): {}",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = common::set_opt(&b, common::SO_PASSPIDFD, 1) {
+        eprintln!("skipped: no SO_PASSPIDFD here (Linux < 6.5): {e}");
         return;
     }
     let before = open_fds();

@@ -52,3 +52,28 @@ pub fn under_qemu() -> bool {
         && std::fs::read_to_string("/proc/cpuinfo")
             .is_ok_and(|s| s.lines().any(|l| l.starts_with("vendor_id")))
 }
+
+/// `SO_PASSPIDFD` (include/uapi/asm-generic/socket.h; the same on x86_64 and
+/// arm64), which libc 0.2 does not define for every target.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub const SO_PASSPIDFD: libc::c_int = 76;
+
+/// Sets an int `SOL_SOCKET` option, as a process sharing the socket could.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn set_opt(fd: &impl std::os::fd::AsRawFd, opt: libc::c_int, value: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: setsockopt reads sizeof(int) bytes of `value`, which outlives the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
