@@ -92,19 +92,19 @@ test.serial('an OFD lock survives closing another fd of the file; a POSIX lockf 
   closeSync(fd)
 })
 
-/** A child that runs `take` (with `lfd` and `path` bound), prints its pid, and holds on until killed. */
+/** A child that runs `take` (with `lfd` and `path` bound), says so, and holds on until killed. */
 async function holder(path: string, take: string): Promise<{ pid: number; kill(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ['-e', `const lfd = require(${JSON.stringify(PKG)}); const path = ${JSON.stringify(path)}; globalThis.held = ${take}; console.log(process.pid); setInterval(() => {}, 1000)`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())))
-    child.once('exit', (code) => reject(new Error(`the holder exited with ${code}`)))
+  let pid = 0
+  let ready = () => {}
+  const run = runNode(`const path = ${JSON.stringify(path)}; globalThis.held = ${take}; console.log('held'); setInterval(() => {}, 1000)`, {
+    onSpawn: (p) => (pid = p),
+    onStdout: () => ready(),
   })
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  return { pid, kill: () => (child.kill('SIGKILL'), exited) }
+  await Promise.race([
+    new Promise<void>((r) => (ready = r)),
+    run.then((r) => Promise.reject(new Error(`the holder exited with ${r.code}: ${r.stderr}`))),
+  ])
+  return { pid, kill: () => (process.kill(pid, 'SIGKILL'), run.then(() => {})) }
 }
 
 test.serial('testLock names the lock in the way, OFD or POSIX, in another process, and takes nothing', async (t) => {
@@ -165,10 +165,14 @@ test.serial("testLock(path) leaves this process's POSIX locks held, and opens no
   const fifo = file()
   execFileSync('mkfifo', [fifo])
   let out = ''
-  const writer = spawn(process.execPath, ['-e', `require('node:fs').openSync(${JSON.stringify(fifo)}, 'w'); console.log('opened')`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  writer.stdout!.on('data', (d) => (out += d))
-  const exited = new Promise<void>((r) => writer.on('close', () => r()))
-  t.teardown(() => writer.kill('SIGKILL')) // if an assertion failed before its reader came
+  let pid = 0
+  const exited = runNode(`require('node:fs').openSync(${JSON.stringify(fifo)}, 'w'); console.log('opened')`, {
+    onSpawn: (p) => (pid = p),
+    onStdout: (all) => (out = all),
+  })
+  let gone = false
+  void exited.then(() => (gone = true))
+  t.teardown(() => gone || process.kill(pid, 'SIGKILL')) // if an assertion failed before its reader came
   await sleep(100) // the writer is in open(), waiting for a reader
   const refused = t.throws(() => testLock(fifo))
   t.like(refused, { code: 'EINVAL', syscall: 'open', path: fifo })
@@ -187,38 +191,31 @@ test.serial('no signal sent to the process is lost while testLock(path) runs on 
   const path = file()
   writeFileSync(path, '')
   const sigs = ['SIGUSR2', 'SIGWINCH', 'SIGHUP', 'SIGURG', 'SIGTERM'] as const
-  const child = spawn(
-    process.execPath,
-    ['-e', `const lfd = require(${JSON.stringify(PKG)})
-      for (const s of ${JSON.stringify(sigs)}) process.on(s, () => process.stdout.write(s + '\\n'))
-      const spin = () => { const end = Date.now() + 5; while (Date.now() < end) lfd.testLock(${JSON.stringify(path)}); setImmediate(spin) }
-      process.stdout.write('ready\\n'); spin()`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  t.teardown(() => child.kill('SIGKILL'))
-  let lines: string[] = []
+  let out = ''
+  let pid = 0
   let wake = () => {}
-  let buf = ''
-  child.stdout!.on('data', (d) => {
-    buf += d
-    const parts = buf.split('\n')
-    buf = parts.pop()!
-    lines.push(...parts)
-    wake()
-  })
+  const run = runNode(
+    `for (const s of ${JSON.stringify(sigs)}) process.on(s, () => process.stdout.write(s + '\\n'))
+    const spin = () => { const end = Date.now() + 5; while (Date.now() < end) lfd.testLock(${JSON.stringify(path)}); setImmediate(spin) }
+    process.stdout.write('ready\\n'); spin()`,
+    { onSpawn: (p) => (pid = p), onStdout: (all) => ((out = all), wake()) },
+  )
+  t.teardown(() => (process.kill(pid, 'SIGKILL'), run))
   const next = (ms: number) => new Promise<void>((r) => {
     const timer = setTimeout(r, ms)
     wake = () => (clearTimeout(timer), r())
   })
-  while (!lines.includes('ready')) await next(10_000)
+  while (!out.includes('ready\n')) await next(10_000)
+  /** The signals acknowledged since offset `from` of the output. */
+  const acked = (from: number) => new Set(out.slice(from).split('\n').filter((l) => l !== '')).size
   let lost = 0
   const rounds = 400
   for (let i = 0; i < rounds; i++) {
-    lines = []
-    for (const s of sigs) process.kill(child.pid!, s)
+    const from = out.length
+    for (const s of sigs) process.kill(pid, s)
     const deadline = Date.now() + 2000
-    while (new Set(lines).size < sigs.length && Date.now() < deadline) await next(deadline - Date.now())
-    if (new Set(lines).size < sigs.length) lost++
+    while (acked(from) < sigs.length && Date.now() < deadline) await next(deadline - Date.now())
+    if (acked(from) < sigs.length) lost++
   }
   t.is(lost, 0, `${lost} of ${rounds} bursts lost a signal`)
 })
