@@ -461,7 +461,9 @@ test.serial('types: only a number can be adopted; lockf takes whence 0, 1 or 2 (
   // A value typed as either may still be adopted at run time (a number).
   const either: number | { fd: number } = fcntl(sem.fd, F_DUPFD_CLOEXEC, 0) as number
   Semaphore.fromFd(either, { adopt: true }).close()
-  const path = join(mkdtempSync(join(tmpdir(), 'lfd-types-')), 'f')
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-types-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'f')
   writeFileSync(path, '')
   const handle = await open(path, 'r+')
   t.teardown(() => handle.close())

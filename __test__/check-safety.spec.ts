@@ -3,7 +3,7 @@
 // hides behind a '"' char literal (issue 16), and pass what has one.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,8 +14,12 @@ function check(files: Record<string, string>): { status: number | null; out: str
   const dir = mkdtempSync(join(tmpdir(), 'check-safety-'))
   mkdirSync(join(dir, 'src'))
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'src', name), text)
-  const r = spawnSync(process.execPath, [script, dir], { encoding: 'utf8' })
-  return { status: r.status, out: r.stdout + r.stderr }
+  try {
+    const r = spawnSync(process.execPath, [script, dir], { encoding: 'utf8' })
+    return { status: r.status, out: r.stdout + r.stderr }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 test('an unsafe block after a \'"\' char literal on the same line is still found', (t) => {

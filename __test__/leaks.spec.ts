@@ -2,13 +2,14 @@
 // fd on close(), and on garbage collection without close(). Each case runs in
 // a child with --expose-gc, so nothing else in the process moves the count.
 import test from 'ava'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-leaks-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
 const makers: Record<string, string> = {
   EventCounter: 'new lfd.EventCounter(0)',
