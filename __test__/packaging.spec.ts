@@ -65,6 +65,28 @@ test('root optionalDependencies are left to `napi prepublish`, or match the targ
   t.regex(root.scripts.version, /napi version/)
 })
 
+test('the root package is for the machines its platform packages are for, so npm refuses the rest at install (s38-release M5)', (t) => {
+  t.deepEqual(root.os, [...new Set(platformPackages().map((p) => p.os))])
+  t.deepEqual([...root.cpu].sort(), [...new Set(platformPackages().map((p) => p.cpu))].sort())
+})
+
+test('binding.js expects the platform packages at the version of package.json, and `npm version` keeps it so (s38-release H4)', (t) => {
+  // napi build writes the version into binding.js's checks; `napi version`
+  // alone bumped the packages and left binding.js at the old one, which the
+  // tag's .ci/run then found changed after its build.
+  const loader = readFileSync(join(repoRoot, 'binding.js'), 'utf8')
+  const expected = new Set([...loader.matchAll(/expected (\S+) but got/g)].map((m) => m[1]))
+  t.deepEqual([...expected], [root.version])
+  t.regex(root.scripts.version, /napi version && npm run build:native && git add npm binding\.js binding\.d\.ts/)
+})
+
+test('packing builds the compiled API first, from a clean dist/ (s38-release H1)', (t) => {
+  // dist/ is git-ignored: without prepack, a tarball packed from a fresh
+  // checkout (the release job's) had no dist/ and failed at require().
+  t.is(root.scripts.prepack, 'npm run build:ts')
+  t.regex(root.scripts['build:ts'], /rmSync\('dist'.*&& tsc -p tsconfig\.build\.json$/)
+})
+
 test('the root tarball lists only the entries, the compiled API, the binding loader, the typings, README, LICENSE, package.json and what the README links to', (t) => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: repoRoot,

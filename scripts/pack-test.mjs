@@ -48,6 +48,10 @@ if (!relative(repoRoot, app).startsWith('..')) throw new Error(`${app} is inside
 try {
   if (!existsSync(builtNode)) {
     step('npm run build (no release .node yet)', () => run('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' }))
+  } else if (!existsSync(join(repoRoot, 'dist', 'index.js'))) {
+    // A checkout given only the .node (the workflow's test job): the root
+    // is packed below with --ignore-scripts, so prepack does not build dist/.
+    step('npm run build:ts (no dist/ yet)', () => run('npm', ['run', 'build:ts'], { cwd: repoRoot, stdio: 'inherit' }))
   }
 
   const gnuTgz = step(`npm pack npm/${gnu.dir} with the built .node`, () => {

@@ -1,7 +1,9 @@
 /**
  * Loads the native binding (`binding.js`, the loader `napi build` writes,
- * and the platform's `.node` file). When the platform package is missing, the
- * error leads with its name and the one command that installs it.
+ * and the platform's `.node` file). When that fails, the error says which of
+ * three cases it is: an unsupported machine, a binary that is there but does
+ * not load (and the loader's reason), or a missing platform package (its name
+ * and the one command that installs it).
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
@@ -31,20 +33,67 @@ function load(): Binding {
   try {
     return require('../binding.js') as Binding
   } catch (cause) {
-    let version = '<version>'
-    try {
-      version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version
-    } catch {}
-    const pkg = platformPackage()
-    throw new Error(
-      `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.\n` +
-        `Install it with:\n\n    npm install ${pkg}@${version}\n\n` +
-        `(It is an optional dependency of linux-fd. It may have been skipped by --omit=optional, or by npm's ` +
-        `bug with optional dependencies and a lock file made on another platform, npm/cli#4828; then removing ` +
-        `node_modules and package-lock.json and installing again also works.) The cause lists every file tried.`,
+    throw loadError(cause)
+  }
+}
+
+/** The message of an error, or the value as a string. */
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
+
+/**
+ * The error for a binding that did not load, leading with which of three
+ * cases it is (s38-release M5: an unsupported machine and a binary that
+ * would not load were both told to install a package, one that does not
+ * exist for an unsupported machine):
+ * - the machine is not one linux-fd is built for;
+ * - its binary is there (a platform package, or a `.node` beside
+ *   `binding.js`) but does not load: the dynamic loader's reason, which
+ *   `binding.js` buries in its chain of causes, comes first;
+ * - no binary: the package to install and the command.
+ */
+function loadError(cause: unknown): Error {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) {
+    return new Error(
+      `linux-fd: this platform (${process.platform} ${process.arch}) is not supported. linux-fd runs on Linux only, ` +
+        `on x64 and arm64, with glibc 2.27+ or musl (docs/platforms.md).`,
       { cause },
     )
   }
+  const pkg = platformPackage()
+  const files = [path.join(__dirname, '..', `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
+  try {
+    files.push(require.resolve(pkg))
+  } catch {}
+  const file = files.find((f) => fs.existsSync(f))
+  if (file !== undefined) {
+    try {
+      require(file)
+    } catch (e) {
+      return new Error(
+        `linux-fd: the native binary ${file} is installed but failed to load: ${messageOf(e)}\n` +
+          `It needs glibc 2.27 or later, or musl with libgcc (Alpine: apk add libgcc); a damaged install is ` +
+          `mended by removing node_modules and installing again (docs/platforms.md).`,
+        { cause },
+      )
+    }
+    // It loads now: what failed was binding.js's own check, say
+    // NAPI_RS_ENFORCE_VERSION_CHECK's version match.
+    return new Error(`linux-fd: the native binding failed to load: ${messageOf(cause)}`, { cause })
+  }
+  let version = '<version>'
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version
+  } catch {}
+  return new Error(
+    `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.\n` +
+      `Install it with:\n\n    npm install ${pkg}@${version}\n\n` +
+      `(It is an optional dependency of linux-fd. It may have been skipped by --omit=optional, or by npm's ` +
+      `bug with optional dependencies and a lock file made on another platform, npm/cli#4828; then removing ` +
+      `node_modules and package-lock.json and installing again also works.) The cause lists every file tried.`,
+    { cause },
+  )
 }
 
 /**
