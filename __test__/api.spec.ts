@@ -5,7 +5,7 @@
 import test from 'ava'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, fstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
@@ -1020,4 +1020,52 @@ test('an object posted to a worker arrives as {}: fromFd says to post its fd num
   // Only for {}: another object without an fd gets the plain message.
   const plain = t.throws(() => Semaphore.fromFd({ a: 1 } as never))
   t.notRegex(plain?.message ?? '', /posted to a worker/)
+})
+
+/** Whether fd number `fd` is open in this process. */
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
+
+test.serial('fromFd of a number closed and reused says what the number is now; one not open says how a child gets it (s38-server L2)', (t) => {
+  // The README's worker recipe: the number was posted, then the object
+  // closed before the worker's fromFd ran, and another file took the number.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const counter = new EventCounter()
+  const n = counter.fd
+  counter.close()
+  const reused = fcntl(a.fd, F_DUPFD_CLOEXEC, n) as number
+  t.teardown(() => closeSync(reused))
+  t.is(reused, n, 'the closed number was the lowest free one at or above itself')
+  const reuse = 'a number closed before this call may have been reused by another file'
+  for (const make of [() => EventCounter.fromFd(n), () => Semaphore.fromFd(n), () => Timer.fromFd(n), () => MemFile.fromFd(n)]) {
+    const e = t.throws(make, { code: 'ERR_INVALID_ARG_VALUE' })
+    t.regex(e.message, new RegExp(`^The argument 'fd' must be an? \\w+.*, but fd ${n} is a socket; ${reuse}\\. Received ${n}$`))
+  }
+  // An eventfd given to the other eventfd class: its flag is named, and no
+  // reuse is suggested.
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  t.throws(() => EventCounter.fromFd(sem.fd), {
+    message: `The argument 'fd' must be an eventfd without EFD_SEMAPHORE, but fd ${sem.fd} is an eventfd with EFD_SEMAPHORE, which Semaphore.fromFd takes. Received ${sem.fd}`,
+  })
+  // A number that is not open: a child spawned without it in its stdio
+  // array, say.
+  let closed = 1000
+  while (isOpen(closed)) closed++
+  const hint = `fd ${closed} is not open in this process; a child process has an fd above 2 only if its parent passed it, as in spawn()'s stdio array`
+  for (const [make, syscall] of [
+    [() => FdChannel.fromFd(closed), 'getsockopt'],
+    [() => EventCounter.fromFd(closed), 'fcntl'],
+    [() => Timer.fromFd(closed), 'fcntl'],
+    [() => MemFile.fromFd(closed), 'fcntl'],
+  ] as const) {
+    t.throws(make, { code: 'EBADF', message: `EBADF: bad file descriptor, ${syscall} (${hint})` })
+  }
 })

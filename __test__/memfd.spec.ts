@@ -2,7 +2,7 @@
 // MemFile class: seals, positional I/O, shared mappings across processes,
 // and the SIGBUS guard.
 import test from 'ava'
-import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
@@ -806,4 +806,35 @@ test('a mapping in a postMessage transfer list or structuredClone: what each Nod
     t.is(viaClone, 'refused (DataCloneError)')
   }
   t.is(plainClone, 'copied, original attached')
+})
+
+test('a writable map() that the write seals or a read-only fd refuse says why (s38-server L2)', (t) => {
+  for (const [seal, name] of [
+    ['write', 'F_SEAL_WRITE'],
+    ['futureWrite', 'F_SEAL_FUTURE_WRITE'],
+  ] as const) {
+    const mf = MemFile.create(`sealed-${seal}`)
+    t.teardown(() => mf.close())
+    mf.write('abc')
+    mf.addSeals({ shrink: true, [seal]: true })
+    t.throws(() => mf.map({ writable: true }), {
+      code: 'EPERM',
+      message: `EPERM: operation not permitted, mmap (the file is sealed against writes by ${name}: map it without writable)`,
+    })
+    mf.unmap(mf.map())
+  }
+  // A read-only copy of the file, as another process reopens it through /proc.
+  const mf = MemFile.create('ro')
+  t.teardown(() => mf.close())
+  mf.write('abc')
+  mf.addSeals({ shrink: true })
+  const ro = MemFile.fromFd(openSync(`/proc/self/fd/${mf.fd}`, 'r'), { adopt: true })
+  t.teardown(() => ro.close())
+  t.throws(() => ro.map({ writable: true }), {
+    code: 'EACCES',
+    message: 'EACCES: permission denied, mmap (this fd is open read-only: map it without writable)',
+  })
+  const view = ro.map()
+  t.is(Buffer.from(view).toString(), 'abc')
+  ro.unmap(view)
 })

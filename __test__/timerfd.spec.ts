@@ -268,7 +268,9 @@ test('Timer.fromFd wraps a timerfd and refuses other fds', (t) => {
   // The number, as the other fromFds say it, not the inspected object (an
   // EventCounter's inspect marked it shared, and so slower).
   const withFd = { fd: efd, secret: 'x'.repeat(50) }
-  t.throws(() => Timer.fromFd(withFd), { message: `The argument 'fd' must be a timerfd. Received ${efd}` })
+  t.throws(() => Timer.fromFd(withFd), {
+    message: `The argument 'fd' must be a timerfd, but fd ${efd} is an eventfd without EFD_SEMAPHORE, which EventCounter.fromFd takes; a number closed before this call may have been reused by another file. Received ${efd}`,
+  })
 })
 
 // Issue 13, item 5: a positive time below 1 ns is 1 ns, never 0 (which

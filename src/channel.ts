@@ -8,7 +8,7 @@
 import { fstatSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { abortErrorOf, errnoError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
 import { FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
@@ -410,6 +410,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * `socketpair(AF_UNIX, SOCK_SEQPACKET)`: two connected channels. Keep one
    * and give the other's `fd` to a child process (`spawn`'s `stdio` array;
    * the child calls `FdChannel.fromFd(3)`), then close your copy of it.
+   * While your copy is open the child's end has a peer still, yours: when
+   * the child dies, your `receive()` keeps waiting and your sends queue
+   * instead of failing with `EPIPE`.
    * @throws {Error} `EMFILE`/`ENFILE` when out of fds.
    * @see https://man7.org/linux/man-pages/man2/socketpair.2.html
    */
@@ -442,7 +445,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const peer = native.channelPeer(n, true)
     const wrong = typeof peer === 'number' ? NOT_A_CHANNEL.get(peer) : undefined
     if (wrong !== undefined) throw invalidArgValue('fd', n, `must be a connected SOCK_SEQPACKET Unix socket (${wrong})`)
-    if (typeof peer === 'number') throw errnoError(peer, 'getsockopt')
+    if (typeof peer === 'number') throw fdCallError(peer, 'getsockopt', n)
     const h = native.fdHandleFrom(n, adopt, false, true)
     if (typeof h === 'number') throw fromFdError(h, n)
     return new FdChannel(token, h)

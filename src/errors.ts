@@ -12,6 +12,7 @@
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
+import { readlinkSync } from 'node:fs'
 import * as util from 'node:util'
 import { constants } from 'node:os'
 import { native } from './binding'
@@ -78,7 +79,7 @@ export function errnoError(errno: number, syscall: string, path?: string, hint?:
  * the caller's. Anything else is the `fcntl` that failed.
  */
 export function fromFdError(errno: number, fd: number): ErrnoError {
-  if (errno !== -constants.errno.EBUSY) return errnoError(errno, 'fcntl')
+  if (errno !== -constants.errno.EBUSY) return fdCallError(errno, 'fcntl', fd)
   const [code, description] = describeErrno(errno)
   const err = new Error(
     `${code}: ${description}, adopt: fd ${fd} is already owned by another linux-fd object; ` +
@@ -87,6 +88,57 @@ export function fromFdError(errno: number, fd: number): ErrnoError {
   define(err, { errno, code, syscall: 'adopt' })
   Error.captureStackTrace?.(err, fromFdError)
   return err
+}
+
+/**
+ * The error of a call on the caller's fd number `fd` that failed with
+ * `errno`; an `EBADF` says that the number is not open here, and how a child
+ * process gets one (s38-server L2: a child spawned without fd 3 that adopted
+ * it got a bare `EBADF: bad file descriptor, getsockopt`).
+ */
+export function fdCallError(errno: number, syscall: string, fd: number): ErrnoError {
+  const hint =
+    errno === -constants.errno.EBADF
+      ? `fd ${fd} is not open in this process; a child process has an fd above 2 only if its parent passed it, as in spawn()'s stdio array`
+      : undefined
+  return errnoError(errno, syscall, undefined, hint)
+}
+
+/**
+ * What the fd number `fd` names now, for an error message, from
+ * `/proc/self/fd` (`an eventfd`, `a socket`, `the file /x`, …); `kind` is
+ * the binding's `fdKind`, which tells an eventfd's `EFD_SEMAPHORE` apart.
+ * `undefined` where `/proc` cannot say.
+ */
+function fdNow(fd: number, kind?: string): string | undefined {
+  if (kind === 'eventfd-semaphore') return 'an eventfd with EFD_SEMAPHORE, which Semaphore.fromFd takes'
+  if (kind === 'eventfd') return 'an eventfd without EFD_SEMAPHORE, which EventCounter.fromFd takes'
+  let link: string
+  try {
+    link = readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return undefined
+  }
+  const anon = /^anon_inode:\[?([^\]]*)\]?$/.exec(link)
+  if (anon !== null) return anon[1] === 'eventfd' || anon[1] === 'timerfd' ? `an ${anon[1]}` : `an anonymous inode (${anon[1]})`
+  if (link.startsWith('socket:')) return 'a socket'
+  if (link.startsWith('pipe:')) return 'a pipe'
+  if (link.startsWith('/memfd:')) return `a memfd (${link.slice(1)})`
+  return `${link.startsWith('/dev/') ? 'the device' : 'the file'} ${link}`
+}
+
+/**
+ * `ERR_INVALID_ARG_VALUE` for a `fromFd` of an open fd of the wrong kind:
+ * says what the fd is instead (`kind` as in {@link fdNow}), and that a number
+ * closed before the call may name another file by now (s38-server L2: the
+ * README's worker recipe warns of it, and the error said only `Received 34`).
+ */
+export function wrongFdKind(fd: number, want: string, kind?: string): TypeError {
+  const now = fdNow(fd, kind)
+  // An eventfd given to the other eventfd class: only its flag is wrong.
+  const flagOnly = (kind === 'eventfd' || kind === 'eventfd-semaphore') && want.startsWith('an eventfd')
+  const reuse = flagOnly ? '' : '; a number closed before this call may have been reused by another file'
+  return invalidArgValue('fd', fd, `must be ${want}${now === undefined ? '' : `, but fd ${fd} is ${now}${reuse}`}`)
 }
 
 function received(value: unknown): string {

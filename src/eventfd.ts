@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { errnoError, fromFdError, illegalConstructor, invalidArgValue, invalidThis } from './errors'
+import { errnoError, fdCallError, fromFdError, illegalConstructor, invalidThis, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
 
@@ -92,10 +92,10 @@ function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle
   const n = toFd(fd)
   const adopt = toAdopt(options, fd)
   const kind = native.fdKind(n)
-  if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
+  if (typeof kind === 'number') throw fdCallError(kind, 'fcntl', n)
   const want = semaphore ? 'eventfd-semaphore' : 'eventfd'
   if (kind !== want && kind !== 'unknown') {
-    throw invalidArgValue('fd', n, `must be an eventfd ${semaphore ? 'with' : 'without'} EFD_SEMAPHORE`)
+    throw wrongFdKind(n, `an eventfd ${semaphore ? 'with' : 'without'} EFD_SEMAPHORE`, kind)
   }
   // Without /proc the kind is 'unknown' and the fd may be any file: its
   // identity is then read with its own fstat, not taken to be the shared

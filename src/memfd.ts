@@ -20,6 +20,7 @@ import {
   outOfRange,
   unsafeMapping,
   useAfterClose,
+  wrongFdKind,
   type ErrnoError,
 } from './errors'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
@@ -95,6 +96,22 @@ const EINVAL = constants.errno.EINVAL
 const ENOTSUP = constants.errno.ENOTSUP
 const ENODEV = constants.errno.ENODEV
 const EACCES = constants.errno.EACCES
+const EPERM = constants.errno.EPERM
+
+/**
+ * Why a writable mapping was refused, where the errno alone does not say
+ * (s38-server L2: a bare `EPERM: operation not permitted, mmap`): the write
+ * seals refuse it (`EPERM`), or the fd is open read-only (`EACCES`, a file
+ * reopened read-only through `/proc`).
+ */
+function writableMapHint(errno: number, seals: number): string | undefined {
+  if (errno === -EPERM && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) {
+    return `the file is sealed against writes by ${(seals & F_SEAL_WRITE) !== 0 ? 'F_SEAL_WRITE' : 'F_SEAL_FUTURE_WRITE'}: map it without writable`
+  }
+  // A shared writable mapping needs an fd open for writing.
+  if (errno === -EACCES) return 'this fd is open read-only: map it without writable'
+  return undefined
+}
 const ENOMEM = constants.errno.ENOMEM
 
 /**
@@ -405,7 +422,7 @@ export class MemFile implements Disposable {
       // Not open (EBADF below), or no /proc: nothing to check or name.
     }
     if (link !== undefined) {
-      if (!link.startsWith('/memfd:')) throw invalidArgValue('fd', raw, 'must be a memfd')
+      if (!link.startsWith('/memfd:')) throw wrongFdKind(raw, 'a memfd')
       name = link.slice('/memfd:'.length)
       if (name.endsWith(' (deleted)')) name = name.slice(0, -' (deleted)'.length)
     }
@@ -729,7 +746,7 @@ export class MemFile implements Disposable {
     // A hugetlb mapping reserves its pages when it is made, from the pool of
     // its size (vm.nr_hugepages sizes only the default size's).
     const huge = ab === -ENOMEM && self.#hugePage !== 0
-    throw self.#fail(ab, 'mmap', huge ? `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages` : undefined)
+    throw self.#fail(ab, 'mmap', huge ? `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages` : writable ? writableMapHint(ab, seals) : undefined)
   }
 
   /**

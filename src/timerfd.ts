@@ -17,7 +17,7 @@
 import * as util from 'node:util'
 
 import { native } from './binding'
-import { errnoError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { errnoError, fdCallError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { type FdLike, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
 
@@ -438,8 +438,8 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const kind = native.fdKind(n)
-    if (typeof kind === 'number') throw errnoError(kind, 'fcntl')
-    if (kind !== 'timerfd' && kind !== 'unknown') throw invalidArgValue('fd', n, 'must be a timerfd')
+    if (typeof kind === 'number') throw fdCallError(kind, 'fcntl', n)
+    if (kind !== 'timerfd' && kind !== 'unknown') throw wrongFdKind(n, 'a timerfd', kind)
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
