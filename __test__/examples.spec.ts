@@ -13,6 +13,7 @@ const recipes: [file: string, result: RegExp][] = [
   ['semaphore-pool.ts', /^5 child processes, 2 permits: at most 2 inside at once$/m],
   ['worker-wake.ts', /^main: the worker handled 20 of 20 items$/m],
   ['lock-and-memory.ts', /^3 processes x 50 rounds: shared counter 150, log entries 150, expected 150$/m],
+  ['single-instance.ts', /^single instance: B refused while A ran; after A was killed, C started and stopped cleanly$/m],
   ['crash-safe-slots.ts', /^2 slots: 2 holders killed, then 4 of 4 processes finished, at most 2 inside at once$/m],
 ]
 

@@ -72,6 +72,7 @@ export const ROOT_TARBALL_FILES = [
   'examples/crash-safe-slots.ts',
   'examples/lock-and-memory.ts',
   'examples/semaphore-pool.ts',
+  'examples/single-instance.ts',
   'examples/worker-wake.ts',
 ]
 
