@@ -346,7 +346,10 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /**
    * Successive `take()`s, for `for await (const n of counter)`. The loop ends
    * when the counter is closed; `break` ends it without closing the counter,
-   * and settles any pending `next()` with `done`, taking nothing.
+   * and settles any pending `next()` with `done`, taking nothing. It takes
+   * no `signal`: to end it on one, call the iterator's `return()` from the
+   * signal's `abort` event (the loop ends, the counter stays open), or
+   * `close()` the counter.
    */
   [Symbol.asyncIterator](): FdIterator<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')

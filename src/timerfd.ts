@@ -666,7 +666,10 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Successive `wait()`s, for `for await (const ticks of timer)`. The loop
-   * ends when the timer is closed; a `break` ends it without closing it.
+   * ends when the timer is closed; a `break` ends it without closing it. It
+   * takes no `signal`: to end it on one (a daemon's shutdown), call the
+   * iterator's `return()` from the signal's `abort` event, or `close()` the
+   * timer.
    */
   [Symbol.asyncIterator](): FdIterator<bigint> {
     return Timer.#of(this).iterate()
