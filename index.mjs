@@ -37,6 +37,7 @@ export const {
   RWH_WRITE_LIFE_MEDIUM, RWH_WRITE_LIFE_LONG, RWH_WRITE_LIFE_EXTREME,
   FICLONE, FICLONERANGE, O_APPEND, O_ASYNC, FASYNC, O_DIRECT, O_CLOEXEC, O_NOATIME,
   O_NONBLOCK, O_DSYNC, O_SYNC, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_PATH,
+  SEEK_SET, SEEK_CUR, SEEK_END,
   fcntl, ioctl, flock, lockf, pipe, pipe2, getPipeSize, setPipeSize, FileLock,
   tryLockFile, lockFile, testLock, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE,
   ReceivedFds, FdChannel, FdChannelServer

@@ -9,7 +9,7 @@ import { closeSync, fstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
-import { EventCounter, F_DUPFD_CLOEXEC, F_GETFD, F_GETOWN_EX, FdChannel, LOCK_EX, LOCK_UN, type LockOptions, lockf, MemFile, Permit, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
+import { EventCounter, F_DUPFD_CLOEXEC, F_GETFD, F_GETOWN_EX, FdChannel, LOCK_EX, LOCK_UN, type LockOptions, lockf, MemFile, Permit, SEEK_END, SEEK_SET, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
 import { fdCount, fdList, fdsAdded, PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
@@ -469,6 +469,9 @@ test.serial('types: only a number can be adopted; lockf takes whence 0, 1 or 2 (
   t.teardown(() => handle.close())
   lockf(handle, LOCK_EX, 0, 0, 0)
   lockf(handle, LOCK_UN, 0, 0, 2)
+  // The named whences are the literal types lockf takes.
+  lockf(handle, LOCK_EX, 0, 0, SEEK_SET)
+  lockf(handle, LOCK_UN, 0, 0, SEEK_END)
   // @ts-expect-error: whence is SEEK_SET, SEEK_CUR or SEEK_END
   t.throws(() => lockf(handle, LOCK_EX, 0, 0, 3), { code: 'ERR_OUT_OF_RANGE' })
 })

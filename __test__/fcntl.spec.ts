@@ -364,6 +364,7 @@ test('every constant of the fcntl module is exported, with the C library\'s valu
     F_GETPIPE_SZ: 1032, F_SETPIPE_SZ: 1031, FICLONE: 0x40049409, FICLONERANGE: 0x4020940d,
     O_APPEND: 0o2000, O_ASYNC: 0o20000, O_NOATIME: 0o1000000, O_NONBLOCK: 0o4000,
     O_DSYNC: 0o10000, O_SYNC: 0o4010000, O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_ACCMODE: 3, O_PATH: 0o10000000,
+    SEEK_SET: 0, SEEK_CUR: 1, SEEK_END: 2,
   }
   const all = lfdAll as unknown as Record<string, unknown>
   for (const [name, value] of Object.entries(expected)) t.is(all[name], value, name)

@@ -1292,7 +1292,7 @@ test('a directory: an exclusive OFD lock says how to lock it; a flock or shared 
   const d = mkdtempSync(join(dir, 'd-'))
   t.throws(() => tryLockFile(d), {
     code: 'EISDIR',
-    message: `EISDIR: illegal operation on a directory, open '${d}' (a directory opens only for reading: take a 'flock' lock, or a shared one)`,
+    message: `EISDIR: illegal operation on a directory, open '${d}' (a directory opens only for reading: lock a file, or take a 'flock' or shared lock of the directory; a <file>.lock directory that proper-lockfile left is not a kernel lock, see docs/migrating.md)`,
   })
   for (const options of [{ kind: 'flock' }, { shared: true }] as const) {
     const l = tryLockFile(d, options)

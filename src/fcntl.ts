@@ -206,6 +206,24 @@ export const O_RDWR: number = native.O_RDWR
 export const O_ACCMODE: number = native.O_ACCMODE
 /** Status flag: an `O_PATH` fd (a location only, no I/O). */
 export const O_PATH: number = native.O_PATH
+/**
+ * {@link lockf}'s `whence`: `start` counts from the start of the file
+ * (Python's `os.SEEK_SET`).
+ * @see https://man7.org/linux/man-pages/man2/lseek.2.html
+ */
+export const SEEK_SET = 0 as const
+/**
+ * {@link lockf}'s `whence`: `start` counts from the fd's file offset
+ * (Python's `os.SEEK_CUR`).
+ * @see https://man7.org/linux/man-pages/man2/lseek.2.html
+ */
+export const SEEK_CUR = 1 as const
+/**
+ * {@link lockf}'s `whence`: `start` counts from the end of the file
+ * (Python's `os.SEEK_END`).
+ * @see https://man7.org/linux/man-pages/man2/lseek.2.html
+ */
+export const SEEK_END = 2 as const
 
 /** The size of the buffer a buffer argument is copied into (Python's). */
 const ARG_BUF_SIZE = 1024

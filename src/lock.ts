@@ -185,8 +185,13 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
   if (typeof target === 'number') throw errnoError(h, 'fcntl')
   // An exclusive OFD lock opens its file for writing, which a directory
   // refuses (a user coming from proper-lockfile, which locks directories;
-  // comp35 M2).
-  const hint = h === EISDIR && spec.kind === 'ofd' && !spec.shared ? "a directory opens only for reading: take a 'flock' lock, or a shared one" : undefined
+  // comp35 M2). Not a 'flock' lock alone for a lock directory that
+  // proper-lockfile left: it would exclude nobody (s38-migrate M3).
+  const hint =
+    h === EISDIR && spec.kind === 'ofd' && !spec.shared
+      ? "a directory opens only for reading: lock a file, or take a 'flock' or shared lock of the directory; " +
+        'a <file>.lock directory that proper-lockfile left is not a kernel lock, see docs/migrating.md'
+      : undefined
   throw errnoError(h, 'open', pathText(target), hint)
 }
 
