@@ -5,12 +5,12 @@
 import test from 'ava'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { closeSync, fstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'node:fs/promises'
 import { EventCounter, F_DUPFD_CLOEXEC, F_GETFD, F_GETOWN_EX, FdChannel, LOCK_EX, LOCK_UN, type LockOptions, lockf, MemFile, Permit, SEEK_END, SEEK_SET, Semaphore, Timer, eventfdRead, eventfdWrite, fcntl, lockFile, tryLockFile } from '../index.js'
-import { fdCount, fdList, fdsAdded, PKG, runNode } from './helpers/child.js'
+import { fdCount, fdList, fdsAdded, isOpen, PKG, runNode } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
 const threads = (): number => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
@@ -1025,16 +1025,6 @@ test('an object posted to a worker arrives as {}: fromFd says to post its fd num
   t.notRegex(plain?.message ?? '', /posted to a worker/)
 })
 
-/** Whether fd number `fd` is open in this process. */
-function isOpen(fd: number): boolean {
-  try {
-    fstatSync(fd)
-    return true
-  } catch {
-    return false
-  }
-}
-
 test.serial('fromFd of a number closed and reused says what the number is now; one not open says how a child gets it (s38-server L2)', (t) => {
   // The README's worker recipe: the number was posted, then the object
   // closed before the worker's fromFd ran, and another file took the number.
@@ -1050,6 +1040,21 @@ test.serial('fromFd of a number closed and reused says what the number is now; o
   for (const make of [() => EventCounter.fromFd(n), () => Semaphore.fromFd(n), () => Timer.fromFd(n), () => MemFile.fromFd(n)]) {
     const e = t.throws(make, { code: 'ERR_INVALID_ARG_VALUE' })
     t.regex(e.message, new RegExp(`^The argument 'fd' must be an? \\w+.*, but fd ${n} is a socket; ${reuse}\\. Received ${n}$`))
+  }
+  // What each kind of fd is called.
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  const mem = MemFile.create('named')
+  t.teardown(() => mem.close())
+  const dirFd = openSync(tmpdir(), 'r')
+  t.teardown(() => closeSync(dirFd))
+  for (const [make, fd, what] of [
+    [() => EventCounter.fromFd(timer), timer.fd, 'a timerfd'],
+    [() => EventCounter.fromFd(mem), mem.fd, 'a memfd named "named"'],
+    [() => Timer.fromFd(dirFd), dirFd, `the directory ${realpathSync(tmpdir())}`],
+    [() => FdChannel.fromFd(timer), timer.fd, 'a timerfd'],
+  ] as const) {
+    t.throws(make, { code: 'ERR_INVALID_ARG_VALUE', message: new RegExp(`, but fd ${fd} is ${what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; ${reuse}\\. Received ${fd}$`) })
   }
   // An eventfd given to the other eventfd class: its flag is named, and no
   // reuse is suggested.

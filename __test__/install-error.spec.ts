@@ -5,7 +5,7 @@
 // binary that does not load get errors of their own (s38-release M5).
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -13,7 +13,7 @@ const root = process.cwd()
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
 
 /** A copy of the package without any .node file, and what requiring it prints (after `preload`). */
-function requireCopy(t: import('ava').ExecutionContext, preload: string, addFiles: (dir: string) => void = () => {}) {
+function requireCopy(t: import('ava').ExecutionContext, preload: string, addFiles: (dir: string) => void = () => {}, env: NodeJS.ProcessEnv = process.env) {
   const dir = mkdtempSync(join(tmpdir(), 'linux-fd-noaddon-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   for (const f of ['index.js', 'binding.js', 'package.json']) cpSync(join(root, f), join(dir, f))
@@ -22,7 +22,7 @@ function requireCopy(t: import('ava').ExecutionContext, preload: string, addFile
   const r = spawnSync(
     process.execPath,
     ['-e', `${preload}; try { require(${JSON.stringify(dir)}) } catch (e) { console.log(e.message); console.log('cause: ' + !!e.cause) }`],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env },
   )
   t.is(r.status, 0, r.stderr)
   return { dir, out: r.stdout }
@@ -65,5 +65,23 @@ test('a binary that is there but does not load: the loader says so and gives the
   t.regex(first, /invalid ELF header|file too short/)
   t.regex(out, /glibc 2\.27 or later, or musl with libgcc/)
   t.false(out.includes('npm install'), out)
+  t.true(out.includes('cause: true'), out)
+})
+
+test('a platform package that loads but fails binding.js\'s version check: the mismatch leads, not "Cannot find native binding" (s38-diff M1)', (t) => {
+  const pkg = `linux-fd-linux-${process.arch}-gnu`
+  const node = `linux-fd.linux-${process.arch}-gnu.node`
+  const { out } = requireCopy(
+    t,
+    '',
+    (d) => {
+      const dir = join(d, 'node_modules', pkg)
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: pkg, version: '0.0.9', main: node }))
+      cpSync(join(root, node), join(dir, node))
+    },
+    { ...process.env, NAPI_RS_ENFORCE_VERSION_CHECK: '1' },
+  )
+  t.is(out.split('\n')[0], `linux-fd: the native binding failed to load: Native binding package version mismatch, expected ${version} but got 0.0.9. You can reinstall dependencies to fix this issue.`)
   t.true(out.includes('cause: true'), out)
 })

@@ -2,7 +2,7 @@
 // MemFile class: seals, positional I/O, shared mappings across processes,
 // and the SIGBUS guard.
 import test from 'ava'
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
@@ -808,7 +808,7 @@ test('a mapping in a postMessage transfer list or structuredClone: what each Nod
   t.is(plainClone, 'copied, original attached')
 })
 
-test('a writable map() that the write seals or a read-only fd refuse says why (s38-server L2)', (t) => {
+test('a map() that the write seals or the fd\'s access mode refuse says why (s38-server L2, s38-diff L2)', (t) => {
   for (const [seal, name] of [
     ['write', 'F_SEAL_WRITE'],
     ['futureWrite', 'F_SEAL_FUTURE_WRITE'],
@@ -834,6 +834,14 @@ test('a writable map() that the write seals or a read-only fd refuse says why (s
     code: 'EACCES',
     message: 'EACCES: permission denied, mmap (this fd is open read-only: map it without writable)',
   })
+  // A write-only copy cannot be mapped at all: every mapping reads.
+  const wo = MemFile.fromFd(openSync(`/proc/self/fd/${mf.fd}`, fsConstants.O_WRONLY), { adopt: true })
+  t.teardown(() => wo.close())
+  t.throws(() => wo.map({ writable: true }), {
+    code: 'EACCES',
+    message: 'EACCES: permission denied, mmap (this fd is open write-only: a mapping needs an fd open for reading and writing (O_RDWR))',
+  })
+  t.throws(() => wo.map(), { code: 'EACCES', message: 'EACCES: permission denied, mmap (this fd is open write-only: a mapping needs an fd open for reading)' })
   const view = ro.map()
   t.is(Buffer.from(view).toString(), 'abc')
   ro.unmap(view)

@@ -3,7 +3,8 @@
 // and the README. The install-as-a-user test is scripts/pack-test.mjs.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 
 import {
@@ -80,11 +81,21 @@ test('binding.js expects the platform packages at the version of package.json, a
   t.regex(root.scripts.version, /napi version && npm run build:native && git add npm binding\.js binding\.d\.ts/)
 })
 
-test('packing builds the compiled API first, from a clean dist/ (s38-release H1)', (t) => {
+test('packing a checkout with no dist/ compiles it first, from a clean dist/ (s38-release H1)', (t) => {
   // dist/ is git-ignored: without prepack, a tarball packed from a fresh
-  // checkout (the release job's) had no dist/ and failed at require().
-  t.is(root.scripts.prepack, 'npm run build:ts')
-  t.regex(root.scripts['build:ts'], /rmSync\('dist'.*&& tsc -p tsconfig\.build\.json$/)
+  // checkout (the release job's) had no dist/ and failed at require(). So
+  // pack a copy of what the build needs, with scripts on, and a stale file
+  // in dist/ that the build must remove.
+  const dir = mkdtempSync(join(tmpdir(), 'linux-fd-prepack-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const f of ['package.json', 'tsconfig.build.json', 'src', 'binding.d.ts']) cpSync(join(repoRoot, f), join(dir, f), { recursive: true })
+  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'))
+  mkdirSync(join(dir, 'dist'))
+  writeFileSync(join(dir, 'dist', 'renamed-away.js'), '')
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path)
+  t.true(files.includes('dist/index.js') && files.includes('dist/index.d.ts'), files.join(' '))
+  t.false(files.includes('dist/renamed-away.js'), 'a stale file in dist/ is not shipped')
 })
 
 test('the root tarball lists only the entries, the compiled API, the binding loader, the typings, README, LICENSE, package.json and what the README links to', (t) => {

@@ -43,6 +43,18 @@ function messageOf(e: unknown): string {
 }
 
 /**
+ * The first message in `e`'s chain of causes that says more than that a
+ * file was not found (binding.js chains one error per file it tried).
+ */
+function reasonOf(e: unknown): string {
+  let c: unknown = e
+  for (let depth = 0; c instanceof Error && depth < 32; depth++, c = c.cause) {
+    if (!/^Cannot find (module|native binding)/.test(c.message)) return c.message
+  }
+  return messageOf(e)
+}
+
+/**
  * The error for a binding that did not load, leading with which of three
  * cases it is (s38-release M5: an unsupported machine and a binary that
  * would not load were both told to install a package, one that does not
@@ -79,8 +91,10 @@ function loadError(cause: unknown): Error {
       )
     }
     // It loads now: what failed was binding.js's own check, say
-    // NAPI_RS_ENFORCE_VERSION_CHECK's version match.
-    return new Error(`linux-fd: the native binding failed to load: ${messageOf(cause)}`, { cause })
+    // NAPI_RS_ENFORCE_VERSION_CHECK's version match, whose words are deep in
+    // the chain under binding.js's generic "Cannot find native binding"
+    // (s38-diff M1).
+    return new Error(`linux-fd: the native binding failed to load: ${reasonOf(cause)}`, { cause })
   }
   let version = '<version>'
   try {

@@ -8,7 +8,7 @@
 import { fstatSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
-import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange } from './errors'
+import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten } from './validate'
 import { after, cancelAfter } from './timers'
@@ -444,6 +444,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n, true)
     const wrong = typeof peer === 'number' ? NOT_A_CHANNEL.get(peer) : undefined
+    // Not a socket at all: say what it is (a closed number reused, say).
+    if (peer === ENOTSOCK) throw wrongFdKind(n, 'a connected SOCK_SEQPACKET Unix socket', undefined, 'not a socket')
     if (wrong !== undefined) throw invalidArgValue('fd', n, `must be a connected SOCK_SEQPACKET Unix socket (${wrong})`)
     if (typeof peer === 'number') throw fdCallError(peer, 'getsockopt', n)
     const h = native.fdHandleFrom(n, adopt, false, true)

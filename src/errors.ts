@@ -12,7 +12,7 @@
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
-import { readlinkSync } from 'node:fs'
+import { fstatSync, readlinkSync } from 'node:fs'
 import * as util from 'node:util'
 import { constants } from 'node:os'
 import { native } from './binding'
@@ -120,11 +120,22 @@ function fdNow(fd: number, kind?: string): string | undefined {
     return undefined
   }
   const anon = /^anon_inode:\[?([^\]]*)\]?$/.exec(link)
-  if (anon !== null) return anon[1] === 'eventfd' || anon[1] === 'timerfd' ? `an ${anon[1]}` : `an anonymous inode (${anon[1]})`
+  if (anon !== null) {
+    if (anon[1] === 'eventfd') return 'an eventfd'
+    if (anon[1] === 'timerfd') return 'a timerfd'
+    return `an anonymous inode (${anon[1]})`
+  }
   if (link.startsWith('socket:')) return 'a socket'
   if (link.startsWith('pipe:')) return 'a pipe'
-  if (link.startsWith('/memfd:')) return `a memfd (${link.slice(1)})`
-  return `${link.startsWith('/dev/') ? 'the device' : 'the file'} ${link}`
+  if (link.startsWith('/memfd:')) return `a memfd named ${JSON.stringify(link.slice('/memfd:'.length).replace(/ \(deleted\)$/, ''))}`
+  // Not a path: a namespace (net:[…]) or another kernel object.
+  if (!link.startsWith('/')) return `a kernel object (${link})`
+  let what = 'the file'
+  try {
+    const st = fstatSync(fd)
+    what = st.isDirectory() ? 'the directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'the device' : 'the file'
+  } catch {}
+  return `${what} ${link}`
 }
 
 /**
@@ -132,9 +143,11 @@ function fdNow(fd: number, kind?: string): string | undefined {
  * says what the fd is instead (`kind` as in {@link fdNow}), and that a number
  * closed before the call may name another file by now (s38-server L2: the
  * README's worker recipe warns of it, and the error said only `Received 34`).
+ * `otherwise`: what to say in parentheses where `/proc` cannot tell.
  */
-export function wrongFdKind(fd: number, want: string, kind?: string): TypeError {
+export function wrongFdKind(fd: number, want: string, kind?: string, otherwise?: string): TypeError {
   const now = fdNow(fd, kind)
+  if (now === undefined && otherwise !== undefined) return invalidArgValue('fd', fd, `must be ${want} (${otherwise})`)
   // An eventfd given to the other eventfd class: only its flag is wrong.
   const flagOnly = (kind === 'eventfd' || kind === 'eventfd-semaphore') && want.startsWith('an eventfd')
   const reuse = flagOnly ? '' : '; a number closed before this call may have been reused by another file'

@@ -99,17 +99,21 @@ const EACCES = constants.errno.EACCES
 const EPERM = constants.errno.EPERM
 
 /**
- * Why a writable mapping was refused, where the errno alone does not say
- * (s38-server L2: a bare `EPERM: operation not permitted, mmap`): the write
- * seals refuse it (`EPERM`), or the fd is open read-only (`EACCES`, a file
- * reopened read-only through `/proc`).
+ * Why a mapping was refused, where the errno alone does not say (s38-server
+ * L2: a bare `EPERM: operation not permitted, mmap`): the write seals refuse
+ * a writable one (`EPERM`), or the fd's access mode does not allow it
+ * (`EACCES`: every mapping needs an fd open for reading, a writable one an
+ * fd open for writing too; a file reopened through `/proc` may be neither).
  */
-function writableMapHint(errno: number, seals: number): string | undefined {
-  if (errno === -EPERM && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) {
+function mapHint(errno: number, writable: boolean, seals: number, fd: number): string | undefined {
+  if (writable && errno === -EPERM && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) {
     return `the file is sealed against writes by ${(seals & F_SEAL_WRITE) !== 0 ? 'F_SEAL_WRITE' : 'F_SEAL_FUTURE_WRITE'}: map it without writable`
   }
-  // A shared writable mapping needs an fd open for writing.
-  if (errno === -EACCES) return 'this fd is open read-only: map it without writable'
+  if (errno !== -EACCES) return undefined
+  const flags = native.fcntlInt(fd, native.F_GETFL, 0)
+  const mode = flags < 0 ? -1 : flags & native.O_ACCMODE
+  if (mode === native.O_RDONLY && writable) return 'this fd is open read-only: map it without writable'
+  if (mode === native.O_WRONLY) return `this fd is open write-only: a mapping needs an fd open for reading${writable ? ' and writing (O_RDWR)' : ''}`
   return undefined
 }
 const ENOMEM = constants.errno.ENOMEM
@@ -746,7 +750,7 @@ export class MemFile implements Disposable {
     // A hugetlb mapping reserves its pages when it is made, from the pool of
     // its size (vm.nr_hugepages sizes only the default size's).
     const huge = ab === -ENOMEM && self.#hugePage !== 0
-    throw self.#fail(ab, 'mmap', huge ? `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages` : writable ? writableMapHint(ab, seals) : undefined)
+    throw self.#fail(ab, 'mmap', huge ? `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages` : mapHint(ab, writable, seals, fd))
   }
 
   /**

@@ -1,6 +1,6 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
-import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { fstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -57,6 +57,16 @@ export function runNode(
 }
 
 /** Number of open fds of this process. */
+/** Whether `fd` is open in this process. */
+export function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function fdCount(): number {
   return readdirSync('/proc/self/fd').length
 }
