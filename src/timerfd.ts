@@ -335,6 +335,12 @@ export type TimerSetOptions =
        * `ECANCELED`, call `set()` again: a periodic timer with a tick unread
        * when the failing read came has stopped (`get()` then says `remaining: 0` and the
        * interval), and an absolute deadline wants recomputing anyway.
+       *
+       * To learn of wall-clock jumps while a monotonic timer drives the
+       * work (a daemon's housekeeping), keep a second, `'realtime'` timer
+       * armed far ahead, absolute, with `cancelOnSet`, and re-arm it each
+       * time its wait rejects:
+       * `jumps.set(Date.now() + 3_600_000, 0, { absolute: true, cancelOnSet: true })`.
        */
       cancelOnSet?: boolean | undefined
     }
