@@ -9,8 +9,11 @@ use linux_fd_core::lock::{flock, lockf, lockf_op, LockfOp};
 use linux_fd_core::lockwait::open_for_lock;
 use linux_fd_core::Errno;
 
-fn temp_path(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("linux-fd-lock-{tag}-{}", std::process::id()))
+mod common;
+
+/// `linux-fd-lock-<tag>-<pid>` in the temp directory, removed when dropped.
+fn temp_path(tag: &str) -> common::TempPath {
+    common::TempPath::new(&format!("lock-{tag}"))
 }
 
 #[test]
@@ -149,7 +152,7 @@ fn test_ofd_path_keeps_this_process_posix_locks_and_opens_only_files_and_directo
     let dir = std::env::temp_dir();
     assert_eq!(test_ofd_path(&dir, false, 0, 0).unwrap(), None);
     let fifo = temp_path("test-ofd-fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    nix::unistd::mkfifo(&*fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let e = test_ofd_path(&fifo, false, 0, 0).unwrap_err();
     assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "open"));
     let e = test_ofd_path(&temp_path("test-ofd-none"), false, 0, 0).unwrap_err();

@@ -10,8 +10,11 @@ use linux_fd_core::lockwait::{
     Waited,
 };
 
-fn temp_path(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("linux-fd-lockwait-{tag}-{}", std::process::id()))
+mod common;
+
+/// `linux-fd-lockwait-<tag>-<pid>` in the temp directory, removed when dropped.
+fn temp_path(tag: &str) -> common::TempPath {
+    common::TempPath::new(&format!("lockwait-{tag}"))
 }
 
 fn spec(kind: LockKind, shared: bool) -> LockSpec {

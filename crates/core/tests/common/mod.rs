@@ -7,6 +7,42 @@ use std::time::Duration;
 
 use linux_fd_core::lockwait::{lock_until, Cancel, LockSpec, Waited};
 
+/// A path in the temp directory, `linux-fd-<tag>-<pid>`, removed with
+/// whatever is there when dropped, so that a test that fails (or a mutant
+/// that cargo-mutants kills) before its own removal leaves nothing behind.
+/// The tests' own `remove_file(…).unwrap()` stay: they check that the file
+/// was there to remove.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub struct TempPath(std::path::PathBuf);
+
+#[allow(dead_code)]
+impl TempPath {
+    pub fn new(tag: &str) -> Self {
+        TempPath(std::env::temp_dir().join(format!("linux-fd-{tag}-{}", std::process::id())))
+    }
+}
+
+impl std::ops::Deref for TempPath {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempPath {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if std::fs::remove_file(&self.0).is_err() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// Voluntary context switches of thread `tid` of this process.
 fn voluntary_switches(tid: i32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
