@@ -8,8 +8,10 @@ use std::time::Duration;
 use linux_fd_core::lockwait::{lock_until, Cancel, LockSpec, Waited};
 
 /// A path in the temp directory, `linux-fd-<tag>-<pid>`, removed with
-/// whatever is there when dropped, so that a test that fails (or a mutant
-/// that cargo-mutants kills) before its own removal leaves nothing behind.
+/// whatever is there when dropped, so that a test that fails (a panic
+/// unwinds through it) before its own removal leaves nothing behind. A
+/// process killed outright (cargo-mutants' timeout) runs no drop: .ci/run's
+/// own TMPDIR collects those.
 /// The tests' own `remove_file(…).unwrap()` stay: they check that the file
 /// was there to remove.
 #[allow(dead_code)] // not every test binary that includes this module uses each helper
