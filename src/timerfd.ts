@@ -338,9 +338,13 @@ export type TimerSetOptions =
        *
        * To learn of wall-clock jumps while a monotonic timer drives the
        * work (a daemon's housekeeping), keep a second, `'realtime'` timer
-       * armed far ahead, absolute, with `cancelOnSet`, and re-arm it each
-       * time its wait rejects:
-       * `jumps.set(Date.now() + 3_600_000, 0, { absolute: true, cancelOnSet: true })`.
+       * armed far ahead (absolute, one-shot, with `cancelOnSet`):
+       * `jumps.set(jumps.now() + 86_400_000, 0, { absolute: true, cancelOnSet: true })`
+       * (milliseconds of the realtime clock; interval 0: one-shot). Each
+       * time its wait rejects with `ECANCELED`, handle the jump and arm it
+       * again; when a wait resolves instead (a day passed), arm it again too.
+       * A `set()` after a jump that no read has seen throws `ECANCELED`
+       * itself, once: retry it.
        */
       cancelOnSet?: boolean | undefined
     }
@@ -543,7 +547,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite
    * time, or one of 2^63 seconds or more.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` once the
-   * fd was closed outside the package.
+   * fd was closed outside the package; `ECANCELED` (the kernel's) from a
+   * timer armed with `cancelOnSet` whose clock jumped since its last read:
+   * the jump is reported here, once, and a second `set()` works.
    * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
    */
   set(initialMs: number, intervalMs: number = 0, options?: TimerSetOptions): void {
@@ -560,7 +566,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * `set()` in nanoseconds: safe integers or bigints, 0 … 2^63-1.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` (as `set()`).
    * @throws {RangeError} `ERR_OUT_OF_RANGE` outside 0 … 2^63-1 (`KTIME_MAX`).
-   * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF`, `ECANCELED` (as `set()`).
    * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
    */
   setNs(initialNs: bigint | number, intervalNs: bigint | number = 0n, options?: TimerSetOptions): void {

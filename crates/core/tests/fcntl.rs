@@ -9,6 +9,8 @@ use linux_fd_core::fcntl::{
 };
 use linux_fd_core::Errno;
 
+mod common;
+
 fn pipe() -> (OwnedFd, OwnedFd) {
     nix::unistd::pipe().unwrap()
 }
@@ -78,7 +80,7 @@ fn fcntl_int_and_buf_forms() {
     }
     // F_OFD_GETLK with a struct flock asking for a write lock on a free
     // file: the kernel rewrites l_type to F_UNLCK (no conflict).
-    let path = std::env::temp_dir().join(format!("linux-fd-fcntl-buf-{}", std::process::id()));
+    let path = common::TempPath::new("fcntl-buf");
     let f = linux_fd_core::lockwait::open_for_lock(&path).unwrap();
     let mut buf = [0u8; ARG_BUF_SIZE];
     buf[..2].copy_from_slice(&(libc::F_WRLCK as i16).to_ne_bytes());

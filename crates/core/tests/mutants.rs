@@ -110,7 +110,7 @@ fn try_lock_reports_errors_that_are_not_conflicts() {
 #[test]
 fn a_lock_wait_sleeps_in_the_kernel_while_the_holder_holds() {
     use linux_fd_core::lockwait::{open_for_lock, try_lock, LockKind, LockSpec};
-    let path = std::env::temp_dir().join(format!("linux-fd-mutants-kernel-{}", std::process::id()));
+    let path = common::TempPath::new("mutants-kernel");
     let holder = open_for_lock(&path).unwrap();
     let waiter = open_for_lock(&path).unwrap();
     let s = LockSpec {
