@@ -78,7 +78,16 @@ test('binding.js expects the platform packages at the version of package.json, a
   const loader = readFileSync(join(repoRoot, 'binding.js'), 'utf8')
   const expected = new Set([...loader.matchAll(/expected (\S+) but got/g)].map((m) => m[1]))
   t.deepEqual([...expected], [root.version])
-  t.regex(root.scripts.version, /napi version && npm run build:native && git add npm binding\.js binding\.d\.ts/)
+  t.regex(root.scripts.version, /napi version && node scripts\/sync-cargo-version\.mjs && npm run build:native && git add npm binding\.js binding\.d\.ts Cargo\.toml Cargo\.lock/)
+})
+
+test('the Cargo workspace carries the npm package\'s version, and the crates in Cargo.lock too', (t) => {
+  const cargo = readFileSync(join(repoRoot, 'Cargo.toml'), 'utf8')
+  t.is(/\[workspace\.package\][^[]*?\nversion = "([^"]*)"/.exec(cargo)?.[1], root.version)
+  const lock = readFileSync(join(repoRoot, 'Cargo.lock'), 'utf8')
+  for (const crate of ['linux-fd-core', 'linux-fd-node']) {
+    t.is(new RegExp(`name = "${crate}"\\nversion = "([^"]*)"`).exec(lock)?.[1], root.version, crate)
+  }
 })
 
 test('packing a checkout with no dist/ compiles it first, from a clean dist/ (s38-release H1)', (t) => {
