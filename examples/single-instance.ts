@@ -28,12 +28,15 @@ function daemon(path: string): void {
   }
   ftruncateSync(lock.fd)
   writeSync(lock.fd, `${process.pid}\n`, 0)
-  console.log(`running ${process.pid}`)
   const keepAlive = setInterval(() => {}, 1 << 30)
+  // Before the daemon says it runs: a SIGTERM that came first would kill it
+  // with the default action, skipping the release (the lock is freed by the
+  // kernel anyway, but the exit status says "killed").
   process.on('SIGTERM', () => {
     lock.release()
     clearInterval(keepAlive)
   })
+  console.log(`running ${process.pid}`)
 }
 
 /** Starts a copy; resolves with its first line of output, or its exit code and stderr if it exits first. */
