@@ -444,9 +444,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     const adopt = toAdopt(options, fd)
     const peer = native.channelPeer(n, true)
     const wrong = typeof peer === 'number' ? NOT_A_CHANNEL.get(peer) : undefined
-    // Not a socket at all: say what it is (a closed number reused, say).
-    if (peer === ENOTSOCK) throw wrongFdKind(n, 'a connected SOCK_SEQPACKET Unix socket', undefined, 'not a socket')
-    if (wrong !== undefined) throw invalidArgValue('fd', n, `must be a connected SOCK_SEQPACKET Unix socket (${wrong})`)
+    if (wrong !== undefined) {
+      // Not a socket at all: say what it is (a closed number reused, say).
+      if (peer === ENOTSOCK) throw wrongFdKind(n, 'a connected SOCK_SEQPACKET Unix socket', undefined, wrong)
+      throw invalidArgValue('fd', n, `must be a connected SOCK_SEQPACKET Unix socket (${wrong})`)
+    }
     if (typeof peer === 'number') throw fdCallError(peer, 'getsockopt', n)
     const h = native.fdHandleFrom(n, adopt, false, true)
     if (typeof h === 'number') throw fromFdError(h, n)

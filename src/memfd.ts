@@ -97,15 +97,22 @@ const ENOTSUP = constants.errno.ENOTSUP
 const ENODEV = constants.errno.ENODEV
 const EACCES = constants.errno.EACCES
 const EPERM = constants.errno.EPERM
+const ENOMEM = constants.errno.ENOMEM
 
 /**
- * Why a mapping was refused, where the errno alone does not say (s38-server
- * L2: a bare `EPERM: operation not permitted, mmap`): the write seals refuse
- * a writable one (`EPERM`), or the fd's access mode does not allow it
- * (`EACCES`: every mapping needs an fd open for reading, a writable one an
- * fd open for writing too; a file reopened through `/proc` may be neither).
+ * Why a mapping was refused, where the errno alone does not say: a hugetlb
+ * file's pool is empty (`ENOMEM`: its mapping reserves its pages when it is
+ * made, from the pool of its size; vm.nr_hugepages sizes only the default
+ * size's); the write seals refuse a writable one (`EPERM`; s38-server L2: a
+ * bare `EPERM: operation not permitted, mmap`); or the fd's access mode
+ * does not allow it (`EACCES`: every mapping needs an fd open for reading, a
+ * writable one an fd open for writing too; a file reopened through `/proc`
+ * may be neither). `hugePage`: the file's huge page size, or 0.
  */
-function mapHint(errno: number, writable: boolean, seals: number, fd: number): string | undefined {
+function mapHint(errno: number, writable: boolean, seals: number, fd: number, hugePage: number): string | undefined {
+  if (errno === -ENOMEM && hugePage !== 0) {
+    return `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${hugePage / 1024}kB/nr_hugepages`
+  }
   if (writable && errno === -EPERM && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) {
     return `the file is sealed against writes by ${(seals & F_SEAL_WRITE) !== 0 ? 'F_SEAL_WRITE' : 'F_SEAL_FUTURE_WRITE'}: map it without writable`
   }
@@ -116,7 +123,6 @@ function mapHint(errno: number, writable: boolean, seals: number, fd: number): s
   if (mode === native.O_WRONLY) return `this fd is open write-only: a mapping needs an fd open for reading${writable ? ' and writing (O_RDWR)' : ''}`
   return undefined
 }
-const ENOMEM = constants.errno.ENOMEM
 
 /**
  * A hint for a `memfd_create` error whose bare errno says little (mem36 L4):
@@ -747,10 +753,7 @@ export class MemFile implements Disposable {
     const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
     if (typeof ab !== 'number') return ab
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
-    // A hugetlb mapping reserves its pages when it is made, from the pool of
-    // its size (vm.nr_hugepages sizes only the default size's).
-    const huge = ab === -ENOMEM && self.#hugePage !== 0
-    throw self.#fail(ab, 'mmap', huge ? `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${self.#hugePage / 1024}kB/nr_hugepages` : mapHint(ab, writable, seals, fd))
+    throw self.#fail(ab, 'mmap', mapHint(ab, writable, seals, fd, self.#hugePage))
   }
 
   /**
