@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
+import { getEventListeners } from 'node:events'
 
 import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, MemFile, ReceivedFds, Semaphore, Timer } from '../index.js'
 import { fdCount, isOpen, othersTmpdir, PKG, runNode, sleep, until } from './helpers/child.js'
@@ -1263,4 +1264,41 @@ test.serial('fromFd refuses a socket that is not a connected Unix SOCK_SEQPACKET
   a.close(); b.close(); c.close()
   await until(() => fdCount() <= before, 2000).catch(() => {})
   t.true(fdCount() <= before, 'no fd left behind')
+})
+
+test.serial('iterate({ signal }) on a channel and a server: an abort throws out of the loop and consumes nothing', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const ac = new AbortController()
+  await a.send('one')
+  const got: string[] = []
+  await t.throwsAsync(
+    async () => {
+      for await (const m of b.iterate({ signal: ac.signal })) {
+        got.push(Buffer.from(m.data).toString())
+        m.fds.close()
+        setTimeout(() => ac.abort(), 5)
+      }
+    },
+    { name: 'AbortError' },
+  )
+  t.deepEqual(got, ['one'])
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  await a.send('two')
+  t.is(Buffer.from((await b.receive()).data).toString(), 'two')
+
+  const name = abstractName()
+  const server = FdChannel.listen(name, { abstract: true })
+  t.teardown(() => server.close())
+  const sac = new AbortController()
+  const it = server.iterate({ signal: sac.signal })
+  const next = it.next()
+  sac.abort()
+  await t.throwsAsync(next, { name: 'AbortError' })
+  t.deepEqual(await it.next(), { value: undefined, done: true })
+  const client = await FdChannel.connect(name, { abstract: true })
+  t.teardown(() => client.close())
+  const accepted = await server.accept()
+  accepted.close()
+  t.throws(() => server.iterate({ signl: sac.signal } as never), { code: 'ERR_INVALID_ARG_VALUE' })
 })

@@ -5,6 +5,7 @@ import test from 'ava'
 
 import { EFD_SEMAPHORE, eventfd, EventCounter } from '../index.js'
 import { runNode, sleep, until } from './helpers/child.js'
+import { getEventListeners } from 'node:events'
 
 test.serial('take waits until the counter is non-zero and takes all of it', async (t) => {
   const c = new EventCounter()
@@ -190,4 +191,70 @@ test.serial('a pending take keeps its promise alive even if the counter object i
   )
   t.is(r.code, 0, r.stderr)
   t.is(r.stdout.trim(), '9')
+})
+
+test.serial('iterate({ signal }): an abort throws out of for await, takes nothing, and leaves no listener', async (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const ac = new AbortController()
+  const seen: bigint[] = []
+  setTimeout(() => c.add(1), 5)
+  const err = await t.throwsAsync(
+    async () => {
+      for await (const v of c.iterate({ signal: ac.signal })) {
+        seen.push(v)
+        setTimeout(() => ac.abort(new Error('shutdown')), 5)
+      }
+    },
+    { name: 'AbortError', code: 'ABORT_ERR' },
+  )
+  t.is((err?.cause as Error | undefined)?.message, 'shutdown')
+  t.deepEqual(seen, [1n])
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  // The aborted wait took nothing, and the counter stays open.
+  t.false(c.closed)
+  c.add(7)
+  t.is(c.tryTake(), 7n)
+})
+
+test.serial('iterate({ signal }): an aborted iterator is done; an already-aborted signal rejects the first next()', async (t) => {
+  const c = new EventCounter(3)
+  t.teardown(() => c.close())
+  const ac = new AbortController()
+  const it = c.iterate({ signal: ac.signal })
+  const a = it.next()
+  const b = it.next()
+  t.deepEqual(await a, { value: 3n, done: false })
+  ac.abort()
+  await t.throwsAsync(b, { name: 'AbortError' })
+  t.deepEqual(await it.next(), { value: undefined, done: true })
+  t.is(c.tryTake(), null)
+  const early = c.iterate({ signal: AbortSignal.abort() })
+  c.add(2)
+  await t.throwsAsync(early.next(), { name: 'AbortError' })
+  t.deepEqual(await early.next(), { value: undefined, done: true })
+  t.is(c.tryTake(), 2n)
+})
+
+test.serial('iterate({ signal }): the loop ending by close or break leaves no listener on the signal', async (t) => {
+  const c = new EventCounter()
+  const ac = new AbortController()
+  setTimeout(() => c.close(), 5)
+  for await (const _ of c.iterate({ signal: ac.signal })) t.fail()
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  const d = new EventCounter(1)
+  t.teardown(() => d.close())
+  for await (const v of d.iterate({ signal: ac.signal })) {
+    t.is(v, 1n)
+    break
+  }
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+})
+
+test.serial('iterate() checks its options as take() does', (t) => {
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  t.throws(() => c.iterate({ sigal: AbortSignal.abort() } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /sigal/ })
+  t.throws(() => c.iterate({ signal: 1 } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => EventCounter.prototype.iterate.call({}), { code: 'ERR_INVALID_THIS' })
 })

@@ -4,6 +4,7 @@ import test, { type ExecutionContext } from 'ava'
 import { closeSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { inspect } from 'node:util'
+import { getEventListeners } from 'node:events'
 
 import {
   CLOCK_BOOTTIME,
@@ -682,4 +683,31 @@ test('a Timer in a worker: wait() on its own loop, and terminate() ends a waitSy
   t.is(r.stderr, '')
   t.is(r.stdout.trim(), `ticks 1\nterminated in under ${bound} ms`)
   t.is(r.code, 0)
+})
+
+test('iterate({ signal }): an abort throws out of the loop, reads nothing, and leaves the timer armed', async (t) => {
+  const timer = new Timer('boottime')
+  t.teardown(() => timer.close())
+  const ac = new AbortController()
+  timer.set(2, 2)
+  let total = 0n
+  await t.throwsAsync(
+    async () => {
+      for await (const ticks of timer.iterate({ signal: ac.signal })) {
+        total += ticks
+        if (total >= 2n) {
+          timer.set(1_000_000, 1_000_000)
+          setTimeout(() => ac.abort(), 5)
+        }
+      }
+    },
+    { name: 'AbortError', code: 'ABORT_ERR' },
+  )
+  t.true(total >= 2n)
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  t.false(timer.closed)
+  t.true(timer.get().remaining > 0)
+  timer.set(1)
+  t.is(await timer.wait(), 1n)
+  t.throws(() => timer.iterate({ signal: 'x' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
 })

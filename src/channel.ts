@@ -692,6 +692,21 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   }
 
   /**
+   * Successive `receive()`s as `for await (const m of channel)` makes them,
+   * each passed `options.signal`: an abort throws its `AbortError` out of the
+   * loop, consumes no message, and ends the iterator; the channel stays
+   * open. A listener is on the signal only while a `next()` is pending.
+   * @throws {Error} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad
+   * options; `ERR_INVALID_THIS`.
+   * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
+   */
+  iterate(options?: WaitOptions): FdIterator<FdMessage> {
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    const o = toOptions(options, 'options', ['signal'])
+    return this.#core.iterate(toSignal(o.signal))
+  }
+
+  /**
    * `shutdown(SHUT_RDWR)`: the peer sees the end at once (its `receive()`
    * rejects with `EPIPE`) even while other processes hold duplicates of this
    * socket. The channel stays open until `close()`.
@@ -902,6 +917,21 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   [Symbol.asyncIterator](): FdIterator<FdChannel> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#core.iterate()
+  }
+
+  /**
+   * Successive `accept()`s as `for await (const ch of server)` makes them,
+   * each passed `options.signal`: an abort throws its `AbortError` out of the
+   * loop, accepts nothing, and ends the iterator; the server keeps
+   * listening. A listener is on the signal only while a `next()` is pending.
+   * @throws {Error} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad
+   * options; `ERR_INVALID_THIS`.
+   * @see https://man7.org/linux/man-pages/man2/accept4.2.html
+   */
+  iterate(options?: WaitOptions): FdIterator<FdChannel> {
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
+    const o = toOptions(options, 'options', ['signal'])
+    return this.#core.iterate(toSignal(o.signal))
   }
 
   /**

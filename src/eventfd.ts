@@ -346,14 +346,39 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /**
    * Successive `take()`s, for `for await (const n of counter)`. The loop ends
    * when the counter is closed; `break` ends it without closing the counter,
-   * and settles any pending `next()` with `done`, taking nothing. It takes
-   * no `signal`: to end it on one, call the iterator's `return()` from the
-   * signal's `abort` event (the loop ends, the counter stays open), or
-   * `close()` the counter.
+   * and settles any pending `next()` with `done`, taking nothing. To end it
+   * on a signal, iterate {@link EventCounter.iterate | `iterate({ signal })`}.
    */
   [Symbol.asyncIterator](): FdIterator<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     return this.#core.iterate()
+  }
+
+  /**
+   * Successive `take()`s as `for await (const n of counter)` makes them,
+   * each passed `options.signal`: an abort throws its `AbortError` out of the
+   * loop (as Node's `events.on()` and `timers/promises` `setInterval()` do),
+   * takes nothing, and ends the iterator; the counter stays open. The
+   * iterator adds a listener to the signal only while a `next()` is pending,
+   * so a loop that ends leaves none behind on a long-lived signal.
+   * @throws {Error} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad
+   * options; `ERR_INVALID_THIS`.
+   * @example
+   * ```ts
+   * const ac = new AbortController()
+   * process.once('SIGTERM', () => ac.abort())
+   * try {
+   *   for await (const n of counter.iterate({ signal: ac.signal })) handle(n)
+   * } catch (e) {
+   *   if ((e as Error).name !== 'AbortError') throw e
+   * }
+   * ```
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+   */
+  iterate(options?: WaitOptions): FdIterator<bigint> {
+    if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
+    const o = toOptions(options, 'options', ['signal'])
+    return this.#core.iterate(toSignal(o.signal))
   }
 
   /**

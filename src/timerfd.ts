@@ -678,13 +678,33 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Successive `wait()`s, for `for await (const ticks of timer)`. The loop
-   * ends when the timer is closed; a `break` ends it without closing it. It
-   * takes no `signal`: to end it on one (a daemon's shutdown), call the
-   * iterator's `return()` from the signal's `abort` event, or `close()` the
-   * timer.
+   * ends when the timer is closed; a `break` ends it without closing it. To
+   * end it on a signal (a daemon's shutdown), iterate
+   * {@link Timer.iterate | `iterate({ signal })`}.
    */
   [Symbol.asyncIterator](): FdIterator<bigint> {
     return Timer.#of(this).iterate()
+  }
+
+  /**
+   * Successive `wait()`s as `for await (const ticks of timer)` makes them,
+   * each passed `options.signal`: an abort throws its `AbortError` out of the
+   * loop (as `timers/promises` `setInterval()` does), reads nothing (the
+   * ticks go to the next wait), and ends the iterator; the timer stays open
+   * and armed. A listener is on the signal only while a `next()` is pending.
+   * @throws {Error} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad
+   * options; `ERR_INVALID_THIS`.
+   * @example
+   * ```ts
+   * timer.set(1000, 1000)
+   * for await (const ticks of timer.iterate({ signal: AbortSignal.timeout(10_000) })) tick(ticks)
+   * ```
+   * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
+   */
+  iterate(options?: WaitOptions): FdIterator<bigint> {
+    const core = Timer.#of(this)
+    const o = toOptions(options, 'options', ['signal'])
+    return core.iterate(toSignal(o.signal))
   }
 
   /**

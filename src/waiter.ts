@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { native } from './binding'
-import { abortErrorOf, describeReturned, errnoError, illegalConstructor, invalidReturn, invalidThis, useAfterClose, type ErrnoError } from './errors'
+import { AbortError, abortErrorOf, describeReturned, errnoError, illegalConstructor, invalidReturn, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
 import { later } from './timers'
 
@@ -65,7 +65,12 @@ interface Waiter<T> {
  * `return()` was called. Assignable to `AsyncIterableIterator<T>`.
  */
 export interface FdIterator<T> extends AsyncIterator<T, undefined, undefined> {
-  /** The next value; `{ done: true, value: undefined }` once the object is closed or the iterator ended. */
+  /**
+   * The next value; `{ done: true, value: undefined }` once the object is
+   * closed or the iterator ended. An iterator made by `iterate({ signal })`
+   * rejects its pending calls with an `AbortError` when the signal aborts
+   * (one not yet pending rejects the same way), then is done.
+   */
   next(): Promise<IteratorResult<T, undefined>>
   /** Ends the iterator: pending `next()` calls that have not taken a value resolve done. */
   return(): Promise<IteratorResult<T, undefined>>
@@ -308,9 +313,12 @@ export class FdCore<T> {
     )
   }
 
-  /** An async iterator of successive waits; it ends on close or `return()`. */
-  iterate(): FdIterator<T> {
-    return new WaitIterator(iteratorToken, this)
+  /**
+   * An async iterator of successive waits; it ends on close or `return()`,
+   * and each wait takes `signal` (an abort rejects, then ends it).
+   */
+  iterate(signal?: AbortSignal): FdIterator<T> {
+    return new WaitIterator(iteratorToken, this, signal)
   }
 
   /** Whether a wait's rejection ends an iterator (`done`) rather than failing it. */
@@ -512,10 +520,16 @@ class WaitIterator<T> implements FdIterator<T> {
   #done = false
   /** The pending `next()` calls: a token per call (its waiter's `iter`), and its resolve. */
   #pending = new Map<object, (r: IteratorResult<T, undefined>) => void>()
+  /**
+   * Passed to every wait, so each pending `next()` has its own listener,
+   * removed when it settles: an iterator that ends leaves none behind.
+   */
+  #signal: AbortSignal | undefined
 
-  constructor(key: typeof iteratorToken, core: FdCore<T>) {
+  constructor(key: typeof iteratorToken, core: FdCore<T>, signal: AbortSignal | undefined) {
     if (key !== iteratorToken) throw illegalConstructor()
     this.#core = core
+    this.#signal = signal
   }
 
   /** Whether `o` is a real iterator (a foreign receiver rejects with `ERR_INVALID_THIS`). */
@@ -533,7 +547,7 @@ class WaitIterator<T> implements FdIterator<T> {
     return new Promise((resolve, reject) => {
       const token = {}
       this.#pending.set(token, resolve)
-      this.#core.wait(undefined, token).then(
+      this.#core.wait(this.#signal, token).then(
         (value) => {
           this.#pending.delete(token)
           resolve({ value, done: false })
@@ -543,7 +557,13 @@ class WaitIterator<T> implements FdIterator<T> {
           if (this.#core.endsIterator(err)) {
             this.#done = true
             resolve({ value: undefined, done: true })
-          } else reject(err)
+          } else {
+            // An abort throws out of the loop once, as a generator's throw
+            // would, and the iterator is done: later next() calls resolve
+            // done. The other pending calls got their own AbortError.
+            if (err instanceof AbortError) this.#done = true
+            reject(err)
+          }
         },
       )
     })

@@ -821,6 +821,10 @@ const METHOD_ARGS = {
   ...commonMembers('FdChannel', ['fd', 'closed', 'pending', 'queuedSends', 'peer', 'end', 'close', 'ref', 'unref', 'hasRef', '[Symbol.asyncIterator]', '[Symbol.dispose]']),
   'FdChannel#send': [channelData, fdList],
   'FdChannel#receive': [waitOpts],
+  'FdChannel#iterate': [waitOpts],
+  'EventCounter#iterate': [waitOpts],
+  'Timer#iterate': [waitOpts],
+  'FdChannelServer#iterate': [waitOpts],
   ...commonMembers('FdChannelServer', ['fd', 'closed', 'path', 'abstract', 'rejected', 'pending', 'close', 'ref', 'unref', 'hasRef', '[Symbol.asyncIterator]', '[Symbol.dispose]']),
   'FdChannelServer#accept': [waitOpts],
   ...commonMembers('ReceivedFds', ['length', 'remaining', 'takeAll', 'close', '[Symbol.iterator]', '[Symbol.dispose]']),
@@ -950,6 +954,10 @@ const OPTIONS_AT = {
   'FdChannel.connect': [1, ['abstract', 'signal']],
   'FdChannel#receive': [0, ['signal']],
   'FdChannelServer#accept': [0, ['signal']],
+  'EventCounter#iterate': [0, ['signal']],
+  'Timer#iterate': [0, ['signal']],
+  'FdChannel#iterate': [0, ['signal']],
+  'FdChannelServer#iterate': [0, ['signal']],
 }
 
 /** The unknown own enumerable keys of an options argument (none for a proxy: its traps may throw). */
