@@ -10,6 +10,8 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use linux_fd_core::channel::*;
 use linux_fd_core::Errno;
 
+mod common;
+
 fn pipe() -> (OwnedFd, OwnedFd) {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).unwrap()
 }
@@ -22,7 +24,8 @@ fn open_fds() -> usize {
 #[test]
 fn mode_is_0600_under_any_umask_and_ctrunc_closes_what_arrived() {
     // --- umask 0: the socket is still 0600; umask 0277: fixed up to 0600.
-    let dir = std::env::temp_dir().join(format!("lfd-ch-umask-{}", std::process::id()));
+    // Removed on drop, so a failed assertion leaves nothing in the temp dir.
+    let dir = common::TempPath::new("ch-umask");
     std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
     // The kernel behaviour `listen` relies on (no window): under umask 0, an
     // unbound socket fchmod'ed to 0600 binds as 0600 (without: 0777).

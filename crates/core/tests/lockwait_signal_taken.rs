@@ -60,7 +60,7 @@ fn a_signal_with_a_handler_is_left_alone() {
 #[test]
 fn a_polling_wait_returns_an_error() {
     take_signal();
-    let path = std::env::temp_dir().join(format!("linux-fd-taken-ro-{}", std::process::id()));
+    let path = common::TempPath::new("taken-ro");
     std::fs::write(&path, b"").unwrap();
     let ro = std::fs::File::open(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
@@ -87,7 +87,7 @@ fn a_polling_wait_returns_an_error() {
 #[test]
 fn a_polling_wait_backs_off() {
     take_signal();
-    let path = std::env::temp_dir().join(format!("linux-fd-taken-poll-{}", std::process::id()));
+    let path = common::TempPath::new("taken-poll");
     let holder = open_for_lock(&path).unwrap();
     let waiter = open_for_lock(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
