@@ -941,9 +941,11 @@ test('a buffer shorter than the structure of a command that takes one is ERR_OUT
   const died = once(holder, 'exit').then(([code]) => `the holder exited (${String(code)})`)
   const [line] = (await Promise.race([once(holder.stdout!, 'data'), died.then((m) => [m])])) as [Buffer | string]
   t.is(String(line).trim(), 'held')
+  // The lock commands need the fields of a struct flock, 28 bytes (the
+  // last 4 of its 32 are padding): Python's documented 'hhllhh' is 28.
   const sizes: [number, string, number][] = [
-    [F_GETLK, 'F_GETLK', 32], [F_SETLK, 'F_SETLK', 32], [F_SETLKW, 'F_SETLKW', 32],
-    [F_OFD_GETLK, 'F_OFD_GETLK', 32], [F_OFD_SETLK, 'F_OFD_SETLK', 32], [F_OFD_SETLKW, 'F_OFD_SETLKW', 32],
+    [F_GETLK, 'F_GETLK', 28], [F_SETLK, 'F_SETLK', 28], [F_SETLKW, 'F_SETLKW', 28],
+    [F_OFD_GETLK, 'F_OFD_GETLK', 28], [F_OFD_SETLK, 'F_OFD_SETLK', 28], [F_OFD_SETLKW, 'F_OFD_SETLKW', 28],
     [F_GETOWN_EX, 'F_GETOWN_EX', 8], [F_SETOWN_EX, 'F_SETOWN_EX', 8], [17, 'F_GETOWNER_UIDS', 8],
     [F_GET_RW_HINT, 'F_GET_RW_HINT', 8], [F_SET_RW_HINT, 'F_SET_RW_HINT', 8],
     [F_GET_FILE_RW_HINT, 'F_GET_FILE_RW_HINT', 8], [F_SET_FILE_RW_HINT, 'F_SET_FILE_RW_HINT', 8],
@@ -952,9 +954,25 @@ test('a buffer shorter than the structure of a command that takes one is ERR_OUT
     for (const short of [0, 4, size - 1]) {
       t.throws(() => fcntl(fd, cmd, Buffer.alloc(short)), {
         code: 'ERR_OUT_OF_RANGE',
-        message: `The value of "arg" is out of range. It must be at least ${size} bytes long for command ${cmd} (the size of its structure). Received ${short}`,
+        message: `The value of "arg" is out of range. It must be at least ${size} bytes long for command ${cmd} (the fields of its structure). Received ${short}`,
       }, `${name} with ${short} bytes`)
     }
+  }
+  // Python's layouts: struct.pack('hhllhh', F_WRLCK, 0, 0, 0, 0, 0), 28
+  // bytes on 64-bit Linux (CPython's test_fcntl uses it), and 30 bytes. The
+  // answer has the argument's length, as in Python; the padding is ours.
+  for (const len of [28, 30]) {
+    for (const cmd of [F_GETLK, F_OFD_GETLK]) {
+      const q = Buffer.alloc(len)
+      q.writeInt16LE(F_WRLCK, 0)
+      const a = fcntl(fd, cmd, q)
+      t.is(a.length, len)
+      t.is(a.readInt16LE(0), F_WRLCK, `${cmd} with ${len} bytes: the conflict is reported`)
+      t.is(a.readInt32LE(24), -1, 'l_pid: -1 for an OFD lock, which the holder took')
+    }
+    const q = Buffer.alloc(len)
+    q.writeInt16LE(F_WRLCK, 0)
+    t.like(t.throws(() => fcntl(fd, F_OFD_SETLK, q)), { code: 'EAGAIN' }, `F_OFD_SETLK with ${len} bytes reaches the kernel`)
   }
   // The full structure gets the true answer: the other process's lock.
   for (const cmd of [F_GETLK, F_OFD_GETLK]) {

@@ -269,6 +269,19 @@ const ARG_SIZES: ReadonlyMap<number, number> = ((flat: number[]) => {
   return m
 })(native.fcntlArgSizes())
 
+/**
+ * The bytes of a `struct flock` that hold its fields (`l_type`, `l_whence`,
+ * `l_start`, `l_len`, `l_pid`) on x86_64 and aarch64; the last 4 of its 32
+ * are tail padding. Python's documented `struct.pack('hhllhh', …)` is 28
+ * bytes, so a lock command takes a buffer of 28 or more, and one under 32
+ * is staged in a zero-padded 32-byte copy (found by the Python parity
+ * review, s39-py M1).
+ */
+const FLOCK_FIELDS = 28
+const LOCK_COMMANDS: ReadonlySet<number> = new Set([
+  native.F_GETLK, native.F_SETLK, native.F_SETLKW, native.F_OFD_GETLK, native.F_OFD_SETLK, native.F_OFD_SETLKW,
+])
+
 /** The binding's result for a call that wrote past its buffer argument (`ERR_BUFFER_OUT_OF_BOUNDS`). */
 const ARG_OVERFLOW: number = native.ARG_OVERFLOW
 
@@ -328,7 +341,7 @@ function copied(bytes: Uint8Array): Buffer {
  * @param arg - an integer, or a buffer or string for pointer-taking commands.
  * @returns the call's integer result, or a `Buffer` for a buffer argument.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments of the wrong type, and for a buffer given to a command that uses an integer (`F_SETFL`, `F_DUPFD`, …), which C and Python would pass as its address.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, a buffer over 1024 bytes, or one shorter than the command's structure (before the call: 32 bytes, a `struct flock`, for the lock commands; 8 for `F_GETOWN_EX`/`F_SETOWN_EX`, `F_GETOWNER_UIDS` and the `*_RW_HINT` ones); `ERR_BUFFER_OUT_OF_BOUNDS` if a command of no known size wrote past the buffer (the call was made; nothing is returned).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for an integer outside -2^31 … 2^32-1, a buffer over 1024 bytes, or one shorter than the command's structure (before the call: 28 bytes, the fields of a 32-byte `struct flock`, as Python's `struct.pack('hhllhh', …)` makes, for the lock commands; 8 for `F_GETOWN_EX`/`F_SETOWN_EX`, `F_GETOWNER_UIDS` and the `*_RW_HINT` ones); `ERR_BUFFER_OUT_OF_BOUNDS` if a command of no known size wrote past the buffer (the call was made; nothing is returned).
  * @throws {Error} the command's errno (`syscall` `'fcntl'`): `EBADF`, `EINVAL`, `EAGAIN`/`EACCES` (lock conflict), `EBUSY`, `EPERM`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @example
@@ -363,7 +376,17 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
     if (INTEGER_COMMANDS.has(c)) throw invalidArgType('arg', `of type number for command ${c}, which takes an integer`, arg)
     const size = ARG_SIZES.get(c)
     if (size !== undefined && bytes.length < size) {
-      throw outOfRange('arg', `at least ${size} bytes long for command ${c} (the size of its structure)`, bytes.length)
+      const fields = LOCK_COMMANDS.has(c) ? Math.min(size, FLOCK_FIELDS) : size
+      if (bytes.length < fields) {
+        throw outOfRange('arg', `at least ${fields} bytes long for command ${c} (the fields of its structure)`, bytes.length)
+      }
+      // A struct flock without its tail padding: the call gets all of it.
+      const padded = allocUnsafe(size).fill(0, bytes.length)
+      padded.set(bytes)
+      const r = native.fcntlBuf(n, c, padded)
+      if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
+      if (r === ARG_OVERFLOW) throw argOverflow('fcntl', size)
+      return padded.subarray(0, bytes.length)
     }
     const io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
