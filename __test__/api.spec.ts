@@ -334,6 +334,39 @@ test.serial('an unknown option key is ERR_INVALID_ARG_VALUE naming it, as a reje
   t.throws(() => EventCounter.fromFd(c.fd, { adpot: true } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.adpot/ })
 })
 
+test.serial('an AbortSignal passed where the options go is ERR_INVALID_ARG_TYPE, never ignored (a wait on it would never end)', async (t) => {
+  // An AbortSignal has no own enumerable key, so the unknown-key check let
+  // it through as empty options: take(signal) waited for ever on an aborted
+  // signal (s39-types M1).
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-signal-opts-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const c = new EventCounter()
+  const s = new Semaphore(0)
+  const timer = new Timer()
+  const [x, y] = FdChannel.pair()
+  const server = FdChannel.listen(join(dir, 's.sock'))
+  t.teardown(() => [c, s, timer, x, y, server].forEach((o) => o.close()))
+  const signal = AbortSignal.abort()
+  const expected = { code: 'ERR_INVALID_ARG_TYPE', message: /pass \{ signal \}/ }
+  const rejections: [string, () => Promise<unknown>][] = [
+    ['take', () => c.take(signal as never)],
+    ['acquire', () => s.acquire(signal as never)],
+    ['wait', () => timer.wait(signal as never)],
+    ['receive', () => y.receive(signal as never)],
+    ['accept', () => server.accept(signal as never)],
+    ['lockFile', () => lockFile(join(dir, 'lock'), signal as never)],
+    ['connect', () => FdChannel.connect(join(dir, 's.sock'), signal as never)],
+  ]
+  for (const [name, call] of rejections) {
+    const p = call()
+    t.true(p instanceof Promise, name)
+    await t.throwsAsync(p, expected, name)
+  }
+  t.throws(() => c.iterate(signal as never), expected)
+  t.throws(() => timer.iterate(new AbortController().signal as never), expected)
+  t.is(c.pending + s.pending + timer.pending + y.pending + server.pending, 0)
+})
+
 test.serial('options are checked by their own keys: an inherited one is not an option, an own one after known ones is caught', async (t) => {
   const c = new EventCounter()
   t.teardown(() => c.close())
