@@ -1037,7 +1037,24 @@ export function fromFdTypings(): void {
   const typed: [EventCounter, Semaphore, Job, Timer] = [from(3), factories.sem(3), Job.fromFd(3), Only.fromFd(3)]
   // @ts-expect-error the base class's fromFd makes no Job
   const wrong: Job = Semaphore.fromFd(3)
-  void [typed, wrong]
+  // A subclass whose constructor needs an argument is built with none by
+  // fromFd, so it is typed as the base class (s39-types M2: it was typed
+  // Named, and `label` was undefined at run time).
+  class Named extends EventCounter {
+    constructor(public label: string) {
+      super()
+    }
+  }
+  class Optional extends Timer {
+    constructor(public label?: string) {
+      super()
+    }
+  }
+  const base: EventCounter = Named.fromFd(3)
+  const optional: Optional = Optional.fromFd(3)
+  // @ts-expect-error fromFd calls the constructor with no argument
+  const named: Named = Named.fromFd(3)
+  void [typed, wrong, base, optional, named]
 }
 
 test('an object posted to a worker arrives as {}: fromFd says to post its fd number', async (t) => {

@@ -222,8 +222,8 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends EventCounter, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
-  /** {@link EventCounter.fromFd} called unbound (or on a class whose constructor is private): an `EventCounter`. */
+  static fromFd<T extends EventCounter, F extends FdLike = FdLike>(this: abstract new () => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
+  /** {@link EventCounter.fromFd} called unbound (or on a class whose constructor is private or takes a required argument, which fromFd would not pass): an `EventCounter`. */
   static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): EventCounter
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): EventCounter {
     return counters.construct(EventCounter, this, handleFromFd(fd, options, false))
@@ -623,8 +623,8 @@ export class Semaphore implements Disposable {
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
-  static fromFd<T extends Semaphore, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
-  /** {@link Semaphore.fromFd} called unbound (or on a class whose constructor is private): a `Semaphore`. */
+  static fromFd<T extends Semaphore, F extends FdLike = FdLike>(this: abstract new () => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
+  /** {@link Semaphore.fromFd} called unbound (or on a class whose constructor is private or takes a required argument, which fromFd would not pass): a `Semaphore`. */
   static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): Semaphore
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Semaphore {
     return semaphores.construct(Semaphore, this, handleFromFd(fd, options, true))

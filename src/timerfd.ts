@@ -441,8 +441,8 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
-  static fromFd<T extends Timer, F extends FdLike = FdLike>(this: abstract new (...args: never[]) => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
-  /** {@link Timer.fromFd} called unbound (or on a class whose constructor is private): a `Timer`. */
+  static fromFd<T extends Timer, F extends FdLike = FdLike>(this: abstract new () => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
+  /** {@link Timer.fromFd} called unbound (or on a class whose constructor is private or takes a required argument, which fromFd would not pass): a `Timer`. */
   static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): Timer
   static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Timer {
     const n = toFd(fd)
