@@ -711,3 +711,23 @@ test('iterate({ signal }): an abort throws out of the loop, reads nothing, and l
   t.is(await timer.wait(), 1n)
   t.throws(() => timer.iterate({ signal: 'x' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
 })
+
+test('an absolute time on the wall-clock scale for a clock that is not realtime is refused, not armed for decades', (t) => {
+  // timer.set(Date.now() + 1000, 0, { absolute: true }) on the default
+  // monotonic clock armed it about 56 years ahead (s39-types M3).
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  for (const bad of [() => timer.set(Date.now() + 1000, 0, { absolute: true }), () => timer.setNs(BigInt(Date.now()) * 1_000_000n, 0n, { absolute: true })]) {
+    t.throws(bad, { code: 'ERR_INVALID_ARG_VALUE', message: /Date\.now\(\).*timer\.now\(\)/ })
+  }
+  t.deepEqual(timer.get(), { remaining: 0, interval: 0 }, 'nothing was armed')
+  // Its own clock's values, and relative times of any size, still work.
+  timer.set(timer.now() + 60_000, 0, { absolute: true })
+  t.true(timer.get().remaining > 59_000)
+  timer.set(Date.now(), 0)
+  t.true(timer.get().remaining > 1e12, 'a relative delay is taken as given')
+  const wall = new Timer('realtime')
+  t.teardown(() => wall.close())
+  wall.set(Date.now() + 60_000, 0, { absolute: true })
+  t.true(wall.get().remaining > 59_000)
+})

@@ -364,6 +364,9 @@ export interface TimerSetting<T extends number | bigint> {
   interval: T
 }
 
+/** A year in milliseconds: the margin of `Timer`'s wall-clock-scale check. */
+const YEAR_MS = 366 * 86_400_000
+
 /**
  * A timer on a timerfd that awaits on Node's own event loop.
  *
@@ -507,6 +510,19 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
   }
 
   /**
+   * Refuses an absolute time within a year of `Date.now()` on a clock that
+   * is not realtime: the monotonic and boottime clocks count from boot, so
+   * such a value (a `Date.now()` deadline) armed the timer about 56 years
+   * ahead, silently (s39-types M3). No machine has been up that long.
+   */
+  #checkAbsolute(flags: number, ms: number, name: string, value: unknown): void {
+    if ((flags & native.TFD_TIMER_ABSTIME) === 0 || this.#clock.startsWith('realtime')) return
+    if (Math.abs(ms - Date.now()) < YEAR_MS) {
+      throw invalidArgValue(name, value, `is on the wall-clock scale of Date.now(), but a '${this.#clock}' timer's absolute times are on its own clock: pass timer.now() + delay`)
+    }
+  }
+
+  /**
    * The current value of the timer's clock in milliseconds (fractional), on
    * the scale of `set(initialMs, …, { absolute: true })`: the monotonic
    * clock is not `performance.now()`, whose zero is this process's start.
@@ -536,14 +552,19 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Arms the timer: the first expiration after `initialMs` milliseconds (or,
-   * with `absolute`, at that value of the clock in ms), then every
+   * with `absolute`, at that value of the timer's clock in ms, which
+   * {@link Timer.now | `now()`} reads: `Date.now()`'s scale only for a
+   * realtime clock, and never `performance.now()`'s, whose zero is this
+   * process's start), then every
    * `intervalMs` (0, the default: one-shot). `initialMs` 0 disarms. A
    * positive time is at least 1 ns, never 0. Times up to 2^63 seconds (the
    * kernel's `time_t`) are taken; beyond about 292 years (`KTIME_MAX`) the
    * kernel treats them all as "never". Re-arming does not settle pending
    * waits: they wait for the new schedule.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for
-   * `cancelOnSet` where the kernel would ignore it, or an unknown option.
+   * `cancelOnSet` where the kernel would ignore it, an unknown option, or
+   * an absolute time within a year of `Date.now()` on a clock that is not
+   * realtime (it would fire decades later).
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite
    * time, or one of 2^63 seconds or more.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` once the
@@ -557,6 +578,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const initial = toTime(initialMs, 'initialMs', true)
     const interval = toTime(intervalMs, 'intervalMs', true, 0)
     const flags = this.#flags(options)
+    if (flags !== 0) this.#checkAbsolute(flags, initialMs, 'initialMs', initialMs)
     if (core.fd < 0) throw core.unusable('timerfd_settime')
     const r = native.timerfdSetMs(core.fd, flags, initial, interval)
     if (r < 0) throw core.fail(r, 'timerfd_settime')
@@ -574,6 +596,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const initial = toNs(initialNs, 'initialNs')
     const interval = toNs(intervalNs, 'intervalNs', 0n)
     const flags = this.#flags(options)
+    if (flags !== 0) this.#checkAbsolute(flags, Number(initial) / 1e6, 'initialNs', initialNs)
     if (core.fd < 0) throw core.unusable('timerfd_settime')
     const r = native.timerfdSetNs(core.fd, flags, initial, interval)
     if (r < 0) throw core.fail(r, 'timerfd_settime')
