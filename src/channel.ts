@@ -310,7 +310,7 @@ let makeFdChannel: (h: Handle, peer?: PeerCredentials) => FdChannel
 
 /** Options of {@link FdChannel.listen}. */
 export interface ListenOptions {
-  /** The uids allowed to connect, or `'any'` (default: this process's effective uid, as `SO_PEERCRED` reports a peer's). */
+  /** The uids allowed to connect, or `'any'` (default: this process's effective uid, as `SO_PEERCRED` reports a peer's). An empty list refuses everyone. */
   uids?: Iterable<number> | 'any' | undefined
   /** `path` is a name in Linux's abstract namespace, not a file (default false). */
   abstract?: boolean | undefined
@@ -710,6 +710,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * `shutdown(SHUT_RDWR)`: the peer sees the end at once (its `receive()`
    * rejects with `EPIPE`) even while other processes hold duplicates of this
    * socket. The channel stays open until `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
    */
   end(): void {

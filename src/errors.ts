@@ -255,7 +255,15 @@ export function unsafeMapping(message: string): Error {
   return codedError(Error, 'ERR_UNSAFE_MAPPING', message, unsafeMapping)
 }
 
-/** The error Node's own APIs reject with on abort: `name` `'AbortError'`, `code` `'ABORT_ERR'`, the signal's reason as `cause`. */
+/**
+ * The error this package's waits reject with on abort, shaped as Node's
+ * own: `name` `'AbortError'`, `code` `'ABORT_ERR'`, the signal's reason as
+ * `cause` (the constructor's argument is that cause, not a message). Node's
+ * own APIs (`timers/promises`, `events.once`) reject with Node's internal
+ * class, which is not this one: to catch any abort, test
+ * `err.name === 'AbortError'` or `err.code === 'ABORT_ERR'`, not
+ * `instanceof`.
+ */
 export class AbortError extends Error {
   /** Always `'ABORT_ERR'`. */
   readonly code = 'ABORT_ERR'

@@ -70,9 +70,17 @@ export const F_OFD_GETLK: number = native.F_OFD_GETLK
 export const F_OFD_SETLK: number = native.F_OFD_SETLK
 /** `fcntl` command (`struct flock` buffer, `l_pid` 0): set an OFD lock, blocking the thread. */
 export const F_OFD_SETLKW: number = native.F_OFD_SETLKW
-/** Lock type (`l_type` of a `struct flock`): read (shared). */
+/**
+ * Lock type (`l_type` of a `struct flock`): read (shared). Not a `flock()`
+ * or `lockf()` operation: `F_RDLCK` is 0, which neither takes.
+ */
 export const F_RDLCK: number = native.F_RDLCK
-/** Lock type (`l_type` of a `struct flock`): write (exclusive). */
+/**
+ * Lock type (`l_type` of a `struct flock`): write (exclusive). Not a
+ * `flock()` or `lockf()` operation: `F_WRLCK` is 1, the value of
+ * {@link LOCK_SH}, so `flock(fd, F_WRLCK)` takes a shared lock; pass
+ * {@link LOCK_EX} there.
+ */
 export const F_WRLCK: number = native.F_WRLCK
 /** Lock type (`l_type` of a `struct flock`): unlock; also `F_GETLK`'s "no conflict". */
 export const F_UNLCK: number = native.F_UNLCK
@@ -357,6 +365,9 @@ export function fcntl(fd: FdLike, cmd: number, arg?: number): number
  * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param cmd - a pointer-taking command, such as {@link F_OFD_GETLK}.
  * @param arg - a buffer or string, at most 1024 bytes, copied.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a buffer over 1024 bytes or shorter than the command's structure (28 bytes for the lock commands, a `struct flock`'s fields; 8 for `F_GETOWN_EX`/`F_SETOWN_EX`, `F_GETOWNER_UIDS` and the `*_RW_HINT` ones); `ERR_BUFFER_OUT_OF_BOUNDS` if a command of no known size wrote past the buffer.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a buffer given to a command that takes an integer.
+ * @throws {Error} the command's errno (`syscall` `'fcntl'`).
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export function fcntl(fd: FdLike, cmd: number, arg: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string): Buffer
@@ -365,6 +376,9 @@ export function fcntl(fd: FdLike, cmd: number, arg: ArrayBufferView | ArrayBuffe
  * @param fd - an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param cmd - the command.
  * @param arg - an integer, or a buffer or string.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a buffer over 1024 bytes or shorter than the command's structure (28 bytes for the lock commands, a `struct flock`'s fields; 8 for `F_GETOWN_EX`/`F_SETOWN_EX`, `F_GETOWNER_UIDS` and the `*_RW_HINT` ones); `ERR_BUFFER_OUT_OF_BOUNDS` if a command of no known size wrote past the buffer.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a buffer given to a command that takes an integer.
+ * @throws {Error} the command's errno (`syscall` `'fcntl'`).
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer
@@ -476,6 +490,8 @@ export function ioctl(fd: FdLike, request: number, arg?: number): number
  * @param request - the request (-2^31 … 2^32-1).
  * @param arg - the buffer the call reads and writes.
  * @param mutateFlag - true or omitted.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a request out of range or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made and its result is lost).
+ * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY`, `EBADF`, `EINVAL`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
 export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, mutateFlag?: true): number
@@ -486,10 +502,24 @@ export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayB
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request (-2^31 … 2^32-1).
  * @param arg - a string, or a buffer (then `mutateFlag` is false).
- * @param mutateFlag - false for a buffer; ignored for a string.
+ * @param mutateFlag - ignored for a string.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a request out of range or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made and its result is lost).
+ * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY`, `EBADF`, `EINVAL`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
 export function ioctl(fd: FdLike, request: number, arg: string, mutateFlag?: boolean): Buffer
+/**
+ * `ioctl(fd, request, buffer, false)`: {@link ioctl} on a 1024-byte copy
+ * of the buffer, which is not changed; returns a `Buffer` of its length
+ * with the contents after the call.
+ * @param fd - an fd number, or an object with a numeric `fd`.
+ * @param request - the request (-2^31 … 2^32-1).
+ * @param arg - the buffer, copied.
+ * @param mutateFlag - false.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a request out of range or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made and its result is lost).
+ * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY`, `EBADF`, `EINVAL`, `EFAULT`, …
+ * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
+ */
 export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, mutateFlag: false): Buffer
 /**
  * {@link ioctl} with arguments whose form is known only at run time.
@@ -497,6 +527,8 @@ export function ioctl(fd: FdLike, request: number, arg: ArrayBufferView | ArrayB
  * @param request - the request (-2^31 … 2^32-1).
  * @param arg - an integer, a buffer, or a string.
  * @param mutateFlag - whether a writable buffer is updated in place (default true).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a request out of range or a copied buffer over 1024 bytes; `ERR_BUFFER_OUT_OF_BOUNDS` if the call wrote past the buffer (it was made and its result is lost).
+ * @throws {Error} the request's errno (`syscall` `'ioctl'`): `ENOTTY`, `EBADF`, `EINVAL`, `EFAULT`, …
  * @see https://man7.org/linux/man-pages/man2/ioctl.2.html
  */
 export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: boolean): number | Buffer
@@ -610,7 +642,7 @@ export function lockf(fd: FdLike, cmd: number, len?: number | bigint, start?: nu
  * setPipeSize(w, 1 << 20) // 1 MiB of buffer instead of 64 KiB
  * ```
  */
-export function pipe(): [number, number] {
+export function pipe(): [readFd: number, writeFd: number] {
   return pipe2(O_CLOEXEC)
 }
 
@@ -624,7 +656,7 @@ export function pipe(): [number, number] {
  * @throws {RangeError} `ERR_OUT_OF_RANGE` if `flags` is not an int32.
  * @see https://man7.org/linux/man-pages/man2/pipe.2.html
  */
-export function pipe2(flags: number): [number, number] {
+export function pipe2(flags: number): [readFd: number, writeFd: number] {
   const f = toInt32(flags, 'flags')
   const r = native.pipe2(f)
   if (typeof r === 'number') throw errnoError(r, 'pipe2')

@@ -148,7 +148,7 @@ export interface TimerfdSettimeNsOptions {
  * @throws {Error} `EBADF`, `EINVAL` (not a timerfd, bad flags), `ECANCELED`.
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */
-export function timerfdSettime(fd: FdLike, options?: TimerfdSettimeOptions): [number, number] {
+export function timerfdSettime(fd: FdLike, options?: TimerfdSettimeOptions): [initial: number, interval: number] {
   const n = toFd(fd)
   const o = toOptions(options, 'options', ['initial', 'interval', 'flags'])
   const flags = toInt32(o.flags, 'options.flags', 0)
@@ -167,7 +167,7 @@ export function timerfdSettime(fd: FdLike, options?: TimerfdSettimeOptions): [nu
  * @throws {Error} `EBADF`, `EINVAL`, `ECANCELED`.
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */
-export function timerfdSettimeNs(fd: FdLike, options?: TimerfdSettimeNsOptions): [bigint, bigint] {
+export function timerfdSettimeNs(fd: FdLike, options?: TimerfdSettimeNsOptions): [initial: bigint, interval: bigint] {
   const n = toFd(fd)
   const o = toOptions(options, 'options', ['initial', 'interval', 'flags'])
   const flags = toInt32(o.flags, 'options.flags', 0)
@@ -185,7 +185,7 @@ export function timerfdSettimeNs(fd: FdLike, options?: TimerfdSettimeNsOptions):
  * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
  * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
  */
-export function timerfdGettime(fd: FdLike): [number, number] {
+export function timerfdGettime(fd: FdLike): [initial: number, interval: number] {
   return pair(native.timerfdGettime(toFd(fd)), 'timerfd_gettime')
 }
 
@@ -194,7 +194,7 @@ export function timerfdGettime(fd: FdLike): [number, number] {
  * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
  * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
  */
-export function timerfdGettimeNs(fd: FdLike): [bigint, bigint] {
+export function timerfdGettimeNs(fd: FdLike): [initial: bigint, interval: bigint] {
   return pair(native.timerfdGettimeNs(toFd(fd)), 'timerfd_gettime')
 }
 
