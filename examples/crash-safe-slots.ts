@@ -11,9 +11,12 @@
 // parent kills each with SIGKILL while it holds its slot. With a Semaphore,
 // nothing could get in after that. Then 4 more children run a 100 ms job
 // each: they can only get in because the kernel freed the killed ones'
-// slots. Each prints when it got in and when it is about to leave; the
-// parent checks from those times that no more than 2 were ever inside at
-// once, and that every slot is free at the end.
+// slots. They start loaded and waiting, and the parent lets them all go at
+// once (a child that took longer than a job to start would otherwise find
+// the others done, and the run would show 1 inside at a time: on a loaded
+// machine it did). Each prints when it got in and when it is about to
+// leave; the parent checks from those times that no more than 2 were ever
+// inside at once, that 2 were, and that every slot is free at the end.
 //
 //   node --import=tsx examples/crash-safe-slots.ts
 import { spawn } from 'node:child_process'
@@ -48,6 +51,11 @@ async function takeSlot(path: string, slots: number, signal?: AbortSignal): Prom
 }
 
 async function child(path: string): Promise<void> {
+  if (process.argv[4] === 'work') {
+    console.log('ready')
+    await new Promise((go) => process.stdin.once('data', go)) // the parent's "go"
+    process.stdin.destroy()
+  }
   using slot = await takeSlot(path, SLOTS)
   console.log(`enter ${process.hrtime.bigint()} slot ${slot.range!.start}`)
   if (process.argv[4] === 'hang') await new Promise(() => setInterval(() => {}, 1000)) // until killed
@@ -55,18 +63,30 @@ async function child(path: string): Promise<void> {
   console.log(`leave ${process.hrtime.bigint()}`)
 } // the slot is given back here, or by the kernel if the process dies first
 
-/** Runs one child; `hang`: it is killed with SIGKILL once it holds a slot. */
-function run(path: string, mode: 'hang' | 'work'): Promise<{ code: number | null; out: string }> {
+/**
+ * Runs one child; `hang`: it is killed with SIGKILL once it holds a slot;
+ * `work`: it waits for `go` (called once it is ready) to resolve.
+ */
+function run(path: string, mode: 'hang' | 'work', ready?: () => void, go?: Promise<void>): Promise<{ code: number | null; out: string }> {
   // Same node, same flags (e.g. --import=tsx), this file, in child mode.
   const p = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'child', path, mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   })
   let out = ''
   p.stdout!.on('data', (d: Buffer) => {
+    const first = !out.includes('ready')
     out += d
     if (mode === 'hang' && out.includes('enter')) p.kill('SIGKILL') // it crashes, holding its slot
+    if (first && out.includes('ready')) ready?.()
   })
-  return new Promise((resolve) => p.on('close', (code) => resolve({ code, out })))
+  if (go === undefined) p.stdin!.end()
+  else void go.then(() => p.stdin!.end('go\n'))
+  return new Promise((resolve) =>
+    p.on('close', (code) => {
+      if (!out.includes('ready')) ready?.() // died before it was ready: the others still go
+      resolve({ code, out })
+    }),
+  )
 }
 
 async function parent(): Promise<void> {
@@ -74,7 +94,14 @@ async function parent(): Promise<void> {
   const path = join(dir, 'slots.lock')
   // Both slots taken by processes that die holding them.
   const crashed = await Promise.all(Array.from({ length: SLOTS }, () => run(path, 'hang')))
-  const workers = await Promise.all(Array.from({ length: CHILDREN }, () => run(path, 'work')))
+  // Then the workers, let go together once all of them have started.
+  let readies = 0
+  let letGo!: () => void
+  const go = new Promise<void>((resolve) => (letGo = resolve))
+  const ready = (): void => {
+    if (++readies === CHILDREN) letGo()
+  }
+  const workers = await Promise.all(Array.from({ length: CHILDREN }, () => run(path, 'work', ready, go)))
 
   const events: [bigint, number][] = []
   for (const { out } of workers) {
