@@ -71,6 +71,12 @@ struct Slab {
 /// Tokens use the low 61 bits; the data pointer is `token << 3 | 4`, so it
 /// is never null and a value with other low bits is not ours.
 const TOKEN_BITS: u64 = (1 << 61) - 1;
+/// A slot's generation wraps after 2^29 reuses. That lets an old token name
+/// a new payload only if its external was still alive all that time, and a
+/// slot is freed only when its external is collected (`finalize`) or its
+/// environment is torn down (`drop_env`), after which that environment runs
+/// no more JS; so no live external holds a token of a freed slot (s39-hostile
+/// L3 asked). The type check in `decode`'s callers holds regardless.
 const GENERATION_MASK: u32 = (1 << 29) - 1;
 
 thread_local! {
