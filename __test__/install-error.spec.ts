@@ -5,7 +5,7 @@
 // binary that does not load get errors of their own (s38-release M5).
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -33,7 +33,11 @@ test('a missing platform package: the first line names it, then comes the one in
   const lines = out.split('\n')
   const pkg = `linux-fd-linux-${process.arch}-gnu`
   t.is(lines[0], `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.`)
-  t.true(lines.includes(`    npm install ${pkg}@${version}`), out)
+  // Saved as an optional dependency, exact: a plain `npm install <pkg>`
+  // saved it under dependencies, and an install on any other platform then
+  // failed with EBADPLATFORM (s39-bundle M1).
+  t.true(lines.includes(`    npm install --save-optional --save-exact ${pkg}@${version}`), out)
+  t.true(out.includes(`npm install --no-save ${pkg}@${version} after npm ci`), 'the --omit=optional image case')
   const npmBug = out.indexOf('npm/cli#4828')
   t.true(npmBug > out.indexOf('npm install'), 'the npm bug is mentioned after the command, as a possibility')
   t.true(out.includes('cause: true'), 'the loader error is kept as the cause')
@@ -84,4 +88,55 @@ test('a platform package that loads but fails binding.js\'s version check: the m
   )
   t.is(out.split('\n')[0], `linux-fd: the native binding failed to load: Native binding package version mismatch, expected ${version} but got 0.0.9. You can reinstall dependencies to fix this issue.`)
   t.true(out.includes('cause: true'), out)
+})
+
+/** A copy of the package (no .node) at `dir`, and a platform package holding the real binary at `pkgDir`. */
+function layout(dir: string, pkgDir: string) {
+  mkdirSync(dir, { recursive: true })
+  for (const f of ['index.js', 'binding.js', 'package.json']) cpSync(join(root, f), join(dir, f))
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
+  const pkg = `linux-fd-linux-${process.arch}-gnu`
+  const node = `linux-fd.linux-${process.arch}-gnu.node`
+  mkdirSync(pkgDir, { recursive: true })
+  writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: pkg, version, main: node }))
+  cpSync(join(root, node), join(pkgDir, node))
+  return pkg
+}
+
+const SMOKE = "const l = require('linux-fd'); const c = new l.EventCounter(2); console.log('loaded', c.tryTake()); c.close()"
+
+test('pnpm\'s layout under --preserve-symlinks: the platform package beside the real directory is found (s39-bundle M4)', (t) => {
+  // pnpm links node_modules/linux-fd to .pnpm/linux-fd@<v>/node_modules/linux-fd,
+  // whose platform package is its sibling there; with --preserve-symlinks
+  // binding.js resolved from the link's directory and said "not installed".
+  const base = mkdtempSync(join(tmpdir(), 'linux-fd-pnpm-'))
+  t.teardown(() => rmSync(base, { recursive: true, force: true }))
+  const store = join(base, 'node_modules', '.pnpm', `linux-fd@${version}`, 'node_modules')
+  layout(join(store, 'linux-fd'), join(store, `linux-fd-linux-${process.arch}-gnu`))
+  const app = join(base, 'app')
+  mkdirSync(join(app, 'node_modules'), { recursive: true })
+  symlinkSync(join(store, 'linux-fd'), join(app, 'node_modules', 'linux-fd'))
+  for (const flags of [['--preserve-symlinks'], []]) {
+    const r = spawnSync(process.execPath, [...flags, '-e', SMOKE], { cwd: app, encoding: 'utf8' })
+    t.is(r.stdout, 'loaded 2n\n', `${flags.join(' ')}: ${r.stderr}`)
+  }
+})
+
+test('a linux-fd linked from outside the project says so, and where to install the platform package (s39-bundle M4)', (t) => {
+  // A file: directory dependency or npm link: npm installs none of the
+  // linked package's dependencies, and the project's own copy of the
+  // platform package is not visible from the linked directory's real path.
+  const base = mkdtempSync(join(tmpdir(), 'linux-fd-linked-'))
+  t.teardown(() => rmSync(base, { recursive: true, force: true }))
+  const linked = join(base, 'linked', 'linux-fd')
+  const app = join(base, 'app')
+  const pkg = layout(linked, join(app, 'node_modules', `linux-fd-linux-${process.arch}-gnu`))
+  symlinkSync(linked, join(app, 'node_modules', 'linux-fd'))
+  const r = spawnSync(process.execPath, ['-e', `try { ${SMOKE} } catch (e) { console.log(e.message) }`], { cwd: app, encoding: 'utf8' })
+  const lines = r.stdout.split('\n')
+  t.is(lines[0], `linux-fd: the package at ${realpathSync(linked)} is linked from outside this project (a file: dependency or npm link), so it cannot see ${pkg} in ${realpathSync(join(app, 'node_modules'))}. Install it there too:`, r.stdout)
+  t.true(lines.includes(`    cd ${realpathSync(linked)} && npm install --no-save --omit=dev ${pkg}@${version}`), r.stdout)
+  // What the message says works does: with --preserve-symlinks it loads.
+  const p = spawnSync(process.execPath, ['--preserve-symlinks', '-e', SMOKE], { cwd: app, encoding: 'utf8' })
+  t.is(p.stdout, 'loaded 2n\n', p.stderr)
 })

@@ -29,12 +29,63 @@ export function platformPackage(): string {
   return `linux-fd-${process.platform}-${process.arch}${process.platform === 'linux' ? (isMusl() ? '-musl' : '-gnu') : ''}`
 }
 
-function load(): Binding {
+/**
+ * This module's directory, or undefined in an ES module bundle (esbuild's
+ * `--format=esm`), which has no `__dirname`: reading it there threw a
+ * `ReferenceError` in place of the load error (s39-bundle M2).
+ */
+const here: string | undefined = typeof __dirname === 'string' ? __dirname : undefined
+
+/**
+ * The package's version: a `require` of its `package.json`, which a bundler
+ * inlines, so a bundle's error names the version too (s39-bundle L2: it read
+ * the file beside `__dirname`, which a bundle does not have).
+ */
+function packageVersion(): string {
   try {
-    return require('../binding.js') as Binding
-  } catch (cause) {
-    throw loadError(cause)
+    return (require('../package.json') as { version: string }).version
+  } catch {
+    return '<version>'
   }
+}
+
+function load(): Binding {
+  let b: Binding
+  try {
+    b = require('../binding.js') as Binding
+  } catch (cause) {
+    b = loadFromRealPath(cause)
+  }
+  // esbuild's `--loader:.node=file` makes the `.node` a path string.
+  if (typeof b?.fdHandleFd !== 'function') {
+    throw new Error(
+      'linux-fd: the native binding loaded as something else (a bundler replaced the .node file: with esbuild, ' +
+        'use --loader:.node=copy, not file, or keep linux-fd external; docs/platforms.md#bundling).',
+    )
+  }
+  return b
+}
+
+/**
+ * Under `--preserve-symlinks`, a package that pnpm (or `npm link`) put
+ * behind a symlink resolves its own dependencies from the link's directory,
+ * where its platform package is not (s39-bundle M4: pnpm's store has it
+ * beside the real one). Tries `binding.js` by its real path before giving
+ * up, and throws the load error if that fails too.
+ */
+function loadFromRealPath(cause: unknown): Binding {
+  if (here !== undefined) {
+    let real: string | undefined
+    try {
+      real = fs.realpathSync(path.join(here, '..', 'binding.js'))
+    } catch {}
+    if (real !== undefined && real !== path.join(here, '..', 'binding.js')) {
+      try {
+        return require(real) as Binding
+      } catch {}
+    }
+  }
+  throw loadError(cause)
 }
 
 /** The message of an error, or the value as a string. */
@@ -74,7 +125,7 @@ function loadError(cause: unknown): Error {
     )
   }
   const pkg = platformPackage()
-  const files = [path.join(__dirname, '..', `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
+  const files = here === undefined ? [] : [path.join(here, '..', `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
   try {
     files.push(require.resolve(pkg))
   } catch {}
@@ -96,18 +147,56 @@ function loadError(cause: unknown): Error {
     // (s38-diff M1).
     return new Error(`linux-fd: the native binding failed to load: ${reasonOf(cause)}`, { cause })
   }
-  let version = '<version>'
-  try {
-    version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version
-  } catch {}
+  // A binary that a bundler renamed (esbuild's copy loader) is not among
+  // the files above; its loader's reason is still in the chain.
+  const reason = reasonOf(cause)
+  if (!/^Cannot find (module|native binding)/.test(reason)) {
+    return new Error(
+      `linux-fd: the native binary failed to load: ${reason}\nIn a bundle, a bundler may have renamed or replaced the .node ` +
+        'file (esbuild: --loader:.node=copy, not file); docs/platforms.md#bundling.',
+      { cause },
+    )
+  }
+  const version = packageVersion()
+  const linked = linkedFromOutside(pkg)
+  if (linked !== undefined) {
+    return new Error(
+      `linux-fd: the package at ${linked.dir} is linked from outside this project (a file: dependency or npm link), ` +
+        `so it cannot see ${pkg} in ${linked.found}. Install it there too:\n\n    cd ${linked.dir} && npm install --no-save --omit=dev ${pkg}@${version}\n\n` +
+        `or install linux-fd with --install-links, or run node with --preserve-symlinks.`,
+      { cause },
+    )
+  }
+  const pnpm = here !== undefined && here.includes(`${path.sep}.pnpm${path.sep}`)
+  const command = pnpm ? `pnpm add --save-optional ${pkg}@${version}` : `npm install --save-optional --save-exact ${pkg}@${version}`
   return new Error(
     `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.\n` +
-      `Install it with:\n\n    npm install ${pkg}@${version}\n\n` +
-      `(It is an optional dependency of linux-fd. It may have been skipped by --omit=optional, or by npm's ` +
-      `bug with optional dependencies and a lock file made on another platform, npm/cli#4828; then removing ` +
-      `node_modules and package-lock.json and installing again also works.) The cause lists every file tried.`,
+      `Install it with:\n\n    ${command}\n\n` +
+      `(It is an optional dependency of linux-fd, and saved as one, so that installs on other platforms do not ` +
+      `fail on it. It may have been skipped by --omit=optional: for an image built that way, run ` +
+      `npm install --no-save ${pkg}@${version} after npm ci. Or by npm's bug with optional dependencies and a lock ` +
+      `file made on another platform, npm/cli#4828; then removing node_modules and package-lock.json and ` +
+      `installing again also works.) The cause lists every file tried.`,
     { cause },
   )
+}
+
+/**
+ * Where the platform package is, if this copy of linux-fd cannot see it but
+ * the working directory's project can: a linux-fd linked from outside the
+ * project (a `file:` directory or `npm link`), whose own dependencies npm
+ * did not install, resolves from its real directory (s39-bundle M4: the
+ * advice to install the package in the project did not help).
+ */
+function linkedFromOutside(pkg: string): { dir: string; found: string } | undefined {
+  if (here === undefined) return undefined
+  try {
+    const found = require.resolve(`${pkg}/package.json`, { paths: [process.cwd()] })
+    const dir = fs.realpathSync(path.join(here, '..'))
+    return dir.startsWith(fs.realpathSync(process.cwd()) + path.sep) ? undefined : { dir, found: path.dirname(path.dirname(found)) }
+  } catch {
+    return undefined
+  }
 }
 
 /**
