@@ -120,6 +120,11 @@ test('pnpm\'s layout under --preserve-symlinks: the platform package beside the 
     const r = spawnSync(process.execPath, [...flags, '-e', SMOKE], { cwd: app, encoding: 'utf8' })
     t.is(r.stdout, 'loaded 2n\n', `${flags.join(' ')}: ${r.stderr}`)
   }
+  // Without it, a pnpm store is told the pnpm command: npm run there
+  // installed linux-fd's devDependencies into the store (s39-bundle L3).
+  rmSync(join(store, `linux-fd-linux-${process.arch}-gnu`), { recursive: true })
+  const r = spawnSync(process.execPath, ['-e', `try { ${SMOKE} } catch (e) { console.log(e.message) }`], { cwd: app, encoding: 'utf8' })
+  t.true(r.stdout.split('\n').includes(`    pnpm add --save-optional linux-fd-linux-${process.arch}-gnu@${version}`), r.stdout)
 })
 
 test('a linux-fd linked from outside the project says so, and where to install the platform package (s39-bundle M4)', (t) => {
