@@ -40,7 +40,7 @@ export ESBUILD_BINARY_PATH=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild
 # the binding (syscall numbers, struct layouts, signal and thread handling
 # come from the libc crate per target) and the loader's platform choice.
 # Left out: specs of JS text, tooling and packaging (check-safety, packaging,
-# readme, install-error) and whole-program runs (demo, examples) that go
+# readme, install-error, bundle) and whole-program runs (demo, examples) that go
 # through the same calls as the specs above; natively they run in npm test,
 # on real arm64 in the workflow. Also left out: nonblock, whose cases skip
 # under qemu-user (7.2 has no preadv2, so the never-waiting read falls back
