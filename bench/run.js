@@ -43,15 +43,6 @@ function installDeps() {
   fs.writeFileSync(stampFile, stamp)
 }
 
-// --compare <dir> reaches ops.js through its environment variable (it was
-// read by no one here, and the run silently had no old column: s39-docs).
-const compareAt = process.argv.indexOf('--compare')
-if (compareAt >= 0) {
-  const dir = process.argv[compareAt + 1]
-  if (dir === undefined || dir.startsWith('--')) throw new Error('npm run bench: --compare needs the directory of another linux-fd build')
-  process.env.LINUX_FD_BENCH_COMPARE = path.resolve(dir)
-}
-
 function runChild(file) {
   const args = [path.join(__dirname, file), ...(quick ? ['--quick'] : []), '--json']
   const out = execFileSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 }).toString()
