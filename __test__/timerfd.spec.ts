@@ -730,4 +730,18 @@ test('an absolute time on the wall-clock scale for a clock that is not realtime 
   t.teardown(() => wall.close())
   wall.set(Date.now() + 60_000, 0, { absolute: true })
   t.true(wall.get().remaining > 59_000)
+  // A wall clock near the epoch (a board with no RTC before NTP, or fake
+  // timers, whose Date.now() starts at 0) is near the monotonic clock: its
+  // own values must still be taken (s39-diff M1: they were refused).
+  const realNow = Date.now
+  for (const fake of [0, Math.round(timer.now())]) {
+    Date.now = () => fake
+    try {
+      timer.set(timer.now() + 60_000, 0, { absolute: true })
+      timer.setNs(timer.nowNs() + 60_000_000_000n, 0n, { absolute: true })
+    } finally {
+      Date.now = realNow
+    }
+    t.true(timer.get().remaining > 59_000, `Date.now() ${fake}`)
+  }
 })

@@ -511,13 +511,16 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Refuses an absolute time within a year of `Date.now()` on a clock that
-   * is not realtime: the monotonic and boottime clocks count from boot, so
-   * such a value (a `Date.now()` deadline) armed the timer about 56 years
-   * ahead, silently (s39-types M3). No machine has been up that long.
+   * is not realtime when it is also decades ahead of the timer's own clock:
+   * the monotonic and boottime clocks count from boot, so such a value (a
+   * `Date.now()` deadline) armed the timer about 56 years ahead, silently
+   * (s39-types M3). Both tests, because a wall clock near the epoch (no RTC
+   * before NTP, or fake timers' `Date.now()` of 0) is near the boot clock,
+   * and its own values must pass (s39-diff M1).
    */
   #checkAbsolute(flags: number, ms: number, name: string, value: unknown): void {
     if ((flags & native.TFD_TIMER_ABSTIME) === 0 || this.#clock.startsWith('realtime')) return
-    if (Math.abs(ms - Date.now()) < YEAR_MS) {
+    if (Math.abs(ms - Date.now()) < YEAR_MS && ms - Number(clockNow(NOW_IDS[this.#clock])) / 1e6 > 10 * YEAR_MS) {
       throw invalidArgValue(name, value, `is on the wall-clock scale of Date.now(), but a '${this.#clock}' timer's absolute times are on its own clock: pass timer.now() + delay`)
     }
   }
