@@ -120,11 +120,22 @@ test('pnpm\'s layout under --preserve-symlinks: the platform package beside the 
     const r = spawnSync(process.execPath, [...flags, '-e', SMOKE], { cwd: app, encoding: 'utf8' })
     t.is(r.stdout, 'loaded 2n\n', `${flags.join(' ')}: ${r.stderr}`)
   }
+  const report = `try { ${SMOKE} } catch (e) { console.log(e.message) }`
+  // A damaged binary in the store is reported as failing to load, with
+  // --preserve-symlinks too (s39-diff L2: there it was called missing).
+  const node = join(store, `linux-fd-linux-${process.arch}-gnu`, `linux-fd.linux-${process.arch}-gnu.node`)
+  writeFileSync(node, 'not an ELF file\n')
+  for (const flags of [['--preserve-symlinks'], []]) {
+    const r = spawnSync(process.execPath, [...flags, '-e', report], { cwd: app, encoding: 'utf8' })
+    t.regex(r.stdout.split('\n')[0]!, /^linux-fd: the native binary .*\.node is installed but failed to load: .*(invalid ELF header|file too short)/, `${flags.join(' ')}: ${r.stdout}`)
+  }
   // Without it, a pnpm store is told the pnpm command: npm run there
   // installed linux-fd's devDependencies into the store (s39-bundle L3).
   rmSync(join(store, `linux-fd-linux-${process.arch}-gnu`), { recursive: true })
-  const r = spawnSync(process.execPath, ['-e', `try { ${SMOKE} } catch (e) { console.log(e.message) }`], { cwd: app, encoding: 'utf8' })
-  t.true(r.stdout.split('\n').includes(`    pnpm add --save-optional linux-fd-linux-${process.arch}-gnu@${version}`), r.stdout)
+  for (const flags of [['--preserve-symlinks'], []]) {
+    const r = spawnSync(process.execPath, [...flags, '-e', report], { cwd: app, encoding: 'utf8' })
+    t.true(r.stdout.split('\n').includes(`    pnpm add --save-optional --save-exact linux-fd-linux-${process.arch}-gnu@${version}`), `${flags.join(' ')}: ${r.stdout}`)
+  }
 })
 
 test('a linux-fd linked from outside the project says so, and where to install the platform package (s39-bundle M4)', (t) => {
@@ -144,4 +155,12 @@ test('a linux-fd linked from outside the project says so, and where to install t
   // What the message says works does: with --preserve-symlinks it loads.
   const p = spawnSync(process.execPath, ['--preserve-symlinks', '-e', SMOKE], { cwd: app, encoding: 'utf8' })
   t.is(p.stdout, 'loaded 2n\n', p.stderr)
+  // Not linked: another project's script run from this one (its own
+  // node_modules/linux-fd is a copy, and it lacks the platform package) is
+  // told the usual install command (s39-diff M2: it was called linked).
+  const other = join(base, 'other')
+  layout(join(other, 'node_modules', 'linux-fd'), join(base, 'unused', pkg))
+  writeFileSync(join(other, 'app.js'), `try { require('linux-fd') } catch (e) { console.log(e.message) }`)
+  const o = spawnSync(process.execPath, [join(other, 'app.js')], { cwd: app, encoding: 'utf8' })
+  t.is(o.stdout.split('\n')[0], `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.`, o.stdout)
 })

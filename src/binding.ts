@@ -82,7 +82,11 @@ function loadFromRealPath(cause: unknown): Binding {
     if (real !== undefined && real !== path.join(here, '..', 'binding.js')) {
       try {
         return require(real) as Binding
-      } catch {}
+      } catch (e) {
+        // Diagnosed from the real directory, where the binary would be
+        // (s39-diff L2: a broken one there was reported as missing).
+        throw loadError(e, path.dirname(real))
+      }
     }
   }
   throw loadError(cause)
@@ -116,7 +120,7 @@ function reasonOf(e: unknown): string {
  *   `binding.js` buries in its chain of causes, comes first;
  * - no binary: the package to install and the command.
  */
-function loadError(cause: unknown): Error {
+function loadError(cause: unknown, root: string | undefined = here === undefined ? undefined : path.join(here, '..')): Error {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) {
     return new Error(
       `linux-fd: this platform (${process.platform} ${process.arch}) is not supported. linux-fd runs on Linux only, ` +
@@ -125,9 +129,9 @@ function loadError(cause: unknown): Error {
     )
   }
   const pkg = platformPackage()
-  const files = here === undefined ? [] : [path.join(here, '..', `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
+  const files = root === undefined ? [] : [path.join(root, `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
   try {
-    files.push(require.resolve(pkg))
+    files.push(root === undefined ? require.resolve(pkg) : require.resolve(pkg, { paths: [root] }))
   } catch {}
   const file = files.find((f) => fs.existsSync(f))
   if (file !== undefined) {
@@ -167,8 +171,8 @@ function loadError(cause: unknown): Error {
       { cause },
     )
   }
-  const pnpm = here !== undefined && here.includes(`${path.sep}.pnpm${path.sep}`)
-  const command = pnpm ? `pnpm add --save-optional ${pkg}@${version}` : `npm install --save-optional --save-exact ${pkg}@${version}`
+  const pnpm = root !== undefined && root.includes(`${path.sep}.pnpm${path.sep}`)
+  const command = `${pnpm ? 'pnpm add' : 'npm install'} --save-optional --save-exact ${pkg}@${version}`
   return new Error(
     `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.\n` +
       `Install it with:\n\n    ${command}\n\n` +
@@ -183,17 +187,30 @@ function loadError(cause: unknown): Error {
 
 /**
  * Where the platform package is, if this copy of linux-fd cannot see it but
- * the working directory's project can: a linux-fd linked from outside the
- * project (a `file:` directory or `npm link`), whose own dependencies npm
- * did not install, resolves from its real directory (s39-bundle M4: the
- * advice to install the package in the project did not help).
+ * the working directory's project can, and that project's
+ * `node_modules/linux-fd` is a symlink to this copy: a linux-fd linked from
+ * outside the project (a `file:` directory or `npm link`), whose own
+ * dependencies npm did not install (s39-bundle M4: the advice to install the
+ * package in the project did not help). Only then: another project's script
+ * run from this one, or a bundle, is not linked (s39-diff M2).
  */
 function linkedFromOutside(pkg: string): { dir: string; found: string } | undefined {
   if (here === undefined) return undefined
   try {
-    const found = require.resolve(`${pkg}/package.json`, { paths: [process.cwd()] })
     const dir = fs.realpathSync(path.join(here, '..'))
-    return dir.startsWith(fs.realpathSync(process.cwd()) + path.sep) ? undefined : { dir, found: path.dirname(path.dirname(found)) }
+    if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name !== 'linux-fd') return undefined
+    const found = path.dirname(path.dirname(require.resolve(`${pkg}/package.json`, { paths: [process.cwd()] })))
+    for (let d = process.cwd(); ; d = path.dirname(d)) {
+      const link = path.join(d, 'node_modules', 'linux-fd')
+      let isLink: boolean
+      try {
+        isLink = fs.lstatSync(link).isSymbolicLink()
+      } catch {
+        if (path.dirname(d) === d) return undefined
+        continue
+      }
+      return isLink && fs.realpathSync(link) === dir ? { dir, found } : undefined
+    }
   } catch {
     return undefined
   }
