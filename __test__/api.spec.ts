@@ -364,6 +364,13 @@ test.serial('an AbortSignal passed where the options go is ERR_INVALID_ARG_TYPE,
   }
   t.throws(() => c.iterate(signal as never), expected)
   t.throws(() => timer.iterate(new AbortController().signal as never), expected)
+  // A polyfill's signal, which toSignal() takes, is refused the same way (s39-diff L1).
+  class PolyfillSignal extends EventTarget {
+    get aborted(): boolean {
+      return true
+    }
+  }
+  await t.throwsAsync(c.take(new PolyfillSignal() as never), expected)
   t.is(c.pending + s.pending + timer.pending + y.pending + server.pending, 0)
 })
 

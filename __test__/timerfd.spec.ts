@@ -710,6 +710,16 @@ test('iterate({ signal }): an abort throws out of the loop, reads nothing, and l
   timer.set(1)
   t.is(await timer.wait(), 1n)
   t.throws(() => timer.iterate({ signal: 'x' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  // An expiration after the abort stays for the next reader: a one-shot
+  // timer, a next() pending on it, aborted before it fires (s39-diff L4:
+  // the loop above re-armed the timer, which resets the count).
+  const once = new AbortController()
+  timer.set(30)
+  const pending = timer.iterate({ signal: once.signal }).next()
+  once.abort()
+  await t.throwsAsync(pending, { name: 'AbortError' })
+  await sleep(80)
+  t.is(timer.tryWait(), 1n, 'the expiration was not read by the aborted next()')
 })
 
 test('an absolute time on the wall-clock scale for a clock that is not realtime is refused, not armed for decades', (t) => {

@@ -360,7 +360,10 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * loop (as Node's `events.on()` and `timers/promises` `setInterval()` do),
    * takes nothing, and ends the iterator; the counter stays open. The
    * iterator adds a listener to the signal only while a `next()` is pending,
-   * so a loop that ends leaves none behind on a long-lived signal.
+   * so a loop that ends leaves none behind on a long-lived signal. More than
+   * 10 loops pending on one signal (a server's shutdown signal, one loop per
+   * connection) make Node warn `MaxListenersExceededWarning`, as for any
+   * signal: raise the limit with `events.setMaxListeners(n, signal)`.
    * @throws {Error} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad
    * options; `ERR_INVALID_THIS`.
    * @example

@@ -723,7 +723,11 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * @example
    * ```ts
    * timer.set(1000, 1000)
-   * for await (const ticks of timer.iterate({ signal: AbortSignal.timeout(10_000) })) tick(ticks)
+   * try {
+   *   for await (const ticks of timer.iterate({ signal: AbortSignal.timeout(10_000) })) tick(ticks)
+   * } catch (e) {
+   *   if ((e as Error).name !== 'AbortError') throw e // the 10 s are up
+   * }
    * ```
    * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
    */

@@ -165,7 +165,10 @@ export function toOptions<K extends string>(value: unknown, name: string, allowe
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'of type object', value)
   // A signal has no own enumerable key, so the check below would take it as
   // empty options, and `take(signal)` would wait for ever (s39-types M1).
-  if (value instanceof AbortSignal) throw invalidArgType(name, 'an options object (pass { signal }, not the signal itself)', value)
+  // Any object toSignal() takes as a signal (a polyfill's too: s39-diff L1).
+  if ('aborted' in value && typeof (value as { addEventListener?: unknown }).addEventListener === 'function') {
+    throw invalidArgType(name, 'an options object (pass { signal }, not the signal itself)', value)
+  }
   // for-in, not Object.keys(): no array made per call (about 10 ns of a
   // 2.5 µs timerfd pair). It also visits inherited enumerable keys, so only
   // own ones are reported, the keys Object.keys() would give.
