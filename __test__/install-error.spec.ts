@@ -138,7 +138,7 @@ test('pnpm\'s layout under --preserve-symlinks: the platform package beside the 
   }
 })
 
-test('a linux-fd linked from outside the project says so, and where to install the platform package (s39-bundle M4)', (t) => {
+test('a linux-fd outside the project that has its platform package says so, and where to install it (s39-bundle M4)', (t) => {
   // A file: directory dependency or npm link: npm installs none of the
   // linked package's dependencies, and the project's own copy of the
   // platform package is not visible from the linked directory's real path.
@@ -148,19 +148,39 @@ test('a linux-fd linked from outside the project says so, and where to install t
   const app = join(base, 'app')
   const pkg = layout(linked, join(app, 'node_modules', `linux-fd-linux-${process.arch}-gnu`))
   symlinkSync(linked, join(app, 'node_modules', 'linux-fd'))
-  const r = spawnSync(process.execPath, ['-e', `try { ${SMOKE} } catch (e) { console.log(e.message) }`], { cwd: app, encoding: 'utf8' })
-  const lines = r.stdout.split('\n')
-  t.is(lines[0], `linux-fd: the package at ${realpathSync(linked)} is linked from outside this project (a file: dependency or npm link), so it cannot see ${pkg} in ${realpathSync(join(app, 'node_modules'))}. Install it there too:`, r.stdout)
-  t.true(lines.includes(`    cd ${realpathSync(linked)} && npm install --no-save --omit=dev ${pkg}@${version}`), r.stdout)
+  const report = (script: string[], cwd = app, flags: string[] = []) =>
+    spawnSync(process.execPath, [...flags, ...script], { cwd, encoding: 'utf8' }).stdout
+  const outside = (dir: string) =>
+    `linux-fd: this copy of linux-fd, at ${realpathSync(dir)}, cannot see ${pkg}, which is in ${realpathSync(join(app, 'node_modules'))}: it is outside that project (a file: dependency or npm link, or another project's copy). Install the package where this copy sees it:`
+  const out = report(['-e', `try { ${SMOKE} } catch (e) { console.log(e.message) }`])
+  t.is(out.split('\n')[0], outside(linked), out)
+  t.true(out.split('\n').includes(`    cd ${realpathSync(linked)} && npm install --no-save --omit=dev ${pkg}@${version}`), out)
   // What the message says works does: with --preserve-symlinks it loads.
-  const p = spawnSync(process.execPath, ['--preserve-symlinks', '-e', SMOKE], { cwd: app, encoding: 'utf8' })
-  t.is(p.stdout, 'loaded 2n\n', p.stderr)
-  // Not linked: another project's script run from this one (its own
-  // node_modules/linux-fd is a copy, and it lacks the platform package) is
-  // told the usual install command (s39-diff M2: it was called linked).
+  t.is(report(['-e', SMOKE], app, ['--preserve-symlinks']), 'loaded 2n\n')
+  // A link a level down (the project links a library, which links
+  // linux-fd) gets the same message (s39-diff2: a check for the link itself
+  // in the project missed it, and said "not installed").
+  // That project (app2) has no linux-fd of its own.
+  const lib = join(base, 'lib')
+  mkdirSync(join(lib, 'node_modules'), { recursive: true })
+  symlinkSync(linked, join(lib, 'node_modules', 'linux-fd'))
+  writeFileSync(join(lib, 'index.js'), `try { require('linux-fd') } catch (e) { console.log(e.message) }`)
+  const app2 = join(base, 'app2')
+  layout(join(base, 'unused2'), join(app2, 'node_modules', pkg))
+  symlinkSync(lib, join(app2, 'node_modules', 'lib'))
+  const deep = report(['-e', "require('lib')"], app2)
+  t.is(deep.split('\n')[0], outside(linked).replace(realpathSync(join(app, 'node_modules')), realpathSync(join(app2, 'node_modules'))), deep)
+  // Another project's copy run from this one is outside it too; the message
+  // does not call it linked (s39-diff M2).
   const other = join(base, 'other')
   layout(join(other, 'node_modules', 'linux-fd'), join(base, 'unused', pkg))
   writeFileSync(join(other, 'app.js'), `try { require('linux-fd') } catch (e) { console.log(e.message) }`)
-  const o = spawnSync(process.execPath, [join(other, 'app.js')], { cwd: app, encoding: 'utf8' })
-  t.is(o.stdout.split('\n')[0], `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.`, o.stdout)
+  const o = report([join(other, 'app.js')])
+  t.is(o.split('\n')[0], outside(join(other, 'node_modules', 'linux-fd')), o)
+  // A broken binary installed beside the link, under --preserve-symlinks:
+  // the binary's failure, not the link, is what is reported (s39-diff2 M:
+  // it was called a linked install).
+  writeFileSync(join(app, 'node_modules', pkg, `linux-fd.linux-${process.arch}-gnu.node`), 'not an ELF file\n')
+  const broken = report(['-e', `try { ${SMOKE} } catch (e) { console.log(e.message) }`], app, ['--preserve-symlinks'])
+  t.regex(broken.split('\n')[0]!, /^linux-fd: the native binary .*\.node is installed but failed to load: .*(invalid ELF header|file too short)/, broken)
 })

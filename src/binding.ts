@@ -83,9 +83,12 @@ function loadFromRealPath(cause: unknown): Binding {
       try {
         return require(real) as Binding
       } catch (e) {
-        // Diagnosed from the real directory, where the binary would be
-        // (s39-diff L2: a broken one there was reported as missing).
-        throw loadError(e, path.dirname(real))
+        // A binary at the real directory that does not load is diagnosed
+        // there (s39-diff L2: a broken one in a pnpm store was called
+        // missing); if there is none, the link side's failure is the one
+        // to explain (s39-diff2 M: a broken binary installed beside the
+        // link was called a linked install).
+        if (binaryAt(path.dirname(real)) !== undefined) throw loadError(e, path.dirname(real))
       }
     }
   }
@@ -120,7 +123,23 @@ function reasonOf(e: unknown): string {
  *   `binding.js` buries in its chain of causes, comes first;
  * - no binary: the package to install and the command.
  */
-function loadError(cause: unknown, root: string | undefined = here === undefined ? undefined : path.join(here, '..')): Error {
+/**
+ * The binary linux-fd would load from its directory `root` (a `.node`
+ * beside `binding.js`, or the platform package resolved from there), if one
+ * is there; `root` undefined: from this module's own place, as `binding.js`
+ * resolves it (in a bundle, the bundle's directory: s39-diff2 L).
+ */
+function binaryAt(root: string | undefined): string | undefined {
+  const pkg = platformPackage()
+  const dir = root ?? (here === undefined ? undefined : path.join(here, '..'))
+  const files = dir === undefined ? [] : [path.join(dir, `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
+  try {
+    files.push(root === undefined ? require.resolve(pkg) : require.resolve(pkg, { paths: [root] }))
+  } catch {}
+  return files.find((f) => fs.existsSync(f))
+}
+
+function loadError(cause: unknown, root?: string): Error {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) {
     return new Error(
       `linux-fd: this platform (${process.platform} ${process.arch}) is not supported. linux-fd runs on Linux only, ` +
@@ -129,11 +148,7 @@ function loadError(cause: unknown, root: string | undefined = here === undefined
     )
   }
   const pkg = platformPackage()
-  const files = root === undefined ? [] : [path.join(root, `linux-fd.${pkg.slice('linux-fd-'.length)}.node`)]
-  try {
-    files.push(root === undefined ? require.resolve(pkg) : require.resolve(pkg, { paths: [root] }))
-  } catch {}
-  const file = files.find((f) => fs.existsSync(f))
+  const file = binaryAt(root)
   if (file !== undefined) {
     try {
       require(file)
@@ -162,16 +177,22 @@ function loadError(cause: unknown, root: string | undefined = here === undefined
     )
   }
   const version = packageVersion()
-  const linked = linkedFromOutside(pkg)
-  if (linked !== undefined) {
+  const outside = outsideProject(pkg)
+  if (outside !== undefined) {
     return new Error(
-      `linux-fd: the package at ${linked.dir} is linked from outside this project (a file: dependency or npm link), ` +
-        `so it cannot see ${pkg} in ${linked.found}. Install it there too:\n\n    cd ${linked.dir} && npm install --no-save --omit=dev ${pkg}@${version}\n\n` +
-        `or install linux-fd with --install-links, or run node with --preserve-symlinks.`,
+      `linux-fd: this copy of linux-fd, at ${outside.dir}, cannot see ${pkg}, which is in ${outside.found}: it is ` +
+        `outside that project (a file: dependency or npm link, or another project's copy). Install the package ` +
+        `where this copy sees it:\n\n    cd ${outside.dir} && npm install --no-save --omit=dev ${pkg}@${version}\n\n` +
+        `or, for a linked copy, install linux-fd with --install-links, or run node with --preserve-symlinks.`,
       { cause },
     )
   }
-  const pnpm = root !== undefined && root.includes(`${path.sep}.pnpm${path.sep}`)
+  // By the real path: under --preserve-symlinks `here` is the link's.
+  let real = root ?? here ?? ''
+  try {
+    real = fs.realpathSync(real)
+  } catch {}
+  const pnpm = real.includes(`${path.sep}.pnpm${path.sep}`)
   const command = `${pnpm ? 'pnpm add' : 'npm install'} --save-optional --save-exact ${pkg}@${version}`
   return new Error(
     `linux-fd: the native binary for this platform is missing: the package ${pkg} is not installed.\n` +
@@ -187,30 +208,23 @@ function loadError(cause: unknown, root: string | undefined = here === undefined
 
 /**
  * Where the platform package is, if this copy of linux-fd cannot see it but
- * the working directory's project can, and that project's
- * `node_modules/linux-fd` is a symlink to this copy: a linux-fd linked from
- * outside the project (a `file:` directory or `npm link`), whose own
- * dependencies npm did not install (s39-bundle M4: the advice to install the
- * package in the project did not help). Only then: another project's script
- * run from this one, or a bundle, is not linked (s39-diff M2).
+ * the working directory's project can, and this copy lies outside that
+ * project: a linux-fd linked from outside it (a `file:` directory or `npm
+ * link`, at any depth), whose own dependencies npm did not install
+ * (s39-bundle M4: the advice to install the package in the project did not
+ * help), or another project's copy run from this one. Not a bundle (its
+ * directory's parent is no linux-fd). The message claims no link: s39-diff
+ * M2 found it said "linked" of another project's copy, and s39-diff2 found
+ * that a check for the link itself missed one a level down.
  */
-function linkedFromOutside(pkg: string): { dir: string; found: string } | undefined {
+function outsideProject(pkg: string): { dir: string; found: string } | undefined {
   if (here === undefined) return undefined
   try {
     const dir = fs.realpathSync(path.join(here, '..'))
     if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name !== 'linux-fd') return undefined
     const found = path.dirname(path.dirname(require.resolve(`${pkg}/package.json`, { paths: [process.cwd()] })))
-    for (let d = process.cwd(); ; d = path.dirname(d)) {
-      const link = path.join(d, 'node_modules', 'linux-fd')
-      let isLink: boolean
-      try {
-        isLink = fs.lstatSync(link).isSymbolicLink()
-      } catch {
-        if (path.dirname(d) === d) return undefined
-        continue
-      }
-      return isLink && fs.realpathSync(link) === dir ? { dir, found } : undefined
-    }
+    const project = path.dirname(found)
+    return dir.startsWith(project + path.sep) ? undefined : { dir, found }
   } catch {
     return undefined
   }

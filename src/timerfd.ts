@@ -566,8 +566,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * waits: they wait for the new schedule.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for
    * `cancelOnSet` where the kernel would ignore it, an unknown option, or
-   * an absolute time within a year of `Date.now()` on a clock that is not
-   * realtime (it would fire decades later).
+   * an absolute time within a year of `Date.now()` and decades ahead of the
+   * timer's own clock, on a clock that is not realtime (a `Date.now()`
+   * deadline, which would fire decades later).
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite
    * time, or one of 2^63 seconds or more.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` once the
