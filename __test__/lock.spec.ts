@@ -2,7 +2,7 @@
 // tested from real child processes, and waits that block neither the event
 // loop nor libuv's threadpool.
 import test from 'ava'
-import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { constants as osConstants, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -1449,4 +1449,46 @@ test.serial('a lock file unlinked by a holder in another process: the waiting pr
   lock.release()
   child.stdin!.end()
   await new Promise((r) => child.once('exit', r))
+})
+
+test.serial('an abort that loses the race to an upgrade through a held lock\'s fd keeps a lock on it, not none (s39-locks M1)', async (t) => {
+  // The upgrade (shared to exclusive) through S.fd replaces S's lock in the
+  // kernel when granted; undoing a grant that came after the abort unlocked
+  // the description, and S, not released, held nothing (50 of 50 runs).
+  const path = file()
+  const locksOn = (): string[] => {
+    const ino = statSync(path).ino
+    return readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes(`:${ino} `))
+  }
+  for (let i = 0; i < 10; i++) {
+    const S = tryLockFile(path, { shared: true })!
+    const O = tryLockFile(path, { shared: true })!
+    const ac = new AbortController()
+    const w = lockFile(S.fd, { signal: ac.signal })
+    await sleep(20)
+    O.release()
+    ac.abort() // the same tick: the kernel grants the upgrade before the abort reaches the wait
+    await t.throwsAsync(w, { name: 'AbortError' })
+    await until(noWaitThread)
+    await sleep(20)
+    t.false(S.released)
+    t.true(locksOn().length >= 1, `round ${i}: S still holds a lock (${locksOn().join(' | ') || 'none'})`)
+    S.release()
+    t.deepEqual(locksOn(), [], 'and S.release() drops it')
+  }
+  // A plain fd that held no lock: an abort after the grant still leaves nothing.
+  const fd = openSync(path, 'r+')
+  t.teardown(() => closeSync(fd))
+  for (let i = 0; i < 5; i++) {
+    const O = tryLockFile(path)!
+    const ac = new AbortController()
+    const w = lockFile(fd, { signal: ac.signal })
+    await sleep(20)
+    O.release()
+    ac.abort()
+    await t.throwsAsync(w, { name: 'AbortError' })
+    await until(noWaitThread)
+    await sleep(20)
+    t.deepEqual(locksOn(), [], `round ${i}: nothing stays locked`)
+  }
 })

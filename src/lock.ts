@@ -691,7 +691,18 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * kernel (waits through an fd or `FileHandle` do not queue: each waits in
  * the kernel, as its description's own locks decide what it conflicts
  * with). `signal` ends the wait at once: the promise rejects with an
- * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
+ * `AbortError` (the signal's reason as `cause`), and nothing stays locked;
+ * except that an upgrade or conversion through a held lock's fd (a shared
+ * `FileLock`'s `fd` asked for exclusive) whose grant came before the abort
+ * reached the wait leaves the granted lock in place: the kernel replaced
+ * the held lock with it, and undoing it would drop both. The holder's
+ * `release()` drops it.
+ *
+ * Locks are not re-entrant: a lock this process already holds on the file
+ * through another path lock (or another open) conflicts like any other
+ * holder's, so `lockFile(path)` while holding it waits for ever, and OFD and
+ * `flock` locks have no deadlock detection (no `EDEADLK`). Keep and reuse
+ * the `FileLock`, or pass a `signal`.
  * When the promise settles, whatever the outcome, the wait's fds are closed
  * and its thread is back in the pool (idle pool threads end after 1 s).
  *

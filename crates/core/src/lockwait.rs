@@ -118,6 +118,26 @@ pub fn try_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<bool> {
     }
 }
 
+/// Whether the open file description of `fd` holds an OFD or `flock(2)`
+/// lock on its file, read from `/proc/self/fdinfo/<fd>`, whose `lock:` lines
+/// list the locks this description owns (and only those: another
+/// description's lock on the same file is not listed). A wait that upgrades
+/// or converts such a lock replaces it in the kernel when granted, so a grant
+/// that came after a cancel cannot be undone by [`unlock`] without dropping
+/// the lock held before the wait as well (s39-locks M1). `false` where
+/// `/proc` cannot be read: the undo then behaves as before.
+///
+/// # References
+/// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
+pub fn description_holds_lock(fd: BorrowedFd<'_>) -> bool {
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .map(|info| {
+            info.lines()
+                .any(|l| l.starts_with("lock:") && (l.contains("OFDLCK") || l.contains("FLOCK")))
+        })
+        .unwrap_or(false)
+}
+
 /// Releases the lock (the range, for OFD).
 pub fn unlock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<()> {
     match spec.kind {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use linux_fd_core::lockwait::{
-    lock_until, names_file, open_for_lock, open_for_spec, try_lock, unlock, Cancel, LockKind, LockSpec,
-    Waited,
+    description_holds_lock, lock_until, names_file, open_for_lock, open_for_spec, try_lock, unlock, Cancel,
+    LockKind, LockSpec, Waited,
 };
 
 mod common;
@@ -241,4 +241,23 @@ fn names_file_is_false_once_the_path_is_unlinked_or_replaced() {
         (linux_fd_core::Errno::ENAMETOOLONG, "stat")
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn description_holds_lock_sees_only_its_own_descriptions_ofd_and_flock_locks() {
+    let path = temp_path("holds");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    assert!(!description_holds_lock(a.as_fd()), "nothing locked yet");
+    for kind in [LockKind::Ofd, LockKind::Flock] {
+        assert!(try_lock(a.as_fd(), &spec(kind, true)).unwrap());
+        assert!(description_holds_lock(a.as_fd()), "{kind:?}: a holds it");
+        // A dup shares the description, and so its locks.
+        let dup = a.try_clone().unwrap();
+        assert!(description_holds_lock(dup.as_fd()), "{kind:?}: through a dup");
+        // b is another description of the same file: it holds nothing.
+        assert!(!description_holds_lock(b.as_fd()), "{kind:?}: not b");
+        unlock(a.as_fd(), &spec(kind, true)).unwrap();
+        assert!(!description_holds_lock(a.as_fd()), "{kind:?}: released");
+    }
 }

@@ -15,7 +15,10 @@
 //!   cancelled or failed) holds no fd and no kernel wait, and its thread is
 //!   back in the pool: nothing waits for GC.
 //! - A cancel that races a successful acquisition undoes it on the JS thread
-//!   before reporting "cancelled": nothing stays locked.
+//!   before reporting "cancelled": nothing stays locked. Except where the
+//!   description held a lock before the wait (an upgrade through a held
+//!   lock's fd): the grant replaced that lock, and the undo would drop both,
+//!   so the granted lock stays with the holder.
 //!
 //! Errors are negative errnos (see `handle.rs`).
 
@@ -285,11 +288,13 @@ struct Outcome {
     dup: GuardedFd,
     spec: LockSpec,
     delivered: bool,
+    /// The description held a lock before the wait ([`WaitState::keep`]).
+    keep: bool,
 }
 
 impl Drop for Outcome {
     fn drop(&mut self) {
-        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
+        if !self.delivered && !self.keep && matches!(self.r, Ok(Waited::Acquired)) {
             if let Some(fd) = self.dup.get() {
                 let _ = lockwait::unlock(fd.as_fd(), &self.spec);
             }
@@ -341,6 +346,14 @@ pub fn lock_wait(
         Some(Err(e)) => return Either::B(errno(&e)),
         None => return Either::B(-libc::EBADF),
     };
+    // A description that already holds a lock (an upgrade through a held
+    // lock's fd) has it replaced by the grant: a grant that comes after a
+    // cancel is then kept, since unlocking would drop the lock held before
+    // too (s39-locks M1: the holder's FileLock, not released, held nothing).
+    // The stronger lock stays with the holder, whose release() drops it.
+    let keep = dup
+        .get()
+        .is_some_and(|fd| lockwait::description_holds_lock(fd.as_fd()));
     let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
@@ -382,6 +395,7 @@ pub fn lock_wait(
                 dup,
                 spec,
                 delivered: false,
+                keep,
             }
         },
         move |env, outcome| {
@@ -413,8 +427,10 @@ pub fn lock_wait(
                                 // number (a `lockDup` handle shares the caller's
                                 // description, so closing the dup alone would
                                 // leave it locked).
+                                // Not if the description held a lock before
+                                // the wait (`keep`).
                                 _ => {
-                                    if let Some(fd) = o.dup.get() {
+                                    if let Some(fd) = o.dup.get().filter(|_| !o.keep) {
                                         let _ = lockwait::unlock(fd.as_fd(), &spec);
                                     }
                                     if cancelled {
