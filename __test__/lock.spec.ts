@@ -1300,10 +1300,14 @@ test('a directory: an exclusive OFD lock says how to lock it; a flock or shared 
     l?.release()
   }
   // The hint is for that case only (diff35b L2): a path ending in '/' that
-  // names no directory is EISDIR for any lock, and taking another kind does not help.
+  // names no directory is EISDIR for any lock, and taking another kind does
+  // not help; it gets a hint of its own (s39-locks L3).
   for (const options of [{ kind: 'flock' }, { shared: true }] as const) {
     const missing = join(d, 'missing') + '/'
-    t.throws(() => tryLockFile(missing, options), { code: 'EISDIR', message: `EISDIR: illegal operation on a directory, open '${missing}'` })
+    t.throws(() => tryLockFile(missing, options), {
+      code: 'EISDIR',
+      message: `EISDIR: illegal operation on a directory, open '${missing}' (a path ending in '/' names a directory: drop the '/' to lock a file)`,
+    })
   }
 })
 
@@ -1491,4 +1495,36 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     await sleep(20)
     t.deepEqual(locksOn(), [], `round ${i}: nothing stays locked`)
   }
+})
+
+test.serial('locking a tty by path does not make it the controlling terminal of a session leader without one (O_NOCTTY; s39-locks L1)', (t) => {
+  // A daemon (setsid, no controlling terminal) that locked /dev/pts/N by
+  // path acquired it as its controlling terminal, and with it the SIGHUP of
+  // its hangup; testLock's open already had O_NOCTTY, flock(1)'s has it.
+  const js = `const L = require(${JSON.stringify(PKG)}), fs = require('fs')
+    const tty = () => fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[4]
+    const l = L.tryLockFile(process.argv[1], process.argv[2] === 'flock' ? { kind: 'flock' } : { shared: true })
+    console.log(process.argv[2], tty(), l === null ? 'busy' : 'locked')`
+  const py = `import os, pty, subprocess, sys
+m, s = pty.openpty()
+name = os.ttyname(s)
+os.close(s)
+for kind in ['ofd', 'flock']:
+    r = subprocess.run(['setsid', '-w', sys.argv[1], '-e', sys.argv[2], name, kind], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    print(r.stdout.strip() or r.stderr.strip()[:300])`
+  const out = execFileSync('python3', ['-c', py, process.execPath, js], { encoding: 'utf8' })
+  t.deepEqual(out.trim().split('\n'), ['ofd 0 locked', 'flock 0 locked'], out)
+})
+
+test('a path ending in \'/\' that is no directory gets its own EISDIR hint; a directory keeps the directory one (s39-locks L3)', (t) => {
+  const f = file()
+  writeFileSync(f, '')
+  for (const p of [`${f}/`, `${f}-missing/`]) {
+    for (const options of [{}, { shared: true }, { kind: 'flock' as const }]) {
+      const e = t.throws(() => tryLockFile(p, options), { code: 'EISDIR' })
+      t.regex(e?.message ?? '', /a path ending in '\/' names a directory: drop the '\/' to lock a file/, p)
+    }
+  }
+  const e = t.throws(() => tryLockFile(`${dir}/`), { code: 'EISDIR' })
+  t.regex(e?.message ?? '', /a directory opens only for reading/)
 })

@@ -54,9 +54,13 @@ export const F_GETFL: number = native.F_GETFL
 export const F_SETFL: number = native.F_SETFL
 /** `fcntl` command (`struct flock` buffer): test for a POSIX record lock. */
 export const F_GETLK: number = native.F_GETLK
-/** `fcntl` command (`struct flock` buffer): set a POSIX record lock, non-blocking. */
+/**
+ * `fcntl` command (`struct flock` buffer): set a POSIX record lock,
+ * non-blocking. A POSIX lock belongs to the process and is dropped when it
+ * closes any fd of the file: see {@link lockf}; prefer {@link F_OFD_SETLK}.
+ */
 export const F_SETLK: number = native.F_SETLK
-/** `fcntl` command (`struct flock` buffer): set a POSIX record lock, blocking the thread. */
+/** `fcntl` command (`struct flock` buffer): set a POSIX record lock, blocking the thread (dropped as {@link F_SETLK}'s). */
 export const F_SETLKW: number = native.F_SETLKW
 /** `fcntl` command: on 64-bit Linux the same as {@link F_GETLK} (`struct flock` has 64-bit offsets). */
 export const F_GETLK64: number = native.F_GETLK64
@@ -598,10 +602,11 @@ const OFF_MAX = 2n ** 63n - 1n
  *
  * These locks belong to the process and are dropped when it closes *any* fd
  * of the file (Node may do that internally): prefer {@link lockFile}. That
- * includes this package: `tryLockFile(path)` and `lockFile(path)` open the
- * file and close their fd when done or refused, so a probe by path of a
- * file this process holds a `lockf` lock on drops that lock (it also finds
- * it "held": OFD and POSIX locks of one process conflict).
+ * includes this package: `tryLockFile` and `lockFile`, by path or through
+ * an fd, lock through an fd of their own (opened, or a dup) and close it
+ * when released or refused, so a probe of a file this process holds a
+ * `lockf` lock on drops that lock (it also finds it "held": OFD and POSIX
+ * locks of one process conflict). `testLock` does not.
  * Without `LOCK_NB` this **blocks the calling thread**.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param cmd - `LOCK_UN`, or `LOCK_SH`/`LOCK_EX` with optional `LOCK_NB`.

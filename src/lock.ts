@@ -6,6 +6,7 @@
  * `AbortSignal`.
  * @module
  */
+import { statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as util from 'node:util'
 
@@ -187,12 +188,26 @@ function open(target: LockPath | number, spec: Spec): LockHandle {
   // refuses (a user coming from proper-lockfile, which locks directories;
   // comp35 M2). Not a 'flock' lock alone for a lock directory that
   // proper-lockfile left: it would exclude nobody (s38-migrate M3).
+  // A path ending in '/' names a directory whatever is there, and every
+  // lock of it is EISDIR if it is a file or missing (s39-locks L3).
+  const slash = h === EISDIR && (typeof target === 'string' ? target.endsWith('/') : target[target.length - 1] === 0x2f)
   const hint =
-    h === EISDIR && spec.kind === 'ofd' && !spec.shared
-      ? "a directory opens only for reading: lock a file, or take a 'flock' or shared lock of the directory; " +
-        'a <file>.lock directory that proper-lockfile left is not a kernel lock, see docs/migrating.md'
-      : undefined
+    slash && !isDirectory(target)
+      ? "a path ending in '/' names a directory: drop the '/' to lock a file"
+      : h === EISDIR && spec.kind === 'ofd' && !spec.shared
+        ? "a directory opens only for reading: lock a file, or take a 'flock' or shared lock of the directory; " +
+          'a <file>.lock directory that proper-lockfile left is not a kernel lock, see docs/migrating.md'
+        : undefined
   throw errnoError(h, 'open', pathText(target), hint)
+}
+
+/** Whether `p` names a directory now (false if it cannot be read). */
+function isDirectory(p: LockPath): boolean {
+  try {
+    return statSync(typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength), { throwIfNoEntry: false })?.isDirectory() === true
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -474,7 +489,9 @@ export class FileLock implements Disposable, AsyncDisposable {
  * `tryLockFile(fileOrPath, options?)`—Takes a lock if it is free right now;
  * returns `null` if another holder conflicts. Never waits.
  *
- * `fileOrPath` is a path (opened with `O_RDWR | O_CREAT | O_CLOEXEC`, mode
+ * `fileOrPath` is a path (a FIFO or device too is opened read-write, which
+ * releases a FIFO's blocked writer: lock those through an fd you opened;
+ * opened with `O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY`, mode
  * 0666 less the umask, and held until release; a lock that needs no write
  * access, `kind: 'flock'` or `shared`, falls back to a read-only open of a
  * file the user may only read, of a directory, on a read-only mount, of a
@@ -484,7 +501,8 @@ export class FileLock implements Disposable, AsyncDisposable {
  *
  * Locks taken through the same fd share its open file description, and the
  * kernel sees one owner: a second lock through it is not a conflict, and
- * releasing either drops both. Take one lock per description, or lock by
+ * releasing either drops both, as does its garbage collection or the end of
+ * the worker that took it. Take one lock per description, or lock by
  * path (each path lock opens its own). Changing a `'flock'` lock's mode
  * through the same description is not atomic (flock(2)): an upgrade that
  * does not succeed at once (a `tryLockFile` that returns `null`, a

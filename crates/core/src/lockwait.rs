@@ -386,7 +386,7 @@ fn poll_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Wa
     }
 }
 
-/// Opens `path` for locking: `O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 (less
+/// Opens `path` for locking: `O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY`, mode 0666 (less
 /// umask), so that a missing lock file is created.
 pub fn open_for_lock(path: &std::path::Path) -> Result<OwnedFd> {
     open_rw(path).syscall("open")
@@ -399,7 +399,9 @@ fn open_rw(path: &std::path::Path) -> nix::Result<OwnedFd> {
     retry_eintr(|| {
         nix::fcntl::open(
             path,
-            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+            // O_NOCTTY: a session leader with no controlling terminal (a
+            // daemon) that locked a tty by path acquired it (s39-locks L1).
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
             Mode::from_bits_truncate(0o666),
         )
     })
@@ -447,11 +449,11 @@ pub fn names_file(path: &std::path::Path, fd: BorrowedFd<'_>) -> Result<bool> {
     }
 }
 
-/// `O_RDONLY | O_NONBLOCK | O_CLOEXEC`, then `O_NONBLOCK` cleared: see
+/// `O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY`, then `O_NONBLOCK` cleared: see
 /// [`open_for_spec`].
 fn open_ro(path: &std::path::Path) -> nix::Result<OwnedFd> {
     use nix::fcntl::OFlag;
-    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
     let fd = retry_eintr(|| nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()))?;
     let fl = fcntl(&fd, FcntlArg::F_GETFL)?;
     fcntl(
