@@ -596,7 +596,7 @@ export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | 
 export declare function lockNamesPath(handle: ExternalObject<'LockHandle'>, path: string | Uint8Array): number
 
 /**
- * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC`, mode 0666 less
+ * Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY`, mode 0666 less
  * the umask; read-only for a lock that needs no write access where that
  * open is refused, see core `open_for_spec`) into a handle that will lock it as described (`flock`: a
  * whole-file `flock(2)` lock, else an OFD lock on `start`, `length`; length

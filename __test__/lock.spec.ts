@@ -1480,6 +1480,24 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     S.release()
     t.deepEqual(locksOn(), [], 'and S.release() drops it')
   }
+  // Held on other bytes (0..9), waited for on 20..29: the late grant is
+  // undone, and only the held range stays (no lock no one owns).
+  for (let i = 0; i < 5; i++) {
+    const S = tryLockFile(path, { shared: true, range: { start: 0, length: 10 } })!
+    const O = tryLockFile(path, { range: { start: 20, length: 10 } })!
+    const ac = new AbortController()
+    const w = lockFile(S.fd, { range: { start: 20, length: 10 }, signal: ac.signal })
+    await sleep(20)
+    O.release()
+    ac.abort()
+    await t.throwsAsync(w, { name: 'AbortError' })
+    await until(noWaitThread)
+    await sleep(20)
+    const held = locksOn()
+    t.is(held.length, 1, `round ${i}: ${held.join(' | ')}`)
+    t.regex(held[0] ?? '', / 0 9$/, 'the held range')
+    S.release()
+  }
   // A plain fd that held no lock: an abort after the grant still leaves nothing.
   const fd = openSync(path, 'r+')
   t.teardown(() => closeSync(fd))

@@ -118,24 +118,53 @@ pub fn try_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<bool> {
     }
 }
 
-/// Whether the open file description of `fd` holds an OFD or `flock(2)`
-/// lock on its file, read from `/proc/self/fdinfo/<fd>`, whose `lock:` lines
-/// list the locks this description owns (and only those: another
-/// description's lock on the same file is not listed). A wait that upgrades
-/// or converts such a lock replaces it in the kernel when granted, so a grant
-/// that came after a cancel cannot be undone by [`unlock`] without dropping
-/// the lock held before the wait as well (s39-locks M1). `false` where
-/// `/proc` cannot be read: the undo then behaves as before.
+/// Whether the open file description of `fd` holds a lock that a grant of
+/// `spec` would replace: a `flock(2)` lock for a flock spec, an OFD lock on a
+/// byte range that overlaps `spec`'s for an OFD one. Read from
+/// `/proc/self/fdinfo/<fd>`, whose `lock:` lines list the locks this
+/// description owns (and only those: another description's lock on the same
+/// file is not listed), each with its kind and its first and last byte
+/// (`EOF` for a lock to the end). Such a grant replaces the held lock in the
+/// kernel, so a grant that came after a cancel cannot be undone by
+/// [`unlock`] without dropping the lock held before as well (s39-locks M1).
+/// `false` where `/proc` cannot be read: the undo then behaves as before.
 ///
 /// # References
 /// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
-pub fn description_holds_lock(fd: BorrowedFd<'_>) -> bool {
-    std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
-        .map(|info| {
-            info.lines()
-                .any(|l| l.starts_with("lock:") && (l.contains("OFDLCK") || l.contains("FLOCK")))
-        })
-        .unwrap_or(false)
+pub fn description_holds_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> bool {
+    let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
+        return false;
+    };
+    // The spec's range, last byte inclusive as fdinfo gives it.
+    let first = spec.start;
+    let last = if spec.len == 0 {
+        i64::MAX
+    } else {
+        spec.start.saturating_add(spec.len - 1)
+    };
+    info.lines().filter_map(|l| l.strip_prefix("lock:")).any(|l| {
+        // "1: OFDLCK ADVISORY READ -1 fe:00:10011914 0 EOF"
+        let f: Vec<&str> = l.split_whitespace().collect();
+        match (spec.kind, f.get(1).copied()) {
+            (LockKind::Flock, Some("FLOCK")) => true,
+            (LockKind::Ofd, Some("OFDLCK")) => {
+                let start = f.get(6).and_then(|v| v.parse::<i64>().ok());
+                let end = f.get(7).and_then(|v| {
+                    if *v == "EOF" {
+                        Some(i64::MAX)
+                    } else {
+                        v.parse::<i64>().ok()
+                    }
+                });
+                // Unparsable: assume it overlaps (keeping is the safe side).
+                match (start, end) {
+                    (Some(s), Some(e)) => s <= last && first <= e,
+                    _ => true,
+                }
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Releases the lock (the range, for OFD).

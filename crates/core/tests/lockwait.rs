@@ -244,20 +244,77 @@ fn names_file_is_false_once_the_path_is_unlinked_or_replaced() {
 }
 
 #[test]
-fn description_holds_lock_sees_only_its_own_descriptions_ofd_and_flock_locks() {
+fn description_holds_lock_sees_only_its_own_descriptions_locks_of_the_kind_and_range() {
     let path = temp_path("holds");
     let a = open_for_lock(&path).unwrap();
     let b = open_for_lock(&path).unwrap();
-    assert!(!description_holds_lock(a.as_fd()), "nothing locked yet");
-    for kind in [LockKind::Ofd, LockKind::Flock] {
-        assert!(try_lock(a.as_fd(), &spec(kind, true)).unwrap());
-        assert!(description_holds_lock(a.as_fd()), "{kind:?}: a holds it");
-        // A dup shares the description, and so its locks.
-        let dup = a.try_clone().unwrap();
-        assert!(description_holds_lock(dup.as_fd()), "{kind:?}: through a dup");
-        // b is another description of the same file: it holds nothing.
-        assert!(!description_holds_lock(b.as_fd()), "{kind:?}: not b");
-        unlock(a.as_fd(), &spec(kind, true)).unwrap();
-        assert!(!description_holds_lock(a.as_fd()), "{kind:?}: released");
+    let range = |start, len| LockSpec {
+        kind: LockKind::Ofd,
+        shared: false,
+        start,
+        len,
+    };
+    let flock = spec(LockKind::Flock, false);
+    assert!(
+        !description_holds_lock(a.as_fd(), &range(0, 0)),
+        "nothing locked yet"
+    );
+    // An OFD lock of bytes 10..20 (fdinfo: "10 19").
+    let held = LockSpec {
+        kind: LockKind::Ofd,
+        shared: true,
+        start: 10,
+        len: 10,
+    };
+    assert!(try_lock(a.as_fd(), &held).unwrap());
+    for (start, len, overlaps) in [
+        (0, 0, true),
+        (15, 1, true),
+        (0, 10, false),
+        (0, 11, true),
+        (19, 5, true),
+        (20, 5, false),
+        (20, 0, false),
+    ] {
+        assert_eq!(
+            description_holds_lock(a.as_fd(), &range(start, len)),
+            overlaps,
+            "{start}+{len}"
+        );
     }
+    assert!(
+        !description_holds_lock(a.as_fd(), &flock),
+        "a flock spec ignores OFD locks"
+    );
+    // A dup shares the description, and so its locks; b is another description.
+    let dup = a.try_clone().unwrap();
+    assert!(description_holds_lock(dup.as_fd(), &range(0, 0)), "through a dup");
+    assert!(!description_holds_lock(b.as_fd(), &range(0, 0)), "not b");
+    unlock(a.as_fd(), &held).unwrap();
+    assert!(!description_holds_lock(a.as_fd(), &range(0, 0)), "released");
+    // A lock to the end of the file ("EOF"), and a flock lock.
+    assert!(try_lock(
+        a.as_fd(),
+        &LockSpec {
+            kind: LockKind::Ofd,
+            shared: true,
+            start: 100,
+            len: 0
+        }
+    )
+    .unwrap());
+    assert!(
+        description_holds_lock(a.as_fd(), &range(1 << 40, 1)),
+        "to EOF covers any later byte"
+    );
+    assert!(
+        !description_holds_lock(a.as_fd(), &range(0, 100)),
+        "but not the bytes before it"
+    );
+    assert!(try_lock(b.as_fd(), &spec(LockKind::Flock, true)).unwrap());
+    assert!(description_holds_lock(b.as_fd(), &flock), "b's flock lock");
+    assert!(
+        !description_holds_lock(b.as_fd(), &range(0, 0)),
+        "an OFD spec ignores flock locks"
+    );
 }

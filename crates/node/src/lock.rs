@@ -353,7 +353,7 @@ pub fn lock_wait(
     // The stronger lock stays with the holder, whose release() drops it.
     let keep = dup
         .get()
-        .is_some_and(|fd| lockwait::description_holds_lock(fd.as_fd()));
+        .is_some_and(|fd| lockwait::description_holds_lock(fd.as_fd(), &inner.spec));
     let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
