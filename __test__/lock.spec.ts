@@ -1455,7 +1455,7 @@ test.serial('a lock file unlinked by a holder in another process: the waiting pr
   await new Promise((r) => child.once('exit', r))
 })
 
-test.serial('an abort that loses the race to an upgrade through a held lock\'s fd keeps a lock on it, not none (s39-locks M1)', async (t) => {
+test.serial('an abort that loses the race to an upgrade through a held lock\'s fd puts back what the description held, not nothing (s39-locks M1, s39-diff3 M1)', async (t) => {
   // The upgrade (shared to exclusive) through S.fd replaces S's lock in the
   // kernel when granted; undoing a grant that came after the abort unlocked
   // the description, and S, not released, held nothing (50 of 50 runs).
@@ -1476,9 +1476,38 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     await until(noWaitThread)
     await sleep(20)
     t.false(S.released)
-    t.true(locksOn().length >= 1, `round ${i}: S still holds a lock (${locksOn().join(' | ') || 'none'})`)
+    // What S held is put back: its shared lock, not none and not exclusive.
+    const held = locksOn()
+    t.is(held.length, 1, `round ${i}: ${held.join(' | ') || 'none'}`)
+    t.regex(held[0] ?? '', /OFDLCK\s+ADVISORY\s+READ .* 0 EOF$/, `round ${i}`)
     S.release()
     t.deepEqual(locksOn(), [], 'and S.release() drops it')
+  }
+  // Held on part of the range through the caller's own fd, waited for on
+  // all of it: the held part is put back and the rest unlocked, so S's
+  // release() leaves nothing (s39-diff3 M1: the kept grant's 10..EOF stayed
+  // on the fd). And an exclusive piece under a shared request stays
+  // exclusive (s39-diff3 M1: it was downgraded).
+  const own = openSync(path, 'r+')
+  t.teardown(() => closeSync(own))
+  for (const [sShared, wShared] of [[true, false], [false, true]] as const) {
+    for (let i = 0; i < 3; i++) {
+      const S = tryLockFile(own, { shared: sShared, range: { start: 0, length: 10 } })!
+      const O = tryLockFile(path, { range: { start: 10, length: 10 } })!
+      const ac = new AbortController()
+      const w = lockFile(own, { shared: wShared, range: { start: 0, length: 20 }, signal: ac.signal })
+      await sleep(20)
+      O.release()
+      ac.abort()
+      await t.throwsAsync(w, { name: 'AbortError' })
+      await until(noWaitThread)
+      await sleep(20)
+      const held = locksOn()
+      t.is(held.length, 1, `${sShared} ${i}: ${held.join(' | ')}`)
+      t.regex(held[0] ?? '', new RegExp(`OFDLCK\\s+ADVISORY\\s+${sShared ? 'READ' : 'WRITE'} .* 0 9$`), `${sShared} ${i}`)
+      S.release()
+      t.deepEqual(locksOn(), [], `${sShared} ${i}: S.release() leaves nothing`)
+    }
   }
   // Held on other bytes (0..9), waited for on 20..29: the late grant is
   // undone, and only the held range stays (no lock no one owns).

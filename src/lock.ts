@@ -709,12 +709,18 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * kernel (waits through an fd or `FileHandle` do not queue: each waits in
  * the kernel, as its description's own locks decide what it conflicts
  * with). `signal` ends the wait at once: the promise rejects with an
- * `AbortError` (the signal's reason as `cause`), and nothing stays locked;
- * except that an upgrade or conversion through a held lock's fd (a shared
- * `FileLock`'s `fd` asked for exclusive) whose grant came before the abort
- * reached the wait leaves the granted lock in place: the kernel replaced
- * the held lock with it, and undoing it would drop both. The holder's
- * `release()` drops it.
+ * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
+ * A wait through a held lock's fd (an upgrade: a shared `FileLock`'s `fd`
+ * asked for exclusive) whose grant beat the abort has replaced that lock in
+ * the kernel: the undo puts back what the fd's open file description held
+ * over the range before the wait (read from `/proc/self/fdinfo` as the wait
+ * starts) and unlocks the rest. A shared piece comes back at once; an
+ * exclusive one under a shared request comes back unless another holder
+ * took a shared lock in between. If the holder released its lock during
+ * the wait, that lock is put back all the same, and stays until the fd's
+ * description is closed (for a `FileLock` by path, at its release). OFD
+ * locks only: a refused `flock` conversion has already dropped the held
+ * lock before any wait (flock(2)).
  *
  * Locks are not re-entrant: a lock this process already holds on the file
  * through another path lock (or another open) conflicts like any other

@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg};
 
-use crate::error::{retry_eintr, Context, Errno, Result};
+use crate::error::{retry_eintr, Context, Errno, Error, Result};
 
 /// The first sleep between two attempts of a waiting lock.
 pub const MIN_BACKOFF: Duration = Duration::from_micros(50);
@@ -118,53 +118,135 @@ pub fn try_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<bool> {
     }
 }
 
-/// Whether the open file description of `fd` holds a lock that a grant of
-/// `spec` would replace: a `flock(2)` lock for a flock spec, an OFD lock on a
-/// byte range that overlaps `spec`'s for an OFD one. Read from
-/// `/proc/self/fdinfo/<fd>`, whose `lock:` lines list the locks this
-/// description owns (and only those: another description's lock on the same
-/// file is not listed), each with its kind and its first and last byte
-/// (`EOF` for a lock to the end). Such a grant replaces the held lock in the
-/// kernel, so a grant that came after a cancel cannot be undone by
-/// [`unlock`] without dropping the lock held before as well (s39-locks M1).
-/// `false` where `/proc` cannot be read: the undo then behaves as before.
-///
-/// # References
-/// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
-pub fn description_holds_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> bool {
-    let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
-        return false;
-    };
-    // The spec's range, last byte inclusive as fdinfo gives it.
-    let first = spec.start;
-    let last = if spec.len == 0 {
+/// A piece of an OFD lock that a description held: its type and its first
+/// and last byte ([`i64::MAX`]: to the end of the file, however it grows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldPiece {
+    /// A read (shared) lock, else a write (exclusive) one.
+    pub shared: bool,
+    /// The first byte.
+    pub first: i64,
+    /// The last byte, inclusive; `i64::MAX` for "to the end of the file".
+    pub last: i64,
+}
+
+impl HeldPiece {
+    /// The spec locking `shared` over bytes `first..=last`.
+    fn spec(shared: bool, first: i64, last: i64) -> LockSpec {
+        let len = if last == i64::MAX { 0 } else { last - first + 1 };
+        LockSpec {
+            kind: LockKind::Ofd,
+            shared,
+            start: first,
+            len,
+        }
+    }
+}
+
+/// The first and last byte of an OFD spec's range (`len` 0: to the end).
+fn range_of(spec: &LockSpec) -> (i64, i64) {
+    let last = if spec.len <= 0 {
         i64::MAX
     } else {
         spec.start.saturating_add(spec.len - 1)
     };
-    info.lines().filter_map(|l| l.strip_prefix("lock:")).any(|l| {
-        // "1: OFDLCK ADVISORY READ -1 fe:00:10011914 0 EOF"
-        let f: Vec<&str> = l.split_whitespace().collect();
-        match (spec.kind, f.get(1).copied()) {
-            (LockKind::Flock, Some("FLOCK")) => true,
-            (LockKind::Ofd, Some("OFDLCK")) => {
-                let start = f.get(6).and_then(|v| v.parse::<i64>().ok());
-                let end = f.get(7).and_then(|v| {
-                    if *v == "EOF" {
-                        Some(i64::MAX)
-                    } else {
-                        v.parse::<i64>().ok()
-                    }
-                });
-                // Unparsable: assume it overlaps (keeping is the safe side).
-                match (start, end) {
-                    (Some(s), Some(e)) => s <= last && first <= e,
-                    _ => true,
-                }
+    (spec.start, last)
+}
+
+/// The OFD lock pieces that the open file description of `fd` holds over
+/// bytes of `spec`'s range, each cut to that range and sorted: what a grant
+/// of `spec` on this description would replace. Read from
+/// `/proc/self/fdinfo/<fd>`, whose `lock:` lines list the locks this
+/// description owns (and only those: another description's locks, and this
+/// process's POSIX locks, are not counted), each with its type and first and
+/// last byte. Empty for a flock spec: `lockFile` tries first, and a refused
+/// `LOCK_NB` conversion has already dropped a held flock lock (flock(2):
+/// conversions are not atomic). Empty where `/proc` cannot be read.
+///
+/// Why (s39-locks M1): a grant that came after a cancel is undone, and
+/// unlocking the range dropped the lock that the description held there
+/// before the wait (an upgrade through a held lock's fd); [`undo_grant`]
+/// puts these pieces back instead.
+///
+/// # References
+/// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
+pub fn held_pieces(fd: BorrowedFd<'_>, spec: &LockSpec) -> Vec<HeldPiece> {
+    if spec.kind != LockKind::Ofd {
+        return Vec::new();
+    }
+    let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
+        return Vec::new();
+    };
+    let (first, last) = range_of(spec);
+    let mut pieces: Vec<HeldPiece> = info
+        .lines()
+        .filter_map(|l| l.strip_prefix("lock:"))
+        .filter_map(|l| {
+            // "1: OFDLCK ADVISORY  READ -1 fe:00:10011914 0 EOF"
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.get(1) != Some(&"OFDLCK") {
+                return None;
             }
-            _ => false,
+            let shared = f.get(3) == Some(&"READ");
+            let start = f.get(6)?.parse::<i64>().ok()?;
+            let end = match *f.get(7)? {
+                "EOF" => i64::MAX,
+                v => v.parse::<i64>().ok()?,
+            };
+            (start <= last && first <= end).then(|| HeldPiece {
+                shared,
+                first: start.max(first),
+                last: end.min(last),
+            })
+        })
+        .collect();
+    pieces.sort_by_key(|p| p.first);
+    pieces
+}
+
+/// Undoes a grant of `spec` that came after its wait was cancelled: sets
+/// each piece of `held` ([`held_pieces`] of the description before the
+/// wait) back to its type, then unlocks the rest of the range, so the
+/// description holds what it held before. With `held` empty, this is
+/// [`unlock`]. Putting a shared piece back over a granted exclusive lock
+/// never blocks; putting an exclusive one back over a granted shared lock
+/// fails if another holder took a shared lock in between, and that piece
+/// then stays shared. The first error is returned after every step was
+/// tried.
+pub fn undo_grant(fd: BorrowedFd<'_>, spec: &LockSpec, held: &[HeldPiece]) -> Result<()> {
+    if held.is_empty() || spec.kind != LockKind::Ofd {
+        return unlock(fd, spec);
+    }
+    let mut first_err = None;
+    let mut note = |r: Result<bool>| {
+        let r = r.and_then(|ok| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::new(Errno::EAGAIN, "fcntl"))
+            }
+        });
+        if let (Err(e), None) = (r, &first_err) {
+            first_err = Some(e);
         }
-    })
+    };
+    for p in held {
+        note(try_lock(fd, &HeldPiece::spec(p.shared, p.first, p.last)));
+    }
+    // The gaps between the pieces (sorted, cut to the range, disjoint).
+    let (first, last) = range_of(spec);
+    let mut next = Some(first); // the first byte not yet put back or unlocked
+    for p in held {
+        let Some(from) = next else { break };
+        if p.first > from {
+            note(unlock(fd, &HeldPiece::spec(true, from, p.first - 1)).map(|()| true));
+        }
+        next = if p.last >= last { None } else { Some(p.last + 1) };
+    }
+    if let Some(from) = next {
+        note(unlock(fd, &HeldPiece::spec(true, from, last)).map(|()| true));
+    }
+    first_err.map_or(Ok(()), Err)
 }
 
 /// Releases the lock (the range, for OFD).

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use linux_fd_core::lockwait::{
-    description_holds_lock, lock_until, names_file, open_for_lock, open_for_spec, try_lock, unlock, Cancel,
-    LockKind, LockSpec, Waited,
+    held_pieces, lock_until, names_file, open_for_lock, open_for_spec, try_lock, undo_grant, unlock, Cancel,
+    HeldPiece, LockKind, LockSpec, Waited,
 };
 
 mod common;
@@ -243,9 +243,23 @@ fn names_file_is_false_once_the_path_is_unlinked_or_replaced() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// This description's OFD locks on the file, as `(shared, first, last)`, from /proc/self/fdinfo.
+fn own_locks(fd: std::os::fd::BorrowedFd<'_>) -> Vec<(bool, i64, i64)> {
+    let all = LockSpec {
+        kind: LockKind::Ofd,
+        shared: true,
+        start: 0,
+        len: 0,
+    };
+    held_pieces(fd, &all)
+        .iter()
+        .map(|p| (p.shared, p.first, p.last))
+        .collect()
+}
+
 #[test]
-fn description_holds_lock_sees_only_its_own_descriptions_locks_of_the_kind_and_range() {
-    let path = temp_path("holds");
+fn held_pieces_reads_this_descriptions_ofd_locks_over_a_range() {
+    let path = temp_path("held");
     let a = open_for_lock(&path).unwrap();
     let b = open_for_lock(&path).unwrap();
     let range = |start, len| LockSpec {
@@ -254,67 +268,90 @@ fn description_holds_lock_sees_only_its_own_descriptions_locks_of_the_kind_and_r
         start,
         len,
     };
-    let flock = spec(LockKind::Flock, false);
     assert!(
-        !description_holds_lock(a.as_fd(), &range(0, 0)),
+        held_pieces(a.as_fd(), &range(0, 0)).is_empty(),
         "nothing locked yet"
     );
-    // An OFD lock of bytes 10..20 (fdinfo: "10 19").
-    let held = LockSpec {
-        kind: LockKind::Ofd,
-        shared: true,
-        start: 10,
-        len: 10,
-    };
-    assert!(try_lock(a.as_fd(), &held).unwrap());
-    for (start, len, overlaps) in [
-        (0, 0, true),
-        (15, 1, true),
-        (0, 10, false),
-        (0, 11, true),
-        (19, 5, true),
-        (20, 5, false),
-        (20, 0, false),
-    ] {
-        assert_eq!(
-            description_holds_lock(a.as_fd(), &range(start, len)),
-            overlaps,
-            "{start}+{len}"
-        );
-    }
-    assert!(
-        !description_holds_lock(a.as_fd(), &flock),
-        "a flock spec ignores OFD locks"
-    );
-    // A dup shares the description, and so its locks; b is another description.
-    let dup = a.try_clone().unwrap();
-    assert!(description_holds_lock(dup.as_fd(), &range(0, 0)), "through a dup");
-    assert!(!description_holds_lock(b.as_fd(), &range(0, 0)), "not b");
-    unlock(a.as_fd(), &held).unwrap();
-    assert!(!description_holds_lock(a.as_fd(), &range(0, 0)), "released");
-    // A lock to the end of the file ("EOF"), and a flock lock.
+    // Shared 10..19 and exclusive 30..EOF.
     assert!(try_lock(
         a.as_fd(),
         &LockSpec {
             kind: LockKind::Ofd,
             shared: true,
-            start: 100,
+            start: 10,
+            len: 10
+        }
+    )
+    .unwrap());
+    assert!(try_lock(
+        a.as_fd(),
+        &LockSpec {
+            kind: LockKind::Ofd,
+            shared: false,
+            start: 30,
             len: 0
         }
     )
     .unwrap());
-    assert!(
-        description_holds_lock(a.as_fd(), &range(1 << 40, 1)),
-        "to EOF covers any later byte"
+    let piece = |shared, first, last| HeldPiece { shared, first, last };
+    assert_eq!(
+        held_pieces(a.as_fd(), &range(0, 0)),
+        [piece(true, 10, 19), piece(false, 30, i64::MAX)]
     );
-    assert!(
-        !description_holds_lock(a.as_fd(), &range(0, 100)),
-        "but not the bytes before it"
+    // Cut to the range; none outside it.
+    assert_eq!(
+        held_pieces(a.as_fd(), &range(15, 20)),
+        [piece(true, 15, 19), piece(false, 30, 34)]
     );
-    assert!(try_lock(b.as_fd(), &spec(LockKind::Flock, true)).unwrap());
-    assert!(description_holds_lock(b.as_fd(), &flock), "b's flock lock");
-    assert!(
-        !description_holds_lock(b.as_fd(), &range(0, 0)),
-        "an OFD spec ignores flock locks"
+    assert!(held_pieces(a.as_fd(), &range(0, 10)).is_empty());
+    assert!(held_pieces(a.as_fd(), &range(20, 10)).is_empty());
+    // A flock spec counts none; a dup shares the description; b is another one.
+    assert!(held_pieces(a.as_fd(), &spec(LockKind::Flock, false)).is_empty());
+    let dup = a.try_clone().unwrap();
+    assert_eq!(held_pieces(dup.as_fd(), &range(0, 0)).len(), 2);
+    assert!(held_pieces(b.as_fd(), &range(0, 0)).is_empty());
+}
+
+#[test]
+fn undo_grant_puts_back_what_the_description_held_and_unlocks_the_rest() {
+    let path = temp_path("undo");
+    let a = open_for_lock(&path).unwrap();
+    let b = open_for_lock(&path).unwrap();
+    let ofd = |shared, start, len| LockSpec {
+        kind: LockKind::Ofd,
+        shared,
+        start,
+        len,
+    };
+    // Held: shared 0..9 and shared 20..29. Granted: exclusive 5..EOF.
+    assert!(try_lock(a.as_fd(), &ofd(true, 0, 10)).unwrap());
+    assert!(try_lock(a.as_fd(), &ofd(true, 20, 10)).unwrap());
+    let wanted = ofd(false, 5, 0);
+    let held = held_pieces(a.as_fd(), &wanted);
+    assert!(try_lock(a.as_fd(), &wanted).unwrap());
+    assert_eq!(own_locks(a.as_fd()), [(true, 0, 4), (false, 5, i64::MAX)]);
+    undo_grant(a.as_fd(), &wanted, &held).unwrap();
+    assert_eq!(
+        own_locks(a.as_fd()),
+        [(true, 0, 9), (true, 20, 29)],
+        "as before the grant"
     );
+    // Another description can take what is free again, and share what is shared.
+    assert!(try_lock(b.as_fd(), &ofd(false, 10, 10)).unwrap());
+    assert!(try_lock(b.as_fd(), &ofd(false, 30, 0)).unwrap());
+    assert!(try_lock(b.as_fd(), &ofd(true, 0, 10)).unwrap());
+    unlock(b.as_fd(), &ofd(true, 0, 0)).unwrap();
+    // Nothing held: the undo is an unlock of the range.
+    unlock(a.as_fd(), &ofd(true, 0, 0)).unwrap();
+    let none = held_pieces(a.as_fd(), &wanted);
+    assert!(try_lock(a.as_fd(), &wanted).unwrap());
+    undo_grant(a.as_fd(), &wanted, &none).unwrap();
+    assert!(own_locks(a.as_fd()).is_empty());
+    // Held exclusive, granted shared over it (a downgrade request): put back.
+    assert!(try_lock(a.as_fd(), &ofd(false, 0, 10)).unwrap());
+    let down = ofd(true, 0, 20);
+    let held = held_pieces(a.as_fd(), &down);
+    assert!(try_lock(a.as_fd(), &down).unwrap());
+    undo_grant(a.as_fd(), &down, &held).unwrap();
+    assert_eq!(own_locks(a.as_fd()), [(false, 0, 9)]);
 }

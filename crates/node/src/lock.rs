@@ -15,10 +15,9 @@
 //!   cancelled or failed) holds no fd and no kernel wait, and its thread is
 //!   back in the pool: nothing waits for GC.
 //! - A cancel that races a successful acquisition undoes it on the JS thread
-//!   before reporting "cancelled": nothing stays locked. Except where the
-//!   description held a lock before the wait (an upgrade through a held
-//!   lock's fd): the grant replaced that lock, and the undo would drop both,
-//!   so the granted lock stays with the holder.
+//!   before reporting "cancelled": nothing stays locked, and what the
+//!   description held of the range before the wait (an upgrade through a
+//!   held lock's fd, which the grant replaced) is put back.
 //!
 //! Errors are negative errnos (see `handle.rs`).
 
@@ -29,7 +28,7 @@ use std::sync::{Arc, Weak};
 
 use crate::rt::ext::{Handle, Owned};
 use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
-use linux_fd_core::lockwait::{self, Cancel, LockKind, LockSpec, Waited};
+use linux_fd_core::lockwait::{self, Cancel, HeldPiece, LockKind, LockSpec, Waited};
 use napi::bindgen_prelude::{Either, External, FromNapiValue, Function, Uint8ArraySlice, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
@@ -288,15 +287,16 @@ struct Outcome {
     dup: GuardedFd,
     spec: LockSpec,
     delivered: bool,
-    /// The description held a lock before the wait ([`WaitState::keep`]).
-    keep: bool,
+    /// What the description held of the range before the wait
+    /// (`lockwait::held_pieces`): an undo puts it back.
+    held: Vec<HeldPiece>,
 }
 
 impl Drop for Outcome {
     fn drop(&mut self) {
-        if !self.delivered && !self.keep && matches!(self.r, Ok(Waited::Acquired)) {
+        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
             if let Some(fd) = self.dup.get() {
-                let _ = lockwait::unlock(fd.as_fd(), &self.spec);
+                let _ = lockwait::undo_grant(fd.as_fd(), &self.spec, &self.held);
             }
         }
     }
@@ -346,14 +346,15 @@ pub fn lock_wait(
         Some(Err(e)) => return Either::B(errno(&e)),
         None => return Either::B(-libc::EBADF),
     };
-    // A description that already holds a lock (an upgrade through a held
-    // lock's fd) has it replaced by the grant: a grant that comes after a
-    // cancel is then kept, since unlocking would drop the lock held before
-    // too (s39-locks M1: the holder's FileLock, not released, held nothing).
-    // The stronger lock stays with the holder, whose release() drops it.
-    let keep = dup
+    // What the description already holds of the range (an upgrade through a
+    // held lock's fd): a grant replaces it, so undoing a grant that came
+    // after a cancel puts it back rather than unlocking the range, which
+    // dropped it too (s39-locks M1: the holder's FileLock, not released,
+    // held nothing).
+    let held = dup
         .get()
-        .is_some_and(|fd| lockwait::description_holds_lock(fd.as_fd(), &inner.spec));
+        .map(|fd| lockwait::held_pieces(fd.as_fd(), &inner.spec))
+        .unwrap_or_default();
     let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
@@ -395,7 +396,7 @@ pub fn lock_wait(
                 dup,
                 spec,
                 delivered: false,
-                keep,
+                held,
             }
         },
         move |env, outcome| {
@@ -427,11 +428,11 @@ pub fn lock_wait(
                                 // number (a `lockDup` handle shares the caller's
                                 // description, so closing the dup alone would
                                 // leave it locked).
-                                // Not if the description held a lock before
-                                // the wait (`keep`).
+                                // What the description held before the wait
+                                // is put back (`held`).
                                 _ => {
-                                    if let Some(fd) = o.dup.get().filter(|_| !o.keep) {
-                                        let _ = lockwait::unlock(fd.as_fd(), &spec);
+                                    if let Some(fd) = o.dup.get() {
+                                        let _ = lockwait::undo_grant(fd.as_fd(), &spec, &o.held);
                                     }
                                     if cancelled {
                                         -libc::ECANCELED
