@@ -1455,6 +1455,20 @@ test.serial('a lock file unlinked by a holder in another process: the waiting pr
   await new Promise((r) => child.once('exit', r))
 })
 
+/**
+ * Aborts `wait` in the same tick as the release of `blocker` (the lock it
+ * waits behind), so the kernel grants it before the abort reaches it, and
+ * waits until the late grant's report has been handled.
+ */
+async function abortAfterGrant(t: import('ava').ExecutionContext, blocker: FileLock, wait: Promise<FileLock>, ac: AbortController): Promise<void> {
+  await sleep(20)
+  blocker.release()
+  ac.abort()
+  await t.throwsAsync(wait, { name: 'AbortError' })
+  await until(noWaitThread)
+  await sleep(20)
+}
+
 test.serial('an abort that loses the race to an upgrade through a held lock\'s fd puts back what the description held, not nothing (s39-locks M1, s39-diff3 M1)', async (t) => {
   // The upgrade (shared to exclusive) through S.fd replaces S's lock in the
   // kernel when granted; undoing a grant that came after the abort unlocked
@@ -1468,13 +1482,7 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     const S = tryLockFile(path, { shared: true })!
     const O = tryLockFile(path, { shared: true })!
     const ac = new AbortController()
-    const w = lockFile(S.fd, { signal: ac.signal })
-    await sleep(20)
-    O.release()
-    ac.abort() // the same tick: the kernel grants the upgrade before the abort reaches the wait
-    await t.throwsAsync(w, { name: 'AbortError' })
-    await until(noWaitThread)
-    await sleep(20)
+    await abortAfterGrant(t, O, lockFile(S.fd, { signal: ac.signal }), ac)
     t.false(S.released)
     // What S held is put back: its shared lock, not none and not exclusive.
     const held = locksOn()
@@ -1495,13 +1503,7 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
       const S = tryLockFile(own, { shared: sShared, range: { start: 0, length: 10 } })!
       const O = tryLockFile(path, { range: { start: 10, length: 10 } })!
       const ac = new AbortController()
-      const w = lockFile(own, { shared: wShared, range: { start: 0, length: 20 }, signal: ac.signal })
-      await sleep(20)
-      O.release()
-      ac.abort()
-      await t.throwsAsync(w, { name: 'AbortError' })
-      await until(noWaitThread)
-      await sleep(20)
+      await abortAfterGrant(t, O, lockFile(own, { shared: wShared, range: { start: 0, length: 20 }, signal: ac.signal }), ac)
       const held = locksOn()
       t.is(held.length, 1, `${sShared} ${i}: ${held.join(' | ')}`)
       t.regex(held[0] ?? '', new RegExp(`OFDLCK\\s+ADVISORY\\s+${sShared ? 'READ' : 'WRITE'} .* 0 9$`), `${sShared} ${i}`)
@@ -1515,13 +1517,7 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     const S = tryLockFile(path, { shared: true, range: { start: 0, length: 10 } })!
     const O = tryLockFile(path, { range: { start: 20, length: 10 } })!
     const ac = new AbortController()
-    const w = lockFile(S.fd, { range: { start: 20, length: 10 }, signal: ac.signal })
-    await sleep(20)
-    O.release()
-    ac.abort()
-    await t.throwsAsync(w, { name: 'AbortError' })
-    await until(noWaitThread)
-    await sleep(20)
+    await abortAfterGrant(t, O, lockFile(S.fd, { range: { start: 20, length: 10 }, signal: ac.signal }), ac)
     const held = locksOn()
     t.is(held.length, 1, `round ${i}: ${held.join(' | ')}`)
     t.regex(held[0] ?? '', / 0 9$/, 'the held range')
@@ -1533,13 +1529,7 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
   for (let i = 0; i < 5; i++) {
     const O = tryLockFile(path)!
     const ac = new AbortController()
-    const w = lockFile(fd, { signal: ac.signal })
-    await sleep(20)
-    O.release()
-    ac.abort()
-    await t.throwsAsync(w, { name: 'AbortError' })
-    await until(noWaitThread)
-    await sleep(20)
+    await abortAfterGrant(t, O, lockFile(fd, { signal: ac.signal }), ac)
     t.deepEqual(locksOn(), [], `round ${i}: nothing stays locked`)
   }
 })
