@@ -716,9 +716,13 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * over the range before the wait (read from `/proc/self/fdinfo` as the wait
  * starts) and unlocks the rest. A shared piece comes back at once; an
  * exclusive one under a shared request comes back unless another holder
- * took a shared lock in between. If the holder released its lock during
- * the wait, that lock is put back all the same, and stays until the fd's
- * description is closed (for a `FileLock` by path, at its release). OFD
+ * took a shared lock in between: the undo runs on the wait's thread if the
+ * abort came first, else when this thread handles the grant's report, so
+ * a busy event loop widens that window. The description's locks are set to
+ * what they were when the wait started: a lock taken or released through
+ * the same description during the wait is undone too (a released one is
+ * put back, and stays until the description is closed: for a `FileLock`
+ * by path, at its release). OFD
  * locks only: a refused `flock` conversion has already dropped the held
  * lock before any wait (flock(2)).
  *

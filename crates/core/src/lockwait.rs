@@ -143,14 +143,15 @@ impl HeldPiece {
     }
 }
 
-/// The first and last byte of an OFD spec's range (`len` 0: to the end).
+/// The first and last byte of an OFD spec's range: `len` 0 is to the end;
+/// a negative `len` is the `-len` bytes before `start`, as fcntl(2) reads it
+/// (s39-diff4 L3: it was taken as "to the end").
 fn range_of(spec: &LockSpec) -> (i64, i64) {
-    let last = if spec.len <= 0 {
-        i64::MAX
-    } else {
-        spec.start.saturating_add(spec.len - 1)
-    };
-    (spec.start, last)
+    match spec.len {
+        0 => (spec.start, i64::MAX),
+        len if len < 0 => (spec.start.saturating_add(len), spec.start - 1),
+        len => (spec.start, spec.start.saturating_add(len - 1)),
+    }
 }
 
 /// The OFD lock pieces that the open file description of `fd` holds over

@@ -305,6 +305,9 @@ fn held_pieces_reads_this_descriptions_ofd_locks_over_a_range() {
     );
     assert!(held_pieces(a.as_fd(), &range(0, 10)).is_empty());
     assert!(held_pieces(a.as_fd(), &range(20, 10)).is_empty());
+    // A negative length is the bytes before the start, as fcntl(2) reads it.
+    assert_eq!(held_pieces(a.as_fd(), &range(20, -5)), [piece(true, 15, 19)]);
+    assert!(held_pieces(a.as_fd(), &range(10, -10)).is_empty());
     // A flock spec counts none; a dup shares the description; b is another one.
     assert!(held_pieces(a.as_fd(), &spec(LockKind::Flock, false)).is_empty());
     let dup = a.try_clone().unwrap();

@@ -388,7 +388,18 @@ pub fn lock_wait(
         // thread if the environment went away first).
         move || {
             let r = match dup.get() {
-                Some(fd) => lockwait::lock_until(fd.as_fd(), &spec, &cancel),
+                Some(fd) => match lockwait::lock_until(fd.as_fd(), &spec, &cancel) {
+                    // Granted after the cancel was asked for: undone here,
+                    // at once, not when the JS thread gets to the report,
+                    // which may be busy meanwhile (s39-diff4 M1: an exclusive
+                    // piece under a shared grant stayed shared that long,
+                    // open to another process's shared lock).
+                    Ok(Waited::Acquired) if cancel.is_cancelled() => {
+                        let _ = lockwait::undo_grant(fd.as_fd(), &spec, &held);
+                        Ok(Waited::Cancelled)
+                    }
+                    r => r,
+                },
                 None => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EBADF, "fcntl")),
             };
             Outcome {
