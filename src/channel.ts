@@ -10,7 +10,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { FdCore, type FdIterator, type Handle } from './waiter'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten } from './validate'
+import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
 import { after, cancelAfter } from './timers'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
@@ -672,8 +672,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   receive(options?: WaitOptions): Promise<FdMessage> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
-      const o = toOptions(options, 'options', ['signal'])
-      return this.#core.wait(toSignal(o.signal))
+      return this.#core.wait(waitSignal(options))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -702,8 +701,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   iterate(options?: WaitOptions): FdIterator<FdMessage> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
-    const o = toOptions(options, 'options', ['signal'])
-    return this.#core.iterate(toSignal(o.signal))
+    return this.#core.iterate(waitSignal(options))
   }
 
   /**
@@ -907,8 +905,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   accept(options?: WaitOptions): Promise<FdChannel> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
-      const o = toOptions(options, 'options', ['signal'])
-      return this.#core.wait(toSignal(o.signal))
+      return this.#core.wait(waitSignal(options))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -931,8 +928,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    */
   iterate(options?: WaitOptions): FdIterator<FdChannel> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
-    const o = toOptions(options, 'options', ['signal'])
-    return this.#core.iterate(toSignal(o.signal))
+    return this.#core.iterate(waitSignal(options))
   }
 
   /**

@@ -7,7 +7,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { errnoError, fdCallError, fromFdError, illegalConstructor, invalidThis, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
-import { EVENTFD_MAX, U64_MAX, type FdLike, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, toOptions, toSignal } from './validate'
+import { EVENTFD_MAX, U64_MAX, type FdLike, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, waitSignal } from './validate'
 
 /** Close-on-exec flag for {@link eventfd} (`EFD_CLOEXEC`). Set by default. */
 export const EFD_CLOEXEC: number = native.EFD_CLOEXEC
@@ -321,8 +321,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   take(options?: WaitOptions): Promise<bigint> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
-      const o = toOptions(options, 'options', ['signal'])
-      return this.#core.wait(toSignal(o.signal))
+      return this.#core.wait(waitSignal(options))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -380,8 +379,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    */
   iterate(options?: WaitOptions): FdIterator<bigint> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
-    const o = toOptions(options, 'options', ['signal'])
-    return this.#core.iterate(toSignal(o.signal))
+    return this.#core.iterate(waitSignal(options))
   }
 
   /**
@@ -717,8 +715,7 @@ export class Semaphore implements Disposable {
   acquire(options?: WaitOptions): Promise<Permit> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
-      const o = toOptions(options, 'options', ['signal'])
-      return this.#core.wait(toSignal(o.signal)).then(() => makePermit(this))
+      return this.#core.wait(waitSignal(options)).then(() => makePermit(this))
     } catch (e) {
       return Promise.reject(e)
     }

@@ -19,7 +19,7 @@ import * as util from 'node:util'
 import { native } from './binding'
 import { errnoError, fdCallError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
-import { type FdLike, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toSignal, toStr } from './validate'
+import { type FdLike, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toStr, waitSignal } from './validate'
 
 /** Close-on-exec flag for {@link timerfdCreate} (`TFD_CLOEXEC`); always added, as Python does. */
 export const TFD_CLOEXEC: number = native.TFD_CLOEXEC
@@ -667,8 +667,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    */
   async wait(options?: WaitOptions): Promise<bigint> {
     const core = Timer.#of(this)
-    const o = toOptions(options, 'options', ['signal'])
-    return core.wait(toSignal(o.signal))
+    return core.wait(waitSignal(options))
   }
 
   /**
@@ -734,8 +733,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    */
   iterate(options?: WaitOptions): FdIterator<bigint> {
     const core = Timer.#of(this)
-    const o = toOptions(options, 'options', ['signal'])
-    return core.iterate(toSignal(o.signal))
+    return core.iterate(waitSignal(options))
   }
 
   /**

@@ -199,6 +199,15 @@ export function toSignal(value: unknown, name = 'options.signal'): AbortSignal |
 }
 
 /**
+ * The `signal` of a wait's options (`take`, `acquire`, `wait`, `receive`,
+ * `accept` and the `iterate`s all take `{ signal }` and nothing else), or
+ * undefined.
+ */
+export function waitSignal(options: unknown): AbortSignal | undefined {
+  return toSignal(toOptions(options, 'options', ['signal']).signal)
+}
+
+/**
  * Removes an abort listener; never throws. The signal may be any object
  * that passed {@link toSignal}, whose `removeEventListener` may throw: the
  * callers run where a throw would leave a waiter unsettled after its value
