@@ -393,24 +393,20 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   if (bytes !== undefined) {
     if (INTEGER_COMMANDS.has(c)) throw invalidArgType('arg', `of type number for command ${c}, which takes an integer`, arg)
     const size = ARG_SIZES.get(c)
+    let io: Buffer
     if (size !== undefined && bytes.length < size) {
       const fields = LOCK_COMMANDS.has(c) ? Math.min(size, FLOCK_FIELDS) : size
       if (bytes.length < fields) {
         throw outOfRange('arg', `at least ${fields} bytes long for command ${c} (the fields of its structure)`, bytes.length)
       }
       // A struct flock without its tail padding: the call gets all of it.
-      const padded = allocUnsafe(size).fill(0, bytes.length)
-      padded.set(bytes)
-      const r = native.fcntlBuf(n, c, padded)
-      if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
-      if (r === ARG_OVERFLOW) throw argOverflow('fcntl', size)
-      return padded.subarray(0, bytes.length)
-    }
-    const io = copied(bytes)
+      io = allocUnsafe(size).fill(0, bytes.length)
+      io.set(bytes)
+    } else io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
     if (r === ARG_OVERFLOW) throw argOverflow('fcntl', io.length)
-    return io
+    return io.length === bytes.length ? io : io.subarray(0, bytes.length)
   }
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
   if (c === F_GETOWN) return getOwner(n)
