@@ -75,11 +75,12 @@ function load(): Binding {
  */
 function loadFromRealPath(cause: unknown): Binding {
   if (here !== undefined) {
+    const linked = path.join(here, '..', 'binding.js')
     let real: string | undefined
     try {
-      real = fs.realpathSync(path.join(here, '..', 'binding.js'))
+      real = fs.realpathSync(linked)
     } catch {}
-    if (real !== undefined && real !== path.join(here, '..', 'binding.js')) {
+    if (real !== undefined && real !== linked) {
       try {
         return require(real) as Binding
       } catch (e) {
@@ -113,17 +114,6 @@ function reasonOf(e: unknown): string {
 }
 
 /**
- * The error for a binding that did not load, leading with which of three
- * cases it is (s38-release M5: an unsupported machine and a binary that
- * would not load were both told to install a package, one that does not
- * exist for an unsupported machine):
- * - the machine is not one linux-fd is built for;
- * - its binary is there (a platform package, or a `.node` beside
- *   `binding.js`) but does not load: the dynamic loader's reason, which
- *   `binding.js` buries in its chain of causes, comes first;
- * - no binary: the package to install and the command.
- */
-/**
  * The binary linux-fd would load from its directory `root` (a `.node`
  * beside `binding.js`, or the platform package resolved from there), if one
  * is there; `root` undefined: from this module's own place, as `binding.js`
@@ -138,7 +128,17 @@ function binaryAt(root: string | undefined): string | undefined {
   } catch {}
   return files.find((f) => fs.existsSync(f))
 }
-
+/**
+ * The error for a binding that did not load, leading with which of three
+ * cases it is (s38-release M5: an unsupported machine and a binary that
+ * would not load were both told to install a package, one that does not
+ * exist for an unsupported machine):
+ * - the machine is not one linux-fd is built for;
+ * - its binary is there (a platform package, or a `.node` beside
+ *   `binding.js`) but does not load: the dynamic loader's reason, which
+ *   `binding.js` buries in its chain of causes, comes first;
+ * - no binary: the package to install and the command.
+ */
 function loadError(cause: unknown, root?: string): Error {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) {
     return new Error(
