@@ -219,20 +219,20 @@ pub fn undo_grant(fd: BorrowedFd<'_>, spec: &LockSpec, held: &[HeldPiece]) -> Re
         return unlock(fd, spec);
     }
     let mut first_err = None;
-    let mut note = |r: Result<bool>| {
-        let r = r.and_then(|ok| {
-            if ok {
-                Ok(())
-            } else {
-                Err(Error::new(Errno::EAGAIN, "fcntl"))
-            }
-        });
+    let mut note = |r: Result<()>| {
         if let (Err(e), None) = (r, &first_err) {
             first_err = Some(e);
         }
     };
     for p in held {
-        note(try_lock(fd, &HeldPiece::spec(p.shared, p.first, p.last)));
+        let put_back = try_lock(fd, &HeldPiece::spec(p.shared, p.first, p.last));
+        note(put_back.and_then(|ok| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::new(Errno::EAGAIN, "fcntl"))
+            }
+        }));
     }
     // The gaps between the pieces (sorted, cut to the range, disjoint).
     let (first, last) = range_of(spec);
@@ -240,12 +240,12 @@ pub fn undo_grant(fd: BorrowedFd<'_>, spec: &LockSpec, held: &[HeldPiece]) -> Re
     for p in held {
         let Some(from) = next else { break };
         if p.first > from {
-            note(unlock(fd, &HeldPiece::spec(true, from, p.first - 1)).map(|()| true));
+            note(unlock(fd, &HeldPiece::spec(true, from, p.first - 1)));
         }
         next = if p.last >= last { None } else { Some(p.last + 1) };
     }
     if let Some(from) = next {
-        note(unlock(fd, &HeldPiece::spec(true, from, last)).map(|()| true));
+        note(unlock(fd, &HeldPiece::spec(true, from, last)));
     }
     first_err.map_or(Ok(()), Err)
 }
