@@ -42,6 +42,9 @@ pub struct LockInner {
     fd: RefCell<GuardedFd>,
     spec: LockSpec,
     held: Cell<bool>,
+    /// A dup of a caller's fd (`lockDup`), whose description may hold locks
+    /// of its own; a path handle's description is new and holds none.
+    shared_description: bool,
 }
 
 /// What `FileLock` owns: see the module docs.
@@ -83,11 +86,12 @@ fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
     }
 }
 
-fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec) -> LockHandle {
+fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec, shared_description: bool) -> LockHandle {
     LockHandle(Rc::new(LockInner {
         fd: RefCell::new(GuardedFd::new(fd)),
         spec,
         held: Cell::new(false),
+        shared_description,
     }))
 }
 
@@ -111,7 +115,7 @@ pub fn lock_open(
     let spec = spec(flock, shared, start, length);
     let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
     match lockwait::open_for_spec(path, &spec) {
-        Ok(fd) => Either::A(Owned(new_handle(fd, spec))),
+        Ok(fd) => Either::A(Owned(new_handle(fd, spec, false))),
         Err(e) => Either::B(errno(&e)),
     }
 }
@@ -129,7 +133,7 @@ pub fn lock_open(
 pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Result<Owned<LockHandle>, i32> {
     let b = borrow_fd(fd).map_err(|_| -libc::EBADF)?;
     let fd = dup_cloexec(b).map_err(|e| errno(&e))?;
-    Ok(Owned(new_handle(fd, spec(flock, shared, start, length))))
+    Ok(Owned(new_handle(fd, spec(flock, shared, start, length), true)))
 }
 
 /// The queue key of a handle (`src/lock.ts` queues waiters for the same
@@ -350,11 +354,12 @@ pub fn lock_wait(
     // held lock's fd): a grant replaces it, so undoing a grant that came
     // after a cancel puts it back rather than unlocking the range, which
     // dropped it too (s39-locks M1: the holder's FileLock, not released,
-    // held nothing).
-    let held = dup
-        .get()
-        .map(|fd| lockwait::held_pieces(fd.as_fd(), &inner.spec))
-        .unwrap_or_default();
+    // held nothing). Only a dup of a caller's fd can hold any: a path
+    // handle's description is fresh, so its waits read no fdinfo.
+    let held = match dup.get() {
+        Some(fd) if inner.shared_description => lockwait::held_pieces(fd.as_fd(), &inner.spec),
+        _ => Vec::new(),
+    };
     let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
