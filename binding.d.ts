@@ -644,7 +644,10 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
 
 /**
  * Cancels a pending wait (idempotent; nothing once it has reported): its
- * callback then gets `-ECANCELED` promptly, and nothing stays locked.
+ * callback then gets `-ECANCELED` promptly, and nothing stays locked. A
+ * grant already made whose report has not run yet is undone before this
+ * returns, through the handle's fd (the same open file description as the
+ * wait's dup), putting back what the description held; see [`Phase`].
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
 

@@ -1460,6 +1460,12 @@ test.serial('a lock file unlinked by a holder in another process: the waiting pr
  * waits behind), so the kernel grants it before the abort reaches it, and
  * waits until the late grant's report has been handled.
  */
+/** The lines of /proc/locks for the file at `path` (by inode). */
+function locksOn(path: string): string[] {
+  const ino = statSync(path).ino
+  return readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes(`:${ino} `))
+}
+
 async function abortAfterGrant(t: import('ava').ExecutionContext, blocker: FileLock, wait: Promise<FileLock>, ac: AbortController): Promise<void> {
   await sleep(20)
   blocker.release()
@@ -1474,10 +1480,7 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
   // kernel when granted; undoing a grant that came after the abort unlocked
   // the description, and S, not released, held nothing (50 of 50 runs).
   const path = file()
-  const locksOn = (): string[] => {
-    const ino = statSync(path).ino
-    return readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes(`:${ino} `))
-  }
+  const locks = (): string[] => locksOn(path)
   for (let i = 0; i < 10; i++) {
     const S = tryLockFile(path, { shared: true })!
     const O = tryLockFile(path, { shared: true })!
@@ -1485,11 +1488,11 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     await abortAfterGrant(t, O, lockFile(S.fd, { signal: ac.signal }), ac)
     t.false(S.released)
     // What S held is put back: its shared lock, not none and not exclusive.
-    const held = locksOn()
+    const held = locks()
     t.is(held.length, 1, `round ${i}: ${held.join(' | ') || 'none'}`)
     t.regex(held[0] ?? '', /OFDLCK\s+ADVISORY\s+READ .* 0 EOF$/, `round ${i}`)
     S.release()
-    t.deepEqual(locksOn(), [], 'and S.release() drops it')
+    t.deepEqual(locks(), [], 'and S.release() drops it')
   }
   // Held on part of the range through the caller's own fd, waited for on
   // all of it: the held part is put back and the rest unlocked, so S's
@@ -1504,11 +1507,11 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
       const O = tryLockFile(path, { range: { start: 10, length: 10 } })!
       const ac = new AbortController()
       await abortAfterGrant(t, O, lockFile(own, { shared: wShared, range: { start: 0, length: 20 }, signal: ac.signal }), ac)
-      const held = locksOn()
+      const held = locks()
       t.is(held.length, 1, `${sShared} ${i}: ${held.join(' | ')}`)
       t.regex(held[0] ?? '', new RegExp(`OFDLCK\\s+ADVISORY\\s+${sShared ? 'READ' : 'WRITE'} .* 0 9$`), `${sShared} ${i}`)
       S.release()
-      t.deepEqual(locksOn(), [], `${sShared} ${i}: S.release() leaves nothing`)
+      t.deepEqual(locks(), [], `${sShared} ${i}: S.release() leaves nothing`)
     }
   }
   // Held on other bytes (0..9), waited for on 20..29: the late grant is
@@ -1518,7 +1521,7 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     const O = tryLockFile(path, { range: { start: 20, length: 10 } })!
     const ac = new AbortController()
     await abortAfterGrant(t, O, lockFile(S.fd, { range: { start: 20, length: 10 }, signal: ac.signal }), ac)
-    const held = locksOn()
+    const held = locks()
     t.is(held.length, 1, `round ${i}: ${held.join(' | ')}`)
     t.regex(held[0] ?? '', / 0 9$/, 'the held range')
     S.release()
@@ -1530,7 +1533,41 @@ test.serial('an abort that loses the race to an upgrade through a held lock\'s f
     const O = tryLockFile(path)!
     const ac = new AbortController()
     await abortAfterGrant(t, O, lockFile(fd, { signal: ac.signal }), ac)
-    t.deepEqual(locksOn(), [], `round ${i}: nothing stays locked`)
+    t.deepEqual(locks(), [], `round ${i}: nothing stays locked`)
+  }
+})
+
+test.serial('an abort that comes after the grant puts back what the description held at once, not when the JS thread gets to the report (s39-diff4 M1)', async (t) => {
+  // The JS thread spins from the grant to the abort and past it, so the
+  // wait's report cannot run in between: the undo must come from the abort
+  // itself. Before, S's description kept the exclusive grant until the
+  // report, open to nothing but closed to every shared lock meanwhile.
+  const path = file()
+  const writeHeld = (): boolean => locksOn(path).some((l) => /OFDLCK\s+ADVISORY\s+WRITE/.test(l))
+  for (let i = 0; i < 5; i++) {
+    const S = tryLockFile(path, { shared: true })!
+    const O = tryLockFile(path, { shared: true })!
+    const ac = new AbortController()
+    const wait = lockFile(S.fd, { signal: ac.signal })
+    await sleep(20)
+    O.release()
+    const deadline = Date.now() + 10_000
+    while (!writeHeld() && Date.now() < deadline);
+    t.true(writeHeld(), `round ${i}: the upgrade was granted`)
+    ac.abort()
+    const held = locksOn(path)
+    t.is(held.length, 1, `round ${i}: ${held.join(' | ')}`)
+    t.regex(held[0] ?? '', /OFDLCK\s+ADVISORY\s+READ .* 0 EOF$/, `round ${i}: S's shared lock is back before the abort returns`)
+    // A lock taken through the same description right after the abort is
+    // not undone by the report that follows.
+    const again = tryLockFile(S.fd)
+    t.truthy(again, `round ${i}: the upgrade is free now`)
+    await t.throwsAsync(wait, { name: 'AbortError' })
+    await until(noWaitThread)
+    t.regex(locksOn(path).join(' | '), /OFDLCK\s+ADVISORY\s+WRITE .* 0 EOF$/, `round ${i}: the report left the new lock alone`)
+    again?.release()
+    S.release()
+    t.deepEqual(locksOn(path), [], `round ${i}: nothing left`)
   }
 })
 

@@ -717,8 +717,9 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * starts) and unlocks the rest. A shared piece comes back at once; an
  * exclusive one under a shared request comes back unless another holder
  * took a shared lock in between: the undo runs on the wait's thread if the
- * abort came first, else when this thread handles the grant's report, so
- * a busy event loop widens that window. The description's locks are set to
+ * abort came first, else within the `abort()` call itself, so a lock taken
+ * through the same description right after `abort()` returns is left
+ * alone. The description's locks are set to
  * what they were when the wait started: a lock taken or released through
  * the same description during the wait is undone too (a released one is
  * put back, and stays until the description is closed: for a `FileLock`

@@ -24,6 +24,7 @@
 use std::cell::{Cell, RefCell};
 use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::rt::ext::{Handle, Owned};
@@ -294,11 +295,16 @@ struct Outcome {
     /// What the description held of the range before the wait
     /// (`lockwait::held_pieces`): an undo puts it back.
     held: Vec<HeldPiece>,
+    /// The wait's [`Phase`]: `UNDONE` if the abort already undid the grant.
+    phase: Arc<AtomicU8>,
 }
 
 impl Drop for Outcome {
     fn drop(&mut self) {
-        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
+        if !self.delivered
+            && matches!(self.r, Ok(Waited::Acquired))
+            && self.phase.load(Ordering::Acquire) != Phase::UNDONE
+        {
             if let Some(fd) = self.dup.get() {
                 let _ = lockwait::undo_grant(fd.as_fd(), &self.spec, &self.held);
             }
@@ -309,6 +315,30 @@ impl Drop for Outcome {
 struct WaitState {
     cancel: RefCell<Option<Arc<Cancel>>>,
     cancelled: Cell<bool>,
+    /// Shared with the wait's thread: see [`Phase`].
+    phase: Arc<AtomicU8>,
+    /// The handle, and what its description held before the wait, for an
+    /// undo at the cancel itself.
+    inner: std::rc::Weak<LockInner>,
+    held: Vec<HeldPiece>,
+}
+
+/// Where a wait stands, as the wait's thread and `lockWaitCancel` agree on
+/// it with one compare-and-swap each: the thread moves `WAITING` to
+/// `GRANTED` when the kernel grants the lock, the cancel moves `WAITING` to
+/// `CANCELLED`. Whichever comes second undoes the grant at once: the thread
+/// (the cancel came first) or the cancel (the grant came first, its report
+/// not yet handled), which then marks it `UNDONE` so the report does not
+/// undo it again. Before, an abort after the grant left the lock as granted
+/// until the JS thread got to the report (s39-diff4 M1), and a lock taken
+/// through the same description in between was undone by that report.
+struct Phase;
+
+impl Phase {
+    const WAITING: u8 = 0;
+    const GRANTED: u8 = 1;
+    const CANCELLED: u8 = 2;
+    const UNDONE: u8 = 3;
 }
 
 /// Waits for the lock on a pool thread and calls `callback(result)` on the
@@ -364,9 +394,13 @@ pub fn lock_wait(
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
     };
+    let phase = Arc::new(AtomicU8::new(Phase::WAITING));
     let state = Rc::new(WaitState {
         cancel: RefCell::new(Some(cancel.clone())),
         cancelled: Cell::new(false),
+        phase: phase.clone(),
+        inner: Rc::downgrade(&inner),
+        held: held.clone(),
     });
     // The env's teardown cancels the wait. Weak: the hook may outlive the
     // report, and must not keep the cancel alive after it.
@@ -394,12 +428,23 @@ pub fn lock_wait(
         move || {
             let r = match dup.get() {
                 Some(fd) => match lockwait::lock_until(fd.as_fd(), &spec, &cancel) {
-                    // Granted after the cancel was asked for: undone here,
+                    // Granted after the cancel was asked for (by
+                    // `lockWaitCancel` or the env's teardown): undone here,
                     // at once, not when the JS thread gets to the report,
                     // which may be busy meanwhile (s39-diff4 M1: an exclusive
                     // piece under a shared grant stayed shared that long,
-                    // open to another process's shared lock).
-                    Ok(Waited::Acquired) if cancel.is_cancelled() => {
+                    // open to another process's shared lock). See [`Phase`].
+                    Ok(Waited::Acquired)
+                        if cancel.is_cancelled()
+                            || phase
+                                .compare_exchange(
+                                    Phase::WAITING,
+                                    Phase::GRANTED,
+                                    Ordering::AcqRel,
+                                    Ordering::Acquire,
+                                )
+                                .is_err() =>
+                    {
                         let _ = lockwait::undo_grant(fd.as_fd(), &spec, &held);
                         Ok(Waited::Cancelled)
                     }
@@ -413,6 +458,7 @@ pub fn lock_wait(
                 spec,
                 delivered: false,
                 held,
+                phase,
             }
         },
         move |env, outcome| {
@@ -446,8 +492,13 @@ pub fn lock_wait(
                                 // leave it locked).
                                 // What the description held before the wait
                                 // is put back (`held`).
+                                // Not again if the cancel undid it already.
                                 _ => {
-                                    if let Some(fd) = o.dup.get() {
+                                    if let Some(fd) = o
+                                        .dup
+                                        .get()
+                                        .filter(|_| o.phase.load(Ordering::Acquire) != Phase::UNDONE)
+                                    {
                                         let _ = lockwait::undo_grant(fd.as_fd(), &spec, &o.held);
                                     }
                                     if cancelled {
@@ -484,13 +535,35 @@ pub fn lock_wait(
 }
 
 /// Cancels a pending wait (idempotent; nothing once it has reported): its
-/// callback then gets `-ECANCELED` promptly, and nothing stays locked.
+/// callback then gets `-ECANCELED` promptly, and nothing stays locked. A
+/// grant already made whose report has not run yet is undone before this
+/// returns, through the handle's fd (the same open file description as the
+/// wait's dup), putting back what the description held; see [`Phase`].
 #[napi(ts_args_type = "wait: ExternalObject<'LockWait'>")]
 pub fn lock_wait_cancel(wait: &External<LockWait>) {
     let state = &wait.0;
     if let Some(c) = state.cancel.borrow().as_ref() {
         state.cancelled.set(true);
-        c.cancel();
+        match state.phase.compare_exchange(
+            Phase::WAITING,
+            Phase::CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => c.cancel(),
+            Err(Phase::GRANTED) => {
+                // A handle already released or dropped (only a direct caller
+                // of the binding, or the env's teardown) leaves the undo to
+                // the report, through the wait's dup.
+                if let Some(inner) = state.inner.upgrade() {
+                    if let Some(fd) = inner.fd.borrow().get() {
+                        let _ = lockwait::undo_grant(fd.as_fd(), &inner.spec, &state.held);
+                        state.phase.store(Phase::UNDONE, Ordering::Release);
+                    }
+                }
+            }
+            Err(_) => {}
+        }
     }
 }
 
