@@ -387,6 +387,53 @@ test('MemFile.fromFd duplicates or adopts, and refuses other files', (t) => {
   t.throws(() => MemFile.fromFd(0), { code: 'ERR_INVALID_ARG_VALUE' })
 })
 
+test('truncate() needs its size: a missing one is ERR_INVALID_ARG_TYPE, and the file keeps its bytes (s40-memfd MED-2)', (t) => {
+  // `truncate()` and `truncate(undefined)` emptied the file, as if 0 were
+  // the default; Python's os.ftruncate(fd, length) needs the length too.
+  using mf = MemFile.create('keep')
+  mf.write('fourteen bytes')
+  for (const args of [[], [undefined]] as unknown[][]) {
+    t.throws(() => (mf.truncate as (...a: unknown[]) => void)(...args), { code: 'ERR_INVALID_ARG_TYPE', message: /"size" argument must be of type number/ })
+    t.is(mf.size, 14)
+  }
+  mf.truncate(0)
+  t.is(mf.size, 0)
+})
+
+test('MemFile.fromFd refuses a regular file whose path only looks like a memfd\'s (s40-memfd LOW-5)', (t) => {
+  // The check read /proc/self/fd/N and took any path starting with
+  // "/memfd:"; a file of that name at the root passed, and failed later.
+  const path = `/memfd:linux-fd-test-${process.pid}`
+  let fd: number
+  try {
+    fd = openSync(path, 'w+')
+  } catch (error) {
+    t.log(`cannot create ${path} (${(error as NodeJS.ErrnoException).code}): only the memfd half runs`)
+    t.is(probeName(), 'probe')
+    return
+  }
+  t.teardown(() => {
+    closeSync(fd)
+    try {
+      require('node:fs').unlinkSync(path)
+    } catch {}
+  })
+  t.is(readlinkSync(`/proc/self/fd/${fd}`), path)
+  t.throws(() => MemFile.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: /a memfd/ })
+  t.is(probeName(), 'probe')
+})
+
+/** The name `MemFile.fromFd` reads from a real memfd (which it accepts). */
+function probeName(): string {
+  const fd = memfdCreate('probe', MFD_CLOEXEC)
+  try {
+    using mf = MemFile.fromFd(fd)
+    return mf.name
+  } finally {
+    closeSync(fd)
+  }
+}
+
 test('huge pages: sizes must be multiples, and no reserved pages is an errno, not a crash', (t) => {
   let mf: MemFile
   try {

@@ -436,6 +436,11 @@ export class MemFile implements Disposable {
       name = link.slice('/memfd:'.length)
       if (name.endsWith(' (deleted)')) name = name.slice(0, -' (deleted)'.length)
     }
+    // A name is not proof: a regular file at `/memfd:x` reads the same
+    // (s40-memfd LOW-5). A memfd answers F_GET_SEALS; a file of a
+    // file system without seals says EINVAL (tmpfs files answer too, but
+    // their paths are refused above).
+    if (native.memfdGetSeals(raw) === -EINVAL) throw wrongFdKind(raw, 'a memfd')
     const h = native.fdHandleFrom(raw, adopt, false, false)
     if (typeof h === 'number') throw fromFdError(h, raw)
     return new MemFile(token, h, name, 0)
@@ -523,7 +528,9 @@ export class MemFile implements Disposable {
 
   /**
    * Sets the size (`ftruncate`); new bytes read as zero.
-   * @param size - bytes, 0 … 2^53-1.
+   * @param size - bytes, 0 … 2^53-1; required, as in Python's
+   *   `os.ftruncate` (a missing size does not mean 0).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a size that is not a number (or missing).
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
    * @throws {Error} `EPERM` against the `shrink`/`grow` seals, `EINVAL` for a
    *   `hugePages` size that is not a multiple of the huge page size, or on
@@ -533,7 +540,7 @@ export class MemFile implements Disposable {
    */
   truncate(size: number): void {
     const self = MemFile.#of(this)
-    const n = toInt(size, 'size', 0, Number.MAX_SAFE_INTEGER, 0)
+    const n = toInt(size, 'size', 0, Number.MAX_SAFE_INTEGER)
     const r = native.memfdTruncate(self.#open(), n)
     const page = self.#hugePage
     if (r < 0) throw self.#fail(r, 'ftruncate', page !== 0 && n % page !== 0 ? `a hugePages file's size is a multiple of its page size, ${page}` : undefined)
