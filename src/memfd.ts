@@ -111,7 +111,7 @@ const ENOMEM = constants.errno.ENOMEM
  */
 function mapHint(errno: number, writable: boolean, seals: number, fd: number, hugePage: number): string | undefined {
   if (errno === -ENOMEM && hugePage !== 0) {
-    return `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${hugePage / 1024}kB/nr_hugepages`
+    return `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${hugePage / 1024}kB/nr_hugepages; mappings dropped but not yet collected hold theirs until garbage collection: unmap() them`
   }
   if (writable && errno === -EPERM && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) {
     return `the file is sealed against writes by ${(seals & F_SEAL_WRITE) !== 0 ? 'F_SEAL_WRITE' : 'F_SEAL_FUTURE_WRITE'}: map it without writable`
@@ -222,7 +222,9 @@ export interface MemFileOptions {
    * system's reserved pool (`vm.nr_hugepages`). A writer that punches a
    * hole in such a file (`fallocate`; the `shrink` seal allows it, `write`
    * does not) drops its pages, and touching a mapping of it is SIGBUS when
-   * the pool has no free page left (docs/design.md, "SIGBUS").
+   * the pool has no free page left (docs/design.md, "SIGBUS"). A read-only
+   * view (`map()`) of such a file does not follow pages written after it
+   * first read them: see {@link MemFile.map}.
    */
   hugePages?: HugePageSize | undefined
   /**
@@ -568,7 +570,7 @@ export class MemFile implements Disposable {
     // The end must stay a safe integer, or `size` could not say it exactly.
     const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - bytes.length), 0)
     const n = native.memfdWrite(self.#open(), bytes, pos)
-    if (n < 0) throw self.#fail(n, 'pwrite')
+    if (n < 0) throw self.#fail(n, 'pwrite', n === -EINVAL && self.#hugePage !== 0 ? 'a hugePages file cannot be written with write(): use map({ writable: true })' : undefined)
     return n
   }
 
@@ -684,6 +686,13 @@ export class MemFile implements Disposable {
    *   A view of a `hugePages` file reserves huge pages for its whole
    *   length (`ENOMEM` if the pool cannot), since reading an unreserved
    *   one could SIGBUS; other views reserve nothing (`MAP_NORESERVE`).
+   *   **A view of a `hugePages` file follows only pages that were written
+   *   before the view first read them:** reading a page no one has
+   *   written yet gives the view a private zero page of its own (the
+   *   kernel's rule for private hugetlb mappings; plain memfds put the
+   *   page in the file), which later writes to the file do not reach
+   *   (s40-memfd MED-1). To follow a `hugePages` file as it is written,
+   *   map it `writable`, or read it only after the writer has filled it.
    *
    * `length` is at most the runtime's largest ArrayBuffer (4 GiB on Node
    * 20 and 21): map a larger file in pieces with `offset`.
