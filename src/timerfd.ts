@@ -145,7 +145,9 @@ export interface TimerfdSettimeNsOptions {
  * type; `ERR_INVALID_ARG_VALUE` for an unknown option.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite time,
  * or one of 2^63 seconds or more (beyond the kernel's `time_t`).
- * @throws {Error} `EBADF`, `EINVAL` (not a timerfd, bad flags), `ECANCELED`.
+ * @throws {Error} `EBADF`, `EINVAL` (not a timerfd, bad flags), `ECANCELED`
+ * (`TFD_TIMER_CANCEL_ON_SET`: the clock jumped since the last read; the new
+ * setting is armed all the same, as timerfd_settime(2) says and Python does).
  * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
  */
 export function timerfdSettime(fd: FdLike, options?: TimerfdSettimeOptions): [initial: number, interval: number] {
@@ -273,7 +275,10 @@ export function clockGetres(clockid: number): number {
 /**
  * `read(fd, &u64, 8)` on a timerfd: the number of expirations since the last
  * read (what Python gets with `int.from_bytes(os.read(fd, 8), 'little')`).
- * On a blocking fd it blocks the thread until the timer expires.
+ * On a blocking fd it blocks the thread until the timer expires. `0n` if the
+ * kernel returned no bytes, as it may on a blocking fd when the clock steps
+ * back past a periodic `CLOCK_REALTIME` timer's expiration (timerfd_create(2),
+ * NOTES; Python's `os.read` gives `b''`): read again.
  * @throws {Error} `EAGAIN` (non-blocking, not expired yet), `ECANCELED` (the
  * clock jumped under `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
  * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
@@ -343,8 +348,12 @@ export type TimerSetOptions =
        * (milliseconds of the realtime clock; interval 0: one-shot). Each
        * time its wait rejects with `ECANCELED`, handle the jump and arm it
        * again; when a wait resolves instead (a day passed), arm it again too.
-       * A `set()` after a jump that no read has seen throws `ECANCELED`
-       * itself, once: retry it.
+       * A `set()` with `cancelOnSet` after a jump that no read has seen
+       * throws `ECANCELED` itself, once, *after arming the timer with the
+       * new setting* (timerfd_settime(2): "the timer is successfully
+       * rearmed"): the throw reports the jump, not a failed `set()`, so do
+       * not arm a fallback on it. `disarm()` and a `set()` without
+       * `cancelOnSet` do not report it.
        */
       cancelOnSet?: boolean | undefined
     }
@@ -378,7 +387,9 @@ const YEAR_MS = 366 * 86_400_000
  * until then are dropped with it; a periodic timer with a tick unread by
  * then stops until the next `set()`.) Times are in milliseconds (`setNs`/`getNs`:
  * nanoseconds). The fd is close-on-exec and non-blocking; pending waits in
- * one environment are served first come, first served. An object that is
+ * one environment are served first come, first served (`tryWait()` and
+ * `waitSync()` do not queue: they take ticks that are there even while
+ * `wait()`s are pending). An object that is
  * garbage-collected without `close()` closes its fd.
  * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
  * @example
@@ -419,7 +430,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     }
     const read = (fd: number): bigint | undefined => {
       const r = native.timerfdTryRead(fd)
-      if (typeof r === 'bigint') return r
+      // 0n: no bytes, a clock stepped back past the tick (see timerfdRead);
+      // nothing to report, as EAGAIN.
+      if (typeof r === 'bigint') return r === 0n ? undefined : r
       if (r === EAGAIN) return undefined
       throw core.fail(r, 'timerfd_read')
     }
@@ -573,8 +586,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * time, or one of 2^63 seconds or more.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` once the
    * fd was closed outside the package; `ECANCELED` (the kernel's) from a
-   * timer armed with `cancelOnSet` whose clock jumped since its last read:
-   * the jump is reported here, once, and a second `set()` works.
+   * `set()` with `cancelOnSet` whose clock jumped since the timer's last
+   * read: the jump is reported here, once, and the new setting *is* armed
+   * all the same (timerfd_settime(2)), as in Python.
    * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
    */
   set(initialMs: number, intervalMs: number = 0, options?: TimerSetOptions): void {
@@ -684,7 +698,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const core = Timer.#of(this)
     if (core.fd < 0) throw core.unusable('timerfd_read')
     const r = native.timerfdTryRead(core.fd)
-    if (typeof r === 'bigint') return r
+    if (typeof r === 'bigint') return r === 0n ? null : r
     if (r === EAGAIN) return null
     throw core.fail(r, 'timerfd_read')
   }

@@ -13,7 +13,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::error::{Errno, Error, Result};
-use crate::eventfd::{read_u64, Nowait, Wait};
+use crate::eventfd::{read_u64_or_empty, Nowait, Wait};
 
 /// Nanoseconds per second.
 pub const NSEC_PER_SEC: u64 = 1_000_000_000;
@@ -178,13 +178,15 @@ fn clock_call_ns(
 
 /// `read(fd, &u64, 8)`—The number of expirations since the last read.
 /// Blocks until the next expiration unless the fd is non-blocking; for a
-/// read that never waits, see [`timerfd_try_read`].
+/// read that never waits, see [`timerfd_try_read`]. 0 if the read returned
+/// no bytes: the clock stepped back past a periodic timer's expiration
+/// while the read woke (see [`read_u64_or_empty`]).
 ///
 /// # Errors
 /// `EAGAIN` (non-blocking, not expired), `ECANCELED` (clock jump under
 /// `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
 pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    read_u64(fd, "timerfd_read", Wait::AsFd)
+    read_u64_or_empty(fd, "timerfd_read", Wait::AsFd, true)
 }
 
 /// Reads the expirations as [`timerfd_read`] does, but fails with `EAGAIN`
@@ -195,7 +197,7 @@ pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
 /// # Errors
 /// As [`timerfd_read`].
 pub fn timerfd_try_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    read_u64(fd, "timerfd_read", Wait::Never(&TIMERFD_NOWAIT))
+    read_u64_or_empty(fd, "timerfd_read", Wait::Never(&TIMERFD_NOWAIT), true)
 }
 
 /// [`Nowait`] for timerfds (Linux 6.10: `timerfd: convert to

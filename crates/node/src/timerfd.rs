@@ -192,7 +192,8 @@ pub fn timerfd_get_ms(fd: i32) -> Either<Vec<f64>, i32> {
 }
 
 /// `read(fd, &u64, 8)` on a timerfd: the expirations since the last read (a
-/// bigint, never 0), or a negative errno (`EAGAIN`: none yet, on a
+/// bigint; 0 only for a read that returned no bytes, after the clock stepped
+/// back: core `read_u64_or_empty`), or a negative errno (`EAGAIN`: none yet, on a
 /// non-blocking fd; `ECANCELED`: the clock jumped under
 /// `TFD_TIMER_CANCEL_ON_SET`).
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
