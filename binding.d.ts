@@ -646,8 +646,8 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
  * Cancels a pending wait (idempotent; nothing once it has reported): its
  * callback then gets `-ECANCELED` promptly, and nothing stays locked. A
  * grant already made whose report has not run yet is undone before this
- * returns, through the handle's fd (the same open file description as the
- * wait's dup), putting back what the description held; see [`Phase`].
+ * returns, through the wait's own dup of the file, putting back what the
+ * description held; see [`Phase`] (and its one window left open).
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
 

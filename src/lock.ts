@@ -719,7 +719,9 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * took a shared lock in between: the undo runs on the wait's thread if the
  * abort came first, else within the `abort()` call itself, so a lock taken
  * through the same description right after `abort()` returns is left
- * alone. The description's locks are set to
+ * alone. (One narrow window remains: an abort in the instant between the
+ * kernel's grant and the wait's thread noting it is undone by that thread
+ * just after `abort()` returns.) The description's locks are set to
  * what they were when the wait started: a lock taken or released through
  * the same description during the wait is undone too (a released one is
  * put back, and stays until the description is closed: for a `FileLock`

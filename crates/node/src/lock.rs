@@ -281,33 +281,57 @@ pub fn release(handle: Handle<LockHandle>) -> i32 {
 /// A pending wait: its cancel, until the wait reports.
 pub struct LockWait(Rc<WaitState>);
 
-/// What a wait's pool thread hands back: the result and the wait's own dup.
-/// If it is dropped undelivered holding the lock (the environment went away
-/// between the grant and the report; Deno resolves `worker.terminate()`
-/// before the worker's cleanup hooks run, and never closes the handle's fd),
-/// it unlocks through the dup, so no one is left holding a lock that no
-/// object owns.
+/// What a wait's pool thread hands back: the result, and the wait's shared
+/// state (its dup). If it is dropped undelivered holding the lock (the
+/// environment went away between the grant and the report; Deno resolves
+/// `worker.terminate()` before the worker's cleanup hooks run, and never
+/// closes the handle's fd), it undoes the grant through the dup, so no one
+/// is left holding a lock that no object owns.
 struct Outcome {
     r: linux_fd_core::Result<Waited>,
-    dup: GuardedFd,
-    spec: LockSpec,
+    grant: Arc<Grant>,
     delivered: bool,
-    /// What the description held of the range before the wait
-    /// (`lockwait::held_pieces`): an undo puts it back.
-    held: Vec<HeldPiece>,
-    /// The wait's [`Phase`]: `UNDONE` if the abort already undid the grant.
-    phase: Arc<AtomicU8>,
 }
 
 impl Drop for Outcome {
     fn drop(&mut self) {
-        if !self.delivered
-            && matches!(self.r, Ok(Waited::Acquired))
-            && self.phase.load(Ordering::Acquire) != Phase::UNDONE
+        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
+            self.grant.undo_if_granted();
+        }
+    }
+}
+
+/// What a wait's thread and `lockWaitCancel` share: where the wait stands
+/// ([`Phase`]) and what an undo needs. The dup is the wait's own, so an undo
+/// reaches the locked description whatever became of the handle's number
+/// (s40-diff M2: an undo through the handle's fd, closed behind its back
+/// and reused, unlocked another file's lock).
+struct Grant {
+    phase: AtomicU8,
+    dup: GuardedFd,
+    spec: LockSpec,
+    /// What the description held of the range before the wait
+    /// (`lockwait::held_pieces`): an undo puts it back.
+    held: Vec<HeldPiece>,
+}
+
+impl Grant {
+    /// Undoes the grant if this caller is the one that moves the phase from
+    /// `GRANTED` to `UNDONE`: once, by whichever of the cancel, the report
+    /// and an undelivered outcome's drop gets there first.
+    fn undo_if_granted(&self) {
+        if self
+            .phase
+            .compare_exchange(Phase::GRANTED, Phase::UNDONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
         {
-            if let Some(fd) = self.dup.get() {
-                let _ = lockwait::undo_grant(fd.as_fd(), &self.spec, &self.held);
-            }
+            self.undo();
+        }
+    }
+
+    fn undo(&self) {
+        if let Some(fd) = self.dup.get() {
+            let _ = lockwait::undo_grant(fd.as_fd(), &self.spec, &self.held);
         }
     }
 }
@@ -315,23 +339,26 @@ impl Drop for Outcome {
 struct WaitState {
     cancel: RefCell<Option<Arc<Cancel>>>,
     cancelled: Cell<bool>,
-    /// Shared with the wait's thread: see [`Phase`].
-    phase: Arc<AtomicU8>,
-    /// The handle, and what its description held before the wait, for an
-    /// undo at the cancel itself.
-    inner: std::rc::Weak<LockInner>,
-    held: Vec<HeldPiece>,
+    /// Shared with the wait's thread until the report, which drops it.
+    grant: RefCell<Option<Arc<Grant>>>,
 }
 
-/// Where a wait stands, as the wait's thread and `lockWaitCancel` agree on
-/// it with one compare-and-swap each: the thread moves `WAITING` to
-/// `GRANTED` when the kernel grants the lock, the cancel moves `WAITING` to
-/// `CANCELLED`. Whichever comes second undoes the grant at once: the thread
-/// (the cancel came first) or the cancel (the grant came first, its report
-/// not yet handled), which then marks it `UNDONE` so the report does not
-/// undo it again. Before, an abort after the grant left the lock as granted
-/// until the JS thread got to the report (s39-diff4 M1), and a lock taken
-/// through the same description in between was undone by that report.
+/// Where a wait stands. The wait's thread moves `WAITING` to `GRANTED` when
+/// the kernel grants the lock; `lockWaitCancel` moves `WAITING` to
+/// `CANCELLED`. Each is one compare-and-swap, so exactly one succeeds:
+/// - the cancel first: the thread, granted anyway, fails its swap and undoes
+///   at once (or is woken and never granted);
+/// - the grant first: the cancel undoes it before it returns, moving
+///   `GRANTED` to `UNDONE`, and the report then leaves it alone (before, the
+///   undo waited for the JS thread to get to the report, s39-diff4 M1, and
+///   that late undo also dropped a lock taken through the same description
+///   meanwhile).
+///
+/// Not closed: between the kernel's grant and the thread's swap (a few
+/// instructions, unless the thread is preempted there) a cancel wins, and
+/// the undo comes from the thread just after `abort()` returned (s40-diff
+/// M1). Closing it would make every cancel wait for its thread to leave the
+/// kernel, on the JS thread.
 struct Phase;
 
 impl Phase {
@@ -394,13 +421,16 @@ pub fn lock_wait(
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
     };
-    let phase = Arc::new(AtomicU8::new(Phase::WAITING));
+    let grant = Arc::new(Grant {
+        phase: AtomicU8::new(Phase::WAITING),
+        dup,
+        spec: inner.spec,
+        held,
+    });
     let state = Rc::new(WaitState {
         cancel: RefCell::new(Some(cancel.clone())),
         cancelled: Cell::new(false),
-        phase: phase.clone(),
-        inner: Rc::downgrade(&inner),
-        held: held.clone(),
+        grant: RefCell::new(Some(grant.clone())),
     });
     // The env's teardown cancels the wait. Weak: the hook may outlive the
     // report, and must not keep the cancel alive after it.
@@ -410,7 +440,6 @@ pub fn lock_wait(
             c.cancel();
         }
     };
-    let spec = inner.spec;
     let report = state.clone();
     // The report holds the handle weakly: a runtime that never finalizes a
     // dead environment's pending report (Deno) kept the handle, and its fd,
@@ -423,20 +452,21 @@ pub fn lock_wait(
         refed.unwrap_or(true),
         on_close,
         // The closure owns its share of the cancel, dropped when it returns;
-        // the dup comes back with the result (dropped with it on the pool
-        // thread if the environment went away first).
+        // the grant (and its dup) comes back with the result (dropped with
+        // it on the pool thread if the environment went away first).
         move || {
-            let r = match dup.get() {
-                Some(fd) => match lockwait::lock_until(fd.as_fd(), &spec, &cancel) {
+            let r = match grant.dup.get() {
+                Some(fd) => match lockwait::lock_until(fd.as_fd(), &grant.spec, &cancel) {
                     // Granted after the cancel was asked for (by
-                    // `lockWaitCancel` or the env's teardown): undone here,
-                    // at once, not when the JS thread gets to the report,
-                    // which may be busy meanwhile (s39-diff4 M1: an exclusive
-                    // piece under a shared grant stayed shared that long,
-                    // open to another process's shared lock). See [`Phase`].
+                    // `lockWaitCancel`: its swap came first; or by the env's
+                    // teardown): undone here, at once, not when the JS
+                    // thread gets to the report, which may be busy meanwhile
+                    // (s39-diff4 M1: an exclusive piece under a shared grant
+                    // stayed shared that long). See [`Phase`].
                     Ok(Waited::Acquired)
                         if cancel.is_cancelled()
-                            || phase
+                            || grant
+                                .phase
                                 .compare_exchange(
                                     Phase::WAITING,
                                     Phase::GRANTED,
@@ -445,7 +475,7 @@ pub fn lock_wait(
                                 )
                                 .is_err() =>
                     {
-                        let _ = lockwait::undo_grant(fd.as_fd(), &spec, &held);
+                        grant.undo();
                         Ok(Waited::Cancelled)
                     }
                     r => r,
@@ -454,15 +484,13 @@ pub fn lock_wait(
             };
             Outcome {
                 r,
-                dup,
-                spec,
+                grant,
                 delivered: false,
-                held,
-                phase,
             }
         },
         move |env, outcome| {
             report.cancel.borrow_mut().take();
+            report.grant.borrow_mut().take();
             let cancelled = report.cancelled.get();
             let result = match outcome {
                 // The wait's thread panicked (a bug; none is known): the
@@ -491,16 +519,10 @@ pub fn lock_wait(
                                 // description, so closing the dup alone would
                                 // leave it locked).
                                 // What the description held before the wait
-                                // is put back (`held`).
-                                // Not again if the cancel undid it already.
+                                // is put back (`held`); not again if the
+                                // cancel undid it already.
                                 _ => {
-                                    if let Some(fd) = o
-                                        .dup
-                                        .get()
-                                        .filter(|_| o.phase.load(Ordering::Acquire) != Phase::UNDONE)
-                                    {
-                                        let _ = lockwait::undo_grant(fd.as_fd(), &spec, &o.held);
-                                    }
+                                    o.grant.undo_if_granted();
                                     if cancelled {
                                         -libc::ECANCELED
                                     } else {
@@ -537,32 +559,26 @@ pub fn lock_wait(
 /// Cancels a pending wait (idempotent; nothing once it has reported): its
 /// callback then gets `-ECANCELED` promptly, and nothing stays locked. A
 /// grant already made whose report has not run yet is undone before this
-/// returns, through the handle's fd (the same open file description as the
-/// wait's dup), putting back what the description held; see [`Phase`].
+/// returns, through the wait's own dup of the file, putting back what the
+/// description held; see [`Phase`] (and its one window left open).
 #[napi(ts_args_type = "wait: ExternalObject<'LockWait'>")]
 pub fn lock_wait_cancel(wait: &External<LockWait>) {
     let state = &wait.0;
     if let Some(c) = state.cancel.borrow().as_ref() {
         state.cancelled.set(true);
-        match state.phase.compare_exchange(
+        let Some(grant) = state.grant.borrow().clone() else {
+            return c.cancel();
+        };
+        match grant.phase.compare_exchange(
             Phase::WAITING,
             Phase::CANCELLED,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
             Ok(_) => c.cancel(),
-            Err(Phase::GRANTED) => {
-                // A handle already released or dropped (only a direct caller
-                // of the binding, or the env's teardown) leaves the undo to
-                // the report, through the wait's dup.
-                if let Some(inner) = state.inner.upgrade() {
-                    if let Some(fd) = inner.fd.borrow().get() {
-                        let _ = lockwait::undo_grant(fd.as_fd(), &inner.spec, &state.held);
-                        state.phase.store(Phase::UNDONE, Ordering::Release);
-                    }
-                }
-            }
-            Err(_) => {}
+            // Granted, the report not handled yet: undone now, through the
+            // wait's own dup.
+            Err(_) => grant.undo_if_granted(),
         }
     }
 }
