@@ -449,7 +449,12 @@ test('MemFile.fromFd refuses a regular file whose path only looks like a memfd\'
     } catch {}
   })
   t.is(readlinkSync(`/proc/self/fd/${fd}`), path)
-  t.throws(() => MemFile.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: /a memfd/ })
+  const e = t.throws(() => MemFile.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: /must be a memfd/ })
+  t.regex(e?.message ?? '', new RegExp(`but fd ${fd} is the file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'what it is, not "a memfd named"')
+  // Removed, its link ends " (deleted)" as a memfd's does: F_GET_SEALS tells.
+  require('node:fs').unlinkSync(path)
+  t.regex(readlinkSync(`/proc/self/fd/${fd}`), / \(deleted\)$/)
+  t.throws(() => MemFile.fromFd(fd), { code: 'ERR_INVALID_ARG_VALUE', message: /must be a memfd/ })
   t.is(probeName(), 'probe')
 })
 

@@ -434,14 +434,14 @@ export class MemFile implements Disposable {
       // Not open (EBADF below), or no /proc: nothing to check or name.
     }
     if (link !== undefined) {
-      if (!link.startsWith('/memfd:')) throw wrongFdKind(raw, 'a memfd')
-      name = link.slice('/memfd:'.length)
-      if (name.endsWith(' (deleted)')) name = name.slice(0, -' (deleted)'.length)
+      // A memfd's link is `/memfd:<name> (deleted)`: it is in no directory.
+      // A file at `/memfd:x` has no such suffix (s40-memfd LOW-5).
+      if (!link.startsWith('/memfd:') || !link.endsWith(' (deleted)')) throw wrongFdKind(raw, 'a memfd')
+      name = link.slice('/memfd:'.length, -' (deleted)'.length)
     }
-    // A name is not proof: a regular file at `/memfd:x` reads the same
-    // (s40-memfd LOW-5). A memfd answers F_GET_SEALS; a file of a
-    // file system without seals says EINVAL (tmpfs files answer too, but
-    // their paths are refused above).
+    // A removed file there would pass that: a memfd answers F_GET_SEALS,
+    // a file of a file system without seals says EINVAL (a removed tmpfs
+    // file answers too: only a tmpfs mounted at /memfd:… gets that far).
     if (native.memfdGetSeals(raw) === -EINVAL) throw wrongFdKind(raw, 'a memfd')
     const h = native.fdHandleFrom(raw, adopt, false, false)
     if (typeof h === 'number') throw fromFdError(h, raw)

@@ -186,7 +186,25 @@ fn clock_call_ns(
 /// `EAGAIN` (non-blocking, not expired), `ECANCELED` (clock jump under
 /// `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
 pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    read_u64_or_empty(fd, "timerfd_read", Wait::AsFd, true)
+    ticks(fd, Wait::AsFd)
+}
+
+/// A timerfd read: 0 for a read of no bytes, but only from a timerfd (its
+/// `/proc/self/fd` link is `anon_inode:[timerfd]`); a file at its end, or a
+/// pipe whose writer closed, passed by mistake is `EINVAL` as before
+/// (s40-diff L4: it read as 0 ticks, and "read again" looped for ever).
+fn ticks(fd: BorrowedFd<'_>, wait: Wait) -> Result<u64> {
+    match read_u64_or_empty(fd, "timerfd_read", wait, true)? {
+        0 if !is_timerfd(fd) => Err(Error::new(Errno::EINVAL, "timerfd_read")),
+        n => Ok(n),
+    }
+}
+
+/// Whether `fd` is a timerfd, from its `/proc/self/fd` link (false where
+/// `/proc` cannot be read). Only asked after a read of no bytes.
+fn is_timerfd(fd: BorrowedFd<'_>) -> bool {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .is_ok_and(|l| l.as_os_str() == "anon_inode:[timerfd]")
 }
 
 /// Reads the expirations as [`timerfd_read`] does, but fails with `EAGAIN`
@@ -197,7 +215,7 @@ pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
 /// # Errors
 /// As [`timerfd_read`].
 pub fn timerfd_try_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    read_u64_or_empty(fd, "timerfd_read", Wait::Never(&TIMERFD_NOWAIT), true)
+    ticks(fd, Wait::Never(&TIMERFD_NOWAIT))
 }
 
 /// [`Nowait`] for timerfds (Linux 6.10: `timerfd: convert to

@@ -131,6 +131,19 @@ fn bad_clocks_and_fds_are_errors() {
 }
 
 #[test]
+fn a_read_of_no_bytes_from_a_file_that_is_not_a_timerfd_is_einval_not_0_ticks() {
+    // A 0-byte read is 0 ticks only from a timerfd (the clock stepped back
+    // past a periodic tick); /dev/null at its end, or a pipe whose writer
+    // closed, stays EINVAL (s40-diff L4).
+    let null = std::fs::File::open("/dev/null").unwrap();
+    assert_eq!(timerfd_read(null.as_fd()).unwrap_err().errno, Errno::EINVAL);
+    assert_eq!(timerfd_try_read(null.as_fd()).unwrap_err().errno, Errno::EINVAL);
+    let (r, w) = nix::unistd::pipe().unwrap();
+    drop(w);
+    assert_eq!(timerfd_read(r.as_fd()).unwrap_err().errno, Errno::EINVAL);
+}
+
+#[test]
 fn seconds_convert_to_nanoseconds_without_reaching_1e9_in_the_fraction() {
     assert_eq!(secs_to_ns(0.0), Some(0));
     assert_eq!(secs_to_ns(-0.0), Some(0));
