@@ -442,6 +442,8 @@ export class MemFile implements Disposable {
     // A removed file there would pass that: a memfd answers F_GET_SEALS,
     // a file of a file system without seals says EINVAL (a removed tmpfs
     // file answers too: only a tmpfs mounted at /memfd:… gets that far).
+    // Linux 4.14 and 4.15 (both out of support) had hugetlb memfds without
+    // seals, which this refuses there.
     if (native.memfdGetSeals(raw) === -EINVAL) throw wrongFdKind(raw, 'a memfd')
     const h = native.fdHandleFrom(raw, adopt, false, false)
     if (typeof h === 'number') throw fromFdError(h, raw)
