@@ -1134,3 +1134,18 @@ test.serial('fromFd of a number closed and reused says what the number is now; o
     t.throws(make, { code: 'EBADF', message: `EBADF: bad file descriptor, ${syscall} (${hint})` })
   }
 })
+
+test('after close(), ref(), unref() and hasRef() still answer, and an iterator is done, as the README says (s40-eventfd LOW-2)', async (t) => {
+  for (const make of [() => new EventCounter(), () => new Semaphore(), () => new Timer()]) {
+    const o = make()
+    o.close()
+    t.notThrows(() => o.ref())
+    t.notThrows(() => o.unref())
+    t.false(o.hasRef())
+    t.true(o.closed)
+    if (!(o instanceof Semaphore)) t.deepEqual(await o[Symbol.asyncIterator]().next(), { value: undefined, done: true })
+    if (o instanceof EventCounter) t.throws(() => o.add(), { code: 'ERR_USE_AFTER_CLOSE' })
+    if (o instanceof Semaphore) t.throws(() => o.release(), { code: 'ERR_USE_AFTER_CLOSE' })
+    if (o instanceof Timer) t.throws(() => o.get(), { code: 'ERR_USE_AFTER_CLOSE' })
+  }
+})

@@ -160,8 +160,10 @@ function show(name: string, core: FdCore<unknown>, depth: number, options: objec
  * `EventCounter.fromFd(fd)` there.
  *
  * Waiting uses a `uv_poll` on this environment's loop: no thread is blocked
- * and libuv's threadpool is not used. Pending `take()`s in one environment
- * are served first come, first served; `tryTake()` and `takeSync()` do not
+ * and libuv's threadpool is not used. Pending `take()`s on one object are
+ * served first come, first served (another object on the same fd, in this
+ * thread or another, is served in whatever order the kernel wakes them, as
+ * another process is: s40-eventfd MED-1); `tryTake()` and `takeSync()` do not
  * queue, and take a non-zero count even while `take()`s are pending. The fd is close-on-exec and
  * non-blocking. An object that is garbage-collected without `close()` closes
  * its fd. If JS closes `counter.fd` itself, the next call throws `EBADF` and
@@ -561,8 +563,10 @@ export class Permit implements Disposable {
  *
  * `release(n)` adds n permits; `acquire()` waits for one and returns a
  * {@link Permit} that gives it back once (`using permit = await sem.acquire()`).
- * Waiters in one environment are served first come, first served; across
- * processes the kernel picks. `tryAcquire()` and `acquireSync()` do not
+ * Waiters on one object are served first come, first served; between
+ * objects on the same fd (a `fromFd` copy, another worker's, another
+ * process's) the kernel picks whichever it wakes first (s40-eventfd MED-1:
+ * an older waiter in a worker lost to a newer one in the main thread). `tryAcquire()` and `acquireSync()` do not
  * queue: they take a free permit even while `acquire()`s are pending. No permit is ever lost or doubled: an aborted
  * `acquire()` never consumes one, and `close()` rejects pending acquires
  * without taking any. Pass `sem.fd` to a child in `spawn`'s `stdio` array and

@@ -386,8 +386,8 @@ const YEAR_MS = 366 * 86_400_000
  * clock change fails the next read with `ECANCELED` and the ticks counted
  * until then are dropped with it; a periodic timer with a tick unread by
  * then stops until the next `set()`.) Times are in milliseconds (`setNs`/`getNs`:
- * nanoseconds). The fd is close-on-exec and non-blocking; pending waits in
- * one environment are served first come, first served (`tryWait()` and
+ * nanoseconds). The fd is close-on-exec and non-blocking; pending waits on
+ * one object are served first come, first served (`tryWait()` and
  * `waitSync()` do not queue: they take ticks that are there even while
  * `wait()`s are pending). An object that is
  * garbage-collected without `close()` closes its fd.
