@@ -56,6 +56,9 @@ interface Waiter<T> {
   onAbort: (() => void) | undefined
   /** The token of the iterator's `next()` call this waiter serves, if any. */
   iter: object | undefined
+  /** Its neighbours in its object's queue of waiters. */
+  prev: Waiter<T> | undefined
+  next: Waiter<T> | undefined
 }
 
 /**
@@ -141,7 +144,16 @@ export class FdCore<T> {
   #lostError: ErrnoError | undefined
   readonly #owner: string
   #read: Read<T>
-  #queue: Waiter<T>[] = []
+  /**
+   * The waiters in arrival order: a doubly linked list through the waiters
+   * themselves (`prev`/`next`), so that adding, removing (an abort) and
+   * taking the head (a grant) are O(1) however many wait. With an array,
+   * `indexOf` + `splice` per abort and `shift()` per grant made 40,000
+   * aborts take 0.7 s and 40,000 grants 0.4–0.6 s (s40-eventfd LOW-4).
+   */
+  #head: Waiter<T> | undefined
+  #tail: Waiter<T> | undefined
+  #size = 0
   #watch: Watch | undefined
   /** The watch's private dup, read when the watch fires. */
   #watchFd = -1
@@ -185,7 +197,7 @@ export class FdCore<T> {
 
   /** Waits pending in this environment. */
   get pending(): number {
-    return this.#queue.length
+    return this.#size
   }
 
   /**
@@ -228,7 +240,7 @@ export class FdCore<T> {
       const aborted = signal?.aborted === true
       if (this.fd < 0) return reject(this.unusable('read'))
       if (aborted) return reject(abortErrorOf(signal))
-      if (this.#queue.length === 0) {
+      if (this.#size === 0) {
         let value: T | undefined
         try {
           value = this.#read(this.fd)
@@ -247,8 +259,12 @@ export class FdCore<T> {
           return this.#defer(resolve, value)
         }
       }
-      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter }
-      this.#queue.push(w)
+      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter, prev: undefined, next: undefined }
+      w.prev = this.#tail
+      if (this.#tail === undefined) this.#head = w
+      else this.#tail.next = w
+      this.#tail = w
+      this.#size++
       const err = this.#startWatch()
       if (err !== undefined) {
         this.#remove(w)
@@ -333,7 +349,7 @@ export class FdCore<T> {
    * call not in the queue has already taken its value, which it delivers.
    */
   endIterator(tokens: ReadonlyMap<object, unknown>, done: (token: object) => void): void {
-    for (const w of [...this.#queue]) {
+    for (const w of this.#takeAll(false)) {
       if (w.iter !== undefined && tokens.has(w.iter) && this.#remove(w)) done(w.iter)
     }
   }
@@ -386,8 +402,7 @@ export class FdCore<T> {
       this.#watchFd = -1
       this.#started = false
     }
-    const queue = this.#queue
-    this.#queue = []
+    const queue = this.#takeAll(true)
     const socket = this.#socket
     if (queue.length === 0 && socket === undefined) return
     const error = err ?? useAfterClose(this.#owner)
@@ -419,11 +434,16 @@ export class FdCore<T> {
   }
 
   #remove(w: Waiter<T>): boolean {
-    const i = this.#queue.indexOf(w)
-    if (i < 0) return false
-    this.#queue.splice(i, 1)
+    // Out of the queue, a waiter has no neighbours and is not the head.
+    if (w.prev === undefined && this.#head !== w) return false
+    if (w.prev === undefined) this.#head = w.next
+    else w.prev.next = w.next
+    if (w.next === undefined) this.#tail = w.prev
+    else w.next.prev = w.prev
+    w.prev = w.next = undefined
+    this.#size--
     // Stopped first: the watch never stays started with nobody waiting.
-    if (this.#queue.length === 0) this.#stopWatch()
+    if (this.#size === 0) this.#stopWatch()
     this.#unlisten(w)
     return true
   }
@@ -442,7 +462,7 @@ export class FdCore<T> {
 
   /** Settles waiters while values can be read; stops the watch once none wait. */
   #drain(): void {
-    while (this.#queue.length > 0 && this.fd >= 0) {
+    while (this.#size > 0 && this.fd >= 0) {
       let value: T | undefined
       try {
         value = this.#read(this.#watchFd)
@@ -460,11 +480,29 @@ export class FdCore<T> {
       if (this.#deferred !== undefined) this.#deferred.push(() => w.resolve(value))
       else w.resolve(value)
     }
-    if (this.#queue.length === 0) this.#stopWatch()
+    if (this.#size === 0) this.#stopWatch()
+  }
+
+  /** The waiters in order; `empty`: and empties the queue. */
+  #takeAll(empty: boolean): Waiter<T>[] {
+    const all: Waiter<T>[] = []
+    for (let w = this.#head; w !== undefined; w = w.next) all.push(w)
+    if (empty) {
+      for (const w of all) w.prev = w.next = undefined
+      this.#head = this.#tail = undefined
+      this.#size = 0
+    }
+    return all
   }
 
   #shift(): Waiter<T> {
-    const w = this.#queue.shift()!
+    const w = this.#head!
+    const next = w.next
+    this.#head = next
+    if (next === undefined) this.#tail = undefined
+    else next.prev = undefined
+    w.next = undefined
+    this.#size--
     this.#unlisten(w)
     return w
   }
@@ -483,9 +521,9 @@ export class FdCore<T> {
     this.#started = false
     const err = this.fail(errno, 'poll')
     if (this.fd < 0) return
-    const before = this.#queue.length
+    const before = this.#size
     this.#drain()
-    const left = this.#queue.length
+    const left = this.#size
     if (left === 0) return
     if (left === before) return this.#failAll(err)
     const e = this.#startWatch()
@@ -493,8 +531,7 @@ export class FdCore<T> {
   }
 
   #failAll(err: unknown): void {
-    const queue = this.#queue
-    this.#queue = []
+    const queue = this.#takeAll(true)
     this.#stopWatch()
     for (const w of queue) {
       this.#unlisten(w)
