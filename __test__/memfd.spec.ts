@@ -293,6 +293,53 @@ test('a view of a hugePages file keeps the zero page it read before the file\'s 
   t.deepEqual(seen('2MB'), [0, 0, 7], 'a hugePages view kept its own zero page')
 })
 
+test('map() throws ENOMEM at three quarters of vm.max_map_count live mappings, before V8 runs out of areas and the process dies (s40-memfd LOW-7)', async (t) => {
+  // Before, about 65,000 live mappings used up vm.max_map_count, and V8's
+  // next allocation failed: the process died of SIGSEGV with map() never
+  // throwing. In a child, whose mappings are its own.
+  if (underQemu) {
+    t.log('not run under qemu-user, which maps guest memory itself')
+    t.pass()
+    return
+  }
+  const r = await runNode(`
+    const files = [lfd.MemFile.create('a'), lfd.MemFile.create('b')]
+    for (const f of files) { f.truncate(8192); f.addSeals({ shrink: true }) }
+    const keep = []
+    let error
+    try {
+      for (let i = 0; i < 200000; i++) keep.push(files[i & 1].map({ writable: (i & 2) !== 0, length: 4096 }))
+    } catch (e) { error = e }
+    const made = keep.length
+    // The process still works; an unmapped buffer's slot comes back once
+    // the buffer is collected (its placeholder holds the area until then).
+    const work = JSON.stringify(Array.from({ length: 10000 }, (_, j) => ({ j }))).length
+    const tryMap = () => { try { files[1].map({ length: 4096 }); return 'mapped' } catch (e) { return e.code } }
+    files[0].unmap(keep[0])
+    const held = tryMap()
+    keep.length = 0
+    ;(async () => {
+      let again = 'ENOMEM'
+      for (let i = 0; i < 50 && again !== 'mapped'; i++) {
+        global.gc()
+        await new Promise((r) => setImmediate(r))
+        again = tryMap()
+      }
+      console.log(JSON.stringify({ made, code: error && error.code, message: error && error.message, work, held, again }))
+    })()
+  `, { args: ['--expose-gc'] })
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout) as { made: number; code: string; message: string; work: number; held: string; again: string }
+  const max = Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8'))
+  t.is(out.made, Math.floor(max / 4) * 3)
+  t.is(out.code, 'ENOMEM')
+  t.regex(out.message, /no mapping left: .* three quarters of vm\.max_map_count/)
+  t.true(out.work > 0)
+  t.is(out.held, 'ENOMEM', 'an unmapped buffer not yet collected keeps its slot')
+  t.is(out.again, 'mapped', 'collected, the mappings gave their slots back')
+})
+
 test('F_SEAL_WRITE is EBUSY while a writable mapping exists; unmap detaches and frees', (t) => {
   const mf = MemFile.create('busy')
   t.teardown(() => mf.close())

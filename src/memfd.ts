@@ -110,6 +110,9 @@ const ENOMEM = constants.errno.ENOMEM
  * may be neither). `hugePage`: the file's huge page size, or 0.
  */
 function mapHint(errno: number, writable: boolean, seals: number, fd: number, hugePage: number): string | undefined {
+  if (errno === -ENOMEM && hugePage === 0) {
+    return 'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed (or raise vm.max_map_count)'
+  }
   if (errno === -ENOMEM && hugePage !== 0) {
     return `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${hugePage / 1024}kB/nr_hugepages; mappings dropped but not yet collected hold theirs until garbage collection: unmap() them`
   }
@@ -724,7 +727,12 @@ export class MemFile implements Disposable {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset or length.
    * @throws {Error} `ERR_UNSAFE_MAPPING`; `EPERM` (a writable mapping of a
    *   write-sealed file), `EACCES` (a writable mapping of an fd opened
-   *   read-only), `ENOMEM` (no huge pages, or no address space),
+   *   read-only), `ENOMEM` (no huge pages, no address space, or the
+   *   process already has three quarters of `vm.max_map_count` mappings of
+   *   this package live, 49,146 by default: the rest is left to V8 and
+   *   Node, which could not allocate with none left and killed the
+   *   process; a mapping gives its slot back when it is collected, an
+   *   `unmap()`ped one too),
    *   `ERR_NOT_SUPPORTED` (a runtime without external ArrayBuffers),
    *   `ERR_USE_AFTER_CLOSE`.
    * @example

@@ -21,6 +21,8 @@
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use crate::error::{Errno, Error, Result};
 
@@ -301,6 +303,53 @@ impl Mapping {
         std::mem::forget(self);
         out
     }
+}
+
+/// Mappings of the binding live in the process now (see [`map_slot_take`]).
+static LIVE_MAPS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many mappings the binding keeps live in the process at most: three
+/// quarters of `vm.max_map_count` (65,530 by default: 49,146), read once
+/// (65,530 if it cannot be read). Past `max_map_count` the kernel refuses
+/// every `mmap` with `ENOMEM`, V8's own too: with the count used up by
+/// mappings, V8's next allocation failed and the process died of SIGSEGV
+/// before `map()` could throw (s40-memfd LOW-7). The quarter left is for
+/// V8, Node, libraries and thread stacks. A mapping is one area of the
+/// process (its placeholder, after `unmap()`, takes its place).
+pub fn map_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(65_530);
+        max / 4 * 3
+    })
+}
+
+/// Takes one of the [`map_budget`] slots, for a mapping about to be made.
+/// Give it back with [`map_slot_free`] once the mapping is gone (or was
+/// never made).
+///
+/// # Errors
+/// `ENOMEM` (as `mmap`) if every slot is taken.
+pub fn map_slot_take() -> Result<()> {
+    LIVE_MAPS
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < map_budget()).then_some(n + 1)
+        })
+        .map(|_| ())
+        .map_err(|_| Error::new(Errno::ENOMEM, "mmap"))
+}
+
+/// Gives back a slot of [`map_slot_take`].
+pub fn map_slot_free() {
+    LIVE_MAPS.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// How many slots of [`map_budget`] are taken.
+pub fn map_slots_taken() -> usize {
+    LIVE_MAPS.load(Ordering::Acquire)
 }
 
 /// The granule the kernel maps `fd` in: the huge page size of a hugetlbfs

@@ -292,6 +292,7 @@ impl MapRecord {
         // SAFETY: ptr/span came from Mapping::into_raw (span rounded up to
         // the granule); the state makes this the only munmap.
         unsafe { core::unmap_raw(self.ptr, self.span) };
+        core::map_slot_free();
         self.leave_registry();
     }
 
@@ -383,9 +384,18 @@ pub fn memfd_map<'env>(
         Ok(g) => g as usize,
         Err(e) => return Ok(Either::B(errno(&e))),
     };
+    // One of the process's mapping slots (core `map_budget`): with every
+    // area of the process taken, V8 itself could not allocate and the
+    // process died. Given back by `MapRecord::free`, or here on failure.
+    if let Err(e) = core::map_slot_take() {
+        return Ok(Either::B(errno(&e)));
+    }
     let mapping = match Mapping::checked(b, offset as u64, length as u64, writable, allow_shrink) {
         Ok(m) => m,
-        Err(e) => return Ok(Either::B(errno(&e))),
+        Err(e) => {
+            core::map_slot_free();
+            return Ok(Either::B(errno(&e)));
+        }
     };
     let (ptr, len) = mapping.into_raw();
     let rec = Rc::new(MapRecord {
