@@ -1302,3 +1302,29 @@ test.serial('iterate({ signal }) on a channel and a server: an abort throws out 
   accepted.close()
   t.throws(() => server.iterate({ signl: sac.signal } as never), { code: 'ERR_INVALID_ARG_VALUE' })
 })
+
+test('a receive() made from a signal\'s removeEventListener while the head is served settles after it, in call order (s40-diff2 L1)', async (t) => {
+  // The head's listener was removed before it was settled; a signal whose
+  // removeEventListener waits again found the queue empty, took the next
+  // message on the fast path, and settled first.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => {
+    a.close()
+    b.close()
+  })
+  const order: string[] = []
+  let second: Promise<void> | undefined
+  const signal = {
+    aborted: false,
+    addEventListener() {},
+    removeEventListener() {
+      second ??= b.receive().then((m) => void order.push(`second ${Buffer.from(m.data).toString()}`))
+    },
+  } as unknown as AbortSignal
+  const first = b.receive({ signal }).then((m) => void order.push(`first ${Buffer.from(m.data).toString()}`))
+  await a.send('a')
+  await a.send('b')
+  await first
+  await second
+  t.deepEqual(order, ['first a', 'second b'])
+})

@@ -128,8 +128,9 @@ function fdNow(fd: number, kind?: string): string | undefined {
   if (link.startsWith('socket:')) return 'a socket'
   if (link.startsWith('pipe:')) return 'a pipe'
   // A memfd's link always ends ' (deleted)' (it has no name in any
-  // directory); a file at /memfd:x does not (s40-diff L5).
-  if (link.startsWith('/memfd:') && link.endsWith(' (deleted)')) return `a memfd named ${JSON.stringify(link.slice('/memfd:'.length, -' (deleted)'.length))}`
+  // directory) and it answers F_GET_SEALS; a file at /memfd:x does not, or
+  // removed, says EINVAL there (s40-diff L5, s40-diff2 L4).
+  if (link.startsWith('/memfd:') && link.endsWith(' (deleted)') && native.memfdGetSeals(fd) !== -constants.errno.EINVAL) return `a memfd named ${JSON.stringify(link.slice('/memfd:'.length, -' (deleted)'.length))}`
   // Not a path: a namespace (net:[…]) or another kernel object.
   if (!link.startsWith('/')) return `a kernel object (${link})`
   let what = 'the file'

@@ -471,7 +471,9 @@ export class FdCore<T> {
         // socket's is one message's: only the head does, unless the read
         // found the fd lost (the shutdown then settled everyone).
         if (this.#socket === undefined || this.fd < 0) return this.#failAll(e)
-        this.#shift().reject(e)
+        const head = this.#shift()
+        head.reject(e)
+        this.#unlisten(head)
         continue
       }
       if (value === undefined) return
@@ -479,6 +481,10 @@ export class FdCore<T> {
       // Values taken at a fairness cut and not yet delivered go first (diff35b M1).
       if (this.#deferred !== undefined) this.#deferred.push(() => w.resolve(value))
       else w.resolve(value)
+      // Settled first: a signal's removeEventListener is user code, which
+      // may wait again and, the queue being empty, take the next value on
+      // the fast path; settled after, that wait came first (s40-diff2 L1).
+      this.#unlisten(w)
     }
     if (this.#size === 0) this.#stopWatch()
   }
@@ -495,6 +501,7 @@ export class FdCore<T> {
     return all
   }
 
+  /** Takes the head out of the queue; the caller settles it, then unlistens. */
   #shift(): Waiter<T> {
     const w = this.#head!
     const next = w.next
@@ -503,7 +510,6 @@ export class FdCore<T> {
     else next.prev = undefined
     w.next = undefined
     this.#size--
-    this.#unlisten(w)
     return w
   }
 

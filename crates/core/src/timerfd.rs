@@ -189,22 +189,15 @@ pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
     ticks(fd, Wait::AsFd)
 }
 
-/// A timerfd read: 0 for a read of no bytes, but only from a timerfd (its
-/// `/proc/self/fd` link is `anon_inode:[timerfd]`); a file at its end, or a
-/// pipe whose writer closed, passed by mistake is `EINVAL` as before
-/// (s40-diff L4: it read as 0 ticks, and "read again" looped for ever).
+/// A timerfd read: 0 for a read of no bytes, but only from a timerfd (it
+/// answers `timerfd_gettime`); a file at its end, or a pipe whose writer
+/// closed, passed by mistake is `EINVAL` as before (s40-diff L4: it read as
+/// 0 ticks, and "read again" looped for ever).
 fn ticks(fd: BorrowedFd<'_>, wait: Wait) -> Result<u64> {
     match read_u64_or_empty(fd, "timerfd_read", wait, true)? {
-        0 if !is_timerfd(fd) => Err(Error::new(Errno::EINVAL, "timerfd_read")),
+        0 if timerfd_gettime(fd).is_err() => Err(Error::new(Errno::EINVAL, "timerfd_read")),
         n => Ok(n),
     }
-}
-
-/// Whether `fd` is a timerfd, from its `/proc/self/fd` link (false where
-/// `/proc` cannot be read). Only asked after a read of no bytes.
-fn is_timerfd(fd: BorrowedFd<'_>) -> bool {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .is_ok_and(|l| l.as_os_str() == "anon_inode:[timerfd]")
 }
 
 /// Reads the expirations as [`timerfd_read`] does, but fails with `EAGAIN`

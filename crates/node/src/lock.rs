@@ -339,8 +339,11 @@ impl Grant {
 struct WaitState {
     cancel: RefCell<Option<Arc<Cancel>>>,
     cancelled: Cell<bool>,
-    /// Shared with the wait's thread until the report, which drops it.
-    grant: RefCell<Option<Arc<Grant>>>,
+    /// The wait's [`Grant`], weakly: the thread's closure and then the
+    /// [`Outcome`] own it, so the dup closes with them. A runtime that
+    /// never frees a dead environment's pending report (Deno), which holds
+    /// this state, would otherwise keep the dup open for good (s40-diff2 L2).
+    grant: Weak<Grant>,
 }
 
 /// Where a wait stands. The wait's thread moves `WAITING` to `GRANTED` when
@@ -430,7 +433,7 @@ pub fn lock_wait(
     let state = Rc::new(WaitState {
         cancel: RefCell::new(Some(cancel.clone())),
         cancelled: Cell::new(false),
-        grant: RefCell::new(Some(grant.clone())),
+        grant: Arc::downgrade(&grant),
     });
     // The env's teardown cancels the wait. Weak: the hook may outlive the
     // report, and must not keep the cancel alive after it.
@@ -490,7 +493,6 @@ pub fn lock_wait(
         },
         move |env, outcome| {
             report.cancel.borrow_mut().take();
-            report.grant.borrow_mut().take();
             let cancelled = report.cancelled.get();
             let result = match outcome {
                 // The wait's thread panicked (a bug; none is known): the
@@ -566,7 +568,7 @@ pub fn lock_wait_cancel(wait: &External<LockWait>) {
     let state = &wait.0;
     if let Some(c) = state.cancel.borrow().as_ref() {
         state.cancelled.set(true);
-        let Some(grant) = state.grant.borrow().clone() else {
+        let Some(grant) = state.grant.upgrade() else {
             return c.cancel();
         };
         match grant.phase.compare_exchange(
