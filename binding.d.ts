@@ -687,7 +687,8 @@ export declare function memfdGetSeals(fd: number): number
  * Maps `length` bytes of `fd` at `offset` (`MAP_SHARED` if `writable`,
  * else a private copy-on-write view, see `Mapping::new`) and returns them as
  * an `ArrayBuffer` without copying, registered in `maps`. Or a negative
- * errno: the mmap's, `EINVAL` for a length of 0 or a range past the end of
+ * errno: the mmap's, `EMFILE` when the process has its budget of live
+ * mappings already (core `map_budget`), `EINVAL` for a length of 0 or a range past the end of
  * the file, `EPERM` for a file without the `shrink` seal unless
  * `allowShrink`, `ENOTSUP` when the runtime forbids external buffers. A
  * buffer the runtime refuses otherwise (over its largest length) is a

@@ -98,6 +98,10 @@ const ENODEV = constants.errno.ENODEV
 const EACCES = constants.errno.EACCES
 const EPERM = constants.errno.EPERM
 const ENOMEM = constants.errno.ENOMEM
+const EMFILE = constants.errno.EMFILE
+/** The hint of a `map()` refused by the budget of live mappings (core `map_budget`). */
+const MAP_BUDGET_HINT =
+  'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed (or raise vm.max_map_count)'
 
 /**
  * Why a mapping was refused, where the errno alone does not say: a hugetlb
@@ -110,9 +114,6 @@ const ENOMEM = constants.errno.ENOMEM
  * may be neither). `hugePage`: the file's huge page size, or 0.
  */
 function mapHint(errno: number, writable: boolean, seals: number, fd: number, hugePage: number): string | undefined {
-  if (errno === -ENOMEM && hugePage === 0) {
-    return 'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed (or raise vm.max_map_count)'
-  }
   if (errno === -ENOMEM && hugePage !== 0) {
     return `not enough free huge pages of this size: see /sys/kernel/mm/hugepages/hugepages-${hugePage / 1024}kB/nr_hugepages; mappings dropped but not yet collected hold theirs until garbage collection: unmap() them`
   }
@@ -732,7 +733,8 @@ export class MemFile implements Disposable {
    *   this package live, 49,146 by default: the rest is left to V8 and
    *   Node, which could not allocate with none left and killed the
    *   process; a mapping gives its slot back when it is collected, an
-   *   `unmap()`ped one too),
+   *   `unmap()`ped one too; that quarter covers a V8 heap of about 4 GB:
+   *   with a larger one, raise `vm.max_map_count`),
    *   `ERR_NOT_SUPPORTED` (a runtime without external ArrayBuffers),
    *   `ERR_USE_AFTER_CLOSE`.
    * @example
@@ -779,6 +781,10 @@ export class MemFile implements Disposable {
     const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
     if (typeof ab !== 'number') return ab
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
+    // The binding's EMFILE: the budget of live mappings is used up (the
+    // kernel's own mmap never says EMFILE). Reported as the ENOMEM the
+    // kernel would give past vm.max_map_count, with its own hint.
+    if (ab === -EMFILE) throw self.#fail(-ENOMEM, 'mmap', MAP_BUDGET_HINT)
     throw self.#fail(ab, 'mmap', mapHint(ab, writable, seals, fd, self.#hugePage))
   }
 

@@ -407,8 +407,9 @@ export class FdCore<T> {
     if (queue.length === 0 && socket === undefined) return
     const error = err ?? useAfterClose(this.#owner)
     for (const w of queue) {
-      this.#unlisten(w)
+      // Settled, then unlistened, as in #drain (s40-diff3 L3).
       w.reject(error)
+      this.#unlisten(w)
     }
     socket?.onShutdown(error)
   }
@@ -540,8 +541,8 @@ export class FdCore<T> {
     const queue = this.#takeAll(true)
     this.#stopWatch()
     for (const w of queue) {
-      this.#unlisten(w)
       w.reject(err)
+      this.#unlisten(w)
     }
   }
 }

@@ -352,7 +352,8 @@ const NOT_ALLOWED: i32 = -libc::ENOTSUP;
 /// Maps `length` bytes of `fd` at `offset` (`MAP_SHARED` if `writable`,
 /// else a private copy-on-write view, see `Mapping::new`) and returns them as
 /// an `ArrayBuffer` without copying, registered in `maps`. Or a negative
-/// errno: the mmap's, `EINVAL` for a length of 0 or a range past the end of
+/// errno: the mmap's, `EMFILE` when the process has its budget of live
+/// mappings already (core `map_budget`), `EINVAL` for a length of 0 or a range past the end of
 /// the file, `EPERM` for a file without the `shrink` seal unless
 /// `allowShrink`, `ENOTSUP` when the runtime forbids external buffers. A
 /// buffer the runtime refuses otherwise (over its largest length) is a
@@ -387,8 +388,10 @@ pub fn memfd_map<'env>(
     // One of the process's mapping slots (core `map_budget`): with every
     // area of the process taken, V8 itself could not allocate and the
     // process died. Given back by `MapRecord::free`, or here on failure.
-    if let Err(e) = core::map_slot_take() {
-        return Ok(Either::B(errno(&e)));
+    // Refused, it is `-EMFILE`, which mmap never returns, so that the
+    // caller can tell it from the kernel's `ENOMEM` (s40-diff3 M1).
+    if core::map_slot_take().is_err() {
+        return Ok(Either::B(-libc::EMFILE));
     }
     let mapping = match Mapping::checked(b, offset as u64, length as u64, writable, allow_shrink) {
         Ok(m) => m,
