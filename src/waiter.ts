@@ -490,18 +490,6 @@ export class FdCore<T> {
     if (this.#size === 0) this.#stopWatch()
   }
 
-  /** The waiters in order; `empty`: and empties the queue. */
-  #takeAll(empty: boolean): Waiter<T>[] {
-    const all: Waiter<T>[] = []
-    for (let w = this.#head; w !== undefined; w = w.next) all.push(w)
-    if (empty) {
-      for (const w of all) w.prev = w.next = undefined
-      this.#head = this.#tail = undefined
-      this.#size = 0
-    }
-    return all
-  }
-
   /** Takes the head out of the queue; the caller settles it, then unlistens. */
   #shift(): Waiter<T> {
     const w = this.#head!
@@ -512,6 +500,18 @@ export class FdCore<T> {
     w.next = undefined
     this.#size--
     return w
+  }
+
+  /** The waiters in order; `empty`: and empties the queue. */
+  #takeAll(empty: boolean): Waiter<T>[] {
+    const all: Waiter<T>[] = []
+    for (let w = this.#head; w !== undefined; w = w.next) all.push(w)
+    if (empty) {
+      for (const w of all) w.prev = w.next = undefined
+      this.#head = this.#tail = undefined
+      this.#size = 0
+    }
+    return all
   }
 
   /**
