@@ -359,6 +359,24 @@ test('an ENOMEM of the kernel\'s own (an address-space limit) gets no mapping-bu
   t.notRegex(r.stdout, /no mapping left/)
 })
 
+test('addSeals says why EBUSY and EPERM, and unmap() of a foreign buffer shows its length, not its bytes (s40-memfd LOW-4)', (t) => {
+  using mf = MemFile.create('hints')
+  mf.write('secret-bytes-here')
+  mf.addSeals({ shrink: true })
+  for (const foreign of [Buffer.from('secret-bytes-here'), new Uint8Array(mf.read(17, 0)).buffer]) {
+    const e = t.throws(() => mf.unmap(foreign), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.notRegex(e?.message ?? '', /73 65 63|secret/, 'no bytes of the buffer in the message')
+    t.regex(e?.message ?? '', /Received (Buffer|ArrayBuffer) \{ byteLength: 17 \}$/)
+  }
+  const w = mf.map({ writable: true })
+  t.throws(() => mf.addSeals({ write: true }), { code: 'EBUSY', message: /\(the file has a writable mapping: unmap\(\) the writable ones first\)$/ })
+  using other = MemFile.fromFd(mf.fd)
+  t.throws(() => other.addSeals({ write: true }), { code: 'EBUSY', message: /a writable mapping that is not this MemFile's/ })
+  mf.unmap(w)
+  using unsealable = MemFile.create('no-seals', { sealable: false })
+  t.throws(() => unsealable.addSeals({ grow: true }), { code: 'EPERM', message: /the file takes no more seals: it has the 'seal' seal/ })
+})
+
 test('F_SEAL_WRITE is EBUSY while a writable mapping exists; unmap detaches and frees', (t) => {
   const mf = MemFile.create('busy')
   t.teardown(() => mf.close())

@@ -97,8 +97,22 @@ const ENOTSUP = constants.errno.ENOTSUP
 const ENODEV = constants.errno.ENODEV
 const EACCES = constants.errno.EACCES
 const EPERM = constants.errno.EPERM
+const EBUSY = constants.errno.EBUSY
 const ENOMEM = constants.errno.ENOMEM
 const EMFILE = constants.errno.EMFILE
+/** A buffer as its kind and length, for a message that must not show its bytes. */
+function shapeOf(buffer: object): object {
+  let text: string
+  try {
+    const name = types.isArrayBuffer(buffer) ? 'ArrayBuffer' : (buffer.constructor?.name ?? 'Object')
+    const length = (buffer as { byteLength?: unknown }).byteLength
+    text = typeof length === 'number' ? `${name} { byteLength: ${length} }` : `${name} {}`
+  } catch {
+    text = 'Object {}'
+  }
+  return { [inspect.custom]: () => text }
+}
+
 /** The hint of a `map()` refused by the budget of live mappings (core `map_budget`). */
 const MAP_BUDGET_HINT =
   'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed (or raise vm.max_map_count)'
@@ -670,8 +684,27 @@ export class MemFile implements Disposable {
     for (const [name, bit] of SEAL_BITS) {
       if (toBool(o[name], `seals.${name}`, false)) bits |= bit
     }
-    const r = native.memfdAddSeals(self.#open(), bits)
-    if (r < 0) throw self.#fail(r, 'fcntl')
+    const fd = self.#open()
+    const r = native.memfdAddSeals(fd, bits)
+    if (r < 0) throw self.#fail(r, 'fcntl', self.#sealHint(r, fd))
+  }
+
+  /**
+   * Why `addSeals` was refused, where the errno alone does not say
+   * (s40-memfd LOW-4): `EBUSY` names the writable mapping it met, which may
+   * not be this object's; `EPERM` says that the file takes no more seals.
+   */
+  #sealHint(errno: number, fd: number): string | undefined {
+    if (errno === -EBUSY) {
+      return this.mappings > 0
+        ? 'the file has a writable mapping: unmap() the writable ones first'
+        : "the file has a writable mapping that is not this MemFile's (another MemFile's, a worker's or another process's): unmap it first"
+    }
+    if (errno === -EPERM) {
+      const seals = native.memfdGetSeals(fd)
+      if (seals >= 0 && (seals & F_SEAL_SEAL) !== 0) return "the file takes no more seals: it has the 'seal' seal (a file made with sealable: false starts with it)"
+    }
+    return undefined
   }
 
   /**
@@ -811,7 +844,9 @@ export class MemFile implements Disposable {
     if (typeof buffer !== 'object' || buffer === null) throw invalidArgType('buffer', 'an ArrayBuffer or ArrayBufferView', buffer)
     const ab: unknown = types.isArrayBuffer(buffer) ? buffer : (buffer as { buffer?: unknown }).buffer
     if (self.#maps === undefined || !types.isArrayBuffer(ab) || native.memfdUnmap(self.#maps, ab) !== 0) {
-      throw invalidArgValue('buffer', buffer, 'is not a live mapping of this MemFile')
+      // Its kind and length only: inspecting the buffer put up to 100 bytes
+      // of (shared) memory in the message, and so in logs (s40-memfd LOW-4).
+      throw invalidArgValue('buffer', shapeOf(buffer), 'is not a live mapping of this MemFile')
     }
   }
 
