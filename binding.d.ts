@@ -969,7 +969,7 @@ export declare function timerfdSettime(fd: number, flags: number, initial: numbe
  * `timerfd_read(fd)` that never waits: `-EAGAIN` if the timer has not
  * expired even if another holder of the fd made its open file description
  * blocking (`core::timerfd_try_read`: `preadv2(RWF_NOWAIT)`, Linux 6.10;
- * a plain read before). The read of `Timer`.
+ * a plain read before; a read of no bytes is `-EAGAIN` too). The read of `Timer`.
  * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
  */
 export declare function timerfdTryRead(fd: number): bigint | number

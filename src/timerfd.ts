@@ -430,9 +430,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     }
     const read = (fd: number): bigint | undefined => {
       const r = native.timerfdTryRead(fd)
-      // 0n: no bytes, a clock stepped back past the tick (see timerfdRead);
-      // nothing to report, as EAGAIN.
-      if (typeof r === 'bigint') return r === 0n ? undefined : r
+      if (typeof r === 'bigint') return r
       if (r === EAGAIN) return undefined
       throw core.fail(r, 'timerfd_read')
     }
@@ -698,7 +696,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const core = Timer.#of(this)
     if (core.fd < 0) throw core.unusable('timerfd_read')
     const r = native.timerfdTryRead(core.fd)
-    if (typeof r === 'bigint') return r === 0n ? null : r
+    if (typeof r === 'bigint') return r
     if (r === EAGAIN) return null
     throw core.fail(r, 'timerfd_read')
   }

@@ -151,22 +151,17 @@ pub static EVENTFD_NOWAIT: Nowait =
 /// Reads one native-endian u64 (eventfd and timerfd reads), naming `syscall`
 /// in errors. The one read of every eventfd and timerfd in the package.
 pub fn read_u64(fd: BorrowedFd<'_>, syscall: &'static str, wait: Wait) -> Result<u64> {
-    read_u64_or_empty(fd, syscall, wait, false)
+    read_u64_or_empty(fd, syscall, wait)?.ok_or(crate::Error::new(crate::Errno::EINVAL, syscall))
 }
 
-/// As [`read_u64`]; with `empty_is_zero`, a read of 0 bytes is 0 rather
-/// than `EINVAL`. A blocking timerfd read returns 0 bytes when the clock
+/// As [`read_u64`], but a read of 0 bytes is `None` rather than `EINVAL`
+/// (any other short read is still `EINVAL`). A blocking timerfd read returns 0 bytes when the clock
 /// stepped back past a periodic timer's pending expiration after the wait
 /// ended (timerfd_create(2), NOTES: "return a value of 0 (i.e., no bytes
 /// read)"; fs/timerfd.c forwards the timer and finds no tick), where
 /// Python's `os.read` gives `b''` (s40-timer M1). A non-blocking read says
 /// `EAGAIN` there instead.
-pub fn read_u64_or_empty(
-    fd: BorrowedFd<'_>,
-    syscall: &'static str,
-    wait: Wait,
-    empty_is_zero: bool,
-) -> Result<u64> {
+pub fn read_u64_or_empty(fd: BorrowedFd<'_>, syscall: &'static str, wait: Wait) -> Result<Option<u64>> {
     let mut buf = [0u8; 8];
     // EINTR: a handler without SA_RESTART ran on this thread while the read
     // waited (the lock-wait cancel's, once installed, if its signal is sent
@@ -179,11 +174,11 @@ pub fn read_u64_or_empty(
         _ => nix::unistd::read(fd, &mut buf),
     })
     .syscall(syscall)?;
-    if n == 0 && empty_is_zero {
-        return Ok(0);
+    if n == 0 {
+        return Ok(None);
     }
     short_io(n, syscall)?;
-    Ok(u64::from_ne_bytes(buf))
+    Ok(Some(u64::from_ne_bytes(buf)))
 }
 
 /// `preadv2(fd, [buf], 1, -1, RWF_NOWAIT)`: offset -1 is the file's own

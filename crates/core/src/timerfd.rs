@@ -186,17 +186,17 @@ fn clock_call_ns(
 /// `EAGAIN` (non-blocking, not expired), `ECANCELED` (clock jump under
 /// `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
 pub fn timerfd_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    ticks(fd, Wait::AsFd)
+    Ok(ticks(fd, Wait::AsFd)?.unwrap_or(0))
 }
 
-/// A timerfd read: 0 for a read of no bytes, but only from a timerfd (it
-/// answers `timerfd_gettime`); a file at its end, or a pipe whose writer
+/// A timerfd read; `None` for a read of no bytes, but only from a timerfd
+/// (it answers `timerfd_gettime`): a file at its end, or a pipe whose writer
 /// closed, passed by mistake is `EINVAL` as before (s40-diff L4: it read as
 /// 0 ticks, and "read again" looped for ever).
-fn ticks(fd: BorrowedFd<'_>, wait: Wait) -> Result<u64> {
-    match read_u64_or_empty(fd, "timerfd_read", wait, true)? {
-        0 if timerfd_gettime(fd).is_err() => Err(Error::new(Errno::EINVAL, "timerfd_read")),
-        n => Ok(n),
+fn ticks(fd: BorrowedFd<'_>, wait: Wait) -> Result<Option<u64>> {
+    match read_u64_or_empty(fd, "timerfd_read", wait)? {
+        None if timerfd_gettime(fd).is_err() => Err(Error::new(Errno::EINVAL, "timerfd_read")),
+        r => Ok(r),
     }
 }
 
@@ -205,10 +205,14 @@ fn ticks(fd: BorrowedFd<'_>, wait: Wait) -> Result<u64> {
 /// made its open file description blocking. Linux 6.10 or newer; see
 /// [`Wait::Never`].
 ///
+/// A read of no bytes (see [`timerfd_read`]; possible here only where the
+/// read falls back to a plain `read(2)` of a description another holder
+/// made blocking) is `EAGAIN`: no ticks now, as for a read that found none.
+///
 /// # Errors
 /// As [`timerfd_read`].
 pub fn timerfd_try_read(fd: BorrowedFd<'_>) -> Result<u64> {
-    ticks(fd, Wait::Never(&TIMERFD_NOWAIT))
+    ticks(fd, Wait::Never(&TIMERFD_NOWAIT))?.ok_or(Error::new(Errno::EAGAIN, "timerfd_read"))
 }
 
 /// [`Nowait`] for timerfds (Linux 6.10: `timerfd: convert to

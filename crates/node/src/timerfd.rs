@@ -205,7 +205,7 @@ pub fn timerfd_read(fd: i32) -> Either<u64, i32> {
 /// `timerfd_read(fd)` that never waits: `-EAGAIN` if the timer has not
 /// expired even if another holder of the fd made its open file description
 /// blocking (`core::timerfd_try_read`: `preadv2(RWF_NOWAIT)`, Linux 6.10;
-/// a plain read before). The read of `Timer`.
+/// a plain read before; a read of no bytes is `-EAGAIN` too). The read of `Timer`.
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn timerfd_try_read(fd: i32) -> Either<u64, i32> {
