@@ -460,15 +460,15 @@ pub fn lock_wait(
         move || {
             let r = match grant.dup.get() {
                 Some(fd) => match lockwait::lock_until(fd.as_fd(), &grant.spec, &cancel) {
+                    // Kept only if the thread's swap wins (see [`Phase`]).
                     // Granted after the cancel was asked for (by
-                    // `lockWaitCancel`: its swap came first; or by the env's
-                    // teardown): undone here, at once, not when the JS
+                    // `lockWaitCancel`, whose swap came first, or by the
+                    // env's teardown): undone here, at once, not when the JS
                     // thread gets to the report, which may be busy meanwhile
-                    // (s39-diff4 M1: an exclusive piece under a shared grant
-                    // stayed shared that long). See [`Phase`].
-                    Ok(Waited::Acquired)
-                        if cancel.is_cancelled()
-                            || grant
+                    // (s39-diff4 M1).
+                    Ok(Waited::Acquired) => {
+                        let kept = !cancel.is_cancelled()
+                            && grant
                                 .phase
                                 .compare_exchange(
                                     Phase::WAITING,
@@ -476,10 +476,11 @@ pub fn lock_wait(
                                     Ordering::AcqRel,
                                     Ordering::Acquire,
                                 )
-                                .is_err() =>
-                    {
-                        grant.undo();
-                        Ok(Waited::Cancelled)
+                                .is_ok();
+                        if !kept {
+                            grant.undo();
+                        }
+                        Ok(if kept { Waited::Acquired } else { Waited::Cancelled })
                     }
                     r => r,
                 },
