@@ -52,7 +52,7 @@ QUICK_CORE_RE='GuardedFd::(close|take|confirm_lost)|FdIdentity::check|eventfd_re
 # from the anchor|line count. Anchors, not line numbers, so that an edit
 # elsewhere in the file does not move the sample (resolve_ts below).
 QUICK_TS=(
-  'src/waiter.ts|^  #fire\(errno|0|46'                      # #fire, #drain, #shift: a token read per waiter at the head, settles waits
+  'src/waiter.ts|^  #fire\(errno|0|51'                      # #fire, #drain, #shift, #unlink: a token read per waiter at the head, settles waits
   'src/waiter.ts|^  #failAll\(err|0|8'                      # #failAll
   "src/eventfd.ts|new FdCore<true>\\(h, 'Semaphore'|0|5"   # Semaphore's read: takes one permit, or nothing
   'src/eventfd.ts|^  tryAcquire\(\): boolean|3|4'           # tryAcquire
@@ -82,7 +82,6 @@ src/waiter.ts EqualityOperator this.fd > 0 @ while (this.#size > 0 && this.fd >=
 src/waiter.ts BlockStatement {} @ } catch (e) {
 src/waiter.ts ConditionalExpression true @ if (this.#size === 0) this.#stopWatch()
 src/waiter.ts BlockStatement {} @ #failAll(err: unknown): void {
-src/waiter.ts BooleanLiteral false @ const queue = this.#takeAll(true)
 src/waiter.ts BlockStatement {} @ for (const w of queue) {
 KNOWN
 )

@@ -349,7 +349,7 @@ export class FdCore<T> {
    * call not in the queue has already taken its value, which it delivers.
    */
   endIterator(tokens: ReadonlyMap<object, unknown>, done: (token: object) => void): void {
-    for (const w of this.#takeAll(false)) {
+    for (const w of this.#waiters()) {
       if (w.iter !== undefined && tokens.has(w.iter) && this.#remove(w)) done(w.iter)
     }
   }
@@ -402,7 +402,7 @@ export class FdCore<T> {
       this.#watchFd = -1
       this.#started = false
     }
-    const queue = this.#takeAll(true)
+    const queue = this.#takeAll()
     const socket = this.#socket
     if (queue.length === 0 && socket === undefined) return
     const error = err ?? useAfterClose(this.#owner)
@@ -437,12 +437,7 @@ export class FdCore<T> {
   #remove(w: Waiter<T>): boolean {
     // Out of the queue, a waiter has no neighbours and is not the head.
     if (w.prev === undefined && this.#head !== w) return false
-    if (w.prev === undefined) this.#head = w.next
-    else w.prev.next = w.next
-    if (w.next === undefined) this.#tail = w.prev
-    else w.next.prev = w.prev
-    w.prev = w.next = undefined
-    this.#size--
+    this.#unlink(w)
     // Stopped first: the watch never stays started with nobody waiting.
     if (this.#size === 0) this.#stopWatch()
     this.#unlisten(w)
@@ -493,24 +488,33 @@ export class FdCore<T> {
   /** Takes the head out of the queue; the caller settles it, then unlistens. */
   #shift(): Waiter<T> {
     const w = this.#head!
-    const next = w.next
-    this.#head = next
-    if (next === undefined) this.#tail = undefined
-    else next.prev = undefined
-    w.next = undefined
-    this.#size--
+    this.#unlink(w)
     return w
   }
 
-  /** The waiters in order; `empty`: and empties the queue. */
-  #takeAll(empty: boolean): Waiter<T>[] {
+  /** Takes `w`, which is in the queue, out of it. */
+  #unlink(w: Waiter<T>): void {
+    if (w.prev === undefined) this.#head = w.next
+    else w.prev.next = w.next
+    if (w.next === undefined) this.#tail = w.prev
+    else w.next.prev = w.prev
+    w.prev = w.next = undefined
+    this.#size--
+  }
+
+  /** The waiters in order (a copy: the queue is unchanged). */
+  #waiters(): Waiter<T>[] {
     const all: Waiter<T>[] = []
     for (let w = this.#head; w !== undefined; w = w.next) all.push(w)
-    if (empty) {
-      for (const w of all) w.prev = w.next = undefined
-      this.#head = this.#tail = undefined
-      this.#size = 0
-    }
+    return all
+  }
+
+  /** Empties the queue, and returns its waiters in order. */
+  #takeAll(): Waiter<T>[] {
+    const all = this.#waiters()
+    for (const w of all) w.prev = w.next = undefined
+    this.#head = this.#tail = undefined
+    this.#size = 0
     return all
   }
 
@@ -538,7 +542,7 @@ export class FdCore<T> {
   }
 
   #failAll(err: unknown): void {
-    const queue = this.#takeAll(true)
+    const queue = this.#takeAll()
     this.#stopWatch()
     for (const w of queue) {
       w.reject(err)
