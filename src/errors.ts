@@ -127,10 +127,8 @@ function fdNow(fd: number, kind?: string): string | undefined {
   }
   if (link.startsWith('socket:')) return 'a socket'
   if (link.startsWith('pipe:')) return 'a pipe'
-  // A memfd's link always ends ' (deleted)' (it has no name in any
-  // directory) and it answers F_GET_SEALS; a file at /memfd:x does not, or
-  // removed, says EINVAL there (s40-diff L5, s40-diff2 L4).
-  if (link.startsWith('/memfd:') && link.endsWith(' (deleted)') && native.memfdGetSeals(fd) !== -constants.errno.EINVAL) return `a memfd named ${JSON.stringify(link.slice('/memfd:'.length, -' (deleted)'.length))}`
+  const memfd = memfdName(fd, link)
+  if (memfd !== undefined) return `a memfd named ${JSON.stringify(memfd)}`
   // Not a path: a namespace (net:[…]) or another kernel object.
   if (!link.startsWith('/')) return `a kernel object (${link})`
   let what = 'the file'
@@ -139,6 +137,19 @@ function fdNow(fd: number, kind?: string): string | undefined {
     what = st.isDirectory() ? 'the directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'the device' : 'the file'
   } catch {}
   return `${what} ${link}`
+}
+
+/**
+ * The name of the memfd `fd`, whose `/proc/self/fd` link is `link`, or
+ * undefined if it is no memfd. A memfd's link is `/memfd:<name> (deleted)`
+ * (it is in no directory) and it answers `F_GET_SEALS`; a file at
+ * `/memfd:x` has no such suffix, or, removed, says `EINVAL` there
+ * (s40-memfd LOW-5, s40-diff L5, s40-diff2 L4).
+ */
+export function memfdName(fd: number, link: string): string | undefined {
+  if (!link.startsWith('/memfd:') || !link.endsWith(' (deleted)')) return undefined
+  if (native.memfdGetSeals(fd) === -constants.errno.EINVAL) return undefined
+  return link.slice('/memfd:'.length, -' (deleted)'.length)
 }
 
 /**

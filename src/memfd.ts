@@ -17,6 +17,7 @@ import {
   invalidArgType,
   invalidArgValue,
   invalidThis,
+  memfdName,
   outOfRange,
   unsafeMapping,
   useAfterClose,
@@ -451,18 +452,15 @@ export class MemFile implements Disposable {
     } catch {
       // Not open (EBADF below), or no /proc: nothing to check or name.
     }
+    // Its link and F_GET_SEALS tell (memfdName; a removed tmpfs file at
+    // /memfd:… would pass). Linux 4.14 and 4.15 (both out of support) had
+    // hugetlb memfds without seals, which this refuses there. Without /proc
+    // (or an fd not open: EBADF below), F_GET_SEALS alone.
     if (link !== undefined) {
-      // A memfd's link is `/memfd:<name> (deleted)`: it is in no directory.
-      // A file at `/memfd:x` has no such suffix (s40-memfd LOW-5).
-      if (!link.startsWith('/memfd:') || !link.endsWith(' (deleted)')) throw wrongFdKind(raw, 'a memfd')
-      name = link.slice('/memfd:'.length, -' (deleted)'.length)
-    }
-    // A removed file there would pass that: a memfd answers F_GET_SEALS,
-    // a file of a file system without seals says EINVAL (a removed tmpfs
-    // file answers too: only a tmpfs mounted at /memfd:… gets that far).
-    // Linux 4.14 and 4.15 (both out of support) had hugetlb memfds without
-    // seals, which this refuses there.
-    if (native.memfdGetSeals(raw) === -EINVAL) throw wrongFdKind(raw, 'a memfd')
+      const memfd = memfdName(raw, link)
+      if (memfd === undefined) throw wrongFdKind(raw, 'a memfd')
+      name = memfd
+    } else if (native.memfdGetSeals(raw) === -EINVAL) throw wrongFdKind(raw, 'a memfd')
     const h = native.fdHandleFrom(raw, adopt, false, false)
     if (typeof h === 'number') throw fromFdError(h, raw)
     return new MemFile(token, h, name, 0)
