@@ -325,6 +325,39 @@ test.serial('util.inspect shows fd, closed, pending and count', async (t) => {
   t.is(inspect(s), 'Semaphore { fd: -1, closed: true, pending: 0 }')
 })
 
+test.serial('util.inspect shows a subclass by its own name, and every class as [Name] past the depth limit (s40-timer L3)', (t) => {
+  class Jobs extends Semaphore {}
+  class Hits extends EventCounter {}
+  class Tick extends Timer {}
+  const jobs = new Jobs(1)
+  const hits = new Hits()
+  const tick = new Tick()
+  const [a, b] = FdChannel.pair()
+  const mf = MemFile.create('inspect-depth')
+  const lock = tryLockFile(mf.fd)!
+  t.teardown(() => {
+    lock.release()
+    for (const x of [jobs, hits, tick, a, b, mf]) x.close()
+  })
+  t.regex(inspect(jobs), /^Jobs \{ fd: \d+, closed: false, pending: 0, count: 1n \}$/)
+  t.regex(inspect(hits), /^Hits \{ fd: \d+, closed: false, pending: 0, count: 0n \}$/)
+  t.regex(inspect(tick), /^Tick \{ fd: \d+, closed: false, clock: 'monotonic', pending: 0, ref: true \}$/)
+  t.is(inspect(jobs.acquireSync()), 'Permit { released: false }')
+  // Past the depth limit: the fd only for the eventfd classes (a log line's
+  // need), `[Name]` for the others, never their nested state.
+  t.is(inspect({ x: { y: jobs } }, { depth: 0 }), '{ x: [Object] }')
+  t.is(inspect({ x: jobs }, { depth: 0 }), `{ x: Jobs { fd: ${jobs.fd} } }`)
+  t.is(inspect({ x: tick }, { depth: 0 }), '{ x: [Tick] }')
+  t.is(inspect({ x: a }, { depth: 0 }), '{ x: [FdChannel] }')
+  t.is(inspect({ x: mf }, { depth: 0 }), '{ x: [MemFile] }')
+  t.is(inspect({ x: lock }, { depth: 0 }), '{ x: [FileLock] }')
+  // At depth 1 the state shows, and an object inside it is cut.
+  t.regex(inspect({ x: a }, { depth: 1, breakLength: Infinity }), /^\{ x: FdChannel \{ fd: \d+, closed: false, pending: 0, peer: \[Object\] \} \}$/)
+  t.regex(inspect({ x: lock }, { depth: 1, breakLength: Infinity }), /^\{ x: FileLock \{ fd: \d+, kind: 'ofd', shared: false, range: \[Object\], released: false \} \}$/)
+  // A direct call with no arguments still answers.
+  t.regex((tick as unknown as { [inspect.custom](): string })[inspect.custom](), /^Tick \{ fd: \d+/)
+})
+
 test.serial('an unknown option key is ERR_INVALID_ARG_VALUE naming it, as a rejection', async (t) => {
   const c = new EventCounter()
   t.teardown(() => c.close())

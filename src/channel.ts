@@ -8,6 +8,7 @@
 import { fstatSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { native } from './binding'
+import { shown } from './inspect'
 import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
@@ -766,7 +767,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       if (this.#peer === undefined && this.#core.fd >= 0) peer = this.peer
     } catch {}
     const body = { fd: this.#core.fd, closed: this.#core.fd < 0, pending: this.#core.pending, peer }
-    return `FdChannel ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
+    return shown(this, 'FdChannel', body, depth, options)
   }
 
   /** The core's `onShutdown`: after the waiters, the rest gets the same error. */
@@ -984,7 +985,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
       rejected: this.#rejected,
       uids: this.#uids === null ? 'any' : [...this.#uids],
     }
-    return `FdChannelServer ${inspect(body, { ...options, depth: depth < 0 ? null : depth })}`
+    return shown(this, 'FdChannelServer', body, depth, options)
   }
 
   /** The core's `onShutdown` (closed or lost): the abort signal lets go of this server. */

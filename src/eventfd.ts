@@ -4,6 +4,7 @@
  * @module
  */
 import { inspect } from 'node:util'
+import { nameOf, shown } from './inspect'
 import { native } from './binding'
 import { errnoError, fdCallError, fromFdError, illegalConstructor, invalidThis, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
@@ -134,7 +135,7 @@ function count(core: FdCore<unknown>): bigint {
   return r
 }
 
-function show(name: string, core: FdCore<unknown>, depth: number, options: object): string {
+function show(self: object, name: string, core: FdCore<unknown>, depth: number, options: object): string {
   // The number is printed (console.log, a log line): it may leave the
   // process from here as well as through the `fd` getter (FdCore.shared).
   // Not once closed: -1 reaches nobody, and `shared` then stays what it
@@ -146,8 +147,7 @@ function show(name: string, core: FdCore<unknown>, depth: number, options: objec
       state.count = count(core)
     } catch {}
   }
-  if (depth < 0) return `${name} { fd: ${core.fd} }`
-  return `${name} ${inspect(state, { ...options, depth: 0 })}`
+  return shown(self, name, state, depth, options, { fd: core.fd })
 }
 
 /**
@@ -427,7 +427,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   /** `EventCounter { fd: 5, closed: false, pending: 0, count: 0n }` (`EventCounter {}` for a foreign receiver). */
   [inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'EventCounter {}'
-    return show('EventCounter', this.#core, depth, options)
+    return show(this, 'EventCounter', this.#core, depth, options)
   }
 }
 
@@ -553,7 +553,7 @@ export class Permit implements Disposable {
   /** `Permit { released: false }` (`Permit {}` for a foreign receiver). */
   [inspect.custom](): string {
     if (typeof this !== 'object' || this === null || !(#sem in this)) return 'Permit {}'
-    return `Permit { released: ${this.released} }`
+    return `${nameOf(this, 'Permit')} { released: ${this.released} }`
   }
 }
 
@@ -780,6 +780,6 @@ export class Semaphore implements Disposable {
   /** `Semaphore { fd: 5, closed: false, pending: 0, count: 2n }` (`Semaphore {}` for a foreign receiver). */
   [inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'Semaphore {}'
-    return show('Semaphore', this.#core, depth, options)
+    return show(this, 'Semaphore', this.#core, depth, options)
   }
 }

@@ -12,6 +12,7 @@ import * as util from 'node:util'
 
 import { AbortError, abortErrorOf, errnoError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, type ErrnoError } from './errors'
 import { native } from './binding'
+import { shown as shownAs } from './inspect'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 import { later } from './timers'
 
@@ -475,13 +476,12 @@ export class FileLock implements Disposable, AsyncDisposable {
   }
 
   /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
-  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
+  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized): string {
     if (typeof this !== 'object' || this === null || !(#h in this)) return 'FileLock {}'
     const shown: Record<string, unknown> = { fd: this.#fd, kind: this.#spec.kind, shared: this.#spec.shared }
     if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }
     shown.released = this.#h === null
-    if (depth < 0) return options.stylize('[FileLock]', 'special')
-    return `FileLock ${inspect(shown, { ...options, depth: options.depth === null ? null : (options.depth ?? 2) - 1 })}`
+    return shownAs(this, 'FileLock', shown, depth, options)
   }
 }
 

@@ -10,6 +10,7 @@ import { constants } from 'node:os'
 import { inspect, types, type InspectOptionsStylized } from 'node:util'
 
 import { native } from './binding'
+import { shown } from './inspect'
 import {
   errnoError,
   fromFdError,
@@ -882,12 +883,13 @@ export class MemFile implements Disposable {
   }
 
   /** Shows the fd, name, state and live mappings (and the size while open). */
-  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
     // A foreign receiver (an object made from the prototype) shows as an
     // empty MemFile, as the other classes do: inspecting must not throw.
     if (typeof this !== 'object' || this === null || !(#h in this)) return 'MemFile {}'
     const self = MemFile.#of(this)
-    if (depth < 0) return options.stylize('[MemFile]', 'special')
+    // Past the depth limit, `[MemFile]`, without asking the kernel for the size.
+    if (typeof depth === 'number' && depth < 0) return shown(this, 'MemFile', {}, depth, options)
     const state: Record<string, unknown> = { fd: self.#fd, name: self.#name, closed: self.#fd < 0 }
     if (self.#lostFd >= 0) state.lost = true
     if (self.#fd >= 0) {
@@ -895,6 +897,6 @@ export class MemFile implements Disposable {
       if (size >= 0) state.size = size
     }
     state.mappings = self.#maps === undefined ? 0 : native.memfdMappingCount(self.#maps)
-    return `MemFile ${show(state, { ...options, depth: options.depth === null ? null : depth - 1 })}`
+    return shown(this, 'MemFile', state, depth, options)
   }
 }

@@ -17,6 +17,7 @@
 import * as util from 'node:util'
 
 import { native } from './binding'
+import { shown } from './inspect'
 import { errnoError, fdCallError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { type FdLike, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toStr, waitSignal } from './validate'
@@ -787,12 +788,12 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
   }
 
   /** `Timer { fd: 12, closed: false, clock: 'monotonic', pending: 0, ref: true }`, or `Timer { fd: -1, closed: true, clock: 'monotonic' }` (`Timer {}` for a foreign receiver). */
-  [util.inspect.custom](_depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
+  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'Timer {}'
     const core = this.#core
     const state = core.closed
       ? { fd: -1, closed: true, ...(core.lost ? { lost: true } : {}), clock: this.#clock }
       : { fd: core.fd, closed: false, clock: this.#clock, pending: core.pending, ref: core.refed }
-    return `Timer ${inspect(state, options)}`
+    return shown(this, 'Timer', state, depth, options)
   }
 }
