@@ -316,6 +316,91 @@ test.serial('a queued send that cannot duplicate its fds says fcntl, with the er
   t.deepEqual(JSON.parse(r.stdout), { code: 'EMFILE', syscall: 'fcntl' })
 })
 
+/** Runs `code` in a child whose fd table has 256 numbers (sh's ulimit: Node has no setrlimit). */
+function withFewFds(code: string) {
+  return spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, `const lfd = require(${JSON.stringify(PKG)});\n${code}`], { encoding: 'utf8', timeout: 30_000 * SLOWDOWN })
+}
+
+// A server loop written as the README shows, in a process that runs out of
+// fd numbers for a moment: accept4's EMFILE was thrown out of the
+// `for await`, which ended the loop (an unhandled rejection in the README's
+// form: the process died); the server stayed open and accepted no one
+// (s41-chan MED-2). Now the server stops accepting, tries again after a
+// backoff, and says so once with a warning.
+test.serial('a server loop survives running out of fds: accept waits and retries, with one warning', (t) => {
+  const path = join(tmpdir(), `linux-fd-emfile-${process.pid}.sock`)
+  t.teardown(() => rmSync(path, { force: true }))
+  const r = withFewFds(`
+    const fs = require('node:fs')
+    const warnings = []
+    process.on('warning', (w) => warnings.push(w.code))
+    ;(async () => {
+      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+      let served = 0
+      let threw = null
+      const loop = (async () => {
+        for await (const ch of server) {
+          served++
+          await ch.send('hi')
+          ch.close()
+        }
+      })().catch((e) => (threw = e.code))
+      await new Promise((r) => setImmediate(r))
+      const hog = []
+      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog.pop()) // one number left: the client's socket
+      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      await new Promise((r) => setTimeout(r, 200)) // the server meets EMFILE meanwhile, more than once
+      const before = { served, threw }
+      for (const fd of hog) fs.closeSync(fd)
+      const m = await client.receive({ signal: AbortSignal.timeout(5000) })
+      // An explicit accept() waits through EMFILE too, and close() ends it.
+      const hog2 = []
+      try { for (;;) hog2.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog2.pop())
+      const second = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      await new Promise((r) => setTimeout(r, 100))
+      const pending = server.pending
+      server.close()
+      await loop
+      for (const fd of hog2) fs.closeSync(fd)
+      console.log(JSON.stringify({ before, served, threw, data: m.data.toString(), pending, warnings }))
+      client.close()
+      second.close()
+    })()`)
+  t.is(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.deepEqual(out.before, { served: 0, threw: null }, 'the loop waits through EMFILE')
+  t.is(out.served, 1)
+  t.is(out.threw, null, 'the loop ended when the server closed, not by a throw')
+  t.is(out.data, 'hi')
+  t.is(out.pending, 1, 'the second connection waited in the backlog')
+  t.deepEqual(out.warnings, ['LINUX_FD_ACCEPT_RETRY'], 'one warning for the whole run')
+})
+
+test.serial('a server waiting out EMFILE lets the process exit once unref()ed', (t) => {
+  const path = join(tmpdir(), `linux-fd-emfile2-${process.pid}.sock`)
+  t.teardown(() => rmSync(path, { force: true }))
+  const r = withFewFds(`
+    const fs = require('node:fs')
+    process.on('warning', () => {})
+    ;(async () => {
+      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+      const accepted = server.accept()
+      accepted.catch(() => {})
+      const hog = []
+      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog.pop())
+      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      client.unref()
+      await new Promise((r) => setTimeout(r, 100))
+      server.unref() // nothing else is pending: the process must now exit
+      process.on('exit', () => console.log('exited', server.pending))
+    })()`)
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'exited 1')
+})
+
 test.serial('an aborted receive consumes no message; concurrent receives are served in order', async (t) => {
   const [a, b] = FdChannel.pair()
   t.teardown(() => (a.close(), b.close()))

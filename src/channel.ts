@@ -48,6 +48,18 @@ const NOT_A_CHANNEL = new Map([
 ])
 /** Connections a server refuses (or finds aborted) in one read before it lets the event loop turn. */
 const REFUSED_PER_READ = 64
+/**
+ * `accept4` errors of a resource the process or the system ran out of (fds:
+ * `EMFILE`, `ENFILE`; kernel memory: `ENOBUFS`, `ENOMEM`). The connection
+ * stays in the backlog, so a server waits and tries again rather than fail
+ * its accept (s41-chan MED-2), as Go's `http.Server` does for temporary
+ * accept errors.
+ */
+const ACCEPT_RETRY = new Set([-24, -23, -105, -12])
+/** The first wait before `accept4` is tried again after an {@link ACCEPT_RETRY} error, doubled each time it fails again… */
+const ACCEPT_RETRY_FIRST_MS = 5
+/** …up to this. */
+const ACCEPT_RETRY_MAX_MS = 1000
 /** Errors that mean the peer is gone: they end an iterator instead of throwing. */
 const PEER_GONE = new Set(['EPIPE', 'ECONNRESET'])
 
@@ -803,6 +815,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   readonly #abstract: boolean
   readonly #uids: Set<number> | null
   #rejected = 0
+  /** The wait before the next `accept4` after an {@link ACCEPT_RETRY} error; 0 once one succeeded. */
+  #retryMs = 0
+  #warned = false
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
 
@@ -830,8 +845,10 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
           if (typeof c === 'number') {
             if (c === EAGAIN) return undefined
             if (c === ECONNABORTED) continue
+            if (ACCEPT_RETRY.has(c)) return this.#retryLater(core, c)
             throw core.fail(c, 'accept4')
           }
+          this.#retryMs = 0
           const p = native.channelPeer(native.fdHandleFd(c), false)
           if (typeof p === 'number' || (this.#uids !== null && !this.#uids.has(p[1]))) {
             native.fdHandleClose(c)
@@ -900,8 +917,15 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    *
    * Cancel safety: an aborted `accept()` rejects with an `AbortError` and
    * accepts nothing.
+   *
+   * Out of fds or kernel memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`
+   * from `accept4`), it does not reject: the connection waits in the
+   * backlog, and the server tries again after 5 ms, doubling up to 1 s while
+   * it keeps failing, with one `LINUX_FD_ACCEPT_RETRY` warning per server.
+   * Pass a `signal` to bound the wait.
    * @see https://man7.org/linux/man-pages/man2/accept4.2.html
-   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, `EMFILE`.
+   * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or the
+   * `accept4` errno of another failure.
    */
   accept(options?: WaitOptions): Promise<FdChannel> {
     try {
@@ -912,7 +936,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     }
   }
 
-  /** Successive `accept()`s; the loop ends when the server is closed. */
+  /** Successive `accept()`s; the loop ends when the server is closed, and waits out a lack of fds as `accept()` does. */
   [Symbol.asyncIterator](): FdIterator<FdChannel> {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannelServer')
     return this.#core.iterate()
@@ -986,6 +1010,28 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
       uids: this.#uids === null ? 'any' : [...this.#uids],
     }
     return shown(this, 'FdChannelServer', body, depth, options)
+  }
+
+  /**
+   * `accept4` failed with an {@link ACCEPT_RETRY} error: stops accepting for
+   * a while (5 ms, doubled on each failure in a row, up to 1 s), and says so
+   * once per server with a `LINUX_FD_ACCEPT_RETRY` warning. Returns
+   * "nothing yet" for the read.
+   */
+  #retryLater(core: FdCore<FdChannel>, errno: number): undefined {
+    this.#retryMs = this.#retryMs === 0 ? ACCEPT_RETRY_FIRST_MS : Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS)
+    core.pause(this.#retryMs)
+    if (!this.#warned) {
+      this.#warned = true
+      const e = errnoError(errno, 'accept4')
+      try {
+        process.emitWarning(
+          `FdChannelServer at ${this.#path}: ${e.message}. Connections wait in the backlog; accepting is tried again after ${ACCEPT_RETRY_FIRST_MS} ms, backing off to ${ACCEPT_RETRY_MAX_MS} ms (this warning is shown once per server)`,
+          { code: 'LINUX_FD_ACCEPT_RETRY' },
+        )
+      } catch {} // a replaced process.emitWarning: the retry goes on either way
+    }
+    return undefined
   }
 
   /** The core's `onShutdown` (closed or lost): the abort signal lets go of this server. */

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks'
 import { native } from './binding'
 import { AbortError, abortErrorOf, describeReturned, errnoError, illegalConstructor, invalidReturn, invalidThis, useAfterClose, type ErrnoError } from './errors'
 import { unlisten } from './validate'
-import { later } from './timers'
+import { after, cancelAfter, later } from './timers'
 
 /** The native fd handle (an `External`). */
 export type Handle = ReturnType<typeof native.fdHandleFrom> & object
@@ -174,6 +174,8 @@ export class FdCore<T> {
    * ready awaits never stays on the deferred path.
    */
   #deferred: Array<() => void> | undefined
+  /** The timer that ends a {@link FdCore.pause}; undefined when not paused. */
+  #paused: ReturnType<typeof setTimeout> | undefined
 
   /**
    * @param h - the handle that owns the fd.
@@ -358,6 +360,29 @@ export class FdCore<T> {
   setRef(refed: boolean): void {
     this.#refed = refed
     if (this.#watch !== undefined) native.watchRef(this.#watch, refed)
+    if (this.#paused !== undefined) (refed ? this.#paused.ref() : this.#paused.unref())
+  }
+
+  /**
+   * Stops watching for `ms` milliseconds, then watches again if someone
+   * still waits. For a read that failed for want of a resource that the
+   * fd's readiness does not bring back: a listening socket stays readable
+   * while `accept4` fails with `EMFILE`, so the level-triggered watch would
+   * call it again at once, forever. Waiters stay queued; the timer keeps
+   * the process alive only as the watch would (`ref()`/`unref()`), and
+   * `close()` cancels it. A pause already under way is kept as it is.
+   */
+  pause(ms: number): void {
+    if (this.#paused !== undefined || this.fd < 0) return
+    this.#stopWatch()
+    const timer = after(() => {
+      this.#paused = undefined
+      if (this.#size === 0 || this.fd < 0) return
+      const err = this.#startWatch()
+      if (err !== undefined) this.#failAll(err)
+    }, ms)
+    if (!this.#refed) timer.unref()
+    this.#paused = timer
   }
 
   /** Whether a pending wait keeps the process alive. */
@@ -396,6 +421,8 @@ export class FdCore<T> {
 
   #shutdown(err: Error | undefined): void {
     this.fd = -1
+    if (this.#paused !== undefined) cancelAfter(this.#paused)
+    this.#paused = undefined
     if (this.#watch !== undefined) {
       native.watchClose(this.#watch)
       this.#watch = undefined
@@ -415,7 +442,8 @@ export class FdCore<T> {
   }
 
   #startWatch(): Error | undefined {
-    if (this.#started) return undefined
+    // Paused: the pause's timer starts the watch if someone still waits.
+    if (this.#started || this.#paused !== undefined) return undefined
     if (this.#watch === undefined) {
       const w = native.watchOpen(this.fd, this.#onFire)
       if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
