@@ -258,14 +258,19 @@ pub fn channel_fds_count(list: Handle<FdList>) -> u32 {
 
 /// The number of fd `i`, still owned by the list; or `-EBADF` if it was
 /// taken, closed, or found closed behind the list's back (or `i` is out of
-/// range).
+/// range). Checked each time (one `fstat`): a number closed behind the
+/// list's back and reused was shown as the message's fd by `peek()`,
+/// `remaining` and the iterator, which `take()` refused (s41-chan LOW-1).
 #[napi(ts_args_type = "list: ExternalObject<'FdList'>, i: number")]
 pub fn channel_fds_peek(list: Handle<FdList>, i: u32) -> i32 {
-    list.0
-        .borrow()
-        .get(i as usize)
-        .and_then(|g| g.as_ref().and_then(|g| g.raw()))
-        .unwrap_or(-libc::EBADF)
+    let mut v = list.0.borrow_mut();
+    let Some(g) = v.get_mut(i as usize).and_then(Option::as_mut) else {
+        return -libc::EBADF;
+    };
+    if g.confirm_lost() {
+        return -libc::EBADF;
+    }
+    g.raw().unwrap_or(-libc::EBADF)
 }
 
 /// Hands fd `i` over: the caller owns the returned number from now on. Or
