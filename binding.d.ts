@@ -213,7 +213,9 @@ export declare function channelFdsDup(fds: Int32Array): ExternalObject<'FdList'>
 /**
  * The number of fd `i`, still owned by the list; or `-EBADF` if it was
  * taken, closed, or found closed behind the list's back (or `i` is out of
- * range).
+ * range). Checked each time (one `fstat`): a number closed behind the
+ * list's back and reused was shown as the message's fd by `peek()`,
+ * `remaining` and the iterator, which `take()` refused (s41-chan LOW-1).
  */
 export declare function channelFdsPeek(list: ExternalObject<'FdList'>, i: number): number
 

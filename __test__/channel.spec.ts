@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 
 // Serial: these tests count fds and spawn children, which concurrent tests on
 // 2 cores would disturb.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, promises as fsp, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -197,6 +197,30 @@ test.serial('a received fd closed behind the list’s back is forgotten, never c
   closeSync(reuse)
 })
 
+// peek(), remaining and the iterator showed the reused number as one of the
+// message's fds, while take() refused it (s41-chan LOW-1).
+test.serial('peek(), remaining and the iterator do not show a received fd that was closed behind the list’s back', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sem = new Semaphore(0)
+  t.teardown(() => sem.close())
+  await a.send('', [sem, sem])
+  const m = await b.receive()
+  t.teardown(() => m.fds.close())
+  const n = m.fds.peek(0)
+  const other = m.fds.peek(1)
+  closeSync(n)
+  const reuse = openSync(THIS_FILE, 'r')
+  t.teardown(() => closeSync(reuse))
+  t.is(reuse, n, 'the number was reused')
+  t.throws(() => m.fds.peek(0), { code: 'ERR_INVALID_ARG_VALUE', message: /names an fd that was taken or closed/ })
+  t.is(m.fds.remaining, 1)
+  t.deepEqual([...m.fds], [other])
+  t.is(m.fds.peek(1), other)
+  t.throws(() => m.fds.take(0), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.true(isOpen(reuse))
+})
+
 test.serial('a channel whose fd was closed outside linux-fd: EBADF for pending and later calls; the reused number is never closed', async (t) => {
   const [a, b] = FdChannel.pair()
   t.teardown(() => a.close())
@@ -295,6 +319,37 @@ test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => 
   t.like(queued, { code: 'EBADF', syscall: 'sendmsg', message: err.message })
   for (const _ of sends) await b.receive()
   await Promise.all(sends)
+})
+
+// A peer that refuses fds: send() with fds gave "EPERM: operation not
+// permitted, sendmsg" and nothing more (s41-chan LOW-2).
+test.serial('a send with fds to a peer that refuses them (SO_PASSRIGHTS off) says so; one without fds goes through', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  // Python turns SO_PASSRIGHTS (83, Linux 6.16+) off on the peer's socket, fd 3.
+  const peer = spawn('python3', ['-c', `
+import socket, sys
+s = socket.socket(fileno=3)
+try:
+    s.setsockopt(socket.SOL_SOCKET, 83, 0)
+    print('off', flush=True)
+except OSError as e:
+    print('unsupported', e.errno, flush=True)
+sys.stdin.readline()
+s.detach()
+`], { stdio: ['pipe', 'pipe', 'inherit', b.fd] })
+  b.close()
+  const said = await new Promise<string>((resolve) => peer.stdout!.once('data', (d) => resolve(String(d).trim())))
+  t.teardown(() => peer.stdin!.end())
+  if (said !== 'off') {
+    t.log(`not run: this kernel has no SO_PASSRIGHTS (${said})`)
+    t.pass()
+    return
+  }
+  const err = (await t.throwsAsync(a.send('x', [0]))) as NodeJS.ErrnoException
+  t.like(err, { code: 'EPERM', errno: -1, syscall: 'sendmsg' })
+  t.regex(err.message, /^EPERM: operation not permitted, sendmsg \(the peer does not accept fds \(SO_PASSRIGHTS is off on its socket\)/)
+  await a.send('y')
 })
 
 test.serial('a queued send that cannot duplicate its fds says fcntl, with the errno of the dup', async (t) => {

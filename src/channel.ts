@@ -33,6 +33,7 @@ const token = Symbol('linux-fd.channel')
 const NO_FDS = new Int32Array(0)
 const EAGAIN = -11
 const EBADF = -9
+const EPERM = -1
 const EPIPE = -32
 const EADDRINUSE = -98
 const ECONNABORTED = -103
@@ -266,6 +267,7 @@ function toFdArray(fds: unknown): Int32Array {
  * (s37-chan L2).
  */
 function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array, syscall = 'sendmsg'): Error {
+  if (errno === EPERM && numbers.length > 0) return refusedFds()
   const err = core.fail(errno, errno === EBADF ? 'sendmsg' : syscall)
   if (errno !== EBADF || core.lost) return err
   const i = numbers.findIndex((n) => {
@@ -277,6 +279,16 @@ function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array, sy
     }
   })
   return i < 0 ? err : errnoError(errno, 'sendmsg', undefined, `fds[${i}], fd ${numbers[i]}, is not open`)
+}
+
+/**
+ * `EPERM` from a `sendmsg` with fds: the peer's socket refuses them
+ * (`SO_PASSRIGHTS` turned off, Linux 6.16+), or a security module forbids
+ * passing one of them. The same send without fds goes through (s41-chan
+ * LOW-2: the error said only "operation not permitted").
+ */
+function refusedFds(): Error {
+  return errnoError(EPERM, 'sendmsg', undefined, 'the peer does not accept fds (SO_PASSRIGHTS is off on its socket), or a security module forbids passing one of them; a message without fds can still be sent')
 }
 
 function toUids(uids: unknown): Set<number> | null {
@@ -600,8 +612,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @throws {TypeError|RangeError} (rejects) for bad arguments.
    * @throws {Error} (rejects) `EPIPE`/`ECONNRESET` when the peer is gone,
    * `EBADF` for an fd that is not open, `ETOOMANYREFS` when too many fds are
-   * in flight, `ERR_USE_AFTER_CLOSE` after `close()` (also for sends still
-   * queued then).
+   * in flight, `EPERM` for fds the peer does not accept (`SO_PASSRIGHTS` off
+   * on its socket, Linux 6.16+, or a security module's refusal),
+   * `ERR_USE_AFTER_CLOSE` after `close()` (also for sends still queued
+   * then).
    * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
    */
   send(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
@@ -660,7 +674,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       sent++
       this.#sends.shift()
       if (s.list !== undefined) native.channelFdsClose(s.list)
-      if (r < 0) s.reject(this.#core.fail(r, 'sendmsg'))
+      if (r < 0) s.reject(r === EPERM && s.list !== undefined ? refusedFds() : this.#core.fail(r, 'sendmsg'))
       else s.resolve()
     }
     this.#sendDelay = 0
