@@ -352,6 +352,55 @@ s.detach()
   await a.send('y')
 })
 
+// A hostile peer passes a TCP socket with SO_LINGER on and a send queue
+// nobody reads, then closes its own copy: our close is the last, and waits
+// the linger time. It ran on the JS thread: inside receive() for a refused
+// message, in fds.close(), and in the finalizer (s41-chan MED-1: 5 s
+// stalls). Such fds are now closed on a pool thread.
+const LINGER_PEER = `
+import socket, os, array, sys, time
+oversize = sys.argv[1] == 'oversize'
+ls = socket.socket(); ls.bind(('127.0.0.1', 0)); ls.listen(1)
+c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+c.connect(ls.getsockname()); srv, _ = ls.accept()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+c.setblocking(False)
+try:
+    while True: c.send(b'x' * 65536)
+except BlockingIOError: pass
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, (1).to_bytes(4, 'little') + (3).to_bytes(4, 'little'))
+ch = socket.socket(fileno=3); ch.setblocking(True)
+ch.sendmsg([b'A' * 70000 if oversize else b'socket'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [c.fileno()]))])
+os.close(c.detach())
+print('sent', flush=True)
+sys.stdin.readline()
+`
+for (const mode of ['fds.close()', 'a refused message'] as const) {
+  test.serial(`a received socket whose close lingers does not stall the event loop: ${mode}`, async (t) => {
+    const [a, b] = FdChannel.pair()
+    t.teardown(() => a.close())
+    const peer = spawn('python3', ['-c', LINGER_PEER, mode === 'fds.close()' ? 'plain' : 'oversize'], { stdio: ['pipe', 'pipe', 'inherit', b.fd] })
+    t.teardown(() => peer.stdin!.end())
+    b.close()
+    await new Promise<void>((resolve) => peer.stdout!.once('data', () => resolve()))
+    const before = fdCount()
+    const start = performance.now()
+    if (mode === 'fds.close()') {
+      const m = await a.receive()
+      t.is(m.fds.length, 1)
+      m.fds.close()
+    } else {
+      await t.throwsAsync(a.receive(), { code: 'EMSGSIZE' })
+    }
+    const took = performance.now() - start
+    // The linger is 3 s; the loop used to wait all of it.
+    t.true(took < 1500, `the JS thread waited ${took.toFixed(0)} ms`)
+    // The socket is closed all the same, once its linger ends.
+    await until(() => fdCount() === before, 15_000 * SLOWDOWN).catch(() => {})
+    t.is(fdCount(), before, 'no fd left behind')
+  })
+}
+
 test.serial('a queued send that cannot duplicate its fds says fcntl, with the errno of the dup', async (t) => {
   // In a child with few fd numbers: it fills them, so the dup of a send
   // queued behind others fails (EMFILE, from fcntl: sendmsg never says it).

@@ -182,7 +182,11 @@ export class ReceivedFds implements Disposable, Iterable<number> {
   /**
    * Closes every fd not taken. Idempotent; never throws. An fd closed
    * behind this object's back (whose number may have been reused) is
-   * forgotten, never closed: checked with one `fstat` each.
+   * forgotten, never closed: checked with one `fstat` each. An fd whose
+   * close may wait (a socket with `SO_LINGER` on, a tty, a file on FUSE or
+   * a network filesystem: a peer can send one to stall its receiver) is
+   * closed on a background thread, so this never blocks; so is one dropped
+   * unclosed, or in a message `receive()` refused.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {

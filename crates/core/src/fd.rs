@@ -476,7 +476,110 @@ fn shared_anon_identity(fd: BorrowedFd<'_>) -> Option<FdIdentity> {
     })
 }
 
+/// Filesystems whose `close` may wait on something outside this machine or
+/// process (a server, a FUSE daemon): flushing dirty data on the last close
+/// is a round trip that a dead or hostile server can hold for as long as it
+/// likes. `f_type` values of statfs(2): FUSE, NFS, SMB (old and new CIFS),
+/// 9P, Ceph, AFS, Lustre and GFS2/OCFS2 (cluster filesystems).
+const REMOTE_FS: [i64; 10] = [
+    0x6573_5546, // FUSE_SUPER_MAGIC
+    0x6969,      // NFS_SUPER_MAGIC
+    0x517b,      // SMB_SUPER_MAGIC
+    0xff53_4d42, // CIFS_SUPER_MAGIC
+    0xfe53_4d42, // SMB2_SUPER_MAGIC
+    0x0102_1997, // V9FS_MAGIC
+    0x00c3_6400, // CEPH_SUPER_MAGIC
+    0x5346_414f, // AFS_FS_MAGIC
+    0x0bd0_0bd0, // LUSTRE_SUPER_MAGIC
+    0x0116_1970, // GFS2_MAGIC
+];
+
+/// Whether `close(fd)` may block for long if this is the last reference to
+/// its file: a socket with `SO_LINGER` on (the close waits, up to the
+/// linger time, for unsent data a peer may never read), a character device
+/// (a tty waits on its last close for its output to drain, 30 s by default),
+/// or a file on a network or FUSE filesystem ([`REMOTE_FS`]: the close
+/// flushes to a server that may never answer). One `fstat`, and a
+/// `getsockopt` or an `fstatfs`. An fd that cannot be asked is taken not to
+/// block (the close of a number that is not open does not).
+pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
+    let Ok(st) = nix::sys::stat::fstat(fd) else {
+        return false;
+    };
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFSOCK => nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger)
+            .is_ok_and(|l| l.l_onoff != 0 && l.l_linger > 0),
+        libc::S_IFCHR => true,
+        // `f_type` is an `i64` with glibc and a `u64` with musl; every magic
+        // number is below 2^32, so either compares as an `i64`.
+        #[allow(clippy::unnecessary_cast)]
+        _ => {
+            nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| REMOTE_FS.contains(&(fs.filesystem_type().0 as i64)))
+        }
+    }
+}
+
+/// An fd closed when dropped, then `after` called with its number: what
+/// [`close_received`] hands a pool thread. If the pool cannot take it, it
+/// is dropped unrun, and so closed where it was.
+struct Closing<F: FnOnce(RawFd)> {
+    fd: Option<OwnedFd>,
+    after: Option<F>,
+}
+
+impl<F: FnOnce(RawFd)> Drop for Closing<F> {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            let raw = fd.as_raw_fd();
+            drop(fd);
+            if let Some(after) = self.after.take() {
+                after(raw);
+            }
+        }
+    }
+}
+
+/// Closes an fd that a peer chose (one received in a message, and not
+/// taken), then calls `after` with its number. If the close may block
+/// ([`close_may_block`]: a peer can send a socket with `SO_LINGER` and a
+/// send queue nobody reads, then close its own copy, so that our close is
+/// the last and waits the linger time, up to `INT_MAX` seconds), it runs on
+/// a thread of [`crate::pool`], so that the caller's thread, a Node event
+/// loop, never waits on it (s41-chan MED-1); else here. The number stays
+/// allocated until that close: nothing else can get it meanwhile.
+pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
+    let blocking = close_may_block(fd.as_fd());
+    let closing = Closing {
+        fd: Some(fd),
+        after: Some(after),
+    };
+    if blocking {
+        // A submit that fails drops the job, and `closing` with it: closed
+        // here, as before.
+        let _ = crate::pool::submit(move |done| {
+            drop(closing);
+            done();
+        });
+    }
+}
+
 impl GuardedFd {
+    /// [`GuardedFd::close`] for an fd a peer chose: closed by
+    /// [`close_received`], so on a pool thread if its close may block. The
+    /// registry entry is cleared after that close, as `close` does.
+    pub fn close_received(&mut self) -> Option<RawFd> {
+        let Some(fd) = self.fd.take() else {
+            return self.lost;
+        };
+        let raw = fd.as_raw_fd();
+        if !self.ours(raw) {
+            return Some(self.lose(fd));
+        }
+        let (entry, owner) = (self.entry, self.owner);
+        close_received(fd, move |raw| entry.clear(raw, owner));
+        None
+    }
+
     fn with(fd: OwnedFd, owner: u64, entry: owners::Entry, anon: bool) -> Self {
         let identity = match anon {
             true => shared_anon_identity(fd.as_fd()).or_else(|| FdIdentity::of(fd.as_fd()).ok()),

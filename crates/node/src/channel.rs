@@ -220,6 +220,17 @@ pub fn channel_shutdown(fd: i32) -> i32 {
 /// back (and maybe reused) is forgotten, never closed. A taken slot is `None`.
 pub struct FdList(RefCell<Vec<Option<GuardedFd>>>);
 
+/// The fds still owned are closed by `close_received`, off the JS thread if
+/// their close may block (s41-chan MED-1): on garbage collection and at an
+/// environment's teardown, as `channel_fds_close` does.
+impl Drop for FdList {
+    fn drop(&mut self) {
+        for g in self.0.get_mut().iter_mut().flatten() {
+            g.close_received();
+        }
+    }
+}
+
 impl FdList {
     fn new(fds: Vec<OwnedFd>) -> Owned<FdList> {
         Owned(FdList(RefCell::new(
@@ -298,7 +309,7 @@ pub fn channel_fds_close(list: Handle<FdList>) -> u32 {
     let taken: Vec<Option<GuardedFd>> = list.0.borrow_mut().iter_mut().map(Option::take).collect();
     let mut closed = 0;
     for mut g in taken.into_iter().flatten() {
-        if g.close().is_none() {
+        if g.close_received().is_none() {
             closed += 1;
         }
     }

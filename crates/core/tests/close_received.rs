@@ -1,0 +1,87 @@
+//! Closing fds a peer chose (s41-chan MED-1): a TCP socket with `SO_LINGER`
+//! on and a send queue nobody reads blocks its last `close` for the linger
+//! time. `close_may_block` must see it, and `close_received` must return at
+//! once and close it on a pool thread.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use linux_fd_core::fd::{close_may_block, close_received};
+use nix::sys::socket::{setsockopt, sockopt};
+
+/// A connected TCP socket whose send queue is full (the other end never
+/// reads; it is returned so it stays open) and, if `linger` is given, with
+/// `SO_LINGER` on for that many seconds.
+fn stuck_socket(linger: Option<i32>) -> (OwnedFd, TcpStream, TcpListener) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    setsockopt(&server, sockopt::RcvBuf, &4096).unwrap();
+    setsockopt(&client, sockopt::SndBuf, &4096).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = vec![0u8; 65536];
+    while (&client).write(&chunk).is_ok() {}
+    if let Some(secs) = linger {
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: secs,
+        };
+        setsockopt(&client, sockopt::Linger, &l).unwrap();
+    }
+    (OwnedFd::from(client), server, listener)
+}
+
+#[test]
+fn close_may_block_sees_lingering_sockets_and_devices_only() {
+    let (lingering, _server, _l) = stuck_socket(Some(2));
+    assert!(close_may_block(lingering.as_fd()), "a socket with SO_LINGER on");
+    let (plain, _server2, _l2) = stuck_socket(None);
+    assert!(!close_may_block(plain.as_fd()), "a socket without SO_LINGER");
+    let (r, w) = nix::unistd::pipe().unwrap();
+    assert!(
+        !close_may_block(r.as_fd()) && !close_may_block(w.as_fd()),
+        "a pipe"
+    );
+    let null = std::fs::File::open("/dev/null").unwrap();
+    assert!(
+        close_may_block(null.as_fd()),
+        "a character device (a tty drains on its last close)"
+    );
+    let file = std::fs::File::open("/proc/self/status").unwrap();
+    assert!(!close_may_block(file.as_fd()), "a file on a local filesystem");
+}
+
+#[test]
+fn close_received_returns_at_once_for_a_lingering_socket_and_closes_it_later() {
+    let (lingering, _server, _l) = stuck_socket(Some(2));
+    let raw = lingering.as_raw_fd();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    close_received(lingering, move |n| tx.send((n, Instant::now())).unwrap());
+    let returned = start.elapsed();
+    assert!(
+        returned < Duration::from_millis(1000),
+        "close_received waited {returned:?}"
+    );
+    let (n, closed_at) = rx.recv_timeout(Duration::from_secs(30)).expect("the close ran");
+    assert_eq!(n, raw);
+    // The close itself waited the linger time, on the pool thread.
+    assert!(
+        closed_at - start >= Duration::from_millis(1500),
+        "closed after {:?}",
+        closed_at - start
+    );
+
+    // An fd whose close does not block is closed before the call returns.
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let raw_w = w.as_raw_fd();
+    close_received(w, move |n| assert_eq!(n, raw_w));
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        nix::unistd::read(&r, &mut buf).unwrap(),
+        0,
+        "the write end is closed"
+    );
+}
