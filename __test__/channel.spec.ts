@@ -401,6 +401,35 @@ for (const mode of ['fds.close()', 'a refused message'] as const) {
   })
 }
 
+test.serial('a received socket whose close lingers does not stall the event loop: garbage collection', async (t) => {
+  const r = await runNode(`
+    const { spawn } = require('node:child_process')
+    const fs = require('node:fs')
+    ;(async () => {
+      const [a, b] = lfd.FdChannel.pair()
+      const peer = spawn('python3', ['-c', ${JSON.stringify(LINGER_PEER)}, 'plain'], { stdio: ['pipe', 'pipe', 'inherit', b.fd] })
+      b.close()
+      await new Promise((r) => peer.stdout.once('data', r))
+      let m = await a.receive()
+      const n = m.fds.peek(0)
+      m = null // dropped unclosed: the finalizer closes it
+      const start = performance.now()
+      let open = true
+      for (let i = 0; i < 20 && open; i++) {
+        globalThis.gc()
+        await new Promise((r) => setImmediate(r))
+        try { fs.fstatSync(n) } catch { open = false }
+      }
+      console.log(JSON.stringify({ open, ms: Math.round(performance.now() - start) }))
+      peer.stdin.end()
+      a.close()
+    })()`, { args: ['--expose-gc'] })
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.false(out.open, 'the finalizer closed it')
+  t.true(out.ms < 1500, `garbage collection and its finalizer took ${out.ms} ms`)
+})
+
 test.serial('a queued send that cannot duplicate its fds says fcntl, with the errno of the dup', async (t) => {
   // In a child with few fd numbers: it fills them, so the dup of a send
   // queued behind others fails (EMFILE, from fcntl: sendmsg never says it).
@@ -480,6 +509,33 @@ test.serial('a server loop survives running out of fds: accept waits and retries
   t.is(out.data, 'hi')
   t.is(out.pending, 1, 'the second connection waited in the backlog')
   t.deepEqual(out.warnings, ['LINUX_FD_ACCEPT_RETRY'], 'one warning for the whole run')
+})
+
+// The server's watch was made at the first wait that queued: with the
+// process already out of fds, that first accept waited out the EMFILE, then
+// the watch's own dup failed and rejected it (`uv_poll_init`), though the
+// fds came back later (s41-diff MED-1).
+test.serial('a server whose first accept meets EMFILE waits it out too', (t) => {
+  const path = join(tmpdir(), `linux-fd-emfile3-${process.pid}.sock`)
+  t.teardown(() => rmSync(path, { force: true }))
+  const r = withFewFds(`
+    const fs = require('node:fs')
+    process.on('warning', () => {})
+    ;(async () => {
+      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+      const hog = []
+      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog.pop())
+      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      const accepted = server.accept().then((ch) => 'accepted', (e) => e.code + ' ' + e.syscall)
+      await new Promise((r) => setTimeout(r, 200))
+      for (const fd of hog) fs.closeSync(fd)
+      console.log(await accepted)
+      client.close()
+      server.close()
+    })()`)
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'accepted')
 })
 
 test.serial('a server waiting out EMFILE lets the process exit once unref()ed', (t) => {

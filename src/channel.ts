@@ -861,7 +861,11 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
         for (let refused = 0; refused < REFUSED_PER_READ; refused++) {
           const c = native.channelAccept(fd)
           if (typeof c === 'number') {
-            if (c === EAGAIN) return undefined
+            if (c === EAGAIN) {
+              // Nothing to accept: a lack of fds, if any, has not been met since.
+              this.#retryMs = 0
+              return undefined
+            }
             if (c === ECONNABORTED) continue
             if (ACCEPT_RETRY.has(c)) return this.#retryLater(core, c)
             throw core.fail(c, 'accept4')
@@ -880,6 +884,14 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
       { endCodes: PEER_GONE, onShutdown: () => this.#shutdown() },
     )
     this.#core = core
+    // The watch (a dup of the socket) is made now: made at the first wait
+    // that queues, when the process may be out of fds, it failed with the
+    // very EMFILE the server waits out (s41-diff MED-1).
+    const watchErr = core.openWatch()
+    if (watchErr !== undefined) {
+      core.close()
+      throw watchErr
+    }
     if (signal !== undefined) {
       this.#signal = signal
       this.#onAbort = () => this.close()
@@ -1037,6 +1049,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * "nothing yet" for the read.
    */
   #retryLater(core: FdCore<FdChannel>, errno: number): undefined {
+    // A wait made during a pause reads at once, and meets the same error:
+    // that is not another failure of the retry (s41-diff L2).
+    if (core.paused) return undefined
     this.#retryMs = this.#retryMs === 0 ? ACCEPT_RETRY_FIRST_MS : Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS)
     core.pause(this.#retryMs)
     if (!this.#warned) {

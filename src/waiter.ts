@@ -197,6 +197,11 @@ export class FdCore<T> {
     return this.fd < 0
   }
 
+  /** Whether a {@link FdCore.pause} is under way. */
+  get paused(): boolean {
+    return this.#paused !== undefined
+  }
+
   /** Waits pending in this environment. */
   get pending(): number {
     return this.#size
@@ -370,11 +375,13 @@ export class FdCore<T> {
    * while `accept4` fails with `EMFILE`, so the level-triggered watch would
    * call it again at once, forever. Waiters stay queued; the timer keeps
    * the process alive only as the watch would (`ref()`/`unref()`), and
-   * `close()` cancels it. A pause already under way is kept as it is.
+   * `close()`, or the last waiter leaving, cancels it. A pause already under
+   * way is kept as it is.
    */
   pause(ms: number): void {
     if (this.#paused !== undefined || this.fd < 0) return
     this.#stopWatch()
+    if (this.#size === 0) return
     const timer = after(() => {
       this.#paused = undefined
       if (this.#size === 0 || this.fd < 0) return
@@ -441,25 +448,41 @@ export class FdCore<T> {
     socket?.onShutdown(error)
   }
 
+  /**
+   * Makes the watch now (its private dup of the fd and its poll handle),
+   * not started; else the first wait that queues makes it. For an owner
+   * whose reads can fail for want of fds: a watch made then would fail for
+   * the same reason (`uv_poll_init` `EMFILE`), and a {@link FdCore.pause}
+   * could not end (s41-diff MED-1).
+   */
+  openWatch(): Error | undefined {
+    if (this.#watch !== undefined || this.fd < 0) return undefined
+    const w = native.watchOpen(this.fd, this.#onFire)
+    if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
+    this.#watch = w
+    this.#watchFd = native.watchFd(w)
+    if (!this.#refed) native.watchRef(w, false)
+    return undefined
+  }
+
   #startWatch(): Error | undefined {
     // Paused: the pause's timer starts the watch if someone still waits.
     if (this.#started || this.#paused !== undefined) return undefined
-    if (this.#watch === undefined) {
-      const w = native.watchOpen(this.fd, this.#onFire)
-      if (typeof w === 'number') return this.fail(w, 'uv_poll_init')
-      this.#watch = w
-      this.#watchFd = native.watchFd(w)
-      if (!this.#refed) native.watchRef(w, false)
-    }
-    const r = native.watchStart(this.#watch)
+    const err = this.openWatch()
+    if (err !== undefined) return err
+    const r = native.watchStart(this.#watch!)
     if (r < 0) return this.fail(r, 'uv_poll_start')
     this.#started = true
     return undefined
   }
 
+  /** Stops the watch, and ends a pause: nobody waits, or a pause begins. */
   #stopWatch(): void {
     if (this.#started && this.#watch !== undefined) native.watchStop(this.#watch)
     this.#started = false
+    // Nobody waits: a pause's timer must not hold the process (s41-diff L1).
+    if (this.#paused !== undefined) cancelAfter(this.#paused)
+    this.#paused = undefined
   }
 
   #remove(w: Waiter<T>): boolean {

@@ -479,9 +479,9 @@ fn shared_anon_identity(fd: BorrowedFd<'_>) -> Option<FdIdentity> {
 /// Filesystems whose `close` may wait on something outside this machine or
 /// process (a server, a FUSE daemon): flushing dirty data on the last close
 /// is a round trip that a dead or hostile server can hold for as long as it
-/// likes. `f_type` values of statfs(2): FUSE, NFS, SMB (old and new CIFS),
-/// 9P, Ceph, AFS, Lustre and GFS2/OCFS2 (cluster filesystems).
-const REMOTE_FS: [i64; 10] = [
+/// likes. `f_type` values of statfs(2) (linux/magic.h and the filesystems'
+/// own headers).
+const REMOTE_FS: [i64; 13] = [
     0x6573_5546, // FUSE_SUPER_MAGIC
     0x6969,      // NFS_SUPER_MAGIC
     0x517b,      // SMB_SUPER_MAGIC
@@ -489,17 +489,21 @@ const REMOTE_FS: [i64; 10] = [
     0xfe53_4d42, // SMB2_SUPER_MAGIC
     0x0102_1997, // V9FS_MAGIC
     0x00c3_6400, // CEPH_SUPER_MAGIC
-    0x5346_414f, // AFS_FS_MAGIC
+    0x6b41_4653, // AFS_FS_MAGIC (the kernel's AFS client)
+    0x5346_414f, // AFS_SUPER_MAGIC (OpenAFS)
+    0x7375_7245, // CODA_SUPER_MAGIC
     0x0bd0_0bd0, // LUSTRE_SUPER_MAGIC
     0x0116_1970, // GFS2_MAGIC
+    0x7461_636f, // OCFS2_SUPER_MAGIC
 ];
 
 /// Whether `close(fd)` may block for long if this is the last reference to
 /// its file: a socket with `SO_LINGER` on (the close waits, up to the
 /// linger time, for unsent data a peer may never read), a character device
-/// (a tty waits on its last close for its output to drain, 30 s by default),
-/// or a file on a network or FUSE filesystem ([`REMOTE_FS`]: the close
-/// flushes to a server that may never answer). One `fstat`, and a
+/// (a tty waits on its last close for its output to drain, 30 s by default)
+/// or a block device (its cache is written back), or a file on a network
+/// or FUSE filesystem ([`REMOTE_FS`]: the close flushes to a server that
+/// may never answer). Not a file on an overlay over such a filesystem. One `fstat`, and a
 /// `getsockopt` or an `fstatfs`. An fd that cannot be asked is taken not to
 /// block (the close of a number that is not open does not).
 pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
@@ -509,7 +513,9 @@ pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFSOCK => nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger)
             .is_ok_and(|l| l.l_onoff != 0 && l.l_linger > 0),
-        libc::S_IFCHR => true,
+        // A tty drains its output on its last close; a block device (a
+        // network one, NBD or iSCSI, that hangs) writes back its cache.
+        libc::S_IFCHR | libc::S_IFBLK => true,
         // `f_type` is an `i64` with glibc and a `u64` with musl; every magic
         // number is below 2^32, so either compares as an `i64`.
         #[allow(clippy::unnecessary_cast)]
@@ -554,12 +560,68 @@ pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
         after: Some(after),
     };
     if blocking {
-        // A submit that fails drops the job, and `closing` with it: closed
-        // here, as before.
-        let _ = crate::pool::submit(move |done| {
-            drop(closing);
-            done();
-        });
+        close_in_pool(Box::new(closing));
+    }
+}
+
+/// How many pool threads close fds at once, at most. A peer can send 253
+/// lingering sockets a message, and a thread per close made one pinned
+/// thread per socket (s41-diff MED-2: 100 sockets, 100 threads), until
+/// thread creation failed and the closes fell back to the caller's thread.
+/// Past this many, closes wait in [`CLOSES`]: their numbers stay allocated
+/// (a peer that keeps them so holds as many fds of its own), and a server
+/// out of fds waits for them (`FdChannelServer`'s retry).
+const CLOSERS: usize = 4;
+
+/// Closes waiting for a closer, and how many closers run.
+struct Closes {
+    queue: std::collections::VecDeque<Box<dyn Send>>,
+    running: usize,
+}
+
+static CLOSES: std::sync::Mutex<Closes> = std::sync::Mutex::new(Closes {
+    queue: std::collections::VecDeque::new(),
+    running: 0,
+});
+
+fn closes() -> std::sync::MutexGuard<'static, Closes> {
+    // Nothing panics while holding it (pushes, pops and a counter).
+    CLOSES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Closes `closing` (dropping it closes its fd) on a pool thread: a closer
+/// that takes the queued ones after it, until none is left. A submit that
+/// fails drops the job, and `closing` with it, here: closed on this thread,
+/// as before.
+fn close_in_pool(closing: Box<dyn Send>) {
+    let mut st = closes();
+    if st.running >= CLOSERS {
+        st.queue.push_back(closing);
+        return;
+    }
+    st.running += 1;
+    drop(st);
+    let job = move |done: &mut dyn FnMut()| {
+        drop(closing);
+        loop {
+            // Popped and counted out under one lock: a close queued in
+            // between would otherwise wait for the next closer to come.
+            let next = {
+                let mut st = closes();
+                match st.queue.pop_front() {
+                    Some(next) => next,
+                    None => {
+                        st.running -= 1;
+                        break;
+                    }
+                }
+            };
+            drop(next);
+        }
+        done();
+    };
+    if crate::pool::submit(job).is_err() {
+        closes().running -= 1;
     }
 }
 

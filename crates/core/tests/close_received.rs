@@ -85,3 +85,23 @@ fn close_received_returns_at_once_for_a_lingering_socket_and_closes_it_later() {
         "the write end is closed"
     );
 }
+
+#[test]
+fn at_most_four_closes_wait_at_once_and_every_one_is_done() {
+    // Eight lingering sockets: four closers at a time, not one thread each
+    // (s41-diff MED-2: 100 sockets made 100 threads).
+    let socks: Vec<_> = (0..8).map(|_| stuck_socket(Some(1))).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut keep = Vec::new();
+    for (fd, server, listener) in socks {
+        let tx = tx.clone();
+        close_received(fd, move |n| tx.send(n).unwrap());
+        keep.push((server, listener));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, busy) = linux_fd_core::pool::threads();
+    assert!(busy.len() <= 4, "{} pool threads busy closing", busy.len());
+    for _ in 0..8 {
+        rx.recv_timeout(Duration::from_secs(30)).expect("every close ran");
+    }
+}
