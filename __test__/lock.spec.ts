@@ -2,7 +2,7 @@
 // tested from real child processes, and waits that block neither the event
 // loop nor libuv's threadpool.
 import test from 'ava'
-import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { constants as osConstants, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -1460,10 +1460,26 @@ test.serial('a lock file unlinked by a holder in another process: the waiting pr
  * waits behind), so the kernel grants it before the abort reaches it, and
  * waits until the late grant's report has been handled.
  */
-/** The lines of /proc/locks for the file at `path` (by inode). */
+/**
+ * The lines of /proc/locks for the file at `path` (by inode), read with one
+ * `read(2)`. `readFileSync` reads 8 KiB at a time until a read returns 0,
+ * and /proc/locks restarts each read at a line *number*: a lock that any
+ * process on the machine took or dropped between two reads shifted the
+ * list, and the second read printed a line again. This test saw S's lock
+ * twice ("1: … READ … | 2: … READ …") under load, 17 of 100 rounds beside
+ * a process taking and dropping a flock lock in a loop, 0 of 100 with one
+ * read (s41-size's flake; ftrace's filelock events showed one holder).
+ */
 function locksOn(path: string): string[] {
   const ino = statSync(path).ino
-  return readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes(`:${ino} `))
+  const fd = openSync('/proc/locks', 'r')
+  try {
+    const buf = Buffer.alloc(1 << 20)
+    const n = readSync(fd, buf, 0, buf.length, null)
+    return buf.toString('utf8', 0, n).split('\n').filter((l) => l.includes(`:${ino} `))
+  } finally {
+    closeSync(fd)
+  }
 }
 
 async function abortAfterGrant(t: import('ava').ExecutionContext, blocker: FileLock, wait: Promise<FileLock>, ac: AbortController): Promise<void> {
