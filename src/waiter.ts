@@ -586,7 +586,9 @@ export class FdCore<T> {
     const before = this.#size
     this.#drain()
     const left = this.#size
-    if (left === 0) return
+    // A read that paused (a server out of fds) settled nobody, but is not a
+    // persistent error: the pause's timer starts the watch again (s41-diff L3).
+    if (left === 0 || this.#paused !== undefined) return
     if (left === before) return this.#failAll(err)
     const e = this.#startWatch()
     if (e !== undefined) this.#failAll(e)
