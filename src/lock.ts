@@ -114,11 +114,20 @@ function isURL(value: unknown): value is URL {
   return typeof u.href === 'string' && typeof u.protocol === 'string' && u.auth === undefined && u.path === undefined
 }
 
+/** The keys of a lock's options, and of its `range`: made once, not an array per call. */
+const OPTION_KEYS = ['shared', 'wait', 'signal', 'ref', 'range', 'kind'] as const
+const RANGE_KEYS = ['start', 'length'] as const
+
 /** Checks `(fileOrPath, options)` completely before anything is opened. */
 function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tryLockFile' | 'testLock'): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined; ref: boolean } {
   let target: LockPath | number
-  // A path as Node's fs takes one: a string, its bytes, or a file: URL.
-  if (typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) || isURL(fileOrPath)) {
+  // An fd number first: the path tests below are false for one, but
+  // `isURL`'s `instanceof URL` of a number took V8's generic path (a
+  // `GetProperty` of `URL[Symbol.hasInstance]`) on every `tryLockFile(fd)`.
+  if (typeof fileOrPath === 'number') {
+    target = toFd(fileOrPath, 'fileOrPath')
+  } else if (typeof fileOrPath === 'string' || util.types.isUint8Array(fileOrPath) || isURL(fileOrPath)) {
+    // A path as Node's fs takes one: a string, its bytes, or a file: URL.
     // fileURLToPath throws Node's own ERR_INVALID_URL_SCHEME, ERR_INVALID_FILE_URL_HOST, … codes.
     // Bytes are copied: the path is read again when a lock is checked
     // against it and on a restart (see `keep`), and the caller may reuse,
@@ -128,12 +137,12 @@ function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tr
       throw invalidArgValue('fileOrPath', fileOrPath, 'must be a string, Uint8Array, or URL without null bytes')
     }
     target = path
-  } else if (typeof fileOrPath === 'number' || (typeof fileOrPath === 'object' && fileOrPath !== null)) {
+  } else if (typeof fileOrPath === 'object' && fileOrPath !== null) {
     target = toFd(fileOrPath, 'fileOrPath')
   } else {
     throw invalidArgType('fileOrPath', 'of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle', fileOrPath)
   }
-  const o = toOptions(options, 'options', ['shared', 'wait', 'signal', 'ref', 'range', 'kind'] as const)
+  const o = toOptions(options, 'options', OPTION_KEYS)
   // Each option is read once: a getter cannot answer the checks one way
   // and the lock another (a `kind` getter made a FileLock of kind 'bogus').
   const { shared: oShared, wait: oWait, signal: oSignal, ref: oRef, range: oRange, kind: oKind } = o
@@ -165,7 +174,7 @@ function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tr
       throw invalidArgValue('options.range', oRange, 'is not supported by flock locks (they cover the whole file)')
     }
     if (typeof oRange !== 'object') throw invalidArgType('options.range', 'of type object', oRange)
-    const r = toOptions(oRange, 'options.range', ['start', 'length'] as const)
+    const r = toOptions(oRange, 'options.range', RANGE_KEYS)
     const { start: rStart, length: rLength } = r
     start = toInt(rStart, 'options.range.start', 0, MAX_SAFE, 0)
     length = toInt(rLength, 'options.range.length', 0, MAX_SAFE, 0)
