@@ -660,7 +660,11 @@ export declare function lockWaitThreads(): LockWaitThreads
 export interface LockWaitThreads {
   /** Threads waiting for a wait to run (each exits after 1 s unused). */
   idle: number
-  /** Thread ids (`/proc/self/task/<tid>`) of the threads running a wait. */
+  /**
+   * Thread ids (`/proc/self/task/<tid>`) of the threads running a job: a
+   * lock wait, or a close of received fds that may block (the pool is
+   * shared; `crates/core` `fd::close_received`).
+   */
   busy: Array<number>
 }
 

@@ -2,7 +2,7 @@
 // tested from real child processes, and waits that block neither the event
 // loop nor libuv's threadpool.
 import test from 'ava'
-import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdtempSync, openSync, promises as fsp, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { constants as osConstants, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -1461,25 +1461,31 @@ test.serial('a lock file unlinked by a holder in another process: the waiting pr
  * waits until the late grant's report has been handled.
  */
 /**
- * The lines of /proc/locks for the file at `path` (by inode), read with one
- * `read(2)`. `readFileSync` reads 8 KiB at a time until a read returns 0,
- * and /proc/locks restarts each read at a line *number*: a lock that any
- * process on the machine took or dropped between two reads shifted the
- * list, and the second read printed a line again. This test saw S's lock
- * twice ("1: … READ … | 2: … READ …") under load, 17 of 100 rounds beside
- * a process taking and dropping a flock lock in a loop, 0 of 100 with one
- * read (s41-size's flake; ftrace's filelock events showed one holder).
+ * The lines of /proc/locks for the file at `path` (by inode), without their
+ * position numbers, read until two whole reads agree. /proc/locks is read
+ * a page at a time, and each `read(2)` starts again at a line *number*: a
+ * lock that any process on the machine took or dropped between two reads
+ * shifts the list, and a line is printed twice or skipped. This test saw
+ * S's one lock as two ("1: … READ … | 2: … READ …") under load, 17 of 100
+ * rounds beside a process taking and dropping a flock lock in a loop
+ * (s41-size's flake; ftrace's `filelock` events showed one holder). One
+ * big `read(2)` is no cure: it returns at most a page (76 of 300 lines,
+ * s41-diff2 MED-A).
  */
 function locksOn(path: string): string[] {
   const ino = statSync(path).ino
-  const fd = openSync('/proc/locks', 'r')
-  try {
-    const buf = Buffer.alloc(1 << 20)
-    const n = readSync(fd, buf, 0, buf.length, null)
-    return buf.toString('utf8', 0, n).split('\n').filter((l) => l.includes(`:${ino} `))
-  } finally {
-    closeSync(fd)
+  const read = (): string[] =>
+    readFileSync('/proc/locks', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`:${ino} `))
+      .map((l) => l.replace(/^\d+:\s*/, ''))
+  let last = read()
+  for (let i = 0; i < 100; i++) {
+    const again = read()
+    if (again.join('\n') === last.join('\n')) return again
+    last = again
   }
+  return last
 }
 
 async function abortAfterGrant(t: import('ava').ExecutionContext, blocker: FileLock, wait: Promise<FileLock>, ac: AbortController): Promise<void> {

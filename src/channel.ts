@@ -509,7 +509,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @param options.signal - closes the server when aborted.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad options.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a path over 107 bytes (the size of `sockaddr_un`'s path) or a bad `backlog`.
-   * @throws {Error} `EADDRINUSE`, `EACCES`, `ENOENT` (no such directory).
+   * @throws {Error} `EADDRINUSE`, `EACCES`, `ENOENT` (no such directory);
+   * `EMFILE` (`syscall` `'uv_poll_init'`) when the process has fds for the
+   * socket but not for the watch's own duplicate of it: a server holds two
+   * fds, made at once, so that it can wait out a lack of fds as it accepts.
    * @see https://man7.org/linux/man-pages/man7/unix.7.html
    * @see https://man7.org/linux/man-pages/man2/listen.2.html
    */

@@ -381,7 +381,10 @@ export class FdCore<T> {
   pause(ms: number): void {
     if (this.#paused !== undefined || this.fd < 0) return
     this.#stopWatch()
-    if (this.#size === 0) return
+    // Also with nobody queued yet: the first try of a wait reads before it
+    // queues (s41-diff2 L1: without the pause, the watch read again at once
+    // and the first pause was the second step). The waiter that queues next
+    // finds the pause; if it leaves, `#stopWatch` ends the pause.
     const timer = after(() => {
       this.#paused = undefined
       if (this.#size === 0 || this.fd < 0) return

@@ -564,14 +564,18 @@ pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
     }
 }
 
-/// How many pool threads close fds at once, at most. A peer can send 253
-/// lingering sockets a message, and a thread per close made one pinned
-/// thread per socket (s41-diff MED-2: 100 sockets, 100 threads), until
-/// thread creation failed and the closes fell back to the caller's thread.
-/// Past this many, closes wait in [`CLOSES`]: their numbers stay allocated
-/// (a peer that keeps them so holds as many fds of its own), and a server
-/// out of fds waits for them (`FdChannelServer`'s retry).
-const CLOSERS: usize = 4;
+/// How many pool threads close fds at once, at most. A close that may
+/// block gets a thread of its own up to this many, so one that lingers
+/// holds up no other: with a cap of 4, four sockets with a long linger made
+/// a pty's close that came after them wait 6 s (s41-diff2 MED-B). Past the
+/// cap, closes wait in [`CLOSES`] for a closer, so a peer cannot make a
+/// thread per socket (s41-diff MED-2: 100 sockets, 100 threads) until
+/// thread creation fails and the closes fall back to the caller's thread.
+/// A peer that pins this many closers (as many lingering sockets whose
+/// other ends it keeps unread) makes later blocking closes wait, never the
+/// caller; their numbers stay allocated meanwhile, and a server out of fds
+/// waits for them (`FdChannelServer`'s retry). Threads have 256 KiB stacks.
+pub const CLOSERS: usize = 64;
 
 /// Closes waiting for a closer, and how many closers run.
 struct Closes {

@@ -591,7 +591,9 @@ pub fn lock_wait_cancel(wait: &External<LockWait>) {
 pub struct LockWaitThreads {
     /// Threads waiting for a wait to run (each exits after 1 s unused).
     pub idle: u32,
-    /// Thread ids (`/proc/self/task/<tid>`) of the threads running a wait.
+    /// Thread ids (`/proc/self/task/<tid>`) of the threads running a job: a
+    /// lock wait, or a close of received fds that may block (the pool is
+    /// shared; `crates/core` `fd::close_received`).
     pub busy: Vec<i32>,
 }
 
