@@ -68,6 +68,25 @@ pub enum FdKind {
     Unknown,
 }
 
+impl FdKind {
+    /// The name JS sees (`fdKind`): `eventfd`, `eventfd-semaphore`,
+    /// `timerfd`, `other`, or `unknown` (also an eventfd whose kernel does
+    /// not say which).
+    pub fn name(self) -> &'static str {
+        match self {
+            FdKind::EventFd {
+                semaphore: Some(true),
+            } => "eventfd-semaphore",
+            FdKind::EventFd {
+                semaphore: Some(false),
+            } => "eventfd",
+            FdKind::EventFd { semaphore: None } | FdKind::Unknown => "unknown",
+            FdKind::TimerFd => "timerfd",
+            FdKind::Other => "other",
+        }
+    }
+}
+
 /// Reads `/proc/self/fdinfo/<fd>` to tell an eventfd or timerfd from other
 /// files. Every eventfd and timerfd shares one anonymous inode, so `fstat`
 /// cannot tell them apart; fdinfo can.

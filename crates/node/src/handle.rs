@@ -129,21 +129,12 @@ pub fn fd_handle_lost(handle: Handle<FdHandle>) -> bool {
 /// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
 #[napi(ts_return_type = "'eventfd' | 'eventfd-semaphore' | 'timerfd' | 'other' | 'unknown' | number")]
 pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
-    use linux_fd_core::fd::FdKind;
     use napi::bindgen_prelude::Either;
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
     match linux_fd_core::fd::kind(b) {
-        Ok(FdKind::EventFd {
-            semaphore: Some(true),
-        }) => Either::A("eventfd-semaphore"),
-        Ok(FdKind::EventFd {
-            semaphore: Some(false),
-        }) => Either::A("eventfd"),
-        Ok(FdKind::EventFd { semaphore: None }) | Ok(FdKind::Unknown) => Either::A("unknown"),
-        Ok(FdKind::TimerFd) => Either::A("timerfd"),
-        Ok(FdKind::Other) => Either::A("other"),
+        Ok(k) => Either::A(k.name()),
         Err(e) => Either::B(errno(&e)),
     }
 }
