@@ -55,6 +55,62 @@ pub fn set_cloexec(fd: BorrowedFd<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A guard owning `fd` itself (`adopt`) or a close-on-exec duplicate of it;
+/// with `nonblock`, the open file description is made non-blocking. `anon`:
+/// an eventfd or timerfd (see [`GuardedFd::new_anon`]).
+///
+/// Adopting claims the number (refused with `EBUSY` if a live guard owns it,
+/// [`GuardedFd::adopt`], and then neither its flags nor its description are
+/// touched), then makes it close-on-exec like every fd the package owns (an
+/// inheritable one reached every child). On any failure an adopted number
+/// is given back unclosed, and out of the owner registry.
+///
+/// # Errors
+/// `EBADF` (not open), `EBUSY`, `EMFILE` (the dup), `fcntl`'s.
+pub fn own(fd: BorrowedFd<'_>, adopt: bool, anon: bool, nonblock: bool) -> Result<GuardedFd> {
+    if !adopt {
+        if nonblock {
+            set_nonblocking(fd)?;
+        }
+        let dup = dup_cloexec(fd)?;
+        return Ok(if anon {
+            GuardedFd::new_anon(dup)
+        } else {
+            GuardedFd::new(dup)
+        });
+    }
+    // F_GETFD first, so a closed number is EBADF, not claimed.
+    let cloexec = is_cloexec(fd)?;
+    // If another guard owns the number the claim is refused and the
+    // OwnedFd given back is forgotten, never closed; once claimed, only the
+    // guard closes it, and the failures below give it back unclosed.
+    // SAFETY: the caller hands over this open fd (checked just above).
+    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd.as_raw_fd()) };
+    let claimed = if anon {
+        GuardedFd::adopt_anon(owned)
+    } else {
+        GuardedFd::adopt(owned)
+    };
+    let mut g = claimed.map_err(|owned| {
+        forget(owned);
+        crate::error::Error::new(Errno::EBUSY, "fcntl")
+    })?;
+    let set = (if cloexec { Ok(()) } else { set_cloexec(fd) }).and_then(|()| {
+        if nonblock {
+            set_nonblocking(fd)
+        } else {
+            Ok(())
+        }
+    });
+    if set.is_err() {
+        // Give the number back, unclosed, and out of the registry.
+        if let Taken::Ours(owned) = g.take() {
+            forget(owned);
+        }
+    }
+    set.map(|()| g)
+}
+
 /// What `/proc/self/fdinfo/<fd>` says an fd is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FdKind {

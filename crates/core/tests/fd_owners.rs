@@ -8,7 +8,7 @@
 //! base), because the test threads allocate the lowest free numbers and a
 //! closed low number could be reused by another test in between.
 
-use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use linux_fd_core::eventfd::{eventfd, eventfd_read, eventfd_write, EfdFlags};
 use linux_fd_core::fd::{GuardedFd, Taken};
@@ -211,4 +211,54 @@ fn a_number_made_by_fcntl_dupfd_for_the_caller_is_not_claimed_by_a_stale_guard()
     let adopted = adopt(raw).expect("the dup could not be adopted");
     assert_eq!(count(raw), 3);
     drop(adopted);
+}
+
+#[test]
+fn own_adopts_once_sets_cloexec_and_refuses_a_second_owner_untouched() {
+    use linux_fd_core::fd::{is_cloexec, own};
+    // An inheritable, blocking pipe end at a high number.
+    let (r, _w) = nix::unistd::pipe().unwrap();
+    let raw = at(r, 1400).into_raw_fd();
+    // SAFETY: raw is open and ours; clearing FD_CLOEXEC only changes its flags.
+    unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
+    // SAFETY: raw stays open while borrowed (only the guard `g` closes it, after the last use of `b`).
+    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    let g = own(b, true, false, true).unwrap();
+    assert_eq!(g.raw(), Some(raw), "adopted: the number itself");
+    assert!(is_cloexec(b).unwrap(), "adopted: close-on-exec");
+    // SAFETY: F_GETFL only reads the status flags.
+    let fl = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    assert_ne!(fl & libc::O_NONBLOCK, 0, "and non-blocking");
+    let e = own(b, true, false, false).map(|_| ()).unwrap_err();
+    assert_eq!(e.errno, nix::errno::Errno::EBUSY, "a second owner is refused");
+    assert!(is_open(raw), "and the number is left open");
+    let dup = own(b, false, false, false).unwrap();
+    assert!(dup.raw().is_some_and(|d| d != raw), "not adopting: a dup");
+    assert!(
+        is_cloexec(dup.get().unwrap().as_fd()).unwrap(),
+        "the dup is close-on-exec"
+    );
+    drop(dup);
+    assert!(is_open(raw), "closing the dup leaves the number");
+    drop(g);
+    assert!(!is_open(raw), "the owner closes it");
+}
+
+#[test]
+fn own_without_adopting_makes_the_shared_description_non_blocking_only_if_asked() {
+    use linux_fd_core::fd::own;
+    let (r, _w) = nix::unistd::pipe().unwrap();
+    let nonblock = |fd: &OwnedFd| {
+        // SAFETY: F_GETFL only reads the status flags of an open fd.
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        fl & libc::O_NONBLOCK != 0
+    };
+    let plain = own(r.as_fd(), false, false, false).unwrap();
+    assert!(!nonblock(&r), "not asked: left blocking");
+    let nb = own(r.as_fd(), false, false, true).unwrap();
+    assert!(
+        nonblock(&r),
+        "asked: the description (shared with the caller's fd)"
+    );
+    assert!(plain.raw().is_some() && nb.raw().is_some() && plain.raw() != nb.raw());
 }

@@ -17,7 +17,7 @@
 //! is `EBADF`, a foreign `External` is a thrown `InvalidArg`.
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use crate::rt::ext::{Handle, Owned};
 // The fd-number and errno conventions live at the bottom (rt), which
@@ -157,62 +157,9 @@ pub fn fd_handle_from(
     let Ok(b) = borrow_fd(fd) else {
         return Either::B(-libc::EBADF);
     };
-    if adopt {
-        return match adopt_fd(b, anon, nonblock) {
-            Ok(g) => Either::A(FdHandle::of(g)),
-            Err(e) => Either::B(e),
-        };
-    }
-    if nonblock {
-        if let Err(e) = linux_fd_core::fd::set_nonblocking(b) {
-            return Either::B(errno(&e));
-        }
-    }
-    match linux_fd_core::fd::dup_cloexec(b) {
-        Ok(o) => Either::A(FdHandle::new(o, anon)),
+    match linux_fd_core::fd::own(b, adopt, anon, nonblock) {
+        Ok(g) => Either::A(FdHandle::of(g)),
         Err(e) => Either::B(errno(&e)),
-    }
-}
-
-/// `fd_handle_from`'s adopt path: claims `fd` (refused with `-EBUSY` if a
-/// live handle owns it), then makes it close-on-exec like every fd the
-/// package owns (an inheritable one reached every child) and, with
-/// `nonblock`, non-blocking. On any failure the number is given back
-/// unclosed.
-fn adopt_fd(b: BorrowedFd<'_>, anon: bool, nonblock: bool) -> Result<GuardedFd, i32> {
-    use linux_fd_core::fd::{forget, is_cloexec, set_cloexec, set_nonblocking, Taken};
-    // F_GETFD first, so a closed number is EBADF, not claimed.
-    let cloexec = is_cloexec(b).map_err(|e| errno(&e))?;
-    // If another guard owns the number the claim is refused and the
-    // OwnedFd given back is forgotten, never closed; once claimed, only the
-    // guard closes it, and the failures below give it back unclosed.
-    // SAFETY: the caller hands over this open fd (checked just above).
-    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(b.as_raw_fd()) };
-    let claimed = if anon {
-        GuardedFd::adopt_anon(owned)
-    } else {
-        GuardedFd::adopt(owned)
-    };
-    let mut g = claimed.map_err(|owned| {
-        forget(owned);
-        -libc::EBUSY
-    })?;
-    let set = (if cloexec { Ok(()) } else { set_cloexec(b) }).and_then(|()| {
-        if nonblock {
-            set_nonblocking(b)
-        } else {
-            Ok(())
-        }
-    });
-    match set {
-        Ok(()) => Ok(g),
-        Err(e) => {
-            // Give the number back, unclosed, and out of the registry.
-            if let Taken::Ours(owned) = g.take() {
-                forget(owned);
-            }
-            Err(errno(&e))
-        }
     }
 }
 
