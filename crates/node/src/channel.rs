@@ -16,7 +16,7 @@
 //! - An fd of a truncated message never reaches JS: the core closes it.
 
 use std::cell::RefCell;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use crate::rt::ext::{Handle, Owned};
@@ -26,7 +26,7 @@ use napi::bindgen_prelude::{BufferSlice, Either};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno, FdHandle};
+use crate::handle::{borrow_fd, either, errno, int, on_fd, sys, FdHandle};
 
 /// Most fds one message carries (the kernel's `SCM_MAX_FD`).
 #[napi]
@@ -37,11 +37,8 @@ pub const CHANNEL_MAX_MESSAGE: u32 = core::MAX_MESSAGE as u32;
 
 type HandleOrErrno = Either<Owned<FdHandle>, i32>;
 
-fn owned(r: linux_fd_core::Result<OwnedFd>) -> HandleOrErrno {
-    match r {
-        Ok(fd) => Either::A(FdHandle::new(fd, false)),
-        Err(e) => Either::B(errno(&e)),
-    }
+fn owned(r: Result<OwnedFd, i32>) -> HandleOrErrno {
+    either(r.map(|fd| FdHandle::new(fd, false)))
 }
 
 fn address<'a>(name: &'a str, abstract_ns: bool) -> Address<'a> {
@@ -57,10 +54,7 @@ fn address<'a>(name: &'a str, abstract_ns: bool) -> Address<'a> {
 /// @see https://man7.org/linux/man-pages/man2/socketpair.2.html
 #[napi(ts_return_type = "[ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number")]
 pub fn channel_pair() -> Either<Vec<Owned<FdHandle>>, i32> {
-    match core::pair() {
-        Ok((a, b)) => Either::A(vec![FdHandle::new(a, false), FdHandle::new(b, false)]),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(sys(core::pair()).map(|(a, b)| vec![FdHandle::new(a, false), FdHandle::new(b, false)]))
 }
 
 /// A listening socket at `name` (a path, created with mode 0600, or with
@@ -70,17 +64,14 @@ pub fn channel_pair() -> Either<Vec<Owned<FdHandle>>, i32> {
 /// @see https://man7.org/linux/man-pages/man7/unix.7.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
 pub fn channel_listen(name: String, abstract_ns: bool, backlog: i32) -> HandleOrErrno {
-    match core::listen(address(&name, abstract_ns), backlog) {
-        Ok(fd) => {
-            // Recorded right after bind; if the lstat fails (the file was
-            // removed already), there is nothing to remove later.
-            let file = (!abstract_ns)
-                .then(|| core::SocketFile::record(Path::new(&name)).ok())
-                .flatten();
-            Either::A(FdHandle::listener(fd, file))
-        }
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(sys(core::listen(address(&name, abstract_ns), backlog)).map(|fd| {
+        // Recorded right after bind; if the lstat fails (the file was
+        // removed already), there is nothing to remove later.
+        let file = (!abstract_ns)
+            .then(|| core::SocketFile::record(Path::new(&name)).ok())
+            .flatten();
+        FdHandle::listener(fd, file)
+    }))
 }
 
 /// `accept4`: the next pending connection, owned by a handle; or a negative
@@ -88,10 +79,7 @@ pub fn channel_listen(name: String, abstract_ns: bool, backlog: i32) -> HandleOr
 /// @see https://man7.org/linux/man-pages/man2/accept4.2.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
 pub fn channel_accept(fd: i32) -> HandleOrErrno {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    owned(core::accept(fd))
+    owned(on_fd(fd, core::accept))
 }
 
 /// A socket connected to `name` (see `channelListen`), owned by a handle; or
@@ -99,24 +87,7 @@ pub fn channel_accept(fd: i32) -> HandleOrErrno {
 /// @see https://man7.org/linux/man-pages/man2/connect.2.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
 pub fn channel_connect(name: String, abstract_ns: bool) -> HandleOrErrno {
-    owned(core::connect(address(&name, abstract_ns)))
-}
-
-fn send_raw(fd: i32, data: &[u8], fds: &[i32]) -> i32 {
-    let Ok(sock) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    let mut borrowed: Vec<BorrowedFd<'_>> = Vec::with_capacity(fds.len());
-    for &f in fds {
-        match borrow_fd(f) {
-            Ok(b) => borrowed.push(b),
-            Err(()) => return -libc::EBADF,
-        }
-    }
-    match core::send(sock, data, &borrowed) {
-        Ok(n) => n as i32,
-        Err(e) => errno(&e),
-    }
+    owned(sys(core::connect(address(&name, abstract_ns))))
 }
 
 /// `sendmsg` of one message: `data` and, with `SCM_RIGHTS`, duplicates of
@@ -125,7 +96,13 @@ fn send_raw(fd: i32, data: &[u8], fds: &[i32]) -> i32 {
 /// @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
 #[napi(ts_args_type = "fd: number, data: Uint8Array, fds: Int32Array")]
 pub fn channel_send(fd: i32, data: &[u8], fds: &[i32]) -> i32 {
-    send_raw(fd, data, fds)
+    let borrowed: Result<Vec<BorrowedFd<'_>>, i32> = fds
+        .iter()
+        .map(|&f| borrow_fd(f).map_err(|()| -libc::EBADF))
+        .collect();
+    int(borrowed
+        .and_then(|b| on_fd(fd, |sock| core::send(sock, data, &b)))
+        .map(|n| n as i32))
 }
 
 /// As `channelSend`, with the fds held by `list` (from `channelFdsDup`).
@@ -137,7 +114,7 @@ pub fn channel_send_list(fd: i32, data: &[u8], list: Handle<FdList>) -> i32 {
         .iter()
         .map(|g| g.as_ref().and_then(|g| g.raw()).unwrap_or(-1))
         .collect();
-    send_raw(fd, data, &raws)
+    channel_send(fd, data, &raws)
 }
 
 /// A received message: its bytes and the fds it carried (`null`: none).
@@ -187,18 +164,15 @@ pub fn channel_recv(env: &Env, fd: i32) -> napi::Result<Either<ChannelMessage<'_
 /// @see https://man7.org/linux/man-pages/man7/unix.7.html
 #[napi(ts_return_type = "[number, number, number] | number")]
 pub fn channel_peer(fd: i32, check: bool) -> Either<Vec<u32>, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    let cred = if check {
-        core::checked_peer_cred(fd)
-    } else {
-        core::peer_cred(fd)
-    };
-    match cred {
-        Ok(c) => Either::A(vec![c.pid as u32, c.uid, c.gid]),
-        Err(e) => Either::B(errno(&e)),
-    }
+    let cred = on_fd(
+        fd,
+        if check {
+            core::checked_peer_cred
+        } else {
+            core::peer_cred
+        },
+    );
+    either(cred.map(|c| vec![c.pid as u32, c.uid, c.gid]))
 }
 
 /// `shutdown(SHUT_RDWR)`: the peer sees the end even while other processes
@@ -206,13 +180,7 @@ pub fn channel_peer(fd: i32, check: bool) -> Either<Vec<u32>, i32> {
 /// @see https://man7.org/linux/man-pages/man2/shutdown.2.html
 #[napi]
 pub fn channel_shutdown(fd: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    match core::shutdown(fd) {
-        Ok(()) => 0,
-        Err(e) => errno(&e),
-    }
+    int(on_fd(fd, core::shutdown).map(|()| 0))
 }
 
 /// Fds owned together: those of a received message, or the snapshot a
@@ -248,17 +216,11 @@ impl FdList {
     ts_return_type = "ExternalObject<'FdList'> | number"
 )]
 pub fn channel_fds_dup(fds: &[i32]) -> Either<Owned<FdList>, i32> {
-    let mut out = Vec::with_capacity(fds.len());
-    for &f in fds {
-        let Ok(b) = borrow_fd(f) else {
-            return Either::B(-libc::EBADF);
-        };
-        match linux_fd_core::fd::dup_cloexec(b.as_fd()) {
-            Ok(d) => out.push(d),
-            Err(e) => return Either::B(errno(&e)),
-        }
-    }
-    Either::A(FdList::new(out))
+    let dups: Result<Vec<OwnedFd>, i32> = fds
+        .iter()
+        .map(|&f| on_fd(f, linux_fd_core::fd::dup_cloexec))
+        .collect();
+    either(dups.map(FdList::new))
 }
 
 /// How many fds the list was made with (taken ones included).

@@ -2,13 +2,11 @@
 //! and the native calls behind `EventCounter` and `Semaphore` (src/eventfd.ts).
 //! Errors are negative errnos (see `handle.rs`).
 
-use std::os::fd::BorrowedFd;
-
 use linux_fd_core::eventfd::{self as core, EfdFlags};
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno, FdHandle};
+use crate::handle::{either, int, on_fd, sys, FdHandle};
 use crate::rt::ext::Owned;
 
 /// Close-on-exec flag for `eventfd()` (`EFD_CLOEXEC`).
@@ -25,10 +23,7 @@ pub const EFD_SEMAPHORE: i32 = libc::EFD_SEMAPHORE;
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 #[napi]
 pub fn eventfd(initval: u32, flags: i32) -> i32 {
-    match core::eventfd(initval, EfdFlags::from_bits_retain(flags)) {
-        Ok(fd) => linux_fd_core::fd::hand_out(fd),
-        Err(e) => errno(&e),
-    }
+    int(sys(core::eventfd(initval, EfdFlags::from_bits_retain(flags))).map(linux_fd_core::fd::hand_out))
 }
 
 /// `eventfd_read(fd)`: the value read (never 0), or a negative errno.
@@ -36,7 +31,7 @@ pub fn eventfd(initval: u32, flags: i32) -> i32 {
 /// Registered raw as `eventfdRead` (`rt/rawfn.rs`; a bigint or a number).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 pub fn read(fd: i32) -> Result<u64, i32> {
-    read_by(fd, core::eventfd_read)
+    on_fd(fd, core::eventfd_read)
 }
 
 /// `eventfd_read(fd)` that never waits: `-EAGAIN` at zero even if another
@@ -47,14 +42,7 @@ pub fn read(fd: i32) -> Result<u64, i32> {
 /// (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/eventfd.2.html
 pub fn try_read(fd: i32) -> Result<u64, i32> {
-    read_by(fd, core::eventfd_try_read)
-}
-
-fn read_by(fd: i32, read: fn(BorrowedFd<'_>) -> linux_fd_core::Result<u64>) -> Result<u64, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Err(-libc::EBADF);
-    };
-    read(fd).map_err(|e| errno(&e))
+    on_fd(fd, core::eventfd_try_read)
 }
 
 /// `eventfd_write(fd, value)` for a safe integer `value` (0 … 2^53-1, checked
@@ -75,13 +63,7 @@ pub fn eventfd_write_big(fd: i32, value: BigInt) -> i32 {
 }
 
 fn write(fd: i32, value: u64) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    match core::eventfd_write(fd, value) {
-        Ok(()) => 0,
-        Err(e) => errno(&e),
-    }
+    int(on_fd(fd, |fd| core::eventfd_write(fd, value)).map(|()| 0))
 }
 
 /// One read of a non-blocking `EFD_SEMAPHORE` eventfd, as a number: 1 (a
@@ -114,10 +96,7 @@ pub fn open(initial: i64, semaphore: bool) -> Result<Owned<FdHandle>, i32> {
     if semaphore {
         flags |= EfdFlags::EFD_SEMAPHORE;
     }
-    match core::eventfd(initial, flags) {
-        Ok(fd) => Ok(FdHandle::new(fd, true)),
-        Err(e) => Err(errno(&e)),
-    }
+    sys(core::eventfd(initial, flags)).map(|fd| FdHandle::new(fd, true))
 }
 
 /// The counter's value without consuming it (`eventfd-count` in
@@ -125,11 +104,5 @@ pub fn open(initial: i64, semaphore: bool) -> Result<Owned<FdHandle>, i32> {
 /// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn eventfd_count(fd: i32) -> Either<u64, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    match core::count(fd) {
-        Ok(v) => Either::A(v),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(on_fd(fd, core::count))
 }

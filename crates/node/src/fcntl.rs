@@ -12,7 +12,7 @@ use linux_fd_core::lock;
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno};
+use crate::handle::{borrow_fd, either, int, on_fd, sys};
 
 // The constants of `fcntl`, `ioctl`, `flock` and `lockf`, as the C library
 // defines them; their documentation is in src/fcntl.ts. (Doc comments
@@ -116,14 +116,6 @@ uapi_consts! {
 #[napi]
 pub const DN_MULTISHOT: u32 = 0x8000_0000;
 
-/// The result of a call that returns a number: the number, or a negative errno.
-fn int_result(r: linux_fd_core::Result<i32>) -> i32 {
-    match r {
-        Ok(n) => n,
-        Err(e) => errno(&e),
-    }
-}
-
 /// What a buffer-form call returns when it succeeded but the kernel wrote
 /// past the argument's length, over the guard bytes after it in the staging
 /// copy (an argument updated in place then holds the first bytes of the
@@ -181,7 +173,7 @@ fn through_copy(
             return ARG_OVERFLOW;
         }
     }
-    int_result(r)
+    int(sys(r))
 }
 
 /// `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
@@ -194,14 +186,11 @@ fn through_copy(
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi]
 pub fn fcntl_int(fd: i32, cmd: i32, arg: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
     // JS picks cmd: core::fcntl_int refuses the commands known to take a
     // pointer; one the kernel adds later would use arg as an address.
     // SAFETY: for an integer-argument command the kernel reads arg as plain
     // data; the known pointer-taking ones are refused before the call.
-    int_result(unsafe { core::fcntl_int(fd, cmd, arg) })
+    int(on_fd(fd, |fd| unsafe { core::fcntl_int(fd, cmd, arg) }))
 }
 
 /// `fcntl(fd, cmd, buf)` with `io`'s bytes (at most 1024) copied into a
@@ -252,16 +241,15 @@ pub fn fcntl_arg_sizes() -> Vec<i32> {
 /// @see https://man7.org/linux/man-pages/man2/ioctl.2.html
 #[napi]
 pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
     // Python's fcntl.ioctl, by design: JS picks the request. An old request
     // that writes through a pointer and is not in core's list can write
     // where arg points: Node's data and heap are mapped below 4 GiB, so that
     // is not always EFAULT (the TypeScript docs say to pass a buffer).
     // SAFETY: requests known to write through arg are refused by
     // core::ioctl_int before the call; for the rest arg is plain data.
-    int_result(unsafe { core::ioctl_int(fd, request as libc::c_ulong, arg as libc::c_ulong) })
+    int(on_fd(fd, |fd| unsafe {
+        core::ioctl_int(fd, request as libc::c_ulong, arg as libc::c_ulong)
+    }))
 }
 
 /// `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
@@ -304,7 +292,7 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
         if r.is_ok() {
             arg.copy_from_slice(&own);
         }
-        return int_result(r);
+        return int(sys(r));
     }
     let reach = core::ioc_size(request);
     if arg.len() <= ARG_BUF_SIZE || reach > arg.len() {
@@ -325,7 +313,7 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
     // on the contents took the private copy above).
     // SAFETY: arg is the caller's live, writable typed array, borrowed for
     // this synchronous call; the docs require it to cover the request.
-    int_result(unsafe { core::ioctl_buf(fd, request, arg) })
+    int(sys(unsafe { core::ioctl_buf(fd, request, arg) }))
 }
 
 /// `flock(fd, operation)`: 0, or a negative errno. Blocks the calling thread
@@ -333,13 +321,7 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
 /// no allocation. Registered raw as `flock` (`rt/rawfn.rs`).
 /// @see https://man7.org/linux/man-pages/man2/flock.2.html
 pub fn flock(fd: i32, operation: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    match lock::flock(fd, operation) {
-        Ok(()) => 0,
-        Err(e) => errno(&e),
-    }
+    int(on_fd(fd, |fd| lock::flock(fd, operation)).map(|()| 0))
 }
 
 /// Python's `fcntl.lockf(fd, cmd, len, start, whence)`: a POSIX record lock
@@ -357,10 +339,7 @@ pub fn lockf(fd: i32, cmd: i32, len: BigInt, start: BigInt, whence: i32) -> i32 
         ((len, true), (start, true)) => (len, start),
         _ => return -libc::EOVERFLOW,
     };
-    match lock::lockf(fd, cmd, len, start, whence) {
-        Ok(()) => 0,
-        Err(e) => errno(&e),
-    }
+    int(sys(lock::lockf(fd, cmd, len, start, whence)).map(|()| 0))
 }
 
 /// `pipe2(flags)`: `[read end, write end]` (the caller owns both), or a
@@ -368,23 +347,15 @@ pub fn lockf(fd: i32, cmd: i32, len: BigInt, start: BigInt, whence: i32) -> i32 
 /// @see https://man7.org/linux/man-pages/man2/pipe.2.html
 #[napi(ts_return_type = "[number, number] | number")]
 pub fn pipe2(flags: i32) -> Either<Vec<i32>, i32> {
-    match core::pipe2(flags) {
-        Ok((r, w)) => Either::A(vec![
-            linux_fd_core::fd::hand_out(r),
-            linux_fd_core::fd::hand_out(w),
-        ]),
-        Err(e) => Either::B(errno(&e)),
-    }
+    use linux_fd_core::fd::hand_out;
+    either(sys(core::pipe2(flags)).map(|(r, w)| vec![hand_out(r), hand_out(w)]))
 }
 
 /// `fcntl(fd, F_GETPIPE_SZ)`: a pipe's capacity in bytes, or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi]
 pub fn get_pipe_size(fd: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    int_result(core::pipe_size(fd).map(|n| n as i32))
+    int(on_fd(fd, core::pipe_size).map(|n| n as i32))
 }
 
 /// `fcntl(fd, F_SETPIPE_SZ, size)`: the capacity the kernel chose, or a
@@ -392,8 +363,5 @@ pub fn get_pipe_size(fd: i32) -> i32 {
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi]
 pub fn set_pipe_size(fd: i32, size: u32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    int_result(core::set_pipe_size(fd, size).map(|n| n as i32))
+    int(on_fd(fd, |fd| core::set_pipe_size(fd, size)).map(|n| n as i32))
 }

@@ -22,7 +22,7 @@ use std::os::fd::OwnedFd;
 use crate::rt::ext::{Handle, Owned};
 // The fd-number and errno conventions live at the bottom (rt), which
 // imports nothing of the crate; every module reaches them through here.
-pub use crate::rt::{borrow_fd, errno};
+pub use crate::rt::{borrow_fd, either, errno, int, on_fd, sys};
 use linux_fd_core::channel::SocketFile;
 use linux_fd_core::fd::GuardedFd;
 use napi::bindgen_prelude::{Either, Uint8ArraySlice};
@@ -129,14 +129,7 @@ pub fn fd_handle_lost(handle: Handle<FdHandle>) -> bool {
 /// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
 #[napi(ts_return_type = "'eventfd' | 'eventfd-semaphore' | 'timerfd' | 'other' | 'unknown' | number")]
 pub fn fd_kind(fd: i32) -> napi::bindgen_prelude::Either<&'static str, i32> {
-    use napi::bindgen_prelude::Either;
-    let Ok(b) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    match linux_fd_core::fd::kind(b) {
-        Ok(k) => Either::A(k.name()),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(on_fd(fd, linux_fd_core::fd::kind).map(linux_fd_core::fd::FdKind::name))
 }
 
 /// A handle owning `fd` itself (`adopt`, which sets its `FD_CLOEXEC`) or a
@@ -153,14 +146,7 @@ pub fn fd_handle_from(
     anon: bool,
     nonblock: bool,
 ) -> napi::bindgen_prelude::Either<Owned<FdHandle>, i32> {
-    use napi::bindgen_prelude::Either;
-    let Ok(b) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    match linux_fd_core::fd::own(b, adopt, anon, nonblock) {
-        Ok(g) => Either::A(FdHandle::of(g)),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(on_fd(fd, |b| linux_fd_core::fd::own(b, adopt, anon, nonblock)).map(FdHandle::of))
 }
 
 /// The C name and a description of `errno` (positive), for the errnos

@@ -28,7 +28,7 @@ use napi::bindgen_prelude::{ArrayBuffer, Either, External, FromNapiValue, JsObje
 use napi::Env;
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, bytes_of, errno, FdHandle};
+use crate::handle::{borrow_fd, bytes_of, either, errno, int, on_fd, sys, FdHandle};
 use crate::rt::extbuf::{self, ExtBufError};
 
 macro_rules! mfd_consts {
@@ -121,10 +121,7 @@ pub fn memfd_create(name: Either<String, Uint8ArraySlice<'_>>, flags: u32) -> i3
     let Ok(c) = CString::new(bytes_of(&name)) else {
         return -libc::EINVAL;
     };
-    match core::memfd_create(&c, flags) {
-        Ok(fd) => linux_fd_core::fd::hand_out(fd),
-        Err(e) => errno(&e),
-    }
+    int(sys(core::memfd_create(&c, flags)).map(linux_fd_core::fd::hand_out))
 }
 
 /// `memfd_create(name, flags)` owned by the returned handle, retried without
@@ -136,26 +133,12 @@ pub fn memfd_open(name: String, flags: u32) -> Either<Owned<FdHandle>, i32> {
     let Ok(c) = CString::new(name) else {
         return Either::B(-libc::EINVAL);
     };
-    match core::memfd_create_compat(&c, flags) {
-        Ok((fd, _)) => Either::A(FdHandle::new(fd, false)),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(sys(core::memfd_create_compat(&c, flags)).map(|(fd, _)| FdHandle::new(fd, false)))
 }
 
-/// A core result of a `u64` as a JS number, or a negative errno.
-fn num64(r: linux_fd_core::Result<u64>) -> f64 {
-    match r {
-        Ok(v) => v as f64,
-        Err(e) => errno(&e) as f64,
-    }
-}
-
-/// A core result of `()` as 0, or a negative errno.
-fn unit(r: linux_fd_core::Result<()>) -> i32 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => errno(&e),
-    }
+/// A size or count as a JS number, or a negative errno.
+fn num64(r: Result<u64, i32>) -> f64 {
+    r.map_or_else(f64::from, |v| v as f64)
 }
 
 /// A file offset or size from JS (a safe integer the caller checked; NaN
@@ -168,20 +151,14 @@ fn offset(v: f64) -> u64 {
 /// @see https://man7.org/linux/man-pages/man2/fstat.2.html
 #[napi]
 pub fn memfd_size(fd: i32) -> f64 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF as f64;
-    };
-    num64(core::size(fd))
+    num64(on_fd(fd, core::size))
 }
 
 /// `ftruncate(fd, size)`: 0 or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
 #[napi]
 pub fn memfd_truncate(fd: i32, size: f64) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    unit(core::truncate(fd, offset(size)))
+    int(on_fd(fd, |fd| core::truncate(fd, offset(size))).map(|()| 0))
 }
 
 /// `pwrite` of all of `data` at `position`: the bytes written (fewer if an
@@ -189,13 +166,7 @@ pub fn memfd_truncate(fd: i32, size: f64) -> i32 {
 /// @see https://man7.org/linux/man-pages/man2/pwrite.2.html
 #[napi]
 pub fn memfd_write(fd: i32, data: &[u8], position: f64) -> f64 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF as f64;
-    };
-    match core::pwrite_all(fd, data, offset(position)) {
-        Ok(n) => n as f64,
-        Err(e) => errno(&e) as f64,
-    }
+    num64(on_fd(fd, |fd| core::pwrite_all(fd, data, offset(position))).map(|n| n as u64))
 }
 
 /// `pread` into `buffer` at `position` until it is full or the file ends:
@@ -203,40 +174,25 @@ pub fn memfd_write(fd: i32, data: &[u8], position: f64) -> f64 {
 /// @see https://man7.org/linux/man-pages/man2/pread.2.html
 #[napi]
 pub fn memfd_read_into(fd: i32, mut buffer: Uint8ArraySlice<'_>, position: f64) -> f64 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF as f64;
-    };
     // SAFETY: the view's bytes (an empty slice if it has none or is
     // detached) stay alive for this synchronous call, and no other Rust
     // reference to them exists during it.
     let buf = unsafe { buffer.as_mut() };
-    match core::pread_full(fd, buf, offset(position)) {
-        Ok(n) => n as f64,
-        Err(e) => errno(&e) as f64,
-    }
+    num64(on_fd(fd, |fd| core::pread_full(fd, buf, offset(position))).map(|n| n as u64))
 }
 
 /// `fcntl(fd, F_GET_SEALS)`: the seal bits (never negative), or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi]
 pub fn memfd_get_seals(fd: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    match core::get_seals(fd) {
-        Ok(bits) => bits,
-        Err(e) => errno(&e),
-    }
+    int(on_fd(fd, core::get_seals))
 }
 
 /// `fcntl(fd, F_ADD_SEALS, seals)`: 0 or a negative errno.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 #[napi]
 pub fn memfd_add_seals(fd: i32, seals: i32) -> i32 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    unit(core::add_seals(fd, seals))
+    int(on_fd(fd, |fd| core::add_seals(fd, seals)).map(|()| 0))
 }
 
 /// The page size mappings of `fd` must align to: the huge page size of a
@@ -245,10 +201,7 @@ pub fn memfd_add_seals(fd: i32, seals: i32) -> i32 {
 /// @see https://man7.org/linux/man-pages/man2/mmap.2.html
 #[napi]
 pub fn memfd_page_size(fd: i32) -> f64 {
-    let Ok(fd) = borrow_fd(fd) else {
-        return -libc::EBADF as f64;
-    };
-    num64(core::map_granule(fd))
+    num64(on_fd(fd, core::map_granule))
 }
 
 /// The live mappings of one `MemFile`, by start address.
@@ -313,7 +266,7 @@ impl MapRecord {
         // SAFETY: the state is Mapped (checked by the caller), so ptr/span
         // is our live mapping; JS reaches it only through the buffer, and no
         // Rust reference points into it.
-        unsafe { core::retire_raw(self.ptr, self.span) }.map_err(|e| errno(&e))?;
+        sys(unsafe { core::retire_raw(self.ptr, self.span) })?;
         self.state.set(MapState::Retired);
         self.leave_registry();
         Ok(())

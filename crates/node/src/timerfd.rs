@@ -10,7 +10,7 @@ use linux_fd_core::timerfd::{self as core, TimerSpec};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, errno, FdHandle};
+use crate::handle::{borrow_fd, either, int, on_fd, sys, FdHandle};
 
 /// Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`).
 #[napi]
@@ -58,10 +58,7 @@ pub const CLOCK_THREAD_CPUTIME_ID: i32 = libc::CLOCK_THREAD_CPUTIME_ID;
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi]
 pub fn timerfd_create(clockid: i32, flags: i32) -> i32 {
-    match core::timerfd_create(clockid, flags | libc::TFD_CLOEXEC) {
-        Ok(fd) => linux_fd_core::fd::hand_out(fd),
-        Err(e) => errno(&e),
-    }
+    int(sys(core::timerfd_create(clockid, flags | libc::TFD_CLOEXEC)).map(linux_fd_core::fd::hand_out))
 }
 
 /// A new close-on-exec, non-blocking timerfd on `clockid`, owned by the
@@ -69,11 +66,14 @@ pub fn timerfd_create(clockid: i32, flags: i32) -> i32 {
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi(ts_return_type = "ExternalObject<'FdHandle'> | number")]
 pub fn timerfd_open(clockid: i32) -> Either<Owned<FdHandle>, i32> {
-    match core::timerfd_create(clockid, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) {
-        // Timerfds share the anonymous inode (see FdHandle::new).
-        Ok(fd) => Either::A(FdHandle::new(fd, true)),
-        Err(e) => Either::B(errno(&e)),
-    }
+    // Timerfds share the anonymous inode (see FdHandle::new).
+    either(
+        sys(core::timerfd_create(
+            clockid,
+            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+        ))
+        .map(|fd| FdHandle::new(fd, true)),
+    )
 }
 
 /// The fd and new setting of a settime call, or the negative errno to return.
@@ -84,23 +84,19 @@ fn set_args<'a>(fd: i32, new: Option<TimerSpec>) -> Result<(BorrowedFd<'a>, Time
 
 fn settime(fd: i32, flags: i32, new: Option<TimerSpec>) -> Result<TimerSpec, i32> {
     let (fd, new) = set_args(fd, new)?;
-    core::timerfd_settime(fd, flags, new).map_err(|e| errno(&e))
+    sys(core::timerfd_settime(fd, flags, new))
 }
 
 /// `settime` without the previous setting (a null `old_value`: the kernel
 /// does less), for the forms that return none.
 fn set(fd: i32, flags: i32, new: Option<TimerSpec>) -> i32 {
-    match set_args(fd, new) {
-        Ok((fd, new)) => core::timerfd_set(fd, flags, new).map_or_else(|e| errno(&e), |()| 0),
-        Err(e) => e,
-    }
+    int(set_args(fd, new)
+        .and_then(|(fd, new)| sys(core::timerfd_set(fd, flags, new)))
+        .map(|()| 0))
 }
 
 fn gettime(fd: i32) -> Result<TimerSpec, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Err(-libc::EBADF);
-    };
-    core::timerfd_gettime(fd).map_err(|e| errno(&e))
+    on_fd(fd, core::timerfd_gettime)
 }
 
 fn spec(initial: Option<u64>, interval: Option<u64>) -> Option<TimerSpec> {
@@ -118,13 +114,10 @@ fn spec(initial: Option<u64>, interval: Option<u64>) -> Option<TimerSpec> {
 #[napi(ts_return_type = "[number, number] | number")]
 pub fn timerfd_settime(fd: i32, flags: i32, initial: f64, interval: f64) -> Either<Vec<f64>, i32> {
     let new = spec(core::secs_to_ns(initial), core::secs_to_ns(interval));
-    match settime(fd, flags, new) {
-        Ok(old) => Either::A(vec![
-            core::ns_to_secs(old.value_ns),
-            core::ns_to_secs(old.interval_ns),
-        ]),
-        Err(e) => Either::B(e),
-    }
+    either(
+        settime(fd, flags, new)
+            .map(|old| vec![core::ns_to_secs(old.value_ns), core::ns_to_secs(old.interval_ns)]),
+    )
 }
 
 /// `timerfd_settime` with times in nanoseconds (the low 64 bits of each
@@ -160,13 +153,7 @@ pub fn timerfd_set_ms(fd: i32, flags: i32, initial: f64, interval: f64) -> i32 {
 /// @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
 #[napi(ts_return_type = "[number, number] | number")]
 pub fn timerfd_gettime(fd: i32) -> Either<Vec<f64>, i32> {
-    match gettime(fd) {
-        Ok(cur) => Either::A(vec![
-            core::ns_to_secs(cur.value_ns),
-            core::ns_to_secs(cur.interval_ns),
-        ]),
-        Err(e) => Either::B(e),
-    }
+    either(gettime(fd).map(|cur| vec![core::ns_to_secs(cur.value_ns), core::ns_to_secs(cur.interval_ns)]))
 }
 
 /// `timerfd_gettime(fd)`: `[next_expiration, interval]` in nanoseconds, as
@@ -182,13 +169,7 @@ pub fn gettime_ns(fd: i32) -> Result<(u64, u64), i32> {
 /// @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
 #[napi(ts_return_type = "[number, number] | number")]
 pub fn timerfd_get_ms(fd: i32) -> Either<Vec<f64>, i32> {
-    match gettime(fd) {
-        Ok(cur) => Either::A(vec![
-            core::ns_to_ms(cur.value_ns),
-            core::ns_to_ms(cur.interval_ns),
-        ]),
-        Err(e) => Either::B(e),
-    }
+    either(gettime(fd).map(|cur| vec![core::ns_to_ms(cur.value_ns), core::ns_to_ms(cur.interval_ns)]))
 }
 
 /// `read(fd, &u64, 8)` on a timerfd: the expirations since the last read (a
@@ -199,7 +180,7 @@ pub fn timerfd_get_ms(fd: i32) -> Either<Vec<f64>, i32> {
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn timerfd_read(fd: i32) -> Either<u64, i32> {
-    read_by(fd, core::timerfd_read)
+    either(on_fd(fd, core::timerfd_read))
 }
 
 /// `timerfd_read(fd)` that never waits: `-EAGAIN` if the timer has not
@@ -209,17 +190,7 @@ pub fn timerfd_read(fd: i32) -> Either<u64, i32> {
 /// @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn timerfd_try_read(fd: i32) -> Either<u64, i32> {
-    read_by(fd, core::timerfd_try_read)
-}
-
-fn read_by(fd: i32, read: fn(BorrowedFd<'_>) -> linux_fd_core::Result<u64>) -> Either<u64, i32> {
-    let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    match read(fd) {
-        Ok(v) => Either::A(v),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(on_fd(fd, core::timerfd_try_read))
 }
 
 /// `clock_gettime(clockid)`: the clock's value in nanoseconds (a bigint), or
@@ -228,10 +199,7 @@ fn read_by(fd: i32, read: fn(BorrowedFd<'_>) -> linux_fd_core::Result<u64>) -> E
 /// @see https://man7.org/linux/man-pages/man2/clock_gettime.2.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn clock_gettime_ns(clockid: i32) -> Either<u64, i32> {
-    match core::clock_now_ns(clockid) {
-        Ok(v) => Either::A(v),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(sys(core::clock_now_ns(clockid)))
 }
 
 /// `clock_getres(clockid)`: the clock's resolution in nanoseconds (a
@@ -239,10 +207,7 @@ pub fn clock_gettime_ns(clockid: i32) -> Either<u64, i32> {
 /// @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
 #[napi(ts_return_type = "bigint | number")]
 pub fn clock_getres_ns(clockid: i32) -> Either<u64, i32> {
-    match core::clock_res_ns(clockid) {
-        Ok(v) => Either::A(v),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(sys(core::clock_res_ns(clockid)))
 }
 
 /// The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`

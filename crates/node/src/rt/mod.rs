@@ -55,6 +55,32 @@ pub fn errno(e: &SysError) -> i32 {
     -(e.errno as i32)
 }
 
+/// A core result with its error as a negative errno.
+pub fn sys<T>(r: linux_fd_core::Result<T>) -> Result<T, i32> {
+    r.map_err(|e| errno(&e))
+}
+
+/// `f` on the borrowed `fd`: its result, or a negative errno (`-EBADF` for a
+/// negative number).
+pub fn on_fd<T>(fd: i32, f: impl FnOnce(BorrowedFd<'_>) -> linux_fd_core::Result<T>) -> Result<T, i32> {
+    let Ok(fd) = borrow_fd(fd) else {
+        return Err(-libc::EBADF);
+    };
+    sys(f(fd))
+}
+
+/// A result as a generated function returns it: the value, or the negative
+/// errno as a number.
+pub fn either<T>(r: Result<T, i32>) -> Either<T, i32> {
+    r.map_or_else(Either::B, Either::A)
+}
+
+/// An `i32` result as a generated function returns it: the value (0 or
+/// more), or the negative errno.
+pub fn int(r: Result<i32, i32>) -> i32 {
+    r.unwrap_or_else(|e| e)
+}
+
 /// Watches `fd` for readability on this environment's event loop and calls
 /// `callback()` whenever it is readable while the watch is started
 /// (level-triggered: read until `EAGAIN`, or stop the watch), or
@@ -71,22 +97,13 @@ pub fn watch_open(env: Env, fd: i32, callback: Unknown<'_>) -> Either<External<W
     if !matches!(callback.get_type(), Ok(ValueType::Function)) {
         return Either::B(-libc::EINVAL);
     }
-    let Ok(fd) = borrow_fd(fd) else {
-        return Either::B(-libc::EBADF);
-    };
-    match Watch::new(env.raw(), fd, callback.raw()) {
-        Ok(w) => Either::A(External::new(w)),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(on_fd(fd, |fd| Watch::new(env.raw(), fd, callback.raw())).map(External::new))
 }
 
 /// Starts a watch (idempotent). Returns 0 or a negative errno.
 #[napi(ts_args_type = "watch: ExternalObject<'Watch'>")]
 pub fn watch_start(watch: &External<Watch>) -> i32 {
-    match watch.start() {
-        Ok(()) => 0,
-        Err(e) => errno(&e),
-    }
+    int(sys(watch.start()).map(|()| 0))
 }
 
 /// The watch's private dup of the fd (-1 once closed): what to read when
@@ -134,12 +151,8 @@ pub fn wait_backend(env: Env) -> napi::Result<&'static str> {
 /// @see https://man7.org/linux/man-pages/man2/poll.2.html
 #[napi]
 pub fn poll_readable(fd: i32, timeout_ms: i32) -> i32 {
-    let Ok(fd): Result<BorrowedFd<'_>, _> = borrow_fd(fd) else {
-        return -libc::EBADF;
-    };
-    match linux_fd_core::poll::wait_readable_for(fd, timeout_ms.max(-1)) {
-        Ok(true) => 1,
-        Ok(false) => 0,
-        Err(e) => errno(&e),
-    }
+    int(on_fd(fd, |fd| {
+        linux_fd_core::poll::wait_readable_for(fd, timeout_ms.max(-1))
+    })
+    .map(i32::from))
 }
