@@ -52,24 +52,38 @@ pub trait Arg: Sized {
 }
 
 macro_rules! arg {
-    ($($t:ty => $read:ident, $doc:literal;)+) => {$(
+    ($($t:ty => $get:ident, $zero:expr, $doc:literal;)+) => {$(
         #[doc = $doc]
         impl Arg for $t {
             // SAFETY: the caller keeps the contract of `Arg::read` (the trait's `# Safety`).
             unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
-                // SAFETY: the caller vouches for env and value.
-                unsafe { $read(env, value) }
+                let mut out = $zero;
+                // SAFETY: out is a valid local; the caller vouches for env and value.
+                (unsafe { sys::$get(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
             }
         }
     )+};
 }
 
+// Written out rather than through napi-rs's `FromNapiValue`, which is not
+// inlined (the s41-size audit's variant: +97 instructions, callgrind, a
+// write+read pair of eventfds).
 arg! {
-    i32 => int32, "A number, as JS `ToInt32`.";
-    f64 => double, "Any number.";
-    i64 => int64, "A number as int64 (`napi_get_value_int64`: truncated, NaN and ±Infinity as 0, clamped to the int64 range).";
-    bool => boolean, "A boolean.";
-    u64 => u64_of_bigint, "A bigint, as its low 64 bits.";
+    i32 => napi_get_value_int32, 0, "A number, as JS `ToInt32`.";
+    f64 => napi_get_value_double, 0.0, "Any number.";
+    i64 => napi_get_value_int64, 0, "A number as int64 (`napi_get_value_int64`: truncated, NaN and ±Infinity as 0, clamped to the int64 range).";
+    bool => napi_get_value_bool, false, "A boolean.";
+}
+
+/// A bigint, as its low 64 bits.
+impl Arg for u64 {
+    // SAFETY: the caller keeps the contract of `Arg::read` (the trait's `# Safety`).
+    unsafe fn read(env: sys::napi_env, value: sys::napi_value) -> Option<Self> {
+        let (mut out, mut lossless) = (0, false);
+        // SAFETY: out and lossless are valid locals; the caller vouches for env and value.
+        let st = unsafe { sys::napi_get_value_bigint_uint64(env, value, &mut out, &mut lossless) };
+        (st == sys::Status::napi_ok).then_some(out)
+    }
 }
 
 /// The bytes of a `Uint8Array` (a `Buffer`), borrowed for the call.
@@ -244,113 +258,22 @@ pub unsafe fn register(
         // SAFETY: env is live (the caller's contract); name is a valid C
         // string for the call; `data` is a `fn` pointer of the signature
         // `cb` reads it back as, and fn pointers live forever.
-        check(unsafe {
+        super::env::check(unsafe {
             sys::napi_create_function(env, name.as_ptr(), js_name.len() as isize, cb, data, &mut func)
         })?;
         // SAFETY: exports and func are live values of this env.
-        check(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), func) })?;
+        super::env::check(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), func) })?;
     }
     Ok(())
-}
-
-fn check(status: sys::napi_status) -> napi::Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::from_reason(format!(
-            "Node-API status {status} while registering a raw function"
-        )))
-    }
-}
-
-/// The call's first `N` arguments (missing ones are `undefined`, which
-/// Node-API fills in) and its `data` pointer; `None` if the call failed.
-///
-/// # Safety
-/// `env` and `info` must be the ones the callback was called with.
-unsafe fn args<const N: usize>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> Option<([sys::napi_value; N], *mut c_void)> {
-    let mut argc = N;
-    let mut argv = [ptr::null_mut(); N];
-    let mut data = ptr::null_mut();
-    // SAFETY: argv has room for argc values; the other out-pointers are
-    // valid locals; env/info come from the callback (caller's contract).
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            &mut data,
-        )
-    };
-    (status == sys::Status::napi_ok && !data.is_null()).then_some((argv, data))
-}
-
-/// `value` as an int32 (JS `ToInt32` for numbers), or `None` for a
-/// non-number.
-///
-/// # Safety
-/// `value` must be a live value of `env`, on its JS thread.
-unsafe fn int32(env: sys::napi_env, value: sys::napi_value) -> Option<i32> {
-    let mut out = 0;
-    // SAFETY: out is a valid local; the caller vouches for env and value.
-    (unsafe { sys::napi_get_value_int32(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
-}
-
-/// `value` as a double, or `None` for a non-number.
-///
-/// # Safety
-/// As for [`int32`].
-unsafe fn double(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
-    let mut out = 0.0;
-    // SAFETY: out is a valid local; the caller vouches for env and value.
-    (unsafe { sys::napi_get_value_double(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
-}
-
-/// `value` as an int64 (see the [`Arg`] impl for `i64`), or `None`
-/// for a non-number.
-///
-/// # Safety
-/// As for [`int32`].
-unsafe fn int64(env: sys::napi_env, value: sys::napi_value) -> Option<i64> {
-    let mut out = 0;
-    // SAFETY: out is a valid local; the caller vouches for env and value.
-    (unsafe { sys::napi_get_value_int64(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
-}
-
-/// `value` as a bool, or `None` for a non-boolean.
-///
-/// # Safety
-/// As for [`int32`].
-unsafe fn boolean(env: sys::napi_env, value: sys::napi_value) -> Option<bool> {
-    let mut out = false;
-    // SAFETY: out is a valid local; the caller vouches for env and value.
-    (unsafe { sys::napi_get_value_bool(env, value, &mut out) } == sys::Status::napi_ok).then_some(out)
-}
-
-/// `value`'s low 64 bits, or `None` for a non-bigint.
-///
-/// # Safety
-/// As for [`int32`].
-unsafe fn u64_of_bigint(env: sys::napi_env, value: sys::napi_value) -> Option<u64> {
-    let mut out = 0;
-    let mut lossless = false;
-    // SAFETY: out and lossless are valid locals; the caller vouches for env and value.
-    (unsafe { sys::napi_get_value_bigint_uint64(env, value, &mut out, &mut lossless) }
-        == sys::Status::napi_ok)
-        .then_some(out)
 }
 
 /// The bytes of a `Uint8Array` (or `Uint8ClampedArray`), or `None` for any
 /// other value. A detached or empty array is an empty slice.
 ///
 /// # Safety
-/// As for [`int32`]; the slice may be used only until the callback returns,
-/// and no JS may run meanwhile (a synchronous syscall runs none).
+/// `value` must be a live value of `env`, on its JS thread; the slice may be
+/// used only until the callback returns, and no JS may run meanwhile (a
+/// synchronous syscall runs none).
 unsafe fn bytes<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a mut [u8]> {
     let mut kind = 0;
     let mut len = 0usize;
@@ -421,8 +344,9 @@ unsafe fn bigint(env: sys::napi_env, n: u64) -> sys::napi_value {
     out
 }
 
-/// The call's first `N` arguments and its body `F`, the `fn` pointer that
-/// `register` stored as the function's data; `None` if the call failed.
+/// The call's first `N` arguments (missing ones are `undefined`, which
+/// Node-API fills in) and its body `F`, the `fn` pointer that `register`
+/// stored as the function's data; `None` if the call failed.
 ///
 /// # Safety
 /// `env` and `info` must be the ones the callback was called with, and the
@@ -432,8 +356,20 @@ unsafe fn unpack<const N: usize, F: Copy>(
     info: sys::napi_callback_info,
 ) -> Option<([sys::napi_value; N], F)> {
     const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*mut c_void>()) };
-    // SAFETY: env and info are the callback's (caller's contract).
-    let (argv, data) = unsafe { args::<N>(env, info) }?;
+    let (mut argc, mut argv, mut data) = (N, [ptr::null_mut(); N], ptr::null_mut());
+    // SAFETY: argv has room for argc values; the other out-pointers are
+    // valid locals; env/info come from the callback (caller's contract).
+    let st = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            &mut data,
+        )
+    };
+    let (argv, data) = (st == sys::Status::napi_ok && !data.is_null()).then_some((argv, data))?;
     // SAFETY: `register` stored an `F`, a pointer-sized `fn` pointer, as
     // this function's data (caller's contract).
     Some((argv, unsafe { std::mem::transmute_copy::<*mut c_void, F>(&data) }))
