@@ -46,8 +46,17 @@ fn close_may_block_sees_lingering_sockets_and_devices_only() {
     );
     let null = std::fs::File::open("/dev/null").unwrap();
     assert!(
-        close_may_block(null.as_fd()),
-        "a character device (a tty drains on its last close)"
+        !close_may_block(null.as_fd()),
+        "a character device that is not a tty"
+    );
+    let pty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/ptmx")
+        .unwrap();
+    assert!(
+        close_may_block(pty.as_fd()),
+        "a tty (a pty's master) drains on its last close"
     );
     let file = std::fs::File::open("/proc/self/status").unwrap();
     assert!(!close_may_block(file.as_fd()), "a file on a local filesystem");
@@ -119,8 +128,8 @@ fn at_most_closers_closes_wait_at_once_and_every_one_is_done() {
 
 #[test]
 fn a_close_that_may_block_does_not_wait_behind_lingering_ones() {
-    // Five sockets lingering 2 s, then /dev/null (a character device, so
-    // also closed on the pool): its close must not queue behind them
+    // Five sockets lingering 2 s, then a pty's master (a tty, so also
+    // closed on the pool): its close must not queue behind them
     // (s41-diff2 MED-B: with 4 closers, a pty's close waited 6 s).
     let socks: Vec<_> = (0..5).map(|_| stuck_socket(Some(2))).collect();
     let mut keep = Vec::new();
@@ -128,7 +137,12 @@ fn a_close_that_may_block_does_not_wait_behind_lingering_ones() {
         close_received(fd, drop);
         keep.push((server, listener));
     }
-    let null: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let null: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/ptmx")
+        .unwrap()
+        .into();
     assert!(close_may_block(null.as_fd()));
     let (tx, rx) = std::sync::mpsc::channel();
     let start = Instant::now();
