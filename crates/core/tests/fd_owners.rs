@@ -223,16 +223,19 @@ fn own_adopts_once_sets_cloexec_and_refuses_a_second_owner_untouched() {
     unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
     // SAFETY: raw stays open while borrowed (only the guard `g` closes it, after the last use of `b`).
     let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
-    let g = own(b, true, false, true).unwrap();
+    // SAFETY: adopting, the test gives the number up to the guard; not adopting, nothing is required.
+    let g = unsafe { own(b, true, false, true) }.unwrap();
     assert_eq!(g.raw(), Some(raw), "adopted: the number itself");
     assert!(is_cloexec(b).unwrap(), "adopted: close-on-exec");
     // SAFETY: F_GETFL only reads the status flags.
     let fl = unsafe { libc::fcntl(raw, libc::F_GETFL) };
     assert_ne!(fl & libc::O_NONBLOCK, 0, "and non-blocking");
-    let e = own(b, true, false, false).map(|_| ()).unwrap_err();
+    // SAFETY: adopting, the test gives the number up to the guard; not adopting, nothing is required.
+    let e = unsafe { own(b, true, false, false) }.map(|_| ()).unwrap_err();
     assert_eq!(e.errno, nix::errno::Errno::EBUSY, "a second owner is refused");
     assert!(is_open(raw), "and the number is left open");
-    let dup = own(b, false, false, false).unwrap();
+    // SAFETY: adopting, the test gives the number up to the guard; not adopting, nothing is required.
+    let dup = unsafe { own(b, false, false, false) }.unwrap();
     assert!(dup.raw().is_some_and(|d| d != raw), "not adopting: a dup");
     assert!(
         is_cloexec(dup.get().unwrap().as_fd()).unwrap(),
@@ -253,9 +256,11 @@ fn own_without_adopting_makes_the_shared_description_non_blocking_only_if_asked(
         let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
         fl & libc::O_NONBLOCK != 0
     };
-    let plain = own(r.as_fd(), false, false, false).unwrap();
+    // SAFETY: adopting, the test gives the number up to the guard; not adopting, nothing is required.
+    let plain = unsafe { own(r.as_fd(), false, false, false) }.unwrap();
     assert!(!nonblock(&r), "not asked: left blocking");
-    let nb = own(r.as_fd(), false, false, true).unwrap();
+    // SAFETY: adopting, the test gives the number up to the guard; not adopting, nothing is required.
+    let nb = unsafe { own(r.as_fd(), false, false, true) }.unwrap();
     assert!(
         nonblock(&r),
         "asked: the description (shared with the caller's fd)"

@@ -146,7 +146,13 @@ pub fn fd_handle_from(
     anon: bool,
     nonblock: bool,
 ) -> napi::bindgen_prelude::Either<Owned<FdHandle>, i32> {
-    either(on_fd(fd, |b| linux_fd_core::fd::own(b, adopt, anon, nonblock)).map(FdHandle::of))
+    let own = |b: std::os::fd::BorrowedFd<'_>| {
+        // SAFETY: with `adopt`, the JS caller gives the number up (src/'s
+        // `fromFd(fd, { adopt: true })` documents that it must not be closed
+        // elsewhere); the owner registry refuses a number another handle owns.
+        unsafe { linux_fd_core::fd::own(b, adopt, anon, nonblock) }
+    };
+    either(on_fd(fd, own).map(FdHandle::of))
 }
 
 /// The C name and a description of `errno` (positive), for the errnos
