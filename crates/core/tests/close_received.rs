@@ -154,3 +154,40 @@ fn a_close_that_may_block_does_not_wait_behind_lingering_ones() {
         done - start
     );
 }
+
+#[test]
+fn a_guard_closes_a_received_fd_that_is_still_its_own_and_forgets_one_that_is_not() {
+    use linux_fd_core::fd::GuardedFd;
+    // Still ours: closed (the read end sees the end of the pipe), and
+    // nothing reported lost.
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let mut g = GuardedFd::new(w);
+    assert_eq!(g.close_received(), None, "closed, not lost");
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        nix::unistd::read(&r, &mut buf).unwrap(),
+        0,
+        "the write end is closed"
+    );
+    assert_eq!(g.close_received(), None, "a second call closes nothing");
+    assert_eq!(g.raw(), None);
+
+    // Closed behind the guard's back and the number reused by another
+    // file: forgotten (its number reported), and the other file left open.
+    let (r2, w2) = nix::unistd::pipe().unwrap();
+    let raw = w2.as_raw_fd();
+    let mut g2 = GuardedFd::new(w2);
+    let other = std::fs::File::open("/dev/null").unwrap();
+    // dup2 closes the guard's file and puts /dev/null at its number in one
+    // step, so no other test's thread can take the number in between.
+    // SAFETY: the test replaces the guard's file behind its back on purpose.
+    let replaced = unsafe { libc::dup2(other.as_raw_fd(), raw) };
+    assert_eq!(replaced, raw);
+    assert_eq!(g2.close_received(), Some(raw), "lost: reported, not closed");
+    // SAFETY: F_GETFD only reads the fd flags.
+    let still = unsafe { libc::fcntl(raw, libc::F_GETFD) };
+    assert!(still >= 0, "the reused number is still open");
+    // SAFETY: the number is the test's own now (the guard forgot it).
+    unsafe { libc::close(raw) };
+    drop((r2, other));
+}
