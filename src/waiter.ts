@@ -431,8 +431,7 @@ export class FdCore<T> {
 
   #shutdown(err: Error | undefined): void {
     this.fd = -1
-    if (this.#paused !== undefined) cancelAfter(this.#paused)
-    this.#paused = undefined
+    this.#endPause()
     if (this.#watch !== undefined) {
       native.watchClose(this.#watch)
       this.#watch = undefined
@@ -484,6 +483,11 @@ export class FdCore<T> {
     if (this.#started && this.#watch !== undefined) native.watchStop(this.#watch)
     this.#started = false
     // Nobody waits: a pause's timer must not hold the process (s41-diff L1).
+    this.#endPause()
+  }
+
+  /** Cancels a {@link FdCore.pause}'s timer, if one is pending. */
+  #endPause(): void {
     if (this.#paused !== undefined) cancelAfter(this.#paused)
     this.#paused = undefined
   }
