@@ -414,15 +414,18 @@ fn recv_once(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
     // SAFETY: recvmsg succeeded, so msg_controllen (within our buffer) bytes
     // of control data were written by the kernel.
     let fds = unsafe { parse_rights(&mhdr) };
-    // The fds of a message that is refused are closed by `close_received`:
-    // off this thread if their close may block (a peer's lingering socket).
-    if mhdr.msg_flags & libc::MSG_CTRUNC != 0 {
+    let refused = if mhdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        Some(Errno::ENOBUFS)
+    } else if mhdr.msg_flags & libc::MSG_TRUNC != 0 {
+        Some(Errno::EMSGSIZE)
+    } else {
+        None
+    };
+    if let Some(errno) = refused {
+        // The fds of a refused message are closed by `close_received`: off
+        // this thread if their close may block (a peer's lingering socket).
         fds.into_iter().for_each(|f| crate::fd::close_received(f, drop));
-        return Err(Error::new(Errno::ENOBUFS, "recvmsg"));
-    }
-    if mhdr.msg_flags & libc::MSG_TRUNC != 0 {
-        fds.into_iter().for_each(|f| crate::fd::close_received(f, drop));
-        return Err(Error::new(Errno::EMSGSIZE, "recvmsg"));
+        return Err(Error::new(errno, "recvmsg"));
     }
     if n == 0 && fds.is_empty() && hung_up(fd)? && queued_bytes(fd)? == 0 {
         return Ok(Recv::End);
