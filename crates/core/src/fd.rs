@@ -579,23 +579,32 @@ const REMOTE_FS: [i64; 13] = [
     0x7461_636f, // OCFS2_SUPER_MAGIC
 ];
 
-/// Whether `close(fd)` may block for long if this is the last reference to
-/// its file: a socket with `SO_LINGER` on (the close waits, up to the
-/// linger time, for unsent data a peer may never read), a character device
-/// other than a memory device such as /dev/null (a tty waits on its last
-/// close for its output to drain, 30 s by default; a CUSE device for its
-/// userspace server) or a block device (its cache is written back), or a file on a network
-/// or FUSE filesystem ([`REMOTE_FS`]: the close flushes to a server that
-/// may never answer). Not a file on an overlay over such a filesystem. One `fstat`, and a
-/// `getsockopt` or an `fstatfs`. An fd that cannot be asked is taken not to
-/// block (the close of a number that is not open does not).
-pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
+/// How long `close(fd)` may wait, if at all ([`close_may_block`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocks {
+    /// It returns at once.
+    No,
+    /// Only the close of the file's last reference may wait: a socket
+    /// waits in its `release` (`SO_LINGER`), and sockets have no `flush`,
+    /// the one file operation that runs on every close.
+    Last,
+    /// Any close may wait, not only the last: a device's or a remote
+    /// file's `flush` (NFS writes back on each close, FUSE asks its daemon).
+    Any,
+}
+
+fn close_blocks(fd: BorrowedFd<'_>) -> Blocks {
     let Ok(st) = nix::sys::stat::fstat(fd) else {
-        return false;
+        return Blocks::No;
     };
-    match st.st_mode & libc::S_IFMT {
-        libc::S_IFSOCK => nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger)
-            .is_ok_and(|l| l.l_onoff != 0 && l.l_linger > 0),
+    let blocks = match st.st_mode & libc::S_IFMT {
+        libc::S_IFSOCK => {
+            let linger = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger);
+            return match linger.is_ok_and(|l| l.l_onoff != 0 && l.l_linger > 0) {
+                true => Blocks::Last,
+                false => Blocks::No,
+            };
+        }
         // A tty drains its output on its last close, and other devices
         // wait too. Not /dev/null, sent in many messages: closed off the
         // caller's thread, later than the caller's `close()`, it made
@@ -615,7 +624,25 @@ pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
         _ => {
             nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| REMOTE_FS.contains(&(fs.filesystem_type().0 as i64)))
         }
+    };
+    match blocks {
+        true => Blocks::Any,
+        false => Blocks::No,
     }
+}
+
+/// Whether `close(fd)` may block for long if this is the last reference to
+/// its file: a socket with `SO_LINGER` on (the close waits, up to the
+/// linger time, for unsent data a peer may never read), a character device
+/// other than a memory device such as /dev/null (a tty waits on its last
+/// close for its output to drain, 30 s by default; a CUSE device for its
+/// userspace server) or a block device (its cache is written back), or a file on a network
+/// or FUSE filesystem ([`REMOTE_FS`]: the close flushes to a server that
+/// may never answer). Not a file on an overlay over such a filesystem. One `fstat`, and a
+/// `getsockopt` or an `fstatfs`. An fd that cannot be asked is taken not to
+/// block (the close of a number that is not open does not).
+pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
+    close_blocks(fd) != Blocks::No
 }
 
 /// An fd closed when dropped, then `after` called with its number: what
@@ -644,15 +671,42 @@ impl<F: FnOnce(RawFd)> Drop for Closing<F> {
 /// send queue nobody reads, then close its own copy, so that our close is
 /// the last and waits the linger time, up to `INT_MAX` seconds), it runs on
 /// a thread of [`crate::pool`], so that the caller's thread, a Node event
-/// loop, never waits on it (s41-chan MED-1); else here. The number stays
-/// allocated until that close: nothing else can get it meanwhile.
+/// loop, never waits on it (s41-chan MED-1); else here.
+///
+/// The kernel frees an fd's number at the start of `close`, before any
+/// wait, so the number may be reused while a close on the pool still
+/// waits. `after` (for a guard: clearing its registry entry) ran only once
+/// that close returned, and an adoption of the reused number was refused
+/// for the whole linger time (s41-diff L5). So a socket, which can wait
+/// only in its last close, is copied first (`F_DUPFD_CLOEXEC`): the number
+/// itself is closed here, where it cannot wait, `after` runs at once, and
+/// the copy, a number nothing else knows, is what the pool closes. Other
+/// fds that may block (a `flush` can wait on any close, not only the last)
+/// are closed on the pool as they are, and `after` follows that close; so
+/// is a socket whose copy cannot be made (no fd free).
 pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
-    let blocking = close_may_block(fd.as_fd());
+    let blocks = close_blocks(fd.as_fd());
+    if blocks == Blocks::Last {
+        if let Ok(copy) = dup_cloexec(fd.as_fd()) {
+            // Any guard the registry names for the copy's number is stale
+            // (the kernel hands out free numbers only): it must forget the
+            // number, not close the copy under the pool (as `hand_out`).
+            disown(copy.as_raw_fd());
+            let raw = fd.as_raw_fd();
+            drop(fd);
+            after(raw);
+            close_in_pool(Box::new(Closing {
+                fd: Some(copy),
+                after: Some(|_| ()),
+            }));
+            return;
+        }
+    }
     let closing = Closing {
         fd: Some(fd),
         after: Some(after),
     };
-    if blocking {
+    if blocks != Blocks::No {
         close_in_pool(Box::new(closing));
     }
 }
@@ -725,7 +779,8 @@ fn close_in_pool(closing: Box<dyn Send>) {
 impl GuardedFd {
     /// [`GuardedFd::close`] for an fd a peer chose: closed by
     /// [`close_received`], so on a pool thread if its close may block. The
-    /// registry entry is cleared after that close, as `close` does.
+    /// registry entry is cleared after the close of the number, as `close`
+    /// does (for a socket at once: the pool closes a copy).
     pub fn close_received(&mut self) -> Option<RawFd> {
         let Some(fd) = self.fd.take() else {
             return self.lost;

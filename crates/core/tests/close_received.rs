@@ -74,14 +74,14 @@ fn close_received_returns_at_once_for_a_lingering_socket_and_closes_it_later() {
         returned < Duration::from_millis(1000),
         "close_received waited {returned:?}"
     );
-    let (n, closed_at) = rx.recv_timeout(Duration::from_secs(30)).expect("the close ran");
+    // The number itself was closed before the call returned (a socket waits
+    // only in its last close, which is the pool's copy's), so `after` ran
+    // at once. That the copy's close waits the linger time on the pool is
+    // checked in close_received_adopt.rs, a binary with no other test
+    // using the pool.
+    let (n, closed_at) = rx.try_recv().expect("`after` ran before the call returned");
     assert_eq!(n, raw);
-    // The close itself waited the linger time, on the pool thread.
-    assert!(
-        closed_at - start >= Duration::from_millis(1500),
-        "closed after {:?}",
-        closed_at - start
-    );
+    assert!(closed_at - start < Duration::from_millis(1000));
 
     // An fd whose close does not block is closed before the call returns.
     let (r, w) = nix::unistd::pipe().unwrap();
