@@ -562,21 +562,21 @@ fn shared_anon_identity(fd: BorrowedFd<'_>) -> Option<FdIdentity> {
 /// process (a server, a FUSE daemon): flushing dirty data on the last close
 /// is a round trip that a dead or hostile server can hold for as long as it
 /// likes. `f_type` values of statfs(2) (linux/magic.h and the filesystems'
-/// own headers).
-const REMOTE_FS: [i64; 13] = [
-    0x6573_5546, // FUSE_SUPER_MAGIC
-    0x6969,      // NFS_SUPER_MAGIC
-    0x517b,      // SMB_SUPER_MAGIC
-    0xff53_4d42, // CIFS_SUPER_MAGIC
-    0xfe53_4d42, // SMB2_SUPER_MAGIC
-    0x0102_1997, // V9FS_MAGIC
-    0x00c3_6400, // CEPH_SUPER_MAGIC
-    0x6b41_4653, // AFS_FS_MAGIC (the kernel's AFS client)
-    0x5346_414f, // AFS_SUPER_MAGIC (OpenAFS)
-    0x7375_7245, // CODA_SUPER_MAGIC
-    0x0bd0_0bd0, // LUSTRE_SUPER_MAGIC
-    0x0116_1970, // GFS2_MAGIC
-    0x7461_636f, // OCFS2_SUPER_MAGIC
+/// own headers), each with its name there.
+const REMOTE_FS: [(i64, &str); 13] = [
+    (0x6573_5546, "FUSE_SUPER_MAGIC"),
+    (0x6969, "NFS_SUPER_MAGIC"),
+    (0x517b, "SMB_SUPER_MAGIC"),
+    (0xff53_4d42, "CIFS_SUPER_MAGIC"),
+    (0xfe53_4d42, "SMB2_SUPER_MAGIC"),
+    (0x0102_1997, "V9FS_MAGIC"),
+    (0x00c3_6400, "CEPH_SUPER_MAGIC"),
+    (0x6b41_4653, "AFS_FS_MAGIC"),    // the kernel's AFS client
+    (0x5346_414f, "AFS_SUPER_MAGIC"), // OpenAFS
+    (0x7375_7245, "CODA_SUPER_MAGIC"),
+    (0x0bd0_0bd0, "LUSTRE_SUPER_MAGIC"),
+    (0x0116_1970, "GFS2_MAGIC"),
+    (0x7461_636f, "OCFS2_SUPER_MAGIC"),
 ];
 
 /// How long `close(fd)` may wait, if at all ([`close_may_block`]).
@@ -621,9 +621,11 @@ fn close_blocks(fd: BorrowedFd<'_>) -> Blocks {
         // `f_type` is an `i64` with glibc and a `u64` with musl; every magic
         // number is below 2^32, so either compares as an `i64`.
         #[allow(clippy::unnecessary_cast)]
-        _ => {
-            nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| REMOTE_FS.contains(&(fs.filesystem_type().0 as i64)))
-        }
+        _ => nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| {
+            REMOTE_FS
+                .iter()
+                .any(|&(magic, _)| magic == fs.filesystem_type().0 as i64)
+        }),
     };
     match blocks {
         true => Blocks::Any,
@@ -971,5 +973,66 @@ impl GuardedFd {
 impl Drop for GuardedFd {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+#[cfg(test)]
+mod remote_fs_tests {
+    use super::REMOTE_FS;
+
+    /// `#define NAME value` lines of a C header, if it can be read.
+    fn defines(path: &str) -> Option<Vec<(String, i64)>> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let parse = |v: &str| {
+            let v = v.trim_start_matches("0x").trim_start_matches("0X");
+            i64::from_str_radix(v, 16).ok()
+        };
+        let found = text.lines().filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "#define").then_some(())?;
+            let name = w.next()?;
+            Some((name.to_string(), parse(w.next()?)?))
+        });
+        Some(found.collect())
+    }
+
+    #[test]
+    fn every_magic_is_the_one_its_header_gives_its_name() {
+        // The libc crate's constants, where it has them: always here
+        // (`c_long` with glibc, `c_uint` with musl).
+        #[allow(clippy::unnecessary_cast)]
+        let from_libc: [(&str, i64); 6] = [
+            ("AFS_SUPER_MAGIC", libc::AFS_SUPER_MAGIC as i64),
+            ("CODA_SUPER_MAGIC", libc::CODA_SUPER_MAGIC as i64),
+            ("FUSE_SUPER_MAGIC", libc::FUSE_SUPER_MAGIC as i64),
+            ("NFS_SUPER_MAGIC", libc::NFS_SUPER_MAGIC as i64),
+            ("OCFS2_SUPER_MAGIC", libc::OCFS2_SUPER_MAGIC as i64),
+            ("SMB_SUPER_MAGIC", libc::SMB_SUPER_MAGIC as i64),
+        ];
+        let mut known: Vec<(String, i64)> = from_libc.iter().map(|&(n, v)| (n.to_string(), v)).collect();
+        // The kernel's own headers (linux-libc-dev), where installed: they
+        // name the rest (s41-diff L4: OpenAFS's magic was labelled as the
+        // kernel AFS client's). Lustre is out of tree; its value is from
+        // its lustre_user.h (LL_SUPER_MAGIC).
+        let headers = ["/usr/include/linux/magic.h", "/usr/include/linux/gfs2_ondisk.h"];
+        let read: Vec<_> = headers.iter().filter_map(|h| defines(h)).collect();
+        read.into_iter().for_each(|d| known.extend(d));
+        known.push(("LUSTRE_SUPER_MAGIC".into(), 0x0bd0_0bd0));
+        let mut checked = 0;
+        for &(magic, name) in REMOTE_FS.iter() {
+            let values: Vec<i64> = known.iter().filter(|(n, _)| n == name).map(|&(_, v)| v).collect();
+            assert!(
+                values.iter().all(|&v| v == magic),
+                "{name}: {magic:#x} here, {values:x?} in the headers"
+            );
+            checked += usize::from(!values.is_empty());
+        }
+        let names: std::collections::BTreeSet<_> = REMOTE_FS.iter().map(|&(_, n)| n).collect();
+        assert_eq!(names.len(), REMOTE_FS.len(), "a name listed twice");
+        if std::path::Path::new(headers[0]).exists() && std::path::Path::new(headers[1]).exists() {
+            assert_eq!(checked, REMOTE_FS.len(), "every magic found in the headers");
+        } else {
+            assert!(checked >= 7, "the libc constants and Lustre's: {checked}");
+        }
     }
 }
