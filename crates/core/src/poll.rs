@@ -272,12 +272,10 @@ mod tests {
         fd
     }
 
-    /// One of these tests at a time: one counts this process's fds, and the
-    /// others' eventfds and dups (held for up to `LONG` under ASan's
-    /// slowdown) made that count flaky (`left: 9, right: 7` in a CI run).
+    /// One of these tests at a time (with the crate's other tests that open
+    /// fds): one counts this process's fds.
     fn serial() -> std::sync::MutexGuard<'static, ()> {
-        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+        crate::fd_test_serial()
     }
 
     fn started(fd: BorrowedFd<'_>, keep_going: bool) -> (ReadyThread, Receiver<()>, Receiver<()>) {
