@@ -511,6 +511,62 @@ test.serial('a server loop survives running out of fds: accept waits and retries
   t.deepEqual(out.warnings, ['LINUX_FD_ACCEPT_RETRY'], 'one warning for the whole run')
 })
 
+// The accept backoff, as util.inspect shows it (acceptRetry): 5 ms, then
+// doubled once per failed retry, never skipping a step, each step lasting
+// its pause; 0 again once an accept succeeds. The first pause was 10 ms
+// when the first accept was made out of fds (no pause until a waiter had
+// queued, so the watch read again at once), and the backoff doubled on
+// every wait made during a pause (s41-diff L2 and s41-diff2 L1, mended
+// last stop with no test).
+test.serial('the accept backoff doubles once per failed retry, from 5 ms, and resets on success (inspect shows it)', (t) => {
+  const path = join(tmpdir(), `linux-fd-backoff-${process.pid}.sock`)
+  t.teardown(() => rmSync(path, { force: true }))
+  const r = withFewFds(`
+    const fs = require('node:fs')
+    const util = require('node:util')
+    process.on('warning', () => {})
+    const retry = (s) => Number(/acceptRetry: (\\d+)/.exec(util.inspect(s))[1])
+    ;(async () => {
+      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+      const seen = [retry(server)]
+      const hog = []
+      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog.pop())
+      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      // The first accept is made out of fds: it reads at once, meets EMFILE,
+      // and pauses. One loop turn later (its poll phase included) the watch
+      // has not read again, unless the turn outlasted the pause.
+      const first = server.accept()
+      const t0 = performance.now()
+      await new Promise((r) => setImmediate(r))
+      const turn = { ms: performance.now() - t0, retry: retry(server) }
+      const more = []
+      const start = performance.now()
+      while (performance.now() - start < 500) {
+        const v = retry(server)
+        if (v !== seen[seen.length - 1]) seen.push(v)
+        // Waits made during the pauses.
+        if (more.length < 3 && v >= 20) more.push(server.accept())
+        await new Promise((r) => setTimeout(r, 1))
+      }
+      for (const fd of hog) fs.closeSync(fd)
+      const ch = await first
+      const after = retry(server)
+      server.close()
+      await Promise.allSettled(more)
+      ch.close()
+      client.close()
+      console.log(JSON.stringify({ seen, after, turn }))
+    })()`)
+  t.is(r.status, 0, r.stderr)
+  const { seen, after, turn } = JSON.parse(r.stdout) as { seen: number[]; after: number; turn: { ms: number; retry: number } }
+  if (turn.ms < 4) t.is(turn.retry, 5, `the first pause held through a ${turn.ms.toFixed(1)} ms loop turn`)
+  else t.log(`the loop turn took ${turn.ms.toFixed(1)} ms: the first pause's hold not checked`)
+  t.true(seen.length >= 5, `steps seen: ${seen.join(', ')}`)
+  t.deepEqual(seen, [0, 5, 10, 20, 40, 80, 160, 320, 640, 1000].slice(0, seen.length), 'each step, in order, none skipped')
+  t.is(after, 0, 'reset once an accept succeeded')
+})
+
 // The server's watch was made at the first wait that queued: with the
 // process already out of fds, that first accept waited out the EMFILE, then
 // the watch's own dup failed and rejected it (`uv_poll_init`), though the

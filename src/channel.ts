@@ -1030,7 +1030,12 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     return this.#core.refed
   }
 
-  /** `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0, uids: 'any' }` (`uids`: the allowed uids, or `'any'`). */
+  /**
+   * `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0, uids: 'any', acceptRetry: 0 }`
+   * (`uids`: the allowed uids, or `'any'`; `acceptRetry`: 0, or, after
+   * `accept4` ran out of fds, the pause in ms before it is tried again,
+   * until an accept succeeds or finds nobody waiting).
+   */
   [inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'FdChannelServer {}'
     const body = {
@@ -1041,6 +1046,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
       pending: this.#core.pending,
       rejected: this.#rejected,
       uids: this.#uids === null ? 'any' : [...this.#uids],
+      acceptRetry: this.#retryMs,
     }
     return shown(this, 'FdChannelServer', body, depth, options)
   }
