@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import { getEventListeners } from 'node:events'
+import * as net from 'node:net'
 
 import { EventCounter, FD_CHANNEL_MAX_FDS, FD_CHANNEL_MAX_MESSAGE, FdChannel, FdChannelServer, MemFile, ReceivedFds, Semaphore, Timer } from '../index.js'
 import { fdCount, isOpen, othersTmpdir, PKG, runNode, sleep, until } from './helpers/child.js'
@@ -988,6 +989,20 @@ test.serial('close() leaves a file it did not create; listen never replaces a fi
     // The message says what to do (user34 L4).
     message: `EADDRINUSE: address already in use, listen '${stale}' (a file is at the path: if it is the socket of a server that exited without close(), remove it)`,
   }, 'a stale socket is not removed for you')
+})
+
+// A `net.Server` at the path is an easy mistake: connect() said only
+// "protocol wrong type for socket" (s42-docs L3). And listen() with an
+// aborted signal throws ABORT_ERR, which its @throws did not list (L2).
+test('connect() to a net.Server says it is not an FdChannel server; listen() with an aborted signal throws ABORT_ERR', async (t) => {
+  const path = sockPath()
+  const server = net.createServer().listen(path)
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(() => server.close())
+  const err = (await t.throwsAsync(FdChannel.connect(path))) as NodeJS.ErrnoException
+  t.like(err, { code: 'EPROTOTYPE', syscall: 'connect', path })
+  t.is(err.message, `EPROTOTYPE: protocol wrong type for socket, connect '${path}' (the socket there is not an FdChannel server (not SOCK_SEQPACKET: a net.Server is SOCK_STREAM))`)
+  t.throws(() => FdChannel.listen(sockPath(), { signal: AbortSignal.abort() }), { code: 'ABORT_ERR', name: 'AbortError' })
 })
 
 test.serial('the accept iterator yields connections and ends on close; abort signal closes the server', async (t) => {

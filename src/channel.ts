@@ -39,10 +39,11 @@ const EADDRINUSE = -98
 const ECONNABORTED = -103
 const ECONNRESET = -104
 const ENOTSOCK = -88
+const EPROTOTYPE = -91
 /** Why `channelPeer(fd, true)` refused an fd for `fromFd`, by its errno (crates/core channel.rs, `checked_peer_cred`). */
 const NOT_A_CHANNEL = new Map([
   [ENOTSOCK, 'not a socket'],
-  [-91, 'a socket of another type'], // EPROTOTYPE: SOCK_STREAM would run messages together
+  [EPROTOTYPE, 'a socket of another type'], // SOCK_STREAM would run messages together
   [-97, 'not a Unix socket'], // EAFNOSUPPORT
   [-22, 'a listening socket'], // EINVAL
   [-107, 'not connected'], // ENOTCONN
@@ -510,6 +511,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` for bad options.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a path over 107 bytes (the size of `sockaddr_un`'s path) or a bad `backlog`.
    * @throws {Error} `EADDRINUSE`, `EACCES`, `ENOENT` (no such directory);
+   * `ABORT_ERR` (an `AbortError`) if `signal` is already aborted;
    * `EMFILE` (`syscall` `'uv_poll_init'`) when the process has fds for the
    * socket but not for the watch's own duplicate of it: a server holds two
    * fds, made at once, so that it can wait out a lack of fds as it accepts.
@@ -546,7 +548,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @param options.abstract - `path` is an abstract name (default false).
    * @param options.signal - aborts the retries.
    * @throws {Error} (rejects) `ENOENT` (no such path), `ECONNREFUSED` (nobody
-   * listens), `EACCES` (the socket is another user's), `ABORT_ERR`.
+   * listens), `EACCES` (the socket is another user's), `EPROTOTYPE` (the
+   * socket is not a `SOCK_SEQPACKET` one: a `net.Server`'s, say), `ABORT_ERR`.
    * @see https://man7.org/linux/man-pages/man2/connect.2.html
    */
   static async connect(path: string, options?: ConnectOptions): Promise<FdChannel> {
@@ -558,7 +561,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       if (signal?.aborted) throw abortErrorOf(signal)
       const h = native.channelConnect(name, abstract)
       if (typeof h !== 'number') return new FdChannel(token, h)
-      if (h !== EAGAIN) throw errnoError(h, 'connect', abstract ? undefined : name)
+      if (h !== EAGAIN) {
+        // A `net.Server` at the path is an easy mistake (s42-docs L3).
+        const hint = h === EPROTOTYPE ? 'the socket there is not an FdChannel server (not SOCK_SEQPACKET: a net.Server is SOCK_STREAM)' : undefined
+        throw errnoError(h, 'connect', abstract ? undefined : name, hint)
+      }
       await sleep(delay, signal)
     }
   }

@@ -270,8 +270,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * throws `EAGAIN` instead. (One exception: if another holder of the fd
    * cleared `O_NONBLOCK` on its open file description, such a write waits
    * for room; the kernel has no never-waiting eventfd write.)
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` unless `value` is a number or a bigint.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
-   * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package (and on every later call).
    * @see https://man7.org/linux/man-pages/man2/write.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
@@ -297,7 +298,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * makes it wait for a value), which costs about 15 % more than the plain
    * `read(2)` an fd that never left the process keeps. The same holds for
    * the reads of `take()` and `takeSync()`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package (and on every later call).
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
@@ -335,7 +336,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * loop must keep running. It sleeps in `poll(2)` in 20 ms slices, so
    * `worker.terminate()` and `process.exit()` end it within one slice,
    * taking nothing; signals and `close()` from another thread do not.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package (and on every later call).
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
@@ -670,8 +671,9 @@ export class Semaphore implements Disposable {
   /**
    * Adds `count` permits (default 1), waking waiters everywhere. Never blocks
    * (but see {@link EventCounter.add} for a peer that clears `O_NONBLOCK`).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` unless `count` is a number or a bigint.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
-   * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`.
+   * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`; `EBADF` if the fd was closed outside the package (and on every later call).
    * @see https://man7.org/linux/man-pages/man2/write.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
@@ -692,7 +694,7 @@ export class Semaphore implements Disposable {
    * the fd cleared `O_NONBLOCK` on its open file description (Linux 5.8 or
    * newer; see {@link EventCounter.tryTake}). The permit is returned with
    * `release()`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package (and on every later call).
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
@@ -730,7 +732,7 @@ export class Semaphore implements Disposable {
    * its {@link Permit}. For workers and scripts. It sleeps in `poll(2)` in
    * 20 ms slices, so `worker.terminate()` and `process.exit()` end it within
    * one slice, taking nothing.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package (and on every later call).
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */

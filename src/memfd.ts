@@ -599,8 +599,9 @@ export class MemFile implements Disposable {
    * nothing: the Buffer is sized to what the file holds.
    * @param length - 0 … 2^31-1.
    * @param position - default 0.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `length` or `position` that is not a number.
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` if the fd was closed outside the package.
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
   read(length: number, position?: number): Buffer {
