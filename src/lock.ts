@@ -90,6 +90,10 @@ const ENOENT = -2
 const EINVAL = -22
 const EOPNOTSUPP = -95
 const ECANCELED = -125
+/** What `lockDupTry` adds to a failed dup's errno (`-(4096 + errno)`), against a failed lock's `-errno`. */
+const DUP_FAILED = 4096
+/** A `FileLock`'s `#fd` before its number was asked of the binding (see `FileLock.#fdNow`). */
+const FD_UNREAD = -2
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
 /** A path as `node:fs` takes one, after a `file:` URL is turned into a string. */
@@ -101,9 +105,17 @@ interface Spec {
   readonly shared: boolean
   readonly start: number
   readonly length: number
+  /** `kind` and `shared` as `lockDupTry`'s `how`: 1 for flock, | 2 for shared. */
+  readonly how: number
 }
 
-const newSpec = (kind: LockKind, shared: boolean, start: number, length: number): Spec => ({ kind, shared, start, length })
+const newSpec = (kind: LockKind, shared: boolean, start: number, length: number): Spec => ({
+  kind,
+  shared,
+  start,
+  length,
+  how: (kind === 'flock' ? 1 : 0) | (shared ? 2 : 0),
+})
 
 /**
  * The four whole-file specs, made once: most locks are of the whole file, and
@@ -454,6 +466,18 @@ export class FileLock implements Disposable, AsyncDisposable {
   /** The package's own fd of the locked file, or -1 once released. */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
+    return this.#fdNow()
+  }
+
+  /**
+   * `#fd`, asked of the handle the first time for a lock that `lockDupTry`
+   * took (which does not return it: `tryLockFile(fd)` makes two binding
+   * calls, as the same-syscalls floor does, and most callers never read
+   * `fd`); -1 once released.
+   */
+  #fdNow(): number {
+    const h = this.#h
+    if (this.#fd === FD_UNREAD && h !== null) this.#fd = native.lockFd(h)
     return this.#fd
   }
 
@@ -502,7 +526,8 @@ export class FileLock implements Disposable, AsyncDisposable {
     if (this.#watched) collected.unregister(this)
     const r = native.lockRelease(h)
     if (r === EBADF) {
-      this.#lostFd = fd
+      // The handle keeps the number it gave up (`lockFd`).
+      this.#lostFd = fd === FD_UNREAD ? native.lockFd(h) : fd
       throw this.#lostError()
     }
     if (r < 0) throw errnoError(r, syscallOf(this.#spec))
@@ -523,7 +548,7 @@ export class FileLock implements Disposable, AsyncDisposable {
   /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
   [util.inspect.custom](depth: number, options: util.InspectOptionsStylized): string {
     if (typeof this !== 'object' || this === null || !(#h in this)) return 'FileLock {}'
-    const shown: Record<string, unknown> = { fd: this.#fd, kind: this.#spec.kind, shared: this.#spec.shared }
+    const shown: Record<string, unknown> = { fd: this.#fdNow(), kind: this.#spec.kind, shared: this.#spec.shared }
     if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }
     shown.released = this.#h === null
     return shownAs(this, 'FileLock', shown, depth, options)
@@ -588,6 +613,19 @@ export class FileLock implements Disposable, AsyncDisposable {
  */
 export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TryLockOptions): FileLock | null {
   const req = request(fileOrPath, options, 'tryLockFile')
+  const target = req.target
+  if (typeof target === 'number') {
+    // Through an fd, the dup and the try are one call, and the lock is
+    // always kept (see `keep`); the fd number is asked for only if JS reads
+    // `lock.fd`. As `open` and the loop below would: a failed dup throws
+    // with `syscall` 'fcntl', a failed lock as `lockError` says.
+    const spec = req.spec
+    const h = native.lockDupTry(target, spec.how, spec.start, spec.length)
+    if (typeof h !== 'number') return makeLock(h, spec, FD_UNREAD, target)
+    if (h === EAGAIN) return null
+    if (h < -DUP_FAILED) throw errnoError(h + DUP_FAILED, 'fcntl')
+    throw lockError(h, spec, target)
+  }
   for (let tries = 1; ; tries++) {
     const h = open(req.target, req.spec)
     // The fd number if locked, -EAGAIN on a conflict, else -errno.

@@ -72,6 +72,24 @@ impl LockInner {
     }
 }
 
+impl LockInner {
+    /// One non-blocking attempt: see [`try_lock`].
+    fn try_lock(&self) -> i32 {
+        let g = self.fd.borrow();
+        let Some(fd) = g.get() else {
+            return -libc::EBADF;
+        };
+        match lockwait::try_lock(fd.as_fd(), &self.spec) {
+            Ok(true) => {
+                self.held.set(true);
+                fd.as_raw_fd()
+            }
+            Ok(false) => -libc::EAGAIN,
+            Err(e) => errno(&e),
+        }
+    }
+}
+
 impl Drop for LockInner {
     fn drop(&mut self) {
         let _ = self.release();
@@ -137,6 +155,55 @@ pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Resul
     Ok(Owned(new_handle(fd, spec(flock, shared, start, length), true)))
 }
 
+/// What [`dup_try`]'s `how` says: bit 0, a `flock(2)` lock (else an OFD
+/// lock); bit 1, a shared lock (else exclusive). Other bits are `EINVAL`.
+const HOW_FLOCK: i32 = 1;
+const HOW_SHARED: i32 = 2;
+
+/// What [`dup_try`] adds to the errno of a failed dup (`-(4096 + errno)`), so
+/// that the caller can tell it from a failed lock (`-errno`): the two make
+/// different errors (`src/lock.ts`, `lockError`). Errnos are below 4096.
+const DUP_FAILED: i32 = 4096;
+
+/// [`dup`] then one [`try_lock`] attempt, in one call: the locked handle, or
+/// `-EAGAIN` (another holder conflicts), another negative errno of the lock,
+/// or `-(4096 + errno)` if the dup itself failed (`EBADF`, `EMFILE`, …). A
+/// handle that did not take the lock is dropped before this returns (its
+/// dup closed, after the identity check), as `lockRelease` would.
+///
+/// Registered raw as `lockDupTry` (`rt/rawfn.rs`): every `tryLockFile(fd)`
+/// calls it and `lockRelease`, two calls as the same-syscalls floor makes
+/// (`bench/floor.c`), where `lockDup` + `lockTry` were three, the first
+/// reading five arguments (the mode is one int here). Callgrind put
+/// `tryLockFile(fd, { kind: 'ofd' })`+`release()` at 4,544 user-space
+/// instructions a call with it against 4,934 with `lockDup` + `lockTry`
+/// (the same-syscalls floor: 3,515; docs/bench-floor.md, stop 42). The
+/// handle's fd number does not come back: `FileLock` asks `lockFd` for it
+/// when JS reads `lock.fd`.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+pub fn dup_try(fd: i32, how: i32, start: i64, length: i64) -> Result<Owned<LockHandle>, i32> {
+    if how & !(HOW_FLOCK | HOW_SHARED) != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let Owned(h) =
+        dup(fd, how & HOW_FLOCK != 0, how & HOW_SHARED != 0, start, length).map_err(|e| e - DUP_FAILED)?;
+    match h.0.try_lock() {
+        r if r >= 0 => Ok(Owned(h)),
+        // `h` is dropped here: not held, so its dup is only closed.
+        e => Err(e),
+    }
+}
+
+/// The handle's fd number: while it holds it, and after a release that
+/// found it closed behind the handle's back (the number it gave up); -1
+/// once released. `FileLock.fd` reads it for a lock that `lockDupTry` took,
+/// once, the first time JS asks (see [`dup_try`]).
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
+    let g = handle.0.fd.borrow();
+    g.raw().or(g.lost()).unwrap_or(-1)
+}
+
 /// The queue key of a handle (`src/lock.ts` queues waiters for the same
 /// lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
 /// names, from one `fstat`; or a negative errno (`EBADF` once released).
@@ -195,19 +262,7 @@ pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8Arr
 /// (docs/bench-floor.md); `lockWait` reports it the same way. Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn try_lock(handle: Handle<LockHandle>) -> i32 {
-    let inner = &handle.0;
-    let g = inner.fd.borrow();
-    let Some(fd) = g.get() else {
-        return -libc::EBADF;
-    };
-    match lockwait::try_lock(fd.as_fd(), &inner.spec) {
-        Ok(true) => {
-            inner.held.set(true);
-            fd.as_raw_fd()
-        }
-        Ok(false) => -libc::EAGAIN,
-        Err(e) => errno(&e),
-    }
+    handle.0.try_lock()
 }
 
 /// `F_OFD_GETLK` through `fd` (core `test_ofd`): `null` if an OFD lock
