@@ -1742,3 +1742,34 @@ test.serial('tryLockFile(fd): lock.fd is asked of the binding once, and a releas
     closeSync(fd)
   }
 })
+
+test.serial('a released lock handle (a direct caller of binding.js): every call on it is -EBADF, a second release 0, and a lost one stays -EBADF with its number', (t) => {
+  // Stop 42: a release drops the handle's state at once, not when garbage
+  // collection finalizes the external; what a released handle answers is
+  // unchanged.
+  const file = join(dir, 'released-handle')
+  writeFileSync(file, '')
+  const fd = openSync(file, 'r+')
+  try {
+    const ebadf = -osConstants.errno.EBADF
+    const h = native.lockDupTry(fd, 0, 0, 0)
+    if (typeof h === 'number') return t.fail(String(h))
+    t.is(native.lockRelease(h), 0)
+    t.is(native.lockRelease(h), 0, 'idempotent')
+    t.is(native.lockTry(h), ebadf)
+    t.is(native.lockKey(h), ebadf)
+    t.is(native.lockNamesPath(h, file), ebadf)
+    t.is(native.lockWait(h, () => t.fail('no wait')), ebadf)
+    t.is(native.lockFd(h), -1)
+    const lost = native.lockOpen(file, false, false, 0, 0)
+    if (typeof lost === 'number') return t.fail(String(lost))
+    const n = native.lockTry(lost)
+    t.true(n >= 0)
+    closeSync(n)
+    t.is(native.lockRelease(lost), ebadf, 'found closed behind its back')
+    t.is(native.lockRelease(lost), ebadf, 'and again')
+    t.is(native.lockFd(lost), n, 'the number it gave up')
+  } finally {
+    closeSync(fd)
+  }
+})

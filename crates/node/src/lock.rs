@@ -22,7 +22,7 @@
 //! Errors are negative errnos (see `handle.rs`).
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
@@ -49,7 +49,42 @@ pub struct LockInner {
 }
 
 /// What `FileLock` owns: see the module docs.
-pub struct LockHandle(Rc<LockInner>);
+///
+/// Its [`LockInner`] is dropped (and freed, unless a wait's report still
+/// holds it weakly) at the release, not when garbage collection finalizes
+/// the external: most handles are released at once, and their finalizers
+/// run in a later loop turn (Node-API defers them), so a loop of
+/// `tryLockFile(fd)`+`release()` kept every one of them allocated until
+/// then, each lock taking fresh heap memory (page faults, cache misses:
+/// stop 42 in docs/bench-floor.md). Released, the next lock reuses it.
+pub struct LockHandle {
+    inner: RefCell<Option<Rc<LockInner>>>,
+    /// The number a release found closed behind the handle's back (then
+    /// given up, never closed): `lockFd` reports it, and every later
+    /// release is `-EBADF` again.
+    lost: Cell<Option<RawFd>>,
+}
+
+impl LockHandle {
+    /// The handle's state, or `None` once released.
+    fn inner(&self) -> Option<Rc<LockInner>> {
+        self.inner.borrow().clone()
+    }
+
+    /// See [`release`].
+    fn release(&self) -> i32 {
+        let Some(inner) = self.inner.borrow_mut().take() else {
+            return if self.lost.get().is_some() {
+                -libc::EBADF
+            } else {
+                0
+            };
+        };
+        let r = inner.release();
+        self.lost.set(inner.fd.borrow().lost());
+        r
+    }
+}
 
 impl LockInner {
     /// Unlocks (if held) and closes the fd if it is still ours. The identity
@@ -106,12 +141,15 @@ fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
 }
 
 fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec, shared_description: bool) -> LockHandle {
-    LockHandle(Rc::new(LockInner {
-        fd: RefCell::new(GuardedFd::new(fd)),
-        spec,
-        held: Cell::new(false),
-        shared_description,
-    }))
+    LockHandle {
+        inner: RefCell::new(Some(Rc::new(LockInner {
+            fd: RefCell::new(GuardedFd::new(fd)),
+            spec,
+            held: Cell::new(false),
+            shared_description,
+        }))),
+        lost: Cell::new(None),
+    }
 }
 
 /// Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY`, mode 0666 less
@@ -187,7 +225,7 @@ pub fn dup_try(fd: i32, how: i32, start: i64, length: i64) -> Result<Owned<LockH
     }
     let Owned(h) =
         dup(fd, how & HOW_FLOCK != 0, how & HOW_SHARED != 0, start, length).map_err(|e| e - DUP_FAILED)?;
-    match h.0.try_lock() {
+    match h.inner().map_or(-libc::EBADF, |inner| inner.try_lock()) {
         r if r >= 0 => Ok(Owned(h)),
         // `h` is dropped here: not held, so its dup is only closed.
         e => Err(e),
@@ -200,8 +238,10 @@ pub fn dup_try(fd: i32, how: i32, start: i64, length: i64) -> Result<Owned<LockH
 /// once, the first time JS asks (see [`dup_try`]).
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
 pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
-    let g = handle.0.fd.borrow();
-    g.raw().or(g.lost()).unwrap_or(-1)
+    match handle.inner.borrow().as_ref() {
+        Some(inner) => inner.fd.borrow().raw().unwrap_or(-1),
+        None => handle.lost.get().unwrap_or(-1),
+    }
 }
 
 /// The queue key of a handle (`src/lock.ts` queues waiters for the same
@@ -213,7 +253,9 @@ pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
     ts_return_type = "string | number"
 )]
 pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
-    let inner = &handle.0;
+    let Some(inner) = handle.inner() else {
+        return Either::B(-libc::EBADF);
+    };
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
         return Either::B(-libc::EBADF);
@@ -242,7 +284,10 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>, path: string | Uint8Array")]
 pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8ArraySlice<'_>>) -> i32 {
     use std::os::unix::ffi::OsStrExt;
-    let g = handle.0.fd.borrow();
+    let Some(inner) = handle.inner() else {
+        return -libc::EBADF;
+    };
+    let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
         return -libc::EBADF;
     };
@@ -262,7 +307,7 @@ pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8Arr
 /// (docs/bench-floor.md); `lockWait` reports it the same way. Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn try_lock(handle: Handle<LockHandle>) -> i32 {
-    handle.0.try_lock()
+    handle.inner().map_or(-libc::EBADF, |inner| inner.try_lock())
 }
 
 /// `F_OFD_GETLK` through `fd` (core `test_ofd`): `null` if an OFD lock
@@ -330,7 +375,7 @@ fn conflict(c: linux_fd_core::lock::Conflict) -> [i64; 4] {
 /// is then forgotten: neither unlocked nor closed). Registered raw as
 /// `lockRelease` (see [`dup`]).
 pub fn release(handle: Handle<LockHandle>) -> i32 {
-    handle.0.release()
+    handle.release()
 }
 
 /// A pending wait: its cancel, until the wait reports.
@@ -454,7 +499,9 @@ pub fn lock_wait(
     let Ok(callback) = Function::<'_, i32, ()>::from_unknown(callback) else {
         return Either::B(-libc::EINVAL);
     };
-    let inner = handle.0.clone();
+    let Some(inner) = handle.inner() else {
+        return Either::B(-libc::EBADF);
+    };
     // The thread locks through its own dup (same open file description), so
     // nothing the JS side does to the handle's fd meanwhile can make it use
     // a closed or reused number.
