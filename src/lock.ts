@@ -105,7 +105,7 @@ interface Spec {
   readonly shared: boolean
   readonly start: number
   readonly length: number
-  /** `kind` and `shared` as `lockDupTry`'s `how`: 1 for flock, | 2 for shared. */
+  /** A whole-file spec as `lockDupTry`'s `how` (1 for flock, | 2 for shared); -1 for a byte range. */
   readonly how: number
 }
 
@@ -114,7 +114,7 @@ const newSpec = (kind: LockKind, shared: boolean, start: number, length: number)
   shared,
   start,
   length,
-  how: (kind === 'flock' ? 1 : 0) | (shared ? 2 : 0),
+  how: start === 0 && length === 0 ? (kind === 'flock' ? 1 : 0) | (shared ? 2 : 0) : -1,
 })
 
 /**
@@ -641,12 +641,13 @@ export class FileLock implements Disposable, AsyncDisposable {
 export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TryLockOptions): FileLock | null {
   const target = lockTarget(fileOrPath)
   const spec = lockSpec(options, 'tryLockFile')
-  if (typeof target === 'number') {
-    // Through an fd, the dup and the try are one call, and the lock is
-    // always kept (see `keep`); the fd number is asked for only if JS reads
-    // `lock.fd`. As `open` and the loop below would: a failed dup throws
-    // with `syscall` 'fcntl', a failed lock as `lockError` says.
-    const h = native.lockDupTry(target, spec.how, spec.start, spec.length)
+  if (typeof target === 'number' && spec.how >= 0) {
+    // Through an fd, a whole-file lock's dup and try are one call, and the
+    // lock is always kept (see `keep`); the fd number is asked for only if
+    // JS reads `lock.fd`. As `open` and the loop below would: a failed dup
+    // throws with `syscall` 'fcntl', a failed lock as `lockError` says. A
+    // byte range takes the loop (`lockDupTry` reads no range).
+    const h = native.lockDupTry(target, spec.how)
     if (typeof h !== 'number') return makeLock(h, spec, FD_UNREAD, target)
     if (h === EAGAIN) return null
     if (h < -DUP_FAILED) throw errnoError(h + DUP_FAILED, 'fcntl')

@@ -133,9 +133,9 @@ export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): numbe
 export declare function lockDup(fd: number, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
 
 /**
- * `lockDup` then one `lockTry`, in one call: the handle, holding the lock
- * (`how`: 1 for a whole-file `flock(2)` lock, else an OFD lock on `start`,
- * `length`; | 2 for a shared lock; other bits are -EINVAL), or -EAGAIN (-11:
+ * `lockDup` then one `lockTry` of a whole-file lock, in one call: the handle,
+ * holding the lock (`how`: 1 for a `flock(2)` lock, else an OFD lock of the
+ * whole file; | 2 for a shared lock; other bits are -EINVAL), or -EAGAIN (-11:
  * another holder conflicts), another negative errno of the lock, or
  * `-(4096 + errno)` if the dup failed (`EBADF`, `EMFILE`, …). A handle that
  * did not take the lock is closed before this returns. Its fd number does
@@ -143,7 +143,7 @@ export declare function lockDup(fd: number, flock: boolean, shared: boolean, sta
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @see https://man7.org/linux/man-pages/man2/flock.2.html
  */
-export declare function lockDupTry(fd: number, how: number, start: number, length: number): ExternalObject<'LockHandle'> | number
+export declare function lockDupTry(fd: number, how: number): ExternalObject<'LockHandle'> | number
 
 /**
  * One non-blocking attempt: the handle's fd number (0 or more: locked; the

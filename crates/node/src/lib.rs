@@ -53,7 +53,7 @@ fn raw_functions() -> [(&'static str, Body); 17] {
             ("fdHandleClose", body1(handle::fd_handle_close)),
             ("lockDup", body5(lock::dup)),
             ("lockTry", body1(lock::try_lock)),
-            ("lockDupTry", body4(lock::dup_try)),
+            ("lockDupTry", body2(lock::dup_try)),
             ("lockRelease", body1(lock::release)),
         ]
     }

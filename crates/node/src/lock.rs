@@ -203,7 +203,8 @@ const HOW_SHARED: i32 = 2;
 /// different errors (`src/lock.ts`, `lockError`). Errnos are below 4096.
 const DUP_FAILED: i32 = 4096;
 
-/// [`dup`] then one [`try_lock`] attempt, in one call: the locked handle, or
+/// [`dup`] then one [`try_lock`] attempt of a whole-file lock (OFD or
+/// flock, as `how` says), in one call: the locked handle, or
 /// `-EAGAIN` (another holder conflicts), another negative errno of the lock,
 /// or `-(4096 + errno)` if the dup itself failed (`EBADF`, `EMFILE`, …). A
 /// handle that did not take the lock is dropped before this returns (its
@@ -212,19 +213,20 @@ const DUP_FAILED: i32 = 4096;
 /// Registered raw as `lockDupTry` (`rt/rawfn.rs`): every `tryLockFile(fd)`
 /// calls it and `lockRelease`, two calls as the same-syscalls floor makes
 /// (`bench/floor.c`), where `lockDup` + `lockTry` were three, the first
-/// reading five arguments (the mode is one int here). Callgrind put
+/// reading five arguments (the mode is one int here, and a byte range,
+/// which takes two `int64` reads, goes through `lockDup` + `lockTry`: two
+/// arguments where the floor reads two). Callgrind put
 /// `tryLockFile(fd, { kind: 'ofd' })`+`release()` at 4,544 user-space
 /// instructions a call with it against 4,934 with `lockDup` + `lockTry`
 /// (the same-syscalls floor: 3,515; docs/bench-floor.md, stop 42). The
 /// handle's fd number does not come back: `FileLock` asks `lockFd` for it
 /// when JS reads `lock.fd`.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
-pub fn dup_try(fd: i32, how: i32, start: i64, length: i64) -> Result<Owned<LockHandle>, i32> {
+pub fn dup_try(fd: i32, how: i32) -> Result<Owned<LockHandle>, i32> {
     if how & !(HOW_FLOCK | HOW_SHARED) != 0 {
         return Err(-libc::EINVAL);
     }
-    let Owned(h) =
-        dup(fd, how & HOW_FLOCK != 0, how & HOW_SHARED != 0, start, length).map_err(|e| e - DUP_FAILED)?;
+    let Owned(h) = dup(fd, how & HOW_FLOCK != 0, how & HOW_SHARED != 0, 0, 0).map_err(|e| e - DUP_FAILED)?;
     match h.inner().map_or(-libc::EBADF, |inner| inner.try_lock()) {
         r if r >= 0 => Ok(Owned(h)),
         // `h` is dropped here: not held, so its dup is only closed.
