@@ -215,10 +215,10 @@ const DUP_FAILED: i32 = 4096;
 /// (`bench/floor.c`), where `lockDup` + `lockTry` were three, the first
 /// reading five arguments (the mode is one int here, and a byte range,
 /// which takes two `int64` reads, goes through `lockDup` + `lockTry`: two
-/// arguments where the floor reads two). Callgrind put
-/// `tryLockFile(fd, { kind: 'ofd' })`+`release()` at 4,544 user-space
-/// instructions a call with it against 4,934 with `lockDup` + `lockTry`
-/// (the same-syscalls floor: 3,515; docs/bench-floor.md, stop 42). The
+/// arguments where the floor reads two). Callgrind put the binding calls
+/// alone at 3,904–3,947 user-space instructions a lock+release with it
+/// against 4,377 for `lockDup` + `lockTry` + `lockRelease` (the
+/// same-syscalls floor: 3,497–3,550; docs/bench-floor.md, stop 42). The
 /// handle's fd number does not come back: `FileLock` asks `lockFd` for it
 /// when JS reads `lock.fd`.
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
