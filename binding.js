@@ -946,6 +946,7 @@ module.exports.LOCK_SH = nativeBinding.LOCK_SH
 module.exports.LOCK_UN = nativeBinding.LOCK_UN
 module.exports.LOCK_WRITE = nativeBinding.LOCK_WRITE
 module.exports.lockf = nativeBinding.lockf
+module.exports.lockFd = nativeBinding.lockFd
 module.exports.lockKey = nativeBinding.lockKey
 module.exports.lockNamesPath = nativeBinding.lockNamesPath
 module.exports.lockOpen = nativeBinding.lockOpen

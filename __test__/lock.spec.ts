@@ -1678,3 +1678,98 @@ test('a path ending in \'/\' that is no directory gets its own EISDIR hint; a di
   const e = t.throws(() => tryLockFile(`${dir}/`), { code: 'EISDIR' })
   t.regex(e?.message ?? '', /a directory opens only for reading/)
 })
+
+test.serial('lockDupTry (a direct caller of binding.js): a wrong argument type is -EINVAL with no fd taken; a failed dup is -(4096 + errno); lockFd names the lock fd', (t) => {
+  // The fused dup + try of every tryLockFile(fd) (stop 42), a raw function:
+  // a wrong type must be a number, never a throw or a crash.
+  const file = join(dir, 'dup-try-raw')
+  writeFileSync(file, '')
+  const fd = openSync(file, 'r+')
+  const other = openSync(file, 'r+')
+  try {
+    const einval = -osConstants.errno.EINVAL
+    const before = fdCount()
+    const call = native.lockDupTry as (...args: unknown[]) => unknown
+    for (const args of [['3', 0], [{}, 0], [fd, '0'], [fd, true], [fd, 1n], [fd], [], [fd, 4], [fd, -1], [fd, 8]]) {
+      t.is(call(...args), einval, JSON.stringify(args, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)))
+    }
+    t.is(fdCount(), before, 'no fd taken')
+    t.is(native.lockDupTry(-1, 0), -(4096 + osConstants.errno.EBADF), 'a failed dup')
+    t.is(native.lockDupTry(0x7fffffff, 1), -(4096 + osConstants.errno.EBADF), 'a failed dup (flock)')
+    for (const how of [0, 1, 2, 3]) {
+      const h = native.lockDupTry(fd, how)
+      if (typeof h === 'number') return t.fail(`how ${how}: ${h}`)
+      const n = native.lockFd(h)
+      t.true(n >= 0 && n !== fd, `how ${how}: a dup of its own`)
+      t.is(readlinkSync(`/proc/self/fd/${n}`), readlinkSync(`/proc/self/fd/${fd}`))
+      // Exclusive, through another description: a conflict, and its dup is closed.
+      const mid = fdCount()
+      t.is(native.lockDupTry(other, how & 1), -osConstants.errno.EAGAIN, `how ${how}: another description's exclusive try`)
+      t.is(fdCount(), mid, `how ${how}: the refused dup is closed`)
+      t.is(native.lockRelease(h), 0)
+      t.is(native.lockFd(h), -1, 'released')
+    }
+    t.is(fdCount(), before)
+  } finally {
+    closeSync(other)
+    closeSync(fd)
+  }
+})
+
+test.serial('tryLockFile(fd): lock.fd is asked of the binding once, and a release that finds it closed behind its back names it without it having been read', (t) => {
+  const file = join(dir, 'dup-try-lazy-fd')
+  writeFileSync(file, '')
+  const fd = openSync(file, 'r+')
+  try {
+    const seen = fdList()
+    const lock = tryLockFile(fd)!
+    const added = fdsAdded(seen)
+    t.is(added.length, 1)
+    const n = Number(added[0]!.split(' ')[0])
+    // Closed before `lock.fd` was ever read: release() still says which fd.
+    closeSync(n)
+    const err = t.throws(() => lock.release(), { code: 'EBADF', message: new RegExp(`fd ${n} of this FileLock was closed outside linux-fd`) }) as NodeJS.ErrnoException
+    t.is(err.syscall, 'release')
+    t.is(lock.fd, -1)
+    const again = tryLockFile(fd, { kind: 'flock', shared: true })!
+    const m = again.fd
+    t.is(readlinkSync(`/proc/self/fd/${m}`), readlinkSync(`/proc/self/fd/${fd}`))
+    t.is(again.fd, m)
+    t.regex(inspect(again), new RegExp(`fd: ${m}, kind: 'flock', shared: true`))
+    again.release()
+    t.is(again.fd, -1)
+  } finally {
+    closeSync(fd)
+  }
+})
+
+test.serial('a released lock handle (a direct caller of binding.js): every call on it is -EBADF, a second release 0, and a lost one stays -EBADF with its number', (t) => {
+  // Stop 42: a release drops the handle's state at once, not when garbage
+  // collection finalizes the external; what a released handle answers is
+  // unchanged.
+  const file = join(dir, 'released-handle')
+  writeFileSync(file, '')
+  const fd = openSync(file, 'r+')
+  try {
+    const ebadf = -osConstants.errno.EBADF
+    const h = native.lockDupTry(fd, 0)
+    if (typeof h === 'number') return t.fail(String(h))
+    t.is(native.lockRelease(h), 0)
+    t.is(native.lockRelease(h), 0, 'idempotent')
+    t.is(native.lockTry(h), ebadf)
+    t.is(native.lockKey(h), ebadf)
+    t.is(native.lockNamesPath(h, file), ebadf)
+    t.is(native.lockWait(h, () => t.fail('no wait')), ebadf)
+    t.is(native.lockFd(h), -1)
+    const lost = native.lockOpen(file, false, false, 0, 0)
+    if (typeof lost === 'number') return t.fail(String(lost))
+    const n = native.lockTry(lost)
+    t.true(n >= 0)
+    closeSync(n)
+    t.is(native.lockRelease(lost), ebadf, 'found closed behind its back')
+    t.is(native.lockRelease(lost), ebadf, 'and again')
+    t.is(native.lockFd(lost), n, 'the number it gave up')
+  } finally {
+    closeSync(fd)
+  }
+})

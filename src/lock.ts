@@ -90,6 +90,10 @@ const ENOENT = -2
 const EINVAL = -22
 const EOPNOTSUPP = -95
 const ECANCELED = -125
+/** What `lockDupTry` adds to a failed dup's errno (`-(4096 + errno)`), against a failed lock's `-errno`. */
+const DUP_FAILED = 4096
+/** A `FileLock`'s `#fd` before its number was asked of the binding (see `FileLock.#fdNow`). */
+const FD_UNREAD = -2
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
 /** A path as `node:fs` takes one, after a `file:` URL is turned into a string. */
@@ -101,9 +105,17 @@ interface Spec {
   readonly shared: boolean
   readonly start: number
   readonly length: number
+  /** A whole-file spec as `lockDupTry`'s `how` (1 for flock, | 2 for shared); -1 for a byte range. */
+  readonly how: number
 }
 
-const newSpec = (kind: LockKind, shared: boolean, start: number, length: number): Spec => ({ kind, shared, start, length })
+const newSpec = (kind: LockKind, shared: boolean, start: number, length: number): Spec => ({
+  kind,
+  shared,
+  start,
+  length,
+  how: start === 0 && length === 0 ? (kind === 'flock' ? 1 : 0) | (shared ? 2 : 0) : -1,
+})
 
 /**
  * The four whole-file specs, made once: most locks are of the whole file, and
@@ -139,8 +151,15 @@ function isURL(value: unknown): value is URL {
 const OPTION_KEYS = ['shared', 'wait', 'signal', 'ref', 'range', 'kind'] as const
 const RANGE_KEYS = ['start', 'length'] as const
 
-/** Checks `(fileOrPath, options)` completely before anything is opened. */
-function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tryLockFile' | 'testLock'): { target: LockPath | number; spec: Spec; wait: boolean; signal: AbortSignal | undefined; ref: boolean } {
+/**
+ * Checks `fileOrPath`: the first half of a request, which every caller
+ * checks completely, then its options ({@link lockSpec}), before anything
+ * is opened. Two calls, not one that returns both: `tryLockFile(fd)` then
+ * allocates no request object (64 of the 202 bytes of V8 heap it took a
+ * call, stop 42; V8 does not inline a function of this size, so the object
+ * was never optimized away).
+ */
+function lockTarget(fileOrPath: unknown): LockPath | number {
   let target: LockPath | number
   // An fd number first: the path tests below are false for one, but
   // `isURL`'s `instanceof URL` of a number took V8's generic path (a
@@ -163,6 +182,21 @@ function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tr
   } else {
     throw invalidArgType('fileOrPath', 'of type string or number, an instance of Buffer, Uint8Array or URL, or a FileHandle', fileOrPath)
   }
+  return target
+}
+
+/** What {@link lockSpec} reads of `lockFile`'s options besides the spec. */
+interface WaitRequest {
+  wait: boolean
+  signal: AbortSignal | undefined
+  ref: boolean
+}
+
+/**
+ * Checks a request's options (after its target, {@link lockTarget}): the
+ * spec, and `lockFile`'s wait options into `out`.
+ */
+function lockSpec(options: unknown, caller: 'lockFile' | 'tryLockFile' | 'testLock', out?: WaitRequest): Spec {
   const o = toOptions(options, 'options', OPTION_KEYS)
   // Each option is read once: a getter cannot answer the checks one way
   // and the lock another (a `kind` getter made a FileLock of kind 'bogus').
@@ -200,7 +234,12 @@ function request(fileOrPath: unknown, options: unknown, caller: 'lockFile' | 'tr
     start = toInt(rStart, 'options.range.start', 0, MAX_SAFE, 0)
     length = toInt(rLength, 'options.range.length', 0, MAX_SAFE, 0)
   }
-  return { target, spec: specOf(kind, shared, start, length), wait, signal, ref }
+  if (out !== undefined) {
+    out.wait = wait
+    out.signal = signal
+    out.ref = ref
+  }
+  return specOf(kind, shared, start, length)
 }
 
 /** The handle for `target`: its own fd, opened from a path or duplicated. Throws the OS error. */
@@ -454,6 +493,18 @@ export class FileLock implements Disposable, AsyncDisposable {
   /** The package's own fd of the locked file, or -1 once released. */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
+    return this.#fdNow()
+  }
+
+  /**
+   * `#fd`, asked of the handle the first time for a lock that `lockDupTry`
+   * took (which does not return it: `tryLockFile(fd)` makes two binding
+   * calls, as the same-syscalls floor does, and most callers never read
+   * `fd`); -1 once released.
+   */
+  #fdNow(): number {
+    const h = this.#h
+    if (this.#fd === FD_UNREAD && h !== null) this.#fd = native.lockFd(h)
     return this.#fd
   }
 
@@ -502,7 +553,8 @@ export class FileLock implements Disposable, AsyncDisposable {
     if (this.#watched) collected.unregister(this)
     const r = native.lockRelease(h)
     if (r === EBADF) {
-      this.#lostFd = fd
+      // The handle keeps the number it gave up (`lockFd`).
+      this.#lostFd = fd === FD_UNREAD ? native.lockFd(h) : fd
       throw this.#lostError()
     }
     if (r < 0) throw errnoError(r, syscallOf(this.#spec))
@@ -523,7 +575,7 @@ export class FileLock implements Disposable, AsyncDisposable {
   /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
   [util.inspect.custom](depth: number, options: util.InspectOptionsStylized): string {
     if (typeof this !== 'object' || this === null || !(#h in this)) return 'FileLock {}'
-    const shown: Record<string, unknown> = { fd: this.#fd, kind: this.#spec.kind, shared: this.#spec.shared }
+    const shown: Record<string, unknown> = { fd: this.#fdNow(), kind: this.#spec.kind, shared: this.#spec.shared }
     if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }
     shown.released = this.#h === null
     return shownAs(this, 'FileLock', shown, depth, options)
@@ -587,19 +639,32 @@ export class FileLock implements Disposable, AsyncDisposable {
  * ```
  */
 export function tryLockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TryLockOptions): FileLock | null {
-  const req = request(fileOrPath, options, 'tryLockFile')
+  const target = lockTarget(fileOrPath)
+  const spec = lockSpec(options, 'tryLockFile')
+  if (typeof target === 'number' && spec.how >= 0) {
+    // Through an fd, a whole-file lock's dup and try are one call, and the
+    // lock is always kept (see `keep`); the fd number is asked for only if
+    // JS reads `lock.fd`. As `open` and the loop below would: a failed dup
+    // throws with `syscall` 'fcntl', a failed lock as `lockError` says. A
+    // byte range takes the loop (`lockDupTry` reads no range).
+    const h = native.lockDupTry(target, spec.how)
+    if (typeof h !== 'number') return makeLock(h, spec, FD_UNREAD, target)
+    if (h === EAGAIN) return null
+    if (h < -DUP_FAILED) throw errnoError(h + DUP_FAILED, 'fcntl')
+    throw lockError(h, spec, target)
+  }
   for (let tries = 1; ; tries++) {
-    const h = open(req.target, req.spec)
+    const h = open(target, spec)
     // The fd number if locked, -EAGAIN on a conflict, else -errno.
     const r = native.lockTry(h)
     if (r >= 0) {
-      const lock = granted(h, req.spec, r, req.target)
+      const lock = granted(h, spec, r, target)
       if (lock !== null || tries === REPLACED_TRIES) return lock
       continue
     }
     native.lockRelease(h)
     if (r === EAGAIN) return null
-    throw lockError(r, req.spec, req.target)
+    throw lockError(r, spec, target)
   }
 }
 
@@ -699,7 +764,8 @@ export interface LockConflict {
  * ```
  */
 export function testLock(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: TestLockOptions): LockConflict | null {
-  const { target, spec } = request(fileOrPath, options, 'testLock')
+  const target = lockTarget(fileOrPath)
+  const spec = lockSpec(options, 'testLock')
   if (typeof target === 'number') {
     const r = native.lockTest(target, spec.shared, spec.start, spec.length)
     if (typeof r === 'number') throw errnoError(r, 'fcntl')
@@ -810,33 +876,35 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * ```
  */
 export async function lockFile(fileOrPath: string | Uint8Array | URL | number | { fd: number }, options?: LockOptions): Promise<FileLock> {
-  const req = request(fileOrPath, options, 'lockFile')
+  const target = lockTarget(fileOrPath)
+  const req: WaitRequest = { wait: true, signal: undefined, ref: true }
+  const spec = lockSpec(options, 'lockFile', req)
   const signal = req.signal
   // Each pass opens the target afresh: a lock by path that turns out to be
   // on a file unlinked or replaced meanwhile (see `keep`) starts over.
   for (let tries = 1; ; tries++) {
     if (signal?.aborted) throw abortErrorOf(signal)
-    const h = open(req.target, req.spec)
+    const h = open(target, spec)
     const r = native.lockTry(h)
     if (r >= 0) {
-      const lock = granted(h, req.spec, r, req.target)
+      const lock = granted(h, spec, r, target)
       if (lock !== null) return lock
       if (tries === REPLACED_TRIES) {
-        const path = typeof req.target === 'number' ? undefined : pathText(req.target)
-        throw errnoError(EAGAIN, syscallOf(req.spec), path, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)
+        const path = typeof target === 'number' ? undefined : pathText(target)
+        throw errnoError(EAGAIN, syscallOf(spec), path, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)
       }
       continue
     }
     if (r !== EAGAIN || !req.wait) {
       native.lockRelease(h)
-      throw lockError(r, req.spec, req.target)
+      throw lockError(r, spec, target)
     }
     // A wait through an fd is judged by the kernel together with the locks
     // its open file description already holds, which a queue keyed by file,
     // kind, mode and range cannot see: queued behind a waiter that waits for
     // that description's own lock, it would never be tried again. So it waits
     // in the kernel at once, on its own thread (and is never `null`).
-    const lock = await (typeof req.target === 'number' ? wait(h, req.spec, signal, req.ref, req.target) : queued(h, req.spec, signal, req.ref, req.target))
+    const lock = await (typeof target === 'number' ? wait(h, spec, signal, req.ref, target) : queued(h, spec, signal, req.ref, target))
     if (lock !== null) return lock
     tries = 0
   }

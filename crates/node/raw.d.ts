@@ -113,10 +113,12 @@ export declare function fdHandleFd(handle: ExternalObject<'FdHandle'>): number
  */
 export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): number
 
-// The three calls of every `tryLockFile(fd)` (crates/node/src/lock.rs `dup`,
-// `try_lock`, `release`): as generated functions the loop made 10 mallocs an
-// iteration against the floor's 3 (docs/bench-floor.md). A value that is not
-// a live lock handle made in this thread is -EINVAL (-22).
+// The lock calls of `tryLockFile(fd)` (`lockDupTry`, `lockRelease`) and of
+// `lockFile(fd)` (`lockDup`, `lockTry`, `lockRelease`), crates/node/src/lock.rs:
+// as generated functions the loop made 10 mallocs an iteration against the
+// floor's 3, and the fused `lockDupTry` makes two calls where the floor makes
+// two (docs/bench-floor.md). A value that is not a live lock handle made in
+// this thread is -EINVAL (-22).
 
 /**
  * As `lockOpen`, on a close-on-exec dup of `fd` (`F_DUPFD_CLOEXEC`: the same
@@ -129,6 +131,19 @@ export declare function fdHandleClose(handle: ExternalObject<'FdHandle'>): numbe
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  */
 export declare function lockDup(fd: number, flock: boolean, shared: boolean, start: number, length: number): ExternalObject<'LockHandle'> | number
+
+/**
+ * `lockDup` then one `lockTry` of a whole-file lock, in one call: the handle,
+ * holding the lock (`how`: 1 for a `flock(2)` lock, else an OFD lock of the
+ * whole file; | 2 for a shared lock; other bits are -EINVAL), or -EAGAIN (-11:
+ * another holder conflicts), another negative errno of the lock, or
+ * `-(4096 + errno)` if the dup failed (`EBADF`, `EMFILE`, …). A handle that
+ * did not take the lock is closed before this returns. Its fd number does
+ * not come back: see `lockFd`. Every `tryLockFile(fd)`.
+ * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+ * @see https://man7.org/linux/man-pages/man2/flock.2.html
+ */
+export declare function lockDupTry(fd: number, how: number): ExternalObject<'LockHandle'> | number
 
 /**
  * One non-blocking attempt: the handle's fd number (0 or more: locked; the

@@ -31,7 +31,7 @@ mod timerfd;
 
 /// The raw hot-path functions (`rt/rawfn.rs`), defined on the exports when the
 /// module loads in each environment. Typings: `crates/node/raw.d.ts`.
-fn raw_functions() -> [(&'static str, Body); 16] {
+fn raw_functions() -> [(&'static str, Body); 17] {
     use rt::rawfn::{body1, body2, body3, body4, body5};
     // SAFETY: each function keeps no argument past its return, and the two
     // that take bytes (`fcntl_buf`, `ioctl_in_place`) take one slice each
@@ -53,6 +53,7 @@ fn raw_functions() -> [(&'static str, Body); 16] {
             ("fdHandleClose", body1(handle::fd_handle_close)),
             ("lockDup", body5(lock::dup)),
             ("lockTry", body1(lock::try_lock)),
+            ("lockDupTry", body2(lock::dup_try)),
             ("lockRelease", body1(lock::release)),
         ]
     }

@@ -22,7 +22,7 @@
 //! Errors are negative errnos (see `handle.rs`).
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
@@ -49,7 +49,42 @@ pub struct LockInner {
 }
 
 /// What `FileLock` owns: see the module docs.
-pub struct LockHandle(Rc<LockInner>);
+///
+/// Its [`LockInner`] is dropped (and freed, unless a wait's report still
+/// holds it weakly) at the release, not when garbage collection finalizes
+/// the external: most handles are released at once, and their finalizers
+/// run in a later loop turn (Node-API defers them), so a loop of
+/// `tryLockFile(fd)`+`release()` kept every one of them allocated until
+/// then, each lock taking fresh heap memory (page faults, cache misses:
+/// stop 42 in docs/bench-floor.md). Released, the next lock reuses it.
+pub struct LockHandle {
+    inner: RefCell<Option<Rc<LockInner>>>,
+    /// The number a release found closed behind the handle's back (then
+    /// given up, never closed): `lockFd` reports it, and every later
+    /// release is `-EBADF` again.
+    lost: Cell<Option<RawFd>>,
+}
+
+impl LockHandle {
+    /// The handle's state, or `None` once released.
+    fn inner(&self) -> Option<Rc<LockInner>> {
+        self.inner.borrow().clone()
+    }
+
+    /// See [`release`].
+    fn release(&self) -> i32 {
+        let Some(inner) = self.inner.borrow_mut().take() else {
+            return if self.lost.get().is_some() {
+                -libc::EBADF
+            } else {
+                0
+            };
+        };
+        let r = inner.release();
+        self.lost.set(inner.fd.borrow().lost());
+        r
+    }
+}
 
 impl LockInner {
     /// Unlocks (if held) and closes the fd if it is still ours. The identity
@@ -72,6 +107,24 @@ impl LockInner {
     }
 }
 
+impl LockInner {
+    /// One non-blocking attempt: see [`try_lock`].
+    fn try_lock(&self) -> i32 {
+        let g = self.fd.borrow();
+        let Some(fd) = g.get() else {
+            return -libc::EBADF;
+        };
+        match lockwait::try_lock(fd.as_fd(), &self.spec) {
+            Ok(true) => {
+                self.held.set(true);
+                fd.as_raw_fd()
+            }
+            Ok(false) => -libc::EAGAIN,
+            Err(e) => errno(&e),
+        }
+    }
+}
+
 impl Drop for LockInner {
     fn drop(&mut self) {
         let _ = self.release();
@@ -88,12 +141,15 @@ fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
 }
 
 fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec, shared_description: bool) -> LockHandle {
-    LockHandle(Rc::new(LockInner {
-        fd: RefCell::new(GuardedFd::new(fd)),
-        spec,
-        held: Cell::new(false),
-        shared_description,
-    }))
+    LockHandle {
+        inner: RefCell::new(Some(Rc::new(LockInner {
+            fd: RefCell::new(GuardedFd::new(fd)),
+            spec,
+            held: Cell::new(false),
+            shared_description,
+        }))),
+        lost: Cell::new(None),
+    }
 }
 
 /// Opens `path` for locking (`O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY`, mode 0666 less
@@ -137,6 +193,59 @@ pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Resul
     Ok(Owned(new_handle(fd, spec(flock, shared, start, length), true)))
 }
 
+/// What [`dup_try`]'s `how` says: bit 0, a `flock(2)` lock (else an OFD
+/// lock); bit 1, a shared lock (else exclusive). Other bits are `EINVAL`.
+const HOW_FLOCK: i32 = 1;
+const HOW_SHARED: i32 = 2;
+
+/// What [`dup_try`] adds to the errno of a failed dup (`-(4096 + errno)`), so
+/// that the caller can tell it from a failed lock (`-errno`): the two make
+/// different errors (`src/lock.ts`, `lockError`). Errnos are below 4096.
+const DUP_FAILED: i32 = 4096;
+
+/// [`dup`] then one [`try_lock`] attempt of a whole-file lock (OFD or
+/// flock, as `how` says), in one call: the locked handle, or
+/// `-EAGAIN` (another holder conflicts), another negative errno of the lock,
+/// or `-(4096 + errno)` if the dup itself failed (`EBADF`, `EMFILE`, …). A
+/// handle that did not take the lock is dropped before this returns (its
+/// dup closed, after the identity check), as `lockRelease` would.
+///
+/// Registered raw as `lockDupTry` (`rt/rawfn.rs`): every `tryLockFile(fd)`
+/// calls it and `lockRelease`, two calls as the same-syscalls floor makes
+/// (`bench/floor.c`), where `lockDup` + `lockTry` were three, the first
+/// reading five arguments (the mode is one int here, and a byte range,
+/// which takes two `int64` reads, goes through `lockDup` + `lockTry`: two
+/// arguments where the floor reads two). Callgrind put the binding calls
+/// alone at 3,904–3,947 user-space instructions a lock+release with it
+/// against 4,377 for `lockDup` + `lockTry` + `lockRelease` (the
+/// same-syscalls floor: 3,497–3,550; docs/bench-floor.md, stop 42). The
+/// handle's fd number does not come back: `FileLock` asks `lockFd` for it
+/// when JS reads `lock.fd`.
+/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+pub fn dup_try(fd: i32, how: i32) -> Result<Owned<LockHandle>, i32> {
+    if how & !(HOW_FLOCK | HOW_SHARED) != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let Owned(h) = dup(fd, how & HOW_FLOCK != 0, how & HOW_SHARED != 0, 0, 0).map_err(|e| e - DUP_FAILED)?;
+    match h.inner().map_or(-libc::EBADF, |inner| inner.try_lock()) {
+        r if r >= 0 => Ok(Owned(h)),
+        // `h` is dropped here: not held, so its dup is only closed.
+        e => Err(e),
+    }
+}
+
+/// The handle's fd number: while it holds it, and after a release that
+/// found it closed behind the handle's back (the number it gave up); -1
+/// once released. `FileLock.fd` reads it for a lock that `lockDupTry` took,
+/// once, the first time JS asks (see [`dup_try`]).
+#[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
+pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
+    match handle.inner.borrow().as_ref() {
+        Some(inner) => inner.fd.borrow().raw().unwrap_or(-1),
+        None => handle.lost.get().unwrap_or(-1),
+    }
+}
+
 /// The queue key of a handle (`src/lock.ts` queues waiters for the same
 /// lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
 /// names, from one `fstat`; or a negative errno (`EBADF` once released).
@@ -146,7 +255,9 @@ pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Resul
     ts_return_type = "string | number"
 )]
 pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
-    let inner = &handle.0;
+    let Some(inner) = handle.inner() else {
+        return Either::B(-libc::EBADF);
+    };
     let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
         return Either::B(-libc::EBADF);
@@ -175,7 +286,10 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>, path: string | Uint8Array")]
 pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8ArraySlice<'_>>) -> i32 {
     use std::os::unix::ffi::OsStrExt;
-    let g = handle.0.fd.borrow();
+    let Some(inner) = handle.inner() else {
+        return -libc::EBADF;
+    };
+    let g = inner.fd.borrow();
     let Some(fd) = g.get() else {
         return -libc::EBADF;
     };
@@ -195,19 +309,7 @@ pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8Arr
 /// (docs/bench-floor.md); `lockWait` reports it the same way. Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn try_lock(handle: Handle<LockHandle>) -> i32 {
-    let inner = &handle.0;
-    let g = inner.fd.borrow();
-    let Some(fd) = g.get() else {
-        return -libc::EBADF;
-    };
-    match lockwait::try_lock(fd.as_fd(), &inner.spec) {
-        Ok(true) => {
-            inner.held.set(true);
-            fd.as_raw_fd()
-        }
-        Ok(false) => -libc::EAGAIN,
-        Err(e) => errno(&e),
-    }
+    handle.inner().map_or(-libc::EBADF, |inner| inner.try_lock())
 }
 
 /// `F_OFD_GETLK` through `fd` (core `test_ofd`): `null` if an OFD lock
@@ -275,7 +377,7 @@ fn conflict(c: linux_fd_core::lock::Conflict) -> [i64; 4] {
 /// is then forgotten: neither unlocked nor closed). Registered raw as
 /// `lockRelease` (see [`dup`]).
 pub fn release(handle: Handle<LockHandle>) -> i32 {
-    handle.0.release()
+    handle.release()
 }
 
 /// A pending wait: its cancel, until the wait reports.
@@ -399,7 +501,9 @@ pub fn lock_wait(
     let Ok(callback) = Function::<'_, i32, ()>::from_unknown(callback) else {
         return Either::B(-libc::EINVAL);
     };
-    let inner = handle.0.clone();
+    let Some(inner) = handle.inner() else {
+        return Either::B(-libc::EBADF);
+    };
     // The thread locks through its own dup (same open file description), so
     // nothing the JS side does to the handle's fd meanwhile can make it use
     // a closed or reused number.
