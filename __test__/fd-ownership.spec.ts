@@ -419,7 +419,7 @@ test.serial('a setter on Object.prototype cannot re-enter an object while the bi
 // checked against the thread's own slab, not napi-rs's registry. Any other
 // value, an external of the other handle kind or of napi-rs's (a watch), is
 // refused, never misread: -EINVAL from the raw handle functions
-// (rt/rawfn.rs: eventfdOpen, the fd handle's, lockDup, lockTry, lockRelease), napi-rs's InvalidArg throw from the generated ones.
+// (rt/rawfn.rs: eventfdOpen, the fd handle's, lockDup, lockTry, lockDupTry, lockRelease), napi-rs's InvalidArg throw from the generated ones.
 test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL raw, InvalidArg generated), in the main thread and in a worker', async (t) => {
   const code = `
     const native = require(${JSON.stringify(join(import.meta.dirname, '..', 'binding.js'))})
@@ -441,6 +441,10 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     tryIt('lockDup(number for a boolean)', () => native.lockDup(native.fdHandleFd(fdH), 1, false, 0, 0))
     tryIt('lockDup(missing range)', () => native.lockDup(native.fdHandleFd(fdH), false, false))
     tryIt('lockDup(-1)', () => native.lockDup(-1, false, false, 0, 0))
+    tryIt('lockDupTry(string fd)', () => native.lockDupTry('3', 0))
+    tryIt('lockDupTry(fd handle)', () => native.lockDupTry(fdH, 0))
+    tryIt('lockFd(fd handle)', () => native.lockFd(fdH))
+    tryIt('lockFd(watch)', () => native.lockFd(watch))
     tryIt('eventfdOpen(-1)', () => native.eventfdOpen(-1, false))
     tryIt('eventfdOpen(2 ** 32)', () => native.eventfdOpen(2 ** 32, false))
     tryIt('eventfdOpen(number for a boolean)', () => native.eventfdOpen(0, 0))
@@ -469,6 +473,10 @@ test.serial('binding: a handle argument of the wrong kind is refused (-EINVAL ra
     ['lockDup(number for a boolean)', 'returned', -22],
     ['lockDup(missing range)', 'returned', -22],
     ['lockDup(-1)', 'returned', -9],
+    ['lockDupTry(string fd)', 'returned', -22],
+    ['lockDupTry(fd handle)', 'returned', -22],
+    ['lockFd(fd handle)', 'threw', 'InvalidArg'],
+    ['lockFd(watch)', 'threw', 'InvalidArg'],
     ['eventfdOpen(-1)', 'returned', -22],
     ['eventfdOpen(2 ** 32)', 'returned', -22],
     ['eventfdOpen(number for a boolean)', 'returned', -22],
