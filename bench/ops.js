@@ -21,12 +21,20 @@
 // commit, in the same rounds: "vs old" is new / old. Rows whose exports a
 // build lacks are skipped for that build, with a note saying which.
 //
+// Load order: the package loaded first into a process measured 1–9 % slower
+// here than the same code loaded after another copy (docs/bench-floor.md,
+// stop 42), which biases "vs floor" and "vs old" against this checkout, the
+// first one loaded. LINUX_FD_BENCH_LOAD=last loads the floor addon and the
+// --compare build first and this checkout last; run both orders and quote
+// both (or their geometric mean).
+//
 // Usage: node bench/ops.js [--quick] [--json] [--compare <dir>]
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const lfd = require('..')
+const LOAD_LAST = process.env.LINUX_FD_BENCH_LOAD === 'last'
+let lfd = LOAD_LAST ? null : require('..')
 const { loadFloor, floorOps, floorObjOps, floorSameOps, FLOOR_SAME_AS } = require('./floor.js')
 const { median, buildC, runAsScript } = require('./common.js')
 
@@ -264,21 +272,25 @@ async function main() {
   const fOps = floor ? floorOps(floor, ctx) : {}
   const fObjOps = floor ? floorObjOps(floor, ctx) : {}
   const fSameOps = floor ? floorSameOps(floor, ctx) : {}
-  // The builds under test; `rows` first so its ops define the row order.
-  const builds = [{ key: 'node', name: 'linux-fd', ...rowsFor(lfd) }]
   const oldDir = compareDir()
   let compare = null
+  let oldPkg = null
   if (oldDir) {
-    let oldPkg = null
     try {
       oldPkg = require(oldDir)
     } catch (e) {
       notes.push(`--compare: could not load the package there (${e.message.split('\n')[0]}); old column skipped`)
     }
-    if (oldPkg) {
-      compare = describe(oldDir)
-      builds.push({ key: 'old', name: 'old', ...rowsFor(oldPkg) })
-    }
+  }
+  if (LOAD_LAST) {
+    lfd = require('..')
+    notes.push('load order: this checkout loaded last (LINUX_FD_BENCH_LOAD=last), after the floor addon and the --compare build')
+  }
+  // The builds under test; `rows` first so its ops define the row order.
+  const builds = [{ key: 'node', name: 'linux-fd', ...rowsFor(lfd) }]
+  if (oldPkg) {
+    compare = describe(oldDir)
+    builds.push({ key: 'old', name: 'old', ...rowsFor(oldPkg) })
   }
   const linuxFdOps = Object.keys(builds[0].ops)
   // What each build lacks, said once.
