@@ -141,7 +141,9 @@ export const F_GETLEASE: number = native.F_GETLEASE
  * `fcntl` command (dnotify, on a directory's fd): signal changes in the
  * directory (`arg`: `DN_*` bits). The signal is `SIGIO` unless
  * {@link F_SETSIG}, and `SIGIO`'s default action ends the process; inotify
- * supersedes this.
+ * supersedes this. The watch goes with any close of an fd of the same open
+ * file description in this process: a `tryLockFile(fd)` or `lockFile(fd)`
+ * of the directory, whose dup is closed at release, ends it (s42-diff L2).
  */
 export const F_NOTIFY: number = native.F_NOTIFY
 /** `F_NOTIFY` event: a file was read. */

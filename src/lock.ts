@@ -608,7 +608,10 @@ export class FileLock implements Disposable, AsyncDisposable {
  * and other processes may take the file meanwhile; the shared lock's
  * `FileLock` still says `released: false`.
  * A path is opened and its fd closed when the lock is released or refused,
- * which drops any {@link lockf} lock this process holds on the file. An exclusive `'ofd'` lock through an
+ * which drops any {@link lockf} lock this process holds on the file. Through
+ * an fd, the lock's dup is closed the same way, which also drops those, and
+ * an {@link F_NOTIFY} watch set through that fd's open file description (the
+ * kernel removes a process's dnotify watch on any close of it). An exclusive `'ofd'` lock through an
  * fd needs it open for writing, a shared one for reading (`EBADF`
  * otherwise).
  *

@@ -600,7 +600,10 @@ fn close_blocks(fd: BorrowedFd<'_>) -> Blocks {
     let blocks = match st.st_mode & libc::S_IFMT {
         libc::S_IFSOCK => {
             let linger = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger);
-            return match linger.is_ok_and(|l| l.l_onoff != 0 && l.l_linger > 0) {
+            // Any time but 0 (0 resets the connection at once): a negative
+            // one is infinite to the kernel (MAX_SCHEDULE_TIMEOUT), and so
+            // is one past it, which reads back negative (s42-diff MED).
+            return match linger.is_ok_and(|l| l.l_onoff != 0 && l.l_linger != 0) {
                 true => Blocks::Last,
                 false => Blocks::No,
             };

@@ -39,6 +39,17 @@ fn close_may_block_sees_lingering_sockets_and_devices_only() {
     assert!(close_may_block(lingering.as_fd()), "a socket with SO_LINGER on");
     let (plain, _server2, _l2) = stuck_socket(None);
     assert!(!close_may_block(plain.as_fd()), "a socket without SO_LINGER");
+    // A negative linger time is an infinite one to the kernel, and reads
+    // back negative (s42-diff MED: it was taken not to block, and a peer's
+    // socket stalled the event loop for as long as the peer liked).
+    let (forever, server3, _l3) = stuck_socket(Some(-1));
+    assert!(
+        close_may_block(forever.as_fd()),
+        "a socket with a negative SO_LINGER time"
+    );
+    // A reset from the other end ends the linger: closed first, then ours.
+    drop(server3);
+    drop(forever);
     let (r, w) = nix::unistd::pipe().unwrap();
     assert!(
         !close_may_block(r.as_fd()) && !close_may_block(w.as_fd()),

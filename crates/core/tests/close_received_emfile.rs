@@ -1,0 +1,75 @@
+//! A lingering socket whose copy cannot be made (the process is out of fd
+//! numbers): `close_received` falls back to closing the socket itself on a
+//! pool thread, so the caller still does not wait; `after` then runs once
+//! that close returns, so the number's registry entry stays until then (the
+//! window of s41-diff L5, in this case only; s42-diff L3 had no test). Its
+//! own test binary: it lowers the process's fd limit and fills the table.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use linux_fd_core::fd::close_received;
+use nix::sys::socket::{setsockopt, sockopt};
+
+#[test]
+fn a_lingering_socket_whose_copy_cannot_be_made_is_closed_on_the_pool_as_it_is() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    setsockopt(&server, sockopt::RcvBuf, &4096).unwrap();
+    setsockopt(&client, sockopt::SndBuf, &4096).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = vec![0u8; 65536];
+    while (&client).write(&chunk).is_ok() {}
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 2,
+    };
+    setsockopt(&client, sockopt::Linger, &linger).unwrap();
+    let fd = OwnedFd::from(client);
+    let raw = fd.as_raw_fd();
+
+    // Out of numbers: the limit just above what is open, the rest filled.
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the one struct it is given.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) }, 0);
+    let low = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: setrlimit reads the one struct it is given.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+    let mut filler = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        filler.push(f);
+    }
+    assert!(
+        linux_fd_core::fd::dup_cloexec(std::os::fd::AsFd::as_fd(&fd)).is_err(),
+        "no fd number is left for the copy"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    close_received(fd, move |n| tx.send((n, Instant::now())).unwrap());
+    let returned = start.elapsed();
+    drop(filler);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
+
+    assert!(
+        returned < Duration::from_millis(1000),
+        "the caller waited {returned:?}"
+    );
+    let (n, at) = rx.recv_timeout(Duration::from_secs(30)).expect("the close ran");
+    assert_eq!(n, raw);
+    assert!(
+        at - start >= Duration::from_millis(1500),
+        "`after` followed the close itself, which lingered ({:?})",
+        at - start
+    );
+    drop((server, listener));
+}
