@@ -514,17 +514,18 @@ test.serial('a server loop survives running out of fds: accept waits and retries
 
 // The accept backoff, as util.inspect shows it (acceptRetry): 5 ms, then
 // doubled once per failed retry, each step lasting its pause; 0 again once
-// an accept succeeds. The first pause was 10 ms when the first accept was
+// accepting works. The first pause was 10 ms when the first accept was
 // made out of fds (no pause until a waiter had queued, so the watch read
-// again at once), and the backoff doubled on every wait made during a pause (s41-diff L2 and s41-diff2 L1, mended
-// last stop with no test).
-test.serial('the accept backoff doubles once per failed retry, from 5 ms, and resets on success (inspect shows it)', (t) => {
+// again at once: s41-diff2 L1, mended last stop with no test).
+test.serial('the accept backoff doubles once per failed retry, from 5 ms, and ends on success (inspect shows it)', (t) => {
   const path = join(tmpdir(), `linux-fd-backoff-${process.pid}.sock`)
   t.teardown(() => rmSync(path, { force: true }))
   const r = withFewFds(`
     const fs = require('node:fs')
     const util = require('node:util')
-    process.on('warning', () => {})
+    // Not printed: the warning's write to stderr took about 2 ms of the
+    // loop turn measured below.
+    process.removeAllListeners('warning')
     const retry = (s) => Number(/acceptRetry: (\\d+)/.exec(util.inspect(s))[1])
     ;(async () => {
       const server = lfd.FdChannel.listen(${JSON.stringify(path)})
@@ -541,32 +542,32 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and re
       await new Promise((r) => setImmediate(r))
       const turn = { ms: performance.now() - t0, retry: retry(server) }
       seen.push([turn.retry, performance.now() - t0])
-      const more = []
       while (performance.now() - t0 < 500) {
         const v = retry(server)
         if (v !== seen[seen.length - 1][0]) seen.push([v, performance.now() - t0])
-        // Waits made during the pauses.
-        if (more.length < 3 && v >= 20) more.push(server.accept())
         await new Promise((r) => setTimeout(r, 1))
       }
       for (const fd of hog) fs.closeSync(fd)
       const ch = await first
       const after = retry(server)
       server.close()
-      await Promise.allSettled(more)
       ch.close()
       client.close()
       console.log(JSON.stringify({ seen, after, turn }))
     })()`)
   t.is(r.status, 0, r.stderr)
   const { seen, after, turn } = JSON.parse(r.stdout) as { seen: [number, number][]; after: number; turn: { ms: number; retry: number } }
-  if (turn.ms < 4) t.is(turn.retry, 5, `the first pause held through a ${turn.ms.toFixed(1)} ms loop turn`)
+  // About 0.25 ms here; with the old pause the turn's poll phase read again
+  // and made it 10. A timer can fire early by as long as the loop's cached
+  // time is stale, so only a short turn is judged (s42-diff2 L3c: a 1.9 ms
+  // stall made one run in 150 see 10 at 3.9 ms).
+  if (turn.ms < 2) t.is(turn.retry, 5, `the first pause held through a ${turn.ms.toFixed(1)} ms loop turn`)
   else t.log(`the loop turn took ${turn.ms.toFixed(1)} ms: the first pause's hold not checked`)
   // Sampled once a loop turn, so a loaded machine may miss a step; what it
   // sees must be steps of the schedule, in order, and each step reached no
   // sooner than the pauses before it add up to (5 + 10 + … = step - 5 ms;
-  // 0.8 for timer rounding): a backoff that doubled on extra waits got
-  // there sooner.
+  // 0.8 for timer rounding): a backoff that grew faster got there sooner.
+  // A sample between a pause's end and the next failed accept is 0.
   const steps = [...new Set(seen.map(([v]) => v))]
   const schedule = [0, 5, 10, 20, 40, 80, 160, 320, 640, 1000]
   t.true(steps.length >= 5, `steps seen: ${steps.join(', ')}`)
@@ -574,7 +575,7 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and re
   for (const [v, at] of seen) {
     if (v > 5) t.true(at >= 0.8 * (v - 5), `step ${v} reached at ${at.toFixed(1)} ms`)
   }
-  t.is(after, 0, 'reset once an accept succeeded')
+  t.is(after, 0, 'no pause once an accept succeeded')
 })
 
 // The server's watch was made at the first wait that queued: with the

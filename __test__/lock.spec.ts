@@ -1716,7 +1716,44 @@ test.serial('lockDupTry (a direct caller of binding.js): a wrong argument type i
   }
 })
 
-test.serial('tryLockFile(fd): lock.fd is asked of the binding once, and a release that finds it closed behind its back names it without it having been read', (t) => {
+// The whole-file tryLockFile(fd) makes one fused call (lockDupTry): a
+// conflict is null, and a dup that fails is the fcntl error it was. Only
+// the binding-level test covered these; a mutation that threw on a conflict
+// or reported the raw -(4096 + errno) passed the whole suite (s42-diff2 L1).
+test.serial('tryLockFile(fd), whole file: a conflict is null for each kind and mode, and a closed fd is EBADF from fcntl', (t) => {
+  const file = join(dir, 'dup-try-conflict')
+  writeFileSync(file, '')
+  const fd = openSync(file, 'r+')
+  const other = openSync(file, 'r+')
+  try {
+    const before = fdCount()
+    for (const kind of ['ofd', 'flock'] as const) {
+      const held = tryLockFile(other, { kind })!
+      t.truthy(held, `${kind}: the other description's lock`)
+      t.is(tryLockFile(fd, { kind }), null, `${kind}: exclusive against exclusive`)
+      t.is(tryLockFile(fd, { kind, shared: true }), null, `${kind}: shared against exclusive`)
+      held.release()
+      const reader = tryLockFile(other, { kind, shared: true })!
+      const second = tryLockFile(fd, { kind, shared: true })
+      t.truthy(second, `${kind}: shared beside shared`)
+      second!.release()
+      t.is(tryLockFile(fd, { kind }), null, `${kind}: exclusive against shared`)
+      reader.release()
+    }
+    t.is(fdCount(), before, 'every refused dup closed')
+    const closed = openSync(file, 'r')
+    closeSync(closed)
+    for (const kind of ['ofd', 'flock'] as const) {
+      const err = t.throws(() => tryLockFile(closed, { kind, shared: true })) as NodeJS.ErrnoException
+      t.like(err, { code: 'EBADF', errno: -osConstants.errno.EBADF, syscall: 'fcntl' }, kind)
+    }
+  } finally {
+    closeSync(other)
+    closeSync(fd)
+  }
+})
+
+test.serial('tryLockFile(fd): lock.fd is asked of the binding when read, and a release that finds it closed behind its back names it without it having been read', (t) => {
   const file = join(dir, 'dup-try-lazy-fd')
   writeFileSync(file, '')
   const fd = openSync(file, 'r+')

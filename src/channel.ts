@@ -548,8 +548,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * @param options.abstract - `path` is an abstract name (default false).
    * @param options.signal - aborts the retries.
    * @throws {Error} (rejects) `ENOENT` (no such path), `ECONNREFUSED` (nobody
-   * listens), `EACCES` (the socket is another user's), `EPROTOTYPE` (the
-   * socket is not a `SOCK_SEQPACKET` one: a `net.Server`'s, say), `ABORT_ERR`.
+   * listens, or, for an abstract name, a socket of another type listens
+   * there), `EACCES` (the socket is another user's), `EPROTOTYPE` (a path
+   * whose socket is not a `SOCK_SEQPACKET` one: a `net.Server`'s, say),
+   * `ABORT_ERR`.
    * @see https://man7.org/linux/man-pages/man2/connect.2.html
    */
   static async connect(path: string, options?: ConnectOptions): Promise<FdChannel> {
@@ -1039,9 +1041,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /**
    * `FdChannelServer { fd: 5, path: '/tmp/s.sock', abstract: false, closed: false, pending: 0, rejected: 0, uids: 'any', acceptRetry: 0 }`
-   * (`uids`: the allowed uids, or `'any'`; `acceptRetry`: 0, or, after
-   * `accept4` ran out of fds, the pause in ms before it is tried again,
-   * until an accept succeeds or finds nobody waiting).
+   * (`uids`: the allowed uids, or `'any'`; `acceptRetry`: the pause under
+   * way, in ms, after `accept4` ran out of fds, before it is tried again;
+   * else 0).
    */
   [inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'FdChannelServer {}'
@@ -1053,7 +1055,7 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
       pending: this.#core.pending,
       rejected: this.#rejected,
       uids: this.#uids === null ? 'any' : [...this.#uids],
-      acceptRetry: this.#retryMs,
+      acceptRetry: this.#core.paused ? this.#retryMs : 0,
     }
     return shown(this, 'FdChannelServer', body, depth, options)
   }
@@ -1065,8 +1067,10 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * "nothing yet" for the read.
    */
   #retryLater(core: FdCore<FdChannel>, errno: number): undefined {
-    // A wait made during a pause reads at once, and meets the same error:
-    // that is not another failure of the retry (s41-diff L2).
+    // A read made during a pause is not another failure of the retry
+    // (s41-diff L2). No read is made then today (a wait reads at once only
+    // with nobody queued, and a pause has a waiter queued), so this guards
+    // a change to FdCore, and no test can reach it (s42-diff2 L3a).
     if (core.paused) return undefined
     this.#retryMs = this.#retryMs === 0 ? ACCEPT_RETRY_FIRST_MS : Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS)
     core.pause(this.#retryMs)

@@ -272,7 +272,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * for room; the kernel has no never-waiting eventfd write.)
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` unless `value` is a number or a bigint.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
-   * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package (and on every later call).
+   * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package and the number not reopened since (and on every later call; a file opened on the number is written to: see the README's errors).
    * @see https://man7.org/linux/man-pages/man2/write.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
@@ -673,7 +673,7 @@ export class Semaphore implements Disposable {
    * (but see {@link EventCounter.add} for a peer that clears `O_NONBLOCK`).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` unless `count` is a number or a bigint.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 1 ≤ `count` ≤ 2^64-2.
-   * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`; `EBADF` if the fd was closed outside the package (and on every later call).
+   * @throws {Error} `EAGAIN` if the total would pass 2^64-2; `ERR_USE_AFTER_CLOSE`; `EBADF` if the fd was closed outside the package and the number not reopened since (and on every later call; a file opened on the number is written to: see the README's errors).
    * @see https://man7.org/linux/man-pages/man2/write.2.html
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */

@@ -579,7 +579,7 @@ export class MemFile implements Disposable {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`, or one where the data would end past 2^53-1.
    * @throws {Error} `EPERM` (the `write`, `futureWrite` or `grow` seal),
    *   `EINVAL` (a `hugePages` file: use a mapping), `EBADF` (an fd opened
-   *   read-only), `ERR_USE_AFTER_CLOSE`.
+   *   read-only, or closed outside the package), `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
    */
   write(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, position?: number): number {
@@ -601,7 +601,7 @@ export class MemFile implements Disposable {
    * @param position - default 0.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `length` or `position` that is not a number.
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` if the fd was closed outside the package.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` (an fd opened write-only, or closed outside the package).
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
   read(length: number, position?: number): Buffer {
@@ -631,7 +631,7 @@ export class MemFile implements Disposable {
    * @returns the bytes read.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`.
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE`.
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` (an fd opened write-only, or closed outside the package).
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
   readInto(buffer: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, position?: number): number {

@@ -139,7 +139,7 @@ export declare function lockDup(fd: number, flock: boolean, shared: boolean, sta
  * another holder conflicts), another negative errno of the lock, or
  * `-(4096 + errno)` if the dup failed (`EBADF`, `EMFILE`, …). A handle that
  * did not take the lock is closed before this returns. Its fd number does
- * not come back: see `lockFd`. Every `tryLockFile(fd)`.
+ * not come back: see `lockFd`. Every whole-file `tryLockFile(fd)`.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @see https://man7.org/linux/man-pages/man2/flock.2.html
  */

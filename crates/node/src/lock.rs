@@ -182,7 +182,9 @@ pub fn lock_open(
 /// handle owns and closes its own fd); or a negative errno.
 ///
 /// Registered raw as `lockDup` (`rt/rawfn.rs`), as are [`try_lock`] and
-/// [`release`]: the three calls of every `tryLockFile(fd)`. Generated, each
+/// [`release`]: the three calls of every `lockFile(fd)` and of a byte-range
+/// `tryLockFile(fd)` (a whole-file one makes [`dup_try`] and [`release`];
+/// before stop 42 every `tryLockFile(fd)` made these three). Generated, each
 /// opened napi-rs's borrow scope, and the loop made 10 mallocs an iteration
 /// against the floor's 3 (counted with a uprobe on `malloc`;
 /// docs/bench-floor.md).
