@@ -3,35 +3,13 @@
 //! time. `close_may_block` must see it, and `close_received` must return at
 //! once and close it on a pool thread.
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use linux_fd_core::fd::{close_may_block, close_received};
-use nix::sys::socket::{setsockopt, sockopt};
 
-/// A connected TCP socket whose send queue is full (the other end never
-/// reads; it is returned so it stays open) and, if `linger` is given, with
-/// `SO_LINGER` on for that many seconds.
-fn stuck_socket(linger: Option<i32>) -> (OwnedFd, TcpStream, TcpListener) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    setsockopt(&server, sockopt::RcvBuf, &4096).unwrap();
-    setsockopt(&client, sockopt::SndBuf, &4096).unwrap();
-    client.set_nonblocking(true).unwrap();
-    let chunk = vec![0u8; 65536];
-    while (&client).write(&chunk).is_ok() {}
-    if let Some(secs) = linger {
-        let l = libc::linger {
-            l_onoff: 1,
-            l_linger: secs,
-        };
-        setsockopt(&client, sockopt::Linger, &l).unwrap();
-    }
-    (OwnedFd::from(client), server, listener)
-}
+mod common;
+use common::stuck_socket;
 
 #[test]
 fn close_may_block_sees_lingering_sockets_and_devices_only() {

@@ -5,30 +5,16 @@
 //! linger time. Its own test binary: it `dup2`s onto a number that it
 //! expects to be free, which no other test thread may take meanwhile.
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use linux_fd_core::fd::GuardedFd;
-use nix::sys::socket::{setsockopt, sockopt};
+
+mod common;
 
 #[test]
 fn the_number_of_a_lingering_socket_closed_on_the_pool_can_be_adopted_at_once() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (_server, _) = listener.accept().unwrap();
-    setsockopt(&_server, sockopt::RcvBuf, &4096).unwrap();
-    setsockopt(&client, sockopt::SndBuf, &4096).unwrap();
-    client.set_nonblocking(true).unwrap();
-    let chunk = vec![0u8; 65536];
-    while (&client).write(&chunk).is_ok() {}
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 3,
-    };
-    setsockopt(&client, sockopt::Linger, &linger).unwrap();
-    let fd = OwnedFd::from(client);
+    let (fd, _server, _listener) = common::stuck_socket(Some(3));
     let raw = fd.as_raw_fd();
     let mut g = GuardedFd::new(fd);
     // Opened before the close, or it would take the freed number itself.

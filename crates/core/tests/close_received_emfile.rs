@@ -5,30 +5,16 @@
 //! window of s41-diff L5, in this case only; s42-diff L3 had no test). Its
 //! own test binary: it lowers the process's fd limit and fills the table.
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use linux_fd_core::fd::close_received;
-use nix::sys::socket::{setsockopt, sockopt};
+
+mod common;
 
 #[test]
 fn a_lingering_socket_whose_copy_cannot_be_made_is_closed_on_the_pool_as_it_is() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    setsockopt(&server, sockopt::RcvBuf, &4096).unwrap();
-    setsockopt(&client, sockopt::SndBuf, &4096).unwrap();
-    client.set_nonblocking(true).unwrap();
-    let chunk = vec![0u8; 65536];
-    while (&client).write(&chunk).is_ok() {}
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 2,
-    };
-    setsockopt(&client, sockopt::Linger, &linger).unwrap();
-    let fd = OwnedFd::from(client);
+    let (fd, server, listener) = common::stuck_socket(Some(2));
     let raw = fd.as_raw_fd();
 
     // Out of numbers: the limit just above what is open, the rest filled.

@@ -115,3 +115,28 @@ pub fn set_opt(fd: &impl std::os::fd::AsRawFd, opt: libc::c_int, value: libc::c_
         Err(std::io::Error::last_os_error())
     }
 }
+
+/// A connected TCP socket whose send queue is full (the other end, returned
+/// so that it stays open, never reads) and, with `linger`, `SO_LINGER` on
+/// for that many seconds: its last close then waits the linger time.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn stuck_socket(linger: Option<i32>) -> (OwnedFd, std::net::TcpStream, std::net::TcpListener) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    setsockopt(&server, sockopt::RcvBuf, &4096).unwrap();
+    setsockopt(&client, sockopt::SndBuf, &4096).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = vec![0u8; 65536];
+    while (&client).write(&chunk).is_ok() {}
+    if let Some(secs) = linger {
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: secs,
+        };
+        setsockopt(&client, sockopt::Linger, &l).unwrap();
+    }
+    (OwnedFd::from(client), server, listener)
+}
