@@ -597,17 +597,15 @@ fn close_blocks(fd: BorrowedFd<'_>) -> Blocks {
     let Ok(st) = nix::sys::stat::fstat(fd) else {
         return Blocks::No;
     };
-    let blocks = match st.st_mode & libc::S_IFMT {
-        libc::S_IFSOCK => {
-            let linger = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger);
-            // Any time but 0 (0 resets the connection at once): a negative
-            // one is infinite to the kernel (MAX_SCHEDULE_TIMEOUT), and so
-            // is one past it, which reads back negative (s42-diff MED).
-            return match linger.is_ok_and(|l| l.l_onoff != 0 && l.l_linger != 0) {
-                true => Blocks::Last,
-                false => Blocks::No,
-            };
-        }
+    let any = |blocks: bool| if blocks { Blocks::Any } else { Blocks::No };
+    match st.st_mode & libc::S_IFMT {
+        // Any time but 0 (0 resets the connection at once): a negative one
+        // is infinite to the kernel (MAX_SCHEDULE_TIMEOUT), and so is one
+        // past it, which reads back negative (s42-diff MED).
+        libc::S_IFSOCK => match nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::Linger) {
+            Ok(l) if l.l_onoff != 0 && l.l_linger != 0 => Blocks::Last,
+            _ => Blocks::No,
+        },
         // A tty drains its output on its last close, and other devices
         // wait too. Not /dev/null, sent in many messages: closed off the
         // caller's thread, later than the caller's `close()`, it made
@@ -617,22 +615,18 @@ fn close_blocks(fd: BorrowedFd<'_>) -> Blocks {
         // (s41-diff3 MED); and a tape drive writes a filemark on close, an
         // OSS sound device drains. Only the memory devices (major 1:
         // /dev/null, zero, full, random, urandom) are closed here.
-        libc::S_IFCHR => libc::major(st.st_rdev) != 1,
+        libc::S_IFCHR => any(libc::major(st.st_rdev) != 1),
         // A block device (a network one, NBD or iSCSI, that hangs) writes
         // back its cache.
-        libc::S_IFBLK => true,
+        libc::S_IFBLK => Blocks::Any,
         // `f_type` is an `i64` with glibc and a `u64` with musl; every magic
         // number is below 2^32, so either compares as an `i64`.
         #[allow(clippy::unnecessary_cast)]
-        _ => nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| {
+        _ => any(nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| {
             REMOTE_FS
                 .iter()
                 .any(|&(magic, _)| magic == fs.filesystem_type().0 as i64)
-        }),
-    };
-    match blocks {
-        true => Blocks::Any,
-        false => Blocks::No,
+        })),
     }
 }
 
