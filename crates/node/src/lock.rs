@@ -71,6 +71,16 @@ impl LockHandle {
         self.inner.borrow().clone()
     }
 
+    /// [`LockInner::try_lock`], or `-EBADF` once released. Through a
+    /// borrow, not [`LockHandle::inner`]: every `tryLockFile` makes it, and
+    /// no JS runs while the borrow is held.
+    fn try_lock(&self) -> i32 {
+        self.inner
+            .borrow()
+            .as_ref()
+            .map_or(-libc::EBADF, |inner| inner.try_lock())
+    }
+
     /// See [`release`].
     fn release(&self) -> i32 {
         let Some(inner) = self.inner.borrow_mut().take() else {
@@ -229,7 +239,7 @@ pub fn dup_try(fd: i32, how: i32) -> Result<Owned<LockHandle>, i32> {
         return Err(-libc::EINVAL);
     }
     let Owned(h) = dup(fd, how & HOW_FLOCK != 0, how & HOW_SHARED != 0, 0, 0).map_err(|e| e - DUP_FAILED)?;
-    match h.inner().map_or(-libc::EBADF, |inner| inner.try_lock()) {
+    match h.try_lock() {
         r if r >= 0 => Ok(Owned(h)),
         // `h` is dropped here: not held, so its dup is only closed.
         e => Err(e),
@@ -311,7 +321,7 @@ pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8Arr
 /// (docs/bench-floor.md); `lockWait` reports it the same way. Registered raw as `lockTry` (see [`dup`]).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn try_lock(handle: Handle<LockHandle>) -> i32 {
-    handle.inner().map_or(-libc::EBADF, |inner| inner.try_lock())
+    handle.try_lock()
 }
 
 /// `F_OFD_GETLK` through `fd` (core `test_ofd`): `null` if an OFD lock
