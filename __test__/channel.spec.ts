@@ -560,7 +560,7 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
   // About 0.25 ms here; with the old pause the turn's poll phase read again
   // and made it 10. A timer can fire early by as long as the loop's cached
   // time is stale, so only a short turn is judged (s42-diff2 L3c: a 1.9 ms
-  // stall made one run in 150 see 10 at 3.9 ms).
+  // stall made two runs in 150 see 10, one at 3.9 ms).
   if (turn.ms < 2) t.is(turn.retry, 5, `the first pause held through a ${turn.ms.toFixed(1)} ms loop turn`)
   else t.log(`the loop turn took ${turn.ms.toFixed(1)} ms: the first pause's hold not checked`)
   // Sampled once a loop turn, so a loaded machine may miss a step; what it
