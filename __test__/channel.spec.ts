@@ -578,6 +578,52 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
   t.is(after, 0, 'no pause once an accept succeeded')
 })
 
+// The doubling went on from the last pause however long ago it was: an
+// accept made after a time with nobody waiting, meeting EMFILE again,
+// paused 2x the last pause, not 5 ms (s42-diff2 L4).
+test.serial('the accept backoff starts again at 5 ms after a time with nobody waiting', (t) => {
+  const path = join(tmpdir(), `linux-fd-backoff2-${process.pid}.sock`)
+  t.teardown(() => rmSync(path, { force: true }))
+  const r = withFewFds(`
+    const fs = require('node:fs')
+    const util = require('node:util')
+    process.removeAllListeners('warning')
+    const retry = (s) => Number(/acceptRetry: (\\d+)/.exec(util.inspect(s))[1])
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+    ;(async () => {
+      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+      const hog = []
+      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog.pop())
+      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      const ac = new AbortController()
+      const first = server.accept({ signal: ac.signal }).then(() => 'accepted', (e) => e.code)
+      let grown = 0
+      const t0 = performance.now()
+      while (grown < 40 && performance.now() - t0 < 5000) {
+        grown = Math.max(grown, retry(server))
+        await sleep(1)
+      }
+      ac.abort()
+      const ended = await first
+      await sleep(1300) // nobody waits
+      // Still out of fds: this accept reads at once, meets EMFILE, pauses.
+      const second = server.accept()
+      const again = retry(server)
+      for (const fd of hog) fs.closeSync(fd)
+      const ch = await second
+      server.close()
+      ch.close()
+      client.close()
+      console.log(JSON.stringify({ grown, ended, again }))
+    })()`)
+  t.is(r.status, 0, r.stderr)
+  const { grown, ended, again } = JSON.parse(r.stdout) as { grown: number; ended: string; again: number }
+  t.true(grown >= 40, `the backoff grew to ${grown} ms`)
+  t.is(ended, 'ABORT_ERR')
+  t.is(again, 5, 'the first pause after 1.3 s with nobody waiting')
+})
+
 // The server's watch was made at the first wait that queued: with the
 // process already out of fds, that first accept waited out the EMFILE, then
 // the watch's own dup failed and rejected it (`uv_poll_init`), though the

@@ -6,6 +6,7 @@
  * @module
  */
 import { fstatSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { shown } from './inspect'
@@ -847,6 +848,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   #rejected = 0
   /** The wait before the next `accept4` after an {@link ACCEPT_RETRY} error; 0 once one succeeded. */
   #retryMs = 0
+  /** When the last pause was due to end (`performance.now()`), for {@link FdChannelServer.#retryLater}. */
+  #retryEnd = 0
   #warned = false
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
@@ -1062,7 +1065,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
 
   /**
    * `accept4` failed with an {@link ACCEPT_RETRY} error: stops accepting for
-   * a while (5 ms, doubled on each failure in a row, up to 1 s), and says so
+   * a while (5 ms, doubled on each failure in a row, up to 1 s; a failure
+   * over 1 s after the last pause ended starts at 5 ms again), and says so
    * once per server with a `LINUX_FD_ACCEPT_RETRY` warning. Returns
    * "nothing yet" for the read.
    */
@@ -1072,7 +1076,15 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     // with nobody queued, and a pause has a waiter queued), so this guards
     // a change to FdCore, and no test can reach it (s42-diff2 L3a).
     if (core.paused) return undefined
-    this.#retryMs = this.#retryMs === 0 ? ACCEPT_RETRY_FIRST_MS : Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS)
+    // A failure is the next in a row only if it came as the last pause ended
+    // (a waiter was queued, so the watch read again at once). One that comes
+    // over ACCEPT_RETRY_MAX_MS after that followed a time with nobody
+    // waiting, and starts again at the first step: before, the doubling went
+    // on from the last pause, however long ago it was (s42-diff2 L4).
+    const now = performance.now()
+    const inRow = this.#retryMs !== 0 && now - this.#retryEnd <= ACCEPT_RETRY_MAX_MS
+    this.#retryMs = inRow ? Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS) : ACCEPT_RETRY_FIRST_MS
+    this.#retryEnd = now + this.#retryMs
     core.pause(this.#retryMs)
     if (!this.#warned) {
       this.#warned = true
