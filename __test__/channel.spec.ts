@@ -353,6 +353,52 @@ s.detach()
   await a.send('y')
 })
 
+// The same refusal met by a send that had queued behind a full socket: it
+// fails as the queue is flushed, on a later loop turn, and says the same.
+test.serial('a queued send with fds that the peer refuses says so as well', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  const peer = spawn('python3', ['-c', `
+import select, socket, sys
+s = socket.socket(fileno=3)
+try:
+    s.setsockopt(socket.SOL_SOCKET, 83, 0)
+    print('off', flush=True)
+except OSError as e:
+    print('unsupported', e.errno, flush=True)
+sys.stdin.readline()
+# The socket is non-blocking (one open file description with ours): wait
+# with select, read until our end closes (an empty read).
+while True:
+    select.select([s], [], [])
+    try:
+        if not s.recv(1 << 17): break
+    except BlockingIOError:
+        pass
+s.detach()
+`], { stdio: ['pipe', 'pipe', 'inherit', b.fd] })
+  b.close()
+  const said = await new Promise<string>((resolve) => peer.stdout!.once('data', (d) => resolve(String(d).trim())))
+  t.teardown(() => peer.stdin!.end())
+  if (said !== 'off') {
+    t.log(`not run: this kernel has no SO_PASSRIGHTS (${said})`)
+    t.pass()
+    return
+  }
+  // Nobody reads yet: sends of 64 KiB fill the socket, and the rest queue.
+  const big = Buffer.alloc(1 << 16)
+  const fill = Array.from({ length: 64 }, () => a.send(big))
+  const settled = { queued: false }
+  const p = a.send('x', [0]).finally(() => (settled.queued = true))
+  await new Promise((r) => setImmediate(r))
+  t.false(settled.queued, 'the send with fds queued behind a full socket')
+  peer.stdin!.write('drain\n')
+  await Promise.all(fill)
+  const err = (await t.throwsAsync(p)) as NodeJS.ErrnoException
+  t.like(err, { code: 'EPERM', errno: -1, syscall: 'sendmsg' })
+  t.regex(err.message, /^EPERM: operation not permitted, sendmsg \(the peer does not accept fds \(SO_PASSRIGHTS is off on its socket\)/)
+})
+
 // A hostile peer passes a TCP socket with SO_LINGER on and a send queue
 // nobody reads, then closes its own copy: our close is the last, and waits
 // the linger time. It ran on the JS thread: inside receive() for a refused

@@ -273,8 +273,7 @@ function toFdArray(fds: unknown): Int32Array {
  * (s37-chan L2).
  */
 function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array, syscall = 'sendmsg'): Error {
-  if (errno === EPERM && numbers.length > 0) return refusedFds()
-  const err = core.fail(errno, errno === EBADF ? 'sendmsg' : syscall)
+  const err = sendFailure(core, errno, numbers.length > 0, errno === EBADF ? 'sendmsg' : syscall)
   if (errno !== EBADF || core.lost) return err
   const i = numbers.findIndex((n) => {
     try {
@@ -285,6 +284,15 @@ function sendError(core: FdCore<unknown>, errno: number, numbers: Int32Array, sy
     }
   })
   return i < 0 ? err : errnoError(errno, 'sendmsg', undefined, `fds[${i}], fd ${numbers[i]}, is not open`)
+}
+
+/**
+ * The error of a send with or without fds that failed with `errno`, at once
+ * ({@link sendError}) or as its queue was flushed: the one place that tells
+ * a refusal of the fds ({@link refusedFds}) from other errors.
+ */
+function sendFailure(core: FdCore<unknown>, errno: number, withFds: boolean, syscall = 'sendmsg'): Error {
+  return errno === EPERM && withFds ? refusedFds() : core.fail(errno, syscall)
 }
 
 /**
@@ -691,7 +699,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       sent++
       this.#sends.shift()
       if (s.list !== undefined) native.channelFdsClose(s.list)
-      if (r < 0) s.reject(r === EPERM && s.list !== undefined ? refusedFds() : this.#core.fail(r, 'sendmsg'))
+      if (r < 0) s.reject(sendFailure(this.#core, r, s.list !== undefined))
       else s.resolve()
     }
     this.#sendDelay = 0
