@@ -582,9 +582,13 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
       const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
       // The first accept is made out of fds: it reads at once, meets EMFILE,
       // and pauses. One loop turn later (its poll phase included) the watch
-      // has not read again, unless the turn outlasted the pause.
-      const first = server.accept()
+      // has not read again, unless the turn outlasted the pause. t0 is taken
+      // before the accept: taken after it, a stall between the two (2-5 ms,
+      // a loaded machine) made every step look early ("step 10 reached at
+      // 3.x ms"), and one over 5 ms made the judged turn see 10 (s43-flaky:
+      // 5 in 100 runs sharing a core with a busy loop).
       const t0 = performance.now()
+      const first = server.accept()
       await new Promise((r) => setImmediate(r))
       const turn = { ms: performance.now() - t0, retry: retry(server) }
       seen.push([turn.retry, performance.now() - t0])
