@@ -8,7 +8,9 @@
 //
 // Each child prints when it got in and when it is about to leave (CLOCK_MONOTONIC,
 // the same clock in every process); the parent checks from those times that
-// no more than 2 jobs ever overlapped and that 2 did.
+// no more than 2 jobs ever overlapped and that 2 did. The children start
+// waiting and are let go together (a "go" on their stdin), so one slow to
+// start cannot find the others done and make the check see 1.
 //
 //   node --import=tsx examples/semaphore-pool.ts
 import { spawn } from 'node:child_process'
@@ -20,6 +22,9 @@ const CHILDREN = 5
 
 async function child(): Promise<void> {
   using sem = Semaphore.fromFd(3, { adopt: true }) // takes the inherited fd itself, close-on-exec from now on
+  console.log('ready')
+  await new Promise((go) => process.stdin.once('data', go)) // the parent's "go"
+  process.stdin.destroy()
   {
     using permit = await sem.acquire() // waits on the event loop, no thread blocked
     console.log(`enter ${process.hrtime.bigint()}`)
@@ -30,14 +35,32 @@ async function child(): Promise<void> {
 
 async function parent(): Promise<void> {
   using sem = new Semaphore(PERMITS)
+  // Once every child is ready (or has died before it was), all are let go.
+  let readies = 0
+  let letGo!: () => void
+  const go = new Promise<void>((resolve) => (letGo = resolve))
+  const ready = (): void => {
+    if (++readies === CHILDREN) letGo()
+  }
   const runs = Array.from({ length: CHILDREN }, () => {
     // Same node, same flags (e.g. --import=tsx), this file, in child mode.
     const p = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'child'], {
-      stdio: ['ignore', 'pipe', 'inherit', sem.fd],
+      stdio: ['pipe', 'pipe', 'inherit', sem.fd],
     })
     let out = ''
-    p.stdout!.on('data', (d: Buffer) => (out += d))
-    return new Promise<{ code: number | null; out: string }>((resolve) => p.on('close', (code) => resolve({ code, out })))
+    p.stdout!.on('data', (d: Buffer) => {
+      const first = !out.includes('ready')
+      out += d
+      if (first && out.includes('ready')) ready()
+    })
+    p.stdin!.on('error', () => {}) // EPIPE: the child died before its "go"
+    void go.then(() => p.stdin!.end('go\n'))
+    return new Promise<{ code: number | null; out: string }>((resolve) =>
+      p.on('close', (code) => {
+        if (!out.includes('ready')) ready()
+        resolve({ code, out })
+      }),
+    )
   })
   const results = await Promise.all(runs)
 
