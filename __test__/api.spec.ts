@@ -129,31 +129,38 @@ test.serial('awaits that find a value at once still give the event loop a turn n
   // timers, I/O and other channels waited for as long as the loop ran.
   const sem = new Semaphore(0)
   t.teardown(() => sem.close())
-  let turns = 0
-  let ticking = true
-  const tick = (): void => void (turns++, ticking && setImmediate(tick))
-  setImmediate(tick)
-  let n = 0
   // Until 5 turns, then the time it took is checked: 200 ms as before
   // natively (a cap of 150 ms instead of 10 fails it), x10 under qemu-user,
   // where one run and its turn can take 20-60 ms. Without the rule the loop
-  // never turns, and the guard ends the run.
+  // never turns, and the guard ends the run. A stall of 150 ms (a loaded
+  // machine) could break one run, so the best of 3 is judged (s43-flaky).
   const boundMs = scaled(200, t.log, 'five loop turns during ready acquires')
-  const t0 = performance.now()
-  for (const end = t0 + 10 * boundMs; turns < 5 && performance.now() < end; n++) {
-    sem.release()
-    await sem.acquire()
+  const runs: Array<{ turns: number; tookMs: number; n: number }> = []
+  const inTime = (r: { turns: number; tookMs: number }): boolean => r.turns >= 5 && r.tookMs < boundMs
+  for (let attempt = 0; attempt < 3 && !runs.some(inTime); attempt++) {
+    let turns = 0
+    let ticking = true
+    const tick = (): void => void (turns++, ticking && setImmediate(tick))
+    setImmediate(tick)
+    let n = 0
+    const t0 = performance.now()
+    for (const end = t0 + 10 * boundMs; turns < 5 && performance.now() < end; n++) {
+      sem.release()
+      await sem.acquire()
+    }
+    runs.push({ turns, tookMs: performance.now() - t0, n })
+    ticking = false
+    await new Promise((r) => setImmediate(r)) // the last tick ends
   }
-  const tookMs = performance.now() - t0
-  ticking = false
-  t.true(turns >= 5 && tookMs < boundMs, `the event loop turned ${turns} times in ${tookMs.toFixed(0)} ms of ready acquires (${n}); 5 within ${boundMs} ms expected`)
+  const said = runs.map((r) => `${r.turns} turns in ${r.tookMs.toFixed(0)} ms of ready acquires (${r.n})`).join('; ')
+  t.true(runs.some(inTime), `the event loop turned ${said}; 5 within ${boundMs} ms expected`)
   // A periodic timer whose body is slower than its interval, in for await.
   const timer = new Timer()
   t.teardown(() => timer.close())
   timer.set(1, 1)
   let fired = false
   setTimeout(() => (fired = true), 5)
-  n = 0
+  let n = 0
   const busy = (ms: number): void => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as unknown as void
   for await (const _ of timer) {
     busy(2)
