@@ -1237,7 +1237,7 @@ test.serial('{ ref: false }: a lock wait does not keep the process alive; a refe
      const fd = fs.openSync(${JSON.stringify(fdPath)}, 'r')
      lfd.lockFile(fd, { ref: false, kind: 'flock' }).then(note('fd'), note('fd'))
      process.on('exit', () => console.log(JSON.stringify(settled)))`,
-    { timeoutMs: 20_000 },
+    { timeoutMs: scaled(20_000, t.log, 'the hang guard of a child that must exit by itself') },
   )
   t.is(unref.signal, null, 'the child exited by itself (killed by the hang guard otherwise)')
   t.is(unref.code, 0, unref.stderr)
@@ -1252,7 +1252,7 @@ test.serial('{ ref: false }: a lock wait does not keep the process alive; a refe
      lfd.lockFile(p, { ref: false }).then((l) => { console.log('unref granted'); l.release() })
      lfd.lockFile(p).then((l) => { console.log('ref granted'); l.release() })
      setTimeout(() => console.log('waiting'), 200)`,
-    { timeoutMs: 20_000, onStdout: (all) => all.includes('waiting') && ready() },
+    { timeoutMs: scaled(20_000, t.log, 'the hang guard of a child that must exit once granted'), onStdout: (all) => all.includes('waiting') && ready() },
   )
   await waiting
   held.release()
