@@ -52,10 +52,11 @@ test('settime returns the previous setting and gettime is relative', (t) => {
   const fd = timerfd(t)
   t.deepEqual(timerfdSettime(fd, { initial: 10, interval: 0.5 }), [0, 0])
   const [next, interval] = timerfdGettime(fd)
-  t.true(next > 9 && next <= 10, `next ${next}`)
+  // Lower bounds leave seconds for a stall between set and get (a loaded machine, qemu).
+  t.true(next > 5 && next <= 10, `next ${next}`)
   t.is(interval, 0.5)
   const [prevNext, prevInterval] = timerfdSettime(fd, {})
-  t.true(prevNext > 9 && prevNext <= 10)
+  t.true(prevNext > 5 && prevNext <= 10)
   t.is(prevInterval, 0.5)
   t.deepEqual(timerfdGettime(fd), [0, 0])
 })
@@ -88,7 +89,7 @@ test('the ns variants round-trip exact nanoseconds', (t) => {
   const fd = timerfd(t)
   t.deepEqual(timerfdSettimeNs(fd, { initial: 10n ** 10n, interval: 123_456_789n }), [0n, 0n])
   const [next, interval] = timerfdGettimeNs(fd)
-  t.true(next > 9n * 10n ** 9n && next <= 10n ** 10n)
+  t.true(next > 5n * 10n ** 9n && next <= 10n ** 10n)
   t.is(interval, 123_456_789n)
 })
 
@@ -670,7 +671,7 @@ test('Timer.fromFd reads each clock, dups by default and accepts { fd } objects'
     t.not(timer.fd, fd)
     t.is(timer.clock, name)
     timerfdSettime(fd, { initial: 100 })
-    t.true(timer.get().remaining > 99_000, 'the same timer')
+    t.true(timer.get().remaining > 50_000, 'the same timer')
   }
   t.throws(() => Timer.fromFd(-1), { code: 'ERR_OUT_OF_RANGE' })
   const closed = timerfdCreate(CLOCK_MONOTONIC)
@@ -791,13 +792,13 @@ test('an absolute time on the wall-clock scale for a clock that is not realtime 
   t.deepEqual(timer.get(), { remaining: 0, interval: 0 }, 'nothing was armed')
   // Its own clock's values, and relative times of any size, still work.
   timer.set(timer.now() + 60_000, 0, { absolute: true })
-  t.true(timer.get().remaining > 59_000)
+  t.true(timer.get().remaining > 30_000) // seconds of slack for a stall
   timer.set(Date.now(), 0)
   t.true(timer.get().remaining > 1e12, 'a relative delay is taken as given')
   const wall = new Timer('realtime')
   t.teardown(() => wall.close())
   wall.set(Date.now() + 60_000, 0, { absolute: true })
-  t.true(wall.get().remaining > 59_000)
+  t.true(wall.get().remaining > 30_000)
   // A wall clock near the epoch (a board with no RTC before NTP, or fake
   // timers, whose Date.now() starts at 0) is near the monotonic clock: its
   // own values must still be taken (s39-diff M1: they were refused).
@@ -810,6 +811,6 @@ test('an absolute time on the wall-clock scale for a clock that is not realtime 
     } finally {
       Date.now = realNow
     }
-    t.true(timer.get().remaining > 59_000, `Date.now() ${fake}`)
+    t.true(timer.get().remaining > 30_000, `Date.now() ${fake}`)
   }
 })
