@@ -173,7 +173,18 @@ test.serial("testLock(path) leaves this process's POSIX locks held, and opens no
   let gone = false
   void exited.then(() => (gone = true))
   t.teardown(() => gone || process.kill(pid, 'SIGKILL')) // if an assertion failed before its reader came
-  await sleep(100) // the writer is in open(), waiting for a reader
+  // The writer is in open(), waiting for a reader, once one of its threads
+  // sleeps in the kernel's wait_for_partner. A fixed 100 ms was too short
+  // under qemu-user (the child takes 0.6 s to start there), and the check
+  // below then could not fail (s43-flaky: not yet in open() in 3 of 3).
+  const inOpen = (): boolean => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).some((tid) => readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') === 'wait_for_partner')
+    } catch {
+      return false
+    }
+  }
+  await until(() => pid !== 0 && inOpen(), scaled(10_000, t.log, 'the FIFO writer blocking in open()'))
   const refused = t.throws(() => testLock(fifo))
   t.like(refused, { code: 'EINVAL', syscall: 'open', path: fifo })
   t.regex(refused?.message ?? '', /not a regular file or a directory/)
