@@ -592,21 +592,24 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
       await new Promise((r) => setImmediate(r))
       const turn = { ms: performance.now() - t0, retry: retry(server) }
       seen.push([turn.retry, performance.now() - t0])
-      while (performance.now() - t0 < 500) {
+      // Long enough to see the 1 s cap reached (at 5 + 10 + ... + 640 =
+      // 1275 ms of pauses) and held through a second 1 s pause.
+      while (performance.now() - t0 < 3700) {
         const v = retry(server)
         if (v !== seen[seen.length - 1][0]) seen.push([v, performance.now() - t0])
         await new Promise((r) => setTimeout(r, 1))
       }
+      const sampled = performance.now() - t0
       for (const fd of hog) fs.closeSync(fd)
       const ch = await first
       const after = retry(server)
       server.close()
       ch.close()
       client.close()
-      console.log(JSON.stringify({ seen, after, turn }))
+      console.log(JSON.stringify({ seen, after, turn, sampled }))
     })()`)
   t.is(r.status, 0, r.stderr)
-  const { seen, after, turn } = JSON.parse(r.stdout) as { seen: [number, number][]; after: number; turn: { ms: number; retry: number } }
+  const { seen, after, turn, sampled } = JSON.parse(r.stdout) as { seen: [number, number][]; after: number; turn: { ms: number; retry: number }; sampled: number }
   // About 0.25 ms here; with the old pause the turn's poll phase read again
   // and made it 10. A timer can fire early by as long as the loop's cached
   // time is stale, so only a short turn is judged (s42-diff2 L3c: a 1.9 ms
@@ -625,6 +628,13 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
   for (const [v, at] of seen) {
     if (v > 5) t.true(at >= 0.8 * (v - 5), `step ${v} reached at ${at.toFixed(1)} ms`)
   }
+  // The cap holds: a failure as a 1 s pause ends is the next in a row, not
+  // a new start (a window counted from the pause's start restarted at 5).
+  const capAt = seen.findIndex(([v]) => v === 1000)
+  t.true(capAt >= 0, `the 1 s cap was reached: ${steps.join(', ')}`)
+  const afterCap = seen.slice(capAt).filter(([v]) => v !== 0)
+  t.deepEqual([...new Set(afterCap.map(([v]) => v))], [1000], `after the cap: ${afterCap.map(([v, at]) => `${v} at ${at.toFixed(0)} ms`).join(', ')}`)
+  t.true(sampled - seen[capAt]![1] > 1100, `sampled until ${sampled.toFixed(0)} ms, past the first 1 s pause (from ${seen[capAt]![1].toFixed(0)} ms)`)
   t.is(after, 0, 'no pause once an accept succeeded')
 })
 
@@ -650,13 +660,18 @@ test.serial('the accept backoff starts again at 5 ms after a time with nobody wa
       const first = server.accept({ signal: ac.signal }).then(() => 'accepted', (e) => e.code)
       let grown = 0
       const t0 = performance.now()
-      while (grown < 40 && performance.now() - t0 < 5000) {
+      // Until the 640 ms pause: cut short at once by the abort below, its
+      // due end is far off (a window from the due end kept doubling).
+      while (grown < 640 && performance.now() - t0 < 5000) {
         grown = Math.max(grown, retry(server))
         await sleep(1)
       }
-      ac.abort()
+      ac.abort() // the last waiter leaves: the pause under way ends now
       const ended = await first
-      await sleep(1300) // nobody waits
+      // Nobody waits for 1.3 s: over the package's fixed 1 s window
+      // (ACCEPT_RETRY_MAX_MS), counted from the pause's real end, so a
+      // stall of this thread only makes the gap longer.
+      await sleep(1300)
       // Still out of fds: this accept reads at once, meets EMFILE, pauses.
       const second = server.accept()
       const again = retry(server)
@@ -669,7 +684,7 @@ test.serial('the accept backoff starts again at 5 ms after a time with nobody wa
     })()`)
   t.is(r.status, 0, r.stderr)
   const { grown, ended, again } = JSON.parse(r.stdout) as { grown: number; ended: string; again: number }
-  t.true(grown >= 40, `the backoff grew to ${grown} ms`)
+  t.true(grown >= 640, `the backoff grew to ${grown} ms`)
   t.is(ended, 'ABORT_ERR')
   t.is(again, 5, 'the first pause after 1.3 s with nobody waiting')
 })

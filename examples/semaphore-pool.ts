@@ -45,7 +45,7 @@ async function parent(): Promise<void> {
   const runs = Array.from({ length: CHILDREN }, () => {
     // Same node, same flags (e.g. --import=tsx), this file, in child mode.
     const p = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'child'], {
-      stdio: ['pipe', 'pipe', 'inherit', sem.fd],
+      stdio: ['pipe', 'pipe', 'inherit', sem.fd], // stdin: the parent's "go" (below)
     })
     let out = ''
     p.stdout!.on('data', (d: Buffer) => {

@@ -6,12 +6,11 @@
  * @module
  */
 import { fstatSync } from 'node:fs'
-import { performance } from 'node:perf_hooks'
 import { inspect } from 'node:util'
 import { native } from './binding'
 import { shown } from './inspect'
 import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
-import { FdCore, type FdIterator, type Handle } from './waiter'
+import { clock, FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
 import { after, cancelAfter } from './timers'
 
@@ -856,8 +855,6 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   #rejected = 0
   /** The wait before the next `accept4` after an {@link ACCEPT_RETRY} error; 0 once one succeeded. */
   #retryMs = 0
-  /** When the last pause was due to end (`performance.now()`), for {@link FdChannelServer.#retryLater}. */
-  #retryEnd = 0
   #warned = false
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
@@ -1084,15 +1081,16 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     // with nobody queued, and a pause has a waiter queued), so this guards
     // a change to FdCore, and no test can reach it (s42-diff2 L3a).
     if (core.paused) return undefined
-    // A failure is the next in a row only if it came as the last pause ended
-    // (a waiter was queued, so the watch read again at once). One that comes
-    // over ACCEPT_RETRY_MAX_MS after that followed a time with nobody
-    // waiting, and starts again at the first step: before, the doubling went
-    // on from the last pause, however long ago it was (s42-diff2 L4).
-    const now = performance.now()
-    const inRow = this.#retryMs !== 0 && now - this.#retryEnd <= ACCEPT_RETRY_MAX_MS
+    // A failure is the next in a row if it came as the last pause ended (a
+    // waiter still queued: the watch reads again at once). One over
+    // ACCEPT_RETRY_MAX_MS after the pause ended (on time, or cut short as
+    // the last waiter left) followed a time with nobody waiting, and starts
+    // again at the first step: before, the doubling went on from the last
+    // pause, however long ago it was (s42-diff2 L4). The end is the pause's
+    // real end, not when it was due: a pause cut short by an abort kept
+    // doubling, and a loop stalled past its due end restarted it (s43-diff M1).
+    const inRow = this.#retryMs !== 0 && clock() - core.pauseEnded <= ACCEPT_RETRY_MAX_MS
     this.#retryMs = inRow ? Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS) : ACCEPT_RETRY_FIRST_MS
-    this.#retryEnd = now + this.#retryMs
     core.pause(this.#retryMs)
     if (!this.#warned) {
       this.#warned = true

@@ -115,7 +115,8 @@ let fastSince = 0
  */
 let cut = false
 const newTurn = (): void => void ((fastRun = 0), (cut = false))
-const clock: () => number = performance.now.bind(performance)
+/** `performance.now` from `node:perf_hooks`, bound at load (see {@link FAST_RUN_MS}); also the clock of {@link FdCore.pauseEnded}. */
+export const clock: () => number = performance.now.bind(performance)
 
 /** How long one slice of a sync wait blocks in `poll(2)` before JS runs again (ms). */
 const SYNC_SLICE_MS = 20
@@ -176,6 +177,8 @@ export class FdCore<T> {
   #deferred: Array<() => void> | undefined
   /** The timer that ends a {@link FdCore.pause}; undefined when not paused. */
   #paused: ReturnType<typeof setTimeout> | undefined
+  /** When the last {@link FdCore.pause} ended ({@link clock}), on time or cut short; 0 before any. */
+  #pauseEnded = 0
 
   /**
    * @param h - the handle that owns the fd.
@@ -200,6 +203,11 @@ export class FdCore<T> {
   /** Whether a {@link FdCore.pause} is under way. */
   get paused(): boolean {
     return this.#paused !== undefined
+  }
+
+  /** When the last {@link FdCore.pause} ended ({@link clock}): on time, or cut short as the last waiter left or the fd closed; 0 before any. */
+  get pauseEnded(): number {
+    return this.#pauseEnded
   }
 
   /** Waits pending in this environment. */
@@ -387,6 +395,7 @@ export class FdCore<T> {
     // finds the pause; if it leaves, `#stopWatch` ends the pause.
     const timer = after(() => {
       this.#paused = undefined
+      this.#pauseEnded = clock()
       if (this.#size === 0 || this.fd < 0) return
       const err = this.#startWatch()
       if (err !== undefined) this.#failAll(err)
@@ -488,8 +497,10 @@ export class FdCore<T> {
 
   /** Cancels a {@link FdCore.pause}'s timer, if one is pending. */
   #endPause(): void {
-    if (this.#paused !== undefined) cancelAfter(this.#paused)
+    if (this.#paused === undefined) return
+    cancelAfter(this.#paused)
     this.#paused = undefined
+    this.#pauseEnded = clock()
   }
 
   #remove(w: Waiter<T>): boolean {
