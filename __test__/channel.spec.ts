@@ -324,39 +324,13 @@ test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => 
 
 // A peer that refuses fds: send() with fds gave "EPERM: operation not
 // permitted, sendmsg" and nothing more (s41-chan LOW-2).
-test.serial('a send with fds to a peer that refuses them (SO_PASSRIGHTS off) says so; one without fds goes through', async (t) => {
-  const [a, b] = FdChannel.pair()
-  t.teardown(() => a.close())
-  // Python turns SO_PASSRIGHTS (83, Linux 6.16+) off on the peer's socket, fd 3.
-  const peer = spawn('python3', ['-c', `
-import socket, sys
-s = socket.socket(fileno=3)
-try:
-    s.setsockopt(socket.SOL_SOCKET, 83, 0)
-    print('off', flush=True)
-except OSError as e:
-    print('unsupported', e.errno, flush=True)
-sys.stdin.readline()
-s.detach()
-`], { stdio: ['pipe', 'pipe', 'inherit', b.fd] })
-  b.close()
-  const said = await new Promise<string>((resolve) => peer.stdout!.once('data', (d) => resolve(String(d).trim())))
-  t.teardown(() => peer.stdin!.end())
-  if (said !== 'off') {
-    t.log(`not run: this kernel has no SO_PASSRIGHTS (${said})`)
-    t.pass()
-    return
-  }
-  const err = (await t.throwsAsync(a.send('x', [0]))) as NodeJS.ErrnoException
-  t.like(err, { code: 'EPERM', errno: -1, syscall: 'sendmsg' })
-  t.regex(err.message, /^EPERM: operation not permitted, sendmsg \(the peer does not accept fds \(SO_PASSRIGHTS is off on its socket\)/)
-  await a.send('y')
-})
-
-// The same refusal met by a send that had queued behind a full socket: it
-// fails as the queue is flushed, on a later loop turn, and says the same.
-test.serial('a queued send with fds that the peer refuses says so as well', async (t) => {
-  const [a, b] = FdChannel.pair()
+/**
+ * Python turns SO_PASSRIGHTS (83, Linux 6.16+) off on `b`'s socket (its fd
+ * 3) and closes `b` here. It reads nothing until `drain()` (or its stdin's
+ * end at teardown), then reads until `a`, closed at teardown, ends. Resolves
+ * with whether the kernel has the option; the test says so and passes if not.
+ */
+async function refusingPeer(t: ExecutionContext, a: FdChannel, b: FdChannel): Promise<{ refuses: boolean; drain(): void }> {
   t.teardown(() => a.close())
   const peer = spawn('python3', ['-c', `
 import select, socket, sys
@@ -383,8 +357,28 @@ s.detach()
   if (said !== 'off') {
     t.log(`not run: this kernel has no SO_PASSRIGHTS (${said})`)
     t.pass()
-    return
   }
+  return { refuses: said === 'off', drain: () => void peer.stdin!.write('drain\n') }
+}
+
+function isRefusal(t: ExecutionContext, err: NodeJS.ErrnoException): void {
+  t.like(err, { code: 'EPERM', errno: -1, syscall: 'sendmsg' })
+  t.regex(err.message, /^EPERM: operation not permitted, sendmsg \(the peer does not accept fds \(SO_PASSRIGHTS is off on its socket\)/)
+}
+
+test.serial('a send with fds to a peer that refuses them (SO_PASSRIGHTS off) says so; one without fds goes through', async (t) => {
+  const [a, b] = FdChannel.pair()
+  if (!(await refusingPeer(t, a, b)).refuses) return
+  isRefusal(t, (await t.throwsAsync(a.send('x', [0]))) as NodeJS.ErrnoException)
+  await a.send('y')
+})
+
+// The same refusal met by a send that had queued behind a full socket: it
+// fails as the queue is flushed, on a later loop turn, and says the same.
+test.serial('a queued send with fds that the peer refuses says so as well', async (t) => {
+  const [a, b] = FdChannel.pair()
+  const peer = await refusingPeer(t, a, b)
+  if (!peer.refuses) return
   // Nobody reads yet: sends of 64 KiB fill the socket, and the rest queue.
   const big = Buffer.alloc(1 << 16)
   const fill = Array.from({ length: 64 }, () => a.send(big))
@@ -392,11 +386,9 @@ s.detach()
   const p = a.send('x', [0]).finally(() => (settled.queued = true))
   await new Promise((r) => setImmediate(r))
   t.false(settled.queued, 'the send with fds queued behind a full socket')
-  peer.stdin!.write('drain\n')
+  peer.drain()
   await Promise.all(fill)
-  const err = (await t.throwsAsync(p)) as NodeJS.ErrnoException
-  t.like(err, { code: 'EPERM', errno: -1, syscall: 'sendmsg' })
-  t.regex(err.message, /^EPERM: operation not permitted, sendmsg \(the peer does not accept fds \(SO_PASSRIGHTS is off on its socket\)/)
+  isRefusal(t, (await t.throwsAsync(p)) as NodeJS.ErrnoException)
 })
 
 // A hostile peer passes a TCP socket with SO_LINGER on and a send queue
@@ -558,6 +550,31 @@ test.serial('a server loop survives running out of fds: accept waits and retries
   t.deepEqual(out.warnings, ['LINUX_FD_ACCEPT_RETRY'], 'one warning for the whole run')
 })
 
+/**
+ * Runs `body` in a child with few fds ({@link withFewFds}), after it has
+ * listened at `path` as `server`, taken every fd but one into `hog`, and
+ * connected `client`, so the server's next accept meets EMFILE. `retry(s)`
+ * reads the pause under way from util.inspect (acceptRetry); `sleep(ms)`.
+ */
+function withBackoff(path: string, body: string) {
+  return withFewFds(`
+    const fs = require('node:fs')
+    const util = require('node:util')
+    // Not printed: the warning's write to stderr took about 2 ms of a loop
+    // turn that the backoff test measures.
+    process.removeAllListeners('warning')
+    const retry = (s) => Number(/acceptRetry: (\\d+)/.exec(util.inspect(s))[1])
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+    ;(async () => {
+      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+      const hog = []
+      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
+      fs.closeSync(hog.pop())
+      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+      ${body}
+    })()`)
+}
+
 // The accept backoff, as util.inspect shows it (acceptRetry): 5 ms, then
 // doubled once per failed retry, each step lasting its pause; 0 again once
 // accepting works. The first pause was 10 ms when the first accept was
@@ -566,20 +583,8 @@ test.serial('a server loop survives running out of fds: accept waits and retries
 test.serial('the accept backoff doubles once per failed retry, from 5 ms, and ends on success (inspect shows it)', (t) => {
   const path = join(tmpdir(), `linux-fd-backoff-${process.pid}.sock`)
   t.teardown(() => rmSync(path, { force: true }))
-  const r = withFewFds(`
-    const fs = require('node:fs')
-    const util = require('node:util')
-    // Not printed: the warning's write to stderr took about 2 ms of the
-    // loop turn measured below.
-    process.removeAllListeners('warning')
-    const retry = (s) => Number(/acceptRetry: (\\d+)/.exec(util.inspect(s))[1])
-    ;(async () => {
-      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
+  const r = withBackoff(path, `
       const seen = [[retry(server), 0]]
-      const hog = []
-      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
-      fs.closeSync(hog.pop())
-      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
       // The first accept is made out of fds: it reads at once, meets EMFILE,
       // and pauses. One loop turn later (its poll phase included) the watch
       // has not read again, unless the turn outlasted the pause. t0 is taken
@@ -606,8 +611,7 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
       server.close()
       ch.close()
       client.close()
-      console.log(JSON.stringify({ seen, after, turn, sampled }))
-    })()`)
+      console.log(JSON.stringify({ seen, after, turn, sampled }))`)
   t.is(r.status, 0, r.stderr)
   const { seen, after, turn, sampled } = JSON.parse(r.stdout) as { seen: [number, number][]; after: number; turn: { ms: number; retry: number }; sampled: number }
   // About 0.25 ms here; with the old pause the turn's poll phase read again
@@ -644,18 +648,7 @@ test.serial('the accept backoff doubles once per failed retry, from 5 ms, and en
 test.serial('the accept backoff starts again at 5 ms after a time with nobody waiting', (t) => {
   const path = join(tmpdir(), `linux-fd-backoff2-${process.pid}.sock`)
   t.teardown(() => rmSync(path, { force: true }))
-  const r = withFewFds(`
-    const fs = require('node:fs')
-    const util = require('node:util')
-    process.removeAllListeners('warning')
-    const retry = (s) => Number(/acceptRetry: (\\d+)/.exec(util.inspect(s))[1])
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-    ;(async () => {
-      const server = lfd.FdChannel.listen(${JSON.stringify(path)})
-      const hog = []
-      try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch {}
-      fs.closeSync(hog.pop())
-      const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
+  const r = withBackoff(path, `
       const ac = new AbortController()
       const first = server.accept({ signal: ac.signal }).then(() => 'accepted', (e) => e.code)
       let grown = 0
@@ -680,8 +673,7 @@ test.serial('the accept backoff starts again at 5 ms after a time with nobody wa
       server.close()
       ch.close()
       client.close()
-      console.log(JSON.stringify({ grown, ended, again }))
-    })()`)
+      console.log(JSON.stringify({ grown, ended, again }))`)
   t.is(r.status, 0, r.stderr)
   const { grown, ended, again } = JSON.parse(r.stdout) as { grown: number; ended: string; again: number }
   t.true(grown >= 640, `the backoff grew to ${grown} ms`)
