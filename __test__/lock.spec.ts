@@ -1332,6 +1332,50 @@ test('a directory: an exclusive OFD lock says how to lock it; a flock or shared 
   }
 })
 
+
+test.serial('a directory its holder removes: its waiters reject with ENOENT, and no regular file is made in its place (s44)', async (t) => {
+  const { existsSync, mkdirSync, renameSync, rmdirSync, fstatSync, statSync } = await import('node:fs')
+  // Only a 'flock' lock of a directory can wait: an exclusive OFD lock needs
+  // it open for writing (EISDIR), so no OFD lock of a directory conflicts.
+  for (const how of ['rmdir', 'rename'] as const) {
+    const d = join(dir, `dir-${how}`)
+    mkdirSync(d)
+    const holder = tryLockFile(d, { kind: 'flock' })!
+    // Each lock is released as soon as it is granted (read first: the inode
+    // it is on), so that a wrong grant cannot hold up the other waiter.
+    const inoOf = (l: FileLock): number => {
+      const ino = fstatSync(l.fd).ino
+      l.release()
+      return ino
+    }
+    const waiters = [lockFile(d, { kind: 'flock' }).then(inoOf), lockFile(d, { kind: 'flock', shared: true }).then(inoOf)]
+    await sleep(20)
+    if (how === 'rmdir') rmdirSync(d)
+    else {
+      mkdirSync(d + '.new')
+      renameSync(d + '.new', d)
+    }
+    holder.release()
+    const outcomes = await Promise.allSettled(waiters)
+    if (how === 'rmdir') {
+      t.false(existsSync(d), 'nothing made where the directory was')
+      for (const o of outcomes) {
+        t.is(o.status, 'rejected')
+        if (o.status === 'rejected') {
+          t.like(o.reason, { code: 'ENOENT', syscall: 'stat', path: d })
+          t.is(o.reason.message, `ENOENT: no such file or directory, stat '${d}' (the locked directory was removed: a lock of a directory does not make a new one)`)
+        }
+      }
+    } else {
+      // Renamed over by another directory: that one is locked, as a file would be.
+      t.true(statSync(d).isDirectory())
+      const ino = statSync(d).ino
+      t.deepEqual(outcomes, [{ status: 'fulfilled', value: ino }, { status: 'fulfilled', value: ino }], 'both locked the directory the path names now')
+      rmdirSync(d)
+    }
+  }
+})
+
 test.serial('a lock file its holder unlinks or replaces before releasing: a waiter locks the file the path names now, never the orphan', async (t) => {
   const { renameSync, statSync, unlinkSync, fstatSync } = await import('node:fs')
   for (const kind of ['ofd', 'flock'] as const) {

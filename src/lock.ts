@@ -87,6 +87,7 @@ const EBADF = -9
 const EISDIR = -21
 const EAGAIN = -11
 const ENOENT = -2
+const ENOTDIR = -20
 const EINVAL = -22
 const EOPNOTSUPP = -95
 const ECANCELED = -125
@@ -310,7 +311,8 @@ const syscallOf = (spec: Spec): string => (spec.kind === 'flock' ? 'flock' : 'fc
  * locking an orphan that excludes no one who opens the path afterwards; so
  * a lock by path checks, and on `false` (the handle is then released)
  * starts over on the path. An fd target is kept as it is. Throws (having
- * released the handle) if the path cannot be checked.
+ * released the handle) if the path cannot be checked, or names nothing now
+ * and the locked file was a directory (`ENOENT`).
  */
 function keep(h: LockHandle, target: LockPath | number): boolean {
   if (typeof target === 'number') return true
@@ -320,7 +322,10 @@ function keep(h: LockHandle, target: LockPath | number): boolean {
   if (r === 1) return true
   native.lockRelease(h)
   if (r === 0) return false
-  throw errnoError(r, 'stat', pathText(target))
+  // A missing path is an error only for a locked directory (core
+  // `names_file`): a start over would make a regular file in its place.
+  const hint = r === ENOENT || r === ENOTDIR ? 'the locked directory was removed: a lock of a directory does not make a new one' : undefined
+  throw errnoError(r, 'stat', pathText(target), hint)
 }
 
 /** The lock just taken through `h` (fd number `fd`), or null if `keep` released it. */
@@ -626,12 +631,14 @@ export class FileLock implements Disposable, AsyncDisposable {
  * goes on working after the unlink; and not on NFS, where another client's
  * cached view of the path may not see the change. A relative path is
  * checked only while the working directory is the one it was opened in.
+ * A locked directory that is removed is not made again as a file: its
+ * lock is released and `ENOENT` (`syscall` `'stat'`) thrown, or rejected.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
  * @returns the lock, or `null` on a conflict (or if the path was replaced as it was locked, 100 times in a row).
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments (an unknown option key included).
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
- * @throws {Error} `ENOENT`, `EACCES`, `EISDIR` (`syscall` `'open'`), `EBADF`, … from opening or locking.
+ * @throws {Error} `ENOENT`, `EACCES`, `EISDIR` (`syscall` `'open'`), `EBADF`, … from opening or locking; `ENOENT` (`syscall` `'stat'`) for a directory removed as it was locked.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
  * @see https://man7.org/linux/man-pages/man2/flock.2.html
  * @example
@@ -859,7 +866,8 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * A lock by path, granted at once or after a wait, is kept only if the path
  * still names the locked file; one granted on a file that its holder
  * unlinked or renamed over before releasing is released, and the wait
- * starts over on the path (see {@link tryLockFile}).
+ * starts over on the path (see {@link tryLockFile}); a directory that its
+ * holder removed rejects with `ENOENT` (`syscall` `'stat'`).
  *
  * `fileOrPath` is as for {@link tryLockFile}. Classic POSIX record locks are
  * not offered here: closing *any* fd of the file drops them, and Node opens

@@ -550,13 +550,21 @@ pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd>
 /// holder that unlinked or replaced the lock file before releasing it. A
 /// lock taken on such an orphan excludes no one who opens the path now, so
 /// a path lock checks this after locking and starts over on `false`.
+///
+/// Except for a directory whose path is gone: that is the `stat` error, not
+/// `false`. The start over opens the path with `O_CREAT`, which made a
+/// regular file where the removed directory was (a `flock` waiter on a
+/// directory its holder removed). A directory renamed over by another one
+/// is still `false`, and the new one is locked.
 /// Other `stat` errors are returned (`syscall` `"stat"`).
 /// @see https://man7.org/linux/man-pages/man2/stat.2.html
 pub fn names_file(path: &std::path::Path, fd: BorrowedFd<'_>) -> Result<bool> {
+    use nix::sys::stat::SFlag;
     let of_fd = nix::sys::stat::fstat(fd).syscall("fstat")?;
+    let dir = of_fd.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits();
     match retry_eintr(|| nix::sys::stat::stat(path)) {
         Ok(st) => Ok(st.st_dev == of_fd.st_dev && st.st_ino == of_fd.st_ino),
-        Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
+        Err(Errno::ENOENT | Errno::ENOTDIR) if !dir => Ok(false),
         Err(e) => Err(e).syscall("stat"),
     }
 }

@@ -243,6 +243,24 @@ fn names_file_is_false_once_the_path_is_unlinked_or_replaced() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn names_file_of_a_removed_directory_is_the_stat_error() {
+    let dir = temp_path("names-dir");
+    let locked = dir.join("d");
+    std::fs::create_dir_all(&locked).unwrap();
+    let fd = open_for_spec(&locked, &spec(LockKind::Flock, false)).unwrap();
+    assert!(names_file(&locked, fd.as_fd()).unwrap());
+    // Renamed over by another directory: a mismatch, as for a file.
+    std::fs::create_dir(dir.join("new")).unwrap();
+    std::fs::rename(dir.join("new"), &locked).unwrap();
+    assert!(!names_file(&locked, fd.as_fd()).unwrap());
+    // Gone: an error, so that nobody starts over with an O_CREAT open.
+    std::fs::remove_dir(&locked).unwrap();
+    let err = names_file(&locked, fd.as_fd()).unwrap_err();
+    assert_eq!((err.errno, err.syscall), (linux_fd_core::Errno::ENOENT, "stat"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// This description's OFD locks on the file, as `(shared, first, last)`, from /proc/self/fdinfo.
 fn own_locks(fd: std::os::fd::BorrowedFd<'_>) -> Vec<(bool, i64, i64)> {
     let all = LockSpec {
