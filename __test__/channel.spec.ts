@@ -489,8 +489,11 @@ test.serial('a queued send that cannot duplicate its fds says fcntl, with the er
 })
 
 /** Runs `code` in a child whose fd table has 256 numbers (sh's ulimit: Node has no setrlimit). */
-function withFewFds(code: string) {
-  return spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, `const lfd = require(${JSON.stringify(PKG)});\n${code}`], { encoding: 'utf8', timeout: 30_000 * SLOWDOWN })
+function withFewFds(code: string, preload = '') {
+  return spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, `${preload}\nconst lfd = require(${JSON.stringify(PKG)});\n${code}`], {
+    encoding: 'utf8',
+    timeout: 30_000 * SLOWDOWN,
+  })
 }
 
 // A server loop written as the README shows, in a process that runs out of
@@ -556,8 +559,9 @@ test.serial('a server loop survives running out of fds: accept waits and retries
  * connected `client`, so the server's next accept meets EMFILE. `retry(s)`
  * reads the pause under way from util.inspect (acceptRetry); `sleep(ms)`.
  */
-function withBackoff(path: string, body: string) {
-  return withFewFds(`
+function withBackoff(path: string, body: string, preload = '') {
+  return withFewFds(
+    `
     const fs = require('node:fs')
     const util = require('node:util')
     // Not printed: the warning's write to stderr took about 2 ms of a loop
@@ -572,7 +576,9 @@ function withBackoff(path: string, body: string) {
       fs.closeSync(hog.pop())
       const client = await lfd.FdChannel.connect(${JSON.stringify(path)})
       ${body}
-    })()`)
+    })()`,
+    preload,
+  )
 }
 
 // The accept backoff, as util.inspect shows it (acceptRetry): 5 ms, then
@@ -679,6 +685,56 @@ test.serial('the accept backoff starts again at 5 ms after a time with nobody wa
   t.true(grown >= 640, `the backoff grew to ${grown} ms`)
   t.is(ended, 'ABORT_ERR')
   t.is(again, 5, 'the first pause after 1.3 s with nobody waiting')
+})
+
+// LINUX_FD_ACCEPT_RETRY was shown once per server: a second run of EMFILE,
+// hours later, said nothing (note43). Now: as a run of failures starts, at
+// most once a minute. The minute passes on a clock the child moves forward
+// (performance.now, which the package binds as it loads), not in real time.
+test.serial('the accept warning is shown as a run of failures starts, at most once a minute', (t) => {
+  const path = join(tmpdir(), `linux-fd-backoff3-${process.pid}.sock`)
+  t.teardown(() => rmSync(path, { force: true }))
+  const r = withBackoff(
+    path,
+    `
+      const warnings = []
+      process.on('warning', (w) => warnings.push(w.code))
+      // One run of failures: an accept that meets EMFILE, pauses and is
+      // aborted; then 1.1 s (on the moved clock) with nobody waiting.
+      const run = async (label, long = false) => {
+        const ac = new AbortController()
+        const p = server.accept({ signal: ac.signal }).catch((e) => e.code)
+        const first = retry(server)
+        await sleep(20) // a few failures in a row
+        if (long) {
+          // A run that goes on for over a minute: still one warning.
+          skew += 61000
+          await sleep(40)
+        }
+        ac.abort()
+        const code = await p
+        skew += 1100
+        return [label, first, code, warnings.length]
+      }
+      const runs = [await run('first, for over a minute', true)]
+      skew += 60000 // a minute on
+      runs.push(await run('a minute on'))
+      runs.push(await run('1.1 s on'))
+      skew += 60000
+      runs.push(await run('another minute on'))
+      for (const fd of hog) fs.closeSync(fd)
+      server.close()
+      client.close()
+      console.log(JSON.stringify(runs))`,
+    'let skew = 0; { const now = performance.now.bind(performance); performance.now = () => now() + skew }',
+  )
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), [
+    ['first, for over a minute', 5, 'ABORT_ERR', 1],
+    ['a minute on', 5, 'ABORT_ERR', 2],
+    ['1.1 s on', 5, 'ABORT_ERR', 2],
+    ['another minute on', 5, 'ABORT_ERR', 3],
+  ])
 })
 
 // The server's watch was made at the first wait that queued: with the

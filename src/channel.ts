@@ -62,6 +62,8 @@ const ACCEPT_RETRY = new Set([-24, -23, -105, -12])
 const ACCEPT_RETRY_FIRST_MS = 5
 /** …up to this. */
 const ACCEPT_RETRY_MAX_MS = 1000
+/** The least time between two `LINUX_FD_ACCEPT_RETRY` warnings of one server (one per run of failures, at most this often). */
+const ACCEPT_WARN_EVERY_MS = 60_000
 /** Errors that mean the peer is gone: they end an iterator instead of throwing. */
 const PEER_GONE = new Set(['EPIPE', 'ECONNRESET'])
 
@@ -855,7 +857,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   #rejected = 0
   /** The wait before the next `accept4` after an {@link ACCEPT_RETRY} error; 0 once one succeeded. */
   #retryMs = 0
-  #warned = false
+  /** When the last `LINUX_FD_ACCEPT_RETRY` warning was shown (`clock()`), or -Infinity. */
+  #warnedAt = -Infinity
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
 
@@ -971,7 +974,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * Out of fds or kernel memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`
    * from `accept4`), it does not reject: the connection waits in the
    * backlog, and the server tries again after 5 ms, doubling up to 1 s while
-   * it keeps failing, with one `LINUX_FD_ACCEPT_RETRY` warning per server.
+   * it keeps failing, with a `LINUX_FD_ACCEPT_RETRY` warning as such a run
+   * starts (at most one a minute per server).
    * Pass a `signal` to bound the wait.
    * @see https://man7.org/linux/man-pages/man2/accept4.2.html
    * @throws {Error} (rejects) `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`, or the
@@ -1072,8 +1076,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * `accept4` failed with an {@link ACCEPT_RETRY} error: stops accepting for
    * a while (5 ms, doubled on each failure in a row, up to 1 s; a failure
    * over 1 s after the last pause ended starts at 5 ms again), and says so
-   * once per server with a `LINUX_FD_ACCEPT_RETRY` warning. Returns
-   * "nothing yet" for the read.
+   * with a `LINUX_FD_ACCEPT_RETRY` warning as a run of failures starts, if
+   * the server's last one is a minute old. Returns "nothing yet" for the read.
    */
   #retryLater(core: FdCore<FdChannel>, errno: number): undefined {
     // A read made during a pause is not another failure of the retry
@@ -1092,12 +1096,16 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     const inRow = this.#retryMs !== 0 && clock() - core.pauseEnded <= ACCEPT_RETRY_MAX_MS
     this.#retryMs = inRow ? Math.min(this.#retryMs * 2, ACCEPT_RETRY_MAX_MS) : ACCEPT_RETRY_FIRST_MS
     core.pause(this.#retryMs)
-    if (!this.#warned) {
-      this.#warned = true
+    // Once a run, not once a server: a second run of EMFILE hours later said
+    // nothing (note43). At most once a minute, so that a server that runs
+    // out of fds every few seconds does not fill its log.
+    const now = clock()
+    if (!inRow && now - this.#warnedAt >= ACCEPT_WARN_EVERY_MS) {
+      this.#warnedAt = now
       const e = errnoError(errno, 'accept4')
       try {
         process.emitWarning(
-          `FdChannelServer at ${this.#path}: ${e.message}. Connections wait in the backlog; accepting is tried again after ${ACCEPT_RETRY_FIRST_MS} ms, backing off to ${ACCEPT_RETRY_MAX_MS} ms (this warning is shown once per server)`,
+          `FdChannelServer at ${this.#path}: ${e.message}. Connections wait in the backlog; accepting is tried again after ${ACCEPT_RETRY_FIRST_MS} ms, backing off to ${ACCEPT_RETRY_MAX_MS} ms (this warning is shown as a run of failures starts, at most once a minute)`,
           { code: 'LINUX_FD_ACCEPT_RETRY' },
         )
       } catch {} // a replaced process.emitWarning: the retry goes on either way
