@@ -390,8 +390,12 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * iterators end instead). Idempotent; never throws. If the fd was closed
    * outside the package, its number may now belong to another file: `close()`
    * (and garbage collection) then forgets the number instead of closing it,
-   * checked with one `fstat` (device, inode and type). That check cannot tell
-   * an eventfd from another eventfd, timerfd or epoll fd: they share one inode.
+   * checked with one `fstat` (device, inode and type), and against the
+   * package's record of which object owns each number it opened (so a
+   * number reused by a newer `EventCounter`, `Timer` or low-level
+   * {@link eventfd} call is left alone). The `fstat` alone cannot tell an
+   * eventfd from another eventfd, timerfd or epoll fd (they share one
+   * inode), so such an fd opened outside the package may be closed.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {

@@ -757,8 +757,12 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * If the fd was closed outside the package (`fs.closeSync(timer.fd)`), its
    * number may now belong to another file: `close()` (and garbage
    * collection) then forgets the number instead of closing it, checked with
-   * one `fstat` (device, inode and type). That check cannot tell a timerfd
-   * from another timerfd, eventfd or epoll fd: they all share one inode.
+   * one `fstat` (device, inode and type), and against the package's record
+   * of which object owns each number it opened (so a number reused by a
+   * newer `Timer`, `EventCounter` or low-level {@link timerfdCreate} call
+   * is left alone). The `fstat` alone cannot tell a timerfd from another
+   * timerfd, eventfd or epoll fd (they share one inode), so such an fd
+   * opened outside the package may be closed.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
