@@ -148,6 +148,19 @@ try {
     tsc('tsconfig.cts.json')
     run(process.execPath, [join('out', 'default.cjs')], { cwd: app, env: installEnv, stdio: 'inherit' })
   })
+  // The peer range admits any @types/node from 18.19, and a plain
+  // `npm i -D @types/node` installs the newest: 26 renamed
+  // util.InspectOptionsStylized, which the typings named, and they failed
+  // to compile there (s44-user). The repo's devDependency
+  // `@types/node-latest` (an npm alias) is that newest major.
+  step('the same tsc --strict against the newest @types/node (the devDependency @types/node-latest)', () => {
+    const latest = join(repoRoot, 'node_modules', '@types', 'node-latest')
+    const version = JSON.parse(readFileSync(join(latest, 'package.json'), 'utf8')).version
+    rmSync(join(app, 'node_modules', '@types', 'node'), { recursive: true, force: true })
+    cpSync(latest, join(app, 'node_modules', '@types', 'node'), { recursive: true })
+    tsc('tsconfig.json')
+    console.log(`  @types/node ${version}`)
+  })
 } finally {
   rmSync(join(repoRoot, 'npm', gnu.dir, gnu.nodeFile), { force: true })
   if (process.env.KEEP) console.log(`pack-test: kept ${work}`)

@@ -10,7 +10,15 @@
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
-import { inspect, type InspectOptionsStylized } from 'node:util'
+import { inspect, type InspectOptions } from 'node:util'
+
+/**
+ * What `util.inspect` passes a custom inspector: its options and `stylize`.
+ * Not `util.InspectOptionsStylized`: `@types/node` 26 renamed that type
+ * (`InspectContext`), and a public signature naming it failed to compile
+ * there (s44-user); the public `[util.inspect.custom]` methods take `object`.
+ */
+type InspectContext = InspectOptions & { stylize?: (text: string, styleType: string) => string }
 
 /**
  * The name `util.inspect` shows for `self`: its class's (a subclass's own
@@ -36,7 +44,7 @@ export function nameOf(self: object, base: string): string {
  */
 export function shown(self: object, base: string, state: object, depth: unknown, options: unknown, short?: object): string {
   const name = nameOf(self, base)
-  const opts = (typeof options === 'object' && options !== null ? options : {}) as Partial<InspectOptionsStylized>
+  const opts = (typeof options === 'object' && options !== null ? options : {}) as InspectContext
   const left = typeof depth === 'number' ? depth : 2
   if (left < 0) {
     if (short !== undefined) return `${name} ${inspect(short, { ...opts, depth: 0 })}`

@@ -578,7 +578,7 @@ export class FileLock implements Disposable, AsyncDisposable {
   }
 
   /** `FileLock { fd: 21, kind: 'ofd', shared: false, range: { start: 0, length: 0 }, released: false }`. */
-  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized): string {
+  [util.inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#h in this)) return 'FileLock {}'
     const shown: Record<string, unknown> = { fd: this.#fdNow(), kind: this.#spec.kind, shared: this.#spec.shared }
     if (this.#spec.kind === 'ofd') shown.range = { start: this.#spec.start, length: this.#spec.length }

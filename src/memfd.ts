@@ -7,7 +7,7 @@
  */
 import { readlinkSync } from 'node:fs'
 import { constants } from 'node:os'
-import { inspect, types, type InspectOptionsStylized } from 'node:util'
+import { inspect, types } from 'node:util'
 
 import { native } from './binding'
 import { shown } from './inspect'
@@ -884,7 +884,7 @@ export class MemFile implements Disposable {
   }
 
   /** Shows the fd, name, state and live mappings (and the size while open). */
-  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+  [inspect.custom](depth: number, options: object): string {
     // A foreign receiver (an object made from the prototype) shows as an
     // empty MemFile, as the other classes do: inspecting must not throw.
     if (typeof this !== 'object' || this === null || !(#h in this)) return 'MemFile {}'

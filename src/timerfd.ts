@@ -792,7 +792,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
   }
 
   /** `Timer { fd: 12, closed: false, clock: 'monotonic', pending: 0, ref: true }`, or `Timer { fd: -1, closed: true, clock: 'monotonic' }` (`Timer {}` for a foreign receiver). */
-  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized): string {
+  [util.inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'Timer {}'
     const core = this.#core
     const state = core.closed
