@@ -358,6 +358,32 @@ test('Timer.set() with a positive interval below 1 ns stays periodic', (t) => {
   t.is(timer.getNs().interval, 2n, 'above 1 ns: the nearest nanosecond')
 })
 
+// The kernel disarms on an initial 0 whatever the interval: set(0, 100),
+// read as "now, then every 100 ms", silently never fired (s44-user).
+test('Timer.set(0, interval) is refused, not a silent disarm; set(0) still disarms; the low-level call keeps the kernel\'s rule', (t) => {
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  timer.set(1000, 1000)
+  const refused = (name: string, value: string, interval: string) => ({
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: `The argument '${name}' is 0, which disarms the timer whatever ${interval} is (timerfd_settime(2)): pass the first delay (such as the interval itself), or call disarm(). Received ${value}`,
+  })
+  t.throws(() => timer.set(0, 100), refused('initialMs', '0', 'intervalMs'))
+  t.throws(() => timer.set(0, 100, { absolute: true }), refused('initialMs', '0', 'intervalMs'))
+  t.throws(() => timer.setNs(0n, 1n), refused('initialNs', '0n', 'intervalNs'))
+  t.throws(() => timer.setNs(0, 5), refused('initialNs', '0', 'intervalNs'))
+  t.true(timer.getNs().remaining > 0n, 'a refused set() leaves the timer as it was')
+  timer.set(0)
+  t.deepEqual(timer.getNs(), { remaining: 0n, interval: 0n })
+  timer.set(1000, 1000)
+  timer.set(0, 0)
+  t.deepEqual(timer.getNs(), { remaining: 0n, interval: 0n })
+  // Python's os.timerfd_settime(fd, initial=0, interval=0.1) disarms: the low-level call does too.
+  const fd = timerfd(t)
+  timerfdSettime(fd, { initial: 0, interval: 0.1 })
+  t.deepEqual(timerfdGettime(fd), [0, 0.1])
+})
+
 test('timerfdSettime() with a positive time below 1 ns arms the timer, never disarms it', async (t) => {
   const fd = timerfd(t)
   timerfdSettime(fd, { initial: 100, interval: 1e-10 })

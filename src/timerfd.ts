@@ -85,6 +85,16 @@ function toNs(value: unknown, name: string, dflt?: bigint): bigint {
   return toBigInt(value, name, 0n, KTIME_MAX)
 }
 
+/**
+ * `set(0, interval)`: the kernel disarms a timer whose initial expiration is
+ * 0, whatever the interval, so the interval would never start. `set(0, 100)`
+ * read as "now, then every 100 ms" (as `setInterval` users expect) silently
+ * never fired (s44-user); it is refused instead. `set(0)` still disarms.
+ */
+function disarmsInterval(name: string, value: unknown, intervalName: string): TypeError {
+  return invalidArgValue(name, value, `is 0, which disarms the timer whatever ${intervalName} is (timerfd_settime(2)): pass the first delay (such as the interval itself), or call disarm()`)
+}
+
 function pair<T>(r: [T, T] | number, syscall: string): [T, T] {
   if (typeof r === 'number') throw errnoError(r, syscall)
   return r
@@ -571,12 +581,15 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * {@link Timer.now | `now()`} reads: `Date.now()`'s scale only for a
    * realtime clock, and never `performance.now()`'s, whose zero is this
    * process's start), then every
-   * `intervalMs` (0, the default: one-shot). `initialMs` 0 disarms. A
+   * `intervalMs` (0, the default: one-shot). `initialMs` 0 disarms, and
+   * with a non-zero `intervalMs` is refused (the kernel would disarm, and
+   * the interval never start). A
    * positive time is at least 1 ns, never 0. Times up to 2^63 seconds (the
    * kernel's `time_t`) are taken; beyond about 292 years (`KTIME_MAX`) the
    * kernel treats them all as "never". Re-arming does not settle pending
    * waits: they wait for the new schedule.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for
+   * an `initialMs` of 0 with a non-zero `intervalMs`, for
    * `cancelOnSet` where the kernel would ignore it, an unknown option, or
    * an absolute time within a year of `Date.now()` and decades ahead of the
    * timer's own clock, on a clock that is not realtime (a `Date.now()`
@@ -594,6 +607,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const core = Timer.#of(this)
     const initial = toTime(initialMs, 'initialMs', true)
     const interval = toTime(intervalMs, 'intervalMs', true, 0)
+    if (initial === 0 && interval !== 0) throw disarmsInterval('initialMs', initialMs, 'intervalMs')
     const flags = this.#flags(options)
     if (flags !== 0) this.#checkAbsolute(flags, initialMs, 'initialMs', initialMs)
     if (core.fd < 0) throw core.unusable('timerfd_settime')
@@ -612,6 +626,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const core = Timer.#of(this)
     const initial = toNs(initialNs, 'initialNs')
     const interval = toNs(intervalNs, 'intervalNs', 0n)
+    if (initial === 0n && interval !== 0n) throw disarmsInterval('initialNs', initialNs, 'intervalNs')
     const flags = this.#flags(options)
     if (flags !== 0) this.#checkAbsolute(flags, Number(initial) / 1e6, 'initialNs', initialNs)
     if (core.fd < 0) throw core.unusable('timerfd_settime')
