@@ -1053,7 +1053,7 @@ test.serial('listen/connect on a path: 0600 whatever the umask, peers, close rem
   t.regex(inspect(server), /FdChannelServer \{[^]*rejected: 0/)
   throwsErr(t, () => FdChannel.listen(path), 'EADDRINUSE', 'listen')
   // The path is named, as in a lock's open error and Node's fs errors.
-  t.like(t.throws(() => FdChannel.listen(path)), { path, message: `EADDRINUSE: address already in use, listen '${path}' (a file is at the path: if it is the socket of a server that exited without close(), remove it)` })
+  t.like(t.throws(() => FdChannel.listen(path)), { path, message: `EADDRINUSE: address already in use, listen '${path}' (a file is at the path: a server may be listening there; if it is the socket of one that exited without close() (a connect is refused), remove it)` })
   server.close()
   t.false(existsSync(path), 'close() removed the socket file')
   await t.throwsAsync(server.accept(), { code: 'ERR_USE_AFTER_CLOSE', message: 'FdChannelServer was closed' })
@@ -1147,7 +1147,7 @@ test.serial('close() leaves a file it did not create; listen never replaces a fi
   t.throws(() => FdChannel.listen(stale), {
     code: 'EADDRINUSE',
     // The message says what to do (user34 L4).
-    message: `EADDRINUSE: address already in use, listen '${stale}' (a file is at the path: if it is the socket of a server that exited without close(), remove it)`,
+    message: `EADDRINUSE: address already in use, listen '${stale}' (a file is at the path: a server may be listening there; if it is the socket of one that exited without close() (a connect is refused), remove it)`,
   }, 'a stale socket is not removed for you')
 })
 

@@ -545,7 +545,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       if (abstract) throw errnoError(h, 'listen')
       // A file at the path is never replaced; the usual one is the socket of
       // a server that exited without close() (user34 L4).
-      const hint = h === EADDRINUSE ? 'a file is at the path: if it is the socket of a server that exited without close(), remove it' : undefined
+      const hint = h === EADDRINUSE ? 'a file is at the path: a server may be listening there; if it is the socket of one that exited without close() (a connect is refused), remove it' : undefined
       throw errnoError(h, 'listen', name, hint)
     }
     return makeFdChannelServer(h, name, abstract, uids, signal)
