@@ -859,6 +859,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
   #retryMs = 0
   /** When the last `LINUX_FD_ACCEPT_RETRY` warning was shown (`clock()`), or -Infinity. */
   #warnedAt = -Infinity
+  /** A run of failures has started that no warning has reported yet (the last one was under a minute old). */
+  #unwarned = false
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
 
@@ -1077,7 +1079,8 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * a while (5 ms, doubled on each failure in a row, up to 1 s; a failure
    * over 1 s after the last pause ended starts at 5 ms again), and says so
    * with a `LINUX_FD_ACCEPT_RETRY` warning as a run of failures starts, if
-   * the server's last one is a minute old. Returns "nothing yet" for the read.
+   * the server's last one is a minute old (else once it is, if the run
+   * lasts that long). Returns "nothing yet" for the read.
    */
   #retryLater(core: FdCore<FdChannel>, errno: number): undefined {
     // A read made during a pause is not another failure of the retry
@@ -1098,9 +1101,13 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
     core.pause(this.#retryMs)
     // Once a run, not once a server: a second run of EMFILE hours later said
     // nothing (note43). At most once a minute, so that a server that runs
-    // out of fds every few seconds does not fill its log.
+    // out of fds every few seconds does not fill its log; a run that starts
+    // within that minute is reported once the minute is up, if it lasts
+    // (else a short run's warning stood for a long one after it: s44-diff L1).
+    if (!inRow) this.#unwarned = true
     const now = clock()
-    if (!inRow && now - this.#warnedAt >= ACCEPT_WARN_EVERY_MS) {
+    if (this.#unwarned && now - this.#warnedAt >= ACCEPT_WARN_EVERY_MS) {
+      this.#unwarned = false
       this.#warnedAt = now
       const e = errnoError(errno, 'accept4')
       try {
