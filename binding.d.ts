@@ -615,7 +615,8 @@ export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | 
 /**
  * Whether `path` still names the file the handle's fd is open on (core
  * `names_file`): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
- * starts over on the path), or a negative errno (`EBADF` once released).
+ * starts over on the path), or a negative errno (`EBADF` once released;
+ * `ENOENT`/`ENOTDIR` for a locked directory whose path names nothing now).
  * @see https://man7.org/linux/man-pages/man2/stat.2.html
  */
 export declare function lockNamesPath(handle: ExternalObject<'LockHandle'>, path: string | Uint8Array): number

@@ -1363,7 +1363,7 @@ test.serial('a directory its holder removes: its waiters reject with ENOENT, and
         t.is(o.status, 'rejected')
         if (o.status === 'rejected') {
           t.like(o.reason, { code: 'ENOENT', syscall: 'stat', path: d })
-          t.is(o.reason.message, `ENOENT: no such file or directory, stat '${d}' (the locked directory was removed: a lock of a directory does not make a new one)`)
+          t.is(o.reason.message, `ENOENT: no such file or directory, stat '${d}' (the locked directory is no longer at the path (removed or renamed away): a lock of a directory does not make a new one)`)
         }
       }
     } else {

@@ -324,7 +324,7 @@ function keep(h: LockHandle, target: LockPath | number): boolean {
   if (r === 0) return false
   // A missing path is an error only for a locked directory (core
   // `names_file`): a start over would make a regular file in its place.
-  const hint = r === ENOENT || r === ENOTDIR ? 'the locked directory was removed: a lock of a directory does not make a new one' : undefined
+  const hint = r === ENOENT || r === ENOTDIR ? 'the locked directory is no longer at the path (removed or renamed away): a lock of a directory does not make a new one' : undefined
   throw errnoError(r, 'stat', pathText(target), hint)
 }
 

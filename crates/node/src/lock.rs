@@ -293,7 +293,8 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 
 /// Whether `path` still names the file the handle's fd is open on (core
 /// `names_file`): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
-/// starts over on the path), or a negative errno (`EBADF` once released).
+/// starts over on the path), or a negative errno (`EBADF` once released;
+/// `ENOENT`/`ENOTDIR` for a locked directory whose path names nothing now).
 /// @see https://man7.org/linux/man-pages/man2/stat.2.html
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>, path: string | Uint8Array")]
 pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8ArraySlice<'_>>) -> i32 {
