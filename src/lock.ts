@@ -750,7 +750,12 @@ export interface LockConflict {
  * nothing can be locked there. A directory gives `null` for an exclusive
  * test too, though {@link lockFile} can take only a shared or `'flock'`
  * lock of one (`EISDIR`). The thread costs some 40–50 µs a call (an fd, 0.5 µs); it starts
- * with every signal blocked, so none sent to the process is lost to it. A
+ * with every signal blocked, so none sent to the process is lost to it.
+ * Making its table, the kernel copies this process's fds 0–63 for a moment
+ * and closes the copies: those files are flushed as by a close (an NFS file
+ * open for writing writes back, FUSE gets a `FLUSH`; no lock of the
+ * process's is dropped), and a lock that another thread releases meanwhile
+ * by closing one of those fds stays held for some microseconds more. A
  * `/proc/thread-self/...` path names that thread's own (empty) fd table:
  * use `/proc/self/fd/N`.
  *

@@ -136,7 +136,10 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 ///   table, dropped every `lockf`/`F_SETLK` lock this process held on the
 ///   file: another library's too, such as SQLite's (s37-diff M1). In the
 ///   private table it drops none, and the test still sees them: they have
-///   another owner.
+///   another owner. Making that table briefly copies and closes the
+///   process's fds below 64 (see `private_fd_table`): they are flushed, and
+///   a lock released meanwhile by another thread's close of one of them is
+///   released microseconds late.
 /// - only a regular file or a directory is opened for reading (`O_PATH`
 ///   and `fstat` first, then a reopen through `/proc/thread-self/fd`, so
 ///   the path cannot change in between): opening a FIFO releases a writer
@@ -188,10 +191,27 @@ pub fn test_ofd_path(path: &Path, shared: bool, start: i64, len: i64) -> Result<
 }
 
 /// Gives the calling thread a new, empty fd table of its own.
+///
+/// Not quite empty on the way: the kernel sizes a new table at no fewer than
+/// 64 slots (`NR_OPEN_DEFAULT`; fs/file.c `sane_fdtable_size`, 5.9 to 6.18
+/// at least), so `dup_fd` copies the process's fds 0 to 63, each with a
+/// reference to its open file description, and the same call then closes
+/// those copies. Each copy's close calls the file's `flush` (an NFS file
+/// open for writing writes back; FUSE gets a `FLUSH`), but removes no POSIX
+/// lock and no dnotify watch of the process's: those are owned by the
+/// process's table, not this one. And while the copies live (microseconds),
+/// another thread's close of one of those fds does not end the description:
+/// an OFD or `flock` lock on it is released when the copy is closed, a
+/// moment later. A C probe (200,000 OFD lock+close+try from another
+/// description, beside a loop of threads making this call; this machine
+/// kind, Linux 6.18) found the lock still held after the close in 3.9-4.1 %
+/// with the fd at 4, and in none with the fd at 75. That was ci-44b's
+/// failure of `test_ofd_reports_ofd_and_posix_locks_and_takes_nothing`
+/// (tests/lock.rs), whose fds met the copies of a neighbouring test's call.
 fn private_fd_table() -> Result<()> {
     // SAFETY: close_range takes three integers. With CLOSE_RANGE_UNSHARE over
-    // every number it gives this thread a new table, copying none of the
-    // process's fds (so it closes none of them, and flushes none).
+    // every number it gives this thread a new table and closes what it
+    // copied (see above); the process's own table is not touched.
     let r = unsafe { libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, libc::CLOSE_RANGE_UNSHARE) };
     Errno::result(r).map(drop).syscall("close_range")
 }

@@ -104,8 +104,10 @@ fn test_ofd_reports_ofd_and_posix_locks_and_takes_nothing() {
     drop((a, b));
     // A POSIX record lock names its process. On a file of its own: b's OFD
     // lock outlived `drop` once (ci-44b, the musl stage: F_OFD_GETLK still
-    // reported it at 15.. after both closes; cause not found), and the
-    // whole-file test below met it first.
+    // reported it at 15.. after both closes), and the whole-file test below
+    // met it first. The cause: a neighbouring test's `test_ofd_path` on
+    // another thread had copied this process's fds below 64 into its new
+    // table for a moment (see `private_fd_table` in src/lock.rs).
     std::fs::remove_file(path).unwrap();
     let path = temp_path("test-ofd-posix");
     let c = open_for_lock(&path).unwrap();
