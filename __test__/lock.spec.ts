@@ -107,6 +107,57 @@ async function holder(path: string, take: string): Promise<{ pid: number; kill()
   return { pid, kill: () => (process.kill(pid, 'SIGKILL'), run.then(() => {})) }
 }
 
+/** Threads of this process named `name` (`/proc/self/task/<tid>/comm`). */
+function threadsNamed(name: string): number {
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name
+    } catch {
+      return false // the thread ended meanwhile
+    }
+  }).length
+}
+
+test.serial('testLock(path) from the main thread and two workers at once: every answer right, and its threads are kept, one per call at once, not one per call', async (t) => {
+  const path = file()
+  writeFileSync(path, '')
+  const held = tryLockFile(path, { range: { start: 5, length: 2 } })!
+  try {
+    const c = { kind: 'ofd', shared: false, pid: null, range: { start: 5, length: 2 } }
+    t.deepEqual(testLock(path), c)
+    const kept = threadsNamed('linux-fd test')
+    t.true(kept >= 1, 'the thread of the first call is kept')
+    const n = 2000
+    const workers = [0, 1].map(
+      () =>
+        new Worker(
+          `const { parentPort } = require('node:worker_threads')
+           const { testLock } = require(${JSON.stringify(PKG)})
+           parentPort.once('message', () => {
+             let right = 0
+             for (let i = 0; i < ${n}; i++) if (JSON.stringify(testLock(${JSON.stringify(path)})) === ${JSON.stringify(JSON.stringify(c))}) right++
+             parentPort.postMessage(right)
+           })
+           parentPort.postMessage('ready')`,
+          { eval: true },
+        ),
+    )
+    const message = (w: Worker): Promise<unknown> => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)))
+    await Promise.all(workers.map(message))
+    const answers = workers.map(message)
+    for (const w of workers) w.postMessage('go')
+    // The workers' loops run while this one does.
+    let right = 0
+    for (let i = 0; i < n; i++) if (JSON.stringify(testLock(path)) === JSON.stringify(c)) right++
+    t.deepEqual([right, ...(await Promise.all(answers))], [n, n, n], 'every answer names the lock')
+    await Promise.all(workers.map((w) => w.terminate()))
+    const after = threadsNamed('linux-fd test')
+    t.true(after >= kept && after <= 3, `threads kept: ${kept} after one call, ${after} after ${3 * n} calls from 3 threads`)
+  } finally {
+    held.release()
+  }
+})
+
 test.serial('testLock names the lock in the way, OFD or POSIX, in another process, and takes nothing', async (t) => {
   const path = file()
   t.is(testLock(path), null, 'no file: nothing can be locked there')

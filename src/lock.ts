@@ -749,13 +749,16 @@ export interface LockConflict {
  * created, and a path that names no file (`ENOENT`) gives `null`, as
  * nothing can be locked there. A directory gives `null` for an exclusive
  * test too, though {@link lockFile} can take only a shared or `'flock'`
- * lock of one (`EISDIR`). The thread costs some 40–50 µs a call (an fd, 0.5 µs); it starts
- * with every signal blocked, so none sent to the process is lost to it.
- * Making its table, the kernel copies this process's fds 0–63 for a moment
- * and closes the copies: those files are flushed as by a close (an NFS file
- * open for writing writes back, FUSE gets a `FLUSH`; no lock of the
- * process's is dropped), and a lock that another thread releases meanwhile
- * by closing one of those fds stays held for some microseconds more. A
+ * lock of one (`EISDIR`). The thread runs with every signal blocked, so
+ * none sent to the process is lost to it. It is started at the first call
+ * and kept, idle, for the next ones (one more for each call made while the
+ * others are busy, as from worker threads). Making its table, the kernel
+ * copies this process's fds 0–63 for a moment and closes the copies: those
+ * files are flushed as by a close (an NFS file open for writing writes
+ * back, FUSE gets a `FLUSH`; no lock of the process's is dropped), and a
+ * lock that another thread releases meanwhile by closing one of those fds
+ * stays held for some microseconds more. A call costs tens of µs (through
+ * an fd, 0.5 µs). A
  * `/proc/thread-self/...` path names that thread's own (empty) fd table:
  * use `/proc/self/fd/N`.
  *

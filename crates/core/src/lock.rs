@@ -129,17 +129,22 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 
 /// [`test_ofd`] of the file at `path`, which is opened for the test alone,
 /// in a way that changes nothing else:
-/// - on a thread of its own whose fd table starts empty (`close_range(0,
+/// - on a thread of the package's whose fd table is its own (`close_range(0,
 ///   ~0, CLOSE_RANGE_UNSHARE)`, Linux 5.9). POSIX record locks belong to an
 ///   fd table, and closing any fd of a file drops all of that table's locks
 ///   on it, so the close that ends the test, made in the process's own
 ///   table, dropped every `lockf`/`F_SETLK` lock this process held on the
 ///   file: another library's too, such as SQLite's (s37-diff M1). In the
 ///   private table it drops none, and the test still sees them: they have
-///   another owner. Making that table briefly copies and closes the
-///   process's fds below 64 (see `private_fd_table`): they are flushed, and
-///   a lock released meanwhile by another thread's close of one of them is
-///   released microseconds late.
+///   another owner.
+/// - that thread is started at the first call and kept for the next ones
+///   (one more for each call made while the others are busy), so its table
+///   is made once, not at every call. Making it briefly
+///   copies and closes the process's fds below 64 (see
+///   [`private_fd_table`]): they are flushed, and a lock that another thread
+///   releases meanwhile by closing one of them is released microseconds
+///   late. A thread per call, as before 2026-12-07, did that at every call
+///   and cost some 40–50 µs a call.
 /// - only a regular file or a directory is opened for reading (`O_PATH`
 ///   and `fstat` first, then a reopen through `/proc/thread-self/fd`, so
 ///   the path cannot change in between): opening a FIFO releases a writer
@@ -147,7 +152,7 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 ///   is `EINVAL`, with nothing opened but the `O_PATH` fd. Without `/proc`
 ///   the reopen is impossible, and opening the path again could open a FIFO
 ///   swapped in meanwhile (s37-tl L2): `EOPNOTSUPP`.
-/// - the thread starts with every signal blocked. A signal sent to the
+/// - the thread runs with every signal blocked. A signal sent to the
 ///   process may go to any thread that does not block it, and the runtime's
 ///   handler (libuv's) then writes to its pipe by fd number: in the private
 ///   table that number is not open, and the signal was lost (s37-tl M1).
@@ -155,16 +160,74 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 ///   it from its first instruction, and restored at once: a signal that
 ///   comes meanwhile stays pending for the process.
 ///
-/// The thread costs about 40 µs a call on this machine kind (s37-tl).
-///
 /// # Errors
 /// As `open(2)` (`ENOENT`, `EACCES`, …; a file this user may only write is
 /// `EACCES`: opening it for writing would show as a write), `EINVAL` (not a
 /// regular file or directory), `EOPNOTSUPP` (no `/proc`), `ENOSYS` or
 /// `EPERM` from `close_range` (a kernel before 5.9, a seccomp filter),
 /// `EAGAIN` from `clone` (no thread could be started), and [`test_ofd`]'s.
+/// A failure to start the thread is not kept: the next call tries again.
 pub fn test_ofd_path(path: &Path, shared: bool, start: i64, len: i64) -> Result<Option<Conflict>> {
-    let path = path.to_path_buf();
+    use std::sync::{mpsc, Mutex, PoisonError};
+    // The idle testers, and the process they belong to. A caller takes one
+    // (or starts one) for its call alone and puts it back after, so a call
+    // that hangs (an open on a dead NFS server) holds up no other thread's;
+    // there are as many as the most calls at once, at most one per JS
+    // thread, as each call blocks its own. A child made by `fork` (not
+    // `exec`) has the list but not the threads, and would wait forever on
+    // one: it starts its own.
+    static IDLE: Mutex<(u32, Vec<mpsc::Sender<TestJob>>)> = Mutex::new((0, Vec::new()));
+    let idle = || {
+        let mut list = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+        if list.0 != std::process::id() {
+            *list = (std::process::id(), Vec::new());
+        }
+        list
+    };
+
+    let (reply, answer) = mpsc::sync_channel(1);
+    let mut job = (path.to_path_buf(), shared, start, len, reply);
+    let mut tester = idle().1.pop();
+    // Twice at most: a tester that ended (a panic, which nothing here should
+    // raise) is replaced once.
+    for _ in 0..2 {
+        let t = match tester.take() {
+            Some(t) => t,
+            None => start_tester()?,
+        };
+        match t.send(job) {
+            Ok(()) => {
+                return match answer.recv() {
+                    Ok(r) => {
+                        idle().1.push(t);
+                        r
+                    }
+                    Err(_) => Err(Error::new(Errno::EIO, "fcntl")),
+                };
+            }
+            Err(mpsc::SendError(back)) => job = back,
+        }
+    }
+    Err(Error::new(Errno::EIO, "fcntl"))
+}
+
+/// A call of [`test_ofd_path`] for its thread: the path, `shared`, `start`,
+/// `len`, and where the answer goes.
+type TestJob = (
+    std::path::PathBuf,
+    bool,
+    i64,
+    i64,
+    std::sync::mpsc::SyncSender<Result<Option<Conflict>>>,
+);
+
+/// Starts the thread of [`test_ofd_path`]: signals blocked, a private fd
+/// table, then a loop over its jobs until its sender is dropped (never, once
+/// it is back in the idle list).
+fn start_tester() -> Result<std::sync::mpsc::Sender<TestJob>> {
+    use std::sync::mpsc;
+    let (jobs, queue) = mpsc::channel::<TestJob>();
+    let (ready, started) = mpsc::sync_channel(1);
     // SAFETY: sigset_t is plain data, filled by sigfillset; the mask changes
     // only the calling thread's, and the old one is restored right after
     // the spawn whatever it returned.
@@ -179,15 +242,22 @@ pub fn test_ofd_path(path: &Path, shared: bool, start: i64, len: i64) -> Result<
         .name("linux-fd test".into())
         .stack_size(64 << 10)
         .spawn(move || {
-            private_fd_table()?;
-            test_ofd_opened(&path, shared, start, len)
+            let table = private_fd_table();
+            let ok = table.is_ok();
+            let _ = ready.send(table);
+            if ok {
+                for (path, shared, start, len, reply) in queue {
+                    let _ = reply.send(test_ofd_opened(&path, shared, start, len));
+                }
+            }
         });
     // SAFETY: as above; `old` is the mask read before.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    spawned
-        .map_err(|_| Error::new(Errno::EAGAIN, "clone"))?
-        .join()
-        .unwrap_or_else(|_| Err(Error::new(Errno::EIO, "fcntl")))
+    spawned.map_err(|_| Error::new(Errno::EAGAIN, "clone"))?;
+    started
+        .recv()
+        .unwrap_or_else(|_| Err(Error::new(Errno::EIO, "close_range")))?;
+    Ok(jobs)
 }
 
 /// Gives the calling thread a new, empty fd table of its own.
