@@ -466,7 +466,7 @@ export declare const F_SEAL_SEAL: number
 /** r" Seal: the file cannot shrink. */
 export declare const F_SEAL_SHRINK: number
 
-/** r" Seal: no writes (fails with `EBUSY` while a writable shared mapping exists). */
+/** r" Seal: no writes (fails with `EBUSY` while a writable shared mapping exists); the size can still change, so contents that must not change also need `F_SEAL_SHRINK` and `F_SEAL_GROW`. */
 export declare const F_SEAL_WRITE: number
 
 export declare const F_SET_FILE_RW_HINT: number
@@ -790,7 +790,7 @@ export declare function memfdUnmap(maps: ExternalObject<'Mappings'>, buffer: Arr
  */
 export declare function memfdWrite(fd: number, data: Uint8Array, position: number): number
 
-/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`. */
+/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes every file `MFD_NOEXEC_SEAL`, sealable. */
 export declare const MFD_ALLOW_SEALING: number
 
 /** r" `memfdCreate` flag: close-on-exec (the default). */

@@ -201,6 +201,14 @@ test('ioctl on the wrong kind of file is ENOTTY; a bad address is EFAULT, not a 
   // An integer given to a request that writes through its argument is
   // refused before the call (the next tests); an unmapped address is EFAULT too.
   t.throws(() => ioctl(fd, FIONREAD, 0xffff_f000), { code: 'EFAULT' })
+  // Each says what to pass instead (s45-kernel: a bare EFAULT where Python
+  // says ENOTTY left the caller guessing).
+  const hint = /EFAULT: bad address in system call argument, (ioctl|fcntl) \(this command reads or writes through its argument: pass a Buffer of the size it takes, not a number\)$/
+  t.throws(() => ioctl(fd, FIONREAD, 0xffff_f000), { message: hint }, 'the kernel refused the address')
+  t.throws(() => ioctl(fd, FIONREAD, 0), { message: hint }, 'refused before the call')
+  t.throws(() => ioctl(fd, FIONREAD), { message: hint }, 'no argument: 0')
+  t.throws(() => fcntl(fd, F_GETLK, 0), { message: hint }, 'fcntl, refused before the call')
+  t.is(ioctl(fd, FIONREAD, Buffer.alloc(4)), 0, 'a buffer is the way')
 })
 
 test('flock shared, exclusive and unlock (test_flock)', (t) => {

@@ -107,6 +107,28 @@ async function holder(path: string, take: string): Promise<{ pid: number; kill()
   return { pid, kill: () => (process.kill(pid, 'SIGKILL'), run.then(() => {})) }
 }
 
+test('ofd locks through one fd are one set of ranges: a shared lock inside an exclusive one makes that part shared, and a release unlocks its range under a larger lock (s45-kernel F1)', (t) => {
+  const path = file()
+  writeFileSync(path, '')
+  const fd = openSync(path, 'r+')
+  try {
+    const a = tryLockFile(fd, { range: { start: 0, length: 20 } })!
+    const b = tryLockFile(fd, { shared: true, range: { start: 5, length: 5 } })!
+    t.not(b, null, 'no conflict with its own description')
+    const exclusive = (start: number, length: number) => ({ kind: 'ofd', shared: false, pid: null, range: { start, length } })
+    t.is(testLock(path, { shared: true, range: { start: 5, length: 5 } }), null, "b's part is shared now: another description may share it")
+    t.deepEqual(testLock(path, { shared: true, range: { start: 0, length: 5 } }), exclusive(0, 5), 'the rest of a is still exclusive')
+    b.release()
+    t.false(a.released)
+    t.is(testLock(path, { range: { start: 5, length: 5 } }), null, "b's release unlocked its range under a")
+    t.deepEqual(testLock(path, { range: { start: 10, length: 1 } }), exclusive(10, 10), 'a disjoint part of a stays')
+    a.release()
+    t.is(testLock(path), null)
+  } finally {
+    closeSync(fd)
+  }
+})
+
 /** Threads of this process named `name` (`/proc/self/task/<tid>/comm`). */
 function threadsNamed(name: string): number {
   return readdirSync('/proc/self/task').filter((tid) => {

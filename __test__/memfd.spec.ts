@@ -207,6 +207,19 @@ test('MemFile seals: shrink/grow/write, and EPERM on a non-sealable file', (t) =
   t.throws(() => mf.addSeals('shrink' as never), { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
+test('F_SEAL_WRITE alone leaves the size free: a truncate zeroes the contents, as its doc says (s45-kernel F3)', (t) => {
+  const mf = MemFile.create('write-sealed')
+  t.teardown(() => mf.close())
+  mf.write('data', 0)
+  mf.addSeals({ write: true })
+  t.throws(() => mf.write('x', 0), { code: 'EPERM' })
+  mf.truncate(0)
+  mf.truncate(4)
+  t.deepEqual([...mf.read(4, 0)], [0, 0, 0, 0], 'the data is gone, though no write was allowed')
+  mf.addSeals({ shrink: true, grow: true })
+  t.throws(() => mf.truncate(0), { code: 'EPERM' }, 'with shrink and grow the contents are fixed')
+})
+
 test('MemFile defaults to MFD_NOEXEC_SEAL where the kernel has it', (t) => {
   const mf = MemFile.create('noexec')
   t.teardown(() => mf.close())

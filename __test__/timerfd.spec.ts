@@ -77,6 +77,16 @@ test('a one-shot timer expires once, no earlier than its delay', async (t) => {
   t.true(process.hrtime.bigint() - start >= 20_000_000n)
 })
 
+test('an expired one-shot timer reads remaining 0, as a disarmed one, with its expiration still unread (s45-kernel F4)', async (t) => {
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  timer.set(1)
+  await sleep(30) // the kernel's timer: expired by then whatever the load
+  t.deepEqual(timer.get(), { remaining: 0, interval: 0 })
+  t.is(timer.tryWait(), 1n, 'the expiration is still there to read')
+  t.deepEqual(timer.get(), { remaining: 0, interval: 0 })
+})
+
 test('a periodic timer counts the expirations nobody read', async (t) => {
   const fd = timerfd(t)
   timerfdSettimeNs(fd, { initial: 5_000_000n, interval: 5_000_000n })

@@ -6,6 +6,7 @@
  * @module
  */
 import { argOverflow, errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
+import { constants } from 'node:os'
 import { native } from './binding'
 import { bufferBytes, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
 
@@ -413,7 +414,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
   if (c === F_GETOWN) return getOwner(n)
   const r = native.fcntlInt(n, c, a)
-  if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
+  if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl', undefined, r === -constants.errno.EFAULT ? POINTER_HINT : undefined)
   return r
 }
 
@@ -432,6 +433,9 @@ function getOwner(fd: number): number {
   // A group with no member left reads as pid 0: 0, as in C, never -0.
   return ex.readInt32LE(0) === F_OWNER_PGRP && pid !== 0 ? -pid : pid
 }
+
+/** The hint of an `EFAULT` for an integer argument: the call takes a pointer. */
+const POINTER_HINT = 'this command reads or writes through its argument: pass a Buffer of the size it takes, not a number'
 
 /**
  * `ioctl(fd, request, arg, mutateFlag)`—Python's `fcntl.ioctl`.
@@ -554,7 +558,7 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
     return io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
-  if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
+  if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl', undefined, r === -constants.errno.EFAULT ? POINTER_HINT : undefined)
   return r
 }
 

@@ -602,10 +602,16 @@ export class FileLock implements Disposable, AsyncDisposable {
  * fd's open file description, and the lock owns and closes its own dup).
  *
  * Locks taken through the same fd share its open file description, and the
- * kernel sees one owner: a second lock through it is not a conflict, and
- * releasing either drops both, as does its garbage collection or the end of
- * the worker that took it. Take one lock per description, or lock by
- * path (each path lock opens its own). Changing a `'flock'` lock's mode
+ * kernel sees one owner: a second lock through it is not a conflict but a
+ * change of the first. A `'flock'` lock is of the whole file: releasing
+ * either drops both, as does its garbage collection or the end of the
+ * worker that took it. The description's `'ofd'` locks are one set of
+ * ranges (fcntl(2)): a lock over part of another sets that part's mode (a
+ * shared one inside an exclusive one lets other processes take that part
+ * shared), and a release unlocks its own range whatever else covered it
+ * (a hole in a larger lock, whose `FileLock` still says `released:
+ * false`); a disjoint range stays. Take one lock per description, or lock
+ * by path (each path lock opens its own). Changing a `'flock'` lock's mode
  * through the same description is not atomic (flock(2)): an upgrade that
  * does not succeed at once (a `tryLockFile` that returns `null`, a
  * `lockFile` that has to wait, with `wait: false` too, whether it is later

@@ -29,7 +29,7 @@ import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLik
 
 /** `memfdCreate` flag: close-on-exec (the default). */
 export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
-/** `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`. */
+/** `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes every file `MFD_NOEXEC_SEAL`, sealable. */
 export const MFD_ALLOW_SEALING: number = native.MFD_ALLOW_SEALING
 /** `memfdCreate` flag: back the file with huge pages, of the size given by one `MFD_HUGE_*` (or the system's default). */
 export const MFD_HUGETLB: number = native.MFD_HUGETLB
@@ -86,7 +86,7 @@ export const F_SEAL_SEAL: number = native.F_SEAL_SEAL
 export const F_SEAL_SHRINK: number = native.F_SEAL_SHRINK
 /** Seal: the file cannot grow. */
 export const F_SEAL_GROW: number = native.F_SEAL_GROW
-/** Seal: no writes (adding it fails with `EBUSY` while a writable shared mapping exists). */
+/** Seal: no writes (adding it fails with `EBUSY` while a writable shared mapping exists); the size can still change, so contents that must not change also need `F_SEAL_SHRINK` and `F_SEAL_GROW`. */
 export const F_SEAL_WRITE: number = native.F_SEAL_WRITE
 /** Seal: no new writes; existing writable mappings keep working (Linux 5.1). */
 export const F_SEAL_FUTURE_WRITE: number = native.F_SEAL_FUTURE_WRITE
@@ -263,7 +263,7 @@ export interface MemFileSeals {
   shrink: boolean
   /** `F_SEAL_GROW`: the file cannot grow. */
   grow: boolean
-  /** `F_SEAL_WRITE`: no writes at all. */
+  /** `F_SEAL_WRITE`: no writes at all; the size can still change (a truncate zeroes the contents), so seal `shrink` and `grow` too for contents that cannot change. */
   write: boolean
   /** `F_SEAL_FUTURE_WRITE` (Linux 5.1): no new writes; existing writable mappings keep working. */
   futureWrite: boolean

@@ -194,7 +194,10 @@ export function timerfdSettimeNs(fd: FdLike, options?: TimerfdSettimeNsOptions):
  * Python's `os.timerfd_gettime`. The expiration is always relative, even for
  * a timer set with `TFD_TIMER_ABSTIME`; a next expiration of 0 is a
  * disarmed timer (the interval may still read as set: disarming with
- * `initial` 0 keeps the interval given with it).
+ * `initial` 0 keeps the interval given with it), which a one-shot timer is
+ * once it has expired, its expiration read or not. A periodic timer whose
+ * next expiration is due within the clock's resolution (an interval of a
+ * few ns) can read 0 too.
  * @throws {Error} `EBADF`, `EINVAL` (not a timerfd).
  * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
  */
@@ -378,7 +381,7 @@ const timers = new Adoption<{ h: Handle; clock: TimerClock }, Timer>(
 
 /** A timer's setting, as {@link Timer.get} (milliseconds) and {@link Timer.getNs} (nanoseconds) report it. */
 export interface TimerSetting<T extends number | bigint> {
-  /** Time to the next expiration (0: disarmed). */
+  /** Time to the next expiration (0: disarmed, as a one-shot timer is once it has expired; or, with an interval of a few ns, due now). */
   remaining: T
   /** The period (0: a one-shot timer). */
   interval: T
@@ -648,8 +651,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * The time to the next expiration and the interval, in milliseconds
-   * (`remaining` 0: disarmed). `remaining` is relative even for an absolute
-   * timer.
+   * (`remaining` 0: disarmed, as a one-shot timer is once it has expired,
+   * its expiration read or not; or, with an interval of a few ns, due now).
+   * `remaining` is relative even for an absolute timer.
    * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
    * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
    */

@@ -44,7 +44,7 @@ macro_rules! mfd_consts {
 mfd_consts! {
     /// `memfdCreate` flag: close-on-exec (the default).
     MFD_CLOEXEC,
-    /// `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`.
+    /// `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes every file `MFD_NOEXEC_SEAL`, sealable.
     MFD_ALLOW_SEALING,
     /// `memfdCreate` flag: back the file with huge pages (size with `MFD_HUGE_*`).
     MFD_HUGETLB,
@@ -103,7 +103,7 @@ fcntl_consts! {
     F_SEAL_SHRINK,
     /// Seal: the file cannot grow.
     F_SEAL_GROW,
-    /// Seal: no writes (fails with `EBUSY` while a writable shared mapping exists).
+    /// Seal: no writes (fails with `EBUSY` while a writable shared mapping exists); the size can still change, so contents that must not change also need `F_SEAL_SHRINK` and `F_SEAL_GROW`.
     F_SEAL_WRITE,
     /// Seal: no new writes, existing writable mappings keep working (Linux 5.1).
     F_SEAL_FUTURE_WRITE,
