@@ -790,7 +790,7 @@ export declare function memfdUnmap(maps: ExternalObject<'Mappings'>, buffer: Arr
  */
 export declare function memfdWrite(fd: number, data: Uint8Array, position: number): number
 
-/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes every file `MFD_NOEXEC_SEAL`, sealable. */
+/** r" `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes a file created without `MFD_EXEC` `MFD_NOEXEC_SEAL`, sealable. */
 export declare const MFD_ALLOW_SEALING: number
 
 /** r" `memfdCreate` flag: close-on-exec (the default). */

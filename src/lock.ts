@@ -756,14 +756,14 @@ export interface LockConflict {
  * nothing can be locked there. A directory gives `null` for an exclusive
  * test too, though {@link lockFile} can take only a shared or `'flock'`
  * lock of one (`EISDIR`). The thread runs with every signal blocked, so
- * none sent to the process is lost to it. It is started at the first call
- * and kept, idle, for the next ones (one more for each call made while the
- * others are busy, as from worker threads). Making its table, the kernel
- * copies this process's fds 0–63 for a moment and closes the copies: those
- * files are flushed as by a close (an NFS file open for writing writes
- * back, FUSE gets a `FLUSH`; no lock of the process's is dropped), and a
- * lock that another thread releases meanwhile by closing one of those fds
- * stays held for some microseconds more. A call costs tens of µs (through
+ * none sent to the process is lost to it. Each JS thread has its own,
+ * started at its first call and kept until that thread ends. Making its
+ * table, the kernel copies this process's fds 0–63 for a moment and closes
+ * the copies, and that first call waits for it: those files are flushed as
+ * by a close (an NFS file open for writing writes back, FUSE gets a
+ * `FLUSH`; no lock of the process's is dropped), and a last close of one
+ * of them by another thread meanwhile (a lock's release, a pipe's end)
+ * takes effect some microseconds later. A call costs tens of µs (through
  * an fd, 0.5 µs). A
  * `/proc/thread-self/...` path names that thread's own (empty) fd table:
  * use `/proc/self/fd/N`.

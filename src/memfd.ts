@@ -29,7 +29,7 @@ import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLik
 
 /** `memfdCreate` flag: close-on-exec (the default). */
 export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
-/** `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes every file `MFD_NOEXEC_SEAL`, sealable. */
+/** `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes a file created without `MFD_EXEC` `MFD_NOEXEC_SEAL`, sealable. */
 export const MFD_ALLOW_SEALING: number = native.MFD_ALLOW_SEALING
 /** `memfdCreate` flag: back the file with huge pages, of the size given by one `MFD_HUGE_*` (or the system's default). */
 export const MFD_HUGETLB: number = native.MFD_HUGETLB

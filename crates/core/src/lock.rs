@@ -137,14 +137,16 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 ///   file: another library's too, such as SQLite's (s37-diff M1). In the
 ///   private table it drops none, and the test still sees them: they have
 ///   another owner.
-/// - that thread is started at the first call and kept for the next ones
-///   (one more for each call made while the others are busy), so its table
-///   is made once, not at every call. Making it briefly
-///   copies and closes the process's fds below 64 (see
-///   [`private_fd_table`]): they are flushed, and a lock that another thread
-///   releases meanwhile by closing one of them is released microseconds
-///   late. A thread per call, as before 2026-12-07, did that at every call
-///   and cost some 40–50 µs a call.
+/// - each calling thread has its own such thread, started at its first call
+///   and kept for its next ones, so a table is made once per calling
+///   thread, not at every call. Making it copies and closes the process's
+///   fds below 64 (see [`private_fd_table`]), and the call waits for that:
+///   those files are flushed, and the last close of one of them by another
+///   thread meanwhile (a lock's release, a pipe's EOF) takes effect only
+///   when the copy is closed, a moment later. A thread per call, as before
+///   2026-12-07, did that at every call and cost some 40–50 µs a call. The
+///   tester inherits what its caller had at its first call (a seccomp
+///   filter, Landlock, capabilities); it ends with the caller's thread.
 /// - only a regular file or a directory is opened for reading (`O_PATH`
 ///   and `fstat` first, then a reopen through `/proc/thread-self/fd`, so
 ///   the path cannot change in between): opening a FIFO releases a writer
@@ -168,26 +170,26 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 /// `EAGAIN` from `clone` (no thread could be started), and [`test_ofd`]'s.
 /// A failure to start the thread is not kept: the next call tries again.
 pub fn test_ofd_path(path: &Path, shared: bool, start: i64, len: i64) -> Result<Option<Conflict>> {
-    use std::sync::{mpsc, Mutex, PoisonError};
-    // The idle testers, and the process they belong to. A caller takes one
-    // (or starts one) for its call alone and puts it back after, so a call
-    // that hangs (an open on a dead NFS server) holds up no other thread's;
-    // there are as many as the most calls at once, at most one per JS
-    // thread, as each call blocks its own. A child made by `fork` (not
-    // `exec`) has the list but not the threads, and would wait forever on
-    // one: it starts its own.
-    static IDLE: Mutex<(u32, Vec<mpsc::Sender<TestJob>>)> = Mutex::new((0, Vec::new()));
-    let idle = || {
-        let mut list = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
-        if list.0 != std::process::id() {
-            *list = (std::process::id(), Vec::new());
+    use std::cell::Cell;
+    use std::sync::mpsc;
+    thread_local! {
+        // This thread's tester, and the process it was started in.
+        static TESTER: Cell<Option<(u32, mpsc::Sender<TestJob>)>> = const { Cell::new(None) };
+    }
+    let pid = std::process::id();
+    let mut tester = match TESTER.try_with(Cell::take).ok().flatten() {
+        Some((p, t)) if p == pid => Some(t),
+        // A child made by fork (not exec) has this thread's tester but not
+        // its thread; dropping it could wait on a lock of the channel that
+        // thread held at the fork. Left as it is, and a new one started.
+        Some(copied) => {
+            std::mem::forget(copied);
+            None
         }
-        list
+        None => None,
     };
-
     let (reply, answer) = mpsc::sync_channel(1);
     let mut job = (path.to_path_buf(), shared, start, len, reply);
-    let mut tester = idle().1.pop();
     // Twice at most: a tester that ended (a panic, which nothing here should
     // raise) is replaced once.
     for _ in 0..2 {
@@ -199,7 +201,9 @@ pub fn test_ofd_path(path: &Path, shared: bool, start: i64, len: i64) -> Result<
             Ok(()) => {
                 return match answer.recv() {
                     Ok(r) => {
-                        idle().1.push(t);
+                        // Kept for this thread's next call; at the thread's
+                        // end the sender is dropped, and the tester ends too.
+                        let _ = TESTER.try_with(|c| c.set(Some((pid, t))));
                         r
                     }
                     Err(_) => Err(Error::new(Errno::EIO, "fcntl")),
@@ -221,9 +225,9 @@ type TestJob = (
     std::sync::mpsc::SyncSender<Result<Option<Conflict>>>,
 );
 
-/// Starts the thread of [`test_ofd_path`]: signals blocked, a private fd
-/// table, then a loop over its jobs until its sender is dropped (never, once
-/// it is back in the idle list).
+/// Starts a thread of [`test_ofd_path`]: signals blocked, a private fd
+/// table, then a loop over its jobs until its sender is dropped (at its
+/// calling thread's end).
 fn start_tester() -> Result<std::sync::mpsc::Sender<TestJob>> {
     use std::sync::mpsc;
     let (jobs, queue) = mpsc::channel::<TestJob>();
@@ -263,8 +267,9 @@ fn start_tester() -> Result<std::sync::mpsc::Sender<TestJob>> {
 /// Gives the calling thread a new, empty fd table of its own.
 ///
 /// Not quite empty on the way: the kernel sizes a new table at no fewer than
-/// 64 slots (`NR_OPEN_DEFAULT`; fs/file.c `sane_fdtable_size`, 5.9 to 6.18
-/// at least), so `dup_fd` copies the process's fds 0 to 63, each with a
+/// 64 slots (`NR_OPEN_DEFAULT`, `BITS_PER_LONG`: 64 on both targets; fs/file.c
+/// `sane_fdtable_size`, 5.9 to 6.18 at least), so `dup_fd` copies the
+/// process's fds 0 to 63, each with a
 /// reference to its open file description, and the same call then closes
 /// those copies. Each copy's close calls the file's `flush` (an NFS file
 /// open for writing writes back; FUSE gets a `FLUSH`), but removes no POSIX

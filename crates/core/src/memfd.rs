@@ -3,9 +3,9 @@
 //!
 //! Kernel rules a careful caller must know (docs/design.md, "Mappings"):
 //! - Without `MFD_ALLOW_SEALING` the initial seal is `F_SEAL_SEAL`: no seal can
-//!   ever be added; but a `vm.memfd_noexec` of 1 or 2 (Linux 6.3) makes the
-//!   file `MFD_NOEXEC_SEAL`, which implies `MFD_ALLOW_SEALING` (s45-kernel
-//!   F2). Seals can never be removed.
+//!   ever be added; but a `vm.memfd_noexec` of 1 or 2 (Linux 6.3) makes a
+//!   file created without `MFD_EXEC` `MFD_NOEXEC_SEAL`, which implies
+//!   `MFD_ALLOW_SEALING` (s45-kernel F2). Seals can never be removed.
 //! - `F_SEAL_WRITE` leaves the size free: a truncate still zeroes the
 //!   contents, so an immutable file also needs `F_SEAL_SHRINK | F_SEAL_GROW`.
 //! - `F_SEAL_WRITE` fails with `EBUSY` while any writable shared mapping exists.

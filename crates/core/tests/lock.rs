@@ -107,7 +107,9 @@ fn test_ofd_reports_ofd_and_posix_locks_and_takes_nothing() {
     // reported it at 15.. after both closes), and the whole-file test below
     // met it first. The cause: a neighbouring test's `test_ofd_path` on
     // another thread had copied this process's fds below 64 into its new
-    // table for a moment (see `private_fd_table` in src/lock.rs).
+    // table for a moment (see `private_fd_table` in src/lock.rs). A thread's
+    // first call still makes such a table, so the tests of this binary keep
+    // to files of their own.
     std::fs::remove_file(path).unwrap();
     let path = temp_path("test-ofd-posix");
     let c = open_for_lock(&path).unwrap();

@@ -1,11 +1,13 @@
-//! `test_ofd_path`'s thread, in a test binary of its own (no other test's
-//! calls may start a thread at the same time): making its private fd table
-//! copies and closes this process's fds below 64 (see `private_fd_table` in
-//! src/lock.rs), so it is made once, not at every call. And a child made by
-//! `fork` alone does not wait on its parent's threads.
+//! `test_ofd_path`'s threads, in a test binary of its own (no other test's
+//! first call may make a table at the same time): making a thread's private
+//! fd table copies and closes this process's fds below 64 (see
+//! `private_fd_table` in src/lock.rs), so each calling thread makes one, at
+//! its first call, not one per call. And a child made by `fork` alone does
+//! not wait on its parent's threads.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
 
 use linux_fd_core::lock::test_ofd_path;
 use linux_fd_core::lockwait::open_for_lock;
@@ -31,13 +33,17 @@ fn calls_after_the_first_copy_no_fd_and_a_forked_child_makes_its_own_thread() {
     let other = open_for_lock(&locked).unwrap();
     assert_eq!(test_ofd_path(&tested, false, 0, 0).unwrap(), None);
 
-    // A lock closed by this thread while the other one keeps testing: with
+    // A lock closed by this thread while another one keeps testing: with
     // a table made at every call, 3.9-4.1 % of these were still held on the
     // next try (a C probe, Linux 6.18), as the table's copy of the fd still
     // referred to the description.
     let stop = AtomicBool::new(false);
+    let warm = Barrier::new(2);
     let (held, calls) = std::thread::scope(|s| {
         let tester = s.spawn(|| {
+            // This thread's first call makes its table: before the closes.
+            assert_eq!(test_ofd_path(&tested, false, 0, 0).unwrap(), None);
+            warm.wait();
             let mut calls = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 assert_eq!(test_ofd_path(&tested, false, 0, 0).unwrap(), None);
@@ -45,6 +51,7 @@ fn calls_after_the_first_copy_no_fd_and_a_forked_child_makes_its_own_thread() {
             }
             calls
         });
+        warm.wait();
         let mut held = 0;
         for _ in 0..20_000 {
             let fd = open_for_lock(&locked).unwrap();

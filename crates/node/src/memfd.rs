@@ -44,7 +44,7 @@ macro_rules! mfd_consts {
 mfd_consts! {
     /// `memfdCreate` flag: close-on-exec (the default).
     MFD_CLOEXEC,
-    /// `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes every file `MFD_NOEXEC_SEAL`, sealable.
+    /// `memfdCreate` flag: allow seals (`F_ADD_SEALS`); without it the file starts with `F_SEAL_SEAL`, unless the `vm.memfd_noexec` sysctl is 1 or 2 (Linux 6.3), which makes a file created without `MFD_EXEC` `MFD_NOEXEC_SEAL`, sealable.
     MFD_ALLOW_SEALING,
     /// `memfdCreate` flag: back the file with huge pages (size with `MFD_HUGE_*`).
     MFD_HUGETLB,
