@@ -155,7 +155,8 @@ test.serial('testLock(path) from the main thread and two workers at once: every 
         new Worker(
           `const { parentPort } = require('node:worker_threads')
            const { testLock } = require(${JSON.stringify(PKG)})
-           parentPort.once('message', () => {
+           // on, not once: a listener keeps the worker (and so its tester) alive until terminate().
+           parentPort.on('message', () => {
              let right = 0
              for (let i = 0; i < ${n}; i++) if (JSON.stringify(testLock(${JSON.stringify(path)})) === ${JSON.stringify(JSON.stringify(c))}) right++
              parentPort.postMessage(right)
