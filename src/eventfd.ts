@@ -269,7 +269,9 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * process and thread. Never blocks: if the counter would pass 2^64-2 it
    * throws `EAGAIN` instead. (One exception: if another holder of the fd
    * cleared `O_NONBLOCK` on its open file description, such a write waits
-   * for room; the kernel has no never-waiting eventfd write.)
+   * for room on the calling thread, and a worker in that wait cannot be
+   * terminated, nor the process exit, until a reader makes room; the kernel
+   * has no never-waiting eventfd write.)
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` unless `value` is a number or a bigint.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` unless 0 ≤ `value` ≤ 2^64-2.
    * @throws {Error} `EAGAIN` on overflow; `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` if the fd was closed outside the package and the number not reopened since (and on every later call; a file opened on the number is written to: see the README's errors).
