@@ -5,25 +5,22 @@
 //! its first call, not one per call. And a child made by `fork` alone does
 //! not wait on its parent's threads.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 
 use linux_fd_core::lock::test_ofd_path;
-use linux_fd_core::lockwait::open_for_lock;
+use linux_fd_core::lockwait::{open_for_lock, try_lock, unlock, LockKind, LockSpec};
 
 mod common;
 
-/// `F_OFD_SETLK` of the whole file, exclusive or unlock; true if done.
-fn ofd_set(fd: &OwnedFd, kind: i32) -> bool {
-    // SAFETY: flock is plain data; fcntl reads it for F_OFD_SETLK.
-    unsafe {
-        let mut fl: libc::flock = std::mem::zeroed();
-        fl.l_type = kind as _;
-        fl.l_whence = libc::SEEK_SET as _;
-        libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLK, &fl) == 0
-    }
-}
+/// An exclusive OFD lock of the whole file.
+const WHOLE: LockSpec = LockSpec {
+    kind: LockKind::Ofd,
+    shared: false,
+    start: 0,
+    len: 0,
+};
 
 #[test]
 fn calls_after_the_first_copy_no_fd_and_a_forked_child_makes_its_own_thread() {
@@ -56,10 +53,10 @@ fn calls_after_the_first_copy_no_fd_and_a_forked_child_makes_its_own_thread() {
         for _ in 0..20_000 {
             let fd = open_for_lock(&locked).unwrap();
             assert!(fd.as_raw_fd() < 64, "the copies are of fds below 64");
-            while !ofd_set(&fd, libc::F_WRLCK) {}
+            while !try_lock(fd.as_fd(), &WHOLE).unwrap() {}
             drop(fd);
-            if ofd_set(&other, libc::F_WRLCK) {
-                assert!(ofd_set(&other, libc::F_UNLCK));
+            if try_lock(other.as_fd(), &WHOLE).unwrap() {
+                unlock(other.as_fd(), &WHOLE).unwrap();
             } else {
                 held += 1;
             }
