@@ -414,7 +414,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
   if (c === F_GETOWN) return getOwner(n)
   const r = native.fcntlInt(n, c, a)
-  if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl', undefined, r === -constants.errno.EFAULT ? POINTER_HINT : undefined)
+  if (r < 0 && r >= -4095) throw intArgError(r, 'fcntl')
   return r
 }
 
@@ -434,8 +434,11 @@ function getOwner(fd: number): number {
   return ex.readInt32LE(0) === F_OWNER_PGRP && pid !== 0 ? -pid : pid
 }
 
-/** The hint of an `EFAULT` for an integer argument: the call takes a pointer. */
-const POINTER_HINT = 'this command reads or writes through its argument: pass a Buffer of the size it takes, not a number'
+/** The error of a call given an integer argument; an `EFAULT` says the command takes a pointer. */
+function intArgError(errno: number, syscall: string): Error {
+  const hint = errno === -constants.errno.EFAULT ? 'this command reads or writes through its argument: pass a Buffer of the size it takes, not a number' : undefined
+  return errnoError(errno, syscall, undefined, hint)
+}
 
 /**
  * `ioctl(fd, request, arg, mutateFlag)`—Python's `fcntl.ioctl`.
@@ -558,7 +561,7 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
     return io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
-  if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl', undefined, r === -constants.errno.EFAULT ? POINTER_HINT : undefined)
+  if (r < 0 && r >= -4095) throw intArgError(r, 'ioctl')
   return r
 }
 
