@@ -673,7 +673,7 @@ export declare function lockWait(handle: ExternalObject<'LockHandle'>, callback:
  * callback then gets `-ECANCELED` promptly, and nothing stays locked. A
  * grant already made whose report has not run yet is undone before this
  * returns, through the wait's own dup of the file, putting back what the
- * description held; see [`Phase`] (and its one window left open).
+ * description held; see core `Grant` (and its one window left open).
  */
 export declare function lockWaitCancel(wait: ExternalObject<'LockWait'>): void
 

@@ -40,14 +40,15 @@
 //! - [`pthread_kill(3)`](https://man7.org/linux/man-pages/man3/pthread_kill.3.html),
 //!   [`sigaction(2)`](https://man7.org/linux/man-pages/man2/sigaction.2.html) (`SA_RESTART`)
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg};
 
 use crate::error::{retry_eintr, Context, Errno, Error, Result};
+use crate::fd::GuardedFd;
 
 /// The first sleep between two attempts of a waiting lock.
 pub const MIN_BACKOFF: Duration = Duration::from_micros(50);
@@ -474,6 +475,158 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
     };
     *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = None;
     result
+}
+
+/// A lock wait's shared state, for a wait that may be given up while the
+/// kernel grants it: the thread that waits ([`Grant::wait`]), whoever
+/// cancels ([`Grant::cancel`]) and whoever reports the outcome each hold it,
+/// and whichever of them finds the lock granted after a cancel undoes it,
+/// once. It owns the wait's own dup of the file, so an undo reaches the
+/// locked description whatever became of the caller's fd number (s40-diff
+/// M2: an undo through an fd closed behind its back and reused unlocked
+/// another file's lock).
+///
+/// Where the wait stands is one atomic phase. The waiting thread moves
+/// `WAITING` to `GRANTED` when the kernel grants the lock; [`Grant::cancel`]
+/// moves `WAITING` to `CANCELLED`. Each is one compare-and-swap, so exactly
+/// one succeeds:
+/// - the cancel first: the thread, granted anyway, fails its swap and undoes
+///   at once (or is woken and never granted);
+/// - the grant first: the cancel undoes it before it returns, moving
+///   `GRANTED` to `UNDONE`, and the report then leaves it alone (before, the
+///   undo waited for the JS thread to get to the report, s39-diff4 M1, and
+///   that late undo also dropped a lock taken through the same description
+///   meanwhile).
+///
+/// Not closed: between the kernel's grant and the thread's swap (a few
+/// instructions, unless the thread is preempted there) a cancel wins, and
+/// the undo comes from the thread just after [`Grant::cancel`] returned
+/// (s40-diff M1). Closing it would make every cancel wait for the thread to
+/// leave the kernel, on the caller's (the JS) thread.
+#[derive(Debug)]
+pub struct Grant {
+    phase: AtomicU8,
+    dup: GuardedFd,
+    spec: LockSpec,
+    /// What the description held of the range before the wait
+    /// ([`held_pieces`]): an undo puts it back.
+    held: Vec<HeldPiece>,
+}
+
+const WAITING: u8 = 0;
+const GRANTED: u8 = 1;
+const CANCELLED: u8 = 2;
+const UNDONE: u8 = 3;
+
+impl Grant {
+    /// A wait for `spec` through `dup`, a duplicate made for this wait.
+    /// `shared_description`: the description is also the caller's (a lock
+    /// through a held lock's fd), so what it holds of the range now is read
+    /// ([`held_pieces`]): a grant replaces it, and an undo puts it back
+    /// rather than unlocking the range, which dropped it too (s39-locks M1:
+    /// the holder's lock, not released, held nothing). A description opened
+    /// for the wait's own path lock is fresh and holds nothing, so its
+    /// waits read no fdinfo.
+    pub fn new(dup: OwnedFd, spec: LockSpec, shared_description: bool) -> Self {
+        let held = if shared_description {
+            held_pieces(dup.as_fd(), &spec)
+        } else {
+            Vec::new()
+        };
+        Self {
+            phase: AtomicU8::new(WAITING),
+            dup: GuardedFd::new(dup),
+            spec,
+            held,
+        }
+    }
+
+    fn swap(&self, from: u8, to: u8) -> bool {
+        self.phase
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Waits ([`lock_until`]) on the calling thread, a dedicated one. A
+    /// grant that comes after a cancel is undone here and reported as
+    /// [`Waited::Cancelled`]; a kept one is held by the description until
+    /// the [`Outcome`] is delivered (or undone if it is dropped first).
+    pub fn wait(self: Arc<Self>, cancel: &Cancel) -> Outcome {
+        let r = match self.dup.get() {
+            Some(fd) => match lock_until(fd.as_fd(), &self.spec, cancel) {
+                Ok(Waited::Acquired) => {
+                    let kept = !cancel.is_cancelled() && self.swap(WAITING, GRANTED);
+                    if !kept {
+                        self.undo();
+                    }
+                    Ok(if kept { Waited::Acquired } else { Waited::Cancelled })
+                }
+                r => r,
+            },
+            None => Err(Error::new(Errno::EBADF, "fcntl")),
+        };
+        Outcome {
+            r,
+            grant: self,
+            delivered: false,
+        }
+    }
+
+    /// Gives the wait up: wakes its thread through `cancel` while it still
+    /// waits, or undoes the grant if the kernel granted it first.
+    pub fn cancel(&self, cancel: &Arc<Cancel>) {
+        if self.swap(WAITING, CANCELLED) {
+            cancel.cancel();
+        } else {
+            self.undo_if_granted();
+        }
+    }
+
+    /// Undoes the grant if this caller is the one that moves the phase from
+    /// `GRANTED` to `UNDONE`: once, by whichever of the cancel, the report
+    /// and an undelivered outcome's drop gets there first.
+    pub fn undo_if_granted(&self) {
+        if self.swap(GRANTED, UNDONE) {
+            self.undo();
+        }
+    }
+
+    fn undo(&self) {
+        if let Some(fd) = self.dup.get() {
+            let _ = undo_grant(fd.as_fd(), &self.spec, &self.held);
+        }
+    }
+}
+
+/// What [`Grant::wait`] hands back. If it is dropped undelivered holding
+/// the lock (the caller went away between the grant and the report: Deno
+/// resolves `worker.terminate()` before the worker's cleanup hooks run),
+/// it undoes the grant through the dup, so no one is left holding a lock
+/// that no object owns.
+#[derive(Debug)]
+pub struct Outcome {
+    r: Result<Waited>,
+    grant: Arc<Grant>,
+    delivered: bool,
+}
+
+impl Outcome {
+    /// Takes the result for reporting: from here a granted lock is the
+    /// caller's to keep, or to undo with [`Grant::undo_if_granted`]. The
+    /// dup closes when the last `Arc` of the grant goes.
+    pub fn deliver(mut self) -> (Result<Waited>, Arc<Grant>) {
+        self.delivered = true;
+        let r = std::mem::replace(&mut self.r, Ok(Waited::Cancelled));
+        (r, self.grant.clone())
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
+            self.grant.undo_if_granted();
+        }
+    }
 }
 
 /// The fallback: non-blocking attempts with backoff, the flag checked

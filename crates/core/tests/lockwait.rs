@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use linux_fd_core::lockwait::{
     held_pieces, lock_until, names_file, open_for_lock, open_for_spec, try_lock, undo_grant, unlock, Cancel,
-    HeldPiece, LockKind, LockSpec, Waited,
+    Grant, HeldPiece, LockKind, LockSpec, Waited,
 };
 
 mod common;
@@ -375,4 +375,130 @@ fn undo_grant_puts_back_what_the_description_held_and_unlocks_the_rest() {
     assert!(try_lock(a.as_fd(), &down).unwrap());
     undo_grant(a.as_fd(), &down, &held).unwrap();
     assert_eq!(own_locks(a.as_fd()), [(false, 0, 9)]);
+}
+
+/// A `Grant` for `s` through a dup of `fd` (as the binding makes one).
+fn grant_of(fd: std::os::fd::BorrowedFd<'_>, s: LockSpec, shared_description: bool) -> Arc<Grant> {
+    let dup = linux_fd_core::fd::dup_cloexec(fd).unwrap();
+    Arc::new(Grant::new(dup, s, shared_description))
+}
+
+/// Whether another description of `path` can take `s` now (it lets go at once).
+fn free(path: &std::path::Path, s: &LockSpec) -> bool {
+    let other = open_for_lock(path).unwrap();
+    try_lock(other.as_fd(), s).unwrap()
+}
+
+#[test]
+fn a_delivered_grant_is_held_until_undone_and_undone_once() {
+    let path = temp_path("grant-kept");
+    let s = spec(LockKind::Ofd, false);
+    let fd = open_for_lock(&path).unwrap();
+    let grant = grant_of(fd.as_fd(), s, false);
+    let cancel = Arc::new(Cancel::new());
+    let (r, grant) = grant.wait(&cancel).deliver();
+    assert_eq!(r.unwrap(), Waited::Acquired);
+    assert!(!free(&path, &s), "a delivered grant stays held");
+    grant.undo_if_granted();
+    assert!(free(&path, &s), "undone through the wait's dup");
+    // Locked again through the same description: a second undo (from a
+    // cancel, or the report) must leave that lock alone.
+    assert!(try_lock(fd.as_fd(), &s).unwrap());
+    grant.undo_if_granted();
+    grant.cancel(&cancel);
+    assert!(!free(&path, &s), "an undone grant is never undone again");
+}
+
+#[test]
+fn an_outcome_dropped_undelivered_undoes_its_grant() {
+    let path = temp_path("grant-dropped");
+    let s = spec(LockKind::Flock, false);
+    let fd = open_for_lock(&path).unwrap();
+    let outcome = grant_of(fd.as_fd(), s, false).wait(&Arc::new(Cancel::new()));
+    assert!(!free(&path, &s));
+    drop(outcome);
+    assert!(free(&path, &s), "no lock is left that no one owns");
+}
+
+#[test]
+fn a_cancel_after_the_grant_undoes_it_before_the_report() {
+    let path = temp_path("grant-cancel-late");
+    let s = spec(LockKind::Ofd, false);
+    let fd = open_for_lock(&path).unwrap();
+    let grant = grant_of(fd.as_fd(), s, false);
+    let cancel = Arc::new(Cancel::new());
+    let outcome = grant.clone().wait(&cancel);
+    assert!(!free(&path, &s));
+    grant.cancel(&cancel);
+    assert!(free(&path, &s), "undone by the cancel, not by the report");
+    // The report then finds it undone: re-locked meanwhile through the
+    // description, that lock survives the report's undo and the drop.
+    assert!(try_lock(fd.as_fd(), &s).unwrap());
+    let (r, g) = outcome.deliver();
+    assert_eq!(r.unwrap(), Waited::Acquired);
+    g.undo_if_granted();
+    drop(g);
+    drop(grant);
+    assert!(!free(&path, &s));
+}
+
+#[test]
+fn a_cancelled_wait_holds_nothing_whichever_comes_first() {
+    // The holder lets go while the waiter's cancel is sent: the kernel may
+    // grant the lock before, during or after the cancel. Whatever the
+    // interleaving, once the cancel has returned and the report is in,
+    // a kept grant is the only lock, and a cancelled one holds nothing.
+    let path = temp_path("grant-race");
+    let s = spec(LockKind::Ofd, false);
+    let holder = open_for_lock(&path).unwrap();
+    let (mut kept, mut cancelled) = (0, 0);
+    for i in 0..1000 {
+        assert!(try_lock(holder.as_fd(), &s).unwrap());
+        let waiter = open_for_lock(&path).unwrap();
+        let grant = grant_of(waiter.as_fd(), s, false);
+        let cancel = Arc::new(Cancel::new());
+        let (g2, c2) = (grant.clone(), cancel.clone());
+        let t = std::thread::spawn(move || g2.wait(&c2));
+        if i % 2 == 0 {
+            std::thread::yield_now();
+        }
+        unlock(holder.as_fd(), &s).unwrap();
+        if i % 4 < 2 {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        grant.cancel(&cancel);
+        let (r, g) = t.join().unwrap().deliver();
+        match r.unwrap() {
+            // Granted before the cancel: the cancel undid it.
+            Waited::Acquired => kept += 1,
+            Waited::Cancelled => cancelled += 1,
+        }
+        drop(g);
+        assert!(
+            free(&path, &s),
+            "round {i}: a lock was left held after the cancel"
+        );
+    }
+    assert_eq!(kept + cancelled, 1000);
+}
+
+#[test]
+fn a_grant_through_a_shared_description_puts_back_what_it_held() {
+    let path = temp_path("grant-held");
+    let fd = open_for_lock(&path).unwrap();
+    let shared = spec(LockKind::Ofd, true);
+    assert!(try_lock(fd.as_fd(), &shared).unwrap());
+    // An upgrade through the holder's own description, then a cancel.
+    let grant = grant_of(fd.as_fd(), spec(LockKind::Ofd, false), true);
+    let cancel = Arc::new(Cancel::new());
+    let outcome = grant.clone().wait(&cancel);
+    assert_eq!(own_locks(fd.as_fd()), vec![(false, 0, i64::MAX)]);
+    grant.cancel(&cancel);
+    assert_eq!(
+        own_locks(fd.as_fd()),
+        vec![(true, 0, i64::MAX)],
+        "the shared lock is back"
+    );
+    drop(outcome);
+    assert_eq!(own_locks(fd.as_fd()), vec![(true, 0, i64::MAX)]);
 }

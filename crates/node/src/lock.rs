@@ -24,12 +24,11 @@
 use std::cell::{Cell, RefCell};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::rt::ext::{Handle, Owned};
 use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
-use linux_fd_core::lockwait::{self, Cancel, HeldPiece, LockKind, LockSpec, Waited};
+use linux_fd_core::lockwait::{self, Cancel, Grant, LockKind, LockSpec, Waited};
 use napi::bindgen_prelude::{Either, External, FromNapiValue, Function, Uint8ArraySlice, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
@@ -396,94 +395,15 @@ pub fn release(handle: Handle<LockHandle>) -> i32 {
 /// A pending wait: its cancel, until the wait reports.
 pub struct LockWait(Rc<WaitState>);
 
-/// What a wait's pool thread hands back: the result, and the wait's shared
-/// state (its dup). If it is dropped undelivered holding the lock (the
-/// environment went away between the grant and the report; Deno resolves
-/// `worker.terminate()` before the worker's cleanup hooks run, and never
-/// closes the handle's fd), it undoes the grant through the dup, so no one
-/// is left holding a lock that no object owns.
-struct Outcome {
-    r: linux_fd_core::Result<Waited>,
-    grant: Arc<Grant>,
-    delivered: bool,
-}
-
-impl Drop for Outcome {
-    fn drop(&mut self) {
-        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
-            self.grant.undo_if_granted();
-        }
-    }
-}
-
-/// What a wait's thread and `lockWaitCancel` share: where the wait stands
-/// ([`Phase`]) and what an undo needs. The dup is the wait's own, so an undo
-/// reaches the locked description whatever became of the handle's number
-/// (s40-diff M2: an undo through the handle's fd, closed behind its back
-/// and reused, unlocked another file's lock).
-struct Grant {
-    phase: AtomicU8,
-    dup: GuardedFd,
-    spec: LockSpec,
-    /// What the description held of the range before the wait
-    /// (`lockwait::held_pieces`): an undo puts it back.
-    held: Vec<HeldPiece>,
-}
-
-impl Grant {
-    /// Undoes the grant if this caller is the one that moves the phase from
-    /// `GRANTED` to `UNDONE`: once, by whichever of the cancel, the report
-    /// and an undelivered outcome's drop gets there first.
-    fn undo_if_granted(&self) {
-        if self
-            .phase
-            .compare_exchange(Phase::GRANTED, Phase::UNDONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.undo();
-        }
-    }
-
-    fn undo(&self) {
-        if let Some(fd) = self.dup.get() {
-            let _ = lockwait::undo_grant(fd.as_fd(), &self.spec, &self.held);
-        }
-    }
-}
-
 struct WaitState {
     cancel: RefCell<Option<Arc<Cancel>>>,
     cancelled: Cell<bool>,
-    /// The wait's [`Grant`], weakly: the thread's closure and then the
-    /// [`Outcome`] own it, so the dup closes with them. A runtime that
-    /// never frees a dead environment's pending report (Deno), which holds
-    /// this state, would otherwise keep the dup open for good (s40-diff2 L2).
+    /// The wait's [`Grant`] (core: its phase, dup and undo), weakly: the
+    /// thread's closure and then its `Outcome` own it, so the dup closes
+    /// with them. A runtime that never frees a dead environment's pending
+    /// report (Deno), which holds this state, would otherwise keep the dup
+    /// open for good (s40-diff2 L2).
     grant: Weak<Grant>,
-}
-
-/// Where a wait stands. The wait's thread moves `WAITING` to `GRANTED` when
-/// the kernel grants the lock; `lockWaitCancel` moves `WAITING` to
-/// `CANCELLED`. Each is one compare-and-swap, so exactly one succeeds:
-/// - the cancel first: the thread, granted anyway, fails its swap and undoes
-///   at once (or is woken and never granted);
-/// - the grant first: the cancel undoes it before it returns, moving
-///   `GRANTED` to `UNDONE`, and the report then leaves it alone (before, the
-///   undo waited for the JS thread to get to the report, s39-diff4 M1, and
-///   that late undo also dropped a lock taken through the same description
-///   meanwhile).
-///
-/// Not closed: between the kernel's grant and the thread's swap (a few
-/// instructions, unless the thread is preempted there) a cancel wins, and
-/// the undo comes from the thread just after `abort()` returned (s40-diff
-/// M1). Closing it would make every cancel wait for its thread to leave the
-/// kernel, on the JS thread.
-struct Phase;
-
-impl Phase {
-    const WAITING: u8 = 0;
-    const GRANTED: u8 = 1;
-    const CANCELLED: u8 = 2;
-    const UNDONE: u8 = 3;
 }
 
 /// Waits for the lock on a pool thread and calls `callback(result)` on the
@@ -523,30 +443,15 @@ pub fn lock_wait(
     // Guarded, so that the owner registry knows the number (an adoption of
     // it is EBUSY) and its close never closes a number someone reused.
     let dup = match inner.fd.borrow().get().map(|fd| dup_cloexec(fd.as_fd())) {
-        Some(Ok(fd)) => GuardedFd::new(fd),
+        Some(Ok(fd)) => fd,
         Some(Err(e)) => return Either::B(errno(&e)),
         None => return Either::B(-libc::EBADF),
-    };
-    // What the description already holds of the range (an upgrade through a
-    // held lock's fd): a grant replaces it, so undoing a grant that came
-    // after a cancel puts it back rather than unlocking the range, which
-    // dropped it too (s39-locks M1: the holder's FileLock, not released,
-    // held nothing). Only a dup of a caller's fd can hold any: a path
-    // handle's description is fresh, so its waits read no fdinfo.
-    let held = match dup.get() {
-        Some(fd) if inner.shared_description => lockwait::held_pieces(fd.as_fd(), &inner.spec),
-        _ => Vec::new(),
     };
     let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
     };
-    let grant = Arc::new(Grant {
-        phase: AtomicU8::new(Phase::WAITING),
-        dup,
-        spec: inner.spec,
-        held,
-    });
+    let grant = Arc::new(Grant::new(dup, inner.spec, inner.shared_description));
     let state = Rc::new(WaitState {
         cancel: RefCell::new(Some(cancel.clone())),
         cancelled: Cell::new(false),
@@ -574,41 +479,10 @@ pub fn lock_wait(
         // The closure owns its share of the cancel, dropped when it returns;
         // the grant (and its dup) comes back with the result (dropped with
         // it on the pool thread if the environment went away first).
-        move || {
-            let r = match grant.dup.get() {
-                Some(fd) => match lockwait::lock_until(fd.as_fd(), &grant.spec, &cancel) {
-                    // Kept only if the thread's swap wins (see [`Phase`]).
-                    // Granted after the cancel was asked for (by
-                    // `lockWaitCancel`, whose swap came first, or by the
-                    // env's teardown): undone here, at once, not when the JS
-                    // thread gets to the report, which may be busy meanwhile
-                    // (s39-diff4 M1).
-                    Ok(Waited::Acquired) => {
-                        let kept = !cancel.is_cancelled()
-                            && grant
-                                .phase
-                                .compare_exchange(
-                                    Phase::WAITING,
-                                    Phase::GRANTED,
-                                    Ordering::AcqRel,
-                                    Ordering::Acquire,
-                                )
-                                .is_ok();
-                        if !kept {
-                            grant.undo();
-                        }
-                        Ok(if kept { Waited::Acquired } else { Waited::Cancelled })
-                    }
-                    r => r,
-                },
-                None => Err(linux_fd_core::Error::new(linux_fd_core::Errno::EBADF, "fcntl")),
-            };
-            Outcome {
-                r,
-                grant,
-                delivered: false,
-            }
-        },
+        // Kept only if the thread's swap wins; a grant that came after the
+        // cancel (by `lockWaitCancel` or the env's teardown) is undone there,
+        // at once (core `Grant`).
+        move || grant.wait(&cancel),
         move |env, outcome| {
             report.cancel.borrow_mut().take();
             let cancelled = report.cancelled.get();
@@ -617,9 +491,9 @@ pub fn lock_wait(
                 // lock is not ours, and the handle is released by the
                 // caller on any result but a locked one.
                 None => -libc::EIO,
-                Some(mut o) => {
-                    o.delivered = true;
-                    let result = match &o.r {
+                Some(o) => {
+                    let (r, grant) = o.deliver();
+                    let result = match &r {
                         Ok(Waited::Acquired) => {
                             match weak_inner.upgrade().filter(|_| !cancelled).and_then(|inner| {
                                 let fd = inner.fd.borrow().raw();
@@ -642,7 +516,7 @@ pub fn lock_wait(
                                 // is put back (`held`); not again if the
                                 // cancel undid it already.
                                 _ => {
-                                    o.grant.undo_if_granted();
+                                    grant.undo_if_granted();
                                     if cancelled {
                                         -libc::ECANCELED
                                     } else {
@@ -655,7 +529,7 @@ pub fn lock_wait(
                         Err(e) => errno(e),
                     };
                     // The dup is closed here, before the callback runs.
-                    drop(o);
+                    drop(grant);
                     result
                 }
             };
@@ -680,7 +554,7 @@ pub fn lock_wait(
 /// callback then gets `-ECANCELED` promptly, and nothing stays locked. A
 /// grant already made whose report has not run yet is undone before this
 /// returns, through the wait's own dup of the file, putting back what the
-/// description held; see [`Phase`] (and its one window left open).
+/// description held; see core `Grant` (and its one window left open).
 #[napi(ts_args_type = "wait: ExternalObject<'LockWait'>")]
 pub fn lock_wait_cancel(wait: &External<LockWait>) {
     let state = &wait.0;
@@ -689,17 +563,9 @@ pub fn lock_wait_cancel(wait: &External<LockWait>) {
         let Some(grant) = state.grant.upgrade() else {
             return c.cancel();
         };
-        match grant.phase.compare_exchange(
-            Phase::WAITING,
-            Phase::CANCELLED,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => c.cancel(),
-            // Granted, the report not handled yet: undone now, through the
-            // wait's own dup.
-            Err(_) => grant.undo_if_granted(),
-        }
+        // Granted, the report not handled yet: undone now, through the
+        // wait's own dup.
+        grant.cancel(c);
     }
 }
 
