@@ -1,7 +1,7 @@
 // Ported from CPython's Lib/test/test_os.py TimerfdTests (3.13), plus the
 // Timer class and the package's argument and error conventions.
 import test, { type ExecutionContext } from 'ava'
-import { closeSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { inspect } from 'node:util'
 import { getEventListeners } from 'node:events'
@@ -848,5 +848,29 @@ test('an absolute time on the wall-clock scale for a clock that is not realtime 
       Date.now = realNow
     }
     t.true(timer.get().remaining > 30_000, `Date.now() ${fake}`)
+  }
+})
+
+test('timerfdRead() of a file that is not a timerfd and reads as a count of 0 is EINVAL, not 0n for ever (s46-timer L3)', (t) => {
+  // /dev/zero hands out 8 zero bytes, a count a timerfd never gives; the
+  // TSDoc's "0n: read again" looped on it.
+  const fd = openSync('/dev/zero', 'r')
+  t.teardown(() => closeSync(fd))
+  t.throws(() => timerfdRead(fd), { code: 'EINVAL' })
+})
+
+test('set(), setNs() and disarm() discard the expirations not yet read, as the kernel and Python do', (t) => {
+  const timer = new Timer()
+  t.teardown(() => timer.close())
+  const expire = (): void => {
+    timer.set(1, 1)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+  }
+  expire()
+  t.true((timer.tryWait() ?? 0n) >= 2n, 'ticks are counted while nobody reads')
+  for (const rearm of [() => timer.set(60_000), () => timer.setNs(60_000_000_000n), () => timer.disarm()]) {
+    expire()
+    rearm()
+    t.is(timer.tryWait(), null)
   }
 })

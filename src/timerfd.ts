@@ -150,7 +150,9 @@ export interface TimerfdSettimeNsOptions {
  * `timerfd_settime(fd, flags, new, old)`: arms the timer, as Python's
  * `os.timerfd_settime`: `initial` seconds until the first expiration (0
  * disarms), then every `interval` seconds (0: one-shot). Times are rounded
- * to the nearest nanosecond, but a positive time is at least 1 ns. Returns
+ * to the nearest nanosecond (of the number's exact value; a tie up), but a
+ * positive time is at least 1 ns. Expirations not yet read are discarded
+ * (the kernel resets the count). Returns
  * the previous `[next_expiration, interval]` in seconds (relative).
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a bad fd, options or time
  * type; `ERR_INVALID_ARG_VALUE` for an unknown option.
@@ -294,7 +296,9 @@ export function clockGetres(clockid: number): number {
  * back past a periodic `CLOCK_REALTIME` timer's expiration (timerfd_create(2),
  * NOTES; Python's `os.read` gives `b''`): read again.
  * @throws {Error} `EAGAIN` (non-blocking, not expired yet), `ECANCELED` (the
- * clock jumped under `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL`.
+ * clock jumped under `TFD_TIMER_CANCEL_ON_SET`), `EBADF`, `EINVAL` (also for
+ * a file that is not a timerfd and read as no bytes or as a count of 0,
+ * which a timerfd never gives, so that "read again" cannot loop for ever).
  * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
  */
 export function timerfdRead(fd: FdLike): bigint {
@@ -458,7 +462,11 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * its own copy and the caller still owns `fd`; with `{ adopt: true }` the
    * object takes ownership of `fd` itself and sets its `FD_CLOEXEC`. The
    * open file description is made non-blocking. The clock is read from
-   * `/proc/self/fdinfo` (`'monotonic'` where the kernel does not say).
+   * `/proc/self/fdinfo` (`'monotonic'` where the kernel does not say, or
+   * `/proc` is not mounted: then, for a timer on another clock, `now()`
+   * reads the wrong clock, so an absolute `set(now() + ms)` is wrong, and
+   * the checks of absolute times and of `cancelOnSet` judge by
+   * `'monotonic'`; relative times are right on every clock).
    * Called on a subclass, it returns an instance of that subclass, as
    * {@link EventCounter.fromFd} says.
    * @throws {TypeError} `ERR_INVALID_RETURN_VALUE`: see {@link EventCounter.fromFd}.
@@ -590,7 +598,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * positive time is at least 1 ns, never 0. Times up to 2^63 seconds (the
    * kernel's `time_t`) are taken; beyond about 292 years (`KTIME_MAX`) the
    * kernel treats them all as "never". Re-arming does not settle pending
-   * waits: they wait for the new schedule.
+   * waits: they wait for the new schedule. Expirations not yet read are
+   * discarded (the kernel resets the count, as it does for Python): take
+   * them first with {@link Timer.tryWait | `tryWait()`} to count them.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for
    * an `initialMs` of 0 with a non-zero `intervalMs`, for
    * `cancelOnSet` where the kernel would ignore it, an unknown option, or
@@ -619,7 +629,8 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
   }
 
   /**
-   * `set()` in nanoseconds: safe integers or bigints, 0 … 2^63-1.
+   * `set()` in nanoseconds: safe integers or bigints, 0 … 2^63-1. As
+   * `set()`, it discards expirations not yet read.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` (as `set()`).
    * @throws {RangeError} `ERR_OUT_OF_RANGE` outside 0 … 2^63-1 (`KTIME_MAX`).
    * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF`, `ECANCELED` (as `set()`).
@@ -639,6 +650,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Disarms the timer. Pending waits keep waiting (for a later `set()`).
+   * Expirations not yet read are discarded, as by `set()`.
    * @throws {Error} `ERR_USE_AFTER_CLOSE`, `EBADF` (as `set()`).
    * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
    */

@@ -144,6 +144,21 @@ fn a_read_of_no_bytes_from_a_file_that_is_not_a_timerfd_is_einval_not_0_ticks() 
 }
 
 #[test]
+fn a_count_of_0_from_a_file_that_is_not_a_timerfd_is_einval() {
+    // A timerfd never hands out a count of 0 (it returns no bytes, or
+    // waits), so 8 zero bytes come from something else: /dev/zero read as
+    // 0 ticks, and "read again" looped for ever (s46-timer L3).
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    assert_eq!(timerfd_read(zero.as_fd()).unwrap_err().errno, Errno::EINVAL);
+    assert_eq!(timerfd_try_read(zero.as_fd()).unwrap_err().errno, Errno::EINVAL);
+    // A non-zero count from another file is read as it is, as Python's
+    // os.read would: only 0 is a value a timerfd cannot give.
+    let (r, w) = nix::unistd::pipe().unwrap();
+    nix::unistd::write(&w, &7u64.to_ne_bytes()).unwrap();
+    assert_eq!(timerfd_read(r.as_fd()).unwrap(), 7);
+}
+
+#[test]
 fn seconds_convert_to_nanoseconds_without_reaching_1e9_in_the_fraction() {
     assert_eq!(secs_to_ns(0.0), Some(0));
     assert_eq!(secs_to_ns(-0.0), Some(0));
@@ -336,4 +351,49 @@ fn clock_res_ns_is_a_nanosecond_for_the_fine_clocks_and_a_tick_for_the_coarse_on
     }
     let e = clock_res_ns(12345).unwrap_err();
     assert_eq!((e.errno, e.syscall), (Errno::EINVAL, "clock_getres"));
+}
+
+/// The nearest nanosecond to `value` units (seconds when `unit_digits` is
+/// 9, the digits of a nanosecond; milliseconds when 6), ties up,
+/// from the exact decimal expansion of the double (Rust prints a double's
+/// exact value when asked for enough digits): an oracle that shares no code
+/// with `to_ns`.
+fn nearest_ns_exact(value: f64, unit_digits: usize) -> u64 {
+    let text = format!("{value:.1100}");
+    let (int, frac) = text.split_once('.').unwrap();
+    let digits = format!("{int}{}", &frac[..unit_digits]);
+    let ns: u64 = digits.parse().unwrap();
+    ns + u64::from(frac.as_bytes()[unit_digits] >= b'5')
+}
+
+#[test]
+fn times_round_to_the_exactly_nearest_nanosecond_ties_up() {
+    // Doubles just below a half nanosecond (s46-timer): the product
+    // `(value - whole) * 1e9` was itself rounded up to the half first.
+    assert_eq!(secs_to_ns(7.3822709325), Some(7_382_270_932));
+    assert_eq!(secs_to_ns(0.6133135555), Some(613_313_555));
+    assert_eq!(ms_to_ns(1.4560525), Some(1_456_052));
+    // An exact tie goes up: 1/1024 s is 976,562.5 ns.
+    assert_eq!(secs_to_ns(1.0 / 1024.0), Some(976_563));
+    // Every double k + (j + 0.5) ns and its neighbours, against the oracle.
+    let mut checked = 0;
+    for k in [0.0, 1.0, 7.0, 1000.0, 86_400.0] {
+        for j in (0..2_000u64).map(|j| j * 499_979) {
+            let v = k + (j as f64 + 0.5) / 1e9;
+            // The neighbours by their bits (`next_up` is newer than the
+            // Debian Rust the platform stages build with).
+            for v in [
+                v,
+                f64::from_bits(v.to_bits() - 1),
+                f64::from_bits(v.to_bits() + 1),
+            ] {
+                if v > 0.0 {
+                    assert_eq!(secs_to_ns(v), Some(nearest_ns_exact(v, 9).max(1)), "{v:.20} s");
+                    assert_eq!(ms_to_ns(v), Some(nearest_ns_exact(v, 6).max(1)), "{v:.20} ms");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 29_000);
 }
