@@ -168,6 +168,29 @@ test.serial('awaits that find a value at once still give the event loop a turn n
   t.true(fired, `a 5 ms timeout did not fire during ${n} iterations of 2 ms`)
 })
 
+test.serial('a loop of lockFile() calls that lock at once, or of FdChannel.connect() calls that connect at once, lets timers run (s46-proc M1)', async (t) => {
+  // Such a call returned without a loop turn, so a lock-per-job loop never
+  // ran a timer, I/O or its SIGTERM handler. Each loop runs until a 5 ms
+  // timeout has fired or its guard ends it: 2,000 locks (about 20-40 ms of
+  // ready results natively), 3,000 connects into a backlog of 4,096 that
+  // nobody accepts; the fairness cut comes after 10 ms.
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-fair-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'job.lock')
+  let fired = false
+  setTimeout(() => (fired = true), 5)
+  let n = 0
+  for (; !fired && n < 2000; n++) (await lockFile(path)).release()
+  t.true(fired, `a 5 ms timeout did not fire during ${n} lockFile() calls`)
+  const server = FdChannel.listen(join(dir, 'sock'), { backlog: 4096 })
+  t.teardown(() => server.close())
+  fired = false
+  setTimeout(() => (fired = true), 5)
+  n = 0
+  for (; !fired && n < 3000; n++) (await FdChannel.connect(join(dir, 'sock'))).close()
+  t.true(fired, `a 5 ms timeout did not fire during ${n} FdChannel.connect() calls`)
+})
+
 test.serial('a run of ready awaits that began in the timers phase lets a setTimeout(0) run at its first cut, not its second (user34 L7)', async (t) => {
   // The cut deferred one value by one setImmediate: a run begun in the
   // timers phase resumed in the same iteration's check phase, and timers

@@ -849,6 +849,69 @@ test.serial('the peer going away rejects a pending receive with EPIPE and ends i
   await t.throwsAsync(p, { code: 'EPIPE' })
 })
 
+test.serial('end() sends the queued sends first, then the peer sees the end; a send() after end() rejects with EPIPE (s46-proc M2)', async (t) => {
+  // Sends not awaited, as one writes to a net.Socket, then end(): the
+  // shutdown came at once, 39 of 50 messages were lost and each queued
+  // send rejected with EPIPE, unhandled.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const big = Buffer.alloc(20_000, 7)
+  const sends: Array<Promise<void>> = []
+  for (let i = 0; i < 50; i++) sends.push(a.send(big))
+  t.true(a.queuedSends > 0, 'the peer\'s queue is full, so sends are queued')
+  a.end()
+  const late = a.send('after end')
+  let got = 0
+  const err = await (async () => {
+    for (;;) {
+      try {
+        const m = await b.receive()
+        t.is(m.data.length, big.length)
+        got++
+      } catch (e) {
+        return e as NodeJS.ErrnoException
+      }
+    }
+  })()
+  t.is(got, 50, 'every message sent before end() arrives')
+  t.is(err.code, 'EPIPE', 'then the end')
+  await t.notThrowsAsync(Promise.all(sends))
+  await t.throwsAsync(late, { code: 'EPIPE' })
+  t.is(a.queuedSends, 0)
+  // With nothing queued, the end is at once, as before.
+  const [c, d] = FdChannel.pair()
+  t.teardown(() => (c.close(), d.close()))
+  const p = d.receive()
+  c.end()
+  await t.throwsAsync(p, { code: 'EPIPE' })
+  await t.throwsAsync(c.send('x'), { code: 'EPIPE' })
+})
+
+test.serial('a child that takes its end with fromFd(3, { adopt: true }) ends the parent\'s receive() by close(), before it exits; a dup does not (s46-proc M3)', async (t) => {
+  // The docs told the child to call fromFd(3): a dup, which leaves fd 3
+  // open, so its close() ended nothing until the child exited.
+  // The child lives until its stdin ends, which the parent ends only
+  // after it has looked for the end.
+  const boundMs = scaled(1000, t.log, 'EPIPE after the child closed')
+  const run = async (adopt: boolean): Promise<boolean> => {
+    const [a, b] = FdChannel.pair()
+    t.teardown(() => a.close())
+    const code = `const c = require(${JSON.stringify(PKG)}).FdChannel.fromFd(3, { adopt: ${adopt} })
+c.send('hi').then(() => { c.close(); process.stdin.resume() })`
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'inherit', 'inherit', b.fd] })
+    b.close()
+    t.teardown(() => void child.kill('SIGKILL'))
+    t.is((await a.receive()).data.toString(), 'hi')
+    const end = a.receive()
+    const early = await Promise.race([end.then(() => 'message', (e: NodeJS.ErrnoException) => e.code), sleep(boundMs).then(() => 'pending')])
+    child.stdin!.end()
+    await t.throwsAsync(end, { code: 'EPIPE' }, 'the end comes with the exit at the latest')
+    return early === 'EPIPE'
+  }
+  t.true(await run(true), 'adopted: the end came with close()')
+  t.false(await run(false), 'a dup: the end came only with the exit')
+})
+
 test.serial('a peer that leaves our messages unread: ECONNRESET, then EPIPE', async (t) => {
   const [a, b] = FdChannel.pair()
   t.teardown(() => a.close())

@@ -80,11 +80,11 @@ function tryCode(fn: () => unknown): string | undefined {
 // inside now, [2] the most ever inside at once, [3 + i] rounds done by child i.
 async function childMain(i: number, logPath: string, staggerMs: number): Promise<void> {
   if (staggerMs > 0) await new Promise((resolve) => setTimeout(resolve, i * staggerMs))
-  using mem = lfd.MemFile.fromFd(3)
-  using sem = lfd.Semaphore.fromFd(4)
-  using done = lfd.EventCounter.fromFd(5)
-  using ready = lfd.EventCounter.fromFd(6)
-  using go = lfd.Semaphore.fromFd(7)
+  using mem = lfd.MemFile.fromFd(3, { adopt: true })
+  using sem = lfd.Semaphore.fromFd(4, { adopt: true })
+  using done = lfd.EventCounter.fromFd(5, { adopt: true })
+  using ready = lfd.EventCounter.fromFd(6, { adopt: true })
+  using go = lfd.Semaphore.fromFd(7, { adopt: true })
   const words = new Int32Array(mem.map({ writable: true }))
   // A start gate: children start seconds apart on a loaded machine (each
   // loads node and tsx), and ones that never run at the same time could not

@@ -19,7 +19,7 @@ const CHILDREN = 3
 const ROUNDS = 50
 
 async function child(logPath: string, id: string): Promise<void> {
-  using mem = MemFile.fromFd(3)
+  using mem = MemFile.fromFd(3, { adopt: true })
   const counter = new Uint32Array(mem.map({ writable: true })) // shared with every process
   for (let r = 0; r < ROUNDS; r++) {
     using lock = await lockFile(logPath) // exclusive OFD lock; waits without blocking the loop

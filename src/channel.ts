@@ -10,7 +10,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { shown } from './inspect'
 import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
-import { clock, FdCore, type FdIterator, type Handle } from './waiter'
+import { clock, fairly, FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
 import { after, cancelAfter } from './timers'
 
@@ -378,7 +378,7 @@ export interface ConnectOptions {
  * sidecar, a CLI attaching to a server, systemd services.
  *
  * Make one with {@link FdChannel.pair} (hand one end to a child in `spawn`'s
- * `stdio`, and `FdChannel.fromFd(3)` there), {@link FdChannel.listen} and
+ * `stdio`, and `FdChannel.fromFd(3, { adopt: true })` there), {@link FdChannel.listen} and
  * {@link FdChannel.connect} (a socket path or an abstract name), or
  * {@link FdChannel.fromFd}.
  *
@@ -411,6 +411,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   #ended = false
   #sends: PendingSend[] = []
   #sendTimer: NodeJS.Timeout | undefined
+  /** `end()` was called with sends queued: the shutdown waits for the last of them. */
+  #ending = false
   #sendDelay = 0
   #refed = true
 
@@ -449,7 +451,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   /**
    * `socketpair(AF_UNIX, SOCK_SEQPACKET)`: two connected channels. Keep one
    * and give the other's `fd` to a child process (`spawn`'s `stdio` array;
-   * the child calls `FdChannel.fromFd(3)`), then close your copy of it.
+   * the child calls `FdChannel.fromFd(3, { adopt: true })`: without
+   * `adopt`, fd 3 stays open beside its dup, so the child's `close()` does
+   * not end your `receive()`; s46-proc M3), then close your copy of it.
    * While your copy is open the child's end has a peer still, yours: when
    * the child dies, your `receive()` keeps waiting and your sends queue
    * instead of failing with `EPIPE`.
@@ -572,7 +576,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
       if (signal?.aborted) throw abortErrorOf(signal)
       const h = native.channelConnect(name, abstract)
-      if (typeof h !== 'number') return new FdChannel(token, h)
+      // Connected at once: the loop still turns in a loop of connects.
+      if (typeof h !== 'number') return fairly(new FdChannel(token, h))
       if (h !== EAGAIN) {
         // A `net.Server` at the path is an easy mistake (s42-docs L3).
         const hint = h === EPROTOTYPE ? 'the socket there is not an FdChannel server (not SOCK_SEQPACKET: a net.Server is SOCK_STREAM)' : undefined
@@ -650,6 +655,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       const bytes = toData(data)
       const numbers = toFdArray(fds)
       if (this.#core.fd < 0) throw this.#core.unusable()
+      // What the kernel answers once the shutdown is made.
+      if (this.#ending) throw errnoError(EPIPE, 'sendmsg')
       if (this.#sends.length === 0) {
         const r = native.channelSend(this.#core.fd, bytes, numbers)
         if (r >= 0) return Promise.resolve()
@@ -704,6 +711,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       else s.resolve()
     }
     this.#sendDelay = 0
+    if (this.#ending && this.#sends.length === 0 && this.#core.fd >= 0) {
+      this.#ending = false
+      // The peer may be gone already (the sends then failed): nothing to end.
+      native.channelShutdown(this.#core.fd)
+    }
   }
 
   /**
@@ -758,15 +770,23 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   }
 
   /**
-   * `shutdown(SHUT_RDWR)`: the peer sees the end at once (its `receive()`
-   * rejects with `EPIPE`) even while other processes hold duplicates of this
-   * socket. The channel stays open until `close()`.
+   * `shutdown(SHUT_RDWR)`: the peer sees the end (its `receive()` rejects
+   * with `EPIPE`) even while other processes hold duplicates of this
+   * socket. Sends still queued go out first, as `net.Socket`'s `end()`
+   * flushes: the shutdown is made once the last of them has been sent (or
+   * has failed), at once when none is queued. A `send()` after `end()`
+   * rejects with `EPIPE`. The channel stays open until `close()`, which
+   * drops what is still queued.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
    */
   end(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
     if (this.#core.fd < 0) throw this.#core.unusable()
+    if (this.#sends.length > 0) {
+      this.#ending = true
+      return
+    }
     const r = native.channelShutdown(this.#core.fd)
     if (r < 0) throw this.#core.fail(r, 'shutdown')
   }
@@ -824,6 +844,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /** The core's `onShutdown`: after the waiters, the rest gets the same error. */
   #shutdown(err: Error): void {
+    this.#ending = false
     if (this.#sendTimer !== undefined) cancelAfter(this.#sendTimer)
     this.#sendTimer = undefined
     const sends = this.#sends

@@ -15,6 +15,7 @@ import { native } from './binding'
 import { shown as shownAs } from './inspect'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 import { later } from './timers'
+import { fairly } from './waiter'
 
 type LockHandle = Exclude<ReturnType<typeof native.lockOpen>, number>
 type LockWait = Exclude<ReturnType<typeof native.lockWait>, number>
@@ -495,7 +496,13 @@ export class FileLock implements Disposable, AsyncDisposable {
     return this.#spec.kind === 'flock' ? null : { start: this.#spec.start, length: this.#spec.length }
   }
 
-  /** The package's own fd of the locked file, or -1 once released. */
+  /**
+   * The package's own fd of the locked file, or -1 once released. The lock
+   * belongs to its open file description: passed to another process
+   * (`spawn`'s `stdio`, an `FdChannel`), it keeps the lock held after this
+   * process dies, until every copy is closed, and a `release()` here
+   * unlocks it for that process too.
+   */
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#h in this)) throw invalidThis('FileLock')
     return this.#fdNow()
@@ -913,7 +920,8 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
     const r = native.lockTry(h)
     if (r >= 0) {
       const lock = granted(h, spec, r, target)
-      if (lock !== null) return lock
+      // Locked at once: the loop still turns in a loop of such calls.
+      if (lock !== null) return fairly(lock)
       if (tries === REPLACED_TRIES) {
         const path = typeof target === 'number' ? undefined : pathText(target)
         throw errnoError(EAGAIN, syscallOf(spec), path, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)

@@ -352,7 +352,7 @@ const token = Symbol('MemFile')
  * mf.addSeals({ shrink: true })         // mappings are now safe from SIGBUS
  * const shared = new Int32Array(mf.map({ writable: true }))
  * const child = spawn(process.execPath, ['child.js'], { stdio: ['inherit', 'inherit', 'inherit', mf.fd] })
- * // child.js: new Int32Array(MemFile.fromFd(3).map({ writable: true })) is the same memory
+ * // child.js: new Int32Array(MemFile.fromFd(3, { adopt: true }).map({ writable: true })) is the same memory
  * ```
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  */

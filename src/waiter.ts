@@ -115,6 +115,37 @@ let fastSince = 0
  */
 let cut = false
 const newTurn = (): void => void ((fastRun = 0), (cut = false))
+
+/** Counts one ready resolution of this turn (the first reads the clock and schedules the turn's reset). */
+function countReady(): void {
+  if (fastRun++ === 0) {
+    later(newTurn)
+    fastSince = clock()
+  }
+}
+
+/** Whether the turn's run may go on: not cut, and under {@link FAST_RUN_MS} at the clock read of every 8th resolution; else it is cut. */
+function runGoesOn(): boolean {
+  if (cut) return false
+  if ((fastRun & 7) !== 0 || clock() - fastSince < FAST_RUN_MS) return true
+  cut = true
+  return false
+}
+
+/**
+ * The fairness rule for a promise-returning call that is not a wait of an
+ * `FdCore` but may find its result at once in a loop: `lockFile` whose first
+ * try locks, `FdChannel.connect` to a server that accepts at once. `value`
+ * itself while the turn's run goes on, else a promise of it delivered two
+ * `setImmediate` hops later, as a cut wait's value is. A loop of
+ * `await lockFile(p)` + a sync job + `release()` never let the loop turn:
+ * its SIGTERM handler, timers and I/O waited for good (s46-proc M1).
+ */
+export function fairly<V>(value: V): V | Promise<V> {
+  countReady()
+  if (runGoesOn()) return value
+  return new Promise<V>((resolve) => later(() => later(() => resolve(value))))
+}
 /** `performance.now` from `node:perf_hooks`, bound at load (see {@link FAST_RUN_MS}); also the clock of {@link FdCore.pauseEnded}. */
 export const clock: () => number = performance.now.bind(performance)
 
@@ -263,14 +294,8 @@ export class FdCore<T> {
           return reject(e)
         }
         if (value !== undefined) {
-          if (fastRun++ === 0) {
-            later(newTurn)
-            fastSince = clock()
-          }
-          if (this.#deferred === undefined && !cut) {
-            if ((fastRun & 7) !== 0 || clock() - fastSince < FAST_RUN_MS) return resolve(value)
-            cut = true
-          }
+          countReady()
+          if (this.#deferred === undefined && runGoesOn()) return resolve(value)
           return this.#defer(resolve, value)
         }
       }
