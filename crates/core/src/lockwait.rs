@@ -623,7 +623,9 @@ impl Outcome {
 
 impl Drop for Outcome {
     fn drop(&mut self) {
-        if !self.delivered && matches!(self.r, Ok(Waited::Acquired)) {
+        // Only a kept grant is in the `GRANTED` phase: for any other result
+        // (cancelled, an error) this is a no-op, so the result needs no test.
+        if !self.delivered {
             self.grant.undo_if_granted();
         }
     }
