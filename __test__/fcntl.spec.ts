@@ -777,6 +777,43 @@ test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVA
   t.true(out.mapped === true || out.mapped === 'EOPNOTSUPP', String(out.mapped))
 })
 
+test('ioctl FS_IOC_FIEMAP with a buffer larger than the memory left is ENOMEM, not an abort (s46-exhaust H4)', async (t) => {
+  // The binding copies a FIEMAP buffer whole; a copy it could not allocate
+  // aborted the process (Rust's allocation failure). The child asks its
+  // parent to cap its address space (RLIMIT_AS, with prlimit(1): Node has
+  // no setrlimit) at its size now plus 256 MiB, below a copy of its 1 GiB.
+  const path = join(dir, 'fiemap-nomem')
+  let pid = 0
+  let capped = false
+  const r = await runNode(
+    `${fragmentedFile(path, 1)}
+     const FS_IOC_FIEMAP = 0xc020660b
+     const big = new Uint8Array(1 << 30)
+     setInterval(() => {}, 1000) // a signal listener keeps no process alive
+     process.stdout.write('ready\\n')
+     process.once('SIGUSR2', () => {
+       let code
+       try { lfd.ioctl(fd, FS_IOC_FIEMAP, big); code = 'accepted' } catch (e) { code = e.code }
+       console.log(code)
+       process.exit(0)
+     })`,
+    {
+      onSpawn: (p) => (pid = p),
+      onStdout: (all) => {
+        if (capped || !all.includes('ready')) return
+        capped = true
+        const size = /VmSize:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
+        const cap = (Number(size) + 256 * 1024) * 1024
+        execFileSync('prlimit', ['--pid', String(pid), `--as=${cap}:${cap}`])
+        process.kill(pid, 'SIGUSR2')
+      },
+    },
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim().split('\n').pop(), 'ENOMEM')
+})
+
 test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the extent count after the check cannot overflow', async (t) => {
   // The size check read fm_extent_count, then the kernel read it again from
   // the same shared memory (arguments over 1024 bytes were used in place): a

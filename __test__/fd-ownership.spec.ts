@@ -30,6 +30,8 @@ import {
   tryLockFile,
 } from '../index.js'
 import { fdList, fdsAdded, PKG, runNode, sleep } from './helpers/child.js'
+import { SLOWDOWN } from './helpers/emulation.js'
+import { spawnSync } from 'node:child_process'
 
 const dir = mkdtempSync(join(tmpdir(), 'linux-fd-own-'))
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -905,4 +907,30 @@ test.serial('helpers: fdsAdded sees a new eventfd or timerfd that got the number
     made.close()
     t.deepEqual(fdsAdded(before), [])
   }
+})
+
+test('fromFd in a process out of fds refuses with EMFILE instead of taking an fd of any kind (s46-exhaust H3)', (t) => {
+  // The kind check reads /proc/self/fdinfo, which needs an fd number: with
+  // none left it answered "unknown" (as without /proc), and fromFd with
+  // { adopt: true }, which needs no number of its own, took a plain counter
+  // for a Semaphore, a timerfd for an EventCounter, a counter for a Timer.
+  const code = `const fs = require('fs')
+const plain = lfd.eventfd(5)
+const tfd = lfd.timerfdCreate(lfd.CLOCK_MONOTONIC)
+const fill = []
+try { for (;;) fill.push(fs.openSync('/dev/null', 'r')) } catch {}
+const out = []
+for (const f of [() => lfd.Semaphore.fromFd(plain, { adopt: true }), () => lfd.EventCounter.fromFd(tfd, { adopt: true }), () => lfd.Timer.fromFd(plain, { adopt: true })]) {
+  try { f(); out.push('accepted') } catch (e) { out.push(e.code + ' ' + e.syscall) }
+}
+for (const f of fill) fs.closeSync(f)
+try { lfd.Semaphore.fromFd(plain, { adopt: true }); out.push('accepted') } catch (e) { out.push(e.code) }
+console.log(JSON.stringify(out))`
+  // 256 numbers (sh's ulimit: Node has no setrlimit), so the fill is quick.
+  const r = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, `const lfd = require(${JSON.stringify(PKG)})\n${code}`], {
+    encoding: 'utf8',
+    timeout: 30_000 * SLOWDOWN,
+  })
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), ['EMFILE open', 'EMFILE open', 'EMFILE open', 'ERR_INVALID_ARG_VALUE'])
 })

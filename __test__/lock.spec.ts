@@ -1951,3 +1951,51 @@ test.serial('a released lock handle (a direct caller of binding.js): every call 
     closeSync(fd)
   }
 })
+
+// prlimit(1) sets the child's own RLIMIT_NPROC (Node has no setrlimit); a
+// root child first becomes nobody, whom the limit binds (root is exempt).
+const hasPrlimit = ((): boolean => {
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+;(hasPrlimit ? test : test.skip)('at the thread limit: a lockFile() wait that gets no thread rejects with EAGAIN from clone, and an abort whose cancel thread cannot start still ends its wait (s46-exhaust M2, H1)', async (t) => {
+  // M2: the wait's EAGAIN read as a conflict's (syscall fcntl). H1: the
+  // cancel thread's failed start was kept, and the abort of a wait blocked
+  // in the kernel waited for the lock (for good, here: the child hung).
+  const d = mkdtempSync(join(othersTmpdir(), 'linux-fd-nproc-'))
+  t.teardown(() => rmSync(d, { recursive: true, force: true }))
+  chmodSync(d, 0o755)
+  const [a, b] = ['a', 'b'].map((name) => {
+    const p = join(d, name)
+    writeFileSync(p, '')
+    chmodSync(p, 0o644)
+    return p
+  }) as [string, string]
+  const held = [tryLockFile(a)!, tryLockFile(b)!]
+  t.teardown(() => held.forEach((l) => l.release()))
+  const r = await runNode(
+    `if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534) }
+     const ac = new AbortController()
+     const first = lfd.lockFile(${JSON.stringify(a)}, { shared: true, signal: ac.signal }).then(() => 'locked', (e) => e.code)
+     setTimeout(() => {
+       // The first wait's thread is blocked in the kernel by now. From here
+       // on no thread can start: nobody runs more than 1.
+       require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--nproc=1:'])
+       const second = lfd.lockFile(${JSON.stringify(b)}, { shared: true }).then(() => 'locked', (e) => e.code + ' ' + e.syscall)
+       const t0 = Date.now()
+       ac.abort()
+       Promise.all([first, second]).then(([r1, r2]) => { console.log(JSON.stringify({ r1, r2, ms: Date.now() - t0 })); process.exit(0) })
+     }, ${scaled(300, t.log, 'the first wait blocks')})`,
+    { timeoutMs: scaled(15_000, t.log, 'the hang guard') },
+  )
+  t.is(r.code, 0, `the child hung or failed: ${r.signal} ${r.stderr}`)
+  const out = JSON.parse(r.stdout)
+  t.is(out.r2, 'EAGAIN clone')
+  t.is(out.r1, 'ABORT_ERR')
+  t.true(out.ms < scaled(2000, t.log, 'the abort'), `the abort took ${out.ms} ms`)
+})

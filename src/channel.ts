@@ -35,6 +35,7 @@ const EAGAIN = -11
 const EBADF = -9
 const EPERM = -1
 const EPIPE = -32
+const ENOBUFS = -105
 const EADDRINUSE = -98
 const ECONNABORTED = -103
 const ECONNRESET = -104
@@ -441,6 +442,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
           this.#ended = true
           throw errnoError(r === 0 ? EPIPE : r, 'recvmsg')
         }
+        // The kernel's ENOBUFS here is the fds of a message that did not
+        // all fit (s46-exhaust L1: the bare message did not say so).
+        if (r === ENOBUFS) throw errnoError(r, 'recvmsg', undefined, 'the fds of the message did not all fit: this process is out of fd numbers (RLIMIT_NOFILE); the message was dropped and its fds closed')
         throw core.fail(r, 'recvmsg')
       },
       { endCodes: PEER_GONE, onShutdown: (err) => this.#shutdown(err) },

@@ -105,6 +105,17 @@ export function fdCallError(errno: number, syscall: string, fd: number): ErrnoEr
 }
 
 /**
+ * The error of the binding's `fdKind` (a negative errno): `EBADF` from its
+ * `fcntl` (not open), else `EMFILE`, `ENFILE` or `ENOMEM` from opening
+ * `/proc/self/fdinfo` (out of fds or memory, which the kind check does not
+ * take for "no /proc": s46-exhaust H3).
+ */
+export function fdKindError(errno: number, fd: number): ErrnoError {
+  if (errno === -constants.errno.EBADF) return fdCallError(errno, 'fcntl', fd)
+  return errnoError(errno, 'open', `/proc/self/fdinfo/${fd}`, 'the kind of the fd could not be checked: the process is out of fds (or memory)')
+}
+
+/**
  * What the fd number `fd` names now, for an error message, from
  * `/proc/self/fd` (`an eventfd`, `a socket`, `the file /x`, …); `kind` is
  * the binding's `fdKind`, which tells an eventfd's `EFD_SEMAPHORE` apart.

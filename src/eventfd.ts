@@ -6,7 +6,7 @@
 import { inspect } from 'node:util'
 import { nameOf, shown } from './inspect'
 import { native } from './binding'
-import { errnoError, fdCallError, fromFdError, illegalConstructor, invalidThis, wrongFdKind } from './errors'
+import { errnoError, fdKindError, fromFdError, illegalConstructor, invalidThis, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { EVENTFD_MAX, U64_MAX, type FdLike, type WaitOptions, toAdopt, toBigInt, toFd, toInt, toInt32, waitSignal } from './validate'
 
@@ -93,7 +93,7 @@ function handleFromFd(fd: unknown, options: unknown, semaphore: boolean): Handle
   const n = toFd(fd)
   const adopt = toAdopt(options, fd)
   const kind = native.fdKind(n)
-  if (typeof kind === 'number') throw fdCallError(kind, 'fcntl', n)
+  if (typeof kind === 'number') throw fdKindError(kind, n)
   const want = semaphore ? 'eventfd-semaphore' : 'eventfd'
   if (kind !== want && kind !== 'unknown') {
     throw wrongFdKind(n, `an eventfd ${semaphore ? 'with' : 'without'} EFD_SEMAPHORE`, kind)

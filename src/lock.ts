@@ -897,7 +897,7 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * Never throws: every failure, argument errors included, is a rejection.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `ref` (default true; with false, a wait does not keep the process alive), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
- * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false` (or if the path was replaced as it was locked, 100 times in a row); an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`), checking the path (`syscall` `'stat'`) or locking.
+ * @throws {Error} (rejects) `ABORT_ERR` (an `AbortError`); `EAGAIN` with `wait: false` (or if the path was replaced as it was locked, 100 times in a row; or, with `syscall` `'clone'`, if no thread could be started for the wait); an errno error from opening (`ENOENT`, `EACCES`, … with `syscall` `'open'`), checking the path (`syscall` `'stat'`) or locking.
  * @throws {TypeError} (rejects) `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad arguments, an unknown option key included (`{ timeout: 100 }`).
  * @throws {RangeError} (rejects) `ERR_OUT_OF_RANGE` for a range bound outside 0 … 2^53-1.
  * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
@@ -1124,6 +1124,9 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: b
     }, ref)
     if (typeof r === 'number') {
       native.lockRelease(h)
+      // The binding's EAGAIN here is no thread for the wait, not a conflict
+      // (which would wait): told apart, as testLock's is (s46-exhaust M2).
+      if (r === EAGAIN) return reject(errnoError(r, 'clone', undefined, 'no thread could be started to wait for the lock (the process is at its thread limit)'))
       return reject(errnoError(r, syscallOf(spec)))
     }
     w = r

@@ -117,7 +117,7 @@ function shapeOf(buffer: object): object {
 
 /** The hint of a `map()` refused by the budget of live mappings (core `map_budget`). */
 const MAP_BUDGET_HINT =
-  'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed (or raise vm.max_map_count)'
+  'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed and drop their buffers: a slot comes back once the unmapped buffer is garbage-collected (or raise vm.max_map_count)'
 
 /**
  * Why a mapping was refused, where the errno alone does not say: a hugetlb

@@ -18,7 +18,7 @@ import * as util from 'node:util'
 
 import { native } from './binding'
 import { shown } from './inspect'
-import { errnoError, fdCallError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
+import { errnoError, fdKindError, fromFdError, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { Adoption, FdCore, type FdIterator, type Handle } from './waiter'
 import { type FdLike, type WaitOptions, toAdopt, toBigInt, toBool, toFd, toInt32, toOptions, toStr, waitSignal } from './validate'
 
@@ -484,7 +484,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const n = toFd(fd)
     const adopt = toAdopt(options, fd)
     const kind = native.fdKind(n)
-    if (typeof kind === 'number') throw fdCallError(kind, 'fcntl', n)
+    if (typeof kind === 'number') throw fdKindError(kind, n)
     if (kind !== 'timerfd' && kind !== 'unknown') throw wrongFdKind(n, 'a timerfd', kind)
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)

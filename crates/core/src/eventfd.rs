@@ -124,21 +124,50 @@ impl Nowait {
     /// call makes a probe file and reads it that way: `EAGAIN` means yes;
     /// `EOPNOTSUPP` (the file lacks `FMODE_NOWAIT`, or the kernel predates
     /// `RWF_NOWAIT`), `ENOSYS` (no `preadv2`: before Linux 4.6), `EINVAL`,
-    /// `EPERM` (a seccomp filter) or anything else means no. If the probe
-    /// file cannot be made (out of fds), the answer is no for this call and
-    /// asked again by the next.
-    pub fn supported(&self) -> bool {
+    /// `EPERM` (a seccomp filter) or anything else means no. `None` while
+    /// unknown because the probe file cannot be made (out of fds): asked
+    /// again by the next call.
+    pub fn supported(&self) -> Option<bool> {
         match self.state.load(Ordering::Relaxed) {
-            YES => true,
-            NO => false,
+            YES => Some(true),
+            NO => Some(false),
             _ => {
-                let Ok(file) = (self.probe_file)() else {
-                    return false;
-                };
+                let file = (self.probe_file)().ok()?;
                 let yes = read_nowait(file.as_fd(), &mut [0; 8]) == Err(Errno::EAGAIN);
-                self.state.store(if yes { YES } else { NO }, Ordering::Relaxed);
-                yes
+                self.set(yes);
+                Some(yes)
             }
+        }
+    }
+
+    fn set(&self, yes: bool) {
+        self.state.store(if yes { YES } else { NO }, Ordering::Relaxed);
+    }
+
+    /// Reads `fd`, of this kind, without waiting where the kernel allows.
+    /// Where the probe file cannot be made, the read itself is the probe: a
+    /// result or `EAGAIN` means yes, and an error that says no (as the
+    /// probe's) falls back to a plain `read(2)`. Before, no probe file meant
+    /// a plain read, which waited for good on a description a peer made
+    /// blocking, in a process out of fds (s46-exhaust M1).
+    fn read(&self, fd: BorrowedFd<'_>, buf: &mut [u8; 8]) -> nix::Result<usize> {
+        match self.supported() {
+            Some(true) => match read_nowait(fd, buf) {
+                Err(Errno::EOPNOTSUPP) => nix::unistd::read(fd, buf),
+                r => r,
+            },
+            Some(false) => nix::unistd::read(fd, buf),
+            None => match read_nowait(fd, buf) {
+                r @ (Ok(_) | Err(Errno::EAGAIN)) => {
+                    self.set(true);
+                    r
+                }
+                Err(Errno::EOPNOTSUPP | Errno::ENOSYS | Errno::EINVAL | Errno::EPERM) => {
+                    self.set(false);
+                    nix::unistd::read(fd, buf)
+                }
+                r => r,
+            },
         }
     }
 }
@@ -167,11 +196,8 @@ pub fn read_u64_or_empty(fd: BorrowedFd<'_>, syscall: &'static str, wait: Wait) 
     // waited (the lock-wait cancel's, once installed, if its signal is sent
     // to the process). Retried, as CPython's os.read and libuv's reads do.
     let n = retry_eintr(|| match wait {
-        Wait::Never(nowait) if nowait.supported() => match read_nowait(fd, &mut buf) {
-            Err(Errno::EOPNOTSUPP) => nix::unistd::read(fd, &mut buf),
-            r => r,
-        },
-        _ => nix::unistd::read(fd, &mut buf),
+        Wait::Never(nowait) => nowait.read(fd, &mut buf),
+        Wait::AsFd => nix::unistd::read(fd, &mut buf),
     })
     .syscall(syscall)?;
     if n == 0 {

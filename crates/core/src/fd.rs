@@ -155,13 +155,17 @@ impl FdKind {
 /// cannot tell them apart; fdinfo can.
 ///
 /// # Errors
-/// `EBADF` if `fd` is not open.
+/// `EBADF` if `fd` is not open; `EMFILE`, `ENFILE` or `ENOMEM` (`syscall`
+/// `open`) if the fdinfo file cannot be opened for want of an fd or memory:
+/// that is not "no `/proc`", whose `Unknown` lets a caller take any fd
+/// (s46-exhaust H3: `fromFd(eventfd, { adopt: true })` made a `Semaphore`
+/// of a plain counter in a full fd table).
 pub fn kind(fd: BorrowedFd<'_>) -> Result<FdKind> {
     // Fails with EBADF for a closed fd, before /proc is consulted.
     fcntl(fd, FcntlArg::F_GETFD).syscall("fcntl")?;
     let text = match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
         Ok(t) => t,
-        Err(_) => return Ok(FdKind::Unknown),
+        Err(e) => return out_of_resources(&e).map_or(Ok(FdKind::Unknown), Err),
     };
     if text.lines().any(|l| l.starts_with("eventfd-count:")) {
         let semaphore = text
@@ -174,6 +178,18 @@ pub fn kind(fd: BorrowedFd<'_>) -> Result<FdKind> {
         return Ok(FdKind::TimerFd);
     }
     Ok(FdKind::Other)
+}
+
+/// The error of a `/proc` read that failed for want of an fd number or
+/// memory (`EMFILE`, `ENFILE`, `ENOMEM`, as `open`), which a caller must not
+/// take for "`/proc` has no answer"; `None` for any other failure.
+pub(crate) fn out_of_resources(e: &std::io::Error) -> Option<crate::Error> {
+    match e.raw_os_error() {
+        Some(n @ (libc::EMFILE | libc::ENFILE | libc::ENOMEM)) => {
+            Some(crate::Error::new(Errno::from_raw(n), "open"))
+        }
+        _ => None,
+    }
 }
 
 /// Which file an fd number refers to, as far as one `fstat(2)` can tell:

@@ -163,7 +163,13 @@ fn range_of(spec: &LockSpec) -> (i64, i64) {
 /// process's POSIX locks, are not counted), each with its type and first and
 /// last byte. Empty for a flock spec: `lockFile` tries first, and a refused
 /// `LOCK_NB` conversion has already dropped a held flock lock (flock(2):
-/// conversions are not atomic). Empty where `/proc` cannot be read.
+/// conversions are not atomic). Empty where `/proc` cannot be read, but
+/// an error (`EMFILE`, `ENFILE`, `ENOMEM`) where it could not be opened for
+/// want of an fd or memory: read as empty, a later undo unlocked the range
+/// and dropped a lock the caller still held (s46-exhaust H2).
+///
+/// # Errors
+/// `EMFILE`, `ENFILE`, `ENOMEM` (`syscall` `open`).
 ///
 /// Why (s39-locks M1): a grant that came after a cancel is undone, and
 /// unlocking the range dropped the lock that the description held there
@@ -172,12 +178,13 @@ fn range_of(spec: &LockSpec) -> (i64, i64) {
 ///
 /// # References
 /// - [`proc_pid_fdinfo(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html)
-pub fn held_pieces(fd: BorrowedFd<'_>, spec: &LockSpec) -> Vec<HeldPiece> {
+pub fn held_pieces(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<Vec<HeldPiece>> {
     if spec.kind != LockKind::Ofd {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
-        return Vec::new();
+    let info = match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
+        Ok(info) => info,
+        Err(e) => return crate::fd::out_of_resources(&e).map_or(Ok(Vec::new()), Err),
     };
     let (first, last) = range_of(spec);
     let mut pieces: Vec<HeldPiece> = info
@@ -203,7 +210,7 @@ pub fn held_pieces(fd: BorrowedFd<'_>, spec: &LockSpec) -> Vec<HeldPiece> {
         })
         .collect();
     pieces.sort_by_key(|p| p.first);
-    pieces
+    Ok(pieces)
 }
 
 /// Undoes a grant of `spec` that came after its wait was cancelled: sets
@@ -355,33 +362,58 @@ impl Cancel {
 }
 
 /// The process-wide thread that re-sends the cancel signal every millisecond
-/// to each cancelled waiter still inside its wait.
+/// to each cancelled waiter still inside its wait. Started by the first
+/// cancel; if it cannot be started (the process is at its thread limit),
+/// that cancel signals its waiter once itself, and the next cancel tries to
+/// start it again (s46-exhaust H1: a failed start was kept for the life of
+/// the process, and every later cancel of a wait blocked in the kernel
+/// waited for the lock instead). Cancels whose waiter is still inside stay
+/// in `pending`, so the thread kicks them once it runs.
 struct Kicker {
-    pending: Mutex<Vec<Arc<Cancel>>>,
+    pending: Mutex<Pending>,
     wake: Condvar,
 }
 
+struct Pending {
+    cancels: Vec<Arc<Cancel>>,
+    /// Whether the thread runs (it never ends).
+    started: bool,
+}
+
 fn kicker() -> &'static Kicker {
-    static KICKER: OnceLock<&'static Kicker> = OnceLock::new();
-    KICKER.get_or_init(|| {
-        let k: &'static Kicker = Box::leak(Box::new(Kicker {
-            pending: Mutex::new(Vec::new()),
-            wake: Condvar::new(),
-        }));
-        // If no thread can be started, cancels are still seen by a waiter
-        // between attempts; a waiter blocked in the kernel would wait for
-        // the lock. Nothing better is possible without a thread.
-        let _ = std::thread::Builder::new()
-            .name("linux-fd-lock-kick".into())
-            .spawn(move || k.run());
-        k
-    })
+    static KICKER: Kicker = Kicker {
+        pending: Mutex::new(Pending {
+            cancels: Vec::new(),
+            started: false,
+        }),
+        wake: Condvar::new(),
+    };
+    &KICKER
 }
 
 impl Kicker {
-    fn push(&self, c: Arc<Cancel>) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(c);
-        self.wake.notify_one();
+    fn push(&'static self, c: Arc<Cancel>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.cancels.push(c.clone());
+        if !pending.started {
+            // Under the lock, so one start at a time; the new thread waits
+            // for the lock before it reads the list.
+            let spawned = std::thread::Builder::new()
+                .name("linux-fd-lock-kick".into())
+                .spawn(move || self.run());
+            pending.started = spawned.is_ok();
+        }
+        let started = pending.started;
+        drop(pending);
+        if started {
+            self.wake.notify_one();
+        } else {
+            // One signal, now: it ends a wait already blocked in the kernel,
+            // and a waiter not yet inside sees the flag before its call. Only
+            // a signal that lands in between is lost, until a later cancel
+            // starts the thread.
+            c.kick();
+        }
     }
 
     fn run(&self) {
@@ -389,8 +421,8 @@ impl Kicker {
         loop {
             // Cancels whose waiter is not (or no longer) inside a wait are
             // done: it checks the flag before every call.
-            pending.retain(|c| c.kick());
-            pending = if pending.is_empty() {
+            pending.cancels.retain(|c| c.kick());
+            pending = if pending.cancels.is_empty() {
                 self.wake.wait(pending).unwrap_or_else(|e| e.into_inner())
             } else {
                 self.wake
@@ -527,18 +559,22 @@ impl Grant {
     /// the holder's lock, not released, held nothing). A description opened
     /// for the wait's own path lock is fresh and holds nothing, so its
     /// waits read no fdinfo.
-    pub fn new(dup: OwnedFd, spec: LockSpec, shared_description: bool) -> Self {
+    ///
+    /// # Errors
+    /// As [`held_pieces`] (out of fds or memory): the wait must not start,
+    /// as its undo could not put back what it replaced.
+    pub fn new(dup: OwnedFd, spec: LockSpec, shared_description: bool) -> Result<Self> {
         let held = if shared_description {
-            held_pieces(dup.as_fd(), &spec)
+            held_pieces(dup.as_fd(), &spec)?
         } else {
             Vec::new()
         };
-        Self {
+        Ok(Self {
             phase: AtomicU8::new(WAITING),
             dup: GuardedFd::new(dup),
             spec,
             held,
-        }
+        })
     }
 
     fn swap(&self, from: u8, to: u8) -> bool {

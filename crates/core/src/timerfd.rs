@@ -259,17 +259,16 @@ fn to_ns(value: f64, unit: u64) -> Option<u64> {
     let (biased, fraction) = ((bits >> 52) & 0x7ff, bits & ((1 << 52) - 1));
     let (m, e) = match biased {
         0 => (fraction, -1074), // subnormal
-        b => (fraction | 1 << 52, b as i64 - 1075),
+        b => (fraction + (1 << 52), b as i64 - 1075),
     };
-    // m < 2^53 and unit < 2^30: the product fits in 83 bits.
+    // value < KTIME_MAX_NS / unit <= 2^44 (unit >= 10^6) < 2^52 <= m, so
+    // e < 0: the exact product is p / 2^-e. m < 2^53 and unit < 2^30: p
+    // fits in 83 bits.
     let p = u128::from(m) * u128::from(unit);
-    let ns = if e >= 0 {
-        // value < KTIME_MAX_NS / unit, so p << e < KTIME_MAX_NS.
-        p << e
-    } else if -e >= 128 {
+    let s = e.unsigned_abs();
+    let ns = if s >= 128 {
         0 // under 2^83 / 2^128 ns
     } else {
-        let s = -e as u32;
         (p >> s) + u128::from((p >> (s - 1)) & 1 == 1)
     };
     // Below max_whole units, so at most KTIME_MAX_NS even rounded up.

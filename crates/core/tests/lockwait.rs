@@ -270,6 +270,7 @@ fn own_locks(fd: std::os::fd::BorrowedFd<'_>) -> Vec<(bool, i64, i64)> {
         len: 0,
     };
     held_pieces(fd, &all)
+        .unwrap()
         .iter()
         .map(|p| (p.shared, p.first, p.last))
         .collect()
@@ -287,7 +288,7 @@ fn held_pieces_reads_this_descriptions_ofd_locks_over_a_range() {
         len,
     };
     assert!(
-        held_pieces(a.as_fd(), &range(0, 0)).is_empty(),
+        held_pieces(a.as_fd(), &range(0, 0)).unwrap().is_empty(),
         "nothing locked yet"
     );
     // Shared 10..19 and exclusive 30..EOF.
@@ -313,24 +314,29 @@ fn held_pieces_reads_this_descriptions_ofd_locks_over_a_range() {
     .unwrap());
     let piece = |shared, first, last| HeldPiece { shared, first, last };
     assert_eq!(
-        held_pieces(a.as_fd(), &range(0, 0)),
+        held_pieces(a.as_fd(), &range(0, 0)).unwrap(),
         [piece(true, 10, 19), piece(false, 30, i64::MAX)]
     );
     // Cut to the range; none outside it.
     assert_eq!(
-        held_pieces(a.as_fd(), &range(15, 20)),
+        held_pieces(a.as_fd(), &range(15, 20)).unwrap(),
         [piece(true, 15, 19), piece(false, 30, 34)]
     );
-    assert!(held_pieces(a.as_fd(), &range(0, 10)).is_empty());
-    assert!(held_pieces(a.as_fd(), &range(20, 10)).is_empty());
+    assert!(held_pieces(a.as_fd(), &range(0, 10)).unwrap().is_empty());
+    assert!(held_pieces(a.as_fd(), &range(20, 10)).unwrap().is_empty());
     // A negative length is the bytes before the start, as fcntl(2) reads it.
-    assert_eq!(held_pieces(a.as_fd(), &range(20, -5)), [piece(true, 15, 19)]);
-    assert!(held_pieces(a.as_fd(), &range(10, -10)).is_empty());
+    assert_eq!(
+        held_pieces(a.as_fd(), &range(20, -5)).unwrap(),
+        [piece(true, 15, 19)]
+    );
+    assert!(held_pieces(a.as_fd(), &range(10, -10)).unwrap().is_empty());
     // A flock spec counts none; a dup shares the description; b is another one.
-    assert!(held_pieces(a.as_fd(), &spec(LockKind::Flock, false)).is_empty());
+    assert!(held_pieces(a.as_fd(), &spec(LockKind::Flock, false))
+        .unwrap()
+        .is_empty());
     let dup = a.try_clone().unwrap();
-    assert_eq!(held_pieces(dup.as_fd(), &range(0, 0)).len(), 2);
-    assert!(held_pieces(b.as_fd(), &range(0, 0)).is_empty());
+    assert_eq!(held_pieces(dup.as_fd(), &range(0, 0)).unwrap().len(), 2);
+    assert!(held_pieces(b.as_fd(), &range(0, 0)).unwrap().is_empty());
 }
 
 #[test]
@@ -348,7 +354,7 @@ fn undo_grant_puts_back_what_the_description_held_and_unlocks_the_rest() {
     assert!(try_lock(a.as_fd(), &ofd(true, 0, 10)).unwrap());
     assert!(try_lock(a.as_fd(), &ofd(true, 20, 10)).unwrap());
     let wanted = ofd(false, 5, 0);
-    let held = held_pieces(a.as_fd(), &wanted);
+    let held = held_pieces(a.as_fd(), &wanted).unwrap();
     assert!(try_lock(a.as_fd(), &wanted).unwrap());
     assert_eq!(own_locks(a.as_fd()), [(true, 0, 4), (false, 5, i64::MAX)]);
     undo_grant(a.as_fd(), &wanted, &held).unwrap();
@@ -364,14 +370,14 @@ fn undo_grant_puts_back_what_the_description_held_and_unlocks_the_rest() {
     unlock(b.as_fd(), &ofd(true, 0, 0)).unwrap();
     // Nothing held: the undo is an unlock of the range.
     unlock(a.as_fd(), &ofd(true, 0, 0)).unwrap();
-    let none = held_pieces(a.as_fd(), &wanted);
+    let none = held_pieces(a.as_fd(), &wanted).unwrap();
     assert!(try_lock(a.as_fd(), &wanted).unwrap());
     undo_grant(a.as_fd(), &wanted, &none).unwrap();
     assert!(own_locks(a.as_fd()).is_empty());
     // Held exclusive, granted shared over it (a downgrade request): put back.
     assert!(try_lock(a.as_fd(), &ofd(false, 0, 10)).unwrap());
     let down = ofd(true, 0, 20);
-    let held = held_pieces(a.as_fd(), &down);
+    let held = held_pieces(a.as_fd(), &down).unwrap();
     assert!(try_lock(a.as_fd(), &down).unwrap());
     undo_grant(a.as_fd(), &down, &held).unwrap();
     assert_eq!(own_locks(a.as_fd()), [(false, 0, 9)]);
@@ -380,7 +386,7 @@ fn undo_grant_puts_back_what_the_description_held_and_unlocks_the_rest() {
 /// A `Grant` for `s` through a dup of `fd` (as the binding makes one).
 fn grant_of(fd: std::os::fd::BorrowedFd<'_>, s: LockSpec, shared_description: bool) -> Arc<Grant> {
     let dup = linux_fd_core::fd::dup_cloexec(fd).unwrap();
-    Arc::new(Grant::new(dup, s, shared_description))
+    Arc::new(Grant::new(dup, s, shared_description).unwrap())
 }
 
 /// Whether another description of `path` can take `s` now (it lets go at once).

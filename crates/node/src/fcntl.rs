@@ -284,7 +284,14 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
     // SharedArrayBuffer that another thread changes between the check and
     // the kernel's read of the count (a heap overflow, fcntl.spec).
     if core::content_sized(request, arg).is_some() {
-        let mut own = arg.to_vec();
+        // An allocation that fails is ENOMEM, not Rust's abort: the caller's
+        // buffer may be large (a 1 GiB FIEMAP buffer under RLIMIT_AS aborted
+        // the process; s46-exhaust H4).
+        let mut own = Vec::new();
+        if own.try_reserve_exact(arg.len()).is_err() {
+            return -libc::ENOMEM;
+        }
+        own.extend_from_slice(arg);
         // SAFETY: `own` is ours alone for the call, and ioctl_buf refuses it
         // if it is shorter than the header or than the array the header's
         // count names, which is all these requests read or write.

@@ -451,7 +451,10 @@ pub fn lock_wait(
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
     };
-    let grant = Arc::new(Grant::new(dup, inner.spec, inner.shared_description));
+    let grant = match Grant::new(dup, inner.spec, inner.shared_description) {
+        Ok(g) => Arc::new(g),
+        Err(e) => return Either::B(errno(&e)),
+    };
     let state = Rc::new(WaitState {
         cancel: RefCell::new(Some(cancel.clone())),
         cancelled: Cell::new(false),

@@ -1,0 +1,125 @@
+//! The cancel "kicker" thread when it cannot be started: a test binary of
+//! its own, because the kicker is process-wide and started by the first
+//! cancel, which must be this test's.
+
+use std::os::fd::AsFd;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use linux_fd_core::lockwait::{
+    blocking_waits_available, lock_until, open_for_lock, try_lock, Cancel, LockKind, LockSpec, Waited,
+};
+
+mod common;
+
+const EXCLUSIVE: LockSpec = LockSpec {
+    kind: LockKind::Ofd,
+    shared: false,
+    start: 0,
+    len: 0,
+};
+
+/// Makes the kernel refuse `clone` and `clone3` with `EAGAIN` on the calling
+/// thread (and on any thread it would start) for the rest of its life: a
+/// seccomp filter, which a thread installs for itself alone. What a process
+/// at its thread limit (`RLIMIT_NPROC`, a pids cgroup) meets.
+fn refuse_new_threads_on_this_thread() {
+    use libc::{sock_filter, BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let op = |code: u32, jt: u8, jf: u8, k: u32| sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let filter = [
+        op(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0), // seccomp_data.nr
+        op(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, libc::SYS_clone as u32),
+        op(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, libc::SYS_clone3 as u32),
+        op(BPF_RET | BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+        op(
+            BPF_RET | BPF_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::EAGAIN as u32,
+        ),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut sock_filter,
+    };
+    // SAFETY: prctl reads its integer arguments; PR_SET_SECCOMP reads `prog`,
+    // which points to `filter`, both alive for the call.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog
+            ),
+            0
+        );
+    }
+}
+
+/// A thread blocked in the kernel on `path`'s lock; its result comes on the receiver.
+fn blocked_waiter(path: &std::path::Path) -> (Arc<Cancel>, mpsc::Receiver<Waited>) {
+    let fd = open_for_lock(path).unwrap();
+    let cancel = Arc::new(Cancel::new());
+    let (tx, rx) = mpsc::channel();
+    let c = cancel.clone();
+    std::thread::spawn(move || tx.send(lock_until(fd.as_fd(), &EXCLUSIVE, &c).unwrap()));
+    // Long enough to be inside the blocking fcntl.
+    std::thread::sleep(Duration::from_millis(100));
+    (cancel, rx)
+}
+
+fn kicker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == "linux-fd-lock-k")
+        .count()
+}
+
+#[test]
+fn a_cancel_whose_kicker_cannot_start_still_ends_the_wait_and_a_later_cancel_starts_it() {
+    // qemu-user does not run seccomp filters for its guest.
+    if common::under_qemu() {
+        return;
+    }
+    assert!(blocking_waits_available());
+    let path = common::TempPath::new("kicker");
+    let holder = open_for_lock(&path).unwrap();
+    assert!(try_lock(holder.as_fd(), &EXCLUSIVE).unwrap());
+
+    // The first cancel comes from a thread that cannot start one: the
+    // kicker's start fails (s46-exhaust H1: that failure was kept for the
+    // life of the process, and every later cancel of a wait blocked in the
+    // kernel waited for the lock instead).
+    let (first, ended) = blocked_waiter(&path);
+    std::thread::spawn(move || {
+        refuse_new_threads_on_this_thread();
+        assert!(
+            std::thread::Builder::new().spawn(|| ()).is_err(),
+            "the filter refuses threads"
+        );
+        first.cancel();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        ended.recv_timeout(Duration::from_secs(5)),
+        Ok(Waited::Cancelled),
+        "the cancel signalled the waiter itself"
+    );
+    assert_eq!(kicker_threads(), 0);
+
+    // A later cancel, from a thread that can, starts the kicker.
+    let (second, ended) = blocked_waiter(&path);
+    second.cancel();
+    assert_eq!(ended.recv_timeout(Duration::from_secs(5)), Ok(Waited::Cancelled));
+    assert_eq!(kicker_threads(), 1);
+    drop(holder);
+    std::fs::remove_file(&*path).unwrap();
+}
