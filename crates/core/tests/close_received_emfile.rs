@@ -18,33 +18,16 @@ fn a_lingering_socket_whose_copy_cannot_be_made_is_closed_on_the_pool_as_it_is()
     let raw = fd.as_raw_fd();
 
     // Out of numbers: the limit just above what is open, the rest filled.
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the one struct it is given.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) }, 0);
-    let low = libc::rlimit {
-        rlim_cur: 64,
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: setrlimit reads the one struct it is given.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
-    let mut filler = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        filler.push(f);
-    }
-    assert!(
-        linux_fd_core::fd::dup_cloexec(std::os::fd::AsFd::as_fd(&fd)).is_err(),
-        "no fd number is left for the copy"
-    );
     let (tx, rx) = std::sync::mpsc::channel();
-    let start = Instant::now();
-    close_received(fd, move |n| tx.send((n, Instant::now())).unwrap());
-    let returned = start.elapsed();
-    drop(filler);
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
+    let (start, returned) = common::out_of_fds(|| {
+        assert!(
+            linux_fd_core::fd::dup_cloexec(std::os::fd::AsFd::as_fd(&fd)).is_err(),
+            "no fd number is left for the copy"
+        );
+        let start = Instant::now();
+        close_received(fd, move |n| tx.send((n, Instant::now())).unwrap());
+        (start, start.elapsed())
+    });
 
     assert!(
         returned < Duration::from_millis(1000),

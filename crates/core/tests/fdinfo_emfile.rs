@@ -26,33 +26,6 @@ fn ofd(shared: bool) -> LockSpec {
     }
 }
 
-/// Runs `f` with every fd number below a limit of 64 taken, then frees them
-/// and puts the limit back.
-fn out_of_fds<R>(f: impl FnOnce() -> R) -> R {
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the one struct it is given.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) }, 0);
-    let low = libc::rlimit {
-        rlim_cur: 64,
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: setrlimit reads the one struct it is given.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
-    let mut filler = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        filler.push(f);
-    }
-    assert!(std::fs::File::open("/dev/null").is_err(), "no fd number is left");
-    let r = f();
-    drop(filler);
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
-    r
-}
-
 #[test]
 fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
     // A plain eventfd (not a semaphore), for the kind check.
@@ -71,7 +44,7 @@ fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
     fcntl(&counter, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).unwrap();
     let reader: OwnedFd = counter.try_clone().unwrap();
 
-    let (kind_result, grant, read) = out_of_fds(|| {
+    let (kind_result, grant, read) = common::out_of_fds(|| {
         // H3: the kind was `Unknown` ("no /proc"), so fromFd took any fd.
         let kind_result = kind(plain.as_fd());
         // H2: the pieces read as none, and an undo after a cancel then

@@ -140,3 +140,32 @@ pub fn stuck_socket(linger: Option<i32>) -> (OwnedFd, std::net::TcpStream, std::
     }
     (OwnedFd::from(client), server, listener)
 }
+
+/// Runs `f` with no fd number left: `RLIMIT_NOFILE` at 64 and every number
+/// below it taken (by `/dev/null`s); then frees them and puts the limit
+/// back. Process-wide, so only for a test binary of its own.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn out_of_fds<R>(f: impl FnOnce() -> R) -> R {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the one struct it is given.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) }, 0);
+    let low = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: setrlimit reads the one struct it is given.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+    let mut filler = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        filler.push(f);
+    }
+    assert!(std::fs::File::open("/dev/null").is_err(), "no fd number is left");
+    let r = f();
+    drop(filler);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
+    r
+}
