@@ -659,8 +659,9 @@ export declare function lockTestPath(path: string | Uint8Array, shared: boolean,
  * `lockWaitCancel`; nothing is held) or another negative errno (`-EIO` if the
  * wait's thread panicked, a bug: see `rt::job::spawn`). By then the
  * wait's dup of the file is closed and its thread is going back to the
- * pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
- * thread could be started, `EINVAL` if `callback` is not a function: checked
+ * pool. Returns the wait, or a negative errno (`EMFILE` for the wait's dup
+ * or its fdinfo read, `EAGAIN` if no thread could be started, `EIO` if the
+ * environment's mailbox could not be made, `EINVAL` if `callback` is not a function: checked
  * first, before a dup or a thread is taken; napi-rs's `Function` argument
  * takes any value, and a primitive then failed as `ENOMEM` while a
  * non-callable object began a wait whose report threw). The pending wait
@@ -933,8 +934,10 @@ export declare const TFD_TIMER_ABSTIME: number
 export declare const TFD_TIMER_CANCEL_ON_SET: number
 
 /**
- * The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
- * where that cannot be read (no `/proc`, Linux < 3.17, not open).
+ * The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), `null`
+ * where the kernel does not say (no `/proc`, Linux < 3.17, not open), or a
+ * negative errno (`EMFILE`, `ENFILE`, `ENOMEM`: fdinfo could not be opened
+ * for want of an fd or memory, core `clock_id`).
  * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
  */
 export declare function timerfdClockId(fd: number): number | null

@@ -171,23 +171,36 @@ test.serial('awaits that find a value at once still give the event loop a turn n
 test.serial('a loop of lockFile() calls that lock at once, or of FdChannel.connect() calls that connect at once, lets timers run (s46-proc M1)', async (t) => {
   // Such a call returned without a loop turn, so a lock-per-job loop never
   // ran a timer, I/O or its SIGTERM handler. Each loop runs until a 5 ms
-  // timeout has fired or its guard ends it: 2,000 locks (about 20-40 ms of
-  // ready results natively), 3,000 connects into a backlog of 4,096 that
-  // nobody accepts; the fairness cut comes after 10 ms.
+  // timeout has fired or its guard ends it: 2,000 locks, 3,000 connects
+  // into a backlog of 4,096 that nobody accepts (beyond it, connect waits,
+  // and the loop turns anyway). Each iteration also spins 10 us, a job's
+  // work, so that a loop outlasts the 10 ms after which the fairness cut
+  // comes on any machine (s46-diff L3: 2,000 bare locks took 24 ms here).
+  const job = (): void => {
+    for (const end = performance.now() + 0.01; performance.now() < end; );
+  }
   const dir = mkdtempSync(join(tmpdir(), 'lfd-fair-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const path = join(dir, 'job.lock')
   let fired = false
   setTimeout(() => (fired = true), 5)
   let n = 0
-  for (; !fired && n < 2000; n++) (await lockFile(path)).release()
+  for (; !fired && n < 2000; n++) {
+    const lock = await lockFile(path)
+    job()
+    lock.release()
+  }
   t.true(fired, `a 5 ms timeout did not fire during ${n} lockFile() calls`)
   const server = FdChannel.listen(join(dir, 'sock'), { backlog: 4096 })
   t.teardown(() => server.close())
   fired = false
   setTimeout(() => (fired = true), 5)
   n = 0
-  for (; !fired && n < 3000; n++) (await FdChannel.connect(join(dir, 'sock'))).close()
+  for (; !fired && n < 3000; n++) {
+    const ch = await FdChannel.connect(join(dir, 'sock'))
+    job()
+    ch.close()
+  }
   t.true(fired, `a 5 ms timeout did not fire during ${n} FdChannel.connect() calls`)
 })
 

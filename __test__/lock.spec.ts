@@ -13,7 +13,7 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
 import { FileLock, LOCK_EX, LOCK_NB, LOCK_SH, lockf, lockFile, testLock, tryLockFile } from '../index.js'
-import { fdCount, fdList, fdsAdded, othersTmpdir, PKG, runNode, sleep, until } from './helpers/child.js'
+import { fdCount, fdList, fdsAdded, othersTmpdir, PKG, prlimit, runNode, sleep, until } from './helpers/child.js'
 import { scaled } from './helpers/emulation.js'
 
 // The binding's view of the lock-wait thread pool: idle threads, and the
@@ -1954,16 +1954,7 @@ test.serial('a released lock handle (a direct caller of binding.js): every call 
 
 // prlimit(1) sets the child's own RLIMIT_NPROC (Node has no setrlimit); a
 // root child first becomes nobody, whom the limit binds (root is exempt).
-const hasPrlimit = ((): boolean => {
-  try {
-    execFileSync('prlimit', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-;(hasPrlimit ? test : test.skip)('at the thread limit: a lockFile() wait that gets no thread rejects with EAGAIN from clone, and an abort whose cancel thread cannot start still ends its wait (s46-exhaust M2, H1)', async (t) => {
+;(prlimit ? test : test.skip)('at the thread limit: a lockFile() wait that gets no thread rejects with EAGAIN from clone, and an abort whose cancel thread cannot start still ends its wait (s46-exhaust M2, H1)', async (t) => {
   // M2: the wait's EAGAIN read as a conflict's (syscall fcntl). H1: the
   // cancel thread's failed start was kept, and the abort of a wait blocked
   // in the kernel waited for the lock (for good, here: the child hung).
@@ -1985,7 +1976,7 @@ const hasPrlimit = ((): boolean => {
      setTimeout(() => {
        // The first wait's thread is blocked in the kernel by now. From here
        // on no thread can start: nobody runs more than 1.
-       require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--nproc=1:'])
+       require('child_process').execFileSync(${JSON.stringify(prlimit)}, ['--pid', String(process.pid), '--nproc=1:'])
        const second = lfd.lockFile(${JSON.stringify(b)}, { shared: true }).then(() => 'locked', (e) => e.code + ' ' + e.syscall)
        const t0 = Date.now()
        ac.abort()

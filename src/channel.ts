@@ -444,7 +444,7 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
         }
         // The kernel's ENOBUFS here is the fds of a message that did not
         // all fit (s46-exhaust L1: the bare message did not say so).
-        if (r === ENOBUFS) throw errnoError(r, 'recvmsg', undefined, 'the fds of the message did not all fit: this process is out of fd numbers (RLIMIT_NOFILE); the message was dropped and its fds closed')
+        if (r === ENOBUFS) throw errnoError(r, 'recvmsg', undefined, 'the fds of the message did not all fit: usually this process is out of fd numbers (RLIMIT_NOFILE), else a security module refused one; the message was dropped and its fds closed')
         throw core.fail(r, 'recvmsg')
       },
       { endCodes: PEER_GONE, onShutdown: (err) => this.#shutdown(err) },
@@ -778,8 +778,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * with `EPIPE`) even while other processes hold duplicates of this
    * socket. Sends still queued go out first, as `net.Socket`'s `end()`
    * flushes: the shutdown is made once the last of them has been sent (or
-   * has failed), at once when none is queued. A `send()` after `end()`
-   * rejects with `EPIPE`. The channel stays open until `close()`, which
+   * has failed), at once when none is queued; until then this side's own
+   * `receive()` goes on receiving. A `send()` after `end()` rejects with
+   * `EPIPE`. The channel stays open until `close()`, which
    * drops what is still queued.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`.
    * @see https://man7.org/linux/man-pages/man2/shutdown.2.html

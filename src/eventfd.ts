@@ -157,7 +157,8 @@ function show(self: object, name: string, core: FdCore<unknown>, depth: number, 
  * all of it. Any process or thread holding the fd can add or take, so it is a
  * cheap cross-process and cross-thread wake-up: pass `counter.fd` in
  * `child_process.spawn`'s `stdio` array, or post it to a worker, and call
- * `EventCounter.fromFd(fd)` there.
+ * `EventCounter.fromFd(fd)` there (in a child, `EventCounter.fromFd(3, {
+ * adopt: true })`, so that no second copy of the inherited fd stays open).
  *
  * Waiting uses a `uv_poll` on this environment's loop: no thread is blocked
  * and libuv's threadpool is not used. Pending `take()`s on one object are

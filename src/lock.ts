@@ -92,6 +92,8 @@ const ENOTDIR = -20
 const EINVAL = -22
 const EOPNOTSUPP = -95
 const ECANCELED = -125
+const EMFILE = -24
+const ENFILE = -23
 /** What `lockDupTry` adds to a failed dup's errno (`-(4096 + errno)`), against a failed lock's `-errno`. */
 const DUP_FAILED = 4096
 /** A `FileLock`'s `#fd` before its number was asked of the binding (see `FileLock.#fdNow`). */
@@ -894,6 +896,11 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * not offered here: closing *any* fd of the file drops them, and Node opens
  * and closes fds internally (see {@link lockf}).
  *
+ * A lock taken at once resolves at once, but in a loop of such calls one
+ * now and then resolves a loop turn later (the package's fairness rule, so
+ * that timers and signal handlers run); it is the caller's even if `signal`
+ * aborts meanwhile, as any lock already taken is.
+ *
  * Never throws: every failure, argument errors included, is a rejection.
  * @param fileOrPath - a path (a string, `Buffer`/`Uint8Array` or `file:` URL, as `node:fs` takes), an fd number, or an object with a numeric `fd` (a `FileHandle`).
  * @param options - `shared` (default false), `wait` (default true; with false, a conflict rejects with `EAGAIN`), `signal`, `ref` (default true; with false, a wait does not keep the process alive), `range: { start, length }` (OFD only; default the whole file), `kind: 'ofd' | 'flock'` (default `'ofd'`).
@@ -1127,7 +1134,8 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: b
       // The binding's EAGAIN here is no thread for the wait, not a conflict
       // (which would wait): told apart, as testLock's is (s46-exhaust M2).
       if (r === EAGAIN) return reject(errnoError(r, 'clone', undefined, 'no thread could be started to wait for the lock (the process is at its thread limit)'))
-      return reject(errnoError(r, syscallOf(spec)))
+      const hint = r === EMFILE || r === ENFILE ? 'no fd number was left for the wait (its own duplicate of the file, or reading /proc/self/fdinfo)' : undefined
+      return reject(errnoError(r, syscallOf(spec), undefined, hint))
     }
     w = r
     if (signal === undefined) return

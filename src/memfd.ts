@@ -338,7 +338,9 @@ const token = Symbol('MemFile')
  *
  * Make one with {@link MemFile.create}, or wrap an inherited fd with
  * {@link MemFile.fromFd}. Pass `mf.fd` in `spawn`'s `stdio` array (or post
- * it to a worker) and call `MemFile.fromFd(fd)` there; both sides can
+ * it to a worker) and call `MemFile.fromFd(fd)` there (in a child,
+ * `MemFile.fromFd(3, { adopt: true })`, which keeps no second copy of the
+ * inherited fd); both sides can
  * {@link MemFile.map | map()} the same memory. The fd also works with
  * Node's own `fs` calls. It is close-on-exec; closing it does not
  * invalidate existing mappings. If JS closes `mf.fd` itself, the next call

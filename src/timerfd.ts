@@ -486,11 +486,14 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     const kind = native.fdKind(n)
     if (typeof kind === 'number') throw fdKindError(kind, n)
     if (kind !== 'timerfd' && kind !== 'unknown') throw wrongFdKind(n, 'a timerfd', kind)
+    // Read before the dup, which may take the last free fd number: out of
+    // fds, the read is an error, not "the kernel does not say" (s46-diff M1).
+    const id = native.timerfdClockId(n)
+    if (id !== null && id < 0) throw fdKindError(id, n)
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
-    const clock = clockName(native.timerfdClockId(native.fdHandleFd(h)))
-    return timers.construct(Timer, this, { h, clock })
+    return timers.construct(Timer, this, { h, clock: clockName(id) })
   }
 
   /** The core of `t`, after the brand check (a private method would fail its own, less clearly). */

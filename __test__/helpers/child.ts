@@ -1,6 +1,6 @@
 // Helpers for tests that need real child processes and worker threads.
 import { spawn, type StdioOptions } from 'node:child_process'
-import { fstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, fstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -216,3 +216,6 @@ export function othersTmpdir(): string {
   if (found === undefined) throw new Error('no directory that other users can reach: tmpdir(), /tmp and /dev/shm are all private')
   return found
 }
+
+/** util-linux's prlimit(1), where installed (busybox systems lack it): Node has no setrlimit, so tests that lower a child's limits use it. */
+export const prlimit: string | undefined = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p))

@@ -146,8 +146,8 @@ impl Nowait {
 
     /// Reads `fd`, of this kind, without waiting where the kernel allows.
     /// Where the probe file cannot be made, the read itself is the probe: a
-    /// result or `EAGAIN` means yes, and an error that says no (as the
-    /// probe's) falls back to a plain `read(2)`. Before, no probe file meant
+    /// result or `EAGAIN` means yes (kept), and an error that says no (as
+    /// the probe's) falls back to a plain `read(2)` this time. Before, no probe file meant
     /// a plain read, which waited for good on a description a peer made
     /// blocking, in a process out of fds (s46-exhaust M1).
     fn read(&self, fd: BorrowedFd<'_>, buf: &mut [u8; 8]) -> nix::Result<usize> {
@@ -162,8 +162,10 @@ impl Nowait {
                     self.set(true);
                     r
                 }
+                // Not kept: `fd` may be of another kind (a `fromFd` without
+                // `/proc` takes any), whose "no" is not this kind's
+                // (s46-diff L7); the next call asks again.
                 Err(Errno::EOPNOTSUPP | Errno::ENOSYS | Errno::EINVAL | Errno::EPERM) => {
-                    self.set(false);
                     nix::unistd::read(fd, buf)
                 }
                 r => r,

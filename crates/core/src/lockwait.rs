@@ -394,7 +394,7 @@ fn kicker() -> &'static Kicker {
 impl Kicker {
     fn push(&'static self, c: Arc<Cancel>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.cancels.push(c.clone());
+        pending.cancels.push(c);
         if !pending.started {
             // Under the lock, so one start at a time; the new thread waits
             // for the lock before it reads the list.
@@ -403,16 +403,18 @@ impl Kicker {
                 .spawn(move || self.run());
             pending.started = spawned.is_ok();
         }
-        let started = pending.started;
-        drop(pending);
-        if started {
+        if pending.started {
+            drop(pending);
             self.wake.notify_one();
         } else {
-            // One signal, now: it ends a wait already blocked in the kernel,
-            // and a waiter not yet inside sees the flag before its call. Only
-            // a signal that lands in between is lost, until a later cancel
-            // starts the thread.
-            c.kick();
+            // One signal each, now, to this and every earlier cancel's
+            // waiter still inside (the order pending → waiter, as `run`):
+            // it ends a wait already blocked in the kernel, and a waiter not
+            // yet inside sees the flag before its call. Only a signal that
+            // lands in between is lost, until a later cancel sends again or
+            // starts the thread; the finished ones leave the list, which so
+            // does not grow while no thread can start (s46-diff L4).
+            pending.cancels.retain(|c| c.kick());
         }
     }
 

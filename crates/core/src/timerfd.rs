@@ -302,12 +302,16 @@ pub fn ns_to_ms(ns: u64) -> f64 {
 /// missing `/proc` cannot tell.
 ///
 /// # Errors
-/// `EBADF` (not open).
+/// `EBADF` (not open); `EMFILE`, `ENFILE`, `ENOMEM` (`syscall` `open`) if
+/// the fdinfo file cannot be opened for want of an fd or memory, which is
+/// not "the kernel does not say" (s46-diff M1: `Timer.fromFd` then took a
+/// realtime timer for a monotonic one).
 pub fn clock_id(fd: BorrowedFd<'_>) -> Result<Option<i32>> {
     // Fails with EBADF for a closed fd, before /proc is consulted.
     crate::fd::is_cloexec(fd)?;
-    let Ok(text) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
-        return Ok(None);
+    let text = match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
+        Ok(text) => text,
+        Err(e) => return crate::fd::out_of_resources(&e).map_or(Ok(None), Err),
     };
     Ok(text
         .lines()

@@ -44,9 +44,12 @@ fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
     fcntl(&counter, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).unwrap();
     let reader: OwnedFd = counter.try_clone().unwrap();
 
-    let (kind_result, grant, read) = common::out_of_fds(|| {
+    let timer = linux_fd_core::timerfd::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_CLOEXEC).unwrap();
+    let (kind_result, clock, grant, read) = common::out_of_fds(|| {
         // H3: the kind was `Unknown` ("no /proc"), so fromFd took any fd.
         let kind_result = kind(plain.as_fd());
+        // s46-diff M1: a timerfd's clock read as "the kernel does not say".
+        let clock = linux_fd_core::timerfd::clock_id(timer.as_fd()).map_err(|e| e.errno);
         // H2: the pieces read as none, and an undo after a cancel then
         // unlocked the range, dropping the shared lock the caller holds.
         let grant = Grant::new(dup, ofd(false), true).map(|_| ());
@@ -58,8 +61,9 @@ fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
         if read.is_err() {
             eventfd_write(counter.as_fd(), 1).unwrap(); // let the thread end
         }
-        (kind_result, grant, read)
+        (kind_result, clock, grant, read)
     });
+    assert_eq!(clock, Err(Errno::EMFILE));
     assert_eq!(
         kind_result.map_err(|e| (e.errno, e.syscall)),
         Err((Errno::EMFILE, "open"))

@@ -283,21 +283,23 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
     // hold (the answer cut short), and the caller's own memory may be a
     // SharedArrayBuffer that another thread changes between the check and
     // the kernel's read of the count (a heap overflow, fcntl.spec).
-    if core::content_sized(request, arg).is_some() {
-        // An allocation that fails is ENOMEM, not Rust's abort: the caller's
-        // buffer may be large (a 1 GiB FIEMAP buffer under RLIMIT_AS aborted
-        // the process; s46-exhaust H4).
+    if let Some(need) = core::content_sized(request, arg) {
+        // Only the bytes the header asks for (a 1 GiB buffer copied whole
+        // aborted the process under RLIMIT_AS; s46-exhaust H4, s46-diff L6),
+        // and an allocation that fails is ENOMEM, not Rust's abort.
+        let part = usize::try_from(need).map_or(arg.len(), |n| arg.len().min(n));
         let mut own = Vec::new();
-        if own.try_reserve_exact(arg.len()).is_err() {
+        if own.try_reserve_exact(part).is_err() {
             return -libc::ENOMEM;
         }
-        own.extend_from_slice(arg);
+        own.extend_from_slice(&arg[..part]);
         // SAFETY: `own` is ours alone for the call, and ioctl_buf refuses it
         // if it is shorter than the header or than the array the header's
-        // count names, which is all these requests read or write.
+        // count names (read again from the copy), which is all these
+        // requests read or write.
         let r = unsafe { core::ioctl_buf(fd, request, &mut own) };
         if r.is_ok() {
-            arg.copy_from_slice(&own);
+            arg[..part].copy_from_slice(&own);
         }
         return int(sys(r));
     }

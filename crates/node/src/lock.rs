@@ -412,8 +412,9 @@ struct WaitState {
 /// `lockWaitCancel`; nothing is held) or another negative errno (`-EIO` if the
 /// wait's thread panicked, a bug: see `rt::job::spawn`). By then the
 /// wait's dup of the file is closed and its thread is going back to the
-/// pool. Returns the wait, or a negative errno (`EMFILE`, `EAGAIN` if no
-/// thread could be started, `EINVAL` if `callback` is not a function: checked
+/// pool. Returns the wait, or a negative errno (`EMFILE` for the wait's dup
+/// or its fdinfo read, `EAGAIN` if no thread could be started, `EIO` if the
+/// environment's mailbox could not be made, `EINVAL` if `callback` is not a function: checked
 /// first, before a dup or a thread is taken; napi-rs's `Function` argument
 /// takes any value, and a primitive then failed as `ENOMEM` while a
 /// non-callable object began a wait whose report threw). The pending wait
@@ -549,7 +550,7 @@ pub fn lock_wait(
     );
     match spawned {
         Ok(()) => Either::A(External::new(LockWait(state))),
-        Err(_) => Either::B(-libc::EAGAIN),
+        Err(e) => Either::B(e),
     }
 }
 

@@ -10,7 +10,7 @@ use linux_fd_core::timerfd::{self as core, TimerSpec};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, either, int, on_fd, sys, FdHandle};
+use crate::handle::{borrow_fd, either, errno, int, on_fd, sys, FdHandle};
 
 /// Close-on-exec flag for `timerfd_create()` (`TFD_CLOEXEC`).
 #[napi]
@@ -210,11 +210,17 @@ pub fn clock_getres_ns(clockid: i32) -> Either<u64, i32> {
     either(sys(core::clock_res_ns(clockid)))
 }
 
-/// The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), or `null`
-/// where that cannot be read (no `/proc`, Linux < 3.17, not open).
+/// The clock id of a timerfd (`clockid:` in `/proc/self/fdinfo`), `null`
+/// where the kernel does not say (no `/proc`, Linux < 3.17, not open), or a
+/// negative errno (`EMFILE`, `ENFILE`, `ENOMEM`: fdinfo could not be opened
+/// for want of an fd or memory, core `clock_id`).
 /// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
 #[napi]
 pub fn timerfd_clock_id(fd: i32) -> Option<i32> {
     let fd = borrow_fd(fd).ok()?;
-    core::clock_id(fd).ok().flatten()
+    match core::clock_id(fd) {
+        Ok(id) => id,
+        Err(e) if e.errno != linux_fd_core::Errno::EBADF => Some(errno(&e)),
+        Err(_) => None,
+    }
 }

@@ -244,19 +244,26 @@ impl Mailbox {
 /// should make `work` return soon), `done` is dropped unrun on the JS thread,
 /// and the result on the pool thread (or where the teardown runs, if it was
 /// already posted).
+///
+/// # Errors
+/// A negative errno, nothing run: `-EAGAIN` if no pool thread was idle and
+/// none could be started (the process is at its thread limit), `-EIO` if
+/// the environment's mailbox could not be made (Node-API refused its
+/// threadsafe function). Told apart so that only the first reads as "no
+/// thread" (s46-diff L5).
 pub fn spawn<T, W, D>(
     env: sys::napi_env,
     refed: bool,
     on_close: impl FnOnce() + Send + 'static,
     work: W,
     done: D,
-) -> napi::Result<()>
+) -> Result<(), i32>
 where
     T: Send + 'static,
     W: FnOnce() -> T + Send + 'static,
     D: FnOnce(sys::napi_env, Option<T>) + 'static,
 {
-    let mb = Mailbox::get(env)?;
+    let mb = Mailbox::get(env).map_err(|_| -libc::EIO)?;
     let id = mb.next_id.get();
     mb.next_id.set(id + 1);
     lock(&mb.outbox.state).on_close.insert(id, Box::new(on_close));
@@ -266,12 +273,9 @@ where
         finished();
         outbox.deliver(id, result);
     });
-    if let Err(e) = submitted {
+    if submitted.is_err() {
         lock(&mb.outbox.state).on_close.remove(&id);
-        return Err(napi::Error::new(
-            napi::Status::GenericFailure,
-            format!("could not start a thread: {e}"),
-        ));
+        return Err(-libc::EAGAIN);
     }
     let done: Done = Box::new(move |env, result| {
         if let Ok(t) = result.downcast::<Option<T>>() {
