@@ -63,6 +63,11 @@ function timeNs(n, fn) {
   return Number(process.hrtime.bigint() - t0) / n
 }
 
+/** Two turns of the event loop (setImmediate), so that deferred work runs. */
+async function settle() {
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
 async function timeNsAsync(n, fn) {
   const t0 = process.hrtime.bigint()
   await fn(n)
@@ -321,7 +326,16 @@ async function main() {
       if (fOps[op] && op !== 'nop') runs.push(async () => push(floorSamples, op, fOps[op](n)))
       if (fObjOps[op]) runs.push(async () => push(floorObjSamples, op, fObjOps[op](n)))
       if (fSameOps[op]) runs.push(async () => push(floorSameSamples, op, fSameOps[op](n)))
-      for (let i = 0; i < runs.length; i++) await runs[(i + r) % runs.length]()
+      // Each run starts on a settled loop: two turns (untimed) run the
+      // Node-API finalizers and other deferred work the runs before it
+      // left. Without them, that work landed in the next run that turned the
+      // loop, another build's: the fairness cut of `await lockFile` (which
+      // turns the loop every 10 ms since stop 46) read 2.6x slower than the
+      // old build, paying the old build's finalizers (docs/bench-floor.md).
+      for (let i = 0; i < runs.length; i++) {
+        await settle()
+        await runs[(i + r) % runs.length]()
+      }
       if (cBin && C_OPS.includes(op)) cSamples[op].push(Number(execFileSync(cBin, [op, String(n), lockPath]).toString()))
       if (py && PY_OPS.includes(op)) {
         pySamples[op].push(Number(execFileSync(py.exe, [path.join(__dirname, 'ops.py'), op, String(n), lockPath]).toString()))

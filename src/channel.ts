@@ -10,7 +10,7 @@ import { inspect } from 'node:util'
 import { native } from './binding'
 import { shown } from './inspect'
 import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
-import { clock, fairly, FdCore, type FdIterator, type Handle } from './waiter'
+import { clock, fairTurn, FdCore, type FdIterator, type Handle } from './waiter'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
 import { after, cancelAfter } from './timers'
 
@@ -580,8 +580,13 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
       if (signal?.aborted) throw abortErrorOf(signal)
       const h = native.channelConnect(name, abstract)
-      // Connected at once: the loop still turns in a loop of connects.
-      if (typeof h !== 'number') return fairly(new FdChannel(token, h))
+      if (typeof h !== 'number') {
+        const channel = new FdChannel(token, h)
+        // Connected at once: the loop still turns in a loop of connects.
+        const turn = fairTurn()
+        if (turn !== undefined) await turn
+        return channel
+      }
       if (h !== EAGAIN) {
         // A `net.Server` at the path is an easy mistake (s42-docs L3).
         const hint = h === EPROTOTYPE ? 'the socket there is not an FdChannel server (not SOCK_SEQPACKET: a net.Server is SOCK_STREAM)' : undefined

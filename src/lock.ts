@@ -15,7 +15,7 @@ import { native } from './binding'
 import { shown as shownAs } from './inspect'
 import { toBool, toFd, toInt, toOptions, toSignal, unlisten } from './validate'
 import { later } from './timers'
-import { fairly } from './waiter'
+import { fairTurn } from './waiter'
 
 type LockHandle = Exclude<ReturnType<typeof native.lockOpen>, number>
 type LockWait = Exclude<ReturnType<typeof native.lockWait>, number>
@@ -927,8 +927,12 @@ export async function lockFile(fileOrPath: string | Uint8Array | URL | number | 
     const r = native.lockTry(h)
     if (r >= 0) {
       const lock = granted(h, spec, r, target)
-      // Locked at once: the loop still turns in a loop of such calls.
-      if (lock !== null) return fairly(lock)
+      if (lock !== null) {
+        // Locked at once: the loop still turns in a loop of such calls.
+        const turn = fairTurn()
+        if (turn !== undefined) await turn
+        return lock
+      }
       if (tries === REPLACED_TRIES) {
         const path = typeof target === 'number' ? undefined : pathText(target)
         throw errnoError(EAGAIN, syscallOf(spec), path, `the lock file was replaced ${REPLACED_TRIES} times in a row as it was locked`)

@@ -133,18 +133,22 @@ function runGoesOn(): boolean {
 }
 
 /**
- * The fairness rule for a promise-returning call that is not a wait of an
- * `FdCore` but may find its result at once in a loop: `lockFile` whose first
- * try locks, `FdChannel.connect` to a server that accepts at once. `value`
- * itself while the turn's run goes on, else a promise of it delivered two
- * `setImmediate` hops later, as a cut wait's value is. A loop of
+ * The fairness rule for an async call that is not a wait of an `FdCore` but
+ * may find its result at once in a loop: `lockFile` whose first try locks,
+ * `FdChannel.connect` to a server that accepts at once. `undefined` while
+ * the turn's run goes on, else a promise to await first, settled two
+ * `setImmediate` hops later, as a cut wait's value is delivered. A loop of
  * `await lockFile(p)` + a sync job + `release()` never let the loop turn:
- * its SIGTERM handler, timers and I/O waited for good (s46-proc M1).
+ * its SIGTERM handler, timers and I/O waited for good (s46-proc M1). The
+ * caller awaits it and returns its own value, so its return is always the
+ * value, never a promise of it. Each cut's loop turn also runs the Node-API
+ * finalizers that the run left pending (about 1 ms after 1,500 locks): work
+ * done later anyway, but now inside such a loop (docs/bench-floor.md).
  */
-export function fairly<V>(value: V): V | Promise<V> {
+export function fairTurn(): Promise<void> | undefined {
   countReady()
-  if (runGoesOn()) return value
-  return new Promise<V>((resolve) => later(() => later(() => resolve(value))))
+  if (runGoesOn()) return undefined
+  return new Promise<void>((resolve) => later(() => later(resolve)))
 }
 /** `performance.now` from `node:perf_hooks`, bound at load (see {@link FAST_RUN_MS}); also the clock of {@link FdCore.pauseEnded}. */
 export const clock: () => number = performance.now.bind(performance)
