@@ -293,10 +293,9 @@ pub fn ioctl_in_place(fd: i32, request: i32, arg: &mut [u8]) -> i32 {
             return -libc::ENOMEM;
         }
         own.extend_from_slice(&arg[..part]);
-        // SAFETY: `own` is ours alone for the call, and ioctl_buf refuses it
-        // if it is shorter than the header or than the array the header's
-        // count names (read again from the copy), which is all these
-        // requests read or write.
+        // ioctl_buf reads the header's count again, from the copy.
+        // SAFETY: `own` is ours alone for the call, and ioctl_buf refuses it if
+        // shorter than the header or the array its count names, all these use.
         let r = unsafe { core::ioctl_buf(fd, request, &mut own) };
         if r.is_ok() {
             arg[..part].copy_from_slice(&own);
