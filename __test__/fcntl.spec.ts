@@ -778,7 +778,7 @@ test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVA
 })
 
 ;(prlimit ? test : test.skip)('ioctl FS_IOC_FIEMAP with a buffer larger than the memory left is ENOMEM, not an abort (s46-exhaust H4)', async (t) => {
-  // The binding copies a FIEMAP buffer whole; a copy it could not allocate
+  // The binding copied a FIEMAP buffer whole; a copy it could not allocate
   // aborted the process (Rust's allocation failure). The child asks its
   // parent to cap its address space (RLIMIT_AS, with prlimit(1): Node has
   // no setrlimit) at its size now plus 256 MiB, below a copy of its 1 GiB.
@@ -790,7 +790,7 @@ test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVA
      const FS_IOC_FIEMAP = 0xc020660b
      const big = new Uint8Array(1 << 30)
      setInterval(() => {}, 1000) // a signal listener keeps no process alive
-     process.stdout.write('ready\\n')
+     // The listener before 'ready': the parent signals as soon as it reads it.
      process.once('SIGUSR2', () => {
        const codes = []
        // fm_extent_count 0: only the 32-byte header is copied.
@@ -801,7 +801,8 @@ test('ioctl FS_IOC_FIEMAP asking for more extents than the buffer holds is EINVA
        try { lfd.ioctl(fd, FS_IOC_FIEMAP, big); codes.push('accepted') } catch (e) { codes.push(e.code) }
        console.log(codes.join(' '))
        process.exit(0)
-     })`,
+     })
+     process.stdout.write('ready\\n')`,
     {
       onSpawn: (p) => (pid = p),
       onStdout: (all) => {
