@@ -163,9 +163,8 @@ impl FdKind {
 pub fn kind(fd: BorrowedFd<'_>) -> Result<FdKind> {
     // Fails with EBADF for a closed fd, before /proc is consulted.
     fcntl(fd, FcntlArg::F_GETFD).syscall("fcntl")?;
-    let text = match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
-        Ok(t) => t,
-        Err(e) => return out_of_resources(&e).map_or(Ok(FdKind::Unknown), Err),
+    let Some(text) = fdinfo(fd)? else {
+        return Ok(FdKind::Unknown);
     };
     if text.lines().any(|l| l.starts_with("eventfd-count:")) {
         let semaphore = text
@@ -180,15 +179,29 @@ pub fn kind(fd: BorrowedFd<'_>) -> Result<FdKind> {
     Ok(FdKind::Other)
 }
 
-/// The error of a `/proc` read that failed for want of an fd number or
-/// memory (`EMFILE`, `ENFILE`, `ENOMEM`, as `open`), which a caller must not
-/// take for "`/proc` has no answer"; `None` for any other failure.
-pub(crate) fn out_of_resources(e: &std::io::Error) -> Option<crate::Error> {
-    match e.raw_os_error() {
-        Some(n @ (libc::EMFILE | libc::ENFILE | libc::ENOMEM)) => {
-            Some(crate::Error::new(Errno::from_raw(n), "open"))
-        }
-        _ => None,
+/// The text of `/proc/self/fdinfo/<fd>`: the one place that reads it for
+/// [`kind`], [`crate::lockwait::held_pieces`] and
+/// [`crate::timerfd::clock_id`], so the three agree on what a failed read
+/// means. `None` where `/proc` gives no answer (not mounted, or the entry is
+/// missing); each caller has its own "cannot tell" for that.
+///
+/// # Errors
+/// `EMFILE`, `ENFILE` or `ENOMEM` (`syscall` `open`): the file could not be
+/// opened for want of an fd number or memory. That is not "`/proc` has no
+/// answer", and taking it for one gave wrong results in a full fd table
+/// (s46-exhaust H2/H3, s46-diff M1).
+///
+/// [`eventfd::count`](crate::eventfd::count) reads fdinfo on its own: it
+/// maps a missing entry to `EBADF`, which these callers must not.
+pub(crate) fn fdinfo(fd: BorrowedFd<'_>) -> Result<Option<String>> {
+    match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => match e.raw_os_error() {
+            Some(n @ (libc::EMFILE | libc::ENFILE | libc::ENOMEM)) => {
+                Err(crate::Error::new(Errno::from_raw(n), "open"))
+            }
+            _ => Ok(None),
+        },
     }
 }
 

@@ -182,9 +182,8 @@ pub fn held_pieces(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<Vec<HeldPiece>
     if spec.kind != LockKind::Ofd {
         return Ok(Vec::new());
     }
-    let info = match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
-        Ok(info) => info,
-        Err(e) => return crate::fd::out_of_resources(&e).map_or(Ok(Vec::new()), Err),
+    let Some(info) = crate::fd::fdinfo(fd)? else {
+        return Ok(Vec::new());
     };
     let (first, last) = range_of(spec);
     let mut pieces: Vec<HeldPiece> = info

@@ -309,9 +309,8 @@ pub fn ns_to_ms(ns: u64) -> f64 {
 pub fn clock_id(fd: BorrowedFd<'_>) -> Result<Option<i32>> {
     // Fails with EBADF for a closed fd, before /proc is consulted.
     crate::fd::is_cloexec(fd)?;
-    let text = match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
-        Ok(text) => text,
-        Err(e) => return crate::fd::out_of_resources(&e).map_or(Ok(None), Err),
+    let Some(text) = crate::fd::fdinfo(fd)? else {
+        return Ok(None);
     };
     Ok(text
         .lines()
