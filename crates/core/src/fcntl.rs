@@ -304,7 +304,9 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
 /// `pipe2(flags)`—A new pipe: its read end and its write end. `flags`
 /// (`O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` for packet mode, `O_NOTIFICATION_PIPE`)
 /// reach the kernel as they are, which refuses others with `EINVAL`.
-/// @see https://man7.org/linux/man-pages/man2/pipe.2.html
+///
+/// # References
+/// - [`pipe(2)`](https://man7.org/linux/man-pages/man2/pipe.2.html)
 pub fn pipe2(flags: i32) -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::from_bits_retain(flags)).map_err(|e| Error::new(e, "pipe2"))
 }

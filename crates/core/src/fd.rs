@@ -46,7 +46,9 @@ pub fn is_cloexec(fd: BorrowedFd<'_>) -> Result<bool> {
 
 /// Sets `FD_CLOEXEC` on `fd` (one `F_GETFD`, and an `F_SETFD` only if the
 /// flag is missing). `EBADF` for a number that is not open.
-/// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+///
+/// # References
+/// - [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 pub fn set_cloexec(fd: BorrowedFd<'_>) -> Result<()> {
     let flags = FdFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFD).syscall("fcntl")?);
     if !flags.contains(FdFlag::FD_CLOEXEC) {
@@ -665,7 +667,7 @@ fn close_blocks(fd: BorrowedFd<'_>) -> Blocks {
 /// other than a memory device such as /dev/null (a tty waits on its last
 /// close for its output to drain, 30 s by default; a CUSE device for its
 /// userspace server) or a block device (its cache is written back), or a file on a network
-/// or FUSE filesystem ([`REMOTE_FS`]: the close flushes to a server that
+/// or FUSE filesystem (`REMOTE_FS`: the close flushes to a server that
 /// may never answer). Not a file on an overlay over such a filesystem. One `fstat`, and a
 /// `getsockopt` or an `fstatfs`. An fd that cannot be asked is taken not to
 /// block (the close of a number that is not open does not).
@@ -743,7 +745,7 @@ pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
 /// block gets a thread of its own up to this many, so one that lingers
 /// holds up no other: with a cap of 4, four sockets with a long linger made
 /// a pty's close that came after them wait 6 s (s41-diff2 MED-B). Past the
-/// cap, closes wait in [`CLOSES`] for a closer, so a peer cannot make a
+/// cap, closes wait in `CLOSES` for a closer, so a peer cannot make a
 /// thread per socket (s41-diff MED-2: 100 sockets, 100 threads) until
 /// thread creation fails and the closes fall back to the caller's thread.
 /// A peer that pins this many closers (as many lingering sockets whose

@@ -140,7 +140,7 @@ pub fn test_ofd(fd: BorrowedFd<'_>, shared: bool, start: i64, len: i64) -> Resul
 /// - each calling thread has its own such thread, started at its first call
 ///   and kept for its next ones, so a table is made once per calling
 ///   thread, not at every call. Making it copies and closes the process's
-///   fds below 64 (see [`private_fd_table`]), and the call waits for that:
+///   fds below 64 (see `private_fd_table`), and the call waits for that:
 ///   those files are flushed, and the last close of one of them by another
 ///   thread meanwhile (a lock's release, a pipe's EOF) takes effect only
 ///   when the copy is closed, a moment later. A thread per call, as before

@@ -749,7 +749,9 @@ pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd>
 /// directory its holder removed). A directory renamed over by another one
 /// is still `false`, and the new one is locked.
 /// Other `stat` errors are returned (`syscall` `"stat"`).
-/// @see https://man7.org/linux/man-pages/man2/stat.2.html
+///
+/// # References
+/// - [`stat(2)`](https://man7.org/linux/man-pages/man2/stat.2.html)
 pub fn names_file(path: &std::path::Path, fd: BorrowedFd<'_>) -> Result<bool> {
     use nix::sys::stat::SFlag;
     let of_fd = nix::sys::stat::fstat(fd).syscall("fstat")?;

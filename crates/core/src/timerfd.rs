@@ -149,7 +149,9 @@ pub fn clock_now_ns(clockid: i32) -> Result<u64> {
 ///
 /// # Errors
 /// `EINVAL` (unknown clock).
-/// @see https://man7.org/linux/man-pages/man2/clock_getres.2.html
+///
+/// # References
+/// - [`clock_getres(2)`](https://man7.org/linux/man-pages/man2/clock_getres.2.html)
 pub fn clock_res_ns(clockid: i32) -> Result<u64> {
     clock_call_ns(libc::clock_getres, clockid, "clock_getres")
 }
