@@ -715,6 +715,41 @@ test('Timer.fromFd reads each clock, dups by default and accepts { fd } objects'
   t.throws(() => Timer.fromFd(closed), { code: 'EBADF' })
 })
 
+test('Timer.fromFd takes { clock } where /proc cannot tell, and refuses one that /proc contradicts', (t) => {
+  const fd = timerfdCreate(CLOCK_REALTIME)
+  t.teardown(() => closeSync(fd))
+  {
+    using timer = Timer.fromFd(fd, { clock: 'realtime' })
+    t.is(timer.clock, 'realtime')
+  }
+  t.throws(() => Timer.fromFd(fd, { clock: 'boottime' }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: `The property 'options.clock' is not the clock of fd ${fd}, which /proc/self/fdinfo reports as 'realtime'. Received 'boottime'`,
+  })
+  t.throws(() => Timer.fromFd(fd, { clock: 'solar' as never }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.clock' must be one of/ })
+  t.throws(() => Timer.fromFd(fd, { clock: 1 as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  // Without /proc (a tmpfs over it, in a mount namespace of the child's
+  // own), the clock cannot be read: options.clock is taken, and without it
+  // the documented 'monotonic'. cancelOnSet, which needs a realtime clock,
+  // follows. Before { clock } existed, a realtime timer there refused it.
+  const child = `
+    const lfd = require(${JSON.stringify(PKG)})
+    const fs = require('fs')
+    const fd = lfd.timerfdCreate(lfd.CLOCK_REALTIME)
+    const proc = fs.existsSync('/proc/self/fdinfo')
+    const given = lfd.Timer.fromFd(fd, { clock: 'realtime' })
+    given.set(Date.now() + 60_000, 0, { absolute: true, cancelOnSet: true })
+    const guessed = lfd.Timer.fromFd(fd)
+    console.log(JSON.stringify({ proc, given: given.clock, guessed: guessed.clock }))`
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /proc && exec "$0" -e "$1"', process.execPath, child], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
+  if (r.status !== 0 && /mount|unshare|Operation not permitted/.test(r.stderr) && r.stdout === '') return t.pass(`no mount namespace here: ${r.stderr.trim()}`)
+  t.is(r.status, 0, `${r.signal ?? ''} ${r.stderr}`)
+  t.deepEqual(JSON.parse(r.stdout), { proc: false, given: 'realtime', guessed: 'monotonic' })
+})
+
 test('close() and garbage collection release the fd, and the watch of a wait', async (t) => {
   const r = await runNode(
     `

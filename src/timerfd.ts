@@ -330,10 +330,19 @@ const NOW_IDS: Record<TimerClock, number> = {
   'boottime-alarm': native.CLOCK_BOOTTIME,
 }
 
-function clockName(id: number | null): TimerClock {
+/** The clock whose id is `id`, or `null` for none of the five (or no id). */
+function clockName(id: number | null): TimerClock | null {
   for (const [name, value] of Object.entries(CLOCK_IDS)) if (value === id) return name as TimerClock
-  // Where /proc cannot tell (see fromFd).
-  return 'monotonic'
+  return null
+}
+
+/** `value` as a clock name, checked. */
+function toClock(value: unknown, name: string): TimerClock {
+  const clock = toStr(value, name)
+  if (!Object.hasOwn(CLOCK_IDS, clock)) {
+    throw invalidArgValue(name, value, `must be one of ${Object.keys(CLOCK_IDS).map((c) => `'${c}'`).join(', ')}`)
+  }
+  return clock as TimerClock
 }
 
 /**
@@ -437,11 +446,7 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
       h = adopted.h
       this.#clock = adopted.clock
     } else {
-      const name = clock === undefined ? 'monotonic' : toStr(clock, 'clock')
-      if (!Object.hasOwn(CLOCK_IDS, name)) {
-        throw invalidArgValue('clock', clock, `must be one of ${Object.keys(CLOCK_IDS).map((c) => `'${c}'`).join(', ')}`)
-      }
-      this.#clock = name as TimerClock
+      this.#clock = clock === undefined ? 'monotonic' : toClock(clock, 'clock')
       const r = native.timerfdOpen(CLOCK_IDS[this.#clock])
       if (typeof r === 'number') throw errnoError(r, 'timerfd_create')
       h = r
@@ -462,27 +467,33 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * its own copy and the caller still owns `fd`; with `{ adopt: true }` the
    * object takes ownership of `fd` itself and sets its `FD_CLOEXEC`. The
    * open file description is made non-blocking. The clock is read from
-   * `/proc/self/fdinfo` (`'monotonic'` where the kernel does not say, or
-   * `/proc` is not mounted: then, for a timer on another clock, `now()`
-   * reads the wrong clock, so an absolute `set(now() + ms)` is wrong, and
-   * the checks of absolute times and of `cancelOnSet` judge by
-   * `'monotonic'`; relative times are right on every clock).
+   * `/proc/self/fdinfo`. Where the kernel does not say, or `/proc` is not
+   * mounted, it is `options.clock`, or `'monotonic'` without one: then, for
+   * a timer on another clock, `now()` reads the wrong clock, so an absolute
+   * `set(now() + ms)` is wrong, and the checks of absolute times and of
+   * `cancelOnSet` judge by `'monotonic'` (relative times are right on every
+   * clock). So a program that may run without `/proc` (a sandbox, an early
+   * boot service) and is handed a timer on another clock should pass its
+   * clock. Where `/proc` does say, an `options.clock` that differs is
+   * refused.
    * Called on a subclass, it returns an instance of that subclass, as
    * {@link EventCounter.fromFd} says.
    * @throws {TypeError} `ERR_INVALID_RETURN_VALUE`: see {@link EventCounter.fromFd}.
-   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd (or
-   * for an unknown option); `ERR_INVALID_ARG_TYPE`.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` if `fd` is not a timerfd, if
+   * `options.clock` is not a clock name or is not the clock `/proc` reports,
+   * or for an unknown option; `ERR_INVALID_ARG_TYPE`.
    * @throws {Error} `EBADF` if `fd` is not open.
    * @throws {Error} `EBUSY` with `{ adopt: true }` if another linux-fd object owns `fd` (the fd is left alone).
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` with `{ adopt: true }` and an object for `fd`: only a number can be adopted (the object, such as a `FileHandle`, goes on owning its fd).
    * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
    */
-  static fromFd<T extends Timer, F extends FdLike = FdLike>(this: abstract new () => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): T
+  static fromFd<T extends Timer, F extends FdLike = FdLike>(this: abstract new () => T, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined; clock?: TimerClock | undefined }): T
   /** {@link Timer.fromFd} called unbound (or on a class whose constructor is private or takes a required argument, which fromFd would not pass): a `Timer`. */
-  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined }): Timer
-  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined }): Timer {
+  static fromFd<F extends FdLike = FdLike>(this: unknown, fd: F, options?: { adopt?: (F extends number ? boolean : false) | undefined; clock?: TimerClock | undefined }): Timer
+  static fromFd(this: unknown, fd: FdLike, options?: { adopt?: boolean | undefined; clock?: TimerClock | undefined }): Timer {
     const n = toFd(fd)
-    const adopt = toAdopt(options, fd)
+    const adopt = toAdopt(options, fd, ['clock'])
+    const given = options?.clock === undefined ? undefined : toClock(options.clock, 'options.clock')
     const kind = native.fdKind(n)
     if (typeof kind === 'number') throw fdKindError(kind, n)
     if (kind !== 'timerfd' && kind !== 'unknown') throw wrongFdKind(n, 'a timerfd', kind)
@@ -490,10 +501,14 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     // fds, the read is an error, not "the kernel does not say" (s46-diff M1).
     const id = native.timerfdClockId(n)
     if (id !== null && id < 0) throw fdKindError(id, n)
+    const reported = clockName(id)
+    if (given !== undefined && reported !== null && given !== reported) {
+      throw invalidArgValue('options.clock', given, `is not the clock of fd ${n}, which /proc/self/fdinfo reports as '${reported}'`)
+    }
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
-    return timers.construct(Timer, this, { h, clock: clockName(id) })
+    return timers.construct(Timer, this, { h, clock: reported ?? given ?? 'monotonic' })
   }
 
   /** The core of `t`, after the brand check (a private method would fail its own, less clearly). */

@@ -226,8 +226,8 @@ export function unlisten(signal: AbortSignal | undefined, onAbort: () => void): 
  * two owners of one fd (the `FileHandle`'s `close()` closed it under the
  * adopting object).
  */
-export function toAdopt(options: unknown, fd: unknown): boolean {
-  const o = toOptions(options, 'options', ['adopt'])
+export function toAdopt(options: unknown, fd: unknown, more: readonly string[] = []): boolean {
+  const o = toOptions(options, 'options', ['adopt', ...more])
   const adopt = toBool(o.adopt, 'options.adopt', false)
   if (adopt && typeof fd !== 'number') {
     throw invalidArgType('fd', 'of type number with { adopt: true } (an object with an fd keeps owning it: leave adopt out to duplicate it)', fd)
