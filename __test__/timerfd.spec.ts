@@ -1,7 +1,9 @@
 // Ported from CPython's Lib/test/test_os.py TimerfdTests (3.13), plus the
 // Timer class and the package's argument and error conventions.
 import test, { type ExecutionContext } from 'ava'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { inspect } from 'node:util'
 import { getEventListeners } from 'node:events'
@@ -27,7 +29,7 @@ import {
 } from '../index.js'
 import * as lfdAll from '../index.js'
 import { CAP_SYS_TIME, CAP_WAKE_ALARM, hasCap, PKG, runNode, sleep } from './helpers/child.js'
-import { scaled } from './helpers/emulation.js'
+import { scaled, SLOWDOWN } from './helpers/emulation.js'
 
 function timerfd(t: { teardown(fn: () => void): void }, flags = TFD_NONBLOCK): number {
   const fd = timerfdCreate(CLOCK_REALTIME, flags)
@@ -813,6 +815,41 @@ test('a Timer in a worker: wait() on its own loop, and terminate() ends a waitSy
   t.is(r.stderr, '')
   t.is(r.stdout.trim(), `ticks 1\nterminated in under ${bound} ms`)
   t.is(r.code, 0)
+})
+
+test('under the CPU profiler, terminate() still ends a worker in takeSync(), acquireSync() or waitSync()', async (t) => {
+  // V8's profiler sends SIGPROF to the profiled thread every millisecond.
+  // The kernel never restarts poll(2) after a handler, and the sync waits'
+  // 20 ms slice retried with its whole timeout, so it never ended, and
+  // neither did terminate() (s47-eintr H1: still pending after 8 s).
+  const bound = scaled(2000, t.log, 'terminate() of a profiled worker in a sync wait')
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-prof-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const r = await runNode(
+    `
+    const { Worker } = require('worker_threads')
+    ;(async () => {
+      for (const call of ['new lfd.EventCounter().takeSync()', 'new lfd.Semaphore(0).acquireSync()', 'new lfd.Timer().waitSync()']) {
+        const w = new Worker(${JSON.stringify(`
+          const lfd = require(${JSON.stringify(PKG)})
+          require('worker_threads').parentPort.postMessage('in')
+          eval(require('worker_threads').workerData)
+        `)}, { eval: true, workerData: call })
+        await new Promise((r) => w.once('message', r))
+        await new Promise((r) => setTimeout(r, 100))
+        const t0 = performance.now()
+        await w.terminate()
+        const ms = performance.now() - t0
+        console.log(call + ': ' + (ms < ${bound} ? 'ended' : ms + ' ms'))
+      }
+    })()
+  `,
+    { args: ['--cpu-prof', '--cpu-prof-dir', dir], timeoutMs: 60_000 * SLOWDOWN },
+  )
+  t.is(r.stderr, '')
+  t.is(r.signal, null, 'not killed by the hang guard')
+  t.is(r.stdout.trim(), ['new lfd.EventCounter().takeSync()', 'new lfd.Semaphore(0).acquireSync()', 'new lfd.Timer().waitSync()'].map((c) => `${c}: ended`).join('\n'))
+  t.true(readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), 'the profiler ran')
 })
 
 test('iterate({ signal }): an abort throws out of the loop, reads nothing, and leaves the timer armed', async (t) => {

@@ -76,14 +76,32 @@ pub fn wait_readable(fd: BorrowedFd<'_>) -> Result<()> {
 
 /// Waits up to `timeout_ms` milliseconds (-1: forever) until `fd` is
 /// readable (or reports an error/hangup); `Ok(false)` on timeout. Retries on
-/// `EINTR` with the same timeout (a signal storm can only lengthen the wait).
+/// `EINTR` with the time left to a deadline taken at the start: the kernel
+/// never restarts `poll(2)` after a signal handler, whatever `SA_RESTART`
+/// says, and a retry with the whole timeout made the wait last as long as
+/// the signals did. Under V8's CPU profiler (`SIGPROF` every millisecond) a
+/// sync wait's slice never ended, so neither did `worker.terminate()` or
+/// `process.exit()` (s47-eintr H1).
+///
+/// # References
+/// - [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html)
+/// - [`signal(7)`](https://man7.org/linux/man-pages/man7/signal.7.html),
+///   "Interruption of system calls and library functions by signal handlers"
 pub fn wait_readable_for(fd: BorrowedFd<'_>, timeout_ms: i32) -> Result<bool> {
-    let timeout = if timeout_ms < 0 {
-        PollTimeout::NONE
-    } else {
-        PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::MAX)
-    };
+    let deadline = u64::try_from(timeout_ms)
+        .ok()
+        .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
     loop {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            // Rounded up, so a retry never polls for 0 ms before the
+            // deadline (which would return at once, too early).
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                let ms = left.as_micros().div_ceil(1000);
+                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
         let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
         match nix::poll::poll(&mut fds, timeout) {
             Ok(0) => return Ok(false),

@@ -91,3 +91,49 @@ fn blocking_reads_and_writes_retry_after_a_handler_without_sa_restart() {
     assert_eq!(got, Ok(1));
     waited(took);
 }
+
+/// A sync wait's slice (`wait_readable_for`, which `takeSync()`,
+/// `acquireSync()` and `waitSync()` loop over so that `worker.terminate()`
+/// and `process.exit()` can end them between slices) ends on time under a
+/// signal every millisecond, as V8's CPU profiler sends `SIGPROF` to a
+/// profiled thread. The kernel never restarts `poll(2)` after a handler, and
+/// retrying with the whole timeout made the slice last as long as the
+/// signals did (s47-eintr H1: `terminate()` of a worker in `takeSync()`
+/// under `node --cpu-prof` never completed).
+#[test]
+fn a_poll_slice_ends_on_time_under_a_signal_every_millisecond() {
+    use linux_fd_core::poll::wait_readable_for;
+    assert!(blocking_waits_available());
+    let fd = eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap();
+    // SAFETY: pthread_self has no preconditions (a usize: see `interrupted`).
+    let me = unsafe { libc::pthread_self() } as usize;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(3);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < until {
+                // SAFETY: `me` is the test's thread, alive until it joins this one.
+                assert_eq!(
+                    unsafe { libc::pthread_kill(me as libc::pthread_t, cancel_signal()) },
+                    0
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let started = Instant::now();
+    let got = wait_readable_for(fd.as_fd(), 100).map_err(|e| e.errno);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    storm.join().unwrap();
+    assert_eq!(got, Ok(false), "timed out, not readable");
+    assert!(
+        took >= Duration::from_millis(100),
+        "returned after {took:?}, before its timeout"
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "returned after {took:?}, when the signals stopped"
+    );
+}
