@@ -114,10 +114,8 @@ fn a_poll_slice_ends_on_time_under_a_signal_every_millisecond() {
             let until = Instant::now() + Duration::from_secs(3);
             while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < until {
                 // SAFETY: `me` is the test's thread, alive until it joins this one.
-                assert_eq!(
-                    unsafe { libc::pthread_kill(me as libc::pthread_t, cancel_signal()) },
-                    0
-                );
+                let sent = unsafe { libc::pthread_kill(me as libc::pthread_t, cancel_signal()) };
+                assert_eq!(sent, 0);
                 std::thread::sleep(Duration::from_millis(1));
             }
         })
