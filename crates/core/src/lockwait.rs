@@ -31,7 +31,8 @@
 //! `SIGRTMIN + n` first. It is installed once, only if nobody else has a
 //! handler for it; otherwise [`lock_until`] falls back to polling with
 //! backoff (`MIN_BACKOFF` to `MAX_BACKOFF`), checking the flag between
-//! attempts. The signal is only ever sent with `pthread_kill` to our own
+//! attempts. It also polls when the handler was replaced since
+//! (`handler_is_ours`). The signal is only ever sent with `pthread_kill` to our own
 //! waiting threads, which unblock it; every other thread keeps its mask.
 //!
 //! # References
@@ -313,6 +314,25 @@ pub fn blocking_waits_available() -> bool {
     })
 }
 
+/// Whether [`cancel_signal()`]'s handler is still the one
+/// [`blocking_waits_available`] installed, with its flags. Another library
+/// may replace it later (`SIG_IGN`, or a handler with `SA_RESTART`), and the
+/// signal then no longer interrupts a blocked lock call: a wait that
+/// blocked in the kernel could be cancelled only by the lock coming
+/// (s47-eintr M1). Each wait asks as it starts (one `rt_sigaction` query,
+/// beside a wait's thread and its `open`), and polls if the handler is not
+/// ours. A replacement while a wait is already blocked is not caught: that
+/// wait ends when the lock comes, and its cancel's kicks cost the kicker
+/// thread a signal a millisecond until then.
+fn handler_is_ours() -> bool {
+    // SAFETY: all-zero is a valid sigaction; a null new action only reads
+    // the current disposition into `now`.
+    let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `now` is a valid out-pointer.
+    let read = unsafe { libc::sigaction(cancel_signal(), std::ptr::null(), &mut now) } == 0;
+    read && now.sa_sigaction == on_cancel_signal as *const () as usize && now.sa_flags & libc::SA_RESTART == 0
+}
+
 /// Shared between the thread that waits and whoever may give up the wait.
 #[derive(Debug, Default)]
 pub struct Cancel {
@@ -508,7 +528,7 @@ fn unblock_cancel_signal() {
 /// Any error of the lock call other than a conflict or `EINTR`: `EBADF`,
 /// `EINVAL`, `ENOLCK`, `EDEADLK`.
 pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Waited> {
-    if !blocking_waits_available() {
+    if !blocking_waits_available() || !handler_is_ours() {
         return poll_until(fd, spec, cancel);
     }
     unblock_cancel_signal();
