@@ -49,7 +49,7 @@ use nix::sys::socket::{
     self as sock, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike as _, UnixAddr,
 };
 
-use crate::error::{Context, Errno, Error, Result};
+use crate::error::{retry_eintr, Context, Errno, Error, Result};
 
 /// Most fds one message carries: the kernel's `SCM_MAX_FD`.
 pub const MAX_FDS: usize = 253;
@@ -184,12 +184,25 @@ fn io_errno(e: &std::io::Error) -> Errno {
 }
 
 /// `accept4(SOCK_CLOEXEC | SOCK_NONBLOCK)`: the next pending connection.
+/// Never waits: `accept4` has no per-call "do not wait" flag (as
+/// `MSG_DONTWAIT` is for `send`/`recv`), so on a listener whose shared
+/// description a holder made blocking it asks `poll(2)` first, and answers
+/// `EAGAIN` when nothing is pending (s47-eintr L1: it waited in the kernel
+/// for the next connection). Only a holder that also accepts, between that
+/// poll and this accept, can still make it wait. Retries `EINTR`.
 ///
 /// # Errors
 /// `EAGAIN` when none is pending; `ECONNABORTED` (retry), `EMFILE`, `EBADF`,
 /// `EINVAL` (not listening).
+///
+/// # References
+/// - [`accept(2)`](https://man7.org/linux/man-pages/man2/accept.2.html)
 pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd> {
-    let raw = sock::accept4(listener.as_raw_fd(), SOCK_FLAGS).syscall("accept4")?;
+    let flags = nix::fcntl::fcntl(listener, nix::fcntl::FcntlArg::F_GETFL).syscall("fcntl")?;
+    if flags & libc::O_NONBLOCK == 0 && !readable_now(listener)? {
+        return Err(Error::new(Errno::EAGAIN, "accept4"));
+    }
+    let raw = retry_eintr(|| sock::accept4(listener.as_raw_fd(), SOCK_FLAGS)).syscall("accept4")?;
     // SAFETY: accept4 returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
@@ -505,6 +518,13 @@ fn queued_bytes(fd: BorrowedFd<'_>) -> Result<libc::c_int> {
         return Err(Error::new(Errno::last(), "ioctl"));
     }
     Ok(n)
+}
+
+/// Whether `fd` is readable (or has an error or hang-up) now.
+fn readable_now(fd: BorrowedFd<'_>) -> Result<bool> {
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    let n = retry_eintr(|| nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO)).syscall("poll")?;
+    Ok(n > 0)
 }
 
 /// Whether the peer has shut down its sending side (`POLLRDHUP`/`POLLHUP`).

@@ -395,6 +395,41 @@ fn path_listener_accepts_and_is_mode_0600() {
     assert_eq!(recv(s.as_fd(), &mut buf).unwrap_err().errno, Errno::EAGAIN);
 }
 
+/// `accept4` has no per-call "do not wait" flag: on a listener whose shared
+/// description a holder made blocking (`O_NONBLOCK` cleared), it waited in
+/// the kernel for the next connection, on the event loop's thread
+/// (s47-eintr L1). It now answers `EAGAIN` when nothing is pending.
+#[test]
+fn accept_never_waits_on_a_listener_made_blocking() {
+    let dir = TempDir::new("blocking");
+    let p = dir.path("s.sock");
+    let l = listen(Address::Path(&p), 16).unwrap();
+    nix::fcntl::fcntl(
+        l.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .unwrap();
+    // A connection at 1.2 s unblocks an accept that waits, so a red run ends.
+    let path = p.clone();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        connect(Address::Path(&path))
+    });
+    let t0 = std::time::Instant::now();
+    let got = accept(l.as_fd()).map_err(|e| e.errno);
+    let took = t0.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "accept waited {took:?} (got {:?})",
+        got.as_ref().map(|_| ())
+    );
+    assert_eq!(got.map(|_| ()), Err(Errno::EAGAIN));
+    let _c = late.join().unwrap().unwrap();
+    // A pending connection is still accepted.
+    let s = accept(l.as_fd()).unwrap();
+    assert!(is_cloexec(s.as_fd()).unwrap());
+}
+
 #[test]
 fn an_existing_path_is_eaddrinuse() {
     let dir = TempDir::new("inuse");
