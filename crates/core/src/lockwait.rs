@@ -95,21 +95,22 @@ pub(crate) fn ofd(spec: &LockSpec, l_type: libc::c_int) -> libc::flock {
 }
 
 /// Tries once, without blocking. `Ok(false)` means another holder conflicts.
+/// Retries `EINTR`, which a local filesystem never returns here but FUSE
+/// can (an interrupted lock request), as CPython does (PEP 475; s47-eintr L2).
 ///
 /// # Errors
 /// `EBADF` (not open, or not open for reading/writing as the lock type
-/// needs), `EINVAL` (bad range), `ENOLCK`, `EINTR`.
+/// needs), `EINVAL` (bad range), `ENOLCK`.
 pub fn try_lock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<bool> {
     let res = match spec.kind {
         LockKind::Ofd => {
             let fl = ofd(spec, if spec.shared { libc::F_RDLCK } else { libc::F_WRLCK });
-            fcntl(fd, FcntlArg::F_OFD_SETLK(&fl)).map(|_| ()).syscall("fcntl")
+            retry_eintr(|| fcntl(fd, FcntlArg::F_OFD_SETLK(&fl)).map(|_| ())).syscall("fcntl")
         }
         LockKind::Flock => {
             let op = if spec.shared { libc::LOCK_SH } else { libc::LOCK_EX } | libc::LOCK_NB;
             // SAFETY: flock only reads its two integer arguments.
-            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), op) })
-                .map(|_| ())
+            retry_eintr(|| Errno::result(unsafe { libc::flock(fd.as_raw_fd(), op) }).map(|_| ()))
                 .syscall("flock")
         }
     };
@@ -258,17 +259,17 @@ pub fn undo_grant(fd: BorrowedFd<'_>, spec: &LockSpec, held: &[HeldPiece]) -> Re
     first_err.map_or(Ok(()), Err)
 }
 
-/// Releases the lock (the range, for OFD).
+/// Releases the lock (the range, for OFD). Retries `EINTR` (FUSE), as
+/// [`try_lock`] does.
 pub fn unlock(fd: BorrowedFd<'_>, spec: &LockSpec) -> Result<()> {
     match spec.kind {
         LockKind::Ofd => {
             let fl = ofd(spec, libc::F_UNLCK);
-            fcntl(fd, FcntlArg::F_OFD_SETLK(&fl)).map(|_| ()).syscall("fcntl")
+            retry_eintr(|| fcntl(fd, FcntlArg::F_OFD_SETLK(&fl)).map(|_| ())).syscall("fcntl")
         }
         LockKind::Flock => {
             // SAFETY: flock only reads its two integer arguments.
-            Errno::result(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) })
-                .map(|_| ())
+            retry_eintr(|| Errno::result(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) }).map(|_| ()))
                 .syscall("flock")
         }
     }
