@@ -172,6 +172,24 @@ describe('async waits under Bun (helper thread + threadsafe function, never libu
     }
   })
 
+  test('terminate() ends a worker in acquireSync(), takeSync() or waitSync()', async () => {
+    // Bun terminates a worker by signalling its thread (SIGPWR) about once a
+    // millisecond until it runs JavaScript. A sync wait's 20 ms poll(2) slice
+    // retried EINTR with its whole timeout, so it never ended, and neither
+    // did terminate() (s47-runtimes F1: "NOT ENDED in 1.5 s" 5 of 5).
+    const { Worker } = await import('node:worker_threads')
+    const pkg = JSON.stringify(join(import.meta.dir, '..', '..', 'index.js'))
+    for (const call of ['new lib.Semaphore(0).acquireSync()', 'new lib.EventCounter().takeSync()', 'new lib.Timer().waitSync()']) {
+      const w = new Worker(`const lib = require(${pkg}); require('node:worker_threads').parentPort.postMessage('in'); ${call}`, { eval: true })
+      await new Promise((r) => w.once('message', r))
+      await new Promise((r) => setTimeout(r, 100))
+      const t0 = performance.now()
+      const ended = await Promise.race([w.terminate().then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))])
+      expect([call, ended]).toEqual([call, true])
+      expect(performance.now() - t0).toBeLessThan(5000)
+    }
+  }, 30_000)
+
   test('lockFile waits on its own thread and gets the lock after release', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs')
     const { join } = await import('node:path')
