@@ -3,11 +3,10 @@
 //! cancel, which must be this test's.
 
 use std::os::fd::AsFd;
-use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use linux_fd_core::lockwait::{
-    blocking_waits_available, lock_until, open_for_lock, try_lock, Cancel, LockKind, LockSpec, Waited,
+    blocking_waits_available, open_for_lock, try_lock, LockKind, LockSpec, Waited,
 };
 
 mod common;
@@ -60,18 +59,6 @@ fn refuse_new_threads_on_this_thread() -> bool {
     }
 }
 
-/// A thread blocked in the kernel on `path`'s lock; its result comes on the receiver.
-fn blocked_waiter(path: &std::path::Path) -> (Arc<Cancel>, mpsc::Receiver<Waited>) {
-    let fd = open_for_lock(path).unwrap();
-    let cancel = Arc::new(Cancel::new());
-    let (tx, rx) = mpsc::channel();
-    let c = cancel.clone();
-    std::thread::spawn(move || tx.send(lock_until(fd.as_fd(), &EXCLUSIVE, &c).unwrap()));
-    // Long enough to be inside the blocking fcntl.
-    std::thread::sleep(Duration::from_millis(100));
-    (cancel, rx)
-}
-
 fn kicker_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
@@ -95,7 +82,7 @@ fn a_cancel_whose_kicker_cannot_start_still_ends_the_wait_and_a_later_cancel_sta
     // kicker's start fails (s46-exhaust H1: that failure was kept for the
     // life of the process, and every later cancel of a wait blocked in the
     // kernel waited for the lock instead).
-    let (first, ended) = blocked_waiter(&path);
+    let (first, ended) = common::blocked_waiter(&path);
     let filtered = std::thread::spawn(move || {
         let filtered = refuse_new_threads_on_this_thread();
         if filtered {
@@ -123,7 +110,7 @@ fn a_cancel_whose_kicker_cannot_start_still_ends_the_wait_and_a_later_cancel_sta
     assert_eq!(kicker_threads(), 0);
 
     // A later cancel, from a thread that can, starts the kicker.
-    let (second, ended) = blocked_waiter(&path);
+    let (second, ended) = common::blocked_waiter(&path);
     second.cancel();
     assert_eq!(ended.recv_timeout(Duration::from_secs(5)), Ok(Waited::Cancelled));
     assert_eq!(kicker_threads(), 1);

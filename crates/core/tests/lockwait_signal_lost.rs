@@ -8,12 +8,10 @@
 //! own: the dispositions are process-wide.
 
 use std::os::fd::AsFd;
-use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use linux_fd_core::lockwait::{
-    blocking_waits_available, cancel_signal, lock_until, open_for_lock, try_lock, Cancel, LockKind, LockSpec,
-    Waited,
+    blocking_waits_available, cancel_signal, open_for_lock, try_lock, LockKind, LockSpec, Waited,
 };
 
 mod common;
@@ -45,12 +43,7 @@ fn set_disposition(handler: usize, flags: libc::c_int) {
 /// it took to end after the cancel, and how. The caller's holder is dropped
 /// by the caller; a wait that does not end in 3 s is reported as `None`.
 fn cancelled_wait(path: &std::path::Path) -> Option<(Waited, Duration)> {
-    let fd = open_for_lock(path).unwrap();
-    let cancel = Arc::new(Cancel::new());
-    let (tx, rx) = mpsc::channel();
-    let c = cancel.clone();
-    std::thread::spawn(move || tx.send(lock_until(fd.as_fd(), &EXCLUSIVE, &c).unwrap()));
-    std::thread::sleep(Duration::from_millis(100));
+    let (cancel, rx) = common::blocked_waiter(path);
     let t0 = Instant::now();
     cancel.cancel();
     let got = rx.recv_timeout(Duration::from_secs(3)).ok()?;

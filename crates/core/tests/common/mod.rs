@@ -169,3 +169,23 @@ pub fn out_of_fds<R>(f: impl FnOnce() -> R) -> R {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
     r
 }
+
+/// A thread waiting for an exclusive OFD lock of all of `path` (which the
+/// caller holds), blocked in the kernel by the time this returns (100 ms
+/// later); its result comes on the receiver.
+#[allow(dead_code)]
+pub fn blocked_waiter(path: &std::path::Path) -> (Arc<Cancel>, mpsc::Receiver<Waited>) {
+    let spec = LockSpec {
+        kind: linux_fd_core::lockwait::LockKind::Ofd,
+        shared: false,
+        start: 0,
+        len: 0,
+    };
+    let fd = linux_fd_core::lockwait::open_for_lock(path).unwrap();
+    let cancel = Arc::new(Cancel::new());
+    let (tx, rx) = mpsc::channel();
+    let c = cancel.clone();
+    std::thread::spawn(move || tx.send(lock_until(fd.as_fd(), &spec, &c).unwrap()));
+    std::thread::sleep(Duration::from_millis(100));
+    (cancel, rx)
+}
