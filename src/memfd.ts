@@ -117,7 +117,7 @@ function shapeOf(buffer: object): object {
 
 /** The hint of a `map()` refused by the budget of live mappings (core `map_budget`). */
 const MAP_BUDGET_HINT =
-  'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed and drop their buffers: a slot comes back once the unmapped buffer is garbage-collected (or raise vm.max_map_count)'
+  'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed and drop their buffers: a slot comes back once the unmapped buffer is garbage-collected and the event loop has turned, which runs its finalizer (a loop that never yields gets none back), or raise vm.max_map_count'
 
 /**
  * Why a mapping was refused, where the errno alone does not say: a hugetlb
@@ -835,7 +835,12 @@ export class MemFile implements Disposable {
    * memory after this. So the address range is not freed at once: it is
    * swapped for private zeroed memory, where such late writes land
    * harmlessly (they reach neither the file nor a later mapping), and freed
-   * when the buffer object is garbage-collected.
+   * when the buffer object is garbage-collected, by its finalizer, which
+   * Node runs on a later turn of the event loop: a loop that maps and
+   * unmaps without ever yielding gets no mapping slot back (`ENOMEM` after
+   * about 49,000 pairs at the default `vm.max_map_count`), and a buffer
+   * dropped without `unmap()` keeps its memory until then (docs/reliability.md,
+   * "Memory in loops that never yield").
    * @param buffer - the `ArrayBuffer`, or any view of it.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` if
    *   `buffer` is not a live mapping of this `MemFile` (e.g. unmapped already).
