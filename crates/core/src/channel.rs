@@ -185,11 +185,14 @@ fn io_errno(e: &std::io::Error) -> Errno {
 
 /// `accept4(SOCK_CLOEXEC | SOCK_NONBLOCK)`: the next pending connection.
 /// Never waits: `accept4` has no per-call "do not wait" flag (as
-/// `MSG_DONTWAIT` is for `send`/`recv`), so on a listener whose shared
-/// description a holder made blocking it asks `poll(2)` first, and answers
-/// `EAGAIN` when nothing is pending (s47-eintr L1: it waited in the kernel
-/// for the next connection). Only a holder that also accepts, between that
-/// poll and this accept, can still make it wait. Retries `EINTR`.
+/// `MSG_DONTWAIT` is for `send`/`recv`), so it asks `poll(2)` first and
+/// answers `EAGAIN` when nothing is pending: on a listener whose shared
+/// description a holder made blocking, it waited in the kernel for the next
+/// connection (s47-eintr L1). Always, not only when `F_GETFL` says blocking:
+/// the same one syscall, and no window for a flag cleared after reading it
+/// (s47-diff LOW-4). Only a holder that also accepts, and takes the
+/// connection between that poll and this accept, can still make it wait on
+/// a blocking description. Retries `EINTR`.
 ///
 /// # Errors
 /// `EAGAIN` when none is pending; `ECONNABORTED` (retry), `EMFILE`, `EBADF`,
@@ -198,8 +201,7 @@ fn io_errno(e: &std::io::Error) -> Errno {
 /// # References
 /// - [`accept(2)`](https://man7.org/linux/man-pages/man2/accept.2.html)
 pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd> {
-    let flags = nix::fcntl::fcntl(listener, nix::fcntl::FcntlArg::F_GETFL).syscall("fcntl")?;
-    if flags & libc::O_NONBLOCK == 0 && !readable_now(listener)? {
+    if !readable_now(listener)? {
         return Err(Error::new(Errno::EAGAIN, "accept4"));
     }
     let raw = retry_eintr(|| sock::accept4(listener.as_raw_fd(), SOCK_FLAGS)).syscall("accept4")?;

@@ -323,8 +323,10 @@ pub fn blocking_waits_available() -> bool {
 /// (s47-eintr M1). Each wait asks as it starts (one `rt_sigaction` query,
 /// beside a wait's thread and its `open`), and polls if the handler is not
 /// ours. A replacement while a wait is already blocked is not caught: that
-/// wait ends when the lock comes, and its cancel's kicks cost the kicker
-/// thread a signal a millisecond until then.
+/// wait ends when the lock comes. Its cancel's kicks are not sent while the
+/// handler is not ours (`Cancel::kick`: a `SIG_DFL` put back made a kick
+/// kill the process), so they cost the kicker thread a `sigaction` query a
+/// millisecond until then.
 fn handler_is_ours() -> bool {
     // SAFETY: all-zero is a valid sigaction; a null new action only reads
     // the current disposition into `now`.
@@ -367,9 +369,13 @@ impl Cancel {
     }
 
     /// Signals the waiter if it is inside the wait; false once it has left.
+    /// Not sent while the signal's handler is not ours: a library that
+    /// put back `SIG_DFL` under a blocked wait made the kick kill the
+    /// process (s47-diff MED-2), and another's handler would run for each.
     fn kick(&self) -> bool {
         let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         match *waiter {
+            Some(_) if !handler_is_ours() => true,
             Some(t) => {
                 // SAFETY: t is a live thread: it clears `waiter` under this
                 // mutex before leaving lock_until, and we hold the mutex.
@@ -381,9 +387,10 @@ impl Cancel {
     }
 }
 
-/// How many times a cancel that cannot start the kicker signals the waiters
-/// still inside, 100 µs apart.
-const FALLBACK_KICKS: u32 = 100;
+/// How long a cancel that cannot start the kicker signals the waiters still
+/// inside, every 100 µs (a count of sleeps took 18 ms for 100, with timer
+/// slack: s47-diff LOW-3).
+const FALLBACK_KICKS_FOR: Duration = Duration::from_millis(10);
 
 /// The process-wide thread that re-sends the cancel signal every millisecond
 /// to each cancelled waiter still inside its wait. Started by the first
@@ -434,7 +441,7 @@ impl Kicker {
             // The kicker's work, done here for a short while: signal this
             // and every earlier cancel's waiter still inside (the order
             // pending → waiter, as `run`) until each has left, for at most
-            // `FALLBACK_KICKS` rounds. A signal ends a wait already blocked
+            // `FALLBACK_KICKS_FOR`. A signal ends a wait already blocked
             // in the kernel, and a waiter not yet inside sees the flag
             // before its call; one that lands in between (after the
             // waiter's flag check, before its call) is lost, and the next
@@ -446,9 +453,10 @@ impl Kicker {
             // 10 ms, only while no thread can be started. The lost signal is
             // reasoned, not seen: 20,000 cancels racing the wait's start
             // beside 6 busy threads all ended with one signal each.
-            for _ in 0..FALLBACK_KICKS {
+            let until = std::time::Instant::now() + FALLBACK_KICKS_FOR;
+            loop {
                 pending.cancels.retain(|c| c.kick());
-                if pending.cancels.is_empty() {
+                if pending.cancels.is_empty() || std::time::Instant::now() >= until {
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(100));

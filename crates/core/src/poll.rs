@@ -98,7 +98,7 @@ pub fn wait_readable_for(fd: BorrowedFd<'_>, timeout_ms: i32) -> Result<bool> {
             // deadline (which would return at once, too early).
             Some(d) => {
                 let left = d.saturating_duration_since(std::time::Instant::now());
-                let ms = left.as_micros().div_ceil(1000);
+                let ms = left.as_nanos().div_ceil(1_000_000);
                 PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
             }
         };
