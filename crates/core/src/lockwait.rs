@@ -314,25 +314,6 @@ pub fn blocking_waits_available() -> bool {
     })
 }
 
-/// Whether [`cancel_signal()`]'s handler is still the one
-/// [`blocking_waits_available`] installed, with its flags. Another library
-/// may replace it later (`SIG_IGN`, `SIG_DFL`, or a handler with
-/// `SA_RESTART`). Then the signal no longer interrupts a blocked lock call,
-/// and a wait that blocked in the kernel can be cancelled only by the lock
-/// coming (s47-eintr M1: open; a check at each wait's start was tried and
-/// taken out, see [`lock_until`]). A cancel's kicks are not sent while the
-/// handler is not ours (`Cancel::kick`: a `SIG_DFL` put back made a kick
-/// kill the process, s47-diff MED-2), so they cost the kicker thread a
-/// `sigaction` query a millisecond until the lock comes.
-fn handler_is_ours() -> bool {
-    // SAFETY: all-zero is a valid sigaction; a null new action only reads
-    // the current disposition into `now`.
-    let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; `now` is a valid out-pointer.
-    let read = unsafe { libc::sigaction(cancel_signal(), std::ptr::null(), &mut now) } == 0;
-    read && now.sa_sigaction == on_cancel_signal as *const () as usize && now.sa_flags & libc::SA_RESTART == 0
-}
-
 /// Shared between the thread that waits and whoever may give up the wait.
 #[derive(Debug, Default)]
 pub struct Cancel {
@@ -366,13 +347,12 @@ impl Cancel {
     }
 
     /// Signals the waiter if it is inside the wait; false once it has left.
-    /// Not sent while the signal's handler is not ours: a library that
-    /// put back `SIG_DFL` under a blocked wait made the kick kill the
-    /// process (s47-diff MED-2), and another's handler would run for each.
+    /// Sent whatever the handler is now (s47-diff MED-2, open: a `SIG_DFL`
+    /// put back under a blocked wait makes the kick kill the process; a
+    /// guard on `handler_is_ours` hung lock.spec under qemu-user in ci-47b).
     fn kick(&self) -> bool {
         let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         match *waiter {
-            Some(_) if !handler_is_ours() => true,
             Some(t) => {
                 // SAFETY: t is a live thread: it clears `waiter` under this
                 // mutex before leaving lock_until, and we hold the mutex.
@@ -537,8 +517,7 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
     // Not `|| !handler_is_ours()` (s47-eintr M1, a handler replaced since):
     // with that check, a wait under qemu-user in ci-47a's loaded arm64 run
     // polled (62 wake-ups in 500 ms) where every other run blocked, and
-    // there was no time left in that stop to learn why. See
-    // `handler_is_ours` for what is left open.
+    // there was no time left in that stop to learn why.
     if !blocking_waits_available() {
         return poll_until(fd, spec, cancel);
     }
