@@ -201,7 +201,7 @@ fn io_errno(e: &std::io::Error) -> Errno {
 /// # References
 /// - [`accept(2)`](https://man7.org/linux/man-pages/man2/accept.2.html)
 pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd> {
-    if !readable_now(listener)? {
+    if !crate::poll::wait_readable_for(listener, 0)? {
         return Err(Error::new(Errno::EAGAIN, "accept4"));
     }
     let raw = retry_eintr(|| sock::accept4(listener.as_raw_fd(), SOCK_FLAGS)).syscall("accept4")?;
@@ -520,13 +520,6 @@ fn queued_bytes(fd: BorrowedFd<'_>) -> Result<libc::c_int> {
         return Err(Error::new(Errno::last(), "ioctl"));
     }
     Ok(n)
-}
-
-/// Whether `fd` is readable (or has an error or hang-up) now.
-fn readable_now(fd: BorrowedFd<'_>) -> Result<bool> {
-    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-    let n = retry_eintr(|| nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO)).syscall("poll")?;
-    Ok(n > 0)
 }
 
 /// Whether the peer has shut down its sending side (`POLLRDHUP`/`POLLHUP`).

@@ -349,7 +349,8 @@ impl Cancel {
     /// Signals the waiter if it is inside the wait; false once it has left.
     /// Sent whatever the handler is now (s47-diff MED-2, open: a `SIG_DFL`
     /// put back under a blocked wait makes the kick kill the process; a
-    /// guard on `handler_is_ours` hung lock.spec under qemu-user in ci-47b).
+    /// guard that read the disposition before each kick hung lock.spec
+    /// under qemu-user in ci-47b).
     fn kick(&self) -> bool {
         let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         match *waiter {
@@ -514,10 +515,9 @@ fn unblock_cancel_signal() {
 /// Any error of the lock call other than a conflict or `EINTR`: `EBADF`,
 /// `EINVAL`, `ENOLCK`, `EDEADLK`.
 pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Waited> {
-    // Not `|| !handler_is_ours()` (s47-eintr M1, a handler replaced since):
-    // with that check, a wait under qemu-user in ci-47a's loaded arm64 run
-    // polled (62 wake-ups in 500 ms) where every other run blocked, and
-    // there was no time left in that stop to learn why.
+    // No check that the handler is still ours (s47-eintr M1, open): one
+    // made a wait poll under qemu-user in ci-47a's loaded arm64 run (62
+    // wake-ups in 500 ms) where every other run blocked; cause not found.
     if !blocking_waits_available() {
         return poll_until(fd, spec, cancel);
     }
