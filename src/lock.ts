@@ -854,6 +854,13 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * the kernel, as its description's own locks decide what it conflicts
  * with). `signal` ends the wait at once: the promise rejects with an
  * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
+ * The abort interrupts the kernel wait with the real-time signal
+ * `SIGRTMAX - 3`, sent only to the wait's thread, whose do-nothing handler
+ * (without `SA_RESTART`) the package installs the first time a wait
+ * starts, if the signal has no handler yet. Where another has one, waits
+ * poll instead (every 50 µs, backing off to 8 ms); if another replaces ours
+ * later, waits that start after that poll, no signal is sent, and a wait
+ * already blocked then ends only when the lock comes.
  * A wait through a held lock's fd (an upgrade: a shared `FileLock`'s `fd`
  * asked for exclusive) whose grant beat the abort has replaced that lock in
  * the kernel: the undo puts back what the fd's open file description held

@@ -31,7 +31,9 @@
 //! `SIGRTMIN + n` first. It is installed once, only if nobody else has a
 //! handler for it; otherwise [`lock_until`] falls back to polling with
 //! backoff (`MIN_BACKOFF` to `MAX_BACKOFF`), checking the flag between
-//! attempts. The signal is only ever sent with `pthread_kill` to our own
+//! attempts. A wait also polls if the handler was replaced since, and a
+//! cancel sends no signal then (`handler_is_ours`). The signal is only ever
+//! sent with `pthread_kill` to our own
 //! waiting threads, which unblock it; every other thread keeps its mask.
 //!
 //! # References
@@ -282,11 +284,21 @@ pub fn cancel_signal() -> libc::c_int {
 
 extern "C" fn on_cancel_signal(_: libc::c_int) {}
 
-/// Installs the do-nothing handler for [`cancel_signal()`] once, without
-/// `SA_RESTART`. False when the signal already has a disposition that is not
-/// the default (someone else uses it): waits then poll.
-pub fn blocking_waits_available() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
+/// The address of the handler [`blocking_waits_available`] installed, or
+/// `None` if it installed none (the signal was someone else's, or
+/// `sigaction` failed).
+///
+/// Kept as the value that went into `sigaction`, and compared with what
+/// `sigaction` reads back, never with `on_cancel_signal as usize` taken
+/// again elsewhere: Rust does not promise that two casts of one function
+/// give one address. With `lto = false` and 16 codegen units (.ci/run's
+/// cross builds) the binding had two copies of `on_cancel_signal`, at two
+/// addresses, and a check that cast it anew read our own handler as
+/// someone else's: every wait polled and no cancel was ever sent (ci-47a
+/// and ci-47b, first blamed on qemu-user; reproduced natively on x86_64
+/// with `CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16`).
+fn installed_handler() -> Option<usize> {
+    static INSTALLED: OnceLock<Option<usize>> = OnceLock::new();
     *INSTALLED.get_or_init(|| {
         let sig = cancel_signal();
         // SAFETY: all-zero is a valid sigaction; a null new action only
@@ -296,22 +308,51 @@ pub fn blocking_waits_available() -> bool {
         if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0
             || old.sa_sigaction != libc::SIG_DFL
         {
-            return false;
+            return None;
         }
+        let handler = on_cancel_signal as *const () as usize;
         // SAFETY: all-zero is a valid sigaction, filled in below.
         let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-        act.sa_sigaction = on_cancel_signal as *const () as usize;
+        act.sa_sigaction = handler;
         // No SA_RESTART: the blocked lock call returns EINTR. Any other
         // blocking call on a thread the signal reaches does too, so the
         // package's own blocking calls retry EINTR (tests/eintr.rs).
         act.sa_flags = 0;
         // SAFETY: act.sa_mask is a valid sigset_t to initialise; `act` is
         // complete and its handler is async-signal-safe (it does nothing).
-        unsafe {
+        let set = unsafe {
             libc::sigemptyset(&mut act.sa_mask);
             libc::sigaction(sig, &act, std::ptr::null_mut()) == 0
-        }
+        };
+        set.then_some(handler)
     })
+}
+
+/// Installs the do-nothing handler for [`cancel_signal()`] once, without
+/// `SA_RESTART`. False when the signal already has a disposition that is not
+/// the default (someone else uses it): waits then poll.
+pub fn blocking_waits_available() -> bool {
+    installed_handler().is_some()
+}
+
+/// Whether [`cancel_signal()`]'s handler is still the one
+/// [`blocking_waits_available`] installed, without `SA_RESTART`. Another
+/// library may replace it later: with `SIG_IGN` or a handler with
+/// `SA_RESTART`, the signal no longer interrupts a blocked lock call
+/// (s47-eintr M1: a wait blocked in the kernel could then be cancelled only
+/// by the lock coming), and with `SIG_DFL` a kick ends the process
+/// (s47-diff MED-2). One `rt_sigaction` query; each wait asks as it starts
+/// ([`lock_until`]) and the kicker before each kick (`Cancel::kick`).
+fn handler_is_ours() -> bool {
+    let Some(ours) = installed_handler() else {
+        return false;
+    };
+    // SAFETY: all-zero is a valid sigaction; a null new action only reads
+    // the current disposition into `now`.
+    let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `now` is a valid out-pointer.
+    let read = unsafe { libc::sigaction(cancel_signal(), std::ptr::null(), &mut now) } == 0;
+    read && now.sa_sigaction == ours && now.sa_flags & libc::SA_RESTART == 0
 }
 
 /// Shared between the thread that waits and whoever may give up the wait.
@@ -347,13 +388,15 @@ impl Cancel {
     }
 
     /// Signals the waiter if it is inside the wait; false once it has left.
-    /// Sent whatever the handler is now (s47-diff MED-2, open: a `SIG_DFL`
-    /// put back under a blocked wait makes the kick kill the process; a
-    /// guard that read the disposition before each kick hung lock.spec
-    /// under qemu-user in ci-47b).
+    /// Not sent while the signal's handler is not ours (true then, so the
+    /// kicker asks again a millisecond later): a library that put back
+    /// `SIG_DFL` under a blocked wait made the kick end the process
+    /// (s47-diff MED-2), and another's handler would run for each kick. Such
+    /// a wait ends when the lock comes, or when our handler is back.
     fn kick(&self) -> bool {
         let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         match *waiter {
+            Some(_) if !handler_is_ours() => true,
             Some(t) => {
                 // SAFETY: t is a live thread: it clears `waiter` under this
                 // mutex before leaving lock_until, and we hold the mutex.
@@ -515,10 +558,11 @@ fn unblock_cancel_signal() {
 /// Any error of the lock call other than a conflict or `EINTR`: `EBADF`,
 /// `EINVAL`, `ENOLCK`, `EDEADLK`.
 pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Result<Waited> {
-    // No check that the handler is still ours (s47-eintr M1, open): one
-    // made a wait poll under qemu-user in ci-47a's loaded arm64 run (62
-    // wake-ups in 500 ms) where every other run blocked; cause not found.
-    if !blocking_waits_available() {
+    // Polls, too, if the handler was replaced since it was installed
+    // (s47-eintr M1): the signal could not interrupt the blocked call. A
+    // replacement while this wait is already blocked is not caught: the wait
+    // then ends when the lock comes (or when our handler is back).
+    if !handler_is_ours() {
         return poll_until(fd, spec, cancel);
     }
     unblock_cancel_signal();
