@@ -9,7 +9,7 @@
 use std::os::fd::AsFd;
 
 mod common;
-use std::sync::{mpsc, Arc, Once};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use linux_fd_core::lockwait::{
@@ -18,19 +18,24 @@ use linux_fd_core::lockwait::{
 
 extern "C" fn theirs(_: libc::c_int) {}
 
-/// Installs `theirs` for the cancel signal, once, before any test asks.
-fn take_signal() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+/// Installs `theirs` for the cancel signal, once, before any test asks, and
+/// returns the address installed: compared with that, never with `theirs`
+/// cast again, since Rust does not promise one address per function
+/// (src/lockwait.rs, `installed_handler`).
+fn take_signal() -> usize {
+    static INSTALLED: OnceLock<usize> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let handler = theirs as *const () as usize;
         // SAFETY: all-zero is a valid sigaction; the handler does nothing,
         // so it is async-signal-safe; sa_mask is initialised by sigemptyset.
         unsafe {
             let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = theirs as *const () as usize;
+            act.sa_sigaction = handler;
             libc::sigemptyset(&mut act.sa_mask);
             assert_eq!(libc::sigaction(cancel_signal(), &act, std::ptr::null_mut()), 0);
         }
-    });
+        handler
+    })
 }
 
 const EXCLUSIVE: LockSpec = LockSpec {
@@ -42,7 +47,7 @@ const EXCLUSIVE: LockSpec = LockSpec {
 
 #[test]
 fn a_signal_with_a_handler_is_left_alone() {
-    take_signal();
+    let installed = take_signal();
     assert!(!blocking_waits_available());
     // SAFETY: all-zero is a valid sigaction; a null new action only reads.
     let now = unsafe {
@@ -50,10 +55,7 @@ fn a_signal_with_a_handler_is_left_alone() {
         assert_eq!(libc::sigaction(cancel_signal(), std::ptr::null(), &mut old), 0);
         old.sa_sigaction
     };
-    assert_eq!(
-        now, theirs as *const () as usize,
-        "our handler was not installed over theirs"
-    );
+    assert_eq!(now, installed, "our handler was not installed over theirs");
 }
 
 /// The polling wait ends with an error that is not EINTR, at once.
