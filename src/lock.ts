@@ -855,12 +855,17 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * with). `signal` ends the wait at once: the promise rejects with an
  * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
  * The abort interrupts the kernel wait with the real-time signal
- * `SIGRTMAX - 3`, sent only to the wait's thread, whose do-nothing handler
- * (without `SA_RESTART`) the package installs the first time a wait
- * starts, if the signal has no handler yet. Where another has one, waits
- * poll instead (every 50 µs, backing off to 8 ms); if another replaces ours
- * later, waits that start after that poll, no signal is sent, and a wait
- * already blocked then ends only when the lock comes.
+ * `SIGRTMAX - 3`, sent only to the wait's thread. Its do-nothing handler
+ * (without `SA_RESTART`) is installed by the package the first time a wait
+ * has to wait (or is aborted), if the signal still has its default
+ * disposition; that choice holds for the life of the process. Where it was
+ * not the default (another handler, or ignored), waits poll instead: every
+ * 50 µs for the first 2 ms, then backing off to every 8 ms. If another
+ * library replaces the handler later, waits that start after that poll,
+ * and no signal is sent; an abort of a wait already blocked in the kernel
+ * then does not settle the promise until the lock comes (the lock is then
+ * undone) or the handler is ours again, and with `ref` the process stays
+ * alive meanwhile.
  * A wait through a held lock's fd (an upgrade: a shared `FileLock`'s `fd`
  * asked for exclusive) whose grant beat the abort has replaced that lock in
  * the kernel: the undo puts back what the fd's open file description held

@@ -342,7 +342,7 @@ pub fn blocking_waits_available() -> bool {
 /// (s47-eintr M1: a wait blocked in the kernel could then be cancelled only
 /// by the lock coming), and with `SIG_DFL` a kick ends the process
 /// (s47-diff MED-2). One `rt_sigaction` query; each wait asks as it starts
-/// ([`lock_until`]) and the kicker before each kick (`Cancel::kick`).
+/// ([`lock_until`]), and the kicker once per round (`Kicker::run`).
 fn handler_is_ours() -> bool {
     let Some(ours) = installed_handler() else {
         return false;
@@ -388,15 +388,18 @@ impl Cancel {
     }
 
     /// Signals the waiter if it is inside the wait; false once it has left.
-    /// Not sent while the signal's handler is not ours (true then, so the
-    /// kicker asks again a millisecond later): a library that put back
-    /// `SIG_DFL` under a blocked wait made the kick end the process
-    /// (s47-diff MED-2), and another's handler would run for each kick. Such
-    /// a wait ends when the lock comes, or when our handler is back.
-    fn kick(&self) -> bool {
+    /// `ours` is [`handler_is_ours`], read once per round by the caller. No
+    /// signal is sent while the handler is not ours (true is returned, so
+    /// the waiter is asked about again later): a library that put back
+    /// `SIG_DFL` under a blocked wait made the kick end the process (s47-diff
+    /// MED-2), and another's handler would run for each kick. Such a wait
+    /// ends when the lock comes, or when our handler is back. A disposition
+    /// changed between the round's read and the delivery still acts on the
+    /// signal: that window cannot be closed from here.
+    fn kick(&self, ours: bool) -> bool {
         let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         match *waiter {
-            Some(_) if !handler_is_ours() => true,
+            Some(_) if !ours => true,
             Some(t) => {
                 // SAFETY: t is a live thread: it clears `waiter` under this
                 // mutex before leaving lock_until, and we hold the mutex.
@@ -407,6 +410,12 @@ impl Cancel {
         }
     }
 }
+
+/// How long the kicker waits between rounds while the handler is not ours:
+/// its waiters cannot be interrupted until it is back, and each round costs
+/// a `sigaction` query and a mutex per waiter (every millisecond, 2,000
+/// such waiters took 30 % of a core: s48-diff MED-2).
+const KICK_STEP_NOT_OURS: Duration = Duration::from_millis(50);
 
 /// How long a cancel that cannot start the kicker signals the waiters still
 /// inside, every 100 µs (a count of sleeps took 18 ms for 100, with timer
@@ -474,10 +483,13 @@ impl Kicker {
             // 10 ms, only while no thread can be started. The lost signal is
             // reasoned, not seen: 20,000 cancels racing the wait's start
             // beside 6 busy threads all ended with one signal each.
+            // While the handler is not ours, one round only drops the
+            // finished ones: no signal can end the others.
+            let ours = handler_is_ours();
             let until = std::time::Instant::now() + FALLBACK_KICKS_FOR;
             loop {
-                pending.cancels.retain(|c| c.kick());
-                if pending.cancels.is_empty() || std::time::Instant::now() >= until {
+                pending.cancels.retain(|c| c.kick(ours));
+                if !ours || pending.cancels.is_empty() || std::time::Instant::now() >= until {
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(100));
@@ -490,12 +502,18 @@ impl Kicker {
         loop {
             // Cancels whose waiter is not (or no longer) inside a wait are
             // done: it checks the flag before every call.
-            pending.cancels.retain(|c| c.kick());
+            let ours = handler_is_ours();
+            pending.cancels.retain(|c| c.kick(ours));
+            let step = if ours {
+                Duration::from_millis(1)
+            } else {
+                KICK_STEP_NOT_OURS
+            };
             pending = if pending.cancels.is_empty() {
                 self.wake.wait(pending).unwrap_or_else(|e| e.into_inner())
             } else {
                 self.wake
-                    .wait_timeout(pending, Duration::from_millis(1))
+                    .wait_timeout(pending, step)
                     .unwrap_or_else(|e| e.into_inner())
                     .0
             };

@@ -4,7 +4,7 @@
 //! `F_OFD_SETLKW`, so a wait that blocked in the kernel could not be
 //! cancelled until the lock came (s47-eintr M1: an `AbortSignal` on
 //! `lockFile` settled only when the holder let go). Each wait now checks the
-//! handler as it starts and polls if it is not ours. A test binary of its
+//! handler and its flags as it starts, and polls if they are not ours. A test binary of its
 //! own: the dispositions are process-wide.
 
 use std::os::fd::AsFd;
@@ -61,7 +61,16 @@ fn a_wait_started_after_the_handler_was_replaced_can_still_be_cancelled() {
     assert_eq!(how, Waited::Cancelled);
     assert!(took < Duration::from_secs(1), "{took:?}");
 
+    // SAFETY: all-zero is a valid sigaction; a null new action only reads.
+    let ours = unsafe {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(cancel_signal(), std::ptr::null(), &mut now), 0);
+        now.sa_sigaction
+    };
     for (what, handler, flags) in [
+        // What siginterrupt(sig, 0) does to our own handler (s48-diff
+        // MED-1: the address alone did not catch it).
+        ("our handler given SA_RESTART", ours, libc::SA_RESTART),
         ("SIG_IGN", libc::SIG_IGN, 0),
         (
             "a handler with SA_RESTART",

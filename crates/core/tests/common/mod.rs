@@ -171,8 +171,14 @@ pub fn out_of_fds<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// A thread waiting for an exclusive OFD lock of all of `path` (which the
-/// caller holds), blocked in the kernel by the time this returns (100 ms
-/// later); its result comes on the receiver.
+/// caller holds), blocked in the kernel by the time this returns; its result
+/// comes on the receiver. "Blocked": at least 100 ms after its start, and
+/// its state `S` in `/proc` (the thread makes no other blocking call before
+/// the lock's; a thread not yet scheduled shows `R`). A fixed 100 ms alone
+/// could return before a loaded machine ran it (s48-diff LOW-5), and a test
+/// that changes the signal's disposition then would find the wait polling.
+/// A wait that polls also sleeps (`S`), so the callers' own checks decide
+/// whether it blocked in the kernel.
 #[allow(dead_code)]
 pub fn blocked_waiter(path: &std::path::Path) -> (Arc<Cancel>, mpsc::Receiver<Waited>) {
     let spec = LockSpec {
@@ -184,8 +190,29 @@ pub fn blocked_waiter(path: &std::path::Path) -> (Arc<Cancel>, mpsc::Receiver<Wa
     let fd = linux_fd_core::lockwait::open_for_lock(path).unwrap();
     let cancel = Arc::new(Cancel::new());
     let (tx, rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
     let c = cancel.clone();
-    std::thread::spawn(move || tx.send(lock_until(fd.as_fd(), &spec, &c).unwrap()));
+    std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tid_tx.send(unsafe { libc::gettid() }).unwrap();
+        tx.send(lock_until(fd.as_fd(), &spec, &c).unwrap())
+    });
+    let tid = tid_rx.recv().unwrap();
+    let t0 = std::time::Instant::now();
     std::thread::sleep(Duration::from_millis(100));
+    let state = || {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+        // The state is the first field after the command's closing ')'.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
+    };
+    while state().as_deref() != Some("S") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the waiter never blocked: {:?}",
+            state()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     (cancel, rx)
 }
