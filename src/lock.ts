@@ -852,8 +852,9 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * lock queue first come, first served, and only the first waits in the
  * kernel (waits through an fd or `FileHandle` do not queue: each waits in
  * the kernel, as its description's own locks decide what it conflicts
- * with). `signal` ends the wait at once: the promise rejects with an
- * `AbortError` (the signal's reason as `cause`), and nothing stays locked.
+ * with). `signal` ends the wait at once (but see the replaced handler
+ * below): the promise rejects with an `AbortError` (the signal's reason as
+ * `cause`), and nothing stays locked.
  * The abort interrupts the kernel wait with the real-time signal
  * `SIGRTMAX - 3`, sent only to the wait's thread. Its do-nothing handler
  * (without `SA_RESTART`) is installed by the package the first time a wait

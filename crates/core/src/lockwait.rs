@@ -28,13 +28,14 @@
 //! The signal is `SIGRTMAX - 3`: real-time signals are not used by Node,
 //! libuv or V8 (V8's profiler uses `SIGPROF`; glibc keeps the first two or
 //! three real-time signals below `SIGRTMIN` for itself), and users reach for
-//! `SIGRTMIN + n` first. It is installed once, only if nobody else has a
-//! handler for it; otherwise [`lock_until`] falls back to polling with
+//! `SIGRTMIN + n` first. It is installed once, only if the signal still has
+//! its default disposition (a handler or `SIG_IGN` set by someone else
+//! counts as taken); otherwise [`lock_until`] falls back to polling with
 //! backoff (`MIN_BACKOFF` to `MAX_BACKOFF`), checking the flag between
 //! attempts. A wait also polls if the handler was replaced since, and a
 //! cancel sends no signal then (`handler_is_ours`). The signal is only ever
-//! sent with `pthread_kill` to our own
-//! waiting threads, which unblock it; every other thread keeps its mask.
+//! sent with `pthread_kill` to our own waiting threads, which unblock it;
+//! every other thread keeps its mask.
 //!
 //! # References
 //! - [`fcntl(2)`, "Open file description locks"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
