@@ -16,26 +16,6 @@ use linux_fd_core::lockwait::{
 
 mod common;
 
-/// The kicker thread's id, by its name.
-fn kicker_tid() -> Option<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .flatten()
-        .find_map(|e| {
-            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            (comm.trim() == "linux-fd-lock-k").then(|| e.file_name().to_string_lossy().into_owned())
-        })
-}
-
-/// How many times thread `tid` has gone to sleep.
-fn wake_ups(tid: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"));
-    line.unwrap().trim().parse().unwrap()
-}
-
 #[test]
 fn a_cancel_after_the_handler_went_back_to_sig_dfl_does_not_kill_the_process() {
     assert!(blocking_waits_available(), "our handler is installed");
@@ -70,10 +50,10 @@ fn a_cancel_after_the_handler_went_back_to_sig_dfl_does_not_kill_the_process() {
     );
     // The kicker is not woken every millisecond meanwhile (it was: about
     // 500 times in 500 ms; every 50 ms makes 10).
-    let tid = kicker_tid().expect("the kicker thread runs");
-    let before = wake_ups(&tid);
+    let tid = *common::kicker_tids().first().expect("the kicker thread runs");
+    let before = common::voluntary_switches(tid);
     std::thread::sleep(Duration::from_millis(500));
-    let woke = wake_ups(&tid) - before;
+    let woke = common::voluntary_switches(tid) - before;
     assert!(woke <= 40, "the kicker woke {woke} times in 500 ms");
     // Our handler back: the next round's signal ends the wait.
     // SAFETY: `ours` is the disposition read above, whole.

@@ -46,7 +46,8 @@ impl Drop for TempPath {
 }
 
 /// Voluntary context switches of thread `tid` of this process.
-fn voluntary_switches(tid: i32) -> u64 {
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn voluntary_switches(tid: i32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
     status
         .lines()
@@ -78,6 +79,20 @@ pub fn wakeups_in_300ms_of_waiting(waiter: OwnedFd, spec: LockSpec, settle_ms: u
     cancel.cancel();
     assert_eq!(t.join().unwrap(), Waited::Cancelled);
     woke
+}
+
+/// The ids of this process's lock-cancel kicker threads, found by name
+/// (`linux-fd-lock-kick`, which the kernel cuts to 15 bytes).
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn kicker_tids() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "linux-fd-lock-k")
+        })
+        .filter_map(|t| t.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// qemu-user (the arm64 core tests run under it) answers syscalls itself
@@ -193,8 +208,7 @@ pub fn blocked_waiter(path: &std::path::Path) -> (Arc<Cancel>, mpsc::Receiver<Wa
     let (tid_tx, tid_rx) = mpsc::channel();
     let c = cancel.clone();
     std::thread::spawn(move || {
-        // SAFETY: gettid has no preconditions.
-        tid_tx.send(unsafe { libc::gettid() }).unwrap();
+        tid_tx.send(linux_fd_core::pool::gettid()).unwrap();
         tx.send(lock_until(fd.as_fd(), &spec, &c).unwrap())
     });
     let tid = tid_rx.recv().unwrap();
