@@ -302,13 +302,7 @@ fn installed_handler() -> Option<usize> {
     static INSTALLED: OnceLock<Option<usize>> = OnceLock::new();
     *INSTALLED.get_or_init(|| {
         let sig = cancel_signal();
-        // SAFETY: all-zero is a valid sigaction; a null new action only
-        // reads the current disposition into `old`.
-        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: as above; `old` is a valid out-pointer.
-        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0
-            || old.sa_sigaction != libc::SIG_DFL
-        {
+        if disposition()?.sa_sigaction != libc::SIG_DFL {
             return None;
         }
         let handler = on_cancel_signal as *const () as usize;
@@ -348,12 +342,18 @@ fn handler_is_ours() -> bool {
     let Some(ours) = installed_handler() else {
         return false;
     };
+    disposition().is_some_and(|now| now.sa_sigaction == ours && now.sa_flags & libc::SA_RESTART == 0)
+}
+
+/// [`cancel_signal()`]'s disposition now (one `rt_sigaction` query that
+/// changes nothing), or `None` if the query failed.
+fn disposition() -> Option<libc::sigaction> {
     // SAFETY: all-zero is a valid sigaction; a null new action only reads
-    // the current disposition into `now`.
+    // the current disposition into `now`, a valid out-pointer.
     let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; `now` is a valid out-pointer.
+    // SAFETY: as above.
     let read = unsafe { libc::sigaction(cancel_signal(), std::ptr::null(), &mut now) } == 0;
-    read && now.sa_sigaction == ours && now.sa_flags & libc::SA_RESTART == 0
+    read.then_some(now)
 }
 
 /// Shared between the thread that waits and whoever may give up the wait.
