@@ -43,7 +43,7 @@
 //! - [`pthread_kill(3)`](https://man7.org/linux/man-pages/man3/pthread_kill.3.html),
 //!   [`sigaction(2)`](https://man7.org/linux/man-pages/man2/sigaction.2.html) (`SA_RESTART`)
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -51,7 +51,7 @@ use std::time::Duration;
 use nix::fcntl::{fcntl, FcntlArg};
 
 use crate::error::{retry_eintr, Context, Errno, Error, Result};
-use crate::fd::GuardedFd;
+use crate::fd::{dup_cloexec, GuardedFd, Taken};
 
 /// The first sleep between two attempts of a waiting lock.
 pub const MIN_BACKOFF: Duration = Duration::from_micros(50);
@@ -723,6 +723,156 @@ impl Grant {
         if let Some(fd) = self.dup.get() {
             let _ = undo_grant(fd.as_fd(), &self.spec, &self.held);
         }
+    }
+}
+
+/// A lock's own fd of the file and what it locks: the native state of
+/// `FileLock` (the binding's `LockHandle`). The fd is a [`GuardedFd`], so a
+/// number closed behind its back (and maybe reused) is never unlocked or
+/// closed: unlocking a reused number would drop somebody else's lock.
+/// Dropping it releases ([`LockFd::release`]).
+#[derive(Debug)]
+pub struct LockFd {
+    fd: GuardedFd,
+    spec: LockSpec,
+    held: bool,
+    /// A dup of a caller's fd ([`LockFd::dup`]), whose description may hold
+    /// locks of its own; a path's description is new and holds none.
+    shared_description: bool,
+}
+
+impl LockFd {
+    /// Opens `path` for the lock `spec` describes ([`open_for_spec`]).
+    /// Nothing is locked yet.
+    pub fn open(path: &std::path::Path, spec: LockSpec) -> Result<Self> {
+        Ok(Self::new(open_for_spec(path, &spec)?, spec, false))
+    }
+
+    /// A close-on-exec dup of `fd`: the same open file description, where
+    /// OFD and `flock` locks live, so the lock is the caller's description's,
+    /// but this owns and closes its own fd. Nothing is locked yet.
+    pub fn dup(fd: BorrowedFd<'_>, spec: LockSpec) -> Result<Self> {
+        Ok(Self::new(dup_cloexec(fd)?, spec, true))
+    }
+
+    fn new(fd: OwnedFd, spec: LockSpec, shared_description: bool) -> Self {
+        Self {
+            fd: GuardedFd::new(fd),
+            spec,
+            held: false,
+            shared_description,
+        }
+    }
+
+    /// What it locks.
+    pub fn spec(&self) -> &LockSpec {
+        &self.spec
+    }
+
+    /// The fd number until the release.
+    pub fn raw(&self) -> Option<RawFd> {
+        self.fd.raw()
+    }
+
+    /// The number a release found closed behind its back (given up, never
+    /// closed).
+    pub fn lost(&self) -> Option<RawFd> {
+        self.fd.lost()
+    }
+
+    /// One non-blocking attempt ([`try_lock`]): the fd number if locked (it
+    /// is then held, and a release unlocks it), `Ok(None)` if another holder
+    /// conflicts.
+    ///
+    /// # Errors
+    /// As [`try_lock`]; `EBADF` once released.
+    pub fn try_lock(&mut self) -> Result<Option<RawFd>> {
+        let Some(fd) = self.fd.get() else {
+            return Err(Error::new(Errno::EBADF, "fcntl"));
+        };
+        if !try_lock(fd.as_fd(), &self.spec)? {
+            return Ok(None);
+        }
+        self.held = true;
+        Ok(Some(fd.as_raw_fd()))
+    }
+
+    /// A [`Grant`] for a wait through a new dup of the fd, so that nothing
+    /// done to this fd meanwhile can make the wait use a closed or reused
+    /// number. Once its lock comes, call [`LockFd::set_held`].
+    ///
+    /// # Errors
+    /// `EBADF` once released; as [`dup_cloexec`] and [`Grant::new`].
+    pub fn grant(&self) -> Result<Grant> {
+        let Some(fd) = self.fd.get() else {
+            return Err(Error::new(Errno::EBADF, "fcntl"));
+        };
+        Grant::new(dup_cloexec(fd.as_fd())?, self.spec, self.shared_description)
+    }
+
+    /// The description holds the lock: a [`Grant`] from
+    /// [`LockFd::grant`] came in and is kept. A release unlocks it.
+    pub fn set_held(&mut self) {
+        self.held = true;
+    }
+
+    /// Unlocks (if held) and closes the fd if it is still ours; idempotent.
+    /// The identity check (one `fstat`) comes first. The fd may share its
+    /// description with a caller's fd, so it is unlocked before the close,
+    /// which alone would not drop the lock.
+    ///
+    /// # Errors
+    /// The unlock's (the fd is closed anyway), or `EBADF` (`"close"`) if the
+    /// fd was found closed behind its back: the number is then forgotten,
+    /// neither unlocked nor closed.
+    pub fn release(&mut self) -> Result<()> {
+        let held = std::mem::replace(&mut self.held, false);
+        match self.fd.take() {
+            Taken::Ours(fd) if held => unlock(fd.as_fd(), &self.spec),
+            Taken::Ours(_) | Taken::Closed => Ok(()),
+            Taken::Lost(_) => Err(Error::new(Errno::EBADF, "close")),
+        }
+    }
+
+    /// The key of the lock, for queueing waiters for the same one:
+    /// `"<dev>:<ino>:<ofd|flock>:<sh|ex>:<start>:<length>"` of the file the
+    /// fd names, from one `fstat`.
+    ///
+    /// # Errors
+    /// `EBADF` once released; as `fstat`.
+    pub fn key(&self) -> Result<String> {
+        let Some(fd) = self.fd.get() else {
+            return Err(Error::new(Errno::EBADF, "fstat"));
+        };
+        let st = nix::sys::stat::fstat(fd.as_fd()).syscall("fstat")?;
+        let s = &self.spec;
+        let kind = match s.kind {
+            LockKind::Ofd => "ofd",
+            LockKind::Flock => "flock",
+        };
+        let mode = if s.shared { "sh" } else { "ex" };
+        Ok(format!(
+            "{}:{}:{kind}:{mode}:{}:{}",
+            st.st_dev, st.st_ino, s.start, s.len
+        ))
+    }
+
+    /// Whether `path` still names the file the fd is open on
+    /// ([`names_file`]).
+    ///
+    /// # Errors
+    /// `EBADF` once released; as [`names_file`].
+    pub fn names(&self, path: &std::path::Path) -> Result<bool> {
+        let Some(fd) = self.fd.get() else {
+            return Err(Error::new(Errno::EBADF, "fstat"));
+        };
+        names_file(path, fd.as_fd())
+    }
+}
+
+impl Drop for LockFd {
+    fn drop(&mut self) {
+        let _ = self.release();
     }
 }
 

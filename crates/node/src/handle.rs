@@ -38,6 +38,12 @@ pub fn bytes_of<'a>(v: &'a Either<String, Uint8ArraySlice<'_>>) -> &'a [u8] {
     }
 }
 
+/// A path as JS passes it ([`bytes_of`]).
+pub fn path_of<'a>(v: &'a Either<String, Uint8ArraySlice<'_>>) -> &'a std::path::Path {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(v)))
+}
+
 /// An fd owned by a JS object.
 pub struct FdHandle {
     fd: RefCell<GuardedFd>,

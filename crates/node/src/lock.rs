@@ -22,34 +22,22 @@
 //! Errors are negative errnos (see `handle.rs`).
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
 use crate::rt::ext::{Handle, Owned};
-use linux_fd_core::fd::{dup_cloexec, GuardedFd, Taken};
-use linux_fd_core::lockwait::{self, Cancel, Grant, LockKind, LockSpec, Waited};
+use linux_fd_core::lockwait::{Cancel, Grant, LockFd, LockKind, LockSpec, Waited};
 use napi::bindgen_prelude::{Either, External, FromNapiValue, Function, Uint8ArraySlice, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
-use crate::handle::{borrow_fd, bytes_of, errno};
+use crate::handle::{borrow_fd, either, errno, int, on_fd, path_of, sys};
 use crate::rt::job;
-
-/// The lock's fd and what it locks, shared by the JS object's handle and a
-/// pending wait's report.
-pub struct LockInner {
-    fd: RefCell<GuardedFd>,
-    spec: LockSpec,
-    held: Cell<bool>,
-    /// A dup of a caller's fd (`lockDup`), whose description may hold locks
-    /// of its own; a path handle's description is new and holds none.
-    shared_description: bool,
-}
 
 /// What `FileLock` owns: see the module docs.
 ///
-/// Its [`LockInner`] is dropped (and freed, unless a wait's report still
+/// Its [`LockFd`] is dropped (and freed, unless a wait's report still
 /// holds it weakly) at the release, not when garbage collection finalizes
 /// the external: most handles are released at once, and their finalizers
 /// run in a later loop turn (Node-API defers them), so a loop of
@@ -57,7 +45,7 @@ pub struct LockInner {
 /// then, each lock taking fresh heap memory (page faults, cache misses:
 /// stop 42 in docs/bench-floor.md). Released, the next lock reuses it.
 pub struct LockHandle {
-    inner: RefCell<Option<Rc<LockInner>>>,
+    inner: RefCell<Option<Rc<RefCell<LockFd>>>>,
     /// The number a release found closed behind the handle's back (then
     /// given up, never closed): `lockFd` reports it, and every later
     /// release is `-EBADF` again.
@@ -65,19 +53,24 @@ pub struct LockHandle {
 }
 
 impl LockHandle {
-    /// The handle's state, or `None` once released.
-    fn inner(&self) -> Option<Rc<LockInner>> {
-        self.inner.borrow().clone()
+    fn new(lock: LockFd) -> Owned<LockHandle> {
+        Owned(LockHandle {
+            inner: RefCell::new(Some(Rc::new(RefCell::new(lock)))),
+            lost: Cell::new(None),
+        })
     }
 
-    /// [`LockInner::try_lock`], or `-EBADF` once released. Through a
-    /// borrow, not [`LockHandle::inner`]: every `tryLockFile` makes it, and
-    /// no JS runs while the borrow is held.
+    /// `f` on the handle's lock, or `-EBADF` once released.
+    fn with<T>(&self, f: impl FnOnce(&mut LockFd) -> linux_fd_core::Result<T>) -> Result<T, i32> {
+        match self.inner.borrow().as_ref() {
+            Some(inner) => sys(f(&mut inner.borrow_mut())),
+            None => Err(-libc::EBADF),
+        }
+    }
+
+    /// See [`try_lock`]. No JS runs while the borrows are held.
     fn try_lock(&self) -> i32 {
-        self.inner
-            .borrow()
-            .as_ref()
-            .map_or(-libc::EBADF, |inner| inner.try_lock())
+        int(self.with(LockFd::try_lock).and_then(|fd| fd.ok_or(-libc::EAGAIN)))
     }
 
     /// See [`release`].
@@ -89,54 +82,10 @@ impl LockHandle {
                 0
             };
         };
-        let r = inner.release();
-        self.lost.set(inner.fd.borrow().lost());
+        let mut lock = inner.borrow_mut();
+        let r = int(sys(lock.release()).map(|()| 0));
+        self.lost.set(lock.lost());
         r
-    }
-}
-
-impl LockInner {
-    /// Unlocks (if held) and closes the fd if it is still ours. The identity
-    /// check (one `fstat`) comes first: unlocking a reused number would drop
-    /// somebody else's lock. 0, the unlock's negative errno (the fd is closed
-    /// anyway), or `-EBADF` if the fd was closed behind our back.
-    fn release(&self) -> i32 {
-        let taken = self.fd.borrow_mut().take();
-        let held = self.held.replace(false);
-        match taken {
-            // The fd may share its open file description with a caller's fd,
-            // so closing ours alone would not drop the lock: unlock first.
-            Taken::Ours(fd) if held => match lockwait::unlock(fd.as_fd(), &self.spec) {
-                Ok(()) => 0,
-                Err(e) => errno(&e),
-            },
-            Taken::Ours(_) | Taken::Closed => 0,
-            Taken::Lost(_) => -libc::EBADF,
-        }
-    }
-}
-
-impl LockInner {
-    /// One non-blocking attempt: see [`try_lock`].
-    fn try_lock(&self) -> i32 {
-        let g = self.fd.borrow();
-        let Some(fd) = g.get() else {
-            return -libc::EBADF;
-        };
-        match lockwait::try_lock(fd.as_fd(), &self.spec) {
-            Ok(true) => {
-                self.held.set(true);
-                fd.as_raw_fd()
-            }
-            Ok(false) => -libc::EAGAIN,
-            Err(e) => errno(&e),
-        }
-    }
-}
-
-impl Drop for LockInner {
-    fn drop(&mut self) {
-        let _ = self.release();
     }
 }
 
@@ -146,18 +95,6 @@ fn spec(flock: bool, shared: bool, start: i64, length: i64) -> LockSpec {
         shared,
         start,
         len: length,
-    }
-}
-
-fn new_handle(fd: std::os::fd::OwnedFd, spec: LockSpec, shared_description: bool) -> LockHandle {
-    LockHandle {
-        inner: RefCell::new(Some(Rc::new(LockInner {
-            fd: RefCell::new(GuardedFd::new(fd)),
-            spec,
-            held: Cell::new(false),
-            shared_description,
-        }))),
-        lost: Cell::new(None),
     }
 }
 
@@ -177,13 +114,7 @@ pub fn lock_open(
     start: i64,
     length: i64,
 ) -> Either<Owned<LockHandle>, i32> {
-    use std::os::unix::ffi::OsStrExt;
-    let spec = spec(flock, shared, start, length);
-    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
-    match lockwait::open_for_spec(path, &spec) {
-        Ok(fd) => Either::A(Owned(new_handle(fd, spec, false))),
-        Err(e) => Either::B(errno(&e)),
-    }
+    either(sys(LockFd::open(path_of(&path), spec(flock, shared, start, length))).map(LockHandle::new))
 }
 
 /// As `lockOpen`, on a close-on-exec dup of `fd` (same open file
@@ -199,9 +130,7 @@ pub fn lock_open(
 /// docs/bench-floor.md).
 /// @see https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn dup(fd: i32, flock: bool, shared: bool, start: i64, length: i64) -> Result<Owned<LockHandle>, i32> {
-    let b = borrow_fd(fd).map_err(|_| -libc::EBADF)?;
-    let fd = dup_cloexec(b).map_err(|e| errno(&e))?;
-    Ok(Owned(new_handle(fd, spec(flock, shared, start, length), true)))
+    on_fd(fd, |fd| LockFd::dup(fd, spec(flock, shared, start, length))).map(LockHandle::new)
 }
 
 /// What [`dup_try`]'s `how` says: bit 0, a `flock(2)` lock (else an OFD
@@ -252,7 +181,7 @@ pub fn dup_try(fd: i32, how: i32) -> Result<Owned<LockHandle>, i32> {
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>")]
 pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
     match handle.inner.borrow().as_ref() {
-        Some(inner) => inner.fd.borrow().raw().unwrap_or(-1),
+        Some(inner) => inner.borrow().raw().unwrap_or(-1),
         None => handle.lost.get().unwrap_or(-1),
     }
 }
@@ -266,28 +195,7 @@ pub fn lock_fd(handle: Handle<LockHandle>) -> i32 {
     ts_return_type = "string | number"
 )]
 pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
-    let Some(inner) = handle.inner() else {
-        return Either::B(-libc::EBADF);
-    };
-    let g = inner.fd.borrow();
-    let Some(fd) = g.get() else {
-        return Either::B(-libc::EBADF);
-    };
-    match nix::sys::stat::fstat(fd.as_fd()) {
-        Ok(st) => {
-            let s = &inner.spec;
-            let kind = match s.kind {
-                LockKind::Ofd => "ofd",
-                LockKind::Flock => "flock",
-            };
-            let mode = if s.shared { "sh" } else { "ex" };
-            Either::A(format!(
-                "{}:{}:{kind}:{mode}:{}:{}",
-                st.st_dev, st.st_ino, s.start, s.len
-            ))
-        }
-        Err(e) => Either::B(-(e as i32)),
-    }
+    either(handle.with(|l| l.key()))
 }
 
 /// Whether `path` still names the file the handle's fd is open on (core
@@ -297,19 +205,7 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 /// @see https://man7.org/linux/man-pages/man2/stat.2.html
 #[napi(ts_args_type = "handle: ExternalObject<'LockHandle'>, path: string | Uint8Array")]
 pub fn lock_names_path(handle: Handle<LockHandle>, path: Either<String, Uint8ArraySlice<'_>>) -> i32 {
-    use std::os::unix::ffi::OsStrExt;
-    let Some(inner) = handle.inner() else {
-        return -libc::EBADF;
-    };
-    let g = inner.fd.borrow();
-    let Some(fd) = g.get() else {
-        return -libc::EBADF;
-    };
-    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
-    match lockwait::names_file(path, fd.as_fd()) {
-        Ok(same) => same as i32,
-        Err(e) => errno(&e),
-    }
+    int(handle.with(|l| l.names(path_of(&path))).map(i32::from))
 }
 
 /// One non-blocking attempt: the handle's fd number (0 or more: locked; the
@@ -367,9 +263,7 @@ pub fn lock_test_path(
     start: i64,
     length: i64,
 ) -> Either<Option<[i64; 4]>, TestFailure> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes_of(&path)));
-    match linux_fd_core::lock::test_ofd_path(path, shared, start, length) {
+    match linux_fd_core::lock::test_ofd_path(path_of(&path), shared, start, length) {
         Ok(c) => Either::A(c.map(conflict)),
         Err(e) => Either::B(TestFailure {
             errno: errno(&e),
@@ -435,26 +329,21 @@ pub fn lock_wait(
     let Ok(callback) = Function::<'_, i32, ()>::from_unknown(callback) else {
         return Either::B(-libc::EINVAL);
     };
-    let Some(inner) = handle.inner() else {
+    let Some(inner) = handle.inner.borrow().clone() else {
         return Either::B(-libc::EBADF);
     };
     // The thread locks through its own dup (same open file description), so
     // nothing the JS side does to the handle's fd meanwhile can make it use
-    // a closed or reused number.
-    // Guarded, so that the owner registry knows the number (an adoption of
-    // it is EBUSY) and its close never closes a number someone reused.
-    let dup = match inner.fd.borrow().get().map(|fd| dup_cloexec(fd.as_fd())) {
-        Some(Ok(fd)) => fd,
-        Some(Err(e)) => return Either::B(errno(&e)),
-        None => return Either::B(-libc::EBADF),
+    // a closed or reused number. Guarded (core `Grant`), so that the owner
+    // registry knows the number (an adoption of it is EBUSY) and its close
+    // never closes a number someone reused.
+    let grant = match inner.borrow().grant() {
+        Ok(g) => Arc::new(g),
+        Err(e) => return Either::B(errno(&e)),
     };
     let cancel = Arc::new(Cancel::new());
     let Ok(callback) = callback.create_ref() else {
         return Either::B(-libc::ENOMEM);
-    };
-    let grant = match Grant::new(dup, inner.spec, inner.shared_description) {
-        Ok(g) => Arc::new(g),
-        Err(e) => return Either::B(errno(&e)),
     };
     let state = Rc::new(WaitState {
         cancel: RefCell::new(Some(cancel.clone())),
@@ -500,11 +389,11 @@ pub fn lock_wait(
                     let result = match &r {
                         Ok(Waited::Acquired) => {
                             match weak_inner.upgrade().filter(|_| !cancelled).and_then(|inner| {
-                                let fd = inner.fd.borrow().raw();
+                                let fd = inner.borrow().raw();
                                 fd.map(|fd| (inner, fd))
                             }) {
                                 Some((inner, fd)) => {
-                                    inner.held.set(true);
+                                    inner.borrow_mut().set_held();
                                     fd
                                 }
                                 // Cancelled after the lock came in, or the handle
