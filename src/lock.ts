@@ -866,7 +866,10 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * and no signal is sent; an abort of a wait already blocked in the kernel
  * then does not settle the promise until the lock comes (the lock is then
  * undone) or the handler is ours again, and with `ref` the process stays
- * alive meanwhile.
+ * alive meanwhile. Waits also poll while the kernel refuses the signal (the
+ * user's queue of real-time signals is full, `RLIMIT_SIGPENDING`); an abort
+ * of a wait that blocked before then settles once a signal gets through
+ * (the abort sends it again every 50 ms) or the lock comes.
  * A wait through a held lock's fd (an upgrade: a shared `FileLock`'s `fd`
  * asked for exclusive) whose grant beat the abort has replaced that lock in
  * the kernel: the undo puts back what the fd's open file description held

@@ -397,14 +397,21 @@ impl Cancel {
     /// ends when the lock comes, or when our handler is back. A disposition
     /// changed between the round's read and the delivery still acts on the
     /// signal: that window cannot be closed from here.
-    fn kick(&self, ours: bool) -> bool {
+    ///
+    /// A signal the kernel refuses (`EAGAIN`: the real-time signal queue of
+    /// the user is full, `RLIMIT_SIGPENDING`; s49-limits M1) sets `failed`,
+    /// and the waiter is kicked again in a later round, like one whose
+    /// handler is not ours.
+    fn kick(&self, ours: bool, failed: &mut bool) -> bool {
         let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         match *waiter {
             Some(_) if !ours => true,
             Some(t) => {
                 // SAFETY: t is a live thread: it clears `waiter` under this
                 // mutex before leaving lock_until, and we hold the mutex.
-                unsafe { libc::pthread_kill(t as libc::pthread_t, cancel_signal()) };
+                if unsafe { libc::pthread_kill(t as libc::pthread_t, cancel_signal()) } != 0 {
+                    *failed = true;
+                }
                 true
             }
             None => false,
@@ -412,10 +419,11 @@ impl Cancel {
     }
 }
 
-/// How long the kicker waits between rounds while the handler is not ours:
-/// its waiters cannot be interrupted until it is back, and each round costs
-/// a `sigaction` query and a mutex per waiter (every millisecond, 2,000
-/// such waiters took 30 % of a core: s48-diff MED-2).
+/// How long the kicker waits between rounds while the handler is not ours,
+/// or while the kernel refuses its signals: its waiters cannot be
+/// interrupted until that changes, and each round costs a `sigaction`
+/// query and a mutex per waiter (every millisecond, 2,000 such waiters took
+/// 30 % of a core: s48-diff MED-2).
 const KICK_STEP_NOT_OURS: Duration = Duration::from_millis(50);
 
 /// How long a cancel that cannot start the kicker signals the waiters still
@@ -488,9 +496,10 @@ impl Kicker {
             // finished ones: no signal can end the others.
             let ours = handler_is_ours();
             let until = std::time::Instant::now() + FALLBACK_KICKS_FOR;
+            let mut failed = false;
             loop {
-                pending.cancels.retain(|c| c.kick(ours));
-                if !ours || pending.cancels.is_empty() || std::time::Instant::now() >= until {
+                pending.cancels.retain(|c| c.kick(ours, &mut failed));
+                if !ours || failed || pending.cancels.is_empty() || std::time::Instant::now() >= until {
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(100));
@@ -504,8 +513,9 @@ impl Kicker {
             // Cancels whose waiter is not (or no longer) inside a wait are
             // done: it checks the flag before every call.
             let ours = handler_is_ours();
-            pending.cancels.retain(|c| c.kick(ours));
-            let step = if ours {
+            let mut failed = false;
+            pending.cancels.retain(|c| c.kick(ours, &mut failed));
+            let step = if ours && !failed {
                 Duration::from_millis(1)
             } else {
                 KICK_STEP_NOT_OURS
@@ -569,6 +579,37 @@ fn unblock_cancel_signal() {
     }
 }
 
+/// Whether the kernel takes [`cancel_signal()`] for the calling thread now:
+/// it refuses a real-time signal from `pthread_kill` with `EAGAIN` while the
+/// user's count of queued signals is at the process's `RLIMIT_SIGPENDING`
+/// (another process of the same user can fill it), where a standard signal
+/// would only lose its data. Sent to this thread with the signal blocked,
+/// then taken back with `sigtimedwait`, so no handler runs (whatever the
+/// disposition is by then). Four system calls, once per wait that blocks.
+fn signal_reaches_this_thread() -> bool {
+    let sig = cancel_signal();
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
+    // changes affect only this thread and are undone before returning; the
+    // zero timeout makes sigtimedwait return at once; pthread_self has no
+    // preconditions.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let sent = libc::pthread_kill(libc::pthread_self(), sig) == 0;
+        if sent {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        sent
+    }
+}
+
 /// Waits until the lock is taken or `cancel` fires. Runs on a dedicated
 /// thread, never on one with an event loop: it blocks in the kernel (see the
 /// module docs), or polls when the cancel signal is not ours to use.
@@ -585,6 +626,11 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
         return poll_until(fd, spec, cancel);
     }
     unblock_cancel_signal();
+    // Polls, too, if the kernel would refuse the signal now (s49-limits M1):
+    // a cancel could not interrupt the blocked call.
+    if !signal_reaches_this_thread() {
+        return poll_until(fd, spec, cancel);
+    }
     // SAFETY: pthread_self has no preconditions.
     *cancel.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsafe { libc::pthread_self() } as usize);
     let result = loop {
