@@ -676,8 +676,7 @@ pub fn close_may_block(fd: BorrowedFd<'_>) -> bool {
 }
 
 /// An fd closed when dropped, then `after` called with its number: what
-/// [`close_received`] hands a pool thread. If the pool cannot take it, it
-/// is dropped unrun, and so closed where it was.
+/// [`close_received`] hands a pool thread.
 struct Closing<F: FnOnce(RawFd)> {
     fd: Option<OwnedFd>,
     after: Option<F>,
@@ -714,6 +713,12 @@ impl<F: FnOnce(RawFd)> Drop for Closing<F> {
 /// fds that may block (a `flush` can wait on any close, not only the last)
 /// are closed on the pool as they are, and `after` follows that close; so
 /// is a socket whose copy cannot be made (no fd free).
+///
+/// If no pool thread can be started (the process is at its thread limit),
+/// such a close waits in the queue, and the fd stays open, until a later
+/// call finds a thread: any call, whether or not its own close may block.
+/// It used to run on the caller's thread, which waited the linger time
+/// (s49-limits M2: 5 s on the event loop).
 pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
     let blocks = close_blocks(fd.as_fd());
     if blocks == Blocks::Last {
@@ -725,10 +730,10 @@ pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
             let raw = fd.as_raw_fd();
             drop(fd);
             after(raw);
-            close_in_pool(Box::new(Closing {
+            close_in_pool(Some(Box::new(Closing {
                 fd: Some(copy),
                 after: Some(|_| ()),
-            }));
+            })));
             return;
         }
     }
@@ -736,8 +741,11 @@ pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
         fd: Some(fd),
         after: Some(after),
     };
-    if blocks != Blocks::No {
-        close_in_pool(Box::new(closing));
+    if blocks == Blocks::No {
+        drop(closing);
+        close_in_pool(None);
+    } else {
+        close_in_pool(Some(Box::new(closing)));
     }
 }
 
@@ -747,7 +755,7 @@ pub fn close_received(fd: OwnedFd, after: impl FnOnce(RawFd) + Send + 'static) {
 /// a pty's close that came after them wait 6 s (s41-diff2 MED-B). Past the
 /// cap, closes wait in `CLOSES` for a closer, so a peer cannot make a
 /// thread per socket (s41-diff MED-2: 100 sockets, 100 threads) until
-/// thread creation fails and the closes fall back to the caller's thread.
+/// thread creation fails (then they wait in `CLOSES` too).
 /// A peer that pins this many closers (as many lingering sockets whose
 /// other ends it keeps unread) makes later blocking closes wait, never the
 /// caller; their numbers stay allocated meanwhile, and a server out of fds
@@ -770,20 +778,23 @@ fn closes() -> std::sync::MutexGuard<'static, Closes> {
     CLOSES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Closes `closing` (dropping it closes its fd) on a pool thread: a closer
-/// that takes the queued ones after it, until none is left. A submit that
-/// fails drops the job, and `closing` with it, here: closed on this thread,
-/// as before.
-fn close_in_pool(closing: Box<dyn Send>) {
+/// Queues `closing` (dropping it closes its fd), if any, and starts a
+/// closer on a pool thread for the queue, unless `CLOSERS` run already or
+/// the queue is empty: a closer takes queued closes, oldest first, until
+/// none is left. One closer per close, up to the cap, so a close that
+/// lingers holds up no other. If no thread can be started, the closes stay
+/// queued for the next call (`None`: only that retry).
+fn close_in_pool(closing: Option<Box<dyn Send>>) {
     let mut st = closes();
-    if st.running >= CLOSERS {
-        st.queue.push_back(closing);
+    if let Some(c) = closing {
+        st.queue.push_back(c);
+    }
+    if st.queue.is_empty() || st.running >= CLOSERS {
         return;
     }
     st.running += 1;
     drop(st);
     let job = move |done: &mut dyn FnMut()| {
-        drop(closing);
         loop {
             // Popped and counted out under one lock: a close queued in
             // between would otherwise wait for the next closer to come.

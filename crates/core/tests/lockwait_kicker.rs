@@ -18,47 +18,6 @@ const EXCLUSIVE: LockSpec = LockSpec {
     len: 0,
 };
 
-/// Makes the kernel refuse `clone` and `clone3` with `EAGAIN` on the calling
-/// thread (and on any thread it would start) for the rest of its life: a
-/// seccomp filter, which a thread installs for itself alone. What a process
-/// at its thread limit (`RLIMIT_NPROC`, a pids cgroup) meets. False where
-/// the kernel has no seccomp filters (`CONFIG_SECCOMP_FILTER`).
-fn refuse_new_threads_on_this_thread() -> bool {
-    use libc::{sock_filter, BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    let op = |code: u32, jt: u8, jf: u8, k: u32| sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    };
-    let filter = [
-        op(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0), // seccomp_data.nr
-        op(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, libc::SYS_clone as u32),
-        op(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, libc::SYS_clone3 as u32),
-        op(BPF_RET | BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
-        op(
-            BPF_RET | BPF_K,
-            0,
-            0,
-            libc::SECCOMP_RET_ERRNO | libc::EAGAIN as u32,
-        ),
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut sock_filter,
-    };
-    // SAFETY: prctl reads its integer arguments; PR_SET_SECCOMP reads `prog`,
-    // which points to `filter`, both alive for the call.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &prog as *const libc::sock_fprog,
-        ) == 0
-    }
-}
-
 fn kicker_threads() -> usize {
     common::kicker_tids().len()
 }
@@ -80,7 +39,7 @@ fn a_cancel_whose_kicker_cannot_start_still_ends_the_wait_and_a_later_cancel_sta
     // kernel waited for the lock instead).
     let (first, ended) = common::blocked_waiter(&path);
     let filtered = std::thread::spawn(move || {
-        let filtered = refuse_new_threads_on_this_thread();
+        let filtered = common::refuse_new_threads_on_this_thread();
         if filtered {
             assert!(
                 std::thread::Builder::new().spawn(|| ()).is_err(),
