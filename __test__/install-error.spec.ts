@@ -72,6 +72,25 @@ test('a binary that is there but does not load: the loader says so and gives the
   t.true(out.includes('cause: true'), out)
 })
 
+test('a binary that fails to load because the process is out of fds: the loader says so, not to reinstall (s49-limits L3)', (t) => {
+  const node = `linux-fd.linux-${process.arch}-gnu.node`
+  // Every fd number is taken while dlopen runs (its own retry in loadError
+  // included), then given back.
+  const preload = `const fs = require('fs'); const dlopen = process.dlopen
+    process.dlopen = function (...a) {
+      const held = []
+      for (;;) { try { held.push(fs.openSync('/dev/null', 'r')) } catch { break } }
+      try { return dlopen.apply(this, a) } finally { held.forEach((f) => fs.closeSync(f)) }
+    }`
+  const { dir, out } = requireCopy(t, preload, (d) => cpSync(join(root, node), join(d, node)))
+  const first = out.split('\n')[0]
+  t.true(first.startsWith(`linux-fd: the native binary ${join(dir, node)} is installed but failed to load: `), out)
+  t.regex(first, /Too many open files/)
+  t.regex(out, /out of file descriptors or memory/)
+  t.false(out.includes('installing again'), out)
+  t.true(out.includes('cause: true'), out)
+})
+
 test('a platform package that loads but fails binding.js\'s version check: the mismatch leads, not "Cannot find native binding" (s38-diff M1)', (t) => {
   const pkg = `linux-fd-linux-${process.arch}-gnu`
   const node = `linux-fd.linux-${process.arch}-gnu.node`

@@ -1954,7 +1954,7 @@ test.serial('a released lock handle (a direct caller of binding.js): every call 
 
 // prlimit(1) sets the child's own RLIMIT_NPROC (Node has no setrlimit); a
 // root child first becomes nobody, whom the limit binds (root is exempt).
-;(prlimit ? test : test.skip)('at the thread limit: a lockFile() wait that gets no thread rejects with EAGAIN from clone, and an abort whose cancel thread cannot start still ends its wait (s46-exhaust M2, H1)', async (t) => {
+;(prlimit ? test : test.skip)('at the thread limit: a lockFile() wait that gets no thread rejects with EAGAIN from clone, and an abort whose cancel thread cannot start still ends its wait (s46-exhaust M2, H1; its path, s49-limits L4)', async (t) => {
   // M2: the wait's EAGAIN read as a conflict's (syscall fcntl). H1: the
   // cancel thread's failed start was kept, and the abort of a wait blocked
   // in the kernel waited for the lock (for good, here: the child hung).
@@ -1977,7 +1977,7 @@ test.serial('a released lock handle (a direct caller of binding.js): every call 
        // The first wait's thread is blocked in the kernel by now. From here
        // on no thread can start: nobody runs more than 1.
        require('child_process').execFileSync(${JSON.stringify(prlimit)}, ['--pid', String(process.pid), '--nproc=1:'])
-       const second = lfd.lockFile(${JSON.stringify(b)}, { shared: true }).then(() => 'locked', (e) => e.code + ' ' + e.syscall)
+       const second = lfd.lockFile(${JSON.stringify(b)}, { shared: true }).then(() => 'locked', (e) => e.code + ' ' + e.syscall + ' ' + e.path)
        const t0 = Date.now()
        ac.abort()
        Promise.all([first, second]).then(([r1, r2]) => { console.log(JSON.stringify({ r1, r2, ms: Date.now() - t0 })); process.exit(0) })
@@ -1986,7 +1986,8 @@ test.serial('a released lock handle (a direct caller of binding.js): every call 
   )
   t.is(r.code, 0, `the child hung or failed: ${r.signal} ${r.stderr}`)
   const out = JSON.parse(r.stdout)
-  t.is(out.r2, 'EAGAIN clone')
+  // With the path, as the open's errors have it (s49-limits L4).
+  t.is(out.r2, `EAGAIN clone ${b}`)
   t.is(out.r1, 'ABORT_ERR')
   t.true(out.ms < scaled(2000, t.log, 'the abort'), `the abort took ${out.ms} ms`)
 })

@@ -153,12 +153,16 @@ function loadError(cause: unknown, root?: string): Error {
     try {
       require(file)
     } catch (e) {
-      return new Error(
-        `linux-fd: the native binary ${file} is installed but failed to load: ${messageOf(e)}\n` +
-          `It needs glibc 2.27 or later, or musl with libgcc (Alpine: apk add libgcc); a damaged install is ` +
-          `mended by removing node_modules and installing again (docs/platforms.md).`,
-        { cause },
-      )
+      const why = messageOf(e)
+      // The process, not the install, was short of something: out of fd
+      // numbers or memory as dlopen ran (s49-limits L3: the advice to
+      // reinstall was wrong there).
+      const advice = /Too many open files|Cannot allocate memory|Resource temporarily unavailable/.test(why)
+        ? 'The process was out of file descriptors or memory as it loaded it, which is no fault of the install: ' +
+          'free some, and require linux-fd again.'
+        : 'It needs glibc 2.27 or later, or musl with libgcc (Alpine: apk add libgcc); a damaged install is ' +
+          'mended by removing node_modules and installing again (docs/platforms.md).'
+      return new Error(`linux-fd: the native binary ${file} is installed but failed to load: ${why}\n${advice}`, { cause })
     }
     // It loads now: what failed was binding.js's own check, say
     // NAPI_RS_ENFORCE_VERSION_CHECK's version match, whose words are deep in

@@ -246,6 +246,9 @@ function lockSpec(options: unknown, caller: 'lockFile' | 'tryLockFile' | 'testLo
   return specOf(kind, shared, start, length)
 }
 
+/** The path of a path lock, as errors show it (s49-limits L4: a wait's errors had none); none for an fd's. */
+const pathOf = (target: LockPath | number): string | undefined => (typeof target === 'number' ? undefined : pathText(target))
+
 /** The handle for `target`: its own fd, opened from a path or duplicated. Throws the OS error. */
 function open(target: LockPath | number, spec: Spec): LockHandle {
   const flock = spec.kind === 'flock'
@@ -1135,7 +1138,7 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: b
       }
       native.lockRelease(h)
       if (result === ECANCELED) reject(failure !== undefined ? failure.error : new AbortError())
-      else reject(errnoError(result, syscallOf(spec)))
+      else reject(errnoError(result, syscallOf(spec), pathOf(target)))
     }
     const r = native.lockWait(h, (result: number) => {
       unlisten(signal, onAbort)
@@ -1153,9 +1156,9 @@ function wait(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: b
       native.lockRelease(h)
       // The binding's EAGAIN here is no thread for the wait, not a conflict
       // (which would wait): told apart, as testLock's is (s46-exhaust M2).
-      if (r === EAGAIN) return reject(errnoError(r, 'clone', undefined, 'no thread could be started to wait for the lock (the process is at its thread limit)'))
+      if (r === EAGAIN) return reject(errnoError(r, 'clone', pathOf(target), 'no thread could be started to wait for the lock (the process is at its thread limit)'))
       const hint = r === EMFILE || r === ENFILE ? 'no fd number was left for the wait (its own duplicate of the file, or reading /proc/self/fdinfo)' : undefined
-      return reject(errnoError(r, syscallOf(spec), undefined, hint))
+      return reject(errnoError(r, syscallOf(spec), pathOf(target), hint))
     }
     w = r
     if (signal === undefined) return

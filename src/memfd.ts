@@ -558,7 +558,8 @@ export class MemFile implements Disposable {
    * @throws {Error} `EPERM` against the `shrink`/`grow` seals, `EINVAL` for a
    *   `hugePages` size that is not a multiple of the huge page size, or on
    *   an fd opened read-only (`ftruncate`'s own answer there, not `EBADF`),
-   *   `ERR_USE_AFTER_CLOSE`.
+   *   `EFBIG` past the process's `RLIMIT_FSIZE` (Node ignores `SIGXFSZ`, so
+   *   the process goes on), `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
    */
   truncate(size: number): void {
@@ -581,7 +582,9 @@ export class MemFile implements Disposable {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`, or one where the data would end past 2^53-1.
    * @throws {Error} `EPERM` (the `write`, `futureWrite` or `grow` seal),
    *   `EINVAL` (a `hugePages` file: use a mapping), `EBADF` (an fd opened
-   *   read-only, or closed outside the package), `ERR_USE_AFTER_CLOSE`.
+   *   read-only, or closed outside the package), `EFBIG` for a write that
+   *   starts at or past `RLIMIT_FSIZE` (one that crosses it is cut short),
+   *   `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
    */
   write(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, position?: number): number {
