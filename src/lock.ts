@@ -852,7 +852,8 @@ function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError
  * contended lock is waited for on a thread of the package's own pool,
  * blocked in the kernel (`F_OFD_SETLKW`, or `flock` without `LOCK_NB`), which
  * wakes it the moment the holder lets go. Waiters in one thread for the same
- * lock queue first come, first served, and only the first waits in the
+ * lock queue first come, first served (each keeping its own open of the
+ * file: one fd per queued waiter), and only the first waits in the
  * kernel (waits through an fd or `FileHandle` do not queue: each waits in
  * the kernel, as its description's own locks decide what it conflicts
  * with). `signal` ends the wait at once (but see the replaced handler
