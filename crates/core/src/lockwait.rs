@@ -411,6 +411,9 @@ impl Cancel {
                 // mutex before leaving lock_until, and we hold the mutex.
                 if unsafe { libc::pthread_kill(t as libc::pthread_t, cancel_signal()) } != 0 {
                     *failed = true;
+                    // New waits poll from now on, until a probe says otherwise.
+                    *PROBED.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some((std::time::Instant::now(), false));
                 }
                 true
             }
@@ -579,6 +582,32 @@ fn unblock_cancel_signal() {
     }
 }
 
+/// How long one answer of [`signal_reaches_this_thread`] stands for the
+/// whole process: a probe costs about 2.2 µs (four system calls, measured on
+/// the development VM), and every contended `lockFile()` hand-off (about
+/// 38 µs, docs/reliability.md) would pay it. Within this time a wait trusts
+/// the last answer; the count can fill after a probe in any case (then the
+/// refused kicks are sent again, and a kick refused marks the answer false
+/// at once).
+const PROBE_STANDS_FOR: Duration = Duration::from_millis(100);
+
+/// The last probe: when, and whether the signal was accepted.
+static PROBED: Mutex<Option<(std::time::Instant, bool)>> = Mutex::new(None);
+
+/// [`signal_reaches_this_thread`], asked at most once per
+/// [`PROBE_STANDS_FOR`].
+fn signal_accepted() -> bool {
+    let mut last = PROBED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, accepted)) = *last {
+        if at.elapsed() < PROBE_STANDS_FOR {
+            return accepted;
+        }
+    }
+    let accepted = signal_reaches_this_thread();
+    *last = Some((std::time::Instant::now(), accepted));
+    accepted
+}
+
 /// Whether the kernel takes [`cancel_signal()`] for the calling thread now:
 /// it refuses a real-time signal from `pthread_kill` with `EAGAIN` while the
 /// user's count of queued signals is at the process's `RLIMIT_SIGPENDING`
@@ -628,7 +657,7 @@ pub fn lock_until(fd: BorrowedFd<'_>, spec: &LockSpec, cancel: &Cancel) -> Resul
     unblock_cancel_signal();
     // Polls, too, if the kernel would refuse the signal now (s49-limits M1):
     // a cancel could not interrupt the blocked call.
-    if !signal_reaches_this_thread() {
+    if !signal_accepted() {
         return poll_until(fd, spec, cancel);
     }
     // SAFETY: pthread_self has no preconditions.

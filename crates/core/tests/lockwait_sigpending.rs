@@ -65,6 +65,8 @@ fn a_wait_stays_cancellable_while_the_kernel_refuses_the_signal() {
     // 1. A wait that starts while every real-time signal to this process
     // is refused: it polls, and its cancel ends it.
     let old = set_sigpending(0);
+    // A probe's answer stands for 100 ms (none was made before here).
+    std::thread::sleep(Duration::from_millis(150));
     let (cancel, ended) = waiter(&path);
     std::thread::sleep(Duration::from_millis(200));
     cancel.cancel();
@@ -77,7 +79,9 @@ fn a_wait_stays_cancellable_while_the_kernel_refuses_the_signal() {
     );
 
     // 2. The limit back: a wait blocks in the kernel again (it is not left
-    // polling for good), and its cancel's signal ends it.
+    // polling for good, once the last answer is 100 ms old), and its
+    // cancel's signal ends it.
+    std::thread::sleep(Duration::from_millis(150));
     let wakeups = common::wakeups_in_300ms_of_waiting(open_for_lock(&path).unwrap(), SPEC, 100);
     assert!(wakeups <= 3, "the wait polled: {wakeups} wake-ups in 300 ms");
 
