@@ -839,7 +839,7 @@ function conflict(r: [number, number, number, number] | null): LockConflict | nu
  * descriptor" (a user's-eye review, user34 L3).
  */
 function lockError(r: number, spec: Spec, target: LockPath | number): ErrnoError {
-  if (r !== EBADF || typeof target !== 'number' || spec.kind !== 'ofd') return errnoError(r, syscallOf(spec))
+  if (r !== EBADF || typeof target !== 'number' || spec.kind !== 'ofd') return errnoError(r, syscallOf(spec), pathOf(target))
   const need = spec.shared ? 'a shared lock needs an fd open for reading' : 'an exclusive lock needs an fd open for writing: take a shared one, or lock by path'
   return errnoError(r, syscallOf(spec), undefined, `fd ${target}: ${need}`)
 }
@@ -1006,7 +1006,7 @@ function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref:
     const k = native.lockKey(h)
     if (typeof k === 'number') {
       native.lockRelease(h)
-      return reject(errnoError(k, 'fstat'))
+      return reject(errnoError(k, 'fstat', pathText(target)))
     }
     // Referenced and unreferenced waiters queue apart: a referenced one
     // behind an unreferenced head would not keep the process alive.
@@ -1089,7 +1089,7 @@ function runHead(key: string, queue: Waiter[], tried = false): void {
     if (r !== EAGAIN) {
       queue.shift()
       native.lockRelease(w.h)
-      w.reject(errnoError(r, syscallOf(w.spec)))
+      w.reject(errnoError(r, syscallOf(w.spec), pathText(w.target)))
       continue
     }
     const next = (): void => {

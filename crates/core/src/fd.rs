@@ -778,22 +778,37 @@ fn closes() -> std::sync::MutexGuard<'static, Closes> {
     CLOSES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Queues `closing` (dropping it closes its fd), if any, and starts a
-/// closer on a pool thread for the queue, unless `CLOSERS` run already or
-/// the queue is empty: a closer takes queued closes, oldest first, until
-/// none is left. One closer per close, up to the cap, so a close that
-/// lingers holds up no other. If no thread can be started, the closes stay
-/// queued for the next call (`None`: only that retry).
+/// Queues `closing` (dropping it closes its fd), if any, and starts closers
+/// on pool threads for the queue: one per queued close, up to `CLOSERS`
+/// running (a closer takes queued closes, oldest first, until none is
+/// left). So a close that lingers holds up no other, a backlog left by a
+/// time with no thread included: one closer for it all made each close
+/// wait for the linger of those before it (s49-diff MED). If no thread can
+/// be started, the closes stay queued for the next call (`None`: only that
+/// retry).
 fn close_in_pool(closing: Option<Box<dyn Send>>) {
     let mut st = closes();
     if let Some(c) = closing {
         st.queue.push_back(c);
     }
-    if st.queue.is_empty() || st.running >= CLOSERS {
-        return;
-    }
-    st.running += 1;
+    let wanted = st.queue.len().min(CLOSERS.saturating_sub(st.running));
     drop(st);
+    for _ in 0..wanted {
+        if !start_closer() {
+            return;
+        }
+    }
+}
+
+/// Starts one closer on a pool thread; false if no thread could be started.
+fn start_closer() -> bool {
+    {
+        let mut st = closes();
+        if st.queue.is_empty() || st.running >= CLOSERS {
+            return true;
+        }
+        st.running += 1;
+    }
     let job = move |done: &mut dyn FnMut()| {
         loop {
             // Popped and counted out under one lock: a close queued in
@@ -814,7 +829,9 @@ fn close_in_pool(closing: Option<Box<dyn Send>>) {
     };
     if crate::pool::submit(job).is_err() {
         closes().running -= 1;
+        return false;
     }
+    true
 }
 
 impl GuardedFd {

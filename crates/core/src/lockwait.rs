@@ -583,7 +583,7 @@ fn unblock_cancel_signal() {
 }
 
 /// How long one answer of [`signal_reaches_this_thread`] stands for the
-/// whole process: a probe costs about 2.2 µs (four system calls, measured on
+/// whole process: a probe costs about 2.2 µs (six system calls, measured on
 /// the development VM), and every contended `lockFile()` hand-off (about
 /// 38 µs, docs/reliability.md) would pay it. Within this time a wait trusts
 /// the last answer; the count can fill after a probe in any case (then the
@@ -614,13 +614,15 @@ fn signal_accepted() -> bool {
 /// (another process of the same user can fill it), where a standard signal
 /// would only lose its data. Sent to this thread with the signal blocked,
 /// then taken back with `sigtimedwait`, so no handler runs (whatever the
-/// disposition is by then). Four system calls, once per wait that blocks.
+/// disposition is by then). Six system calls (glibc 2.34+'s `pthread_kill`
+/// of its own thread adds `gettid` and `getpid`; musl's blocks and restores
+/// the signals around `tkill`): see [`PROBE_STANDS_FOR`].
 fn signal_reaches_this_thread() -> bool {
     let sig = cancel_signal();
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
-    // changes affect only this thread and are undone before returning; the
-    // zero timeout makes sigtimedwait return at once; pthread_self has no
-    // preconditions.
+    // The mask changes affect only this thread and are undone before
+    // returning; the zero timeout makes sigtimedwait return at once.
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset;
+    // pthread_self has no preconditions.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
