@@ -11,20 +11,11 @@ use std::time::Duration;
 
 use linux_fd_core::eventfd::{eventfd, eventfd_try_read, eventfd_write, EfdFlags, EVENTFD_NOWAIT};
 use linux_fd_core::fd::{dup_cloexec, kind};
-use linux_fd_core::lockwait::{open_for_lock, try_lock, Grant, LockKind, LockSpec};
+use linux_fd_core::lockwait::{open_for_lock, try_lock, Grant};
 use linux_fd_core::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
 mod common;
-
-fn ofd(shared: bool) -> LockSpec {
-    LockSpec {
-        kind: LockKind::Ofd,
-        shared,
-        start: 0,
-        len: 0,
-    }
-}
 
 #[test]
 fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
@@ -34,7 +25,7 @@ fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
     // makes (before the table is full, as the binding's wait makes it).
     let path = common::TempPath::new("fdinfo-emfile");
     let held = open_for_lock(&path).unwrap();
-    assert!(try_lock(held.as_fd(), &ofd(true)).unwrap());
+    assert!(try_lock(held.as_fd(), &common::ofd(true)).unwrap());
     let dup = dup_cloexec(held.as_fd()).unwrap();
     // An empty eventfd whose description a peer made blocking, for the
     // read that never waits; nothing in this process has read one before,
@@ -52,7 +43,7 @@ fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
         let clock = linux_fd_core::timerfd::clock_id(timer.as_fd()).map_err(|e| e.errno);
         // H2: the pieces read as none, and an undo after a cancel then
         // unlocked the range, dropping the shared lock the caller holds.
-        let grant = Grant::new(dup, ofd(false), true).map(|_| ());
+        let grant = Grant::new(dup, common::ofd(false), true).map(|_| ());
         // M1: with no probe file, the read fell back to a plain read(2),
         // which blocked on the blocking description for good.
         let (tx, rx) = mpsc::channel();
@@ -75,7 +66,7 @@ fn reads_that_need_a_fresh_fd_fail_with_emfile_rather_than_answer_nothing() {
         assert_eq!(read, Ok(Err(Errno::EAGAIN)), "the read never waits");
     }
     // The shared lock is still held, and the answers are right again.
-    assert!(!try_lock(open_for_lock(&path).unwrap().as_fd(), &ofd(false)).unwrap());
+    assert!(!try_lock(open_for_lock(&path).unwrap().as_fd(), &common::ofd(false)).unwrap());
     assert_eq!(kind(plain.as_fd()).unwrap().name(), "eventfd");
     assert!(plain.as_raw_fd() >= 0);
     std::fs::remove_file(&*path).unwrap();

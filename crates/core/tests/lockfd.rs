@@ -9,29 +9,20 @@ use linux_fd_core::Errno;
 
 mod common;
 
-fn ofd(shared: bool) -> LockSpec {
-    LockSpec {
-        kind: LockKind::Ofd,
-        shared,
-        start: 0,
-        len: 0,
-    }
-}
-
 /// Whether a fresh description of `path` could take an exclusive OFD lock
 /// now (then drops it).
 fn free(path: &std::path::Path) -> bool {
     let probe = open_for_lock(path).unwrap();
-    try_lock(probe.as_fd(), &ofd(false)).unwrap()
+    try_lock(probe.as_fd(), &common::ofd(false)).unwrap()
 }
 
 #[test]
 fn a_path_lock_is_held_until_released_and_a_release_is_idempotent() {
     let path = common::TempPath::new("lockfd-path");
-    let mut a = LockFd::open(&path, ofd(false)).unwrap();
+    let mut a = LockFd::open(&path, common::ofd(false)).unwrap();
     let raw = a.raw().unwrap();
     assert_eq!(a.try_lock().unwrap(), Some(raw));
-    let mut b = LockFd::open(&path, ofd(true)).unwrap();
+    let mut b = LockFd::open(&path, common::ofd(true)).unwrap();
     assert_eq!(
         b.try_lock().unwrap(),
         None,
@@ -55,7 +46,7 @@ fn a_dup_lock_unlocks_the_shared_description_at_release_but_only_if_it_locked() 
 
     // Locked through the dup: the caller's description holds it, so the
     // close alone would leave it locked; the release unlocks it first.
-    let mut l = LockFd::dup(caller.as_fd(), ofd(false)).unwrap();
+    let mut l = LockFd::dup(caller.as_fd(), common::ofd(false)).unwrap();
     assert_ne!(l.raw(), Some(caller.as_raw_fd()));
     assert!(l.try_lock().unwrap().is_some());
     assert!(!free(&path));
@@ -67,8 +58,8 @@ fn a_dup_lock_unlocks_the_shared_description_at_release_but_only_if_it_locked() 
 
     // The caller's own lock, and a dup that never locked: its release must
     // leave the caller's lock alone.
-    assert!(try_lock(caller.as_fd(), &ofd(false)).unwrap());
-    let mut idle = LockFd::dup(caller.as_fd(), ofd(false)).unwrap();
+    assert!(try_lock(caller.as_fd(), &common::ofd(false)).unwrap());
+    let mut idle = LockFd::dup(caller.as_fd(), common::ofd(false)).unwrap();
     idle.release().unwrap();
     assert!(
         !free(&path),
@@ -80,7 +71,7 @@ fn a_dup_lock_unlocks_the_shared_description_at_release_but_only_if_it_locked() 
 fn dropping_a_held_lock_releases_it() {
     let path = common::TempPath::new("lockfd-drop");
     let caller = open_for_lock(&path).unwrap();
-    let mut l = LockFd::dup(caller.as_fd(), ofd(false)).unwrap();
+    let mut l = LockFd::dup(caller.as_fd(), common::ofd(false)).unwrap();
     assert!(l.try_lock().unwrap().is_some());
     drop(l);
     assert!(free(&path));
@@ -90,13 +81,13 @@ fn dropping_a_held_lock_releases_it() {
 fn a_number_replaced_behind_its_back_is_neither_unlocked_nor_closed() {
     let path = common::TempPath::new("lockfd-lost");
     let other = common::TempPath::new("lockfd-lost-other");
-    let mut l = LockFd::open(&path, ofd(false)).unwrap();
+    let mut l = LockFd::open(&path, common::ofd(false)).unwrap();
     let raw = l.try_lock().unwrap().unwrap();
     // The other file, locked through a description of its own, then put at
     // the lock's number in one step (dup2: no other test thread can take
     // the number in between). The lock's own description is gone with it.
     let o = open_for_lock(&other).unwrap();
-    assert!(try_lock(o.as_fd(), &ofd(false)).unwrap());
+    assert!(try_lock(o.as_fd(), &common::ofd(false)).unwrap());
     // SAFETY: both are open fds; dup2 closes `raw`, which `l` then finds
     // replaced (its identity check) and forgets.
     assert_eq!(unsafe { libc::dup2(o.as_raw_fd(), raw) }, raw);
@@ -155,7 +146,7 @@ fn the_key_names_the_file_kind_mode_and_range() {
 fn a_grant_waits_through_its_own_dup_and_set_held_makes_the_release_unlock() {
     let path = common::TempPath::new("lockfd-grant");
     let caller = open_for_lock(&path).unwrap();
-    let mut l = LockFd::dup(caller.as_fd(), ofd(false)).unwrap();
+    let mut l = LockFd::dup(caller.as_fd(), common::ofd(false)).unwrap();
     let grant = Arc::new(l.grant().unwrap());
     let (r, _grant) = grant.wait(&Cancel::new()).deliver();
     assert_eq!(r.unwrap(), Waited::Acquired);

@@ -272,3 +272,14 @@ pub fn refuse_new_threads_on_this_thread() -> bool {
         ) == 0
     }
 }
+
+/// An OFD lock of the whole file, shared or exclusive.
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
+pub fn ofd(shared: bool) -> LockSpec {
+    LockSpec {
+        kind: linux_fd_core::lockwait::LockKind::Ofd,
+        shared,
+        start: 0,
+        len: 0,
+    }
+}
