@@ -51,7 +51,7 @@ use std::time::Duration;
 use nix::fcntl::{fcntl, FcntlArg};
 
 use crate::error::{retry_eintr, Context, Errno, Error, Result};
-use crate::fd::{dup_cloexec, GuardedFd, Taken};
+use crate::fd::{dup_cloexec, FdIdentity, GuardedFd, Taken};
 
 /// The first sleep between two attempts of a waiting lock.
 pub const MIN_BACKOFF: Duration = Duration::from_micros(50);
@@ -733,14 +733,17 @@ impl Grant {
     /// As [`held_pieces`] (out of fds or memory): the wait must not start,
     /// as its undo could not put back what it replaced.
     pub fn new(dup: OwnedFd, spec: LockSpec, shared_description: bool) -> Result<Self> {
-        let held = if shared_description {
-            held_pieces(dup.as_fd(), &spec)?
-        } else {
-            Vec::new()
+        Self::guarded(GuardedFd::new(dup), spec, shared_description)
+    }
+
+    fn guarded(dup: GuardedFd, spec: LockSpec, shared_description: bool) -> Result<Self> {
+        let held = match dup.get() {
+            Some(fd) if shared_description => held_pieces(fd.as_fd(), &spec)?,
+            _ => Vec::new(),
         };
         Ok(Self {
             phase: AtomicU8::new(WAITING),
-            dup: GuardedFd::new(dup),
+            dup,
             spec,
             held,
         })
@@ -841,11 +844,6 @@ impl LockFd {
         }
     }
 
-    /// What it locks.
-    pub fn spec(&self) -> &LockSpec {
-        &self.spec
-    }
-
     /// The fd number until the release.
     pub fn raw(&self) -> Option<RawFd> {
         self.fd.raw()
@@ -881,10 +879,7 @@ impl LockFd {
     /// # Errors
     /// `EBADF` once released; as [`dup_cloexec`] and [`Grant::new`].
     pub fn grant(&self) -> Result<Grant> {
-        let Some(fd) = self.fd.get() else {
-            return Err(Error::new(Errno::EBADF, "fcntl"));
-        };
-        Grant::new(dup_cloexec(fd.as_fd())?, self.spec, self.shared_description)
+        Grant::guarded(self.fd.dup()?, self.spec, self.shared_description)
     }
 
     /// The description holds the lock: a [`Grant`] from
@@ -913,15 +908,13 @@ impl LockFd {
 
     /// The key of the lock, for queueing waiters for the same one:
     /// `"<dev>:<ino>:<ofd|flock>:<sh|ex>:<start>:<length>"` of the file the
-    /// fd names, from one `fstat`.
+    /// fd names: from the identity its guard recorded at open, or one
+    /// `fstat` if there is none.
     ///
     /// # Errors
     /// `EBADF` once released; as `fstat`.
     pub fn key(&self) -> Result<String> {
-        let Some(fd) = self.fd.get() else {
-            return Err(Error::new(Errno::EBADF, "fstat"));
-        };
-        let st = nix::sys::stat::fstat(fd.as_fd()).syscall("fstat")?;
+        let id = self.identity()?;
         let s = &self.spec;
         let kind = match s.kind {
             LockKind::Ofd => "ofd",
@@ -930,20 +923,32 @@ impl LockFd {
         let mode = if s.shared { "sh" } else { "ex" };
         Ok(format!(
             "{}:{}:{kind}:{mode}:{}:{}",
-            st.st_dev, st.st_ino, s.start, s.len
+            id.dev(),
+            id.ino(),
+            s.start,
+            s.len
         ))
     }
 
     /// Whether `path` still names the file the fd is open on
-    /// ([`names_file`]).
+    /// ([`names_file`], with the recorded identity in place of its `fstat`).
     ///
     /// # Errors
     /// `EBADF` once released; as [`names_file`].
     pub fn names(&self, path: &std::path::Path) -> Result<bool> {
+        names_identity(path, self.identity()?)
+    }
+
+    /// The identity the guard recorded at open (an open file's device, inode
+    /// and type never change), or an `fstat` now if it recorded none.
+    fn identity(&self) -> Result<FdIdentity> {
         let Some(fd) = self.fd.get() else {
             return Err(Error::new(Errno::EBADF, "fstat"));
         };
-        names_file(path, fd.as_fd())
+        match self.fd.identity() {
+            Some(id) => Ok(id),
+            None => FdIdentity::of(fd.as_fd()),
+        }
     }
 }
 
@@ -1071,12 +1076,14 @@ pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd>
 /// # References
 /// - [`stat(2)`](https://man7.org/linux/man-pages/man2/stat.2.html)
 pub fn names_file(path: &std::path::Path, fd: BorrowedFd<'_>) -> Result<bool> {
-    use nix::sys::stat::SFlag;
-    let of_fd = nix::sys::stat::fstat(fd).syscall("fstat")?;
-    let dir = of_fd.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits();
+    names_identity(path, FdIdentity::of(fd)?)
+}
+
+/// [`names_file`] for the file whose identity is `id`.
+fn names_identity(path: &std::path::Path, id: FdIdentity) -> Result<bool> {
     match retry_eintr(|| nix::sys::stat::stat(path)) {
-        Ok(st) => Ok(st.st_dev == of_fd.st_dev && st.st_ino == of_fd.st_ino),
-        Err(Errno::ENOENT | Errno::ENOTDIR) if !dir => Ok(false),
+        Ok(st) => Ok(st.st_dev == id.dev() && st.st_ino == id.ino()),
+        Err(Errno::ENOENT | Errno::ENOTDIR) if !id.is_dir() => Ok(false),
         Err(e) => Err(e).syscall("stat"),
     }
 }

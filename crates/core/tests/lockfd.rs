@@ -143,6 +143,26 @@ fn the_key_names_the_file_kind_mode_and_range() {
 }
 
 #[test]
+fn names_of_a_directory_removed_meanwhile_is_the_stat_error() {
+    // The directory flag comes from the identity recorded at open: a
+    // removed directory is an error (no start over that would create a
+    // regular file there), a removed file is `false`.
+    let dir = common::TempPath::new("lockfd-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let flock = LockSpec {
+        kind: LockKind::Flock,
+        shared: false,
+        start: 0,
+        len: 0,
+    };
+    let l = LockFd::open(&dir, flock).unwrap();
+    assert!(l.names(&dir).unwrap());
+    std::fs::remove_dir(&dir).unwrap();
+    let err = l.names(&dir).unwrap_err();
+    assert_eq!((err.errno, err.syscall), (Errno::ENOENT, "stat"));
+}
+
+#[test]
 fn a_grant_waits_through_its_own_dup_and_set_held_makes_the_release_unlock() {
     let path = common::TempPath::new("lockfd-grant");
     let caller = open_for_lock(&path).unwrap();
