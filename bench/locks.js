@@ -7,7 +7,8 @@
 // sides reading CLOCK_MONOTONIC. The pairs of processes stay up for all
 // rounds, and rounds are interleaved across variants.
 //
-// Variants: linux-fd `await lockFile()` (kind 'ofd' and 'flock'), linux-fd's
+// Variants: linux-fd `await lockFile()` by path and by an fd opened once, as
+// fs-ext's row is (kind 'ofd' and 'flock'), linux-fd's
 // blocking `flock()` (sync, for reference), proper-lockfile and fs-ext's
 // async flock (from bench/node_modules, skipped if not installed), and C
 // blocking flock(2) and F_OFD_SETLKW (the physical limit).
@@ -43,6 +44,8 @@ function variants(notes) {
   const v = {
     'lockfile-ofd': { label: "linux-fd await lockFile() (ofd)", cmd: node('lockfile-ofd'), n: N_BLOCK, c: 'c-ofd' },
     'lockfile-flock': { label: "linux-fd await lockFile({kind:'flock'})", cmd: node('lockfile-flock'), n: N_BLOCK, c: 'c-flock' },
+    'lockfile-fd-ofd': { label: 'linux-fd await lockFile(fd) (ofd)', cmd: node('lockfile-fd-ofd'), n: N_BLOCK, c: 'c-ofd' },
+    'lockfile-fd-flock': { label: 'linux-fd await lockFile(fd) (flock)', cmd: node('lockfile-fd-flock'), n: N_BLOCK, c: 'c-flock' },
     'flock-sync': { label: 'linux-fd flock() sync (blocks thread)', cmd: node('flock-sync'), n: N_BLOCK, c: 'c-flock' },
   }
   if (has('proper-lockfile')) v['proper-lockfile'] = { label: 'proper-lockfile (polls every 1 ms)', cmd: node('proper-lockfile'), n: N_POLL, c: 'c-flock' }
