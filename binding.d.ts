@@ -607,14 +607,16 @@ export declare function lockFd(handle: ExternalObject<'LockHandle'>): number
 /**
  * The queue key of a handle (`src/lock.ts` queues waiters for the same
  * lock): `"<dev>:<ino>:<kind>:<sh|ex>:<start>:<length>"` of the file its fd
- * names, from one `fstat`; or a negative errno (`EBADF` once released).
+ * names, from the identity its guard recorded with `fstat` at open; or a
+ * negative errno (`EBADF` once released).
  * @see https://man7.org/linux/man-pages/man2/fstat.2.html
  */
 export declare function lockKey(handle: ExternalObject<'LockHandle'>): string | number
 
 /**
  * Whether `path` still names the file the handle's fd is open on (core
- * `names_file`): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
+ * `LockFd::names`: a `stat` of the path against the fd's recorded
+ * identity): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
  * starts over on the path), or a negative errno (`EBADF` once released;
  * `ENOENT`/`ENOTDIR` for a locked directory whose path names nothing now).
  * @see https://man7.org/linux/man-pages/man2/stat.2.html

@@ -1001,8 +1001,8 @@ interface Waiter {
 
 function queued(h: LockHandle, spec: Spec, signal: AbortSignal | undefined, ref: boolean, target: LockPath): Promise<FileLock | null> {
   return new Promise<FileLock | null>((resolve, reject) => {
-    // The file's device and inode, kind, mode and range, from one fstat in
-    // the binding (no BigIntStats object as with fs.fstatSync).
+    // The file's device and inode (recorded at open), kind, mode and range,
+    // from the binding (no BigIntStats object as with fs.fstatSync).
     const k = native.lockKey(h)
     if (typeof k === 'number') {
       native.lockRelease(h)
