@@ -34,7 +34,8 @@ function sides() {
     }
     case 'lockfile-fd-ofd':
     case 'lockfile-fd-flock': {
-      // Through fds opened once, as fs-ext's row: no open, close or path check a lock.
+      // Through fds opened once, as fs-ext's row: no open or path check per lock
+      // (a lock by fd still dups and closes an fd of its own).
       const kind = variant.slice('lockfile-fd-'.length)
       const fds = files.map((f) => fs.openSync(f, 'r+'))
       const held = []

@@ -882,37 +882,10 @@ impl GuardedFd {
     }
 
     fn fresh(fd: OwnedFd, anon: bool) -> Self {
-        let (owner, entry) = Self::register(&fd);
-        Self::with(fd, owner, entry, anon)
-    }
-
-    /// Records a number the kernel has just made as this new guard's.
-    fn register(fd: &OwnedFd) -> (u64, owners::Entry) {
         let owner = owners::next();
         let entry = owners::entry(fd.as_raw_fd());
         entry.set(fd.as_raw_fd(), owner);
-        (owner, entry)
-    }
-
-    /// A close-on-exec duplicate ([`dup_cloexec`]) as a guard of its own,
-    /// with this guard's identity: a dup is the same open file description,
-    /// so the `fstat` of [`GuardedFd::new`] is saved.
-    ///
-    /// # Errors
-    /// `EBADF` once closed; as [`dup_cloexec`].
-    pub fn dup(&self) -> Result<Self> {
-        let Some(fd) = self.get() else {
-            return Err(crate::Error::new(Errno::EBADF, "fcntl"));
-        };
-        let copy = dup_cloexec(fd.as_fd())?;
-        let (owner, entry) = Self::register(&copy);
-        Ok(Self {
-            fd: Some(copy),
-            identity: self.identity,
-            lost: None,
-            owner,
-            entry,
-        })
+        Self::with(fd, owner, entry, anon)
     }
 
     fn adopted(fd: OwnedFd, anon: bool) -> std::result::Result<Self, OwnedFd> {

@@ -733,17 +733,14 @@ impl Grant {
     /// As [`held_pieces`] (out of fds or memory): the wait must not start,
     /// as its undo could not put back what it replaced.
     pub fn new(dup: OwnedFd, spec: LockSpec, shared_description: bool) -> Result<Self> {
-        Self::guarded(GuardedFd::new(dup), spec, shared_description)
-    }
-
-    fn guarded(dup: GuardedFd, spec: LockSpec, shared_description: bool) -> Result<Self> {
-        let held = match dup.get() {
-            Some(fd) if shared_description => held_pieces(fd.as_fd(), &spec)?,
-            _ => Vec::new(),
+        let held = if shared_description {
+            held_pieces(dup.as_fd(), &spec)?
+        } else {
+            Vec::new()
         };
         Ok(Self {
             phase: AtomicU8::new(WAITING),
-            dup,
+            dup: GuardedFd::new(dup),
             spec,
             held,
         })
@@ -879,7 +876,14 @@ impl LockFd {
     /// # Errors
     /// `EBADF` once released; as [`dup_cloexec`] and [`Grant::new`].
     pub fn grant(&self) -> Result<Grant> {
-        Grant::guarded(self.fd.dup()?, self.spec, self.shared_description)
+        let Some(fd) = self.fd.get() else {
+            return Err(Error::new(Errno::EBADF, "fcntl"));
+        };
+        // The dup's guard reads its own identity (`fstat`): copied from this
+        // guard, a number closed and reused behind its back meanwhile gave
+        // the dup the old file's identity, and its close then forgot it (an
+        // fd leaked per such wait; s50-diff MED-2).
+        Grant::new(dup_cloexec(fd.as_fd())?, self.spec, self.shared_description)
     }
 
     /// The description holds the lock: a [`Grant`] from
@@ -909,12 +913,20 @@ impl LockFd {
     /// The key of the lock, for queueing waiters for the same one:
     /// `"<dev>:<ino>:<ofd|flock>:<sh|ex>:<start>:<length>"` of the file the
     /// fd names: from the identity its guard recorded at open, or one
-    /// `fstat` if there is none.
+    /// `fstat` if there is none. The key is taken right after the open, in
+    /// the same call of `lockFile`, so the two agree; later checks
+    /// ([`LockFd::names`], the release) `fstat` the fd again.
     ///
     /// # Errors
     /// `EBADF` once released; as `fstat`.
     pub fn key(&self) -> Result<String> {
-        let id = self.identity()?;
+        let Some(fd) = self.fd.get() else {
+            return Err(Error::new(Errno::EBADF, "fstat"));
+        };
+        let id = match self.fd.identity() {
+            Some(id) => id,
+            None => FdIdentity::of(fd.as_fd())?,
+        };
         let s = &self.spec;
         let kind = match s.kind {
             LockKind::Ofd => "ofd",
@@ -930,25 +942,22 @@ impl LockFd {
         ))
     }
 
-    /// Whether `path` still names the file the fd is open on
-    /// ([`names_file`], with the recorded identity in place of its `fstat`).
+    /// Whether `path` still names the file the fd is open on now
+    /// ([`names_file`]: an `fstat` of the fd, not the identity recorded at
+    /// open. That identity is not the file's for good: overlayfs reports
+    /// another inode once a file with a hard link is copied up, and a
+    /// number closed and reused behind the guard's back names another
+    /// file; compared with the recorded identity, the first made a kept
+    /// lock start over and the second kept a lock on the wrong file:
+    /// s50-diff MED-1, MED-2).
     ///
     /// # Errors
     /// `EBADF` once released; as [`names_file`].
     pub fn names(&self, path: &std::path::Path) -> Result<bool> {
-        names_identity(path, self.identity()?)
-    }
-
-    /// The identity the guard recorded at open (an open file's device, inode
-    /// and type never change), or an `fstat` now if it recorded none.
-    fn identity(&self) -> Result<FdIdentity> {
         let Some(fd) = self.fd.get() else {
             return Err(Error::new(Errno::EBADF, "fstat"));
         };
-        match self.fd.identity() {
-            Some(id) => Ok(id),
-            None => FdIdentity::of(fd.as_fd()),
-        }
+        names_file(path, fd.as_fd())
     }
 }
 

@@ -95,27 +95,6 @@ fn close_forgets_a_number_reused_by_another_file() {
 }
 
 #[test]
-fn a_guards_dup_is_a_guard_of_its_own_with_the_same_identity() {
-    let mut g = GuardedFd::new(at(memfd("dup"), 680));
-    let mut d = g.dup().unwrap();
-    let raw = d.raw().unwrap();
-    assert_ne!(Some(raw), g.raw());
-    assert_eq!(d.identity(), g.identity());
-    let now = FdIdentity::of(d.get().unwrap().as_fd()).unwrap();
-    assert_eq!(d.identity(), Some(now), "the dup's own fstat agrees");
-    // Its own registry entry and the copied identity: reused behind its
-    // back, the dup's number is forgotten, not closed.
-    let victim = reuse(raw, &memfd("victim"));
-    assert_eq!(d.close(), Some(raw));
-    assert!(is_open(raw), "the victim's fd was closed");
-    drop(victim);
-    let own = g.raw().unwrap();
-    assert_eq!(g.close(), None, "the original is still its guard's");
-    assert!(!is_open(own));
-    assert_eq!(g.dup().unwrap_err().errno, linux_fd_core::Errno::EBADF);
-}
-
-#[test]
 fn drop_forgets_a_number_reused_by_another_file() {
     let g = GuardedFd::new(at(memfd("mine"), 660));
     let raw = g.raw().unwrap();

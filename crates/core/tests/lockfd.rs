@@ -163,6 +163,32 @@ fn names_of_a_directory_removed_meanwhile_is_the_stat_error() {
 }
 
 #[test]
+fn names_asks_the_fd_now_not_the_identity_recorded_at_open() {
+    // A number closed and reused behind the lock's back names another file:
+    // the path of the first must not count as named (compared with the
+    // identity recorded at open it did, and lockFile kept a lock on the
+    // wrong file; s50-diff MED-2).
+    let path = common::TempPath::new("lockfd-names-now");
+    let other = common::TempPath::new("lockfd-names-other");
+    let mut l = LockFd::open(&path, common::ofd(false)).unwrap();
+    assert!(l.names(&path).unwrap());
+    let raw = l.raw().unwrap();
+    let victim = open_for_lock(&other).unwrap();
+    // SAFETY: dup2 closes the file at raw behind the LockFd's back (the
+    // point of the test) and makes raw a copy of victim, owned below.
+    assert_eq!(unsafe { libc::dup2(victim.as_raw_fd(), raw) }, raw);
+    // SAFETY: raw is now a copy of victim that only this test owns.
+    let copy = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    assert!(!l.names(&path).unwrap(), "the fd names the other file now");
+    assert_eq!(
+        l.release().unwrap_err().errno,
+        Errno::EBADF,
+        "forgotten, not closed"
+    );
+    drop(copy);
+}
+
+#[test]
 fn a_grant_waits_through_its_own_dup_and_set_held_makes_the_release_unlock() {
     let path = common::TempPath::new("lockfd-grant");
     let caller = open_for_lock(&path).unwrap();

@@ -200,8 +200,7 @@ pub fn lock_key(handle: Handle<LockHandle>) -> Either<String, i32> {
 }
 
 /// Whether `path` still names the file the handle's fd is open on (core
-/// `LockFd::names`: a `stat` of the path against the fd's recorded
-/// identity): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
+/// `names_file`: an `fstat` of the fd and a `stat` of the path): 1, 0 (unlinked or replaced meanwhile: `src/lock.ts` then
 /// starts over on the path), or a negative errno (`EBADF` once released;
 /// `ENOENT`/`ENOTDIR` for a locked directory whose path names nothing now).
 /// @see https://man7.org/linux/man-pages/man2/stat.2.html
