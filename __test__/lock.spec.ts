@@ -8,7 +8,7 @@ import { constants as osConstants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { runInNewContext } from 'node:vm'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
@@ -1990,4 +1990,35 @@ test.serial('a released lock handle (a direct caller of binding.js): every call 
   t.is(out.r2, `EAGAIN clone ${b}`)
   t.is(out.r1, 'ABORT_ERR')
   t.true(out.ms < scaled(2000, t.log, 'the abort'), `the abort took ${out.ms} ms`)
+})
+
+test('a lock through a file that overlayfs copies up while it is held is released, not taken for one closed behind its back (s50-diff)', (t) => {
+  // Once overlayfs copies up a file that has a hard link in its lower layer
+  // (no index: the default), fstat of an fd opened before reports the upper
+  // file's inode. The fd's guard read that as its number closed and reused:
+  // release() threw EBADF and forgot the fd, and the lock stayed held until
+  // the process exited (the second lock was refused).
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-ovl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const child = `
+    const fs = require('fs'), lfd = require(${JSON.stringify(PKG)})
+    const f = process.argv[1] + '/merged/f'
+    const fd = fs.openSync(f, 'r')
+    const before = fs.fstatSync(fd).ino
+    const lock = lfd.tryLockFile(fd, { kind: 'flock' })
+    fs.utimesSync(f, new Date(), new Date()) // a metadata change copies the file up
+    const copiedUp = fs.fstatSync(fd).ino !== before
+    let released = 'ok'
+    try { lock.release() } catch (e) { released = e.code }
+    const again = lfd.tryLockFile(fs.openSync(f, 'r'), { kind: 'flock' }) !== null
+    console.log(JSON.stringify({ locked: lock !== null, copiedUp, released, again }))`
+  const mount = 'mkdir "$0/lower" "$0/upper" "$0/work" "$0/merged" && echo x > "$0/lower/f" && ln "$0/lower/f" "$0/lower/f2" && ' +
+    'mount -t overlay overlay -o "lowerdir=$0/lower,upperdir=$0/upper,workdir=$0/work" "$0/merged" && exec "$1" -e "$2" "$0"'
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', mount, dir, process.execPath, child], { encoding: 'utf8', timeout: scaled(30_000, t.log, 'the overlayfs child') })
+  if (r.error !== undefined) return t.pass(`no unshare here: ${r.error.message}`)
+  if (r.status !== 0 && /mount|unshare|overlay|Operation not permitted/.test(r.stderr) && r.stdout === '') return t.pass(`no private overlayfs mount here: ${r.stderr.trim()}`)
+  t.is(r.status, 0, `${r.signal ?? ''} ${r.stderr}`)
+  const out = JSON.parse(r.stdout)
+  if (!out.copiedUp) return t.pass('this overlayfs keeps the inode number across a copy-up')
+  t.deepEqual(out, { locked: true, copiedUp: true, released: 'ok', again: true })
 })

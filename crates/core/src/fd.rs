@@ -223,6 +223,9 @@ pub(crate) fn fdinfo(fd: BorrowedFd<'_>) -> Result<Option<String>> {
 /// - Files with their own inode (memfds, locked files) are told apart
 ///   exactly, except that reopening *the same file* (the same path, or
 ///   `/proc/self/fd/N` of the same memfd) gives the same identity.
+/// - **The inode `fstat` reports can change under an open fd** (overlayfs
+///   copy-up of a file with a hard link): [`FdIdentity::check`] asks
+///   `/proc/self/fdinfo` before it calls such an fd another file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdIdentity {
     dev: u64,
@@ -290,14 +293,41 @@ impl FdIdentity {
     /// Whether `raw` is still open and still this file (one `fstat`).
     ///
     /// An `fstat` failure other than `EBADF` (which needs an open fd, so it
-    /// cannot be a closed one) counts as [`Check::Same`].
+    /// cannot be a closed one) counts as [`Check::Same`]. An inode that
+    /// changed alone, on the same device and with the same type, is asked
+    /// of `/proc/self/fdinfo` before it counts as another file (see
+    /// `copied_up`).
     pub fn check(&self, raw: RawFd) -> Check {
         match Self::of_raw(raw) {
             Ok(now) if now == *self => Check::Same,
+            Ok(now) if self.copied_up(now, raw) => Check::Same,
             Ok(_) => Check::Different,
             Err(e) if e.errno == Errno::EBADF => Check::Closed,
             Err(_) => Check::Same,
         }
+    }
+
+    /// Whether `now`, read at `raw`, is this file seen after an overlayfs
+    /// copy-up. `fstat` of an open file on overlayfs reports the upper
+    /// file's inode once the file is copied up (a write open or a metadata
+    /// change by anyone) if it has a hard link in the lower layer and the
+    /// mount has no index (the default); the open file's own inode, which
+    /// `/proc/self/fdinfo` prints as `ino:`, keeps its number. Compared by
+    /// `fstat` alone, a lock through such a file read as closed behind its
+    /// back: its release forgot the fd without unlocking or closing it, and
+    /// the lock stayed held until the process exited (s50-diff). Read only
+    /// when the device and type match and the inode does not; a number
+    /// reused by another file has that file's `ino:` there, and a failed
+    /// read (no `/proc`, no fd left) keeps the answer `Different`.
+    fn copied_up(&self, now: FdIdentity, raw: RawFd) -> bool {
+        now.dev == self.dev
+            && now.file_type == self.file_type
+            && std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).is_ok_and(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("ino:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    == Some(self.ino)
+            })
     }
 }
 
