@@ -225,7 +225,10 @@ pub(crate) fn fdinfo(fd: BorrowedFd<'_>) -> Result<Option<String>> {
 ///   `/proc/self/fd/N` of the same memfd) gives the same identity.
 /// - **The inode `fstat` reports can change under an open fd** (overlayfs
 ///   copy-up of a file with a hard link): [`FdIdentity::check`] asks
-///   `/proc/self/fdinfo` before it calls such an fd another file.
+///   fdinfo before it calls such an fd another file (Linux 5.14 and later;
+///   not when the device changed too).
+/// - Any hard link of the file in an overlay lower layer counts as the same
+///   file, even once copied up apart from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdIdentity {
     dev: u64,
@@ -236,7 +239,7 @@ pub struct FdIdentity {
 /// What [`FdIdentity::check`] found at a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
-    /// Open, and (as far as `fstat` can tell) still the recorded file.
+    /// Open, and (as far as `fstat`, and on an inode mismatch fdinfo, can tell) still the recorded file.
     Same,
     /// Not open (`EBADF`): closed behind the owner's back.
     Closed,
@@ -290,7 +293,7 @@ impl FdIdentity {
         Ok(Self::from_parts(st.st_dev, st.st_ino, st.st_mode))
     }
 
-    /// Whether `raw` is still open and still this file (one `fstat`).
+    /// Whether `raw` is still open and still this file (one `fstat`; see below).
     ///
     /// An `fstat` failure other than `EBADF` (which needs an open fd, so it
     /// cannot be a closed one) counts as [`Check::Same`]. An inode that
@@ -312,17 +315,25 @@ impl FdIdentity {
     /// file's inode once the file is copied up (a write open or a metadata
     /// change by anyone) if it has a hard link in the lower layer and the
     /// mount has no index (the default); the open file's own inode, which
-    /// `/proc/self/fdinfo` prints as `ino:`, keeps its number. Compared by
-    /// `fstat` alone, a lock through such a file read as closed behind its
-    /// back: its release forgot the fd without unlocking or closing it, and
-    /// the lock stayed held until the process exited (s50-diff). Read only
-    /// when the device and type match and the inode does not; a number
-    /// reused by another file has that file's `ino:` there, and a failed
-    /// read (no `/proc`, no fd left) keeps the answer `Different`.
+    /// fdinfo prints as `ino:`, keeps its number. Compared by `fstat`
+    /// alone, a lock through such a file read as closed behind its back:
+    /// its release forgot the fd without unlocking or closing it, and the
+    /// lock stayed held until the process exited (s50-diff).
+    ///
+    /// Read only when the device and type match and the inode does not. A
+    /// number reused by another file has that file's `ino:` there, except
+    /// a hard link of this one in the same overlay lower layer copied up
+    /// apart from it (the same inode until then: the limit of reopening
+    /// the same file, above). A failed read (no `/proc`, no fd left) keeps
+    /// the answer `Different`. Not covered, so still read as closed behind
+    /// the back: kernels before 5.14 (no `ino:` in fdinfo), and an overlay
+    /// whose layers are on different filesystems without `xino`, where the
+    /// copy-up changes the device too (s50-guard). `/proc/thread-self`:
+    /// this thread's fd table, whatever the others share.
     fn copied_up(&self, now: FdIdentity, raw: RawFd) -> bool {
         now.dev == self.dev
             && now.file_type == self.file_type
-            && std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).is_ok_and(|text| {
+            && std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{raw}")).is_ok_and(|text| {
                 text.lines()
                     .find_map(|l| l.strip_prefix("ino:"))
                     .and_then(|v| v.trim().parse::<u64>().ok())
@@ -995,7 +1006,7 @@ impl GuardedFd {
     }
 
     /// Whether `raw` is still ours: the registry names this guard, and the
-    /// identity (one `fstat`) is still the recorded file.
+    /// identity (one `fstat`, and fdinfo on an inode mismatch: `FdIdentity::check`) is still the recorded file.
     fn ours(&self, raw: RawFd) -> bool {
         self.entry.holds(raw, self.owner)
             && match &self.identity {
