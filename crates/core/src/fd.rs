@@ -333,6 +333,7 @@ impl FdIdentity {
     fn copied_up(&self, now: FdIdentity, raw: RawFd) -> bool {
         now.dev == self.dev
             && now.file_type == self.file_type
+            && now.ino != self.ino
             && std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{raw}")).is_ok_and(|text| {
                 text.lines()
                     .find_map(|l| l.strip_prefix("ino:"))
