@@ -120,7 +120,7 @@ pub unsafe fn own(fd: BorrowedFd<'_>, adopt: bool, anon: bool, nonblock: bool) -
     set.map(|()| g)
 }
 
-/// What `/proc/self/fdinfo/<fd>` says an fd is.
+/// What `/proc/thread-self/fdinfo/<fd>` says an fd is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FdKind {
     /// An eventfd; `semaphore` is `None` on kernels that do not report it.
@@ -152,7 +152,7 @@ impl FdKind {
     }
 }
 
-/// Reads `/proc/self/fdinfo/<fd>` to tell an eventfd or timerfd from other
+/// Reads `/proc/thread-self/fdinfo/<fd>` to tell an eventfd or timerfd from other
 /// files. Every eventfd and timerfd shares one anonymous inode, so `fstat`
 /// cannot tell them apart; fdinfo can.
 ///
@@ -181,7 +181,7 @@ pub fn kind(fd: BorrowedFd<'_>) -> Result<FdKind> {
     Ok(FdKind::Other)
 }
 
-/// The text of `/proc/self/fdinfo/<fd>`: the one place that reads it for
+/// The text of `/proc/thread-self/fdinfo/<fd>`: the one place that reads it for
 /// [`kind`], [`crate::lockwait::held_pieces`] and
 /// [`crate::timerfd::clock_id`], so the three agree on what a failed read
 /// means. `None` where `/proc` gives no answer (not mounted, or the entry is
@@ -195,8 +195,17 @@ pub fn kind(fd: BorrowedFd<'_>) -> Result<FdKind> {
 ///
 /// [`eventfd::count`](crate::eventfd::count) reads fdinfo on its own: it
 /// maps a missing entry to `EBADF`, which these callers must not.
+///
+/// The entry read is `/proc/thread-self`'s: this thread's fd table, which is
+/// the process's unless a thread unshared its table.
 pub(crate) fn fdinfo(fd: BorrowedFd<'_>) -> Result<Option<String>> {
-    match std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) {
+    fdinfo_raw(fd.as_raw_fd())
+}
+
+/// [`fdinfo`] of a number that may no longer be open (a closed one has no
+/// entry: `None`), for [`FdIdentity::check`].
+fn fdinfo_raw(raw: RawFd) -> Result<Option<String>> {
+    match std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{raw}")) {
         Ok(text) => Ok(Some(text)),
         Err(e) => match e.raw_os_error() {
             Some(n @ (libc::EMFILE | libc::ENFILE | libc::ENOMEM)) => {
@@ -267,11 +276,6 @@ impl FdIdentity {
         self.ino
     }
 
-    /// Whether the file is a directory.
-    pub fn is_dir(&self) -> bool {
-        self.file_type == libc::S_IFDIR
-    }
-
     /// `fstat(fd)` and keeps what identifies the file.
     pub fn of(fd: BorrowedFd<'_>) -> Result<Self> {
         Self::of_raw(fd.as_raw_fd())
@@ -298,7 +302,7 @@ impl FdIdentity {
     /// An `fstat` failure other than `EBADF` (which needs an open fd, so it
     /// cannot be a closed one) counts as [`Check::Same`]. An inode that
     /// changed alone, on the same device and with the same type, is asked
-    /// of `/proc/self/fdinfo` before it counts as another file (see
+    /// of `/proc/thread-self/fdinfo` before it counts as another file (see
     /// `copied_up`).
     pub fn check(&self, raw: RawFd) -> Check {
         match Self::of_raw(raw) {
@@ -334,7 +338,7 @@ impl FdIdentity {
         now.dev == self.dev
             && now.file_type == self.file_type
             && now.ino != self.ino
-            && std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{raw}")).is_ok_and(|text| {
+            && fdinfo_raw(raw).ok().flatten().is_some_and(|text| {
                 text.lines()
                     .find_map(|l| l.strip_prefix("ino:"))
                     .and_then(|v| v.trim().parse::<u64>().ok())

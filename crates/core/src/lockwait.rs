@@ -1085,14 +1085,12 @@ pub fn open_for_spec(path: &std::path::Path, spec: &LockSpec) -> Result<OwnedFd>
 /// # References
 /// - [`stat(2)`](https://man7.org/linux/man-pages/man2/stat.2.html)
 pub fn names_file(path: &std::path::Path, fd: BorrowedFd<'_>) -> Result<bool> {
-    names_identity(path, FdIdentity::of(fd)?)
-}
-
-/// [`names_file`] for the file whose identity is `id`.
-fn names_identity(path: &std::path::Path, id: FdIdentity) -> Result<bool> {
+    use nix::sys::stat::SFlag;
+    let of_fd = nix::sys::stat::fstat(fd).syscall("fstat")?;
+    let dir = of_fd.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits();
     match retry_eintr(|| nix::sys::stat::stat(path)) {
-        Ok(st) => Ok(st.st_dev == id.dev() && st.st_ino == id.ino()),
-        Err(Errno::ENOENT | Errno::ENOTDIR) if !id.is_dir() => Ok(false),
+        Ok(st) => Ok(st.st_dev == of_fd.st_dev && st.st_ino == of_fd.st_ino),
+        Err(Errno::ENOENT | Errno::ENOTDIR) if !dir => Ok(false),
         Err(e) => Err(e).syscall("stat"),
     }
 }
