@@ -2,10 +2,25 @@
 // MemFile class: seals, positional I/O, shared mappings across processes,
 // and the SIGBUS guard.
 import test from 'ava'
-import { closeSync, constants as fsConstants, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants as fsConstants,
+  createReadStream,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { constants } from 'node:os'
+import { constants, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
 
 import {
@@ -1026,4 +1041,104 @@ test('a map() that the write seals or the fd\'s access mode refuse says why (s38
   const view = ro.map()
   t.is(Buffer.from(view).toString(), 'abc')
   ro.unmap(view)
+})
+
+// s51-memfd MED: the fd number closed behind the object's back and reused by
+// another file. The calls that change or read the file (truncate, write,
+// read, readInto, addSeals, map) check the number's identity first (one
+// fstat): they used it as it was, and truncate/write destroyed the other
+// file, read/readInto returned its bytes.
+test.serial('a MemFile whose fd number another file reused throws EBADF before touching that file (s51-memfd MED)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-reuse-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'db.json')
+  const calls: ReadonlyArray<readonly [string, string, (mf: MemFile) => unknown]> = [
+    ['truncate', 'ftruncate', (mf) => mf.truncate(0)],
+    ['write', 'pwrite', (mf) => mf.write('XX')],
+    ['read', 'pread', (mf) => mf.read(64)],
+    ['readInto', 'pread', (mf) => mf.readInto(Buffer.alloc(64))],
+    ['addSeals', 'fcntl', (mf) => mf.addSeals({ grow: true })],
+    ['map', 'mmap', (mf) => mf.map({ unsafeAllowShrink: true })],
+  ]
+  for (const [method, syscall, call] of calls) {
+    writeFileSync(path, '{"important":true}\n')
+    const mf = MemFile.create(`reused-${method}`)
+    mf.write('memfd bytes')
+    const n = mf.fd
+    closeSync(n)
+    const other = openSync(path, 'r+')
+    try {
+      t.is(other, n, 'the number was reused')
+      const err = t.throws(() => call(mf), { code: 'EBADF' }, method) as NodeJS.ErrnoException
+      t.is(err?.syscall, syscall, method)
+      t.regex(err?.message ?? '', new RegExp(`^EBADF: bad file descriptor, ${syscall}: fd ${n} of this MemFile was closed outside linux-fd`), method)
+      t.true(mf.closed, method)
+      t.is(mf.fd, -1, method)
+      t.throws(() => mf.write('again'), { code: 'EBADF', message: /was closed outside linux-fd/ }, `${method}: later calls too`)
+      mf.close()
+      t.is(readFileSync(path, 'utf8'), '{"important":true}\n', `${method}: the other file is untouched`)
+      t.is(fstatSync(other).size, 19, `${method}: and still open`)
+    } finally {
+      closeSync(other)
+    }
+  }
+})
+
+test.serial('fs.createReadStream(mf.fd) closes the fd when it ends: a truncate and write after that do not reach the file that got the number (s51-memfd MED)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-stream-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'db.json')
+  writeFileSync(path, '{"important":true}\n')
+  const mf = MemFile.create('report')
+  t.teardown(() => mf.close())
+  mf.write('report body\n')
+  const n = mf.fd
+  const chunks: Buffer[] = []
+  await new Promise<void>((resolve, reject) => {
+    createReadStream('', { fd: n, start: 0 })
+      .on('data', (d) => chunks.push(d as Buffer))
+      .on('error', reject)
+      .on('close', resolve)
+  })
+  t.is(Buffer.concat(chunks).toString(), 'report body\n')
+  const db = openSync(path, 'r+')
+  t.teardown(() => closeSync(db))
+  t.is(db, n, 'the number was reused')
+  t.throws(() => mf.truncate(0), { code: 'EBADF', message: /^EBADF: bad file descriptor, ftruncate: fd \d+ of this MemFile was closed outside linux-fd/ })
+  t.throws(() => mf.write('next report\n'), { code: 'EBADF', message: /was closed outside linux-fd/ })
+  t.true(mf.closed)
+  t.is(readFileSync(path, 'utf8'), '{"important":true}\n')
+})
+
+test.serial('the identity check lets a live MemFile work: a duplicate whose original was closed, and the same memfd reopened onto the number (s51-memfd MED)', (t) => {
+  const mf = MemFile.create('live')
+  mf.write('abc')
+  const dup = MemFile.fromFd(mf.fd)
+  t.teardown(() => dup.close())
+  mf.close()
+  dup.truncate(4096)
+  t.is(dup.write('xyz', 1), 3)
+  t.is(dup.read(4).toString(), 'axyz')
+  const into = Buffer.alloc(2)
+  t.is(dup.readInto(into, 2), 2)
+  t.is(into.toString(), 'yz')
+  dup.addSeals({ shrink: true })
+  const view = dup.map()
+  t.is(Buffer.from(view, 0, 4).toString(), 'axyz')
+  dup.unmap(view)
+  t.false(dup.closed)
+  // The number closed and this same memfd reopened onto it (through
+  // /proc): the same file, so the calls go on, and close() closes it.
+  const keep = openSync(dup.path, 'r+')
+  t.teardown(() => closeSync(keep))
+  const n = dup.fd
+  closeSync(n)
+  const reopened = openSync(`/proc/self/fd/${keep}`, 'r+')
+  t.is(reopened, n, 'the number was reused by the same memfd')
+  dup.truncate(8192)
+  t.is(dup.write('!', 0), 1)
+  t.is(dup.read(1).toString(), '!')
+  t.false(dup.closed)
+  dup.close()
+  t.throws(() => fstatSync(reopened), { code: 'EBADF' }, 'close() closed the reopened number, its own file')
 })

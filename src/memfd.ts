@@ -343,9 +343,12 @@ const token = Symbol('MemFile')
  * inherited fd); both sides can
  * {@link MemFile.map | map()} the same memory. The fd also works with
  * Node's own `fs` calls. It is close-on-exec; closing it does not
- * invalidate existing mappings. If JS closes `mf.fd` itself, the next call
- * throws `EBADF` and the object gives the number up without closing it
- * (see {@link MemFile.close | close()}).
+ * invalidate existing mappings. If JS closes `mf.fd` itself (`fs.closeSync`,
+ * or a stream's `autoClose` at its end), the next call throws `EBADF` and
+ * the object gives the number up without closing it (see
+ * {@link MemFile.close | close()}). That holds even when another file got
+ * the number since: the calls that change or read the file check first,
+ * with one `fstat`, that the number is still this memfd.
  *
  * @example
  * ```ts
@@ -480,6 +483,29 @@ export class MemFile implements Disposable {
     throw this.#unusable()
   }
 
+  /**
+   * The fd, checked before a call that changes or reads the file
+   * (`truncate`, `write`, `read`, `readInto`, `addSeals`, `map`): one
+   * `fstat` compared with the identity recorded at open. A number closed
+   * outside the package and reused by another file was used as it was:
+   * `truncate()` emptied that file and `write()` wrote into it (s51-memfd
+   * MED). A lost fd is given up as {@link MemFile.#fail} does, naming
+   * `syscall`, the call that was about to run.
+   */
+  #checked(syscall: string): number {
+    const fd = this.#open()
+    if (!native.fdHandleLost(this.#h)) return fd
+    return this.#lose(syscall)
+  }
+
+  /** Gives the number up without closing it (the handle already forgot it) and throws `EBADF`, naming `syscall`. */
+  #lose(syscall: string): never {
+    this.#lostFd = this.#fd
+    this.#lostBy = syscall
+    this.#fd = -1
+    throw this.#unusable()
+  }
+
   #unusable(): Error {
     if (this.#lostFd < 0) return useAfterClose('MemFile')
     const err = errnoError(-EBADF, this.#lostBy)
@@ -497,12 +523,7 @@ export class MemFile implements Disposable {
    * `EBADF` and keeps its fd.
    */
   #fail(errno: number, syscall: string, hint?: string): ErrnoError | Error {
-    if ((errno === -EBADF || errno === -EINVAL) && this.#fd >= 0 && native.fdHandleLost(this.#h)) {
-      this.#lostFd = this.#fd
-      this.#lostBy = syscall
-      this.#fd = -1
-      return this.#unusable()
-    }
+    if ((errno === -EBADF || errno === -EINVAL) && this.#fd >= 0 && native.fdHandleLost(this.#h)) this.#lose(syscall)
     return errnoError(errno, syscall, undefined, hint)
   }
 
@@ -559,13 +580,15 @@ export class MemFile implements Disposable {
    *   `hugePages` size that is not a multiple of the huge page size, or on
    *   an fd opened read-only (`ftruncate`'s own answer there, not `EBADF`),
    *   `EFBIG` past the process's `RLIMIT_FSIZE` (Node ignores `SIGXFSZ`, so
-   *   the process goes on), `ERR_USE_AFTER_CLOSE`.
+   *   the process goes on), `EBADF` if the fd was closed outside the
+   *   package (checked first: a file that got the number since is not
+   *   touched), `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
    */
   truncate(size: number): void {
     const self = MemFile.#of(this)
     const n = toInt(size, 'size', 0, Number.MAX_SAFE_INTEGER)
-    const r = native.memfdTruncate(self.#open(), n)
+    const r = native.memfdTruncate(self.#checked('ftruncate'), n)
     const page = self.#hugePage
     if (r < 0) throw self.#fail(r, 'ftruncate', page !== 0 && n % page !== 0 ? `a hugePages file's size is a multiple of its page size, ${page}` : undefined)
   }
@@ -582,7 +605,8 @@ export class MemFile implements Disposable {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad `position`, or one where the data would end past 2^53-1.
    * @throws {Error} `EPERM` (the `write`, `futureWrite` or `grow` seal),
    *   `EINVAL` (a `hugePages` file: use a mapping), `EBADF` (an fd opened
-   *   read-only, or closed outside the package), `EFBIG` for a write that
+   *   read-only, or closed outside the package: checked first, so a file
+   *   that got the number since is not written), `EFBIG` for a write that
    *   starts at or past `RLIMIT_FSIZE` (one that crosses it is cut short),
    *   `ERR_USE_AFTER_CLOSE`.
    * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
@@ -593,7 +617,7 @@ export class MemFile implements Disposable {
     if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView, ArrayBuffer or SharedArrayBuffer', data)
     // The end must stay a safe integer, or `size` could not say it exactly.
     const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - bytes.length), 0)
-    const n = native.memfdWrite(self.#open(), bytes, pos)
+    const n = native.memfdWrite(self.#checked('pwrite'), bytes, pos)
     if (n < 0) throw self.#fail(n, 'pwrite', n === -EINVAL && self.#hugePage !== 0 ? 'a hugePages file cannot be written with write(): use map({ writable: true })' : undefined)
     return n
   }
@@ -606,14 +630,14 @@ export class MemFile implements Disposable {
    * @param position - default 0.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `length` or `position` that is not a number.
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` (an fd opened write-only, or closed outside the package).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` (an fd opened write-only, or closed outside the package: checked first, so a file that got the number since is not read).
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
   read(length: number, position?: number): Buffer {
     const self = MemFile.#of(this)
     let len = toInt(length, 'length', 0, 0x7fffffff)
     const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
-    const fd = self.#open()
+    const fd = self.#checked('pread')
     if (len > 64 * 1024) {
       // Don't allocate (up to 2 GiB) for bytes past the end of the file: one
       // fstat sizes the buffer. The read still stops at the end if the file
@@ -636,7 +660,7 @@ export class MemFile implements Disposable {
    * @returns the bytes read.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`.
    * @throws {RangeError} `ERR_OUT_OF_RANGE`.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` (an fd opened write-only, or closed outside the package).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE`; `EBADF` (an fd opened write-only, or closed outside the package: checked first, so a file that got the number since is not read).
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
   readInto(buffer: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, position?: number): number {
@@ -644,7 +668,7 @@ export class MemFile implements Disposable {
     const pos = toInt(position, 'position', 0, Number.MAX_SAFE_INTEGER, 0)
     const bytes = bufferBytes(buffer)
     if (bytes === undefined) throw invalidArgType('buffer', 'an ArrayBufferView, ArrayBuffer or SharedArrayBuffer', buffer)
-    const n = native.memfdReadInto(self.#open(), bytes, pos)
+    const n = native.memfdReadInto(self.#checked('pread'), bytes, pos)
     if (n < 0) throw self.#fail(n, 'pread')
     return n
   }
@@ -672,9 +696,11 @@ export class MemFile implements Disposable {
    * writes but keeps existing writable mappings working.
    * @param seals - the seals to add, as `true`; see {@link MemFileSeals}.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for an unknown seal name.
-   * @throws {Error} `EPERM` (not sealable, or the `seal` seal is set),
+   * @throws {Error} `EPERM` (not sealable, the `seal` seal is set, or an
+   *   fd opened read-only: adding seals needs one open for writing),
    *   `EBUSY` (`write` with a writable mapping), `EINVAL` (a seal this
-   *   kernel does not know), `ERR_USE_AFTER_CLOSE`.
+   *   kernel does not know), `EBADF` (the fd was closed outside the
+   *   package), `ERR_USE_AFTER_CLOSE`.
    * @example
    * ```ts
    * mf.addSeals({ shrink: true, grow: true })
@@ -689,7 +715,7 @@ export class MemFile implements Disposable {
     for (const [name, bit] of SEAL_BITS) {
       if (toBool(o[name], `seals.${name}`, false)) bits |= bit
     }
-    const fd = self.#open()
+    const fd = self.#checked('fcntl')
     const r = native.memfdAddSeals(fd, bits)
     if (r < 0) throw self.#fail(r, 'fcntl', self.#sealHint(r, fd))
   }
@@ -774,7 +800,7 @@ export class MemFile implements Disposable {
    *   `unmap()`ped one too; that quarter covers a V8 heap of about 4 GB:
    *   with a larger one, raise `vm.max_map_count`),
    *   `ERR_NOT_SUPPORTED` (a runtime without external ArrayBuffers),
-   *   `ERR_USE_AFTER_CLOSE`.
+   *   `EBADF` (the fd was closed outside the package), `ERR_USE_AFTER_CLOSE`.
    * @example
    * ```ts
    * mf.truncate(1 << 20)
@@ -792,7 +818,7 @@ export class MemFile implements Disposable {
     const allowShrink = toBool(o.unsafeAllowShrink, 'options.unsafeAllowShrink', false)
     const offset = toInt(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER, 0)
     let length = o.length === undefined ? undefined : toInt(o.length, 'options.length', 1, Number.MAX_SAFE_INTEGER)
-    const fd = self.#open()
+    const fd = self.#checked('mmap')
     const seals = native.memfdGetSeals(fd)
     if (seals < 0) throw self.#fail(seals, 'fcntl')
     if ((seals & F_SEAL_SHRINK) === 0 && !allowShrink) {
