@@ -1142,3 +1142,28 @@ test.serial('the identity check lets a live MemFile work: a duplicate whose orig
   dup.close()
   t.throws(() => fstatSync(reopened), { code: 'EBADF' }, 'close() closed the reopened number, its own file')
 })
+
+test('addSeals on an fd opened read-only says that seals need an fd open for writing (s51-memfd LOW)', (t) => {
+  const mf = MemFile.create('ro-seals')
+  t.teardown(() => mf.close())
+  const ro = MemFile.fromFd(openSync(mf.path, 'r'), { adopt: true })
+  t.teardown(() => ro.close())
+  t.throws(() => ro.addSeals({ grow: true }), {
+    code: 'EPERM',
+    message:
+      "EPERM: operation not permitted, fcntl (this fd is open read-only: adding seals needs an fd open for writing (MemFile.fromFd of an fd opened 'r+'))",
+  })
+  t.false(mf.seals.grow)
+  // F_ADD_SEALS asks for write access only: a write-only fd adds them.
+  const wo = MemFile.fromFd(openSync(mf.path, fsConstants.O_WRONLY), { adopt: true })
+  t.teardown(() => wo.close())
+  wo.addSeals({ grow: true })
+  t.true(mf.seals.grow)
+  // The 'seal' seal still says so on a writable fd.
+  const sealed = MemFile.create('ro-sealed', { sealable: false })
+  t.teardown(() => sealed.close())
+  t.throws(() => sealed.addSeals({ grow: true }), {
+    code: 'EPERM',
+    message: "EPERM: operation not permitted, fcntl (the file takes no more seals: it has the 'seal' seal (a file made with sealable: false starts with it))",
+  })
+})

@@ -119,6 +119,12 @@ function shapeOf(buffer: object): object {
 const MAP_BUDGET_HINT =
   'no mapping left: the package keeps at most three quarters of vm.max_map_count mappings live in a process, so that V8 keeps room for its own; unmap() mappings no longer needed and drop their buffers: a slot comes back once the unmapped buffer is garbage-collected and the event loop has turned, which runs its finalizer (a loop that never yields gets none back), or raise vm.max_map_count'
 
+/** The fd's access mode (`O_RDONLY`, `O_WRONLY` or `O_RDWR`, from `F_GETFL`), or -1 if `fcntl` fails. */
+function accessMode(fd: number): number {
+  const flags = native.fcntlInt(fd, native.F_GETFL, 0)
+  return flags < 0 ? -1 : flags & native.O_ACCMODE
+}
+
 /**
  * Why a mapping was refused, where the errno alone does not say: a hugetlb
  * file's pool is empty (`ENOMEM`: its mapping reserves its pages when it is
@@ -137,8 +143,7 @@ function mapHint(errno: number, writable: boolean, seals: number, fd: number, hu
     return `the file is sealed against writes by ${(seals & F_SEAL_WRITE) !== 0 ? 'F_SEAL_WRITE' : 'F_SEAL_FUTURE_WRITE'}: map it without writable`
   }
   if (errno !== -EACCES) return undefined
-  const flags = native.fcntlInt(fd, native.F_GETFL, 0)
-  const mode = flags < 0 ? -1 : flags & native.O_ACCMODE
+  const mode = accessMode(fd)
   if (mode === native.O_RDONLY && writable) return 'this fd is open read-only: map it without writable'
   if (mode === native.O_WRONLY) return `this fd is open write-only: a mapping needs an fd open for reading${writable ? ' and writing (O_RDWR)' : ''}`
   return undefined
@@ -723,7 +728,11 @@ export class MemFile implements Disposable {
   /**
    * Why `addSeals` was refused, where the errno alone does not say
    * (s40-memfd LOW-4): `EBUSY` names the writable mapping it met, which may
-   * not be this object's; `EPERM` says that the file takes no more seals.
+   * not be this object's; `EPERM` says that the fd is open read-only (the
+   * kernel's first test: `F_ADD_SEALS` needs an fd open for writing;
+   * s51-memfd LOW, a bare `EPERM` on `fromFd` of a `/proc` path opened
+   * `'r'`) or that the file takes no more seals. Not `'w'` in the hint:
+   * opening the memfd's path `'w'` truncates it.
    */
   #sealHint(errno: number, fd: number): string | undefined {
     if (errno === -EBUSY) {
@@ -732,6 +741,9 @@ export class MemFile implements Disposable {
         : "the file has a writable mapping that is not this MemFile's (another MemFile's, a worker's or another process's): unmap it first"
     }
     if (errno === -EPERM) {
+      if (accessMode(fd) === native.O_RDONLY) {
+        return "this fd is open read-only: adding seals needs an fd open for writing (MemFile.fromFd of an fd opened 'r+')"
+      }
       const seals = native.memfdGetSeals(fd)
       if (seals >= 0 && (seals & F_SEAL_SEAL) !== 0) return "the file takes no more seals: it has the 'seal' seal (a file made with sealable: false starts with it)"
     }
