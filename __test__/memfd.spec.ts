@@ -1167,3 +1167,32 @@ test('addSeals on an fd opened read-only says that seals need an fd open for wri
     message: "EPERM: operation not permitted, fcntl (the file takes no more seals: it has the 'seal' seal (a file made with sealable: false starts with it))",
   })
 })
+
+test('MemFile.fromFd of a hugePages memfd keeps its hints: truncate, write and map say why (s51-memfd LOW)', (t) => {
+  let mf: MemFile
+  try {
+    mf = MemFile.create('huge-from', { hugePages: '2MB' })
+  } catch (e) {
+    t.log(`not run: 2 MB huge pages cannot be created here (${(e as Error).message})`)
+    return t.pass()
+  }
+  t.teardown(() => mf.close())
+  const wrapped = MemFile.fromFd(mf.fd)
+  t.teardown(() => wrapped.close())
+  t.throws(() => wrapped.truncate(4096), { code: 'EINVAL', message: /\(a hugePages file's size is a multiple of its page size, 2097152\)$/ })
+  t.throws(() => wrapped.write('x'), { code: 'EINVAL', message: /\(a hugePages file cannot be written with write\(\): use map\(\{ writable: true \}\)\)$/ })
+  wrapped.truncate(2 << 20)
+  wrapped.addSeals({ shrink: true })
+  const reserved = Number(readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'))
+  if (reserved === 0 && !underQemu) {
+    t.throws(() => wrapped.map({ writable: true }), { code: 'ENOMEM', message: /\(not enough free huge pages of this size: see \/sys\/kernel\/mm\/hugepages\/hugepages-2048kB\/nr_hugepages;/ })
+  }
+  // A plain memfd wrapped the same way is no hugePages file.
+  const plain = MemFile.create('plain-from')
+  t.teardown(() => plain.close())
+  const p = MemFile.fromFd(plain.fd)
+  t.teardown(() => p.close())
+  p.truncate(4096)
+  t.is(p.write('x'), 1)
+  t.throws(() => p.truncate(-1 as number), { code: 'ERR_OUT_OF_RANGE' })
+})

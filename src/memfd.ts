@@ -5,7 +5,7 @@
  * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
  * @module
  */
-import { readlinkSync } from 'node:fs'
+import { readlinkSync, statfsSync } from 'node:fs'
 import { constants } from 'node:os'
 import { inspect, types } from 'node:util'
 
@@ -147,6 +147,30 @@ function mapHint(errno: number, writable: boolean, seals: number, fd: number, hu
   if (mode === native.O_RDONLY && writable) return 'this fd is open read-only: map it without writable'
   if (mode === native.O_WRONLY) return `this fd is open write-only: a mapping needs an fd open for reading${writable ? ' and writing (O_RDWR)' : ''}`
   return undefined
+}
+
+/** `statfs`'s `f_type` of hugetlbfs, the test of the core's `is_hugetlbfs`. */
+const HUGETLBFS_MAGIC = 0x958458f6
+
+/**
+ * The huge page size of `fd` if it is a hugetlbfs file (a `MFD_HUGETLB`
+ * memfd made elsewhere), else 0: its mapping granule (`memfdPageSize`, the
+ * core's `map_granule`, which is the huge page size there) where `statfs`
+ * of its `/proc/self/fd` link says hugetlbfs. The binding has no
+ * `is_hugetlbfs` of its own, and the granule alone cannot tell: it is the
+ * base page size elsewhere, which JS does not know. 0 without /proc or
+ * `fs.statfsSync` (the hints are then missing, as before s51-memfd LOW).
+ */
+function hugePageOf(fd: number): number {
+  let type: number
+  try {
+    type = statfsSync(`/proc/self/fd/${fd}`).type
+  } catch {
+    return 0
+  }
+  if (type >>> 0 !== HUGETLBFS_MAGIC) return 0
+  const page = native.memfdPageSize(fd)
+  return page > 0 ? page : 0
 }
 
 /**
@@ -371,7 +395,11 @@ export class MemFile implements Disposable {
   /** The fd while open; -1 once closed or lost. */
   #fd: number
   readonly #name: string
-  /** The huge page size of a `hugePages` file made here, else 0 (then asked of the kernel). */
+  /**
+   * The huge page size of a `hugePages` file (made here, or wrapped by
+   * `fromFd` where /proc shows it on hugetlbfs), else 0 (then asked of the
+   * kernel).
+   */
   readonly #hugePage: number
   #maps: Mappings | undefined
   /** The number the fd had when it was found closed behind our back, else -1. */
@@ -474,7 +502,9 @@ export class MemFile implements Disposable {
     } else if (native.memfdGetSeals(raw) === -EINVAL) throw wrongFdKind(raw, 'a memfd')
     const h = native.fdHandleFrom(raw, adopt, false, false)
     if (typeof h === 'number') throw fromFdError(h, raw)
-    return new MemFile(token, h, name, 0)
+    // A hugePages memfd keeps the hints create() gives (s51-memfd LOW: a
+    // bare EINVAL for truncate(4096) and write(), ENOMEM for map()).
+    return new MemFile(token, h, name, hugePageOf(native.fdHandleFd(h)))
   }
 
   static #of(self: unknown): MemFile {
