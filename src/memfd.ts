@@ -8,6 +8,7 @@
 import { readlinkSync, statfsSync } from 'node:fs'
 import { constants } from 'node:os'
 import { inspect, types } from 'node:util'
+import { markAsUntransferable } from 'node:worker_threads'
 
 import { native } from './binding'
 import { shown } from './inspect'
@@ -26,6 +27,27 @@ import {
   type ErrnoError,
 } from './errors'
 import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
+
+/**
+ * Whether `worker_threads.markAsUntransferable()` gives an `ArrayBuffer` a
+ * detach key (Node 24 does; 20 and 22 only mark it). A buffer with such a
+ * key cannot be detached without it, and Node-API's detach of it, which
+ * `unmap()` calls, aborted the process (`FATAL ERROR: v8::FromJust`; found
+ * in stop 51). `transfer()` of such a buffer throws a `TypeError` instead,
+ * and that is how it is told apart, here and in `unmap()`.
+ */
+const KEYED_MARKING = ((): boolean => {
+  const transfer = (ArrayBuffer.prototype as { transfer?: unknown }).transfer
+  if (typeof transfer !== 'function' || typeof markAsUntransferable !== 'function') return false
+  const probe = new ArrayBuffer(1)
+  markAsUntransferable(probe)
+  try {
+    transfer.call(probe)
+    return false
+  } catch {
+    return true
+  }
+})()
 
 /** `memfdCreate` flag: close-on-exec (the default). */
 export const MFD_CLOEXEC: number = native.MFD_CLOEXEC
@@ -402,6 +424,8 @@ export class MemFile implements Disposable {
    */
   readonly #hugePage: number
   #maps: Mappings | undefined
+  /** The buffers `map()` returned, where {@link KEYED_MARKING} needs to know them (see `unmap()`). */
+  #mapped: WeakSet<ArrayBuffer> | undefined
   /** The number the fd had when it was found closed behind our back, else -1. */
   #lostFd = -1
   /** The call that found the fd lost. */
@@ -823,12 +847,19 @@ export class MemFile implements Disposable {
    * mapping with {@link MemFile.unmap | unmap(buffer)}; garbage collection
    * of the buffer also frees it. Closing the `MemFile` does not.
    *
-   * **Workers.** The buffer cannot move to another thread: Node 20 and 21
+   * **Workers.** The buffer must not move to another thread: Node 20 and 21
    * silently *copy* it when it is in a `postMessage` transfer list or
    * `structuredClone`'s `transfer` (writes to the copy never reach the file,
    * and the original stays attached); Node 22 and later refuse with a
    * `DataCloneError`. To share the memory with a worker, post `mf.fd` and
-   * call `MemFile.fromFd(fd).map()` there.
+   * call `MemFile.fromFd(fd).map()` there. **Known bug:** a view given to a
+   * web byte stream (`enqueue`, a BYOB `read`) or a buffer `transfer()`ed
+   * *can* then be posted to another thread, and when the thread that mapped
+   * it exits, the memory is unmapped under the other thread, whose next
+   * access crashes the process (SIGSEGV). Do not pass a mapping to web
+   * streams or `transfer()`. On Node 24, a mapping passed to
+   * `worker_threads.markAsUntransferable()` cannot be `unmap()`ped (an
+   * error), and Node aborts at exit while it is alive: let it be collected.
    *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` for an unknown option.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset or length.
@@ -885,7 +916,10 @@ export class MemFile implements Disposable {
     }
     self.#maps ??= native.memfdMappingsNew()
     const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
-    if (typeof ab !== 'number') return ab
+    if (typeof ab !== 'number') {
+      if (KEYED_MARKING) (self.#mapped ??= new WeakSet()).add(ab)
+      return ab
+    }
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
     // The binding's EMFILE: the budget of live mappings is used up (the
     // kernel's own mmap never says EMFILE). Reported as the ENOMEM the
@@ -914,14 +948,30 @@ export class MemFile implements Disposable {
    * "Memory in loops that never yield").
    * @param buffer - the `ArrayBuffer`, or any view of it.
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE`; `ERR_INVALID_ARG_VALUE` if
-   *   `buffer` is not a live mapping of this `MemFile` (e.g. unmapped already).
+   *   `buffer` is not a live mapping of this `MemFile` (e.g. unmapped
+   *   already), or (Node 24 and later) if it was passed to
+   *   `worker_threads.markAsUntransferable()`, which forbids detaching it:
+   *   such a mapping is unmapped when it is garbage-collected.
    * @see https://man7.org/linux/man-pages/man2/munmap.2.html
    */
   unmap(buffer: ArrayBuffer | ArrayBufferView): void {
     const self = MemFile.#of(this)
     if (typeof buffer !== 'object' || buffer === null) throw invalidArgType('buffer', 'an ArrayBuffer or ArrayBufferView', buffer)
     const ab: unknown = types.isArrayBuffer(buffer) ? buffer : (buffer as { buffer?: unknown }).buffer
-    if (self.#maps === undefined || !types.isArrayBuffer(ab) || native.memfdUnmap(self.#maps, ab) !== 0) {
+    let target = ab
+    if (KEYED_MARKING && types.isArrayBuffer(ab) && self.#mapped?.has(ab) === true && (ab as { detached?: boolean }).detached !== true) {
+      // A detach key (see KEYED_MARKING) makes the binding's detach abort
+      // the process. transfer() throws for such a buffer, and otherwise
+      // moves the mapping, untouched and at the same address, into a new
+      // ArrayBuffer (the original and its views detached, as by the
+      // binding), which the binding then unmaps and detaches.
+      try {
+        target = (ab as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+      } catch {
+        throw invalidArgValue('buffer', shapeOf(buffer), 'was passed to markAsUntransferable(), so it cannot be detached; it is unmapped when garbage-collected')
+      }
+    }
+    if (self.#maps === undefined || !types.isArrayBuffer(target) || native.memfdUnmap(self.#maps, target) !== 0) {
       // Its kind and length only: inspecting the buffer put up to 100 bytes
       // of (shared) memory in the message, and so in logs (s40-memfd LOW-4).
       throw invalidArgValue('buffer', shapeOf(buffer), 'is not a live mapping of this MemFile')
