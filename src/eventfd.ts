@@ -189,12 +189,20 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   constructor(initial?: number | bigint) {
     const adopted = counters.take(new.target, this)
     const h = adopted ?? open(initial, false)
-    const core: FdCore<bigint> = new FdCore<bigint>(h, 'EventCounter', (fd) => {
-      const r = core.shared ? native.eventfdTryRead(fd) : native.eventfdRead(fd)
-      if (typeof r !== 'number') return r
-      if (r === -11) return undefined
-      throw core.fail(r, 'eventfd_read')
-    })
+    const core: FdCore<bigint> = new FdCore<bigint>(
+      h,
+      'EventCounter',
+      (fd) => {
+        const r = core.shared ? native.eventfdTryRead(fd) : native.eventfdRead(fd)
+        if (typeof r !== 'number') return r
+        if (r === -11) return undefined
+        throw core.fail(r, 'eventfd_read')
+      },
+      undefined,
+      // A count taken at a fairness cut for a take aborted or closed before
+      // its delivery goes back (src/waiter.ts, #defer).
+      (fd, value) => native.eventfdWriteBig(fd, value) >= 0,
+    )
     core.shared = adopted !== undefined
     this.#core = core
   }
@@ -615,12 +623,20 @@ export class Semaphore implements Disposable {
   constructor(initial?: number | bigint) {
     const adopted = semaphores.take(new.target, this)
     const h = adopted ?? open(initial, true)
-    const core: FdCore<true> = new FdCore<true>(h, 'Semaphore', (fd) => {
-      const r = core.shared ? tryAcquireShared(fd) : native.semaphoreTryAcquire(fd)
-      if (r === 1) return true
-      if (r === 0) return undefined
-      throw core.fail(r, 'eventfd_read')
-    })
+    const core: FdCore<true> = new FdCore<true>(
+      h,
+      'Semaphore',
+      (fd) => {
+        const r = core.shared ? tryAcquireShared(fd) : native.semaphoreTryAcquire(fd)
+        if (r === 1) return true
+        if (r === 0) return undefined
+        throw core.fail(r, 'eventfd_read')
+      },
+      undefined,
+      // A permit taken at a fairness cut for an acquire aborted or closed
+      // before its delivery goes back (src/waiter.ts, #defer).
+      (fd) => native.eventfdWrite(fd, 1) >= 0,
+    )
     core.shared = adopted !== undefined
     this.#core = core
   }
