@@ -143,9 +143,12 @@ function show(self: object, name: string, core: FdCore<unknown>, depth: number, 
   if (!core.closed) core.shared = true
   const state: Record<string, unknown> = { fd: core.fd, closed: core.closed, pending: core.pending }
   if (!core.closed) {
-    try {
-      state.count = count(core)
-    } catch {}
+    // Read without count()'s error path: there core.fail finds a number
+    // closed behind the object's back, marks the object lost and rejects its
+    // pending waits, so printing it changed it (and printed the state before:
+    // `closed: false`; s51-efd). On an error the count is left out.
+    const r = native.eventfdCount(core.fd)
+    if (typeof r !== 'number') state.count = r
   }
   return shown(self, name, state, depth, options, { fd: core.fd })
 }
