@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
 
-import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, eventfdRead, eventfdWrite, Semaphore } from '../index.js'
+import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, eventfdRead, eventfdWrite, EventCounter, Semaphore } from '../index.js'
 
 const MAX = 2n ** 64n - 2n
 
@@ -95,6 +95,16 @@ test('wrong types are TypeErrors with ERR_INVALID_ARG_TYPE', (t) => {
   t.throws(() => eventfd('1' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
   const fd = withFd(t, eventfd(0, EFD_NONBLOCK))
   t.throws(() => eventfdWrite(fd, '1' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test('eventfd() takes int32 flags and a number initval (a bigint is refused, though new EventCounter(0n) takes one)', (t) => {
+  t.throws(() => eventfd(0, 2 ** 31), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => eventfd(0, -(2 ** 31) - 1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => eventfd(0, '1' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => eventfd(0n as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  const c = new EventCounter(0n)
+  t.teardown(() => c.close())
+  t.is(c.count, 0n)
 })
 
 test('a throwing fd getter propagates its own error', (t) => {

@@ -24,9 +24,12 @@ export const EFD_SEMAPHORE: number = native.EFD_SEMAPHORE
  * `eventfd(initval, flags)`—Creates an eventfd counter and returns its fd, as
  * Python's `os.eventfd`. The caller owns the fd and closes it with
  * `fs.closeSync`.
- * @param initval - initial counter value, 0 … 2^32-1.
- * @param flags - `EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE`; defaults to `EFD_CLOEXEC`.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` if `initval` is not in 0 … 2^32-1.
+ * @param initval - initial counter value, a number in 0 … 2^32-1 (as
+ * Python's `os.eventfd` takes an int; a bigint is refused here, though
+ * `new EventCounter(0n)` takes one).
+ * @param flags - `EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE`, an int32; defaults to `EFD_CLOEXEC`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` if `initval` or `flags` is not a number (a bigint included).
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` if `initval` is not an integer in 0 … 2^32-1, or `flags` not an integer in -2^31 … 2^31-1.
  * @throws {Error} `EINVAL` for unknown flags, `EMFILE`/`ENFILE` when out of fds.
  * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
  * @example
