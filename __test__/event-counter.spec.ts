@@ -92,6 +92,84 @@ test.serial('abort and close while waiting', async (t) => {
   await t.throwsAsync(closed, { code: 'ERR_USE_AFTER_CLOSE', message: 'EventCounter was closed' })
 })
 
+/**
+ * Puts this turn's run of ready awaits past the fairness cut (src/waiter.ts,
+ * FAST_RUN_MS), without timing anything: a ready take of another object
+ * starts the run (the turn's first clock read), a 12 ms busy loop outlasts
+ * the 10 ms, and 8 more ready takes reach the next clock read (every 8th),
+ * all in one synchronous block. The next ready wait of the turn, on any
+ * object, is then cut. Returns the takes, to await (and close) at the end.
+ */
+function cutTheTurn(): Promise<unknown> {
+  const busy = new EventCounter()
+  const takes: Promise<bigint>[] = []
+  busy.add(1)
+  takes.push(busy.take())
+  for (const end = performance.now() + 12; performance.now() < end; );
+  for (let i = 0; i < 8; i++) {
+    busy.add(1)
+    takes.push(busy.take())
+  }
+  return Promise.all(takes).finally(() => busy.close())
+}
+
+test.serial('a take that finds a value at the fairness cut is pending: close() rejects it with ERR_USE_AFTER_CLOSE and the shared counter keeps the value', async (t) => {
+  // Red before: the value was read from the kernel at once and delivered
+  // two setImmediate hops later, neither queued nor pending, so close()
+  // missed it: the take resolved with 5n, gone from the counter that the
+  // other object shares.
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const d = EventCounter.fromFd(c)
+  c.add(5)
+  const busy = cutTheTurn()
+  const p = d.take()
+  t.is(d.pending, 1, 'the take is pending until it settles')
+  d.close()
+  t.is(d.pending, 0)
+  await t.throwsAsync(p, { code: 'ERR_USE_AFTER_CLOSE', message: 'EventCounter was closed' })
+  t.is(c.count, 5n, 'the value is still in the counter')
+  await busy
+})
+
+test.serial('a take that finds a value at the fairness cut: an abort rejects it with AbortError and takes nothing', async (t) => {
+  // Red before: the take resolved with 5n despite the abort.
+  const c = new EventCounter(5)
+  t.teardown(() => c.close())
+  const busy = cutTheTurn()
+  const ac = new AbortController()
+  const p = c.take({ signal: ac.signal })
+  t.is(c.pending, 1)
+  ac.abort()
+  await t.throwsAsync(p, { name: 'AbortError', code: 'ABORT_ERR' })
+  t.is(c.pending, 0)
+  t.is(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left on the signal')
+  t.is(c.count, 5n, 'the value is still in the counter')
+  t.is(await c.take(), 5n)
+  await busy
+})
+
+test.serial('takes at the fairness cut each get the value added before them, in call order, and leave no listener', async (t) => {
+  // What a take that finds a value at once gets, whether or not the turn
+  // was cut: the count at the call, not what was added after it.
+  const c = new EventCounter()
+  t.teardown(() => c.close())
+  const busy = cutTheTurn()
+  const ac = new AbortController()
+  const got: bigint[] = []
+  const all: Promise<unknown>[] = []
+  for (let i = 1; i <= 3; i++) {
+    c.add(i)
+    all.push(c.take({ signal: ac.signal }).then((v) => got.push(v)))
+  }
+  t.is(c.pending, 3)
+  await Promise.all(all)
+  t.deepEqual(got, [1n, 2n, 3n])
+  t.is(c.pending, 0)
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  await busy
+})
+
 test.serial('fromFd rejects a semaphore eventfd, and a closed fd is EBADF', (t) => {
   const s = eventfd(0, EFD_SEMAPHORE)
   t.throws(() => EventCounter.fromFd(s), { code: 'ERR_INVALID_ARG_VALUE' })

@@ -3,6 +3,7 @@ import test from 'ava'
 // Serial: these tests count fds, spawn workers and children, and measure the
 // event loop, which concurrent tests on 2 cores would disturb.
 import { closeSync } from 'node:fs'
+import { getEventListeners } from 'node:events'
 import { Worker } from 'node:worker_threads'
 
 import { EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, Semaphore } from '../index.js'
@@ -92,6 +93,89 @@ test.serial('close rejects pending acquires with ERR_USE_AFTER_CLOSE, and later 
   t.throws(() => sem.tryAcquire(), { code: 'ERR_USE_AFTER_CLOSE' })
   t.throws(() => sem.acquireSync(), { code: 'ERR_USE_AFTER_CLOSE' })
   await t.throwsAsync(sem.acquire(), { code: 'ERR_USE_AFTER_CLOSE' })
+})
+
+/**
+ * Puts this turn's run of ready awaits past the fairness cut (src/waiter.ts,
+ * FAST_RUN_MS), without timing anything: a ready take of another object
+ * starts the run (the turn's first clock read), a 12 ms busy loop outlasts
+ * the 10 ms, and 8 more ready takes reach the next clock read (every 8th),
+ * all in one synchronous block. The next ready wait of the turn, on any
+ * object, is then cut. Returns the takes, to await (and close) at the end.
+ */
+function cutTheTurn(): Promise<unknown> {
+  const busy = new EventCounter()
+  const takes: Promise<bigint>[] = []
+  busy.add(1)
+  takes.push(busy.take())
+  for (const end = performance.now() + 12; performance.now() < end; );
+  for (let i = 0; i < 8; i++) {
+    busy.add(1)
+    takes.push(busy.take())
+  }
+  return Promise.all(takes).finally(() => busy.close())
+}
+
+test.serial('an acquire that finds a permit at the fairness cut is pending: close() rejects it with ERR_USE_AFTER_CLOSE and the shared pool keeps its permit', async (t) => {
+  // Red before: the permit was read from the kernel at once and delivered
+  // two setImmediate hops later, neither queued nor pending, so close()
+  // missed it: it resolved with a Permit that could not be given back
+  // (LINUX_FD_PERMIT_LOST) and the pool stayed 3n for good.
+  const pool = new Semaphore(4)
+  t.teardown(() => pool.close())
+  const sem = Semaphore.fromFd(pool)
+  const busy = cutTheTurn()
+  const p = sem.acquire()
+  t.is(sem.pending, 1, 'the acquire is pending until it settles')
+  sem.close()
+  t.is(sem.pending, 0)
+  await t.throwsAsync(p, { code: 'ERR_USE_AFTER_CLOSE', message: 'Semaphore was closed' })
+  t.is(pool.count, 4n, 'no permit lost')
+  await busy
+})
+
+test.serial('an acquire that finds a permit at the fairness cut: an abort rejects it with AbortError, consumes nothing, and the next waiter is served', async (t) => {
+  // Red before: the abort came too late for the early read and the acquire
+  // resolved with a Permit (pool.count 3n).
+  const pool = new Semaphore(4)
+  t.teardown(() => pool.close())
+  const sem = Semaphore.fromFd(pool)
+  t.teardown(() => sem.close())
+  const busy = cutTheTurn()
+  const ac = new AbortController()
+  const reason = new Error('no longer needed')
+  const aborted = sem.acquire({ signal: ac.signal })
+  const next = sem.acquire()
+  t.is(sem.pending, 2)
+  ac.abort(reason)
+  const err = await t.throwsAsync(aborted, { name: 'AbortError', code: 'ABORT_ERR' })
+  t.is(err?.cause, reason)
+  t.is(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left on the signal')
+  const permit = await next
+  t.is(sem.pending, 0)
+  t.is(pool.count, 3n, 'one permit taken, by the live acquire')
+  permit.release()
+  t.is(pool.count, 4n, 'no permit lost')
+  await busy
+})
+
+test.serial('acquires that find permits at the fairness cut still settle in call order, each with a permit, and leave no listener', async (t) => {
+  const sem = new Semaphore(3)
+  t.teardown(() => sem.close())
+  const busy = cutTheTurn()
+  const ac = new AbortController()
+  const order: number[] = []
+  const all = [0, 1, 2, 3].map((i) => sem.acquire({ signal: ac.signal }).then((p) => (order.push(i), p)))
+  void Promise.allSettled(all) // a failed assertion below must not leave them unhandled
+  t.is(sem.pending, 4)
+  sem.release()
+  const permits = await Promise.all(all)
+  t.deepEqual(order, [0, 1, 2, 3])
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  t.is(sem.count, 0n)
+  for (const p of permits) p.release()
+  t.is(sem.count, 4n)
+  await busy
 })
 
 test.serial('Symbol.dispose closes the semaphore', (t) => {

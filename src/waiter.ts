@@ -14,6 +14,11 @@
  *   read error settles only the waiter at the head: `SocketPolicy`).
  * - The watch is started only while someone waits (the native side then pins
  *   the callback, and so this object), and stopped when the queue empties.
+ * - A value taken at a fairness cut is held for its waiter until delivered,
+ *   and the waiter counts as pending. Where the value can go back to the fd
+ *   (an eventfd's count: `GiveBack`), an abort or `close()` before the
+ *   delivery gives it back and rejects; a timer's expirations, a message or
+ *   a connection cannot go back, and are delivered whatever comes.
  * Not part of the public API (only what src/index.ts re-exports is).
  * @module
  */
@@ -49,6 +54,14 @@ export interface SocketPolicy {
   readonly onShutdown: (err: Error) => void
 }
 
+/**
+ * Gives a value taken from the fd back to it (an eventfd: writes the count a
+ * take read, or the 1 an acquire read); false if the write failed. For a
+ * value taken at a fairness cut whose waiter is aborted, or whose object is
+ * closed, before the delivery ({@link FdCore.close}).
+ */
+export type GiveBack<T> = (fd: number, value: T) => boolean
+
 interface Waiter<T> {
   resolve(value: T): void
   reject(error: unknown): void
@@ -59,6 +72,9 @@ interface Waiter<T> {
   /** Its neighbours in its object's queue of waiters. */
   prev: Waiter<T> | undefined
   next: Waiter<T> | undefined
+  /** Whether a value was taken for it at a fairness cut (`value`) and is not yet delivered: it is on its object's deferred list. */
+  held: boolean
+  value: T | undefined
 }
 
 /**
@@ -203,13 +219,22 @@ export class FdCore<T> {
   readonly #onFire: (errno?: number) => void
   readonly #socket: SocketPolicy | undefined
   /**
-   * Values taken at a fairness cut and not yet delivered, in call order;
-   * undefined when none. While there are some, a ready value joins them
-   * rather than resolving at once: a later call settled before an earlier
-   * one (diff35 L4). One deferred drain delivers them all, so a stream of
-   * ready awaits never stays on the deferred path.
+   * Typed without `T`, so that an `FdCore<T>` stays assignable to
+   * `FdCore<unknown>` (channel.ts's error helpers take one); it is only
+   * passed values of this core's own reads.
    */
-  #deferred: Array<() => void> | undefined
+  readonly #giveBack: ((fd: number, value: unknown) => boolean) | undefined
+  /**
+   * The waiters whose values were taken at a fairness cut, in call order,
+   * until the deferred delivery; undefined when none. While there are some,
+   * a ready value joins them rather than resolving at once: a later call
+   * settled before an earlier one (diff35 L4). One deferred drain delivers
+   * them all, so a stream of ready awaits never stays on the deferred path.
+   * A waiter given back meanwhile (`held` false) is skipped.
+   */
+  #deferred: Waiter<T>[] | undefined
+  /** How many waiters on {@link FdCore.#deferred} still hold their value; they count in `pending`. */
+  #held = 0
   /** The timer that ends a {@link FdCore.pause}; undefined when not paused. */
   #paused: ReturnType<typeof setTimeout> | undefined
   /** When the last {@link FdCore.pause} ended ({@link clock}), on time or cut short; 0 before any. */
@@ -220,14 +245,17 @@ export class FdCore<T> {
    * @param owner - the class name, for errors (`"Semaphore was closed"`).
    * @param read - the non-blocking read a waiter is settled with.
    * @param socket - a socket's policy ({@link SocketPolicy}); none for a counter.
+   * @param giveBack - how a value taken at a fairness cut goes back to the fd
+   * ({@link GiveBack}); none where it cannot (a timer, a socket).
    */
-  constructor(h: Handle, owner: string, read: Read<T>, socket?: SocketPolicy) {
+  constructor(h: Handle, owner: string, read: Read<T>, socket?: SocketPolicy, giveBack?: GiveBack<T>) {
     this.#h = h
     this.fd = native.fdHandleFd(h)
     this.#owner = owner
     this.#read = read
     this.#onFire = (errno) => this.#fire(errno)
     this.#socket = socket
+    this.#giveBack = giveBack as ((fd: number, value: unknown) => boolean) | undefined
   }
 
   /** Whether `close()` ran or the fd was lost. */
@@ -245,9 +273,9 @@ export class FdCore<T> {
     return this.#pauseEnded
   }
 
-  /** Waits pending in this environment. */
+  /** Waits pending in this environment: queued, or holding a value taken at a fairness cut. */
   get pending(): number {
-    return this.#size
+    return this.#size + this.#held
   }
 
   /**
@@ -300,10 +328,15 @@ export class FdCore<T> {
         if (value !== undefined) {
           countReady()
           if (this.#deferred === undefined && runGoesOn()) return resolve(value)
-          return this.#defer(resolve, value)
+          const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter, prev: undefined, next: undefined, held: false, value: undefined }
+          this.#defer(w, value)
+          // Where the value can go back, an abort before the delivery gives
+          // it back and rejects (see #defer); else it is delivered anyway.
+          if (signal !== undefined && this.#giveBack !== undefined) this.#listen(w, signal)
+          return
         }
       }
-      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter, prev: undefined, next: undefined }
+      const w: Waiter<T> = { resolve, reject, signal, onAbort: undefined, iter, prev: undefined, next: undefined, held: false, value: undefined }
       w.prev = this.#tail
       if (this.#tail === undefined) this.#head = w
       else this.#tail.next = w
@@ -314,24 +347,59 @@ export class FdCore<T> {
         this.#remove(w)
         return reject(err)
       }
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          if (this.#remove(w)) w.reject(abortErrorOf(signal))
-        }
-        w.onAbort = onAbort
-        // A signal whose addEventListener or `aborted` getter throws must
-        // not leave this waiter queued: its promise would reject while the
-        // started watch kept the process alive for good (issue 13 item 7).
-        try {
-          signal.addEventListener('abort', onAbort, { once: true })
-          // The listener may have been added too late (aborted synchronously
-          // by addEventListener itself), or the object closed meanwhile.
-          if (signal.aborted) onAbort()
-        } catch (error) {
-          if (this.#remove(w)) reject(error)
-        }
-      }
+      if (signal !== undefined) this.#listen(w, signal)
     })
+  }
+
+  /**
+   * Listens for `signal`'s abort, which takes `w` out of the queue, or gives
+   * back the value it holds, and rejects it with an `AbortError`.
+   */
+  #listen(w: Waiter<T>, signal: AbortSignal): void {
+    const onAbort = (): void => {
+      if (this.#drop(w)) w.reject(abortErrorOf(signal))
+    }
+    w.onAbort = onAbort
+    // A signal whose addEventListener or `aborted` getter throws must
+    // not leave this waiter queued: its promise would reject while the
+    // started watch kept the process alive for good (issue 13 item 7).
+    try {
+      signal.addEventListener('abort', onAbort, { once: true })
+      // The listener may have been added too late (aborted synchronously
+      // by addEventListener itself), or the object closed meanwhile.
+      if (signal.aborted) onAbort()
+    } catch (error) {
+      if (this.#drop(w)) w.reject(error)
+    }
+  }
+
+  /**
+   * Cancels `w`: out of the queue, or its held value given back (then
+   * unlistened). False if it is neither queued nor holding a value that
+   * could go back: it is settled, or its value will be delivered.
+   */
+  #drop(w: Waiter<T>): boolean {
+    if (this.#remove(w)) return true
+    if (!this.#giveUp(w)) return false
+    this.#unlisten(w)
+    return true
+  }
+
+  /**
+   * Gives the value `w` holds back to the fd, if it can go back: the
+   * object's fd is still its own (one `fstat`, on this rare path; a number
+   * closed behind our back may name another file by now) and the write
+   * succeeds. Runs no user code. False leaves `w` holding it, to be
+   * delivered.
+   */
+  #giveUp(w: Waiter<T>): boolean {
+    const h = this.#h
+    if (!w.held || this.#giveBack === undefined || h === undefined || native.fdHandleLost(h)) return false
+    if (!this.#giveBack(this.fd, w.value)) return false
+    w.held = false
+    w.value = undefined
+    this.#held--
+    return true
   }
 
   /**
@@ -356,19 +424,44 @@ export class FdCore<T> {
    * one hop resumed it there, so the next timers phase came only after a
    * second 10 ms run (setTimeout(0) waited 20 ms; user34 L7). The second hop
    * always lands after a timers phase.
+   *
+   * Until then `w` holds the value and is pending. Such a wait was neither
+   * queued nor pending, and had no abort listener, so `close()` and an abort
+   * missed it: it resolved after them, with a permit that could not go back
+   * or a count taken from a counter other fds share (s51-efd HIGH). Where
+   * the value can go back ({@link GiveBack}), they now give it back and
+   * reject. The read is not put off to the delivery instead (queue at the
+   * cut, read two hops later): a take gets the count at its call, and
+   * `add(1); take(); add(1); take()` at a cut would then give the first
+   * take 2 and leave the second waiting (mutants.spec, diff35b M1).
    */
-  #defer(resolve: (value: T) => void, value: T): void {
-    const deliver = (): void => resolve(value)
+  #defer(w: Waiter<T>, value: T): void {
+    w.held = true
+    w.value = value
+    this.#held++
     if (this.#deferred !== undefined) {
-      this.#deferred.push(deliver)
+      this.#deferred.push(w)
       return
     }
-    const list = [deliver]
+    const list = [w]
     this.#deferred = list
     later(() =>
       later(() => {
+        // Cleared after the loop: a listener's removal below is user code,
+        // and a close() there must find the values still held to give them
+        // back; a ready wait called there joins the list, and is delivered
+        // by this loop, in call order.
+        for (const d of list) {
+          if (!d.held) continue
+          const v = d.value as T
+          d.held = false
+          d.value = undefined
+          this.#held--
+          // Settled, then unlistened, as in #drain.
+          d.resolve(v)
+          this.#unlisten(d)
+        }
         this.#deferred = undefined
-        for (const d of list) d()
       }),
     )
   }
@@ -450,6 +543,14 @@ export class FdCore<T> {
   close(): boolean {
     const h = this.#h
     if (h === undefined) return false
+    // Values taken at a fairness cut and not yet delivered go back while the
+    // fd is still ours; their waiters then reject as the queued ones do.
+    // Writes only, no user code: nothing can change the list meanwhile.
+    let back: Waiter<T>[] | undefined
+    if (this.#held > 0) {
+      back = []
+      for (const w of this.#deferred!) if (this.#giveUp(w)) back.push(w)
+    }
     this.#h = undefined
     // Built only when someone waits: an Error captures a stack, which made
     // create+close 3.5x slower than the old build (bench/instructions.js).
@@ -463,11 +564,12 @@ export class FdCore<T> {
       this.#lostError = lost
       err = lost
     }
-    this.#shutdown(err)
+    this.#shutdown(err, back)
     return true
   }
 
-  #shutdown(err: Error | undefined): void {
+  /** Gives the fd up, and rejects the queued waiters and those whose held values went `back` (first: they were called earlier). */
+  #shutdown(err: Error | undefined, back?: Waiter<T>[]): void {
     this.fd = -1
     this.#endPause()
     if (this.#watch !== undefined) {
@@ -476,7 +578,7 @@ export class FdCore<T> {
       this.#watchFd = -1
       this.#started = false
     }
-    const queue = this.#takeAll()
+    const queue = back === undefined || back.length === 0 ? this.#takeAll() : [...back, ...this.#takeAll()]
     const socket = this.#socket
     if (queue.length === 0 && socket === undefined) return
     const error = err ?? useAfterClose(this.#owner)
@@ -572,9 +674,13 @@ export class FdCore<T> {
       }
       if (value === undefined) return
       const w = this.#shift()
-      // Values taken at a fairness cut and not yet delivered go first (diff35b M1).
-      if (this.#deferred !== undefined) this.#deferred.push(() => w.resolve(value))
-      else w.resolve(value)
+      // Values taken at a fairness cut and not yet delivered go first
+      // (diff35b M1). `w` then keeps its abort listener if its value can go
+      // back: an abort before the delivery gives it back (#defer).
+      if (this.#deferred !== undefined) {
+        this.#defer(w, value)
+        if (this.#giveBack !== undefined) continue
+      } else w.resolve(value)
       // Settled first: a signal's removeEventListener is user code, which
       // may wait again and, the queue being empty, take the next value on
       // the fast path; settled after, that wait came first (s40-diff2 L1).
