@@ -543,6 +543,18 @@ export declare function fdHandleFrom(fd: number, adopt: boolean, anon: boolean, 
 export declare function fdHandleLost(handle: ExternalObject<'FdHandle'>): boolean
 
 /**
+ * Call once the handle's number has reached other code (JS read `fd`, or
+ * the handle adopted a number the caller had): for an eventfd or timerfd,
+ * records what fdinfo says of it (core `GuardedFd::mark_shared`), so that
+ * a later close tells it from another anonymous-inode file that reused the
+ * number after a close behind our back (s51-eventfd MED-2: libuv's epoll
+ * fd of a new worker was closed, and the process aborted). One fdinfo
+ * read; nothing for other fds.
+ * @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+ */
+export declare function fdHandleShare(handle: ExternalObject<'FdHandle'>): void
+
+/**
  * What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
  * `'eventfd-semaphore'`, `'timerfd'`, `'other'`, or `'unknown'` (no `/proc`,
  * or a kernel too old to say); or a negative errno (`EBADF`: not open).

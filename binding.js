@@ -932,6 +932,7 @@ module.exports.fcntlInt = nativeBinding.fcntlInt
 module.exports.FD_CLOEXEC = nativeBinding.FD_CLOEXEC
 module.exports.fdHandleFrom = nativeBinding.fdHandleFrom
 module.exports.fdHandleLost = nativeBinding.fdHandleLost
+module.exports.fdHandleShare = nativeBinding.fdHandleShare
 module.exports.fdKind = nativeBinding.fdKind
 module.exports.FICLONE = nativeBinding.FICLONE
 module.exports.FICLONERANGE = nativeBinding.FICLONERANGE

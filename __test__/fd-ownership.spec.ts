@@ -321,6 +321,41 @@ test.serial('a pending acquire() rejects with EBADF when close() finds the fd re
   victim.close()
 })
 
+// s51-eventfd MED-2: an EventCounter's fd closed by JS, then a new worker's
+// libuv loop took the number for its epoll fd (an anonymous inode, as every
+// eventfd): close() closed Node's epoll fd, and the process aborted. Now an
+// object whose number JS has read also compares what fdinfo says (the kind,
+// and an eventfd's eventfd-id). Here libuv's inotify fd (the first
+// fs.watch() of a process; another anonymous inode) takes the number: in a
+// fresh child, where the number just closed is the lowest free one. The
+// epoll and eventfd cases are in the core's fd_identity.rs.
+for (const kind of ['EventCounter', 'Semaphore', 'Timer'] as const) {
+  test.serial(`${kind}: close() leaves alone an anonymous-inode fd of libuv that reused its number`, async (t) => {
+    // A child per kind: libuv keeps its one inotify fd once made.
+    const r = await runNode(`
+      const fs = require('node:fs'), os = require('node:os')
+      const o = new lfd.${kind}()
+      const n = o.fd
+      fs.closeSync(n)
+      const w = fs.watch(os.tmpdir())
+      const now = () => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+      const before = now()
+      o.close()
+      const after = now()
+      w.close()
+      // libuv's inotify fd is still usable: a second watcher starts.
+      fs.watch(os.tmpdir()).close()
+      console.log(JSON.stringify({ before, after, closed: o.closed }))
+    `)
+    t.is(r.signal, null, r.stderr)
+    t.is(r.code, 0, r.stderr)
+    const o = JSON.parse(r.stdout) as { before: string; after: string; closed: boolean }
+    t.is(o.before, 'anon_inode:inotify', "libuv's inotify fd took the number (the case under test)")
+    t.is(o.after, o.before, "close() closed libuv's inotify fd")
+    t.true(o.closed)
+  })
+}
+
 test.serial('a pending take() still gets a value added through another fd, and never reads the victim', async (t) => {
   // The poll watches a private dup, not obj.fd: after fs.closeSync(obj.fd)
   // the counter is still alive (the dup, and `other`, hold it), so a wait

@@ -52,9 +52,9 @@ QUICK_CORE_RE='GuardedFd::(close|take|confirm_lost)|FdIdentity::check|eventfd_re
 # from the anchor|line count. Anchors, not line numbers, so that an edit
 # elsewhere in the file does not move the sample (resolve_ts below).
 QUICK_TS=(
-  'src/waiter.ts|^  #fire\(errno|0|51'                      # #fire, #drain, #shift, #unlink: a token read per waiter at the head, settles waits
+  'src/waiter.ts|^  #fire\(errno|0|54'                      # #fire, #drain, #shift, #unlink: a token read per waiter at the head, settles waits
   'src/waiter.ts|^  #failAll\(err|0|8'                      # #failAll
-  "src/eventfd.ts|new FdCore<true>\\(h, 'Semaphore'|0|5"   # Semaphore's read: takes one permit, or nothing
+  "src/eventfd.ts|^      'Semaphore',\$|1|5"             # Semaphore's read: takes one permit, or nothing
   'src/eventfd.ts|^  tryAcquire\(\): boolean|3|4'           # tryAcquire
   'src/memfd.ts|^    const seals = native\.memfdGetSeals\(fd\)|0|3' # map(): the shrink-seal check
 )

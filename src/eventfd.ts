@@ -143,7 +143,7 @@ function show(self: object, name: string, core: FdCore<unknown>, depth: number, 
   // process from here as well as through the `fd` getter (FdCore.shared).
   // Not once closed: -1 reaches nobody, and `shared` then stays what it
   // was at close (a Permit of a closed semaphore reads it).
-  if (!core.closed) core.shared = true
+  core.share()
   const state: Record<string, unknown> = { fd: core.fd, closed: core.closed, pending: core.pending }
   if (!core.closed) {
     // Read without count()'s error path: there core.fail finds a number
@@ -209,7 +209,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
       // its delivery goes back (src/waiter.ts, #defer).
       (fd, value) => native.eventfdWriteBig(fd, value) >= 0,
     )
-    core.shared = adopted !== undefined
+    if (adopted !== undefined) core.share()
     this.#core = core
   }
 
@@ -250,7 +250,7 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('EventCounter')
     // The number may now reach another process (FdCore.shared); -1 cannot.
-    if (!this.#core.closed) this.#core.shared = true
+    this.#core.share()
     return this.#core.fd
   }
 
@@ -412,7 +412,11 @@ export class EventCounter implements Disposable, AsyncIterable<bigint> {
    * number reused by a newer `EventCounter`, `Timer` or low-level
    * {@link eventfd} call is left alone). The `fstat` alone cannot tell an
    * eventfd from another eventfd, timerfd or epoll fd (they share one
-   * inode), so such an fd opened outside the package may be closed.
+   * inode); once the object's number was read (`fd`, `util.inspect`,
+   * `fromFd` with `adopt`), what `/proc/self/fdinfo` says of it is recorded
+   * and compared too, so that libuv's epoll or inotify fd on a reused
+   * number is left alone. An eventfd opened outside the package on a
+   * kernel without `eventfd-id` in fdinfo may still be closed.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
@@ -643,7 +647,7 @@ export class Semaphore implements Disposable {
       // before its delivery goes back (src/waiter.ts, #defer).
       (fd) => native.eventfdWrite(fd, 1) >= 0,
     )
-    core.shared = adopted !== undefined
+    if (adopted !== undefined) core.share()
     this.#core = core
   }
 
@@ -669,7 +673,7 @@ export class Semaphore implements Disposable {
   get fd(): number {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('Semaphore')
     // The number may now reach another process (FdCore.shared); -1 cannot.
-    if (!this.#core.closed) this.#core.shared = true
+    this.#core.share()
     return this.#core.fd
   }
 

@@ -891,7 +891,7 @@ export class MemFile implements Disposable {
     const allowShrink = toBool(o.unsafeAllowShrink, 'options.unsafeAllowShrink', false)
     const offset = toInt(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER, 0)
     let length = o.length === undefined ? undefined : toInt(o.length, 'options.length', 1, Number.MAX_SAFE_INTEGER)
-    const fd = self.#checked('mmap')
+    const fd = self.#checked('fcntl')
     const seals = native.memfdGetSeals(fd)
     if (seals < 0) throw self.#fail(seals, 'fcntl')
     if ((seals & F_SEAL_SHRINK) === 0 && !allowShrink) {

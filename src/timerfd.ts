@@ -508,7 +508,10 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
     // 'unknown' (no /proc): its own fstat identity, as in eventfd.ts.
     const h = native.fdHandleFrom(n, adopt, kind !== 'unknown', true)
     if (typeof h === 'number') throw fromFdError(h, n)
-    return timers.construct(Timer, this, { h, clock: reported ?? given ?? 'monotonic' })
+    const t = timers.construct(Timer, this, { h, clock: reported ?? given ?? 'monotonic' })
+    // An adopted number is the caller's too (FdCore.share).
+    if (adopt) Timer.#of(t).share()
+    return t
   }
 
   /** The core of `t`, after the brand check (a private method would fail its own, less clearly). */
@@ -522,7 +525,10 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * and -1 once the fd was found closed outside the package.
    */
   get fd(): number {
-    return Timer.#of(this).fd
+    const core = Timer.#of(this)
+    // The number may now be closed by other code (FdCore.share).
+    core.share()
+    return core.fd
   }
 
   /**

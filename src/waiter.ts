@@ -189,7 +189,7 @@ export class FdCore<T> {
    * waits (`preadv2(RWF_NOWAIT)`), because a peer sharing the open file
    * description can clear its `O_NONBLOCK`; an fd that never left the
    * process keeps the cheaper `read(2)` (docs/reliability.md, "A peer that
-   * clears O_NONBLOCK").
+   * clears O_NONBLOCK"). Set through {@link FdCore.share}.
    */
   shared = false
   #h: Handle | undefined
@@ -540,6 +540,20 @@ export class FdCore<T> {
    * Closes the fd (idempotent, never throws). Pending waits reject with the
    * use-after-close error; iterators end. True if this call closed it.
    */
+  /**
+   * Marks the fd as known outside the object ({@link FdCore.shared}), and
+   * the first time has the binding record what fdinfo says of it (one
+   * read): every eventfd, timerfd and epoll fd has the same `fstat`
+   * identity, so without it a number that JS closed and libuv reused for a
+   * new worker's epoll fd was closed by `close()`, and the process aborted
+   * (s51-eventfd MED-2). Nothing once closed.
+   */
+  share(): void {
+    if (this.shared || this.#h === undefined) return
+    this.shared = true
+    native.fdHandleShare(this.#h)
+  }
+
   close(): boolean {
     const h = this.#h
     if (h === undefined) return false

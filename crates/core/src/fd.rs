@@ -617,6 +617,11 @@ mod owners {
 pub struct GuardedFd {
     fd: Option<OwnedFd>,
     identity: Option<FdIdentity>,
+    /// Whether the identity is the one every eventfd and timerfd shares.
+    anon: bool,
+    /// What fdinfo said of an anonymous-inode fd once its number reached
+    /// other code ([`GuardedFd::mark_shared`]).
+    mark: Option<AnonMark>,
     lost: Option<RawFd>,
     /// This guard's id in the `owners` registry.
     owner: u64,
@@ -633,6 +638,40 @@ pub enum Taken {
     Lost(RawFd),
     /// Already closed by its owner.
     Closed,
+}
+
+/// What fdinfo tells of an eventfd or timerfd beyond the inode they all
+/// share: which kind it is, and an eventfd's own number (`eventfd-id:`,
+/// printed by recent kernels; 6.18 here). Compared at close for a number
+/// that other code has seen, so that a number closed behind the owner's
+/// back and reused by another anonymous-inode file (libuv's epoll or
+/// eventfd of a new worker's loop) is not closed: closing Node's epoll fd
+/// aborted the process (s51-eventfd MED-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AnonMark {
+    eventfd: bool,
+    timerfd: bool,
+    id: Option<u64>,
+}
+
+impl AnonMark {
+    /// The mark of `raw` now; `None` where fdinfo gives no answer.
+    fn of(raw: RawFd) -> Option<Self> {
+        let text = fdinfo_raw(raw).ok().flatten()?;
+        let line = |key: &str| text.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
+        Some(Self {
+            eventfd: line("eventfd-count:").is_some(),
+            timerfd: line("clockid:").is_some(),
+            id: line("eventfd-id:").and_then(|v| v.parse().ok()),
+        })
+    }
+
+    /// Whether `raw` still shows this mark. An fdinfo that gives no answer
+    /// (no `/proc`, no fd left to read it) cannot tell, and counts as the
+    /// same, as the identity alone did before.
+    fn holds(&self, raw: RawFd) -> bool {
+        Self::of(raw).is_none_or(|now| now == *self)
+    }
 }
 
 /// The identity every eventfd and timerfd shares, read with `fstat` once
@@ -921,6 +960,8 @@ impl GuardedFd {
         Self {
             fd: Some(fd),
             identity,
+            anon,
+            mark: None,
             lost: None,
             owner,
             entry,
@@ -1018,6 +1059,22 @@ impl GuardedFd {
                 Some(id) => id.check(raw) == Check::Same,
                 None => true,
             }
+            && self.mark.is_none_or(|m| m.holds(raw))
+    }
+
+    /// For an eventfd or timerfd ([`GuardedFd::new_anon`],
+    /// [`GuardedFd::adopt_anon`]) whose number other code now knows (JS
+    /// read it): records what fdinfo says of it (`AnonMark`), once, so
+    /// that the checks at close tell it from another anonymous-inode file
+    /// that reused the number after a close behind our back. One fdinfo
+    /// read, here and at each later check; nothing for other fds, or once
+    /// closed.
+    pub fn mark_shared(&mut self) {
+        if self.anon && self.mark.is_none() {
+            if let Some(raw) = self.raw() {
+                self.mark = AnonMark::of(raw);
+            }
+        }
     }
 
     /// Forgets the number (never closing it) and remembers it was lost.

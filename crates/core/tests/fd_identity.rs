@@ -114,6 +114,63 @@ fn drop_of_an_eventfd_guard_forgets_a_number_reused_by_a_regular_file() {
     drop(victim);
 }
 
+/// An epoll fd on `raw`'s number (epoll shares the eventfds' anonymous inode).
+fn epoll() -> OwnedFd {
+    // SAFETY: epoll_create1 returns a new fd or -1; a new fd is ours.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(fd >= 0);
+    // SAFETY: a new fd that only this test owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+#[test]
+fn a_shared_eventfd_guard_forgets_a_number_reused_by_epoll_or_another_eventfd() {
+    // s51-eventfd MED-2: JS closed an EventCounter's fd, a new worker's
+    // libuv loop took the number for its epoll fd, and close() closed it
+    // (the process aborted). Once marked (its number reached JS), the guard
+    // asks fdinfo too: another kind, or another eventfd-id, is not ours.
+    for (base, victim) in [
+        (720, epoll()),
+        (
+            740,
+            timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC).unwrap(),
+        ),
+        (760, eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap()),
+    ] {
+        let mut g = GuardedFd::new_anon(at(eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap(), base));
+        g.mark_shared();
+        let raw = g.raw().unwrap();
+        let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", victim.as_raw_fd())).unwrap();
+        let is_eventfd = text.contains("eventfd-count:");
+        if is_eventfd && !text.contains("eventfd-id:") {
+            eprintln!("skipped the eventfd victim: this kernel prints no eventfd-id");
+            continue;
+        }
+        let victim = reuse(raw, &victim);
+        assert_eq!(g.close(), Some(raw), "a reuse at {base} counted as ours");
+        assert!(is_open(raw), "the victim's fd at {base} was closed");
+        drop(victim);
+    }
+}
+
+#[test]
+fn a_shared_anonymous_guard_still_closes_its_own_fd() {
+    let mut g = GuardedFd::new_anon(at(eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap(), 780));
+    g.mark_shared();
+    let raw = g.raw().unwrap();
+    assert_eq!(g.close(), None);
+    assert!(!is_open(raw));
+    let mut t = GuardedFd::new_anon(at(
+        timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC).unwrap(),
+        790,
+    ));
+    t.mark_shared();
+    let raw = t.raw().unwrap();
+    assert!(!t.confirm_lost(), "a timerfd still open counted as lost");
+    assert_eq!(t.close(), None);
+    assert!(!is_open(raw));
+}
+
 #[test]
 fn drop_of_an_eventfd_guard_cannot_tell_another_eventfd() {
     // The limit that remains, pinned down: an eventfd that no guard holds

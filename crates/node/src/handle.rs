@@ -129,6 +129,19 @@ pub fn fd_handle_lost(handle: Handle<FdHandle>) -> bool {
     handle.fd.borrow_mut().confirm_lost()
 }
 
+/// Call once the handle's number has reached other code (JS read `fd`, or
+/// the handle adopted a number the caller had): for an eventfd or timerfd,
+/// records what fdinfo says of it (core `GuardedFd::mark_shared`), so that
+/// a later close tells it from another anonymous-inode file that reused the
+/// number after a close behind our back (s51-eventfd MED-2: libuv's epoll
+/// fd of a new worker was closed, and the process aborted). One fdinfo
+/// read; nothing for other fds.
+/// @see https://man7.org/linux/man-pages/man5/proc_pid_fdinfo.5.html
+#[napi(ts_args_type = "handle: ExternalObject<'FdHandle'>")]
+pub fn fd_handle_share(handle: Handle<FdHandle>) {
+    handle.fd.borrow_mut().mark_shared();
+}
+
 /// What kind of fd `fd` is, from `/proc/self/fdinfo`: `'eventfd'`,
 /// `'eventfd-semaphore'`, `'timerfd'`, `'other'`, or `'unknown'` (no `/proc`,
 /// or a kernel too old to say); or a negative errno (`EBADF`: not open).
