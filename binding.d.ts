@@ -728,6 +728,14 @@ export declare function memfdCreate(name: string | Uint8Array, flags: number): n
 export declare function memfdGetSeals(fd: number): number
 
 /**
+ * Whether `buffer` is a live mapping of this registry, which
+ * [`memfd_unmap`] would unmap; changes nothing. `unmap()` asks it before it
+ * moves a mapping into a new buffer with `transfer()` (src/memfd.ts,
+ * `KEYED_MARKING`), so that no other buffer is ever detached.
+ */
+export declare function memfdIsMapping(maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer): boolean
+
+/**
  * Maps `length` bytes of `fd` at `offset` (`MAP_SHARED` if `writable`,
  * else a private copy-on-write view, see `Mapping::new`) and returns them as
  * an `ArrayBuffer` without copying, registered in `maps`. Or a negative

@@ -959,6 +959,7 @@ module.exports.lockWaitThreads = nativeBinding.lockWaitThreads
 module.exports.memfdAddSeals = nativeBinding.memfdAddSeals
 module.exports.memfdCreate = nativeBinding.memfdCreate
 module.exports.memfdGetSeals = nativeBinding.memfdGetSeals
+module.exports.memfdIsMapping = nativeBinding.memfdIsMapping
 module.exports.memfdMap = nativeBinding.memfdMap
 module.exports.memfdMappingCount = nativeBinding.memfdMappingCount
 module.exports.memfdMappingsNew = nativeBinding.memfdMappingsNew

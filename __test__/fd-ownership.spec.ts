@@ -329,32 +329,56 @@ test.serial('a pending acquire() rejects with EBADF when close() finds the fd re
 // fs.watch() of a process; another anonymous inode) takes the number: in a
 // fresh child, where the number just closed is the lowest free one. The
 // epoll and eventfd cases are in the core's fd_identity.rs.
+// The number known from util.inspect alone counts as read too (s51-diff
+// H1: a Timer's inspect printed it without recording, and the child aborted).
 for (const kind of ['EventCounter', 'Semaphore', 'Timer'] as const) {
-  test.serial(`${kind}: close() leaves alone an anonymous-inode fd of libuv that reused its number`, async (t) => {
-    // A child per kind: libuv keeps its one inotify fd once made.
-    const r = await runNode(`
-      const fs = require('node:fs'), os = require('node:os')
-      const o = new lfd.${kind}()
-      const n = o.fd
-      fs.closeSync(n)
-      const w = fs.watch(os.tmpdir())
-      const now = () => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
-      const before = now()
-      o.close()
-      const after = now()
-      w.close()
-      // libuv's inotify fd is still usable: a second watcher starts.
-      fs.watch(os.tmpdir()).close()
-      console.log(JSON.stringify({ before, after, closed: o.closed }))
-    `)
-    t.is(r.signal, null, r.stderr)
-    t.is(r.code, 0, r.stderr)
-    const o = JSON.parse(r.stdout) as { before: string; after: string; closed: boolean }
-    t.is(o.before, 'anon_inode:inotify', "libuv's inotify fd took the number (the case under test)")
-    t.is(o.after, o.before, "close() closed libuv's inotify fd")
-    t.true(o.closed)
-  })
+  for (const via of ['fd', 'inspect'] as const) {
+    test.serial(`${kind}: close() leaves alone an anonymous-inode fd of libuv that reused its number (known from ${via})`, async (t) => {
+      // A child per case: libuv keeps its one inotify fd once made.
+      const r = await runNode(`
+        const fs = require('node:fs'), os = require('node:os'), util = require('node:util')
+        const o = new lfd.${kind}()
+        const n = ${via === 'fd' ? 'o.fd' : "Number(/fd: (\\d+)/.exec(util.inspect(o))[1])"}
+        fs.closeSync(n)
+        const w = fs.watch(os.tmpdir())
+        const now = () => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+        const before = now()
+        o.close()
+        const after = now()
+        w.close()
+        // libuv's inotify fd is still usable: a second watcher starts.
+        fs.watch(os.tmpdir()).close()
+        console.log(JSON.stringify({ before, after, closed: o.closed }))
+      `)
+      t.is(r.signal, null, r.stderr)
+      t.is(r.code, 0, r.stderr)
+      const o = JSON.parse(r.stdout) as { before: string; after: string; closed: boolean }
+      t.is(o.before, 'anon_inode:inotify', "libuv's inotify fd took the number (the case under test)")
+      t.is(o.after, o.before, "close() closed libuv's inotify fd")
+      t.true(o.closed)
+    })
+  }
 }
+
+test.serial('reading fd of a Semaphore whose fd was lost before it was ever read does not make its permits count as shared (s51-diff L1)', (t) => {
+  new Semaphore(1).close() // the once-per-process identity probe, out of the way
+  const probe = openSync('/dev/null', 'r')
+  closeSync(probe)
+  const sem = new Semaphore(1)
+  const permit = sem.acquireSync()
+  closeSync(probe) // the semaphore's fd, by its predicted number: never read from sem
+  t.throws(() => sem.tryAcquire(), { code: 'EBADF' })
+  t.true(sem.closed)
+  t.true(permit.released, 'before: the count went with the fd, which never left the object')
+  t.is(sem.fd, -1)
+  t.true(permit.released, 'reading fd (-1) made the fd count as shared')
+  let warned = false
+  const onWarning = (w: Error & { code?: string }) => void (warned ||= w.code === 'LINUX_FD_PERMIT_LOST')
+  process.on('warning', onWarning)
+  permit.release()
+  process.off('warning', onWarning)
+  t.false(warned)
+})
 
 test.serial('a pending take() still gets a value added through another fd, and never reads the victim', async (t) => {
   // The poll watches a private dup, not obj.fd: after fs.closeSync(obj.fd)

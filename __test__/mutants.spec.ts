@@ -286,6 +286,43 @@ nativeOnly('a Semaphore whose fd was read: tryAcquire and a lost wake-up race ne
   t.deepEqual(JSON.parse(r.stdout), { empty: false, blocking: true, second: 'waiting' })
 })
 
+test.serial('an acquire the fd settles while cut values are still to be delivered keeps its abort: an abort then gives its permit back (s51-efd)', async (t) => {
+  // waiter.ts #drain: a queued acquire granted by the watch while this
+  // object's cut values wait for delivery joins them, held, and keeps its
+  // abort listener (its mutants `false` and `===` survived the quick sample:
+  // the listener went, and the abort left it resolved with the permit).
+  // Deterministic: the semaphore's fd and then another counter's turn ready
+  // in one poll phase, in that order; the counter's take aborts the acquire
+  // from its callback, after the drain and before the delivery.
+  const sem = new Semaphore(1)
+  const x = new EventCounter()
+  t.teardown(() => (sem.close(), x.close()))
+  const busy = new EventCounter()
+  const takes: Promise<bigint>[] = []
+  busy.add(1)
+  takes.push(busy.take())
+  for (const end = performance.now() + 12; performance.now() < end; );
+  for (let i = 0; i < 8; i++) {
+    busy.add(1)
+    takes.push(busy.take())
+  }
+  const first = sem.acquire() // at the cut: its permit is read now, delivered later
+  const ac = new AbortController()
+  const queued = sem.acquire({ signal: ac.signal }) // nothing left: waits on the fd
+  const nudge = x.take().then(() => ac.abort())
+  t.is(sem.pending, 2)
+  sem.release() // the queued acquire's permit, through the watch
+  x.add(1)
+  await t.throwsAsync(queued, { name: 'AbortError' })
+  await nudge
+  const permit = await first
+  t.is(sem.count, 1n, 'the aborted acquire gave its permit back')
+  t.is(getEventListeners(ac.signal, 'abort').length, 0)
+  permit.release()
+  await Promise.all(takes)
+  busy.close()
+})
+
 test.serial('a wait the fd settles while cut values are still to be delivered settles after them (diff35b M1)', async (t) => {
   // waiter.ts #drain (diff35b M1; its mutant `() => undefined` survived
   // the CI's sample until this test). take() #17 finds nothing ready and waits on the fd; the fd turns

@@ -83,6 +83,9 @@ src/waiter.ts BlockStatement {} @ } catch (e) {
 src/waiter.ts ConditionalExpression true @ if (this.#size === 0) this.#stopWatch()
 src/waiter.ts BlockStatement {} @ #failAll(err: unknown): void {
 src/waiter.ts BlockStatement {} @ for (const w of queue) {
+src/waiter.ts ConditionalExpression true @ if (this.#giveBack !== undefined) continue
+src/memfd.ts ConditionalExpression false @ if (seals < 0) throw self.#fail(seals, 'fcntl')
+src/memfd.ts StringLiteral "" @ if (seals < 0) throw self.#fail(seals, 'fcntl')
 KNOWN
 )
 

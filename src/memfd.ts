@@ -424,8 +424,6 @@ export class MemFile implements Disposable {
    */
   readonly #hugePage: number
   #maps: Mappings | undefined
-  /** The buffers `map()` returned, where {@link KEYED_MARKING} needs to know them (see `unmap()`). */
-  #mapped: WeakSet<ArrayBuffer> | undefined
   /** The number the fd had when it was found closed behind our back, else -1. */
   #lostFd = -1
   /** The call that found the fd lost. */
@@ -603,10 +601,14 @@ export class MemFile implements Disposable {
    * renumbers the fds it passes, so a child given it in `stdio[3]` opens
    * `/proc/self/fd/3`). Another process of the same user may open
    * `/proc/${process.pid}/fd/${fd}` while this one keeps the file open.
-   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()` (there is no fd to name).
+   * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()` (there is no fd to
+   *   name); `EBADF` if the fd was closed outside the package (its number may
+   *   name another file by now).
    */
   get path(): string {
-    return `/proc/self/fd/${MemFile.#of(this).#open()}`
+    // Checked (one fstat): a path to a file that reused the number would
+    // let a caller write into that file.
+    return `/proc/self/fd/${MemFile.#of(this).#checked('fstat')}`
   }
 
   /**
@@ -624,7 +626,7 @@ export class MemFile implements Disposable {
    */
   get size(): number {
     const self = MemFile.#of(this)
-    const n = native.memfdSize(self.#open())
+    const n = native.memfdSize(self.#checked('fstat'))
     if (n < 0) throw self.#fail(n, 'fstat')
     return n
   }
@@ -916,10 +918,7 @@ export class MemFile implements Disposable {
     }
     self.#maps ??= native.memfdMappingsNew()
     const ab = native.memfdMap(self.#maps, fd, offset, length, writable, allowShrink)
-    if (typeof ab !== 'number') {
-      if (KEYED_MARKING) (self.#mapped ??= new WeakSet()).add(ab)
-      return ab
-    }
+    if (typeof ab !== 'number') return ab
     if (ab === -ENOTSUP) throw notSupported(NO_EXTERNAL_BUFFERS)
     // The binding's EMFILE: the budget of live mappings is used up (the
     // kernel's own mmap never says EMFILE). Reported as the ENOMEM the
@@ -959,7 +958,7 @@ export class MemFile implements Disposable {
     if (typeof buffer !== 'object' || buffer === null) throw invalidArgType('buffer', 'an ArrayBuffer or ArrayBufferView', buffer)
     const ab: unknown = types.isArrayBuffer(buffer) ? buffer : (buffer as { buffer?: unknown }).buffer
     let target = ab
-    if (KEYED_MARKING && types.isArrayBuffer(ab) && self.#mapped?.has(ab) === true && (ab as { detached?: boolean }).detached !== true) {
+    if (KEYED_MARKING && self.#maps !== undefined && types.isArrayBuffer(ab) && native.memfdIsMapping(self.#maps, ab)) {
       // A detach key (see KEYED_MARKING) makes the binding's detach abort
       // the process. transfer() throws for such a buffer, and otherwise
       // moves the mapping, untouched and at the same address, into a new

@@ -806,8 +806,11 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
 
   /**
    * Closes the fd. Pending waits reject with `ERR_USE_AFTER_CLOSE` (async
-   * iterators end instead). Idempotent, and never throws (but for a foreign
-   * `this`). Later calls throw `ERR_USE_AFTER_CLOSE`.
+   * iterators end instead), except one whose expirations were already read
+   * and wait for delivery (a loop turn that ran past the 10 ms fairness
+   * cut): it still resolves with them, as they cannot go back to the fd.
+   * Idempotent, and never throws (but for a foreign `this`). Later calls
+   * throw `ERR_USE_AFTER_CLOSE`.
    *
    * If the fd was closed outside the package (`fs.closeSync(timer.fd)`), its
    * number may now belong to another file: `close()` (and garbage
@@ -816,8 +819,11 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * of which object owns each number it opened (so a number reused by a
    * newer `Timer`, `EventCounter` or low-level {@link timerfdCreate} call
    * is left alone). The `fstat` alone cannot tell a timerfd from another
-   * timerfd, eventfd or epoll fd (they share one inode), so such an fd
-   * opened outside the package may be closed.
+   * timerfd, eventfd or epoll fd (they share one inode); once the timer's
+   * number was read (`fd`, `util.inspect`, `fromFd` with `adopt`), the kind
+   * `/proc/self/fdinfo` reports is compared too, so an eventfd or libuv's
+   * epoll or inotify fd on a reused number is left alone. Another timerfd
+   * opened outside the package may still be closed.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {
@@ -850,6 +856,8 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
   [util.inspect.custom](depth: number, options: object): string {
     if (typeof this !== 'object' || this === null || !(#core in this)) return 'Timer {}'
     const core = this.#core
+    // The number is printed: it may leave the object here too (FdCore.share).
+    core.share()
     const state = core.closed
       ? { fd: -1, closed: true, ...(core.lost ? { lost: true } : {}), clock: this.#clock }
       : { fd: core.fd, closed: false, clock: this.#clock, pending: core.pending, ref: core.refed }

@@ -546,10 +546,11 @@ export class FdCore<T> {
    * read): every eventfd, timerfd and epoll fd has the same `fstat`
    * identity, so without it a number that JS closed and libuv reused for a
    * new worker's epoll fd was closed by `close()`, and the process aborted
-   * (s51-eventfd MED-2). Nothing once closed.
+   * (s51-eventfd MED-2). Nothing once closed or lost (-1 reaches nobody,
+   * and `shared` then stays what it was: a `Permit` reads it).
    */
   share(): void {
-    if (this.shared || this.#h === undefined) return
+    if (this.shared || this.fd < 0 || this.#h === undefined) return
     this.shared = true
     native.fdHandleShare(this.#h)
   }

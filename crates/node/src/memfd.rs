@@ -378,6 +378,25 @@ pub fn memfd_map<'env>(
     Ok(Either::A(ab))
 }
 
+/// The record of `buffer` if it is a live mapping of this registry: its
+/// address and length, still mapped. A detached or empty buffer has no data
+/// (an empty slice): never a mapping. Another `ArrayBuffer` over the same
+/// memory (`transfer()`) is the same mapping.
+fn live(maps: &External<Mappings>, buffer: &ArrayBuffer<'_>) -> Option<Rc<MapRecord>> {
+    let (ptr, len) = (buffer.as_ptr() as usize, buffer.len());
+    let rec = maps.0.borrow().get(&ptr).cloned();
+    rec.filter(|r| r.len == len && len > 0 && r.state.get() == MapState::Mapped)
+}
+
+/// Whether `buffer` is a live mapping of this registry, which
+/// [`memfd_unmap`] would unmap; changes nothing. `unmap()` asks it before it
+/// moves a mapping into a new buffer with `transfer()` (src/memfd.ts,
+/// `KEYED_MARKING`), so that no other buffer is ever detached.
+#[napi(ts_args_type = "maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer")]
+pub fn memfd_is_mapping(maps: &External<Mappings>, buffer: ArrayBuffer<'_>) -> bool {
+    live(maps, &buffer).is_some()
+}
+
 /// Unmaps a buffer made by [`memfd_map`] with this registry: the file's
 /// pages are replaced at once by an anonymous placeholder (so the file is no
 /// longer mapped, and `F_SEAL_WRITE` can be added), the buffer is detached
@@ -391,10 +410,7 @@ pub fn memfd_map<'env>(
 /// @see https://man7.org/linux/man-pages/man2/munmap.2.html
 #[napi(ts_args_type = "maps: ExternalObject<'Mappings'>, buffer: ArrayBuffer")]
 pub fn memfd_unmap(maps: &External<Mappings>, mut buffer: ArrayBuffer<'_>) -> napi::Result<i32> {
-    // A detached or empty buffer has no data (an empty slice): never a mapping.
-    let (ptr, len) = (buffer.as_ptr() as usize, buffer.len());
-    let rec = maps.0.borrow().get(&ptr).cloned();
-    let Some(rec) = rec.filter(|r| r.len == len && len > 0 && r.state.get() == MapState::Mapped) else {
+    let Some(rec) = live(maps, &buffer) else {
         return Ok(-libc::EINVAL);
     };
     if let Err(e) = rec.retire() {
