@@ -36,6 +36,17 @@ import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLik
  * in stop 51). `transfer()` of such a buffer throws a `TypeError` instead,
  * and that is how it is told apart, here and in `unmap()`.
  */
+/**
+ * The buffer each mapping went into when `unmap()` moved it with
+ * `transfer()` (see {@link KEYED_MARKING}), kept alive as long as the
+ * caller's buffer: the binding frees the address range when the buffer it
+ * unmapped is collected, and a threadpool job given the caller's buffer
+ * (`crypto.randomFill`, `fs.read`) may still write into it until that one
+ * is collected. Without this, the moved buffer was collected at once and
+ * the job's write hit freed memory: SIGSEGV on Node 24 (ci-51a).
+ */
+const moved = new WeakMap<ArrayBuffer, ArrayBuffer>()
+
 const KEYED_MARKING = ((): boolean => {
   const transfer = (ArrayBuffer.prototype as { transfer?: unknown }).transfer
   if (typeof transfer !== 'function' || typeof markAsUntransferable !== 'function') return false
@@ -966,6 +977,7 @@ export class MemFile implements Disposable {
       // binding), which the binding then unmaps and detaches.
       try {
         target = (ab as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+        moved.set(ab, target)
       } catch {
         throw invalidArgValue('buffer', shapeOf(buffer), 'was passed to markAsUntransferable(), so it cannot be detached; it is unmapped when garbage-collected')
       }
