@@ -976,8 +976,9 @@ export class MemFile implements Disposable {
       // ArrayBuffer (the original and its views detached, as by the
       // binding), which the binding then unmaps and detaches.
       try {
-        target = (ab as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
-        moved.set(ab, target)
+        const into = (ab as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+        moved.set(ab, into)
+        target = into
       } catch {
         throw invalidArgValue('buffer', shapeOf(buffer), 'was passed to markAsUntransferable(), so it cannot be detached; it is unmapped when garbage-collected')
       }
