@@ -6,6 +6,9 @@ import test from 'ava'
 import { EFD_SEMAPHORE, eventfd, EventCounter } from '../index.js'
 import { runNode, sleep, until } from './helpers/child.js'
 import { getEventListeners } from 'node:events'
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 test.serial('take waits until the counter is non-zero and takes all of it', async (t) => {
   const c = new EventCounter()
@@ -146,6 +149,32 @@ test.serial('a take that finds a value at the fairness cut: an abort rejects it 
   t.is(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left on the signal')
   t.is(c.count, 5n, 'the value is still in the counter')
   t.is(await c.take(), 5n)
+  await busy
+})
+
+test.serial('an abort whose give-back finds the fd closed behind the back marks the object lost: no later call writes to the reused number (s51-diff L2)', async (t) => {
+  // Red before: the handle forgot the number but the object was not told,
+  // and add(1) wrote 8 bytes into the file that had taken the number.
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-l2-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const c = new EventCounter(5)
+  const n = c.fd
+  const busy = cutTheTurn()
+  const ac = new AbortController()
+  const p = c.take({ signal: ac.signal })
+  closeSync(n)
+  const other = openSync(join(dir, 'other'), 'w+')
+  try {
+    t.is(other, n, 'the number was reused')
+    ac.abort()
+    t.true(c.closed, 'the object learned of the loss at the abort')
+    t.throws(() => c.add(1), { code: 'EBADF', message: /was closed outside linux-fd/ })
+    t.is(fstatSync(other).size, 0, 'nothing was written to the other file')
+    t.is(await p, 5n, 'the taken value could not go back, and is delivered')
+  } finally {
+    closeSync(other)
+    c.close()
+  }
   await busy
 })
 

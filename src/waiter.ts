@@ -193,6 +193,8 @@ export class FdCore<T> {
    */
   shared = false
   #h: Handle | undefined
+  /** Set by {@link FdCore.#giveUp} when it found the fd lost; read by `#drop`. */
+  #lostAtGiveBack = false
   #lostError: ErrnoError | undefined
   readonly #owner: string
   #read: Read<T>
@@ -380,7 +382,17 @@ export class FdCore<T> {
    */
   #drop(w: Waiter<T>): boolean {
     if (this.#remove(w)) return true
-    if (!this.#giveUp(w)) return false
+    if (!this.#giveUp(w)) {
+      // The give-back found the fd closed behind our back (the handle has
+      // forgotten the number): the object learns it now, as from a failed
+      // call, so that no later call uses a number that may name another
+      // file (s51-diff L2: add() wrote into one). `w`'s value is delivered.
+      if (this.#lostAtGiveBack) {
+        this.#lostAtGiveBack = false
+        this.fail(-9, 'eventfd_write')
+      }
+      return false
+    }
     this.#unlisten(w)
     return true
   }
@@ -394,7 +406,11 @@ export class FdCore<T> {
    */
   #giveUp(w: Waiter<T>): boolean {
     const h = this.#h
-    if (!w.held || this.#giveBack === undefined || h === undefined || native.fdHandleLost(h)) return false
+    if (!w.held || this.#giveBack === undefined || h === undefined) return false
+    if (native.fdHandleLost(h)) {
+      this.#lostAtGiveBack = true
+      return false
+    }
     if (!this.#giveBack(this.fd, w.value)) return false
     w.held = false
     w.value = undefined
@@ -565,6 +581,8 @@ export class FdCore<T> {
     if (this.#held > 0) {
       back = []
       for (const w of this.#deferred!) if (this.#giveUp(w)) back.push(w)
+      // A loss found here is close()'s own to report (below).
+      this.#lostAtGiveBack = false
     }
     this.#h = undefined
     // Built only when someone waits: an Error captures a stack, which made
