@@ -5,6 +5,7 @@ import test from 'ava'
 
 import { EFD_SEMAPHORE, eventfd, EventCounter } from '../index.js'
 import { runNode, sleep, until } from './helpers/child.js'
+import { cutTheTurn } from './helpers/fairness.js'
 import { getEventListeners } from 'node:events'
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -94,27 +95,6 @@ test.serial('abort and close while waiting', async (t) => {
   c.close()
   await t.throwsAsync(closed, { code: 'ERR_USE_AFTER_CLOSE', message: 'EventCounter was closed' })
 })
-
-/**
- * Puts this turn's run of ready awaits past the fairness cut (src/waiter.ts,
- * FAST_RUN_MS), without timing anything: a ready take of another object
- * starts the run (the turn's first clock read), a 12 ms busy loop outlasts
- * the 10 ms, and 8 more ready takes reach the next clock read (every 8th),
- * all in one synchronous block. The next ready wait of the turn, on any
- * object, is then cut. Returns the takes, to await (and close) at the end.
- */
-function cutTheTurn(): Promise<unknown> {
-  const busy = new EventCounter()
-  const takes: Promise<bigint>[] = []
-  busy.add(1)
-  takes.push(busy.take())
-  for (const end = performance.now() + 12; performance.now() < end; );
-  for (let i = 0; i < 8; i++) {
-    busy.add(1)
-    takes.push(busy.take())
-  }
-  return Promise.all(takes).finally(() => busy.close())
-}
 
 test.serial('a take that finds a value at the fairness cut is pending: close() rejects it with ERR_USE_AFTER_CLOSE and the shared counter keeps the value', async (t) => {
   // Red before: the value was read from the kernel at once and delivered

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module'
 import { EventCounter, lockFile, MemFile, Semaphore, tryLockFile } from '../index.js'
 import { runNode, sleep } from './helpers/child.js'
 import { scaled, SLOWDOWN, underQemu } from './helpers/emulation.js'
+import { cutTheTurn } from './helpers/fairness.js'
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
 
@@ -297,15 +298,7 @@ test.serial('an acquire the fd settles while cut values are still to be delivere
   const sem = new Semaphore(1)
   const x = new EventCounter()
   t.teardown(() => (sem.close(), x.close()))
-  const busy = new EventCounter()
-  const takes: Promise<bigint>[] = []
-  busy.add(1)
-  takes.push(busy.take())
-  for (const end = performance.now() + 12; performance.now() < end; );
-  for (let i = 0; i < 8; i++) {
-    busy.add(1)
-    takes.push(busy.take())
-  }
+  const busy = cutTheTurn()
   const first = sem.acquire() // at the cut: its permit is read now, delivered later
   const ac = new AbortController()
   const queued = sem.acquire({ signal: ac.signal }) // nothing left: waits on the fd
@@ -319,8 +312,7 @@ test.serial('an acquire the fd settles while cut values are still to be delivere
   t.is(sem.count, 1n, 'the aborted acquire gave its permit back')
   t.is(getEventListeners(ac.signal, 'abort').length, 0)
   permit.release()
-  await Promise.all(takes)
-  busy.close()
+  await busy
 })
 
 test.serial('a wait the fd settles while cut values are still to be delivered settles after them (diff35b M1)', async (t) => {

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads'
 
 import { EFD_NONBLOCK, EFD_SEMAPHORE, eventfd, Semaphore } from '../index.js'
 import { fdCount, fdList, fdsAdded, PKG, runNode, sleep, until } from './helpers/child.js'
+import { cutTheTurn } from './helpers/fairness.js'
 import { scaled } from './helpers/emulation.js'
 
 test.serial('acquire resolves at once when a permit is free, and tryAcquire counts permits', async (t) => {
@@ -94,27 +95,6 @@ test.serial('close rejects pending acquires with ERR_USE_AFTER_CLOSE, and later 
   t.throws(() => sem.acquireSync(), { code: 'ERR_USE_AFTER_CLOSE' })
   await t.throwsAsync(sem.acquire(), { code: 'ERR_USE_AFTER_CLOSE' })
 })
-
-/**
- * Puts this turn's run of ready awaits past the fairness cut (src/waiter.ts,
- * FAST_RUN_MS), without timing anything: a ready take of another object
- * starts the run (the turn's first clock read), a 12 ms busy loop outlasts
- * the 10 ms, and 8 more ready takes reach the next clock read (every 8th),
- * all in one synchronous block. The next ready wait of the turn, on any
- * object, is then cut. Returns the takes, to await (and close) at the end.
- */
-function cutTheTurn(): Promise<unknown> {
-  const busy = new EventCounter()
-  const takes: Promise<bigint>[] = []
-  busy.add(1)
-  takes.push(busy.take())
-  for (const end = performance.now() + 12; performance.now() < end; );
-  for (let i = 0; i < 8; i++) {
-    busy.add(1)
-    takes.push(busy.take())
-  }
-  return Promise.all(takes).finally(() => busy.close())
-}
 
 test.serial('an acquire that finds a permit at the fairness cut is pending: close() rejects it with ERR_USE_AFTER_CLOSE and the shared pool keeps its permit', async (t) => {
   // Red before: the permit was read from the kernel at once and delivered
