@@ -193,8 +193,6 @@ export class FdCore<T> {
    */
   shared = false
   #h: Handle | undefined
-  /** Set by {@link FdCore.#giveUp} when it found the fd lost; read by `#drop`. */
-  #lostAtGiveBack = false
   #lostError: ErrnoError | undefined
   readonly #owner: string
   #read: Read<T>
@@ -382,40 +380,37 @@ export class FdCore<T> {
    */
   #drop(w: Waiter<T>): boolean {
     if (this.#remove(w)) return true
-    if (!this.#giveUp(w)) {
-      // The give-back found the fd closed behind our back (the handle has
-      // forgotten the number): the object learns it now, as from a failed
-      // call, so that no later call uses a number that may name another
-      // file (s51-diff L2: add() wrote into one). `w`'s value is delivered.
-      if (this.#lostAtGiveBack) {
-        this.#lostAtGiveBack = false
-        this.fail(-9, 'eventfd_write')
-      }
-      return false
+    const given = this.#giveUp(w)
+    if (given === 'back') {
+      this.#unlisten(w)
+      return true
     }
-    this.#unlisten(w)
-    return true
+    // The give-back found the fd closed behind our back (the handle has
+    // forgotten the number): the object learns it now, as from a failed
+    // call, so that no later call uses a number that may name another file
+    // (s51-diff L2: add() wrote into one). `w`'s value is delivered.
+    if (given === 'lost') this.fail(-9, 'eventfd_write')
+    return false
   }
 
   /**
    * Gives the value `w` holds back to the fd, if it can go back: the
    * object's fd is still its own (one `fstat`, on this rare path; a number
    * closed behind our back may name another file by now) and the write
-   * succeeds. Runs no user code. False leaves `w` holding it, to be
-   * delivered.
+   * succeeds. Runs no user code. `'back'` if it went back; otherwise `w`
+   * keeps it, to be delivered: `'lost'` if the fd was found closed behind
+   * our back (the caller decides who reports that), `'kept'` for any other
+   * reason.
    */
-  #giveUp(w: Waiter<T>): boolean {
+  #giveUp(w: Waiter<T>): 'back' | 'kept' | 'lost' {
     const h = this.#h
-    if (!w.held || this.#giveBack === undefined || h === undefined) return false
-    if (native.fdHandleLost(h)) {
-      this.#lostAtGiveBack = true
-      return false
-    }
-    if (!this.#giveBack(this.fd, w.value)) return false
+    if (!w.held || this.#giveBack === undefined || h === undefined) return 'kept'
+    if (native.fdHandleLost(h)) return 'lost'
+    if (!this.#giveBack(this.fd, w.value)) return 'kept'
     w.held = false
     w.value = undefined
     this.#held--
-    return true
+    return 'back'
   }
 
   /**
@@ -580,9 +575,8 @@ export class FdCore<T> {
     let back: Waiter<T>[] | undefined
     if (this.#held > 0) {
       back = []
-      for (const w of this.#deferred!) if (this.#giveUp(w)) back.push(w)
       // A loss found here is close()'s own to report (below).
-      this.#lostAtGiveBack = false
+      for (const w of this.#deferred!) if (this.#giveUp(w) === 'back') back.push(w)
     }
     this.#h = undefined
     // Built only when someone waits: an Error captures a stack, which made
