@@ -119,6 +119,34 @@ static napi_value f_memfd_create(napi_env env, napi_callback_info info) {
   return fd < 0 ? neg_errno(env) : num(env, fd);
 }
 
+/* The bytes of a Uint8Array (a Buffer is one). */
+static uint8_t *bytes_of(napi_env env, napi_value v, size_t *len) {
+  void *data = NULL;
+  napi_value ab;
+  size_t off;
+  napi_typedarray_type type;
+  napi_get_typedarray_info(env, v, &type, len, &data, &ab, &off);
+  return data;
+}
+
+/* pwrite(fd, bytes, position) -> bytes written | -errno */
+static napi_value f_pwrite(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  size_t len;
+  uint8_t *p = bytes_of(env, argv[1], &len);
+  ssize_t r = pwrite(i32(env, argv[0]), p, len, i32(env, argv[2]));
+  return r < 0 ? neg_errno(env) : num(env, (int32_t)r);
+}
+
+/* pread(fd, bytes, position) -> bytes read | -errno */
+static napi_value f_pread(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  size_t len;
+  uint8_t *p = bytes_of(env, argv[1], &len);
+  ssize_t r = pread(i32(env, argv[0]), p, len, i32(env, argv[2]));
+  return r < 0 ? neg_errno(env) : num(env, (int32_t)r);
+}
+
 /* flock(fd, operation) -> 0 | -errno */
 static napi_value f_flock(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -359,6 +387,49 @@ static napi_value f_handle_close_checked(napi_env env, napi_callback_info info) 
   return r ? neg_errno(env) : num(env, 0);
 }
 
+/* memfdOpenChecked(name, flags) -> External owning a new memfd | -errno:
+ * memfd_create, fstat (its identity), as MemFile.create makes. */
+static napi_value f_memfd_open_checked(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char name[256];
+  size_t len;
+  napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len);
+  int fd = memfd_create(name, (unsigned)i32(env, argv[1]));
+  struct stat st;
+  if (fd < 0) return neg_errno(env);
+  if (fstat(fd, &st)) {
+    int e = errno;
+    close(fd);
+    return num(env, -e);
+  }
+  return owning_ident(env, fd, &st);
+}
+
+/* pwriteChecked(handle, bytes, position) / preadChecked(...) -> bytes | -errno:
+ * fstat (is the number still the handle's file?), then the call, as
+ * MemFile.write / readInto check before each call. */
+static napi_value f_pwrite_checked(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct ident *id;
+  napi_get_value_external(env, argv[0], (void **)&id);
+  if (id->fd < 0 || !ident_same(id)) return num(env, -EBADF);
+  size_t len;
+  uint8_t *p = bytes_of(env, argv[1], &len);
+  ssize_t r = pwrite(id->fd, p, len, i32(env, argv[2]));
+  return r < 0 ? neg_errno(env) : num(env, (int32_t)r);
+}
+
+static napi_value f_pread_checked(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct ident *id;
+  napi_get_value_external(env, argv[0], (void **)&id);
+  if (id->fd < 0 || !ident_same(id)) return num(env, -EBADF);
+  size_t len;
+  uint8_t *p = bytes_of(env, argv[1], &len);
+  ssize_t r = pread(id->fd, p, len, i32(env, argv[2]));
+  return r < 0 ? neg_errno(env) : num(env, (int32_t)r);
+}
+
 /* lockTryOwnedChecked(fd, ofd: 1 | 0) -> External owning the locked dup | -errno:
  * dup, fstat (the dup's identity), lock. */
 static napi_value f_lock_try_owned_checked(napi_env env, napi_callback_info info) {
@@ -420,6 +491,11 @@ NAPI_MODULE_INIT() {
       {"lockTryOwnedChecked", f_lock_try_owned_checked},
       {"lockReleaseOwnedChecked", f_lock_release_owned_checked},
       {"lockReleaseOwned", f_lock_release_owned},
+      {"pwrite", f_pwrite},
+      {"pread", f_pread},
+      {"memfdOpenChecked", f_memfd_open_checked},
+      {"pwriteChecked", f_pwrite_checked},
+      {"preadChecked", f_pread_checked},
   };
   static const struct {
     const char *name;

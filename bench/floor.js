@@ -146,6 +146,19 @@ function floorOps(f, { lockPath, timeNs }) {
     },
     trylock_ofd: (n) => tryLockN(n, kindOfd),
     trylock_flock: (n) => tryLockN(n, kindFlock),
+    memfile_rw: (n) => {
+      const fd = f.memfdCreate('bench', f.MFD_CLOEXEC)
+      const src = Buffer.alloc(64, 7)
+      const dst = Buffer.alloc(64)
+      const ns = timeNs(n, (k) => {
+        for (let i = 0; i < k; i++) {
+          f.pwrite(fd, src, 0)
+          f.pread(fd, dst, 0)
+        }
+      })
+      fs.closeSync(fd)
+      return ns
+    },
     // Not a row: one call that does nothing, the price of crossing into C at all.
     nop: (n) => timeNs(n, (k) => { for (let i = 0; i < k; i++) f.nop() }),
   }
@@ -216,6 +229,19 @@ function floorSameOps(f, { lockPath, timeNs }) {
       }),
     trylock_ofd: (n) => tryLockN(n, 1),
     trylock_flock: (n) => tryLockN(n, 0),
+    memfile_rw: (n) => {
+      const h = f.memfdOpenChecked('bench', f.MFD_CLOEXEC)
+      const src = Buffer.alloc(64, 7)
+      const dst = Buffer.alloc(64)
+      const ns = timeNs(n, (k) => {
+        for (let i = 0; i < k; i++) {
+          f.pwriteChecked(h, src, 0)
+          f.preadChecked(h, dst, 0)
+        }
+      })
+      f.handleCloseChecked(h)
+      return ns
+    },
   }
 }
 

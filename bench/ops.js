@@ -176,6 +176,7 @@ const LABELS = {
   fsext_flock_async: 'fs-ext await flock ex+flockSync un',
   plf_sync: 'proper-lockfile lockSync+unlockSync',
   plf_async: 'proper-lockfile await lock+release',
+  memfile_rw: 'MemFile write+readInto (64 B)',
   map64: '64 MiB memfd map+fill+read back',
 }
 
@@ -204,9 +205,9 @@ const SYNC_FORM = {
   plf_async: 'plf_sync',
 }
 // Ops with a C (bench/ops.c) / CPython (bench/ops.py) implementation.
-const C_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'timerfd', 'ofd_dup', 'flock_dup', 'map64']
+const C_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'timerfd', 'ofd_dup', 'flock_dup', 'memfile_rw', 'map64']
 // timerfd is added when CPython has it (3.13+); see pythonOk().
-const PY_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd']
+const PY_OPS = ['eventfd_rw', 'sem_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'memfile_rw']
 // Iterations per round where N would take too long.
 const nOf = (op) =>
   op === 'map64' ? MAP_N : op.startsWith('plf') ? N_PLF : /^(trylock_|lockfile_|fsext_flock_async)/.test(op) ? N / 4 : N
@@ -264,7 +265,7 @@ async function moveToChild(rounds) {
 }
 
 // Sync rows of linux-fd: the ones the floor goal (within 1.10x) applies to.
-const SYNC_ROWS = ['eventfd_rw', 'sem_rw', 'counter_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'timerfd', 'timer_class', 'trylock_ofd', 'trylock_flock', 'map64']
+const SYNC_ROWS = ['eventfd_rw', 'sem_rw', 'counter_rw', 'eventfd_create', 'memfd_create', 'flock', 'ofd', 'timerfd', 'timer_class', 'trylock_ofd', 'trylock_flock', 'memfile_rw', 'map64']
 
 async function main() {
   const cBin = buildC('ops')

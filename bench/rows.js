@@ -155,6 +155,21 @@ module.exports = function linuxFdRows(lfd, { lockPath, timeNs, timeNsAsync }) {
     lockfile_ofd_async: (n) => lockFileN(n, 'ofd'),
     trylock_flock: (n) => tryLockN(n, 'flock'),
     lockfile_flock_async: (n) => lockFileN(n, 'flock'),
+    // MemFile.write + readInto of 64 bytes: pwrite and pread, each after the
+    // identity fstat that keeps a reused number from naming another file.
+    memfile_rw: (n) => {
+      const mf = lfd.MemFile.create('bench')
+      const src = Buffer.alloc(64, 7)
+      const dst = Buffer.alloc(64)
+      const ns = timeNs(n, (k) => {
+        for (let i = 0; i < k; i++) {
+          mf.write(src, 0)
+          mf.readInto(dst, 0)
+        }
+      })
+      mf.close()
+      return ns
+    },
     map64: (n) =>
       timeNs(n, (k) => {
         const len = 64 << 20
@@ -191,6 +206,7 @@ module.exports = function linuxFdRows(lfd, { lockPath, timeNs, timeNsAsync }) {
     lockfile_ofd_async: ['lockFile'],
     trylock_flock: ['tryLockFile'],
     lockfile_flock_async: ['lockFile'],
+    memfile_rw: ['MemFile'],
     map64: ['MemFile'],
   }
   const missing = (op) => (NEEDS[op] || []).filter((name) => lfd[name] === undefined)
