@@ -1200,6 +1200,44 @@ test.serial('fs.createReadStream(mf.fd) closes the fd when it ends: a truncate a
   t.is(readFileSync(path, 'utf8'), '{"important":true}\n')
 })
 
+test.serial('the number known through path, util.inspect or fromFd with adopt is checked as one read from fd is (the check is skipped only for a number no other code was told)', (t) => {
+  // MemFile skips the identity fstat until its number reaches other code
+  // (docs/design.md, "Fd identity"): each way it can, other than `fd`
+  // (above), must turn the check on, or the reused number's file is written.
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-known-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'db.json')
+  const ways: ReadonlyArray<readonly [string, () => readonly [MemFile, number]]> = [
+    ['path', () => {
+      const mf = MemFile.create('known-path')
+      return [mf, Number(/\/(\d+)$/.exec(mf.path)![1])]
+    }],
+    ['inspect', () => {
+      const mf = MemFile.create('known-inspect')
+      return [mf, Number(/fd: (\d+)/.exec(inspect(mf))![1])]
+    }],
+    ['fromFd adopt', () => {
+      const n = memfdCreate('known-adopt', MFD_CLOEXEC)
+      return [MemFile.fromFd(n, { adopt: true }), n]
+    }],
+  ]
+  for (const [way, make] of ways) {
+    writeFileSync(path, '{"important":true}\n')
+    const [mf, n] = make()
+    closeSync(n)
+    const other = openSync(path, 'r+')
+    try {
+      t.is(other, n, `${way}: the number was reused`)
+      t.throws(() => mf.write('XX'), { code: 'EBADF', message: /was closed outside linux-fd/ }, way)
+      t.is(readFileSync(path, 'utf8'), '{"important":true}\n', `${way}: the other file is untouched`)
+      mf.close()
+      t.is(fstatSync(other).size, 19, `${way}: and still open`)
+    } finally {
+      closeSync(other)
+    }
+  }
+})
+
 test.serial('the identity check lets a live MemFile work: a duplicate whose original was closed, and the same memfd reopened onto the number (s51-memfd MED)', (t) => {
   const mf = MemFile.create('live')
   mf.write('abc')

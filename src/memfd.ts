@@ -439,6 +439,13 @@ export class MemFile implements Disposable {
   #lostFd = -1
   /** The call that found the fd lost. */
   #lostBy = ''
+  /**
+   * Whether the number has reached code outside this object: JS read `fd`
+   * or `path`, `util.inspect` printed it, or `fromFd` was given it. Until
+   * then no other code knows the number to close it, and {@link
+   * MemFile.#checked} skips its `fstat` (docs/design.md, "Fd identity").
+   */
+  #shared = false
 
   /**
    * Not for `new`: use {@link MemFile.create} or {@link MemFile.fromFd}.
@@ -537,7 +544,11 @@ export class MemFile implements Disposable {
     if (typeof h === 'number') throw fromFdError(h, raw)
     // A hugePages memfd keeps the hints create() gives (s51-memfd LOW: a
     // bare EINVAL for truncate(4096) and write(), ENOMEM for map()).
-    return new MemFile(token, h, name, hugePageOf(native.fdHandleFd(h)))
+    const mf = new MemFile(token, h, name, hugePageOf(native.fdHandleFd(h)))
+    // The caller knows the number it gave (adopted), or the one fd() shows
+    // (a dup: the caller was not told it, but reads it from `fd` to use it).
+    mf.#shared = adopt
+    return mf
   }
 
   static #of(self: unknown): MemFile {
@@ -559,10 +570,17 @@ export class MemFile implements Disposable {
    * `truncate()` emptied that file and `write()` wrote into it (s51-memfd
    * MED). A lost fd is given up as {@link MemFile.#fail} does, naming
    * `syscall`, the call that was about to run.
+   *
+   * Only once the number has reached other code ({@link MemFile.#shared}):
+   * the `fstat` doubled the cost of a small `write()` + `readInto()` (3.63
+   * µs against 1.36 µs for the bare calls through Node-API, bench/ops.js),
+   * and a number nobody else was told cannot be closed behind our back
+   * except by a double close elsewhere, which the eventfd classes' reads
+   * and writes do not guard against either.
    */
   #checked(syscall: string): number {
     const fd = this.#open()
-    if (!native.fdHandleLost(this.#h)) return fd
+    if (!this.#shared || !native.fdHandleLost(this.#h)) return fd
     return this.#lose(syscall)
   }
 
@@ -597,7 +615,9 @@ export class MemFile implements Disposable {
 
   /** The fd, or -1 after `close()` or once it was found closed outside the package. */
   get fd(): number {
-    return MemFile.#of(this).#fd
+    const self = MemFile.#of(this)
+    if (self.#fd >= 0) self.#shared = true
+    return self.#fd
   }
 
   /** The name given at creation (for {@link MemFile.fromFd}, the one in `/proc/self/fd`). */
@@ -619,7 +639,10 @@ export class MemFile implements Disposable {
   get path(): string {
     // Checked (one fstat): a path to a file that reused the number would
     // let a caller write into that file.
-    return `/proc/self/fd/${MemFile.#of(this).#checked('fstat')}`
+    const self = MemFile.#of(this)
+    const fd = self.#checked('fstat')
+    self.#shared = true
+    return `/proc/self/fd/${fd}`
   }
 
   /**
@@ -1032,6 +1055,7 @@ export class MemFile implements Disposable {
     // Past the depth limit, `[MemFile]`, without asking the kernel for the size.
     if (typeof depth === 'number' && depth < 0) return shown(this, 'MemFile', {}, depth, options)
     const state: Record<string, unknown> = { fd: self.#fd, name: self.#name, closed: self.#fd < 0 }
+    if (self.#fd >= 0) self.#shared = true
     if (self.#lostFd >= 0) state.lost = true
     if (self.#fd >= 0) {
       const size = native.memfdSize(self.#fd)
