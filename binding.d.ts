@@ -231,6 +231,9 @@ export declare function channelFdsDup(fds: Int32Array): ExternalObject<'FdList'>
  * range). Checked each time (one `fstat`): a number closed behind the
  * list's back and reused was shown as the message's fd by `peek()`,
  * `remaining` and the iterator, which `take()` refused (s41-chan LOW-1).
+ * Every way JS learns a received number goes through here, so an fd on the
+ * anonymous inode records its fdinfo mark here first
+ * (`GuardedFd::mark_shared`; one fdinfo read, the first time).
  */
 export declare function channelFdsPeek(list: ExternalObject<'FdList'>, i: number): number
 

@@ -360,6 +360,49 @@ for (const kind of ['EventCounter', 'Semaphore', 'Timer'] as const) {
   }
 }
 
+// s52-chan H1: the same for an eventfd received over an FdChannel. The
+// received fds' guards recorded no fdinfo mark, so once the number was
+// closed by JS and libuv's inotify fd took it, ReceivedFds.close() closed
+// libuv's fd (the child aborted, or its next fs.watch() failed with EBADF)
+// and take() handed it out as the message's fd. Now a received fd on the
+// anonymous inode records its mark when its number first reaches JS
+// (peek, the iterator, inspect, remaining).
+for (const via of ['peek', 'iterator', 'inspect'] as const) {
+  for (const op of ['close', 'take'] as const) {
+    test.serial(`ReceivedFds: ${op}() leaves alone an anonymous-inode fd of libuv that reused a received eventfd's number (known from ${via}) (s52-chan H1)`, async (t) => {
+      const r = await runNode(`
+        const fs = require('node:fs'), os = require('node:os'), util = require('node:util')
+        ;(async () => {
+          const [a, b] = lfd.FdChannel.pair()
+          const ec = new lfd.EventCounter()
+          await a.send('x', [ec])
+          ec.close()
+          const { fds } = await b.receive()
+          const n = ${via === 'peek' ? 'fds.peek(0)' : via === 'iterator' ? '[...fds][0]' : 'Number(/fds: \\[ (\\d+) \\]/.exec(util.inspect(fds))[1])'}
+          fs.closeSync(n)
+          const w = fs.watch(os.tmpdir())
+          const now = () => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+          const before = now()
+          let took = null
+          ${op === 'close' ? 'fds.close()' : 'try { took = fds.take(0) } catch (e) { took = e.code }'}
+          const after = now()
+          w.close()
+          fs.watch(os.tmpdir()).close() // libuv's inotify fd still works
+          a.close(); b.close()
+          console.log(JSON.stringify({ before, after, took, remaining: fds.remaining }))
+        })()
+      `)
+      t.is(r.signal, null, r.stderr)
+      t.is(r.code, 0, r.stderr)
+      const o = JSON.parse(r.stdout) as { before: string; after: string; took: unknown; remaining: number }
+      t.is(o.before, 'anon_inode:inotify', "libuv's inotify fd took the number (the case under test)")
+      t.is(o.after, o.before, `${op}() closed or handed out libuv's inotify fd`)
+      if (op === 'take') t.is(o.took, 'ERR_INVALID_ARG_VALUE', "take() refuses the number: it is not the message's fd any more")
+      t.is(o.remaining, 0)
+    })
+  }
+}
+
 test.serial('reading fd of a Semaphore whose fd was lost before it was ever read does not make its permits count as shared (s51-diff L1)', (t) => {
   new Semaphore(1).close() // the once-per-process identity probe, out of the way
   const probe = openSync('/dev/null', 'r')

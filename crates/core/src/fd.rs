@@ -689,6 +689,20 @@ fn shared_anon_identity(fd: BorrowedFd<'_>) -> Option<FdIdentity> {
     })
 }
 
+/// The identity of the anonymous inode that eventfds, timerfds, epoll and
+/// inotify fds (and others made with `anon_inode_getfd`) share, read once
+/// per process from a probe eventfd; `None` on a kernel that gives an
+/// eventfd its own inode. For fds of unknown kind (received over
+/// `SCM_RIGHTS`): [`shared_anon_identity`] must be given an eventfd or a
+/// timerfd.
+fn anon_inode_identity() -> Option<FdIdentity> {
+    static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
+    *ANON.get_or_init(|| {
+        let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
+        shared_anon_identity(probe.as_fd())
+    })
+}
+
 /// Filesystems whose `close` may wait on something outside this machine or
 /// process (a server, a FUSE daemon): flushing dirty data on the last close
 /// is a round trip that a dead or hostile server can hold for as long as it
@@ -1009,6 +1023,21 @@ impl GuardedFd {
         Self::fresh(fd, true)
     }
 
+    /// As [`GuardedFd::new`], for an fd of any kind that a peer sent
+    /// (`SCM_RIGHTS`). One on the anonymous inode (an eventfd or timerfd,
+    /// what a channel usually carries, or an epoll or inotify fd) counts as
+    /// one of [`GuardedFd::new_anon`], so that [`GuardedFd::mark_shared`]
+    /// records its mark: its `fstat` identity alone could not tell it from
+    /// libuv's epoll or inotify fd on the same number after a close behind
+    /// the owner's back (s52-chan H1: `ReceivedFds.close()` closed libuv's
+    /// inotify fd). No syscall beyond `new`'s `fstat` (the probe for the
+    /// anonymous inode's identity is made once per process).
+    pub fn received(fd: OwnedFd) -> Self {
+        let mut g = Self::fresh(fd, false);
+        g.anon = g.identity.is_some() && g.identity == anon_inode_identity();
+        g
+    }
+
     /// Takes ownership of `fd`, a number that was already open (a caller
     /// hands it over), if no live guard owns it: the number is claimed in the
     /// registry only if nobody is recorded there. Otherwise gives `fd` back
@@ -1063,7 +1092,8 @@ impl GuardedFd {
     }
 
     /// For an eventfd or timerfd ([`GuardedFd::new_anon`],
-    /// [`GuardedFd::adopt_anon`]) whose number other code now knows (JS
+    /// [`GuardedFd::adopt_anon`], or an anonymous-inode fd of
+    /// [`GuardedFd::received`]) whose number other code now knows (JS
     /// read it): records what fdinfo says of it (`AnonMark`), once, so
     /// that the checks at close tell it from another anonymous-inode file
     /// that reused the number after a close behind our back. One fdinfo

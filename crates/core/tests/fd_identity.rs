@@ -172,6 +172,45 @@ fn a_shared_anonymous_guard_still_closes_its_own_fd() {
 }
 
 #[test]
+fn a_received_guard_on_the_anonymous_inode_is_marked_and_forgets_a_number_reused_by_epoll() {
+    // s52-chan H1: a received eventfd or timerfd (GuardedFd::received, kind
+    // unknown) recorded no mark, so ReceivedFds.close() closed libuv's
+    // epoll or inotify fd that reused the number. A received fd of another
+    // file keeps new()'s identity check, and still closes its own fd.
+    for (base, sent) in [
+        (800, eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap()),
+        (
+            810,
+            timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC).unwrap(),
+        ),
+    ] {
+        let mut g = GuardedFd::received(at(sent, base));
+        g.mark_shared();
+        let raw = g.raw().unwrap();
+        let victim = reuse(raw, &epoll());
+        assert_eq!(g.close(), Some(raw), "a reuse by epoll at {base} counted as ours");
+        assert!(is_open(raw), "the epoll fd at {base} was closed");
+        drop(victim);
+    }
+    let mut own = GuardedFd::received(at(eventfd(0, EfdFlags::EFD_CLOEXEC).unwrap(), 820));
+    own.mark_shared();
+    let raw = own.raw().unwrap();
+    assert_eq!(own.close(), None);
+    assert!(!is_open(raw), "a received eventfd still ours was not closed");
+    let mut file = GuardedFd::received(at(memfd("received"), 830));
+    file.mark_shared();
+    let raw = file.raw().unwrap();
+    let victim = reuse(raw, &memfd("other"));
+    assert_eq!(
+        file.close(),
+        Some(raw),
+        "another memfd on the number counted as ours"
+    );
+    assert!(is_open(raw));
+    drop(victim);
+}
+
+#[test]
 fn drop_of_an_eventfd_guard_cannot_tell_another_eventfd() {
     // The limit that remains, pinned down: an eventfd that no guard holds
     // (here a plain OwnedFd) is unknown to the owner registry, and fstat

@@ -202,7 +202,7 @@ impl Drop for FdList {
 impl FdList {
     fn new(fds: Vec<OwnedFd>) -> Owned<FdList> {
         Owned(FdList(RefCell::new(
-            fds.into_iter().map(|f| Some(GuardedFd::new(f))).collect(),
+            fds.into_iter().map(|f| Some(GuardedFd::received(f))).collect(),
         )))
     }
 }
@@ -234,6 +234,9 @@ pub fn channel_fds_count(list: Handle<FdList>) -> u32 {
 /// range). Checked each time (one `fstat`): a number closed behind the
 /// list's back and reused was shown as the message's fd by `peek()`,
 /// `remaining` and the iterator, which `take()` refused (s41-chan LOW-1).
+/// Every way JS learns a received number goes through here, so an fd on the
+/// anonymous inode records its fdinfo mark here first
+/// (`GuardedFd::mark_shared`; one fdinfo read, the first time).
 #[napi(ts_args_type = "list: ExternalObject<'FdList'>, i: number")]
 pub fn channel_fds_peek(list: Handle<FdList>, i: u32) -> i32 {
     let mut v = list.0.borrow_mut();
@@ -243,6 +246,7 @@ pub fn channel_fds_peek(list: Handle<FdList>, i: u32) -> i32 {
     if g.confirm_lost() {
         return -libc::EBADF;
     }
+    g.mark_shared();
     g.raw().unwrap_or(-libc::EBADF)
 }
 
