@@ -360,6 +360,54 @@ for (const kind of ['EventCounter', 'Semaphore', 'Timer'] as const) {
   }
 }
 
+// s52-timer F2: the same with no fd number left for reading fdinfo. The
+// mark was not recorded when the number was first read while the process
+// was out of fds, and a close that could not read fdinfo counted the fd as
+// ours: both closed a new worker's epoll fd, and the process aborted. Now a
+// mark missed for want of fds records the kind (a timerfd if
+// timerfd_gettime takes the number, else an eventfd), and a Timer's check
+// without fdinfo asks timerfd_gettime. (An eventfd checked with no fd left
+// still cannot be told from libuv's: docs/reliability.md.)
+const hogFds = `
+  const hog = []
+  const fill = () => { try { for (;;) hog.push(fs.openSync('/dev/null', 'r')) } catch (e) { if (e.code !== 'EMFILE') throw e } }
+  const free = () => { for (const f of hog.splice(0)) fs.closeSync(f) }
+`
+for (const [kind, when] of [['Timer', 'read'], ['EventCounter', 'read'], ['Timer', 'close']] as const) {
+  const title =
+    when === 'read'
+      ? `${kind}: close() leaves alone a new worker's epoll fd on its number when the number was first read while out of fds (s52-timer F2)`
+      : `${kind}: close() with no fd left leaves alone a new worker's epoll fd on its number (s52-timer F2)`
+  test.serial(title, async (t) => {
+    const r = await runNode(`
+      const fs = require('node:fs'), { Worker } = require('node:worker_threads')
+      ${hogFds}
+      // The first write to a piped stdout makes libuv open /dev/null for
+      // good (its reserve fd): made here, before a number is freed.
+      console.log('started')
+      ;(async () => {
+        const o = new lfd.${kind}()
+        ${when === 'read' ? 'fill(); const n = o.fd; free()' : 'const n = o.fd'}
+        fs.closeSync(n)
+        const w = new Worker('setTimeout(() => {}, 300)', { eval: true })
+        await new Promise((r) => w.once('online', r))
+        const now = () => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+        const before = now()
+        ${when === 'close' ? 'fill(); o.close(); free()' : 'o.close()'}
+        const after = now()
+        await new Promise((r) => w.once('exit', r))
+        console.log(JSON.stringify({ before, after, closed: o.closed }))
+      })()
+    `)
+    t.is(r.signal, null, r.stderr)
+    t.is(r.code, 0, r.stderr)
+    const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { before: string; after: string; closed: boolean }
+    t.is(o.before, 'anon_inode:[eventpoll]', "the worker's epoll fd took the number (the case under test)")
+    t.is(o.after, o.before, "close() closed the worker's epoll fd")
+    t.true(o.closed)
+  })
+}
+
 // s52-chan H1: the same for an eventfd received over an FdChannel. The
 // received fds' guards recorded no fdinfo mark, so once the number was
 // closed by JS and libuv's inotify fd took it, ReceivedFds.close() closed

@@ -821,9 +821,11 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * is left alone). The `fstat` alone cannot tell a timerfd from another
    * timerfd, eventfd or epoll fd (they share one inode); once the timer's
    * number was read (`fd`, `util.inspect`, `fromFd` with `adopt`), the kind
-   * `/proc/self/fdinfo` reports is compared too, so an eventfd or libuv's
-   * epoll or inotify fd on a reused number is left alone. Another timerfd
-   * opened outside the package may still be closed.
+   * `/proc/self/fdinfo` reports is compared too (where it cannot be read,
+   * for want of an fd number or of `/proc`, `timerfd_gettime` tells a
+   * timerfd), so an eventfd or libuv's epoll or inotify fd on a reused
+   * number is left alone. Another timerfd opened outside the package may
+   * still be closed.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   close(): void {

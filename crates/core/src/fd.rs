@@ -655,6 +655,25 @@ struct AnonMark {
 }
 
 impl AnonMark {
+    /// The mark of `raw` now, to be recorded: what fdinfo says, or where it
+    /// gives no answer (out of fds, no `/proc`), the kind alone, asked of the
+    /// kernel without an fd: a timerfd if `timerfd_gettime` takes the
+    /// number, otherwise an eventfd (what a guard with the anonymous
+    /// identity holds, but for a received epoll or inotify fd: that one is
+    /// then never taken for ours, and is forgotten instead of closed).
+    /// Recorded as nothing, a missed mark let a later check take libuv's
+    /// epoll fd on the number for ours, and close it (s52-timer F2).
+    fn record(raw: RawFd) -> Self {
+        Self::of(raw).unwrap_or_else(|| {
+            let timerfd = is_timerfd(raw);
+            Self {
+                eventfd: !timerfd,
+                timerfd,
+                id: None,
+            }
+        })
+    }
+
     /// The mark of `raw` now; `None` where fdinfo gives no answer.
     fn of(raw: RawFd) -> Option<Self> {
         let text = fdinfo_raw(raw).ok().flatten()?;
@@ -666,12 +685,33 @@ impl AnonMark {
         })
     }
 
-    /// Whether `raw` still shows this mark. An fdinfo that gives no answer
-    /// (no `/proc`, no fd left to read it) cannot tell, and counts as the
-    /// same, as the identity alone did before.
+    /// Whether `raw` still shows this mark: the same kind, and the same
+    /// `eventfd-id` if one was recorded. Where fdinfo gives no answer (no
+    /// `/proc`, no fd left to read it), a timerfd's mark asks
+    /// `timerfd_gettime`, which fails on an epoll, inotify or eventfd; an
+    /// eventfd's cannot tell, and counts as the same, as the identity alone
+    /// did before (docs/reliability.md, "Two owners of one fd number").
     fn holds(&self, raw: RawFd) -> bool {
-        Self::of(raw).is_none_or(|now| now == *self)
+        match Self::of(raw) {
+            Some(now) => {
+                now.eventfd == self.eventfd
+                    && now.timerfd == self.timerfd
+                    && (self.id.is_none() || now.id == self.id)
+            }
+            None => !self.timerfd || is_timerfd(raw),
+        }
     }
+}
+
+/// Whether `raw` is a timerfd: `timerfd_gettime` answers for one and fails
+/// with `EINVAL` on any other file (`EBADF` on a closed number). Needs no fd
+/// and no `/proc`.
+fn is_timerfd(raw: RawFd) -> bool {
+    let mut now = std::mem::MaybeUninit::<libc::itimerspec>::uninit();
+    // SAFETY: `now` is a writable itimerspec that outlives the call; the
+    // kernel only writes it, and only on success. A number that is not a
+    // timerfd, or not open, fails without touching any file.
+    unsafe { libc::timerfd_gettime(raw, now.as_mut_ptr()) == 0 }
 }
 
 /// The identity every eventfd and timerfd shares, read with `fstat` once
@@ -1102,7 +1142,7 @@ impl GuardedFd {
     pub fn mark_shared(&mut self) {
         if self.anon && self.mark.is_none() {
             if let Some(raw) = self.raw() {
-                self.mark = AnonMark::of(raw);
+                self.mark = Some(AnonMark::record(raw));
             }
         }
     }

@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use linux_fd_core::memfd::memfd_create;
 
+#[allow(dead_code)] // not every test binary that includes this module uses each helper
 pub fn memfd(name: &str) -> OwnedFd {
     memfd_create(&CString::new(name).unwrap(), libc::MFD_CLOEXEC).unwrap()
 }
@@ -24,6 +25,7 @@ pub fn is_open(raw: RawFd) -> bool {
 }
 
 /// Closes `raw` behind its owner's back, as `fs.closeSync(obj.fd)` does.
+#[allow(dead_code)]
 pub fn close_behind(raw: RawFd) {
     // SAFETY: the test owns the object that owns raw and wants it closed
     // behind that object's back.
