@@ -941,29 +941,64 @@ test.serial('a peer that answers, then closes leaving ours unread: the answer an
   await t.throwsAsync(a.receive(), { code: 'EPIPE' })
 })
 
-test.serial('the end is final: a message with fds but no bytes behind an empty one is not read after EPIPE', async (t) => {
-  // An empty message with the peer gone and nothing behind it (by bytes)
-  // reads as the end; a message of fds only then still sat in the queue and
-  // the next receive() returned it: a message after "EPIPE for every later
-  // call". Its fds close with the socket.
+test.serial('an empty message sent just before the peer closes is a message, and so is one of fds only behind it; then the end (SO_PASSCRED)', async (t) => {
+  // Until stop 52 a 0-byte read with the peer gone and nothing queued by
+  // bytes was taken for the end: the empty message was lost and the fds-only
+  // message behind it closed with the socket. Now every message comes with
+  // SCM_CREDENTIALS (the package's sockets have SO_PASSCRED on) and the
+  // end with none.
   const [a, b] = FdChannel.pair()
   t.teardown(() => b.close())
   await a.send('')
   await sendWithFd(a, '')
   a.close()
+  const first = await b.receive()
+  t.is(first.data.length, 0)
+  t.is(first.fds.length, 0)
+  const second = await b.receive()
+  t.is(second.data.length, 0)
+  t.is(second.fds.length, 1)
+  second.fds.close()
   await rejects(t, b.receive(), 'EPIPE', 'recvmsg')
   await rejects(t, b.receive(), 'EPIPE', 'recvmsg', 'the end stays the end')
 
-  // The same behind a reset: the core's second read takes the empty message
-  // as the end and reports the reset, which is as final as EPIPE.
+  // The same behind a reset: the core's second read takes the empty
+  // message, the reset shows as the end after the messages.
   const [c, d] = FdChannel.pair()
   t.teardown(() => c.close())
   await c.send('never read')
   await d.send('')
   await sendWithFd(d, '')
   d.close()
-  await rejects(t, c.receive(), 'ECONNRESET', 'recvmsg')
-  await rejects(t, c.receive(), 'EPIPE', 'recvmsg', 'nothing after the reset')
+  t.is((await c.receive()).data.length, 0)
+  const withFd = await c.receive()
+  t.is(withFd.fds.length, 1)
+  withFd.fds.close()
+  await rejects(t, c.receive(), 'EPIPE', 'recvmsg')
+  await rejects(t, c.receive(), 'EPIPE', 'recvmsg', 'nothing after the end')
+})
+
+test.serial("this side's own end() does not turn a queued empty message into the end: every message the live peer sent is received, then EPIPE (s52-chan M1)", async (t) => {
+  // end() shuts this side down, which raises POLLRDHUP on its own socket,
+  // as a peer's hang-up does: an empty message still queued was read as
+  // the end, and the messages behind it (fds included) were dropped with
+  // no error although their send() had resolved.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  await a.send('first')
+  await a.send('')
+  await sendWithFd(a, '')
+  await a.send('')
+  b.end()
+  const got: string[] = []
+  for (let i = 0; i < 4; i++) {
+    const m = await b.receive()
+    got.push(`${JSON.stringify(m.data.toString())} +${m.fds.length}`)
+    m.fds.close()
+  }
+  t.deepEqual(got, ['"first" +0', '"" +0', '"" +1', '"" +0'])
+  await rejects(t, b.receive(), 'EPIPE', 'recvmsg')
+  t.false(a.closed, 'the peer is alive')
 })
 
 test.serial('detached buffers have no bytes, as for MemFile.write: send() sends an empty message, never an uncoded TypeError', async (t) => {

@@ -429,9 +429,10 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
       h,
       'FdChannel',
       (fd) => {
-        // The end is final: after an empty message read as the end, a
-        // message of fds only (no bytes) may still be queued; it is left to
-        // close with the socket rather than read after EPIPE.
+        // The end is final: on a socket without SO_PASSCRED (made outside
+        // the package), after an empty message read as the end, a message
+        // of fds only (no bytes) may still be queued; it is left to close
+        // with the socket rather than read after EPIPE (docs/fdchannel.md).
         if (this.#ended) throw errnoError(EPIPE, 'recvmsg')
         const r = native.channelRecv(fd)
         if (typeof r !== 'number') return { data: r.data, fds: makeReceivedFds(r.fds ?? undefined) }
@@ -476,6 +477,12 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
    * `{ adopt: true }` the channel takes `fd` itself and sets its
    * `FD_CLOEXEC`. The open file description is made non-blocking.
+   * Sockets the package made have `SO_PASSCRED` on, which is how an empty
+   * message is told from the end; on a socket made elsewhere without it
+   * (left so: turning it on would change what other readers of the socket
+   * receive), an empty message with no fds that is the last the peer sent
+   * before closing, or queued when this side calls `end()`, reads as the
+   * end (docs/fdchannel.md, "Wire format").
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` unless `fd` is a connected
    * Unix `SOCK_SEQPACKET` socket (the message says which it is not): a
    * `SOCK_STREAM` socket (a `net` socket's, say) would run messages

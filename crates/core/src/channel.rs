@@ -20,9 +20,17 @@
 //!   over about 780 bytes on a socket someone set `SO_PASSSEC` on.)
 //! - Received fds are close-on-exec (`MSG_CMSG_CLOEXEC`).
 //! - A zero-length read is either an empty message or the end of the stream.
-//!   [`recv`] tells them apart by `poll(POLLRDHUP)`: without a hang-up it is
-//!   an empty message. With one, it is reported as the end, so an empty
-//!   message with no fds sent just before the peer closed reads as the end.
+//!   Every socket made here has `SO_PASSCRED` on, so every message it
+//!   receives comes with `SCM_CREDENTIALS` (the kernel adds them at the
+//!   receive, to messages queued before the option too) and the end with
+//!   none: that tells them apart. `POLLRDHUP` could not: this side's own
+//!   `shutdown` raises it too, and an empty message queued then, with
+//!   everything behind it, was read as the end (s52-chan M1). On a socket
+//!   made elsewhere without the option, [`recv`] falls back to
+//!   `poll(POLLRDHUP)` and the queued byte count: without a hang-up it is an
+//!   empty message; with one and nothing queued, the end (so an empty
+//!   message with no fds sent just before the peer closed reads as the
+//!   end).
 //! - `send` uses `MSG_NOSIGNAL`: a peer gone is `EPIPE`, never `SIGPIPE`.
 //! - Both use `MSG_DONTWAIT`: they never wait, even on a socket whose shared
 //!   open file description a peer made blocking (docs/reliability.md, "A
@@ -84,13 +92,32 @@ impl Address<'_> {
 }
 
 fn seqpacket() -> Result<OwnedFd> {
-    sock::socket(AddressFamily::Unix, SockType::SeqPacket, SOCK_FLAGS, None).syscall("socket")
+    let fd = sock::socket(AddressFamily::Unix, SockType::SeqPacket, SOCK_FLAGS, None).syscall("socket")?;
+    pass_cred(&fd)?;
+    Ok(fd)
+}
+
+/// Turns `SO_PASSCRED` on: every message the socket receives then comes
+/// with `SCM_CREDENTIALS`, and the end of the stream with none, which is
+/// how [`recv`] tells an empty message from the end (see the module docs).
+/// A listener's option is inherited by the sockets it accepts.
+fn pass_cred(fd: &OwnedFd) -> Result<()> {
+    sock::setsockopt(fd, sockopt::PassCred, &true).syscall("setsockopt")
+}
+
+/// Whether `SO_PASSCRED` is on (a socket made elsewhere may not have it).
+fn passes_cred(fd: BorrowedFd<'_>) -> Result<bool> {
+    sock::getsockopt(&fd, sockopt::PassCred).syscall("getsockopt")
 }
 
 /// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)`: two
-/// connected ends.
+/// connected ends, with `SO_PASSCRED` on.
 pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
-    sock::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SOCK_FLAGS).syscall("socketpair")
+    let (a, b) =
+        sock::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SOCK_FLAGS).syscall("socketpair")?;
+    pass_cred(&a)?;
+    pass_cred(&b)?;
+    Ok((a, b))
 }
 
 /// A listening socket at `addr`, with `backlog` (clamped by the kernel to
@@ -206,7 +233,10 @@ pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd> {
     }
     let raw = retry_eintr(|| sock::accept4(listener.as_raw_fd(), SOCK_FLAGS)).syscall("accept4")?;
     // SAFETY: accept4 returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // Inherited from a listener made here; not from one made elsewhere.
+    pass_cred(&fd)?;
+    Ok(fd)
 }
 
 /// A non-blocking socket connected to `addr`.
@@ -428,7 +458,7 @@ fn recv_once(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
     };
     // SAFETY: recvmsg succeeded, so msg_controllen (within our buffer) bytes
     // of control data were written by the kernel.
-    let fds = unsafe { parse_rights(&mhdr) };
+    let (fds, creds) = unsafe { parse_rights(&mhdr) };
     let refused = if mhdr.msg_flags & libc::MSG_CTRUNC != 0 {
         Some(Errno::ENOBUFS)
     } else if mhdr.msg_flags & libc::MSG_TRUNC != 0 {
@@ -442,8 +472,16 @@ fn recv_once(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
         fds.into_iter().for_each(|f| crate::fd::close_received(f, drop));
         return Err(Error::new(errno, "recvmsg"));
     }
-    if n == 0 && fds.is_empty() && hung_up(fd)? && queued_bytes(fd)? == 0 {
-        return Ok(Recv::End);
+    // Only the end comes without credentials on a socket that asks for
+    // them; on one that does not, the hang-up and the queue tell.
+    if n == 0 && fds.is_empty() && !creds {
+        let end = match passes_cred(fd)? {
+            true => true,
+            false => hung_up(fd)? && queued_bytes(fd)? == 0,
+        };
+        if end {
+            return Ok(Recv::End);
+        }
     }
     Ok(Recv::Message { len: n, fds })
 }
@@ -454,7 +492,9 @@ fn recv_once(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Recv> {
 const SCM_PIDFD: libc::c_int = 4;
 
 /// The fds of every `SCM_RIGHTS` header in the control data `recvmsg` wrote,
-/// now owned (so dropping them closes them). Any other fd the kernel
+/// now owned (so dropping them closes them), and whether it held
+/// `SCM_CREDENTIALS` (a message, not the end, on a socket with
+/// `SO_PASSCRED`). Any other fd the kernel
 /// installed (an `SCM_PIDFD` pidfd, from a socket option set outside
 /// linux-fd) is closed here: it is not part of the message, and nobody else
 /// knows its number.
@@ -464,8 +504,9 @@ const SCM_PIDFD: libc::c_int = 4;
 /// still alive and cmsghdr-aligned.
 // msg_controllen and cmsg_len are size_t on glibc, socklen_t on musl.
 #[allow(clippy::unnecessary_cast)]
-unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
+unsafe fn parse_rights(mhdr: &libc::msghdr) -> (Vec<OwnedFd>, bool) {
     let mut fds = Vec::new();
+    let mut creds = false;
     let start = mhdr.msg_control as usize;
     let end = start + mhdr.msg_controllen as usize;
     // SAFETY: per this function's contract; CMSG_FIRSTHDR checks that a
@@ -483,6 +524,7 @@ unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
         // it with MSG_CTRUNC); clamp anyway.
         let stop = stated.min(end);
         let rights = h.cmsg_type == libc::SCM_RIGHTS;
+        creds |= h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_CREDENTIALS;
         if h.cmsg_level == libc::SOL_SOCKET && (rights || h.cmsg_type == SCM_PIDFD) && stop > data {
             let count = (stop - data) / std::mem::size_of::<RawFd>();
             for i in 0..count {
@@ -505,7 +547,7 @@ unsafe fn parse_rights(mhdr: &libc::msghdr) -> Vec<OwnedFd> {
         // the next header would not fit in msg_controllen.
         hdr = unsafe { libc::CMSG_NXTHDR(mhdr, hdr) };
     }
-    fds
+    (fds, creds)
 }
 
 /// The data bytes of every message still queued (`FIONREAD`: for a

@@ -148,6 +148,71 @@ fn an_empty_message_before_the_peer_closed_is_not_the_end_while_messages_follow_
 }
 
 #[test]
+fn empty_messages_are_messages_after_this_sides_own_shutdown_and_before_the_peers_close() {
+    // s52-chan M1: this side's own shutdown raises POLLRDHUP as a peer's
+    // hang-up does, and an empty message queued behind nothing but other
+    // empty ones was read as the end; likewise one sent just before the
+    // peer closed. With SO_PASSCRED on, each message comes with
+    // credentials and only the end comes without.
+    let (a, b) = pair().unwrap();
+    let (_r, w) = pipe();
+    send(a.as_fd(), b"first", &[]).unwrap();
+    send(a.as_fd(), b"", &[]).unwrap();
+    send(a.as_fd(), b"", &[w.as_fd()]).unwrap();
+    send(a.as_fd(), b"", &[]).unwrap();
+    shutdown(b.as_fd()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    while let Recv::Message { len, fds } = recv(b.as_fd(), &mut buf).unwrap() {
+        got.push((String::from_utf8_lossy(&buf[..len]).into_owned(), fds.len()));
+    }
+    let want = [("first", 0), ("", 0), ("", 1), ("", 0)].map(|(s, n)| (s.to_string(), n));
+    assert_eq!(got, want, "after our own shutdown");
+    drop(a);
+
+    let (a, b) = pair().unwrap();
+    send(a.as_fd(), b"", &[]).unwrap();
+    drop(a);
+    assert!(matches!(
+        recv(b.as_fd(), &mut buf).unwrap(),
+        Recv::Message { len: 0, .. }
+    ));
+    assert!(matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::End));
+}
+
+#[test]
+fn a_socket_made_elsewhere_without_so_passcred_falls_back_to_the_hang_up() {
+    // A socket not made here (FdChannel.fromFd) may lack SO_PASSCRED: an
+    // empty message is told from the end by POLLRDHUP and the queued bytes,
+    // as before, so one sent just before the peer closed reads as the end.
+    let (a, b) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC | nix::sys::socket::SockFlag::SOCK_NONBLOCK,
+    )
+    .unwrap();
+    let mut buf = [0u8; 16];
+    send(a.as_fd(), b"", &[]).unwrap();
+    assert!(
+        matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::Message { len: 0, .. }),
+        "peer alive"
+    );
+    send(a.as_fd(), b"", &[]).unwrap();
+    send(a.as_fd(), b"x", &[]).unwrap();
+    drop(a);
+    assert!(
+        matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::Message { len: 0, .. }),
+        "bytes queued behind it"
+    );
+    assert!(matches!(
+        recv(b.as_fd(), &mut buf).unwrap(),
+        Recv::Message { len: 1, .. }
+    ));
+    assert!(matches!(recv(b.as_fd(), &mut buf).unwrap(), Recv::End));
+}
+
+#[test]
 fn peer_closing_with_unread_data_is_econnreset_then_end() {
     let (a, b) = pair().unwrap();
     send(a.as_fd(), b"never read", &[]).unwrap();
