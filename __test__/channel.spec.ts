@@ -323,6 +323,57 @@ test.serial('an fd that is not open is EBADF and nothing is sent', async (t) => 
   await Promise.all(sends)
 })
 
+test.serial('a queued send copies its bytes without running user code: a species getter that closes the channel is never called, and close() then rejects the send and frees its fd copies (s52-chan L1)', async (t) => {
+  // The copy was Uint8Array.prototype.slice, which asks the array's
+  // species, after the fds were duplicated: a getter that closed the
+  // channel there left the send pending for good, holding its fd copies.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => b.close())
+  const sends: Promise<void>[] = []
+  while (a.queuedSends === 0) sends.push(a.send('fill').catch(() => {}))
+  const nul = openSync('/dev/null', 'r')
+  t.teardown(() => closeSync(nul))
+  const base = fdCount()
+  let called = 0
+  const data = new Uint8Array([1, 2, 3, 4])
+  Object.defineProperty(data, 'constructor', {
+    value: {
+      get [Symbol.species]() {
+        called++
+        a.close()
+        return Uint8Array
+      },
+    },
+  })
+  const p = a.send(data, [nul, nul])
+  t.is(called, 0, 'no user code ran inside send()')
+  t.false(a.closed)
+  a.close()
+  await t.throwsAsync(p, { code: 'ERR_USE_AFTER_CLOSE' })
+  await Promise.all(sends)
+  t.true(fdCount() <= base, 'the fd copies were closed with the queued send')
+})
+
+test.serial('a queued send of a view whose buffer is detached sends an empty message, as an unqueued one does (s52-chan L1)', async (t) => {
+  // It rejected with a bare TypeError (no code) from slice, after the fds
+  // had been duplicated.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const sends: Promise<void>[] = []
+  while (a.queuedSends === 0) sends.push(a.send('fill'))
+  const view = new Uint8Array(new ArrayBuffer(8))
+  structuredClone(view.buffer, { transfer: [view.buffer] })
+  const nul = openSync('/dev/null', 'r')
+  const p = a.send(view, [nul])
+  closeSync(nul)
+  for (const _ of sends) await b.receive()
+  await p
+  const m = await b.receive()
+  t.is(m.data.length, 0)
+  t.is(m.fds.length, 1)
+  m.fds.close()
+})
+
 // A peer that refuses fds: send() with fds gave "EPERM: operation not
 // permitted, sendmsg" and nothing more (s41-chan LOW-2).
 /**

@@ -679,13 +679,23 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
         if (r !== EAGAIN) throw sendError(this.#core, r, numbers)
       }
       // Queue a snapshot: a copy of the bytes and duplicates of the fds.
+      // The copy first, and by the constructor, which runs no user code
+      // (`slice` asks the array's species: a getter there closed the
+      // channel after the fds were duplicated, and the send stayed pending
+      // with the copies held; s52-chan L1). A view whose buffer was detached
+      // has no bytes, as a detached buffer sends.
+      let copy: Uint8Array
+      try {
+        copy = new Uint8Array(bytes)
+      } catch {
+        copy = new Uint8Array(0)
+      }
       let list: FdList | undefined
       if (numbers.length > 0) {
         const l = native.channelFdsDup(numbers)
         if (typeof l === 'number') throw sendError(this.#core, l, numbers, 'fcntl')
         list = l
       }
-      const copy = Uint8Array.prototype.slice.call(bytes)
       return new Promise<void>((resolve, reject) => {
         this.#sends.push({ data: copy, list, resolve, reject })
         this.#scheduleSend()
@@ -740,7 +750,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * first come, first served.
    *
    * Cancel safety: an aborted `receive()` rejects with an `AbortError` and
-   * consumes no message.
+   * consumes no message; except one whose message was already read and
+   * waits for delivery (a loop turn that ran past the 10 ms fairness cut),
+   * which resolves with it rather than lose it (the same after `close()`).
    * @throws {Error} (rejects) `EPIPE` when the peer has gone (every later
    * call too), `ECONNRESET` when it went leaving our messages unread,
    * `EMSGSIZE` for a message over {@link FD_CHANNEL_MAX_MESSAGE} bytes and
@@ -810,7 +822,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
 
   /**
    * Closes the socket: the peer sees the end. Pending receives and queued
-   * sends reject with `ERR_USE_AFTER_CLOSE` (iterators end). Fds already
+   * sends reject with `ERR_USE_AFTER_CLOSE` (iterators end), but for a
+   * receive whose message was already read and waits for delivery (past
+   * the 10 ms fairness cut): it resolves with it. Fds already
    * received stay with their {@link ReceivedFds}. Idempotent; never throws.
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
@@ -1009,7 +1023,9 @@ export class FdChannelServer implements Disposable, AsyncIterable<FdChannel> {
    * Waits for the next allowed connection.
    *
    * Cancel safety: an aborted `accept()` rejects with an `AbortError` and
-   * accepts nothing.
+   * accepts nothing; except one whose connection was already accepted and
+   * waits for delivery (past the 10 ms fairness cut), which resolves with
+   * it (the same after `close()`).
    *
    * Out of fds or kernel memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`
    * from `accept4`), it does not reject: the connection waits in the

@@ -380,7 +380,10 @@ export type TimerSetOptions =
        * new setting* (timerfd_settime(2): "the timer is successfully
        * rearmed"): the throw reports the jump, not a failed `set()`, so do
        * not arm a fallback on it. `disarm()` and a `set()` without
-       * `cancelOnSet` do not report it.
+       * `cancelOnSet` do not report it, nor clear it: a jump while armed
+       * with `cancelOnSet` and not yet read is still reported by the next
+       * `set()` with `cancelOnSet`, after a `disarm()` too (the kernel's
+       * rule, and Python's).
        */
       cancelOnSet?: boolean | undefined
     }
@@ -719,7 +722,10 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * since the last read (≥ 1n; more if ticks were missed).
    *
    * Cancel safety: an aborted wait rejects with an `AbortError` and reads
-   * nothing, so its ticks go to the next wait. Never throws synchronously:
+   * nothing, so its ticks go to the next wait; except a wait whose
+   * expirations were already read and wait for delivery (a loop turn that
+   * ran past the 10 ms fairness cut), which resolves with them, as they
+   * cannot go back to the fd (see {@link Timer.close}). Never throws synchronously:
    * every failure, argument errors included, is a rejection.
    * @throws {Error} (rejects) `ECANCELED` after a clock jump under
    * `cancelOnSet` (every pending wait), `ABORT_ERR`, `ERR_USE_AFTER_CLOSE`
