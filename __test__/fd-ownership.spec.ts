@@ -360,6 +360,36 @@ for (const kind of ['EventCounter', 'Semaphore', 'Timer'] as const) {
   }
 }
 
+test.serial('a call that fails with the error of another kind of file on a reused number reports EBADF and gives the number up (s52-timer F1)', (t) => {
+  // A directory opened on the number: the 8-byte read fails with EISDIR,
+  // which was reported as the object's own error, and the object kept
+  // using the number. Any error but EAGAIN, ECANCELED and EINTR now makes
+  // it check (one fstat): the number is another file, so it is given up.
+  const dir = mkdtempSync(join(tmpdir(), 'lfd-isdir-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const cases: ReadonlyArray<readonly [string, () => { fd: number; closed: boolean; close(): void }, (o: never) => unknown, string]> = [
+    ['EventCounter', () => new EventCounter(), (o: EventCounter) => o.tryTake(), 'eventfd_read'],
+    ['Semaphore', () => new Semaphore(1), (o: Semaphore) => o.tryAcquire(), 'eventfd_read'],
+    ['Timer', () => new Timer(), (o: Timer) => o.tryWait(), 'timerfd_read'],
+  ]
+  for (const [kind, make, call, syscall] of cases) {
+    const o = make()
+    const n = o.fd
+    closeSync(n)
+    const other = openSync(dir, 'r')
+    try {
+      t.is(other, n, `${kind}: the number was reused`)
+      const err = t.throws(() => call(o as never), { code: 'EBADF', message: /was closed outside linux-fd/ }, kind) as NodeJS.ErrnoException
+      t.is(err?.syscall, syscall, kind)
+      t.true(o.closed, kind)
+      o.close()
+      t.true(fstatSync(other).isDirectory(), `${kind}: the directory's fd is still open`)
+    } finally {
+      closeSync(other)
+    }
+  }
+})
+
 // s52-timer F2: the same with no fd number left for reading fdinfo. The
 // mark was not recorded when the number was first read while the process
 // was out of fds, and a close that could not read fdinfo counted the fd as

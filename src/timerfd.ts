@@ -637,7 +637,9 @@ export class Timer implements Disposable, AsyncIterable<bigint> {
    * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite
    * time, or one of 2^63 seconds or more.
    * @throws {Error} `ERR_USE_AFTER_CLOSE` after `close()`; `EBADF` once the
-   * fd was closed outside the package; `ECANCELED` (the kernel's) from a
+   * fd was closed outside the package and a call failed (until then a
+   * number reused by another timerfd is set as this one: only `close()`
+   * checks before it acts; README, "Errors"); `ECANCELED` (the kernel's) from a
    * `set()` with `cancelOnSet` whose clock jumped since the timer's last
    * read: the jump is reported here, once, and the new setting *is* armed
    * all the same (timerfd_settime(2)), as in Python.

@@ -291,15 +291,19 @@ export class FdCore<T> {
   }
 
   /**
-   * The error for a native call that returned `errno`. On `EBADF`, or on
-   * `EINVAL` (what an 8-byte read or write gives on a reused number whose
-   * file is short, or that cannot be read or written), checks whether the
-   * fd was closed behind our back; if so the object gives the number up
-   * (never closing it), the error is `EBADF`, and pending waits reject with
-   * it. The check is one `fstat`, on error paths only.
+   * The error for a native call that returned `errno`. On any error but
+   * `EAGAIN`, `ECANCELED` and `EINTR` (which our own file gives), checks
+   * whether the fd was closed behind our back: `EBADF`, or `EINVAL` (what
+   * an 8-byte read or write gives on a reused number whose file is short),
+   * but also `EISDIR`, `ENOTCONN`, `ESPIPE`… from a file of another kind on
+   * the number (s52-timer F1: a directory's `EISDIR` was reported as the
+   * timer's own). If so the object gives the number up (never closing it),
+   * the error is `EBADF`, and pending waits reject with it. The check is one
+   * `fstat` (and an fdinfo read once the number was shared), on error paths
+   * only.
    */
   fail(errno: number, syscall: string): Error {
-    if ((errno === -9 || errno === -22) && this.#h !== undefined && native.fdHandleLost(this.#h)) {
+    if (errno !== -11 && errno !== -125 && errno !== -4 && this.#h !== undefined && native.fdHandleLost(this.#h)) {
       const err = errnoError(-9, syscall)
       err.message += `: fd ${this.fd} of this ${this.#owner} was closed outside linux-fd`
       this.lost = true
