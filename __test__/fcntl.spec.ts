@@ -938,6 +938,69 @@ test('ioctl with an integer for a request that writes through its argument is EF
   t.not(out.ficlone, 'EFAULT', 'an _IOW request gets its integer: the kernel answers for /dev/null')
 })
 
+test('ioctl NS_GET_OWNER_UID, encoded _IO, writes a uid through its argument: an integer is EFAULT without a call (s52-fcntl HIGH-1)', async (t) => {
+  // _IO(0xb7, 4) has no direction bits, yet the kernel put_user()s the
+  // owner's uid at the argument: with an integer naming node's data, the
+  // review's repro zeroed libuv's backend fd and the process aborted.
+  // Any process can open its own user namespace.
+  const r = await runNode(
+    `const fs = require('fs')
+     ${LIVE_ADDRESS}
+     const ns = fs.openSync('/proc/self/ns/user', 'r')
+     const b = Buffer.alloc(4, 0xff)
+     const viaBuffer = [lfd.ioctl(ns, 0xb704, b), b.readUInt32LE(0)]
+     let viaInt
+     try { viaInt = lfd.ioctl(ns, 0xb704, addr) } catch (e) { viaInt = e.code }
+     setImmediate(() => console.log(JSON.stringify({ live: Boolean(low), viaBuffer, viaInt })))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  if (!out.live) t.log('no writable mapping below 4 GiB here (a PIE node): only an unmapped address was tried')
+  // The buffer form answers: 0, and the uid that owns this process's user
+  // namespace in the buffer (0 in the initial one, 65534 for one mapped out).
+  t.is(out.viaBuffer[0], 0)
+  t.not(out.viaBuffer[1], 0xffffffff, 'the uid was written into the buffer')
+  t.is(out.viaInt, 'EFAULT')
+})
+
+test('ioctl: the console\'s KD and VT readers given an integer are EFAULT without a call (s52-fcntl HIGH-1; needs /dev/tty0)', async (t) => {
+  // VT_OPENQRY, KDGETLED, … are not encoded, and each writes its answer at
+  // its argument (VT_OPENQRY with an integer overwrote node's data in the
+  // review). Only where a VT can be opened (root, or a console login); the
+  // classification itself is in the core's tests (tests/fcntl.rs).
+  let tty = -1
+  try {
+    tty = openSync('/dev/tty0', 'r')
+  } catch (e) {
+    return t.log(`skipped: /dev/tty0 cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+  }
+  closeSync(tty)
+  const r = await runNode(
+    `const fs = require('fs')
+     ${LIVE_ADDRESS}
+     const tty = fs.openSync('/dev/tty0', 'r')
+     const q = new Int32Array(1)
+     let openqry
+     try { lfd.ioctl(tty, 0x5600, q); openqry = q[0] } catch (e) { openqry = e.code }
+     const codes = {}
+     for (const [name, req] of [['VT_OPENQRY', 0x5600], ['VT_GETHIFONTMASK', 0x560d], ['VT_WAITEVENT', 0x560e], ['KDGETLED', 0x4b31],
+       ['KDGKBLED', 0x4b64], ['KDGKBMETA', 0x4b62], ['KDGKBENT', 0x4b46], ['KDGKBSENT', 0x4b48], ['KDGKBDIACR', 0x4b4a],
+       ['KDGKBDIACRUC', 0x4bfa], ['GIO_SCRNMAP', 0x4b40], ['GIO_UNISCRNMAP', 0x4b69], ['GIO_CMAP', 0x4b70], ['KDGETKEYCODE', 0x4b4c],
+       ['KDKBDREP', 0x4b52], ['GIO_FONT', 0x4b60], ['GIO_FONTX', 0x4b6b], ['GIO_UNIMAP', 0x4b66], ['KDFONTOP', 0x4b72]]) {
+       try { codes[name] = lfd.ioctl(tty, req, addr) } catch (e) { codes[name] = e.code }
+     }
+     setImmediate(() => console.log(JSON.stringify({ live: Boolean(low), openqry, codes })))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  if (!out.live) t.log('no writable mapping below 4 GiB here (a PIE node): only an unmapped address was tried')
+  // The buffer form answers: the first free VT (or -1 if none), or an errno of the console.
+  t.true(typeof out.openqry === 'number' || ['ENOTTY', 'EPERM', 'EIO'].includes(out.openqry), String(out.openqry))
+  for (const [name, code] of Object.entries(out.codes)) t.is(code, 'EFAULT', name)
+})
+
 test('nsfs NS_GET_PID_FROM_PIDNS, encoded _IOR, still takes the pid as its integer (Linux 6.11)', (t) => {
   // The direction bits say "writes through the argument", but this one
   // reads the pid from it: refusing every _IOR request broke it.

@@ -446,8 +446,10 @@ function intArgError(errno: number, syscall: string): Error {
  * - `arg` a number (default 0): passed as an integer (-2^31 … 2^32-1); the
  *   call's integer result is returned. A request that writes through its
  *   argument is `EFAULT` without a call: those encoded `_IOR`/`_IOWR`,
- *   every socket request (`0x89xx`), and the common old ones (`FIONREAD`,
- *   `TIOCGWINSZ`, `TCGETS`, `BLKGETSIZE`, …). Give such requests a buffer:
+ *   every socket request (`0x89xx`), the common old ones (`FIONREAD`,
+ *   `TIOCGWINSZ`, `TCGETS`, `BLKGETSIZE`, the console's `KDGETLED`,
+ *   `VT_OPENQRY`, …), and `NS_GET_OWNER_UID`, encoded `_IO` though it
+ *   writes a uid. Give such requests a buffer:
  *   for an old request not on that list, an integer is an address, as in C
  *   and Python, and node's own data lies at addresses a 32-bit integer
  *   names.

@@ -204,8 +204,15 @@ pub fn ioc_size(request: libc::c_ulong) -> usize {
 /// plausible-looking integer is a live address): the requests encoded
 /// `_IOR`/`_IOWR`, every socket request (0x89xx, all take a structure), and
 /// the common old unencoded ones that answer through a pointer (terminal,
-/// block device and file requests). An old request missing from this list
-/// still uses an integer as an address, as in C and Python.
+/// block device, file and console requests), and nsfs's
+/// `NS_GET_OWNER_UID`, encoded `_IO` (no direction) though it writes a
+/// `uid_t` (ioctl_ns(2)). An old request missing from this list still uses
+/// an integer as an address, as in C and Python.
+///
+/// # References
+/// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+/// - [`ioctl_console(2)`](https://man7.org/linux/man-pages/man2/ioctl_console.2.html)
+/// - [`ioctl_tty(2)`](https://man7.org/linux/man-pages/man2/ioctl_tty.2.html)
 pub fn writes_through_arg(request: libc::c_ulong) -> bool {
     const IOC_READ: libc::c_ulong = 2;
     // nsfs's NS_GET_PID_FROM_PIDNS, NS_GET_TGID_FROM_PIDNS,
@@ -226,9 +233,21 @@ pub fn writes_through_arg(request: libc::c_ulong) -> bool {
         // BLKROTATIONAL
         | 0x125e | 0x1260 | 0x1263 | 0x1265 | 0x1267 | 0x1268
         | 0x1278 | 0x1279 | 0x127a | 0x127b | 0x127c | 0x127e
-        // LOOP_GET_STATUS, LOOP_GET_STATUS64; KDGKBTYPE, KDGETMODE,
-        // KDGKBMODE; VT_GETMODE, VT_GETSTATE
-        | 0x4c03 | 0x4c05 | 0x4b33 | 0x4b3b | 0x4b44 | 0x5601 | 0x5603
+        // LOOP_GET_STATUS, LOOP_GET_STATUS64
+        | 0x4c03 | 0x4c05
+        // NS_GET_OWNER_UID: _IO(0xb7, 4), yet it writes a uid_t (nsfs.h)
+        | 0xb704
+        // The console's readers (linux/kd.h): KDGETLED, KDGKBTYPE,
+        // KDGETMODE, GIO_SCRNMAP, KDGKBMODE, KDGKBENT, KDGKBSENT,
+        // KDGKBDIACR, KDGETKEYCODE, KDKBDREP (writes the rates it set),
+        // GIO_FONT, KDGKBMETA, KDGKBLED, GIO_UNIMAP, GIO_UNISCRNMAP,
+        // GIO_FONTX, GIO_CMAP, KDFONTOP, KDGKBDIACRUC
+        | 0x4b31 | 0x4b33 | 0x4b3b | 0x4b40 | 0x4b44 | 0x4b46 | 0x4b48 | 0x4b4a
+        | 0x4b4c | 0x4b52 | 0x4b60 | 0x4b62 | 0x4b64 | 0x4b66 | 0x4b69 | 0x4b6b
+        | 0x4b70 | 0x4b72 | 0x4bfa
+        // (linux/vt.h): VT_OPENQRY, VT_GETMODE, VT_GETSTATE,
+        // VT_GETHIFONTMASK, VT_WAITEVENT (writes the event it waited for)
+        | 0x5600 | 0x5601 | 0x5603 | 0x560d | 0x560e
         // TCGETS, TCGETA, TIOCGPGRP, TIOCOUTQ, TIOCGWINSZ, TIOCMGET,
         // TIOCGSOFTCAR, FIONREAD (TIOCINQ), TIOCLINUX, TIOCGSERIAL,
         // TIOCGETD, TIOCGSID, TIOCGRS485, TIOCGLCKTRMIOS, TIOCSERGETLSR,

@@ -163,6 +163,52 @@ fn ioc_size_and_the_requests_that_write_through_an_integer() {
 }
 
 #[test]
+fn the_direction_less_readers_of_nsfs_and_the_console_write_through_an_integer() {
+    // Encoded _IO (no direction) or not encoded at all, yet each writes its
+    // answer where its argument points (s52-fcntl HIGH-1: NS_GET_OWNER_UID
+    // with an integer overwrote node's own data; VT_OPENQRY did on
+    // /dev/tty0). Numbers from linux/nsfs.h, kd.h and vt.h.
+    for (name, req) in [
+        ("NS_GET_OWNER_UID", 0xb704),
+        ("KDGETLED", 0x4b31),
+        ("KDGKBTYPE", 0x4b33),
+        ("KDGETMODE", 0x4b3b),
+        ("GIO_SCRNMAP", 0x4b40),
+        ("KDGKBMODE", 0x4b44),
+        ("KDGKBENT", 0x4b46),
+        ("KDGKBSENT", 0x4b48),
+        ("KDGKBDIACR", 0x4b4a),
+        ("KDGETKEYCODE", 0x4b4c),
+        ("KDKBDREP", 0x4b52),
+        ("GIO_FONT", 0x4b60),
+        ("KDGKBMETA", 0x4b62),
+        ("KDGKBLED", 0x4b64),
+        ("GIO_UNIMAP", 0x4b66),
+        ("GIO_UNISCRNMAP", 0x4b69),
+        ("GIO_FONTX", 0x4b6b),
+        ("GIO_CMAP", 0x4b70),
+        ("KDFONTOP", 0x4b72),
+        ("KDGKBDIACRUC", 0x4bfa),
+        ("VT_OPENQRY", 0x5600),
+        ("VT_GETMODE", 0x5601),
+        ("VT_GETSTATE", 0x5603),
+        ("VT_GETHIFONTMASK", 0x560d),
+        ("VT_WAITEVENT", 0x560e),
+    ] {
+        assert!(writes_through_arg(req), "{name} ({req:#x})");
+    }
+    // Their neighbours that take a value keep it: NS_GET_USERNS,
+    // NS_GET_PARENT and NS_GET_NSTYPE return their answer; KDSETLED,
+    // KDSETMODE, KDSKBMODE, KDSKBMETA, KDSKBLED and VT_ACTIVATE,
+    // VT_WAITACTIVE, VT_DISALLOCATE take a number.
+    for req in [
+        0xb701, 0xb702, 0xb703, 0x4b32, 0x4b3a, 0x4b45, 0x4b63, 0x4b65, 0x5606, 0x5607, 0x5608,
+    ] {
+        assert!(!writes_through_arg(req), "{req:#x}");
+    }
+}
+
+#[test]
 fn a_reading_request_with_an_integer_is_efault_without_a_call() {
     // FIONREAD writes an int at its argument: an integer would be an address
     // (the kernel wrote Node's own heap in the review's repro).
