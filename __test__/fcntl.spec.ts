@@ -866,6 +866,47 @@ test('ioctl FS_IOC_FIEMAP over a SharedArrayBuffer: another thread raising the e
   t.true(out.calls > out.refused, 'some calls got through the check')
 })
 
+test('ioctl KVM_GET_SUPPORTED_CPUID with a count larger than an 8-byte buffer is a clean error, not a write past the staging copy (s52-fcntl HIGH-2; needs /dev/kvm)', async (t) => {
+  // The request encodes only its 8-byte header (nent, padding); the kernel
+  // then writes nent's worth of 40-byte entries after it (75 here, 3008
+  // bytes). An 8-byte buffer claiming 256 was staged in a 1032-byte array
+  // on the binding's stack, and the kernel wrote about 2 KB past it
+  // (SIGSEGV), in place and through mutateFlag false alike (the review's
+  // scratch/kvm_stack_smash.js). Also from a worker: each thread stages in
+  // its own area.
+  let kvm = -1
+  try {
+    kvm = openSync('/dev/kvm', 'r+')
+  } catch (e) {
+    return t.log(`skipped: /dev/kvm cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+  }
+  closeSync(kvm)
+  const r = await runNode(
+    `const fs = require('fs')
+     const { Worker } = require('worker_threads')
+     const probe = () => {
+       const fd = fs.openSync('/dev/kvm', 'r+')
+       const out = {}
+       for (const mutate of [true, false]) {
+         const b = Buffer.alloc(8)
+         b.writeUInt32LE(256, 0) // nent: room for 256 entries, which the buffer has not (the caller's mistake, as in C)
+         try { out[mutate ? 'inPlace' : 'copy'] = lfd.ioctl(fd, 0xc008ae05, b, mutate) } catch (e) { out[mutate ? 'inPlace' : 'copy'] = e.code }
+       }
+       fs.closeSync(fd)
+       return out
+     }
+     const main = probe()
+     const w = new Worker(\`const lfd = require(\${JSON.stringify(${JSON.stringify(PKG)})}); const fs = require('fs');
+       require('worker_threads').parentPort.postMessage((\${probe.toString()})())\`, { eval: true })
+     w.once('message', (worker) => console.log(JSON.stringify({ main, worker })))`,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  // The kernel's write reaches the guard page after the staging copy: EFAULT.
+  t.deepEqual(out, { main: { inPlace: 'EFAULT', copy: 'EFAULT' }, worker: { inPlace: 'EFAULT', copy: 'EFAULT' } })
+})
+
 /**
  * Child-script lines (after `const fs = require('fs')`) that set `low`, a
  * writable mapping of node's below 4 GiB if there is one, and `addr`, its

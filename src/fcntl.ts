@@ -477,8 +477,10 @@ function intArgError(errno: number, syscall: string): Error {
  * `GETBMAPX`, whose output is an array of the length their header names, a
  * buffer too short for that array is `EINVAL` before the call. Other
  * requests that size their answer by the argument's contents (in btrfs,
- * drivers) are not known, and write past a buffer too short for them, as in
- * C and Python.
+ * drivers) are not known. Through a copy, an answer longer than the copy
+ * stops at a guard page after it, and the call throws `EFAULT` (C and
+ * Python write past their buffer); a buffer used in place is the caller's
+ * own memory, and such a request writes past its end, as in C and Python.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).

@@ -320,6 +320,91 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
         .map_err(|e| Error::new(e, "ioctl"))
 }
 
+/// Memory to stage an argument copy in, whose last byte lies right before a
+/// `PROT_NONE` guard page: a slice from [`Staging::tail`] ends where the
+/// guard page starts, so the kernel, given its address, can write no further
+/// than the slice's end. A request that writes more than the slice holds (a
+/// driver sizing its answer by a count inside the argument, as
+/// `KVM_GET_SUPPORTED_CPUID` does) fails with `EFAULT` at the guard page
+/// instead of writing over whatever follows (a stack copy was overwritten
+/// that way: s52-fcntl HIGH-2). The kernel copies to and from user memory in
+/// order, so the bytes before the fault may have been written.
+///
+/// One mapping of its capacity rounded up to whole pages plus the guard
+/// page, private and anonymous, unmapped on drop.
+///
+/// # References
+/// - [`mmap(2)`](https://man7.org/linux/man-pages/man2/mmap.2.html)
+/// - [`mprotect(2)`](https://man7.org/linux/man-pages/man2/mprotect.2.html)
+#[derive(Debug)]
+pub struct Staging {
+    base: std::ptr::NonNull<u8>,
+    /// The bytes before the guard page: a whole number of pages.
+    len: usize,
+    page: usize,
+}
+
+impl Staging {
+    /// A staging area of at least `capacity` bytes, then the guard page.
+    ///
+    /// # Errors
+    /// `ENOMEM` (`mmap`: out of address space or of mappings, or
+    /// `mprotect`, which splits the mapping in two).
+    pub fn new(capacity: usize) -> Result<Self> {
+        let page = crate::memfd::page_size() as usize;
+        let len = capacity.max(1).div_ceil(page) * page;
+        let total = len + page;
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks
+        // (no MAP_FIXED): no existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::new(Errno::last(), "mmap"));
+        }
+        let Some(base) = std::ptr::NonNull::new(p.cast::<u8>()) else {
+            return Err(Error::new(Errno::ENOMEM, "mmap"));
+        };
+        let staging = Self { base, len, page };
+        // SAFETY: the last page of the mapping made above, which nothing
+        // references yet; on failure `staging` is dropped, which unmaps it.
+        if unsafe { libc::mprotect(p.cast::<u8>().add(len).cast(), page, libc::PROT_NONE) } != 0 {
+            return Err(Error::new(Errno::last(), "mprotect"));
+        }
+        Ok(staging)
+    }
+
+    /// The bytes before the guard page (at least the capacity asked for).
+    pub fn capacity(&self) -> usize {
+        self.len
+    }
+
+    /// The last `n` bytes before the guard page, as they were left (fill
+    /// them before use), or `None` if `n` is over [`Staging::capacity`].
+    pub fn tail(&mut self, n: usize) -> Option<&mut [u8]> {
+        let start = self.len.checked_sub(n)?;
+        // SAFETY: [start, len) lies in the readable and writable part of
+        // the mapping, which lives as long as self; the &mut self borrow
+        // makes the slice the only reference to it.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), n) })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // SAFETY: the whole mapping made in new(), unmapped once; no slice
+        // of it outlives the &mut self borrow that made it.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len + self.page) };
+    }
+}
+
 /// `pipe2(flags)`—A new pipe: its read end and its write end. `flags`
 /// (`O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` for packet mode, `O_NOTIFICATION_PIPE`)
 /// reach the kernel as they are, which refuses others with `EINVAL`.
