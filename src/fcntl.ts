@@ -474,7 +474,10 @@ function intArgError(errno: number, syscall: string): Error {
  * 3.14 raises `SystemError`): pass a buffer as large as the request's
  * structure. For `FS_IOC_FIEMAP`, `EXT4_IOC_GET_ES_CACHE`,
  * `FS_IOC_GETFSMAP`, `FIDEDUPERANGE` and XFS's `GETBMAP`, `GETBMAPA` and
- * `GETBMAPX`, whose output is an array of the length their header names, a
+ * `GETBMAPX`, and KVM's `KVM_GET_SUPPORTED_CPUID`, `KVM_GET_EMULATED_CPUID`,
+ * `KVM_GET_SUPPORTED_HV_CPUID`, `KVM_GET_CPUID2`, `KVM_GET_MSR_INDEX_LIST`,
+ * `KVM_GET_MSR_FEATURE_INDEX_LIST`, `KVM_GET_MSRS` and `KVM_GET_REG_LIST`,
+ * whose output is an array of the length their header names, a
  * buffer too short for that array is `EINVAL` before the call. Other
  * requests that size their answer by the argument's contents (in btrfs,
  * drivers) are not known. Through a copy, an answer longer than the copy

@@ -187,6 +187,26 @@ pub const XFS_IOC_GETBMAPA: libc::c_ulong = 0xc020_582c;
 /// See [`XFS_IOC_GETBMAP`].
 pub const XFS_IOC_GETBMAPX: libc::c_ulong = 0xc030_5838;
 
+/// `KVM_GET_MSR_INDEX_LIST`: `_IOWR(KVMIO, 0x02, struct kvm_msr_list)`
+/// (linux/kvm.h), on `/dev/kvm`.
+pub const KVM_GET_MSR_INDEX_LIST: libc::c_ulong = 0xc004_ae02;
+/// `KVM_GET_SUPPORTED_CPUID`: `_IOWR(KVMIO, 0x05, struct kvm_cpuid2)`.
+pub const KVM_GET_SUPPORTED_CPUID: libc::c_ulong = 0xc008_ae05;
+/// `KVM_GET_EMULATED_CPUID`: `_IOWR(KVMIO, 0x09, struct kvm_cpuid2)`.
+pub const KVM_GET_EMULATED_CPUID: libc::c_ulong = 0xc008_ae09;
+/// `KVM_GET_MSR_FEATURE_INDEX_LIST`: `_IOWR(KVMIO, 0x0a, struct kvm_msr_list)`.
+pub const KVM_GET_MSR_FEATURE_INDEX_LIST: libc::c_ulong = 0xc004_ae0a;
+/// `KVM_GET_MSRS`: `_IOWR(KVMIO, 0x88, struct kvm_msrs)`, on a vCPU (or on
+/// `/dev/kvm` for the feature MSRs).
+pub const KVM_GET_MSRS: libc::c_ulong = 0xc008_ae88;
+/// `KVM_GET_CPUID2`: `_IOWR(KVMIO, 0x91, struct kvm_cpuid2)`, on a vCPU.
+pub const KVM_GET_CPUID2: libc::c_ulong = 0xc008_ae91;
+/// `KVM_GET_REG_LIST`: `_IOWR(KVMIO, 0xb0, struct kvm_reg_list)`, on a vCPU
+/// (arm64, riscv, loongarch).
+pub const KVM_GET_REG_LIST: libc::c_ulong = 0xc008_aeb0;
+/// `KVM_GET_SUPPORTED_HV_CPUID`: `_IOWR(KVMIO, 0xc1, struct kvm_cpuid2)`.
+pub const KVM_GET_SUPPORTED_HV_CPUID: libc::c_ulong = 0xc008_aec1;
+
 /// The size a request's number encodes (`_IOC_SIZE`), for a request with a
 /// direction (`_IOR`, `_IOW`, `_IOWR`); 0 for the old unencoded requests.
 /// The kernel's generic code copies that many bytes; a driver may copy
@@ -273,10 +293,21 @@ pub fn writes_through_arg(request: libc::c_ulong) -> bool {
 ///   32 bytes;
 /// - XFS's `GETBMAP`, `GETBMAPA` (32-byte records) and `GETBMAPX` (48): an
 ///   array of `bmv_count` (an `s32` at offset 24) records, the header being
-///   the first.
+///   the first;
+/// - KVM's `KVM_GET_SUPPORTED_CPUID`, `KVM_GET_EMULATED_CPUID`,
+///   `KVM_GET_SUPPORTED_HV_CPUID` and `KVM_GET_CPUID2`: an 8-byte `struct
+///   kvm_cpuid2`, then `nent` (a `u32` at offset 0) 40-byte `struct
+///   kvm_cpuid_entry2`s; `KVM_GET_MSR_INDEX_LIST` and
+///   `KVM_GET_MSR_FEATURE_INDEX_LIST`: a 4-byte `struct kvm_msr_list`, then
+///   `nmsrs` (a `u32` at 0) `u32` indices; `KVM_GET_MSRS`: an 8-byte `struct
+///   kvm_msrs`, then `nmsrs` (a `u32` at 0) 16-byte `struct kvm_msr_entry`s;
+///   `KVM_GET_REG_LIST`: an 8-byte `struct kvm_reg_list`, then `n` (a `u64`
+///   at 0) `u64` register ids. Each is `E2BIG` when the count is short of
+///   the answer, so it writes no more than the count names.
 ///
 /// Other requests of this kind exist (in btrfs and drivers); they are not
-/// known here, and the kernel writes past a buffer too short for them.
+/// known here, and the kernel writes past a buffer too short for them (or,
+/// through the binding's staging copy, stops at its guard page).
 ///
 /// A `buf` too short for the header gives the header's size (the kernel
 /// reads that much first).
@@ -287,6 +318,10 @@ pub fn content_sized(request: libc::c_ulong, buf: &[u8]) -> Option<u64> {
             .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     };
     let u16_at = |at: usize| buf.get(at..at + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    let u64_at = |at: usize| {
+        buf.get(at..at + 8)
+            .map(|b| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    };
     match request {
         FS_IOC_FIEMAP | EXT4_IOC_GET_ES_CACHE => Some(u32_at(24).map_or(32, |n| 32 + u64::from(n) * 56)),
         FS_IOC_GETFSMAP => Some(u32_at(8).map_or(192, |n| 192 + u64::from(n) * 64)),
@@ -296,6 +331,22 @@ pub fn content_sized(request: libc::c_ulong, buf: &[u8]) -> Option<u64> {
             // A count below 1 is the kernel's EINVAL: the header alone.
             Some(u32_at(24).map_or(size, |n| size * u64::from((n as i32).max(1) as u32)))
         }
+        KVM_GET_SUPPORTED_CPUID | KVM_GET_EMULATED_CPUID | KVM_GET_SUPPORTED_HV_CPUID | KVM_GET_CPUID2 => {
+            Some(
+                u32_at(0)
+                    .filter(|_| buf.len() >= 8)
+                    .map_or(8, |n| 8 + u64::from(n) * 40),
+            )
+        }
+        KVM_GET_MSR_INDEX_LIST | KVM_GET_MSR_FEATURE_INDEX_LIST => {
+            Some(u32_at(0).map_or(4, |n| 4 + u64::from(n) * 4))
+        }
+        KVM_GET_MSRS => Some(
+            u32_at(0)
+                .filter(|_| buf.len() >= 8)
+                .map_or(8, |n| 8 + u64::from(n) * 16),
+        ),
+        KVM_GET_REG_LIST => Some(u64_at(0).map_or(8, |n| n.saturating_mul(8).saturating_add(8))),
         _ => None,
     }
 }

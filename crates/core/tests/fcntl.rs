@@ -132,6 +132,56 @@ fn content_sized_requests_need_a_buffer_for_the_array_the_header_names() {
 }
 
 #[test]
+fn kvm_requests_whose_header_counts_an_array_are_content_sized() {
+    // KVM's system and vCPU requests that encode only their header and
+    // then write the array its count names (s52-fcntl HIGH-2: an 8-byte
+    // kvm_cpuid2 claiming 256 entries, 10 KB, in an 8-byte buffer). The
+    // numbers are linux/kvm.h's _IOWR(KVMIO, …) with the header's size.
+    let with_count = |len: usize, count: u64, width: usize| {
+        let mut b = vec![0u8; len];
+        b[..width].copy_from_slice(&count.to_ne_bytes()[..width]);
+        b
+    };
+    for (name, req, header, entry) in [
+        ("KVM_GET_SUPPORTED_CPUID", 0xc008_ae05, 8, 40),
+        ("KVM_GET_EMULATED_CPUID", 0xc008_ae09, 8, 40),
+        ("KVM_GET_SUPPORTED_HV_CPUID", 0xc008_aec1, 8, 40),
+        ("KVM_GET_CPUID2", 0xc008_ae91, 8, 40),
+        ("KVM_GET_MSR_INDEX_LIST", 0xc004_ae02, 4, 4),
+        ("KVM_GET_MSR_FEATURE_INDEX_LIST", 0xc004_ae0a, 4, 4),
+        ("KVM_GET_MSRS", 0xc008_ae88, 8, 16),
+    ] {
+        assert_eq!(
+            ioc_size(req),
+            header as usize,
+            "{name}: the encoded size is the header"
+        );
+        let b = with_count(header as usize, 256, 4);
+        assert_eq!(content_sized(req, &b), Some(header + 256 * entry), "{name}");
+        assert_eq!(
+            content_sized(req, &b[..2]),
+            Some(header),
+            "{name}: a short header"
+        );
+        let b = with_count(header as usize, u64::from(u32::MAX), 4);
+        assert_eq!(
+            content_sized(req, &b),
+            Some(header + u64::from(u32::MAX) * entry),
+            "{name}"
+        );
+    }
+    // KVM_GET_REG_LIST (arm64, riscv, loongarch): kvm_reg_list's count is a u64.
+    let reg_list = 0xc008_aeb0;
+    assert_eq!(ioc_size(reg_list), 8);
+    assert_eq!(content_sized(reg_list, &with_count(8, 300, 8)), Some(8 + 300 * 8));
+    assert_eq!(
+        content_sized(reg_list, &with_count(8, u64::MAX, 8)),
+        Some(u64::MAX)
+    );
+    assert_eq!(content_sized(reg_list, &[0u8; 4]), Some(8));
+}
+
+#[test]
 fn ioc_size_and_the_requests_that_write_through_an_integer() {
     assert_eq!(ioc_size(FS_IOC_FIEMAP), 32);
     assert_eq!(ioc_size(FS_IOC_GETFSMAP), 192);
