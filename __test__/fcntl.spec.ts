@@ -164,6 +164,49 @@ test('fcntl copies a view by its bytes, whatever its element type, offset or pro
   t.is(fromDisguised.readInt16LE(0), F_UNLCK)
 })
 
+test('a length, byteLength, byteOffset or buffer property shadowed on the argument changes nothing: its own bytes are what is copied (s52-fcntl MED-1)', (t) => {
+  const { fd } = tempFile(t)
+  // Pool memory that a copy sized by a lying length would hand back.
+  for (let i = 0; i < 2000; i++) Buffer.from(`SECRET-TOKEN-${i}`)
+  // 4 bytes claiming 1000: the copy was allocUnsafe(1000) filled with 4.
+  const claims = new Uint8Array(4)
+  Object.defineProperty(claims, 'length', { value: 1000 })
+  const out = fcntl(fd, F_GETFL, claims)
+  t.deepEqual([...out], [0, 0, 0, 0], 'the argument\'s 4 bytes, no stale pool bytes')
+  // A getter that tells the truth once, then lies.
+  let reads = 0
+  const shifty = new Uint8Array(4)
+  Object.defineProperty(shifty, 'length', { get: () => (reads++ === 0 ? 4 : 1000) })
+  t.is(fcntl(fd, F_GETFL, shifty).length, 4)
+  // The struct flock check cannot be passed by 2 bytes claiming 32.
+  const two = new Uint8Array(2)
+  two[0] = F_WRLCK
+  Object.defineProperty(two, 'length', { value: 32 })
+  t.throws(() => fcntl(fd, F_OFD_GETLK, two), { code: 'ERR_OUT_OF_RANGE', message: /at least 28 bytes long .* Received 2$/ })
+  // 5000 bytes claiming 10: over the limit, a RangeError with its code (a
+  // bare RangeError from set() before), from fcntl and ioctl's copy alike.
+  const big = new Uint8Array(5000)
+  Object.defineProperty(big, 'length', { value: 10 })
+  t.throws(() => fcntl(fd, F_GETFL, big), { code: 'ERR_OUT_OF_RANGE', instanceOf: RangeError })
+  t.throws(() => ioctl(fd, 0x5460, big, false), { code: 'ERR_OUT_OF_RANGE', instanceOf: RangeError })
+  // FIOQSIZE writes 8 bytes: into the real 4 they do not fit (a 512-byte
+  // copy with stale bytes after the answer was returned before).
+  const small = new Uint8Array(4)
+  Object.defineProperty(small, 'length', { value: 512 })
+  t.throws(() => ioctl(fd, 0x5460, small, false), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  // Other views: their own byteLength, byteOffset and buffer, not properties.
+  const wide = new Int32Array([0x04030201])
+  Object.defineProperty(wide, 'byteLength', { value: 4000 })
+  t.deepEqual([...fcntl(fd, F_GETFL, wide)], [1, 2, 3, 4])
+  const view = new DataView(new Uint8Array([1, 2, 3, 4]).buffer)
+  Object.defineProperty(view, 'buffer', { value: new Uint8Array([9, 9, 9, 9, 9, 9]).buffer })
+  Object.defineProperty(view, 'byteOffset', { value: 2 })
+  t.deepEqual([...fcntl(fd, F_GETFL, view)], [1, 2, 3, 4])
+  const raw = new Uint8Array([5, 6]).buffer
+  Object.defineProperty(raw, 'byteLength', { value: 0 })
+  t.deepEqual([...fcntl(fd, F_GETFL, raw)], [5, 6])
+})
+
 test('an integer argument above 2^31 wraps as C int does (test_fcntl_64_bit)', (t) => {
   const fd = openSync(dir, 'r')
   t.teardown(() => closeSync(fd))

@@ -8,7 +8,7 @@
 import { argOverflow, errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
 import { constants } from 'node:os'
 import { native } from './binding'
-import { bufferBytes, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
+import { bufferBytes, byteCount, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
 
 /** `flock`/`lockf` operation: shared lock. */
 export const LOCK_SH: number = native.LOCK_SH
@@ -322,8 +322,9 @@ const allocUnsafe = Buffer.allocUnsafe
  * synchronous loop of calls holds nothing until the event loop turns.
  */
 function copied(bytes: Uint8Array): Buffer {
-  if (bytes.length > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, bytes.length)
-  const io = allocUnsafe(bytes.length)
+  const len = byteCount(bytes)
+  if (len > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, len)
+  const io = allocUnsafe(len)
   io.set(bytes)
   return io
 }
@@ -396,20 +397,23 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   if (bytes !== undefined) {
     if (INTEGER_COMMANDS.has(c)) throw invalidArgType('arg', `of type number for command ${c}, which takes an integer`, arg)
     const size = ARG_SIZES.get(c)
+    // The length from the internal slot: an own `length` property could
+    // size the copy past the bytes set() fills (s52-fcntl MED-1).
+    const len = byteCount(bytes)
     let io: Buffer
-    if (size !== undefined && bytes.length < size) {
+    if (size !== undefined && len < size) {
       const fields = LOCK_COMMANDS.has(c) ? Math.min(size, FLOCK_FIELDS) : size
-      if (bytes.length < fields) {
-        throw outOfRange('arg', `at least ${fields} bytes long for command ${c} (the fields of its structure)`, bytes.length)
+      if (len < fields) {
+        throw outOfRange('arg', `at least ${fields} bytes long for command ${c} (the fields of its structure)`, len)
       }
       // A struct flock without its tail padding: the call gets all of it.
-      io = allocUnsafe(size).fill(0, bytes.length)
+      io = allocUnsafe(size).fill(0, len)
       io.set(bytes)
     } else io = copied(bytes)
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
     if (r === ARG_OVERFLOW) throw argOverflow('fcntl', io.length)
-    return io.length === bytes.length ? io : io.subarray(0, bytes.length)
+    return io.length === len ? io : io.subarray(0, len)
   }
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
   if (c === F_GETOWN) return getOwner(n)
@@ -558,7 +562,7 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
     if (mutate && typeof arg !== 'string') {
       const r = native.ioctlInPlace(n, req, bytes)
       if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
-      if (r === ARG_OVERFLOW) throw argOverflow('ioctl', bytes.length)
+      if (r === ARG_OVERFLOW) throw argOverflow('ioctl', byteCount(bytes))
       return r
     }
     const io = copied(bytes)
