@@ -60,6 +60,7 @@ import {
   LOCK_UN,
   lockf,
   eventfdWrite,
+  FdChannel,
   O_NONBLOCK,
   RWH_WRITE_LIFE_NOT_SET,
   RWH_WRITE_LIFE_SHORT,
@@ -1263,6 +1264,46 @@ test('a buffer shorter than what fcntl or ioctl writes is ERR_BUFFER_OUT_OF_BOUN
   } catch (e) {
     t.is((e as NodeJS.ErrnoException).code, 'ENOTTY', 'a file system without file flags')
   }
+})
+
+test('a write of one zero byte past a buffer argument is caught as well: the guard has no zero byte (s52-fcntl LOW-1)', (t) => {
+  // The guard's first byte was a NUL (for string arguments), so TIOCGWINSZ
+  // (8 bytes) into 7 succeeded with the answer cut short whenever the
+  // terminal's ws_ypixel had a zero high byte (scratch/guard_nul.js).
+  let pty = -1
+  try {
+    pty = openSync('/dev/ptmx', 'r+')
+  } catch (e) {
+    return t.log(`skipped: no pty here (${(e as NodeJS.ErrnoException).code})`)
+  }
+  t.teardown(() => closeSync(pty))
+  const ws = Buffer.alloc(8)
+  ws.writeUInt16LE(24, 0)
+  ws.writeUInt16LE(80, 2)
+  ws.writeUInt16LE(640, 4)
+  ws.writeUInt16LE(0x78, 6) // ws_ypixel: its high byte, the 8th, is 0
+  ioctl(pty, 0x5414, ws) // TIOCSWINSZ
+  const seven = Buffer.alloc(7)
+  t.throws(() => ioctl(pty, 0x5413, seven), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  t.deepEqual([...seven], [...ws.subarray(0, 7)], 'the bytes that fit are written back')
+  t.throws(() => ioctl(pty, 0x5413, Buffer.alloc(7), false), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  t.deepEqual([...(ioctl(pty, 0x5413, Buffer.alloc(8), false))], [...ws])
+  // A string keeps its NUL terminator right after its bytes: SIOCGIFINDEX
+  // finds the interface "lo" (ENODEV without the NUL), then writes its
+  // 40-byte struct ifreq past the 2 bytes.
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  t.throws(() => ioctl(a.fd, 0x8933, 'lo'), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  const ifr = Buffer.alloc(40)
+  ifr.write('lo')
+  t.is(ioctl(a.fd, 0x8933, ifr), 0)
+  t.true(ifr.readInt32LE(16) > 0, 'ifr_ifindex')
+  // A call that writes into the NUL's place is caught (ws_ypixel 0x178: its
+  // high byte is 1). A zero written there cannot be told from the NUL, as in C.
+  ws.writeUInt16LE(0x178, 6)
+  ioctl(pty, 0x5414, ws)
+  t.throws(() => ioctl(pty, 0x5413, '1234567'), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  t.throws(() => fcntl(pty, F_GETOWN_EX, '1234567'), { code: 'ERR_OUT_OF_RANGE' }, 'a known structure\'s size applies to strings too')
 })
 
 test.serial('pipe() and pipe2(flags): Python os.pipe/os.pipe2, a real pipe that the pipe-size calls work on (comp35 M4)', async (t) => {

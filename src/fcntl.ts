@@ -319,14 +319,24 @@ const allocUnsafe = Buffer.allocUnsafe
 /**
  * A copy of `bytes` (at most 1024) for the call to fill in and to return: a
  * pooled `Buffer`, freed by the garbage collector like any other, so a
- * synchronous loop of calls holds nothing until the event loop turns.
+ * synchronous loop of calls holds nothing until the event loop turns. With
+ * `nul`, one byte more, a 0: a string argument's terminator, which the
+ * binding's guard bytes (none of them zero) no longer give it (s52-fcntl
+ * LOW-1). A string of 1024 bytes fills the buffer, as in Python, and gets
+ * none.
  */
-function copied(bytes: Uint8Array): Buffer {
+function copied(bytes: Uint8Array, nul = false): Buffer {
   const len = byteCount(bytes)
   if (len > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, len)
-  const io = allocUnsafe(len)
+  const io = allocUnsafe(nul ? len + 1 : len)
   io.set(bytes)
+  if (nul) io[len] = 0
   return io
+}
+
+/** Whether `arg`, of `len` bytes, is a string whose copy gets a NUL terminator (see `copied`). */
+function terminated(arg: unknown, len: number): boolean {
+  return typeof arg === 'string' && len < ARG_BUF_SIZE
 }
 
 /**
@@ -401,6 +411,7 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
     // size the copy past the bytes set() fills (s52-fcntl MED-1).
     const len = byteCount(bytes)
     let io: Buffer
+    let nul = false
     if (size !== undefined && len < size) {
       const fields = LOCK_COMMANDS.has(c) ? Math.min(size, FLOCK_FIELDS) : size
       if (len < fields) {
@@ -409,10 +420,14 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
       // A struct flock without its tail padding: the call gets all of it.
       io = allocUnsafe(size).fill(0, len)
       io.set(bytes)
-    } else io = copied(bytes)
+    } else {
+      nul = terminated(arg, len)
+      io = copied(bytes, nul)
+    }
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
-    if (r === ARG_OVERFLOW) throw argOverflow('fcntl', io.length)
+    // A string's terminator changed is a write past it, as the guard's are.
+    if (r === ARG_OVERFLOW || (nul && io[len] !== 0)) throw argOverflow('fcntl', nul ? len : io.length)
     return io.length === len ? io : io.subarray(0, len)
   }
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
@@ -471,7 +486,10 @@ function intArgError(errno: number, syscall: string): Error {
  * The kernel trusts the size the request encodes (or, for an old request,
  * its own idea of it), not the argument's. For a request known to write
  * its answer into the argument (those refused an integer above), the copy
- * has guard bytes right after the argument (a NUL, then fixed bytes); for
+ * has guard bytes right after the argument (fixed bytes, none of them
+ * zero, so a single 0 written past it is caught too; a string is copied
+ * with its NUL terminator first, and a call that changes that byte is
+ * caught, though a 0 written there cannot be told from it); for
  * any other, zeros, as Python before 3.14 gave (so `TIOCSWINSZ` from 4
  * bytes sets a pixel size of 0). When the call changes a byte after the
  * argument, it throws `ERR_BUFFER_OUT_OF_BOUNDS` after the call (CPython
@@ -565,11 +583,14 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
       if (r === ARG_OVERFLOW) throw argOverflow('ioctl', byteCount(bytes))
       return r
     }
-    const io = copied(bytes)
+    const len = byteCount(bytes)
+    const nul = terminated(arg, len)
+    const io = copied(bytes, nul)
     const r = native.ioctlInPlace(n, req, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
-    if (r === ARG_OVERFLOW) throw argOverflow('ioctl', io.length)
-    return io
+    // A string's terminator changed is a write past it, as the guard's are.
+    if (r === ARG_OVERFLOW || (nul && io[len] !== 0)) throw argOverflow('ioctl', len)
+    return nul ? io.subarray(0, len) : io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
   if (r < 0 && r >= -4095) throw intArgError(r, 'ioctl')

@@ -129,15 +129,19 @@ pub const DN_MULTISHOT: u32 = 0x8000_0000;
 pub const ARG_OVERFLOW: i32 = i32::MIN;
 
 /// Guard bytes written right after the argument in its staging copy, for
-/// a call known to write its answer there: a NUL (a string argument stays
-/// terminated), then bytes no answer is likely to repeat, so that a call
-/// writing past the argument is caught whatever it writes. Zeros alone let
-/// that depend on the data: `TIOCGWINSZ` into 4 bytes passed while the
-/// terminal's pixel size was 0x0 and failed on one that reports it. A call
-/// that only reads its argument gets zeros after it, as in Python before
-/// 3.14: with the guard, `TIOCSWINSZ` from 4 bytes set the tty's pixel size
-/// to the guard's bytes. (CPython 3.14 guards every call.)
-const GUARD: [u8; 8] = [0x00, 0x9d, 0x3e, 0xb1, 0x5c, 0xe7, 0x42, 0x8a];
+/// a call known to write its answer there: bytes no answer is likely to
+/// repeat, none of them zero, so that a call writing past the argument is
+/// caught whatever it writes, unless it writes these very bytes. Zeros
+/// alone let that depend on the data: `TIOCGWINSZ` into 4 bytes passed
+/// while the terminal's pixel size was 0x0 and failed on one that reports
+/// it; a leading NUL (for string arguments, as CPython 3.14's guard has)
+/// let `TIOCGWINSZ` into 7 bytes pass whenever `ws_ypixel`'s high byte was
+/// 0 (s52-fcntl LOW-1). A string's NUL terminator is the TypeScript
+/// layer's: it copies a string with one, and checks that byte itself. A
+/// call that only reads its argument gets zeros after it, as in Python
+/// before 3.14: with the guard, `TIOCSWINSZ` from 4 bytes set the tty's
+/// pixel size to the guard's bytes. (CPython 3.14 guards every call.)
+const GUARD: [u8; 8] = [0xd7, 0x9d, 0x3e, 0xb1, 0x5c, 0xe7, 0x42, 0x8a];
 
 /// The most bytes a staging copy takes: an argument shorter than the size
 /// its request encodes (`_IOC_SIZE`: 14 bits, at most 16383), then the
@@ -460,6 +464,15 @@ mod tests {
         let mut arg = [0u8; 8];
         assert_eq!(through_copy(&mut arg, 0, true, kernel_writes(12)), ARG_OVERFLOW);
         assert_eq!(arg, [0x42; 8]);
+        // Whatever it writes: one zero byte right after the argument (the
+        // guard's first byte was a NUL, and that went unseen: s52-fcntl LOW-1).
+        let mut arg = [1u8; 7];
+        let r = through_copy(&mut arg, 0, true, |buf| {
+            buf[7] = 0;
+            Ok(0)
+        });
+        assert_eq!(r, ARG_OVERFLOW);
+        let mut arg = [0u8; 8];
         // Inside the 1032 bytes, past the guard: still caught.
         assert_eq!(through_copy(&mut arg, 0, true, kernel_writes(1032)), ARG_OVERFLOW);
         // Past the copy (a KVM_GET_SUPPORTED_CPUID's 3008 bytes into an
