@@ -108,7 +108,13 @@ export const F_SETPIPE_SZ: number = native.F_SETPIPE_SZ
  * returned as its negative id.
  */
 export const F_GETOWN: number = native.F_GETOWN
-/** `fcntl` command: set that owner (`arg`: a pid, or minus a process group id). */
+/**
+ * `fcntl` command: set that owner (`arg`: a pid, or minus a process group
+ * id). With {@link O_ASYNC} set, the owner gets `SIGIO` when I/O is
+ * possible, and `SIGIO`'s default action ends the process (Node installs no
+ * handler): listen first (`process.on('SIGIO', …)`), or choose another
+ * signal with {@link F_SETSIG}.
+ */
 export const F_SETOWN: number = native.F_SETOWN
 /**
  * `fcntl` command (8-byte `struct f_owner_ex` buffer: `int type`, `pid_t
@@ -116,7 +122,11 @@ export const F_SETOWN: number = native.F_SETOWN
  * {@link F_OWNER_PID}, {@link F_OWNER_PGRP}).
  */
 export const F_GETOWN_EX: number = native.F_GETOWN_EX
-/** `fcntl` command (8-byte `struct f_owner_ex` buffer): set the owner and its kind, e.g. a single thread. */
+/**
+ * `fcntl` command (8-byte `struct f_owner_ex` buffer): set the owner and its
+ * kind, e.g. a single thread. As for {@link F_SETOWN}: with
+ * {@link O_ASYNC}, `SIGIO`'s default action ends the process.
+ */
 export const F_SETOWN_EX: number = native.F_SETOWN_EX
 /** `struct f_owner_ex` type: a thread. */
 export const F_OWNER_TID: number = native.F_OWNER_TID
@@ -195,9 +205,17 @@ export const FICLONE: number = native.FICLONE
 export const FICLONERANGE: number = native.FICLONERANGE
 /** Status flag: append mode. */
 export const O_APPEND: number = native.O_APPEND
-/** Status flag: signal-driven I/O. */
+/**
+ * Status flag: signal-driven I/O. The fd's owner ({@link F_SETOWN}) gets
+ * `SIGIO` (or the {@link F_SETSIG} signal) when I/O is possible, and
+ * `SIGIO`'s default action ends the process (Node installs no handler):
+ * listen first (`process.on('SIGIO', …)`).
+ */
 export const O_ASYNC: number = native.O_ASYNC
-/** Status flag: the BSD name of {@link O_ASYNC} (the same value). */
+/**
+ * Status flag: the BSD name of {@link O_ASYNC} (the same value; `SIGIO`'s
+ * default action ends the process, as there).
+ */
 export const FASYNC: number = native.FASYNC
 /** Status flag: bypass the page cache; for {@link pipe2}, packet mode (each write is read as one packet). */
 export const O_DIRECT: number = native.O_DIRECT
@@ -506,6 +524,11 @@ function intArgError(errno: number, syscall: string): Error {
  * stops at a guard page after it, and the call throws `EFAULT` (C and
  * Python write past their buffer); a buffer used in place is the caller's
  * own memory, and such a request writes past its end, as in C and Python.
+ *
+ * Pointers inside a buffer argument are used as they are: the kernel reads
+ * or writes wherever they point, for any request, socket ones included
+ * (`SIOCGIFCONF`'s `ifc_buf` gets `ifc_len` bytes). They are the caller's
+ * responsibility, as in C and Python.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).
