@@ -264,6 +264,10 @@ test.serial('limits: 253 fds and 64 KiB pass; more is ERR_OUT_OF_RANGE, as a rej
   t.true(p instanceof Promise)
   await t.throwsAsync(p, { code: 'ERR_OUT_OF_RANGE', message: /fds\.length/ })
   await t.throwsAsync(a.send(Buffer.alloc(FD_CHANNEL_MAX_MESSAGE + 1)), { code: 'ERR_OUT_OF_RANGE' })
+  // Its own length, not a byteLength property shadowing it (s52-fcntl MED-1).
+  const claims = new Uint8Array(FD_CHANNEL_MAX_MESSAGE + 1)
+  Object.defineProperty(claims, 'byteLength', { value: 10 })
+  await t.throwsAsync(a.send(claims), { code: 'ERR_OUT_OF_RANGE' })
   await t.throwsAsync(a.send(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
   await t.throwsAsync(a.send('x', [-1]), { code: 'ERR_OUT_OF_RANGE' })
   await t.throwsAsync(a.send('x', ['3' as never]), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -834,6 +834,12 @@ test('write() refuses a position whose end passes 2^53-1, so size stays a safe i
   t.is(mf.size, 0, 'nothing written')
   t.is(mf.write('a', Number.MAX_SAFE_INTEGER - 1), 1) // a sparse file ending at 2^53-1
   t.is(mf.size, Number.MAX_SAFE_INTEGER)
+  // The data's own length counts, not a `length` property shadowing it
+  // (s52-fcntl MED-1): 2 bytes claiming 1 would end past 2^53-1.
+  const two = new Uint8Array(2)
+  Object.defineProperty(two, 'length', { value: 1 })
+  t.throws(() => mf.write(two, Number.MAX_SAFE_INTEGER - 1), { code: 'ERR_OUT_OF_RANGE' })
+  t.is(mf.size, Number.MAX_SAFE_INTEGER)
 })
 
 test('unknown option keys are refused, naming the key', (t) => {

@@ -11,7 +11,7 @@ import { native } from './binding'
 import { shown } from './inspect'
 import { abortErrorOf, errnoError, fdCallError, fromFdError, illegalConstructor, invalidArgType, invalidArgValue, invalidThis, outOfRange, wrongFdKind } from './errors'
 import { clock, fairTurn, FdCore, type FdIterator, type Handle } from './waiter'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
+import { bufferBytes, byteCount, toAdopt, toBool, toFd, toInt, toOptions, toSignal, toStr, type FdLike, type WaitOptions, unlisten, waitSignal } from './validate'
 import { after, cancelAfter } from './timers'
 
 type FdList = Exclude<ReturnType<typeof native.channelFdsDup>, number>
@@ -252,8 +252,10 @@ function toData(data: unknown): Uint8Array {
   if (bytes === undefined) {
     throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer', data)
   }
-  if (bytes.byteLength > FD_CHANNEL_MAX_MESSAGE) {
-    throw outOfRange('data.byteLength', `<= ${FD_CHANNEL_MAX_MESSAGE}`, bytes.byteLength)
+  // The length from the internal slot, not a property user code can shadow.
+  const len = byteCount(bytes)
+  if (len > FD_CHANNEL_MAX_MESSAGE) {
+    throw outOfRange('data.byteLength', `<= ${FD_CHANNEL_MAX_MESSAGE}`, len)
   }
   return bytes
 }

@@ -8,7 +8,7 @@
 import { argOverflow, errnoError, invalidArgType, invalidArgValue, outOfRange } from './errors'
 import { constants } from 'node:os'
 import { native } from './binding'
-import { bufferBytes, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
+import { bufferBytes, byteCount, type FdLike, toBigInt, toBool, toFd, toInt, toInt32 } from './validate'
 
 /** `flock`/`lockf` operation: shared lock. */
 export const LOCK_SH: number = native.LOCK_SH
@@ -108,7 +108,13 @@ export const F_SETPIPE_SZ: number = native.F_SETPIPE_SZ
  * returned as its negative id.
  */
 export const F_GETOWN: number = native.F_GETOWN
-/** `fcntl` command: set that owner (`arg`: a pid, or minus a process group id). */
+/**
+ * `fcntl` command: set that owner (`arg`: a pid, or minus a process group
+ * id). With {@link O_ASYNC} set, the owner gets `SIGIO` when I/O is
+ * possible, and `SIGIO`'s default action ends the process (Node installs no
+ * handler): listen first (`process.on('SIGIO', …)`), or choose another
+ * signal with {@link F_SETSIG}.
+ */
 export const F_SETOWN: number = native.F_SETOWN
 /**
  * `fcntl` command (8-byte `struct f_owner_ex` buffer: `int type`, `pid_t
@@ -116,7 +122,11 @@ export const F_SETOWN: number = native.F_SETOWN
  * {@link F_OWNER_PID}, {@link F_OWNER_PGRP}).
  */
 export const F_GETOWN_EX: number = native.F_GETOWN_EX
-/** `fcntl` command (8-byte `struct f_owner_ex` buffer): set the owner and its kind, e.g. a single thread. */
+/**
+ * `fcntl` command (8-byte `struct f_owner_ex` buffer): set the owner and its
+ * kind, e.g. a single thread. As for {@link F_SETOWN}: with
+ * {@link O_ASYNC}, `SIGIO`'s default action ends the process.
+ */
 export const F_SETOWN_EX: number = native.F_SETOWN_EX
 /** `struct f_owner_ex` type: a thread. */
 export const F_OWNER_TID: number = native.F_OWNER_TID
@@ -195,9 +205,17 @@ export const FICLONE: number = native.FICLONE
 export const FICLONERANGE: number = native.FICLONERANGE
 /** Status flag: append mode. */
 export const O_APPEND: number = native.O_APPEND
-/** Status flag: signal-driven I/O. */
+/**
+ * Status flag: signal-driven I/O. The fd's owner ({@link F_SETOWN}) gets
+ * `SIGIO` (or the {@link F_SETSIG} signal) when I/O is possible, and
+ * `SIGIO`'s default action ends the process (Node installs no handler):
+ * listen first (`process.on('SIGIO', …)`).
+ */
 export const O_ASYNC: number = native.O_ASYNC
-/** Status flag: the BSD name of {@link O_ASYNC} (the same value). */
+/**
+ * Status flag: the BSD name of {@link O_ASYNC} (the same value; `SIGIO`'s
+ * default action ends the process, as there).
+ */
 export const FASYNC: number = native.FASYNC
 /** Status flag: bypass the page cache; for {@link pipe2}, packet mode (each write is read as one packet). */
 export const O_DIRECT: number = native.O_DIRECT
@@ -319,13 +337,24 @@ const allocUnsafe = Buffer.allocUnsafe
 /**
  * A copy of `bytes` (at most 1024) for the call to fill in and to return: a
  * pooled `Buffer`, freed by the garbage collector like any other, so a
- * synchronous loop of calls holds nothing until the event loop turns.
+ * synchronous loop of calls holds nothing until the event loop turns. With
+ * `nul`, one byte more, a 0: a string argument's terminator, which the
+ * binding's guard bytes (none of them zero) no longer give it (s52-fcntl
+ * LOW-1). A string of 1024 bytes fills the buffer, as in Python, and gets
+ * none.
  */
-function copied(bytes: Uint8Array): Buffer {
-  if (bytes.length > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, bytes.length)
-  const io = allocUnsafe(bytes.length)
+function copied(bytes: Uint8Array, nul = false): Buffer {
+  const len = byteCount(bytes)
+  if (len > ARG_BUF_SIZE) throw outOfRange('arg', `at most ${ARG_BUF_SIZE} bytes long`, len)
+  const io = allocUnsafe(nul ? len + 1 : len)
   io.set(bytes)
+  if (nul) io[len] = 0
   return io
+}
+
+/** Whether `arg`, of `len` bytes, is a string whose copy gets a NUL terminator (see `copied`). */
+function terminated(arg: unknown, len: number): boolean {
+  return typeof arg === 'string' && len < ARG_BUF_SIZE
 }
 
 /**
@@ -396,20 +425,28 @@ export function fcntl(fd: FdLike, cmd: number, arg?: FcntlArg): number | Buffer 
   if (bytes !== undefined) {
     if (INTEGER_COMMANDS.has(c)) throw invalidArgType('arg', `of type number for command ${c}, which takes an integer`, arg)
     const size = ARG_SIZES.get(c)
+    // The length from the internal slot: an own `length` property could
+    // size the copy past the bytes set() fills (s52-fcntl MED-1).
+    const len = byteCount(bytes)
     let io: Buffer
-    if (size !== undefined && bytes.length < size) {
+    let nul = false
+    if (size !== undefined && len < size) {
       const fields = LOCK_COMMANDS.has(c) ? Math.min(size, FLOCK_FIELDS) : size
-      if (bytes.length < fields) {
-        throw outOfRange('arg', `at least ${fields} bytes long for command ${c} (the fields of its structure)`, bytes.length)
+      if (len < fields) {
+        throw outOfRange('arg', `at least ${fields} bytes long for command ${c} (the fields of its structure)`, len)
       }
       // A struct flock without its tail padding: the call gets all of it.
-      io = allocUnsafe(size).fill(0, bytes.length)
+      io = allocUnsafe(size).fill(0, len)
       io.set(bytes)
-    } else io = copied(bytes)
+    } else {
+      nul = terminated(arg, len)
+      io = copied(bytes, nul)
+    }
     const r = native.fcntlBuf(n, c, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'fcntl')
-    if (r === ARG_OVERFLOW) throw argOverflow('fcntl', io.length)
-    return io.length === bytes.length ? io : io.subarray(0, bytes.length)
+    // A string's terminator changed is a write past it, as the guard's are.
+    if (r === ARG_OVERFLOW || (nul && io[len] !== 0)) throw argOverflow('fcntl', nul ? len : io.length)
+    return io.length === len ? io : io.subarray(0, len)
   }
   const a = arg === undefined ? 0 : cInt(arg, 'arg')
   if (c === F_GETOWN) return getOwner(n)
@@ -446,8 +483,10 @@ function intArgError(errno: number, syscall: string): Error {
  * - `arg` a number (default 0): passed as an integer (-2^31 … 2^32-1); the
  *   call's integer result is returned. A request that writes through its
  *   argument is `EFAULT` without a call: those encoded `_IOR`/`_IOWR`,
- *   every socket request (`0x89xx`), and the common old ones (`FIONREAD`,
- *   `TIOCGWINSZ`, `TCGETS`, `BLKGETSIZE`, …). Give such requests a buffer:
+ *   every socket request (`0x89xx`), the common old ones (`FIONREAD`,
+ *   `TIOCGWINSZ`, `TCGETS`, `BLKGETSIZE`, the console's `KDGETLED`,
+ *   `VT_OPENQRY`, …), and `NS_GET_OWNER_UID`, encoded `_IO` though it
+ *   writes a uid. Give such requests a buffer:
  *   for an old request not on that list, an integer is an address, as in C
  *   and Python, and node's own data lies at addresses a 32-bit integer
  *   names.
@@ -465,18 +504,31 @@ function intArgError(errno: number, syscall: string): Error {
  * The kernel trusts the size the request encodes (or, for an old request,
  * its own idea of it), not the argument's. For a request known to write
  * its answer into the argument (those refused an integer above), the copy
- * has guard bytes right after the argument (a NUL, then fixed bytes); for
+ * has guard bytes right after the argument (fixed bytes, none of them
+ * zero, so a single 0 written past it is caught too; a string is copied
+ * with its NUL terminator first, and a call that changes that byte is
+ * caught, though a 0 written there cannot be told from it); for
  * any other, zeros, as Python before 3.14 gave (so `TIOCSWINSZ` from 4
  * bytes sets a pixel size of 0). When the call changes a byte after the
  * argument, it throws `ERR_BUFFER_OUT_OF_BOUNDS` after the call (CPython
  * 3.14 raises `SystemError`): pass a buffer as large as the request's
  * structure. For `FS_IOC_FIEMAP`, `EXT4_IOC_GET_ES_CACHE`,
  * `FS_IOC_GETFSMAP`, `FIDEDUPERANGE` and XFS's `GETBMAP`, `GETBMAPA` and
- * `GETBMAPX`, whose output is an array of the length their header names, a
+ * `GETBMAPX`, and KVM's `KVM_GET_SUPPORTED_CPUID`, `KVM_GET_EMULATED_CPUID`,
+ * `KVM_GET_SUPPORTED_HV_CPUID`, `KVM_GET_CPUID2`, `KVM_GET_MSR_INDEX_LIST`,
+ * `KVM_GET_MSR_FEATURE_INDEX_LIST`, `KVM_GET_MSRS` and `KVM_GET_REG_LIST`,
+ * whose output is an array of the length their header names, a
  * buffer too short for that array is `EINVAL` before the call. Other
  * requests that size their answer by the argument's contents (in btrfs,
- * drivers) are not known, and write past a buffer too short for them, as in
- * C and Python.
+ * drivers) are not known. Through a copy, an answer longer than the copy
+ * stops at a guard page after it, and the call throws `EFAULT` (C and
+ * Python write past their buffer); a buffer used in place is the caller's
+ * own memory, and such a request writes past its end, as in C and Python.
+ *
+ * Pointers inside a buffer argument are used as they are: the kernel reads
+ * or writes wherever they point, for any request, socket ones included
+ * (`SIOCGIFCONF`'s `ifc_buf` gets `ifc_len` bytes). They are the caller's
+ * responsibility, as in C and Python.
  * @param fd - an fd number, or an object with a numeric `fd`.
  * @param request - the request, such as `FIONREAD` or {@link FICLONE} (-2^31 … 2^32-1).
  * @param arg - an integer (this signature), a buffer, or a string (the ones below).
@@ -551,14 +603,17 @@ export function ioctl(fd: FdLike, request: number, arg?: FcntlArg, mutateFlag?: 
     if (mutate && typeof arg !== 'string') {
       const r = native.ioctlInPlace(n, req, bytes)
       if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
-      if (r === ARG_OVERFLOW) throw argOverflow('ioctl', bytes.length)
+      if (r === ARG_OVERFLOW) throw argOverflow('ioctl', byteCount(bytes))
       return r
     }
-    const io = copied(bytes)
+    const len = byteCount(bytes)
+    const nul = terminated(arg, len)
+    const io = copied(bytes, nul)
     const r = native.ioctlInPlace(n, req, io)
     if (r < 0 && r >= -4095) throw errnoError(r, 'ioctl')
-    if (r === ARG_OVERFLOW) throw argOverflow('ioctl', io.length)
-    return io
+    // A string's terminator changed is a write past it, as the guard's are.
+    if (r === ARG_OVERFLOW || (nul && io[len] !== 0)) throw argOverflow('ioctl', len)
+    return nul ? io.subarray(0, len) : io
   }
   const r = native.ioctlInt(n, req, arg === undefined ? 0 : cInt(arg, 'arg') >>> 0)
   if (r < 0 && r >= -4095) throw intArgError(r, 'ioctl')

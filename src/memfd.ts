@@ -26,7 +26,7 @@ import {
   wrongFdKind,
   type ErrnoError,
 } from './errors'
-import { bufferBytes, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
+import { bufferBytes, byteCount, toAdopt, toBool, toFd, toInt, toOptions, toStr, type FdLike } from './validate'
 
 /**
  * Whether `worker_threads.markAsUntransferable()` gives an `ArrayBuffer` a
@@ -711,7 +711,7 @@ export class MemFile implements Disposable {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : bufferBytes(data)
     if (bytes === undefined) throw invalidArgType('data', 'of type string, ArrayBufferView, ArrayBuffer or SharedArrayBuffer', data)
     // The end must stay a safe integer, or `size` could not say it exactly.
-    const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - bytes.length), 0)
+    const pos = toInt(position, 'position', 0, Math.max(0, Number.MAX_SAFE_INTEGER - byteCount(bytes)), 0)
     const n = native.memfdWrite(self.#checked('pwrite'), bytes, pos)
     if (n < 0) throw self.#fail(n, 'pwrite', n === -EINVAL && self.#hugePage !== 0 ? 'a hugePages file cannot be written with write(): use map({ writable: true })' : undefined)
     return n

@@ -111,8 +111,25 @@ export function toBool(value: unknown, name: string, dflt: boolean): boolean {
 // %TypedArray%.prototype[Symbol.toStringTag]'s getter reads a view's own
 // kind from its internal slot (a prototype swapped by user code cannot fool
 // it, as it fools `instanceof`), and V8 inlines it.
-const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
-  .get as (this: unknown) => string | undefined
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object
+/** A prototype's getter, taken at load. */
+function getterOf<T>(proto: object, key: PropertyKey): (this: unknown) => T {
+  return Object.getOwnPropertyDescriptor(proto, key)!.get as (this: unknown) => T
+}
+const typedArrayKind = getterOf<string | undefined>(TypedArrayPrototype, Symbol.toStringTag)
+// The getters of a view's length, buffer and offset, which read its internal
+// slots: an own `length` (Object.defineProperty) or a getter on a swapped
+// prototype changes what `view.length` says, not these (s52-fcntl MED-1: a
+// 4-byte array claiming 1000 got a 1000-byte copy of stale pool memory).
+const typedArrayLength = getterOf<number>(TypedArrayPrototype, 'length')
+const typedArrayBuffer = getterOf<ArrayBufferLike>(TypedArrayPrototype, 'buffer')
+const typedArrayByteOffset = getterOf<number>(TypedArrayPrototype, 'byteOffset')
+const typedArrayByteLength = getterOf<number>(TypedArrayPrototype, 'byteLength')
+const dataViewBuffer = getterOf<ArrayBufferLike>(DataView.prototype, 'buffer')
+const dataViewByteOffset = getterOf<number>(DataView.prototype, 'byteOffset')
+const dataViewByteLength = getterOf<number>(DataView.prototype, 'byteLength')
+const arrayBufferByteLength = getterOf<number>(ArrayBuffer.prototype, 'byteLength')
+const sharedArrayBufferByteLength = getterOf<number>(SharedArrayBuffer.prototype, 'byteLength')
 
 const NO_BYTES = new Uint8Array(0)
 // Taken at load: user code replacing these globals later cannot change how
@@ -125,7 +142,11 @@ const { isArrayBuffer, isSharedArrayBuffer } = types
  * without a copy, or undefined for anything else: a `Uint8Array` (or
  * `Buffer`) as it is, any other view as a new `Uint8Array` over the same
  * bytes. An `Int16Array` whose prototype was set to `Uint8Array.prototype`
- * is still read as its 2-byte elements' bytes.
+ * is still read as its 2-byte elements' bytes. A view's buffer, offset and
+ * length are read from its internal slots (the getters taken at load), never
+ * from properties user code can shadow; read the length of the result with
+ * `byteCount`, not `.length`, which a `Uint8Array` returned as it is
+ * may shadow.
  *
  * One rule for every argument that takes bytes (`fcntl`, `ioctl`,
  * `MemFile`, `FdChannel.send`): a detached buffer, a view of one, or a view
@@ -136,17 +157,28 @@ const { isArrayBuffer, isSharedArrayBuffer } = types
  */
 export function bufferBytes(value: unknown): Uint8Array | undefined {
   if (isView(value)) {
-    if (typedArrayKind.call(value) === 'Uint8Array') return value as Uint8Array
+    const kind = typedArrayKind.call(value)
+    if (kind === 'Uint8Array') return value as Uint8Array
     try {
-      return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+      return kind === undefined
+        ? new Uint8Array(dataViewBuffer.call(value), dataViewByteOffset.call(value), dataViewByteLength.call(value))
+        : new Uint8Array(typedArrayBuffer.call(value), typedArrayByteOffset.call(value), typedArrayByteLength.call(value))
     } catch {
       return NO_BYTES
     }
   }
-  if (isArrayBuffer(value) || isSharedArrayBuffer(value)) {
-    return value.byteLength === 0 ? NO_BYTES : new Uint8Array(value)
-  }
+  if (isArrayBuffer(value)) return arrayBufferByteLength.call(value) === 0 ? NO_BYTES : new Uint8Array(value)
+  if (isSharedArrayBuffer(value)) return sharedArrayBufferByteLength.call(value) === 0 ? NO_BYTES : new Uint8Array(value)
   return undefined
+}
+
+/**
+ * The number of bytes of a `Uint8Array` (as `bufferBytes` returns),
+ * read from its internal slot: an own or inherited `length` property that
+ * user code defined cannot change it.
+ */
+export function byteCount(bytes: Uint8Array): number {
+  return typedArrayLength.call(bytes)
 }
 
 /** A string. */

@@ -187,6 +187,26 @@ pub const XFS_IOC_GETBMAPA: libc::c_ulong = 0xc020_582c;
 /// See [`XFS_IOC_GETBMAP`].
 pub const XFS_IOC_GETBMAPX: libc::c_ulong = 0xc030_5838;
 
+/// `KVM_GET_MSR_INDEX_LIST`: `_IOWR(KVMIO, 0x02, struct kvm_msr_list)`
+/// (linux/kvm.h), on `/dev/kvm`.
+pub const KVM_GET_MSR_INDEX_LIST: libc::c_ulong = 0xc004_ae02;
+/// `KVM_GET_SUPPORTED_CPUID`: `_IOWR(KVMIO, 0x05, struct kvm_cpuid2)`.
+pub const KVM_GET_SUPPORTED_CPUID: libc::c_ulong = 0xc008_ae05;
+/// `KVM_GET_EMULATED_CPUID`: `_IOWR(KVMIO, 0x09, struct kvm_cpuid2)`.
+pub const KVM_GET_EMULATED_CPUID: libc::c_ulong = 0xc008_ae09;
+/// `KVM_GET_MSR_FEATURE_INDEX_LIST`: `_IOWR(KVMIO, 0x0a, struct kvm_msr_list)`.
+pub const KVM_GET_MSR_FEATURE_INDEX_LIST: libc::c_ulong = 0xc004_ae0a;
+/// `KVM_GET_MSRS`: `_IOWR(KVMIO, 0x88, struct kvm_msrs)`, on a vCPU (or on
+/// `/dev/kvm` for the feature MSRs).
+pub const KVM_GET_MSRS: libc::c_ulong = 0xc008_ae88;
+/// `KVM_GET_CPUID2`: `_IOWR(KVMIO, 0x91, struct kvm_cpuid2)`, on a vCPU.
+pub const KVM_GET_CPUID2: libc::c_ulong = 0xc008_ae91;
+/// `KVM_GET_REG_LIST`: `_IOWR(KVMIO, 0xb0, struct kvm_reg_list)`, on a vCPU
+/// (arm64, riscv, loongarch).
+pub const KVM_GET_REG_LIST: libc::c_ulong = 0xc008_aeb0;
+/// `KVM_GET_SUPPORTED_HV_CPUID`: `_IOWR(KVMIO, 0xc1, struct kvm_cpuid2)`.
+pub const KVM_GET_SUPPORTED_HV_CPUID: libc::c_ulong = 0xc008_aec1;
+
 /// The size a request's number encodes (`_IOC_SIZE`), for a request with a
 /// direction (`_IOR`, `_IOW`, `_IOWR`); 0 for the old unencoded requests.
 /// The kernel's generic code copies that many bytes; a driver may copy
@@ -204,8 +224,15 @@ pub fn ioc_size(request: libc::c_ulong) -> usize {
 /// plausible-looking integer is a live address): the requests encoded
 /// `_IOR`/`_IOWR`, every socket request (0x89xx, all take a structure), and
 /// the common old unencoded ones that answer through a pointer (terminal,
-/// block device and file requests). An old request missing from this list
-/// still uses an integer as an address, as in C and Python.
+/// block device, file and console requests), and nsfs's
+/// `NS_GET_OWNER_UID`, encoded `_IO` (no direction) though it writes a
+/// `uid_t` (ioctl_ns(2)). An old request missing from this list still uses
+/// an integer as an address, as in C and Python.
+///
+/// # References
+/// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+/// - [`ioctl_console(2)`](https://man7.org/linux/man-pages/man2/ioctl_console.2.html)
+/// - [`ioctl_tty(2)`](https://man7.org/linux/man-pages/man2/ioctl_tty.2.html)
 pub fn writes_through_arg(request: libc::c_ulong) -> bool {
     const IOC_READ: libc::c_ulong = 2;
     // nsfs's NS_GET_PID_FROM_PIDNS, NS_GET_TGID_FROM_PIDNS,
@@ -226,9 +253,21 @@ pub fn writes_through_arg(request: libc::c_ulong) -> bool {
         // BLKROTATIONAL
         | 0x125e | 0x1260 | 0x1263 | 0x1265 | 0x1267 | 0x1268
         | 0x1278 | 0x1279 | 0x127a | 0x127b | 0x127c | 0x127e
-        // LOOP_GET_STATUS, LOOP_GET_STATUS64; KDGKBTYPE, KDGETMODE,
-        // KDGKBMODE; VT_GETMODE, VT_GETSTATE
-        | 0x4c03 | 0x4c05 | 0x4b33 | 0x4b3b | 0x4b44 | 0x5601 | 0x5603
+        // LOOP_GET_STATUS, LOOP_GET_STATUS64
+        | 0x4c03 | 0x4c05
+        // NS_GET_OWNER_UID: _IO(0xb7, 4), yet it writes a uid_t (nsfs.h)
+        | 0xb704
+        // The console's readers (linux/kd.h): KDGETLED, KDGKBTYPE,
+        // KDGETMODE, GIO_SCRNMAP, KDGKBMODE, KDGKBENT, KDGKBSENT,
+        // KDGKBDIACR, KDGETKEYCODE, KDKBDREP (writes the rates it set),
+        // GIO_FONT, KDGKBMETA, KDGKBLED, GIO_UNIMAP, GIO_UNISCRNMAP,
+        // GIO_FONTX, GIO_CMAP, KDFONTOP, KDGKBDIACRUC
+        | 0x4b31 | 0x4b33 | 0x4b3b | 0x4b40 | 0x4b44 | 0x4b46 | 0x4b48 | 0x4b4a
+        | 0x4b4c | 0x4b52 | 0x4b60 | 0x4b62 | 0x4b64 | 0x4b66 | 0x4b69 | 0x4b6b
+        | 0x4b70 | 0x4b72 | 0x4bfa
+        // (linux/vt.h): VT_OPENQRY, VT_GETMODE, VT_GETSTATE,
+        // VT_GETHIFONTMASK, VT_WAITEVENT (writes the event it waited for)
+        | 0x5600 | 0x5601 | 0x5603 | 0x560d | 0x560e
         // TCGETS, TCGETA, TIOCGPGRP, TIOCOUTQ, TIOCGWINSZ, TIOCMGET,
         // TIOCGSOFTCAR, FIONREAD (TIOCINQ), TIOCLINUX, TIOCGSERIAL,
         // TIOCGETD, TIOCGSID, TIOCGRS485, TIOCGLCKTRMIOS, TIOCSERGETLSR,
@@ -254,10 +293,21 @@ pub fn writes_through_arg(request: libc::c_ulong) -> bool {
 ///   32 bytes;
 /// - XFS's `GETBMAP`, `GETBMAPA` (32-byte records) and `GETBMAPX` (48): an
 ///   array of `bmv_count` (an `s32` at offset 24) records, the header being
-///   the first.
+///   the first;
+/// - KVM's `KVM_GET_SUPPORTED_CPUID`, `KVM_GET_EMULATED_CPUID`,
+///   `KVM_GET_SUPPORTED_HV_CPUID` and `KVM_GET_CPUID2`: an 8-byte `struct
+///   kvm_cpuid2`, then `nent` (a `u32` at offset 0) 40-byte `struct
+///   kvm_cpuid_entry2`s; `KVM_GET_MSR_INDEX_LIST` and
+///   `KVM_GET_MSR_FEATURE_INDEX_LIST`: a 4-byte `struct kvm_msr_list`, then
+///   `nmsrs` (a `u32` at 0) `u32` indices; `KVM_GET_MSRS`: an 8-byte `struct
+///   kvm_msrs`, then `nmsrs` (a `u32` at 0) 16-byte `struct kvm_msr_entry`s;
+///   `KVM_GET_REG_LIST`: an 8-byte `struct kvm_reg_list`, then `n` (a `u64`
+///   at 0) `u64` register ids. Each is `E2BIG` when the count is short of
+///   the answer, so it writes no more than the count names.
 ///
 /// Other requests of this kind exist (in btrfs and drivers); they are not
-/// known here, and the kernel writes past a buffer too short for them.
+/// known here, and the kernel writes past a buffer too short for them (or,
+/// through the binding's staging copy, stops at its guard page).
 ///
 /// A `buf` too short for the header gives the header's size (the kernel
 /// reads that much first).
@@ -268,6 +318,10 @@ pub fn content_sized(request: libc::c_ulong, buf: &[u8]) -> Option<u64> {
             .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     };
     let u16_at = |at: usize| buf.get(at..at + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    let u64_at = |at: usize| {
+        buf.get(at..at + 8)
+            .map(|b| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    };
     match request {
         FS_IOC_FIEMAP | EXT4_IOC_GET_ES_CACHE => Some(u32_at(24).map_or(32, |n| 32 + u64::from(n) * 56)),
         FS_IOC_GETFSMAP => Some(u32_at(8).map_or(192, |n| 192 + u64::from(n) * 64)),
@@ -277,6 +331,22 @@ pub fn content_sized(request: libc::c_ulong, buf: &[u8]) -> Option<u64> {
             // A count below 1 is the kernel's EINVAL: the header alone.
             Some(u32_at(24).map_or(size, |n| size * u64::from((n as i32).max(1) as u32)))
         }
+        KVM_GET_SUPPORTED_CPUID | KVM_GET_EMULATED_CPUID | KVM_GET_SUPPORTED_HV_CPUID | KVM_GET_CPUID2 => {
+            Some(
+                u32_at(0)
+                    .filter(|_| buf.len() >= 8)
+                    .map_or(8, |n| 8 + u64::from(n) * 40),
+            )
+        }
+        KVM_GET_MSR_INDEX_LIST | KVM_GET_MSR_FEATURE_INDEX_LIST => {
+            Some(u32_at(0).map_or(4, |n| 4 + u64::from(n) * 4))
+        }
+        KVM_GET_MSRS => Some(
+            u32_at(0)
+                .filter(|_| buf.len() >= 8)
+                .map_or(8, |n| 8 + u64::from(n) * 16),
+        ),
+        KVM_GET_REG_LIST => Some(u64_at(0).map_or(8, |n| n.saturating_mul(8).saturating_add(8))),
         _ => None,
     }
 }
@@ -299,6 +369,91 @@ pub unsafe fn ioctl_buf(fd: BorrowedFd<'_>, request: libc::c_ulong, buf: &mut [u
     // borrowed for the call.
     retry_eintr(|| Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, buf.as_mut_ptr()) }))
         .map_err(|e| Error::new(e, "ioctl"))
+}
+
+/// Memory to stage an argument copy in, whose last byte lies right before a
+/// `PROT_NONE` guard page: a slice from [`Staging::tail`] ends where the
+/// guard page starts, so the kernel, given its address, can write no further
+/// than the slice's end. A request that writes more than the slice holds (a
+/// driver sizing its answer by a count inside the argument, as
+/// `KVM_GET_SUPPORTED_CPUID` does) fails with `EFAULT` at the guard page
+/// instead of writing over whatever follows (a stack copy was overwritten
+/// that way: s52-fcntl HIGH-2). The kernel copies to and from user memory in
+/// order, so the bytes before the fault may have been written.
+///
+/// One mapping of its capacity rounded up to whole pages plus the guard
+/// page, private and anonymous, unmapped on drop.
+///
+/// # References
+/// - [`mmap(2)`](https://man7.org/linux/man-pages/man2/mmap.2.html)
+/// - [`mprotect(2)`](https://man7.org/linux/man-pages/man2/mprotect.2.html)
+#[derive(Debug)]
+pub struct Staging {
+    base: std::ptr::NonNull<u8>,
+    /// The bytes before the guard page: a whole number of pages.
+    len: usize,
+    page: usize,
+}
+
+impl Staging {
+    /// A staging area of at least `capacity` bytes, then the guard page.
+    ///
+    /// # Errors
+    /// `ENOMEM` (`mmap`: out of address space or of mappings, or
+    /// `mprotect`, which splits the mapping in two).
+    pub fn new(capacity: usize) -> Result<Self> {
+        let page = crate::memfd::page_size() as usize;
+        let len = capacity.max(1).div_ceil(page) * page;
+        let total = len + page;
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks
+        // (no MAP_FIXED): no existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::new(Errno::last(), "mmap"));
+        }
+        let Some(base) = std::ptr::NonNull::new(p.cast::<u8>()) else {
+            return Err(Error::new(Errno::ENOMEM, "mmap"));
+        };
+        let staging = Self { base, len, page };
+        // SAFETY: the last page of the mapping made above, which nothing
+        // references yet; on failure `staging` is dropped, which unmaps it.
+        if unsafe { libc::mprotect(p.cast::<u8>().add(len).cast(), page, libc::PROT_NONE) } != 0 {
+            return Err(Error::new(Errno::last(), "mprotect"));
+        }
+        Ok(staging)
+    }
+
+    /// The bytes before the guard page (at least the capacity asked for).
+    pub fn capacity(&self) -> usize {
+        self.len
+    }
+
+    /// The last `n` bytes before the guard page, as they were left (fill
+    /// them before use), or `None` if `n` is over [`Staging::capacity`].
+    pub fn tail(&mut self, n: usize) -> Option<&mut [u8]> {
+        let start = self.len.checked_sub(n)?;
+        // SAFETY: [start, len) lies in the readable and writable part of
+        // the mapping, which lives as long as self; the &mut self borrow
+        // makes the slice the only reference to it.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), n) })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // SAFETY: the whole mapping made in new(), unmapped once; no slice
+        // of it outlives the &mut self borrow that made it.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len + self.page) };
+    }
 }
 
 /// `pipe2(flags)`—A new pipe: its read end and its write end. `flags`

@@ -132,6 +132,56 @@ fn content_sized_requests_need_a_buffer_for_the_array_the_header_names() {
 }
 
 #[test]
+fn kvm_requests_whose_header_counts_an_array_are_content_sized() {
+    // KVM's system and vCPU requests that encode only their header and
+    // then write the array its count names (s52-fcntl HIGH-2: an 8-byte
+    // kvm_cpuid2 claiming 256 entries, 10 KB, in an 8-byte buffer). The
+    // numbers are linux/kvm.h's _IOWR(KVMIO, …) with the header's size.
+    let with_count = |len: usize, count: u64, width: usize| {
+        let mut b = vec![0u8; len];
+        b[..width].copy_from_slice(&count.to_ne_bytes()[..width]);
+        b
+    };
+    for (name, req, header, entry) in [
+        ("KVM_GET_SUPPORTED_CPUID", 0xc008_ae05, 8, 40),
+        ("KVM_GET_EMULATED_CPUID", 0xc008_ae09, 8, 40),
+        ("KVM_GET_SUPPORTED_HV_CPUID", 0xc008_aec1, 8, 40),
+        ("KVM_GET_CPUID2", 0xc008_ae91, 8, 40),
+        ("KVM_GET_MSR_INDEX_LIST", 0xc004_ae02, 4, 4),
+        ("KVM_GET_MSR_FEATURE_INDEX_LIST", 0xc004_ae0a, 4, 4),
+        ("KVM_GET_MSRS", 0xc008_ae88, 8, 16),
+    ] {
+        assert_eq!(
+            ioc_size(req),
+            header as usize,
+            "{name}: the encoded size is the header"
+        );
+        let b = with_count(header as usize, 256, 4);
+        assert_eq!(content_sized(req, &b), Some(header + 256 * entry), "{name}");
+        assert_eq!(
+            content_sized(req, &b[..2]),
+            Some(header),
+            "{name}: a short header"
+        );
+        let b = with_count(header as usize, u64::from(u32::MAX), 4);
+        assert_eq!(
+            content_sized(req, &b),
+            Some(header + u64::from(u32::MAX) * entry),
+            "{name}"
+        );
+    }
+    // KVM_GET_REG_LIST (arm64, riscv, loongarch): kvm_reg_list's count is a u64.
+    let reg_list = 0xc008_aeb0;
+    assert_eq!(ioc_size(reg_list), 8);
+    assert_eq!(content_sized(reg_list, &with_count(8, 300, 8)), Some(8 + 300 * 8));
+    assert_eq!(
+        content_sized(reg_list, &with_count(8, u64::MAX, 8)),
+        Some(u64::MAX)
+    );
+    assert_eq!(content_sized(reg_list, &[0u8; 4]), Some(8));
+}
+
+#[test]
 fn ioc_size_and_the_requests_that_write_through_an_integer() {
     assert_eq!(ioc_size(FS_IOC_FIEMAP), 32);
     assert_eq!(ioc_size(FS_IOC_GETFSMAP), 192);
@@ -157,6 +207,52 @@ fn ioc_size_and_the_requests_that_write_through_an_integer() {
         0x540e,
         0x8004_b706, // nsfs NS_GET_PID_FROM_PIDNS: _IOR, but the pid is the argument
         0x8004_b709,
+    ] {
+        assert!(!writes_through_arg(req), "{req:#x}");
+    }
+}
+
+#[test]
+fn the_direction_less_readers_of_nsfs_and_the_console_write_through_an_integer() {
+    // Encoded _IO (no direction) or not encoded at all, yet each writes its
+    // answer where its argument points (s52-fcntl HIGH-1: NS_GET_OWNER_UID
+    // with an integer overwrote node's own data; VT_OPENQRY did on
+    // /dev/tty0). Numbers from linux/nsfs.h, kd.h and vt.h.
+    for (name, req) in [
+        ("NS_GET_OWNER_UID", 0xb704),
+        ("KDGETLED", 0x4b31),
+        ("KDGKBTYPE", 0x4b33),
+        ("KDGETMODE", 0x4b3b),
+        ("GIO_SCRNMAP", 0x4b40),
+        ("KDGKBMODE", 0x4b44),
+        ("KDGKBENT", 0x4b46),
+        ("KDGKBSENT", 0x4b48),
+        ("KDGKBDIACR", 0x4b4a),
+        ("KDGETKEYCODE", 0x4b4c),
+        ("KDKBDREP", 0x4b52),
+        ("GIO_FONT", 0x4b60),
+        ("KDGKBMETA", 0x4b62),
+        ("KDGKBLED", 0x4b64),
+        ("GIO_UNIMAP", 0x4b66),
+        ("GIO_UNISCRNMAP", 0x4b69),
+        ("GIO_FONTX", 0x4b6b),
+        ("GIO_CMAP", 0x4b70),
+        ("KDFONTOP", 0x4b72),
+        ("KDGKBDIACRUC", 0x4bfa),
+        ("VT_OPENQRY", 0x5600),
+        ("VT_GETMODE", 0x5601),
+        ("VT_GETSTATE", 0x5603),
+        ("VT_GETHIFONTMASK", 0x560d),
+        ("VT_WAITEVENT", 0x560e),
+    ] {
+        assert!(writes_through_arg(req), "{name} ({req:#x})");
+    }
+    // Their neighbours that take a value keep it: NS_GET_USERNS,
+    // NS_GET_PARENT and NS_GET_NSTYPE return their answer; KDSETLED,
+    // KDSETMODE, KDSKBMODE, KDSKBMETA, KDSKBLED and VT_ACTIVATE,
+    // VT_WAITACTIVE, VT_DISALLOCATE take a number.
+    for req in [
+        0xb701, 0xb702, 0xb703, 0x4b32, 0x4b3a, 0x4b45, 0x4b63, 0x4b65, 0x5606, 0x5607, 0x5608,
     ] {
         assert!(!writes_through_arg(req), "{req:#x}");
     }
