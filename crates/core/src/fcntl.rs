@@ -456,6 +456,102 @@ impl Drop for Staging {
     }
 }
 
+/// Guard bytes written right after the argument in its staging copy, for
+/// a call known to write its answer there: bytes no answer is likely to
+/// repeat, none of them zero, so that a call writing past the argument is
+/// caught whatever it writes, unless it writes these very bytes. Zeros
+/// alone let that depend on the data: `TIOCGWINSZ` into 4 bytes passed
+/// while the terminal's pixel size was 0x0 and failed on one that reports
+/// it; a leading NUL (for string arguments, as CPython 3.14's guard has)
+/// let `TIOCGWINSZ` into 7 bytes pass whenever `ws_ypixel`'s high byte was
+/// 0 (s52-fcntl LOW-1). A string's NUL terminator is the caller's (the
+/// TypeScript layer copies a string with one, and checks that byte itself).
+/// A call that only reads its argument gets zeros after it, as in Python
+/// before 3.14: with the guard, `TIOCSWINSZ` from 4 bytes set the tty's
+/// pixel size to the guard's bytes. (CPython 3.14 guards every call.)
+pub const GUARD: [u8; 8] = [0xd7, 0x9d, 0x3e, 0xb1, 0x5c, 0xe7, 0x42, 0x8a];
+
+/// The most bytes a staging copy takes: an argument shorter than the size
+/// its request encodes (`_IOC_SIZE`: 14 bits, at most 16383), then the
+/// guard bytes.
+const STAGE_MAX: usize = 0x3fff + GUARD.len();
+
+thread_local! {
+    /// This thread's [`Staging`] area, made at its first [`through_copy`]
+    /// and unmapped when the thread ends (its destructor): worker threads
+    /// come and go, and each call stays on its own thread.
+    static STAGING: std::cell::RefCell<Option<Staging>> = const { std::cell::RefCell::new(None) };
+}
+
+/// What [`through_copy`] found after a successful call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staged {
+    /// The call's result; the copy's first `arg.len()` bytes went back into
+    /// `arg`.
+    Done(i32),
+    /// The call succeeded but changed a byte after the argument (the guard
+    /// bytes, or the zeros after them): the argument was too short for the
+    /// command or request. Its first bytes went back into `arg` all the same.
+    Overflow,
+}
+
+/// Runs `call` on a copy of `arg` followed by [`GUARD`] (if `guard`, else
+/// zeros) and zeros, at least [`ARG_BUF_SIZE`] (Python's size) plus the
+/// guard and `reach` bytes long, and copies the first `arg.len()` bytes back
+/// after a success.
+///
+/// The copy is the end of this thread's [`Staging`] area, whose last byte
+/// lies right before a `PROT_NONE` page: a call that writes past the copy,
+/// as a driver that sizes its answer by a count inside the argument does
+/// (`KVM_GET_SUPPORTED_CPUID` with a count the buffer cannot hold), fails
+/// with `EFAULT` at that page. It wrote over the binding's stack when the
+/// copy was a stack array (s52-fcntl HIGH-2).
+///
+/// # Errors
+/// `call`'s; `ENOMEM` if the area cannot be mapped (or this thread's
+/// thread-locals are already gone); `EINVAL` for an `arg` or `reach` over
+/// 16 KiB.
+pub fn through_copy(
+    arg: &mut [u8],
+    reach: usize,
+    guard: bool,
+    call: impl FnOnce(&mut [u8]) -> Result<i32>,
+) -> Result<Staged> {
+    let n = arg.len();
+    let size = (n + GUARD.len()).max(reach).max(ARG_BUF_SIZE + GUARD.len());
+    let staged = STAGING.try_with(|cell| {
+        // Never taken already: the call is one syscall, which runs no code
+        // of ours that could come back here.
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return Err(Error::new(Errno::EBUSY, "ioctl"));
+        };
+        if slot.is_none() {
+            *slot = Some(Staging::new(STAGE_MAX)?);
+        }
+        let Some(buf) = slot.as_mut().and_then(|st| st.tail(size)) else {
+            return Err(Error::new(Errno::EINVAL, "ioctl"));
+        };
+        // The area keeps the last call's bytes: everything after the guard is
+        // zeroed again, as a fresh copy was.
+        buf[..n].copy_from_slice(arg);
+        let after: [u8; 8] = if guard { GUARD } else { [0; 8] };
+        buf[n..n + GUARD.len()].copy_from_slice(&after);
+        buf[n + GUARD.len()..].fill(0);
+        let r = call(buf)?;
+        arg.copy_from_slice(&buf[..n]);
+        // An OR over the whole tail, not `any()`: without the early exit it
+        // compiles to a vector loop (`any` went byte by byte: +1.1 µs on
+        // every OFD lock+unlock pair through `fcntl`).
+        let (guard_now, rest) = buf[n..].split_at(GUARD.len());
+        if guard_now != after || rest.iter().fold(0, |acc, &b| acc | b) != 0 {
+            return Ok(Staged::Overflow);
+        }
+        Ok(Staged::Done(r))
+    });
+    // A thread whose thread-locals are already gone runs no JS.
+    staged.unwrap_or_else(|_| Err(Error::new(Errno::ENOMEM, "mmap")))
+}
+
 /// `pipe2(flags)`—A new pipe: its read end and its write end. `flags`
 /// (`O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` for packet mode, `O_NOTIFICATION_PIPE`)
 /// reach the kernel as they are, which refuses others with `EINVAL`.

@@ -7,7 +7,7 @@
 
 use std::os::fd::AsRawFd;
 
-use linux_fd_core::fcntl::Staging;
+use linux_fd_core::fcntl::{through_copy, Staged, Staging};
 use linux_fd_core::Errno;
 
 /// The permissions of the mapping of this process that holds `addr`, if any.
@@ -37,7 +37,6 @@ fn read_into(fd: &impl AsRawFd, buf: &mut [u8], len: usize) -> Result<usize, Err
     Errno::result(n).map(|n| n as usize)
 }
 
-#[test]
 fn a_kernel_write_past_the_staged_slice_is_efault_and_the_area_goes_with_drop() {
     let page = linux_fd_core::memfd::page_size() as usize;
     let mut st = Staging::new(1032).unwrap();
@@ -78,4 +77,118 @@ fn a_kernel_write_past_the_staged_slice_is_efault_and_the_area_goes_with_drop() 
     drop(st);
     assert_eq!(mapping_of(base), None, "the area is unmapped on drop");
     assert_eq!(mapping_of(end), None, "and its guard page");
+}
+
+/// A "driver" that writes `len` bytes at the staged pointer, whatever the
+/// slice's length: `read(2)` of a pipe holding that many.
+fn kernel_writes(len: usize) -> impl FnOnce(&mut [u8]) -> linux_fd_core::Result<i32> {
+    move |buf| {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, &vec![0x42; len]).unwrap();
+        read_into(&r, buf, len)
+            .map(|n| n as i32)
+            .map_err(|e| linux_fd_core::Error::new(e, "read"))
+    }
+}
+
+fn errno(r: linux_fd_core::Result<Staged>) -> Result<Staged, Errno> {
+    r.map_err(|e| e.errno)
+}
+
+fn through_copy_catches_a_write_past_the_argument_and_each_thread_s_area_goes_with_it() {
+    // Inside the copy: the guard bytes catch it, and the answer's bytes that
+    // fit come back.
+    let mut arg = [0u8; 8];
+    assert_eq!(
+        errno(through_copy(&mut arg, 0, true, kernel_writes(12))),
+        Ok(Staged::Overflow)
+    );
+    assert_eq!(arg, [0x42; 8]);
+    // Whatever it writes: one zero byte right after the argument (the
+    // guard's first byte was a NUL, and that went unseen: s52-fcntl LOW-1).
+    let mut arg = [1u8; 7];
+    let r = through_copy(&mut arg, 0, true, |buf| {
+        buf[7] = 0;
+        Ok(0)
+    });
+    assert_eq!(errno(r), Ok(Staged::Overflow));
+    let mut arg = [0u8; 8];
+    // Inside the 1032 bytes, past the guard: still caught.
+    assert_eq!(
+        errno(through_copy(&mut arg, 0, true, kernel_writes(1032))),
+        Ok(Staged::Overflow)
+    );
+    // Past the copy (a KVM_GET_SUPPORTED_CPUID's 3008 bytes into an 8-byte
+    // header overwrote the stack copy's neighbours): the kernel stops at the
+    // guard page.
+    let mut arg = [0u8; 8];
+    assert_eq!(
+        errno(through_copy(&mut arg, 0, true, kernel_writes(3008))),
+        Err(Errno::EFAULT)
+    );
+    assert_eq!(arg, [0u8; 8], "a failed call copies nothing back");
+    // A copy the size of a request's encoded size reaches as far; the next
+    // call starts from zeros again.
+    let mut arg = [7u8; 4];
+    assert_eq!(
+        errno(through_copy(&mut arg, 0, true, kernel_writes(4))),
+        Ok(Staged::Done(4))
+    );
+    assert_eq!(arg, [0x42; 4]);
+    let mut arg = [0u8; 16];
+    assert_eq!(
+        errno(through_copy(&mut arg, 4000, false, kernel_writes(4000))),
+        Ok(Staged::Overflow)
+    );
+    assert_eq!(
+        errno(through_copy(&mut arg, 4000, false, kernel_writes(4001))),
+        Err(Errno::EFAULT)
+    );
+    // The largest copy: with 4 KiB pages, the pipe's first three fit, the
+    // fourth stops at the guard page, and read(2) returns the short count
+    // (seen as written past the argument); with larger pages the first one
+    // faults (EFAULT).
+    let r = errno(through_copy(&mut arg, 0x3fff, false, kernel_writes(0x3fff + 1)));
+    assert!(r == Ok(Staged::Overflow) || r == Err(Errno::EFAULT), "{r:?}");
+
+    // Another thread's area is its own, and is unmapped when it ends.
+    let mut main_end = 0;
+    through_copy(&mut [0u8; 1], 0, true, |buf| {
+        main_end = buf.as_ptr() as usize + buf.len();
+        Ok(0)
+    })
+    .unwrap();
+    let other_end = std::thread::spawn(|| {
+        let mut end = 0;
+        through_copy(&mut [0u8; 1], 0, true, |buf| {
+            end = buf.as_ptr() as usize + buf.len();
+            Ok(0)
+        })
+        .unwrap();
+        assert_eq!(mapping_of(end - 1).as_deref(), Some("rw-p"));
+        assert_eq!(mapping_of(end).as_deref(), Some("---p"), "the guard page");
+        end
+    })
+    .join()
+    .unwrap();
+    assert_ne!(main_end, other_end);
+    assert_eq!(
+        mapping_of(main_end).as_deref(),
+        Some("---p"),
+        "this thread's area stays"
+    );
+    assert_eq!(
+        mapping_of(other_end - 1),
+        None,
+        "the ended thread's area is unmapped"
+    );
+    assert_eq!(mapping_of(other_end), None, "and its guard page");
+}
+
+/// One test, so that no other test's mapping lands at an address these
+/// check to be unmapped.
+#[test]
+fn staging() {
+    a_kernel_write_past_the_staged_slice_is_efault_and_the_area_goes_with_drop();
+    through_copy_catches_a_write_past_the_argument_and_each_thread_s_area_goes_with_it();
 }

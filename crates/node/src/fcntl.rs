@@ -7,8 +7,6 @@
 //! 1024-byte buffer ([`ARG_BUF_SIZE`]), the call gets a pointer to it, and a
 //! `Buffer` of the argument's length holding the result is returned.
 
-use std::cell::RefCell;
-
 use linux_fd_core::fcntl::{self as core, ARG_BUF_SIZE};
 use linux_fd_core::lock;
 use napi::bindgen_prelude::{BigInt, Either};
@@ -128,90 +126,19 @@ pub const DN_MULTISHOT: u32 = 0x8000_0000;
 #[napi]
 pub const ARG_OVERFLOW: i32 = i32::MIN;
 
-/// Guard bytes written right after the argument in its staging copy, for
-/// a call known to write its answer there: bytes no answer is likely to
-/// repeat, none of them zero, so that a call writing past the argument is
-/// caught whatever it writes, unless it writes these very bytes. Zeros
-/// alone let that depend on the data: `TIOCGWINSZ` into 4 bytes passed
-/// while the terminal's pixel size was 0x0 and failed on one that reports
-/// it; a leading NUL (for string arguments, as CPython 3.14's guard has)
-/// let `TIOCGWINSZ` into 7 bytes pass whenever `ws_ypixel`'s high byte was
-/// 0 (s52-fcntl LOW-1). A string's NUL terminator is the TypeScript
-/// layer's: it copies a string with one, and checks that byte itself. A
-/// call that only reads its argument gets zeros after it, as in Python
-/// before 3.14: with the guard, `TIOCSWINSZ` from 4 bytes set the tty's
-/// pixel size to the guard's bytes. (CPython 3.14 guards every call.)
-const GUARD: [u8; 8] = [0xd7, 0x9d, 0x3e, 0xb1, 0x5c, 0xe7, 0x42, 0x8a];
-
-/// The most bytes a staging copy takes: an argument shorter than the size
-/// its request encodes (`_IOC_SIZE`: 14 bits, at most 16383), then the
-/// guard bytes.
-const STAGE_MAX: usize = 0x3fff + GUARD.len();
-
-thread_local! {
-    /// This thread's staging area (core `Staging`), made at its first
-    /// buffer-form call and unmapped when the thread ends (its destructor):
-    /// worker threads come and go, and each call stays on its own thread.
-    static STAGING: RefCell<Option<core::Staging>> = const { RefCell::new(None) };
-}
-
-/// Runs `call` on a copy of `arg` followed by [`GUARD`] (if `guard`, else
-/// zeros) and zeros, at least [`ARG_BUF_SIZE`] (Python's size) plus the
-/// guard and `reach` bytes long, and copies the first `arg.len()` bytes back
-/// after a success: the call's result, a negative errno, or
-/// [`ARG_OVERFLOW`] if the call changed a byte after `arg`.
-///
-/// The copy is the end of this thread's staging area, whose last byte lies
-/// right before a `PROT_NONE` page (core `Staging`): a call that writes past
-/// the copy, as a driver that sizes its answer by a count inside the
-/// argument does (`KVM_GET_SUPPORTED_CPUID` with a count the buffer cannot
-/// hold), fails with `EFAULT` at that page. It wrote over the binding's
-/// stack when the copy was a stack array (s52-fcntl HIGH-2). `-ENOMEM` if
-/// the area cannot be mapped.
+/// [`core::through_copy`] with its outcome as this binding returns it: the
+/// call's result, a negative errno, or [`ARG_OVERFLOW`].
 fn through_copy(
     arg: &mut [u8],
     reach: usize,
     guard: bool,
     call: impl FnOnce(&mut [u8]) -> linux_fd_core::Result<i32>,
 ) -> i32 {
-    let n = arg.len();
-    let size = (n + GUARD.len()).max(reach).max(ARG_BUF_SIZE + GUARD.len());
-    let staged = STAGING.try_with(|cell| {
-        // Never taken already: the call is one syscall, which runs no code
-        // of ours that could come back here.
-        let Ok(mut slot) = cell.try_borrow_mut() else {
-            return -libc::EBUSY;
-        };
-        if slot.is_none() {
-            match core::Staging::new(STAGE_MAX) {
-                Ok(st) => *slot = Some(st),
-                Err(e) => return -(e.errno as i32),
-            }
-        }
-        let Some(buf) = slot.as_mut().and_then(|st| st.tail(size)) else {
-            return -libc::EINVAL;
-        };
-        // The area keeps the last call's bytes: everything after the guard is
-        // zeroed again, as a fresh copy was.
-        buf[..n].copy_from_slice(arg);
-        let after: [u8; 8] = if guard { GUARD } else { [0; 8] };
-        buf[n..n + GUARD.len()].copy_from_slice(&after);
-        buf[n + GUARD.len()..].fill(0);
-        let r = call(buf);
-        if r.is_ok() {
-            arg.copy_from_slice(&buf[..n]);
-            // An OR over the whole tail, not `any()`: without the early exit it
-            // compiles to a vector loop (`any` went byte by byte: +1.1 µs on
-            // every OFD lock+unlock pair through `fcntl`).
-            let (guard_now, rest) = buf[n..].split_at(GUARD.len());
-            if guard_now != after || rest.iter().fold(0, |acc, &b| acc | b) != 0 {
-                return ARG_OVERFLOW;
-            }
-        }
-        int(sys(r))
-    });
-    // A thread whose thread-locals are already gone runs no JS.
-    staged.unwrap_or(-libc::ENOMEM)
+    match sys(core::through_copy(arg, reach, guard, call)) {
+        Ok(core::Staged::Done(r)) => r,
+        Ok(core::Staged::Overflow) => ARG_OVERFLOW,
+        Err(e) => e,
+    }
 }
 
 /// `fcntl(fd, cmd, arg)` with an integer `arg`: the call's result, or a
@@ -291,7 +218,7 @@ pub fn ioctl_int(fd: i32, request: u32, arg: u32) -> i32 {
 }
 
 /// `ioctl(fd, request, buf)` reading and writing `arg` itself (Python's
-/// `mutate_flag`): through a copy (with guard bytes, see [`GUARD`]) of at least 1024 bytes and of the
+/// `mutate_flag`): through a copy (with guard bytes, see core `GUARD`) of at least 1024 bytes and of the
 /// size the request encodes, copied back, when either is larger than `arg`;
 /// directly when `arg` is larger than both; always through a copy of `arg`'s length for the
 /// requests whose answer a count in the header sizes (FIEMAP, GETFSMAP,
@@ -415,129 +342,4 @@ pub fn get_pipe_size(fd: i32) -> i32 {
 #[napi]
 pub fn set_pipe_size(fd: i32, size: u32) -> i32 {
     int(on_fd(fd, |fd| core::set_pipe_size(fd, size)).map(|n| n as i32))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::fd::AsRawFd;
-
-    use super::*;
-
-    /// The permissions of the mapping of this process that holds `addr`, if any.
-    fn mapping_of(addr: usize) -> Option<String> {
-        std::fs::read_to_string("/proc/self/maps")
-            .unwrap()
-            .lines()
-            .find_map(|line| {
-                let mut fields = line.split_whitespace();
-                let (start, end) = fields.next()?.split_once('-')?;
-                let (start, end) = (
-                    usize::from_str_radix(start, 16).ok()?,
-                    usize::from_str_radix(end, 16).ok()?,
-                );
-                (start..end)
-                    .contains(&addr)
-                    .then(|| fields.next().unwrap().to_owned())
-            })
-    }
-
-    /// A "driver" that writes `len` bytes at the staged pointer, whatever the
-    /// slice's length: `read(2)` of a pipe holding that many.
-    fn kernel_writes(len: usize) -> impl FnOnce(&mut [u8]) -> linux_fd_core::Result<i32> {
-        move |buf| {
-            let (r, w) = nix::unistd::pipe().unwrap();
-            nix::unistd::write(&w, &vec![0x42; len]).unwrap();
-            // SAFETY: the point of the test: `len` may exceed `buf`, which
-            // ends where the staging area's PROT_NONE page starts, so the
-            // kernel writes nothing past `buf` (EFAULT there).
-            let n = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), len) };
-            linux_fd_core::Errno::result(n)
-                .map(|n| n as i32)
-                .map_err(|e| linux_fd_core::Error::new(e, "read"))
-        }
-    }
-
-    #[test]
-    fn a_call_writing_past_the_staging_copy_is_efault_and_each_thread_s_area_goes_with_it() {
-        // Inside the copy: the guard bytes catch it, and the answer's bytes that
-        // fit come back.
-        let mut arg = [0u8; 8];
-        assert_eq!(through_copy(&mut arg, 0, true, kernel_writes(12)), ARG_OVERFLOW);
-        assert_eq!(arg, [0x42; 8]);
-        // Whatever it writes: one zero byte right after the argument (the
-        // guard's first byte was a NUL, and that went unseen: s52-fcntl LOW-1).
-        let mut arg = [1u8; 7];
-        let r = through_copy(&mut arg, 0, true, |buf| {
-            buf[7] = 0;
-            Ok(0)
-        });
-        assert_eq!(r, ARG_OVERFLOW);
-        let mut arg = [0u8; 8];
-        // Inside the 1032 bytes, past the guard: still caught.
-        assert_eq!(through_copy(&mut arg, 0, true, kernel_writes(1032)), ARG_OVERFLOW);
-        // Past the copy (a KVM_GET_SUPPORTED_CPUID's 3008 bytes into an
-        // 8-byte header overwrote the stack copy's neighbours): the kernel
-        // stops at the guard page.
-        let mut arg = [0u8; 8];
-        assert_eq!(
-            through_copy(&mut arg, 0, true, kernel_writes(3008)),
-            -libc::EFAULT
-        );
-        assert_eq!(arg, [0u8; 8], "a failed call copies nothing back");
-        // A copy the size of a request's encoded size reaches as far; the
-        // next call starts from zeros again.
-        let mut arg = [7u8; 4];
-        assert_eq!(through_copy(&mut arg, 0, true, kernel_writes(4)), 4);
-        assert_eq!(arg, [0x42; 4]);
-        let mut arg = [0u8; 16];
-        assert_eq!(
-            through_copy(&mut arg, 4000, false, kernel_writes(4000)),
-            ARG_OVERFLOW
-        );
-        assert_eq!(
-            through_copy(&mut arg, 4000, false, kernel_writes(4001)),
-            -libc::EFAULT
-        );
-        // The largest copy: with 4 KiB pages, the pipe's first three fit, the
-        // fourth stops at the guard page, and read(2) returns the short
-        // count (seen as written past the argument); with larger pages the
-        // first one faults (EFAULT).
-        let r = through_copy(&mut arg, 0x3fff, false, kernel_writes(0x3fff + 1));
-        assert!(r == ARG_OVERFLOW || r == -libc::EFAULT, "{r}");
-
-        // Another thread's area is its own, and is unmapped when it ends.
-        let (main_end, other_end) = {
-            let mut ends = [0usize; 2];
-            let mut arg = [0u8; 1];
-            through_copy(&mut arg, 0, true, |buf| {
-                ends[0] = buf.as_ptr() as usize + buf.len();
-                Ok(0)
-            });
-            ends[1] = std::thread::spawn(|| {
-                let mut end = 0;
-                through_copy(&mut [0u8; 1], 0, true, |buf| {
-                    end = buf.as_ptr() as usize + buf.len();
-                    Ok(0)
-                });
-                assert_eq!(mapping_of(end - 1).as_deref(), Some("rw-p"));
-                assert_eq!(mapping_of(end).as_deref(), Some("---p"), "the guard page");
-                end
-            })
-            .join()
-            .unwrap();
-            (ends[0], ends[1])
-        };
-        assert_ne!(main_end, other_end);
-        assert_eq!(
-            mapping_of(main_end).as_deref(),
-            Some("---p"),
-            "this thread's area stays"
-        );
-        assert_eq!(
-            mapping_of(other_end - 1),
-            None,
-            "the ended thread's area is unmapped"
-        );
-        assert_eq!(mapping_of(other_end), None, "and its guard page");
-    }
 }
