@@ -640,67 +640,89 @@ pub enum Taken {
     Closed,
 }
 
-/// What fdinfo tells of an eventfd or timerfd beyond the inode they all
-/// share: which kind it is, and an eventfd's own number (`eventfd-id:`,
-/// printed by recent kernels; 6.18 here). Compared at close for a number
-/// that other code has seen, so that a number closed behind the owner's
-/// back and reused by another anonymous-inode file (libuv's epoll or
-/// eventfd of a new worker's loop) is not closed: closing Node's epoll fd
-/// aborted the process (s51-eventfd MED-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What `/proc` tells of an anonymous-inode fd beyond the inode they all
+/// share: the kind, as the fd's link names it (`anon_inode:[eventfd]`,
+/// `anon_inode:[timerfd]`, `anon_inode:[eventpoll]`, `anon_inode:inotify`,
+/// …), and an eventfd's own number (`eventfd-id:` in fdinfo, printed by
+/// recent kernels; 6.18 here). Compared at close for a number that other
+/// code has seen, so that a number closed behind the owner's back and
+/// reused by another anonymous-inode file (libuv's epoll or inotify fd, or
+/// a new worker's loop's) is not closed: closing Node's epoll fd aborted
+/// the process (s51-eventfd MED-2).
+///
+/// The link is read with `readlink`, which needs no fd of its own, so it
+/// is there when the process is out of fd numbers; fdinfo (the id) needs
+/// one. Without `/proc` the kind comes from `timerfd_gettime`, which takes
+/// a timerfd's number and no other. Recorded as nothing for want of fds, a
+/// missed mark let a later check take libuv's epoll fd for a timer's
+/// (s52-timer F2); recorded from fdinfo's fields alone, a received epoll or
+/// inotify fd could not be told from libuv's other kind (s52-diff H2), and a
+/// received one marked out of fds as an eventfd was never closed (s52-diff
+/// M1). Two anonymous-inode fds of one kind with no id (two timerfds, two
+/// epoll fds) still cannot be told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct AnonMark {
-    eventfd: bool,
+    /// The fd's link, or `None` without `/proc`.
+    link: Option<Box<str>>,
+    /// Whether it is a timerfd (from the link, or `timerfd_gettime`).
     timerfd: bool,
+    /// An eventfd's `eventfd-id`, where fdinfo could be read and prints it.
     id: Option<u64>,
 }
 
 impl AnonMark {
-    /// The mark of `raw` now, to be recorded: what fdinfo says, or where it
-    /// gives no answer (out of fds, no `/proc`), the kind alone, asked of the
-    /// kernel without an fd: a timerfd if `timerfd_gettime` takes the
-    /// number, otherwise an eventfd (what a guard with the anonymous
-    /// identity holds, but for a received epoll or inotify fd: that one is
-    /// then never taken for ours, and is forgotten instead of closed).
-    /// Recorded as nothing, a missed mark let a later check take libuv's
-    /// epoll fd on the number for ours, and close it (s52-timer F2).
+    /// The mark of `raw` now, to be recorded, as far as `/proc` (or, without
+    /// it, `timerfd_gettime`) can tell.
     fn record(raw: RawFd) -> Self {
-        Self::of(raw).unwrap_or_else(|| {
-            let timerfd = is_timerfd(raw);
-            Self {
-                eventfd: !timerfd,
-                timerfd,
-                id: None,
-            }
-        })
+        let link = anon_link(raw);
+        let timerfd = match &link {
+            Some(l) => &**l == "anon_inode:[timerfd]",
+            None => is_timerfd(raw),
+        };
+        let id = if link.as_deref().is_none_or(|l| l == "anon_inode:[eventfd]") {
+            eventfd_id(raw)
+        } else {
+            None
+        };
+        Self { link, timerfd, id }
     }
 
-    /// The mark of `raw` now; `None` where fdinfo gives no answer.
-    fn of(raw: RawFd) -> Option<Self> {
-        let text = fdinfo_raw(raw).ok().flatten()?;
-        let line = |key: &str| text.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
-        Some(Self {
-            eventfd: line("eventfd-count:").is_some(),
-            timerfd: line("clockid:").is_some(),
-            id: line("eventfd-id:").and_then(|v| v.parse().ok()),
-        })
-    }
-
-    /// Whether `raw` still shows this mark: the same kind, and the same
-    /// `eventfd-id` if one was recorded. Where fdinfo gives no answer (no
-    /// `/proc`, no fd left to read it), a timerfd's mark asks
-    /// `timerfd_gettime`, which fails on an epoll, inotify or eventfd; an
-    /// eventfd's cannot tell, and counts as the same, as the identity alone
-    /// did before (docs/reliability.md, "Two owners of one fd number").
+    /// Whether `raw` still shows this mark: the same link, the same
+    /// `eventfd-id` if one was recorded and can be read now, and a timerfd
+    /// still one where there is no link to compare. What cannot be read
+    /// cannot tell, and counts as the same, as the identity alone did
+    /// (docs/reliability.md, "Two owners of one fd number").
     fn holds(&self, raw: RawFd) -> bool {
-        match Self::of(raw) {
-            Some(now) => {
-                now.eventfd == self.eventfd
-                    && now.timerfd == self.timerfd
-                    && (self.id.is_none() || now.id == self.id)
-            }
-            None => !self.timerfd || is_timerfd(raw),
+        let now = anon_link(raw);
+        match (&self.link, &now) {
+            (Some(was), Some(is)) if was != is => return false,
+            (_, None) if self.timerfd && !is_timerfd(raw) => return false,
+            _ => {}
+        }
+        match self.id {
+            Some(id) => eventfd_id(raw).is_none_or(|now| now == id),
+            None => true,
         }
     }
+}
+
+/// What `/proc/thread-self/fd/<raw>` links to (`readlink`: no fd needed),
+/// or `None` where it cannot be read.
+fn anon_link(raw: RawFd) -> Option<Box<str>> {
+    let link = std::fs::read_link(format!("/proc/thread-self/fd/{raw}")).ok()?;
+    link.into_os_string()
+        .into_string()
+        .ok()
+        .map(String::into_boxed_str)
+}
+
+/// An eventfd's `eventfd-id:` from fdinfo, where it can be read and the
+/// kernel prints it.
+fn eventfd_id(raw: RawFd) -> Option<u64> {
+    let text = fdinfo_raw(raw).ok().flatten()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("eventfd-id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether `raw` is a timerfd: `timerfd_gettime` answers for one and fails
@@ -719,28 +741,18 @@ fn is_timerfd(raw: RawFd) -> bool {
 ///
 /// The sharing is checked once, against a second, fresh eventfd: sharing a
 /// wrong identity would make every `close()` forget the fd instead of
-/// closing it.
+/// closing it. A probe that could not be made (out of fds) or read decides
+/// nothing and is not kept: the next call probes again (cached, its
+/// failure made every later object pay its own `fstat`; s52-diff H1).
 fn shared_anon_identity(fd: BorrowedFd<'_>) -> Option<FdIdentity> {
     static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
-    *ANON.get_or_init(|| {
-        let first = FdIdentity::of(fd).ok()?;
-        let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
-        (FdIdentity::of(probe.as_fd()).ok()? == first).then_some(first)
-    })
-}
-
-/// The identity of the anonymous inode that eventfds, timerfds, epoll and
-/// inotify fds (and others made with `anon_inode_getfd`) share, read once
-/// per process from a probe eventfd; `None` on a kernel that gives an
-/// eventfd its own inode. For fds of unknown kind (received over
-/// `SCM_RIGHTS`): [`shared_anon_identity`] must be given an eventfd or a
-/// timerfd.
-fn anon_inode_identity() -> Option<FdIdentity> {
-    static ANON: std::sync::OnceLock<Option<FdIdentity>> = std::sync::OnceLock::new();
-    *ANON.get_or_init(|| {
-        let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
-        shared_anon_identity(probe.as_fd())
-    })
+    if let Some(known) = ANON.get() {
+        return *known;
+    }
+    let first = FdIdentity::of(fd).ok()?;
+    let probe = crate::eventfd::eventfd(0, crate::eventfd::EfdFlags::EFD_CLOEXEC).ok()?;
+    let second = FdIdentity::of(probe.as_fd()).ok()?;
+    *ANON.get_or_init(|| (second == first).then_some(first))
 }
 
 /// Filesystems whose `close` may wait on something outside this machine or
@@ -1064,17 +1076,21 @@ impl GuardedFd {
     }
 
     /// As [`GuardedFd::new`], for an fd of any kind that a peer sent
-    /// (`SCM_RIGHTS`). One on the anonymous inode (an eventfd or timerfd,
-    /// what a channel usually carries, or an epoll or inotify fd) counts as
-    /// one of [`GuardedFd::new_anon`], so that [`GuardedFd::mark_shared`]
-    /// records its mark: its `fstat` identity alone could not tell it from
-    /// libuv's epoll or inotify fd on the same number after a close behind
-    /// the owner's back (s52-chan H1: `ReceivedFds.close()` closed libuv's
-    /// inotify fd). No syscall beyond `new`'s `fstat` (the probe for the
-    /// anonymous inode's identity is made once per process).
+    /// (`SCM_RIGHTS`). One on an anonymous inode (file type 0 in `st_mode`:
+    /// an eventfd or timerfd, what a channel usually carries, or an epoll,
+    /// inotify, signalfd, … fd) counts as one of [`GuardedFd::new_anon`],
+    /// so that [`GuardedFd::mark_shared`] records its mark (its link's kind
+    /// and an eventfd's id): its `fstat` identity alone could not tell it
+    /// from libuv's epoll or inotify fd on the same number after a close
+    /// behind the owner's back (s52-chan H1: `ReceivedFds.close()` closed
+    /// libuv's inotify fd). A received epoll fd still cannot be told from
+    /// libuv's epoll fd, nor an inotify fd from libuv's. No syscall beyond
+    /// `new`'s `fstat`: the file type says it, where a probe eventfd for
+    /// the shared inode's identity failed when the process was out of fds,
+    /// and its failure, cached, turned this off for good (s52-diff H1).
     pub fn received(fd: OwnedFd) -> Self {
         let mut g = Self::fresh(fd, false);
-        g.anon = g.identity.is_some() && g.identity == anon_inode_identity();
+        g.anon = g.identity.is_some_and(|id| id.file_type == 0);
         g
     }
 
@@ -1128,7 +1144,7 @@ impl GuardedFd {
                 Some(id) => id.check(raw) == Check::Same,
                 None => true,
             }
-            && self.mark.is_none_or(|m| m.holds(raw))
+            && self.mark.as_ref().is_none_or(|m| m.holds(raw))
     }
 
     /// For an eventfd or timerfd ([`GuardedFd::new_anon`],
