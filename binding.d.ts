@@ -271,6 +271,14 @@ export interface ChannelMessage {
 export declare function channelPair(): [ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number
 
 /**
+ * `setsockopt(SO_PASSCRED)` on the socket a channel receives on, before
+ * its first receive: how `channelRecv` tells an empty message from the end
+ * (core `channel::pass_cred`). 0 or a negative errno.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export declare function channelPassCred(fd: number): number
+
+/**
  * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno. With
  * `check` (an fd from outside), first that it is a connected Unix
  * `SOCK_SEQPACKET` socket, one errno per reason (core `checked_peer_cred`:

@@ -847,6 +847,7 @@ module.exports.channelFdsPeek = nativeBinding.channelFdsPeek
 module.exports.channelFdsTake = nativeBinding.channelFdsTake
 module.exports.channelListen = nativeBinding.channelListen
 module.exports.channelPair = nativeBinding.channelPair
+module.exports.channelPassCred = nativeBinding.channelPassCred
 module.exports.channelPeer = nativeBinding.channelPeer
 module.exports.channelRecv = nativeBinding.channelRecv
 module.exports.channelSend = nativeBinding.channelSend

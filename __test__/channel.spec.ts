@@ -378,6 +378,49 @@ test.serial('a queued send of a view whose buffer is detached sends an empty mes
   m.fds.close()
 })
 
+test.serial("a pair's other end, handed to a program that sizes its control buffer for its fds alone, gets them: SO_PASSCRED is set only on the end that receives here (s52-diff H3)", async (t) => {
+  // SO_PASSCRED was set on both ends at pair(): the child's end then got
+  // 32 bytes of credentials before its fds with every message, and
+  // Python's socket.recv_fds(s, n, 1), which sizes the buffer for one fd,
+  // lost it (MSG_CTRUNC).
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  const answer = a.receive() // this end receives: SO_PASSCRED on it, not on b
+  const peer = spawn('python3', ['-c', `
+import select, socket
+s = socket.socket(fileno=3)
+select.select([s], [], [])
+msg, fds, flags, _ = socket.recv_fds(s, 64, 1)
+print(msg.decode(), len(fds), 'CTRUNC' if flags & socket.MSG_CTRUNC else 'whole', s.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED), flush=True)
+s.send(b'ok')
+s.detach()
+`], { stdio: ['ignore', 'pipe', 'inherit', b.fd] })
+  b.close()
+  let out = ''
+  peer.stdout!.on('data', (d) => (out += d))
+  const exited = new Promise((resolve) => peer.once('close', resolve))
+  await sendWithFd(a, 'one')
+  t.is((await answer).data.toString(), 'ok')
+  await exited
+  t.is(out.trim(), 'one 1 whole 0')
+})
+
+test.serial('send() reads the fds before it measures the data: an fd getter that grows a resizable buffer cannot slip a message over the limit past the check (s52-diff L1)', async (t) => {
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => (a.close(), b.close()))
+  const rab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(10, { maxByteLength: 100_000 })
+  const view = new Uint8Array(rab) // length-tracking
+  const nul = openSync('/dev/null', 'r')
+  t.teardown(() => closeSync(nul))
+  const grows = {
+    get fd() {
+      rab.resize(100_000)
+      return nul
+    },
+  }
+  await t.throwsAsync(a.send(view, [grows]), { code: 'ERR_OUT_OF_RANGE' })
+})
+
 // A peer that refuses fds: send() with fds gave "EPERM: operation not
 // permitted, sendmsg" and nothing more (s41-chan LOW-2).
 /**

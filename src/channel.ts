@@ -424,6 +424,8 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   }
 
   /** Not for `new`: channels come from {@link FdChannel.pair}, {@link FdChannel.connect}, {@link FdChannel.fromFd} and a server. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
+  /** Whether `SO_PASSCRED` was set, before the first receive. */
+  #credsOn = false
   private constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
     if (key !== token) throw illegalConstructor()
     this.#peer = peer
@@ -436,6 +438,13 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
         // of fds only (no bytes) may still be queued; it is left to close
         // with the socket rather than read after EPIPE (docs/fdchannel.md).
         if (this.#ended) throw errnoError(EPIPE, 'recvmsg')
+        // SO_PASSCRED on the socket this side receives on, and only that
+        // one (docs/fdchannel.md, "Wire format"): a failure leaves the
+        // core's fallback rule.
+        if (!this.#credsOn) {
+          this.#credsOn = true
+          native.channelPassCred(fd)
+        }
         const r = native.channelRecv(fd)
         if (typeof r !== 'number') return { data: r.data, fds: makeReceivedFds(r.fds ?? undefined) }
         if (r === EAGAIN) return undefined
@@ -479,12 +488,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    * duplicated (`F_DUPFD_CLOEXEC`) and the caller keeps `fd`; with
    * `{ adopt: true }` the channel takes `fd` itself and sets its
    * `FD_CLOEXEC`. The open file description is made non-blocking.
-   * Sockets the package made have `SO_PASSCRED` on, which is how an empty
-   * message is told from the end; on a socket made elsewhere without it
-   * (left so: turning it on would change what other readers of the socket
-   * receive), an empty message with no fds that is the last the peer sent
-   * before closing, or queued when this side calls `end()`, reads as the
-   * end (docs/fdchannel.md, "Wire format").
+   * Like every channel, it turns `SO_PASSCRED` on before its first
+   * receive, which is how an empty message is told from the end
+   * (docs/fdchannel.md, "Wire format").
    * @throws {TypeError} `ERR_INVALID_ARG_VALUE` unless `fd` is a connected
    * Unix `SOCK_SEQPACKET` socket (the message says which it is not): a
    * `SOCK_STREAM` socket (a `net` socket's, say) would run messages
@@ -670,8 +676,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
   send(data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, fds?: readonly FdLike[]): Promise<void> {
     try {
       if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
-      const bytes = toData(data)
+      // The fds first: reading them runs user code (an object's `fd`
+      // getter, a Proxy's traps), which could grow a resizable buffer under
+      // a length-tracking view after its length was checked (s52-diff L1).
       const numbers = toFdArray(fds)
+      const bytes = toData(data)
       if (this.#core.fd < 0) throw this.#core.unusable()
       // What the kernel answers once the shutdown is made.
       if (this.#ending) throw errnoError(EPIPE, 'sendmsg')

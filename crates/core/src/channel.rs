@@ -20,13 +20,12 @@
 //!   over about 780 bytes on a socket someone set `SO_PASSSEC` on.)
 //! - Received fds are close-on-exec (`MSG_CMSG_CLOEXEC`).
 //! - A zero-length read is either an empty message or the end of the stream.
-//!   Every socket made here has `SO_PASSCRED` on, so every message it
-//!   receives comes with `SCM_CREDENTIALS` (the kernel adds them at the
-//!   receive, to messages queued before the option too) and the end with
-//!   none: that tells them apart. `POLLRDHUP` could not: this side's own
-//!   `shutdown` raises it too, and an empty message queued then, with
-//!   everything behind it, was read as the end (s52-chan M1). On a socket
-//!   made elsewhere without the option, [`recv`] falls back to
+//!   A socket with `SO_PASSCRED` on ([`pass_cred`], which the binding sets
+//!   before a channel's first receive) gets `SCM_CREDENTIALS` with every
+//!   message and none with the end: that tells them apart. `POLLRDHUP`
+//!   could not: this side's own `shutdown` raises it too, and an empty
+//!   message queued then, with everything behind it, was read as the end
+//!   (s52-chan M1). Without the option, [`recv`] falls back to
 //!   `poll(POLLRDHUP)` and the queued byte count: without a hang-up it is an
 //!   empty message; with one and nothing queued, the end (so an empty
 //!   message with no fds sent just before the peer closed reads as the
@@ -92,17 +91,23 @@ impl Address<'_> {
 }
 
 fn seqpacket() -> Result<OwnedFd> {
-    let fd = sock::socket(AddressFamily::Unix, SockType::SeqPacket, SOCK_FLAGS, None).syscall("socket")?;
-    pass_cred(&fd)?;
-    Ok(fd)
+    sock::socket(AddressFamily::Unix, SockType::SeqPacket, SOCK_FLAGS, None).syscall("socket")
 }
 
 /// Turns `SO_PASSCRED` on: every message the socket receives then comes
-/// with `SCM_CREDENTIALS`, and the end of the stream with none, which is
-/// how [`recv`] tells an empty message from the end (see the module docs).
-/// A listener's option is inherited by the sockets it accepts.
-fn pass_cred(fd: &OwnedFd) -> Result<()> {
-    sock::setsockopt(fd, sockopt::PassCred, &true).syscall("setsockopt")
+/// with `SCM_CREDENTIALS` (the kernel adds them at the receive, to messages
+/// queued before the option too), and the end of the stream with none,
+/// which is how [`recv`] tells an empty message from the end (see the
+/// module docs). For the socket this process receives on, before its first
+/// receive: the option belongs to the socket, so set at creation it also
+/// reached the end of a pair handed to a child, whose reader then got 32
+/// bytes of credentials before its fds, and a control buffer sized for the
+/// fds alone (`CMSG_SPACE(n * 4)`, Python's `socket.recv_fds`) lost them
+/// all (`MSG_CTRUNC`; s52-diff H3). The kernel also binds a socket with
+/// the option to an abstract autobind name at its first send, as `ss -x`
+/// shows.
+pub fn pass_cred(fd: BorrowedFd<'_>) -> Result<()> {
+    sock::setsockopt(&fd, sockopt::PassCred, &true).syscall("setsockopt")
 }
 
 /// Whether `SO_PASSCRED` is on (a socket made elsewhere may not have it).
@@ -111,13 +116,9 @@ fn passes_cred(fd: BorrowedFd<'_>) -> Result<bool> {
 }
 
 /// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)`: two
-/// connected ends, with `SO_PASSCRED` on.
+/// connected ends.
 pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
-    let (a, b) =
-        sock::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SOCK_FLAGS).syscall("socketpair")?;
-    pass_cred(&a)?;
-    pass_cred(&b)?;
-    Ok((a, b))
+    sock::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SOCK_FLAGS).syscall("socketpair")
 }
 
 /// A listening socket at `addr`, with `backlog` (clamped by the kernel to
@@ -233,10 +234,7 @@ pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd> {
     }
     let raw = retry_eintr(|| sock::accept4(listener.as_raw_fd(), SOCK_FLAGS)).syscall("accept4")?;
     // SAFETY: accept4 returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // Inherited from a listener made here; not from one made elsewhere.
-    pass_cred(&fd)?;
-    Ok(fd)
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
 /// A non-blocking socket connected to `addr`.

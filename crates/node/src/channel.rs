@@ -183,6 +183,15 @@ pub fn channel_shutdown(fd: i32) -> i32 {
     int(on_fd(fd, core::shutdown).map(|()| 0))
 }
 
+/// `setsockopt(SO_PASSCRED)` on the socket a channel receives on, before
+/// its first receive: how `channelRecv` tells an empty message from the end
+/// (core `channel::pass_cred`). 0 or a negative errno.
+/// @see https://man7.org/linux/man-pages/man7/unix.7.html
+#[napi]
+pub fn channel_pass_cred(fd: i32) -> i32 {
+    int(on_fd(fd, core::pass_cred).map(|()| 0))
+}
+
 /// Fds owned together: those of a received message, or the snapshot a
 /// queued send keeps. Each is a `GuardedFd`, so one closed behind the list's
 /// back (and maybe reused) is forgotten, never closed. A taken slot is `None`.
