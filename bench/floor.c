@@ -119,13 +119,18 @@ static napi_value f_memfd_create(napi_env env, napi_callback_info info) {
   return fd < 0 ? neg_errno(env) : num(env, fd);
 }
 
-/* The bytes of a Uint8Array (a Buffer is one). */
+/* The bytes of a Uint8Array (a Buffer is one), or NULL with *len 0 for
+ * any other value (the bench passes Buffers only). */
 static uint8_t *bytes_of(napi_env env, napi_value v, size_t *len) {
   void *data = NULL;
   napi_value ab;
   size_t off;
   napi_typedarray_type type;
-  napi_get_typedarray_info(env, v, &type, len, &data, &ab, &off);
+  *len = 0;
+  if (napi_get_typedarray_info(env, v, &type, len, &data, &ab, &off) != napi_ok || type != napi_uint8_array) {
+    *len = 0;
+    return NULL;
+  }
   return data;
 }
 

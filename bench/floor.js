@@ -229,7 +229,7 @@ function floorSameOps(f, { lockPath, timeNs }) {
       }),
     trylock_ofd: (n) => tryLockN(n, 1),
     trylock_flock: (n) => tryLockN(n, 0),
-    memfile_rw: (n) => {
+    memfile_rw_shared: (n) => {
       const h = f.memfdOpenChecked('bench', f.MFD_CLOEXEC)
       const src = Buffer.alloc(64, 7)
       const dst = Buffer.alloc(64)
@@ -246,6 +246,6 @@ function floorSameOps(f, { lockPath, timeNs }) {
 }
 
 // Rows whose floor is another row's floor (the same calls).
-const FLOOR_SAME_AS = { counter_rw: 'eventfd_rw' }
+const FLOOR_SAME_AS = { counter_rw: 'eventfd_rw', memfile_rw_shared: 'memfile_rw' }
 
 module.exports = { loadFloor, floorOps, floorObjOps, floorSameOps, FLOOR_SAME_AS }
