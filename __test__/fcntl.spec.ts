@@ -922,7 +922,9 @@ test('ioctl KVM_GET_SUPPORTED_CPUID with a count larger than an 8-byte buffer is
   try {
     kvm = openSync('/dev/kvm', 'r+')
   } catch (e) {
-    return t.log(`skipped: /dev/kvm cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+    // Said, and passed: ava fails a test that makes no assertion.
+    t.log(`skipped: /dev/kvm cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+    return t.pass()
   }
   closeSync(kvm)
   const r = await runNode(
@@ -959,7 +961,9 @@ test('ioctl KVM_GET_SUPPORTED_CPUID and KVM_GET_MSR_INDEX_LIST answer into a buf
   try {
     kvm = openSync('/dev/kvm', 'r+')
   } catch (e) {
-    return t.log(`skipped: /dev/kvm cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+    // Said, and passed: ava fails a test that makes no assertion.
+    t.log(`skipped: /dev/kvm cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+    return t.pass()
   }
   t.teardown(() => closeSync(kvm))
   for (const [name, req, header, entry] of [['KVM_GET_SUPPORTED_CPUID', 0xc008ae05, 8, 40], ['KVM_GET_MSR_INDEX_LIST', 0xc004ae02, 4, 4]] as const) {
@@ -1082,7 +1086,9 @@ test('ioctl: the console\'s KD and VT readers given an integer are EFAULT withou
   try {
     tty = openSync('/dev/tty0', 'r')
   } catch (e) {
-    return t.log(`skipped: /dev/tty0 cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+    // Said, and passed: ava fails a test that makes no assertion.
+    t.log(`skipped: /dev/tty0 cannot be opened here (${(e as NodeJS.ErrnoException).code})`)
+    return t.pass()
   }
   closeSync(tty)
   const r = await runNode(
