@@ -271,12 +271,14 @@ export interface ChannelMessage {
 export declare function channelPair(): [ExternalObject<'FdHandle'>, ExternalObject<'FdHandle'>] | number
 
 /**
- * `setsockopt(SO_PASSCRED)` on the socket a channel receives on, before
- * its first receive: how `channelRecv` tells an empty message from the end
- * (core `channel::pass_cred`). 0 or a negative errno.
+ * `SO_PASSCRED` set to `on` on a channel's socket (core
+ * `channel::set_pass_cred`): on before its first receive, how
+ * `channelRecv` tells an empty message from the end; off again at its
+ * close if it was off. 1 if it was on before, 0 if not, or a negative
+ * errno.
  * @see https://man7.org/linux/man-pages/man7/unix.7.html
  */
-export declare function channelPassCred(fd: number): number
+export declare function channelPassCred(fd: number, on: boolean): number
 
 /**
  * `SO_PEERCRED`: `[pid, uid, gid]` of the peer, or a negative errno. With

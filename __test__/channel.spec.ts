@@ -421,6 +421,35 @@ test.serial('send() reads the fds before it measures the data: an fd getter that
   await t.throwsAsync(a.send(view, [grows]), { code: 'ERR_OUT_OF_RANGE' })
 })
 
+test.serial('a channel that turned SO_PASSCRED on turns it off at close(): the socket handed on after it reaches a reader that sizes its control buffer for its fds alone (s52-diff2 M1)', async (t) => {
+  // A broker reads a handshake through FdChannel.fromFd(fd), closes the
+  // channel and hands fd on: the option stayed on, and Python's
+  // socket.recv_fds(s, n, 1) lost the fd of every later message
+  // (MSG_CTRUNC).
+  const [a, b] = FdChannel.pair()
+  t.teardown(() => a.close())
+  const kept = b.fd // the broker's own copy of the socket
+  const ch = FdChannel.fromFd(kept)
+  await a.send('hello')
+  t.is((await ch.receive()).data.toString(), 'hello')
+  ch.close()
+  const peer = spawn('python3', ['-c', `
+import select, socket
+s = socket.socket(fileno=3)
+select.select([s], [], [])
+msg, fds, flags, _ = socket.recv_fds(s, 64, 1)
+print(msg.decode(), len(fds), 'CTRUNC' if flags & socket.MSG_CTRUNC else 'whole', s.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED), flush=True)
+s.detach()
+`], { stdio: ['ignore', 'pipe', 'inherit', kept] })
+  b.close()
+  let out = ''
+  peer.stdout!.on('data', (d) => (out += d))
+  const exited = new Promise((resolve) => peer.once('close', resolve))
+  await sendWithFd(a, 'one')
+  await exited
+  t.is(out.trim(), 'one 1 whole 0')
+})
+
 // A peer that refuses fds: send() with fds gave "EPERM: operation not
 // permitted, sendmsg" and nothing more (s41-chan LOW-2).
 /**

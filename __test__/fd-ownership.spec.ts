@@ -419,13 +419,16 @@ for (const [kind, when] of [['Timer', 'read'], ['EventCounter', 'read'], ['Timer
         const o = new lfd.${kind}()
         ${when === 'read' ? 'fill(); const n = o.fd; free()' : 'const n = o.fd'}
         fs.closeSync(n)
-        const w = new Worker('setTimeout(() => {}, 300)', { eval: true })
+        // Alive until terminated: a worker that ended by itself (a 300 ms
+        // timer, once) closed its epoll fd before the check, when filling
+        // the fd table took that long (ci-52b, Node 22).
+        const w = new Worker("require('node:worker_threads').parentPort.on('message', () => {})", { eval: true })
         await new Promise((r) => w.once('online', r))
         const now = () => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
         const before = now()
         ${when === 'close' ? 'fill(); o.close(); free()' : 'o.close()'}
         const after = now()
-        await new Promise((r) => w.once('exit', r))
+        await w.terminate()
         console.log(JSON.stringify({ before, after, closed: o.closed }))
       })()
     `)
@@ -435,6 +438,45 @@ for (const [kind, when] of [['Timer', 'read'], ['EventCounter', 'read'], ['Timer
     t.is(o.before, 'anon_inode:[eventpoll]', "the worker's epoll fd took the number (the case under test)")
     t.is(o.after, o.before, "close() closed the worker's epoll fd")
     t.true(o.closed)
+  })
+}
+
+// s52-diff2 H1: the kernel hands a closed eventfd's id to the next eventfd
+// made, so when a new worker's libuv loop put its async eventfd on the
+// number (three numbers freed below it take the loop's epoll fd and
+// pipe), the link and the id were the ones recorded, close() closed
+// libuv's eventfd, and the worker's next uv_async_send aborted the
+// process. The mark's epoll set tells the two files apart.
+for (const kind of ['EventCounter', 'Semaphore'] as const) {
+  test.serial(`${kind}: close() leaves alone a new worker's libuv eventfd that took its number and its eventfd-id (s52-diff2 H1)`, async (t) => {
+    const r = await runNode(`
+      const fs = require('node:fs'), { Worker } = require('node:worker_threads')
+      const link = (n) => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+      console.log('started') // the first write to a piped stdout opens libuv's reserve fd
+      ;(async () => {
+        const below = [0, 1, 2].map(() => fs.openSync('/dev/null', 'r'))
+        const o = new lfd.${kind}()
+        const n = o.fd
+        for (const f of below) fs.closeSync(f)
+        fs.closeSync(n)
+        const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.postMessage(1); setInterval(() => parentPort.postMessage(2), 20)", { eval: true })
+        await new Promise((r) => w.once('message', r))
+        const before = link(n)
+        o.close()
+        const after = link(n)
+        let got = 0
+        w.on('message', () => got++)
+        await new Promise((r) => setTimeout(r, 200))
+        await w.terminate()
+        console.log(JSON.stringify({ before, after, got }))
+      })()
+    `)
+    t.is(r.signal, null, r.stderr)
+    t.is(r.code, 0, r.stderr)
+    const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { before: string; after: string; got: number }
+    t.is(o.before, 'anon_inode:[eventfd]', "the worker's eventfd took the number (the case under test)")
+    t.is(o.after, o.before, "close() closed the worker's eventfd")
+    t.true(o.got > 0, 'the worker still talks')
   })
 }
 

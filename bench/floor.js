@@ -246,6 +246,6 @@ function floorSameOps(f, { lockPath, timeNs }) {
 }
 
 // Rows whose floor is another row's floor (the same calls).
-const FLOOR_SAME_AS = { counter_rw: 'eventfd_rw', memfile_rw_shared: 'memfile_rw' }
+const FLOOR_SAME_AS = { counter_rw: 'eventfd_rw' }
 
 module.exports = { loadFloor, floorOps, floorObjOps, floorSameOps, FLOOR_SAME_AS }

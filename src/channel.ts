@@ -423,9 +423,11 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
     makeFdChannel = (h, peer) => new FdChannel(token, h, peer)
   }
 
-  /** Not for `new`: channels come from {@link FdChannel.pair}, {@link FdChannel.connect}, {@link FdChannel.fromFd} and a server. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
   /** Whether `SO_PASSCRED` was set, before the first receive. */
-  #credsOn = false
+  #credsAsked = false
+  /** Whether this channel turned it on (it was off): turned off at `close()`. */
+  #credsTurnedOn = false
+  /** Not for `new`: channels come from {@link FdChannel.pair}, {@link FdChannel.connect}, {@link FdChannel.fromFd} and a server. @throws {TypeError} `ERR_ILLEGAL_CONSTRUCTOR`. */
   private constructor(key: typeof token, h: Handle, peer?: PeerCredentials) {
     if (key !== token) throw illegalConstructor()
     this.#peer = peer
@@ -441,9 +443,9 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
         // SO_PASSCRED on the socket this side receives on, and only that
         // one (docs/fdchannel.md, "Wire format"): a failure leaves the
         // core's fallback rule.
-        if (!this.#credsOn) {
-          this.#credsOn = true
-          native.channelPassCred(fd)
+        if (!this.#credsAsked) {
+          this.#credsAsked = true
+          this.#credsTurnedOn = this.#core.owns() && native.channelPassCred(fd, true) === 0
         }
         const r = native.channelRecv(fd)
         if (typeof r !== 'number') return { data: r.data, fds: makeReceivedFds(r.fds ?? undefined) }
@@ -841,6 +843,13 @@ export class FdChannel implements Disposable, AsyncIterable<FdMessage> {
    */
   close(): void {
     if (typeof this !== 'object' || this === null || !(#core in this)) throw invalidThis('FdChannel')
+    // The option goes back off if this channel turned it on, so a socket
+    // handed on after it reaches its next reader as it came (s52-diff2 M1);
+    // only while the number is still this socket.
+    if (this.#credsTurnedOn) {
+      this.#credsTurnedOn = false
+      if (this.#core.owns()) native.channelPassCred(this.#core.fd, false)
+    }
     this.#core.close()
   }
 

@@ -291,6 +291,15 @@ export class FdCore<T> {
   }
 
   /**
+   * Whether the fd is open and still this object's (one `fstat`, as
+   * {@link FdCore.fail} checks): for a call that would change a file that
+   * reused the number, made rarely (FdChannel's `SO_PASSCRED`).
+   */
+  owns(): boolean {
+    return this.fd >= 0 && this.#h !== undefined && !native.fdHandleLost(this.#h)
+  }
+
+  /**
    * The error for a native call that returned `errno`. On any error but
    * `EAGAIN`, `ECANCELED` and `EINTR` (which our own file gives), checks
    * whether the fd was closed behind our back: `EBADF`, or `EINVAL` (what

@@ -107,7 +107,21 @@ fn seqpacket() -> Result<OwnedFd> {
 /// the option to an abstract autobind name at its first send, as `ss -x`
 /// shows.
 pub fn pass_cred(fd: BorrowedFd<'_>) -> Result<()> {
-    sock::setsockopt(&fd, sockopt::PassCred, &true).syscall("setsockopt")
+    set_pass_cred(fd, true).map(drop)
+}
+
+/// Sets `SO_PASSCRED` to `on`, and returns whether it was on before: the
+/// binding turns it on before a channel's first receive and, if it was off,
+/// off again when the channel closes, so that a socket handed on after a
+/// channel used it (a broker that read a handshake, say) reaches its next
+/// reader as it came (s52-diff2 M1: a reader sizing its control buffer for
+/// its fds lost them).
+pub fn set_pass_cred(fd: BorrowedFd<'_>, on: bool) -> Result<bool> {
+    let was = passes_cred(fd)?;
+    if was != on {
+        sock::setsockopt(&fd, sockopt::PassCred, &on).syscall("setsockopt")?;
+    }
+    Ok(was)
 }
 
 /// Whether `SO_PASSCRED` is on (a socket made elsewhere may not have it).

@@ -658,10 +658,23 @@ pub enum Taken {
 /// (s52-timer F2); recorded from fdinfo's fields alone, a received epoll or
 /// inotify fd could not be told from libuv's other kind (s52-diff H2), and a
 /// received one marked out of fds as an eventfd was never closed (s52-diff
-/// M1). Two anonymous-inode fds of one kind with no id (two timerfds, two
-/// epoll fds) still cannot be told apart.
+/// M1).
+///
+/// The link and the id cannot tell two anonymous-inode files of one kind
+/// apart once the first is closed: the kernel hands a closed eventfd's id
+/// to the next eventfd made (the lowest free one), and a new worker's libuv
+/// eventfd on the number had the link and the id of the one JS closed
+/// (s52-diff2 H1: the process aborted); two timerfds or epoll fds have no
+/// id at all. So the mark also puts the number in the package's own epoll
+/// set ([`mark_set`]), where the kernel keys it by the file *and* the
+/// number, and drops it when the file is released: adding the number again
+/// fails with `EEXIST` exactly while the same file is on it. The link and
+/// id stay as the answer where the set cannot be used (no epoll fd left to
+/// make it, `max_user_watches`, a file that cannot be polled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct AnonMark {
+    /// Whether the number is in [`mark_set`] with this file.
+    in_set: bool,
     /// The fd's link, or `None` without `/proc`.
     link: Option<Box<str>>,
     /// Whether it is a timerfd (from the link, or `timerfd_gettime`).
@@ -684,7 +697,16 @@ impl AnonMark {
         } else {
             None
         };
-        Self { link, timerfd, id }
+        // EEXIST: an earlier guard of this same file on this same number
+        // put it there, and lost it without taking it out (the file is
+        // still open elsewhere): the entry is this file's all the same.
+        let in_set = matches!(set_ctl(libc::EPOLL_CTL_ADD, raw), Ok(()) | Err(Errno::EEXIST));
+        Self {
+            in_set,
+            link,
+            timerfd,
+            id,
+        }
     }
 
     /// Whether `raw` still shows this mark: the same link, the same
@@ -693,6 +715,20 @@ impl AnonMark {
     /// cannot tell, and counts as the same, as the identity alone did
     /// (docs/reliability.md, "Two owners of one fd number").
     fn holds(&self, raw: RawFd) -> bool {
+        if self.in_set {
+            match set_ctl(libc::EPOLL_CTL_ADD, raw) {
+                Err(Errno::EEXIST) => return true,
+                Ok(()) => {
+                    // Another file on the number: not ours. Take the entry
+                    // just made out again.
+                    let _ = set_ctl(libc::EPOLL_CTL_DEL, raw);
+                    return false;
+                }
+                Err(Errno::EBADF) => return false,
+                // The set cannot answer (it is gone, or full): the link and id.
+                Err(_) => {}
+            }
+        }
         let now = anon_link(raw);
         match (&self.link, &now) {
             (Some(was), Some(is)) if was != is => return false,
@@ -704,6 +740,44 @@ impl AnonMark {
             None => true,
         }
     }
+}
+
+/// The package's own epoll set, never waited on, that holds the marked
+/// numbers ([`AnonMark`]): `epoll_ctl(EPOLL_CTL_ADD)` of a number fails
+/// with `EEXIST` only while the file it was added with is still on it (the
+/// kernel keys an entry by file and number, and removes it when the file is
+/// released). Each entry asks for no events, so nothing is ever reported;
+/// its cost is a wait-queue entry on the file, woken by each write or read
+/// of an eventfd (a lock and a test of the empty event mask). Made at the
+/// first mark; a failure (out of fds) is not kept, and the next mark tries
+/// again. `None` where it cannot be made.
+fn mark_set() -> Option<RawFd> {
+    static SET: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+    if let Some(set) = SET.get() {
+        return Some(set.as_raw_fd());
+    }
+    // SAFETY: epoll_create1 takes no pointer; it returns a new fd or -1.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new fd that nothing else owns; if another thread made the
+    // set first, this one is dropped (closed) by get_or_init.
+    let made = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    Some(SET.get_or_init(|| made).as_raw_fd())
+}
+
+/// `epoll_ctl(mark_set(), op, raw)` with no events: `ENOMEM` where there is
+/// no set.
+fn set_ctl(op: libc::c_int, raw: RawFd) -> std::result::Result<(), Errno> {
+    let Some(set) = mark_set() else {
+        return Err(Errno::ENOMEM);
+    };
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: `ev` is a valid epoll_event for the call (the kernel reads it
+    // for ADD and ignores it for DEL); `set` is the package's own epoll fd,
+    // and `raw` is only looked up, never changed.
+    Errno::result(unsafe { libc::epoll_ctl(set, op, raw, &mut ev) }).map(drop)
 }
 
 /// What `/proc/thread-self/fd/<raw>` links to (`readlink`: no fd needed),
@@ -1013,6 +1087,7 @@ impl GuardedFd {
         if !self.ours(raw) {
             return Some(self.lose(fd));
         }
+        self.unmark(raw);
         let (entry, owner) = (self.entry, self.owner);
         close_received(fd, move |raw| entry.clear(raw, owner));
         None
@@ -1163,6 +1238,16 @@ impl GuardedFd {
         }
     }
 
+    /// Takes a marked number out of [`mark_set`] before the fd, still ours,
+    /// is closed or handed over: the entry would otherwise stay until the
+    /// file is released everywhere. Never for a number found not ours: the
+    /// entry there may be another guard's.
+    fn unmark(&self, raw: RawFd) {
+        if self.mark.as_ref().is_some_and(|m| m.in_set) {
+            let _ = set_ctl(libc::EPOLL_CTL_DEL, raw);
+        }
+    }
+
     /// Forgets the number (never closing it) and remembers it was lost.
     fn lose(&mut self, fd: OwnedFd) -> RawFd {
         let raw = forget(fd);
@@ -1202,6 +1287,7 @@ impl GuardedFd {
         };
         let raw = fd.as_raw_fd();
         if self.ours(raw) {
+            self.unmark(raw);
             self.entry.clear(raw, self.owner);
             return Taken::Ours(fd);
         }
@@ -1222,6 +1308,7 @@ impl GuardedFd {
         };
         let raw = fd.as_raw_fd();
         if self.ours(raw) {
+            self.unmark(raw);
             drop(fd);
             self.entry.clear(raw, self.owner);
             return None;

@@ -183,13 +183,15 @@ pub fn channel_shutdown(fd: i32) -> i32 {
     int(on_fd(fd, core::shutdown).map(|()| 0))
 }
 
-/// `setsockopt(SO_PASSCRED)` on the socket a channel receives on, before
-/// its first receive: how `channelRecv` tells an empty message from the end
-/// (core `channel::pass_cred`). 0 or a negative errno.
+/// `SO_PASSCRED` set to `on` on a channel's socket (core
+/// `channel::set_pass_cred`): on before its first receive, how
+/// `channelRecv` tells an empty message from the end; off again at its
+/// close if it was off. 1 if it was on before, 0 if not, or a negative
+/// errno.
 /// @see https://man7.org/linux/man-pages/man7/unix.7.html
 #[napi]
-pub fn channel_pass_cred(fd: i32) -> i32 {
-    int(on_fd(fd, core::pass_cred).map(|()| 0))
+pub fn channel_pass_cred(fd: i32, on: bool) -> i32 {
+    int(on_fd(fd, |fd| core::set_pass_cred(fd, on)).map(i32::from))
 }
 
 /// Fds owned together: those of a received message, or the snapshot a
