@@ -1154,12 +1154,11 @@ impl GuardedFd {
     /// (`SCM_RIGHTS`). One on an anonymous inode (file type 0 in `st_mode`:
     /// an eventfd or timerfd, what a channel usually carries, or an epoll,
     /// inotify, signalfd, … fd) counts as one of [`GuardedFd::new_anon`],
-    /// so that [`GuardedFd::mark_shared`] records its mark (its link's kind
-    /// and an eventfd's id): its `fstat` identity alone could not tell it
-    /// from libuv's epoll or inotify fd on the same number after a close
-    /// behind the owner's back (s52-chan H1: `ReceivedFds.close()` closed
-    /// libuv's inotify fd). A received epoll fd still cannot be told from
-    /// libuv's epoll fd, nor an inotify fd from libuv's. No syscall beyond
+    /// so that [`GuardedFd::mark_shared`] records its mark (`AnonMark`):
+    /// its `fstat` identity alone could not tell it from libuv's epoll or
+    /// inotify fd on the same number after a close behind the owner's back
+    /// (s52-chan H1: `ReceivedFds.close()` closed libuv's inotify fd). No
+    /// syscall beyond
     /// `new`'s `fstat`: the file type says it, where a probe eventfd for
     /// the shared inode's identity failed when the process was out of fds,
     /// and its failure, cached, turned this off for good (s52-diff H1).
@@ -1225,11 +1224,12 @@ impl GuardedFd {
     /// For an eventfd or timerfd ([`GuardedFd::new_anon`],
     /// [`GuardedFd::adopt_anon`], or an anonymous-inode fd of
     /// [`GuardedFd::received`]) whose number other code now knows (JS
-    /// read it): records what fdinfo says of it (`AnonMark`), once, so
-    /// that the checks at close tell it from another anonymous-inode file
-    /// that reused the number after a close behind our back. One fdinfo
-    /// read, here and at each later check; nothing for other fds, or once
-    /// closed.
+    /// read it): records its mark (`AnonMark`: the number in the package's
+    /// epoll set, and its link and id), once, so that the checks at close
+    /// tell it from another anonymous-inode file that reused the number
+    /// after a close behind our back. An `epoll_ctl`, a `readlink` and an
+    /// fdinfo read here, and one `epoll_ctl` at each later check; nothing
+    /// for other fds, or once closed.
     pub fn mark_shared(&mut self) {
         if self.anon && self.mark.is_none() {
             if let Some(raw) = self.raw() {
