@@ -443,37 +443,52 @@ for (const [kind, when] of [['Timer', 'read'], ['EventCounter', 'read'], ['Timer
 
 // s52-diff2 H1: the kernel hands a closed eventfd's id to the next eventfd
 // made, so when a new worker's libuv loop put its async eventfd on the
-// number (three numbers freed below it take the loop's epoll fd and
-// pipe), the link and the id were the ones recorded, close() closed
+// number, the link and the id were the ones recorded, close() closed
 // libuv's eventfd, and the worker's next uv_async_send aborted the
-// process. The mark's epoll set tells the two files apart.
+// process. The mark's epoll set tells the two files apart. Which of a new
+// worker's fds is its eventfd depends on the Node version (Node 20: an
+// epoll fd and a pipe pair first; Node 22 adds an io_uring fd: ci-52d), so
+// a probe worker counts them, and as many numbers are freed below the
+// object's as come first.
 for (const kind of ['EventCounter', 'Semaphore'] as const) {
   test.serial(`${kind}: close() leaves alone a new worker's libuv eventfd that took its number and its eventfd-id (s52-diff2 H1)`, async (t) => {
     const r = await runNode(`
       const fs = require('node:fs'), { Worker } = require('node:worker_threads')
       const link = (n) => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch (e) { return e.code } }
+      // Open fds and what they are; the listing's own directory fd is gone
+      // by the time it is named, and left out.
+      const fds = () => new Map(fs.readdirSync('/proc/self/fd').map((f) => [+f, link(f)]).filter(([, l]) => l !== 'ENOENT'))
+      const idle = "require('node:worker_threads').parentPort.on('message', () => {})"
       console.log('started') // the first write to a piped stdout opens libuv's reserve fd
       ;(async () => {
-        const below = [0, 1, 2].map(() => fs.openSync('/dev/null', 'r'))
+        const before = fds()
+        const probe = new Worker(idle, { eval: true })
+        await new Promise((r) => probe.once('online', r))
+        const made = [...fds()].filter(([n]) => !before.has(n)).sort((a, b) => a[0] - b[0])
+        const first = made.findIndex(([, l]) => l === 'anon_inode:[eventfd]')
+        await probe.terminate()
+        const below = Array.from({ length: first }, () => fs.openSync('/dev/null', 'r'))
         const o = new lfd.${kind}()
         const n = o.fd
         for (const f of below) fs.closeSync(f)
         fs.closeSync(n)
         const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.postMessage(1); setInterval(() => parentPort.postMessage(2), 20)", { eval: true })
         await new Promise((r) => w.once('message', r))
-        const before = link(n)
+        const before2 = link(n)
         o.close()
         const after = link(n)
         let got = 0
         w.on('message', () => got++)
         await new Promise((r) => setTimeout(r, 200))
         await w.terminate()
-        console.log(JSON.stringify({ before, after, got }))
+        console.log(JSON.stringify({ made: made.map(([, l]) => l), first, before: before2, after, got }))
       })()
     `)
     t.is(r.signal, null, r.stderr)
     t.is(r.code, 0, r.stderr)
-    const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { before: string; after: string; got: number }
+    const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { made: string[]; first: number; before: string; after: string; got: number }
+    t.log(`a new worker's fds: ${o.made.join(', ')}`)
+    t.true(o.first >= 0, 'a new worker makes an eventfd')
     t.is(o.before, 'anon_inode:[eventfd]', "the worker's eventfd took the number (the case under test)")
     t.is(o.after, o.before, "close() closed the worker's eventfd")
     t.true(o.got > 0, 'the worker still talks')
