@@ -195,7 +195,12 @@ test('a length, byteLength, byteOffset or buffer property shadowed on the argume
   // copy with stale bytes after the answer was returned before).
   const small = new Uint8Array(4)
   Object.defineProperty(small, 'length', { value: 512 })
-  t.throws(() => ioctl(fd, 0x5460, small, false), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  if (underQemu) {
+    // qemu-user has no translation for FIOQSIZE and refuses it itself.
+    t.log('under qemu-user: FIOQSIZE is refused by the emulator; its overflow case runs natively')
+  } else {
+    t.throws(() => ioctl(fd, 0x5460, small, false), { code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  }
   // Other views: their own byteLength, byteOffset and buffer, not properties.
   const wide = new Int32Array([0x04030201])
   Object.defineProperty(wide, 'byteLength', { value: 4000 })
@@ -968,6 +973,12 @@ test('ioctl KVM_GET_SUPPORTED_CPUID with a count larger than an 8-byte buffer is
 })
 
 test('ioctl KVM_GET_SUPPORTED_CPUID and KVM_GET_MSR_INDEX_LIST answer into a buffer with room for the count they are given (needs /dev/kvm)', (t) => {
+  if (process.arch !== 'x64') {
+    // x86 requests: arm64's KVM has neither, and qemu-user translates no
+    // KVM ioctl (the arm64 run of .ci/run).
+    t.log(`skipped: KVM_GET_SUPPORTED_CPUID and KVM_GET_MSR_INDEX_LIST are x86 requests (this is ${process.arch})`)
+    return t.pass()
+  }
   const kvm = openDevice(t, '/dev/kvm', 'r+')
   if (kvm === undefined) return
   t.teardown(() => closeSync(kvm))
@@ -1066,7 +1077,8 @@ test('ioctl NS_GET_OWNER_UID, encoded _IO, writes a uid through its argument: an
      ${LIVE_ADDRESS}
      const ns = fs.openSync('/proc/self/ns/user', 'r')
      const b = Buffer.alloc(4, 0xff)
-     const viaBuffer = [lfd.ioctl(ns, 0xb704, b), b.readUInt32LE(0)]
+     let viaBuffer
+     try { viaBuffer = [lfd.ioctl(ns, 0xb704, b), b.readUInt32LE(0)] } catch (e) { viaBuffer = e.code }
      let viaInt
      try { viaInt = lfd.ioctl(ns, 0xb704, addr) } catch (e) { viaInt = e.code }
      setImmediate(() => console.log(JSON.stringify({ live: Boolean(low), viaBuffer, viaInt })))`,
@@ -1075,11 +1087,18 @@ test('ioctl NS_GET_OWNER_UID, encoded _IO, writes a uid through its argument: an
   t.is(r.code, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   if (!out.live) t.log('no writable mapping below 4 GiB here (a PIE node): only an unmapped address was tried')
+  // The integer is refused by the package before any call, emulated or not.
+  t.is(out.viaInt, 'EFAULT')
+  if (underQemu) {
+    // qemu-user passes on only the ioctls it has a translation for, and has
+    // none for nsfs's (the arm64 run of .ci/run).
+    t.log(`under qemu-user: the buffer form gave ${JSON.stringify(out.viaBuffer)} from the emulator; it runs natively`)
+    return
+  }
   // The buffer form answers: 0, and the uid that owns this process's user
   // namespace in the buffer (0 in the initial one, 65534 for one mapped out).
   t.is(out.viaBuffer[0], 0)
   t.not(out.viaBuffer[1], 0xffffffff, 'the uid was written into the buffer')
-  t.is(out.viaInt, 'EFAULT')
 })
 
 test('ioctl: the console\'s KD and VT readers given an integer are EFAULT without a call (s52-fcntl HIGH-1; needs /dev/tty0)', async (t) => {
